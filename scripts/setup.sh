@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Set-up for a fresh Debian machine: system packages, npm dependencies, native addon, TypeScript build.
+# Idempotent and quick when everything is already in place.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_pkgs=(fuse3 libfuse3-dev libfuse2 util-linux git build-essential python3)
+missing=()
+for p in "${need_pkgs[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing system packages: ${missing[*]}" >&2
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+# npm dependencies (lockfile-exact); re-run only when the lockfile changed.
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "setup: installing npm dependencies" >&2
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+
+# Native addon(s) in native/, built against this Node.
+if [ -f native/binding.gyp ]; then
+  if [ ! -f native/build/Release/agentfs_native.node ] || [ -n "$(find native -maxdepth 1 -newer native/build/Release/agentfs_native.node -name '*.[ch]*' -print -quit)" ]; then
+    echo "setup: building native addon" >&2
+    (cd native && node ../node_modules/node-gyp/bin/node-gyp.js rebuild --loglevel=error >/dev/null)
+  fi
+fi
+
+# TypeScript -> dist/
+node node_modules/typescript/bin/tsc -p tsconfig.json

@@ -1,0 +1,64 @@
+import type { Command } from 'commander';
+import { existsSync, realpathSync, rmSync, statSync } from 'node:fs';
+import { Store, databasePath, looksLikePath, validateId } from '../../store/index.js';
+import { META } from '../../core/agent.js';
+import { UserError } from '../errors.js';
+
+interface InitOptions {
+  force?: boolean;
+  base?: string;
+  syncRemoteUrl?: string;
+  journal: boolean;
+  chunkSize?: string;
+  command?: string;
+}
+
+export function registerInit(program: Command): void {
+  program
+    .command('init')
+    .description('Create a new agent database (.agentfs/<ID>.db, or a path to a .db file)')
+    .argument('[ID]', 'agent id or path to a .db file (default: agent-<timestamp>)')
+    .option('--force', 'overwrite an existing agent database')
+    .option('--base <DIR>', 'make an overlay agent: DIR is the read-only base, the database holds the changes')
+    .option('--sync-remote-url <URL>', 'remote Turso/libSQL database to sync with (libsql://, https://, http://)')
+    .option('--no-journal', 'do not keep the file-operation journal')
+    .option('--chunk-size <BYTES>', 'file data chunk size, fixed at creation', '4096')
+    .option('-c, --command <CMD>', 'after creating, mount the agent and run CMD in it (as `agentfs exec`)')
+    .action(async (idArg: string | undefined, opts: InitOptions) => {
+      const id = idArg ?? `agent-${Date.now()}`;
+      const target = looksLikePath(id) ? { path: id } : { id };
+      if (target.id) validateId(target.id);
+      const file = databasePath(target);
+      let base: string | undefined;
+      if (opts.base !== undefined) {
+        if (!existsSync(opts.base) || !statSync(opts.base).isDirectory()) {
+          throw new UserError(`--base ${opts.base}: not a directory`);
+        }
+        base = realpathSync(opts.base);
+      }
+      const chunkSize = Number(opts.chunkSize ?? 4096);
+      if (!Number.isInteger(chunkSize) || chunkSize < 512 || chunkSize > 1048576) {
+        throw new UserError(`--chunk-size ${opts.chunkSize}: expected a whole number of bytes from 512 to 1048576`);
+      }
+      if (existsSync(file)) {
+        if (!opts.force) throw new UserError(`agent already exists: ${file} (use --force to overwrite)`);
+        for (const f of [file, `${file}-wal`, `${file}-shm`]) rmSync(f, { force: true });
+      }
+      const store = Store.open(target, { create: true, chunkSize });
+      try {
+        store.setMeta(META.createdAt, String(Math.floor(Date.now() / 1000)));
+        if (base) store.setMeta(META.base, base);
+        if (!opts.journal) store.setMeta(META.journal, 'off');
+        if (opts.syncRemoteUrl) store.setMeta(META.syncRemote, opts.syncRemoteUrl);
+      } finally {
+        store.close();
+      }
+      console.log(`Created agent filesystem: ${file}`);
+      if (target.id) console.log(`Agent ID: ${target.id}`);
+      if (base) console.log(`Base directory: ${base}`);
+      if (opts.command !== undefined) {
+        const { execInAgent } = await import('./exec.js');
+        process.exitCode = await execInAgent(file, ['/bin/sh', '-c', opts.command]);
+      }
+    });
+}

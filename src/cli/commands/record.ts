@@ -1,0 +1,5 @@
+import type { Command } from 'commander';
+
+export function registerRecord(program: Command): void {
+  void program; // not built yet
+}

@@ -1,0 +1,69 @@
+import { constants as osConstants } from 'node:os';
+
+/** POSIX error names we raise; numbers come from the host (Linux) so FUSE can return -errno. */
+export type ErrnoCode =
+  | 'EPERM' | 'ENOENT' | 'EIO' | 'EBADF' | 'EACCES' | 'EEXIST' | 'EXDEV' | 'ENOTDIR' | 'EISDIR'
+  | 'EINVAL' | 'EFBIG' | 'ENOSPC' | 'EROFS' | 'EMLINK' | 'ENAMETOOLONG' | 'ENOTEMPTY' | 'ELOOP'
+  | 'ENOSYS' | 'ENOTSUP' | 'ENODATA' | 'ERANGE' | 'EBUSY' | 'ENOTCONN' | 'ESTALE' | 'EAGAIN';
+
+const errnoNumbers = osConstants.errno as Record<string, number>;
+
+/** An error carrying a POSIX errno code, as raised by every filesystem operation. */
+export class FsError extends Error {
+  readonly code: ErrnoCode;
+  readonly errno: number;
+  readonly syscall?: string;
+  readonly path?: string;
+
+  constructor(code: ErrnoCode, syscall?: string, path?: string, detail?: string) {
+    const where = [syscall, path].filter(Boolean).join(' ');
+    super(`${code}: ${detail ?? describe(code)}${where ? `, ${where}` : ''}`);
+    this.name = 'FsError';
+    this.code = code;
+    this.errno = errnoNumbers[code] ?? 5;
+    this.syscall = syscall;
+    this.path = path;
+  }
+}
+
+export function isFsError(e: unknown, code?: ErrnoCode): e is FsError {
+  return e instanceof FsError && (code === undefined || e.code === code);
+}
+
+/** Positive errno number for any thrown value (EIO for anything that is not an FsError). */
+export function errnoOf(e: unknown): number {
+  if (e instanceof FsError) return e.errno;
+  const code = (e as { code?: unknown })?.code;
+  if (typeof code === 'string' && errnoNumbers[code]) return errnoNumbers[code];
+  return errnoNumbers.EIO ?? 5;
+}
+
+function describe(code: ErrnoCode): string {
+  switch (code) {
+    case 'EPERM': return 'operation not permitted';
+    case 'ENOENT': return 'no such file or directory';
+    case 'EIO': return 'input/output error';
+    case 'EBADF': return 'bad file descriptor';
+    case 'EACCES': return 'permission denied';
+    case 'EEXIST': return 'file already exists';
+    case 'EXDEV': return 'cross-device link';
+    case 'ENOTDIR': return 'not a directory';
+    case 'EISDIR': return 'is a directory';
+    case 'EINVAL': return 'invalid argument';
+    case 'EFBIG': return 'file too large';
+    case 'ENOSPC': return 'no space left on device';
+    case 'EROFS': return 'read-only file system';
+    case 'EMLINK': return 'too many links';
+    case 'ENAMETOOLONG': return 'file name too long';
+    case 'ENOTEMPTY': return 'directory not empty';
+    case 'ELOOP': return 'too many levels of symbolic links';
+    case 'ENOSYS': return 'function not implemented';
+    case 'ENOTSUP': return 'operation not supported';
+    case 'ENODATA': return 'no data available';
+    case 'ERANGE': return 'result too large';
+    case 'EBUSY': return 'device or resource busy';
+    case 'ENOTCONN': return 'transport endpoint is not connected';
+    case 'ESTALE': return 'stale file handle';
+    case 'EAGAIN': return 'resource temporarily unavailable';
+  }
+}

@@ -1,0 +1,9 @@
+/** Errors about the database file itself (missing, foreign, corrupt, too old), not about paths in it. */
+export class StoreError extends Error {
+  readonly code: 'ENOAGENT' | 'EEXISTS' | 'EFOREIGN' | 'ECORRUPT' | 'EOLDSCHEMA' | 'ENEWSCHEMA' | 'EBADID';
+  constructor(code: StoreError['code'], message: string) {
+    super(message);
+    this.name = 'StoreError';
+    this.code = code;
+  }
+}

@@ -1,0 +1,275 @@
+import Database from 'libsql';
+import { closeSync, existsSync, mkdirSync, openSync, readSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { StoreError } from './errors.js';
+import { databasePath, type AgentTarget } from './locate.js';
+import { DEFAULT_CHUNK_SIZE, EXTENSION_TABLES, REQUIRED_TABLES, SCHEMA_VERSION, SPEC_TABLES } from './schema.js';
+import { detectLayout, type Layout } from './layout.js';
+
+export type Db = InstanceType<typeof Database>;
+/** A prepared statement (libsql's better-sqlite3 compatible API). */
+export interface Statement {
+  run(...params: unknown[]): { changes: number; lastInsertRowid: number | bigint };
+  get(...params: unknown[]): unknown;
+  all(...params: unknown[]): unknown[];
+  iterate(...params: unknown[]): IterableIterator<unknown>;
+  raw(toggle?: boolean): Statement;
+  pluck(toggle?: boolean): Statement;
+}
+
+export interface OpenOptions {
+  /** create the database when missing (default: false, so typos in ids do not create files) */
+  create?: boolean;
+  /** chunk size for a new database (fixed at creation) */
+  chunkSize?: number;
+  /** busy timeout in ms, so the CLI and a mount can share one database (default 5000) */
+  busyTimeoutMs?: number;
+  /** open a database of an older layout without complaining (used by migrate) */
+  allowOldLayout?: boolean;
+}
+
+const SQLITE_MAGIC = Buffer.from('SQLite format 3\0', 'latin1');
+
+/**
+ * One open AgentFS database. The storage layer: it knows files, schema, transactions and
+ * prepared statements, and nothing about paths or inodes.
+ */
+export class Store {
+  readonly db: Db;
+  /** absolute file path, or ':memory:' */
+  readonly path: string;
+  readonly chunkSize: number;
+  readonly layout: Layout;
+  private depth = 0;
+  private savepointSeq = 0;
+  private readonly statements = new Map<string, Statement>();
+  private readonly ensured = new Set<string>();
+  private closed = false;
+
+  private constructor(db: Db, path: string, chunkSize: number, layout: Layout) {
+    this.db = db;
+    this.path = path;
+    this.chunkSize = chunkSize;
+    this.layout = layout;
+  }
+
+  /** Open by `{ id }`, `{ path }`, or in memory with `{}`. */
+  static open(target: AgentTarget = {}, options: OpenOptions = {}): Store {
+    if (!target.id && !target.path) return Store.create(':memory:', options);
+    const file = databasePath(target);
+    if (!existsSync(file)) {
+      if (!options.create) {
+        const what = target.id ? `agent '${target.id}' (no ${file})` : `database ${file}`;
+        throw new StoreError('ENOAGENT', `no such ${what}; create it with \`agentfs init\``);
+      }
+      mkdirSync(dirname(file), { recursive: true });
+      return Store.create(file, options);
+    }
+    return Store.openExisting(file, options);
+  }
+
+  private static create(file: string, options: OpenOptions): Store {
+    const db = new Database(file);
+    try {
+      configure(db, options, file !== ':memory:');
+      const chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
+      if (!Number.isInteger(chunkSize) || chunkSize < 512 || chunkSize > 1 << 20) {
+        throw new StoreError('EBADID', `invalid chunk size ${chunkSize}`);
+      }
+      db.exec('BEGIN IMMEDIATE');
+      try {
+        for (const sql of SPEC_TABLES) db.exec(sql);
+        for (const sql of EXTENSION_TABLES) db.exec(sql);
+        db.prepare("INSERT OR IGNORE INTO fs_config (key, value) VALUES ('chunk_size', ?)").run(String(chunkSize));
+        db.prepare("INSERT OR REPLACE INTO fs_config (key, value) VALUES ('schema_version', ?)").run(SCHEMA_VERSION);
+        const now = Date.now();
+        const sec = Math.floor(now / 1000);
+        const nsec = (now % 1000) * 1e6;
+        const uid = typeof process.getuid === 'function' ? process.getuid() : 0;
+        const gid = typeof process.getgid === 'function' ? process.getgid() : 0;
+        db.prepare(
+          `INSERT OR IGNORE INTO fs_inode (ino, mode, nlink, uid, gid, size, atime, mtime, ctime, rdev, atime_nsec, mtime_nsec, ctime_nsec)
+           VALUES (1, ?, 2, ?, ?, 0, ?, ?, ?, 0, ?, ?, ?)`,
+        ).run(0o040755, uid, gid, sec, sec, sec, nsec, nsec, nsec);
+        db.exec('COMMIT');
+      } catch (e) {
+        db.exec('ROLLBACK');
+        throw e;
+      }
+      return new Store(db, file, chunkSize, detectLayout(db));
+    } catch (e) {
+      db.close();
+      throw e;
+    }
+  }
+
+  private static openExisting(file: string, options: OpenOptions): Store {
+    checkSqliteHeader(file);
+    const db = new Database(file);
+    try {
+      // Validate before any statement that could write (journal mode, schema).
+      let tables: Set<string>;
+      try {
+        tables = new Set(
+          (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[]).map((r) => r.name),
+        );
+      } catch (e) {
+        throw new StoreError('ECORRUPT', `${file} is corrupt or not a database: ${(e as Error).message}`);
+      }
+      const missing = REQUIRED_TABLES.filter((t) => !tables.has(t));
+      if (missing.length) {
+        throw new StoreError('EFOREIGN', `${file} is a SQLite database but not an AgentFS database (no ${missing.join(', ')} table)`);
+      }
+      const layout = detectLayout(db);
+      if (layout.newer) {
+        throw new StoreError('ENEWSCHEMA', `${file} has schema version ${layout.version}, newer than this agentfs supports (${SCHEMA_VERSION})`);
+      }
+      if (layout.outdated.length && !options.allowOldLayout) {
+        throw new StoreError(
+          'EOLDSCHEMA',
+          `${file} uses an older AgentFS layout (${layout.outdated.join('; ')}); upgrade it with \`agentfs migrate ${file}\``,
+        );
+      }
+      configure(db, options, true);
+      if (!layout.outdated.length) {
+        // Additive only: spec tables another SDK may not have made (whiteouts, origins) and ours.
+        db.exec('BEGIN IMMEDIATE');
+        try {
+          for (const sql of SPEC_TABLES) db.exec(sql);
+          for (const sql of EXTENSION_TABLES) db.exec(sql);
+          db.exec('COMMIT');
+        } catch (e) {
+          db.exec('ROLLBACK');
+          throw e;
+        }
+      }
+      const row = db.prepare("SELECT value FROM fs_config WHERE key = 'chunk_size'").get() as { value: string } | undefined;
+      const chunkSize = row ? parseInt(row.value, 10) : DEFAULT_CHUNK_SIZE;
+      if (!Number.isInteger(chunkSize) || chunkSize <= 0) {
+        throw new StoreError('ECORRUPT', `${file} has an invalid chunk_size '${row?.value}' in fs_config`);
+      }
+      return new Store(db, file, chunkSize, detectLayout(db));
+    } catch (e) {
+      db.close();
+      if (e instanceof StoreError) throw e;
+      throw new StoreError('ECORRUPT', `${file} cannot be opened as an AgentFS database: ${(e as Error).message}`);
+    }
+  }
+
+  /** A prepared statement, cached for the life of the store. */
+  stmt(sql: string): Statement {
+    let s = this.statements.get(sql);
+    if (!s) {
+      s = this.db.prepare(sql) as unknown as Statement;
+      this.statements.set(sql, s);
+    }
+    return s;
+  }
+
+  /** Runs fn in one transaction (a savepoint when nested); rolls back if it throws. */
+  transaction<T>(fn: () => T): T {
+    if (this.depth === 0) {
+      this.db.exec('BEGIN IMMEDIATE');
+      this.depth++;
+      try {
+        const out = fn();
+        this.db.exec('COMMIT');
+        return out;
+      } catch (e) {
+        try {
+          this.db.exec('ROLLBACK');
+        } catch {
+          /* already rolled back by SQLite */
+        }
+        throw e;
+      } finally {
+        this.depth--;
+      }
+    }
+    const name = `sp${++this.savepointSeq}`;
+    this.db.exec(`SAVEPOINT ${name}`);
+    this.depth++;
+    try {
+      const out = fn();
+      this.db.exec(`RELEASE ${name}`);
+      return out;
+    } catch (e) {
+      this.db.exec(`ROLLBACK TO ${name}`);
+      this.db.exec(`RELEASE ${name}`);
+      throw e;
+    } finally {
+      this.depth--;
+    }
+  }
+
+  get inTransaction(): boolean {
+    return this.depth > 0;
+  }
+
+  /** Creates a feature's own tables once per open store (idempotent DDL). */
+  ensureSchema(feature: string, statements: readonly string[]): void {
+    if (this.ensured.has(feature)) return;
+    this.transaction(() => {
+      for (const sql of statements) this.db.exec(sql);
+    });
+    this.ensured.add(feature);
+  }
+
+  /** Our own per-database settings (agentfs_meta). */
+  getMeta(key: string): string | undefined {
+    const row = this.stmt('SELECT value FROM agentfs_meta WHERE key = ?').get(key) as { value: string } | undefined;
+    return row?.value;
+  }
+
+  setMeta(key: string, value: string | undefined): void {
+    if (value === undefined) this.stmt('DELETE FROM agentfs_meta WHERE key = ?').run(key);
+    else this.stmt('INSERT INTO agentfs_meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(key, value);
+  }
+
+  /** Makes committed transactions durable on disk (WAL + synchronous=NORMAL defers the fsync). */
+  sync(): void {
+    if (this.path === ':memory:') return;
+    this.db.exec('PRAGMA wal_checkpoint(PASSIVE)');
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.statements.clear();
+    this.db.close();
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+}
+
+function configure(db: Db, options: OpenOptions, onDisk: boolean): void {
+  db.exec(`PRAGMA busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000))}`);
+  if (onDisk) {
+    const mode = (db.prepare('PRAGMA journal_mode = WAL').get() as { journal_mode: string }).journal_mode;
+    if (String(mode).toLowerCase() !== 'wal') throw new StoreError('ECORRUPT', `cannot switch to WAL mode (got ${mode})`);
+  }
+  // WAL + NORMAL: commits survive a process crash; fsync() forces them to disk (Store.sync).
+  db.exec('PRAGMA synchronous = NORMAL');
+  db.exec('PRAGMA foreign_keys = OFF');
+}
+
+function checkSqliteHeader(file: string): void {
+  let st;
+  try {
+    st = statSync(file);
+  } catch (e) {
+    throw new StoreError('ENOAGENT', `cannot open ${file}: ${(e as Error).message}`);
+  }
+  if (!st.isFile()) throw new StoreError('EFOREIGN', `${file} is not a regular file`);
+  if (st.size === 0) throw new StoreError('EFOREIGN', `${file} is empty, not an AgentFS database`);
+  const head = Buffer.alloc(16);
+  const fd = openSync(file, 'r');
+  try {
+    readSync(fd, head, 0, 16, 0);
+  } finally {
+    closeSync(fd);
+  }
+  if (!head.equals(SQLITE_MAGIC)) throw new StoreError('EFOREIGN', `${file} is not a SQLite database (bad header)`);
+}
