@@ -26,6 +26,11 @@ export interface OpenOptions {
   busyTimeoutMs?: number;
   /** open a database of an older layout without complaining (used by migrate) */
   allowOldLayout?: boolean;
+  /**
+   * 'normal' (default): WAL with synchronous=NORMAL, commits survive a process crash and fsync()
+   * makes them durable; 'full': every commit is fsynced (what agentfs-sdk does).
+   */
+  durability?: 'normal' | 'full';
 }
 
 const SQLITE_MAGIC = Buffer.from('SQLite format 3\0', 'latin1');
@@ -235,6 +240,17 @@ export class Store {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    // libsql cannot finalize prepared statements, so sqlite3_close leaves the WAL behind; fold it
+    // into the main file ourselves (without waiting, in case a mount still reads) so the .db file
+    // alone is complete when copied.
+    if (this.path !== ':memory:') {
+      try {
+        this.db.exec('PRAGMA busy_timeout = 0');
+        this.db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
+      } catch {
+        /* busy: another connection will checkpoint later */
+      }
+    }
     this.statements.clear();
     this.db.close();
   }
@@ -251,7 +267,7 @@ function configure(db: Db, options: OpenOptions, onDisk: boolean): void {
     if (String(mode).toLowerCase() !== 'wal') throw new StoreError('ECORRUPT', `cannot switch to WAL mode (got ${mode})`);
   }
   // WAL + NORMAL: commits survive a process crash; fsync() forces them to disk (Store.sync).
-  db.exec('PRAGMA synchronous = NORMAL');
+  db.exec(`PRAGMA synchronous = ${options.durability === 'full' ? 'FULL' : 'NORMAL'}`);
   db.exec('PRAGMA foreign_keys = OFF');
 }
 

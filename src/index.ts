@@ -1,0 +1,8 @@
+/** agentfs SDK: `import { AgentFS } from 'agentfs'`. */
+export { AgentFS, type AgentFSOptions } from './sdk/agentfs.js';
+export { AgentFsFilesystem } from './sdk/fs.js';
+export { AgentKv } from './sdk/kv.js';
+export { AgentTools } from './sdk/tools.js';
+export { FsError, type ErrnoCode } from './core/errors.js';
+export { StoreError } from './store/errors.js';
+export * from './core/types.js';

@@ -1,0 +1,148 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import Database from 'libsql';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Store, StoreError, SCHEMA_VERSION } from '../../src/store/index.js';
+import { tempDir } from '../support/cli.js';
+
+const sha = (f: string) => createHash('sha256').update(readFileSync(f)).digest('hex');
+
+describe('Store', () => {
+  let dir: string;
+  let cleanup: () => void;
+  beforeEach(() => ({ dir, cleanup } = tempDir()));
+  afterEach(() => cleanup());
+
+  it('creates the SPEC v0.4 tables, indexes, root inode and config', () => {
+    const s = Store.open({ path: join(dir, 'a.db') }, { create: true });
+    const names = (s.db.prepare("SELECT type, name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY name").all() as { type: string; name: string }[]).map(
+      (r) => `${r.type}:${r.name}`,
+    );
+    for (const t of ['fs_config', 'fs_inode', 'fs_dentry', 'fs_data', 'fs_symlink', 'fs_whiteout', 'fs_origin', 'kv_store', 'tool_calls']) {
+      expect(names).toContain(`table:${t}`);
+    }
+    for (const i of ['idx_fs_dentry_parent', 'idx_fs_whiteout_parent', 'idx_tool_calls_name', 'idx_tool_calls_started_at']) {
+      expect(names).toContain(`index:${i}`);
+    }
+    const cols = (s.db.prepare('PRAGMA table_info(fs_inode)').all() as { name: string }[]).map((r) => r.name);
+    expect(cols).toEqual(['ino', 'mode', 'nlink', 'uid', 'gid', 'size', 'atime', 'mtime', 'ctime', 'rdev', 'atime_nsec', 'mtime_nsec', 'ctime_nsec']);
+    const dcols = (s.db.prepare('PRAGMA table_info(fs_dentry)').all() as { name: string }[]).map((r) => r.name);
+    expect(dcols).toEqual(['id', 'name', 'parent_ino', 'ino']);
+    const root = s.db.prepare('SELECT * FROM fs_inode WHERE ino = 1').get() as { mode: number; nlink: number };
+    expect(root.mode).toBe(0o040755);
+    expect(root.nlink).toBe(2);
+    expect((s.db.prepare("SELECT value FROM fs_config WHERE key='chunk_size'").get() as { value: string }).value).toBe('4096');
+    expect((s.db.prepare("SELECT value FROM fs_config WHERE key='schema_version'").get() as { value: string }).value).toBe(SCHEMA_VERSION);
+    expect((s.db.prepare('PRAGMA journal_mode').get() as { journal_mode: string }).journal_mode).toBe('wal');
+    expect(s.db.prepare('SELECT count(*) AS n FROM fs_dentry').get()).toMatchObject({ n: 0 });
+    s.close();
+  });
+
+  it('keeps a custom chunk size fixed at creation', () => {
+    const f = join(dir, 'c.db');
+    Store.open({ path: f }, { create: true, chunkSize: 8192 }).close();
+    const s = Store.open({ path: f }, { chunkSize: 4096 });
+    expect(s.chunkSize).toBe(8192);
+    s.close();
+  });
+
+  it('refuses a missing agent without creating anything', () => {
+    const f = join(dir, 'missing.db');
+    expect(() => Store.open({ path: f })).toThrow(/no such database/);
+    expect(existsSync(f)).toBe(false);
+  });
+
+  it('refuses a bad id', () => {
+    expect(() => Store.open({ id: '../evil' }, { create: true })).toThrow(StoreError);
+    expect(() => Store.open({ id: 'a b' }, { create: true })).toThrow(/invalid agent id/);
+  });
+
+  it('refuses a file that is not SQLite and leaves it untouched', () => {
+    const f = join(dir, 'junk.db');
+    writeFileSync(f, 'this is not a database, just text that is long enough');
+    const before = sha(f);
+    expect(() => Store.open({ path: f })).toThrow(/not a SQLite database/);
+    expect(sha(f)).toBe(before);
+    expect(existsSync(`${f}-wal`)).toBe(false);
+  });
+
+  it('refuses a SQLite database of another application and leaves it untouched', () => {
+    const f = join(dir, 'other.db');
+    const db = new Database(f);
+    db.exec('CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT)');
+    db.close();
+    const before = sha(f);
+    expect(() => Store.open({ path: f })).toThrow(/not an AgentFS database/);
+    expect(sha(f)).toBe(before);
+  });
+
+  it('refuses a corrupt database and leaves it untouched', () => {
+    const f = join(dir, 'corrupt.db');
+    Store.open({ path: f }, { create: true }).close();
+    expect(existsSync(`${f}-wal`) ? readFileSync(`${f}-wal`).length : 0).toBe(0); // checkpointed on close
+    const buf = readFileSync(f);
+    buf.fill(0xab, 100, Math.min(buf.length, 3000)); // smash the schema page after the header
+    writeFileSync(f, buf);
+    const before = sha(f);
+    expect(() => Store.open({ path: f })).toThrow(StoreError);
+    expect(sha(f)).toBe(before);
+  });
+
+  it('refuses an older layout and points at migrate', () => {
+    const f = join(dir, 'old.db');
+    const db = new Database(f);
+    db.exec(`CREATE TABLE fs_config (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+      CREATE TABLE fs_inode (ino INTEGER PRIMARY KEY AUTOINCREMENT, mode INTEGER NOT NULL, nlink INTEGER NOT NULL DEFAULT 0,
+        uid INTEGER NOT NULL DEFAULT 0, gid INTEGER NOT NULL DEFAULT 0, size INTEGER NOT NULL DEFAULT 0,
+        atime INTEGER NOT NULL, mtime INTEGER NOT NULL, ctime INTEGER NOT NULL);
+      CREATE TABLE fs_dentry (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, parent_ino INTEGER NOT NULL, ino INTEGER NOT NULL, UNIQUE(parent_ino, name));
+      CREATE TABLE fs_data (ino INTEGER NOT NULL, chunk_index INTEGER NOT NULL, data BLOB NOT NULL, PRIMARY KEY (ino, chunk_index));
+      INSERT INTO fs_config VALUES ('chunk_size', '4096');
+      INSERT INTO fs_inode (ino, mode, nlink, atime, mtime, ctime) VALUES (1, 16877, 1, 0, 0, 0);`);
+    db.close();
+    const before = sha(f);
+    expect(() => Store.open({ path: f })).toThrow(/agentfs migrate/);
+    expect(sha(f)).toBe(before);
+  });
+
+  it('nests transactions as savepoints and rolls back on throw', () => {
+    const s = Store.open({ path: join(dir, 't.db') }, { create: true });
+    s.transaction(() => {
+      s.setMeta('a', '1');
+      expect(() =>
+        s.transaction(() => {
+          s.setMeta('b', '2');
+          throw new Error('inner');
+        }),
+      ).toThrow('inner');
+    });
+    expect(s.getMeta('a')).toBe('1');
+    expect(s.getMeta('b')).toBeUndefined();
+    expect(() =>
+      s.transaction(() => {
+        s.setMeta('c', '3');
+        throw new Error('outer');
+      }),
+    ).toThrow('outer');
+    expect(s.getMeta('c')).toBeUndefined();
+    s.close();
+  });
+
+  it('opens in memory with no arguments', () => {
+    const s = Store.open();
+    expect(s.path).toBe(':memory:');
+    expect(s.db.prepare('SELECT mode FROM fs_inode WHERE ino = 1').get()).toMatchObject({ mode: 0o040755 });
+    s.close();
+  });
+
+  it('lets two connections share a database (WAL, busy timeout)', () => {
+    const f = join(dir, 'shared.db');
+    const a = Store.open({ path: f }, { create: true });
+    const b = Store.open({ path: f });
+    a.setMeta('x', 'from-a');
+    expect(b.getMeta('x')).toBe('from-a');
+    a.close();
+    b.close();
+  });
+});
