@@ -4,7 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-agentfs() { node bin/agentfs.js "$@"; }
+root=$(pwd)
+agentfs() { node "$root/bin/agentfs.js" "$@"; }
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cd "$work"

@@ -27,8 +27,18 @@ fi
 if [ -f native/binding.gyp ]; then
   if [ ! -f native/build/Release/agentfs_native.node ] || [ -n "$(find native -maxdepth 1 -newer native/build/Release/agentfs_native.node -name '*.[ch]*' -print -quit)" ]; then
     echo "setup: building native addon" >&2
-    (cd native && node ../node_modules/node-gyp/bin/node-gyp.js rebuild --loglevel=error >/dev/null)
+    # Use the headers installed with Node when present, so no download is needed (offline builds).
+    nodedir_opt=()
+    node_prefix=$(dirname "$(dirname "$(command -v node)")")
+    [ -f "$node_prefix/include/node/node_api.h" ] && nodedir_opt=(--nodedir="$node_prefix")
+    (cd native && node ../node_modules/node-gyp/bin/node-gyp.js rebuild "${nodedir_opt[@]}" --loglevel=error >/dev/null)
   fi
+fi
+
+# Sandbox launcher for `agentfs run` (plain C executable, no Node headers needed).
+if [ ! -x native/sandbox/build/agentfs-sandbox ] || [ native/sandbox/launcher.c -nt native/sandbox/build/agentfs-sandbox ]; then
+  echo "setup: building the sandbox launcher" >&2
+  mkdir -p native/sandbox/build && cc -O2 -Wall -o native/sandbox/build/agentfs-sandbox native/sandbox/launcher.c
 fi
 
 # TypeScript -> dist/

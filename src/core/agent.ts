@@ -5,11 +5,15 @@ import { InodeFs } from './fs/index.js';
 import { PathFs } from './fs/paths.js';
 import { KvStore } from './kv/index.js';
 import { ToolCalls } from './tools/index.js';
+import { Journal } from './journal/index.js';
+import { OverlayFs } from './overlay/index.js';
 
 /** Keys of our own settings in agentfs_meta. */
 export const META = {
   /** absolute path of the read-only base directory of an overlay agent */
   base: 'overlay.base',
+  /** JSON array of base paths ('/.agentfs') an overlay never shows from the base */
+  hide: 'overlay.hide',
   /** 'off' disables the file-operation journal */
   journal: 'journal',
   /** remote database URL for sync */
@@ -20,6 +24,11 @@ export const META = {
 export interface AgentOpenOptions extends OpenOptions {
   /** override the journal setting stored in the database */
   journal?: boolean;
+  /**
+   * overlay: read the base by its path rather than through a descriptor; only for a process in
+   * whose mount namespace nothing is mounted over the base (the sandbox binds it elsewhere)
+   */
+  baseDirect?: boolean;
 }
 
 /**
@@ -34,23 +43,39 @@ export class Agent {
   readonly paths: PathFs;
   readonly kv: KvStore;
   readonly tools: ToolCalls;
+  /** the file-operation journal, unless turned off (init/mount --no-journal, or options.journal false) */
+  readonly journal: Journal | undefined;
   /** base directory when this agent is an overlay */
   readonly base: string | undefined;
 
-  private constructor(store: Store) {
+  private constructor(store: Store, options: AgentOpenOptions) {
     this.store = store;
     this.base = store.getMeta(META.base);
-    const inode = new InodeFs(store);
-    this.fs = inode;
+    this.tools = new ToolCalls(store);
+    const journalOn = options.journal ?? store.getMeta(META.journal) !== 'off';
+    const tools = this.tools;
+    let inode: InodeFs | undefined;
+    this.journal = journalOn
+      ? new Journal(store, { pathOf: (ino) => inode!.pathOf(ino), currentCall: () => tools.currentAnywhere() })
+      : undefined;
+    inode = new InodeFs(store, { observer: this.journal?.observer });
+    this.fs =
+      this.base === undefined
+        ? inode
+        : new OverlayFs(store, this.base, {
+            delta: inode,
+            hide: hiddenPaths(store),
+            direct: options.baseDirect,
+            observer: this.journal?.observer,
+          });
     this.paths = new PathFs(this.fs);
     this.kv = new KvStore(store);
-    this.tools = new ToolCalls(store);
   }
 
   static open(target: AgentTarget = {}, options: AgentOpenOptions = {}): Agent {
     const store = Store.open(target, options);
     try {
-      return new Agent(store);
+      return new Agent(store, options);
     } catch (e) {
       store.close();
       throw e;
@@ -58,6 +83,16 @@ export class Agent {
   }
 
   close(): void {
-    this.store.close();
+    try {
+      this.journal?.close(); // writes out open write bursts
+    } finally {
+      if (this.fs instanceof OverlayFs) this.fs.close();
+      this.store.close();
+    }
   }
+}
+
+function hiddenPaths(store: Store): string[] {
+  const raw = store.getMeta(META.hide);
+  return raw ? (JSON.parse(raw) as string[]) : [];
 }

@@ -112,7 +112,9 @@ export class Store {
     checkSqliteHeader(file);
     const db = new Database(file);
     try {
-      // Validate before any statement that could write (journal mode, schema).
+      // Validate before any statement that could write (journal mode, schema). Wait for a busy
+      // writer first, so a locked database is not reported as a corrupt one.
+      db.exec(`PRAGMA busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000))}`);
       let tables: Set<string>;
       try {
         tables = new Set(
@@ -205,6 +207,41 @@ export class Store {
     } finally {
       this.depth--;
     }
+  }
+
+  /**
+   * Opens a transaction that stays open across calls, for group commit (the FUSE server folds
+   * a stream of requests into one commit); transaction() inside it makes savepoints. Returns
+   * false, opening nothing, when a transaction is already open.
+   */
+  beginBatch(): boolean {
+    if (this.depth > 0) return false;
+    this.db.exec('BEGIN IMMEDIATE');
+    this.depth++;
+    return true;
+  }
+
+  /** Commits what beginBatch opened; if the commit fails, rolls back and throws. */
+  commitBatch(): void {
+    if (this.depth !== 1) throw new StoreError('EBADID', 'commitBatch without an open batch');
+    try {
+      this.db.exec('COMMIT');
+    } catch (e) {
+      try {
+        this.db.exec('ROLLBACK');
+      } catch {
+        /* already rolled back by SQLite */
+      }
+      throw e;
+    } finally {
+      this.depth = 0;
+    }
+  }
+
+  /** Changes whenever another connection commits to this database (PRAGMA data_version). */
+  dataVersion(): number {
+    const row = this.stmt('PRAGMA data_version').get() as { data_version: number } | undefined;
+    return Number(row?.data_version ?? 0);
   }
 
   get inTransaction(): boolean {

@@ -1,5 +1,59 @@
 import type { Command } from 'commander';
+import { commitChanges, discardChanges } from '../../core/changes/index.js';
+import { sessionInUse } from '../../sandbox/index.js';
+import { UserError } from '../errors.js';
+import { changeLine, openOverlay, relPath } from './diff.js';
+
+interface CommitOpts {
+  dryRun?: boolean;
+  force?: boolean;
+}
 
 export function registerCommit(program: Command): void {
-  void program; // not built yet
+  program
+    .command('commit')
+    .description("Write an overlay agent's changes into its base directory, then clear them from the agent")
+    .argument('<ID>', 'agent id, run session id, or path to a .db file')
+    .argument('[PATH...]', 'only changes at or below these paths (relative to the base)')
+    .option('--dry-run', 'show what would be written, change nothing')
+    .option('--force', 'write even where the base changed since the change was made')
+    .action((id: string, paths: string[], opts: CommitOpts) => {
+      const { agent, ov, database } = openOverlay(id);
+      try {
+        if (!opts.dryRun && sessionInUse(database)) {
+          throw new UserError(`session ${id} is running; commit after its commands have finished`);
+        }
+        const result = commitChanges(ov, { paths, force: opts.force, dryRun: opts.dryRun });
+        for (const c of result.conflicts) console.error(`conflict: ${relPath(c.path)}: ${c.reason}`);
+        if (result.conflicts.length && !opts.force && !opts.dryRun) {
+          throw new UserError(
+            `${result.conflicts.length} conflict${result.conflicts.length === 1 ? '' : 's'} with the base; nothing committed (use --force to overwrite the base)`,
+          );
+        }
+        for (const c of result.changes) console.log(changeLine(c));
+        for (const c of result.skipped) console.error(`skipped: ${relPath(c.path)}: ${c.type} files cannot be committed`);
+        const n = result.changes.length - result.skipped.length;
+        if (opts.dryRun) console.log(`${n} change${n === 1 ? '' : 's'} would be written to ${ov.base.dir}`);
+        else console.log(`Committed ${n} change${n === 1 ? '' : 's'} to ${ov.base.dir}`);
+      } finally {
+        agent.close();
+      }
+    });
+
+  program
+    .command('discard')
+    .description("Drop an overlay agent's changes (all, or at and below the given paths): the base shows again")
+    .argument('<ID>', 'agent id, run session id, or path to a .db file')
+    .argument('[PATH...]', 'only changes at or below these paths (relative to the base)')
+    .action((id: string, paths: string[]) => {
+      const { agent, ov, database } = openOverlay(id);
+      try {
+        if (sessionInUse(database)) throw new UserError(`session ${id} is running; discard after its commands have finished`);
+        const dropped = discardChanges(ov, paths);
+        for (const c of dropped) console.log(changeLine(c));
+        console.log(`Discarded ${dropped.length} change${dropped.length === 1 ? '' : 's'}`);
+      } finally {
+        agent.close();
+      }
+    });
 }

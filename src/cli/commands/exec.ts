@@ -1,5 +1,112 @@
 import type { Command } from 'commander';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmdirSync } from 'node:fs';
+import { constants as osConstants, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { databasePath, targetFromArg } from '../../store/index.js';
+import { mountAgent, MountError } from '../../fuse/agent-mount.js';
+import { UserError } from '../errors.js';
+
+export interface ExecOptions {
+  /** report every file as owned by this uid / gid */
+  uid?: number;
+  gid?: number;
+}
 
 export function registerExec(program: Command): void {
-  void program; // not built yet
+  // Options after the command name belong to the command (`agentfs exec ID ls -la`).
+  program.enablePositionalOptions();
+  program
+    .command('exec')
+    .description('Mount an agent on a temporary directory, run a command there, unmount, exit with its status')
+    .argument('<ID_OR_PATH>', 'agent id or path to a .db file')
+    .argument('<CMD...>', 'command and its arguments (run with the mount as working directory)')
+    .passThroughOptions()
+    .action(async (id: string, argv: string[]) => {
+      process.exitCode = await execInAgent(id, argv);
+    });
+}
+
+/**
+ * Mounts the agent on a fresh temporary directory, runs argv there (stdio inherited), then
+ * unmounts and removes the directory. Returns the command's exit status (128 + signal number
+ * when it was killed by a signal).
+ */
+export async function execInAgent(dbPathOrId: string, argv: string[], options: ExecOptions = {}): Promise<number> {
+  if (argv.length === 0) throw new UserError('missing command to run');
+  const target = targetFromArg(dbPathOrId);
+  const database = databasePath(target);
+  const mountpoint = mkdtempSync(join(tmpdir(), 'agentfs-exec-'));
+  let mount;
+  try {
+    mount = await mountAgent({ path: database }, mountpoint, {
+      uid: options.uid,
+      gid: options.gid,
+      // a crash of this process must not leave the temporary mount behind
+      autoUnmount: true,
+      onError: (e) => console.error(`agentfs exec: internal error: ${(e as Error)?.stack ?? String(e)}`),
+    });
+  } catch (e) {
+    rmdirSync(mountpoint);
+    if (e instanceof MountError) throw new UserError(e.message);
+    throw e;
+  }
+  const { agent, server } = mount;
+  try {
+    return await runIn(mountpoint, argv);
+  } finally {
+    try {
+      await server.unmount();
+    } catch {
+      // something the command left behind still uses the mount: detach it, and end the
+      // session ourselves if it does not end by itself
+      try {
+        await server.unmount({ lazy: true, graceMs: 2000 });
+      } catch {
+        /* gone already */
+      }
+    }
+    agent.close();
+    try {
+      rmdirSync(mountpoint);
+    } catch {
+      /* still busy: leave the empty directory */
+    }
+  }
+}
+
+function runIn(cwd: string, argv: string[]): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const cmd = argv[0]!;
+    // Never spawn with cwd on the mount: the child would chdir before exec, while this process
+    // (the server) waits for that exec, and nobody would answer the chdir. A shell changes
+    // directory after exec instead, then becomes the command.
+    const child = spawn('/bin/sh', ['-c', 'cd "$1" || exit 126; shift; exec "$@"', 'agentfs-exec', cwd, ...argv], {
+      stdio: 'inherit',
+    });
+    // Like a shell: the terminal's Ctrl-C reaches the child (same process group); we wait for
+    // it, and pass on a SIGTERM sent to us.
+    const ignore = (): void => undefined;
+    const forward = (signal: NodeJS.Signals): void => {
+      child.kill(signal);
+    };
+    process.on('SIGINT', ignore);
+    process.on('SIGTERM', forward);
+    process.on('SIGHUP', forward);
+    const done = (): void => {
+      process.off('SIGINT', ignore);
+      process.off('SIGTERM', forward);
+      process.off('SIGHUP', forward);
+    };
+    child.on('error', (e: NodeJS.ErrnoException) => {
+      done();
+      if (e.code === 'ENOENT') reject(new UserError(`${cmd}: command not found`, 127));
+      else reject(new UserError(`${cmd}: ${e.message}`, 126));
+    });
+    child.on('exit', (code, signal) => {
+      done();
+      if (signal) resolve(128 + ((osConstants.signals as Record<string, number>)[signal] ?? 0));
+      else resolve(code ?? 1);
+    });
+  });
 }

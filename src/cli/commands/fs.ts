@@ -1,5 +1,360 @@
+/**
+ * `agentfs fs <sub> ID ...`: look at and change an agent's files from the shell.
+ * (`agentfs fs ID <sub> ...` is rewritten to this order by cli/argv.ts.)
+ */
 import type { Command } from 'commander';
+import { Agent } from '../../core/agent.js';
+import type { PathFs } from '../../core/fs/paths.js';
+import { S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK, type Attr } from '../../core/types.js';
+import { targetFromArg } from '../../store/index.js';
+import { UserError } from '../errors.js';
+
+function withAgent<T>(id: string, fn: (paths: PathFs, agent: Agent) => T): T {
+  const agent = Agent.open(targetFromArg(id));
+  try {
+    return fn(agent.paths, agent);
+  } finally {
+    agent.close();
+  }
+}
+
+async function withAgentAsync<T>(id: string, fn: (paths: PathFs) => Promise<T>): Promise<T> {
+  const agent = Agent.open(targetFromArg(id));
+  try {
+    return await fn(agent.paths);
+  } finally {
+    agent.close();
+  }
+}
+
+function abs(path: string | undefined): string {
+  if (path === undefined || path === '') return '/';
+  return path.startsWith('/') ? path : `/${path}`;
+}
+
+/** One letter per file type: `f` file, `d` directory, `l` symlink, `p` fifo, `s` socket, `c`/`b` devices. */
+export function typeLetter(mode: number): string {
+  switch (mode & S_IFMT) {
+    case S_IFDIR: return 'd';
+    case S_IFLNK: return 'l';
+    case S_IFIFO: return 'p';
+    case S_IFSOCK: return 's';
+    case S_IFCHR: return 'c';
+    case S_IFBLK: return 'b';
+    default: return 'f';
+  }
+}
+
+function typeName(mode: number): string {
+  switch (mode & S_IFMT) {
+    case S_IFDIR: return 'directory';
+    case S_IFLNK: return 'symlink';
+    case S_IFIFO: return 'fifo';
+    case S_IFSOCK: return 'socket';
+    case S_IFCHR: return 'char-device';
+    case S_IFBLK: return 'block-device';
+    case S_IFREG: return 'file';
+    default: return 'unknown';
+  }
+}
+
+/** `-rw-r--r--` as ls prints it. */
+export function modeString(mode: number): string {
+  const t = { d: 'd', l: 'l', p: 'p', s: 's', c: 'c', b: 'b', f: '-' }[typeLetter(mode)];
+  const rwx = (bits: number, special: boolean, ch: string) =>
+    (bits & 4 ? 'r' : '-') + (bits & 2 ? 'w' : '-') + (special ? (bits & 1 ? ch : ch.toUpperCase()) : bits & 1 ? 'x' : '-');
+  return (
+    t +
+    rwx((mode >> 6) & 7, (mode & 0o4000) !== 0, 's') +
+    rwx((mode >> 3) & 7, (mode & 0o2000) !== 0, 's') +
+    rwx(mode & 7, (mode & 0o1000) !== 0, 't')
+  );
+}
+
+function isoTime(t: { sec: number; nsec: number }): string {
+  return new Date(t.sec * 1000 + Math.floor(t.nsec / 1e6)).toISOString();
+}
+
+function nsString(t: { sec: number; nsec: number }): string {
+  return `${t.sec}.${String(t.nsec).padStart(9, '0')}`;
+}
+
+function attrJson(a: Attr): Record<string, unknown> {
+  return {
+    ino: a.ino,
+    type: typeName(a.mode),
+    mode: `0${(a.mode & 0o7777).toString(8).padStart(3, '0')}`,
+    nlink: a.nlink,
+    uid: a.uid,
+    gid: a.gid,
+    size: a.size,
+    blocks: a.blocks,
+    rdev: a.rdev,
+    atime: isoTime(a.atime),
+    mtime: isoTime(a.mtime),
+    ctime: isoTime(a.ctime),
+    atime_ns: nsString(a.atime),
+    mtime_ns: nsString(a.mtime),
+    ctime_ns: nsString(a.ctime),
+  };
+}
+
+function longLine(name: string, a: Attr, target?: string): string {
+  const d = new Date(a.mtime.sec * 1000);
+  const pad = (n: number) => String(n).padStart(2, '0');
+  const when = `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}`;
+  const size = (a.mode & S_IFMT) === S_IFCHR || (a.mode & S_IFMT) === S_IFBLK ? `${a.rdev >> 8}, ${a.rdev & 0xff}` : String(a.size);
+  return `${modeString(a.mode)} ${String(a.nlink).padStart(3)} ${String(a.uid).padStart(5)} ${String(a.gid).padStart(5)} ${size.padStart(10)} ${when} ${name}${target !== undefined ? ` -> ${target}` : ''}`;
+}
+
+function out(line: string): void {
+  process.stdout.write(line + '\n');
+}
+
+async function readStdin(): Promise<AsyncIterable<Buffer>> {
+  return process.stdin as AsyncIterable<Buffer>;
+}
 
 export function registerFs(program: Command): void {
-  void program; // not built yet
+  const fs = program
+    .command('fs')
+    .description('Look at and change the files of an agent (ID or path to a .db file)');
+
+  fs.command('ls')
+    .description('List a directory: `f name` for files, `d name` for directories, `l name` for symlinks')
+    .argument('<ID>', 'agent id or .db path')
+    .argument('[PATH]', 'directory or file in the agent filesystem', '/')
+    .option('-l, --long', 'long form: mode, links, owner, group, size, mtime, name')
+    .option('--json', 'JSON array of entries with their attributes')
+    .action((id: string, path: string, opts: { long?: boolean; json?: boolean }) => {
+      withAgent(id, (p) => {
+        const at = abs(path);
+        const a = p.lstat(at);
+        let entries: { name: string; attr: Attr; target?: string }[];
+        if ((a.mode & S_IFMT) === S_IFDIR || ((a.mode & S_IFMT) === S_IFLNK && (p.stat(at).mode & S_IFMT) === S_IFDIR)) {
+          entries = p.readdirPlus(at);
+        } else {
+          entries = [{ name: at.split('/').filter(Boolean).pop() ?? '/', attr: a }];
+        }
+        for (const e of entries) if ((e.attr.mode & S_IFMT) === S_IFLNK) e.target = p.fs.readlink(e.attr.ino);
+        if (opts.json) {
+          out(JSON.stringify(entries.map((e) => ({ name: e.name, ...attrJson(e.attr), ...(e.target !== undefined ? { target: e.target } : {}) })), null, 2));
+        } else if (opts.long) {
+          for (const e of entries) out(longLine(e.name, e.attr, e.target));
+        } else {
+          for (const e of entries) out(`${typeLetter(e.attr.mode)} ${e.name}`);
+        }
+      });
+    });
+
+  fs.command('cat')
+    .description('Print a file')
+    .argument('<ID>', 'agent id or .db path')
+    .argument('<PATH>', 'file in the agent filesystem')
+    .action(async (id: string, path: string) => {
+      await withAgentAsync(id, async (p) => {
+        for (const piece of p.readPieces(abs(path))) {
+          if (!process.stdout.write(piece)) await new Promise((r) => process.stdout.once('drain', r));
+        }
+      });
+    });
+
+  fs.command('write')
+    .description('Write CONTENT (or standard input when CONTENT is omitted or `-`) to a file, creating parent directories')
+    .argument('<ID>', 'agent id or .db path')
+    .argument('<PATH>', 'file in the agent filesystem')
+    .argument('[CONTENT]', 'text to write; `-` or nothing reads standard input')
+    .option('-a, --append', 'append instead of replacing')
+    .option('-m, --mode <OCTAL>', 'permission bits of a new file', '644')
+    .action(async (id: string, path: string, content: string | undefined, opts: { append?: boolean; mode: string }) => {
+      const mode = parseMode(opts.mode);
+      const at = abs(path);
+      await withAgentAsync(id, async (p) => {
+        const parent = at.split('/').filter(Boolean).slice(0, -1);
+        if (parent.length) p.mkdir('/' + parent.join('/'), { recursive: true });
+        if (content !== undefined && content !== '-') {
+          if (opts.append) p.appendFile(at, content, { mode });
+          else p.writeFile(at, content, { mode });
+          return;
+        }
+        if (opts.append) {
+          for await (const chunk of await readStdin()) p.appendFile(at, chunk, { mode });
+        } else {
+          await p.writeStream(at, await readStdin(), { mode });
+        }
+      });
+    });
+
+  fs.command('mkdir')
+    .description('Create a directory')
+    .argument('<ID>', 'agent id or .db path')
+    .argument('<PATH>', 'directory to create')
+    .option('-p, --parents', 'create missing parents; no error if it exists')
+    .option('-m, --mode <OCTAL>', 'permission bits', '755')
+    .action((id: string, path: string, opts: { parents?: boolean; mode: string }) => {
+      const mode = parseMode(opts.mode);
+      withAgent(id, (p) => void p.mkdir(abs(path), { recursive: opts.parents, mode }));
+    });
+
+  fs.command('rm')
+    .description('Remove a file, symlink or empty directory (-r for whole trees)')
+    .argument('<ID>', 'agent id or .db path')
+    .argument('<PATH...>', 'paths to remove')
+    .option('-r, --recursive', 'remove directories and their contents')
+    .option('-f, --force', 'ignore missing paths')
+    .action((id: string, paths: string[], opts: { recursive?: boolean; force?: boolean }) => {
+      withAgent(id, (p) => {
+        for (const path of paths) {
+          const at = abs(path);
+          if (at.split('/').filter(Boolean).length === 0) throw new UserError('refusing to remove the root directory');
+          p.rm(at, { recursive: opts.recursive, force: opts.force });
+        }
+      });
+    });
+
+  fs.command('mv')
+    .description('Rename or move a file or directory (replaces an existing file at DST)')
+    .argument('<ID>', 'agent id or .db path')
+    .argument('<SRC>', 'existing path')
+    .argument('<DST>', 'new path, or an existing directory to move into')
+    .option('-n, --no-clobber', 'do not replace an existing DST')
+    .action((id: string, src: string, dst: string, opts: { clobber: boolean }) => {
+      withAgent(id, (p) => {
+        let to = abs(dst);
+        // like mv(1): an existing directory as DST means "move into it"
+        const target = p.exists(to) ? p.stat(to) : undefined;
+        if (target && (target.mode & S_IFMT) === S_IFDIR) {
+          const name = abs(src).split('/').filter(Boolean).pop();
+          if (name === undefined) throw new UserError('cannot move the root directory');
+          to = `${to.replace(/\/+$/, '')}/${name}`;
+        }
+        p.rename(abs(src), to, opts.clobber ? 0 : 1);
+      });
+    });
+
+  fs.command('cp')
+    .description('Copy a file (or with -r a directory tree)')
+    .argument('<ID>', 'agent id or .db path')
+    .argument('<SRC>', 'existing path')
+    .argument('<DST>', 'new path')
+    .option('-r, --recursive', 'copy directories recursively')
+    .action((id: string, src: string, dst: string, opts: { recursive?: boolean }) => {
+      withAgent(id, (p) => p.cp(abs(src), abs(dst), { recursive: opts.recursive }));
+    });
+
+  fs.command('ln')
+    .description('Make a hard link (or with -s a symbolic link whose target is TARGET as given)')
+    .argument('<ID>', 'agent id or .db path')
+    .argument('<TARGET>', 'existing path (or any text for -s)')
+    .argument('<LINK>', 'new name')
+    .option('-s, --symbolic', 'symbolic link')
+    .action((id: string, target: string, link: string, opts: { symbolic?: boolean }) => {
+      withAgent(id, (p) => (opts.symbolic ? p.symlink(target, abs(link)) : p.link(abs(target), abs(link))));
+    });
+
+  fs.command('chmod')
+    .description('Change permission bits (octal MODE)')
+    .argument('<ID>', 'agent id or .db path')
+    .argument('<MODE>', 'octal mode, e.g. 644')
+    .argument('<PATH>', 'path')
+    .action((id: string, mode: string, path: string) => {
+      const m = parseMode(mode);
+      withAgent(id, (p) => p.chmod(abs(path), m));
+    });
+
+  fs.command('touch')
+    .description('Create an empty file, or set the times of an existing one to now')
+    .argument('<ID>', 'agent id or .db path')
+    .argument('<PATH>', 'path')
+    .action((id: string, path: string) => {
+      withAgent(id, (p) => {
+        const at = abs(path);
+        if (p.exists(at)) p.utimes(at, 'now', 'now');
+        else p.close(p.open(at, 'a').ino);
+      });
+    });
+
+  fs.command('stat')
+    .description('Show the attributes of a path (symlinks not followed)')
+    .argument('<ID>', 'agent id or .db path')
+    .argument('<PATH>', 'path')
+    .option('--json', 'JSON output')
+    .action((id: string, path: string, opts: { json?: boolean }) => {
+      withAgent(id, (p) => {
+        const at = abs(path);
+        const a = p.lstat(at);
+        const target = (a.mode & S_IFMT) === S_IFLNK ? p.readlink(at) : undefined;
+        if (opts.json) {
+          out(JSON.stringify({ path: at, ...attrJson(a), ...(target !== undefined ? { target } : {}) }, null, 2));
+          return;
+        }
+        out(`  File: ${at}${target !== undefined ? ` -> ${target}` : ''}`);
+        out(`  Type: ${typeName(a.mode)}`);
+        out(`  Size: ${a.size}    Blocks: ${a.blocks}    IO Block: ${a.blksize}`);
+        out(` Inode: ${a.ino}    Links: ${a.nlink}${a.rdev ? `    Device: ${a.rdev >> 8},${a.rdev & 0xff}` : ''}`);
+        out(`Access: (0${(a.mode & 0o7777).toString(8).padStart(3, '0')}/${modeString(a.mode)})  Uid: ${a.uid}  Gid: ${a.gid}`);
+        out(`Access: ${isoTime(a.atime)} (${nsString(a.atime)})`);
+        out(`Modify: ${isoTime(a.mtime)} (${nsString(a.mtime)})`);
+        out(`Change: ${isoTime(a.ctime)} (${nsString(a.ctime)})`);
+      });
+    });
+
+  fs.command('tree')
+    .description('Show a directory tree')
+    .argument('<ID>', 'agent id or .db path')
+    .argument('[PATH]', 'directory', '/')
+    .option('-L, --level <N>', 'descend at most N levels')
+    .option('--json', 'nested JSON: {name, type, size, children}')
+    .action((id: string, path: string, opts: { level?: string; json?: boolean }) => {
+      const maxDepth = opts.level === undefined ? undefined : Number(opts.level);
+      if (maxDepth !== undefined && (!Number.isInteger(maxDepth) || maxDepth < 1)) throw new UserError(`--level ${opts.level}: expected a whole number >= 1`);
+      withAgent(id, (p) => {
+        const at = abs(path);
+        const entries = [...p.walk(at, { maxDepth })];
+        if (opts.json) {
+          interface Node { name: string; type: string; size: number; target?: string; children?: Node[] }
+          const root: Node = { name: at, type: 'directory', size: 0, children: [] };
+          const stack: Node[] = [root];
+          for (const e of entries) {
+            const node: Node = { name: e.name, type: typeName(e.attr.mode), size: e.attr.size };
+            if (e.target !== undefined) node.target = e.target;
+            if ((e.attr.mode & S_IFMT) === S_IFDIR) node.children = [];
+            stack.length = e.depth;
+            stack[e.depth - 1]!.children!.push(node);
+            if (node.children) stack[e.depth] = node;
+          }
+          out(JSON.stringify(root, null, 2));
+          return;
+        }
+        out(at);
+        // draw with ├── / └── : an entry is last when no later entry shares its parent
+        let dirs = 0;
+        let files = 0;
+        for (let i = 0; i < entries.length; i++) {
+          const e = entries[i]!;
+          let prefix = '';
+          for (let d = 1; d < e.depth; d++) prefix += hasSibling(entries, i, d) ? '│   ' : '    ';
+          prefix += hasSibling(entries, i, e.depth) ? '├── ' : '└── ';
+          out(`${prefix}${e.name}${e.target !== undefined ? ` -> ${e.target}` : ''}`);
+          if ((e.attr.mode & S_IFMT) === S_IFDIR) dirs++;
+          else files++;
+        }
+        out(`\n${dirs} director${dirs === 1 ? 'y' : 'ies'}, ${files} file${files === 1 ? '' : 's'}`);
+      });
+    });
+}
+
+/** True when another entry at `depth` follows entry i before the tree leaves i's ancestor at that depth. */
+function hasSibling(entries: { depth: number }[], i: number, depth: number): boolean {
+  for (let j = i + 1; j < entries.length; j++) {
+    const d = entries[j]!.depth;
+    if (d < depth) return false;
+    if (d === depth) return true;
+  }
+  return false;
+}
+
+function parseMode(s: string): number {
+  if (!/^[0-7]{1,4}$/.test(s)) throw new UserError(`invalid mode '${s}': expected octal digits like 644`);
+  return parseInt(s, 8);
 }

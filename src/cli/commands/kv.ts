@@ -1,5 +1,93 @@
 import type { Command } from 'commander';
+import type { Agent } from '../../core/agent.js';
+import { openAgentArg } from './timeline.js';
+import { UserError } from '../errors.js';
+
+interface JsonOpt {
+  json?: boolean;
+}
+
+/** Runs fn on the agent's kv store and closes the agent whatever happens. */
+function withAgent<T>(idArg: string, fn: (agent: Agent) => T): T {
+  const agent = openAgentArg(idArg);
+  try {
+    return fn(agent);
+  } finally {
+    agent.close();
+  }
+}
+
+/** VALUE as JSON when it parses as JSON, else the string as it is (so `hello` needs no quotes). */
+export function parseKvValue(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+function show(value: unknown, json: boolean | undefined): string {
+  return typeof value === 'string' && !json ? value : JSON.stringify(value);
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+}
 
 export function registerKv(program: Command): void {
-  void program; // not built yet
+  const kv = program.command('kv').description("Read and change an agent's key-value store (values are JSON)");
+
+  kv.command('get')
+    .description('Print the value of KEY (strings as they are, anything else as JSON)')
+    .argument('<ID>', 'agent id or path to a .db file')
+    .argument('<KEY>', 'key')
+    .option('--json', 'print strings as JSON too')
+    .action((id: string, key: string, opts: JsonOpt) => {
+      const out = withAgent(id, (a) => (a.kv.has(key) ? { value: a.kv.get(key) } : undefined));
+      if (!out) throw new UserError(`no such key: ${key}`);
+      console.log(show(out.value, opts.json));
+    });
+
+  kv.command('set')
+    .description('Set KEY to VALUE (parsed as JSON when it is valid JSON, else stored as a string; read from stdin when omitted)')
+    .argument('<ID>', 'agent id or path to a .db file')
+    .argument('<KEY>', 'key')
+    .argument('[VALUE]', 'value')
+    .option('--string', 'store VALUE as a string even when it is valid JSON')
+    .action(async (id: string, key: string, valueArg: string | undefined, opts: { string?: boolean }) => {
+      const text = valueArg ?? (process.stdin.isTTY ? undefined : await readStdin());
+      if (text === undefined) throw new UserError('kv set needs a VALUE (or the value on stdin)');
+      const value = opts.string ? text : parseKvValue(text);
+      withAgent(id, (a) => a.kv.set(key, value));
+    });
+
+  kv.command('delete')
+    .alias('rm')
+    .description('Remove KEY')
+    .argument('<ID>', 'agent id or path to a .db file')
+    .argument('<KEY>', 'key')
+    .option('-f, --force', 'no error when KEY does not exist')
+    .action((id: string, key: string, opts: { force?: boolean }) => {
+      const existed = withAgent(id, (a) => a.kv.delete(key));
+      if (!existed && !opts.force) throw new UserError(`no such key: ${key}`);
+    });
+
+  kv.command('list')
+    .alias('ls')
+    .description('List keys (starting with PREFIX) and their values, in key order')
+    .argument('<ID>', 'agent id or path to a .db file')
+    .argument('[PREFIX]', 'only keys starting with PREFIX', '')
+    .option('--json', 'print a JSON array of {key, value, created_at, updated_at}')
+    .option('--keys', 'print only the keys')
+    .action((id: string, prefix: string, opts: JsonOpt & { keys?: boolean }) => {
+      const entries = withAgent(id, (a) => a.kv.list(prefix));
+      if (opts.json) {
+        console.log(JSON.stringify(entries, null, 2));
+        return;
+      }
+      const lines = entries.map((e) => (opts.keys ? e.key : `${e.key}\t${JSON.stringify(e.value)}`));
+      if (lines.length) process.stdout.write(`${lines.join('\n')}\n`);
+    });
 }

@@ -1,5 +1,274 @@
 import type { Command } from 'commander';
+import { spawn } from 'node:child_process';
+import { closeSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { databasePath, targetFromArg } from '../../store/index.js';
+import { Agent } from '../../core/agent.js';
+import { mountAgent, MountError, prepareMountpoint } from '../../fuse/agent-mount.js';
+import {
+  agentfsMountAt,
+  isAlive,
+  listMounts,
+  logFile,
+  readRecord,
+  recoverStale,
+  removeRecord,
+  runtimeDir,
+  writeRecord,
+} from '../../fuse/mounts.js';
+import { unmountPath, type FuseServer } from '../../fuse/server.js';
+import { UserError } from '../errors.js';
+
+interface MountOptions {
+  foreground?: boolean;
+  autoUnmount?: boolean;
+  allowRoot?: boolean;
+  allowOther?: boolean;
+  uid?: string;
+  gid?: string;
+}
+
+/** The env variable through which a background parent hands its readiness pipe to the server. */
+const READY_FD_ENV = 'AGENTFS_MOUNT_READY_FD';
+const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'bin', 'agentfs.js');
+
+function parseId(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 0xfffffffe) throw new UserError(`${flag} ${value}: expected a numeric id`);
+  return n;
+}
 
 export function registerMount(program: Command): void {
-  void program; // not built yet
+  program
+    .command('mount')
+    .description('Mount an agent filesystem as a directory (FUSE); with no arguments, list active mounts')
+    .argument('[ID_OR_PATH]', 'agent id or path to a .db file')
+    .argument('[MOUNTPOINT]', 'existing directory to mount on')
+    .option('-f, --foreground', 'stay attached: serve until unmounted or interrupted')
+    .option('-a, --auto-unmount', 'let the kernel unmount by itself if the server dies')
+    .option('--allow-root', 'let root access the mount too')
+    .option('--allow-other', 'let every user access the mount (permissions still apply)')
+    .option('--uid <N>', 'report every file as owned by this user id')
+    .option('--gid <N>', 'report every file as owned by this group id')
+    .action(async (idArg: string | undefined, mountArg: string | undefined, opts: MountOptions) => {
+      if (idArg === undefined) {
+        printMounts();
+        return;
+      }
+      if (mountArg === undefined) throw new UserError('missing MOUNTPOINT (usage: agentfs mount ID_OR_PATH MOUNTPOINT)');
+      if (opts.allowRoot && opts.allowOther) throw new UserError('--allow-root and --allow-other exclude each other');
+      const uid = parseId(opts.uid, '--uid');
+      const gid = parseId(opts.gid, '--gid');
+      const target = targetFromArg(idArg);
+      const database = databasePath(target);
+      const mountpoint = resolve(mountArg);
+      if (opts.foreground) {
+        await serveForeground(database, mountpoint, { ...opts, uid, gid });
+        return;
+      }
+      // Validate here, so mistakes are reported by this command and not lost in a log.
+      Agent.open({ path: database }).close();
+      try {
+        await prepareMountpoint(mountpoint);
+      } catch (e) {
+        if (e instanceof MountError) throw new UserError(e.message);
+        throw e;
+      }
+      const pid = await startBackground(database, mountpoint, opts);
+      console.log(`Mounted ${database} at ${mountpoint} (pid ${pid})`);
+    });
+
+  program
+    .command('unmount')
+    .alias('umount')
+    .description('Unmount an agentfs mount and wait for its server to finish')
+    .argument('<MOUNTPOINT>', 'the mounted directory')
+    .option('-z, --lazy', 'detach now even if busy; the server ends once nothing uses the mount')
+    .action(async (mountArg: string, opts: { lazy?: boolean }) => {
+      const mountpoint = resolve(mountArg);
+      const rec = readRecord(mountpoint);
+      if (!agentfsMountAt(mountpoint)) {
+        if (rec) removeRecord(mountpoint, rec.pid);
+        throw new UserError(`${mountpoint} is not an agentfs mount`);
+      }
+      if ((await recoverStale(mountpoint)) === 'recovered') {
+        console.log(`Unmounted ${mountpoint} (its server had died)`);
+        return;
+      }
+      try {
+        await unmountPath(mountpoint, opts.lazy ?? false);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'EBUSY') {
+          throw new UserError(`${mountpoint} is busy (a process has files open or its working directory there); close them or use --lazy`);
+        }
+        throw new UserError((e as Error).message);
+      }
+      if (rec && !opts.lazy) await waitForExit(rec.pid, 15_000);
+      console.log(`Unmounted ${mountpoint}`);
+    });
+}
+
+function printMounts(): void {
+  const mounts = listMounts();
+  if (mounts.length === 0) {
+    console.log('No agentfs mounts.');
+    return;
+  }
+  const rows = mounts.map((m) => [m.mountpoint, m.database ?? '?', m.stale ? 'dead (stale mount)' : String(m.pid ?? '?')]);
+  const head = ['MOUNTPOINT', 'DATABASE', 'PID'];
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  for (const r of [head, ...rows]) console.log(r.map((c, i) => (i < r.length - 1 ? c.padEnd(widths[i]!) : c)).join('  '));
+}
+
+async function waitForExit(pid: number, timeoutMs: number): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (isAlive(pid) && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+}
+
+/** Starts `agentfs mount --foreground` detached and waits until it reports the mount ready. */
+async function startBackground(database: string, mountpoint: string, opts: MountOptions): Promise<number> {
+  const args = [CLI, 'mount', database, mountpoint, '--foreground'];
+  if (opts.autoUnmount) args.push('--auto-unmount');
+  if (opts.allowRoot) args.push('--allow-root');
+  if (opts.allowOther) args.push('--allow-other');
+  if (opts.uid !== undefined) args.push('--uid', opts.uid);
+  if (opts.gid !== undefined) args.push('--gid', opts.gid);
+  mkdirSync(runtimeDir(), { recursive: true, mode: 0o700 });
+  const log = openSync(logFile(mountpoint), 'a');
+  const child = spawn(process.execPath, args, {
+    cwd: '/',
+    detached: true,
+    stdio: ['ignore', log, log, 'pipe'],
+    env: { ...process.env, [READY_FD_ENV]: '3' },
+  });
+  closeSync(log);
+  const pipe = child.stdio[3] as NodeJS.ReadableStream;
+  const answer = await new Promise<{ ok?: boolean; error?: string }>((resolveAnswer) => {
+    let text = '';
+    const timer = setTimeout(() => resolveAnswer({ error: 'the mount did not become ready within 30 s' }), 30_000);
+    pipe.on('data', (d: Buffer) => {
+      text += d.toString();
+      const nl = text.indexOf('\n');
+      if (nl >= 0) {
+        clearTimeout(timer);
+        try {
+          resolveAnswer(JSON.parse(text.slice(0, nl)) as { ok?: boolean; error?: string });
+        } catch {
+          resolveAnswer({ error: `unexpected answer from the mount server: ${text.slice(0, nl)}` });
+        }
+      }
+    });
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      resolveAnswer({ error: `the mount server exited (${signal ?? `code ${code}`}): ${lastLine(logFile(mountpoint))}` });
+    });
+    child.on('error', (e) => resolveAnswer({ error: e.message }));
+  });
+  (pipe as unknown as { destroy(): void }).destroy();
+  if (!answer.ok) {
+    if (child.exitCode === null && child.pid) child.kill('SIGTERM');
+    throw new UserError(answer.error ?? 'the mount failed');
+  }
+  child.unref();
+  return child.pid!;
+}
+
+function lastLine(file: string): string {
+  try {
+    const lines = readFileSync(file, 'utf8').trim().split('\n');
+    return lines[lines.length - 1]?.replace(/^agentfs: /, '') || `see ${file}`;
+  } catch {
+    return `see ${file}`;
+  }
+}
+
+function tellParent(message: { ok?: boolean; error?: string }): void {
+  const fdText = process.env[READY_FD_ENV];
+  if (!fdText) return;
+  delete process.env[READY_FD_ENV];
+  const fd = Number(fdText);
+  try {
+    writeSync(fd, JSON.stringify(message) + '\n');
+    closeSync(fd);
+  } catch {
+    /* the parent went away */
+  }
+}
+
+/** Serves the mount in this process until it is unmounted or a signal arrives. */
+async function serveForeground(
+  database: string,
+  mountpoint: string,
+  opts: Omit<MountOptions, 'uid' | 'gid'> & { uid?: number; gid?: number },
+): Promise<void> {
+  let mount;
+  try {
+    mount = await mountAgent({ path: database }, mountpoint, {
+      uid: opts.uid,
+      gid: opts.gid,
+      allowOther: opts.allowOther,
+      allowRoot: opts.allowRoot,
+      autoUnmount: opts.autoUnmount,
+      onError: (e) => console.error(`agentfs mount: internal error: ${(e as Error)?.stack ?? String(e)}`),
+    });
+  } catch (e) {
+    const message = e instanceof MountError ? e.message : (e as Error).message;
+    tellParent({ error: message });
+    throw new UserError(message);
+  }
+  const { agent, server } = mount;
+  writeRecord({ mountpoint, database, pid: process.pid, startedAt: new Date().toISOString(), log: logFile(mountpoint) });
+  let cleaned = false;
+  const cleanup = (): void => {
+    if (cleaned) return;
+    cleaned = true;
+    agent.close();
+    removeRecord(mountpoint);
+  };
+  const stopSignals = installSignalHandlers(server, cleanup);
+  tellParent({ ok: true });
+  try {
+    await server.closed;
+  } finally {
+    stopSignals();
+    cleanup();
+  }
+}
+
+/**
+ * SIGINT/SIGTERM/SIGHUP unmount cleanly, lazily if the mount is busy. Files still open on a
+ * lazily detached mount must not keep the server forever: after a grace period it closes the
+ * database and exits, which aborts the connection (remaining users get errors, not hangs).
+ */
+function installSignalHandlers(server: FuseServer, cleanup: () => void): () => void {
+  let stopping = false;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (stopping) return;
+    stopping = true;
+    void (async () => {
+      try {
+        await server.unmount();
+        return;
+      } catch {
+        /* busy: detach lazily below */
+      }
+      try {
+        await server.unmount({ lazy: true, graceMs: 5000 });
+      } catch {
+        /* already unmounted */
+      }
+      if (!server.isClosed) {
+        console.error(`agentfs mount: ${signal}: the mount was still in use after 5 s; exiting`);
+        cleanup();
+        process.exit(0);
+      }
+    })();
+  };
+  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+  for (const s of signals) process.on(s, onSignal);
+  return () => {
+    for (const s of signals) process.off(s, onSignal);
+  };
 }

@@ -1,5 +1,72 @@
 import type { Command } from 'commander';
+import { spawn } from 'node:child_process';
+import { constants } from 'node:os';
+import { startCommandCall } from '../../core/tools/index.js';
+import { openAgentArg } from './timeline.js';
+import { UserError } from '../errors.js';
+
+interface RecordOptions {
+  name?: string;
+  tail: string;
+}
+
+/**
+ * Runs a command as one tool call of the agent. Its output is passed through byte for byte (and
+ * its tail kept); its exit status becomes ours. The call is announced to other processes while it
+ * runs, so a mount of the agent journals the command's file changes under the call's id.
+ */
+export async function recordCommand(idArg: string, argv: string[], opts: { name?: string; tailBytes?: number }): Promise<number> {
+  const agent = openAgentArg(idArg);
+  try {
+    const call = startCommandCall(agent.tools, argv, { name: opts.name, cwd: process.cwd(), tailBytes: opts.tailBytes });
+    const child = spawn(argv[0]!, argv.slice(1), {
+      stdio: ['inherit', 'pipe', 'pipe'],
+      env: { ...process.env, AGENTFS_TOOL_CALL_ID: String(call.id) },
+    });
+    // signals meant for the command (Ctrl-C, kill of the recorder) go to it; we wait for its exit
+    const forward = (sig: NodeJS.Signals) => () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill(sig);
+    };
+    const handlers = (['SIGINT', 'SIGTERM', 'SIGHUP'] as const).map((s) => [s, forward(s)] as const);
+    for (const [s, h] of handlers) process.on(s, h);
+    child.stdout.on('data', (d: Buffer) => {
+      call.stdout(d);
+      process.stdout.write(d);
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      call.stderr(d);
+      process.stderr.write(d);
+    });
+    const exit = await new Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: Error }>((resolve) => {
+      child.once('error', (error) => resolve({ code: null, signal: null, error }));
+      child.once('close', (code, signal) => resolve({ code, signal }));
+    });
+    for (const [s, h] of handlers) process.off(s, h);
+    if (exit.error) {
+      call.finish({ code: null, spawnError: exit.error });
+      throw new UserError(`cannot run ${argv[0]}: ${(exit.error as NodeJS.ErrnoException).code ?? exit.error.message}`, 127);
+    }
+    call.finish({ code: exit.code, signal: exit.signal });
+    if (exit.code !== null) return exit.code;
+    const num = exit.signal ? (constants.signals as Record<string, number>)[exit.signal] ?? 0 : 0;
+    return 128 + num;
+  } finally {
+    agent.close();
+  }
+}
 
 export function registerRecord(program: Command): void {
-  void program; // not built yet
+  program
+    .command('record')
+    .description('Run a command as one tool call of the agent (name, argv, cwd, exit status, duration, output tail)')
+    .argument('<ID>', 'agent id or path to a .db file')
+    .argument('<CMD...>', 'the command and its arguments (after --)')
+    .option('--name <NAME>', 'tool name to record (default: the program name)')
+    .option('--tail <BYTES>', 'bytes of stdout and of stderr kept in the record', '4096')
+    .action(async (id: string, argv: string[], opts: RecordOptions) => {
+      const tail = Number(opts.tail);
+      if (!Number.isInteger(tail) || tail < 0 || tail > 1 << 24) throw new UserError(`--tail ${opts.tail}: expected bytes from 0 to 16777216`);
+      if (!argv.length) throw new UserError('record needs a command: agentfs record ID -- CMD [ARGS...]');
+      process.exitCode = await recordCommand(id, argv, { name: opts.name, tailBytes: tail });
+    });
 }

@@ -1,5 +1,38 @@
 import type { Command } from 'commander';
+import { RunError, runSandbox } from '../../sandbox/index.js';
+import { UserError } from '../errors.js';
+
+interface RunOpts {
+  session?: string;
+  allow: string[];
+  defaultAllows: boolean;
+}
 
 export function registerRun(program: Command): void {
-  void program; // not built yet
+  program.enablePositionalOptions();
+  program
+    .command('run')
+    .description(
+      'Run a command in a sandbox: the current directory becomes a copy-on-write overlay kept in a session database, the rest of the system is read-only except allowed directories',
+    )
+    .option('--session <ID>', 'session id: resume its changes (default: a new session)')
+    .option('--allow <DIR>', 'also allow writes to DIR (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option('--no-default-allows', 'do not allow /tmp, ~/.cache, ~/.npm, ~/.config, ~/.local and the agent tools\u2019 directories')
+    .argument('<CMD...>', 'command and its arguments')
+    .passThroughOptions()
+    .action(async (argv: string[], opts: RunOpts) => {
+      let outcome;
+      try {
+        outcome = await runSandbox({ session: opts.session, allow: opts.allow, defaultAllows: opts.defaultAllows, argv });
+      } catch (e) {
+        if (e instanceof RunError) throw new UserError(e.message);
+        throw e;
+      }
+      if (outcome.signal) {
+        // die the way the command did, so a calling shell sees the same thing
+        process.kill(process.pid, outcome.signal);
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+      process.exitCode = outcome.code ?? 1;
+    });
 }

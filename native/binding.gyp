@@ -1,0 +1,12 @@
+{
+  "targets": [
+    {
+      "target_name": "agentfs_native",
+      "sources": ["fuse_session.cc"],
+      "cflags_cc": ["-std=c++17", "-O2", "-Wall", "-Wno-missing-field-initializers", "<!@(pkg-config --cflags fuse3)"],
+      "cflags_cc!": ["-fno-exceptions"],
+      "libraries": ["<!@(pkg-config --libs fuse3)"],
+      "defines": ["NAPI_VERSION=8", "FUSE_USE_VERSION=35"]
+    }
+  ]
+}

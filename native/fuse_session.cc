@@ -1,0 +1,934 @@
+// agentfs_native: a libfuse 3 low-level (inode-based) session driven from JavaScript.
+//
+// Threading model: one native thread runs fuse_session_loop(). Every request is decoded into a
+// Req, queued, and the JS thread is woken through a napi_threadsafe_function (one wake per burst,
+// not per request). JS drains the whole queue in one call, serves the requests against the
+// FileSystem, and answers each one by calling a reply function below with the request id.
+// libfuse replies are thread-safe (a writev on /dev/fuse), so replying from the JS thread is fine
+// and the loop thread never waits for JavaScript.
+#include <fuse_lowlevel.h>
+#include <node_api.h>
+
+#include <atomic>
+#include <cerrno>
+#include <condition_variable>
+#include <deque>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <string>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <thread>
+#include <unistd.h>
+#include <vector>
+
+namespace {
+
+// Keep in sync with src/fuse/binding.ts (Op).
+enum Op {
+  OP_INIT = 0, OP_EXIT, OP_LOOKUP, OP_GETATTR, OP_SETATTR, OP_READLINK, OP_MKNOD, OP_MKDIR,
+  OP_UNLINK, OP_RMDIR, OP_SYMLINK, OP_RENAME, OP_LINK, OP_OPEN, OP_READ, OP_WRITE, OP_RELEASE,
+  OP_FSYNC, OP_OPENDIR, OP_READDIR, OP_READDIRPLUS, OP_RELEASEDIR, OP_FSYNCDIR, OP_STATFS,
+  OP_ACCESS, OP_CREATE
+};
+
+struct Req {
+  int op = 0;
+  fuse_req_t req = nullptr;
+  uint64_t ino = 0;
+  uint32_t uid = 0, gid = 0, pid = 0, umask = 0;
+  std::string name, name2;
+  std::vector<double> nums;  // op-specific numeric arguments, in order
+  std::vector<char> data;    // write payload
+  bool has_data = false;
+};
+
+// A cache invalidation to send to the kernel (from the notifier thread, see Session).
+struct Notice {
+  bool entry;  // true: inval_entry(parent=ino, name); false: inval_inode(ino, off, len)
+  uint64_t ino;
+  int64_t off, len;
+  std::string name;
+};
+
+struct Session {
+  fuse_session* se = nullptr;
+  // Invalidations go out from their own thread: the kernel may hold a directory lock while it
+  // waits for a reply that only the JS thread can give, so JS must never block on a notify.
+  std::thread notifier;
+  std::mutex nmu;
+  std::condition_variable ncv;
+  std::deque<Notice> notices;
+  bool notifier_stop = false;
+  std::thread thread;
+  std::mutex mu;
+  std::vector<Req*> queue;
+  std::atomic<bool> wake_pending{false};
+  napi_threadsafe_function tsfn = nullptr;
+  std::string mountpoint;
+  bool destroyed = false;
+  bool unrefed = false;
+  std::atomic<bool> loop_done{false};
+  // negotiated at init
+  unsigned max_write = 1 << 20;
+  unsigned max_readahead = 1 << 20;
+  bool writeback = false;
+  bool readdirplus = true;
+  bool expire_only = false;  // the kernel can expire an entry without unhashing it
+};
+
+// Request ids handed to JS: slots of one table, touched only on the JS thread.
+std::vector<fuse_req_t> g_slots;
+std::vector<uint32_t> g_free;
+
+uint32_t slot_put(fuse_req_t r) {
+  if (!g_free.empty()) {
+    uint32_t id = g_free.back();
+    g_free.pop_back();
+    g_slots[id] = r;
+    return id;
+  }
+  g_slots.push_back(r);
+  return (uint32_t)(g_slots.size() - 1);
+}
+
+fuse_req_t slot_take(uint32_t id) {
+  if (id >= g_slots.size()) return nullptr;
+  fuse_req_t r = g_slots[id];
+  if (!r) return nullptr;
+  g_slots[id] = nullptr;
+  g_free.push_back(id);
+  return r;
+}
+
+void enqueue(Session* s, Req* r) {
+  {
+    std::lock_guard<std::mutex> lock(s->mu);
+    s->queue.push_back(r);
+  }
+  if (!s->wake_pending.exchange(true)) {
+    napi_call_threadsafe_function(s->tsfn, nullptr, napi_tsfn_nonblocking);
+  }
+}
+
+Req* make(fuse_req_t req, int op, uint64_t ino) {
+  Req* r = new Req();
+  r->op = op;
+  r->req = req;
+  r->ino = ino;
+  if (req) {
+    const fuse_ctx* ctx = fuse_req_ctx(req);
+    r->uid = ctx->uid;
+    r->gid = ctx->gid;
+    r->pid = ctx->pid;
+    r->umask = ctx->umask;
+  }
+  return r;
+}
+
+Session* sess(fuse_req_t req) { return static_cast<Session*>(fuse_req_userdata(req)); }
+double fh_of(fuse_file_info* fi) { return fi ? (double)fi->fh : -1; }
+
+// ---- low-level operations: decode and queue ------------------------------------------------
+
+void ll_init(void* userdata, fuse_conn_info* conn) {
+  Session* s = static_cast<Session*>(userdata);
+  if (s->max_write) conn->max_write = s->max_write;
+  conn->max_readahead = s->max_readahead;
+  conn->max_background = 64;
+  conn->congestion_threshold = 48;
+  conn->time_gran = 1;  // nanosecond timestamps
+  if (conn->capable & FUSE_CAP_ASYNC_READ) conn->want |= FUSE_CAP_ASYNC_READ;
+  if (conn->capable & FUSE_CAP_CACHE_SYMLINKS) conn->want |= FUSE_CAP_CACHE_SYMLINKS;
+  if (conn->capable & FUSE_CAP_PARALLEL_DIROPS) conn->want |= FUSE_CAP_PARALLEL_DIROPS;
+  if (s->writeback && (conn->capable & FUSE_CAP_WRITEBACK_CACHE)) conn->want |= FUSE_CAP_WRITEBACK_CACHE;
+  else conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
+  if (!s->readdirplus) conn->want &= ~(FUSE_CAP_READDIRPLUS | FUSE_CAP_READDIRPLUS_AUTO);
+  s->expire_only = (conn->capable & FUSE_CAP_EXPIRE_ONLY) != 0;
+  // O_TRUNC arrives as setattr(size=0), so open never truncates by itself.
+  conn->want &= ~FUSE_CAP_ATOMIC_O_TRUNC;
+  Req* r = make(nullptr, OP_INIT, 0);
+  r->nums = {(double)conn->max_write, (double)conn->proto_major, (double)conn->proto_minor,
+             (double)((conn->want & FUSE_CAP_WRITEBACK_CACHE) != 0), (double)((conn->want & FUSE_CAP_READDIRPLUS) != 0)};
+  enqueue(s, r);
+}
+
+void ll_lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
+  Req* r = make(req, OP_LOOKUP, parent);
+  r->name = name;
+  enqueue(sess(req), r);
+}
+
+void ll_forget(fuse_req_t req, fuse_ino_t, uint64_t) { fuse_reply_none(req); }
+void ll_forget_multi(fuse_req_t req, size_t, fuse_forget_data*) { fuse_reply_none(req); }
+
+void ll_getattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+  Req* r = make(req, OP_GETATTR, ino);
+  r->nums = {fh_of(fi)};
+  enqueue(sess(req), r);
+}
+
+void ll_setattr(fuse_req_t req, fuse_ino_t ino, struct stat* a, int to_set, fuse_file_info* fi) {
+  Req* r = make(req, OP_SETATTR, ino);
+  r->nums = {(double)to_set, fh_of(fi), (double)a->st_mode, (double)a->st_uid, (double)a->st_gid, (double)a->st_size,
+             (double)a->st_atim.tv_sec, (double)a->st_atim.tv_nsec, (double)a->st_mtim.tv_sec, (double)a->st_mtim.tv_nsec};
+  enqueue(sess(req), r);
+}
+
+void ll_readlink(fuse_req_t req, fuse_ino_t ino) { enqueue(sess(req), make(req, OP_READLINK, ino)); }
+
+void ll_mknod(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, dev_t rdev) {
+  Req* r = make(req, OP_MKNOD, parent);
+  r->name = name;
+  r->nums = {(double)mode, (double)rdev};
+  enqueue(sess(req), r);
+}
+
+void ll_mkdir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode) {
+  Req* r = make(req, OP_MKDIR, parent);
+  r->name = name;
+  r->nums = {(double)mode};
+  enqueue(sess(req), r);
+}
+
+void ll_unlink(fuse_req_t req, fuse_ino_t parent, const char* name) {
+  Req* r = make(req, OP_UNLINK, parent);
+  r->name = name;
+  enqueue(sess(req), r);
+}
+
+void ll_rmdir(fuse_req_t req, fuse_ino_t parent, const char* name) {
+  Req* r = make(req, OP_RMDIR, parent);
+  r->name = name;
+  enqueue(sess(req), r);
+}
+
+void ll_symlink(fuse_req_t req, const char* link, fuse_ino_t parent, const char* name) {
+  Req* r = make(req, OP_SYMLINK, parent);
+  r->name = name;
+  r->name2 = link;
+  enqueue(sess(req), r);
+}
+
+void ll_rename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t newparent, const char* newname,
+               unsigned int flags) {
+  Req* r = make(req, OP_RENAME, parent);
+  r->name = name;
+  r->name2 = newname;
+  r->nums = {(double)newparent, (double)flags};
+  enqueue(sess(req), r);
+}
+
+void ll_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char* newname) {
+  Req* r = make(req, OP_LINK, ino);
+  r->name = newname;
+  r->nums = {(double)newparent};
+  enqueue(sess(req), r);
+}
+
+void ll_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+  Req* r = make(req, OP_OPEN, ino);
+  r->nums = {(double)fi->flags};
+  enqueue(sess(req), r);
+}
+
+void ll_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) {
+  Req* r = make(req, OP_READ, ino);
+  r->nums = {fh_of(fi), (double)size, (double)off};
+  enqueue(sess(req), r);
+}
+
+void ll_write(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t size, off_t off, fuse_file_info* fi) {
+  Req* r = make(req, OP_WRITE, ino);
+  r->nums = {fh_of(fi), (double)off, (double)fi->flags};
+  r->data.assign(buf, buf + size);  // the loop reuses its buffer once we return
+  r->has_data = true;
+  enqueue(sess(req), r);
+}
+
+void ll_flush(fuse_req_t req, fuse_ino_t, fuse_file_info*) { fuse_reply_err(req, 0); }
+
+void ll_release(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+  Req* r = make(req, OP_RELEASE, ino);
+  r->nums = {fh_of(fi), (double)fi->flags};
+  enqueue(sess(req), r);
+}
+
+void ll_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, fuse_file_info* fi) {
+  Req* r = make(req, OP_FSYNC, ino);
+  r->nums = {fh_of(fi), (double)datasync};
+  enqueue(sess(req), r);
+}
+
+void ll_opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+  Req* r = make(req, OP_OPENDIR, ino);
+  r->nums = {(double)fi->flags};
+  enqueue(sess(req), r);
+}
+
+void ll_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) {
+  Req* r = make(req, OP_READDIR, ino);
+  r->nums = {fh_of(fi), (double)size, (double)off};
+  enqueue(sess(req), r);
+}
+
+void ll_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) {
+  Req* r = make(req, OP_READDIRPLUS, ino);
+  r->nums = {fh_of(fi), (double)size, (double)off};
+  enqueue(sess(req), r);
+}
+
+void ll_releasedir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+  Req* r = make(req, OP_RELEASEDIR, ino);
+  r->nums = {fh_of(fi)};
+  enqueue(sess(req), r);
+}
+
+void ll_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, fuse_file_info* fi) {
+  Req* r = make(req, OP_FSYNCDIR, ino);
+  r->nums = {fh_of(fi), (double)datasync};
+  enqueue(sess(req), r);
+}
+
+void ll_statfs(fuse_req_t req, fuse_ino_t ino) { enqueue(sess(req), make(req, OP_STATFS, ino)); }
+
+void ll_access(fuse_req_t req, fuse_ino_t ino, int mask) {
+  Req* r = make(req, OP_ACCESS, ino);
+  r->nums = {(double)mask};
+  enqueue(sess(req), r);
+}
+
+void ll_create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, fuse_file_info* fi) {
+  Req* r = make(req, OP_CREATE, parent);
+  r->name = name;
+  r->nums = {(double)mode, (double)fi->flags};
+  enqueue(sess(req), r);
+}
+
+fuse_lowlevel_ops make_ops() {
+  fuse_lowlevel_ops o;
+  memset(&o, 0, sizeof o);
+  o.init = ll_init;
+  o.lookup = ll_lookup;
+  o.forget = ll_forget;
+  o.forget_multi = ll_forget_multi;
+  o.getattr = ll_getattr;
+  o.setattr = ll_setattr;
+  o.readlink = ll_readlink;
+  o.mknod = ll_mknod;
+  o.mkdir = ll_mkdir;
+  o.unlink = ll_unlink;
+  o.rmdir = ll_rmdir;
+  o.symlink = ll_symlink;
+  o.rename = ll_rename;
+  o.link = ll_link;
+  o.open = ll_open;
+  o.read = ll_read;
+  o.write = ll_write;
+  o.flush = ll_flush;
+  o.release = ll_release;
+  o.fsync = ll_fsync;
+  o.opendir = ll_opendir;
+  o.readdir = ll_readdir;
+  o.readdirplus = ll_readdirplus;
+  o.releasedir = ll_releasedir;
+  o.fsyncdir = ll_fsyncdir;
+  o.statfs = ll_statfs;
+  o.access = ll_access;
+  o.create = ll_create;
+  // xattrs, locks, fallocate, lseek, copy_file_range: left NULL, so libfuse answers ENOSYS and
+  // the kernel falls back to its generic behaviour (local locks, zero-filling, plain copies).
+  return o;
+}
+
+const fuse_lowlevel_ops g_ops = make_ops();
+
+// ---- N-API helpers --------------------------------------------------------------------------
+
+#define CHECK(call)                                                                 \
+  do {                                                                              \
+    if ((call) != napi_ok) {                                                        \
+      napi_throw_error(env, nullptr, "agentfs_native: N-API call failed: " #call); \
+      return nullptr;                                                               \
+    }                                                                               \
+  } while (0)
+
+napi_value num(napi_env env, double d) {
+  napi_value v;
+  napi_create_double(env, d, &v);
+  return v;
+}
+
+napi_value str(napi_env env, const std::string& s) {
+  napi_value v;
+  napi_create_string_utf8(env, s.data(), s.size(), &v);
+  return v;
+}
+
+bool get_args(napi_env env, napi_callback_info info, size_t want, napi_value* argv) {
+  size_t argc = want;
+  if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok) return false;
+  for (size_t i = argc; i < want; i++) napi_get_undefined(env, &argv[i]);
+  return true;
+}
+
+double get_num(napi_env env, napi_value v, double dflt = 0) {
+  double d;
+  if (napi_get_value_double(env, v, &d) != napi_ok) return dflt;
+  return d;
+}
+
+bool get_bool(napi_env env, napi_value v) {
+  bool b = false;
+  napi_valuetype t;
+  napi_typeof(env, v, &t);
+  if (t == napi_boolean) napi_get_value_bool(env, v, &b);
+  else if (t == napi_number) b = get_num(env, v) != 0;
+  return b;
+}
+
+std::string get_str(napi_env env, napi_value v) {
+  size_t len = 0;
+  if (napi_get_value_string_utf8(env, v, nullptr, 0, &len) != napi_ok) return std::string();
+  std::string s(len, '\0');
+  napi_get_value_string_utf8(env, v, &s[0], len + 1, &len);
+  return s;
+}
+
+// A Float64Array argument: pointer to its first element and its length.
+const double* get_f64(napi_env env, napi_value v, size_t* len) {
+  napi_typedarray_type type;
+  size_t length;
+  void* data;
+  napi_value ab;
+  size_t off;
+  if (napi_get_typedarray_info(env, v, &type, &length, &data, &ab, &off) != napi_ok || type != napi_float64_array) {
+    return nullptr;
+  }
+  *len = length;
+  return static_cast<const double*>(data);
+}
+
+// Attributes travel as 15 doubles: ino mode nlink uid gid size rdev blksize blocks
+// atime_s atime_ns mtime_s mtime_ns ctime_s ctime_ns.
+const size_t ATTR_LEN = 15;
+
+void fill_stat(const double* a, struct stat* st) {
+  memset(st, 0, sizeof *st);
+  st->st_ino = (ino_t)a[0];
+  st->st_mode = (mode_t)a[1];
+  st->st_nlink = (nlink_t)a[2];
+  st->st_uid = (uid_t)a[3];
+  st->st_gid = (gid_t)a[4];
+  st->st_size = (off_t)a[5];
+  st->st_rdev = (dev_t)a[6];
+  st->st_blksize = (blksize_t)a[7];
+  st->st_blocks = (blkcnt_t)a[8];
+  st->st_atim.tv_sec = (time_t)a[9];
+  st->st_atim.tv_nsec = (long)a[10];
+  st->st_mtim.tv_sec = (time_t)a[11];
+  st->st_mtim.tv_nsec = (long)a[12];
+  st->st_ctim.tv_sec = (time_t)a[13];
+  st->st_ctim.tv_nsec = (long)a[14];
+}
+
+void fill_entry(const double* a, double entry_timeout, double attr_timeout, fuse_entry_param* e) {
+  memset(e, 0, sizeof *e);
+  e->ino = (fuse_ino_t)a[0];
+  e->generation = 0;
+  fill_stat(a, &e->attr);
+  e->entry_timeout = entry_timeout;
+  e->attr_timeout = attr_timeout;
+}
+
+fuse_req_t take_req(napi_env env, napi_value v) {
+  double id = get_num(env, v, -1);
+  fuse_req_t r = id >= 0 ? slot_take((uint32_t)id) : nullptr;
+  if (!r) napi_throw_error(env, nullptr, "agentfs_native: unknown or already answered request id");
+  return r;
+}
+
+napi_value ret_int(napi_env env, int res) { return num(env, res); }
+
+// ---- the JS side of the queue ---------------------------------------------------------------
+
+napi_value req_to_js(napi_env env, Req* r) {
+  napi_value arr;
+  size_t n = 6 + r->nums.size() + (r->name.empty() ? 0 : 1) + (r->name2.empty() ? 0 : 1) + (r->has_data ? 1 : 0);
+  napi_create_array_with_length(env, n, &arr);
+  uint32_t i = 0;
+  uint32_t id = r->req ? slot_put(r->req) : 0xffffffffu;
+  napi_set_element(env, arr, i++, num(env, r->op));
+  napi_set_element(env, arr, i++, num(env, r->req ? (double)id : -1));
+  napi_set_element(env, arr, i++, num(env, (double)r->ino));
+  napi_set_element(env, arr, i++, num(env, r->uid));
+  napi_set_element(env, arr, i++, num(env, r->gid));
+  napi_set_element(env, arr, i++, num(env, r->pid));
+  // Layout after the common header: name, name2 (when the op has them), nums..., data.
+  switch (r->op) {
+    case OP_LOOKUP: case OP_MKNOD: case OP_MKDIR: case OP_UNLINK: case OP_RMDIR: case OP_CREATE: case OP_LINK:
+      napi_set_element(env, arr, i++, str(env, r->name));
+      break;
+    case OP_SYMLINK: case OP_RENAME:
+      napi_set_element(env, arr, i++, str(env, r->name));
+      napi_set_element(env, arr, i++, str(env, r->name2));
+      break;
+    default:
+      break;
+  }
+  for (double d : r->nums) napi_set_element(env, arr, i++, num(env, d));
+  if (r->has_data) {
+    napi_value buf;
+    void* dst;
+    napi_create_buffer_copy(env, r->data.size(), r->data.data(), &dst, &buf);
+    napi_set_element(env, arr, i++, buf);
+  }
+  (void)r->umask;
+  return arr;
+}
+
+void call_js(napi_env env, napi_value js_cb, void* context, void*) {
+  if (!env) return;
+  Session* s = static_cast<Session*>(context);
+  std::vector<Req*> batch;
+  s->wake_pending.store(false);
+  {
+    std::lock_guard<std::mutex> lock(s->mu);
+    batch.swap(s->queue);
+  }
+  if (batch.empty()) return;
+  napi_value arr;
+  napi_create_array_with_length(env, batch.size(), &arr);
+  for (size_t i = 0; i < batch.size(); i++) {
+    napi_set_element(env, arr, (uint32_t)i, req_to_js(env, batch[i]));
+    delete batch[i];
+  }
+  napi_value undefined;
+  napi_get_undefined(env, &undefined);
+  napi_call_function(env, undefined, js_cb, 1, &arr, nullptr);
+}
+
+void loop_main(Session* s) {
+  int res = fuse_session_loop(s->se);
+  s->loop_done.store(true);
+  Req* r = make(nullptr, OP_EXIT, 0);
+  r->nums = {(double)res};
+  enqueue(s, r);
+  napi_release_threadsafe_function(s->tsfn, napi_tsfn_release);
+}
+
+void notifier_main(Session* s) {
+  std::unique_lock<std::mutex> lock(s->nmu);
+  for (;;) {
+    s->ncv.wait(lock, [s] { return s->notifier_stop || !s->notices.empty(); });
+    if (s->notifier_stop) return;
+    Notice n = std::move(s->notices.front());
+    s->notices.pop_front();
+    lock.unlock();
+    // Expiring (not invalidating) keeps a directory that is some process's cwd reachable:
+    // the next access looks the name up again instead of finding it unhashed.
+    if (n.entry && s->expire_only)
+      fuse_lowlevel_notify_expire_entry(s->se, n.ino, n.name.c_str(), n.name.size(), FUSE_LL_EXPIRE_ONLY);
+    else if (n.entry)
+      fuse_lowlevel_notify_inval_entry(s->se, n.ino, n.name.c_str(), n.name.size());
+    else fuse_lowlevel_notify_inval_inode(s->se, n.ino, n.off, n.len);
+    lock.lock();
+  }
+}
+
+void post_notice(Session* s, Notice n) {
+  {
+    std::lock_guard<std::mutex> lock(s->nmu);
+    if (!s->notifier.joinable()) s->notifier = std::thread(notifier_main, s);
+    s->notices.push_back(std::move(n));
+  }
+  s->ncv.notify_one();
+}
+
+void stop_notifier(Session* s) {
+  {
+    std::lock_guard<std::mutex> lock(s->nmu);
+    s->notifier_stop = true;
+  }
+  s->ncv.notify_one();
+  if (s->notifier.joinable()) s->notifier.join();
+}
+
+void finalize_session(napi_env, void* data, void*) {
+  Session* s = static_cast<Session*>(data);
+  // Only reached once JS dropped the handle; a session still running keeps its thread.
+  if (s->destroyed) delete s;
+}
+
+Session* get_session(napi_env env, napi_value v) {
+  void* data = nullptr;
+  if (napi_get_value_external(env, v, &data) != napi_ok || !data) {
+    napi_throw_type_error(env, nullptr, "agentfs_native: expected a session handle");
+    return nullptr;
+  }
+  return static_cast<Session*>(data);
+}
+
+// mount(mountpoint, fuseArgs: string[], options: {maxWrite, maxReadahead, writeback, readdirplus}, onBatch)
+napi_value Mount(napi_env env, napi_callback_info info) {
+  napi_value argv[4];
+  if (!get_args(env, info, 4, argv)) return nullptr;
+  std::string mountpoint = get_str(env, argv[0]);
+  std::vector<std::string> args{"agentfs"};
+  uint32_t nargs = 0;
+  napi_get_array_length(env, argv[1], &nargs);
+  for (uint32_t i = 0; i < nargs; i++) {
+    napi_value v;
+    napi_get_element(env, argv[1], i, &v);
+    args.push_back(get_str(env, v));
+  }
+  Session* s = new Session();
+  s->mountpoint = mountpoint;
+  napi_value v;
+  if (napi_get_named_property(env, argv[2], "maxWrite", &v) == napi_ok) s->max_write = (unsigned)get_num(env, v, s->max_write);
+  if (napi_get_named_property(env, argv[2], "maxReadahead", &v) == napi_ok) s->max_readahead = (unsigned)get_num(env, v, s->max_readahead);
+  if (napi_get_named_property(env, argv[2], "writeback", &v) == napi_ok) s->writeback = get_bool(env, v);
+  if (napi_get_named_property(env, argv[2], "readdirplus", &v) == napi_ok) {
+    napi_valuetype t;
+    napi_typeof(env, v, &t);
+    if (t != napi_undefined) s->readdirplus = get_bool(env, v);
+  }
+
+  std::vector<char*> cargs;
+  for (auto& a : args) cargs.push_back(&a[0]);
+  fuse_args fargs = FUSE_ARGS_INIT((int)cargs.size(), cargs.data());
+  s->se = fuse_session_new(&fargs, &g_ops, sizeof g_ops, s);
+  fuse_opt_free_args(&fargs);
+  if (!s->se) {
+    delete s;
+    napi_throw_error(env, "EINVAL", "cannot create the FUSE session (bad mount options?)");
+    return nullptr;
+  }
+  napi_value name;
+  napi_create_string_utf8(env, "agentfs-fuse", NAPI_AUTO_LENGTH, &name);
+  if (napi_create_threadsafe_function(env, argv[3], nullptr, name, 0, 1, nullptr, nullptr, s, call_js, &s->tsfn) != napi_ok) {
+    fuse_session_destroy(s->se);
+    delete s;
+    napi_throw_error(env, nullptr, "agentfs_native: cannot create the request queue");
+    return nullptr;
+  }
+  errno = 0;
+  if (fuse_session_mount(s->se, mountpoint.c_str()) != 0) {
+    int err = errno ? errno : EIO;
+    napi_release_threadsafe_function(s->tsfn, napi_tsfn_abort);
+    fuse_session_destroy(s->se);
+    delete s;
+    std::string msg = "cannot mount on " + mountpoint + ": " + strerror(err);
+    napi_throw_error(env, "EMOUNT", msg.c_str());
+    return nullptr;
+  }
+  s->thread = std::thread(loop_main, s);
+  napi_value handle;
+  CHECK(napi_create_external(env, s, finalize_session, nullptr, &handle));
+  return handle;
+}
+
+// destroy(handle): after the EXIT event: join the loop thread and free the session.
+napi_value Destroy(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!get_args(env, info, 1, argv)) return nullptr;
+  Session* s = get_session(env, argv[0]);
+  if (!s || s->destroyed) return nullptr;
+  if (s->thread.joinable()) s->thread.join();
+  stop_notifier(s);
+  fuse_session_unmount(s->se);  // closes the device fd; a no-op unmount once the kernel let go
+  fuse_session_destroy(s->se);
+  s->se = nullptr;
+  s->destroyed = true;
+  return nullptr;
+}
+
+// exit(handle): ask the loop to stop after the current request (used after an unmount).
+napi_value Exit(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!get_args(env, info, 1, argv)) return nullptr;
+  Session* s = get_session(env, argv[0]);
+  if (!s || s->destroyed || !s->se) return nullptr;
+  fuse_session_exit(s->se);
+  return nullptr;
+}
+
+// unref(handle): the session stops keeping the process alive; if the process then exits,
+// closing /dev/fuse aborts the connection (callers get ENOTCONN instead of hanging).
+napi_value Unref(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!get_args(env, info, 1, argv)) return nullptr;
+  Session* s = get_session(env, argv[0]);
+  if (!s || s->destroyed || s->unrefed) return nullptr;
+  s->unrefed = true;
+  napi_unref_threadsafe_function(env, s->tsfn);
+  return nullptr;
+}
+
+// umount(path, lazy): umount2(2) for root; returns 0 or an errno.
+napi_value Umount(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  if (!get_args(env, info, 2, argv)) return nullptr;
+  std::string path = get_str(env, argv[0]);
+  int flags = get_bool(env, argv[1]) ? MNT_DETACH : 0;
+  int res = umount2(path.c_str(), flags);
+  return ret_int(env, res == 0 ? 0 : errno);
+}
+
+napi_value ReplyErr(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  if (!get_args(env, info, 2, argv)) return nullptr;
+  fuse_req_t r = take_req(env, argv[0]);
+  if (!r) return nullptr;
+  return ret_int(env, fuse_reply_err(r, (int)get_num(env, argv[1])));
+}
+
+// replyEntry(id, attr: Float64Array(15), entryTimeout, attrTimeout); attr[0] = 0 is a negative entry
+napi_value ReplyEntry(napi_env env, napi_callback_info info) {
+  napi_value argv[4];
+  if (!get_args(env, info, 4, argv)) return nullptr;
+  size_t len = 0;
+  const double* a = get_f64(env, argv[1], &len);
+  if (!a || len < ATTR_LEN) {
+    napi_throw_type_error(env, nullptr, "replyEntry: attr must be a Float64Array of 15");
+    return nullptr;
+  }
+  fuse_req_t r = take_req(env, argv[0]);
+  if (!r) return nullptr;
+  fuse_entry_param e;
+  fill_entry(a, get_num(env, argv[2]), get_num(env, argv[3]), &e);
+  return ret_int(env, fuse_reply_entry(r, &e));
+}
+
+// replyCreate(id, attr, entryTimeout, attrTimeout, fh, keepCache, directIo)
+napi_value ReplyCreate(napi_env env, napi_callback_info info) {
+  napi_value argv[7];
+  if (!get_args(env, info, 7, argv)) return nullptr;
+  size_t len = 0;
+  const double* a = get_f64(env, argv[1], &len);
+  if (!a || len < ATTR_LEN) {
+    napi_throw_type_error(env, nullptr, "replyCreate: attr must be a Float64Array of 15");
+    return nullptr;
+  }
+  fuse_req_t r = take_req(env, argv[0]);
+  if (!r) return nullptr;
+  fuse_entry_param e;
+  fill_entry(a, get_num(env, argv[2]), get_num(env, argv[3]), &e);
+  fuse_file_info fi;
+  memset(&fi, 0, sizeof fi);
+  fi.fh = (uint64_t)get_num(env, argv[4]);
+  fi.keep_cache = get_bool(env, argv[5]);
+  fi.direct_io = get_bool(env, argv[6]);
+  return ret_int(env, fuse_reply_create(r, &e, &fi));
+}
+
+// replyAttr(id, attr, attrTimeout)
+napi_value ReplyAttr(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  if (!get_args(env, info, 3, argv)) return nullptr;
+  size_t len = 0;
+  const double* a = get_f64(env, argv[1], &len);
+  if (!a || len < ATTR_LEN) {
+    napi_throw_type_error(env, nullptr, "replyAttr: attr must be a Float64Array of 15");
+    return nullptr;
+  }
+  fuse_req_t r = take_req(env, argv[0]);
+  if (!r) return nullptr;
+  struct stat st;
+  fill_stat(a, &st);
+  return ret_int(env, fuse_reply_attr(r, &st, get_num(env, argv[2])));
+}
+
+napi_value ReplyReadlink(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  if (!get_args(env, info, 2, argv)) return nullptr;
+  fuse_req_t r = take_req(env, argv[0]);
+  if (!r) return nullptr;
+  std::string target = get_str(env, argv[1]);
+  return ret_int(env, fuse_reply_readlink(r, target.c_str()));
+}
+
+// replyOpen(id, fh, keepCache, directIo)
+napi_value ReplyOpen(napi_env env, napi_callback_info info) {
+  napi_value argv[4];
+  if (!get_args(env, info, 4, argv)) return nullptr;
+  fuse_req_t r = take_req(env, argv[0]);
+  if (!r) return nullptr;
+  fuse_file_info fi;
+  memset(&fi, 0, sizeof fi);
+  fi.fh = (uint64_t)get_num(env, argv[1]);
+  fi.keep_cache = get_bool(env, argv[2]);
+  fi.direct_io = get_bool(env, argv[3]);
+  // Keep the kernel's per-directory cache of readdir results between opens
+  fi.cache_readdir = 0;
+  return ret_int(env, fuse_reply_open(r, &fi));
+}
+
+napi_value ReplyWrite(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  if (!get_args(env, info, 2, argv)) return nullptr;
+  fuse_req_t r = take_req(env, argv[0]);
+  if (!r) return nullptr;
+  return ret_int(env, fuse_reply_write(r, (size_t)get_num(env, argv[1])));
+}
+
+// replyBuf(id, buffer | Uint8Array | null)
+napi_value ReplyBuf(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  if (!get_args(env, info, 2, argv)) return nullptr;
+  void* data = nullptr;
+  size_t len = 0;
+  bool is_buf = false;
+  napi_is_buffer(env, argv[1], &is_buf);
+  if (is_buf) {
+    napi_get_buffer_info(env, argv[1], &data, &len);
+  } else {
+    bool is_ta = false;
+    napi_is_typedarray(env, argv[1], &is_ta);
+    if (is_ta) {
+      napi_typedarray_type type;
+      napi_value ab;
+      size_t off;
+      napi_get_typedarray_info(env, argv[1], &type, &len, &data, &ab, &off);
+      if (type != napi_uint8_array) {
+        napi_throw_type_error(env, nullptr, "replyBuf: expected a Buffer or Uint8Array");
+        return nullptr;
+      }
+    }
+  }
+  fuse_req_t r = take_req(env, argv[0]);
+  if (!r) return nullptr;
+  return ret_int(env, fuse_reply_buf(r, static_cast<const char*>(data), len));
+}
+
+// replyStatfs(id, Float64Array [bsize, frsize, blocks, bfree, bavail, files, ffree, namemax])
+napi_value ReplyStatfs(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  if (!get_args(env, info, 2, argv)) return nullptr;
+  size_t len = 0;
+  const double* a = get_f64(env, argv[1], &len);
+  if (!a || len < 8) {
+    napi_throw_type_error(env, nullptr, "replyStatfs: expected a Float64Array of 8");
+    return nullptr;
+  }
+  fuse_req_t r = take_req(env, argv[0]);
+  if (!r) return nullptr;
+  struct statvfs st;
+  memset(&st, 0, sizeof st);
+  st.f_bsize = (unsigned long)a[0];
+  st.f_frsize = (unsigned long)a[1];
+  st.f_blocks = (fsblkcnt_t)a[2];
+  st.f_bfree = (fsblkcnt_t)a[3];
+  st.f_bavail = (fsblkcnt_t)a[4];
+  st.f_files = (fsfilcnt_t)a[5];
+  st.f_ffree = (fsfilcnt_t)a[6];
+  st.f_favail = (fsfilcnt_t)a[6];
+  st.f_namemax = (unsigned long)a[7];
+  return ret_int(env, fuse_reply_statfs(r, &st));
+}
+
+// replyDir(id, size, names: string[], entries: Float64Array, plus, entryTimeout, attrTimeout)
+// entries holds per name: [off, ...attr(15)] (attr[0] = ino, attr[1] = mode).
+// Packs entries until the kernel's buffer is full and returns how many were sent.
+napi_value ReplyDir(napi_env env, napi_callback_info info) {
+  napi_value argv[7];
+  if (!get_args(env, info, 7, argv)) return nullptr;
+  size_t size = (size_t)get_num(env, argv[1]);
+  uint32_t count = 0;
+  napi_get_array_length(env, argv[2], &count);
+  size_t len = 0;
+  const double* a = get_f64(env, argv[3], &len);
+  const size_t stride = 1 + ATTR_LEN;
+  if (count > 0 && (!a || len < (size_t)count * stride)) {
+    napi_throw_type_error(env, nullptr, "replyDir: entries must be a Float64Array of 16 per name");
+    return nullptr;
+  }
+  bool plus = get_bool(env, argv[4]);
+  double entry_timeout = get_num(env, argv[5]);
+  double attr_timeout = get_num(env, argv[6]);
+  double id = get_num(env, argv[0], -1);
+  if (id < 0 || (uint32_t)id >= g_slots.size() || !g_slots[(uint32_t)id]) {
+    napi_throw_error(env, nullptr, "agentfs_native: unknown or already answered request id");
+    return nullptr;
+  }
+  fuse_req_t r = g_slots[(uint32_t)id];
+  std::vector<char> buf(size);
+  size_t used = 0;
+  uint32_t sent = 0;
+  for (uint32_t i = 0; i < count; i++) {
+    napi_value v;
+    napi_get_element(env, argv[2], i, &v);
+    std::string name = get_str(env, v);
+    const double* e = a + (size_t)i * stride;
+    off_t off = (off_t)e[0];
+    size_t need;
+    if (plus) {
+      fuse_entry_param ep;
+      fill_entry(e + 1, entry_timeout, attr_timeout, &ep);
+      need = fuse_add_direntry_plus(r, buf.data() + used, size - used, name.c_str(), &ep, off);
+    } else {
+      struct stat st;
+      memset(&st, 0, sizeof st);
+      st.st_ino = (ino_t)e[1];
+      st.st_mode = (mode_t)e[2];
+      need = fuse_add_direntry(r, buf.data() + used, size - used, name.c_str(), &st, off);
+    }
+    if (need > size - used) break;
+    used += need;
+    sent++;
+  }
+  slot_take((uint32_t)id);
+  fuse_reply_buf(r, buf.data(), used);
+  return num(env, sent);
+}
+
+// notifyInvalInode(handle, ino, off, len): drop the kernel's cached attributes/pages of ino
+// (queued; sent by the notifier thread)
+napi_value NotifyInvalInode(napi_env env, napi_callback_info info) {
+  napi_value argv[4];
+  if (!get_args(env, info, 4, argv)) return nullptr;
+  Session* s = get_session(env, argv[0]);
+  if (!s || s->destroyed || !s->se) return nullptr;
+  post_notice(s, Notice{false, (uint64_t)get_num(env, argv[1]), (int64_t)get_num(env, argv[2]), (int64_t)get_num(env, argv[3]), std::string()});
+  return ret_int(env, 0);
+}
+
+// notifyInvalEntry(handle, parent, name): drop the kernel's cached name -> inode mapping (queued)
+napi_value NotifyInvalEntry(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  if (!get_args(env, info, 3, argv)) return nullptr;
+  Session* s = get_session(env, argv[0]);
+  if (!s || s->destroyed || !s->se) return nullptr;
+  post_notice(s, Notice{true, (uint64_t)get_num(env, argv[1]), 0, 0, get_str(env, argv[2])});
+  return ret_int(env, 0);
+}
+
+napi_value Init(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+    {"mount", nullptr, Mount, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"destroy", nullptr, Destroy, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"exit", nullptr, Exit, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"unref", nullptr, Unref, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"umount", nullptr, Umount, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"replyErr", nullptr, ReplyErr, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"replyEntry", nullptr, ReplyEntry, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"replyCreate", nullptr, ReplyCreate, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"replyAttr", nullptr, ReplyAttr, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"replyReadlink", nullptr, ReplyReadlink, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"replyOpen", nullptr, ReplyOpen, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"replyWrite", nullptr, ReplyWrite, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"replyBuf", nullptr, ReplyBuf, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"replyStatfs", nullptr, ReplyStatfs, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"replyDir", nullptr, ReplyDir, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"notifyInvalInode", nullptr, NotifyInvalInode, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"notifyInvalEntry", nullptr, NotifyInvalEntry, nullptr, nullptr, nullptr, napi_default, nullptr},
+  };
+  napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  return exports;
+}
+
+}  // namespace
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, Init)

@@ -1,0 +1,260 @@
+import type { OverlayFs } from '../overlay/index.js';
+import { parentPath, redirectRows } from '../overlay/index.js';
+import type { Attr } from '../types.js';
+import { BaseWriter } from './base-writer.js';
+import { computeChanges, normalizeScope, sameContent, sameEntry } from './diff.js';
+import type { Change } from './types.js';
+
+export interface Conflict {
+  path: string;
+  reason: string;
+}
+
+export interface CommitOptions {
+  /** only changes at or below these overlay paths */
+  paths?: readonly string[];
+  /** apply even where the base changed underneath */
+  force?: boolean;
+  /** report what would be applied, change nothing */
+  dryRun?: boolean;
+}
+
+export interface CommitResult {
+  changes: Change[];
+  conflicts: Conflict[];
+  /** true when the changes were written to the base and cleared from the delta */
+  applied: boolean;
+  /** changes that cannot be written to a directory by an unprivileged process (devices, sockets) */
+  skipped: Change[];
+}
+
+const READ_CHUNK = 1 << 20;
+
+/**
+ * Writes an overlay's changes into its base directory, then clears them from the delta.
+ * Order: additions and modifications parents-first (a moved directory's contents are still read
+ * from its old base place), then deletions children-first, then directory times, then the delta is
+ * emptied of what was applied. Each file is written under a temporary name and renamed into
+ * place, and cleared from the delta only after that, so a commit interrupted anywhere can be run
+ * again: what already reached the base is recognised (same content) and not taken for a conflict.
+ */
+export function commitChanges(ov: OverlayFs, options: CommitOptions = {}): CommitResult {
+  const scope = normalizeScope(options.paths ?? []);
+  const reported = selectChanges(ov, scope);
+  const conflicts = findConflicts(ov, reported);
+  checkMovedSources(ov, reported, scope);
+  const skipped = reported.filter((c) => c.status !== 'D' && (c.type === 'socket' || c.type === 'char' || c.type === 'block'));
+  if (options.dryRun || (conflicts.length && !options.force)) return { changes: reported, conflicts, applied: false, skipped };
+
+  const writer = new BaseWriter(ov.base.dir);
+  // Moved directories are moved in the base too (contents and times kept as they are); what
+  // is left to do is then worked out again.
+  const changes = applyDirectoryMoves(ov, writer, reported, scope) ? selectChanges(ov, scope) : reported;
+  const dirs: { path: string; attr: Attr }[] = [];
+  for (const c of changes) {
+    if (c.status === 'D' || skipped.includes(c)) continue;
+    const e = ov.resolvePath(c.path);
+    if (!e) continue;
+    switch (c.type) {
+      case 'dir':
+        writer.ensureDir(c.path, e.attr);
+        dirs.push({ path: c.path, attr: e.attr });
+        break;
+      case 'file':
+        writer.writeFile(c.path, e.attr, chunks(ov, e.node.ino, e.attr.size));
+        break;
+      case 'symlink':
+        writer.writeSymlink(c.path, e.attr, ov.readlink(e.node.ino));
+        break;
+      case 'fifo':
+        writer.writeFifo(c.path, e.attr);
+        break;
+    }
+    ov.base.forget(c.path);
+  }
+  const deletions = changes.filter((c) => c.status === 'D').reverse();
+  for (const c of deletions) {
+    writer.remove(c.path);
+    ov.base.forget(c.path);
+  }
+  for (const d of dirs.reverse()) writer.dirTimes(d.path, d.attr);
+  // the base holds everything now; only then does the delta let go of it, in one transaction
+  writer.sync();
+  ov.store.transaction(() => {
+    for (const c of changes) if (c.status !== 'D' && c.type !== 'dir' && !skipped.includes(c)) ov.dropDeltaEntry(c.path, false);
+    for (const c of deletions) {
+      ov.whiteouts.remove(c.path);
+      ov.whiteouts.removeUnder(c.path);
+    }
+    dropStaleWhiteouts(ov, scope);
+    pruneDelta(ov, scope);
+  });
+  return { changes: reported, conflicts, applied: true, skipped };
+}
+
+/** Whiteouts (in scope) that no longer hide anything: the base entry behind them is gone. */
+function dropStaleWhiteouts(ov: OverlayFs, scope: readonly string[]): void {
+  for (const w of ov.whiteouts.under('/')) {
+    if (scope.length && !scope.includes('/') && !inside(scope, w.path)) continue;
+    const parent = ov.resolvePath(parentPath(w.path));
+    const bp = parent && (parent.attr.mode & 0o170000) === 0o040000 ? ov.basePathOf(parent.node) : null;
+    const name = w.path.slice(w.path.lastIndexOf('/') + 1);
+    if (bp === null || !ov.base.lstat(bp === '/' ? `/${name}` : `${bp}/${name}`)) ov.whiteouts.remove(w.path);
+  }
+}
+
+/** Changes in scope, plus the new directories above them that must exist first. */
+function selectChanges(ov: OverlayFs, scope: readonly string[]): Change[] {
+  if (!scope.length || scope.includes('/')) return computeChanges(ov);
+  const all = computeChanges(ov);
+  const inScope = (p: string) => scope.some((s) => p === s || p.startsWith(`${s}/`));
+  const above = (p: string) => scope.some((s) => s.startsWith(`${p}/`));
+  return all.filter((c) => inScope(c.path) || (c.type === 'dir' && c.status !== 'D' && above(c.path)));
+}
+
+/**
+ * A directory renamed in the overlay (delta directory redirected to base path R, shown at P)
+ * whose old place R is deleted and new place P is added in this commit: rename R to P in the
+ * base. Returns whether anything moved.
+ */
+function applyDirectoryMoves(ov: OverlayFs, writer: BaseWriter, changes: readonly Change[], scope: readonly string[]): boolean {
+  let moved = false;
+  for (let again = true; again; ) {
+    again = false;
+    const added = new Set(changes.filter((c) => c.status === 'A' && c.type === 'dir').map((c) => c.path));
+    const deleted = new Set(changes.filter((c) => c.status === 'D' && c.type === 'dir').map((c) => c.path));
+    for (const r of redirectRows(ov.store)) {
+      if (r.basePath === null) continue;
+      const path = ov.deltaPathOf(r.deltaIno);
+      if (!path || path === r.basePath || !added.has(path) || !deleted.has(r.basePath)) continue;
+      if (scope.length && !scope.includes('/') && !(inside(scope, path) && inside(scope, r.basePath))) continue;
+      const from = writer.lstat(r.basePath);
+      if (!from?.isDirectory() || writer.lstat(path)) continue;
+      writer.checkParents(path);
+      if (!writer.lstat(parentPath(path))?.isDirectory()) continue;
+      // intent first: a commit killed between the two steps is finished by the next open
+      ov.beginBaseRename(r.basePath, path);
+      writer.rename(r.basePath, path);
+      ov.baseRenamed(r.basePath, path);
+      added.delete(path);
+      deleted.delete(r.basePath);
+      moved = again = true;
+    }
+  }
+  return moved;
+}
+
+function inside(scope: readonly string[], p: string): boolean {
+  return scope.some((s) => p === s || p.startsWith(`${s}/`));
+}
+
+function* chunks(ov: OverlayFs, ino: number, size: number): Generator<Buffer> {
+  for (let off = 0; off < size; off += READ_CHUNK) yield ov.read(ino, off, Math.min(READ_CHUNK, size - off));
+}
+
+/** Where the base changed underneath the delta since the change was made. */
+function findConflicts(ov: OverlayFs, changes: readonly Change[]): Conflict[] {
+  const conflicts: Conflict[] = [];
+  for (const c of changes) {
+    const st = ov.base.lstat(c.path);
+    if (!st) continue; // A: nothing in the base to clash with
+    if (c.status === 'D') {
+      const since = whiteoutTime(ov, c.path);
+      if (since !== undefined && st.mtimeNs > BigInt(since + 1) * 1_000_000_000n) {
+        conflicts.push({ path: c.path, reason: 'changed in the base after it was deleted here' });
+      }
+      continue;
+    }
+    if (c.type === 'dir') continue;
+    const e = ov.resolvePath(c.path);
+    if (!e || e.node.delta === undefined) continue;
+    const rec = ov.origins.copyUp(e.node.delta);
+    if (rec && rec.basePath === c.path) {
+      if (Number(st.ino) === rec.baseIno && Number(st.size) === rec.size && st.mtimeNs === rec.mtimeNs) continue;
+    } else {
+      // written here over a base file without copying it up: the base may not move after that
+      const ctime = BigInt(e.attr.ctime.sec) * 1_000_000_000n + BigInt(e.attr.ctime.nsec);
+      if (st.mtimeNs <= ctime) continue;
+    }
+    if (alreadyApplied(ov, c.path, e.node.ino, e.attr)) continue;
+    conflicts.push({ path: c.path, reason: 'changed in the base since it was copied up' });
+  }
+  return conflicts;
+}
+
+/** The base already holds exactly this content and mode (an earlier, interrupted commit wrote it). */
+function alreadyApplied(ov: OverlayFs, path: string, ino: number, attr: Attr): boolean {
+  const st = ov.base.lstat(path);
+  if (!st || (Number(st.mode) & 0o170000) !== (attr.mode & 0o170000) || (Number(st.mode) & 0o7777) !== (attr.mode & 0o7777)) return false;
+  if (st.isSymbolicLink()) return ov.base.readlink(path) === ov.readlink(ino);
+  if (!st.isFile() || Number(st.size) !== attr.size) return false;
+  return sameContent(ov, ino, path, attr.size);
+}
+
+function whiteoutTime(ov: OverlayFs, path: string): number | undefined {
+  for (let p = path; ; p = parentPath(p)) {
+    const t = ov.whiteouts.createdAt(p);
+    if (t !== undefined || p === '/') return t;
+  }
+}
+
+/**
+ * A partial commit must not delete a base directory that a moved directory still shows from
+ * (its contents would vanish from the view): refuse and say what to add.
+ */
+function checkMovedSources(ov: OverlayFs, changes: readonly Change[], scope: readonly string[]): void {
+  if (!scope.length || scope.includes('/')) return;
+  const deletedDirs = changes.filter((c) => c.status === 'D' && c.type === 'dir').map((c) => c.path);
+  if (!deletedDirs.length) return;
+  for (const r of redirectRows(ov.store)) {
+    if (r.basePath === null) continue;
+    if (deletedDirs.some((d) => r.basePath === d || r.basePath!.startsWith(`${d}/`))) {
+      throw new Error(`${r.basePath} was moved elsewhere in this session; commit the new location together with it (or commit everything)`);
+    }
+  }
+}
+
+/**
+ * Removes delta directories that no longer carry anything: no delta children, no whiteouts
+ * below, and the base directory at the same path now shows the same entries.
+ */
+function pruneDelta(ov: OverlayFs, scope: readonly string[]): void {
+  const dirs: string[] = [];
+  const files: string[] = [];
+  const walk = (deltaDir: number, path: string): void => {
+    for (const e of ov.delta.readdir(deltaDir)) {
+      const p = path === '/' ? `/${e.name}` : `${path}/${e.name}`;
+      if ((e.mode & 0o170000) !== 0o040000) {
+        files.push(p);
+        continue;
+      }
+      walk(e.ino, p);
+      dirs.push(p);
+    }
+  };
+  walk(ov.delta.rootIno, '/');
+  const inScope = (p: string) => !scope.length || scope.some((s) => s === '/' || p === s || p.startsWith(`${s}/`) || s.startsWith(`${p}/`));
+  // files the base already holds exactly (an earlier commit wrote them, then was interrupted)
+  for (const p of files) {
+    if (!inScope(p)) continue;
+    const st = ov.base.lstat(p);
+    const merged = st && ov.resolvePath(p);
+    if (st && merged && merged.node.delta !== undefined && sameEntry(ov, p, merged, st).length === 0) ov.dropDeltaEntry(p, false);
+  }
+  for (const p of dirs) {
+    if (!inScope(p)) continue;
+    const at = ov.deltaEntryAt(p);
+    if (!at || ov.delta.readdir(at.ino, 0, 1).length) continue;
+    if (ov.whiteouts.under(p).length) continue;
+    const st = ov.base.lstat(p);
+    if (!st || !st.isDirectory()) continue;
+    const merged = ov.resolvePath(p);
+    if (!merged) continue;
+    const a = merged.attr;
+    if ((a.mode & 0o7777) !== (Number(st.mode) & 0o7777) || a.uid !== Number(st.uid) || a.gid !== Number(st.gid)) continue;
+    const shown = ov.readdir(merged.node.ino).map((x) => x.name).sort().join('\0');
+    const inBase = ov.base.list(p).filter((x) => !ov.hides(p === '/' ? `/${x.name}` : `${p}/${x.name}`)).map((x) => x.name).join('\0');
+    if (shown !== inBase) continue;
+    ov.dropDeltaEntry(p, false);
+  }
+}

@@ -1,0 +1,139 @@
+import type { BigIntStats } from 'node:fs';
+import type { OverlayFs, OverlayNode } from '../overlay/index.js';
+import { joinPath } from '../overlay/index.js';
+import type { Attr } from '../types.js';
+import { S_IFDIR, S_IFLNK, S_IFMT, S_IFREG } from '../types.js';
+import { fileType } from './file-types.js';
+import type { Change } from './types.js';
+
+const COMPARE_CHUNK = 1 << 20;
+
+type Entry = { node: OverlayNode; attr: Attr };
+
+/**
+ * Differences between an overlay's merged view and its base directory, sorted by path.
+ * Only places the delta can have touched are visited: delta entries, whiteouts, and the whole
+ * subtree of directories that do not simply sit on the base directory of the same path
+ * (new, moved, re-created or type-changed ones). Directory mtimes are not reported (they move
+ * with every entry added or removed); a directory is M only for mode or owner.
+ */
+export function computeChanges(ov: OverlayFs, scope: readonly string[] = []): Change[] {
+  const out: Change[] = [];
+  const root = ov.rootNode;
+  const rootAttr = ov.getattr(root.ino);
+  const baseRoot = ov.base.lstat('/');
+  if (baseRoot) {
+    const what = metaDiff(rootAttr, baseRoot, false);
+    if (what.length) out.push({ path: '/', status: 'M', type: 'dir', what });
+  }
+  walkDir(ov, '/', { node: root, attr: rootAttr }, true, out);
+  const inScope = scopeFilter(scope);
+  return out.filter((c) => inScope(c.path)).sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+}
+
+/** Normalised overlay paths from user input ('a/b', './a/b/', '/a/b' -> '/a/b'). */
+export function normalizeScope(paths: readonly string[]): string[] {
+  return paths.map((p) => {
+    const parts: string[] = [];
+    for (const part of p.split('/')) {
+      if (!part || part === '.') continue;
+      if (part === '..') parts.pop();
+      else parts.push(part);
+    }
+    return `/${parts.join('/')}`;
+  });
+}
+
+export function scopeFilter(scope: readonly string[]): (path: string) => boolean {
+  const norm = normalizeScope(scope);
+  if (!norm.length || norm.includes('/')) return () => true;
+  return (path) => norm.some((s) => path === s || path.startsWith(`${s}/`));
+}
+
+function walkDir(ov: OverlayFs, path: string, merged: Entry | undefined, baseIsDir: boolean, out: Change[]): void {
+  const names = new Set<string>();
+  const aligned = merged !== undefined && baseIsDir && ov.basePathOf(merged.node) === path;
+  if (aligned) {
+    if (merged.node.delta !== undefined) for (const e of ov.delta.readdir(merged.node.delta)) names.add(e.name);
+    const prefix = path === '/' ? '/' : `${path}/`;
+    for (const w of ov.whiteouts.under(path)) names.add(w.path.slice(prefix.length).split('/')[0]!);
+  } else {
+    if (merged) for (const e of ov.readdir(merged.node.ino)) names.add(e.name);
+    if (baseIsDir) for (const e of ov.base.list(path)) if (!ov.hides(joinPath(path, e.name))) names.add(e.name);
+  }
+  for (const name of [...names].sort()) classify(ov, joinPath(path, name), merged ? ov.entry(merged.node, name) : undefined, out);
+}
+
+function classify(ov: OverlayFs, path: string, m: Entry | undefined, out: Change[]): void {
+  const b = ov.hides(path) ? undefined : ov.base.lstat(path);
+  const bDir = b !== undefined && (Number(b.mode) & S_IFMT) === S_IFDIR;
+  if (m && !b) {
+    out.push({ path, status: 'A', type: fileType(m.attr.mode), size: sizeOf(m.attr) });
+    if ((m.attr.mode & S_IFMT) === S_IFDIR) walkDir(ov, path, m, false, out);
+    return;
+  }
+  if (!m && b) {
+    out.push({ path, status: 'D', type: fileType(Number(b.mode)), oldSize: Number(b.size) });
+    if (bDir) walkBaseDeleted(ov, path, out);
+    return;
+  }
+  if (!m || !b) return;
+  const mDir = (m.attr.mode & S_IFMT) === S_IFDIR;
+  const what = sameEntry(ov, path, m, b);
+  if (what.length) {
+    const change: Change = { path, status: 'M', type: fileType(m.attr.mode), what, size: sizeOf(m.attr), oldSize: Number(b.size) };
+    if (what.includes('type')) change.oldType = fileType(Number(b.mode));
+    out.push(change);
+  }
+  if (mDir) walkDir(ov, path, m, bDir, out);
+  else if (bDir) walkBaseDeleted(ov, path, out);
+}
+
+function walkBaseDeleted(ov: OverlayFs, path: string, out: Change[]): void {
+  for (const e of ov.base.list(path)) {
+    const p = joinPath(path, e.name);
+    if (ov.hides(p)) continue;
+    const st = ov.base.lstat(p);
+    if (!st) continue;
+    out.push({ path: p, status: 'D', type: fileType(Number(st.mode)), oldSize: Number(st.size) });
+    if ((Number(st.mode) & S_IFMT) === S_IFDIR) walkBaseDeleted(ov, p, out);
+  }
+}
+
+function sizeOf(attr: Attr): number | undefined {
+  return (attr.mode & S_IFMT) === S_IFDIR ? undefined : attr.size;
+}
+
+/** What differs between a merged entry and the base entry at the same path ([] = same). */
+export function sameEntry(ov: OverlayFs, path: string, m: Entry, b: BigIntStats): string[] {
+  // a base-only node at its own base path is the base entry itself
+  if (m.node.delta === undefined && ov.basePathOf(m.node) === path) return [];
+  const mType = m.attr.mode & S_IFMT;
+  const bType = Number(b.mode) & S_IFMT;
+  if (mType !== bType) return ['type'];
+  const what = metaDiff(m.attr, b, mType !== S_IFDIR);
+  if (mType === S_IFREG) {
+    if (m.attr.size !== Number(b.size) || !sameContent(ov, m.node.ino, path, m.attr.size)) what.unshift('content');
+  } else if (mType === S_IFLNK) {
+    if (ov.readlink(m.node.ino) !== ov.base.readlink(path)) what.unshift('target');
+  }
+  return what;
+}
+
+function metaDiff(a: Attr, b: BigIntStats, withMtime: boolean): string[] {
+  const what: string[] = [];
+  if ((a.mode & S_IFMT) !== S_IFLNK && (a.mode & 0o7777) !== (Number(b.mode) & 0o7777)) what.push('mode');
+  if (a.uid !== Number(b.uid) || a.gid !== Number(b.gid)) what.push('owner');
+  // to the microsecond: what Node's utimes can set, so a committed file compares equal afterwards
+  if (withMtime && BigInt(a.mtime.sec) * 1_000_000n + BigInt(Math.floor(a.mtime.nsec / 1000)) !== b.mtimeNs / 1000n) what.push('mtime');
+  return what;
+}
+
+export function sameContent(ov: OverlayFs, ino: number, basePath: string, size: number): boolean {
+  for (let off = 0; off < size; off += COMPARE_CHUNK) {
+    const len = Math.min(COMPARE_CHUNK, size - off);
+    if (!ov.read(ino, off, len).equals(ov.base.read(basePath, off, len))) return false;
+  }
+  return true;
+}
+

@@ -1,0 +1,49 @@
+import { createTwoFilesPatch } from 'diff';
+import type { OverlayFs } from '../overlay/index.js';
+import type { Change } from './types.js';
+
+/** Files larger than this are summarised instead of diffed line by line. */
+const MAX_PATCH_BYTES = 8 << 20;
+
+function isBinary(buf: Buffer): boolean {
+  return buf.subarray(0, 8000).includes(0);
+}
+
+function mergedContent(ov: OverlayFs, path: string): Buffer | undefined {
+  const e = ov.resolvePath(path);
+  if (!e) return undefined;
+  return ov.read(e.node.ino, 0, e.attr.size);
+}
+
+function baseContent(ov: OverlayFs, path: string): Buffer | undefined {
+  const st = ov.base.lstat(path);
+  if (!st || !st.isFile()) return undefined;
+  return ov.base.read(path, 0, Number(st.size));
+}
+
+/** A unified diff (git style headers) of one regular-file change; '' for other types. */
+export function patchOf(ov: OverlayFs, change: Change): string {
+  if (change.type !== 'file' && change.oldType !== 'file') return '';
+  if ((change.size ?? 0) > MAX_PATCH_BYTES || (change.oldSize ?? 0) > MAX_PATCH_BYTES) {
+    return `diff --agentfs a${change.path} b${change.path}\nFile too large for a patch (${change.oldSize ?? 0} -> ${change.size ?? 0} bytes)\n`;
+  }
+  if (change.status === 'M' && change.what && !change.what.includes('content') && !change.what.includes('type')) return '';
+  const before = change.status === 'A' ? undefined : baseContent(ov, change.path);
+  const after = change.status === 'D' || change.type !== 'file' ? undefined : mergedContent(ov, change.path);
+  const header = `diff --agentfs a${change.path} b${change.path}\n`;
+  if ((before && isBinary(before)) || (after && isBinary(after))) {
+    return `${header}Binary files ${before ? `a${change.path}` : '/dev/null'} and ${after ? `b${change.path}` : '/dev/null'} differ\n`;
+  }
+  const patch = createTwoFilesPatch(
+    before ? `a${change.path}` : '/dev/null',
+    after ? `b${change.path}` : '/dev/null',
+    before?.toString('utf8') ?? '',
+    after?.toString('utf8') ?? '',
+    undefined,
+    undefined,
+    { context: 3 },
+  );
+  // drop the "Index:"/"====" preamble createTwoFilesPatch adds
+  const body = patch.split('\n').filter((l, i) => !(i < 2 && (l.startsWith('Index:') || l.startsWith('===')))).join('\n');
+  return header + body;
+}

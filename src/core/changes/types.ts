@@ -1,0 +1,18 @@
+export type ChangeStatus = 'A' | 'M' | 'D';
+export type FileType = 'file' | 'dir' | 'symlink' | 'fifo' | 'socket' | 'char' | 'block';
+
+/** One difference between the merged view and the base, at an overlay path ('/a/b'). */
+export interface Change {
+  path: string;
+  status: ChangeStatus;
+  /** type in the merged view (A, M) or in the base (D) */
+  type: FileType;
+  /** for M: the base's type when it differs */
+  oldType?: FileType;
+  /** for M: what differs ('content', 'mode', 'owner', 'mtime', 'target', 'type') */
+  what?: string[];
+  /** size in the merged view (A, M) */
+  size?: number;
+  /** size in the base (M, D) */
+  oldSize?: number;
+}

@@ -1,0 +1,17 @@
+import type { Store } from '../../store/index.js';
+import type { FsMutation, MutationObserver } from './mutation.js';
+
+/** State shared by every operation of one InodeFs. */
+export interface FsContext {
+  readonly store: Store;
+  readonly chunkSize: number;
+  readonly observer: MutationObserver | undefined;
+  /** open handles per inode, in this process: an unlinked inode lives until its last release */
+  readonly openCount: Map<number, number>;
+  /** inodes unlinked while open here: purged on their last release */
+  readonly orphans: Set<number>;
+}
+
+export function notify(ctx: FsContext, m: FsMutation): void {
+  if (ctx.observer) ctx.observer(m);
+}

@@ -1,0 +1,143 @@
+/**
+ * The inode filesystem on the SPEC v0.4 tables: one class implementing FileSystem, each
+ * operation in its own module under ops/ (lookup.ts, create.ts, rename.ts, write.ts, ...).
+ * Every mutating operation is one transaction; statements are prepared once per store.
+ */
+import type { Store } from '../../store/index.js';
+import {
+  ROOT_INO, S_IFMT, S_IFREG, processCaller,
+  type Attr, type Caller, type DirEntry, type DirEntryPlus, type FileSystem, type SetAttr, type StatFs,
+} from '../types.js';
+import type { FsContext } from './context.js';
+import { ensureFsExtras, purgeDeadOrphans } from './lifecycle.js';
+import type { MutationObserver } from './mutation.js';
+import { create, mkdir, mknod, symlink } from './ops/create.js';
+import { link, readlink } from './ops/link.js';
+import { getattr, lookup, parentOf, pathOf } from './ops/lookup.js';
+import { access, fsync, open, release } from './ops/open.js';
+import { read } from './ops/read.js';
+import { readdir, readdirPlus } from './ops/readdir.js';
+import { rmdir, unlink } from './ops/remove.js';
+import { rename } from './ops/rename.js';
+import { setattr } from './ops/setattr.js';
+import { statfs } from './ops/statfs.js';
+import { write } from './ops/write.js';
+
+export interface InodeFsOptions {
+  /** told about every successful mutation, inside its transaction (the journal) */
+  observer?: MutationObserver;
+}
+
+export class InodeFs implements FileSystem {
+  readonly rootIno = ROOT_INO;
+  readonly store: Store;
+  readonly chunkSize: number;
+  private readonly ctx: FsContext;
+
+  constructor(store: Store, options: InodeFsOptions = {}) {
+    this.store = store;
+    this.chunkSize = store.chunkSize;
+    this.ctx = { store, chunkSize: store.chunkSize, observer: options.observer, openCount: new Map(), orphans: new Set() };
+    if (ensureFsExtras(store)) {
+      try {
+        purgeDeadOrphans(this.ctx);
+      } catch {
+        /* read-only or busy database: orphans wait for the next writable open */
+      }
+    }
+  }
+
+  /** Runs fn in one transaction: path helpers group multi-step changes (rm -r, writeFile) with it. */
+  transaction<T>(fn: () => T): T {
+    return this.store.transaction(fn);
+  }
+
+  lookup(parent: number, name: string): Attr {
+    return lookup(this.ctx, parent, name);
+  }
+  getattr(ino: number): Attr {
+    return getattr(this.ctx, ino);
+  }
+  setattr(ino: number, changes: SetAttr, _caller?: Caller): Attr {
+    return setattr(this.ctx, ino, changes);
+  }
+  access(ino: number, mask: number, caller: Caller): void {
+    access(this.ctx, ino, mask, caller);
+  }
+  mkdir(parent: number, name: string, mode: number, caller: Caller = processCaller()): Attr {
+    return mkdir(this.ctx, parent, name, mode, caller);
+  }
+  mknod(parent: number, name: string, mode: number, rdev: number, caller: Caller = processCaller()): Attr {
+    return mknod(this.ctx, parent, name, mode, rdev, caller);
+  }
+  create(parent: number, name: string, mode: number, caller: Caller = processCaller()): Attr {
+    return create(this.ctx, parent, name, mode, caller);
+  }
+  symlink(parent: number, name: string, target: string, caller: Caller = processCaller()): Attr {
+    return symlink(this.ctx, parent, name, target, caller);
+  }
+  link(ino: number, newParent: number, newName: string): Attr {
+    return link(this.ctx, ino, newParent, newName);
+  }
+  unlink(parent: number, name: string): void {
+    unlink(this.ctx, parent, name);
+  }
+  rmdir(parent: number, name: string): void {
+    rmdir(this.ctx, parent, name);
+  }
+  rename(parent: number, name: string, newParent: number, newName: string, flags = 0): void {
+    rename(this.ctx, parent, name, newParent, newName, flags);
+  }
+  readlink(ino: number): string {
+    return readlink(this.ctx, ino);
+  }
+  read(ino: number, offset: number, length: number): Buffer {
+    return read(this.ctx, ino, offset, length);
+  }
+  write(ino: number, offset: number, data: Uint8Array): number {
+    return write(this.ctx, ino, offset, data);
+  }
+  /** Sets the size (shorthand for setattr({ size })). */
+  truncate(ino: number, size: number): Attr {
+    return setattr(this.ctx, ino, { size });
+  }
+  fsync(ino: number, _datasync = false): void {
+    fsync(this.ctx, ino);
+  }
+  readdir(ino: number, offset = 0, limit = -1): DirEntry[] {
+    return readdir(this.ctx, ino, offset, limit);
+  }
+  readdirPlus(ino: number, offset = 0, limit = -1): DirEntryPlus[] {
+    return readdirPlus(this.ctx, ino, offset, limit);
+  }
+  statfs(): StatFs {
+    return statfs(this.ctx);
+  }
+  open(ino: number, flags: number): void {
+    open(this.ctx, ino, flags);
+  }
+  release(ino: number): void {
+    release(this.ctx, ino);
+  }
+
+  /** A path of ino from the root (undefined once unlinked); used by the journal. */
+  pathOf(ino: number): string | undefined {
+    return pathOf(this.ctx, ino);
+  }
+  /** The directory holding ino (the root is its own parent). */
+  parentOf(ino: number): number {
+    return parentOf(this.ctx, ino);
+  }
+  /** Inodes in use and bytes of regular-file content (agentfs-sdk's statfs numbers). */
+  usage(): { inodes: number; bytes: number } {
+    const r = this.store
+      .stmt(`SELECT COUNT(*) AS inodes, COALESCE(SUM(CASE WHEN mode & ${S_IFMT} = ${S_IFREG} THEN size ELSE 0 END), 0) AS bytes FROM fs_inode`)
+      .get() as { inodes: number; bytes: number };
+    return { inodes: r.inodes, bytes: r.bytes };
+  }
+
+  /** Open handles on ino in this process. */
+  openCount(ino: number): number {
+    return this.ctx.openCount.get(ino) ?? 0;
+  }
+}

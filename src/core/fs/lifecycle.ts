@@ -1,0 +1,91 @@
+/**
+ * Inode lifetime: when the last link goes, the inode and its data go too, unless a handle in
+ * this process still has it open (then it becomes an orphan until release). Orphans left behind
+ * by a crashed process are purged the next time the database is opened for writing.
+ */
+import type { Store } from '../../store/index.js';
+import { S_IFMT, S_IFREG, S_IFLNK } from '../types.js';
+import type { FsContext } from './context.js';
+
+/** Our own additions: an index to walk dentries upwards (pathOf, rename loop checks) and the orphan list. */
+const EXTRAS = [
+  'CREATE INDEX IF NOT EXISTS agentfs_idx_fs_dentry_ino ON fs_dentry(ino)',
+  `CREATE TABLE IF NOT EXISTS agentfs_fs_orphan (
+    ino INTEGER PRIMARY KEY,
+    pid INTEGER NOT NULL
+  )`,
+];
+
+/** Creates the extras when missing (a read-only database simply goes without them). */
+export function ensureFsExtras(store: Store): boolean {
+  const have = store
+    .stmt("SELECT COUNT(*) AS n FROM sqlite_master WHERE name IN ('agentfs_idx_fs_dentry_ino', 'agentfs_fs_orphan')")
+    .get() as { n: number };
+  if (have.n === EXTRAS.length) return true;
+  try {
+    store.transaction(() => {
+      for (const sql of EXTRAS) store.db.exec(sql);
+    });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Deletes an inode and everything that hangs off it. */
+export function purgeInode(ctx: FsContext, ino: number, mode: number): void {
+  const s = ctx.store;
+  const type = mode & S_IFMT;
+  if (type === S_IFREG) s.stmt('DELETE FROM fs_data WHERE ino = ?').run(ino);
+  else if (type === S_IFLNK) s.stmt('DELETE FROM fs_symlink WHERE ino = ?').run(ino);
+  s.stmt('DELETE FROM fs_inode WHERE ino = ?').run(ino);
+  s.stmt('DELETE FROM fs_origin WHERE delta_ino = ?').run(ino);
+}
+
+/** Called when an inode's link count reached zero. */
+export function lastLinkGone(ctx: FsContext, ino: number, mode: number): void {
+  if ((ctx.openCount.get(ino) ?? 0) > 0) {
+    ctx.store.stmt('INSERT OR REPLACE INTO agentfs_fs_orphan (ino, pid) VALUES (?, ?)').run(ino, process.pid);
+    ctx.orphans.add(ino);
+    return;
+  }
+  purgeInode(ctx, ino, mode);
+}
+
+/** After the last release of an orphan. */
+export function purgeOrphan(ctx: FsContext, ino: number): void {
+  ctx.orphans.delete(ino);
+  ctx.store.transaction(() => {
+    const row = ctx.store.stmt('SELECT mode, nlink FROM fs_inode WHERE ino = ?').get(ino) as { mode: number; nlink: number } | undefined;
+    if (row && row.nlink <= 0) purgeInode(ctx, ino, row.mode);
+    ctx.store.stmt('DELETE FROM agentfs_fs_orphan WHERE ino = ?').run(ino);
+  });
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Purges inodes without links that no live process holds open. Returns how many. */
+export function purgeDeadOrphans(ctx: FsContext): number {
+  const rows = ctx.store
+    .stmt(
+      `SELECT i.ino AS ino, i.mode AS mode, o.pid AS pid FROM fs_inode i LEFT JOIN agentfs_fs_orphan o ON o.ino = i.ino
+       WHERE i.nlink <= 0 AND i.ino <> 1`,
+    )
+    .all() as { ino: number; mode: number; pid: number | null }[];
+  const dead = rows.filter((r) => r.pid === null || !alive(r.pid));
+  if (!dead.length) return 0;
+  ctx.store.transaction(() => {
+    for (const r of dead) {
+      purgeInode(ctx, r.ino, r.mode);
+      ctx.store.stmt('DELETE FROM agentfs_fs_orphan WHERE ino = ?').run(r.ino);
+    }
+  });
+  return dead.length;
+}

@@ -1,0 +1,80 @@
+/** mkdir, mknod, create, symlink: a new inode and its first dentry, in one transaction. */
+import { FsError } from '../../errors.js';
+import {
+  S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK,
+  type Attr, type Caller,
+} from '../../types.js';
+import { notify, type FsContext } from '../context.js';
+import type { FsMutation } from '../mutation.js';
+import { checkName, isDotName } from '../names.js';
+import { SQL, requireDirRow, touchDir } from '../rows.js';
+import { now } from '../time.js';
+
+const S_ISGID = 0o2000;
+const PATH_MAX = 4096;
+
+function makeNode(
+  ctx: FsContext,
+  op: FsMutation['op'],
+  parent: number,
+  name: string,
+  mode: number,
+  rdev: number,
+  caller: Caller,
+  size = 0,
+  after?: (ino: number) => void,
+): Attr {
+  checkName(name, op);
+  return ctx.store.transaction(() => {
+    const p = requireDirRow(ctx, parent, op);
+    if (isDotName(name)) throw new FsError('EEXIST', op, name);
+    const type = mode & S_IFMT;
+    let gid = caller.gid;
+    // BSD group semantics on setgid directories: new entries take the directory's group.
+    if (p.mode & S_ISGID) {
+      gid = p.gid;
+      if (type === S_IFDIR) mode |= S_ISGID;
+    }
+    const nlink = type === S_IFDIR ? 2 : 1;
+    const t = now();
+    const ino = Number(
+      ctx.store.stmt(SQL.insertInode).run(mode, nlink, caller.uid, gid, size, t.sec, t.sec, t.sec, rdev, t.nsec, t.nsec, t.nsec).lastInsertRowid,
+    );
+    if (ctx.store.stmt(SQL.insertDentry).run(name, parent, ino).changes === 0) throw new FsError('EEXIST', op, name);
+    touchDir(ctx, parent, type === S_IFDIR ? 1 : 0, t);
+    after?.(ino);
+    if (ctx.observer) notify(ctx, { op, ino, parent, name, mode, uid: caller.uid, gid });
+    return {
+      ino, mode, nlink, uid: caller.uid, gid, size, rdev, blksize: 4096, blocks: 0,
+      atime: t, mtime: { ...t }, ctime: { ...t },
+    };
+  });
+}
+
+export function mkdir(ctx: FsContext, parent: number, name: string, mode: number, caller: Caller): Attr {
+  return makeNode(ctx, 'mkdir', parent, name, S_IFDIR | (mode & 0o7777), 0, caller);
+}
+
+export function create(ctx: FsContext, parent: number, name: string, mode: number, caller: Caller): Attr {
+  return makeNode(ctx, 'create', parent, name, S_IFREG | (mode & 0o7777), 0, caller);
+}
+
+export function mknod(ctx: FsContext, parent: number, name: string, mode: number, rdev: number, caller: Caller): Attr {
+  let type = mode & S_IFMT;
+  if (type === 0) type = S_IFREG;
+  if (type !== S_IFREG && type !== S_IFIFO && type !== S_IFCHR && type !== S_IFBLK && type !== S_IFSOCK) {
+    throw new FsError('EINVAL', 'mknod', name, 'mknod creates files, fifos, sockets and devices only');
+  }
+  const dev = type === S_IFCHR || type === S_IFBLK ? rdev : 0;
+  return makeNode(ctx, 'mknod', parent, name, type | (mode & 0o7777), dev, caller);
+}
+
+export function symlink(ctx: FsContext, parent: number, name: string, target: string, caller: Caller): Attr {
+  if (target.length === 0) throw new FsError('ENOENT', 'symlink', name, 'empty symlink target');
+  const bytes = Buffer.byteLength(target);
+  if (bytes >= PATH_MAX) throw new FsError('ENAMETOOLONG', 'symlink', name);
+  if (target.includes('\0')) throw new FsError('EINVAL', 'symlink', name);
+  return makeNode(ctx, 'symlink', parent, name, S_IFLNK | 0o777, 0, caller, bytes, (ino) => {
+    ctx.store.stmt('INSERT INTO fs_symlink (ino, target) VALUES (?, ?)').run(ino, target);
+  });
+}

@@ -1,0 +1,31 @@
+/** open/release bookkeeping (keeps unlinked-but-open inodes alive) and fsync. */
+import { FsError } from '../../errors.js';
+import type { Caller } from '../../types.js';
+import { checkAccess } from '../access.js';
+import { notify, type FsContext } from '../context.js';
+import { purgeOrphan } from '../lifecycle.js';
+import { requireRow } from '../rows.js';
+
+export function open(ctx: FsContext, ino: number, flags: number): void {
+  requireRow(ctx, ino, 'open');
+  ctx.openCount.set(ino, (ctx.openCount.get(ino) ?? 0) + 1);
+  if (ctx.observer) notify(ctx, { op: 'open', ino, mode: flags });
+}
+
+export function release(ctx: FsContext, ino: number): void {
+  const n = ctx.openCount.get(ino) ?? 0;
+  if (n > 1) ctx.openCount.set(ino, n - 1);
+  else ctx.openCount.delete(ino);
+  if (ctx.observer) notify(ctx, { op: 'release', ino });
+  if (n <= 1 && ctx.orphans.has(ino)) purgeOrphan(ctx, ino);
+}
+
+export function fsync(ctx: FsContext, ino: number): void {
+  requireRow(ctx, ino, 'fsync');
+  ctx.store.sync();
+}
+
+export function access(ctx: FsContext, ino: number, mask: number, caller: Caller): void {
+  const row = requireRow(ctx, ino, 'access');
+  if (!checkAccess(row, mask, caller)) throw new FsError('EACCES', 'access');
+}

@@ -1,0 +1,54 @@
+import { FsError } from '../../errors.js';
+import type { FsContext } from '../context.js';
+import { isDirMode, isRegMode, requireRow, type InodeRow } from '../rows.js';
+import { now } from '../time.js';
+
+interface ChunkRow {
+  chunk_index: number;
+  data: ArrayBuffer | Uint8Array;
+}
+
+/**
+ * Reads up to `length` bytes at `offset` with one range query over the chunks. Missing chunks
+ * (holes) and the missing tail of a short chunk read as zeros. Short only at end of file.
+ */
+export function read(ctx: FsContext, ino: number, offset: number, length: number): Buffer {
+  if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(length) || length < 0) {
+    throw new FsError('EINVAL', 'read', undefined, 'invalid offset or length');
+  }
+  const row = requireRow(ctx, ino, 'read');
+  if (isDirMode(row.mode)) throw new FsError('EISDIR', 'read');
+  if (!isRegMode(row.mode)) throw new FsError('EINVAL', 'read', undefined, 'not a regular file');
+  const end = Math.min(row.size, offset + length);
+  if (end <= offset) return Buffer.alloc(0);
+  const out = Buffer.alloc(end - offset);
+  const cs = ctx.chunkSize;
+  const rows = ctx.store
+    .stmt('SELECT chunk_index, data FROM fs_data WHERE ino = ? AND chunk_index >= ? AND chunk_index <= ? ORDER BY chunk_index')
+    .all(ino, Math.floor(offset / cs), Math.floor((end - 1) / cs)) as ChunkRow[];
+  for (const r of rows) {
+    const data = r.data instanceof Uint8Array ? r.data : new Uint8Array(r.data);
+    const chunkStart = r.chunk_index * cs;
+    const from = Math.max(offset, chunkStart) - chunkStart;
+    const to = Math.min(end, chunkStart + data.byteLength) - chunkStart;
+    if (to > from) out.set(data.subarray(from, to), chunkStart + from - offset);
+  }
+  touchAtime(ctx, row);
+  return out;
+}
+
+/**
+ * relatime: atime moves only when it is older than mtime/ctime or a day old, so reading does not
+ * turn every read into a write. A busy or read-only database just keeps the old atime.
+ */
+export function touchAtime(ctx: FsContext, row: InodeRow): void {
+  const a = row.atime * 1e9 + row.atime_nsec;
+  const stale = a <= row.mtime * 1e9 + row.mtime_nsec || a <= row.ctime * 1e9 + row.ctime_nsec || Date.now() / 1000 - row.atime > 86400;
+  if (!stale) return;
+  const t = now();
+  try {
+    ctx.store.stmt('UPDATE fs_inode SET atime = ?, atime_nsec = ? WHERE ino = ?').run(t.sec, t.nsec, row.ino);
+  } catch {
+    /* atime is advisory */
+  }
+}

@@ -1,0 +1,53 @@
+/** setattr: chmod, chown, truncate and utimens, in one transaction; ctime moves with any change. */
+import { FsError } from '../../errors.js';
+import { S_IFMT, type Attr, type SetAttr, type Timespec } from '../../types.js';
+import { notify, type FsContext } from '../context.js';
+import { attrOf, isDirMode, isRegMode, requireRow } from '../rows.js';
+import { now, validTimespec } from '../time.js';
+import { truncateData } from './truncate.js';
+
+function timeOf(v: Timespec | 'now' | undefined, t: Timespec): Timespec | undefined {
+  if (v === undefined) return undefined;
+  if (v === 'now') return t;
+  if (!validTimespec(v)) throw new FsError('EINVAL', 'utimensat', undefined, 'invalid time');
+  return v;
+}
+
+export function setattr(ctx: FsContext, ino: number, changes: SetAttr): Attr {
+  return ctx.store.transaction(() => {
+    const row = requireRow(ctx, ino, 'setattr');
+    const t = now();
+    if (changes.size !== undefined) {
+      const size = changes.size;
+      if (isDirMode(row.mode)) throw new FsError('EISDIR', 'truncate');
+      if (!isRegMode(row.mode)) throw new FsError('EINVAL', 'truncate', undefined, 'not a regular file');
+      if (!Number.isSafeInteger(size) || size < 0) throw new FsError('EINVAL', 'truncate', undefined, 'invalid size');
+      truncateData(ctx, row, size, t);
+      if (ctx.observer) notify(ctx, { op: 'truncate', ino, size });
+    }
+    const atime = timeOf(changes.atime, t);
+    const mtime = timeOf(changes.mtime, t);
+    const chmod = changes.mode !== undefined;
+    const chown = (changes.uid !== undefined && changes.uid !== -1) || (changes.gid !== undefined && changes.gid !== -1);
+    if (chmod || chown || atime || mtime) {
+      const mode = chmod ? (row.mode & S_IFMT) | (changes.mode! & 0o7777) : row.mode;
+      const uid = changes.uid !== undefined && changes.uid !== -1 ? changes.uid : row.uid;
+      const gid = changes.gid !== undefined && changes.gid !== -1 ? changes.gid : row.gid;
+      const a = atime ?? { sec: row.atime, nsec: row.atime_nsec };
+      // a truncate above may already have moved mtime
+      const m = mtime ?? (changes.size !== undefined ? t : { sec: row.mtime, nsec: row.mtime_nsec });
+      ctx.store
+        .stmt(
+          `UPDATE fs_inode SET mode = ?, uid = ?, gid = ?, atime = ?, atime_nsec = ?, mtime = ?, mtime_nsec = ?, ctime = ?, ctime_nsec = ?
+           WHERE ino = ?`,
+        )
+        .run(mode, uid, gid, a.sec, a.nsec, m.sec, m.nsec, t.sec, t.nsec, ino);
+      if (ctx.observer) {
+        if (chmod) notify(ctx, { op: 'chmod', ino, mode });
+        if (chown) notify(ctx, { op: 'chown', ino, uid, gid });
+        if (atime || mtime) notify(ctx, { op: 'utimens', ino });
+      }
+    }
+    return attrOf(ctx, ino, 'setattr');
+  });
+}

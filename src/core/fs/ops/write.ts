@@ -1,0 +1,79 @@
+/**
+ * pwrite at any offset, keeping chunks spec-shaped: every chunk is exactly chunk_size bytes
+ * except the file's last. Whole chunks are replaced without reading them; only a partially
+ * covered first/last chunk is read, merged and rewritten. Writing past EOF leaves the chunks in
+ * between absent (a sparse hole) but pads the old last chunk, which is no longer last.
+ */
+import { FsError } from '../../errors.js';
+import { notify, type FsContext } from '../context.js';
+import { isDirMode, isRegMode, requireRow } from '../rows.js';
+import { now } from '../time.js';
+
+export const SQL_PUT_CHUNK = 'INSERT OR REPLACE INTO fs_data (ino, chunk_index, data) VALUES (?, ?, ?)';
+export const SQL_GET_CHUNK = 'SELECT data FROM fs_data WHERE ino = ? AND chunk_index = ?';
+
+export function chunkBytes(v: ArrayBuffer | Uint8Array): Uint8Array {
+  return v instanceof Uint8Array ? v : new Uint8Array(v);
+}
+
+/** Pads chunk `idx` with zeros up to `len` bytes if it is shorter. */
+export function padChunk(ctx: FsContext, ino: number, idx: number, len: number): void {
+  const r = ctx.store.stmt(SQL_GET_CHUNK).get(ino, idx) as { data: ArrayBuffer | Uint8Array } | undefined;
+  if (!r) return;
+  const data = chunkBytes(r.data);
+  if (data.byteLength >= len) return;
+  const buf = Buffer.alloc(len);
+  buf.set(data, 0);
+  ctx.store.stmt(SQL_PUT_CHUNK).run(ino, idx, buf);
+}
+
+export function write(ctx: FsContext, ino: number, offset: number, data: Uint8Array): number {
+  if (!Number.isSafeInteger(offset) || offset < 0) throw new FsError('EINVAL', 'write', undefined, 'invalid offset');
+  const len = data.byteLength;
+  if (!Number.isSafeInteger(offset + len)) throw new FsError('EFBIG', 'write');
+  return ctx.store.transaction(() => {
+    const row = requireRow(ctx, ino, 'write');
+    if (isDirMode(row.mode)) throw new FsError('EISDIR', 'write');
+    if (!isRegMode(row.mode)) throw new FsError('EINVAL', 'write', undefined, 'not a regular file');
+    if (len === 0) return 0;
+    const s = ctx.store;
+    const cs = ctx.chunkSize;
+    const src = Buffer.from(data.buffer, data.byteOffset, len);
+    const end = offset + len;
+    const oldSize = row.size;
+    const newSize = Math.max(oldSize, end);
+    const first = Math.floor(offset / cs);
+    const last = Math.floor((end - 1) / cs);
+    const newLast = Math.floor((newSize - 1) / cs);
+    if (oldSize > 0) {
+      const oldLast = Math.floor((oldSize - 1) / cs);
+      if (oldLast < first) padChunk(ctx, ino, oldLast, cs);
+    }
+    const put = s.stmt(SQL_PUT_CHUNK);
+    for (let idx = first; idx <= last; idx++) {
+      const chunkStart = idx * cs;
+      const from = Math.max(offset, chunkStart) - chunkStart;
+      const to = Math.min(end, chunkStart + cs) - chunkStart;
+      const piece = src.subarray(chunkStart + from - offset, chunkStart + to - offset);
+      const target = idx === newLast ? newSize - chunkStart : cs;
+      if (from === 0 && to === target) {
+        put.run(ino, idx, piece);
+        continue;
+      }
+      const chunk = Buffer.alloc(target);
+      const old = s.stmt(SQL_GET_CHUNK).get(ino, idx) as { data: ArrayBuffer | Uint8Array } | undefined;
+      if (old) {
+        const bytes = chunkBytes(old.data);
+        chunk.set(bytes.byteLength > target ? bytes.subarray(0, target) : bytes, 0);
+      }
+      chunk.set(piece, from);
+      put.run(ino, idx, chunk);
+    }
+    const t = now();
+    s.stmt('UPDATE fs_inode SET size = ?, mtime = ?, mtime_nsec = ?, ctime = ?, ctime_nsec = ? WHERE ino = ?').run(
+      newSize, t.sec, t.nsec, t.sec, t.nsec, ino,
+    );
+    if (ctx.observer) notify(ctx, { op: 'write', ino, offset, length: len, size: newSize });
+    return len;
+  });
+}

@@ -1,0 +1,120 @@
+/**
+ * Row-level helpers shared by the operations: the SQL for reading inodes and dentries, turning
+ * rows into Attr, and updating times. Every statement is prepared once per store (store.stmt).
+ */
+import { FsError } from '../errors.js';
+import { S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, type Attr, type Timespec } from '../types.js';
+import type { FsContext } from './context.js';
+
+export interface InodeRow {
+  ino: number;
+  mode: number;
+  nlink: number;
+  uid: number;
+  gid: number;
+  size: number;
+  rdev: number;
+  atime: number;
+  atime_nsec: number;
+  mtime: number;
+  mtime_nsec: number;
+  ctime: number;
+  ctime_nsec: number;
+}
+
+const COLS = 'ino, mode, nlink, uid, gid, size, rdev, atime, atime_nsec, mtime, mtime_nsec, ctime, ctime_nsec';
+const ICOLS = COLS.split(', ').map((c) => `i.${c}`).join(', ');
+
+export const SQL = {
+  inode: `SELECT ${COLS} FROM fs_inode WHERE ino = ?`,
+  lookupAttr: `SELECT ${ICOLS} FROM fs_dentry d JOIN fs_inode i ON i.ino = d.ino WHERE d.parent_ino = ? AND d.name = ?`,
+  dentry: `SELECT d.id AS dentry_id, ${ICOLS} FROM fs_dentry d JOIN fs_inode i ON i.ino = d.ino WHERE d.parent_ino = ? AND d.name = ?`,
+  parentOf: 'SELECT parent_ino, name FROM fs_dentry WHERE ino = ? ORDER BY id LIMIT 1',
+  anyChild: 'SELECT 1 AS x FROM fs_dentry WHERE parent_ino = ? LIMIT 1',
+  insertInode: `INSERT INTO fs_inode (mode, nlink, uid, gid, size, atime, mtime, ctime, rdev, atime_nsec, mtime_nsec, ctime_nsec)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  insertDentry: 'INSERT OR IGNORE INTO fs_dentry (name, parent_ino, ino) VALUES (?, ?, ?)',
+  deleteDentry: 'DELETE FROM fs_dentry WHERE id = ?',
+  /** a directory's own link count, its mtime and ctime after an entry was added or removed */
+  touchDir: `UPDATE fs_inode SET nlink = MAX(nlink + ?, 2), mtime = ?, mtime_nsec = ?, ctime = ?, ctime_nsec = ? WHERE ino = ?`,
+  addLink: 'UPDATE fs_inode SET nlink = nlink + ?, ctime = ?, ctime_nsec = ? WHERE ino = ?',
+  touchCtime: 'UPDATE fs_inode SET ctime = ?, ctime_nsec = ? WHERE ino = ?',
+} as const;
+
+/**
+ * st_blocks from the size of regular files: summing the stored chunks would make getattr
+ * O(file size) (measured: 75 getattr/s on a 64 MiB file). Holes therefore count as allocated,
+ * which over-reports and is safe for tools that use st_blocks to detect sparse files.
+ */
+export function rowToAttr(r: InodeRow): Attr {
+  return {
+    ino: r.ino,
+    mode: r.mode,
+    nlink: r.nlink,
+    uid: r.uid,
+    gid: r.gid,
+    size: r.size,
+    rdev: r.rdev,
+    blksize: 4096,
+    blocks: (r.mode & S_IFMT) === S_IFREG ? Math.ceil(r.size / 512) : 0,
+    atime: { sec: r.atime, nsec: r.atime_nsec },
+    mtime: { sec: r.mtime, nsec: r.mtime_nsec },
+    ctime: { sec: r.ctime, nsec: r.ctime_nsec },
+  };
+}
+
+export function getRow(ctx: FsContext, ino: number): InodeRow | undefined {
+  return ctx.store.stmt(SQL.inode).get(ino) as InodeRow | undefined;
+}
+
+export function requireRow(ctx: FsContext, ino: number, syscall: string): InodeRow {
+  const row = getRow(ctx, ino);
+  if (!row) throw new FsError('ENOENT', syscall, undefined, `no such inode ${ino}`);
+  return row;
+}
+
+export function requireDirRow(ctx: FsContext, ino: number, syscall: string): InodeRow {
+  const row = requireRow(ctx, ino, syscall);
+  if ((row.mode & S_IFMT) !== S_IFDIR) throw new FsError('ENOTDIR', syscall);
+  return row;
+}
+
+export function attrOf(ctx: FsContext, ino: number, syscall: string): Attr {
+  const row = ctx.store.stmt(SQL.inode).get(ino) as InodeRow | undefined;
+  if (!row) throw new FsError('ENOENT', syscall, undefined, `no such inode ${ino}`);
+  return rowToAttr(row);
+}
+
+export interface DentryRow extends InodeRow {
+  dentry_id: number;
+}
+
+export function getDentry(ctx: FsContext, parent: number, name: string): DentryRow | undefined {
+  return ctx.store.stmt(SQL.dentry).get(parent, name) as DentryRow | undefined;
+}
+
+/** The error for a name that is not in `parent`: ENOTDIR/ENOENT about the parent, or ENOENT. */
+export function missingEntry(ctx: FsContext, parent: number, name: string, syscall: string): FsError {
+  requireDirRow(ctx, parent, syscall);
+  return new FsError('ENOENT', syscall, name);
+}
+
+export function touchDir(ctx: FsContext, dir: number, nlinkDelta: number, t: Timespec): void {
+  ctx.store.stmt(SQL.touchDir).run(nlinkDelta, t.sec, t.nsec, t.sec, t.nsec, dir);
+}
+
+export function typeOf(mode: number): number {
+  return mode & S_IFMT;
+}
+
+export function isDirMode(mode: number): boolean {
+  return (mode & S_IFMT) === S_IFDIR;
+}
+
+export function isRegMode(mode: number): boolean {
+  return (mode & S_IFMT) === S_IFREG;
+}
+
+export function isLinkMode(mode: number): boolean {
+  return (mode & S_IFMT) === S_IFLNK;
+}

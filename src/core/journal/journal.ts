@@ -1,0 +1,297 @@
+import type { Store } from '../../store/index.js';
+import type { FsMutation } from '../fs/mutation.js';
+import { ROOT_INO } from '../types.js';
+import { nowNs } from '../tools/clock.js';
+import { JOURNAL_SCHEMA } from './schema.js';
+
+export interface JournalOptions {
+  /** path of an inode from the root (InodeFs.pathOf), undefined once unlinked */
+  pathOf: (ino: number) => string | undefined;
+  /** id of the tool call in progress (ToolCalls.currentAnywhere), if any */
+  currentCall?: () => number | undefined;
+  /** a write burst longer than this becomes a new row (default 1 s) */
+  maxBurstMs?: number;
+  /** a burst of more write calls than this becomes a new row (default 65536) */
+  maxBurstWrites?: number;
+  /** an idle burst is written out after this long without writes (default 500 ms) */
+  idleFlushMs?: number;
+}
+
+/** Writes to one inode not yet closed: its row exists, its totals are kept here until the flush. */
+interface Burst {
+  rowId: number;
+  startNs: bigint;
+  lastNs: bigint;
+  minOff: number;
+  maxEnd: number;
+  bytes: number;
+  writes: number;
+  size: number | undefined;
+  callId: number | undefined;
+}
+
+const MAX_DIR_CACHE = 4096;
+
+/**
+ * The file-operation journal: the MutationObserver of InodeFs. Every mutating operation becomes a
+ * row of agentfs_journal, written inside the operation's own transaction (so the row and the
+ * change commit or roll back together), stamped with the tool call in progress.
+ *
+ * Writes are coalesced: the first write to an inode inserts the row, later writes only grow its
+ * totals in memory, and the row is updated once when the burst ends (last close of the inode,
+ * any other operation on it, a different tool call, the time/count bound, an idle timer, or
+ * close of the agent). A crash loses at most the totals of open bursts, never their first write.
+ */
+export class Journal {
+  private readonly store: Store;
+  private readonly pathOf: (ino: number) => string | undefined;
+  private readonly currentCall: () => number | undefined;
+  private readonly maxBurstNs: bigint;
+  private readonly maxBurstWrites: number;
+  private readonly idleFlushMs: number;
+  private readonly bursts = new Map<number, Burst>();
+  private readonly opens = new Map<number, number>();
+  /** directory ino -> path; cleared on rename/rmdir here, and when another process commits */
+  private readonly dirPaths = new Map<number, string>();
+  /** paths of files this journal saw created, so their first write needs no path walk */
+  private readonly filePaths = new Map<number, string>();
+  private dataVersion = -1;
+  private versionCheckedNs = 0n;
+  private timer: NodeJS.Timeout | undefined;
+  private closed = false;
+  private readonly pid = process.pid;
+
+  /** Pass this to InodeFs as `observer`. */
+  readonly observer = (m: FsMutation): void => this.observe(m);
+
+  constructor(store: Store, options: JournalOptions) {
+    this.store = store;
+    this.pathOf = options.pathOf;
+    this.currentCall = options.currentCall ?? (() => undefined);
+    this.maxBurstNs = BigInt(Math.round((options.maxBurstMs ?? 1000) * 1e6));
+    this.maxBurstWrites = options.maxBurstWrites ?? 65536;
+    this.idleFlushMs = options.idleFlushMs ?? 500;
+    // no write transaction at every open when the table is already there
+    if (!store.layout.hasTable('agentfs_journal')) store.ensureSchema('journal', JOURNAL_SCHEMA);
+  }
+
+  observe(m: FsMutation): void {
+    if (this.closed) return;
+    switch (m.op) {
+      case 'open':
+        this.opens.set(m.ino, (this.opens.get(m.ino) ?? 0) + 1);
+        return;
+      case 'release': {
+        const n = (this.opens.get(m.ino) ?? 1) - 1;
+        if (n > 0) this.opens.set(m.ino, n);
+        else {
+          this.opens.delete(m.ino);
+          this.flushIno(m.ino);
+        }
+        return;
+      }
+      case 'write':
+        this.write(m);
+        return;
+      default:
+        this.metadata(m);
+    }
+  }
+
+  private write(m: FsMutation): void {
+    const t = nowNs();
+    const callId = this.currentCall();
+    const offset = m.offset ?? 0;
+    const length = m.length ?? 0;
+    let b = this.bursts.get(m.ino);
+    if (b && (b.callId !== callId || t - b.startNs > this.maxBurstNs || b.writes >= this.maxBurstWrites)) {
+      this.flushIno(m.ino);
+      b = undefined;
+    }
+    if (b) {
+      b.lastNs = t;
+      b.minOff = Math.min(b.minOff, offset);
+      b.maxEnd = Math.max(b.maxEnd, offset + length);
+      b.bytes += length;
+      b.writes++;
+      if (m.size !== undefined) b.size = m.size;
+      return;
+    }
+    this.checkForeignChanges(t);
+    const info = this.store
+      .stmt(
+        `INSERT INTO agentfs_journal (time_ns, end_ns, op, path, ino, offset, length, bytes, writes, size, tool_call_id, pid)
+         VALUES (?, ?, 'write', ?, ?, ?, ?, ?, 1, ?, ?, ?)`,
+      )
+      .run(t, t, this.filepath(m.ino) ?? null, m.ino, offset, length, length, m.size ?? null, callId ?? null, this.pid);
+    this.bursts.set(m.ino, {
+      rowId: Number(info.lastInsertRowid),
+      startNs: t,
+      lastNs: t,
+      minOff: offset,
+      maxEnd: offset + length,
+      bytes: length,
+      writes: 1,
+      size: m.size,
+      callId,
+    });
+    this.armTimer();
+  }
+
+  private metadata(m: FsMutation): void {
+    // keep order: the burst of this inode (and, for a rename, of the one it replaces) ends first
+    this.flushIno(m.ino);
+    const t = nowNs();
+    this.checkForeignChanges(t);
+    let path: string | undefined;
+    let newPath: string | undefined;
+    switch (m.op) {
+      case 'create':
+      case 'mknod':
+      case 'mkdir':
+        path = this.child(m.parent, m.name);
+        if (path !== undefined) {
+          if (m.op === 'mkdir') this.rememberDir(m.ino, path);
+          else this.rememberFile(m.ino, path);
+        }
+        break;
+      case 'symlink':
+        path = this.child(m.parent, m.name);
+        newPath = this.symlinkTarget(m.ino);
+        break;
+      case 'unlink':
+        path = m.path ?? this.child(m.parent, m.name);
+        this.filePaths.delete(m.ino); // it may live on under another name (hard link)
+        break;
+      case 'rmdir':
+        path = m.path ?? this.child(m.parent, m.name);
+        this.dirPaths.clear(); // the directory and anything cached below it are gone
+        break;
+      case 'rename':
+        path = this.child(m.parent, m.name);
+        this.dirPaths.clear(); // a renamed directory moves every path below it
+        this.filePaths.clear();
+        newPath = this.child(m.newParent, m.newName);
+        break;
+      case 'link':
+        newPath = this.child(m.newParent, m.newName);
+        path = this.pathOf(m.ino);
+        if (path === newPath) path = undefined; // pathOf may answer with the new name
+        break;
+      default:
+        path = this.filepath(m.ino);
+    }
+    this.store
+      .stmt(
+        `INSERT INTO agentfs_journal (time_ns, op, path, new_path, ino, size, mode, uid, gid, tool_call_id, pid)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(
+        t,
+        m.op,
+        path ?? null,
+        newPath ?? null,
+        m.ino,
+        m.size ?? null,
+        m.mode ?? null,
+        m.uid ?? null,
+        m.gid ?? null,
+        this.currentCall() ?? null,
+        this.pid,
+      );
+  }
+
+  /** Writes out the totals of every open burst (close of the agent, tests, `timeline` freshness). */
+  flush(): void {
+    for (const ino of [...this.bursts.keys()]) this.flushIno(ino);
+  }
+
+  private flushIno(ino: number): void {
+    const b = this.bursts.get(ino);
+    if (!b) return;
+    this.bursts.delete(ino);
+    if (b.writes === 1) return; // the row already says it all
+    this.store
+      .stmt('UPDATE agentfs_journal SET end_ns = ?, offset = ?, length = ?, bytes = ?, writes = ?, size = ? WHERE id = ?')
+      .run(b.lastNs, b.minOff, b.maxEnd - b.minOff, b.bytes, b.writes, b.size ?? null, b.rowId);
+  }
+
+  /** Flushes bursts idle for idleFlushMs, so a file left open still shows its writes soon. */
+  private armTimer(): void {
+    if (this.timer || this.idleFlushMs <= 0) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      if (this.closed) return;
+      const idleBefore = nowNs() - BigInt(this.idleFlushMs) * 1_000_000n;
+      try {
+        // timers never run inside a (synchronous) transaction, so this commits on its own
+        for (const [ino, b] of [...this.bursts]) if (b.lastNs <= idleBefore) this.flushIno(ino);
+      } catch {
+        /* busy database: the rows hold the first write; try again on the next tick */
+      }
+      if (this.bursts.size) this.armTimer();
+    }, this.idleFlushMs);
+    this.timer.unref();
+  }
+
+  close(): void {
+    if (this.closed) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    try {
+      if (!this.store.isClosed) this.flush();
+    } finally {
+      this.closed = true;
+    }
+  }
+
+  private child(parent: number | undefined, name: string | undefined): string | undefined {
+    if (parent === undefined || name === undefined) return undefined;
+    const dir = this.dirPath(parent);
+    if (dir === undefined) return undefined;
+    return dir === '/' ? `/${name}` : `${dir}/${name}`;
+  }
+
+  private dirPath(ino: number): string | undefined {
+    if (ino === ROOT_INO) return '/';
+    const cached = this.dirPaths.get(ino);
+    if (cached !== undefined) return cached;
+    const p = this.pathOf(ino);
+    if (p !== undefined) this.rememberDir(ino, p);
+    return p;
+  }
+
+  private filepath(ino: number): string | undefined {
+    return this.filePaths.get(ino) ?? this.pathOf(ino);
+  }
+
+  private rememberFile(ino: number, path: string): void {
+    if (this.filePaths.size >= MAX_DIR_CACHE) this.filePaths.clear();
+    this.filePaths.set(ino, path);
+  }
+
+  private rememberDir(ino: number, path: string): void {
+    if (this.dirPaths.size >= MAX_DIR_CACHE) this.dirPaths.clear();
+    this.dirPaths.set(ino, path);
+  }
+
+  /**
+   * Another process (CLI, a second mount) may have renamed things: forget cached paths. Checked
+   * at most once per millisecond (PRAGMA data_version costs about as much as a small insert).
+   */
+  private checkForeignChanges(t: bigint): void {
+    if (t - this.versionCheckedNs < 1_000_000n) return;
+    this.versionCheckedNs = t;
+    const v = Number((this.store.stmt('PRAGMA data_version').get() as { data_version: number }).data_version);
+    if (v !== this.dataVersion) {
+      this.dataVersion = v;
+      this.dirPaths.clear();
+      this.filePaths.clear();
+    }
+  }
+
+  private symlinkTarget(ino: number): string | undefined {
+    const row = this.store.stmt('SELECT target FROM fs_symlink WHERE ino = ?').get(ino) as { target: string } | undefined;
+    return row?.target;
+  }
+}

@@ -1,0 +1,159 @@
+import picomatch from 'picomatch';
+import type { Store } from '../../store/index.js';
+import { JOURNAL_SCHEMA, type JournalOp } from './schema.js';
+import type { JournalEntry, JournalFilter } from './types.js';
+
+interface Row {
+  id: number;
+  time_ns: number;
+  end_ns: number | null;
+  op: string;
+  path: string | null;
+  new_path: string | null;
+  ino: number;
+  offset: number | null;
+  length: number | null;
+  bytes: number | null;
+  writes: number | null;
+  size: number | null;
+  mode: number | null;
+  uid: number | null;
+  gid: number | null;
+  tool_call_id: number | null;
+  pid: number | null;
+}
+
+export interface PathStats {
+  path: string;
+  /** journal rows naming this path (as path or new_path) */
+  changes: number;
+  /** bytes written to it */
+  bytes_written: number;
+  /** the operations seen, by count */
+  ops: Record<string, number>;
+}
+
+/** Compiles a --path glob (picomatch, `**` crosses directories, dotfiles included). */
+export function pathMatcher(glob: string): (p: string) => boolean {
+  const m = picomatch(glob, { dot: true });
+  // a glob without a slash matches a base name anywhere, as `find -name` does
+  if (!glob.includes('/')) return (p) => m(p.slice(p.lastIndexOf('/') + 1));
+  return (p) => m(p);
+}
+
+/** Reads the file-operation journal (it may not exist yet: then it is empty). */
+export class JournalReader {
+  private readonly store: Store;
+
+  constructor(store: Store) {
+    this.store = store;
+  }
+
+  private exists(): boolean {
+    return this.store.stmt("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'agentfs_journal'").get() !== undefined;
+  }
+
+  /** Creates the table if missing, so a reader can follow a journal that does not exist yet. */
+  ensure(): void {
+    this.store.ensureSchema('journal', JOURNAL_SCHEMA);
+  }
+
+  list(filter: JournalFilter = {}): JournalEntry[] {
+    if (!this.exists()) return [];
+    const where: string[] = [];
+    const args: unknown[] = [];
+    let join = '';
+    if (filter.sinceNs !== undefined) {
+      where.push('j.time_ns >= ?');
+      args.push(filter.sinceNs);
+    }
+    if (filter.untilNs !== undefined) {
+      where.push('j.time_ns <= ?');
+      args.push(filter.untilNs);
+    }
+    if (filter.afterId !== undefined) {
+      where.push('j.id > ?');
+      args.push(filter.afterId);
+    }
+    if (filter.toolCallId !== undefined) {
+      where.push('j.tool_call_id = ?');
+      args.push(filter.toolCallId);
+    }
+    if (filter.toolName !== undefined || filter.toolStatus !== undefined) {
+      join = 'JOIN tool_calls c ON c.id = j.tool_call_id';
+      if (filter.toolName !== undefined) {
+        where.push('c.name = ?');
+        args.push(filter.toolName);
+      }
+      if (filter.toolStatus !== undefined) {
+        if (this.store.layout.toolCallsHasStatus) where.push('c.status = ?');
+        else where.push(`(CASE WHEN c.error IS NOT NULL THEN 'error' WHEN c.completed_at IS NULL THEN 'pending' ELSE 'success' END) = ?`);
+        args.push(filter.toolStatus);
+      }
+    }
+    const dir = filter.order === 'asc' ? 'ASC' : 'DESC';
+    const sql = `SELECT j.id, j.time_ns, j.end_ns, j.op, j.path, j.new_path, j.ino, j.offset, j.length, j.bytes, j.writes, j.size,
+                        j.mode, j.uid, j.gid, j.tool_call_id, j.pid
+                 FROM agentfs_journal j ${join}
+                 ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+                 ORDER BY j.time_ns ${dir}, j.id ${dir}`;
+    const match = typeof filter.path === 'string' ? pathMatcher(filter.path) : filter.path;
+    const limit = filter.limit ?? Infinity;
+    const out: JournalEntry[] = [];
+    if (limit <= 0) return out;
+    // the glob is applied while scanning, so LIMIT counts matching rows only
+    for (const row of this.store.stmt(sql).iterate(...args) as IterableIterator<Row>) {
+      if (match && !((row.path !== null && match(row.path)) || (row.new_path !== null && match(row.new_path)))) continue;
+      out.push(toEntry(row));
+      if (out.length >= limit) break;
+    }
+    return out;
+  }
+
+  /** The paths changed most (by journal rows), with bytes written, most changed first. */
+  topPaths(limit = 10, filter: Pick<JournalFilter, 'sinceNs' | 'untilNs' | 'path'> = {}): PathStats[] {
+    const byPath = new Map<string, PathStats>();
+    const note = (p: string | undefined, op: string, bytes: number) => {
+      if (p === undefined) return;
+      let s = byPath.get(p);
+      if (!s) byPath.set(p, (s = { path: p, changes: 0, bytes_written: 0, ops: {} }));
+      s.changes++;
+      s.bytes_written += bytes;
+      s.ops[op] = (s.ops[op] ?? 0) + 1;
+    };
+    for (const e of this.list({ ...filter, order: 'asc' })) {
+      note(e.path, e.op, e.op === 'write' ? (e.bytes ?? 0) : 0);
+      if (e.new_path !== undefined && e.op !== 'symlink') note(e.new_path, e.op, 0);
+    }
+    return [...byPath.values()]
+      .sort((a, b) => b.changes - a.changes || b.bytes_written - a.bytes_written || a.path.localeCompare(b.path))
+      .slice(0, limit);
+  }
+
+  /** Highest journal row id (0 when empty): where a follower starts. */
+  lastId(): number {
+    if (!this.exists()) return 0;
+    return Number((this.store.stmt('SELECT COALESCE(MAX(id), 0) AS m FROM agentfs_journal').get() as { m: number }).m);
+  }
+}
+
+function toEntry(r: Row): JournalEntry {
+  const e: JournalEntry = { id: Number(r.id), time_ns: Number(r.time_ns), op: r.op as JournalOp, ino: Number(r.ino) };
+  const opt = <K extends keyof JournalEntry>(k: K, v: unknown) => {
+    if (v !== null && v !== undefined) (e as unknown as Record<string, unknown>)[k] = typeof v === 'bigint' ? Number(v) : v;
+  };
+  opt('end_ns', r.end_ns);
+  opt('path', r.path);
+  opt('new_path', r.new_path);
+  opt('offset', r.offset);
+  opt('length', r.length);
+  opt('bytes', r.bytes);
+  opt('writes', r.writes);
+  opt('size', r.size);
+  opt('mode', r.mode);
+  opt('uid', r.uid);
+  opt('gid', r.gid);
+  opt('tool_call_id', r.tool_call_id);
+  opt('pid', r.pid);
+  return e;
+}

@@ -1,0 +1,138 @@
+import type { Store } from '../../store/index.js';
+
+/** Why a kv operation was refused (POSIX-style code, as everywhere in agentfs). */
+export class KvError extends Error {
+  readonly code: 'EINVAL' | 'ENOENT';
+  constructor(code: KvError['code'], message: string) {
+    super(message);
+    this.name = 'KvError';
+    this.code = code;
+  }
+}
+
+export interface KvEntry {
+  key: string;
+  value: unknown;
+  /** Unix seconds */
+  created_at: number | null;
+  /** Unix seconds */
+  updated_at: number | null;
+}
+
+/**
+ * The agent's key-value state in the spec table `kv_store`: values are JSON text, times are Unix
+ * seconds, written exactly as agentfs-sdk writes them so either side reads the other's values.
+ */
+export class KvStore {
+  private readonly store: Store;
+
+  constructor(store: Store) {
+    this.store = store;
+  }
+
+  /** The value stored under key, or undefined when there is none. */
+  get(key: string): unknown {
+    checkKey(key);
+    const row = this.store.stmt('SELECT value FROM kv_store WHERE key = ?').get(key) as { value: string } | undefined;
+    return row ? decode(row.value) : undefined;
+  }
+
+  /** The value and its times, or undefined. */
+  entry(key: string): KvEntry | undefined {
+    checkKey(key);
+    const row = this.store.stmt('SELECT key, value, created_at, updated_at FROM kv_store WHERE key = ?').get(key) as
+      | RawRow
+      | undefined;
+    return row ? toEntry(row) : undefined;
+  }
+
+  has(key: string): boolean {
+    checkKey(key);
+    return this.store.stmt('SELECT 1 FROM kv_store WHERE key = ?').get(key) !== undefined;
+  }
+
+  /** Stores any JSON-serialisable value; created_at is kept on update, updated_at moves. */
+  set(key: string, value: unknown): void {
+    checkKey(key);
+    const text = encode(key, value);
+    const now = Math.floor(Date.now() / 1000);
+    this.store
+      .stmt(
+        `INSERT INTO kv_store (key, value, created_at, updated_at) VALUES (?, ?, ?, ?)
+         ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
+      )
+      .run(key, text, now, now);
+  }
+
+  /** Removes key; returns whether it existed. */
+  delete(key: string): boolean {
+    checkKey(key);
+    return this.store.stmt('DELETE FROM kv_store WHERE key = ?').run(key).changes > 0;
+  }
+
+  /**
+   * Entries whose key starts with prefix (all when empty), in key order. Unlike a LIKE match this
+   * is case-sensitive and treats `%`/`_` literally; the range scan uses the primary-key index.
+   */
+  list(prefix = ''): KvEntry[] {
+    if (typeof prefix !== 'string') throw new KvError('EINVAL', 'kv prefix must be a string');
+    const out: KvEntry[] = [];
+    const it = this.store
+      .stmt('SELECT key, value, created_at, updated_at FROM kv_store WHERE key >= ? ORDER BY key')
+      .iterate(prefix) as IterableIterator<RawRow>;
+    for (const row of it) {
+      if (!row.key.startsWith(prefix)) {
+        // keys are sorted byte-wise, so the first key without the prefix ends the range
+        it.return?.();
+        break;
+      }
+      out.push(toEntry(row));
+    }
+    return out;
+  }
+
+  /** Number of keys. */
+  count(): number {
+    return Number((this.store.stmt('SELECT COUNT(*) AS n FROM kv_store').get() as { n: number }).n);
+  }
+}
+
+interface RawRow {
+  key: string;
+  value: string;
+  created_at: number | bigint | null;
+  updated_at: number | bigint | null;
+}
+
+function toEntry(row: RawRow): KvEntry {
+  return {
+    key: row.key,
+    value: decode(row.value),
+    created_at: row.created_at === null ? null : Number(row.created_at),
+    updated_at: row.updated_at === null ? null : Number(row.updated_at),
+  };
+}
+
+function checkKey(key: string): void {
+  if (typeof key !== 'string' || key.length === 0) throw new KvError('EINVAL', 'kv key must be a non-empty string');
+}
+
+function encode(key: string, value: unknown): string {
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(value);
+  } catch (e) {
+    throw new KvError('EINVAL', `value for kv key '${key}' is not JSON-serialisable: ${(e as Error).message}`);
+  }
+  if (text === undefined) throw new KvError('EINVAL', `value for kv key '${key}' is not JSON-serialisable (${typeof value})`);
+  return text;
+}
+
+/** Values are JSON text by the spec; a foreign writer's non-JSON text is returned as the string it is. */
+function decode(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}

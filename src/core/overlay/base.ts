@@ -1,0 +1,220 @@
+import { closeSync, constants as C, fstatSync, lstatSync, openSync, readSync, readdirSync, readlinkSync, type BigIntStats } from 'node:fs';
+import { FsError } from '../errors.js';
+import type { Attr, Timespec } from '../types.js';
+import { S_IFDIR, S_IFMT } from '../types.js';
+
+/** One entry of a base directory, with what readdir needs (no extra stat later). */
+export interface BaseEntry {
+  name: string;
+  ino: number;
+  mode: number;
+  /** lstat of the entry when the listing was made */
+  stats: BigIntStats;
+  /** the same as an Attr, made on first use */
+  attr?: Attr;
+}
+
+interface ListingCache {
+  mtimeNs: bigint;
+  ctimeNs: bigint;
+  entries: BaseEntry[];
+  /** Date.now() when listed */
+  at: number;
+}
+
+const MAX_OPEN = 64;
+const MAX_LISTINGS = 256;
+
+/**
+ * Read-only access to the base directory of an overlay.
+ *
+ * Every access goes through a directory descriptor opened at construction, as
+ * `/proc/self/fd/<fd>/<path>`: the kernel resolves that through the descriptor's directory, not
+ * through the path name, so a FUSE mount later placed over the base directory (the sandbox binds
+ * the overlay over it) is never read by its own server. Symlinks are only lstat'ed and readlink'ed,
+ * never followed (final components are opened with O_NOFOLLOW, and intermediate components are
+ * names that were lstat'ed as directories).
+ * Paths here are overlay-style absolute paths: '/' is the base root, '/a/b' below it.
+ */
+export class BaseReader {
+  readonly dir: string;
+  private readonly fd: number;
+  private readonly prefix: string;
+  private readonly open = new Map<string, number>();
+  private readonly listings = new Map<string, ListingCache>();
+  private closed = false;
+
+  /**
+   * `direct`: use the base's own path instead of the descriptor. Path walks through
+   * /proc/self/fd cost about 2.5 times a plain lstat; a process that knows nothing is mounted
+   * over the base in its mount namespace (the `run` server: the overlay is bound over the base
+   * only inside the sandbox's namespace) may take the short way.
+   */
+  constructor(dir: string, options: { direct?: boolean } = {}) {
+    this.dir = dir;
+    try {
+      this.fd = openSync(dir, C.O_RDONLY | C.O_DIRECTORY);
+    } catch (e) {
+      throw new FsError('ENOENT', 'open', dir, `overlay base directory cannot be opened: ${(e as Error).message}`);
+    }
+    this.prefix = options.direct ? dir.replace(/\/+$/, '') : `/proc/self/fd/${this.fd}`;
+  }
+
+  /** Host path through the descriptor (never through the possibly over-mounted name). */
+  hostPath(path: string): string {
+    // the trailing slash makes lstat look at the directory, not at the /proc magic link
+    return path === '/' ? `${this.prefix}/` : this.prefix + path;
+  }
+
+  /** lstat, or undefined when the path does not exist (or a parent is not a directory). */
+  lstat(path: string): BigIntStats | undefined {
+    try {
+      return lstatSync(this.hostPath(path), { bigint: true });
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+      throw toFsError(e, 'lstat', path);
+    }
+  }
+
+  readlink(path: string): string {
+    try {
+      return readlinkSync(this.hostPath(path), 'utf8');
+    } catch (e) {
+      throw toFsError(e, 'readlink', path);
+    }
+  }
+
+  /**
+   * Entries of a base directory sorted by name, with their lstat; cached while the directory's
+   * mtime/ctime hold (and, when given, for at most maxAgeMs).
+   */
+  list(path: string, maxAgeMs = Infinity): BaseEntry[] {
+    const st = this.lstat(path);
+    if (!st || (Number(st.mode) & S_IFMT) !== S_IFDIR) return [];
+    const cached = this.listings.get(path);
+    if (cached && cached.mtimeNs === st.mtimeNs && cached.ctimeNs === st.ctimeNs && Date.now() - cached.at <= maxAgeMs) {
+      return cached.entries;
+    }
+    let names: string[];
+    try {
+      names = readdirSync(this.hostPath(path));
+    } catch (e) {
+      throw toFsError(e, 'readdir', path);
+    }
+    names.sort();
+    const entries: BaseEntry[] = [];
+    for (const name of names) {
+      const child = this.lstat(join(path, name));
+      if (child) entries.push({ name, ino: Number(child.ino), mode: Number(child.mode), stats: child });
+    }
+    if (this.listings.size >= MAX_LISTINGS) this.listings.delete(this.listings.keys().next().value as string);
+    this.listings.set(path, { mtimeNs: st.mtimeNs, ctimeNs: st.ctimeNs, entries, at: Date.now() });
+    return entries;
+  }
+
+  read(path: string, offset: number, length: number): Buffer {
+    const fd = this.fdFor(path);
+    const buf = Buffer.allocUnsafe(length);
+    let done = 0;
+    while (done < length) {
+      const n = readSync(fd, buf, done, length - done, offset + done);
+      if (n === 0) break;
+      done += n;
+    }
+    return done === length ? buf : buf.subarray(0, done);
+  }
+
+  /** Drops a cached descriptor (after the path stopped referring to the same file). */
+  forget(path: string): void {
+    const fd = this.open.get(path);
+    if (fd !== undefined) {
+      this.open.delete(path);
+      closeSync(fd);
+    }
+  }
+
+  /** Drops every cached descriptor and listing (the base was changed by commit). */
+  forgetAll(): void {
+    for (const fd of this.open.values()) closeSync(fd);
+    this.open.clear();
+    this.listings.clear();
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const fd of this.open.values()) closeSync(fd);
+    this.open.clear();
+    closeSync(this.fd);
+  }
+
+  private fdFor(path: string): number {
+    let fd = this.open.get(path);
+    if (fd !== undefined) {
+      // LRU: move to the end
+      this.open.delete(path);
+      this.open.set(path, fd);
+      return fd;
+    }
+    try {
+      fd = openSync(this.hostPath(path), C.O_RDONLY | C.O_NOFOLLOW);
+    } catch (e) {
+      throw toFsError(e, 'open', path);
+    }
+    if (!fstatSync(fd).isFile()) {
+      closeSync(fd);
+      throw new FsError('EINVAL', 'read', path, 'not a regular file in the base');
+    }
+    if (this.open.size >= MAX_OPEN) {
+      const [oldPath, oldFd] = this.open.entries().next().value as [string, number];
+      this.open.delete(oldPath);
+      closeSync(oldFd);
+    }
+    this.open.set(path, fd);
+    return fd;
+  }
+}
+
+export function join(dir: string, name: string): string {
+  return dir === '/' ? `/${name}` : `${dir}/${name}`;
+}
+
+export function parentOf(path: string): string {
+  const i = path.lastIndexOf('/');
+  return i <= 0 ? '/' : path.slice(0, i);
+}
+
+export function baseName(path: string): string {
+  return path.slice(path.lastIndexOf('/') + 1);
+}
+
+function ts(ns: bigint): Timespec {
+  return { sec: Number(ns / 1_000_000_000n), nsec: Number(ns % 1_000_000_000n) };
+}
+
+/** Attr of a base file as lstat shows it; `ino` is the number the overlay exposes. */
+export function attrOfStats(st: BigIntStats, ino: number): Attr {
+  return {
+    ino,
+    mode: Number(st.mode),
+    nlink: Number(st.nlink),
+    uid: Number(st.uid),
+    gid: Number(st.gid),
+    size: Number(st.size),
+    rdev: Number(st.rdev),
+    blksize: Number(st.blksize),
+    blocks: Number(st.blocks),
+    atime: ts(st.atimeNs),
+    mtime: ts(st.mtimeNs),
+    ctime: ts(st.ctimeNs),
+  };
+}
+
+export function toFsError(e: unknown, syscall: string, path: string): FsError {
+  if (e instanceof FsError) return e;
+  const code = (e as NodeJS.ErrnoException).code;
+  const known = ['ENOENT', 'EACCES', 'EPERM', 'ENOTDIR', 'EISDIR', 'ELOOP', 'EINVAL', 'ENAMETOOLONG', 'EIO'];
+  // O_NOFOLLOW on a symlink gives ELOOP: the server never follows base symlinks.
+  return new FsError((known.includes(code ?? '') ? code : 'EIO') as FsError['code'], syscall, path);
+}

@@ -1,0 +1,76 @@
+import { FsError } from '../errors.js';
+
+/**
+ * Inode numbers the overlay shows.
+ * - Base files (and delta copies of them, through fs_origin) show their base st_ino as is.
+ * - Delta-only inodes show DELTA_INO_BASE + delta ino: base inode numbers on Linux filesystems
+ *   stay far below 2^50, so the two ranges never meet, and both are stable across remounts
+ *   (delta inos are database rows, base inos are the host's).
+ * - The root is always 1 (FUSE's root id), whatever the base root's number.
+ */
+export const DELTA_INO_BASE = 2 ** 50;
+
+export function exposedDeltaIno(deltaIno: number, originIno: number | undefined): number {
+  return originIno ?? DELTA_INO_BASE + deltaIno;
+}
+
+export function isDeltaOnlyIno(ino: number): boolean {
+  return ino > DELTA_INO_BASE;
+}
+
+/** One file or directory of the merged view that the overlay has handed out an ino for. */
+export interface Node {
+  ino: number;
+  /** parent in the merged view (null for the root); for hard links, where it was last seen */
+  parent: Node | null;
+  name: string;
+  /** S_IFMT bits */
+  type: number;
+  /** delta inode, once the node lives in the delta (created there or copied up) */
+  delta?: number;
+  /** base inode number when the node comes from the base */
+  baseIno?: number;
+  /** base-only: handles opened before copy-up (re-opened on the delta copy) */
+  baseOpens: number;
+}
+
+/** Nodes by exposed ino and by delta ino. */
+export class NodeTable {
+  private readonly byIno = new Map<number, Node>();
+  private readonly byDelta = new Map<number, Node>();
+
+  get(ino: number): Node | undefined {
+    return this.byIno.get(ino);
+  }
+
+  must(ino: number, syscall: string): Node {
+    const n = this.byIno.get(ino);
+    if (!n) throw new FsError('ESTALE', syscall, String(ino), 'unknown inode (look it up first)');
+    return n;
+  }
+
+  byDeltaIno(deltaIno: number): Node | undefined {
+    return this.byDelta.get(deltaIno);
+  }
+
+  add(node: Node): Node {
+    this.byIno.set(node.ino, node);
+    if (node.delta !== undefined) this.byDelta.set(node.delta, node);
+    return node;
+  }
+
+  setDelta(node: Node, deltaIno: number): void {
+    node.delta = deltaIno;
+    this.byDelta.set(deltaIno, node);
+  }
+
+  dropDelta(node: Node): void {
+    if (node.delta !== undefined) this.byDelta.delete(node.delta);
+    node.delta = undefined;
+  }
+
+  delete(node: Node): void {
+    if (this.byIno.get(node.ino) === node) this.byIno.delete(node.ino);
+    if (node.delta !== undefined && this.byDelta.get(node.delta) === node) this.byDelta.delete(node.delta);
+  }
+}

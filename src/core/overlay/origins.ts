@@ -1,0 +1,80 @@
+import type { BigIntStats } from 'node:fs';
+import type { Store } from '../../store/index.js';
+
+export interface CopyUpRecord {
+  deltaIno: number;
+  basePath: string;
+  baseIno: number;
+  size: number;
+  mtimeNs: bigint;
+}
+
+/**
+ * Where delta inodes came from: fs_origin (spec: delta ino -> base ino, so stat keeps showing the
+ * base inode number) plus our copy-up record (the base file's state at copy-up, for commit), and
+ * directory redirects (agentfs_overlay_dir).
+ */
+export class Origins {
+  constructor(private readonly store: Store) {}
+
+  baseIno(deltaIno: number): number | undefined {
+    const row = this.store.stmt('SELECT base_ino FROM fs_origin WHERE delta_ino = ?').get(deltaIno) as { base_ino: number } | undefined;
+    return row?.base_ino;
+  }
+
+  record(deltaIno: number, basePath: string, st: BigIntStats): void {
+    this.store.stmt('INSERT OR REPLACE INTO fs_origin (delta_ino, base_ino) VALUES (?, ?)').run(deltaIno, Number(st.ino));
+    this.store
+      .stmt(
+        `INSERT OR REPLACE INTO agentfs_overlay_copyup (delta_ino, base_path, base_ino, size, mtime_ns, copied_at)
+         VALUES (?, ?, ?, ?, ?, ?)`,
+      )
+      .run(deltaIno, basePath, Number(st.ino), Number(st.size), st.mtimeNs.toString(), Math.floor(Date.now() / 1000));
+  }
+
+  copyUp(deltaIno: number): CopyUpRecord | undefined {
+    const r = this.store
+      .stmt('SELECT delta_ino, base_path, base_ino, size, mtime_ns FROM agentfs_overlay_copyup WHERE delta_ino = ?')
+      .get(deltaIno) as { delta_ino: number; base_path: string; base_ino: number; size: number; mtime_ns: string } | undefined;
+    return r && { deltaIno: r.delta_ino, basePath: r.base_path, baseIno: r.base_ino, size: r.size, mtimeNs: BigInt(r.mtime_ns) };
+  }
+
+  forget(deltaIno: number): void {
+    this.store.stmt('DELETE FROM fs_origin WHERE delta_ino = ?').run(deltaIno);
+    this.store.stmt('DELETE FROM agentfs_overlay_copyup WHERE delta_ino = ?').run(deltaIno);
+    this.store.stmt('DELETE FROM agentfs_overlay_dir WHERE delta_ino = ?').run(deltaIno);
+  }
+
+  /** undefined: no row (merge with the base at the implicit path); null: opaque; else the base path. */
+  redirect(deltaIno: number): string | null | undefined {
+    const row = this.store.stmt('SELECT base_path FROM agentfs_overlay_dir WHERE delta_ino = ?').get(deltaIno) as
+      | { base_path: string | null }
+      | undefined;
+    return row === undefined ? undefined : row.base_path;
+  }
+
+  setRedirect(deltaIno: number, basePath: string | null): void {
+    this.store.stmt('INSERT OR REPLACE INTO agentfs_overlay_dir (delta_ino, base_path) VALUES (?, ?)').run(deltaIno, basePath);
+  }
+
+  /** The base directory `from` was moved to `to` (by commit): base paths recorded below it follow. */
+  rebase(from: string, to: string): void {
+    const lo = `${from}/`;
+    const hi = `${from}0`;
+    for (const table of ['agentfs_overlay_dir', 'agentfs_overlay_copyup']) {
+      this.store
+        .stmt(`UPDATE ${table} SET base_path = ? || substr(base_path, ?) WHERE base_path = ? OR (base_path > ? AND base_path < ?)`)
+        .run(to, from.length + 1, from, lo, hi);
+    }
+  }
+
+  clearRedirect(deltaIno: number): void {
+    this.store.stmt('DELETE FROM agentfs_overlay_dir WHERE delta_ino = ?').run(deltaIno);
+  }
+}
+
+export function redirectRows(store: Store): { deltaIno: number; basePath: string | null }[] {
+  return (store.stmt('SELECT delta_ino, base_path FROM agentfs_overlay_dir').all() as { delta_ino: number; base_path: string | null }[]).map(
+    (r) => ({ deltaIno: r.delta_ino, basePath: r.base_path }),
+  );
+}

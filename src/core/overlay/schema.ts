@@ -1,0 +1,30 @@
+import type { Store } from '../../store/index.js';
+
+/**
+ * Our own overlay tables (the spec's fs_whiteout and fs_origin cannot carry these facts):
+ * - agentfs_overlay_dir: a delta directory whose base layer is not the base directory at its own
+ *   path. base_path is the base directory it merges with after a rename ('/old/name'), or NULL
+ *   for an opaque directory (re-created over a deleted base path: shows no base entries).
+ *   Delta directories without a row merge with the base directory at parent's base path + name,
+ *   which is what a database written by another SPEC implementation means.
+ * - agentfs_overlay_copyup: what the base file looked like when it was copied up, so commit can
+ *   tell whether the base changed underneath since.
+ */
+export const OVERLAY_DDL = [
+  `CREATE TABLE IF NOT EXISTS agentfs_overlay_dir (
+    delta_ino INTEGER PRIMARY KEY,
+    base_path TEXT
+  )`,
+  `CREATE TABLE IF NOT EXISTS agentfs_overlay_copyup (
+    delta_ino INTEGER PRIMARY KEY,
+    base_path TEXT NOT NULL,
+    base_ino INTEGER NOT NULL,
+    size INTEGER NOT NULL,
+    mtime_ns TEXT NOT NULL,
+    copied_at INTEGER NOT NULL
+  )`,
+];
+
+export function ensureOverlaySchema(store: Store): void {
+  store.ensureSchema('overlay', OVERLAY_DDL);
+}

@@ -1,0 +1,99 @@
+import type { Store } from '../../store/index.js';
+import { baseName, parentOf } from './base.js';
+
+/**
+ * Whiteouts (spec table fs_whiteout): overlay paths whose base entry is hidden. Keyed by the
+ * path in the merged view; a renamed directory carries its whiteouts to the new prefix.
+ */
+export class Whiteouts {
+  /**
+   * Names whited out per directory, for the directories looked at lately: a lookup in the base
+   * then costs no query. Kept in step by every change made through this object; a transaction
+   * rolled back, or another process changing whiteouts, is covered by invalidate().
+   */
+  private readonly cache = new Map<string, Set<string>>();
+
+  constructor(private readonly store: Store) {}
+
+  invalidate(): void {
+    this.cache.clear();
+  }
+
+  has(path: string): boolean {
+    return this.namesIn(parentOf(path)).has(baseName(path));
+  }
+
+  add(path: string): void {
+    this.store
+      .stmt('INSERT OR REPLACE INTO fs_whiteout (path, parent_path, created_at) VALUES (?, ?, ?)')
+      .run(path, parentOf(path), Math.floor(Date.now() / 1000));
+    this.cache.get(parentOf(path))?.add(baseName(path));
+  }
+
+  remove(path: string): void {
+    this.store.stmt('DELETE FROM fs_whiteout WHERE path = ?').run(path);
+    this.cache.get(parentOf(path))?.delete(baseName(path));
+  }
+
+  /** Names whited out directly in directory `dir` (do not modify the set). */
+  namesIn(dir: string): Set<string> {
+    let names = this.cache.get(dir);
+    if (names) return names;
+    const rows = this.store.stmt('SELECT path FROM fs_whiteout WHERE parent_path = ?').all(dir) as { path: string }[];
+    names = new Set(rows.map((r) => baseName(r.path)));
+    if (this.cache.size >= 1024) this.cache.delete(this.cache.keys().next().value as string);
+    this.cache.set(dir, names);
+    return names;
+  }
+
+  /** Every whiteout strictly below `dir`, with its creation time. */
+  under(dir: string): { path: string; createdAt: number }[] {
+    const [lo, hi] = range(dir);
+    return (
+      this.store.stmt('SELECT path, created_at FROM fs_whiteout WHERE path > ? AND path < ? ORDER BY path').all(lo, hi) as {
+        path: string;
+        created_at: number;
+      }[]
+    ).map((r) => ({ path: r.path, createdAt: r.created_at }));
+  }
+
+  createdAt(path: string): number | undefined {
+    const row = this.store.stmt('SELECT created_at FROM fs_whiteout WHERE path = ?').get(path) as { created_at: number } | undefined;
+    return row?.created_at;
+  }
+
+  removeUnder(dir: string): void {
+    this.cache.clear();
+    const [lo, hi] = range(dir);
+    this.store.stmt('DELETE FROM fs_whiteout WHERE path > ? AND path < ?').run(lo, hi);
+  }
+
+  /** A directory moved from `from` to `to`: its whiteouts move along. */
+  moveUnder(from: string, to: string): void {
+    this.cache.clear();
+    const [lo, hi] = range(from);
+    const fromLen = from === '/' ? 0 : from.length;
+    const prefix = to === '/' ? '' : to;
+    const rows = this.store.stmt('SELECT path, created_at FROM fs_whiteout WHERE path > ? AND path < ?').all(lo, hi) as {
+      path: string;
+      created_at: number;
+    }[];
+    if (!rows.length) return;
+    this.store.stmt('DELETE FROM fs_whiteout WHERE path > ? AND path < ?').run(lo, hi);
+    const ins = this.store.stmt('INSERT OR REPLACE INTO fs_whiteout (path, parent_path, created_at) VALUES (?, ?, ?)');
+    for (const r of rows) {
+      const p = prefix + r.path.slice(fromLen);
+      ins.run(p, parentOf(p), r.created_at);
+    }
+  }
+
+  count(): number {
+    return (this.store.stmt('SELECT COUNT(*) AS n FROM fs_whiteout').get() as { n: number }).n;
+  }
+}
+
+/** Half-open key range [dir + '/', dir + '0') covering every path strictly below dir. */
+function range(dir: string): [string, string] {
+  const p = dir === '/' ? '' : dir;
+  return [`${p}/`, `${p}0`];
+}

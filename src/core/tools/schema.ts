@@ -1,0 +1,31 @@
+/**
+ * Our tables beside the spec's tool_calls (never new columns in it, so other implementations
+ * still read the file).
+ */
+export const TOOL_CALLS_SCHEMA: readonly string[] = [
+  // Per call we started: the enclosing call (nesting), nanosecond times for ordering against the
+  // file-operation journal, and the process that ran it.
+  `CREATE TABLE IF NOT EXISTS agentfs_tool_call_ext (
+    id INTEGER PRIMARY KEY,
+    parent_id INTEGER,
+    started_ns INTEGER,
+    completed_ns INTEGER,
+    pid INTEGER
+  )`,
+  `CREATE INDEX IF NOT EXISTS idx_agentfs_tool_call_ext_parent ON agentfs_tool_call_ext(parent_id)`,
+  // Calls announced to other processes while they run (agentfs record / run): a mount served by
+  // another process attributes the file operations it journals to the newest live one.
+  `CREATE TABLE IF NOT EXISTS agentfs_active_call (
+    id INTEGER PRIMARY KEY,
+    pid INTEGER NOT NULL,
+    started_ns INTEGER NOT NULL
+  )`,
+  // Spec-text layout only (tool_calls without status, completed_at NOT NULL): pending calls wait
+  // here under their reserved id until they finish.
+  `CREATE TABLE IF NOT EXISTS agentfs_tool_call_pending (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    parameters TEXT,
+    started_at INTEGER NOT NULL
+  )`,
+];

@@ -1,0 +1,72 @@
+/**
+ * Mounting an agent: open its database through Agent.open, clear a stale mount left on the
+ * mountpoint by a dead server, and serve the agent's filesystem there.
+ */
+import { statSync, writeFileSync } from 'node:fs';
+import { Agent } from '../core/agent.js';
+import type { AgentTarget } from '../store/index.js';
+import { FuseServer, type FuseMountOptions } from './server.js';
+import { agentfsMountAt, recoverStale, readRecord } from './mounts.js';
+
+export interface AgentMount {
+  agent: Agent;
+  server: FuseServer;
+}
+
+export class MountError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'MountError';
+  }
+}
+
+/** Checks that mountpoint can take a new mount (recovering a stale one); throws MountError. */
+export async function prepareMountpoint(mountpoint: string): Promise<void> {
+  const found = await recoverStale(mountpoint);
+  if (found === 'live') {
+    const rec = readRecord(mountpoint);
+    throw new MountError(`${mountpoint} is already an agentfs mount${rec ? ` of ${rec.database} (pid ${rec.pid})` : ''}`);
+  }
+  let st;
+  try {
+    st = statSync(mountpoint);
+  } catch (e) {
+    throw new MountError(`mountpoint ${mountpoint}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such directory' : (e as Error).message}`);
+  }
+  if (!st.isDirectory()) throw new MountError(`mountpoint ${mountpoint} is not a directory`);
+}
+
+export async function mountAgent(
+  target: AgentTarget,
+  mountpoint: string,
+  options: Omit<FuseMountOptions, 'groupCommit' | 'changeCounter'> = {},
+): Promise<AgentMount> {
+  await prepareMountpoint(mountpoint);
+  const agent = Agent.open(target);
+  try {
+    const server = await FuseServer.mount(agent.fs, mountpoint, {
+      ...options,
+      groupCommit: { begin: () => agent.store.beginBatch(), commit: () => agent.store.commitBatch() },
+      changeCounter: () => agent.store.dataVersion(),
+    });
+    raiseReadahead(mountpoint);
+    return { agent, server };
+  } catch (e) {
+    agent.close();
+    throw e;
+  }
+}
+
+/**
+ * The kernel caps FUSE readahead at 128 KiB whatever the filesystem asks; with 1 MiB read
+ * requests sequential reads need a quarter of the round trips (about +20% here). Root only.
+ */
+function raiseReadahead(mountpoint: string): void {
+  const m = agentfsMountAt(mountpoint);
+  if (!m) return;
+  try {
+    writeFileSync(`/sys/class/bdi/${m.device}/read_ahead_kb`, '1024');
+  } catch {
+    /* not root, or no such sysfs entry: keep the default */
+  }
+}

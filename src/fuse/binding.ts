@@ -1,0 +1,112 @@
+/**
+ * The native libfuse 3 low-level binding (native/fuse_session.cc, built to
+ * native/build/Release/agentfs_native.node). Requests arrive in batches as arrays
+ * `[op, id, ino, uid, gid, pid, ...args]`; each is answered once through a reply function.
+ */
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** Request kinds; keep in sync with `enum Op` in native/fuse_session.cc. */
+export const Op = {
+  INIT: 0,
+  EXIT: 1,
+  LOOKUP: 2,
+  GETATTR: 3,
+  SETATTR: 4,
+  READLINK: 5,
+  MKNOD: 6,
+  MKDIR: 7,
+  UNLINK: 8,
+  RMDIR: 9,
+  SYMLINK: 10,
+  RENAME: 11,
+  LINK: 12,
+  OPEN: 13,
+  READ: 14,
+  WRITE: 15,
+  RELEASE: 16,
+  FSYNC: 17,
+  OPENDIR: 18,
+  READDIR: 19,
+  READDIRPLUS: 20,
+  RELEASEDIR: 21,
+  FSYNCDIR: 22,
+  STATFS: 23,
+  ACCESS: 24,
+  CREATE: 25,
+} as const;
+
+/** Index of the first op-specific argument in a request array. */
+export const ARG = 6;
+
+/** One request: [op, id, ino, uid, gid, pid, ...op-specific args]. */
+export type RawRequest = [number, number, number, number, number, number, ...unknown[]];
+
+/** FUSE_SET_ATTR_* bits of a setattr request. */
+export const SetAttrBits = {
+  MODE: 1 << 0,
+  UID: 1 << 1,
+  GID: 1 << 2,
+  SIZE: 1 << 3,
+  ATIME: 1 << 4,
+  MTIME: 1 << 5,
+  ATIME_NOW: 1 << 7,
+  MTIME_NOW: 1 << 8,
+  CTIME: 1 << 10,
+} as const;
+
+/** Doubles per attribute record (see fill_stat in the addon). */
+export const ATTR_LEN = 15;
+
+export interface MountConfig {
+  maxWrite?: number;
+  maxReadahead?: number;
+  writeback?: boolean;
+  readdirplus?: boolean;
+}
+
+export type SessionHandle = { readonly __session: unique symbol };
+
+export interface NativeBinding {
+  mount(mountpoint: string, fuseArgs: string[], config: MountConfig, onBatch: (batch: RawRequest[]) => void): SessionHandle;
+  destroy(handle: SessionHandle): void;
+  exit(handle: SessionHandle): void;
+  /** the session stops keeping the process alive (exiting then aborts the connection) */
+  unref(handle: SessionHandle): void;
+  /** umount2(2); returns 0 or an errno */
+  umount(path: string, lazy: boolean): number;
+  replyErr(id: number, errno: number): number;
+  replyEntry(id: number, attr: Float64Array, entryTimeout: number, attrTimeout: number): number;
+  replyCreate(id: number, attr: Float64Array, entryTimeout: number, attrTimeout: number, fh: number, keepCache: boolean, directIo: boolean): number;
+  replyAttr(id: number, attr: Float64Array, attrTimeout: number): number;
+  replyReadlink(id: number, target: string): number;
+  replyOpen(id: number, fh: number, keepCache: boolean, directIo: boolean): number;
+  replyWrite(id: number, count: number): number;
+  replyBuf(id: number, data: Uint8Array | null): number;
+  replyStatfs(id: number, st: Float64Array): number;
+  /** packs entries ([off, ...attr] per name) until the buffer is full; returns how many went out */
+  replyDir(id: number, size: number, names: string[], entries: Float64Array, plus: boolean, entryTimeout: number, attrTimeout: number): number;
+  notifyInvalInode(handle: SessionHandle, ino: number, off: number, len: number): number;
+  notifyInvalEntry(handle: SessionHandle, parent: number, name: string): number;
+}
+
+let cached: NativeBinding | undefined;
+
+/** Where the compiled addon lives (from dist/fuse or src/fuse, two levels below the package root). */
+export function addonPath(): string {
+  const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+  return join(root, 'native', 'build', 'Release', 'agentfs_native.node');
+}
+
+/** Loads the addon; throws a clear error when it was not built. */
+export function loadBinding(): NativeBinding {
+  if (cached) return cached;
+  const file = addonPath();
+  if (!existsSync(file)) {
+    throw new Error(`the FUSE addon is not built (${file}); run \`npm run setup\` (needs libfuse3-dev)`);
+  }
+  cached = createRequire(import.meta.url)(file) as NativeBinding;
+  return cached;
+}

@@ -1,0 +1,131 @@
+/**
+ * Directory requests: opendir, readdir(plus), releasedir, fsyncdir.
+ * Kernel offsets: 1 is after '.', 2 after '..', and cookie + 2 after a core entry, so offsets
+ * stay stable while the directory changes (the core's cookies are).
+ */
+import type { Attr, DirEntry, DirEntryPlus } from '../../core/types.js';
+import { ARG, ATTR_LEN, type RawRequest } from '../binding.js';
+import { putAttr } from '../attr.js';
+import type { DirHandle, Reply, ServeState } from '../state.js';
+
+const DOTS = 2;
+const STRIDE = 1 + ATTR_LEN;
+
+export function opendir(s: ServeState, req: RawRequest): Reply {
+  const id = req[1];
+  const ino = req[2];
+  s.fs.getattr(ino); // ENOENT for a vanished directory
+  const fh = s.newFh();
+  s.dirs.set(fh, { ino, pending: null, from: -1, atEnd: false, plus: false });
+  return () => s.native.replyOpen(id, fh, false, false);
+}
+
+export function releasedir(s: ServeState, req: RawRequest): Reply {
+  const id = req[1];
+  s.dirs.delete(req[ARG] as number);
+  return () => s.native.replyErr(id, 0);
+}
+
+export function fsyncdir(s: ServeState, req: RawRequest): Reply {
+  const id = req[1];
+  s.fs.fsync(req[2], (req[ARG + 1] as number) !== 0);
+  return () => s.native.replyErr(id, 0);
+}
+
+export function readdir(s: ServeState, req: RawRequest): Reply {
+  return list(s, req, false);
+}
+
+export function readdirplus(s: ServeState, req: RawRequest): Reply {
+  return list(s, req, true);
+}
+
+function handleOf(s: ServeState, req: RawRequest): DirHandle {
+  const fh = req[ARG] as number;
+  let h = s.dirs.get(fh);
+  if (!h) {
+    // readdir without opendir (should not happen): serve it statelessly
+    h = { ino: req[2], pending: null, from: -1, atEnd: false, plus: false };
+  }
+  return h;
+}
+
+/** About how many entries fit in the kernel's buffer (dirent: 24 bytes + name; plus adds ~128). */
+function estimate(size: number, plus: boolean): number {
+  return Math.max(8, Math.ceil(size / (plus ? 150 : 32)));
+}
+
+function list(s: ServeState, req: RawRequest, plus: boolean): Reply {
+  const id = req[1];
+  const ino = req[2];
+  const [, size, off] = req.slice(ARG) as number[];
+  const h = handleOf(s, req);
+  const names: string[] = [];
+  const rows: Array<{ off: number; ino: number; mode: number; attr?: Attr }> = [];
+
+  if (off < 1) {
+    const a = plus ? s.fs.getattr(ino) : undefined;
+    rows.push({ off: 1, ino, mode: a?.mode ?? 0o040000, attr: a });
+    names.push('.');
+  }
+  if (off < DOTS) {
+    const parent = s.parents.get(ino) ?? ino;
+    let a: Attr | undefined;
+    if (plus) {
+      try {
+        a = s.fs.getattr(parent);
+      } catch {
+        a = s.fs.getattr(ino);
+      }
+    }
+    rows.push({ off: DOTS, ino: a?.ino ?? parent, mode: a?.mode ?? 0o040000, attr: a });
+    names.push('..');
+  }
+
+  const want = estimate(size, plus);
+  let entries: (DirEntry | DirEntryPlus)[];
+  let atEnd: boolean;
+  const after = Math.max(off, DOTS);
+  if (h.pending && h.from === after && h.plus === plus) {
+    entries = h.pending;
+    atEnd = h.atEnd;
+  } else {
+    const cookie = after - DOTS;
+    const limit = Math.max(want, 256);
+    entries = plus ? s.fs.readdirPlus(ino, cookie, limit) : s.fs.readdir(ino, cookie, limit);
+    atEnd = entries.length < limit;
+  }
+  for (const e of entries.length > want * 2 ? entries.slice(0, want * 2) : entries) {
+    rows.push({ off: e.offset + DOTS, ino: e.ino, mode: e.mode, attr: (e as DirEntryPlus).attr });
+    if ((e.mode & 0o170000) === 0o040000) s.rememberParent(e.ino, ino);
+    if (plus) s.handedOut(ino, e.name, e.ino);
+    names.push(e.name);
+  }
+
+  const packed = new Float64Array(rows.length * STRIDE);
+  rows.forEach((r, i) => {
+    const at = i * STRIDE;
+    packed[at] = r.off;
+    if (plus) {
+      putAttr(packed, at + 1, r.attr ?? s.fs.getattr(r.ino), s.owner);
+    } else {
+      packed[at + 1] = r.ino;
+      packed[at + 2] = r.mode;
+    }
+  });
+  const dots = rows.length - Math.min(entries.length, want * 2);
+  return () => {
+    const sent = s.native.replyDir(id, size, names, packed, plus, s.timeouts.entry, s.timeouts.attr);
+    // keep what did not fit for the next call, which continues from the last offset sent
+    const usedEntries = Math.max(0, sent - dots);
+    if (sent > 0 && usedEntries < entries.length) {
+      h.pending = entries.slice(usedEntries);
+      h.from = rows[sent - 1]!.off;
+      h.atEnd = atEnd;
+      h.plus = plus;
+    } else {
+      h.pending = null;
+      h.from = -1;
+    }
+  };
+}

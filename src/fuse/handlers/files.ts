@@ -1,0 +1,94 @@
+/** File requests: create, open, read, write, release, fsync. */
+import { constants } from 'node:fs';
+import { isFsError, FsError } from '../../core/errors.js';
+import { isDir, type Attr } from '../../core/types.js';
+import { ARG, type RawRequest } from '../binding.js';
+import { encodeAttr } from '../attr.js';
+import { callerOf, type Reply, type ServeState } from '../state.js';
+
+const O_EXCL = 0o200;
+
+/** What the kernel's page cache of a file depends on. */
+function cacheKey(a: Attr): string {
+  return `${a.mtime.sec}:${a.mtime.nsec}:${a.size}`;
+}
+
+/**
+ * keep_cache is safe when the file is exactly as it was when the kernel last held its pages
+ * (nobody changed it outside this mount since); otherwise the kernel drops them on open.
+ */
+function keepCache(s: ServeState, a: Attr): boolean {
+  return s.cacheKeys.get(a.ino) === cacheKey(a);
+}
+
+export function open(s: ServeState, req: RawRequest): Reply {
+  const id = req[1];
+  const ino = req[2];
+  const flags = req[ARG] as number;
+  // With outside changes watched, the kernel's pages are dropped when they happen, so they
+  // can always be kept; otherwise compare with what the kernel last held.
+  const keep = s.watched || keepCache(s, s.fs.getattr(ino));
+  s.fs.open(ino, flags);
+  const fh = s.newFh();
+  s.files.set(fh, { ino, flags });
+  return () => s.native.replyOpen(id, fh, keep, false);
+}
+
+export function create(s: ServeState, req: RawRequest): Reply {
+  const id = req[1];
+  const parent = req[2];
+  const [name, mode, flags] = req.slice(ARG) as [string, number, number];
+  let attr: Attr;
+  try {
+    attr = s.fs.create(parent, name, mode & 0o7777, callerOf(req));
+  } catch (e) {
+    // The kernel saw no such name, but it may have appeared meanwhile: open it unless O_EXCL.
+    if (!isFsError(e, 'EEXIST') || flags & O_EXCL) throw e;
+    attr = s.fs.lookup(parent, name);
+    if (isDir(attr.mode)) throw new FsError('EISDIR', 'open', name);
+    if (flags & constants.O_TRUNC) attr = s.fs.setattr(attr.ino, { size: 0 }, callerOf(req));
+  }
+  s.fs.open(attr.ino, flags);
+  const fh = s.newFh();
+  s.files.set(fh, { ino: attr.ino, flags });
+  s.handedOut(parent, name, attr.ino);
+  const out = encodeAttr(attr, s.owner);
+  return () => s.native.replyCreate(id, out, s.timeouts.entry, s.timeouts.attr, fh, false, false);
+}
+
+export function read(s: ServeState, req: RawRequest): Reply {
+  const id = req[1];
+  const [, size, off] = req.slice(ARG) as number[];
+  const data = s.fs.read(req[2], off, size);
+  return () => s.native.replyBuf(id, data);
+}
+
+export function write(s: ServeState, req: RawRequest): Reply {
+  const id = req[1];
+  const [, off, , data] = req.slice(ARG) as [number, number, number, Buffer];
+  const n = s.fs.write(req[2], off, data);
+  return () => s.native.replyWrite(id, n);
+}
+
+export function release(s: ServeState, req: RawRequest): Reply {
+  const id = req[1];
+  const ino = req[2];
+  const fh = req[ARG] as number;
+  s.files.delete(fh);
+  s.fs.release(ino);
+  if (s.watched) return () => s.native.replyErr(id, 0);
+  try {
+    // what the kernel's page cache now holds (its own writes included)
+    s.rememberCacheKey(ino, cacheKey(s.fs.getattr(ino)));
+  } catch {
+    s.cacheKeys.delete(ino); // unlinked and freed
+  }
+  return () => s.native.replyErr(id, 0);
+}
+
+export function fsync(s: ServeState, req: RawRequest): Reply {
+  const id = req[1];
+  const datasync = req[ARG + 1] as number;
+  s.fs.fsync(req[2], datasync !== 0);
+  return () => s.native.replyErr(id, 0);
+}

@@ -1,0 +1,42 @@
+import { Op } from '../binding.js';
+import type { Handler } from '../state.js';
+import * as attrs from './attrs.js';
+import * as names from './names.js';
+import * as files from './files.js';
+import * as dirs from './dirs.js';
+
+/** Request kind -> handler. */
+export const HANDLERS: ReadonlyMap<number, Handler> = new Map<number, Handler>([
+  [Op.LOOKUP, attrs.lookup],
+  [Op.GETATTR, attrs.getattr],
+  [Op.SETATTR, attrs.setattr],
+  [Op.READLINK, attrs.readlink],
+  [Op.ACCESS, attrs.access],
+  [Op.STATFS, attrs.statfs],
+  [Op.MKNOD, names.mknod],
+  [Op.MKDIR, names.mkdir],
+  [Op.SYMLINK, names.symlink],
+  [Op.LINK, names.link],
+  [Op.UNLINK, names.unlink],
+  [Op.RMDIR, names.rmdir],
+  [Op.RENAME, names.rename],
+  [Op.OPEN, files.open],
+  [Op.CREATE, files.create],
+  [Op.READ, files.read],
+  [Op.WRITE, files.write],
+  [Op.RELEASE, files.release],
+  [Op.FSYNC, files.fsync],
+  [Op.OPENDIR, dirs.opendir],
+  [Op.READDIR, dirs.readdir],
+  [Op.READDIRPLUS, dirs.readdirplus],
+  [Op.RELEASEDIR, dirs.releasedir],
+  [Op.FSYNCDIR, dirs.fsyncdir],
+]);
+
+/** Requests that change the database (worth grouping into one transaction). */
+export const MUTATING: ReadonlySet<number> = new Set<number>([
+  Op.SETATTR, Op.MKNOD, Op.MKDIR, Op.SYMLINK, Op.LINK, Op.UNLINK, Op.RMDIR, Op.RENAME, Op.CREATE, Op.WRITE, Op.RELEASE,
+]);
+
+/** Requests that must run outside any open transaction (durability points). */
+export const SYNCING: ReadonlySet<number> = new Set<number>([Op.FSYNC, Op.FSYNCDIR]);

@@ -1,0 +1,2 @@
+export { FuseServer, unmountPath, DEFAULT_TIMEOUTS, type FuseMountOptions } from './server.js';
+export type { CacheTimeouts } from './state.js';

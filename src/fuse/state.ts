@@ -1,0 +1,104 @@
+import type { Caller, DirEntry, DirEntryPlus, FileSystem } from '../core/types.js';
+import type { NativeBinding, RawRequest, SessionHandle } from './binding.js';
+import type { OwnerOverride } from './attr.js';
+
+const MAX_KNOWN = 500_000;
+
+/** Kernel cache lifetimes, in seconds. */
+export interface CacheTimeouts {
+  /** how long the kernel may trust a name -> inode mapping */
+  entry: number;
+  /** how long the kernel may trust attributes */
+  attr: number;
+  /** how long the kernel may remember that a name does not exist (0 = never) */
+  negative: number;
+}
+
+export interface FileHandle {
+  ino: number;
+  flags: number;
+}
+
+export interface DirHandle {
+  ino: number;
+  /** entries fetched from the core but not yet sent, continuing after kernel offset `from` */
+  pending: (DirEntry | DirEntryPlus)[] | null;
+  from: number;
+  /** the core had no more entries after `pending` */
+  atEnd: boolean;
+  /** `pending` came from readdirPlus (with attributes) */
+  plus: boolean;
+}
+
+/** Everything the request handlers of one mount share. */
+export class ServeState {
+  readonly files = new Map<number, FileHandle>();
+  readonly dirs = new Map<number, DirHandle>();
+  /** directory -> parent, learned from lookups, for '..' entries */
+  readonly parents = new Map<number, number>();
+  /** ino -> "mtime:size" when the kernel last had its pages, to decide keep_cache on open */
+  readonly cacheKeys = new Map<number, string>();
+  /** names and inodes the kernel may be caching, to invalidate when another process changes the database */
+  readonly known = new Map<number, Set<string>>();
+  readonly knownInodes = new Set<number>();
+  private knownCount = 0;
+  private nextFh = 1;
+  handle: SessionHandle | undefined;
+  /** outside changes to the storage are detected (and drop the kernel's caches) */
+  watched = false;
+
+  constructor(
+    readonly fs: FileSystem,
+    readonly native: NativeBinding,
+    readonly timeouts: CacheTimeouts,
+    readonly owner: OwnerOverride,
+  ) {}
+
+  newFh(): number {
+    return this.nextFh++;
+  }
+
+  rememberParent(dir: number, parent: number): void {
+    if (this.parents.size > 200_000) this.parents.clear();
+    this.parents.set(dir, parent);
+  }
+
+  /** The kernel now caches parent/name -> ino (and ino's attributes). */
+  handedOut(parent: number, name: string, ino: number): void {
+    if (this.knownCount > MAX_KNOWN) return; // beyond this, rely on the timeouts
+    let names = this.known.get(parent);
+    if (!names) this.known.set(parent, (names = new Set()));
+    if (!names.has(name)) {
+      names.add(name);
+      this.knownCount++;
+    }
+    this.knownInodes.add(ino);
+  }
+
+  /** Asks the kernel to forget everything it cached from us (after an outside change). */
+  invalidateAll(): void {
+    if (!this.handle) return;
+    for (const [parent, names] of this.known) for (const name of names) this.native.notifyInvalEntry(this.handle, parent, name);
+    for (const ino of this.knownInodes) this.native.notifyInvalInode(this.handle, ino, 0, 0);
+    this.native.notifyInvalInode(this.handle, 1, 0, 0);
+    this.known.clear();
+    this.knownInodes.clear();
+    this.knownCount = 0;
+    this.cacheKeys.clear();
+  }
+
+  rememberCacheKey(ino: number, key: string): void {
+    if (this.cacheKeys.size > 200_000) this.cacheKeys.clear();
+    this.cacheKeys.set(ino, key);
+  }
+}
+
+/** The caller of a request (uid, gid, pid from the kernel). */
+export function callerOf(req: RawRequest): Caller {
+  return { uid: req[3], gid: req[4], pid: req[5] };
+}
+
+/** Sends a reply: run now, or once the batch that produced it has committed. */
+export type Reply = () => void;
+
+export type Handler = (s: ServeState, req: RawRequest) => Reply;

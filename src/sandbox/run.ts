@@ -1,0 +1,239 @@
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, realpathSync, rmdirSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { customAlphabet } from 'nanoid';
+import { Agent, META } from '../core/agent.js';
+import { Store, validateId } from '../store/index.js';
+import { FuseServer } from '../fuse/index.js';
+import { defaultAllows, resolveAllows } from './allow.js';
+import { launcherArgs, launcherPath } from './launcher.js';
+import {
+  addRun, agentfsHome, claimServer, sessionsDir, liveRuns, liveServer, loadSession, releaseServer, removeRun, saveSession, type SessionRecord,
+} from './sessions.js';
+
+export interface RunOptions {
+  session?: string;
+  allow?: string[];
+  defaultAllows?: boolean;
+  argv: string[];
+  /** where the session line goes (default: stderr) */
+  log?: (line: string) => void;
+}
+
+export interface RunOutcome {
+  session: string;
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+export class RunError extends Error {}
+
+const newId = customAlphabet('0123456789abcdefghijklmnopqrstuvwxyz', 10);
+
+/**
+ * Finds or creates the session for the current directory. Session databases live under
+ * $AGENTFS_HOME/sessions, outside the base (the base stays untouched, not even a new entry);
+ * when that directory is inside the base anyway (run from $HOME), the overlay hides it.
+ */
+export function prepareSession(id: string | undefined, cwd: string): SessionRecord {
+  const sessionId = id ?? `run-${newId()}`;
+  validateId(sessionId);
+  const existing = loadSession(sessionId);
+  if (existing) {
+    if (existing.base !== cwd) {
+      throw new RunError(`session ${sessionId} is an overlay of ${existing.base}; run it from there (this is ${cwd})`);
+    }
+    if (existsSync(existing.database)) return existing;
+  }
+  const database = join(sessionsDir(), `${sessionId}.db`);
+  mkdirSync(sessionsDir(), { recursive: true, mode: 0o700 });
+  const hidden = isUnder(sessionsDir(), cwd) ? [`/${relative(cwd, agentfsHome())}`] : [];
+  const store = Store.open({ path: database }, { create: true });
+  try {
+    const base = store.getMeta(META.base);
+    if (base === undefined) {
+      store.setMeta(META.base, cwd);
+      if (hidden.length) store.setMeta(META.hide, JSON.stringify(hidden));
+      store.setMeta(META.createdAt, String(Math.floor(Date.now() / 1000)));
+    } else if (base !== cwd) {
+      throw new RunError(`${database} is an overlay of ${base}, not of ${cwd}`);
+    }
+  } finally {
+    store.close();
+  }
+  const rec: SessionRecord = { id: sessionId, database, base: cwd, createdAt: existing?.createdAt ?? new Date().toISOString() };
+  saveSession(rec);
+  return rec;
+}
+
+/**
+ * `agentfs run`: the current directory becomes a copy-on-write overlay (base = cwd, changes in
+ * the session database), served over FUSE by this process, and the command runs in new user,
+ * mount and PID namespaces (native/sandbox/launcher.c) with the overlay bound over cwd, the rest
+ * of the filesystem read-only except the allowed paths, and the session files hidden.
+ * A second run of the same session joins the live overlay instead of mounting another.
+ */
+export async function runSandbox(options: RunOptions): Promise<RunOutcome> {
+  if (!options.argv.length) throw new RunError('missing command to run');
+  if (process.env.AGENTFS_SANDBOX) {
+    throw new RunError(`already inside an agentfs sandbox (session ${process.env.AGENTFS_SESSION ?? '?'}); sandboxes do not nest`);
+  }
+  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const launcher = launcherPath();
+  const cwd = realpathSync(process.cwd());
+  const session = prepareSession(options.session, cwd);
+  const home = agentfsHome();
+  mkdirSync(join(home, 'mnt'), { recursive: true, mode: 0o700 });
+
+  let server: FuseServer | undefined;
+  let agent: Agent | undefined;
+  let mountpoint: string;
+  const joined = liveServer(session.id);
+  if (joined) {
+    mountpoint = joined.mountpoint;
+  } else {
+    mountpoint = mkdtempSync(join(home, 'mnt', `${session.id}-`));
+    if (!claimServer(session.id, { pid: process.pid, mountpoint, startedAt: new Date().toISOString() })) {
+      rmdirSync(mountpoint);
+      // another run of the session is starting: wait for its mount
+      let other = liveServer(session.id);
+      for (let i = 0; !other && i < 100; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        other = liveServer(session.id);
+      }
+      if (!other) throw new RunError(`session ${session.id} is being started by another run that did not finish mounting; try again`);
+      mountpoint = other.mountpoint;
+    } else {
+      try {
+        // the overlay is bound over the base only inside the sandbox's mount namespace
+        agent = Agent.open({ path: session.database }, { baseDirect: true });
+        const a = agent;
+        server = await FuseServer.mount(a.fs, mountpoint, {
+          groupCommit: { begin: () => a.store.beginBatch(), commit: () => a.store.commitBatch() },
+          autoUnmount: true,
+          fsname: `agentfs:${session.id}`,
+          // Every change to the overlay goes through this one mount (runs of a session share
+          // it), so the kernel may keep names and attributes: only edits the host makes to the
+          // base directory meanwhile show up late, by this much.
+          timeouts: { entry: 30, attr: 30, negative: 5 },
+          onError: (e) => process.stderr.write(`agentfs run: internal error: ${(e as Error)?.stack ?? String(e)}\n`),
+        });
+      } catch (e) {
+        agent?.close();
+        releaseServer(session.id);
+        rmdirSync(mountpoint);
+        throw e;
+      }
+    }
+  }
+  addRun({ pid: process.pid, session: session.id, command: options.argv, cwd, startedAt: new Date().toISOString() });
+
+  const recorder = agent ?? Agent.open({ path: session.database });
+  const callId = recordStart(recorder, options.argv, cwd);
+  if (!agent) recorder.close();
+
+  log(`agentfs: session ${session.id}: changes are kept in ${session.database}; see them with \`agentfs diff ${session.id}\``);
+
+  const writable = resolveAllows([...(options.defaultAllows === false ? [] : defaultAllows()), ...(options.allow ?? [])]);
+  const hide = existsSync(home) && !isUnder(home, cwd) ? [realpathSync(home)] : [];
+  const args = launcherArgs({ binds: [[mountpoint, cwd]], writable: [cwd, ...writable], hide, workdir: cwd, argv: options.argv });
+
+  let outcome: { code: number | null; signal: NodeJS.Signals | null };
+  try {
+    outcome = await launch(launcher, args, {
+      ...process.env,
+      AGENTFS: '1',
+      AGENTFS_SANDBOX: 'linux-namespace',
+      AGENTFS_SESSION: session.id,
+    });
+  } finally {
+    removeRun(session.id);
+  }
+
+  const finisher = agent ?? Agent.open({ path: session.database });
+  recordEnd(finisher, callId, outcome);
+  if (!agent) finisher.close();
+
+  if (server && agent) {
+    await keepServingWhileJoined(session.id);
+    try {
+      await server.unmount({ lazy: true, graceMs: 2000 });
+    } catch {
+      server.abandon();
+    }
+    releaseServer(session.id);
+    agent.close();
+    try {
+      rmdirSync(mountpoint);
+    } catch {
+      /* still detaching; the directory is empty and harmless */
+    }
+  }
+  return { session: session.id, ...outcome };
+}
+
+function isUnder(path: string, dir: string): boolean {
+  return path === dir || path.startsWith(`${dir}/`);
+}
+
+/** Runs the launcher with the terminal; passes on signals sent to this process. */
+function launch(launcher: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(launcher, args, { stdio: 'inherit', env });
+    // A terminal's Ctrl-C / Ctrl-\ already reach the command (same process group): only pass
+    // those on when there is no terminal. Other signals are always passed on.
+    const tty = process.stdin.isTTY === true;
+    const signals: NodeJS.Signals[] = ['SIGTERM', 'SIGHUP', 'SIGUSR1', 'SIGUSR2', 'SIGINT', 'SIGQUIT'];
+    const handlers = new Map<NodeJS.Signals, () => void>();
+    for (const sig of signals) {
+      const h = () => {
+        if ((sig === 'SIGINT' || sig === 'SIGQUIT') && tty) return;
+        try {
+          child.kill(sig);
+        } catch {
+          /* already gone */
+        }
+      };
+      handlers.set(sig, h);
+      process.on(sig, h);
+    }
+    const done = () => {
+      for (const [sig, h] of handlers) process.removeListener(sig, h);
+    };
+    child.on('error', (e) => {
+      done();
+      reject(e);
+    });
+    child.on('exit', (code, signal) => {
+      done();
+      resolve({ code, signal });
+    });
+  });
+}
+
+/** The first run of a session serves its overlay until every run that joined it is done. */
+async function keepServingWhileJoined(id: string): Promise<void> {
+  for (;;) {
+    const others = liveRuns(id).filter((r) => r.pid !== process.pid);
+    if (!others.length) return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+function recordStart(agent: Agent, argv: string[], cwd: string): number | undefined {
+  try {
+    return agent.tools.start('agentfs run', { command: argv, cwd, pid: process.pid });
+  } catch {
+    return undefined; // the audit trail must not stop the command
+  }
+}
+
+function recordEnd(agent: Agent, id: number | undefined, outcome: { code: number | null; signal: NodeJS.Signals | null }): void {
+  if (id === undefined) return;
+  try {
+    if (outcome.code === 0) agent.tools.success(id, { exit_code: 0 });
+    else agent.tools.error(id, outcome.signal ? `killed by ${outcome.signal}` : `exit status ${outcome.code}`);
+  } catch {
+    /* see recordStart */
+  }
+}

@@ -1,0 +1,296 @@
+/**
+ * The SDK's filesystem: an async facade over PathFs with the method names and shapes of
+ * agentfs-sdk's FileSystem interface (stat objects with isFile()/isDirectory(), readdirPlus,
+ * open() handles with pread/pwrite), plus nanosecond times and the rest of what Node users expect.
+ */
+import { PathFs, type OpenFlags } from '../core/fs/paths.js';
+import { toNs } from '../core/fs/time.js';
+import {
+  F_OK, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK,
+  type Attr, type FileSystem, type Timespec,
+} from '../core/types.js';
+import { FsError } from '../core/errors.js';
+
+/** File attributes, Node-style: times in ms as numbers, plus exact ns as bigints. */
+export class Stats {
+  readonly ino: number;
+  readonly mode: number;
+  readonly nlink: number;
+  readonly uid: number;
+  readonly gid: number;
+  readonly size: number;
+  readonly rdev: number;
+  readonly blksize: number;
+  readonly blocks: number;
+  /** ms since the epoch (as in Node's atimeMs) */
+  readonly atime: number;
+  readonly mtime: number;
+  readonly ctime: number;
+  readonly atimeMs: number;
+  readonly mtimeMs: number;
+  readonly ctimeMs: number;
+  /** ns since the epoch, exact */
+  readonly atimeNs: bigint;
+  readonly mtimeNs: bigint;
+  readonly ctimeNs: bigint;
+  /** seconds + nanoseconds as stored */
+  readonly atimespec: Timespec;
+  readonly mtimespec: Timespec;
+  readonly ctimespec: Timespec;
+
+  constructor(a: Attr) {
+    this.ino = a.ino;
+    this.mode = a.mode;
+    this.nlink = a.nlink;
+    this.uid = a.uid;
+    this.gid = a.gid;
+    this.size = a.size;
+    this.rdev = a.rdev;
+    this.blksize = a.blksize;
+    this.blocks = a.blocks;
+    this.atimespec = a.atime;
+    this.mtimespec = a.mtime;
+    this.ctimespec = a.ctime;
+    this.atimeNs = toNs(a.atime);
+    this.mtimeNs = toNs(a.mtime);
+    this.ctimeNs = toNs(a.ctime);
+    this.atime = this.atimeMs = a.atime.sec * 1000 + a.atime.nsec / 1e6;
+    this.mtime = this.mtimeMs = a.mtime.sec * 1000 + a.mtime.nsec / 1e6;
+    this.ctime = this.ctimeMs = a.ctime.sec * 1000 + a.ctime.nsec / 1e6;
+  }
+
+  isFile(): boolean {
+    return (this.mode & S_IFMT) === S_IFREG;
+  }
+  isDirectory(): boolean {
+    return (this.mode & S_IFMT) === S_IFDIR;
+  }
+  isSymbolicLink(): boolean {
+    return (this.mode & S_IFMT) === S_IFLNK;
+  }
+  isFIFO(): boolean {
+    return (this.mode & S_IFMT) === S_IFIFO;
+  }
+  isSocket(): boolean {
+    return (this.mode & S_IFMT) === S_IFSOCK;
+  }
+  isCharacterDevice(): boolean {
+    return (this.mode & S_IFMT) === S_IFCHR;
+  }
+  isBlockDevice(): boolean {
+    return (this.mode & S_IFMT) === S_IFBLK;
+  }
+}
+
+export interface DirEntry {
+  name: string;
+  stats: Stats;
+}
+
+/** agentfs-sdk's statfs shape plus the POSIX numbers. */
+export interface FilesystemStats {
+  /** inodes in use (files, directories, symlinks, ...) */
+  inodes: number;
+  /** bytes of file content (sum of sizes of regular files) */
+  bytesUsed: number;
+  bsize: number;
+  blocks: number;
+  bfree: number;
+  bavail: number;
+  files: number;
+  ffree: number;
+  namemax: number;
+}
+
+type Encoding = BufferEncoding | { encoding?: BufferEncoding | null } | null | undefined;
+
+function encodingOf(o: Encoding): BufferEncoding | undefined {
+  if (!o) return undefined;
+  if (typeof o === 'string') return o;
+  return o.encoding ?? undefined;
+}
+
+/** An open file: I/O at explicit offsets on one inode, valid until close(). */
+export class FileHandle {
+  readonly ino: number;
+  readonly path: string;
+  private closed = false;
+  private readonly append: boolean;
+
+  constructor(private readonly paths: PathFs, ino: number, path: string, append: boolean) {
+    this.ino = ino;
+    this.path = path;
+    this.append = append;
+  }
+
+  private live(syscall: string): FileSystem {
+    if (this.closed) throw new FsError('EBADF', syscall, this.path);
+    return this.paths.fs;
+  }
+
+  async pread(offset: number, size: number): Promise<Buffer> {
+    return this.live('read').read(this.ino, offset, size);
+  }
+
+  /** Writes all of data at offset (at end of file when opened for append); returns bytes written. */
+  async pwrite(offset: number, data: Buffer | Uint8Array | string): Promise<number> {
+    const fs = this.live('write');
+    const buf = typeof data === 'string' ? Buffer.from(data) : data;
+    const at = this.append ? fs.getattr(this.ino).size : offset;
+    return fs.write(this.ino, at, buf);
+  }
+
+  async truncate(size = 0): Promise<void> {
+    this.live('ftruncate').setattr(this.ino, { size });
+  }
+
+  async fsync(): Promise<void> {
+    this.live('fsync').fsync(this.ino, false);
+  }
+
+  async fstat(): Promise<Stats> {
+    return new Stats(this.live('fstat').getattr(this.ino));
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.paths.close(this.ino);
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}
+
+/** The agent's filesystem for SDK users (`agent.fs`). */
+export class AgentFsFilesystem {
+  readonly paths: PathFs;
+
+  constructor(fs: FileSystem | PathFs) {
+    this.paths = fs instanceof PathFs ? fs : new PathFs(fs);
+  }
+
+  async stat(path: string): Promise<Stats> {
+    return new Stats(this.paths.stat(path));
+  }
+
+  async lstat(path: string): Promise<Stats> {
+    return new Stats(this.paths.lstat(path));
+  }
+
+  async exists(path: string): Promise<boolean> {
+    return this.paths.exists(path);
+  }
+
+  async readFile(path: string): Promise<Buffer>;
+  async readFile(path: string, options: BufferEncoding | { encoding: BufferEncoding }): Promise<string>;
+  async readFile(path: string, options?: Encoding): Promise<Buffer | string>;
+  async readFile(path: string, options?: Encoding): Promise<Buffer | string> {
+    const enc = encodingOf(options);
+    return enc ? this.paths.readFile(path, enc) : this.paths.readFile(path);
+  }
+
+  /** Creates or replaces a file; missing parent directories are created (as agentfs-sdk does). */
+  async writeFile(path: string, data: string | Uint8Array, options?: Encoding | { encoding?: BufferEncoding; mode?: number }): Promise<void> {
+    const mode = options && typeof options === 'object' && 'mode' in options ? options.mode : undefined;
+    this.paths.writeFile(path, data, { encoding: encodingOf(options as Encoding), mode, createParents: true });
+  }
+
+  async appendFile(path: string, data: string | Uint8Array, options?: Encoding): Promise<void> {
+    this.paths.appendFile(path, data, { encoding: encodingOf(options) });
+  }
+
+  async readdir(path: string): Promise<string[]> {
+    return this.paths.readdir(path);
+  }
+
+  async readdirPlus(path: string): Promise<DirEntry[]> {
+    return this.paths.readdirPlus(path).map((e) => ({ name: e.name, stats: new Stats(e.attr) }));
+  }
+
+  async mkdir(path: string, options?: { recursive?: boolean; mode?: number }): Promise<void> {
+    this.paths.mkdir(path, options);
+  }
+
+  async rmdir(path: string): Promise<void> {
+    this.paths.rmdir(path);
+  }
+
+  async unlink(path: string): Promise<void> {
+    this.paths.unlink(path);
+  }
+
+  async rm(path: string, options?: { force?: boolean; recursive?: boolean }): Promise<void> {
+    this.paths.rm(path, options);
+  }
+
+  async rename(oldPath: string, newPath: string): Promise<void> {
+    this.paths.rename(oldPath, newPath);
+  }
+
+  async copyFile(src: string, dest: string): Promise<void> {
+    this.paths.copyFile(src, dest);
+  }
+
+  async cp(src: string, dest: string, options?: { recursive?: boolean }): Promise<void> {
+    this.paths.cp(src, dest, options);
+  }
+
+  async symlink(target: string, linkpath: string): Promise<void> {
+    this.paths.symlink(target, linkpath);
+  }
+
+  async readlink(path: string): Promise<string> {
+    return this.paths.readlink(path);
+  }
+
+  async link(existingPath: string, newPath: string): Promise<void> {
+    this.paths.link(existingPath, newPath);
+  }
+
+  /** Throws ENOENT when missing, EACCES when `mode` (R_OK|W_OK|X_OK) is not allowed. */
+  async access(path: string, mode = F_OK): Promise<void> {
+    this.paths.access(path, mode);
+  }
+
+  async truncate(path: string, size = 0): Promise<void> {
+    this.paths.truncate(path, size);
+  }
+
+  async chmod(path: string, mode: number): Promise<void> {
+    this.paths.chmod(path, mode);
+  }
+
+  async chown(path: string, uid: number, gid: number): Promise<void> {
+    this.paths.chown(path, uid, gid);
+  }
+
+  async utimes(path: string, atime: Date | number, mtime: Date | number): Promise<void> {
+    this.paths.utimes(path, atime, mtime);
+  }
+
+  async statfs(): Promise<FilesystemStats> {
+    const s = this.paths.statfs();
+    const fs = this.paths.fs as FileSystem & { usage?: () => { inodes: number; bytes: number } };
+    if (typeof fs.usage === 'function') {
+      const u = fs.usage();
+      return { ...s, inodes: u.inodes, bytesUsed: u.bytes };
+    }
+    // any other FileSystem: count by walking the tree
+    let inodes = 1;
+    let bytesUsed = 0;
+    for (const e of this.paths.walk('/')) {
+      inodes++;
+      if ((e.attr.mode & S_IFMT) === S_IFREG) bytesUsed += e.attr.size;
+    }
+    return { ...s, inodes, bytesUsed };
+  }
+
+  /** Opens a file ('r' by default; 'r+', 'w', 'a', 'wx' ... or O_* numbers) and returns a handle. */
+  async open(path: string, flags: OpenFlags = 'r', mode = 0o644): Promise<FileHandle> {
+    const h = this.paths.open(path, flags, mode);
+    const append = typeof flags === 'string' ? flags.includes('a') : (h.flags & 0o2000) !== 0;
+    return new FileHandle(this.paths, h.ino, path, append);
+  }
+}

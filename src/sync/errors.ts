@@ -1,0 +1,24 @@
+/** A sync failure with a one-line message for the user; nothing local was changed. */
+export class SyncError extends Error {
+  constructor(
+    message: string,
+    readonly code: 'EREMOTE' | 'EAUTH' | 'EUNREACHABLE' | 'EFOREIGN' | 'ECONFLICT' | 'ECHANGED' | 'ENOREMOTE' | 'EUSAGE' = 'EREMOTE',
+  ) {
+    super(message);
+    this.name = 'SyncError';
+  }
+}
+
+/** Both sides changed the same things since the last sync. */
+export class SyncConflictError extends SyncError {
+  constructor(
+    readonly direction: 'push' | 'pull',
+    readonly conflicts: string[],
+  ) {
+    const shown = conflicts.slice(0, 20).join(', ');
+    const more = conflicts.length > 20 ? ` and ${conflicts.length - 20} more` : '';
+    const how = direction === 'push' ? '`push --force` to overwrite the remote with ours, or pull --theirs' : '`pull --theirs` to take the remote version, or `pull --force` to keep ours';
+    super(`conflict: both this agent and the remote changed ${shown}${more} since the last sync; nothing was changed (use ${how})`, 'ECONFLICT');
+    this.name = 'SyncConflictError';
+  }
+}

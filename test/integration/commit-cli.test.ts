@@ -1,0 +1,133 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { CLI, runCli, tempDir } from '../support/cli.js';
+
+let tmp: { dir: string; cleanup: () => void };
+let proj: string;
+let env: NodeJS.ProcessEnv;
+
+const sandbox = (session: string, script: string) => runCli(['run', '--session', session, '--', 'sh', '-c', script], { cwd: proj, env });
+const cli = (...args: string[]) => runCli(args, { cwd: proj, env });
+
+beforeEach(() => {
+  tmp = tempDir('agentfs-commit-');
+  proj = join(tmp.dir, 'proj');
+  mkdirSync(join(proj, 'src'), { recursive: true });
+  writeFileSync(join(proj, 'keep.txt'), 'keep\n');
+  writeFileSync(join(proj, 'edit.txt'), 'one\n');
+  writeFileSync(join(proj, 'src/old.js'), 'old\n');
+  env = { AGENTFS_HOME: join(tmp.dir, 'home') };
+});
+afterEach(() => tmp.cleanup());
+
+describe('agentfs diff / commit / discard', () => {
+  it('commit applies exactly the diff: the base becomes what the sandbox saw', async () => {
+    const r = await sandbox('s1', 'echo two >> edit.txt && rm src/old.js && mv src lib && mkdir -p docs && echo d > docs/x.md && ln -s keep.txt k && chmod 700 keep.txt');
+    expect(r.code).toBe(0);
+    const seen = await sandbox('s1', 'find . -type f -printf "%p %M %s\\n" -o -printf "%p %M\\n" | sort; cat edit.txt docs/x.md');
+    const diff = await cli('diff', 's1');
+    const stat = await cli('diff', 's1', '--stat');
+    expect(stat.stdout).toContain('added:');
+    const patch = await cli('diff', 's1', '--patch');
+    expect(patch.stdout).toContain('+two');
+    const json = JSON.parse((await cli('diff', 's1', '--json')).stdout) as { changes: { path: string; status: string }[] };
+    expect(json.changes.length).toBe(diff.stdout.trim().split('\n').length);
+
+    const dry = await cli('commit', 's1', '--dry-run');
+    expect(dry.code).toBe(0);
+    expect(dry.stdout).toContain('would be written');
+    expect(existsSync(join(proj, 'docs'))).toBe(false);
+
+    const c = await cli('commit', 's1');
+    expect(c.code).toBe(0);
+    // commit prints exactly the changes diff listed
+    expect(c.stdout.trim().split('\n').slice(0, -1).join('\n')).toBe(diff.stdout.trim());
+    const outside = await runCli(['run', '--', 'sh', '-c', 'find . -type f -printf "%p %M %s\\n" -o -printf "%p %M\\n" | sort; cat edit.txt docs/x.md'], { cwd: proj, env });
+    expect(outside.stdout).toBe(seen.stdout);
+    expect((await cli('diff', 's1')).stdout).toBe('');
+    expect(readFileSync(join(proj, 'edit.txt'), 'utf8')).toBe('one\ntwo\n');
+    expect(existsSync(join(proj, 'lib'))).toBe(true);
+    expect(existsSync(join(proj, 'src'))).toBe(false);
+  });
+
+  it('reports a conflict when the base changed since copy-up, and --force overwrites', async () => {
+    await sandbox('s2', 'echo mine > edit.txt');
+    writeFileSync(join(proj, 'edit.txt'), 'theirs\n');
+    const c = await cli('commit', 's2');
+    expect(c.code).toBe(1);
+    expect(c.stderr).toContain('conflict: edit.txt: changed in the base since it was copied up');
+    expect(c.stderr).toMatch(/^agentfs: 1 conflict with the base; nothing committed/m);
+    expect(readFileSync(join(proj, 'edit.txt'), 'utf8')).toBe('theirs\n');
+    const f = await cli('commit', 's2', '--force');
+    expect(f.code).toBe(0);
+    expect(readFileSync(join(proj, 'edit.txt'), 'utf8')).toBe('mine\n');
+  });
+
+  it('commits chosen paths only; discard drops the rest', async () => {
+    await sandbox('s3', 'echo new > a.txt && echo new > b.txt && rm keep.txt');
+    const c = await cli('commit', 's3', 'a.txt');
+    expect(c.code).toBe(0);
+    expect(existsSync(join(proj, 'a.txt'))).toBe(true);
+    expect(existsSync(join(proj, 'b.txt'))).toBe(false);
+    const d = await cli('discard', 's3', 'keep.txt');
+    expect(d.stdout).toContain('D file    keep.txt');
+    expect((await cli('diff', 's3')).stdout).toBe('A file    b.txt\n');
+    await cli('discard', 's3');
+    expect((await cli('diff', 's3')).stdout).toBe('');
+    expect(existsSync(join(proj, 'keep.txt'))).toBe(true);
+  });
+
+  it('refuses while the session is running, and explains bad ids', async () => {
+    const live = spawn(process.execPath, [CLI, 'run', '--session', 's4', '--', 'sleep', '20'], { cwd: proj, env: { ...process.env, ...env }, stdio: 'ignore' });
+    try {
+      for (let i = 0; i < 100 && !existsSync(join(env.AGENTFS_HOME!, 'sessions', 's4.server.json')); i++) await new Promise((r) => setTimeout(r, 50));
+      const c = await cli('commit', 's4');
+      expect(c.code).toBe(1);
+      expect(c.stderr).toMatch(/^agentfs: session s4 is running/);
+    } finally {
+      live.kill('SIGTERM');
+      await new Promise((r) => live.on('close', r));
+    }
+    const bad = await cli('diff', 'no-such-session');
+    expect(bad.code).toBe(1);
+    expect(bad.stderr.trim().split('\n')).toHaveLength(1);
+    await runCli(['init', 'plain'], { cwd: proj, env });
+    const plain = await cli('diff', 'plain');
+    expect(plain.stderr).toMatch(/^agentfs: plain is not an overlay agent/);
+  });
+
+  it('an interrupted commit finishes when run again, without loss', async () => {
+    const files = 1500;
+    await sandbox('s5', `node -e "const fs=require('fs');fs.mkdirSync('many');for(let i=0;i<${files};i++)fs.writeFileSync('many/f'+i,require('crypto').randomBytes(2048))"`);
+    const seen = await sandbox('s5', 'cd many && cat $(ls | sort) | sha256sum');
+    const child = spawn(process.execPath, [CLI, 'commit', 's5'], { cwd: proj, env: { ...process.env, ...env }, stdio: 'ignore' });
+    // kill it once some files have reached the base
+    for (let i = 0; i < 400; i++) {
+      if (existsSync(join(proj, 'many')) && readdirSync(join(proj, 'many')).length > 50) break;
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    child.kill('SIGKILL');
+    await new Promise((r) => child.on('close', r));
+    const partial = existsSync(join(proj, 'many')) ? readdirSync(join(proj, 'many')).filter((f) => !f.startsWith('.agentfs-commit')).length : 0;
+    expect(partial).toBeLessThan(files);
+    const again = await cli('commit', 's5');
+    expect(again.stderr).toBe('');
+    expect(again.code).toBe(0);
+    expect(readdirSync(join(proj, 'many')).filter((f) => f.startsWith('f')).length).toBe(files);
+    const check = await runCli(['run', '--', 'sh', '-c', 'cd many && cat $(ls | grep "^f" | sort) | sha256sum'], { cwd: proj, env });
+    expect(check.stdout).toBe(seen.stdout);
+    expect((await cli('diff', 's5')).stdout).toBe('');
+    // and the agent let go of what it applied
+    const ps = JSON.parse((await cli('ps', '--json')).stdout) as { session: string; database: string }[];
+    const db = ps.find((r) => r.session === 's5')!.database;
+    const { default: Database } = await import('libsql');
+    const conn = new Database(db);
+    try {
+      expect((conn.prepare('SELECT COUNT(*) AS n FROM fs_dentry').get() as { n: number }).n).toBe(0);
+    } finally {
+      conn.close();
+    }
+  });
+});

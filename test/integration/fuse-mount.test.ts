@@ -1,0 +1,209 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdirSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { spawn } from 'node:child_process';
+import { CLI, runCli, tempDir } from '../support/cli.js';
+import { forceUnmount, isAlive, isMounted, mountBg, sh, waitFor } from '../support/fuse.js';
+import { Agent } from '../../src/core/agent.js';
+
+/** Mount lifecycle: background/foreground, listing, unmount, signals, crashes, exec. */
+let tmp: { dir: string; cleanup: () => void };
+const env = () => ({ AGENTFS_RUNTIME_DIR: join(tmp.dir, 'run') });
+const cli = (args: string[]) => runCli(args, { cwd: tmp.dir, env: env() });
+const mounts: Array<{ mnt: string; pid?: number }> = [];
+
+function mnt(name: string): string {
+  const p = join(tmp.dir, name);
+  mkdirSync(p, { recursive: true });
+  return p;
+}
+
+async function mount(id: string, mountpoint: string, extra: string[] = []): Promise<number> {
+  const r = await cli(['mount', id, mountpoint, ...extra]);
+  expect(r.stderr).toBe('');
+  expect(r.code).toBe(0);
+  const pid = Number(/\(pid (\d+)\)/.exec(r.stdout)?.[1]);
+  mounts.push({ mnt: mountpoint, pid });
+  expect(isMounted(mountpoint)).toBe(true);
+  return pid;
+}
+
+beforeAll(async () => {
+  tmp = tempDir('agentfs-fuse-mount-');
+  for (const id of ['a', 'b', 'c', 'd', 'e']) expect((await cli(['init', id])).code).toBe(0);
+});
+
+afterAll(async () => {
+  for (const m of mounts) await forceUnmount(m.mnt, m.pid);
+  tmp.cleanup();
+});
+
+describe('agentfs mount / unmount', () => {
+  it('mounts in the background, lists the mount, shares data with the CLI and SDK both ways', async () => {
+    const m = mnt('m-a');
+    const pid = await mount('a', m);
+    expect(isAlive(pid)).toBe(true);
+
+    const list = await cli(['mount']);
+    expect(list.stderr).toBe('');
+    expect(list.code).toBe(0);
+    expect(list.stdout).toContain(m);
+    expect(list.stdout).toContain(join(tmp.dir, '.agentfs', 'a.db'));
+    expect(list.stdout).toContain(String(pid));
+
+    // mount -> CLI
+    const w = await sh('printf "through the mount" > from-mount.txt && mkdir -p d/e && echo deep > d/e/f.txt', m);
+    expect(w.code).toBe(0);
+    const cat = await cli(['fs', 'cat', 'a', '/from-mount.txt']);
+    expect(cat.stdout).toBe('through the mount');
+    // CLI -> mount (new file, then a changed file)
+    expect((await cli(['fs', 'write', 'a', '/from-cli.txt', 'written by the CLI'])).code).toBe(0);
+    expect((await sh('cat from-cli.txt', m)).stdout).toBe('written by the CLI');
+    // a file the kernel has cached, changed by another process: the mount sees the new content
+    expect((await cli(['fs', 'write', 'a', '/from-cli.txt', 'changed by the CLI, and longer'])).code).toBe(0);
+    await new Promise((r) => setTimeout(r, 300));
+    expect((await sh('cat from-cli.txt; echo; stat -c %s from-cli.txt', m)).stdout).toBe('changed by the CLI, and longer\n30\n');
+    // SDK in this (non-serving) process, byte for byte
+    const agent = Agent.open({ path: join(tmp.dir, '.agentfs', 'a.db') });
+    try {
+      expect(agent.paths.readFile('/d/e/f.txt', 'utf8')).toBe('deep\n');
+      const bytes = Buffer.from(Array.from({ length: 70_000 }, (_, i) => (i * 7) % 256));
+      agent.paths.writeFile('/bytes.bin', bytes);
+      const hex = await sh('od -An -v -tx1 bytes.bin | tr -d " \\n"', m);
+      expect(hex.stdout).toBe(bytes.toString('hex'));
+    } finally {
+      agent.close();
+    }
+
+    const un = await cli(['unmount', m]);
+    expect(un.code).toBe(0);
+    expect(isMounted(m)).toBe(false);
+    expect(await waitFor(() => !isAlive(pid))).toBe(true);
+    expect((await cli(['mount'])).stdout).not.toContain(m);
+  });
+
+  it('keeps everything across unmount and mount again', async () => {
+    const m = mnt('m-b');
+    await mount('b', m);
+    const script = [
+      'mkdir -p src/sub && printf "one" > src/a.txt && ln src/a.txt src/hard && ln -s a.txt src/sym',
+      'chmod 640 src/a.txt && touch -d "2001-02-03 04:05:06.123456789" src/a.txt',
+      'mkfifo src/fifo && dd if=/dev/urandom of=src/rand bs=1k count=300 2>/dev/null',
+      'stat -c "%n %i %h %a %y %s %F" src/* | sort > /tmp/agentfs-before-$$ && sha256sum src/rand | cut -c1-64',
+      'cat /tmp/agentfs-before-$$ && rm /tmp/agentfs-before-$$',
+    ].join(' && ');
+    const before = await sh(script, m);
+    expect(before.code).toBe(0);
+    expect((await cli(['unmount', m])).code).toBe(0);
+    await mount('b', m);
+    const after = await sh('sha256sum src/rand | cut -c1-64 && stat -c "%n %i %h %a %y %s %F" src/* | sort', m);
+    expect(after.stdout).toBe(before.stdout);
+    expect(after.stdout).toContain('src/a.txt');
+    expect(after.stdout).toContain('2001-02-03 04:05:06.123456789');
+    expect((await cli(['unmount', m])).code).toBe(0);
+  });
+
+  it('SIGTERM unmounts cleanly and the server exits', async () => {
+    const m = mnt('m-c');
+    const pid = await mount('c', m);
+    expect((await sh('echo x > f', m)).code).toBe(0);
+    process.kill(pid, 'SIGTERM');
+    expect(await waitFor(() => !isAlive(pid))).toBe(true);
+    expect(isMounted(m)).toBe(false);
+    expect((await cli(['fs', 'cat', 'c', '/f'])).stdout).toBe('x\n');
+  });
+
+  it('a killed server leaves no hang, and the next mount recovers the stale mountpoint', async () => {
+    const m = mnt('m-d');
+    const pid = await mount('d', m);
+    expect((await sh('echo before > f && sync f', m)).code).toBe(0);
+    process.kill(pid, 'SIGKILL');
+    expect(await waitFor(() => !isAlive(pid))).toBe(true);
+    // callers get an error, not a hang
+    const probe = await sh(`stat ${m} 2>&1; echo rc=$?`, undefined, 10_000);
+    expect(probe.stdout).toMatch(/not connected/i);
+    expect(isMounted(m)).toBe(true);
+    const list = await cli(['mount']);
+    expect(list.stdout).toContain('stale');
+    const pid2 = await mount('d', m);
+    expect(pid2).not.toBe(pid);
+    expect((await sh('cat f', m)).stdout).toBe('before\n');
+    expect((await cli(['unmount', m])).code).toBe(0);
+  });
+
+  it('--auto-unmount: the kernel drops the mount when the server dies', async () => {
+    const m = mnt('m-e');
+    const pid = await mount('e', m, ['--auto-unmount']);
+    process.kill(pid, 'SIGKILL');
+    expect(await waitFor(() => !isMounted(m))).toBe(true);
+  });
+
+  it('--foreground stays attached; Ctrl-C (SIGINT) unmounts', async () => {
+    const m = mnt('m-fg');
+    const child = spawn(process.execPath, [CLI, 'mount', 'a', m, '-f'], { cwd: tmp.dir, env: { ...process.env, ...env() }, stdio: 'ignore' });
+    mounts.push({ mnt: m, pid: child.pid });
+    expect(await waitFor(() => isMounted(m))).toBe(true);
+    expect((await sh('cat from-mount.txt', m)).stdout).toBe('through the mount');
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    child.kill('SIGINT');
+    expect(await exited).toBe(0);
+    expect(isMounted(m)).toBe(false);
+  });
+
+  it('refuses bad input with one-line errors', async () => {
+    const m = mnt('m-err');
+    const noAgent = await cli(['mount', 'nope', m]);
+    expect(noAgent.code).not.toBe(0);
+    expect(noAgent.stderr).toMatch(/^agentfs: .*nope/);
+    const noDir = await cli(['mount', 'a', join(tmp.dir, 'missing')]);
+    expect(noDir.code).not.toBe(0);
+    expect(noDir.stderr).toMatch(/^agentfs: .*no such directory/);
+    const noMp = await cli(['mount', 'a']);
+    expect(noMp.code).not.toBe(0);
+    expect(noMp.stderr).toContain('MOUNTPOINT');
+    const pid = await mount('a', m);
+    const twice = await cli(['mount', 'b', m]);
+    expect(twice.code).not.toBe(0);
+    expect(twice.stderr).toMatch(/already an agentfs mount.*pid/);
+    // busy: a process has its working directory there
+    const holder = spawn('/bin/sh', ['-c', `cd ${m} && exec sleep 30`], { stdio: 'ignore' });
+    await new Promise((r) => setTimeout(r, 300));
+    const busy = await cli(['unmount', m]);
+    expect(busy.code).not.toBe(0);
+    expect(busy.stderr).toMatch(/busy/);
+    holder.kill('SIGKILL');
+    await new Promise((r) => holder.on('exit', r));
+    expect((await cli(['unmount', m])).code).toBe(0);
+    expect(await waitFor(() => !isAlive(pid))).toBe(true);
+    const notMounted = await cli(['unmount', m]);
+    expect(notMounted.code).not.toBe(0);
+    expect(notMounted.stderr).toMatch(/not an agentfs mount/);
+  });
+});
+
+describe('agentfs exec / init -c', () => {
+  it('runs the command in the mount, returns its status, unmounts', async () => {
+    const r = await cli(['exec', 'a', 'sh', '-c', 'pwd; cat from-mount.txt; echo exec-data > exec.txt; exit 3']);
+    expect(r.code).toBe(3);
+    const [pwd, content] = r.stdout.split('\n');
+    expect(pwd).toMatch(/agentfs-exec-/);
+    expect(content).toBe('through the mount');
+    expect(isMounted(pwd!)).toBe(false);
+    expect((await cli(['fs', 'cat', 'a', '/exec.txt'])).stdout).toBe('exec-data\n');
+    // options after the command belong to the command
+    const ls = await cli(['exec', 'a', 'ls', '-1a']);
+    expect(ls.code).toBe(0);
+    expect(ls.stdout.split('\n')).toContain('exec.txt');
+    const missing = await cli(['exec', 'a', 'no-such-command-xyz']);
+    expect(missing.code).toBe(127);
+    // no exec mounts left behind
+    expect(readdirSync('/tmp').filter((n) => n.startsWith('agentfs-exec-') && isMounted(join('/tmp', n)))).toEqual([]);
+  });
+
+  it('init -c creates the agent and runs the command inside it', async () => {
+    const r = await cli(['init', 'withcmd', '-c', 'echo made-by-init > init.txt && ls']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('init.txt');
+    expect((await cli(['fs', 'cat', 'withcmd', '/init.txt'])).stdout).toBe('made-by-init\n');
+  });
+});

@@ -1,0 +1,142 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { ROOT, run, runCli, tempDir } from '../support/cli.js';
+import { forceUnmount, mountBg, sh } from '../support/fuse.js';
+
+/** POSIX behaviour through a real mount, driven by a C program and by ordinary tools. */
+let tmp: { dir: string; cleanup: () => void };
+let m: string;
+let pid: number;
+const env = () => ({ AGENTFS_RUNTIME_DIR: join(tmp.dir, 'run') });
+
+beforeAll(async () => {
+  tmp = tempDir('agentfs-fuse-posix-');
+  expect((await runCli(['init', 'px'], { cwd: tmp.dir })).code).toBe(0);
+  m = join(tmp.dir, 'mnt');
+  mkdirSync(m);
+  // allow_other so the permission checks can run as an unprivileged user
+  pid = await mountBg('px', m, ['--allow-other'], tmp.dir);
+  void env;
+});
+
+afterAll(async () => {
+  await forceUnmount(m, pid);
+  tmp.cleanup();
+});
+
+describe('syscalls through the kernel', () => {
+  it('passes the C syscall program (open/openat, dup, pread/pwrite, getdents, link, rename, unlink-while-open, ...)', async () => {
+    const bin = join(tmp.dir, 'fuse-syscalls');
+    const cc = await run('cc', ['-O1', '-o', bin, join(ROOT, 'test/support/fuse-syscalls.c')]);
+    expect(cc.stderr).toBe('');
+    mkdirSync(join(tmp.dir, 'native'));
+    // the same program passes on a native directory: it tests POSIX, not our quirks
+    expect((await run(bin, [join(tmp.dir, 'native')])).stdout).toContain('all ok');
+    expect((await sh(`mkdir sys`, m)).code).toBe(0);
+    const r = await run(bin, [join(m, 'sys')], { timeoutMs: 120_000 });
+    expect(r.stdout).not.toContain('FAIL');
+    expect(r.stdout).toContain('ok getdents with stable offsets (10k entries)');
+    expect(r.stdout).toContain('all ok');
+    expect(r.code).toBe(0);
+  });
+});
+
+describe('real tools on the mount', () => {
+  it('git init/add/commit/status/log', async () => {
+    const r = await sh(
+      [
+        'mkdir repo && cd repo && git init -q -b main',
+        'printf "int x;\\n" > a.c && mkdir -p lib && echo lib > lib/l.txt',
+        'git add -A && git -c user.name=t -c user.email=t@e commit -qm first',
+        'echo more >> a.c && git status --porcelain',
+        'git -c user.name=t -c user.email=t@e commit -qam second && git log --oneline | wc -l && git status --porcelain && git fsck >/dev/null 2>&1 && echo fsck-ok',
+      ].join(' && '),
+      m,
+    );
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe(' M a.c\n2\nfsck-ok\n');
+  });
+
+  it('tar x, cp -a, rm -rf, and an npm-style tree of thousands of small files', async () => {
+    const src = join(tmp.dir, 'tree-src');
+    const make = await sh(
+      `mkdir -p ${src} && cd ${src} && for p in $(seq 1 40); do mkdir -p node_modules/pkg$p/lib; ` +
+        `for f in $(seq 1 50); do echo "module.exports = $p * $f;" > node_modules/pkg$p/lib/f$f.js; done; ` +
+        `echo '{"name":"pkg'$p'"}' > node_modules/pkg$p/package.json; ln -s lib/f1.js node_modules/pkg$p/main.js; done && ` +
+        `chmod 755 node_modules/pkg1/lib/f1.js && ` +
+        `tar cf ${tmp.dir}/tree.tar node_modules`,
+    );
+    expect(make.code).toBe(0);
+    const r = await sh(
+      [
+        `mkdir t && cd t && tar xf ${tmp.dir}/tree.tar && cd ..`,
+        'touch -d "2000-01-01 00:00:00.5" t/node_modules/pkg2/package.json',
+        'cp -a t/node_modules copy',
+        `diff -r ${src}/node_modules t/node_modules && diff -r t/node_modules copy && echo same`,
+        'find copy -type f | wc -l',
+        'stat -c "%a %y" copy/pkg1/lib/f1.js copy/pkg2/package.json',
+        'readlink copy/pkg3/main.js',
+        'rm -rf t copy && ls',
+      ].join(' && '),
+      m,
+      180_000,
+    );
+    expect(r.stderr).toBe('');
+    const lines = r.stdout.trim().split('\n');
+    expect(lines[0]).toBe('same');
+    expect(lines[1]?.trim()).toBe('2040');
+    expect(lines[2]).toMatch(/^755 /);
+    expect(lines[3]).toContain('2000-01-01 00:00:00.5');
+    expect(lines[4]).toBe('lib/f1.js');
+    expect(lines).not.toContain('t');
+  });
+
+  it('a C compiler builds and runs a program on the mount', async () => {
+    const r = await sh(
+      [
+        'mkdir -p cc && cd cc',
+        `cat > main.c <<'EOF'\n#include <stdio.h>\n#include "v.h"\nint main(void) { printf("%d\\n", V * 2); return 0; }\nEOF\ntrue`,
+        'echo "#define V 21" > v.h',
+        'cc -c main.c -o main.o && cc main.o -o prog && ./prog',
+      ].join(' && '),
+      m,
+    );
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('42\n');
+  });
+});
+
+describe('permissions', () => {
+  const asNobody = (script: string) => sh(`setpriv --reuid=65534 --regid=65534 --clear-groups sh -c '${script}' 2>&1; echo rc=$?`, m);
+
+  it('checks permissions for non-root users', async () => {
+    const setup = await sh(
+      'mkdir -p perm/open perm/closed && echo public > perm/open/r.txt && echo secret > perm/closed/s.txt && ' +
+        'chmod 644 perm/open/r.txt && chmod 700 perm/closed && chmod 777 perm/open',
+      m,
+    );
+    expect(setup.code).toBe(0);
+    expect((await asNobody('cat perm/open/r.txt')).stdout).toBe('public\nrc=0\n');
+    expect((await asNobody('echo x >> perm/open/r.txt')).stdout).toMatch(/Permission denied[\s\S]*rc=[12]/);
+    expect((await asNobody('cat perm/closed/s.txt')).stdout).toMatch(/Permission denied[\s\S]*rc=1/);
+    expect((await asNobody('ls perm/closed')).stdout).toMatch(/Permission denied/);
+    const own = await asNobody('echo mine > perm/open/n.txt && stat -c "%u %g" perm/open/n.txt');
+    expect(own.stdout).toBe('65534 65534\nrc=0\n');
+    expect((await asNobody('chmod 777 perm/open/r.txt')).stdout).toMatch(/Operation not permitted/);
+  });
+});
+
+describe('--uid / --gid', () => {
+  it('reports every file as owned by the given ids', async () => {
+    const m2 = join(tmp.dir, 'mnt-uid');
+    mkdirSync(m2);
+    const pid2 = await mountBg('px', m2, ['--uid', '1234', '--gid', '4321'], tmp.dir);
+    try {
+      const r = await sh('stat -c "%u %g" . perm/open/n.txt', m2);
+      expect(r.stdout).toBe('1234 4321\n1234 4321\n');
+    } finally {
+      await forceUnmount(m2, pid2);
+    }
+  });
+});

@@ -1,0 +1,59 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { runCli, tempDir } from '../support/cli.js';
+
+// `agentfs run` serves the session's overlay in its own process and records the run as a tool
+// call there: the journal files the sandboxed command's changes under that call's id.
+let tmp: { dir: string; cleanup: () => void };
+let proj: string;
+let env: NodeJS.ProcessEnv;
+
+beforeAll(() => {
+  tmp = tempDir('agentfs-tlrun-');
+  proj = join(tmp.dir, 'proj');
+  mkdirSync(proj);
+  writeFileSync(join(proj, 'VERSION'), 'v1\n');
+  writeFileSync(join(proj, 'old.txt'), 'old\n');
+  env = { AGENTFS_HOME: join(tmp.dir, 'home'), TZ: 'UTC' };
+});
+afterAll(() => tmp.cleanup());
+
+interface Ev {
+  type?: string;
+  id: number;
+  name?: string;
+  status?: string;
+  op?: string;
+  path?: string;
+  new_path?: string;
+  tool_call_id?: number;
+}
+
+describe('timeline of an agentfs run', () => {
+  it('shows the run, then its file changes in order, under its id', async () => {
+    const r = await runCli(['run', '--session', 'tl', '--', 'sh', '-c', 'printf "v2\\n" > VERSION && mkdir out && echo x > out/a && mv out/a out/b && rm old.txt'], {
+      cwd: proj,
+      env,
+    });
+    if (r.code !== 0) throw new Error(`agentfs run failed (${r.code}): ${r.stderr}`);
+    expect(readFileSync(join(proj, 'VERSION'), 'utf8')).toBe('v1\n'); // the host is untouched
+    const tl = await runCli(['timeline', 'tl', '--format', 'json'], { cwd: proj, env });
+    expect(tl.code).toBe(0);
+    const events = (JSON.parse(tl.stdout) as Ev[]).reverse();
+    const runCall = events.find((e) => e.name !== undefined)!;
+    expect(runCall.status).toBe('success');
+    const mine = events.filter((e) => e.type === 'file' && e.tool_call_id === runCall.id);
+    expect(events.indexOf(mine[0]!)).toBeGreaterThan(events.indexOf(runCall));
+    const brief = mine.map((e) => `${e.op} ${e.path}${e.new_path ? ` ${e.new_path}` : ''}`);
+    // VERSION is a base file: its first change copies it up (create + its metadata), then the write
+    const seq = ['write /VERSION', 'mkdir /out', 'create /out/a', 'write /out/a', 'rename /out/a /out/b', 'unlink /old.txt'];
+    let at = -1;
+    for (const s of seq) {
+      const i = brief.indexOf(s, at + 1);
+      expect(i, `${s} after position ${at} in ${JSON.stringify(brief)}`).toBeGreaterThan(at);
+      at = i;
+    }
+    expect(brief.indexOf('create /VERSION')).toBeLessThan(brief.indexOf('write /VERSION'));
+  });
+});

@@ -1,0 +1,54 @@
+import { readFileSync } from 'node:fs';
+import { run, runCli, type CliResult } from './cli.js';
+
+/** Mount helpers for FUSE tests: everything that touches a mount runs in a child process. */
+
+export function isMounted(mountpoint: string): boolean {
+  const text = readFileSync('/proc/self/mountinfo', 'utf8');
+  return text.split('\n').some((l) => l.split(' ')[4] === mountpoint && l.includes(' - fuse.agentfs '));
+}
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** `agentfs mount DB MNT` in the background; returns the server pid. */
+export async function mountBg(db: string, mountpoint: string, extra: string[] = [], cwd?: string): Promise<number> {
+  const r = await runCli(['mount', db, mountpoint, ...extra], { cwd });
+  if (r.code !== 0) throw new Error(`mount failed: ${r.stderr}`);
+  const m = /\(pid (\d+)\)/.exec(r.stdout);
+  if (!m) throw new Error(`no pid in: ${r.stdout}`);
+  return Number(m[1]);
+}
+
+/** Best-effort cleanup by mountpoint and pid (for afterAll/finally). */
+export async function forceUnmount(mountpoint: string, pid?: number): Promise<void> {
+  if (isMounted(mountpoint)) await runCli(['unmount', mountpoint], { timeoutMs: 20_000 }).catch(() => undefined);
+  if (pid !== undefined && isAlive(pid)) process.kill(pid, 'SIGKILL');
+  if (isMounted(mountpoint)) await run('fusermount3', ['-u', '-z', mountpoint]).catch(() => undefined);
+}
+
+/** Runs a shell script in a child process (cwd may be the mount). */
+export function sh(script: string, cwd?: string, timeoutMs = 120_000): Promise<CliResult> {
+  return run('/bin/sh', ['-c', script], { cwd, timeoutMs });
+}
+
+export async function waitFor(cond: () => boolean, timeoutMs = 10_000): Promise<boolean> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    if (cond()) return true;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return cond();
+}
+
+/** Peak resident set size of a process in kB (VmHWM). */
+export function peakRssKb(pid: number): number {
+  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) : NaN;
+}

@@ -1,0 +1,190 @@
+import { randomBytes } from 'node:crypto';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ROOT_INO } from '../../src/core/types.js';
+import { ME, chunks, code, fsFixture, inodeRow, type FsFixture } from '../support/fs-fixture.js';
+
+/** Every chunk is exactly chunk_size except the last of the file (spec shape). */
+function expectSpecShape(fx: FsFixture, ino: number): void {
+  const cs = fx.store.chunkSize;
+  const size = fx.fs.getattr(ino).size;
+  const rows = chunks(fx.store, ino);
+  const lastIdx = size === 0 ? -1 : Math.floor((size - 1) / cs);
+  for (const r of rows) {
+    expect(r.chunk_index).toBeLessThanOrEqual(lastIdx);
+    if (r.chunk_index < lastIdx) expect(r.len).toBe(cs);
+    else expect(r.len).toBeLessThanOrEqual(size - lastIdx * cs);
+  }
+  const types = fx.store.db.prepare('SELECT DISTINCT typeof(data) AS t FROM fs_data WHERE ino = ?').all(ino) as { t: string }[];
+  for (const t of types) expect(t.t).toBe('blob');
+}
+
+describe('InodeFs: file data in chunks', () => {
+  let fx: FsFixture;
+  let model: Buffer;
+  let ino: number;
+  beforeEach(() => {
+    fx = fsFixture();
+    ino = fx.fs.create(ROOT_INO, 'f', 0o644, ME).ino;
+    model = Buffer.alloc(0);
+  });
+  afterEach(() => fx.cleanup());
+
+  const write = (off: number, data: Buffer) => {
+    expect(fx.fs.write(ino, off, data)).toBe(data.length);
+    const end = off + data.length;
+    if (end > model.length) model = Buffer.concat([model, Buffer.alloc(end - model.length)]);
+    data.copy(model, off);
+  };
+  const truncate = (size: number) => {
+    fx.fs.setattr(ino, { size });
+    model = size <= model.length ? model.subarray(0, size) : Buffer.concat([model, Buffer.alloc(size - model.length)]);
+  };
+  const check = () => {
+    expect(fx.fs.getattr(ino).size).toBe(model.length);
+    expect(fx.fs.read(ino, 0, model.length + 100).equals(model)).toBe(true);
+    expectSpecShape(fx, ino);
+  };
+
+  it('writes in 4096-byte chunks, the last one short; size and blocks follow', () => {
+    write(0, randomBytes(10000));
+    expect(chunks(fx.store, ino)).toEqual([
+      { chunk_index: 0, len: 4096 },
+      { chunk_index: 1, len: 4096 },
+      { chunk_index: 2, len: 1808 },
+    ]);
+    const a = fx.fs.getattr(ino);
+    expect(a.size).toBe(10000);
+    expect(a.blocks).toBe(Math.ceil(10000 / 512));
+    expect(inodeRow(fx.store, ino)!.size).toBe(10000);
+    check();
+  });
+
+  it('reads at any offset and length, short at EOF, empty past it', () => {
+    write(0, randomBytes(9000));
+    for (const [off, len] of [[0, 1], [4095, 2], [4096, 4096], [100, 8000], [8999, 10], [9000, 5], [20000, 3]] as const) {
+      expect(fx.fs.read(ino, off, len).equals(model.subarray(off, off + len))).toBe(true);
+    }
+    expect(fx.fs.read(ino, 5, 0).length).toBe(0);
+    expect(code(() => fx.fs.read(ino, -1, 5))).toBe('EINVAL');
+    expect(code(() => fx.fs.read(ROOT_INO, 0, 5))).toBe('EISDIR');
+    expect(code(() => fx.fs.write(ROOT_INO, 0, Buffer.from('x')))).toBe('EISDIR');
+    expect(code(() => fx.fs.read(999, 0, 5))).toBe('ENOENT');
+  });
+
+  it('overwrites inside and across chunk boundaries (read-modify-write of partial chunks only)', () => {
+    write(0, randomBytes(12288));
+    write(4000, randomBytes(200));
+    write(8192, randomBytes(4096));
+    write(1, randomBytes(1));
+    write(12000, randomBytes(1000)); // extends the file
+    check();
+    expect(chunks(fx.store, ino).map((c) => c.len)).toEqual([4096, 4096, 4096, 712]);
+  });
+
+  it('appends in odd sizes keep the shape', () => {
+    for (let i = 0; i < 50; i++) write(model.length, randomBytes(333 + i));
+    check();
+  });
+
+  it('writing past EOF leaves a sparse hole that reads as zeros and pads the old last chunk', () => {
+    write(0, Buffer.from('head'));
+    write(5 * 4096 + 10, Buffer.from('tail'));
+    const c = chunks(fx.store, ino);
+    expect(c).toEqual([
+      { chunk_index: 0, len: 4096 },
+      { chunk_index: 5, len: 14 },
+    ]);
+    const data = fx.fs.read(ino, 0, 100000);
+    expect(data.length).toBe(5 * 4096 + 14);
+    expect(data.subarray(0, 4).toString()).toBe('head');
+    expect(data.subarray(4, 5 * 4096 + 10).every((b) => b === 0)).toBe(true);
+    expect(data.subarray(5 * 4096 + 10).toString()).toBe('tail');
+    // blocks follow the apparent size (O(1) getattr; holes over-reported, never under)
+    expect(fx.fs.getattr(ino).blocks).toBe(Math.ceil((5 * 4096 + 14) / 512));
+    // filling the hole partially
+    write(2 * 4096 + 7, Buffer.from('mid'));
+    check();
+  });
+
+  it('truncate down drops chunks and trims the new last one; up pads and leaves holes', () => {
+    write(0, randomBytes(20000));
+    truncate(5000);
+    expect(chunks(fx.store, ino)).toEqual([
+      { chunk_index: 0, len: 4096 },
+      { chunk_index: 1, len: 904 },
+    ]);
+    check();
+    truncate(4096);
+    expect(chunks(fx.store, ino).map((c) => c.len)).toEqual([4096]);
+    truncate(4000);
+    check();
+    truncate(4050);
+    expect(chunks(fx.store, ino).map((c) => c.len)).toEqual([4050]);
+    check();
+    truncate(30000);
+    expect(chunks(fx.store, ino)).toEqual([{ chunk_index: 0, len: 4096 }]);
+    check();
+    write(29000, randomBytes(2000));
+    check();
+    truncate(0);
+    expect(chunks(fx.store, ino)).toEqual([]);
+    check();
+    expect(code(() => fx.fs.setattr(ino, { size: -1 }))).toBe('EINVAL');
+    expect(code(() => fx.fs.setattr(ROOT_INO, { size: 0 }))).toBe('EISDIR');
+  });
+
+  it('write and truncate update mtime/ctime and tell the observer', () => {
+    const before = fx.fs.getattr(ino);
+    write(0, Buffer.from('abc'));
+    const after = fx.fs.getattr(ino);
+    expect(after.mtime.sec * 1e9 + after.mtime.nsec).toBeGreaterThan(before.mtime.sec * 1e9 + before.mtime.nsec);
+    truncate(1);
+    expect(fx.events.slice(1)).toEqual([
+      { op: 'write', ino, offset: 0, length: 3, size: 3 },
+      { op: 'truncate', ino, size: 1 },
+    ]);
+    expect(fx.fs.write(ino, 0, Buffer.alloc(0))).toBe(0);
+  });
+
+  it('random writes and truncates match an in-memory model (also with chunk size 512)', () => {
+    for (const cs of [4096, 512]) {
+      if (cs !== 4096) {
+        fx.cleanup();
+        fx = fsFixture({ chunkSize: cs });
+        ino = fx.fs.create(ROOT_INO, 'f', 0o644, ME).ino;
+        model = Buffer.alloc(0);
+      }
+      let seed = 42;
+      const rnd = (n: number) => {
+        seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+        return seed % n;
+      };
+      for (let i = 0; i < 300; i++) {
+        const op = rnd(10);
+        if (op < 7) write(rnd(40000), randomBytes(rnd(9000) + 1));
+        else truncate(rnd(45000));
+        if (i % 25 === 0) check();
+      }
+      check();
+    }
+  });
+
+  it('atime moves on read only when older than mtime (relatime)', () => {
+    write(0, Buffer.from('hello'));
+    fx.fs.setattr(ino, { atime: { sec: 10, nsec: 0 } });
+    fx.fs.read(ino, 0, 5);
+    const a1 = fx.fs.getattr(ino).atime;
+    expect(a1.sec).toBeGreaterThan(10);
+    fx.fs.read(ino, 0, 5);
+    expect(fx.fs.getattr(ino).atime).toEqual(a1);
+  });
+
+  it('a 3 MiB write stores 768 full chunks in one transaction and reads back', () => {
+    const big = randomBytes(3 << 20);
+    write(0, big);
+    const c = chunks(fx.store, ino);
+    expect(c.length).toBe(768);
+    expect(c.every((r) => r.len === 4096)).toBe(true);
+    expect(fx.fs.read(ino, 1 << 20, 1 << 20).equals(big.subarray(1 << 20, 2 << 20))).toBe(true);
+  });
+});

@@ -1,0 +1,291 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { chmodSync, lstatSync, mkdirSync, readFileSync, renameSync, symlinkSync, utimesSync, writeFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { Store } from '../../src/store/index.js';
+import { InodeFs } from '../../src/core/fs/index.js';
+import { OverlayFs } from '../../src/core/overlay/index.js';
+import { commitChanges, computeChanges, discardChanges, patchOf } from '../../src/core/changes/index.js';
+import { ROOT_CALLER, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG } from '../../src/core/types.js';
+import { tempDir } from '../support/cli.js';
+import { snapshotTree } from '../support/tree-snapshot.js';
+
+let tmp: { dir: string; cleanup: () => void };
+let base: string;
+let dbPath: string;
+let store: Store;
+let ov: OverlayFs;
+
+function open(): void {
+  store = Store.open({ path: dbPath }, { create: true });
+  ov = new OverlayFs(store, base, { delta: new InodeFs(store) });
+}
+function reopen(): void {
+  ov.close();
+  store.close();
+  open();
+}
+function ino(path: string): number {
+  let cur = ov.rootIno;
+  for (const part of path.split('/').filter(Boolean)) cur = ov.lookup(cur, part).ino;
+  return cur;
+}
+function writeFile(path: string, text: string | Buffer): void {
+  const i = path.lastIndexOf('/');
+  const p = ino(path.slice(0, i) || '/');
+  const name = path.slice(i + 1);
+  let f: number;
+  try {
+    f = ov.lookup(p, name).ino;
+    ov.setattr(f, { size: 0 });
+  } catch {
+    f = ov.create(p, name, 0o644, ROOT_CALLER).ino;
+  }
+  ov.write(f, 0, typeof text === 'string' ? Buffer.from(text) : text);
+}
+
+/** The merged view in snapshotTree's format, mtimes aside (compared separately). */
+function snapshotMerged(): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (path: string, i: number): void => {
+    const a = ov.getattr(i);
+    let content = '';
+    if ((a.mode & S_IFMT) === S_IFREG) content = createHash('sha256').update(ov.read(i, 0, a.size)).digest('hex');
+    else if ((a.mode & S_IFMT) === S_IFLNK) content = `-> ${ov.readlink(i)}`;
+    const rel = path === '/' ? '.' : path.slice(1);
+    out[rel] = `${a.mode.toString(8)} ${a.uid}:${a.gid} ${(a.mode & S_IFMT) === S_IFDIR ? '-' : a.size} ${content}`;
+    if ((a.mode & S_IFMT) === S_IFDIR) {
+      for (const e of ov.readdir(i).sort((x, y) => (x.name < y.name ? -1 : 1))) walk(path === '/' ? `/${e.name}` : `${path}/${e.name}`, ov.lookup(i, e.name).ino);
+    }
+  };
+  walk('/', ov.rootIno);
+  return out;
+}
+function withoutMtime(snap: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(snap).map(([k, v]) => [k, v.split(' ').filter((_, i) => i !== 3).join(' ')]));
+}
+
+beforeEach(() => {
+  tmp = tempDir('agentfs-changes-');
+  base = join(tmp.dir, 'base');
+  mkdirSync(join(base, 'dir/sub'), { recursive: true });
+  mkdirSync(join(base, 'gone/deep'), { recursive: true });
+  writeFileSync(join(base, 'a.txt'), 'one\ntwo\nthree\n');
+  writeFileSync(join(base, 'bin.dat'), Buffer.from([0, 1, 2, 3]));
+  writeFileSync(join(base, 'dir/b.txt'), 'bravo\n');
+  writeFileSync(join(base, 'dir/sub/c.txt'), 'charlie\n');
+  writeFileSync(join(base, 'gone/deep/x'), 'x');
+  writeFileSync(join(base, 'mode.sh'), 'echo\n');
+  symlinkSync('a.txt', join(base, 'link'));
+  const old = new Date('2020-01-01T00:00:00Z');
+  for (const f of ['a.txt', 'dir/b.txt', 'dir/sub/c.txt', 'mode.sh']) utimesSync(join(base, f), old, old);
+  dbPath = join(tmp.dir, 'delta.db');
+  open();
+});
+
+afterEach(() => {
+  ov.close();
+  store.close();
+  tmp.cleanup();
+});
+
+function edit(): void {
+  writeFile('/a.txt', 'one\nTWO\nthree\n');
+  writeFile('/bin.dat', Buffer.from([0, 9, 9]));
+  ov.setattr(ino('/mode.sh'), { mode: 0o755 });
+  ov.rename(ino('/'), 'dir', ino('/'), 'moved');
+  writeFile('/moved/sub/new.txt', 'new\n');
+  ov.unlink(ino('/gone/deep'), 'x');
+  ov.rmdir(ino('/gone'), 'deep');
+  ov.rmdir(ino('/'), 'gone');
+  ov.unlink(ino('/'), 'link');
+  ov.symlink(ino('/'), 'link', 'moved/b.txt', ROOT_CALLER);
+  ov.mkdir(ino('/'), 'fresh', 0o700, ROOT_CALLER);
+  writeFile('/fresh/f', 'f');
+}
+
+describe('diff', () => {
+  it('lists nothing for an untouched overlay, and nothing for a copy-up that changed nothing', () => {
+    expect(computeChanges(ov)).toEqual([]);
+    ov.setattr(ino('/a.txt'), { mode: lstatSync(join(base, 'a.txt')).mode & 0o7777 });
+    expect(computeChanges(ov)).toEqual([]);
+  });
+
+  it('lists A/M/D with types, sorted by path, including moved trees', () => {
+    edit();
+    const lines = computeChanges(ov).map((c) => `${c.status} ${c.type} ${c.path}`);
+    expect(lines).toEqual([
+      'M file /a.txt',
+      'M file /bin.dat',
+      'D dir /dir',
+      'D file /dir/b.txt',
+      'D dir /dir/sub',
+      'D file /dir/sub/c.txt',
+      'A dir /fresh',
+      'A file /fresh/f',
+      'D dir /gone',
+      'D dir /gone/deep',
+      'D file /gone/deep/x',
+      'M symlink /link',
+      'M file /mode.sh',
+      'A dir /moved',
+      'A file /moved/b.txt',
+      'A dir /moved/sub',
+      'A file /moved/sub/c.txt',
+      'A file /moved/sub/new.txt',
+    ]);
+    expect(computeChanges(ov, ['moved/sub']).map((c) => c.path)).toEqual(['/moved/sub', '/moved/sub/c.txt', '/moved/sub/new.txt']);
+    const mode = computeChanges(ov).find((c) => c.path === '/mode.sh')!;
+    expect(mode.what).toEqual(['mode']);
+  });
+
+  it('patches text files and says when files are binary', () => {
+    edit();
+    const changes = computeChanges(ov);
+    const a = patchOf(ov, changes.find((c) => c.path === '/a.txt')!);
+    expect(a).toContain('--- a/a.txt');
+    expect(a).toContain('-two');
+    expect(a).toContain('+TWO');
+    expect(patchOf(ov, changes.find((c) => c.path === '/bin.dat')!)).toContain('Binary files a/bin.dat and b/bin.dat differ');
+    expect(patchOf(ov, changes.find((c) => c.path === '/fresh/f')!)).toContain('+++ b/fresh/f');
+  });
+});
+
+describe('commit', () => {
+  it('makes the base exactly what the merged view showed, and empties the delta', () => {
+    edit();
+    const expected = snapshotMerged();
+    const mtimes = new Map<string, bigint>();
+    for (const c of computeChanges(ov)) {
+      if (c.status === 'D' || c.type === 'dir') continue;
+      const a = ov.getattr(ino(c.path));
+      mtimes.set(c.path, BigInt(a.mtime.sec) * 1_000_000_000n + BigInt(a.mtime.nsec));
+    }
+    const result = commitChanges(ov);
+    expect(result.applied).toBe(true);
+    expect(result.conflicts).toEqual([]);
+    expect(withoutMtime(snapshotTree(base))).toEqual(expected);
+    for (const [path, ns] of mtimes) {
+      const got = lstatSync(join(base, path), { bigint: true }).mtimeNs;
+      const diff = got > ns ? got - ns : ns - got;
+      expect(diff < 2000n).toBe(true); // Node's utimes takes (double) seconds: microseconds survive
+    }
+    reopen();
+    expect(computeChanges(ov)).toEqual([]);
+    expect(store.stmt("SELECT name FROM fs_dentry").all()).toEqual([]);
+    expect((store.stmt('SELECT COUNT(*) AS n FROM fs_whiteout').get() as { n: number }).n).toBe(0);
+    expect(snapshotMerged()).toEqual(expected);
+  });
+
+  it('dry run changes nothing', () => {
+    edit();
+    const before = snapshotTree(base);
+    const r = commitChanges(ov, { dryRun: true });
+    expect(r.applied).toBe(false);
+    expect(r.changes.length).toBe(18);
+    expect(snapshotTree(base)).toEqual(before);
+    expect(computeChanges(ov).length).toBe(18);
+  });
+
+  it('commits only the given paths', () => {
+    edit();
+    commitChanges(ov, { paths: ['a.txt', 'fresh'] });
+    expect(readFileSync(join(base, 'a.txt'), 'utf8')).toBe('one\nTWO\nthree\n');
+    expect(readFileSync(join(base, 'fresh/f'), 'utf8')).toBe('f');
+    expect(existsSync(join(base, 'dir/b.txt'))).toBe(true);
+    const left = computeChanges(ov).map((c) => c.path);
+    expect(left).not.toContain('/a.txt');
+    expect(left).not.toContain('/fresh/f');
+    expect(left).toContain('/moved/sub/new.txt');
+  });
+
+  it('refuses a partial commit that would delete the source of a moved directory', () => {
+    edit();
+    expect(() => commitChanges(ov, { paths: ['dir'] })).toThrow(/moved elsewhere/);
+  });
+
+  it('stops on a base file changed since copy-up, unless forced', () => {
+    writeFile('/a.txt', 'mine\n');
+    writeFileSync(join(base, 'a.txt'), 'theirs\n');
+    const r = commitChanges(ov);
+    expect(r.applied).toBe(false);
+    expect(r.conflicts.map((c) => c.path)).toEqual(['/a.txt']);
+    expect(readFileSync(join(base, 'a.txt'), 'utf8')).toBe('theirs\n');
+    const forced = commitChanges(ov, { force: true });
+    expect(forced.applied).toBe(true);
+    expect(readFileSync(join(base, 'a.txt'), 'utf8')).toBe('mine\n');
+  });
+
+  it('stops on a base file changed after it was deleted here', () => {
+    ov.unlink(ino('/dir'), 'b.txt');
+    const later = new Date(Date.now() + 5000);
+    writeFileSync(join(base, 'dir/b.txt'), 'changed in the base');
+    utimesSync(join(base, 'dir/b.txt'), later, later);
+    const r = commitChanges(ov);
+    expect(r.conflicts.map((c) => c.path)).toEqual(['/dir/b.txt']);
+    expect(existsSync(join(base, 'dir/b.txt'))).toBe(true);
+  });
+
+  it('a re-run after a partly applied commit finishes without conflicts', () => {
+    edit();
+    const expected = snapshotMerged();
+    // what an interrupted commit leaves: a file written to the base, still in the delta
+    writeFileSync(join(base, 'a.txt'), 'one\nTWO\nthree\n');
+    const r = commitChanges(ov);
+    expect(r.conflicts).toEqual([]);
+    expect(withoutMtime(snapshotTree(base))).toEqual(expected);
+  });
+
+  it('renames a moved directory in the base, and recovers a commit killed mid-rename', () => {
+    const dirIno = lstatSync(join(base, 'dir')).ino;
+    ov.rename(ino('/'), 'dir', ino('/'), 'moved');
+    writeFile('/moved/sub/c.txt', 'edited');
+    const expected = snapshotMerged();
+    // what a commit killed between renaming the base directory and recording it leaves behind
+    ov.beginBaseRename('/dir', '/moved');
+    renameSync(join(base, 'dir'), join(base, 'moved'));
+    reopen();
+    expect(snapshotMerged()).toEqual(expected);
+    commitChanges(ov);
+    expect(lstatSync(join(base, 'moved')).ino).toBe(dirIno); // renamed, not copied
+    expect(withoutMtime(snapshotTree(base))).toEqual(expected);
+    expect(computeChanges(ov)).toEqual([]);
+  });
+
+  it('never writes through a base symlink', () => {
+    symlinkSync(join(tmp.dir, 'outside'), join(base, 'out'));
+    mkdirSync(join(tmp.dir, 'outside'));
+    reopen();
+    ov.unlink(ino('/'), 'out');
+    ov.mkdir(ino('/'), 'out', 0o755, ROOT_CALLER);
+    writeFile('/out/f', 'x');
+    commitChanges(ov);
+    expect(existsSync(join(tmp.dir, 'outside/f'))).toBe(false);
+    expect(lstatSync(join(base, 'out')).isDirectory()).toBe(true);
+    expect(readFileSync(join(base, 'out/f'), 'utf8')).toBe('x');
+  });
+});
+
+describe('discard', () => {
+  it('drops every change: the base shows again', () => {
+    const before = snapshotMerged();
+    edit();
+    discardChanges(ov);
+    expect(computeChanges(ov)).toEqual([]);
+    expect(snapshotMerged()).toEqual(before);
+    reopen();
+    expect(snapshotMerged()).toEqual(before);
+  });
+
+  it('drops changes at given paths only', () => {
+    edit();
+    discardChanges(ov, ['a.txt', 'gone']);
+    const paths = computeChanges(ov).map((c) => c.path);
+    expect(paths).not.toContain('/a.txt');
+    expect(paths).not.toContain('/gone');
+    expect(paths).toContain('/bin.dat');
+    expect(readFileSync(join(base, 'a.txt'), 'utf8')).toBe('one\ntwo\nthree\n');
+  });
+});
+
+void chmodSync;

@@ -1,0 +1,348 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { chmodSync, lstatSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync, linkSync } from 'node:fs';
+import { join } from 'node:path';
+import { Store } from '../../src/store/index.js';
+import { InodeFs } from '../../src/core/fs/index.js';
+import { OverlayFs, DELTA_INO_BASE } from '../../src/core/overlay/index.js';
+import { ROOT_CALLER, RENAME_EXCHANGE, RENAME_NOREPLACE, S_IFLNK, S_IFMT, S_IFREG } from '../../src/core/types.js';
+import { tempDir } from '../support/cli.js';
+import { snapshotTree } from '../support/tree-snapshot.js';
+
+let tmp: { dir: string; cleanup: () => void };
+let base: string;
+let dbPath: string;
+let store: Store;
+let ov: OverlayFs;
+
+function open(): void {
+  store = Store.open({ path: dbPath }, { create: true });
+  ov = new OverlayFs(store, base, { delta: new InodeFs(store) });
+}
+function reopen(): void {
+  ov.close();
+  store.close();
+  open();
+}
+function ino(path: string): number {
+  let cur = ov.rootIno;
+  for (const part of path.split('/').filter(Boolean)) cur = ov.lookup(cur, part).ino;
+  return cur;
+}
+function parentAndName(path: string): [number, string] {
+  const i = path.lastIndexOf('/');
+  return [ino(path.slice(0, i) || '/'), path.slice(i + 1)];
+}
+function readAll(path: string): string {
+  const i = ino(path);
+  return ov.read(i, 0, ov.getattr(i).size).toString();
+}
+function ls(path: string): string[] {
+  return ov.readdir(ino(path)).map((e) => e.name).sort();
+}
+function exists(path: string): boolean {
+  try {
+    ino(path);
+    return true;
+  } catch (e) {
+    if ((e as { code?: string }).code === 'ENOENT') return false;
+    throw e;
+  }
+}
+function writeFile(path: string, text: string): void {
+  const [p, name] = parentAndName(path);
+  let i: number;
+  try {
+    i = ov.lookup(p, name).ino;
+    ov.setattr(i, { size: 0 });
+  } catch {
+    i = ov.create(p, name, 0o644, ROOT_CALLER).ino;
+  }
+  ov.write(i, 0, Buffer.from(text));
+}
+
+beforeEach(() => {
+  tmp = tempDir('agentfs-overlay-');
+  base = join(tmp.dir, 'base');
+  mkdirSync(join(base, 'dir/sub'), { recursive: true });
+  writeFileSync(join(base, 'a.txt'), 'alpha\n');
+  writeFileSync(join(base, 'dir/b.txt'), 'bravo\n');
+  writeFileSync(join(base, 'dir/sub/c.txt'), 'charlie\n');
+  writeFileSync(join(base, 'exec.sh'), '#!/bin/sh\n');
+  chmodSync(join(base, 'exec.sh'), 0o755);
+  symlinkSync('a.txt', join(base, 'link'));
+  symlinkSync('/etc/passwd', join(base, 'out'));
+  dbPath = join(tmp.dir, 'delta.db');
+  open();
+});
+
+afterEach(() => {
+  ov.close();
+  store.close();
+  tmp.cleanup();
+});
+
+describe('overlay: reading the base', () => {
+  it('shows base files, attributes and inode numbers as they are', () => {
+    expect(ls('/')).toEqual(['a.txt', 'dir', 'exec.sh', 'link', 'out']);
+    expect(readAll('/dir/sub/c.txt')).toBe('charlie\n');
+    const a = ov.getattr(ino('/a.txt'));
+    const st = lstatSync(join(base, 'a.txt'));
+    expect(a.ino).toBe(st.ino);
+    expect(a.mode).toBe(st.mode);
+    expect(a.mtime.sec).toBe(Math.floor(st.mtimeMs / 1000));
+  });
+
+  it('shows base symlinks as symlinks and never follows them', () => {
+    const out = ov.getattr(ino('/out'));
+    expect(out.mode & S_IFMT).toBe(S_IFLNK);
+    expect(ov.readlink(out.ino)).toBe('/etc/passwd');
+    expect(() => ov.read(out.ino, 0, 100)).toThrow();
+  });
+
+  it('root shows the base root attributes', () => {
+    const st = statSync(base);
+    expect(ov.getattr(1).mode).toBe(st.mode);
+    expect(ov.getattr(1).uid).toBe(st.uid);
+  });
+});
+
+describe('overlay: copy-up', () => {
+  it('copies up on write, keeps the base inode number, leaves the base alone', () => {
+    const before = lstatSync(join(base, 'a.txt'));
+    const i = ino('/a.txt');
+    ov.write(i, 0, Buffer.from('ALPHA'));
+    expect(readAll('/a.txt')).toBe('ALPHA\n');
+    expect(ov.getattr(i).ino).toBe(before.ino);
+    expect(ino('/a.txt')).toBe(before.ino);
+    expect(readFileSync(join(base, 'a.txt'), 'utf8')).toBe('alpha\n');
+    const origin = store.stmt('SELECT base_ino FROM fs_origin WHERE base_ino = ?').get(before.ino);
+    expect(origin).toBeDefined();
+  });
+
+  it('copies up on truncate without copying the data first', () => {
+    const i = ino('/dir/b.txt');
+    expect(ov.setattr(i, { size: 2 }).size).toBe(2);
+    expect(readAll('/dir/b.txt')).toBe('br');
+    expect(readFileSync(join(base, 'dir/b.txt'), 'utf8')).toBe('bravo\n');
+  });
+
+  it('copies up on chmod, chown and utimens, keeping the other attributes', () => {
+    const st = lstatSync(join(base, 'exec.sh'));
+    const i = ino('/exec.sh');
+    ov.setattr(i, { mode: 0o700 });
+    let a = ov.getattr(i);
+    expect(a.mode & 0o7777).toBe(0o700);
+    expect(a.mtime.sec).toBe(Math.floor(st.mtimeMs / 1000));
+    ov.setattr(i, { uid: 1234, gid: 4321 });
+    ov.setattr(i, { mtime: { sec: 1000, nsec: 5 } });
+    a = ov.getattr(i);
+    expect([a.uid, a.gid, a.mtime.sec, a.mtime.nsec]).toEqual([1234, 4321, 1000, 5]);
+    expect(lstatSync(join(base, 'exec.sh')).mode & 0o7777).toBe(0o755);
+    expect(readAll('/exec.sh')).toBe('#!/bin/sh\n');
+  });
+
+  it('copies up the parent chain of a deep write', () => {
+    writeFile('/dir/sub/c.txt', 'changed');
+    expect(readAll('/dir/sub/c.txt')).toBe('changed');
+    expect(ls('/dir/sub')).toEqual(['c.txt']);
+    expect(ls('/dir')).toEqual(['b.txt', 'sub']);
+    expect(readFileSync(join(base, 'dir/sub/c.txt'), 'utf8')).toBe('charlie\n');
+  });
+
+  it('link of a base file copies it up and both names share the inode', () => {
+    const i = ino('/a.txt');
+    const attr = ov.link(i, ino('/dir'), 'a-link');
+    expect(attr.ino).toBe(i);
+    expect(attr.nlink).toBe(2);
+    ov.write(i, 0, Buffer.from('X'));
+    expect(readAll('/dir/a-link')).toBe('Xlpha\n');
+    expect(readdirSync(join(base, 'dir')).sort()).toEqual(['b.txt', 'sub']);
+  });
+});
+
+describe('overlay: new files', () => {
+  it('creates files with delta inode numbers that cannot collide with base ones', () => {
+    const a = ov.create(ino('/dir'), 'new.txt', 0o600, ROOT_CALLER);
+    expect(a.ino).toBeGreaterThan(DELTA_INO_BASE);
+    ov.write(a.ino, 0, Buffer.from('hi'));
+    expect(ls('/dir')).toEqual(['b.txt', 'new.txt', 'sub']);
+    expect(ov.getattr(a.ino).mode & 0o7777).toBe(0o600);
+    expect(() => ov.create(ino('/dir'), 'b.txt', 0o644, ROOT_CALLER)).toThrow(/EEXIST/);
+    expect(() => ov.mkdir(ino('/'), 'dir', 0o755, ROOT_CALLER)).toThrow(/EEXIST/);
+  });
+});
+
+describe('overlay: deletion and whiteouts', () => {
+  it('unlink of a base file writes a whiteout; re-creating clears it', () => {
+    ov.unlink(ino('/'), 'a.txt');
+    expect(exists('/a.txt')).toBe(false);
+    expect(ls('/')).not.toContain('a.txt');
+    expect((store.stmt("SELECT parent_path FROM fs_whiteout WHERE path = '/a.txt'").get() as { parent_path: string }).parent_path).toBe('/');
+    expect(readFileSync(join(base, 'a.txt'), 'utf8')).toBe('alpha\n');
+    writeFile('/a.txt', 'new');
+    expect(readAll('/a.txt')).toBe('new');
+    expect((store.stmt("SELECT COUNT(*) AS n FROM fs_whiteout WHERE path = '/a.txt'").get() as { n: number }).n).toBe(0);
+    ov.unlink(ino('/'), 'a.txt');
+    expect(exists('/a.txt')).toBe(false);
+  });
+
+  it('unlink of a copied-up file hides the base file too', () => {
+    writeFile('/dir/b.txt', 'x');
+    ov.unlink(ino('/dir'), 'b.txt');
+    expect(exists('/dir/b.txt')).toBe(false);
+  });
+
+  it('rmdir needs an empty merged directory; rm -r of a base tree works', () => {
+    expect(() => ov.rmdir(ino('/'), 'dir')).toThrow(/ENOTEMPTY/);
+    ov.unlink(ino('/dir/sub'), 'c.txt');
+    ov.rmdir(ino('/dir'), 'sub');
+    ov.unlink(ino('/dir'), 'b.txt');
+    ov.rmdir(ino('/'), 'dir');
+    expect(exists('/dir')).toBe(false);
+    // whiteouts below a removed directory are folded into the directory's own
+    expect((store.stmt('SELECT path FROM fs_whiteout ORDER BY path').all() as { path: string }[]).map((r) => r.path)).toEqual(['/dir']);
+  });
+
+  it('a directory re-created over a deleted base directory is opaque', () => {
+    ov.unlink(ino('/dir/sub'), 'c.txt');
+    ov.rmdir(ino('/dir'), 'sub');
+    ov.mkdir(ino('/dir'), 'sub', 0o755, ROOT_CALLER);
+    expect(ls('/dir/sub')).toEqual([]);
+    reopen();
+    expect(ls('/dir/sub')).toEqual([]);
+    expect(ls('/dir')).toEqual(['b.txt', 'sub']);
+  });
+
+  it('whiteouts survive a remount', () => {
+    ov.unlink(ino('/'), 'a.txt');
+    ov.unlink(ino('/dir'), 'b.txt');
+    reopen();
+    expect(ls('/')).toEqual(['dir', 'exec.sh', 'link', 'out']);
+    expect(ls('/dir')).toEqual(['sub']);
+  });
+});
+
+describe('overlay: rename', () => {
+  it('rename of a base file copies it up and keeps its inode number', () => {
+    const i = ino('/a.txt');
+    ov.rename(ino('/'), 'a.txt', ino('/dir'), 'moved.txt');
+    expect(exists('/a.txt')).toBe(false);
+    expect(ino('/dir/moved.txt')).toBe(i);
+    expect(readAll('/dir/moved.txt')).toBe('alpha\n');
+    reopen();
+    expect(exists('/a.txt')).toBe(false);
+    expect(ino('/dir/moved.txt')).toBe(i);
+  });
+
+  it('rename of a base directory moves its whole subtree, also after remount', () => {
+    const dirIno = ino('/dir');
+    ov.rename(ino('/'), 'dir', ino('/'), 'renamed');
+    expect(exists('/dir')).toBe(false);
+    expect(ino('/renamed')).toBe(dirIno);
+    expect(ls('/renamed')).toEqual(['b.txt', 'sub']);
+    expect(readAll('/renamed/sub/c.txt')).toBe('charlie\n');
+    // changes below the moved directory land in the delta
+    ov.unlink(ino('/renamed'), 'b.txt');
+    writeFile('/renamed/sub/c.txt', 'edited');
+    reopen();
+    expect(exists('/dir')).toBe(false);
+    expect(ls('/renamed')).toEqual(['sub']);
+    expect(readAll('/renamed/sub/c.txt')).toBe('edited');
+    // and moved again, whiteouts travel along
+    ov.rename(ino('/'), 'renamed', ino('/'), 'again');
+    reopen();
+    expect(ls('/')).toEqual(['a.txt', 'again', 'exec.sh', 'link', 'out']);
+    expect(ls('/again')).toEqual(['sub']);
+    expect(readAll('/again/sub/c.txt')).toBe('edited');
+    expect(readdirSync(join(base, 'dir')).sort()).toEqual(['b.txt', 'sub']);
+  });
+
+  it('a directory created where a base directory was renamed away is empty', () => {
+    ov.rename(ino('/'), 'dir', ino('/'), 'renamed');
+    ov.mkdir(ino('/'), 'dir', 0o755, ROOT_CALLER);
+    expect(ls('/dir')).toEqual([]);
+    expect(ls('/renamed')).toEqual(['b.txt', 'sub']);
+  });
+
+  it('rename onto an existing base file replaces it; NOREPLACE refuses; EXCHANGE swaps', () => {
+    ov.rename(ino('/'), 'a.txt', ino('/'), 'exec.sh');
+    expect(readAll('/exec.sh')).toBe('alpha\n');
+    expect(exists('/a.txt')).toBe(false);
+    expect(() => ov.rename(ino('/dir'), 'b.txt', ino('/'), 'exec.sh', RENAME_NOREPLACE)).toThrow(/EEXIST/);
+    ov.rename(ino('/dir'), 'b.txt', ino('/'), 'exec.sh', RENAME_EXCHANGE);
+    expect(readAll('/exec.sh')).toBe('bravo\n');
+    expect(readAll('/dir/b.txt')).toBe('alpha\n');
+  });
+
+  it('refuses to move a directory into itself or over a non-empty directory', () => {
+    expect(() => ov.rename(ino('/'), 'dir', ino('/dir/sub'), 'x')).toThrow(/EINVAL/);
+    ov.mkdir(ino('/'), 'full', 0o755, ROOT_CALLER);
+    ov.create(ino('/full'), 'f', 0o644, ROOT_CALLER);
+    expect(() => ov.rename(ino('/'), 'dir', ino('/'), 'full')).toThrow(/ENOTEMPTY/);
+  });
+});
+
+describe('overlay: readdir', () => {
+  it('pages through a merged directory with cookies while entries are deleted', () => {
+    for (let i = 0; i < 50; i++) writeFileSync(join(base, 'dir', `f${String(i).padStart(2, '0')}`), String(i));
+    for (let i = 0; i < 5; i++) writeFile(`/dir/new${i}`, 'n');
+    const d = ino('/dir');
+    const seen: string[] = [];
+    let off = 0;
+    for (;;) {
+      const page = ov.readdir(d, off, 7);
+      if (!page.length) break;
+      for (const e of page) {
+        seen.push(e.name);
+        if (e.name.startsWith('f')) ov.unlink(d, e.name);
+      }
+      off = page[page.length - 1]!.offset;
+    }
+    expect(seen.length).toBe(50 + 5 + 2);
+    expect(new Set(seen).size).toBe(seen.length);
+    expect(ls('/dir').filter((n) => n.startsWith('f'))).toEqual([]);
+  });
+
+  it('readdirPlus gives the same inode numbers as lookup', () => {
+    writeFile('/dir/b.txt', 'x');
+    for (const e of ov.readdirPlus(ino('/dir'))) expect(e.attr.ino).toBe(ino(`/dir/${e.name}`));
+  });
+});
+
+describe('overlay: the base is never written', () => {
+  it('leaves the base byte-identical after edits, deletes, renames, chmods and creates', () => {
+    const before = snapshotTree(base);
+    writeFile('/a.txt', 'changed');
+    ov.setattr(ino('/exec.sh'), { mode: 0o600, mtime: { sec: 5, nsec: 0 } });
+    ov.rename(ino('/'), 'dir', ino('/'), 'moved');
+    ov.unlink(ino('/moved/sub'), 'c.txt');
+    ov.unlink(ino('/'), 'link');
+    ov.mkdir(ino('/'), 'newdir', 0o700, ROOT_CALLER);
+    writeFile('/newdir/x', 'x');
+    ov.symlink(ino('/'), 'sym', '/tmp', ROOT_CALLER);
+    expect(snapshotTree(base)).toEqual(before);
+  });
+});
+
+describe('overlay: hidden base paths', () => {
+  it('never shows hidden base paths', () => {
+    mkdirSync(join(base, '.agentfs'));
+    writeFileSync(join(base, '.agentfs/s.db'), 'secret');
+    ov.close();
+    store.close();
+    store = Store.open({ path: dbPath });
+    ov = new OverlayFs(store, base, { delta: new InodeFs(store), hide: ['/.agentfs'] });
+    expect(ls('/')).not.toContain('.agentfs');
+    expect(exists('/.agentfs')).toBe(false);
+    ov.mkdir(1, '.agentfs', 0o755, ROOT_CALLER);
+    expect(ls('/.agentfs')).toEqual([]);
+  });
+});
+
+describe('overlay: hard links in the base', () => {
+  it('shows the shared inode number', () => {
+    linkSync(join(base, 'a.txt'), join(base, 'dir/a-hard'));
+    expect(ino('/dir/a-hard')).toBe(ino('/a.txt'));
+    expect(ov.getattr(ino('/a.txt')).mode & S_IFMT).toBe(S_IFREG);
+  });
+});
