@@ -17,10 +17,12 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-# npm dependencies (lockfile-exact); re-run only when the lockfile changed.
+# npm dependencies at the lockfile's versions; re-run only when the lockfile changed.
+# `npm install`, not `npm ci`: registries that mirror only this platform's optional binaries
+# (rollup, @tursodatabase) make `npm ci` reject the lockfile as out of sync.
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "setup: installing npm dependencies" >&2
-  npm ci --no-audit --no-fund --loglevel=error
+  npm install --no-audit --no-fund --loglevel=error
 fi
 
 # Native addon(s) in native/, built against this Node.
