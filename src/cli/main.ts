@@ -2,24 +2,41 @@ import { Command, CommanderError } from 'commander';
 import { createRequire } from 'node:module';
 import { reportError } from './errors.js';
 import { normalizeArgv } from './argv.js';
-import { registerInit } from './commands/init.js';
-import { registerFs } from './commands/fs.js';
-import { registerKv } from './commands/kv.js';
-import { registerTimeline } from './commands/timeline.js';
-import { registerMigrate } from './commands/migrate.js';
-import { registerMount } from './commands/mount.js';
-import { registerExec } from './commands/exec.js';
-import { registerRun } from './commands/run.js';
-import { registerPs } from './commands/ps.js';
-import { registerDiff } from './commands/diff.js';
-import { registerCommit } from './commands/commit.js';
-import { registerRecord } from './commands/record.js';
-import { registerServe } from './commands/serve.js';
-import { registerSync } from './commands/sync.js';
-
 const pkg = createRequire(import.meta.url)('../../package.json') as { version: string };
 
-export function buildProgram(): Command {
+type Register = (program: Command) => void;
+
+/**
+ * Command modules in help order, loaded on demand: a command pulls in only its own layers
+ * (a `kv get` need not load FUSE, MCP or sync), which keeps start-up short.
+ */
+const MODULES: [names: string[], load: () => Promise<Register>][] = [
+  [['init'], async () => (await import('./commands/init.js')).registerInit],
+  [['fs'], async () => (await import('./commands/fs.js')).registerFs],
+  [['kv'], async () => (await import('./commands/kv.js')).registerKv],
+  [['mount', 'unmount', 'umount'], async () => (await import('./commands/mount.js')).registerMount],
+  [['exec'], async () => (await import('./commands/exec.js')).registerExec],
+  [['run'], async () => (await import('./commands/run.js')).registerRun],
+  [['ps'], async () => (await import('./commands/ps.js')).registerPs],
+  [['diff'], async () => (await import('./commands/diff.js')).registerDiff],
+  [['commit', 'discard'], async () => (await import('./commands/commit.js')).registerCommit],
+  [['timeline'], async () => (await import('./commands/timeline.js')).registerTimeline],
+  [['record'], async () => (await import('./commands/record.js')).registerRecord],
+  [['serve'], async () => (await import('./commands/serve.js')).registerServe],
+  [['sync'], async () => (await import('./commands/sync.js')).registerSync],
+  [['migrate'], async () => (await import('./commands/migrate.js')).registerMigrate],
+];
+
+/** The program with the command named in argv, or with every command (help, unknown names). */
+export async function buildProgram(argv: string[] = []): Promise<Command> {
+  const word = argv.slice(2).find((a) => !a.startsWith('-'));
+  const named = MODULES.find(([names]) => word !== undefined && names.includes(word));
+  const versionOnly = word === undefined && argv.some((a) => a === '-V' || a === '--version');
+  const registers = await Promise.all((named ? [named] : versionOnly ? [] : MODULES).map(([, load]) => load()));
+  return programWith(registers);
+}
+
+function programWith(registers: Register[]): Command {
   const program = new Command();
   program
     .name('agentfs')
@@ -27,31 +44,15 @@ export function buildProgram(): Command {
     .version(pkg.version)
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
-  for (const register of [
-    registerInit,
-    registerFs,
-    registerKv,
-    registerMount,
-    registerExec,
-    registerRun,
-    registerPs,
-    registerDiff,
-    registerCommit,
-    registerTimeline,
-    registerRecord,
-    registerServe,
-    registerSync,
-    registerMigrate,
-  ]) {
-    register(program);
-  }
+  for (const register of registers) register(program);
   return program;
 }
 
 export async function main(argv: string[]): Promise<void> {
-  const program = buildProgram();
+  const args = normalizeArgv(argv);
   try {
-    await program.parseAsync(normalizeArgv(argv));
+    const program = await buildProgram(args);
+    await program.parseAsync(args);
   } catch (e) {
     if (e instanceof CommanderError) {
       // help and version exit 0; usage errors were already printed by commander

@@ -39,13 +39,15 @@ export async function prepareMountpoint(mountpoint: string): Promise<void> {
 export async function mountAgent(
   target: AgentTarget,
   mountpoint: string,
-  options: Omit<FuseMountOptions, 'groupCommit' | 'changeCounter'> = {},
+  options: Omit<FuseMountOptions, 'groupCommit' | 'changeCounter'> & { journal?: boolean } = {},
 ): Promise<AgentMount> {
   await prepareMountpoint(mountpoint);
-  const agent = Agent.open(target);
+  const { journal, ...fuseOptions } = options;
+  // journal undefined: the agent's own setting (init --no-journal) decides
+  const agent = Agent.open(target, journal === undefined ? {} : { journal });
   try {
     const server = await FuseServer.mount(agent.fs, mountpoint, {
-      ...options,
+      ...fuseOptions,
       groupCommit: { begin: () => agent.store.beginBatch(), commit: () => agent.store.commitBatch() },
       changeCounter: () => agent.store.dataVersion(),
     });

@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, mkdtempSync, realpathSync, rmdirSync } from 'nod
 import { join, relative } from 'node:path';
 import { customAlphabet } from 'nanoid';
 import { Agent, META } from '../core/agent.js';
+import { startCommandCall, type CommandCall } from '../core/tools/index.js';
 import { Store, validateId } from '../store/index.js';
 import { FuseServer } from '../fuse/index.js';
 import { defaultAllows, resolveAllows } from './allow.js';
@@ -128,9 +129,10 @@ export async function runSandbox(options: RunOptions): Promise<RunOutcome> {
   }
   addRun({ pid: process.pid, session: session.id, command: options.argv, cwd, startedAt: new Date().toISOString() });
 
+  // The run is one tool call of the session; a run that joined another's server keeps its own
+  // connection to the database for the call's lifetime.
   const recorder = agent ?? Agent.open({ path: session.database });
-  const callId = recordStart(recorder, options.argv, cwd);
-  if (!agent) recorder.close();
+  const call = recordStart(recorder, options.argv, cwd);
 
   log(`agentfs: session ${session.id}: changes are kept in ${session.database}; see them with \`agentfs diff ${session.id}\``);
 
@@ -150,9 +152,8 @@ export async function runSandbox(options: RunOptions): Promise<RunOutcome> {
     removeRun(session.id);
   }
 
-  const finisher = agent ?? Agent.open({ path: session.database });
-  recordEnd(finisher, callId, outcome);
-  if (!agent) finisher.close();
+  recordEnd(call, outcome);
+  if (!agent) recorder.close();
 
   if (server && agent) {
     await keepServingWhileJoined(session.id);
@@ -220,19 +221,17 @@ async function keepServingWhileJoined(id: string): Promise<void> {
   }
 }
 
-function recordStart(agent: Agent, argv: string[], cwd: string): number | undefined {
+function recordStart(agent: Agent, argv: string[], cwd: string): CommandCall | undefined {
   try {
-    return agent.tools.start('agentfs run', { command: argv, cwd, pid: process.pid });
+    return startCommandCall(agent.tools, argv, { name: 'agentfs run', cwd, extra: { pid: process.pid } });
   } catch {
     return undefined; // the audit trail must not stop the command
   }
 }
 
-function recordEnd(agent: Agent, id: number | undefined, outcome: { code: number | null; signal: NodeJS.Signals | null }): void {
-  if (id === undefined) return;
+function recordEnd(call: CommandCall | undefined, outcome: { code: number | null; signal: NodeJS.Signals | null }): void {
   try {
-    if (outcome.code === 0) agent.tools.success(id, { exit_code: 0 });
-    else agent.tools.error(id, outcome.signal ? `killed by ${outcome.signal}` : `exit status ${outcome.code}`);
+    call?.finish(outcome);
   } catch {
     /* see recordStart */
   }

@@ -165,3 +165,31 @@ describe('timeline of a recorded command against a mount (journal across process
     expect(code).toBe(0);
   });
 });
+
+describe('mount --no-journal', () => {
+  it('serves files without journaling them; the next plain mount journals again', async () => {
+    const quiet = join(dir, 'quiet');
+    mkdirSync(quiet);
+    expect((await cli('init', 'nojournal')).code).toBe(0);
+    const m = await cli('mount', 'nojournal', quiet, '--no-journal');
+    expect(m.code).toBe(0);
+    try {
+      const w = await runCli(['record', 'nojournal', '--name', 'w', '--', 'sh', '-c', `echo a > ${quiet}/a.txt`], { cwd: dir });
+      expect(w.code).toBe(0);
+    } finally {
+      expect((await cli('unmount', quiet)).code).toBe(0);
+    }
+    expect((await cli('fs', 'cat', 'nojournal', '/a.txt')).stdout).toBe('a\n'); // the file is there
+    let files = await cli('timeline', 'nojournal', '--files', '--format', 'json');
+    expect(JSON.parse(files.stdout)).toEqual([]);
+
+    expect((await cli('mount', 'nojournal', quiet)).code).toBe(0);
+    try {
+      await runCli(['record', 'nojournal', '--name', 'w2', '--', 'sh', '-c', `echo b > ${quiet}/b.txt`], { cwd: dir });
+    } finally {
+      expect((await cli('unmount', quiet)).code).toBe(0);
+    }
+    files = await cli('timeline', 'nojournal', '--files', '--format', 'json');
+    expect((JSON.parse(files.stdout) as Ev[]).map((e) => `${e.op} ${e.path}`).sort()).toEqual(['create /b.txt', 'write /b.txt']);
+  });
+});

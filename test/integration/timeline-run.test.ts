@@ -28,6 +28,9 @@ interface Ev {
   path?: string;
   new_path?: string;
   tool_call_id?: number;
+  parameters?: { argv?: string[]; cwd?: string };
+  result?: { exit_code?: number; signal?: string | null; duration_ms?: number };
+  error?: string;
 }
 
 describe('timeline of an agentfs run', () => {
@@ -55,5 +58,16 @@ describe('timeline of an agentfs run', () => {
       at = i;
     }
     expect(brief.indexOf('create /VERSION')).toBeLessThan(brief.indexOf('write /VERSION'));
+  });
+
+  it('records each run as a call with argv and cwd, success or error by exit status', async () => {
+    const failed = await runCli(['run', '--session', 'tl', '--', 'sh', '-c', 'exit 3'], { cwd: proj, env });
+    expect(failed.code).toBe(3);
+    const tl = await runCli(['timeline', 'tl', '--calls', '--format', 'json'], { cwd: proj, env });
+    const calls = JSON.parse(tl.stdout) as Ev[]; // newest first
+    expect(calls.map((c) => `${c.name} ${c.status}`)).toEqual(['agentfs run error', 'agentfs run success']);
+    expect(calls[0]!.parameters).toMatchObject({ argv: ['sh', '-c', 'exit 3'], cwd: proj });
+    expect(calls[0]!.error).toBe('exited with code 3');
+    expect(calls[1]!.result).toMatchObject({ exit_code: 0, signal: null });
   });
 });

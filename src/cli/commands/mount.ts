@@ -27,6 +27,8 @@ interface MountOptions {
   allowOther?: boolean;
   uid?: string;
   gid?: string;
+  /** commander's negation of --no-journal: false when the flag is given */
+  journal?: boolean;
 }
 
 /** The env variable through which a background parent hands its readiness pipe to the server. */
@@ -52,6 +54,7 @@ export function registerMount(program: Command): void {
     .option('--allow-other', 'let every user access the mount (permissions still apply)')
     .option('--uid <N>', 'report every file as owned by this user id')
     .option('--gid <N>', 'report every file as owned by this group id')
+    .option('--no-journal', 'do not record file operations in the journal while mounted')
     .action(async (idArg: string | undefined, mountArg: string | undefined, opts: MountOptions) => {
       if (idArg === undefined) {
         printMounts();
@@ -135,6 +138,7 @@ async function startBackground(database: string, mountpoint: string, opts: Mount
   if (opts.allowOther) args.push('--allow-other');
   if (opts.uid !== undefined) args.push('--uid', opts.uid);
   if (opts.gid !== undefined) args.push('--gid', opts.gid);
+  if (opts.journal === false) args.push('--no-journal');
   mkdirSync(runtimeDir(), { recursive: true, mode: 0o700 });
   const log = openSync(logFile(mountpoint), 'a');
   const child = spawn(process.execPath, args, {
@@ -211,6 +215,7 @@ async function serveForeground(
       allowOther: opts.allowOther,
       allowRoot: opts.allowRoot,
       autoUnmount: opts.autoUnmount,
+      journal: opts.journal === false ? false : undefined,
       onError: (e) => console.error(`agentfs mount: internal error: ${(e as Error)?.stack ?? String(e)}`),
     });
   } catch (e) {
