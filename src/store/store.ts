@@ -50,12 +50,15 @@ export class Store {
   private readonly statements = new Map<string, Statement>();
   private readonly ensured = new Set<string>();
   private closed = false;
+  /** every commit fsynced (durability 'full') */
+  private readonly fullSync: boolean;
 
-  private constructor(db: Db, path: string, chunkSize: number, layout: Layout) {
+  private constructor(db: Db, path: string, chunkSize: number, layout: Layout, options: OpenOptions) {
     this.db = db;
     this.path = path;
     this.chunkSize = chunkSize;
     this.layout = layout;
+    this.fullSync = options.durability === 'full' && path !== ':memory:';
   }
 
   /** Open by `{ id }`, `{ path }`, or in memory with `{}`. */
@@ -101,7 +104,7 @@ export class Store {
         db.exec('ROLLBACK');
         throw e;
       }
-      return new Store(db, file, chunkSize, detectLayout(db));
+      return new Store(db, file, chunkSize, detectLayout(db), options);
     } catch (e) {
       db.close();
       throw e;
@@ -155,7 +158,7 @@ export class Store {
       if (!Number.isInteger(chunkSize) || chunkSize <= 0) {
         throw new StoreError('ECORRUPT', `${file} has an invalid chunk_size '${row?.value}' in fs_config`);
       }
-      return new Store(db, file, chunkSize, detectLayout(db));
+      return new Store(db, file, chunkSize, detectLayout(db), options);
     } catch (e) {
       db.close();
       if (e instanceof StoreError) throw e;
@@ -235,6 +238,21 @@ export class Store {
       throw e;
     } finally {
       this.depth = 0;
+    }
+  }
+
+  /**
+   * Runs fn, whose changes are advisory (atime), without an fsync of its own even under
+   * durability 'full': they reach the disk with the next synced commit. Reads then cost no
+   * fsync. Inside a transaction, fn simply joins it.
+   */
+  advisory<T>(fn: () => T): T {
+    if (!this.fullSync || this.depth > 0) return fn();
+    this.db.exec('PRAGMA synchronous = NORMAL');
+    try {
+      return fn();
+    } finally {
+      this.db.exec('PRAGMA synchronous = FULL');
     }
   }
 

@@ -14,6 +14,24 @@ describe('Store', () => {
   beforeEach(() => ({ dir, cleanup } = tempDir()));
   afterEach(() => cleanup());
 
+  it("advisory changes under durability 'full' commit without leaving the connection relaxed", () => {
+    const s = Store.open({ path: join(dir, 'full.db') }, { create: true, durability: 'full' });
+    const sync = () => (s.db.prepare('PRAGMA synchronous').get() as { synchronous: number }).synchronous;
+    expect(sync()).toBe(2); // FULL
+    s.advisory(() => {
+      expect(sync()).toBe(1); // NORMAL: this commit is not fsynced on its own
+      s.setMeta('k', 'v');
+    });
+    expect(sync()).toBe(2);
+    expect(() => s.advisory(() => { throw new Error('boom'); })).toThrow('boom');
+    expect(sync()).toBe(2);
+    s.transaction(() => s.advisory(() => expect(sync()).toBe(2))); // inside a transaction: joins it
+    s.close();
+    const again = Store.open({ path: join(dir, 'full.db') });
+    expect(again.getMeta('k')).toBe('v');
+    again.close();
+  });
+
   it('creates the SPEC v0.4 tables, indexes, root inode and config', () => {
     const s = Store.open({ path: join(dir, 'a.db') }, { create: true });
     const names = (s.db.prepare("SELECT type, name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY name").all() as { type: string; name: string }[]).map(

@@ -48,6 +48,9 @@ export interface Opened {
 
 type TimeArg = Timespec | Date | number | 'now';
 
+/** What walking a path needs of each directory on the way (the root's full Attr is fetched lazily). */
+type Walked = Pick<Attr, 'ino' | 'mode'>;
+
 /** FileSystems that can group several operations into one transaction (InodeFs can). */
 interface Transactional {
   transaction<T>(fn: () => T): T;
@@ -133,7 +136,10 @@ export class PathFs {
     if (path.length > PATH_MAX && Buffer.byteLength(path) > PATH_MAX) throw new FsError('ENAMETOOLONG', 'resolve', path);
     const pending = components(path);
     const mustBeDir = path.endsWith('/') && pending.length > 0;
-    const stack: Attr[] = [this.fs.getattr(this.fs.rootIno)];
+    // The root is always a directory: walking needs only its number, so its attributes are
+    // fetched only when the path names the root itself (a query less on every resolution).
+    const root: Walked = { ino: this.fs.rootIno, mode: S_IFDIR };
+    const stack: Walked[] = [root];
     let links = 0;
     while (pending.length) {
       const name = pending.shift()!;
@@ -157,7 +163,7 @@ export class PathFs {
     }
     const out = stack[stack.length - 1]!;
     if (mustBeDir && !isDirMode(out.mode)) throw new FsError('ENOTDIR', 'resolve', path);
-    return out;
+    return out === root ? this.fs.getattr(root.ino) : (out as Attr);
   }
 
   /** The directory that would hold path's last component, and that component. */
@@ -420,13 +426,9 @@ export class PathFs {
     const f = parseOpenFlags(flags);
     return this.at('open', path, () =>
       this.batch(() => {
-        let a = this.tryResolve(path, true);
-        if (a && f & O_CREAT && f & O_EXCL) throw new FsError('EEXIST', 'open', path);
-        if (!a) {
-          if (!(f & O_CREAT)) throw new FsError('ENOENT', 'open', path);
-          const { dir, name } = this.createTarget(path);
-          a = this.fs.create(dir.ino, name, mode, this.caller);
-        }
+        const found = f & O_CREAT ? this.resolveForCreate(path) : this.resolve(path, true);
+        if ('ino' in found && f & O_CREAT && f & O_EXCL) throw new FsError('EEXIST', 'open', path);
+        let a = 'ino' in found ? found : this.fs.create(found.dir.ino, found.name, mode, this.caller);
         if (isDirMode(a.mode) && (f & O_ACCMODE) !== 0) throw new FsError('EISDIR', 'open', path);
         if (f & O_TRUNC && (a.mode & S_IFMT) === S_IFREG && (f & O_ACCMODE) !== 0 && a.size > 0) {
           a = this.fs.setattr(a.ino, { size: 0 }, this.caller);
@@ -439,6 +441,28 @@ export class PathFs {
 
   close(ino: number): void {
     this.fs.release(ino);
+  }
+
+  /**
+   * For open(O_CREAT): the existing file at path (symlinks followed), or where to create it.
+   * The common case (a plain name in its directory) walks the path once; a symlink in last
+   * place takes the general route.
+   */
+  private resolveForCreate(path: string): Attr | { dir: Attr; name: string } {
+    const comps = components(path);
+    const name = comps[comps.length - 1];
+    if (name === undefined || name === '.' || name === '..' || path.endsWith('/')) return this.resolve(path, true);
+    const dir = this.resolve('/' + comps.slice(0, -1).join('/'), true);
+    if (!isDirMode(dir.mode)) throw new FsError('ENOTDIR', 'resolve', path);
+    let a: Attr;
+    try {
+      a = this.fs.lookup(dir.ino, name);
+    } catch (e) {
+      if (isFsError(e, 'ENOENT')) return { dir, name };
+      throw e;
+    }
+    if ((a.mode & S_IFMT) !== S_IFLNK) return a;
+    return this.tryResolve(path, true) ?? this.createTarget(path);
   }
 
   /** Where a new file at path goes: follows a dangling symlink's target like open(O_CREAT). */
@@ -463,13 +487,18 @@ export class PathFs {
   /** Yields a file's content piece by piece (for streaming it out). */
   *readPieces(path: string, pieceSize = this.piece): Generator<Buffer> {
     const a = this.at('open', path, () => this.resolve(path));
+    yield* this.piecesOf(a, path, pieceSize);
+  }
+
+  private *piecesOf(a: Attr, path: string, pieceSize: number): Generator<Buffer> {
     if (isDirMode(a.mode)) throw new FsError('EISDIR', 'read', path);
     this.fs.open(a.ino, 0);
     try {
       for (let off = 0; ; ) {
         const buf = this.at('read', path, () => this.fs.read(a.ino, off, pieceSize));
-        if (buf.length === 0) return;
-        yield buf;
+        if (buf.length > 0) yield buf;
+        // reads are short only at the end of the file: no extra call to learn that
+        if (buf.length < pieceSize) return;
         off += buf.length;
       }
     } finally {
@@ -481,10 +510,9 @@ export class PathFs {
   readFile(path: string, encoding: BufferEncoding): string;
   readFile(path: string, encoding?: BufferEncoding): Buffer | string {
     const a = this.at('open', path, () => this.resolve(path));
-    if (isDirMode(a.mode)) throw new FsError('EISDIR', 'read', path);
     const parts: Buffer[] = [];
     let total = 0;
-    for (const p of this.readPieces(path)) {
+    for (const p of this.piecesOf(a, path, this.piece)) {
       parts.push(p);
       total += p.length;
     }
@@ -504,11 +532,7 @@ export class PathFs {
     const buf = typeof data === 'string' ? Buffer.from(data, options.encoding ?? 'utf8') : data;
     return this.at('open', path, () =>
       this.batch(() => {
-        if (options.createParents) {
-          const parent = components(path).slice(0, -1);
-          if (parent.length) this.mkdir('/' + parent.join('/'), { recursive: true });
-        }
-        const h = this.open(path, O_WRONLY | O_CREAT | O_TRUNC, options.mode ?? 0o644);
+        const h = this.openForWrite(path, options.mode ?? 0o644, options.createParents === true);
         try {
           this.writeAll(h.ino, 0, buf);
           return this.fs.getattr(h.ino);
@@ -517,6 +541,20 @@ export class PathFs {
         }
       }),
     );
+  }
+
+  /** open(O_WRONLY|O_CREAT|O_TRUNC); a missing parent is made only after the open says so. */
+  private openForWrite(path: string, mode: number, createParents: boolean): Opened {
+    const flags = O_WRONLY | O_CREAT | O_TRUNC;
+    if (!createParents) return this.open(path, flags, mode);
+    try {
+      return this.open(path, flags, mode); // fails before changing anything
+    } catch (e) {
+      const parent = components(path).slice(0, -1);
+      if (!isFsError(e, 'ENOENT') || !parent.length) throw e;
+      this.mkdir('/' + parent.join('/'), { recursive: true });
+      return this.open(path, flags, mode);
+    }
   }
 
   appendFile(path: string, data: string | Uint8Array, options: { mode?: number; encoding?: BufferEncoding } = {}): Attr {

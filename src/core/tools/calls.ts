@@ -165,7 +165,7 @@ export class ToolCalls {
     const result = failed ? null : toJson(input.result);
     const duration = input.duration_ms ?? (input.completed_at - input.started_at) * 1000;
     const parentId = input.parentId === undefined ? this.current() : input.parentId;
-    return this.store.transaction(() => {
+    const insert = () => {
       const params = [input.name, toJson(input.parameters), result, error];
       const row = this.hasStatus
         ? (this.store
@@ -187,7 +187,10 @@ export class ToolCalls {
           .run(id, parentId);
       }
       return id;
-    });
+    };
+    // one row alone needs no transaction of its own (a commit's worth of work saved)
+    const single = this.hasStatus && (parentId === undefined || parentId === null);
+    return single ? insert() : this.store.transaction(insert);
   }
 
   get(id: number): ToolCall | undefined {

@@ -47,7 +47,7 @@ export function touchAtime(ctx: FsContext, row: InodeRow): void {
   if (!stale) return;
   const t = now();
   try {
-    ctx.store.stmt('UPDATE fs_inode SET atime = ?, atime_nsec = ? WHERE ino = ?').run(t.sec, t.nsec, row.ino);
+    ctx.store.advisory(() => ctx.store.stmt('UPDATE fs_inode SET atime = ?, atime_nsec = ? WHERE ino = ?').run(t.sec, t.nsec, row.ino));
   } catch {
     /* atime is advisory */
   }
