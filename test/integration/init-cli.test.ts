@@ -87,6 +87,21 @@ describe('agentfs init', () => {
     const cs = await runCli(['init', 'c', '--chunk-size', '12'], { cwd: dir });
     expect(cs.code).not.toBe(0);
     expect(cs.stderr).toMatch(/--chunk-size/);
+    const typo = await runCli(['init', 'team/agent'], { cwd: dir });
+    expect(typo.code).not.toBe(0);
+    expect(typo.stderr).toBe("agentfs: 'team/agent' is neither an agent id nor a path ending in .db\n");
+  });
+
+  it('--force replaces an agent database but never a foreign file', async () => {
+    writeFileSync(join(dir, 'notes.db'), 'my notes, not a database\n');
+    const r = await runCli(['init', 'notes.db', '--force'], { cwd: dir });
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/^agentfs: .*notes\.db is not a SQLite database.*\n$/);
+    expect(readFileSync(join(dir, 'notes.db'), 'utf8')).toBe('my notes, not a database\n');
+    expect((await runCli(['init', 'mine.db'], { cwd: dir })).code).toBe(0);
+    expect((await runCli(['fs', 'write', 'mine.db', '/x', 'old'], { cwd: dir })).code).toBe(0);
+    expect((await runCli(['init', 'mine.db', '--force'], { cwd: dir })).code).toBe(0);
+    expect((await runCli(['fs', 'ls', 'mine.db'], { cwd: dir })).stdout).toBe('');
   });
 
   it('keeps a chosen chunk size', async () => {

@@ -28,6 +28,10 @@ export function registerInit(program: Command): void {
       const id = idArg ?? `agent-${Date.now()}`;
       const target = looksLikePath(id) ? { path: id } : { id };
       if (target.id) validateId(target.id);
+      // a typo such as `init my/agent` must not make a database under an unexpected name
+      if (target.path && !target.path.endsWith('.db')) {
+        throw new UserError(`'${id}' is neither an agent id nor a path ending in .db`);
+      }
       const file = databasePath(target);
       let base: string | undefined;
       if (opts.base !== undefined) {
@@ -42,6 +46,8 @@ export function registerInit(program: Command): void {
       }
       if (existsSync(file)) {
         if (!opts.force) throw new UserError(`agent already exists: ${file} (use --force to overwrite)`);
+        // --force replaces agents, never some other file that happens to sit there
+        if (statSync(file).size > 0) Store.open({ path: file }, { allowOldLayout: true }).close();
         for (const f of [file, `${file}-wal`, `${file}-shm`]) rmSync(f, { force: true });
       }
       const store = Store.open(target, { create: true, chunkSize });
