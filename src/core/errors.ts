@@ -7,6 +7,7 @@ export type ErrnoCode =
   | 'ENOSYS' | 'ENOTSUP' | 'ENODATA' | 'ERANGE' | 'EBUSY' | 'ENOTCONN' | 'ESTALE' | 'EAGAIN';
 
 const errnoNumbers = osConstants.errno as Record<string, number>;
+const DEBUG = Boolean(process.env.AGENTFS_DEBUG);
 
 /** An error carrying a POSIX errno code, as raised by every filesystem operation. */
 export class FsError extends Error {
@@ -17,7 +18,12 @@ export class FsError extends Error {
 
   constructor(code: ErrnoCode, syscall?: string, path?: string, detail?: string) {
     const where = [syscall, path].filter(Boolean).join(' ');
+    // An expected outcome (a negative lookup on every create), not a bug: capturing a stack
+    // trace would be most of its cost on the FUSE hot path. AGENTFS_DEBUG keeps the traces.
+    const limit = Error.stackTraceLimit;
+    if (!DEBUG) Error.stackTraceLimit = 0;
     super(`${code}: ${detail ?? describe(code)}${where ? `, ${where}` : ''}`);
+    Error.stackTraceLimit = limit;
     this.name = 'FsError';
     this.code = code;
     this.errno = errnoNumbers[code] ?? 5;

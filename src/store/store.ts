@@ -50,6 +50,7 @@ export class Store {
   private readonly statements = new Map<string, Statement>();
   private readonly ensured = new Set<string>();
   private closed = false;
+  private version = { value: 0, atMs: -Infinity };
   /** every commit fsynced (durability 'full') */
   private readonly fullSync: boolean;
 
@@ -259,7 +260,18 @@ export class Store {
   /** Changes whenever another connection commits to this database (PRAGMA data_version). */
   dataVersion(): number {
     const row = this.stmt('PRAGMA data_version').get() as { data_version: number } | undefined;
-    return Number(row?.data_version ?? 0);
+    const v = Number(row?.data_version ?? 0);
+    this.version = { value: v, atMs: performance.now() };
+    return v;
+  }
+
+  /**
+   * dataVersion(), read at most once per maxAgeMs: the per-operation checks for other writers
+   * (journal path cache, the shared tool call) share one read.
+   */
+  recentDataVersion(maxAgeMs = 1): number {
+    if (performance.now() - this.version.atMs < maxAgeMs) return this.version.value;
+    return this.dataVersion();
   }
 
   get inTransaction(): boolean {

@@ -282,7 +282,7 @@ export class Journal {
   private checkForeignChanges(t: bigint): void {
     if (t - this.versionCheckedNs < 1_000_000n) return;
     this.versionCheckedNs = t;
-    const v = Number((this.store.stmt('PRAGMA data_version').get() as { data_version: number }).data_version);
+    const v = this.store.recentDataVersion(1);
     if (v !== this.dataVersion) {
       this.dataVersion = v;
       this.dirPaths.clear();

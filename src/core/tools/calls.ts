@@ -346,7 +346,7 @@ export class ToolCalls {
     const nowMs = performance.now();
     let cache = this.sharedCache;
     if (cache && nowMs - cache.checkedMs < 1) return cache.id;
-    const version = Number((this.store.stmt('PRAGMA data_version').get() as { data_version: number }).data_version);
+    const version = this.store.recentDataVersion(1);
     if (!cache || cache.version !== version) {
       const rows = this.store.stmt('SELECT id, pid FROM agentfs_active_call ORDER BY started_ns DESC, id DESC').all() as {
         id: number;
