@@ -750,10 +750,10 @@ napi_value ReplyReadlink(napi_env env, napi_callback_info info) {
   return ret_int(env, fuse_reply_readlink(r, target.c_str()));
 }
 
-// replyOpen(id, fh, keepCache, directIo)
+// replyOpen(id, fh, keepCache, directIo, cacheReaddir)
 napi_value ReplyOpen(napi_env env, napi_callback_info info) {
-  napi_value argv[4];
-  if (!get_args(env, info, 4, argv)) return nullptr;
+  napi_value argv[5];
+  if (!get_args(env, info, 5, argv)) return nullptr;
   fuse_req_t r = take_req(env, argv[0]);
   if (!r) return nullptr;
   fuse_file_info fi;
@@ -761,8 +761,9 @@ napi_value ReplyOpen(napi_env env, napi_callback_info info) {
   fi.fh = (uint64_t)get_num(env, argv[1]);
   fi.keep_cache = get_bool(env, argv[2]);
   fi.direct_io = get_bool(env, argv[3]);
-  // Keep the kernel's per-directory cache of readdir results between opens
-  fi.cache_readdir = 0;
+  // opendir only: let the kernel cache this directory's readdir results (kept across opens
+  // when keep_cache is set too)
+  fi.cache_readdir = get_bool(env, argv[4]);
   return ret_int(env, fuse_reply_open(r, &fi));
 }
 

@@ -47,6 +47,8 @@ export async function mountAgent(
   const agent = Agent.open(target, journal === undefined ? {} : { journal });
   try {
     const server = await FuseServer.mount(agent.fs, mountpoint, {
+      // an overlay's base can change under it unseen: no cached listings there
+      cacheReaddir: agent.base === undefined,
       ...fuseOptions,
       groupCommit: { begin: () => agent.store.beginBatch(), commit: () => agent.store.commitBatch() },
       changeCounter: () => agent.store.dataVersion(),

@@ -82,7 +82,8 @@ export interface NativeBinding {
   replyCreate(id: number, attr: Float64Array, entryTimeout: number, attrTimeout: number, fh: number, keepCache: boolean, directIo: boolean): number;
   replyAttr(id: number, attr: Float64Array, attrTimeout: number): number;
   replyReadlink(id: number, target: string): number;
-  replyOpen(id: number, fh: number, keepCache: boolean, directIo: boolean): number;
+  /** cacheReaddir (opendir only): the kernel may cache the directory's listing */
+  replyOpen(id: number, fh: number, keepCache: boolean, directIo: boolean, cacheReaddir?: boolean): number;
   replyWrite(id: number, count: number): number;
   replyBuf(id: number, data: Uint8Array | null): number;
   replyStatfs(id: number, st: Float64Array): number;

@@ -46,6 +46,8 @@ export class ServeState {
   handle: SessionHandle | undefined;
   /** outside changes to the storage are detected (and drop the kernel's caches) */
   watched = false;
+  /** the kernel may cache directory listings (see FuseMountOptions.cacheReaddir) */
+  cacheReaddir = false;
 
   constructor(
     readonly fs: FileSystem,

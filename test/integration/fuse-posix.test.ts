@@ -42,6 +42,27 @@ describe('syscalls through the kernel', () => {
   });
 });
 
+describe('cached directory listings', () => {
+  it('stay exact across changes through the mount and through the CLI meanwhile', async () => {
+    const ls = async () => (await sh('ls -a lst', m)).stdout.trim().split('\n');
+    expect((await sh('mkdir lst && touch lst/a lst/b', m)).code).toBe(0);
+    expect(await ls()).toEqual(['.', '..', 'a', 'b']);
+    expect(await ls()).toEqual(['.', '..', 'a', 'b']); // served from the kernel's cache
+    expect((await sh('touch lst/c && rm lst/a && mv lst/b lst/d', m)).code).toBe(0);
+    expect(await ls()).toEqual(['.', '..', 'c', 'd']);
+    // another process changes the database: the next listing shows it (within the 0.1 s poll)
+    expect((await runCli(['fs', 'write', 'px', '/lst/e', 'x'], { cwd: tmp.dir })).code).toBe(0);
+    expect((await runCli(['fs', 'rm', 'px', '/lst/c'], { cwd: tmp.dir })).code).toBe(0);
+    let seen: string[] = [];
+    for (let i = 0; i < 50; i++) {
+      seen = await ls();
+      if (seen.join() === '.,..,d,e') break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(seen).toEqual(['.', '..', 'd', 'e']);
+  });
+});
+
 describe('real tools on the mount', () => {
   it('git init/add/commit/status/log', async () => {
     const r = await sh(

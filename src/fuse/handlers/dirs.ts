@@ -14,10 +14,18 @@ const STRIDE = 1 + ATTR_LEN;
 export function opendir(s: ServeState, req: RawRequest): Reply {
   const id = req[1];
   const ino = req[2];
-  s.fs.getattr(ino); // ENOENT for a vanished directory
+  const a = s.fs.getattr(ino); // ENOENT for a vanished directory
   const fh = s.newFh();
   s.dirs.set(fh, { ino, pending: null, from: -1, atEnd: false, plus: false });
-  return () => s.native.replyOpen(id, fh, false, false);
+  let keep = false;
+  if (s.cacheReaddir) {
+    // The kernel drops its cached listing itself when the directory changes through the mount;
+    // a change from outside moves mtime/ctime (or clears the keys): then it must refetch.
+    const key = `d${a.mtime.sec}.${a.mtime.nsec}:${a.ctime.sec}.${a.ctime.nsec}:${a.nlink}`;
+    keep = s.cacheKeys.get(ino) === key;
+    s.rememberCacheKey(ino, key);
+  }
+  return () => s.native.replyOpen(id, fh, keep, false, s.cacheReaddir);
 }
 
 export function releasedir(s: ServeState, req: RawRequest): Reply {
