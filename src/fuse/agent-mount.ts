@@ -5,7 +5,7 @@
 import { statSync, writeFileSync } from 'node:fs';
 import { Agent } from '../core/agent.js';
 import type { AgentTarget } from '../store/index.js';
-import { FuseServer, type FuseMountOptions } from './server.js';
+import { DEFAULT_TIMEOUTS, FuseServer, type FuseMountOptions } from './server.js';
 import { agentfsMountAt, recoverStale, readRecord } from './mounts.js';
 
 export interface AgentMount {
@@ -47,8 +47,8 @@ export async function mountAgent(
   const agent = Agent.open(target, journal === undefined ? {} : { journal });
   try {
     const server = await FuseServer.mount(agent.fs, mountpoint, {
-      // an overlay's base can change under it unseen: no cached listings there
-      cacheReaddir: agent.base === undefined,
+      // an overlay's base can change unseen: its listings are reused no longer than attributes
+      cacheReaddir: agent.base === undefined ? true : (options.timeouts?.attr ?? DEFAULT_TIMEOUTS.attr),
       ...fuseOptions,
       groupCommit: { begin: () => agent.store.beginBatch(), commit: () => agent.store.commitBatch() },
       changeCounter: () => agent.store.dataVersion(),

@@ -44,11 +44,12 @@ export interface FuseMountOptions {
   /** answer readdir with attributes (readdirplus; default on: `ls -l` needs no lookups) */
   readdirplus?: boolean;
   /**
-   * Let the kernel keep directory listings between opens while a directory is unchanged
-   * (FOPEN_CACHE_DIR). Only for filesystems whose directories change through this mount or
-   * the watched database (changeCounter): not for an overlay, whose base the host may change.
+   * Let the kernel keep directory listings between opens while a directory's attributes are
+   * unchanged (FOPEN_CACHE_DIR). `true`: for as long as that holds, which needs every change to
+   * come through this mount or the watched database (changeCounter). A number of seconds: at
+   * most that long, for an overlay whose base the host may change unseen.
    */
-  cacheReaddir?: boolean;
+  cacheReaddir?: boolean | number;
   /** the "device" shown by mount(8) and df(1) */
   fsname?: string;
   /** unexpected (non-errno) errors are reported here; they reach the caller as EIO */
@@ -101,7 +102,8 @@ export class FuseServer {
     const timeouts = { ...(options.changeCounter ? DEFAULT_TIMEOUTS : UNWATCHED_TIMEOUTS), ...options.timeouts };
     this.state = new ServeState(fs, this.native, timeouts, { uid: options.uid, gid: options.gid });
     this.state.watched = options.changeCounter !== undefined;
-    this.state.cacheReaddir = options.cacheReaddir === true && this.state.watched;
+    const c = options.cacheReaddir;
+    this.state.listingMaxAgeS = typeof c === 'number' && c > 0 ? c : c === true && this.state.watched ? Infinity : 0;
     this.closed = new Promise((resolve) => (this.resolveClosed = resolve));
     this.readyPromise = new Promise((resolve, reject) => (this.ready = { resolve, reject }));
   }

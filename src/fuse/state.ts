@@ -46,8 +46,8 @@ export class ServeState {
   handle: SessionHandle | undefined;
   /** outside changes to the storage are detected (and drop the kernel's caches) */
   watched = false;
-  /** the kernel may cache directory listings (see FuseMountOptions.cacheReaddir) */
-  cacheReaddir = false;
+  /** seconds the kernel may reuse an unchanged directory listing (0: no caching; FuseMountOptions.cacheReaddir) */
+  listingMaxAgeS = 0;
 
   constructor(
     readonly fs: FileSystem,

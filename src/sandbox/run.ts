@@ -117,6 +117,7 @@ export async function runSandbox(options: RunOptions): Promise<RunOutcome> {
           // it), so the kernel may keep names and attributes: only edits the host makes to the
           // base directory meanwhile show up late, by this much.
           timeouts: { entry: 30, attr: 30, negative: 5 },
+          cacheReaddir: 30,
           onError: (e) => process.stderr.write(`agentfs run: internal error: ${(e as Error)?.stack ?? String(e)}\n`),
         });
       } catch (e) {

@@ -17,15 +17,18 @@ export function opendir(s: ServeState, req: RawRequest): Reply {
   const a = s.fs.getattr(ino); // ENOENT for a vanished directory
   const fh = s.newFh();
   s.dirs.set(fh, { ino, pending: null, from: -1, atEnd: false, plus: false });
+  const cache = s.listingMaxAgeS > 0;
   let keep = false;
-  if (s.cacheReaddir) {
+  if (cache) {
     // The kernel drops its cached listing itself when the directory changes through the mount;
-    // a change from outside moves mtime/ctime (or clears the keys): then it must refetch.
-    const key = `d${a.mtime.sec}.${a.mtime.nsec}:${a.ctime.sec}.${a.ctime.nsec}:${a.nlink}`;
+    // a change from outside moves mtime/ctime (or clears the keys): then it must refetch. With a
+    // finite age (overlays), the key also changes every maxAge seconds.
+    const epoch = Number.isFinite(s.listingMaxAgeS) ? Math.floor(Date.now() / 1000 / s.listingMaxAgeS) : 0;
+    const key = `d${a.mtime.sec}.${a.mtime.nsec}:${a.ctime.sec}.${a.ctime.nsec}:${a.nlink}:${epoch}`;
     keep = s.cacheKeys.get(ino) === key;
     s.rememberCacheKey(ino, key);
   }
-  return () => s.native.replyOpen(id, fh, keep, false, s.cacheReaddir);
+  return () => s.native.replyOpen(id, fh, keep, false, cache);
 }
 
 export function releasedir(s: ServeState, req: RawRequest): Reply {
