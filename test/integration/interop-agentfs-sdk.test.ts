@@ -3,6 +3,7 @@
  * process like any other implementation: what it writes, our CLI and SDK read; what we write,
  * it reads. Both sides open the same SPEC v0.4 file.
  */
+import Database from 'libsql';
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -120,5 +121,9 @@ describe('interop with agentfs-sdk', () => {
     });
     expect((await runCli(['fs', 'cat', file, '/notes/from-them.txt'])).stdout).toBe('theirs');
     expect((await runCli(['fs', 'ls', file, '/notes'])).stdout).toBe('f from-them.txt\nf hard.md\nf today.md\n');
+    // their engine kept every index we added up to date (one it cannot maintain would rot)
+    const db = new Database(file);
+    expect(db.prepare('PRAGMA integrity_check').all()).toMatchObject([{ integrity_check: 'ok' }]);
+    db.close();
   });
 });

@@ -7,9 +7,14 @@ import type { Store } from '../../store/index.js';
 import { S_IFMT, S_IFREG, S_IFLNK } from '../types.js';
 import type { FsContext } from './context.js';
 
-/** Our own additions: an index to walk dentries upwards (pathOf, rename loop checks) and the orphan list. */
+/**
+ * Our own additions: an index to walk dentries upwards (pathOf, rename loop checks), one to page
+ * through a directory in cookie (dentry id) order without sorting all of it for every page (the
+ * spec's index is by name), and the orphan list.
+ */
 const EXTRAS = [
   'CREATE INDEX IF NOT EXISTS agentfs_idx_fs_dentry_ino ON fs_dentry(ino)',
+  'CREATE INDEX IF NOT EXISTS agentfs_idx_fs_dentry_parent_id ON fs_dentry(parent_ino)',
   `CREATE TABLE IF NOT EXISTS agentfs_fs_orphan (
     ino INTEGER PRIMARY KEY,
     pid INTEGER NOT NULL
@@ -19,7 +24,7 @@ const EXTRAS = [
 /** Creates the extras when missing (a read-only database simply goes without them). */
 export function ensureFsExtras(store: Store): boolean {
   const have = store
-    .stmt("SELECT COUNT(*) AS n FROM sqlite_master WHERE name IN ('agentfs_idx_fs_dentry_ino', 'agentfs_fs_orphan')")
+    .stmt("SELECT COUNT(*) AS n FROM sqlite_master WHERE name IN ('agentfs_idx_fs_dentry_ino', 'agentfs_idx_fs_dentry_parent_id', 'agentfs_fs_orphan')")
     .get() as { n: number };
   if (have.n === EXTRAS.length) return true;
   try {
