@@ -15,8 +15,12 @@ agentfs kv set demo-agent greeting '"hi"'
 echo "--- agentfs fs ls demo-agent /"
 agentfs fs ls demo-agent /
 echo "--- the same agent mounted as a folder (agentfs exec runs a shell inside the mount):"
-agentfs exec demo-agent sh -c 'ls -la && cat hello.txt && echo "written by a shell" > from-shell.txt && mkdir -p src && echo "int main(){return 0;}" > src/main.c'
+agentfs exec demo-agent sh -c 'ls -la && cat hello.txt && echo && echo "written by a shell" > from-shell.txt && mkdir -p src && echo "int main(){return 0;}" > src/main.c'
 echo "--- back through the CLI:"
 agentfs fs cat demo-agent /from-shell.txt
 agentfs fs ls demo-agent /
-echo "--- database: $work/.agentfs/demo-agent.db (query it with sqlite3)"
+echo "--- what changed, from the file-operation journal (agentfs timeline demo-agent --files):"
+agentfs timeline demo-agent --files --limit 6
+echo "--- and plain SQL over the one database file (.agentfs/demo-agent.db):"
+sqlite3 -header -column .agentfs/demo-agent.db "SELECT key, value FROM kv_store; SELECT count(*) AS files FROM fs_inode WHERE (mode & 61440) = 32768;"
+echo "--- (the demo's directory is removed on exit; run the same commands anywhere to keep an agent)"
