@@ -25,6 +25,24 @@ const brief = (e: JournalEntry) => [e.op, e.path, e.new_path].filter((x) => x !=
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('file-operation journal', () => {
+  it('keeps no index on its table, and drops the time index older versions made', () => {
+    const t = tempDir();
+    cleanups.push(t.cleanup);
+    const file = join(t.dir, 'old.db');
+    const s = Store.open({ path: file }, { create: true });
+    s.db.exec('CREATE TABLE agentfs_journal (id INTEGER PRIMARY KEY AUTOINCREMENT, time_ns INTEGER NOT NULL, end_ns INTEGER, op TEXT NOT NULL, path TEXT, new_path TEXT, ino INTEGER NOT NULL, offset INTEGER, length INTEGER, bytes INTEGER, writes INTEGER, size INTEGER, mode INTEGER, uid INTEGER, gid INTEGER, tool_call_id INTEGER, pid INTEGER)');
+    s.db.exec('CREATE INDEX idx_agentfs_journal_time ON agentfs_journal(time_ns)');
+    s.close();
+    const indexes = (a: Agent) => a.store.db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'agentfs_journal'").all();
+    const old = Agent.open({ path: file });
+    expect(indexes(old)).toEqual([]);
+    old.paths.writeFile('/x', 'y');
+    expect(new JournalReader(old.store).list({ order: 'asc' }).map(brief)).toEqual(['create /x', 'write /x']);
+    old.close();
+    const { a } = agent();
+    expect(indexes(a)).toEqual([]);
+  });
+
   it('records every mutating operation with its path(s), in order', () => {
     const { a, reader } = agent();
     const p = a.paths;

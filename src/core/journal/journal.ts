@@ -2,7 +2,7 @@ import type { Store } from '../../store/index.js';
 import type { FsMutation } from '../fs/mutation.js';
 import { ROOT_INO } from '../types.js';
 import { nowNs } from '../tools/clock.js';
-import { JOURNAL_SCHEMA } from './schema.js';
+import { JOURNAL_SCHEMA, OBSOLETE_JOURNAL_INDEX } from './schema.js';
 
 export interface JournalOptions {
   /** path of an inode from the root (InodeFs.pathOf), undefined once unlinked */
@@ -73,6 +73,7 @@ export class Journal {
     this.idleFlushMs = options.idleFlushMs ?? 500;
     // no write transaction at every open when the table is already there
     if (!store.layout.hasTable('agentfs_journal')) store.ensureSchema('journal', JOURNAL_SCHEMA);
+    dropObsoleteIndex(store);
   }
 
   observe(m: FsMutation): void {
@@ -293,5 +294,16 @@ export class Journal {
   private symlinkTarget(ino: number): string | undefined {
     const row = this.store.stmt('SELECT target FROM fs_symlink WHERE ino = ?').get(ino) as { target: string } | undefined;
     return row?.target;
+  }
+}
+
+/** Drops the time index older versions made (it only slowed writes); a read-only database keeps it. */
+function dropObsoleteIndex(store: Store): void {
+  const found = store.stmt("SELECT 1 AS x FROM sqlite_master WHERE type = 'index' AND name = ?").get(OBSOLETE_JOURNAL_INDEX);
+  if (!found) return;
+  try {
+    store.transaction(() => store.db.exec(`DROP INDEX IF EXISTS ${OBSOLETE_JOURNAL_INDEX}`));
+  } catch {
+    /* read-only or busy: harmless, try again next time */
   }
 }

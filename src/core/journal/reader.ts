@@ -96,7 +96,7 @@ export class JournalReader {
                         j.mode, j.uid, j.gid, j.tool_call_id, j.pid
                  FROM agentfs_journal j ${join}
                  ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
-                 ORDER BY j.time_ns ${dir}, j.id ${dir}`;
+                 ORDER BY j.id ${dir}`;
     const match = typeof filter.path === 'string' ? pathMatcher(filter.path) : filter.path;
     const limit = filter.limit ?? Infinity;
     const out: JournalEntry[] = [];
