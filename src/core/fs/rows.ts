@@ -27,7 +27,11 @@ const ICOLS = COLS.split(', ').map((c) => `i.${c}`).join(', ');
 
 export const SQL = {
   inode: `SELECT ${COLS} FROM fs_inode WHERE ino = ?`,
-  lookupAttr: `SELECT ${ICOLS} FROM fs_dentry d JOIN fs_inode i ON i.ino = d.ino WHERE d.parent_ino = ? AND d.name = ?`,
+  /** the entry's inode (null columns when missing) and the parent's mode, in one query */
+  lookupAttr: `SELECT p.mode AS parent_mode, ${ICOLS} FROM fs_inode p
+    LEFT JOIN fs_dentry d ON d.parent_ino = p.ino AND d.name = ?
+    LEFT JOIN fs_inode i ON i.ino = d.ino
+    WHERE p.ino = ?`,
   dentry: `SELECT d.id AS dentry_id, ${ICOLS} FROM fs_dentry d JOIN fs_inode i ON i.ino = d.ino WHERE d.parent_ino = ? AND d.name = ?`,
   parentOf: 'SELECT parent_ino, name FROM fs_dentry WHERE ino = ? ORDER BY id LIMIT 1',
   anyChild: 'SELECT 1 AS x FROM fs_dentry WHERE parent_ino = ? LIMIT 1',

@@ -1,8 +1,8 @@
 import { FsError } from '../../errors.js';
-import { ROOT_INO, type Attr } from '../../types.js';
+import { ROOT_INO, S_IFDIR, S_IFMT, type Attr } from '../../types.js';
 import type { FsContext } from '../context.js';
 import { checkName } from '../names.js';
-import { SQL, attrOf, missingEntry, requireDirRow, rowToAttr, type InodeRow } from '../rows.js';
+import { SQL, attrOf, requireDirRow, rowToAttr, type InodeRow } from '../rows.js';
 
 /** The attributes of `name` in directory `parent` (one query on the hot path). */
 export function lookup(ctx: FsContext, parent: number, name: string): Attr {
@@ -11,9 +11,12 @@ export function lookup(ctx: FsContext, parent: number, name: string): Attr {
     return attrOf(ctx, name === '.' ? parent : parentOf(ctx, parent), 'lookup');
   }
   checkName(name, 'lookup');
-  const row = ctx.store.stmt(SQL.lookupAttr).get(parent, name) as InodeRow | undefined;
-  if (row) return rowToAttr(row);
-  throw missingEntry(ctx, parent, name, 'lookup');
+  // a miss (every create starts with one) needs no second query to tell ENOENT from ENOTDIR
+  const row = ctx.store.stmt(SQL.lookupAttr).get(name, parent) as (InodeRow & { parent_mode: number }) | undefined;
+  if (!row) throw new FsError('ENOENT', 'lookup', undefined, `no such inode ${parent}`);
+  if ((row.parent_mode & S_IFMT) !== S_IFDIR) throw new FsError('ENOTDIR', 'lookup');
+  if (row.ino === null) throw new FsError('ENOENT', 'lookup', name);
+  return rowToAttr(row);
 }
 
 export function getattr(ctx: FsContext, ino: number): Attr {
