@@ -6,12 +6,13 @@
  * modified.
  */
 import Database from 'libsql';
-import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { StoreError } from './errors.js';
 import { columnsOf, detectLayout, INODE_V04_COLUMNS } from './layout.js';
 import { databasePath, type AgentTarget } from './locate.js';
 import { DEFAULT_CHUNK_SIZE, EXTENSION_TABLES, REQUIRED_TABLES, SCHEMA_VERSION, SPEC_TABLES } from './schema.js';
 import { Store, type Db } from './store.js';
+import { checkSqliteHeader } from './sqlite-file.js';
 
 export interface MigrationStep {
   description: string;
@@ -29,7 +30,6 @@ export interface MigrationResult {
   applied: boolean;
 }
 
-const SQLITE_MAGIC = Buffer.from('SQLite format 3\0', 'latin1');
 
 function objectName(ddl: string): { kind: 'table' | 'index'; name: string } {
   const m = /CREATE\s+(TABLE|INDEX)\s+IF\s+NOT\s+EXISTS\s+(\w+)/i.exec(ddl);
@@ -87,17 +87,7 @@ export function planMigration(db: Db): MigrationStep[] {
 /** Opens an existing file for inspection only, refusing anything that is not an AgentFS database. */
 function inspect(file: string): { db: Db; version: string | undefined } {
   if (!existsSync(file)) throw new StoreError('ENOAGENT', `no such database ${file}`);
-  const st = statSync(file);
-  if (!st.isFile()) throw new StoreError('EFOREIGN', `${file} is not a regular file`);
-  if (st.size === 0) throw new StoreError('EFOREIGN', `${file} is empty, not an AgentFS database`);
-  const head = Buffer.alloc(16);
-  const fd = openSync(file, 'r');
-  try {
-    readSync(fd, head, 0, 16, 0);
-  } finally {
-    closeSync(fd);
-  }
-  if (!head.equals(SQLITE_MAGIC)) throw new StoreError('EFOREIGN', `${file} is not a SQLite database (bad header)`);
+  checkSqliteHeader(file);
   const db = new Database(file);
   try {
     db.exec('PRAGMA query_only = ON');

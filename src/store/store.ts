@@ -1,10 +1,11 @@
 import Database from 'libsql';
-import { closeSync, existsSync, mkdirSync, openSync, readSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { StoreError } from './errors.js';
 import { databasePath, type AgentTarget } from './locate.js';
 import { DEFAULT_CHUNK_SIZE, EXTENSION_TABLES, REQUIRED_TABLES, SCHEMA_VERSION, SPEC_TABLES } from './schema.js';
 import { detectLayout, type Layout } from './layout.js';
+import { checkSqliteHeader } from './sqlite-file.js';
 
 export type Db = InstanceType<typeof Database>;
 /** A prepared statement (libsql's better-sqlite3 compatible API). */
@@ -33,7 +34,6 @@ export interface OpenOptions {
   durability?: 'normal' | 'full';
 }
 
-const SQLITE_MAGIC = Buffer.from('SQLite format 3\0', 'latin1');
 
 /**
  * One open AgentFS database. The storage layer: it knows files, schema, transactions and
@@ -336,23 +336,4 @@ function configure(db: Db, options: OpenOptions, onDisk: boolean): void {
   // WAL + NORMAL: commits survive a process crash; fsync() forces them to disk (Store.sync).
   db.exec(`PRAGMA synchronous = ${options.durability === 'full' ? 'FULL' : 'NORMAL'}`);
   db.exec('PRAGMA foreign_keys = OFF');
-}
-
-function checkSqliteHeader(file: string): void {
-  let st;
-  try {
-    st = statSync(file);
-  } catch (e) {
-    throw new StoreError('ENOAGENT', `cannot open ${file}: ${(e as Error).message}`);
-  }
-  if (!st.isFile()) throw new StoreError('EFOREIGN', `${file} is not a regular file`);
-  if (st.size === 0) throw new StoreError('EFOREIGN', `${file} is empty, not an AgentFS database`);
-  const head = Buffer.alloc(16);
-  const fd = openSync(file, 'r');
-  try {
-    readSync(fd, head, 0, 16, 0);
-  } finally {
-    closeSync(fd);
-  }
-  if (!head.equals(SQLITE_MAGIC)) throw new StoreError('EFOREIGN', `${file} is not a SQLite database (bad header)`);
 }

@@ -1,30 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import { Agent } from '../../src/core/agent.js';
-import { runCli, tempDir } from '../support/cli.js';
+import { runCli } from '../support/cli.js';
+import { agentWorkspace } from '../support/agent-workspace.js';
 import { dumpAllTables, dumpSpecTables, startHranaServer, type HranaServer } from '../support/hrana-server.js';
 
 const TOKEN = 'conflict-token';
 
 describe('agentfs sync conflicts', () => {
-  const tmp = tempDir('agentfs-sync-conflict-');
-  let server: HranaServer;
   const env = { TURSO_AUTH_TOKEN: TOKEN };
-  const db = (id: string) => join(tmp.dir, '.agentfs', `${id}.db`);
+  const { tmp, db, cli, withAgent } = agentWorkspace('agentfs-sync-conflict-', env);
+  let server: HranaServer;
   const remoteDb = () => join(tmp.dir, 'remote.db');
-  const cli = async (...args: string[]) => {
-    const r = await runCli(args, { cwd: tmp.dir, env });
-    if (r.code !== 0) throw new Error(`agentfs ${args.join(' ')} failed (${r.code}): ${r.stderr}`);
-    return r.stdout;
-  };
-  const withAgent = <T>(id: string, fn: (a: Agent) => T): T => {
-    const a = Agent.open({ path: db(id) });
-    try {
-      return fn(a);
-    } finally {
-      a.close();
-    }
-  };
   const read = (id: string, path: string) => withAgent(id, (a) => a.paths.readFile(path, 'utf8'));
 
   beforeAll(async () => {

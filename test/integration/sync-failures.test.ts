@@ -2,29 +2,15 @@ import { afterAll, describe, expect, it } from 'vitest';
 import Database from 'libsql';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { Agent } from '../../src/core/agent.js';
-import { CLI, runCli, tempDir } from '../support/cli.js';
+import { CLI, runCli } from '../support/cli.js';
+import { agentWorkspace } from '../support/agent-workspace.js';
 import { dumpAllTables, dumpSpecTables, startHranaServer } from '../support/hrana-server.js';
 
 const TOKEN = 'fail-token';
 
 describe('agentfs sync failures', () => {
-  const tmp = tempDir('agentfs-sync-fail-');
   const env = { TURSO_AUTH_TOKEN: TOKEN };
-  const db = (id: string) => join(tmp.dir, '.agentfs', `${id}.db`);
-  const cli = async (...args: string[]) => {
-    const r = await runCli(args, { cwd: tmp.dir, env });
-    if (r.code !== 0) throw new Error(`agentfs ${args.join(' ')} failed (${r.code}): ${r.stderr}`);
-    return r.stdout;
-  };
-  const withAgent = <T>(id: string, fn: (a: Agent) => T): T => {
-    const a = Agent.open({ path: db(id) });
-    try {
-      return fn(a);
-    } finally {
-      a.close();
-    }
-  };
+  const { tmp, db, cli, withAgent } = agentWorkspace('agentfs-sync-fail-', env);
   const stagedRows = (file: string): number => {
     const d = new Database(file, { readonly: true });
     try {

@@ -1,0 +1,27 @@
+import { closeSync, openSync, readSync, statSync } from 'node:fs';
+import { StoreError } from './errors.js';
+
+const SQLITE_MAGIC = Buffer.from('SQLite format 3\0', 'latin1');
+
+/**
+ * Refuses, before SQLite opens it (and could write to it), anything that is not a SQLite file:
+ * a directory, an empty file, a file with another header.
+ */
+export function checkSqliteHeader(file: string): void {
+  let st;
+  try {
+    st = statSync(file);
+  } catch (e) {
+    throw new StoreError('ENOAGENT', `cannot open ${file}: ${(e as Error).message}`);
+  }
+  if (!st.isFile()) throw new StoreError('EFOREIGN', `${file} is not a regular file`);
+  if (st.size === 0) throw new StoreError('EFOREIGN', `${file} is empty, not an AgentFS database`);
+  const head = Buffer.alloc(16);
+  const fd = openSync(file, 'r');
+  try {
+    readSync(fd, head, 0, 16, 0);
+  } finally {
+    closeSync(fd);
+  }
+  if (!head.equals(SQLITE_MAGIC)) throw new StoreError('EFOREIGN', `${file} is not a SQLite database (bad header)`);
+}
