@@ -192,6 +192,16 @@ describe('InodeFs: nodes, names and links', () => {
     expect(code(() => fx.fs.readdir(777))).toBe('ENOENT');
   });
 
+  it('readdir returns any name exactly (pages travel as JSON) with the attributes of each entry', () => {
+    const names = ['q"uote', 'back\\slash', 'new\nline', 'tab\there', 'emoji😀', 'ctrl\u0001x', '[1,2]', '{"a":1}', 'x'.repeat(255)];
+    for (const n of names) fx.fs.create(ROOT_INO, n, 0o600, ME);
+    expect(fx.fs.readdir(ROOT_INO).map((e) => e.name)).toEqual(names);
+    const plus = fx.fs.readdirPlus(ROOT_INO);
+    expect(plus.map((e) => e.name)).toEqual(names);
+    for (const e of plus) expect(e.attr).toEqual(fx.fs.lookup(ROOT_INO, e.name));
+    expect(fx.fs.readdir(ROOT_INO, plus[plus.length - 1]!.offset)).toEqual([]);
+  });
+
   it('lookup of "." and ".."', () => {
     const d = fx.fs.mkdir(ROOT_INO, 'd', 0o755, ME);
     const e = fx.fs.mkdir(d.ino, 'e', 0o755, ME);
