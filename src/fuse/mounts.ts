@@ -10,6 +10,7 @@ import { stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { unmountPath } from './server.js';
+import { isAlive } from '../core/process-alive.js';
 
 export const FSTYPE = 'fuse.agentfs';
 
@@ -62,15 +63,6 @@ export function readRecord(mountpoint: string): MountRecord | undefined {
     return JSON.parse(readFileSync(recordFile(mountpoint), 'utf8')) as MountRecord;
   } catch {
     return undefined;
-  }
-}
-
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

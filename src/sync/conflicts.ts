@@ -2,6 +2,7 @@ import { keyId, type LocalInfo, type RowKey } from '../core/sync-state/index.js'
 import { PATH_OF_INO_SQL } from '../core/sync-state/index.js';
 import type { RemoteDb } from './remote.js';
 import { remoteRowsByKey } from './remote-rows.js';
+import { isDir } from '../core/types.js';
 
 /**
  * Conflicts are decided per unit, not per row: a file (its inode, data chunks, symlink target and
@@ -129,6 +130,3 @@ async function nameUnits(units: Set<string>, local: LocalInfo, remote: RemoteDb,
   return [...names].sort();
 }
 
-function isDir(mode: number): boolean {
-  return (mode & 0o170000) === 0o040000;
-}

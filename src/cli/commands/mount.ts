@@ -8,7 +8,6 @@ import { Agent } from '../../core/agent.js';
 import { mountAgent, MountError, prepareMountpoint } from '../../fuse/agent-mount.js';
 import {
   agentfsMountAt,
-  isAlive,
   listMounts,
   logFile,
   readRecord,
@@ -18,6 +17,7 @@ import {
   writeRecord,
 } from '../../fuse/mounts.js';
 import { unmountPath, type FuseServer } from '../../fuse/server.js';
+import { isAlive } from '../../core/process-alive.js';
 import { UserError } from '../errors.js';
 
 interface MountOptions {

@@ -6,7 +6,7 @@
 import { constants as fsConstants } from 'node:fs';
 import { FsError, isFsError } from '../errors.js';
 import {
-  F_OK, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, processCaller,
+  F_OK, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, isDir as isDirMode, processCaller,
   type Attr, type Caller, type DirEntry, type FileSystem, type StatFs, type Timespec,
 } from '../types.js';
 import { fromMs } from './time.js';
@@ -56,9 +56,6 @@ interface Transactional {
   transaction<T>(fn: () => T): T;
 }
 
-function isDirMode(mode: number): boolean {
-  return (mode & S_IFMT) === S_IFDIR;
-}
 
 /** Splits a path into components (empty ones dropped; '.' and '..' kept for the walker). */
 function components(path: string): string[] {

@@ -3,7 +3,7 @@
  * rows into Attr, and updating times. Every statement is prepared once per store (store.stmt).
  */
 import { FsError } from '../errors.js';
-import { S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, type Attr, type Timespec } from '../types.js';
+import { S_IFDIR, S_IFMT, S_IFREG, type Attr, type Timespec } from '../types.js';
 import type { FsContext } from './context.js';
 
 export interface InodeRow {
@@ -111,14 +111,4 @@ export function typeOf(mode: number): number {
   return mode & S_IFMT;
 }
 
-export function isDirMode(mode: number): boolean {
-  return (mode & S_IFMT) === S_IFDIR;
-}
-
-export function isRegMode(mode: number): boolean {
-  return (mode & S_IFMT) === S_IFREG;
-}
-
-export function isLinkMode(mode: number): boolean {
-  return (mode & S_IFMT) === S_IFLNK;
-}
+export { isDir as isDirMode, isReg as isRegMode, isSymlink as isLinkMode } from '../types.js';

@@ -4,6 +4,7 @@ import { nowNs, nsToSeconds } from './clock.js';
 import { TOOL_CALLS_SCHEMA } from './schema.js';
 import type { RecordInput, StartOptions, ToolCall, ToolCallFilter, ToolCallStats, ToolCallStatus } from './types.js';
 import { TOOL_CALL_STATUSES } from './types.js';
+import { isAlive } from '../process-alive.js';
 
 /** Why a tool-call operation was refused (POSIX-style code). */
 export class ToolCallError extends Error {
@@ -351,11 +352,11 @@ export class ToolCalls {
         id: number;
         pid: number;
       }[];
-      const alive = rows.find((r) => processAlive(Number(r.pid)));
+      const alive = rows.find((r) => isAlive(Number(r.pid)));
       cache = this.sharedCache = { version, id: alive ? Number(alive.id) : undefined, pid: alive ? Number(alive.pid) : undefined, checkedMs: nowMs };
     }
     cache.checkedMs = nowMs;
-    if (cache.pid !== undefined && !processAlive(cache.pid)) {
+    if (cache.pid !== undefined && !isAlive(cache.pid)) {
       this.sharedCache = undefined; // its owner died without finishing: look again next time
       return undefined;
     }
@@ -427,12 +428,3 @@ export function errorText(err: unknown): string {
   return toJson(err) ?? String(err);
 }
 
-function processAlive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
