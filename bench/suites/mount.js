@@ -90,6 +90,29 @@ async function workloads(dir, work, repo) {
   return res;
 }
 
+/** Samples a process's memory every 50 ms: peak VmHWM and peak RssAnon, in kB. */
+function trackRss(pid) {
+  let peak = 0;
+  let privatePeak = 0;
+  const sample = () => {
+    try {
+      const st = readFileSync(`/proc/${pid}/status`, 'utf8');
+      peak = Math.max(peak, Number(/VmHWM:\s+(\d+)/.exec(st)?.[1] ?? 0));
+      privatePeak = Math.max(privatePeak, Number(/RssAnon:\s+(\d+)/.exec(st)?.[1] ?? 0));
+    } catch {
+      /* the server ended */
+    }
+  };
+  const timer = setInterval(sample, 50);
+  return {
+    stop() {
+      clearInterval(timer);
+      sample();
+      return { peak, privatePeak };
+    },
+  };
+}
+
 async function waitReady(child, what) {
   await new Promise((resolve, reject) => {
     let text = '';
@@ -122,8 +145,9 @@ export async function run(report) {
     await exec(process.execPath, [CLI, 'init', join(work, 'bench.db'), '--no-journal'], { env });
     const out = await exec(process.execPath, [CLI, 'mount', join(work, 'bench.db'), agentMnt], { env });
     agentPid = Number(/\(pid (\d+)\)/.exec(out)?.[1]);
+    const rss = trackRss(agentPid);
     results.agentfs = await workloads(agentMnt, work, repo);
-    const peak = /VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${agentPid}/status`, 'utf8'))?.[1];
+    const { peak, privatePeak } = rss.stop();
     await exec(process.execPath, [CLI, 'unmount', agentMnt], { env });
     agentPid = undefined;
 
@@ -145,7 +169,10 @@ export async function run(report) {
         note: w === 'seq write' ? 'target >= 0.4' : 'target >= 0.6',
       });
     }
-    if (peak) report({ suite: 'mount', workload: 'agentfs server peak RSS', agentfs: Number(peak) / 1024, baseline: 200, baselineName: 'limit', unit: 'MB' });
+    // VmHWM counts the database pages SQLite reads through its memory map (page cache the kernel
+    // reclaims at will); RssAnon is what the server itself holds: heap, buffers, stacks.
+    report({ suite: 'mount', workload: 'agentfs server peak private RSS (RssAnon)', agentfs: privatePeak / 1024, baseline: 200, baselineName: 'limit', unit: 'MB' });
+    report({ suite: 'mount', workload: 'agentfs server peak RSS incl. mapped database (VmHWM)', agentfs: peak / 1024, baselineName: '', unit: 'MB' });
   } finally {
     if (agentPid) {
       await exec(process.execPath, [CLI, 'unmount', agentMnt], { env }).catch(() => process.kill(agentPid, 'SIGKILL'));

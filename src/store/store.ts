@@ -48,6 +48,7 @@ export class Store {
   private depth = 0;
   private savepointSeq = 0;
   private readonly statements = new Map<string, Statement>();
+  private readonly arrayStatements = new Map<string, Statement>();
   private readonly ensured = new Set<string>();
   private closed = false;
   private version = { value: 0, atMs: -Infinity };
@@ -173,6 +174,19 @@ export class Store {
     if (!s) {
       s = this.db.prepare(sql) as unknown as Statement;
       this.statements.set(sql, s);
+    }
+    return s;
+  }
+
+  /**
+   * stmt() whose rows come back as arrays of column values. libsql builds a row object one named
+   * property at a time through N-API; an array of an inode row costs about half (8 vs 14 us).
+   */
+  arrayStmt(sql: string): Statement {
+    let s = this.arrayStatements.get(sql);
+    if (!s) {
+      s = (this.db.prepare(sql) as unknown as Statement).raw(true);
+      this.arrayStatements.set(sql, s);
     }
     return s;
   }
@@ -319,6 +333,7 @@ export class Store {
       }
     }
     this.statements.clear();
+    this.arrayStatements.clear();
     this.db.close();
   }
 
@@ -336,4 +351,10 @@ function configure(db: Db, options: OpenOptions, onDisk: boolean): void {
   // WAL + NORMAL: commits survive a process crash; fsync() forces them to disk (Store.sync).
   db.exec(`PRAGMA synchronous = ${options.durability === 'full' ? 'FULL' : 'NORMAL'}`);
   db.exec('PRAGMA foreign_keys = OFF');
+  // Read the file through a memory map: a large read is hundreds of chunk pages, and a read(2) per
+  // page costs more than SQLite's own work on it (sequential reads through a mount: ~2x). SQLite
+  // writes through the WAL either way and caps the map at its built-in maximum (2 GiB).
+  if (onDisk) db.exec(`PRAGMA mmap_size = ${MMAP_BYTES}`);
 }
+
+const MMAP_BYTES = 2 ** 34;

@@ -47,8 +47,24 @@ export async function waitFor(cond: () => boolean, timeoutMs = 10_000): Promise<
   return cond();
 }
 
-/** Peak resident set size of a process in kB (VmHWM). */
-export function peakRssKb(pid: number): number {
-  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) : NaN;
+/**
+ * Samples a process's private memory (RssAnon: heap, buffers, stacks) every 50 ms until stop(),
+ * which returns the peak in kB. Not VmHWM: that also counts pages of the database file that
+ * SQLite reads through its memory map, which are page cache the kernel drops when it needs to.
+ */
+export function trackPrivateRss(pid: number): { stop(): number } {
+  let peak = 0;
+  const sample = () => {
+    const m = /RssAnon:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    if (m) peak = Math.max(peak, Number(m[1]));
+  };
+  sample();
+  const timer = setInterval(sample, 50);
+  return {
+    stop() {
+      clearInterval(timer);
+      sample();
+      return peak;
+    },
+  };
 }

@@ -28,7 +28,7 @@ const ICOLS = COLS.split(', ').map((c) => `i.${c}`).join(', ');
 export const SQL = {
   inode: `SELECT ${COLS} FROM fs_inode WHERE ino = ?`,
   /** the entry's inode (null columns when missing) and the parent's mode, in one query */
-  lookupAttr: `SELECT p.mode AS parent_mode, ${ICOLS} FROM fs_inode p
+  lookupAttr: `SELECT p.mode, ${ICOLS} FROM fs_inode p
     LEFT JOIN fs_dentry d ON d.parent_ino = p.ino AND d.name = ?
     LEFT JOIN fs_inode i ON i.ino = d.ino
     WHERE p.ino = ?`,
@@ -67,8 +67,28 @@ export function rowToAttr(r: InodeRow): Attr {
   };
 }
 
+/** The inode row in columns at..at+12 of an array row (COLS order); the hot queries fetch arrays. */
+function inodeAt(a: readonly unknown[], at: number): InodeRow {
+  return {
+    ino: a[at] as number,
+    mode: a[at + 1] as number,
+    nlink: a[at + 2] as number,
+    uid: a[at + 3] as number,
+    gid: a[at + 4] as number,
+    size: a[at + 5] as number,
+    rdev: a[at + 6] as number,
+    atime: a[at + 7] as number,
+    atime_nsec: a[at + 8] as number,
+    mtime: a[at + 9] as number,
+    mtime_nsec: a[at + 10] as number,
+    ctime: a[at + 11] as number,
+    ctime_nsec: a[at + 12] as number,
+  };
+}
+
 export function getRow(ctx: FsContext, ino: number): InodeRow | undefined {
-  return ctx.store.stmt(SQL.inode).get(ino) as InodeRow | undefined;
+  const a = ctx.store.arrayStmt(SQL.inode).get(ino) as unknown[] | undefined;
+  return a && inodeAt(a, 0);
 }
 
 export function requireRow(ctx: FsContext, ino: number, syscall: string): InodeRow {
@@ -84,7 +104,7 @@ export function requireDirRow(ctx: FsContext, ino: number, syscall: string): Ino
 }
 
 export function attrOf(ctx: FsContext, ino: number, syscall: string): Attr {
-  const row = ctx.store.stmt(SQL.inode).get(ino) as InodeRow | undefined;
+  const row = getRow(ctx, ino);
   if (!row) throw new FsError('ENOENT', syscall, undefined, `no such inode ${ino}`);
   return rowToAttr(row);
 }
@@ -94,7 +114,21 @@ export interface DentryRow extends InodeRow {
 }
 
 export function getDentry(ctx: FsContext, parent: number, name: string): DentryRow | undefined {
-  return ctx.store.stmt(SQL.dentry).get(parent, name) as DentryRow | undefined;
+  const a = ctx.store.arrayStmt(SQL.dentry).get(parent, name) as unknown[] | undefined;
+  if (!a) return undefined;
+  const row = inodeAt(a, 1) as DentryRow;
+  row.dentry_id = a[0] as number;
+  return row;
+}
+
+/**
+ * lookupAttr's row: the parent's mode (undefined: no such parent) and the entry's inode
+ * (undefined: no such name).
+ */
+export function getLookupRow(ctx: FsContext, parent: number, name: string): { parentMode?: number; row?: InodeRow } {
+  const a = ctx.store.arrayStmt(SQL.lookupAttr).get(name, parent) as unknown[] | undefined;
+  if (!a) return {};
+  return { parentMode: a[0] as number, row: a[1] === null ? undefined : inodeAt(a, 1) };
 }
 
 /** The error for a name that is not in `parent`: ENOTDIR/ENOENT about the parent, or ENOENT. */

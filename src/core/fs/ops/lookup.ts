@@ -2,7 +2,7 @@ import { FsError } from '../../errors.js';
 import { ROOT_INO, S_IFDIR, S_IFMT, type Attr } from '../../types.js';
 import type { FsContext } from '../context.js';
 import { checkName } from '../names.js';
-import { SQL, attrOf, requireDirRow, rowToAttr, type InodeRow } from '../rows.js';
+import { SQL, attrOf, getLookupRow, requireDirRow, rowToAttr } from '../rows.js';
 
 /** The attributes of `name` in directory `parent` (one query on the hot path). */
 export function lookup(ctx: FsContext, parent: number, name: string): Attr {
@@ -12,10 +12,10 @@ export function lookup(ctx: FsContext, parent: number, name: string): Attr {
   }
   checkName(name, 'lookup');
   // a miss (every create starts with one) needs no second query to tell ENOENT from ENOTDIR
-  const row = ctx.store.stmt(SQL.lookupAttr).get(name, parent) as (InodeRow & { parent_mode: number }) | undefined;
-  if (!row) throw new FsError('ENOENT', 'lookup', undefined, `no such inode ${parent}`);
-  if ((row.parent_mode & S_IFMT) !== S_IFDIR) throw new FsError('ENOTDIR', 'lookup');
-  if (row.ino === null) throw new FsError('ENOENT', 'lookup', name);
+  const { parentMode, row } = getLookupRow(ctx, parent, name);
+  if (parentMode === undefined) throw new FsError('ENOENT', 'lookup', undefined, `no such inode ${parent}`);
+  if ((parentMode & S_IFMT) !== S_IFDIR) throw new FsError('ENOTDIR', 'lookup');
+  if (!row) throw new FsError('ENOENT', 'lookup', name);
   return rowToAttr(row);
 }
 

@@ -3,7 +3,9 @@
  * after entries were added or removed neither repeats nor skips the entries that stayed.
  *
  * A page comes back from SQLite as one JSON array (json_group_array) rather than a row per
- * entry: the driver's per-row cost dominates listings, and this measured 2.2x faster.
+ * entry: the driver's per-row cost dominates listings, and this measured 2.2x faster. The array
+ * follows the subquery's id order (SQLite aggregates its co-routine as it yields); asking the
+ * aggregate to sort again cost a third of the query, so page() only checks the order.
  */
 import type { DirEntry, DirEntryPlus } from '../../types.js';
 import type { FsContext } from '../context.js';
@@ -11,11 +13,11 @@ import { requireDirRow, rowToAttr } from '../rows.js';
 
 const PAGE = `FROM fs_dentry d JOIN fs_inode i ON i.ino = d.ino WHERE d.parent_ino = ? AND d.id > ? ORDER BY d.id LIMIT ?`;
 
-const SQL_READDIR = `SELECT json_group_array(json_array(id, name, ino, mode) ORDER BY id) AS page
+const SQL_READDIR = `SELECT json_group_array(json_array(id, name, ino, mode)) AS page
   FROM (SELECT d.id AS id, d.name AS name, d.ino AS ino, i.mode AS mode ${PAGE})`;
 
 const SQL_READDIR_PLUS = `SELECT json_group_array(json_array(id, name, ino, mode, nlink, uid, gid, size, rdev,
-    atime, atime_nsec, mtime, mtime_nsec, ctime, ctime_nsec) ORDER BY id) AS page
+    atime, atime_nsec, mtime, mtime_nsec, ctime, ctime_nsec)) AS page
   FROM (SELECT d.id AS id, d.name AS name, i.ino AS ino, i.mode AS mode, i.nlink AS nlink, i.uid AS uid,
     i.gid AS gid, i.size AS size, i.rdev AS rdev, i.atime AS atime, i.atime_nsec AS atime_nsec,
     i.mtime AS mtime, i.mtime_nsec AS mtime_nsec, i.ctime AS ctime, i.ctime_nsec AS ctime_nsec ${PAGE})`;
@@ -24,9 +26,13 @@ type Entry = [id: number, name: string, ino: number, mode: number];
 type EntryPlus = [...Entry, nlink: number, uid: number, gid: number, size: number, rdev: number,
   atime: number, atime_nsec: number, mtime: number, mtime_nsec: number, ctime: number, ctime_nsec: number];
 
-function page<T>(ctx: FsContext, sql: string, ino: number, offset: number, limit: number): T[] {
+function page<T extends [number, ...unknown[]]>(ctx: FsContext, sql: string, ino: number, offset: number, limit: number): T[] {
   const row = ctx.store.stmt(sql).get(ino, offset, limit) as { page: string };
-  return JSON.parse(row.page) as T[];
+  const entries = JSON.parse(row.page) as T[];
+  for (let i = 1; i < entries.length; i++) {
+    if (entries[i]![0] < entries[i - 1]![0]) return entries.sort((a, b) => a[0] - b[0]);
+  }
+  return entries;
 }
 
 export function readdir(ctx: FsContext, ino: number, offset = 0, limit = -1): DirEntry[] {
