@@ -46,7 +46,6 @@ export class Store {
   readonly chunkSize: number;
   readonly layout: Layout;
   private depth = 0;
-  private savepointSeq = 0;
   private readonly statements = new Map<string, Statement>();
   private readonly arrayStatements = new Map<string, Statement>();
   private readonly ensured = new Set<string>();
@@ -211,16 +210,18 @@ export class Store {
         this.depth--;
       }
     }
-    const name = `sp${++this.savepointSeq}`;
-    this.db.exec(`SAVEPOINT ${name}`);
+    // Named by depth, so the same few prepared statements serve every savepoint: exec() of a
+    // fresh name parsed it each time, and a group commit runs one savepoint per request.
+    const sp = savepoint(this, this.depth);
+    sp.open.run();
     this.depth++;
     try {
       const out = fn();
-      this.db.exec(`RELEASE ${name}`);
+      sp.release.run();
       return out;
     } catch (e) {
-      this.db.exec(`ROLLBACK TO ${name}`);
-      this.db.exec(`RELEASE ${name}`);
+      sp.rollback.run();
+      sp.release.run();
       throw e;
     } finally {
       this.depth--;
@@ -340,6 +341,12 @@ export class Store {
   get isClosed(): boolean {
     return this.closed;
   }
+}
+
+/** The statements of the savepoint at one nesting depth. */
+function savepoint(store: Store, depth: number): { open: Statement; release: Statement; rollback: Statement } {
+  const name = `agentfs_sp${depth}`;
+  return { open: store.stmt(`SAVEPOINT ${name}`), release: store.stmt(`RELEASE ${name}`), rollback: store.stmt(`ROLLBACK TO ${name}`) };
 }
 
 function configure(db: Db, options: OpenOptions, onDisk: boolean): void {

@@ -147,6 +147,31 @@ describe('Store', () => {
     s.close();
   });
 
+  it('keeps savepoints apart at every depth and across siblings (a group commit of many ops)', () => {
+    const s = Store.open({ path: join(dir, 'sp.db') }, { create: true });
+    expect(s.beginBatch()).toBe(true);
+    s.transaction(() => s.setMeta('first', '1'));
+    expect(() =>
+      s.transaction(() => {
+        s.setMeta('second', '2');
+        s.transaction(() => s.setMeta('second.inner', '2'));
+        expect(() =>
+          s.transaction(() => {
+            s.setMeta('third', '3');
+            throw new Error('deepest');
+          }),
+        ).toThrow('deepest');
+        expect(s.getMeta('third')).toBeUndefined();
+        expect(s.getMeta('second.inner')).toBe('2');
+        throw new Error('middle');
+      }),
+    ).toThrow('middle');
+    s.transaction(() => s.setMeta('fourth', '4'));
+    s.commitBatch();
+    expect(['first', 'second', 'second.inner', 'third', 'fourth'].map((k) => s.getMeta(k))).toEqual(['1', undefined, undefined, undefined, '4']);
+    s.close();
+  });
+
   it('opens in memory with no arguments', () => {
     const s = Store.open();
     expect(s.path).toBe(':memory:');
