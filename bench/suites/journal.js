@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Agent } from '../../dist/core/agent.js';
+import { median } from '../median.js';
 
 const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'agentfs.js');
 
@@ -76,10 +77,6 @@ export async function run(report) {
     };
     // on and off alternate (the machine's load drifts); the median of each is kept: on this VM
     // single runs swing by 30% both ways, so a best-of picks outliers
-    const median = (xs) => {
-      const v = [...xs].sort((a, b) => a - b);
-      return v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
-    };
     const pair = async (script, reps = 6) => {
       const on = [];
       const off = [];
