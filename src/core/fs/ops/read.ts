@@ -22,8 +22,7 @@ export function read(ctx: FsContext, ino: number, offset: number, length: number
   const out = Buffer.alloc(end - offset);
   const cs = ctx.chunkSize;
   const rows = ctx.store
-    .stmt('SELECT chunk_index, data FROM fs_data WHERE ino = ? AND chunk_index >= ? AND chunk_index <= ? ORDER BY chunk_index')
-    .raw(true)
+    .arrayStmt('SELECT chunk_index, data FROM fs_data WHERE ino = ? AND chunk_index >= ? AND chunk_index <= ? ORDER BY chunk_index')
     .all(ino, Math.floor(offset / cs), Math.floor((end - 1) / cs)) as ChunkRow[];
   for (const [index, chunk] of rows) {
     const data = chunk instanceof Uint8Array ? chunk : new Uint8Array(chunk);
