@@ -48,6 +48,8 @@ export class Store {
   private depth = 0;
   private readonly statements = new Map<string, Statement>();
   private readonly arrayStatements = new Map<string, Statement>();
+  private readonly beginWriteHooks: Array<() => void> = [];
+  private readonly closeHooks: Array<() => void> = [];
   private readonly ensured = new Set<string>();
   private closed = false;
   private version = { value: 0, atMs: -Infinity };
@@ -196,6 +198,7 @@ export class Store {
       this.db.exec('BEGIN IMMEDIATE');
       this.depth++;
       try {
+        this.runBeginWriteHooks();
         const out = fn();
         this.db.exec('COMMIT');
         return out;
@@ -237,7 +240,25 @@ export class Store {
     if (this.depth > 0) return false;
     this.db.exec('BEGIN IMMEDIATE');
     this.depth++;
+    this.runBeginWriteHooks();
     return true;
+  }
+
+  /**
+   * fn runs at the start of every top-level write transaction (transaction(), beginBatch()), inside
+   * it: deferred writes (lazy access times) join the next commit instead of making their own.
+   */
+  onBeginWrite(fn: () => void): void {
+    this.beginWriteHooks.push(fn);
+  }
+
+  /** fn runs when close() starts, while the database is still open. */
+  onClose(fn: () => void): void {
+    this.closeHooks.push(fn);
+  }
+
+  private runBeginWriteHooks(): void {
+    for (const fn of this.beginWriteHooks) fn();
   }
 
   /** Commits what beginBatch opened; if the commit fails, rolls back and throws. */
@@ -321,6 +342,13 @@ export class Store {
 
   close(): void {
     if (this.closed) return;
+    for (const fn of this.closeHooks) {
+      try {
+        fn();
+      } catch {
+        /* closing goes on */
+      }
+    }
     this.closed = true;
     // libsql cannot finalize prepared statements, so sqlite3_close leaves the WAL behind; fold it
     // into the main file ourselves (without waiting, in case a mount still reads) so the .db file

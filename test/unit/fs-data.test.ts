@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ROOT_INO } from '../../src/core/types.js';
+import { Store } from '../../src/store/index.js';
 import { ME, chunks, code, fsFixture, inodeRow, type FsFixture } from '../support/fs-fixture.js';
 
 /** Every chunk is exactly chunk_size except the last of the file (spec shape). */
@@ -177,6 +178,45 @@ describe('InodeFs: file data in chunks', () => {
     expect(a1.sec).toBeGreaterThan(10);
     fx.fs.read(ino, 0, 5);
     expect(fx.fs.getattr(ino).atime).toEqual(a1);
+  });
+
+  it('a read that moves atime writes nothing until the next change, fsync or close (lazytime)', () => {
+    write(0, Buffer.from('hello'));
+    const other = Store.open({ path: fx.file });
+    try {
+      const onDisk = () => inodeRow(other, ino)!.atime as number;
+      const before = onDisk();
+      const version = other.dataVersion();
+      fx.fs.setattr(ino, { atime: { sec: 10, nsec: 0 } });
+      expect(onDisk()).toBe(10);
+      const v1 = other.dataVersion();
+      expect(v1).not.toBe(version);
+      fx.fs.read(ino, 0, 5);
+      const seen = fx.fs.getattr(ino).atime;
+      expect(seen.sec).toBeGreaterThanOrEqual(before);
+      // this connection shows the new time at once; the database has not been written
+      expect(fx.fs.lookup(ROOT_INO, 'f').atime).toEqual(seen);
+      expect(fx.fs.readdirPlus(ROOT_INO).find((e) => e.name === 'f')!.attr.atime).toEqual(seen);
+      expect(other.dataVersion()).toBe(v1);
+      expect(onDisk()).toBe(10);
+      // the next change on this connection carries it
+      fx.fs.mkdir(ROOT_INO, 'd', 0o755, ME);
+      expect(inodeRow(other, ino)).toMatchObject({ atime: seen.sec, atime_nsec: seen.nsec });
+      // an explicit time set after a read wins over the pending read time
+      fx.fs.setattr(ino, { atime: { sec: 20, nsec: 0 }, mtime: { sec: 30, nsec: 0 } });
+      fx.fs.read(ino, 0, 5); // relatime: atime (20) <= mtime (30), so it moves again
+      const again = fx.fs.getattr(ino).atime;
+      expect(again.sec).toBeGreaterThan(30);
+      fx.fs.fsync(ino, false);
+      expect(inodeRow(other, ino)).toMatchObject({ atime: again.sec, atime_nsec: again.nsec });
+      fx.fs.setattr(ino, { atime: { sec: 40, nsec: 0 }, mtime: { sec: 50, nsec: 0 } });
+      fx.fs.read(ino, 0, 5);
+      fx.fs.setattr(ino, { atime: { sec: 60, nsec: 0 } });
+      fx.store.close(); // closing writes what is pending: nothing, the utimens came last
+      expect(inodeRow(other, ino)!.atime).toBe(60);
+    } finally {
+      other.close();
+    }
   });
 
   it('a 3 MiB write stores 768 full chunks in one transaction and reads back', () => {

@@ -1,4 +1,5 @@
 import type { Store } from '../../store/index.js';
+import type { LazyAtime } from './lazy-atime.js';
 import type { FsMutation, MutationObserver } from './mutation.js';
 
 /** State shared by every operation of one InodeFs. */
@@ -10,6 +11,8 @@ export interface FsContext {
   readonly openCount: Map<number, number>;
   /** inodes unlinked while open here: purged on their last release */
   readonly orphans: Set<number>;
+  /** access times moved by reads, not yet written */
+  readonly atime: LazyAtime;
 }
 
 export function notify(ctx: FsContext, m: FsMutation): void {

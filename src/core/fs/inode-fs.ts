@@ -10,6 +10,7 @@ import {
 } from '../types.js';
 import type { FsContext } from './context.js';
 import { ensureFsExtras, purgeDeadOrphans } from './lifecycle.js';
+import { LazyAtime } from './lazy-atime.js';
 import type { MutationObserver } from './mutation.js';
 import { create, mkdir, mknod, symlink } from './ops/create.js';
 import { link, readlink } from './ops/link.js';
@@ -37,7 +38,14 @@ export class InodeFs implements FileSystem {
   constructor(store: Store, options: InodeFsOptions = {}) {
     this.store = store;
     this.chunkSize = store.chunkSize;
-    this.ctx = { store, chunkSize: store.chunkSize, observer: options.observer, openCount: new Map(), orphans: new Set() };
+    this.ctx = {
+      store,
+      chunkSize: store.chunkSize,
+      observer: options.observer,
+      openCount: new Map(),
+      orphans: new Set(),
+      atime: new LazyAtime(store),
+    };
     if (ensureFsExtras(store)) {
       try {
         purgeDeadOrphans(this.ctx);

@@ -45,6 +45,7 @@ export function purgeInode(ctx: FsContext, ino: number, mode: number): void {
   else if (type === S_IFLNK) s.stmt('DELETE FROM fs_symlink WHERE ino = ?').run(ino);
   s.stmt('DELETE FROM fs_inode WHERE ino = ?').run(ino);
   s.stmt('DELETE FROM fs_origin WHERE delta_ino = ?').run(ino);
+  ctx.atime.forget(ino); // SQLite may hand the number to the next inode
 }
 
 /** Called when an inode's link count reached zero. */

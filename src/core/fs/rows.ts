@@ -88,7 +88,7 @@ function inodeAt(a: readonly unknown[], at: number): InodeRow {
 
 export function getRow(ctx: FsContext, ino: number): InodeRow | undefined {
   const a = ctx.store.arrayStmt(SQL.inode).get(ino) as unknown[] | undefined;
-  return a && inodeAt(a, 0);
+  return a && ctx.atime.apply(inodeAt(a, 0));
 }
 
 export function requireRow(ctx: FsContext, ino: number, syscall: string): InodeRow {
@@ -118,7 +118,7 @@ export function getDentry(ctx: FsContext, parent: number, name: string): DentryR
   if (!a) return undefined;
   const row = inodeAt(a, 1) as DentryRow;
   row.dentry_id = a[0] as number;
-  return row;
+  return ctx.atime.apply(row);
 }
 
 /**
@@ -128,7 +128,7 @@ export function getDentry(ctx: FsContext, parent: number, name: string): DentryR
 export function getLookupRow(ctx: FsContext, parent: number, name: string): { parentMode?: number; row?: InodeRow } {
   const a = ctx.store.arrayStmt(SQL.lookupAttr).get(name, parent) as unknown[] | undefined;
   if (!a) return {};
-  return { parentMode: a[0] as number, row: a[1] === null ? undefined : inodeAt(a, 1) };
+  return { parentMode: a[0] as number, row: a[1] === null ? undefined : ctx.atime.apply(inodeAt(a, 1)) };
 }
 
 /** The error for a name that is not in `parent`: ENOTDIR/ENOENT about the parent, or ENOENT. */

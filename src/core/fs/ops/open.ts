@@ -22,6 +22,7 @@ export function release(ctx: FsContext, ino: number): void {
 
 export function fsync(ctx: FsContext, ino: number): void {
   requireRow(ctx, ino, 'fsync');
+  ctx.atime.flush();
   ctx.store.sync();
 }
 

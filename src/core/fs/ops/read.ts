@@ -37,16 +37,10 @@ export function read(ctx: FsContext, ino: number, offset: number, length: number
 
 /**
  * relatime: atime moves only when it is older than mtime/ctime or a day old, so reading does not
- * turn every read into a write. A busy or read-only database just keeps the old atime.
+ * turn every read into a write; and the new time waits for the next write (LazyAtime).
  */
 export function touchAtime(ctx: FsContext, row: InodeRow): void {
   const a = row.atime * 1e9 + row.atime_nsec;
   const stale = a <= row.mtime * 1e9 + row.mtime_nsec || a <= row.ctime * 1e9 + row.ctime_nsec || Date.now() / 1000 - row.atime > 86400;
-  if (!stale) return;
-  const t = now();
-  try {
-    ctx.store.advisory(() => ctx.store.stmt('UPDATE fs_inode SET atime = ?, atime_nsec = ? WHERE ino = ?').run(t.sec, t.nsec, row.ino));
-  } catch {
-    /* atime is advisory */
-  }
+  if (stale) ctx.atime.note(row.ino, now());
 }

@@ -42,6 +42,7 @@ export function setattr(ctx: FsContext, ino: number, changes: SetAttr): Attr {
            WHERE ino = ?`,
         )
         .run(mode, uid, gid, a.sec, a.nsec, m.sec, m.nsec, t.sec, t.nsec, ino);
+      ctx.atime.forget(ino); // written just now (a pending read time would undo a utimens)
       if (ctx.observer) {
         if (chmod) notify(ctx, { op: 'chmod', ino, mode });
         if (chown) notify(ctx, { op: 'chown', ino, uid, gid });

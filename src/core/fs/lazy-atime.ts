@@ -1,0 +1,73 @@
+/**
+ * Access times kept in memory and written with the next change (Linux's lazytime): a read that
+ * moves atime (relatime: the first read after a change) would otherwise commit a write of its
+ * own, which cost reads of fresh files a third of their time. Pending times are shown by this
+ * filesystem's own attribute queries at once; they reach the database at the start of the next
+ * write transaction on this connection, after at most FLUSH_MS, on fsync and on close. Other
+ * processes see them then. atime is advisory: a crash loses at most that second of it.
+ */
+import type { Store } from '../../store/index.js';
+import type { Timespec } from '../types.js';
+import type { InodeRow } from './rows.js';
+
+const FLUSH_MS = 1000;
+const SQL_SET_ATIME = 'UPDATE fs_inode SET atime = ?, atime_nsec = ? WHERE ino = ?';
+
+export class LazyAtime {
+  private readonly pending = new Map<number, Timespec>();
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly store: Store) {
+    // every write transaction carries the pending times along
+    store.onBeginWrite(() => this.writeOut());
+    store.onClose(() => this.flush());
+  }
+
+  /** ino was read at t. */
+  note(ino: number, t: Timespec): void {
+    this.pending.set(ino, t);
+    if (!this.timer) {
+      this.timer = setTimeout(() => this.flush(), FLUSH_MS);
+      this.timer.unref();
+    }
+  }
+
+  /** row with its pending atime, if any (rows fresh from a query). */
+  apply<R extends InodeRow>(row: R): R {
+    if (this.pending.size === 0) return row;
+    const t = this.pending.get(row.ino);
+    if (t) {
+      row.atime = t.sec;
+      row.atime_nsec = t.nsec;
+    }
+    return row;
+  }
+
+  /** Drops ino's pending time: its atime was just written, or the inode is gone (numbers are reused). */
+  forget(ino: number): void {
+    this.pending.delete(ino);
+  }
+
+  /** Writes the pending times now, in a transaction of their own unless one is open. */
+  flush(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.pending.size === 0 || this.store.isClosed) return;
+    try {
+      // the transaction's begin hook writes them out
+      this.store.advisory(() => this.store.transaction(() => this.writeOut()));
+    } catch {
+      this.pending.clear(); // a busy or read-only database keeps the old times
+    }
+  }
+
+  private writeOut(): void {
+    if (this.pending.size === 0) return;
+    try {
+      const stmt = this.store.stmt(SQL_SET_ATIME);
+      for (const [ino, t] of this.pending) stmt.run(t.sec, t.nsec, ino);
+    } finally {
+      this.pending.clear(); // written, or not writable: either way not retried
+    }
+  }
+}
