@@ -1,6 +1,6 @@
 import { SYNCED_TABLES, keyId, type LocalSyncState, type RowKey } from '../core/sync-state/index.js';
 import { SyncConflictError, SyncError } from './errors.js';
-import { redact, type RemoteDb } from './remote.js';
+import { redact, type RemoteDb, type TransferResult } from './remote.js';
 import { inspectRemote, type RemoteInfo } from './remote-schema.js';
 import { pageRows, remoteAllRows, remoteChangedKeys, remoteChangedRows, remoteRowsByKey, type RemoteRow } from './remote-rows.js';
 import { findConflicts, type Conflicts } from './conflicts.js';
@@ -17,16 +17,7 @@ export interface PullOptions {
   progress?: Progress;
 }
 
-export interface PullResult {
-  upToDate: boolean;
-  full: boolean;
-  revision: number;
-  rows: number;
-  deletes: number;
-  requests: number;
-  bytes: number;
-  seconds: number;
-  renumberedToolCalls: number;
+export interface PullResult extends TransferResult {
   conflictsResolved: number;
 }
 

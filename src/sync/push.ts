@@ -2,7 +2,7 @@ import { nanoid } from 'nanoid';
 import type { InStatement, InValue } from '@libsql/client';
 import { SYNCED_TABLES, keyExprs, keyId, type LocalSyncState, type RowKey, type SyncRow, type PendingPush } from '../core/sync-state/index.js';
 import { SyncConflictError, SyncError } from './errors.js';
-import { toArg, redact, type RemoteDb } from './remote.js';
+import { toArg, redact, type RemoteDb, type TransferResult } from './remote.js';
 import { ensureBookkeeping, inspectRemote, stageDdl, stageTable, SPEC_DDL, type RemoteInfo } from './remote-schema.js';
 import { remoteChangedKeys, pageRows } from './remote-rows.js';
 import { findConflicts } from './conflicts.js';
@@ -18,17 +18,9 @@ export interface PushOptions {
   progress?: Progress;
 }
 
-export interface PushResult {
-  upToDate: boolean;
-  full: boolean;
+export interface PushResult extends TransferResult {
+  /** an interrupted push was finished */
   resumed: boolean;
-  revision: number;
-  rows: number;
-  deletes: number;
-  requests: number;
-  bytes: number;
-  seconds: number;
-  renumberedToolCalls: number;
   /** the remote still has changes from elsewhere that a pull would bring */
   remoteAhead: boolean;
 }

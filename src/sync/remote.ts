@@ -8,6 +8,23 @@ export interface Traffic {
   bytesReceived: number;
 }
 
+/** What a push or a pull did, as `agentfs sync` reports it. */
+export interface TransferResult {
+  /** nothing to transfer */
+  upToDate: boolean;
+  /** every row went (first sync, or a fresh database), not just the changes */
+  full: boolean;
+  /** the remote's revision afterwards */
+  revision: number;
+  rows: number;
+  deletes: number;
+  requests: number;
+  bytes: number;
+  seconds: number;
+  /** tool calls given new ids because both sides had used the same ones */
+  renumberedToolCalls: number;
+}
+
 export interface RemoteOptions {
   url: string;
   authToken?: string;

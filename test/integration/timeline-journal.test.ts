@@ -3,6 +3,7 @@ import { spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { CLI, runCli, tempDir } from '../support/cli.js';
+import type { TimelineEvent as Ev } from '../support/timeline-event.js';
 
 let dir: string;
 let cleanup: () => void;
@@ -11,17 +12,6 @@ let mounted = false;
 const env = { TZ: 'UTC' };
 const cli = (...args: string[]) => runCli(args, { cwd: dir, env });
 
-interface Ev {
-  type?: string;
-  id: number;
-  name?: string;
-  status?: string;
-  op?: string;
-  path?: string;
-  new_path?: string;
-  tool_call_id?: number;
-  time_ns?: number;
-}
 
 beforeAll(async () => {
   ({ dir, cleanup } = tempDir());

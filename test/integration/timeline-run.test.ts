@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runCli, tempDir } from '../support/cli.js';
+import type { TimelineEvent as Ev } from '../support/timeline-event.js';
 
 // `agentfs run` serves the session's overlay in its own process and records the run as a tool
 // call there: the journal files the sandboxed command's changes under that call's id.
@@ -19,19 +20,6 @@ beforeAll(() => {
 });
 afterAll(() => tmp.cleanup());
 
-interface Ev {
-  type?: string;
-  id: number;
-  name?: string;
-  status?: string;
-  op?: string;
-  path?: string;
-  new_path?: string;
-  tool_call_id?: number;
-  parameters?: { argv?: string[]; cwd?: string };
-  result?: { exit_code?: number; signal?: string | null; duration_ms?: number };
-  error?: string;
-}
 
 describe('timeline of an agentfs run', () => {
   it('shows the run, then its file changes in order, under its id', async () => {
