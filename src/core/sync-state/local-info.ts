@@ -1,4 +1,5 @@
 import type { Store } from '../../store/index.js';
+import type { InodeRow } from '../fs/rows.js';
 import { scalar } from './scalar.js';
 
 /**
@@ -23,14 +24,7 @@ export const IS_EMPTY_SQL = `SELECT
     (SELECT count(*) FROM kv_store) +
     (SELECT count(*) FROM tool_calls) AS n`;
 
-export interface DirTimes {
-  atime: number;
-  atime_nsec: number;
-  mtime: number;
-  mtime_nsec: number;
-  ctime: number;
-  ctime_nsec: number;
-}
+export type DirTimes = Pick<InodeRow, 'atime' | 'atime_nsec' | 'mtime' | 'mtime_nsec' | 'ctime' | 'ctime_nsec'>;
 
 export class LocalInfo {
   constructor(private readonly store: Store) {}
