@@ -12,9 +12,10 @@ export interface NfsServe {
 }
 
 /** Starts `agentfs serve nfs ID --port 0 --json` and waits for its first line. */
-export async function startNfs(id: string, cwd: string, extra: string[] = []): Promise<NfsServe> {
+export async function startNfs(id: string, cwd: string, extra: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<NfsServe> {
   const child = spawn(process.execPath, [CLI, 'serve', 'nfs', id, '--port', '0', '--json', ...extra], {
     cwd,
+    env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let err = '';
