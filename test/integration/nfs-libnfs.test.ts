@@ -80,6 +80,21 @@ describe.skipIf(!haveLibnfs)('libnfs tools against agentfs serve nfs', () => {
     expect(names).toContain('f09999');
   });
 
+  it('attributes changes made through NFS to the tool call in progress (agentfs record), as a mount does', async () => {
+    const src = join(tmp.dir, 'recorded.txt');
+    writeFileSync(src, 'uploaded inside a recorded call\n');
+    const r = await runCli(['record', 'n1', '--name', 'upload', '--', 'nfs-cp', src, nfsUrl(server!.port, '/recorded.txt')], { cwd: tmp.dir });
+    expect(r.code).toBe(0);
+    const tl = await runCli(['timeline', 'n1', '--format', 'json', '--filter', 'upload'], { cwd: tmp.dir });
+    const events = JSON.parse(tl.stdout) as Array<{ id?: number; name?: string; type?: string; op?: string; path?: string; tool_call_id?: number }>;
+    const call = events.find((e) => e.name === 'upload')!;
+    expect(call).toBeDefined();
+    const files = events.filter((e) => e.type === 'file' && e.path === '/recorded.txt');
+    // nfs-cp creates, truncates, then writes
+    expect(files.map((e) => e.op).sort()).toEqual(['create', 'truncate', 'write']);
+    for (const e of files) expect(e.tool_call_id).toBe(call.id);
+  });
+
   it('records what was done through NFS in the journal: timeline shows it after the session', async () => {
     const code = await server!.stop();
     expect(code).toBe(0);
