@@ -130,7 +130,12 @@ export class RpcServer {
         if (reply) replies.push(reply);
       }
       if (replies.length === 0) return;
-      this.flush();
+      // a failed commit un-does what the replies report: send none and drop the connection, so
+      // the client resends those calls (as after a server crash)
+      if (!this.flush()) {
+        socket.destroy();
+        return;
+      }
       if (socket.destroyed) return;
       socket.cork();
       for (const parts of replies) {
@@ -144,11 +149,13 @@ export class RpcServer {
     });
   }
 
-  private flush(): void {
+  private flush(): boolean {
     try {
       this.options.beforeReplies?.();
+      return true;
     } catch (e) {
       this.options.onError?.(e);
+      return false;
     }
   }
 
