@@ -3,8 +3,8 @@
  * denied replies, and a server that dispatches calls to programs by (program, version, procedure).
  *
  * Calls of one connection are served in arrival order, synchronously; the replies of everything
- * that arrived together are held until `beforeReplies` has run (the NFS layer commits its group
- * transaction there), then written in one go.
+ * that arrived together are held until `beforeReplies` has run (the NFS layer ends its burst of
+ * changes there), then written in one go.
  */
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import type { Caller } from '../core/types.js';
@@ -130,8 +130,8 @@ export class RpcServer {
         if (reply) replies.push(reply);
       }
       if (replies.length === 0) return;
-      // a failed commit un-does what the replies report: send none and drop the connection, so
-      // the client resends those calls (as after a server crash)
+      // a failed commit before the replies un-does what they report: send none and drop the
+      // connection, so the client resends those calls (as after a server crash)
       if (!this.flush()) {
         socket.destroy();
         return;

@@ -1,8 +1,7 @@
 /**
  * An NFSv3 server (RFC 1813) over any FileSystem: NFS, MOUNT and a minimal portmapper on one TCP
  * port (no rpcbind needed when clients are told `port` and `mountport`). Calls are served in
- * arrival order on the JS thread; changes of the calls that arrived together share one storage
- * transaction, committed before their replies are sent.
+ * arrival order on the JS thread; changes share a group commit (state.ts).
  */
 import type { FileSystem } from '../core/types.js';
 import { mountProgram } from './mount.js';
@@ -19,6 +18,8 @@ export interface NfsServerOptions {
   /** 8 bytes naming the database: part of every file handle (see handles.ts) */
   generation: Buffer;
   groupCommit?: GroupCommit;
+  /** longest a change waits for its commit (default 10 ms); 0 commits before the replies */
+  groupCommitMs?: number;
   /** unexpected errors (bugs); the call gets SERVERFAULT / SYSTEM_ERR */
   onError?: (e: unknown) => void;
 }
@@ -33,12 +34,12 @@ export class NfsServer {
   private readonly rpc: RpcServer;
 
   private constructor(fs: FileSystem, options: NfsServerOptions) {
-    this.state = new NfsState(fs, options.generation, options.groupCommit);
+    this.state = new NfsState(fs, options.generation, options.groupCommit, options.groupCommitMs, options.onError);
     this.host = options.host ?? DEFAULT_NFS_HOST;
     const state = this.state;
     this.rpc = new RpcServer({
       programs: [nfs3Program(state, options.onError), mountProgram(state), portmapProgram(() => this.port)],
-      beforeReplies: () => state.commit(),
+      beforeReplies: () => state.endOfBurst(),
       onError: options.onError,
     });
   }

@@ -237,6 +237,21 @@ describe('NFSv3 procedures', () => {
     expect(w3.verifier.equals(c2.verifier)).toBe(true);
   });
 
+  it('COMMIT makes unstable writes durable: they survive a SIGKILL of the server right after', async () => {
+    const fh = await newFile('killed');
+    const data = Buffer.alloc(300_000, 'k');
+    expect((await c.write(fh, 0, data, 0)).status).toBe(ERR.OK);
+    expect((await c.commit(fh)).status).toBe(ERR.OK);
+    c.close();
+    server.child.kill('SIGKILL');
+    await server.stop();
+    server = await startNfs('p1', tmp.dir);
+    c = await NfsClient.connect(server.port);
+    const r = await c.read(fh, 0, 400_000);
+    expect(r.status).toBe(ERR.OK);
+    expect(r.data.equals(data)).toBe(true);
+  });
+
   it('stale and bad handles: another database STALE, a removed file STALE, a malformed handle BADHANDLE', async () => {
     const other = await startNfs('other', tmp.dir);
     try {

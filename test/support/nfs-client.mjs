@@ -24,27 +24,37 @@ export const ACCEPT = { SUCCESS: 0, PROG_UNAVAIL: 1, PROG_MISMATCH: 2, PROC_UNAV
 
 export class W {
   constructor() {
-    this.chunks = [];
+    this.b = Buffer.allocUnsafe(256);
+    this.n = 0;
+  }
+  room(k) {
+    if (this.n + k <= this.b.length) return;
+    const next = Buffer.allocUnsafe(Math.max(this.b.length * 2, this.n + k));
+    this.b.copy(next, 0, 0, this.n);
+    this.b = next;
   }
   u32(v) {
-    const b = Buffer.alloc(4);
-    b.writeUInt32BE(v >>> 0);
-    this.chunks.push(b);
+    this.room(4);
+    this.b.writeUInt32BE(v >>> 0, this.n);
+    this.n += 4;
     return this;
   }
   u64(v) {
-    const b = Buffer.alloc(8);
-    b.writeBigUInt64BE(BigInt(v));
-    this.chunks.push(b);
+    this.room(8);
+    this.b.writeBigUInt64BE(BigInt(v), this.n);
+    this.n += 8;
     return this;
   }
   bool(v) {
     return this.u32(v ? 1 : 0);
   }
   fixed(buf) {
-    this.chunks.push(Buffer.from(buf));
     const pad = (4 - (buf.length % 4)) % 4;
-    if (pad) this.chunks.push(Buffer.alloc(pad));
+    this.room(buf.length + pad);
+    this.b.set(buf, this.n);
+    this.n += buf.length;
+    this.b.fill(0, this.n, this.n + pad);
+    this.n += pad;
     return this;
   }
   opaque(buf) {
@@ -70,7 +80,7 @@ export class W {
     return this;
   }
   buf() {
-    return Buffer.concat(this.chunks);
+    return this.b.subarray(0, this.n);
   }
 }
 
@@ -191,22 +201,23 @@ export class NfsClient {
   }
 
   credential() {
+    if (this.cred.bytes) return this.cred.bytes;
     const body = new W().u32(0).str('agentfs-test').u32(this.cred.uid).u32(this.cred.gid).u32(this.cred.gids.length);
     for (const g of this.cred.gids) body.u32(g);
-    return body.buf();
+    return (this.cred.bytes = body.buf());
   }
 
   /** One call; resolves with { accept, r } (r positioned at the results) or { denied, ... }. */
   call(prog, vers, proc, args = Buffer.alloc(0)) {
     const xid = (this.xid = (this.xid + 1) >>> 0);
-    const head = new W().u32(xid).u32(0).u32(2).u32(prog).u32(vers).u32(proc).u32(1).opaque(this.credential()).u32(0).u32(0).buf();
-    const body = Buffer.concat([head, args]);
-    const mark = Buffer.alloc(4);
-    mark.writeUInt32BE((0x80000000 | body.length) >>> 0);
+    const cred = this.credential();
+    const w = new W().u32(0).u32(xid).u32(0).u32(2).u32(prog).u32(vers).u32(proc).u32(1).opaque(cred).u32(0).u32(0).fixed(args);
+    const msg = w.buf();
+    msg.writeUInt32BE((0x80000000 | (msg.length - 4)) >>> 0, 0);
     return new Promise((resolve, reject) => {
       if (this.closed) return reject(new Error('connection closed'));
       this.pending.set(xid, { resolve, reject });
-      this.socket.write(Buffer.concat([mark, body]));
+      this.socket.write(msg);
     });
   }
 

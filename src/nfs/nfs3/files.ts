@@ -71,10 +71,10 @@ export const write: Nfs3Proc<WriteArgs> = {
     const ino = s.handles.decode(a.fh);
     const before = (a.before = fileAttr(s, ino));
     requireDataAccess(before, W_OK, ctx.caller);
-    s.mutating();
+    s.mutating(a.data.length);
     const n = s.fs.write(ino, a.offset, a.data);
-    // UNSTABLE: committed before the reply (survives a crash of this process), made durable
-    // by COMMIT; DATA_SYNC / FILE_SYNC: durable before the reply
+    // UNSTABLE: committed within the group commit's few ms, made durable by COMMIT (a restart
+    // changes the verifier, so the client resends); DATA_SYNC / FILE_SYNC: durable before the reply
     let committed = UNSTABLE;
     if (a.stable !== UNSTABLE) {
       s.sync(ino);
