@@ -289,6 +289,62 @@ describe('NFSv3 procedures', () => {
     }
   });
 
+  it('SYMLINK, READLINK, MKNOD, ACCESS, RMDIR, FSSTAT, FSINFO, PATHCONF', async () => {
+    // SYMLINK + READLINK
+    let r = await c.nfs(PROC.SYMLINK, new W().opaque(root).str('ln').sattr({}).str('target/of/link'));
+    expect(r.u32()).toBe(ERR.OK);
+    expect(r.bool()).toBe(true);
+    const ln = r.opaque();
+    expect(r.postOpAttr().type).toBe(5);
+    r = await c.nfs(PROC.READLINK, new W().opaque(ln));
+    expect(r.u32()).toBe(ERR.OK);
+    r.postOpAttr();
+    expect(r.str()).toBe('target/of/link');
+    const f = await newFile('notalink');
+    expect((await c.nfs(PROC.READLINK, new W().opaque(f))).u32()).toBe(ERR.INVAL);
+    // MKNOD: a fifo; a regular file type is BADTYPE
+    r = await c.nfs(PROC.MKNOD, new W().opaque(root).str('fifo').u32(7).sattr({ mode: 0o600 }));
+    expect(r.u32()).toBe(ERR.OK);
+    r.postOpFh();
+    const fifo = r.postOpAttr();
+    expect([fifo.type, fifo.mode]).toEqual([7, 0o600]);
+    expect((await c.nfs(PROC.MKNOD, new W().opaque(root).str('reg').u32(1))).u32()).toBe(ERR.BADTYPE);
+    // ACCESS: root may read/modify/execute a directory's lookups; a user gets less on 0644
+    r = await c.nfs(PROC.ACCESS, new W().opaque(root).u32(0x3f));
+    expect(r.u32()).toBe(ERR.OK);
+    r.postOpAttr();
+    expect(r.u32()).toBe(0x1f); // no EXECUTE on a directory
+    const user = await NfsClient.connect(server.port, '127.0.0.1', { uid: 1000, gid: 1000 });
+    try {
+      const ur = await user.nfs(PROC.ACCESS, new W().opaque(f).u32(0x3f));
+      expect(ur.u32()).toBe(ERR.OK);
+      ur.postOpAttr();
+      expect(ur.u32()).toBe(0x1); // READ only
+    } finally {
+      user.close();
+    }
+    // RMDIR
+    expect((await c.mkdir(root, 'gone')).status).toBe(ERR.OK);
+    expect((await c.rmdir(root, 'gone')).status).toBe(ERR.OK);
+    expect((await c.lookup(root, 'gone')).status).toBe(ERR.NOENT);
+    // FSSTAT, FSINFO, PATHCONF
+    r = await c.nfs(PROC.FSSTAT, new W().opaque(root));
+    expect(r.u32()).toBe(ERR.OK);
+    r.postOpAttr();
+    const [tbytes, fbytes] = [r.u64(), r.u64()];
+    expect(tbytes).toBeGreaterThanOrEqual(fbytes);
+    r = await c.nfs(PROC.FSINFO, new W().opaque(root));
+    expect(r.u32()).toBe(ERR.OK);
+    r.postOpAttr();
+    const [rtmax, , , wtmax] = [r.u32(), r.u32(), r.u32(), r.u32()];
+    expect([rtmax, wtmax]).toEqual([1 << 20, 1 << 20]);
+    r = await c.nfs(PROC.PATHCONF, new W().opaque(root));
+    expect(r.u32()).toBe(ERR.OK);
+    r.postOpAttr();
+    r.u32();
+    expect(r.u32()).toBe(255);
+  });
+
   it('maps errors one for one: NOENT, EXIST, NOTDIR, ISDIR, NOTEMPTY, NAMETOOLONG', async () => {
     expect((await c.lookup(root, 'missing')).status).toBe(ERR.NOENT);
     const f = await newFile('errfile');
