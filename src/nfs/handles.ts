@@ -8,6 +8,8 @@ import type { Store } from '../store/index.js';
 import { NFS3ERR, NfsError } from './errors.js';
 
 export const HANDLE_LENGTH = 20;
+/** the largest nfs_fh3 a client may send (RFC 1813 NFS3_FHSIZE) */
+export const FHSIZE3 = 64;
 const MAGIC0 = 0x41;
 const MAGIC1 = 0x46;
 const FORMAT = 1;

@@ -15,15 +15,12 @@ import { checkAccess } from '../core/fs/access.js';
 import { isDir, type Attr, type Caller, type FileSystem } from '../core/types.js';
 import { NFS3ERR, NfsError } from './errors.js';
 import { Handles } from './handles.js';
-import type { XdrReader } from './xdr.js';
 
 /** Opens and commits a transaction spanning several calls (Store.beginBatch/commitBatch). */
 export interface GroupCommit {
   begin(): boolean;
   commit(): void;
 }
-
-export const NFS3_FHSIZE = 64;
 
 export const GROUP_COMMIT_MS = 10;
 /** commit early after this much written data, to keep the open transaction small */
@@ -55,10 +52,26 @@ export class NfsState {
     this.cookieVerifier = Buffer.from(generation);
   }
 
-  /** Reads an nfs_fh3 and returns its inode (BADHANDLE / STALE as NfsError). */
-  readHandle(r: XdrReader): number {
-    const fh = r.opaque(NFS3_FHSIZE);
-    return this.handles.decode(fh);
+  /** directory -> parent, learned from lookups (for '..' where the fs cannot look it up) */
+  private readonly parents = new Map<number, number>();
+
+  /** Notes that dir is a directory inside parent (mkdir, lookup, readdirplus). */
+  rememberParent(dir: number, parent: number): void {
+    if (this.parents.size > 200_000) this.parents.clear();
+    this.parents.set(dir, parent);
+  }
+
+  /**
+   * The attributes of '..' of dir: the core looks it up where it can (the inode filesystem); the
+   * overlay cannot, so the parent learned from earlier lookups serves, else dir itself.
+   */
+  parentAttr(dir: number, dirAttr: Attr): Attr {
+    try {
+      return this.fs.lookup(dir, '..');
+    } catch {
+      const p = this.parents.get(dir);
+      return (p !== undefined && this.tryAttr(p)) || dirAttr;
+    }
   }
 
   /** Attributes of the object a handle names: STALE when it no longer exists. */

@@ -143,6 +143,7 @@ describe.skipIf(!haveLibnfs)('overlay agents and run sessions over NFS', () => {
     const base = join(tmp.dir, 'base');
     mkdirSync(base);
     writeFileSync(join(base, 'base.txt'), 'from the base\n');
+    mkdirSync(join(base, 'sub'));
     expect((await runCli(['init', 'ov', '--base', base], { cwd: tmp.dir })).code).toBe(0);
     const ov = await startNfs('ov', tmp.dir);
     try {
@@ -154,7 +155,11 @@ describe.skipIf(!haveLibnfs)('overlay agents and run sessions over NFS', () => {
       // statelessly (no open), which copies it up
       const c = await NfsClient.connect(ov.port);
       try {
-        const l = await c.lookup(await c.mount('/'), 'base.txt');
+        const top = await c.mount('/');
+        // '..' of a base directory (the overlay cannot look it up: the server remembers it)
+        const sub = await c.lookup(top, 'sub');
+        expect((await c.lookup(sub.fh, '..')).attr.fileid).toBe((await c.getattr(top)).attr.fileid);
+        const l = await c.lookup(top, 'base.txt');
         expect((await c.setattr(l.fh, { size: 0 })).status).toBe(0);
         expect((await c.write(l.fh, 0, Buffer.from('changed over nfs\n'))).status).toBe(0);
       } finally {

@@ -100,6 +100,11 @@ describe('RPC layer', () => {
     const d = await c.mkdir(root, 'sub');
     expect(d.status).toBe(ERR.OK);
     expect((await c.mount('/sub')).equals(d.fh)).toBe(true);
+    // '.' and '..' inside it
+    const rootId = (await c.getattr(root)).attr.fileid;
+    expect((await c.lookup(d.fh, '..')).attr.fileid).toBe(rootId);
+    expect((await c.lookup(d.fh, '.')).attr.fileid).toBe(d.attr.fileid);
+    expect((await c.lookup(root, '..')).attr.fileid).toBe(rootId);
   });
 });
 

@@ -7,12 +7,13 @@ import { NFS3ERR, NfsError } from '../errors.js';
 import type { NfsState } from '../state.js';
 import { requireDataAccess } from '../state.js';
 import { inoOr, MAX_IO, ok, type Nfs3Proc } from './common.js';
+import { FHSIZE3 } from '../handles.js';
 
 interface FhArgs {
   fh: Buffer;
 }
 
-const readFh = (r: { opaque(max: number): Buffer }): FhArgs => ({ fh: r.opaque(64) });
+const readFh = (r: { opaque(max: number): Buffer }): FhArgs => ({ fh: r.opaque(FHSIZE3) });
 
 /** post_op_attr of the handle's object, for the failure replies that carry one. */
 function failAttr(s: NfsState, a: FhArgs, w: import('../xdr.js').XdrWriter): void {
@@ -53,7 +54,7 @@ export function checkSetattr(a: Attr, c: SetAttr, caller: Caller): void {
 
 export const setattr: Nfs3Proc<SetattrArgs> = {
   args(r) {
-    const fh = r.opaque(64);
+    const fh = r.opaque(FHSIZE3);
     const changes = readSattr(r);
     const guard = r.bool() ? readNfsTime(r) : undefined;
     return { fh, changes, guard };
@@ -83,7 +84,7 @@ export const ACCESS3 = { READ: 1, LOOKUP: 2, MODIFY: 4, EXTEND: 8, DELETE: 0x10,
 
 export const access: Nfs3Proc<FhArgs & { mask: number }> = {
   args(r) {
-    const fh = r.opaque(64);
+    const fh = r.opaque(FHSIZE3);
     return { fh, mask: r.uint32() };
   },
   run(s, a, w, ctx) {

@@ -5,6 +5,7 @@ import type { CallContext, Procedure } from '../rpc.js';
 import type { NfsState } from '../state.js';
 import { putPostOpAttr, putWcc } from '../attrs.js';
 import { XdrWriter, type XdrReader } from '../xdr.js';
+import { FHSIZE3 } from '../handles.js';
 
 /** READ and WRITE move at most this much per call (FSINFO rtmax/wtmax). */
 export const MAX_IO = 1 << 20;
@@ -71,7 +72,7 @@ export interface DirOp {
 
 /** diropargs3; names are bounded only by the record size here (the core says NAMETOOLONG). */
 export function readDirOp(r: XdrReader): DirOp {
-  const dir = r.opaque(64);
+  const dir = r.opaque(FHSIZE3);
   const name = r.opaque(8192);
   return { dir, name };
 }

@@ -3,12 +3,13 @@
  * an entry. The core's cookies are dentry ids, stable while the directory changes, so the cookie
  * verifier never changes for a database and any cookie stays usable.
  */
-import { R_OK, type Attr, type DirEntry, type DirEntryPlus } from '../../core/types.js';
+import { R_OK, S_IFDIR, S_IFMT, type Attr, type DirEntry, type DirEntryPlus } from '../../core/types.js';
 import { putPostOpAttr } from '../attrs.js';
 import { NFS3ERR, NfsError } from '../errors.js';
 import { requireAccess, type NfsState } from '../state.js';
 import { XdrWriter, type XdrReader } from '../xdr.js';
 import { inoOr, ok, putHandle, type Nfs3Proc } from './common.js';
+import { FHSIZE3 } from '../handles.js';
 
 const DOTS = 2;
 const MAX_COOKIE = 2n ** 53n;
@@ -40,12 +41,7 @@ function dots(s: NfsState, dir: number, dirAttr: Attr, cookie: number, plus: boo
   const rows: Row[] = [];
   if (cookie < 1) rows.push({ name: '.', ino: dir, cookie: 1, attr: dirAttr });
   if (cookie < DOTS) {
-    let parent: Attr | undefined;
-    try {
-      parent = s.fs.lookup(dir, '..');
-    } catch {
-      parent = dirAttr;
-    }
+    const parent = s.parentAttr(dir, dirAttr);
     rows.push({ name: '..', ino: parent.ino, cookie: DOTS, attr: plus ? parent : undefined });
   }
   return rows;
@@ -72,6 +68,7 @@ function list(s: NfsState, a: ReaddirArgs, w: XdrWriter, caller: import('../../c
   for (let i = 0; i < Math.min(entries.length, want); i++) {
     const e = entries[i]!;
     rows.push({ name: e.name, ino: e.ino, cookie: e.offset + DOTS, attr: (e as DirEntryPlus).attr });
+    if ((e.mode & S_IFMT) === S_IFDIR) s.rememberParent(e.ino, dir);
   }
 
   const body = new XdrWriter(Math.min(a.max, 1 << 20));
@@ -116,7 +113,7 @@ function failDir(s: NfsState, a: ReaddirArgs, w: XdrWriter): void {
 
 export const readdir: Nfs3Proc<ReaddirArgs> = {
   args(r: XdrReader) {
-    const fh = r.opaque(64);
+    const fh = r.opaque(FHSIZE3);
     const cookie = r.uint64Big();
     const verifier = Buffer.from(r.fixed(8));
     return { fh, cookie, verifier, max: r.uint32() };
@@ -129,7 +126,7 @@ export const readdir: Nfs3Proc<ReaddirArgs> = {
 
 export const readdirplus: Nfs3Proc<ReaddirArgs> = {
   args(r: XdrReader) {
-    const fh = r.opaque(64);
+    const fh = r.opaque(FHSIZE3);
     const cookie = r.uint64Big();
     const verifier = Buffer.from(r.fixed(8));
     r.uint32(); // dircount: a hint; like knfsd, only maxcount bounds the reply

@@ -5,6 +5,7 @@ import { NFS3ERR, NfsError } from '../errors.js';
 import { requireDataAccess, type NfsState } from '../state.js';
 import { XdrError } from '../xdr.js';
 import { inoOr, MAX_IO, ok, type Nfs3Proc } from './common.js';
+import { FHSIZE3 } from '../handles.js';
 
 export const UNSTABLE = 0;
 export const DATA_SYNC = 1;
@@ -26,7 +27,7 @@ interface ReadArgs {
 
 export const read: Nfs3Proc<ReadArgs> = {
   args(r) {
-    const fh = r.opaque(64);
+    const fh = r.opaque(FHSIZE3);
     const offset = r.uint64();
     return { fh, offset, count: r.uint32() };
   },
@@ -57,7 +58,7 @@ interface WriteArgs {
 
 export const write: Nfs3Proc<WriteArgs> = {
   args(r) {
-    const fh = r.opaque(64);
+    const fh = r.opaque(FHSIZE3);
     const offset = r.uint64();
     const count = r.uint32();
     const stable = r.uint32();
@@ -97,7 +98,7 @@ interface CommitArgs {
 
 export const commit: Nfs3Proc<CommitArgs> = {
   args(r) {
-    const fh = r.opaque(64);
+    const fh = r.opaque(FHSIZE3);
     r.uint64(); // offset and count: everything is committed at once
     r.uint32();
     return { fh };

@@ -1,12 +1,13 @@
 /** Namespace procedures: LOOKUP, CREATE, MKDIR, SYMLINK, MKNOD, REMOVE, RMDIR, RENAME, LINK. */
 import { FsError, isFsError } from '../../core/errors.js';
-import { isReg, S_IFMT, W_OK, X_OK, type Attr, type Caller, type SetAttr } from '../../core/types.js';
+import { isDir, isReg, S_IFMT, W_OK, X_OK, type Attr, type Caller, type SetAttr } from '../../core/types.js';
 import { makeDev, modeTypeOf, NF3BLK, NF3CHR, NF3FIFO, NF3SOCK, putPostOpAttr, putWcc, readSattr } from '../attrs.js';
 import { NFS3ERR, NfsError } from '../errors.js';
 import { requireAccess, type NfsState } from '../state.js';
 import { XdrError, type XdrReader } from '../xdr.js';
 import { checkSetattr } from './attrs.js';
 import { failWcc, inoOr, nameOf, ok, putCreated, putHandle, readDirOp, type DirOp, type Nfs3Proc } from './common.js';
+import { FHSIZE3 } from '../handles.js';
 
 export const lookup: Nfs3Proc<DirOp> = {
   args: readDirOp,
@@ -14,7 +15,9 @@ export const lookup: Nfs3Proc<DirOp> = {
     const dir = s.handles.decode(a.dir);
     const dirAttr = (a.before = s.dirAttr(dir));
     requireAccess(dirAttr, X_OK, ctx.caller);
-    const attr = s.fs.lookup(dir, nameOf(a.name));
+    const name = nameOf(a.name);
+    const attr = name === '.' ? dirAttr : name === '..' ? s.parentAttr(dir, dirAttr) : s.fs.lookup(dir, name);
+    if (isDir(attr.mode) && name !== '.' && name !== '..') s.rememberParent(attr.ino, dir);
     ok(w);
     putHandle(s, w, attr.ino);
     putPostOpAttr(w, attr, s.fsid);
@@ -113,6 +116,7 @@ export const mkdir: Nfs3Proc<MkdirArgs> = {
     const name = nameOf(a.name);
     s.mutating();
     let attr = s.fs.mkdir(dir, name, a.sattr.mode ?? 0o755, ctx.caller);
+    s.rememberParent(attr.ino, dir);
     attr = applyRest(s, attr, a.sattr, ctx.caller);
     putCreated(s, w, attr, a, dir);
   },
@@ -238,7 +242,7 @@ interface LinkArgs {
 
 export const link: Nfs3Proc<LinkArgs> = {
   args(r) {
-    const file = r.opaque(64);
+    const file = r.opaque(FHSIZE3);
     return { file, link: readDirOp(r) };
   },
   run(s, a, w, ctx) {
