@@ -165,7 +165,7 @@ export async function run(report) {
         baselineName: 'fuse',
         unit: UNITS[w],
         ratio: a / b,
-        note: seq ? 'nfs-cp vs dd; target >= 0.5' : `RPC client, ${DEPTH} in flight, vs python3 on the mount; target >= 1`,
+        note: seq ? 'nfs-cp vs dd; target >= 0.5' : `RPC client, ${DEPTH} in flight, vs python3 on the mount${w === 'stat' ? ' (answered from the kernel attribute cache)' : ''}; target >= 1`,
       });
     }
   } finally {
