@@ -1,9 +1,11 @@
 import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
-import { resolveDatabase } from '../../sandbox/index.js';
 import { targetFromArg } from '../../store/index.js';
-import { DEFAULT_NFS_HOST, DEFAULT_NFS_PORT, isLoopback, serveAgentNfs } from '../../nfs/index.js';
 import { UserError } from '../errors.js';
+
+// defaults repeated here so that `serve mcp` does not load the NFS server (src/nfs/server.ts has them too)
+const DEFAULT_NFS_HOST = '127.0.0.1';
+const DEFAULT_NFS_PORT = 11111;
 
 interface NfsOptions {
   bind: string;
@@ -28,6 +30,8 @@ export function registerServeNfs(serve: Command): void {
     .option('--json', 'print the address as one JSON line')
     .action(async (id: string, opts: NfsOptions) => {
       const port = parsePort(opts.port);
+      const { resolveDatabase } = await import('../../sandbox/index.js');
+      const { isLoopback, serveAgentNfs } = await import('../../nfs/index.js');
       const database = resolveDatabase(id);
       let served;
       try {
