@@ -71,7 +71,7 @@ function list(s: NfsState, a: ReaddirArgs, w: XdrWriter, caller: import('../../c
     if ((e.mode & S_IFMT) === S_IFDIR) s.rememberParent(e.ino, dir);
   }
 
-  const body = new XdrWriter(Math.min(a.max, 1 << 20));
+  const body = new XdrWriter(Math.min(a.max, 64 << 10));
   let sent = 0;
   for (const row of rows) {
     const nameBytes = Buffer.byteLength(row.name);
