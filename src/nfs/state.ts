@@ -23,6 +23,8 @@ export interface GroupCommit {
 }
 
 export const GROUP_COMMIT_MS = 10;
+/** most entries one search for an unknown inode visits */
+const RELOCATE_MAX_ENTRIES = 100_000;
 /** commit early after this much written data, to keep the open transaction small */
 const GROUP_MAX_BYTES = 64 << 20;
 
@@ -79,9 +81,51 @@ export class NfsState {
     try {
       return this.fs.getattr(ino);
     } catch (e) {
+      if (isFsError(e, 'ESTALE') && this.relocate(ino)) return this.fs.getattr(ino);
       if (isFsError(e, 'ENOENT') || isFsError(e, 'ESTALE')) throw new NfsError(NFS3ERR.STALE, `inode ${ino} is gone`);
       throw e;
     }
+  }
+
+  /** inode -> when a walk last failed to find it */
+  private readonly lost = new Map<number, number>();
+
+  /**
+   * Finds an inode the filesystem does not know at the moment: the overlay knows only what was
+   * looked up since it opened, so after a restart the handles clients still hold name inodes it
+   * has not seen. One breadth-first walk of the tree (readdirPlus makes the overlay learn every
+   * entry) finds it; bounded, and not repeated for the same inode within a minute.
+   */
+  private relocate(ino: number): boolean {
+    const failed = this.lost.get(ino);
+    if (failed !== undefined && Date.now() - failed < 60_000) return false;
+    const queue = [this.fs.rootIno];
+    let budget = RELOCATE_MAX_ENTRIES;
+    for (let i = 0; i < queue.length && budget > 0; i++) {
+      const dir = queue[i]!;
+      let cookie = 0;
+      for (;;) {
+        let page;
+        try {
+          page = this.fs.readdirPlus(dir, cookie, 1024);
+        } catch {
+          break;
+        }
+        for (const e of page) {
+          if (e.ino === ino) return true;
+          if (isDir(e.attr.mode)) {
+            queue.push(e.ino);
+            this.rememberParent(e.ino, dir);
+          }
+        }
+        budget -= page.length;
+        if (page.length < 1024 || budget <= 0) break;
+        cookie = page[page.length - 1]!.offset;
+      }
+    }
+    if (this.lost.size > 10_000) this.lost.clear();
+    this.lost.set(ino, Date.now());
+    return false;
   }
 
   /** Attributes for a reply's post-op fields; undefined when they cannot be had. */
