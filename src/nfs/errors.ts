@@ -57,8 +57,9 @@ const BY_CODE: Record<ErrnoCode, number> = {
   ENOTSUP: NFS3ERR.NOTSUPP,
   ENODATA: NFS3ERR.NOENT,
   ERANGE: NFS3ERR.INVAL,
-  // busy or locked by another writer: "try again later"
-  EBUSY: NFS3ERR.JUKEBOX,
+  // the core's EBUSY is permanent (renaming '..' or the root): not JUKEBOX, which clients retry
+  EBUSY: NFS3ERR.INVAL,
+  // temporarily unavailable: "try again later"
   EAGAIN: NFS3ERR.JUKEBOX,
   ENOTCONN: NFS3ERR.IO,
   ESTALE: NFS3ERR.STALE,

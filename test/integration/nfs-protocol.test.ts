@@ -360,6 +360,12 @@ describe('NFSv3 procedures', () => {
     await newFile('inside', '', d.fh);
     expect((await c.rmdir(root, 'errdir')).status).toBe(ERR.NOTEMPTY);
     expect((await c.create(root, 'n'.repeat(300), { how: 1 })).status).toBe(ERR.NAMETOOLONG);
+    // names no client may create or move
+    expect((await c.create(root, '.', { how: 1 })).status).toBe(ERR.EXIST);
+    expect((await c.create(root, 'a/b', { how: 1 })).status).toBe(ERR.INVAL);
+    expect((await c.rename(root, 'errfile', root, '..')).status).toBe(ERR.INVAL);
+    expect((await c.rename(root, '..', root, 'x')).status).toBe(ERR.INVAL);
+    expect((await c.rmdir(root, '.')).status).toBe(ERR.INVAL);
   });
 });
 
