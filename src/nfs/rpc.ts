@@ -206,22 +206,26 @@ export class RpcServer {
   }
 }
 
-/** AUTH_NONE -> nobody, AUTH_SYS -> its uid/gid/groups; any other flavor -> undefined. */
+/** AUTH_NONE -> nobody, AUTH_SYS -> its uid/gid/groups; another flavor or a bad body -> undefined. */
 function readCredential(r: XdrReader): Caller | undefined {
   const flavor = r.uint32();
   const body = r.opaque(400);
   if (flavor === AUTH_NONE) return NOBODY;
   if (flavor !== AUTH_SYS) return undefined;
-  const c = new XdrReader(body);
-  c.uint32(); // stamp
-  c.string(255); // machine name
-  const uid = c.uint32();
-  const gid = c.uint32();
-  const n = c.uint32();
-  if (n > 16) throw new XdrError('too many groups');
-  const groups: number[] = [];
-  for (let i = 0; i < n; i++) groups.push(c.uint32());
-  return { uid, gid, groups };
+  try {
+    const c = new XdrReader(body);
+    c.uint32(); // stamp
+    c.opaque(255); // machine name
+    const uid = c.uint32();
+    const gid = c.uint32();
+    const n = c.uint32();
+    if (n > 16) return undefined;
+    const groups: number[] = [];
+    for (let i = 0; i < n; i++) groups.push(c.uint32());
+    return { uid, gid, groups };
+  } catch {
+    return undefined; // a malformed AUTH_SYS body is a bad credential (AUTH_BADCRED)
+  }
 }
 
 function accepted(xid: number, stat: number): XdrWriter {

@@ -56,7 +56,7 @@ describe('RPC layer', () => {
     expect(await c.null()).toBe(true);
   });
 
-  it('refuses RPC version 3 (RPC_MISMATCH) and unknown credential flavors (AUTH_ERROR)', async () => {
+  it('refuses RPC version 3 (RPC_MISMATCH), unknown credential flavors and malformed AUTH_SYS (AUTH_ERROR)', async () => {
     const raw = await NfsClient.connect(server.port);
     try {
       const replies: Buffer[] = [];
@@ -65,13 +65,17 @@ describe('RPC layer', () => {
       const rec = (body: Buffer): Buffer => Buffer.concat([new W().u32(0x80000000 | body.length).buf(), body]);
       raw.raw(rec(new W().u32(7).u32(0).u32(3).u32(NFS).u32(3).u32(0).u32(0).u32(0).u32(0).u32(0).buf()));
       raw.raw(rec(new W().u32(8).u32(0).u32(2).u32(NFS).u32(3).u32(0).u32(6).u32(0).u32(0).u32(0).buf()));
-      await waitFor(() => Buffer.concat(replies).length >= 2 * 4 + 20 + 16);
+      // AUTH_SYS whose body is cut short: a bad credential too
+      raw.raw(rec(new W().u32(9).u32(0).u32(2).u32(NFS).u32(3).u32(0).u32(1).opaque(Buffer.alloc(8)).u32(0).u32(0).buf()));
+      await waitFor(() => Buffer.concat(replies).length >= 3 * 4 + 20 + 16 + 16);
       const all = Buffer.concat(replies);
       // xid 7: MSG_DENIED, RPC_MISMATCH 2..2
       expect([all.readUInt32BE(4), all.readUInt32BE(12), all.readUInt32BE(16), all.readUInt32BE(20), all.readUInt32BE(24)]).toEqual([7, 1, 0, 2, 2]);
       const second = all.subarray(4 + (all.readUInt32BE(0) & 0x7fffffff));
       // xid 8: MSG_DENIED, AUTH_ERROR, AUTH_BADCRED
       expect([second.readUInt32BE(4), second.readUInt32BE(12), second.readUInt32BE(16), second.readUInt32BE(20)]).toEqual([8, 1, 1, 1]);
+      const third = second.subarray(4 + (second.readUInt32BE(0) & 0x7fffffff));
+      expect([third.readUInt32BE(4), third.readUInt32BE(12), third.readUInt32BE(16), third.readUInt32BE(20)]).toEqual([9, 1, 1, 1]);
     } finally {
       raw.close();
     }
