@@ -1,14 +1,15 @@
 /**
  * An NFSv3 server (RFC 1813) over any FileSystem: NFS, MOUNT and a minimal portmapper on one TCP
  * port (no rpcbind needed when clients are told `port` and `mountport`). Calls are served in
- * arrival order on the JS thread; changes share a group commit (state.ts).
+ * arrival order on the JS thread; changes share a group commit (group-commit.ts).
  */
 import type { FileSystem } from '../core/types.js';
 import { mountProgram } from './mount.js';
 import { nfs3Program } from './nfs3/index.js';
 import { portmapProgram } from './portmap.js';
 import { RpcServer } from './rpc.js';
-import { NfsState, type GroupCommit } from './state.js';
+import type { GroupCommit } from './group-commit.js';
+import { NfsState } from './state.js';
 
 export interface NfsServerOptions {
   /** default 127.0.0.1 */
@@ -39,7 +40,7 @@ export class NfsServer {
     const state = this.state;
     this.rpc = new RpcServer({
       programs: [nfs3Program(state, options.onError), mountProgram(state), portmapProgram(() => this.port)],
-      beforeReplies: () => state.endOfBurst(),
+      beforeReplies: () => state.group.endOfBurst(),
       onError: options.onError,
     });
   }
@@ -58,7 +59,7 @@ export class NfsServer {
   /** Stops listening, drops the connections and commits what was served. */
   async close(): Promise<void> {
     await this.rpc.close();
-    this.state.commit();
+    this.state.group.commit();
   }
 }
 
