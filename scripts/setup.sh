@@ -25,6 +25,9 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
   npm install --no-audit --no-fund --loglevel=error
 fi
 
+# `--deps-only` (used by scripts/prebuild.sh): system packages and npm dependencies, no build.
+[ "${1:-}" = "--deps-only" ] && exit 0
+
 # Native addon(s) in native/, built against this Node.
 if [ -f native/binding.gyp ]; then
   if [ ! -f native/build/Release/agentfs_native.node ] || [ -n "$(find native -maxdepth 1 -newer native/build/Release/agentfs_native.node -name '*.[ch]*' -print -quit)" ]; then
