@@ -83,6 +83,7 @@ describe('bash', () => {
     expect(await bashComplete(['fs', 'cat', 'b'])).toEqual(['beta']);
     expect(await bashComplete(['sync', 'alpha', ''])).toEqual(['push', 'pull', 'status']);
     expect(await bashComplete(['completions', 'install', ''])).toEqual(['bash', 'zsh', 'fish']);
+    expect(await bashComplete(['timeline', 'alpha', '--format', ''])).toEqual(['table', 'json', 'ndjson']);
     const timeline = await bashComplete(['timeline', 'alpha', '--']);
     expect(timeline).toEqual(expect.arrayContaining(['--format', '--limit', '--status', '--help']));
     expect(await bashComplete(['kv', 'set', '--'])).toEqual(expect.arrayContaining(['--help']));

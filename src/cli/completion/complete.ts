@@ -109,7 +109,7 @@ function argumentValues(cmd: Command, index: number, current: string, ctx: Compl
  */
 function valuesFor(placeholder: string, description: string, choices: string[] | undefined, current: string, ctx: CompleteContext): Completion {
   if (choices?.length) return { candidates: choices.map((value) => ({ value })) };
-  const listed = /^\s*[\w-]+(\s*\|\s*[\w-]+)+\s*$/.test(description) ? description.split('|').map((s) => s.trim()) : undefined;
+  const listed = listedChoices(description);
   if (listed) return { candidates: listed.map((value) => ({ value })) };
   const name = placeholder.replace(/^.*[<[]|[>\]]$|\.\.\./g, '').toUpperCase();
   if (/^(MOUNTPOINT|DIR)$/.test(name)) return { candidates: [], shell: 'dirs' };
@@ -126,6 +126,14 @@ function valuesFor(placeholder: string, description: string, choices: string[] |
     return { candidates, shell: pathLike && !onlySessions ? 'files' : undefined };
   }
   return { candidates: [] };
+}
+
+/** Choices a help text lists and nothing else: `push | pull | status`, `table, json or ndjson`. */
+function listedChoices(description: string): string[] | undefined {
+  const text = description.trim();
+  if (/^[\w-]+(\s*\|\s*[\w-]+)+$/.test(text)) return text.split('|').map((s) => s.trim());
+  if (/^[\w-]+(, [\w-]+)* or [\w-]+$/.test(text)) return text.split(/, | or /);
+  return undefined;
 }
 
 /** Agent ids: the databases in `.agentfs/` of the working directory. */
