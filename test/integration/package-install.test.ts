@@ -6,8 +6,8 @@
  * run serves every test here.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { ROOT, run, tempDir, type CliResult } from '../support/cli.js';
@@ -39,7 +39,12 @@ beforeAll(async () => {
   PATH = toolsOnlyPath(join(work.dir, 'tools'));
   prefix = join(work.dir, 'prefix');
   // HOME stays (the npm cache lives there); the installed package finds no compiler on PATH
-  env = { PATH: `${join(prefix, 'bin')}:${PATH}`, AGENTFS_HOME: join(work.dir, 'agentfs-home'), TMPDIR: join(work.dir, 'tmp') };
+  env = {
+    PATH: `${join(prefix, 'bin')}:${PATH}`,
+    AGENTFS_HOME: join(work.dir, 'agentfs-home'),
+    AGENTFS_RUNTIME_DIR: join(work.dir, 'runtime'),
+    TMPDIR: join(work.dir, 'tmp'),
+  };
   mkdirSync(join(work.dir, 'tmp'));
   const r = await run('npm', ['install', '-g', '--prefix', prefix, '--prefer-offline', '--no-audit', '--no-fund', tarball], {
     env,
@@ -145,7 +150,8 @@ describe('where FUSE or user namespaces are missing', () => {
     const cwd = join(work.dir, `nofuse-${readdirSync(work.dir).length}`);
     mkdirSync(join(cwd, 'mnt'), { recursive: true });
     ok(await agentfs(['init', 'a'], cwd));
-    const before = { tmp: readdirSync(join(work.dir, 'tmp')), home: existsSync(env.AGENTFS_HOME!) ? readdirSync(env.AGENTFS_HOME!, { recursive: true }) : [] };
+    const listing = (dir: string) => (existsSync(dir) ? readdirSync(dir, { recursive: true }) : []);
+    const before = { tmp: listing(env.TMPDIR!), home: listing(env.AGENTFS_HOME!), runtime: listing(env.AGENTFS_RUNTIME_DIR!) };
     const script = [
       'agentfs mount a mnt; echo "mount=$?"',
       'agentfs exec a ls; echo "exec=$?"',
@@ -164,8 +170,9 @@ describe('where FUSE or user namespaces are missing', () => {
     }
     // nothing behind: no mount, no temporary directory, no session, no empty mountpoint change
     expect(readdirSync(join(cwd, 'mnt'))).toEqual([]);
-    expect(readdirSync(join(work.dir, 'tmp'))).toEqual(before.tmp);
-    expect(existsSync(env.AGENTFS_HOME!) ? readdirSync(env.AGENTFS_HOME!, { recursive: true }) : []).toEqual(before.home);
+    expect(listing(env.TMPDIR!)).toEqual(before.tmp);
+    expect(listing(env.AGENTFS_HOME!)).toEqual(before.home);
+    expect(listing(env.AGENTFS_RUNTIME_DIR!)).toEqual(before.runtime);
     expect(readFileSync('/proc/mounts', 'utf8')).not.toContain(join(cwd, 'mnt'));
   }
 
@@ -191,6 +198,33 @@ describe('where FUSE or user namespaces are missing', () => {
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(r.stderr).toMatch(/^agentfs: user namespaces are switched off or blocked here \(.*\); agentfs run needs them/);
     expect(existsSync(home)).toBe(false);
+  });
+});
+
+describe('where no prebuild fits', () => {
+  it('mount/exec/run name the command that builds the addon, and that build is then used', async () => {
+    const native = join(prefix, 'lib', 'node_modules', 'agentfs', 'native');
+    const prebuild = join(native, 'prebuilds', 'linux-x64', 'node.glibc.node');
+    const aside = join(work.dir, 'prebuild-aside.node');
+    renameSync(prebuild, aside);
+    try {
+      const cwd = join(work.dir, 'noprebuild');
+      mkdirSync(cwd);
+      ok(await agentfs(['init', 'a'], cwd));
+      const r = await agentfs(['exec', 'a', 'true'], cwd);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toBe(
+        `agentfs: no FUSE addon built for linux-x64; build one with \`cd ${native} && npx node-gyp rebuild\` (needs a C++ compiler, python3 and libfuse3-dev)\n`,
+      );
+      // that command where the tools are (node-gyp from this repository, Node's installed headers)
+      const nodedir = dirname(dirname(process.execPath));
+      const built = await run(process.execPath, [join(ROOT, 'node_modules/node-gyp/bin/node-gyp.js'), 'rebuild', `--nodedir=${nodedir}`], { cwd: native, timeoutMs: 600_000 });
+      expect(built.code, built.stderr).toBe(0);
+      expect(ok(await agentfs(['exec', 'a', 'sh', '-c', 'echo built > b.txt; cat b.txt'], cwd)).stdout).toBe('built\n');
+    } finally {
+      renameSync(aside, prebuild);
+      rmSync(join(native, 'build'), { recursive: true, force: true });
+    }
   });
 });
 
