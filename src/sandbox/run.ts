@@ -5,9 +5,9 @@ import { customAlphabet } from 'nanoid';
 import { Agent, META } from '../core/agent.js';
 import { startCommandCall, type CommandCall } from '../core/tools/index.js';
 import { Store, validateId } from '../store/index.js';
-import { FuseServer } from '../fuse/index.js';
+import { checkFuse, FuseServer } from '../fuse/index.js';
 import { defaultAllows, resolveAllows } from './allow.js';
-import { launcherArgs, launcherPath } from './launcher.js';
+import { checkNamespaces, launcherArgs, launcherPath } from './launcher.js';
 import {
   addRun, agentfsHome, claimServer, sessionsDir, liveRuns, liveServer, loadSession, releaseServer, removeRun, saveSession, type SessionRecord,
 } from './sessions.js';
@@ -81,6 +81,9 @@ export async function runSandbox(options: RunOptions): Promise<RunOutcome> {
   }
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const launcher = launcherPath();
+  // what this machine lacks is reported before anything is created
+  checkNamespaces(launcher);
+  checkFuse();
   const cwd = realpathSync(process.cwd());
   const session = prepareSession(options.session, cwd);
   const home = agentfsHome();
