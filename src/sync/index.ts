@@ -4,14 +4,14 @@
  */
 import type { Store } from '../store/index.js';
 import { LocalSyncState } from '../core/sync-state/index.js';
-import { RemoteDb } from './remote.js';
+import { DEFAULT_TIMEOUT_S, RemoteDb } from './remote.js';
 import { SyncError } from './errors.js';
 
 export { push, type PushOptions, type PushResult } from './push.js';
 export { pull, type PullOptions, type PullResult } from './pull.js';
 export { status, type SyncStatus } from './status.js';
 export { SyncError, SyncConflictError } from './errors.js';
-export { RemoteDb, redact, type Traffic } from './remote.js';
+export { RemoteDb, redact, DEFAULT_TIMEOUT_S, type Traffic } from './remote.js';
 export { createProgress, type Progress } from './progress.js';
 
 export interface RemoteChoice {
@@ -19,19 +19,42 @@ export interface RemoteChoice {
   url?: string;
   /** --auth-token; else TURSO_AUTH_TOKEN, else TURSO_DB_AUTH_TOKEN */
   authToken?: string;
+  /** --timeout in seconds (text as given); else AGENTFS_SYNC_TIMEOUT, else DEFAULT_TIMEOUT_S */
+  timeout?: string;
   env?: NodeJS.ProcessEnv;
 }
 
-/** Which remote and token to use, in order of precedence. */
-export function chooseRemote(storedUrl: string | undefined, choice: RemoteChoice): { url: string; authToken?: string } {
+export interface ChosenRemote {
+  url: string;
+  authToken?: string;
+  timeoutMs: number;
+}
+
+/** Which remote, token and timeout to use, in order of precedence. */
+export function chooseRemote(storedUrl: string | undefined, choice: RemoteChoice): ChosenRemote {
   const env = choice.env ?? process.env;
+  const timeoutMs =
+    choice.timeout !== undefined
+      ? parseTimeout(choice.timeout, '--timeout')
+      : env.AGENTFS_SYNC_TIMEOUT
+        ? parseTimeout(env.AGENTFS_SYNC_TIMEOUT, 'AGENTFS_SYNC_TIMEOUT')
+        : DEFAULT_TIMEOUT_S * 1000;
   const url = choice.url ?? storedUrl;
   if (!url) throw new SyncError('no remote to sync with: pass --remote URL, or create the agent with `agentfs init --sync-remote-url URL`', 'EUSAGE');
   const authToken = choice.authToken ?? (env.TURSO_AUTH_TOKEN || undefined) ?? (env.TURSO_DB_AUTH_TOKEN || undefined);
-  return { url, authToken };
+  return { url, authToken, timeoutMs };
+}
+
+/** Seconds (fractions allowed, at most a day) as milliseconds. */
+function parseTimeout(text: string, source: string): number {
+  const s = Number(text.trim());
+  if (!/^\s*[0-9.]+\s*$/.test(text) || !Number.isFinite(s) || s <= 0 || s > 86400) {
+    throw new SyncError(`${source}: expected a number of seconds greater than 0 and at most 86400, got '${text}'`, 'EUSAGE');
+  }
+  return Math.max(1, Math.round(s * 1000));
 }
 
 /** A local agent and its remote, ready for push/pull/status. */
-export function openSync(store: Store, remote: { url: string; authToken?: string }): { local: LocalSyncState; remote: RemoteDb } {
+export function openSync(store: Store, remote: { url: string; authToken?: string; timeoutMs?: number }): { local: LocalSyncState; remote: RemoteDb } {
   return { local: new LocalSyncState(store), remote: new RemoteDb(remote) };
 }

@@ -1,12 +1,13 @@
 import type { Command } from 'commander';
 import { Agent, META } from '../../core/agent.js';
 import { targetFromArg } from '../../store/index.js';
-import { chooseRemote, openSync, pull, push, status, SyncError, redact, type SyncStatus } from '../../sync/index.js';
+import { chooseRemote, openSync, pull, push, status, SyncError, redact, DEFAULT_TIMEOUT_S, type SyncStatus } from '../../sync/index.js';
 import { UserError } from '../errors.js';
 
 interface SyncOptions {
   remote?: string;
   authToken?: string;
+  timeout?: string;
   force?: boolean;
   theirs?: boolean;
   json?: boolean;
@@ -23,6 +24,7 @@ export function registerSync(program: Command): void {
     .argument('<ACTION>', 'push | pull | status')
     .option('--remote <URL>', 'remote database URL (libsql://, https://, http://); default: the one given to init --sync-remote-url')
     .option('--auth-token <TOKEN>', 'auth token for the remote (default: $TURSO_AUTH_TOKEN, then $TURSO_DB_AUTH_TOKEN)')
+    .option('--timeout <SECONDS>', `give up on a request the remote has not answered after SECONDS (default: $AGENTFS_SYNC_TIMEOUT, else ${DEFAULT_TIMEOUT_S})`)
     .option('--force', 'where both sides changed the same thing, ours wins')
     .option('--theirs', 'pull only: where both sides changed the same thing, the remote wins')
     .option('--json', 'print the result as JSON')
@@ -35,8 +37,8 @@ export function registerSync(program: Command): void {
       if (opts.theirs && opts.force) throw new UserError('--force and --theirs contradict each other');
       const agent = Agent.open(targetFromArg(idArg));
       try {
-        const { url, authToken } = chooseRemote(agent.store.getMeta(META.syncRemote), { url: opts.remote, authToken: opts.authToken });
-        const { local, remote } = openSync(agent.store, { url, authToken });
+        const { url, authToken, timeoutMs } = chooseRemote(agent.store.getMeta(META.syncRemote), { url: opts.remote, authToken: opts.authToken, timeout: opts.timeout });
+        const { local, remote } = openSync(agent.store, { url, authToken, timeoutMs });
         try {
           if (action === 'push') {
             const r = await push(local, remote, { force: opts.force });
