@@ -4,14 +4,14 @@
  */
 import type { Store } from '../store/index.js';
 import { LocalSyncState } from '../core/sync-state/index.js';
-import { DEFAULT_TIMEOUT_S, RemoteDb } from './remote.js';
+import { DEFAULT_TIMEOUT_S, RemoteDb, redact, urlToken } from './remote.js';
 import { SyncError } from './errors.js';
 
 export { push, type PushOptions, type PushResult } from './push.js';
 export { pull, type PullOptions, type PullResult } from './pull.js';
 export { status, type SyncStatus } from './status.js';
 export { SyncError, SyncConflictError } from './errors.js';
-export { RemoteDb, redact, DEFAULT_TIMEOUT_S, type Traffic } from './remote.js';
+export { RemoteDb, redact, withoutToken, hideSecrets, DEFAULT_TIMEOUT_S, type Traffic } from './remote.js';
 export { createProgress, type Progress } from './progress.js';
 
 export interface RemoteChoice {
@@ -41,8 +41,46 @@ export function chooseRemote(storedUrl: string | undefined, choice: RemoteChoice
         : DEFAULT_TIMEOUT_S * 1000;
   const url = choice.url ?? storedUrl;
   if (!url) throw new SyncError('no remote to sync with: pass --remote URL, or create the agent with `agentfs init --sync-remote-url URL`', 'EUSAGE');
-  const authToken = choice.authToken ?? (env.TURSO_AUTH_TOKEN || undefined) ?? (env.TURSO_DB_AUTH_TOKEN || undefined);
+  checkUrl(url);
+  const [authToken, source] =
+    choice.authToken !== undefined
+      ? [choice.authToken, '--auth-token']
+      : env.TURSO_AUTH_TOKEN
+        ? [env.TURSO_AUTH_TOKEN, '$TURSO_AUTH_TOKEN']
+        : env.TURSO_DB_AUTH_TOKEN
+          ? [env.TURSO_DB_AUTH_TOKEN, '$TURSO_DB_AUTH_TOKEN']
+          : [undefined, ''];
+  checkToken(authToken, source);
+  checkToken(urlToken(url), 'the remote URL (authToken=)');
   return { url, authToken, timeoutMs };
+}
+
+/** A URL's user name or password would be sent nowhere useful and shown in messages: refuse it. */
+function checkUrl(url: string): void {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return; // the client names what is wrong with it
+  }
+  if (u.username || u.password) {
+    throw new SyncError(`remote URL ${redact(url)} contains a user name or password: pass the token with --auth-token or $TURSO_AUTH_TOKEN instead`, 'EUSAGE');
+  }
+}
+
+/**
+ * A token goes into an HTTP header: a control character (a pasted line break) could inject
+ * headers, and the HTTP library would quote the whole value in its error. Refused before anything
+ * is sent, naming where the token came from and never the token itself.
+ */
+function checkToken(token: string | undefined, source: string): void {
+  if (!token) return;
+  if (/[\u0000-\u001f\u007f]/.test(token)) {
+    throw new SyncError(`the auth token from ${source} contains a control character (a line break?); it was not sent`, 'EUSAGE');
+  }
+  if (/[^\u0020-\u007e]/.test(token)) {
+    throw new SyncError(`the auth token from ${source} contains characters that cannot be sent in an HTTP header (only printable ASCII can); it was not sent`, 'EUSAGE');
+  }
 }
 
 /** Seconds (fractions allowed, at most a day) as milliseconds. */

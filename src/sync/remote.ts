@@ -61,9 +61,11 @@ export class RemoteDb {
   readonly url: string;
   readonly timeoutMs: number;
   private readonly client: Client;
+  private readonly secrets: (string | undefined)[];
 
   constructor(options: RemoteOptions) {
     this.url = options.url;
+    this.secrets = [options.authToken, urlToken(options.url)];
     const timeoutMs = (this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_S * 1000);
     const traffic = this.traffic;
     const countingFetch = async (input: Request | string | URL, init?: RequestInit): Promise<Response> => {
@@ -87,7 +89,7 @@ export class RemoteDb {
         fetch: countingFetch,
       });
     } catch (e) {
-      throw new SyncError(`invalid remote URL ${options.url}: ${(e as Error).message}`, 'EUSAGE');
+      throw new SyncError(hideSecrets(`invalid remote URL ${redact(options.url)}: ${(e as Error).message}`, this.secrets), 'EUSAGE');
     }
   }
 
@@ -122,6 +124,11 @@ export class RemoteDb {
   /** One line that says what went wrong, in the user's terms (after `attempts` tries). */
   describe(e: unknown, attempts = 1): SyncError {
     if (e instanceof SyncError) return e;
+    const d = this.explain(e, attempts);
+    return new SyncError(hideSecrets(d.message, this.secrets), d.code, d);
+  }
+
+  private explain(e: unknown, attempts: number): SyncError {
     const err = e as Error & { code?: string; cause?: Error & { code?: string } };
     const where = `remote ${redact(this.url)}`;
     const tries = attempts > 1 ? ` (${attempts} attempts)` : '';
@@ -163,9 +170,32 @@ export class RemoteDb {
   }
 }
 
-/** Hides an authToken query parameter when a URL is shown. */
+/** Hides an authToken query parameter and a password when a URL is shown. */
 export function redact(url: string): string {
-  return url.replace(/([?&]authToken=)[^&]*/i, '$1***');
+  return url.replace(/([?&]authToken=)[^&#]*/gi, '$1***').replace(/^([a-z][a-z0-9+.-]*:\/\/[^/?#@]*?:)[^/?#@]*@/i, '$1***@');
+}
+
+/** The URL without its authToken query parameter (what may be stored in the agent). */
+export function withoutToken(url: string): string {
+  return url.replace(/([?&])authToken=[^&#]*&?/gi, '$1').replace(/[?&]+(#|$)/, '$1');
+}
+
+/** Replaces every occurrence of the secrets in a message (belt and braces: messages of libraries). */
+export function hideSecrets(message: string, secrets: readonly (string | undefined)[]): string {
+  let out = message;
+  for (const s of secrets) if (s && s.length >= 3) out = out.split(s).join('***');
+  return out;
+}
+
+/** The authToken query parameter of a URL, decoded, if any. */
+export function urlToken(url: string): string | undefined {
+  try {
+    const u = new URL(url);
+    for (const [k, v] of u.searchParams) if (k.toLowerCase() === 'authtoken') return v;
+  } catch {
+    /* not a URL: the client reports it */
+  }
+  return undefined;
 }
 
 function oneLine(s: string): string {

@@ -142,3 +142,90 @@ describe('sync against remotes that stall or fail', () => {
     expect(dumpSpecTables(db('d2')).fs_data).toEqual(dumpSpecTables(db('d')).fs_data);
   });
 });
+
+describe('sync never prints a secret', () => {
+  const { tmp, db, cli, withAgent } = agentWorkspace('agentfs-hostile-secret-', { TURSO_AUTH_TOKEN: '', TURSO_DB_AUTH_TOKEN: '', AGENTFS_SYNC_TIMEOUT: '' });
+  afterAll(() => tmp.cleanup());
+  const sync = (args: string[], env: NodeJS.ProcessEnv = {}) =>
+    runCli(['sync', ...args], { cwd: tmp.dir, env: { TURSO_AUTH_TOKEN: '', TURSO_DB_AUTH_TOKEN: '', AGENTFS_SYNC_TIMEOUT: '', ...env }, timeoutMs: 40_000 });
+
+  it('a token with control or non-header characters is refused up front, and not shown', async () => {
+    await cli('init', 't');
+    withAgent('t', (a) => a.paths.writeFile('/x', 'x'));
+    const before = dumpAllTables(db('t'));
+    const server = await startHranaServer({ db: join(tmp.dir, 'r.db'), token: 'good' });
+    try {
+      const cases: [string[], NodeJS.ProcessEnv, RegExp][] = [
+        [['--auth-token', 'abcSECRET\r\nX-Evil: 1'], {}, /--auth-token/],
+        [['--auth-token', 'abcSECRET\t'], {}, /--auth-token/],
+        [[], { TURSO_AUTH_TOKEN: 'abcSECRET\n' }, /TURSO_AUTH_TOKEN/],
+        [[], { TURSO_DB_AUTH_TOKEN: 'abcSECRET\u001bx' }, /TURSO_DB_AUTH_TOKEN/],
+        [['--auth-token', 'abcSECRET\u20ac'], {}, /--auth-token/],
+      ];
+      for (const [args, env, source] of cases) {
+        for (const action of ['push', 'pull', 'status']) {
+          const r = await sync(['t', action, '--remote', server.url, ...args], env);
+          expect(r.code).not.toBe(0);
+          const lines = r.stderr.trim().split('\n');
+          expect(lines, r.stderr).toHaveLength(1);
+          expect(lines[0]).toMatch(/^agentfs: the auth token .*(control character|cannot be sent)/);
+          expect(lines[0]).toMatch(source);
+          expect(r.stderr + r.stdout).not.toMatch(/SECRET|Evil/);
+          expect(dumpAllTables(db('t'))).toBe(before);
+        }
+      }
+      // the same token smuggled into the URL
+      const r = await sync(['t', 'status', '--remote', `${server.url}/?authToken=abcSECRET%0D%0AX-Evil:%201`]);
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toMatch(/^agentfs: the auth token .*control character/);
+      expect(r.stderr + r.stdout).not.toMatch(/SECRET|Evil/);
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it('tokens in URLs are hidden in every message and output, and a URL with a password is refused', async () => {
+    await cli('init', 'q');
+    const server = await startHranaServer({ db: join(tmp.dir, 'q.db'), token: 'good' });
+    try {
+      const outputs: string[] = [];
+      const grab = async (args: string[], env: NodeJS.ProcessEnv = {}) => {
+        const r = await sync(args, env);
+        outputs.push(r.stdout + r.stderr);
+        return r;
+      };
+      // wrong token in the URL: 401, URL shown redacted
+      let r = await grab(['q', 'push', '--remote', `${server.url}/?authToken=WRONGSECRET`]);
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toMatch(/authToken=\*\*\*/);
+      r = await grab(['q', 'push', '--remote', 'ftp://example.com/db?authToken=FTPSECRET']);
+      expect(r.stderr).toMatch(/^agentfs: invalid remote URL ftp:\/\/example\.com\/db\?authToken=\*\*\*/);
+      r = await grab(['q', 'push', '--remote', `http://me:PWSECRET@127.0.0.1:${server.port}/`]);
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toMatch(/^agentfs: .*user name or password/);
+      // a good token in the URL works; it is not remembered in the agent, and status hides it
+      r = await grab(['q', 'push', '--remote', `${server.url}/?authToken=good`]);
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+      r = await grab(['q', 'status', '--json', '--remote', `${server.url}/?authToken=good`]);
+      expect(r.code).toBe(0);
+      expect(JSON.parse(r.stdout).remoteUrl).toBe(`${server.url}/?authToken=***`);
+      r = await grab(['q', 'status', '--remote', `${server.url}/?authToken=good`]);
+      expect(r.stdout).toMatch(/authToken=\*\*\*/);
+      // with the token from the environment instead, the remembered URL carries no token
+      r = await grab(['q', 'status'], { TURSO_AUTH_TOKEN: 'good' });
+      expect(r.code).toBe(0);
+      expect(dumpAllTables(db('q'))).not.toMatch(/authToken=good/);
+      // a stored URL with a token (init --sync-remote-url) is hidden too
+      await cli('init', 'q2', '--sync-remote-url', `${server.url}/?authToken=good`);
+      r = await grab(['q2', 'push']);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toMatch(/authToken=\*\*\*/);
+      r = await grab(['q2', 'status', '--json'], { AGENTFS_DEBUG: '1' });
+      expect(JSON.parse(r.stdout).remoteUrl).toMatch(/authToken=\*\*\*/);
+      for (const o of outputs) expect(o).not.toMatch(/SECRET|authToken=good/);
+    } finally {
+      await server.stop();
+    }
+  });
+});
