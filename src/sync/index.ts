@@ -6,6 +6,7 @@ import type { Store } from '../store/index.js';
 import { LocalSyncState } from '../core/sync-state/index.js';
 import { DEFAULT_TIMEOUT_S, RemoteDb, redact, urlToken } from './remote.js';
 import { SyncError } from './errors.js';
+import { checkFileRemote, isFileUrl, normalizeFileUrl } from './file-remote.js';
 
 export { push, type PushOptions, type PushResult } from './push.js';
 export { pull, type PullOptions, type PullResult } from './pull.js';
@@ -39,8 +40,9 @@ export function chooseRemote(storedUrl: string | undefined, choice: RemoteChoice
       : env.AGENTFS_SYNC_TIMEOUT
         ? parseTimeout(env.AGENTFS_SYNC_TIMEOUT, 'AGENTFS_SYNC_TIMEOUT')
         : DEFAULT_TIMEOUT_S * 1000;
-  const url = choice.url ?? storedUrl;
-  if (!url) throw new SyncError('no remote to sync with: pass --remote URL, or create the agent with `agentfs init --sync-remote-url URL`', 'EUSAGE');
+  const given = choice.url ?? storedUrl;
+  if (!given) throw new SyncError('no remote to sync with: pass --remote URL, or create the agent with `agentfs init --sync-remote-url URL`', 'EUSAGE');
+  const url = isFileUrl(given) ? normalizeFileUrl(given) : given;
   checkUrl(url);
   const [authToken, source] =
     choice.authToken !== undefined
@@ -62,6 +64,10 @@ function checkUrl(url: string): void {
     u = new URL(url);
   } catch {
     return; // the client names what is wrong with it
+  }
+  // the WebSocket client would bypass the fetch that carries our timeouts and traffic counts
+  if (u.protocol === 'ws:' || u.protocol === 'wss:') {
+    throw new SyncError(`remote ${redact(url)}: WebSocket URLs (ws://, wss://) are not supported; use https://, http:// or libsql:// (which is HTTPS)`, 'EUSAGE');
   }
   if (u.username || u.password) {
     throw new SyncError(`remote URL ${redact(url)} contains a user name or password: pass the token with --auth-token or $TURSO_AUTH_TOKEN instead`, 'EUSAGE');
@@ -92,7 +98,15 @@ function parseTimeout(text: string, source: string): number {
   return Math.max(1, Math.round(s * 1000));
 }
 
-/** A local agent and its remote, ready for push/pull/status. */
-export function openSync(store: Store, remote: { url: string; authToken?: string; timeoutMs?: number }): { local: LocalSyncState; remote: RemoteDb } {
+/**
+ * A local agent and its remote, ready for push/pull/status. `create`: a `file:` remote may be
+ * created (push); else it must exist.
+ */
+export function openSync(
+  store: Store,
+  remote: { url: string; authToken?: string; timeoutMs?: number },
+  options: { create?: boolean } = {},
+): { local: LocalSyncState; remote: RemoteDb } {
+  if (isFileUrl(remote.url)) checkFileRemote(remote.url, store.path, options.create ?? false);
   return { local: new LocalSyncState(store), remote: new RemoteDb(remote) };
 }

@@ -87,6 +87,8 @@ export class RemoteDb {
         authToken: options.authToken,
         intMode: 'bigint',
         fetch: countingFetch,
+        // file: remotes only: how long to wait for another writer's lock
+        timeout: timeoutMs,
       });
     } catch (e) {
       throw new SyncError(hideSecrets(`invalid remote URL ${redact(options.url)}: ${(e as Error).message}`, this.secrets), 'EUSAGE');
@@ -104,6 +106,8 @@ export class RemoteDb {
   }
 
   private async request<T>(send: () => Promise<T>, retry: boolean): Promise<T> {
+    // a file: remote makes no HTTP requests; count its transactions instead
+    if (this.url.startsWith('file:')) this.traffic.requests++;
     for (let attempt = 1; ; attempt++) {
       try {
         return await send();

@@ -1,6 +1,9 @@
 import { afterAll, describe, expect, it } from 'vitest';
+import Database from 'libsql';
+import { spawn } from 'node:child_process';
+import { existsSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { runCli } from '../support/cli.js';
+import { CLI, runCli } from '../support/cli.js';
 import { agentWorkspace } from '../support/agent-workspace.js';
 import { dumpAllTables, dumpSpecTables, startHranaServer, startStallServer } from '../support/hrana-server.js';
 
@@ -229,3 +232,97 @@ describe('sync never prints a secret', () => {
     }
   });
 });
+
+describe('file: remotes', () => {
+  const env = { TURSO_AUTH_TOKEN: '', TURSO_DB_AUTH_TOKEN: '', AGENTFS_SYNC_TIMEOUT: '' };
+  const { tmp, db, cli, withAgent } = agentWorkspace('agentfs-file-remote-', env);
+  afterAll(() => tmp.cleanup());
+  const sync = (args: string[]) => runCli(['sync', ...args], { cwd: tmp.dir, env, timeoutMs: 60_000 });
+
+  it('push, pull and status through a local database file behave as with a server; the URL is remembered absolute', async () => {
+    await cli('init', 'f1');
+    withAgent('f1', (a) => {
+      a.paths.writeFile('/a.txt', 'alpha');
+      a.kv.set('k', { v: 1 });
+    });
+    // relative to the current directory, remembered as an absolute URL
+    expect(await cli('sync', 'f1', 'push', '--remote', 'file:remote.db')).toMatch(/revision 1 \(full\)/);
+    const remote = join(tmp.dir, 'remote.db');
+    expect(dumpSpecTables(remote)).toEqual(dumpSpecTables(db('f1')));
+    const st = JSON.parse(await cli('sync', 'f1', 'status', '--json'));
+    expect(st).toMatchObject({ remoteUrl: `file://${remote}`, remoteRevision: 1, baseRevision: 1 });
+    await cli('init', 'f2');
+    expect(await cli('sync', 'f2', 'pull', '--remote', `file://${remote}`)).toMatch(/Pulled/);
+    expect(dumpSpecTables(db('f2'))).toEqual(dumpSpecTables(db('f1')));
+    withAgent('f2', (a) => a.paths.writeFile('/b.txt', 'beta'));
+    await cli('sync', 'f2', 'push');
+    await cli('sync', 'f1', 'pull');
+    expect(dumpSpecTables(db('f1'))).toEqual(dumpSpecTables(db('f2')));
+  });
+
+  it('refuses the agent\'s own database, a missing file for pull and status, and URLs it cannot honour', async () => {
+    await cli('init', 'self');
+    withAgent('self', (a) => a.paths.writeFile('/x', 'x'));
+    symlinkSync(db('self'), join(tmp.dir, 'self-link.db'));
+    const before = dumpAllTables(db('self'));
+    const missing = join(tmp.dir, 'missing.db');
+    const cases: [string[], RegExp][] = [
+      [['push', '--remote', `file://${db('self')}`], /is this agent's own database/],
+      [['pull', '--remote', `file:${join(tmp.dir, 'self-link.db')}`], /is this agent's own database/],
+      [['pull', '--remote', `file://${missing}`], /missing\.db does not exist/],
+      [['status', '--remote', `file://${missing}`], /missing\.db does not exist/],
+      [['push', '--remote', `file://${join(tmp.dir, 'no-dir', 'r.db')}`], /no-dir does not exist/],
+      [['push', '--remote', `file://${tmp.dir}`], /is not a file/],
+      [['push', '--remote', 'file::memory:'], /in-memory/],
+      [['push', '--remote', 'file://otherhost/tmp/r.db'], /host/],
+      [['push', '--remote', 'ws://127.0.0.1:8080'], /WebSocket/],
+      [['push', '--remote', 'wss://example.com'], /WebSocket/],
+    ];
+    for (const [args, want] of cases) {
+      const r = await sync(['self', ...args]);
+      expect(r.code, args.join(' ')).not.toBe(0);
+      const lines = r.stderr.trim().split('\n');
+      expect(lines, r.stderr).toHaveLength(1);
+      expect(lines[0]).toMatch(/^agentfs: /);
+      expect(lines[0]).toMatch(want);
+      expect(dumpAllTables(db('self'))).toBe(before);
+    }
+    expect(existsSync(missing)).toBe(false);
+  });
+
+  it('a push into a file killed part-way leaves the file at the old or the new revision; a re-run finishes', async () => {
+    const remote = join(tmp.dir, 'killed.db');
+    await cli('init', 'k');
+    withAgent('k', (a) => a.kv.set('first', 1));
+    await cli('sync', 'k', 'push', '--remote', `file://${remote}`);
+    const old = dumpSpecTables(remote);
+    for (let round = 0; round < 3; round++) {
+      withAgent('k', (a) => {
+        for (let i = 0; i < 40; i++) a.paths.writeFile(`/r${round}-${i}.bin`, Buffer.alloc(256 * 1024, round * 40 + i));
+      });
+      const child = spawn(process.execPath, [CLI, 'sync', 'k', 'push'], { cwd: tmp.dir, env: { ...process.env, ...env }, stdio: 'ignore' });
+      const exited = new Promise((r) => child.once('exit', r));
+      // kill it at a different point each round: as soon as it starts, at the first staged rows, later
+      await new Promise((r) => setTimeout(r, [50, 250, 600][round]));
+      child.kill('SIGKILL');
+      await exited;
+      const now = dumpSpecTables(remote);
+      const isOld = JSON.stringify(now) === JSON.stringify(old);
+      const isNew = JSON.stringify(now) === JSON.stringify(dumpSpecTables(db('k')));
+      expect(isOld || isNew, `round ${round}: the remote is neither the old nor the new revision`).toBe(true);
+      await cli('sync', 'k', 'push');
+      expect(dumpSpecTables(remote)).toEqual(dumpSpecTables(db('k')));
+      expect(integrity(remote)).toBe('ok');
+      Object.assign(old, dumpSpecTables(remote));
+    }
+  });
+});
+
+function integrity(file: string): string {
+  const d = new Database(file, { readonly: true });
+  try {
+    return String((d.prepare('PRAGMA integrity_check').get() as Record<string, unknown>).integrity_check);
+  } finally {
+    d.close();
+  }
+}

@@ -3,6 +3,7 @@ import { existsSync, realpathSync, rmSync, statSync } from 'node:fs';
 import { Store, databasePath, looksLikePath, validateId } from '../../store/index.js';
 import { META } from '../../core/agent.js';
 import { UserError } from '../errors.js';
+import { isFileUrl, normalizeFileUrl } from '../../sync/file-remote.js';
 
 interface InitOptions {
   force?: boolean;
@@ -20,7 +21,7 @@ export function registerInit(program: Command): void {
     .argument('[ID]', 'agent id or path to a .db file (default: agent-<timestamp>)')
     .option('--force', 'overwrite an existing agent database')
     .option('--base <DIR>', 'make an overlay agent: DIR is the read-only base, the database holds the changes')
-    .option('--sync-remote-url <URL>', 'remote Turso/libSQL database to sync with (libsql://, https://, http://)')
+    .option('--sync-remote-url <URL>', 'remote Turso/libSQL database to sync with (libsql://, https://, http://, or file:PATH)')
     .option('--no-journal', 'do not keep the file-operation journal')
     .option('--chunk-size <BYTES>', 'file data chunk size, fixed at creation', '4096')
     .option('-c, --command <CMD>', 'after creating, mount the agent and run CMD in it (as `agentfs exec`)')
@@ -55,7 +56,8 @@ export function registerInit(program: Command): void {
         store.setMeta(META.createdAt, String(Math.floor(Date.now() / 1000)));
         if (base) store.setMeta(META.base, base);
         if (!opts.journal) store.setMeta(META.journal, 'off');
-        if (opts.syncRemoteUrl) store.setMeta(META.syncRemote, opts.syncRemoteUrl);
+        // a relative file: remote means relative to here, not to wherever sync runs later
+        if (opts.syncRemoteUrl) store.setMeta(META.syncRemote, isFileUrl(opts.syncRemoteUrl) ? normalizeFileUrl(opts.syncRemoteUrl) : opts.syncRemoteUrl);
       } finally {
         store.close();
       }

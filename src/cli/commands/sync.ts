@@ -22,7 +22,7 @@ export function registerSync(program: Command): void {
     .description('Push/pull the agent to/from a remote Turso (libSQL) database, or show sync status')
     .argument('<ID>', 'agent id or path to a .db file')
     .argument('<ACTION>', 'push | pull | status')
-    .option('--remote <URL>', 'remote database URL (libsql://, https://, http://); default: the one given to init --sync-remote-url')
+    .option('--remote <URL>', 'remote database URL (libsql://, https://, http://, or file:PATH for a local database file); default: the one given to init --sync-remote-url')
     .option('--auth-token <TOKEN>', 'auth token for the remote (default: $TURSO_AUTH_TOKEN, then $TURSO_DB_AUTH_TOKEN)')
     .option('--timeout <SECONDS>', `give up on a request the remote has not answered after SECONDS (default: $AGENTFS_SYNC_TIMEOUT, else ${DEFAULT_TIMEOUT_S})`)
     .option('--force', 'where both sides changed the same thing, ours wins')
@@ -39,7 +39,7 @@ export function registerSync(program: Command): void {
       const secrets = [opts.authToken, process.env.TURSO_AUTH_TOKEN, process.env.TURSO_DB_AUTH_TOKEN];
       try {
         const { url, authToken, timeoutMs } = chooseRemote(agent.store.getMeta(META.syncRemote), { url: opts.remote, authToken: opts.authToken, timeout: opts.timeout });
-        const { local, remote } = openSync(agent.store, { url, authToken, timeoutMs });
+        const { local, remote } = openSync(agent.store, { url, authToken, timeoutMs }, { create: action === 'push' });
         try {
           if (action === 'push') {
             const r = await push(local, remote, { force: opts.force });
