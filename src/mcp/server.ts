@@ -108,7 +108,11 @@ export async function serveStdio(agent: Agent, options: AgentMcpServerOptions = 
   // ours, not the SDK's: bounded lines, and a JSON-RPC error for every line it cannot take
   const transport = new LineStdioTransport();
   // what cannot be answered (a client gone, a reply to nothing) is said on stderr, once a line
-  server.server.onerror = (e) => process.stderr.write(`agentfs: mcp: ${String(e?.message ?? e).replace(/\s+/g, ' ').slice(0, 500)}\n`);
+  server.server.onerror = (e) => {
+    const gone = (e as NodeJS.ErrnoException)?.code === 'EPIPE';
+    const what = gone ? 'the client closed its end of the connection' : String(e?.message ?? e).replace(/\s+/g, ' ').slice(0, 500);
+    process.stderr.write(`agentfs: mcp: ${what}\n`);
+  };
   // set before connect: the SDK chains its own close handling after this one
   const closed = new Promise<void>((resolve) => {
     transport.onclose = resolve;

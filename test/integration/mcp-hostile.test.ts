@@ -168,4 +168,18 @@ describe('agentfs serve mcp with hostile input', () => {
     c.child.stdin.end();
     expect(await c.exited).toEqual({ code: 0, signal: null });
   });
+
+  it('a client that stops reading (closed pipe) ends the server with one line, no stack trace', async () => {
+    const { c } = start('epipe');
+    await c.initialize();
+    c.child.stdout.destroy();
+    for (let i = 0; i < 20 && c.child.exitCode === null; i++) {
+      await c.send({ id: 100 + i, method: 'tools/list' });
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(await c.exited).toEqual({ code: 0, signal: null });
+    const lines = c.stderr.trim().split('\n');
+    expect(lines[lines.length - 1]).toBe('agentfs: mcp: the client closed its end of the connection');
+    expect(c.stderr).not.toMatch(/\n\s+at /);
+  });
 });
