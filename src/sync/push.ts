@@ -141,6 +141,9 @@ export async function push(local: LocalSyncState, remote: RemoteDb, options: Pus
         after = page[page.length - 1]!.key;
       }
     }
+  } catch (e) {
+    progress.stop(); // gives the terminal its cursor back before the error line
+    throw e;
   } finally {
     tracker.endSnapshot();
   }
