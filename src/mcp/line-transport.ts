@@ -5,11 +5,11 @@
  * JSON-RPC error reply and the server keeps serving:
  *  - a line longer than the limit: -32600, its bytes are discarded as they arrive (never buffered)
  *  - not JSON: -32700 (id null); JSON that is not one message object: -32600
- *  - a request whose params are not an object: -32602
+ *  - a request whose params are not an object, or not what its MCP method takes: -32602
  *  - JSON nested deeper than MAX_DEPTH: -32600 (before anything recursive sees it)
  */
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
-import { ErrorCode, JSONRPCMessageSchema, type JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+import { ClientRequestSchema, ErrorCode, JSONRPCMessageSchema, type JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 
 /** The longest message line accepted (a write_file of ~48 MiB of base64 content fits). */
 export const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
@@ -146,6 +146,11 @@ export class LineStdioTransport implements Transport {
       const why = e instanceof RangeError ? 'nested too deeply' : 'not a JSON-RPC 2.0 request, notification or response';
       return this.fail(id, ErrorCode.InvalidRequest, `Invalid Request: ${why}`);
     }
+    if (hasId && typeof value.method === 'string') {
+      // the SDK would answer "Internal error" with a multi-line schema dump: say which params are wrong
+      const problem = paramsProblem(value.method, value);
+      if (problem) return this.fail(id, ErrorCode.InvalidParams, `Invalid params for ${value.method}: ${problem}`);
+    }
     try {
       this.onmessage?.(message);
     } catch (e) {
@@ -157,6 +162,32 @@ export class LineStdioTransport implements Transport {
   private fail(id: Id, code: number, message: string): void {
     void this.send({ jsonrpc: '2.0', id, error: { code, message } } as unknown as JSONRPCMessage);
   }
+}
+
+interface Issue {
+  path: PropertyKey[];
+  message: string;
+}
+interface Schema {
+  safeParse(v: unknown): { success: boolean; error?: { issues: Issue[] } };
+}
+
+/** Each MCP client request's schema by method name (from the SDK's union of them). */
+const REQUEST_SCHEMAS = new Map<string, Schema>(
+  (ClientRequestSchema as unknown as { options: { shape: { method: { value: string } } }[] }).options.map((o) => [o.shape.method.value, o as unknown as Schema]),
+);
+
+/** One line naming what is wrong with a known method's params, or undefined (fine or unknown). */
+function paramsProblem(method: string, request: Record<string, unknown>): string | undefined {
+  const schema = REQUEST_SCHEMAS.get(method);
+  if (!schema) return undefined;
+  const r = schema.safeParse({ method, params: request.params });
+  if (r.success) return undefined;
+  return (r.error?.issues ?? [])
+    .slice(0, 3)
+    .map((i) => `${i.path.map(String).join('.') || 'params'}: ${i.message}`)
+    .join('; ')
+    .slice(0, 500);
 }
 
 /** Iterative (a recursive walk would overflow on exactly what it looks for). */

@@ -142,6 +142,15 @@ describe('agentfs serve mcp with hostile input', () => {
     expect((await c.reply(7)).error?.code).toBe(-32602);
     await c.send({ id: 8, method: 'tools/call', params: 'nope' });
     expect((await c.reply(8)).error?.code).toBe(-32602);
+    // params objects that are not what the method takes: -32602 naming the field, on one line
+    await c.send({ id: 15, method: 'tools/call', params: {} });
+    const r15 = await c.reply(15);
+    expect(r15.error?.code).toBe(-32602);
+    expect(r15.error?.message).toMatch(/^Invalid params for tools\/call: params\.name: [^\n]+$/);
+    await c.send({ id: 16, method: 'initialize', params: { protocolVersion: 7 } });
+    expect((await c.reply(16)).error?.code).toBe(-32602);
+    await c.send({ id: 17, method: 'no/such-method', params: {} });
+    expect((await c.reply(17)).error?.code).toBe(-32601);
     await c.send({ id: 9 });
     expect((await c.reply(9)).error?.code).toBe(-32600);
     await c.write('[{"jsonrpc":"2.0","id":10,"method":"tools/list"}]\n');
