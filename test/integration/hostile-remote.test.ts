@@ -93,6 +93,37 @@ describe('sync against remotes that stall or fail', () => {
     }
   });
 
+  it('a pull from a server that stalls part-way changes nothing locally; a re-run brings everything', async () => {
+    const remote = join(tmp.dir, 'stall-pull.db');
+    const first = await startHranaServer({ db: remote, token: TOKEN });
+    await cli('init', 'p1');
+    fill('p1', 3);
+    await cli('sync', 'p1', 'push', '--remote', first.url);
+    await first.stop();
+    await cli('init', 'p2');
+    await cli('fs', 'ls', 'p2', '/'); // any command's first open adds our own tables
+    const before = dumpAllTables(db('p2'));
+    for (const stallAfter of [2, 4]) {
+      const stalling = await startHranaServer({ db: remote, token: TOKEN, stallAfter });
+      try {
+        const r = await sync(['p2', 'pull', '--remote', stalling.url, '--timeout', '1']);
+        expect(r.signal).toBeNull();
+        expect(r.code).not.toBe(0);
+        expect(r.stderr).toMatch(/^agentfs: remote http:\/\/127\.0\.0\.1:\d+ did not answer within 1 s/);
+      } finally {
+        await stalling.stop();
+      }
+      expect(dumpAllTables(db('p2'))).toBe(before);
+    }
+    const good = await startHranaServer({ db: remote, token: TOKEN });
+    try {
+      expect(await cli('sync', 'p2', 'pull', '--remote', good.url)).toMatch(/Pulled/);
+    } finally {
+      await good.stop();
+    }
+    expect(dumpSpecTables(db('p2')).fs_data).toEqual(dumpSpecTables(db('p1')).fs_data);
+  });
+
   it('the final commit applied but never answered: the push finds out it landed and succeeds', async () => {
     const remote = join(tmp.dir, 'stall-commit.db');
     const first = await startHranaServer({ db: remote, token: TOKEN });
