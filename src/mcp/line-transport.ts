@@ -213,7 +213,7 @@ const ID_FIRST = new RegExp(String.raw`^\s*\{\s*(?:"(?:[^"\\]|\\.)*"\s*:\s*(?:"(
 const ID_LAST = new RegExp(String.raw`[,{]\s*"id"\s*:\s*${ID}\s*\}\s*\r?$`);
 
 /** The id of a message too long to parse, from its first and last bytes (null if not found). */
-function idOfOversized(head: string, tail: string): Id {
+export function idOfOversized(head: string, tail: string): Id {
   const m = ID_FIRST.exec(head) ?? ID_LAST.exec(tail);
   if (!m) return null;
   const raw = m[1]!;
