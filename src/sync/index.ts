@@ -42,8 +42,7 @@ export function chooseRemote(storedUrl: string | undefined, choice: RemoteChoice
         : DEFAULT_TIMEOUT_S * 1000;
   const given = choice.url ?? storedUrl;
   if (!given) throw new SyncError('no remote to sync with: pass --remote URL, or create the agent with `agentfs init --sync-remote-url URL`', 'EUSAGE');
-  const url = isFileUrl(given) ? normalizeFileUrl(given) : given;
-  checkUrl(url);
+  const url = checkRemoteUrl(given);
   const [authToken, source] =
     choice.authToken !== undefined
       ? [choice.authToken, '--auth-token']
@@ -53,25 +52,33 @@ export function chooseRemote(storedUrl: string | undefined, choice: RemoteChoice
           ? [env.TURSO_DB_AUTH_TOKEN, '$TURSO_DB_AUTH_TOKEN']
           : [undefined, ''];
   checkToken(authToken, source);
-  checkToken(urlToken(url), 'the remote URL (authToken=)');
   return { url, authToken, timeoutMs };
 }
 
-/** A URL's user name or password would be sent nowhere useful and shown in messages: refuse it. */
-function checkUrl(url: string): void {
+/**
+ * A remote URL as sync will use it (a `file:` URL made absolute), or a SyncError saying what is
+ * wrong: a scheme we do not speak, WebSocket (it would bypass the fetch that carries our timeouts
+ * and traffic counts), a user name or password, an unsendable authToken parameter.
+ */
+export function checkRemoteUrl(url: string): string {
+  if (isFileUrl(url)) return normalizeFileUrl(url);
   let u: URL;
   try {
     u = new URL(url);
   } catch {
-    return; // the client names what is wrong with it
+    throw new SyncError(`invalid remote URL ${redact(url)}: not a URL (use libsql://, https://, http:// or file:)`, 'EUSAGE');
   }
-  // the WebSocket client would bypass the fetch that carries our timeouts and traffic counts
   if (u.protocol === 'ws:' || u.protocol === 'wss:') {
     throw new SyncError(`remote ${redact(url)}: WebSocket URLs (ws://, wss://) are not supported; use https://, http:// or libsql:// (which is HTTPS)`, 'EUSAGE');
+  }
+  if (!['libsql:', 'https:', 'http:'].includes(u.protocol)) {
+    throw new SyncError(`invalid remote URL ${redact(url)}: the scheme ${u.protocol} is not supported (use libsql://, https://, http:// or file:)`, 'EUSAGE');
   }
   if (u.username || u.password) {
     throw new SyncError(`remote URL ${redact(url)} contains a user name or password: pass the token with --auth-token or $TURSO_AUTH_TOKEN instead`, 'EUSAGE');
   }
+  checkToken(urlToken(url), 'the remote URL (authToken=)');
+  return url;
 }
 
 /**

@@ -319,6 +319,21 @@ describe('file: remotes', () => {
       expect(dumpAllTables(db('self'))).toBe(before);
     }
     expect(existsSync(missing)).toBe(false);
+    // init checks the URL it is asked to remember, before creating anything
+    for (const [url, want] of [
+      ['ftp://example.com/db', /scheme ftp: is not supported/],
+      ['wss://example.com', /WebSocket/],
+      ['not a url', /not a URL/],
+      ['http://me:pw@example.com', /user name or password/],
+      ['file::memory:', /in-memory/],
+    ] as const) {
+      const r = await runCli(['init', 'bad-url', '--sync-remote-url', url], { cwd: tmp.dir, env });
+      expect(r.code, url).not.toBe(0);
+      expect(r.stderr).toMatch(/^agentfs: --sync-remote-url: /);
+      expect(r.stderr).toMatch(want);
+      expect(r.stderr).not.toContain('pw@');
+      expect(existsSync(db('bad-url'))).toBe(false);
+    }
   });
 
   it('a push into a file killed part-way leaves the file at the old or the new revision; a re-run finishes', async () => {

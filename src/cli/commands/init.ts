@@ -3,7 +3,7 @@ import { existsSync, realpathSync, rmSync, statSync } from 'node:fs';
 import { Store, databasePath, looksLikePath, validateId } from '../../store/index.js';
 import { META } from '../../core/agent.js';
 import { UserError } from '../errors.js';
-import { isFileUrl, normalizeFileUrl } from '../../sync/file-remote.js';
+import { checkRemoteUrl, SyncError } from '../../sync/index.js';
 
 interface InitOptions {
   force?: boolean;
@@ -41,6 +41,13 @@ export function registerInit(program: Command): void {
         }
         base = realpathSync(opts.base);
       }
+      let remoteUrl: string | undefined;
+      try {
+        // checked before anything is created; a relative file: remote is stored absolute
+        remoteUrl = opts.syncRemoteUrl === undefined ? undefined : checkRemoteUrl(opts.syncRemoteUrl);
+      } catch (e) {
+        throw e instanceof SyncError ? new UserError(`--sync-remote-url: ${e.message}`) : e;
+      }
       const chunkSize = Number(opts.chunkSize ?? 4096);
       if (!Number.isInteger(chunkSize) || chunkSize < 512 || chunkSize > 1048576) {
         throw new UserError(`--chunk-size ${opts.chunkSize}: expected a whole number of bytes from 512 to 1048576`);
@@ -56,8 +63,7 @@ export function registerInit(program: Command): void {
         store.setMeta(META.createdAt, String(Math.floor(Date.now() / 1000)));
         if (base) store.setMeta(META.base, base);
         if (!opts.journal) store.setMeta(META.journal, 'off');
-        // a relative file: remote means relative to here, not to wherever sync runs later
-        if (opts.syncRemoteUrl) store.setMeta(META.syncRemote, isFileUrl(opts.syncRemoteUrl) ? normalizeFileUrl(opts.syncRemoteUrl) : opts.syncRemoteUrl);
+        if (remoteUrl) store.setMeta(META.syncRemote, remoteUrl);
       } finally {
         store.close();
       }
