@@ -88,7 +88,7 @@ export class LineStdioTransport implements Transport {
     if (!part.length) return;
     this.size += part.length;
     if (this.head) {
-      this.tail = Buffer.concat([this.tail, part]).subarray(-KEEP);
+      this.tail = part.length >= KEEP ? Buffer.from(part.subarray(-KEEP)) : Buffer.concat([this.tail, part]).subarray(-KEEP);
       return;
     }
     if (this.size > this.maxBytes) {
