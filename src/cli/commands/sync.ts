@@ -1,12 +1,13 @@
 import type { Command } from 'commander';
 import { Agent, META } from '../../core/agent.js';
 import { targetFromArg } from '../../store/index.js';
-import { chooseRemote, openSync, pull, push, status, SyncError, redact, type SyncStatus } from '../../sync/index.js';
+import { chooseRemote, openSync, pull, push, status, SyncError, redact, withoutToken, hideSecrets, DEFAULT_TIMEOUT_S, type SyncStatus } from '../../sync/index.js';
 import { UserError } from '../errors.js';
 
 interface SyncOptions {
   remote?: string;
   authToken?: string;
+  timeout?: string;
   force?: boolean;
   theirs?: boolean;
   json?: boolean;
@@ -21,8 +22,9 @@ export function registerSync(program: Command): void {
     .description('Push/pull the agent to/from a remote Turso (libSQL) database, or show sync status')
     .argument('<ID>', 'agent id or path to a .db file')
     .argument('<ACTION>', 'push | pull | status')
-    .option('--remote <URL>', 'remote database URL (libsql://, https://, http://); default: the one given to init --sync-remote-url')
+    .option('--remote <URL>', 'remote database URL (libsql://, https://, http://, or file:PATH for a local database file); default: the one given to init --sync-remote-url')
     .option('--auth-token <TOKEN>', 'auth token for the remote (default: $TURSO_AUTH_TOKEN, then $TURSO_DB_AUTH_TOKEN)')
+    .option('--timeout <SECONDS>', `give up on a request the remote has not answered after SECONDS (default: $AGENTFS_SYNC_TIMEOUT, else ${DEFAULT_TIMEOUT_S})`)
     .option('--force', 'where both sides changed the same thing, ours wins')
     .option('--theirs', 'pull only: where both sides changed the same thing, the remote wins')
     .option('--json', 'print the result as JSON')
@@ -34,14 +36,15 @@ export function registerSync(program: Command): void {
       if (opts.theirs && action !== 'pull') throw new UserError('--theirs applies to pull only');
       if (opts.theirs && opts.force) throw new UserError('--force and --theirs contradict each other');
       const agent = Agent.open(targetFromArg(idArg));
+      const secrets = [opts.authToken, process.env.TURSO_AUTH_TOKEN, process.env.TURSO_DB_AUTH_TOKEN];
       try {
-        const { url, authToken } = chooseRemote(agent.store.getMeta(META.syncRemote), { url: opts.remote, authToken: opts.authToken });
-        const { local, remote } = openSync(agent.store, { url, authToken });
+        const { url, authToken, timeoutMs } = chooseRemote(agent.store.getMeta(META.syncRemote), { url: opts.remote, authToken: opts.authToken, timeout: opts.timeout });
+        const { local, remote } = openSync(agent.store, { url, authToken, timeoutMs }, { create: action === 'push' });
         try {
           if (action === 'push') {
             const r = await push(local, remote, { force: opts.force });
-            // remember a remote given on the command line when none was stored
-            if (!agent.store.getMeta(META.syncRemote)) agent.store.setMeta(META.syncRemote, url);
+            // remember a remote given on the command line when none was stored (never its token)
+            if (!agent.store.getMeta(META.syncRemote)) agent.store.setMeta(META.syncRemote, withoutToken(url));
             if (opts.json) return void console.log(JSON.stringify(r));
             if (r.upToDate) console.log(`Everything up to date (remote revision ${r.revision})`);
             else
@@ -52,7 +55,7 @@ export function registerSync(program: Command): void {
             if (r.remoteAhead) console.log('The remote has changes from elsewhere: run `agentfs sync ' + idArg + ' pull` to get them');
           } else if (action === 'pull') {
             const r = await pull(local, remote, { theirs: opts.theirs, force: opts.force });
-            if (!agent.store.getMeta(META.syncRemote)) agent.store.setMeta(META.syncRemote, url);
+            if (!agent.store.getMeta(META.syncRemote)) agent.store.setMeta(META.syncRemote, withoutToken(url));
             if (opts.json) return void console.log(JSON.stringify(r));
             if (r.upToDate) console.log(`Already up to date (remote revision ${r.revision})`);
             else
@@ -70,7 +73,11 @@ export function registerSync(program: Command): void {
           remote.close();
         }
       } catch (e) {
-        if (e instanceof SyncError) throw new UserError(e.message);
+        if (e instanceof SyncError) throw new UserError(hideSecrets(e.message, secrets));
+        // whatever a library put in its message (or stack), the token stays out of it
+        if (e instanceof Error && hideSecrets(`${e.message}\n${e.stack ?? ''}`, secrets) !== `${e.message}\n${e.stack ?? ''}`) {
+          throw new UserError(hideSecrets(e.message, secrets));
+        }
         throw e;
       } finally {
         agent.close();
