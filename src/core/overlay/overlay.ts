@@ -2,8 +2,9 @@ import type { BigIntStats } from 'node:fs';
 import type { Store } from '../../store/index.js';
 import { FsError } from '../errors.js';
 import type { Attr, Caller, DirEntry, DirEntryPlus, FileSystem, SetAttr, StatFs } from '../types.js';
-import { NAME_MAX, RENAME_EXCHANGE, RENAME_NOREPLACE, ROOT_INO, S_IFDIR, S_IFMT, S_IFREG, isDir } from '../types.js';
+import { RENAME_EXCHANGE, RENAME_NOREPLACE, ROOT_INO, S_IFDIR, S_IFMT, S_IFREG, isDir } from '../types.js';
 import type { MutationObserver } from '../fs/mutation.js';
+import { checkName, isDotName } from '../fs/names.js';
 import { checkAccess } from './access.js';
 import { BaseReader, attrOfStats, join } from './base.js';
 import { copyUpEntry } from './copy-up.js';
@@ -743,10 +744,9 @@ export class OverlayFs implements FileSystem {
   }
 }
 
+/** The core's name check; '.' and '..' are never entries of an overlay directory. */
 function validName(name: string, syscall: string): void {
-  if (name.length === 0 || name === '.' || name === '..' || name.includes('/') || name.includes('\0')) {
-    throw new FsError('EINVAL', syscall, name);
-  }
-  if (Buffer.byteLength(name) > NAME_MAX) throw new FsError('ENAMETOOLONG', syscall, name);
+  checkName(name, syscall);
+  if (isDotName(name)) throw new FsError('EINVAL', syscall, name);
 }
 
