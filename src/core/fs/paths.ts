@@ -183,6 +183,38 @@ export class PathFs {
     }
   }
 
+  /**
+   * path with each `missing/..` pair taken out, where `missing` names a directory that does not
+   * exist: a helper that makes missing directories (mkdir -p, writeFile with parents, cp -r)
+   * must not make one only to leave it again, so `/a/../b` names `/b` and creates nothing at
+   * `/a`. Existing components (symlinks, `..`) keep their usual meaning: each prefix is resolved
+   * the ordinary way. Anything else wrong is left for the operation itself to report.
+   */
+  private collapseMissing(path: string): string {
+    const tokens = components(path);
+    if (!tokens.includes('..')) return path;
+    const keep = tokens.map(() => true);
+    const missing: number[] = [];
+    for (let i = 0; i < tokens.length; i++) {
+      const name = tokens[i]!;
+      if (name === '.') continue;
+      if (missing.length) {
+        if (name !== '..') missing.push(i);
+        else keep[missing.pop()!] = keep[i] = false;
+        continue;
+      }
+      if (name === '..') continue;
+      try {
+        this.resolve('/' + tokens.slice(0, i + 1).filter((_, j) => keep[j]).join('/'), true);
+      } catch (e) {
+        if (!isFsError(e, 'ENOENT')) break;
+        missing.push(i);
+      }
+    }
+    const out = '/' + tokens.filter((_, j) => keep[j]).join('/');
+    return path.endsWith('/') && out !== '/' ? out + '/' : out;
+  }
+
   // ---- metadata --------------------------------------------------------------------------
 
   stat(path: string): Attr {
@@ -286,8 +318,9 @@ export class PathFs {
         const { dir, name } = this.parentOrRoot(path, 'EEXIST');
         return this.fs.mkdir(dir.ino, name, mode, this.caller);
       }
+      if (path.length === 0) throw new FsError('ENOENT', 'mkdir', path);
       return this.batch(() => {
-        const comps = components(path);
+        const comps = components(this.collapseMissing(path));
         let cur = this.fs.getattr(this.fs.rootIno);
         let prefix = '';
         for (const name of comps) {
@@ -409,6 +442,7 @@ export class PathFs {
   }
 
   private parentOrRoot(path: string, rootCode: 'EEXIST' | 'EBUSY' | 'EISDIR'): { dir: Attr; name: string } {
+    if (path.length === 0) throw new FsError('ENOENT', undefined, path);
     if (components(path).length === 0) throw new FsError(rootCode, undefined, path);
     return this.resolveParent(path);
   }
@@ -541,9 +575,9 @@ export class PathFs {
   }
 
   /** open(O_WRONLY|O_CREAT|O_TRUNC); a missing parent is made only after the open says so. */
-  private openForWrite(path: string, mode: number, createParents: boolean): Opened {
-    const flags = O_WRONLY | O_CREAT | O_TRUNC;
+  private openForWrite(path: string, mode: number, createParents: boolean, flags = O_WRONLY | O_CREAT | O_TRUNC): Opened {
     if (!createParents) return this.open(path, flags, mode);
+    path = this.collapseMissing(path);
     try {
       return this.open(path, flags, mode); // fails before changing anything
     } catch (e) {
@@ -554,11 +588,15 @@ export class PathFs {
     }
   }
 
-  appendFile(path: string, data: string | Uint8Array, options: { mode?: number; encoding?: BufferEncoding } = {}): Attr {
+  appendFile(
+    path: string,
+    data: string | Uint8Array,
+    options: { mode?: number; encoding?: BufferEncoding; createParents?: boolean } = {},
+  ): Attr {
     const buf = typeof data === 'string' ? Buffer.from(data, options.encoding ?? 'utf8') : data;
     return this.at('open', path, () =>
       this.batch(() => {
-        const h = this.open(path, O_WRONLY | O_CREAT | O_APPEND, options.mode ?? 0o644);
+        const h = this.openForWrite(path, options.mode ?? 0o644, options.createParents === true, O_WRONLY | O_CREAT | O_APPEND);
         try {
           this.writeAll(h.ino, this.fs.getattr(h.ino).size, buf);
           return this.fs.getattr(h.ino);
@@ -570,8 +608,12 @@ export class PathFs {
   }
 
   /** Writes a stream (e.g. stdin) to a file without holding it in memory. */
-  async writeStream(path: string, source: AsyncIterable<Uint8Array | string>, options: { mode?: number } = {}): Promise<Attr> {
-    const h = this.open(path, O_WRONLY | O_CREAT | O_TRUNC, options.mode ?? 0o644);
+  async writeStream(
+    path: string,
+    source: AsyncIterable<Uint8Array | string>,
+    options: { mode?: number; createParents?: boolean } = {},
+  ): Promise<Attr> {
+    const h = this.at('open', path, () => this.batch(() => this.openForWrite(path, options.mode ?? 0o644, options.createParents === true)));
     try {
       let off = 0;
       let pending: Buffer[] = [];
@@ -649,6 +691,7 @@ export class PathFs {
           return;
         }
         if (!options.recursive) throw new FsError('EISDIR', 'cp', src, 'is a directory (use recursive)');
+        dest = this.collapseMissing(dest);
         // the destination's parent must not lie inside the source, or the copy would never end
         const d = this.tryResolve(dest) ?? this.resolveParent(dest).dir;
         if (this.isWithinPath(d.ino, s.ino)) throw new FsError('EINVAL', 'cp', dest, 'cannot copy a directory into itself');
