@@ -3,6 +3,7 @@ import type { OverlayFs, OverlayNode } from '../overlay/index.js';
 import { joinPath } from '../overlay/index.js';
 import type { Attr } from '../types.js';
 import { S_IFDIR, S_IFLNK, S_IFMT, S_IFREG } from '../types.js';
+import { cycleError } from '../fs/paths.js';
 import { fileType } from './file-types.js';
 import type { Change } from './types.js';
 
@@ -26,7 +27,7 @@ export function computeChanges(ov: OverlayFs, scope: readonly string[] = []): Ch
     const what = metaDiff(rootAttr, baseRoot, false);
     if (what.length) out.push({ path: '/', status: 'M', type: 'dir', what });
   }
-  walkDir(ov, '/', { node: root, attr: rootAttr }, true, out);
+  walkDir(ov, '/', { node: root, attr: rootAttr }, true, out, new Set());
   const inScope = scopeFilter(scope);
   return out.filter((c) => inScope(c.path)).sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }
@@ -50,7 +51,22 @@ export function scopeFilter(scope: readonly string[]): (path: string) => boolean
   return (path) => norm.some((s) => path === s || path.startsWith(`${s}/`));
 }
 
-function walkDir(ov: OverlayFs, path: string, merged: Entry | undefined, baseIsDir: boolean, out: Change[]): void {
+/** `onPath`: delta directories above (a cycle in a damaged delta is ELOOP, not a stack overflow). */
+function walkDir(ov: OverlayFs, path: string, merged: Entry | undefined, baseIsDir: boolean, out: Change[], onPath: Set<number>): void {
+  // keyed by delta inode: a node is made per path, so only the delta row shows a cycle
+  const d = merged?.node.delta;
+  if (d !== undefined) {
+    if (onPath.has(d)) throw cycleError(path);
+    onPath.add(d);
+  }
+  try {
+    listDir(ov, path, merged, baseIsDir, out, onPath);
+  } finally {
+    if (d !== undefined) onPath.delete(d);
+  }
+}
+
+function listDir(ov: OverlayFs, path: string, merged: Entry | undefined, baseIsDir: boolean, out: Change[], onPath: Set<number>): void {
   const names = new Set<string>();
   const aligned = merged !== undefined && baseIsDir && ov.basePathOf(merged.node) === path;
   if (aligned) {
@@ -61,15 +77,15 @@ function walkDir(ov: OverlayFs, path: string, merged: Entry | undefined, baseIsD
     if (merged) for (const e of ov.readdir(merged.node.ino)) names.add(e.name);
     if (baseIsDir) for (const e of ov.base.list(path)) if (!ov.hides(joinPath(path, e.name))) names.add(e.name);
   }
-  for (const name of [...names].sort()) classify(ov, joinPath(path, name), merged ? ov.entry(merged.node, name) : undefined, out);
+  for (const name of [...names].sort()) classify(ov, joinPath(path, name), merged ? ov.entry(merged.node, name) : undefined, out, onPath);
 }
 
-function classify(ov: OverlayFs, path: string, m: Entry | undefined, out: Change[]): void {
+function classify(ov: OverlayFs, path: string, m: Entry | undefined, out: Change[], onPath: Set<number>): void {
   const b = ov.hides(path) ? undefined : ov.base.lstat(path);
   const bDir = b !== undefined && (Number(b.mode) & S_IFMT) === S_IFDIR;
   if (m && !b) {
     out.push({ path, status: 'A', type: fileType(m.attr.mode), size: sizeOf(m.attr) });
-    if ((m.attr.mode & S_IFMT) === S_IFDIR) walkDir(ov, path, m, false, out);
+    if ((m.attr.mode & S_IFMT) === S_IFDIR) walkDir(ov, path, m, false, out, onPath);
     return;
   }
   if (!m && b) {
@@ -85,7 +101,7 @@ function classify(ov: OverlayFs, path: string, m: Entry | undefined, out: Change
     if (what.includes('type')) change.oldType = fileType(Number(b.mode));
     out.push(change);
   }
-  if (mDir) walkDir(ov, path, m, bDir, out);
+  if (mDir) walkDir(ov, path, m, bDir, out, onPath);
   else if (bDir) walkBaseDeleted(ov, path, out);
 }
 

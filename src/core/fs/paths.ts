@@ -369,32 +369,72 @@ export class PathFs {
       }
       if (!options.recursive) throw new FsError('EISDIR', 'rm', path, 'is a directory (use recursive)');
       this.batch(() => {
-        this.removeContents(a.ino);
+        this.removeContents(a.ino, '/' + components(path).join('/'));
         this.fs.rmdir(dir.ino, name);
       });
     });
   }
 
-  private removeContents(dirIno: number): void {
-    for (const e of this.entriesOf(dirIno)) {
-      if (isDirMode(e.mode)) {
-        this.removeContents(e.ino);
-        this.fs.rmdir(dirIno, e.name);
-      } else {
-        this.fs.unlink(dirIno, e.name);
+  /**
+   * Empties a directory, deepest entries first. Iterative (a deep tree needs no deep stack) and
+   * cycle-checked: a damaged database can hold an entry leading back to a directory above it.
+   */
+  private removeContents(dirIno: number, path: string): void {
+    type Frame = { ino: number; name: string; path: string; entries: DirEntry[]; next: number };
+    const onPath = new Set<number>([dirIno]);
+    const stack: Frame[] = [{ ino: dirIno, name: '', path, entries: this.entriesOf(dirIno), next: 0 }];
+    while (stack.length) {
+      const f = stack[stack.length - 1]!;
+      const e = f.entries[f.next++];
+      if (e === undefined) {
+        stack.pop();
+        onPath.delete(f.ino);
+        const parent = stack[stack.length - 1];
+        if (parent) this.fs.rmdir(parent.ino, f.name);
+        continue;
       }
+      if (!isDirMode(e.mode)) {
+        this.fs.unlink(f.ino, e.name);
+        continue;
+      }
+      const p = `${f.path === '/' ? '' : f.path}/${e.name}`;
+      if (onPath.has(e.ino)) throw cycleError(p);
+      onPath.add(e.ino);
+      stack.push({ ino: e.ino, name: e.name, path: p, entries: this.entriesOf(e.ino), next: 0 });
     }
   }
 
-  /** Depth-first walk below path (entries sorted by name; symlinks are not followed). */
+  /**
+   * Depth-first walk below path (entries sorted by name; symlinks are not followed). Iterative,
+   * and a directory met again below itself (a cycle in a damaged database) is ELOOP.
+   */
   *walk(path: string, options: { maxDepth?: number } = {}): Generator<TreeEntry> {
     const root = this.at('scandir', path, () => this.resolve(path));
     if (!isDirMode(root.mode)) throw new FsError('ENOTDIR', 'scandir', path);
     const base = '/' + components(path).join('/');
-    yield* this.walkDir(root.ino, base === '/' ? '' : base, 1, options.maxDepth ?? Infinity);
+    const maxDepth = options.maxDepth ?? Infinity;
+    type Frame = { ino: number; prefix: string; depth: number; entries: { name: string; attr: Attr }[]; next: number };
+    const onPath = new Set<number>([root.ino]);
+    const stack: Frame[] = [{ ino: root.ino, prefix: base === '/' ? '' : base, depth: 1, entries: this.sortedEntries(root.ino), next: 0 }];
+    while (stack.length) {
+      const f = stack[stack.length - 1]!;
+      const e = f.entries[f.next++];
+      if (e === undefined) {
+        stack.pop();
+        onPath.delete(f.ino);
+        continue;
+      }
+      const p = `${f.prefix}/${e.name}`;
+      const isLink = (e.attr.mode & S_IFMT) === S_IFLNK;
+      yield { path: p, name: e.name, depth: f.depth, attr: e.attr, ...(isLink ? { target: this.fs.readlink(e.attr.ino) } : {}) };
+      if (!isDirMode(e.attr.mode) || f.depth >= maxDepth) continue;
+      if (onPath.has(e.attr.ino)) throw cycleError(p);
+      onPath.add(e.attr.ino);
+      stack.push({ ino: e.attr.ino, prefix: p, depth: f.depth + 1, entries: this.sortedEntries(e.attr.ino), next: 0 });
+    }
   }
 
-  private *walkDir(ino: number, prefix: string, depth: number, maxDepth: number): Generator<TreeEntry> {
+  private sortedEntries(ino: number): { name: string; attr: Attr }[] {
     const entries: { name: string; attr: Attr }[] = [];
     let cookie = 0;
     for (;;) {
@@ -403,13 +443,7 @@ export class PathFs {
       if (page.length < READDIR_PAGE) break;
       cookie = page[page.length - 1]!.offset;
     }
-    entries.sort((a, b) => compareNames(a.name, b.name));
-    for (const e of entries) {
-      const p = `${prefix}/${e.name}`;
-      const isLink = (e.attr.mode & S_IFMT) === S_IFLNK;
-      yield { path: p, name: e.name, depth, attr: e.attr, ...(isLink ? { target: this.fs.readlink(e.attr.ino) } : {}) };
-      if (isDirMode(e.attr.mode) && depth < maxDepth) yield* this.walkDir(e.attr.ino, p, depth + 1, maxDepth);
-    }
+    return entries.sort((a, b) => compareNames(a.name, b.name));
   }
 
   // ---- names -----------------------------------------------------------------------------
@@ -719,6 +753,11 @@ export class PathFs {
     }
     return false;
   }
+}
+
+/** A walk met a directory again below itself: only a damaged (or hand-edited) database has that. */
+export function cycleError(path: string): FsError {
+  return new FsError('ELOOP', 'walk', path, `directory cycle at ${path}: the entry leads back to a directory above it (damaged database)`);
 }
 
 /** Byte order of UTF-8 names (what `ls` in the C locale does). */
