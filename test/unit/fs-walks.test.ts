@@ -118,4 +118,23 @@ describe('deep trees', () => {
       store.close();
     }
   });
+
+  it('an overlay diff walks as deep as overlay paths go (1,900 levels)', () => {
+    const base = join(tmp.dir, 'deep-base');
+    mkdirSync(base);
+    const store = Store.open({ path: join(tmp.dir, 'deep-ov.db') }, { create: true });
+    const ov = new OverlayFs(store, base, { delta: new InodeFs(store) });
+    try {
+      store.transaction(() => {
+        let cur = ov.rootIno;
+        for (let i = 0; i < 1900; i++) cur = ov.mkdir(cur, 'd', 0o755, { uid: 0, gid: 0 }).ino;
+      });
+      const changes = computeChanges(ov);
+      expect(changes).toHaveLength(1900);
+      expect(changes.every((c) => c.status === 'A')).toBe(true);
+    } finally {
+      ov.close();
+      store.close();
+    }
+  });
 });
