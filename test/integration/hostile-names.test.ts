@@ -75,6 +75,18 @@ describe('SDK and core', () => {
     }
   });
 
+  it('kv keys with a lone surrogate are refused (EILSEQ), not merged into one U+FFFD key', () => {
+    const a = Agent.open({ path: join(tmp.dir, 'kv.db') }, { create: true });
+    try {
+      expect(() => a.kv.set('k\ud800', 1)).toThrow(expect.objectContaining({ code: 'EILSEQ' }));
+      expect(() => a.kv.set('k\udbff', 2)).toThrow(expect.objectContaining({ code: 'EILSEQ' }));
+      a.kv.set('k\ud83d\ude00', 3); // a proper pair is fine
+      expect(a.kv.list().map((e) => e.key)).toEqual(['k\u{1f600}']);
+    } finally {
+      a.close();
+    }
+  });
+
   it('an overlay base with names that are not UTF-8 shows them neither merged nor mangled', () => {
     const base = join(tmp.dir, 'base');
     mkdirSync(base);
