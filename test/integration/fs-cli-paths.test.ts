@@ -114,6 +114,19 @@ describe.concurrent('agentfs fs: paths', () => {
       ['ENOTDIR', ['ln', c, '/file', '/file/x']],
       ['ENOENT', ['ln', c, '-s', 't', '']],
       ['ENOTDIR', ['chmod', c, '600', '/file/x']],
+      // a trailing slash names a directory
+      ['ENOTDIR', ['mv', c, '/file/', '/x']],
+      ['ENOTDIR', ['mv', c, '/file', '/y/']],
+      ['ENOTDIR', ['rm', c, '/file/']],
+      ['ENOTDIR', ['rm', c, '/file/', '-r']],
+      ['ENOTDIR', ['cat', c, '/file/']],
+      ['ENOTDIR', ['stat', c, '/file/']],
+      ['ENOTDIR', ['touch', c, '/file/']],
+      ['ENOTDIR', ['ls', c, '/file/']],
+      ['ENOTDIR', ['cp', c, '/file', '/file/']],
+      ['EEXIST', ['mkdir', c, '/file/']],
+      ['ENOENT', ['ln', c, '-s', 't', '/q/']],
+      ['ENOENT', ['ln', c, '/file', '/q/']],
     ] as [string, string[]][]) {
       await fails(code, 'fs', ...args);
     }

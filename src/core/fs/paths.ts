@@ -452,13 +452,17 @@ export class PathFs {
     this.at('rename', from, () => {
       const src = this.parentOrRoot(from, 'EBUSY');
       const dst = this.parentOrRoot(to, 'EBUSY');
+      // a trailing slash names a directory: renaming anything else that way is ENOTDIR (POSIX)
+      if ((from.endsWith('/') || to.endsWith('/')) && !isDirMode(this.fs.lookup(src.dir.ino, src.name).mode)) {
+        throw new FsError('ENOTDIR', 'rename', from);
+      }
       this.fs.rename(src.dir.ino, src.name, dst.dir.ino, dst.name, flags);
     });
   }
 
   symlink(target: string, linkPath: string): Attr {
     return this.at('symlink', linkPath, () => {
-      const { dir, name } = this.parentOrRoot(linkPath, 'EEXIST');
+      const { dir, name } = this.newEntryAt(linkPath);
       return this.fs.symlink(dir.ino, name, target, this.caller);
     });
   }
@@ -470,9 +474,26 @@ export class PathFs {
   link(existing: string, newPath: string): Attr {
     return this.at('link', newPath, () => {
       const a = this.resolve(existing, false);
-      const { dir, name } = this.parentOrRoot(newPath, 'EEXIST');
+      const { dir, name } = this.newEntryAt(newPath);
       return this.fs.link(a.ino, dir.ino, name);
     });
+  }
+
+  /**
+   * Where a new symlink or hard link goes. A trailing slash names a directory, which these never
+   * make: a missing `name/` is ENOENT (as Linux says), an existing one EEXIST from the create.
+   */
+  private newEntryAt(path: string): { dir: Attr; name: string } {
+    const at = this.parentOrRoot(path, 'EEXIST');
+    if (path.endsWith('/')) {
+      try {
+        this.fs.lookup(at.dir.ino, at.name);
+      } catch (e) {
+        if (isFsError(e, 'ENOENT')) throw new FsError('ENOENT', undefined, path);
+        throw e;
+      }
+    }
+    return at;
   }
 
   private parentOrRoot(path: string, rootCode: 'EEXIST' | 'EBUSY' | 'EISDIR'): { dir: Attr; name: string } {
