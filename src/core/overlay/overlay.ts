@@ -132,6 +132,8 @@ export class OverlayFs implements FileSystem {
   }
 
   private paths(node: Node): { path: string; base: string | null } {
+    const hit = this.pathCache.get(node);
+    if (hit && hit.gen === this.generation) return hit;
     // Up to the nearest node whose paths are known, iteratively (a deep tree needs no deep
     // stack), then down again. A damaged delta (an entry leading back to a directory above)
     // makes a loop of parents: ELOOP rather than endless recursion.
