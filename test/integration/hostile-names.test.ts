@@ -3,7 +3,7 @@
  * (or keeps them apart); two different byte strings must never become one file.
  */
 import Database from 'libsql';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Agent } from '../../src/core/agent.js';
@@ -93,12 +93,17 @@ describe('SDK and core', () => {
     writeFileSync(Buffer.concat([Buffer.from(join(base, 'bad')), Buffer.from([0xff])]), 'one');
     writeFileSync(Buffer.concat([Buffer.from(join(base, 'bad')), Buffer.from([0xfe])]), 'two');
     writeFileSync(join(base, 'good'), 'three');
+    writeFileSync(join(base, 'bad\ufffd'), 'a real U+FFFD'); // what both would decode to
+    symlinkSync(Buffer.from([0x74, 0xff]), join(base, 'link')); // target "t\xff"
+    symlinkSync('fine', join(base, 'link2'));
     const store = Store.open({ path: join(tmp.dir, 'ov.db') }, { create: true });
     const ov = new OverlayFs(store, base, { delta: new InodeFs(store) });
     try {
       const names = ov.readdir(ov.rootIno, 0, 100).map((e) => e.name);
-      expect(names).toEqual(['good']);
-      expect(() => ov.lookup(ov.rootIno, 'bad\ufffd')).toThrow(/ENOENT/);
+      expect(names).toEqual(['bad\ufffd', 'good', 'link', 'link2']);
+      // a target that is not UTF-8 is not handed out (or copied up) as another one
+      expect(() => ov.readlink(ov.lookup(ov.rootIno, 'link').ino)).toThrow(/EILSEQ/);
+      expect(ov.readlink(ov.lookup(ov.rootIno, 'link2').ino)).toBe('fine');
       expect(() => ov.lookup(ov.rootIno, 'bad\ud800')).toThrow(/EILSEQ/);
     } finally {
       ov.close();

@@ -1,6 +1,7 @@
 import { isUtf8 } from 'node:buffer';
 import { closeSync, constants as C, fstatSync, lstatSync, openSync, readSync, readdirSync, readlinkSync, type BigIntStats } from 'node:fs';
 import { FsError } from '../errors.js';
+import { textFromBytes } from '../fs/names.js';
 import type { Attr, Timespec } from '../types.js';
 import { S_IFDIR, S_IFMT } from '../types.js';
 
@@ -80,7 +81,8 @@ export class BaseReader {
 
   readlink(path: string): string {
     try {
-      return readlinkSync(this.hostPath(path), 'utf8');
+      // bytes first: a target that is not UTF-8 would otherwise change silently (to U+FFFD)
+      return textFromBytes(readlinkSync(this.hostPath(path), 'buffer'), 'readlink', 'symlink target');
     } catch (e) {
       throw toFsError(e, 'readlink', path);
     }
