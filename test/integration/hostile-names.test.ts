@@ -145,7 +145,8 @@ describe('FUSE mount', () => {
     expect(isMounted(mnt)).toBe(true);
     const r = await bash(
       `touch $'nu\\xff\\xfe' 2>&1; echo "rc=$?"; mkdir $'d\\x80' 2>&1; echo "rc=$?"; ` +
-        `ln -s x $'l\\xc0\\xaf' 2>&1; echo "rc=$?"; touch ok; mv ok $'m\\xed\\xa0\\x80' 2>&1; echo "rc=$?"; ls -A`,
+        `ln -s x $'l\\xc0\\xaf' 2>&1; echo "rc=$?"; ln -s $'t\\xff' target-not-utf8 2>&1; echo "rc=$?"; ` +
+        `touch ok; mv ok $'m\\xed\\xa0\\x80' 2>&1; echo "rc=$?"; ls -A`,
       mnt,
     );
     expect(r.stdout).toMatch(/Invalid or incomplete multibyte or wide character/);
