@@ -133,6 +133,40 @@ double fh_of(fuse_file_info* fi) { return fi ? (double)fi->fh : -1; }
 
 // ---- low-level operations: decode and queue ------------------------------------------------
 
+// Names are stored as UTF-8 text and handed to JavaScript as strings; converting bytes that are
+// not UTF-8 would turn each bad byte into U+FFFD and two names into one file. Such names are
+// refused here, before any conversion, with EILSEQ (the check RFC 3629 asks: no overlong forms,
+// no surrogates, nothing above U+10FFFF). The core applies the rest of the name rules.
+bool utf8_ok(const char* p) {
+  const unsigned char* s = reinterpret_cast<const unsigned char*>(p);
+  while (*s) {
+    unsigned c = *s;
+    if (c < 0x80) { s++; continue; }
+    int n;
+    unsigned lo = 0x80, hi = 0xBF;
+    if (c >= 0xC2 && c <= 0xDF) n = 1;
+    else if (c == 0xE0) { n = 2; lo = 0xA0; }
+    else if (c == 0xED) { n = 2; hi = 0x9F; }
+    else if (c >= 0xE1 && c <= 0xEF) n = 2;
+    else if (c == 0xF0) { n = 3; lo = 0x90; }
+    else if (c == 0xF4) { n = 3; hi = 0x8F; }
+    else if (c >= 0xF1 && c <= 0xF3) n = 3;
+    else return false;
+    s++;
+    if (*s < lo || *s > hi) return false;  // also stops at the terminating NUL
+    s++;
+    for (int i = 1; i < n; i++, s++) if (*s < 0x80 || *s > 0xBF) return false;
+  }
+  return true;
+}
+
+// Replies EILSEQ (and returns true) when a name is not UTF-8.
+bool refuse_name(fuse_req_t req, const char* a, const char* b = nullptr) {
+  if (utf8_ok(a) && (!b || utf8_ok(b))) return false;
+  fuse_reply_err(req, EILSEQ);
+  return true;
+}
+
 void ll_init(void* userdata, fuse_conn_info* conn) {
   Session* s = static_cast<Session*>(userdata);
   if (s->max_write) conn->max_write = s->max_write;
@@ -156,6 +190,7 @@ void ll_init(void* userdata, fuse_conn_info* conn) {
 }
 
 void ll_lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
+  if (refuse_name(req, name)) return;
   Req* r = make(req, OP_LOOKUP, parent);
   r->name = name;
   enqueue(sess(req), r);
@@ -180,6 +215,7 @@ void ll_setattr(fuse_req_t req, fuse_ino_t ino, struct stat* a, int to_set, fuse
 void ll_readlink(fuse_req_t req, fuse_ino_t ino) { enqueue(sess(req), make(req, OP_READLINK, ino)); }
 
 void ll_mknod(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, dev_t rdev) {
+  if (refuse_name(req, name)) return;
   Req* r = make(req, OP_MKNOD, parent);
   r->name = name;
   r->nums = {(double)mode, (double)rdev};
@@ -187,6 +223,7 @@ void ll_mknod(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, 
 }
 
 void ll_mkdir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode) {
+  if (refuse_name(req, name)) return;
   Req* r = make(req, OP_MKDIR, parent);
   r->name = name;
   r->nums = {(double)mode};
@@ -194,18 +231,21 @@ void ll_mkdir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode) 
 }
 
 void ll_unlink(fuse_req_t req, fuse_ino_t parent, const char* name) {
+  if (refuse_name(req, name)) return;
   Req* r = make(req, OP_UNLINK, parent);
   r->name = name;
   enqueue(sess(req), r);
 }
 
 void ll_rmdir(fuse_req_t req, fuse_ino_t parent, const char* name) {
+  if (refuse_name(req, name)) return;
   Req* r = make(req, OP_RMDIR, parent);
   r->name = name;
   enqueue(sess(req), r);
 }
 
 void ll_symlink(fuse_req_t req, const char* link, fuse_ino_t parent, const char* name) {
+  if (refuse_name(req, name, link)) return;
   Req* r = make(req, OP_SYMLINK, parent);
   r->name = name;
   r->name2 = link;
@@ -214,6 +254,7 @@ void ll_symlink(fuse_req_t req, const char* link, fuse_ino_t parent, const char*
 
 void ll_rename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t newparent, const char* newname,
                unsigned int flags) {
+  if (refuse_name(req, name, newname)) return;
   Req* r = make(req, OP_RENAME, parent);
   r->name = name;
   r->name2 = newname;
@@ -222,6 +263,7 @@ void ll_rename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t n
 }
 
 void ll_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char* newname) {
+  if (refuse_name(req, newname)) return;
   Req* r = make(req, OP_LINK, ino);
   r->name = newname;
   r->nums = {(double)newparent};
@@ -301,6 +343,7 @@ void ll_access(fuse_req_t req, fuse_ino_t ino, int mask) {
 }
 
 void ll_create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, fuse_file_info* fi) {
+  if (refuse_name(req, name)) return;
   Req* r = make(req, OP_CREATE, parent);
   r->name = name;
   r->nums = {(double)mode, (double)fi->flags};

@@ -1,7 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { createRequire } from 'node:module';
 import { reportError } from './errors.js';
-import { normalizeArgv } from './argv.js';
+import { checkArgvEncoding, normalizeArgv } from './argv.js';
 const pkg = createRequire(import.meta.url)('../../package.json') as { version: string };
 
 type Register = (program: Command) => void;
@@ -57,6 +57,7 @@ function programWith(registers: Register[]): Command {
 export async function main(argv: string[]): Promise<void> {
   const args = normalizeArgv(argv);
   try {
+    if (argv === process.argv) checkArgvEncoding(argv);
     const program = await buildProgram(args);
     await program.parseAsync(args);
   } catch (e) {

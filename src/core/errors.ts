@@ -4,7 +4,8 @@ import { constants as osConstants } from 'node:os';
 export type ErrnoCode =
   | 'EPERM' | 'ENOENT' | 'EIO' | 'EBADF' | 'EACCES' | 'EEXIST' | 'EXDEV' | 'ENOTDIR' | 'EISDIR'
   | 'EINVAL' | 'EFBIG' | 'ENOSPC' | 'EROFS' | 'EMLINK' | 'ENAMETOOLONG' | 'ENOTEMPTY' | 'ELOOP'
-  | 'ENOSYS' | 'ENOTSUP' | 'ENODATA' | 'ERANGE' | 'EBUSY' | 'ENOTCONN' | 'ESTALE' | 'EAGAIN';
+  | 'ENOSYS' | 'ENOTSUP' | 'ENODATA' | 'ERANGE' | 'EBUSY' | 'ENOTCONN' | 'ESTALE' | 'EAGAIN'
+  | 'EILSEQ';
 
 const errnoNumbers = osConstants.errno as Record<string, number>;
 const DEBUG = Boolean(process.env.AGENTFS_DEBUG);
@@ -71,5 +72,6 @@ function describe(code: ErrnoCode): string {
     case 'ENOTCONN': return 'transport endpoint is not connected';
     case 'ESTALE': return 'stale file handle';
     case 'EAGAIN': return 'resource temporarily unavailable';
+    case 'EILSEQ': return 'invalid or incomplete multibyte or wide character';
   }
 }

@@ -10,6 +10,14 @@ import {
   type Attr, type FileSystem, type Timespec,
 } from '../core/types.js';
 import { FsError } from '../core/errors.js';
+import { textFromBytes } from '../core/fs/names.js';
+
+/** A path as a string or as UTF-8 bytes (as Node's fs takes it); bytes that are not UTF-8 are EILSEQ. */
+export type PathLike = string | Uint8Array;
+
+function pathArg(path: PathLike, syscall: string): string {
+  return typeof path === 'string' ? path : textFromBytes(path, syscall, 'path');
+}
 
 /** File attributes, Node-style: times in ms as numbers, plus exact ns as bigints. */
 export class Stats {
@@ -171,102 +179,130 @@ export class AgentFsFilesystem {
     this.paths = fs instanceof PathFs ? fs : new PathFs(fs);
   }
 
-  async stat(path: string): Promise<Stats> {
+  async stat(path: PathLike): Promise<Stats> {
+    path = pathArg(path, 'stat');
     return new Stats(this.paths.stat(path));
   }
 
-  async lstat(path: string): Promise<Stats> {
+  async lstat(path: PathLike): Promise<Stats> {
+    path = pathArg(path, 'lstat');
     return new Stats(this.paths.lstat(path));
   }
 
-  async exists(path: string): Promise<boolean> {
+  async exists(path: PathLike): Promise<boolean> {
+    path = pathArg(path, 'exists');
     return this.paths.exists(path);
   }
 
-  async readFile(path: string): Promise<Buffer>;
-  async readFile(path: string, options: BufferEncoding | { encoding: BufferEncoding }): Promise<string>;
-  async readFile(path: string, options?: Encoding): Promise<Buffer | string>;
-  async readFile(path: string, options?: Encoding): Promise<Buffer | string> {
+  async readFile(path: PathLike): Promise<Buffer>;
+  async readFile(path: PathLike, options: BufferEncoding | { encoding: BufferEncoding }): Promise<string>;
+  async readFile(path: PathLike, options?: Encoding): Promise<Buffer | string>;
+  async readFile(path: PathLike, options?: Encoding): Promise<Buffer | string> {
+    path = pathArg(path, 'readFile');
     const enc = encodingOf(options);
     return enc ? this.paths.readFile(path, enc) : this.paths.readFile(path);
   }
 
   /** Creates or replaces a file; missing parent directories are created (as agentfs-sdk does). */
-  async writeFile(path: string, data: string | Uint8Array, options?: Encoding | { encoding?: BufferEncoding; mode?: number }): Promise<void> {
+  async writeFile(path: PathLike, data: string | Uint8Array, options?: Encoding | { encoding?: BufferEncoding; mode?: number }): Promise<void> {
+    path = pathArg(path, 'writeFile');
     const mode = options && typeof options === 'object' && 'mode' in options ? options.mode : undefined;
     this.paths.writeFile(path, data, { encoding: encodingOf(options as Encoding), mode, createParents: true });
   }
 
-  async appendFile(path: string, data: string | Uint8Array, options?: Encoding): Promise<void> {
+  async appendFile(path: PathLike, data: string | Uint8Array, options?: Encoding): Promise<void> {
+    path = pathArg(path, 'appendFile');
     this.paths.appendFile(path, data, { encoding: encodingOf(options) });
   }
 
-  async readdir(path: string): Promise<string[]> {
+  async readdir(path: PathLike): Promise<string[]> {
+    path = pathArg(path, 'readdir');
     return this.paths.readdir(path);
   }
 
-  async readdirPlus(path: string): Promise<DirEntry[]> {
+  async readdirPlus(path: PathLike): Promise<DirEntry[]> {
+    path = pathArg(path, 'readdirPlus');
     return this.paths.readdirPlus(path).map((e) => ({ name: e.name, stats: new Stats(e.attr) }));
   }
 
-  async mkdir(path: string, options?: { recursive?: boolean; mode?: number }): Promise<void> {
+  async mkdir(path: PathLike, options?: { recursive?: boolean; mode?: number }): Promise<void> {
+    path = pathArg(path, 'mkdir');
     this.paths.mkdir(path, options);
   }
 
-  async rmdir(path: string): Promise<void> {
+  async rmdir(path: PathLike): Promise<void> {
+    path = pathArg(path, 'rmdir');
     this.paths.rmdir(path);
   }
 
-  async unlink(path: string): Promise<void> {
+  async unlink(path: PathLike): Promise<void> {
+    path = pathArg(path, 'unlink');
     this.paths.unlink(path);
   }
 
-  async rm(path: string, options?: { force?: boolean; recursive?: boolean }): Promise<void> {
+  async rm(path: PathLike, options?: { force?: boolean; recursive?: boolean }): Promise<void> {
+    path = pathArg(path, 'rm');
     this.paths.rm(path, options);
   }
 
-  async rename(oldPath: string, newPath: string): Promise<void> {
+  async rename(oldPath: PathLike, newPath: PathLike): Promise<void> {
+    oldPath = pathArg(oldPath, 'rename');
+    newPath = pathArg(newPath, 'rename');
     this.paths.rename(oldPath, newPath);
   }
 
-  async copyFile(src: string, dest: string): Promise<void> {
+  async copyFile(src: PathLike, dest: PathLike): Promise<void> {
+    src = pathArg(src, 'copyFile');
+    dest = pathArg(dest, 'copyFile');
     this.paths.copyFile(src, dest);
   }
 
-  async cp(src: string, dest: string, options?: { recursive?: boolean }): Promise<void> {
+  async cp(src: PathLike, dest: PathLike, options?: { recursive?: boolean }): Promise<void> {
+    src = pathArg(src, 'cp');
+    dest = pathArg(dest, 'cp');
     this.paths.cp(src, dest, options);
   }
 
-  async symlink(target: string, linkpath: string): Promise<void> {
+  async symlink(target: PathLike, linkpath: PathLike): Promise<void> {
+    target = pathArg(target, 'symlink');
+    linkpath = pathArg(linkpath, 'symlink');
     this.paths.symlink(target, linkpath);
   }
 
-  async readlink(path: string): Promise<string> {
+  async readlink(path: PathLike): Promise<string> {
+    path = pathArg(path, 'readlink');
     return this.paths.readlink(path);
   }
 
-  async link(existingPath: string, newPath: string): Promise<void> {
+  async link(existingPath: PathLike, newPath: PathLike): Promise<void> {
+    existingPath = pathArg(existingPath, 'link');
+    newPath = pathArg(newPath, 'link');
     this.paths.link(existingPath, newPath);
   }
 
   /** Throws ENOENT when missing, EACCES when `mode` (R_OK|W_OK|X_OK) is not allowed. */
-  async access(path: string, mode = F_OK): Promise<void> {
+  async access(path: PathLike, mode = F_OK): Promise<void> {
+    path = pathArg(path, 'access');
     this.paths.access(path, mode);
   }
 
-  async truncate(path: string, size = 0): Promise<void> {
+  async truncate(path: PathLike, size = 0): Promise<void> {
+    path = pathArg(path, 'truncate');
     this.paths.truncate(path, size);
   }
 
-  async chmod(path: string, mode: number): Promise<void> {
+  async chmod(path: PathLike, mode: number): Promise<void> {
+    path = pathArg(path, 'chmod');
     this.paths.chmod(path, mode);
   }
 
-  async chown(path: string, uid: number, gid: number): Promise<void> {
+  async chown(path: PathLike, uid: number, gid: number): Promise<void> {
+    path = pathArg(path, 'chown');
     this.paths.chown(path, uid, gid);
   }
 
-  async utimes(path: string, atime: Date | number, mtime: Date | number): Promise<void> {
+  async utimes(path: PathLike, atime: Date | number, mtime: Date | number): Promise<void> {
+    path = pathArg(path, 'utimes');
     this.paths.utimes(path, atime, mtime);
   }
 
@@ -288,7 +324,8 @@ export class AgentFsFilesystem {
   }
 
   /** Opens a file ('r' by default; 'r+', 'w', 'a', 'wx' ... or O_* numbers) and returns a handle. */
-  async open(path: string, flags: OpenFlags = 'r', mode = 0o644): Promise<FileHandle> {
+  async open(path: PathLike, flags: OpenFlags = 'r', mode = 0o644): Promise<FileHandle> {
+    path = pathArg(path, 'open');
     const h = this.paths.open(path, flags, mode);
     const append = typeof flags === 'string' ? flags.includes('a') : (h.flags & 0o2000) !== 0;
     return new FileHandle(this.paths, h.ino, path, append);

@@ -1,5 +1,6 @@
 import { keyExprs, keyJoin, syncedTable, type RowKey, type SqlValue } from '../core/sync-state/index.js';
 import type { RemoteDb, RemoteValue } from './remote.js';
+import { textFromBytes } from '../core/fs/names.js';
 
 /** A row as read from the remote. */
 export interface RemoteRow {
@@ -11,6 +12,27 @@ export interface RemoteRow {
 function toSql(v: RemoteValue): SqlValue {
   if (v instanceof ArrayBuffer) return new Uint8Array(v);
   return v;
+}
+
+/**
+ * Text columns that hold names. They travel as blobs and are decoded here, strictly: a remote
+ * name that is not UTF-8 would otherwise reach us as U+FFFD (or crash the remote's reader), and
+ * two names would become one file. Such a pull stops with EILSEQ before anything is applied.
+ */
+const NAME_COLUMNS: Record<string, readonly string[]> = { fs_dentry: ['name'], fs_symlink: ['target'] };
+
+function columnList(table: string, cols: string[]): string {
+  const names = NAME_COLUMNS[table] ?? [];
+  return cols.map((c) => (names.includes(c) ? `CAST(t."${c}" AS BLOB)` : `t."${c}"`)).join(', ');
+}
+
+function valuesOf(table: string, cols: string[], row: ArrayLike<unknown>, first: number): SqlValue[] {
+  const names = NAME_COLUMNS[table] ?? [];
+  return Array.from({ length: cols.length }, (_, i) => {
+    const v = toSql(row[i + first] as RemoteValue);
+    if (!names.includes(cols[i]!) || !(v instanceof Uint8Array)) return v;
+    return textFromBytes(v, 'pull', `${table}.${cols[i]} on the remote`);
+  });
 }
 
 function ownFilter(own: readonly number[]): string {
@@ -44,7 +66,7 @@ export function pageRows(table: string, chunkSize: number): number {
 export async function* remoteAllRows(remote: RemoteDb, table: string, cols: string[], pageSize: number): AsyncGenerator<RemoteRow[]> {
   const t = syncedTable(table);
   const [k1, k2] = keyExprs(t, 't');
-  const list = cols.map((c) => `t."${c}"`).join(', ');
+  const list = columnList(table, cols);
   let after: RowKey | undefined;
   for (;;) {
     const cond = after ? `WHERE (${k1}, ${k2}) > (?, ?)` : '';
@@ -55,7 +77,7 @@ export async function* remoteAllRows(remote: RemoteDb, table: string, cols: stri
     const rows = rs.rows.map((r) => ({
       key: { tbl: table, k1: r[0] as bigint | string, k2: BigInt(r[1] as bigint) },
       present: true,
-      values: Array.from({ length: cols.length }, (_, i) => toSql(r[i + 2] as RemoteValue)),
+      values: valuesOf(table, cols, r, 2),
     }));
     if (rows.length) yield rows;
     if (rows.length < pageSize) return;
@@ -73,7 +95,7 @@ export async function* remoteChangedRows(
   pageSize: number,
 ): AsyncGenerator<RemoteRow[]> {
   const t = syncedTable(table);
-  const list = cols.map((c) => `t."${c}"`).join(', ');
+  const list = columnList(table, cols);
   let after: RowKey | undefined;
   for (;;) {
     const cond = after ? 'AND (r.k1, r.k2) > (?, ?)' : '';
@@ -86,7 +108,7 @@ export async function* remoteChangedRows(
     const rows = rs.rows.map((r) => ({
       key: { tbl: table, k1: r[0] as bigint | string, k2: BigInt(r[1] as bigint) },
       present: Number(r[2]) === 1,
-      values: Array.from({ length: cols.length }, (_, i) => toSql(r[i + 3] as RemoteValue)),
+      values: valuesOf(table, cols, r, 3),
     }));
     if (rows.length) yield rows;
     if (rows.length < pageSize) return;
@@ -98,7 +120,7 @@ export async function* remoteChangedRows(
 export async function remoteRowsByKey(remote: RemoteDb, table: string, cols: string[], keys: RowKey[]): Promise<RemoteRow[]> {
   const t = syncedTable(table);
   const out: RemoteRow[] = [];
-  const list = cols.map((c) => `t."${c}"`).join(', ');
+  const list = columnList(table, cols);
   for (let i = 0; i < keys.length; i += 200) {
     const part = keys.slice(i, i + 200);
     const values = part.map(() => '(?, ?)').join(', ');
@@ -110,7 +132,7 @@ export async function remoteRowsByKey(remote: RemoteDb, table: string, cols: str
       out.push({
         key: { tbl: table, k1: r[0] as bigint | string, k2: BigInt(r[1] as bigint) },
         present: Number(r[2]) === 1,
-        values: Array.from({ length: cols.length }, (_, j) => toSql(r[j + 3] as RemoteValue)),
+        values: valuesOf(table, cols, r, 3),
       });
     }
   }

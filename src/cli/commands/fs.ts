@@ -27,8 +27,10 @@ async function withAgentAsync<T>(id: string, fn: (paths: PathFs) => Promise<T>):
   }
 }
 
+/** An agent path: relative ones start at the root; an empty one stays empty (ENOENT, as in POSIX). */
 function abs(path: string | undefined): string {
-  if (path === undefined || path === '') return '/';
+  if (path === undefined) return '/';
+  if (path === '') return path;
   return path.startsWith('/') ? path : `/${path}`;
 }
 
@@ -170,17 +172,22 @@ export function registerFs(program: Command): void {
       const mode = parseMode(opts.mode);
       const at = abs(path);
       await withAgentAsync(id, async (p) => {
-        const parent = at.split('/').filter(Boolean).slice(0, -1);
-        if (parent.length) p.mkdir('/' + parent.join('/'), { recursive: true });
+        // parents are made only once the open says they are missing (a file in the way is ENOTDIR)
+        const o = { mode, createParents: true };
         if (content !== undefined && content !== '-') {
-          if (opts.append) p.appendFile(at, content, { mode });
-          else p.writeFile(at, content, { mode });
+          if (opts.append) p.appendFile(at, content, o);
+          else p.writeFile(at, content, o);
           return;
         }
         if (opts.append) {
-          for await (const chunk of await readStdin()) p.appendFile(at, chunk, { mode });
+          let any = false;
+          for await (const chunk of await readStdin()) {
+            p.appendFile(at, chunk, o);
+            any = true;
+          }
+          if (!any) p.appendFile(at, '', o);
         } else {
-          await p.writeStream(at, await readStdin(), { mode });
+          await p.writeStream(at, await readStdin(), o);
         }
       });
     });
@@ -206,7 +213,7 @@ export function registerFs(program: Command): void {
       withAgent(id, (p) => {
         for (const path of paths) {
           const at = abs(path);
-          if (at.split('/').filter(Boolean).length === 0) throw new UserError('refusing to remove the root directory');
+          if (at !== '' && at.split('/').filter(Boolean).length === 0) throw new UserError('refusing to remove the root directory');
           p.rm(at, { recursive: opts.recursive, force: opts.force });
         }
       });

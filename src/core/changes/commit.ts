@@ -1,6 +1,7 @@
 import type { OverlayFs } from '../overlay/index.js';
 import { parentPath, redirectRows } from '../overlay/index.js';
 import type { Attr } from '../types.js';
+import { cycleError } from '../fs/paths.js';
 import { BaseWriter } from './base-writer.js';
 import { computeChanges, normalizeScope, sameContent, sameEntry } from './diff.js';
 import type { Change } from './types.js';
@@ -221,7 +222,10 @@ function checkMovedSources(ov: OverlayFs, changes: readonly Change[], scope: rea
 function pruneDelta(ov: OverlayFs, scope: readonly string[]): void {
   const dirs: string[] = [];
   const files: string[] = [];
+  const onPath = new Set<number>();
   const walk = (deltaDir: number, path: string): void => {
+    if (onPath.has(deltaDir)) throw cycleError(path);
+    onPath.add(deltaDir);
     for (const e of ov.delta.readdir(deltaDir)) {
       const p = path === '/' ? `/${e.name}` : `${path}/${e.name}`;
       if ((e.mode & 0o170000) !== 0o040000) {
@@ -231,6 +235,7 @@ function pruneDelta(ov: OverlayFs, scope: readonly string[]): void {
       walk(e.ino, p);
       dirs.push(p);
     }
+    onPath.delete(deltaDir);
   };
   walk(ov.delta.rootIno, '/');
   const inScope = (p: string) => !scope.length || scope.some((s) => s === '/' || p === s || p.startsWith(`${s}/`) || s.startsWith(`${p}/`));

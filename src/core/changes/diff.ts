@@ -3,6 +3,7 @@ import type { OverlayFs, OverlayNode } from '../overlay/index.js';
 import { joinPath } from '../overlay/index.js';
 import type { Attr } from '../types.js';
 import { S_IFDIR, S_IFLNK, S_IFMT, S_IFREG } from '../types.js';
+import { cycleError } from '../fs/paths.js';
 import { fileType } from './file-types.js';
 import type { Change } from './types.js';
 
@@ -50,7 +51,39 @@ export function scopeFilter(scope: readonly string[]): (path: string) => boolean
   return (path) => norm.some((s) => path === s || path.startsWith(`${s}/`));
 }
 
+/** Work left in a walk: a merged directory, a deleted base directory, or leaving a directory. */
+type Task =
+  | { t: 'dir'; path: string; merged: Entry | undefined; baseIsDir: boolean }
+  | { t: 'base'; path: string }
+  | { t: 'exit'; delta: number };
+
+/**
+ * Visits the changed places below a directory with an explicit stack (a deep tree needs no deep
+ * stack). The delta directories above the current one are kept: a damaged delta whose entry
+ * leads back to a directory above is ELOOP, not endless work. Order does not matter (sorted later).
+ */
 function walkDir(ov: OverlayFs, path: string, merged: Entry | undefined, baseIsDir: boolean, out: Change[]): void {
+  const onPath = new Set<number>();
+  const stack: Task[] = [{ t: 'dir', path, merged, baseIsDir }];
+  for (let task = stack.pop(); task; task = stack.pop()) {
+    if (task.t === 'exit') {
+      onPath.delete(task.delta);
+    } else if (task.t === 'base') {
+      baseDeleted(ov, task.path, out, stack);
+    } else {
+      // keyed by delta inode: the overlay makes a node per path, so only the delta shows a cycle
+      const d = task.merged?.node.delta;
+      if (d !== undefined) {
+        if (onPath.has(d)) throw cycleError(task.path);
+        onPath.add(d);
+        stack.push({ t: 'exit', delta: d });
+      }
+      listDir(ov, task.path, task.merged, task.baseIsDir, out, stack);
+    }
+  }
+}
+
+function listDir(ov: OverlayFs, path: string, merged: Entry | undefined, baseIsDir: boolean, out: Change[], stack: Task[]): void {
   const names = new Set<string>();
   const aligned = merged !== undefined && baseIsDir && ov.basePathOf(merged.node) === path;
   if (aligned) {
@@ -61,20 +94,20 @@ function walkDir(ov: OverlayFs, path: string, merged: Entry | undefined, baseIsD
     if (merged) for (const e of ov.readdir(merged.node.ino)) names.add(e.name);
     if (baseIsDir) for (const e of ov.base.list(path)) if (!ov.hides(joinPath(path, e.name))) names.add(e.name);
   }
-  for (const name of [...names].sort()) classify(ov, joinPath(path, name), merged ? ov.entry(merged.node, name) : undefined, out);
+  for (const name of [...names].sort()) classify(ov, joinPath(path, name), merged ? ov.entry(merged.node, name) : undefined, out, stack);
 }
 
-function classify(ov: OverlayFs, path: string, m: Entry | undefined, out: Change[]): void {
+function classify(ov: OverlayFs, path: string, m: Entry | undefined, out: Change[], stack: Task[]): void {
   const b = ov.hides(path) ? undefined : ov.base.lstat(path);
   const bDir = b !== undefined && (Number(b.mode) & S_IFMT) === S_IFDIR;
   if (m && !b) {
     out.push({ path, status: 'A', type: fileType(m.attr.mode), size: sizeOf(m.attr) });
-    if ((m.attr.mode & S_IFMT) === S_IFDIR) walkDir(ov, path, m, false, out);
+    if ((m.attr.mode & S_IFMT) === S_IFDIR) stack.push({ t: 'dir', path, merged: m, baseIsDir: false });
     return;
   }
   if (!m && b) {
     out.push({ path, status: 'D', type: fileType(Number(b.mode)), oldSize: Number(b.size) });
-    if (bDir) walkBaseDeleted(ov, path, out);
+    if (bDir) stack.push({ t: 'base', path });
     return;
   }
   if (!m || !b) return;
@@ -85,18 +118,19 @@ function classify(ov: OverlayFs, path: string, m: Entry | undefined, out: Change
     if (what.includes('type')) change.oldType = fileType(Number(b.mode));
     out.push(change);
   }
-  if (mDir) walkDir(ov, path, m, bDir, out);
-  else if (bDir) walkBaseDeleted(ov, path, out);
+  if (mDir) stack.push({ t: 'dir', path, merged: m, baseIsDir: bDir });
+  else if (bDir) stack.push({ t: 'base', path });
 }
 
-function walkBaseDeleted(ov: OverlayFs, path: string, out: Change[]): void {
+/** The entries of a base directory the merged view no longer has (the directory itself went). */
+function baseDeleted(ov: OverlayFs, path: string, out: Change[], stack: Task[]): void {
   for (const e of ov.base.list(path)) {
     const p = joinPath(path, e.name);
     if (ov.hides(p)) continue;
     const st = ov.base.lstat(p);
     if (!st) continue;
     out.push({ path: p, status: 'D', type: fileType(Number(st.mode)), oldSize: Number(st.size) });
-    if ((Number(st.mode) & S_IFMT) === S_IFDIR) walkBaseDeleted(ov, p, out);
+    if ((Number(st.mode) & S_IFMT) === S_IFDIR) stack.push({ t: 'base', path: p });
   }
 }
 

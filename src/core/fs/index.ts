@@ -4,3 +4,4 @@ export type { FsMutation, MutationObserver } from './mutation.js';
 export { checkAccess } from './access.js';
 export { checkName } from './names.js';
 export { now, nowNs, toNs, toMs, fromMs } from './time.js';
+export { findDirectoryCycle } from './tree-check.js';

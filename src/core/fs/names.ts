@@ -1,14 +1,48 @@
+import { isUtf8 } from 'node:buffer';
 import { FsError } from '../errors.js';
 import { NAME_MAX } from '../types.js';
 
-/** A directory entry name: non-empty, no '/' or NUL, at most NAME_MAX bytes of UTF-8. */
+/**
+ * The one check of a directory entry name, for every FileSystem (inode and overlay) and so for
+ * every adapter: non-empty (ENOENT), valid Unicode (EILSEQ: a lone surrogate would be stored as
+ * U+FFFD and two names would become one file), at most NAME_MAX bytes of UTF-8, no '/' or NUL.
+ * '.' and '..' pass: what they mean depends on the operation (lookup follows them, create says
+ * EEXIST, rename EINVAL/EBUSY). Names that arrive as bytes go through nameFromBytes first.
+ */
 export function checkName(name: string, syscall: string): void {
   if (name.length === 0) throw new FsError('ENOENT', syscall, name);
   // A UTF-16 unit is at most 3 UTF-8 bytes, so short names skip the byte count.
   if (name.length * 3 > NAME_MAX && Buffer.byteLength(name) > NAME_MAX) throw new FsError('ENAMETOOLONG', syscall, name);
   if (name.includes('/') || name.includes('\0')) throw new FsError('EINVAL', syscall, name, 'invalid name');
+  checkUnicode(name, syscall);
+}
+
+/** In a `u` regex a surrogate pair is one code point, so this matches unpaired halves only. */
+const LONE_SURROGATE = /\p{Cs}/u;
+
+/** Text stored as UTF-8 (names, paths, symlink targets) must be well-formed: EILSEQ otherwise. */
+export function checkUnicode(text: string, syscall: string, what = 'name'): void {
+  if (LONE_SURROGATE.test(text)) throw new FsError('EILSEQ', syscall, escapeText(text), `${what} is not valid Unicode (a lone surrogate)`);
 }
 
 export function isDotName(name: string): boolean {
   return name === '.' || name === '..';
+}
+
+/** A name or path given as bytes (SDK Buffers, host directory entries): strict UTF-8 or EILSEQ. */
+export function textFromBytes(bytes: Uint8Array, syscall: string, what = 'name'): string {
+  if (!isUtf8(bytes)) throw new FsError('EILSEQ', syscall, escapeBytes(bytes), `${what} is not valid UTF-8`);
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
+}
+
+/** Bytes shown the way bash's $'...' would take them back: printable ASCII as is, the rest \xNN. */
+export function escapeBytes(bytes: Uint8Array): string {
+  let out = '';
+  for (const b of bytes) out += b >= 0x20 && b < 0x7f && b !== 0x5c ? String.fromCharCode(b) : `\\x${b.toString(16).padStart(2, '0')}`;
+  return out;
+}
+
+/** A string with its lone surrogates shown as \uXXXX (they cannot be printed). */
+function escapeText(text: string): string {
+  return text.replace(/\p{Cs}/gu, (c) => `\\u${c.charCodeAt(0).toString(16)}`);
 }

@@ -183,6 +183,38 @@ export class PathFs {
     }
   }
 
+  /**
+   * path with each `missing/..` pair taken out, where `missing` names a directory that does not
+   * exist: a helper that makes missing directories (mkdir -p, writeFile with parents, cp -r)
+   * must not make one only to leave it again, so `/a/../b` names `/b` and creates nothing at
+   * `/a`. Existing components (symlinks, `..`) keep their usual meaning: each prefix is resolved
+   * the ordinary way. Anything else wrong is left for the operation itself to report.
+   */
+  private collapseMissing(path: string): string {
+    const tokens = components(path);
+    if (!tokens.includes('..')) return path;
+    const keep = tokens.map(() => true);
+    const missing: number[] = [];
+    for (let i = 0; i < tokens.length; i++) {
+      const name = tokens[i]!;
+      if (name === '.') continue;
+      if (missing.length) {
+        if (name !== '..') missing.push(i);
+        else keep[missing.pop()!] = keep[i] = false;
+        continue;
+      }
+      if (name === '..') continue;
+      try {
+        this.resolve('/' + tokens.slice(0, i + 1).filter((_, j) => keep[j]).join('/'), true);
+      } catch (e) {
+        if (!isFsError(e, 'ENOENT')) break;
+        missing.push(i);
+      }
+    }
+    const out = '/' + tokens.filter((_, j) => keep[j]).join('/');
+    return path.endsWith('/') && out !== '/' ? out + '/' : out;
+  }
+
   // ---- metadata --------------------------------------------------------------------------
 
   stat(path: string): Attr {
@@ -286,8 +318,9 @@ export class PathFs {
         const { dir, name } = this.parentOrRoot(path, 'EEXIST');
         return this.fs.mkdir(dir.ino, name, mode, this.caller);
       }
+      if (path.length === 0) throw new FsError('ENOENT', 'mkdir', path);
       return this.batch(() => {
-        const comps = components(path);
+        const comps = components(this.collapseMissing(path));
         let cur = this.fs.getattr(this.fs.rootIno);
         let prefix = '';
         for (const name of comps) {
@@ -336,32 +369,72 @@ export class PathFs {
       }
       if (!options.recursive) throw new FsError('EISDIR', 'rm', path, 'is a directory (use recursive)');
       this.batch(() => {
-        this.removeContents(a.ino);
+        this.removeContents(a.ino, '/' + components(path).join('/'));
         this.fs.rmdir(dir.ino, name);
       });
     });
   }
 
-  private removeContents(dirIno: number): void {
-    for (const e of this.entriesOf(dirIno)) {
-      if (isDirMode(e.mode)) {
-        this.removeContents(e.ino);
-        this.fs.rmdir(dirIno, e.name);
-      } else {
-        this.fs.unlink(dirIno, e.name);
+  /**
+   * Empties a directory, deepest entries first. Iterative (a deep tree needs no deep stack) and
+   * cycle-checked: a damaged database can hold an entry leading back to a directory above it.
+   */
+  private removeContents(dirIno: number, path: string): void {
+    type Frame = { ino: number; name: string; path: string; entries: DirEntry[]; next: number };
+    const onPath = new Set<number>([dirIno]);
+    const stack: Frame[] = [{ ino: dirIno, name: '', path, entries: this.entriesOf(dirIno), next: 0 }];
+    while (stack.length) {
+      const f = stack[stack.length - 1]!;
+      const e = f.entries[f.next++];
+      if (e === undefined) {
+        stack.pop();
+        onPath.delete(f.ino);
+        const parent = stack[stack.length - 1];
+        if (parent) this.fs.rmdir(parent.ino, f.name);
+        continue;
       }
+      if (!isDirMode(e.mode)) {
+        this.fs.unlink(f.ino, e.name);
+        continue;
+      }
+      const p = `${f.path === '/' ? '' : f.path}/${e.name}`;
+      if (onPath.has(e.ino)) throw cycleError(p);
+      onPath.add(e.ino);
+      stack.push({ ino: e.ino, name: e.name, path: p, entries: this.entriesOf(e.ino), next: 0 });
     }
   }
 
-  /** Depth-first walk below path (entries sorted by name; symlinks are not followed). */
+  /**
+   * Depth-first walk below path (entries sorted by name; symlinks are not followed). Iterative,
+   * and a directory met again below itself (a cycle in a damaged database) is ELOOP.
+   */
   *walk(path: string, options: { maxDepth?: number } = {}): Generator<TreeEntry> {
     const root = this.at('scandir', path, () => this.resolve(path));
     if (!isDirMode(root.mode)) throw new FsError('ENOTDIR', 'scandir', path);
     const base = '/' + components(path).join('/');
-    yield* this.walkDir(root.ino, base === '/' ? '' : base, 1, options.maxDepth ?? Infinity);
+    const maxDepth = options.maxDepth ?? Infinity;
+    type Frame = { ino: number; prefix: string; depth: number; entries: { name: string; attr: Attr }[]; next: number };
+    const onPath = new Set<number>([root.ino]);
+    const stack: Frame[] = [{ ino: root.ino, prefix: base === '/' ? '' : base, depth: 1, entries: this.sortedEntries(root.ino), next: 0 }];
+    while (stack.length) {
+      const f = stack[stack.length - 1]!;
+      const e = f.entries[f.next++];
+      if (e === undefined) {
+        stack.pop();
+        onPath.delete(f.ino);
+        continue;
+      }
+      const p = `${f.prefix}/${e.name}`;
+      const isLink = (e.attr.mode & S_IFMT) === S_IFLNK;
+      yield { path: p, name: e.name, depth: f.depth, attr: e.attr, ...(isLink ? { target: this.fs.readlink(e.attr.ino) } : {}) };
+      if (!isDirMode(e.attr.mode) || f.depth >= maxDepth) continue;
+      if (onPath.has(e.attr.ino)) throw cycleError(p);
+      onPath.add(e.attr.ino);
+      stack.push({ ino: e.attr.ino, prefix: p, depth: f.depth + 1, entries: this.sortedEntries(e.attr.ino), next: 0 });
+    }
   }
 
-  private *walkDir(ino: number, prefix: string, depth: number, maxDepth: number): Generator<TreeEntry> {
+  private sortedEntries(ino: number): { name: string; attr: Attr }[] {
     const entries: { name: string; attr: Attr }[] = [];
     let cookie = 0;
     for (;;) {
@@ -370,13 +443,7 @@ export class PathFs {
       if (page.length < READDIR_PAGE) break;
       cookie = page[page.length - 1]!.offset;
     }
-    entries.sort((a, b) => compareNames(a.name, b.name));
-    for (const e of entries) {
-      const p = `${prefix}/${e.name}`;
-      const isLink = (e.attr.mode & S_IFMT) === S_IFLNK;
-      yield { path: p, name: e.name, depth, attr: e.attr, ...(isLink ? { target: this.fs.readlink(e.attr.ino) } : {}) };
-      if (isDirMode(e.attr.mode) && depth < maxDepth) yield* this.walkDir(e.attr.ino, p, depth + 1, maxDepth);
-    }
+    return entries.sort((a, b) => compareNames(a.name, b.name));
   }
 
   // ---- names -----------------------------------------------------------------------------
@@ -385,13 +452,17 @@ export class PathFs {
     this.at('rename', from, () => {
       const src = this.parentOrRoot(from, 'EBUSY');
       const dst = this.parentOrRoot(to, 'EBUSY');
+      // a trailing slash names a directory: renaming anything else that way is ENOTDIR (POSIX)
+      if ((from.endsWith('/') || to.endsWith('/')) && !isDirMode(this.fs.lookup(src.dir.ino, src.name).mode)) {
+        throw new FsError('ENOTDIR', 'rename', from);
+      }
       this.fs.rename(src.dir.ino, src.name, dst.dir.ino, dst.name, flags);
     });
   }
 
   symlink(target: string, linkPath: string): Attr {
     return this.at('symlink', linkPath, () => {
-      const { dir, name } = this.parentOrRoot(linkPath, 'EEXIST');
+      const { dir, name } = this.newEntryAt(linkPath);
       return this.fs.symlink(dir.ino, name, target, this.caller);
     });
   }
@@ -403,12 +474,30 @@ export class PathFs {
   link(existing: string, newPath: string): Attr {
     return this.at('link', newPath, () => {
       const a = this.resolve(existing, false);
-      const { dir, name } = this.parentOrRoot(newPath, 'EEXIST');
+      const { dir, name } = this.newEntryAt(newPath);
       return this.fs.link(a.ino, dir.ino, name);
     });
   }
 
+  /**
+   * Where a new symlink or hard link goes. A trailing slash names a directory, which these never
+   * make: a missing `name/` is ENOENT (as Linux says), an existing one EEXIST from the create.
+   */
+  private newEntryAt(path: string): { dir: Attr; name: string } {
+    const at = this.parentOrRoot(path, 'EEXIST');
+    if (path.endsWith('/')) {
+      try {
+        this.fs.lookup(at.dir.ino, at.name);
+      } catch (e) {
+        if (isFsError(e, 'ENOENT')) throw new FsError('ENOENT', undefined, path);
+        throw e;
+      }
+    }
+    return at;
+  }
+
   private parentOrRoot(path: string, rootCode: 'EEXIST' | 'EBUSY' | 'EISDIR'): { dir: Attr; name: string } {
+    if (path.length === 0) throw new FsError('ENOENT', undefined, path);
     if (components(path).length === 0) throw new FsError(rootCode, undefined, path);
     return this.resolveParent(path);
   }
@@ -541,9 +630,9 @@ export class PathFs {
   }
 
   /** open(O_WRONLY|O_CREAT|O_TRUNC); a missing parent is made only after the open says so. */
-  private openForWrite(path: string, mode: number, createParents: boolean): Opened {
-    const flags = O_WRONLY | O_CREAT | O_TRUNC;
+  private openForWrite(path: string, mode: number, createParents: boolean, flags = O_WRONLY | O_CREAT | O_TRUNC): Opened {
     if (!createParents) return this.open(path, flags, mode);
+    path = this.collapseMissing(path);
     try {
       return this.open(path, flags, mode); // fails before changing anything
     } catch (e) {
@@ -554,11 +643,15 @@ export class PathFs {
     }
   }
 
-  appendFile(path: string, data: string | Uint8Array, options: { mode?: number; encoding?: BufferEncoding } = {}): Attr {
+  appendFile(
+    path: string,
+    data: string | Uint8Array,
+    options: { mode?: number; encoding?: BufferEncoding; createParents?: boolean } = {},
+  ): Attr {
     const buf = typeof data === 'string' ? Buffer.from(data, options.encoding ?? 'utf8') : data;
     return this.at('open', path, () =>
       this.batch(() => {
-        const h = this.open(path, O_WRONLY | O_CREAT | O_APPEND, options.mode ?? 0o644);
+        const h = this.openForWrite(path, options.mode ?? 0o644, options.createParents === true, O_WRONLY | O_CREAT | O_APPEND);
         try {
           this.writeAll(h.ino, this.fs.getattr(h.ino).size, buf);
           return this.fs.getattr(h.ino);
@@ -570,8 +663,12 @@ export class PathFs {
   }
 
   /** Writes a stream (e.g. stdin) to a file without holding it in memory. */
-  async writeStream(path: string, source: AsyncIterable<Uint8Array | string>, options: { mode?: number } = {}): Promise<Attr> {
-    const h = this.open(path, O_WRONLY | O_CREAT | O_TRUNC, options.mode ?? 0o644);
+  async writeStream(
+    path: string,
+    source: AsyncIterable<Uint8Array | string>,
+    options: { mode?: number; createParents?: boolean } = {},
+  ): Promise<Attr> {
+    const h = this.at('open', path, () => this.batch(() => this.openForWrite(path, options.mode ?? 0o644, options.createParents === true)));
     try {
       let off = 0;
       let pending: Buffer[] = [];
@@ -649,6 +746,7 @@ export class PathFs {
           return;
         }
         if (!options.recursive) throw new FsError('EISDIR', 'cp', src, 'is a directory (use recursive)');
+        dest = this.collapseMissing(dest);
         // the destination's parent must not lie inside the source, or the copy would never end
         const d = this.tryResolve(dest) ?? this.resolveParent(dest).dir;
         if (this.isWithinPath(d.ino, s.ino)) throw new FsError('EINVAL', 'cp', dest, 'cannot copy a directory into itself');
@@ -676,6 +774,11 @@ export class PathFs {
     }
     return false;
   }
+}
+
+/** A walk met a directory again below itself: only a damaged (or hand-edited) database has that. */
+export function cycleError(path: string): FsError {
+  return new FsError('ELOOP', 'walk', path, `directory cycle at ${path}: the entry leads back to a directory above it (damaged database)`);
 }
 
 /** Byte order of UTF-8 names (what `ls` in the C locale does). */

@@ -2,7 +2,7 @@ import type { Store } from '../../store/index.js';
 
 /** Why a kv operation was refused (POSIX-style code, as everywhere in agentfs). */
 export class KvError extends Error {
-  readonly code: 'EINVAL' | 'ENOENT';
+  readonly code: 'EINVAL' | 'ENOENT' | 'EILSEQ';
   constructor(code: KvError['code'], message: string) {
     super(message);
     this.name = 'KvError';
@@ -115,6 +115,8 @@ function toEntry(row: RawRow): KvEntry {
 
 function checkKey(key: string): void {
   if (typeof key !== 'string' || key.length === 0) throw new KvError('EINVAL', 'kv key must be a non-empty string');
+  // stored as UTF-8: a lone surrogate would become U+FFFD and two keys one
+  if (/\p{Cs}/u.test(key)) throw new KvError('EILSEQ', 'kv key is not valid Unicode (a lone surrogate)');
 }
 
 function encode(key: string, value: unknown): string {

@@ -1,5 +1,7 @@
+import { isUtf8 } from 'node:buffer';
 import { closeSync, constants as C, fstatSync, lstatSync, openSync, readSync, readdirSync, readlinkSync, type BigIntStats } from 'node:fs';
 import { FsError } from '../errors.js';
+import { textFromBytes } from '../fs/names.js';
 import type { Attr, Timespec } from '../types.js';
 import { S_IFDIR, S_IFMT } from '../types.js';
 
@@ -79,7 +81,8 @@ export class BaseReader {
 
   readlink(path: string): string {
     try {
-      return readlinkSync(this.hostPath(path), 'utf8');
+      // bytes first: a target that is not UTF-8 would otherwise change silently (to U+FFFD)
+      return textFromBytes(readlinkSync(this.hostPath(path), 'buffer'), 'readlink', 'symlink target');
     } catch (e) {
       throw toFsError(e, 'readlink', path);
     }
@@ -96,12 +99,15 @@ export class BaseReader {
     if (cached && cached.mtimeNs === st.mtimeNs && cached.ctimeNs === st.ctimeNs && Date.now() - cached.at <= maxAgeMs) {
       return cached.entries;
     }
-    let names: string[];
+    let raw: Buffer[];
     try {
-      names = readdirSync(this.hostPath(path));
+      raw = readdirSync(this.hostPath(path), { encoding: 'buffer' });
     } catch (e) {
       throw toFsError(e, 'readdir', path);
     }
+    // A host name that is not UTF-8 cannot be named here (decoding would turn different names
+    // into one U+FFFD-spelled name): it is left out of the merged view, never merged.
+    const names = raw.filter((b) => isUtf8(b)).map((b) => b.toString('utf8'));
     names.sort();
     const entries: BaseEntry[] = [];
     for (const name of names) {

@@ -2,8 +2,10 @@ import type { BigIntStats } from 'node:fs';
 import type { Store } from '../../store/index.js';
 import { FsError } from '../errors.js';
 import type { Attr, Caller, DirEntry, DirEntryPlus, FileSystem, SetAttr, StatFs } from '../types.js';
-import { NAME_MAX, RENAME_EXCHANGE, RENAME_NOREPLACE, ROOT_INO, S_IFDIR, S_IFMT, S_IFREG, isDir } from '../types.js';
+import { RENAME_EXCHANGE, RENAME_NOREPLACE, ROOT_INO, S_IFDIR, S_IFMT, S_IFREG, isDir } from '../types.js';
 import type { MutationObserver } from '../fs/mutation.js';
+import { checkName, isDotName } from '../fs/names.js';
+import { cycleError } from '../fs/paths.js';
 import { checkAccess } from './access.js';
 import { BaseReader, attrOfStats, join } from './base.js';
 import { copyUpEntry } from './copy-up.js';
@@ -130,23 +132,41 @@ export class OverlayFs implements FileSystem {
   }
 
   private paths(node: Node): { path: string; base: string | null } {
-    const cached = this.pathCache.get(node);
-    if (cached && cached.gen === this.generation) return cached;
-    let path: string;
-    let base: string | null;
-    if (!node.parent) {
-      path = '/';
-      base = '/';
-    } else {
-      const p = this.paths(node.parent);
-      path = join(p.path, node.name);
-      const redirect = node.delta !== undefined && (node.type & S_IFMT) === S_IFDIR ? this.origins.redirect(node.delta) : undefined;
-      base = redirect !== undefined ? redirect : p.base === null ? null : join(p.base, node.name);
-      if (base !== null && this.isHidden(base)) base = null;
+    const hit = this.pathCache.get(node);
+    if (hit && hit.gen === this.generation) return hit;
+    // Up to the nearest node whose paths are known, iteratively (a deep tree needs no deep
+    // stack), then down again. A damaged delta (an entry leading back to a directory above)
+    // makes a loop of parents: ELOOP rather than endless recursion.
+    const chain: Node[] = [];
+    const seen = new Set<Node>();
+    let known: { gen: number; path: string; base: string | null } | undefined;
+    for (let cur: Node | null = node; cur; cur = cur.parent) {
+      const cached = this.pathCache.get(cur);
+      if (cached && cached.gen === this.generation) {
+        known = cached;
+        break;
+      }
+      if (seen.has(cur)) throw cycleError(chain.map((n) => n.name).reverse().join('/'));
+      seen.add(cur);
+      chain.push(cur);
     }
-    const entry = { gen: this.generation, path, base };
-    this.pathCache.set(node, entry);
-    return entry;
+    for (let i = chain.length - 1; i >= 0; i--) {
+      const n = chain[i]!;
+      let path: string;
+      let base: string | null;
+      if (!n.parent || !known) {
+        path = '/';
+        base = '/';
+      } else {
+        path = join(known.path, n.name);
+        const redirect = n.delta !== undefined && (n.type & S_IFMT) === S_IFDIR ? this.origins.redirect(n.delta) : undefined;
+        base = redirect !== undefined ? redirect : known.base === null ? null : join(known.base, n.name);
+        if (base !== null && this.isHidden(base)) base = null;
+      }
+      known = { gen: this.generation, path, base };
+      this.pathCache.set(n, known);
+    }
+    return known!;
   }
 
   /** The node of an ino handed out earlier (for the change engine). */
@@ -217,12 +237,16 @@ export class OverlayFs implements FileSystem {
     return removed;
   }
 
-  private dropDeltaTree(parent: number, name: string, ino: number, recursive: boolean): boolean {
+  private dropDeltaTree(parent: number, name: string, ino: number, recursive: boolean, onPath = new Set<number>()): boolean {
     const attr = this.delta.getattr(ino);
     if ((attr.mode & S_IFMT) === S_IFDIR) {
       const children = this.delta.readdir(ino);
       if (children.length && !recursive) return false;
-      for (const c of children) this.dropDeltaTree(ino, c.name, c.ino, true);
+      // a damaged delta can lead back to a directory above: ELOOP, not a stack overflow
+      if (onPath.has(ino)) throw cycleError(name);
+      onPath.add(ino);
+      for (const c of children) this.dropDeltaTree(ino, c.name, c.ino, true, onPath);
+      onPath.delete(ino);
       this.delta.rmdir(parent, name);
       this.origins.forget(ino);
     } else {
@@ -743,10 +767,9 @@ export class OverlayFs implements FileSystem {
   }
 }
 
+/** The core's name check; '.' and '..' are never entries of an overlay directory. */
 function validName(name: string, syscall: string): void {
-  if (name.length === 0 || name === '.' || name === '..' || name.includes('/') || name.includes('\0')) {
-    throw new FsError('EINVAL', syscall, name);
-  }
-  if (Buffer.byteLength(name) > NAME_MAX) throw new FsError('ENAMETOOLONG', syscall, name);
+  checkName(name, syscall);
+  if (isDotName(name)) throw new FsError('EINVAL', syscall, name);
 }
 

@@ -1,4 +1,6 @@
 import type { Store } from '../../store/index.js';
+import { FsError } from '../errors.js';
+import { findDirectoryCycle } from '../fs/tree-check.js';
 import { SYNCED_TABLES, keyExprs, syncedTable, type RowKey, type SqlValue } from './tables.js';
 import type { ChangeTracker, ColumnInfo } from './tracker.js';
 
@@ -81,10 +83,18 @@ export class IncomingRows {
         if (!names) continue;
         this.store.db.exec(`INSERT OR REPLACE INTO ${t.name} (${names}) SELECT ${names} FROM temp.agentfs_sync_in_${t.name}`);
       }
+      this.checkTree(replaceAll);
       if (replaceAll) this.tracker.clearAll();
       else this.tracker.clearGeneration(gen + 1);
       this.store.stmt('UPDATE agentfs_sync_gen SET gen = ? WHERE id = 1').run(gen + 2);
     });
+  }
+
+  /** What was brought in must leave the directories a tree (walks would never end otherwise). */
+  private checkTree(all: boolean): void {
+    if (!this.columnNames('fs_dentry').includes('ino')) return;
+    const defect = findDirectoryCycle(this.store, all ? undefined : 'SELECT ino FROM temp.agentfs_sync_in_fs_dentry');
+    if (defect) throw new FsError('ELOOP', undefined, undefined, `the pulled directories do not form a tree: ${defect}; nothing was changed`);
   }
 
   dispose(): void {

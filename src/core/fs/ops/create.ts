@@ -6,7 +6,7 @@ import {
 } from '../../types.js';
 import { notify, type FsContext } from '../context.js';
 import type { FsMutation } from '../mutation.js';
-import { checkName, isDotName } from '../names.js';
+import { checkName, checkUnicode, isDotName } from '../names.js';
 import { SQL, requireDirRow, touchDir } from '../rows.js';
 import { now } from '../time.js';
 
@@ -74,6 +74,7 @@ export function symlink(ctx: FsContext, parent: number, name: string, target: st
   const bytes = Buffer.byteLength(target);
   if (bytes >= PATH_MAX) throw new FsError('ENAMETOOLONG', 'symlink', name);
   if (target.includes('\0')) throw new FsError('EINVAL', 'symlink', name);
+  checkUnicode(target, 'symlink', 'symlink target');
   return makeNode(ctx, 'symlink', parent, name, S_IFLNK | 0o777, 0, caller, bytes, (ino) => {
     ctx.store.stmt('INSERT INTO fs_symlink (ino, target) VALUES (?, ?)').run(ino, target);
   });
