@@ -57,6 +57,8 @@ const BY_CODE: Record<ErrnoCode, number> = {
   ENOTSUP: NFS3ERR.NOTSUPP,
   ENODATA: NFS3ERR.NOENT,
   ERANGE: NFS3ERR.INVAL,
+  // a name that is not UTF-8: NFSv3 has no EILSEQ; knfsd answers such names INVAL too
+  EILSEQ: NFS3ERR.INVAL,
   // the core's EBUSY is permanent (renaming '..' or the root): not JUKEBOX, which clients retry
   EBUSY: NFS3ERR.INVAL,
   // temporarily unavailable: "try again later"
