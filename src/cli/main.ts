@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { createRequire } from 'node:module';
 import { reportError } from './errors.js';
 import { normalizeArgv } from './argv.js';
+import { installPipeHandling } from './output.js';
 const pkg = createRequire(import.meta.url)('../../package.json') as { version: string };
 
 type Register = (program: Command) => void;
@@ -49,6 +50,7 @@ function programWith(registers: Register[]): Command {
 }
 
 export async function main(argv: string[]): Promise<void> {
+  installPipeHandling();
   const args = normalizeArgv(argv);
   try {
     const program = await buildProgram(args);

@@ -4,6 +4,7 @@ import { constants } from 'node:os';
 import { startCommandCall } from '../../core/tools/index.js';
 import { openAgentArg } from './timeline.js';
 import { UserError } from '../errors.js';
+import { onOutputClosed } from '../output.js';
 
 interface RecordOptions {
   name?: string;
@@ -29,19 +30,29 @@ export async function recordCommand(idArg: string, argv: string[], opts: { name?
     };
     const handlers = (['SIGINT', 'SIGTERM', 'SIGHUP'] as const).map((s) => [s, forward(s)] as const);
     for (const [s, h] of handlers) process.on(s, h);
+    // our reader went away: the command meets the closed pipe as it would have without us
+    // (SIGPIPE, then its end of our pipe closes), and we still finish the call with its status
+    const closed = { stdout: false, stderr: false };
+    const restoreOutput = onOutputClosed((stream) => {
+      if (closed[stream]) return;
+      closed[stream] = true;
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGPIPE');
+      child[stream].destroy();
+    });
     child.stdout.on('data', (d: Buffer) => {
       call.stdout(d);
-      process.stdout.write(d);
+      if (!closed.stdout) process.stdout.write(d);
     });
     child.stderr.on('data', (d: Buffer) => {
       call.stderr(d);
-      process.stderr.write(d);
+      if (!closed.stderr) process.stderr.write(d);
     });
     const exit = await new Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: Error }>((resolve) => {
       child.once('error', (error) => resolve({ code: null, signal: null, error }));
       child.once('close', (code, signal) => resolve({ code, signal }));
     });
     for (const [s, h] of handlers) process.off(s, h);
+    restoreOutput();
     if (exit.error) {
       call.finish({ code: null, spawnError: exit.error });
       throw new UserError(`cannot run ${argv[0]}: ${(exit.error as NodeJS.ErrnoException).code ?? exit.error.message}`, 127);
