@@ -3,6 +3,7 @@
  * characters, numbers JSON cannot hold, huge option values, locked and read-only databases.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CLI, run, runCli, tempDir } from '../support/cli.js';
 import { Agent } from '../../src/core/agent.js';
@@ -56,5 +57,45 @@ describe('a closed output pipe (item 8)', () => {
     expect(r.stdout).toBe('status=141\n');
     const t = JSON.parse((await cli('timeline', db, '--calls', '--filter', 'yes', '--format', 'json')).stdout) as { status: string; error: string }[];
     expect(t[0]).toMatchObject({ status: 'error', error: expect.stringMatching(/^killed by SIGPIPE/) });
+  });
+});
+
+describe('numeric options out of range (item 13)', () => {
+  it.each([
+    ['timeline', '--limit', '99999999999999999999'],
+    ['timeline', '--limit', '1e3'],
+    ['timeline', '--limit', '-1'],
+    ['timeline', '--since', '99999999999999999999'],
+    ['timeline', '--until', '99999999999999999999'],
+    ['timeline', '--since', '9999999999999d'],
+    ['timeline', '--since', '+275760-09-13'],
+    ['timeline', '--interval', '99999999999999999999', '--follow'],
+    ['record', '--tail', '99999999999999999999', '--', 'true'],
+    ['fs', 'tree', '--level', '99999999999999999999'],
+  ])('%s %s %s: one clear line naming the option', async (cmd, ...rest) => {
+    const argv = cmd === 'fs' ? ['fs', rest[0]!, db, ...rest.slice(1)] : [cmd, db, ...rest];
+    const option = argv.find((a) => a.startsWith('--'))!;
+    const r = await cli(...argv);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(new RegExp(`^agentfs: ${option} \\S+: `));
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).not.toMatch(/BigInt|datatype mismatch|precision/);
+  });
+
+  it('init --chunk-size out of range', async () => {
+    const r = await cli('init', join(dir, 'cs.db'), '--chunk-size', '99999999999999999999');
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/^agentfs: --chunk-size 99999999999999999999: /);
+  });
+});
+
+describe('init over a file that is not an agent (item 13)', () => {
+  it('says what the file is instead of "agent already exists"', async () => {
+    const file = join(dir, 'random.db');
+    writeFileSync(file, Buffer.from('not sqlite at all, just some bytes'.repeat(50)));
+    const r = await cli('init', file);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).not.toMatch(/agent already exists/);
+    expect(r.stderr).toMatch(/random\.db.*not a SQLite database/);
   });
 });

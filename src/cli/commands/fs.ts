@@ -8,6 +8,7 @@ import type { PathFs } from '../../core/fs/paths.js';
 import { S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK, type Attr } from '../../core/types.js';
 import { targetFromArg } from '../../store/index.js';
 import { UserError } from '../errors.js';
+import { parseOptionalInt } from '../options.js';
 
 function withAgent<T>(id: string, fn: (paths: PathFs, agent: Agent) => T): T {
   const agent = Agent.open(targetFromArg(id));
@@ -306,8 +307,7 @@ export function registerFs(program: Command): void {
     .option('-L, --level <N>', 'descend at most N levels')
     .option('--json', 'nested JSON: {name, type, size, children}')
     .action((id: string, path: string, opts: { level?: string; json?: boolean }) => {
-      const maxDepth = opts.level === undefined ? undefined : Number(opts.level);
-      if (maxDepth !== undefined && (!Number.isInteger(maxDepth) || maxDepth < 1)) throw new UserError(`--level ${opts.level}: expected a whole number >= 1`);
+      const maxDepth = parseOptionalInt('--level', opts.level, { min: 1, max: 1_000_000 });
       withAgent(id, (p) => {
         const at = abs(path);
         const entries = [...p.walk(at, { maxDepth })];

@@ -1,8 +1,9 @@
 import type { Command } from 'commander';
 import { existsSync, realpathSync, rmSync, statSync } from 'node:fs';
-import { Store, databasePath, looksLikePath, validateId } from '../../store/index.js';
+import { Store, StoreError, databasePath, looksLikePath, validateId } from '../../store/index.js';
 import { META } from '../../core/agent.js';
 import { UserError } from '../errors.js';
+import { parseIntOption } from '../options.js';
 
 interface InitOptions {
   force?: boolean;
@@ -40,14 +41,21 @@ export function registerInit(program: Command): void {
         }
         base = realpathSync(opts.base);
       }
-      const chunkSize = Number(opts.chunkSize ?? 4096);
-      if (!Number.isInteger(chunkSize) || chunkSize < 512 || chunkSize > 1048576) {
-        throw new UserError(`--chunk-size ${opts.chunkSize}: expected a whole number of bytes from 512 to 1048576`);
-      }
+      const chunkSize = parseIntOption('--chunk-size', opts.chunkSize ?? '4096', { min: 512, max: 1048576 });
       if (existsSync(file)) {
+        // --force replaces agents, never some other file that happens to sit there; and without
+        // it, say what the file is rather than calling any file an agent
+        if (statSync(file).size > 0) {
+          try {
+            Store.open({ path: file }, { allowOldLayout: true }).close();
+          } catch (e) {
+            if (e instanceof StoreError && (e.code === 'EFOREIGN' || e.code === 'ECORRUPT')) {
+              throw new UserError(`${e.message}; not overwriting it`);
+            }
+            throw e;
+          }
+        }
         if (!opts.force) throw new UserError(`agent already exists: ${file} (use --force to overwrite)`);
-        // --force replaces agents, never some other file that happens to sit there
-        if (statSync(file).size > 0) Store.open({ path: file }, { allowOldLayout: true }).close();
         for (const f of [file, `${file}-wal`, `${file}-shm`]) rmSync(f, { force: true });
       }
       const store = Store.open(target, { create: true, chunkSize });

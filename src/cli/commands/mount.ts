@@ -19,6 +19,7 @@ import {
 import { unmountPath, type FuseServer } from '../../fuse/server.js';
 import { isAlive } from '../../core/process-alive.js';
 import { UserError } from '../errors.js';
+import { parseIntOption } from '../options.js';
 
 interface MountOptions {
   foreground?: boolean;
@@ -37,9 +38,7 @@ const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'bin
 
 function parseId(value: string | undefined, flag: string): number | undefined {
   if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 0xfffffffe) throw new UserError(`${flag} ${value}: expected a numeric id`);
-  return n;
+  return parseIntOption(flag, value, { max: 0xfffffffe });
 }
 
 export function registerMount(program: Command): void {

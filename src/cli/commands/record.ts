@@ -5,6 +5,7 @@ import { startCommandCall } from '../../core/tools/index.js';
 import { openAgentArg } from './timeline.js';
 import { UserError } from '../errors.js';
 import { onOutputClosed } from '../output.js';
+import { parseIntOption } from '../options.js';
 
 interface RecordOptions {
   name?: string;
@@ -75,8 +76,7 @@ export function registerRecord(program: Command): void {
     .option('--name <NAME>', 'tool name to record (default: the program name)')
     .option('--tail <BYTES>', 'bytes of stdout and of stderr kept in the record', '4096')
     .action(async (id: string, argv: string[], opts: RecordOptions) => {
-      const tail = Number(opts.tail);
-      if (!Number.isInteger(tail) || tail < 0 || tail > 1 << 24) throw new UserError(`--tail ${opts.tail}: expected bytes from 0 to 16777216`);
+      const tail = parseIntOption('--tail', opts.tail, { max: 1 << 24 });
       if (!argv.length) throw new UserError('record needs a command: agentfs record ID -- CMD [ARGS...]');
       process.exitCode = await recordCommand(id, argv, { name: opts.name, tailBytes: tail });
     });
