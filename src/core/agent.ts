@@ -52,7 +52,7 @@ export class Agent {
     this.store = store;
     this.base = store.getMeta(META.base);
     this.tools = new ToolCalls(store);
-    const journalOn = options.journal ?? store.getMeta(META.journal) !== 'off';
+    const journalOn = !store.readOnly && (options.journal ?? store.getMeta(META.journal) !== 'off');
     const tools = this.tools;
     let inode: InodeFs | undefined;
     this.journal = journalOn

@@ -3,9 +3,10 @@
  * characters, numbers JSON cannot hold, huge option values, locked and read-only databases.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { CLI, run, runCli, tempDir } from '../support/cli.js';
+import { CLI, ROOT, run, runCli, tempDir } from '../support/cli.js';
 import { Agent } from '../../src/core/agent.js';
 
 let dir: string;
@@ -97,5 +98,121 @@ describe('init over a file that is not an agent (item 13)', () => {
     expect(r.code).not.toBe(0);
     expect(r.stderr).not.toMatch(/agent already exists/);
     expect(r.stderr).toMatch(/random\.db.*not a SQLite database/);
+  });
+});
+
+describe('read-only commands next to a writer, and databases we may not write (item 7)', () => {
+  it('read while another process holds a write transaction', async () => {
+    const db = join(dir, 'locked.db');
+    expect((await cli('init', db)).code).toBe(0);
+    const agent = Agent.open({ path: db });
+    try {
+      agent.paths.writeFile('/big', 'x'.repeat(10_000));
+      agent.paths.mkdir('/d');
+      agent.paths.writeFile('/d/file-with-a-longish-name-1', 'one');
+      agent.kv.set('key-1', 1);
+      agent.kv.set('key-2', 2);
+      agent.tools.success(agent.tools.start('tool'), {});
+    } finally {
+      agent.close();
+    }
+    const locker = spawn(process.execPath, ['--input-type=module', '-e', `
+      import Database from 'libsql';
+      const db = new Database(${JSON.stringify(db)});
+      db.exec("BEGIN IMMEDIATE; INSERT INTO kv_store (key, value) VALUES ('uncommitted', '1')");
+      process.stdout.write('locked\\n');
+      process.stdin.on('end', () => { db.exec('ROLLBACK'); db.close(); process.exit(0); });
+      process.stdin.resume();
+    `], { cwd: ROOT, stdio: ['pipe', 'pipe', 'inherit'] });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        locker.stdout.once('data', () => resolve());
+        locker.once('exit', (code) => reject(new Error(`locker exited ${code}`)));
+      });
+      await cli('kv', 'set', db, 'committed', '"yes"').then((r) => expect(r.stderr).toMatch(/locked/)); // writers still wait
+      for (const argv of [
+        ['fs', 'cat', db, '/d/file-with-a-longish-name-1'],
+        ['fs', 'ls', db, '/'],
+        ['fs', 'stat', db, '/big'],
+        ['fs', 'tree', db, '/', '-L', '1'],
+        ['kv', 'get', db, 'key-1'],
+        ['kv', 'list', db, 'key-2'],
+        ['timeline', db, '--limit', '1'],
+        ['timeline', db, '--stats'],
+      ]) {
+        const r = await cli(...argv);
+        expect({ argv, stderr: r.stderr, code: r.code }).toEqual({ argv, stderr: '', code: 0 });
+      }
+      expect((await cli('kv', 'get', db, 'uncommitted')).stderr).toMatch(/no such key/);
+    } finally {
+      locker.stdin.end();
+      await new Promise((r) => locker.once('close', r));
+    }
+  }, 120_000);
+
+  const asNobody = process.getuid?.() === 0 ? it : it.skip; // permissions do not stop root
+  const nobody = (...args: string[]) =>
+    run('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, CLI, ...args], { cwd: '/' });
+
+  asNobody('a writable database in a read-only directory: reads work, writes say why', async () => {
+    const ro = join(dir, 'rodir');
+    mkdirSync(ro);
+    expect((await cli('init', join(ro, 'a.db'))).code).toBe(0);
+    expect((await cli('kv', 'set', join(ro, 'a.db'), 'k', '1')).code).toBe(0);
+    chmodSync(dir, 0o755);
+    chmodSync(ro, 0o755);
+    chmodSync(join(ro, 'a.db'), 0o666);
+    const w = await nobody('kv', 'set', join(ro, 'a.db'), 'k', '2');
+    expect(w.code).not.toBe(0);
+    expect(w.stderr).toMatch(/^agentfs: cannot write \S+a\.db: directory \S+rodir is not writable/);
+    expect(w.stderr).not.toMatch(/corrupt/);
+    const r = await nobody('kv', 'get', join(ro, 'a.db'), 'k');
+    expect({ out: r.stdout, err: r.stderr }).toEqual({ out: '1\n', err: '' });
+    expect((await nobody('fs', 'ls', join(ro, 'a.db'))).code).toBe(0);
+    expect((await nobody('timeline', join(ro, 'a.db'))).code).toBe(0);
+    const init = await nobody('init', join(ro, 'new.db'));
+    expect(init.stderr).toMatch(/^agentfs: cannot write \S+new\.db: directory \S+rodir is not writable/);
+    expect(init.stderr).not.toMatch(/ConnectionFailed|14/);
+  });
+
+  asNobody('a database file without write permission (0444) names itself', async () => {
+    const wd = join(dir, 'wd');
+    mkdirSync(wd);
+    chmodSync(dir, 0o755);
+    chmodSync(wd, 0o777);
+    expect((await cli('init', join(wd, 'b.db'))).code).toBe(0);
+    chmodSync(join(wd, 'b.db'), 0o444);
+    const w = await nobody('kv', 'set', join(wd, 'b.db'), 'k', '1');
+    expect(w.stderr).toMatch(/^agentfs: cannot write \S+b\.db: \S+b\.db is not writable/);
+    expect((await nobody('kv', 'list', join(wd, 'b.db'))).code).toBe(0);
+  });
+
+  asNobody('a -wal/-shm left behind by another user is named', async () => {
+    const sd = join(dir, 'sd');
+    mkdirSync(sd);
+    chmodSync(dir, 0o755);
+    chmodSync(sd, 0o777);
+    const file = join(sd, 'c.db');
+    expect((await cli('init', file)).code).toBe(0);
+    chmodSync(file, 0o666);
+    // another user's process has it open (its -wal and -shm exist, and are not ours to write)
+    const holder = spawn(process.execPath, ['--input-type=module', '-e', `
+      import Database from 'libsql';
+      const db = new Database(${JSON.stringify(file)});
+      db.exec("INSERT INTO kv_store (key, value) VALUES ('k', '1')");
+      process.stdout.write('open\\n');
+      process.stdin.resume();
+      process.stdin.on('end', () => process.exit(0));
+    `], { cwd: ROOT, stdio: ['pipe', 'pipe', 'inherit'] });
+    try {
+      await new Promise((r) => holder.stdout.once('data', r));
+      chmodSync(`${file}-shm`, 0o644);
+      chmodSync(`${file}-wal`, 0o644);
+      const w = await nobody('kv', 'set', file, 'k', '2');
+      expect(w.stderr).toMatch(/^agentfs: cannot write \S+c\.db: \S+c\.db-(wal|shm) is not writable/);
+    } finally {
+      holder.stdin.end();
+      await new Promise((r) => holder.once('close', r));
+    }
   });
 });

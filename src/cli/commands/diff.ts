@@ -12,9 +12,9 @@ interface DiffOptions {
 }
 
 /** Opens an overlay agent (id, .db path, or run session id) for diff, commit and discard. */
-export function openOverlay(id: string): { agent: Agent; ov: OverlayFs; database: string } {
+export function openOverlay(id: string, access: { readOnly?: boolean } = {}): { agent: Agent; ov: OverlayFs; database: string } {
   const database = resolveDatabase(id);
-  const agent = Agent.open({ path: database });
+  const agent = Agent.open({ path: database }, { readOnly: access.readOnly });
   if (!(agent.fs instanceof OverlayFs)) {
     agent.close();
     throw new UserError(`${id} is not an overlay agent (it has no base directory; see \`agentfs init --base\` and \`agentfs run\`)`);
@@ -53,7 +53,7 @@ export function registerDiff(program: Command): void {
     .option('--patch', 'unified diff of text files (binary files say so)')
     .option('--json', 'machine-readable output')
     .action((id: string, paths: string[], opts: DiffOptions) => {
-      const { agent, ov } = openOverlay(id);
+      const { agent, ov } = openOverlay(id, { readOnly: true });
       try {
         const changes = computeChanges(ov, paths);
         if (opts.json) {

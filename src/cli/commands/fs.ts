@@ -3,15 +3,18 @@
  * (`agentfs fs ID <sub> ...` is rewritten to this order by cli/argv.ts.)
  */
 import type { Command } from 'commander';
-import { Agent } from '../../core/agent.js';
+import { Agent, type AgentOpenOptions } from '../../core/agent.js';
 import type { PathFs } from '../../core/fs/paths.js';
 import { S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK, type Attr } from '../../core/types.js';
 import { targetFromArg } from '../../store/index.js';
 import { UserError } from '../errors.js';
 import { parseOptionalInt } from '../options.js';
 
-function withAgent<T>(id: string, fn: (paths: PathFs, agent: Agent) => T): T {
-  const agent = Agent.open(targetFromArg(id));
+/** Commands that only look (ls, cat, stat, tree) open read-only: a busy writer does not block them. */
+const READ_ONLY = { readOnly: true };
+
+function withAgent<T>(id: string, fn: (paths: PathFs, agent: Agent) => T, options: AgentOpenOptions = {}): T {
+  const agent = Agent.open(targetFromArg(id), options);
   try {
     return fn(agent.paths, agent);
   } finally {
@@ -19,8 +22,8 @@ function withAgent<T>(id: string, fn: (paths: PathFs, agent: Agent) => T): T {
   }
 }
 
-async function withAgentAsync<T>(id: string, fn: (paths: PathFs) => Promise<T>): Promise<T> {
-  const agent = Agent.open(targetFromArg(id));
+async function withAgentAsync<T>(id: string, fn: (paths: PathFs) => Promise<T>, options: AgentOpenOptions = {}): Promise<T> {
+  const agent = Agent.open(targetFromArg(id), options);
   try {
     return await fn(agent.paths);
   } finally {
@@ -145,7 +148,7 @@ export function registerFs(program: Command): void {
         } else {
           for (const e of entries) out(`${typeLetter(e.attr.mode)} ${e.name}`);
         }
-      });
+      }, READ_ONLY);
     });
 
   fs.command('cat')
@@ -157,7 +160,7 @@ export function registerFs(program: Command): void {
         for (const piece of p.readPieces(abs(path))) {
           if (!process.stdout.write(piece)) await new Promise((r) => process.stdout.once('drain', r));
         }
-      });
+      }, READ_ONLY);
     });
 
   fs.command('write')
@@ -297,7 +300,7 @@ export function registerFs(program: Command): void {
         out(`Access: ${isoTime(a.atime)} (${nsString(a.atime)})`);
         out(`Modify: ${isoTime(a.mtime)} (${nsString(a.mtime)})`);
         out(`Change: ${isoTime(a.ctime)} (${nsString(a.ctime)})`);
-      });
+      }, READ_ONLY);
     });
 
   fs.command('tree')
@@ -340,7 +343,7 @@ export function registerFs(program: Command): void {
           else files++;
         }
         out(`\n${dirs} director${dirs === 1 ? 'y' : 'ies'}, ${files} file${files === 1 ? '' : 's'}`);
-      });
+      }, READ_ONLY);
     });
 }
 

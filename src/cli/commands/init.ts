@@ -47,7 +47,7 @@ export function registerInit(program: Command): void {
         // it, say what the file is rather than calling any file an agent
         if (statSync(file).size > 0) {
           try {
-            Store.open({ path: file }, { allowOldLayout: true }).close();
+            Store.open({ path: file }, { allowOldLayout: true, readOnly: true }).close();
           } catch (e) {
             if (e instanceof StoreError && (e.code === 'EFOREIGN' || e.code === 'ECORRUPT')) {
               throw new UserError(`${e.message}; not overwriting it`);

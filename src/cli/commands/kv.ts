@@ -3,13 +3,16 @@ import type { Agent } from '../../core/agent.js';
 import { openAgentArg } from './timeline.js';
 import { UserError } from '../errors.js';
 
+/** kv get and list only look: no write lock, so a busy writer does not make them wait or fail */
+const READ_ONLY = { readOnly: true };
+
 interface JsonOpt {
   json?: boolean;
 }
 
 /** Runs fn on the agent's kv store and closes the agent whatever happens. */
-function withAgent<T>(idArg: string, fn: (agent: Agent) => T): T {
-  const agent = openAgentArg(idArg);
+function withAgent<T>(idArg: string, fn: (agent: Agent) => T, access: { readOnly?: boolean } = {}): T {
+  const agent = openAgentArg(idArg, access);
   try {
     return fn(agent);
   } finally {
@@ -45,7 +48,7 @@ export function registerKv(program: Command): void {
     .argument('<KEY>', 'key')
     .option('--json', 'print strings as JSON too')
     .action((id: string, key: string, opts: JsonOpt) => {
-      const out = withAgent(id, (a) => (a.kv.has(key) ? { value: a.kv.get(key) } : undefined));
+      const out = withAgent(id, (a) => (a.kv.has(key) ? { value: a.kv.get(key) } : undefined), READ_ONLY);
       if (!out) throw new UserError(`no such key: ${key}`);
       console.log(show(out.value, opts.json));
     });
@@ -82,7 +85,7 @@ export function registerKv(program: Command): void {
     .option('--json', 'print a JSON array of {key, value, created_at, updated_at}')
     .option('--keys', 'print only the keys')
     .action((id: string, prefix: string, opts: JsonOpt & { keys?: boolean }) => {
-      const entries = withAgent(id, (a) => a.kv.list(prefix));
+      const entries = withAgent(id, (a) => a.kv.list(prefix), READ_ONLY);
       if (opts.json) {
         console.log(JSON.stringify(entries, null, 2));
         return;

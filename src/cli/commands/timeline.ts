@@ -15,9 +15,9 @@ import { parseIntOption } from '../options.js';
  * Opens the agent an argument names: an id, a .db path, or the session id of `agentfs run`
  * (whose database lives with the sessions). No journal: these commands change no files.
  */
-export function openAgentArg(arg: string): Agent {
+export function openAgentArg(arg: string, access: { readOnly?: boolean } = {}): Agent {
   const database = resolveDatabase(arg);
-  return Agent.open(existsSync(database) ? { path: database } : targetFromArg(arg), { journal: false });
+  return Agent.open(existsSync(database) ? { path: database } : targetFromArg(arg), { journal: false, readOnly: access.readOnly });
 }
 
 interface TimelineOptions {
@@ -304,7 +304,7 @@ export function registerTimeline(program: Command): void {
     .action(async (id: string, opts: TimelineOptions) => {
       const q = queryFrom(opts);
       const interval = parseIntOption('--interval', opts.interval, { min: 10, max: 3_600_000 });
-      const agent = openAgentArg(id);
+      const agent = openAgentArg(id, { readOnly: true });
       try {
         if (opts.stats) printStats(agent, q, opts.format, q.limit === 100 ? 10 : q.limit!);
         else if (opts.follow) await follow(agent, q, opts.format, interval);
