@@ -216,3 +216,58 @@ describe('read-only commands next to a writer, and databases we may not write (i
     }
   });
 });
+
+describe('kv values JSON numbers in JavaScript cannot hold (item 11)', () => {
+  it.each([
+    ['1e999', /out of range/],
+    ['-1e999', /out of range/],
+    ['123456789012345678901234567890', /cannot be stored exactly.*1\.2345678901234568e\+29/],
+    ['{"a":[1,0.10000000000000000001]}', /0\.10000000000000000001 cannot be stored exactly/],
+    ['1e-400', /cannot be stored exactly/],
+    ['-0', /-0 would read back as 0/],
+  ])('kv set %s is refused, nothing stored', async (text, message) => {
+    const r = await cli('kv', 'set', db, 'num', text);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/^agentfs: /);
+    expect(r.stderr).toMatch(message);
+    expect(r.stderr).toMatch(/--string/);
+    expect((await cli('kv', 'get', db, 'num')).stderr).toMatch(/no such key/);
+  });
+
+  it.each([['1.0', '1'], ['1e2', '100'], ['0.1', '0.1'], ['-5', '-5'], ['9007199254740993e0', null], ['[1e308, 2.5e-300]', '[1e+308,2.5e-300]']])(
+    'kv set %s keeps its value',
+    async (text, shown) => {
+      const r = await cli('kv', 'set', db, 'ok', text);
+      if (shown === null) {
+        expect(r.stderr).toMatch(/cannot be stored exactly/);
+        return;
+      }
+      expect(r.stderr).toBe('');
+      expect((await cli('kv', 'get', db, 'ok')).stdout).toBe(`${shown}\n`);
+    },
+  );
+
+  it('kv set --string keeps any text, and deep nesting gets a clear error', async () => {
+    expect((await cli('kv', 'set', db, 'big', '123456789012345678901234567890', '--string')).code).toBe(0);
+    expect((await cli('kv', 'get', db, 'big')).stdout).toBe('123456789012345678901234567890\n');
+    const deep = '['.repeat(100_000) + ']'.repeat(100_000);
+    const r = await runCli(['kv', 'set', db, 'deep'], { cwd: dir, input: deep });
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/^agentfs: .*nests deeper than 1000 levels/);
+    expect(r.stderr).not.toMatch(/call stack/);
+  });
+
+  it('the SDK refuses NaN, Infinity and over-deep values instead of storing null', async () => {
+    const agent = Agent.open({ path: db });
+    try {
+      expect(() => agent.kv.set('inf', Infinity)).toThrow(/not a finite number/);
+      expect(() => agent.kv.set('nan', { a: [NaN] })).toThrow(/not a finite number/);
+      let deep: unknown[] = [];
+      for (let i = 0; i < 20_000; i++) deep = [deep];
+      expect(() => agent.kv.set('deep', deep)).toThrow(/nests deeper than 1000 levels/);
+      expect(agent.kv.has('inf') || agent.kv.has('nan') || agent.kv.has('deep')).toBe(false);
+    } finally {
+      agent.close();
+    }
+  });
+});

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import type { Agent } from '../../core/agent.js';
 import { openAgentArg } from './timeline.js';
 import { UserError } from '../errors.js';
+import { checkJsonText } from '../../core/kv/index.js';
 
 /** kv get and list only look: no write lock, so a busy writer does not make them wait or fail */
 const READ_ONLY = { readOnly: true };
@@ -20,13 +21,20 @@ function withAgent<T>(idArg: string, fn: (agent: Agent) => T, access: { readOnly
   }
 }
 
-/** VALUE as JSON when it parses as JSON, else the string as it is (so `hello` needs no quotes). */
+/**
+ * VALUE as JSON when it parses as JSON, else the string as it is (so `hello` needs no quotes).
+ * JSON whose numbers would not read back as written (1e999, 30 digits, -0) is refused, not
+ * changed.
+ */
 export function parseKvValue(text: string): unknown {
+  let value: unknown;
   try {
-    return JSON.parse(text);
+    value = JSON.parse(text);
   } catch {
     return text;
   }
+  checkJsonText(text);
+  return value;
 }
 
 function show(value: unknown, json: boolean | undefined): string {
