@@ -271,3 +271,74 @@ describe('kv values JSON numbers in JavaScript cannot hold (item 11)', () => {
     }
   });
 });
+
+describe('control characters in names, keys and messages (item 9)', () => {
+  const ESC = '\x1b';
+  const nasty = ['a\nb', `${ESC}[31mred`, 'tab\there', `${ESC}]0;title\x07`, 'c1\u009b2J', 'bidi\u202egnp.exe', "it's"];
+  let ndb: string;
+  beforeAll(async () => {
+    ndb = join(dir, 'names.db');
+    expect((await cli('init', ndb)).code).toBe(0);
+    const agent = Agent.open({ path: ndb });
+    try {
+      agent.paths.mkdir('/n');
+      for (const name of nasty) {
+        agent.paths.writeFile(`/n/${name}`, 'x');
+        agent.kv.set(`k-${name}`, `v-${name}`);
+      }
+      agent.paths.symlink(`target${ESC}[2J`, '/n/link');
+      agent.tools.success(agent.tools.start(`tool${ESC}[2J`), {});
+    } finally {
+      agent.close();
+    }
+  });
+
+  /** Nothing a terminal would act on, and one line per entry. */
+  const clean = (text: string) => expect(text).not.toMatch(/[\x00-\x08\x0b-\x1f\x7f-\x9f\u202e]/);
+
+  it('fs ls, ls -l, tree and stat quote names as GNU ls does', async () => {
+    const ls = await cli('fs', 'ls', ndb, '/n');
+    clean(ls.stdout);
+    const lines = ls.stdout.trimEnd().split('\n');
+    expect(lines).toHaveLength(nasty.length + 1);
+    expect(lines).toContain(`f 'a'$'\\n''b'`);
+    expect(lines).toContain(`f $'\\033''[31mred'`);
+    expect(lines).toContain(`f 'tab'$'\\t''here'`);
+    expect(lines).toContain(`f 'it'\\''s'`);
+    expect(lines).toContain(`l link`);
+    const long = await cli('fs', 'ls', '-l', ndb, '/n');
+    clean(long.stdout);
+    expect(long.stdout.trimEnd().split('\n')).toHaveLength(nasty.length + 1);
+    expect(long.stdout).toContain(`link -> 'target'$'\\033''[2J'`);
+    const tree = await cli('fs', 'tree', ndb, '/');
+    clean(tree.stdout.replace(/\n/g, ''));
+    expect(tree.stdout.trimEnd().split('\n')).toHaveLength(nasty.length + 5); // root, n, entries, blank, summary
+    const stat = await cli('fs', 'stat', ndb, '/n/a\nb');
+    clean(stat.stdout.replace(/\n/g, ''));
+    expect(stat.stdout).toContain(`File: '/n/a'$'\\n''b'`);
+  });
+
+  it('--json stays exact', async () => {
+    const json = JSON.parse((await cli('fs', 'ls', '--json', ndb, '/n')).stdout) as { name: string }[];
+    expect(json.map((e) => e.name).sort()).toEqual([...nasty, 'link'].sort());
+    const kv = JSON.parse((await cli('kv', 'list', '--json', ndb)).stdout) as { key: string }[];
+    expect(kv.map((e) => e.key).sort()).toEqual(nasty.map((n) => `k-${n}`).sort());
+  });
+
+  it('kv list, timeline and error messages escape them too', async () => {
+    const kv = await cli('kv', 'list', ndb);
+    clean(kv.stdout.replace(/\n/g, ''));
+    expect(kv.stdout.trimEnd().split('\n')).toHaveLength(nasty.length);
+    const keys = await cli('kv', 'list', '--keys', ndb);
+    expect(keys.stdout).toContain(`'k-a'$'\\n''b'\n`);
+    const t = await cli('timeline', ndb);
+    clean(t.stdout.replace(/\n/g, ''));
+    expect(t.stdout).toContain(`'tool'$'\\033''[2J'`);
+    const err = await cli('kv', 'get', ndb, `${ESC}[2J${ESC}]0;pwned\x07`);
+    expect(err.code).not.toBe(0);
+    clean(err.stderr.replace(/\n$/, ''));
+    expect(err.stderr.trimEnd().split('\n')).toHaveLength(1);
+    const ferr = await cli('fs', 'cat', ndb, `/nope\n${ESC}[2J`);
+    clean(ferr.stderr.replace(/\n$/, ''));
+  });
+});

@@ -4,6 +4,7 @@ import { computeChanges, patchOf, type Change } from '../../core/changes/index.j
 import { OverlayFs } from '../../core/overlay/index.js';
 import { resolveDatabase } from '../../sandbox/index.js';
 import { UserError } from '../errors.js';
+import { quoteName } from '../quote.js';
 
 interface DiffOptions {
   stat?: boolean;
@@ -23,7 +24,7 @@ export function openOverlay(id: string, access: { readOnly?: boolean } = {}): { 
 }
 
 export function relPath(path: string): string {
-  return path === '/' ? '.' : path.slice(1);
+  return path === '/' ? '.' : quoteName(path.slice(1));
 }
 
 export function changeLine(c: Change): string {

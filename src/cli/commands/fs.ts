@@ -9,6 +9,7 @@ import { S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK,
 import { targetFromArg } from '../../store/index.js';
 import { UserError } from '../errors.js';
 import { parseOptionalInt } from '../options.js';
+import { quoteName } from '../quote.js';
 
 /** Commands that only look (ls, cat, stat, tree) open read-only: a busy writer does not block them. */
 const READ_ONLY = { readOnly: true };
@@ -108,7 +109,7 @@ function longLine(name: string, a: Attr, target?: string): string {
   const pad = (n: number) => String(n).padStart(2, '0');
   const when = `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}`;
   const size = (a.mode & S_IFMT) === S_IFCHR || (a.mode & S_IFMT) === S_IFBLK ? `${a.rdev >> 8}, ${a.rdev & 0xff}` : String(a.size);
-  return `${modeString(a.mode)} ${String(a.nlink).padStart(3)} ${String(a.uid).padStart(5)} ${String(a.gid).padStart(5)} ${size.padStart(10)} ${when} ${name}${target !== undefined ? ` -> ${target}` : ''}`;
+  return `${modeString(a.mode)} ${String(a.nlink).padStart(3)} ${String(a.uid).padStart(5)} ${String(a.gid).padStart(5)} ${size.padStart(10)} ${when} ${quoteName(name)}${target !== undefined ? ` -> ${quoteName(target)}` : ''}`;
 }
 
 function out(line: string): void {
@@ -146,7 +147,7 @@ export function registerFs(program: Command): void {
         } else if (opts.long) {
           for (const e of entries) out(longLine(e.name, e.attr, e.target));
         } else {
-          for (const e of entries) out(`${typeLetter(e.attr.mode)} ${e.name}`);
+          for (const e of entries) out(`${typeLetter(e.attr.mode)} ${quoteName(e.name)}`);
         }
       }, READ_ONLY);
     });
@@ -292,7 +293,7 @@ export function registerFs(program: Command): void {
           out(JSON.stringify({ path: at, ...attrJson(a), ...(target !== undefined ? { target } : {}) }, null, 2));
           return;
         }
-        out(`  File: ${at}${target !== undefined ? ` -> ${target}` : ''}`);
+        out(`  File: ${quoteName(at)}${target !== undefined ? ` -> ${quoteName(target)}` : ''}`);
         out(`  Type: ${typeName(a.mode)}`);
         out(`  Size: ${a.size}    Blocks: ${a.blocks}    IO Block: ${a.blksize}`);
         out(` Inode: ${a.ino}    Links: ${a.nlink}${a.rdev ? `    Device: ${a.rdev >> 8},${a.rdev & 0xff}` : ''}`);
@@ -329,7 +330,7 @@ export function registerFs(program: Command): void {
           out(JSON.stringify(root, null, 2));
           return;
         }
-        out(at);
+        out(quoteName(at));
         // draw with ├── / └── : an entry is last when no later entry shares its parent
         let dirs = 0;
         let files = 0;
@@ -338,7 +339,7 @@ export function registerFs(program: Command): void {
           let prefix = '';
           for (let d = 1; d < e.depth; d++) prefix += hasSibling(entries, i, d) ? '│   ' : '    ';
           prefix += hasSibling(entries, i, e.depth) ? '├── ' : '└── ';
-          out(`${prefix}${e.name}${e.target !== undefined ? ` -> ${e.target}` : ''}`);
+          out(`${prefix}${quoteName(e.name)}${e.target !== undefined ? ` -> ${quoteName(e.target)}` : ''}`);
           if ((e.attr.mode & S_IFMT) === S_IFDIR) dirs++;
           else files++;
         }

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import type { Agent } from '../../core/agent.js';
 import { openAgentArg } from './timeline.js';
 import { UserError } from '../errors.js';
+import { jsonForHuman, quoteName } from '../quote.js';
 import { checkJsonText } from '../../core/kv/index.js';
 
 /** kv get and list only look: no write lock, so a busy writer does not make them wait or fail */
@@ -37,8 +38,9 @@ export function parseKvValue(text: string): unknown {
   return value;
 }
 
+/** A string as it is (the value is the user's data, like `fs cat`), anything else as JSON. */
 function show(value: unknown, json: boolean | undefined): string {
-  return typeof value === 'string' && !json ? value : JSON.stringify(value);
+  return typeof value === 'string' && !json ? value : jsonForHuman(value);
 }
 
 async function readStdin(): Promise<string> {
@@ -98,7 +100,7 @@ export function registerKv(program: Command): void {
         console.log(JSON.stringify(entries, null, 2));
         return;
       }
-      const lines = entries.map((e) => (opts.keys ? e.key : `${e.key}\t${JSON.stringify(e.value)}`));
+      const lines = entries.map((e) => (opts.keys ? quoteName(e.key) : `${quoteName(e.key)}\t${jsonForHuman(e.value)}`));
       if (lines.length) process.stdout.write(`${lines.join('\n')}\n`);
     });
 }

@@ -20,6 +20,7 @@ import { unmountPath, type FuseServer } from '../../fuse/server.js';
 import { isAlive } from '../../core/process-alive.js';
 import { UserError } from '../errors.js';
 import { parseIntOption } from '../options.js';
+import { quoteName } from '../quote.js';
 
 interface MountOptions {
   foreground?: boolean;
@@ -118,7 +119,7 @@ function printMounts(): void {
     console.log('No agentfs mounts.');
     return;
   }
-  const rows = mounts.map((m) => [m.mountpoint, m.database ?? '?', m.stale ? 'dead (stale mount)' : String(m.pid ?? '?')]);
+  const rows = mounts.map((m) => [quoteName(m.mountpoint), m.database === undefined ? '?' : quoteName(m.database), m.stale ? 'dead (stale mount)' : String(m.pid ?? '?')]);
   const head = ['MOUNTPOINT', 'DATABASE', 'PID'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   for (const r of [head, ...rows]) console.log(r.map((c, i) => (i < r.length - 1 ? c.padEnd(widths[i]!) : c)).join('  '));

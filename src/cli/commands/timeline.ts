@@ -10,6 +10,7 @@ import { resolveDatabase } from '../../sandbox/index.js';
 import { targetFromArg } from '../../store/index.js';
 import { UserError } from '../errors.js';
 import { parseIntOption } from '../options.js';
+import { quoteName } from '../quote.js';
 
 /**
  * Opens the agent an argument names: an id, a .db path, or the session id of `agentfs run`
@@ -56,18 +57,19 @@ export function formatTime(sec: number): string {
 }
 
 export function callRow(c: ToolCall): string[] {
-  return [String(c.id), c.name, c.status, c.duration_ms === undefined || c.status === 'pending' ? '--' : `${c.duration_ms}ms`, formatTime(c.started_at)];
+  return [String(c.id), quoteName(c.name), c.status, c.duration_ms === undefined || c.status === 'pending' ? '--' : `${c.duration_ms}ms`, formatTime(c.started_at)];
 }
 
 /** What a journal entry did, in a few words (the FILE column). */
 export function describeEntry(e: JournalEntry): string {
-  const path = e.path ?? '?';
+  const path = e.path === undefined || e.path === null ? '?' : quoteName(e.path);
+  const newPath = e.new_path === undefined || e.new_path === null ? '?' : quoteName(e.new_path);
   switch (e.op) {
     case 'rename':
     case 'link':
-      return `${path} -> ${e.new_path ?? '?'}`;
+      return `${path} -> ${newPath}`;
     case 'symlink':
-      return `${path} -> ${e.new_path ?? '?'} (target)`;
+      return `${path} -> ${newPath} (target)`;
     case 'write':
       return `${path} [${e.offset ?? 0}, ${(e.offset ?? 0) + (e.length ?? 0)}) ${e.bytes ?? 0}B in ${e.writes ?? 1} write${e.writes === 1 ? '' : 's'}`;
     case 'truncate':
@@ -198,7 +200,7 @@ function printStats(agent: Agent, q: TimelineQuery, format: string, top: number)
   console.log(
     renderColumns(
       ['TOOL', 'CALLS', 'FAILED', 'PENDING', 'AVG', 'P95', 'MAX'],
-      stats.tools.map((s) => [s.name, String(s.total_calls), String(s.failed), String(s.pending), r(s.avg_duration_ms), r(s.p95_duration_ms), r(s.max_duration_ms)]),
+      stats.tools.map((s) => [quoteName(s.name), String(s.total_calls), String(s.failed), String(s.pending), r(s.avg_duration_ms), r(s.p95_duration_ms), r(s.max_duration_ms)]),
     ),
   );
   console.log('');
@@ -206,7 +208,7 @@ function printStats(agent: Agent, q: TimelineQuery, format: string, top: number)
     renderColumns(
       ['PATH', 'CHANGES', 'WRITTEN', 'OPS'],
       stats.paths.map((p) => [
-        p.path,
+        quoteName(p.path),
         String(p.changes),
         `${p.bytes_written}B`,
         Object.entries(p.ops)
