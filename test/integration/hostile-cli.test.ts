@@ -3,11 +3,12 @@
  * characters, numbers JSON cannot hold, huge option values, locked and read-only databases.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { CLI, ROOT, run, runCli, tempDir } from '../support/cli.js';
 import { Agent } from '../../src/core/agent.js';
+import { forceUnmount, isAlive, isMounted, waitFor } from '../support/fuse.js';
 
 let dir: string;
 let cleanup: () => void;
@@ -340,5 +341,35 @@ describe('control characters in names, keys and messages (item 9)', () => {
     expect(err.stderr.trimEnd().split('\n')).toHaveLength(1);
     const ferr = await cli('fs', 'cat', ndb, `/nope\n${ESC}[2J`);
     clean(ferr.stderr.replace(/\n$/, ''));
+  });
+});
+
+describe('the mount listing after a server dies (item 15)', () => {
+  it('a server killed with SIGKILL, or whose pid now belongs to another process, is not listed as live', async () => {
+    const runtime = join(dir, 'runtime');
+    const mnt = join(dir, 'mnt15');
+    mkdirSync(mnt);
+    const env = { AGENTFS_RUNTIME_DIR: runtime };
+    const list = async () => (await runCli(['mount'], { env })).stdout;
+    const m = await runCli(['mount', db, mnt], { env });
+    expect(m.code).toBe(0);
+    const pid = Number(/\(pid (\d+)\)/.exec(m.stdout)![1]);
+    let other: ReturnType<typeof spawn> | undefined;
+    try {
+      expect(await list()).toMatch(new RegExp(`${mnt}\\s+\\S+\\s+${pid}\\n`));
+      process.kill(pid, 'SIGKILL');
+      expect(await list()).toMatch(new RegExp(`${mnt}\\s+\\S+\\s+dead`));
+      await waitFor(() => !isAlive(pid));
+      // the pid is reused by an unrelated process: still dead
+      other = spawn('sleep', ['30'], { stdio: 'ignore' });
+      const file = readdirSync(runtime).find((f) => f.endsWith('.json'))!;
+      const rec = JSON.parse(readFileSync(join(runtime, file), 'utf8')) as { pid: number };
+      writeFileSync(join(runtime, file), JSON.stringify({ ...rec, pid: other.pid }));
+      expect(await list()).toMatch(new RegExp(`${mnt}\\s+\\S+\\s+dead`));
+    } finally {
+      other?.kill('SIGKILL');
+      await forceUnmount(mnt, pid);
+    }
+    expect(isMounted(mnt)).toBe(false);
   });
 });
