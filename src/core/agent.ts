@@ -70,6 +70,8 @@ export class Agent {
           });
     this.paths = new PathFs(this.fs);
     this.kv = new KvStore(store);
+    // pending calls of processes that died (a `record` killed with SIGKILL) are stored as failed
+    if (!store.readOnly) this.tools.reapOrphans();
   }
 
   static open(target: AgentTarget = {}, options: AgentOpenOptions = {}): Agent {

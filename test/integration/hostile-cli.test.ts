@@ -373,3 +373,52 @@ describe('the mount listing after a server dies (item 15)', () => {
     expect(isMounted(mnt)).toBe(false);
   });
 });
+
+describe('record killed with SIGKILL, and commands that cannot run (item 14)', () => {
+  it('the command dies with its recorder, and the call reads (then is stored) as failed', async () => {
+    const rdb = join(dir, 'rec14.db');
+    expect((await cli('init', rdb)).code).toBe(0);
+    const recorder = spawn(process.execPath, [CLI, 'record', rdb, '--', 'sh', '-c', 'echo started; exec sleep 60'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let sleeper: number | undefined;
+    try {
+      await new Promise((r) => recorder.stdout.once('data', r));
+      // the recorder's child (sh, which became sleep by exec)
+      const kids = readFileSync(`/proc/${recorder.pid}/task/${recorder.pid}/children`, 'utf8').trim().split(/\s+/).map(Number);
+      expect(kids).toHaveLength(1);
+      sleeper = kids[0]!;
+      expect(isAlive(sleeper)).toBe(true);
+      recorder.kill('SIGKILL');
+      await new Promise((r) => recorder.once('close', r));
+      expect(await waitFor(() => !isAlive(sleeper!) || readFileSync(`/proc/${sleeper}/stat`, 'utf8').split(') ')[1]!.startsWith('Z'), 10_000)).toBe(true);
+      // a read-only look shows it failed, with the reason
+      const seen = JSON.parse((await cli('timeline', rdb, '--format', 'json')).stdout) as { status: string; error?: string }[];
+      expect(seen[0]).toMatchObject({ status: 'error', error: expect.stringMatching(/recording process \(pid \d+\) ended without finishing/) });
+      expect(JSON.parse((await cli('timeline', rdb, '--status', 'pending', '--format', 'json')).stdout)).toEqual([]);
+      // the next writable open stores it
+      const { Store } = await import('../../src/store/index.js');
+      const raw = () => {
+        const store = Store.open({ path: rdb }, { readOnly: true });
+        try {
+          return store.db.prepare('SELECT status, error FROM tool_calls').get() as { status: string; error: string | null };
+        } finally {
+          store.close();
+        }
+      };
+      expect(raw().status).toBe('pending');
+      expect((await cli('kv', 'set', rdb, 'k', '1')).code).toBe(0);
+      expect(raw()).toMatchObject({ status: 'error', error: expect.stringMatching(/ended without finishing/) });
+    } finally {
+      if (recorder.exitCode === null && recorder.signalCode === null) recorder.kill('SIGKILL');
+      if (sleeper !== undefined && isAlive(sleeper)) process.kill(sleeper, 'SIGKILL');
+    }
+  });
+
+  it('a command that is found but cannot run exits 126, one that is not found 127 (as run)', async () => {
+    const notExec = await cli('record', db, '--', '/etc');
+    expect(notExec.code).toBe(126);
+    expect(notExec.stderr).toBe('agentfs: cannot run /etc: EACCES\n');
+    const missing = await cli('record', db, '--', 'no-such-program-xyz');
+    expect(missing.code).toBe(127);
+    expect(missing.stderr).toBe('agentfs: cannot run no-such-program-xyz: ENOENT\n');
+  });
+});
