@@ -422,3 +422,20 @@ describe('record killed with SIGKILL, and commands that cannot run (item 14)', (
     expect(missing.stderr).toBe('agentfs: cannot run no-such-program-xyz: ENOENT\n');
   });
 });
+
+describe('deeply nested tool-call parameters (item 13)', () => {
+  it('are recorded as a note, not a stack overflow or an empty string', () => {
+    const agent = Agent.open({ path: db });
+    try {
+      let deep: unknown[] = [];
+      for (let i = 0; i < 20_000; i++) deep = [deep];
+      const id = agent.tools.start('deep', { deep });
+      agent.tools.success(id, deep);
+      const call = agent.tools.get(id)!;
+      expect(call.parameters).toMatch(/not recorded: nested too deeply/);
+      expect(call.result).toMatch(/not recorded: nested too deeply/);
+    } finally {
+      agent.close();
+    }
+  });
+});

@@ -474,16 +474,27 @@ function checkName(name: string): void {
   if (typeof name !== 'string' || name.length === 0) throw new ToolCallError('EINVAL', 'a tool call needs a non-empty name');
 }
 
-/** JSON text for a column; values JSON cannot hold are kept as their string form, never dropped. */
+/**
+ * JSON text for a column; values JSON cannot hold are kept as their string form, never dropped.
+ * A value nested too deeply to write (a stack overflow in JSON.stringify) is recorded as a note
+ * saying so: the call itself is still recorded.
+ */
 export function toJson(value: unknown): string | null {
   if (value === undefined) return null;
   try {
     const text = JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
     return text === undefined ? JSON.stringify(String(value)) : text;
-  } catch {
-    return JSON.stringify(String(value));
+  } catch (e) {
+    if (e instanceof RangeError) return JSON.stringify(TOO_DEEP);
+    try {
+      return JSON.stringify(String(value));
+    } catch {
+      return JSON.stringify(TOO_DEEP);
+    }
   }
 }
+
+const TOO_DEEP = '[not recorded: nested too deeply to write as JSON]';
 
 function fromJson(text: string): unknown {
   try {
