@@ -342,6 +342,13 @@ describe('control characters in names, keys and messages (item 9)', () => {
     const ferr = await cli('fs', 'cat', ndb, `/nope\n${ESC}[2J`);
     clean(ferr.stderr.replace(/\n$/, ''));
   });
+
+  it('init names a database path with control characters quoted', async () => {
+    const r = await cli('init', join(dir, `odd${ESC}[2J\n.db`));
+    expect(r.code).toBe(0);
+    clean(r.stdout.replace(/\n/g, ''));
+    expect(r.stdout).toContain(`odd'$'\\033''[2J'$'\\n''.db'\n`);
+  });
 });
 
 describe('the mount listing after a server dies (item 15)', () => {

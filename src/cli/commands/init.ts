@@ -3,6 +3,7 @@ import { existsSync, realpathSync, rmSync, statSync } from 'node:fs';
 import { Store, StoreError, databasePath, looksLikePath, validateId } from '../../store/index.js';
 import { META } from '../../core/agent.js';
 import { UserError } from '../errors.js';
+import { quoteName } from '../quote.js';
 import { parseIntOption } from '../options.js';
 
 interface InitOptions {
@@ -67,9 +68,9 @@ export function registerInit(program: Command): void {
       } finally {
         store.close();
       }
-      console.log(`Created agent filesystem: ${file}`);
+      console.log(`Created agent filesystem: ${quoteName(file)}`);
       if (target.id) console.log(`Agent ID: ${target.id}`);
-      if (base) console.log(`Base directory: ${base}`);
+      if (base) console.log(`Base directory: ${quoteName(base)}`);
       if (opts.command !== undefined) {
         const { execInAgent } = await import('./exec.js');
         process.exitCode = await execInAgent(file, ['/bin/sh', '-c', opts.command]);

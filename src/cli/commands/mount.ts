@@ -80,7 +80,7 @@ export function registerMount(program: Command): void {
         throw e;
       }
       const pid = await startBackground(database, mountpoint, opts);
-      console.log(`Mounted ${database} at ${mountpoint} (pid ${pid})`);
+      console.log(`Mounted ${quoteName(database)} at ${quoteName(mountpoint)} (pid ${pid})`);
     });
 
   program
@@ -97,7 +97,7 @@ export function registerMount(program: Command): void {
         throw new UserError(`${mountpoint} is not an agentfs mount`);
       }
       if ((await recoverStale(mountpoint)) === 'recovered') {
-        console.log(`Unmounted ${mountpoint} (its server had died)`);
+        console.log(`Unmounted ${quoteName(mountpoint)} (its server had died)`);
         return;
       }
       try {
@@ -109,7 +109,7 @@ export function registerMount(program: Command): void {
         throw new UserError((e as Error).message);
       }
       if (rec && !opts.lazy) await waitForExit(rec.pid, 15_000);
-      console.log(`Unmounted ${mountpoint}`);
+      console.log(`Unmounted ${quoteName(mountpoint)}`);
     });
 }
 
