@@ -401,6 +401,8 @@ describe('record killed with SIGKILL, and commands that cannot run (item 14)', (
       const seen = JSON.parse((await cli('timeline', rdb, '--format', 'json')).stdout) as { status: string; error?: string }[];
       expect(seen[0]).toMatchObject({ status: 'error', error: expect.stringMatching(/recording process \(pid \d+\) ended without finishing/) });
       expect(JSON.parse((await cli('timeline', rdb, '--status', 'pending', '--format', 'json')).stdout)).toEqual([]);
+      const stats = JSON.parse((await cli('timeline', rdb, '--stats', '--format', 'json')).stdout) as { tools: unknown[] };
+      expect(stats.tools).toEqual([expect.objectContaining({ name: 'sh', failed: 1, pending: 0 })]);
       // the next writable open stores it
       const { Store } = await import('../../src/store/index.js');
       const raw = () => {

@@ -340,14 +340,21 @@ export class ToolCalls {
     }
     const rows = this.store
       .stmt(
-        `SELECT name, status, duration_ms FROM ${this.source} ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
-         ORDER BY name, duration_ms`,
+        `SELECT c.name, c.status, c.duration_ms,
+                CASE WHEN c.status = 'pending' THEN (SELECT e.pid FROM agentfs_tool_call_ext e WHERE e.id = c.id) END AS pid,
+                CASE WHEN c.status = 'pending' THEN (SELECT e.started_ns FROM agentfs_tool_call_ext e WHERE e.id = c.id) END AS started_ns
+         FROM ${this.source} c ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+         ORDER BY c.name, c.duration_ms`,
       )
-      .all(...args) as { name: string; status: ToolCallStatus; duration_ms: number | null }[];
+      .all(...args) as { name: string; status: ToolCallStatus; duration_ms: number | null; pid: number | null; started_ns: number | null }[];
     const byName = new Map<string, { ok: number; failed: number; pending: number; durations: number[] }>();
     for (const r of rows) {
       let s = byName.get(r.name);
       if (!s) byName.set(r.name, (s = { ok: 0, failed: 0, pending: 0, durations: [] }));
+      if (r.status === 'pending' && r.pid !== null && !this.ownerAlive(Number(r.pid), r.started_ns)) {
+        s.failed++; // an orphan (see view); no duration
+        continue;
+      }
       if (r.status === 'pending') {
         s.pending++;
         continue;
