@@ -277,7 +277,7 @@ export class Store {
 
   /** Takes the write lock; a refusal to write says which file and why. */
   private beginImmediate(): void {
-    if (this.readOnly) throw new StoreError('EACCES', `${this.path} is open read-only here (a command that only reads)`);
+    if (this.readOnly) throw new StoreError('EROFS', `${this.path} is open read-only here (a command that only reads)`);
     try {
       this.db.exec('BEGIN IMMEDIATE');
     } catch (e) {

@@ -151,6 +151,17 @@ describe('read-only commands next to a writer, and databases we may not write (i
     }
   }, 120_000);
 
+  it('read-only commands work on an overlay agent, also on its first open', async () => {
+    const base = join(dir, 'ovbase');
+    mkdirSync(base);
+    writeFileSync(join(base, 'f'), 'from base');
+    const ov = join(dir, 'ov.db');
+    expect((await cli('init', ov, '--base', base)).code).toBe(0);
+    expect((await cli('fs', 'cat', ov, '/f')).stdout).toBe('from base');
+    expect((await cli('fs', 'ls', ov, '/')).stdout).toBe('f f\n');
+    expect((await cli('diff', ov)).code).toBe(0);
+  });
+
   const asNobody = process.getuid?.() === 0 ? it : it.skip; // permissions do not stop root
   const nobody = (...args: string[]) =>
     run('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, CLI, ...args], { cwd: '/' });

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { existsSync, realpathSync, rmSync, statSync } from 'node:fs';
 import { Store, StoreError, databasePath, looksLikePath, validateId } from '../../store/index.js';
-import { META } from '../../core/agent.js';
+import { Agent, META } from '../../core/agent.js';
 import { UserError } from '../errors.js';
 import { quoteName } from '../quote.js';
 import { parseIntOption } from '../options.js';
@@ -68,6 +68,9 @@ export function registerInit(program: Command): void {
       } finally {
         store.close();
       }
+      // an overlay's first open sets up its root from the base: do it now, so commands that only
+      // read (and open read-only) find it done
+      if (base) Agent.open({ path: file }).close();
       console.log(`Created agent filesystem: ${quoteName(file)}`);
       if (target.id) console.log(`Agent ID: ${target.id}`);
       if (base) console.log(`Base directory: ${quoteName(base)}`);
