@@ -37,12 +37,16 @@ export function processInfo(pid: number): ProcessInfo | undefined {
     const startTicks = Number(fields[19]);
     const pending = (name: string) => BigInt(`0x${/^${name}:\s*([0-9a-f]+)/m.exec(status)?.[1] ?? '0'}`);
     const sigkill = 1n << 8n; // bit SIGKILL - 1
-    const dying = ((pending('SigPnd') | pending('ShdPnd')) & sigkill) !== 0n;
+    const exiting = (Number(fields[6]) & PF_EXITING) !== 0; // in do_exit(), after SIGKILL was taken
+    const dying = exiting || ((pending('SigPnd') | pending('ShdPnd')) & sigkill) !== 0n;
     return { running: !['Z', 'X', 'x'].includes(state) && !dying, startMs: bootMs() + (startTicks * 1000) / TICKS, argv };
   } catch {
     return undefined;
   }
 }
+
+/** The kernel's task flag for a process in its exit path (include/linux/sched.h). */
+const PF_EXITING = 0x4;
 
 /** USER_HZ: 100 on every Linux architecture Node runs on. */
 const TICKS = 100;
