@@ -46,5 +46,10 @@ if [ ! -x native/sandbox/build/agentfs-sandbox ] || [ native/sandbox/launcher.c 
   mkdir -p native/sandbox/build && cc -O2 -Wall -o native/sandbox/build/agentfs-sandbox native/sandbox/launcher.c
 fi
 
+# Tether for `agentfs record` (PR_SET_PDEATHSIG: the command dies with its recorder).
+if [ ! -x native/tether/build/agentfs-tether ] || [ native/tether/tether.c -nt native/tether/build/agentfs-tether ]; then
+  mkdir -p native/tether/build && cc -O2 -Wall -o native/tether/build/agentfs-tether native/tether/tether.c
+fi
+
 # TypeScript -> dist/
 node node_modules/typescript/bin/tsc -p tsconfig.json

@@ -1,5 +1,6 @@
 import { FsError } from '../core/errors.js';
 import { StoreError } from '../store/errors.js';
+import { escapeControls } from './quote.js';
 
 /** An error meant for the user as it is (no stack): a clear one-line message and an exit code. */
 export class UserError extends Error {
@@ -11,22 +12,27 @@ export class UserError extends Error {
   }
 }
 
-/** Prints one line to stderr and returns the exit code to use. */
+/**
+ * Prints one line to stderr and returns the exit code to use. Messages echo user input (paths,
+ * keys) and remote replies: control characters in them are written as escapes (\n, \033), so
+ * the message stays one line and cannot drive the terminal.
+ */
 export function reportError(e: unknown): number {
+  const say = (message: string) => console.error(`agentfs: ${escapeControls(message)}`);
   if (e instanceof UserError) {
-    console.error(`agentfs: ${e.message}`);
+    say(e.message);
     return e.exitCode;
   }
   if (e instanceof FsError || e instanceof StoreError) {
-    console.error(`agentfs: ${e.message}`);
+    say(e.message);
     return 1;
   }
   const err = e as NodeJS.ErrnoException;
   if (err && typeof err.code === 'string' && typeof err.message === 'string') {
-    console.error(`agentfs: ${err.message}`);
+    say(err.message);
     return 1;
   }
-  console.error(`agentfs: ${err?.message ?? String(e)}`);
+  say(err?.message ?? String(e));
   if (process.env.AGENTFS_DEBUG && err?.stack) console.error(err.stack);
   return 1;
 }

@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { createRequire } from 'node:module';
 import { reportError } from './errors.js';
 import { checkArgvEncoding, normalizeArgv } from './argv.js';
+import { installPipeHandling } from './output.js';
 const pkg = createRequire(import.meta.url)('../../package.json') as { version: string };
 
 type Register = (program: Command) => void;
@@ -55,6 +56,7 @@ function programWith(registers: Register[]): Command {
 }
 
 export async function main(argv: string[]): Promise<void> {
+  installPipeHandling();
   const args = normalizeArgv(argv);
   try {
     if (argv === process.argv) checkArgvEncoding(argv);

@@ -1,4 +1,4 @@
-import { Store, type OpenOptions } from '../store/index.js';
+import { Store, StoreError, type OpenOptions } from '../store/index.js';
 import type { AgentTarget } from '../store/index.js';
 import type { FileSystem } from './types.js';
 import { InodeFs } from './fs/index.js';
@@ -52,7 +52,7 @@ export class Agent {
     this.store = store;
     this.base = store.getMeta(META.base);
     this.tools = new ToolCalls(store);
-    const journalOn = options.journal ?? store.getMeta(META.journal) !== 'off';
+    const journalOn = !store.readOnly && (options.journal ?? store.getMeta(META.journal) !== 'off');
     const tools = this.tools;
     let inode: InodeFs | undefined;
     this.journal = journalOn
@@ -70,6 +70,8 @@ export class Agent {
           });
     this.paths = new PathFs(this.fs);
     this.kv = new KvStore(store);
+    // pending calls of processes that died (a `record` killed with SIGKILL) are stored as failed
+    if (!store.readOnly) this.tools.reapOrphans();
   }
 
   static open(target: AgentTarget = {}, options: AgentOpenOptions = {}): Agent {
@@ -78,6 +80,18 @@ export class Agent {
       return new Agent(store, options);
     } catch (e) {
       store.close();
+      // a read-only open of an agent whose first open still has something to set up (an overlay
+      // adopting its base root): one writable open does it, then read as asked
+      if (options.readOnly && e instanceof StoreError && e.code === 'EROFS') {
+        Agent.open(target, { ...options, readOnly: false }).close();
+        const again = Store.open(target, options);
+        try {
+          return new Agent(again, options);
+        } catch (e2) {
+          again.close();
+          throw e2;
+        }
+      }
       throw e;
     }
   }

@@ -10,7 +10,7 @@ import { stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { unmountPath } from './server.js';
-import { isAlive } from '../core/process-alive.js';
+import { isAlive, processInfo } from '../core/process-alive.js';
 
 export const FSTYPE = 'fuse.agentfs';
 
@@ -102,6 +102,20 @@ export interface LiveMount {
   stale: boolean;
 }
 
+/**
+ * True while the server a record names still runs: the pid exists, is not a zombie or dying of
+ * SIGKILL, runs agentfs, and started before the record was written (not a reused pid).
+ */
+export function serverAlive(rec: MountRecord): boolean {
+  const info = processInfo(rec.pid);
+  if (!info) return process.platform === 'linux' ? false : isAlive(rec.pid);
+  if (!info.running) return false;
+  if (!info.argv.some((a) => /agentfs/.test(a))) return false;
+  const written = Date.parse(rec.startedAt);
+  // start times from /proc are in ticks (10 ms) and boot time in seconds: allow for that
+  return Number.isNaN(written) || info.startMs <= written + 2000;
+}
+
 /** Active agentfs mounts; records of servers that are gone are pruned. */
 export function listMounts(): LiveMount[] {
   const mounted = kernelMounts().filter((m) => m.fstype === FSTYPE);
@@ -111,7 +125,7 @@ export function listMounts(): LiveMount[] {
     if (seen.has(m.mountpoint)) continue;
     seen.add(m.mountpoint);
     const rec = readRecord(m.mountpoint);
-    const alive = rec !== undefined && isAlive(rec.pid);
+    const alive = rec !== undefined && serverAlive(rec);
     out.push({ mountpoint: m.mountpoint, database: rec?.database, pid: alive ? rec.pid : undefined, stale: rec !== undefined && !alive });
   }
   // prune records whose mount or server is gone
@@ -125,7 +139,7 @@ export function listMounts(): LiveMount[] {
   for (const f of files) {
     try {
       const rec = JSON.parse(readFileSync(join(dir, f), 'utf8')) as MountRecord;
-      if (!seen.has(rec.mountpoint) && !isAlive(rec.pid)) {
+      if (!seen.has(rec.mountpoint) && !serverAlive(rec)) {
         rmSync(join(dir, f), { force: true });
         rmSync(join(dir, f.replace(/\.json$/, '.log')), { force: true });
       }
@@ -172,10 +186,10 @@ export async function recoverStale(mountpoint: string): Promise<'none' | 'recove
   const m = agentfsMountAt(mountpoint);
   if (!m) return 'none';
   const rec = readRecord(mountpoint);
-  let stale = rec !== undefined && !isAlive(rec.pid);
+  let stale = rec !== undefined && !serverAlive(rec);
   if (!stale) {
     const state = await probe(mountpoint, 2000);
-    stale = state === 'enotconn' || (state === 'timeout' && (rec === undefined || !isAlive(rec.pid)));
+    stale = state === 'enotconn' || (state === 'timeout' && (rec === undefined || !serverAlive(rec)));
   }
   if (!stale) return 'live';
   await abortConnection(m.device);

@@ -36,7 +36,7 @@ export function listRuns(): PsRow[] {
 function countChanges(database: string): number | undefined {
   if (!existsSync(database)) return undefined;
   try {
-    const agent = Agent.open({ path: database });
+    const agent = Agent.open({ path: database }, { readOnly: true });
     try {
       return agent.fs instanceof OverlayFs ? computeChanges(agent.fs).length : undefined;
     } finally {

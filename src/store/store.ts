@@ -6,6 +6,7 @@ import { databasePath, type AgentTarget } from './locate.js';
 import { DEFAULT_CHUNK_SIZE, EXTENSION_TABLES, REQUIRED_TABLES, SCHEMA_VERSION, SPEC_TABLES } from './schema.js';
 import { detectLayout, type Layout } from './layout.js';
 import { checkSqliteHeader } from './sqlite-file.js';
+import { accessProblem, throwAccessProblem } from './access.js';
 
 export type Db = InstanceType<typeof Database>;
 /** A prepared statement (libsql's better-sqlite3 compatible API). */
@@ -32,6 +33,12 @@ export interface OpenOptions {
    * makes them durable; 'full': every commit is fsynced (what agentfs-sdk does).
    */
   durability?: 'normal' | 'full';
+  /**
+   * Open for reading only (commands that only look): no write lock is ever taken, so a writer
+   * holding a transaction does not block us, and a database we may not write can still be read.
+   * Tables a feature would create are made as empty TEMP tables; transaction() is refused.
+   */
+  readOnly?: boolean;
 }
 
 
@@ -45,6 +52,8 @@ export class Store {
   readonly path: string;
   readonly chunkSize: number;
   readonly layout: Layout;
+  /** opened with readOnly: nothing is ever written */
+  readonly readOnly: boolean;
   private depth = 0;
   private readonly statements = new Map<string, Statement>();
   private readonly arrayStatements = new Map<string, Statement>();
@@ -61,6 +70,7 @@ export class Store {
     this.path = path;
     this.chunkSize = chunkSize;
     this.layout = layout;
+    this.readOnly = options.readOnly === true;
     this.fullSync = options.durability === 'full' && path !== ':memory:';
   }
 
@@ -80,7 +90,7 @@ export class Store {
   }
 
   private static create(file: string, options: OpenOptions): Store {
-    const db = new Database(file);
+    const db = openDatabase(file, false);
     try {
       configure(db, options, file !== ':memory:');
       const chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
@@ -107,16 +117,24 @@ export class Store {
         db.exec('ROLLBACK');
         throw e;
       }
-      return new Store(db, file, chunkSize, detectLayout(db), options);
+      return new Store(db, file, chunkSize, detectLayout(db), { ...options, readOnly: false });
     } catch (e) {
       db.close();
+      if (file !== ':memory:') throwAccessProblem(file, e, true);
       throw e;
     }
   }
 
-  private static openExisting(file: string, options: OpenOptions): Store {
+  private static openExisting(file: string, options: OpenOptions, mayAddTables = true): Store {
     checkSqliteHeader(file);
-    const db = new Database(file);
+    const readOnly = options.readOnly === true;
+    if (!readOnly) {
+      // SQLite quietly opens a file it may not write read-only and fails at the first write
+      // ("attempt to write a readonly database", no path): say it now, with the reason
+      const problem = accessProblem(file, true);
+      if (problem) throw new StoreError('EACCES', `cannot write ${file}: ${problem}`);
+    }
+    const db = openDatabase(file, readOnly);
     try {
       // Validate before any statement that could write (journal mode, schema). Wait for a busy
       // writer first, so a locked database is not reported as a corrupt one.
@@ -127,6 +145,7 @@ export class Store {
           (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[]).map((r) => r.name),
         );
       } catch (e) {
+        throwAccessProblem(file, e, false);
         throw new StoreError('ECORRUPT', `${file} is corrupt or not a database: ${(e as Error).message}`);
       }
       const missing = REQUIRED_TABLES.filter((t) => !tables.has(t));
@@ -143,8 +162,19 @@ export class Store {
           `${file} uses an older AgentFS layout (${layout.outdated.join('; ')}); upgrade it with \`agentfs migrate ${file}\``,
         );
       }
-      configure(db, options, true);
-      if (!layout.outdated.length) {
+      if (readOnly && mayAddTables && missingTables(tables).length) {
+        // a database that never had our additive tables: make them once with a writable open
+        // (a reader never writes; where we may not write, go on without them: see ensureSchema)
+        db.close();
+        try {
+          Store.openExisting(file, { ...options, readOnly: false }).close();
+        } catch (e) {
+          if (!(e instanceof StoreError && e.code === 'EACCES')) throw e;
+        }
+        return Store.openExisting(file, options, false);
+      }
+      configure(db, options, true, readOnly);
+      if (!layout.outdated.length && !readOnly) {
         // Additive only: spec tables another SDK may not have made (whiteouts, origins) and ours.
         db.exec('BEGIN IMMEDIATE');
         try {
@@ -163,8 +193,9 @@ export class Store {
       }
       return new Store(db, file, chunkSize, detectLayout(db), options);
     } catch (e) {
-      db.close();
+      if (db.open) db.close();
       if (e instanceof StoreError) throw e;
+      throwAccessProblem(file, e, !readOnly);
       throw new StoreError('ECORRUPT', `${file} cannot be opened as an AgentFS database: ${(e as Error).message}`);
     }
   }
@@ -195,7 +226,7 @@ export class Store {
   /** Runs fn in one transaction (a savepoint when nested); rolls back if it throws. */
   transaction<T>(fn: () => T): T {
     if (this.depth === 0) {
-      this.db.exec('BEGIN IMMEDIATE');
+      this.beginImmediate();
       this.depth++;
       try {
         this.runBeginWriteHooks();
@@ -238,10 +269,21 @@ export class Store {
    */
   beginBatch(): boolean {
     if (this.depth > 0) return false;
-    this.db.exec('BEGIN IMMEDIATE');
+    this.beginImmediate();
     this.depth++;
     this.runBeginWriteHooks();
     return true;
+  }
+
+  /** Takes the write lock; a refusal to write says which file and why. */
+  private beginImmediate(): void {
+    if (this.readOnly) throw new StoreError('EROFS', `${this.path} is open read-only here (a command that only reads)`);
+    try {
+      this.db.exec('BEGIN IMMEDIATE');
+    } catch (e) {
+      if (this.path !== ':memory:') throwAccessProblem(this.path, e, true);
+      throw e;
+    }
   }
 
   /**
@@ -317,10 +359,37 @@ export class Store {
   /** Creates a feature's own tables once per open store (idempotent DDL). */
   ensureSchema(feature: string, statements: readonly string[]): void {
     if (this.ensured.has(feature)) return;
+    if (this.readOnly) {
+      this.ensureTempSchema(statements);
+      this.ensured.add(feature);
+      return;
+    }
     this.transaction(() => {
       for (const sql of statements) this.db.exec(sql);
     });
     this.ensured.add(feature);
+  }
+
+  /**
+   * Read-only: the feature's tables that the file lacks become empty TEMP tables (what a reader
+   * of a database without them should see), never shadowing a table the file has.
+   */
+  private ensureTempSchema(statements: readonly string[]): void {
+    const existing = new Set(
+      (this.db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[]).map((r) => r.name),
+    );
+    const made = new Set<string>();
+    for (const sql of statements) {
+      const table = /^\s*CREATE TABLE IF NOT EXISTS (\w+)/i.exec(sql);
+      if (table) {
+        if (existing.has(table[1]!)) continue;
+        this.db.exec(sql.replace(/^\s*CREATE TABLE/i, 'CREATE TEMP TABLE'));
+        made.add(table[1]!);
+        continue;
+      }
+      const index = /^\s*CREATE (UNIQUE )?INDEX IF NOT EXISTS (\w+) ON (\w+)/i.exec(sql);
+      if (index && made.has(index[3]!)) this.db.exec(sql.replace(index[2]!, `temp.${index[2]!}`));
+    }
   }
 
   /** Our own per-database settings (agentfs_meta). */
@@ -353,7 +422,7 @@ export class Store {
     // libsql cannot finalize prepared statements, so sqlite3_close leaves the WAL behind; fold it
     // into the main file ourselves (without waiting, in case a mount still reads) so the .db file
     // alone is complete when copied.
-    if (this.path !== ':memory:') {
+    if (this.path !== ':memory:' && !this.readOnly) {
       try {
         this.db.exec('PRAGMA busy_timeout = 0');
         this.db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
@@ -377,9 +446,35 @@ function savepoint(store: Store, depth: number): { open: Statement; release: Sta
   return { open: store.stmt(`SAVEPOINT ${name}`), release: store.stmt(`RELEASE ${name}`), rollback: store.stmt(`ROLLBACK TO ${name}`) };
 }
 
-function configure(db: Db, options: OpenOptions, onDisk: boolean): void {
+/** libsql's open, whose failures name SQLite's result code only ("ConnectionFailed(... 14)"). */
+function openDatabase(file: string, readOnly: boolean): Db {
+  try {
+    if (!readOnly) return new Database(file);
+    // A WAL database whose -wal and -shm SQLite may not create (read-only directory) cannot be
+    // opened even for reading; with no -wal the main file holds every commit, so read it as an
+    // unchanging file (SQLite's immutable=1: no locks, no -shm).
+    if (!existsSync(`${file}-wal`) && !existsSync(`${file}-shm`) && accessProblem(file, true)?.startsWith('directory')) {
+      const uri = `file:${encodeURI(file).replace(/\?/g, '%3F').replace(/#/g, '%23')}?immutable=1`;
+      return new Database(uri, { readonly: true });
+    }
+    return new Database(file, { readonly: true });
+  } catch (e) {
+    if (file !== ':memory:') throwAccessProblem(file, e, !readOnly);
+    throw new StoreError('ECORRUPT', `cannot open ${file}: ${(e as Error).message}`);
+  }
+}
+
+/** Tables our additive DDL would create in this file. */
+function missingTables(tables: Set<string>): string[] {
+  const names = [...SPEC_TABLES, ...EXTENSION_TABLES]
+    .map((sql) => /CREATE TABLE IF NOT EXISTS (\w+)/.exec(sql)?.[1])
+    .filter((n): n is string => n !== undefined);
+  return names.filter((n) => !tables.has(n));
+}
+
+function configure(db: Db, options: OpenOptions, onDisk: boolean, readOnly = false): void {
   db.exec(`PRAGMA busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000))}`);
-  if (onDisk) {
+  if (onDisk && !readOnly) {
     const mode = (db.prepare('PRAGMA journal_mode = WAL').get() as { journal_mode: string }).journal_mode;
     if (String(mode).toLowerCase() !== 'wal') throw new StoreError('ECORRUPT', `cannot switch to WAL mode (got ${mode})`);
   }

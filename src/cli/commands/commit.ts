@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { commitChanges, discardChanges } from '../../core/changes/index.js';
 import { sessionInUse } from '../../sandbox/index.js';
 import { UserError } from '../errors.js';
+import { quoteName } from '../quote.js';
 import { changeLine, openOverlay, relPath } from './diff.js';
 
 interface CommitOpts {
@@ -33,8 +34,8 @@ export function registerCommit(program: Command): void {
         for (const c of result.changes) console.log(changeLine(c));
         for (const c of result.skipped) console.error(`skipped: ${relPath(c.path)}: ${c.type} files cannot be committed`);
         const n = result.changes.length - result.skipped.length;
-        if (opts.dryRun) console.log(`${n} change${n === 1 ? '' : 's'} would be written to ${ov.base.dir}`);
-        else console.log(`Committed ${n} change${n === 1 ? '' : 's'} to ${ov.base.dir}`);
+        if (opts.dryRun) console.log(`${n} change${n === 1 ? '' : 's'} would be written to ${quoteName(ov.base.dir)}`);
+        else console.log(`Committed ${n} change${n === 1 ? '' : 's'} to ${quoteName(ov.base.dir)}`);
       } finally {
         agent.close();
       }

@@ -4,6 +4,7 @@ import { computeChanges, patchOf, type Change } from '../../core/changes/index.j
 import { OverlayFs } from '../../core/overlay/index.js';
 import { resolveDatabase } from '../../sandbox/index.js';
 import { UserError } from '../errors.js';
+import { quoteName } from '../quote.js';
 
 interface DiffOptions {
   stat?: boolean;
@@ -12,9 +13,9 @@ interface DiffOptions {
 }
 
 /** Opens an overlay agent (id, .db path, or run session id) for diff, commit and discard. */
-export function openOverlay(id: string): { agent: Agent; ov: OverlayFs; database: string } {
+export function openOverlay(id: string, access: { readOnly?: boolean } = {}): { agent: Agent; ov: OverlayFs; database: string } {
   const database = resolveDatabase(id);
-  const agent = Agent.open({ path: database });
+  const agent = Agent.open({ path: database }, { readOnly: access.readOnly });
   if (!(agent.fs instanceof OverlayFs)) {
     agent.close();
     throw new UserError(`${id} is not an overlay agent (it has no base directory; see \`agentfs init --base\` and \`agentfs run\`)`);
@@ -23,7 +24,7 @@ export function openOverlay(id: string): { agent: Agent; ov: OverlayFs; database
 }
 
 export function relPath(path: string): string {
-  return path === '/' ? '.' : path.slice(1);
+  return path === '/' ? '.' : quoteName(path.slice(1));
 }
 
 export function changeLine(c: Change): string {
@@ -53,7 +54,7 @@ export function registerDiff(program: Command): void {
     .option('--patch', 'unified diff of text files (binary files say so)')
     .option('--json', 'machine-readable output')
     .action((id: string, paths: string[], opts: DiffOptions) => {
-      const { agent, ov } = openOverlay(id);
+      const { agent, ov } = openOverlay(id, { readOnly: true });
       try {
         const changes = computeChanges(ov, paths);
         if (opts.json) {

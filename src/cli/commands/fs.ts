@@ -3,14 +3,19 @@
  * (`agentfs fs ID <sub> ...` is rewritten to this order by cli/argv.ts.)
  */
 import type { Command } from 'commander';
-import { Agent } from '../../core/agent.js';
+import { Agent, type AgentOpenOptions } from '../../core/agent.js';
 import type { PathFs } from '../../core/fs/paths.js';
 import { S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK, type Attr } from '../../core/types.js';
 import { targetFromArg } from '../../store/index.js';
 import { UserError } from '../errors.js';
+import { parseOptionalInt } from '../options.js';
+import { quoteName } from '../quote.js';
 
-function withAgent<T>(id: string, fn: (paths: PathFs, agent: Agent) => T): T {
-  const agent = Agent.open(targetFromArg(id));
+/** Commands that only look (ls, cat, stat, tree) open read-only: a busy writer does not block them. */
+const READ_ONLY = { readOnly: true };
+
+function withAgent<T>(id: string, fn: (paths: PathFs, agent: Agent) => T, options: AgentOpenOptions = {}): T {
+  const agent = Agent.open(targetFromArg(id), options);
   try {
     return fn(agent.paths, agent);
   } finally {
@@ -18,8 +23,8 @@ function withAgent<T>(id: string, fn: (paths: PathFs, agent: Agent) => T): T {
   }
 }
 
-async function withAgentAsync<T>(id: string, fn: (paths: PathFs) => Promise<T>): Promise<T> {
-  const agent = Agent.open(targetFromArg(id));
+async function withAgentAsync<T>(id: string, fn: (paths: PathFs) => Promise<T>, options: AgentOpenOptions = {}): Promise<T> {
+  const agent = Agent.open(targetFromArg(id), options);
   try {
     return await fn(agent.paths);
   } finally {
@@ -106,7 +111,7 @@ function longLine(name: string, a: Attr, target?: string): string {
   const pad = (n: number) => String(n).padStart(2, '0');
   const when = `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}`;
   const size = (a.mode & S_IFMT) === S_IFCHR || (a.mode & S_IFMT) === S_IFBLK ? `${a.rdev >> 8}, ${a.rdev & 0xff}` : String(a.size);
-  return `${modeString(a.mode)} ${String(a.nlink).padStart(3)} ${String(a.uid).padStart(5)} ${String(a.gid).padStart(5)} ${size.padStart(10)} ${when} ${name}${target !== undefined ? ` -> ${target}` : ''}`;
+  return `${modeString(a.mode)} ${String(a.nlink).padStart(3)} ${String(a.uid).padStart(5)} ${String(a.gid).padStart(5)} ${size.padStart(10)} ${when} ${quoteName(name)}${target !== undefined ? ` -> ${quoteName(target)}` : ''}`;
 }
 
 function out(line: string): void {
@@ -144,9 +149,9 @@ export function registerFs(program: Command): void {
         } else if (opts.long) {
           for (const e of entries) out(longLine(e.name, e.attr, e.target));
         } else {
-          for (const e of entries) out(`${typeLetter(e.attr.mode)} ${e.name}`);
+          for (const e of entries) out(`${typeLetter(e.attr.mode)} ${quoteName(e.name)}`);
         }
-      });
+      }, READ_ONLY);
     });
 
   fs.command('cat')
@@ -158,7 +163,7 @@ export function registerFs(program: Command): void {
         for (const piece of p.readPieces(abs(path))) {
           if (!process.stdout.write(piece)) await new Promise((r) => process.stdout.once('drain', r));
         }
-      });
+      }, READ_ONLY);
     });
 
   fs.command('write')
@@ -295,7 +300,7 @@ export function registerFs(program: Command): void {
           out(JSON.stringify({ path: at, ...attrJson(a), ...(target !== undefined ? { target } : {}) }, null, 2));
           return;
         }
-        out(`  File: ${at}${target !== undefined ? ` -> ${target}` : ''}`);
+        out(`  File: ${quoteName(at)}${target !== undefined ? ` -> ${quoteName(target)}` : ''}`);
         out(`  Type: ${typeName(a.mode)}`);
         out(`  Size: ${a.size}    Blocks: ${a.blocks}    IO Block: ${a.blksize}`);
         out(` Inode: ${a.ino}    Links: ${a.nlink}${a.rdev ? `    Device: ${a.rdev >> 8},${a.rdev & 0xff}` : ''}`);
@@ -303,7 +308,7 @@ export function registerFs(program: Command): void {
         out(`Access: ${isoTime(a.atime)} (${nsString(a.atime)})`);
         out(`Modify: ${isoTime(a.mtime)} (${nsString(a.mtime)})`);
         out(`Change: ${isoTime(a.ctime)} (${nsString(a.ctime)})`);
-      });
+      }, READ_ONLY);
     });
 
   fs.command('tree')
@@ -313,8 +318,7 @@ export function registerFs(program: Command): void {
     .option('-L, --level <N>', 'descend at most N levels')
     .option('--json', 'nested JSON: {name, type, size, children}')
     .action((id: string, path: string, opts: { level?: string; json?: boolean }) => {
-      const maxDepth = opts.level === undefined ? undefined : Number(opts.level);
-      if (maxDepth !== undefined && (!Number.isInteger(maxDepth) || maxDepth < 1)) throw new UserError(`--level ${opts.level}: expected a whole number >= 1`);
+      const maxDepth = parseOptionalInt('--level', opts.level, { min: 1, max: 1_000_000 });
       withAgent(id, (p) => {
         const at = abs(path);
         const entries = [...p.walk(at, { maxDepth })];
@@ -333,7 +337,7 @@ export function registerFs(program: Command): void {
           out(JSON.stringify(root, null, 2));
           return;
         }
-        out(at);
+        out(quoteName(at));
         // draw with ├── / └── : an entry is last when no later entry shares its parent
         let dirs = 0;
         let files = 0;
@@ -342,12 +346,12 @@ export function registerFs(program: Command): void {
           let prefix = '';
           for (let d = 1; d < e.depth; d++) prefix += hasSibling(entries, i, d) ? '│   ' : '    ';
           prefix += hasSibling(entries, i, e.depth) ? '├── ' : '└── ';
-          out(`${prefix}${e.name}${e.target !== undefined ? ` -> ${e.target}` : ''}`);
+          out(`${prefix}${quoteName(e.name)}${e.target !== undefined ? ` -> ${quoteName(e.target)}` : ''}`);
           if ((e.attr.mode & S_IFMT) === S_IFDIR) dirs++;
           else files++;
         }
         out(`\n${dirs} director${dirs === 1 ? 'y' : 'ies'}, ${files} file${files === 1 ? '' : 's'}`);
-      });
+      }, READ_ONLY);
     });
 }
 

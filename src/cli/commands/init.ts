@@ -1,9 +1,11 @@
 import type { Command } from 'commander';
 import { existsSync, realpathSync, rmSync, statSync } from 'node:fs';
-import { Store, databasePath, looksLikePath, validateId } from '../../store/index.js';
-import { META } from '../../core/agent.js';
+import { Store, StoreError, databasePath, looksLikePath, validateId } from '../../store/index.js';
+import { Agent, META } from '../../core/agent.js';
 import { UserError } from '../errors.js';
 import { checkRemoteUrl, SyncError } from '../../sync/index.js';
+import { quoteName } from '../quote.js';
+import { parseIntOption } from '../options.js';
 
 interface InitOptions {
   force?: boolean;
@@ -48,14 +50,21 @@ export function registerInit(program: Command): void {
       } catch (e) {
         throw e instanceof SyncError ? new UserError(`--sync-remote-url: ${e.message}`) : e;
       }
-      const chunkSize = Number(opts.chunkSize ?? 4096);
-      if (!Number.isInteger(chunkSize) || chunkSize < 512 || chunkSize > 1048576) {
-        throw new UserError(`--chunk-size ${opts.chunkSize}: expected a whole number of bytes from 512 to 1048576`);
-      }
+      const chunkSize = parseIntOption('--chunk-size', opts.chunkSize ?? '4096', { min: 512, max: 1048576 });
       if (existsSync(file)) {
+        // --force replaces agents, never some other file that happens to sit there; and without
+        // it, say what the file is rather than calling any file an agent
+        if (statSync(file).size > 0) {
+          try {
+            Store.open({ path: file }, { allowOldLayout: true, readOnly: true }).close();
+          } catch (e) {
+            if (e instanceof StoreError && (e.code === 'EFOREIGN' || e.code === 'ECORRUPT')) {
+              throw new UserError(`${e.message}; not overwriting it`);
+            }
+            throw e;
+          }
+        }
         if (!opts.force) throw new UserError(`agent already exists: ${file} (use --force to overwrite)`);
-        // --force replaces agents, never some other file that happens to sit there
-        if (statSync(file).size > 0) Store.open({ path: file }, { allowOldLayout: true }).close();
         for (const f of [file, `${file}-wal`, `${file}-shm`]) rmSync(f, { force: true });
       }
       const store = Store.open(target, { create: true, chunkSize });
@@ -67,9 +76,12 @@ export function registerInit(program: Command): void {
       } finally {
         store.close();
       }
-      console.log(`Created agent filesystem: ${file}`);
+      // an overlay's first open sets up its root from the base: do it now, so commands that only
+      // read (and open read-only) find it done
+      if (base) Agent.open({ path: file }).close();
+      console.log(`Created agent filesystem: ${quoteName(file)}`);
       if (target.id) console.log(`Agent ID: ${target.id}`);
-      if (base) console.log(`Base directory: ${base}`);
+      if (base) console.log(`Base directory: ${quoteName(base)}`);
       if (opts.command !== undefined) {
         const { execInAgent } = await import('./exec.js');
         process.exitCode = await execInAgent(file, ['/bin/sh', '-c', opts.command]);

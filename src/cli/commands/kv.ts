@@ -2,14 +2,19 @@ import type { Command } from 'commander';
 import type { Agent } from '../../core/agent.js';
 import { openAgentArg } from './timeline.js';
 import { UserError } from '../errors.js';
+import { jsonForHuman, quoteName } from '../quote.js';
+import { checkJsonText } from '../../core/kv/index.js';
+
+/** kv get and list only look: no write lock, so a busy writer does not make them wait or fail */
+const READ_ONLY = { readOnly: true };
 
 interface JsonOpt {
   json?: boolean;
 }
 
 /** Runs fn on the agent's kv store and closes the agent whatever happens. */
-function withAgent<T>(idArg: string, fn: (agent: Agent) => T): T {
-  const agent = openAgentArg(idArg);
+function withAgent<T>(idArg: string, fn: (agent: Agent) => T, access: { readOnly?: boolean } = {}): T {
+  const agent = openAgentArg(idArg, access);
   try {
     return fn(agent);
   } finally {
@@ -17,17 +22,25 @@ function withAgent<T>(idArg: string, fn: (agent: Agent) => T): T {
   }
 }
 
-/** VALUE as JSON when it parses as JSON, else the string as it is (so `hello` needs no quotes). */
+/**
+ * VALUE as JSON when it parses as JSON, else the string as it is (so `hello` needs no quotes).
+ * JSON whose numbers would not read back as written (1e999, 30 digits, -0) is refused, not
+ * changed.
+ */
 export function parseKvValue(text: string): unknown {
+  let value: unknown;
   try {
-    return JSON.parse(text);
+    value = JSON.parse(text);
   } catch {
     return text;
   }
+  checkJsonText(text);
+  return value;
 }
 
+/** A string as it is (the value is the user's data, like `fs cat`), anything else as JSON. */
 function show(value: unknown, json: boolean | undefined): string {
-  return typeof value === 'string' && !json ? value : JSON.stringify(value);
+  return typeof value === 'string' && !json ? value : jsonForHuman(value);
 }
 
 async function readStdin(): Promise<string> {
@@ -45,7 +58,7 @@ export function registerKv(program: Command): void {
     .argument('<KEY>', 'key')
     .option('--json', 'print strings as JSON too')
     .action((id: string, key: string, opts: JsonOpt) => {
-      const out = withAgent(id, (a) => (a.kv.has(key) ? { value: a.kv.get(key) } : undefined));
+      const out = withAgent(id, (a) => (a.kv.has(key) ? { value: a.kv.get(key) } : undefined), READ_ONLY);
       if (!out) throw new UserError(`no such key: ${key}`);
       console.log(show(out.value, opts.json));
     });
@@ -82,12 +95,12 @@ export function registerKv(program: Command): void {
     .option('--json', 'print a JSON array of {key, value, created_at, updated_at}')
     .option('--keys', 'print only the keys')
     .action((id: string, prefix: string, opts: JsonOpt & { keys?: boolean }) => {
-      const entries = withAgent(id, (a) => a.kv.list(prefix));
+      const entries = withAgent(id, (a) => a.kv.list(prefix), READ_ONLY);
       if (opts.json) {
         console.log(JSON.stringify(entries, null, 2));
         return;
       }
-      const lines = entries.map((e) => (opts.keys ? e.key : `${e.key}\t${JSON.stringify(e.value)}`));
+      const lines = entries.map((e) => (opts.keys ? quoteName(e.key) : `${quoteName(e.key)}\t${jsonForHuman(e.value)}`));
       if (lines.length) process.stdout.write(`${lines.join('\n')}\n`);
     });
 }

@@ -20,6 +20,8 @@ import { unmountPath, type FuseServer } from '../../fuse/server.js';
 import { checkFuse } from '../../fuse/binding.js';
 import { isAlive } from '../../core/process-alive.js';
 import { UserError } from '../errors.js';
+import { parseIntOption } from '../options.js';
+import { quoteName } from '../quote.js';
 
 interface MountOptions {
   foreground?: boolean;
@@ -38,9 +40,7 @@ const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'bin
 
 function parseId(value: string | undefined, flag: string): number | undefined {
   if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 0xfffffffe) throw new UserError(`${flag} ${value}: expected a numeric id`);
-  return n;
+  return parseIntOption(flag, value, { max: 0xfffffffe });
 }
 
 export function registerMount(program: Command): void {
@@ -83,7 +83,7 @@ export function registerMount(program: Command): void {
         throw e;
       }
       const pid = await startBackground(database, mountpoint, opts);
-      console.log(`Mounted ${database} at ${mountpoint} (pid ${pid})`);
+      console.log(`Mounted ${quoteName(database)} at ${quoteName(mountpoint)} (pid ${pid})`);
     });
 
   program
@@ -100,7 +100,7 @@ export function registerMount(program: Command): void {
         throw new UserError(`${mountpoint} is not an agentfs mount`);
       }
       if ((await recoverStale(mountpoint)) === 'recovered') {
-        console.log(`Unmounted ${mountpoint} (its server had died)`);
+        console.log(`Unmounted ${quoteName(mountpoint)} (its server had died)`);
         return;
       }
       try {
@@ -112,7 +112,7 @@ export function registerMount(program: Command): void {
         throw new UserError((e as Error).message);
       }
       if (rec && !opts.lazy) await waitForExit(rec.pid, 15_000);
-      console.log(`Unmounted ${mountpoint}`);
+      console.log(`Unmounted ${quoteName(mountpoint)}`);
     });
 }
 
@@ -122,7 +122,7 @@ function printMounts(): void {
     console.log('No agentfs mounts.');
     return;
   }
-  const rows = mounts.map((m) => [m.mountpoint, m.database ?? '?', m.stale ? 'dead (stale mount)' : String(m.pid ?? '?')]);
+  const rows = mounts.map((m) => [quoteName(m.mountpoint), m.database === undefined ? '?' : quoteName(m.database), m.stale ? 'dead (stale mount)' : String(m.pid ?? '?')]);
   const head = ['MOUNTPOINT', 'DATABASE', 'PID'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   for (const r of [head, ...rows]) console.log(r.map((c, i) => (i < r.length - 1 ? c.padEnd(widths[i]!) : c)).join('  '));

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { listRuns } from '../../sandbox/index.js';
+import { quoteName } from '../quote.js';
 
 export function registerPs(program: Command): void {
   program
@@ -21,8 +22,8 @@ export function registerPs(program: Command): void {
         table.push([
           r.session,
           r.pid === undefined ? '-' : String(r.pid),
-          r.command ? r.command.join(' ') : '-',
-          r.base,
+          r.command ? r.command.map(quoteName).join(' ') : '-',
+          quoteName(r.base),
           r.started.replace('T', ' ').replace(/\.\d+Z$/, 'Z'),
           r.changes === undefined ? '?' : String(r.changes),
         ]);

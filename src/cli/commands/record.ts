@@ -1,9 +1,11 @@
 import type { Command } from 'commander';
-import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
 import { startCommandCall } from '../../core/tools/index.js';
 import { openAgentArg } from './timeline.js';
 import { UserError } from '../errors.js';
+import { onOutputClosed } from '../output.js';
+import { parseIntOption } from '../options.js';
+import { spawnTethered } from '../tether.js';
 
 interface RecordOptions {
   name?: string;
@@ -19,32 +21,39 @@ export async function recordCommand(idArg: string, argv: string[], opts: { name?
   const agent = openAgentArg(idArg);
   try {
     const call = startCommandCall(agent.tools, argv, { name: opts.name, cwd: process.cwd(), tailBytes: opts.tailBytes });
-    const child = spawn(argv[0]!, argv.slice(1), {
-      stdio: ['inherit', 'pipe', 'pipe'],
-      env: { ...process.env, AGENTFS_TOOL_CALL_ID: String(call.id) },
-    });
+    // tethered: if we are killed (even SIGKILL), the kernel kills the command too
+    const { child, exit: exited } = spawnTethered(argv, { ...process.env, AGENTFS_TOOL_CALL_ID: String(call.id) });
     // signals meant for the command (Ctrl-C, kill of the recorder) go to it; we wait for its exit
     const forward = (sig: NodeJS.Signals) => () => {
       if (child.exitCode === null && child.signalCode === null) child.kill(sig);
     };
     const handlers = (['SIGINT', 'SIGTERM', 'SIGHUP'] as const).map((s) => [s, forward(s)] as const);
     for (const [s, h] of handlers) process.on(s, h);
-    child.stdout.on('data', (d: Buffer) => {
+    // our reader went away: the command meets the closed pipe as it would have without us
+    // (SIGPIPE, then its end of our pipe closes), and we still finish the call with its status
+    const closed = { stdout: false, stderr: false };
+    const restoreOutput = onOutputClosed((stream) => {
+      if (closed[stream]) return;
+      closed[stream] = true;
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGPIPE');
+      child[stream]?.destroy();
+    });
+    child.stdout!.on('data', (d: Buffer) => {
       call.stdout(d);
-      process.stdout.write(d);
+      if (!closed.stdout) process.stdout.write(d);
     });
-    child.stderr.on('data', (d: Buffer) => {
+    child.stderr!.on('data', (d: Buffer) => {
       call.stderr(d);
-      process.stderr.write(d);
+      if (!closed.stderr) process.stderr.write(d);
     });
-    const exit = await new Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: Error }>((resolve) => {
-      child.once('error', (error) => resolve({ code: null, signal: null, error }));
-      child.once('close', (code, signal) => resolve({ code, signal }));
-    });
+    const exit = await exited;
     for (const [s, h] of handlers) process.off(s, h);
+    restoreOutput();
     if (exit.error) {
       call.finish({ code: null, spawnError: exit.error });
-      throw new UserError(`cannot run ${argv[0]}: ${(exit.error as NodeJS.ErrnoException).code ?? exit.error.message}`, 127);
+      // the POSIX shell's statuses, as `agentfs run` has them: 127 not found, 126 found but not runnable
+      const code = exit.error.code;
+      throw new UserError(`cannot run ${argv[0]}: ${code ?? exit.error.message}`, code === 'ENOENT' ? 127 : 126);
     }
     call.finish({ code: exit.code, signal: exit.signal });
     if (exit.code !== null) return exit.code;
@@ -64,8 +73,7 @@ export function registerRecord(program: Command): void {
     .option('--name <NAME>', 'tool name to record (default: the program name)')
     .option('--tail <BYTES>', 'bytes of stdout and of stderr kept in the record', '4096')
     .action(async (id: string, argv: string[], opts: RecordOptions) => {
-      const tail = Number(opts.tail);
-      if (!Number.isInteger(tail) || tail < 0 || tail > 1 << 24) throw new UserError(`--tail ${opts.tail}: expected bytes from 0 to 16777216`);
+      const tail = parseIntOption('--tail', opts.tail, { max: 1 << 24 });
       if (!argv.length) throw new UserError('record needs a command: agentfs record ID -- CMD [ARGS...]');
       process.exitCode = await recordCommand(id, argv, { name: opts.name, tailBytes: tail });
     });

@@ -9,14 +9,16 @@ import { existsSync } from 'node:fs';
 import { resolveDatabase } from '../../sandbox/index.js';
 import { targetFromArg } from '../../store/index.js';
 import { UserError } from '../errors.js';
+import { parseIntOption } from '../options.js';
+import { quoteName } from '../quote.js';
 
 /**
  * Opens the agent an argument names: an id, a .db path, or the session id of `agentfs run`
  * (whose database lives with the sessions). No journal: these commands change no files.
  */
-export function openAgentArg(arg: string): Agent {
+export function openAgentArg(arg: string, access: { readOnly?: boolean } = {}): Agent {
   const database = resolveDatabase(arg);
-  return Agent.open(existsSync(database) ? { path: database } : targetFromArg(arg), { journal: false });
+  return Agent.open(existsSync(database) ? { path: database } : targetFromArg(arg), { journal: false, readOnly: access.readOnly });
 }
 
 interface TimelineOptions {
@@ -55,18 +57,19 @@ export function formatTime(sec: number): string {
 }
 
 export function callRow(c: ToolCall): string[] {
-  return [String(c.id), c.name, c.status, c.duration_ms === undefined || c.status === 'pending' ? '--' : `${c.duration_ms}ms`, formatTime(c.started_at)];
+  return [String(c.id), quoteName(c.name), c.status, c.duration_ms === undefined || c.status === 'pending' ? '--' : `${c.duration_ms}ms`, formatTime(c.started_at)];
 }
 
 /** What a journal entry did, in a few words (the FILE column). */
 export function describeEntry(e: JournalEntry): string {
-  const path = e.path ?? '?';
+  const path = e.path === undefined || e.path === null ? '?' : quoteName(e.path);
+  const newPath = e.new_path === undefined || e.new_path === null ? '?' : quoteName(e.new_path);
   switch (e.op) {
     case 'rename':
     case 'link':
-      return `${path} -> ${e.new_path ?? '?'}`;
+      return `${path} -> ${newPath}`;
     case 'symlink':
-      return `${path} -> ${e.new_path ?? '?'} (target)`;
+      return `${path} -> ${newPath} (target)`;
     case 'write':
       return `${path} [${e.offset ?? 0}, ${(e.offset ?? 0) + (e.length ?? 0)}) ${e.bytes ?? 0}B in ${e.writes ?? 1} write${e.writes === 1 ? '' : 's'}`;
     case 'truncate':
@@ -117,9 +120,7 @@ function eventJson(e: TimelineEvent): Record<string, unknown> {
 }
 
 export function parseLimit(text: string): number {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 0) throw new UserError(`--limit ${text}: expected a whole number`);
-  return n;
+  return parseIntOption('--limit', text);
 }
 
 export function parseStatus(text: string | undefined): ToolCallStatus | undefined {
@@ -136,13 +137,20 @@ const UNITS: Record<string, number> = { ms: 1e-3, s: 1, m: 60, h: 3600, d: 86400
  */
 export function parseTimeArg(text: string, option: string, nowMs = Date.now()): bigint {
   const t = text.trim();
-  if (/^\d+(\.\d+)?$/.test(t)) return BigInt(Math.round(Number(t) * 1e6)) * 1000n;
   const rel = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/.exec(t);
-  if (rel) return BigInt(Math.round(nowMs - Number(rel[1]) * UNITS[rel[2]!]! * 1000)) * 1_000_000n;
-  const ms = Date.parse(t);
-  if (!Number.isNaN(ms)) return BigInt(ms) * 1_000_000n;
-  throw new UserError(`${option} ${text}: expected Unix seconds, a duration ago (10m, 2h, 1d) or a date (2024-01-05T09:00:00Z)`);
+  let us: number; // microseconds: exact for every time in range, still a safe integer
+  if (/^\d+(\.\d+)?$/.test(t)) us = Math.round(Number(t) * 1e6);
+  else if (rel) us = Math.round((nowMs - Number(rel[1]) * UNITS[rel[2]!]! * 1000) * 1000);
+  else us = Date.parse(t) * 1000;
+  if (Number.isNaN(us)) {
+    throw new UserError(`${option} ${text}: expected Unix seconds, a duration ago (10m, 2h, 1d) or a date (2024-01-05T09:00:00Z)`);
+  }
+  // times are stored as signed 64-bit nanoseconds: 1677-09-21 to 2262-04-11
+  if (!(Math.abs(us) <= MAX_US)) throw new UserError(`${option} ${text}: out of range (times from 1678 to 2262)`);
+  return BigInt(us) * 1000n;
 }
+
+const MAX_US = 9_223_372_036_854_775;
 
 function queryFrom(opts: TimelineOptions): TimelineQuery {
   if (!['table', 'json', 'ndjson'].includes(opts.format)) throw new UserError(`--format ${opts.format}: expected table, json or ndjson`);
@@ -192,7 +200,7 @@ function printStats(agent: Agent, q: TimelineQuery, format: string, top: number)
   console.log(
     renderColumns(
       ['TOOL', 'CALLS', 'FAILED', 'PENDING', 'AVG', 'P95', 'MAX'],
-      stats.tools.map((s) => [s.name, String(s.total_calls), String(s.failed), String(s.pending), r(s.avg_duration_ms), r(s.p95_duration_ms), r(s.max_duration_ms)]),
+      stats.tools.map((s) => [quoteName(s.name), String(s.total_calls), String(s.failed), String(s.pending), r(s.avg_duration_ms), r(s.p95_duration_ms), r(s.max_duration_ms)]),
     ),
   );
   console.log('');
@@ -200,7 +208,7 @@ function printStats(agent: Agent, q: TimelineQuery, format: string, top: number)
     renderColumns(
       ['PATH', 'CHANGES', 'WRITTEN', 'OPS'],
       stats.paths.map((p) => [
-        p.path,
+        quoteName(p.path),
         String(p.changes),
         `${p.bytes_written}B`,
         Object.entries(p.ops)
@@ -297,9 +305,8 @@ export function registerTimeline(program: Command): void {
     .option('--stats', 'per-tool counts, failures, average/p95 duration, and the most changed paths')
     .action(async (id: string, opts: TimelineOptions) => {
       const q = queryFrom(opts);
-      const interval = Number(opts.interval);
-      if (!Number.isFinite(interval) || interval < 10) throw new UserError(`--interval ${opts.interval}: expected milliseconds >= 10`);
-      const agent = openAgentArg(id);
+      const interval = parseIntOption('--interval', opts.interval, { min: 10, max: 3_600_000 });
+      const agent = openAgentArg(id, { readOnly: true });
       try {
         if (opts.stats) printStats(agent, q, opts.format, q.limit === 100 ? 10 : q.limit!);
         else if (opts.follow) await follow(agent, q, opts.format, interval);

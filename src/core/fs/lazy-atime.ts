@@ -25,6 +25,7 @@ export class LazyAtime {
 
   /** ino was read at t. */
   note(ino: number, t: Timespec): void {
+    if (this.store.readOnly) return; // a look from a read-only open leaves no trace (as noatime)
     this.pending.set(ino, t);
     if (!this.timer) {
       this.timer = setTimeout(() => this.flush(), FLUSH_MS);

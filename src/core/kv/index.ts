@@ -1,14 +1,9 @@
 import type { Store } from '../../store/index.js';
+import { KvError } from './errors.js';
+import { stringifyValue } from './json.js';
 
-/** Why a kv operation was refused (POSIX-style code, as everywhere in agentfs). */
-export class KvError extends Error {
-  readonly code: 'EINVAL' | 'ENOENT' | 'EILSEQ';
-  constructor(code: KvError['code'], message: string) {
-    super(message);
-    this.name = 'KvError';
-    this.code = code;
-  }
-}
+export { KvError } from './errors.js';
+export { checkJsonText, MAX_JSON_DEPTH } from './json.js';
 
 export interface KvEntry {
   key: string;
@@ -120,14 +115,7 @@ function checkKey(key: string): void {
 }
 
 function encode(key: string, value: unknown): string {
-  let text: string | undefined;
-  try {
-    text = JSON.stringify(value);
-  } catch (e) {
-    throw new KvError('EINVAL', `value for kv key '${key}' is not JSON-serialisable: ${(e as Error).message}`);
-  }
-  if (text === undefined) throw new KvError('EINVAL', `value for kv key '${key}' is not JSON-serialisable (${typeof value})`);
-  return text;
+  return stringifyValue(key, value);
 }
 
 /** Values are JSON text by the spec; a foreign writer's non-JSON text is returned as the string it is. */

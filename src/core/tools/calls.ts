@@ -4,7 +4,8 @@ import { nowNs, nsToSeconds } from './clock.js';
 import { TOOL_CALLS_SCHEMA } from './schema.js';
 import type { RecordInput, StartOptions, ToolCall, ToolCallFilter, ToolCallStats, ToolCallStatus } from './types.js';
 import { TOOL_CALL_STATUSES } from './types.js';
-import { isAlive } from '../process-alive.js';
+import { isAlive, processInfo } from '../process-alive.js';
+import { OPEN_CALL_INDEX } from './schema.js';
 
 /** Why a tool-call operation was refused (POSIX-style code). */
 export class ToolCallError extends Error {
@@ -28,6 +29,7 @@ interface Row {
   duration_ms: number | null;
   parent_id: number | null;
   started_ns: number | null;
+  pid: number | null;
 }
 
 interface LiveCall {
@@ -121,16 +123,20 @@ export class ToolCalls {
     return this.finish(id, 'error', null, errorText(err));
   }
 
-  private finish(id: number, status: 'success' | 'error', result: string | null, error: string | null): ToolCall {
+  private finish(id: number, status: 'success' | 'error', result: string | null, error: string | null, opts: { orphan?: boolean } = {}): ToolCall {
     this.ensure();
     const call = this.get(id);
     if (!call) throw new ToolCallError('ENOENT', `no tool call with id ${id}`);
-    if (call.status !== 'pending') throw new ToolCallError('EALREADY', `tool call ${id} (${call.name}) already finished with ${call.status}`);
+    // an orphan reads as failed already (view); its row is still pending
+    if (call.status !== 'pending' && !opts.orphan) throw new ToolCallError('EALREADY', `tool call ${id} (${call.name}) already finished with ${call.status}`);
     const endNs = nowNs();
     const completedAt = nsToSeconds(endNs);
     const startNs = this.live.get(id)?.startedNs ?? (call.started_ns !== undefined ? BigInt(call.started_ns) : undefined);
-    const durationMs =
-      startNs !== undefined ? Math.max(0, Math.round(Number(endNs - startNs) / 1e6)) : Math.max(0, (completedAt - call.started_at) * 1000);
+    // an orphan's end is unknown (only that it ended before now): no duration where the layout
+    // allows none (the spec text's layout wants one: 0)
+    const durationMs = opts.orphan
+      ? this.hasStatus ? null : 0
+      : startNs !== undefined ? Math.max(0, Math.round(Number(endNs - startNs) / 1e6)) : Math.max(0, (completedAt - call.started_at) * 1000);
     this.store.transaction(() => {
       if (this.hasStatus) {
         this.store
@@ -199,11 +205,11 @@ export class ToolCalls {
     const row = this.store
       .stmt(
         `SELECT c.id, c.name, c.parameters, c.result, c.error, c.status, c.started_at, c.completed_at, c.duration_ms,
-                e.parent_id, e.started_ns
+                e.parent_id, e.started_ns, e.pid
          FROM ${this.source} c LEFT JOIN agentfs_tool_call_ext e ON e.id = c.id WHERE c.id = ?`,
       )
       .get(id) as Row | undefined;
-    return row ? toToolCall(row) : undefined;
+    return row ? this.view(row) : undefined;
   }
 
   /** Calls matching filter, newest first unless order is 'asc'. */
@@ -240,7 +246,7 @@ export class ToolCalls {
     }
     const dir = filter.order === 'asc' ? 'ASC' : 'DESC';
     let sql = `SELECT c.id, c.name, c.parameters, c.result, c.error, c.status, c.started_at, c.completed_at, c.duration_ms,
-                      e.parent_id, e.started_ns
+                      e.parent_id, e.started_ns, e.pid
                FROM ${this.source} c LEFT JOIN agentfs_tool_call_ext e ON e.id = c.id
                ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
                ORDER BY c.started_at ${dir}, c.id ${dir}`;
@@ -249,7 +255,70 @@ export class ToolCalls {
       sql += ' LIMIT ?';
       args.push(filter.limit);
     }
-    return (this.store.stmt(sql).all(...args) as Row[]).map(toToolCall);
+    const calls = (this.store.stmt(sql).all(...args) as Row[]).map((r) => this.view(r));
+    // a pending row whose recorder is gone reads as failed (see view)
+    return filter.status === undefined ? calls : calls.filter((c) => c.status === filter.status);
+  }
+
+  /**
+   * A row as a call. A pending call whose recording process is gone (killed, crashed) can never
+   * finish: it reads as failed, with the reason, until the next writable open stores that
+   * (reapOrphans).
+   */
+  private view(r: Row): ToolCall {
+    const call = toToolCall(r);
+    if (call.status === 'pending' && r.pid !== null && r.pid !== undefined && !this.ownerAlive(Number(r.pid), r.started_ns)) {
+      call.status = 'error';
+      call.error = orphanReason(Number(r.pid));
+    }
+    return call;
+  }
+
+  /** True while the process that started a call (pid, at startedNs) still runs. */
+  private ownerAlive(pid: number, startedNs: number | bigint | null): boolean {
+    if (pid === process.pid) return true;
+    const info = processInfo(pid);
+    if (!info) return process.platform === 'linux' ? false : isAlive(pid);
+    if (!info.running) return false;
+    // a process that started after the call did is another one under a reused pid
+    return startedNs === null || info.startMs <= Number(startedNs) / 1e6 + 2000;
+  }
+
+  /**
+   * Stores as failed every pending call whose recording process is gone (a `record` killed with
+   * SIGKILL, a crashed SDK process), and forgets their announcements. Run on writable opens;
+   * returns how many it finished.
+   */
+  reapOrphans(): number {
+    if (!this.store.layout.hasTable('agentfs_tool_call_ext')) return 0;
+    this.ensureOpenCallIndex();
+    const rows = this.store
+      .stmt('SELECT id, pid, started_ns FROM agentfs_tool_call_ext WHERE completed_ns IS NULL AND pid IS NOT NULL')
+      .all() as { id: number; pid: number; started_ns: number | null }[];
+    let reaped = 0;
+    for (const r of rows) {
+      if (this.live.has(Number(r.id)) || this.ownerAlive(Number(r.pid), r.started_ns)) continue;
+      const call = this.get(Number(r.id));
+      if (!call) continue;
+      if (call.status !== 'error' || call.error !== orphanReason(Number(r.pid))) {
+        // finished by someone else meanwhile: only its bookkeeping is left to close
+        this.store.transaction(() => {
+          this.store.stmt('UPDATE agentfs_tool_call_ext SET completed_ns = ? WHERE id = ? AND completed_ns IS NULL').run(nowNs(), r.id);
+          this.store.stmt('DELETE FROM agentfs_active_call WHERE id = ?').run(r.id);
+        });
+        continue;
+      }
+      this.finish(Number(r.id), 'error', null, orphanReason(Number(r.pid)), { orphan: true });
+      reaped++;
+    }
+    return reaped;
+  }
+
+  /** The partial index reapOrphans reads (databases made before it existed get it here). */
+  private ensureOpenCallIndex(): void {
+    const name = 'agentfs_idx_tool_call_ext_open';
+    if (this.store.stmt("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?").get(name)) return;
+    this.store.transaction(() => this.store.db.exec(OPEN_CALL_INDEX));
   }
 
   /** Per-tool counts, failures and average/p95/max duration of finished calls, busiest first. */
@@ -271,14 +340,21 @@ export class ToolCalls {
     }
     const rows = this.store
       .stmt(
-        `SELECT name, status, duration_ms FROM ${this.source} ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
-         ORDER BY name, duration_ms`,
+        `SELECT c.name, c.status, c.duration_ms,
+                CASE WHEN c.status = 'pending' THEN (SELECT e.pid FROM agentfs_tool_call_ext e WHERE e.id = c.id) END AS pid,
+                CASE WHEN c.status = 'pending' THEN (SELECT e.started_ns FROM agentfs_tool_call_ext e WHERE e.id = c.id) END AS started_ns
+         FROM ${this.source} c ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+         ORDER BY c.name, c.duration_ms`,
       )
-      .all(...args) as { name: string; status: ToolCallStatus; duration_ms: number | null }[];
+      .all(...args) as { name: string; status: ToolCallStatus; duration_ms: number | null; pid: number | null; started_ns: number | null }[];
     const byName = new Map<string, { ok: number; failed: number; pending: number; durations: number[] }>();
     for (const r of rows) {
       let s = byName.get(r.name);
       if (!s) byName.set(r.name, (s = { ok: 0, failed: 0, pending: 0, durations: [] }));
+      if (r.status === 'pending' && r.pid !== null && !this.ownerAlive(Number(r.pid), r.started_ns)) {
+        s.failed++; // an orphan (see view); no duration
+        continue;
+      }
       if (r.status === 'pending') {
         s.pending++;
         continue;
@@ -397,20 +473,35 @@ function toToolCall(r: Row): ToolCall {
   return call;
 }
 
+function orphanReason(pid: number): string {
+  return `the recording process (pid ${pid}) ended without finishing the call (killed?)`;
+}
+
 function checkName(name: string): void {
   if (typeof name !== 'string' || name.length === 0) throw new ToolCallError('EINVAL', 'a tool call needs a non-empty name');
 }
 
-/** JSON text for a column; values JSON cannot hold are kept as their string form, never dropped. */
+/**
+ * JSON text for a column; values JSON cannot hold are kept as their string form, never dropped.
+ * A value nested too deeply to write (a stack overflow in JSON.stringify) is recorded as a note
+ * saying so: the call itself is still recorded.
+ */
 export function toJson(value: unknown): string | null {
   if (value === undefined) return null;
   try {
     const text = JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
     return text === undefined ? JSON.stringify(String(value)) : text;
-  } catch {
-    return JSON.stringify(String(value));
+  } catch (e) {
+    if (e instanceof RangeError) return JSON.stringify(TOO_DEEP);
+    try {
+      return JSON.stringify(String(value));
+    } catch {
+      return JSON.stringify(TOO_DEEP);
+    }
   }
 }
+
+const TOO_DEEP = '[not recorded: nested too deeply to write as JSON]';
 
 function fromJson(text: string): unknown {
   try {

@@ -2,6 +2,10 @@
  * Our tables beside the spec's tool_calls (never new columns in it, so other implementations
  * still read the file).
  */
+/** Calls still open (pending) with the process that runs them: what a writable open checks for orphans. */
+export const OPEN_CALL_INDEX = `CREATE INDEX IF NOT EXISTS agentfs_idx_tool_call_ext_open ON agentfs_tool_call_ext(pid)
+  WHERE completed_ns IS NULL AND pid IS NOT NULL`;
+
 export const TOOL_CALLS_SCHEMA: readonly string[] = [
   // Per call we started: the enclosing call (nesting), nanosecond times for ordering against the
   // file-operation journal, and the process that ran it.
@@ -13,6 +17,7 @@ export const TOOL_CALLS_SCHEMA: readonly string[] = [
     pid INTEGER
   )`,
   `CREATE INDEX IF NOT EXISTS idx_agentfs_tool_call_ext_parent ON agentfs_tool_call_ext(parent_id)`,
+  OPEN_CALL_INDEX,
   // Calls announced to other processes while they run (agentfs record / run): a mount served by
   // another process attributes the file operations it journals to the newest live one.
   `CREATE TABLE IF NOT EXISTS agentfs_active_call (

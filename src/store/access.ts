@@ -1,0 +1,58 @@
+/**
+ * Why SQLite could not open or write a database file, in words: SQLite itself says only
+ * "attempt to write a readonly database", "unable to open database file" or, through libsql,
+ * `ConnectionFailed("... 14")`, and a database in a directory we may not write used to be called
+ * corrupt. In WAL mode a writer needs the file, its directory (to create `-wal` and `-shm`) and
+ * those two files, all writable.
+ */
+import { accessSync, constants, existsSync } from 'node:fs';
+import { basename, dirname } from 'node:path';
+import { StoreError } from './errors.js';
+
+/** What stands in the way of using file (for writing when write is true), or undefined. */
+export function accessProblem(file: string, write: boolean): string | undefined {
+  const dir = dirname(file);
+  const why = (path: string, mode: number): string | undefined => {
+    try {
+      accessSync(path, mode);
+      return undefined;
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      return code === 'EROFS' ? 'is on a read-only file system' : code === 'ENOENT' ? 'does not exist' : 'is not writable by this user';
+    }
+  };
+  if (!existsSync(file)) {
+    const d = why(dir, constants.W_OK | constants.X_OK);
+    return d ? `directory ${dir} ${d}, so ${basename(file)} cannot be created there` : undefined;
+  }
+  if (write) {
+    const f = why(file, constants.W_OK);
+    if (f) return `${file} ${f}`;
+  } else {
+    const f = why(file, constants.R_OK);
+    if (f) return `${file} is not readable by this user`;
+  }
+  for (const side of [`${file}-wal`, `${file}-shm`]) {
+    if (!existsSync(side)) continue;
+    // a reader needs to write the -shm too (to take its read lock), unless nobody else has it open
+    const s = why(side, write ? constants.W_OK : constants.R_OK | constants.W_OK);
+    if (s) return `${side} ${s} (left behind by another user or a read-only copy?); remove it or fix its permissions`;
+  }
+  if (write) {
+    const d = why(dir, constants.W_OK | constants.X_OK);
+    if (d && (!existsSync(`${file}-wal`) || !existsSync(`${file}-shm`))) {
+      return `directory ${dir} ${d}, and SQLite needs to create ${basename(file)}-wal and ${basename(file)}-shm there`;
+    }
+  }
+  return undefined;
+}
+
+/** Throws a StoreError naming the file and the reason when cause was a permission problem. */
+export function throwAccessProblem(file: string, cause: unknown, write: boolean): void {
+  if (cause instanceof StoreError) return;
+  const problem = accessProblem(file, write);
+  if (problem) {
+    // the reason is ours; SQLite's words for it ("... 14", "readonly database") add nothing
+    throw new StoreError('EACCES', `cannot ${write ? 'write' : 'read'} ${file}: ${problem}`);
+  }
+}
