@@ -2,7 +2,7 @@
 # Builds what the npm package ships (run by `npm pack` through `prepack`, so a pack from a clean
 # clone is one command): dist/ afresh, the N-API addon as a prebuild for this platform
 # (native/prebuilds/<platform>-<arch>/, made by prebuildify and loaded by node-gyp-build; one
-# N-API build serves every Node >= 20) and the sandbox launcher next to it.
+# N-API build serves every Node >= 20) and the sandbox launcher and record's tether next to it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh --deps-only
@@ -16,6 +16,8 @@ echo "prebuild: FUSE addon -> native/prebuilds/$tuple" >&2
 (cd native && node ../node_modules/prebuildify/bin.js --napi --strip --tag-libc -t "$(node -v | tr -d v)" >/dev/null)
 echo "prebuild: sandbox launcher -> native/prebuilds/$tuple/agentfs-sandbox" >&2
 cc -O2 -Wall -s -o "native/prebuilds/$tuple/agentfs-sandbox" native/sandbox/launcher.c
+echo "prebuild: record's tether -> native/prebuilds/$tuple/agentfs-tether" >&2
+cc -O2 -Wall -s -o "native/prebuilds/$tuple/agentfs-tether" native/tether/tether.c
 
 echo "prebuild: dist/" >&2
 rm -rf dist

@@ -4,31 +4,12 @@
  * lines of C: PR_SET_PDEATHSIG, then exec in place), which Node cannot do itself between fork
  * and exec. Where no C compiler built it, the command is spawned directly (and is not tethered).
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, statSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { locateNativeTool } from '../platform/native-tool.js';
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const SOURCE = join(ROOT, 'native', 'tether', 'tether.c');
-const BINARY = join(ROOT, 'native', 'tether', 'build', 'agentfs-tether');
-
-let built: string | null | undefined;
-
-/** The tether binary, compiled when missing or older than its source; null when it cannot be. */
+/** The tether binary (built, prebuilt or compiled now); null where none can be had. */
 function tetherPath(): string | null {
-  if (built !== undefined) return built;
-  const fresh = existsSync(BINARY) && (!existsSync(SOURCE) || statSync(BINARY).mtimeMs >= statSync(SOURCE).mtimeMs);
-  if (fresh) return (built = BINARY);
-  if (!existsSync(SOURCE)) return (built = null);
-  try {
-    mkdirSync(dirname(BINARY), { recursive: true });
-    const r = spawnSync('cc', ['-O2', '-Wall', '-o', BINARY, SOURCE], { encoding: 'utf8' });
-    built = r.status === 0 ? BINARY : null;
-  } catch {
-    built = null;
-  }
-  return built;
+  return locateNativeTool({ name: 'agentfs-tether', source: 'tether/tether.c' }).path;
 }
 
 export interface TetheredExit {

@@ -1,33 +1,11 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, statSync } from 'node:fs';
-import { dirname, join, sep } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { locateNativeTool } from '../platform/native-tool.js';
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const SOURCE = join(ROOT, 'native', 'sandbox', 'launcher.c');
-/** built on set-up in a clone (scripts/setup.sh), or here on first use */
-const LOCAL = join(ROOT, 'native', 'sandbox', 'build', 'agentfs-sandbox');
-/** shipped in the npm package (scripts/prebuild.sh), next to the addon's prebuild */
-const PREBUILT = join(ROOT, 'native', 'prebuilds', `${process.platform}-${process.arch}`, 'agentfs-sandbox');
-
-/** An installed package (npm gives every file the install time, so mtimes say nothing there). */
-const INSTALLED = ROOT.split(sep).includes('node_modules');
-
-/**
- * Path of the namespace launcher (native/sandbox/launcher.c): a local build not older than its
- * source, else the package's prebuild (in a clone: only if not older than the source either),
- * else it is compiled with the system C compiler (a clone whose launcher.c changed, a platform
- * with no prebuild).
- */
+/** Path of the namespace launcher (native/sandbox/launcher.c), built or prebuilt. */
 export function launcherPath(): string {
-  const source = existsSync(SOURCE) ? statSync(SOURCE).mtimeMs : 0;
-  if (existsSync(LOCAL) && statSync(LOCAL).mtimeMs >= source) return LOCAL;
-  if (existsSync(PREBUILT) && (INSTALLED || statSync(PREBUILT).mtimeMs >= source)) return PREBUILT;
-  if (!source) throw new Error(`the sandbox launcher is missing (${PREBUILT}); run \`npm run setup\``);
-  mkdirSync(dirname(LOCAL), { recursive: true });
-  const r = spawnSync('cc', ['-O2', '-Wall', '-o', LOCAL, SOURCE], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`cannot build the sandbox launcher: ${(r.stderr || r.error?.message || '').trim()}`);
-  return LOCAL;
+  const found = locateNativeTool({ name: 'agentfs-sandbox', source: 'sandbox/launcher.c' });
+  if (found.path === null) throw new Error(found.why);
+  return found.path;
 }
 
 /**

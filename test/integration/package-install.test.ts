@@ -68,8 +68,10 @@ describe('the packed tarball', () => {
       'native/binding.gyp',
       'native/fuse_session.cc',
       'native/prebuilds/linux-x64/agentfs-sandbox',
+      'native/prebuilds/linux-x64/agentfs-tether',
       'native/prebuilds/linux-x64/node.glibc.node',
       'native/sandbox/launcher.c',
+      'native/tether/tether.c',
     ]);
     expect(list.filter((f) => f.endsWith('.map') || f.endsWith('.ts') && !f.endsWith('.d.ts'))).toEqual([]);
     // no install script: nothing runs (or needs a compiler) when it is installed
@@ -110,8 +112,15 @@ describe('npm install -g on a machine with no compiler', () => {
     expect(diff).toMatch(/A\s+file\s+new\.txt/);
     expect(diff).toMatch(/M\s+file\s+base\.txt/);
 
+    // a recorded command, started through the prebuilt tether (no compiler to build one here)
+    const recorded = await agentfs(['record', 'smoke', '--', 'sh', '-c', 'echo recorded; exit 3'], cwd);
+    expect(recorded.code).toBe(3);
+    expect(recorded.stdout).toBe('recorded\n');
+    expect(existsSync(join(prefix, 'lib', 'node_modules', 'agentfs', 'native', 'tether', 'build'))).toBe(false);
+
     const timeline = ok(await agentfs(['timeline', 'smoke', '--format', 'json'], cwd)).stdout;
     expect(timeline).toContain('mounted.txt');
+    expect(timeline).toContain('recorded');
     expect(ok(await agentfs(['migrate', 'smoke', '--dry-run'], cwd)).stdout).toContain('up to date');
     expect(ok(await agentfs(['sync', '--help'], cwd)).stdout).toContain('push');
 
