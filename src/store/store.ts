@@ -1,6 +1,7 @@
 import Database from 'libsql';
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { StoreError } from './errors.js';
 import { databasePath, type AgentTarget } from './locate.js';
 import { DEFAULT_CHUNK_SIZE, EXTENSION_TABLES, REQUIRED_TABLES, SCHEMA_VERSION, SPEC_TABLES } from './schema.js';
@@ -32,6 +33,11 @@ export interface OpenOptions {
    * makes them durable; 'full': every commit is fsynced (what agentfs-sdk does).
    */
   durability?: 'normal' | 'full';
+  /**
+   * Open an existing database read-only (SQLite `mode=ro`): no WAL switch, no schema creation,
+   * no checkpoint at close; any write fails with SQLITE_READONLY. For viewers (`agentfs ui`).
+   */
+  readOnly?: boolean;
 }
 
 
@@ -55,6 +61,8 @@ export class Store {
   private version = { value: 0, atMs: -Infinity };
   /** every commit fsynced (durability 'full') */
   private readonly fullSync: boolean;
+  /** opened with `readOnly`: nothing is ever written */
+  readonly readOnly: boolean;
 
   private constructor(db: Db, path: string, chunkSize: number, layout: Layout, options: OpenOptions) {
     this.db = db;
@@ -62,6 +70,7 @@ export class Store {
     this.chunkSize = chunkSize;
     this.layout = layout;
     this.fullSync = options.durability === 'full' && path !== ':memory:';
+    this.readOnly = options.readOnly === true;
   }
 
   /** Open by `{ id }`, `{ path }`, or in memory with `{}`. */
@@ -73,6 +82,7 @@ export class Store {
         const what = target.id ? `agent '${target.id}' (no ${file})` : `database ${file}`;
         throw new StoreError('ENOAGENT', `no such ${what}; create it with \`agentfs init\``);
       }
+      if (options.readOnly) throw new StoreError('ENOAGENT', `no such database ${file}`);
       mkdirSync(dirname(file), { recursive: true });
       return Store.create(file, options);
     }
@@ -116,7 +126,8 @@ export class Store {
 
   private static openExisting(file: string, options: OpenOptions): Store {
     checkSqliteHeader(file);
-    const db = new Database(file);
+    // libsql ignores better-sqlite3's `readonly` option; a URI with mode=ro is honoured
+    const db = new Database(options.readOnly ? `${pathToFileURL(file).href}?mode=ro` : file);
     try {
       // Validate before any statement that could write (journal mode, schema). Wait for a busy
       // writer first, so a locked database is not reported as a corrupt one.
@@ -143,8 +154,9 @@ export class Store {
           `${file} uses an older AgentFS layout (${layout.outdated.join('; ')}); upgrade it with \`agentfs migrate ${file}\``,
         );
       }
-      configure(db, options, true);
-      if (!layout.outdated.length) {
+      if (options.readOnly) configureReadOnly(db);
+      else configure(db, options, true);
+      if (!layout.outdated.length && !options.readOnly) {
         // Additive only: spec tables another SDK may not have made (whiteouts, origins) and ours.
         db.exec('BEGIN IMMEDIATE');
         try {
@@ -317,6 +329,8 @@ export class Store {
   /** Creates a feature's own tables once per open store (idempotent DDL). */
   ensureSchema(feature: string, statements: readonly string[]): void {
     if (this.ensured.has(feature)) return;
+    // read-only: what is missing stays missing (readers check for their tables)
+    if (this.readOnly) return;
     this.transaction(() => {
       for (const sql of statements) this.db.exec(sql);
     });
@@ -353,7 +367,7 @@ export class Store {
     // libsql cannot finalize prepared statements, so sqlite3_close leaves the WAL behind; fold it
     // into the main file ourselves (without waiting, in case a mount still reads) so the .db file
     // alone is complete when copied.
-    if (this.path !== ':memory:') {
+    if (this.path !== ':memory:' && !this.readOnly) {
       try {
         this.db.exec('PRAGMA busy_timeout = 0');
         this.db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
@@ -390,6 +404,13 @@ function configure(db: Db, options: OpenOptions, onDisk: boolean): void {
   // page costs more than SQLite's own work on it (sequential reads through a mount: ~2x). SQLite
   // writes through the WAL either way and caps the map at its built-in maximum (2 GiB).
   if (onDisk) db.exec(`PRAGMA mmap_size = ${MMAP_BYTES}`);
+}
+
+/** A read-only connection changes nothing, not even the journal mode; query_only guards writes twice. */
+function configureReadOnly(db: Db): void {
+  db.exec('PRAGMA query_only = 1');
+  db.exec('PRAGMA foreign_keys = OFF');
+  db.exec(`PRAGMA mmap_size = ${MMAP_BYTES}`);
 }
 
 const MMAP_BYTES = 2 ** 34;
