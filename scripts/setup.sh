@@ -4,7 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-need_pkgs=(fuse3 libfuse3-dev libfuse2 util-linux git build-essential python3 sqlite3)
+# chromium: the browser tests of `agentfs ui` (driven by playwright-core, no browser download)
+need_pkgs=(fuse3 libfuse3-dev libfuse2 util-linux git build-essential python3 sqlite3 chromium)
 missing=()
 for p in "${need_pkgs[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -45,3 +46,5 @@ fi
 
 # TypeScript -> dist/
 node node_modules/typescript/bin/tsc -p tsconfig.json
+# The web app of `agentfs ui` -> dist/ui/assets (esbuild, about a second)
+node scripts/build-ui.mjs

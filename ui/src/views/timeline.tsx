@@ -1,0 +1,270 @@
+import { useRef, useState } from 'preact/hooks';
+import { agentUrl, type CallRow, type JournalEntry } from '../api';
+import { describe, duration, time } from '../format';
+import { href, useFetch } from '../hooks';
+
+const PAGE = 200;
+const STATUSES = ['success', 'error', 'pending'] as const;
+
+interface Page {
+  total: number;
+  offset: number;
+  calls: CallRow[];
+}
+
+interface Window {
+  entries: JournalEntry[];
+  truncated: boolean;
+}
+
+/** The timeline's state lives in the URL hash query, so views can be linked and survive reloads. */
+function go(agent: string, query: URLSearchParams, changes: Record<string, string | undefined>): void {
+  const q: Record<string, string | undefined> = Object.fromEntries(query);
+  Object.assign(q, changes);
+  location.hash = href(['a', agent, 'timeline'], q);
+}
+
+function Filters({ agent, query, tools }: { agent: string; query: URLSearchParams; tools: { name: string; calls: number }[] }) {
+  const status = new Set((query.get('status') ?? '').split(',').filter(Boolean));
+  const apply = (e: Event) => {
+    e.preventDefault();
+    const f = new FormData(e.currentTarget as HTMLFormElement);
+    const st = STATUSES.filter((s) => f.get(`st-${s}`));
+    go(agent, query, {
+      name: (f.get('name') as string) || undefined,
+      status: st.length && st.length < STATUSES.length ? st.join(',') : undefined,
+      path: ((f.get('path') as string) || '').trim() || undefined,
+      q: ((f.get('q') as string) || '').trim() || undefined,
+      offset: undefined,
+    });
+  };
+  return (
+    <form class="filters" id="filters" onSubmit={apply} onChange={(e) => (e.target as HTMLElement).tagName !== 'INPUT' || (e.target as HTMLInputElement).type === 'checkbox' ? apply(e) : undefined}>
+      <label>
+        tool{' '}
+        <select name="name" value={query.get('name') ?? ''}>
+          <option value="">all</option>
+          {tools.map((t) => (
+            <option key={t.name} value={t.name}>
+              {t.name} ({t.calls})
+            </option>
+          ))}
+        </select>
+      </label>
+      <span class="statuses">
+        {STATUSES.map((s) => (
+          <label key={s} class={`st st-${s}`}>
+            <input type="checkbox" name={`st-${s}`} checked={status.size === 0 || status.has(s)} /> {s}
+          </label>
+        ))}
+      </span>
+      <label>
+        path <input name="path" placeholder="glob, e.g. src/**/*.ts" value={query.get('path') ?? ''} size={18} />
+      </label>
+      <label>
+        search <input name="q" type="search" placeholder="text in args and results" value={query.get('q') ?? ''} size={22} />
+      </label>
+      <button type="submit">Apply</button>
+    </form>
+  );
+}
+
+function Pager({ agent, query, page }: { agent: string; query: URLSearchParams; page: Page }) {
+  const to = (offset: number | undefined) => go(agent, query, { offset: offset === undefined ? undefined : String(Math.max(0, offset)) });
+  const last = Math.max(0, page.total - PAGE);
+  const from = page.total ? page.offset + 1 : 0;
+  const end = page.offset + page.calls.length;
+  return (
+    <div class="pager">
+      <button type="button" disabled={page.offset === 0} onClick={() => to(0)}>« first</button>
+      <button type="button" disabled={page.offset === 0} onClick={() => to(page.offset - PAGE)}>‹ earlier</button>
+      <span id="range">
+        calls {from}–{end} of {page.total}
+      </span>
+      <button type="button" disabled={end >= page.total} onClick={() => to(page.offset + PAGE)}>later ›</button>
+      <button type="button" disabled={end >= page.total} onClick={() => to(undefined)}>latest »</button>
+      {!query.has('offset') && <span class="muted"> following new calls</span>}
+      {(query.has('since') || query.has('until')) && (
+        <button type="button" class="reset" onClick={() => go(agent, query, { since: undefined, until: undefined, offset: undefined })}>
+          reset zoom
+        </button>
+      )}
+    </div>
+  );
+}
+
+/** Waterfall: a bar per call on a shared time axis, nested calls indented under their parent. */
+function Waterfall({ agent, query, calls, files }: { agent: string; query: URLSearchParams; calls: CallRow[]; files: JournalEntry[] }) {
+  const track = useRef<HTMLDivElement>(null);
+  const [sel, setSel] = useState<[number, number] | undefined>();
+  const nowNs = Date.now() * 1e6;
+  const since = query.get('since');
+  const until = query.get('until');
+  let t0 = since ? Number(since) : Math.min(...calls.map((c) => c.start_ns));
+  let t1 = until ? Number(until) : Math.max(...calls.map((c) => c.end_ns ?? Math.max(c.start_ns, nowNs)));
+  if (!Number.isFinite(t0) || !Number.isFinite(t1)) return null;
+  if (t1 - t0 < 1e6) t1 = t0 + 1e6; // at least 1 ms wide
+  const span = t1 - t0;
+  const pct = (ns: number) => Math.min(100, Math.max(0, ((ns - t0) / span) * 100));
+  const byCall = new Map<number, JournalEntry[]>();
+  const orphans: JournalEntry[] = [];
+  const onPage = new Set(calls.map((c) => c.id));
+  for (const f of files) {
+    if (f.tool_call_id !== undefined && onPage.has(f.tool_call_id)) {
+      const l = byCall.get(f.tool_call_id) ?? [];
+      l.push(f);
+      byCall.set(f.tool_call_id, l);
+    } else if (f.time_ns >= t0 && f.time_ns <= t1) orphans.push(f);
+  }
+  const ticks = [0, 0.25, 0.5, 0.75, 1].map((f) => ({ at: f * 100, label: `+${duration((f * span) / 1e6)}` }));
+
+  // drag across the tracks to zoom into that time range
+  const fracAt = (e: MouseEvent) => {
+    const r = track.current!.getBoundingClientRect();
+    return Math.min(1, Math.max(0, (e.clientX - r.left - r.width * 0.3) / (r.width * 0.7)));
+  };
+  const down = (e: MouseEvent) => {
+    if (e.button !== 0 || (e.target as HTMLElement).closest('a')) return;
+    const a = fracAt(e);
+    setSel([a, a]);
+    const move = (m: MouseEvent) => setSel([a, fracAt(m)]);
+    const up = (u: MouseEvent) => {
+      removeEventListener('mousemove', move);
+      removeEventListener('mouseup', up);
+      setSel(undefined);
+      const b = fracAt(u);
+      if (Math.abs(b - a) < 0.01) return;
+      const lo = Math.round(t0 + Math.min(a, b) * span);
+      const hi = Math.round(t0 + Math.max(a, b) * span);
+      go(agent, query, { since: String(lo), until: String(hi), offset: undefined });
+    };
+    addEventListener('mousemove', move);
+    addEventListener('mouseup', up);
+  };
+
+  const tickOf = (f: JournalEntry) => (
+    <span key={f.id} class={`tick op-${f.op}`} style={{ left: `${pct(f.time_ns)}%` }} title={`${f.op} ${describe(f)} at ${time(f.time_ns / 1e6)}`} />
+  );
+  return (
+    <div class="waterfall" id="waterfall" ref={track} onMouseDown={down}>
+      <div class="wf-axis">
+        <div class="wf-label muted">{time(t0 / 1e6)}</div>
+        <div class="wf-track">
+          {ticks.map((t) => (
+            <span key={t.at} class="axis-tick" style={{ left: `${t.at}%` }}>
+              {t.label}
+            </span>
+          ))}
+        </div>
+      </div>
+      {orphans.length > 0 && (
+        <div class="wf-row orphans">
+          <div class="wf-label muted">file changes outside these calls ({orphans.length})</div>
+          <div class="wf-track">{orphans.slice(0, 500).map(tickOf)}</div>
+        </div>
+      )}
+      {calls.map((c) => {
+        const end = c.end_ns ?? Math.max(c.start_ns, nowNs);
+        const left = pct(c.start_ns);
+        const width = Math.max(0.15, pct(end) - left);
+        const tip = `#${c.id} ${c.name} · ${c.status} · ${duration(c.duration_ms)}\n${c.args_preview ?? ''}${c.error_preview ? `\nerror: ${c.error_preview}` : ''}`;
+        return (
+          <div class={`wf-row depth-${Math.min(c.depth, 6)}`} key={c.id} data-call={c.id} data-status={c.status}>
+            <div class="wf-label" style={{ paddingLeft: `${6 + c.depth * 14}px` }} title={tip}>
+              {c.depth > 0 && <span class="nest">└</span>}
+              <a href={href(['a', agent, 'call', c.id])}>{c.name}</a>
+              <span class="dur">{duration(c.duration_ms)}</span>
+            </div>
+            <div class="wf-track">
+              <a class={`bar status-${c.status}`} href={href(['a', agent, 'call', c.id])} style={{ left: `${left}%`, width: `${width}%` }} title={tip} data-call={c.id} />
+              {(byCall.get(c.id) ?? []).map(tickOf)}
+            </div>
+          </div>
+        );
+      })}
+      {sel && (
+        <div class="wf-sel" style={{ left: `calc(30% + ${Math.min(sel[0], sel[1]) * 70}%)`, width: `${Math.abs(sel[1] - sel[0]) * 70}%` }} />
+      )}
+    </div>
+  );
+}
+
+/** Calls and file changes of the page, interleaved by time, each change linked to its call. */
+function Events({ agent, calls, files, truncated }: { agent: string; calls: CallRow[]; files: JournalEntry[]; truncated: boolean }) {
+  type Ev = { t: number; call?: CallRow; file?: JournalEntry };
+  const evs: Ev[] = [...calls.map((c) => ({ t: c.start_ns, call: c })), ...files.map((f) => ({ t: f.time_ns, file: f }))];
+  evs.sort((a, b) => a.t - b.t || (a.call ? 0 : 1) - (b.call ? 0 : 1));
+  return (
+    <div class="events">
+      <h2>Calls and file changes</h2>
+      {truncated && <p class="muted">Only the first {files.length} file changes of this range are listed; zoom in for the rest.</p>}
+      <table class="list" id="events">
+        <thead>
+          <tr>
+            <th>time</th>
+            <th>event</th>
+            <th>what</th>
+            <th>call</th>
+          </tr>
+        </thead>
+        <tbody>
+          {evs.map((e) =>
+            e.call ? (
+              <tr key={`c${e.call.id}`} class="ev-call">
+                <td>{time(e.t / 1e6)}</td>
+                <td>
+                  <span class={`badge status-${e.call.status}`}>{e.call.status}</span>
+                </td>
+                <td>
+                  <a href={href(['a', agent, 'call', e.call.id])}>{e.call.name}</a> <span class="muted">{e.call.args_preview}</span>
+                </td>
+                <td>#{e.call.id}</td>
+              </tr>
+            ) : (
+              <tr key={`f${e.file!.id}`} class="ev-file">
+                <td>{time(e.t / 1e6)}</td>
+                <td>
+                  <span class="badge file">fs:{e.file!.op}</span>
+                </td>
+                <td class="path">{describe(e.file!)}</td>
+                <td>{e.file!.tool_call_id !== undefined ? <a href={href(['a', agent, 'call', e.file!.tool_call_id])}>#{e.file!.tool_call_id}</a> : '–'}</td>
+              </tr>
+            ),
+          )}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
+export function TimelineView({ agent, query, tick, tools }: { agent: string; query: URLSearchParams; tick: number; tools: { name: string; calls: number }[] }) {
+  const offset = query.get('offset') ?? undefined;
+  const params = {
+    name: query.get('name') ?? undefined,
+    status: query.get('status') ?? undefined,
+    path: query.get('path') ?? undefined,
+    q: query.get('q') ?? undefined,
+    since: query.get('since') ?? undefined,
+    until: query.get('until') ?? undefined,
+    limit: PAGE,
+    offset,
+    page: offset === undefined ? 'last' : undefined,
+  };
+  const page = useFetch<Page>(agentUrl(agent, '/calls', params), [tick]);
+  const calls = page.data?.calls ?? [];
+  const lo = query.get('since') ?? (calls.length ? String(Math.min(...calls.map((c) => c.start_ns))) : undefined);
+  const hi = query.get('until') ?? (calls.length ? String(Math.max(...calls.map((c) => c.end_ns ?? Date.now() * 1e6))) : undefined);
+  const win = useFetch<Window>(lo && hi ? agentUrl(agent, '/journal', { since: lo, until: hi, path: params.path, limit: 2000 }) : undefined, [tick]);
+  const files = lo && hi ? (win.data?.entries ?? []) : [];
+  return (
+    <section>
+      <Filters agent={agent} query={query} tools={tools} />
+      {page.error && <p class="error">{page.error}</p>}
+      {page.data && <Pager agent={agent} query={query} page={page.data} />}
+      {page.data && !calls.length && <p class="muted" id="no-calls">No tool calls match.</p>}
+      {calls.length > 0 && <Waterfall agent={agent} query={query} calls={calls} files={files} />}
+      {calls.length > 0 && <p class="muted hint">Drag across the bars to zoom into a time range. Ticks on a row are the call's file changes.</p>}
+      {calls.length > 0 && <Events agent={agent} calls={calls} files={files} truncated={win.data?.truncated ?? false} />}
+    </section>
+  );
+}
