@@ -25,7 +25,16 @@ export function CallPage({ agent, id, tick }: { agent: string; id: number; tick:
   const { call, files } = d.data;
   const result = call.result as Record<string, unknown> | undefined;
   const tails = result && typeof result === 'object' && ('stdout_tail' in result || 'stderr_tail' in result);
-  const paths = [...new Set(files.flatMap((f) => [f.path, f.op === 'rename' || f.op === 'link' ? f.new_path : undefined]).filter((p): p is string => !!p))];
+  // content changes only: a directory's mkdir/chmod has no diff of its own
+  const contentOps = new Set(['create', 'write', 'truncate', 'unlink', 'rename', 'link', 'mknod']);
+  const paths = [
+    ...new Set(
+      files
+        .filter((f) => contentOps.has(f.op))
+        .flatMap((f) => [f.path, f.op === 'rename' || f.op === 'link' ? f.new_path : undefined])
+        .filter((p): p is string => !!p),
+    ),
+  ];
   return (
     <section class="call" id="call" data-call={call.id}>
       <p>
