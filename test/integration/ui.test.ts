@@ -154,6 +154,7 @@ describe('agentfs ui', () => {
     expect(await page.locator('#waterfall .wf-row:has(a:text-is("edit_file")) .tick').count()).toBeGreaterThan(0);
     expect(await page.textContent('#events')).toContain('/src/app.js');
     await shot('waterfall');
+    await page.screenshot({ path: join(ARTIFACTS, 'waterfall-view.png') }); // the one in docs/ and the README
     await page.locator('#waterfall').screenshot({ path: join(ARTIFACTS, 'waterfall-only.png') });
   });
 
@@ -185,6 +186,7 @@ describe('agentfs ui', () => {
     await shot('filter-status');
     await page.check('input[name="st-success"]');
     await page.check('input[name="st-pending"]');
+    await page.waitForFunction(() => document.querySelectorAll('#waterfall .bar').length === 6);
     await page.fill('input[name="q"]', 'agent filesystems');
     await page.click('#filters button[type="submit"]');
     await page.waitForFunction(() => document.querySelectorAll('#waterfall .bar').length === 1 && document.querySelector('#waterfall')!.textContent!.includes('web_search'));
