@@ -73,6 +73,8 @@ export async function startUi(options: UiOptions): Promise<UiServer> {
   const streams = new Set<{ res: ServerResponse; handle: AgentHandle | undefined; version: number }>();
 
   const server: Server = createServer((req, res) => {
+    const t0 = performance.now();
+    if (process.env.AGENTFS_UI_TRACE) res.on('finish', () => console.error(`${(performance.now() - t0).toFixed(1)}ms ${req.url}`));
     try {
       handle(req, res);
     } catch (e) {

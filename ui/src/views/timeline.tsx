@@ -254,7 +254,7 @@ export function TimelineView({ agent, query, tick, tools }: { agent: string; que
   const calls = page.data?.calls ?? [];
   const lo = query.get('since') ?? (calls.length ? String(Math.min(...calls.map((c) => c.start_ns))) : undefined);
   const hi = query.get('until') ?? (calls.length ? String(Math.max(...calls.map((c) => c.end_ns ?? Date.now() * 1e6))) : undefined);
-  const win = useFetch<Window>(lo && hi ? agentUrl(agent, '/journal', { since: lo, until: hi, path: params.path, limit: 2000 }) : undefined, [tick]);
+  const win = useFetch<Window>(lo && hi ? agentUrl(agent, '/journal', { since: lo, until: hi, path: params.path, limit: 500 }) : undefined, [tick]);
   const files = lo && hi ? (win.data?.entries ?? []) : [];
   return (
     <section>
