@@ -108,7 +108,7 @@ export async function run(report) {
     });
     const u = new URL(url);
     const origin = u.origin;
-    const cookie = `agentfs_ui=${u.searchParams.get('token')}`;
+    const cookie = `agentfs_ui_${u.port}=${u.searchParams.get("token")}`;
     const key = 'big';
 
     // the first screen's requests, cold: list, agent overview, the last page of calls and its journal window

@@ -7,9 +7,12 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
  * - Host must name the server itself (127.0.0.1 / localhost / [::1] / the bind address, with its
  *   port): a DNS-rebinding page on evil.example reaches us with Host: evil.example.
  * - Origin, when sent, must be our own origin; Sec-Fetch-Site must not be cross-site.
- * - The token: from ?token= (then kept in an HttpOnly SameSite=Strict cookie) or the cookie.
+ * - The token: from ?token= (then kept in an HttpOnly SameSite=Strict cookie) or that cookie.
  */
-export const COOKIE = 'agentfs_ui';
+/** The cookie's name carries the port: cookies are shared by every port of a host, servers are not. */
+export function cookieName(port: number): string {
+  return `agentfs_ui_${port}`;
+}
 
 /** Responses never run inline code, load nothing from elsewhere and cannot be framed. */
 export const CSP =
@@ -23,9 +26,11 @@ export function newToken(): string {
 export class Gate {
   readonly token: string;
   private readonly hosts: Set<string>;
+  private readonly cookieName: string;
 
   constructor(token: string, bind: string, port: number) {
     this.token = token;
+    this.cookieName = cookieName(port);
     const names = new Set(['127.0.0.1', 'localhost', '[::1]']);
     names.add(bind.includes(':') && !bind.startsWith('[') ? `[${bind}]` : bind);
     this.hosts = new Set([...names].map((h) => `${h}:${port}`.toLowerCase()));
@@ -52,14 +57,14 @@ export class Gate {
       if (!this.allowedHost(host)) return 'foreign Origin';
     } else if (origin === 'null') return 'opaque Origin';
     if (req.headers['sec-fetch-site'] === 'cross-site') return 'cross-site request';
-    const given = url.searchParams.get('token') ?? cookieOf(req, COOKIE);
+    const given = url.searchParams.get('token') ?? cookieOf(req, this.cookieName);
     if (!given || !sameSecret(given, this.token)) return 'missing or wrong token';
     return undefined;
   }
 
   /** Set-Cookie value that keeps the token for later requests (no JavaScript can read it). */
   cookie(): string {
-    return `${COOKIE}=${this.token}; HttpOnly; SameSite=Strict; Path=/`;
+    return `${this.cookieName}=${this.token}; HttpOnly; SameSite=Strict; Path=/`;
   }
 }
 

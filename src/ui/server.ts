@@ -66,7 +66,8 @@ function loadAssets(dir: string): Map<string, Asset> {
 export async function startUi(options: UiOptions): Promise<UiServer> {
   const bind = options.bind ?? '127.0.0.1';
   const agents = new AgentSet(options.targets, options.cwd);
-  for (const s of agents.sources()) agents.get(s.key)!.store; // fail early on a bad database named on the command line
+  // a bad database named on the command line fails the command; found ones show their error in the list
+  if (options.targets.length) for (const s of agents.sources()) void agents.get(s.key)!.store;
   const assets = loadAssets(options.assetsDir ?? defaultAssetsDir());
   const token = newToken();
   let gate: Gate | undefined;

@@ -24,6 +24,7 @@ let ui: ChildProcess | undefined;
 let url: string;
 let origin: string;
 let token: string;
+let cookie: string;
 let browser: Browser;
 let page: Page;
 const consoleErrors: string[] = [];
@@ -79,6 +80,11 @@ beforeAll(async () => {
   expect((await cli('fs', 'write', 'plain', '/hello.txt', 'hello')).code).toBe(0);
   expect((await cli('kv', 'set', 'plain', 'progress', '{"step":3}')).code).toBe(0);
   plainDb = join(dir, '.agentfs', 'plain.db');
+  // a run session, as `agentfs run` registers it (its database lives under AGENTFS_HOME)
+  const sessions = join(dir, 'home', 'sessions');
+  mkdirSync(sessions, { recursive: true });
+  expect((await cli('init', '--base', base, join(sessions, 'run-abc.db'))).code).toBe(0);
+  writeFileSync(join(sessions, 'run-abc.json'), JSON.stringify({ id: 'run-abc', database: join(sessions, 'run-abc.db'), base, createdAt: new Date().toISOString() }));
   before = { ov: sha(ovDb), plain: sha(plainDb) };
 
   ui = spawn(process.execPath, [CLI, 'ui', '--no-open'], { cwd: dir, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -95,6 +101,7 @@ beforeAll(async () => {
   const u = new URL(url);
   origin = u.origin;
   token = u.searchParams.get('token')!;
+  cookie = `agentfs_ui_${u.port}=${token}`;
 
   browser = await chromium.launch({
     executablePath: CHROMIUM,
@@ -121,10 +128,11 @@ describe('agentfs ui', () => {
     expect((await get('/api/agents')).status).toBe(403);
     expect((await get('/')).status).toBe(403);
     expect((await get(`/api/agents?token=${token}`, { Host: 'evil.example' })).status).toBe(403);
-    expect((await get('/api/agents', { Cookie: `agentfs_ui=${token}`, Host: 'evil.example' })).status).toBe(403);
-    expect((await get('/api/agents', { Cookie: `agentfs_ui=${token}`, Origin: 'http://evil.example' })).status).toBe(403);
-    expect((await get('/api/agents', { Cookie: 'agentfs_ui=wrong' })).status).toBe(403);
-    const ok = await get('/api/agents', { Cookie: `agentfs_ui=${token}` });
+    expect((await get('/api/agents', { Cookie: cookie, Host: 'evil.example' })).status).toBe(403);
+    expect((await get('/api/agents', { Cookie: cookie, Origin: 'http://evil.example' })).status).toBe(403);
+    expect((await get('/api/agents', { Cookie: cookie, 'Sec-Fetch-Site': 'cross-site' })).status).toBe(403);
+    expect((await get('/api/agents', { Cookie: `agentfs_ui_${new URL(origin).port}=wrong` })).status).toBe(403);
+    const ok = await get('/api/agents', { Cookie: cookie });
     expect(ok.status).toBe(200);
     expect(String(ok.headers['content-security-policy'])).toContain("script-src 'self'");
   });
@@ -137,6 +145,7 @@ describe('agentfs ui', () => {
     expect(ov).toContain('6'); // tool calls
     expect(ov).toContain(join(dir, 'project'));
     expect(await page.textContent('#agents tr[data-agent="plain"]')).toContain('plain');
+    expect(await page.textContent('#agents tr[data-agent="run-abc"]')).toContain('run session');
     await shot('agents');
   });
 
@@ -153,9 +162,29 @@ describe('agentfs ui', () => {
     // the file changes made inside edit_file are ticks on its row
     expect(await page.locator('#waterfall .wf-row:has(a:text-is("edit_file")) .tick').count()).toBeGreaterThan(0);
     expect(await page.textContent('#events')).toContain('/src/app.js');
+    // hovering a bar names the call and its arguments
+    expect(await page.getAttribute('#waterfall .wf-row:has(a:text-is("web_search")) .bar', 'title')).toContain('agent filesystems');
     await shot('waterfall');
     await page.screenshot({ path: join(ARTIFACTS, 'waterfall-view.png') }); // the one in docs/ and the README
     await page.locator('#waterfall').screenshot({ path: join(ARTIFACTS, 'waterfall-only.png') });
+  });
+
+  it('zooms into a time range dragged across the waterfall', async () => {
+    // from the start of the axis, on a row whose bar is elsewhere (a press on a bar opens the call)
+    const track = (await page.locator('#waterfall .wf-row:has(a:text-is("run_tests")) .wf-track').boundingBox())!;
+    const y = track.y + track.height / 2;
+    await page.mouse.move(track.x + 2, y);
+    await page.mouse.down();
+    await page.mouse.move(track.x + track.width * 0.45, y, { steps: 5 });
+    await page.mouse.up();
+    await page.waitForFunction(() => location.hash.includes('since=') && location.hash.includes('until='));
+    await page.waitForSelector('.pager .reset');
+    const bars = await page.locator('#waterfall .bar').count();
+    expect(bars).toBeGreaterThan(0);
+    expect(bars).toBeLessThan(6);
+    await shot('zoomed');
+    await page.click('.pager .reset');
+    await page.waitForFunction(() => document.querySelectorAll('#waterfall .bar').length === 6);
   });
 
   it('opens a call with its arguments, result and file diff', async () => {
@@ -211,7 +240,7 @@ describe('agentfs ui', () => {
     await page.click('#files li[data-path="/notes.md"] a');
     await page.waitForSelector('#file-text');
     expect(await page.textContent('#file-text')).toBe('# notes\nall good\n');
-    const dl = await get(`/api/agents/ov/fs/download?path=${encodeURIComponent('/notes.md')}`, { Cookie: `agentfs_ui=${token}` });
+    const dl = await get(`/api/agents/ov/fs/download?path=${encodeURIComponent('/notes.md')}`, { Cookie: cookie });
     expect(dl.headers['content-disposition']).toMatch(/^attachment;/);
     expect(dl.headers['content-type']).toBe('application/octet-stream');
     expect(dl.body).toBe('# notes\nall good\n');

@@ -119,9 +119,10 @@ function Waterfall({ agent, query, calls, files }: { agent: string; query: URLSe
   const ticks = [0, 0.25, 0.5, 0.75, 1].map((f) => ({ at: f * 100, label: `+${duration((f * span) / 1e6)}` }));
 
   // drag across the tracks to zoom into that time range
+  const axis = () => track.current!.querySelector('.wf-axis .wf-track')!.getBoundingClientRect();
   const fracAt = (e: MouseEvent) => {
-    const r = track.current!.getBoundingClientRect();
-    return Math.min(1, Math.max(0, (e.clientX - r.left - r.width * 0.3) / (r.width * 0.7)));
+    const r = axis();
+    return Math.min(1, Math.max(0, (e.clientX - r.left) / r.width));
   };
   const down = (e: MouseEvent) => {
     if (e.button !== 0 || (e.target as HTMLElement).closest('a')) return;
@@ -182,8 +183,14 @@ function Waterfall({ agent, query, calls, files }: { agent: string; query: URLSe
           </div>
         );
       })}
-      {sel && (
-        <div class="wf-sel" style={{ left: `calc(30% + ${Math.min(sel[0], sel[1]) * 70}%)`, width: `${Math.abs(sel[1] - sel[0]) * 70}%` }} />
+      {sel && track.current && (
+        <div
+          class="wf-sel"
+          style={{
+            left: `${axis().left - track.current.getBoundingClientRect().left + Math.min(sel[0], sel[1]) * axis().width}px`,
+            width: `${Math.abs(sel[1] - sel[0]) * axis().width}px`,
+          }}
+        />
       )}
     </div>
   );
