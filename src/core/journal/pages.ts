@@ -12,6 +12,11 @@ import type { JournalOp } from './schema.js';
  */
 const SLACK_NS = 2e9;
 
+/** pathMatcher, with a relative glob that names directories taken from the root ('src/**' = '/src/**'). */
+function matcher(glob: string): (p: string) => boolean {
+  return pathMatcher(glob.includes('/') && !glob.startsWith('/') && !glob.startsWith('*') ? `/${glob}` : glob);
+}
+
 export interface WindowQuery {
   sinceNs?: number;
   untilNs?: number;
@@ -85,7 +90,7 @@ export class JournalPages {
     if (!this.exists()) return { entries: [], truncated: false };
     const limit = Math.min(Math.max(1, Math.floor(q.limit ?? 500)), 5000);
     const fromId = q.sinceNs === undefined ? 0 : this.firstIdAt(q.sinceNs);
-    const match = q.path ? pathMatcher(q.path) : undefined;
+    const match = q.path ? matcher(q.path) : undefined;
     const stop = q.untilNs === undefined ? Infinity : q.untilNs + SLACK_NS;
     const entries: JournalEntry[] = [];
     const sql =
@@ -118,7 +123,7 @@ export class JournalPages {
   callsTouching(glob: string): Set<number> {
     const ids = new Set<number>();
     if (!this.exists()) return ids;
-    const match = pathMatcher(glob);
+    const match = matcher(glob);
     const it = this.store
       .stmt('SELECT tool_call_id, path, new_path FROM agentfs_journal WHERE tool_call_id IS NOT NULL')
       .raw(true)

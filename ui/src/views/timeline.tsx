@@ -59,7 +59,7 @@ function Filters({ agent, query, tools }: { agent: string; query: URLSearchParam
         ))}
       </span>
       <label>
-        path <input name="path" placeholder="glob, e.g. src/**/*.ts" defaultValue={query.get('path') ?? ''} size={18} />
+        path <input name="path" placeholder="glob: *.ts, src/**" defaultValue={query.get('path') ?? ''} size={18} />
       </label>
       <label>
         search <input name="q" type="search" placeholder="text in args and results" defaultValue={query.get('q') ?? ''} size={22} />
