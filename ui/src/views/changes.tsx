@@ -3,6 +3,27 @@ import { bytes } from '../format';
 import { href, useFetch } from '../hooks';
 import { DiffView } from './diff';
 
+/** Changes with their unchanged parent directories, so the list reads as a tree. */
+function withParents(changes: Change[]): (Omit<Change, 'status'> & { status?: Change['status'] })[] {
+  const out: (Omit<Change, 'status'> & { status?: Change['status'] })[] = [];
+  const shown = new Set(changes.map((c) => c.path));
+  const emitted = new Set<string>();
+  // by path components, so a directory's entries follow it directly ('/d/x' before '/d.txt')
+  const key = (p: string) => p.split('/').join('\u0000');
+  const sorted = [...changes].sort((a, b) => (key(a.path) < key(b.path) ? -1 : key(a.path) > key(b.path) ? 1 : 0));
+  for (const c of sorted) {
+    const parts = c.path.split('/').filter(Boolean);
+    for (let i = 1; i < parts.length; i++) {
+      const dir = `/${parts.slice(0, i).join('/')}`;
+      if (shown.has(dir) || emitted.has(dir)) continue;
+      emitted.add(dir);
+      out.push({ path: dir, type: 'dir' });
+    }
+    out.push(c);
+  }
+  return out;
+}
+
 /** The overlay's A/M/D tree against its base; a file's diff below when one is chosen. */
 export function ChangesView({ agent, tick, query }: { agent: string; tick: number; query: URLSearchParams }) {
   const d = useFetch<{ base: string; changes: Change[] }>(agentUrl(agent, '/changes'), [tick]);
@@ -20,9 +41,17 @@ export function ChangesView({ agent, tick, query }: { agent: string; tick: numbe
       </p>
       <div class="split">
         <ul class="tree" id="changes">
-          {changes.map((c) => {
+          {withParents(changes).map((c) => {
             const depth = c.path.split('/').length - 2;
             const name = c.path.slice(c.path.lastIndexOf('/') + 1) || '/';
+            if (!c.status) {
+              return (
+                <li key={c.path} style={{ paddingLeft: `${depth * 16}px` }} class="muted" data-path={c.path}>
+                  {'  '}
+                  {name}/
+                </li>
+              );
+            }
             return (
               <li key={c.path} style={{ paddingLeft: `${depth * 16}px` }} class={chosen === c.path ? 'on' : ''} data-path={c.path}>
                 <span class={`chg chg-${c.status}`}>{c.status}</span>{' '}
