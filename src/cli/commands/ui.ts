@@ -28,7 +28,7 @@ export function registerUi(program: Command): void {
     .command('ui')
     .description('Serve a local web page to look at agents: tool call waterfall, file changes and diffs, files, kv, stats (read-only)')
     .argument('[ID_OR_PATH...]', 'agent ids, .db paths or run session ids (default: every agent in ./.agentfs and every run session)')
-    .option('--port <N>', 'TCP port (default: any free port)', '0')
+    .option('--port <N>', 'TCP port (0: any free port)', '0')
     .option('--bind <ADDRESS>', 'address to listen on', '127.0.0.1')
     .option('--no-open', 'do not open a browser')
     .action(async (targets: string[], opts: UiCliOptions) => {

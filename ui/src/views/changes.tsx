@@ -46,14 +46,14 @@ export function ChangesView({ agent, tick, query }: { agent: string; tick: numbe
             const name = c.path.slice(c.path.lastIndexOf('/') + 1) || '/';
             if (!c.status) {
               return (
-                <li key={c.path} style={{ paddingLeft: `${depth * 16}px` }} class="muted" data-path={c.path}>
+                <li key={c.path} style={{ paddingLeft: `${8 + depth * 16}px` }} class="muted" data-path={c.path}>
                   {'  '}
                   {name}/
                 </li>
               );
             }
             return (
-              <li key={c.path} style={{ paddingLeft: `${depth * 16}px` }} class={chosen === c.path ? 'on' : ''} data-path={c.path}>
+              <li key={c.path} style={{ paddingLeft: `${8 + depth * 16}px` }} class={chosen === c.path ? 'on' : ''} data-path={c.path}>
                 <span class={`chg chg-${c.status}`}>{c.status}</span>{' '}
                 {c.type === 'file' ? <a href={href(['a', agent, 'changes'], { path: c.path })}>{name}</a> : <span>{name}{c.type === 'dir' ? '/' : ''}</span>}
                 <span class="muted"> {c.type !== 'file' && c.type !== 'dir' ? c.type : ''} {c.size !== undefined ? bytes(c.size) : c.oldSize !== undefined ? bytes(c.oldSize) : ''}{c.what ? ` (${c.what.join(', ')})` : ''}</span>

@@ -31,7 +31,7 @@ function Dir({ agent, path, tick, chosen, depth }: { agent: string; path: string
     <>
       {d.data.entries.map((e) => {
         const p = join(path, e.name);
-        const pad = { paddingLeft: `${depth * 16}px` };
+        const pad = { paddingLeft: `${8 + depth * 16}px` };
         if (e.type === 'dir') {
           const isOpen = open.has(p);
           const toggle = () => {
