@@ -72,6 +72,8 @@ beforeAll(async () => {
   const plan = tools.start('plan', { goal: 'ship it' });
   const now = Math.floor(Date.now() / 1000);
   tools.record({ name: 'web_search', parameters: { query: 'agent filesystems' }, result: { hits: 3 }, started_at: now, completed_at: now, duration_ms: 40, parentId: plan });
+  // a top-level call between the two nested ones: the waterfall still keeps those under their parent
+  tools.record({ name: 'lint', parameters: {}, result: 'ok', started_at: now, completed_at: now, duration_ms: 12, parentId: null });
   tools.record({ name: 'read_file', parameters: { path: '/README.md' }, result: '# project', started_at: now, completed_at: now, duration_ms: 5, parentId: plan });
   tools.success(plan, { done: true });
   store.close();
@@ -142,7 +144,7 @@ describe('agentfs ui', () => {
     expect(new URL(page.url()).searchParams.has('token')).toBe(false); // moved into a cookie
     await page.waitForSelector('#agents tr[data-agent="ov"]');
     const ov = await page.textContent('#agents tr[data-agent="ov"]');
-    expect(ov).toContain('6'); // tool calls
+    expect(ov).toContain('7'); // tool calls
     expect(ov).toContain(join(dir, 'project'));
     expect(await page.textContent('#agents tr[data-agent="plain"]')).toContain('plain');
     expect(await page.textContent('#agents tr[data-agent="run-abc"]')).toContain('run session');
@@ -152,7 +154,7 @@ describe('agentfs ui', () => {
   it('draws one bar per call, nested calls under their parent, colored by status', async () => {
     await page.click('#agents tr[data-agent="ov"] a');
     await page.waitForSelector('#waterfall .bar');
-    expect(await page.locator('#waterfall .bar').count()).toBe(6);
+    expect(await page.locator('#waterfall .bar').count()).toBe(7);
     expect(await page.locator('#waterfall .bar.status-error').count()).toBe(1);
     const rows = await page.locator('#waterfall .wf-row[data-call]').evaluateAll((els) =>
       els.map((e) => [e.querySelector('.wf-label a')!.textContent, e.className.includes('depth-1') ? 1 : 0]),
@@ -182,11 +184,11 @@ describe('agentfs ui', () => {
     // the first calls (edit_file from the start), not the last ones (plan and its nested calls at the end)
     await page.waitForFunction(() => {
       const n = document.querySelectorAll('#waterfall .bar').length;
-      return n > 0 && n < 6 && document.querySelector('#waterfall')!.textContent!.includes('edit_file');
+      return n > 0 && n < 7 && document.querySelector('#waterfall')!.textContent!.includes('edit_file');
     });
     await shot('zoomed');
     await page.click('.pager .reset');
-    await page.waitForFunction(() => document.querySelectorAll('#waterfall .bar').length === 6);
+    await page.waitForFunction(() => document.querySelectorAll('#waterfall .bar').length === 7);
   });
 
   it('opens a call with its arguments, result and file diff', async () => {
@@ -217,7 +219,7 @@ describe('agentfs ui', () => {
     await shot('filter-status');
     await page.check('input[name="st-success"]');
     await page.check('input[name="st-pending"]');
-    await page.waitForFunction(() => document.querySelectorAll('#waterfall .bar').length === 6);
+    await page.waitForFunction(() => document.querySelectorAll('#waterfall .bar').length === 7);
     await page.fill('input[name="q"]', 'agent filesystems');
     await page.click('#filters button[type="submit"]');
     await page.waitForFunction(() => document.querySelectorAll('#waterfall .bar').length === 1 && document.querySelector('#waterfall')!.textContent!.includes('web_search'));
@@ -274,7 +276,7 @@ describe('agentfs ui', () => {
     const r = await cli('record', 'ov', '--name', 'live_step', '--', 'true');
     expect(r.code).toBe(0);
     await page.waitForSelector('#waterfall .wf-row:has(a:text-is("live_step"))', { timeout: 10_000 });
-    expect(await page.locator('#waterfall .bar').count()).toBe(7);
+    expect(await page.locator('#waterfall .bar').count()).toBe(8);
     await shot('live');
   });
 

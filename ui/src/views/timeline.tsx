@@ -93,6 +93,34 @@ function Pager({ agent, query, page }: { agent: string; query: URLSearchParams; 
   );
 }
 
+/**
+ * The page's calls in tree order: each call directly followed by the calls nested in it (those on
+ * the page), top-level ones and orphans (parent on another page) in start order.
+ */
+function treeOrder(calls: CallRow[]): CallRow[] {
+  const ids = new Set(calls.map((c) => c.id));
+  const kids = new Map<number, CallRow[]>();
+  const roots: CallRow[] = [];
+  for (const c of calls) {
+    if (c.parent_id !== undefined && ids.has(c.parent_id) && c.parent_id !== c.id) {
+      const l = kids.get(c.parent_id) ?? [];
+      l.push(c);
+      kids.set(c.parent_id, l);
+    } else roots.push(c);
+  }
+  const out: CallRow[] = [];
+  const seen = new Set<number>();
+  const visit = (c: CallRow) => {
+    if (seen.has(c.id)) return;
+    seen.add(c.id);
+    out.push(c);
+    for (const k of kids.get(c.id) ?? []) visit(k);
+  };
+  for (const r of roots) visit(r);
+  for (const c of calls) visit(c); // a parent cycle in foreign data: still every call once
+  return out;
+}
+
 /** Waterfall: a bar per call on a shared time axis, nested calls indented under their parent. */
 function Waterfall({ agent, query, calls, files }: { agent: string; query: URLSearchParams; calls: CallRow[]; files: JournalEntry[] }) {
   const track = useRef<HTMLDivElement>(null);
@@ -164,7 +192,7 @@ function Waterfall({ agent, query, calls, files }: { agent: string; query: URLSe
           <div class="wf-track">{orphans.slice(0, 500).map(tickOf)}</div>
         </div>
       )}
-      {calls.map((c) => {
+      {treeOrder(calls).map((c) => {
         const end = c.end_ns ?? Math.max(c.start_ns, nowNs);
         const left = pct(c.start_ns);
         const width = Math.max(0.15, pct(end) - left);
