@@ -70,11 +70,17 @@ beforeAll(async () => {
   const store = Store.open({ path: ovDb });
   const tools = new ToolCalls(store);
   const plan = tools.start('plan', { goal: 'ship it' });
-  const now = Math.floor(Date.now() / 1000);
-  tools.record({ name: 'web_search', parameters: { query: 'agent filesystems' }, result: { hits: 3 }, started_at: now, completed_at: now, duration_ms: 40, parentId: plan });
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  const search = tools.start('web_search', { query: 'agent filesystems' }, { parentId: plan });
+  await sleep(40);
+  tools.success(search, { hits: 3 });
   // a top-level call between the two nested ones: the waterfall still keeps those under their parent
-  tools.record({ name: 'lint', parameters: {}, result: 'ok', started_at: now, completed_at: now, duration_ms: 12, parentId: null });
-  tools.record({ name: 'read_file', parameters: { path: '/README.md' }, result: '# project', started_at: now, completed_at: now, duration_ms: 5, parentId: plan });
+  const lint = tools.start('lint', {}, { parentId: null });
+  await sleep(10);
+  tools.success(lint, 'ok');
+  const read = tools.start('read_file', { path: '/README.md' }, { parentId: plan });
+  await sleep(5);
+  tools.success(read, '# project');
   tools.success(plan, { done: true });
   store.close();
 
