@@ -4,6 +4,7 @@ import { OverlayFs } from '../core/overlay/index.js';
 import { TOOL_CALL_STATUSES, type CallRow, type ToolCallStatus } from '../core/tools/index.js';
 import { S_IFDIR, S_IFLNK, S_IFMT, S_IFREG } from '../core/types.js';
 import type { AgentHandle, AgentSet } from './agents.js';
+import type { WindowPage } from '../core/journal/index.js';
 
 /**
  * The JSON API: read paths of the core, shaped for the browser. Every handler is bounded (pages,
@@ -82,8 +83,21 @@ function list(v: string | null): string[] | undefined {
   return v.split(',').filter(Boolean);
 }
 
-/** A page of calls for the waterfall; filters: name, status, q (text), path (glob), since/until (ns). */
-export function callsPage(h: AgentHandle, p: URLSearchParams): { total: number; offset: number; calls: CallRow[] } {
+/**
+ * A page of calls for the waterfall; filters: name, status, q (text), path (glob), since/until (ns).
+ * With journal=N, also the first N journal rows of the page's time span.
+ */
+export function callsPage(h: AgentHandle, p: URLSearchParams): { total: number; offset: number; calls: CallRow[]; journal?: WindowPage } {
+  const page = callsOnly(h, p);
+  const rows = num(p.get('journal'), 'journal');
+  if (!rows || !page.calls.length) return page;
+  // the file changes of the page's time span (or of the zoomed range), in the same round trip
+  const since = num(p.get('since'), 'since') ?? Math.min(...page.calls.map((c) => c.start_ns));
+  const until = num(p.get('until'), 'until') ?? Math.max(...page.calls.map((c) => c.end_ns ?? Date.now() * 1e6));
+  return { ...page, journal: h.journal.window({ sinceNs: since, untilNs: until, path: p.get('path') || undefined, limit: rows }) };
+}
+
+function callsOnly(h: AgentHandle, p: URLSearchParams): { total: number; offset: number; calls: CallRow[] } {
   const statuses = list(p.get('status'));
   for (const s of statuses ?? []) {
     if (!TOOL_CALL_STATUSES.includes(s as ToolCallStatus)) throw new HttpError(400, `status ${s}: expected pending, success or error`);

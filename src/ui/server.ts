@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -54,10 +54,10 @@ function loadAssets(dir: string): Map<string, Asset> {
   const manifest = join(dir, 'index.html');
   if (!existsSync(manifest)) throw new Error(`the UI's assets are missing (${dir}); build them with \`npm run build\``);
   const out = new Map<string, Asset>();
-  for (const name of ['index.html', 'app.js', 'app.css']) {
-    const file = join(dir, name);
-    if (!existsSync(file)) continue;
-    const body = readFileSync(file);
+  for (const name of readdirSync(dir)) {
+    // only what the build writes; a name is never joined to a path from a request
+    if (!/^[\w-]+\.(html|js|css)$/.test(name)) continue;
+    const body = readFileSync(join(dir, name));
     out.set(name, { type: TYPES[name.slice(name.lastIndexOf('.'))]!, body, gzip: gzipSync(body, { level: 9 }) });
   }
   return out;

@@ -1,8 +1,20 @@
-import { html } from 'diff2html';
-import { useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import { agentUrl, type FileDiff } from '../api';
 import { bytes } from '../format';
 import { useFetch } from '../hooks';
+
+type Render = (typeof import('diff2html'))['html'];
+let loading: Promise<Render> | undefined;
+
+/** diff2html, loaded with the first diff shown (a chunk of its own: the first screen needs none). */
+function useDiff2Html(): Render | undefined {
+  const [render, setRender] = useState<Render | undefined>();
+  useEffect(() => {
+    loading ??= import('diff2html').then((m) => m.html);
+    void loading.then((r) => setRender(() => r));
+  }, []);
+  return render;
+}
 
 /** Side-by-side or unified, remembered for the session. */
 function useLayout(): ['side-by-side' | 'line-by-line', (v: 'side-by-side' | 'line-by-line') => void] {
@@ -22,6 +34,7 @@ function useLayout(): ['side-by-side' | 'line-by-line', (v: 'side-by-side' | 'li
 export function DiffView({ agent, path, tick }: { agent: string; path: string; tick: number }) {
   const d = useFetch<FileDiff>(agentUrl(agent, '/diff', { path }), [tick]);
   const [layout, setLayout] = useLayout();
+  const html = useDiff2Html();
   if (d.error) return <p class="error">{d.error}</p>;
   if (!d.data) return <p class="muted">loading diff of {path}…</p>;
   const f = d.data;
@@ -38,7 +51,7 @@ export function DiffView({ agent, path, tick }: { agent: string; path: string; t
       </div>
       {f.binary && <p class="muted">binary, {bytes(f.size ?? 0)}</p>}
       {f.note && <p class="muted">{f.note}</p>}
-      {f.patch && (
+      {f.patch && html && (
         <div
           class="d2h"
           // diff2html builds the HTML and escapes every line of the file itself

@@ -1,21 +1,37 @@
-import { BarController, BarElement, CategoryScale, Chart, Legend, LinearScale, Tooltip } from 'chart.js';
+import type { Chart as ChartType, ChartConfiguration } from 'chart.js';
 import { useEffect, useRef } from 'preact/hooks';
 import { agentUrl, type Stats } from '../api';
 import { bytes, duration } from '../format';
 import { useFetch } from '../hooks';
 
-Chart.register(BarController, BarElement, CategoryScale, LinearScale, Tooltip, Legend);
+let loading: Promise<typeof ChartType> | undefined;
+
+/** Chart.js, loaded when the stats are first shown (a chunk of its own), with what bar charts need. */
+function loadChart(): Promise<typeof ChartType> {
+  loading ??= import('chart.js').then(({ BarController, BarElement, CategoryScale, Chart, Legend, LinearScale, Tooltip }) => {
+    Chart.register(BarController, BarElement, CategoryScale, LinearScale, Tooltip, Legend);
+    return Chart;
+  });
+  return loading;
+}
 
 const COLORS = { success: '#2e9e5b', error: '#d64545', pending: '#d9a400', p50: '#5b8def', p95: '#8e5bd6', path: '#4aa3a3' };
 
 /** A Chart.js bar chart; rebuilt when its data changes. */
-function BarChart({ id, config, height }: { id: string; config: () => ConstructorParameters<typeof Chart>[1]; height: number }) {
+function BarChart({ id, config, height }: { id: string; config: () => ChartConfiguration<'bar'>; height: number }) {
   const canvas = useRef<HTMLCanvasElement>(null);
   const cfg = config();
   const sig = JSON.stringify(cfg.data);
   useEffect(() => {
-    const chart = new Chart(canvas.current!, { ...cfg, options: { animation: false, maintainAspectRatio: false, ...cfg.options } });
-    return () => chart.destroy();
+    let chart: ChartType<'bar'> | undefined;
+    let live = true;
+    void loadChart().then((Chart) => {
+      if (live) chart = new Chart(canvas.current!, { ...cfg, options: { animation: false, maintainAspectRatio: false, ...cfg.options } });
+    });
+    return () => {
+      live = false;
+      chart?.destroy();
+    };
   }, [sig]);
   return (
     <div class="chart" style={{ height: `${height}px` }}>

@@ -10,6 +10,8 @@ interface Page {
   total: number;
   offset: number;
   calls: CallRow[];
+  /** the file changes in the page's time span */
+  journal?: Window;
 }
 
 interface Window {
@@ -229,6 +231,8 @@ function Events({ agent, calls, files, truncated }: { agent: string; calls: Call
   type Ev = { t: number; call?: CallRow; file?: JournalEntry };
   const evs: Ev[] = [...calls.map((c) => ({ t: c.start_ns, call: c })), ...files.map((f) => ({ t: f.time_ns, file: f }))];
   evs.sort((a, b) => a.t - b.t || (a.call ? 0 : 1) - (b.call ? 0 : 1));
+  const [all, setAll] = useState(false);
+  const shown = all ? evs : evs.slice(0, 300);
   return (
     <div class="events">
       <h2>Calls and file changes</h2>
@@ -243,7 +247,7 @@ function Events({ agent, calls, files, truncated }: { agent: string; calls: Call
           </tr>
         </thead>
         <tbody>
-          {evs.map((e) =>
+          {shown.map((e) =>
             e.call ? (
               <tr key={`c${e.call.id}`} class="ev-call">
                 <td>{time(e.t / 1e6)}</td>
@@ -268,6 +272,11 @@ function Events({ agent, calls, files, truncated }: { agent: string; calls: Call
           )}
         </tbody>
       </table>
+      {shown.length < evs.length && (
+        <button type="button" onClick={() => setAll(true)}>
+          show all {evs.length} events
+        </button>
+      )}
     </div>
   );
 }
@@ -285,12 +294,11 @@ export function TimelineView({ agent, query, tick, tools }: { agent: string; que
     offset,
     page: offset === undefined ? 'last' : undefined,
   };
-  const page = useFetch<Page>(agentUrl(agent, '/calls', params), [tick]);
+  // one round trip: the page of calls and the file changes of its time span
+  const page = useFetch<Page>(agentUrl(agent, '/calls', { ...params, journal: 500 }), [tick]);
   const calls = page.data?.calls ?? [];
-  const lo = query.get('since') ?? (calls.length ? String(Math.min(...calls.map((c) => c.start_ns))) : undefined);
-  const hi = query.get('until') ?? (calls.length ? String(Math.max(...calls.map((c) => c.end_ns ?? Date.now() * 1e6))) : undefined);
-  const win = useFetch<Window>(lo && hi ? agentUrl(agent, '/journal', { since: lo, until: hi, path: params.path, limit: 500 }) : undefined, [tick]);
-  const files = lo && hi ? (win.data?.entries ?? []) : [];
+  const win = { data: page.data?.journal };
+  const files = win.data?.entries ?? [];
   return (
     <section>
       <Filters agent={agent} query={query} tools={tools} />
