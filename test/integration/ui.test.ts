@@ -279,9 +279,14 @@ describe('agentfs ui', () => {
   it('shows a new call while it is recorded, without reloading', async () => {
     await page.goto(`${origin}/#/a/ov/timeline`);
     await page.waitForSelector('#waterfall .bar');
-    const r = await cli('record', 'ov', '--name', 'live_step', '--', 'true');
-    expect(r.code).toBe(0);
-    await page.waitForSelector('#waterfall .wf-row:has(a:text-is("live_step"))', { timeout: 10_000 });
+    // a command that runs until told to stop: its call shows as running, then as finished
+    const flag = join(dir, 'stop-live');
+    const rec = cli('record', 'ov', '--name', 'live_step', '--', 'sh', '-c', `while [ ! -e '${flag}' ]; do sleep 0.05; done`);
+    await page.waitForSelector('#waterfall .wf-row[data-status="pending"]:has(a:text-is("live_step"))', { timeout: 15_000 });
+    await shot('live-running');
+    writeFileSync(flag, '');
+    expect((await rec).code).toBe(0);
+    await page.waitForSelector('#waterfall .wf-row[data-status="success"]:has(a:text-is("live_step"))', { timeout: 15_000 });
     expect(await page.locator('#waterfall .bar').count()).toBe(8);
     await shot('live');
   });

@@ -6,6 +6,7 @@ import { Agent } from '../../src/core/agent.js';
 import { Store, StoreError } from '../../src/store/index.js';
 import { CallReader, ToolCalls } from '../../src/core/tools/index.js';
 import { JournalPages } from '../../src/core/journal/index.js';
+import Database from 'libsql';
 import { tempDir } from '../support/cli.js';
 
 /** The read paths of `agentfs ui`: read-only stores, call pages and journal windows. */
@@ -67,6 +68,28 @@ describe('CallReader', () => {
     expect(r.totals()).toEqual({ calls: 0, failures: 0, pending: 0 });
     expect(r.figures()).toEqual([]);
     expect(new JournalPages(readOnly(file)).window()).toEqual({ entries: [], truncated: false });
+  });
+
+  it('reads the spec-text layout (no status column): status derived, pending calls included', () => {
+    const { file } = fresh();
+    const db = new Database(file);
+    db.exec(`DROP TABLE tool_calls;
+      CREATE TABLE tool_calls (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, parameters TEXT, result TEXT, error TEXT,
+        started_at INTEGER NOT NULL, completed_at INTEGER NOT NULL, duration_ms INTEGER NOT NULL);
+      INSERT INTO tool_calls (name, parameters, result, error, started_at, completed_at, duration_ms)
+        VALUES ('old_ok', '{"a":1}', '"r"', NULL, 10, 11, 1000), ('old_bad', NULL, NULL, 'nope', 12, 12, 5);`);
+    db.close();
+    const w = Store.open({ path: file });
+    new ToolCalls(w).start('running');
+    w.close();
+    const r = new CallReader(readOnly(file));
+    expect(r.page().calls.map((c) => [c.name, c.status])).toEqual([
+      ['old_ok', 'success'],
+      ['old_bad', 'error'],
+      ['running', 'pending'],
+    ]);
+    expect(r.totals()).toMatchObject({ calls: 3, failures: 1, pending: 1 });
+    expect(r.page({ statuses: ['error'] }).calls.map((c) => c.name)).toEqual(['old_bad']);
   });
 
   it('pages calls in start order with filters, depth and the last page', () => {
