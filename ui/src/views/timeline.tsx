@@ -1,4 +1,4 @@
-import { useRef, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { agentUrl, type CallRow, type JournalEntry } from '../api';
 import { describe, duration, time } from '../format';
 import { href, useFetch } from '../hooks';
@@ -204,7 +204,7 @@ function Waterfall({ agent, query, calls, files }: { agent: string; query: URLSe
             <div class="wf-label" style={{ paddingLeft: `${6 + c.depth * 14}px` }} title={tip}>
               {c.depth > 0 && <span class="nest">└</span>}
               <a href={href(['a', agent, 'call', c.id])}>{c.name}</a>
-              <span class="dur">{duration(c.duration_ms)}</span>
+              <span class="dur">{c.status === 'pending' ? `running ${duration((nowNs - c.start_ns) / 1e6)}` : duration(c.duration_ms)}</span>
             </div>
             <div class="wf-track">
               <a class={`bar status-${c.status}`} href={href(['a', agent, 'call', c.id])} style={{ left: `${left}%`, width: `${width}%` }} title={tip} data-call={c.id} />
@@ -298,6 +298,14 @@ export function TimelineView({ agent, query, tick, tools }: { agent: string; que
   const page = useFetch<Page>(agentUrl(agent, '/calls', { ...params, journal: 500 }), [tick]);
   const calls = page.data?.calls ?? [];
   const win = { data: page.data?.journal };
+  // running calls grow with the clock, between updates from the server too
+  const running = calls.some((c) => c.status === 'pending');
+  const [, setClock] = useState(0);
+  useEffect(() => {
+    if (!running) return;
+    const t = setInterval(() => setClock((n) => n + 1), 1000);
+    return () => clearInterval(t);
+  }, [running]);
   const files = win.data?.entries ?? [];
   return (
     <section>
