@@ -1,8 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Agent } from '../../src/core/agent.js';
+import { Agent, META } from '../../src/core/agent.js';
+import { computeChanges } from '../../src/core/changes/index.js';
+import type { OverlayFs } from '../../src/core/overlay/index.js';
 import { Store, StoreError } from '../../src/store/index.js';
 import { CallReader, ToolCalls } from '../../src/core/tools/index.js';
 import { JournalPages } from '../../src/core/journal/index.js';
@@ -50,6 +52,24 @@ describe('Store readOnly', () => {
     expect(() => a.paths.writeFile('/b.txt', 'x')).toThrow();
     a.close();
     s.close();
+    expect(sha(file)).toBe(before);
+  });
+
+  it('opens an overlay agent no writer has opened yet (root not adopted) without writing', () => {
+    const t = tempDir();
+    cleanups.push(t.cleanup);
+    const base = join(t.dir, 'base');
+    mkdirSync(base);
+    writeFileSync(join(base, 'x.txt'), 'x');
+    const file = join(t.dir, 'ov.db');
+    const w = Store.open({ path: file }, { create: true });
+    w.setMeta(META.base, base);
+    w.close();
+    const before = sha(file);
+    const a = Agent.open({ path: file }, { readOnly: true, journal: false });
+    expect(a.paths.readdir('/')).toEqual(['x.txt']);
+    expect(computeChanges(a.fs as OverlayFs)).toEqual([]);
+    a.close();
     expect(sha(file)).toBe(before);
   });
 
