@@ -66,6 +66,8 @@ beforeAll(async () => {
   expect((await cli('record', 'ov', '--name', 'edit_file', '--', ...fsWrite('/src/app.js', 'console.log("v2");\nexport const x = 2;\n'))).code).toBe(0);
   expect((await cli('record', 'ov', '--name', 'write_notes', '--', ...fsWrite('/notes.md', '# notes\nall good\n'))).code).toBe(0);
   expect((await cli('record', 'ov', '--name', 'run_tests', '--', 'sh', '-c', 'echo "2 failing" >&2; exit 3')).code).toBe(3);
+  // a binary file written outside any call
+  expect((await runCli(['fs', 'write', 'ov', '/blob.bin', '-'], { cwd: dir, env, input: Buffer.from([0, 1, 2, 255]) })).code).toBe(0);
   ovDb = join(dir, '.agentfs', 'ov.db');
   const store = Store.open({ path: ovDb });
   const tools = new ToolCalls(store);
@@ -245,6 +247,9 @@ describe('agentfs ui', () => {
     await page.click('.diff-pane button:text-is("side by side")');
     await page.waitForSelector('.diff-pane .d2h-file-side-diff');
     await shot('diff');
+    await page.click('#changes li[data-path="/blob.bin"] a');
+    await page.waitForSelector('.diff-pane .diff[data-path="/blob.bin"]');
+    expect(await page.textContent('.diff-pane')).toContain('binary, 4 B');
 
     await page.click('[data-tab="files"]');
     await page.click('#files li[data-path="/notes.md"] a');
