@@ -40,8 +40,13 @@ function Filters({ agent, query, tools }: { agent: string; query: URLSearchParam
       offset: undefined,
     });
   };
+  // the tool menu and the status boxes apply at once; text fields on Enter or Apply
+  const onChange = (e: Event) => {
+    const t = e.target as HTMLInputElement;
+    if (t.tagName === 'SELECT' || t.type === 'checkbox') apply(e);
+  };
   return (
-    <form class="filters" id="filters" onSubmit={apply} onChange={(e) => (e.target as HTMLElement).tagName !== 'INPUT' || (e.target as HTMLInputElement).type === 'checkbox' ? apply(e) : undefined}>
+    <form class="filters" id="filters" onSubmit={apply} onChange={onChange}>
       <label>
         tool{' '}
         <select name="name" value={query.get('name') ?? ''}>
@@ -297,7 +302,6 @@ export function TimelineView({ agent, query, tick, tools }: { agent: string; que
   // one round trip: the page of calls and the file changes of its time span
   const page = useFetch<Page>(agentUrl(agent, '/calls', { ...params, journal: 500 }), [tick]);
   const calls = page.data?.calls ?? [];
-  const win = { data: page.data?.journal };
   // running calls grow with the clock, between updates from the server too
   const running = calls.some((c) => c.status === 'pending');
   const [, setClock] = useState(0);
@@ -306,7 +310,7 @@ export function TimelineView({ agent, query, tick, tools }: { agent: string; que
     const t = setInterval(() => setClock((n) => n + 1), 1000);
     return () => clearInterval(t);
   }, [running]);
-  const files = win.data?.entries ?? [];
+  const files = page.data?.journal?.entries ?? [];
   return (
     <section>
       <Filters agent={agent} query={query} tools={tools} />
@@ -315,7 +319,7 @@ export function TimelineView({ agent, query, tick, tools }: { agent: string; que
       {page.data && !calls.length && <p class="muted" id="no-calls">No tool calls match.</p>}
       {calls.length > 0 && <Waterfall agent={agent} query={query} calls={calls} files={files} />}
       {calls.length > 0 && <p class="muted hint">Drag across the bars to zoom into a time range. Ticks on a row are the call's file changes.</p>}
-      {calls.length > 0 && <Events agent={agent} calls={calls} files={files} truncated={win.data?.truncated ?? false} />}
+      {calls.length > 0 && <Events agent={agent} calls={calls} files={files} truncated={page.data?.journal?.truncated ?? false} />}
     </section>
   );
 }
