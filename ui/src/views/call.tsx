@@ -21,7 +21,7 @@ function Json({ value, id }: { value: unknown; id: string }) {
 export function CallPage({ agent, id, tick }: { agent: string; id: number; tick: number }) {
   const d = useFetch<Detail>(agentUrl(agent, `/calls/${id}`), [tick, id]);
   if (d.error) return <p class="error">{d.error}</p>;
-  if (!d.data) return <p class="muted">loading…</p>;
+  if (!d.data || d.data.call.id !== id) return <p class="muted">loading…</p>;
   const { call, files } = d.data;
   const result = call.result as Record<string, unknown> | undefined;
   const tails = result && typeof result === 'object' && ('stdout_tail' in result || 'stderr_tail' in result);

@@ -36,7 +36,7 @@ export function DiffView({ agent, path, tick }: { agent: string; path: string; t
   const [layout, setLayout] = useLayout();
   const html = useDiff2Html();
   if (d.error) return <p class="error">{d.error}</p>;
-  if (!d.data) return <p class="muted">loading diff of {path}…</p>;
+  if (!d.data || d.data.path !== path) return <p class="muted">loading diff of {path}…</p>;
   const f = d.data;
   return (
     <div class="diff" data-path={path}>
