@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # chromium: the browser tests of `agentfs ui` (driven by playwright-core, no browser download)
-need_pkgs=(fuse3 libfuse3-dev libfuse2 util-linux git build-essential python3 sqlite3 chromium)
+need_pkgs=(fuse3 libfuse3-dev libfuse2 util-linux git build-essential python3 sqlite3 libnfs-utils chromium)
 missing=()
 for p in "${need_pkgs[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
