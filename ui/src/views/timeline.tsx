@@ -237,7 +237,7 @@ function Events({ agent, calls, files, truncated }: { agent: string; calls: Call
   const evs: Ev[] = [...calls.map((c) => ({ t: c.start_ns, call: c })), ...files.map((f) => ({ t: f.time_ns, file: f }))];
   evs.sort((a, b) => a.t - b.t || (a.call ? 0 : 1) - (b.call ? 0 : 1));
   const [all, setAll] = useState(false);
-  const shown = all ? evs : evs.slice(0, 300);
+  const shown = all ? evs : evs.slice(0, 100);
   return (
     <div class="events">
       <h2>Calls and file changes</h2>
