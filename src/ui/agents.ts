@@ -50,12 +50,15 @@ export class AgentHandle {
     return this.store.dataVersion();
   }
 
-  /** fn's value, computed again only after a commit elsewhere (or maxAgeMs, for the base directory). */
-  cached<T>(key: string, fn: () => T, maxAgeMs = Infinity): T {
+  /**
+   * fn's value, computed again only after a commit elsewhere, or after maxAgeMs (the base directory
+   * may change unseen); never more often than every minAgeMs (scans of a busy agent's journal).
+   */
+  cached<T>(key: string, fn: () => T, maxAgeMs = Infinity, minAgeMs = 0): T {
     const v = this.version();
     const hit = this.cache.get(key);
     const now = Date.now();
-    if (hit && hit.version === v && now - hit.at < maxAgeMs) return hit.value as T;
+    if (hit && ((hit.version === v && now - hit.at < maxAgeMs) || now - hit.at < minAgeMs)) return hit.value as T;
     const value = fn();
     if (this.cache.size > 64) this.cache.clear();
     this.cache.set(key, { version: v, at: now, value });

@@ -104,7 +104,7 @@ function callsOnly(h: AgentHandle, p: URLSearchParams): { total: number; offset:
   }
   const path = p.get('path') || undefined;
   let ids: Set<number> | undefined;
-  if (path) ids = h.cached(`touching:${path}`, () => h.journal.callsTouching(path));
+  if (path) ids = h.cached(`touching:${path}`, () => h.journal.callsTouching(path), Infinity, 2000);
   let offset = num(p.get('offset'), 'offset');
   const around = num(p.get('around'), 'around');
   const limit = num(p.get('limit'), 'limit') ?? 200;
@@ -154,11 +154,13 @@ export function overview(h: AgentHandle) {
 }
 
 export function stats(h: AgentHandle) {
-  return h.cached('stats', () => ({
-    tools: h.calls.figures(),
-    paths: h.journal.topPaths(20),
-    ops: h.journal.opCounts(),
-  }));
+  // whole-table aggregates: at most every 2 s while the agent is busy
+  return h.cached(
+    'stats',
+    () => ({ tools: h.calls.figures(), paths: h.journal.topPaths(20), ops: h.journal.opCounts() }),
+    Infinity,
+    2000,
+  );
 }
 
 function overlayOf(h: AgentHandle): OverlayFs {
