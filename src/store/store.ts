@@ -406,9 +406,8 @@ function configure(db: Db, options: OpenOptions, onDisk: boolean): void {
   if (onDisk) db.exec(`PRAGMA mmap_size = ${MMAP_BYTES}`);
 }
 
-/** A read-only connection changes nothing, not even the journal mode; query_only guards writes twice. */
+/** A read-only connection changes nothing, not even the journal mode (mode=ro refuses writes). */
 function configureReadOnly(db: Db): void {
-  db.exec('PRAGMA query_only = 1');
   db.exec('PRAGMA foreign_keys = OFF');
   db.exec(`PRAGMA mmap_size = ${MMAP_BYTES}`);
 }
