@@ -125,12 +125,13 @@ function callsOnly(h: AgentHandle, p: URLSearchParams): { total: number; offset:
   });
 }
 
-/** Journal rows in a time range (the changes shown with a page of calls). */
+/** Journal rows in a time range (the changes shown with a page of calls), paged by id with after=. */
 export function journalWindow(h: AgentHandle, p: URLSearchParams) {
   return h.journal.window({
     sinceNs: num(p.get('since'), 'since'),
     untilNs: num(p.get('until'), 'until'),
     path: p.get('path') || undefined,
+    afterId: num(p.get('after'), 'after'),
     limit: num(p.get('limit'), 'limit'),
   });
 }

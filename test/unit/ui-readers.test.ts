@@ -189,6 +189,9 @@ describe('JournalPages', () => {
     const limited = j.window({ limit: 2 });
     expect(limited).toMatchObject({ truncated: true });
     expect(limited.entries).toHaveLength(2);
+    // the next page starts after the last id seen
+    const next = j.window({ limit: 2, afterId: limited.entries[1]!.id });
+    expect(next.entries.map((e) => e.id)).toEqual(all.entries.slice(2, 4).map((e) => e.id));
     expect([...j.callsTouching('d/**')].sort()).toEqual([c1, c2]); // c1 made /d
     expect([...j.callsTouching('d/*.txt')]).toEqual([c2]);
     expect([...j.callsTouching('x2.txt')]).toEqual([c2]);

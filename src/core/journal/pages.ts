@@ -24,6 +24,8 @@ export interface WindowQuery {
   toolCallId?: number;
   /** path or new_path matches this glob (see pathMatcher) */
   path?: string;
+  /** rows after this id only: the next page of a window */
+  afterId?: number;
   /** default 500, at most 5000 */
   limit?: number;
 }
@@ -89,7 +91,7 @@ export class JournalPages {
   window(q: WindowQuery = {}): WindowPage {
     if (!this.exists()) return { entries: [], truncated: false };
     const limit = Math.min(Math.max(1, Math.floor(q.limit ?? 500)), 5000);
-    const fromId = q.sinceNs === undefined ? 0 : this.firstIdAt(q.sinceNs);
+    const fromId = Math.max(q.sinceNs === undefined ? 0 : this.firstIdAt(q.sinceNs), q.afterId === undefined ? 0 : q.afterId + 1);
     const match = q.path ? matcher(q.path) : undefined;
     const stop = q.untilNs === undefined ? Infinity : q.untilNs + SLACK_NS;
     const entries: JournalEntry[] = [];

@@ -1,5 +1,5 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { agentUrl, type CallRow, type JournalEntry } from '../api';
+import { agentUrl, get, type CallRow, type JournalEntry } from '../api';
 import { describe, duration, time } from '../format';
 import { href, useFetch } from '../hooks';
 
@@ -232,16 +232,27 @@ function Waterfall({ agent, query, calls, files }: { agent: string; query: URLSe
 }
 
 /** Calls and file changes of the page, interleaved by time, each change linked to its call. */
-function Events({ agent, calls, files, truncated }: { agent: string; calls: CallRow[]; files: JournalEntry[]; truncated: boolean }) {
+function Events({ agent, calls, files, truncated, range }: { agent: string; calls: CallRow[]; files: JournalEntry[]; truncated: boolean; range: Record<string, string | undefined> }) {
   type Ev = { t: number; call?: CallRow; file?: JournalEntry };
-  const evs: Ev[] = [...calls.map((c) => ({ t: c.start_ns, call: c })), ...files.map((f) => ({ t: f.time_ns, file: f }))];
+  // further pages of the journal rows of this range, fetched on request
+  const [more, setMore] = useState<{ key: string; entries: JournalEntry[]; truncated: boolean }>({ key: '', entries: [], truncated });
+  const key = JSON.stringify(range);
+  const extra = more.key === key ? more : { key, entries: [], truncated };
+  const loadMore = () => {
+    const all = [...files, ...extra.entries];
+    const after = all.length ? all[all.length - 1]!.id : undefined;
+    void get<Window>(agentUrl(agent, '/journal', { ...range, after, limit: 500 })).then((w) =>
+      setMore({ key, entries: [...extra.entries, ...w.entries], truncated: w.truncated }),
+    );
+  };
+  const evs: Ev[] = [...calls.map((c) => ({ t: c.start_ns, call: c })), ...[...files, ...extra.entries].map((f) => ({ t: f.time_ns, file: f }))];
   evs.sort((a, b) => a.t - b.t || (a.call ? 0 : 1) - (b.call ? 0 : 1));
   const [all, setAll] = useState(false);
   const shown = all ? evs : evs.slice(0, 100);
   return (
     <div class="events">
       <h2>Calls and file changes</h2>
-      {truncated && <p class="muted">Only the first {files.length} file changes of this range are listed; zoom in for the rest.</p>}
+
       <table class="list" id="events">
         <thead>
           <tr>
@@ -282,6 +293,11 @@ function Events({ agent, calls, files, truncated }: { agent: string; calls: Call
           show all {evs.length} events
         </button>
       )}
+      {extra.truncated && (shown.length === evs.length) && (
+        <button type="button" id="more-files" onClick={loadMore}>
+          next file changes of this range ›
+        </button>
+      )}
     </div>
   );
 }
@@ -319,7 +335,20 @@ export function TimelineView({ agent, query, tick, tools }: { agent: string; que
       {page.data && !calls.length && <p class="muted" id="no-calls">No tool calls match.</p>}
       {calls.length > 0 && <Waterfall agent={agent} query={query} calls={calls} files={files} />}
       {calls.length > 0 && <p class="muted hint">Drag across the bars to zoom into a time range. Ticks on a row are the call's file changes.</p>}
-      {calls.length > 0 && <Events agent={agent} calls={calls} files={files} truncated={page.data?.journal?.truncated ?? false} />}
+      {calls.length > 0 && (
+        <Events
+          agent={agent}
+          calls={calls}
+          files={files}
+          truncated={page.data?.journal?.truncated ?? false}
+          range={{
+            since: params.since ?? String(Math.min(...calls.map((c) => c.start_ns))),
+            // open-ended while a call runs (its changes keep coming), so the key stays the same
+            until: params.until ?? (calls.some((c) => c.end_ns === undefined) ? undefined : String(Math.max(...calls.map((c) => c.end_ns!)))),
+            path: params.path,
+          }}
+        />
+      )}
     </section>
   );
 }
