@@ -36,7 +36,7 @@ export class Gate {
     this.hosts = new Set([...names].map((h) => `${h}:${port}`.toLowerCase()));
   }
 
-  /** The origin a browser uses for us (for the printed URL). */
+  /** host:port names this server (Host header, or the host of an Origin). */
   allowedHost(host: string | undefined): boolean {
     return host !== undefined && this.hosts.has(host.toLowerCase());
   }
