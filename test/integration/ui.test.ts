@@ -296,6 +296,46 @@ describe('agentfs ui', () => {
     await shot('live');
   });
 
+  it('serves only the agents named, by id, path or session id', async () => {
+    const other = spawn(process.execPath, [CLI, 'ui', '--no-open', 'plain', join(dir, '.agentfs', 'ov.db'), 'run-abc'], {
+      cwd: dir,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    try {
+      const u = new URL(
+        await new Promise<string>((resolve, reject) => {
+          let out = '';
+          other.stdout!.on('data', (d: Buffer) => {
+            out += d.toString();
+            const m = /(http:\/\/\S+)/.exec(out);
+            if (m) resolve(m[1]!);
+          });
+          other.once('exit', (code) => reject(new Error(`agentfs ui exited (${code})`)));
+        }),
+      );
+      const res = await new Promise<string>((resolve, reject) => {
+        request(`${u.origin}/api/agents`, { headers: { Cookie: `agentfs_ui_${u.port}=${u.searchParams.get('token')}` } }, (r) => {
+          let body = '';
+          r.on('data', (c: Buffer) => (body += c.toString()));
+          r.on('end', () => resolve(body));
+        })
+          .on('error', reject)
+          .end();
+      });
+      const list = JSON.parse(res) as { key: string; kind: string }[];
+      expect(list.map((a) => [a.key, a.kind])).toEqual([
+        ['plain', 'agent'],
+        ['ov', 'file'],
+        ['run-abc', 'session'],
+      ]);
+    } finally {
+      const exited = new Promise((r) => other.once('exit', r));
+      other.kill('SIGTERM');
+      await exited;
+    }
+  });
+
   it('rejects an unknown agent and a bad port with one line', async () => {
     const r = await cli('ui', '--no-open', 'nope');
     expect(r.code).not.toBe(0);
