@@ -22,3 +22,5 @@ cc -O2 -Wall -s -o "native/prebuilds/$tuple/agentfs-tether" native/tether/tether
 echo "prebuild: dist/" >&2
 rm -rf dist
 node node_modules/typescript/bin/tsc -p tsconfig.json
+echo "prebuild: the web app of agentfs ui -> dist/ui/assets" >&2
+node scripts/build-ui.mjs

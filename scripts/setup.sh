@@ -4,7 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-need_pkgs=(fuse3 libfuse3-dev libfuse2 util-linux git build-essential python3 sqlite3 libnfs-utils zsh fish)
+# chromium: the browser tests of `agentfs ui` (driven by playwright-core, no browser download);
+# libnfs-utils: the NFS tests' client; zsh, fish: the completion tests
+need_pkgs=(fuse3 libfuse3-dev libfuse2 util-linux git build-essential python3 sqlite3 libnfs-utils zsh fish chromium)
 missing=()
 for p in "${need_pkgs[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -53,3 +55,5 @@ fi
 
 # TypeScript -> dist/
 node node_modules/typescript/bin/tsc -p tsconfig.json
+# The web app of `agentfs ui` -> dist/ui/assets (esbuild, about a second)
+node scripts/build-ui.mjs

@@ -24,6 +24,7 @@ const MODULES: [names: string[], load: () => Promise<Register>][] = [
   [['timeline'], async () => (await import('./commands/timeline.js')).registerTimeline],
   [['record'], async () => (await import('./commands/record.js')).registerRecord],
   [['serve'], async () => (await import('./commands/serve.js')).registerServe],
+  [['ui'], async () => (await import('./commands/ui.js')).registerUi],
   [['sync'], async () => (await import('./commands/sync.js')).registerSync],
   [['migrate'], async () => (await import('./commands/migrate.js')).registerMigrate],
   [['completions', '__complete'], async () => (await import('./commands/completions.js')).registerCompletions],

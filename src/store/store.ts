@@ -1,6 +1,7 @@
 import Database from 'libsql';
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { StoreError } from './errors.js';
 import { databasePath, type AgentTarget } from './locate.js';
 import { DEFAULT_CHUNK_SIZE, EXTENSION_TABLES, REQUIRED_TABLES, SCHEMA_VERSION, SPEC_TABLES } from './schema.js';
@@ -39,6 +40,11 @@ export interface OpenOptions {
    * Tables a feature would create are made as empty TEMP tables; transaction() is refused.
    */
   readOnly?: boolean;
+  /**
+   * With readOnly, for viewers (`agentfs ui`): not even the one writable open that adds our
+   * tables to a database another SDK made; what is missing is read as empty.
+   */
+  neverWrite?: boolean;
 }
 
 
@@ -83,6 +89,7 @@ export class Store {
         const what = target.id ? `agent '${target.id}' (no ${file})` : `database ${file}`;
         throw new StoreError('ENOAGENT', `no such ${what}; create it with \`agentfs init\``);
       }
+      if (options.readOnly) throw new StoreError('ENOAGENT', `no such database ${file}`);
       mkdirSync(dirname(file), { recursive: true });
       return Store.create(file, options);
     }
@@ -162,7 +169,7 @@ export class Store {
           `${file} uses an older AgentFS layout (${layout.outdated.join('; ')}); upgrade it with \`agentfs migrate ${file}\``,
         );
       }
-      if (readOnly && mayAddTables && missingTables(tables).length) {
+      if (readOnly && mayAddTables && !options.neverWrite && missingTables(tables).length) {
         // a database that never had our additive tables: make them once with a writable open
         // (a reader never writes; where we may not write, go on without them: see ensureSchema)
         db.close();
@@ -450,14 +457,16 @@ function savepoint(store: Store, depth: number): { open: Statement; release: Sta
 function openDatabase(file: string, readOnly: boolean): Db {
   try {
     if (!readOnly) return new Database(file);
+    // libsql ignores better-sqlite3's `readonly` option (such a connection writes); SQLite's own
+    // URI parameter mode=ro is honoured, so a reader cannot change the file even by mistake.
+    const uri = pathToFileURL(file).href;
     // A WAL database whose -wal and -shm SQLite may not create (read-only directory) cannot be
     // opened even for reading; with no -wal the main file holds every commit, so read it as an
     // unchanging file (SQLite's immutable=1: no locks, no -shm).
     if (!existsSync(`${file}-wal`) && !existsSync(`${file}-shm`) && accessProblem(file, true)?.startsWith('directory')) {
-      const uri = `file:${encodeURI(file).replace(/\?/g, '%3F').replace(/#/g, '%23')}?immutable=1`;
-      return new Database(uri, { readonly: true });
+      return new Database(`${uri}?mode=ro&immutable=1`);
     }
-    return new Database(file, { readonly: true });
+    return new Database(`${uri}?mode=ro`);
   } catch (e) {
     if (file !== ':memory:') throwAccessProblem(file, e, !readOnly);
     throw new StoreError('ECORRUPT', `cannot open ${file}: ${(e as Error).message}`);

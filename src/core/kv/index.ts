@@ -86,6 +86,24 @@ export class KvStore {
     return out;
   }
 
+  /** At most limit entries with the prefix after key `after` (exclusive), in key order: one page. */
+  page(prefix = '', after = '', limit = 200): KvEntry[] {
+    const out: KvEntry[] = [];
+    const from = after > prefix ? after : prefix;
+    const it = this.store
+      .stmt('SELECT key, value, created_at, updated_at FROM kv_store WHERE key >= ? ORDER BY key')
+      .iterate(from) as IterableIterator<RawRow>;
+    for (const row of it) {
+      if (!row.key.startsWith(prefix) || out.length >= limit) {
+        it.return?.();
+        break;
+      }
+      if (after && row.key <= after) continue;
+      out.push(toEntry(row));
+    }
+    return out;
+  }
+
   /** Number of keys. */
   count(): number {
     return Number((this.store.stmt('SELECT COUNT(*) AS n FROM kv_store').get() as { n: number }).n);

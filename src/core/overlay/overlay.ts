@@ -79,6 +79,7 @@ export class OverlayFs implements FileSystem {
     if (!force && this.origins.baseIno(rootDelta) !== undefined) return;
     const st = this.base.lstat('/');
     if (!st) throw new FsError('ENOENT', 'overlay', this.base.dir, 'base directory is missing');
+    if (this.store.readOnly) return; // a viewer shows the delta root as it is; the next writer adopts
     this.store.transaction(() => {
       const ts = (ns: bigint) => ({ sec: Number(ns / 1_000_000_000n), nsec: Number(ns % 1_000_000_000n) });
       this.delta.setattr(rootDelta, { mode: Number(st.mode) & 0o7777, uid: Number(st.uid), gid: Number(st.gid), atime: ts(st.atimeNs), mtime: ts(st.mtimeNs) });
@@ -295,7 +296,7 @@ export class OverlayFs implements FileSystem {
   /** Finishes (or forgets) a base rename that a commit was killed in the middle of. */
   private recoverBaseRename(): void {
     const raw = this.store.getMeta(PENDING_RENAME);
-    if (!raw) return;
+    if (!raw || this.store.readOnly) return; // recovery is the next writer's
     const { from, to } = JSON.parse(raw) as { from: string; to: string };
     if (!this.base.lstat(from) && this.base.lstat(to)) this.baseRenamed(from, to);
     else this.store.setMeta(PENDING_RENAME, undefined);

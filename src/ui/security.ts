@@ -1,0 +1,95 @@
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+
+/**
+ * Who may talk to the UI server: a browser on this machine that was given the token. Checked on
+ * every request, before routing:
+ * - Host must name the server itself (127.0.0.1 / localhost / [::1] / the bind address, with its
+ *   port): a DNS-rebinding page on evil.example reaches us with Host: evil.example.
+ * - Origin, when sent, must be our own origin; Sec-Fetch-Site must not be cross-site.
+ * - The token: from ?token= (then kept in an HttpOnly SameSite=Strict cookie) or that cookie.
+ */
+/** The cookie's name carries the port: cookies are shared by every port of a host, servers are not. */
+export function cookieName(port: number): string {
+  return `agentfs_ui_${port}`;
+}
+
+/** Responses never run inline code, load nothing from elsewhere and cannot be framed. */
+export const CSP =
+  "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; font-src 'self'; " +
+  "base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+export function newToken(): string {
+  return randomBytes(24).toString('base64url');
+}
+
+export class Gate {
+  readonly token: string;
+  private readonly hosts: Set<string>;
+  private readonly cookieName: string;
+
+  constructor(token: string, bind: string, port: number) {
+    this.token = token;
+    this.cookieName = cookieName(port);
+    const names = new Set(['127.0.0.1', 'localhost', '[::1]']);
+    names.add(bind.includes(':') && !bind.startsWith('[') ? `[${bind}]` : bind);
+    this.hosts = new Set([...names].map((h) => `${h}:${port}`.toLowerCase()));
+  }
+
+  /** host:port names this server (Host header, or the host of an Origin). */
+  allowedHost(host: string | undefined): boolean {
+    return host !== undefined && this.hosts.has(host.toLowerCase());
+  }
+
+  /** Why this request is refused, or undefined when it may go on. */
+  refuse(req: IncomingMessage, url: URL): string | undefined {
+    if (!this.allowedHost(req.headers.host)) return 'foreign Host';
+    const origin = req.headers.origin;
+    if (origin !== undefined && origin !== 'null') {
+      let host: string;
+      try {
+        const o = new URL(origin);
+        if (o.protocol !== 'http:') return 'foreign Origin';
+        host = o.host;
+      } catch {
+        return 'bad Origin';
+      }
+      if (!this.allowedHost(host)) return 'foreign Origin';
+    } else if (origin === 'null') return 'opaque Origin';
+    if (req.headers['sec-fetch-site'] === 'cross-site') return 'cross-site request';
+    const given = url.searchParams.get('token') ?? cookieOf(req, this.cookieName);
+    if (!given || !sameSecret(given, this.token)) return 'missing or wrong token';
+    return undefined;
+  }
+
+  /** Set-Cookie value that keeps the token for later requests (no JavaScript can read it). */
+  cookie(): string {
+    return `${this.cookieName}=${this.token}; HttpOnly; SameSite=Strict; Path=/`;
+  }
+}
+
+function cookieOf(req: IncomingMessage, name: string): string | undefined {
+  const header = req.headers.cookie;
+  if (!header) return undefined;
+  for (const part of header.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
+  }
+  return undefined;
+}
+
+function sameSecret(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+/** Headers on every response. */
+export function baseHeaders(res: ServerResponse): void {
+  res.setHeader('Content-Security-Policy', CSP);
+  res.setHeader('X-Content-Type-Options', 'nosniff');
+  res.setHeader('X-Frame-Options', 'DENY');
+  res.setHeader('Referrer-Policy', 'no-referrer');
+  res.setHeader('Cross-Origin-Opener-Policy', 'same-origin');
+  res.setHeader('Cross-Origin-Resource-Policy', 'same-origin');
+}

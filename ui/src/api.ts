@@ -1,0 +1,130 @@
+/** Typed fetches of the server's JSON API (same origin; the token travels in the cookie). */
+
+export interface AgentSummary {
+  key: string;
+  label: string;
+  kind: string;
+  path: string;
+  size: number;
+  calls?: number;
+  failures?: number;
+  pending?: number;
+  file_changes?: number;
+  last_activity_ms?: number;
+  first_activity_ms?: number;
+  base?: string;
+  error?: string;
+}
+
+export interface Overview extends AgentSummary {
+  tools: { name: string; calls: number }[];
+  version: number;
+}
+
+export type Status = 'pending' | 'success' | 'error';
+
+export interface CallRow {
+  id: number;
+  name: string;
+  status: Status;
+  start_ns: number;
+  end_ns?: number;
+  duration_ms?: number;
+  parent_id?: number;
+  depth: number;
+  args_preview?: string;
+  error_preview?: string;
+}
+
+export interface CallDetail extends CallRow {
+  parameters?: unknown;
+  result?: unknown;
+  error?: string;
+  started_at: number;
+  completed_at?: number;
+  pid?: number;
+  children: CallRow[];
+}
+
+export interface JournalEntry {
+  id: number;
+  time_ns: number;
+  end_ns?: number;
+  op: string;
+  path?: string;
+  new_path?: string;
+  ino: number;
+  offset?: number;
+  length?: number;
+  bytes?: number;
+  writes?: number;
+  size?: number;
+  mode?: number;
+  tool_call_id?: number;
+}
+
+export interface Change {
+  path: string;
+  status: 'A' | 'M' | 'D';
+  type: string;
+  oldType?: string;
+  what?: string[];
+  size?: number;
+  oldSize?: number;
+}
+
+export interface FileDiff {
+  path: string;
+  status?: string;
+  patch?: string;
+  binary?: boolean;
+  size?: number;
+  note?: string;
+}
+
+export interface DirEntry {
+  name: string;
+  type: string;
+  size: number;
+  mode: number;
+  mtime_ms: number;
+}
+
+export interface ToolFigures {
+  name: string;
+  calls: number;
+  success: number;
+  error: number;
+  pending: number;
+  failure_rate: number;
+  p50_ms: number;
+  p95_ms: number;
+  max_ms: number;
+  avg_ms: number;
+}
+
+export interface Stats {
+  tools: ToolFigures[];
+  paths: { path: string; changes: number; bytes_written: number }[];
+  ops: Record<string, number>;
+}
+
+export async function get<T>(url: string): Promise<T> {
+  const res = await fetch(url, { credentials: 'same-origin' });
+  const text = await res.text();
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    throw new Error(`${res.status}: ${text.slice(0, 200)}`);
+  }
+  if (!res.ok) throw new Error((body as { error?: string }).error ?? `HTTP ${res.status}`);
+  return body as T;
+}
+
+export function agentUrl(key: string, rest = '', params: Record<string, string | number | undefined> = {}): string {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== '') q.set(k, String(v));
+  const qs = q.toString();
+  return `/api/agents/${encodeURIComponent(key)}${rest}${qs ? `?${qs}` : ''}`;
+}
