@@ -8,6 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { spawn } from 'node:child_process';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { ROOT, run, tempDir, type CliResult } from '../support/cli.js';
@@ -123,6 +124,30 @@ describe('npm install -g on a machine with no compiler', () => {
     expect(timeline).toContain('recorded');
     expect(ok(await agentfs(['migrate', 'smoke', '--dry-run'], cwd)).stdout).toContain('up to date');
     expect(ok(await agentfs(['sync', '--help'], cwd)).stdout).toContain('push');
+
+    // the web UI from the installed package: its page and every asset the page names
+    const ui = spawn(agentfsBin, ['ui', 'smoke', '--no-open', '--port', '0'], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      const first = await new Promise<string>((resolve, reject) => {
+        let out = '';
+        ui.stdout.on('data', (d: Buffer) => {
+          out += d.toString();
+          if (out.includes('\n')) resolve(out);
+        });
+        ui.once('exit', (code) => reject(new Error(`agentfs ui exited ${code}`)));
+      });
+      const url = new URL(/http\S+/.exec(first)![0]);
+      const entry = await fetch(url, { redirect: 'manual' });
+      const cookie = entry.headers.get('set-cookie')!.split(';')[0]!;
+      const page = await fetch(new URL('/', url), { headers: { cookie } });
+      expect(page.status).toBe(200);
+      const html = await page.text();
+      const assets = [...html.matchAll(/(?:src|href)="([^"]+)"/g)].map((m) => m[1]!);
+      expect(assets.length).toBeGreaterThan(0);
+      for (const a of assets) expect((await fetch(new URL(a, url), { headers: { cookie } })).status, a).toBe(200);
+    } finally {
+      ui.kill('SIGTERM');
+    }
 
     // the MCP server, spoken to by the official client
     const transport = new StdioClientTransport({ command: agentfsBin, args: ['serve', 'mcp', 'smoke'], cwd, env: env as Record<string, string>, stderr: 'pipe' });
