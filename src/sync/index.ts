@@ -4,14 +4,14 @@
  */
 import type { Store } from '../store/index.js';
 import { LocalSyncState } from '../core/sync-state/index.js';
-import { RemoteDb } from './remote.js';
+import { RemoteDb, type RemoteOptions } from './remote.js';
 import { SyncError } from './errors.js';
 
 export { push, type PushOptions, type PushResult } from './push.js';
 export { pull, type PullOptions, type PullResult } from './pull.js';
 export { status, type SyncStatus } from './status.js';
 export { SyncError, SyncConflictError } from './errors.js';
-export { RemoteDb, redact, type Traffic } from './remote.js';
+export { RemoteDb, redact, type Traffic, type RemoteOptions } from './remote.js';
 export { createProgress, type Progress } from './progress.js';
 
 export interface RemoteChoice {
@@ -32,6 +32,8 @@ export function chooseRemote(storedUrl: string | undefined, choice: RemoteChoice
 }
 
 /** A local agent and its remote, ready for push/pull/status. */
-export function openSync(store: Store, remote: { url: string; authToken?: string }): { local: LocalSyncState; remote: RemoteDb } {
+export function openSync(store: Store, remote: RemoteOptions): { local: LocalSyncState; remote: RemoteDb } {
   return { local: new LocalSyncState(store), remote: new RemoteDb(remote) };
 }
+export { stats, localStats, type SyncStats } from './stats.js';
+export { checkpoint, type CheckpointResult } from './checkpoint.js';
