@@ -1,0 +1,38 @@
+import type { Command } from 'commander';
+import { META } from '../../../core/agent.js';
+import { chooseRemote, localStats, RemoteDb, stats, SyncError } from '../../../sync/index.js';
+import { withLocal, type RemoteFlags } from './options.js';
+import { remoteOptions, syncIdArgument } from './options.js';
+
+/** The remote part of the stats gets this long in all; the local part is printed regardless. */
+export const STATS_REMOTE_TIMEOUT_MS = 5000;
+
+export function registerStats(sync: Command): void {
+  const cmd = syncIdArgument(sync.command('stats').description('Print sync statistics as JSON (the local part even when the remote cannot be reached)'));
+  remoteOptions(cmd);
+  cmd.action(async (idArg: string, opts: RemoteFlags) => {
+    await withLocal(idArg, async (local, agent) => {
+      let choice: { url: string; authToken?: string } | undefined;
+      try {
+        choice = chooseRemote(agent.store.getMeta(META.syncRemote), { url: opts.remote, authToken: opts.authToken });
+      } catch (e) {
+        if (!(e instanceof SyncError)) throw e;
+      }
+      if (!choice) return void console.log(JSON.stringify(localStats(local, undefined), null, 2));
+      let remote: RemoteDb;
+      try {
+        remote = new RemoteDb({ ...choice, timeoutMs: STATS_REMOTE_TIMEOUT_MS });
+      } catch (e) {
+        if (!(e instanceof SyncError)) throw e;
+        const s = localStats(local, choice.url);
+        s.remote = { known: false, reason: e.message };
+        return void console.log(JSON.stringify(s, null, 2));
+      }
+      try {
+        console.log(JSON.stringify(await stats(local, remote, STATS_REMOTE_TIMEOUT_MS), null, 2));
+      } finally {
+        remote.close();
+      }
+    });
+  });
+}
