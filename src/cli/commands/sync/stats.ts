@@ -1,8 +1,7 @@
 import type { Command } from 'commander';
 import { META } from '../../../core/agent.js';
 import { chooseRemote, localStats, RemoteDb, stats, SyncError } from '../../../sync/index.js';
-import { withLocal, type RemoteFlags } from './options.js';
-import { remoteOptions, syncIdArgument } from './options.js';
+import { refusedOption, remoteOptions, syncIdArgument, withLocal, type RemoteFlags } from './options.js';
 
 /** The remote part of the stats gets this long in all; the local part is printed regardless. */
 export const STATS_REMOTE_TIMEOUT_MS = 5000;
@@ -10,6 +9,8 @@ export const STATS_REMOTE_TIMEOUT_MS = 5000;
 export function registerStats(sync: Command): void {
   const cmd = syncIdArgument(sync.command('stats').description('Print sync statistics as JSON (the local part even when the remote cannot be reached)'));
   remoteOptions(cmd);
+  refusedOption(cmd, '--theirs', '--theirs applies to pull only');
+  refusedOption(cmd, '--force', '--force applies to push and pull only');
   cmd.action(async (idArg: string, opts: RemoteFlags) => {
     await withLocal(idArg, async (local, agent) => {
       let choice: { url: string; authToken?: string } | undefined;
