@@ -157,6 +157,13 @@ describe('agentfs sync stats', () => {
     expect(l.remote).toEqual({ known: false, reason: expect.stringMatching(/no remote configured/) });
   });
 
+  it('takes the action before or after the id, options anywhere', async () => {
+    const want = await cli('sync', 'lonely', 'stats');
+    expect(await cli('sync', 'stats', 'lonely')).toBe(want);
+    expect(await cli('sync', '--json', 'lonely', 'stats')).toBe(want);
+    expect(JSON.parse(await cli('sync', '--remote', server.url, 'a', 'stats')).remote).toEqual({ known: true });
+  });
+
   it('does not hang on a remote that accepts connections and never answers', async () => {
     const sockets = new Set<Socket>();
     const silent: Server = createServer((s) => {
@@ -265,8 +272,8 @@ describe('agentfs sync checkpoint', () => {
     const statsBefore = await statsOf('a', s1.url);
     expect(size(db('a') + '-wal')).toBeGreaterThan(0);
 
-    // (read here, not from a: this process opened a before, and libsql leaves such connections
-    // half-closed until collected, which can show it a stale view of another process's writes)
+    // (read from a2, not a: this process opened a before, and a fresh read of a here was seen to
+    // miss the other process's last write now and then; a2 was never opened by this process)
     const bookkeeping = syncBookkeeping(db('a2'));
     expect(bookkeeping).toContain('"k1":"plan"');
     const before = { db: size(db('a2')), wal: size(db('a2') + '-wal') };

@@ -32,7 +32,9 @@ export function registerSync(program: Command): void {
       const args = cmd.args;
       const names = SYNC_ACTIONS.map(([n]) => n);
       const words = args.map((a, i) => ({ a, i })).filter(({ a }) => !a.startsWith('-'));
-      const pick = words[1] && names.includes(words[1].a) ? words[1] : words[0] && names.includes(words[0].a) ? words[0] : undefined;
+      // `sync ID ACTION` first (as before subcommands: an agent may be named like an action), then
+      // an action anywhere (after an option's value: `sync --remote URL ID push`)
+      const pick = words[1] && names.includes(words[1].a) ? words[1] : words.find(({ a }) => names.includes(a));
       if (pick) {
         const sub = sync.commands.find((c) => c.name() === pick.a)!;
         return void (await sub.parseAsync(args.filter((_, i) => i !== pick.i), { from: 'user' }));
