@@ -150,6 +150,11 @@ describe('agentfs sync stats', () => {
     expect(s.remotePending).toBeNull();
     expect({ ...s, remote: null, remoteUrl: null, revisions: null, remotePending: null }).toEqual({ ...local, remote: null, remoteUrl: null, revisions: null, remotePending: null });
 
+    // a remote that cannot even be asked
+    const bad = JSON.parse(await cli('sync', 'a', 'stats', '--remote', 'ftp://example.com/db')) as Stats;
+    expect(bad.remote).toEqual({ known: false, reason: expect.stringMatching(/invalid remote URL/) });
+    expect(bad.pushes).toBe(local.pushes);
+
     // no remote configured at all
     await cli('init', 'lonely');
     const l = await stats('lonely');

@@ -7,7 +7,7 @@ import { Option, type Command } from 'commander';
 import { Agent, META } from '../../../core/agent.js';
 import { LocalSyncState } from '../../../core/sync-state/index.js';
 import { targetFromArg } from '../../../store/index.js';
-import { chooseRemote, RemoteDb, SyncError } from '../../../sync/index.js';
+import { chooseRemote, openSync, SyncError, type RemoteDb } from '../../../sync/index.js';
 import { UserError } from '../../errors.js';
 
 export interface RemoteFlags {
@@ -57,9 +57,10 @@ export interface SyncContext {
 
 /** Runs fn with the agent and its remote (chosen from the flags, the stored URL and the environment). */
 export async function withRemote<T>(idArg: string, flags: RemoteFlags, fn: (ctx: SyncContext) => Promise<T>, extra: { timeoutMs?: number } = {}): Promise<T> {
-  return withLocal(idArg, async (local, agent) => {
+  return withLocal(idArg, async (_local, agent) => {
     const { url, authToken } = chooseRemote(agent.store.getMeta(META.syncRemote), { url: flags.remote, authToken: flags.authToken });
-    const remote = new RemoteDb({ url, authToken, ...extra });
+    // through openSync, which checks the remote before anything is sent
+    const { local, remote } = openSync(agent.store, { url, authToken, ...extra });
     try {
       return await fn({ agent, local, remote, url });
     } finally {

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { META } from '../../../core/agent.js';
-import { chooseRemote, localStats, RemoteDb, stats, SyncError } from '../../../sync/index.js';
+import { chooseRemote, localStats, openSync, stats, SyncError, type RemoteDb } from '../../../sync/index.js';
 import { refusedOption, remoteOptions, syncIdArgument, withLocal, type RemoteFlags } from './options.js';
 
 /** The remote part of the stats gets this long in all; the local part is printed regardless. */
@@ -13,19 +13,17 @@ export function registerStats(sync: Command): void {
   refusedOption(cmd, '--force', '--force applies to push and pull only');
   cmd.action(async (idArg: string, opts: RemoteFlags) => {
     await withLocal(idArg, async (local, agent) => {
-      let choice: { url: string; authToken?: string } | undefined;
-      try {
-        choice = chooseRemote(agent.store.getMeta(META.syncRemote), { url: opts.remote, authToken: opts.authToken });
-      } catch (e) {
-        if (!(e instanceof SyncError)) throw e;
-      }
-      if (!choice) return void console.log(JSON.stringify(localStats(local, undefined), null, 2));
+      const stored = agent.store.getMeta(META.syncRemote);
+      const given = opts.remote ?? stored;
+      if (given === undefined) return void console.log(JSON.stringify(localStats(local, undefined), null, 2));
       let remote: RemoteDb;
       try {
-        remote = new RemoteDb({ ...choice, timeoutMs: STATS_REMOTE_TIMEOUT_MS });
+        const choice = chooseRemote(stored, { url: opts.remote, authToken: opts.authToken });
+        remote = openSync(agent.store, { ...choice, timeoutMs: STATS_REMOTE_TIMEOUT_MS }).remote;
       } catch (e) {
+        // a remote that cannot even be asked (bad URL, bad token) leaves the local part
         if (!(e instanceof SyncError)) throw e;
-        const s = localStats(local, choice.url);
+        const s = localStats(local, given);
         s.remote = { known: false, reason: e.message };
         return void console.log(JSON.stringify(s, null, 2));
       }
