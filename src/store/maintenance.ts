@@ -36,11 +36,16 @@ export type StepOutcome = { done: true } | { done: false; reason: string };
  */
 export function vacuum(store: Store): StepOutcome {
   if (store.inTransaction) return { done: false, reason: 'a transaction is open on this connection' };
+  // VACUUM builds the new file as a temporary database: on disk, not in memory (libsql's default)
+  const temp = Number(Object.values(store.db.prepare('PRAGMA temp_store').get() as Record<string, unknown>)[0]);
+  store.db.exec('PRAGMA temp_store = FILE');
   try {
     store.db.exec('VACUUM');
     return { done: true };
   } catch (e) {
     return { done: false, reason: describeBusy(e) };
+  } finally {
+    store.db.exec(`PRAGMA temp_store = ${temp}`);
   }
 }
 
