@@ -206,6 +206,24 @@ describe('agentfs sync checkpoint', () => {
     tmp.cleanup();
   });
 
+  const pinned = async (id: string) => {
+    // in a child process of its own, so nothing this test process does to the file's
+    // descriptors can drop its locks; stdin's end releases the snapshot
+    const child = spawn(process.execPath, ['-e', PIN_SCRIPT, db(id)], { stdio: ['pipe', 'pipe', 'inherit'] });
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.once('data', () => resolve());
+      child.once('exit', (c) => reject(new Error(`pin exited ${c}`)));
+    });
+    const exited = new Promise((r) => child.once('exit', r));
+    return {
+      release: () => child.stdin.end(),
+      close: async () => {
+        child.stdin.end();
+        await exited;
+      },
+    };
+  };
+
   it('shrinks the database and its WAL, and push and pull afterwards do exactly what they would have done', async () => {
     const remote1 = join(tmp.dir, 'remote1.db');
     let s1 = await start(remote1);
@@ -252,23 +270,6 @@ describe('agentfs sync checkpoint', () => {
     // In each, a reader holds an older snapshot while another connection writes, as a live
     // mount would: the new WAL frames cannot be checkpointed while it reads (closing the CLI's
     // own connection leaves them).
-    const pinned = async (id: string) => {
-      // in a child process of its own, so nothing this test process does to the file's
-      // descriptors can drop its locks; stdin's end releases the snapshot
-      const child = spawn(process.execPath, ['-e', PIN_SCRIPT, db(id)], { stdio: ['pipe', 'pipe', 'inherit'] });
-      await new Promise<void>((resolve, reject) => {
-        child.stdout.once('data', () => resolve());
-        child.once('exit', (c) => reject(new Error(`pin exited ${c}`)));
-      });
-      const exited = new Promise((r) => child.once('exit', r));
-      return {
-        release: () => child.stdin.end(),
-        close: async () => {
-          child.stdin.end();
-          await exited;
-        },
-      };
-    };
     const pinA = await pinned('a');
     const pinA2 = await pinned('a2');
     s1 = await start(remote1);
@@ -383,6 +384,33 @@ describe('agentfs sync checkpoint', () => {
     const push = JSON.parse(await cli('sync', 'm', 'push', '--json'));
     expect(push).toMatchObject({ full: false, upToDate: false });
     expect(dumpSpecTables(join(tmp.dir, 'remote-m.db')).fs_dentry).toEqual(dumpSpecTables(db('m')).fs_dentry);
+  });
+
+  it('says why, in one line, when another connection keeps the WAL busy past the timeout; the rest is done', async () => {
+    await cli('init', 'busy');
+    withAgent('busy', (a) => {
+      a.kv.set('plan', 'v1');
+      a.paths.writeFile('/big.bin', Buffer.alloc(1 << 20, 1));
+      a.paths.unlink('/big.bin');
+    });
+    const pin = await pinned('busy');
+    try {
+      const r = await runCli(['sync', 'busy', 'checkpoint', '--busy-timeout', '200', '--json'], { cwd: tmp.dir, env });
+      expect(r.code).toBe(1);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).toMatch(/^agentfs: WAL not truncated: .*busy timeout/);
+      const ck = JSON.parse(r.stdout);
+      expect(ck.walTruncated).toBe(false);
+      expect(size(db('busy') + '-wal')).toBeGreaterThan(0);
+    } finally {
+      await pin.close();
+    }
+    const ck = JSON.parse(await cli('sync', 'busy', 'checkpoint', '--json'));
+    expect(ck.walTruncated).toBe(true);
+    expect(size(db('busy') + '-wal')).toBe(0);
+    expect(integrity(db('busy'))).toBe('ok');
+    // the other connection's write is kept (read by a process of its own, see above)
+    expect((await cli('kv', 'get', 'busy', 'plan')).trim()).toBe('v2');
   });
 
   it('bad input: one line, non-zero exit', async () => {
