@@ -59,7 +59,7 @@ export interface SyncContext {
 export async function withRemote<T>(idArg: string, flags: RemoteFlags, fn: (ctx: SyncContext) => Promise<T>, extra: { timeoutMs?: number } = {}): Promise<T> {
   return withLocal(idArg, async (_local, agent) => {
     const { url, authToken } = chooseRemote(agent.store.getMeta(META.syncRemote), { url: flags.remote, authToken: flags.authToken });
-    // through openSync, which checks the remote before anything is sent
+    // through openSync: the one place a remote is opened (and checked)
     const { local, remote } = openSync(agent.store, { url, authToken, ...extra });
     try {
       return await fn({ agent, local, remote, url });
