@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-need_pkgs=(fuse3 libfuse3-dev libfuse2 util-linux git build-essential python3 sqlite3)
+need_pkgs=(fuse3 libfuse3-dev libfuse2 util-linux git build-essential python3 sqlite3 libnfs-utils zsh fish)
 missing=()
 for p in "${need_pkgs[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -24,6 +24,9 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
   echo "setup: installing npm dependencies" >&2
   npm install --no-audit --no-fund --loglevel=error
 fi
+
+# `--deps-only` (used by scripts/prebuild.sh): system packages and npm dependencies, no build.
+[ "${1:-}" = "--deps-only" ] && exit 0
 
 # Native addon(s) in native/, built against this Node.
 if [ -f native/binding.gyp ]; then

@@ -12,6 +12,8 @@
  * Exit status and signals pass through: the outer process exits like the command did.
  *
  * usage: agentfs-sandbox [--bind SRC DST]... [--rw PATH]... [--hide DIR]... [--chdir DIR] -- CMD [ARGS...]
+ *        agentfs-sandbox --check    exit 0 when the namespaces can be made here (asked before
+ *                                   `agentfs run` creates anything), else say why and exit 125
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -231,7 +233,22 @@ static int sandbox_init(char **cmd, int status_fd) {
   return 0; /* leaving PID 1 ends every other process of the sandbox */
 }
 
+/* New user, mount, PID and UTS namespaces, with our own uid and gid mapped to themselves. */
+static void enter_namespaces(uid_t uid, gid_t gid) {
+  if (unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS) < 0) die("unshare", "(user, mount, pid and uts namespaces)");
+  char map[64];
+  write_file("/proc/self/setgroups", "deny");
+  snprintf(map, sizeof map, "%u %u 1\n", uid, uid);
+  write_file("/proc/self/uid_map", map);
+  snprintf(map, sizeof map, "%u %u 1\n", gid, gid);
+  write_file("/proc/self/gid_map", map);
+}
+
 int main(int argc, char **argv) {
+  if (argc == 2 && !strcmp(argv[1], "--check")) {
+    enter_namespaces(getuid(), getgid());
+    return 0;
+  }
   int i = 1;
   for (; i < argc; i++) {
     if (!strcmp(argv[i], "--")) { i++; break; }
@@ -251,13 +268,7 @@ int main(int argc, char **argv) {
   gid_t gid = getgid();
   int pipefd[2];
   if (pipe2(pipefd, O_CLOEXEC) < 0) die("pipe", NULL);
-  if (unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS) < 0) die("unshare", "(user, mount, pid and uts namespaces)");
-  char map[64];
-  write_file("/proc/self/setgroups", "deny");
-  snprintf(map, sizeof map, "%u %u 1\n", uid, uid);
-  write_file("/proc/self/uid_map", map);
-  snprintf(map, sizeof map, "%u %u 1\n", gid, gid);
-  write_file("/proc/self/gid_map", map);
+  enter_namespaces(uid, gid);
 
   pid_t init = fork();
   if (init < 0) die("fork", NULL);

@@ -25,14 +25,20 @@ const MODULES: [names: string[], load: () => Promise<Register>][] = [
   [['serve'], async () => (await import('./commands/serve.js')).registerServe],
   [['sync'], async () => (await import('./commands/sync.js')).registerSync],
   [['migrate'], async () => (await import('./commands/migrate.js')).registerMigrate],
+  [['completions', '__complete'], async () => (await import('./commands/completions.js')).registerCompletions],
 ];
 
 /** The program with the command named in argv, or with every command (help, unknown names). */
 export async function buildProgram(argv: string[] = []): Promise<Command> {
-  const word = argv.slice(2).find((a) => !a.startsWith('-'));
+  // `agentfs __complete SHELL -- WORDS...` completes WORDS: it needs the command they name
+  const completing = argv[2] === '__complete';
+  const args = completing ? argv.slice(argv.indexOf('--') + 1, -1) : argv.slice(2);
+  const word = args.find((a) => !a.startsWith('-'));
   const named = MODULES.find(([names]) => word !== undefined && names.includes(word));
   const versionOnly = word === undefined && argv.some((a) => a === '-V' || a === '--version');
-  const registers = await Promise.all((named ? [named] : versionOnly ? [] : MODULES).map(([, load]) => load()));
+  const picked = named ? [named] : versionOnly ? [] : MODULES;
+  if (completing && named && !named[0].includes('__complete')) picked.push(MODULES.find(([names]) => names.includes('__complete'))!);
+  const registers = await Promise.all(picked.map(([, load]) => load()));
   return programWith(registers);
 }
 

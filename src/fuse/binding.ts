@@ -1,11 +1,12 @@
 /**
- * The native libfuse 3 low-level binding (native/fuse_session.cc, built to
- * native/build/Release/agentfs_native.node). Requests arrive in batches as arrays
+ * The native libfuse 3 low-level binding (native/fuse_session.cc): a local build in
+ * native/build/Release or the prebuild the package ships in native/prebuilds/<platform>-<arch>,
+ * found by node-gyp-build. Requests arrive in batches as arrays
  * `[op, id, ino, uid, gid, pid, ...args]`; each is answered once through a reply function.
  */
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** Request kinds; keep in sync with `enum Op` in native/fuse_session.cc. */
@@ -95,19 +96,75 @@ export interface NativeBinding {
 
 let cached: NativeBinding | undefined;
 
-/** Where the compiled addon lives (from dist/fuse or src/fuse, two levels below the package root). */
-export function addonPath(): string {
-  const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-  return join(root, 'native', 'build', 'Release', 'agentfs_native.node');
+/** The addon's directory: native/ in the package (from dist/fuse or src/fuse, two levels below the root). */
+export function nativeDir(): string {
+  return join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'native');
 }
 
-/** Loads the addon; throws a clear error when it was not built. */
+/** Where the addon is loaded from: a local build (native/build/Release) or the shipped prebuild. */
+export function addonPath(): string {
+  const require = createRequire(import.meta.url);
+  const gypBuild = require('node-gyp-build') as { path(dir: string): string };
+  try {
+    return gypBuild.path(nativeDir());
+  } catch {
+    throw new FuseUnavailableError(
+      `no FUSE addon built for ${process.platform}-${process.arch}; build one with \`cd ${nativeDir()} && npx node-gyp rebuild\` (needs a C++ compiler, python3 and libfuse3-dev)`,
+    );
+  }
+}
+
+/**
+ * FUSE cannot work on this machine (no libfuse 3 runtime, no /dev/fuse, no addon for this
+ * platform); the message says what to install.
+ */
+export class FuseUnavailableError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'FuseUnavailableError';
+  }
+}
+
+/** The Debian/Ubuntu package with the libfuse 3 runtime and fusermount3. */
+export const FUSE_PACKAGE = 'fuse3';
+
+/** Loads the addon (linked against libfuse3.so.3); throws FuseUnavailableError when it cannot. */
 export function loadBinding(): NativeBinding {
   if (cached) return cached;
   const file = addonPath();
-  if (!existsSync(file)) {
-    throw new Error(`the FUSE addon is not built (${file}); run \`npm run setup\` (needs libfuse3-dev)`);
+  try {
+    cached = createRequire(import.meta.url)(file) as NativeBinding;
+  } catch (e) {
+    const message = (e as Error)?.message ?? '';
+    if (/libfuse3\.so/.test(message)) {
+      throw new FuseUnavailableError(
+        `the libfuse 3 runtime is not installed (${message.split(':')[0]?.trim() || 'libfuse3.so.3'}): install the ${FUSE_PACKAGE} package (Debian/Ubuntu: apt-get install ${FUSE_PACKAGE})`,
+      );
+    }
+    throw e;
   }
-  cached = createRequire(import.meta.url)(file) as NativeBinding;
   return cached;
+}
+
+/**
+ * Checks that this machine can serve a FUSE mount, before a command creates anything:
+ * /dev/fuse, the libfuse 3 runtime (loading the addon links it) and, for a non-root user,
+ * fusermount3 (libfuse mounts through it). Throws FuseUnavailableError naming what to install.
+ */
+export function checkFuse(): void {
+  if (!existsSync('/dev/fuse')) {
+    throw new FuseUnavailableError(
+      `/dev/fuse is missing: FUSE needs the fuse kernel module (modprobe fuse; in a container, pass --device /dev/fuse) and the ${FUSE_PACKAGE} package`,
+    );
+  }
+  loadBinding();
+  if (process.getuid?.() !== 0 && !findFusermount()) {
+    throw new FuseUnavailableError(`fusermount3 is not installed: install the ${FUSE_PACKAGE} package (Debian/Ubuntu: apt-get install ${FUSE_PACKAGE})`);
+  }
+}
+
+/** libfuse runs fusermount3 from /usr/bin (its build-time directory) or from PATH. */
+function findFusermount(): boolean {
+  const dirs = ['/usr/bin', '/bin', ...(process.env.PATH ?? '').split(delimiter).filter(Boolean)];
+  return dirs.some((d) => existsSync(join(d, 'fusermount3')));
 }

@@ -1,2 +1,3 @@
 export { FuseServer, unmountPath, DEFAULT_TIMEOUTS, type FuseMountOptions } from './server.js';
+export { checkFuse, FuseUnavailableError } from './binding.js';
 export type { CacheTimeouts } from './state.js';

@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import { constants as osConstants } from 'node:os';
 import { errnoOf, isFsError } from '../core/errors.js';
 import type { FileSystem } from '../core/types.js';
-import { loadBinding, Op, ARG, type NativeBinding, type RawRequest, type SessionHandle } from './binding.js';
+import { checkFuse, loadBinding, Op, ARG, type NativeBinding, type RawRequest, type SessionHandle } from './binding.js';
 import { HANDLERS, MUTATING, SYNCING } from './handlers/index.js';
 import { ServeState, type CacheTimeouts, type Reply } from './state.js';
 
@@ -110,6 +110,7 @@ export class FuseServer {
 
   /** Mounts fs on mountpoint; resolves once the kernel has completed the FUSE handshake. */
   static async mount(fs: FileSystem, mountpoint: string, options: FuseMountOptions = {}): Promise<FuseServer> {
+    checkFuse();
     const server = new FuseServer(fs, mountpoint, options);
     server.start();
     await server.readyPromise;

@@ -5,11 +5,11 @@
 import { createRequire } from 'node:module';
 import { z } from 'zod';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import { CallToolRequestSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import type { Agent } from '../core/agent.js';
 import { CallRecorder, errorMessage } from './recorder.js';
 import { MCP_TOOL_NAMES, selectTools, type McpTool } from './tools.js';
+import { LineStdioTransport } from './line-transport.js';
 
 const pkg = createRequire(import.meta.url)('../../package.json') as { version: string };
 
@@ -105,7 +105,14 @@ function describeIssues(error: z.ZodError): string {
  */
 export async function serveStdio(agent: Agent, options: AgentMcpServerOptions = {}): Promise<void> {
   const server = createMcpServer(agent, options);
-  const transport = new StdioServerTransport();
+  // ours, not the SDK's: bounded lines, and a JSON-RPC error for every line it cannot take
+  const transport = new LineStdioTransport();
+  // what cannot be answered (a client gone, a reply to nothing) is said on stderr, once a line
+  server.server.onerror = (e) => {
+    const gone = (e as NodeJS.ErrnoException)?.code === 'EPIPE';
+    const what = gone ? 'the client closed its end of the connection' : String(e?.message ?? e).replace(/\s+/g, ' ').slice(0, 500);
+    process.stderr.write(`agentfs: mcp: ${what}\n`);
+  };
   // set before connect: the SDK chains its own close handling after this one
   const closed = new Promise<void>((resolve) => {
     transport.onclose = resolve;

@@ -1,26 +1,54 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, statSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const SOURCE = join(ROOT, 'native', 'sandbox', 'launcher.c');
-const BINARY = join(ROOT, 'native', 'sandbox', 'build', 'agentfs-sandbox');
+/** built on set-up in a clone (scripts/setup.sh), or here on first use */
+const LOCAL = join(ROOT, 'native', 'sandbox', 'build', 'agentfs-sandbox');
+/** shipped in the npm package (scripts/prebuild.sh), next to the addon's prebuild */
+const PREBUILT = join(ROOT, 'native', 'prebuilds', `${process.platform}-${process.arch}`, 'agentfs-sandbox');
+
+/** An installed package (npm gives every file the install time, so mtimes say nothing there). */
+const INSTALLED = ROOT.split(sep).includes('node_modules');
 
 /**
- * Path of the namespace launcher (native/sandbox/launcher.c), compiled with the system C
- * compiler when missing or older than its source (scripts/setup.sh builds it on set-up).
+ * Path of the namespace launcher (native/sandbox/launcher.c): a local build not older than its
+ * source, else the package's prebuild (in a clone: only if not older than the source either),
+ * else it is compiled with the system C compiler (a clone whose launcher.c changed, a platform
+ * with no prebuild).
  */
 export function launcherPath(): string {
-  const fresh = existsSync(BINARY) && (!existsSync(SOURCE) || statSync(BINARY).mtimeMs >= statSync(SOURCE).mtimeMs);
-  if (fresh) return BINARY;
-  if (!existsSync(SOURCE)) throw new Error(`the sandbox launcher is missing (${BINARY}); run \`npm run setup\``);
-  mkdirSync(dirname(BINARY), { recursive: true });
-  const r = spawnSync('cc', ['-O2', '-Wall', '-o', BINARY, SOURCE], { encoding: 'utf8' });
+  const source = existsSync(SOURCE) ? statSync(SOURCE).mtimeMs : 0;
+  if (existsSync(LOCAL) && statSync(LOCAL).mtimeMs >= source) return LOCAL;
+  if (existsSync(PREBUILT) && (INSTALLED || statSync(PREBUILT).mtimeMs >= source)) return PREBUILT;
+  if (!source) throw new Error(`the sandbox launcher is missing (${PREBUILT}); run \`npm run setup\``);
+  mkdirSync(dirname(LOCAL), { recursive: true });
+  const r = spawnSync('cc', ['-O2', '-Wall', '-o', LOCAL, SOURCE], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`cannot build the sandbox launcher: ${(r.stderr || r.error?.message || '').trim()}`);
-  return BINARY;
+  return LOCAL;
 }
 
+/**
+ * Asks the launcher whether it can create its namespaces here (`--check`), so that `agentfs run`
+ * stops with one clear line, having created nothing, where user namespaces are switched off.
+ */
+export function checkNamespaces(launcher: string): void {
+  const r = spawnSync(launcher, ['--check'], { encoding: 'utf8' });
+  if (r.status === 0) return;
+  const why = (r.stderr || r.error?.message || `exit ${r.status}`).trim().replace(/^agentfs-sandbox: /, '');
+  throw new NamespaceError(
+    `user namespaces are switched off or blocked here (${why}); agentfs run needs them: enable them (sysctl user.max_user_namespaces=15000, and kernel.unprivileged_userns_clone=1 where that setting exists; in a container, allow unshare in its seccomp profile)`,
+  );
+}
+
+export class NamespaceError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'NamespaceError';
+  }
+}
 export interface LaunchSpec {
   binds: [string, string][];
   writable: string[];

@@ -5,9 +5,9 @@ import { customAlphabet } from 'nanoid';
 import { Agent, META } from '../core/agent.js';
 import { startCommandCall, type CommandCall } from '../core/tools/index.js';
 import { Store, validateId } from '../store/index.js';
-import { FuseServer } from '../fuse/index.js';
-import { defaultAllows, resolveAllows } from './allow.js';
-import { launcherArgs, launcherPath } from './launcher.js';
+import { checkFuse, FuseServer } from '../fuse/index.js';
+import { allowProblem, defaultAllows, resolveAllows } from './allow.js';
+import { checkNamespaces, launcherArgs, launcherPath } from './launcher.js';
 import {
   addRun, agentfsHome, claimServer, sessionsDir, liveRuns, liveServer, loadSession, releaseServer, removeRun, saveSession, type SessionRecord,
 } from './sessions.js';
@@ -79,8 +79,16 @@ export async function runSandbox(options: RunOptions): Promise<RunOutcome> {
   if (process.env.AGENTFS_SANDBOX) {
     throw new RunError(`already inside an agentfs sandbox (session ${process.env.AGENTFS_SESSION ?? '?'}); sandboxes do not nest`);
   }
+  // before anything is created or mounted
+  for (const p of options.allow ?? []) {
+    const problem = allowProblem(p);
+    if (problem) throw new RunError(problem);
+  }
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const launcher = launcherPath();
+  // what this machine lacks is reported before anything is created
+  checkNamespaces(launcher);
+  checkFuse();
   const cwd = realpathSync(process.cwd());
   const session = prepareSession(options.session, cwd);
   const home = agentfsHome();

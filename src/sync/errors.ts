@@ -1,11 +1,18 @@
 /** A sync failure with a one-line message for the user; nothing local was changed. */
 export class SyncError extends Error {
+  /** the same request may succeed if sent again (network, timeout, 429/5xx) */
+  readonly transient: boolean;
+  /** the remote did not answer within the timeout */
+  readonly timedOut: boolean;
   constructor(
     message: string,
     readonly code: 'EREMOTE' | 'EAUTH' | 'EUNREACHABLE' | 'EFOREIGN' | 'ECONFLICT' | 'ECHANGED' | 'ENOREMOTE' | 'EUSAGE' = 'EREMOTE',
+    how: { transient?: boolean; timedOut?: boolean } = {},
   ) {
     super(message);
     this.name = 'SyncError';
+    this.transient = how.transient ?? false;
+    this.timedOut = how.timedOut ?? false;
   }
 }
 

@@ -144,25 +144,58 @@ export async function push(local: LocalSyncState, remote: RemoteDb, options: Pus
         after = page[page.length - 1]!.key;
       }
     }
+  } catch (e) {
+    progress.stop(); // gives the terminal its cursor back before the error line
+    throw e;
   } finally {
     tracker.endSnapshot();
   }
 
-  const newRevision = info.revision + 1;
-  const apply = applyStatements(info, columns, p, newRevision, dbId, rows + deletes);
+  const apply = applyStatements(info, columns, p, info.revision + 1, dbId, rows + deletes);
+  let newRevision: number;
   try {
-    await batch.flush(apply);
-  } catch (e) {
+    newRevision = await commit(remote, batch, apply, p.pushId, info.revision + 1);
+  } finally {
     progress.stop();
-    if (e instanceof SyncError && /CHECK constraint failed/.test(e.message) && /msg = ''/.test(e.message)) {
-      throw new SyncError('the remote changed while pushing (another push finished first); nothing was applied: run the push again', 'ECHANGED');
-    }
-    throw e;
   }
-  progress.stop();
   recordPushed(local, p, newRevision, dbId, mem, { rows: rows + deletes, t0, remote, conflictsResolved });
   if (heldBack.length) tracker.markChanged(heldBack);
   return done(t0, remote, { upToDate: false, full, resumed: canResume, revision: newRevision, rows, deletes, renumberedToolCalls: renumbered, remoteAhead, conflictsResolved });
+}
+
+/**
+ * Sends the final transaction; returns the revision it made. It is not blindly repeatable, so after
+ * a timeout or a lost connection we ask whether it landed (its push id is in
+ * agentfs_sync_revisions) and send it once more only if it did not: the revision guard in it
+ * makes a second apply impossible, so the remote ends old or new, never both or half.
+ */
+async function commit(remote: RemoteDb, batch: StagingBatch, apply: InStatement[], pushId: string, revision: number): Promise<number> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await batch.flush(apply);
+      return revision;
+    } catch (e) {
+      const guard = e instanceof SyncError && /CHECK constraint failed/.test(e.message) && /msg = ''/.test(e.message);
+      if (!(e instanceof SyncError) || !(e.transient || guard)) throw e;
+      let landed: number | undefined;
+      try {
+        landed = await landedRevision(remote, pushId);
+      } catch (e2) {
+        if (e2 instanceof SyncError && e2.transient) {
+          throw new SyncError(`${e.message}; the push may or may not have been applied: run it again to find out and finish it`, e.code);
+        }
+        throw e2;
+      }
+      if (landed !== undefined) return landed;
+      if (guard) throw new SyncError('the remote changed while pushing (another push finished first); nothing was applied: run the push again', 'ECHANGED');
+      if (attempt >= 2) throw e;
+    }
+  }
+}
+
+async function landedRevision(remote: RemoteDb, pushId: string): Promise<number | undefined> {
+  const rs = await remote.execute('SELECT revision FROM agentfs_sync_revisions WHERE push_id = ?', [pushId]);
+  return rs.rows[0] ? Number(rs.rows[0][0]) : undefined;
 }
 
 function done(t0: number, remote: RemoteDb, r: Omit<PushResult, 'requests' | 'bytes' | 'seconds'>): PushResult {
@@ -348,7 +381,9 @@ class StagingBatch {
     this.sealDeletes();
     const stmts = [...this.stmts, ...tail];
     if (!stmts.length) return;
-    await this.remote.batch(stmts, 'write');
+    // staging rows are keyed by push id and row key, so a repeated staging request is harmless;
+    // the final one (with the tail) is repeated only by commit(), after asking the remote
+    await this.remote.batch(stmts, 'write', { retry: tail.length === 0 });
     this.progress.advance(this.rows, this.bytes);
     this.relief.moved(this.bytes);
     this.stmts = [];

@@ -76,7 +76,7 @@ export async function stats(local: LocalSyncState, remote: RemoteDb, timeoutMs: 
     return out;
   } catch (e) {
     const out = localStats(local, remote.url);
-    out.remote = { known: false, reason: e instanceof Error ? e.message : String(e) };
+    out.remote = { known: false, reason: remote.describe(e).message };
     return out;
   } finally {
     clearTimeout(timer);

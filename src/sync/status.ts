@@ -1,5 +1,5 @@
 import type { LocalSyncState, TransferRecord } from '../core/sync-state/index.js';
-import type { RemoteDb } from './remote.js';
+import { redact, type RemoteDb } from './remote.js';
 import { inspectRemote } from './remote-schema.js';
 import { finalizeCommittedPush } from './revisions.js';
 
@@ -36,7 +36,7 @@ export async function status(local: LocalSyncState, remote: RemoteDb): Promise<S
     for (const r of rs.rows) remotePending[String(r[0])] = Number(r[1]);
   }
   return {
-    remoteUrl: remote.url,
+    remoteUrl: redact(remote.url),
     baseRevision: synced ? mem.baseRevision : undefined,
     remoteRevision: info.revision,
     localPending,

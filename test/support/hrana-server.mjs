@@ -13,6 +13,9 @@
  * --drop-after N destroys the connection of every pipeline request after the first N without
  * answering (the request is not executed), as a lost network would; --lose-reply-after N executes
  * those requests but loses the answers (the network died after the server committed).
+ * Stalls (for timeout tests): --stall-after N holds every pipeline request after the first N open
+ * forever without executing it; --stall-reply-at N executes the Nth pipeline request and never
+ * answers it (later ones are served); --drop-at N drops only the Nth request, unexecuted.
  */
 import http from 'node:http';
 import { randomBytes } from 'node:crypto';
@@ -32,6 +35,9 @@ const TOKEN = args.token;
 const DELAY_MS = Number(args['delay-ms'] ?? 0);
 const DROP_AFTER = args['drop-after'] === undefined ? Infinity : Number(args['drop-after']);
 const LOSE_REPLY_AFTER = args['lose-reply-after'] === undefined ? Infinity : Number(args['lose-reply-after']);
+const STALL_AFTER = args['stall-after'] === undefined ? Infinity : Number(args['stall-after']);
+const STALL_REPLY_AT = args['stall-reply-at'] === undefined ? -1 : Number(args['stall-reply-at']);
+const DROP_AT = args['drop-at'] === undefined ? -1 : Number(args['drop-at']);
 const STREAM_IDLE_MS = 10_000;
 
 /** Open streams by baton. Each stream has its own connection, so transactions are isolated. */
@@ -328,10 +334,11 @@ const server = http.createServer((req, res) => {
   req.on('data', (c) => chunks.push(c));
   req.on('end', () => {
     pipelineRequests++;
-    if (pipelineRequests > DROP_AFTER) {
+    if (pipelineRequests > DROP_AFTER || pipelineRequests === DROP_AT) {
       req.socket.destroy();
       return;
     }
+    if (pipelineRequests > STALL_AFTER) return; // never answered, never executed
     let body;
     try {
       body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
@@ -349,6 +356,7 @@ const server = http.createServer((req, res) => {
       req.socket.destroy();
       return;
     }
+    if (pipelineRequests === STALL_REPLY_AT) return; // executed, never answered
     if (DELAY_MS > 0) setTimeout(() => send(res, 200, out), DELAY_MS);
     else send(res, 200, out);
   });
@@ -360,6 +368,7 @@ server.listen(Number(args.port ?? 0), '127.0.0.1', () => {
 
 function shutdown() {
   for (const s of streams.values()) s.close();
+  server.closeAllConnections();
   server.close();
   process.exit(0);
 }

@@ -16,6 +16,12 @@ export interface HranaServerOptions {
   dropAfter?: number;
   /** execute every pipeline request after the first N but lose its answer */
   loseReplyAfter?: number;
+  /** hold every pipeline request after the first N open forever, unexecuted */
+  stallAfter?: number;
+  /** execute the Nth pipeline request but never answer it */
+  stallReplyAt?: number;
+  /** drop only the Nth pipeline request, unexecuted */
+  dropAt?: number;
 }
 
 export interface HranaServer {
@@ -33,6 +39,9 @@ export function startHranaServer(options: HranaServerOptions): Promise<HranaServ
   if (options.delayMs) args.push('--delay-ms', String(options.delayMs));
   if (options.dropAfter !== undefined) args.push('--drop-after', String(options.dropAfter));
   if (options.loseReplyAfter !== undefined) args.push('--lose-reply-after', String(options.loseReplyAfter));
+  if (options.stallAfter !== undefined) args.push('--stall-after', String(options.stallAfter));
+  if (options.stallReplyAt !== undefined) args.push('--stall-reply-at', String(options.stallReplyAt));
+  if (options.dropAt !== undefined) args.push('--drop-at', String(options.dropAt));
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   return new Promise((resolve, reject) => {
     let out = '';
@@ -51,6 +60,29 @@ export function startHranaServer(options: HranaServerOptions): Promise<HranaServ
         port,
         pid: child.pid!,
         child,
+        stop: () =>
+          new Promise<void>((done) => {
+            if (child.exitCode !== null || child.signalCode !== null) return done();
+            child.once('exit', () => done());
+            child.kill('SIGTERM');
+          }),
+      });
+    });
+  });
+}
+
+/** A server that accepts and never answers ('accept') or sends half an answer ('half'). */
+export function startStallServer(mode: 'accept' | 'half'): Promise<{ url: string; stop(): Promise<void> }> {
+  const child = spawn(process.execPath, [join(dirname(SERVER), 'stall-server.mjs'), '--mode', mode], { stdio: ['ignore', 'pipe', 'inherit'] });
+  return new Promise((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`stall server exited (${code})`)));
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (!out.includes('\n')) return;
+      const { port } = JSON.parse(out) as { port: number };
+      resolve({
+        url: `http://127.0.0.1:${port}`,
         stop: () =>
           new Promise<void>((done) => {
             if (child.exitCode !== null || child.signalCode !== null) return done();

@@ -5,6 +5,7 @@ import { constants as osConstants, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { databasePath, targetFromArg } from '../../store/index.js';
 import { mountAgent, MountError } from '../../fuse/agent-mount.js';
+import { checkFuse } from '../../fuse/binding.js';
 import { UserError } from '../errors.js';
 
 export interface ExecOptions {
@@ -36,6 +37,7 @@ export async function execInAgent(dbPathOrId: string, argv: string[], options: E
   if (argv.length === 0) throw new UserError('missing command to run');
   const target = targetFromArg(dbPathOrId);
   const database = databasePath(target);
+  checkFuse();
   const mountpoint = mkdtempSync(join(tmpdir(), 'agentfs-exec-'));
   let mount;
   try {

@@ -3,6 +3,7 @@ import { existsSync, realpathSync, rmSync, statSync } from 'node:fs';
 import { Store, databasePath, looksLikePath, validateId } from '../../store/index.js';
 import { META } from '../../core/agent.js';
 import { UserError } from '../errors.js';
+import { checkRemoteUrl, SyncError } from '../../sync/index.js';
 
 interface InitOptions {
   force?: boolean;
@@ -20,7 +21,7 @@ export function registerInit(program: Command): void {
     .argument('[ID]', 'agent id or path to a .db file (default: agent-<timestamp>)')
     .option('--force', 'overwrite an existing agent database')
     .option('--base <DIR>', 'make an overlay agent: DIR is the read-only base, the database holds the changes')
-    .option('--sync-remote-url <URL>', 'remote Turso/libSQL database to sync with (libsql://, https://, http://)')
+    .option('--sync-remote-url <URL>', 'remote Turso/libSQL database to sync with (libsql://, https://, http://, or file:PATH)')
     .option('--no-journal', 'do not keep the file-operation journal')
     .option('--chunk-size <BYTES>', 'file data chunk size, fixed at creation', '4096')
     .option('-c, --command <CMD>', 'after creating, mount the agent and run CMD in it (as `agentfs exec`)')
@@ -40,6 +41,13 @@ export function registerInit(program: Command): void {
         }
         base = realpathSync(opts.base);
       }
+      let remoteUrl: string | undefined;
+      try {
+        // checked before anything is created; a relative file: remote is stored absolute
+        remoteUrl = opts.syncRemoteUrl === undefined ? undefined : checkRemoteUrl(opts.syncRemoteUrl);
+      } catch (e) {
+        throw e instanceof SyncError ? new UserError(`--sync-remote-url: ${e.message}`) : e;
+      }
       const chunkSize = Number(opts.chunkSize ?? 4096);
       if (!Number.isInteger(chunkSize) || chunkSize < 512 || chunkSize > 1048576) {
         throw new UserError(`--chunk-size ${opts.chunkSize}: expected a whole number of bytes from 512 to 1048576`);
@@ -55,7 +63,7 @@ export function registerInit(program: Command): void {
         store.setMeta(META.createdAt, String(Math.floor(Date.now() / 1000)));
         if (base) store.setMeta(META.base, base);
         if (!opts.journal) store.setMeta(META.journal, 'off');
-        if (opts.syncRemoteUrl) store.setMeta(META.syncRemote, opts.syncRemoteUrl);
+        if (remoteUrl) store.setMeta(META.syncRemote, remoteUrl);
       } finally {
         store.close();
       }

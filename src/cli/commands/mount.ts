@@ -17,6 +17,7 @@ import {
   writeRecord,
 } from '../../fuse/mounts.js';
 import { unmountPath, type FuseServer } from '../../fuse/server.js';
+import { checkFuse } from '../../fuse/binding.js';
 import { isAlive } from '../../core/process-alive.js';
 import { UserError } from '../errors.js';
 
@@ -64,6 +65,8 @@ export function registerMount(program: Command): void {
       if (opts.allowRoot && opts.allowOther) throw new UserError('--allow-root and --allow-other exclude each other');
       const uid = parseId(opts.uid, '--uid');
       const gid = parseId(opts.gid, '--gid');
+      // before anything is created: no log, no record, no half-made mount
+      checkFuse();
       const target = targetFromArg(idArg);
       const database = databasePath(target);
       const mountpoint = resolve(mountArg);

@@ -3,6 +3,7 @@ import { Agent } from '../../core/agent.js';
 import { targetFromArg } from '../../store/index.js';
 import { MCP_TOOL_NAMES, selectTools, serveStdio } from '../../mcp/index.js';
 import { UserError } from '../errors.js';
+import { registerServeNfs } from './serve-nfs.js';
 
 interface McpOptions {
   tools?: string;
@@ -44,4 +45,5 @@ export function registerServe(program: Command): void {
         agent.close();
       }
     });
+  registerServeNfs(serve);
 }

@@ -26,7 +26,8 @@ export function registerSync(program: Command): void {
     .usage('<action> <ID> [options]  (or: sync <ID> <action> [options])')
     // reached when the first word is not an action: `sync ID ACTION ...` (the id-first order other
     // AgentFS docs use) is dispatched here; anything else gets a one-line error
-    .argument('[words...]')
+    // its description lists the actions, so completion offers them after an ID too
+    .argument('[words...]', SYNC_ACTIONS.map(([n]) => n).join(' | '))
     .allowUnknownOption()
     .action(async (_words: string[], _opts: unknown, cmd: Command) => {
       const args = cmd.args;

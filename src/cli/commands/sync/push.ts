@@ -19,6 +19,6 @@ export function registerPush(sync: Command): void {
         );
       if (r.renumberedToolCalls) console.log(`Renumbered ${r.renumberedToolCalls} local tool calls after the remote's`);
       if (r.remoteAhead) console.log('The remote has changes from elsewhere: run `agentfs sync ' + idArg + ' pull` to get them');
-    });
+    }, { create: true });
   });
 }

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Builds what the npm package ships (run by `npm pack` through `prepack`, so a pack from a clean
+# clone is one command): dist/ afresh, the N-API addon as a prebuild for this platform
+# (native/prebuilds/<platform>-<arch>/, made by prebuildify and loaded by node-gyp-build; one
+# N-API build serves every Node >= 20) and the sandbox launcher next to it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh --deps-only
+
+tuple=$(node -p 'process.platform + "-" + process.arch')
+# Build against the headers installed with Node when present, so nothing is downloaded.
+node_prefix=$(dirname "$(dirname "$(command -v node)")")
+[ -f "$node_prefix/include/node/node_api.h" ] && export npm_config_nodedir="$node_prefix"
+rm -rf native/prebuilds
+echo "prebuild: FUSE addon -> native/prebuilds/$tuple" >&2
+(cd native && node ../node_modules/prebuildify/bin.js --napi --strip --tag-libc -t "$(node -v | tr -d v)" >/dev/null)
+echo "prebuild: sandbox launcher -> native/prebuilds/$tuple/agentfs-sandbox" >&2
+cc -O2 -Wall -s -o "native/prebuilds/$tuple/agentfs-sandbox" native/sandbox/launcher.c
+
+echo "prebuild: dist/" >&2
+rm -rf dist
+node node_modules/typescript/bin/tsc -p tsconfig.json

@@ -1,0 +1,50 @@
+/** Serving an agent over NFS: open it as every adapter does (journal and all), then serve its fs. */
+import { Agent } from '../core/agent.js';
+import type { AgentTarget } from '../store/index.js';
+import { handleGeneration } from './handles.js';
+import { NfsServer } from './server.js';
+
+export interface AgentNfsOptions {
+  host?: string;
+  port?: number;
+  onError?: (e: unknown) => void;
+}
+
+export interface AgentNfs {
+  agent: Agent;
+  server: NfsServer;
+  /** stops serving and closes the agent (writes out journal bursts) */
+  close(): Promise<void>;
+}
+
+export async function serveAgentNfs(target: AgentTarget, options: AgentNfsOptions = {}): Promise<AgentNfs> {
+  // journal on unless the agent says otherwise; changes are attributed to the tool call in
+  // progress (`agentfs record`) exactly as changes through a FUSE mount are
+  const agent = Agent.open(target);
+  try {
+    const server = await NfsServer.start(agent.fs, {
+      host: options.host,
+      port: options.port,
+      generation: handleGeneration(agent.store),
+      groupCommit: { begin: () => agent.store.beginBatch(), commit: () => agent.store.commitBatch() },
+      onError: options.onError,
+    });
+    let closed = false;
+    return {
+      agent,
+      server,
+      async close() {
+        if (closed) return;
+        closed = true;
+        try {
+          await server.close();
+        } finally {
+          agent.close();
+        }
+      },
+    };
+  } catch (e) {
+    agent.close();
+    throw e;
+  }
+}

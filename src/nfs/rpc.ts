@@ -1,0 +1,245 @@
+/**
+ * ONC RPC v2 (RFC 5531) over TCP: call headers, AUTH_NONE / AUTH_SYS credentials, accepted and
+ * denied replies, and a server that dispatches calls to programs by (program, version, procedure).
+ *
+ * Calls of one connection are served in arrival order, synchronously; the replies of everything
+ * that arrived together are held until `beforeReplies` has run (the NFS layer ends its burst of
+ * changes there), then written in one go.
+ */
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import type { Caller } from '../core/types.js';
+import { RecordReader, recordMark } from './records.js';
+import { XdrError, XdrReader, XdrWriter } from './xdr.js';
+
+export const CALL = 0;
+export const REPLY = 1;
+export const MSG_ACCEPTED = 0;
+export const MSG_DENIED = 1;
+
+export const AcceptStat = {
+  SUCCESS: 0,
+  PROG_UNAVAIL: 1,
+  PROG_MISMATCH: 2,
+  PROC_UNAVAIL: 3,
+  GARBAGE_ARGS: 4,
+  SYSTEM_ERR: 5,
+} as const;
+
+export const RPC_MISMATCH = 0;
+export const AUTH_ERROR = 1;
+export const AUTH_BADCRED = 1;
+
+export const AUTH_NONE = 0;
+export const AUTH_SYS = 1;
+
+/** The identity of AUTH_NONE calls (nobody). */
+export const NOBODY: Caller = Object.freeze({ uid: 65534, gid: 65534 });
+
+/** Calls and replies carry at most this much besides READ/WRITE data. */
+export const MAX_RECORD = (1 << 20) + (64 << 10);
+
+export interface CallContext {
+  xid: number;
+  prog: number;
+  vers: number;
+  proc: number;
+  caller: Caller;
+  /** the client's address, for MOUNT's bookkeeping */
+  remote: string;
+}
+
+/**
+ * A procedure: decodes every argument from `args` first (an XdrError there becomes GARBAGE_ARGS),
+ * then writes its results to `out`.
+ */
+export type Procedure = (args: XdrReader, out: XdrWriter, ctx: CallContext) => void;
+
+export interface RpcProgram {
+  prog: number;
+  vers: number;
+  procedures: ReadonlyArray<Procedure | undefined>;
+}
+
+export interface RpcServerOptions {
+  programs: RpcProgram[];
+  /** runs after a burst of calls was served and before their replies go out */
+  beforeReplies?: () => void;
+  /** unexpected errors (procedures that threw something other than XdrError) */
+  onError?: (e: unknown) => void;
+  maxRecord?: number;
+}
+
+const TRACE = Boolean(process.env.AGENTFS_NFS_TRACE);
+
+/** Pause reading from a client that leaves this much of its replies unread. */
+const MAX_UNSENT = 8 << 20;
+
+export class RpcServer {
+  private readonly server: Server;
+  private readonly byProg = new Map<number, Map<number, RpcProgram>>();
+  private readonly connections = new Set<Socket>();
+  private readonly maxRecord: number;
+
+  constructor(private readonly options: RpcServerOptions) {
+    for (const p of options.programs) {
+      let versions = this.byProg.get(p.prog);
+      if (!versions) this.byProg.set(p.prog, (versions = new Map()));
+      versions.set(p.vers, p);
+    }
+    this.maxRecord = options.maxRecord ?? MAX_RECORD;
+    this.server = createServer({ noDelay: true }, (socket) => this.accept(socket));
+  }
+
+  /** Starts listening; resolves with the bound address (port 0 picks a free one). */
+  listen(port: number, host: string): Promise<AddressInfo> {
+    return new Promise((resolve, reject) => {
+      const onError = (e: Error): void => reject(e);
+      this.server.once('error', onError);
+      this.server.listen({ port, host, exclusive: true }, () => {
+        this.server.off('error', onError);
+        resolve(this.server.address() as AddressInfo);
+      });
+    });
+  }
+
+  get connectionCount(): number {
+    return this.connections.size;
+  }
+
+  /** Stops listening and drops every connection. */
+  close(): Promise<void> {
+    for (const s of this.connections) s.destroy();
+    this.connections.clear();
+    return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+
+  private accept(socket: Socket): void {
+    this.connections.add(socket);
+    const reader = new RecordReader(this.maxRecord);
+    const remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`;
+    const drop = (): void => {
+      this.connections.delete(socket);
+    };
+    socket.on('close', drop);
+    socket.on('error', () => socket.destroy());
+    socket.on('drain', () => socket.resume());
+    socket.on('data', (chunk: Buffer) => {
+      const replies: Buffer[][] = [];
+      for (const ev of reader.push(chunk)) {
+        const reply = ev.kind === 'record' ? this.serve(ev.data, remote) : oversizedReply(ev.head);
+        if (reply) replies.push(reply);
+      }
+      if (replies.length === 0) return;
+      // a failed commit before the replies un-does what they report: send none and drop the
+      // connection, so the client resends those calls (as after a server crash)
+      if (!this.flush()) {
+        socket.destroy();
+        return;
+      }
+      if (socket.destroyed) return;
+      socket.cork();
+      for (const parts of replies) {
+        let length = 0;
+        for (const p of parts) length += p.length;
+        socket.write(recordMark(length));
+        for (const p of parts) socket.write(p);
+      }
+      socket.uncork();
+      if (socket.writableLength > MAX_UNSENT) socket.pause();
+    });
+  }
+
+  private flush(): boolean {
+    try {
+      this.options.beforeReplies?.();
+      return true;
+    } catch (e) {
+      this.options.onError?.(e);
+      return false;
+    }
+  }
+
+  /** Serves one call record; returns the reply's buffers, or undefined when none is due. */
+  serve(record: Buffer, remote = ''): Buffer[] | undefined {
+    const r = new XdrReader(record);
+    let xid: number;
+    try {
+      xid = r.uint32();
+      if (r.uint32() !== CALL) return undefined; // not a call: nothing to answer
+    } catch {
+      return undefined; // not even an xid: nothing to answer to
+    }
+    let ctx: CallContext;
+    try {
+      const rpcvers = r.uint32();
+      if (rpcvers !== 2) return denied(xid, (w) => w.uint32(RPC_MISMATCH).uint32(2).uint32(2));
+      const prog = r.uint32();
+      const vers = r.uint32();
+      const proc = r.uint32();
+      const caller = readCredential(r);
+      r.uint32(); // verifier flavor
+      r.opaque(400);
+      if (caller === undefined) return denied(xid, (w) => w.uint32(AUTH_ERROR).uint32(AUTH_BADCRED));
+      ctx = { xid, prog, vers, proc, caller, remote };
+    } catch {
+      return accepted(xid, AcceptStat.GARBAGE_ARGS).parts();
+    }
+    if (TRACE) console.error(`rpc call xid=${xid} prog=${ctx.prog} vers=${ctx.vers} proc=${ctx.proc} len=${record.length}`);
+    const versions = this.byProg.get(ctx.prog);
+    if (!versions) return accepted(xid, AcceptStat.PROG_UNAVAIL).parts();
+    const program = versions.get(ctx.vers);
+    if (!program) {
+      const vs = [...versions.keys()];
+      return accepted(xid, AcceptStat.PROG_MISMATCH).uint32(Math.min(...vs)).uint32(Math.max(...vs)).parts();
+    }
+    const procedure = program.procedures[ctx.proc];
+    if (!procedure) return accepted(xid, AcceptStat.PROC_UNAVAIL).parts();
+    const out = accepted(xid, AcceptStat.SUCCESS);
+    try {
+      procedure(r, out, ctx);
+      return out.parts();
+    } catch (e) {
+      if (e instanceof XdrError) return accepted(xid, AcceptStat.GARBAGE_ARGS).parts();
+      this.options.onError?.(e);
+      return accepted(xid, AcceptStat.SYSTEM_ERR).parts();
+    }
+  }
+}
+
+/** AUTH_NONE -> nobody, AUTH_SYS -> its uid/gid/groups; another flavor or a bad body -> undefined. */
+function readCredential(r: XdrReader): Caller | undefined {
+  const flavor = r.uint32();
+  const body = r.opaque(400);
+  if (flavor === AUTH_NONE) return NOBODY;
+  if (flavor !== AUTH_SYS) return undefined;
+  try {
+    const c = new XdrReader(body);
+    c.uint32(); // stamp
+    c.opaque(255); // machine name
+    const uid = c.uint32();
+    const gid = c.uint32();
+    const n = c.uint32();
+    if (n > 16) return undefined;
+    const groups: number[] = [];
+    for (let i = 0; i < n; i++) groups.push(c.uint32());
+    return { uid, gid, groups };
+  } catch {
+    return undefined; // a malformed AUTH_SYS body is a bad credential (AUTH_BADCRED)
+  }
+}
+
+function accepted(xid: number, stat: number): XdrWriter {
+  return new XdrWriter().uint32(xid).uint32(REPLY).uint32(MSG_ACCEPTED).uint32(AUTH_NONE).uint32(0).uint32(stat);
+}
+
+function denied(xid: number, body: (w: XdrWriter) => void): Buffer[] {
+  const w = new XdrWriter().uint32(xid).uint32(REPLY).uint32(MSG_DENIED);
+  body(w);
+  return w.parts();
+}
+
+/** A record too large to take in: GARBAGE_ARGS if its head shows a call's xid. */
+function oversizedReply(head: Buffer): Buffer[] | undefined {
+  if (head.length < 8 || head.readUInt32BE(4) !== CALL) return undefined;
+  return accepted(head.readUInt32BE(0), AcceptStat.GARBAGE_ARGS).parts();
+}

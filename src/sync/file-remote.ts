@@ -1,0 +1,60 @@
+/**
+ * `file:` remotes: a local database file used exactly as a remote server is (tests, offline
+ * copies, a USB stick). @libsql/client runs each batch in one local SQLite transaction, so a push
+ * stays atomic; what a server would refuse by itself is checked here instead.
+ */
+import { existsSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { SyncError } from './errors.js';
+
+export function isFileUrl(url: string): boolean {
+  return /^file:/i.test(url);
+}
+
+/** The file a `file:` URL names, absolute (relative paths start at the current directory). */
+export function fileRemotePath(url: string): string {
+  let rest = url.slice('file:'.length);
+  if (rest.startsWith('//')) {
+    const end = rest.indexOf('/', 2);
+    const host = rest.slice(2, end < 0 ? undefined : end);
+    if (host && host.toLowerCase() !== 'localhost') {
+      throw new SyncError(`remote ${url}: a file: URL names a local file, not one on host '${host}' (use file:///absolute/path.db or file:relative/path.db)`, 'EUSAGE');
+    }
+    rest = end < 0 ? '' : rest.slice(end);
+  }
+  if (rest.startsWith(':memory:') || rest === '') {
+    throw new SyncError(`remote ${url}: a file: remote needs a database file (an in-memory database would vanish with the command)`, 'EUSAGE');
+  }
+  if (/[?#]/.test(rest)) throw new SyncError(`remote ${url}: a file: URL takes no query or fragment; name just the file`, 'EUSAGE');
+  try {
+    return resolve(decodeURIComponent(rest));
+  } catch {
+    throw new SyncError(`remote ${url}: bad %-escape in the path`, 'EUSAGE');
+  }
+}
+
+/** The canonical URL of a file remote: absolute, so a remembered one works from any directory. */
+export function normalizeFileUrl(url: string): string {
+  return pathToFileURL(fileRemotePath(url)).href;
+}
+
+/**
+ * Refuses a file remote that is this agent's own database (sync would read and write one file
+ * as two sides), that is not a regular file, or that does not exist when only read (pull and
+ * status must not create it; a push creates it as a first push fills a fresh remote database).
+ */
+export function checkFileRemote(url: string, localDb: string, create: boolean): void {
+  const path = fileRemotePath(url);
+  if (existsSync(path)) {
+    const st = statSync(path);
+    if (!st.isFile()) throw new SyncError(`remote ${url} is not a file`, 'EUSAGE');
+    const me = statSync(localDb);
+    if (st.dev === me.dev && st.ino === me.ino) {
+      throw new SyncError(`remote ${url} is this agent's own database: sync needs another file`, 'EUSAGE');
+    }
+    return;
+  }
+  if (!create) throw new SyncError(`remote ${url} does not exist (a push creates it)`, 'ENOREMOTE');
+  if (!existsSync(dirname(path))) throw new SyncError(`remote ${url}: directory ${dirname(path)} does not exist`, 'EUSAGE');
+}

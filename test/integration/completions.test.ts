@@ -1,0 +1,169 @@
+/**
+ * `agentfs completions`: the scripts installed where each shell looks, completing in the real
+ * shells (bash: the function `complete -p` names, called as bash's completion would; fish:
+ * `complete -C`; zsh: an interactive zsh driven through zpty), from the command definitions
+ * and the agents in `.agentfs/`.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CLI, ROOT, run, runCli, tempDir } from '../support/cli.js';
+
+const hasShell = (name: string): boolean => ['/usr/bin', '/bin'].some((d) => existsSync(join(d, name)));
+
+let t: { dir: string; cleanup: () => void };
+let project: string;
+let env: NodeJS.ProcessEnv;
+
+beforeAll(async () => {
+  t = tempDir('agentfs-completions-');
+  // `agentfs` on PATH, as after `npm install -g`, for the scripts to call
+  const bin = join(t.dir, 'bin');
+  mkdirSync(bin);
+  writeFileSync(join(bin, 'agentfs'), `#!/bin/sh\nexec '${process.execPath}' '${CLI}' "$@"\n`);
+  chmodSync(join(bin, 'agentfs'), 0o755);
+  const home = join(t.dir, 'home');
+  mkdirSync(home);
+  env = { PATH: `${bin}:${process.env.PATH}`, HOME: home, AGENTFS_HOME: join(t.dir, 'agentfs-home'), SHELL: '/bin/bash', XDG_DATA_HOME: '', XDG_CONFIG_HOME: '', ZDOTDIR: '', BASH_COMPLETION_USER_DIR: '' };
+  project = join(t.dir, 'project');
+  mkdirSync(join(project, 'sub'), { recursive: true });
+  for (const id of ['alpha', 'beta']) expect((await runCli(['init', id], { cwd: project, env })).code).toBe(0);
+});
+
+afterAll(() => t?.cleanup());
+
+function cli(args: string[], extra: NodeJS.ProcessEnv = {}) {
+  return runCli(args, { cwd: project, env: { ...env, ...extra } });
+}
+
+/** The command names `agentfs --help` lists. */
+async function helpCommands(args: string[] = []): Promise<string[]> {
+  const help = (await cli([...args, '--help'])).stdout;
+  const section = help.split(/^Commands:$/m)[1] ?? '';
+  return section
+    .split('\n')
+    .map((l) => /^ {2}([\w-]+)/.exec(l)?.[1])
+    .filter((n): n is string => n !== undefined);
+}
+
+describe('bash', () => {
+  let script: string;
+  beforeAll(async () => {
+    const r = await cli(['completions', 'install', 'bash']);
+    expect(r.code).toBe(0);
+    script = join(env.HOME!, '.local/share/bash-completion/completions/agentfs');
+    expect(r.stdout).toContain(`Installed bash completions in ${script}`);
+  });
+
+  /** Sources the installed script and completes `words` (the last one being typed) as bash would. */
+  async function bashComplete(words: string[]): Promise<string[]> {
+    const quoted = ['agentfs', ...words].map((w) => `'${w}'`).join(' ');
+    const r = await run(
+      'bash',
+      ['--norc', '-c', `source '${script}'; complete -p agentfs; COMP_WORDS=(${quoted}); COMP_CWORD=${words.length}; _agentfs; printf '%s\\n' "\${COMPREPLY[@]}"`],
+      { cwd: project, env },
+    );
+    expect(r.stderr).toBe('');
+    const [spec, ...lines] = r.stdout.trim().split('\n');
+    expect(spec).toBe('complete -F _agentfs agentfs');
+    return lines.filter(Boolean);
+  }
+
+  it('completes every command the CLI has, and nothing hidden', async () => {
+    const got = await bashComplete(['']);
+    expect(got.sort()).toEqual((await helpCommands()).sort());
+    expect(got).toContain('completions');
+    expect(got).not.toContain('__complete');
+    expect(await bashComplete(['mo'])).toEqual(['mount']);
+  });
+
+  it('completes subcommands, options, choices and agent ids from .agentfs/', async () => {
+    expect((await bashComplete(['fs', ''])).sort()).toEqual((await helpCommands(['fs'])).sort());
+    expect(await bashComplete(['fs', 'ls', ''])).toEqual(['alpha', 'beta']);
+    expect(await bashComplete(['fs', 'cat', 'b'])).toEqual(['beta']);
+    expect(await bashComplete(['sync', 'alpha', ''])).toEqual(['push', 'pull', 'status', 'stats', 'checkpoint']);
+    expect(await bashComplete(['sync', 'push', ''])).toEqual(['alpha', 'beta']);
+    expect(await bashComplete(['completions', 'install', ''])).toEqual(['bash', 'zsh', 'fish']);
+    expect(await bashComplete(['timeline', 'alpha', '--format', ''])).toEqual(['table', 'json', 'ndjson']);
+    const timeline = await bashComplete(['timeline', 'alpha', '--']);
+    expect(timeline).toEqual(expect.arrayContaining(['--format', '--limit', '--status', '--help']));
+    expect(await bashComplete(['kv', 'set', '--'])).toEqual(expect.arrayContaining(['--help']));
+    expect(await bashComplete(['kv', 'set', '--'])).not.toContain('--format');
+  });
+
+  it('leaves host paths and command names to bash', async () => {
+    expect(await bashComplete(['mount', 'alpha', 's'])).toEqual(['sub']);
+    expect(await bashComplete(['exec', 'alpha', 'bas'])).toContain('bash');
+  });
+
+  it('offers run session ids where a session is meant', async () => {
+    expect((await cli(['run', '--session', 'sess1', 'true'])).code).toBe(0);
+    expect(await bashComplete(['run', '--session', ''])).toEqual(['sess1']);
+    expect(await bashComplete(['diff', ''])).toEqual(['alpha', 'beta', 'sess1']);
+  });
+});
+
+describe('install and uninstall', () => {
+  it('installs for the shell in $SHELL, says where, and uninstall removes exactly that', async () => {
+    const home = join(t.dir, 'home-fish');
+    const config = join(home, 'config');
+    const file = join(config, 'fish', 'completions', 'agentfs.fish');
+    const inst = await cli(['completions', 'install'], { HOME: home, SHELL: '/usr/bin/fish', XDG_CONFIG_HOME: config });
+    expect(inst.code).toBe(0);
+    expect(inst.stdout).toBe(`Installed fish completions in ${file} (new fish shells load it)\n`);
+    expect(readFileSync(file, 'utf8')).toBe((await cli(['completions', 'show', 'fish'])).stdout);
+    writeFileSync(join(config, 'fish', 'completions', 'other.fish'), '# not ours\n');
+
+    const un = await cli(['completions', 'uninstall'], { HOME: home, SHELL: '/usr/bin/fish', XDG_CONFIG_HOME: config });
+    expect(un.code).toBe(0);
+    expect(un.stdout).toBe(`Removed ${file}\n`);
+    expect(readdirSync(join(config, 'fish', 'completions'))).toEqual(['other.fish']);
+    const again = await cli(['completions', 'uninstall', 'fish'], { HOME: home, XDG_CONFIG_HOME: config });
+    expect(again.code).toBe(0);
+    expect(again.stdout).toContain('No fish completions installed');
+  });
+
+  it('refuses a shell it does not know, in one line, writing nothing', async () => {
+    const home = join(t.dir, 'home-tcsh');
+    mkdirSync(home);
+    const r = await cli(['completions', 'install'], { HOME: home, SHELL: '/bin/tcsh' });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe("agentfs: unsupported shell 'tcsh' (from $SHELL): use bash, zsh, fish\n");
+    expect(readdirSync(home)).toEqual([]);
+    const bad = await cli(['completions', 'show', 'powershell']);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr.trim().split('\n')).toHaveLength(1);
+  });
+});
+
+describe.skipIf(!hasShell('fish'))('fish', () => {
+  it('completes through the installed script', async () => {
+    const home = join(t.dir, 'home-fish2');
+    expect((await cli(['completions', 'install', 'fish'], { HOME: home })).code).toBe(0);
+    const fish = async (line: string): Promise<string[]> => {
+      const r = await run('fish', ['--no-config', '-c', `source ${home}/.config/fish/completions/agentfs.fish; complete -C'${line}'`], { cwd: project, env: { ...env, HOME: home } });
+      expect(r.stderr).toBe('');
+      return r.stdout.trim().split('\n');
+    };
+    expect(await fish('agentfs fs ls ')).toEqual(['alpha\tagent', 'beta\tagent']);
+    expect(await fish('agentfs sync alpha pu')).toEqual(['pull', 'push']);
+    expect((await fish('agentfs ')).map((l) => l.split('\t')[0]).sort()).toEqual((await helpCommands()).sort());
+    expect(await fish('agentfs mount alpha su')).toContain('sub/\tDirectory');
+  });
+});
+
+describe.skipIf(!hasShell('zsh'))('zsh', () => {
+  it('completes in an interactive zsh from ~/.zfunc', async () => {
+    const home = join(t.dir, 'home-zsh');
+    const inst = await cli(['completions', 'install', 'zsh'], { HOME: home });
+    expect(inst.code).toBe(0);
+    expect(inst.stdout).toContain(`Installed zsh completions in ${home}/.zfunc/_agentfs`);
+    const zsh = async (line: string): Promise<string[]> => {
+      const r = await run('zsh', ['-f', join(ROOT, 'test/support/zsh-complete.zsh'), join(home, '.zfunc'), line], { cwd: project, env: { ...env, HOME: home }, timeoutMs: 30_000 });
+      return r.stdout.trim().split('\n');
+    };
+    expect(await zsh('agentfs fs ls ')).toEqual(['alpha', 'beta']);
+    expect(await zsh('agentfs sync alpha ')).toEqual(['checkpoint', 'pull', 'push', 'stats', 'status']);
+    expect(await zsh('agentfs fs ')).toEqual((await helpCommands(['fs'])).sort());
+  });
+});

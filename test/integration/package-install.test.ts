@@ -1,0 +1,288 @@
+/**
+ * The npm package as users get it: packed from a clean clone (one `npm pack`), installed with
+ * `npm install -g` on a PATH with no compiler, make or python, then every layer used through the
+ * installed `agentfs`: files, a mount, a sandboxed run and its diff, the timeline, the MCP server
+ * (to the official MCP client), `npx`, and the SDK imported from another project. One pack per
+ * run serves every test here.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { ROOT, run, tempDir, type CliResult } from '../support/cli.js';
+import { BUILD_TOOLS, packCleanClone, toolsOnlyPath } from '../support/package.js';
+
+const VERSION = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+const isRoot = process.getuid?.() === 0;
+
+let work: { dir: string; cleanup: () => void };
+let tarball: string;
+let PATH: string;
+let prefix: string;
+let agentfsBin: string;
+let env: NodeJS.ProcessEnv;
+
+/** Runs the installed agentfs with the tools-only PATH. */
+function agentfs(args: string[], cwd: string, extra: NodeJS.ProcessEnv = {}): Promise<CliResult> {
+  return run(agentfsBin, args, { cwd, env: { ...env, ...extra } });
+}
+
+function ok(r: CliResult): CliResult {
+  if (r.code !== 0) throw new Error(`exit ${r.code}: ${r.stderr}`);
+  return r;
+}
+
+beforeAll(async () => {
+  work = tempDir('agentfs-pkg-');
+  tarball = packCleanClone(work.dir);
+  PATH = toolsOnlyPath(join(work.dir, 'tools'));
+  prefix = join(work.dir, 'prefix');
+  // HOME stays (the npm cache lives there); the installed package finds no compiler on PATH
+  env = {
+    PATH: `${join(prefix, 'bin')}:${PATH}`,
+    AGENTFS_HOME: join(work.dir, 'agentfs-home'),
+    AGENTFS_RUNTIME_DIR: join(work.dir, 'runtime'),
+    TMPDIR: join(work.dir, 'tmp'),
+  };
+  mkdirSync(join(work.dir, 'tmp'));
+  const r = await run('npm', ['install', '-g', '--prefix', prefix, '--prefer-offline', '--no-audit', '--no-fund', tarball], {
+    env,
+    timeoutMs: 600_000,
+  });
+  if (r.code !== 0) throw new Error(`npm install -g failed: ${r.stderr}`);
+  agentfsBin = join(prefix, 'bin', 'agentfs');
+}, 900_000);
+
+afterAll(() => work?.cleanup());
+
+describe('the packed tarball', () => {
+  it('holds what a user runs and nothing else', async () => {
+    const list = (await run('tar', ['tzf', tarball])).stdout.trim().split('\n').map((f) => f.replace(/^package\//, ''));
+    const top = new Set(list.map((f) => f.split('/')[0]));
+    expect([...top].sort()).toEqual(['LICENSE', 'MANUAL.md', 'README.md', 'bin', 'dist', 'native', 'package.json']);
+    expect(list).toContain('dist/index.js');
+    expect(list).toContain('dist/index.d.ts');
+    expect(list).toContain('dist/cli/main.js');
+    expect(list.filter((f) => f.startsWith('native/')).sort()).toEqual([
+      'native/binding.gyp',
+      'native/fuse_session.cc',
+      'native/prebuilds/linux-x64/agentfs-sandbox',
+      'native/prebuilds/linux-x64/node.glibc.node',
+      'native/sandbox/launcher.c',
+    ]);
+    expect(list.filter((f) => f.endsWith('.map') || f.endsWith('.ts') && !f.endsWith('.d.ts'))).toEqual([]);
+    // no install script: nothing runs (or needs a compiler) when it is installed
+    const pkg = JSON.parse(readFileSync(join(prefix, 'lib', 'node_modules', 'agentfs', 'package.json'), 'utf8')) as { scripts?: Record<string, string> };
+    expect(Object.keys(pkg.scripts ?? {}).filter((s) => /install/.test(s))).toEqual([]);
+  });
+});
+
+describe('npm install -g on a machine with no compiler', () => {
+  it('has no build tools on its PATH', () => {
+    for (const tool of BUILD_TOOLS) expect(existsSync(join(PATH, tool)), tool).toBe(false);
+    expect(existsSync(join(PATH, 'node'))).toBe(true);
+  });
+
+  it('runs every layer through the installed agentfs', async () => {
+    const cwd = join(work.dir, 'project');
+    mkdirSync(cwd);
+    writeFileSync(join(cwd, 'base.txt'), 'from the host\n');
+
+    expect(ok(await agentfs(['--version'], cwd)).stdout.trim()).toBe(VERSION);
+    ok(await agentfs(['init', 'smoke'], cwd));
+    ok(await agentfs(['fs', 'write', 'smoke', '/notes.txt', 'hello'], cwd));
+    expect(ok(await agentfs(['fs', 'cat', 'smoke', '/notes.txt'], cwd)).stdout).toBe('hello');
+    ok(await agentfs(['kv', 'set', 'smoke', 'plan', '{"step":1}'], cwd));
+    expect(ok(await agentfs(['kv', 'get', 'smoke', 'plan'], cwd)).stdout).toContain('"step"');
+
+    // a shell in the mount (the prebuilt addon, libfuse 3 from the system)
+    const shell = ok(await agentfs(['exec', 'smoke', 'sh', '-c', 'cat notes.txt; echo " seen"; echo made-in-mount > mounted.txt'], cwd));
+    expect(shell.stdout).toBe('hello seen\n');
+    expect(ok(await agentfs(['fs', 'cat', 'smoke', '/mounted.txt'], cwd)).stdout).toBe('made-in-mount\n');
+
+    // a sandboxed run (the prebuilt launcher) and its diff; the host directory stays as it was
+    const sandboxed = ok(await agentfs(['run', '--session', 'sbx', 'sh', '-c', 'echo changed > base.txt; echo new > new.txt'], cwd));
+    expect(sandboxed.stderr).toContain('session sbx');
+    expect(readFileSync(join(cwd, 'base.txt'), 'utf8')).toBe('from the host\n');
+    expect(existsSync(join(cwd, 'new.txt'))).toBe(false);
+    const diff = ok(await agentfs(['diff', 'sbx'], cwd)).stdout;
+    expect(diff).toMatch(/A\s+file\s+new\.txt/);
+    expect(diff).toMatch(/M\s+file\s+base\.txt/);
+
+    const timeline = ok(await agentfs(['timeline', 'smoke', '--format', 'json'], cwd)).stdout;
+    expect(timeline).toContain('mounted.txt');
+    expect(ok(await agentfs(['migrate', 'smoke', '--dry-run'], cwd)).stdout).toContain('up to date');
+    expect(ok(await agentfs(['sync', '--help'], cwd)).stdout).toContain('push');
+
+    // the MCP server, spoken to by the official client
+    const transport = new StdioClientTransport({ command: agentfsBin, args: ['serve', 'mcp', 'smoke'], cwd, env: env as Record<string, string>, stderr: 'pipe' });
+    const client = new Client({ name: 'agentfs-package-test', version: '1.0.0' });
+    await client.connect(transport);
+    try {
+      const { tools } = await client.listTools();
+      expect(tools.map((t) => t.name)).toContain('read_file');
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('runs from the tarball with npx', async () => {
+    const r = ok(await run('npx', ['--yes', '--prefer-offline', '--package', tarball, '--', 'agentfs', '--version'], { cwd: work.dir, env }));
+    expect(r.stdout.trim()).toBe(VERSION);
+  });
+});
+
+describe('where FUSE or user namespaces are missing', () => {
+  /**
+   * Runs a shell script in a private mount namespace where `dir` is an overlay of itself with
+   * `names` deleted: the rest of the machine is as it was, those files are gone.
+   */
+  function without(dir: string, names: string, script: string, cwd: string): Promise<CliResult> {
+    const hide = `mount --make-rprivate / && U=$(mktemp -d -p '${work.dir}') && mount -t tmpfs tmpfs "$U" && mkdir "$U/up" "$U/work" && mount -t overlay overlay -o "lowerdir=${dir},upperdir=$U/up,workdir=$U/work" ${dir} && rm -f ${names}`;
+    // the hiding uses the system's tools; the commands under test get the tools-only PATH
+    const sh = `PATH=/usr/sbin:/usr/bin:/sbin:/bin; { ${hide}; } || { echo "cannot hide ${names}" >&2; exit 99; }; PATH='${env.PATH}'; ${script}`;
+    return run('unshare', ['-m', 'sh', '-c', sh], { cwd, env });
+  }
+
+  /** mount, exec and run each stop with one line naming fuse3 and leave nothing behind. */
+  async function fuseCommandsRefuse(hideDir: string, names: string, expected: RegExp): Promise<void> {
+    const cwd = join(work.dir, `nofuse-${readdirSync(work.dir).length}`);
+    mkdirSync(join(cwd, 'mnt'), { recursive: true });
+    ok(await agentfs(['init', 'a'], cwd));
+    const listing = (dir: string) => (existsSync(dir) ? readdirSync(dir, { recursive: true }) : []);
+    const before = { tmp: listing(env.TMPDIR!), home: listing(env.AGENTFS_HOME!), runtime: listing(env.AGENTFS_RUNTIME_DIR!) };
+    const script = [
+      'agentfs mount a mnt; echo "mount=$?"',
+      'agentfs exec a ls; echo "exec=$?"',
+      'agentfs run --session gone ls; echo "run=$?"',
+      'agentfs fs write a /still.txt works && agentfs fs cat a /still.txt; echo " fs=$?"',
+      'agentfs timeline a >/dev/null; echo "timeline=$?"',
+    ].join('; ');
+    const r = await without(hideDir, names, script, cwd);
+    expect(r.stdout).toMatch(/mount=1\nexec=1\nrun=1\nworks fs=0\ntimeline=0/);
+    const lines = r.stderr.trim().split('\n');
+    expect(lines).toHaveLength(3);
+    for (const line of lines) {
+      expect(line).toMatch(/^agentfs: /);
+      expect(line).toMatch(expected);
+      expect(line).toContain('fuse3');
+    }
+    // nothing behind: no mount, no temporary directory, no session, no empty mountpoint change
+    expect(readdirSync(join(cwd, 'mnt'))).toEqual([]);
+    expect(listing(env.TMPDIR!)).toEqual(before.tmp);
+    expect(listing(env.AGENTFS_HOME!)).toEqual(before.home);
+    expect(listing(env.AGENTFS_RUNTIME_DIR!)).toEqual(before.runtime);
+    expect(readFileSync('/proc/mounts', 'utf8')).not.toContain(join(cwd, 'mnt'));
+  }
+
+  it.skipIf(!isRoot)('without the libfuse 3 runtime, mount/exec/run name the package and the rest works', async () => {
+    await fuseCommandsRefuse('/usr/lib/x86_64-linux-gnu', '/usr/lib/x86_64-linux-gnu/libfuse3.so.3*', /libfuse 3 runtime is not installed/);
+  });
+
+  it.skipIf(!isRoot)('without /dev/fuse, mount/exec/run say so and the rest works', async () => {
+    await fuseCommandsRefuse('/dev', '/dev/fuse', /\/dev\/fuse is missing/);
+  });
+
+  it('with user namespaces switched off, run stops with one line and creates nothing', async () => {
+    const cwd = join(work.dir, 'nouserns');
+    mkdirSync(cwd);
+    const home = join(work.dir, 'nouserns-home');
+    // a user namespace of our own whose limit for nested namespaces is 0
+    const r = await run(
+      'unshare',
+      ['-U', '-r', 'sh', '-c', 'echo 0 > /proc/sys/user/max_user_namespaces && agentfs run --session s echo hi; echo "run=$?"'],
+      { cwd, env: { ...env, AGENTFS_HOME: home } },
+    );
+    expect(r.stdout).toBe('run=1\n');
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/^agentfs: user namespaces are switched off or blocked here \(.*\); agentfs run needs them/);
+    expect(existsSync(home)).toBe(false);
+  });
+});
+
+describe('where no prebuild fits', () => {
+  it('mount/exec/run name the command that builds the addon, and that build is then used', async () => {
+    const native = join(prefix, 'lib', 'node_modules', 'agentfs', 'native');
+    const prebuild = join(native, 'prebuilds', 'linux-x64', 'node.glibc.node');
+    const aside = join(work.dir, 'prebuild-aside.node');
+    renameSync(prebuild, aside);
+    try {
+      const cwd = join(work.dir, 'noprebuild');
+      mkdirSync(cwd);
+      ok(await agentfs(['init', 'a'], cwd));
+      const r = await agentfs(['exec', 'a', 'true'], cwd);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toBe(
+        `agentfs: no FUSE addon built for linux-x64; build one with \`cd ${native} && npx node-gyp rebuild\` (needs a C++ compiler, python3 and libfuse3-dev)\n`,
+      );
+      // that command where the tools are (node-gyp from this repository, Node's installed headers)
+      const nodedir = dirname(dirname(process.execPath));
+      const built = await run(process.execPath, [join(ROOT, 'node_modules/node-gyp/bin/node-gyp.js'), 'rebuild', `--nodedir=${nodedir}`], { cwd: native, timeoutMs: 600_000 });
+      expect(built.code, built.stderr).toBe(0);
+      expect(ok(await agentfs(['exec', 'a', 'sh', '-c', 'echo built > b.txt; cat b.txt'], cwd)).stdout).toBe('built\n');
+    } finally {
+      renameSync(aside, prebuild);
+      rmSync(join(native, 'build'), { recursive: true, force: true });
+    }
+  });
+});
+
+describe('the SDK from another project', () => {
+  let project: string;
+
+  beforeAll(async () => {
+    project = join(work.dir, 'consumer');
+    mkdirSync(project);
+    writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module' }));
+    const typesNode = (JSON.parse(readFileSync(join(ROOT, 'node_modules/@types/node/package.json'), 'utf8')) as { version: string }).version;
+    const r = await run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', tarball, `@types/node@${typesNode}`], {
+      cwd: project,
+      env,
+      timeoutMs: 600_000,
+    });
+    if (r.code !== 0) throw new Error(`npm install failed: ${r.stderr}`);
+  }, 600_000);
+
+  const program = `
+const agent = await AgentFS.open({});
+await agent.fs.writeFile('/hello.txt', 'from the sdk');
+await agent.kv.set('n', { step: 2 });
+const text = await agent.fs.readFile('/hello.txt', 'utf8');
+const n = await agent.kv.get('n');
+await agent.close();
+console.log(JSON.stringify({ text, n }));
+`;
+
+  it('imports in plain ESM', async () => {
+    writeFileSync(join(project, 'esm.mjs'), `import { AgentFS } from 'agentfs';\n${program}`);
+    const r = ok(await run('node', ['esm.mjs'], { cwd: project, env }));
+    expect(JSON.parse(r.stdout)).toEqual({ text: 'from the sdk', n: { step: 2 } });
+  });
+
+  it.skipIf(!(process.features as { require_module?: boolean }).require_module)('loads with require() where Node can require ES modules', async () => {
+    writeFileSync(join(project, 'cjs.cjs'), `const { AgentFS } = require('agentfs');\n(async () => {${program}})();`);
+    const r = ok(await run('node', ['cjs.cjs'], { cwd: project, env }));
+    expect(JSON.parse(r.stdout)).toEqual({ text: 'from the sdk', n: { step: 2 } });
+  });
+
+  it('type-checks a strict TypeScript project against it, and catches a wrong use', async () => {
+    writeFileSync(
+      join(project, 'tsconfig.json'),
+      JSON.stringify({ compilerOptions: { strict: true, module: 'NodeNext', moduleResolution: 'NodeNext', target: 'ES2022', noEmit: true, types: ['node'] }, files: ['main.ts'] }),
+    );
+    writeFileSync(
+      join(project, 'main.ts'),
+      `import { AgentFS, FsError, type ToolCall } from 'agentfs';\n${program}\nconst calls: ToolCall[] = [];\nexport { calls, FsError };\n`,
+    );
+    const tsc = join(ROOT, 'node_modules/typescript/bin/tsc');
+    const good = await run('node', [tsc, '-p', 'tsconfig.json'], { cwd: project, env });
+    expect(good.stdout + good.stderr).toBe('');
+    expect(good.code).toBe(0);
+
+    writeFileSync(join(project, 'main.ts'), `import { AgentFS } from 'agentfs';\nconst agent = await AgentFS.open({});\nconst size: string = (await agent.fs.stat('/')).size;\nexport { size };\n`);
+    const bad = await run('node', [tsc, '-p', 'tsconfig.json'], { cwd: project, env });
+    expect(bad.code).not.toBe(0);
+    expect(bad.stdout).toMatch(/main\.ts\(3,7\): error TS2322/);
+  });
+});
