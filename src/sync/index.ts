@@ -4,7 +4,7 @@
  */
 import type { Store } from '../store/index.js';
 import { LocalSyncState } from '../core/sync-state/index.js';
-import { DEFAULT_TIMEOUT_S, RemoteDb, redact, urlToken } from './remote.js';
+import { DEFAULT_TIMEOUT_S, RemoteDb, redact, urlToken, type RemoteOptions } from './remote.js';
 import { SyncError } from './errors.js';
 import { checkFileRemote, isFileUrl, normalizeFileUrl } from './file-remote.js';
 
@@ -12,7 +12,7 @@ export { push, type PushOptions, type PushResult } from './push.js';
 export { pull, type PullOptions, type PullResult } from './pull.js';
 export { status, type SyncStatus } from './status.js';
 export { SyncError, SyncConflictError } from './errors.js';
-export { RemoteDb, redact, withoutToken, hideSecrets, DEFAULT_TIMEOUT_S, type Traffic } from './remote.js';
+export { RemoteDb, redact, withoutToken, hideSecrets, urlToken, DEFAULT_TIMEOUT_S, type Traffic, type RemoteOptions } from './remote.js';
 export { createProgress, type Progress } from './progress.js';
 
 export interface RemoteChoice {
@@ -34,12 +34,7 @@ export interface ChosenRemote {
 /** Which remote, token and timeout to use, in order of precedence. */
 export function chooseRemote(storedUrl: string | undefined, choice: RemoteChoice): ChosenRemote {
   const env = choice.env ?? process.env;
-  const timeoutMs =
-    choice.timeout !== undefined
-      ? parseTimeout(choice.timeout, '--timeout')
-      : env.AGENTFS_SYNC_TIMEOUT
-        ? parseTimeout(env.AGENTFS_SYNC_TIMEOUT, 'AGENTFS_SYNC_TIMEOUT')
-        : DEFAULT_TIMEOUT_S * 1000;
+  const timeoutMs = chooseTimeout(choice.timeout, env);
   const given = choice.url ?? storedUrl;
   if (!given) throw new SyncError('no remote to sync with: pass --remote URL, or create the agent with `agentfs init --sync-remote-url URL`', 'EUSAGE');
   const url = checkRemoteUrl(given);
@@ -96,6 +91,13 @@ function checkToken(token: string | undefined, source: string): void {
   }
 }
 
+/** The per-request timeout in ms: --timeout (seconds, as given), else AGENTFS_SYNC_TIMEOUT, else the default. */
+export function chooseTimeout(timeout: string | undefined, env: NodeJS.ProcessEnv = process.env): number {
+  if (timeout !== undefined) return parseTimeout(timeout, '--timeout');
+  if (env.AGENTFS_SYNC_TIMEOUT) return parseTimeout(env.AGENTFS_SYNC_TIMEOUT, 'AGENTFS_SYNC_TIMEOUT');
+  return DEFAULT_TIMEOUT_S * 1000;
+}
+
 /** Seconds (fractions allowed, at most a day) as milliseconds. */
 function parseTimeout(text: string, source: string): number {
   const s = Number(text.trim());
@@ -111,9 +113,11 @@ function parseTimeout(text: string, source: string): number {
  */
 export function openSync(
   store: Store,
-  remote: { url: string; authToken?: string; timeoutMs?: number },
+  remote: RemoteOptions,
   options: { create?: boolean } = {},
 ): { local: LocalSyncState; remote: RemoteDb } {
   if (isFileUrl(remote.url)) checkFileRemote(remote.url, store.path, options.create ?? false);
   return { local: new LocalSyncState(store), remote: new RemoteDb(remote) };
 }
+export { stats, localStats, type SyncStats } from './stats.js';
+export { checkpoint, type CheckpointResult } from './checkpoint.js';

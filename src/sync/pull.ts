@@ -99,14 +99,17 @@ async function pullOnce(
     if (await revisionMoved(remote, info)) return 'moved';
     const marks = await remoteMarks(remote, info);
     tracker.enable();
-    local.incoming.apply(true);
-    local.memory.write({
-      remoteDbId: remoteId,
-      baseRevision: info.revision,
-      ownRevisions: [],
-      ...marks,
-      pendingPush: undefined,
-      lastPull: record(info.revision, rows, remote, t0),
+    local.transaction(() => {
+      local.incoming.apply(true);
+      local.memory.write({
+        remoteDbId: remoteId,
+        baseRevision: info.revision,
+        ownRevisions: [],
+        ...marks,
+        pendingPush: undefined,
+        lastPull: record(info.revision, rows, remote, t0),
+      });
+      recordTransfer(local, remoteId, info.revision, rows, remote, 0);
     });
     return { upToDate: false, full: true, revision: info.revision, rows, deletes: 0, renumberedToolCalls: 0, conflictsResolved: 0 };
   }
@@ -168,7 +171,7 @@ async function pullOnce(
   if (await revisionMoved(remote, info)) return 'moved';
   const marks = await remoteMarks(remote, info);
   const dirTimes = conflicts.dirMerges.map((ino) => ({ ino, ours: local.info.dirTimes(ino)! }));
-  local.store.transaction(() => {
+  local.transaction(() => {
     local.incoming.apply(false);
     // merged directories differ from the remote's row: they stay marked for the next push
     for (const d of dirTimes) local.info.mergeDirectory(d.ino, d.ours);
@@ -181,6 +184,7 @@ async function pullOnce(
       ...marks,
       lastPull: record(info.revision, rows + deletes, remote, t0),
     });
+    recordTransfer(local, remoteId, info.revision, rows + deletes, remote, conflicts.units.size);
   });
   return {
     upToDate: false,
@@ -237,6 +241,21 @@ function pageBytes(page: RemoteRow[]): number {
   let n = 0;
   for (const r of page) for (const v of r.values) n += v instanceof Uint8Array ? v.byteLength : typeof v === 'string' ? v.length : 8;
   return n;
+}
+
+/** The pull's line in the local transfer log (for `sync stats`). */
+function recordTransfer(local: LocalSyncState, remoteDbId: string, revision: number, rows: number, remote: RemoteDb, conflictsResolved: number): void {
+  local.transfers.record({
+    kind: 'pull',
+    at: Math.floor(Date.now() / 1000),
+    remoteDbId,
+    revision,
+    rows,
+    bytesSent: remote.traffic.bytesSent,
+    bytesReceived: remote.traffic.bytesReceived,
+    requests: remote.traffic.requests,
+    conflictsResolved,
+  });
 }
 
 function record(revision: number, rows: number, remote: RemoteDb, t0: number) {

@@ -8,7 +8,6 @@ import { remoteChangedKeys, pageRows } from './remote-rows.js';
 import { findConflicts } from './conflicts.js';
 import { collisionUnits, findIdCollisions, renumberCollisions } from './tool-calls.js';
 import { createProgress, type Progress } from './progress.js';
-import { scalar } from '../core/sync-state/index.js';
 import { MemoryRelief } from './memory.js';
 import { finalizeCommittedPush, foreignRevisions, recordPushed } from './revisions.js';
 
@@ -23,6 +22,8 @@ export interface PushResult extends TransferResult {
   resumed: boolean;
   /** the remote still has changes from elsewhere that a pull would bring */
   remoteAhead: boolean;
+  /** conflicts settled by --force (ours won) */
+  conflictsResolved: number;
 }
 
 /** Bytes per staging request (before base64/JSON), and bound parameters per statement. */
@@ -45,6 +46,7 @@ export async function push(local: LocalSyncState, remote: RemoteDb, options: Pus
   const synced = mem.baseRevision !== undefined && info.tracked && mem.remoteDbId === info.dbId;
   const full = !synced;
   let renumbered = 0;
+  let conflictsResolved = 0;
   let remoteAhead = false;
   let baseWasCurrent = true;
   const heldBack: RowKey[] = [];
@@ -66,6 +68,7 @@ export async function push(local: LocalSyncState, remote: RemoteDb, options: Pus
       const collisions = findIdCollisions(local, mem, remoteKeys);
       const conflicts = await findConflicts(local.info, remote, localKeys, remoteKeys, info.columns.get('fs_dentry') ?? [], collisionUnits(collisions));
       if (conflicts.units.size && !options.force) throw new SyncConflictError('push', conflicts.names);
+      conflictsResolved = conflicts.units.size;
       renumbered = await renumberCollisions(local, remote, collisions);
       // ours wins: send our version (or our deletion) of every row of the conflicting units
       if (conflicts.units.size) tracker.markChanged(conflicts.keys);
@@ -75,7 +78,7 @@ export async function push(local: LocalSyncState, remote: RemoteDb, options: Pus
       remoteAhead = remoteKeys.some((k) => !overwritten.has(keyId(k)));
     }
     if (!tracker.tracking || !tracker.changeCounts().size) {
-      return done(t0, remote, { upToDate: true, full: false, resumed: false, revision: info.revision, rows: 0, deletes: 0, renumberedToolCalls: renumbered, remoteAhead });
+      return done(t0, remote, { upToDate: true, full: false, resumed: false, revision: info.revision, rows: 0, deletes: 0, renumberedToolCalls: renumbered, remoteAhead, conflictsResolved });
     }
   }
 
@@ -112,7 +115,7 @@ export async function push(local: LocalSyncState, remote: RemoteDb, options: Pus
   await prepareStaging(remote, columns, p, stale);
   const cursors = canResume ? await stagedCursors(remote, p.pushId) : new Map<string, RowKey>();
 
-  const total = full ? countAll(local) : [...tracker.changeCounts().values()].reduce((a, b) => a + b, 0);
+  const total = full ? local.info.syncedRowCount() : [...tracker.changeCounts().values()].reduce((a, b) => a + b, 0);
   progress.start(total);
   let rows = 0;
   let deletes = 0;
@@ -155,9 +158,9 @@ export async function push(local: LocalSyncState, remote: RemoteDb, options: Pus
   } finally {
     progress.stop();
   }
-  recordPushed(local, p, newRevision, dbId, mem, { rows: rows + deletes, t0, remote });
+  recordPushed(local, p, newRevision, dbId, mem, { rows: rows + deletes, t0, remote, conflictsResolved });
   if (heldBack.length) tracker.markChanged(heldBack);
-  return done(t0, remote, { upToDate: false, full, resumed: canResume, revision: newRevision, rows, deletes, renumberedToolCalls: renumbered, remoteAhead });
+  return done(t0, remote, { upToDate: false, full, resumed: canResume, revision: newRevision, rows, deletes, renumberedToolCalls: renumbered, remoteAhead, conflictsResolved });
 }
 
 /**
@@ -220,12 +223,6 @@ function pushColumns(local: LocalSyncState, info: RemoteInfo): Map<string, PushC
 
 function pick(row: SyncRow, indexes: number[]): InValue[] {
   return indexes.map((i) => toArg(row.values[i]));
-}
-
-function countAll(local: LocalSyncState): number {
-  let n = 0;
-  for (const t of SYNCED_TABLES) n += Number(scalar(local.store.db.prepare(`SELECT count(*) FROM ${t.name}`)));
-  return n;
 }
 
 async function prepareStaging(remote: RemoteDb, columns: Map<string, PushColumns>, p: PendingPush, stale: string | undefined): Promise<void> {

@@ -31,9 +31,21 @@ export function recordPushed(
   revision: number,
   dbId: string,
   mem: SyncMemory,
-  stats: { rows: number; t0: number; remote: RemoteDb },
+  stats: { rows: number; t0: number; remote: RemoteDb; conflictsResolved?: number },
 ): void {
-  local.store.transaction(() => {
+  local.transaction(() => {
+    const traffic = stats.remote.traffic;
+    local.transfers.record({
+      kind: 'push',
+      at: Math.floor(Date.now() / 1000),
+      remoteDbId: dbId,
+      revision,
+      rows: stats.rows,
+      bytesSent: traffic.bytesSent,
+      bytesReceived: traffic.bytesReceived,
+      requests: traffic.requests,
+      conflictsResolved: stats.conflictsResolved ?? 0,
+    });
     local.tracker.clearThrough(p.gen);
     const current = p.full || p.baseWasCurrent;
     local.memory.write({

@@ -23,14 +23,12 @@ export function findIdCollisions(local: LocalSyncState, mem: SyncMemory, remoteK
   const rIno = remoteNew('fs_inode', mem.inoMark);
   const rDent = remoteNew('fs_dentry', mem.dentryMark);
   const rTool = remoteNew('tool_calls', mem.toolMark);
-  const localExisting = (tbl: string) => local.store.db.prepare(`SELECT 1 FROM ${tbl} WHERE ${tbl === 'fs_inode' ? 'ino' : 'id'} = ?`);
-  const exists = { fs_inode: localExisting('fs_inode'), fs_dentry: localExisting('fs_dentry'), tool_calls: localExisting('tool_calls') };
   for (const k of local.tracker.changedKeys()) {
     const id = typeof k.k1 === 'bigint' ? k.k1 : undefined;
     if (id === undefined) continue;
-    if (k.tbl === 'fs_inode' && id > BigInt(mem.inoMark) && rIno.has(id) && exists.fs_inode.get(id)) out.inos.push(id);
-    else if (k.tbl === 'fs_dentry' && id > BigInt(mem.dentryMark) && rDent.has(id) && exists.fs_dentry.get(id)) out.dentries.push(id);
-    else if (k.tbl === 'tool_calls' && id > BigInt(mem.toolMark) && rTool.size && exists.tool_calls.get(id)) out.toolCalls.push(id);
+    if (k.tbl === 'fs_inode' && id > BigInt(mem.inoMark) && rIno.has(id) && local.info.hasRow('fs_inode', id)) out.inos.push(id);
+    else if (k.tbl === 'fs_dentry' && id > BigInt(mem.dentryMark) && rDent.has(id) && local.info.hasRow('fs_dentry', id)) out.dentries.push(id);
+    else if (k.tbl === 'tool_calls' && id > BigInt(mem.toolMark) && rTool.size && local.info.hasRow('tool_calls', id)) out.toolCalls.push(id);
   }
   return out;
 }
@@ -50,7 +48,7 @@ export async function renumberCollisions(local: LocalSyncState, remote: RemoteDb
   const rmax = rs.map((r) => BigInt((r.rows[0]?.[0] as bigint | null) ?? 0n));
   const above = (a: bigint, b: bigint) => (a > b ? a : b) + 1n;
   let moved = 0;
-  local.store.transaction(() => {
+  local.transaction(() => {
     if (c.inos.length) {
       const m = local.info.renumberInodes(c.inos, above(rmax[0]!, local.info.maxIno()));
       local.tracker.forgetIds(['fs_inode', 'fs_data', 'fs_symlink', 'fs_origin'], m.keys());

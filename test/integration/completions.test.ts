@@ -81,7 +81,8 @@ describe('bash', () => {
     expect((await bashComplete(['fs', ''])).sort()).toEqual((await helpCommands(['fs'])).sort());
     expect(await bashComplete(['fs', 'ls', ''])).toEqual(['alpha', 'beta']);
     expect(await bashComplete(['fs', 'cat', 'b'])).toEqual(['beta']);
-    expect(await bashComplete(['sync', 'alpha', ''])).toEqual(['push', 'pull', 'status']);
+    expect(await bashComplete(['sync', 'alpha', ''])).toEqual(['push', 'pull', 'status', 'stats', 'checkpoint']);
+    expect(await bashComplete(['sync', 'push', ''])).toEqual(['alpha', 'beta']);
     expect(await bashComplete(['completions', 'install', ''])).toEqual(['bash', 'zsh', 'fish']);
     expect(await bashComplete(['timeline', 'alpha', '--format', ''])).toEqual(['table', 'json', 'ndjson']);
     const timeline = await bashComplete(['timeline', 'alpha', '--']);
@@ -162,7 +163,7 @@ describe.skipIf(!hasShell('zsh'))('zsh', () => {
       return r.stdout.trim().split('\n');
     };
     expect(await zsh('agentfs fs ls ')).toEqual(['alpha', 'beta']);
-    expect(await zsh('agentfs sync alpha ')).toEqual(['pull', 'push', 'status']);
+    expect(await zsh('agentfs sync alpha ')).toEqual(['checkpoint', 'pull', 'push', 'stats', 'status']);
     expect(await zsh('agentfs fs ')).toEqual((await helpCommands(['fs'])).sort());
   });
 });

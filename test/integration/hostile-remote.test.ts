@@ -43,6 +43,30 @@ describe('sync against remotes that stall or fail', () => {
     }
   });
 
+  it('stats against a remote that never answers waits min(--timeout, 5 s), then prints the local part', async () => {
+    await cli('init', 'hs');
+    for (const mode of ['accept', 'half'] as const) {
+      const server = await startStallServer(mode);
+      try {
+        for (const [args, extra, within] of [
+          [['--timeout', '1'], {}, '1'],
+          [[], { AGENTFS_SYNC_TIMEOUT: '0.5' }, '0.5'],
+          [['--timeout', '60'], {}, '5'],
+        ] as const) {
+          const r = await sync(['hs', 'stats', '--remote', server.url, ...args], extra);
+          expect(r.signal, `${mode}: killed, stats hung`).toBeNull();
+          expect(r.code, r.stderr).toBe(0);
+          const s = JSON.parse(r.stdout) as { remote: { known: boolean; reason?: string }; pending: { firstPush: boolean } };
+          expect(s.pending.firstPush).toBe(true);
+          expect(s.remote.known).toBe(false);
+          expect(s.remote.reason).toMatch(new RegExp(`did not answer within ${within.replace('.', '\\.')} s`));
+        }
+      } finally {
+        await server.stop();
+      }
+    }
+  });
+
   it('a bad --timeout or AGENTFS_SYNC_TIMEOUT is a usage error', async () => {
     await cli('init', 'u');
     for (const [args, extra] of [
@@ -50,10 +74,13 @@ describe('sync against remotes that stall or fail', () => {
       [['--timeout', 'soon'], {}],
       [[], { AGENTFS_SYNC_TIMEOUT: '-3' }],
     ] as const) {
-      const r = await sync(['u', 'status', '--remote', 'http://127.0.0.1:9', ...args], extra);
-      expect(r.code).not.toBe(0);
-      expect(r.stderr.trim().split('\n')).toHaveLength(1);
-      expect(r.stderr).toMatch(/^agentfs: (--timeout|AGENTFS_SYNC_TIMEOUT): .*seconds/);
+      for (const action of ['status', 'stats']) {
+        const r = await sync(['u', action, '--remote', 'http://127.0.0.1:9', ...args], extra);
+        expect(r.code, action).not.toBe(0);
+        expect(r.stdout).toBe('');
+        expect(r.stderr.trim().split('\n')).toHaveLength(1);
+        expect(r.stderr).toMatch(/^agentfs: (--timeout|AGENTFS_SYNC_TIMEOUT): .*seconds/);
+      }
     }
   });
 
@@ -208,6 +235,17 @@ describe('sync never prints a secret', () => {
           expect(dumpAllTables(db('t'))).toBe(before);
         }
       }
+      // stats still prints the local part, the refusal being the reason the remote part is unknown
+      for (const [args, env, source] of cases) {
+        const r = await sync(['t', 'stats', '--remote', server.url, ...args], env);
+        expect(r.code, r.stderr).toBe(0);
+        const s = JSON.parse(r.stdout) as { remote: { known: boolean; reason: string } };
+        expect(s.remote.known).toBe(false);
+        expect(s.remote.reason).toMatch(/^the auth token .*(control character|cannot be sent)/);
+        expect(s.remote.reason).toMatch(source);
+        expect(r.stderr + r.stdout).not.toMatch(/SECRET|Evil/);
+        expect(dumpAllTables(db('t'))).toBe(before);
+      }
       // the same token smuggled into the URL
       const r = await sync(['t', 'status', '--remote', `${server.url}/?authToken=abcSECRET%0D%0AX-Evil:%201`]);
       expect(r.code).not.toBe(0);
@@ -232,6 +270,12 @@ describe('sync never prints a secret', () => {
       let r = await grab(['q', 'push', '--remote', `${server.url}/?authToken=WRONGSECRET`]);
       expect(r.code).not.toBe(0);
       expect(r.stderr).toMatch(/authToken=\*\*\*/);
+      r = await grab(['q', 'stats', '--remote', `${server.url}/?authToken=WRONGSECRET`]);
+      expect(r.code).toBe(0);
+      expect(JSON.parse(r.stdout)).toMatchObject({ remoteUrl: `${server.url}/?authToken=***`, remote: { known: false, reason: expect.stringMatching(/refused the auth token/) } });
+      r = await grab(['q', 'stats', '--remote', `${server.url}/?authToken=good`, '--auth-token', 'ARGSECRET']);
+      r = await grab(['q', 'stats', '--remote', 'ftp://example.com/db?authToken=FTPSECRET']);
+      expect(JSON.parse(r.stdout).remote.reason).toMatch(/^invalid remote URL ftp:\/\/example\.com\/db\?authToken=\*\*\*/);
       r = await grab(['q', 'push', '--remote', 'ftp://example.com/db?authToken=FTPSECRET']);
       expect(r.stderr).toMatch(/^agentfs: invalid remote URL ftp:\/\/example\.com\/db\?authToken=\*\*\*/);
       r = await grab(['q', 'push', '--remote', `http://me:PWSECRET@127.0.0.1:${server.port}/`]);
@@ -246,6 +290,8 @@ describe('sync never prints a secret', () => {
       expect(JSON.parse(r.stdout).remoteUrl).toBe(`${server.url}/?authToken=***`);
       r = await grab(['q', 'status', '--remote', `${server.url}/?authToken=good`]);
       expect(r.stdout).toMatch(/authToken=\*\*\*/);
+      r = await grab(['q', 'stats', '--remote', `${server.url}/?authToken=good`]);
+      expect(JSON.parse(r.stdout)).toMatchObject({ remoteUrl: `${server.url}/?authToken=***`, remote: { known: true }, pushes: 1 });
       // with the token from the environment instead, the remembered URL carries no token
       r = await grab(['q', 'status'], { TURSO_AUTH_TOKEN: 'good' });
       expect(r.code).toBe(0);
@@ -257,6 +303,8 @@ describe('sync never prints a secret', () => {
       expect(r.stdout).toMatch(/authToken=\*\*\*/);
       r = await grab(['q2', 'status', '--json'], { AGENTFS_DEBUG: '1' });
       expect(JSON.parse(r.stdout).remoteUrl).toMatch(/authToken=\*\*\*/);
+      r = await grab(['q2', 'stats'], { AGENTFS_DEBUG: '1' });
+      expect(JSON.parse(r.stdout)).toMatchObject({ remoteUrl: expect.stringMatching(/authToken=\*\*\*/), remote: { known: true } });
       for (const o of outputs) expect(o).not.toMatch(/SECRET|authToken=good/);
     } finally {
       await server.stop();

@@ -1,6 +1,21 @@
 import type { Store } from '../../store/index.js';
 import type { InodeRow } from '../fs/rows.js';
 import { scalar } from './scalar.js';
+import { SYNCED_TABLES } from './tables.js';
+
+/**
+ * Changes counted the way people think of them: files (inodes whose content, metadata, target
+ * or origin changed, deleted ones included), directory entries, whiteouts, kv keys, tool calls,
+ * and the rows a push would send in all.
+ */
+export interface ChangeSummary {
+  files: number;
+  entries: number;
+  whiteouts: number;
+  kvKeys: number;
+  toolCalls: number;
+  rows: number;
+}
 
 /**
  * What sync needs to know about the agent beyond raw rows: paths of inodes (to name conflicts),
@@ -90,6 +105,33 @@ export class LocalInfo {
          WHERE ino = ?7 AND (mode & 61440) = 16384`,
       )
       .run(ours.atime, ours.atime_nsec, ours.mtime, ours.mtime_nsec, ours.ctime, ours.ctime_nsec, ino);
+  }
+
+  /** Whether a row with this id exists here (inodes by ino, entries and tool calls by id). */
+  hasRow(table: 'fs_inode' | 'fs_dentry' | 'tool_calls', id: bigint): boolean {
+    const col = table === 'fs_inode' ? 'ino' : 'id';
+    return this.store.stmt(`SELECT 1 FROM ${table} WHERE ${col} = ?`).get(id) !== undefined;
+  }
+
+  /** Rows of the synced tables in all: what a full push sends. */
+  syncedRowCount(): number {
+    let n = 0;
+    for (const t of SYNCED_TABLES) if (this.store.layout.hasTable(t.name)) n += Number(scalar(this.store.stmt(`SELECT count(*) FROM ${t.name}`)));
+    return n;
+  }
+
+  /** What the agent holds, counted as `sync stats` reports pending changes (a first push sends it all). */
+  contentSummary(): ChangeSummary {
+    const count = (sql: string) => Number(scalar(this.store.stmt(sql)));
+    const has = (t: string) => this.store.layout.hasTable(t);
+    return {
+      files: count('SELECT count(*) FROM fs_inode'),
+      entries: count('SELECT count(*) FROM fs_dentry'),
+      whiteouts: has('fs_whiteout') ? count('SELECT count(*) FROM fs_whiteout') : 0,
+      kvKeys: count('SELECT count(*) FROM kv_store'),
+      toolCalls: count('SELECT count(*) FROM tool_calls'),
+      rows: this.syncedRowCount(),
+    };
   }
 
   maxIno(): bigint {

@@ -1,5 +1,6 @@
 import type { Store } from '../../store/index.js';
 import { scalar } from './scalar.js';
+import type { ChangeSummary } from './local-info.js';
 import { SYNCED_TABLES, keyExprs, keyJoin, syncedTable, type RowKey, type SqlValue, type SyncedTable } from './tables.js';
 
 /**
@@ -113,6 +114,29 @@ export class ChangeTracker {
   changeCounts(): Map<string, number> {
     const rows = this.store.db.prepare(`SELECT tbl, count(*) AS n FROM ${CHANGES} GROUP BY tbl`).all() as { tbl: string; n: number }[];
     return new Map(rows.map((r) => [r.tbl, Number(r.n)]));
+  }
+
+  /** Changes waiting for the next push, counted per kind of thing (see ChangeSummary). */
+  pendingSummary(): ChangeSummary {
+    const r = this.store
+      .stmt(
+        `SELECT
+           (SELECT count(DISTINCT k1) FROM ${CHANGES} WHERE tbl IN ('fs_inode', 'fs_data', 'fs_symlink', 'fs_origin')) AS files,
+           (SELECT count(*) FROM ${CHANGES} WHERE tbl = 'fs_dentry') AS entries,
+           (SELECT count(*) FROM ${CHANGES} WHERE tbl = 'fs_whiteout') AS whiteouts,
+           (SELECT count(*) FROM ${CHANGES} WHERE tbl = 'kv_store') AS kvKeys,
+           (SELECT count(*) FROM ${CHANGES} WHERE tbl = 'tool_calls') AS toolCalls,
+           (SELECT count(*) FROM ${CHANGES}) AS rows`,
+      )
+      .get() as Record<keyof ChangeSummary, number>;
+    return {
+      files: Number(r.files),
+      entries: Number(r.entries),
+      whiteouts: Number(r.whiteouts),
+      kvKeys: Number(r.kvKeys),
+      toolCalls: Number(r.toolCalls),
+      rows: Number(r.rows),
+    };
   }
 
   /** Marks rows as changed (so the next push sends our version of them). */
