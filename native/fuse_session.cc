@@ -242,7 +242,9 @@ void ll_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_i
 
 void ll_write(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t size, off_t off, fuse_file_info* fi) {
   Req* r = make(req, OP_WRITE, ino);
-  r->nums = {fh_of(fi), (double)off, (double)fi->flags};
+  // flags: the file's status flags at the time of this write (O_APPEND set by fcntl included);
+  // writepage: the kernel flushing its page cache, the offset is then authoritative
+  r->nums = {fh_of(fi), (double)off, (double)fi->flags, (double)fi->writepage};
   r->data.assign(buf, buf + size);  // the loop reuses its buffer once we return
   r->has_data = true;
   enqueue(sess(req), r);

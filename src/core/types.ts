@@ -114,6 +114,12 @@ export interface FileSystem {
 
   read(ino: number, offset: number, length: number): Buffer;
   write(ino: number, offset: number, data: Uint8Array): number;
+  /**
+   * O_APPEND: writes all of data at the file's end as it is inside this write transaction (not
+   * as any cache saw it, so concurrent appenders from other processes never overwrite each
+   * other); returns the offset the data landed at.
+   */
+  append(ino: number, data: Uint8Array): number;
   fsync(ino: number, datasync: boolean): void;
 
   /** Entries after cookie `offset` (0 = from the start), '.' and '..' excluded, at most `limit`. */

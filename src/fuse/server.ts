@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import { constants as osConstants } from 'node:os';
 import { errnoOf, isFsError } from '../core/errors.js';
 import type { FileSystem } from '../core/types.js';
-import { loadBinding, Op, ARG, type NativeBinding, type RawRequest, type SessionHandle } from './binding.js';
+import { loadBinding, Op, ARG, WRITE_DATA, type NativeBinding, type RawRequest, type SessionHandle } from './binding.js';
 import { HANDLERS, MUTATING, SYNCING } from './handlers/index.js';
 import { ServeState, type CacheTimeouts, type Reply } from './state.js';
 
@@ -151,7 +151,7 @@ export class FuseServer {
         if (MUTATING.has(op)) this.openGroup();
         this.runOne(req)();
         if (op === Op.WRITE && this.groupOpen) {
-          this.groupBytes += (req[ARG + 3] as Buffer).length;
+          this.groupBytes += (req[WRITE_DATA] as Buffer).length;
           if (this.groupBytes >= GROUP_MAX_BYTES) this.commit();
         }
       }
@@ -210,7 +210,7 @@ export class FuseServer {
       const entry = this.stats.get(req[0]) ?? { count: 0, ms: 0, bytes: 0 };
       entry.count++;
       entry.ms += performance.now() - t;
-      if (req[0] === Op.WRITE) entry.bytes += (req[ARG + 3] as Buffer).length;
+      if (req[0] === Op.WRITE) entry.bytes += (req[WRITE_DATA] as Buffer).length;
       this.stats.set(req[0], entry);
       return reply;
     }

@@ -22,7 +22,7 @@ import { rmdir, unlink } from './ops/remove.js';
 import { rename } from './ops/rename.js';
 import { setattr } from './ops/setattr.js';
 import { statfs } from './ops/statfs.js';
-import { write } from './ops/write.js';
+import { append, write } from './ops/write.js';
 
 export interface InodeFsOptions {
   /** told about every successful mutation, inside its transaction (the journal) */
@@ -104,6 +104,9 @@ export class InodeFs implements FileSystem {
   }
   write(ino: number, offset: number, data: Uint8Array): number {
     return write(this.ctx, ino, offset, data);
+  }
+  append(ino: number, data: Uint8Array): number {
+    return append(this.ctx, ino, data);
   }
   /** Sets the size (shorthand for setattr({ size })). */
   truncate(ino: number, size: number): Attr {

@@ -668,6 +668,12 @@ export class OverlayFs implements FileSystem {
     return this.delta.write(d, offset, data);
   }
 
+  append(ino: number, data: Uint8Array): number {
+    const node = this.nodes.must(ino, 'write');
+    if ((node.type & S_IFMT) === S_IFDIR) throw new FsError('EISDIR', 'write');
+    return this.tx(() => this.delta.append(this.ensureDelta(node), data));
+  }
+
   fsync(ino: number, datasync: boolean): void {
     const node = this.nodes.must(ino, 'fsync');
     if (node.delta !== undefined) this.delta.fsync(node.delta, datasync);
