@@ -121,6 +121,12 @@ export interface FileSystem {
    */
   append(ino: number, data: Uint8Array): number;
   fsync(ino: number, datasync: boolean): void;
+  /**
+   * fallocate(2): mode 0 (extend over a hole), FALLOC_FL_KEEP_SIZE, PUNCH_HOLE (with KEEP_SIZE)
+   * and ZERO_RANGE; ENOSPC when the range's missing chunks exceed statfs's free space, ENOTSUP
+   * for the other modes.
+   */
+  fallocate(ino: number, mode: number, offset: number, length: number): void;
 
   /** Entries after cookie `offset` (0 = from the start), '.' and '..' excluded, at most `limit`. */
   readdir(ino: number, offset?: number, limit?: number): DirEntry[];

@@ -36,6 +36,7 @@ export const Op = {
   STATFS: 23,
   ACCESS: 24,
   CREATE: 25,
+  FALLOCATE: 26,
 } as const;
 
 /** Index of the first op-specific argument in a request array. */

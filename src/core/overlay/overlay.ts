@@ -674,6 +674,12 @@ export class OverlayFs implements FileSystem {
     return this.tx(() => this.delta.append(this.ensureDelta(node), data));
   }
 
+  fallocate(ino: number, mode: number, offset: number, length: number): void {
+    const node = this.nodes.must(ino, 'fallocate');
+    if ((node.type & S_IFMT) === S_IFDIR) throw new FsError('EISDIR', 'fallocate');
+    this.tx(() => this.delta.fallocate(this.ensureDelta(node), mode, offset, length));
+  }
+
   fsync(ino: number, datasync: boolean): void {
     const node = this.nodes.must(ino, 'fsync');
     if (node.delta !== undefined) this.delta.fsync(node.delta, datasync);

@@ -89,6 +89,13 @@ export function write(s: ServeState, req: RawRequest): Reply {
   return () => s.native.replyWrite(id, n);
 }
 
+export function fallocate(s: ServeState, req: RawRequest): Reply {
+  const id = req[1];
+  const [, mode, offset, length] = req.slice(ARG) as number[];
+  s.fs.fallocate(req[2], mode, offset, length);
+  return () => s.native.replyErr(id, 0);
+}
+
 export function release(s: ServeState, req: RawRequest): Reply {
   const id = req[1];
   const ino = req[2];
