@@ -35,9 +35,11 @@ export function open(s: ServeState, req: RawRequest): Reply {
 }
 
 /**
- * O_APPEND opens bypass the page cache (direct_io): the server moves such writes to the real end
- * of file, so a cached copy at the kernel's guessed offset would be wrong, and with the writeback
- * cache the kernel would otherwise compute append offsets from its own size alone.
+ * O_APPEND opens bypass the page cache (direct_io). Through the page cache the kernel splits a
+ * write at a page it does not hold whole, and each part would be moved to the end on its own
+ * (another appender's record could land between them: seen here); pages at the kernel's guessed
+ * offset would hold wrong data; and with the writeback cache the kernel would place appends by
+ * its own size. The price: the kernel refuses MAP_SHARED mappings of such a handle (ENODEV).
  */
 function appendDirect(flags: number): boolean {
   return (flags & constants.O_APPEND) !== 0;
