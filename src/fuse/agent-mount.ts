@@ -50,7 +50,7 @@ export async function mountAgent(
       // an overlay's base can change unseen: its listings are reused no longer than attributes
       cacheReaddir: agent.base === undefined ? true : (options.timeouts?.attr ?? DEFAULT_TIMEOUTS.attr),
       ...fuseOptions,
-      groupCommit: { begin: () => agent.store.beginBatch(), commit: () => agent.store.commitBatch() },
+      groupCommit: { begin: () => agent.store.beginBatch(), commit: () => agent.store.commitBatch(), room: () => roomOf(agent) },
       changeCounter: () => agent.store.dataVersion(),
     });
     raiseReadahead(mountpoint);
@@ -59,6 +59,13 @@ export async function mountAgent(
     agent.close();
     throw e;
   }
+}
+
+/** What the database can still take: free space under it plus its own free pages (as statfs says). */
+function roomOf(agent: Agent): number {
+  if (agent.store.path === ':memory:') return Infinity;
+  const s = agent.fs.statfs();
+  return s.bavail * s.bsize;
 }
 
 /**
