@@ -107,4 +107,22 @@ describe('overlay paths at PATH_MAX', () => {
     );
     expect((await run('python3', [script, 'base-state'], { cwd: base })).stdout).toBe("['e', 'top.txt'] deep in the base\n\n");
   }, 120_000);
+
+  it('commit writes them into the base, however long the host path', async () => {
+    const r = await runCli(['commit', 'ov'], { cwd: tmp.dir });
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const check = await run('python3', [script, 'check', ...LENGTHS], { cwd: base });
+    expect(check.stderr).toBe('');
+    expect(check.stdout).toBe(
+      LENGTHS.map((l) => `found ${l} ${l} ${l.length + 1}\n`).join('') + 'base deep in the base\nappended\ncopied up deep in the base|appended|appended|\n',
+    );
+    expect((await runCli(['diff', 'ov'], { cwd: tmp.dir })).stdout).toBe('');
+    // deleting a deep directory tree through the overlay removes it from the base on commit
+    const rm = await runCli(['exec', 'ov', 'rm', '-rf', 'd'.repeat(200)], { cwd: tmp.dir });
+    expect(rm.stderr).toBe('');
+    const r2 = await runCli(['commit', 'ov'], { cwd: tmp.dir });
+    expect(r2.stderr).toBe('');
+    expect((await run('python3', [script, 'base-state'], { cwd: base })).stdout).toBe("['e', 'top.txt'] deep in the base\nappended\nappended\n\n");
+  }, 120_000);
 });
