@@ -34,6 +34,7 @@ if cmd == 'base':
     # a base file deep enough that base path + overlay path is far beyond PATH_MAX
     walk(['e' * 200] * 19, True)
     open('deep.txt', 'w').write('deep in the base\n')
+    os.symlink('deep.txt', 'link')
 elif cmd == 'base-state':
     names = sorted(n[:1] if n.startswith('e') else n for n in os.listdir('.'))
     walk(['e' * 200] * 19, False)
@@ -56,7 +57,7 @@ elif cmd == 'check':
         print('found', total, open(name).read().strip(), os.stat(name).st_size)
     os.chdir(root)
     walk(['e' * 200] * 19, False)
-    print('base', open('deep.txt').read().strip())
+    print('base', open('deep.txt').read().strip(), sorted(os.listdir('.')), os.readlink('link'))
     with open('deep.txt', 'a') as f: f.write('appended\n')
     print('copied up', open('deep.txt').read().replace('\n', '|'))
 `;
@@ -90,7 +91,7 @@ describe('overlay paths at PATH_MAX', () => {
     const check = await runCli(['exec', 'ov', 'python3', script, 'check', ...LENGTHS], { cwd: tmp.dir });
     expect(check.stderr).toBe('');
     expect(check.stdout).toBe(
-      LENGTHS.map((l) => `found ${l} ${l} ${l.length + 1}\n`).join('') + 'base deep in the base\ncopied up deep in the base|appended|\n',
+      LENGTHS.map((l) => `found ${l} ${l} ${l.length + 1}\n`).join('') + 'base deep in the base [\'deep.txt\', \'link\'] deep.txt\ncopied up deep in the base|appended|\n',
     );
     // the base itself is untouched
     expect((await run('python3', [script, 'base-state'], { cwd: base })).stdout).toBe("['e', 'top.txt'] deep in the base\n\n");
@@ -103,7 +104,7 @@ describe('overlay paths at PATH_MAX', () => {
     expect(r.code).toBe(0);
     const c = await runCli(['run', '--session', 'deep', '--', 'sh', '-c', `python3 ${script} check ${LENGTHS.join(' ')}; cat top.txt`], { cwd: base, env });
     expect(c.stdout).toBe(
-      LENGTHS.map((l) => `found ${l} ${l} ${l.length + 1}\n`).join('') + 'base deep in the base\ncopied up deep in the base|appended|\ntop\n',
+      LENGTHS.map((l) => `found ${l} ${l} ${l.length + 1}\n`).join('') + 'base deep in the base [\'deep.txt\', \'link\'] deep.txt\ncopied up deep in the base|appended|\ntop\n',
     );
     expect((await run('python3', [script, 'base-state'], { cwd: base })).stdout).toBe("['e', 'top.txt'] deep in the base\n\n");
   }, 120_000);
@@ -115,7 +116,7 @@ describe('overlay paths at PATH_MAX', () => {
     const check = await run('python3', [script, 'check', ...LENGTHS], { cwd: base });
     expect(check.stderr).toBe('');
     expect(check.stdout).toBe(
-      LENGTHS.map((l) => `found ${l} ${l} ${l.length + 1}\n`).join('') + 'base deep in the base\nappended\ncopied up deep in the base|appended|appended|\n',
+      LENGTHS.map((l) => `found ${l} ${l} ${l.length + 1}\n`).join('') + 'base deep in the base\nappended [\'deep.txt\', \'link\'] deep.txt\ncopied up deep in the base|appended|appended|\n',
     );
     expect((await runCli(['diff', 'ov'], { cwd: tmp.dir })).stdout).toBe('');
     // deleting a deep directory tree through the overlay removes it from the base on commit
