@@ -10,7 +10,7 @@ import { FsError } from '../../errors.js';
 import { notify, type FsContext } from '../context.js';
 import { isDirMode, isRegMode, requireRow, type InodeRow } from '../rows.js';
 import { now } from '../time.js';
-import { statfs } from './statfs.js';
+import { freeBytes } from './statfs.js';
 import { truncateData } from './truncate.js';
 import { SQL_GET_CHUNK, SQL_PUT_CHUNK, chunkBytes } from './write.js';
 
@@ -62,10 +62,9 @@ function requireSpace(ctx: FsContext, ino: number, offset: number, end: number):
   const last = Math.floor((end - 1) / cs);
   const stored = (ctx.store.arrayStmt('SELECT COUNT(*) FROM fs_data WHERE ino = ? AND chunk_index BETWEEN ? AND ?').get(ino, first, last) as [number])[0];
   const missing = (last - first + 1 - stored) * cs;
-  const s = statfs(ctx);
-  if (missing > s.bavail * s.bsize) {
-    throw new FsError('ENOSPC', 'fallocate', undefined, `${missing} bytes requested, ${s.bavail * s.bsize} free`);
-  }
+  // statfs's free blocks, without its inode count
+  const free = Math.floor(freeBytes(ctx.store) / 4096) * 4096;
+  if (missing > free) throw new FsError('ENOSPC', 'fallocate', undefined, `${missing} bytes requested, ${free} free`);
 }
 
 /** Zeros [from, to) of the file's data: covered chunks go (holes), edge chunks are rewritten. */
