@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CLI, ROOT, run, runCli, tempDir } from '../support/cli.js';
 import { forceUnmount, mountBg } from '../support/fuse.js';
@@ -211,6 +211,35 @@ for i in range(1000):
     for (let at = 0, i = first; at < tail.length; at += REC, i++) {
       expect(tail.subarray(at, at + 7).toString()).toBe('A' + String(i).padStart(6, '0'));
     }
+  }, 120_000);
+});
+
+describe('an overlay agent (init --base) mounted twice', () => {
+  it('a base file copied up by one mount is appended to by the other: nothing fails, nothing is lost', async () => {
+    const base = join(tmp.dir, 'ovbase');
+    mkdirSync(join(base, 'sub'), { recursive: true });
+    mkdirSync(join(base, 'dir'));
+    writeFileSync(join(base, 'sub', 'log.txt'), 'base line\n');
+    expect((await cli(['init', 'ov', '--base', base])).code).toBe(0);
+    const m1 = await mount('ov', 'ov-1');
+    const m2 = await mount('ov', 'ov-2');
+    // both mounts have seen the file as a base file before either copies it up
+    expect(readFileSync(join(m1, 'sub', 'log.txt'), 'utf8')).toBe('base line\n');
+    expect(readFileSync(join(m2, 'sub', 'log.txt'), 'utf8')).toBe('base line\n');
+    const a = runNode(APPENDER, [join(m1, 'sub', 'log.txt'), 'A', '300', '1']);
+    const b = runNode(APPENDER, [join(m2, 'sub', 'log.txt'), 'B', '300', '1']);
+    const [ra, rb] = await Promise.all([a.done, b.done]);
+    expect(ra.err + rb.err).toBe('');
+    const file = Buffer.from((await cli(['fs', 'cat', 'ov', '/sub/log.txt'])).stdout, 'latin1');
+    expect(file.subarray(0, 10).toString()).toBe('base line\n');
+    checkRecords(file, { A: 300, B: 300 }, 10);
+    expect(readFileSync(join(base, 'sub', 'log.txt'), 'utf8')).toBe('base line\n');
+    // a base directory copied up by one mount while the other has it cached as a base directory
+    expect(readdirSync(join(m1, 'dir'))).toEqual([]);
+    expect(readdirSync(join(m2, 'dir'))).toEqual([]);
+    writeFileSync(join(m1, 'dir', 'one'), '1');
+    writeFileSync(join(m2, 'dir', 'two'), '2');
+    expect((await cli(['fs', 'ls', 'ov', '/dir'])).stdout).toBe('f one\nf two\n');
   }, 120_000);
 });
 

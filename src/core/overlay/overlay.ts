@@ -405,6 +405,10 @@ export class OverlayFs implements FileSystem {
     const st = bp === null ? undefined : this.base.lstat(bp);
     if (!st || bp === null) throw new FsError('ESTALE', 'copy-up', this.pathOf(node), 'the base file is gone');
     const d = this.tx(() => {
+      // Another process (a second mount, the CLI) may have copied it up since this node was
+      // seen: use that copy; a second copy-up would fail (EEXIST) or shadow its changes.
+      const theirs = this.deltaChild(parentDelta, node.name);
+      if (theirs !== undefined && this.origins.baseIno(theirs) === node.baseIno) return theirs;
       const ino = copyUpEntry(this.delta, this.base, bp, st, parentDelta, node.name, keepBytes);
       this.origins.record(ino, bp, st);
       return ino;
