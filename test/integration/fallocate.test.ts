@@ -106,6 +106,15 @@ describe('fallocate on a mount', () => {
     expect(readFileSync(f).equals(after)).toBe(true);
   });
 
+  it('sizes and offsets beyond 2^53 bytes are "File too large", not "Invalid argument"', async () => {
+    const f = join(m, 'big-offsets');
+    const t = await run('truncate', ['-s', '4E', f]);
+    expect(t.stderr).toMatch(/File too large/);
+    const d = await run('dd', ['if=/dev/zero', `of=${f}`, 'bs=1', 'count=1', 'seek=2305843009213693952', 'conv=notrunc']);
+    expect(d.stderr).toMatch(/File too large/);
+    expect(statSync(f).size).toBe(0);
+  });
+
   it('the CLI and the database agree with the mount', async () => {
     const r = await runCli(['fs', 'stat', 'fa', '/sparse'], { cwd: tmp.dir, env: env() });
     expect(r.stdout).toMatch(/Size: 10737418240\s+Blocks: 0\b/);

@@ -108,6 +108,12 @@ describe('fallocate', () => {
     expect(code(() => fs.fallocate(f, 0, 0, free + 100 * CS))).toBe('ENOSPC');
     expect(code(() => fs.fallocate(f, KEEP, 0, free + 100 * CS))).toBe('ENOSPC');
     expect(fs.getattr(f).size).toBe(0);
+    // beyond 2^53 bytes a JavaScript number cannot name every offset: "file too large"
+    expect(code(() => fs.fallocate(f, 0, 2 ** 60, CS))).toBe('EFBIG');
+    expect(code(() => fs.write(f, 2 ** 60, Buffer.from('x')))).toBe('EFBIG');
+    expect(code(() => fs.setattr(f, { size: 2 ** 62 }))).toBe('EFBIG');
+    expect(code(() => fs.write(f, 1.5, Buffer.from('x')))).toBe('EINVAL');
+    expect(code(() => fs.setattr(f, { size: 2.5 }))).toBe('EINVAL');
     // punching never needs space
     expect(code(() => fs.fallocate(f, PUNCH | KEEP, 0, 2 ** 50))).toBe('ok');
   });

@@ -20,9 +20,8 @@ export const FALLOC_FL_PUNCH_HOLE = 0x02;
 export const FALLOC_FL_ZERO_RANGE = 0x10;
 
 export function fallocate(ctx: FsContext, ino: number, mode: number, offset: number, length: number): void {
-  if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(length) || length <= 0) {
-    throw new FsError('EINVAL', 'fallocate', undefined, 'invalid offset or length');
-  }
+  const integral = (n: number) => !Number.isFinite(n) || Number.isInteger(n);
+  if (!(offset >= 0) || !(length > 0) || !integral(offset) || !integral(length)) throw new FsError('EINVAL', 'fallocate', undefined, 'invalid offset or length');
   if (mode & ~(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE)) {
     // collapse, insert, unshare, write-zeroes: no such thing on a chunk store
     throw new FsError('ENOTSUP', 'fallocate');
@@ -32,7 +31,7 @@ export function fallocate(ctx: FsContext, ino: number, mode: number, offset: num
   if (punch && !(mode & FALLOC_FL_KEEP_SIZE)) throw new FsError('ENOTSUP', 'fallocate', undefined, 'PUNCH_HOLE needs KEEP_SIZE');
   if (punch && zero) throw new FsError('EINVAL', 'fallocate');
   const end = offset + length;
-  if (!Number.isSafeInteger(end)) throw new FsError('EFBIG', 'fallocate');
+  if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || !Number.isSafeInteger(end)) throw new FsError('EFBIG', 'fallocate');
   ctx.store.transaction(() => {
     const row = requireRow(ctx, ino, 'fallocate');
     if (isDirMode(row.mode)) throw new FsError('EISDIR', 'fallocate');

@@ -37,7 +37,9 @@ export function append(ctx: FsContext, ino: number, data: Uint8Array): number {
 }
 
 export function write(ctx: FsContext, ino: number, offset: number, data: Uint8Array): number {
-  if (!Number.isSafeInteger(offset) || offset < 0) throw new FsError('EINVAL', 'write', undefined, 'invalid offset');
+  if (!(offset >= 0) || (Number.isFinite(offset) && !Number.isInteger(offset))) throw new FsError('EINVAL', 'write', undefined, 'invalid offset');
+  // beyond 2^53 a JavaScript number cannot hold every offset: too large for this filesystem
+  if (!Number.isSafeInteger(offset)) throw new FsError('EFBIG', 'write');
   const len = data.byteLength;
   if (!Number.isSafeInteger(offset + len)) throw new FsError('EFBIG', 'write');
   return ctx.store.transaction(() => {
