@@ -160,7 +160,7 @@ for i in range(1000):
     const m = await mount('cli', 'cli-1');
     const f = join(m, 'log.txt');
     const a = runNode(APPENDER, [f, 'A', '0', '3'], true);
-    const n = 25;
+    const n = 15;
     for (let i = 0; i < n; i++) {
       const rec = 'C' + String(i).padStart(6, '0') + '.'.repeat(REC - 8) + '\n';
       const r = await runCli(['fs', 'write', '-a', 'cli', '/log.txt', rec], { cwd: tmp.dir, env: env() });
