@@ -31,7 +31,7 @@ enum Op {
   OP_INIT = 0, OP_EXIT, OP_LOOKUP, OP_GETATTR, OP_SETATTR, OP_READLINK, OP_MKNOD, OP_MKDIR,
   OP_UNLINK, OP_RMDIR, OP_SYMLINK, OP_RENAME, OP_LINK, OP_OPEN, OP_READ, OP_WRITE, OP_RELEASE,
   OP_FSYNC, OP_OPENDIR, OP_READDIR, OP_READDIRPLUS, OP_RELEASEDIR, OP_FSYNCDIR, OP_STATFS,
-  OP_ACCESS, OP_CREATE
+  OP_ACCESS, OP_CREATE, OP_FALLOCATE
 };
 
 struct Req {
@@ -284,7 +284,9 @@ void ll_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_i
 
 void ll_write(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t size, off_t off, fuse_file_info* fi) {
   Req* r = make(req, OP_WRITE, ino);
-  r->nums = {fh_of(fi), (double)off, (double)fi->flags};
+  // flags: the file's status flags at the time of this write (O_APPEND set by fcntl included);
+  // writepage: the kernel flushing its page cache, the offset is then authoritative
+  r->nums = {fh_of(fi), (double)off, (double)fi->flags, (double)fi->writepage};
   r->data.assign(buf, buf + size);  // the loop reuses its buffer once we return
   r->has_data = true;
   enqueue(sess(req), r);
@@ -350,6 +352,12 @@ void ll_create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
   enqueue(sess(req), r);
 }
 
+void ll_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t length, fuse_file_info* fi) {
+  Req* r = make(req, OP_FALLOCATE, ino);
+  r->nums = {fh_of(fi), (double)mode, (double)offset, (double)length};
+  enqueue(sess(req), r);
+}
+
 fuse_lowlevel_ops make_ops() {
   fuse_lowlevel_ops o;
   memset(&o, 0, sizeof o);
@@ -381,7 +389,8 @@ fuse_lowlevel_ops make_ops() {
   o.statfs = ll_statfs;
   o.access = ll_access;
   o.create = ll_create;
-  // xattrs, locks, fallocate, lseek, copy_file_range: left NULL, so libfuse answers ENOSYS and
+  o.fallocate = ll_fallocate;
+  // xattrs, locks, lseek, copy_file_range: left NULL, so libfuse answers ENOSYS and
   // the kernel falls back to its generic behaviour (local locks, zero-filling, plain copies).
   return o;
 }

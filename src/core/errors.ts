@@ -42,6 +42,8 @@ export function errnoOf(e: unknown): number {
   if (e instanceof FsError) return e.errno;
   const code = (e as { code?: unknown })?.code;
   if (typeof code === 'string' && errnoNumbers[code]) return errnoNumbers[code];
+  // SQLite could not grow the database or its WAL: the disk under it is full
+  if (code === 'SQLITE_FULL') return errnoNumbers.ENOSPC ?? 28;
   return errnoNumbers.EIO ?? 5;
 }
 

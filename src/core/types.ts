@@ -114,7 +114,19 @@ export interface FileSystem {
 
   read(ino: number, offset: number, length: number): Buffer;
   write(ino: number, offset: number, data: Uint8Array): number;
+  /**
+   * O_APPEND: writes all of data at the file's end as it is inside this write transaction (not
+   * as any cache saw it, so concurrent appenders from other processes never overwrite each
+   * other); returns the offset the data landed at.
+   */
+  append(ino: number, data: Uint8Array): number;
   fsync(ino: number, datasync: boolean): void;
+  /**
+   * fallocate(2): mode 0 (extend over a hole), FALLOC_FL_KEEP_SIZE, PUNCH_HOLE (with KEEP_SIZE)
+   * and ZERO_RANGE; ENOSPC when the range's missing chunks exceed statfs's free space, ENOTSUP
+   * for the other modes.
+   */
+  fallocate(ino: number, mode: number, offset: number, length: number): void;
 
   /** Entries after cookie `offset` (0 = from the start), '.' and '..' excluded, at most `limit`. */
   readdir(ino: number, offset?: number, limit?: number): DirEntry[];

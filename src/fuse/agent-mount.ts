@@ -4,6 +4,7 @@
  */
 import { statSync, writeFileSync } from 'node:fs';
 import { Agent } from '../core/agent.js';
+import { freeBytes } from '../core/fs/index.js';
 import type { AgentTarget } from '../store/index.js';
 import { DEFAULT_TIMEOUTS, FuseServer, type FuseMountOptions } from './server.js';
 import { agentfsMountAt, recoverStale, readRecord } from './mounts.js';
@@ -50,7 +51,7 @@ export async function mountAgent(
       // an overlay's base can change unseen: its listings are reused no longer than attributes
       cacheReaddir: agent.base === undefined ? true : (options.timeouts?.attr ?? DEFAULT_TIMEOUTS.attr),
       ...fuseOptions,
-      groupCommit: { begin: () => agent.store.beginBatch(), commit: () => agent.store.commitBatch() },
+      groupCommit: { begin: () => agent.store.beginBatch(), commit: () => agent.store.commitBatch(), room: () => freeBytes(agent.store) },
       changeCounter: () => agent.store.dataVersion(),
     });
     raiseReadahead(mountpoint);

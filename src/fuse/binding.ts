@@ -37,10 +37,14 @@ export const Op = {
   STATFS: 23,
   ACCESS: 24,
   CREATE: 25,
+  FALLOCATE: 26,
 } as const;
 
 /** Index of the first op-specific argument in a request array. */
 export const ARG = 6;
+
+/** Index of a write request's payload: [fh, offset, flags, writepage, data]. */
+export const WRITE_DATA = ARG + 4;
 
 /** One request: [op, id, ino, uid, gid, pid, ...op-specific args]. */
 export type RawRequest = [number, number, number, number, number, number, ...unknown[]];

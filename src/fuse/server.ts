@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import { constants as osConstants } from 'node:os';
 import { errnoOf, isFsError } from '../core/errors.js';
 import type { FileSystem } from '../core/types.js';
-import { checkFuse, loadBinding, Op, ARG, type NativeBinding, type RawRequest, type SessionHandle } from './binding.js';
+import { checkFuse, loadBinding, Op, ARG, WRITE_DATA, type NativeBinding, type RawRequest, type SessionHandle } from './binding.js';
 import { HANDLERS, MUTATING, SYNCING } from './handlers/index.js';
 import { ServeState, type CacheTimeouts, type Reply } from './state.js';
 
@@ -58,15 +58,32 @@ export interface FuseMountOptions {
 
 const ENOSYS = osConstants.errno.ENOSYS;
 const EIO = osConstants.errno.EIO;
+const ENOSPC = osConstants.errno.ENOSPC;
 
 /** Opens and commits a transaction that spans several requests (Store.beginBatch/commitBatch). */
 export interface GroupCommit {
   /** false when a transaction is already open (nothing was opened) */
   begin(): boolean;
   commit(): void;
+  /** bytes the storage can still grow by (free space of its filesystem); see lowOnSpace */
+  room?(): number;
 }
 
 const GROUP_COMMIT_MS = 10;
+/**
+ * Below this much free space (after what the open group may still need) changes are committed
+ * before they are answered: a group commit that fails for lack of space would lose writes that
+ * were already acknowledged, while a change committed alone fails with ENOSPC to its caller.
+ */
+const LOW_SPACE = 64 << 20;
+/** A stored 4 KiB chunk costs about two pages in the WAL and two in the database at checkpoint. */
+const SPACE_PER_BYTE = 3;
+/**
+ * Writes that would leave less than this free are refused with ENOSPC before SQLite runs out:
+ * deleting needs room too (the WAL takes the freed pages first), and `rm` must work on a full disk.
+ */
+const RESERVE = 8 << 20;
+const ROOM_POLL_MS = 50;
 /** commit early after this much written data, to keep the open transaction small */
 const GROUP_MAX_BYTES = 64 << 20;
 
@@ -147,12 +164,29 @@ export class FuseServer {
       } else if (SYNCING.has(op)) {
         // the durability point: everything acknowledged so far is committed, then synced
         this.commit();
-        this.runOne(req)();
+        if (this.lostError) {
+          // a group commit failed after its writes were answered: the next fsync says so (once)
+          const errno = this.lostError;
+          this.lostError = 0;
+          this.safeReply(req[1], () => this.native.replyErr(req[1], errno));
+        } else this.runOne(req)();
       } else {
-        if (MUTATING.has(op)) this.openGroup();
+        if (MUTATING.has(op)) {
+          const incoming = op === Op.WRITE ? (req[WRITE_DATA] as Buffer).length : 0;
+          if (this.lowOnSpace(incoming)) {
+            // alone and committed before the reply, so a full disk fails this request, not a group
+            this.commit();
+            if (incoming > 0 && this.room - this.roomUsed * SPACE_PER_BYTE < RESERVE) {
+              this.roomUsed -= incoming;
+              this.safeReply(req[1], () => this.native.replyErr(req[1], ENOSPC));
+            } else this.runOne(req)();
+            continue;
+          }
+          this.openGroup();
+        }
         this.runOne(req)();
         if (op === Op.WRITE && this.groupOpen) {
-          this.groupBytes += (req[ARG + 3] as Buffer).length;
+          this.groupBytes += (req[WRITE_DATA] as Buffer).length;
           if (this.groupBytes >= GROUP_MAX_BYTES) this.commit();
         }
       }
@@ -199,8 +233,33 @@ export class FuseServer {
     try {
       this.options.groupCommit!.commit();
     } catch (e) {
+      this.lostError = errnoOf(e);
       this.report(e, -1);
     }
+  }
+
+  /** errno of a failed group commit not yet reported to an fsync (0: none) */
+  private lostError = 0;
+  private room = Infinity;
+  private roomAt = 0;
+  private roomUsed = 0;
+
+  /** The storage is close to full (free space polled every 50 ms, minus what was written since). */
+  private lowOnSpace(incoming: number): boolean {
+    const g = this.options.groupCommit;
+    if (!g?.room) return false;
+    const now = Date.now();
+    if (now - this.roomAt >= ROOM_POLL_MS) {
+      try {
+        this.room = g.room();
+      } catch {
+        this.room = Infinity;
+      }
+      this.roomAt = now;
+      this.roomUsed = 0;
+    }
+    this.roomUsed += incoming;
+    return this.room - (this.roomUsed + this.groupBytes) * SPACE_PER_BYTE < LOW_SPACE;
   }
 
   /** Serves one request; returns its reply (an error reply when the operation failed). */
@@ -211,7 +270,7 @@ export class FuseServer {
       const entry = this.stats.get(req[0]) ?? { count: 0, ms: 0, bytes: 0 };
       entry.count++;
       entry.ms += performance.now() - t;
-      if (req[0] === Op.WRITE) entry.bytes += (req[ARG + 3] as Buffer).length;
+      if (req[0] === Op.WRITE) entry.bytes += (req[WRITE_DATA] as Buffer).length;
       this.stats.set(req[0], entry);
       return reply;
     }

@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, mkdtempSync, realpathSync, rmdirSync } from 'nod
 import { join, relative } from 'node:path';
 import { customAlphabet } from 'nanoid';
 import { Agent, META } from '../core/agent.js';
+import { freeBytes } from '../core/fs/index.js';
 import { startCommandCall, type CommandCall } from '../core/tools/index.js';
 import { Store, validateId } from '../store/index.js';
 import { checkFuse, FuseServer } from '../fuse/index.js';
@@ -118,7 +119,7 @@ export async function runSandbox(options: RunOptions): Promise<RunOutcome> {
         agent = Agent.open({ path: session.database }, { baseDirect: true });
         const a = agent;
         server = await FuseServer.mount(a.fs, mountpoint, {
-          groupCommit: { begin: () => a.store.beginBatch(), commit: () => a.store.commitBatch() },
+          groupCommit: { begin: () => a.store.beginBatch(), commit: () => a.store.commitBatch(), room: () => freeBytes(a.store) },
           autoUnmount: true,
           fsname: `agentfs:${session.id}`,
           // Every change to the overlay goes through this one mount (runs of a session share

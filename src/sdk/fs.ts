@@ -144,8 +144,10 @@ export class FileHandle {
   async pwrite(offset: number, data: Buffer | Uint8Array | string): Promise<number> {
     const fs = this.live('write');
     const buf = typeof data === 'string' ? Buffer.from(data) : data;
-    const at = this.append ? fs.getattr(this.ino).size : offset;
-    return fs.write(this.ino, at, buf);
+    if (!this.append) return fs.write(this.ino, offset, buf);
+    // the end as the write transaction sees it (another process may be appending too)
+    fs.append(this.ino, buf);
+    return buf.byteLength;
   }
 
   async truncate(size = 0): Promise<void> {

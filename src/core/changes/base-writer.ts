@@ -1,12 +1,50 @@
 import { spawnSync } from 'node:child_process';
 import {
-  chmodSync, closeSync, constants as C, lchownSync, lstatSync, lutimesSync, mkdirSync, openSync, renameSync,
-  rmSync, symlinkSync, unlinkSync, utimesSync, writeSync, type Stats,
+  chmodSync, closeSync, constants as C, lchownSync, lstatSync, lutimesSync, mkdirSync, openSync, readdirSync, renameSync,
+  rmdirSync, rmSync, symlinkSync, unlinkSync, utimesSync, writeSync, type Stats,
 } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Attr, Timespec } from '../types.js';
 
 let tempSeq = 0;
+
+/**
+ * Longest host path given to one syscall (PATH_MAX is 4096 with the NUL): an overlay path plus
+ * the base's own path can be longer; those are reached through a descriptor of their directory,
+ * opened from the base in steps (as BaseReader does).
+ */
+const PATH_LIMIT = 4000;
+
+function tooLong(host: string): boolean {
+  return host.length * 3 >= PATH_LIMIT && Buffer.byteLength(host) >= PATH_LIMIT;
+}
+
+function parentOf(path: string): string {
+  const i = path.lastIndexOf('/');
+  return i <= 0 ? '/' : path.slice(0, i);
+}
+
+/** rm -rf of a host path, also when the tree below it is deeper than one syscall can name. */
+function removeTree(host: string): void {
+  try {
+    rmSync(host, { recursive: true, force: true });
+    return;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENAMETOOLONG') throw e;
+  }
+  const fd = openSync(host, C.O_RDONLY | C.O_DIRECTORY | C.O_NOFOLLOW);
+  try {
+    const dir = `/proc/self/fd/${fd}`;
+    for (const name of readdirSync(`${dir}/`)) {
+      const child = `${dir}/${name}`;
+      if (lstatSync(child).isDirectory()) removeTree(child);
+      else unlinkSync(child);
+    }
+  } finally {
+    closeSync(fd);
+  }
+  rmdirSync(host);
+}
 
 function secs(t: Timespec): number {
   // Node's utimes takes (double) seconds: sub-microsecond digits do not survive
@@ -27,9 +65,46 @@ export class BaseWriter {
     return path === '/' ? this.dir : join(this.dir, path);
   }
 
+  /**
+   * Runs fn with host paths of `path` and of its directory that fit one syscall (with room for a
+   * temporary name in the directory): the plain ones, or through a descriptor of the directory.
+   */
+  private at<T>(path: string, fn: (host: string, dir: string) => T): T {
+    const real = this.real(path);
+    if (path === '/' || !tooLong(`${real}-${'x'.repeat(64)}`)) return fn(real, dirname(real));
+    const fd = this.openDir(parentOf(path));
+    try {
+      const dir = `/proc/self/fd/${fd}`;
+      return fn(`${dir}/${path.slice(path.lastIndexOf('/') + 1)}`, dir);
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  /** A descriptor of base directory `path`, opened from the base in steps; never through a symlink. */
+  private openDir(path: string): number {
+    let fd = openSync(this.dir, C.O_RDONLY | C.O_DIRECTORY);
+    const parts = path.split('/').filter(Boolean);
+    for (let i = 0; i < parts.length; ) {
+      let rel = parts[i++]!;
+      let bytes = Buffer.byteLength(rel);
+      while (i < parts.length && bytes + 1 + Buffer.byteLength(parts[i]!) < PATH_LIMIT - 64) {
+        bytes += 1 + Buffer.byteLength(parts[i]!);
+        rel += '/' + parts[i++];
+      }
+      const from = fd;
+      try {
+        fd = openSync(`/proc/self/fd/${from}/${rel}`, C.O_RDONLY | C.O_DIRECTORY | C.O_NOFOLLOW);
+      } finally {
+        closeSync(from);
+      }
+    }
+    return fd;
+  }
+
   lstat(path: string): Stats | undefined {
     try {
-      return lstatSync(this.real(path));
+      return this.at(path, (host) => lstatSync(host));
     } catch {
       return undefined;
     }
@@ -46,72 +121,89 @@ export class BaseWriter {
     }
   }
 
-  private temp(path: string): string {
-    return join(dirname(this.real(path)), `.agentfs-commit-${process.pid}-${++tempSeq}`);
+  private static tempName(): string {
+    return `.agentfs-commit-${process.pid}-${++tempSeq}`;
   }
 
-  /** Removes whatever is at path, unless it is a directory we are about to keep. */
-  private clear(path: string, keepDir: boolean): void {
-    const st = this.lstat(path);
+  /** Removes whatever is at host path, unless it is a directory we are about to keep. */
+  private clear(host: string, keepDir: boolean): void {
+    const st = lstatSync(host, { throwIfNoEntry: false });
     if (!st) return;
     if (st.isDirectory()) {
-      if (!keepDir) rmSync(this.real(path), { recursive: true, force: true });
-    } else if (keepDir) unlinkSync(this.real(path));
+      if (!keepDir) removeTree(host);
+    } else if (keepDir) unlinkSync(host);
   }
 
   writeFile(path: string, attr: Attr, chunks: Iterable<Buffer>): void {
     this.checkParents(path);
-    const tmp = this.temp(path);
-    const fd = openSync(tmp, C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW, 0o600);
-    try {
-      for (const chunk of chunks) {
-        let done = 0;
-        while (done < chunk.length) done += writeSync(fd, chunk, done, chunk.length - done);
+    this.at(path, (target, dir) => {
+      const tmp = `${dir}/${BaseWriter.tempName()}`;
+      const fd = openSync(tmp, C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW, 0o600);
+      try {
+        for (const chunk of chunks) {
+          let done = 0;
+          while (done < chunk.length) done += writeSync(fd, chunk, done, chunk.length - done);
+        }
+      } finally {
+        closeSync(fd);
       }
-    } finally {
-      closeSync(fd);
-    }
-    this.finish(tmp, attr, false);
-    this.clear(path, false);
-    renameSync(tmp, this.real(path));
+      this.finish(tmp, attr, false);
+      this.clear(target, false);
+      renameSync(tmp, target);
+    });
   }
 
   writeSymlink(path: string, attr: Attr, target: string): void {
     this.checkParents(path);
-    const tmp = this.temp(path);
-    symlinkSync(target, tmp);
-    this.finish(tmp, attr, true);
-    this.clear(path, false);
-    renameSync(tmp, this.real(path));
+    this.at(path, (host, dir) => {
+      const tmp = `${dir}/${BaseWriter.tempName()}`;
+      symlinkSync(target, tmp);
+      this.finish(tmp, attr, true);
+      this.clear(host, false);
+      renameSync(tmp, host);
+    });
   }
 
   writeFifo(path: string, attr: Attr): void {
     this.checkParents(path);
-    const tmp = this.temp(path);
-    const r = spawnSync('mkfifo', ['-m', (attr.mode & 0o7777).toString(8), tmp]);
-    if (r.status !== 0) throw new Error(`mkfifo ${path} failed: ${r.stderr?.toString().trim()}`);
-    this.finish(tmp, attr, false);
-    this.clear(path, false);
-    renameSync(tmp, this.real(path));
+    this.at(path, (host, dir) => {
+      const name = BaseWriter.tempName();
+      // run in the directory: a /proc/self/fd path names the same directory in the child until exec
+      const r = spawnSync('mkfifo', ['-m', (attr.mode & 0o7777).toString(8), '--', name], { cwd: dir });
+      if (r.status !== 0) throw new Error(`mkfifo ${path} failed: ${r.stderr?.toString().trim()}`);
+      const tmp = `${dir}/${name}`;
+      this.finish(tmp, attr, false);
+      this.clear(host, false);
+      renameSync(tmp, host);
+    });
   }
 
   /** Makes path a directory with attr's mode and owner (times are set later, see dirTimes). */
   ensureDir(path: string, attr: Attr): void {
     this.checkParents(path);
-    this.clear(path, true);
-    if (!this.lstat(path)) mkdirSync(this.real(path), { mode: 0o700 });
-    this.chown(this.real(path), attr, false);
-    chmodSync(this.real(path), attr.mode & 0o7777);
+    this.at(path, (host) => {
+      this.clear(host, true);
+      if (!lstatSync(host, { throwIfNoEntry: false })) mkdirSync(host, { mode: 0o700 });
+      this.chown(host, attr, false);
+      chmodSync(host, attr.mode & 0o7777);
+    });
   }
 
   dirTimes(path: string, attr: Attr): void {
-    if (this.lstat(path)?.isDirectory()) utimesSync(this.real(path), secs(attr.atime), secs(attr.mtime));
+    try {
+      this.at(path, (host) => {
+        if (lstatSync(host, { throwIfNoEntry: false })?.isDirectory()) utimesSync(host, secs(attr.atime), secs(attr.mtime));
+      });
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code !== 'ENOENT' && code !== 'ENOTDIR') throw e;
+    }
   }
 
   rename(from: string, to: string): void {
     this.checkParents(from);
     this.checkParents(to);
-    renameSync(this.real(from), this.real(to));
+    this.at(from, (a) => this.at(to, (b) => renameSync(a, b)));
   }
 
   /** Makes everything written so far durable (syncfs of the base's filesystem). */
@@ -122,7 +214,12 @@ export class BaseWriter {
 
   remove(path: string): void {
     this.checkParents(path);
-    rmSync(this.real(path), { recursive: true, force: true });
+    try {
+      this.at(path, (host) => removeTree(host));
+    } catch (e) {
+      // already gone (force), as rm -rf
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    }
   }
 
   private chown(real: string, attr: Attr, link: boolean): void {

@@ -13,6 +13,8 @@ export interface FsContext {
   readonly orphans: Set<number>;
   /** access times moved by reads, not yet written */
   readonly atime: LazyAtime;
+  /** st_blocks per inode, valid while size, mtime and ctime are as recorded (rows.ts storedBlocks) */
+  readonly blocks: Map<number, { size: number; mtime: number; mtimeNsec: number; ctime: number; ctimeNsec: number; blocks: number }>;
 }
 
 export function notify(ctx: FsContext, m: FsMutation): void {

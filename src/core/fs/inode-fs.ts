@@ -22,7 +22,8 @@ import { rmdir, unlink } from './ops/remove.js';
 import { rename } from './ops/rename.js';
 import { setattr } from './ops/setattr.js';
 import { statfs } from './ops/statfs.js';
-import { write } from './ops/write.js';
+import { append, write } from './ops/write.js';
+import { fallocate } from './ops/fallocate.js';
 
 export interface InodeFsOptions {
   /** told about every successful mutation, inside its transaction (the journal) */
@@ -43,6 +44,7 @@ export class InodeFs implements FileSystem {
       chunkSize: store.chunkSize,
       observer: options.observer,
       openCount: new Map(),
+      blocks: new Map(),
       orphans: new Set(),
       atime: new LazyAtime(store),
     };
@@ -104,6 +106,12 @@ export class InodeFs implements FileSystem {
   }
   write(ino: number, offset: number, data: Uint8Array): number {
     return write(this.ctx, ino, offset, data);
+  }
+  append(ino: number, data: Uint8Array): number {
+    return append(this.ctx, ino, data);
+  }
+  fallocate(ino: number, mode: number, offset: number, length: number): void {
+    fallocate(this.ctx, ino, mode, offset, length);
   }
   /** Sets the size (shorthand for setattr({ size })). */
   truncate(ino: number, size: number): Attr {

@@ -653,7 +653,12 @@ export class PathFs {
       this.batch(() => {
         const h = this.openForWrite(path, options.mode ?? 0o644, options.createParents === true, O_WRONLY | O_CREAT | O_APPEND);
         try {
-          this.writeAll(h.ino, this.fs.getattr(h.ino).size, buf);
+          // at the end as the write transaction sees it: another process may be appending too
+          for (let done = 0; done < buf.byteLength; ) {
+            const n = Math.min(this.piece, buf.byteLength - done);
+            this.fs.append(h.ino, buf.subarray(done, done + n));
+            done += n;
+          }
           return this.fs.getattr(h.ino);
         } finally {
           this.close(h.ino);

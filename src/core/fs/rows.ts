@@ -45,12 +45,34 @@ export const SQL = {
   touchCtime: 'UPDATE fs_inode SET ctime = ?, ctime_nsec = ? WHERE ino = ?',
 } as const;
 
+/** chunks stored for an inode, and the highest index among them (a covering-index scan) */
+const SQL_CHUNKS = 'SELECT COUNT(*), MAX(chunk_index) FROM fs_data WHERE ino = ?';
+const MAX_CACHED_BLOCKS = 100_000;
+
 /**
- * st_blocks from the size of regular files: summing the stored chunks would make getattr
- * O(file size) (measured: 75 getattr/s on a 64 MiB file). Holes therefore count as allocated,
- * which over-reports and is safe for tools that use st_blocks to detect sparse files.
+ * st_blocks of a regular file: the chunks actually stored (holes, fallocated ranges and punched
+ * holes excluded), so `du` tells the truth about sparse files. Counting is an index scan of
+ * ~60 ns per chunk (4 ms for 256 MiB), so the result is kept per inode until its size, mtime or
+ * ctime changes (every data change moves ctime), which keeps repeated stats at their old cost.
  */
-export function rowToAttr(r: InodeRow): Attr {
+export function storedBlocks(ctx: FsContext, r: InodeRow): number {
+  if ((r.mode & S_IFMT) !== S_IFREG || r.size === 0) return 0;
+  const c = ctx.blocks.get(r.ino);
+  if (c && c.size === r.size && c.ctime === r.ctime && c.ctimeNsec === r.ctime_nsec && c.mtime === r.mtime && c.mtimeNsec === r.mtime_nsec) {
+    return c.blocks;
+  }
+  const [n, max] = ctx.store.arrayStmt(SQL_CHUNKS).get(r.ino) as [number, number | null];
+  const cs = ctx.chunkSize;
+  const lastIdx = Math.floor((r.size - 1) / cs);
+  const hasLast = max !== null && max >= lastIdx;
+  const bytes = (n - (hasLast ? 1 : 0)) * cs + (hasLast ? r.size - lastIdx * cs : 0);
+  const blocks = Math.ceil(bytes / 512);
+  if (ctx.blocks.size >= MAX_CACHED_BLOCKS) ctx.blocks.clear();
+  ctx.blocks.set(r.ino, { size: r.size, mtime: r.mtime, mtimeNsec: r.mtime_nsec, ctime: r.ctime, ctimeNsec: r.ctime_nsec, blocks });
+  return blocks;
+}
+
+export function rowToAttr(ctx: FsContext, r: InodeRow): Attr {
   return {
     ino: r.ino,
     mode: r.mode,
@@ -60,7 +82,7 @@ export function rowToAttr(r: InodeRow): Attr {
     size: r.size,
     rdev: r.rdev,
     blksize: 4096,
-    blocks: (r.mode & S_IFMT) === S_IFREG ? Math.ceil(r.size / 512) : 0,
+    blocks: storedBlocks(ctx, r),
     atime: { sec: r.atime, nsec: r.atime_nsec },
     mtime: { sec: r.mtime, nsec: r.mtime_nsec },
     ctime: { sec: r.ctime, nsec: r.ctime_nsec },
@@ -106,7 +128,7 @@ export function requireDirRow(ctx: FsContext, ino: number, syscall: string): Ino
 export function attrOf(ctx: FsContext, ino: number, syscall: string): Attr {
   const row = getRow(ctx, ino);
   if (!row) throw new FsError('ENOENT', syscall, undefined, `no such inode ${ino}`);
-  return rowToAttr(row);
+  return rowToAttr(ctx, row);
 }
 
 export interface DentryRow extends InodeRow {

@@ -26,6 +26,17 @@ interface ListingCache {
 
 const MAX_OPEN = 64;
 const MAX_LISTINGS = 256;
+/**
+ * Longest host path given to one syscall. PATH_MAX is 4096 bytes with the NUL; the rest leaves
+ * room for a `/proc/self/fd/N/` prefix. Longer paths (the base's own path plus a path that is
+ * legal in the overlay) are walked from the base descriptor in steps no longer than this.
+ */
+const PATH_LIMIT = 4000;
+
+function tooLong(host: string): boolean {
+  // UTF-8 needs at most 3 bytes per UTF-16 unit: only near the limit is it worth counting
+  return host.length * 3 >= PATH_LIMIT && Buffer.byteLength(host) >= PATH_LIMIT;
+}
 
 /**
  * Read-only access to the base directory of an overlay.
@@ -37,6 +48,9 @@ const MAX_LISTINGS = 256;
  * never followed (final components are opened with O_NOFOLLOW, and intermediate components are
  * names that were lstat'ed as directories).
  * Paths here are overlay-style absolute paths: '/' is the base root, '/a/b' below it.
+ * A host path longer than PATH_LIMIT (overlay paths reach PATH_MAX and more through relative
+ * steps, and `run` reads the base by its own path) is resolved openat-style instead: the
+ * directory is opened in steps from the base descriptor and the last name looked up in it.
  */
 export class BaseReader {
   readonly dir: string;
@@ -68,10 +82,58 @@ export class BaseReader {
     return path === '/' ? `${this.prefix}/` : this.prefix + path;
   }
 
+  /**
+   * Runs fn with a host path of `path` that fits one syscall: the plain one, or
+   * `/proc/self/fd/D/name` where D is the parent directory opened step by step (closed after fn).
+   */
+  private withHost<T>(path: string, fn: (host: string) => T): T {
+    const host = this.hostPath(path);
+    if (!tooLong(host)) return fn(host);
+    return this.withDir(parentOf(path), (dir) => fn(`${dir}/${baseName(path)}`));
+  }
+
+  /** Runs fn with a host path of directory `path` to which `/name` can be appended. */
+  private withDir<T>(path: string, fn: (dir: string) => T): T {
+    const host = path === '/' ? this.prefix : this.prefix + path;
+    if (!tooLong(host + '/' + 'x'.repeat(255))) return fn(host);
+    const fd = this.openDir(path);
+    try {
+      return fn(`/proc/self/fd/${fd}`);
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  /** A descriptor of base directory `path`, opened from the base descriptor in short steps. */
+  private openDir(path: string): number {
+    const parts = path.split('/').filter(Boolean);
+    let fd = -1;
+    for (let i = 0; i < parts.length; ) {
+      let rel = parts[i++]!;
+      let bytes = Buffer.byteLength(rel);
+      while (i < parts.length && bytes + 1 + Buffer.byteLength(parts[i]!) < PATH_LIMIT - 64) {
+        bytes += 1 + Buffer.byteLength(parts[i]!);
+        rel += '/' + parts[i++];
+      }
+      const from = fd < 0 ? this.fd : fd;
+      try {
+        fd = openSync(`/proc/self/fd/${from}/${rel}`, C.O_RDONLY | C.O_DIRECTORY | C.O_NOFOLLOW);
+      } catch (e) {
+        // a symlink where a directory should be is "not a directory" to the walk: never followed
+        const err = e as NodeJS.ErrnoException;
+        if (err.code === 'ELOOP') err.code = 'ENOTDIR';
+        throw err;
+      } finally {
+        if (from !== this.fd) closeSync(from);
+      }
+    }
+    return fd < 0 ? openSync(`/proc/self/fd/${this.fd}/`, C.O_RDONLY | C.O_DIRECTORY) : fd;
+  }
+
   /** lstat, or undefined when the path does not exist (or a parent is not a directory). */
   lstat(path: string): BigIntStats | undefined {
     try {
-      return lstatSync(this.hostPath(path), { bigint: true });
+      return this.withHost(path, (host) => lstatSync(host, { bigint: true }));
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
@@ -82,7 +144,7 @@ export class BaseReader {
   readlink(path: string): string {
     try {
       // bytes first: a target that is not UTF-8 would otherwise change silently (to U+FFFD)
-      return textFromBytes(readlinkSync(this.hostPath(path), 'buffer'), 'readlink', 'symlink target');
+      return this.withHost(path, (host) => textFromBytes(readlinkSync(host, 'buffer'), 'readlink', 'symlink target'));
     } catch (e) {
       throw toFsError(e, 'readlink', path);
     }
@@ -99,20 +161,20 @@ export class BaseReader {
     if (cached && cached.mtimeNs === st.mtimeNs && cached.ctimeNs === st.ctimeNs && Date.now() - cached.at <= maxAgeMs) {
       return cached.entries;
     }
-    let raw: Buffer[];
+    const entries: BaseEntry[] = [];
     try {
-      raw = readdirSync(this.hostPath(path), { encoding: 'buffer' });
+      this.withDir(path, (dir) => {
+        // A host name that is not UTF-8 cannot be named here (decoding would turn different names
+        // into one U+FFFD-spelled name): it is left out of the merged view, never merged.
+        const names = readdirSync(`${dir}/`, { encoding: 'buffer' }).filter((b) => isUtf8(b)).map((b) => b.toString('utf8'));
+        names.sort();
+        for (const name of names) {
+          const child = lstatSync(`${dir}/${name}`, { bigint: true, throwIfNoEntry: false });
+          if (child) entries.push({ name, ino: Number(child.ino), mode: Number(child.mode), stats: child });
+        }
+      });
     } catch (e) {
       throw toFsError(e, 'readdir', path);
-    }
-    // A host name that is not UTF-8 cannot be named here (decoding would turn different names
-    // into one U+FFFD-spelled name): it is left out of the merged view, never merged.
-    const names = raw.filter((b) => isUtf8(b)).map((b) => b.toString('utf8'));
-    names.sort();
-    const entries: BaseEntry[] = [];
-    for (const name of names) {
-      const child = this.lstat(join(path, name));
-      if (child) entries.push({ name, ino: Number(child.ino), mode: Number(child.mode), stats: child });
     }
     if (this.listings.size >= MAX_LISTINGS) this.listings.delete(this.listings.keys().next().value as string);
     this.listings.set(path, { mtimeNs: st.mtimeNs, ctimeNs: st.ctimeNs, entries, at: Date.now() });
@@ -164,7 +226,7 @@ export class BaseReader {
       return fd;
     }
     try {
-      fd = openSync(this.hostPath(path), C.O_RDONLY | C.O_NOFOLLOW);
+      fd = this.withHost(path, (host) => openSync(host, C.O_RDONLY | C.O_NOFOLLOW));
     } catch (e) {
       throw toFsError(e, 'open', path);
     }

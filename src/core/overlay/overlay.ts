@@ -430,6 +430,10 @@ export class OverlayFs implements FileSystem {
     const st = bp === null ? undefined : this.base.lstat(bp);
     if (!st || bp === null) throw new FsError('ESTALE', 'copy-up', this.pathOf(node), 'the base file is gone');
     const d = this.tx(() => {
+      // Another process (a second mount, the CLI) may have copied it up since this node was
+      // seen: use that copy; a second copy-up would fail (EEXIST) or shadow its changes.
+      const theirs = this.deltaChild(parentDelta, node.name);
+      if (theirs !== undefined && this.origins.baseIno(theirs) === node.baseIno) return theirs;
       const ino = copyUpEntry(this.delta, this.base, bp, st, parentDelta, node.name, keepBytes);
       this.origins.record(ino, bp, st);
       return ino;
@@ -691,6 +695,18 @@ export class OverlayFs implements FileSystem {
     if ((node.type & S_IFMT) === S_IFDIR) throw new FsError('EISDIR', 'write');
     const d = this.ensureDelta(node);
     return this.delta.write(d, offset, data);
+  }
+
+  append(ino: number, data: Uint8Array): number {
+    const node = this.nodes.must(ino, 'write');
+    if ((node.type & S_IFMT) === S_IFDIR) throw new FsError('EISDIR', 'write');
+    return this.tx(() => this.delta.append(this.ensureDelta(node), data));
+  }
+
+  fallocate(ino: number, mode: number, offset: number, length: number): void {
+    const node = this.nodes.must(ino, 'fallocate');
+    if ((node.type & S_IFMT) === S_IFDIR) throw new FsError('EISDIR', 'fallocate');
+    this.tx(() => this.delta.fallocate(this.ensureDelta(node), mode, offset, length));
   }
 
   fsync(ino: number, datasync: boolean): void {

@@ -31,7 +31,18 @@ export function open(s: ServeState, req: RawRequest): Reply {
   s.fs.open(ino, flags);
   const fh = s.newFh();
   s.files.set(fh, { ino, flags });
-  return () => s.native.replyOpen(id, fh, keep, false);
+  return () => s.native.replyOpen(id, fh, keep, appendDirect(flags));
+}
+
+/**
+ * O_APPEND opens bypass the page cache (direct_io). Through the page cache the kernel splits a
+ * write at a page it does not hold whole, and each part would be moved to the end on its own
+ * (another appender's record could land between them: seen here); pages at the kernel's guessed
+ * offset would hold wrong data; and with the writeback cache the kernel would place appends by
+ * its own size. The price: the kernel refuses MAP_SHARED mappings of such a handle (ENODEV).
+ */
+function appendDirect(flags: number): boolean {
+  return (flags & constants.O_APPEND) !== 0;
 }
 
 export function create(s: ServeState, req: RawRequest): Reply {
@@ -53,7 +64,7 @@ export function create(s: ServeState, req: RawRequest): Reply {
   s.files.set(fh, { ino: attr.ino, flags });
   s.handedOut(parent, name, attr.ino);
   const out = encodeAttr(attr, s.owner);
-  return () => s.native.replyCreate(id, out, s.timeouts.entry, s.timeouts.attr, fh, false, false);
+  return () => s.native.replyCreate(id, out, s.timeouts.entry, s.timeouts.attr, fh, false, appendDirect(flags));
 }
 
 export function read(s: ServeState, req: RawRequest): Reply {
@@ -65,9 +76,26 @@ export function read(s: ServeState, req: RawRequest): Reply {
 
 export function write(s: ServeState, req: RawRequest): Reply {
   const id = req[1];
-  const [, off, , data] = req.slice(ARG) as [number, number, number, Buffer];
-  const n = s.fs.write(req[2], off, data);
+  const ino = req[2];
+  const [, off, flags, writepage, data] = req.slice(ARG) as [number, number, number, number, Buffer];
+  if (flags & constants.O_APPEND && !writepage) {
+    // The kernel chose `off` from its cached size, which another writer (a second mount, the
+    // CLI, the SDK) may have moved: the data goes at the end the write transaction sees.
+    const at = s.fs.append(ino, data);
+    // The kernel then believes the file ends at off + length: drop its attributes (and any pages
+    // from the lower of both offsets), so the next stat or read asks again.
+    if (at !== off && s.handle) s.native.notifyInvalInode(s.handle, ino, Math.min(at, off), 0);
+    return () => s.native.replyWrite(id, data.length);
+  }
+  const n = s.fs.write(ino, off, data);
   return () => s.native.replyWrite(id, n);
+}
+
+export function fallocate(s: ServeState, req: RawRequest): Reply {
+  const id = req[1];
+  const [, mode, offset, length] = req.slice(ARG) as number[];
+  s.fs.fallocate(req[2], mode, offset, length);
+  return () => s.native.replyErr(id, 0);
 }
 
 export function release(s: ServeState, req: RawRequest): Reply {

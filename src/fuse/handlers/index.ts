@@ -26,6 +26,7 @@ export const HANDLERS: ReadonlyMap<number, Handler> = new Map<number, Handler>([
   [Op.WRITE, files.write],
   [Op.RELEASE, files.release],
   [Op.FSYNC, files.fsync],
+  [Op.FALLOCATE, files.fallocate],
   [Op.OPENDIR, dirs.opendir],
   [Op.READDIR, dirs.readdir],
   [Op.READDIRPLUS, dirs.readdirplus],
@@ -35,7 +36,7 @@ export const HANDLERS: ReadonlyMap<number, Handler> = new Map<number, Handler>([
 
 /** Requests that change the database (worth grouping into one transaction). */
 export const MUTATING: ReadonlySet<number> = new Set<number>([
-  Op.SETATTR, Op.MKNOD, Op.MKDIR, Op.SYMLINK, Op.LINK, Op.UNLINK, Op.RMDIR, Op.RENAME, Op.CREATE, Op.WRITE, Op.RELEASE,
+  Op.SETATTR, Op.MKNOD, Op.MKDIR, Op.SYMLINK, Op.LINK, Op.UNLINK, Op.RMDIR, Op.RENAME, Op.CREATE, Op.WRITE, Op.RELEASE, Op.FALLOCATE,
 ]);
 
 /** Requests that must run outside any open transaction (durability points). */

@@ -16,7 +16,7 @@ export function lookup(ctx: FsContext, parent: number, name: string): Attr {
   if (parentMode === undefined) throw new FsError('ENOENT', 'lookup', undefined, `no such inode ${parent}`);
   if ((parentMode & S_IFMT) !== S_IFDIR) throw new FsError('ENOTDIR', 'lookup');
   if (!row) throw new FsError('ENOENT', 'lookup', name);
-  return rowToAttr(row);
+  return rowToAttr(ctx, row);
 }
 
 export function getattr(ctx: FsContext, ino: number): Attr {

@@ -44,7 +44,7 @@ export function readdirPlus(ctx: FsContext, ino: number, offset = 0, limit = -1)
   requireDirRow(ctx, ino, 'readdir');
   return page<EntryPlus>(ctx, SQL_READDIR_PLUS, ino, offset, limit).map((e) => {
     const [id, name, eino, mode, nlink, uid, gid, size, rdev, atime, atime_nsec, mtime, mtime_nsec, ctime, ctime_nsec] = e;
-    const attr = rowToAttr(ctx.atime.apply({ ino: eino, mode, nlink, uid, gid, size, rdev, atime, atime_nsec, mtime, mtime_nsec, ctime, ctime_nsec }));
+    const attr = rowToAttr(ctx, ctx.atime.apply({ ino: eino, mode, nlink, uid, gid, size, rdev, atime, atime_nsec, mtime, mtime_nsec, ctime, ctime_nsec }));
     return { name, ino: eino, mode, offset: id, attr };
   });
 }

@@ -21,7 +21,8 @@ export function setattr(ctx: FsContext, ino: number, changes: SetAttr): Attr {
       const size = changes.size;
       if (isDirMode(row.mode)) throw new FsError('EISDIR', 'truncate');
       if (!isRegMode(row.mode)) throw new FsError('EINVAL', 'truncate', undefined, 'not a regular file');
-      if (!Number.isSafeInteger(size) || size < 0) throw new FsError('EINVAL', 'truncate', undefined, 'invalid size');
+      if (!(size >= 0) || (Number.isFinite(size) && !Number.isInteger(size))) throw new FsError('EINVAL', 'truncate', undefined, 'invalid size');
+      if (!Number.isSafeInteger(size)) throw new FsError('EFBIG', 'truncate');
       truncateData(ctx, row, size, t);
       if (ctx.observer) notify(ctx, { op: 'truncate', ino, size });
     }

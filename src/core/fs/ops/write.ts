@@ -27,8 +27,19 @@ export function padChunk(ctx: FsContext, ino: number, idx: number, len: number):
   ctx.store.stmt(SQL_PUT_CHUNK).run(ino, idx, buf);
 }
 
+/** Writes data at the end of the file as this transaction sees it; returns where it landed. */
+export function append(ctx: FsContext, ino: number, data: Uint8Array): number {
+  return ctx.store.transaction(() => {
+    const at = requireRow(ctx, ino, 'write').size;
+    write(ctx, ino, at, data);
+    return at;
+  });
+}
+
 export function write(ctx: FsContext, ino: number, offset: number, data: Uint8Array): number {
-  if (!Number.isSafeInteger(offset) || offset < 0) throw new FsError('EINVAL', 'write', undefined, 'invalid offset');
+  if (!(offset >= 0) || (Number.isFinite(offset) && !Number.isInteger(offset))) throw new FsError('EINVAL', 'write', undefined, 'invalid offset');
+  // beyond 2^53 a JavaScript number cannot hold every offset: too large for this filesystem
+  if (!Number.isSafeInteger(offset)) throw new FsError('EFBIG', 'write');
   const len = data.byteLength;
   if (!Number.isSafeInteger(offset + len)) throw new FsError('EFBIG', 'write');
   return ctx.store.transaction(() => {
