@@ -141,7 +141,8 @@ export function dumpSpecTables(file: string): Record<string, string[]> {
 }
 
 /** Every row of every table (ours included): proves a failed command changed nothing. */
-export function dumpAllTables(file: string): string {
+/** Every table's rows, in order; `rowsOnly` leaves out tables without rows (created or not). */
+export function dumpAllTables(file: string, rowsOnly = false): string {
   const db = new Database(file, { readonly: true });
   try {
     const names = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as { name: string }[]).map((r) => r.name);
@@ -151,7 +152,9 @@ export function dumpAllTables(file: string): string {
       const stmt = db.prepare(`SELECT * FROM "${t}" ORDER BY ${Array.from({ length: n }, (_, i) => i + 1).join(', ')}`);
       stmt.raw(true);
       stmt.safeIntegers(true);
-      parts.push(t, ...(stmt.all() as unknown[][]).map((r) => JSON.stringify(r.map((v) => (typeof v === 'bigint' ? `${v}n` : Buffer.isBuffer(v) ? v.toString('base64') : v)))));
+      const rows = stmt.all() as unknown[][];
+      if (rowsOnly && rows.length === 0) continue;
+      parts.push(t, ...rows.map((r) => JSON.stringify(r.map((v) => (typeof v === 'bigint' ? `${v}n` : Buffer.isBuffer(v) ? v.toString('base64') : v)))));
     }
     return parts.join('\n');
   } finally {

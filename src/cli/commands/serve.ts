@@ -3,6 +3,7 @@ import { Agent } from '../../core/agent.js';
 import { targetFromArg } from '../../store/index.js';
 import { MCP_TOOL_NAMES, selectTools, serveStdio } from '../../mcp/index.js';
 import { UserError } from '../errors.js';
+import { dieOfSigpipe, onOutputClosed } from '../output.js';
 import { registerServeNfs } from './serve-nfs.js';
 
 interface McpOptions {
@@ -35,6 +36,11 @@ export function registerServe(program: Command): void {
       // check the arguments before opening anything
       const tools = opts.tools === undefined ? undefined : parseToolList(opts.tools);
       const agent = Agent.open(targetFromArg(idOrPath));
+      // a client that stops reading ends the session in the MCP transport (one line, exit 0,
+      // the agent closed), not by the CLI's usual death by SIGPIPE
+      const restore = onOutputClosed((stream) => {
+        if (stream === 'stderr') dieOfSigpipe();
+      });
       try {
         // stdout belongs to the protocol: tell the human on stderr
         console.error(
@@ -42,6 +48,7 @@ export function registerServe(program: Command): void {
         );
         await serveStdio(agent, { tools });
       } finally {
+        restore();
         agent.close();
       }
     });
