@@ -94,6 +94,10 @@ export interface StatFs {
 export interface FileSystem {
   readonly rootIno: number;
 
+  /**
+   * The entry `name` of directory `parent`. '.' is parent itself and '..' its parent (the root's
+   * is the root) in every implementation: callers may walk up with it.
+   */
   lookup(parent: number, name: string): Attr;
   getattr(ino: number): Attr;
   setattr(ino: number, changes: SetAttr, caller?: Caller): Attr;

@@ -29,6 +29,29 @@ export function isDotName(name: string): boolean {
   return name === '.' || name === '..';
 }
 
+/** Operations that take a directory entry name (lookup follows '.' and '..'; the rest refuse them). */
+export type EntryOp = 'mkdir' | 'mknod' | 'create' | 'symlink' | 'link' | 'unlink' | 'rmdir' | 'rename';
+
+/**
+ * The errno every FileSystem gives when '.' or '..' is named as the entry to make, remove or move
+ * (Linux's answers, so a mount and the core agree): making one says EEXIST (it exists), unlink
+ * EISDIR, rmdir '.' EINVAL and '..' ENOTEMPTY, rename '.' EINVAL and '..' EBUSY.
+ * Callers check that the parent is a directory first (ENOTDIR wins, as in the kernel).
+ */
+export function checkNotDot(name: string, op: EntryOp): void {
+  if (!isDotName(name)) return;
+  switch (op) {
+    case 'unlink':
+      throw new FsError('EISDIR', op, name);
+    case 'rmdir':
+      throw new FsError(name === '.' ? 'EINVAL' : 'ENOTEMPTY', op, name);
+    case 'rename':
+      throw new FsError(name === '.' ? 'EINVAL' : 'EBUSY', op, name);
+    default:
+      throw new FsError('EEXIST', op, name);
+  }
+}
+
 /** A name or path given as bytes (SDK Buffers, host directory entries): strict UTF-8 or EILSEQ. */
 export function textFromBytes(bytes: Uint8Array, syscall: string, what = 'name'): string {
   if (!isUtf8(bytes)) throw new FsError('EILSEQ', syscall, escapeBytes(bytes), `${what} is not valid UTF-8`);

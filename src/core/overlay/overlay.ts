@@ -4,7 +4,7 @@ import { FsError } from '../errors.js';
 import type { Attr, Caller, DirEntry, DirEntryPlus, FileSystem, SetAttr, StatFs } from '../types.js';
 import { RENAME_EXCHANGE, RENAME_NOREPLACE, ROOT_INO, S_IFDIR, S_IFMT, S_IFREG, isDir } from '../types.js';
 import type { MutationObserver } from '../fs/mutation.js';
-import { checkName, isDotName } from '../fs/names.js';
+import { checkName, checkNotDot } from '../fs/names.js';
 import { cycleError } from '../fs/paths.js';
 import { checkAccess } from './access.js';
 import { BaseReader, attrOfStats, join } from './base.js';
@@ -387,7 +387,11 @@ export class OverlayFs implements FileSystem {
   }
 
   lookup(parent: number, name: string): Attr {
-    validName(name, 'lookup');
+    if (name === '.' || name === '..') {
+      const dir = this.dirNode(parent, 'lookup');
+      return this.attrOf(name === '.' ? dir : dir.parent ?? this.root);
+    }
+    checkName(name, 'lookup');
     const found = this.find(this.dirNode(parent, 'lookup'), name);
     if (!found) throw new FsError('ENOENT', 'lookup', name);
     return found.attr;
@@ -443,9 +447,10 @@ export class OverlayFs implements FileSystem {
 
   // ---- creation ----------------------------------------------------------------------------
 
-  private prepareCreate(parent: number, name: string, syscall: string): { p: Node; pd: number; path: string; hadWhiteout: boolean } {
-    validName(name, syscall);
+  private prepareCreate(parent: number, name: string, syscall: 'mkdir' | 'mknod' | 'create' | 'symlink'): { p: Node; pd: number; path: string; hadWhiteout: boolean } {
+    checkName(name, syscall);
     const p = this.dirNode(parent, syscall);
+    checkNotDot(name, syscall);
     if (this.find(p, name)) throw new FsError('EEXIST', syscall, name);
     const pd = this.ensureDelta(p);
     const path = join(this.pathOf(p), name);
@@ -502,10 +507,11 @@ export class OverlayFs implements FileSystem {
   }
 
   link(ino: number, newParent: number, newName: string): Attr {
-    validName(newName, 'link');
+    checkName(newName, 'link');
     const node = this.nodes.must(ino, 'link');
-    if ((node.type & S_IFMT) === S_IFDIR) throw new FsError('EPERM', 'link');
+    if ((node.type & S_IFMT) === S_IFDIR) throw new FsError('EPERM', 'link', newName, 'hard links to directories are not allowed');
     const q = this.dirNode(newParent, 'link');
+    checkNotDot(newName, 'link');
     if (this.find(q, newName)) throw new FsError('EEXIST', 'link', newName);
     const attr = this.tx(() => {
       const d = this.ensureDelta(node);
@@ -527,7 +533,8 @@ export class OverlayFs implements FileSystem {
   }
 
   unlink(parent: number, name: string): void {
-    validName(name, 'unlink');
+    checkNotDot(name, 'unlink');
+    checkName(name, 'unlink');
     const p = this.dirNode(parent, 'unlink');
     const found = this.find(p, name);
     if (!found) throw new FsError('ENOENT', 'unlink', name);
@@ -536,7 +543,8 @@ export class OverlayFs implements FileSystem {
   }
 
   rmdir(parent: number, name: string): void {
-    validName(name, 'rmdir');
+    checkNotDot(name, 'rmdir');
+    checkName(name, 'rmdir');
     const p = this.dirNode(parent, 'rmdir');
     const found = this.find(p, name);
     if (!found) throw new FsError('ENOENT', 'rmdir', name);
@@ -572,8 +580,13 @@ export class OverlayFs implements FileSystem {
   // ---- rename ------------------------------------------------------------------------------
 
   rename(parent: number, name: string, newParent: number, newName: string, flags = 0): void {
-    validName(name, 'rename');
-    validName(newName, 'rename');
+    if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE) || (flags & RENAME_NOREPLACE && flags & RENAME_EXCHANGE)) {
+      throw new FsError('EINVAL', 'rename', name, 'invalid rename flags');
+    }
+    checkNotDot(name, 'rename');
+    checkNotDot(newName, 'rename');
+    checkName(name, 'rename');
+    checkName(newName, 'rename');
     const p = this.dirNode(parent, 'rename');
     const q = this.dirNode(newParent, 'rename');
     const src = this.find(p, name);
@@ -766,11 +779,5 @@ export class OverlayFs implements FileSystem {
     }
     return out;
   }
-}
-
-/** The core's name check; '.' and '..' are never entries of an overlay directory. */
-function validName(name: string, syscall: string): void {
-  checkName(name, syscall);
-  if (isDotName(name)) throw new FsError('EINVAL', syscall, name);
 }
 
