@@ -32,8 +32,3 @@ export function databasePath(target: AgentTarget, cwd = process.cwd()): string {
   validateId(target.id);
   return join(resolve(cwd), AGENT_DIR, `${target.id}.db`);
 }
-
-/** Accepts either an id or a path, as every CLI command does. */
-export function targetFromArg(arg: string): AgentTarget {
-  return looksLikePath(arg) ? { path: arg } : { id: arg };
-}

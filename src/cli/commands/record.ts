@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { constants } from 'node:os';
 import { startCommandCall } from '../../core/tools/index.js';
-import { openAgentArg } from './timeline.js';
+import { AGENT_ARG, openAgentArg } from '../agent-arg.js';
 import { UserError } from '../errors.js';
 import { onOutputClosed } from '../output.js';
 import { parseIntOption } from '../options.js';
@@ -18,7 +18,7 @@ interface RecordOptions {
  * runs, so a mount of the agent journals the command's file changes under the call's id.
  */
 export async function recordCommand(idArg: string, argv: string[], opts: { name?: string; tailBytes?: number }): Promise<number> {
-  const agent = openAgentArg(idArg);
+  const agent = openAgentArg(idArg, { journal: false });
   try {
     const call = startCommandCall(agent.tools, argv, { name: opts.name, cwd: process.cwd(), tailBytes: opts.tailBytes });
     // tethered: if we are killed (even SIGKILL), the kernel kills the command too
@@ -68,7 +68,7 @@ export function registerRecord(program: Command): void {
   program
     .command('record')
     .description('Run a command as one tool call of the agent (name, argv, cwd, exit status, duration, output tail)')
-    .argument('<ID>', 'agent id or path to a .db file')
+    .argument('<ID>', AGENT_ARG)
     .argument('<CMD...>', 'the command and its arguments (after --)')
     .option('--name <NAME>', 'tool name to record (default: the program name)')
     .option('--tail <BYTES>', 'bytes of stdout and of stderr kept in the record', '4096')
