@@ -23,13 +23,14 @@ export function registerCommit(program: Command): void {
       const { agent, ov, database } = openOverlay(id);
       try {
         if (!opts.dryRun && sessionInUse(database)) {
-          throw new UserError(`session ${id} is running; commit after its commands have finished`);
+          throw new UserError(`session ${id} is running; commit after its commands have finished`, 'busy');
         }
         const result = commitChanges(ov, { paths, force: opts.force, dryRun: opts.dryRun });
         for (const c of result.conflicts) console.error(`conflict: ${relPath(c.path)}: ${c.reason}`);
         if (result.conflicts.length && !opts.force && !opts.dryRun) {
           throw new UserError(
             `${result.conflicts.length} conflict${result.conflicts.length === 1 ? '' : 's'} with the base; nothing committed (use --force to overwrite the base)`,
+            'conflict',
           );
         }
         for (const c of result.changes) console.log(changeLine(c));
@@ -50,7 +51,7 @@ export function registerCommit(program: Command): void {
     .action((id: string, paths: string[]) => {
       const { agent, ov, database } = openOverlay(id);
       try {
-        if (sessionInUse(database)) throw new UserError(`session ${id} is running; discard after its commands have finished`);
+        if (sessionInUse(database)) throw new UserError(`session ${id} is running; discard after its commands have finished`, 'busy');
         const dropped = discardChanges(ov, paths);
         for (const c of dropped) console.log(changeLine(c));
         console.log(`Discarded ${dropped.length} change${dropped.length === 1 ? '' : 's'}`);

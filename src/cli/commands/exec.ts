@@ -102,8 +102,8 @@ function runIn(cwd: string, argv: string[]): Promise<number> {
     };
     child.on('error', (e: NodeJS.ErrnoException) => {
       done();
-      if (e.code === 'ENOENT') reject(new UserError(`${cmd}: command not found`, 127));
-      else reject(new UserError(`${cmd}: ${e.message}`, 126));
+      if (e.code === 'ENOENT') reject(new UserError(`${cmd}: command not found`, 'command-not-found'));
+      else reject(new UserError(`${cmd}: ${e.message}`, 'not-executable'));
     });
     child.on('exit', (code, signal) => {
       done();

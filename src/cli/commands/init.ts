@@ -58,7 +58,7 @@ export function registerInit(program: Command): void {
           try {
             Store.open({ path: file }, { allowOldLayout: true, readOnly: true }).close();
           } catch (e) {
-            if (e instanceof StoreError && (e.code === 'EFOREIGN' || e.code === 'ECORRUPT')) {
+            if (e instanceof StoreError && (e.code === 'foreign' || e.code === 'corrupt')) {
               throw new UserError(`${e.message}; not overwriting it`);
             }
             throw e;

@@ -53,7 +53,7 @@ export async function recordCommand(idArg: string, argv: string[], opts: { name?
       call.finish({ code: null, spawnError: exit.error });
       // the POSIX shell's statuses, as `agentfs run` has them: 127 not found, 126 found but not runnable
       const code = exit.error.code;
-      throw new UserError(`cannot run ${argv[0]}: ${code ?? exit.error.message}`, code === 'ENOENT' ? 127 : 126);
+      throw new UserError(`cannot run ${argv[0]}: ${code ?? exit.error.message}`, code === 'ENOENT' ? 'command-not-found' : 'not-executable');
     }
     call.finish({ code: exit.code, signal: exit.signal });
     if (exit.code !== null) return exit.code;
