@@ -1,10 +1,10 @@
 import type { BigIntStats } from 'node:fs';
 import type { Store } from '../../store/index.js';
-import { FsError } from '../errors.js';
+import { FsError, isFsError } from '../errors.js';
 import type { Attr, Caller, DirEntry, DirEntryPlus, FileSystem, SetAttr, StatFs } from '../types.js';
 import { RENAME_EXCHANGE, RENAME_NOREPLACE, ROOT_INO, S_IFDIR, S_IFMT, S_IFREG, isDir } from '../types.js';
 import type { MutationObserver } from '../fs/mutation.js';
-import { checkName, checkNotDot } from '../fs/names.js';
+import { checkName, checkNotDot, isDotName } from '../fs/names.js';
 import { cycleError } from '../fs/paths.js';
 import { checkAccess } from './access.js';
 import { BaseReader, attrOfStats, join } from './base.js';
@@ -92,6 +92,14 @@ export class OverlayFs implements FileSystem {
   }
 
   // ---- transactions ------------------------------------------------------------------------
+
+  /**
+   * The contract's transaction: the delta's store transaction, and on failure what this object
+   * remembers is rolled back too (see tx).
+   */
+  transaction<T>(fn: () => T): T {
+    return this.tx(fn);
+  }
 
   private txDepth = 0;
   private readonly observer: MutationObserver | undefined;
@@ -304,11 +312,15 @@ export class OverlayFs implements FileSystem {
 
   // ---- lookup ------------------------------------------------------------------------------
 
+  /** The delta inode of deltaDir/name, through the delta's FileSystem interface. */
   private deltaChild(deltaDir: number, name: string): number | undefined {
-    const row = this.store.stmt('SELECT ino FROM fs_dentry WHERE parent_ino = ? AND name = ?').get(deltaDir, name) as
-      | { ino: number }
-      | undefined;
-    return row?.ino;
+    if (isDotName(name)) return undefined; // never an entry (lookup would follow it)
+    try {
+      return this.delta.lookup(deltaDir, name).ino;
+    } catch (e) {
+      if (isFsError(e, 'ENOENT')) return undefined;
+      throw e;
+    }
   }
 
   private dirNode(ino: number, syscall: string): Node {
@@ -735,9 +747,9 @@ export class OverlayFs implements FileSystem {
     const limit = limitArg < 0 ? Infinity : limitArg;
     const out: DirEntry[] = [];
     if (dir.delta !== undefined && offset < BASE_COOKIE) {
+      // every ino handed out is one the other calls take (the contract): register the nodes
       for (const e of this.delta.readdir(dir.delta, offset, limit === Infinity ? -1 : limit)) {
-        const origin = this.nodes.byDeltaIno(e.ino)?.ino ?? exposedDeltaIno(e.ino, this.origins.baseIno(e.ino));
-        out.push({ ...e, ino: origin });
+        out.push({ ...e, ino: this.nodeForDelta(e.ino, e.mode, dir, e.name).ino });
       }
       if (out.length >= limit) return out;
     }
@@ -751,7 +763,7 @@ export class OverlayFs implements FileSystem {
       limit - out.length,
       (name) =>
         whiteouts.has(name) || this.isHidden(join(base, name)) || (deltaDir !== undefined && this.deltaChild(deltaDir, name) !== undefined),
-      (e) => e.ino,
+      (e) => this.baseNode(e.stats, dir, e.name).ino,
     );
     for (const e of more) out.push(e);
     return out;
