@@ -16,6 +16,9 @@ import type { MutationObserver } from '../../src/core/fs/mutation.js';
 import { ROOT_CALLER, type FileSystem } from '../../src/core/types.js';
 import { runCli, tempDir } from '../support/cli.js';
 import { forceUnmount, mountBg } from '../support/fuse.js';
+import { startNfs } from '../support/nfs-server.js';
+// @ts-expect-error: the tests' own NFS client is plain JavaScript
+import { NfsClient, PROC, W } from '../support/nfs-client.mjs';
 
 export interface Stat {
   ino: number;
@@ -25,28 +28,32 @@ export interface Stat {
 }
 
 /** Path-level operations every target supports; failures throw an error whose `code` is the errno name. */
+/** Path-level operations every target supports; failures throw (or reject with) an error whose `code` is the errno name. */
+type R<T> = T | Promise<T>;
 export interface Driver {
-  mkdir(path: string, mode?: number): void;
+  mkdir(path: string, mode?: number): R<void>;
   /** O_CREAT|O_EXCL */
-  create(path: string, mode?: number): void;
-  write(path: string, offset: number, data: string | Buffer): void;
-  read(path: string, offset?: number, length?: number): Buffer;
-  stat(path: string): Stat;
-  unlink(path: string): void;
-  rmdir(path: string): void;
-  rename(from: string, to: string): void;
-  link(existing: string, newPath: string): void;
-  symlink(target: string, path: string): void;
-  readlink(path: string): string;
-  readdir(path: string): string[];
-  truncate(path: string, size: number): void;
-  chmod(path: string, mode: number): void;
+  create(path: string, mode?: number): R<void>;
+  write(path: string, offset: number, data: string | Buffer): R<void>;
+  read(path: string, offset?: number, length?: number): R<Buffer>;
+  stat(path: string): R<Stat>;
+  unlink(path: string): R<void>;
+  rmdir(path: string): R<void>;
+  rename(from: string, to: string): R<void>;
+  link(existing: string, newPath: string): R<void>;
+  symlink(target: string, path: string): R<void>;
+  readlink(path: string): R<string>;
+  readdir(path: string): R<string[]>;
+  truncate(path: string, size: number): R<void>;
+  chmod(path: string, mode: number): R<void>;
 }
 
 export interface Target {
   name: string;
   /** a fresh directory for one test, possibly with files in it (from the base where there is one) */
-  fresh(files?: Record<string, string | null>): string;
+  fresh(files?: Record<string, string | null>): R<string>;
+  /** the errno a core errno arrives as (NFSv3 has no EBUSY or EILSEQ: they arrive as EINVAL) */
+  wire?(code: string): string;
   driver: Driver;
   /** the FileSystem itself (core targets only) */
   fs?: FileSystem;
@@ -248,6 +255,167 @@ export async function mountTarget(): Promise<Target> {
     },
     async close() {
       await forceUnmount(mnt, pid);
+      tmp.cleanup();
+    },
+  };
+}
+
+const NFS_ERRNO: Record<number, string> = {
+  1: 'EPERM', 2: 'ENOENT', 5: 'EIO', 13: 'EACCES', 17: 'EEXIST', 18: 'EXDEV', 20: 'ENOTDIR', 21: 'EISDIR',
+  22: 'EINVAL', 27: 'EFBIG', 28: 'ENOSPC', 30: 'EROFS', 31: 'EMLINK', 63: 'ENAMETOOLONG', 66: 'ENOTEMPTY', 70: 'ESTALE',
+};
+const NFS_TYPE: Record<number, number> = { 1: 0o100000, 2: 0o040000, 3: 0o060000, 4: 0o020000, 5: 0o120000, 6: 0o140000, 7: 0o010000 };
+
+/* eslint-disable @typescript-eslint/no-explicit-any */
+/** The same operations as NFSv3 calls to `agentfs serve nfs` (the tests' own RPC client). */
+function nfsDriver(client: any, root: Buffer): Driver {
+  const check = (status: number, what: string) => {
+    if (status !== 0) throw Object.assign(new Error(`${what}: NFS status ${status}`), { code: NFS_ERRNO[status] ?? `NFS${status}` });
+  };
+  const walk = async (parts: string[]): Promise<{ fh: Buffer; attr?: any }> => {
+    let fh = root;
+    let attr: any;
+    for (const part of parts) {
+      const r = await client.lookup(fh, part);
+      check(r.status, `lookup ${part}`);
+      fh = r.fh;
+      attr = r.attr;
+    }
+    return { fh, attr };
+  };
+  const fhOf = async (path: string) => (await walk(path.split('/').filter(Boolean))).fh;
+  const split = async (path: string): Promise<[Buffer, string]> => {
+    const parts = path.split('/').filter(Boolean);
+    const name = parts.pop()!;
+    return [(await walk(parts)).fh, name];
+  };
+  return {
+    async mkdir(path, mode = 0o755) {
+      const [dir, name] = await split(path);
+      check((await client.mkdir(dir, name, { mode })).status, 'mkdir');
+    },
+    async create(path, mode = 0o644) {
+      const [dir, name] = await split(path);
+      check((await client.create(dir, name, { how: 1, sattr: { mode } })).status, 'create');
+    },
+    async write(path, offset, data) {
+      const r = await client.write(await fhOf(path), offset, typeof data === 'string' ? Buffer.from(data) : data, 2);
+      check(r.status, 'write');
+    },
+    async read(path, offset = 0, length = 1 << 20) {
+      const fh = await fhOf(path);
+      const parts: Buffer[] = [];
+      let got = 0;
+      for (;;) {
+        const r = await client.read(fh, offset + got, Math.min(length - got, 1 << 17));
+        check(r.status, 'read');
+        parts.push(r.data);
+        got += r.data.length;
+        if (r.eof || got >= length || r.data.length === 0) break;
+      }
+      return Buffer.concat(parts);
+    },
+    async stat(path) {
+      const parts = path.split('/').filter(Boolean);
+      let attr = (await walk(parts)).attr;
+      if (!parts.length) {
+        const r = await client.getattr(root);
+        check(r.status, 'getattr');
+        attr = r.attr;
+      }
+      return { ino: attr.fileid, mode: NFS_TYPE[attr.type]! | attr.mode, nlink: attr.nlink, size: attr.size };
+    },
+    async unlink(path) {
+      const [dir, name] = await split(path);
+      check((await client.remove(dir, name)).status, 'remove');
+    },
+    async rmdir(path) {
+      const [dir, name] = await split(path);
+      check((await client.rmdir(dir, name)).status, 'rmdir');
+    },
+    async rename(from, to) {
+      const [a, an] = await split(from);
+      const [b, bn] = await split(to);
+      check((await client.rename(a, an, b, bn)).status, 'rename');
+    },
+    async link(existing, newPath) {
+      const fh = await fhOf(existing);
+      const [dir, name] = await split(newPath);
+      check((await client.link(fh, dir, name)).status, 'link');
+    },
+    async symlink(target, path) {
+      const [dir, name] = await split(path);
+      const r = client.created(await client.nfs(PROC.SYMLINK, new W().opaque(dir).str(name).sattr({}).str(target)));
+      check(r.status, 'symlink');
+    },
+    async readlink(path) {
+      const r = await client.nfs(PROC.READLINK, new W().opaque(await fhOf(path)));
+      const status = r.u32();
+      r.postOpAttr();
+      check(status, 'readlink');
+      return r.str();
+    },
+    async readdir(path) {
+      const fh = await fhOf(path);
+      const names: string[] = [];
+      let cookie = 0;
+      let verifier = Buffer.alloc(8);
+      for (;;) {
+        const r = await client.readdir(fh, cookie, verifier);
+        check(r.status, 'readdir');
+        for (const e of r.entries) if (e.name !== '.' && e.name !== '..') names.push(e.name);
+        if (r.eof || !r.entries.length) break;
+        cookie = r.entries[r.entries.length - 1].cookie;
+        verifier = r.verifier;
+      }
+      return names;
+    },
+    async truncate(path, size) {
+      check((await client.setattr(await fhOf(path), { size })).status, 'setattr');
+    },
+    async chmod(path, mode) {
+      check((await client.setattr(await fhOf(path), { mode })).status, 'setattr');
+    },
+  };
+}
+
+/** `agentfs serve nfs` of a plain agent, driven by NFSv3 calls. */
+export async function nfsTarget(): Promise<Target> {
+  const tmp = tempDir('agentfs-conf-nfs-');
+  const db = join(tmp.dir, 'a.db');
+  const init = await runCli(['init', db]);
+  if (init.code !== 0) throw new Error(`init failed: ${init.stderr}`);
+  const server = await startNfs(db, tmp.dir);
+  const client = await NfsClient.connect(server.port);
+  const driver = nfsDriver(client, await client.mount('/'));
+  return {
+    name: 'serve nfs',
+    driver,
+    wire: (code) => (code === 'EBUSY' || code === 'EILSEQ' ? 'EINVAL' : code),
+    async fresh(files = {}) {
+      const dir = `/${freshName()}`;
+      await driver.mkdir(dir);
+      for (const [rel, content] of Object.entries(files)) {
+        const parts = rel.split('/');
+        for (let i = 1; i < parts.length; i++) {
+          const sub = `${dir}/${parts.slice(0, i).join('/')}`;
+          await Promise.resolve(driver.mkdir(sub)).catch((e) => {
+            if (e.code !== 'EEXIST') throw e;
+          });
+        }
+        if (content === null) await Promise.resolve(driver.mkdir(`${dir}/${rel}`)).catch((e) => {
+          if (e.code !== 'EEXIST') throw e;
+        });
+        else {
+          await driver.create(`${dir}/${rel}`);
+          await driver.write(`${dir}/${rel}`, 0, content);
+        }
+      }
+      return dir;
+    },
+    async close() {
+      client.close();
+      await server.stop();
       tmp.cleanup();
     },
   };
