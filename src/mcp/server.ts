@@ -15,7 +15,7 @@ import { LineStdioTransport } from './line-transport.js';
 const pkg = createRequire(import.meta.url)('../../package.json') as { version: string };
 
 export interface AgentMcpServerOptions {
-  /** tool names to offer (default: all); unknown names throw RangeError */
+  /** tool names to offer (default: all); unknown names throw AgentfsError 'usage' */
   tools?: readonly string[];
 }
 

@@ -292,6 +292,42 @@ describe.each(TARGETS)('contract: %s', (_name, make) => {
     fs.release(ino);
   });
 
+  it('symlink targets: empty ENOENT, PATH_MAX (4096) bytes or more ENAMETOOLONG', async () => {
+    const d = await t.fresh();
+    const { driver: fs } = t;
+    expect(await errno(() => fs.symlink('', `${d}/l`))).toBe(E('ENOENT'));
+    expect(await errno(() => fs.symlink('x'.repeat(4096), `${d}/l`))).toBe(E('ENAMETOOLONG'));
+    await fs.symlink('x'.repeat(4000), `${d}/l`);
+    expect((await fs.readlink(`${d}/l`)).length).toBe(4000);
+  });
+
+  it('the other ops of the core: mknod, access, readdirPlus, statfs, argument errors, unknown inos', async () => {
+    if (!core()) return;
+    const fs = t.fs!;
+    const dir = fs.lookup(fs.rootIno, (await t.fresh({ f: 'data' })).slice(1)).ino;
+    const root = { uid: 0, gid: 0 };
+    const fifo = fs.mknod(dir, 'fifo', 0o010644, 0, root);
+    expect(fifo.mode).toBe(0o010644);
+    expect(fs.mknod(dir, 'sock', 0o140600, 0, root).mode & S_IFMT).toBe(0o140000);
+    expect(await errno(() => fs.mknod(dir, 'd', S_IFDIR | 0o755, 0, root))).toBe('EINVAL');
+    expect(await errno(() => fs.mknod(dir, 'fifo', 0o010644, 0, root))).toBe('EEXIST');
+    expect(await errno(() => fs.read(fifo.ino, 0, 10))).toBe('EINVAL');
+    const f = fs.lookup(dir, 'f');
+    fs.setattr(f.ino, { mode: 0o600 });
+    expect(await errno(() => fs.access(f.ino, 4, { uid: 1000, gid: 1000 }))).toBe('EACCES');
+    expect(await errno(() => fs.access(f.ino, 0, { uid: 1000, gid: 1000 }))).toBe('ok');
+    expect(await errno(() => fs.access(f.ino, 6, root))).toBe('ok');
+    // readdirPlus shows what lookup shows
+    for (const e of fs.readdirPlus(dir)) expect(e.attr).toEqual(fs.lookup(dir, e.name));
+    expect(fs.statfs().namemax).toBe(255);
+    expect(await errno(() => fs.read(f.ino, -1, 10))).toBe('EINVAL');
+    expect(await errno(() => fs.write(f.ino, -1, Buffer.from('x')))).toBe('EINVAL');
+    expect(await errno(() => fs.setattr(f.ino, { size: -1 }))).toBe('EINVAL');
+    expect(await errno(() => fs.readdir(f.ino))).toBe('ENOTDIR');
+    expect(await errno(() => fs.lookup(f.ino, 'x'))).toBe('ENOTDIR');
+    expect(['ENOENT', 'ESTALE']).toContain(await errno(() => fs.getattr(2 ** 40 + 12345)));
+  });
+
   describe('atomicity (core: a failure injected inside the transaction)', () => {
     it('a failed rm -r leaves the whole tree', async () => {
       if (!core()) return;
