@@ -15,9 +15,12 @@ import { BASE_COOKIE, baseEntriesFrom } from './readdir-merge.js';
 import { ensureOverlaySchema } from './schema.js';
 import { Whiteouts } from './whiteouts.js';
 
+/** The delta: the FileSystem contract, plus the path of an inode (InodeFs has it). */
+export type DeltaFs = FileSystem & { pathOf(ino: number): string | undefined };
+
 export interface OverlayOptions {
   /** the delta filesystem: an InodeFs over the same store */
-  delta: FileSystem;
+  delta: DeltaFs;
   /** base paths ('/x/y') never shown from the base (e.g. the session database's directory) */
   hide?: readonly string[];
   /** read the base by path instead of through a descriptor (see BaseReader) */
@@ -43,7 +46,7 @@ interface Found {
 export class OverlayFs implements FileSystem {
   readonly rootIno = ROOT_INO;
   readonly base: BaseReader;
-  readonly delta: FileSystem;
+  readonly delta: DeltaFs;
   readonly whiteouts: Whiteouts;
   readonly origins: Origins;
   readonly store: Store;
@@ -274,16 +277,7 @@ export class OverlayFs implements FileSystem {
 
   /** Overlay path of a delta inode (its first name), or undefined when it has none. */
   deltaPathOf(deltaIno: number): string | undefined {
-    const parts: string[] = [];
-    for (let ino = deltaIno; ino !== this.delta.rootIno; ) {
-      const row = this.store.stmt('SELECT parent_ino, name FROM fs_dentry WHERE ino = ? ORDER BY id LIMIT 1').get(ino) as
-        | { parent_ino: number; name: string }
-        | undefined;
-      if (!row || parts.length > 4096) return undefined;
-      parts.unshift(row.name);
-      ino = row.parent_ino;
-    }
-    return `/${parts.join('/')}`;
+    return this.delta.pathOf(deltaIno);
   }
 
   /** Commit is about to rename base directory `from` to `to` (recorded for recovery). */
