@@ -7,7 +7,7 @@
 /** Every code, what it means, and the exit status it maps to (MANUAL.md "Exit status"). */
 export const ERROR_CODES = {
   usage: { exit: 1, means: 'a bad argument, option value, agent id or URL' },
-  'not-found': { exit: 1, means: 'no such agent, database, session, remote or tool call' },
+  'not-found': { exit: 1, means: 'no such agent, database, session, remote, key or tool call' },
   exists: { exit: 1, means: 'it already exists (init without --force)' },
   denied: { exit: 1, means: 'the database file, its directory or -wal/-shm cannot be read or written' },
   'read-only': { exit: 1, means: 'the database is open read-only here' },

@@ -64,7 +64,7 @@ export function registerInit(program: Command): void {
             throw e;
           }
         }
-        if (!opts.force) throw new UserError(`agent already exists: ${file} (use --force to overwrite)`);
+        if (!opts.force) throw new UserError(`agent already exists: ${file} (use --force to overwrite)`, 'exists');
         for (const f of [file, `${file}-wal`, `${file}-shm`]) rmSync(f, { force: true });
       }
       const store = Store.open(target, { create: true, chunkSize });

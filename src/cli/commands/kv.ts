@@ -59,7 +59,7 @@ export function registerKv(program: Command): void {
     .option('--json', 'print strings as JSON too')
     .action((id: string, key: string, opts: JsonOpt) => {
       const out = withAgent(id, (a) => (a.kv.has(key) ? { value: a.kv.get(key) } : undefined), READ_ONLY);
-      if (!out) throw new UserError(`no such key: ${key}`);
+      if (!out) throw new UserError(`no such key: ${key}`, 'not-found');
       console.log(show(out.value, opts.json));
     });
 
@@ -84,7 +84,7 @@ export function registerKv(program: Command): void {
     .option('-f, --force', 'no error when KEY does not exist')
     .action((id: string, key: string, opts: { force?: boolean }) => {
       const existed = withAgent(id, (a) => a.kv.delete(key));
-      if (!existed && !opts.force) throw new UserError(`no such key: ${key}`);
+      if (!existed && !opts.force) throw new UserError(`no such key: ${key}`, 'not-found');
     });
 
   kv.command('list')
