@@ -7,4 +7,5 @@ export { ToolCallError } from './core/tools/index.js';
 export type { ToolCall, ToolCallFilter, ToolCallStats, ToolCallStatus } from './core/tools/index.js';
 export { FsError, type ErrnoCode } from './core/errors.js';
 export { StoreError } from './store/errors.js';
+export { AgentfsError, ERROR_CODES, type ErrorCode } from './errors.js';
 export * from './core/types.js';

@@ -1,29 +1,32 @@
 import { FsError } from '../core/errors.js';
-import { StoreError } from '../store/errors.js';
+import { KvError } from '../core/kv/errors.js';
+import { ToolCallError } from '../core/tools/calls.js';
+import { AgentfsError, type ErrorCode } from '../errors.js';
 import { escapeControls } from './quote.js';
 
-/** An error meant for the user as it is (no stack): a clear one-line message and an exit code. */
-export class UserError extends Error {
-  readonly exitCode: number;
-  constructor(message: string, exitCode = 1) {
-    super(message);
+/** A condition the CLI itself finds (bad option, session running, conflicts): see src/errors.ts. */
+export class UserError extends AgentfsError {
+  constructor(message: string, code: ErrorCode = 'usage') {
+    super(code, message);
     this.name = 'UserError';
-    this.exitCode = exitCode;
   }
 }
 
 /**
- * Prints one line to stderr and returns the exit code to use. Messages echo user input (paths,
- * keys) and remote replies: control characters in them are written as escapes (\n, \033), so
- * the message stays one line and cannot drive the terminal.
+ * The one place the CLI turns an error into output: one line on stderr, and the exit status.
+ * AgentfsError says its own status (MANUAL.md "Exit status"); an errno error of the core (FsError,
+ * KvError, ToolCallError) or of Node (a system call the CLI made) is 1; anything else is a bug:
+ * its message, and with AGENTFS_DEBUG its stack. Messages echo user input (paths, keys) and
+ * remote replies: control characters in them are written as escapes (\n, \033), so the message
+ * stays one line and cannot drive the terminal.
  */
 export function reportError(e: unknown): number {
   const say = (message: string) => console.error(`agentfs: ${escapeControls(message)}`);
-  if (e instanceof UserError) {
+  if (e instanceof AgentfsError) {
     say(e.message);
-    return e.exitCode;
+    return e.exitStatus;
   }
-  if (e instanceof FsError || e instanceof StoreError) {
+  if (e instanceof FsError || e instanceof KvError || e instanceof ToolCallError) {
     say(e.message);
     return 1;
   }

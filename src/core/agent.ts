@@ -82,7 +82,7 @@ export class Agent {
       store.close();
       // a read-only open of an agent whose first open still has something to set up (an overlay
       // adopting its base root): one writable open does it, then read as asked
-      if (options.readOnly && !options.neverWrite && e instanceof StoreError && e.code === 'EROFS') {
+      if (options.readOnly && !options.neverWrite && e instanceof StoreError && e.code === 'read-only') {
         Agent.open(target, { ...options, readOnly: false }).close();
         const again = Store.open(target, options);
         try {

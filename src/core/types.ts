@@ -91,28 +91,82 @@ export interface StatFs {
   namemax: number;
 }
 
+/**
+ * The filesystem contract. Every implementation (InodeFs, OverlayFs) behaves the same way, and
+ * test/conformance/ checks each rule below against each of them and through a FUSE mount.
+ *
+ * Common rules:
+ * - Failures throw FsError with the errno named here. Every mutating operation is atomic: it
+ *   happens completely or not at all (one store transaction, a savepoint when nested).
+ * - An `ino` argument is a number this filesystem handed out (lookup, create, readdir...). One it
+ *   does not know gives ENOENT or ESTALE (the overlay knows an inode only once it was looked up).
+ * - A directory argument that is not a directory: ENOTDIR.
+ * - Names (one directory entry) are checked by one function for everyone (fs/names.ts
+ *   checkName): empty ENOENT, more than NAME_MAX (255) bytes of UTF-8 ENAMETOOLONG, '/' or NUL
+ *   EINVAL, a lone surrogate EILSEQ. '.' and '..' are never stored; lookup follows them, the
+ *   calls that make, remove or move an entry refuse them with Linux's errno (checkNotDot):
+ *   mkdir/mknod/create/symlink/link EEXIST, unlink EISDIR, rmdir '.' EINVAL / '..' ENOTEMPTY,
+ *   rename EBUSY.
+ * - Permissions are not checked except by `access` (the FUSE mount leaves them to the kernel,
+ *   the NFS server checks them itself); the caller owns what it creates.
+ */
 export interface FileSystem {
   readonly rootIno: number;
 
+  /**
+   * The entry `name` of directory `parent`. '.' is parent itself and '..' its parent (the root's
+   * is the root) in every implementation: callers may walk up with it.
+   * ENOENT no such entry; ENOTDIR parent is not a directory.
+   */
   lookup(parent: number, name: string): Attr;
+  /** Attributes of ino. ENOENT/ESTALE unknown ino. */
   getattr(ino: number): Attr;
+  /**
+   * Changes mode (permission bits only), owner, times and size (truncate or extend with a hole),
+   * all at once; ctime moves. Returns the new attributes. EISDIR size of a directory; EINVAL size
+   * of another non-regular file, a negative size or an invalid time.
+   */
   setattr(ino: number, changes: SetAttr, caller?: Caller): Attr;
-  /** throws EACCES unless caller may access ino with mask (R_OK|W_OK|X_OK, or F_OK) */
+  /** Throws EACCES unless caller may access ino with mask (R_OK|W_OK|X_OK, or F_OK). */
   access(ino: number, mask: number, caller: Caller): void;
 
+  /**
+   * A new directory (nlink 2; the parent's nlink + 1). EEXIST the name is taken; ENOTDIR parent
+   * is not a directory. A setgid parent passes on its group and its setgid bit.
+   */
   mkdir(parent: number, name: string, mode: number, caller: Caller): Attr;
-  /** regular files, fifos, sockets, char and block devices (type bits in mode) */
+  /** Regular files, fifos, sockets, char and block devices (type bits in mode); EINVAL for others; EEXIST taken. */
   mknod(parent: number, name: string, mode: number, rdev: number, caller: Caller): Attr;
-  /** new empty regular file; EEXIST if the name is taken */
+  /** A new empty regular file. EEXIST the name is taken. */
   create(parent: number, name: string, mode: number, caller: Caller): Attr;
+  /** A symbolic link to `target` (stored as is). ENOENT empty target; ENAMETOOLONG 4096 bytes or more; EEXIST taken. */
   symlink(parent: number, name: string, target: string, caller: Caller): Attr;
+  /** Another name for ino (nlink + 1, same inode number and data). EPERM ino is a directory; EEXIST taken. */
   link(ino: number, newParent: number, newName: string): Attr;
+  /**
+   * Removes a name of a non-directory; the inode goes with its last name and last open handle.
+   * ENOENT no such entry; EISDIR it is a directory.
+   */
   unlink(parent: number, name: string): void;
+  /** Removes an empty directory. ENOENT no such entry; ENOTDIR not a directory; ENOTEMPTY it has entries. */
   rmdir(parent: number, name: string): void;
+  /**
+   * rename(2)/renameat2(2), atomically: an existing target is replaced. Two names of one inode:
+   * nothing happens. ENOENT no source (or, with RENAME_EXCHANGE, no target); EEXIST target exists
+   * with RENAME_NOREPLACE; ENOTDIR directory over a non-directory; EISDIR non-directory over a
+   * directory; ENOTEMPTY target directory has entries; EINVAL a directory into its own subtree,
+   * or unknown / contradictory flags.
+   */
   rename(parent: number, name: string, newParent: number, newName: string, flags?: number): void;
+  /** The target of a symbolic link. EINVAL ino is not a symlink. */
   readlink(ino: number): string;
 
+  /**
+   * Up to `length` bytes from `offset` (fewer at end of file; holes read as zeros). EISDIR a
+   * directory; EINVAL another non-regular file, or a negative offset/length.
+   */
   read(ino: number, offset: number, length: number): Buffer;
+  /** Writes all of data at offset (extending the file; a gap is a hole); returns its length. EISDIR / EINVAL as read; EFBIG past 2^53. */
   write(ino: number, offset: number, data: Uint8Array): number;
   /**
    * O_APPEND: writes all of data at the file's end as it is inside this write transaction (not
@@ -120,6 +174,7 @@ export interface FileSystem {
    * other); returns the offset the data landed at.
    */
   append(ino: number, data: Uint8Array): number;
+  /** Makes ino's committed changes durable. */
   fsync(ino: number, datasync: boolean): void;
   /**
    * fallocate(2): mode 0 (extend over a hole), FALLOC_FL_KEEP_SIZE, PUNCH_HOLE (with KEEP_SIZE)
@@ -128,14 +183,26 @@ export interface FileSystem {
    */
   fallocate(ino: number, mode: number, offset: number, length: number): void;
 
-  /** Entries after cookie `offset` (0 = from the start), '.' and '..' excluded, at most `limit`. */
+  /**
+   * Entries after cookie `offset` (0 = from the start), '.' and '..' excluded, at most `limit`
+   * (negative: all). Cookies stay valid while entries come and go: a listing paged while the
+   * directory changes shows every entry that stayed, exactly once. ENOTDIR not a directory.
+   */
   readdir(ino: number, offset?: number, limit?: number): DirEntry[];
+  /** readdir with each entry's attributes. */
   readdirPlus(ino: number, offset?: number, limit?: number): DirEntryPlus[];
   statfs(): StatFs;
 
   /** An open handle on ino exists (keeps an unlinked inode alive until release). */
   open(ino: number, flags: number): void;
   release(ino: number): void;
+
+  /**
+   * Runs fn as one transaction: every change fn makes through this filesystem commits together,
+   * or, when fn throws, none of them does (and the error is re-thrown). Nests (as a savepoint).
+   * PathFs groups multi-step changes with it (rm -r, writeFile, cp -r, mkdir -p).
+   */
+  transaction<T>(fn: () => T): T;
 }
 
 export function isDir(mode: number): boolean {

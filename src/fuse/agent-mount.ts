@@ -2,6 +2,7 @@
  * Mounting an agent: open its database through Agent.open, clear a stale mount left on the
  * mountpoint by a dead server, and serve the agent's filesystem there.
  */
+import { AgentfsError, type ErrorCode } from '../errors.js';
 import { statSync, writeFileSync } from 'node:fs';
 import { Agent } from '../core/agent.js';
 import { freeBytes } from '../core/fs/index.js';
@@ -14,9 +15,10 @@ export interface AgentMount {
   server: FuseServer;
 }
 
-export class MountError extends Error {
-  constructor(message: string) {
-    super(message);
+/** A mountpoint that cannot take the mount (missing, not a directory, mounted already). */
+export class MountError extends AgentfsError {
+  constructor(message: string, code: ErrorCode = 'usage') {
+    super(code, message);
     this.name = 'MountError';
   }
 }
@@ -26,7 +28,7 @@ export async function prepareMountpoint(mountpoint: string): Promise<void> {
   const found = await recoverStale(mountpoint);
   if (found === 'live') {
     const rec = readRecord(mountpoint);
-    throw new MountError(`${mountpoint} is already an agentfs mount${rec ? ` of ${rec.database} (pid ${rec.pid})` : ''}`);
+    throw new MountError(`${mountpoint} is already an agentfs mount${rec ? ` of ${rec.database} (pid ${rec.pid})` : ''}`, 'busy');
   }
   let st;
   try {

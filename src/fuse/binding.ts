@@ -4,6 +4,7 @@
  * found by node-gyp-build. Requests arrive in batches as arrays
  * `[op, id, ino, uid, gid, pid, ...args]`; each is answered once through a reply function.
  */
+import { AgentfsError } from '../errors.js';
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { delimiter, dirname, join } from 'node:path';
@@ -122,9 +123,9 @@ export function addonPath(): string {
  * FUSE cannot work on this machine (no libfuse 3 runtime, no /dev/fuse, no addon for this
  * platform); the message says what to install.
  */
-export class FuseUnavailableError extends Error {
+export class FuseUnavailableError extends AgentfsError {
   constructor(message: string) {
-    super(message);
+    super('unsupported', message);
     this.name = 'FuseUnavailableError';
   }
 }

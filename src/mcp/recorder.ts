@@ -5,7 +5,8 @@
  * the message. Calls that never reach a tool body (unknown tool, bad arguments) are recorded too.
  */
 import { createHash } from 'node:crypto';
-import type { ToolCalls } from '../core/tools/index.js';
+import { KvError } from '../core/kv/index.js';
+import { ToolCallError, type ToolCalls } from '../core/tools/index.js';
 
 /**
  * Strings longer than this are recorded as a short summary: a file's content is already in the
@@ -31,12 +32,9 @@ export function auditValue(value: unknown): unknown {
 
 /** Why a call failed, as the tool_calls.error text and the client's error message. */
 export function errorMessage(e: unknown): string {
-  if (e instanceof Error) {
-    const code = (e as { code?: unknown }).code;
-    // FsError messages start with their code already; KvError/ToolCallError ones do not
-    if (typeof code === 'string' && /^E[A-Z]+$/.test(code) && !e.message.startsWith(`${code}:`)) return `${code}: ${e.message}`;
-    return e.message || e.name;
-  }
+  // FsError messages start with their errno code already; those of kv and tool calls do not
+  if (e instanceof KvError || e instanceof ToolCallError) return `${e.code}: ${e.message}`;
+  if (e instanceof Error) return e.message || e.name;
   return String(e);
 }
 

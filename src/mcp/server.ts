@@ -2,6 +2,7 @@
  * The MCP server over one agent: McpServer (official SDK) announces the tools with JSON Schemas
  * made from their zod schemas, and every tools/call goes through the CallRecorder.
  */
+import { FsError } from '../core/errors.js';
 import { createRequire } from 'node:module';
 import { z } from 'zod';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
@@ -14,13 +15,13 @@ import { LineStdioTransport } from './line-transport.js';
 const pkg = createRequire(import.meta.url)('../../package.json') as { version: string };
 
 export interface AgentMcpServerOptions {
-  /** tool names to offer (default: all); unknown names throw RangeError */
+  /** tool names to offer (default: all); unknown names throw AgentfsError 'usage' */
   tools?: readonly string[];
 }
 
-/** Arguments failed the tool's input schema. */
-class ArgumentError extends Error {
-  readonly code = 'EINVAL';
+/** Arguments failed the tool's input schema: EINVAL, as a file operation with bad arguments. */
+function argumentError(message: string): FsError {
+  return new FsError('EINVAL', undefined, undefined, message);
 }
 
 interface Enabled {
@@ -59,10 +60,10 @@ export function createMcpServer(agent: Agent, options: AgentMcpServerOptions = {
         const e = enabled.get(name);
         if (!e) {
           const why = MCP_TOOL_NAMES.includes(name) ? 'is not enabled on this server (see --tools)' : 'does not exist';
-          throw new ArgumentError(`tool '${name}' ${why}`);
+          throw argumentError(`tool '${name}' ${why}`);
         }
         const parsed = e.input.safeParse(args ?? {});
-        if (!parsed.success) throw new ArgumentError(`invalid arguments for ${name}: ${describeIssues(parsed.error)}`);
+        if (!parsed.success) throw argumentError(`invalid arguments for ${name}: ${describeIssues(parsed.error)}`);
         return e.tool.run(agent, parsed.data as never) as Record<string, unknown>;
       });
       // structured result, and the same as JSON text for clients that read only text

@@ -14,6 +14,7 @@ import {
   type Attr,
 } from '../core/types.js';
 import { agentPath } from './paths.js';
+import { AgentfsError } from '../errors.js';
 
 export interface McpTool<I extends z.ZodRawShape = z.ZodRawShape, O extends z.ZodRawShape = z.ZodRawShape> {
   name: string;
@@ -344,10 +345,11 @@ export const MCP_TOOL_NAMES: readonly string[] = MCP_TOOLS.map((t) => t.name);
  */
 export function selectTools(names?: readonly string[]): McpTool[] {
   if (names === undefined) return [...MCP_TOOLS];
-  if (names.length === 0) throw new RangeError(`no tools selected (available: ${MCP_TOOL_NAMES.join(', ')})`);
+  if (names.length === 0) throw new AgentfsError('usage', `no tools selected (available: ${MCP_TOOL_NAMES.join(', ')})`);
   const unknown = names.filter((n) => !MCP_TOOL_NAMES.includes(n));
   if (unknown.length) {
-    throw new RangeError(
+    throw new AgentfsError(
+      'usage',
       `unknown tool${unknown.length > 1 ? 's' : ''} ${unknown.map((n) => `'${n}'`).join(', ')} (available: ${MCP_TOOL_NAMES.join(', ')})`,
     );
   }

@@ -1,10 +1,11 @@
+import { AgentfsError } from '../errors.js';
 import { spawnSync } from 'node:child_process';
 import { locateNativeTool } from '../platform/native-tool.js';
 
 /** Path of the namespace launcher (native/sandbox/launcher.c), built or prebuilt. */
 export function launcherPath(): string {
   const found = locateNativeTool({ name: 'agentfs-sandbox', source: 'sandbox/launcher.c' });
-  if (found.path === null) throw new Error(found.why);
+  if (found.path === null) throw new AgentfsError('unsupported', found.why);
   return found.path;
 }
 
@@ -21,9 +22,10 @@ export function checkNamespaces(launcher: string): void {
   );
 }
 
-export class NamespaceError extends Error {
+/** This host cannot make the sandbox's namespaces. */
+export class NamespaceError extends AgentfsError {
   constructor(message: string) {
-    super(message);
+    super('unsupported', message);
     this.name = 'NamespaceError';
   }
 }

@@ -2,8 +2,7 @@ import { existsSync } from 'node:fs';
 import { Agent } from '../core/agent.js';
 import { computeChanges } from '../core/changes/index.js';
 import { OverlayFs } from '../core/overlay/index.js';
-import { databasePath, targetFromArg } from '../store/index.js';
-import { liveRuns, liveServer, listSessions, loadSession } from './sessions.js';
+import { liveRuns, liveServer, listSessions } from './sessions.js';
 
 export interface PsRow {
   session: string;
@@ -45,18 +44,6 @@ function countChanges(database: string): number | undefined {
   } catch {
     return undefined;
   }
-}
-
-/**
- * Database of an agent id, path, or run session: `.agentfs/<id>.db` under cwd when it exists,
- * else the database the run registry knows for that session id.
- */
-export function resolveDatabase(arg: string): string {
-  const target = targetFromArg(arg);
-  const local = databasePath(target);
-  if (target.path || existsSync(local)) return local;
-  const session = loadSession(arg);
-  return session ? session.database : local;
 }
 
 /** True while some `run` of this session database is alive. */

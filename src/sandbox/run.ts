@@ -1,3 +1,4 @@
+import { AgentfsError, type ErrorCode } from '../errors.js';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, realpathSync, rmdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -28,7 +29,13 @@ export interface RunOutcome {
   signal: NodeJS.Signals | null;
 }
 
-export class RunError extends Error {}
+/** A run that cannot start as asked (wrong directory for the session, nesting, no command). */
+export class RunError extends AgentfsError {
+  constructor(message: string, code: ErrorCode = 'usage') {
+    super(code, message);
+    this.name = 'RunError';
+  }
+}
 
 const newId = customAlphabet('0123456789abcdefghijklmnopqrstuvwxyz', 10);
 
@@ -111,7 +118,7 @@ export async function runSandbox(options: RunOptions): Promise<RunOutcome> {
         await new Promise((r) => setTimeout(r, 100));
         other = liveServer(session.id);
       }
-      if (!other) throw new RunError(`session ${session.id} is being started by another run that did not finish mounting; try again`);
+      if (!other) throw new RunError(`session ${session.id} is being started by another run that did not finish mounting; try again`, 'busy');
       mountpoint = other.mountpoint;
     } else {
       try {

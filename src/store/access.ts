@@ -53,6 +53,6 @@ export function throwAccessProblem(file: string, cause: unknown, write: boolean)
   const problem = accessProblem(file, write);
   if (problem) {
     // the reason is ours; SQLite's words for it ("... 14", "readonly database") add nothing
-    throw new StoreError('EACCES', `cannot ${write ? 'write' : 'read'} ${file}: ${problem}`);
+    throw new StoreError('denied', `cannot ${write ? 'write' : 'read'} ${file}: ${problem}`);
   }
 }

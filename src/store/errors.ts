@@ -1,9 +1,9 @@
+import { AgentfsError, type ErrorCode } from '../errors.js';
+
 /** Errors about the database file itself (missing, foreign, corrupt, too old), not about paths in it. */
-export class StoreError extends Error {
-  readonly code: 'ENOAGENT' | 'EACCES' | 'EROFS' | 'EEXISTS' | 'EFOREIGN' | 'ECORRUPT' | 'EOLDSCHEMA' | 'ENEWSCHEMA' | 'EBADID';
-  constructor(code: StoreError['code'], message: string) {
-    super(message);
+export class StoreError extends AgentfsError {
+  constructor(code: ErrorCode, message: string) {
+    super(code, message);
     this.name = 'StoreError';
-    this.code = code;
   }
 }

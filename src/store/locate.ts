@@ -19,7 +19,7 @@ export function looksLikePath(arg: string): boolean {
 export function validateId(id: string): void {
   if (!ID_RE.test(id) || id.endsWith('.db')) {
     throw new StoreError(
-      'EBADID',
+      'usage',
       `invalid agent id '${id}': use letters, digits, '.', '_' and '-' (at most 128, not starting with a dot)`,
     );
   }
@@ -28,12 +28,7 @@ export function validateId(id: string): void {
 /** Database path for an id or path; ids live in `.agentfs/` under cwd. */
 export function databasePath(target: AgentTarget, cwd = process.cwd()): string {
   if (target.path) return isAbsolute(target.path) ? target.path : resolve(cwd, target.path);
-  if (!target.id) throw new StoreError('EBADID', 'an agent id or a database path is required');
+  if (!target.id) throw new StoreError('usage', 'an agent id or a database path is required');
   validateId(target.id);
   return join(resolve(cwd), AGENT_DIR, `${target.id}.db`);
-}
-
-/** Accepts either an id or a path, as every CLI command does. */
-export function targetFromArg(arg: string): AgentTarget {
-  return looksLikePath(arg) ? { path: arg } : { id: arg };
 }

@@ -86,7 +86,7 @@ export function planMigration(db: Db): MigrationStep[] {
 
 /** Opens an existing file for inspection only, refusing anything that is not an AgentFS database. */
 function inspect(file: string): { db: Db; version: string | undefined } {
-  if (!existsSync(file)) throw new StoreError('ENOAGENT', `no such database ${file}`);
+  if (!existsSync(file)) throw new StoreError('not-found', `no such database ${file}`);
   checkSqliteHeader(file);
   const db = new Database(file);
   try {
@@ -96,14 +96,14 @@ function inspect(file: string): { db: Db; version: string | undefined } {
       tables = new Set((db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[]).map((r) => r.name));
       const check = db.prepare('PRAGMA quick_check').all() as Record<string, string>[];
       const first = check[0] ? Object.values(check[0])[0] : 'ok';
-      if (first !== 'ok') throw new Error(String(first));
+      if (first !== 'ok') throw new StoreError('corrupt', String(first));
     } catch (e) {
-      throw new StoreError('ECORRUPT', `${file} is corrupt or not a database: ${(e as Error).message}`);
+      throw new StoreError('corrupt', `${file} is corrupt or not a database: ${(e as Error).message}`);
     }
     const missing = REQUIRED_TABLES.filter((t) => !tables.has(t));
-    if (missing.length) throw new StoreError('EFOREIGN', `${file} is a SQLite database but not an AgentFS database (no ${missing.join(', ')} table)`);
+    if (missing.length) throw new StoreError('foreign', `${file} is a SQLite database but not an AgentFS database (no ${missing.join(', ')} table)`);
     const layout = detectLayout(db);
-    if (layout.newer) throw new StoreError('ENEWSCHEMA', `${file} has schema version ${layout.version}, newer than this agentfs supports (${SCHEMA_VERSION})`);
+    if (layout.newer) throw new StoreError('schema', `${file} has schema version ${layout.version}, newer than this agentfs supports (${SCHEMA_VERSION})`);
     return { db, version: layout.version };
   } catch (e) {
     db.close();

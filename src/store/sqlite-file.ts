@@ -12,10 +12,10 @@ export function checkSqliteHeader(file: string): void {
   try {
     st = statSync(file);
   } catch (e) {
-    throw new StoreError('ENOAGENT', `cannot open ${file}: ${(e as Error).message}`);
+    throw new StoreError('not-found', `cannot open ${file}: ${(e as Error).message}`);
   }
-  if (!st.isFile()) throw new StoreError('EFOREIGN', `${file} is not a regular file`);
-  if (st.size === 0) throw new StoreError('EFOREIGN', `${file} is empty, not an AgentFS database`);
+  if (!st.isFile()) throw new StoreError('foreign', `${file} is not a regular file`);
+  if (st.size === 0) throw new StoreError('foreign', `${file} is empty, not an AgentFS database`);
   const head = Buffer.alloc(16);
   const fd = openSync(file, 'r');
   try {
@@ -23,5 +23,5 @@ export function checkSqliteHeader(file: string): void {
   } finally {
     closeSync(fd);
   }
-  if (!head.equals(SQLITE_MAGIC)) throw new StoreError('EFOREIGN', `${file} is not a SQLite database (bad header)`);
+  if (!head.equals(SQLITE_MAGIC)) throw new StoreError('foreign', `${file} is not a SQLite database (bad header)`);
 }

@@ -87,9 +87,9 @@ export class Store {
     if (!existsSync(file)) {
       if (!options.create) {
         const what = target.id ? `agent '${target.id}' (no ${file})` : `database ${file}`;
-        throw new StoreError('ENOAGENT', `no such ${what}; create it with \`agentfs init\``);
+        throw new StoreError('not-found', `no such ${what}; create it with \`agentfs init\``);
       }
-      if (options.readOnly) throw new StoreError('ENOAGENT', `no such database ${file}`);
+      if (options.readOnly) throw new StoreError('not-found', `no such database ${file}`);
       mkdirSync(dirname(file), { recursive: true });
       return Store.create(file, options);
     }
@@ -102,7 +102,7 @@ export class Store {
       configure(db, options, file !== ':memory:');
       const chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
       if (!Number.isInteger(chunkSize) || chunkSize < 512 || chunkSize > 1 << 20) {
-        throw new StoreError('EBADID', `invalid chunk size ${chunkSize}`);
+        throw new StoreError('usage', `invalid chunk size ${chunkSize}`);
       }
       db.exec('BEGIN IMMEDIATE');
       try {
@@ -139,7 +139,7 @@ export class Store {
       // SQLite quietly opens a file it may not write read-only and fails at the first write
       // ("attempt to write a readonly database", no path): say it now, with the reason
       const problem = accessProblem(file, true);
-      if (problem) throw new StoreError('EACCES', `cannot write ${file}: ${problem}`);
+      if (problem) throw new StoreError('denied', `cannot write ${file}: ${problem}`);
     }
     const db = openDatabase(file, readOnly);
     try {
@@ -153,19 +153,19 @@ export class Store {
         );
       } catch (e) {
         throwAccessProblem(file, e, false);
-        throw new StoreError('ECORRUPT', `${file} is corrupt or not a database: ${(e as Error).message}`);
+        throw new StoreError('corrupt', `${file} is corrupt or not a database: ${(e as Error).message}`);
       }
       const missing = REQUIRED_TABLES.filter((t) => !tables.has(t));
       if (missing.length) {
-        throw new StoreError('EFOREIGN', `${file} is a SQLite database but not an AgentFS database (no ${missing.join(', ')} table)`);
+        throw new StoreError('foreign', `${file} is a SQLite database but not an AgentFS database (no ${missing.join(', ')} table)`);
       }
       const layout = detectLayout(db);
       if (layout.newer) {
-        throw new StoreError('ENEWSCHEMA', `${file} has schema version ${layout.version}, newer than this agentfs supports (${SCHEMA_VERSION})`);
+        throw new StoreError('schema', `${file} has schema version ${layout.version}, newer than this agentfs supports (${SCHEMA_VERSION})`);
       }
       if (layout.outdated.length && !options.allowOldLayout) {
         throw new StoreError(
-          'EOLDSCHEMA',
+          'schema',
           `${file} uses an older AgentFS layout (${layout.outdated.join('; ')}); upgrade it with \`agentfs migrate ${file}\``,
         );
       }
@@ -176,7 +176,7 @@ export class Store {
         try {
           Store.openExisting(file, { ...options, readOnly: false }).close();
         } catch (e) {
-          if (!(e instanceof StoreError && e.code === 'EACCES')) throw e;
+          if (!(e instanceof StoreError && e.code === 'denied')) throw e;
         }
         return Store.openExisting(file, options, false);
       }
@@ -196,14 +196,14 @@ export class Store {
       const row = db.prepare("SELECT value FROM fs_config WHERE key = 'chunk_size'").get() as { value: string } | undefined;
       const chunkSize = row ? parseInt(row.value, 10) : DEFAULT_CHUNK_SIZE;
       if (!Number.isInteger(chunkSize) || chunkSize <= 0) {
-        throw new StoreError('ECORRUPT', `${file} has an invalid chunk_size '${row?.value}' in fs_config`);
+        throw new StoreError('corrupt', `${file} has an invalid chunk_size '${row?.value}' in fs_config`);
       }
       return new Store(db, file, chunkSize, detectLayout(db), options);
     } catch (e) {
       if (db.open) db.close();
       if (e instanceof StoreError) throw e;
       throwAccessProblem(file, e, !readOnly);
-      throw new StoreError('ECORRUPT', `${file} cannot be opened as an AgentFS database: ${(e as Error).message}`);
+      throw new StoreError('corrupt', `${file} cannot be opened as an AgentFS database: ${(e as Error).message}`);
     }
   }
 
@@ -284,7 +284,7 @@ export class Store {
 
   /** Takes the write lock; a refusal to write says which file and why. */
   private beginImmediate(): void {
-    if (this.readOnly) throw new StoreError('EROFS', `${this.path} is open read-only here (a command that only reads)`);
+    if (this.readOnly) throw new StoreError('read-only', `${this.path} is open read-only here (a command that only reads)`);
     try {
       this.db.exec('BEGIN IMMEDIATE');
     } catch (e) {
@@ -312,7 +312,7 @@ export class Store {
 
   /** Commits what beginBatch opened; if the commit fails, rolls back and throws. */
   commitBatch(): void {
-    if (this.depth !== 1) throw new StoreError('EBADID', 'commitBatch without an open batch');
+    if (this.depth !== 1) throw new StoreError('usage', 'commitBatch without an open batch');
     try {
       this.db.exec('COMMIT');
     } catch (e) {
@@ -469,7 +469,7 @@ function openDatabase(file: string, readOnly: boolean): Db {
     return new Database(`${uri}?mode=ro`);
   } catch (e) {
     if (file !== ':memory:') throwAccessProblem(file, e, !readOnly);
-    throw new StoreError('ECORRUPT', `cannot open ${file}: ${(e as Error).message}`);
+    throw new StoreError('corrupt', `cannot open ${file}: ${(e as Error).message}`);
   }
 }
 
@@ -485,7 +485,7 @@ function configure(db: Db, options: OpenOptions, onDisk: boolean, readOnly = fal
   db.exec(`PRAGMA busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000))}`);
   if (onDisk && !readOnly) {
     const mode = (db.prepare('PRAGMA journal_mode = WAL').get() as { journal_mode: string }).journal_mode;
-    if (String(mode).toLowerCase() !== 'wal') throw new StoreError('ECORRUPT', `cannot switch to WAL mode (got ${mode})`);
+    if (String(mode).toLowerCase() !== 'wal') throw new StoreError('corrupt', `cannot switch to WAL mode (got ${mode})`);
   }
   // WAL + NORMAL: commits survive a process crash; fsync() forces them to disk (Store.sync).
   db.exec(`PRAGMA synchronous = ${options.durability === 'full' ? 'FULL' : 'NORMAL'}`);

@@ -19,18 +19,18 @@ export function fileRemotePath(url: string): string {
     const end = rest.indexOf('/', 2);
     const host = rest.slice(2, end < 0 ? undefined : end);
     if (host && host.toLowerCase() !== 'localhost') {
-      throw new SyncError(`remote ${url}: a file: URL names a local file, not one on host '${host}' (use file:///absolute/path.db or file:relative/path.db)`, 'EUSAGE');
+      throw new SyncError(`remote ${url}: a file: URL names a local file, not one on host '${host}' (use file:///absolute/path.db or file:relative/path.db)`, 'usage');
     }
     rest = end < 0 ? '' : rest.slice(end);
   }
   if (rest.startsWith(':memory:') || rest === '') {
-    throw new SyncError(`remote ${url}: a file: remote needs a database file (an in-memory database would vanish with the command)`, 'EUSAGE');
+    throw new SyncError(`remote ${url}: a file: remote needs a database file (an in-memory database would vanish with the command)`, 'usage');
   }
-  if (/[?#]/.test(rest)) throw new SyncError(`remote ${url}: a file: URL takes no query or fragment; name just the file`, 'EUSAGE');
+  if (/[?#]/.test(rest)) throw new SyncError(`remote ${url}: a file: URL takes no query or fragment; name just the file`, 'usage');
   try {
     return resolve(decodeURIComponent(rest));
   } catch {
-    throw new SyncError(`remote ${url}: bad %-escape in the path`, 'EUSAGE');
+    throw new SyncError(`remote ${url}: bad %-escape in the path`, 'usage');
   }
 }
 
@@ -48,13 +48,13 @@ export function checkFileRemote(url: string, localDb: string, create: boolean): 
   const path = fileRemotePath(url);
   if (existsSync(path)) {
     const st = statSync(path);
-    if (!st.isFile()) throw new SyncError(`remote ${url} is not a file`, 'EUSAGE');
+    if (!st.isFile()) throw new SyncError(`remote ${url} is not a file`, 'usage');
     const me = statSync(localDb);
     if (st.dev === me.dev && st.ino === me.ino) {
-      throw new SyncError(`remote ${url} is this agent's own database: sync needs another file`, 'EUSAGE');
+      throw new SyncError(`remote ${url} is this agent's own database: sync needs another file`, 'usage');
     }
     return;
   }
-  if (!create) throw new SyncError(`remote ${url} does not exist (a push creates it)`, 'ENOREMOTE');
-  if (!existsSync(dirname(path))) throw new SyncError(`remote ${url}: directory ${dirname(path)} does not exist`, 'EUSAGE');
+  if (!create) throw new SyncError(`remote ${url} does not exist (a push creates it)`, 'not-found');
+  if (!existsSync(dirname(path))) throw new SyncError(`remote ${url}: directory ${dirname(path)} does not exist`, 'usage');
 }

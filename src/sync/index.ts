@@ -36,7 +36,7 @@ export function chooseRemote(storedUrl: string | undefined, choice: RemoteChoice
   const env = choice.env ?? process.env;
   const timeoutMs = chooseTimeout(choice.timeout, env);
   const given = choice.url ?? storedUrl;
-  if (!given) throw new SyncError('no remote to sync with: pass --remote URL, or create the agent with `agentfs init --sync-remote-url URL`', 'EUSAGE');
+  if (!given) throw new SyncError('no remote to sync with: pass --remote URL, or create the agent with `agentfs init --sync-remote-url URL`', 'usage');
   const url = checkRemoteUrl(given);
   const [authToken, source] =
     choice.authToken !== undefined
@@ -61,16 +61,16 @@ export function checkRemoteUrl(url: string): string {
   try {
     u = new URL(url);
   } catch {
-    throw new SyncError(`invalid remote URL ${redact(url)}: not a URL (use libsql://, https://, http:// or file:)`, 'EUSAGE');
+    throw new SyncError(`invalid remote URL ${redact(url)}: not a URL (use libsql://, https://, http:// or file:)`, 'usage');
   }
   if (u.protocol === 'ws:' || u.protocol === 'wss:') {
-    throw new SyncError(`remote ${redact(url)}: WebSocket URLs (ws://, wss://) are not supported; use https://, http:// or libsql:// (which is HTTPS)`, 'EUSAGE');
+    throw new SyncError(`remote ${redact(url)}: WebSocket URLs (ws://, wss://) are not supported; use https://, http:// or libsql:// (which is HTTPS)`, 'usage');
   }
   if (!['libsql:', 'https:', 'http:'].includes(u.protocol)) {
-    throw new SyncError(`invalid remote URL ${redact(url)}: the scheme ${u.protocol} is not supported (use libsql://, https://, http:// or file:)`, 'EUSAGE');
+    throw new SyncError(`invalid remote URL ${redact(url)}: the scheme ${u.protocol} is not supported (use libsql://, https://, http:// or file:)`, 'usage');
   }
   if (u.username || u.password) {
-    throw new SyncError(`remote URL ${redact(url)} contains a user name or password: pass the token with --auth-token or $TURSO_AUTH_TOKEN instead`, 'EUSAGE');
+    throw new SyncError(`remote URL ${redact(url)} contains a user name or password: pass the token with --auth-token or $TURSO_AUTH_TOKEN instead`, 'usage');
   }
   checkToken(urlToken(url), 'the remote URL (authToken=)');
   return url;
@@ -84,10 +84,10 @@ export function checkRemoteUrl(url: string): string {
 function checkToken(token: string | undefined, source: string): void {
   if (!token) return;
   if (/[\u0000-\u001f\u007f]/.test(token)) {
-    throw new SyncError(`the auth token from ${source} contains a control character (a line break?); it was not sent`, 'EUSAGE');
+    throw new SyncError(`the auth token from ${source} contains a control character (a line break?); it was not sent`, 'usage');
   }
   if (/[^\u0020-\u007e]/.test(token)) {
-    throw new SyncError(`the auth token from ${source} contains characters that cannot be sent in an HTTP header (only printable ASCII can); it was not sent`, 'EUSAGE');
+    throw new SyncError(`the auth token from ${source} contains characters that cannot be sent in an HTTP header (only printable ASCII can); it was not sent`, 'usage');
   }
 }
 
@@ -102,7 +102,7 @@ export function chooseTimeout(timeout: string | undefined, env: NodeJS.ProcessEn
 function parseTimeout(text: string, source: string): number {
   const s = Number(text.trim());
   if (!/^\s*[0-9.]+\s*$/.test(text) || !Number.isFinite(s) || s <= 0 || s > 86400) {
-    throw new SyncError(`${source}: expected a number of seconds greater than 0 and at most 86400, got '${text}'`, 'EUSAGE');
+    throw new SyncError(`${source}: expected a number of seconds greater than 0 and at most 86400, got '${text}'`, 'usage');
   }
   return Math.max(1, Math.round(s * 1000));
 }

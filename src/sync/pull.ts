@@ -34,11 +34,11 @@ export async function pull(local: LocalSyncState, remote: RemoteDb, options: Pul
   try {
     for (let attempt = 1; ; attempt++) {
       let info = await inspectRemote(remote);
-      if (info.empty) throw new SyncError(`remote ${redact(remote.url)} holds no AgentFS database yet; push to it first`, 'ENOREMOTE');
+      if (info.empty) throw new SyncError(`remote ${redact(remote.url)} holds no AgentFS database yet; push to it first`, 'not-found');
       if (await finalizeCommittedPush(local, remote, info)) info = await inspectRemote(remote);
       const result = await pullOnce(local, remote, info, options, progress, t0);
       if (result === 'moved') {
-        if (attempt >= ATTEMPTS) throw new SyncError('the remote kept changing while pulling; nothing was changed: try again', 'ECHANGED');
+        if (attempt >= ATTEMPTS) throw new SyncError('the remote kept changing while pulling; nothing was changed: try again', 'busy');
         continue;
       }
       return {
@@ -78,7 +78,7 @@ async function pullOnce(
         synced
           ? `this agent has changes the remote ${redact(remote.url)} cannot be compared with; nothing was changed (use \`pull --theirs\` to replace them, or \`push --force\`)`
           : `this agent already has content and never synced with remote ${redact(remote.url)}; nothing was changed (use \`pull --theirs\` to replace it with the remote's, or \`push --force\` to replace the remote)`,
-        'ECONFLICT',
+        'conflict',
       );
     }
     local.incoming.begin(columns);

@@ -55,7 +55,7 @@ export async function push(local: LocalSyncState, remote: RemoteDb, options: Pus
     if (!info.empty && !info.agentEmpty && !options.force) {
       throw new SyncError(
         `remote ${redact(remote.url)} already holds an agent this one never synced with; nothing was changed (use \`push --force\` to replace it, or \`pull --theirs\` to take it)`,
-        'ECONFLICT',
+        'conflict',
       );
     }
   } else {
@@ -187,7 +187,7 @@ async function commit(remote: RemoteDb, batch: StagingBatch, apply: InStatement[
         throw e2;
       }
       if (landed !== undefined) return landed;
-      if (guard) throw new SyncError('the remote changed while pushing (another push finished first); nothing was applied: run the push again', 'ECHANGED');
+      if (guard) throw new SyncError('the remote changed while pushing (another push finished first); nothing was applied: run the push again', 'busy');
       if (attempt >= 2) throw e;
     }
   }

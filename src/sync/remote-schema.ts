@@ -89,11 +89,11 @@ export async function inspectRemote(remote: RemoteDb): Promise<RemoteInfo> {
     if (own.length === 0) return { empty: true, tables, columns: new Map(), tracked, revision: 0, agentEmpty: true, dbId: await readDbId(remote, tracked) };
     throw new SyncError(
       `remote ${redact(remote.url)} is not an AgentFS database (it has tables ${own.slice(0, 5).join(', ')}${own.length > 5 ? ', ...' : ''} but no fs_inode)`,
-      'EFOREIGN',
+      'foreign',
     );
   }
   const missing = REQUIRED.filter((t) => !tables.has(t));
-  if (missing.length) throw new SyncError(`remote ${redact(remote.url)} is not an AgentFS database (no ${missing.join(', ')} table)`, 'EFOREIGN');
+  if (missing.length) throw new SyncError(`remote ${redact(remote.url)} is not an AgentFS database (no ${missing.join(', ')} table)`, 'foreign');
   const present = SYNCED_TABLES.filter((t) => tables.has(t.name));
   const stmts = present.map((t) => ({ sql: `SELECT name FROM pragma_table_info('${t.name}')`, args: [] }));
   const countTables = ['fs_dentry', 'fs_symlink', 'kv_store', 'tool_calls', 'fs_whiteout'].filter((t) => tables.has(t));

@@ -91,7 +91,7 @@ export class RemoteDb {
         timeout: timeoutMs,
       });
     } catch (e) {
-      throw new SyncError(hideSecrets(`invalid remote URL ${redact(options.url)}: ${(e as Error).message}`, this.secrets), 'EUSAGE');
+      throw new SyncError(hideSecrets(`invalid remote URL ${redact(options.url)}: ${(e as Error).message}`, this.secrets), 'usage');
     }
   }
 
@@ -138,17 +138,17 @@ export class RemoteDb {
     const tries = attempts > 1 ? ` (${attempts} attempts)` : '';
     const status = /HTTP status (\d+)/.exec(err.message ?? '')?.[1];
     if (status === '401' || status === '403') {
-      return new SyncError(`${where} refused the auth token (HTTP ${status}); pass --auth-token or set TURSO_AUTH_TOKEN`, 'EAUTH');
+      return new SyncError(`${where} refused the auth token (HTTP ${status}); pass --auth-token or set TURSO_AUTH_TOKEN`, 'remote');
     }
     if (status === '404' || status === '405') {
-      return new SyncError(`${where} is not a libSQL/Turso database endpoint (HTTP ${status})`, 'EFOREIGN');
+      return new SyncError(`${where} is not a libSQL/Turso database endpoint (HTTP ${status})`, 'foreign');
     }
     if (status) {
       const transient = status === '429' || status === '502' || status === '503' || status === '504';
-      return new SyncError(`${where} failed${tries}: ${oneLine(err.message)}`, 'EREMOTE', { transient });
+      return new SyncError(`${where} failed${tries}: ${oneLine(err.message)}`, 'remote', { transient });
     }
     if (err.name === 'TimeoutError' || err.name === 'AbortError') {
-      return new SyncError(`${where} did not answer within ${this.timeoutMs / 1000} s${tries}; a slow remote needs a larger --timeout`, 'EUNREACHABLE', {
+      return new SyncError(`${where} did not answer within ${this.timeoutMs / 1000} s${tries}; a slow remote needs a larger --timeout`, 'remote', {
         transient: true,
         timedOut: true,
       });
@@ -168,9 +168,9 @@ export class RemoteDb {
                 : code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'ETIMEDOUT'
                   ? 'connection timed out'
                   : oneLine(cause?.message ?? err.message);
-      return new SyncError(`cannot reach ${where}${tries}: ${why}`, 'EUNREACHABLE', { transient: code !== undefined && TRANSIENT_CODES.has(code) });
+      return new SyncError(`cannot reach ${where}${tries}: ${why}`, 'remote', { transient: code !== undefined && TRANSIENT_CODES.has(code) });
     }
-    return new SyncError(`${where}: ${oneLine(err.message ?? String(e))}`, 'EREMOTE');
+    return new SyncError(`${where}: ${oneLine(err.message ?? String(e))}`, 'remote');
   }
 }
 

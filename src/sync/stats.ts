@@ -64,7 +64,7 @@ export function localStats(local: LocalSyncState, remoteUrl: string | undefined)
 export async function stats(local: LocalSyncState, remote: RemoteDb, timeoutMs: number): Promise<SyncStats> {
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new SyncError(`remote ${redact(remote.url)} did not answer within ${timeoutMs / 1000} s`, 'EUNREACHABLE')), timeoutMs);
+    timer = setTimeout(() => reject(new SyncError(`remote ${redact(remote.url)} did not answer within ${timeoutMs / 1000} s`, 'remote')), timeoutMs);
   });
   try {
     const s = await Promise.race([status(local, remote), deadline]);

@@ -162,7 +162,7 @@ export class AgentSet {
 }
 
 function namedSource(arg: string, cwd: string): AgentSource {
-  const database = resolve(cwd, resolveDatabase(arg));
+  const database = resolveDatabase(arg, cwd);
   const isSession = listSessions().some((s) => s.id === arg && resolve(s.database) === database);
   const label = arg.includes('/') || arg.endsWith('.db') ? basename(arg).replace(/\.db$/, '') : arg;
   return { key: label, label, kind: isSession ? 'session' : arg.includes('/') || arg.endsWith('.db') ? 'file' : 'agent', database };

@@ -100,6 +100,8 @@ describe('bash', () => {
     expect((await cli(['run', '--session', 'sess1', 'true'])).code).toBe(0);
     expect(await bashComplete(['run', '--session', ''])).toEqual(['sess1']);
     expect(await bashComplete(['diff', ''])).toEqual(['alpha', 'beta', 'sess1']);
+    expect(await bashComplete(['fs', 'ls', ''])).toEqual(['alpha', 'beta', 'sess1']);
+    expect(await bashComplete(['kv', 'list', ''])).toEqual(['alpha', 'beta', 'sess1']);
   });
 });
 
@@ -145,7 +147,8 @@ describe.skipIf(!hasShell('fish'))('fish', () => {
       expect(r.stderr).toBe('');
       return r.stdout.trim().split('\n');
     };
-    expect(await fish('agentfs fs ls ')).toEqual(['alpha\tagent', 'beta\tagent']);
+    // every agent argument takes run session ids too (the bash test above made sess1)
+    expect((await fish('agentfs fs ls ')).filter((l) => !l.startsWith('sess1\t'))).toEqual(['alpha\tagent', 'beta\tagent']);
     expect(await fish('agentfs sync alpha pu')).toEqual(['pull', 'push']);
     expect((await fish('agentfs ')).map((l) => l.split('\t')[0]).sort()).toEqual((await helpCommands()).sort());
     expect(await fish('agentfs mount alpha su')).toContain('sub/\tDirectory');
@@ -162,7 +165,7 @@ describe.skipIf(!hasShell('zsh'))('zsh', () => {
       const r = await run('zsh', ['-f', join(ROOT, 'test/support/zsh-complete.zsh'), join(home, '.zfunc'), line], { cwd: project, env: { ...env, HOME: home }, timeoutMs: 30_000 });
       return r.stdout.trim().split('\n');
     };
-    expect(await zsh('agentfs fs ls ')).toEqual(['alpha', 'beta']);
+    expect((await zsh('agentfs fs ls ')).filter((l) => l !== 'sess1')).toEqual(['alpha', 'beta']);
     expect(await zsh('agentfs sync alpha ')).toEqual(['checkpoint', 'pull', 'push', 'stats', 'status']);
     expect(await zsh('agentfs fs ')).toEqual((await helpCommands(['fs'])).sort());
   });

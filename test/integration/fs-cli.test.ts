@@ -146,6 +146,18 @@ describe.concurrent('agentfs fs (CLI)', () => {
     expect(j.children[0]).toMatchObject({ name: 'a', type: 'directory', children: [{ name: 'b', children: [{ name: 'c.txt', size: 1 }] }, { name: 'd.txt' }] });
   });
 
+  it('an overlay agent copies trees like a plain one (cp -r checks ancestry with .. lookups)', async () => {
+    const { mkdirSync, writeFileSync } = await import('node:fs');
+    const base = join(dir, 'cp-base');
+    mkdirSync(join(base, 'x', 'sub'), { recursive: true });
+    writeFileSync(join(base, 'x', 'sub', 'f'), 'from base');
+    await ok(['init', 'ov1', '--base', base]);
+    await ok(['fs', 'mkdir', 'ov1', '-p', '/w']);
+    await ok(['fs', 'cp', '-r', 'ov1', '/x', '/w/z']);
+    expect(await ok(['fs', 'cat', 'ov1', '/w/z/sub/f'])).toBe('from base');
+    await fails(['fs', 'cp', '-r', 'ov1', '/x', '/x/sub/in'], /EINVAL: cannot copy a directory into itself/);
+  });
+
   it('bad input: unknown agent, missing paths, directories, long names, bad ids', async () => {
     await ok(['init', 'a4']);
     await ok(['fs', 'write', 'a4', '/hello.txt', 'x']);

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { commitChanges, discardChanges } from '../../core/changes/index.js';
 import { sessionInUse } from '../../sandbox/index.js';
+import { AGENT_ARG } from '../agent-arg.js';
 import { UserError } from '../errors.js';
 import { quoteName } from '../quote.js';
 import { changeLine, openOverlay, relPath } from './diff.js';
@@ -14,7 +15,7 @@ export function registerCommit(program: Command): void {
   program
     .command('commit')
     .description("Write an overlay agent's changes into its base directory, then clear them from the agent")
-    .argument('<ID>', 'agent id, run session id, or path to a .db file')
+    .argument('<ID>', AGENT_ARG)
     .argument('[PATH...]', 'only changes at or below these paths (relative to the base)')
     .option('--dry-run', 'show what would be written, change nothing')
     .option('--force', 'write even where the base changed since the change was made')
@@ -22,13 +23,14 @@ export function registerCommit(program: Command): void {
       const { agent, ov, database } = openOverlay(id);
       try {
         if (!opts.dryRun && sessionInUse(database)) {
-          throw new UserError(`session ${id} is running; commit after its commands have finished`);
+          throw new UserError(`session ${id} is running; commit after its commands have finished`, 'busy');
         }
         const result = commitChanges(ov, { paths, force: opts.force, dryRun: opts.dryRun });
         for (const c of result.conflicts) console.error(`conflict: ${relPath(c.path)}: ${c.reason}`);
         if (result.conflicts.length && !opts.force && !opts.dryRun) {
           throw new UserError(
             `${result.conflicts.length} conflict${result.conflicts.length === 1 ? '' : 's'} with the base; nothing committed (use --force to overwrite the base)`,
+            'conflict',
           );
         }
         for (const c of result.changes) console.log(changeLine(c));
@@ -44,12 +46,12 @@ export function registerCommit(program: Command): void {
   program
     .command('discard')
     .description("Drop an overlay agent's changes (all, or at and below the given paths): the base shows again")
-    .argument('<ID>', 'agent id, run session id, or path to a .db file')
+    .argument('<ID>', AGENT_ARG)
     .argument('[PATH...]', 'only changes at or below these paths (relative to the base)')
     .action((id: string, paths: string[]) => {
       const { agent, ov, database } = openOverlay(id);
       try {
-        if (sessionInUse(database)) throw new UserError(`session ${id} is running; discard after its commands have finished`);
+        if (sessionInUse(database)) throw new UserError(`session ${id} is running; discard after its commands have finished`, 'busy');
         const dropped = discardChanges(ov, paths);
         for (const c of dropped) console.log(changeLine(c));
         console.log(`Discarded ${dropped.length} change${dropped.length === 1 ? '' : 's'}`);

@@ -2,7 +2,8 @@ import type { Command } from 'commander';
 import { Agent } from '../../core/agent.js';
 import { computeChanges, patchOf, type Change } from '../../core/changes/index.js';
 import { OverlayFs } from '../../core/overlay/index.js';
-import { resolveDatabase } from '../../sandbox/index.js';
+import { resolveAgent } from '../../sandbox/resolve.js';
+import { AGENT_ARG } from '../agent-arg.js';
 import { UserError } from '../errors.js';
 import { quoteName } from '../quote.js';
 
@@ -14,8 +15,8 @@ interface DiffOptions {
 
 /** Opens an overlay agent (id, .db path, or run session id) for diff, commit and discard. */
 export function openOverlay(id: string, access: { readOnly?: boolean } = {}): { agent: Agent; ov: OverlayFs; database: string } {
-  const database = resolveDatabase(id);
-  const agent = Agent.open({ path: database }, { readOnly: access.readOnly });
+  const { target, database } = resolveAgent(id);
+  const agent = Agent.open(target, { readOnly: access.readOnly });
   if (!(agent.fs instanceof OverlayFs)) {
     agent.close();
     throw new UserError(`${id} is not an overlay agent (it has no base directory; see \`agentfs init --base\` and \`agentfs run\`)`);
@@ -48,7 +49,7 @@ export function registerDiff(program: Command): void {
   program
     .command('diff')
     .description('List the changes of an overlay agent (or run session) against its base: A/M/D, file type, path')
-    .argument('<ID>', 'agent id, run session id, or path to a .db file')
+    .argument('<ID>', AGENT_ARG)
     .argument('[PATH...]', 'only changes at or below these paths (relative to the base)')
     .option('--stat', 'counts of added, modified and deleted entries')
     .option('--patch', 'unified diff of text files (binary files say so)')

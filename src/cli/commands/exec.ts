@@ -3,7 +3,8 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmdirSync } from 'node:fs';
 import { constants as osConstants, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { databasePath, targetFromArg } from '../../store/index.js';
+import { resolveAgent } from '../../sandbox/resolve.js';
+import { AGENT_ARG } from '../agent-arg.js';
 import { mountAgent, MountError } from '../../fuse/agent-mount.js';
 import { checkFuse } from '../../fuse/binding.js';
 import { UserError } from '../errors.js';
@@ -20,7 +21,7 @@ export function registerExec(program: Command): void {
   program
     .command('exec')
     .description('Mount an agent on a temporary directory, run a command there, unmount, exit with its status')
-    .argument('<ID_OR_PATH>', 'agent id or path to a .db file')
+    .argument('<ID_OR_PATH>', AGENT_ARG)
     .argument('<CMD...>', 'command and its arguments (run with the mount as working directory)')
     .passThroughOptions()
     .action(async (id: string, argv: string[]) => {
@@ -35,13 +36,12 @@ export function registerExec(program: Command): void {
  */
 export async function execInAgent(dbPathOrId: string, argv: string[], options: ExecOptions = {}): Promise<number> {
   if (argv.length === 0) throw new UserError('missing command to run');
-  const target = targetFromArg(dbPathOrId);
-  const database = databasePath(target);
+  const { target } = resolveAgent(dbPathOrId);
   checkFuse();
   const mountpoint = mkdtempSync(join(tmpdir(), 'agentfs-exec-'));
   let mount;
   try {
-    mount = await mountAgent({ path: database }, mountpoint, {
+    mount = await mountAgent(target, mountpoint, {
       uid: options.uid,
       gid: options.gid,
       // a crash of this process must not leave the temporary mount behind
@@ -102,8 +102,8 @@ function runIn(cwd: string, argv: string[]): Promise<number> {
     };
     child.on('error', (e: NodeJS.ErrnoException) => {
       done();
-      if (e.code === 'ENOENT') reject(new UserError(`${cmd}: command not found`, 127));
-      else reject(new UserError(`${cmd}: ${e.message}`, 126));
+      if (e.code === 'ENOENT') reject(new UserError(`${cmd}: command not found`, 'command-not-found'));
+      else reject(new UserError(`${cmd}: ${e.message}`, 'not-executable'));
     });
     child.on('exit', (code, signal) => {
       done();

@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import { Agent, type AgentOpenOptions } from '../../core/agent.js';
 import type { PathFs } from '../../core/fs/paths.js';
 import { S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK, type Attr } from '../../core/types.js';
-import { targetFromArg } from '../../store/index.js';
+import { AGENT_ARG, openAgentArg } from '../agent-arg.js';
 import { UserError } from '../errors.js';
 import { parseOptionalInt } from '../options.js';
 import { quoteName } from '../quote.js';
@@ -15,7 +15,7 @@ import { quoteName } from '../quote.js';
 const READ_ONLY = { readOnly: true };
 
 function withAgent<T>(id: string, fn: (paths: PathFs, agent: Agent) => T, options: AgentOpenOptions = {}): T {
-  const agent = Agent.open(targetFromArg(id), options);
+  const agent = openAgentArg(id, options);
   try {
     return fn(agent.paths, agent);
   } finally {
@@ -24,7 +24,7 @@ function withAgent<T>(id: string, fn: (paths: PathFs, agent: Agent) => T, option
 }
 
 async function withAgentAsync<T>(id: string, fn: (paths: PathFs) => Promise<T>, options: AgentOpenOptions = {}): Promise<T> {
-  const agent = Agent.open(targetFromArg(id), options);
+  const agent = openAgentArg(id, options);
   try {
     return await fn(agent.paths);
   } finally {
@@ -129,7 +129,7 @@ export function registerFs(program: Command): void {
 
   fs.command('ls')
     .description('List a directory: `f name` for files, `d name` for directories, `l name` for symlinks')
-    .argument('<ID>', 'agent id or .db path')
+    .argument('<ID>', AGENT_ARG)
     .argument('[PATH]', 'directory or file in the agent filesystem', '/')
     .option('-l, --long', 'long form: mode, links, owner, group, size, mtime, name')
     .option('--json', 'JSON array of entries with their attributes')
@@ -156,7 +156,7 @@ export function registerFs(program: Command): void {
 
   fs.command('cat')
     .description('Print a file')
-    .argument('<ID>', 'agent id or .db path')
+    .argument('<ID>', AGENT_ARG)
     .argument('<PATH>', 'file in the agent filesystem')
     .action(async (id: string, path: string) => {
       await withAgentAsync(id, async (p) => {
@@ -168,7 +168,7 @@ export function registerFs(program: Command): void {
 
   fs.command('write')
     .description('Write CONTENT (or standard input when CONTENT is omitted or `-`) to a file, creating parent directories')
-    .argument('<ID>', 'agent id or .db path')
+    .argument('<ID>', AGENT_ARG)
     .argument('<PATH>', 'file in the agent filesystem')
     .argument('[CONTENT]', 'text to write; `-` or nothing reads standard input')
     .option('-a, --append', 'append instead of replacing')
@@ -199,7 +199,7 @@ export function registerFs(program: Command): void {
 
   fs.command('mkdir')
     .description('Create a directory')
-    .argument('<ID>', 'agent id or .db path')
+    .argument('<ID>', AGENT_ARG)
     .argument('<PATH>', 'directory to create')
     .option('-p, --parents', 'create missing parents; no error if it exists')
     .option('-m, --mode <OCTAL>', 'permission bits', '755')
@@ -210,7 +210,7 @@ export function registerFs(program: Command): void {
 
   fs.command('rm')
     .description('Remove a file, symlink or empty directory (-r for whole trees)')
-    .argument('<ID>', 'agent id or .db path')
+    .argument('<ID>', AGENT_ARG)
     .argument('<PATH...>', 'paths to remove')
     .option('-r, --recursive', 'remove directories and their contents')
     .option('-f, --force', 'ignore missing paths')
@@ -226,7 +226,7 @@ export function registerFs(program: Command): void {
 
   fs.command('mv')
     .description('Rename or move a file or directory (replaces an existing file at DST)')
-    .argument('<ID>', 'agent id or .db path')
+    .argument('<ID>', AGENT_ARG)
     .argument('<SRC>', 'existing path')
     .argument('<DST>', 'new path, or an existing directory to move into')
     .option('-n, --no-clobber', 'do not replace an existing DST')
@@ -246,7 +246,7 @@ export function registerFs(program: Command): void {
 
   fs.command('cp')
     .description('Copy a file (or with -r a directory tree)')
-    .argument('<ID>', 'agent id or .db path')
+    .argument('<ID>', AGENT_ARG)
     .argument('<SRC>', 'existing path')
     .argument('<DST>', 'new path')
     .option('-r, --recursive', 'copy directories recursively')
@@ -256,7 +256,7 @@ export function registerFs(program: Command): void {
 
   fs.command('ln')
     .description('Make a hard link (or with -s a symbolic link whose target is TARGET as given)')
-    .argument('<ID>', 'agent id or .db path')
+    .argument('<ID>', AGENT_ARG)
     .argument('<TARGET>', 'existing path (or any text for -s)')
     .argument('<LINK>', 'new name')
     .option('-s, --symbolic', 'symbolic link')
@@ -266,7 +266,7 @@ export function registerFs(program: Command): void {
 
   fs.command('chmod')
     .description('Change permission bits (octal MODE)')
-    .argument('<ID>', 'agent id or .db path')
+    .argument('<ID>', AGENT_ARG)
     .argument('<MODE>', 'octal mode, e.g. 644')
     .argument('<PATH>', 'path')
     .action((id: string, mode: string, path: string) => {
@@ -276,7 +276,7 @@ export function registerFs(program: Command): void {
 
   fs.command('touch')
     .description('Create an empty file, or set the times of an existing one to now')
-    .argument('<ID>', 'agent id or .db path')
+    .argument('<ID>', AGENT_ARG)
     .argument('<PATH>', 'path')
     .action((id: string, path: string) => {
       withAgent(id, (p) => {
@@ -288,7 +288,7 @@ export function registerFs(program: Command): void {
 
   fs.command('stat')
     .description('Show the attributes of a path (symlinks not followed)')
-    .argument('<ID>', 'agent id or .db path')
+    .argument('<ID>', AGENT_ARG)
     .argument('<PATH>', 'path')
     .option('--json', 'JSON output')
     .action((id: string, path: string, opts: { json?: boolean }) => {
@@ -313,7 +313,7 @@ export function registerFs(program: Command): void {
 
   fs.command('tree')
     .description('Show a directory tree')
-    .argument('<ID>', 'agent id or .db path')
+    .argument('<ID>', AGENT_ARG)
     .argument('[PATH]', 'directory', '/')
     .option('-L, --level <N>', 'descend at most N levels')
     .option('--json', 'nested JSON: {name, type, size, children}')

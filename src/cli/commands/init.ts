@@ -58,13 +58,13 @@ export function registerInit(program: Command): void {
           try {
             Store.open({ path: file }, { allowOldLayout: true, readOnly: true }).close();
           } catch (e) {
-            if (e instanceof StoreError && (e.code === 'EFOREIGN' || e.code === 'ECORRUPT')) {
+            if (e instanceof StoreError && (e.code === 'foreign' || e.code === 'corrupt')) {
               throw new UserError(`${e.message}; not overwriting it`);
             }
             throw e;
           }
         }
-        if (!opts.force) throw new UserError(`agent already exists: ${file} (use --force to overwrite)`);
+        if (!opts.force) throw new UserError(`agent already exists: ${file} (use --force to overwrite)`, 'exists');
         for (const f of [file, `${file}-wal`, `${file}-shm`]) rmSync(f, { force: true });
       }
       const store = Store.open(target, { create: true, chunkSize });

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import type { Agent } from '../../core/agent.js';
-import { openAgentArg } from './timeline.js';
+import { AGENT_ARG, openAgentArg } from '../agent-arg.js';
 import { UserError } from '../errors.js';
 import { jsonForHuman, quoteName } from '../quote.js';
 import { checkJsonText } from '../../core/kv/index.js';
@@ -14,7 +14,7 @@ interface JsonOpt {
 
 /** Runs fn on the agent's kv store and closes the agent whatever happens. */
 function withAgent<T>(idArg: string, fn: (agent: Agent) => T, access: { readOnly?: boolean } = {}): T {
-  const agent = openAgentArg(idArg, access);
+  const agent = openAgentArg(idArg, { ...access, journal: false });
   try {
     return fn(agent);
   } finally {
@@ -54,18 +54,18 @@ export function registerKv(program: Command): void {
 
   kv.command('get')
     .description('Print the value of KEY (strings as they are, anything else as JSON)')
-    .argument('<ID>', 'agent id or path to a .db file')
+    .argument('<ID>', AGENT_ARG)
     .argument('<KEY>', 'key')
     .option('--json', 'print strings as JSON too')
     .action((id: string, key: string, opts: JsonOpt) => {
       const out = withAgent(id, (a) => (a.kv.has(key) ? { value: a.kv.get(key) } : undefined), READ_ONLY);
-      if (!out) throw new UserError(`no such key: ${key}`);
+      if (!out) throw new UserError(`no such key: ${key}`, 'not-found');
       console.log(show(out.value, opts.json));
     });
 
   kv.command('set')
     .description('Set KEY to VALUE (parsed as JSON when it is valid JSON, else stored as a string; read from stdin when omitted)')
-    .argument('<ID>', 'agent id or path to a .db file')
+    .argument('<ID>', AGENT_ARG)
     .argument('<KEY>', 'key')
     .argument('[VALUE]', 'value')
     .option('--string', 'store VALUE as a string even when it is valid JSON')
@@ -79,18 +79,18 @@ export function registerKv(program: Command): void {
   kv.command('delete')
     .alias('rm')
     .description('Remove KEY')
-    .argument('<ID>', 'agent id or path to a .db file')
+    .argument('<ID>', AGENT_ARG)
     .argument('<KEY>', 'key')
     .option('-f, --force', 'no error when KEY does not exist')
     .action((id: string, key: string, opts: { force?: boolean }) => {
       const existed = withAgent(id, (a) => a.kv.delete(key));
-      if (!existed && !opts.force) throw new UserError(`no such key: ${key}`);
+      if (!existed && !opts.force) throw new UserError(`no such key: ${key}`, 'not-found');
     });
 
   kv.command('list')
     .alias('ls')
     .description('List keys (starting with PREFIX) and their values, in key order')
-    .argument('<ID>', 'agent id or path to a .db file')
+    .argument('<ID>', AGENT_ARG)
     .argument('[PREFIX]', 'only keys starting with PREFIX', '')
     .option('--json', 'print a JSON array of {key, value, created_at, updated_at}')
     .option('--keys', 'print only the keys')

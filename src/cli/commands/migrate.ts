@@ -1,16 +1,17 @@
 import type { Command } from 'commander';
 import { migrateDatabase } from '../../store/migrate.js';
-import { targetFromArg } from '../../store/index.js';
+import { resolveAgent } from '../../sandbox/resolve.js';
+import { AGENT_ARG } from '../agent-arg.js';
 
 export function registerMigrate(program: Command): void {
   program
     .command('migrate')
     .description('Upgrade an agent database of an older AgentFS layout to SPEC v0.4, in place')
-    .argument('<ID>', 'agent id or path to a .db file')
+    .argument('<ID>', AGENT_ARG)
     .option('--dry-run', 'print the steps without changing anything')
     .option('--json', 'print the result as JSON')
     .action((id: string, opts: { dryRun?: boolean; json?: boolean }) => {
-      const r = migrateDatabase(targetFromArg(id), { dryRun: opts.dryRun });
+      const r = migrateDatabase(resolveAgent(id).target, { dryRun: opts.dryRun });
       if (opts.json) {
         console.log(JSON.stringify({ file: r.file, from: r.from ?? null, to: r.to, applied: r.applied, dryRun: !!opts.dryRun, steps: r.steps.map((s) => s.description) }, null, 2));
         return;

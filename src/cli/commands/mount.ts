@@ -3,7 +3,8 @@ import { spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { databasePath, targetFromArg } from '../../store/index.js';
+import { resolveAgent } from '../../sandbox/resolve.js';
+import { AGENT_ARG } from '../agent-arg.js';
 import { Agent } from '../../core/agent.js';
 import { mountAgent, MountError, prepareMountpoint } from '../../fuse/agent-mount.js';
 import {
@@ -47,7 +48,7 @@ export function registerMount(program: Command): void {
   program
     .command('mount')
     .description('Mount an agent filesystem as a directory (FUSE); with no arguments, list active mounts')
-    .argument('[ID_OR_PATH]', 'agent id or path to a .db file')
+    .argument('[ID_OR_PATH]', AGENT_ARG)
     .argument('[MOUNTPOINT]', 'existing directory to mount on')
     .option('-f, --foreground', 'stay attached: serve until unmounted or interrupted')
     .option('-a, --auto-unmount', 'let the kernel unmount by itself if the server dies')
@@ -67,15 +68,14 @@ export function registerMount(program: Command): void {
       const gid = parseId(opts.gid, '--gid');
       // before anything is created: no log, no record, no half-made mount
       checkFuse();
-      const target = targetFromArg(idArg);
-      const database = databasePath(target);
+      const { target, database } = resolveAgent(idArg);
       const mountpoint = resolve(mountArg);
       if (opts.foreground) {
         await serveForeground(database, mountpoint, { ...opts, uid, gid });
         return;
       }
       // Validate here, so mistakes are reported by this command and not lost in a log.
-      Agent.open({ path: database }).close();
+      Agent.open(target).close();
       try {
         await prepareMountpoint(mountpoint);
       } catch (e) {

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { constants } from 'node:os';
 import { startCommandCall } from '../../core/tools/index.js';
-import { openAgentArg } from './timeline.js';
+import { AGENT_ARG, openAgentArg } from '../agent-arg.js';
 import { UserError } from '../errors.js';
 import { onOutputClosed } from '../output.js';
 import { parseIntOption } from '../options.js';
@@ -18,7 +18,7 @@ interface RecordOptions {
  * runs, so a mount of the agent journals the command's file changes under the call's id.
  */
 export async function recordCommand(idArg: string, argv: string[], opts: { name?: string; tailBytes?: number }): Promise<number> {
-  const agent = openAgentArg(idArg);
+  const agent = openAgentArg(idArg, { journal: false });
   try {
     const call = startCommandCall(agent.tools, argv, { name: opts.name, cwd: process.cwd(), tailBytes: opts.tailBytes });
     // tethered: if we are killed (even SIGKILL), the kernel kills the command too
@@ -53,7 +53,7 @@ export async function recordCommand(idArg: string, argv: string[], opts: { name?
       call.finish({ code: null, spawnError: exit.error });
       // the POSIX shell's statuses, as `agentfs run` has them: 127 not found, 126 found but not runnable
       const code = exit.error.code;
-      throw new UserError(`cannot run ${argv[0]}: ${code ?? exit.error.message}`, code === 'ENOENT' ? 127 : 126);
+      throw new UserError(`cannot run ${argv[0]}: ${code ?? exit.error.message}`, code === 'ENOENT' ? 'command-not-found' : 'not-executable');
     }
     call.finish({ code: exit.code, signal: exit.signal });
     if (exit.code !== null) return exit.code;
@@ -68,7 +68,7 @@ export function registerRecord(program: Command): void {
   program
     .command('record')
     .description('Run a command as one tool call of the agent (name, argv, cwd, exit status, duration, output tail)')
-    .argument('<ID>', 'agent id or path to a .db file')
+    .argument('<ID>', AGENT_ARG)
     .argument('<CMD...>', 'the command and its arguments (after --)')
     .option('--name <NAME>', 'tool name to record (default: the program name)')
     .option('--tail <BYTES>', 'bytes of stdout and of stderr kept in the record', '4096')

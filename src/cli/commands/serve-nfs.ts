@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import { existsSync } from 'node:fs';
-import { targetFromArg } from '../../store/index.js';
+import { resolveAgent } from '../../sandbox/resolve.js';
+import { AGENT_ARG } from '../agent-arg.js';
 import { UserError } from '../errors.js';
 
 // defaults repeated here so that `serve mcp` does not load the NFS server (src/nfs/server.ts has them too)
@@ -24,18 +24,17 @@ export function registerServeNfs(serve: Command): void {
   serve
     .command('nfs')
     .description('Serve the agent\'s filesystem over NFSv3 (with MOUNT on the same TCP port), for hosts without FUSE')
-    .argument('<ID>', 'agent id, run session id, or path to a .db file')
+    .argument('<ID>', AGENT_ARG)
     .option('--bind <IP>', 'address to listen on', DEFAULT_NFS_HOST)
     .option('--port <PORT>', 'TCP port for NFS and MOUNT (0: any free port)', String(DEFAULT_NFS_PORT))
     .option('--json', 'print the address as one JSON line')
     .action(async (id: string, opts: NfsOptions) => {
       const port = parsePort(opts.port);
-      const { resolveDatabase } = await import('../../sandbox/index.js');
       const { isLoopback, serveAgentNfs } = await import('../../nfs/index.js');
-      const database = resolveDatabase(id);
+      const { target } = resolveAgent(id);
       let served;
       try {
-        served = await serveAgentNfs(existsSync(database) ? { path: database } : targetFromArg(id), {
+        served = await serveAgentNfs(target, {
           host: opts.bind,
           port,
           onError: (e) => console.error(`agentfs serve nfs: internal error: ${(e as Error)?.stack ?? String(e)}`),

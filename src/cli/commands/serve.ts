@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { Agent } from '../../core/agent.js';
-import { targetFromArg } from '../../store/index.js';
+import { AGENT_ARG, openAgentArg } from '../agent-arg.js';
 import { MCP_TOOL_NAMES, selectTools, serveStdio } from '../../mcp/index.js';
 import { UserError } from '../errors.js';
 import { dieOfSigpipe, onOutputClosed } from '../output.js';
@@ -30,12 +30,12 @@ export function registerServe(program: Command): void {
   serve
     .command('mcp')
     .description('Serve the agent\'s files and kv store as MCP tools over stdin/stdout; every call is recorded as a tool call')
-    .argument('<ID_OR_PATH>', 'agent id or path to a .db file')
+    .argument('<ID_OR_PATH>', AGENT_ARG)
     .option('--tools <LIST>', `comma-separated tools to offer (default: all of ${MCP_TOOL_NAMES.join(', ')})`)
     .action(async (idOrPath: string, opts: McpOptions) => {
       // check the arguments before opening anything
       const tools = opts.tools === undefined ? undefined : parseToolList(opts.tools);
-      const agent = Agent.open(targetFromArg(idOrPath));
+      const agent = openAgentArg(idOrPath);
       // a client that stops reading ends the session in the MCP transport (one line, exit 0,
       // the agent closed), not by the CLI's usual death by SIGPIPE
       const restore = onOutputClosed((stream) => {

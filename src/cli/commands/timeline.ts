@@ -5,21 +5,10 @@ import {
   type JournalEntry, type TimelineEvent, type TimelineQuery,
 } from '../../core/journal/index.js';
 import { TOOL_CALL_STATUSES, type ToolCall, type ToolCallStatus } from '../../core/tools/index.js';
-import { existsSync } from 'node:fs';
-import { resolveDatabase } from '../../sandbox/index.js';
-import { targetFromArg } from '../../store/index.js';
+import { AGENT_ARG, openAgentArg } from '../agent-arg.js';
 import { UserError } from '../errors.js';
 import { parseIntOption } from '../options.js';
 import { quoteName } from '../quote.js';
-
-/**
- * Opens the agent an argument names: an id, a .db path, or the session id of `agentfs run`
- * (whose database lives with the sessions). No journal: these commands change no files.
- */
-export function openAgentArg(arg: string, access: { readOnly?: boolean } = {}): Agent {
-  const database = resolveDatabase(arg);
-  return Agent.open(existsSync(database) ? { path: database } : targetFromArg(arg), { journal: false, readOnly: access.readOnly });
-}
 
 interface TimelineOptions {
   limit: string;
@@ -290,7 +279,7 @@ export function registerTimeline(program: Command): void {
   program
     .command('timeline')
     .description("Show an agent's tool calls and file changes, newest first")
-    .argument('<ID>', 'agent id or path to a .db file')
+    .argument('<ID>', AGENT_ARG)
     .option('--limit <N>', 'at most N entries', '100')
     .option('--filter <TOOL>', 'only calls of this tool (and the file changes they made)')
     .option('--status <STATUS>', 'only calls with this status: pending, success, error (and their file changes)')
@@ -306,7 +295,7 @@ export function registerTimeline(program: Command): void {
     .action(async (id: string, opts: TimelineOptions) => {
       const q = queryFrom(opts);
       const interval = parseIntOption('--interval', opts.interval, { min: 10, max: 3_600_000 });
-      const agent = openAgentArg(id, { readOnly: true });
+      const agent = openAgentArg(id, { readOnly: true, journal: false });
       try {
         if (opts.stats) printStats(agent, q, opts.format, q.limit === 100 ? 10 : q.limit!);
         else if (opts.follow) await follow(agent, q, opts.format, interval);

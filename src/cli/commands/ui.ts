@@ -35,7 +35,7 @@ export function registerUi(program: Command): void {
       const port = Number(opts.port);
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UserError(`--port ${opts.port}: expected a port number from 0 to 65535`);
       for (const t of targets) {
-        if (!existsSync(resolveDatabase(t))) throw new UserError(`no such agent or session '${t}' (no ${resolveDatabase(t)})`);
+        if (!existsSync(resolveDatabase(t))) throw new UserError(`no such agent or session '${t}' (no ${resolveDatabase(t)})`, 'not-found');
       }
       const { startUi } = await import('../../ui/server.js');
       let ui;

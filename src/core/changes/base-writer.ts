@@ -5,6 +5,7 @@ import {
 } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Attr, Timespec } from '../types.js';
+import { AgentfsError } from '../../errors.js';
 
 let tempSeq = 0;
 
@@ -117,7 +118,7 @@ export class BaseWriter {
     for (let i = 0; i < parts.length - 1; i++) {
       cur += `/${parts[i]}`;
       const st = this.lstat(cur);
-      if (!st || !st.isDirectory()) throw new Error(`base path ${cur} is not a directory (${st?.isSymbolicLink() ? 'a symlink' : 'missing'}); not writing ${path}`);
+      if (!st || !st.isDirectory()) throw new AgentfsError('conflict', `base path ${cur} is not a directory (${st?.isSymbolicLink() ? 'a symlink' : 'missing'}); not writing ${path}`);
     }
   }
 

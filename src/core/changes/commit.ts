@@ -5,6 +5,7 @@ import { cycleError } from '../fs/paths.js';
 import { BaseWriter } from './base-writer.js';
 import { computeChanges, normalizeScope, sameContent, sameEntry } from './diff.js';
 import type { Change } from './types.js';
+import { AgentfsError } from '../../errors.js';
 
 export interface Conflict {
   path: string;
@@ -210,7 +211,7 @@ function checkMovedSources(ov: OverlayFs, changes: readonly Change[], scope: rea
   for (const r of redirectRows(ov.store)) {
     if (r.basePath === null) continue;
     if (deletedDirs.some((d) => r.basePath === d || r.basePath!.startsWith(`${d}/`))) {
-      throw new Error(`${r.basePath} was moved elsewhere in this session; commit the new location together with it (or commit everything)`);
+      throw new AgentfsError('usage', `${r.basePath} was moved elsewhere in this session; commit the new location together with it (or commit everything)`);
     }
   }
 }

@@ -7,7 +7,7 @@ import { NAME_MAX } from '../types.js';
  * every adapter: non-empty (ENOENT), valid Unicode (EILSEQ: a lone surrogate would be stored as
  * U+FFFD and two names would become one file), at most NAME_MAX bytes of UTF-8, no '/' or NUL.
  * '.' and '..' pass: what they mean depends on the operation (lookup follows them, create says
- * EEXIST, rename EINVAL/EBUSY). Names that arrive as bytes go through nameFromBytes first.
+ * EEXIST, rename EBUSY). Names that arrive as bytes go through nameFromBytes first.
  */
 export function checkName(name: string, syscall: string): void {
   if (name.length === 0) throw new FsError('ENOENT', syscall, name);
@@ -27,6 +27,30 @@ export function checkUnicode(text: string, syscall: string, what = 'name'): void
 
 export function isDotName(name: string): boolean {
   return name === '.' || name === '..';
+}
+
+/** Operations that take a directory entry name (lookup follows '.' and '..'; the rest refuse them). */
+export type EntryOp = 'mkdir' | 'mknod' | 'create' | 'symlink' | 'link' | 'unlink' | 'rmdir' | 'rename';
+
+/**
+ * The errno every FileSystem gives when '.' or '..' is named as the entry to make, remove or move
+ * (Linux's answers, so a mount and the core agree): making one says EEXIST (it exists), unlink
+ * EISDIR, rmdir '.' EINVAL and '..' ENOTEMPTY, rename EBUSY (Linux's do_renameat2, not POSIX's
+ * EINVAL for '.': a mount answers EBUSY without asking us).
+ * Callers check that the parent is a directory first (ENOTDIR wins, as in the kernel).
+ */
+export function checkNotDot(name: string, op: EntryOp): void {
+  if (!isDotName(name)) return;
+  switch (op) {
+    case 'unlink':
+      throw new FsError('EISDIR', op, name);
+    case 'rmdir':
+      throw new FsError(name === '.' ? 'EINVAL' : 'ENOTEMPTY', op, name);
+    case 'rename':
+      throw new FsError('EBUSY', op, name);
+    default:
+      throw new FsError('EEXIST', op, name);
+  }
 }
 
 /** A name or path given as bytes (SDK Buffers, host directory entries): strict UTF-8 or EILSEQ. */

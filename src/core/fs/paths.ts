@@ -51,11 +51,6 @@ type TimeArg = Timespec | Date | number | 'now';
 /** What walking a path needs of each directory on the way (the root's full Attr is fetched lazily). */
 type Walked = Pick<Attr, 'ino' | 'mode'>;
 
-/** FileSystems that can group several operations into one transaction (InodeFs can). */
-interface Transactional {
-  transaction<T>(fn: () => T): T;
-}
-
 
 /** Splits a path into components (empty ones dropped; '.' and '..' kept for the walker). */
 function components(path: string): string[] {
@@ -104,10 +99,9 @@ export class PathFs {
     this.piece = Math.max(4096, options.pieceSize ?? DEFAULT_PIECE);
   }
 
-  /** Runs fn as one transaction when the filesystem supports it. */
+  /** Runs fn as one transaction of the filesystem: all of it happens, or none of it. */
   batch<T>(fn: () => T): T {
-    const t = this.fs as Partial<Transactional>;
-    return typeof t.transaction === "function" ? (t.transaction.call(this.fs, fn) as T) : fn();
+    return this.fs.transaction(fn);
   }
 
   /** Re-throws filesystem errors with the syscall and path the user asked about. */

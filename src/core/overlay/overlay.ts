@@ -1,10 +1,10 @@
 import type { BigIntStats } from 'node:fs';
 import type { Store } from '../../store/index.js';
-import { FsError } from '../errors.js';
+import { FsError, isFsError } from '../errors.js';
 import type { Attr, Caller, DirEntry, DirEntryPlus, FileSystem, SetAttr, StatFs } from '../types.js';
 import { RENAME_EXCHANGE, RENAME_NOREPLACE, ROOT_INO, S_IFDIR, S_IFMT, S_IFREG, isDir } from '../types.js';
 import type { MutationObserver } from '../fs/mutation.js';
-import { checkName, isDotName } from '../fs/names.js';
+import { checkName, checkNotDot, isDotName } from '../fs/names.js';
 import { cycleError } from '../fs/paths.js';
 import { checkAccess } from './access.js';
 import { BaseReader, attrOfStats, join } from './base.js';
@@ -15,9 +15,12 @@ import { BASE_COOKIE, baseEntriesFrom } from './readdir-merge.js';
 import { ensureOverlaySchema } from './schema.js';
 import { Whiteouts } from './whiteouts.js';
 
+/** The delta: the FileSystem contract, plus the path of an inode (InodeFs has it). */
+export type DeltaFs = FileSystem & { pathOf(ino: number): string | undefined };
+
 export interface OverlayOptions {
   /** the delta filesystem: an InodeFs over the same store */
-  delta: FileSystem;
+  delta: DeltaFs;
   /** base paths ('/x/y') never shown from the base (e.g. the session database's directory) */
   hide?: readonly string[];
   /** read the base by path instead of through a descriptor (see BaseReader) */
@@ -43,7 +46,7 @@ interface Found {
 export class OverlayFs implements FileSystem {
   readonly rootIno = ROOT_INO;
   readonly base: BaseReader;
-  readonly delta: FileSystem;
+  readonly delta: DeltaFs;
   readonly whiteouts: Whiteouts;
   readonly origins: Origins;
   readonly store: Store;
@@ -92,6 +95,14 @@ export class OverlayFs implements FileSystem {
   }
 
   // ---- transactions ------------------------------------------------------------------------
+
+  /**
+   * The contract's transaction: the delta's store transaction, and on failure what this object
+   * remembers is rolled back too (see tx).
+   */
+  transaction<T>(fn: () => T): T {
+    return this.tx(fn);
+  }
 
   private txDepth = 0;
   private readonly observer: MutationObserver | undefined;
@@ -266,16 +277,7 @@ export class OverlayFs implements FileSystem {
 
   /** Overlay path of a delta inode (its first name), or undefined when it has none. */
   deltaPathOf(deltaIno: number): string | undefined {
-    const parts: string[] = [];
-    for (let ino = deltaIno; ino !== this.delta.rootIno; ) {
-      const row = this.store.stmt('SELECT parent_ino, name FROM fs_dentry WHERE ino = ? ORDER BY id LIMIT 1').get(ino) as
-        | { parent_ino: number; name: string }
-        | undefined;
-      if (!row || parts.length > 4096) return undefined;
-      parts.unshift(row.name);
-      ino = row.parent_ino;
-    }
-    return `/${parts.join('/')}`;
+    return this.delta.pathOf(deltaIno);
   }
 
   /** Commit is about to rename base directory `from` to `to` (recorded for recovery). */
@@ -304,11 +306,15 @@ export class OverlayFs implements FileSystem {
 
   // ---- lookup ------------------------------------------------------------------------------
 
+  /** The delta inode of deltaDir/name, through the delta's FileSystem interface. */
   private deltaChild(deltaDir: number, name: string): number | undefined {
-    const row = this.store.stmt('SELECT ino FROM fs_dentry WHERE parent_ino = ? AND name = ?').get(deltaDir, name) as
-      | { ino: number }
-      | undefined;
-    return row?.ino;
+    if (isDotName(name)) return undefined; // never an entry (lookup would follow it)
+    try {
+      return this.delta.lookup(deltaDir, name).ino;
+    } catch (e) {
+      if (isFsError(e, 'ENOENT')) return undefined;
+      throw e;
+    }
   }
 
   private dirNode(ino: number, syscall: string): Node {
@@ -387,7 +393,11 @@ export class OverlayFs implements FileSystem {
   }
 
   lookup(parent: number, name: string): Attr {
-    validName(name, 'lookup');
+    if (name === '.' || name === '..') {
+      const dir = this.dirNode(parent, 'lookup');
+      return this.attrOf(name === '.' ? dir : dir.parent ?? this.root);
+    }
+    checkName(name, 'lookup');
     const found = this.find(this.dirNode(parent, 'lookup'), name);
     if (!found) throw new FsError('ENOENT', 'lookup', name);
     return found.attr;
@@ -447,9 +457,10 @@ export class OverlayFs implements FileSystem {
 
   // ---- creation ----------------------------------------------------------------------------
 
-  private prepareCreate(parent: number, name: string, syscall: string): { p: Node; pd: number; path: string; hadWhiteout: boolean } {
-    validName(name, syscall);
+  private prepareCreate(parent: number, name: string, syscall: 'mkdir' | 'mknod' | 'create' | 'symlink'): { p: Node; pd: number; path: string; hadWhiteout: boolean } {
+    checkName(name, syscall);
     const p = this.dirNode(parent, syscall);
+    checkNotDot(name, syscall);
     if (this.find(p, name)) throw new FsError('EEXIST', syscall, name);
     const pd = this.ensureDelta(p);
     const path = join(this.pathOf(p), name);
@@ -506,10 +517,11 @@ export class OverlayFs implements FileSystem {
   }
 
   link(ino: number, newParent: number, newName: string): Attr {
-    validName(newName, 'link');
+    checkName(newName, 'link');
     const node = this.nodes.must(ino, 'link');
-    if ((node.type & S_IFMT) === S_IFDIR) throw new FsError('EPERM', 'link');
+    if ((node.type & S_IFMT) === S_IFDIR) throw new FsError('EPERM', 'link', newName, 'hard links to directories are not allowed');
     const q = this.dirNode(newParent, 'link');
+    checkNotDot(newName, 'link');
     if (this.find(q, newName)) throw new FsError('EEXIST', 'link', newName);
     const attr = this.tx(() => {
       const d = this.ensureDelta(node);
@@ -531,7 +543,8 @@ export class OverlayFs implements FileSystem {
   }
 
   unlink(parent: number, name: string): void {
-    validName(name, 'unlink');
+    checkNotDot(name, 'unlink');
+    checkName(name, 'unlink');
     const p = this.dirNode(parent, 'unlink');
     const found = this.find(p, name);
     if (!found) throw new FsError('ENOENT', 'unlink', name);
@@ -540,7 +553,8 @@ export class OverlayFs implements FileSystem {
   }
 
   rmdir(parent: number, name: string): void {
-    validName(name, 'rmdir');
+    checkNotDot(name, 'rmdir');
+    checkName(name, 'rmdir');
     const p = this.dirNode(parent, 'rmdir');
     const found = this.find(p, name);
     if (!found) throw new FsError('ENOENT', 'rmdir', name);
@@ -576,8 +590,13 @@ export class OverlayFs implements FileSystem {
   // ---- rename ------------------------------------------------------------------------------
 
   rename(parent: number, name: string, newParent: number, newName: string, flags = 0): void {
-    validName(name, 'rename');
-    validName(newName, 'rename');
+    if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE) || (flags & RENAME_NOREPLACE && flags & RENAME_EXCHANGE)) {
+      throw new FsError('EINVAL', 'rename', name, 'invalid rename flags');
+    }
+    checkNotDot(name, 'rename');
+    checkNotDot(newName, 'rename');
+    checkName(name, 'rename');
+    checkName(newName, 'rename');
     const p = this.dirNode(parent, 'rename');
     const q = this.dirNode(newParent, 'rename');
     const src = this.find(p, name);
@@ -738,9 +757,9 @@ export class OverlayFs implements FileSystem {
     const limit = limitArg < 0 ? Infinity : limitArg;
     const out: DirEntry[] = [];
     if (dir.delta !== undefined && offset < BASE_COOKIE) {
+      // every ino handed out is one the other calls take (the contract): register the nodes
       for (const e of this.delta.readdir(dir.delta, offset, limit === Infinity ? -1 : limit)) {
-        const origin = this.nodes.byDeltaIno(e.ino)?.ino ?? exposedDeltaIno(e.ino, this.origins.baseIno(e.ino));
-        out.push({ ...e, ino: origin });
+        out.push({ ...e, ino: this.nodeForDelta(e.ino, e.mode, dir, e.name).ino });
       }
       if (out.length >= limit) return out;
     }
@@ -754,7 +773,7 @@ export class OverlayFs implements FileSystem {
       limit - out.length,
       (name) =>
         whiteouts.has(name) || this.isHidden(join(base, name)) || (deltaDir !== undefined && this.deltaChild(deltaDir, name) !== undefined),
-      (e) => e.ino,
+      (e) => this.baseNode(e.stats, dir, e.name).ino,
     );
     for (const e of more) out.push(e);
     return out;
@@ -782,11 +801,5 @@ export class OverlayFs implements FileSystem {
     }
     return out;
   }
-}
-
-/** The core's name check; '.' and '..' are never entries of an overlay directory. */
-function validName(name: string, syscall: string): void {
-  checkName(name, syscall);
-  if (isDotName(name)) throw new FsError('EINVAL', syscall, name);
 }
 

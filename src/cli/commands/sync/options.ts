@@ -6,7 +6,7 @@
 import { Option, type Command } from 'commander';
 import { Agent, META } from '../../../core/agent.js';
 import { LocalSyncState } from '../../../core/sync-state/index.js';
-import { targetFromArg } from '../../../store/index.js';
+import { AGENT_ARG, openAgentArg } from '../../agent-arg.js';
 import { chooseRemote, DEFAULT_TIMEOUT_S, hideSecrets, openSync, SyncError, urlToken, withoutToken, type RemoteDb } from '../../../sync/index.js';
 import { UserError } from '../../errors.js';
 
@@ -35,7 +35,7 @@ export function refusedOption(cmd: Command, flags: string, message: string): Com
 }
 
 export function syncIdArgument(cmd: Command): Command {
-  return cmd.argument('<ID>', 'agent id or path to a .db file');
+  return cmd.argument('<ID>', AGENT_ARG);
 }
 
 /** Every token these flags and the environment may hold (to keep out of what is printed). */
@@ -48,7 +48,7 @@ export function secretsOf(flags: RemoteFlags): (string | undefined)[] {
  * the flags or the environment gets into an error's message.
  */
 export async function withLocal<T>(idArg: string, fn: (local: LocalSyncState, agent: Agent) => Promise<T> | T, flags: RemoteFlags = {}): Promise<T> {
-  const agent = Agent.open(targetFromArg(idArg));
+  const agent = openAgentArg(idArg);
   const secrets = secretsOf(flags);
   try {
     return await fn(new LocalSyncState(agent.store), agent);

@@ -5,8 +5,7 @@ import {
   type Attr, type Caller,
 } from '../../types.js';
 import { notify, type FsContext } from '../context.js';
-import type { FsMutation } from '../mutation.js';
-import { checkName, checkUnicode, isDotName } from '../names.js';
+import { checkName, checkNotDot, checkUnicode } from '../names.js';
 import { SQL, requireDirRow, touchDir } from '../rows.js';
 import { now } from '../time.js';
 
@@ -15,7 +14,7 @@ const PATH_MAX = 4096;
 
 function makeNode(
   ctx: FsContext,
-  op: FsMutation['op'],
+  op: 'mkdir' | 'mknod' | 'create' | 'symlink',
   parent: number,
   name: string,
   mode: number,
@@ -27,7 +26,7 @@ function makeNode(
   checkName(name, op);
   return ctx.store.transaction(() => {
     const p = requireDirRow(ctx, parent, op);
-    if (isDotName(name)) throw new FsError('EEXIST', op, name);
+    checkNotDot(name, op);
     const type = mode & S_IFMT;
     let gid = caller.gid;
     // BSD group semantics on setgid directories: new entries take the directory's group.

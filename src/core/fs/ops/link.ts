@@ -1,7 +1,7 @@
 import { FsError } from '../../errors.js';
 import type { Attr } from '../../types.js';
 import { notify, type FsContext } from '../context.js';
-import { checkName, isDotName } from '../names.js';
+import { checkName, checkNotDot } from '../names.js';
 import { SQL, attrOf, isDirMode, requireDirRow, requireRow, touchDir } from '../rows.js';
 import { now } from '../time.js';
 
@@ -12,7 +12,7 @@ export function link(ctx: FsContext, ino: number, newParent: number, newName: st
     const row = requireRow(ctx, ino, 'link');
     if (isDirMode(row.mode)) throw new FsError('EPERM', 'link', newName, 'hard links to directories are not allowed');
     requireDirRow(ctx, newParent, 'link');
-    if (isDotName(newName)) throw new FsError('EEXIST', 'link', newName);
+    checkNotDot(newName, 'link');
     if (ctx.store.stmt(SQL.insertDentry).run(newName, newParent, ino).changes === 0) throw new FsError('EEXIST', 'link', newName);
     const t = now();
     ctx.store.stmt(SQL.addLink).run(1, t.sec, t.nsec, ino);

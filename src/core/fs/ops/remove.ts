@@ -2,13 +2,13 @@
 import { FsError } from '../../errors.js';
 import { notify, type FsContext } from '../context.js';
 import { lastLinkGone, purgeInode } from '../lifecycle.js';
-import { checkName } from '../names.js';
+import { checkName, checkNotDot } from '../names.js';
 import { SQL, getDentry, isDirMode, missingEntry, touchDir, type DentryRow } from '../rows.js';
 import { now } from '../time.js';
 import type { Timespec } from '../../types.js';
 
 export function unlink(ctx: FsContext, parent: number, name: string): void {
-  if (name === '.' || name === '..') throw new FsError('EISDIR', 'unlink', name);
+  checkNotDot(name, 'unlink');
   checkName(name, 'unlink');
   ctx.store.transaction(() => {
     const d = getDentry(ctx, parent, name);
@@ -22,8 +22,7 @@ export function unlink(ctx: FsContext, parent: number, name: string): void {
 }
 
 export function rmdir(ctx: FsContext, parent: number, name: string): void {
-  if (name === '.') throw new FsError('EINVAL', 'rmdir', name);
-  if (name === '..') throw new FsError('ENOTEMPTY', 'rmdir', name);
+  checkNotDot(name, 'rmdir');
   checkName(name, 'rmdir');
   ctx.store.transaction(() => {
     const d = getDentry(ctx, parent, name);

@@ -5,7 +5,7 @@
 import { FsError } from '../../errors.js';
 import { RENAME_EXCHANGE, RENAME_NOREPLACE } from '../../types.js';
 import { notify, type FsContext } from '../context.js';
-import { checkName, isDotName } from '../names.js';
+import { checkName, checkNotDot } from '../names.js';
 import { SQL, getDentry, isDirMode, missingEntry, requireDirRow, touchDir } from '../rows.js';
 import { now } from '../time.js';
 import { isWithin } from './lookup.js';
@@ -15,7 +15,8 @@ export function rename(ctx: FsContext, parent: number, name: string, newParent: 
   if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE) || (flags & RENAME_NOREPLACE && flags & RENAME_EXCHANGE)) {
     throw new FsError('EINVAL', 'rename', name, 'invalid rename flags');
   }
-  if (isDotName(name) || isDotName(newName)) throw new FsError(name === '.' || newName === '.' ? 'EINVAL' : 'EBUSY', 'rename', name);
+  checkNotDot(name, 'rename');
+  checkNotDot(newName, 'rename');
   checkName(name, 'rename');
   checkName(newName, 'rename');
   ctx.store.transaction(() => {
