@@ -8,7 +8,7 @@
  */
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import type { Caller } from '../core/types.js';
-import { RecordReader, recordMark } from './records.js';
+import { RecordReader, recordMark, type RecordEvent } from './records.js';
 import { XdrError, XdrReader, XdrWriter } from './xdr.js';
 
 export const CALL = 0;
@@ -117,35 +117,57 @@ export class RpcServer {
     this.connections.add(socket);
     const reader = new RecordReader(this.maxRecord);
     const remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`;
+    /** records received but not yet served (the client sent them faster than it reads replies) */
+    let queue: RecordEvent[] = [];
+    let next = 0;
     const drop = (): void => {
       this.connections.delete(socket);
+      queue = [];
+      next = 0;
     };
     socket.on('close', drop);
     socket.on('error', () => socket.destroy());
-    socket.on('drain', () => socket.resume());
-    socket.on('data', (chunk: Buffer) => {
+    // serve calls only while the client takes its replies: a few bytes of READ calls ask for
+    // megabytes of replies, so serving a whole socket chunk of them at once could fill memory
+    const pump = (): void => {
       const replies: Buffer[][] = [];
-      for (const ev of reader.push(chunk)) {
+      let unsent = socket.writableLength;
+      while (next < queue.length && unsent <= MAX_UNSENT && !socket.destroyed) {
+        const ev = queue[next++]!;
         const reply = ev.kind === 'record' ? this.serve(ev.data, remote) : oversizedReply(ev.head);
-        if (reply) replies.push(reply);
+        if (!reply) continue;
+        replies.push(reply);
+        for (const p of reply) unsent += p.length;
       }
-      if (replies.length === 0) return;
-      // a failed commit before the replies un-does what they report: send none and drop the
-      // connection, so the client resends those calls (as after a server crash)
-      if (!this.flush()) {
-        socket.destroy();
-        return;
+      if (next === queue.length) {
+        queue = [];
+        next = 0;
       }
-      if (socket.destroyed) return;
-      socket.cork();
-      for (const parts of replies) {
-        let length = 0;
-        for (const p of parts) length += p.length;
-        socket.write(recordMark(length));
-        for (const p of parts) socket.write(p);
+      if (replies.length > 0) {
+        // a failed commit before the replies un-does what they report: send none and drop the
+        // connection, so the client resends those calls (as after a server crash)
+        if (!this.flush()) {
+          socket.destroy();
+          return;
+        }
+        if (socket.destroyed) return;
+        socket.cork();
+        for (const parts of replies) {
+          let length = 0;
+          for (const p of parts) length += p.length;
+          socket.write(recordMark(length));
+          for (const p of parts) socket.write(p);
+        }
+        socket.uncork();
       }
-      socket.uncork();
-      if (socket.writableLength > MAX_UNSENT) socket.pause();
+      // the rest waits for 'drain' (due: more than the high-water mark is queued)
+      if (next < queue.length || socket.writableLength > MAX_UNSENT) socket.pause();
+      else socket.resume();
+    };
+    socket.on('drain', pump);
+    socket.on('data', (chunk: Buffer) => {
+      for (const ev of reader.push(chunk)) queue.push(ev);
+      pump();
     });
   }
 

@@ -1,0 +1,74 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import { tempDir } from '../support/cli.js';
+import { serveAgentNfs, type AgentNfs } from '../../src/nfs/index.js';
+import { Agent } from '../../src/core/agent.js';
+// @ts-expect-error plain JS test support (shared with the bench)
+import { ACCEPT, ERR, NFS, NfsClient, PROC, W } from '../support/nfs-client.mjs';
+
+/** What a hostile client does to the server, seen from inside the server process. */
+let tmp: { dir: string; cleanup: () => void };
+let nfs: AgentNfs;
+let c: InstanceType<typeof NfsClient>;
+let root: Buffer;
+
+beforeAll(async () => {
+  tmp = tempDir('agentfs-nfs-hostile-');
+  const db = join(tmp.dir, 'h.db');
+  Agent.open({ path: db }, { create: true }).close();
+  nfs = await serveAgentNfs({ path: db }, { port: 0 });
+  c = await NfsClient.connect(nfs.server.port);
+  root = await c.mount('/');
+});
+
+afterAll(async () => {
+  c?.close();
+  await nfs?.close();
+  tmp.cleanup();
+});
+
+const MiB = 1 << 20;
+
+/** One READ call record (with its record mark) of `count` bytes at offset 0. */
+function readCall(xid: number, fh: Buffer, count: number): Buffer {
+  const b = new W().u32(0).u32(xid).u32(0).u32(2).u32(NFS).u32(3).u32(PROC.READ).u32(0).u32(0).u32(0).u32(0).opaque(fh).u64(0).u32(count).buf();
+  b.writeUInt32BE((0x80000000 | (b.length - 4)) >>> 0, 0);
+  return b;
+}
+
+describe('a client that does not read its replies', () => {
+  it('cannot make the server hold more than a few MiB of replies for it, and still gets every reply once it reads', async () => {
+    const f = await c.create(root, 'flood', { how: 0 });
+    expect(f.status).toBe(ERR.OK);
+    expect((await c.write(f.fh, 0, Buffer.alloc(MiB, 7), 2)).status).toBe(ERR.OK);
+
+    const calls = 300; // ~30 KiB of calls asking for 300 MiB of replies
+    const s = connect({ port: nfs.server.port, host: '127.0.0.1' });
+    await new Promise((r) => s.once('connect', r));
+    s.pause();
+    const base = process.memoryUsage().arrayBuffers;
+    s.write(Buffer.concat(Array.from({ length: calls }, (_, i) => readCall(1000 + i, f.fh, MiB))));
+    // the server answers other clients meanwhile; watch its buffers while the flood sits unread
+    let peak = 0;
+    for (let i = 0; i < 40; i++) {
+      expect(await c.null()).toBe(true);
+      await new Promise((r) => setTimeout(r, 10));
+      peak = Math.max(peak, process.memoryUsage().arrayBuffers - base);
+    }
+    expect(peak).toBeLessThan(64 * MiB);
+
+    // reading now brings every reply
+    let got = 0;
+    const done = new Promise<void>((resolve) => {
+      s.on('data', (d: Buffer) => {
+        got += d.length;
+        if (got >= calls * MiB) resolve();
+      });
+    });
+    s.resume();
+    await done;
+    expect(got).toBeGreaterThanOrEqual(calls * MiB);
+    s.destroy();
+  });
+});
