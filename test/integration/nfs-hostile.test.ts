@@ -72,3 +72,39 @@ describe('a client that does not read its replies', () => {
     s.destroy();
   });
 });
+
+/** A call whose RPC must succeed; resolves with its nfsstat3 (and the reader after it). */
+async function status(proc: number, args: InstanceType<typeof W>): Promise<{ status: number; r: any }> {
+  const res = await c.call(NFS, 3, proc, args.buf());
+  expect(res.denied).toBe(false);
+  expect(res.accept).toBe(ACCEPT.SUCCESS);
+  return { status: res.r.u32(), r: res.r };
+}
+
+describe('64-bit offsets and sizes beyond what a JS number holds exactly', () => {
+  it('READ past 2^53 reads nothing at end of file; WRITE, SETATTR and CREATE there are FBIG; COMMIT takes any offset', async () => {
+    const f = await c.create(root, 'far', { how: 0 });
+    expect((await c.write(f.fh, 0, Buffer.from('near'), 2)).status).toBe(ERR.OK);
+    for (const off of [2n ** 53n, 2n ** 53n + 1n, 2n ** 63n, 2n ** 64n - 1n]) {
+      const rd = await status(PROC.READ, new W().opaque(f.fh).u64(off).u32(10));
+      expect(rd.status).toBe(ERR.OK);
+      rd.r.postOpAttr();
+      expect([rd.r.u32(), rd.r.bool()]).toEqual([0, true]);
+      const wr = await status(PROC.WRITE, new W().opaque(f.fh).u64(off).u32(4).u32(2).opaque(Buffer.from('abcd')));
+      expect(wr.status).toBe(27); // NFS3ERR_FBIG
+      const sz = await status(PROC.SETATTR, new W().opaque(f.fh).sattr({ size: off }).bool(false));
+      expect(sz.status).toBe(27);
+      const cm = await status(PROC.COMMIT, new W().opaque(f.fh).u64(off).u32(0));
+      expect(cm.status).toBe(ERR.OK);
+    }
+    // a write that would end beyond 2^53 - 1
+    expect((await status(PROC.WRITE, new W().opaque(f.fh).u64(2n ** 53n - 2n).u32(4).u32(2).opaque(Buffer.from('abcd')))).status).toBe(27);
+    // CREATE asking for such a size makes no file
+    expect((await status(PROC.CREATE, new W().opaque(root).str('far2').u32(0).sattr({ size: 2n ** 60n }))).status).toBe(27);
+    expect((await c.lookup(root, 'far2')).status).toBe(ERR.NOENT);
+    // nothing changed
+    const a = (await c.getattr(f.fh)).attr;
+    expect(a.size).toBe(4);
+    expect((await c.read(f.fh, 0, 100)).data.toString()).toBe('near');
+  });
+});

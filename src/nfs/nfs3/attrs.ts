@@ -38,6 +38,8 @@ interface SetattrArgs extends FhArgs {
 
 /** Who may change what (the kernel's rules for chmod, chown, truncate and utimes). */
 export function checkSetattr(a: Attr, c: SetAttr, caller: Caller): void {
+  // sizes from the wire go up to 2^64-1; the largest file is FSINFO's maxfilesize (2^53-1)
+  if (c.size !== undefined && !Number.isSafeInteger(c.size)) throw new FsError('EFBIG', 'setattr');
   if (caller.uid === 0) return;
   const owner = caller.uid === a.uid;
   if (c.uid !== undefined && c.uid !== a.uid) throw new FsError('EPERM', 'setattr');

@@ -35,7 +35,8 @@ export const read: Nfs3Proc<ReadArgs> = {
     const ino = s.handles.decode(a.fh);
     const attr = fileAttr(s, ino);
     requireDataAccess(attr, R_OK, ctx.caller);
-    const data = s.fs.read(ino, a.offset, Math.min(a.count, MAX_IO));
+    // an offset beyond the largest file (up to 2^64-1 on the wire) reads nothing, at its end
+    const data = Number.isSafeInteger(a.offset) ? s.fs.read(ino, a.offset, Math.min(a.count, MAX_IO)) : Buffer.alloc(0);
     ok(w);
     putPostOpAttr(w, attr, s.fsid);
     w.uint32(data.length);
@@ -72,6 +73,7 @@ export const write: Nfs3Proc<WriteArgs> = {
     const ino = s.handles.decode(a.fh);
     const before = (a.before = fileAttr(s, ino));
     requireDataAccess(before, W_OK, ctx.caller);
+    if (!Number.isSafeInteger(a.offset + a.data.length)) throw new NfsError(NFS3ERR.FBIG, 'write beyond the largest file');
     s.mutating(a.data.length);
     const n = s.fs.write(ino, a.offset, a.data);
     // UNSTABLE: committed within the group commit's few ms, made durable by COMMIT (a restart
@@ -99,7 +101,7 @@ interface CommitArgs {
 export const commit: Nfs3Proc<CommitArgs> = {
   args(r) {
     const fh = r.opaque(FHSIZE3);
-    r.uint64(); // offset and count: everything is committed at once
+    r.uint64Big(); // offset and count: everything is committed at once
     r.uint32();
     return { fh };
   },

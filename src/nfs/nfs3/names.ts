@@ -65,6 +65,8 @@ export const create: Nfs3Proc<CreateArgs> = {
   run(s, a, w, ctx) {
     const dir = writableDir(s, a, ctx.caller);
     const name = nameOf(a.name);
+    // refused before the file is made (the size is applied after)
+    if (a.sattr.size !== undefined && !Number.isSafeInteger(a.sattr.size)) throw new FsError('EFBIG', 'create');
     s.mutating();
     let attr: Attr;
     if (a.how === EXCLUSIVE) {
