@@ -30,7 +30,8 @@ export const DEFAULT_NFS_PORT = 11111;
 
 export class NfsServer {
   readonly state: NfsState;
-  readonly host: string;
+  /** the address bound (what --bind resolved to), once listening */
+  host: string;
   port = 0;
   private readonly rpc: RpcServer;
 
@@ -49,6 +50,7 @@ export class NfsServer {
     const server = new NfsServer(fs, options);
     const address = await server.rpc.listen(options.port ?? DEFAULT_NFS_PORT, server.host);
     server.port = address.port;
+    server.host = address.address;
     return server;
   }
 

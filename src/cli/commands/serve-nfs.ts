@@ -30,6 +30,8 @@ export function registerServeNfs(serve: Command): void {
     .option('--json', 'print the address as one JSON line')
     .action(async (id: string, opts: NfsOptions) => {
       const port = parsePort(opts.port);
+      // an empty host would listen on every address
+      if (!opts.bind.trim()) throw new UserError('--bind: expected an IP address (127.0.0.1 unless you mean to serve others)');
       const { resolveDatabase } = await import('../../sandbox/index.js');
       const { isLoopback, serveAgentNfs } = await import('../../nfs/index.js');
       const database = resolveDatabase(id);
@@ -58,6 +60,7 @@ export function registerServeNfs(serve: Command): void {
         const h = host.includes(':') ? `[${host}]` : host;
         console.log(`mount with: mount -t nfs -o vers=3,tcp,port=${info.port},mountport=${info.port},nolock ${h}:/ MOUNTPOINT`);
       }
+      // judged on the address bound, not the name given (a name may resolve anywhere)
       if (!isLoopback(host)) {
         console.error(`agentfs: warning: listening on ${host}, not loopback: NFSv3 AUTH_SYS is not authentication, anyone who reaches this port can read and change the agent's files as any user`);
       }
