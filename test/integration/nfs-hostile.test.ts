@@ -108,3 +108,21 @@ describe('64-bit offsets and sizes beyond what a JS number holds exactly', () =>
     expect((await c.read(f.fh, 0, 100)).data.toString()).toBe('near');
   });
 });
+
+describe('names and symlink targets of any length', () => {
+  it('are NAMETOOLONG, never GARBAGE_ARGS, however long', async () => {
+    for (const n of [256, 5000, 10_000, 100_000]) {
+      const name = 'n'.repeat(n);
+      expect((await c.create(root, name, { how: 0 })).status).toBe(63);
+      expect((await c.lookup(root, name)).status).toBe(63);
+      expect((await c.rename(root, 'far', root, name)).status).toBe(63);
+    }
+    for (const n of [4096, 5000, 100_000]) {
+      const t = await status(PROC.SYMLINK, new W().opaque(root).str('sl').sattr({}).opaque(Buffer.alloc(n, 0x61)));
+      expect(t.status).toBe(63);
+    }
+    expect((await c.lookup(root, 'sl')).status).toBe(ERR.NOENT);
+    const ok = await status(PROC.SYMLINK, new W().opaque(root).str('sl').sattr({}).opaque(Buffer.alloc(4095, 0x61)));
+    expect(ok.status).toBe(ERR.OK);
+  });
+});

@@ -73,7 +73,7 @@ export interface DirOp {
 /** diropargs3; names are bounded only by the record size here (the core says NAMETOOLONG). */
 export function readDirOp(r: XdrReader): DirOp {
   const dir = r.opaque(FHSIZE3);
-  const name = r.opaque(8192);
+  const name = r.opaque();
   return { dir, name };
 }
 

@@ -134,7 +134,8 @@ export const symlink: Nfs3Proc<SymlinkArgs> = {
   args(r) {
     const op = readDirOp(r);
     const sattr = readSattr(r);
-    return { ...op, sattr, target: r.opaque(4096) };
+    // nfspath3 has no bound but the record's: too long a target is NAMETOOLONG (the core's PATH_MAX)
+    return { ...op, sattr, target: r.opaque() };
   },
   run(s, a, w, ctx) {
     const dir = writableDir(s, a, ctx.caller);
