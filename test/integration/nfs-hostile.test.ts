@@ -1,7 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect } from 'node:net';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { vi } from 'vitest';
 import { join } from 'node:path';
-import { tempDir } from '../support/cli.js';
+import { runCli, tempDir } from '../support/cli.js';
 import { serveAgentNfs, type AgentNfs } from '../../src/nfs/index.js';
 import { Agent } from '../../src/core/agent.js';
 // @ts-expect-error plain JS test support (shared with the bench)
@@ -124,5 +126,47 @@ describe('names and symlink targets of any length', () => {
     expect((await c.lookup(root, 'sl')).status).toBe(ERR.NOENT);
     const ok = await status(PROC.SYMLINK, new W().opaque(root).str('sl').sattr({}).opaque(Buffer.alloc(4095, 0x61)));
     expect(ok.status).toBe(ERR.OK);
+  });
+});
+
+describe('made-up handles for an overlay', () => {
+  it('cost one walk of the tree, not one per call; real handles still resolve after a restart', async () => {
+    const base = join(tmp.dir, 'base');
+    for (let d = 0; d < 5; d++) {
+      mkdirSync(join(base, `d${d}`), { recursive: true });
+      for (let f = 0; f < 20; f++) writeFileSync(join(base, `d${d}`, `f${f}`), `${d}/${f}`);
+    }
+    expect((await runCli(['init', 'ov', '--base', base], { cwd: tmp.dir })).code).toBe(0);
+    const db = join(tmp.dir, '.agentfs', 'ov.db');
+    let ov = await serveAgentNfs({ path: db }, { port: 0 });
+    let oc = await NfsClient.connect(ov.server.port);
+    let top = await oc.mount('/');
+    const d3 = (await oc.lookup(top, 'd3')).fh;
+    const a = (await oc.lookup(d3, 'f7')).fh;
+    const b = (await oc.lookup((await oc.lookup(top, 'd1')).fh, 'f2')).fh;
+    oc.close();
+    await ov.close();
+
+    ov = await serveAgentNfs({ path: db }, { port: 0 });
+    try {
+      oc = await NfsClient.connect(ov.server.port);
+      top = await oc.mount('/');
+      const walked = vi.spyOn(ov.agent.fs, 'readdirPlus');
+      // made-up inode numbers (a bogus client, or handles of files long gone)
+      for (let i = 0; i < 20; i++) {
+        const fh = Buffer.from(top);
+        fh.writeUInt32BE(0x100000 + i, 16);
+        expect((await oc.getattr(fh)).status).toBe(ERR.STALE);
+      }
+      // the walk reads each of the 6 directories once
+      expect(walked.mock.calls.length).toBeLessThanOrEqual(6);
+      // the handles a client really holds were learned by that walk
+      expect((await oc.read(a, 0, 10)).data.toString()).toBe('3/7');
+      expect((await oc.read(b, 0, 10)).data.toString()).toBe('1/2');
+      walked.mockRestore();
+    } finally {
+      oc.close();
+      await ov.close();
+    }
   });
 });
