@@ -23,7 +23,15 @@ export function handleGeneration(store: Store): Buffer {
   const have = store.getMeta(GENERATION_KEY);
   if (have && /^[0-9a-f]{16}$/.test(have)) return Buffer.from(have, 'hex');
   const gen = randomBytes(8);
-  store.transaction(() => store.setMeta(GENERATION_KEY, gen.toString('hex')));
+  try {
+    store.transaction(() => store.setMeta(GENERATION_KEY, gen.toString('hex')));
+  } catch (e) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && code.startsWith('SQLITE_READONLY')) {
+      throw new Error(`${store.path} is read-only, and serving it the first time stores its file handle generation in it`);
+    }
+    throw e;
+  }
   return gen;
 }
 

@@ -1,10 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect } from 'node:net';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { vi } from 'vitest';
 import { join } from 'node:path';
-import { runCli, tempDir } from '../support/cli.js';
+import { CLI, runCli, tempDir } from '../support/cli.js';
 import { serveAgentNfs, type AgentNfs } from '../../src/nfs/index.js';
+import { handleGeneration } from '../../src/nfs/handles.js';
 import { Agent } from '../../src/core/agent.js';
 // @ts-expect-error plain JS test support (shared with the bench)
 import { ACCEPT, ERR, NFS, NfsClient, PROC, W } from '../support/nfs-client.mjs';
@@ -167,6 +169,80 @@ describe('made-up handles for an overlay', () => {
     } finally {
       oc.close();
       await ov.close();
+    }
+  });
+});
+
+const setpriv = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => existsSync(p));
+const asRoot = process.getuid?.() === 0;
+
+/** `agentfs serve nfs DB --port 0 --json` as nobody; resolves with its port, or rejects with its stderr. */
+function serveAsNobody(db: string): { port: Promise<number>; stderr: () => string; stop: () => Promise<unknown> } {
+  const child = spawn(setpriv!, ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, CLI, 'serve', 'nfs', db, '--port', '0', '--json'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let err = '';
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const exited = new Promise((r) => child.on('exit', (code) => r(code)));
+  const port = new Promise<number>((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (out.includes('\n')) resolve(JSON.parse(out.slice(0, out.indexOf('\n'))).port);
+    });
+    child.on('exit', (code) => reject(Object.assign(new Error(err), { code })));
+  });
+  port.catch(() => {});
+  return {
+    port,
+    stderr: () => err,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      return exited;
+    },
+  };
+}
+
+describe.skipIf(!asRoot || !setpriv)('a database file the server may not write', () => {
+  it('is served read-only: changes get ROFS (not SERVERFAULT and a stack trace), reads work', async () => {
+    const dir = join(tmp.dir, 'ro');
+    mkdirSync(dir);
+    const db = join(dir, 'ro.db');
+    const fresh = join(dir, 'fresh.db');
+    const seed = Agent.open({ path: db }, { create: true });
+    seed.paths.writeFile('/kept.txt', 'kept');
+    seed.close();
+    copyFileSync(db, fresh);
+    // served once before: its handle generation is stored
+    const once = Agent.open({ path: db });
+    handleGeneration(once.store);
+    once.close();
+    // as nobody (root writes any file): the files are read-only, their directory is not
+    chmodSync(tmp.dir, 0o711);
+    for (const p of [dir, db, fresh]) chownSync(p, 65534, 65534);
+    for (const p of [db, fresh]) chmodSync(p, 0o444);
+
+    // never served: it cannot store its handle generation, and says so in one line
+    const never = serveAsNobody(fresh);
+    const e = await never.port.then(() => undefined, (x: Error & { code: number }) => x);
+    await never.stop();
+    expect(e?.code).toBe(1);
+    expect(e?.message).toMatch(/^agentfs: .*fresh\.db is read-only, and serving it the first time stores its file handle generation in it\n$/);
+
+    const served = serveAsNobody(db);
+    try {
+      const rc = await NfsClient.connect(await served.port);
+      const top = await rc.mount('/');
+      expect((await rc.create(top, 'new', { how: 0 })).status).toBe(30); // NFS3ERR_ROFS
+      expect((await rc.mkdir(top, 'newdir')).status).toBe(30);
+      const kept = await rc.lookup(top, 'kept.txt');
+      expect(kept.status).toBe(ERR.OK);
+      expect((await rc.write(kept.fh, 0, Buffer.from('x'), 2)).status).toBe(30);
+      expect((await rc.read(kept.fh, 0, 10)).data.toString()).toBe('kept');
+      rc.close();
+      expect(served.stderr()).not.toMatch(/internal error/);
+    } finally {
+      await served.stop();
     }
   });
 });
