@@ -15,7 +15,10 @@ export class NfsState {
   readonly handles: Handles;
   /** fattr3 fsid: the database's generation */
   readonly fsid: Buffer;
-  /** WRITE/COMMIT verifier: new at every server start, so clients resend unstable writes */
+  /**
+   * WRITE/COMMIT verifier: new at every server start, and after a group commit failed (rolling
+   * back UNSTABLE writes already answered), so clients resend the unstable writes they hold
+   */
   readonly writeVerifier: Buffer = randomBytes(8);
   /** READDIR cookie verifier: cookies are dentry ids, valid as long as the database is */
   readonly cookieVerifier: Buffer;
@@ -33,7 +36,7 @@ export class NfsState {
     this.handles = new Handles(generation);
     this.fsid = generation;
     this.cookieVerifier = Buffer.from(generation);
-    this.group = new GroupCommitter(group, groupCommitMs, onCommitError);
+    this.group = new GroupCommitter(group, groupCommitMs, onCommitError, () => randomBytes(8).copy(this.writeVerifier));
     this.known = new InodeKnowledge(fs);
   }
 

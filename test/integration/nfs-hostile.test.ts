@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect } from 'node:net';
-import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { vi } from 'vitest';
 import { join } from 'node:path';
-import { CLI, runCli, tempDir } from '../support/cli.js';
+import { CLI, run, runCli, tempDir } from '../support/cli.js';
 import { serveAgentNfs, type AgentNfs } from '../../src/nfs/index.js';
 import { handleGeneration } from '../../src/nfs/handles.js';
 import { Agent } from '../../src/core/agent.js';
@@ -243,6 +243,69 @@ describe.skipIf(!asRoot || !setpriv)('a database file the server may not write',
       expect(served.stderr()).not.toMatch(/internal error/);
     } finally {
       await served.stop();
+    }
+  });
+});
+
+/** A small tmpfs for a database that fills up (needs root to mount; undefined where it cannot). */
+async function smallDisk(bytes: number): Promise<{ dir: string; cleanup: () => Promise<void> } | undefined> {
+  if (!asRoot) return undefined;
+  const dir = join(tmp.dir, `small-${bytes}`);
+  mkdirSync(dir);
+  const r = await run('mount', ['-t', 'tmpfs', '-o', `size=${bytes}`, 'tmpfs', dir]);
+  if (r.code !== 0) return undefined;
+  return { dir, cleanup: async () => void (await run('umount', ['-l', dir])) };
+}
+
+describe('a disk that fills up under UNSTABLE writes', () => {
+  it('never lets COMMIT vouch for writes a failed group commit dropped: COMMIT fails or the verifier changes', async (t) => {
+    const disk = await smallDisk(4 << 20);
+    if (!disk) {
+      t.skip(); // no tmpfs here (not root): nothing to fill
+      return;
+    }
+    let full: AgentNfs | undefined;
+    let fc: InstanceType<typeof NfsClient> | undefined;
+    try {
+      // something else on the disk, removed later (as space comes back when other files go)
+      const filler = join(disk.dir, 'filler');
+      writeFileSync(filler, Buffer.alloc(2 << 20));
+      const db = join(disk.dir, 'full.db');
+      Agent.open({ path: db }, { create: true }).close();
+      full = await serveAgentNfs({ path: db }, { port: 0, onError: () => {} });
+      fc = await NfsClient.connect(full.server.port);
+      const top = await fc.mount('/');
+      const f = await fc.create(top, 'fill', { how: 0 });
+      expect(f.status).toBe(ERR.OK);
+      let verifier: Buffer | undefined;
+      let off = 0;
+      for (let i = 0; i < 80; i++) {
+        const w = await fc.write(f.fh, off, Buffer.alloc(64 << 10, 1 + (i % 200)), 0);
+        if (w.status !== ERR.OK) break;
+        verifier ??= w.verifier;
+        off += 64 << 10;
+        // let group commits happen (and fail) between writes, as with a slow client
+        if (i % 8 === 7) await new Promise((r) => setTimeout(r, 30));
+      }
+      await new Promise((r) => setTimeout(r, 50));
+      rmSync(filler);
+      const cm = await fc.commit(f.fh);
+      const vouched = cm.status === ERR.OK && verifier !== undefined && cm.verifier.equals(verifier);
+      if (vouched) {
+        // then every byte written must be there
+        for (let o = 0; o < off; o += 64 << 10) {
+          const r = await fc.read(f.fh, o, 64 << 10);
+          expect(r.data.length).toBe(64 << 10);
+          expect(r.data[0]).toBe(1 + ((o >> 16) % 200));
+        }
+      }
+      // the database is whole
+      expect(Object.values(full.agent.store.db.prepare('PRAGMA integrity_check').get() as object)[0]).toBe('ok');
+      expect(await fc.null()).toBe(true);
+    } finally {
+      fc?.close();
+      await full?.close().catch(() => {});
+      await disk.cleanup();
     }
   });
 });
