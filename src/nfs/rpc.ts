@@ -87,7 +87,8 @@ export class RpcServer {
       versions.set(p.vers, p);
     }
     this.maxRecord = options.maxRecord ?? MAX_RECORD;
-    this.server = createServer({ noDelay: true }, (socket) => this.accept(socket));
+    // half-open: a client may send its calls and shut its side down; it still gets every reply
+    this.server = createServer({ noDelay: true, allowHalfOpen: true }, (socket) => this.accept(socket));
   }
 
   /** Starts listening; resolves with the bound address (port 0 picks a free one). */
@@ -120,6 +121,8 @@ export class RpcServer {
     /** records received but not yet served (the client sent them faster than it reads replies) */
     let queue: RecordEvent[] = [];
     let next = 0;
+    /** the client has sent everything it will (FIN): end once its calls are answered */
+    let ended = false;
     const drop = (): void => {
       this.connections.delete(socket);
       queue = [];
@@ -162,9 +165,14 @@ export class RpcServer {
       }
       // the rest waits for 'drain' (due: more than the high-water mark is queued)
       if (next < queue.length || socket.writableLength > MAX_UNSENT) socket.pause();
+      else if (ended) socket.end();
       else socket.resume();
     };
     socket.on('drain', pump);
+    socket.on('end', () => {
+      ended = true;
+      pump();
+    });
     socket.on('data', (chunk: Buffer) => {
       for (const ev of reader.push(chunk)) queue.push(ev);
       pump();

@@ -85,6 +85,24 @@ async function status(proc: number, args: InstanceType<typeof W>): Promise<{ sta
   return { status: res.r.u32(), r: res.r };
 }
 
+describe('a client that sends its calls and shuts down its side (half-close)', () => {
+  it('still gets every reply, then the server ends the connection', async () => {
+    const f = await c.create(root, 'half', { how: 0 });
+    expect(f.status).toBe(ERR.OK);
+    expect((await c.write(f.fh, 0, Buffer.alloc(MiB, 5), 2)).status).toBe(ERR.OK);
+    const calls = 100;
+    const s = connect({ port: nfs.server.port, host: '127.0.0.1' });
+    await new Promise((r) => s.once('connect', r));
+    let got = 0;
+    s.on('data', (d: Buffer) => (got += d.length));
+    const closed = new Promise((r) => s.once('end', r));
+    s.end(Buffer.concat(Array.from({ length: calls }, (_, i) => readCall(2000 + i, f.fh, MiB))));
+    await closed;
+    expect(got).toBeGreaterThanOrEqual(calls * MiB);
+    s.destroy();
+  });
+});
+
 describe('64-bit offsets and sizes beyond what a JS number holds exactly', () => {
   it('READ past 2^53 reads nothing at end of file; WRITE, SETATTR and CREATE there are FBIG; COMMIT takes any offset', async () => {
     const f = await c.create(root, 'far', { how: 0 });
