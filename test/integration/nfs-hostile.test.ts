@@ -9,7 +9,7 @@ import { serveAgentNfs, type AgentNfs } from '../../src/nfs/index.js';
 import { handleGeneration } from '../../src/nfs/handles.js';
 import { Agent } from '../../src/core/agent.js';
 // @ts-expect-error plain JS test support (shared with the bench)
-import { ACCEPT, ERR, NFS, NfsClient, PROC, W } from '../support/nfs-client.mjs';
+import { ACCEPT, ERR, MOUNT, NFS, NfsClient, PROC, W } from '../support/nfs-client.mjs';
 
 /** What a hostile client does to the server, seen from inside the server process. */
 let tmp: { dir: string; cleanup: () => void };
@@ -324,6 +324,42 @@ describe('a disk that fills up under UNSTABLE writes', () => {
       fc?.close();
       await full?.close().catch(() => {});
       await disk.cleanup();
+    }
+  });
+});
+
+describe('MOUNT bookkeeping', () => {
+  it('remembers at most 1024 mounts for DUMP in all, however many client addresses mount', async () => {
+    const clients: InstanceType<typeof NfsClient>[] = [];
+    try {
+      for (const local of ['127.0.0.2', '127.0.0.3', '127.0.0.4']) {
+        const socket = connect({ port: nfs.server.port, host: '127.0.0.1', localAddress: local });
+        await new Promise((r, j) => socket.once('connect', r).once('error', j));
+        const mc = new NfsClient(socket, {});
+        clients.push(mc);
+        // 1100 different spellings of the root
+        await Promise.all(Array.from({ length: 1100 }, (_, i) => mc.mount('/' + '/'.repeat(i % 500) + './'.repeat(Math.floor(i / 500)))));
+      }
+      const dump = await c.call(MOUNT, 3, 2);
+      let n = 0;
+      while (dump.r.bool()) {
+        dump.r.str();
+        dump.r.str();
+        n++;
+      }
+      expect(n).toBeLessThanOrEqual(1024);
+      // UMNTALL frees a client's entries for others
+      await clients[0]!.call(MOUNT, 3, 4);
+      await c.mount('/././');
+      const again = await c.call(MOUNT, 3, 2);
+      let hosts = 0;
+      while (again.r.bool()) {
+        if (again.r.str() === '127.0.0.1') hosts++;
+        again.r.str();
+      }
+      expect(hosts).toBeGreaterThan(0);
+    } finally {
+      for (const mc of clients) mc.close();
     }
   });
 });
