@@ -363,3 +363,62 @@ describe('MOUNT bookkeeping', () => {
     }
   });
 });
+
+describe('permissions a multi-user client relies on', () => {
+  it('a sticky directory: others may not remove or rename away root\'s entries (PERM); their own, yes', async () => {
+    const t = await c.mkdir(root, 'sticky', { mode: 0o1777 });
+    expect(t.status).toBe(ERR.OK);
+    expect((await c.setattr(t.fh, { mode: 0o1777 })).status).toBe(ERR.OK);
+    expect((await c.create(t.fh, 'roots', { how: 0 })).status).toBe(ERR.OK);
+    expect((await c.mkdir(t.fh, 'rootdir', { mode: 0o777 })).status).toBe(ERR.OK);
+    const u = await NfsClient.connect(nfs.server.port, '127.0.0.1', { uid: 1000, gid: 1000 });
+    try {
+      expect((await u.remove(t.fh, 'roots')).status).toBe(ERR.PERM);
+      expect((await u.rmdir(t.fh, 'rootdir')).status).toBe(ERR.PERM);
+      expect((await u.rename(t.fh, 'roots', t.fh, 'stolen')).status).toBe(ERR.PERM);
+      // nor replace it by renaming over it
+      expect((await u.create(t.fh, 'mine', { how: 0 })).status).toBe(ERR.OK);
+      expect((await u.rename(t.fh, 'mine', t.fh, 'roots')).status).toBe(ERR.PERM);
+      expect((await c.lookup(t.fh, 'roots')).status).toBe(ERR.OK);
+      expect((await c.lookup(t.fh, 'rootdir')).status).toBe(ERR.OK);
+      // their own entries they may
+      expect((await u.rename(t.fh, 'mine', t.fh, 'mine2')).status).toBe(ERR.OK);
+      expect((await u.remove(t.fh, 'mine2')).status).toBe(ERR.OK);
+    } finally {
+      u.close();
+    }
+  });
+
+  it('moving someone else\'s directory to another parent needs write permission on it (its ".." changes)', async () => {
+    const p = await c.mkdir(root, 'open', { mode: 0o777 });
+    expect((await c.setattr(p.fh, { mode: 0o777 })).status).toBe(ERR.OK);
+    expect((await c.mkdir(p.fh, 'rootsub', { mode: 0o755 })).status).toBe(ERR.OK);
+    const q = await c.mkdir(p.fh, 'elsewhere', { mode: 0o777 });
+    expect((await c.setattr(q.fh, { mode: 0o777 })).status).toBe(ERR.OK);
+    const u = await NfsClient.connect(nfs.server.port, '127.0.0.1', { uid: 1000, gid: 1000 });
+    try {
+      expect((await u.rename(p.fh, 'rootsub', q.fh, 'moved')).status).toBe(ERR.ACCES);
+      // renaming it within its directory changes no '..': allowed
+      expect((await u.rename(p.fh, 'rootsub', p.fh, 'renamed')).status).toBe(ERR.OK);
+    } finally {
+      u.close();
+    }
+  });
+
+  it('a create whose attributes are refused makes nothing (it does not stay behind an error)', async () => {
+    const d = await c.mkdir(root, 'shared', { mode: 0o777 });
+    expect((await c.setattr(d.fh, { mode: 0o777 })).status).toBe(ERR.OK);
+    const u = await NfsClient.connect(nfs.server.port, '127.0.0.1', { uid: 1000, gid: 1000 });
+    try {
+      expect((await u.create(d.fh, 'as-root', { how: 0, sattr: { mode: 0o644, uid: 0 } })).status).toBe(ERR.PERM);
+      expect((await u.mkdir(d.fh, 'dir-as-root', { mode: 0o755, uid: 0 })).status).toBe(ERR.PERM);
+      const sym = await u.nfs(PROC.SYMLINK, new W().opaque(d.fh).str('sym-as-root').sattr({ uid: 0 }).str('x'));
+      expect(sym.u32()).toBe(ERR.PERM);
+      for (const name of ['as-root', 'dir-as-root', 'sym-as-root']) expect((await c.lookup(d.fh, name)).status).toBe(ERR.NOENT);
+      // a size in MKDIR's attributes means nothing for a directory
+      expect((await c.mkdir(d.fh, 'sized', { mode: 0o755, size: 10 })).status).toBe(ERR.OK);
+    } finally {
+      u.close();
+    }
+  });
+});
