@@ -405,6 +405,42 @@ describe('permissions a multi-user client relies on', () => {
     }
   });
 
+  it('writing, truncating or chowning a setuid/setgid file drops those bits, as the kernel does (root writing keeps them)', async () => {
+    const d = await c.mkdir(root, 'setid', { mode: 0o777 });
+    expect((await c.setattr(d.fh, { mode: 0o777 })).status).toBe(ERR.OK);
+    const prog = async (name: string, mode: number): Promise<Buffer> => {
+      const f = await c.create(d.fh, name, { how: 0 });
+      expect((await c.setattr(f.fh, { mode })).status).toBe(ERR.OK);
+      return f.fh;
+    };
+    const modeOf = async (fh: Buffer): Promise<number> => (await c.getattr(fh)).attr.mode;
+    const u = await NfsClient.connect(nfs.server.port, '127.0.0.1', { uid: 1000, gid: 1000 });
+    try {
+      // a world-writable setuid-root program written by a user
+      const w = await prog('w', 0o6777);
+      expect((await u.write(w, 0, Buffer.from('#!/bin/sh\n'), 2)).status).toBe(ERR.OK);
+      expect(await modeOf(w)).toBe(0o0777);
+      // setgid without group-exec (mandatory locking) stays
+      const g = await prog('g', 0o2666);
+      expect((await u.write(g, 0, Buffer.from('x'), 2)).status).toBe(ERR.OK);
+      expect(await modeOf(g)).toBe(0o2666);
+      // truncation by a user
+      const t = await prog('t', 0o4777);
+      expect((await u.setattr(t, { size: 0 })).status).toBe(ERR.OK);
+      expect(await modeOf(t)).toBe(0o0777);
+      // chown, even by root
+      const o = await prog('o', 0o4755);
+      expect((await c.setattr(o, { uid: 1000 })).status).toBe(ERR.OK);
+      expect(await modeOf(o)).toBe(0o0755);
+      // root writing keeps them
+      const r = await prog('r', 0o4755);
+      expect((await c.write(r, 0, Buffer.from('x'), 2)).status).toBe(ERR.OK);
+      expect(await modeOf(r)).toBe(0o4755);
+    } finally {
+      u.close();
+    }
+  });
+
   it('a create whose attributes are refused makes nothing (it does not stay behind an error)', async () => {
     const d = await c.mkdir(root, 'shared', { mode: 0o777 });
     expect((await c.setattr(d.fh, { mode: 0o777 })).status).toBe(ERR.OK);
