@@ -88,5 +88,12 @@ export function statusOf(e: unknown): number | undefined {
   if (/^SQLITE_READONLY/.test(code)) return NFS3ERR.ROFS;
   // the disk holding the database is full
   if (code === 'SQLITE_FULL') return NFS3ERR.NOSPC;
+  if (isStorageFault(e)) return NFS3ERR.IO;
   return undefined;
+}
+
+/** A damaged database or failing disk: the call gets IO, and the server says so on stderr. */
+export function isStorageFault(e: unknown): boolean {
+  const code = (e as { code?: unknown })?.code;
+  return typeof code === 'string' && /^SQLITE_(CORRUPT|IOERR|NOTADB)/.test(code);
 }

@@ -1,10 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect } from 'node:net';
-import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, openSync, closeSync, rmSync, statSync, writeSync, writeFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { vi } from 'vitest';
 import { join } from 'node:path';
 import { CLI, run, runCli, tempDir } from '../support/cli.js';
+import { startNfs } from '../support/nfs-server.js';
 import { serveAgentNfs, type AgentNfs } from '../../src/nfs/index.js';
 import { handleGeneration } from '../../src/nfs/handles.js';
 import { Agent } from '../../src/core/agent.js';
@@ -455,6 +456,40 @@ describe('permissions a multi-user client relies on', () => {
       expect((await c.mkdir(d.fh, 'sized', { mode: 0o755, size: 10 })).status).toBe(ERR.OK);
     } finally {
       u.close();
+    }
+  });
+});
+
+describe('a database damaged on disk', () => {
+  it('reads of damaged pages get IO (not SERVERFAULT), logged in one line each; the server serves on', async () => {
+    const db = join(tmp.dir, 'damaged.db');
+    const seed = Agent.open({ path: db }, { create: true });
+    seed.paths.writeFile('/big.bin', Buffer.alloc(2 << 20, 0x11));
+    seed.store.db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
+    seed.close();
+    // garbage over pages near the end of the file (chunks of big.bin)
+    const size = statSync(db).size;
+    const fd = openSync(db, 'r+');
+    writeSync(fd, Buffer.alloc(256 << 10, 0x5a), 0, 256 << 10, size - (512 << 10));
+    closeSync(fd);
+
+    const served = await startNfs(db, tmp.dir);
+    try {
+      const dc = await NfsClient.connect(served.port);
+      const top = await dc.mount('/');
+      const f = await dc.lookup(top, 'big.bin');
+      expect(f.status).toBe(ERR.OK);
+      const statuses = new Set<number>();
+      for (let off = 0; off < 2 << 20; off += 64 << 10) statuses.add((await dc.read(f.fh, off, 64 << 10)).status);
+      expect(statuses.has(ERR.IO)).toBe(true);
+      expect(statuses.has(ERR.SERVERFAULT)).toBe(false);
+      expect(await dc.null()).toBe(true);
+      dc.close();
+      const lines = served.stderr().trim().split('\n');
+      expect(lines.length).toBeGreaterThan(0);
+      for (const line of lines) expect(line).toMatch(/^agentfs serve nfs: .*damaged\.db: .*\(SQLITE_CORRUPT[A-Z_]*\)$/);
+    } finally {
+      await served.stop();
     }
   });
 });

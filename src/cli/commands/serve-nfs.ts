@@ -40,7 +40,12 @@ export function registerServeNfs(serve: Command): void {
         served = await serveAgentNfs(existsSync(database) ? { path: database } : targetFromArg(id), {
           host: opts.bind,
           port,
-          onError: (e) => console.error(`agentfs serve nfs: internal error: ${(e as Error)?.stack ?? String(e)}`),
+          onError: (e) => {
+            // the database's own errors (damaged, disk full or failing) in one line; bugs with their stack
+            const code = (e as { code?: unknown })?.code;
+            if (typeof code === 'string' && code.startsWith('SQLITE_')) console.error(`agentfs serve nfs: ${database}: ${(e as Error).message} (${code})`);
+            else console.error(`agentfs serve nfs: internal error: ${(e as Error)?.stack ?? String(e)}`);
+          },
         });
       } catch (e) {
         const err = e as NodeJS.ErrnoException;
