@@ -67,6 +67,8 @@ export interface RpcServerOptions {
   /** unexpected errors (procedures that threw something other than XdrError) */
   onError?: (e: unknown) => void;
   maxRecord?: number;
+  /** most bytes of unfinished records held for all clients together (default 256 MiB) */
+  maxPartial?: number;
 }
 
 const TRACE = Boolean(process.env.AGENTFS_NFS_TRACE);
@@ -74,11 +76,24 @@ const TRACE = Boolean(process.env.AGENTFS_NFS_TRACE);
 /** Pause reading from a client that leaves this much of its replies unread. */
 const MAX_UNSENT = 8 << 20;
 
+/**
+ * Unfinished records of all clients together are held up to this much: clients that start large
+ * records and never finish them (slow or hostile) cannot fill memory. Past it, the connections
+ * whose unfinished records started longest ago are dropped (a live client finishes a record in
+ * moments, a stalled one holds it).
+ */
+export const MAX_PARTIAL = 256 << 20;
+
 export class RpcServer {
   private readonly server: Server;
   private readonly byProg = new Map<number, Map<number, RpcProgram>>();
   private readonly connections = new Set<Socket>();
+  /** connections holding an unfinished record -> its bytes held, oldest record first */
+  private readonly unfinished = new Map<Socket, number>();
   private readonly maxRecord: number;
+  private readonly maxPartial: number;
+  /** bytes of unfinished records held, all connections */
+  private partial = 0;
 
   constructor(private readonly options: RpcServerOptions) {
     for (const p of options.programs) {
@@ -87,6 +102,7 @@ export class RpcServer {
       versions.set(p.vers, p);
     }
     this.maxRecord = options.maxRecord ?? MAX_RECORD;
+    this.maxPartial = options.maxPartial ?? MAX_PARTIAL;
     // half-open: a client may send its calls and shut its side down; it still gets every reply
     this.server = createServer({ noDelay: true, allowHalfOpen: true }, (socket) => this.accept(socket));
   }
@@ -127,6 +143,7 @@ export class RpcServer {
       this.connections.delete(socket);
       queue = [];
       next = 0;
+      this.forget(socket);
     };
     socket.on('close', drop);
     socket.on('error', () => socket.destroy());
@@ -174,9 +191,35 @@ export class RpcServer {
       pump();
     });
     socket.on('data', (chunk: Buffer) => {
-      for (const ev of reader.push(chunk)) queue.push(ev);
+      const events = reader.push(chunk);
+      for (const ev of events) queue.push(ev);
+      this.hold(socket, reader.buffered, events.length > 0);
+      if (socket.destroyed) return;
       pump();
     });
+  }
+
+  /**
+   * Notes how much of an unfinished record socket holds (`fresh`: records were completed, what is
+   * held belongs to a new one); drops the stalest holders past the budget.
+   */
+  private hold(socket: Socket, bytes: number, fresh: boolean): void {
+    if (bytes === 0 || fresh) this.forget(socket);
+    if (bytes === 0) return;
+    this.partial += bytes - (this.unfinished.get(socket) ?? 0);
+    // set() keeps an existing key's place: the order stays that of the records' starts
+    this.unfinished.set(socket, bytes);
+    while (this.partial > this.maxPartial && this.unfinished.size > 0) {
+      // Map order is insertion order: the first is the one whose record started first
+      const [victim] = this.unfinished.keys();
+      this.forget(victim!);
+      victim!.destroy();
+    }
+  }
+
+  private forget(socket: Socket): void {
+    this.partial -= this.unfinished.get(socket) ?? 0;
+    this.unfinished.delete(socket);
   }
 
   private flush(): boolean {

@@ -23,6 +23,8 @@ export interface NfsServerOptions {
   groupCommitMs?: number;
   /** unexpected errors (bugs); the call gets SERVERFAULT / SYSTEM_ERR */
   onError?: (e: unknown) => void;
+  /** most bytes of unfinished RPC records held for all clients (default MAX_PARTIAL, 256 MiB) */
+  maxPartial?: number;
 }
 
 export const DEFAULT_NFS_HOST = '127.0.0.1';
@@ -43,6 +45,7 @@ export class NfsServer {
       programs: [nfs3Program(state, options.onError), mountProgram(state), portmapProgram(() => this.port)],
       beforeReplies: () => state.group.endOfBurst(),
       onError: options.onError,
+      maxPartial: options.maxPartial,
     });
   }
 

@@ -493,3 +493,40 @@ describe('a database damaged on disk', () => {
     }
   });
 });
+
+describe('clients that start large records and never finish them (slow loris)', () => {
+  it('cannot hold more than the server\'s budget of unfinished records: the ones past it are dropped, others served', async () => {
+    const db = join(tmp.dir, 'loris.db');
+    Agent.open({ path: db }, { create: true }).close();
+    const small = await serveAgentNfs({ path: db }, { port: 0, maxPartial: 4 * MiB });
+    const lorises: import('node:net').Socket[] = [];
+    try {
+      let closed = 0;
+      for (let i = 0; i < 10; i++) {
+        const s = connect({ port: small.server.port, host: '127.0.0.1' });
+        s.on('error', () => {});
+        s.on('close', () => closed++);
+        await new Promise((r) => s.once('connect', r));
+        const mark = Buffer.alloc(4);
+        mark.writeUInt32BE((0x80000000 | MiB) >>> 0);
+        // the record's first 600 KiB, the rest never comes
+        await new Promise((r) => s.write(Buffer.concat([mark, Buffer.alloc(600 << 10, i)]), r));
+        lorises.push(s);
+      }
+      // the server has read them all once it answers a call made after them
+      const probe = await NfsClient.connect(small.server.port);
+      expect(await probe.null()).toBe(true);
+      for (let i = 0; i < 100 && closed < 4; i++) await new Promise((r) => setTimeout(r, 10));
+      // 4 MiB hold at most 6 of the 600 KiB heads
+      expect(closed).toBeGreaterThanOrEqual(4);
+      // a whole 1 MiB WRITE still fits in what is left
+      const top = await probe.mount('/');
+      const f = await probe.create(top, 'after-loris', { how: 0 });
+      expect((await probe.write(f.fh, 0, Buffer.alloc(MiB, 9), 2)).status).toBe(ERR.OK);
+      probe.close();
+    } finally {
+      for (const s of lorises) s.destroy();
+      await small.close();
+    }
+  });
+});
