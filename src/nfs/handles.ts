@@ -20,11 +20,19 @@ export const GENERATION_KEY = 'nfs.generation';
 
 /** The database's handle generation, created (once, at the first NFS serve) when missing. */
 export function handleGeneration(store: Store): Buffer {
+  const valid = (v: string | undefined): v is string => v !== undefined && /^[0-9a-f]{16}$/.test(v);
   const have = store.getMeta(GENERATION_KEY);
-  if (have && /^[0-9a-f]{16}$/.test(have)) return Buffer.from(have, 'hex');
-  const gen = randomBytes(8);
+  if (valid(have)) return Buffer.from(have, 'hex');
   try {
-    store.transaction(() => store.setMeta(GENERATION_KEY, gen.toString('hex')));
+    // read again inside the write transaction: another server starting on the same database at
+    // the same moment may have stored one since (both must use the one stored)
+    return store.transaction(() => {
+      const now = store.getMeta(GENERATION_KEY);
+      if (valid(now)) return Buffer.from(now, 'hex');
+      const gen = randomBytes(8);
+      store.setMeta(GENERATION_KEY, gen.toString('hex'));
+      return gen;
+    });
   } catch (e) {
     const code = (e as { code?: unknown }).code;
     if (typeof code === 'string' && code.startsWith('SQLITE_READONLY')) {
@@ -32,7 +40,6 @@ export function handleGeneration(store: Store): Buffer {
     }
     throw e;
   }
-  return gen;
 }
 
 export class Handles {

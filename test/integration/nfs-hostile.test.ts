@@ -4,7 +4,7 @@ import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, openSync, cl
 import { spawn } from 'node:child_process';
 import { vi } from 'vitest';
 import { join } from 'node:path';
-import { CLI, run, runCli, tempDir } from '../support/cli.js';
+import { CLI, ROOT, run, runCli, tempDir } from '../support/cli.js';
 import { startNfs } from '../support/nfs-server.js';
 import { serveAgentNfs, type AgentNfs } from '../../src/nfs/index.js';
 import { handleGeneration } from '../../src/nfs/handles.js';
@@ -527,6 +527,38 @@ describe('clients that start large records and never finish them (slow loris)', 
     } finally {
       for (const s of lorises) s.destroy();
       await small.close();
+    }
+  });
+});
+
+describe('two servers starting on a never-served database at the same moment', () => {
+  it('both use the one handle generation stored, not each its own', async () => {
+    const db = join(tmp.dir, 'race.db');
+    Agent.open({ path: db }, { create: true }).close();
+    const ours = Agent.open({ path: db });
+    const theirs = 'a1b2c3d4e5f60718';
+    // the other server: holds the write lock while it stores its generation
+    const other = spawn(
+      process.execPath,
+      [
+        '-e',
+        `const db = new (require('libsql'))(${JSON.stringify(db)});
+         db.exec('BEGIN IMMEDIATE');
+         db.prepare("INSERT INTO agentfs_meta (key, value) VALUES ('nfs.generation', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value").run(${JSON.stringify(theirs)});
+         console.log('locked');
+         setTimeout(() => { db.exec('COMMIT'); db.close(); }, 300);`,
+      ],
+      { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    const exited = new Promise((r) => other.on('exit', r));
+    await new Promise<void>((resolve) => other.stdout.on('data', (d: Buffer) => d.toString().includes('locked') && resolve()));
+    try {
+      const gen = handleGeneration(ours.store).toString('hex');
+      expect(gen).toBe(theirs);
+      expect(ours.store.getMeta('nfs.generation')).toBe(theirs);
+    } finally {
+      ours.close();
+      await exited;
     }
   });
 });
