@@ -562,3 +562,32 @@ describe('two servers starting on a never-served database at the same moment', (
     }
   });
 });
+
+describe('CREATE EXCLUSIVE', () => {
+  it('is not fooled by an existing file whose times equal the verifier: EXIST unless it is the empty file the caller made', async () => {
+    const v = Buffer.from([0x10, 0, 0, 1, 0x10, 0, 0, 2]);
+    const times = { atime: { sec: 0x10000001, nsec: 0 }, mtime: { sec: 0x10000002, nsec: 0 } };
+    // someone's file with content, its times set to what a verifier would leave
+    const f = await c.create(root, 'excl-data', { how: 0 });
+    expect((await c.write(f.fh, 0, Buffer.from('precious'), 2)).status).toBe(ERR.OK);
+    expect((await c.setattr(f.fh, times)).status).toBe(ERR.OK);
+    expect((await c.create(root, 'excl-data', { how: 2, verifier: v })).status).toBe(ERR.EXIST);
+    // an empty one of another user
+    const u = await NfsClient.connect(nfs.server.port, '127.0.0.1', { uid: 1000, gid: 1000 });
+    try {
+      const d = await c.mkdir(root, 'excl-shared', { mode: 0o777 });
+      expect((await c.setattr(d.fh, { mode: 0o777 })).status).toBe(ERR.OK);
+      const e = await c.create(d.fh, 'lock', { how: 0 });
+      expect((await c.setattr(e.fh, times)).status).toBe(ERR.OK);
+      expect((await u.create(d.fh, 'lock', { how: 2, verifier: v })).status).toBe(ERR.EXIST);
+      // the caller's own retransmission still succeeds
+      const mine = await u.create(d.fh, 'mine', { how: 2, verifier: v });
+      expect(mine.status).toBe(ERR.OK);
+      const again = await u.create(d.fh, 'mine', { how: 2, verifier: v });
+      expect(again.status).toBe(ERR.OK);
+      expect(again.attr.fileid).toBe(mine.attr.fileid);
+    } finally {
+      u.close();
+    }
+  });
+});

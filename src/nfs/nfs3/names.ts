@@ -122,7 +122,11 @@ export const create: Nfs3Proc<CreateArgs> = {
       } catch (e) {
         if (!isFsError(e, 'EEXIST')) throw e;
         const have = s.fs.lookup(dir, name);
-        const same = isReg(have.mode) && have.atime.sec === atime.sec && have.mtime.sec === mtime.sec && have.atime.nsec === 0 && have.mtime.nsec === 0;
+        // a retransmission finds the file as the first call left it: empty (as knfsd checks), the
+        // caller's, its times the verifier; anything else is someone else's file (O_EXCL holds)
+        const same =
+          isReg(have.mode) && have.size === 0 && have.uid === ctx.caller.uid &&
+          have.atime.sec === atime.sec && have.mtime.sec === mtime.sec && have.atime.nsec === 0 && have.mtime.nsec === 0;
         if (!same) throw e;
         attr = have;
       }
