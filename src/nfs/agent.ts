@@ -8,6 +8,7 @@ export interface AgentNfsOptions {
   host?: string;
   port?: number;
   onError?: (e: unknown) => void;
+  maxPartial?: number;
 }
 
 export interface AgentNfs {
@@ -28,6 +29,7 @@ export async function serveAgentNfs(target: AgentTarget, options: AgentNfsOption
       generation: handleGeneration(agent.store),
       groupCommit: { begin: () => agent.store.beginBatch(), commit: () => agent.store.commitBatch() },
       onError: options.onError,
+      maxPartial: options.maxPartial,
     });
     let closed = false;
     return {

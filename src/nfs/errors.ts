@@ -82,8 +82,20 @@ export class NfsError extends Error {
 export function statusOf(e: unknown): number | undefined {
   if (e instanceof NfsError) return e.status;
   if (e instanceof FsError) return BY_CODE[e.code] ?? NFS3ERR.IO;
-  // SQLite busy/locked (another process holds the write lock past the timeout)
   const code = (e as { code?: unknown })?.code;
-  if (typeof code === 'string' && /^SQLITE_(BUSY|LOCKED)/.test(code)) return NFS3ERR.JUKEBOX;
+  if (typeof code !== 'string') return undefined;
+  // busy/locked: another process holds the write lock past the timeout
+  if (/^SQLITE_(BUSY|LOCKED)/.test(code)) return NFS3ERR.JUKEBOX;
+  // the database file is read-only to this process: a read-only filesystem to the client
+  if (/^SQLITE_READONLY/.test(code)) return NFS3ERR.ROFS;
+  // the disk holding the database is full
+  if (code === 'SQLITE_FULL') return NFS3ERR.NOSPC;
+  if (isStorageFault(e)) return NFS3ERR.IO;
   return undefined;
+}
+
+/** A damaged database or failing disk: the call gets IO, and the server says so on stderr. */
+export function isStorageFault(e: unknown): boolean {
+  const code = (e as { code?: unknown })?.code;
+  return typeof code === 'string' && /^SQLITE_(CORRUPT|IOERR|NOTADB)/.test(code);
 }

@@ -29,6 +29,8 @@ export class GroupCommitter {
     private readonly ms = GROUP_COMMIT_MS,
     /** a commit that failed after its replies went out (it can only be reported) */
     private readonly onCommitError?: (e: unknown) => void,
+    /** any failed commit: its changes were rolled back, acknowledged ones included */
+    private readonly onRollback?: () => void,
   ) {}
 
   /** Before a change (with the bytes it writes): joins, or opens, the group transaction. */
@@ -68,6 +70,11 @@ export class GroupCommitter {
     this.bytes = 0;
     if (!this.open) return;
     this.open = false;
-    this.group!.commit();
+    try {
+      this.group!.commit();
+    } catch (e) {
+      this.onRollback?.();
+      throw e;
+    }
   }
 }

@@ -20,11 +20,26 @@ export const GENERATION_KEY = 'nfs.generation';
 
 /** The database's handle generation, created (once, at the first NFS serve) when missing. */
 export function handleGeneration(store: Store): Buffer {
+  const valid = (v: string | undefined): v is string => v !== undefined && /^[0-9a-f]{16}$/.test(v);
   const have = store.getMeta(GENERATION_KEY);
-  if (have && /^[0-9a-f]{16}$/.test(have)) return Buffer.from(have, 'hex');
-  const gen = randomBytes(8);
-  store.transaction(() => store.setMeta(GENERATION_KEY, gen.toString('hex')));
-  return gen;
+  if (valid(have)) return Buffer.from(have, 'hex');
+  try {
+    // read again inside the write transaction: another server starting on the same database at
+    // the same moment may have stored one since (both must use the one stored)
+    return store.transaction(() => {
+      const now = store.getMeta(GENERATION_KEY);
+      if (valid(now)) return Buffer.from(now, 'hex');
+      const gen = randomBytes(8);
+      store.setMeta(GENERATION_KEY, gen.toString('hex'));
+      return gen;
+    });
+  } catch (e) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && code.startsWith('SQLITE_READONLY')) {
+      throw new Error(`${store.path} is read-only, and serving it the first time stores its file handle generation in it`);
+    }
+    throw e;
+  }
 }
 
 export class Handles {

@@ -6,16 +6,16 @@
  */
 import { isDir, type FileSystem } from '../core/types.js';
 
-/** most entries one search for an unknown inode visits */
+/** most entries one walk visits */
 const RELOCATE_MAX_ENTRIES = 100_000;
-/** a failed search for an inode is not repeated sooner */
+/** walks are at most this often: one teaches the filesystem every inode in reach */
 const RELOCATE_RETRY_MS = 60_000;
 
 export class InodeKnowledge {
   /** directory -> parent, learned from lookups, mkdir and listings */
   private readonly parents = new Map<number, number>();
-  /** inode -> when a walk last failed to find it */
-  private readonly lost = new Map<number, number>();
+  /** when the last walk started */
+  private lastWalk = -Infinity;
 
   constructor(private readonly fs: FileSystem) {}
 
@@ -29,12 +29,16 @@ export class InodeKnowledge {
   }
 
   /**
-   * One breadth-first walk of the tree (readdirPlus makes the overlay learn every entry) until
-   * ino turns up; bounded, and not repeated for the same inode for a while. True when found.
+   * One whole breadth-first walk of the tree (readdirPlus makes the overlay learn every entry),
+   * bounded, then whether ino turned up. The walk is not cut short when ino is found and is not
+   * repeated for a while: after it the filesystem knows every inode a client can hold, so a
+   * handle it still does not know is gone (and a client sending made-up handles costs one walk
+   * a minute, not one a call).
    */
   relocate(ino: number): boolean {
-    const failed = this.lost.get(ino);
-    if (failed !== undefined && Date.now() - failed < RELOCATE_RETRY_MS) return false;
+    if (Date.now() - this.lastWalk < RELOCATE_RETRY_MS) return false;
+    this.lastWalk = Date.now();
+    let found = false;
     const queue = [this.fs.rootIno];
     let budget = RELOCATE_MAX_ENTRIES;
     for (let i = 0; i < queue.length && budget > 0; i++) {
@@ -48,7 +52,7 @@ export class InodeKnowledge {
           break;
         }
         for (const e of page) {
-          if (e.ino === ino) return true;
+          if (e.ino === ino) found = true;
           if (isDir(e.attr.mode)) {
             queue.push(e.ino);
             this.rememberParent(e.ino, dir);
@@ -59,8 +63,6 @@ export class InodeKnowledge {
         cookie = page[page.length - 1]!.offset;
       }
     }
-    if (this.lost.size > 10_000) this.lost.clear();
-    this.lost.set(ino, Date.now());
-    return false;
+    return found;
   }
 }

@@ -17,6 +17,8 @@ const MNT3ERR_IO = 5;
 const MNT3ERR_NOTDIR = 20;
 const MNT3ERR_NAMETOOLONG = 63;
 const MNTPATHLEN = 1024;
+/** most (client, path) pairs remembered for DUMP (at most ~1 MiB of paths) */
+const MAX_MOUNT_ENTRIES = 1024;
 
 export const EXPORT_PATH = '/';
 
@@ -32,6 +34,8 @@ function resolveExport(s: NfsState, path: string): Attr {
 export function mountProgram(s: NfsState): RpcProgram {
   /** client address -> paths it mounted (DUMP); forgotten at UMNT/UMNTALL */
   const mounts = new Map<string, Set<string>>();
+  /** entries in `mounts`: bounded in all (any 127/8 address reaches a loopback server) */
+  let entries = 0;
   const host = (remote: string): string => remote.replace(/:\d+$/, '');
 
   const mnt: Procedure = (r, w, ctx) => {
@@ -52,9 +56,13 @@ export function mountProgram(s: NfsState): RpcProgram {
       w.uint32(MNT3ERR_NOTDIR);
       return;
     }
-    let set = mounts.get(host(ctx.remote));
-    if (!set) mounts.set(host(ctx.remote), (set = new Set()));
-    if (mounts.size < 1024 && set.size < 1024) set.add(path || '/');
+    const key = path || '/';
+    const set = mounts.get(host(ctx.remote));
+    if (entries < MAX_MOUNT_ENTRIES && !set?.has(key)) {
+      if (set) set.add(key);
+      else mounts.set(host(ctx.remote), new Set([key]));
+      entries++;
+    }
     w.uint32(MNT3_OK);
     w.opaque(s.handles.encode(attr.ino));
     w.uint32(1).uint32(AUTH_SYS); // auth_flavors
@@ -67,10 +75,13 @@ export function mountProgram(s: NfsState): RpcProgram {
 
   const umnt: Procedure = (r, _w, ctx) => {
     const path = r.opaque(MNTPATHLEN).toString('utf8');
-    mounts.get(host(ctx.remote))?.delete(path || '/');
+    const set = mounts.get(host(ctx.remote));
+    if (set?.delete(path || '/')) entries--;
+    if (set?.size === 0) mounts.delete(host(ctx.remote));
   };
 
   const umntall: Procedure = (_r, _w, ctx) => {
+    entries -= mounts.get(host(ctx.remote))?.size ?? 0;
     mounts.delete(host(ctx.remote));
   };
 

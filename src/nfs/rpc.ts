@@ -8,7 +8,7 @@
  */
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import type { Caller } from '../core/types.js';
-import { RecordReader, recordMark } from './records.js';
+import { RecordReader, recordMark, type RecordEvent } from './records.js';
 import { XdrError, XdrReader, XdrWriter } from './xdr.js';
 
 export const CALL = 0;
@@ -67,6 +67,8 @@ export interface RpcServerOptions {
   /** unexpected errors (procedures that threw something other than XdrError) */
   onError?: (e: unknown) => void;
   maxRecord?: number;
+  /** most bytes of unfinished records held for all clients together (default 256 MiB) */
+  maxPartial?: number;
 }
 
 const TRACE = Boolean(process.env.AGENTFS_NFS_TRACE);
@@ -74,11 +76,24 @@ const TRACE = Boolean(process.env.AGENTFS_NFS_TRACE);
 /** Pause reading from a client that leaves this much of its replies unread. */
 const MAX_UNSENT = 8 << 20;
 
+/**
+ * Unfinished records of all clients together are held up to this much: clients that start large
+ * records and never finish them (slow or hostile) cannot fill memory. Past it, the connections
+ * whose unfinished records started longest ago are dropped (a live client finishes a record in
+ * moments, a stalled one holds it).
+ */
+export const MAX_PARTIAL = 256 << 20;
+
 export class RpcServer {
   private readonly server: Server;
   private readonly byProg = new Map<number, Map<number, RpcProgram>>();
   private readonly connections = new Set<Socket>();
+  /** connections holding an unfinished record -> its bytes held, oldest record first */
+  private readonly unfinished = new Map<Socket, number>();
   private readonly maxRecord: number;
+  private readonly maxPartial: number;
+  /** bytes of unfinished records held, all connections */
+  private partial = 0;
 
   constructor(private readonly options: RpcServerOptions) {
     for (const p of options.programs) {
@@ -87,7 +102,9 @@ export class RpcServer {
       versions.set(p.vers, p);
     }
     this.maxRecord = options.maxRecord ?? MAX_RECORD;
-    this.server = createServer({ noDelay: true }, (socket) => this.accept(socket));
+    this.maxPartial = options.maxPartial ?? MAX_PARTIAL;
+    // half-open: a client may send its calls and shut its side down; it still gets every reply
+    this.server = createServer({ noDelay: true, allowHalfOpen: true }, (socket) => this.accept(socket));
   }
 
   /** Starts listening; resolves with the bound address (port 0 picks a free one). */
@@ -117,36 +134,92 @@ export class RpcServer {
     this.connections.add(socket);
     const reader = new RecordReader(this.maxRecord);
     const remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`;
+    /** records received but not yet served (the client sent them faster than it reads replies) */
+    let queue: RecordEvent[] = [];
+    let next = 0;
+    /** the client has sent everything it will (FIN): end once its calls are answered */
+    let ended = false;
     const drop = (): void => {
       this.connections.delete(socket);
+      queue = [];
+      next = 0;
+      this.forget(socket);
     };
     socket.on('close', drop);
     socket.on('error', () => socket.destroy());
-    socket.on('drain', () => socket.resume());
-    socket.on('data', (chunk: Buffer) => {
+    // serve calls only while the client takes its replies: a few bytes of READ calls ask for
+    // megabytes of replies, so serving a whole socket chunk of them at once could fill memory
+    const pump = (): void => {
       const replies: Buffer[][] = [];
-      for (const ev of reader.push(chunk)) {
+      let unsent = socket.writableLength;
+      while (next < queue.length && unsent <= MAX_UNSENT && !socket.destroyed) {
+        const ev = queue[next++]!;
         const reply = ev.kind === 'record' ? this.serve(ev.data, remote) : oversizedReply(ev.head);
-        if (reply) replies.push(reply);
+        if (!reply) continue;
+        replies.push(reply);
+        for (const p of reply) unsent += p.length;
       }
-      if (replies.length === 0) return;
-      // a failed commit before the replies un-does what they report: send none and drop the
-      // connection, so the client resends those calls (as after a server crash)
-      if (!this.flush()) {
-        socket.destroy();
-        return;
+      if (next === queue.length) {
+        queue = [];
+        next = 0;
       }
-      if (socket.destroyed) return;
-      socket.cork();
-      for (const parts of replies) {
-        let length = 0;
-        for (const p of parts) length += p.length;
-        socket.write(recordMark(length));
-        for (const p of parts) socket.write(p);
+      if (replies.length > 0) {
+        // a failed commit before the replies un-does what they report: send none and drop the
+        // connection, so the client resends those calls (as after a server crash)
+        if (!this.flush()) {
+          socket.destroy();
+          return;
+        }
+        if (socket.destroyed) return;
+        socket.cork();
+        for (const parts of replies) {
+          let length = 0;
+          for (const p of parts) length += p.length;
+          socket.write(recordMark(length));
+          for (const p of parts) socket.write(p);
+        }
+        socket.uncork();
       }
-      socket.uncork();
-      if (socket.writableLength > MAX_UNSENT) socket.pause();
+      // the rest waits for 'drain' (due: more than the high-water mark is queued)
+      if (next < queue.length || socket.writableLength > MAX_UNSENT) socket.pause();
+      else if (ended) socket.end();
+      else socket.resume();
+    };
+    socket.on('drain', pump);
+    socket.on('end', () => {
+      ended = true;
+      pump();
     });
+    socket.on('data', (chunk: Buffer) => {
+      const events = reader.push(chunk);
+      for (const ev of events) queue.push(ev);
+      this.hold(socket, reader.buffered, events.length > 0);
+      if (socket.destroyed) return;
+      pump();
+    });
+  }
+
+  /**
+   * Notes how much of an unfinished record socket holds (`fresh`: records were completed, what is
+   * held belongs to a new one); drops the stalest holders past the budget.
+   */
+  private hold(socket: Socket, bytes: number, fresh: boolean): void {
+    if (bytes === 0 || fresh) this.forget(socket);
+    if (bytes === 0) return;
+    this.partial += bytes - (this.unfinished.get(socket) ?? 0);
+    // set() keeps an existing key's place: the order stays that of the records' starts
+    this.unfinished.set(socket, bytes);
+    while (this.partial > this.maxPartial && this.unfinished.size > 0) {
+      // Map order is insertion order: the first is the one whose record started first
+      const [victim] = this.unfinished.keys();
+      this.forget(victim!);
+      victim!.destroy();
+    }
+  }
+
+  private forget(socket: Socket): void {
+    this.partial -= this.unfinished.get(socket) ?? 0;
+    this.unfinished.delete(socket);
   }
 
   private flush(): boolean {

@@ -23,6 +23,8 @@ export interface NfsServerOptions {
   groupCommitMs?: number;
   /** unexpected errors (bugs); the call gets SERVERFAULT / SYSTEM_ERR */
   onError?: (e: unknown) => void;
+  /** most bytes of unfinished RPC records held for all clients (default MAX_PARTIAL, 256 MiB) */
+  maxPartial?: number;
 }
 
 export const DEFAULT_NFS_HOST = '127.0.0.1';
@@ -30,7 +32,8 @@ export const DEFAULT_NFS_PORT = 11111;
 
 export class NfsServer {
   readonly state: NfsState;
-  readonly host: string;
+  /** the address bound (what --bind resolved to), once listening */
+  host: string;
   port = 0;
   private readonly rpc: RpcServer;
 
@@ -42,6 +45,7 @@ export class NfsServer {
       programs: [nfs3Program(state, options.onError), mountProgram(state), portmapProgram(() => this.port)],
       beforeReplies: () => state.group.endOfBurst(),
       onError: options.onError,
+      maxPartial: options.maxPartial,
     });
   }
 
@@ -49,6 +53,7 @@ export class NfsServer {
     const server = new NfsServer(fs, options);
     const address = await server.rpc.listen(options.port ?? DEFAULT_NFS_PORT, server.host);
     server.port = address.port;
+    server.host = address.address;
     return server;
   }
 

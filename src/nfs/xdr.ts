@@ -52,11 +52,14 @@ export class XdrReader {
     return v === 1;
   }
 
-  /** A 64-bit unsigned integer; values beyond 2^53 are refused (no file offset or id here is). */
+  /**
+   * A 64-bit unsigned integer (offsets, sizes) as a number; values of 2^53 and more, which a
+   * client may well send, come back as 2^53 (not a safe integer: callers refuse or clamp it).
+   */
   uint64(): number {
     const hi = this.uint32();
     const lo = this.uint32();
-    if (hi >= 0x200000) throw new XdrError('64-bit value out of range');
+    if (hi >= 0x200000) return 2 ** 53;
     return hi * TWO32 + lo;
   }
 

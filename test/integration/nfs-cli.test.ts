@@ -58,12 +58,21 @@ describe('agentfs serve nfs', () => {
     expect(r.stderr).toMatch(/^agentfs: warning: listening on 0\.0\.0\.0, not loopback: NFSv3 AUTH_SYS is not authentication/);
   });
 
+  it('judges and shows the address bound, not the name given', async () => {
+    const r = await firstLine(['c1', '--port', '0', '--bind', '0x7f000001', '--json']);
+    expect(JSON.parse(r.line).host).toBe('127.0.0.1');
+    expect(r.stderr).toBe('');
+  });
+
   it('bad input: one-line errors, non-zero exit', async () => {
     for (const [args, msg] of [
       [['c1', '--port', 'abc'], /^agentfs: --port abc: expected a port number 0-65535\n$/],
       [['c1', '--port', '70000'], /^agentfs: --port 70000: expected a port number/],
       [['nosuch', '--port', '0'], /^agentfs: no such agent 'nosuch'/],
       [['c1', '--port', '0', '--bind', 'not-an-ip'], /^agentfs: cannot listen on not-an-ip/],
+      // an empty address would mean every interface
+      [['c1', '--port', '0', '--bind', ''], /^agentfs: --bind: expected an IP address/],
+      [['c1', '--port', '0', '--bind', ' '], /^agentfs: --bind: expected an IP address/],
     ] as const) {
       const r = await runCli(['serve', 'nfs', ...args], { cwd: tmp.dir });
       expect(r.code).not.toBe(0);

@@ -66,6 +66,12 @@ describe('XDR', () => {
     expect(() => new XdrReader(Buffer.from([0, 0, 1, 0])).opaque(10)).toThrow(XdrError);
     expect(() => new XdrReader(Buffer.from([0, 0, 0, 2])).bool()).toThrow(XdrError);
     expect(() => new XdrReader(Buffer.from([0, 0, 0, 1, 0xff, 0, 0, 0])).string()).toThrow(XdrError);
-    expect(() => new XdrReader(Buffer.from([0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0])).uint64()).toThrow(XdrError);
+  });
+
+  it('reads 64-bit values of 2^53 and more as 2^53 (well-formed: the procedures refuse or clamp them)', () => {
+    expect(new XdrReader(Buffer.from([0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0])).uint64()).toBe(2 ** 53);
+    expect(new XdrReader(Buffer.from([0, 0x20, 0, 0, 0, 0, 0, 0])).uint64()).toBe(2 ** 53);
+    expect(new XdrReader(Buffer.from([0, 0x1f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff])).uint64()).toBe(2 ** 53 - 1);
+    expect(() => new XdrReader(Buffer.from([0, 0, 0, 0, 0, 0, 0])).uint64()).toThrow(XdrError);
   });
 });

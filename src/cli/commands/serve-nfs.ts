@@ -30,14 +30,21 @@ export function registerServeNfs(serve: Command): void {
     .option('--json', 'print the address as one JSON line')
     .action(async (id: string, opts: NfsOptions) => {
       const port = parsePort(opts.port);
+      // an empty host would listen on every address
+      if (!opts.bind.trim()) throw new UserError('--bind: expected an IP address (127.0.0.1 unless you mean to serve others)');
       const { isLoopback, serveAgentNfs } = await import('../../nfs/index.js');
-      const { target } = resolveAgent(id);
+      const { target, database } = resolveAgent(id);
       let served;
       try {
         served = await serveAgentNfs(target, {
           host: opts.bind,
           port,
-          onError: (e) => console.error(`agentfs serve nfs: internal error: ${(e as Error)?.stack ?? String(e)}`),
+          onError: (e) => {
+            // the database's own errors (damaged, disk full or failing) in one line; bugs with their stack
+            const code = (e as { code?: unknown })?.code;
+            if (typeof code === 'string' && code.startsWith('SQLITE_')) console.error(`agentfs serve nfs: ${database}: ${(e as Error).message} (${code})`);
+            else console.error(`agentfs serve nfs: internal error: ${(e as Error)?.stack ?? String(e)}`);
+          },
         });
       } catch (e) {
         const err = e as NodeJS.ErrnoException;
@@ -57,6 +64,7 @@ export function registerServeNfs(serve: Command): void {
         const h = host.includes(':') ? `[${host}]` : host;
         console.log(`mount with: mount -t nfs -o vers=3,tcp,port=${info.port},mountport=${info.port},nolock ${h}:/ MOUNTPOINT`);
       }
+      // judged on the address bound, not the name given (a name may resolve anywhere)
       if (!isLoopback(host)) {
         console.error(`agentfs: warning: listening on ${host}, not loopback: NFSv3 AUTH_SYS is not authentication, anyone who reaches this port can read and change the agent's files as any user`);
       }

@@ -5,7 +5,7 @@ import { isDir, isSymlink, NAME_MAX, R_OK, W_OK, X_OK, type Attr, type Caller, t
 import { putPostOpAttr, putWcc, putFattr, readNfsTime, readSattr } from '../attrs.js';
 import { NFS3ERR, NfsError } from '../errors.js';
 import type { NfsState } from '../state.js';
-import { requireDataAccess } from '../state.js';
+import { requireDataAccess, setIdBitsToDrop } from '../state.js';
 import { inoOr, MAX_IO, ok, type Nfs3Proc } from './common.js';
 import { FHSIZE3 } from '../handles.js';
 
@@ -38,6 +38,8 @@ interface SetattrArgs extends FhArgs {
 
 /** Who may change what (the kernel's rules for chmod, chown, truncate and utimes). */
 export function checkSetattr(a: Attr, c: SetAttr, caller: Caller): void {
+  // sizes from the wire go up to 2^64-1; the largest file is FSINFO's maxfilesize (2^53-1)
+  if (c.size !== undefined && !Number.isSafeInteger(c.size)) throw new FsError('EFBIG', 'setattr');
   if (caller.uid === 0) return;
   const owner = caller.uid === a.uid;
   if (c.uid !== undefined && c.uid !== a.uid) throw new FsError('EPERM', 'setattr');
@@ -50,6 +52,18 @@ export function checkSetattr(a: Attr, c: SetAttr, caller: Caller): void {
     const toNow = (c.atime === undefined || c.atime === 'now') && (c.mtime === undefined || c.mtime === 'now');
     if (!owner && !(toNow && checkAccess(a, W_OK, caller))) throw new FsError(toNow ? 'EACCES' : 'EPERM', 'setattr');
   }
+}
+
+/**
+ * The changes plus the set-id bits they drop (as the kernel does): a new owner or group drops
+ * them, as does a truncation by anyone but root; a mode given in the same call is kept as given.
+ */
+function withSetIdDrop(a: Attr, c: SetAttr, caller: Caller): SetAttr {
+  if (c.mode !== undefined) return c;
+  const chown = (c.uid !== undefined && c.uid !== a.uid) || (c.gid !== undefined && c.gid !== a.gid);
+  const truncate = c.size !== undefined && caller.uid !== 0;
+  const drop = chown || truncate ? setIdBitsToDrop(a) : 0;
+  return drop ? { ...c, mode: a.mode & 0o7777 & ~drop } : c;
 }
 
 export const setattr: Nfs3Proc<SetattrArgs> = {
@@ -69,7 +83,7 @@ export const setattr: Nfs3Proc<SetattrArgs> = {
     let after = before;
     if (Object.keys(a.changes).length) {
       s.mutating();
-      after = s.fs.setattr(ino, a.changes, ctx.caller);
+      after = s.fs.setattr(ino, withSetIdDrop(before, a.changes, ctx.caller), ctx.caller);
     }
     ok(w);
     putWcc(w, before, after, s.fsid);

@@ -1,6 +1,6 @@
 /** What the NFSv3 procedure modules share: the procedure wrapper, names, handles in replies. */
 import type { Attr } from '../../core/types.js';
-import { NFS3ERR, NFS3_OK, NfsError, statusOf } from '../errors.js';
+import { isStorageFault, NFS3ERR, NFS3_OK, NfsError, statusOf } from '../errors.js';
 import type { CallContext, Procedure } from '../rpc.js';
 import type { NfsState } from '../state.js';
 import { putPostOpAttr, putWcc } from '../attrs.js';
@@ -36,6 +36,8 @@ export function procedure<A>(s: NfsState, p: Nfs3Proc<A>, onError?: (e: unknown)
       if (status === undefined) {
         onError?.(e);
         status = NFS3ERR.SERVERFAULT;
+      } else if (isStorageFault(e)) {
+        onError?.(e);
       }
       const f = new XdrWriter().uint32(status);
       if (p.fail) {
@@ -73,7 +75,7 @@ export interface DirOp {
 /** diropargs3; names are bounded only by the record size here (the core says NAMETOOLONG). */
 export function readDirOp(r: XdrReader): DirOp {
   const dir = r.opaque(FHSIZE3);
-  const name = r.opaque(8192);
+  const name = r.opaque();
   return { dir, name };
 }
 

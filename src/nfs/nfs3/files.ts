@@ -2,7 +2,7 @@
 import { isDir, isReg, R_OK, W_OK, type Attr } from '../../core/types.js';
 import { putPostOpAttr, putWcc } from '../attrs.js';
 import { NFS3ERR, NfsError } from '../errors.js';
-import { requireDataAccess, type NfsState } from '../state.js';
+import { requireDataAccess, setIdBitsToDrop, type NfsState } from '../state.js';
 import { XdrError } from '../xdr.js';
 import { inoOr, MAX_IO, ok, type Nfs3Proc } from './common.js';
 import { FHSIZE3 } from '../handles.js';
@@ -35,7 +35,8 @@ export const read: Nfs3Proc<ReadArgs> = {
     const ino = s.handles.decode(a.fh);
     const attr = fileAttr(s, ino);
     requireDataAccess(attr, R_OK, ctx.caller);
-    const data = s.fs.read(ino, a.offset, Math.min(a.count, MAX_IO));
+    // an offset beyond the largest file (up to 2^64-1 on the wire) reads nothing, at its end
+    const data = Number.isSafeInteger(a.offset) ? s.fs.read(ino, a.offset, Math.min(a.count, MAX_IO)) : Buffer.alloc(0);
     ok(w);
     putPostOpAttr(w, attr, s.fsid);
     w.uint32(data.length);
@@ -72,8 +73,12 @@ export const write: Nfs3Proc<WriteArgs> = {
     const ino = s.handles.decode(a.fh);
     const before = (a.before = fileAttr(s, ino));
     requireDataAccess(before, W_OK, ctx.caller);
+    if (!Number.isSafeInteger(a.offset + a.data.length)) throw new NfsError(NFS3ERR.FBIG, 'write beyond the largest file');
     s.mutating(a.data.length);
     const n = s.fs.write(ino, a.offset, a.data);
+    // writing drops set-id bits unless root writes (the kernel's file_remove_privs)
+    const drop = ctx.caller.uid !== 0 && n > 0 ? setIdBitsToDrop(before) : 0;
+    if (drop) s.fs.setattr(ino, { mode: before.mode & 0o7777 & ~drop }, ctx.caller);
     // UNSTABLE: committed within the group commit's few ms, made durable by COMMIT (a restart
     // changes the verifier, so the client resends); DATA_SYNC / FILE_SYNC: durable before the reply
     let committed = UNSTABLE;
@@ -99,7 +104,7 @@ interface CommitArgs {
 export const commit: Nfs3Proc<CommitArgs> = {
   args(r) {
     const fh = r.opaque(FHSIZE3);
-    r.uint64(); // offset and count: everything is committed at once
+    r.uint64Big(); // offset and count: everything is committed at once
     r.uint32();
     return { fh };
   },

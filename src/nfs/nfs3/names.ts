@@ -1,6 +1,6 @@
 /** Namespace procedures: LOOKUP, CREATE, MKDIR, SYMLINK, MKNOD, REMOVE, RMDIR, RENAME, LINK. */
 import { FsError, isFsError } from '../../core/errors.js';
-import { isDir, isReg, S_IFMT, W_OK, X_OK, type Attr, type Caller, type SetAttr } from '../../core/types.js';
+import { isDir, isReg, S_IFMT, S_IFREG, W_OK, X_OK, type Attr, type Caller, type SetAttr } from '../../core/types.js';
 import { makeDev, modeTypeOf, NF3BLK, NF3CHR, NF3FIFO, NF3SOCK, putPostOpAttr, putWcc, readSattr } from '../attrs.js';
 import { NFS3ERR, NfsError } from '../errors.js';
 import { requireAccess, type NfsState } from '../state.js';
@@ -44,6 +44,47 @@ function applyRest(s: NfsState, attr: Attr, sattr: SetAttr, caller: Caller): Att
   return s.fs.setattr(attr.ino, rest, caller);
 }
 
+/** A directory moved to another parent has its '..' changed: it must be writable (as in rename(2)). */
+function requireMovableDir(s: NfsState, dir: number, name: string, caller: Caller): void {
+  let entry: Attr;
+  try {
+    entry = s.fs.lookup(dir, name);
+  } catch {
+    return; // no such entry: the rename itself says so
+  }
+  if (isDir(entry.mode)) requireAccess(entry, W_OK, caller);
+}
+
+const S_ISGID = 0o2000;
+const S_ISVTX = 0o1000;
+
+/**
+ * Refuses, before anything is made, the sattr3 a new object could not take (an owner the caller
+ * may not give it...): made first and refused after, the object would stay while the client is
+ * told the call failed.
+ */
+function precheckNew(dirAttr: Attr, sattr: SetAttr, caller: Caller): void {
+  const { mode: _mode, ...rest } = sattr;
+  if (!Object.keys(rest).length) return;
+  const gid = dirAttr.mode & S_ISGID ? dirAttr.gid : caller.gid;
+  checkSetattr({ ...dirAttr, uid: caller.uid, gid, mode: S_IFREG | 0o600 }, rest, caller);
+}
+
+/**
+ * The sticky bit of a directory (/tmp): only root, the directory's owner or the entry's owner may
+ * remove or rename the entry away (EPERM, as unlink(2) and rename(2)).
+ */
+function requireNotSticky(s: NfsState, dirAttr: Attr, name: string, caller: Caller): void {
+  if (!(dirAttr.mode & S_ISVTX) || caller.uid === 0 || caller.uid === dirAttr.uid) return;
+  let entry: Attr;
+  try {
+    entry = s.fs.lookup(dirAttr.ino, name);
+  } catch {
+    return; // no such entry: the operation itself says so
+  }
+  if (entry.uid !== caller.uid) throw new FsError('EPERM', 'sticky directory');
+}
+
 const UNCHECKED = 0;
 const GUARDED = 1;
 const EXCLUSIVE = 2;
@@ -65,6 +106,9 @@ export const create: Nfs3Proc<CreateArgs> = {
   run(s, a, w, ctx) {
     const dir = writableDir(s, a, ctx.caller);
     const name = nameOf(a.name);
+    // refused before the file is made (the size is applied after)
+    if (a.sattr.size !== undefined && !Number.isSafeInteger(a.sattr.size)) throw new FsError('EFBIG', 'create');
+    if (a.how !== EXCLUSIVE) precheckNew(a.before!, a.sattr, ctx.caller);
     s.mutating();
     let attr: Attr;
     if (a.how === EXCLUSIVE) {
@@ -78,7 +122,11 @@ export const create: Nfs3Proc<CreateArgs> = {
       } catch (e) {
         if (!isFsError(e, 'EEXIST')) throw e;
         const have = s.fs.lookup(dir, name);
-        const same = isReg(have.mode) && have.atime.sec === atime.sec && have.mtime.sec === mtime.sec && have.atime.nsec === 0 && have.mtime.nsec === 0;
+        // a retransmission finds the file as the first call left it: empty (as knfsd checks), the
+        // caller's, its times the verifier; anything else is someone else's file (O_EXCL holds)
+        const same =
+          isReg(have.mode) && have.size === 0 && have.uid === ctx.caller.uid &&
+          have.atime.sec === atime.sec && have.mtime.sec === mtime.sec && have.atime.nsec === 0 && have.mtime.nsec === 0;
         if (!same) throw e;
         attr = have;
       }
@@ -114,10 +162,13 @@ export const mkdir: Nfs3Proc<MkdirArgs> = {
   run(s, a, w, ctx) {
     const dir = writableDir(s, a, ctx.caller);
     const name = nameOf(a.name);
+    // a size means nothing for a directory (knfsd ignores it too)
+    const { size: _size, ...sattr } = a.sattr;
+    precheckNew(a.before!, sattr, ctx.caller);
     s.mutating();
-    let attr = s.fs.mkdir(dir, name, a.sattr.mode ?? 0o755, ctx.caller);
+    let attr = s.fs.mkdir(dir, name, sattr.mode ?? 0o755, ctx.caller);
     s.rememberParent(attr.ino, dir);
-    attr = applyRest(s, attr, a.sattr, ctx.caller);
+    attr = applyRest(s, attr, sattr, ctx.caller);
     putCreated(s, w, attr, a, dir);
   },
   fail: failWcc,
@@ -132,15 +183,17 @@ export const symlink: Nfs3Proc<SymlinkArgs> = {
   args(r) {
     const op = readDirOp(r);
     const sattr = readSattr(r);
-    return { ...op, sattr, target: r.opaque(4096) };
+    // nfspath3 has no bound but the record's: too long a target is NAMETOOLONG (the core's PATH_MAX)
+    return { ...op, sattr, target: r.opaque() };
   },
   run(s, a, w, ctx) {
     const dir = writableDir(s, a, ctx.caller);
     const name = nameOf(a.name);
     const target = nameOf(a.target);
+    const { mode: _mode, size: _size, ...rest } = a.sattr;
+    precheckNew(a.before!, rest, ctx.caller);
     s.mutating();
     let attr = s.fs.symlink(dir, name, target, ctx.caller);
-    const { mode: _mode, size: _size, ...rest } = a.sattr;
     attr = applyRest(s, attr, rest, ctx.caller);
     putCreated(s, w, attr, a, dir);
   },
@@ -174,10 +227,12 @@ export const mknod: Nfs3Proc<MknodArgs> = {
     // device nodes need privilege, as mknod(2) does
     if ((a.type === NF3CHR || a.type === NF3BLK) && ctx.caller.uid !== 0) throw new FsError('EPERM', 'mknod');
     const name = nameOf(a.name);
+    const { size: _size, ...sattr } = a.sattr;
+    precheckNew(a.before!, sattr, ctx.caller);
     s.mutating();
-    const mode = modeTypeOf(a.type)! | ((a.sattr.mode ?? 0o644) & ~S_IFMT);
+    const mode = modeTypeOf(a.type)! | ((sattr.mode ?? 0o644) & ~S_IFMT);
     let attr = s.fs.mknod(dir, name, mode, a.rdev, ctx.caller);
-    attr = applyRest(s, attr, a.sattr, ctx.caller);
+    attr = applyRest(s, attr, sattr, ctx.caller);
     putCreated(s, w, attr, a, dir);
   },
   fail: failWcc,
@@ -189,6 +244,7 @@ function removal(op: (s: NfsState, dir: number, name: string) => void): Nfs3Proc
     run(s, a, w, ctx) {
       const dir = writableDir(s, a, ctx.caller);
       const name = nameOf(a.name);
+      requireNotSticky(s, a.before!, name, ctx.caller);
       s.mutating();
       op(s, dir, name);
       ok(w);
@@ -223,6 +279,9 @@ export const rename: Nfs3Proc<RenameArgs> = {
     const toDir = writableDir(s, a.to, ctx.caller);
     const fromName = nameOf(a.from.name);
     const toName = nameOf(a.to.name);
+    requireNotSticky(s, a.from.before!, fromName, ctx.caller);
+    requireNotSticky(s, a.to.before!, toName, ctx.caller);
+    if (fromDir !== toDir) requireMovableDir(s, fromDir, fromName, ctx.caller);
     s.mutating();
     s.fs.rename(fromDir, fromName, toDir, toName, 0);
     ok(w);
