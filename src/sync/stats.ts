@@ -1,10 +1,10 @@
-import type { ChangeSummary, LocalSyncState } from '../core/sync-state/index.js';
+import type { ChangeSummary, LocalSyncState, TransferTotals } from '../core/sync-state/index.js';
 import { redact, type RemoteDb } from './remote.js';
 import { status } from './status.js';
 import { SyncError } from './errors.js';
 
 /** `sync stats`: what this agent knows about its sync, and what the remote says if it answers. */
-export interface SyncStats {
+export interface SyncStats extends TransferTotals {
   /** the remote's URL with any token hidden; null when none is configured */
   remoteUrl: string | null;
   lastPush: string | null;
@@ -21,12 +21,6 @@ export interface SyncStats {
   pending: ChangeSummary & { firstPush: boolean };
   /** rows the remote changed since this agent last matched it, that a pull would bring (null when unknown or never synced with it) */
   remotePending: number | null;
-  pushes: number;
-  pulls: number;
-  bytesSent: number;
-  bytesReceived: number;
-  requests: number;
-  conflictsResolved: number;
   /** a push that started and did not finish (the next push resumes it) */
   interruptedPush: boolean;
   remote: { known: true } | { known: false; reason: string };

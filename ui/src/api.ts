@@ -1,67 +1,16 @@
 /** Typed fetches of the server's JSON API (same origin; the token travels in the cookie). */
-
-export interface AgentSummary {
-  key: string;
-  label: string;
-  kind: string;
-  path: string;
-  size: number;
-  calls?: number;
-  failures?: number;
-  pending?: number;
-  file_changes?: number;
-  last_activity_ms?: number;
-  first_activity_ms?: number;
-  base?: string;
-  error?: string;
-}
+// The shapes are the server's own (type-only imports: nothing of the server is bundled).
+import type { AgentSummary } from '../../src/ui/api.js';
+import type { CallDetail, CallRow } from '../../src/core/tools/reader.js';
+import type { JournalEntry } from '../../src/core/journal/types.js';
+export type { AgentSummary, CallDetail, CallRow, JournalEntry };
 
 export interface Overview extends AgentSummary {
   tools: { name: string; calls: number }[];
   version: number;
 }
 
-export type Status = 'pending' | 'success' | 'error';
-
-export interface CallRow {
-  id: number;
-  name: string;
-  status: Status;
-  start_ns: number;
-  end_ns?: number;
-  duration_ms?: number;
-  parent_id?: number;
-  depth: number;
-  args_preview?: string;
-  error_preview?: string;
-}
-
-export interface CallDetail extends CallRow {
-  parameters?: unknown;
-  result?: unknown;
-  error?: string;
-  started_at: number;
-  completed_at?: number;
-  pid?: number;
-  children: CallRow[];
-}
-
-export interface JournalEntry {
-  id: number;
-  time_ns: number;
-  end_ns?: number;
-  op: string;
-  path?: string;
-  new_path?: string;
-  ino: number;
-  offset?: number;
-  length?: number;
-  bytes?: number;
-  writes?: number;
-  size?: number;
-  mode?: number;
-  tool_call_id?: number;
-}
+export type Status = CallRow['status'];
 
 export interface Change {
   path: string;

@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { pathSteps, tooLongForOneCall } from '../host-path.js';
 import {
   chmodSync, closeSync, constants as C, lchownSync, lstatSync, lutimesSync, mkdirSync, openSync, readdirSync, renameSync,
   rmdirSync, rmSync, symlinkSync, unlinkSync, utimesSync, writeSync, type Stats,
@@ -8,17 +9,6 @@ import type { Attr, Timespec } from '../types.js';
 import { AgentfsError } from '../../errors.js';
 
 let tempSeq = 0;
-
-/**
- * Longest host path given to one syscall (PATH_MAX is 4096 with the NUL): an overlay path plus
- * the base's own path can be longer; those are reached through a descriptor of their directory,
- * opened from the base in steps (as BaseReader does).
- */
-const PATH_LIMIT = 4000;
-
-function tooLong(host: string): boolean {
-  return host.length * 3 >= PATH_LIMIT && Buffer.byteLength(host) >= PATH_LIMIT;
-}
 
 function parentOf(path: string): string {
   const i = path.lastIndexOf('/');
@@ -72,7 +62,7 @@ export class BaseWriter {
    */
   private at<T>(path: string, fn: (host: string, dir: string) => T): T {
     const real = this.real(path);
-    if (path === '/' || !tooLong(`${real}-${'x'.repeat(64)}`)) return fn(real, dirname(real));
+    if (path === '/' || !tooLongForOneCall(`${real}-${'x'.repeat(64)}`)) return fn(real, dirname(real));
     const fd = this.openDir(parentOf(path));
     try {
       const dir = `/proc/self/fd/${fd}`;
@@ -85,14 +75,7 @@ export class BaseWriter {
   /** A descriptor of base directory `path`, opened from the base in steps; never through a symlink. */
   private openDir(path: string): number {
     let fd = openSync(this.dir, C.O_RDONLY | C.O_DIRECTORY);
-    const parts = path.split('/').filter(Boolean);
-    for (let i = 0; i < parts.length; ) {
-      let rel = parts[i++]!;
-      let bytes = Buffer.byteLength(rel);
-      while (i < parts.length && bytes + 1 + Buffer.byteLength(parts[i]!) < PATH_LIMIT - 64) {
-        bytes += 1 + Buffer.byteLength(parts[i]!);
-        rel += '/' + parts[i++];
-      }
+    for (const rel of pathSteps(path)) {
       const from = fd;
       try {
         fd = openSync(`/proc/self/fd/${from}/${rel}`, C.O_RDONLY | C.O_DIRECTORY | C.O_NOFOLLOW);

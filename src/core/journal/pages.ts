@@ -1,5 +1,5 @@
 import type { Store } from '../../store/index.js';
-import { pathMatcher } from './reader.js';
+import { pathMatcher, toEntry, type JournalRow } from './reader.js';
 import type { JournalEntry } from './types.js';
 import type { JournalOp } from './schema.js';
 
@@ -100,7 +100,7 @@ export class JournalPages {
         ? `SELECT ${COLS} FROM agentfs_journal WHERE id >= ? ORDER BY id`
         : `SELECT ${COLS} FROM agentfs_journal WHERE id >= ? AND tool_call_id = ? ORDER BY id`;
     const args = q.toolCallId === undefined ? [fromId] : [fromId, q.toolCallId];
-    const it = this.store.stmt(sql).iterate(...args) as IterableIterator<Row>;
+    const it = this.store.stmt(sql).iterate(...args) as IterableIterator<JournalRow>;
     let truncated = false;
     try {
       for (const r of it) {
@@ -163,32 +163,3 @@ export class JournalPages {
   }
 }
 
-interface Row {
-  id: number;
-  time_ns: number;
-  end_ns: number | null;
-  op: string;
-  path: string | null;
-  new_path: string | null;
-  ino: number;
-  offset: number | null;
-  length: number | null;
-  bytes: number | null;
-  writes: number | null;
-  size: number | null;
-  mode: number | null;
-  uid: number | null;
-  gid: number | null;
-  tool_call_id: number | null;
-  pid: number | null;
-}
-
-function toEntry(r: Row): JournalEntry {
-  const e: JournalEntry = { id: Number(r.id), time_ns: Number(r.time_ns), op: r.op as JournalOp, ino: Number(r.ino) };
-  const rec = e as unknown as Record<string, unknown>;
-  for (const k of ['end_ns', 'path', 'new_path', 'offset', 'length', 'bytes', 'writes', 'size', 'mode', 'uid', 'gid', 'tool_call_id', 'pid'] as const) {
-    const v = r[k];
-    if (v !== null && v !== undefined) rec[k] = typeof v === 'bigint' ? Number(v) : v;
-  }
-  return e;
-}

@@ -3,7 +3,8 @@ import type { Store } from '../../store/index.js';
 import { JOURNAL_SCHEMA, type JournalOp } from './schema.js';
 import type { JournalEntry, JournalFilter } from './types.js';
 
-interface Row {
+/** A journal row as SQLite returns it (integers may come back as bigint). */
+export interface JournalRow {
   id: number;
   time_ns: number;
   end_ns: number | null;
@@ -102,7 +103,7 @@ export class JournalReader {
     const out: JournalEntry[] = [];
     if (limit <= 0) return out;
     // the glob is applied while scanning, so LIMIT counts matching rows only
-    for (const row of this.store.stmt(sql).iterate(...args) as IterableIterator<Row>) {
+    for (const row of this.store.stmt(sql).iterate(...args) as IterableIterator<JournalRow>) {
       if (match && !((row.path !== null && match(row.path)) || (row.new_path !== null && match(row.new_path)))) continue;
       out.push(toEntry(row));
       if (out.length >= limit) break;
@@ -137,23 +138,15 @@ export class JournalReader {
   }
 }
 
-function toEntry(r: Row): JournalEntry {
+const OPTIONAL_FIELDS = ['end_ns', 'path', 'new_path', 'offset', 'length', 'bytes', 'writes', 'size', 'mode', 'uid', 'gid', 'tool_call_id', 'pid'] as const;
+
+/** A row as an entry: numbers as numbers, absent fields left out. */
+export function toEntry(r: JournalRow): JournalEntry {
   const e: JournalEntry = { id: Number(r.id), time_ns: Number(r.time_ns), op: r.op as JournalOp, ino: Number(r.ino) };
-  const opt = <K extends keyof JournalEntry>(k: K, v: unknown) => {
-    if (v !== null && v !== undefined) (e as unknown as Record<string, unknown>)[k] = typeof v === 'bigint' ? Number(v) : v;
-  };
-  opt('end_ns', r.end_ns);
-  opt('path', r.path);
-  opt('new_path', r.new_path);
-  opt('offset', r.offset);
-  opt('length', r.length);
-  opt('bytes', r.bytes);
-  opt('writes', r.writes);
-  opt('size', r.size);
-  opt('mode', r.mode);
-  opt('uid', r.uid);
-  opt('gid', r.gid);
-  opt('tool_call_id', r.tool_call_id);
-  opt('pid', r.pid);
+  const rec = e as unknown as Record<string, unknown>;
+  for (const k of OPTIONAL_FIELDS) {
+    const v = r[k];
+    if (v !== null && v !== undefined) rec[k] = typeof v === 'bigint' ? Number(v) : v;
+  }
   return e;
 }

@@ -1,4 +1,5 @@
 import { isUtf8 } from 'node:buffer';
+import { pathSteps, tooLongForOneCall } from '../host-path.js';
 import { closeSync, constants as C, fstatSync, lstatSync, openSync, readSync, readdirSync, readlinkSync, type BigIntStats } from 'node:fs';
 import { FsError } from '../errors.js';
 import { textFromBytes } from '../fs/names.js';
@@ -27,18 +28,6 @@ interface ListingCache {
 const MAX_OPEN = 64;
 const MAX_LISTINGS = 256;
 /**
- * Longest host path given to one syscall. PATH_MAX is 4096 bytes with the NUL; the rest leaves
- * room for a `/proc/self/fd/N/` prefix. Longer paths (the base's own path plus a path that is
- * legal in the overlay) are walked from the base descriptor in steps no longer than this.
- */
-const PATH_LIMIT = 4000;
-
-function tooLong(host: string): boolean {
-  // UTF-8 needs at most 3 bytes per UTF-16 unit: only near the limit is it worth counting
-  return host.length * 3 >= PATH_LIMIT && Buffer.byteLength(host) >= PATH_LIMIT;
-}
-
-/**
  * Read-only access to the base directory of an overlay.
  *
  * Every access goes through a directory descriptor opened at construction, as
@@ -48,7 +37,7 @@ function tooLong(host: string): boolean {
  * never followed (final components are opened with O_NOFOLLOW, and intermediate components are
  * names that were lstat'ed as directories).
  * Paths here are overlay-style absolute paths: '/' is the base root, '/a/b' below it.
- * A host path longer than PATH_LIMIT (overlay paths reach PATH_MAX and more through relative
+ * A host path longer than HOST_PATH_LIMIT (overlay paths reach PATH_MAX and more through relative
  * steps, and `run` reads the base by its own path) is resolved openat-style instead: the
  * directory is opened in steps from the base descriptor and the last name looked up in it.
  */
@@ -88,14 +77,14 @@ export class BaseReader {
    */
   private withHost<T>(path: string, fn: (host: string) => T): T {
     const host = this.hostPath(path);
-    if (!tooLong(host)) return fn(host);
+    if (!tooLongForOneCall(host)) return fn(host);
     return this.withDir(parentOf(path), (dir) => fn(`${dir}/${baseName(path)}`));
   }
 
   /** Runs fn with a host path of directory `path` to which `/name` can be appended. */
   private withDir<T>(path: string, fn: (dir: string) => T): T {
     const host = path === '/' ? this.prefix : this.prefix + path;
-    if (!tooLong(host + '/' + 'x'.repeat(255))) return fn(host);
+    if (!tooLongForOneCall(host + '/' + 'x'.repeat(255))) return fn(host);
     const fd = this.openDir(path);
     try {
       return fn(`/proc/self/fd/${fd}`);
@@ -106,15 +95,8 @@ export class BaseReader {
 
   /** A descriptor of base directory `path`, opened from the base descriptor in short steps. */
   private openDir(path: string): number {
-    const parts = path.split('/').filter(Boolean);
     let fd = -1;
-    for (let i = 0; i < parts.length; ) {
-      let rel = parts[i++]!;
-      let bytes = Buffer.byteLength(rel);
-      while (i < parts.length && bytes + 1 + Buffer.byteLength(parts[i]!) < PATH_LIMIT - 64) {
-        bytes += 1 + Buffer.byteLength(parts[i]!);
-        rel += '/' + parts[i++];
-      }
+    for (const rel of pathSteps(path)) {
       const from = fd < 0 ? this.fd : fd;
       try {
         fd = openSync(`/proc/self/fd/${from}/${rel}`, C.O_RDONLY | C.O_DIRECTORY | C.O_NOFOLLOW);
