@@ -198,7 +198,10 @@ export class Store {
       if (!Number.isInteger(chunkSize) || chunkSize <= 0) {
         throw new StoreError('ECORRUPT', `${file} has an invalid chunk_size '${row?.value}' in fs_config`);
       }
-      return new Store(db, file, chunkSize, detectLayout(db), options);
+      const store = new Store(db, file, chunkSize, detectLayout(db), options);
+      // a reader that may not add our tables (a viewer; another SDK's database) reads them as empty
+      if (readOnly && missingTables(tables).length) store.ensureSchema('additive', [...SPEC_TABLES, ...EXTENSION_TABLES]);
+      return store;
     } catch (e) {
       if (db.open) db.close();
       if (e instanceof StoreError) throw e;
@@ -343,6 +346,12 @@ export class Store {
   }
 
   /** Changes whenever another connection commits to this database (PRAGMA data_version). */
+  /** Moves when another connection changes the file's schema (TEMP stand-ins may then hide new tables). */
+  schemaVersion(): number {
+    const row = this.stmt('PRAGMA main.schema_version').get() as { schema_version: number } | undefined;
+    return Number(row?.schema_version ?? 0);
+  }
+
   dataVersion(): number {
     const row = this.stmt('PRAGMA data_version').get() as { data_version: number } | undefined;
     const v = Number(row?.data_version ?? 0);

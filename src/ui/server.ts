@@ -7,6 +7,7 @@ import { AgentSet, type AgentHandle } from './agents.js';
 import * as api from './api.js';
 import { HttpError } from './api.js';
 import { Gate, baseHeaders, newToken } from './security.js';
+import { StoreError } from '../store/index.js';
 
 /**
  * `agentfs ui`: a local web server over agent databases, read-only. node:http and no framework:
@@ -71,7 +72,7 @@ export async function startUi(options: UiOptions): Promise<UiServer> {
   const assets = loadAssets(options.assetsDir ?? defaultAssetsDir());
   const token = newToken();
   let gate: Gate | undefined;
-  const streams = new Set<{ res: ServerResponse; handle: AgentHandle | undefined; version: number }>();
+  const streams = new Set<{ res: ServerResponse; key: string | null; handle: AgentHandle | undefined; version: number }>();
 
   const server: Server = createServer((req, res) => {
     const t0 = performance.now();
@@ -104,8 +105,14 @@ export async function startUi(options: UiOptions): Promise<UiServer> {
     if (path === '/api/events') return events(req, res, url.searchParams.get('agent'));
     const m = /^\/api\/agents\/([^/]+)(\/.*)?$/.exec(path);
     if (!m) return send(res, 404, 'text/plain; charset=utf-8', 'not found\n');
-    const h = agents.get(decodeURIComponent(m[1]!));
-    if (!h) throw new HttpError(404, `no agent ${decodeURIComponent(m[1]!)}`);
+    let key: string;
+    try {
+      key = decodeURIComponent(m[1]!);
+    } catch {
+      throw new HttpError(400, 'agent: not a valid URL-encoded id');
+    }
+    const h = agents.get(key);
+    if (!h) throw new HttpError(404, `no agent ${key}`);
     const rest = m[2] ?? '';
     const p = url.searchParams;
     const filePath = () => {
@@ -186,24 +193,30 @@ export async function startUi(options: UiOptions): Promise<UiServer> {
     if (key && !handle) throw new HttpError(404, `no agent ${key}`);
     res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-store', Connection: 'keep-alive' });
     res.write('retry: 1000\n\n');
-    const s = { res, handle, version: handle ? handle.version() : 0 };
+    const s = { res, key, handle, version: handle ? handle.version() : 0 };
     streams.add(s);
     req.on('close', () => streams.delete(s));
   }
 
   const timer = setInterval(() => {
-    const versions = new Map<AgentHandle, number>();
+    const now = new Map<string, { h: AgentHandle | undefined; v: number }>();
     for (const s of streams) {
       try {
-        if (!s.handle) {
+        if (!s.key) {
           s.res.write(': ping\n\n');
           continue;
         }
-        let v = versions.get(s.handle);
-        if (v === undefined) versions.set(s.handle, (v = s.handle.version()));
-        if (v !== s.version) {
+        // looked up each time: the agent's database may have been replaced (a new handle)
+        let cur = now.get(s.key);
+        if (!cur) {
+          const h = agents.get(s.key);
+          now.set(s.key, (cur = { h, v: h ? h.version() : -1 }));
+        }
+        const v = cur.v;
+        if (v !== s.version || cur.h !== s.handle) {
           s.version = v;
-          s.res.write(`event: change\ndata: ${JSON.stringify({ agent: s.handle.source.key, version: v })}\n\n`);
+          s.handle = cur.h;
+          s.res.write(`event: change\ndata: ${JSON.stringify({ agent: s.key, version: v })}\n\n`);
         }
       } catch {
         /* a database gone away: the page says so at its next request */
@@ -253,7 +266,8 @@ function fail(res: ServerResponse, e: unknown): void {
     res.destroy();
     return;
   }
-  const status = e instanceof HttpError ? e.status : 500;
+  // a database that is gone or not one we can read is the request's problem, not the server's
+  const status = e instanceof HttpError ? e.status : e instanceof StoreError ? (e.code === 'ENOAGENT' ? 404 : 422) : 500;
   const message = e instanceof Error ? e.message : String(e);
   res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store' });
   res.end(JSON.stringify({ error: message }));

@@ -40,6 +40,10 @@ export interface CallDetail extends CallRow {
   parameters?: unknown;
   result?: unknown;
   error?: string;
+  /** full length when the text above is only its start */
+  parameters_length?: number;
+  result_length?: number;
+  error_length?: number;
   started_at: number;
   completed_at?: number;
   pid?: number;

@@ -1,0 +1,284 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { request } from 'node:http';
+import { connect } from 'node:net';
+import { networkInterfaces } from 'node:os';
+import { join } from 'node:path';
+import { Store } from '../../src/store/index.js';
+import { ToolCalls } from '../../src/core/tools/index.js';
+import { Gate } from '../../src/ui/security.js';
+import { CLI, runCli, tempDir } from '../support/cli.js';
+import { withTheirSdk } from '../support/agentfs-sdk-child.js';
+
+/**
+ * `agentfs ui` attacked from outside, over plain HTTP (no browser needed): header games against
+ * the gate, hostile agent data (deep and huge JSON), databases made by agentfs-sdk, replaced
+ * while the server runs, and wildcard binds.
+ */
+let dir: string;
+let cleanup: () => void;
+let env: NodeJS.ProcessEnv;
+const servers: ChildProcess[] = [];
+const cli = (...args: string[]) => runCli(args, { cwd: dir, env });
+const sha = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
+
+interface Ui {
+  origin: string;
+  port: number;
+  token: string;
+  cookie: string;
+  proc: ChildProcess;
+  stderr: () => string;
+}
+
+async function startUi(args: string[]): Promise<Ui> {
+  const proc = spawn(process.execPath, [CLI, 'ui', '--no-open', ...args], { cwd: dir, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  servers.push(proc);
+  let err = '';
+  proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  const url = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    proc.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /(http:\/\/\S+)/.exec(out);
+      if (m) resolve(m[1]!);
+    });
+    proc.once('exit', (code) => reject(new Error(`agentfs ui exited (${code}): ${out}${err}`)));
+  });
+  const u = new URL(url);
+  const token = u.searchParams.get('token')!;
+  return { origin: u.origin, port: Number(u.port), token, cookie: `agentfs_ui_${u.port}=${token}`, proc, stderr: () => err };
+}
+
+async function stopUi(ui: Ui): Promise<void> {
+  if (ui.proc.exitCode !== null || ui.proc.signalCode !== null) return;
+  const exited = new Promise((r) => ui.proc.once('exit', r));
+  ui.proc.kill('SIGTERM');
+  await exited;
+}
+
+function get(
+  ui: Ui,
+  path: string,
+  headers: Record<string, string> = {},
+  host = '127.0.0.1',
+): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host, port: ui.port, path, headers: { Cookie: ui.cookie, ...headers } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** A request written byte by byte (headers Node's client would not send), answering the status line. */
+function raw(ui: Ui, text: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = connect(ui.port, '127.0.0.1', () => s.end(text));
+    let out = '';
+    s.on('data', (d: Buffer) => (out += d.toString('latin1')));
+    s.on('end', () => resolve(out.split('\r\n')[0]!));
+    s.on('error', reject);
+  });
+}
+
+let ui: Ui;
+let hDb: string;
+let before: string;
+
+beforeAll(async () => {
+  ({ dir, cleanup } = tempDir('agentfs-ui-hostile-'));
+  env = { TZ: 'UTC', AGENTFS_HOME: join(dir, 'home') };
+  expect((await cli('init', 'h')).code).toBe(0);
+  expect((await cli('fs', 'write', 'h', '/a.txt', 'a')).code).toBe(0);
+  hDb = join(dir, '.agentfs', 'h.db');
+  const store = Store.open({ path: hDb });
+  const tools = new ToolCalls(store);
+  const now = Math.floor(Date.now() / 1000);
+  // written by some other program: JSON nested past any stack, and megabytes of arguments
+  const deep = '['.repeat(100_000) + ']'.repeat(100_000);
+  store
+    .stmt('INSERT INTO tool_calls (name, parameters, result, status, started_at, completed_at, duration_ms) VALUES (?, ?, ?, ?, ?, ?, ?)')
+    .run('deep', deep, deep, 'success', now, now, 1);
+  tools.record({ name: 'huge', parameters: { s: 'A'.repeat(8 << 20) }, result: 'B'.repeat(8 << 20), started_at: now, completed_at: now });
+  store.stmt('INSERT INTO kv_store (key, value) VALUES (?, ?)').run('deep', deep);
+  store.stmt('INSERT INTO kv_store (key, value) VALUES (?, ?)').run('huge', JSON.stringify('C'.repeat(8 << 20)));
+  store.stmt('INSERT INTO kv_store (key, value) VALUES (?, ?)').run('plain', '{"a":1}');
+  store.close();
+  before = sha(hDb);
+  ui = await startUi([]);
+});
+
+afterAll(async () => {
+  for (const p of servers) {
+    if (p.exitCode === null && p.signalCode === null) {
+      const exited = new Promise((r) => p.once('exit', r));
+      p.kill('SIGTERM');
+      await exited;
+    }
+  }
+  cleanup();
+});
+
+describe('agentfs ui under attack', () => {
+  it('answers a malformed agent id in the URL with 400, not 500', async () => {
+    const r = await get(ui, '/api/agents/%ZZ');
+    expect(r.status).toBe(400);
+  });
+
+  it('refuses requests from another origin of the same site (another port of 127.0.0.1)', async () => {
+    // no Origin on a no-cors GET: Sec-Fetch-Site is what tells a page on 127.0.0.1:8000 from ours
+    expect((await get(ui, '/api/agents', { 'Sec-Fetch-Site': 'same-site' })).status).toBe(403);
+    expect((await get(ui, '/api/agents', { 'Sec-Fetch-Site': 'same-origin' })).status).toBe(200);
+    expect((await get(ui, '/api/agents', { 'Sec-Fetch-Site': 'none' })).status).toBe(200);
+  });
+
+  it('on port 80, takes a Host without a port (as browsers send it)', () => {
+    const gate = new Gate('t', '127.0.0.1', 80);
+    expect(gate.allowedHost('127.0.0.1')).toBe(true);
+    expect(gate.allowedHost('localhost:80')).toBe(true);
+    expect(gate.allowedHost('evil.example')).toBe(false);
+    expect(new Gate('t', '127.0.0.1', 8080).allowedHost('127.0.0.1')).toBe(false);
+  });
+
+  it('refuses a request with two Host headers', async () => {
+    const both = `Host: 127.0.0.1:${ui.port}\r\nHost: evil.example\r\n`;
+    expect(await raw(ui, `GET /api/agents HTTP/1.1\r\n${both}Cookie: ${ui.cookie}\r\nConnection: close\r\n\r\n`)).toMatch(/^HTTP\/1\.1 (400|403)/);
+  });
+
+  it('lets the right token through when another cookie of the same name shadows it', async () => {
+    // a page on another port of 127.0.0.1 can set agentfs_ui_PORT=x with a longer Path (sent first)
+    const r = await get(ui, '/api/agents', { Cookie: `agentfs_ui_${ui.port}=x; ${ui.cookie}` });
+    expect(r.status).toBe(200);
+  });
+
+  it('shows a call whose arguments nest 100,000 deep, as text', async () => {
+    const page = JSON.parse((await get(ui, '/api/agents/h/calls')).body) as { calls: { id: number; name: string }[] };
+    const id = page.calls.find((c) => c.name === 'deep')!.id;
+    const r = await get(ui, `/api/agents/h/calls/${id}`);
+    expect(r.status).toBe(200);
+    const d = JSON.parse(r.body) as { call: { parameters: unknown; result: unknown } };
+    expect(typeof d.call.parameters).toBe('string');
+    expect(String(d.call.parameters).startsWith('[[[[')).toBe(true);
+  });
+
+  it('cuts megabytes of arguments and result on the call page', async () => {
+    const page = JSON.parse((await get(ui, '/api/agents/h/calls')).body) as { calls: { id: number; name: string }[] };
+    const id = page.calls.find((c) => c.name === 'huge')!.id;
+    const r = await get(ui, `/api/agents/h/calls/${id}`);
+    expect(r.status).toBe(200);
+    expect(r.body.length).toBeLessThan(2 << 20);
+    const d = JSON.parse(r.body) as { call: { parameters: unknown; parameters_length?: number; result_length?: number } };
+    expect(typeof d.call.parameters).toBe('string');
+    expect(d.call.parameters_length).toBeGreaterThan(8 << 20);
+    expect(d.call.result_length).toBeGreaterThan(8 << 20);
+  });
+
+  it('lists kv entries next to a value nested 100,000 deep and an 8 MiB one', async () => {
+    const r = await get(ui, '/api/agents/h/kv');
+    expect(r.status).toBe(200);
+    const d = JSON.parse(r.body) as { entries: { key: string; value: string }[] };
+    expect(d.entries.map((e) => e.key)).toEqual(['deep', 'huge', 'plain']);
+    expect(d.entries[0]!.value.startsWith('[[[[')).toBe(true);
+    expect(d.entries[1]!.value.length).toBeLessThan(5000);
+    expect(JSON.parse(d.entries[2]!.value)).toEqual({ a: 1 });
+  });
+
+  it('wrote nothing to the attacked database', () => {
+    expect(sha(hDb)).toBe(before);
+  });
+
+  it('shows a database made by agentfs-sdk (no extension tables) without writing to it', async () => {
+    const db = join(dir, 'sdk.db');
+    await withTheirSdk(
+      db,
+      `await agent.fs.writeFile('/hello.txt', 'hi from sdk');
+       await agent.kv.set('k', { a: 1 });
+       const t = Math.floor(Date.now() / 1000);
+       await agent.tools.record('sdk_tool', t - 2, t - 1, { x: 1 }, { ok: true });`,
+    );
+    const files = [db, `${db}-wal`].filter((f) => existsSync(f));
+    const sums = files.map(sha);
+    const sdk = await startUi([db]);
+    try {
+      const list = JSON.parse((await get(sdk, '/api/agents')).body) as { key: string; calls?: number; error?: string }[];
+      expect(list[0]!.error).toBeUndefined();
+      expect(list[0]!.calls).toBe(1);
+      for (const path of [
+        '/api/agents/sdk',
+        '/api/agents/sdk/calls?journal=100',
+        '/api/agents/sdk/calls/1',
+        '/api/agents/sdk/fs/list?path=/',
+        '/api/agents/sdk/fs/view?path=/hello.txt',
+        '/api/agents/sdk/fs/download?path=/hello.txt',
+        '/api/agents/sdk/kv',
+        '/api/agents/sdk/stats',
+        '/api/agents/sdk/journal',
+        '/api/agents/sdk/diff?path=/hello.txt',
+      ]) {
+        const r = await get(sdk, path);
+        expect(`${path} ${r.status} ${r.status === 200 ? '' : r.body}`).toBe(`${path} 200 `);
+      }
+      expect(JSON.parse((await get(sdk, '/api/agents/sdk/fs/view?path=/hello.txt')).body).text).toBe('hi from sdk');
+    } finally {
+      await stopUi(sdk);
+    }
+    expect(files.map(sha)).toEqual(sums);
+  });
+
+  it('shows the new database after an agent is deleted and made again while the server runs', async () => {
+    expect((await cli('init', 'r')).code).toBe(0);
+    expect((await cli('fs', 'write', 'r', '/old.txt', 'old')).code).toBe(0);
+    const list = async () => JSON.parse((await get(ui, '/api/agents/r/fs/list?path=/')).body).entries.map((e: { name: string }) => e.name);
+    expect(await list()).toEqual(['old.txt']);
+    for (const f of ['', '-wal', '-shm']) rmSync(join(dir, '.agentfs', `r.db${f}`), { force: true });
+    expect((await get(ui, '/api/agents/r/fs/list?path=/')).status).toBe(404);
+    expect((await cli('init', 'r')).code).toBe(0);
+    expect((await cli('fs', 'write', 'r', '/new.txt', 'new')).code).toBe(0);
+    expect(await list()).toEqual(['new.txt']);
+  });
+
+  it('answers a deleted named database with 404, not its old content', async () => {
+    expect((await cli('init', 'gone')).code).toBe(0);
+    expect((await cli('fs', 'write', 'gone', '/f.txt', 'f')).code).toBe(0);
+    const named = await startUi(['gone']);
+    try {
+      expect((await get(named, '/api/agents/gone/fs/view?path=/f.txt')).status).toBe(200);
+      for (const f of ['', '-wal', '-shm']) rmSync(join(dir, '.agentfs', `gone.db${f}`), { force: true });
+      expect((await get(named, '/api/agents/gone/fs/view?path=/f.txt')).status).toBe(404);
+    } finally {
+      await stopUi(named);
+    }
+  });
+
+  it('answers a corrupt or foreign database with a 4xx and its reason', async () => {
+    const { writeFileSync } = await import('node:fs');
+    writeFileSync(join(dir, '.agentfs', 'junk.db'), Buffer.alloc(4096, 7));
+    const r = await get(ui, '/api/agents/junk/fs/list?path=/');
+    expect(r.status).toBeGreaterThanOrEqual(400);
+    expect(r.status).toBeLessThan(500);
+    expect(JSON.parse(r.body).error).toContain('junk.db');
+  });
+
+  it('with --bind 0.0.0.0, serves requests that name this machine by an interface address', async () => {
+    const ip = Object.values(networkInterfaces())
+      .flat()
+      .find((a) => a && a.family === 'IPv4' && !a.internal)?.address;
+    if (!ip) return; // no non-loopback interface here
+    const wide = await startUi(['h', '--bind', '0.0.0.0']);
+    try {
+      const r = await get(wide, '/api/agents', {}, ip);
+      expect(r.status).toBe(200);
+      expect(wide.stderr()).toContain('warning');
+      // still no DNS rebinding: a name that only resolves here is refused
+      expect((await get(wide, '/api/agents', { Host: `evil.example:${wide.port}` }, ip)).status).toBe(403);
+    } finally {
+      await stopUi(wide);
+    }
+  });
+});
