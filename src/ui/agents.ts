@@ -99,6 +99,11 @@ export class AgentHandle {
     return agent;
   }
 
+  /** An agent of the caller's own (who closes it): for reads that outlive a request's turn. */
+  openAgent(): Agent {
+    return Agent.open({ path: this.source.database }, { readOnly: true, neverWrite: true, journal: false });
+  }
+
   base(): string | undefined {
     return this.store.getMeta(META.base);
   }

@@ -5,6 +5,7 @@ import { OverlayFs } from '../core/overlay/index.js';
 import { TOOL_CALL_STATUSES, type CallRow, type ToolCallStatus } from '../core/tools/index.js';
 import { S_IFDIR, S_IFLNK, S_IFMT, S_IFREG } from '../core/types.js';
 import type { AgentHandle, AgentSet } from './agents.js';
+import type { Agent } from '../core/agent.js';
 import type { WindowPage } from '../core/journal/index.js';
 
 /**
@@ -289,9 +290,11 @@ export function viewFile(h: AgentHandle, path: string) {
   });
 }
 
-/** The file's bytes, piece by piece (for a download). */
-export function filePieces(h: AgentHandle, path: string): { size: number; pieces: Generator<Buffer> } {
-  const agent = h.agent();
+/**
+ * The file's bytes, piece by piece (for a download), from an agent of the download's own: the
+ * shared one is reopened after every commit elsewhere, which would cut a download short.
+ */
+export function filePieces(agent: Agent, path: string): { size: number; pieces: Generator<Buffer> } {
   return fsCall(() => {
     const a = agent.paths.stat(path);
     if ((a.mode & S_IFMT) !== S_IFREG) throw new HttpError(400, `${path} is not a regular file`);

@@ -163,7 +163,15 @@ export async function startUi(options: UiOptions): Promise<UiServer> {
 
   /** Agent-written bytes never render in our origin: an attachment, opaque type, sandboxed. */
   function download(res: ServerResponse, h: AgentHandle, path: string): void {
-    const { size, pieces } = api.filePieces(h, path);
+    const agent = h.openAgent();
+    let file;
+    try {
+      file = api.filePieces(agent, path);
+    } catch (e) {
+      agent.close();
+      throw e;
+    }
+    const { size, pieces } = file;
     const name = path.slice(path.lastIndexOf('/') + 1) || 'file';
     res.writeHead(200, {
       'Content-Type': 'application/octet-stream',
@@ -183,7 +191,10 @@ export async function startUi(options: UiOptions): Promise<UiServer> {
         res.destroy(e as Error);
       }
     };
-    res.on('close', () => pieces.return(undefined));
+    res.on('close', () => {
+      pieces.return(undefined);
+      agent.close();
+    });
     pump();
   }
 

@@ -189,6 +189,33 @@ describe('agentfs ui under attack', () => {
     expect(JSON.parse(d.entries[2]!.value)).toEqual({ a: 1 });
   });
 
+  it('finishes a slow download while the agent is written and the page refreshes', async () => {
+    const { Agent } = await import('../../src/core/agent.js');
+    const agent = Agent.open({ path: hDb });
+    agent.paths.writeFile('/big.bin', '');
+    agent.paths.truncate('/big.bin', 256 << 20);
+    agent.close();
+    const got = await new Promise<{ bytes: number; complete: boolean }>((resolve, reject) => {
+      const req = request({ host: '127.0.0.1', port: ui.port, path: '/api/agents/h/fs/download?path=/big.bin', headers: { Cookie: ui.cookie } }, (res) => {
+        let bytes = 0;
+        res.on('data', (c: Buffer) => (bytes += c.length));
+        res.on('error', () => undefined);
+        res.on('close', () => resolve({ bytes, complete: res.complete }));
+        // the client stalls (the server waits for it to drain); meanwhile a commit and a request
+        res.pause();
+        void (async () => {
+          expect((await cli('fs', 'write', 'h', '/during.txt', 'x')).code).toBe(0);
+          expect((await get(ui, '/api/agents/h/fs/list?path=/')).status).toBe(200);
+          res.resume();
+        })().catch(reject);
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    expect(got).toEqual({ bytes: 256 << 20, complete: true });
+    before = sha(hDb);
+  });
+
   it('wrote nothing to the attacked database', () => {
     expect(sha(hDb)).toBe(before);
   });
