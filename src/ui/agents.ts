@@ -46,11 +46,11 @@ export class AgentHandle {
 
   /**
    * The database file was deleted or replaced since it was opened (the open one shows old data),
-   * or its schema changed (a writer added tables that read-only TEMP stand-ins would hide).
+   * written since an open that leaves no trace (Store.changedOnDisk), or its schema changed (a writer added tables that read-only TEMP stand-ins would hide).
    */
   stale(): boolean {
     if (!this.storeRef || this.storeRef.isClosed) return false;
-    if (fileIdentity(this.source.database) !== this.identity) return true;
+    if (fileIdentity(this.source.database) !== this.identity || this.storeRef.changedOnDisk()) return true;
     try {
       return this.storeRef.schemaVersion() !== this.schema;
     } catch {

@@ -283,6 +283,31 @@ describe('agentfs ui under attack', () => {
     }
   });
 
+  it('leaves no -wal or -shm next to a database nobody else has open, and still follows a writer', async () => {
+    expect((await cli('init', 'quiet')).code).toBe(0);
+    expect((await cli('fs', 'write', 'quiet', '/one.txt', '1')).code).toBe(0);
+    const db = join(dir, '.agentfs', 'quiet.db');
+    const sidecars = () => ['-wal', '-shm'].filter((x) => existsSync(db + x));
+    expect(sidecars()).toEqual([]);
+    const sum = sha(db);
+    const q = await startUi(['quiet']);
+    const names = async () => JSON.parse((await get(q, '/api/agents/quiet/fs/list?path=/')).body).entries.map((e: { name: string }) => e.name);
+    try {
+      for (const path of ['/api/agents', '/api/agents/quiet', '/api/agents/quiet/calls', '/api/agents/quiet/kv', '/api/agents/quiet/fs/view?path=/one.txt']) {
+        expect((await get(q, path)).status).toBe(200);
+      }
+      expect(await names()).toEqual(['one.txt']);
+      expect(sidecars()).toEqual([]);
+      expect(sha(db)).toBe(sum);
+      // a writer comes and goes (its last close checkpoints and removes the -wal): the UI sees its file
+      expect((await cli('fs', 'write', 'quiet', '/two.txt', '2')).code).toBe(0);
+      expect(await names()).toEqual(['one.txt', 'two.txt']);
+    } finally {
+      await stopUi(q);
+    }
+    expect(sidecars()).toEqual([]);
+  });
+
   it('answers a corrupt or foreign database with a 4xx and its reason', async () => {
     const { writeFileSync } = await import('node:fs');
     writeFileSync(join(dir, '.agentfs', 'junk.db'), Buffer.alloc(4096, 7));

@@ -278,6 +278,8 @@ describe('agentfs ui', () => {
   it('wrote nothing to the databases', () => {
     expect(sha(ovDb)).toBe(before.ov);
     expect(sha(plainDb)).toBe(before.plain);
+    // nor next to them: no -wal or -shm where no writer had the database open
+    for (const db of [ovDb, plainDb]) expect(['-wal', '-shm'].filter((x) => existsSync(db + x))).toEqual([]);
     expect(consoleErrors).toEqual([]);
   });
 
