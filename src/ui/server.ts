@@ -94,7 +94,8 @@ export async function startUi(options: UiOptions): Promise<UiServer> {
       // keep the token in a cookie and out of the address bar and history
       res.setHeader('Set-Cookie', gate!.cookie());
       url.searchParams.delete('token');
-      res.writeHead(303, { Location: url.pathname + url.search, 'Cache-Control': 'no-store' });
+      // one leading slash: a path that reads as //host would send the browser to another server
+      res.writeHead(303, { Location: `/${url.pathname.replace(/^[/\\]+/, '')}${url.search}`, 'Cache-Control': 'no-store' });
       res.end();
       return;
     }

@@ -146,6 +146,13 @@ describe('agentfs ui under attack', () => {
     expect(new Gate('t', '127.0.0.1', 8080).allowedHost('127.0.0.1')).toBe(false);
   });
 
+  it('never redirects the token link off the server (a path that reads as //host)', async () => {
+    const r = await get(ui, `/.//evil.example/?token=${ui.token}`, { Cookie: '' });
+    expect(r.status).toBe(303);
+    expect(String(r.headers.location)).not.toMatch(/^\/\//);
+    expect(String(r.headers.location)).not.toMatch(/^\/\\/);
+  });
+
   it('refuses a request with two Host headers', async () => {
     const both = `Host: 127.0.0.1:${ui.port}\r\nHost: evil.example\r\n`;
     expect(await raw(ui, `GET /api/agents HTTP/1.1\r\n${both}Cookie: ${ui.cookie}\r\nConnection: close\r\n\r\n`)).toMatch(/^HTTP\/1\.1 (400|403)/);
