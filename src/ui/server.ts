@@ -47,6 +47,9 @@ const TYPES: Record<string, string> = {
   '.svg': 'image/svg+xml',
 };
 
+/** Live-update (Server-Sent Events) connections open at once. */
+const MAX_STREAMS = 256;
+
 export function defaultAssetsDir(): string {
   return fileURLToPath(new URL('./assets/', import.meta.url));
 }
@@ -203,6 +206,8 @@ export async function startUi(options: UiOptions): Promise<UiServer> {
   function events(req: IncomingMessage, res: ServerResponse, key: string | null): void {
     const handle = key ? agents.get(key) : undefined;
     if (key && !handle) throw new HttpError(404, `no agent ${key}`);
+    // each is a socket and a poll; a page needs one or two, a runaway script thousands
+    if (streams.size >= MAX_STREAMS) throw new HttpError(503, `more than ${MAX_STREAMS} live connections; close some pages`);
     res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-store', Connection: 'keep-alive' });
     res.write('retry: 1000\n\n');
     const s = { res, key, handle, version: handle ? handle.version() : 0 };
@@ -214,6 +219,12 @@ export async function startUi(options: UiOptions): Promise<UiServer> {
     const now = new Map<string, { h: AgentHandle | undefined; v: number }>();
     for (const s of streams) {
       try {
+        if (s.res.writableLength > 1 << 16) {
+          // a client that stopped reading: drop it rather than buffer for it without end
+          s.res.destroy();
+          streams.delete(s);
+          continue;
+        }
         if (!s.key) {
           s.res.write(': ping\n\n');
           continue;

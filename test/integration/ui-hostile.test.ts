@@ -315,6 +315,28 @@ describe('agentfs ui under attack', () => {
     expect(sidecars()).toEqual([]);
   });
 
+  it('caps live-update connections, and the pages still answer', async () => {
+    const sockets: import('node:net').Socket[] = [];
+    const open = () =>
+      new Promise<string>((resolve, reject) => {
+        const s = connect(ui.port, '127.0.0.1', () =>
+          s.write(`GET /api/events?agent=h HTTP/1.1\r\nHost: 127.0.0.1:${ui.port}\r\nCookie: ${ui.cookie}\r\n\r\n`),
+        );
+        sockets.push(s);
+        s.once('data', (d: Buffer) => resolve(d.toString('latin1').split('\r\n')[0]!));
+        s.on('error', reject);
+      });
+    try {
+      const statuses: string[] = [];
+      for (let i = 0; i < 300; i++) statuses.push(await open());
+      expect(statuses.filter((x) => x.includes(' 200 ')).length).toBeLessThanOrEqual(256);
+      expect(statuses[299]).toMatch(/ 503 /);
+      expect((await get(ui, '/api/agents')).status).toBe(200);
+    } finally {
+      for (const s of sockets) s.destroy();
+    }
+  });
+
   it('answers a corrupt or foreign database with a 4xx and its reason', async () => {
     const { writeFileSync } = await import('node:fs');
     writeFileSync(join(dir, '.agentfs', 'junk.db'), Buffer.alloc(4096, 7));
