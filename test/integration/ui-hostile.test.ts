@@ -337,6 +337,55 @@ describe('agentfs ui under attack', () => {
     }
   });
 
+  it('answers bogus paging parameters with a page or 400, never 500', async () => {
+    for (const q of ['offset=-5', 'offset=1e308', 'limit=-1', 'limit=1e9', 'limit=0.5', 'around=-1', 'around=1e300', 'since=-1e300&until=1e300', 'page=last&limit=3', 'journal=-1', 'offset=1&offset=2']) {
+      expect(`${q} ${(await get(ui, `/api/agents/h/calls?${q}`)).status}`).toBe(`${q} 200`);
+    }
+    for (const q of ['offset=NaN', 'offset=Infinity', 'around=abc', 'status=bogus', 'limit=x']) {
+      expect(`${q} ${(await get(ui, `/api/agents/h/calls?${q}`)).status}`).toBe(`${q} 400`);
+    }
+    for (const q of ['after=-1', 'limit=1e9', 'since=NaN']) expect((await get(ui, `/api/agents/h/journal?${q}`)).status).toBeLessThan(500);
+    for (const q of ['limit=-1', 'limit=1e9', 'after=%FF', 'prefix=%00']) expect((await get(ui, `/api/agents/h/kv?${q}`)).status).toBe(200);
+  });
+
+  it('says in one line that the port is in use, and stops on SIGINT', async () => {
+    const { createServer } = await import('node:net');
+    const taken = createServer();
+    await new Promise<void>((r) => taken.listen(0, '127.0.0.1', r));
+    const port = (taken.address() as { port: number }).port;
+    try {
+      const r = await cli('ui', '--no-open', '--port', String(port), 'h');
+      expect(r.code).not.toBe(0);
+      expect(r.stderr.trim()).toBe(`agentfs: --port ${port}: the port is in use`);
+    } finally {
+      taken.close();
+    }
+    const u = await startUi(['h']);
+    const exited = new Promise<string>((r) => u.proc.once('exit', (code, signal) => r(`${code} ${signal}`)));
+    u.proc.kill('SIGINT');
+    expect(await exited).toBe('0 null');
+  });
+
+  // KNOWN BUG, not fixed here: libsql (npm libsql 0.5.29) panics and aborts the process when a
+  // row holds TEXT that is not UTF-8 (tursodatabase/libsql#1223), and SQLite stores such bytes
+  // as written by another program. Every reader of the row dies, the long-running UI included.
+  // Marked .fails: it starts failing (and the mark must go) once reads survive such rows.
+  it.fails('survives a file name that is not UTF-8 (written by another program)', async () => {
+    expect((await cli('init', 'badname')).code).toBe(0);
+    expect((await cli('fs', 'write', 'badname', '/ok.txt', 'ok')).code).toBe(0);
+    const db = join(dir, '.agentfs', 'badname.db');
+    const store = Store.open({ path: db });
+    const ino = (store.stmt("SELECT ino FROM fs_dentry WHERE name = 'ok.txt'").get() as { ino: number }).ino;
+    store.stmt("INSERT INTO fs_dentry (name, parent_ino, ino) VALUES (CAST(X'666f80ff' AS TEXT), 1, ?)").run(ino);
+    store.close();
+    const b = await startUi(['badname']);
+    try {
+      expect((await get(b, '/api/agents/badname/fs/list?path=/')).status).toBe(200);
+    } finally {
+      await stopUi(b);
+    }
+  });
+
   it('answers a corrupt or foreign database with a 4xx and its reason', async () => {
     const { writeFileSync } = await import('node:fs');
     writeFileSync(join(dir, '.agentfs', 'junk.db'), Buffer.alloc(4096, 7));
