@@ -337,6 +337,20 @@ describe('agentfs ui under attack', () => {
     }
   });
 
+  it('cuts tool names of a megabyte in pages, tool lists and stats', async () => {
+    expect((await cli('init', 'longnames')).code).toBe(0);
+    const store = Store.open({ path: join(dir, '.agentfs', 'longnames.db') });
+    const now = Math.floor(Date.now() / 1000);
+    const insert = store.stmt('INSERT INTO tool_calls (name, status, started_at, completed_at, duration_ms) VALUES (?, ?, ?, ?, ?)');
+    for (let i = 0; i < 40; i++) insert.run(`${i}`.padEnd(1 << 20, 'n'), 'success', now, now, 1);
+    store.close();
+    for (const path of ['/api/agents/longnames/calls', '/api/agents/longnames', '/api/agents/longnames/stats']) {
+      const r = await get(ui, path);
+      expect(r.status).toBe(200);
+      expect(r.body.length).toBeLessThan(1 << 20);
+    }
+  });
+
   it('answers bogus paging parameters with a page or 400, never 500', async () => {
     for (const q of ['offset=-5', 'offset=1e308', 'limit=-1', 'limit=1e9', 'limit=0.5', 'around=-1', 'around=1e300', 'since=-1e300&until=1e300', 'page=last&limit=3', 'journal=-1', 'offset=1&offset=2']) {
       expect(`${q} ${(await get(ui, `/api/agents/h/calls?${q}`)).status}`).toBe(`${q} 200`);

@@ -94,6 +94,8 @@ export interface CallTotals {
 }
 
 const PREVIEW = 160;
+/** Most characters of a tool name shown (ours are short; another program may store any text). */
+const NAME_MAX = 256;
 /** Most characters of arguments, result and error one call sends (another program may store megabytes). */
 export const TEXT_MAX = 512 * 1024;
 const SPEC_STATUS = `CASE WHEN error IS NOT NULL THEN 'error' WHEN completed_at IS NULL THEN 'pending' ELSE 'success' END`;
@@ -121,7 +123,7 @@ export class CallReader {
   /** SELECT ... FROM source c [LEFT JOIN ext e]: the columns of a CallRow. */
   private select(extra = ''): string {
     const ext = this.has('agentfs_tool_call_ext');
-    const cols = `c.id, c.name, c.status, c.started_at, c.completed_at, c.duration_ms,
+    const cols = `c.id, substr(c.name, 1, ${NAME_MAX}) AS name, c.status, c.started_at, c.completed_at, c.duration_ms,
       ${ext ? 'e.parent_id, e.started_ns, e.completed_ns' : 'NULL AS parent_id, NULL AS started_ns, NULL AS completed_ns'},
       substr(c.parameters, 1, ${PREVIEW}) AS args_preview, substr(c.error, 1, ${PREVIEW}) AS error_preview${extra}`;
     return `SELECT ${cols} FROM ${this.source()} c ${ext ? 'LEFT JOIN agentfs_tool_call_ext e ON e.id = c.id' : ''}`;
@@ -259,7 +261,7 @@ export class CallReader {
   /** Tool names, most used first. */
   names(limit = 500): { name: string; calls: number }[] {
     return (
-      this.store.stmt(`SELECT name, COUNT(*) AS calls FROM ${this.source()} c GROUP BY name ORDER BY calls DESC, name LIMIT ?`).all(limit) as {
+      this.store.stmt(`SELECT substr(name, 1, ${NAME_MAX}) AS name, COUNT(*) AS calls FROM ${this.source()} c GROUP BY c.name ORDER BY calls DESC, name LIMIT ?`).all(limit) as {
         name: string;
         calls: number;
       }[]
@@ -287,7 +289,7 @@ export class CallReader {
       out.push(f);
     };
     const rows = this.store
-      .stmt(`SELECT c.name, c.status, c.duration_ms FROM ${this.source()} c ORDER BY c.name, c.duration_ms`)
+      .stmt(`SELECT substr(c.name, 1, ${NAME_MAX}), c.status, c.duration_ms FROM ${this.source()} c ORDER BY c.name, c.duration_ms`)
       .raw(true)
       .iterate() as IterableIterator<[string, string, number | null]>;
     for (const [name, status, duration] of rows) {
