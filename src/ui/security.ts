@@ -9,7 +9,8 @@ import { networkInterfaces } from 'node:os';
  *   port): a DNS-rebinding page on evil.example reaches us with Host: evil.example.
  * - Origin, when sent, must be our own origin; Sec-Fetch-Site, when sent, same-origin or none (a
  *   page on another port of 127.0.0.1 is same-site, gets our cookie and sends no Origin on a GET).
- * - The token: from ?token= (then kept in an HttpOnly SameSite=Strict cookie) or that cookie.
+ * - The token: from ?token= (then kept in an HttpOnly SameSite=Strict cookie whose Path is the
+ *   server's random base path) or that cookie.
  */
 /** The cookie's name carries the port: cookies are shared by every port of a host, servers are not. */
 export function cookieName(port: number): string {
@@ -76,8 +77,8 @@ export class Gate {
   }
 
   /** Set-Cookie value that keeps the token for later requests (no JavaScript can read it). */
-  cookie(): string {
-    return `${this.cookieName}=${this.token}; HttpOnly; SameSite=Strict; Path=/`;
+  cookie(path: string): string {
+    return `${this.cookieName}=${this.token}; HttpOnly; SameSite=Strict; Path=${path}`;
   }
 }
 

@@ -74,6 +74,9 @@ export async function startUi(options: UiOptions): Promise<UiServer> {
   if (options.targets.length) for (const s of agents.sources()) void agents.get(s.key)!.store;
   const assets = loadAssets(options.assetsDir ?? defaultAssetsDir());
   const token = newToken();
+  // Every page lives under a random path, the token cookie's Path: browsers send a host's cookies
+  // to all its ports, but this path only to whoever knows it (not another server on 127.0.0.1).
+  const base = `/${newToken().slice(0, 12)}/`;
   let gate: Gate | undefined;
   const streams = new Set<{ res: ServerResponse; key: string | null; handle: AgentHandle | undefined; version: number }>();
 
@@ -93,16 +96,17 @@ export async function startUi(options: UiOptions): Promise<UiServer> {
     const why = gate!.refuse(req, url);
     if (why) return send(res, 403, 'text/plain; charset=utf-8', `forbidden: ${why}\n`);
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'text/plain; charset=utf-8', 'read-only: GET only\n');
+    if (!url.pathname.startsWith(base)) return send(res, 404, 'text/plain; charset=utf-8', 'not found\n');
+    const path = `/${url.pathname.slice(base.length)}`;
     if (url.searchParams.has('token')) {
       // keep the token in a cookie and out of the address bar and history
-      res.setHeader('Set-Cookie', gate!.cookie());
+      res.setHeader('Set-Cookie', gate!.cookie(base));
       url.searchParams.delete('token');
-      // one leading slash: a path that reads as //host would send the browser to another server
-      res.writeHead(303, { Location: `/${url.pathname.replace(/^[/\\]+/, '')}${url.search}`, 'Cache-Control': 'no-store' });
+      // under base (a path that reads as //host would send the browser to another server)
+      res.writeHead(303, { Location: `${base}${path.replace(/^[/\\]+/, '')}${url.search}`, 'Cache-Control': 'no-store' });
       res.end();
       return;
     }
-    const path = url.pathname;
     if (path === '/' || path === '/index.html') return asset(req, res, 'index.html');
     if (path.startsWith('/assets/')) return asset(req, res, path.slice('/assets/'.length));
     if (path === '/api/agents') return json(res, api.listAgents(agents));
@@ -257,7 +261,7 @@ export async function startUi(options: UiOptions): Promise<UiServer> {
   gate = new Gate(token, bind, port);
   const host = bind === '0.0.0.0' || bind === '::' ? '127.0.0.1' : bind.includes(':') ? `[${bind}]` : bind;
   return {
-    url: `http://${host}:${port}/?token=${token}`,
+    url: `http://${host}:${port}${base}?token=${token}`,
     port,
     token,
     agents,

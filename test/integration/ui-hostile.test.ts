@@ -26,6 +26,8 @@ const sha = (file: string) => createHash('sha256').update(readFileSync(file)).di
 
 interface Ui {
   origin: string;
+  /** the random path every page lives under ('/xxxx/') */
+  base: string;
   port: number;
   token: string;
   cookie: string;
@@ -49,7 +51,7 @@ async function startUi(args: string[]): Promise<Ui> {
   });
   const u = new URL(url);
   const token = u.searchParams.get('token')!;
-  return { origin: u.origin, port: Number(u.port), token, cookie: `agentfs_ui_${u.port}=${token}`, proc, stderr: () => err };
+  return { origin: u.origin, base: u.pathname, port: Number(u.port), token, cookie: `agentfs_ui_${u.port}=${token}`, proc, stderr: () => err };
 }
 
 async function stopUi(ui: Ui): Promise<void> {
@@ -66,7 +68,7 @@ function get(
   host = '127.0.0.1',
 ): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = request({ host, port: ui.port, path, headers: { Cookie: ui.cookie, ...headers } }, (res) => {
+    const req = request({ host, port: ui.port, path: ui.base + path.slice(1), headers: { Cookie: ui.cookie, ...headers } }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }));
@@ -146,8 +148,26 @@ describe('agentfs ui under attack', () => {
     expect(new Gate('t', '127.0.0.1', 8080).allowedHost('127.0.0.1')).toBe(false);
   });
 
+  it('keeps the token cookie to a random path, so other servers of 127.0.0.1 never receive it', async () => {
+    expect(ui.base).toMatch(/^\/[\w-]{8,}\/$/);
+    const r = await get(ui, `/?token=${ui.token}`, { Cookie: '' });
+    expect(String(r.headers['set-cookie'])).toContain(`Path=${ui.base};`.replace(/;$/, ''));
+    expect(String(r.headers['set-cookie'])).not.toMatch(/Path=\/(;|$)/);
+    // and nothing answers outside it
+    const outside = await new Promise<number>((resolve, reject) => {
+      request({ host: '127.0.0.1', port: ui.port, path: '/api/agents', headers: { Cookie: ui.cookie } }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      })
+        .on('error', reject)
+        .end();
+    });
+    expect(outside).toBe(404);
+  });
+
   it('never redirects the token link off the server (a path that reads as //host)', async () => {
     const r = await get(ui, `/.//evil.example/?token=${ui.token}`, { Cookie: '' });
+    // (under the base path: /BASE/.//evil.example/)
     expect(r.status).toBe(303);
     expect(String(r.headers.location)).not.toMatch(/^\/\//);
     expect(String(r.headers.location)).not.toMatch(/^\/\\/);
@@ -155,7 +175,7 @@ describe('agentfs ui under attack', () => {
 
   it('refuses a request with two Host headers', async () => {
     const both = `Host: 127.0.0.1:${ui.port}\r\nHost: evil.example\r\n`;
-    expect(await raw(ui, `GET /api/agents HTTP/1.1\r\n${both}Cookie: ${ui.cookie}\r\nConnection: close\r\n\r\n`)).toMatch(/^HTTP\/1\.1 (400|403)/);
+    expect(await raw(ui, `GET ${ui.base}api/agents HTTP/1.1\r\n${both}Cookie: ${ui.cookie}\r\nConnection: close\r\n\r\n`)).toMatch(/^HTTP\/1\.1 (400|403)/);
   });
 
   it('lets the right token through when another cookie of the same name shadows it', async () => {
@@ -203,7 +223,7 @@ describe('agentfs ui under attack', () => {
     agent.paths.truncate('/big.bin', 256 << 20);
     agent.close();
     const got = await new Promise<{ bytes: number; complete: boolean }>((resolve, reject) => {
-      const req = request({ host: '127.0.0.1', port: ui.port, path: '/api/agents/h/fs/download?path=/big.bin', headers: { Cookie: ui.cookie } }, (res) => {
+      const req = request({ host: '127.0.0.1', port: ui.port, path: `${ui.base}api/agents/h/fs/download?path=/big.bin`, headers: { Cookie: ui.cookie } }, (res) => {
         let bytes = 0;
         res.on('data', (c: Buffer) => (bytes += c.length));
         res.on('error', () => undefined);
@@ -320,7 +340,7 @@ describe('agentfs ui under attack', () => {
     const open = () =>
       new Promise<string>((resolve, reject) => {
         const s = connect(ui.port, '127.0.0.1', () =>
-          s.write(`GET /api/events?agent=h HTTP/1.1\r\nHost: 127.0.0.1:${ui.port}\r\nCookie: ${ui.cookie}\r\n\r\n`),
+          s.write(`GET ${ui.base}api/events?agent=h HTTP/1.1\r\nHost: 127.0.0.1:${ui.port}\r\nCookie: ${ui.cookie}\r\n\r\n`),
         );
         sockets.push(s);
         s.once('data', (d: Buffer) => resolve(d.toString('latin1').split('\r\n')[0]!));

@@ -109,7 +109,8 @@ beforeAll(async () => {
     ui!.once('exit', (code) => reject(new Error(`agentfs ui exited (${code}): ${out}`)));
   });
   const u = new URL(url);
-  origin = u.origin;
+  // the server's pages live under a random path (the token cookie's Path): origin includes it
+  origin = `${u.origin}${u.pathname.replace(/\/$/, '')}`;
   token = u.searchParams.get('token')!;
   cookie = `agentfs_ui_${u.port}=${token}`;
 
@@ -317,7 +318,7 @@ describe('agentfs ui', () => {
         }),
       );
       const res = await new Promise<string>((resolve, reject) => {
-        request(`${u.origin}/api/agents`, { headers: { Cookie: `agentfs_ui_${u.port}=${u.searchParams.get('token')}` } }, (r) => {
+        request(`${u.origin}${u.pathname}api/agents`, { headers: { Cookie: `agentfs_ui_${u.port}=${u.searchParams.get('token')}` } }, (r) => {
           let body = '';
           r.on('data', (c: Buffer) => (body += c.toString()));
           r.on('end', () => resolve(body));
