@@ -348,4 +348,43 @@ describe('agentfs ui', () => {
     expect(p.code).not.toBe(0);
     expect(p.stderr).toMatch(/^agentfs: --port x/);
   });
+  it('renders agent-written HTML as text everywhere, and its CSP stops inline code', async () => {
+    const X = '<img src=x onerror="window.__xss=1"><script>window.__xss=2</script><svg onload="window.__xss=3"/>';
+    expect((await cli('init', 'xss')).code).toBe(0);
+    const { Agent } = await import('../../src/core/agent.js');
+    const agent = Agent.open({ path: join(dir, '.agentfs', 'xss.db') });
+    agent.paths.writeFile('/page.html', X);
+    agent.paths.writeFile(`/${X.replace(/\//g, '_')}`, X);
+    agent.kv.set(X, X);
+    const tools = new ToolCalls(agent.store);
+    const id = tools.start(X, { html: X });
+    tools.error(id, new Error(X));
+    agent.close();
+    const dialogs: string[] = [];
+    page.on('dialog', (d) => {
+      dialogs.push(d.message());
+      void d.dismiss();
+    });
+    for (const route of ['#/', '#/a/xss/timeline', `#/a/xss/call/${id}`, '#/a/xss/files', '#/a/xss/files?path=%2Fpage.html', '#/a/xss/kv']) {
+      await page.goto(`${origin}/${route}`);
+      await page.waitForSelector('main :is(table, pre, ul, svg, p)');
+      await page.waitForTimeout(200);
+      expect(await page.evaluate(() => (window as unknown as { __xss?: number }).__xss)).toBeUndefined();
+    }
+    expect(await page.textContent('#kv')).toContain('<script>');
+    // and were some markup to slip in, the policy would not run it
+    const blocked = await page.evaluate(async () => {
+      const w = window as unknown as { __xss?: number };
+      const d = document.createElement('div');
+      d.innerHTML = '<img src=x onerror="window.__xss=4">';
+      document.body.append(d);
+      const s = document.createElement('script');
+      s.textContent = 'window.__xss = 5';
+      document.body.append(s);
+      await new Promise((r) => setTimeout(r, 300));
+      return w.__xss;
+    });
+    expect(blocked).toBeUndefined();
+    expect(dialogs).toEqual([]);
+  });
 });
