@@ -113,7 +113,7 @@ export async function run(report) {
       server.once('exit', (c) => reject(new Error(`agentfs ui exited ${c}`)));
     });
     const u = new URL(url);
-    const origin = u.origin;
+    const origin = `${u.origin}${u.pathname.replace(/\/$/, '')}`; // pages live under a random path
     const cookie = `agentfs_ui_${u.port}=${u.searchParams.get("token")}`;
     const key = 'big';
 

@@ -1,5 +1,5 @@
 import Database from 'libsql';
-import { existsSync, mkdirSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { StoreError } from './errors.js';
@@ -141,7 +141,9 @@ export class Store {
       const problem = accessProblem(file, true);
       if (problem) throw new StoreError('denied', `cannot write ${file}: ${problem}`);
     }
-    const db = openDatabase(file, readOnly);
+    const immutable = readOnly && readsImmutable(file, options.neverWrite === true);
+    const onDisk = immutable ? diskState(file) : undefined;
+    const db = openDatabase(file, readOnly, immutable);
     try {
       // Validate before any statement that could write (journal mode, schema). Wait for a busy
       // writer first, so a locked database is not reported as a corrupt one.
@@ -198,7 +200,11 @@ export class Store {
       if (!Number.isInteger(chunkSize) || chunkSize <= 0) {
         throw new StoreError('corrupt', `${file} has an invalid chunk_size '${row?.value}' in fs_config`);
       }
-      return new Store(db, file, chunkSize, detectLayout(db), options);
+      const store = new Store(db, file, chunkSize, detectLayout(db), options);
+      store.onDisk = onDisk;
+      // a reader that may not add our tables (a viewer; another SDK's database) reads them as empty
+      if (readOnly && missingTables(tables).length) store.ensureSchema('additive', [...SPEC_TABLES, ...EXTENSION_TABLES]);
+      return store;
     } catch (e) {
       if (db.open) db.close();
       if (e instanceof StoreError) throw e;
@@ -343,6 +349,24 @@ export class Store {
   }
 
   /** Changes whenever another connection commits to this database (PRAGMA data_version). */
+  /**
+   * Opened as an unchanging file (immutable, see readsImmutable): the main file's identity, size
+   * and mtime then, and whether it had no -wal and -shm. SQLite reads such a file without locks
+   * and believes its cache, so a reader opens it again once changedOnDisk() says so.
+   */
+  onDisk: string | undefined;
+
+  /** An immutable open's file was written since (a writer came, maybe went): open it again. */
+  changedOnDisk(): boolean {
+    return this.onDisk !== undefined && diskState(this.path) !== this.onDisk;
+  }
+
+  /** Moves when another connection changes the file's schema (TEMP stand-ins may then hide new tables). */
+  schemaVersion(): number {
+    const row = this.stmt('PRAGMA main.schema_version').get() as { schema_version: number } | undefined;
+    return Number(row?.schema_version ?? 0);
+  }
+
   dataVersion(): number {
     const row = this.stmt('PRAGMA data_version').get() as { data_version: number } | undefined;
     const v = Number(row?.data_version ?? 0);
@@ -454,22 +478,51 @@ function savepoint(store: Store, depth: number): { open: Statement; release: Sta
 }
 
 /** libsql's open, whose failures name SQLite's result code only ("ConnectionFailed(... 14)"). */
-function openDatabase(file: string, readOnly: boolean): Db {
+/**
+ * Whether a reader opens the file as unchanging (SQLite's immutable=1: no locks, no -wal, no -shm).
+ * Only when no connection has it open in WAL mode (no -wal, no -shm: the main file holds every
+ * commit) and the reader may not create them: a read-only directory, where SQLite could not open
+ * it at all otherwise, or a viewer that must leave no trace (neverWrite; it watches for writers
+ * with Store.changedOnDisk and opens the file again).
+ */
+function readsImmutable(file: string, neverWrite: boolean): boolean {
+  if (file === ':memory:' || existsSync(`${file}-wal`) || existsSync(`${file}-shm`)) return false;
+  if (accessProblem(file, true)?.startsWith('directory')) return true;
+  // WAL mode (header bytes 18, 19 = 2): a rollback-journal file is read with locks, leaving nothing
+  return neverWrite && sqliteHeader(file).subarray(18, 20).equals(Buffer.from([2, 2]));
+}
+
+function sqliteHeader(file: string): Buffer {
+  const head = Buffer.alloc(100);
+  const fd = openSync(file, 'r');
+  try {
+    readSync(fd, head, 0, 100, 0);
+  } finally {
+    closeSync(fd);
+  }
+  return head;
+}
+
+function openDatabase(file: string, readOnly: boolean, immutable = false): Db {
   try {
     if (!readOnly) return new Database(file);
     // libsql ignores better-sqlite3's `readonly` option (such a connection writes); SQLite's own
     // URI parameter mode=ro is honoured, so a reader cannot change the file even by mistake.
     const uri = pathToFileURL(file).href;
-    // A WAL database whose -wal and -shm SQLite may not create (read-only directory) cannot be
-    // opened even for reading; with no -wal the main file holds every commit, so read it as an
-    // unchanging file (SQLite's immutable=1: no locks, no -shm).
-    if (!existsSync(`${file}-wal`) && !existsSync(`${file}-shm`) && accessProblem(file, true)?.startsWith('directory')) {
-      return new Database(`${uri}?mode=ro&immutable=1`);
-    }
-    return new Database(`${uri}?mode=ro`);
+    return new Database(immutable ? `${uri}?mode=ro&immutable=1` : `${uri}?mode=ro`);
   } catch (e) {
     if (file !== ':memory:') throwAccessProblem(file, e, !readOnly);
     throw new StoreError('corrupt', `cannot open ${file}: ${(e as Error).message}`);
+  }
+}
+
+function diskState(file: string): string {
+  try {
+    const st = statSync(file, { bigint: true });
+    const sidecars = ['-wal', '-shm'].filter((x) => existsSync(file + x)).join('');
+    return `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}:${sidecars}`;
+  } catch {
+    return 'gone';
   }
 }
 

@@ -27,14 +27,35 @@ export class AgentHandle {
   private storeRef: Store | undefined;
   private agentRef: { agent: Agent; version: number; at: number } | undefined;
   private cache = new Map<string, { version: number; at: number; value: unknown }>();
+  /** device:inode of the file the store opened (a database deleted or replaced since is stale) */
+  private identity: string | undefined;
+  private schema = 0;
 
   constructor(source: AgentSource) {
     this.source = source;
   }
 
   get store(): Store {
-    if (!this.storeRef || this.storeRef.isClosed) this.storeRef = Store.open({ path: this.source.database }, { readOnly: true, neverWrite: true });
+    if (!this.storeRef || this.storeRef.isClosed) {
+      this.identity = fileIdentity(this.source.database);
+      this.storeRef = Store.open({ path: this.source.database }, { readOnly: true, neverWrite: true });
+      this.schema = this.storeRef.schemaVersion();
+    }
     return this.storeRef;
+  }
+
+  /**
+   * The database file was deleted or replaced since it was opened (the open one shows old data),
+   * written since an open that leaves no trace (Store.changedOnDisk), or its schema changed (a writer added tables that read-only TEMP stand-ins would hide).
+   */
+  stale(): boolean {
+    if (!this.storeRef || this.storeRef.isClosed) return false;
+    if (fileIdentity(this.source.database) !== this.identity || this.storeRef.changedOnDisk()) return true;
+    try {
+      return this.storeRef.schemaVersion() !== this.schema;
+    } catch {
+      return true;
+    }
   }
 
   get calls(): CallReader {
@@ -76,6 +97,11 @@ export class AgentHandle {
     const agent = Agent.open({ path: this.source.database }, { readOnly: true, neverWrite: true, journal: false });
     this.agentRef = { agent, version: v, at: now };
     return agent;
+  }
+
+  /** An agent of the caller's own (who closes it): for reads that outlive a request's turn. */
+  openAgent(): Agent {
+    return Agent.open({ path: this.source.database }, { readOnly: true, neverWrite: true, journal: false });
   }
 
   base(): string | undefined {
@@ -137,12 +163,14 @@ export class AgentSet {
   /** The handle of an agent by key (undefined when there is no such agent now). */
   get(key: string): AgentHandle | undefined {
     const src = this.sources().find((s) => s.key === key);
-    if (!src) return undefined;
     let h = this.handles.get(key);
-    if (h && h.source.database !== src.database) {
+    if (h && (!src || h.source.database !== src.database || h.stale())) {
+      // close the old file, or a deleted database's space stays in use while the server runs
       h.close();
+      this.handles.delete(key);
       h = undefined;
     }
+    if (!src) return undefined;
     if (!h) {
       h = new AgentHandle(src);
       this.handles.set(key, h);
@@ -158,6 +186,15 @@ export class AgentSet {
   close(): void {
     for (const h of this.handles.values()) h.close();
     this.handles.clear();
+  }
+}
+
+function fileIdentity(file: string): string | undefined {
+  try {
+    const st = statSync(file);
+    return `${st.dev}:${st.ino}`;
+  } catch {
+    return undefined;
   }
 }
 

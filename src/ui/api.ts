@@ -1,9 +1,11 @@
 import { computeChanges, patchOf, type Change } from '../core/changes/index.js';
 import { FsError } from '../core/errors.js';
+import { checkJsonText } from '../core/kv/json.js';
 import { OverlayFs } from '../core/overlay/index.js';
 import { TOOL_CALL_STATUSES, type CallRow, type ToolCallStatus } from '../core/tools/index.js';
 import { S_IFDIR, S_IFLNK, S_IFMT, S_IFREG } from '../core/types.js';
 import type { AgentHandle, AgentSet } from './agents.js';
+import type { Agent } from '../core/agent.js';
 import type { WindowPage } from '../core/journal/index.js';
 
 /**
@@ -288,9 +290,11 @@ export function viewFile(h: AgentHandle, path: string) {
   });
 }
 
-/** The file's bytes, piece by piece (for a download). */
-export function filePieces(h: AgentHandle, path: string): { size: number; pieces: Generator<Buffer> } {
-  const agent = h.agent();
+/**
+ * The file's bytes, piece by piece (for a download), from an agent of the download's own: the
+ * shared one is reopened after every commit elsewhere, which would cut a download short.
+ */
+export function filePieces(agent: Agent, path: string): { size: number; pieces: Generator<Buffer> } {
   return fsCall(() => {
     const a = agent.paths.stat(path);
     if ((a.mode & S_IFMT) !== S_IFREG) throw new HttpError(400, `${path} is not a regular file`);
@@ -298,14 +302,29 @@ export function filePieces(h: AgentHandle, path: string): { size: number; pieces
   });
 }
 
+/** Characters of a kv value shown; longer values are pretty-printed from at most KV_PARSE_MAX. */
+const KV_SHOWN = 4096;
+const KV_PARSE_MAX = 64 * 1024;
+
+/** JSON text indented; as stored when it is not JSON or nests too deep to print back. */
+function prettyJson(text: string): string {
+  try {
+    checkJsonText(text);
+    return JSON.stringify(JSON.parse(text), null, 2);
+  } catch {
+    return text;
+  }
+}
+
 /** A page of kv entries (values as JSON text, cut at 4 KiB). */
 export function kvPage(h: AgentHandle, p: URLSearchParams) {
   const limit = Math.min(Math.max(1, num(p.get('limit'), 'limit') ?? 200), 1000);
   const kv = h.agent().kv;
-  const rows = kv.page(p.get('prefix') ?? '', p.get('after') ?? '', limit + 1);
+  const rows = kv.pageText(p.get('prefix') ?? '', p.get('after') ?? '', limit + 1, KV_PARSE_MAX);
   const entries = rows.slice(0, limit).map((e) => {
-    const text = JSON.stringify(e.value, null, 2) ?? 'null';
-    return { key: e.key, value: text.length > 4096 ? `${text.slice(0, 4096)}…` : text, created_at: e.created_at, updated_at: e.updated_at };
+    const text = e.length <= KV_PARSE_MAX ? prettyJson(e.text) : e.text;
+    const cut = text.length > KV_SHOWN || e.length > KV_PARSE_MAX;
+    return { key: e.key, value: cut ? `${text.slice(0, KV_SHOWN)}…` : text, created_at: e.created_at, updated_at: e.updated_at };
   });
   return { entries, more: rows.length > limit, total: kv.count() };
 }

@@ -7,6 +7,7 @@ import { AgentSet, type AgentHandle } from './agents.js';
 import * as api from './api.js';
 import { HttpError } from './api.js';
 import { Gate, baseHeaders, newToken } from './security.js';
+import { StoreError } from '../store/index.js';
 
 /**
  * `agentfs ui`: a local web server over agent databases, read-only. node:http and no framework:
@@ -46,6 +47,9 @@ const TYPES: Record<string, string> = {
   '.svg': 'image/svg+xml',
 };
 
+/** Live-update (Server-Sent Events) connections open at once. */
+const MAX_STREAMS = 256;
+
 export function defaultAssetsDir(): string {
   return fileURLToPath(new URL('./assets/', import.meta.url));
 }
@@ -70,8 +74,11 @@ export async function startUi(options: UiOptions): Promise<UiServer> {
   if (options.targets.length) for (const s of agents.sources()) void agents.get(s.key)!.store;
   const assets = loadAssets(options.assetsDir ?? defaultAssetsDir());
   const token = newToken();
+  // Every page lives under a random path, the token cookie's Path: browsers send a host's cookies
+  // to all its ports, but this path only to whoever knows it (not another server on 127.0.0.1).
+  const base = `/${newToken().slice(0, 12)}/`;
   let gate: Gate | undefined;
-  const streams = new Set<{ res: ServerResponse; handle: AgentHandle | undefined; version: number }>();
+  const streams = new Set<{ res: ServerResponse; key: string | null; handle: AgentHandle | undefined; version: number }>();
 
   const server: Server = createServer((req, res) => {
     const t0 = performance.now();
@@ -89,23 +96,31 @@ export async function startUi(options: UiOptions): Promise<UiServer> {
     const why = gate!.refuse(req, url);
     if (why) return send(res, 403, 'text/plain; charset=utf-8', `forbidden: ${why}\n`);
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'text/plain; charset=utf-8', 'read-only: GET only\n');
+    if (!url.pathname.startsWith(base)) return send(res, 404, 'text/plain; charset=utf-8', 'not found\n');
+    const path = `/${url.pathname.slice(base.length)}`;
     if (url.searchParams.has('token')) {
       // keep the token in a cookie and out of the address bar and history
-      res.setHeader('Set-Cookie', gate!.cookie());
+      res.setHeader('Set-Cookie', gate!.cookie(base));
       url.searchParams.delete('token');
-      res.writeHead(303, { Location: url.pathname + url.search, 'Cache-Control': 'no-store' });
+      // under base (a path that reads as //host would send the browser to another server)
+      res.writeHead(303, { Location: `${base}${path.replace(/^[/\\]+/, '')}${url.search}`, 'Cache-Control': 'no-store' });
       res.end();
       return;
     }
-    const path = url.pathname;
     if (path === '/' || path === '/index.html') return asset(req, res, 'index.html');
     if (path.startsWith('/assets/')) return asset(req, res, path.slice('/assets/'.length));
     if (path === '/api/agents') return json(res, api.listAgents(agents));
     if (path === '/api/events') return events(req, res, url.searchParams.get('agent'));
     const m = /^\/api\/agents\/([^/]+)(\/.*)?$/.exec(path);
     if (!m) return send(res, 404, 'text/plain; charset=utf-8', 'not found\n');
-    const h = agents.get(decodeURIComponent(m[1]!));
-    if (!h) throw new HttpError(404, `no agent ${decodeURIComponent(m[1]!)}`);
+    let key: string;
+    try {
+      key = decodeURIComponent(m[1]!);
+    } catch {
+      throw new HttpError(400, 'agent: not a valid URL-encoded id');
+    }
+    const h = agents.get(key);
+    if (!h) throw new HttpError(404, `no agent ${key}`);
     const rest = m[2] ?? '';
     const p = url.searchParams;
     const filePath = () => {
@@ -156,7 +171,15 @@ export async function startUi(options: UiOptions): Promise<UiServer> {
 
   /** Agent-written bytes never render in our origin: an attachment, opaque type, sandboxed. */
   function download(res: ServerResponse, h: AgentHandle, path: string): void {
-    const { size, pieces } = api.filePieces(h, path);
+    const agent = h.openAgent();
+    let file;
+    try {
+      file = api.filePieces(agent, path);
+    } catch (e) {
+      agent.close();
+      throw e;
+    }
+    const { size, pieces } = file;
     const name = path.slice(path.lastIndexOf('/') + 1) || 'file';
     res.writeHead(200, {
       'Content-Type': 'application/octet-stream',
@@ -176,7 +199,10 @@ export async function startUi(options: UiOptions): Promise<UiServer> {
         res.destroy(e as Error);
       }
     };
-    res.on('close', () => pieces.return(undefined));
+    res.on('close', () => {
+      pieces.return(undefined);
+      agent.close();
+    });
     pump();
   }
 
@@ -184,26 +210,40 @@ export async function startUi(options: UiOptions): Promise<UiServer> {
   function events(req: IncomingMessage, res: ServerResponse, key: string | null): void {
     const handle = key ? agents.get(key) : undefined;
     if (key && !handle) throw new HttpError(404, `no agent ${key}`);
+    // each is a socket and a poll; a page needs one or two, a runaway script thousands
+    if (streams.size >= MAX_STREAMS) throw new HttpError(503, `more than ${MAX_STREAMS} live connections; close some pages`);
     res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-store', Connection: 'keep-alive' });
     res.write('retry: 1000\n\n');
-    const s = { res, handle, version: handle ? handle.version() : 0 };
+    const s = { res, key, handle, version: handle ? handle.version() : 0 };
     streams.add(s);
     req.on('close', () => streams.delete(s));
   }
 
   const timer = setInterval(() => {
-    const versions = new Map<AgentHandle, number>();
+    const now = new Map<string, { h: AgentHandle | undefined; v: number }>();
     for (const s of streams) {
       try {
-        if (!s.handle) {
+        if (s.res.writableLength > 1 << 16) {
+          // a client that stopped reading: drop it rather than buffer for it without end
+          s.res.destroy();
+          streams.delete(s);
+          continue;
+        }
+        if (!s.key) {
           s.res.write(': ping\n\n');
           continue;
         }
-        let v = versions.get(s.handle);
-        if (v === undefined) versions.set(s.handle, (v = s.handle.version()));
-        if (v !== s.version) {
+        // looked up each time: the agent's database may have been replaced (a new handle)
+        let cur = now.get(s.key);
+        if (!cur) {
+          const h = agents.get(s.key);
+          now.set(s.key, (cur = { h, v: h ? h.version() : -1 }));
+        }
+        const v = cur.v;
+        if (v !== s.version || cur.h !== s.handle) {
           s.version = v;
-          s.res.write(`event: change\ndata: ${JSON.stringify({ agent: s.handle.source.key, version: v })}\n\n`);
+          s.handle = cur.h;
+          s.res.write(`event: change\ndata: ${JSON.stringify({ agent: s.key, version: v })}\n\n`);
         }
       } catch {
         /* a database gone away: the page says so at its next request */
@@ -221,7 +261,7 @@ export async function startUi(options: UiOptions): Promise<UiServer> {
   gate = new Gate(token, bind, port);
   const host = bind === '0.0.0.0' || bind === '::' ? '127.0.0.1' : bind.includes(':') ? `[${bind}]` : bind;
   return {
-    url: `http://${host}:${port}/?token=${token}`,
+    url: `http://${host}:${port}${base}?token=${token}`,
     port,
     token,
     agents,
@@ -253,7 +293,8 @@ function fail(res: ServerResponse, e: unknown): void {
     res.destroy();
     return;
   }
-  const status = e instanceof HttpError ? e.status : 500;
+  // a database that is gone or not one we can read is the request's problem, not the server's
+  const status = e instanceof HttpError ? e.status : e instanceof StoreError ? (e.code === 'not-found' ? 404 : 422) : 500;
   const message = e instanceof Error ? e.message : String(e);
   res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store' });
   res.end(JSON.stringify({ error: message }));

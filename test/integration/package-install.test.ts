@@ -139,7 +139,7 @@ describe('npm install -g on a machine with no compiler', () => {
       const url = new URL(/http\S+/.exec(first)![0]);
       const entry = await fetch(url, { redirect: 'manual' });
       const cookie = entry.headers.get('set-cookie')!.split(';')[0]!;
-      const page = await fetch(new URL('/', url), { headers: { cookie } });
+      const page = await fetch(new URL('./', url), { headers: { cookie } });
       expect(page.status).toBe(200);
       const html = await page.text();
       const assets = [...html.matchAll(/(?:src|href)="([^"]+)"/g)].map((m) => m[1]!);

@@ -109,7 +109,8 @@ beforeAll(async () => {
     ui!.once('exit', (code) => reject(new Error(`agentfs ui exited (${code}): ${out}`)));
   });
   const u = new URL(url);
-  origin = u.origin;
+  // the server's pages live under a random path (the token cookie's Path): origin includes it
+  origin = `${u.origin}${u.pathname.replace(/\/$/, '')}`;
   token = u.searchParams.get('token')!;
   cookie = `agentfs_ui_${u.port}=${token}`;
 
@@ -278,6 +279,8 @@ describe('agentfs ui', () => {
   it('wrote nothing to the databases', () => {
     expect(sha(ovDb)).toBe(before.ov);
     expect(sha(plainDb)).toBe(before.plain);
+    // nor next to them: no -wal or -shm where no writer had the database open
+    for (const db of [ovDb, plainDb]) expect(['-wal', '-shm'].filter((x) => existsSync(db + x))).toEqual([]);
     expect(consoleErrors).toEqual([]);
   });
 
@@ -315,7 +318,7 @@ describe('agentfs ui', () => {
         }),
       );
       const res = await new Promise<string>((resolve, reject) => {
-        request(`${u.origin}/api/agents`, { headers: { Cookie: `agentfs_ui_${u.port}=${u.searchParams.get('token')}` } }, (r) => {
+        request(`${u.origin}${u.pathname}api/agents`, { headers: { Cookie: `agentfs_ui_${u.port}=${u.searchParams.get('token')}` } }, (r) => {
           let body = '';
           r.on('data', (c: Buffer) => (body += c.toString()));
           r.on('end', () => resolve(body));
@@ -344,5 +347,44 @@ describe('agentfs ui', () => {
     const p = await cli('ui', '--no-open', '--port', 'x');
     expect(p.code).not.toBe(0);
     expect(p.stderr).toMatch(/^agentfs: --port x/);
+  });
+  it('renders agent-written HTML as text everywhere, and its CSP stops inline code', async () => {
+    const X = '<img src=x onerror="window.__xss=1"><script>window.__xss=2</script><svg onload="window.__xss=3"/>';
+    expect((await cli('init', 'xss')).code).toBe(0);
+    const { Agent } = await import('../../src/core/agent.js');
+    const agent = Agent.open({ path: join(dir, '.agentfs', 'xss.db') });
+    agent.paths.writeFile('/page.html', X);
+    agent.paths.writeFile(`/${X.replace(/\//g, '_')}`, X);
+    agent.kv.set(X, X);
+    const tools = new ToolCalls(agent.store);
+    const id = tools.start(X, { html: X });
+    tools.error(id, new Error(X));
+    agent.close();
+    const dialogs: string[] = [];
+    page.on('dialog', (d) => {
+      dialogs.push(d.message());
+      void d.dismiss();
+    });
+    for (const route of ['#/', '#/a/xss/timeline', `#/a/xss/call/${id}`, '#/a/xss/files', '#/a/xss/files?path=%2Fpage.html', '#/a/xss/kv']) {
+      await page.goto(`${origin}/${route}`);
+      await page.waitForSelector('main :is(table, pre, ul, svg, p)');
+      await page.waitForTimeout(200);
+      expect(await page.evaluate(() => (window as unknown as { __xss?: number }).__xss)).toBeUndefined();
+    }
+    expect(await page.textContent('#kv')).toContain('<script>');
+    // and were some markup to slip in, the policy would not run it
+    const blocked = await page.evaluate(async () => {
+      const w = window as unknown as { __xss?: number };
+      const d = document.createElement('div');
+      d.innerHTML = '<img src=x onerror="window.__xss=4">';
+      document.body.append(d);
+      const s = document.createElement('script');
+      s.textContent = 'window.__xss = 5';
+      document.body.append(s);
+      await new Promise((r) => setTimeout(r, 300));
+      return w.__xss;
+    });
+    expect(blocked).toBeUndefined();
+    expect(dialogs).toEqual([]);
   });
 });

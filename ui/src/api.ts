@@ -75,5 +75,5 @@ export function agentUrl(key: string, rest = '', params: Record<string, string |
   const q = new URLSearchParams();
   for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== '') q.set(k, String(v));
   const qs = q.toString();
-  return `/api/agents/${encodeURIComponent(key)}${rest}${qs ? `?${qs}` : ''}`;
+  return `api/agents/${encodeURIComponent(key)}${rest}${qs ? `?${qs}` : ''}`;
 }

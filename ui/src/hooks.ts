@@ -38,7 +38,7 @@ export function useLive(key: string | undefined): number {
   const [tick, setTick] = useState(0);
   useEffect(() => {
     if (!key) return;
-    const es = new EventSource(`/api/events?agent=${encodeURIComponent(key)}`);
+    const es = new EventSource(`api/events?agent=${encodeURIComponent(key)}`);
     let timer: number | undefined;
     es.addEventListener('change', () => {
       if (timer !== undefined) return;

@@ -13,7 +13,7 @@ function AgentList() {
   useEffect(() => {
     let live = true;
     const load = () =>
-      get<AgentSummary[]>('/api/agents').then(
+      get<AgentSummary[]>('api/agents').then(
         (a) => live && (setAgents(a), setError(undefined)),
         (e: Error) => live && setError(e.message),
       );

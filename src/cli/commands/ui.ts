@@ -47,15 +47,17 @@ export function registerUi(program: Command): void {
         if (err.code === 'EADDRNOTAVAIL' || err.code === 'ENOTFOUND') throw new UserError(`--bind ${opts.bind}: not an address of this machine`);
         throw e;
       }
-      const n = ui.agents.sources().length;
-      console.log(`agentfs ui: ${n} agent${n === 1 ? '' : 's'} at ${ui.url}`);
-      if (!/^(127\.|::1$|localhost$)/.test(opts.bind)) console.error(`agentfs: warning: listening on ${opts.bind}; anyone with the URL can read these agents`);
-      if (opts.open) openBrowser(ui.url);
-      await new Promise<void>((resolve) => {
+      // listen for the signals before the URL is out: whoever reads it may stop us at once
+      const stopped = new Promise<void>((resolve) => {
         const stop = () => resolve();
         process.once('SIGINT', stop);
         process.once('SIGTERM', stop);
       });
+      const n = ui.agents.sources().length;
+      console.log(`agentfs ui: ${n} agent${n === 1 ? '' : 's'} at ${ui.url}`);
+      if (!/^(127\.|::1$|localhost$)/.test(opts.bind)) console.error(`agentfs: warning: listening on ${opts.bind}; anyone with the URL can read these agents`);
+      if (opts.open) openBrowser(ui.url);
+      await stopped;
       await ui.close();
     });
 }

@@ -14,6 +14,16 @@ export interface KvEntry {
   updated_at: number | null;
 }
 
+export interface KvTextEntry {
+  key: string;
+  /** the value's JSON text, at most maxChars */
+  text: string;
+  /** characters in the whole text */
+  length: number;
+  created_at: number | null;
+  updated_at: number | null;
+}
+
 /**
  * The agent's key-value state in the spec table `kv_store`: values are JSON text, times are Unix
  * seconds, written exactly as agentfs-sdk writes them so either side reads the other's values.
@@ -100,6 +110,27 @@ export class KvStore {
       }
       if (after && row.key <= after) continue;
       out.push(toEntry(row));
+    }
+    return out;
+  }
+
+  /**
+   * page() for viewers: each value as its JSON text, cut at maxChars, with its full length (a
+   * value another program stored may be megabytes, or nested too deep to parse and print back).
+   */
+  pageText(prefix = '', after = '', limit = 200, maxChars = 65536): KvTextEntry[] {
+    const out: KvTextEntry[] = [];
+    const from = after > prefix ? after : prefix;
+    const it = this.store
+      .stmt('SELECT key, substr(value, 1, ?) AS text, length(value) AS length, created_at, updated_at FROM kv_store WHERE key >= ? ORDER BY key')
+      .iterate(maxChars, from) as IterableIterator<KvTextEntry>;
+    for (const row of it) {
+      if (!row.key.startsWith(prefix) || out.length >= limit) {
+        it.return?.();
+        break;
+      }
+      if (after && row.key <= after) continue;
+      out.push({ ...row, length: Number(row.length) });
     }
     return out;
   }

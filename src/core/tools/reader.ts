@@ -1,6 +1,7 @@
 import type { Store } from '../../store/index.js';
 import type { ToolCallStatus } from './types.js';
 import { TOOL_CALL_STATUSES } from './types.js';
+import { checkJsonText } from '../kv/json.js';
 
 /**
  * Read-only queries over the tool calls for viewers (`agentfs ui`): pages in start order, counts,
@@ -30,9 +31,14 @@ export interface CallRow {
 
 /** A call with everything the call page shows. */
 export interface CallDetail extends CallRow {
+  /** the value, or its JSON text when too deep to handle, or the first TEXT_MAX characters */
   parameters?: unknown;
   result?: unknown;
   error?: string;
+  /** full length in characters, when the text above was cut at TEXT_MAX */
+  parameters_length?: number;
+  result_length?: number;
+  error_length?: number;
   started_at: number;
   completed_at?: number;
   pid?: number;
@@ -88,6 +94,10 @@ export interface CallTotals {
 }
 
 const PREVIEW = 160;
+/** Most characters of a tool name shown (ours are short; another program may store any text). */
+const NAME_MAX = 256;
+/** Most characters of arguments, result and error one call sends (another program may store megabytes). */
+export const TEXT_MAX = 512 * 1024;
 const SPEC_STATUS = `CASE WHEN error IS NOT NULL THEN 'error' WHEN completed_at IS NULL THEN 'pending' ELSE 'success' END`;
 
 export class CallReader {
@@ -113,7 +123,7 @@ export class CallReader {
   /** SELECT ... FROM source c [LEFT JOIN ext e]: the columns of a CallRow. */
   private select(extra = ''): string {
     const ext = this.has('agentfs_tool_call_ext');
-    const cols = `c.id, c.name, c.status, c.started_at, c.completed_at, c.duration_ms,
+    const cols = `c.id, substr(c.name, 1, ${NAME_MAX}) AS name, c.status, c.started_at, c.completed_at, c.duration_ms,
       ${ext ? 'e.parent_id, e.started_ns, e.completed_ns' : 'NULL AS parent_id, NULL AS started_ns, NULL AS completed_ns'},
       substr(c.parameters, 1, ${PREVIEW}) AS args_preview, substr(c.error, 1, ${PREVIEW}) AS error_preview${extra}`;
     return `SELECT ${cols} FROM ${this.source()} c ${ext ? 'LEFT JOIN agentfs_tool_call_ext e ON e.id = c.id' : ''}`;
@@ -196,8 +206,14 @@ export class CallReader {
     if (!Number.isSafeInteger(id)) return undefined;
     const ext = this.has('agentfs_tool_call_ext');
     const r = this.store
-      .stmt(`${this.select(`, c.parameters, c.result, c.error${ext ? ', e.pid' : ', NULL AS pid'}`)} WHERE c.id = ?`)
-      .get(id) as (RawCall & { parameters: string | null; result: string | null; error: string | null; pid: number | null }) | undefined;
+      .stmt(
+        `${this.select(
+          `, substr(c.parameters, 1, ${TEXT_MAX}) AS parameters, length(c.parameters) AS parameters_length,
+           substr(c.result, 1, ${TEXT_MAX}) AS result, length(c.result) AS result_length,
+           substr(c.error, 1, ${TEXT_MAX}) AS error, length(c.error) AS error_length${ext ? ', e.pid' : ', NULL AS pid'}`,
+        )} WHERE c.id = ?`,
+      )
+      .get(id) as (RawCall & { parameters: string | null; result: string | null; error: string | null; pid: number | null } & Lengths) | undefined;
     if (!r) return undefined;
     const [row] = this.withDepth([toRow(r)]);
     const children = ext
@@ -206,9 +222,17 @@ export class CallReader {
         )
       : [];
     const detail: CallDetail = { ...row!, started_at: Number(r.started_at), children };
-    if (r.parameters !== null) detail.parameters = fromJson(r.parameters);
-    if (r.result !== null) detail.result = fromJson(r.result);
-    if (r.error !== null) detail.error = r.error;
+    const cut = (what: keyof Lengths) => {
+      const n = Number(r[what]);
+      if (n > TEXT_MAX) detail[what] = n;
+      return n > TEXT_MAX;
+    };
+    if (r.parameters !== null) detail.parameters = cut('parameters_length') ? r.parameters : fromJson(r.parameters);
+    if (r.result !== null) detail.result = cut('result_length') ? r.result : fromJson(r.result);
+    if (r.error !== null) {
+      cut('error_length');
+      detail.error = r.error;
+    }
     if (r.completed_at !== null) detail.completed_at = Number(r.completed_at);
     if (r.pid !== null && r.pid !== undefined) detail.pid = Number(r.pid);
     return detail;
@@ -237,7 +261,7 @@ export class CallReader {
   /** Tool names, most used first. */
   names(limit = 500): { name: string; calls: number }[] {
     return (
-      this.store.stmt(`SELECT name, COUNT(*) AS calls FROM ${this.source()} c GROUP BY name ORDER BY calls DESC, name LIMIT ?`).all(limit) as {
+      this.store.stmt(`SELECT substr(name, 1, ${NAME_MAX}) AS name, COUNT(*) AS calls FROM ${this.source()} c GROUP BY c.name ORDER BY calls DESC, name LIMIT ?`).all(limit) as {
         name: string;
         calls: number;
       }[]
@@ -265,7 +289,7 @@ export class CallReader {
       out.push(f);
     };
     const rows = this.store
-      .stmt(`SELECT c.name, c.status, c.duration_ms FROM ${this.source()} c ORDER BY c.name, c.duration_ms`)
+      .stmt(`SELECT substr(c.name, 1, ${NAME_MAX}), c.status, c.duration_ms FROM ${this.source()} c ORDER BY c.name, c.duration_ms`)
       .raw(true)
       .iterate() as IterableIterator<[string, string, number | null]>;
     for (const [name, status, duration] of rows) {
@@ -339,9 +363,18 @@ function toRow(r: RawCall): CallRow {
   return row;
 }
 
+interface Lengths {
+  parameters_length: number | null;
+  result_length: number | null;
+  error_length: number | null;
+}
+
+/** The value of JSON text; the text itself when not JSON, or nested too deep to print back. */
 function fromJson(text: string): unknown {
   try {
-    return JSON.parse(text);
+    const value: unknown = JSON.parse(text);
+    checkJsonText(text);
+    return value;
   } catch {
     return text;
   }

@@ -10,11 +10,14 @@ interface Detail {
   overlay: boolean;
 }
 
-function Json({ value, id }: { value: unknown; id: string }) {
+function Json({ value, id, length }: { value: unknown; id: string; length?: number }) {
   return (
-    <pre class="json" id={id}>
-      {pretty(value)}
-    </pre>
+    <>
+      {length !== undefined && <p class="muted">the first {String(value).length.toLocaleString()} of {length.toLocaleString()} characters</p>}
+      <pre class="json" id={id}>
+        {pretty(value)}
+      </pre>
+    </>
   );
 }
 
@@ -74,7 +77,7 @@ export function CallPage({ agent, id, tick }: { agent: string; id: number; tick:
         </tbody>
       </table>
       <h3>Arguments</h3>
-      {call.parameters === undefined ? <p class="muted">none</p> : <Json value={call.parameters} id="call-args" />}
+      {call.parameters === undefined ? <p class="muted">none</p> : <Json value={call.parameters} id="call-args" length={call.parameters_length} />}
       {call.error !== undefined && (
         <>
           <h3>Error</h3>
@@ -86,7 +89,11 @@ export function CallPage({ agent, id, tick }: { agent: string; id: number; tick:
       {call.result !== undefined && (
         <>
           <h3>Result</h3>
-          <Json value={tails ? { ...result, stdout_tail: undefined, stderr_tail: undefined } : call.result} id="call-result" />
+          <Json
+            value={tails ? { ...result, stdout_tail: undefined, stderr_tail: undefined } : call.result}
+            id="call-result"
+            length={call.result_length}
+          />
         </>
       )}
       {tails && (
