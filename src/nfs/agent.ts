@@ -1,6 +1,6 @@
 /** Serving an agent over NFS: open it as every adapter does (journal and all), then serve its fs. */
 import { Agent } from '../core/agent.js';
-import type { AgentTarget } from '../store/index.js';
+import { StoreError, type AgentTarget } from '../store/index.js';
 import { handleGeneration } from './handles.js';
 import { NfsServer } from './server.js';
 
@@ -21,13 +21,13 @@ export interface AgentNfs {
 export async function serveAgentNfs(target: AgentTarget, options: AgentNfsOptions = {}): Promise<AgentNfs> {
   // journal on unless the agent says otherwise; changes are attributed to the tool call in
   // progress (`agentfs record`) exactly as changes through a FUSE mount are
-  const agent = Agent.open(target);
+  const agent = openForServing(target);
   try {
     const server = await NfsServer.start(agent.fs, {
       host: options.host,
       port: options.port,
       generation: handleGeneration(agent.store),
-      groupCommit: { begin: () => agent.store.beginBatch(), commit: () => agent.store.commitBatch() },
+      groupCommit: agent.store.readOnly ? undefined : { begin: () => agent.store.beginBatch(), commit: () => agent.store.commitBatch() },
       onError: options.onError,
       maxPartial: options.maxPartial,
     });
@@ -48,5 +48,15 @@ export async function serveAgentNfs(target: AgentTarget, options: AgentNfsOption
   } catch (e) {
     agent.close();
     throw e;
+  }
+}
+
+/** A database this process may not write is served read-only: every change answers ROFS. */
+function openForServing(target: AgentTarget): Agent {
+  try {
+    return Agent.open(target);
+  } catch (e) {
+    if (!(e instanceof StoreError && e.code === 'denied')) throw e;
+    return Agent.open(target, { readOnly: true });
   }
 }

@@ -1,5 +1,6 @@
 /** nfsstat3 (RFC 1813 §2.6) and the one-for-one mapping from our errno codes. */
 import { FsError, type ErrnoCode } from '../core/errors.js';
+import { StoreError } from '../store/errors.js';
 
 export const NFS3_OK = 0;
 export const NFS3ERR = {
@@ -82,6 +83,8 @@ export class NfsError extends Error {
 export function statusOf(e: unknown): number | undefined {
   if (e instanceof NfsError) return e.status;
   if (e instanceof FsError) return BY_CODE[e.code] ?? NFS3ERR.IO;
+  // served read-only (a database this process may not write)
+  if (e instanceof StoreError && e.code === 'read-only') return NFS3ERR.ROFS;
   const code = (e as { code?: unknown })?.code;
   if (typeof code !== 'string') return undefined;
   // busy/locked: another process holds the write lock past the timeout

@@ -35,7 +35,7 @@ export function handleGeneration(store: Store): Buffer {
     });
   } catch (e) {
     const code = (e as { code?: unknown }).code;
-    if (typeof code === 'string' && code.startsWith('SQLITE_READONLY')) {
+    if ((typeof code === 'string' && code.startsWith('SQLITE_READONLY')) || code === 'read-only') {
       throw new Error(`${store.path} is read-only, and serving it the first time stores its file handle generation in it`);
     }
     throw e;
