@@ -1,0 +1,146 @@
+/**
+ * `agentfs run --experimental-sandbox`: the same contract as `run` (the working directory is a
+ * copy-on-write view kept in the session database) without FUSE or namespaces. The session's
+ * overlay is written out to a private shadow directory (shadow.ts), the command runs under the
+ * ptrace supervisor (native/ptrace/supervisor.c), which points every path under the working
+ * directory at the shadow, and the shadow's changes go back into the overlay when it ends.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, realpathSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { Agent } from '../../core/agent.js';
+import { startCommandCall, type CommandCall } from '../../core/tools/index.js';
+import { locateNativeTool } from '../../platform/native-tool.js';
+import { RunError, prepareSession, type RunOutcome } from '../run.js';
+import { addRun, agentfsHome, liveRuns, liveServer, removeRun } from '../sessions.js';
+import { materialize, writeBack } from './shadow.js';
+
+export interface PtraceRunOptions {
+  session?: string;
+  argv: string[];
+  /** print intercepted syscalls to stderr */
+  strace?: boolean;
+  /** ... or append them to this file */
+  straceFile?: string;
+  log?: (line: string) => void;
+}
+
+export function supervisorPath(): string {
+  const found = locateNativeTool({ name: 'agentfs-ptrace', source: 'ptrace/supervisor.c' });
+  if (found.path === null) throw new RunError(found.why);
+  return found.path;
+}
+
+export async function runPtraceSandbox(options: PtraceRunOptions): Promise<RunOutcome> {
+  if (!options.argv.length) throw new RunError('missing command to run');
+  if (process.env.AGENTFS_SANDBOX) {
+    throw new RunError(`already inside an agentfs sandbox (session ${process.env.AGENTFS_SESSION ?? '?'}); sandboxes do not nest`);
+  }
+  if (process.platform !== 'linux' || process.arch !== 'x64') {
+    throw new RunError(`--experimental-sandbox needs Linux on x86_64 (this is ${process.platform}-${process.arch})`);
+  }
+  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const supervisor = supervisorPath();
+  const cwd = realpathSync(process.cwd());
+  const session = prepareSession(options.session, cwd);
+  // the shadow is a private copy: two runs at once would each write back over the other
+  if (liveServer(session.id) || liveRuns(session.id).length) {
+    throw new RunError(`session ${session.id} is in use by another run; --experimental-sandbox does not join a live session`);
+  }
+  const shadowRoot = join(agentfsHome(), 'shadow');
+  mkdirSync(shadowRoot, { recursive: true, mode: 0o700 });
+  const shadow = realpathSync(mkdtempSync(join(shadowRoot, `${session.id}-`)));
+
+  const agent = Agent.open({ path: session.database });
+  let keepShadow = false;
+  try {
+    const { snapshot } = materialize(agent.paths, cwd, shadow);
+    addRun({ pid: process.pid, session: session.id, command: options.argv, cwd, startedAt: new Date().toISOString() });
+    const call = recordStart(agent, options.argv, cwd);
+    log(`agentfs: session ${session.id}: changes are kept in ${session.database}; see them with \`agentfs diff ${session.id}\``);
+
+    const args = ['--base', cwd, '--shadow', shadow];
+    if (options.straceFile) args.push('--strace-file', options.straceFile);
+    else if (options.strace) args.push('--strace');
+    args.push('--', ...options.argv);
+    let outcome: { code: number | null; signal: NodeJS.Signals | null };
+    try {
+      outcome = await launch(supervisor, args, shadow, {
+        ...process.env,
+        PWD: cwd,
+        AGENTFS: '1',
+        AGENTFS_SANDBOX: 'ptrace',
+        AGENTFS_SESSION: session.id,
+      });
+    } finally {
+      removeRun(session.id);
+    }
+    try {
+      // one commit for the whole write-back (what was applied before a failure is kept)
+      const batch = agent.store.beginBatch();
+      try {
+        writeBack(agent.paths, cwd, shadow, snapshot);
+      } finally {
+        if (batch) agent.store.commitBatch();
+      }
+    } catch (e) {
+      keepShadow = true;
+      throw new RunError(`could not keep the run's changes in ${session.database} (${(e as Error).message}); they are still in ${shadow}`);
+    } finally {
+      recordEnd(call, outcome);
+    }
+    return { session: session.id, ...outcome };
+  } finally {
+    agent.close();
+    if (!keepShadow && existsSync(shadow)) rmSync(shadow, { recursive: true, force: true });
+  }
+}
+
+/** Runs the supervisor with the terminal, in the shadow copy of the working directory. */
+function launch(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: 'inherit', env, cwd });
+    const tty = process.stdin.isTTY === true;
+    const signals: NodeJS.Signals[] = ['SIGTERM', 'SIGHUP', 'SIGUSR1', 'SIGUSR2', 'SIGINT', 'SIGQUIT'];
+    const handlers = new Map<NodeJS.Signals, () => void>();
+    for (const sig of signals) {
+      const h = () => {
+        if ((sig === 'SIGINT' || sig === 'SIGQUIT') && tty) return;
+        try {
+          child.kill(sig);
+        } catch {
+          /* already gone */
+        }
+      };
+      handlers.set(sig, h);
+      process.on(sig, h);
+    }
+    const done = () => {
+      for (const [sig, h] of handlers) process.removeListener(sig, h);
+    };
+    child.on('error', (e) => {
+      done();
+      reject(e);
+    });
+    child.on('exit', (code, signal) => {
+      done();
+      resolve({ code, signal });
+    });
+  });
+}
+
+function recordStart(agent: Agent, argv: string[], cwd: string): CommandCall | undefined {
+  try {
+    return startCommandCall(agent.tools, argv, { name: 'agentfs run', cwd, extra: { pid: process.pid, sandbox: 'ptrace' } });
+  } catch {
+    return undefined; // the audit trail must not stop the command
+  }
+}
+
+function recordEnd(call: CommandCall | undefined, outcome: { code: number | null; signal: NodeJS.Signals | null }): void {
+  try {
+    call?.finish(outcome);
+  } catch {
+    /* see recordStart */
+  }
+}

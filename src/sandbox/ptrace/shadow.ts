@@ -1,0 +1,195 @@
+/**
+ * The shadow copy of `run --experimental-sandbox`: before the command starts, the session's
+ * overlay view of the working directory is written out to a private directory (the ptrace
+ * supervisor points the command's paths there); when it ends, what changed in that directory is
+ * written back into the overlay, so the session database holds the changes exactly as a FUSE run
+ * would (diff, commit and the timeline work the same). The base directory is never written.
+ */
+import {
+  chmodSync, closeSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, symlinkSync, utimesSync, writeSync,
+  type BigIntStats,
+} from 'node:fs';
+import { join } from 'node:path';
+import { isFsError } from '../../core/errors.js';
+import type { PathFs } from '../../core/fs/paths.js';
+import { isDir, isReg, isSymlink } from '../../core/types.js';
+
+interface Seen {
+  kind: 'd' | 'f' | 'l';
+  ino: bigint;
+  size: bigint;
+  mtimeNs: bigint;
+  ctimeNs: bigint;
+  mode: number;
+}
+
+/** What the shadow held when the command started, by path relative to its root ('' = root). */
+export type Snapshot = Map<string, Seen>;
+
+export interface ShadowCounts {
+  files: number;
+  dirs: number;
+  symlinks: number;
+  skipped: string[];
+}
+
+function seen(st: BigIntStats): Seen {
+  const kind = st.isDirectory() ? 'd' : st.isSymbolicLink() ? 'l' : 'f';
+  return { kind, ino: st.ino, size: st.size, mtimeNs: st.mtimeNs, ctimeNs: st.ctimeNs, mode: Number(st.mode & 0o7777n) };
+}
+
+/** BASE/x -> SHADOW/x for absolute symlink targets (the supervisor rewrites new ones the same way). */
+export function mapTarget(target: string, from: string, to: string): string {
+  if (target === from || target.startsWith(`${from}/`)) return to + target.slice(from.length);
+  return target;
+}
+
+/** Writes the overlay's tree out to `shadow` (an existing empty directory). */
+export function materialize(fs: PathFs, base: string, shadow: string): { snapshot: Snapshot; counts: ShadowCounts } {
+  const snapshot: Snapshot = new Map();
+  const counts: ShadowCounts = { files: 0, dirs: 0, symlinks: 0, skipped: [] };
+  const dirModes: [string, number][] = [];
+  const walk = (rel: string) => {
+    const vpath = rel ? `/${rel}` : '/';
+    for (const { name, attr } of fs.readdirPlus(vpath)) {
+      const r = rel ? `${rel}/${name}` : name;
+      const v = `/${r}`;
+      const out = join(shadow, r);
+      if (isDir(attr.mode)) {
+        mkdirSync(out, { mode: 0o700 });
+        counts.dirs++;
+        walk(r);
+        dirModes.push([r, attr.mode & 0o7777]);
+      } else if (isReg(attr.mode)) {
+        writeWhole(out, fs.readFile(v), attr.mode & 0o7777);
+        utimesSync(out, attr.atime.sec + attr.atime.nsec / 1e9, attr.mtime.sec + attr.mtime.nsec / 1e9);
+        counts.files++;
+      } else if (isSymlink(attr.mode)) {
+        symlinkSync(mapTarget(fs.readlink(v), base, shadow), out);
+        counts.symlinks++;
+      } else {
+        counts.skipped.push(v); // fifos, sockets, devices: not served
+        continue;
+      }
+    }
+  };
+  walk('');
+  // directory modes last: a read-only directory still had to be filled
+  for (const [r, mode] of dirModes.reverse()) chmodSync(join(shadow, r), mode);
+  const record = (rel: string) => {
+    const st = lstatSync(rel ? join(shadow, rel) : shadow, { bigint: true });
+    snapshot.set(rel, seen(st));
+    if (st.isDirectory()) for (const name of readdirSync(rel ? join(shadow, rel) : shadow)) record(rel ? `${rel}/${name}` : name);
+  };
+  record('');
+  return { snapshot, counts };
+}
+
+function writeWhole(path: string, data: Buffer, mode: number): void {
+  const fd = openSync(path, 'wx', 0o600);
+  try {
+    let off = 0;
+    while (off < data.length) off += writeSync(fd, data, off, data.length - off);
+  } finally {
+    closeSync(fd);
+  }
+  chmodSync(path, mode);
+}
+
+export interface WriteBackCounts {
+  written: number;
+  created: number;
+  removed: number;
+}
+
+/**
+ * Applies the shadow's changes since `snapshot` to the overlay: removed paths first (deepest
+ * first), then new and changed ones parents first. A file whose ctime, size and mtime are
+ * unchanged is not read at all.
+ */
+export function writeBack(fs: PathFs, base: string, shadow: string, snapshot: Snapshot): WriteBackCounts {
+  const counts: WriteBackCounts = { written: 0, created: 0, removed: 0 };
+  const now = new Map<string, BigIntStats>();
+  const collect = (rel: string) => {
+    let st: BigIntStats;
+    try {
+      st = lstatSync(rel ? join(shadow, rel) : shadow, { bigint: true });
+    } catch {
+      return; // vanished meanwhile
+    }
+    now.set(rel, st);
+    if (st.isDirectory()) {
+      if ((st.mode & 0o500n) !== 0o500n) chmodSync(join(shadow, rel), Number(st.mode & 0o7777n) | 0o700); // read what the command locked
+      for (const name of readdirSync(rel ? join(shadow, rel) : shadow)) collect(rel ? `${rel}/${name}` : name);
+    }
+  };
+  collect('');
+
+  const gone = [...snapshot.keys()].filter((rel) => rel && !sameKind(now.get(rel), snapshot.get(rel)!)).sort().reverse();
+  for (const rel of gone) {
+    try {
+      fs.rm(`/${rel}`, { recursive: true, force: true });
+      counts.removed++;
+    } catch (e) {
+      if (!isFsError(e, 'ENOENT')) throw e;
+    }
+  }
+
+  for (const [rel, st] of now) {
+    if (!rel) {
+      syncMode(fs, '/', st, snapshot.get(''));
+      continue;
+    }
+    const v = `/${rel}`;
+    const full = join(shadow, rel);
+    const before = snapshot.get(rel);
+    const fresh = !before || !sameKind(st, before);
+    if (st.isDirectory()) {
+      if (fresh) {
+        fs.mkdir(v, { mode: Number(st.mode & 0o7777n) });
+        counts.created++;
+      } else syncMode(fs, v, st, before);
+    } else if (st.isSymbolicLink()) {
+      const target = mapTarget(readlinkSync(full), shadow, base);
+      if (fresh) {
+        fs.symlink(target, v);
+        counts.created++;
+      } else if (st.ctimeNs !== before!.ctimeNs && fs.readlink(v) !== target) {
+        fs.unlink(v);
+        fs.symlink(target, v);
+        counts.written++;
+      }
+    } else if (st.isFile()) {
+      const changed = fresh || st.ctimeNs !== before!.ctimeNs || st.mtimeNs !== before!.mtimeNs || st.size !== before!.size || st.ino !== before!.ino;
+      if (!changed) continue;
+      const mode = Number(st.mode & 0o7777n);
+      if (fresh || st.mtimeNs !== before!.mtimeNs || st.size !== before!.size || st.ino !== before!.ino) {
+        const data = readFileSync(full);
+        if (fresh || !data.equals(fs.readFile(v))) {
+          fs.writeFile(v, data, { mode });
+          if (fresh) counts.created++;
+          else counts.written++;
+        }
+        fs.utimes(v, { sec: Number(st.atimeNs / 1_000_000_000n), nsec: Number(st.atimeNs % 1_000_000_000n) }, {
+          sec: Number(st.mtimeNs / 1_000_000_000n),
+          nsec: Number(st.mtimeNs % 1_000_000_000n),
+        });
+      }
+      syncMode(fs, v, st, fresh ? undefined : before);
+    }
+    // fifos and sockets the command made are not kept (the overlay serves files, dirs, symlinks)
+  }
+  return counts;
+}
+
+function sameKind(st: BigIntStats | undefined, before: Seen): boolean {
+  if (!st) return false;
+  const kind = st.isDirectory() ? 'd' : st.isSymbolicLink() ? 'l' : st.isFile() ? 'f' : '?';
+  return kind === before.kind;
+}
+
+function syncMode(fs: PathFs, v: string, st: BigIntStats, before: Seen | undefined): void {
+  const mode = Number(st.mode & 0o7777n);
+  if (before && before.mode === mode) return;
+  if ((fs.lstat(v).mode & 0o7777) !== mode) fs.chmod(v, mode);
+}
