@@ -1,5 +1,3 @@
-// Paths are cut at PATH_MAX (4096): the kernel refuses longer ones anyway.
-#pragma GCC diagnostic ignored "-Wformat-truncation"
 /*
  * agentfs-ptrace: runs a command under ptrace so that the working directory (BASE) is seen as a
  * private copy (SHADOW) that `agentfs run --experimental-sandbox` materialized from the session's
@@ -44,6 +42,8 @@
 #endif
 
 #define PMAX 4096
+/* paths are cut at PATH_MAX: the kernel refuses longer ones anyway */
+#pragma GCC diagnostic ignored "-Wformat-truncation"
 
 static char base[PMAX], shadow[PMAX];
 static size_t baselen, shadowlen;
