@@ -32,7 +32,9 @@
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
+#include <sys/socket.h>
 #include <sys/uio.h>
+#include <sys/un.h>
 #include <sys/user.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -50,7 +52,7 @@ static size_t baselen, shadowlen;
 static FILE *trace;
 
 /* How a syscall's path arguments are found: up to two (dirfd, path) pairs; dirfd -1 = none. */
-enum kind { K_REWRITE, K_SYMLINK, K_GETCWD, K_READLINK, K_READLINKAT, K_DENY };
+enum kind { K_REWRITE, K_SYMLINK, K_GETCWD, K_READLINK, K_READLINKAT, K_DENY, K_DENYALL, K_SOCKADDR };
 struct sc {
   int nr;
   const char *name;
@@ -113,6 +115,11 @@ static const struct sc table[] = {
   {SYS_removexattr, "removexattr", K_REWRITE, 2, {-1, -1}, {0, -1}},
   {SYS_lremovexattr, "lremovexattr", K_REWRITE, 2, {-1, -1}, {0, -1}},
   {SYS_inotify_add_watch, "inotify_add_watch", K_REWRITE, 3, {-1, -1}, {1, -1}},
+  /* unix socket paths (the sockaddr's sun_path) */
+  {SYS_bind, "bind", K_SOCKADDR, 3, {-1, -1}, {1, -1}},
+  {SYS_connect, "connect", K_SOCKADDR, 3, {-1, -1}, {1, -1}},
+  /* io_uring would open and change files without a syscall the filter sees: programs fall back */
+  {425 /* io_uring_setup */, "io_uring_setup", K_DENYALL, 2, {-1, -1}, {-1, -1}},
   /* on served paths these are not handled: ENOSYS, never the host */
   {SYS_name_to_handle_at, "name_to_handle_at", K_DENY, 5, {0, -1}, {1, -1}},
   {SYS_chroot, "chroot", K_DENY, 1, {-1, -1}, {0, -1}},
@@ -251,7 +258,7 @@ static int fd_path(pid_t pid, long fd, char *out) {
  * Where `raw` (relative to dirfd) really points: 0 = leave the argument as it is, 1 = rewrite it
  * to `out`. *served is set when the path is under BASE (the tracee's view of its shadow copy).
  */
-static int map_path(pid_t pid, long dirfd, const char *raw, char *out, int *served) {
+static int map_path(pid_t pid, long dirfd, const char *raw, char *out, int *served, int modifies) {
   char abs[2 * PMAX], norm[PMAX];
   int dir_in_shadow = 0;
   *served = 0;
@@ -281,11 +288,53 @@ static int map_path(pid_t pid, long dirfd, const char *raw, char *out, int *serv
     snprintf(out, PMAX, "%s%s%s", shadow, norm + baselen, slash ? "/" : "");
     return 1;
   }
+  if (modifies) {
+    /* a host symlink outside BASE that leads into it (/tmp/link -> BASE): resolve the parent
+       directory, and the path itself for opens (whose last component is followed) */
+    char real[PMAX], parent[PMAX];
+    const char *name = "";
+    int found = 0;
+    if (modifies == 2 && realpath(norm, real)) found = 1;
+    if (!found) {
+      snprintf(parent, PMAX, "%s", norm);
+      char *cut = strrchr(parent, '/');
+      if (cut && cut != parent) {
+        *cut = 0;
+        name = cut + 1;
+        if (realpath(parent, real)) found = 2;
+      }
+    }
+    if (found && under(real, base, baselen)) {
+      *served = 1;
+      snprintf(out, PMAX, "%s%s%s%s", shadow, real + baselen, found == 2 ? "/" : "", name);
+      return 1;
+    }
+  }
   if (dir_in_shadow) { /* a relative path climbing out of the shadow */
     snprintf(out, PMAX, "%s%s", norm, slash && strcmp(norm, "/") ? "/" : "");
     return 1;
   }
   return 0;
+}
+
+/* 0: reads only; 1: changes the path (its parent is what matters); 2: an open that may write */
+static int modifies(pid_t pid, const struct sc *sc, const struct user_regs_struct *r) {
+  unsigned long long flags;
+  switch (sc->nr) {
+    case SYS_open: flags = r->rsi; break;
+    case SYS_openat: flags = r->rdx; break;
+    case 437: /* openat2: struct open_how { u64 flags; ... } */
+      if (read_mem(pid, r->rdx, &flags, sizeof flags) < 0) return 2;
+      break;
+    case SYS_creat: return 2;
+    case SYS_stat: case SYS_lstat: case SYS_newfstatat: case SYS_statx: case SYS_statfs:
+    case SYS_access: case SYS_faccessat: case 439: case SYS_readlink: case SYS_readlinkat:
+    case SYS_chdir: case SYS_execve: case SYS_execveat: case SYS_getxattr: case SYS_lgetxattr:
+    case SYS_listxattr: case SYS_llistxattr: case SYS_inotify_add_watch: case SYS_connect:
+      return 0;
+    default: return 1;
+  }
+  return (flags & (O_WRONLY | O_RDWR | O_CREAT | O_TRUNC)) ? 2 : 0;
 }
 
 /* SHADOW... -> BASE... in a string the tracee gets back; returns the new length or -1. */
@@ -405,6 +454,41 @@ static void skip(struct tracee *t, struct user_regs_struct *r, int err, const ch
   print_result(t, -err, note);
 }
 
+/* bind/connect on a unix socket path: the sockaddr is rebuilt below the stack pointer. */
+static void on_sockaddr(struct tracee *t, const struct sc *sc, struct user_regs_struct *r, int mod) {
+  struct sockaddr_un sa;
+  char paths[2][PMAX], mapped[PMAX];
+  int have[2] = {0, 0}, served = 0, rewrite = 0;
+  socklen_t len = (socklen_t)r->rdx;
+  memset(&sa, 0, sizeof sa);
+  if (len > offsetof(struct sockaddr_un, sun_path) + 1 && len <= sizeof sa && read_mem(t->pid, r->rsi, &sa, len) == 0 &&
+      sa.sun_family == AF_UNIX && sa.sun_path[0]) {
+    size_t n = strnlen(sa.sun_path, len - offsetof(struct sockaddr_un, sun_path));
+    memcpy(paths[0], sa.sun_path, n);
+    paths[0][n] = 0;
+    have[0] = 1;
+    rewrite = map_path(t->pid, AT_FDCWD, paths[0], mapped, &served, mod);
+  }
+  if (trace) format_call(t, sc, r, paths, have);
+  t->exit_kind = trace ? 1 : 0;
+  if (!rewrite) return;
+  size_t n = strlen(mapped);
+  if (n >= sizeof sa.sun_path) {
+    skip(t, r, ENAMETOOLONG, "(agentfs sandbox: the shadow path of this socket is too long for sun_path)");
+    return;
+  }
+  memset(sa.sun_path, 0, sizeof sa.sun_path);
+  memcpy(sa.sun_path, mapped, n);
+  unsigned long at = ((r->rsp - 256) & ~15UL) - ((sizeof sa + 15) & ~15UL);
+  if (write_mem(t->pid, at, &sa, sizeof sa) < 0) {
+    skip(t, r, ENOMEM, "(agentfs sandbox: cannot write the rewritten path into the tracee)");
+    return;
+  }
+  r->rsi = at;
+  r->rdx = offsetof(struct sockaddr_un, sun_path) + n + 1;
+  ptrace(PTRACE_SETREGS, t->pid, 0, r);
+}
+
 static void on_seccomp(struct tracee *t) {
   struct user_regs_struct r;
   if (ptrace(PTRACE_GETREGS, t->pid, 0, &r) < 0) return;
@@ -415,6 +499,16 @@ static void on_seccomp(struct tracee *t) {
   t->regs = r;
   char raw[2][PMAX], mapped[2][PMAX];
   int have[2] = {0, 0}, rewrite[2] = {0, 0}, served = 0;
+  int mod = modifies(t->pid, sc, &r);
+  if (sc->kind == K_DENYALL) {
+    if (trace) format_call(t, sc, &r, raw, have);
+    skip(t, &r, ENOSYS, "(not available in the agentfs sandbox)");
+    return;
+  }
+  if (sc->kind == K_SOCKADDR) {
+    on_sockaddr(t, sc, &r, mod);
+    return;
+  }
   for (int k = 0; k < 2; k++) {
     if (sc->path[k] < 0) continue;
     unsigned long addr = arg(&r, sc->path[k]);
@@ -423,7 +517,7 @@ static void on_seccomp(struct tracee *t) {
     have[k] = 1;
     long dirfd = sc->dfd[k] >= 0 ? (long)(int)arg(&r, sc->dfd[k]) : AT_FDCWD;
     int s = 0;
-    rewrite[k] = map_path(t->pid, dirfd, raw[k], mapped[k], &s);
+    rewrite[k] = map_path(t->pid, dirfd, raw[k], mapped[k], &s, mod);
     served |= s;
   }
   /* symlink targets under BASE point into the shadow while the run lasts (mapped back after) */

@@ -96,6 +96,41 @@ describe('agentfs run --experimental-sandbox', () => {
     expect(existsSync(join(proj, 'src/lib'))).toBe(false);
   });
 
+  it('catches the ways to the working directory that do not start with it: absolute, .., dirfd, host symlinks, sockets', async () => {
+    const proj = project();
+    const name = proj.split('/').pop()!;
+    const link = join(tmp.dir, `link-to-${name}`);
+    execFileSync('ln', ['-s', proj, link]);
+    const before = snapshotTree(proj);
+    const py = [
+      'import os, socket',
+      `d = os.open(${JSON.stringify(tmp.dir)}, os.O_RDONLY)`,
+      `fd = os.open("${name}/dirfd.txt", os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=d); os.write(fd, b"dirfd"); os.close(fd)`,
+      `os.mkdir("${name}/dirfd-dir", dir_fd=d)`,
+      's = socket.socket(socket.AF_UNIX); s.bind("sock"); print(os.path.exists("sock"))',
+    ].join('\n');
+    const script = [
+      'set -e',
+      `echo abs > ${proj}/abs.txt`,
+      `echo rel > ../${name}/rel.txt`,
+      `echo link > ${link}/via-link.txt`,
+      `mkdir ${link}/link-dir`,
+      `cd / && echo root > ${proj.slice(1)}/from-root.txt && cd ${proj}`,
+      `cd src && echo up > ../../${name}/up.txt && cd ..`,
+      `python3 -c '${py}'`,
+      'ls',
+    ].join('\n');
+    const r = await ptraceRun(proj, ['--session', 'escape', '--', 'bash', '-c', script]);
+    expect(r.stderr).not.toMatch(/Error|No such|denied/);
+    expect(r.code).toBe(0);
+    expect(snapshotTree(proj)).toEqual(before);
+    const d = await runCli(['diff', 'escape'], { cwd: proj, env });
+    for (const f of ['abs.txt', 'rel.txt', 'via-link.txt', 'from-root.txt', 'up.txt', 'dirfd.txt']) expect(d.stdout).toContain(`A file    ${f}`);
+    expect(d.stdout).toContain('A dir     link-dir');
+    expect(d.stdout).toContain('A dir     dirfd-dir');
+    expect(r.stdout).toContain('True\n');
+  });
+
   it('passes the exit status and records the run in the session timeline', async () => {
     const proj = project();
     const r = await ptraceRun(proj, ['--session', 'tl', '--', 'sh', '-c', 'echo v2 > VERSION; exit 3']);
