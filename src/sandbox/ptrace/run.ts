@@ -13,7 +13,7 @@ import { startCommandCall, type CommandCall } from '../../core/tools/index.js';
 import { locateNativeTool } from '../../platform/native-tool.js';
 import { RunError, prepareSession, type RunOutcome } from '../run.js';
 import { addRun, agentfsHome, liveRuns, liveServer, removeRun } from '../sessions.js';
-import { materialize, writeBack } from './shadow.js';
+import { materialize, shadowParent, writeBack } from './shadow.js';
 
 export interface PtraceRunOptions {
   session?: string;
@@ -47,13 +47,13 @@ export async function runPtraceSandbox(options: PtraceRunOptions): Promise<RunOu
   if (liveServer(session.id) || liveRuns(session.id).length) {
     throw new RunError(`session ${session.id} is in use by another run; --experimental-sandbox does not join a live session`);
   }
-  const shadowRoot = join(agentfsHome(), 'shadow');
-  mkdirSync(shadowRoot, { recursive: true, mode: 0o700 });
-  const shadow = realpathSync(mkdtempSync(join(shadowRoot, `${session.id}-`)));
-
   const agent = Agent.open({ path: session.database });
   let keepShadow = false;
+  let shadow: string | undefined;
   try {
+    const shadowRoot = shadowParent(agent.paths, agentfsHome());
+    mkdirSync(shadowRoot, { recursive: true, mode: 0o700 });
+    shadow = realpathSync(mkdtempSync(join(shadowRoot, `agentfs-shadow-${session.id}-`)));
     const { snapshot } = materialize(agent.paths, cwd, shadow);
     addRun({ pid: process.pid, session: session.id, command: options.argv, cwd, startedAt: new Date().toISOString() });
     const call = recordStart(agent, options.argv, cwd);
@@ -92,7 +92,7 @@ export async function runPtraceSandbox(options: PtraceRunOptions): Promise<RunOu
     return { session: session.id, ...outcome };
   } finally {
     agent.close();
-    if (!keepShadow && existsSync(shadow)) rmSync(shadow, { recursive: true, force: true });
+    if (shadow && !keepShadow && existsSync(shadow)) rmSync(shadow, { recursive: true, force: true });
   }
 }
 

@@ -6,7 +6,7 @@
  * would (diff, commit and the timeline work the same). The base directory is never written.
  */
 import {
-  chmodSync, closeSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, symlinkSync, utimesSync, writeSync,
+  chmodSync, closeSync, lstatSync, mkdirSync, openSync, statfsSync, readdirSync, readFileSync, readlinkSync, symlinkSync, utimesSync, writeSync,
   type BigIntStats,
 } from 'node:fs';
 import { join } from 'node:path';
@@ -42,6 +42,39 @@ function seen(st: BigIntStats): Seen {
 export function mapTarget(target: string, from: string, to: string): string {
   if (target === from || target.startsWith(`${from}/`)) return to + target.slice(from.length);
   return target;
+}
+
+/** Bytes and entries of the overlay's tree (a metadata walk: no file is read). */
+export function measure(fs: PathFs): { bytes: number; entries: number } {
+  let bytes = 0;
+  let entries = 0;
+  const walk = (v: string) => {
+    for (const { name, attr } of fs.readdirPlus(v)) {
+      entries++;
+      bytes += attr.size;
+      if (isDir(attr.mode)) walk(v === '/' ? `/${name}` : `${v}/${name}`);
+    }
+  };
+  walk('/');
+  return { bytes, entries };
+}
+
+/**
+ * Where the shadow goes: $AGENTFS_SHADOW_DIR if set, else /dev/shm when it is a tmpfs with room to
+ * spare (creating many small files on a disk costs ~100x more here), else $AGENTFS_HOME/shadow.
+ */
+export function shadowParent(fs: PathFs, home: string): string {
+  if (process.env.AGENTFS_SHADOW_DIR) return process.env.AGENTFS_SHADOW_DIR;
+  try {
+    const st = statfsSync('/dev/shm');
+    const TMPFS_MAGIC = 0x01021994;
+    const { bytes, entries } = measure(fs);
+    const need = bytes + entries * 4096;
+    if (st.type === TMPFS_MAGIC && st.bavail * st.bsize > 2 * need + (256 << 20)) return '/dev/shm';
+  } catch {
+    /* no /dev/shm */
+  }
+  return join(home, 'shadow');
 }
 
 /** Writes the overlay's tree out to `shadow` (an existing empty directory). */
@@ -125,7 +158,16 @@ export function writeBack(fs: PathFs, base: string, shadow: string, snapshot: Sn
   };
   collect('');
 
-  const gone = [...snapshot.keys()].filter((rel) => rel && !sameKind(now.get(rel), snapshot.get(rel)!)).sort().reverse();
+  // only the topmost of a removed subtree: one recursive rm covers the rest
+  const removed = new Set<string>();
+  const gone: string[] = [];
+  for (const rel of [...snapshot.keys()].sort()) {
+    if (!rel || sameKind(now.get(rel), snapshot.get(rel)!)) continue;
+    const parent = rel.includes('/') ? rel.slice(0, rel.lastIndexOf('/')) : '';
+    removed.add(rel);
+    if (parent && removed.has(parent)) continue;
+    gone.push(rel);
+  }
   for (const rel of gone) {
     try {
       fs.rm(`/${rel}`, { recursive: true, force: true });
