@@ -626,6 +626,14 @@ static void install_filter(void) {
   }
 }
 
+static volatile pid_t command;
+
+static void pass_on(int sig, siginfo_t *si, void *ctx) {
+  (void)ctx;
+  if (si->si_code == SI_KERNEL) return; /* from the terminal: the command got it too */
+  if (command > 0) kill(command, sig);
+}
+
 static void usage(void) {
   fprintf(stderr, "usage: agentfs-ptrace --base DIR --shadow DIR [--strace] [--strace-file PATH] -- CMD [ARGS...]\n");
   exit(125);
@@ -683,9 +691,15 @@ int main(int argc, char **argv) {
     kill(child, SIGKILL);
     return 125;
   }
-  /* signals for the supervisor go to the command; ptrace then delivers them */
-  signal(SIGINT, SIG_IGN);
-  signal(SIGQUIT, SIG_IGN);
+  /* Signals sent to the supervisor by a process (agentfs run passing on SIGTERM, ...) go to the
+     command; the terminal's Ctrl-C / Ctrl-\ already reach it (same process group): not twice. */
+  command = child;
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_sigaction = pass_on;
+  sa.sa_flags = SA_SIGINFO | SA_RESTART;
+  int passed[] = {SIGINT, SIGQUIT, SIGTERM, SIGHUP, SIGUSR1, SIGUSR2};
+  for (unsigned k = 0; k < sizeof passed / sizeof passed[0]; k++) sigaction(passed[k], &sa, NULL);
   struct tracee *root = get(child);
   root->started = 1;
   ptrace(PTRACE_CONT, child, 0, 0);

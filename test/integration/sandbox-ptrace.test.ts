@@ -2,7 +2,7 @@
 // directory from the session's overlay without FUSE or namespaces. Real tools run under it; the
 // host directory must stay byte-identical and the session must hold the changes.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CLI, runCli, run, tempDir } from '../support/cli.js';
@@ -254,6 +254,22 @@ describe('agentfs run --experimental-sandbox', () => {
     const d = await runCli(['diff', 'nofuse'], { cwd: proj, env });
     expect(d.stdout).toContain('A file    made.txt');
     expect(d.stdout).toContain('D dir     src');
+  });
+
+  it('passes SIGTERM sent to agentfs run on to the command', async () => {
+    const proj = project();
+    const child = spawn(process.execPath, [CLI, 'run', '--experimental-sandbox', '--session', 'sig', '--', 'sh', '-c', 'trap "echo got; exit 5" TERM; echo ready; while :; do sleep 0.1; done'], {
+      cwd: proj,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+    for (let i = 0; i < 200 && !out.includes('ready'); i++) await new Promise((r) => setTimeout(r, 50));
+    child.kill('SIGTERM');
+    expect(await exited).toBe(5);
+    expect(out).toBe('ready\ngot\n');
   });
 
   it('refuses --strace without --experimental-sandbox, with one line', async () => {
