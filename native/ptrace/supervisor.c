@@ -620,7 +620,7 @@ static void install_filter(void) {
     /* without CAP_SYS_ADMIN a filter needs no_new_privs */
     prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
     if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0) {
-      fprintf(stderr, "agentfs-ptrace: seccomp: %s\n", strerror(errno));
+      fprintf(stderr, "agentfs: --experimental-sandbox: seccomp filters are not allowed here (%s)\n", strerror(errno));
       _exit(125);
     }
   }
@@ -672,7 +672,10 @@ int main(int argc, char **argv) {
   }
   if (child == 0) {
     if (trace && trace != stderr) fclose(trace);
-    ptrace(PTRACE_TRACEME, 0, 0, 0);
+    if (ptrace(PTRACE_TRACEME, 0, 0, 0) < 0) {
+      fprintf(stderr, "agentfs: --experimental-sandbox: ptrace is not allowed here (%s)\n", strerror(errno));
+      _exit(125);
+    }
     raise(SIGSTOP);
     install_filter();
     execvp(argv[i], argv + i);
@@ -681,7 +684,7 @@ int main(int argc, char **argv) {
   }
   int status;
   if (waitpid(child, &status, 0) < 0 || !WIFSTOPPED(status)) {
-    fprintf(stderr, "agentfs-ptrace: the command did not start under ptrace\n");
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 125) fprintf(stderr, "agentfs: --experimental-sandbox: the command did not start under ptrace\n");
     return 125;
   }
   if (ptrace(PTRACE_SETOPTIONS, child, 0,

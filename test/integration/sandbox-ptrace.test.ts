@@ -272,6 +272,15 @@ describe('agentfs run --experimental-sandbox', () => {
     expect(out).toBe('ready\ngot\n');
   });
 
+  it.runIf(has('strace'))('says so in one line where ptrace is not allowed (already traced), and touches nothing', async () => {
+    const proj = project();
+    const before = snapshotTree(proj);
+    const r = await run('strace', ['-f', '-o', '/dev/null', process.execPath, CLI, 'run', '--experimental-sandbox', '--', 'sh', '-c', 'echo x > made.txt'], { cwd: proj, env });
+    expect(r.code).toBe(125);
+    expect(r.stderr).toMatch(/^agentfs: --experimental-sandbox: ptrace is not allowed here \(.*\)$/m);
+    expect(snapshotTree(proj)).toEqual(before);
+  });
+
   it('refuses --strace without --experimental-sandbox, with one line', async () => {
     const proj = project();
     const r = await runCli(['run', '--strace', '--', 'true'], { cwd: proj, env });
