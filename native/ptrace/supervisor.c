@@ -44,6 +44,9 @@
 #endif
 
 #define PMAX 4096
+/* the x86_64 ABI's 128-byte red zone plus a margin: rewritten paths go below it, using only as
+   many bytes as they need (small goroutine or signal stacks have little room) */
+#define RED_ZONE 160
 /* paths are cut at PATH_MAX: the kernel refuses longer ones anyway */
 #pragma GCC diagnostic ignored "-Wformat-truncation"
 
@@ -479,7 +482,7 @@ static void on_sockaddr(struct tracee *t, const struct sc *sc, struct user_regs_
   }
   memset(sa.sun_path, 0, sizeof sa.sun_path);
   memcpy(sa.sun_path, mapped, n);
-  unsigned long at = ((r->rsp - 256) & ~15UL) - ((sizeof sa + 15) & ~15UL);
+  unsigned long at = ((r->rsp - RED_ZONE) & ~15UL) - ((sizeof sa + 15) & ~15UL);
   if (write_mem(t->pid, at, &sa, sizeof sa) < 0) {
     skip(t, r, ENOMEM, "(agentfs sandbox: cannot write the rewritten path into the tracee)");
     return;
@@ -539,7 +542,7 @@ static void on_seccomp(struct tracee *t) {
     }
   } else if (rewrite[0] || rewrite[1] || retarget) {
     /* new strings go below the stack pointer, past the 128-byte red zone */
-    unsigned long at = (r.rsp - 256) & ~15UL;
+    unsigned long at = (r.rsp - RED_ZONE) & ~15UL;
     for (int k = 0; k < 2; k++) {
       if (!rewrite[k]) continue;
       size_t n = strlen(mapped[k]) + 1;
