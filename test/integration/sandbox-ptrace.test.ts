@@ -272,6 +272,27 @@ describe('agentfs run --experimental-sandbox', () => {
     expect(out).toBe('ready\ngot\n');
   });
 
+  it('refuses a second run of a live session, either kind, in one line', async () => {
+    const proj = project();
+    const first = spawn(process.execPath, [CLI, 'run', '--experimental-sandbox', '--session', 'busy', '--', 'sh', '-c', 'echo ready; sleep 30'], {
+      cwd: proj,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    first.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise((resolve) => first.on('close', resolve));
+    try {
+      for (let i = 0; i < 200 && !out.includes('ready'); i++) await new Promise((r) => setTimeout(r, 50));
+      const again = await ptraceRun(proj, ['--session', 'busy', '--', 'true']);
+      expect(again.code).not.toBe(0);
+      expect(again.stderr.trim()).toBe('agentfs: session busy is in use by another run; --experimental-sandbox does not join a live session');
+    } finally {
+      first.kill('SIGTERM');
+      await exited;
+    }
+  });
+
   it.runIf(has('strace'))('says so in one line where ptrace is not allowed (already traced), and touches nothing', async () => {
     const proj = project();
     const before = snapshotTree(proj);

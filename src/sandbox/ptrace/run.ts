@@ -12,7 +12,7 @@ import { Agent } from '../../core/agent.js';
 import { startCommandCall, type CommandCall } from '../../core/tools/index.js';
 import { locateNativeTool } from '../../platform/native-tool.js';
 import { RunError, prepareSession, type RunOutcome } from '../run.js';
-import { addRun, agentfsHome, liveRuns, liveServer, removeRun } from '../sessions.js';
+import { addRun, agentfsHome, claimServer, liveRuns, liveServer, releaseServer, removeRun } from '../sessions.js';
 import { materialize, shadowParent, writeBack } from './shadow.js';
 
 export interface PtraceRunOptions {
@@ -44,10 +44,17 @@ export async function runPtraceSandbox(options: PtraceRunOptions): Promise<RunOu
   const cwd = realpathSync(process.cwd());
   const session = prepareSession(options.session, cwd);
   // the shadow is a private copy: two runs at once would each write back over the other
-  if (liveServer(session.id) || liveRuns(session.id).length) {
-    throw new RunError(`session ${session.id} is in use by another run; --experimental-sandbox does not join a live session`);
+  // (the server record, held for the whole run, also keeps a plain `run` from starting alongside)
+  const busy = () => new RunError(`session ${session.id} is in use by another run; --experimental-sandbox does not join a live session`);
+  if (liveServer(session.id) || liveRuns(session.id).length) throw busy();
+  if (!claimServer(session.id, { pid: process.pid, mountpoint: '', startedAt: new Date().toISOString() })) throw busy();
+  let agent: Agent;
+  try {
+    agent = Agent.open({ path: session.database });
+  } catch (e) {
+    releaseServer(session.id);
+    throw e;
   }
-  const agent = Agent.open({ path: session.database });
   let keepShadow = false;
   let shadow: string | undefined;
   try {
@@ -92,6 +99,7 @@ export async function runPtraceSandbox(options: PtraceRunOptions): Promise<RunOu
     return { session: session.id, ...outcome };
   } finally {
     agent.close();
+    releaseServer(session.id);
     if (shadow && !keepShadow && existsSync(shadow)) rmSync(shadow, { recursive: true, force: true });
   }
 }
