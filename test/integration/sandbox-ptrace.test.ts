@@ -2,6 +2,7 @@
 // directory from the session's overlay without FUSE or namespaces. Real tools run under it; the
 // host directory must stay byte-identical and the session must hold the changes.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createHash } from 'node:crypto';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -129,6 +130,22 @@ describe('agentfs run --experimental-sandbox', () => {
     expect(d.stdout).toContain('A dir     link-dir');
     expect(d.stdout).toContain('A dir     dirfd-dir');
     expect(r.stdout).toContain('True\n');
+  });
+
+  it('copies files larger than one piece both ways, and keeps a one-byte change deep inside one', async () => {
+    const proj = project();
+    const big = Buffer.alloc(3_000_000, 7);
+    writeFileSync(join(proj, 'big.bin'), big);
+    const before = snapshotTree(proj);
+    const r = await ptraceRun(proj, ['--session', 'big', '--', 'sh', '-c', 'printf X | dd of=big.bin bs=1 seek=2500000 conv=notrunc 2>/dev/null; head -c 2500001 big.bin | tail -c 1; cat big.bin big.bin > twice.bin']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe('X');
+    expect(snapshotTree(proj)).toEqual(before);
+    const check = await ptraceRun(proj, ['--session', 'big', '--', 'sh', '-c', 'sha256sum big.bin twice.bin']);
+    const changed = Buffer.from(big);
+    changed[2_500_000] = 'X'.charCodeAt(0);
+    const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+    expect(check.stdout).toBe(`${sha(changed)}  big.bin\n${sha(Buffer.concat([changed, changed]))}  twice.bin\n`);
   });
 
   it('passes the exit status and records the run in the session timeline', async () => {

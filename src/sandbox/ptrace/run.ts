@@ -61,7 +61,7 @@ export async function runPtraceSandbox(options: PtraceRunOptions): Promise<RunOu
     const shadowRoot = shadowParent(agent.paths, agentfsHome());
     mkdirSync(shadowRoot, { recursive: true, mode: 0o700 });
     shadow = realpathSync(mkdtempSync(join(shadowRoot, `agentfs-shadow-${session.id}-`)));
-    const { snapshot } = materialize(agent.paths, cwd, shadow);
+    const { snapshot } = materialize(agent.paths, agent.fs, cwd, shadow);
     addRun({ pid: process.pid, session: session.id, command: options.argv, cwd, startedAt: new Date().toISOString() });
     const call = recordStart(agent, options.argv, cwd);
     log(`agentfs: session ${session.id}: changes are kept in ${session.database}; see them with \`agentfs diff ${session.id}\``);
@@ -86,7 +86,7 @@ export async function runPtraceSandbox(options: PtraceRunOptions): Promise<RunOu
       // one commit for the whole write-back (what was applied before a failure is kept)
       const batch = agent.store.beginBatch();
       try {
-        writeBack(agent.paths, cwd, shadow, snapshot);
+        writeBack(agent.paths, agent.fs, cwd, shadow, snapshot);
       } finally {
         if (batch) agent.store.commitBatch();
       }

@@ -6,13 +6,17 @@
  * would (diff, commit and the timeline work the same). The base directory is never written.
  */
 import {
-  chmodSync, closeSync, lstatSync, mkdirSync, openSync, statfsSync, readdirSync, readFileSync, readlinkSync, symlinkSync, utimesSync, writeSync,
+  constants as fsConstants, chmodSync, closeSync, lstatSync, mkdirSync, openSync, statfsSync, readdirSync, readSync, readlinkSync, symlinkSync, utimesSync, writeSync,
   type BigIntStats,
 } from 'node:fs';
 import { join } from 'node:path';
 import { isFsError } from '../../core/errors.js';
 import type { PathFs } from '../../core/fs/paths.js';
-import { isDir, isReg, isSymlink } from '../../core/types.js';
+import { isDir, isReg, isSymlink, type FileSystem } from '../../core/types.js';
+
+/** bytes per read/write: files of any size are copied without holding them in memory */
+const PIECE = 1 << 20;
+const { O_WRONLY, O_CREAT, O_TRUNC } = fsConstants;
 
 interface Seen {
   kind: 'd' | 'f' | 'l';
@@ -78,7 +82,7 @@ export function shadowParent(fs: PathFs, home: string): string {
 }
 
 /** Writes the overlay's tree out to `shadow` (an existing empty directory). */
-export function materialize(fs: PathFs, base: string, shadow: string): { snapshot: Snapshot; counts: ShadowCounts } {
+export function materialize(fs: PathFs, fsys: FileSystem, base: string, shadow: string): { snapshot: Snapshot; counts: ShadowCounts } {
   const snapshot: Snapshot = new Map();
   const counts: ShadowCounts = { files: 0, dirs: 0, symlinks: 0, skipped: [] };
   const dirModes: [string, number][] = [];
@@ -94,7 +98,7 @@ export function materialize(fs: PathFs, base: string, shadow: string): { snapsho
         walk(r);
         dirModes.push([r, attr.mode & 0o7777]);
       } else if (isReg(attr.mode)) {
-        writeWhole(out, fs.readFile(v), attr.mode & 0o7777);
+        copyOut(fs, fsys, v, out, attr.mode & 0o7777);
         utimesSync(out, attr.atime.sec + attr.atime.nsec / 1e9, attr.mtime.sec + attr.mtime.nsec / 1e9);
         counts.files++;
       } else if (isSymlink(attr.mode)) {
@@ -118,15 +122,59 @@ export function materialize(fs: PathFs, base: string, shadow: string): { snapsho
   return { snapshot, counts };
 }
 
-function writeWhole(path: string, data: Buffer, mode: number): void {
-  const fd = openSync(path, 'wx', 0o600);
+function copyOut(fs: PathFs, fsys: FileSystem, v: string, out: string, mode: number): void {
+  const h = fs.open(v, 'r');
+  const fd = openSync(out, 'wx', 0o600);
   try {
-    let off = 0;
-    while (off < data.length) off += writeSync(fd, data, off, data.length - off);
+    for (let off = 0; ; ) {
+      const piece = fsys.read(h.ino, off, PIECE);
+      if (!piece.length) break;
+      for (let done = 0; done < piece.length; ) done += writeSync(fd, piece, done, piece.length - done);
+      off += piece.length;
+    }
   } finally {
     closeSync(fd);
+    fs.close(h.ino);
   }
-  chmodSync(path, mode);
+  chmodSync(out, mode);
+}
+
+/** Whether the shadow file's bytes differ from the overlay's, piece by piece. */
+function differs(fs: PathFs, fsys: FileSystem, v: string, full: string, size: number): boolean {
+  if (fs.lstat(v).size !== size) return true;
+  const h = fs.open(v, 'r');
+  const fd = openSync(full, 'r');
+  const buf = Buffer.allocUnsafe(PIECE);
+  try {
+    for (let off = 0; off < size; ) {
+      const n = readSync(fd, buf, 0, PIECE, off);
+      if (n <= 0) return true;
+      if (!buf.subarray(0, n).equals(fsys.read(h.ino, off, n))) return true;
+      off += n;
+    }
+    return false;
+  } finally {
+    closeSync(fd);
+    fs.close(h.ino);
+  }
+}
+
+/** Replaces the overlay file's content with the shadow file's, piece by piece. */
+function copyIn(fs: PathFs, fsys: FileSystem, full: string, v: string, mode: number): void {
+  const h = fs.open(v, O_WRONLY | O_CREAT | O_TRUNC, mode);
+  const fd = openSync(full, 'r');
+  const buf = Buffer.allocUnsafe(PIECE);
+  try {
+    for (let off = 0; ; ) {
+      const n = readSync(fd, buf, 0, PIECE, off);
+      if (n <= 0) break;
+      for (let done = 0; done < n; ) done += fsys.write(h.ino, off + done, buf.subarray(done, n));
+      off += n;
+    }
+  } finally {
+    closeSync(fd);
+    fs.close(h.ino);
+  }
 }
 
 export interface WriteBackCounts {
@@ -140,7 +188,7 @@ export interface WriteBackCounts {
  * first), then new and changed ones parents first. A file whose ctime, size and mtime are
  * unchanged is not read at all.
  */
-export function writeBack(fs: PathFs, base: string, shadow: string, snapshot: Snapshot): WriteBackCounts {
+export function writeBack(fs: PathFs, fsys: FileSystem, base: string, shadow: string, snapshot: Snapshot): WriteBackCounts {
   const counts: WriteBackCounts = { written: 0, created: 0, removed: 0 };
   const now = new Map<string, BigIntStats>();
   const collect = (rel: string) => {
@@ -206,9 +254,8 @@ export function writeBack(fs: PathFs, base: string, shadow: string, snapshot: Sn
       if (!changed) continue;
       const mode = Number(st.mode & 0o7777n);
       if (fresh || st.mtimeNs !== before!.mtimeNs || st.size !== before!.size || st.ino !== before!.ino) {
-        const data = readFileSync(full);
-        if (fresh || !data.equals(fs.readFile(v))) {
-          fs.writeFile(v, data, { mode });
+        if (fresh || differs(fs, fsys, v, full, Number(st.size))) {
+          copyIn(fs, fsys, full, v, mode);
           if (fresh) counts.created++;
           else counts.written++;
         }
