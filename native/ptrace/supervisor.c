@@ -14,7 +14,7 @@
  * Follows forks, vforks, threads and execs; passes signals on. When the command exits, whatever
  * it left running is killed (as the PID namespace of plain `run` does).
  *
- * usage: agentfs-ptrace --base DIR --shadow DIR [--strace] [--strace-file PATH] -- CMD [ARGS...]
+ * usage: agentfs-ptrace --base DIR --shadow DIR [--fill-fd N] [--strace] [--strace-file PATH] -- CMD [ARGS...]
  * x86_64 only.
  */
 #define _GNU_SOURCE
@@ -261,10 +261,11 @@ static int fd_path(pid_t pid, long fd, char *out) {
  * Where `raw` (relative to dirfd) really points: 0 = leave the argument as it is, 1 = rewrite it
  * to `out`. *served is set when the path is under BASE (the tracee's view of its shadow copy).
  */
-static int map_path(pid_t pid, long dirfd, const char *raw, char *out, int *served, int modifies) {
+static int map_path(pid_t pid, long dirfd, const char *raw, char *out, int *served, int modifies, char *spath) {
   char abs[2 * PMAX], norm[PMAX];
   int dir_in_shadow = 0;
   *served = 0;
+  spath[0] = 0;
   if (!raw[0]) return 0; /* AT_EMPTY_PATH */
   if (raw[0] == '/') {
     snprintf(abs, sizeof abs, "%s", raw);
@@ -283,10 +284,12 @@ static int map_path(pid_t pid, long dirfd, const char *raw, char *out, int *serv
   int slash = rl > 1 && raw[rl - 1] == '/';
   if (under(norm, shadow, shadowlen)) {
     *served = 1;
+    snprintf(spath, PMAX, "%s", norm);
     return 0;
   }
   if (under(norm, base, baselen)) {
     *served = 1;
+    snprintf(spath, PMAX, "%s%s", shadow, norm + baselen);
     if (dir_in_shadow && strncmp(raw, "..", 2) != 0 && !strstr(raw, "/..")) return 0; /* resolves in the shadow as is */
     snprintf(out, PMAX, "%s%s%s", shadow, norm + baselen, slash ? "/" : "");
     return 1;
@@ -310,6 +313,7 @@ static int map_path(pid_t pid, long dirfd, const char *raw, char *out, int *serv
     if (found && under(real, base, baselen)) {
       *served = 1;
       snprintf(out, PMAX, "%s%s%s%s", shadow, real + baselen, found == 2 ? "/" : "", name);
+      snprintf(spath, PMAX, "%s", out);
       return 1;
     }
   }
@@ -457,6 +461,48 @@ static void skip(struct tracee *t, struct user_regs_struct *r, int err, const ch
   print_result(t, -err, note);
 }
 
+/*
+ * Lazy contents: the shadow starts with every directory, symlink and file, but files as empty
+ * placeholders of the right size; agentfs run fills one (over fd `fill_fd`, a socket) before the
+ * kernel may read it. Requests: "f PATH" fill (following symlinks), "t PATH" about to be truncated
+ * (no copy needed). A placeholder is known by its inode, so a moved or linked one is still filled
+ * from where the overlay has it.
+ */
+static int fill_fd = -1;
+
+static void fill(char kind, const char *path) {
+  char req[PMAX + 8];
+  int n = snprintf(req, sizeof req, "%c %s\n", kind, path);
+  if (n <= 0 || n >= (int)sizeof req) return;
+  for (int off = 0; off < n;) {
+    ssize_t w = write(fill_fd, req + off, n - off);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) { fill_fd = -1; return; }
+    off += w;
+  }
+  char c;
+  for (;;) { /* the answer is one newline */
+    ssize_t got = read(fill_fd, &c, 1);
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) { fill_fd = -1; return; }
+    if (c == '\n') return;
+  }
+}
+
+static char fill_kind(pid_t pid, const struct sc *sc, const struct user_regs_struct *r) {
+  unsigned long long flags = 0;
+  switch (sc->nr) {
+    case SYS_open: flags = r->rsi; break;
+    case SYS_openat: flags = r->rdx; break;
+    case 437: if (read_mem(pid, r->rdx, &flags, sizeof flags) < 0) return 'f'; break;
+    case SYS_creat: return 't';
+    case SYS_truncate: case SYS_execve: case SYS_execveat: return 'f';
+    default: return 0;
+  }
+  if ((flags & O_TRUNC) && (flags & O_ACCMODE) != O_RDONLY) return 't';
+  return 'f';
+}
+
 /* bind/connect on a unix socket path: the sockaddr is rebuilt below the stack pointer. */
 static void on_sockaddr(struct tracee *t, const struct sc *sc, struct user_regs_struct *r, int mod) {
   struct sockaddr_un sa;
@@ -470,7 +516,8 @@ static void on_sockaddr(struct tracee *t, const struct sc *sc, struct user_regs_
     memcpy(paths[0], sa.sun_path, n);
     paths[0][n] = 0;
     have[0] = 1;
-    rewrite = map_path(t->pid, AT_FDCWD, paths[0], mapped, &served, mod);
+    char spath[PMAX];
+    rewrite = map_path(t->pid, AT_FDCWD, paths[0], mapped, &served, mod, spath);
   }
   if (trace) format_call(t, sc, r, paths, have);
   t->exit_kind = trace ? 1 : 0;
@@ -500,8 +547,9 @@ static void on_seccomp(struct tracee *t) {
   if (!sc) return;
   t->sc = sc;
   t->regs = r;
-  char raw[2][PMAX], mapped[2][PMAX];
+  char raw[2][PMAX], mapped[2][PMAX], spath[2][PMAX];
   int have[2] = {0, 0}, rewrite[2] = {0, 0}, served = 0;
+  spath[0][0] = spath[1][0] = 0;
   int mod = modifies(t->pid, sc, &r);
   if (sc->kind == K_DENYALL) {
     if (trace) format_call(t, sc, &r, raw, have);
@@ -520,8 +568,13 @@ static void on_seccomp(struct tracee *t) {
     have[k] = 1;
     long dirfd = sc->dfd[k] >= 0 ? (long)(int)arg(&r, sc->dfd[k]) : AT_FDCWD;
     int s = 0;
-    rewrite[k] = map_path(t->pid, dirfd, raw[k], mapped[k], &s, mod);
+    rewrite[k] = map_path(t->pid, dirfd, raw[k], mapped[k], &s, mod, spath[k]);
     served |= s;
+  }
+  /* file contents are copied into the shadow on first use: ask before the kernel opens one */
+  if (fill_fd >= 0 && sc->kind == K_REWRITE) {
+    char kind = fill_kind(t->pid, sc, &r);
+    if (kind && spath[0][0]) fill(kind, spath[0]);
   }
   /* symlink targets under BASE point into the shadow while the run lasts (mapped back after) */
   char target[PMAX], newtarget[PMAX];
@@ -651,9 +704,11 @@ int main(int argc, char **argv) {
     else if (!strcmp(argv[i], "--shadow") && i + 1 < argc) snprintf(shadow, PMAX, "%s", argv[++i]);
     else if (!strcmp(argv[i], "--strace")) strace_on = 1;
     else if (!strcmp(argv[i], "--strace-file") && i + 1 < argc) strace_file = argv[++i];
+    else if (!strcmp(argv[i], "--fill-fd") && i + 1 < argc) fill_fd = atoi(argv[++i]);
     else usage();
   }
   if (i >= argc || base[0] != '/' || shadow[0] != '/') usage();
+  if (fill_fd >= 0) fcntl(fill_fd, F_SETFD, FD_CLOEXEC); /* not for the command */
   baselen = strlen(base);
   shadowlen = strlen(shadow);
   while (baselen > 1 && base[baselen - 1] == '/') base[--baselen] = 0;

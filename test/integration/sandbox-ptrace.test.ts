@@ -148,6 +148,31 @@ describe('agentfs run --experimental-sandbox', () => {
     expect(check.stdout).toBe(`${sha(changed)}  big.bin\n${sha(Buffer.concat([changed, changed]))}  twice.bin\n`);
   });
 
+  it('files the command never opened keep their content through moves, links, touches and dir renames', async () => {
+    const proj = project();
+    mkdirSync(join(proj, 'data/deep'), { recursive: true });
+    for (const n of ['a', 'b', 'c', 'd', 'f']) writeFileSync(join(proj, `data/${n}.txt`), `content ${n}\n`);
+    writeFileSync(join(proj, 'data/deep/e.txt'), 'content e\n');
+    execFileSync('ln', ['-s', 'data/d.txt', join(proj, 'to-d')]);
+    const before = snapshotTree(proj);
+    const r = await ptraceRun(proj, ['--session', 'lazy', '--', 'sh', '-c', [
+      'set -e',
+      'mv data/a.txt a-moved.txt',
+      'ln data/b.txt b-linked.txt',
+      'touch -d 2001-01-01 data/c.txt',
+      'mv data/deep deep-moved',
+      'cat to-d',
+      'ls -l data/c.txt | grep -c 2001',
+      'echo replaced > data/f.txt && cat data/f.txt',
+    ].join('\n')]);
+    expect(r.stderr).not.toMatch(/cannot|No such/);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe('content d\n1\nreplaced\n');
+    expect(snapshotTree(proj)).toEqual(before);
+    const check = await ptraceRun(proj, ['--session', 'lazy', '--', 'sh', '-c', 'cat a-moved.txt b-linked.txt data/b.txt data/c.txt deep-moved/e.txt data/f.txt; ls data; ls -l data/c.txt | grep -c 2001']);
+    expect(check.stdout).toBe('content a\ncontent b\ncontent b\ncontent c\ncontent e\nreplaced\nb.txt\nc.txt\nd.txt\nf.txt\n1\n');
+  });
+
   it('passes the exit status and records the run in the session timeline', async () => {
     const proj = project();
     const r = await ptraceRun(proj, ['--session', 'tl', '--', 'sh', '-c', 'echo v2 > VERSION; exit 3']);

@@ -6,6 +6,7 @@
  * directory at the shadow, and the shadow's changes go back into the overlay when it ends.
  */
 import { spawn } from 'node:child_process';
+import type { Duplex } from 'node:stream';
 import { existsSync, mkdirSync, mkdtempSync, realpathSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Agent } from '../../core/agent.js';
@@ -13,7 +14,7 @@ import { startCommandCall, type CommandCall } from '../../core/tools/index.js';
 import { locateNativeTool } from '../../platform/native-tool.js';
 import { RunError, prepareSession, type RunOutcome } from '../run.js';
 import { addRun, agentfsHome, claimServer, liveRuns, liveServer, releaseServer, removeRun } from '../sessions.js';
-import { materialize, shadowParent, writeBack } from './shadow.js';
+import { fillRequest, materialize, shadowParent, writeBack } from './shadow.js';
 
 export interface PtraceRunOptions {
   session?: string;
@@ -61,18 +62,20 @@ export async function runPtraceSandbox(options: PtraceRunOptions): Promise<RunOu
     const shadowRoot = shadowParent(agent.paths, agentfsHome());
     mkdirSync(shadowRoot, { recursive: true, mode: 0o700 });
     shadow = realpathSync(mkdtempSync(join(shadowRoot, `agentfs-shadow-${session.id}-`)));
-    const { snapshot } = materialize(agent.paths, agent.fs, cwd, shadow);
+    const m = materialize(agent.paths, cwd, shadow);
     addRun({ pid: process.pid, session: session.id, command: options.argv, cwd, startedAt: new Date().toISOString() });
     const call = recordStart(agent, options.argv, cwd);
     log(`agentfs: session ${session.id}: changes are kept in ${session.database}; see them with \`agentfs diff ${session.id}\``);
 
-    const args = ['--base', cwd, '--shadow', shadow];
+    const args = ['--base', cwd, '--shadow', shadow, '--fill-fd', '3'];
     if (options.straceFile) args.push('--strace-file', options.straceFile);
     else if (options.strace) args.push('--strace');
     args.push('--', ...options.argv);
     let outcome: { code: number | null; signal: NodeJS.Signals | null };
     try {
-      outcome = await launch(supervisor, args, shadow, {
+      const sh = shadow;
+      const serve = (socket: Duplex) => serveFills(socket, (kind, path) => fillRequest(agent.paths, agent.fs, sh, m, kind, path));
+      outcome = await launch(supervisor, args, shadow, serve, {
         ...process.env,
         PWD: cwd,
         AGENTFS: '1',
@@ -86,7 +89,7 @@ export async function runPtraceSandbox(options: PtraceRunOptions): Promise<RunOu
       // one commit for the whole write-back (what was applied before a failure is kept)
       const batch = agent.store.beginBatch();
       try {
-        writeBack(agent.paths, agent.fs, cwd, shadow, snapshot);
+        writeBack(agent.paths, agent.fs, cwd, shadow, m);
       } finally {
         if (batch) agent.store.commitBatch();
       }
@@ -105,9 +108,16 @@ export async function runPtraceSandbox(options: PtraceRunOptions): Promise<RunOu
 }
 
 /** Runs the supervisor with the terminal, in the shadow copy of the working directory. */
-function launch(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+function launch(
+  cmd: string,
+  args: string[],
+  cwd: string,
+  serve: (socket: Duplex) => void,
+  env: NodeJS.ProcessEnv,
+): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: 'inherit', env, cwd });
+    const child = spawn(cmd, args, { stdio: ['inherit', 'inherit', 'inherit', 'pipe'], env, cwd });
+    serve(child.stdio[3] as Duplex);
     const tty = process.stdin.isTTY === true;
     const signals: NodeJS.Signals[] = ['SIGTERM', 'SIGHUP', 'SIGUSR1', 'SIGUSR2', 'SIGINT', 'SIGQUIT'];
     const handlers = new Map<NodeJS.Signals, () => void>();
@@ -134,6 +144,29 @@ function launch(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv
       done();
       resolve({ code, signal });
     });
+  });
+}
+
+/** Answers the supervisor's fill requests, one line each, with one newline each. */
+function serveFills(socket: Duplex, handle: (kind: string, path: string) => void): void {
+  let buf = '';
+  socket.setEncoding('utf8');
+  socket.on('data', (chunk: string) => {
+    buf += chunk;
+    let nl: number;
+    while ((nl = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, nl);
+      buf = buf.slice(nl + 1);
+      try {
+        handle(line.slice(0, 1), line.slice(2));
+      } catch (e) {
+        process.stderr.write(`agentfs: --experimental-sandbox: cannot copy ${line.slice(2)} into the sandbox: ${(e as Error).message}\n`);
+      }
+      socket.write('\n');
+    }
+  });
+  socket.on('error', () => {
+    /* the supervisor is gone; its exit is reported by launch */
   });
 }
 

@@ -6,7 +6,7 @@
  * would (diff, commit and the timeline work the same). The base directory is never written.
  */
 import {
-  constants as fsConstants, chmodSync, closeSync, lstatSync, mkdirSync, openSync, statfsSync, readdirSync, readSync, readlinkSync, symlinkSync, utimesSync, writeSync,
+  constants as fsConstants, chmodSync, closeSync, fstatSync, ftruncateSync, lstatSync, realpathSync, mkdirSync, openSync, statfsSync, readdirSync, readSync, readlinkSync, symlinkSync, utimesSync, writeSync,
   type BigIntStats,
 } from 'node:fs';
 import { join } from 'node:path';
@@ -81,11 +81,31 @@ export function shadowParent(fs: PathFs, home: string): string {
   return join(home, 'shadow');
 }
 
-/** Writes the overlay's tree out to `shadow` (an existing empty directory). */
-export function materialize(fs: PathFs, fsys: FileSystem, base: string, shadow: string): { snapshot: Snapshot; counts: ShadowCounts } {
+/** A file of the shadow whose content is not there yet: where the overlay has it. */
+interface Placeholder {
+  v: string;
+  rel: string;
+}
+
+export interface Materialized {
+  snapshot: Snapshot;
+  counts: ShadowCounts;
+  /** unfilled files by shadow inode */
+  placeholders: Map<bigint, Placeholder>;
+  /** placeholders an open with O_TRUNC was about to empty (no copy made), with their ctime then */
+  truncating: Map<bigint, bigint>;
+}
+
+/**
+ * Writes the overlay's tree out to `shadow` (an existing empty directory): directories and
+ * symlinks as they are, files as placeholders of the right size, mode and times whose content
+ * comes on first use (`fill`, asked by the supervisor before the kernel opens one).
+ */
+export function materialize(fs: PathFs, base: string, shadow: string): Materialized {
   const snapshot: Snapshot = new Map();
   const counts: ShadowCounts = { files: 0, dirs: 0, symlinks: 0, skipped: [] };
   const dirModes: [string, number][] = [];
+  const pending = new Map<string, string>();
   const walk = (rel: string) => {
     const vpath = rel ? `/${rel}` : '/';
     for (const { name, attr } of fs.readdirPlus(vpath)) {
@@ -98,7 +118,14 @@ export function materialize(fs: PathFs, fsys: FileSystem, base: string, shadow: 
         walk(r);
         dirModes.push([r, attr.mode & 0o7777]);
       } else if (isReg(attr.mode)) {
-        copyOut(fs, fsys, v, out, attr.mode & 0o7777);
+        const fd = openSync(out, 'wx', 0o600);
+        try {
+          if (attr.size > 0) ftruncateSync(fd, attr.size);
+        } finally {
+          closeSync(fd);
+        }
+        if (attr.size > 0) pending.set(r, v);
+        chmodSync(out, attr.mode & 0o7777);
         utimesSync(out, attr.atime.sec + attr.atime.nsec / 1e9, attr.mtime.sec + attr.mtime.nsec / 1e9);
         counts.files++;
       } else if (isSymlink(attr.mode)) {
@@ -113,30 +140,83 @@ export function materialize(fs: PathFs, fsys: FileSystem, base: string, shadow: 
   walk('');
   // directory modes last: a read-only directory still had to be filled
   for (const [r, mode] of dirModes.reverse()) chmodSync(join(shadow, r), mode);
+  const placeholders = new Map<bigint, Placeholder>();
   const record = (rel: string) => {
     const st = lstatSync(rel ? join(shadow, rel) : shadow, { bigint: true });
     snapshot.set(rel, seen(st));
+    const v = pending.get(rel);
+    if (v !== undefined) placeholders.set(st.ino, { v, rel });
     if (st.isDirectory()) for (const name of readdirSync(rel ? join(shadow, rel) : shadow)) record(rel ? `${rel}/${name}` : name);
   };
   record('');
-  return { snapshot, counts };
+  return { snapshot, counts, placeholders, truncating: new Map() };
 }
 
-function copyOut(fs: PathFs, fsys: FileSystem, v: string, out: string, mode: number): void {
-  const h = fs.open(v, 'r');
-  const fd = openSync(out, 'wx', 0o600);
+function under(path: string, dir: string): boolean {
+  return path === dir || path.startsWith(`${dir}/`);
+}
+
+/**
+ * One request of the supervisor (see native/ptrace/supervisor.c): "f PATH" fill the file PATH
+ * leads to, "t PATH" it is about to be truncated.
+ */
+export function fillRequest(fs: PathFs, fsys: FileSystem, shadow: string, m: Materialized, kind: string, path: string): void {
+  if (!under(path, shadow)) return;
+  if (kind === 'f' || kind === 't') {
+    let real: string;
+    try {
+      real = realpathSync(path);
+    } catch {
+      return; // not there (yet): nothing to fill
+    }
+    if (!under(real, shadow)) return;
+    const st = lstatSync(real, { bigint: true });
+    const p = m.placeholders.get(st.ino);
+    if (!p) return;
+    if (kind === 't') {
+      m.truncating.set(st.ino, st.ctimeNs);
+      return;
+    }
+    // an O_TRUNC open that went through made it the command's file: nothing to fill, ever
+    const asked = m.truncating.get(st.ino);
+    if (asked !== undefined && asked !== st.ctimeNs) {
+      m.placeholders.delete(st.ino);
+      m.truncating.delete(st.ino);
+      return;
+    }
+    fillOne(fs, fsys, real, st.ino, m);
+  }
+}
+
+/** Copies a placeholder's content from the overlay, keeping its times and mode. */
+function fillOne(fs: PathFs, fsys: FileSystem, path: string, ino: bigint, m: Materialized): void {
+  const p = m.placeholders.get(ino)!;
+  const before = lstatSync(path, { bigint: true });
+  const mode = Number(before.mode & 0o7777n);
+  if ((mode & 0o600) !== 0o600) chmodSync(path, mode | 0o600);
+  const h = fs.open(p.v, 'r');
+  const fd = openSync(path, 'r+');
   try {
     for (let off = 0; ; ) {
       const piece = fsys.read(h.ino, off, PIECE);
       if (!piece.length) break;
-      for (let done = 0; done < piece.length; ) done += writeSync(fd, piece, done, piece.length - done);
+      for (let done = 0; done < piece.length; ) done += writeSync(fd, piece, done, piece.length - done, off + done);
       off += piece.length;
     }
+    const size = Number(before.size);
+    const got = fstatSync(fd).size;
+    if (got > size) ftruncateSync(fd, size); // the overlay file grew meanwhile: the placeholder's size holds
   } finally {
     closeSync(fd);
     fs.close(h.ino);
   }
-  chmodSync(out, mode);
+  if ((mode & 0o600) !== 0o600) chmodSync(path, mode);
+  utimesSync(path, Number(before.atimeNs) / 1e9, Number(before.mtimeNs) / 1e9);
+  m.placeholders.delete(ino);
+  m.truncating.delete(ino);
+  // filling is not a change of the command's
+  const prev = m.snapshot.get(p.rel);
+  if (prev && prev.ino === ino) m.snapshot.set(p.rel, seen(lstatSync(path, { bigint: true })));
 }
 
 /** Whether the shadow file's bytes differ from the overlay's, piece by piece. */
@@ -188,7 +268,8 @@ export interface WriteBackCounts {
  * first), then new and changed ones parents first. A file whose ctime, size and mtime are
  * unchanged is not read at all.
  */
-export function writeBack(fs: PathFs, fsys: FileSystem, base: string, shadow: string, snapshot: Snapshot): WriteBackCounts {
+export function writeBack(fs: PathFs, fsys: FileSystem, base: string, shadow: string, m: Materialized): WriteBackCounts {
+  const { snapshot } = m;
   const counts: WriteBackCounts = { written: 0, created: 0, removed: 0 };
   const now = new Map<string, BigIntStats>();
   const collect = (rel: string) => {
@@ -205,6 +286,21 @@ export function writeBack(fs: PathFs, fsys: FileSystem, base: string, shadow: st
     }
   };
   collect('');
+  // A placeholder an O_TRUNC open emptied holds what the command wrote; one whose open failed
+  // is still a placeholder. A placeholder moved or linked to a new path is filled now, while the
+  // overlay still has its source (the command never read it, so it was never filled).
+  for (const [ino, asked] of m.truncating) {
+    const p = m.placeholders.get(ino);
+    const st = p && now.get(p.rel);
+    if (!st || st.ino !== ino || st.ctimeNs !== asked) m.placeholders.delete(ino);
+  }
+  for (const [rel, st] of now) {
+    const p = st.isFile() ? m.placeholders.get(st.ino) : undefined;
+    if (p && p.rel !== rel) {
+      fillOne(fs, fsys, join(shadow, rel), st.ino, m);
+      now.set(rel, lstatSync(join(shadow, rel), { bigint: true }));
+    }
+  }
 
   // only the topmost of a removed subtree: one recursive rm covers the rest
   const removed = new Set<string>();
@@ -254,7 +350,8 @@ export function writeBack(fs: PathFs, fsys: FileSystem, base: string, shadow: st
       if (!changed) continue;
       const mode = Number(st.mode & 0o7777n);
       if (fresh || st.mtimeNs !== before!.mtimeNs || st.size !== before!.size || st.ino !== before!.ino) {
-        if (fresh || differs(fs, fsys, v, full, Number(st.size))) {
+        // an unfilled placeholder's content is the overlay's: only its times can have changed
+        if (!m.placeholders.has(st.ino) && (fresh || differs(fs, fsys, v, full, Number(st.size)))) {
           copyIn(fs, fsys, full, v, mode);
           if (fresh) counts.created++;
           else counts.written++;
