@@ -7,8 +7,8 @@
  */
 import { spawn } from 'node:child_process';
 import type { Duplex } from 'node:stream';
-import { existsSync, mkdirSync, mkdtempSync, realpathSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, realpathSync, rmSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { Agent } from '../../core/agent.js';
 import { startCommandCall, type CommandCall } from '../../core/tools/index.js';
 import { locateNativeTool } from '../../platform/native-tool.js';
@@ -42,6 +42,15 @@ export async function runPtraceSandbox(options: PtraceRunOptions): Promise<RunOu
   }
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const supervisor = supervisorPath();
+  // the supervisor runs in the shadow: a relative --strace-file is the caller's
+  const straceFile = options.straceFile === undefined ? undefined : resolve(options.straceFile);
+  if (straceFile !== undefined) {
+    try {
+      closeSync(openSync(straceFile, 'a'));
+    } catch (e) {
+      throw new RunError(`--strace-file ${options.straceFile}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+  }
   const cwd = realpathSync(process.cwd());
   const session = prepareSession(options.session, cwd);
   // the shadow is a private copy: two runs at once would each write back over the other
@@ -68,7 +77,7 @@ export async function runPtraceSandbox(options: PtraceRunOptions): Promise<RunOu
     log(`agentfs: session ${session.id}: changes are kept in ${session.database}; see them with \`agentfs diff ${session.id}\``);
 
     const args = ['--base', cwd, '--shadow', shadow, '--fill-fd', '3'];
-    if (options.straceFile) args.push('--strace-file', options.straceFile);
+    if (straceFile !== undefined) args.push('--strace-file', straceFile);
     else if (options.strace) args.push('--strace');
     args.push('--', ...options.argv);
     let outcome: { code: number | null; signal: NodeJS.Signals | null };
@@ -95,7 +104,7 @@ export async function runPtraceSandbox(options: PtraceRunOptions): Promise<RunOu
       }
     } catch (e) {
       keepShadow = true;
-      throw new RunError(`could not keep the run's changes in ${session.database} (${(e as Error).message}); they are still in ${shadow}`);
+      throw new RunError(`could not keep the run's changes in ${session.database} (${(e as Error).message}); they are still in ${shadow} (files the command never opened are empty placeholders there)`);
     } finally {
       recordEnd(call, outcome);
     }
