@@ -262,7 +262,19 @@ describe('agentfs run --experimental-sandbox', () => {
 
   it('python and node scripts work in the sandboxed directory', async () => {
     const proj = project();
-    writeFileSync(join(proj, 'script.py'), 'import os, json\nos.makedirs("py/out", exist_ok=True)\njson.dump(sorted(os.listdir(".")), open("py/out/list.json", "w"))\nprint(os.getcwd())\n');
+    writeFileSync(
+      join(proj, 'script.py'),
+      [
+        'import os, json, mmap',
+        'os.makedirs("py/out", exist_ok=True)',
+        'json.dump(sorted(os.listdir(".")), open("py/out/list.json", "w"))',
+        'with open("README.md", "rb") as f:',
+        '    m = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ); assert m[:6] == b"# proj", m[:6]',
+        'fd = os.open("README.md", os.O_RDONLY); d = os.dup(fd); os.lseek(d, 2, 0); assert os.pread(fd, 4, 2) == b"proj"; assert os.read(d, 4) == b"proj"',
+        'print(os.getcwd())',
+        '',
+      ].join('\n'),
+    );
     writeFileSync(join(proj, 'script.mjs'), 'import fs from "node:fs";\nfs.renameSync("README.md", "READ.md");\nfs.writeFileSync("node.txt", fs.readFileSync("READ.md", "utf8").toUpperCase());\nconsole.log(process.cwd(), fs.readdirSync(".").sort().join(","));\n');
     const before = snapshotTree(proj);
     const r = await ptraceRun(proj, ['--session', 'scripts', '--', 'sh', '-c', `python3 script.py && ${process.execPath} script.mjs`]);
