@@ -470,22 +470,23 @@ static void skip(struct tracee *t, struct user_regs_struct *r, int err, const ch
  */
 static int fill_fd = -1;
 
-static void fill(char kind, const char *path) {
+/* 0 when agentfs run answered; -1 when it is gone (the content cannot come: the call fails) */
+static int fill(char kind, const char *path) {
   char req[PMAX + 8];
   int n = snprintf(req, sizeof req, "%c %s\n", kind, path);
-  if (n <= 0 || n >= (int)sizeof req) return;
+  if (n <= 0 || n >= (int)sizeof req) return 0;
   for (int off = 0; off < n;) {
     ssize_t w = write(fill_fd, req + off, n - off);
     if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) { fill_fd = -1; return; }
+    if (w <= 0) return -1;
     off += w;
   }
   char c;
   for (;;) { /* the answer is one newline */
     ssize_t got = read(fill_fd, &c, 1);
     if (got < 0 && errno == EINTR) continue;
-    if (got <= 0) { fill_fd = -1; return; }
-    if (c == '\n') return;
+    if (got <= 0) return -1;
+    if (c == '\n') return 0;
   }
 }
 
@@ -574,7 +575,11 @@ static void on_seccomp(struct tracee *t) {
   /* file contents are copied into the shadow on first use: ask before the kernel opens one */
   if (fill_fd >= 0 && sc->kind == K_REWRITE) {
     char kind = fill_kind(t->pid, sc, &r);
-    if (kind && spath[0][0]) fill(kind, spath[0]);
+    if (kind && spath[0][0] && fill(kind, spath[0]) < 0) {
+      if (trace) format_call(t, sc, &r, raw, have);
+      skip(t, &r, EIO, "(agentfs run is gone: the file's content cannot be fetched)");
+      return;
+    }
   }
   /* symlink targets under BASE point into the shadow while the run lasts (mapped back after) */
   char target[PMAX], newtarget[PMAX];
@@ -709,6 +714,10 @@ int main(int argc, char **argv) {
   }
   if (i >= argc || base[0] != '/' || shadow[0] != '/') usage();
   if (fill_fd >= 0) fcntl(fill_fd, F_SETFD, FD_CLOEXEC); /* not for the command */
+  /* dies with agentfs run (which holds the session), and PTRACE_O_EXITKILL takes the command along */
+  pid_t parent = getppid();
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid() != parent) return 125;
   baselen = strlen(base);
   shadowlen = strlen(shadow);
   while (baselen > 1 && base[baselen - 1] == '/') base[--baselen] = 0;

@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CLI, runCli, run, tempDir } from '../support/cli.js';
 import { snapshotTree } from '../support/tree-snapshot.js';
@@ -324,6 +324,33 @@ describe('agentfs run --experimental-sandbox', () => {
     child.kill('SIGTERM');
     expect(await exited).toBe(5);
     expect(out).toBe('ready\ngot\n');
+  });
+
+  it('the command dies with agentfs run (SIGKILL): nothing keeps running on a shadow nobody writes back', async () => {
+    const proj = project();
+    const child = spawn(process.execPath, [CLI, 'run', '--experimental-sandbox', '--session', 'killed', '--', 'sh', '-c', 'echo "ready $$"; exec sleep 30'], {
+      cwd: proj,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise((resolve) => child.on('exit', resolve)); // not 'close': a survivor would hold the pipes
+    for (let i = 0; i < 200 && !/ready \d+/.test(out); i++) await new Promise((r) => setTimeout(r, 50));
+    const pid = Number(/ready (\d+)/.exec(out)![1]);
+    child.kill('SIGKILL');
+    await exited;
+    const alive = () => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    for (let i = 0; i < 100 && alive(); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(alive()).toBe(false);
+    for (const d of readdirSync('/dev/shm').filter((n) => n.startsWith('agentfs-shadow-killed-'))) rmSync(join('/dev/shm', d), { recursive: true, force: true });
   });
 
   it('refuses a second run of a live session, either kind, in one line', async () => {
