@@ -7,14 +7,14 @@
  */
 import { spawn } from 'node:child_process';
 import type { Duplex } from 'node:stream';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, realpathSync, rmSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, realpathSync, renameSync, rmSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import { Agent } from '../../core/agent.js';
 import { startCommandCall, type CommandCall } from '../../core/tools/index.js';
 import { locateNativeTool } from '../../platform/native-tool.js';
 import { RunError, prepareSession, type RunOutcome } from '../run.js';
 import { addRun, agentfsHome, claimServer, liveRuns, liveServer, releaseServer, removeRun } from '../sessions.js';
-import { fillRequest, materialize, shadowParent, writeBack } from './shadow.js';
+import { fillRequest, materialize, shadowParent, sweepShadows, writeBack } from './shadow.js';
 
 export interface PtraceRunOptions {
   session?: string;
@@ -70,7 +70,8 @@ export async function runPtraceSandbox(options: PtraceRunOptions): Promise<RunOu
   try {
     const shadowRoot = shadowParent(agent.paths, agentfsHome());
     mkdirSync(shadowRoot, { recursive: true, mode: 0o700 });
-    shadow = realpathSync(mkdtempSync(join(shadowRoot, `agentfs-shadow-${session.id}-`)));
+    sweepShadows(shadowRoot);
+    shadow = realpathSync(mkdtempSync(join(shadowRoot, `agentfs-shadow-${session.id}-${process.pid}-`)));
     const m = materialize(agent.paths, cwd, shadow);
     addRun({ pid: process.pid, session: session.id, command: options.argv, cwd, startedAt: new Date().toISOString() });
     const call = recordStart(agent, options.argv, cwd);
@@ -103,7 +104,15 @@ export async function runPtraceSandbox(options: PtraceRunOptions): Promise<RunOu
         if (batch) agent.store.commitBatch();
       }
     } catch (e) {
+      // out of the sweep's way (its name no longer says agentfs-shadow-)
       keepShadow = true;
+      const kept = join(dirname(shadow), `agentfs-kept-${basename(shadow).slice('agentfs-shadow-'.length)}`);
+      try {
+        renameSync(shadow, kept);
+        shadow = kept;
+      } catch {
+        /* say where it is */
+      }
       throw new RunError(`could not keep the run's changes in ${session.database} (${(e as Error).message}); they are still in ${shadow} (files the command never opened are empty placeholders there)`);
     } finally {
       recordEnd(call, outcome);

@@ -6,10 +6,11 @@
  * would (diff, commit and the timeline work the same). The base directory is never written.
  */
 import {
-  constants as fsConstants, chmodSync, closeSync, fstatSync, ftruncateSync, lstatSync, realpathSync, mkdirSync, openSync, statfsSync, readdirSync, readSync, readlinkSync, symlinkSync, utimesSync, writeSync,
+  constants as fsConstants, chmodSync, closeSync, fstatSync, ftruncateSync, lstatSync, realpathSync, mkdirSync, openSync, statfsSync, readdirSync, readSync, readlinkSync, rmSync, symlinkSync, utimesSync, writeSync,
   type BigIntStats,
 } from 'node:fs';
 import { join } from 'node:path';
+import { isAlive } from '../../core/process-alive.js';
 import { isFsError } from '../../core/errors.js';
 import type { PathFs } from '../../core/fs/paths.js';
 import { isDir, isReg, isSymlink, type FileSystem } from '../../core/types.js';
@@ -79,6 +80,31 @@ export function shadowParent(fs: PathFs, home: string): string {
     /* no /dev/shm */
   }
   return join(home, 'shadow');
+}
+
+/**
+ * Removes shadows left by runs that died (a killed `agentfs run` cannot remove its own; in
+ * /dev/shm they hold memory). Names carry the run's pid: agentfs-shadow-<session>-<pid>-XXXXXX.
+ */
+export function sweepShadows(parent: string): void {
+  let names: string[];
+  try {
+    names = readdirSync(parent);
+  } catch {
+    return;
+  }
+  const uid = process.getuid?.();
+  for (const name of names) {
+    const m = /^agentfs-shadow-.+-(\d+)-[A-Za-z0-9]{6}$/.exec(name);
+    if (!m || isAlive(Number(m[1]))) continue;
+    const path = join(parent, name);
+    try {
+      if (uid !== undefined && lstatSync(path).uid !== uid) continue;
+      rmSync(path, { recursive: true, force: true });
+    } catch {
+      /* another run is sweeping it */
+    }
+  }
 }
 
 /** A file of the shadow whose content is not there yet: where the overlay has it. */
