@@ -18,6 +18,10 @@ echo "prebuild: sandbox launcher -> native/prebuilds/$tuple/agentfs-sandbox" >&2
 cc -O2 -Wall -s -o "native/prebuilds/$tuple/agentfs-sandbox" native/sandbox/launcher.c
 echo "prebuild: record's tether -> native/prebuilds/$tuple/agentfs-tether" >&2
 cc -O2 -Wall -s -o "native/prebuilds/$tuple/agentfs-tether" native/tether/tether.c
+if [ "$tuple" = linux-x64 ]; then
+  echo "prebuild: ptrace supervisor -> native/prebuilds/$tuple/agentfs-ptrace" >&2
+  cc -O2 -Wall -s -o "native/prebuilds/$tuple/agentfs-ptrace" native/ptrace/supervisor.c
+fi
 
 echo "prebuild: dist/" >&2
 rm -rf dist

@@ -53,6 +53,11 @@ if [ ! -x native/tether/build/agentfs-tether ] || [ native/tether/tether.c -nt n
   mkdir -p native/tether/build && cc -O2 -Wall -o native/tether/build/agentfs-tether native/tether/tether.c
 fi
 
+# ptrace supervisor for `agentfs run --experimental-sandbox` (Linux x86_64 only).
+if [ "$(uname -s)-$(uname -m)" = Linux-x86_64 ] && { [ ! -x native/ptrace/build/agentfs-ptrace ] || [ native/ptrace/supervisor.c -nt native/ptrace/build/agentfs-ptrace ]; }; then
+  mkdir -p native/ptrace/build && cc -O2 -Wall -o native/ptrace/build/agentfs-ptrace native/ptrace/supervisor.c
+fi
+
 # TypeScript -> dist/
 node node_modules/typescript/bin/tsc -p tsconfig.json
 # The web app of `agentfs ui` -> dist/ui/assets (esbuild, about a second)

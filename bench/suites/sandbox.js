@@ -33,6 +33,15 @@ export async function run(report) {
   const root = mkdtempSync(join(tmpdir(), 'agentfs-bench-sandbox-'));
   const env = { ...process.env, AGENTFS_HOME: join(root, 'home') };
   const agentfs = (session) => [process.execPath, CLI, 'run', '--session', session, '--'];
+  // run --experimental-sandbox: its start copies the directory out and its end writes the changes
+  // back, both outside what timeInside measures, so the whole run's wall time is reported too
+  const ptrace = (session) => [process.execPath, CLI, 'run', '--experimental-sandbox', '--session', session, '--'];
+  const wall = (prefix, cwd, work) => {
+    const t = Date.now();
+    const r = spawnSync(prefix[0], [...prefix.slice(1), 'sh', '-c', work], { cwd, env, encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`${prefix.join(' ')} failed: ${r.stderr}`);
+    return Date.now() - t;
+  };
   const native = ['/usr/bin/env'];
   try {
     // start-up: run of a command that does nothing
@@ -44,6 +53,8 @@ export async function run(report) {
     const t1 = Date.now();
     spawnSync('true');
     report({ suite: 'sandbox', workload: 'run -- true (start-up)', agentfs: startup, baseline: Date.now() - t1, baselineName: 'spawn', unit: 'ms' });
+    const ptStartup = wall(ptrace('pt-empty'), empty, 'true');
+    report({ suite: 'sandbox', workload: 'ptrace: run -- true (start-up)', agentfs: ptStartup, baseline: startup, baselineName: 'plain run', unit: 'ms' });
 
     // rm -rf of a 10k-file tree
     const tree = join(root, 'rm-base');
@@ -54,6 +65,11 @@ export async function run(report) {
     const rmSandbox = timeInside(agentfs('rm'), tree, env, 'rm -rf tree');
     const rmNative = timeInside(native, nativeCopy, env, 'rm -rf tree');
     report({ suite: 'sandbox', workload: 'rm -rf 10k-file tree', agentfs: rmSandbox, baseline: rmNative, baselineName: 'native', unit: 'ms', note: 'target <= 5x' });
+    const rmPtrace = timeInside(ptrace('pt-rm'), tree, env, 'rm -rf tree');
+    report({ suite: 'sandbox', workload: 'ptrace: rm -rf 10k-file tree', agentfs: rmPtrace, baseline: rmSandbox, baselineName: 'plain run', unit: 'ms' });
+    const rmPtraceWall = wall(ptrace('pt-rm-wall'), tree, 'rm -rf tree');
+    const rmPlainWall = wall(agentfs('rm-wall'), tree, 'rm -rf tree');
+    report({ suite: 'sandbox', workload: 'ptrace: rm -rf 10k, whole run', agentfs: rmPtraceWall, baseline: rmPlainWall, baselineName: 'plain run', unit: 'ms', note: 'copy out + write back' });
 
     // git status on a 5k-file repository
     const repo = join(root, 'repo');
@@ -68,6 +84,8 @@ export async function run(report) {
     report({ suite: 'sandbox', workload: 'git status, 5k files (warm)', agentfs: gsSandbox, baseline: gsNative, baselineName: 'native', unit: 'ms', note: 'target <= 5x' });
     const gsCold = timeInside(agentfs('git-cold'), repo, env, 'git status --porcelain', 1);
     report({ suite: 'sandbox', workload: 'git status, 5k files (first in run)', agentfs: gsCold, baseline: gsNative, baselineName: 'native', unit: 'ms' });
+    const gsPtrace = timeInside(ptrace('pt-git'), repo, env, 'git status --porcelain', 5, 1);
+    report({ suite: 'sandbox', workload: 'ptrace: git status, 5k files (warm)', agentfs: gsPtrace, baseline: gsNative, baselineName: 'native', unit: 'ms' });
   } finally {
     rmSync(root, { recursive: true, force: true });
   }

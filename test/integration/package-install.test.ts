@@ -68,9 +68,11 @@ describe('the packed tarball', () => {
     expect(list.filter((f) => f.startsWith('native/')).sort()).toEqual([
       'native/binding.gyp',
       'native/fuse_session.cc',
+      'native/prebuilds/linux-x64/agentfs-ptrace',
       'native/prebuilds/linux-x64/agentfs-sandbox',
       'native/prebuilds/linux-x64/agentfs-tether',
       'native/prebuilds/linux-x64/node.glibc.node',
+      'native/ptrace/supervisor.c',
       'native/sandbox/launcher.c',
       'native/tether/tether.c',
     ]);
@@ -112,6 +114,13 @@ describe('npm install -g on a machine with no compiler', () => {
     const diff = ok(await agentfs(['diff', 'sbx'], cwd)).stdout;
     expect(diff).toMatch(/A\s+file\s+new\.txt/);
     expect(diff).toMatch(/M\s+file\s+base\.txt/);
+
+    // the same through the prebuilt ptrace supervisor (run --experimental-sandbox)
+    const traced = ok(await agentfs(['run', '--experimental-sandbox', '--session', 'pt', 'sh', '-c', 'cat base.txt; echo traced > base.txt'], cwd));
+    expect(traced.stdout).toBe('from the host\n');
+    expect(readFileSync(join(cwd, 'base.txt'), 'utf8')).toBe('from the host\n');
+    expect(ok(await agentfs(['diff', 'pt'], cwd)).stdout).toMatch(/M\s+file\s+base\.txt/);
+    expect(existsSync(join(prefix, 'lib', 'node_modules', 'agentfs', 'native', 'ptrace', 'build'))).toBe(false);
 
     // a recorded command, started through the prebuilt tether (no compiler to build one here)
     const recorded = await agentfs(['record', 'smoke', '--', 'sh', '-c', 'echo recorded; exit 3'], cwd);

@@ -1,11 +1,15 @@
 import type { Command } from 'commander';
 import { RunError, runSandbox } from '../../sandbox/index.js';
+import { runPtraceSandbox } from '../../sandbox/ptrace/run.js';
 import { UserError } from '../errors.js';
 
 interface RunOpts {
   session?: string;
   allow: string[];
   defaultAllows: boolean;
+  experimentalSandbox?: boolean;
+  strace?: boolean;
+  straceFile?: string;
 }
 
 export function registerRun(program: Command): void {
@@ -18,12 +22,21 @@ export function registerRun(program: Command): void {
     .option('--session <ID>', 'session id: resume its changes (default: a new session)')
     .option('--allow <DIR>', 'also allow writes to DIR (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--no-default-allows', 'do not allow /tmp, ~/.cache, ~/.npm, ~/.config, ~/.local and the agent tools\u2019 directories')
+    .option('--experimental-sandbox', 'use the ptrace sandbox (Linux x86_64): no FUSE or namespaces; only the working directory is isolated')
+    .option('--strace', 'with --experimental-sandbox: show intercepted syscalls on stderr')
+    .option('--strace-file <PATH>', 'with --experimental-sandbox: append intercepted syscalls to PATH')
     .argument('<CMD...>', 'command and its arguments')
     .passThroughOptions()
     .action(async (argv: string[], opts: RunOpts) => {
       let outcome;
       try {
-        outcome = await runSandbox({ session: opts.session, allow: opts.allow, defaultAllows: opts.defaultAllows, argv });
+        if (opts.experimentalSandbox) {
+          if (opts.allow.length) throw new RunError('--allow has no meaning with --experimental-sandbox (it does not make the rest of the system read-only)');
+          outcome = await runPtraceSandbox({ session: opts.session, argv, strace: opts.strace, straceFile: opts.straceFile });
+        } else {
+          if (opts.strace || opts.straceFile) throw new RunError('--strace and --strace-file need --experimental-sandbox');
+          outcome = await runSandbox({ session: opts.session, allow: opts.allow, defaultAllows: opts.defaultAllows, argv });
+        }
       } catch (e) {
         if (e instanceof RunError) throw new UserError(e.message);
         throw e;
