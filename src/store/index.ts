@@ -1,5 +1,5 @@
 export { Store, type Db, type Statement, type OpenOptions } from './store.js';
 export { StoreError } from './errors.js';
-export { databasePath, looksLikePath, targetFromArg, validateId, AGENT_DIR, type AgentTarget } from './locate.js';
+export { databasePath, looksLikePath, targetFromArg, validateId, isValidId, AGENT_DIR, type AgentTarget } from './locate.js';
 export { SCHEMA_VERSION, DEFAULT_CHUNK_SIZE } from './schema.js';
 export { detectLayout, type Layout } from './layout.js';

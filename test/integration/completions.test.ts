@@ -102,6 +102,64 @@ describe('bash', () => {
   });
 });
 
+describe('hostile names', () => {
+  let weird: string;
+  let script: string;
+  let weirdEnv: NodeJS.ProcessEnv;
+  beforeAll(async () => {
+    weirdEnv = { ...env, AGENTFS_HOME: join(t.dir, 'agentfs-home-weird') };
+    weird = join(t.dir, 'weird');
+    mkdirSync(join(weird, '.agentfs'), { recursive: true });
+    expect((await runCli(['init', 'good'], { cwd: weird, env })).code).toBe(0);
+    // files in .agentfs/ that are no agent id: each would break the line protocol, glob, or put
+    // a command substitution on the user's command line
+    for (const name of ['a b', "q'uote", 'd"q', 'nl\nx', '$(touch PWNED)', '`touch PWNED`', '*', ':files', '-rf', 'x;touch PWNED']) {
+      writeFileSync(join(weird, '.agentfs', `${name}.db`), '');
+    }
+    for (const f of ['*', 'a', 'b']) writeFileSync(join(weird, f), '');
+    for (const d of ['[ab]', 'd 1', '?']) mkdirSync(join(weird, d));
+    // a session record whose id is no id either
+    const sessions = join(t.dir, 'agentfs-home-weird', 'sessions');
+    mkdirSync(sessions, { recursive: true });
+    writeFileSync(join(sessions, 'evil.json'), JSON.stringify({ id: '$(touch PWNED)', database: '/nope.db', base: weird, createdAt: '2026-01-01T00:00:00Z' }));
+    const home = join(t.dir, 'home-weird');
+    expect((await cli(['completions', 'install', 'bash'], { HOME: home })).code).toBe(0);
+    script = join(home, '.local/share/bash-completion/completions/agentfs');
+  });
+
+  /** Completes in bash as the bash test above does; also returns what bash's own compgen gives. */
+  async function bash(words: string[], compgen?: string): Promise<{ got: string[]; expected: string[] }> {
+    const quoted = ['agentfs', ...words].map((w) => `'${w}'`).join(' ');
+    const reference = compgen ? `echo ===; compgen ${compgen} -- '${words[words.length - 1]}'` : '';
+    const r = await run('bash', ['--norc', '-c', `source '${script}'; COMP_WORDS=(${quoted}); COMP_CWORD=${words.length}; _agentfs; printf '%s\\n' "\${COMPREPLY[@]}"; ${reference}`], {
+      cwd: weird,
+      env: weirdEnv,
+    });
+    expect(r.stderr).toBe('');
+    const [got, expected] = r.stdout.split('===\n');
+    const lines = (s = '') => s.split('\n').filter(Boolean).sort();
+    return { got: lines(got), expected: lines(expected) };
+  }
+
+  it('offers only names that are agent or session ids', async () => {
+    expect((await bash(['fs', 'ls', ''])).got).toEqual(['good']);
+    expect((await bash(['diff', ''])).got).toEqual(['good']);
+    expect((await bash(['run', '--session', ''])).got).toEqual([]);
+    const zsh = await run(process.execPath, [CLI, '__complete', 'zsh', '--', 'fs', 'ls', ''], { cwd: weird, env: weirdEnv });
+    expect(zsh.stdout).toBe('good:agent\n');
+    expect(existsSync(join(weird, 'PWNED'))).toBe(false);
+  });
+
+  it('hands host paths over unglobbed, one per name', async () => {
+    const dirs = await bash(['mount', 'good', ''], '-d');
+    expect(dirs.got).toEqual(dirs.expected);
+    expect(dirs.got).toEqual(expect.arrayContaining(['[ab]', 'd 1', '?']));
+    const files = await bash(['exec', 'good', 'ls', ''], '-f');
+    expect(files.got).toEqual(files.expected);
+    expect(files.got).toEqual(expect.arrayContaining(['*', 'a', 'b', 'd 1']));
+  });
+});
+
 describe('install and uninstall', () => {
   it('installs for the shell in $SHELL, says where, and uninstall removes exactly that', async () => {
     const home = join(t.dir, 'home-fish');

@@ -49,18 +49,24 @@ const HEADER = (shell: Shell): string =>
 export function completionScript(shell: Shell): string {
   switch (shell) {
     case 'bash':
+      // Lines are read with `read -r`, never from an unquoted $(...): that would glob
+      // (a file named '*') and split names with spaces.
       return `${HEADER(shell)}
+_agentfs_add() {
+  local c
+  while IFS= read -r c; do COMPREPLY+=("$c"); done
+}
 _agentfs() {
-  local cur=\${COMP_WORDS[COMP_CWORD]} line IFS=$'\\n'
+  local cur=\${COMP_WORDS[COMP_CWORD]} line
   COMPREPLY=()
-  for line in $(command agentfs __complete bash -- "\${COMP_WORDS[@]:1:COMP_CWORD}" 2>/dev/null); do
+  while IFS= read -r line; do
     case $line in
-      :files) compopt -o filenames 2>/dev/null; COMPREPLY+=($(compgen -f -- "$cur")) ;;
-      :dirs) compopt -o filenames 2>/dev/null; COMPREPLY+=($(compgen -d -- "$cur")) ;;
-      :commands) COMPREPLY+=($(compgen -c -- "$cur")) ;;
-      *) COMPREPLY+=("$line") ;;
+      :files) compopt -o filenames 2>/dev/null; _agentfs_add < <(compgen -f -- "$cur") ;;
+      :dirs) compopt -o filenames 2>/dev/null; _agentfs_add < <(compgen -d -- "$cur") ;;
+      :commands) _agentfs_add < <(compgen -c -- "$cur") ;;
+      ?*) COMPREPLY+=("$line") ;;
     esac
-  done
+  done < <(command agentfs __complete bash -- "\${COMP_WORDS[@]:1:COMP_CWORD}" 2>/dev/null)
 }
 complete -F _agentfs agentfs
 `;
