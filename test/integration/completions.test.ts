@@ -180,6 +180,50 @@ describe('install and uninstall', () => {
     expect(again.stdout).toContain('No fish completions installed');
   });
 
+  it('uninstall leaves the home directory as install found it', async () => {
+    const home = join(t.dir, 'home-roundtrip');
+    mkdirSync(home);
+    for (const shell of ['bash', 'zsh', 'fish']) {
+      expect((await cli(['completions', 'install', shell], { HOME: home })).code).toBe(0);
+      expect((await cli(['completions', 'uninstall', shell], { HOME: home })).code).toBe(0);
+      expect(readdirSync(home, { recursive: true }), shell).toEqual([]);
+    }
+    // a directory that holds something else stays
+    mkdirSync(join(home, '.zfunc'));
+    writeFileSync(join(home, '.zfunc', '_other'), '');
+    expect((await cli(['completions', 'install', 'zsh'], { HOME: home })).code).toBe(0);
+    expect((await cli(['completions', 'uninstall', 'zsh'], { HOME: home })).code).toBe(0);
+    expect(readdirSync(join(home, '.zfunc'))).toEqual(['_other']);
+  });
+
+  it('ignores relative XDG directories and writes nothing in the working directory', async () => {
+    const home = join(t.dir, 'home-relative');
+    const cwd = join(t.dir, 'cwd-relative');
+    mkdirSync(cwd);
+    const rel = { HOME: home, XDG_DATA_HOME: 'data', XDG_CONFIG_HOME: 'config', ZDOTDIR: 'zdot', BASH_COMPLETION_USER_DIR: 'bc' };
+    const files = { bash: '.local/share/bash-completion/completions/agentfs', zsh: '.zfunc/_agentfs', fish: '.config/fish/completions/agentfs.fish' };
+    for (const [shell, file] of Object.entries(files)) {
+      const r = await runCli(['completions', 'install', shell], { cwd, env: { ...env, ...rel } });
+      expect(r.stdout).toContain(`Installed ${shell} completions in ${join(home, file)} `);
+      expect(existsSync(join(home, file))).toBe(true);
+    }
+    expect(readdirSync(cwd)).toEqual([]);
+  });
+
+  it.skipIf(process.getuid?.() !== 0)('with HOME empty, uses the account home (not the working directory)', async () => {
+    // uid 65534 (nobody) has a home that does not exist and cannot be made
+    const cwd = join(t.dir, 'cwd-nohome');
+    mkdirSync(cwd, { mode: 0o777 });
+    chmodSync(cwd, 0o777);
+    const r = await run('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, CLI, 'completions', 'install', 'fish'], {
+      cwd,
+      env: { ...env, HOME: '', XDG_CONFIG_HOME: '' },
+    });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^agentfs: [^\n]*\/nonexistent[^\n]*\n$/);
+    expect(readdirSync(cwd)).toEqual([]);
+  });
+
   it('refuses a shell it does not know, in one line, writing nothing', async () => {
     const home = join(t.dir, 'home-tcsh');
     mkdirSync(home);
