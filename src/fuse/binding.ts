@@ -158,13 +158,16 @@ export function checkFuse(): void {
     );
   }
   loadBinding();
-  if (process.getuid?.() !== 0 && !findFusermount()) {
+  if (process.getuid?.() !== 0 && !fusermountPath()) {
     throw new FuseUnavailableError(`fusermount3 is not installed: install the ${FUSE_PACKAGE} package (Debian/Ubuntu: apt-get install ${FUSE_PACKAGE})`);
   }
 }
 
-/** libfuse runs fusermount3 from /usr/bin (its build-time directory) or from PATH. */
-function findFusermount(): boolean {
+/**
+ * Where fusermount3 is: libfuse runs it from /usr/bin (its build-time directory) or from PATH,
+ * and unmounting uses the same one, so a PATH without /usr/bin mounts and unmounts alike.
+ */
+export function fusermountPath(): string | undefined {
   const dirs = ['/usr/bin', '/bin', ...(process.env.PATH ?? '').split(delimiter).filter(Boolean)];
-  return dirs.some((d) => existsSync(join(d, 'fusermount3')));
+  return dirs.map((d) => join(d, 'fusermount3')).find((p) => existsSync(p));
 }

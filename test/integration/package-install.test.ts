@@ -6,7 +6,8 @@
  * run serves every test here.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
@@ -130,6 +131,47 @@ describe('npm install -g on a machine with no compiler', () => {
   it('runs from the tarball with npx', async () => {
     const r = ok(await run('npx', ['--yes', '--prefer-offline', '--package', tarball, '--', 'agentfs', '--version'], { cwd: work.dir, env }));
     expect(r.stdout.trim()).toBe(VERSION);
+  });
+});
+
+describe.skipIf(!isRoot)('as a user who is not root', () => {
+  /** Runs a shell script as uid 65534 (nobody) with the tools-only PATH (no fusermount3 on it). */
+  function asNobody(script: string, home: string): Promise<CliResult> {
+    return run('/usr/bin/setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'sh', '-c', script], {
+      cwd: join(home, 'project'),
+      env: { PATH: env.PATH, HOME: home, TMPDIR: join(home, 'tmp') },
+    });
+  }
+
+  it('mount, unmount, exec and run find fusermount3 where libfuse does, and leave no mount behind', async () => {
+    chmodSync(work.dir, 0o755); // the installed package is under it
+    const home = join(work.dir, 'nobody');
+    for (const d of ['', 'project', 'project/mnt', 'tmp']) {
+      mkdirSync(join(home, d), { recursive: true });
+      chownSync(join(home, d), 65534, 65534);
+    }
+    const mounted = () => readFileSync('/proc/mounts', 'utf8').split('\n').filter((l) => l.includes(home));
+    try {
+      const r = await asNobody(
+        [
+          'set -e',
+          'agentfs init u',
+          'agentfs mount u mnt',
+          'echo via-mount > mnt/m.txt',
+          'agentfs unmount mnt',
+          'agentfs exec u sh -c "cat m.txt"',
+          'agentfs run --session s sh -c "echo x > y"',
+          'agentfs diff s',
+        ].join('\n'),
+        home,
+      );
+      expect(r.stderr).not.toMatch(/ENOENT|cannot unmount/);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toMatch(/\nUnmounted [^\n]*\/mnt\nvia-mount\nA file    y\n$/);
+      expect(mounted()).toEqual([]);
+    } finally {
+      for (const line of mounted()) spawnSync('umount', ['-l', line.split(' ')[1]!]);
+    }
   });
 });
 
