@@ -5,7 +5,7 @@
  * `[op, id, ino, uid, gid, pid, ...args]`; each is answered once through a reply function.
  */
 import { createRequire } from 'node:module';
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -170,4 +170,17 @@ export function checkFuse(): void {
 export function fusermountPath(): string | undefined {
   const dirs = ['/usr/bin', '/bin', ...(process.env.PATH ?? '').split(delimiter).filter(Boolean)];
   return dirs.map((d) => join(d, 'fusermount3')).find((p) => existsSync(p));
+}
+
+/**
+ * Why a mount failed for a user who is not root, where it can be told: fusermount3 mounts for
+ * them only when it is setuid root (a copied or reinstalled-by-hand one is not).
+ */
+export function mountFailureHint(): string | undefined {
+  if (process.getuid?.() === 0) return undefined;
+  const fusermount = fusermountPath();
+  if (!fusermount) return undefined;
+  const st = statSync(fusermount);
+  if (st.uid === 0 && st.mode & 0o4000) return undefined;
+  return `${fusermount} is not setuid root, so it cannot mount for other users: reinstall the ${FUSE_PACKAGE} package (Debian/Ubuntu: apt-get install --reinstall ${FUSE_PACKAGE})`;
 }

@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import { constants as osConstants } from 'node:os';
 import { errnoOf, isFsError } from '../core/errors.js';
 import type { FileSystem } from '../core/types.js';
-import { checkFuse, fusermountPath, loadBinding, Op, ARG, type NativeBinding, type RawRequest, type SessionHandle } from './binding.js';
+import { checkFuse, fusermountPath, loadBinding, mountFailureHint, Op, ARG, type NativeBinding, type RawRequest, type SessionHandle } from './binding.js';
 import { HANDLERS, MUTATING, SYNCING } from './handlers/index.js';
 import { ServeState, type CacheTimeouts, type Reply } from './state.js';
 
@@ -112,7 +112,13 @@ export class FuseServer {
   static async mount(fs: FileSystem, mountpoint: string, options: FuseMountOptions = {}): Promise<FuseServer> {
     checkFuse();
     const server = new FuseServer(fs, mountpoint, options);
-    server.start();
+    try {
+      server.start();
+    } catch (e) {
+      const hint = (e as { code?: string }).code === 'EMOUNT' ? mountFailureHint() : undefined;
+      if (hint) (e as Error).message += `; ${hint}`;
+      throw e;
+    }
     await server.readyPromise;
     return server;
   }

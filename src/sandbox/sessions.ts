@@ -59,6 +59,11 @@ export function saveSession(rec: SessionRecord): void {
   writeJson(join(sessionsDir(), `${rec.id}.json`), rec);
 }
 
+/** Removes a session made by a run that then failed to start (its record and database). */
+export function removeSession(rec: SessionRecord): void {
+  for (const f of [rec.database, `${rec.database}-wal`, `${rec.database}-shm`, join(sessionsDir(), `${rec.id}.json`)]) rmSync(f, { force: true });
+}
+
 export function loadSession(id: string): SessionRecord | undefined {
   return readJson<SessionRecord>(join(sessionsDir(), `${id}.json`));
 }

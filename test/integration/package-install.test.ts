@@ -6,7 +6,7 @@
  * run serves every test here.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -143,13 +143,19 @@ describe.skipIf(!isRoot)('as a user who is not root', () => {
     });
   }
 
-  it('mount, unmount, exec and run find fusermount3 where libfuse does, and leave no mount behind', async () => {
+  /** A home directory of nobody's, with a project/mnt and a tmp. */
+  function nobodyHome(name: string): string {
     chmodSync(work.dir, 0o755); // the installed package is under it
-    const home = join(work.dir, 'nobody');
+    const home = join(work.dir, name);
     for (const d of ['', 'project', 'project/mnt', 'tmp']) {
       mkdirSync(join(home, d), { recursive: true });
       chownSync(join(home, d), 65534, 65534);
     }
+    return home;
+  }
+
+  it('mount, unmount, exec and run find fusermount3 where libfuse does, and leave no mount behind', async () => {
+    const home = nobodyHome('nobody');
     const mounted = () => readFileSync('/proc/mounts', 'utf8').split('\n').filter((l) => l.includes(home));
     try {
       const r = await asNobody(
@@ -172,6 +178,33 @@ describe.skipIf(!isRoot)('as a user who is not root', () => {
     } finally {
       for (const line of mounted()) spawnSync('umount', ['-l', line.split(' ')[1]!]);
     }
+  });
+
+  it('where fusermount3 is not setuid root, mount/exec/run say so and leave nothing behind', async () => {
+    const home = nobodyHome('nobody2');
+    const copy = join(work.dir, 'fusermount3-nosuid');
+    cpSync('/usr/bin/fusermount3', copy);
+    chmodSync(copy, 0o755);
+    const script = [
+      'agentfs init u >/dev/null',
+      'agentfs mount u mnt; echo "mount=$?"',
+      'agentfs exec u true; echo "exec=$?"',
+      'agentfs run --session s true; echo "run=$?"',
+      'ls -A "$HOME/.agentfs/sessions" 2>/dev/null; ls -A mnt',
+    ].join('\n');
+    // a private mount namespace where /usr/bin/fusermount3 is a copy without the setuid bit
+    const r = await run(
+      '/usr/bin/unshare',
+      ['-m', '/bin/sh', '-c', `mount --make-rprivate / && mount --bind '${copy}' /usr/bin/fusermount3 && exec /usr/bin/setpriv --reuid=65534 --regid=65534 --clear-groups sh -c '${script}'`],
+      { cwd: join(home, 'project'), env: { PATH: `${env.PATH}:/usr/sbin:/usr/bin:/sbin:/bin`, HOME: home, TMPDIR: join(home, 'tmp') } },
+    );
+    expect(r.stdout).toBe('mount=1\nexec=1\nrun=1\n');
+    const lines = r.stderr.trim().split('\n');
+    expect(lines, r.stderr).toHaveLength(3);
+    for (const line of lines) expect(line).toMatch(/^agentfs: cannot mount on .*; \/usr\/bin\/fusermount3 is not setuid root, .*fuse3\)$/);
+    // no temporary mountpoint of exec's (the runtime directory keeps the mount server's log)
+    expect(readdirSync(join(home, 'tmp')).filter((f) => !f.startsWith('agentfs-6'))).toEqual([]);
+    expect(readFileSync('/proc/mounts', 'utf8')).not.toContain(home);
   });
 });
 
