@@ -341,6 +341,23 @@ console.log(JSON.stringify({ text, n }));
     expect(JSON.parse(r.stdout)).toEqual({ text: 'from the sdk', n: { step: 2 } });
   });
 
+  it('type-checks from a CommonJS TypeScript project with module nodenext, as the manual says', async () => {
+    const dir = join(project, 'cjs-ts');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'cjs-ts', private: true, type: 'commonjs' }));
+    writeFileSync(join(dir, 'main.ts'), `import { AgentFS } from 'agentfs';\nexport async function size(): Promise<number> {\n  const a = await AgentFS.open({});\n  return (await a.fs.stat('/')).size;\n}\n`);
+    const tsc = join(ROOT, 'node_modules/typescript/bin/tsc');
+    const check = async (module: string, resolution: string) => {
+      writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({ compilerOptions: { strict: true, module, moduleResolution: resolution, target: 'ES2022', noEmit: true, types: ['node'] }, files: ['main.ts'] }));
+      return run('node', [tsc, '-p', 'tsconfig.json'], { cwd: dir, env });
+    };
+    const nodenext = await check('nodenext', 'nodenext');
+    expect(nodenext.stdout).toBe('');
+    expect(nodenext.code).toBe(0);
+    // node16 cannot require an ES module: the manual says to use nodenext or import()
+    expect((await check('node16', 'node16')).stdout).toContain('error TS1479');
+  });
+
   it('type-checks a strict TypeScript project against it, and catches a wrong use', async () => {
     writeFileSync(
       join(project, 'tsconfig.json'),
