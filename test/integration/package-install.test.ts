@@ -180,6 +180,18 @@ describe.skipIf(!isRoot)('as a user who is not root', () => {
     }
   });
 
+  it('with HOME empty, run keeps its sessions in the account home, never in the base', async () => {
+    const home = nobodyHome('nobody3');
+    const r = await run('/usr/bin/setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'agentfs', 'run', '--session', 'e', 'true'], {
+      cwd: join(home, 'project'),
+      env: { PATH: env.PATH, HOME: '', TMPDIR: join(home, 'tmp') },
+    });
+    // nobody's home (/nonexistent) cannot be made: one line naming it, and nothing in the base
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^agentfs: [^\n]*\/nonexistent[^\n]*\n$/);
+    expect(readdirSync(join(home, 'project'))).toEqual(['mnt']);
+  });
+
   it('where fusermount3 is not setuid root, mount/exec/run say so and leave nothing behind', async () => {
     const home = nobodyHome('nobody2');
     const copy = join(work.dir, 'fusermount3-nosuid');

@@ -4,7 +4,7 @@
  * (./complete.ts), one per line, plus `:files`, `:dirs` or `:commands` when the shell should
  * add host paths or command names itself.
  */
-import { userInfo } from 'node:os';
+import { userHome } from '../../core/home.js';
 import { isAbsolute, join } from 'node:path';
 import type { Candidate, Completion } from './complete.js';
 
@@ -23,7 +23,7 @@ export function isShell(name: string): name is Shell {
 export function completionLocation(shell: Shell, env: NodeJS.ProcessEnv = process.env): { file: string; root: string } {
   const abs = (v: string | undefined): string | undefined => (v && isAbsolute(v) ? v : undefined);
   // an empty or relative HOME (`HOME= agentfs ...`) falls back to the account's home directory
-  const home = abs(env.HOME) ?? userInfo().homedir;
+  const home = userHome(env);
   switch (shell) {
     case 'bash': {
       // bash-completion loads completions/<command> from here on first use
