@@ -196,6 +196,7 @@ describe('agentfs exec / init -c', () => {
     expect(ls.stdout.split('\n')).toContain('exec.txt');
     const missing = await cli(['exec', 'a', 'no-such-command-xyz']);
     expect(missing.code).toBe(127);
+    expect(missing.stderr).toBe('agentfs: no-such-command-xyz: command not found\n');
     // no exec mounts left behind
     expect(readdirSync('/tmp').filter((n) => n.startsWith('agentfs-exec-') && isMounted(join('/tmp', n)))).toEqual([]);
   });
