@@ -37,10 +37,10 @@ export async function execInAgent(dbPathOrId: string, argv: string[], options: E
   if (argv.length === 0) throw new UserError('missing command to run');
   const target = targetFromArg(dbPathOrId);
   const database = databasePath(target);
+  checkFuse();
   // a command that is nowhere on PATH is reported as ours, before anything is mounted
   // (the shell that runs it would say `agentfs-exec: 1: exec: x: not found`)
   if (!argv[0]!.includes('/') && !onPath(argv[0]!)) throw new UserError(`${argv[0]}: command not found`, 127);
-  checkFuse();
   const mountpoint = mkdtempSync(join(tmpdir(), 'agentfs-exec-'));
   let mount;
   try {
