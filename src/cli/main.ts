@@ -55,6 +55,11 @@ function programWith(registers: Register[]): Command {
 }
 
 export async function main(argv: string[]): Promise<void> {
+  // the reader went away (`agentfs fs cat ID big | head`): stop quietly, as cat does
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(0);
+    throw e;
+  });
   const args = normalizeArgv(argv);
   try {
     const program = await buildProgram(args);
