@@ -31,6 +31,10 @@ export function reportError(e: unknown): number {
     return 1;
   }
   const err = e as NodeJS.ErrnoException;
+  if (err?.syscall === 'uv_cwd') {
+    console.error('agentfs: the current directory no longer exists (it was removed); cd to one that does');
+    return 1;
+  }
   if (err && typeof err.code === 'string' && typeof err.message === 'string') {
     say(err.message);
     return 1;

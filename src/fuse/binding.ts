@@ -6,7 +6,7 @@
  */
 import { AgentfsError } from '../errors.js';
 import { createRequire } from 'node:module';
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -163,13 +163,29 @@ export function checkFuse(): void {
     );
   }
   loadBinding();
-  if (process.getuid?.() !== 0 && !findFusermount()) {
+  if (process.getuid?.() !== 0 && !fusermountPath()) {
     throw new FuseUnavailableError(`fusermount3 is not installed: install the ${FUSE_PACKAGE} package (Debian/Ubuntu: apt-get install ${FUSE_PACKAGE})`);
   }
 }
 
-/** libfuse runs fusermount3 from /usr/bin (its build-time directory) or from PATH. */
-function findFusermount(): boolean {
+/**
+ * Where fusermount3 is: libfuse runs it from /usr/bin (its build-time directory) or from PATH,
+ * and unmounting uses the same one, so a PATH without /usr/bin mounts and unmounts alike.
+ */
+export function fusermountPath(): string | undefined {
   const dirs = ['/usr/bin', '/bin', ...(process.env.PATH ?? '').split(delimiter).filter(Boolean)];
-  return dirs.some((d) => existsSync(join(d, 'fusermount3')));
+  return dirs.map((d) => join(d, 'fusermount3')).find((p) => existsSync(p));
+}
+
+/**
+ * Why a mount failed for a user who is not root, where it can be told: fusermount3 mounts for
+ * them only when it is setuid root (a copied or reinstalled-by-hand one is not).
+ */
+export function mountFailureHint(): string | undefined {
+  if (process.getuid?.() === 0) return undefined;
+  const fusermount = fusermountPath();
+  if (!fusermount) return undefined;
+  const st = statSync(fusermount);
+  if (st.uid === 0 && st.mode & 0o4000) return undefined;
+  return `${fusermount} is not setuid root, so it cannot mount for other users: reinstall the ${FUSE_PACKAGE} package (Debian/Ubuntu: apt-get install --reinstall ${FUSE_PACKAGE})`;
 }

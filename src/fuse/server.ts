@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import { constants as osConstants } from 'node:os';
 import { errnoOf, isFsError } from '../core/errors.js';
 import type { FileSystem } from '../core/types.js';
-import { checkFuse, loadBinding, Op, ARG, WRITE_DATA, type NativeBinding, type RawRequest, type SessionHandle } from './binding.js';
+import { checkFuse, fusermountPath, loadBinding, mountFailureHint, Op, ARG, WRITE_DATA, type NativeBinding, type RawRequest, type SessionHandle } from './binding.js';
 import { HANDLERS, MUTATING, SYNCING } from './handlers/index.js';
 import { ServeState, type CacheTimeouts, type Reply } from './state.js';
 
@@ -129,7 +129,13 @@ export class FuseServer {
   static async mount(fs: FileSystem, mountpoint: string, options: FuseMountOptions = {}): Promise<FuseServer> {
     checkFuse();
     const server = new FuseServer(fs, mountpoint, options);
-    server.start();
+    try {
+      server.start();
+    } catch (e) {
+      const hint = (e as { code?: string }).code === 'EMOUNT' ? mountFailureHint() : undefined;
+      if (hint) (e as Error).message += `; ${hint}`;
+      throw e;
+    }
     await server.readyPromise;
     return server;
   }
@@ -370,7 +376,7 @@ export async function unmountPath(mountpoint: string, lazy: boolean, native: Nat
     throw Object.assign(new Error(`cannot unmount ${mountpoint}: ${errnoName(err)}`), { errno: err, code: errnoName(err) });
   }
   await new Promise<void>((resolve, reject) => {
-    const child = spawn('fusermount3', ['-u', ...(lazy ? ['-z'] : []), '--', mountpoint], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(fusermountPath() ?? 'fusermount3', ['-u', ...(lazy ? ['-z'] : []), '--', mountpoint], { stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
     child.on('error', reject);

@@ -1,11 +1,11 @@
 import { existsSync, realpathSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { userHome } from '../core/home.js';
 import { isAbsolute, join, resolve } from 'node:path';
 
 /** Home-directory places the usual tools (and the agent CLIs) write to. */
 const HOME_DEFAULTS = ['.cache', '.npm', '.config', '.local', '.claude', '.claude.json', '.codex', '.gemini', '.aider'];
 
-export function defaultAllows(home = homedir()): string[] {
+export function defaultAllows(home = userHome()): string[] {
   return ['/tmp', ...HOME_DEFAULTS.map((d) => join(home, d))];
 }
 

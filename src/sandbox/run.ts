@@ -11,7 +11,7 @@ import { checkFuse, FuseServer } from '../fuse/index.js';
 import { allowProblem, defaultAllows, resolveAllows } from './allow.js';
 import { checkNamespaces, launcherArgs, launcherPath } from './launcher.js';
 import {
-  addRun, agentfsHome, claimServer, sessionsDir, liveRuns, liveServer, loadSession, releaseServer, removeRun, saveSession, type SessionRecord,
+  addRun, agentfsHome, claimServer, sessionsDir, liveRuns, liveServer, loadSession, releaseServer, removeRun, removeSession, saveSession, type SessionRecord,
 } from './sessions.js';
 
 export interface RunOptions {
@@ -98,6 +98,7 @@ export async function runSandbox(options: RunOptions): Promise<RunOutcome> {
   checkNamespaces(launcher);
   checkFuse();
   const cwd = realpathSync(process.cwd());
+  const existed = options.session !== undefined && loadSession(options.session) !== undefined;
   const session = prepareSession(options.session, cwd);
   const home = agentfsHome();
   mkdirSync(join(home, 'mnt'), { recursive: true, mode: 0o700 });
@@ -140,6 +141,7 @@ export async function runSandbox(options: RunOptions): Promise<RunOutcome> {
         agent?.close();
         releaseServer(session.id);
         rmdirSync(mountpoint);
+        if (!existed) removeSession(session); // a run that never started leaves no session
         throw e;
       }
     }

@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync, openSync, closeSync, writeSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { isAbsolute, join } from 'node:path';
+import { userHome } from '../core/home.js';
 import { agentfsMountAt } from '../fuse/mounts.js';
 import { isAlive } from '../core/process-alive.js';
 
@@ -12,7 +12,11 @@ import { isAlive } from '../core/process-alive.js';
  * Liveness is checked with kill(pid, 0); records of dead processes are ignored and swept.
  */
 export function agentfsHome(): string {
-  return process.env.AGENTFS_HOME ?? join(homedir(), '.agentfs');
+  const home = process.env.AGENTFS_HOME;
+  if (!home) return join(userHome(), '.agentfs');
+  // relative, it would name another directory from every working directory (and one inside the base)
+  if (!isAbsolute(home)) throw new Error(`AGENTFS_HOME must be an absolute path (it is '${home}')`);
+  return home;
 }
 
 export function sessionsDir(): string {
@@ -57,6 +61,11 @@ function readJson<T>(file: string): T | undefined {
 export function saveSession(rec: SessionRecord): void {
   mkdirSync(sessionsDir(), { recursive: true, mode: 0o700 });
   writeJson(join(sessionsDir(), `${rec.id}.json`), rec);
+}
+
+/** Removes a session made by a run that then failed to start (its record and database). */
+export function removeSession(rec: SessionRecord): void {
+  for (const f of [rec.database, `${rec.database}-wal`, `${rec.database}-shm`, join(sessionsDir(), `${rec.id}.json`)]) rmSync(f, { force: true });
 }
 
 export function loadSession(id: string): SessionRecord | undefined {

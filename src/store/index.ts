@@ -1,6 +1,6 @@
 export { Store, type Db, type Statement, type OpenOptions } from './store.js';
 export { StoreError } from './errors.js';
-export { databasePath, looksLikePath, validateId, AGENT_DIR, type AgentTarget } from './locate.js';
+export { databasePath, looksLikePath, validateId, isValidId, AGENT_DIR, type AgentTarget } from './locate.js';
 export { SCHEMA_VERSION, DEFAULT_CHUNK_SIZE } from './schema.js';
 export { detectLayout, type Layout } from './layout.js';
 export { pageCounts, withBusyTimeout, vacuum, checkpointWal, type PageCounts, type StepOutcome, type WalCheckpoint } from './maintenance.js';

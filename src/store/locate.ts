@@ -16,8 +16,13 @@ export function looksLikePath(arg: string): boolean {
   return arg.includes('/') || arg.endsWith('.db') || arg === '.' || arg === '..';
 }
 
+/** True for a name `validateId` accepts. */
+export function isValidId(id: string): boolean {
+  return ID_RE.test(id) && !id.endsWith('.db');
+}
+
 export function validateId(id: string): void {
-  if (!ID_RE.test(id) || id.endsWith('.db')) {
+  if (!isValidId(id)) {
     throw new StoreError(
       'usage',
       `invalid agent id '${id}': use letters, digits, '.', '_' and '-' (at most 128, not starting with a dot)`,

@@ -105,6 +105,64 @@ describe('bash', () => {
   });
 });
 
+describe('hostile names', () => {
+  let weird: string;
+  let script: string;
+  let weirdEnv: NodeJS.ProcessEnv;
+  beforeAll(async () => {
+    weirdEnv = { ...env, AGENTFS_HOME: join(t.dir, 'agentfs-home-weird') };
+    weird = join(t.dir, 'weird');
+    mkdirSync(join(weird, '.agentfs'), { recursive: true });
+    expect((await runCli(['init', 'good'], { cwd: weird, env })).code).toBe(0);
+    // files in .agentfs/ that are no agent id: each would break the line protocol, glob, or put
+    // a command substitution on the user's command line
+    for (const name of ['a b', "q'uote", 'd"q', 'nl\nx', '$(touch PWNED)', '`touch PWNED`', '*', ':files', '-rf', 'x;touch PWNED']) {
+      writeFileSync(join(weird, '.agentfs', `${name}.db`), '');
+    }
+    for (const f of ['*', 'a', 'b']) writeFileSync(join(weird, f), '');
+    for (const d of ['[ab]', 'd 1', '?']) mkdirSync(join(weird, d));
+    // a session record whose id is no id either
+    const sessions = join(t.dir, 'agentfs-home-weird', 'sessions');
+    mkdirSync(sessions, { recursive: true });
+    writeFileSync(join(sessions, 'evil.json'), JSON.stringify({ id: '$(touch PWNED)', database: '/nope.db', base: weird, createdAt: '2026-01-01T00:00:00Z' }));
+    const home = join(t.dir, 'home-weird');
+    expect((await cli(['completions', 'install', 'bash'], { HOME: home })).code).toBe(0);
+    script = join(home, '.local/share/bash-completion/completions/agentfs');
+  });
+
+  /** Completes in bash as the bash test above does; also returns what bash's own compgen gives. */
+  async function bash(words: string[], compgen?: string): Promise<{ got: string[]; expected: string[] }> {
+    const quoted = ['agentfs', ...words].map((w) => `'${w}'`).join(' ');
+    const reference = compgen ? `echo ===; compgen ${compgen} -- '${words[words.length - 1]}'` : '';
+    const r = await run('bash', ['--norc', '-c', `source '${script}'; COMP_WORDS=(${quoted}); COMP_CWORD=${words.length}; _agentfs; printf '%s\\n' "\${COMPREPLY[@]}"; ${reference}`], {
+      cwd: weird,
+      env: weirdEnv,
+    });
+    expect(r.stderr).toBe('');
+    const [got, expected] = r.stdout.split('===\n');
+    const lines = (s = '') => s.split('\n').filter(Boolean).sort();
+    return { got: lines(got), expected: lines(expected) };
+  }
+
+  it('offers only names that are agent or session ids', async () => {
+    expect((await bash(['fs', 'ls', ''])).got).toEqual(['good']);
+    expect((await bash(['diff', ''])).got).toEqual(['good']);
+    expect((await bash(['run', '--session', ''])).got).toEqual([]);
+    const zsh = await run(process.execPath, [CLI, '__complete', 'zsh', '--', 'fs', 'ls', ''], { cwd: weird, env: weirdEnv });
+    expect(zsh.stdout).toBe('good:agent\n');
+    expect(existsSync(join(weird, 'PWNED'))).toBe(false);
+  });
+
+  it('hands host paths over unglobbed, one per name', async () => {
+    const dirs = await bash(['mount', 'good', ''], '-d');
+    expect(dirs.got).toEqual(dirs.expected);
+    expect(dirs.got).toEqual(expect.arrayContaining(['[ab]', 'd 1', '?']));
+    const files = await bash(['exec', 'good', 'ls', ''], '-f');
+    expect(files.got).toEqual(files.expected);
+    expect(files.got).toEqual(expect.arrayContaining(['*', 'a', 'b', 'd 1']));
+  });
+});
+
 describe('install and uninstall', () => {
   it('installs for the shell in $SHELL, says where, and uninstall removes exactly that', async () => {
     const home = join(t.dir, 'home-fish');
@@ -123,6 +181,50 @@ describe('install and uninstall', () => {
     const again = await cli(['completions', 'uninstall', 'fish'], { HOME: home, XDG_CONFIG_HOME: config });
     expect(again.code).toBe(0);
     expect(again.stdout).toContain('No fish completions installed');
+  });
+
+  it('uninstall leaves the home directory as install found it', async () => {
+    const home = join(t.dir, 'home-roundtrip');
+    mkdirSync(home);
+    for (const shell of ['bash', 'zsh', 'fish']) {
+      expect((await cli(['completions', 'install', shell], { HOME: home })).code).toBe(0);
+      expect((await cli(['completions', 'uninstall', shell], { HOME: home })).code).toBe(0);
+      expect(readdirSync(home, { recursive: true }), shell).toEqual([]);
+    }
+    // a directory that holds something else stays
+    mkdirSync(join(home, '.zfunc'));
+    writeFileSync(join(home, '.zfunc', '_other'), '');
+    expect((await cli(['completions', 'install', 'zsh'], { HOME: home })).code).toBe(0);
+    expect((await cli(['completions', 'uninstall', 'zsh'], { HOME: home })).code).toBe(0);
+    expect(readdirSync(join(home, '.zfunc'))).toEqual(['_other']);
+  });
+
+  it('ignores relative XDG directories and writes nothing in the working directory', async () => {
+    const home = join(t.dir, 'home-relative');
+    const cwd = join(t.dir, 'cwd-relative');
+    mkdirSync(cwd);
+    const rel = { HOME: home, XDG_DATA_HOME: 'data', XDG_CONFIG_HOME: 'config', ZDOTDIR: 'zdot', BASH_COMPLETION_USER_DIR: 'bc' };
+    const files = { bash: '.local/share/bash-completion/completions/agentfs', zsh: '.zfunc/_agentfs', fish: '.config/fish/completions/agentfs.fish' };
+    for (const [shell, file] of Object.entries(files)) {
+      const r = await runCli(['completions', 'install', shell], { cwd, env: { ...env, ...rel } });
+      expect(r.stdout).toContain(`Installed ${shell} completions in ${join(home, file)} `);
+      expect(existsSync(join(home, file))).toBe(true);
+    }
+    expect(readdirSync(cwd)).toEqual([]);
+  });
+
+  it.skipIf(process.getuid?.() !== 0)('with HOME empty, uses the account home (not the working directory)', async () => {
+    // uid 65534 (nobody) has a home that does not exist and cannot be made
+    const cwd = join(t.dir, 'cwd-nohome');
+    mkdirSync(cwd, { mode: 0o777 });
+    chmodSync(cwd, 0o777);
+    const r = await run('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, CLI, 'completions', 'install', 'fish'], {
+      cwd,
+      env: { ...env, HOME: '', XDG_CONFIG_HOME: '' },
+    });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^agentfs: [^\n]*\/nonexistent[^\n]*\n$/);
+    expect(readdirSync(cwd)).toEqual([]);
   });
 
   it('refuses a shell it does not know, in one line, writing nothing', async () => {

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli, tempDir } from '../support/cli.js';
+import { CLI, run, runCli, tempDir } from '../support/cli.js';
 
 // CLI start-up dominates; the tests use separate agents and run concurrently.
 describe.concurrent('agentfs fs (CLI)', () => {
@@ -27,6 +27,17 @@ describe.concurrent('agentfs fs (CLI)', () => {
     await ok(['init', 'a1']);
   });
   afterAll(() => cleanup());
+
+  it('stops quietly when the reader of its output goes away (| head)', async () => {
+    await ok(['fs', 'write', 'a1', '/big.txt'], Buffer.alloc(4 << 20, 'x\n'));
+    for (const cmd of ['fs cat a1 /big.txt', 'fs tree a1']) {
+      const script = `'${process.execPath}' '${CLI}' ${cmd} | head -c 1 >/dev/null; echo "status=\${PIPESTATUS[0]}"`;
+      const r = await run('bash', ['-c', script], { cwd: dir });
+      expect(r.stderr, cmd).toBe('');
+      // killed by SIGPIPE, as cat would be (128 + 13): quietly, and a pipeline can tell
+      expect(r.stdout, cmd).toBe('status=141\n');
+    }
+  });
 
   it('write and cat, as in the reference examples', async () => {
     await ok(['fs', 'write', 'a1', '/hello.txt', 'Hello, world!']);

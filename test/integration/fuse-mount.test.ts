@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdirSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { CLI, runCli, tempDir } from '../support/cli.js';
@@ -84,6 +84,9 @@ describe('agentfs mount / unmount', () => {
 
   it('keeps everything across unmount and mount again', async () => {
     const m = mnt('m-b');
+    const runDir = env().AGENTFS_RUNTIME_DIR;
+    const runtimeFiles = () => (existsSync(runDir) ? readdirSync(runDir).sort() : []);
+    const filesBefore = runtimeFiles();
     await mount('b', m);
     const script = [
       'mkdir -p src/sub && printf "one" > src/a.txt && ln src/a.txt src/hard && ln -s a.txt src/sym',
@@ -101,6 +104,8 @@ describe('agentfs mount / unmount', () => {
     expect(after.stdout).toContain('src/a.txt');
     expect(after.stdout).toContain('2001-02-03 04:05:06.123456789');
     expect((await cli(['unmount', m])).code).toBe(0);
+    // a clean unmount leaves no record and no (empty) server log in the runtime directory
+    expect(runtimeFiles()).toEqual(filesBefore);
   });
 
   it('SIGTERM unmounts cleanly and the server exits', async () => {
@@ -196,6 +201,7 @@ describe('agentfs exec / init -c', () => {
     expect(ls.stdout.split('\n')).toContain('exec.txt');
     const missing = await cli(['exec', 'a', 'no-such-command-xyz']);
     expect(missing.code).toBe(127);
+    expect(missing.stderr).toBe('agentfs: no-such-command-xyz: command not found\n');
     // no exec mounts left behind
     expect(readdirSync('/tmp').filter((n) => n.startsWith('agentfs-exec-') && isMounted(join('/tmp', n)))).toEqual([]);
   });

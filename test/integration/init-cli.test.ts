@@ -3,7 +3,7 @@ import Database from 'libsql';
 import { existsSync, mkdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
-import { runCli, tempDir } from '../support/cli.js';
+import { CLI, run, runCli, tempDir } from '../support/cli.js';
 
 const sha = (f: string) => createHash('sha256').update(readFileSync(f)).digest('hex');
 const meta = (db: string, key: string) => {
@@ -78,6 +78,13 @@ describe('agentfs init', () => {
       expect(r.stderr).toMatch(/^agentfs: --base .*not a directory\n$/);
     }
     expect(existsSync(join(dir, '.agentfs', 'b.db'))).toBe(false);
+  });
+
+  it('says so in one line when the current directory was removed', async () => {
+    const script = `mkdir gone && cd gone && rmdir ../gone && exec '${process.execPath}' '${CLI}' init a`;
+    const r = await run('sh', ['-c', script], { cwd: dir });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe('agentfs: the current directory no longer exists (it was removed); cd to one that does\n');
   });
 
   it('rejects invalid ids and chunk sizes with one line', async () => {

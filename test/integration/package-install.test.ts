@@ -6,7 +6,8 @@
  * run serves every test here.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -176,6 +177,92 @@ describe('npm install -g on a machine with no compiler', () => {
   });
 });
 
+describe.skipIf(!isRoot)('as a user who is not root', () => {
+  /** Runs a shell script as uid 65534 (nobody) with the tools-only PATH (no fusermount3 on it). */
+  function asNobody(script: string, home: string): Promise<CliResult> {
+    return run('/usr/bin/setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'sh', '-c', script], {
+      cwd: join(home, 'project'),
+      env: { PATH: env.PATH, HOME: home, TMPDIR: join(home, 'tmp') },
+    });
+  }
+
+  /** A home directory of nobody's, with a project/mnt and a tmp. */
+  function nobodyHome(name: string): string {
+    chmodSync(work.dir, 0o755); // the installed package is under it
+    const home = join(work.dir, name);
+    for (const d of ['', 'project', 'project/mnt', 'tmp']) {
+      mkdirSync(join(home, d), { recursive: true });
+      chownSync(join(home, d), 65534, 65534);
+    }
+    return home;
+  }
+
+  it('mount, unmount, exec and run find fusermount3 where libfuse does, and leave no mount behind', async () => {
+    const home = nobodyHome('nobody');
+    const mounted = () => readFileSync('/proc/mounts', 'utf8').split('\n').filter((l) => l.includes(home));
+    try {
+      const r = await asNobody(
+        [
+          'set -e',
+          'agentfs init u',
+          'agentfs mount u mnt',
+          'echo via-mount > mnt/m.txt',
+          'agentfs unmount mnt',
+          'agentfs exec u sh -c "cat m.txt"',
+          'agentfs run --session s sh -c "echo x > y"',
+          'agentfs diff s',
+        ].join('\n'),
+        home,
+      );
+      expect(r.stderr).not.toMatch(/ENOENT|cannot unmount/);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toMatch(/\nUnmounted [^\n]*\/mnt\nvia-mount\nA file    y\n$/);
+      expect(mounted()).toEqual([]);
+    } finally {
+      for (const line of mounted()) spawnSync('umount', ['-l', line.split(' ')[1]!]);
+    }
+  });
+
+  it('with HOME empty, run keeps its sessions in the account home, never in the base', async () => {
+    const home = nobodyHome('nobody3');
+    const r = await run('/usr/bin/setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'agentfs', 'run', '--session', 'e', 'true'], {
+      cwd: join(home, 'project'),
+      env: { PATH: env.PATH, HOME: '', TMPDIR: join(home, 'tmp') },
+    });
+    // nobody's home (/nonexistent) cannot be made: one line naming it, and nothing in the base
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^agentfs: [^\n]*\/nonexistent[^\n]*\n$/);
+    expect(readdirSync(join(home, 'project'))).toEqual(['mnt']);
+  });
+
+  it('where fusermount3 is not setuid root, mount/exec/run say so and leave nothing behind', async () => {
+    const home = nobodyHome('nobody2');
+    const copy = join(work.dir, 'fusermount3-nosuid');
+    cpSync('/usr/bin/fusermount3', copy);
+    chmodSync(copy, 0o755);
+    const script = [
+      'agentfs init u >/dev/null',
+      'agentfs mount u mnt; echo "mount=$?"',
+      'agentfs exec u true; echo "exec=$?"',
+      'agentfs run --session s true; echo "run=$?"',
+      'ls -A "$HOME/.agentfs/sessions" 2>/dev/null; ls -A mnt',
+    ].join('\n');
+    // a private mount namespace where /usr/bin/fusermount3 is a copy without the setuid bit
+    const r = await run(
+      '/usr/bin/unshare',
+      ['-m', '/bin/sh', '-c', `mount --make-rprivate / && mount --bind '${copy}' /usr/bin/fusermount3 && exec /usr/bin/setpriv --reuid=65534 --regid=65534 --clear-groups sh -c '${script}'`],
+      { cwd: join(home, 'project'), env: { PATH: `${env.PATH}:/usr/sbin:/usr/bin:/sbin:/bin`, HOME: home, TMPDIR: join(home, 'tmp') } },
+    );
+    expect(r.stdout).toBe('mount=1\nexec=1\nrun=1\n');
+    const lines = r.stderr.trim().split('\n');
+    expect(lines, r.stderr).toHaveLength(3);
+    for (const line of lines) expect(line).toMatch(/^agentfs: cannot mount on .*; \/usr\/bin\/fusermount3 is not setuid root, .*fuse3\)$/);
+    // no temporary mountpoint of exec's (the runtime directory keeps the mount server's log)
+    expect(readdirSync(join(home, 'tmp')).filter((f) => !f.startsWith('agentfs-6'))).toEqual([]);
+    expect(readFileSync('/proc/mounts', 'utf8')).not.toContain(home);
+  });
+});
+
 describe('where FUSE or user namespaces are missing', () => {
   /**
    * Runs a shell script in a private mount namespace where `dir` is an overlay of itself with
@@ -307,6 +394,23 @@ console.log(JSON.stringify({ text, n }));
     writeFileSync(join(project, 'cjs.cjs'), `const { AgentFS } = require('agentfs');\n(async () => {${program}})();`);
     const r = ok(await run('node', ['cjs.cjs'], { cwd: project, env }));
     expect(JSON.parse(r.stdout)).toEqual({ text: 'from the sdk', n: { step: 2 } });
+  });
+
+  it('type-checks from a CommonJS TypeScript project with module nodenext, as the manual says', async () => {
+    const dir = join(project, 'cjs-ts');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'cjs-ts', private: true, type: 'commonjs' }));
+    writeFileSync(join(dir, 'main.ts'), `import { AgentFS } from 'agentfs';\nexport async function size(): Promise<number> {\n  const a = await AgentFS.open({});\n  return (await a.fs.stat('/')).size;\n}\n`);
+    const tsc = join(ROOT, 'node_modules/typescript/bin/tsc');
+    const check = async (module: string, resolution: string) => {
+      writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({ compilerOptions: { strict: true, module, moduleResolution: resolution, target: 'ES2022', noEmit: true, types: ['node'] }, files: ['main.ts'] }));
+      return run('node', [tsc, '-p', 'tsconfig.json'], { cwd: dir, env });
+    };
+    const nodenext = await check('nodenext', 'nodenext');
+    expect(nodenext.stdout).toBe('');
+    expect(nodenext.code).toBe(0);
+    // node16 cannot require an ES module: the manual says to use nodenext or import()
+    expect((await check('node16', 'node16')).stdout).toContain('error TS1479');
   });
 
   it('type-checks a strict TypeScript project against it, and catches a wrong use', async () => {

@@ -47,6 +47,14 @@ beforeAll(() => {
 afterAll(() => tmp.cleanup());
 
 describe('agentfs run', () => {
+  it('refuses a relative AGENTFS_HOME in one line, writing nothing in the base', async () => {
+    const before = snapshotTree(proj);
+    const r = await runCli(['run', '--session', 'relhome', 'true'], { cwd: proj, env: { ...env, AGENTFS_HOME: 'state' } });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe("agentfs: AGENTFS_HOME must be an absolute path (it is 'state')\n");
+    expect(snapshotTree(proj)).toEqual(before);
+  });
+
   it('runs the command with the sandbox variables, says where the changes are, passes the exit status', async () => {
     const r = await runCli(['run', '--', 'sh', '-c', 'echo "$AGENTFS $AGENTFS_SANDBOX $AGENTFS_SESSION"; exit 7'], { cwd: proj, env });
     expect(r.code).toBe(7);

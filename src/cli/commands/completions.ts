@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { complete } from '../completion/complete.js';
-import { completionFile, completionScript, formatCompletion, isShell, SHELLS, type Shell } from '../completion/scripts.js';
+import { completionFile, completionLocation, completionScript, formatCompletion, isShell, SHELLS, type Shell } from '../completion/scripts.js';
 import { UserError } from '../errors.js';
 
 /** The shell named, or the one in $SHELL. */
@@ -15,13 +15,12 @@ function pickShell(name: string | undefined): Shell {
 
 /** What the user has to add to make the shell read the installed file, if anything. */
 function loadHint(shell: Shell, file: string): string | undefined {
-  const home = process.env.HOME ?? '';
   if (shell === 'bash') {
     const loader = ['/usr/share/bash-completion/bash_completion', '/etc/bash_completion'].some((f) => existsSync(f));
     return loader ? 'bash-completion loads it in new shells' : `bash-completion is not installed: add \`source ${file}\` to ~/.bashrc`;
   }
   if (shell === 'zsh') {
-    const zshrc = join(process.env.ZDOTDIR || home, '.zshrc');
+    const zshrc = join(completionLocation('zsh').root, '.zshrc');
     const rc = existsSync(zshrc) ? readFileSync(zshrc, 'utf8') : '';
     const dir = dirname(file);
     return rc.includes('.zfunc') || rc.includes(dir)
@@ -29,6 +28,18 @@ function loadHint(shell: Shell, file: string): string | undefined {
       : `add \`fpath=(${dir} $fpath); autoload -Uz compinit && compinit\` to ${zshrc}`;
   }
   return 'new fish shells load it';
+}
+
+/** The directories `install` may have made for the file, while they are empty, below root. */
+function removeEmptyParents(dir: string, root: string): void {
+  for (let d = dir; d !== root && d.startsWith(`${root}/`); d = dirname(d)) {
+    try {
+      if (readdirSync(d).length) return;
+      rmdirSync(d);
+    } catch {
+      return;
+    }
+  }
 }
 
 export function registerCompletions(program: Command): void {
@@ -50,12 +61,13 @@ export function registerCompletions(program: Command): void {
     .argument('[SHELL]', SHELLS.join(' | '))
     .action((name: string | undefined) => {
       const shell = pickShell(name);
-      const file = completionFile(shell);
+      const { file, root } = completionLocation(shell);
       if (!existsSync(file)) {
         console.log(`No ${shell} completions installed (${file} does not exist)`);
         return;
       }
       rmSync(file);
+      removeEmptyParents(dirname(file), root);
       console.log(`Removed ${file}`);
     });
   completions

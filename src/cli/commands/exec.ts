@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmdirSync } from 'node:fs';
+import { accessSync, constants as fsConstants, mkdtempSync, rmdirSync } from 'node:fs';
 import { constants as osConstants, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { delimiter, join } from 'node:path';
 import { resolveAgent } from '../../sandbox/resolve.js';
 import { AGENT_ARG } from '../agent-arg.js';
 import { mountAgent, MountError } from '../../fuse/agent-mount.js';
@@ -38,6 +38,9 @@ export async function execInAgent(dbPathOrId: string, argv: string[], options: E
   if (argv.length === 0) throw new UserError('missing command to run');
   const { target } = resolveAgent(dbPathOrId);
   checkFuse();
+  // a command that is nowhere on PATH is reported as ours, before anything is mounted
+  // (the shell that runs it would say `agentfs-exec: 1: exec: x: not found`)
+  if (!argv[0]!.includes('/') && !onPath(argv[0]!)) throw new UserError(`${argv[0]}: command not found`, 'command-not-found');
   const mountpoint = mkdtempSync(join(tmpdir(), 'agentfs-exec-'));
   let mount;
   try {
@@ -110,5 +113,16 @@ function runIn(cwd: string, argv: string[]): Promise<number> {
       if (signal) resolve(128 + ((osConstants.signals as Record<string, number>)[signal] ?? 0));
       else resolve(code ?? 1);
     });
+  });
+}
+
+function onPath(cmd: string): boolean {
+  return (process.env.PATH ?? '').split(delimiter).some((dir) => {
+    try {
+      accessSync(join(dir || '.', cmd), fsConstants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
   });
 }

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { spawn } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { resolveAgent } from '../../sandbox/resolve.js';
@@ -182,6 +182,15 @@ async function startBackground(database: string, mountpoint: string, opts: Mount
   return child.pid!;
 }
 
+/** A server that said nothing leaves no log behind (one per mountpoint would pile up). */
+function removeEmptyLog(mountpoint: string): void {
+  try {
+    if (statSync(logFile(mountpoint)).size === 0) rmSync(logFile(mountpoint));
+  } catch {
+    /* none */
+  }
+}
+
 function lastLine(file: string): string {
   try {
     const lines = readFileSync(file, 'utf8').trim().split('\n');
@@ -234,6 +243,7 @@ async function serveForeground(
     cleaned = true;
     agent.close();
     removeRecord(mountpoint);
+    removeEmptyLog(mountpoint);
   };
   const stopSignals = installSignalHandlers(server, cleanup);
   tellParent({ ok: true });

@@ -6,6 +6,7 @@
 import type { Argument, Command, Option } from 'commander';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { isValidId } from '../../store/index.js';
 
 export interface Candidate {
   value: string;
@@ -115,7 +116,9 @@ function valuesFor(placeholder: string, description: string, choices: string[] |
   if (/^(MOUNTPOINT|DIR)$/.test(name)) return { candidates: [], shell: 'dirs' };
   if (/^(FILE|OUT|OUTPUT)$/.test(name)) return { candidates: [], shell: 'files' };
   if (/^ID(_OR_PATH)?$/.test(name)) {
-    const sessions = /session/i.test(description) && ctx.sessions ? ctx.sessions() : [];
+    // only names the CLI accepts: others (a hand-made `.agentfs/$(cmd).db`, a name with a
+    // newline) would break the line protocol or land unquoted on the command line
+    const sessions = (/session/i.test(description) && ctx.sessions ? ctx.sessions() : []).filter(isValidId);
     const onlySessions = /^session id/i.test(description);
     const candidates = [
       ...(onlySessions ? [] : agentIds(ctx.cwd).map((value) => ({ value, description: 'agent' }))),
@@ -140,8 +143,9 @@ function listedChoices(description: string): string[] | undefined {
 export function agentIds(cwd: string): string[] {
   try {
     return readdirSync(join(cwd, '.agentfs'))
-      .filter((f) => f.endsWith('.db') && !f.startsWith('.'))
+      .filter((f) => f.endsWith('.db'))
       .map((f) => f.slice(0, -3))
+      .filter(isValidId)
       .sort();
   } catch {
     return [];

@@ -4,8 +4,8 @@
  * (./complete.ts), one per line, plus `:files`, `:dirs` or `:commands` when the shell should
  * add host paths or command names itself.
  */
-import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { userHome } from '../../core/home.js';
+import { isAbsolute, join } from 'node:path';
 import type { Candidate, Completion } from './complete.js';
 
 export const SHELLS = ['bash', 'zsh', 'fish'] as const;
@@ -15,19 +15,37 @@ export function isShell(name: string): name is Shell {
   return (SHELLS as readonly string[]).includes(name);
 }
 
-/** The user-level file each shell loads completions from (honouring the XDG variables). */
-export function completionFile(shell: Shell, env: NodeJS.ProcessEnv = process.env): string {
-  const home = env.HOME || homedir();
+/**
+ * The user-level file each shell loads completions from (honouring the XDG variables), and the
+ * directory it belongs under (`uninstall` removes the directories it emptied up to that one).
+ * Relative or empty variables are ignored, as the XDG spec says, so nothing lands in the cwd.
+ */
+export function completionLocation(shell: Shell, env: NodeJS.ProcessEnv = process.env): { file: string; root: string } {
+  const abs = (v: string | undefined): string | undefined => (v && isAbsolute(v) ? v : undefined);
+  // an empty or relative HOME (`HOME= agentfs ...`) falls back to the account's home directory
+  const home = userHome(env);
   switch (shell) {
-    case 'bash':
+    case 'bash': {
       // bash-completion loads completions/<command> from here on first use
-      return join(env.BASH_COMPLETION_USER_DIR || join(env.XDG_DATA_HOME || join(home, '.local', 'share'), 'bash-completion'), 'completions', 'agentfs');
-    case 'zsh':
+      const user = abs(env.BASH_COMPLETION_USER_DIR);
+      if (user) return { file: join(user, 'completions', 'agentfs'), root: user };
+      const data = abs(env.XDG_DATA_HOME);
+      return { file: join(data ?? join(home, '.local', 'share'), 'bash-completion', 'completions', 'agentfs'), root: data ?? home };
+    }
+    case 'zsh': {
       // a directory of completion functions on $fpath (the ~/.zfunc convention)
-      return join(env.ZDOTDIR || home, '.zfunc', '_agentfs');
-    case 'fish':
-      return join(env.XDG_CONFIG_HOME || join(home, '.config'), 'fish', 'completions', 'agentfs.fish');
+      const root = abs(env.ZDOTDIR) ?? home;
+      return { file: join(root, '.zfunc', '_agentfs'), root };
+    }
+    case 'fish': {
+      const root = abs(env.XDG_CONFIG_HOME) ?? home;
+      return { file: join(abs(env.XDG_CONFIG_HOME) ?? join(home, '.config'), 'fish', 'completions', 'agentfs.fish'), root };
+    }
   }
+}
+
+export function completionFile(shell: Shell, env: NodeJS.ProcessEnv = process.env): string {
+  return completionLocation(shell, env).file;
 }
 
 /** `__complete`'s answer in the form the shell's script reads. */
@@ -49,18 +67,24 @@ const HEADER = (shell: Shell): string =>
 export function completionScript(shell: Shell): string {
   switch (shell) {
     case 'bash':
+      // Lines are read with `read -r`, never from an unquoted $(...): that would glob
+      // (a file named '*') and split names with spaces.
       return `${HEADER(shell)}
+_agentfs_add() {
+  local c
+  while IFS= read -r c; do COMPREPLY+=("$c"); done
+}
 _agentfs() {
-  local cur=\${COMP_WORDS[COMP_CWORD]} line IFS=$'\\n'
+  local cur=\${COMP_WORDS[COMP_CWORD]} line
   COMPREPLY=()
-  for line in $(command agentfs __complete bash -- "\${COMP_WORDS[@]:1:COMP_CWORD}" 2>/dev/null); do
+  while IFS= read -r line; do
     case $line in
-      :files) compopt -o filenames 2>/dev/null; COMPREPLY+=($(compgen -f -- "$cur")) ;;
-      :dirs) compopt -o filenames 2>/dev/null; COMPREPLY+=($(compgen -d -- "$cur")) ;;
-      :commands) COMPREPLY+=($(compgen -c -- "$cur")) ;;
-      *) COMPREPLY+=("$line") ;;
+      :files) compopt -o filenames 2>/dev/null; _agentfs_add < <(compgen -f -- "$cur") ;;
+      :dirs) compopt -o filenames 2>/dev/null; _agentfs_add < <(compgen -d -- "$cur") ;;
+      :commands) _agentfs_add < <(compgen -c -- "$cur") ;;
+      ?*) COMPREPLY+=("$line") ;;
     esac
-  done
+  done < <(command agentfs __complete bash -- "\${COMP_WORDS[@]:1:COMP_CWORD}" 2>/dev/null)
 }
 complete -F _agentfs agentfs
 `;
