@@ -1,21 +1,24 @@
-// The FUSE mount, three ways in one run: an agentfs mount (native libfuse 3 binding over the
-// SQLite core), a native directory, and the ceiling of a Node FUSE stack (an in-memory
-// filesystem on fuse-native, bench/memfs-fuse-native.js). Every workload runs in a child
-// process against each target; the bench process never touches a mount itself.
-// Rows: agentfs vs native, and agentfs vs the in-memory ceiling (ratio = agentfs / baseline,
-// higher is better).
+// The FUSE mount, four ways in one run: an agentfs mount (native libfuse 3 binding over the
+// SQLite core), a native directory, the ceiling of a Node FUSE stack (an in-memory filesystem on
+// fuse-native, bench/memfs-fuse-native.js), and the C peer bindfs (libfuse 3 passthrough over a
+// native directory, bench/peers.js). Every workload runs in a child process against each target;
+// the bench process never touches a mount itself.
+// Rows: agentfs vs native and vs the in-memory ceiling as throughputs (ratio = agentfs / baseline,
+// higher is better); agentfs vs bindfs as times (ratio = agentfs time / bindfs time, lower is
+// better, the form of issue 16's table).
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { median } from '../median.js';
+import { havePeer, mountPeer } from '../peers.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..', '..');
 const CLI = join(root, 'bin', 'agentfs.js');
-const N = Number(process.env.BENCH_MOUNT_FILES ?? 10000);
-const MB = Number(process.env.BENCH_MOUNT_MB ?? 256);
+const N = Number(process.env.BENCH_MOUNT_FILES ?? 5000);
+const MB = Number(process.env.BENCH_MOUNT_MB ?? 64);
 const ROUNDS = Math.max(1, Number(process.env.BENCH_MOUNT_ROUNDS ?? 3));
 
 
@@ -37,58 +40,95 @@ async function timed(cmd, args, opts) {
   return Number(process.hrtime.bigint() - t0) / 1e9;
 }
 
-// Metadata and data workloads, timed inside the child (python3, same for every target).
+// Metadata and data workloads, timed inside the child (python3, same for every target); seconds
+// per phase. The cold read drops every page cache when root, else fadvises away the file and the
+// files behind it (argv[5:]: the peer's backing file, our database), so both sides read the same.
 const WORKLOAD = String.raw`
-import json, os, shutil, sys, time
-d, n, mb = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+import json, os, shutil, subprocess, sys, time
+d, n, mb, tar = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 out = {}
-t = time.perf_counter()
-os.mkdir(os.path.join(d, 'many'))
-for i in range(n):
-    with open(os.path.join(d, 'many', 'f%05d' % i), 'w') as f:
-        f.write('small file %d\n' % i)
-out['create+write'] = n / (time.perf_counter() - t)
-t = time.perf_counter()
-for i in range(n):
-    os.stat(os.path.join(d, 'many', 'f%05d' % i))
-out['stat'] = n / (time.perf_counter() - t)
-t = time.perf_counter()
-c = sum(1 for _ in os.scandir(os.path.join(d, 'many')))
-assert c == n, c
-out['readdir'] = n / (time.perf_counter() - t)
-t = time.perf_counter()
-shutil.rmtree(os.path.join(d, 'many'))
-out['rm -rf'] = n / (time.perf_counter() - t)
+def timed(name, fn):
+    t = time.perf_counter()
+    fn()
+    out[name] = time.perf_counter() - t
+def sh(*cmd):
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+many = os.path.join(d, 'many')
+def create():
+    os.mkdir(many)
+    for i in range(n):
+        with open(os.path.join(many, 'f%05d' % i), 'w') as f:
+            f.write('small file %d\n' % i)
+timed('create+write', create)
+def stat():
+    for i in range(n):
+        os.stat(os.path.join(many, 'f%05d' % i))
+timed('stat', stat)
+def readdir():
+    c = sum(1 for _ in os.scandir(many))
+    assert c == n, c
+timed('readdir', readdir)
+def unlink():
+    for i in range(n):
+        os.unlink(os.path.join(many, 'f%05d' % i))
+    os.rmdir(many)
+timed('unlink', unlink)
 block = os.urandom(1 << 20)
-t = time.perf_counter()
-with open(os.path.join(d, 'seq.bin'), 'wb') as f:
-    for _ in range(mb):
-        f.write(block)
-    f.flush()
-    os.fsync(f.fileno())
-out['seq write'] = mb / (time.perf_counter() - t)
+seq = os.path.join(d, 'seq.bin')
+def write():
+    with open(seq, 'wb') as f:
+        for _ in range(mb):
+            f.write(block)
+        f.flush()
+        os.fsync(f.fileno())
+timed('seq write', write)
+os.sync()
 try:
     with open('/proc/sys/vm/drop_caches', 'w') as f:
         f.write('3')
 except OSError:
-    pass
-t = time.perf_counter()
-with open(os.path.join(d, 'seq.bin'), 'rb', buffering=0) as f:
-    while f.read(1 << 20):
-        pass
-out['seq read'] = mb / (time.perf_counter() - t)
-os.unlink(os.path.join(d, 'seq.bin'))
+    for p in [seq] + sys.argv[5:]:
+        try:
+            fd = os.open(p, os.O_RDONLY)
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+            os.close(fd)
+        except OSError:
+            pass
+def read():
+    with open(seq, 'rb', buffering=0) as f:
+        while f.read(1 << 20):
+            pass
+timed('seq read', read)
+os.unlink(seq)
+tree = os.path.join(d, 'tree')
+os.mkdir(tree)
+timed('tar x', lambda: sh('tar', 'xf', tar, '-C', tree))
+timed('find', lambda: sh('find', tree))
+timed('grep -r', lambda: sh('grep', '-r', 'module', tree))
+timed('rm -rf', lambda: sh('rm', '-rf', tree))
 print(json.dumps(out))
 `;
 
-const UNITS = { 'create+write': 'files/s', stat: 'stats/s', readdir: 'entries/s', 'rm -rf': 'files/s', 'seq write': 'MB/s', 'seq read': 'MB/s', 'git clone': 'clones/s', 'git status': 'runs/s' };
+// Per phase: its unit and how many of it one run does (files, MiB, runs), for the throughput rows.
+const PHASES = {
+  'create+write': ['files/s', () => N],
+  stat: ['stats/s', () => N],
+  readdir: ['entries/s', () => N],
+  unlink: ['files/s', () => N],
+  'rm -rf': ['files/s', () => N],
+  'seq write': ['MB/s', () => MB],
+  'seq read': ['MB/s', () => MB],
+  'tar x': ['files/s', () => N],
+  find: ['files/s', () => N],
+  'grep -r': ['files/s', () => N],
+  'git clone': ['clones/s', () => 1],
+  'git status': ['runs/s', () => 1],
+};
 
-async function workloads(dir, work, repo) {
-  const res = JSON.parse(await exec('python3', [join(work, 'workload.py'), dir, String(N), String(MB)]));
-  const clone = await timed('git', ['clone', '-q', '--no-hardlinks', repo, join(dir, 'clone')]);
-  const status = await timed('git', ['status', '--porcelain'], { cwd: join(dir, 'clone') });
-  res['git clone'] = 1 / clone;
-  res['git status'] = 1 / status;
+async function workloads(dir, work, repo, backing = []) {
+  const res = JSON.parse(await exec('python3', [join(work, 'workload.py'), dir, String(N), String(MB), join(work, 'tree.tar'), ...backing]));
+  res['git clone'] = await timed('git', ['clone', '-q', '--no-hardlinks', repo, join(dir, 'clone')]);
+  res['git status'] = await timed('git', ['status', '--porcelain'], { cwd: join(dir, 'clone') });
   await exec('rm', ['-rf', join(dir, 'clone')]);
   return res;
 }
@@ -132,14 +172,21 @@ export async function run(report) {
   const native = join(work, 'native');
   const agentMnt = join(work, 'agentfs');
   const memMnt = join(work, 'memfs');
-  for (const d of [native, agentMnt, memMnt]) mkdirSync(d);
+  const bindSrc = join(work, 'bindfs-src');
+  const bindMnt = join(work, 'bindfs');
+  for (const d of [native, agentMnt, memMnt, bindSrc, bindMnt]) mkdirSync(d);
   writeFileSync(join(work, 'workload.py'), WORKLOAD);
+  // the tree tar x extracts (and find, grep -r, rm -rf then walk): N small sources in 50-file dirs
+  await exec('python3', ['-c', `import os,sys\nfor i in range(${N}):\n  d=os.path.join(sys.argv[1],'src','p%03d' % (i // 50))\n  os.makedirs(d,exist_ok=True)\n  open(os.path.join(d,'m%05d.js' % i),'w').write('module.exports = ' + str(i) + ';\\n' + '// filler\\n' * 20)\n`, join(work, 'tree')]);
+  await exec('tar', ['cf', join(work, 'tree.tar'), '-C', join(work, 'tree'), 'src']);
+  rmSync(join(work, 'tree'), { recursive: true });
   // a local repository to clone: a few hundred files over a few commits
   const repo = join(work, 'repo');
   await exec('sh', ['-c', `mkdir -p ${repo} && cd ${repo} && git init -q && for c in 1 2 3; do for i in $(seq 1 150); do mkdir -p d$((i % 15)); echo "line $c $i" >> d$((i % 15))/f$i.txt; done; git add -A && git -c user.name=b -c user.email=b@b commit -qm c$c; done`]);
 
   let mem;
   let agentPid;
+  let bind;
   const env = { ...process.env, AGENTFS_RUNTIME_DIR: join(work, 'run') };
   try {
     await exec(process.execPath, [CLI, 'init', join(work, 'bench.db'), '--no-journal'], { env });
@@ -147,42 +194,54 @@ export async function run(report) {
     agentPid = Number(/\(pid (\d+)\)/.exec(out)?.[1]);
     mem = spawn(process.execPath, [join(root, 'bench', 'memfs-fuse-native.js'), memMnt], { stdio: ['ignore', 'pipe', 'inherit'] });
     await waitReady(mem, 'memfs-fuse-native');
+    if (havePeer('bindfs')) bind = await mountPeer('bindfs', { src: bindSrc }, bindMnt);
+    else console.error('mount: bindfs is not installed (bash scripts/setup.sh installs it): no bindfs rows');
+    const db = join(work, 'bench.db');
 
     // This VM's speed drifts by 2x within minutes: the three targets take turns, round after
     // round, and each workload reports its median over the rounds.
     const rss = trackRss(agentPid);
-    const runs = { native: [], agentfs: [], memfs: [] };
+    const runs = { native: [], agentfs: [], memfs: [], ...(bind ? { bindfs: [] } : {}) };
     for (let r = 0; r < ROUNDS; r++) {
       runs.native.push(await workloads(native, work, repo));
-      runs.agentfs.push(await workloads(agentMnt, work, repo));
+      runs.agentfs.push(await workloads(agentMnt, work, repo, [db, `${db}-wal`]));
       runs.memfs.push(await workloads(memMnt, work, repo));
+      if (bind) runs.bindfs.push(await workloads(bindMnt, work, repo, [join(bindSrc, 'seq.bin')]));
     }
     const { peak, privatePeak } = rss.stop();
     await exec(process.execPath, [CLI, 'unmount', agentMnt], { env });
     agentPid = undefined;
+    // medians of the seconds per phase
     const results = Object.fromEntries(
-      Object.entries(runs).map(([target, list]) => [target, Object.fromEntries(Object.keys(UNITS).map((w) => [w, median(list.map((x) => x[w]))]))]),
+      Object.entries(runs).map(([target, list]) => [target, Object.fromEntries(Object.keys(PHASES).map((w) => [w, median(list.map((x) => x[w]))]))]),
     );
+    const rate = (target, w) => PHASES[w][1]() / results[target][w];
 
-    for (const w of Object.keys(UNITS)) {
-      const a = results.agentfs[w];
-      report({ suite: 'mount', workload: `${w} vs native`, agentfs: a, baseline: results.native[w], baselineName: 'native', unit: UNITS[w], ratio: a / results.native[w] });
+    for (const w of Object.keys(PHASES)) {
+      const unit = PHASES[w][0];
+      const a = rate('agentfs', w);
+      report({ suite: 'mount', workload: `${w} vs native`, agentfs: a, baseline: rate('native', w), baselineName: 'native', unit, ratio: a / rate('native', w) });
       report({
         suite: 'mount',
         workload: `${w} vs fuse-native memfs`,
         agentfs: a,
-        baseline: results.memfs[w],
+        baseline: rate('memfs', w),
         baselineName: 'memfs',
-        unit: UNITS[w],
-        ratio: a / results.memfs[w],
+        unit,
+        ratio: a / rate('memfs', w),
         note: w === 'seq write' ? 'target >= 0.4' : 'target >= 0.6',
       });
+      if (bind) {
+        const [at, bt] = [results.agentfs[w] * 1000, results.bindfs[w] * 1000];
+        report({ suite: 'mount', workload: `${w} vs bindfs (time)`, agentfs: at, baseline: bt, baselineName: 'bindfs', unit: 'ms', ratio: at / bt, note: 'lower is better, target <= 1.0' });
+      }
     }
     // VmHWM counts the database pages SQLite reads through its memory map (page cache the kernel
     // reclaims at will); RssAnon is what the server itself holds: heap, buffers, stacks.
     report({ suite: 'mount', workload: 'agentfs server peak private RSS (RssAnon)', agentfs: privatePeak / 1024, baseline: 200, baselineName: 'limit', unit: 'MB' });
     report({ suite: 'mount', workload: 'agentfs server peak RSS incl. mapped database (VmHWM)', agentfs: peak / 1024, baselineName: '', unit: 'MB' });
   } finally {
+    await bind?.unmount();
     if (agentPid) {
       await exec(process.execPath, [CLI, 'unmount', agentMnt], { env }).catch(() => process.kill(agentPid, 'SIGKILL'));
     }
