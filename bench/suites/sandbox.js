@@ -1,13 +1,20 @@
-// agentfs run (overlay over FUSE in namespaces) against the same work on the native directory.
-// Times are measured inside the command (date +%s%N around the work), so the sandbox's start-up
-// (mount, namespaces, ~0.5 s) is reported apart.
-import { execFileSync, spawnSync } from 'node:child_process';
+// agentfs run (overlay over FUSE in namespaces) against the same work on the native directory,
+// and an npm-style workload against the C peer fuse-overlayfs (the copy-on-write overlay of
+// rootless containers) over the same base. Times are measured inside the command (date +%s%N
+// around the work), so the sandbox's start-up (mount, namespaces, ~0.5 s) is reported apart,
+// except the "whole workload" rows, which time everything from start to end on each side.
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync, cpSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { median } from '../median.js';
+import { havePeer, mountPeer } from '../peers.js';
 
 const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'agentfs.js');
+
+const WL_FILES = Number(process.env.BENCH_SANDBOX_FILES ?? 7000);
+const WL_ROUNDS = Math.max(1, Number(process.env.BENCH_SANDBOX_ROUNDS ?? 3));
 
 function makeTree(root, files, perDir = 100) {
   for (let i = 0; i < files; i++) {
@@ -27,6 +34,124 @@ function timeInside(prefix, cwd, env, work, reps = 1, warmup = 0) {
   const r = spawnSync(prefix[0], [...prefix.slice(1), 'sh', '-c', script], { cwd, env, encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`${prefix.join(' ')} failed: ${r.stderr}`);
   return Math.min(...r.stdout.trim().split('\n').map((l) => Number(l) / 1000));
+}
+
+/**
+ * An npm-style project: node_modules with 14 files a package (package.json, README.md, LICENSE,
+ * index.js, lib/0..9.js), `files` in all, committed to git. Returns the lib files to edit.
+ */
+function makeNpmTree(dir, files, prefix = 'pkg') {
+  const edits = [];
+  for (let p = 0; p < Math.max(1, Math.round(files / 14)); p++) {
+    const pkg = join(dir, 'node_modules', `${prefix}-${p}`);
+    mkdirSync(join(pkg, 'lib'), { recursive: true });
+    writeFileSync(join(pkg, 'package.json'), JSON.stringify({ name: `${prefix}-${p}`, version: `1.${p}.0`, main: 'index.js' }, null, 2));
+    writeFileSync(join(pkg, 'README.md'), `# ${prefix}-${p}\n\n${'Some documentation.\n'.repeat(30)}`);
+    writeFileSync(join(pkg, 'LICENSE'), 'MIT License\n');
+    writeFileSync(join(pkg, 'index.js'), `module.exports = require('./lib/0.js');\n`);
+    for (let i = 0; i < 10; i++) {
+      writeFileSync(join(pkg, 'lib', `${i}.js`), `'use strict';\n${'function f() { return 42; }\n'.repeat(20)}module.exports = f;\n`);
+      edits.push(`node_modules/${prefix}-${p}/lib/${i}.js`);
+    }
+  }
+  return edits;
+}
+
+// The phases, in issue 16's order, each timed by the shell; "$1" the files to edit, "$2" the tar
+// of a new tree. One line per phase: name, microseconds.
+const PHASES_SH = `set -e
+ph() { n=$1; shift; s=$(date +%s%N); "$@" >/dev/null; e=$(date +%s%N); echo "$n $(( (e - s) / 1000 ))"; }
+edit() { while read -r f; do echo '// edited' >> "$f"; done < "$1"; }
+untar() { mkdir vendor && tar xf "$1" -C vendor; }
+ph find find .
+ph grep grep -r module.exports node_modules
+ph status git status --porcelain
+ph edit edit "$1"
+ph status2 git status --porcelain
+ph rm rm -rf node_modules
+ph tarx untar "$2"
+`;
+const WL_PHASES = { find: 'find', grep: 'grep -r', status: 'git status', edit: 'edit 500 files', status2: 'git status after edits', rm: 'rm -rf', tarx: 'tar x of a new tree' };
+
+/** Runs the phases with `prefix` (a sandbox, or nothing) in `cwd`: ms per phase. */
+function phases(prefix, cwd, env, script, list, tar) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(prefix[0], [...prefix.slice(1), 'sh', script, list, tar], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err += d));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      if (code !== 0) return reject(new Error(`${[...prefix, 'sh', script].join(' ')}: exit ${code}: ${err.trim()}`));
+      resolve(Object.fromEntries(out.trim().split('\n').map((l) => l.split(' ')).map(([k, v]) => [k, Number(v) / 1000])));
+    });
+  });
+}
+
+/**
+ * The npm-style workload in three places, round after round: a native copy of the base, `agentfs
+ * run` over the base, and fuse-overlayfs (lowerdir=base, a fresh upperdir and workdir a round).
+ * Medians over the rounds; ratio = agentfs time / peer time, lower is better.
+ */
+async function workloadVsOverlay(report, root, env, agentfs) {
+  if (!havePeer('fuse-overlayfs')) {
+    console.error('sandbox: fuse-overlayfs is not installed (bash scripts/setup.sh installs it): no fuse-overlayfs rows');
+    return;
+  }
+  const wl = join(root, 'wl');
+  const base = join(wl, 'base');
+  mkdirSync(base, { recursive: true });
+  const edits = makeNpmTree(base, WL_FILES);
+  writeFileSync(join(base, 'package.json'), '{ "name": "app", "version": "1.0.0" }\n');
+  const gitEnv = { ...env, GIT_AUTHOR_NAME: 'b', GIT_AUTHOR_EMAIL: 'b@b', GIT_COMMITTER_NAME: 'b', GIT_COMMITTER_EMAIL: 'b@b' };
+  for (const args of [['init', '-q'], ['add', '-A'], ['commit', '-q', '-m', 'init']]) execFileSync('git', args, { cwd: base, env: gitEnv });
+  const list = join(wl, 'edits.txt');
+  writeFileSync(list, edits.slice(0, 500).join('\n') + '\n');
+  const fresh = join(wl, 'fresh');
+  makeNpmTree(fresh, Math.max(14, Math.round(WL_FILES / 5)), 'new');
+  const tar = join(wl, 'new.tar');
+  execFileSync('tar', ['cf', tar, '-C', fresh, 'node_modules']);
+  rmSync(fresh, { recursive: true });
+  const script = join(wl, 'phases.sh');
+  writeFileSync(script, PHASES_SH);
+
+  const runs = { native: [], agentfs: [], overlay: [] };
+  const since = (t) => Number(process.hrtime.bigint() - t) / 1e6;
+  let peer;
+  const mnt = join(wl, 'mnt');
+  try {
+    for (let r = 0; r < WL_ROUNDS; r++) {
+      const copy = join(wl, `native-${r}`);
+      execFileSync('cp', ['-a', base, copy]);
+      let t = process.hrtime.bigint();
+      runs.native.push({ ...(await phases(['/usr/bin/env'], copy, env, script, list, tar)), whole: since(t) });
+      rmSync(copy, { recursive: true, force: true });
+
+      t = process.hrtime.bigint();
+      runs.agentfs.push({ ...(await phases(agentfs(`wl-${r}`), base, env, script, list, tar)), whole: since(t) });
+
+      const [upper, work] = [join(wl, `upper-${r}`), join(wl, `work-${r}`)];
+      for (const d of [upper, work, mnt]) mkdirSync(d, { recursive: true });
+      t = process.hrtime.bigint();
+      peer = await mountPeer('fuse-overlayfs', { lower: base, upper, work }, mnt);
+      const res = await phases(['/usr/bin/env'], mnt, env, script, list, tar);
+      await peer.unmount();
+      peer = undefined;
+      runs.overlay.push({ ...res, whole: since(t) });
+      rmSync(upper, { recursive: true, force: true });
+      rmSync(work, { recursive: true, force: true });
+    }
+  } finally {
+    await peer?.unmount();
+  }
+  const med = (target, k) => median(runs[target].map((x) => x[k]));
+  for (const [k, name] of [...Object.entries(WL_PHASES), ['whole', 'whole workload']]) {
+    const a = med('agentfs', k);
+    const note = k === 'whole' ? 'start to end, incl. mount; target <= 0.8' : 'target <= 1.0';
+    report({ suite: 'sandbox', workload: `npm ${WL_FILES}: ${name} vs fuse-overlayfs`, agentfs: a, baseline: med('overlay', k), baselineName: 'fuse-overlayfs', unit: 'ms', ratio: a / med('overlay', k), note });
+    report({ suite: 'sandbox', workload: `npm ${WL_FILES}: ${name} vs native`, agentfs: a, baseline: med('native', k), baselineName: 'native', unit: 'ms', ratio: a / med('native', k) });
+  }
 }
 
 export async function run(report) {
@@ -86,6 +211,9 @@ export async function run(report) {
     report({ suite: 'sandbox', workload: 'git status, 5k files (first in run)', agentfs: gsCold, baseline: gsNative, baselineName: 'native', unit: 'ms' });
     const gsPtrace = timeInside(ptrace('pt-git'), repo, env, 'git status --porcelain', 5, 1);
     report({ suite: 'sandbox', workload: 'ptrace: git status, 5k files (warm)', agentfs: gsPtrace, baseline: gsNative, baselineName: 'native', unit: 'ms' });
+
+    // the npm-style workload against fuse-overlayfs (issue 16)
+    await workloadVsOverlay(report, root, env, agentfs);
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
