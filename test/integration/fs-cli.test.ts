@@ -34,8 +34,9 @@ describe.concurrent('agentfs fs (CLI)', () => {
       const script = `'${process.execPath}' '${CLI}' ${cmd} | head -c 1 >/dev/null; echo "status=\${PIPESTATUS[0]}"`;
       const r = await run('bash', ['-c', script], { cwd: dir });
       expect(r.stderr, cmd).toBe('');
-      // killed by SIGPIPE, as cat would be (128 + 13): quietly, and a pipeline can tell
-      expect(r.stdout, cmd).toBe('status=141\n');
+      // killed by SIGPIPE, as cat would be (128 + 13): quietly, and a pipeline can tell; an
+      // output small enough to sit in the pipe before head closes it ends normally
+      expect(r.stdout, cmd).toMatch(cmd.startsWith('fs cat') ? /^status=141\n$/ : /^status=(0|141)\n$/);
     }
   });
 
