@@ -203,6 +203,11 @@ export class Store {
       if (db.open) db.close();
       if (e instanceof StoreError) throw e;
       throwAccessProblem(file, e, !readOnly);
+      if (/database is locked|SQLITE_BUSY/i.test(String((e as Error).message))) {
+        // not a damaged file: another process has held its write lock past our busy timeout
+        const waited = Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000)) / 1000;
+        throw new StoreError('EBUSY', `${file} is locked: another process holds a write transaction on it (waited ${waited} s); try again when it is done`);
+      }
       throw new StoreError('ECORRUPT', `${file} cannot be opened as an AgentFS database: ${(e as Error).message}`);
     }
   }

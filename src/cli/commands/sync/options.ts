@@ -47,8 +47,14 @@ export function secretsOf(flags: RemoteFlags): (string | undefined)[] {
  * Runs fn over the agent's local sync state; SyncError becomes a one-line UserError. No token from
  * the flags or the environment gets into an error's message.
  */
-export async function withLocal<T>(idArg: string, fn: (local: LocalSyncState, agent: Agent) => Promise<T> | T, flags: RemoteFlags = {}): Promise<T> {
-  const agent = Agent.open(targetFromArg(idArg));
+export async function withLocal<T>(
+  idArg: string,
+  fn: (local: LocalSyncState, agent: Agent) => Promise<T> | T,
+  flags: RemoteFlags = {},
+  access: { readOnly?: boolean } = {},
+): Promise<T> {
+  // status and stats only look: opened read-only, they neither wait for nor fail on a writer
+  const agent = Agent.open(targetFromArg(idArg), access);
   const secrets = secretsOf(flags);
   try {
     return await fn(new LocalSyncState(agent.store), agent);
@@ -76,7 +82,12 @@ export interface SyncContext {
  * Runs fn with the agent and its remote (chosen from the flags, the stored URL and the
  * environment). `create`: a `file:` remote may be created (push); else it must exist.
  */
-export async function withRemote<T>(idArg: string, flags: RemoteFlags, fn: (ctx: SyncContext) => Promise<T>, options: { create?: boolean } = {}): Promise<T> {
+export async function withRemote<T>(
+  idArg: string,
+  flags: RemoteFlags,
+  fn: (ctx: SyncContext) => Promise<T>,
+  options: { create?: boolean; readOnly?: boolean } = {},
+): Promise<T> {
   return withLocal(
     idArg,
     async (_local, agent) => {
@@ -90,6 +101,7 @@ export async function withRemote<T>(idArg: string, flags: RemoteFlags, fn: (ctx:
       }
     },
     flags,
+    { readOnly: options.readOnly },
   );
 }
 
