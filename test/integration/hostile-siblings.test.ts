@@ -4,9 +4,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { forceUnmount, isAlive, mountBg } from '../support/fuse.js';
 import { ROOT, run, runCli, tempDir } from '../support/cli.js';
-import { Agent } from '../../src/core/agent.js';
 
 let dir: string;
 let cleanup: () => void;
@@ -66,4 +67,55 @@ describe('sync status and stats only look (sibling of item 7)', () => {
   });
 });
 
-export { Agent, sqlite };
+describe('text that is not UTF-8, written into the database by another program (sibling of item 2)', () => {
+  // libsql aborts the process (a Rust panic, exit 134) when it reads such text
+  let db: string;
+  beforeAll(async () => {
+    db = join(dir, 'foreign-bytes.db');
+    expect((await cli('init', db)).code).toBe(0);
+    expect((await cli('fs', 'write', db, '/good', 'x')).code).toBe(0);
+    expect((await cli('kv', 'set', db, 'fine', '1')).code).toBe(0);
+    const r = await sqlite(db, `
+      INSERT INTO fs_inode (mode, nlink, atime, mtime, ctime) VALUES (33188, 1, 0, 0, 0);
+      INSERT INTO fs_dentry (name, parent_ino, ino) VALUES (CAST(x'6261642dff' AS TEXT), 1, last_insert_rowid());
+      INSERT INTO fs_inode (mode, nlink, atime, mtime, ctime) VALUES (41471, 1, 0, 0, 0);
+      INSERT INTO fs_symlink (ino, target) VALUES (last_insert_rowid(), CAST(x'74ff' AS TEXT));
+      INSERT INTO fs_dentry (name, parent_ino, ino) VALUES ('sl', 1, last_insert_rowid());
+      INSERT INTO kv_store (key, value) VALUES (CAST(x'6bff' AS TEXT), '1');`);
+    expect(r.stderr).toBe('');
+  });
+
+  it.each([
+    [['fs', 'ls', 'DB', '/'], /^agentfs: EILSEQ: a name in this directory is not valid UTF-8 .*, scandir \/\n$/],
+    [['fs', 'ls', '-l', 'DB', '/'], /^agentfs: EILSEQ: a name in this directory is not valid UTF-8/],
+    [['fs', 'tree', 'DB', '/'], /^agentfs: EILSEQ: a name in this directory is not valid UTF-8/],
+    [['fs', 'stat', 'DB', '/sl'], /^agentfs: EILSEQ: the symlink target is not valid UTF-8 .*, readlink \/sl\n$/],
+    [['kv', 'list', 'DB'], /^agentfs: a kv key is not valid UTF-8/],
+    [['kv', 'list', 'DB', '--json'], /^agentfs: a kv key is not valid UTF-8/],
+  ])('%j: one line, no abort', async (argv, message) => {
+    const r = await cli(...argv.map((a) => (a === 'DB' ? db : a)));
+    expect(r.signal).toBeNull();
+    expect(r.stderr).toMatch(message);
+    expect(r.stderr.split('\n').length).toBe(2);
+    expect(r.code).toBe(1);
+  });
+
+  it('what can be named still works', async () => {
+    expect((await cli('fs', 'cat', db, '/good')).stdout).toBe('x');
+    expect((await cli('kv', 'get', db, 'fine')).stdout).toBe('1\n');
+  });
+
+  it('a mount answers EILSEQ for the listing and keeps serving', async () => {
+    const mnt = join(dir, 'foreign-mnt');
+    mkdirSync(mnt);
+    const pid = await mountBg(db, mnt);
+    try {
+      const r = await run('sh', ['-c', 'ls mnt; echo "ls=$?"; readlink mnt/sl; echo "readlink=$?"; cat mnt/good'.replaceAll('mnt', mnt)]);
+      expect(r.stderr).toMatch(/reading directory .*: Invalid or incomplete multibyte or wide character/);
+      expect(r.stdout).toBe('ls=2\nreadlink=1\nx');
+      expect(isAlive(pid)).toBe(true);
+    } finally {
+      await forceUnmount(mnt, pid);
+    }
+  });
+});
