@@ -4,3 +4,4 @@ export { databasePath, looksLikePath, targetFromArg, validateId, AGENT_DIR, type
 export { SCHEMA_VERSION, DEFAULT_CHUNK_SIZE } from './schema.js';
 export { detectLayout, type Layout } from './layout.js';
 export { pageCounts, withBusyTimeout, vacuum, checkpointWal, type PageCounts, type StepOutcome, type WalCheckpoint } from './maintenance.js';
+export { checkForeignText, checkForeignTextInFile } from './foreign-text.js';

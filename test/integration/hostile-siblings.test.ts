@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { forceUnmount, isAlive, mountBg } from '../support/fuse.js';
 import { ROOT, run, runCli, tempDir } from '../support/cli.js';
@@ -98,6 +98,37 @@ describe('text that is not UTF-8, written into the database by another program (
     expect(r.stderr).toMatch(message);
     expect(r.stderr.split('\n').length).toBe(2);
     expect(r.code).toBe(1);
+  });
+
+  it('timeline, sync push and sync pull of a file: remote check first and say which row', async () => {
+    const calls = join(dir, 'foreign-calls.db');
+    expect((await cli('init', calls)).code).toBe(0);
+    expect((await sqlite(calls, `INSERT INTO tool_calls (name, parameters, status, started_at) VALUES (CAST(x'74ff' AS TEXT), '{}', 'success', 1)`)).stderr).toBe('');
+    for (const argv of [['timeline', calls], ['timeline', calls, '--stats']]) {
+      const r = await cli(...argv);
+      expect({ argv, signal: r.signal, code: r.code, stderr: r.stderr }).toEqual({
+        argv, signal: null, code: 1,
+        stderr: `agentfs: ${calls}: tool_calls.name of row 1 is not valid UTF-8 (written by another program, or damaged); fix or delete that row with sqlite3\n`,
+      });
+    }
+    const remote = join(dir, 'foreign-remote.db');
+    const push = await cli('sync', 'push', db, '--remote', `file:${remote}`);
+    expect(push.signal).toBeNull();
+    expect(push.stderr).toMatch(/^agentfs: .*foreign-bytes\.db: fs_dentry\.name of row \d+ is not valid UTF-8/);
+    expect(existsSync(remote)).toBe(false); // nothing made
+
+    const clean = join(dir, 'clean.db');
+    expect((await cli('init', clean)).code).toBe(0);
+    expect((await cli('kv', 'set', clean, 'k', '"v"')).code).toBe(0);
+    expect((await cli('sync', 'push', clean, '--remote', `file:${remote}`)).code).toBe(0);
+    expect((await sqlite(remote, `UPDATE kv_store SET value = CAST(x'22ff22' AS TEXT)`)).stderr).toBe('');
+    const fresh = join(dir, 'fresh.db');
+    expect((await cli('init', fresh)).code).toBe(0);
+    for (const action of ['pull', 'status', 'push']) {
+      const r = await cli('sync', action, fresh, '--remote', `file:${remote}`);
+      expect({ action, signal: r.signal, code: r.code }).toEqual({ action, signal: null, code: 1 });
+      expect(r.stderr).toMatch(/^agentfs: remote file:\/\/\/.*foreign-remote\.db: kv_store\.value of row 1 is not valid UTF-8 .*\n$/);
+    }
   });
 
   it('what can be named still works', async () => {

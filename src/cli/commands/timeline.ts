@@ -7,7 +7,7 @@ import {
 import { TOOL_CALL_STATUSES, type ToolCall, type ToolCallStatus } from '../../core/tools/index.js';
 import { existsSync } from 'node:fs';
 import { resolveDatabase } from '../../sandbox/index.js';
-import { targetFromArg } from '../../store/index.js';
+import { checkForeignText, targetFromArg } from '../../store/index.js';
 import { UserError } from '../errors.js';
 import { parseIntOption } from '../options.js';
 import { quoteName } from '../quote.js';
@@ -20,6 +20,9 @@ export function openAgentArg(arg: string, access: { readOnly?: boolean } = {}): 
   const database = resolveDatabase(arg);
   return Agent.open(existsSync(database) ? { path: database } : targetFromArg(arg), { journal: false, readOnly: access.readOnly });
 }
+
+/** The tables the timeline reads text from. */
+const TIMELINE_TABLES = ['tool_calls', 'agentfs_tool_call_pending', 'agentfs_journal'];
 
 interface TimelineOptions {
   limit: string;
@@ -308,6 +311,8 @@ export function registerTimeline(program: Command): void {
       const interval = parseIntOption('--interval', opts.interval, { min: 10, max: 3_600_000 });
       const agent = openAgentArg(id, { readOnly: true });
       try {
+        // text another program stored as non-UTF-8 would abort libsql mid-listing: one line instead
+        checkForeignText(agent.store, TIMELINE_TABLES);
         if (opts.stats) printStats(agent, q, opts.format, q.limit === 100 ? 10 : q.limit!);
         else if (opts.follow) await follow(agent, q, opts.format, interval);
         else printEvents(timeline(agent.tools, new JournalReader(agent.store), q), opts.format);

@@ -86,11 +86,12 @@ export async function withRemote<T>(
   idArg: string,
   flags: RemoteFlags,
   fn: (ctx: SyncContext) => Promise<T>,
-  options: { create?: boolean; readOnly?: boolean } = {},
+  options: { create?: boolean; readOnly?: boolean; before?: (agent: Agent) => void } = {},
 ): Promise<T> {
   return withLocal(
     idArg,
     async (_local, agent) => {
+      options.before?.(agent);
       const { url, authToken, timeoutMs } = chooseRemote(agent.store.getMeta(META.syncRemote), { url: flags.remote, authToken: flags.authToken, timeout: flags.timeout });
       // through openSync: the one place a remote is opened (and checked)
       const { local, remote } = openSync(agent.store, { url, authToken, timeoutMs }, options);
