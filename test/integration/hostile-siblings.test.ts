@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { forceUnmount, isAlive, mountBg } from '../support/fuse.js';
-import { ROOT, run, runCli, tempDir } from '../support/cli.js';
+import { CLI, ROOT, run, runCli, tempDir } from '../support/cli.js';
 
 let dir: string;
 let cleanup: () => void;
@@ -148,5 +148,24 @@ describe('text that is not UTF-8, written into the database by another program (
     } finally {
       await forceUnmount(mnt, pid);
     }
+  });
+});
+
+describe('output that cannot be written (sibling of item 8)', () => {
+  it.each([
+    ['fs', 'cat', 'DB', '/f'],
+    ['fs', 'ls', 'DB', '/'],
+    ['kv', 'list', 'DB', '--json'],
+    ['timeline', 'DB'],
+  ])('%s %s into /dev/full: one line and status 1, no stack trace', async (...argv) => {
+    const db = join(dir, 'full.db');
+    if (!existsSync(db)) {
+      expect((await cli('init', db)).code).toBe(0);
+      expect((await cli('fs', 'write', db, '/f', 'x'.repeat(100_000))).code).toBe(0);
+      expect((await cli('kv', 'set', db, 'k', '1')).code).toBe(0);
+    }
+    const line = argv.map((a) => `'${a === 'DB' ? db : a}'`).join(' ');
+    const r = await run('sh', ['-c', `node '${CLI}' ${line} > /dev/full; echo "status=$?" >&2`]);
+    expect(r.stderr).toBe('agentfs: cannot write to standard output: ENOSPC: no space left on device\nstatus=1\n');
   });
 });
