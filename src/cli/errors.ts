@@ -1,5 +1,6 @@
 import { FsError } from '../core/errors.js';
 import { StoreError } from '../store/errors.js';
+import { cwdProblem } from '../store/locate.js';
 import { escapeControls } from './quote.js';
 
 /** An error meant for the user as it is (no stack): a clear one-line message and an exit code. */
@@ -28,6 +29,11 @@ export function reportError(e: unknown): number {
     return 1;
   }
   const err = e as NodeJS.ErrnoException;
+  if (err?.syscall === 'uv_cwd') {
+    // "ERANGE: result too large, uv_cwd" says nothing a user can act on
+    say(cwdProblem(err));
+    return 1;
+  }
   if (err && typeof err.code === 'string' && typeof err.message === 'string') {
     say(err.message);
     return 1;

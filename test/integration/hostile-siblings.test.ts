@@ -169,3 +169,29 @@ describe('output that cannot be written (sibling of item 8)', () => {
     expect(r.stderr).toBe('agentfs: cannot write to standard output: ENOSPC: no space left on device\nstatus=1\n');
   });
 });
+
+describe('a current directory that cannot be named', () => {
+  it('deeper than PATH_MAX: an absolute database path works, an id or relative path says why in one line', async () => {
+    const db = join(dir, 'deep.db');
+    expect((await cli('init', db)).code).toBe(0);
+    expect((await cli('fs', 'write', db, '/f', 'x')).code).toBe(0);
+    const name = 'd'.repeat(200);
+    const script = `cd '${dir}' && i=0; while [ $i -lt 25 ]; do mkdir -p ${name} && cd ${name} || exit 9; i=$((i+1)); done
+      node '${CLI}' fs cat '${db}' /f; echo " abs=$?"
+      node '${CLI}' kv list '${db}'; echo "kv=$?"
+      node '${CLI}' fs cat deep.db /f; echo "rel=$?"
+      node '${CLI}' init some-id; echo "id=$?"
+      cd '${dir}' && rm -rf ${name}`; // GNU rm walks by descriptors; Node's rmSync cannot
+    const r = await run('bash', ['-c', script]);
+    expect(r.stdout).toBe('x abs=0\nkv=0\nrel=1\nid=1\n');
+    const line = "agentfs: the current directory's path is longer than PATH_MAX (4096 bytes): run agentfs from a shorter path, or name the database by an absolute path\n";
+    expect(r.stderr).toBe(line + line);
+  });
+
+  it('removed: one line', async () => {
+    const gone = join(dir, 'gone');
+    const r = await run('bash', ['-c', `mkdir '${gone}' && cd '${gone}' && rmdir '${gone}' && node '${CLI}' fs ls some-id; echo "status=$?"`]);
+    expect(r.stdout).toBe('status=1\n');
+    expect(r.stderr).toBe('agentfs: the current directory no longer exists (it was removed): cd to an existing directory\n');
+  });
+});
