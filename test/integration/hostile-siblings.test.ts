@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { forceUnmount, isAlive, mountBg } from '../support/fuse.js';
 import { CLI, ROOT, run, runCli, tempDir } from '../support/cli.js';
@@ -193,5 +193,22 @@ describe('a current directory that cannot be named', () => {
     const r = await run('bash', ['-c', `mkdir '${gone}' && cd '${gone}' && rmdir '${gone}' && node '${CLI}' fs ls some-id; echo "status=$?"`]);
     expect(r.stdout).toBe('status=1\n');
     expect(r.stderr).toBe('agentfs: the current directory no longer exists (it was removed): cd to an existing directory\n');
+  });
+});
+
+describe('an overlay directory whose base holds names that are not UTF-8 (sibling of item 2)', () => {
+  it('is not empty: rm -r stops at it, and commit never deletes the files the agent could not see', async () => {
+    const base = join(dir, 'unnamed-base');
+    mkdirSync(join(base, 'd'), { recursive: true });
+    writeFileSync(Buffer.concat([Buffer.from(`${base}/d/bad`), Buffer.from([0xff])]), 'precious');
+    writeFileSync(join(base, 'd', 'seen'), 'x');
+    const db = join(dir, 'unnamed.db');
+    expect((await cli('init', db, '--base', base)).code).toBe(0);
+    const rm = await cli('fs', 'rm', db, '-r', '/d');
+    expect(rm.stderr).toBe('agentfs: ENOTEMPTY: directory not empty, rm /d\n');
+    expect(rm.code).toBe(1);
+    expect((await cli('commit', db)).code).toBe(0);
+    const left = readdirSync(join(base, 'd'), { encoding: 'buffer' }).map((b) => b.toString('hex')).sort();
+    expect(left).toEqual([Buffer.from('bad\xff', 'latin1').toString('hex')]);
   });
 });
