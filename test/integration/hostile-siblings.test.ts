@@ -5,6 +5,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { forceUnmount, isAlive, mountBg } from '../support/fuse.js';
 import { CLI, ROOT, run, runCli, tempDir } from '../support/cli.js';
@@ -210,5 +212,28 @@ describe('an overlay directory whose base holds names that are not UTF-8 (siblin
     expect((await cli('commit', db)).code).toBe(0);
     const left = readdirSync(join(base, 'd'), { encoding: 'buffer' }).map((b) => b.toString('hex')).sort();
     expect(left).toEqual([Buffer.from('bad\xff', 'latin1').toString('hex')]);
+  });
+});
+
+describe('a remote that answers an error with a whole page (sibling of item 9)', () => {
+  it('shows at most 300 characters of it, escaped, on one line', async () => {
+    const body = `\x1b[2J error ${'A'.repeat(100_000)}\nsecond line`;
+    const server = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => res.writeHead(400, { 'content-type': 'text/plain' }).end(body));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const port = (server.address() as AddressInfo).port;
+      const db = join(dir, 'page.db');
+      expect((await cli('init', db)).code).toBe(0);
+      const r = await cli('sync', 'push', db, '--remote', `http://127.0.0.1:${port}`, '--timeout', '5');
+      expect(r.code).toBe(1);
+      expect(r.stderr.split('\n').length).toBe(2);
+      expect(r.stderr).toMatch(/^agentfs: remote http:\/\/127\.0\.0\.1:\d+ failed: .*HTTP status 400: \\033\[2J error A+\.\.\. \(\d+ more characters\)\n$/);
+      expect(r.stderr.length).toBeLessThan(600);
+    } finally {
+      server.close();
+    }
   });
 });
