@@ -237,3 +237,28 @@ describe('a remote that answers an error with a whole page (sibling of item 9)',
     }
   });
 });
+
+describe('kv numbers through MCP (sibling of item 11)', () => {
+  it('kv_set refuses numbers JSON.parse would change, and stores the rest', async () => {
+    const db = join(dir, 'mcp-numbers.db');
+    expect((await cli('init', db)).code).toBe(0);
+    const call = (id: number, key: string, value: string) =>
+      `{"jsonrpc":"2.0","id":${id},"method":"tools/call","params":{"name":"kv_set","arguments":{"key":"${key}","value":${value}}}}`;
+    const input = [
+      '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2024-11-05","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}',
+      call(2, 'big', '123456789012345678901234567890'),
+      call(3, 'negzero', '-0'),
+      call(4, 'tiny', '{"x":[1e-400]}'),
+      call(5, 'fine', '{"n":1.5,"m":[1,2e3,-7]}'),
+    ].join('\n') + '\n';
+    const r = await runCli(['serve', 'mcp', db], { cwd: dir, input });
+    const replies = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { id: number; error?: { code: number; message: string } });
+    const byId = new Map(replies.map((m) => [m.id, m]));
+    expect(byId.get(2)?.error).toEqual({ code: -32602, message: expect.stringMatching(/^Invalid params for tools\/call: kv_set: number 123456789012345678901234567890 cannot be stored exactly/) });
+    expect(byId.get(3)?.error).toEqual({ code: -32602, message: expect.stringMatching(/kv_set: number -0: -0 would read back as 0/) });
+    expect(byId.get(4)?.error).toEqual({ code: -32602, message: expect.stringMatching(/kv_set: number 1e-400 cannot be stored exactly/) });
+    expect(byId.get(5)?.error).toBeUndefined();
+    const list = JSON.parse((await cli('kv', 'list', db, '--json')).stdout) as { key: string; value: unknown }[];
+    expect(list.map((e) => [e.key, e.value])).toEqual([['fine', { n: 1.5, m: [1, 2000, -7] }]]);
+  });
+});
