@@ -3,6 +3,7 @@ import { Agent } from '../../core/agent.js';
 import { targetFromArg } from '../../store/index.js';
 import { MCP_TOOL_NAMES, selectTools, serveStdio } from '../../mcp/index.js';
 import { UserError } from '../errors.js';
+import { onOutputClosed } from '../output.js';
 import { registerServeNfs } from './serve-nfs.js';
 
 interface McpOptions {
@@ -40,7 +41,14 @@ export function registerServe(program: Command): void {
         console.error(
           `agentfs: serving ${agent.store.path} over MCP on stdio (tools: ${(tools ?? MCP_TOOL_NAMES).join(', ')})`,
         );
-        await serveStdio(agent, { tools });
+        // a client that closes stdout ends the session through the transport (one line, exit 0),
+        // not by the CLI-wide SIGPIPE death, which would leave the stored calls unfinished
+        const restore = onOutputClosed(() => {});
+        try {
+          await serveStdio(agent, { tools });
+        } finally {
+          restore();
+        }
       } finally {
         agent.close();
       }
