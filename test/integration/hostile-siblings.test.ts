@@ -262,3 +262,17 @@ describe('kv numbers through MCP (sibling of item 11)', () => {
     expect(list.map((e) => [e.key, e.value])).toEqual([['fine', { n: 1.5, m: [1, 2000, -7] }]]);
   });
 });
+
+describe('a kv value on stdin that is not UTF-8 (sibling of item 2)', () => {
+  it('is refused, not stored as U+FFFD', async () => {
+    const db = join(dir, 'kv-stdin.db');
+    expect((await cli('init', db)).code).toBe(0);
+    const r = await runCli(['kv', 'set', db, 'k'], { cwd: dir, input: Buffer.from([0x61, 0x62, 0xff, 0x63]) });
+    expect(r.stderr).toMatch(/^agentfs: EILSEQ: the value on stdin is not valid UTF-8 .*\n$/);
+    expect(r.code).toBe(1);
+    expect((await cli('kv', 'get', db, 'k')).stderr).toMatch(/no such key/);
+    const ok = await runCli(['kv', 'set', db, 'k'], { cwd: dir, input: '"é"\n' });
+    expect(ok.code).toBe(0);
+    expect((await cli('kv', 'get', db, 'k')).stdout).toBe('é\n');
+  });
+});
