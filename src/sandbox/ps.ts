@@ -1,9 +1,10 @@
 import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { Agent } from '../core/agent.js';
 import { computeChanges } from '../core/changes/index.js';
 import { OverlayFs } from '../core/overlay/index.js';
 import { databasePath, targetFromArg } from '../store/index.js';
-import { liveRuns, liveServer, listSessions, loadSession } from './sessions.js';
+import { liveRuns, liveServer, listSessions, loadSession, sessionsDir } from './sessions.js';
 
 export interface PsRow {
   session: string;
@@ -56,7 +57,10 @@ export function resolveDatabase(arg: string): string {
   const local = databasePath(target);
   if (target.path || existsSync(local)) return local;
   const session = loadSession(arg);
-  return session ? session.database : local;
+  if (session) return session.database;
+  // a session whose record is damaged still has its database where run keeps them
+  const kept = join(sessionsDir(), `${arg}.db`);
+  return target.id !== undefined && existsSync(kept) ? kept : local;
 }
 
 /** True while some `run` of this session database is alive. */

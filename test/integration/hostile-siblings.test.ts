@@ -276,3 +276,24 @@ describe('a kv value on stdin that is not UTF-8 (sibling of item 2)', () => {
     expect((await cli('kv', 'get', db, 'k')).stdout).toBe('é\n');
   });
 });
+
+describe('a damaged run session record', () => {
+  it('ps, diff and timeline go on without it instead of a TypeError', async () => {
+    const home = join(dir, 'home');
+    const base = join(dir, 'session-base');
+    mkdirSync(base, { recursive: true });
+    const env = { HOME: home };
+    const run1 = await runCli(['run', '--session', 'dmg', '--', 'sh', '-c', 'echo x > made'], { cwd: base, env });
+    expect(run1.code).toBe(0);
+    const record = join(home, '.agentfs', 'sessions', 'dmg.json');
+    for (const text of ['{}', '{"id":"dmg","database":5}', 'null', '[]', 'garbage{']) {
+      writeFileSync(record, text);
+      const ps = await runCli(['ps'], { cwd: base, env });
+      const diff = await runCli(['diff', 'dmg'], { cwd: base, env });
+      const tl = await runCli(['timeline', 'dmg', '--limit', '1'], { cwd: base, env });
+      expect({ text, ps: [ps.code, ps.stderr], diff: [diff.code, diff.stdout, diff.stderr], tl: [tl.code, tl.stderr] }).toEqual({
+        text, ps: [0, ''], diff: [0, 'A file    made\n', ''], tl: [0, ''],
+      });
+    }
+  });
+});
