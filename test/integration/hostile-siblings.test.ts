@@ -297,3 +297,36 @@ describe('a damaged run session record', () => {
     }
   });
 });
+
+describe('a file open through a mount, removed by another process (sibling of item 1)', () => {
+  it('keeps its data for the open descriptor until it is closed, then goes', async () => {
+    const db = join(dir, 'unlink-open.db');
+    const mnt = join(dir, 'unlink-open-mnt');
+    mkdirSync(mnt);
+    expect((await cli('init', db)).code).toBe(0);
+    const pid = await mountBg(db, mnt);
+    try {
+      // python holds /f open through the mount while the CLI removes it (and /other, not open)
+      const script = `
+import os, subprocess, sys
+open('${mnt}/other', 'w').write('x')
+fd = os.open('${mnt}/f', os.O_CREAT | os.O_RDWR, 0o644)
+os.write(fd, b'hello world'); os.fsync(fd)
+r = subprocess.run([sys.argv[1], sys.argv[2], 'fs', 'rm', '${db}', '/f', '/other'], capture_output=True, text=True)
+print('rm', r.returncode, r.stderr.strip())
+os.lseek(fd, 0, 0); print('read', os.read(fd, 100).decode())
+os.write(fd, b'!'); print('size', os.fstat(fd).st_size, 'links', os.fstat(fd).st_nlink)
+os.close(fd)
+`;
+      const r = await run('python3', ['-c', script, process.execPath, CLI]);
+      expect(r.stderr).toBe('');
+      expect(r.stdout).toBe('rm 0 \nread hello world\nsize 12 links 0\n');
+      // nothing is left once closed: the mount frees it at the last release
+      const left = async () => (await sqlite(db, 'SELECT count(*) FROM fs_inode WHERE nlink = 0; SELECT count(*) FROM fs_data;')).stdout;
+      for (let i = 0; i < 50 && (await left()) !== '0\n0\n'; i++) await new Promise((res) => setTimeout(res, 100));
+      expect(await left()).toBe('0\n0\n');
+    } finally {
+      await forceUnmount(mnt, pid);
+    }
+  });
+});
