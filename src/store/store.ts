@@ -1,5 +1,5 @@
 import Database from 'libsql';
-import { existsSync, mkdirSync } from 'node:fs';
+import { accessSync, constants as fsConstants, existsSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { StoreError } from './errors.js';
@@ -459,7 +459,16 @@ function savepoint(store: Store, depth: number): { open: Statement; release: Sta
 }
 
 /** libsql's open, whose failures name SQLite's result code only ("ConnectionFailed(... 14)"). */
-function openDatabase(file: string, readOnly: boolean): Db {
+function dirWritable(dir: string): boolean {
+  try {
+    accessSync(dir, fsConstants.W_OK | fsConstants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function openDatabase(file: string, readOnly: boolean): Db {
   try {
     if (!readOnly) return new Database(file);
     // libsql ignores better-sqlite3's `readonly` option (such a connection writes); SQLite's own
@@ -468,7 +477,8 @@ function openDatabase(file: string, readOnly: boolean): Db {
     // A WAL database whose -wal and -shm SQLite may not create (read-only directory) cannot be
     // opened even for reading; with no -wal the main file holds every commit, so read it as an
     // unchanging file (SQLite's immutable=1: no locks, no -shm).
-    if (!existsSync(`${file}-wal`) && !existsSync(`${file}-shm`) && accessProblem(file, true)?.startsWith('directory')) {
+    // (a read-only file system too: there the file itself is reported unwritable first)
+    if (!existsSync(`${file}-wal`) && !existsSync(`${file}-shm`) && !dirWritable(dirname(file))) {
       return new Database(`${uri}?mode=ro&immutable=1`);
     }
     return new Database(`${uri}?mode=ro`);

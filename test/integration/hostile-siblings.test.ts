@@ -330,3 +330,36 @@ os.close(fd)
     }
   });
 });
+
+describe('a database on a read-only file system (sibling of item 7)', () => {
+  it('the commands that only look read it; writers say why', async () => {
+    const src = join(dir, 'ro-src');
+    const ro = join(dir, 'ro');
+    mkdirSync(src);
+    mkdirSync(ro);
+    const db = join(src, 'r.db');
+    expect((await cli('init', db)).code).toBe(0);
+    expect((await cli('fs', 'write', db, '/f', 'hi')).code).toBe(0);
+    expect((await cli('kv', 'set', db, 'k', '1')).code).toBe(0);
+    const bind = await run('sh', ['-c', `mount --bind '${src}' '${ro}' && mount -o remount,bind,ro '${ro}'`]);
+    expect(bind.stderr).toBe('');
+    try {
+      const rdb = join(ro, 'r.db');
+      for (const [argv, out] of [
+        [['fs', 'cat', rdb, '/f'], 'hi'],
+        [['fs', 'ls', rdb, '/'], 'f f\n'],
+        [['kv', 'list', rdb], 'k\t1\n'],
+        [['migrate', rdb, '--dry-run'], `${rdb} is up to date (schema 0.4); nothing to do\n`],
+      ] as [string[], string][]) {
+        const r = await cli(...argv);
+        expect({ argv, stdout: r.stdout, stderr: r.stderr }).toEqual({ argv, stdout: out, stderr: '' });
+      }
+      expect((await cli('timeline', rdb)).code).toBe(0);
+      expect((await cli('sync', 'stats', rdb)).code).toBe(0);
+      const w = await cli('kv', 'set', rdb, 'a', '1');
+      expect(w.stderr).toBe(`agentfs: cannot write ${rdb}: ${rdb} is on a read-only file system\n`);
+    } finally {
+      await run('umount', [ro]);
+    }
+  });
+});
