@@ -2,6 +2,7 @@ import { FsError } from '../core/errors.js';
 import { KvError } from '../core/kv/errors.js';
 import { ToolCallError } from '../core/tools/calls.js';
 import { AgentfsError, type ErrorCode } from '../errors.js';
+import { cwdProblem } from '../store/locate.js';
 import { escapeControls } from './quote.js';
 
 /** A condition the CLI itself finds (bad option, session running, conflicts): see src/errors.ts. */
@@ -32,7 +33,8 @@ export function reportError(e: unknown): number {
   }
   const err = e as NodeJS.ErrnoException;
   if (err?.syscall === 'uv_cwd') {
-    console.error('agentfs: the current directory no longer exists (it was removed); cd to one that does');
+    // "ERANGE: result too large, uv_cwd" says nothing a user can act on
+    say(cwdProblem(err));
     return 1;
   }
   if (err && typeof err.code === 'string' && typeof err.message === 'string') {

@@ -17,9 +17,29 @@ export function installPipeHandling(): void {
   for (const name of ['stdout', 'stderr'] as const) {
     process[name].on('error', (e: NodeJS.ErrnoException) => {
       if (e.code === 'EPIPE' || e.code === 'ERR_STREAM_DESTROYED') handler(name);
-      else throw e;
+      else outputFailed(name, e);
     });
   }
+}
+
+/**
+ * Output that cannot be written for another reason (`> /dev/full`: ENOSPC, EIO): one line and
+ * status 1, as `ls > /dev/full` says "write error", not a stack trace.
+ */
+function outputFailed(name: 'stdout' | 'stderr', e: NodeJS.ErrnoException): never {
+  if (name === 'stdout') {
+    try {
+      process.stderr.write(`agentfs: cannot write to standard output: ${e.code ?? ''}${e.code ? ': ' : ''}${describe(e)}\n`);
+    } catch {
+      /* nowhere left to say it */
+    }
+  }
+  process.exit(1);
+}
+
+function describe(e: NodeJS.ErrnoException): string {
+  // "ENOSPC: no space left on device, write" -> "no space left on device"
+  return e.message.replace(/^[A-Z]+: /, '').replace(/, write$/, '');
 }
 
 /** Replaces what happens on a closed output (until restored with the returned function). */

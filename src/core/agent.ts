@@ -47,6 +47,9 @@ export class Agent {
   readonly journal: Journal | undefined;
   /** base directory when this agent is an overlay */
   readonly base: string | undefined;
+  /** the inode filesystem (the delta of an overlay) */
+  private readonly inode: InodeFs;
+  private unhold: (() => void) | undefined;
 
   private constructor(store: Store, options: AgentOpenOptions) {
     this.store = store;
@@ -59,6 +62,7 @@ export class Agent {
       ? new Journal(store, { pathOf: (ino) => inode!.pathOf(ino), currentCall: () => tools.currentAnywhere() })
       : undefined;
     inode = new InodeFs(store, { observer: this.journal?.observer });
+    this.inode = inode;
     this.fs =
       this.base === undefined
         ? inode
@@ -96,8 +100,27 @@ export class Agent {
     }
   }
 
+  /**
+   * This process keeps the agent's files open for others (a mount): a file another process
+   * unlinks keeps its data while open here (see core/fs/lifecycle.ts). Undone by close().
+   */
+  holdOpenFiles(): void {
+    if (!this.unhold && !this.store.readOnly) this.unhold = this.inode.holdOpenFiles();
+  }
+
+  /** For a holder, after another process changed the database (see holdOpenFiles). */
+  purgeHandedOrphans(): void {
+    if (this.unhold) this.inode.purgeHandedOrphans();
+  }
+
   close(): void {
     try {
+      try {
+        this.unhold?.();
+      } catch {
+        /* a busy database: the row of a dead holder is swept by the next writable open */
+      }
+      this.unhold = undefined;
       this.journal?.close(); // writes out open write bursts
     } finally {
       if (this.fs instanceof OverlayFs) this.fs.close();

@@ -49,12 +49,23 @@ export async function mountAgent(
   // journal undefined: the agent's own setting (init --no-journal) decides
   const agent = Agent.open(target, journal === undefined ? {} : { journal });
   try {
+    // the kernel's open files are ours to keep: another process's unlink must not purge them
+    agent.holdOpenFiles();
+    let lastVersion = agent.store.dataVersion();
     const server = await FuseServer.mount(agent.fs, mountpoint, {
       // an overlay's base can change unseen: its listings are reused no longer than attributes
       cacheReaddir: agent.base === undefined ? true : (options.timeouts?.attr ?? DEFAULT_TIMEOUTS.attr),
       ...fuseOptions,
       groupCommit: { begin: () => agent.store.beginBatch(), commit: () => agent.store.commitBatch(), room: () => freeBytes(agent.store) },
-      changeCounter: () => agent.store.dataVersion(),
+      changeCounter: () => {
+        const v = agent.store.dataVersion();
+        if (v !== lastVersion) {
+          lastVersion = v;
+          // what another process unlinked and the kernel does not hold open here is freed now
+          agent.purgeHandedOrphans();
+        }
+        return v;
+      },
     });
     raiseReadahead(mountpoint);
     return { agent, server };

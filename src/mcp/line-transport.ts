@@ -9,6 +9,7 @@
  *  - JSON nested deeper than MAX_DEPTH: -32600 (before anything recursive sees it)
  */
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
+import { checkJsonText } from '../core/kv/index.js';
 import { ClientRequestSchema, ErrorCode, JSONRPCMessageSchema, type JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 
 /** The longest message line accepted (a write_file of ~48 MiB of base64 content fits). */
@@ -150,6 +151,8 @@ export class LineStdioTransport implements Transport {
       // the SDK would answer "Internal error" with a multi-line schema dump: say which params are wrong
       const problem = paramsProblem(value.method, value);
       if (problem) return this.fail(id, ErrorCode.InvalidParams, `Invalid params for ${value.method}: ${problem}`);
+      const lossy = lossyKvNumber(value, text);
+      if (lossy) return this.fail(id, ErrorCode.InvalidParams, `Invalid params for tools/call: kv_set: ${lossy}`);
     }
     try {
       this.onmessage?.(message);
@@ -162,6 +165,21 @@ export class LineStdioTransport implements Transport {
   private fail(id: Id, code: number, message: string): void {
     void this.send({ jsonrpc: '2.0', id, error: { code, message } } as unknown as JSONRPCMessage);
   }
+}
+
+/**
+ * kv_set keeps values exactly, but JSON.parse has already turned a number a double cannot hold
+ * (123456789012345678901234567890, -0, 1e-400) into another one: the line's own text is checked,
+ * as the CLI checks its argument, so the value is refused rather than changed.
+ */
+function lossyKvNumber(value: Record<string, unknown>, text: string): string | undefined {
+  if (value.method !== 'tools/call' || !isObject(value.params) || value.params.name !== 'kv_set') return undefined;
+  try {
+    checkJsonText(text);
+  } catch (e) {
+    return (e as Error).message;
+  }
+  return undefined;
 }
 
 interface Issue {

@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { Agent } from '../core/agent.js';
 import { computeChanges } from '../core/changes/index.js';
 import { OverlayFs } from '../core/overlay/index.js';

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { databasePath, looksLikePath, validateId, type AgentTarget } from '../store/index.js';
-import { loadSession } from './sessions.js';
+import { join } from 'node:path';
+import { loadSession, sessionsDir } from './sessions.js';
 
 export interface ResolvedAgent {
   /** what Store.open / Agent.open take: `{ id }` keeps "no such agent 'ID'" for a missing agent */
@@ -27,6 +28,9 @@ export function resolveAgent(arg: string, cwd = process.cwd()): ResolvedAgent {
   if (existsSync(local)) return { target: { path: local }, database: local, kind: 'agent' };
   const session = loadSession(arg);
   if (session) return { target: { path: session.database }, database: session.database, kind: 'session' };
+  // a session whose record is damaged still has its database where run keeps them
+  const kept = join(sessionsDir(), `${arg}.db`);
+  if (existsSync(kept)) return { target: { path: kept }, database: kept, kind: 'session' };
   return { target: { id: arg }, database: local, kind: 'agent' };
 }
 

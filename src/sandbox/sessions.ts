@@ -68,15 +68,27 @@ export function removeSession(rec: SessionRecord): void {
   for (const f of [rec.database, `${rec.database}-wal`, `${rec.database}-shm`, join(sessionsDir(), `${rec.id}.json`)]) rmSync(f, { force: true });
 }
 
+/**
+ * A session record as read, or undefined when the file is missing or damaged (not JSON, or
+ * fields of the wrong kind: hand-edited, truncated): every reader then goes on without it
+ * rather than failing on a missing field.
+ */
+function readSession(file: string): SessionRecord | undefined {
+  const r = readJson<Partial<SessionRecord>>(file);
+  if (!r || typeof r !== 'object') return undefined;
+  const text = (v: unknown) => typeof v === 'string' && v.length > 0;
+  return text(r.id) && text(r.database) && text(r.base) && typeof r.createdAt === 'string' ? (r as SessionRecord) : undefined;
+}
+
 export function loadSession(id: string): SessionRecord | undefined {
-  return readJson<SessionRecord>(join(sessionsDir(), `${id}.json`));
+  return readSession(join(sessionsDir(), `${id}.json`));
 }
 
 export function listSessions(): SessionRecord[] {
   if (!existsSync(sessionsDir())) return [];
   return readdirSync(sessionsDir())
     .filter((f) => f.endsWith('.json') && !f.endsWith('.server.json'))
-    .map((f) => readJson<SessionRecord>(join(sessionsDir(), f)))
+    .map((f) => readSession(join(sessionsDir(), f)))
     .filter((r): r is SessionRecord => r !== undefined);
 }
 

@@ -4,3 +4,4 @@ export { databasePath, looksLikePath, validateId, isValidId, AGENT_DIR, type Age
 export { SCHEMA_VERSION, DEFAULT_CHUNK_SIZE } from './schema.js';
 export { detectLayout, type Layout } from './layout.js';
 export { pageCounts, withBusyTimeout, vacuum, checkpointWal, type PageCounts, type StepOutcome, type WalCheckpoint } from './maintenance.js';
+export { checkForeignText, checkForeignTextInFile } from './foreign-text.js';

@@ -5,13 +5,12 @@
  * Planning opens the file query-only, so a dry run, a foreign file or a corrupt file is never
  * modified.
  */
-import Database from 'libsql';
 import { existsSync } from 'node:fs';
 import { StoreError } from './errors.js';
 import { columnsOf, detectLayout, INODE_V04_COLUMNS } from './layout.js';
 import { databasePath, type AgentTarget } from './locate.js';
 import { DEFAULT_CHUNK_SIZE, EXTENSION_TABLES, REQUIRED_TABLES, SCHEMA_VERSION, SPEC_TABLES } from './schema.js';
-import { Store, type Db } from './store.js';
+import { openDatabase, Store, type Db } from './store.js';
 import { checkSqliteHeader } from './sqlite-file.js';
 
 export interface MigrationStep {
@@ -88,9 +87,9 @@ export function planMigration(db: Db): MigrationStep[] {
 function inspect(file: string): { db: Db; version: string | undefined } {
   if (!existsSync(file)) throw new StoreError('not-found', `no such database ${file}`);
   checkSqliteHeader(file);
-  const db = new Database(file);
+  // read-only as the viewers open it (also on a read-only file system, where SQLite cannot make a -shm)
+  const db = openDatabase(file, true);
   try {
-    db.exec('PRAGMA query_only = ON');
     let tables: Set<string>;
     try {
       tables = new Set((db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[]).map((r) => r.name));

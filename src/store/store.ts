@@ -1,5 +1,5 @@
 import Database from 'libsql';
-import { closeSync, existsSync, mkdirSync, openSync, readSync, statSync } from 'node:fs';
+import { accessSync, closeSync, constants as fsConstants, existsSync, mkdirSync, openSync, readSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { StoreError } from './errors.js';
@@ -209,6 +209,11 @@ export class Store {
       if (db.open) db.close();
       if (e instanceof StoreError) throw e;
       throwAccessProblem(file, e, !readOnly);
+      if (/database is locked|SQLITE_BUSY/i.test(String((e as Error).message))) {
+        // not a damaged file: another process has held its write lock past our busy timeout
+        const waited = Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000)) / 1000;
+        throw new StoreError('busy', `${file} is locked: another process holds a write transaction on it (waited ${waited} s); try again when it is done`);
+      }
       throw new StoreError('corrupt', `${file} cannot be opened as an AgentFS database: ${(e as Error).message}`);
     }
   }
@@ -487,7 +492,8 @@ function savepoint(store: Store, depth: number): { open: Statement; release: Sta
  */
 function readsImmutable(file: string, neverWrite: boolean): boolean {
   if (file === ':memory:' || existsSync(`${file}-wal`) || existsSync(`${file}-shm`)) return false;
-  if (accessProblem(file, true)?.startsWith('directory')) return true;
+  // a read-only directory or file system: SQLite could not create -wal/-shm to read it otherwise
+  if (!dirWritable(dirname(file))) return true;
   // WAL mode (header bytes 18, 19 = 2): a rollback-journal file is read with locks, leaving nothing
   return neverWrite && sqliteHeader(file).subarray(18, 20).equals(Buffer.from([2, 2]));
 }
@@ -503,7 +509,16 @@ function sqliteHeader(file: string): Buffer {
   return head;
 }
 
-function openDatabase(file: string, readOnly: boolean, immutable = false): Db {
+function dirWritable(dir: string): boolean {
+  try {
+    accessSync(dir, fsConstants.W_OK | fsConstants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function openDatabase(file: string, readOnly: boolean, immutable = false): Db {
   try {
     if (!readOnly) return new Database(file);
     // libsql ignores better-sqlite3's `readonly` option (such a connection writes); SQLite's own

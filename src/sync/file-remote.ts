@@ -7,6 +7,7 @@ import { existsSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { SyncError } from './errors.js';
+import { StoreError, checkForeignTextInFile } from '../store/index.js';
 
 export function isFileUrl(url: string): boolean {
   return /^file:/i.test(url);
@@ -52,6 +53,13 @@ export function checkFileRemote(url: string, localDb: string, create: boolean): 
     const me = statSync(localDb);
     if (st.dev === me.dev && st.ino === me.ino) {
       throw new SyncError(`remote ${url} is this agent's own database: sync needs another file`, 'usage');
+    }
+    // text another program stored as non-UTF-8 would abort libsql while we read the remote
+    try {
+      checkForeignTextInFile(path);
+    } catch (e) {
+      if (e instanceof StoreError) throw new SyncError(`remote ${url}: ${e.message.slice(path.length + 2)}`, 'corrupt');
+      throw e;
     }
     return;
   }

@@ -202,8 +202,13 @@ export function urlToken(url: string): string | undefined {
   return undefined;
 }
 
+/** Most of a remote's own words shown in one error: a server may answer with a whole page. */
+const MAX_REMOTE_TEXT = 300;
+
 function oneLine(s: string): string {
-  return s.replace(/\s+/g, ' ').trim();
+  const line = s.replace(/\s+/g, ' ').trim();
+  if (line.length <= MAX_REMOTE_TEXT) return line;
+  return `${line.slice(0, MAX_REMOTE_TEXT)}... (${line.length - MAX_REMOTE_TEXT} more characters)`;
 }
 
 /** Local values to driver arguments: integers stay integers, blobs stay bytes. */

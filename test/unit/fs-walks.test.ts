@@ -138,3 +138,34 @@ describe('deep trees', () => {
     }
   });
 });
+
+describe('deep trees without quadratic path resolution', () => {
+  it('mkdir -p and cp -r of a tree 1000 levels deep look each level up a bounded number of times', () => {
+    const depth = 1000;
+    const deep = '/d'.repeat(depth);
+    agent.paths.mkdir(deep, { recursive: true });
+    // count the lookups through a PathFs over the same filesystem
+    const fs = agent.fs;
+    let lookups = 0;
+    const counting = new Proxy(fs, {
+      get(target, prop, receiver) {
+        const v = Reflect.get(target, prop, receiver) as unknown;
+        if (prop === 'lookup' && typeof v === 'function') {
+          return (...args: unknown[]) => {
+            lookups++;
+            return (v as (...a: unknown[]) => unknown).apply(target, args);
+          };
+        }
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+    const paths = new PathFs(counting);
+    paths.mkdir(`/other${deep}`, { recursive: true });
+    expect(lookups).toBeLessThan(depth * 3);
+    lookups = 0;
+    paths.cp('/d', '/copy', { recursive: true });
+    expect(paths.stat(`/copy${'/d'.repeat(depth - 1)}`).mode & 0o170000).toBe(0o040000);
+    // walking and copying visit each level; re-resolving every prefix made it depth^3 (1.7e8)
+    expect(lookups).toBeLessThan(depth * depth * 4);
+  });
+});

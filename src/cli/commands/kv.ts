@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import type { Command } from 'commander';
 import type { Agent } from '../../core/agent.js';
 import { AGENT_ARG, openAgentArg } from '../agent-arg.js';
@@ -46,7 +47,12 @@ function show(value: unknown, json: boolean | undefined): string {
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const c of process.stdin) chunks.push(c as Buffer);
-  return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+  const bytes = Buffer.concat(chunks);
+  // decoding would turn the bytes into U+FFFD and store something else than was given
+  if (!isUtf8(bytes)) {
+    throw new UserError('EILSEQ: the value on stdin is not valid UTF-8 (kv values are text: keep binary data in a file with `agentfs fs write`, or encode it, e.g. base64)');
+  }
+  return bytes.toString('utf8').replace(/\r?\n$/, '');
 }
 
 export function registerKv(program: Command): void {

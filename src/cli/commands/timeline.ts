@@ -6,9 +6,13 @@ import {
 } from '../../core/journal/index.js';
 import { TOOL_CALL_STATUSES, type ToolCall, type ToolCallStatus } from '../../core/tools/index.js';
 import { AGENT_ARG, openAgentArg } from '../agent-arg.js';
+import { checkForeignText } from '../../store/index.js';
 import { UserError } from '../errors.js';
 import { parseIntOption } from '../options.js';
 import { quoteName } from '../quote.js';
+
+/** The tables the timeline reads text from. */
+const TIMELINE_TABLES = ['tool_calls', 'agentfs_tool_call_pending', 'agentfs_journal'];
 
 interface TimelineOptions {
   limit: string;
@@ -297,6 +301,8 @@ export function registerTimeline(program: Command): void {
       const interval = parseIntOption('--interval', opts.interval, { min: 10, max: 3_600_000 });
       const agent = openAgentArg(id, { readOnly: true, journal: false });
       try {
+        // text another program stored as non-UTF-8 would abort libsql mid-listing: one line instead
+        checkForeignText(agent.store, TIMELINE_TABLES);
         if (opts.stats) printStats(agent, q, opts.format, q.limit === 100 ? 10 : q.limit!);
         else if (opts.follow) await follow(agent, q, opts.format, interval);
         else printEvents(timeline(agent.tools, new JournalReader(agent.store), q), opts.format);

@@ -9,7 +9,7 @@ import {
   type Attr, type Caller, type DirEntry, type DirEntryPlus, type FileSystem, type SetAttr, type StatFs,
 } from '../types.js';
 import type { FsContext } from './context.js';
-import { ensureFsExtras, purgeDeadOrphans } from './lifecycle.js';
+import { ensureFsExtras, purgeDeadOrphans, purgeHandedOrphans, registerHolder } from './lifecycle.js';
 import { LazyAtime } from './lazy-atime.js';
 import type { MutationObserver } from './mutation.js';
 import { create, mkdir, mknod, symlink } from './ops/create.js';
@@ -55,6 +55,24 @@ export class InodeFs implements FileSystem {
         /* read-only or busy database: orphans wait for the next writable open */
       }
     }
+  }
+
+  /**
+   * For a process that keeps files open on behalf of others (a mount): another process's unlink
+   * of a file open here then keeps its data until the last release here. Returns the unregister.
+   */
+  holdOpenFiles(): () => void {
+    const unregister = registerHolder(this.ctx);
+    this.ctx.holder = true;
+    return () => {
+      this.ctx.holder = false;
+      unregister();
+    };
+  }
+
+  /** A holder, after another process changed the database: frees what it unlinked and we do not hold open. */
+  purgeHandedOrphans(): void {
+    if (this.ctx.holder) this.store.transaction(() => purgeHandedOrphans(this.ctx));
   }
 
   /** Runs fn in one transaction: path helpers group multi-step changes (rm -r, writeFile) with it. */

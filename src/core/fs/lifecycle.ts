@@ -1,7 +1,10 @@
 /**
  * Inode lifetime: when the last link goes, the inode and its data go too, unless a handle in
- * this process still has it open (then it becomes an orphan until release). Orphans left behind
- * by a crashed process are purged the next time the database is opened for writing.
+ * this process still has it open (then it becomes an orphan until release), or another live
+ * process that keeps files open (a mount, registered in agentfs_fs_holder) may have it open: then
+ * it becomes that process's orphan, purged at its last release there or once that process is
+ * gone. Orphans left behind by a crashed process are purged the next time the database is opened
+ * for writing.
  */
 import type { Store } from '../../store/index.js';
 import { S_IFMT, S_IFREG, S_IFLNK } from '../types.js';
@@ -19,12 +22,14 @@ const EXTRAS = [
     ino INTEGER PRIMARY KEY,
     pid INTEGER NOT NULL
   )`,
+  // processes that keep files open for others (mounts): another process's unlink keeps their data
+  'CREATE TABLE IF NOT EXISTS agentfs_fs_holder (pid INTEGER PRIMARY KEY)',
 ];
 
 /** Creates the extras when missing (a read-only database simply goes without them). */
 export function ensureFsExtras(store: Store): boolean {
   const have = store
-    .stmt("SELECT COUNT(*) AS n FROM sqlite_master WHERE name IN ('agentfs_idx_fs_dentry_ino', 'agentfs_idx_fs_dentry_parent_id', 'agentfs_fs_orphan')")
+    .stmt("SELECT COUNT(*) AS n FROM sqlite_master WHERE name IN ('agentfs_idx_fs_dentry_ino', 'agentfs_idx_fs_dentry_parent_id', 'agentfs_fs_orphan', 'agentfs_fs_holder')")
     .get() as { n: number };
   if (have.n === EXTRAS.length) return true;
   try {
@@ -55,7 +60,49 @@ export function lastLinkGone(ctx: FsContext, ino: number, mode: number): void {
     ctx.orphans.add(ino);
     return;
   }
+  const holder = otherLiveHolder(ctx);
+  if (holder !== undefined) {
+    // a mount may have it open (the kernel's handles are not ours to see): it purges it
+    ctx.store.stmt('INSERT OR REPLACE INTO agentfs_fs_orphan (ino, pid) VALUES (?, ?)').run(ino, holder);
+    return;
+  }
   purgeInode(ctx, ino, mode);
+}
+
+function otherLiveHolder(ctx: FsContext): number | undefined {
+  let rows: { pid: number }[];
+  try {
+    rows = ctx.store.stmt('SELECT pid FROM agentfs_fs_holder WHERE pid <> ?').all(process.pid) as { pid: number }[];
+  } catch {
+    return undefined; // no such table (a database we could not add it to)
+  }
+  return rows.map((r) => Number(r.pid)).find((pid) => alive(pid));
+}
+
+/** This process keeps files open for others (a mount): registers it; returns the unregister. */
+export function registerHolder(ctx: FsContext): () => void {
+  ctx.store.transaction(() => {
+    ctx.store.stmt('INSERT OR REPLACE INTO agentfs_fs_holder (pid) VALUES (?)').run(process.pid);
+  });
+  return () => {
+    ctx.store.transaction(() => {
+      ctx.store.stmt('DELETE FROM agentfs_fs_holder WHERE pid = ?').run(process.pid);
+      // orphans handed to us by other processes that we never had open, or hold no longer
+      purgeHandedOrphans(ctx);
+    });
+  };
+}
+
+/** Purges the orphans other processes handed to this one that are not open here. */
+export function purgeHandedOrphans(ctx: FsContext): void {
+  const mine = ctx.store.stmt('SELECT ino FROM agentfs_fs_orphan WHERE pid = ?').all(process.pid) as { ino: number }[];
+  for (const { ino } of mine) if (!ctx.openCount.has(Number(ino)) && !ctx.orphans.has(Number(ino))) purgeOrphan(ctx, Number(ino));
+}
+
+/** At the last release here of an inode that is not our own orphan: one another process made ours. */
+export function purgeIfHandedOrphan(ctx: FsContext, ino: number): void {
+  const row = ctx.store.stmt('SELECT pid FROM agentfs_fs_orphan WHERE ino = ?').get(ino) as { pid: number } | undefined;
+  if (row && Number(row.pid) === process.pid) purgeOrphan(ctx, ino);
 }
 
 /** After the last release of an orphan. */
@@ -86,6 +133,13 @@ export function purgeDeadOrphans(ctx: FsContext): number {
     )
     .all() as { ino: number; mode: number; pid: number | null }[];
   const dead = rows.filter((r) => r.pid === null || !alive(r.pid));
+  try {
+    const holders = ctx.store.stmt('SELECT pid FROM agentfs_fs_holder').all() as { pid: number }[];
+    const gone = holders.filter((h) => !alive(Number(h.pid)));
+    if (gone.length) ctx.store.transaction(() => gone.forEach((h) => ctx.store.stmt('DELETE FROM agentfs_fs_holder WHERE pid = ?').run(h.pid)));
+  } catch {
+    /* no holder table */
+  }
   if (!dead.length) return 0;
   ctx.store.transaction(() => {
     for (const r of dead) {

@@ -1,5 +1,6 @@
 import type { Store } from '../../store/index.js';
 import { KvError } from './errors.js';
+import { storedText } from '../stored-text.js';
 import { stringifyValue } from './json.js';
 
 export { KvError } from './errors.js';
@@ -38,17 +39,17 @@ export class KvStore {
   /** The value stored under key, or undefined when there is none. */
   get(key: string): unknown {
     checkKey(key);
-    const row = this.store.stmt('SELECT value FROM kv_store WHERE key = ?').get(key) as { value: string } | undefined;
-    return row ? decode(row.value) : undefined;
+    const row = this.store.stmt('SELECT CAST(value AS BLOB) AS value FROM kv_store WHERE key = ?').get(key) as { value: unknown } | undefined;
+    return row ? decode(valueText(row.value, key)) : undefined;
   }
 
   /** The value and its times, or undefined. */
   entry(key: string): KvEntry | undefined {
     checkKey(key);
-    const row = this.store.stmt('SELECT key, value, created_at, updated_at FROM kv_store WHERE key = ?').get(key) as
-      | RawRow
+    const row = this.store.stmt('SELECT CAST(key AS BLOB) AS key, CAST(value AS BLOB) AS value, created_at, updated_at FROM kv_store WHERE key = ?').get(key) as
+      | StoredRow
       | undefined;
-    return row ? toEntry(row) : undefined;
+    return row ? toEntry(textRow(row)) : undefined;
   }
 
   has(key: string): boolean {
@@ -83,9 +84,10 @@ export class KvStore {
     if (typeof prefix !== 'string') throw new KvError('EINVAL', 'kv prefix must be a string');
     const out: KvEntry[] = [];
     const it = this.store
-      .stmt('SELECT key, value, created_at, updated_at FROM kv_store WHERE key >= ? ORDER BY key')
-      .iterate(prefix) as IterableIterator<RawRow>;
-    for (const row of it) {
+      .stmt('SELECT CAST(key AS BLOB) AS key, CAST(value AS BLOB) AS value, created_at, updated_at FROM kv_store WHERE key >= ? ORDER BY key')
+      .iterate(prefix) as IterableIterator<StoredRow>;
+    for (const stored of it) {
+      const row = textRow(stored);
       if (!row.key.startsWith(prefix)) {
         // keys are sorted byte-wise, so the first key without the prefix ends the range
         it.return?.();
@@ -101,9 +103,10 @@ export class KvStore {
     const out: KvEntry[] = [];
     const from = after > prefix ? after : prefix;
     const it = this.store
-      .stmt('SELECT key, value, created_at, updated_at FROM kv_store WHERE key >= ? ORDER BY key')
-      .iterate(from) as IterableIterator<RawRow>;
-    for (const row of it) {
+      .stmt('SELECT CAST(key AS BLOB) AS key, CAST(value AS BLOB) AS value, created_at, updated_at FROM kv_store WHERE key >= ? ORDER BY key')
+      .iterate(from) as IterableIterator<StoredRow>;
+    for (const stored of it) {
+      const row = textRow(stored);
       if (!row.key.startsWith(prefix) || out.length >= limit) {
         it.return?.();
         break;
@@ -146,6 +149,27 @@ interface RawRow {
   value: string;
   created_at: number | bigint | null;
   updated_at: number | bigint | null;
+}
+
+/** A row as read: key and value CAST AS BLOB (see stored-text.ts). */
+interface StoredRow {
+  key: unknown;
+  value: unknown;
+  created_at: number | bigint | null;
+  updated_at: number | bigint | null;
+}
+
+function textRow(row: StoredRow): RawRow {
+  const key = storedText(row.key);
+  if (key === null) throw new KvError('EILSEQ', 'a kv key is not valid UTF-8 (written by another program or damaged)');
+  return { ...row, key, value: valueText(row.value, key) };
+}
+
+function valueText(value: unknown, key: string): string {
+  if (value === null) return 'null';
+  const text = storedText(value);
+  if (text === null) throw new KvError('EILSEQ', `the value of kv key ${JSON.stringify(key)} is not valid UTF-8 (written by another program or damaged)`);
+  return text;
 }
 
 function toEntry(row: RawRow): KvEntry {

@@ -21,6 +21,8 @@ interface ListingCache {
   mtimeNs: bigint;
   ctimeNs: bigint;
   entries: BaseEntry[];
+  /** entries left out because their names are not UTF-8 */
+  unnamed: number;
   /** Date.now() when listed */
   at: number;
 }
@@ -144,11 +146,14 @@ export class BaseReader {
       return cached.entries;
     }
     const entries: BaseEntry[] = [];
+    let unnamed = 0;
     try {
       this.withDir(path, (dir) => {
         // A host name that is not UTF-8 cannot be named here (decoding would turn different names
         // into one U+FFFD-spelled name): it is left out of the merged view, never merged.
-        const names = readdirSync(`${dir}/`, { encoding: 'buffer' }).filter((b) => isUtf8(b)).map((b) => b.toString('utf8'));
+        const raw = readdirSync(`${dir}/`, { encoding: 'buffer' });
+        const names = raw.filter((b) => isUtf8(b)).map((b) => b.toString('utf8'));
+        unnamed = raw.length - names.length;
         names.sort();
         for (const name of names) {
           const child = lstatSync(`${dir}/${name}`, { bigint: true, throwIfNoEntry: false });
@@ -159,8 +164,18 @@ export class BaseReader {
       throw toFsError(e, 'readdir', path);
     }
     if (this.listings.size >= MAX_LISTINGS) this.listings.delete(this.listings.keys().next().value as string);
-    this.listings.set(path, { mtimeNs: st.mtimeNs, ctimeNs: st.ctimeNs, entries, at: Date.now() });
+    this.listings.set(path, { mtimeNs: st.mtimeNs, ctimeNs: st.ctimeNs, entries, unnamed, at: Date.now() });
     return entries;
+  }
+
+  /**
+   * True when the base directory holds entries the merged view leaves out (names that are not
+   * UTF-8): such a directory is not empty, whatever the view shows, so it must not be removed or
+   * replaced (a commit would delete files the agent never saw).
+   */
+  hasUnnamed(path: string): boolean {
+    this.list(path);
+    return (this.listings.get(path)?.unnamed ?? 0) > 0;
   }
 
   read(path: string, offset: number, length: number): Buffer {

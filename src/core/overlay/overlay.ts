@@ -559,8 +559,14 @@ export class OverlayFs implements FileSystem {
     const found = this.find(p, name);
     if (!found) throw new FsError('ENOENT', 'rmdir', name);
     if (!isDir(found.attr.mode)) throw new FsError('ENOTDIR', 'rmdir', name);
-    if (this.readdir(found.node.ino, 0, 1).length) throw new FsError('ENOTEMPTY', 'rmdir', name);
+    if (this.readdir(found.node.ino, 0, 1).length || this.holdsUnnamed(found.node)) throw new FsError('ENOTEMPTY', 'rmdir', name);
     this.remove(p, name, found.node, true);
+  }
+
+  /** The directory's base layer holds host entries the view leaves out (see BaseReader.hasUnnamed). */
+  private holdsUnnamed(node: Node): boolean {
+    const bp = this.basePathOf(node);
+    return bp !== null && this.base.hasUnnamed(bp);
   }
 
   private remove(p: Node, name: string, node: Node, dir: boolean): void {
@@ -613,7 +619,7 @@ export class OverlayFs implements FileSystem {
       const dstDir = isDir(dst.attr.mode);
       if (srcDir && !dstDir) throw new FsError('ENOTDIR', 'rename', newName);
       if (!srcDir && dstDir) throw new FsError('EISDIR', 'rename', newName);
-      if (dstDir && this.readdir(dst.node.ino, 0, 1).length) throw new FsError('ENOTEMPTY', 'rename', newName);
+      if (dstDir && (this.readdir(dst.node.ino, 0, 1).length || this.holdsUnnamed(dst.node))) throw new FsError('ENOTEMPTY', 'rename', newName);
     }
     if (srcDir) {
       for (let a: Node | null = q; a; a = a.parent) if (a === src.node) throw new FsError('EINVAL', 'rename', newName);

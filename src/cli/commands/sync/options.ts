@@ -47,8 +47,14 @@ export function secretsOf(flags: RemoteFlags): (string | undefined)[] {
  * Runs fn over the agent's local sync state; SyncError becomes a one-line UserError. No token from
  * the flags or the environment gets into an error's message.
  */
-export async function withLocal<T>(idArg: string, fn: (local: LocalSyncState, agent: Agent) => Promise<T> | T, flags: RemoteFlags = {}): Promise<T> {
-  const agent = openAgentArg(idArg);
+export async function withLocal<T>(
+  idArg: string,
+  fn: (local: LocalSyncState, agent: Agent) => Promise<T> | T,
+  flags: RemoteFlags = {},
+  access: { readOnly?: boolean } = {},
+): Promise<T> {
+  // status and stats only look: opened read-only, they neither wait for nor fail on a writer
+  const agent = openAgentArg(idArg, access);
   const secrets = secretsOf(flags);
   try {
     return await fn(new LocalSyncState(agent.store), agent);
@@ -76,10 +82,16 @@ export interface SyncContext {
  * Runs fn with the agent and its remote (chosen from the flags, the stored URL and the
  * environment). `create`: a `file:` remote may be created (push); else it must exist.
  */
-export async function withRemote<T>(idArg: string, flags: RemoteFlags, fn: (ctx: SyncContext) => Promise<T>, options: { create?: boolean } = {}): Promise<T> {
+export async function withRemote<T>(
+  idArg: string,
+  flags: RemoteFlags,
+  fn: (ctx: SyncContext) => Promise<T>,
+  options: { create?: boolean; readOnly?: boolean; before?: (agent: Agent) => void } = {},
+): Promise<T> {
   return withLocal(
     idArg,
     async (_local, agent) => {
+      options.before?.(agent);
       const { url, authToken, timeoutMs } = chooseRemote(agent.store.getMeta(META.syncRemote), { url: flags.remote, authToken: flags.authToken, timeout: flags.timeout });
       // through openSync: the one place a remote is opened (and checked)
       const { local, remote } = openSync(agent.store, { url, authToken, timeoutMs }, options);
@@ -90,6 +102,7 @@ export async function withRemote<T>(idArg: string, flags: RemoteFlags, fn: (ctx:
       }
     },
     flags,
+    { readOnly: options.readOnly },
   );
 }
 

@@ -1,6 +1,8 @@
 import type { Command } from 'commander';
 import { push, redact } from '../../../sync/index.js';
 import { formatBytes } from './format.js';
+import { SYNCED_TABLES } from '../../../core/sync-state/index.js';
+import { checkForeignText } from '../../../store/index.js';
 import { refusedOption, rememberRemote, remoteOptions, syncIdArgument, withRemote, type RemoteFlags } from './options.js';
 
 export function registerPush(sync: Command): void {
@@ -19,6 +21,11 @@ export function registerPush(sync: Command): void {
         );
       if (r.renumberedToolCalls) console.log(`Renumbered ${r.renumberedToolCalls} local tool calls after the remote's`);
       if (r.remoteAhead) console.log('The remote has changes from elsewhere: run `agentfs sync ' + idArg + ' pull` to get them');
-    }, { create: true });
+    }, {
+      create: true,
+      // text another program stored as non-UTF-8 would abort libsql mid-push: one line, before
+      // anything (a file: remote) is created
+      before: (agent) => checkForeignText(agent.store, SYNCED_TABLES.map((t) => t.name)),
+    });
   });
 }

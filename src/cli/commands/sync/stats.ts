@@ -44,6 +44,7 @@ export function registerStats(sync: Command): void {
         }
       },
       opts,
+      { readOnly: true },
     );
   });
 }

@@ -14,7 +14,7 @@ export function registerStatus(sync: Command): void {
       const s = await status(local, remote);
       if (opts.json) return void console.log(JSON.stringify(s));
       printStatus(s);
-    });
+    }, { readOnly: true });
   });
 }
 

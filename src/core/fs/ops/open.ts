@@ -3,7 +3,7 @@ import { FsError } from '../../errors.js';
 import type { Caller } from '../../types.js';
 import { checkAccess } from '../access.js';
 import { notify, type FsContext } from '../context.js';
-import { purgeOrphan } from '../lifecycle.js';
+import { purgeIfHandedOrphan, purgeOrphan } from '../lifecycle.js';
 import { requireRow } from '../rows.js';
 
 export function open(ctx: FsContext, ino: number, flags: number): void {
@@ -18,6 +18,7 @@ export function release(ctx: FsContext, ino: number): void {
   else ctx.openCount.delete(ino);
   if (ctx.observer) notify(ctx, { op: 'release', ino });
   if (n <= 1 && ctx.orphans.has(ino)) purgeOrphan(ctx, ino);
+  else if (n <= 1 && ctx.holder) purgeIfHandedOrphan(ctx, ino);
 }
 
 export function fsync(ctx: FsContext, ino: number): void {

@@ -10,14 +10,17 @@
 import type { DirEntry, DirEntryPlus } from '../../types.js';
 import type { FsContext } from '../context.js';
 import { requireDirRow, rowToAttr } from '../rows.js';
+import { FsError } from '../../errors.js';
+import { storedText } from '../../stored-text.js';
 
 const PAGE = `FROM fs_dentry d JOIN fs_inode i ON i.ino = d.ino WHERE d.parent_ino = ? AND d.id > ? ORDER BY d.id LIMIT ?`;
 
-const SQL_READDIR = `SELECT json_group_array(json_array(id, name, ino, mode)) AS page
+// The page comes back as a BLOB: see stored-text.ts (a name that is not UTF-8 must not abort us).
+const SQL_READDIR = `SELECT CAST(json_group_array(json_array(id, name, ino, mode)) AS BLOB) AS page
   FROM (SELECT d.id AS id, d.name AS name, d.ino AS ino, i.mode AS mode ${PAGE})`;
 
-const SQL_READDIR_PLUS = `SELECT json_group_array(json_array(id, name, ino, mode, nlink, uid, gid, size, rdev,
-    atime, atime_nsec, mtime, mtime_nsec, ctime, ctime_nsec)) AS page
+const SQL_READDIR_PLUS = `SELECT CAST(json_group_array(json_array(id, name, ino, mode, nlink, uid, gid, size, rdev,
+    atime, atime_nsec, mtime, mtime_nsec, ctime, ctime_nsec)) AS BLOB) AS page
   FROM (SELECT d.id AS id, d.name AS name, i.ino AS ino, i.mode AS mode, i.nlink AS nlink, i.uid AS uid,
     i.gid AS gid, i.size AS size, i.rdev AS rdev, i.atime AS atime, i.atime_nsec AS atime_nsec,
     i.mtime AS mtime, i.mtime_nsec AS mtime_nsec, i.ctime AS ctime, i.ctime_nsec AS ctime_nsec ${PAGE})`;
@@ -27,8 +30,10 @@ type EntryPlus = [...Entry, nlink: number, uid: number, gid: number, size: numbe
   atime: number, atime_nsec: number, mtime: number, mtime_nsec: number, ctime: number, ctime_nsec: number];
 
 function page<T extends [number, ...unknown[]]>(ctx: FsContext, sql: string, ino: number, offset: number, limit: number): T[] {
-  const row = ctx.store.stmt(sql).get(ino, offset, limit) as { page: string };
-  const entries = JSON.parse(row.page) as T[];
+  const row = ctx.store.stmt(sql).get(ino, offset, limit) as { page: Uint8Array };
+  const text = storedText(row.page);
+  if (text === null) throw new FsError('EILSEQ', 'readdir', undefined, 'a name in this directory is not valid UTF-8 (written by another program or damaged)');
+  const entries = JSON.parse(text) as T[];
   for (let i = 1; i < entries.length; i++) {
     if (entries[i]![0] < entries[i - 1]![0]) return entries.sort((a, b) => a[0] - b[0]);
   }

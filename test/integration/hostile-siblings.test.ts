@@ -1,0 +1,365 @@
+/**
+ * Siblings of issue #10's hostile-input findings, found by attacking the fixed build from outside
+ * the test suite: each case here failed before its fix.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { forceUnmount, isAlive, mountBg } from '../support/fuse.js';
+import { CLI, ROOT, run, runCli, tempDir } from '../support/cli.js';
+
+let dir: string;
+let cleanup: () => void;
+beforeAll(() => {
+  ({ dir, cleanup } = tempDir('agentfs-siblings-'));
+});
+afterAll(() => cleanup());
+
+const cli = (...args: string[]) => runCli(args, { cwd: dir });
+const sqlite = (db: string, sql: string) => run('sqlite3', [db, sql], { cwd: dir });
+
+/** Another process holding a write transaction on db until release() is called. */
+async function holdWriteLock(db: string): Promise<{ release: () => Promise<void> }> {
+  const locker: ChildProcess = spawn(process.execPath, ['--input-type=module', '-e', `
+    import Database from 'libsql';
+    const db = new Database(${JSON.stringify(db)});
+    db.exec("BEGIN IMMEDIATE; INSERT INTO kv_store (key, value) VALUES ('uncommitted', '1')");
+    process.stdout.write('locked\\n');
+    process.stdin.on('end', () => { db.exec('ROLLBACK'); db.close(); process.exit(0); });
+    process.stdin.resume();
+  `], { cwd: ROOT, stdio: ['pipe', 'pipe', 'inherit'] });
+  await new Promise<void>((resolve, reject) => {
+    locker.stdout!.once('data', () => resolve());
+    locker.once('exit', (code) => reject(new Error(`locker exited ${code}`)));
+  });
+  return {
+    release: async () => {
+      locker.stdin!.end();
+      await new Promise((r) => locker.once('close', r));
+    },
+  };
+}
+
+describe('sync status and stats only look (sibling of item 7)', () => {
+  it('work while another process holds a write transaction; a writer is told the file is locked, not damaged', async () => {
+    const db = join(dir, 'locked.db');
+    const remote = join(dir, 'locked-remote.db');
+    expect((await cli('init', db)).code).toBe(0);
+    expect((await cli('fs', 'write', db, '/f', 'x')).code).toBe(0);
+    expect((await cli('sync', 'push', db, '--remote', `file:${remote}`)).code).toBe(0);
+    const lock = await holdWriteLock(db);
+    try {
+      for (const argv of [
+        ['sync', 'status', db],
+        ['sync', 'status', db, '--json'],
+        ['sync', 'stats', db],
+      ]) {
+        const r = await cli(...argv);
+        expect({ argv, stderr: r.stderr, code: r.code }).toEqual({ argv, stderr: '', code: 0 });
+      }
+      const w = await cli('kv', 'set', db, 'k', '1');
+      expect(w.code).toBe(1);
+      expect(w.stderr).toBe(`agentfs: ${db} is locked: another process holds a write transaction on it (waited 5 s); try again when it is done\n`);
+    } finally {
+      await lock.release();
+    }
+  });
+});
+
+describe('text that is not UTF-8, written into the database by another program (sibling of item 2)', () => {
+  // libsql aborts the process (a Rust panic, exit 134) when it reads such text
+  let db: string;
+  beforeAll(async () => {
+    db = join(dir, 'foreign-bytes.db');
+    expect((await cli('init', db)).code).toBe(0);
+    expect((await cli('fs', 'write', db, '/good', 'x')).code).toBe(0);
+    expect((await cli('kv', 'set', db, 'fine', '1')).code).toBe(0);
+    const r = await sqlite(db, `
+      INSERT INTO fs_inode (mode, nlink, atime, mtime, ctime) VALUES (33188, 1, 0, 0, 0);
+      INSERT INTO fs_dentry (name, parent_ino, ino) VALUES (CAST(x'6261642dff' AS TEXT), 1, last_insert_rowid());
+      INSERT INTO fs_inode (mode, nlink, atime, mtime, ctime) VALUES (41471, 1, 0, 0, 0);
+      INSERT INTO fs_symlink (ino, target) VALUES (last_insert_rowid(), CAST(x'74ff' AS TEXT));
+      INSERT INTO fs_dentry (name, parent_ino, ino) VALUES ('sl', 1, last_insert_rowid());
+      INSERT INTO kv_store (key, value) VALUES (CAST(x'6bff' AS TEXT), '1');`);
+    expect(r.stderr).toBe('');
+  });
+
+  it.each([
+    [['fs', 'ls', 'DB', '/'], /^agentfs: EILSEQ: a name in this directory is not valid UTF-8 .*, scandir \/\n$/],
+    [['fs', 'ls', '-l', 'DB', '/'], /^agentfs: EILSEQ: a name in this directory is not valid UTF-8/],
+    [['fs', 'tree', 'DB', '/'], /^agentfs: EILSEQ: a name in this directory is not valid UTF-8/],
+    [['fs', 'stat', 'DB', '/sl'], /^agentfs: EILSEQ: the symlink target is not valid UTF-8 .*, readlink \/sl\n$/],
+    [['kv', 'list', 'DB'], /^agentfs: a kv key is not valid UTF-8/],
+    [['kv', 'list', 'DB', '--json'], /^agentfs: a kv key is not valid UTF-8/],
+  ])('%j: one line, no abort', async (argv, message) => {
+    const r = await cli(...argv.map((a) => (a === 'DB' ? db : a)));
+    expect(r.signal).toBeNull();
+    expect(r.stderr).toMatch(message);
+    expect(r.stderr.split('\n').length).toBe(2);
+    expect(r.code).toBe(1);
+  });
+
+  it('timeline, sync push and sync pull of a file: remote check first and say which row', async () => {
+    const calls = join(dir, 'foreign-calls.db');
+    expect((await cli('init', calls)).code).toBe(0);
+    expect((await sqlite(calls, `INSERT INTO tool_calls (name, parameters, status, started_at) VALUES (CAST(x'74ff' AS TEXT), '{}', 'success', 1)`)).stderr).toBe('');
+    for (const argv of [['timeline', calls], ['timeline', calls, '--stats']]) {
+      const r = await cli(...argv);
+      expect({ argv, signal: r.signal, code: r.code, stderr: r.stderr }).toEqual({
+        argv, signal: null, code: 1,
+        stderr: `agentfs: ${calls}: tool_calls.name of row 1 is not valid UTF-8 (written by another program, or damaged); fix or delete that row with sqlite3\n`,
+      });
+    }
+    const remote = join(dir, 'foreign-remote.db');
+    const push = await cli('sync', 'push', db, '--remote', `file:${remote}`);
+    expect(push.signal).toBeNull();
+    expect(push.stderr).toMatch(/^agentfs: .*foreign-bytes\.db: fs_dentry\.name of row \d+ is not valid UTF-8/);
+    expect(existsSync(remote)).toBe(false); // nothing made
+
+    const clean = join(dir, 'clean.db');
+    expect((await cli('init', clean)).code).toBe(0);
+    expect((await cli('kv', 'set', clean, 'k', '"v"')).code).toBe(0);
+    expect((await cli('sync', 'push', clean, '--remote', `file:${remote}`)).code).toBe(0);
+    expect((await sqlite(remote, `UPDATE kv_store SET value = CAST(x'22ff22' AS TEXT)`)).stderr).toBe('');
+    const fresh = join(dir, 'fresh.db');
+    expect((await cli('init', fresh)).code).toBe(0);
+    for (const action of ['pull', 'status', 'push']) {
+      const r = await cli('sync', action, fresh, '--remote', `file:${remote}`);
+      expect({ action, signal: r.signal, code: r.code }).toEqual({ action, signal: null, code: 1 });
+      expect(r.stderr).toMatch(/^agentfs: remote file:\/\/\/.*foreign-remote\.db: kv_store\.value of row 1 is not valid UTF-8 .*\n$/);
+    }
+  });
+
+  it('what can be named still works', async () => {
+    expect((await cli('fs', 'cat', db, '/good')).stdout).toBe('x');
+    expect((await cli('kv', 'get', db, 'fine')).stdout).toBe('1\n');
+  });
+
+  it('a mount answers EILSEQ for the listing and keeps serving', async () => {
+    const mnt = join(dir, 'foreign-mnt');
+    mkdirSync(mnt);
+    const pid = await mountBg(db, mnt);
+    try {
+      const r = await run('sh', ['-c', 'ls mnt; echo "ls=$?"; readlink mnt/sl; echo "readlink=$?"; cat mnt/good'.replaceAll('mnt', mnt)]);
+      expect(r.stderr).toMatch(/reading directory .*: Invalid or incomplete multibyte or wide character/);
+      expect(r.stdout).toBe('ls=2\nreadlink=1\nx');
+      expect(isAlive(pid)).toBe(true);
+    } finally {
+      await forceUnmount(mnt, pid);
+    }
+  });
+});
+
+describe('output that cannot be written (sibling of item 8)', () => {
+  it.each([
+    ['fs', 'cat', 'DB', '/f'],
+    ['fs', 'ls', 'DB', '/'],
+    ['kv', 'list', 'DB', '--json'],
+    ['timeline', 'DB'],
+  ])('%s %s into /dev/full: one line and status 1, no stack trace', async (...argv) => {
+    const db = join(dir, 'full.db');
+    if (!existsSync(db)) {
+      expect((await cli('init', db)).code).toBe(0);
+      expect((await cli('fs', 'write', db, '/f', 'x'.repeat(100_000))).code).toBe(0);
+      expect((await cli('kv', 'set', db, 'k', '1')).code).toBe(0);
+    }
+    const line = argv.map((a) => `'${a === 'DB' ? db : a}'`).join(' ');
+    const r = await run('sh', ['-c', `node '${CLI}' ${line} > /dev/full; echo "status=$?" >&2`]);
+    expect(r.stderr).toBe('agentfs: cannot write to standard output: ENOSPC: no space left on device\nstatus=1\n');
+  });
+});
+
+describe('a current directory that cannot be named', () => {
+  it('deeper than PATH_MAX: an absolute database path works, an id or relative path says why in one line', async () => {
+    const db = join(dir, 'deep.db');
+    expect((await cli('init', db)).code).toBe(0);
+    expect((await cli('fs', 'write', db, '/f', 'x')).code).toBe(0);
+    const name = 'd'.repeat(200);
+    const script = `cd '${dir}' && i=0; while [ $i -lt 25 ]; do mkdir -p ${name} && cd ${name} || exit 9; i=$((i+1)); done
+      node '${CLI}' fs cat '${db}' /f; echo " abs=$?"
+      node '${CLI}' kv list '${db}'; echo "kv=$?"
+      node '${CLI}' fs cat deep.db /f; echo "rel=$?"
+      node '${CLI}' init some-id; echo "id=$?"
+      cd '${dir}' && rm -rf ${name}`; // GNU rm walks by descriptors; Node's rmSync cannot
+    const r = await run('bash', ['-c', script]);
+    expect(r.stdout).toBe('x abs=0\nkv=0\nrel=1\nid=1\n');
+    const line = "agentfs: the current directory's path is longer than PATH_MAX (4096 bytes): run agentfs from a shorter path, or name the database by an absolute path\n";
+    expect(r.stderr).toBe(line + line);
+  });
+
+  it('removed: one line', async () => {
+    const gone = join(dir, 'gone');
+    const r = await run('bash', ['-c', `mkdir '${gone}' && cd '${gone}' && rmdir '${gone}' && node '${CLI}' fs ls some-id; echo "status=$?"`]);
+    expect(r.stdout).toBe('status=1\n');
+    expect(r.stderr).toBe('agentfs: the current directory no longer exists (it was removed): cd to an existing directory\n');
+  });
+});
+
+describe('an overlay directory whose base holds names that are not UTF-8 (sibling of item 2)', () => {
+  it('is not empty: rm -r stops at it, and commit never deletes the files the agent could not see', async () => {
+    const base = join(dir, 'unnamed-base');
+    mkdirSync(join(base, 'd'), { recursive: true });
+    writeFileSync(Buffer.concat([Buffer.from(`${base}/d/bad`), Buffer.from([0xff])]), 'precious');
+    writeFileSync(join(base, 'd', 'seen'), 'x');
+    const db = join(dir, 'unnamed.db');
+    expect((await cli('init', db, '--base', base)).code).toBe(0);
+    const rm = await cli('fs', 'rm', db, '-r', '/d');
+    expect(rm.stderr).toBe('agentfs: ENOTEMPTY: directory not empty, rm /d\n');
+    expect(rm.code).toBe(1);
+    expect((await cli('commit', db)).code).toBe(0);
+    const left = readdirSync(join(base, 'd'), { encoding: 'buffer' }).map((b) => b.toString('hex')).sort();
+    expect(left).toEqual([Buffer.from('bad\xff', 'latin1').toString('hex')]);
+  });
+});
+
+describe('a remote that answers an error with a whole page (sibling of item 9)', () => {
+  it('shows at most 300 characters of it, escaped, on one line', async () => {
+    const body = `\x1b[2J error ${'A'.repeat(100_000)}\nsecond line`;
+    const server = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => res.writeHead(400, { 'content-type': 'text/plain' }).end(body));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const port = (server.address() as AddressInfo).port;
+      const db = join(dir, 'page.db');
+      expect((await cli('init', db)).code).toBe(0);
+      const r = await cli('sync', 'push', db, '--remote', `http://127.0.0.1:${port}`, '--timeout', '5');
+      expect(r.code).toBe(1);
+      expect(r.stderr.split('\n').length).toBe(2);
+      expect(r.stderr).toMatch(/^agentfs: remote http:\/\/127\.0\.0\.1:\d+ failed: .*HTTP status 400: \\033\[2J error A+\.\.\. \(\d+ more characters\)\n$/);
+      expect(r.stderr.length).toBeLessThan(600);
+    } finally {
+      server.close();
+    }
+  });
+});
+
+describe('kv numbers through MCP (sibling of item 11)', () => {
+  it('kv_set refuses numbers JSON.parse would change, and stores the rest', async () => {
+    const db = join(dir, 'mcp-numbers.db');
+    expect((await cli('init', db)).code).toBe(0);
+    const call = (id: number, key: string, value: string) =>
+      `{"jsonrpc":"2.0","id":${id},"method":"tools/call","params":{"name":"kv_set","arguments":{"key":"${key}","value":${value}}}}`;
+    const input = [
+      '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2024-11-05","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}',
+      call(2, 'big', '123456789012345678901234567890'),
+      call(3, 'negzero', '-0'),
+      call(4, 'tiny', '{"x":[1e-400]}'),
+      call(5, 'fine', '{"n":1.5,"m":[1,2e3,-7]}'),
+    ].join('\n') + '\n';
+    const r = await runCli(['serve', 'mcp', db], { cwd: dir, input });
+    const replies = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { id: number; error?: { code: number; message: string } });
+    const byId = new Map(replies.map((m) => [m.id, m]));
+    expect(byId.get(2)?.error).toEqual({ code: -32602, message: expect.stringMatching(/^Invalid params for tools\/call: kv_set: number 123456789012345678901234567890 cannot be stored exactly/) });
+    expect(byId.get(3)?.error).toEqual({ code: -32602, message: expect.stringMatching(/kv_set: number -0: -0 would read back as 0/) });
+    expect(byId.get(4)?.error).toEqual({ code: -32602, message: expect.stringMatching(/kv_set: number 1e-400 cannot be stored exactly/) });
+    expect(byId.get(5)?.error).toBeUndefined();
+    const list = JSON.parse((await cli('kv', 'list', db, '--json')).stdout) as { key: string; value: unknown }[];
+    expect(list.map((e) => [e.key, e.value])).toEqual([['fine', { n: 1.5, m: [1, 2000, -7] }]]);
+  });
+});
+
+describe('a kv value on stdin that is not UTF-8 (sibling of item 2)', () => {
+  it('is refused, not stored as U+FFFD', async () => {
+    const db = join(dir, 'kv-stdin.db');
+    expect((await cli('init', db)).code).toBe(0);
+    const r = await runCli(['kv', 'set', db, 'k'], { cwd: dir, input: Buffer.from([0x61, 0x62, 0xff, 0x63]) });
+    expect(r.stderr).toMatch(/^agentfs: EILSEQ: the value on stdin is not valid UTF-8 .*\n$/);
+    expect(r.code).toBe(1);
+    expect((await cli('kv', 'get', db, 'k')).stderr).toMatch(/no such key/);
+    const ok = await runCli(['kv', 'set', db, 'k'], { cwd: dir, input: '"é"\n' });
+    expect(ok.code).toBe(0);
+    expect((await cli('kv', 'get', db, 'k')).stdout).toBe('é\n');
+  });
+});
+
+describe('a damaged run session record', () => {
+  it('ps, diff and timeline go on without it instead of a TypeError', async () => {
+    const home = join(dir, 'home');
+    const base = join(dir, 'session-base');
+    mkdirSync(base, { recursive: true });
+    const env = { HOME: home };
+    const run1 = await runCli(['run', '--session', 'dmg', '--', 'sh', '-c', 'echo x > made'], { cwd: base, env });
+    expect(run1.code).toBe(0);
+    const record = join(home, '.agentfs', 'sessions', 'dmg.json');
+    for (const text of ['{}', '{"id":"dmg","database":5}', 'null', '[]', 'garbage{']) {
+      writeFileSync(record, text);
+      const ps = await runCli(['ps'], { cwd: base, env });
+      const diff = await runCli(['diff', 'dmg'], { cwd: base, env });
+      const tl = await runCli(['timeline', 'dmg', '--limit', '1'], { cwd: base, env });
+      expect({ text, ps: [ps.code, ps.stderr], diff: [diff.code, diff.stdout, diff.stderr], tl: [tl.code, tl.stderr] }).toEqual({
+        text, ps: [0, ''], diff: [0, 'A file    made\n', ''], tl: [0, ''],
+      });
+    }
+  });
+});
+
+describe('a file open through a mount, removed by another process (sibling of item 1)', () => {
+  it('keeps its data for the open descriptor until it is closed, then goes', async () => {
+    const db = join(dir, 'unlink-open.db');
+    const mnt = join(dir, 'unlink-open-mnt');
+    mkdirSync(mnt);
+    expect((await cli('init', db)).code).toBe(0);
+    const pid = await mountBg(db, mnt);
+    try {
+      // python holds /f open through the mount while the CLI removes it (and /other, not open)
+      const script = `
+import os, subprocess, sys
+open('${mnt}/other', 'w').write('x')
+fd = os.open('${mnt}/f', os.O_CREAT | os.O_RDWR, 0o644)
+os.write(fd, b'hello world'); os.fsync(fd)
+r = subprocess.run([sys.argv[1], sys.argv[2], 'fs', 'rm', '${db}', '/f', '/other'], capture_output=True, text=True)
+print('rm', r.returncode, r.stderr.strip())
+os.lseek(fd, 0, 0); print('read', os.read(fd, 100).decode())
+os.write(fd, b'!'); print('size', os.fstat(fd).st_size, 'links', os.fstat(fd).st_nlink)
+os.close(fd)
+`;
+      const r = await run('python3', ['-c', script, process.execPath, CLI]);
+      expect(r.stderr).toBe('');
+      expect(r.stdout).toBe('rm 0 \nread hello world\nsize 12 links 0\n');
+      // nothing is left once closed: the mount frees it at the last release
+      const left = async () => (await sqlite(db, 'SELECT count(*) FROM fs_inode WHERE nlink = 0; SELECT count(*) FROM fs_data;')).stdout;
+      for (let i = 0; i < 50 && (await left()) !== '0\n0\n'; i++) await new Promise((res) => setTimeout(res, 100));
+      expect(await left()).toBe('0\n0\n');
+    } finally {
+      await forceUnmount(mnt, pid);
+    }
+  });
+});
+
+describe('a database on a read-only file system (sibling of item 7)', () => {
+  it('the commands that only look read it; writers say why', async () => {
+    const src = join(dir, 'ro-src');
+    const ro = join(dir, 'ro');
+    mkdirSync(src);
+    mkdirSync(ro);
+    const db = join(src, 'r.db');
+    expect((await cli('init', db)).code).toBe(0);
+    expect((await cli('fs', 'write', db, '/f', 'hi')).code).toBe(0);
+    expect((await cli('kv', 'set', db, 'k', '1')).code).toBe(0);
+    const bind = await run('sh', ['-c', `mount --bind '${src}' '${ro}' && mount -o remount,bind,ro '${ro}'`]);
+    expect(bind.stderr).toBe('');
+    try {
+      const rdb = join(ro, 'r.db');
+      for (const [argv, out] of [
+        [['fs', 'cat', rdb, '/f'], 'hi'],
+        [['fs', 'ls', rdb, '/'], 'f f\n'],
+        [['kv', 'list', rdb], 'k\t1\n'],
+        [['migrate', rdb, '--dry-run'], `${rdb} is up to date (schema 0.4); nothing to do\n`],
+      ] as [string[], string][]) {
+        const r = await cli(...argv);
+        expect({ argv, stdout: r.stdout, stderr: r.stderr }).toEqual({ argv, stdout: out, stderr: '' });
+      }
+      expect((await cli('timeline', rdb)).code).toBe(0);
+      expect((await cli('sync', 'stats', rdb)).code).toBe(0);
+      const w = await cli('kv', 'set', rdb, 'a', '1');
+      expect(w.stderr).toBe(`agentfs: cannot write ${rdb}: ${rdb} is on a read-only file system\n`);
+    } finally {
+      await run('umount', [ro]);
+    }
+  });
+});
