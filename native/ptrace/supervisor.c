@@ -33,6 +33,7 @@
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <sys/un.h>
 #include <sys/user.h>
@@ -258,10 +259,80 @@ static int fd_path(pid_t pid, long fd, char *out) {
 }
 
 /*
+ * Where `path` (absolute, as the kernel would see it) really leads, the way the kernel walks it:
+ * every symlink followed (the last one only when `follow`), /proc/self and /proc/thread-self taken
+ * as the tracee's (they are magic links whose target depends on who reads them), a missing tail
+ * appended as it is. Lexical checks alone are not enough: a symlink made inside the shadow whose
+ * relative target climbs out of it, or /proc/self/root/BASE/..., or /proc/self/fd/N of an O_PATH
+ * fd, all lead to the host's BASE without naming it.
+ */
+static void resolve(pid_t pid, const char *path, int follow, char *out) {
+  char rest[2 * PMAX], link[PMAX], tmp[2 * PMAX];
+  size_t o = 1;
+  int hops = 0;
+  snprintf(rest, sizeof rest, "%s", path);
+  out[0] = '/';
+  out[1] = 0;
+  char *p = rest;
+  while (*p) {
+    while (*p == '/') p++;
+    if (!*p) break;
+    char *e = strchr(p, '/');
+    size_t n = e ? (size_t)(e - p) : strlen(p);
+    int last = 1;
+    for (const char *q = p + n; *q; q++)
+      if (*q != '/') { last = 0; break; }
+    if (n == 1 && p[0] == '.') { p += n; continue; }
+    if (n == 2 && p[0] == '.' && p[1] == '.') {
+      while (o > 1 && out[o - 1] != '/') o--;
+      if (o > 1) o--;
+      out[o] = 0;
+      p += n;
+      continue;
+    }
+    if (o + n + 2 >= PMAX) return;
+    size_t keep = o;
+    if (o > 1) out[o++] = '/';
+    memcpy(out + o, p, n);
+    o += n;
+    out[o] = 0;
+    p += n;
+    if (!strcmp(out, "/proc/self")) {
+      o = (size_t)snprintf(out, PMAX, "/proc/%d", pid);
+      continue;
+    }
+    if (!strcmp(out, "/proc/thread-self")) {
+      o = (size_t)snprintf(out, PMAX, "/proc/%d/task/%d", pid, pid);
+      continue;
+    }
+    if (last && !follow) continue;
+    struct stat st;
+    if (lstat(out, &st) < 0) { /* the rest does not exist (yet): taken as it is */
+      if (*p) {
+        snprintf(tmp, sizeof tmp, "%s%s", out, p);
+        normalize(tmp, out);
+      }
+      return;
+    }
+    if (!S_ISLNK(st.st_mode)) continue;
+    ssize_t l = readlink(out, link, sizeof link - 1);
+    if (l <= 0 || ++hops > 40) return;
+    link[l] = 0;
+    snprintf(tmp, sizeof tmp, "%s%s", link, p);
+    snprintf(rest, sizeof rest, "%s", tmp);
+    p = rest;
+    if (link[0] == '/') o = 1;
+    else o = keep;
+    out[o] = 0;
+    if (o == 1) out[1] = 0;
+  }
+}
+
+/*
  * Where `raw` (relative to dirfd) really points: 0 = leave the argument as it is, 1 = rewrite it
  * to `out`. *served is set when the path is under BASE (the tracee's view of its shadow copy).
  */
-static int map_path(pid_t pid, long dirfd, const char *raw, char *out, int *served, int modifies, char *spath) {
+static int map_lexical(pid_t pid, long dirfd, const char *raw, char *out, int *served, int modifies, char *spath) {
   char abs[2 * PMAX], norm[PMAX];
   int dir_in_shadow = 0;
   *served = 0;
@@ -322,6 +393,54 @@ static int map_path(pid_t pid, long dirfd, const char *raw, char *out, int *serv
     return 1;
   }
   return 0;
+}
+
+/* map_lexical, then where the result really leads (resolve): a path that ends up in the host's
+   BASE goes to the shadow instead. `follow`: whether the syscall follows a symlink last component. */
+static int map_path(pid_t pid, long dirfd, const char *raw, char *out, int *served, int modifies, char *spath, int follow) {
+  int rewrite = map_lexical(pid, dirfd, raw, out, served, modifies, spath);
+  if (!raw[0]) return rewrite;
+  char kernel[2 * PMAX], real[PMAX];
+  if (rewrite) snprintf(kernel, sizeof kernel, "%s", out);
+  else if (raw[0] == '/') snprintf(kernel, sizeof kernel, "%s", raw);
+  else {
+    char dir[PMAX];
+    if (fd_path(pid, dirfd, dir) < 0 || dir[0] != '/') return rewrite;
+    snprintf(kernel, sizeof kernel, "%s/%s", dir, raw);
+  }
+  resolve(pid, kernel, follow, real);
+  if (under(real, base, baselen)) {
+    *served = 1;
+    snprintf(out, PMAX, "%s%s", shadow, real + baselen);
+    snprintf(spath, PMAX, "%s", out);
+    return 1;
+  }
+  return rewrite;
+}
+
+/* Whether the syscall follows a symlink in the last component of path argument k. */
+static int follows(pid_t pid, const struct sc *sc, const struct user_regs_struct *r, int k) {
+  unsigned long long flags = 0;
+  switch (sc->nr) {
+    case SYS_lstat: case SYS_lchown: case SYS_lsetxattr: case SYS_lgetxattr: case SYS_llistxattr:
+    case SYS_lremovexattr: case SYS_readlink: case SYS_readlinkat: case SYS_unlink: case SYS_unlinkat:
+    case SYS_rmdir: case SYS_rename: case SYS_renameat: case SYS_renameat2: case SYS_link:
+    case SYS_symlink: case SYS_symlinkat: case SYS_mkdir: case SYS_mkdirat: case SYS_mknod: case SYS_mknodat:
+      return 0;
+    case SYS_linkat: return k == 0 && (r->r8 & AT_SYMLINK_FOLLOW);
+    case SYS_newfstatat: return !(r->r10 & AT_SYMLINK_NOFOLLOW);
+    case SYS_fchownat: return !(r->r8 & AT_SYMLINK_NOFOLLOW);
+    case SYS_statx: return !(r->rdx & AT_SYMLINK_NOFOLLOW);
+    case SYS_utimensat: return !(r->r10 & AT_SYMLINK_NOFOLLOW);
+    case SYS_execveat: return !(r->r8 & AT_SYMLINK_NOFOLLOW);
+    case 439: case 452: return !(r->r10 & AT_SYMLINK_NOFOLLOW);
+    case SYS_open: flags = r->rsi; break;
+    case SYS_openat: flags = r->rdx; break;
+    case 437: if (read_mem(pid, r->rdx, &flags, sizeof flags) < 0) return 1; break;
+    default: return 1;
+  }
+  if ((flags & O_CREAT) && (flags & O_EXCL)) return 0;
+  return !(flags & O_NOFOLLOW);
 }
 
 /* 0: reads only; 1: changes the path (its parent is what matters); 2: an open that may write */
@@ -518,7 +637,7 @@ static void on_sockaddr(struct tracee *t, const struct sc *sc, struct user_regs_
     paths[0][n] = 0;
     have[0] = 1;
     char spath[PMAX];
-    rewrite = map_path(t->pid, AT_FDCWD, paths[0], mapped, &served, mod, spath);
+    rewrite = map_path(t->pid, AT_FDCWD, paths[0], mapped, &served, mod, spath, 1);
   }
   if (trace) format_call(t, sc, r, paths, have);
   t->exit_kind = trace ? 1 : 0;
@@ -569,7 +688,7 @@ static void on_seccomp(struct tracee *t) {
     have[k] = 1;
     long dirfd = sc->dfd[k] >= 0 ? (long)(int)arg(&r, sc->dfd[k]) : AT_FDCWD;
     int s = 0;
-    rewrite[k] = map_path(t->pid, dirfd, raw[k], mapped[k], &s, mod, spath[k]);
+    rewrite[k] = map_path(t->pid, dirfd, raw[k], mapped[k], &s, mod, spath[k], follows(t->pid, sc, &r, k));
     served |= s;
   }
   /* file contents are copied into the shadow on first use: ask before the kernel opens one */
@@ -666,12 +785,22 @@ static void on_exit_stop(struct tracee *t) {
 }
 
 static void install_filter(void) {
-  struct sock_filter f[8 + NTABLE + 2];
+  struct sock_filter f[16 + NTABLE + 2];
   int n = 0;
   f[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch));
-  f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0);
-  f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+  /* i386 syscalls (int 0x80, even from a 64-bit program) and the x32 ABI have numbers of their
+     own that the table below does not know: they would reach the host unseen. They fail with
+     ENOSYS (32-bit programs do not run in this sandbox), except exit and exit_group. */
+  f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 5, 0);
   f[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr));
+  f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 1 /* i386 exit */, 2, 0);
+  f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 252 /* i386 exit_group */, 1, 0);
+  f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS);
+  f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+  /* x86_64 */
+  f[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr));
+  f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, 0x40000000 /* __X32_SYSCALL_BIT */, 0, 1);
+  f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS);
   for (int i = 0; i < NTABLE; i++) /* match: jump to the TRACE return at the end */
     f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, table[i].nr, NTABLE - i, 0);
   f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);

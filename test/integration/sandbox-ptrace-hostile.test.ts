@@ -1,0 +1,47 @@
+// `agentfs run --experimental-sandbox` against a hostile command: every way to the host files of
+// the working directory that does not name it plainly (magic /proc links, symlinks made inside that
+// climb out of the shadow, i386 syscalls through int 0x80, the x32 ABI) must end in the shadow.
+// The host directory must stay byte-identical (contents and modes) after each.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { runCli, tempDir } from '../support/cli.js';
+import { snapshotTree } from '../support/tree-snapshot.js';
+
+let tmp: { dir: string; cleanup: () => void };
+let env: NodeJS.ProcessEnv;
+let escape = '';
+let n = 0;
+const hasCc = spawnSync('sh', ['-c', 'command -v cc']).status === 0;
+
+function project(): string {
+  const proj = join(tmp.dir, `proj${++n}`);
+  mkdirSync(proj, { recursive: true });
+  writeFileSync(join(proj, 'victim'), 'orig\n');
+  chmodSync(join(proj, 'victim'), 0o644);
+  return proj;
+}
+
+beforeAll(() => {
+  tmp = tempDir('agentfs-ptrace-hostile-');
+  env = { AGENTFS_HOME: join(tmp.dir, 'home') };
+  if (hasCc) {
+    escape = join(tmp.dir, 'ptrace-escape');
+    execFileSync('cc', ['-O0', '-no-pie', '-o', escape, join(__dirname, '../support/ptrace-escape.c')]);
+  }
+});
+
+afterAll(() => tmp.cleanup());
+
+describe.skipIf(!hasCc)('agentfs run --experimental-sandbox against a hostile command', () => {
+  for (const mode of ['procroot', 'opath', 'relsym', 'int80', 'x32']) {
+    it(`${mode}: the host file stays as it was`, async () => {
+      const proj = project();
+      const before = snapshotTree(proj);
+      const r = await runCli(['run', '--experimental-sandbox', '--', escape, proj, mode], { cwd: proj, env, timeoutMs: 60_000 });
+      expect(snapshotTree(proj)).toEqual(before);
+      expect(r.stdout).not.toContain('int80 unlink 0');
+    });
+  }
+});
