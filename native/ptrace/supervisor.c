@@ -23,6 +23,7 @@
 #include <linux/audit.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
+#include <sched.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -124,19 +125,26 @@ static const struct sc table[] = {
   {SYS_connect, "connect", K_SOCKADDR, 3, {-1, -1}, {1, -1}},
   /* io_uring would open and change files without a syscall the filter sees: programs fall back */
   {425 /* io_uring_setup */, "io_uring_setup", K_DENYALL, 2, {-1, -1}, {-1, -1}},
+  /* a chroot or a mount namespace would make the tracee's paths mean something else than the
+     supervisor's (which resolves them in its own root and namespace): never available */
+  {SYS_chroot, "chroot", K_DENYALL, 1, {-1, -1}, {0, -1}},
+  {SYS_mount, "mount", K_DENYALL, 5, {-1, -1}, {0, 1}},
+  {SYS_umount2, "umount2", K_DENYALL, 2, {-1, -1}, {0, -1}},
+  {SYS_pivot_root, "pivot_root", K_DENYALL, 2, {-1, -1}, {0, 1}},
+  {SYS_unshare, "unshare", K_DENYALL, 1, {-1, -1}, {-1, -1}},
+  {SYS_setns, "setns", K_DENYALL, 2, {-1, -1}, {-1, -1}},
+  {428 /* open_tree */, "open_tree", K_DENYALL, 3, {-1, -1}, {-1, -1}},
+  {429 /* move_mount */, "move_mount", K_DENYALL, 5, {-1, -1}, {-1, -1}},
+  {430 /* fsopen */, "fsopen", K_DENYALL, 2, {-1, -1}, {-1, -1}},
+  {432 /* fsmount */, "fsmount", K_DENYALL, 3, {-1, -1}, {-1, -1}},
+  {433 /* fspick */, "fspick", K_DENYALL, 3, {-1, -1}, {-1, -1}},
+  {442 /* mount_setattr */, "mount_setattr", K_DENYALL, 5, {-1, -1}, {-1, -1}},
   /* on served paths these are not handled: ENOSYS, never the host */
   {SYS_name_to_handle_at, "name_to_handle_at", K_DENY, 5, {0, -1}, {1, -1}},
-  {SYS_chroot, "chroot", K_DENY, 1, {-1, -1}, {0, -1}},
-  {SYS_mount, "mount", K_DENY, 5, {-1, -1}, {0, 1}},
-  {SYS_umount2, "umount2", K_DENY, 2, {-1, -1}, {0, -1}},
-  {SYS_pivot_root, "pivot_root", K_DENY, 2, {-1, -1}, {0, 1}},
   {SYS_acct, "acct", K_DENY, 1, {-1, -1}, {0, -1}},
   {SYS_swapon, "swapon", K_DENY, 2, {-1, -1}, {0, -1}},
   {SYS_uselib, "uselib", K_DENY, 1, {-1, -1}, {0, -1}},
   {SYS_fanotify_mark, "fanotify_mark", K_DENY, 5, {3, -1}, {4, -1}},
-  {428 /* open_tree */, "open_tree", K_DENY, 3, {0, -1}, {1, -1}},
-  {429 /* move_mount */, "move_mount", K_DENY, 5, {0, 2}, {1, 3}},
-  {433 /* fspick */, "fspick", K_DENY, 3, {0, -1}, {1, -1}},
 };
 #define NTABLE ((int)(sizeof table / sizeof table[0]))
 
@@ -395,6 +403,10 @@ static int map_lexical(pid_t pid, long dirfd, const char *raw, char *out, int *s
   return 0;
 }
 
+/* set by on_seccomp: whether a relative path may be replaced by its absolute form (not for openat2
+   with RESOLVE_* flags, whose meaning depends on the dirfd) */
+static int pinnable = 1;
+
 /* map_lexical, then where the result really leads (resolve): a path that ends up in the host's
    BASE goes to the shadow instead. `follow`: whether the syscall follows a symlink last component. */
 static int map_path(pid_t pid, long dirfd, const char *raw, char *out, int *served, int modifies, char *spath, int follow) {
@@ -407,6 +419,12 @@ static int map_path(pid_t pid, long dirfd, const char *raw, char *out, int *serv
     char dir[PMAX];
     if (fd_path(pid, dirfd, dir) < 0 || dir[0] != '/') return rewrite;
     snprintf(kernel, sizeof kernel, "%s/%s", dir, raw);
+    /* what was checked is what the kernel gets: an absolute path, so that another thread's chdir
+       or dup2 over the dirfd between the check and the call cannot make it mean something else */
+    if (!rewrite && strlen(kernel) < PMAX && !strstr(dir, " (deleted)") && pinnable) {
+      snprintf(out, PMAX, "%s", kernel);
+      rewrite = 1;
+    }
   }
   resolve(pid, kernel, follow, real);
   if (under(real, base, baselen)) {
@@ -641,6 +659,10 @@ static void on_sockaddr(struct tracee *t, const struct sc *sc, struct user_regs_
   }
   if (trace) format_call(t, sc, r, paths, have);
   t->exit_kind = trace ? 1 : 0;
+  if (have[0] && !rewrite) { /* the kernel reads the copy that was checked */
+    memcpy(mapped, paths[0], strlen(paths[0]) + 1);
+    rewrite = 1;
+  }
   if (!rewrite) return;
   size_t n = strlen(mapped);
   if (n >= sizeof sa.sun_path) {
@@ -671,14 +693,20 @@ static void on_seccomp(struct tracee *t) {
   int have[2] = {0, 0}, rewrite[2] = {0, 0}, served = 0;
   spath[0][0] = spath[1][0] = 0;
   int mod = modifies(t->pid, sc, &r);
-  if (sc->kind == K_DENYALL) {
-    if (trace) format_call(t, sc, &r, raw, have);
-    skip(t, &r, ENOSYS, "(not available in the agentfs sandbox)");
-    return;
-  }
   if (sc->kind == K_SOCKADDR) {
     on_sockaddr(t, sc, &r, mod);
     return;
+  }
+  /* openat2's struct open_how is read (flags) and copied like the paths: what was checked is what
+     the kernel gets. Its RESOLVE_* flags tie a relative path to its dirfd: not made absolute. */
+  unsigned char how[64];
+  size_t howlen = 0;
+  pinnable = 1;
+  if (sc->nr == 437 && r.r10 >= 24 && r.r10 <= sizeof how && read_mem(t->pid, r.rdx, how, r.r10) == 0) {
+    unsigned long long resolve_flags;
+    memcpy(&resolve_flags, how + 16, sizeof resolve_flags);
+    howlen = r.r10;
+    pinnable = resolve_flags == 0;
   }
   for (int k = 0; k < 2; k++) {
     if (sc->path[k] < 0) continue;
@@ -690,6 +718,15 @@ static void on_seccomp(struct tracee *t) {
     int s = 0;
     rewrite[k] = map_path(t->pid, dirfd, raw[k], mapped[k], &s, mod, spath[k], follows(t->pid, sc, &r, k));
     served |= s;
+    if (!rewrite[k] && raw[k][0]) { /* the kernel reads the copy that was checked, not memory another thread can change */
+      memcpy(mapped[k], raw[k], strlen(raw[k]) + 1);
+      rewrite[k] = 1;
+    }
+  }
+  if (sc->kind == K_DENYALL) {
+    if (trace) format_call(t, sc, &r, raw, have);
+    skip(t, &r, ENOSYS, "(not available in the agentfs sandbox)");
+    return;
   }
   /* file contents are copied into the shadow on first use: ask before the kernel opens one */
   if (fill_fd >= 0 && sc->kind == K_REWRITE) {
@@ -711,13 +748,16 @@ static void on_seccomp(struct tracee *t) {
       retarget = 1;
     }
   }
+  if (sc->kind == K_SYMLINK && !retarget && read_str(t->pid, arg(&r, 0), target, PMAX) == 0) {
+    memcpy(newtarget, target, strlen(target) + 1); /* the copy that was checked */
+    retarget = 1;
+  }
   if (trace) format_call(t, sc, &r, raw, have);
-  if (sc->kind == K_DENY) {
-    if (served) {
-      skip(t, &r, ENOSYS, "(not handled by the agentfs sandbox on a served path)");
-      return;
-    }
-  } else if (rewrite[0] || rewrite[1] || retarget) {
+  if (sc->kind == K_DENY && served) {
+    skip(t, &r, ENOSYS, "(not handled by the agentfs sandbox on a served path)");
+    return;
+  }
+  if (rewrite[0] || rewrite[1] || retarget || howlen) {
     /* new strings go below the stack pointer, past the 128-byte red zone */
     unsigned long at = (r.rsp - RED_ZONE) & ~15UL;
     for (int k = 0; k < 2; k++) {
@@ -738,6 +778,14 @@ static void on_seccomp(struct tracee *t) {
         return;
       }
       set_arg(&r, 0, at);
+    }
+    if (howlen) {
+      at = (at - howlen) & ~15UL;
+      if (write_mem(t->pid, at, how, howlen) < 0) {
+        skip(t, &r, ENOMEM, "(agentfs sandbox: cannot write the rewritten path into the tracee)");
+        return;
+      }
+      r.rdx = at;
     }
     ptrace(PTRACE_SETREGS, t->pid, 0, &r);
   }
@@ -785,7 +833,7 @@ static void on_exit_stop(struct tracee *t) {
 }
 
 static void install_filter(void) {
-  struct sock_filter f[16 + NTABLE + 2];
+  struct sock_filter f[24 + NTABLE + 2];
   int n = 0;
   f[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch));
   /* i386 syscalls (int 0x80, even from a 64-bit program) and the x32 ABI have numbers of their
@@ -801,6 +849,15 @@ static void install_filter(void) {
   f[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr));
   f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, 0x40000000 /* __X32_SYSCALL_BIT */, 0, 1);
   f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS);
+  /* clone into a new mount or user namespace: EPERM (see chroot above); clone3 keeps its flags in
+     memory a filter cannot read: ENOSYS, and the C library falls back to clone */
+  f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 435 /* clone3 */, 0, 1);
+  f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS);
+  f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_clone, 0, 4);
+  f[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[0]));
+  f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, CLONE_NEWNS | CLONE_NEWUSER, 0, 1);
+  f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM);
+  f[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr));
   for (int i = 0; i < NTABLE; i++) /* match: jump to the TRACE return at the end */
     f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, table[i].nr, NTABLE - i, 0);
   f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);

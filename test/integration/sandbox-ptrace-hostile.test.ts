@@ -12,6 +12,7 @@ import { snapshotTree } from '../support/tree-snapshot.js';
 let tmp: { dir: string; cleanup: () => void };
 let env: NodeJS.ProcessEnv;
 let escape = '';
+let escape2 = '';
 let n = 0;
 const hasCc = spawnSync('sh', ['-c', 'command -v cc']).status === 0;
 
@@ -29,6 +30,8 @@ beforeAll(() => {
   if (hasCc) {
     escape = join(tmp.dir, 'ptrace-escape');
     execFileSync('cc', ['-O0', '-no-pie', '-o', escape, join(__dirname, '../support/ptrace-escape.c')]);
+    escape2 = join(tmp.dir, 'ptrace-escape2');
+    execFileSync('cc', ['-O1', '-pthread', '-o', escape2, join(__dirname, '../support/ptrace-escape2.c')]);
   }
 });
 
@@ -42,6 +45,19 @@ describe.skipIf(!hasCc)('agentfs run --experimental-sandbox against a hostile co
       const r = await runCli(['run', '--experimental-sandbox', '--', escape, proj, mode], { cwd: proj, env, timeoutMs: 60_000 });
       expect(snapshotTree(proj)).toEqual(before);
       expect(r.stdout).not.toContain('int80 unlink 0');
+    });
+  }
+
+  // chroot and mount namespaces would make the tracee's paths mean something else than the
+  // supervisor's: refused outright. A thread swapping the path string after the check: the
+  // kernel reads the supervisor's private copy of what was checked.
+  for (const mode of ['chroot', 'bind', 'exchange', 'race']) {
+    it(`${mode}: the host file stays as it was`, async () => {
+      const proj = project();
+      const before = snapshotTree(proj);
+      const r = await runCli(['run', '--experimental-sandbox', '--', escape2, proj, mode], { cwd: proj, env, timeoutMs: 120_000 });
+      expect(snapshotTree(proj)).toEqual(before);
+      expect(r.code).toBe(0);
     });
   }
 });
