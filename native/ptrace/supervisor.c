@@ -601,7 +601,7 @@ static void skip(struct tracee *t, struct user_regs_struct *r, int err, const ch
 /*
  * Lazy contents: the shadow starts with every directory, symlink and file, but files as empty
  * placeholders of the right size; agentfs run fills one (over fd `fill_fd`, a socket) before the
- * kernel may read it. Requests: "f PATH" fill (following symlinks), "t PATH" about to be truncated
+ * kernel may read it. Requests: "f PATH" fill (following symlinks), "t PATH" about to be truncated (PATH in hex)
  * (no copy needed). A placeholder is known by its inode, so a moved or linked one is still filled
  * from where the overlay has it.
  */
@@ -609,9 +609,11 @@ static int fill_fd = -1;
 
 /* 0 when agentfs run answered; -1 when it is gone (the content cannot come: the call fails) */
 static int fill(char kind, const char *path) {
-  char req[PMAX + 8];
-  int n = snprintf(req, sizeof req, "%c %s\n", kind, path);
-  if (n <= 0 || n >= (int)sizeof req) return 0;
+  /* the path goes in hex: a name may hold a newline (which ends a request) or any byte */
+  char req[2 * PMAX + 8];
+  int n = snprintf(req, sizeof req, "%c ", kind);
+  for (const unsigned char *c = (const unsigned char *)path; *c && n + 4 < (int)sizeof req; c++) n += snprintf(req + n, sizeof req - n, "%02x", *c);
+  req[n++] = '\n';
   for (int off = 0; off < n;) {
     ssize_t w = write(fill_fd, req + off, n - off);
     if (w < 0 && errno == EINTR) continue;

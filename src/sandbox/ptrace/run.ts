@@ -165,7 +165,7 @@ function launch(
   });
 }
 
-/** Answers the supervisor's fill requests, one line each, with one newline each. */
+/** Answers the supervisor's fill requests ("f HEXPATH" / "t HEXPATH"), one line each, with one newline each. */
 function serveFills(socket: Duplex, handle: (kind: string, path: string) => void): void {
   let buf = '';
   socket.setEncoding('utf8');
@@ -176,9 +176,10 @@ function serveFills(socket: Duplex, handle: (kind: string, path: string) => void
       const line = buf.slice(0, nl);
       buf = buf.slice(nl + 1);
       try {
-        handle(line.slice(0, 1), line.slice(2));
+        // the path comes in hex (a name may hold a newline); the shadow's names are UTF-8 (Node made them)
+        handle(line.slice(0, 1), Buffer.from(line.slice(2), 'hex').toString('utf8'));
       } catch (e) {
-        process.stderr.write(`agentfs: --experimental-sandbox: cannot copy ${line.slice(2)} into the sandbox: ${(e as Error).message}\n`);
+        process.stderr.write(`agentfs: --experimental-sandbox: cannot copy ${Buffer.from(line.slice(2), 'hex').toString('utf8')} into the sandbox: ${(e as Error).message}\n`);
       }
       socket.write('\n');
     }
