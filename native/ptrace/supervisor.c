@@ -262,6 +262,10 @@ static int fd_path(pid_t pid, long fd, char *out) {
   else snprintf(link, sizeof link, "/proc/%d/fd/%ld", pid, fd);
   ssize_t n = readlink(link, out, PMAX - 1);
   if (n < 0) return -1;
+  if (n >= PMAX - 1) { /* cut: deeper than PATH_MAX */
+    errno = ENAMETOOLONG;
+    return -1;
+  }
   out[n] = 0;
   return 0;
 }
@@ -274,7 +278,7 @@ static int fd_path(pid_t pid, long fd, char *out) {
  * relative target climbs out of it, or /proc/self/root/BASE/..., or /proc/self/fd/N of an O_PATH
  * fd, all lead to the host's BASE without naming it.
  */
-static void resolve(pid_t pid, const char *path, int follow, char *out) {
+static int resolve(pid_t pid, const char *path, int follow, char *out) {
   char rest[2 * PMAX], link[PMAX], tmp[2 * PMAX];
   size_t o = 1;
   int hops = 0;
@@ -298,7 +302,7 @@ static void resolve(pid_t pid, const char *path, int follow, char *out) {
       p += n;
       continue;
     }
-    if (o + n + 2 >= PMAX) return;
+    if (o + n + 2 >= PMAX) return -1; /* longer than PATH_MAX: unknown */
     size_t keep = o;
     if (o > 1) out[o++] = '/';
     memcpy(out + o, p, n);
@@ -318,13 +322,14 @@ static void resolve(pid_t pid, const char *path, int follow, char *out) {
     if (lstat(out, &st) < 0) { /* the rest does not exist (yet): taken as it is */
       if (*p) {
         snprintf(tmp, sizeof tmp, "%s%s", out, p);
+        if (strlen(tmp) >= PMAX) return -1;
         normalize(tmp, out);
       }
-      return;
+      return 0;
     }
     if (!S_ISLNK(st.st_mode)) continue;
     ssize_t l = readlink(out, link, sizeof link - 1);
-    if (l <= 0 || ++hops > 40) return;
+    if (l <= 0 || ++hops > 40) return -1;
     link[l] = 0;
     snprintf(tmp, sizeof tmp, "%s%s", link, p);
     snprintf(rest, sizeof rest, "%s", tmp);
@@ -334,6 +339,7 @@ static void resolve(pid_t pid, const char *path, int follow, char *out) {
     out[o] = 0;
     if (o == 1) out[1] = 0;
   }
+  return 0;
 }
 
 /*
@@ -417,7 +423,8 @@ static int map_path(pid_t pid, long dirfd, const char *raw, char *out, int *serv
   else if (raw[0] == '/') snprintf(kernel, sizeof kernel, "%s", raw);
   else {
     char dir[PMAX];
-    if (fd_path(pid, dirfd, dir) < 0 || dir[0] != '/') return rewrite;
+    if (fd_path(pid, dirfd, dir) < 0) return errno == ENAMETOOLONG ? -1 : rewrite;
+    if (dir[0] != '/') return rewrite;
     snprintf(kernel, sizeof kernel, "%s/%s", dir, raw);
     /* what was checked is what the kernel gets: an absolute path, so that another thread's chdir
        or dup2 over the dirfd between the check and the call cannot make it mean something else */
@@ -426,7 +433,12 @@ static int map_path(pid_t pid, long dirfd, const char *raw, char *out, int *serv
       rewrite = 1;
     }
   }
-  resolve(pid, kernel, follow, real);
+  /* a path this long is not looked at: it may be one the kernel walks (relative, from a deep
+     cwd); a cut one would name another file */
+  /* a path whose full form is longer than PATH_MAX (relative, from a deep cwd) cannot be checked
+     (nor written back): refused rather than let the kernel follow a symlink in it out to BASE */
+  if (strlen(kernel) >= PMAX) return -1;
+  if (resolve(pid, kernel, follow, real) < 0) return rewrite;
   if (under(real, base, baselen)) {
     *served = 1;
     snprintf(out, PMAX, "%s%s", shadow, real + baselen);
@@ -659,6 +671,11 @@ static void on_sockaddr(struct tracee *t, const struct sc *sc, struct user_regs_
     char spath[PMAX];
     rewrite = map_path(t->pid, AT_FDCWD, paths[0], mapped, &served, mod, spath, 1);
   }
+  if (rewrite < 0) {
+    if (trace) format_call(t, sc, r, paths, have);
+    skip(t, r, ENAMETOOLONG, "(agentfs sandbox: the full path is longer than PATH_MAX)");
+    return;
+  }
   if (trace) format_call(t, sc, r, paths, have);
   t->exit_kind = trace ? 1 : 0;
   if (have[0] && !rewrite) { /* the kernel reads the copy that was checked */
@@ -720,6 +737,11 @@ static void on_seccomp(struct tracee *t) {
     int s = 0;
     rewrite[k] = map_path(t->pid, dirfd, raw[k], mapped[k], &s, mod, spath[k], follows(t->pid, sc, &r, k));
     served |= s;
+    if (rewrite[k] < 0) {
+      if (trace) format_call(t, sc, &r, raw, have);
+      skip(t, &r, ENAMETOOLONG, "(agentfs sandbox: the full path is longer than PATH_MAX)");
+      return;
+    }
     if (!rewrite[k] && raw[k][0]) { /* the kernel reads the copy that was checked, not memory another thread can change */
       memcpy(mapped[k], raw[k], strlen(raw[k]) + 1);
       rewrite[k] = 1;

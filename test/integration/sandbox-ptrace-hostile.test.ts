@@ -4,7 +4,7 @@
 // The host directory must stay byte-identical (contents and modes) after each.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runCli, tempDir } from '../support/cli.js';
 import { snapshotTree } from '../support/tree-snapshot.js';
@@ -40,7 +40,9 @@ beforeAll(() => {
   }
 });
 
-afterAll(() => tmp.cleanup());
+afterAll(() => {
+  spawnSync('rm', ['-rf', '--', tmp.dir]); // deeper than PATH_MAX: rm(1), not rmSync
+});
 
 describe.skipIf(!hasCc)('agentfs run --experimental-sandbox against a hostile command', () => {
   for (const mode of ['procroot', 'opath', 'relsym', 'int80', 'x32']) {
@@ -77,5 +79,23 @@ describe.skipIf(!hasCc)('agentfs run --experimental-sandbox against a hostile co
     // a name that is not UTF-8 is not served by the overlay (known: core paths are strings): unseen, but untouched
     expect(r.stdout.split('\n').sort()).toEqual(['', 'newline-name', 'orig', 'plain']);
     expect(hostTree(proj)).toBe(before);
+  });
+
+  it('a tree deeper than PATH_MAX: refused with ENAMETOOLONG (it could be neither checked nor written back); a symlink climbing out from deep down stays in', async () => {
+    const proj = project();
+    const shadows = join(tmp.dir, `shadows${n}`);
+    mkdirSync(shadows);
+    const before = snapshotTree(proj);
+    const d = '0'.repeat(100);
+    const up = '../'.repeat(80) + proj.slice(1);
+    const script = `for i in $(seq 45); do mkdir ${d} 2>/dev/null && cd ${d} || { echo "stopped at $i"; break; }; done; echo deepdata > f; ln -s ${up}/victim esc; echo PWNED >> esc`;
+    const r = await runCli(['run', '--experimental-sandbox', '--session', `deep${n}`, '--', 'bash', '-c', script], { cwd: proj, env: { ...env, AGENTFS_SHADOW_DIR: shadows }, timeoutMs: 60_000 });
+    expect(r.stdout).toMatch(/^stopped at \d+$/m);
+    expect(r.code).toBe(0);
+    expect(snapshotTree(proj)).toEqual(before);
+    const diff = await runCli(['diff', `deep${n}`], { cwd: proj, env });
+    expect(diff.stdout).toMatch(new RegExp(`${d}/f\n`)); // nothing made below PATH_MAX is lost
+    expect(diff.stdout).toContain('M file    victim');
+    expect(readdirSync(shadows).filter((x) => x.startsWith('agentfs-shadow-'))).toEqual([]);
   });
 });

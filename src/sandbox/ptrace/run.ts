@@ -7,14 +7,14 @@
  */
 import { spawn } from 'node:child_process';
 import type { Duplex } from 'node:stream';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, realpathSync, renameSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, realpathSync, renameSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { Agent } from '../../core/agent.js';
 import { startCommandCall, type CommandCall } from '../../core/tools/index.js';
 import { locateNativeTool } from '../../platform/native-tool.js';
 import { RunError, prepareSession, type RunOutcome } from '../run.js';
 import { addRun, agentfsHome, claimServer, liveRuns, liveServer, releaseServer, removeRun } from '../sessions.js';
-import { fillRequest, materialize, shadowParent, sweepShadows, writeBack } from './shadow.js';
+import { fillRequest, materialize, removeTree, shadowParent, sweepShadows, writeBack } from './shadow.js';
 
 export interface PtraceRunOptions {
   session?: string;
@@ -121,7 +121,7 @@ export async function runPtraceSandbox(options: PtraceRunOptions): Promise<RunOu
   } finally {
     agent.close();
     releaseServer(session.id);
-    if (shadow && !keepShadow && existsSync(shadow)) rmSync(shadow, { recursive: true, force: true });
+    if (shadow && !keepShadow && existsSync(shadow)) removeTree(shadow);
   }
 }
 

@@ -9,6 +9,7 @@ import {
   constants as fsConstants, chmodSync, closeSync, fstatSync, ftruncateSync, lstatSync, realpathSync, mkdirSync, openSync, statfsSync, readdirSync, readSync, readlinkSync, rmSync, symlinkSync, utimesSync, writeSync,
   type BigIntStats,
 } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { isAlive } from '../../core/process-alive.js';
 import { isFsError } from '../../core/errors.js';
@@ -100,10 +101,21 @@ export function sweepShadows(parent: string): void {
     const path = join(parent, name);
     try {
       if (uid !== undefined && lstatSync(path).uid !== uid) continue;
-      rmSync(path, { recursive: true, force: true });
+      removeTree(path);
     } catch {
       /* another run is sweeping it */
     }
+  }
+}
+
+/** rm -rf: a tree deeper than PATH_MAX (which rmSync cannot remove) goes with rm(1), which walks by fd. */
+export function removeTree(path: string): void {
+  try {
+    rmSync(path, { recursive: true, force: true });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENAMETOOLONG') throw e;
+    const r = spawnSync('rm', ['-rf', '--', path], { stdio: 'ignore' });
+    if (r.status !== 0) throw e;
   }
 }
 
@@ -302,7 +314,9 @@ export function writeBack(fs: PathFs, fsys: FileSystem, base: string, shadow: st
     let st: BigIntStats;
     try {
       st = lstatSync(rel ? join(shadow, rel) : shadow, { bigint: true });
-    } catch {
+    } catch (e) {
+      // deeper than PATH_MAX (the command went there with relative paths): said, never dropped
+      if ((e as NodeJS.ErrnoException).code === 'ENAMETOOLONG') throw new Error(`a path the command made is longer than PATH_MAX (${rel.slice(0, 40)}...) and cannot be written back`);
       return; // vanished meanwhile
     }
     now.set(rel, st);
