@@ -726,6 +726,16 @@ static void on_seccomp(struct tracee *t) {
     memcpy(&resolve_flags, how + 16, sizeof resolve_flags);
     howlen = r.r10;
     pinnable = resolve_flags == 0;
+    /* RESOLVE_IN_ROOT takes "/" as the dirfd: from a directory above BASE, "/w/file" is BASE/w/file
+       while it looks like a host path. Not handled there (ENOSYS); below or beside BASE it stays
+       confined where it is. */
+    char root[PMAX];
+    if ((resolve_flags & 0x10 /* RESOLVE_IN_ROOT */) && fd_path(t->pid, (long)(int)r.rdi, root) == 0 &&
+        (under(base, root, strlen(root)) || !strcmp(root, "/"))) {
+      if (trace) format_call(t, sc, &r, raw, have);
+      skip(t, &r, ENOSYS, "(agentfs sandbox: openat2 RESOLVE_IN_ROOT above the working directory is not handled)");
+      return;
+    }
   }
   for (int k = 0; k < 2; k++) {
     if (sc->path[k] < 0) continue;

@@ -45,7 +45,7 @@ afterAll(() => {
 });
 
 describe.skipIf(!hasCc)('agentfs run --experimental-sandbox against a hostile command', () => {
-  for (const mode of ['procroot', 'opath', 'relsym', 'int80', 'x32']) {
+  for (const mode of ['procroot', 'opath', 'relsym', 'int80', 'x32', 'inroot', 'inroot-slash']) {
     it(`${mode}: the host file stays as it was`, async () => {
       const proj = project();
       const before = snapshotTree(proj);

