@@ -6,7 +6,7 @@
  * would (diff, commit and the timeline work the same). The base directory is never written.
  */
 import {
-  constants as fsConstants, chmodSync, closeSync, fstatSync, ftruncateSync, lstatSync, realpathSync, mkdirSync, openSync, statfsSync, readdirSync, readSync, readlinkSync, rmSync, symlinkSync, utimesSync, writeSync,
+  constants as fsConstants, chmodSync, closeSync, fchmodSync, fstatSync, futimesSync, ftruncateSync, lstatSync, realpathSync, mkdirSync, openSync, statfsSync, readdirSync, readSync, readlinkSync, rmSync, symlinkSync, utimesSync, writeSync,
   type BigIntStats,
 } from 'node:fs';
 import { spawnSync } from 'node:child_process';
@@ -226,30 +226,52 @@ export function fillRequest(fs: PathFs, fsys: FileSystem, shadow: string, m: Mat
   }
 }
 
-/** Copies a placeholder's content from the overlay, keeping its times and mode. */
+/**
+ * Copies a placeholder's content from the overlay, keeping its times and mode. The command's other
+ * threads run meanwhile: the file is opened without following a symlink and must still be the
+ * placeholder (same device and inode), and its mode and times are set through that fd, so a path
+ * swapped for a symlink to a host file never gets this content.
+ */
 function fillOne(fs: PathFs, fsys: FileSystem, path: string, ino: bigint, m: Materialized): void {
   const p = m.placeholders.get(ino)!;
   const before = lstatSync(path, { bigint: true });
+  if (!before.isFile() || before.ino !== ino) return;
   const mode = Number(before.mode & 0o7777n);
-  if ((mode & 0o600) !== 0o600) chmodSync(path, mode | 0o600);
-  const h = fs.open(p.v, 'r');
-  const fd = openSync(path, 'r+');
+  const same = (fd: number) => {
+    const st = fstatSync(fd, { bigint: true });
+    return st.ino === ino && st.dev === before.dev;
+  };
+  if ((mode & 0o600) !== 0o600) {
+    const ro = openSync(path, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW);
+    try {
+      if (!same(ro)) return;
+      fchmodSync(ro, mode | 0o600);
+    } finally {
+      closeSync(ro);
+    }
+  }
+  const fd = openSync(path, fsConstants.O_RDWR | fsConstants.O_NOFOLLOW);
   try {
-    for (let off = 0; ; ) {
-      const piece = fsys.read(h.ino, off, PIECE);
-      if (!piece.length) break;
-      for (let done = 0; done < piece.length; ) done += writeSync(fd, piece, done, piece.length - done, off + done);
-      off += piece.length;
+    if (!same(fd)) return;
+    const h = fs.open(p.v, 'r');
+    try {
+      for (let off = 0; ; ) {
+        const piece = fsys.read(h.ino, off, PIECE);
+        if (!piece.length) break;
+        for (let done = 0; done < piece.length; ) done += writeSync(fd, piece, done, piece.length - done, off + done);
+        off += piece.length;
+      }
+    } finally {
+      fs.close(h.ino);
     }
     const size = Number(before.size);
     const got = fstatSync(fd).size;
     if (got > size) ftruncateSync(fd, size); // the overlay file grew meanwhile: the placeholder's size holds
+    if ((mode & 0o600) !== 0o600) fchmodSync(fd, mode);
+    futimesSync(fd, Number(before.atimeNs) / 1e9, Number(before.mtimeNs) / 1e9);
   } finally {
     closeSync(fd);
-    fs.close(h.ino);
   }
-  if ((mode & 0o600) !== 0o600) chmodSync(path, mode);
-  utimesSync(path, Number(before.atimeNs) / 1e9, Number(before.mtimeNs) / 1e9);
   m.placeholders.delete(ino);
   m.truncating.delete(ino);
   // filling is not a change of the command's
