@@ -278,7 +278,7 @@ static int fd_path(pid_t pid, long fd, char *out) {
  * relative target climbs out of it, or /proc/self/root/BASE/..., or /proc/self/fd/N of an O_PATH
  * fd, all lead to the host's BASE without naming it.
  */
-static int resolve(pid_t pid, const char *path, int follow, char *out) {
+static int resolve(pid_t pid, const char *path, int follow, char *out, int *crossed) {
   char rest[2 * PMAX], link[PMAX], tmp[2 * PMAX];
   size_t o = 1;
   int hops = 0;
@@ -296,6 +296,13 @@ static int resolve(pid_t pid, const char *path, int follow, char *out) {
       if (*q != '/') { last = 0; break; }
     if (n == 1 && p[0] == '.') { p += n; continue; }
     if (n == 2 && p[0] == '.' && p[1] == '.') {
+      /* ".." of the shadow's root is BASE's parent: a relative symlink that climbs out of the
+         working directory ("shared -> ../shared") means there what it means on the host */
+      if (!strcmp(out, shadow)) {
+        snprintf(out, PMAX, "%s", base);
+        o = baselen;
+        if (crossed) *crossed = 1;
+      }
       while (o > 1 && out[o - 1] != '/') o--;
       if (o > 1) o--;
       out[o] = 0;
@@ -438,11 +445,16 @@ static int map_path(pid_t pid, long dirfd, const char *raw, char *out, int *serv
   /* a path whose full form is longer than PATH_MAX (relative, from a deep cwd) cannot be checked
      (nor written back): refused rather than let the kernel follow a symlink in it out to BASE */
   if (strlen(kernel) >= PMAX) return -1;
-  if (resolve(pid, kernel, follow, real) < 0) return rewrite;
+  int crossed = 0;
+  if (resolve(pid, kernel, follow, real, &crossed) < 0) return rewrite;
   if (under(real, base, baselen)) {
     *served = 1;
     snprintf(out, PMAX, "%s%s", shadow, real + baselen);
     snprintf(spath, PMAX, "%s", out);
+    return 1;
+  }
+  if (crossed) { /* the kernel would climb out of the shadow, not out of BASE: the resolved path */
+    snprintf(out, PMAX, "%s", real);
     return 1;
   }
   return rewrite;

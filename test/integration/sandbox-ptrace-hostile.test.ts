@@ -98,4 +98,19 @@ describe.skipIf(!hasCc)('agentfs run --experimental-sandbox against a hostile co
     expect(diff.stdout).toContain('M file    victim');
     expect(readdirSync(shadows).filter((x) => x.startsWith('agentfs-shadow-'))).toEqual([]);
   });
+
+  it('a relative symlink that climbs out of the working directory leads where it does on the host', async () => {
+    const proj = project();
+    const sibling = `${proj}-shared`;
+    mkdirSync(sibling);
+    writeFileSync(join(sibling, 'lib.txt'), 'shared lib\n');
+    execFileSync('ln', ['-s', `../${proj.split('/').pop()}-shared`, join(proj, 'shared')]);
+    execFileSync('ln', ['-s', `../${proj.split('/').pop()}/victim`, join(proj, 'self-victim')]);
+    const before = snapshotTree(proj);
+    const r = await runCli(['run', '--experimental-sandbox', '--', 'sh', '-c', 'cat shared/lib.txt && cat self-victim && echo more >> self-victim && readlink shared'], { cwd: proj, env, timeoutMs: 60_000 });
+    expect(r.stderr).not.toMatch(/No such file/);
+    expect(r.stdout).toBe(`shared lib\norig\n../${proj.split('/').pop()}-shared\n`);
+    expect(r.code).toBe(0);
+    expect(snapshotTree(proj)).toEqual(before);
+  });
 });
