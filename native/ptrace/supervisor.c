@@ -309,7 +309,7 @@ static int resolve(pid_t pid, const char *path, int follow, char *out, int *cros
       p += n;
       continue;
     }
-    if (o + n + 2 >= PMAX) return -1; /* longer than PATH_MAX: unknown */
+    if (o + n + 2 >= PMAX) return errno = ENAMETOOLONG, -1; /* longer than PATH_MAX: unknown */
     size_t keep = o;
     if (o > 1) out[o++] = '/';
     memcpy(out + o, p, n);
@@ -329,14 +329,15 @@ static int resolve(pid_t pid, const char *path, int follow, char *out, int *cros
     if (lstat(out, &st) < 0) { /* the rest does not exist (yet): taken as it is */
       if (*p) {
         snprintf(tmp, sizeof tmp, "%s%s", out, p);
-        if (strlen(tmp) >= PMAX) return -1;
+        if (strlen(tmp) >= PMAX) return errno = ENAMETOOLONG, -1;
         normalize(tmp, out);
       }
       return 0;
     }
     if (!S_ISLNK(st.st_mode)) continue;
     ssize_t l = readlink(out, link, sizeof link - 1);
-    if (l <= 0 || ++hops > 40) return -1;
+    if (l <= 0) return errno = ENOENT, -1;
+    if (++hops > 40) return errno = ELOOP, -1; /* as the kernel's MAXSYMLINKS */
     link[l] = 0;
     snprintf(tmp, sizeof tmp, "%s%s", link, p);
     snprintf(rest, sizeof rest, "%s", tmp);
@@ -444,9 +445,10 @@ static int map_path(pid_t pid, long dirfd, const char *raw, char *out, int *serv
      cwd); a cut one would name another file */
   /* a path whose full form is longer than PATH_MAX (relative, from a deep cwd) cannot be checked
      (nor written back): refused rather than let the kernel follow a symlink in it out to BASE */
-  if (strlen(kernel) >= PMAX) return -1;
+  if (strlen(kernel) >= PMAX) return errno = ENAMETOOLONG, -1;
   int crossed = 0;
-  if (resolve(pid, kernel, follow, real, &crossed) < 0) return rewrite;
+  /* a path that cannot be followed to its end here is not passed on unchecked */
+  if (resolve(pid, kernel, follow, real, &crossed) < 0) return -1;
   if (under(real, base, baselen)) {
     *served = 1;
     snprintf(out, PMAX, "%s%s", shadow, real + baselen);
@@ -684,8 +686,9 @@ static void on_sockaddr(struct tracee *t, const struct sc *sc, struct user_regs_
     rewrite = map_path(t->pid, AT_FDCWD, paths[0], mapped, &served, mod, spath, 1);
   }
   if (rewrite < 0) {
+    int err = errno;
     if (trace) format_call(t, sc, r, paths, have);
-    skip(t, r, ENAMETOOLONG, "(agentfs sandbox: the full path is longer than PATH_MAX)");
+    skip(t, r, err, "(agentfs sandbox: the path cannot be checked)");
     return;
   }
   if (trace) format_call(t, sc, r, paths, have);
@@ -760,8 +763,9 @@ static void on_seccomp(struct tracee *t) {
     rewrite[k] = map_path(t->pid, dirfd, raw[k], mapped[k], &s, mod, spath[k], follows(t->pid, sc, &r, k));
     served |= s;
     if (rewrite[k] < 0) {
+      int err = errno;
       if (trace) format_call(t, sc, &r, raw, have);
-      skip(t, &r, ENAMETOOLONG, "(agentfs sandbox: the full path is longer than PATH_MAX)");
+      skip(t, &r, err, err == ENAMETOOLONG ? "(agentfs sandbox: the full path is longer than PATH_MAX)" : "(agentfs sandbox: the path cannot be followed)");
       return;
     }
     if (!rewrite[k] && raw[k][0]) { /* the kernel reads the copy that was checked, not memory another thread can change */
