@@ -139,6 +139,8 @@ static const struct sc table[] = {
   {432 /* fsmount */, "fsmount", K_DENYALL, 3, {-1, -1}, {-1, -1}},
   {433 /* fspick */, "fspick", K_DENYALL, 3, {-1, -1}, {-1, -1}},
   {442 /* mount_setattr */, "mount_setattr", K_DENYALL, 5, {-1, -1}, {-1, -1}},
+  /* opens a file by handle, with no path to check (root only): never available */
+  {SYS_open_by_handle_at, "open_by_handle_at", K_DENYALL, 3, {-1, -1}, {-1, -1}},
   /* on served paths these are not handled: ENOSYS, never the host */
   {SYS_name_to_handle_at, "name_to_handle_at", K_DENY, 5, {0, -1}, {1, -1}},
   {SYS_acct, "acct", K_DENY, 1, {-1, -1}, {0, -1}},

@@ -113,4 +113,17 @@ describe.skipIf(!hasCc)('agentfs run --experimental-sandbox against a hostile co
     expect(r.code).toBe(0);
     expect(snapshotTree(proj)).toEqual(before);
   });
+
+  // a file handle names a file without a path to check (taking and using one needs root)
+  it.skipIf(process.getuid?.() !== 0)('open_by_handle_at with a handle of a host file is refused', async () => {
+    const proj = project();
+    const tool = join(tmp.dir, 'ptrace-handle');
+    execFileSync('cc', ['-o', tool, join(__dirname, '../support/ptrace-handle.c')]);
+    const handle = join(tmp.dir, `handle${n}`);
+    writeFileSync(handle, execFileSync(tool, ['g', join(proj, 'victim')]));
+    const before = snapshotTree(proj);
+    const r = await runCli(['run', '--experimental-sandbox', '--', tool, 'u', handle], { cwd: proj, env, timeoutMs: 60_000 });
+    expect(r.stdout).toBe('open_by_handle_at -1\n');
+    expect(snapshotTree(proj)).toEqual(before);
+  });
 });
