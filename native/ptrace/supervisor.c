@@ -23,6 +23,7 @@
 #include <linux/audit.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
+#include <sched.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -33,6 +34,7 @@
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <sys/un.h>
 #include <sys/user.h>
@@ -123,19 +125,28 @@ static const struct sc table[] = {
   {SYS_connect, "connect", K_SOCKADDR, 3, {-1, -1}, {1, -1}},
   /* io_uring would open and change files without a syscall the filter sees: programs fall back */
   {425 /* io_uring_setup */, "io_uring_setup", K_DENYALL, 2, {-1, -1}, {-1, -1}},
+  /* a chroot or a mount namespace would make the tracee's paths mean something else than the
+     supervisor's (which resolves them in its own root and namespace): never available */
+  {SYS_chroot, "chroot", K_DENYALL, 1, {-1, -1}, {0, -1}},
+  {SYS_mount, "mount", K_DENYALL, 5, {-1, -1}, {0, 1}},
+  {SYS_umount2, "umount2", K_DENYALL, 2, {-1, -1}, {0, -1}},
+  {SYS_pivot_root, "pivot_root", K_DENYALL, 2, {-1, -1}, {0, 1}},
+  {SYS_unshare, "unshare", K_DENYALL, 1, {-1, -1}, {-1, -1}},
+  {SYS_setns, "setns", K_DENYALL, 2, {-1, -1}, {-1, -1}},
+  {428 /* open_tree */, "open_tree", K_DENYALL, 3, {-1, -1}, {-1, -1}},
+  {429 /* move_mount */, "move_mount", K_DENYALL, 5, {-1, -1}, {-1, -1}},
+  {430 /* fsopen */, "fsopen", K_DENYALL, 2, {-1, -1}, {-1, -1}},
+  {432 /* fsmount */, "fsmount", K_DENYALL, 3, {-1, -1}, {-1, -1}},
+  {433 /* fspick */, "fspick", K_DENYALL, 3, {-1, -1}, {-1, -1}},
+  {442 /* mount_setattr */, "mount_setattr", K_DENYALL, 5, {-1, -1}, {-1, -1}},
+  /* opens a file by handle, with no path to check (root only): never available */
+  {SYS_open_by_handle_at, "open_by_handle_at", K_DENYALL, 3, {-1, -1}, {-1, -1}},
   /* on served paths these are not handled: ENOSYS, never the host */
   {SYS_name_to_handle_at, "name_to_handle_at", K_DENY, 5, {0, -1}, {1, -1}},
-  {SYS_chroot, "chroot", K_DENY, 1, {-1, -1}, {0, -1}},
-  {SYS_mount, "mount", K_DENY, 5, {-1, -1}, {0, 1}},
-  {SYS_umount2, "umount2", K_DENY, 2, {-1, -1}, {0, -1}},
-  {SYS_pivot_root, "pivot_root", K_DENY, 2, {-1, -1}, {0, 1}},
   {SYS_acct, "acct", K_DENY, 1, {-1, -1}, {0, -1}},
   {SYS_swapon, "swapon", K_DENY, 2, {-1, -1}, {0, -1}},
   {SYS_uselib, "uselib", K_DENY, 1, {-1, -1}, {0, -1}},
   {SYS_fanotify_mark, "fanotify_mark", K_DENY, 5, {3, -1}, {4, -1}},
-  {428 /* open_tree */, "open_tree", K_DENY, 3, {0, -1}, {1, -1}},
-  {429 /* move_mount */, "move_mount", K_DENY, 5, {0, 2}, {1, 3}},
-  {433 /* fspick */, "fspick", K_DENY, 3, {0, -1}, {1, -1}},
 };
 #define NTABLE ((int)(sizeof table / sizeof table[0]))
 
@@ -253,7 +264,91 @@ static int fd_path(pid_t pid, long fd, char *out) {
   else snprintf(link, sizeof link, "/proc/%d/fd/%ld", pid, fd);
   ssize_t n = readlink(link, out, PMAX - 1);
   if (n < 0) return -1;
+  if (n >= PMAX - 1) { /* cut: deeper than PATH_MAX */
+    errno = ENAMETOOLONG;
+    return -1;
+  }
   out[n] = 0;
+  return 0;
+}
+
+/*
+ * Where `path` (absolute, as the kernel would see it) really leads, the way the kernel walks it:
+ * every symlink followed (the last one only when `follow`), /proc/self and /proc/thread-self taken
+ * as the tracee's (they are magic links whose target depends on who reads them), a missing tail
+ * appended as it is. Lexical checks alone are not enough: a symlink made inside the shadow whose
+ * relative target climbs out of it, or /proc/self/root/BASE/..., or /proc/self/fd/N of an O_PATH
+ * fd, all lead to the host's BASE without naming it.
+ */
+static int resolve(pid_t pid, const char *path, int follow, char *out, int *crossed) {
+  char rest[2 * PMAX], link[PMAX], tmp[2 * PMAX];
+  size_t o = 1;
+  int hops = 0;
+  snprintf(rest, sizeof rest, "%s", path);
+  out[0] = '/';
+  out[1] = 0;
+  char *p = rest;
+  while (*p) {
+    while (*p == '/') p++;
+    if (!*p) break;
+    char *e = strchr(p, '/');
+    size_t n = e ? (size_t)(e - p) : strlen(p);
+    int last = 1;
+    for (const char *q = p + n; *q; q++)
+      if (*q != '/') { last = 0; break; }
+    if (n == 1 && p[0] == '.') { p += n; continue; }
+    if (n == 2 && p[0] == '.' && p[1] == '.') {
+      /* ".." of the shadow's root is BASE's parent: a relative symlink that climbs out of the
+         working directory ("shared -> ../shared") means there what it means on the host */
+      if (!strcmp(out, shadow)) {
+        snprintf(out, PMAX, "%s", base);
+        o = baselen;
+        if (crossed) *crossed = 1;
+      }
+      while (o > 1 && out[o - 1] != '/') o--;
+      if (o > 1) o--;
+      out[o] = 0;
+      p += n;
+      continue;
+    }
+    if (o + n + 2 >= PMAX) return errno = ENAMETOOLONG, -1; /* longer than PATH_MAX: unknown */
+    size_t keep = o;
+    if (o > 1) out[o++] = '/';
+    memcpy(out + o, p, n);
+    o += n;
+    out[o] = 0;
+    p += n;
+    if (!strcmp(out, "/proc/self")) {
+      o = (size_t)snprintf(out, PMAX, "/proc/%d", pid);
+      continue;
+    }
+    if (!strcmp(out, "/proc/thread-self")) {
+      o = (size_t)snprintf(out, PMAX, "/proc/%d/task/%d", pid, pid);
+      continue;
+    }
+    if (last && !follow) continue;
+    struct stat st;
+    if (lstat(out, &st) < 0) { /* the rest does not exist (yet): taken as it is */
+      if (*p) {
+        snprintf(tmp, sizeof tmp, "%s%s", out, p);
+        if (strlen(tmp) >= PMAX) return errno = ENAMETOOLONG, -1;
+        normalize(tmp, out);
+      }
+      return 0;
+    }
+    if (!S_ISLNK(st.st_mode)) continue;
+    ssize_t l = readlink(out, link, sizeof link - 1);
+    if (l <= 0) return errno = ENOENT, -1;
+    if (++hops > 40) return errno = ELOOP, -1; /* as the kernel's MAXSYMLINKS */
+    link[l] = 0;
+    snprintf(tmp, sizeof tmp, "%s%s", link, p);
+    snprintf(rest, sizeof rest, "%s", tmp);
+    p = rest;
+    if (link[0] == '/') o = 1;
+    else o = keep;
+    out[o] = 0;
+    if (o == 1) out[1] = 0;
+  }
   return 0;
 }
 
@@ -261,7 +356,7 @@ static int fd_path(pid_t pid, long fd, char *out) {
  * Where `raw` (relative to dirfd) really points: 0 = leave the argument as it is, 1 = rewrite it
  * to `out`. *served is set when the path is under BASE (the tracee's view of its shadow copy).
  */
-static int map_path(pid_t pid, long dirfd, const char *raw, char *out, int *served, int modifies, char *spath) {
+static int map_lexical(pid_t pid, long dirfd, const char *raw, char *out, int *served, int modifies, char *spath) {
   char abs[2 * PMAX], norm[PMAX];
   int dir_in_shadow = 0;
   *served = 0;
@@ -322,6 +417,76 @@ static int map_path(pid_t pid, long dirfd, const char *raw, char *out, int *serv
     return 1;
   }
   return 0;
+}
+
+/* set by on_seccomp: whether a relative path may be replaced by its absolute form (not for openat2
+   with RESOLVE_* flags, whose meaning depends on the dirfd) */
+static int pinnable = 1;
+
+/* map_lexical, then where the result really leads (resolve): a path that ends up in the host's
+   BASE goes to the shadow instead. `follow`: whether the syscall follows a symlink last component. */
+static int map_path(pid_t pid, long dirfd, const char *raw, char *out, int *served, int modifies, char *spath, int follow) {
+  int rewrite = map_lexical(pid, dirfd, raw, out, served, modifies, spath);
+  if (!raw[0]) return rewrite;
+  char kernel[2 * PMAX], real[PMAX];
+  if (rewrite) snprintf(kernel, sizeof kernel, "%s", out);
+  else if (raw[0] == '/') snprintf(kernel, sizeof kernel, "%s", raw);
+  else {
+    char dir[PMAX];
+    if (fd_path(pid, dirfd, dir) < 0) return errno == ENAMETOOLONG ? -1 : rewrite;
+    if (dir[0] != '/') return rewrite;
+    snprintf(kernel, sizeof kernel, "%s/%s", dir, raw);
+    /* what was checked is what the kernel gets: an absolute path, so that another thread's chdir
+       or dup2 over the dirfd between the check and the call cannot make it mean something else */
+    if (!rewrite && strlen(kernel) < PMAX && !strstr(dir, " (deleted)") && pinnable) {
+      snprintf(out, PMAX, "%s", kernel);
+      rewrite = 1;
+    }
+  }
+  /* a path this long is not looked at: it may be one the kernel walks (relative, from a deep
+     cwd); a cut one would name another file */
+  /* a path whose full form is longer than PATH_MAX (relative, from a deep cwd) cannot be checked
+     (nor written back): refused rather than let the kernel follow a symlink in it out to BASE */
+  if (strlen(kernel) >= PMAX) return errno = ENAMETOOLONG, -1;
+  int crossed = 0;
+  /* a path that cannot be followed to its end here is not passed on unchecked */
+  if (resolve(pid, kernel, follow, real, &crossed) < 0) return -1;
+  if (under(real, base, baselen)) {
+    *served = 1;
+    snprintf(out, PMAX, "%s%s", shadow, real + baselen);
+    snprintf(spath, PMAX, "%s", out);
+    return 1;
+  }
+  if (crossed) { /* the kernel would climb out of the shadow, not out of BASE: the resolved path */
+    snprintf(out, PMAX, "%s", real);
+    return 1;
+  }
+  return rewrite;
+}
+
+/* Whether the syscall follows a symlink in the last component of path argument k. */
+static int follows(pid_t pid, const struct sc *sc, const struct user_regs_struct *r, int k) {
+  unsigned long long flags = 0;
+  switch (sc->nr) {
+    case SYS_lstat: case SYS_lchown: case SYS_lsetxattr: case SYS_lgetxattr: case SYS_llistxattr:
+    case SYS_lremovexattr: case SYS_readlink: case SYS_readlinkat: case SYS_unlink: case SYS_unlinkat:
+    case SYS_rmdir: case SYS_rename: case SYS_renameat: case SYS_renameat2: case SYS_link:
+    case SYS_symlink: case SYS_symlinkat: case SYS_mkdir: case SYS_mkdirat: case SYS_mknod: case SYS_mknodat:
+      return 0;
+    case SYS_linkat: return k == 0 && (r->r8 & AT_SYMLINK_FOLLOW);
+    case SYS_newfstatat: return !(r->r10 & AT_SYMLINK_NOFOLLOW);
+    case SYS_fchownat: return !(r->r8 & AT_SYMLINK_NOFOLLOW);
+    case SYS_statx: return !(r->rdx & AT_SYMLINK_NOFOLLOW);
+    case SYS_utimensat: return !(r->r10 & AT_SYMLINK_NOFOLLOW);
+    case SYS_execveat: return !(r->r8 & AT_SYMLINK_NOFOLLOW);
+    case 439: case 452: return !(r->r10 & AT_SYMLINK_NOFOLLOW);
+    case SYS_open: flags = r->rsi; break;
+    case SYS_openat: flags = r->rdx; break;
+    case 437: if (read_mem(pid, r->rdx, &flags, sizeof flags) < 0) return 1; break;
+    default: return 1;
+  }
+  if ((flags & O_CREAT) && (flags & O_EXCL)) return 0;
+  return !(flags & O_NOFOLLOW);
 }
 
 /* 0: reads only; 1: changes the path (its parent is what matters); 2: an open that may write */
@@ -464,7 +629,7 @@ static void skip(struct tracee *t, struct user_regs_struct *r, int err, const ch
 /*
  * Lazy contents: the shadow starts with every directory, symlink and file, but files as empty
  * placeholders of the right size; agentfs run fills one (over fd `fill_fd`, a socket) before the
- * kernel may read it. Requests: "f PATH" fill (following symlinks), "t PATH" about to be truncated
+ * kernel may read it. Requests: "f PATH" fill (following symlinks), "t PATH" about to be truncated (PATH in hex)
  * (no copy needed). A placeholder is known by its inode, so a moved or linked one is still filled
  * from where the overlay has it.
  */
@@ -472,9 +637,11 @@ static int fill_fd = -1;
 
 /* 0 when agentfs run answered; -1 when it is gone (the content cannot come: the call fails) */
 static int fill(char kind, const char *path) {
-  char req[PMAX + 8];
-  int n = snprintf(req, sizeof req, "%c %s\n", kind, path);
-  if (n <= 0 || n >= (int)sizeof req) return 0;
+  /* the path goes in hex: a name may hold a newline (which ends a request) or any byte */
+  char req[2 * PMAX + 8];
+  int n = snprintf(req, sizeof req, "%c ", kind);
+  for (const unsigned char *c = (const unsigned char *)path; *c && n + 4 < (int)sizeof req; c++) n += snprintf(req + n, sizeof req - n, "%02x", *c);
+  req[n++] = '\n';
   for (int off = 0; off < n;) {
     ssize_t w = write(fill_fd, req + off, n - off);
     if (w < 0 && errno == EINTR) continue;
@@ -518,10 +685,20 @@ static void on_sockaddr(struct tracee *t, const struct sc *sc, struct user_regs_
     paths[0][n] = 0;
     have[0] = 1;
     char spath[PMAX];
-    rewrite = map_path(t->pid, AT_FDCWD, paths[0], mapped, &served, mod, spath);
+    rewrite = map_path(t->pid, AT_FDCWD, paths[0], mapped, &served, mod, spath, 1);
+  }
+  if (rewrite < 0) {
+    int err = errno;
+    if (trace) format_call(t, sc, r, paths, have);
+    skip(t, r, err, "(agentfs sandbox: the path cannot be checked)");
+    return;
   }
   if (trace) format_call(t, sc, r, paths, have);
   t->exit_kind = trace ? 1 : 0;
+  if (have[0] && !rewrite) { /* the kernel reads the copy that was checked */
+    memcpy(mapped, paths[0], strlen(paths[0]) + 1);
+    rewrite = 1;
+  }
   if (!rewrite) return;
   size_t n = strlen(mapped);
   if (n >= sizeof sa.sun_path) {
@@ -552,14 +729,30 @@ static void on_seccomp(struct tracee *t) {
   int have[2] = {0, 0}, rewrite[2] = {0, 0}, served = 0;
   spath[0][0] = spath[1][0] = 0;
   int mod = modifies(t->pid, sc, &r);
-  if (sc->kind == K_DENYALL) {
-    if (trace) format_call(t, sc, &r, raw, have);
-    skip(t, &r, ENOSYS, "(not available in the agentfs sandbox)");
-    return;
-  }
   if (sc->kind == K_SOCKADDR) {
     on_sockaddr(t, sc, &r, mod);
     return;
+  }
+  /* openat2's struct open_how is read (flags) and copied like the paths: what was checked is what
+     the kernel gets. Its RESOLVE_* flags tie a relative path to its dirfd: not made absolute. */
+  unsigned char how[64];
+  size_t howlen = 0;
+  pinnable = 1;
+  if (sc->nr == 437 && r.r10 >= 24 && r.r10 <= sizeof how && read_mem(t->pid, r.rdx, how, r.r10) == 0) {
+    unsigned long long resolve_flags;
+    memcpy(&resolve_flags, how + 16, sizeof resolve_flags);
+    howlen = r.r10;
+    pinnable = resolve_flags == 0;
+    /* RESOLVE_IN_ROOT takes "/" as the dirfd: from a directory above BASE, "/w/file" is BASE/w/file
+       while it looks like a host path. Not handled there (ENOSYS); below or beside BASE it stays
+       confined where it is. */
+    char root[PMAX];
+    if ((resolve_flags & 0x10 /* RESOLVE_IN_ROOT */) && fd_path(t->pid, (long)(int)r.rdi, root) == 0 &&
+        (under(base, root, strlen(root)) || !strcmp(root, "/"))) {
+      if (trace) format_call(t, sc, &r, raw, have);
+      skip(t, &r, ENOSYS, "(agentfs sandbox: openat2 RESOLVE_IN_ROOT above the working directory is not handled)");
+      return;
+    }
   }
   for (int k = 0; k < 2; k++) {
     if (sc->path[k] < 0) continue;
@@ -569,8 +762,23 @@ static void on_seccomp(struct tracee *t) {
     have[k] = 1;
     long dirfd = sc->dfd[k] >= 0 ? (long)(int)arg(&r, sc->dfd[k]) : AT_FDCWD;
     int s = 0;
-    rewrite[k] = map_path(t->pid, dirfd, raw[k], mapped[k], &s, mod, spath[k]);
+    rewrite[k] = map_path(t->pid, dirfd, raw[k], mapped[k], &s, mod, spath[k], follows(t->pid, sc, &r, k));
     served |= s;
+    if (rewrite[k] < 0) {
+      int err = errno;
+      if (trace) format_call(t, sc, &r, raw, have);
+      skip(t, &r, err, err == ENAMETOOLONG ? "(agentfs sandbox: the full path is longer than PATH_MAX)" : "(agentfs sandbox: the path cannot be followed)");
+      return;
+    }
+    if (!rewrite[k] && raw[k][0]) { /* the kernel reads the copy that was checked, not memory another thread can change */
+      memcpy(mapped[k], raw[k], strlen(raw[k]) + 1);
+      rewrite[k] = 1;
+    }
+  }
+  if (sc->kind == K_DENYALL) {
+    if (trace) format_call(t, sc, &r, raw, have);
+    skip(t, &r, ENOSYS, "(not available in the agentfs sandbox)");
+    return;
   }
   /* file contents are copied into the shadow on first use: ask before the kernel opens one */
   if (fill_fd >= 0 && sc->kind == K_REWRITE) {
@@ -592,13 +800,16 @@ static void on_seccomp(struct tracee *t) {
       retarget = 1;
     }
   }
+  if (sc->kind == K_SYMLINK && !retarget && read_str(t->pid, arg(&r, 0), target, PMAX) == 0) {
+    memcpy(newtarget, target, strlen(target) + 1); /* the copy that was checked */
+    retarget = 1;
+  }
   if (trace) format_call(t, sc, &r, raw, have);
-  if (sc->kind == K_DENY) {
-    if (served) {
-      skip(t, &r, ENOSYS, "(not handled by the agentfs sandbox on a served path)");
-      return;
-    }
-  } else if (rewrite[0] || rewrite[1] || retarget) {
+  if (sc->kind == K_DENY && served) {
+    skip(t, &r, ENOSYS, "(not handled by the agentfs sandbox on a served path)");
+    return;
+  }
+  if (rewrite[0] || rewrite[1] || retarget || howlen) {
     /* new strings go below the stack pointer, past the 128-byte red zone */
     unsigned long at = (r.rsp - RED_ZONE) & ~15UL;
     for (int k = 0; k < 2; k++) {
@@ -619,6 +830,14 @@ static void on_seccomp(struct tracee *t) {
         return;
       }
       set_arg(&r, 0, at);
+    }
+    if (howlen) {
+      at = (at - howlen) & ~15UL;
+      if (write_mem(t->pid, at, how, howlen) < 0) {
+        skip(t, &r, ENOMEM, "(agentfs sandbox: cannot write the rewritten path into the tracee)");
+        return;
+      }
+      r.rdx = at;
     }
     ptrace(PTRACE_SETREGS, t->pid, 0, &r);
   }
@@ -666,11 +885,30 @@ static void on_exit_stop(struct tracee *t) {
 }
 
 static void install_filter(void) {
-  struct sock_filter f[8 + NTABLE + 2];
+  struct sock_filter f[24 + NTABLE + 2];
   int n = 0;
   f[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch));
-  f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0);
+  /* i386 syscalls (int 0x80, even from a 64-bit program) and the x32 ABI have numbers of their
+     own that the table below does not know: they would reach the host unseen. They fail with
+     ENOSYS (32-bit programs do not run in this sandbox), except exit and exit_group. */
+  f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 5, 0);
+  f[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr));
+  f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 1 /* i386 exit */, 2, 0);
+  f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 252 /* i386 exit_group */, 1, 0);
+  f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS);
   f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+  /* x86_64 */
+  f[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr));
+  f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, 0x40000000 /* __X32_SYSCALL_BIT */, 0, 1);
+  f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS);
+  /* clone into a new mount or user namespace: EPERM (see chroot above); clone3 keeps its flags in
+     memory a filter cannot read: ENOSYS, and the C library falls back to clone */
+  f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 435 /* clone3 */, 0, 1);
+  f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS);
+  f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_clone, 0, 4);
+  f[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[0]));
+  f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, CLONE_NEWNS | CLONE_NEWUSER, 0, 1);
+  f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM);
   f[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr));
   for (int i = 0; i < NTABLE; i++) /* match: jump to the TRACE return at the end */
     f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, table[i].nr, NTABLE - i, 0);
@@ -749,6 +987,8 @@ int main(int argc, char **argv) {
     fprintf(stderr, "agentfs: %s: %s\n", argv[i], strerror(errno));
     _exit(errno == ENOENT ? 127 : 126);
   }
+  /* the command (same user) may not ptrace the supervisor and rewrite its answers (root still can) */
+  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   int status;
   if (waitpid(child, &status, 0) < 0 || !WIFSTOPPED(status)) {
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 125) fprintf(stderr, "agentfs: --experimental-sandbox: the command did not start under ptrace\n");

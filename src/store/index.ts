@@ -3,5 +3,5 @@ export { StoreError } from './errors.js';
 export { databasePath, looksLikePath, validateId, isValidId, AGENT_DIR, type AgentTarget } from './locate.js';
 export { SCHEMA_VERSION, DEFAULT_CHUNK_SIZE } from './schema.js';
 export { detectLayout, type Layout } from './layout.js';
-export { pageCounts, withBusyTimeout, vacuum, checkpointWal, type PageCounts, type StepOutcome, type WalCheckpoint } from './maintenance.js';
+export { damage, pageCounts, withBusyTimeout, vacuum, checkpointWal, type PageCounts, type StepOutcome, type WalCheckpoint } from './maintenance.js';
 export { checkForeignText, checkForeignTextInFile } from './foreign-text.js';

@@ -81,3 +81,17 @@ function describeBusy(e: unknown): string {
   }
   return String(err.message ?? e);
 }
+
+/**
+ * The first problem `PRAGMA quick_check` finds, or undefined when the file is sound. Compacting a
+ * damaged file (VACUUM rewrites every page) could lose what is left of it.
+ */
+export function damage(store: Store): string | undefined {
+  try {
+    const rows = store.db.prepare('PRAGMA quick_check(1)').all() as Record<string, unknown>[];
+    const first = rows.length ? String(Object.values(rows[0]!)[0]) : 'ok';
+    return first === 'ok' ? undefined : first;
+  } catch (e) {
+    return (e as Error).message;
+  }
+}

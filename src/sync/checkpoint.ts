@@ -1,6 +1,7 @@
 import { statSync } from 'node:fs';
 import type { LocalSyncState } from '../core/sync-state/index.js';
-import { checkpointWal, pageCounts, vacuum, withBusyTimeout } from '../store/index.js';
+import { checkpointWal, damage, pageCounts, vacuum, withBusyTimeout } from '../store/index.js';
+import { SyncError } from './errors.js';
 
 /** What `sync checkpoint` did. Sizes are of the database file and its WAL, in bytes. */
 export interface CheckpointResult {
@@ -25,6 +26,10 @@ export interface CheckpointResult {
  */
 export function checkpoint(local: LocalSyncState, busyTimeoutMs: number): CheckpointResult {
   const store = local.store;
+  const problem = damage(store);
+  if (problem !== undefined) {
+    throw new SyncError(`${store.path} is damaged (${problem.split('\n')[0]}): not compacted, nothing changed; copy it away and recover it (sqlite3 .recover) first`, 'corrupt');
+  }
   const before = sizes(store.path);
   const notes: string[] = [];
   return withBusyTimeout(store, busyTimeoutMs, () => {

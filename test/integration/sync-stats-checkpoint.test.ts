@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import Database from 'libsql';
-import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, statSync, writeSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
@@ -427,5 +427,21 @@ describe('agentfs sync checkpoint', () => {
       expect(r.stderr).toMatch(/^agentfs: /);
       expect(r.stderr).toMatch(want);
     }
+  });
+
+  it('refuses to compact a damaged database, in one line, and leaves it as it was', async () => {
+    await cli('init', 'scribbled');
+    await cli('sync', 'scribbled', 'stats'); // the sync bookkeeping exists (a first sync command adds its tables)
+    const file = join(tmp.dir, '.agentfs', 'scribbled.db');
+    const fd = openSync(file, 'r+');
+    // scribble over pages 4-8 (the schema on page 1 stays: it opens, and a checkpoint alone would not notice)
+    for (let p = 3; p < 8; p++) writeSync(fd, Buffer.alloc(4096, 0x5a), 0, 4096, p * 4096);
+    closeSync(fd);
+    const before = readFileSync(file);
+    const r = await runCli(['sync', 'scribbled', 'checkpoint'], { cwd: tmp.dir, env });
+    expect(r.code).not.toBe(0);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/^agentfs: .*(damaged|malformed)/);
+    expect(readFileSync(file).equals(before)).toBe(true);
   });
 });

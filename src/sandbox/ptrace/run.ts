@@ -7,14 +7,14 @@
  */
 import { spawn } from 'node:child_process';
 import type { Duplex } from 'node:stream';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, realpathSync, renameSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, realpathSync, renameSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { Agent } from '../../core/agent.js';
 import { startCommandCall, type CommandCall } from '../../core/tools/index.js';
 import { locateNativeTool } from '../../platform/native-tool.js';
 import { RunError, prepareSession, type RunOutcome } from '../run.js';
 import { addRun, agentfsHome, claimServer, liveRuns, liveServer, releaseServer, removeRun } from '../sessions.js';
-import { fillRequest, materialize, shadowParent, sweepShadows, writeBack } from './shadow.js';
+import { fillRequest, materialize, removeTree, shadowParent, sweepShadows, writeBack } from './shadow.js';
 
 export interface PtraceRunOptions {
   session?: string;
@@ -121,7 +121,7 @@ export async function runPtraceSandbox(options: PtraceRunOptions): Promise<RunOu
   } finally {
     agent.close();
     releaseServer(session.id);
-    if (shadow && !keepShadow && existsSync(shadow)) rmSync(shadow, { recursive: true, force: true });
+    if (shadow && !keepShadow && existsSync(shadow)) removeTree(shadow);
   }
 }
 
@@ -165,7 +165,7 @@ function launch(
   });
 }
 
-/** Answers the supervisor's fill requests, one line each, with one newline each. */
+/** Answers the supervisor's fill requests ("f HEXPATH" / "t HEXPATH"), one line each, with one newline each. */
 function serveFills(socket: Duplex, handle: (kind: string, path: string) => void): void {
   let buf = '';
   socket.setEncoding('utf8');
@@ -176,9 +176,10 @@ function serveFills(socket: Duplex, handle: (kind: string, path: string) => void
       const line = buf.slice(0, nl);
       buf = buf.slice(nl + 1);
       try {
-        handle(line.slice(0, 1), line.slice(2));
+        // the path comes in hex (a name may hold a newline); the shadow's names are UTF-8 (Node made them)
+        handle(line.slice(0, 1), Buffer.from(line.slice(2), 'hex').toString('utf8'));
       } catch (e) {
-        process.stderr.write(`agentfs: --experimental-sandbox: cannot copy ${line.slice(2)} into the sandbox: ${(e as Error).message}\n`);
+        process.stderr.write(`agentfs: --experimental-sandbox: cannot copy ${Buffer.from(line.slice(2), 'hex').toString('utf8')} into the sandbox: ${(e as Error).message}\n`);
       }
       socket.write('\n');
     }

@@ -6,9 +6,10 @@
  * would (diff, commit and the timeline work the same). The base directory is never written.
  */
 import {
-  constants as fsConstants, chmodSync, closeSync, fstatSync, ftruncateSync, lstatSync, realpathSync, mkdirSync, openSync, statfsSync, readdirSync, readSync, readlinkSync, rmSync, symlinkSync, utimesSync, writeSync,
+  constants as fsConstants, chmodSync, closeSync, fchmodSync, fstatSync, futimesSync, ftruncateSync, lstatSync, realpathSync, mkdirSync, openSync, statfsSync, readdirSync, readSync, readlinkSync, rmSync, symlinkSync, utimesSync, writeSync,
   type BigIntStats,
 } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { isAlive } from '../../core/process-alive.js';
 import { isFsError } from '../../core/errors.js';
@@ -100,10 +101,21 @@ export function sweepShadows(parent: string): void {
     const path = join(parent, name);
     try {
       if (uid !== undefined && lstatSync(path).uid !== uid) continue;
-      rmSync(path, { recursive: true, force: true });
+      removeTree(path);
     } catch {
       /* another run is sweeping it */
     }
+  }
+}
+
+/** rm -rf: a tree deeper than PATH_MAX (which rmSync cannot remove) goes with rm(1), which walks by fd. */
+export function removeTree(path: string): void {
+  try {
+    rmSync(path, { recursive: true, force: true });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENAMETOOLONG') throw e;
+    const r = spawnSync('rm', ['-rf', '--', path], { stdio: 'ignore' });
+    if (r.status !== 0) throw e;
   }
 }
 
@@ -214,30 +226,52 @@ export function fillRequest(fs: PathFs, fsys: FileSystem, shadow: string, m: Mat
   }
 }
 
-/** Copies a placeholder's content from the overlay, keeping its times and mode. */
+/**
+ * Copies a placeholder's content from the overlay, keeping its times and mode. The command's other
+ * threads run meanwhile: the file is opened without following a symlink and must still be the
+ * placeholder (same device and inode), and its mode and times are set through that fd, so a path
+ * swapped for a symlink to a host file never gets this content.
+ */
 function fillOne(fs: PathFs, fsys: FileSystem, path: string, ino: bigint, m: Materialized): void {
   const p = m.placeholders.get(ino)!;
   const before = lstatSync(path, { bigint: true });
+  if (!before.isFile() || before.ino !== ino) return;
   const mode = Number(before.mode & 0o7777n);
-  if ((mode & 0o600) !== 0o600) chmodSync(path, mode | 0o600);
-  const h = fs.open(p.v, 'r');
-  const fd = openSync(path, 'r+');
+  const same = (fd: number) => {
+    const st = fstatSync(fd, { bigint: true });
+    return st.ino === ino && st.dev === before.dev;
+  };
+  if ((mode & 0o600) !== 0o600) {
+    const ro = openSync(path, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW);
+    try {
+      if (!same(ro)) return;
+      fchmodSync(ro, mode | 0o600);
+    } finally {
+      closeSync(ro);
+    }
+  }
+  const fd = openSync(path, fsConstants.O_RDWR | fsConstants.O_NOFOLLOW);
   try {
-    for (let off = 0; ; ) {
-      const piece = fsys.read(h.ino, off, PIECE);
-      if (!piece.length) break;
-      for (let done = 0; done < piece.length; ) done += writeSync(fd, piece, done, piece.length - done, off + done);
-      off += piece.length;
+    if (!same(fd)) return;
+    const h = fs.open(p.v, 'r');
+    try {
+      for (let off = 0; ; ) {
+        const piece = fsys.read(h.ino, off, PIECE);
+        if (!piece.length) break;
+        for (let done = 0; done < piece.length; ) done += writeSync(fd, piece, done, piece.length - done, off + done);
+        off += piece.length;
+      }
+    } finally {
+      fs.close(h.ino);
     }
     const size = Number(before.size);
     const got = fstatSync(fd).size;
     if (got > size) ftruncateSync(fd, size); // the overlay file grew meanwhile: the placeholder's size holds
+    if ((mode & 0o600) !== 0o600) fchmodSync(fd, mode);
+    futimesSync(fd, Number(before.atimeNs) / 1e9, Number(before.mtimeNs) / 1e9);
   } finally {
     closeSync(fd);
-    fs.close(h.ino);
   }
-  if ((mode & 0o600) !== 0o600) chmodSync(path, mode);
-  utimesSync(path, Number(before.atimeNs) / 1e9, Number(before.mtimeNs) / 1e9);
   m.placeholders.delete(ino);
   m.truncating.delete(ino);
   // filling is not a change of the command's
@@ -302,7 +336,9 @@ export function writeBack(fs: PathFs, fsys: FileSystem, base: string, shadow: st
     let st: BigIntStats;
     try {
       st = lstatSync(rel ? join(shadow, rel) : shadow, { bigint: true });
-    } catch {
+    } catch (e) {
+      // deeper than PATH_MAX (the command went there with relative paths): said, never dropped
+      if ((e as NodeJS.ErrnoException).code === 'ENAMETOOLONG') throw new Error(`a path the command made is longer than PATH_MAX (${rel.slice(0, 40)}...) and cannot be written back`);
       return; // vanished meanwhile
     }
     now.set(rel, st);
