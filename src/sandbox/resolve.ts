@@ -21,7 +21,7 @@ export interface ResolvedAgent {
  *  4. otherwise the id as it is, so opening it says "no such agent 'ID'".
  * An invalid id is refused (EBADID) before anything is looked up.
  */
-export function resolveAgent(arg: string, cwd = process.cwd()): ResolvedAgent {
+export function resolveAgent(arg: string, cwd?: string): ResolvedAgent {
   if (looksLikePath(arg)) return { target: { path: arg }, database: databasePath({ path: arg }, cwd), kind: 'path' };
   validateId(arg);
   const local = databasePath({ id: arg }, cwd);
@@ -35,6 +35,6 @@ export function resolveAgent(arg: string, cwd = process.cwd()): ResolvedAgent {
 }
 
 /** The database file an agent argument names (see resolveAgent). */
-export function resolveDatabase(arg: string, cwd = process.cwd()): string {
+export function resolveDatabase(arg: string, cwd?: string): string {
   return resolveAgent(arg, cwd).database;
 }

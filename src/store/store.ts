@@ -518,7 +518,7 @@ function dirWritable(dir: string): boolean {
   }
 }
 
-export function openDatabase(file: string, readOnly: boolean, immutable = false): Db {
+export function openDatabase(file: string, readOnly: boolean, immutable = readOnly && readsImmutable(file, false)): Db {
   try {
     if (!readOnly) return new Database(file);
     // libsql ignores better-sqlite3's `readonly` option (such a connection writes); SQLite's own

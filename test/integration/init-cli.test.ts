@@ -84,7 +84,7 @@ describe('agentfs init', () => {
     const script = `mkdir gone && cd gone && rmdir ../gone && exec '${process.execPath}' '${CLI}' init a`;
     const r = await run('sh', ['-c', script], { cwd: dir });
     expect(r.code).toBe(1);
-    expect(r.stderr).toBe('agentfs: the current directory no longer exists (it was removed); cd to one that does\n');
+    expect(r.stderr).toBe('agentfs: the current directory no longer exists (it was removed): cd to an existing directory\n');
   });
 
   it('rejects invalid ids and chunk sizes with one line', async () => {

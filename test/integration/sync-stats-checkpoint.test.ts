@@ -431,7 +431,7 @@ describe('agentfs sync checkpoint', () => {
 
   it('refuses to compact a damaged database, in one line, and leaves it as it was', async () => {
     await cli('init', 'scribbled');
-    await cli('sync', 'scribbled', 'stats'); // the sync bookkeeping exists (a first sync command adds its tables)
+    await cli('sync', 'scribbled', 'checkpoint'); // the sync bookkeeping exists (a first writing sync command adds its tables)
     const file = join(tmp.dir, '.agentfs', 'scribbled.db');
     const fd = openSync(file, 'r+');
     // scribble over pages 4-8 (the schema on page 1 stays: it opens, and a checkpoint alone would not notice)
