@@ -70,6 +70,8 @@ export class Store {
   private version = { value: 0, atMs: -Infinity };
   /** every commit fsynced (durability 'full') */
   private readonly fullSync: boolean;
+  /** how long beginImmediate waits for another process's write lock */
+  private readonly busyTimeoutMs: number;
 
   private constructor(db: Db, path: string, chunkSize: number, layout: Layout, options: OpenOptions) {
     this.db = db;
@@ -78,6 +80,9 @@ export class Store {
     this.layout = layout;
     this.readOnly = options.readOnly === true;
     this.fullSync = options.durability === 'full' && path !== ':memory:';
+    this.busyTimeoutMs = Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000));
+    // a writer waits in beginImmediate's fine polls (readers keep the whole timeout)
+    if (!this.readOnly && path !== ':memory:') db.exec(`PRAGMA busy_timeout = ${Math.min(BUSY_POLL_MS, this.busyTimeoutMs)}`);
   }
 
   /** Open by `{ id }`, `{ path }`, or in memory with `{}`. */
@@ -293,14 +298,25 @@ export class Store {
     return true;
   }
 
-  /** Takes the write lock; a refusal to write says which file and why. */
+  /**
+   * Takes the write lock; a refusal to write says which file and why. Waiting is done here, in
+   * short polls, up to the busy timeout: SQLite's own busy handler (left at BUSY_POLL_MS) sleeps
+   * 100 ms between tries once it has waited 300 ms, and a mount that writes without pause frees
+   * the lock only for moments between its group commits, so a writer polling that coarsely
+   * could wait seconds or time out beside it.
+   */
   private beginImmediate(): void {
     if (this.readOnly) throw new StoreError('read-only', `${this.path} is open read-only here (a command that only reads)`);
-    try {
-      this.db.exec('BEGIN IMMEDIATE');
-    } catch (e) {
-      if (this.path !== ':memory:') throwAccessProblem(this.path, e, true);
-      throw e;
+    const deadline = Date.now() + this.busyTimeoutMs;
+    for (;;) {
+      try {
+        this.db.exec('BEGIN IMMEDIATE');
+        return;
+      } catch (e) {
+        if (isBusy(e) && Date.now() < deadline) continue;
+        if (this.path !== ':memory:') throwAccessProblem(this.path, e, true);
+        throw e;
+      }
     }
   }
 
@@ -565,3 +581,14 @@ function configure(db: Db, options: OpenOptions, onDisk: boolean, readOnly = fal
 }
 
 const MMAP_BYTES = 2 ** 34;
+
+/**
+ * SQLite's busy handler wait per try once a store is open (its open-time steps wait the full
+ * busy timeout): short, so that Store.beginImmediate polls for the write lock finely.
+ */
+const BUSY_POLL_MS = 50;
+
+function isBusy(e: unknown): boolean {
+  const code = (e as { code?: unknown })?.code;
+  return typeof code === 'string' && code.startsWith('SQLITE_BUSY');
+}
