@@ -8,6 +8,7 @@ import { freeBytes } from '../core/fs/index.js';
 import { startCommandCall, type CommandCall } from '../core/tools/index.js';
 import { Store, validateId } from '../store/index.js';
 import { checkFuse, FuseServer } from '../fuse/index.js';
+import { untilExit } from './child-signals.js';
 import { allowProblem, defaultAllows, resolveAllows } from './allow.js';
 import { checkNamespaces, launcherArgs, launcherPath } from './launcher.js';
 import {
@@ -198,37 +199,7 @@ function isUnder(path: string, dir: string): boolean {
 
 /** Runs the launcher with the terminal; passes on signals sent to this process. */
 function launch(launcher: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(launcher, args, { stdio: 'inherit', env });
-    // A terminal's Ctrl-C / Ctrl-\ already reach the command (same process group): only pass
-    // those on when there is no terminal. Other signals are always passed on.
-    const tty = process.stdin.isTTY === true;
-    const signals: NodeJS.Signals[] = ['SIGTERM', 'SIGHUP', 'SIGUSR1', 'SIGUSR2', 'SIGINT', 'SIGQUIT'];
-    const handlers = new Map<NodeJS.Signals, () => void>();
-    for (const sig of signals) {
-      const h = () => {
-        if ((sig === 'SIGINT' || sig === 'SIGQUIT') && tty) return;
-        try {
-          child.kill(sig);
-        } catch {
-          /* already gone */
-        }
-      };
-      handlers.set(sig, h);
-      process.on(sig, h);
-    }
-    const done = () => {
-      for (const [sig, h] of handlers) process.removeListener(sig, h);
-    };
-    child.on('error', (e) => {
-      done();
-      reject(e);
-    });
-    child.on('exit', (code, signal) => {
-      done();
-      resolve({ code, signal });
-    });
-  });
+  return untilExit(spawn(launcher, args, { stdio: 'inherit', env }));
 }
 
 /** The first run of a session serves its overlay until every run that joined it is done. */

@@ -6,6 +6,7 @@
  * directory at the shadow, and the shadow's changes go back into the overlay when it ends.
  */
 import { spawn } from 'node:child_process';
+import { untilExit } from '../child-signals.js';
 import type { Duplex } from 'node:stream';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, realpathSync, renameSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
@@ -133,36 +134,10 @@ function launch(
   serve: (socket: Duplex) => void,
   env: NodeJS.ProcessEnv,
 ): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ['inherit', 'inherit', 'inherit', 'pipe'], env, cwd });
-    serve(child.stdio[3] as Duplex);
-    const tty = process.stdin.isTTY === true;
-    const signals: NodeJS.Signals[] = ['SIGTERM', 'SIGHUP', 'SIGUSR1', 'SIGUSR2', 'SIGINT', 'SIGQUIT'];
-    const handlers = new Map<NodeJS.Signals, () => void>();
-    for (const sig of signals) {
-      const h = () => {
-        if ((sig === 'SIGINT' || sig === 'SIGQUIT') && tty) return;
-        try {
-          child.kill(sig);
-        } catch {
-          /* already gone */
-        }
-      };
-      handlers.set(sig, h);
-      process.on(sig, h);
-    }
-    const done = () => {
-      for (const [sig, h] of handlers) process.removeListener(sig, h);
-    };
-    child.on('error', (e) => {
-      done();
-      reject(e);
-    });
-    child.on('exit', (code, signal) => {
-      done();
-      resolve({ code, signal });
-    });
-  });
+  const child = spawn(cmd, args, { stdio: ['inherit', 'inherit', 'inherit', 'pipe'], env, cwd });
+  serve(child.stdio[3] as Duplex);
+  return untilExit(child);
+
 }
 
 /** Answers the supervisor's fill requests ("f HEXPATH" / "t HEXPATH"), one line each, with one newline each. */
