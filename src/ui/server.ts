@@ -8,6 +8,7 @@ import * as api from './api.js';
 import { HttpError } from './api.js';
 import { Gate, baseHeaders, newToken } from './security.js';
 import { StoreError } from '../store/index.js';
+import { FsError } from '../core/errors.js';
 
 /**
  * `agentfs ui`: a local web server over agent databases, read-only. node:http and no framework:
@@ -294,7 +295,11 @@ function fail(res: ServerResponse, e: unknown): void {
     return;
   }
   // a database that is gone or not one we can read is the request's problem, not the server's
-  const status = e instanceof HttpError ? e.status : e instanceof StoreError ? (e.code === 'not-found' ? 404 : 422) : 500;
+  const status =
+    e instanceof HttpError ? e.status
+    : e instanceof StoreError ? (e.code === 'not-found' ? 404 : 422)
+    : e instanceof FsError ? (e.code === 'ENOENT' || e.code === 'ENOTDIR' ? 404 : 400) // e.g. EILSEQ: a name stored by another program
+    : 500;
   const message = e instanceof Error ? e.message : String(e);
   res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store' });
   res.end(JSON.stringify({ error: message }));
