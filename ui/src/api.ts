@@ -1,9 +1,9 @@
 /** Typed fetches of the server's JSON API (same origin; the token travels in the cookie). */
 // The shapes are the server's own (type-only imports: nothing of the server is bundled).
-import type { AgentSummary } from '../../src/ui/api.js';
-import type { CallDetail, CallRow } from '../../src/core/tools/reader.js';
+import type { AgentSummary, FileDiff } from '../../src/ui/api.js';
+import type { CallDetail, CallRow, ToolFigures } from '../../src/core/tools/reader.js';
 import type { JournalEntry } from '../../src/core/journal/types.js';
-export type { AgentSummary, CallDetail, CallRow, JournalEntry };
+export type { AgentSummary, CallDetail, CallRow, FileDiff, JournalEntry, ToolFigures };
 
 export interface Overview extends AgentSummary {
   tools: { name: string; calls: number }[];
@@ -22,34 +22,12 @@ export interface Change {
   oldSize?: number;
 }
 
-export interface FileDiff {
-  path: string;
-  status?: string;
-  patch?: string;
-  binary?: boolean;
-  size?: number;
-  note?: string;
-}
-
 export interface DirEntry {
   name: string;
   type: string;
   size: number;
   mode: number;
   mtime_ms: number;
-}
-
-export interface ToolFigures {
-  name: string;
-  calls: number;
-  success: number;
-  error: number;
-  pending: number;
-  failure_rate: number;
-  p50_ms: number;
-  p95_ms: number;
-  max_ms: number;
-  avg_ms: number;
 }
 
 export interface Stats {
