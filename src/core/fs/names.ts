@@ -1,6 +1,6 @@
 import { isUtf8 } from 'node:buffer';
 import { FsError } from '../errors.js';
-import { NAME_MAX } from '../types.js';
+import { NAME_MAX, RENAME_EXCHANGE, RENAME_NOREPLACE } from '../types.js';
 
 /**
  * The one check of a directory entry name, for every FileSystem (inode and overlay) and so for
@@ -69,4 +69,18 @@ export function escapeBytes(bytes: Uint8Array): string {
 /** A string with its lone surrogates shown as \uXXXX (they cannot be printed). */
 function escapeText(text: string): string {
   return text.replace(/\p{Cs}/gu, (c) => `\\u${c.charCodeAt(0).toString(16)}`);
+}
+
+/**
+ * rename(2)'s arguments, as every FileSystem checks them before looking anything up: known and
+ * compatible flags (EINVAL), then both names (EBUSY for '.' and '..', then checkName).
+ */
+export function checkRenameArgs(name: string, newName: string, flags: number): void {
+  if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE) || (flags & RENAME_NOREPLACE && flags & RENAME_EXCHANGE)) {
+    throw new FsError('EINVAL', 'rename', name, 'invalid rename flags');
+  }
+  checkNotDot(name, 'rename');
+  checkNotDot(newName, 'rename');
+  checkName(name, 'rename');
+  checkName(newName, 'rename');
 }

@@ -4,7 +4,7 @@ import { FsError, isFsError } from '../errors.js';
 import type { Attr, Caller, DirEntry, DirEntryPlus, FileSystem, SetAttr, StatFs } from '../types.js';
 import { RENAME_EXCHANGE, RENAME_NOREPLACE, ROOT_INO, S_IFDIR, S_IFMT, S_IFREG, isDir } from '../types.js';
 import type { MutationObserver } from '../fs/mutation.js';
-import { checkName, checkNotDot, isDotName } from '../fs/names.js';
+import { checkName, checkNotDot, checkRenameArgs, isDotName } from '../fs/names.js';
 import { cycleError } from '../fs/paths.js';
 import { checkAccess } from './access.js';
 import { BaseReader, attrOfStats, join } from './base.js';
@@ -596,13 +596,7 @@ export class OverlayFs implements FileSystem {
   // ---- rename ------------------------------------------------------------------------------
 
   rename(parent: number, name: string, newParent: number, newName: string, flags = 0): void {
-    if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE) || (flags & RENAME_NOREPLACE && flags & RENAME_EXCHANGE)) {
-      throw new FsError('EINVAL', 'rename', name, 'invalid rename flags');
-    }
-    checkNotDot(name, 'rename');
-    checkNotDot(newName, 'rename');
-    checkName(name, 'rename');
-    checkName(newName, 'rename');
+    checkRenameArgs(name, newName, flags);
     const p = this.dirNode(parent, 'rename');
     const q = this.dirNode(newParent, 'rename');
     const src = this.find(p, name);

@@ -5,20 +5,14 @@
 import { FsError } from '../../errors.js';
 import { RENAME_EXCHANGE, RENAME_NOREPLACE } from '../../types.js';
 import { notify, type FsContext } from '../context.js';
-import { checkName, checkNotDot } from '../names.js';
+import { checkRenameArgs } from '../names.js';
 import { SQL, getDentry, isDirMode, missingEntry, requireDirRow, touchDir } from '../rows.js';
 import { now } from '../time.js';
 import { isWithin } from './lookup.js';
 import { dropDir, dropNonDir } from './remove.js';
 
 export function rename(ctx: FsContext, parent: number, name: string, newParent: number, newName: string, flags = 0): void {
-  if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE) || (flags & RENAME_NOREPLACE && flags & RENAME_EXCHANGE)) {
-    throw new FsError('EINVAL', 'rename', name, 'invalid rename flags');
-  }
-  checkNotDot(name, 'rename');
-  checkNotDot(newName, 'rename');
-  checkName(name, 'rename');
-  checkName(newName, 'rename');
+  checkRenameArgs(name, newName, flags);
   ctx.store.transaction(() => {
     const src = getDentry(ctx, parent, name);
     if (!src) throw missingEntry(ctx, parent, name, 'rename');
