@@ -50,10 +50,18 @@ function programWith(registers: Register[]): Command {
     .name('agentfs')
     .description('A filesystem and audit trail for AI agents, in one SQLite file')
     .version(pkg.version)
-    .showHelpAfterError('(run with --help for usage)')
+    // A usage error is one line like every other error: `agentfs: unknown option '--x' (...)`.
+    // Subcommands made with .command() inherit this configuration.
+    .configureOutput({ outputError: (message, write) => write(usageLine(message)) })
     .exitOverride();
   for (const register of registers) register(program);
   return program;
+}
+
+/** commander's `error: ...` message as our one-line form. */
+function usageLine(message: string): string {
+  const text = message.trim().replace(/^error: /, '').replace(/\s*\n\s*/g, ' ');
+  return `agentfs: ${text} (run with --help for usage)\n`;
 }
 
 export async function main(argv: string[]): Promise<void> {

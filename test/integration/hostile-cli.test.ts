@@ -459,3 +459,16 @@ describe('deeply nested tool-call parameters (item 13)', () => {
     }
   });
 });
+
+describe('usage errors', () => {
+  it('are one line with the agentfs prefix and status 1, like every other error', async () => {
+    for (const args of [['init', '--bogus'], ['nosuch'], ['kv', 'set'], ['fs', 'ls', db, '/', 'extra', 'more'], ['init', '--chunk-size']]) {
+      const r = await cli(...args);
+      expect(r.code, args.join(' ')).toBe(1);
+      expect(r.stdout).toBe('');
+      const lines = r.stderr.trimEnd().split('\n');
+      expect(lines, args.join(' ')).toHaveLength(1);
+      expect(lines[0]).toMatch(/^agentfs: .+ \(run with --help for usage\)$/);
+    }
+  });
+});
