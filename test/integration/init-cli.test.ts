@@ -70,6 +70,14 @@ describe('agentfs init', () => {
     expect(meta(db, 'sync.remote_url')).toBe('libsql://db.example.turso.io');
   });
 
+  it('refuses a --sync-remote-url carrying an authToken (the URL is stored in the database), creating nothing', async () => {
+    const r = await runCli(['init', 'tok', '--sync-remote-url', 'http://127.0.0.1:9/?authToken=s3cret'], { cwd: dir });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^agentfs: --sync-remote-url: .*authToken.*--auth-token.*\n$/);
+    expect(r.stderr).not.toContain('s3cret');
+    expect(existsSync(join(dir, '.agentfs', 'tok.db'))).toBe(false);
+  });
+
   it('rejects a --base that is not a directory, creating nothing', async () => {
     writeFileSync(join(dir, 'file'), 'x');
     for (const base of ['nope', 'file']) {

@@ -3,7 +3,7 @@ import { existsSync, realpathSync, rmSync, statSync } from 'node:fs';
 import { Store, StoreError, databasePath, looksLikePath, validateId } from '../../store/index.js';
 import { Agent, META } from '../../core/agent.js';
 import { UserError } from '../errors.js';
-import { checkRemoteUrl, SyncError } from '../../sync/index.js';
+import { checkRemoteUrl, SyncError, urlToken } from '../../sync/index.js';
 import { quoteName } from '../quote.js';
 import { parseIntOption } from '../options.js';
 
@@ -49,6 +49,11 @@ export function registerInit(program: Command): void {
         remoteUrl = opts.syncRemoteUrl === undefined ? undefined : checkRemoteUrl(opts.syncRemoteUrl);
       } catch (e) {
         throw e instanceof SyncError ? new UserError(`--sync-remote-url: ${e.message}`) : e;
+      }
+      // The URL is stored in the database, which is copied, pushed and shared: a token in it
+      // would travel with the file.
+      if (remoteUrl && urlToken(remoteUrl)) {
+        throw new UserError('--sync-remote-url: the URL carries an authToken, and the URL is stored in the database; give the URL without it and pass the token to sync with --auth-token or $TURSO_AUTH_TOKEN');
       }
       const chunkSize = parseIntOption('--chunk-size', opts.chunkSize ?? '4096', { min: 512, max: 1048576 });
       if (existsSync(file)) {
