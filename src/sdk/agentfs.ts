@@ -30,7 +30,7 @@ export class AgentFS {
 
   private constructor(agent: Agent) {
     this.agent = agent;
-    this.fs = new AgentFsFilesystem(agent.paths);
+    this.fs = new AgentFsFilesystem(agent.paths, () => agent.holdOpenFiles());
     this.kv = new AgentKv(agent.kv);
     this.tools = new AgentTools(agent.tools);
   }

@@ -177,7 +177,11 @@ export class FileHandle {
 export class AgentFsFilesystem {
   readonly paths: PathFs;
 
-  constructor(fs: FileSystem | PathFs) {
+  /**
+   * onOpen: called before a handle is handed out; AgentFS registers the process as a holder
+   * there, so another process's unlink keeps the file's data until this handle is closed.
+   */
+  constructor(fs: FileSystem | PathFs, private readonly onOpen?: () => void) {
     this.paths = fs instanceof PathFs ? fs : new PathFs(fs);
   }
 
@@ -328,6 +332,7 @@ export class AgentFsFilesystem {
   /** Opens a file ('r' by default; 'r+', 'w', 'a', 'wx' ... or O_* numbers) and returns a handle. */
   async open(path: PathLike, flags: OpenFlags = 'r', mode = 0o644): Promise<FileHandle> {
     path = pathArg(path, 'open');
+    this.onOpen?.();
     const h = this.paths.open(path, flags, mode);
     const append = typeof flags === 'string' ? flags.includes('a') : (h.flags & 0o2000) !== 0;
     return new FileHandle(this.paths, h.ino, path, append);

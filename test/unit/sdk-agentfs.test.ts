@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AgentFS, StoreError } from '../../src/index.js';
-import { tempDir } from '../support/cli.js';
+import { run, runCli, tempDir } from '../support/cli.js';
 
 let dir: string;
 let cleanup: () => void;
@@ -67,5 +67,27 @@ describe('AgentFS.open', () => {
     const err = await AgentFS.open({ path: 'notes.db' }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(StoreError);
     expect((err as Error).message).toMatch(/not an? (AgentFS|SQLite)/i);
+  });
+});
+
+describe('a FileHandle and another process', () => {
+  it("keeps the file's data when another process removes it while the handle is open, and frees it at close", async () => {
+    const a = await AgentFS.open({ id: 'held' });
+    await a.fs.writeFile('/f', 'x'.repeat(10000));
+    const h = await a.fs.open('/f', 'r+');
+    const rm = await runCli(['fs', 'rm', 'held', '/f'], { cwd: dir });
+    expect(rm.code, rm.stderr).toBe(0);
+    expect(await a.fs.exists('/f')).toBe(false);
+    expect((await h.pread(0, 10000)).toString()).toBe('x'.repeat(10000));
+    await h.pwrite(0, 'y');
+    expect((await h.pread(0, 2)).toString()).toBe('yx');
+    await h.close();
+    await a.close();
+    // nothing of it is left behind: no inode, no chunks, no orphan or holder row
+    const db = join(dir, '.agentfs', 'held.db');
+    const count = async (sql: string) => Number((await run('sqlite3', [db, sql])).stdout.trim());
+    expect(await count("SELECT COUNT(*) FROM fs_data")).toBe(0);
+    expect(await count("SELECT COUNT(*) FROM fs_inode WHERE ino <> 1")).toBe(0);
+    expect(await count("SELECT COUNT(*) FROM agentfs_fs_holder")).toBe(0);
   });
 });
