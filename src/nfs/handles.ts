@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Store } from '../store/index.js';
 import { NFS3ERR, NfsError } from './errors.js';
+import { AgentfsError } from '../errors.js';
 
 export const HANDLE_LENGTH = 20;
 /** the largest nfs_fh3 a client may send (RFC 1813 NFS3_FHSIZE) */
@@ -36,7 +37,7 @@ export function handleGeneration(store: Store): Buffer {
   } catch (e) {
     const code = (e as { code?: unknown }).code;
     if ((typeof code === 'string' && code.startsWith('SQLITE_READONLY')) || code === 'read-only') {
-      throw new Error(`${store.path} is read-only, and serving it the first time stores its file handle generation in it`);
+      throw new AgentfsError('read-only', `${store.path} is read-only, and serving it the first time stores its file handle generation in it`);
     }
     throw e;
   }

@@ -3,6 +3,7 @@ import { isAbsolute, join } from 'node:path';
 import { userHome } from '../core/home.js';
 import { agentfsMountAt } from '../fuse/mounts.js';
 import { isAlive } from '../core/process-alive.js';
+import { AgentfsError } from '../errors.js';
 
 /**
  * The run registry: plain files under $AGENTFS_HOME (default ~/.agentfs), written atomically.
@@ -15,7 +16,7 @@ export function agentfsHome(): string {
   const home = process.env.AGENTFS_HOME;
   if (!home) return join(userHome(), '.agentfs');
   // relative, it would name another directory from every working directory (and one inside the base)
-  if (!isAbsolute(home)) throw new Error(`AGENTFS_HOME must be an absolute path (it is '${home}')`);
+  if (!isAbsolute(home)) throw new AgentfsError('usage', `AGENTFS_HOME must be an absolute path (it is '${home}')`);
   return home;
 }
 

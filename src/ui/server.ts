@@ -9,6 +9,7 @@ import { HttpError } from './api.js';
 import { Gate, baseHeaders, newToken } from './security.js';
 import { StoreError } from '../store/index.js';
 import { FsError } from '../core/errors.js';
+import { AgentfsError } from '../errors.js';
 
 /**
  * `agentfs ui`: a local web server over agent databases, read-only. node:http and no framework:
@@ -57,7 +58,7 @@ export function defaultAssetsDir(): string {
 
 function loadAssets(dir: string): Map<string, Asset> {
   const manifest = join(dir, 'index.html');
-  if (!existsSync(manifest)) throw new Error(`the UI's assets are missing (${dir}); build them with \`npm run build\``);
+  if (!existsSync(manifest)) throw new AgentfsError('unsupported', `the UI's assets are missing (${dir}); build them with \`npm run build\``);
   const out = new Map<string, Asset>();
   for (const name of readdirSync(dir)) {
     // only what the build writes; a name is never joined to a path from a request

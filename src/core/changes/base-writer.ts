@@ -154,7 +154,7 @@ export class BaseWriter {
       const name = BaseWriter.tempName();
       // run in the directory: a /proc/self/fd path names the same directory in the child until exec
       const r = spawnSync('mkfifo', ['-m', (attr.mode & 0o7777).toString(8), '--', name], { cwd: dir });
-      if (r.status !== 0) throw new Error(`mkfifo ${path} failed: ${r.stderr?.toString().trim()}`);
+      if (r.status !== 0) throw new AgentfsError('denied', `mkfifo ${path} failed: ${r.stderr?.toString().trim()}`);
       const tmp = `${dir}/${name}`;
       this.finish(tmp, attr, false);
       this.clear(host, false);

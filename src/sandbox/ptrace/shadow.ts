@@ -12,7 +12,7 @@ import {
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { isAlive } from '../../core/process-alive.js';
-import { isFsError } from '../../core/errors.js';
+import { FsError, isFsError } from '../../core/errors.js';
 import type { PathFs } from '../../core/fs/paths.js';
 import { isDir, isReg, isSymlink, type FileSystem } from '../../core/types.js';
 
@@ -338,7 +338,7 @@ export function writeBack(fs: PathFs, fsys: FileSystem, base: string, shadow: st
       st = lstatSync(rel ? join(shadow, rel) : shadow, { bigint: true });
     } catch (e) {
       // deeper than PATH_MAX (the command went there with relative paths): said, never dropped
-      if ((e as NodeJS.ErrnoException).code === 'ENAMETOOLONG') throw new Error(`a path the command made is longer than PATH_MAX (${rel.slice(0, 40)}...) and cannot be written back`);
+      if ((e as NodeJS.ErrnoException).code === 'ENAMETOOLONG') throw new FsError('ENAMETOOLONG', 'write back', rel.slice(0, 40) + '...', 'a path the command made is longer than PATH_MAX and cannot be written back');
       return; // vanished meanwhile
     }
     now.set(rel, st);
