@@ -24,26 +24,24 @@
 #include <unistd.h>
 #include <vector>
 
+// The request format (enum Op, struct Req, pack_<op>, REQ_LAYOUT), generated from
+// native/requests.json by scripts/gen-requests.mjs together with its TypeScript side.
+#include "requests.h"
+
+Req* new_req(fuse_req_t req, int op) {
+  Req* r = new Req();
+  r->op = op;
+  r->req = req;
+  if (req) {
+    const fuse_ctx* ctx = fuse_req_ctx(req);
+    r->uid = ctx->uid;
+    r->gid = ctx->gid;
+    r->pid = ctx->pid;
+  }
+  return r;
+}
+
 namespace {
-
-// Keep in sync with src/fuse/binding.ts (Op).
-enum Op {
-  OP_INIT = 0, OP_EXIT, OP_LOOKUP, OP_GETATTR, OP_SETATTR, OP_READLINK, OP_MKNOD, OP_MKDIR,
-  OP_UNLINK, OP_RMDIR, OP_SYMLINK, OP_RENAME, OP_LINK, OP_OPEN, OP_READ, OP_WRITE, OP_RELEASE,
-  OP_FSYNC, OP_OPENDIR, OP_READDIR, OP_READDIRPLUS, OP_RELEASEDIR, OP_FSYNCDIR, OP_STATFS,
-  OP_ACCESS, OP_CREATE, OP_FALLOCATE
-};
-
-struct Req {
-  int op = 0;
-  fuse_req_t req = nullptr;
-  uint64_t ino = 0;
-  uint32_t uid = 0, gid = 0, pid = 0, umask = 0;
-  std::string name, name2;
-  std::vector<double> nums;  // op-specific numeric arguments, in order
-  std::vector<char> data;    // write payload
-  bool has_data = false;
-};
 
 // A cache invalidation to send to the kernel (from the notifier thread, see Session).
 struct Notice {
@@ -113,23 +111,8 @@ void enqueue(Session* s, Req* r) {
   }
 }
 
-Req* make(fuse_req_t req, int op, uint64_t ino) {
-  Req* r = new Req();
-  r->op = op;
-  r->req = req;
-  r->ino = ino;
-  if (req) {
-    const fuse_ctx* ctx = fuse_req_ctx(req);
-    r->uid = ctx->uid;
-    r->gid = ctx->gid;
-    r->pid = ctx->pid;
-    r->umask = ctx->umask;
-  }
-  return r;
-}
-
 Session* sess(fuse_req_t req) { return static_cast<Session*>(fuse_req_userdata(req)); }
-double fh_of(fuse_file_info* fi) { return fi ? (double)fi->fh : -1; }
+int64_t fh_of(fuse_file_info* fi) { return fi ? (int64_t)fi->fh : -1; }
 
 // ---- low-level operations: decode and queue ------------------------------------------------
 
@@ -183,179 +166,118 @@ void ll_init(void* userdata, fuse_conn_info* conn) {
   s->expire_only = (conn->capable & FUSE_CAP_EXPIRE_ONLY) != 0;
   // O_TRUNC arrives as setattr(size=0), so open never truncates by itself.
   conn->want &= ~FUSE_CAP_ATOMIC_O_TRUNC;
-  Req* r = make(nullptr, OP_INIT, 0);
-  r->nums = {(double)conn->max_write, (double)conn->proto_major, (double)conn->proto_minor,
-             (double)((conn->want & FUSE_CAP_WRITEBACK_CACHE) != 0), (double)((conn->want & FUSE_CAP_READDIRPLUS) != 0)};
-  enqueue(s, r);
+  enqueue(s, pack_init(nullptr, conn->max_write, conn->proto_major, conn->proto_minor,
+                       (conn->want & FUSE_CAP_WRITEBACK_CACHE) != 0, (conn->want & FUSE_CAP_READDIRPLUS) != 0));
 }
 
 void ll_lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
   if (refuse_name(req, name)) return;
-  Req* r = make(req, OP_LOOKUP, parent);
-  r->name = name;
-  enqueue(sess(req), r);
+  enqueue(sess(req), pack_lookup(req, parent, name));
 }
 
 void ll_forget(fuse_req_t req, fuse_ino_t, uint64_t) { fuse_reply_none(req); }
 void ll_forget_multi(fuse_req_t req, size_t, fuse_forget_data*) { fuse_reply_none(req); }
 
 void ll_getattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
-  Req* r = make(req, OP_GETATTR, ino);
-  r->nums = {fh_of(fi)};
-  enqueue(sess(req), r);
+  enqueue(sess(req), pack_getattr(req, ino, fh_of(fi)));
 }
 
 void ll_setattr(fuse_req_t req, fuse_ino_t ino, struct stat* a, int to_set, fuse_file_info* fi) {
-  Req* r = make(req, OP_SETATTR, ino);
-  r->nums = {(double)to_set, fh_of(fi), (double)a->st_mode, (double)a->st_uid, (double)a->st_gid, (double)a->st_size,
-             (double)a->st_atim.tv_sec, (double)a->st_atim.tv_nsec, (double)a->st_mtim.tv_sec, (double)a->st_mtim.tv_nsec};
-  enqueue(sess(req), r);
+  enqueue(sess(req), pack_setattr(req, ino, to_set, fh_of(fi), a->st_mode, a->st_uid, a->st_gid, a->st_size,
+                                  a->st_atim.tv_sec, a->st_atim.tv_nsec, a->st_mtim.tv_sec, a->st_mtim.tv_nsec));
 }
 
-void ll_readlink(fuse_req_t req, fuse_ino_t ino) { enqueue(sess(req), make(req, OP_READLINK, ino)); }
+void ll_readlink(fuse_req_t req, fuse_ino_t ino) { enqueue(sess(req), pack_readlink(req, ino)); }
 
 void ll_mknod(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, dev_t rdev) {
   if (refuse_name(req, name)) return;
-  Req* r = make(req, OP_MKNOD, parent);
-  r->name = name;
-  r->nums = {(double)mode, (double)rdev};
-  enqueue(sess(req), r);
+  enqueue(sess(req), pack_mknod(req, parent, name, mode, rdev));
 }
 
 void ll_mkdir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode) {
   if (refuse_name(req, name)) return;
-  Req* r = make(req, OP_MKDIR, parent);
-  r->name = name;
-  r->nums = {(double)mode};
-  enqueue(sess(req), r);
+  enqueue(sess(req), pack_mkdir(req, parent, name, mode));
 }
 
 void ll_unlink(fuse_req_t req, fuse_ino_t parent, const char* name) {
   if (refuse_name(req, name)) return;
-  Req* r = make(req, OP_UNLINK, parent);
-  r->name = name;
-  enqueue(sess(req), r);
+  enqueue(sess(req), pack_unlink(req, parent, name));
 }
 
 void ll_rmdir(fuse_req_t req, fuse_ino_t parent, const char* name) {
   if (refuse_name(req, name)) return;
-  Req* r = make(req, OP_RMDIR, parent);
-  r->name = name;
-  enqueue(sess(req), r);
+  enqueue(sess(req), pack_rmdir(req, parent, name));
 }
 
 void ll_symlink(fuse_req_t req, const char* link, fuse_ino_t parent, const char* name) {
   if (refuse_name(req, name, link)) return;
-  Req* r = make(req, OP_SYMLINK, parent);
-  r->name = name;
-  r->name2 = link;
-  enqueue(sess(req), r);
+  enqueue(sess(req), pack_symlink(req, parent, name, link));
 }
 
 void ll_rename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t newparent, const char* newname,
                unsigned int flags) {
   if (refuse_name(req, name, newname)) return;
-  Req* r = make(req, OP_RENAME, parent);
-  r->name = name;
-  r->name2 = newname;
-  r->nums = {(double)newparent, (double)flags};
-  enqueue(sess(req), r);
+  enqueue(sess(req), pack_rename(req, parent, name, newparent, newname, flags));
 }
 
 void ll_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char* newname) {
   if (refuse_name(req, newname)) return;
-  Req* r = make(req, OP_LINK, ino);
-  r->name = newname;
-  r->nums = {(double)newparent};
-  enqueue(sess(req), r);
+  enqueue(sess(req), pack_link(req, ino, newparent, newname));
 }
 
 void ll_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
-  Req* r = make(req, OP_OPEN, ino);
-  r->nums = {(double)fi->flags};
-  enqueue(sess(req), r);
+  enqueue(sess(req), pack_open(req, ino, fi->flags));
 }
 
 void ll_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) {
-  Req* r = make(req, OP_READ, ino);
-  r->nums = {fh_of(fi), (double)size, (double)off};
-  enqueue(sess(req), r);
+  enqueue(sess(req), pack_read(req, ino, fh_of(fi), size, off));
 }
 
 void ll_write(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t size, off_t off, fuse_file_info* fi) {
-  Req* r = make(req, OP_WRITE, ino);
-  // flags: the file's status flags at the time of this write (O_APPEND set by fcntl included);
-  // writepage: the kernel flushing its page cache, the offset is then authoritative
-  r->nums = {fh_of(fi), (double)off, (double)fi->flags, (double)fi->writepage};
-  r->data.assign(buf, buf + size);  // the loop reuses its buffer once we return
-  r->has_data = true;
-  enqueue(sess(req), r);
+  enqueue(sess(req), pack_write(req, ino, fh_of(fi), off, fi->flags, fi->writepage, buf, size));
 }
 
 void ll_flush(fuse_req_t req, fuse_ino_t, fuse_file_info*) { fuse_reply_err(req, 0); }
 
 void ll_release(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
-  Req* r = make(req, OP_RELEASE, ino);
-  r->nums = {fh_of(fi), (double)fi->flags};
-  enqueue(sess(req), r);
+  enqueue(sess(req), pack_release(req, ino, fh_of(fi), fi->flags));
 }
 
 void ll_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, fuse_file_info* fi) {
-  Req* r = make(req, OP_FSYNC, ino);
-  r->nums = {fh_of(fi), (double)datasync};
-  enqueue(sess(req), r);
+  enqueue(sess(req), pack_fsync(req, ino, fh_of(fi), datasync != 0));
 }
 
 void ll_opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
-  Req* r = make(req, OP_OPENDIR, ino);
-  r->nums = {(double)fi->flags};
-  enqueue(sess(req), r);
+  enqueue(sess(req), pack_opendir(req, ino, fi->flags));
 }
 
 void ll_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) {
-  Req* r = make(req, OP_READDIR, ino);
-  r->nums = {fh_of(fi), (double)size, (double)off};
-  enqueue(sess(req), r);
+  enqueue(sess(req), pack_readdir(req, ino, fh_of(fi), size, off));
 }
 
 void ll_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) {
-  Req* r = make(req, OP_READDIRPLUS, ino);
-  r->nums = {fh_of(fi), (double)size, (double)off};
-  enqueue(sess(req), r);
+  enqueue(sess(req), pack_readdirplus(req, ino, fh_of(fi), size, off));
 }
 
 void ll_releasedir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
-  Req* r = make(req, OP_RELEASEDIR, ino);
-  r->nums = {fh_of(fi)};
-  enqueue(sess(req), r);
+  enqueue(sess(req), pack_releasedir(req, ino, fh_of(fi)));
 }
 
 void ll_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, fuse_file_info* fi) {
-  Req* r = make(req, OP_FSYNCDIR, ino);
-  r->nums = {fh_of(fi), (double)datasync};
-  enqueue(sess(req), r);
+  enqueue(sess(req), pack_fsyncdir(req, ino, fh_of(fi), datasync != 0));
 }
 
-void ll_statfs(fuse_req_t req, fuse_ino_t ino) { enqueue(sess(req), make(req, OP_STATFS, ino)); }
+void ll_statfs(fuse_req_t req, fuse_ino_t ino) { enqueue(sess(req), pack_statfs(req, ino)); }
 
-void ll_access(fuse_req_t req, fuse_ino_t ino, int mask) {
-  Req* r = make(req, OP_ACCESS, ino);
-  r->nums = {(double)mask};
-  enqueue(sess(req), r);
-}
+void ll_access(fuse_req_t req, fuse_ino_t ino, int mask) { enqueue(sess(req), pack_access(req, ino, mask)); }
 
 void ll_create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, fuse_file_info* fi) {
   if (refuse_name(req, name)) return;
-  Req* r = make(req, OP_CREATE, parent);
-  r->name = name;
-  r->nums = {(double)mode, (double)fi->flags};
-  enqueue(sess(req), r);
+  enqueue(sess(req), pack_create(req, parent, name, mode, fi->flags));
 }
 
 void ll_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t length, fuse_file_info* fi) {
-  Req* r = make(req, OP_FALLOCATE, ino);
-  r->nums = {fh_of(fi), (double)mode, (double)offset, (double)length};
-  enqueue(sess(req), r);
+  enqueue(sess(req), pack_fallocate(req, ino, fh_of(fi), mode, offset, length));
 }
 
 fuse_lowlevel_ops make_ops() {
@@ -506,38 +428,31 @@ napi_value ret_int(napi_env env, int res) { return num(env, res); }
 
 // ---- the JS side of the queue ---------------------------------------------------------------
 
+// [op, id, uid, gid, pid, ...arguments], the arguments laid out as REQ_LAYOUT says for the op.
 napi_value req_to_js(napi_env env, Req* r) {
+  const char* layout = REQ_LAYOUT[r->op];
   napi_value arr;
-  size_t n = 6 + r->nums.size() + (r->name.empty() ? 0 : 1) + (r->name2.empty() ? 0 : 1) + (r->has_data ? 1 : 0);
-  napi_create_array_with_length(env, n, &arr);
+  napi_create_array_with_length(env, 5 + strlen(layout), &arr);
   uint32_t i = 0;
-  uint32_t id = r->req ? slot_put(r->req) : 0xffffffffu;
   napi_set_element(env, arr, i++, num(env, r->op));
-  napi_set_element(env, arr, i++, num(env, r->req ? (double)id : -1));
-  napi_set_element(env, arr, i++, num(env, (double)r->ino));
+  napi_set_element(env, arr, i++, num(env, r->req ? (double)slot_put(r->req) : -1));
   napi_set_element(env, arr, i++, num(env, r->uid));
   napi_set_element(env, arr, i++, num(env, r->gid));
   napi_set_element(env, arr, i++, num(env, r->pid));
-  // Layout after the common header: name, name2 (when the op has them), nums..., data.
-  switch (r->op) {
-    case OP_LOOKUP: case OP_MKNOD: case OP_MKDIR: case OP_UNLINK: case OP_RMDIR: case OP_CREATE: case OP_LINK:
-      napi_set_element(env, arr, i++, str(env, r->name));
-      break;
-    case OP_SYMLINK: case OP_RENAME:
-      napi_set_element(env, arr, i++, str(env, r->name));
-      napi_set_element(env, arr, i++, str(env, r->name2));
-      break;
-    default:
-      break;
+  int ni = 0, si = 0;
+  for (const char* k = layout; *k; k++) {
+    napi_value v;
+    switch (*k) {
+      case 'n': v = num(env, r->nums[ni++]); break;
+      case 'b': napi_get_boolean(env, r->nums[ni++] != 0, &v); break;
+      case 's': v = str(env, r->strs[si++]); break;
+      default: {  // 'd': bytes
+        void* dst;
+        napi_create_buffer_copy(env, r->data.size(), r->data.data(), &dst, &v);
+      }
+    }
+    napi_set_element(env, arr, i++, v);
   }
-  for (double d : r->nums) napi_set_element(env, arr, i++, num(env, d));
-  if (r->has_data) {
-    napi_value buf;
-    void* dst;
-    napi_create_buffer_copy(env, r->data.size(), r->data.data(), &dst, &buf);
-    napi_set_element(env, arr, i++, buf);
-  }
-  (void)r->umask;
   return arr;
 }
 
@@ -565,9 +480,7 @@ void call_js(napi_env env, napi_value js_cb, void* context, void*) {
 void loop_main(Session* s) {
   int res = fuse_session_loop(s->se);
   s->loop_done.store(true);
-  Req* r = make(nullptr, OP_EXIT, 0);
-  r->nums = {(double)res};
-  enqueue(s, r);
+  enqueue(s, pack_exit(nullptr, res));
   napi_release_threadsafe_function(s->tsfn, napi_tsfn_release);
 }
 

@@ -1,54 +1,18 @@
 /**
  * The native libfuse 3 low-level binding (native/fuse_session.cc): a local build in
  * native/build/Release or the prebuild the package ships in native/prebuilds/<platform>-<arch>,
- * found by node-gyp-build. Requests arrive in batches as arrays
- * `[op, id, ino, uid, gid, pid, ...args]`; each is answered once through a reply function.
+ * found by node-gyp-build. Requests arrive in batches as arrays `[op, id, uid, gid, pid, ...args]`
+ * (the format is generated from native/requests.json: ./requests.ts decodes them into typed
+ * requests); each is answered once through a reply function.
  */
 import { AgentfsError } from '../errors.js';
 import { createRequire } from 'node:module';
 import { existsSync, statSync } from 'node:fs';
 import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { RawRequest } from './requests.js';
 
-/** Request kinds; keep in sync with `enum Op` in native/fuse_session.cc. */
-export const Op = {
-  INIT: 0,
-  EXIT: 1,
-  LOOKUP: 2,
-  GETATTR: 3,
-  SETATTR: 4,
-  READLINK: 5,
-  MKNOD: 6,
-  MKDIR: 7,
-  UNLINK: 8,
-  RMDIR: 9,
-  SYMLINK: 10,
-  RENAME: 11,
-  LINK: 12,
-  OPEN: 13,
-  READ: 14,
-  WRITE: 15,
-  RELEASE: 16,
-  FSYNC: 17,
-  OPENDIR: 18,
-  READDIR: 19,
-  READDIRPLUS: 20,
-  RELEASEDIR: 21,
-  FSYNCDIR: 22,
-  STATFS: 23,
-  ACCESS: 24,
-  CREATE: 25,
-  FALLOCATE: 26,
-} as const;
-
-/** Index of the first op-specific argument in a request array. */
-export const ARG = 6;
-
-/** Index of a write request's payload: [fh, offset, flags, writepage, data]. */
-export const WRITE_DATA = ARG + 4;
-
-/** One request: [op, id, ino, uid, gid, pid, ...op-specific args]. */
-export type RawRequest = [number, number, number, number, number, number, ...unknown[]];
+export { Op, decodeRequest, type RawRequest, type FuseRequest } from './requests.js';
 
 /** FUSE_SET_ATTR_* bits of a setattr request. */
 export const SetAttrBits = {

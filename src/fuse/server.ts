@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import { constants as osConstants } from 'node:os';
 import { errnoOf, isFsError } from '../core/errors.js';
 import type { FileSystem } from '../core/types.js';
-import { checkFuse, fusermountPath, loadBinding, mountFailureHint, Op, ARG, WRITE_DATA, type NativeBinding, type RawRequest, type SessionHandle } from './binding.js';
+import { checkFuse, decodeRequest, fusermountPath, loadBinding, mountFailureHint, Op, type FuseRequest, type NativeBinding, type RawRequest, type SessionHandle } from './binding.js';
 import { HANDLERS, MUTATING, SYNCING } from './handlers/index.js';
 import { ServeState, type CacheTimeouts, type Reply } from './state.js';
 
@@ -157,11 +157,12 @@ export class FuseServer {
   }
 
   private onBatch(batch: RawRequest[]): void {
-    for (const req of batch) {
-      const op = req[0];
+    for (const raw of batch) {
+      const req = decodeRequest(raw);
+      const op = req.op;
       if (op === Op.INIT) {
-        const [maxWrite, major, minor, writeback, readdirplus] = req.slice(ARG) as number[];
-        this.info = { maxWrite, proto: `${major}.${minor}`, writeback: writeback === 1, readdirplus: readdirplus === 1 };
+        const { maxWrite, protoMajor, protoMinor, writeback, readdirplus } = req;
+        this.info = { maxWrite, proto: `${protoMajor}.${protoMinor}`, writeback, readdirplus };
         this.watchOutsideChanges();
         this.ready.resolve();
       } else if (op === Op.EXIT) {
@@ -174,17 +175,17 @@ export class FuseServer {
           // a group commit failed after its writes were answered: the next fsync says so (once)
           const errno = this.lostError;
           this.lostError = 0;
-          this.safeReply(req[1], () => this.native.replyErr(req[1], errno));
+          this.safeReply(req.id, () => this.native.replyErr(req.id, errno));
         } else this.runOne(req)();
       } else {
         if (MUTATING.has(op)) {
-          const incoming = op === Op.WRITE ? (req[WRITE_DATA] as Buffer).length : 0;
+          const incoming = op === Op.WRITE ? req.data.length : 0;
           if (this.lowOnSpace(incoming)) {
             // alone and committed before the reply, so a full disk fails this request, not a group
             this.commit();
             if (incoming > 0 && this.room - this.roomUsed * SPACE_PER_BYTE < RESERVE) {
               this.roomUsed -= incoming;
-              this.safeReply(req[1], () => this.native.replyErr(req[1], ENOSPC));
+              this.safeReply(req.id, () => this.native.replyErr(req.id, ENOSPC));
             } else this.runOne(req)();
             continue;
           }
@@ -192,7 +193,7 @@ export class FuseServer {
         }
         this.runOne(req)();
         if (op === Op.WRITE && this.groupOpen) {
-          this.groupBytes += (req[WRITE_DATA] as Buffer).length;
+          this.groupBytes += req.data.length;
           if (this.groupBytes >= GROUP_MAX_BYTES) this.commit();
         }
       }
@@ -269,15 +270,15 @@ export class FuseServer {
   }
 
   /** Serves one request; returns its reply (an error reply when the operation failed). */
-  private runOne(req: RawRequest): Reply {
+  private runOne(req: FuseRequest): Reply {
     if (this.stats) {
       const t = performance.now();
       const reply = this.serve(req);
-      const entry = this.stats.get(req[0]) ?? { count: 0, ms: 0, bytes: 0 };
+      const entry = this.stats.get(req.op) ?? { count: 0, ms: 0, bytes: 0 };
       entry.count++;
       entry.ms += performance.now() - t;
-      if (req[0] === Op.WRITE) entry.bytes += (req[WRITE_DATA] as Buffer).length;
-      this.stats.set(req[0], entry);
+      if (req.op === Op.WRITE) entry.bytes += req.data.length;
+      this.stats.set(req.op, entry);
       return reply;
     }
     return this.serve(req);
@@ -286,15 +287,15 @@ export class FuseServer {
   /** Per-request counts and time (AGENTFS_FUSE_STATS=1), printed to stderr when the session ends. */
   private readonly stats = process.env.AGENTFS_FUSE_STATS ? new Map<number, { count: number; ms: number; bytes: number }>() : undefined;
 
-  private serve(req: RawRequest): Reply {
-    const handler = HANDLERS.get(req[0]);
-    const id = req[1];
+  private serve(req: FuseRequest): Reply {
+    const handler = HANDLERS.get(req.op);
+    const id = req.id;
     if (!handler) return () => this.safeReply(id, () => this.native.replyErr(id, ENOSYS));
     try {
       const reply = handler(this.state, req);
       return () => this.safeReply(id, reply);
     } catch (e) {
-      if (!isFsError(e)) this.report(e, req[0]);
+      if (!isFsError(e)) this.report(e, req.op);
       const errno = errnoOf(e);
       return () => this.safeReply(id, () => this.native.replyErr(id, errno));
     }

@@ -1,5 +1,6 @@
-import type { Caller, DirEntry, DirEntryPlus, FileSystem } from '../core/types.js';
-import type { NativeBinding, RawRequest, SessionHandle } from './binding.js';
+import type { DirEntry, DirEntryPlus, FileSystem } from '../core/types.js';
+import type { NativeBinding, SessionHandle } from './binding.js';
+import type { FuseRequest } from './requests.js';
 import type { OwnerOverride } from './attr.js';
 
 const MAX_KNOWN = 500_000;
@@ -95,12 +96,12 @@ export class ServeState {
   }
 }
 
-/** The caller of a request (uid, gid, pid from the kernel). */
-export function callerOf(req: RawRequest): Caller {
-  return { uid: req[3], gid: req[4], pid: req[5] };
-}
 
 /** Sends a reply: run now, or once the batch that produced it has committed. */
 export type Reply = () => void;
 
-export type Handler = (s: ServeState, req: RawRequest) => Reply;
+/**
+ * Serves one kind of request (its fields named as in native/requests.json). A request is also
+ * its caller (uid, gid, pid): handlers pass it where the core wants a Caller, without a copy.
+ */
+export type Handler<R extends FuseRequest = FuseRequest> = (s: ServeState, req: R) => Reply;

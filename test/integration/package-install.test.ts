@@ -74,6 +74,7 @@ describe('the packed tarball', () => {
       'native/prebuilds/linux-x64/agentfs-tether',
       'native/prebuilds/linux-x64/node.glibc.node',
       'native/ptrace/supervisor.c',
+      'native/requests.h',
       'native/sandbox/launcher.c',
       'native/tether/tether.c',
     ]);

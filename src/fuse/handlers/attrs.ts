@@ -1,14 +1,12 @@
 /** Attribute requests: lookup, getattr, setattr, readlink, access, statfs. */
 import { isFsError } from '../../core/errors.js';
 import { isDir, type SetAttr, type Timespec } from '../../core/types.js';
-import { ARG, SetAttrBits as B, type RawRequest } from '../binding.js';
+import { SetAttrBits as B } from '../binding.js';
+import type { AccessRequest, GetattrRequest, LookupRequest, ReadlinkRequest, SetattrRequest, StatfsRequest } from '../requests.js';
 import { encodeAttr, encodeStatfs, NEGATIVE_ENTRY } from '../attr.js';
-import { callerOf, type Reply, type ServeState } from '../state.js';
+import type { Reply, ServeState } from '../state.js';
 
-export function lookup(s: ServeState, req: RawRequest): Reply {
-  const id = req[1];
-  const parent = req[2];
-  const name = req[ARG] as string;
+export function lookup(s: ServeState, { id, parent, name }: LookupRequest): Reply {
   let attr;
   try {
     attr = s.fs.lookup(parent, name);
@@ -24,9 +22,8 @@ export function lookup(s: ServeState, req: RawRequest): Reply {
   return () => s.native.replyEntry(id, out, s.timeouts.entry, s.timeouts.attr);
 }
 
-export function getattr(s: ServeState, req: RawRequest): Reply {
-  const id = req[1];
-  const out = encodeAttr(s.fs.getattr(req[2]), s.owner);
+export function getattr(s: ServeState, { id, ino }: GetattrRequest): Reply {
+  const out = encodeAttr(s.fs.getattr(ino), s.owner);
   return () => s.native.replyAttr(id, out, s.timeouts.attr);
 }
 
@@ -36,38 +33,33 @@ function time(bitNow: number, bitSet: number, valid: number, sec: number, nsec: 
   return undefined;
 }
 
-export function setattr(s: ServeState, req: RawRequest): Reply {
-  const id = req[1];
-  const ino = req[2];
-  const [valid, , mode, uid, gid, size, asec, ansec, msec, mnsec] = req.slice(ARG) as number[];
+export function setattr(s: ServeState, req: SetattrRequest): Reply {
+  const { id, ino, toSet } = req;
   const changes: SetAttr = {};
-  if (valid & B.MODE) changes.mode = mode & 0o7777;
-  if (valid & B.UID) changes.uid = uid;
-  if (valid & B.GID) changes.gid = gid;
-  if (valid & B.SIZE) changes.size = size;
-  const atime = time(B.ATIME_NOW, B.ATIME, valid, asec, ansec);
-  const mtime = time(B.MTIME_NOW, B.MTIME, valid, msec, mnsec);
+  if (toSet & B.MODE) changes.mode = req.mode & 0o7777;
+  if (toSet & B.UID) changes.uid = req.ownerUid;
+  if (toSet & B.GID) changes.gid = req.ownerGid;
+  if (toSet & B.SIZE) changes.size = req.size;
+  const atime = time(B.ATIME_NOW, B.ATIME, toSet, req.atimeSec, req.atimeNsec);
+  const mtime = time(B.MTIME_NOW, B.MTIME, toSet, req.mtimeSec, req.mtimeNsec);
   if (atime !== undefined) changes.atime = atime;
   if (mtime !== undefined) changes.mtime = mtime;
-  const attr = Object.keys(changes).length ? s.fs.setattr(ino, changes, callerOf(req)) : s.fs.getattr(ino);
+  const attr = Object.keys(changes).length ? s.fs.setattr(ino, changes, req) : s.fs.getattr(ino);
   const out = encodeAttr(attr, s.owner);
   return () => s.native.replyAttr(id, out, s.timeouts.attr);
 }
 
-export function readlink(s: ServeState, req: RawRequest): Reply {
-  const id = req[1];
-  const target = s.fs.readlink(req[2]);
+export function readlink(s: ServeState, { id, ino }: ReadlinkRequest): Reply {
+  const target = s.fs.readlink(ino);
   return () => s.native.replyReadlink(id, target);
 }
 
-export function access(s: ServeState, req: RawRequest): Reply {
-  const id = req[1];
-  s.fs.access(req[2], req[ARG] as number, callerOf(req));
-  return () => s.native.replyErr(id, 0);
+export function access(s: ServeState, req: AccessRequest): Reply {
+  s.fs.access(req.ino, req.mask, req);
+  return () => s.native.replyErr(req.id, 0);
 }
 
-export function statfs(s: ServeState, req: RawRequest): Reply {
-  const id = req[1];
+export function statfs(s: ServeState, { id }: StatfsRequest): Reply {
   const out = encodeStatfs(s.fs.statfs());
   return () => s.native.replyStatfs(id, out);
 }

@@ -4,16 +4,15 @@
  * stay stable while the directory changes (the core's cookies are).
  */
 import type { Attr, DirEntry, DirEntryPlus } from '../../core/types.js';
-import { ARG, ATTR_LEN, type RawRequest } from '../binding.js';
+import { ATTR_LEN } from '../binding.js';
+import type { FsyncdirRequest, OpendirRequest, ReaddirplusRequest, ReaddirRequest, ReleasedirRequest } from '../requests.js';
 import { putAttr } from '../attr.js';
 import type { DirHandle, Reply, ServeState } from '../state.js';
 
 const DOTS = 2;
 const STRIDE = 1 + ATTR_LEN;
 
-export function opendir(s: ServeState, req: RawRequest): Reply {
-  const id = req[1];
-  const ino = req[2];
+export function opendir(s: ServeState, { id, ino }: OpendirRequest): Reply {
   const a = s.fs.getattr(ino); // ENOENT for a vanished directory
   const fh = s.newFh();
   s.dirs.set(fh, { ino, pending: null, from: -1, atEnd: false, plus: false });
@@ -31,32 +30,29 @@ export function opendir(s: ServeState, req: RawRequest): Reply {
   return () => s.native.replyOpen(id, fh, keep, false, cache);
 }
 
-export function releasedir(s: ServeState, req: RawRequest): Reply {
-  const id = req[1];
-  s.dirs.delete(req[ARG] as number);
+export function releasedir(s: ServeState, { id, fh }: ReleasedirRequest): Reply {
+  s.dirs.delete(fh);
   return () => s.native.replyErr(id, 0);
 }
 
-export function fsyncdir(s: ServeState, req: RawRequest): Reply {
-  const id = req[1];
-  s.fs.fsync(req[2], (req[ARG + 1] as number) !== 0);
+export function fsyncdir(s: ServeState, { id, ino, datasync }: FsyncdirRequest): Reply {
+  s.fs.fsync(ino, datasync);
   return () => s.native.replyErr(id, 0);
 }
 
-export function readdir(s: ServeState, req: RawRequest): Reply {
+export function readdir(s: ServeState, req: ReaddirRequest): Reply {
   return list(s, req, false);
 }
 
-export function readdirplus(s: ServeState, req: RawRequest): Reply {
+export function readdirplus(s: ServeState, req: ReaddirplusRequest): Reply {
   return list(s, req, true);
 }
 
-function handleOf(s: ServeState, req: RawRequest): DirHandle {
-  const fh = req[ARG] as number;
+function handleOf(s: ServeState, ino: number, fh: number): DirHandle {
   let h = s.dirs.get(fh);
   if (!h) {
     // readdir without opendir (should not happen): serve it statelessly
-    h = { ino: req[2], pending: null, from: -1, atEnd: false, plus: false };
+    h = { ino, pending: null, from: -1, atEnd: false, plus: false };
   }
   return h;
 }
@@ -66,11 +62,8 @@ function estimate(size: number, plus: boolean): number {
   return Math.max(8, Math.ceil(size / (plus ? 150 : 32)));
 }
 
-function list(s: ServeState, req: RawRequest, plus: boolean): Reply {
-  const id = req[1];
-  const ino = req[2];
-  const [, size, off] = req.slice(ARG) as number[];
-  const h = handleOf(s, req);
+function list(s: ServeState, { id, ino, fh, size, offset: off }: ReaddirRequest | ReaddirplusRequest, plus: boolean): Reply {
+  const h = handleOf(s, ino, fh);
   const names: string[] = [];
   const rows: Array<{ off: number; ino: number; mode: number; attr?: Attr }> = [];
 

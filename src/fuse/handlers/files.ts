@@ -2,9 +2,9 @@
 import { constants } from 'node:fs';
 import { isFsError, FsError } from '../../core/errors.js';
 import { isDir, type Attr } from '../../core/types.js';
-import { ARG, type RawRequest } from '../binding.js';
+import type { CreateRequest, FallocateRequest, FsyncRequest, OpenRequest, ReadRequest, ReleaseRequest, WriteRequest } from '../requests.js';
 import { encodeAttr } from '../attr.js';
-import { callerOf, type Reply, type ServeState } from '../state.js';
+import type { Reply, ServeState } from '../state.js';
 
 const O_EXCL = 0o200;
 
@@ -21,10 +21,7 @@ function keepCache(s: ServeState, a: Attr): boolean {
   return s.cacheKeys.get(a.ino) === cacheKey(a);
 }
 
-export function open(s: ServeState, req: RawRequest): Reply {
-  const id = req[1];
-  const ino = req[2];
-  const flags = req[ARG] as number;
+export function open(s: ServeState, { id, ino, flags }: OpenRequest): Reply {
   // With outside changes watched, the kernel's pages are dropped when they happen, so they
   // can always be kept; otherwise compare with what the kernel last held.
   const keep = s.watched || keepCache(s, s.fs.getattr(ino));
@@ -45,19 +42,17 @@ function appendDirect(flags: number): boolean {
   return (flags & constants.O_APPEND) !== 0;
 }
 
-export function create(s: ServeState, req: RawRequest): Reply {
-  const id = req[1];
-  const parent = req[2];
-  const [name, mode, flags] = req.slice(ARG) as [string, number, number];
+export function create(s: ServeState, req: CreateRequest): Reply {
+  const { id, parent, name, mode, flags } = req;
   let attr: Attr;
   try {
-    attr = s.fs.create(parent, name, mode & 0o7777, callerOf(req));
+    attr = s.fs.create(parent, name, mode & 0o7777, req);
   } catch (e) {
     // The kernel saw no such name, but it may have appeared meanwhile: open it unless O_EXCL.
     if (!isFsError(e, 'EEXIST') || flags & O_EXCL) throw e;
     attr = s.fs.lookup(parent, name);
     if (isDir(attr.mode)) throw new FsError('EISDIR', 'open', name);
-    if (flags & constants.O_TRUNC) attr = s.fs.setattr(attr.ino, { size: 0 }, callerOf(req));
+    if (flags & constants.O_TRUNC) attr = s.fs.setattr(attr.ino, { size: 0 }, req);
   }
   s.fs.open(attr.ino, flags);
   const fh = s.newFh();
@@ -67,41 +62,31 @@ export function create(s: ServeState, req: RawRequest): Reply {
   return () => s.native.replyCreate(id, out, s.timeouts.entry, s.timeouts.attr, fh, false, appendDirect(flags));
 }
 
-export function read(s: ServeState, req: RawRequest): Reply {
-  const id = req[1];
-  const [, size, off] = req.slice(ARG) as number[];
-  const data = s.fs.read(req[2], off, size);
+export function read(s: ServeState, { id, ino, size, offset }: ReadRequest): Reply {
+  const data = s.fs.read(ino, offset, size);
   return () => s.native.replyBuf(id, data);
 }
 
-export function write(s: ServeState, req: RawRequest): Reply {
-  const id = req[1];
-  const ino = req[2];
-  const [, off, flags, writepage, data] = req.slice(ARG) as [number, number, number, number, Buffer];
+export function write(s: ServeState, { id, ino, offset, flags, writepage, data }: WriteRequest): Reply {
   if (flags & constants.O_APPEND && !writepage) {
-    // The kernel chose `off` from its cached size, which another writer (a second mount, the
+    // The kernel chose `offset` from its cached size, which another writer (a second mount, the
     // CLI, the SDK) may have moved: the data goes at the end the write transaction sees.
     const at = s.fs.append(ino, data);
     // The kernel then believes the file ends at off + length: drop its attributes (and any pages
     // from the lower of both offsets), so the next stat or read asks again.
-    if (at !== off && s.handle) s.native.notifyInvalInode(s.handle, ino, Math.min(at, off), 0);
+    if (at !== offset && s.handle) s.native.notifyInvalInode(s.handle, ino, Math.min(at, offset), 0);
     return () => s.native.replyWrite(id, data.length);
   }
-  const n = s.fs.write(ino, off, data);
+  const n = s.fs.write(ino, offset, data);
   return () => s.native.replyWrite(id, n);
 }
 
-export function fallocate(s: ServeState, req: RawRequest): Reply {
-  const id = req[1];
-  const [, mode, offset, length] = req.slice(ARG) as number[];
-  s.fs.fallocate(req[2], mode, offset, length);
+export function fallocate(s: ServeState, { id, ino, mode, offset, length }: FallocateRequest): Reply {
+  s.fs.fallocate(ino, mode, offset, length);
   return () => s.native.replyErr(id, 0);
 }
 
-export function release(s: ServeState, req: RawRequest): Reply {
-  const id = req[1];
-  const ino = req[2];
-  const fh = req[ARG] as number;
+export function release(s: ServeState, { id, ino, fh }: ReleaseRequest): Reply {
   s.files.delete(fh);
   s.fs.release(ino);
   if (s.watched) return () => s.native.replyErr(id, 0);
@@ -114,9 +99,7 @@ export function release(s: ServeState, req: RawRequest): Reply {
   return () => s.native.replyErr(id, 0);
 }
 
-export function fsync(s: ServeState, req: RawRequest): Reply {
-  const id = req[1];
-  const datasync = req[ARG + 1] as number;
-  s.fs.fsync(req[2], datasync !== 0);
+export function fsync(s: ServeState, { id, ino, datasync }: FsyncRequest): Reply {
+  s.fs.fsync(ino, datasync);
   return () => s.native.replyErr(id, 0);
 }

@@ -1,8 +1,8 @@
 /** Namespace requests: mknod, mkdir, symlink, link, unlink, rmdir, rename. */
 import { isDir, type Attr } from '../../core/types.js';
-import { ARG, type RawRequest } from '../binding.js';
+import type { LinkRequest, MkdirRequest, MknodRequest, RenameRequest, RmdirRequest, SymlinkRequest, UnlinkRequest } from '../requests.js';
 import { encodeAttr } from '../attr.js';
-import { callerOf, type Reply, type ServeState } from '../state.js';
+import type { Reply, ServeState } from '../state.js';
 
 function entry(s: ServeState, id: number, attr: Attr, parent: number, name: string): Reply {
   s.handedOut(parent, name, attr.ino);
@@ -10,45 +10,40 @@ function entry(s: ServeState, id: number, attr: Attr, parent: number, name: stri
   return () => s.native.replyEntry(id, out, s.timeouts.entry, s.timeouts.attr);
 }
 
-export function mknod(s: ServeState, req: RawRequest): Reply {
-  const [name, mode, rdev] = req.slice(ARG) as [string, number, number];
-  return entry(s, req[1], s.fs.mknod(req[2], name, mode, rdev, callerOf(req)), req[2], name);
+export function mknod(s: ServeState, req: MknodRequest): Reply {
+  const { id, parent, name, mode, rdev } = req;
+  return entry(s, id, s.fs.mknod(parent, name, mode, rdev, req), parent, name);
 }
 
-export function mkdir(s: ServeState, req: RawRequest): Reply {
-  const [name, mode] = req.slice(ARG) as [string, number];
-  const attr = s.fs.mkdir(req[2], name, mode & 0o7777, callerOf(req));
-  s.rememberParent(attr.ino, req[2]);
-  return entry(s, req[1], attr, req[2], name);
+export function mkdir(s: ServeState, req: MkdirRequest): Reply {
+  const { id, parent, name, mode } = req;
+  const attr = s.fs.mkdir(parent, name, mode & 0o7777, req);
+  s.rememberParent(attr.ino, parent);
+  return entry(s, id, attr, parent, name);
 }
 
-export function symlink(s: ServeState, req: RawRequest): Reply {
-  const [name, target] = req.slice(ARG) as [string, string];
-  return entry(s, req[1], s.fs.symlink(req[2], name, target, callerOf(req)), req[2], name);
+export function symlink(s: ServeState, req: SymlinkRequest): Reply {
+  const { id, parent, name, link } = req;
+  return entry(s, id, s.fs.symlink(parent, name, link, req), parent, name);
 }
 
-export function link(s: ServeState, req: RawRequest): Reply {
-  const [newName, newParent] = req.slice(ARG) as [string, number];
-  return entry(s, req[1], s.fs.link(req[2], newParent, newName), newParent, newName);
+export function link(s: ServeState, { id, ino, newParent, newName }: LinkRequest): Reply {
+  return entry(s, id, s.fs.link(ino, newParent, newName), newParent, newName);
 }
 
-export function unlink(s: ServeState, req: RawRequest): Reply {
-  const id = req[1];
-  s.fs.unlink(req[2], req[ARG] as string);
+export function unlink(s: ServeState, { id, parent, name }: UnlinkRequest): Reply {
+  s.fs.unlink(parent, name);
   return () => s.native.replyErr(id, 0);
 }
 
-export function rmdir(s: ServeState, req: RawRequest): Reply {
-  const id = req[1];
-  s.fs.rmdir(req[2], req[ARG] as string);
+export function rmdir(s: ServeState, { id, parent, name }: RmdirRequest): Reply {
+  s.fs.rmdir(parent, name);
   return () => s.native.replyErr(id, 0);
 }
 
-export function rename(s: ServeState, req: RawRequest): Reply {
-  const id = req[1];
-  const [name, newName, newParent, flags] = req.slice(ARG) as [string, string, number, number];
-  s.fs.rename(req[2], name, newParent, newName, flags);
-  if (req[2] !== newParent) {
+export function rename(s: ServeState, { id, parent, name, newParent, newName, flags }: RenameRequest): Reply {
+  s.fs.rename(parent, name, newParent, newName, flags);
+  if (parent !== newParent) {
     // a moved directory has a new '..'
     try {
       const a = s.fs.lookup(newParent, newName);
