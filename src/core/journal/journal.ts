@@ -212,9 +212,13 @@ export class Journal {
     if (!b) return;
     this.bursts.delete(ino);
     if (b.writes === 1) return; // the row already says it all
-    this.store
-      .stmt('UPDATE agentfs_journal SET end_ns = ?, offset = ?, length = ?, bytes = ?, writes = ?, size = ? WHERE id = ?')
-      .run(b.lastNs, b.minOff, b.maxEnd - b.minOff, b.bytes, b.writes, b.size ?? null, b.rowId);
+    // a transaction (a savepoint inside one): outside any, it waits for the write lock as every
+    // writer does, where a bare statement would give up after SQLite's short busy wait
+    this.store.transaction(() =>
+      this.store
+        .stmt('UPDATE agentfs_journal SET end_ns = ?, offset = ?, length = ?, bytes = ?, writes = ?, size = ? WHERE id = ?')
+        .run(b.lastNs, b.minOff, b.maxEnd - b.minOff, b.bytes, b.writes, b.size ?? null, b.rowId),
+    );
   }
 
   /** Flushes bursts idle for idleFlushMs, so a file left open still shows its writes soon. */
