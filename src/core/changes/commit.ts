@@ -84,9 +84,7 @@ export function commitChanges(ov: OverlayChanges, options: CommitOptions = {}): 
   writer.sync();
   ov.transaction(() => {
     for (const c of changes) if (c.status !== 'D' && c.type !== 'dir' && !skipped.includes(c)) ov.dropDeltaEntry(c.path, false);
-    for (const c of deletions) {
-      ov.clearWhiteouts(c.path);
-    }
+    for (const c of deletions) ov.clearWhiteouts(c.path);
     dropStaleWhiteouts(ov, scope);
     pruneDelta(ov, scope);
   });
