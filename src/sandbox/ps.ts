@@ -38,7 +38,7 @@ function countChanges(database: string): number | undefined {
   try {
     const agent = Agent.open({ path: database }, { readOnly: true });
     try {
-      return agent.fs instanceof OverlayFs ? computeChanges(agent.fs).length : undefined;
+      return agent.fs instanceof OverlayFs ? computeChanges(agent.fs.changes).length : undefined;
     } finally {
       agent.close();
     }

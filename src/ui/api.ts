@@ -176,7 +176,7 @@ function overlayOf(h: AgentHandle): OverlayFs {
 export function changes(h: AgentHandle): { base: string; changes: Change[] } {
   return h.cached('changes', () => {
     const ov = overlayOf(h);
-    return { base: ov.base.dir, changes: computeChanges(ov) };
+    return { base: ov.baseDir, changes: computeChanges(ov.changes) };
   }, 3000);
 }
 
@@ -203,7 +203,7 @@ export function fileDiff(h: AgentHandle, path: string): FileDiff {
     const change = changes(h).changes.find((c) => c.path === path);
     if (!change) return { path, note: 'unchanged against the base (or no longer present)' };
     if (change.type !== 'file' && change.oldType !== 'file') return { path, status: change.status, note: `${change.type}, no content diff` };
-    const patch = patchOf(ov, change);
+    const patch = patchOf(ov.changes, change);
     if (/^Binary files /m.test(patch)) return { path, status: change.status, binary: true, size: change.size ?? change.oldSize };
     if (/^File too large/m.test(patch)) return { path, status: change.status, note: patch.split('\n')[1], size: change.size };
     return { path, status: change.status, patch: patch || undefined, note: patch ? undefined : 'metadata only' };

@@ -106,14 +106,14 @@ function edit(): void {
 
 describe('diff', () => {
   it('lists nothing for an untouched overlay, and nothing for a copy-up that changed nothing', () => {
-    expect(computeChanges(ov)).toEqual([]);
+    expect(computeChanges(ov.changes)).toEqual([]);
     ov.setattr(ino('/a.txt'), { mode: lstatSync(join(base, 'a.txt')).mode & 0o7777 });
-    expect(computeChanges(ov)).toEqual([]);
+    expect(computeChanges(ov.changes)).toEqual([]);
   });
 
   it('lists A/M/D with types, sorted by path, including moved trees', () => {
     edit();
-    const lines = computeChanges(ov).map((c) => `${c.status} ${c.type} ${c.path}`);
+    const lines = computeChanges(ov.changes).map((c) => `${c.status} ${c.type} ${c.path}`);
     expect(lines).toEqual([
       'M file /a.txt',
       'M file /bin.dat',
@@ -134,20 +134,20 @@ describe('diff', () => {
       'A file /moved/sub/c.txt',
       'A file /moved/sub/new.txt',
     ]);
-    expect(computeChanges(ov, ['moved/sub']).map((c) => c.path)).toEqual(['/moved/sub', '/moved/sub/c.txt', '/moved/sub/new.txt']);
-    const mode = computeChanges(ov).find((c) => c.path === '/mode.sh')!;
+    expect(computeChanges(ov.changes, ['moved/sub']).map((c) => c.path)).toEqual(['/moved/sub', '/moved/sub/c.txt', '/moved/sub/new.txt']);
+    const mode = computeChanges(ov.changes).find((c) => c.path === '/mode.sh')!;
     expect(mode.what).toEqual(['mode']);
   });
 
   it('patches text files and says when files are binary', () => {
     edit();
-    const changes = computeChanges(ov);
-    const a = patchOf(ov, changes.find((c) => c.path === '/a.txt')!);
+    const changes = computeChanges(ov.changes);
+    const a = patchOf(ov.changes, changes.find((c) => c.path === '/a.txt')!);
     expect(a).toContain('--- a/a.txt');
     expect(a).toContain('-two');
     expect(a).toContain('+TWO');
-    expect(patchOf(ov, changes.find((c) => c.path === '/bin.dat')!)).toContain('Binary files a/bin.dat and b/bin.dat differ');
-    expect(patchOf(ov, changes.find((c) => c.path === '/fresh/f')!)).toContain('+++ b/fresh/f');
+    expect(patchOf(ov.changes, changes.find((c) => c.path === '/bin.dat')!)).toContain('Binary files a/bin.dat and b/bin.dat differ');
+    expect(patchOf(ov.changes, changes.find((c) => c.path === '/fresh/f')!)).toContain('+++ b/fresh/f');
   });
 });
 
@@ -156,12 +156,12 @@ describe('commit', () => {
     edit();
     const expected = snapshotMerged();
     const mtimes = new Map<string, bigint>();
-    for (const c of computeChanges(ov)) {
+    for (const c of computeChanges(ov.changes)) {
       if (c.status === 'D' || c.type === 'dir') continue;
       const a = ov.getattr(ino(c.path));
       mtimes.set(c.path, BigInt(a.mtime.sec) * 1_000_000_000n + BigInt(a.mtime.nsec));
     }
-    const result = commitChanges(ov);
+    const result = commitChanges(ov.changes);
     expect(result.applied).toBe(true);
     expect(result.conflicts).toEqual([]);
     expect(withoutMtime(snapshotTree(base))).toEqual(expected);
@@ -171,7 +171,7 @@ describe('commit', () => {
       expect(diff < 2000n).toBe(true); // Node's utimes takes (double) seconds: microseconds survive
     }
     reopen();
-    expect(computeChanges(ov)).toEqual([]);
+    expect(computeChanges(ov.changes)).toEqual([]);
     expect(store.stmt("SELECT name FROM fs_dentry").all()).toEqual([]);
     expect((store.stmt('SELECT COUNT(*) AS n FROM fs_whiteout').get() as { n: number }).n).toBe(0);
     expect(snapshotMerged()).toEqual(expected);
@@ -180,20 +180,20 @@ describe('commit', () => {
   it('dry run changes nothing', () => {
     edit();
     const before = snapshotTree(base);
-    const r = commitChanges(ov, { dryRun: true });
+    const r = commitChanges(ov.changes, { dryRun: true });
     expect(r.applied).toBe(false);
     expect(r.changes.length).toBe(18);
     expect(snapshotTree(base)).toEqual(before);
-    expect(computeChanges(ov).length).toBe(18);
+    expect(computeChanges(ov.changes).length).toBe(18);
   });
 
   it('commits only the given paths', () => {
     edit();
-    commitChanges(ov, { paths: ['a.txt', 'fresh'] });
+    commitChanges(ov.changes, { paths: ['a.txt', 'fresh'] });
     expect(readFileSync(join(base, 'a.txt'), 'utf8')).toBe('one\nTWO\nthree\n');
     expect(readFileSync(join(base, 'fresh/f'), 'utf8')).toBe('f');
     expect(existsSync(join(base, 'dir/b.txt'))).toBe(true);
-    const left = computeChanges(ov).map((c) => c.path);
+    const left = computeChanges(ov.changes).map((c) => c.path);
     expect(left).not.toContain('/a.txt');
     expect(left).not.toContain('/fresh/f');
     expect(left).toContain('/moved/sub/new.txt');
@@ -201,17 +201,17 @@ describe('commit', () => {
 
   it('refuses a partial commit that would delete the source of a moved directory', () => {
     edit();
-    expect(() => commitChanges(ov, { paths: ['dir'] })).toThrow(/moved elsewhere/);
+    expect(() => commitChanges(ov.changes, { paths: ['dir'] })).toThrow(/moved elsewhere/);
   });
 
   it('stops on a base file changed since copy-up, unless forced', () => {
     writeFile('/a.txt', 'mine\n');
     writeFileSync(join(base, 'a.txt'), 'theirs\n');
-    const r = commitChanges(ov);
+    const r = commitChanges(ov.changes);
     expect(r.applied).toBe(false);
     expect(r.conflicts.map((c) => c.path)).toEqual(['/a.txt']);
     expect(readFileSync(join(base, 'a.txt'), 'utf8')).toBe('theirs\n');
-    const forced = commitChanges(ov, { force: true });
+    const forced = commitChanges(ov.changes, { force: true });
     expect(forced.applied).toBe(true);
     expect(readFileSync(join(base, 'a.txt'), 'utf8')).toBe('mine\n');
   });
@@ -221,7 +221,7 @@ describe('commit', () => {
     const later = new Date(Date.now() + 5000);
     writeFileSync(join(base, 'dir/b.txt'), 'changed in the base');
     utimesSync(join(base, 'dir/b.txt'), later, later);
-    const r = commitChanges(ov);
+    const r = commitChanges(ov.changes);
     expect(r.conflicts.map((c) => c.path)).toEqual(['/dir/b.txt']);
     expect(existsSync(join(base, 'dir/b.txt'))).toBe(true);
   });
@@ -231,7 +231,7 @@ describe('commit', () => {
     const expected = snapshotMerged();
     // what an interrupted commit leaves: a file written to the base, still in the delta
     writeFileSync(join(base, 'a.txt'), 'one\nTWO\nthree\n');
-    const r = commitChanges(ov);
+    const r = commitChanges(ov.changes);
     expect(r.conflicts).toEqual([]);
     expect(withoutMtime(snapshotTree(base))).toEqual(expected);
   });
@@ -242,14 +242,14 @@ describe('commit', () => {
     writeFile('/moved/sub/c.txt', 'edited');
     const expected = snapshotMerged();
     // what a commit killed between renaming the base directory and recording it leaves behind
-    ov.beginBaseRename('/dir', '/moved');
+    ov.changes.beginBaseRename('/dir', '/moved');
     renameSync(join(base, 'dir'), join(base, 'moved'));
     reopen();
     expect(snapshotMerged()).toEqual(expected);
-    commitChanges(ov);
+    commitChanges(ov.changes);
     expect(lstatSync(join(base, 'moved')).ino).toBe(dirIno); // renamed, not copied
     expect(withoutMtime(snapshotTree(base))).toEqual(expected);
-    expect(computeChanges(ov)).toEqual([]);
+    expect(computeChanges(ov.changes)).toEqual([]);
   });
 
   it('never writes through a base symlink', () => {
@@ -259,7 +259,7 @@ describe('commit', () => {
     ov.unlink(ino('/'), 'out');
     ov.mkdir(ino('/'), 'out', 0o755, ROOT_CALLER);
     writeFile('/out/f', 'x');
-    commitChanges(ov);
+    commitChanges(ov.changes);
     expect(existsSync(join(tmp.dir, 'outside/f'))).toBe(false);
     expect(lstatSync(join(base, 'out')).isDirectory()).toBe(true);
     expect(readFileSync(join(base, 'out/f'), 'utf8')).toBe('x');
@@ -270,8 +270,8 @@ describe('discard', () => {
   it('drops every change: the base shows again', () => {
     const before = snapshotMerged();
     edit();
-    discardChanges(ov);
-    expect(computeChanges(ov)).toEqual([]);
+    discardChanges(ov.changes);
+    expect(computeChanges(ov.changes)).toEqual([]);
     expect(snapshotMerged()).toEqual(before);
     reopen();
     expect(snapshotMerged()).toEqual(before);
@@ -279,8 +279,8 @@ describe('discard', () => {
 
   it('drops changes at given paths only', () => {
     edit();
-    discardChanges(ov, ['a.txt', 'gone']);
-    const paths = computeChanges(ov).map((c) => c.path);
+    discardChanges(ov.changes, ['a.txt', 'gone']);
+    const paths = computeChanges(ov.changes).map((c) => c.path);
     expect(paths).not.toContain('/a.txt');
     expect(paths).not.toContain('/gone');
     expect(paths).toContain('/bin.dat');

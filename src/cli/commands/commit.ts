@@ -25,7 +25,7 @@ export function registerCommit(program: Command): void {
         if (!opts.dryRun && sessionInUse(database)) {
           throw new UserError(`session ${id} is running; commit after its commands have finished`, 'busy');
         }
-        const result = commitChanges(ov, { paths, force: opts.force, dryRun: opts.dryRun });
+        const result = commitChanges(ov.changes, { paths, force: opts.force, dryRun: opts.dryRun });
         for (const c of result.conflicts) console.error(`conflict: ${relPath(c.path)}: ${c.reason}`);
         if (result.conflicts.length && !opts.force && !opts.dryRun) {
           throw new UserError(
@@ -36,8 +36,8 @@ export function registerCommit(program: Command): void {
         for (const c of result.changes) console.log(changeLine(c));
         for (const c of result.skipped) console.error(`skipped: ${relPath(c.path)}: ${c.type} files cannot be committed`);
         const n = result.changes.length - result.skipped.length;
-        if (opts.dryRun) console.log(`${n} change${n === 1 ? '' : 's'} would be written to ${quoteName(ov.base.dir)}`);
-        else console.log(`Committed ${n} change${n === 1 ? '' : 's'} to ${quoteName(ov.base.dir)}`);
+        if (opts.dryRun) console.log(`${n} change${n === 1 ? '' : 's'} would be written to ${quoteName(ov.baseDir)}`);
+        else console.log(`Committed ${n} change${n === 1 ? '' : 's'} to ${quoteName(ov.baseDir)}`);
       } finally {
         agent.close();
       }
@@ -52,7 +52,7 @@ export function registerCommit(program: Command): void {
       const { agent, ov, database } = openOverlay(id);
       try {
         if (sessionInUse(database)) throw new UserError(`session ${id} is running; discard after its commands have finished`, 'busy');
-        const dropped = discardChanges(ov, paths);
+        const dropped = discardChanges(ov.changes, paths);
         for (const c of dropped) console.log(changeLine(c));
         console.log(`Discarded ${dropped.length} change${dropped.length === 1 ? '' : 's'}`);
       } finally {

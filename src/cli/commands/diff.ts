@@ -57,10 +57,10 @@ export function registerDiff(program: Command): void {
     .action((id: string, paths: string[], opts: DiffOptions) => {
       const { agent, ov } = openOverlay(id, { readOnly: true });
       try {
-        const changes = computeChanges(ov, paths);
+        const changes = computeChanges(ov.changes, paths);
         if (opts.json) {
-          const out: Record<string, unknown> = { base: ov.base.dir, changes };
-          if (opts.patch) out.patches = Object.fromEntries(changes.map((c) => [c.path, patchOf(ov, c)]).filter(([, p]) => p));
+          const out: Record<string, unknown> = { base: ov.baseDir, changes };
+          if (opts.patch) out.patches = Object.fromEntries(changes.map((c) => [c.path, patchOf(ov.changes, c)]).filter(([, p]) => p));
           console.log(JSON.stringify(out, null, 2));
           return;
         }
@@ -73,7 +73,7 @@ export function registerDiff(program: Command): void {
             console.log(changeLine(c));
             continue;
           }
-          const p = patchOf(ov, c);
+          const p = patchOf(ov.changes, c);
           if (p) process.stdout.write(p.endsWith('\n') ? p : `${p}\n`);
           else console.log(changeLine(c));
         }

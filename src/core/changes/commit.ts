@@ -1,5 +1,5 @@
-import type { OverlayFs } from '../overlay/index.js';
-import { parentPath, redirectRows } from '../overlay/index.js';
+import type { OverlayChanges } from '../overlay/index.js';
+import { parentPath } from '../overlay/index.js';
 import type { Attr } from '../types.js';
 import { cycleError } from '../fs/paths.js';
 import { BaseWriter } from './base-writer.js';
@@ -40,7 +40,7 @@ const READ_CHUNK = 1 << 20;
  * place, and cleared from the delta only after that, so a commit interrupted anywhere can be run
  * again: what already reached the base is recognised (same content) and not taken for a conflict.
  */
-export function commitChanges(ov: OverlayFs, options: CommitOptions = {}): CommitResult {
+export function commitChanges(ov: OverlayChanges, options: CommitOptions = {}): CommitResult {
   const scope = normalizeScope(options.paths ?? []);
   const reported = selectChanges(ov, scope);
   const conflicts = findConflicts(ov, reported);
@@ -55,7 +55,7 @@ export function commitChanges(ov: OverlayFs, options: CommitOptions = {}): Commi
   const dirs: { path: string; attr: Attr }[] = [];
   for (const c of changes) {
     if (c.status === 'D' || skipped.includes(c)) continue;
-    const e = ov.resolvePath(c.path);
+    const e = ov.resolve(c.path);
     if (!e) continue;
     switch (c.type) {
       case 'dir':
@@ -66,7 +66,7 @@ export function commitChanges(ov: OverlayFs, options: CommitOptions = {}): Commi
         writer.writeFile(c.path, e.attr, chunks(ov, e.node.ino, e.attr.size));
         break;
       case 'symlink':
-        writer.writeSymlink(c.path, e.attr, ov.readlink(e.node.ino));
+        writer.writeSymlink(c.path, e.attr, ov.merged.readlink(e.node.ino));
         break;
       case 'fifo':
         writer.writeFifo(c.path, e.attr);
@@ -82,12 +82,9 @@ export function commitChanges(ov: OverlayFs, options: CommitOptions = {}): Commi
   for (const d of dirs.reverse()) writer.dirTimes(d.path, d.attr);
   // the base holds everything now; only then does the delta let go of it, in one transaction
   writer.sync();
-  ov.store.transaction(() => {
+  ov.transaction(() => {
     for (const c of changes) if (c.status !== 'D' && c.type !== 'dir' && !skipped.includes(c)) ov.dropDeltaEntry(c.path, false);
-    for (const c of deletions) {
-      ov.whiteouts.remove(c.path);
-      ov.whiteouts.removeUnder(c.path);
-    }
+    for (const c of deletions) ov.clearWhiteouts(c.path);
     dropStaleWhiteouts(ov, scope);
     pruneDelta(ov, scope);
   });
@@ -95,18 +92,18 @@ export function commitChanges(ov: OverlayFs, options: CommitOptions = {}): Commi
 }
 
 /** Whiteouts (in scope) that no longer hide anything: the base entry behind them is gone. */
-function dropStaleWhiteouts(ov: OverlayFs, scope: readonly string[]): void {
-  for (const w of ov.whiteouts.under('/')) {
+function dropStaleWhiteouts(ov: OverlayChanges, scope: readonly string[]): void {
+  for (const w of ov.whiteoutsUnder('/')) {
     if (scope.length && !scope.includes('/') && !inside(scope, w.path)) continue;
-    const parent = ov.resolvePath(parentPath(w.path));
+    const parent = ov.resolve(parentPath(w.path));
     const bp = parent && (parent.attr.mode & 0o170000) === 0o040000 ? ov.basePathOf(parent.node) : null;
     const name = w.path.slice(w.path.lastIndexOf('/') + 1);
-    if (bp === null || !ov.base.lstat(bp === '/' ? `/${name}` : `${bp}/${name}`)) ov.whiteouts.remove(w.path);
+    if (bp === null || !ov.base.lstat(bp === '/' ? `/${name}` : `${bp}/${name}`)) ov.dropWhiteout(w.path);
   }
 }
 
 /** Changes in scope, plus the new directories above them that must exist first. */
-function selectChanges(ov: OverlayFs, scope: readonly string[]): Change[] {
+function selectChanges(ov: OverlayChanges, scope: readonly string[]): Change[] {
   if (!scope.length || scope.includes('/')) return computeChanges(ov);
   const all = computeChanges(ov);
   const inScope = (p: string) => scope.some((s) => p === s || p.startsWith(`${s}/`));
@@ -119,13 +116,13 @@ function selectChanges(ov: OverlayFs, scope: readonly string[]): Change[] {
  * whose old place R is deleted and new place P is added in this commit: rename R to P in the
  * base. Returns whether anything moved.
  */
-function applyDirectoryMoves(ov: OverlayFs, writer: BaseWriter, changes: readonly Change[], scope: readonly string[]): boolean {
+function applyDirectoryMoves(ov: OverlayChanges, writer: BaseWriter, changes: readonly Change[], scope: readonly string[]): boolean {
   let moved = false;
   for (let again = true; again; ) {
     again = false;
     const added = new Set(changes.filter((c) => c.status === 'A' && c.type === 'dir').map((c) => c.path));
     const deleted = new Set(changes.filter((c) => c.status === 'D' && c.type === 'dir').map((c) => c.path));
-    for (const r of redirectRows(ov.store)) {
+    for (const r of ov.redirects()) {
       if (r.basePath === null) continue;
       const path = ov.deltaPathOf(r.deltaIno);
       if (!path || path === r.basePath || !added.has(path) || !deleted.has(r.basePath)) continue;
@@ -150,12 +147,12 @@ function inside(scope: readonly string[], p: string): boolean {
   return scope.some((s) => p === s || p.startsWith(`${s}/`));
 }
 
-function* chunks(ov: OverlayFs, ino: number, size: number): Generator<Buffer> {
-  for (let off = 0; off < size; off += READ_CHUNK) yield ov.read(ino, off, Math.min(READ_CHUNK, size - off));
+function* chunks(ov: OverlayChanges, ino: number, size: number): Generator<Buffer> {
+  for (let off = 0; off < size; off += READ_CHUNK) yield ov.merged.read(ino, off, Math.min(READ_CHUNK, size - off));
 }
 
 /** Where the base changed underneath the delta since the change was made. */
-function findConflicts(ov: OverlayFs, changes: readonly Change[]): Conflict[] {
+function findConflicts(ov: OverlayChanges, changes: readonly Change[]): Conflict[] {
   const conflicts: Conflict[] = [];
   for (const c of changes) {
     const st = ov.base.lstat(c.path);
@@ -168,9 +165,9 @@ function findConflicts(ov: OverlayFs, changes: readonly Change[]): Conflict[] {
       continue;
     }
     if (c.type === 'dir') continue;
-    const e = ov.resolvePath(c.path);
+    const e = ov.resolve(c.path);
     if (!e || e.node.delta === undefined) continue;
-    const rec = ov.origins.copyUp(e.node.delta);
+    const rec = ov.copyUpRecord(e.node.delta);
     if (rec && rec.basePath === c.path) {
       if (Number(st.ino) === rec.baseIno && Number(st.size) === rec.size && st.mtimeNs === rec.mtimeNs) continue;
     } else {
@@ -185,17 +182,17 @@ function findConflicts(ov: OverlayFs, changes: readonly Change[]): Conflict[] {
 }
 
 /** The base already holds exactly this content and mode (an earlier, interrupted commit wrote it). */
-function alreadyApplied(ov: OverlayFs, path: string, ino: number, attr: Attr): boolean {
+function alreadyApplied(ov: OverlayChanges, path: string, ino: number, attr: Attr): boolean {
   const st = ov.base.lstat(path);
   if (!st || (Number(st.mode) & 0o170000) !== (attr.mode & 0o170000) || (Number(st.mode) & 0o7777) !== (attr.mode & 0o7777)) return false;
-  if (st.isSymbolicLink()) return ov.base.readlink(path) === ov.readlink(ino);
+  if (st.isSymbolicLink()) return ov.base.readlink(path) === ov.merged.readlink(ino);
   if (!st.isFile() || Number(st.size) !== attr.size) return false;
   return sameContent(ov, ino, path, attr.size);
 }
 
-function whiteoutTime(ov: OverlayFs, path: string): number | undefined {
+function whiteoutTime(ov: OverlayChanges, path: string): number | undefined {
   for (let p = path; ; p = parentPath(p)) {
-    const t = ov.whiteouts.createdAt(p);
+    const t = ov.whiteoutTime(p);
     if (t !== undefined || p === '/') return t;
   }
 }
@@ -204,11 +201,11 @@ function whiteoutTime(ov: OverlayFs, path: string): number | undefined {
  * A partial commit must not delete a base directory that a moved directory still shows from
  * (its contents would vanish from the view): refuse and say what to add.
  */
-function checkMovedSources(ov: OverlayFs, changes: readonly Change[], scope: readonly string[]): void {
+function checkMovedSources(ov: OverlayChanges, changes: readonly Change[], scope: readonly string[]): void {
   if (!scope.length || scope.includes('/')) return;
   const deletedDirs = changes.filter((c) => c.status === 'D' && c.type === 'dir').map((c) => c.path);
   if (!deletedDirs.length) return;
-  for (const r of redirectRows(ov.store)) {
+  for (const r of ov.redirects()) {
     if (r.basePath === null) continue;
     if (deletedDirs.some((d) => r.basePath === d || r.basePath!.startsWith(`${d}/`))) {
       throw new AgentfsError('usage', `${r.basePath} was moved elsewhere in this session; commit the new location together with it (or commit everything)`);
@@ -220,7 +217,7 @@ function checkMovedSources(ov: OverlayFs, changes: readonly Change[], scope: rea
  * Removes delta directories that no longer carry anything: no delta children, no whiteouts
  * below, and the base directory at the same path now shows the same entries.
  */
-function pruneDelta(ov: OverlayFs, scope: readonly string[]): void {
+function pruneDelta(ov: OverlayChanges, scope: readonly string[]): void {
   const dirs: string[] = [];
   const files: string[] = [];
   const onPath = new Set<number>();
@@ -244,21 +241,21 @@ function pruneDelta(ov: OverlayFs, scope: readonly string[]): void {
   for (const p of files) {
     if (!inScope(p)) continue;
     const st = ov.base.lstat(p);
-    const merged = st && ov.resolvePath(p);
+    const merged = st && ov.resolve(p);
     if (st && merged && merged.node.delta !== undefined && sameEntry(ov, p, merged, st).length === 0) ov.dropDeltaEntry(p, false);
   }
   for (const p of dirs) {
     if (!inScope(p)) continue;
     const at = ov.deltaEntryAt(p);
     if (!at || ov.delta.readdir(at.ino, 0, 1).length) continue;
-    if (ov.whiteouts.under(p).length) continue;
+    if (ov.whiteoutsUnder(p).length) continue;
     const st = ov.base.lstat(p);
     if (!st || !st.isDirectory()) continue;
-    const merged = ov.resolvePath(p);
+    const merged = ov.resolve(p);
     if (!merged) continue;
     const a = merged.attr;
     if ((a.mode & 0o7777) !== (Number(st.mode) & 0o7777) || a.uid !== Number(st.uid) || a.gid !== Number(st.gid)) continue;
-    const shown = ov.readdir(merged.node.ino).map((x) => x.name).sort().join('\0');
+    const shown = ov.merged.readdir(merged.node.ino).map((x) => x.name).sort().join('\0');
     const inBase = ov.base.list(p).filter((x) => !ov.hides(p === '/' ? `/${x.name}` : `${p}/${x.name}`)).map((x) => x.name).join('\0');
     if (shown !== inBase) continue;
     ov.dropDeltaEntry(p, false);

@@ -1,5 +1,5 @@
 import type { BigIntStats } from 'node:fs';
-import type { OverlayFs, OverlayNode } from '../overlay/index.js';
+import type { OverlayChanges, OverlayNode } from '../overlay/index.js';
 import { joinPath } from '../overlay/index.js';
 import type { Attr } from '../types.js';
 import { S_IFDIR, S_IFLNK, S_IFMT, S_IFREG } from '../types.js';
@@ -18,16 +18,16 @@ type Entry = { node: OverlayNode; attr: Attr };
  * (new, moved, re-created or type-changed ones). Directory mtimes are not reported (they move
  * with every entry added or removed); a directory is M only for mode or owner.
  */
-export function computeChanges(ov: OverlayFs, scope: readonly string[] = []): Change[] {
+export function computeChanges(ov: OverlayChanges, scope: readonly string[] = []): Change[] {
   const out: Change[] = [];
-  const root = ov.rootNode;
-  const rootAttr = ov.getattr(root.ino);
+  const root = ov.root();
+  const rootAttr = root.attr;
   const baseRoot = ov.base.lstat('/');
   if (baseRoot) {
     const what = metaDiff(rootAttr, baseRoot, false);
     if (what.length) out.push({ path: '/', status: 'M', type: 'dir', what });
   }
-  walkDir(ov, '/', { node: root, attr: rootAttr }, true, out);
+  walkDir(ov, '/', root, true, out);
   const inScope = scopeFilter(scope);
   return out.filter((c) => inScope(c.path)).sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }
@@ -62,7 +62,7 @@ type Task =
  * stack). The delta directories above the current one are kept: a damaged delta whose entry
  * leads back to a directory above is ELOOP, not endless work. Order does not matter (sorted later).
  */
-function walkDir(ov: OverlayFs, path: string, merged: Entry | undefined, baseIsDir: boolean, out: Change[]): void {
+function walkDir(ov: OverlayChanges, path: string, merged: Entry | undefined, baseIsDir: boolean, out: Change[]): void {
   const onPath = new Set<number>();
   const stack: Task[] = [{ t: 'dir', path, merged, baseIsDir }];
   for (let task = stack.pop(); task; task = stack.pop()) {
@@ -83,21 +83,21 @@ function walkDir(ov: OverlayFs, path: string, merged: Entry | undefined, baseIsD
   }
 }
 
-function listDir(ov: OverlayFs, path: string, merged: Entry | undefined, baseIsDir: boolean, out: Change[], stack: Task[]): void {
+function listDir(ov: OverlayChanges, path: string, merged: Entry | undefined, baseIsDir: boolean, out: Change[], stack: Task[]): void {
   const names = new Set<string>();
   const aligned = merged !== undefined && baseIsDir && ov.basePathOf(merged.node) === path;
   if (aligned) {
     if (merged.node.delta !== undefined) for (const e of ov.delta.readdir(merged.node.delta)) names.add(e.name);
     const prefix = path === '/' ? '/' : `${path}/`;
-    for (const w of ov.whiteouts.under(path)) names.add(w.path.slice(prefix.length).split('/')[0]!);
+    for (const w of ov.whiteoutsUnder(path)) names.add(w.path.slice(prefix.length).split('/')[0]!);
   } else {
-    if (merged) for (const e of ov.readdir(merged.node.ino)) names.add(e.name);
+    if (merged) for (const e of ov.merged.readdir(merged.node.ino)) names.add(e.name);
     if (baseIsDir) for (const e of ov.base.list(path)) if (!ov.hides(joinPath(path, e.name))) names.add(e.name);
   }
   for (const name of [...names].sort()) classify(ov, joinPath(path, name), merged ? ov.entry(merged.node, name) : undefined, out, stack);
 }
 
-function classify(ov: OverlayFs, path: string, m: Entry | undefined, out: Change[], stack: Task[]): void {
+function classify(ov: OverlayChanges, path: string, m: Entry | undefined, out: Change[], stack: Task[]): void {
   const b = ov.hides(path) ? undefined : ov.base.lstat(path);
   const bDir = b !== undefined && (Number(b.mode) & S_IFMT) === S_IFDIR;
   if (m && !b) {
@@ -123,7 +123,7 @@ function classify(ov: OverlayFs, path: string, m: Entry | undefined, out: Change
 }
 
 /** The entries of a base directory the merged view no longer has (the directory itself went). */
-function baseDeleted(ov: OverlayFs, path: string, out: Change[], stack: Task[]): void {
+function baseDeleted(ov: OverlayChanges, path: string, out: Change[], stack: Task[]): void {
   for (const e of ov.base.list(path)) {
     const p = joinPath(path, e.name);
     if (ov.hides(p)) continue;
@@ -139,7 +139,7 @@ function sizeOf(attr: Attr): number | undefined {
 }
 
 /** What differs between a merged entry and the base entry at the same path ([] = same). */
-export function sameEntry(ov: OverlayFs, path: string, m: Entry, b: BigIntStats): string[] {
+export function sameEntry(ov: OverlayChanges, path: string, m: Entry, b: BigIntStats): string[] {
   // a base-only node at its own base path is the base entry itself
   if (m.node.delta === undefined && ov.basePathOf(m.node) === path) return [];
   const mType = m.attr.mode & S_IFMT;
@@ -149,7 +149,7 @@ export function sameEntry(ov: OverlayFs, path: string, m: Entry, b: BigIntStats)
   if (mType === S_IFREG) {
     if (m.attr.size !== Number(b.size) || !sameContent(ov, m.node.ino, path, m.attr.size)) what.unshift('content');
   } else if (mType === S_IFLNK) {
-    if (ov.readlink(m.node.ino) !== ov.base.readlink(path)) what.unshift('target');
+    if (ov.merged.readlink(m.node.ino) !== ov.base.readlink(path)) what.unshift('target');
   }
   return what;
 }
@@ -163,10 +163,10 @@ function metaDiff(a: Attr, b: BigIntStats, withMtime: boolean): string[] {
   return what;
 }
 
-export function sameContent(ov: OverlayFs, ino: number, basePath: string, size: number): boolean {
+export function sameContent(ov: OverlayChanges, ino: number, basePath: string, size: number): boolean {
   for (let off = 0; off < size; off += COMPARE_CHUNK) {
     const len = Math.min(COMPARE_CHUNK, size - off);
-    if (!ov.read(ino, off, len).equals(ov.base.read(basePath, off, len))) return false;
+    if (!ov.merged.read(ino, off, len).equals(ov.base.read(basePath, off, len))) return false;
   }
   return true;
 }

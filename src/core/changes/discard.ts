@@ -1,4 +1,4 @@
-import type { OverlayFs } from '../overlay/index.js';
+import type { OverlayChanges } from '../overlay/index.js';
 import { computeChanges, normalizeScope } from './diff.js';
 import type { Change } from './types.js';
 
@@ -6,21 +6,20 @@ import type { Change } from './types.js';
  * Drops changes: the merged view at each path (or everywhere) shows the base again. Deleted and
  * renamed-away base entries come back, new and modified ones go.
  */
-export function discardChanges(ov: OverlayFs, paths: readonly string[] = []): Change[] {
+export function discardChanges(ov: OverlayChanges, paths: readonly string[] = []): Change[] {
   const scope = normalizeScope(paths);
   const changes = computeChanges(ov, scope);
   const targets = scope.length && !scope.includes('/') ? scope : null;
-  ov.store.transaction(() => {
+  ov.transaction(() => {
     if (!targets) {
       for (const e of ov.delta.readdir(ov.delta.rootIno)) ov.dropDeltaEntry(`/${e.name}`, true);
-      ov.whiteouts.removeUnder('/');
+      ov.clearWhiteouts('/');
       ov.resetRoot();
       return;
     }
     for (const p of targets) {
       ov.dropDeltaEntry(p, true);
-      ov.whiteouts.remove(p);
-      ov.whiteouts.removeUnder(p);
+      ov.clearWhiteouts(p);
     }
   });
   return changes;

@@ -1,5 +1,5 @@
 import { createTwoFilesPatch } from 'diff';
-import type { OverlayFs } from '../overlay/index.js';
+import type { OverlayChanges } from '../overlay/index.js';
 import type { Change } from './types.js';
 
 /** Files larger than this are summarised instead of diffed line by line. */
@@ -9,20 +9,20 @@ function isBinary(buf: Buffer): boolean {
   return buf.subarray(0, 8000).includes(0);
 }
 
-function mergedContent(ov: OverlayFs, path: string): Buffer | undefined {
-  const e = ov.resolvePath(path);
+function mergedContent(ov: OverlayChanges, path: string): Buffer | undefined {
+  const e = ov.resolve(path);
   if (!e) return undefined;
-  return ov.read(e.node.ino, 0, e.attr.size);
+  return ov.merged.read(e.node.ino, 0, e.attr.size);
 }
 
-function baseContent(ov: OverlayFs, path: string): Buffer | undefined {
+function baseContent(ov: OverlayChanges, path: string): Buffer | undefined {
   const st = ov.base.lstat(path);
   if (!st || !st.isFile()) return undefined;
   return ov.base.read(path, 0, Number(st.size));
 }
 
 /** A unified diff (git style headers) of one regular-file change; '' for other types. */
-export function patchOf(ov: OverlayFs, change: Change): string {
+export function patchOf(ov: OverlayChanges, change: Change): string {
   if (change.type !== 'file' && change.oldType !== 'file') return '';
   if ((change.size ?? 0) > MAX_PATCH_BYTES || (change.oldSize ?? 0) > MAX_PATCH_BYTES) {
     return `diff --agentfs a${change.path} b${change.path}\nFile too large for a patch (${change.oldSize ?? 0} -> ${change.size ?? 0} bytes)\n`;

@@ -3,6 +3,10 @@ import { FsError } from '../errors.js';
 import type { FileSystem, Timespec } from '../types.js';
 import { ROOT_CALLER, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG } from '../types.js';
 import type { BaseReader } from './base.js';
+import type { Node } from './inodes.js';
+import type { MergedLookup } from './lookup.js';
+import type { OverlayParts } from './parts.js';
+import type { OverlayTransactions } from './transaction.js';
 
 const COPY_CHUNK = 1 << 20;
 
@@ -63,4 +67,43 @@ export function copyUpEntry(
     if (got !== Number(st.size)) throw new FsError('EIO', 'copy-up', basePath, 'base file changed size during copy-up');
   }
   return ino;
+}
+
+/** Copy-up: a node of the merged view gets its delta inode (copied from the base first if need be). */
+export class CopyUp {
+  constructor(
+    private readonly o: OverlayParts,
+    private readonly lookup: MergedLookup,
+    private readonly tx: OverlayTransactions,
+  ) {}
+
+  /** The node's delta inode, copying it (and its parent directories) up from the base first. */
+  ensureDelta(node: Node, keepBytes = Infinity): number {
+    if (node.delta !== undefined) return node.delta;
+    if (!node.parent) throw new FsError('ESTALE', 'copy-up', undefined, 'no parent known for this inode');
+    const parentDelta = this.ensureDelta(node.parent);
+    const { base, origins } = this.o;
+    const bp = this.o.paths.basePathOf(node);
+    const st = bp === null ? undefined : base.lstat(bp);
+    if (!st || bp === null) throw new FsError('ESTALE', 'copy-up', this.o.paths.pathOf(node), 'the base file is gone');
+    const d = this.tx.run(() => {
+      // Another process (a second mount, the CLI) may have copied it up since this node was
+      // seen: use that copy; a second copy-up would fail (EEXIST) or shadow its changes.
+      const theirs = this.lookup.deltaChild(parentDelta, node.name);
+      if (theirs !== undefined && origins.baseIno(theirs) === node.baseIno) return theirs;
+      const ino = copyUpEntry(this.o.delta, base, bp, st, parentDelta, node.name, keepBytes);
+      origins.record(ino, bp, st);
+      return ino;
+    });
+    this.adopted(node, d);
+    for (; node.baseOpens > 0; node.baseOpens--) this.o.delta.open(d, 2);
+    base.forget(bp);
+    return d;
+  }
+
+  /** The node now lives in the delta as `deltaIno` (undone if the transaction fails). */
+  adopted(node: Node, deltaIno: number): void {
+    this.o.nodes.setDelta(node, deltaIno);
+    this.tx.copiedUp(node);
+  }
 }

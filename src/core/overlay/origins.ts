@@ -68,13 +68,9 @@ export class Origins {
     }
   }
 
-  clearRedirect(deltaIno: number): void {
-    this.store.stmt('DELETE FROM agentfs_overlay_dir WHERE delta_ino = ?').run(deltaIno);
+  /** Every directory redirect (see redirect). */
+  redirects(): { deltaIno: number; basePath: string | null }[] {
+    const rows = this.store.stmt('SELECT delta_ino, base_path FROM agentfs_overlay_dir').all() as { delta_ino: number; base_path: string | null }[];
+    return rows.map((r) => ({ deltaIno: r.delta_ino, basePath: r.base_path }));
   }
-}
-
-export function redirectRows(store: Store): { deltaIno: number; basePath: string | null }[] {
-  return (store.stmt('SELECT delta_ino, base_path FROM agentfs_overlay_dir').all() as { delta_ino: number; base_path: string | null }[]).map(
-    (r) => ({ deltaIno: r.delta_ino, basePath: r.base_path }),
-  );
 }

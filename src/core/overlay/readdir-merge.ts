@@ -1,5 +1,8 @@
-import type { DirEntry } from '../types.js';
-import type { BaseEntry } from './base.js';
+import type { DirEntry, DirEntryPlus } from '../types.js';
+import { attrOfStats, join, type BaseEntry } from './base.js';
+import type { Node } from './inodes.js';
+import type { MergedLookup } from './lookup.js';
+import type { OverlayParts } from './parts.js';
 
 /** Cookies at or above this continue in the base listing; below it they are delta cookies. */
 export const BASE_COOKIE = 2 ** 49;
@@ -24,4 +27,70 @@ export function baseEntriesFrom(
     out.push({ name: e.name, ino: inoOf(e), mode: e.mode, offset: BASE_COOKIE + i + 1 });
   }
   return out;
+}
+
+/** Listing a directory of the merged view: the delta's entries first, then the base's. */
+export class MergedDirs {
+  constructor(
+    private readonly o: OverlayParts,
+    private readonly lookup: MergedLookup,
+  ) {}
+
+  readdir(dir: Node, offset: number, limitArg: number): DirEntry[] {
+    const limit = limitArg < 0 ? Infinity : limitArg;
+    const out: DirEntry[] = [];
+    if (dir.delta !== undefined && offset < BASE_COOKIE) {
+      // every ino handed out is one the other calls take (the contract): register the nodes
+      for (const e of this.o.delta.readdir(dir.delta, offset, limit === Infinity ? -1 : limit)) {
+        out.push({ ...e, ino: this.lookup.nodeForDelta(e.ino, e.mode, dir, e.name).ino });
+      }
+      if (out.length >= limit) return out;
+    }
+    const { path, base } = this.o.paths.of(dir);
+    if (base === null) return out;
+    const whiteouts = this.o.whiteouts.namesIn(path);
+    const deltaDir = dir.delta;
+    const more = baseEntriesFrom(
+      this.o.base.list(base),
+      offset,
+      limit - out.length,
+      (name) =>
+        whiteouts.has(name) ||
+        this.o.paths.isHidden(join(base, name)) ||
+        (deltaDir !== undefined && this.lookup.deltaChild(deltaDir, name) !== undefined),
+      (e) => this.lookup.baseNode(e.stats, dir, e.name).ino,
+    );
+    for (const e of more) out.push(e);
+    return out;
+  }
+
+  readdirPlus(dir: Node, offset: number, limit: number): DirEntryPlus[] {
+    const out: DirEntryPlus[] = [];
+    const base = this.o.paths.basePathOf(dir);
+    // Base entries come with the lstat of a listing at most a second old (relisted otherwise):
+    // the same staleness the kernel's attribute cache allows.
+    const listed = base !== null ? this.o.base.list(base, 1000) : [];
+    for (const e of this.readdir(dir, offset, limit)) {
+      const b = e.offset >= BASE_COOKIE ? listed[e.offset - BASE_COOKIE - 1] : undefined;
+      if (b && b.name === e.name) {
+        const node = this.lookup.baseNode(b.stats, dir, e.name);
+        if (node.delta === undefined) {
+          b.attr ??= attrOfStats(b.stats, node.ino);
+          out.push({ ...e, ino: node.ino, attr: { ...b.attr } });
+          continue;
+        }
+      }
+      const found = this.lookup.find(dir, e.name);
+      if (found) out.push({ ...e, ino: found.attr.ino, attr: found.attr });
+    }
+    return out;
+  }
+
+  /** rmdir's and rename's test: no entry shows, and the base layer holds no entries left out. */
+  isEmpty(dir: Node): boolean {
+    if (this.readdir(dir, 0, 1).length) return false;
+    // host entries the view leaves out (see BaseReader.hasUnnamed) still make it non-empty
+    const bp = this.o.paths.basePathOf(dir);
+    return !(bp !== null && this.o.base.hasUnnamed(bp));
+  }
 }

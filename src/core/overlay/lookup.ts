@@ -1,0 +1,142 @@
+import type { BigIntStats } from 'node:fs';
+import { FsError, isFsError } from '../errors.js';
+import { isDotName } from '../fs/names.js';
+import type { Attr } from '../types.js';
+import { S_IFDIR, S_IFMT } from '../types.js';
+import { attrOfStats, join } from './base.js';
+import { exposedDeltaIno, type Node } from './inodes.js';
+import type { OverlayParts } from './parts.js';
+
+/** An entry of the merged view: the node handed out for it and its attributes. */
+export interface Found {
+  node: Node;
+  attr: Attr;
+}
+
+/**
+ * Lookup in the merged view: delta entry, then whiteout (not found), then base. Every entry seen
+ * gets a node (its ino is the one the caller is given), placed where it was seen.
+ */
+export class MergedLookup {
+  constructor(private readonly o: OverlayParts) {}
+
+  /** The delta inode of deltaDir/name, through the delta's FileSystem interface. */
+  deltaChild(deltaDir: number, name: string): number | undefined {
+    if (isDotName(name)) return undefined; // never an entry (lookup would follow it)
+    try {
+      return this.o.delta.lookup(deltaDir, name).ino;
+    } catch (e) {
+      if (isFsError(e, 'ENOENT')) return undefined;
+      throw e;
+    }
+  }
+
+  dirNode(ino: number, syscall: string): Node {
+    const n = this.o.nodes.must(ino, syscall);
+    if ((n.type & S_IFMT) !== S_IFDIR) throw new FsError('ENOTDIR', syscall);
+    return n;
+  }
+
+  /** The entry `name` of a directory node in the merged view, or undefined. */
+  find(parent: Node, name: string): Found | undefined {
+    const { delta, paths } = this.o;
+    if (parent.delta !== undefined) {
+      const d = this.deltaChild(parent.delta, name);
+      if (d !== undefined) {
+        const attr = delta.getattr(d);
+        const node = this.nodeForDelta(d, attr.mode, parent, name);
+        return { node, attr: this.deltaAttr(node, attr) };
+      }
+    }
+    const { path, base } = paths.of(parent);
+    if (base === null) return undefined;
+    const bp = join(base, name);
+    if (paths.isHidden(bp)) return undefined;
+    if (this.o.whiteouts.has(join(path, name))) return undefined;
+    const st = this.o.base.lstat(bp);
+    if (!st) return undefined;
+    const node = this.baseNode(st, parent, name);
+    // a hard link of a file already copied up through another name: show the copy
+    if (node.delta !== undefined) return { node, attr: this.deltaAttr(node, delta.getattr(node.delta)) };
+    return { node, attr: attrOfStats(st, node.ino) };
+  }
+
+  /** The entry at an overlay path ('/a/b'), without following symlinks, or undefined. */
+  resolve(path: string): Found | undefined {
+    let cur: Found = { node: this.o.root, attr: this.attrOf(this.o.root) };
+    for (const part of path.split('/').filter(Boolean)) {
+      if ((cur.node.type & S_IFMT) !== S_IFDIR) return undefined;
+      const next = this.find(cur.node, part);
+      if (!next) return undefined;
+      cur = next;
+    }
+    return cur;
+  }
+
+  /** True when the base has an entry that would show at parent/name without a whiteout. */
+  baseHas(parent: Node, name: string): boolean {
+    const base = this.o.paths.basePathOf(parent);
+    if (base === null) return false;
+    const bp = join(base, name);
+    return !this.o.paths.isHidden(bp) && this.o.base.lstat(bp) !== undefined;
+  }
+
+  /** The node of a base entry seen at parent/name (created, or moved to where it was seen). */
+  baseNode(st: BigIntStats, parent: Node, name: string): Node {
+    const { nodes } = this.o;
+    const ino = Number(st.ino);
+    let node = nodes.get(ino);
+    if (!node || node === this.o.root) {
+      node = nodes.add({ ino, parent, name, type: Number(st.mode) & S_IFMT, baseIno: ino, baseOpens: 0 });
+    } else if (node.delta === undefined) {
+      if ((node.parent !== parent || node.name !== name) && (node.type & S_IFMT) === S_IFDIR) this.o.paths.invalidate();
+      node.parent = parent;
+      node.name = name;
+      node.type = Number(st.mode) & S_IFMT;
+    }
+    return node;
+  }
+
+  /** The node of a delta inode seen at parent/name (created, or moved to where it was seen). */
+  nodeForDelta(deltaIno: number, mode: number, parent: Node, name: string): Node {
+    const { nodes } = this.o;
+    let node = nodes.byDeltaIno(deltaIno);
+    if (!node) {
+      const ino = exposedDeltaIno(deltaIno, this.o.origins.baseIno(deltaIno));
+      const existing = nodes.get(ino);
+      if (existing && existing.delta === undefined && existing !== this.o.root) {
+        node = existing;
+        nodes.setDelta(node, deltaIno);
+      } else {
+        node = nodes.add({ ino, parent, name, type: mode & S_IFMT, delta: deltaIno, baseOpens: 0 });
+      }
+    }
+    if (node.parent !== parent || node.name !== name) {
+      node.parent = parent;
+      node.name = name;
+      if ((node.type & S_IFMT) === S_IFDIR) this.o.paths.invalidate();
+    }
+    node.type = mode & S_IFMT;
+    return node;
+  }
+
+  /** A delta attr as the merged view shows it (the node's ino; see the nlink note). */
+  deltaAttr(node: Node, attr: Attr): Attr {
+    attr.ino = node.ino;
+    // A directory merging with a base directory: its link count is unknown (find's leaf
+    // optimisation must not trust it), as btrfs reports.
+    if ((attr.mode & S_IFMT) === S_IFDIR && node !== this.o.root && node.parent) {
+      const base = this.o.paths.basePathOf(node);
+      if (base !== null && this.o.base.lstat(base)) attr.nlink = 1;
+    }
+    return attr;
+  }
+
+  attrOf(node: Node): Attr {
+    if (node.delta !== undefined) return this.deltaAttr(node, this.o.delta.getattr(node.delta));
+    const bp = this.o.paths.basePathOf(node);
+    const st = bp === null ? undefined : this.o.base.lstat(bp);
+    if (!st) throw new FsError('ESTALE', 'getattr', this.o.paths.pathOf(node), 'the base file is gone');
+    return attrOfStats(st, node.ino);
+  }
+}

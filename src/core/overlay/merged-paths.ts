@@ -1,0 +1,88 @@
+import { cycleError } from '../fs/paths.js';
+import { S_IFDIR, S_IFMT } from '../types.js';
+import { join } from './base.js';
+import type { Node } from './inodes.js';
+import type { Origins } from './origins.js';
+
+interface Placed {
+  gen: number;
+  /** path in the merged view ('/' for the root) */
+  path: string;
+  /** base path the node shows from, or null (opaque, or no base layer) */
+  base: string | null;
+}
+
+/**
+ * Where each node is: its path in the merged view and the base path it shows from. Cached per
+ * node until something moves a directory or changes its base layer (invalidate).
+ */
+export class MergedPaths {
+  private generation = 0;
+  private readonly cache = new WeakMap<Node, Placed>();
+  private readonly hidden: Set<string>;
+
+  constructor(
+    private readonly origins: Origins,
+    hide: readonly string[],
+  ) {
+    this.hidden = new Set(hide);
+  }
+
+  /** A directory moved or changed its base layer: every cached path may be wrong. */
+  invalidate(): void {
+    this.generation++;
+  }
+
+  /** Path of a node in the merged view ('/' for the root). */
+  pathOf(node: Node): string {
+    return this.of(node).path;
+  }
+
+  /** Base directory (or file) this node shows from the base, or null (opaque / no base layer). */
+  basePathOf(node: Node): string | null {
+    return this.of(node).base;
+  }
+
+  /** Whether a base path is kept out of the merged view. */
+  isHidden(basePath: string): boolean {
+    return this.hidden.size > 0 && this.hidden.has(basePath);
+  }
+
+  of(node: Node): { path: string; base: string | null } {
+    const hit = this.cache.get(node);
+    if (hit && hit.gen === this.generation) return hit;
+    // Up to the nearest node whose paths are known, iteratively (a deep tree needs no deep
+    // stack), then down again. A damaged delta (an entry leading back to a directory above)
+    // makes a loop of parents: ELOOP rather than endless recursion.
+    const chain: Node[] = [];
+    const seen = new Set<Node>();
+    let known: Placed | undefined;
+    for (let cur: Node | null = node; cur; cur = cur.parent) {
+      const cached = this.cache.get(cur);
+      if (cached && cached.gen === this.generation) {
+        known = cached;
+        break;
+      }
+      if (seen.has(cur)) throw cycleError(chain.map((n) => n.name).reverse().join('/'));
+      seen.add(cur);
+      chain.push(cur);
+    }
+    for (let i = chain.length - 1; i >= 0; i--) {
+      const n = chain[i]!;
+      let path: string;
+      let base: string | null;
+      if (!n.parent || !known) {
+        path = '/';
+        base = '/';
+      } else {
+        path = join(known.path, n.name);
+        const redirect = n.delta !== undefined && (n.type & S_IFMT) === S_IFDIR ? this.origins.redirect(n.delta) : undefined;
+        base = redirect !== undefined ? redirect : known.base === null ? null : join(known.base, n.name);
+        if (base !== null && this.isHidden(base)) base = null;
+      }
+      known = { gen: this.generation, path, base };
+      this.cache.set(n, known);
+    }
+    return known!;
+  }
+}

@@ -1,0 +1,27 @@
+import type { Store } from '../../store/index.js';
+import type { FileSystem } from '../types.js';
+import type { BaseReader } from './base.js';
+import type { NodeTable, Node } from './inodes.js';
+import type { MergedPaths } from './merged-paths.js';
+import type { Origins } from './origins.js';
+import type { Whiteouts } from './whiteouts.js';
+
+/** The delta: the FileSystem contract, plus the path of an inode (InodeFs has it). */
+export type DeltaFs = FileSystem & { pathOf(ino: number): string | undefined };
+
+/**
+ * What the overlay's modules share: the two layers, the overlay's own tables, and what it
+ * remembers in memory (the nodes it handed out, where they are).
+ */
+export interface OverlayParts {
+  readonly store: Store;
+  /** the writable layer, reached only through its FileSystem interface */
+  readonly delta: DeltaFs;
+  /** the read-only layer */
+  readonly base: BaseReader;
+  readonly whiteouts: Whiteouts;
+  readonly origins: Origins;
+  readonly nodes: NodeTable;
+  readonly paths: MergedPaths;
+  readonly root: Node;
+}

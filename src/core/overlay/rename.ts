@@ -1,0 +1,122 @@
+import { FsError } from '../errors.js';
+import { checkRenameArgs } from '../fs/names.js';
+import { RENAME_EXCHANGE, RENAME_NOREPLACE, S_IFDIR, S_IFMT, isDir } from '../types.js';
+import { join } from './base.js';
+import { copyUpEntry, type CopyUp } from './copy-up.js';
+import type { Node } from './inodes.js';
+import type { MergedLookup } from './lookup.js';
+import type { OverlayParts } from './parts.js';
+import type { MergedDirs } from './readdir-merge.js';
+import type { OverlayTransactions } from './transaction.js';
+
+/**
+ * rename in the merged view. A moved directory keeps showing the base directory it showed before
+ * (agentfs_overlay_dir), its whiteouts move along, and the place it left is whited out when the
+ * base has an entry there.
+ */
+export class OverlayRename {
+  constructor(
+    private readonly o: OverlayParts,
+    private readonly lookup: MergedLookup,
+    private readonly dirs: MergedDirs,
+    private readonly copyUp: CopyUp,
+    private readonly tx: OverlayTransactions,
+  ) {}
+
+  rename(parent: number, name: string, newParent: number, newName: string, flags: number): void {
+    checkRenameArgs(name, newName, flags);
+    const { lookup, o } = this;
+    const p = lookup.dirNode(parent, 'rename');
+    const q = lookup.dirNode(newParent, 'rename');
+    const src = lookup.find(p, name);
+    if (!src) throw new FsError('ENOENT', 'rename', name);
+    const dst = lookup.find(q, newName);
+    if (flags & RENAME_EXCHANGE) {
+      if (!dst) throw new FsError('ENOENT', 'rename', newName);
+      return this.exchange(p, name, src.node, q, newName, dst.node);
+    }
+    if (dst && dst.node === src.node) return; // same file (or hard links of it): nothing to do
+    if (flags & RENAME_NOREPLACE && dst) throw new FsError('EEXIST', 'rename', newName);
+    const srcDir = isDir(src.attr.mode);
+    if (dst) {
+      const dstDir = isDir(dst.attr.mode);
+      if (srcDir && !dstDir) throw new FsError('ENOTDIR', 'rename', newName);
+      if (!srcDir && dstDir) throw new FsError('EISDIR', 'rename', newName);
+      if (dstDir && !this.dirs.isEmpty(dst.node)) throw new FsError('ENOTEMPTY', 'rename', newName);
+    }
+    if (srcDir) {
+      for (let a: Node | null = q; a; a = a.parent) if (a === src.node) throw new FsError('EINVAL', 'rename', newName);
+    }
+    const from = join(o.paths.pathOf(p), name);
+    const to = join(o.paths.pathOf(q), newName);
+    const hideBase = lookup.baseHas(p, name);
+    this.tx.run(() => {
+      const qd = this.copyUp.ensureDelta(q);
+      if (dst && isDir(dst.attr.mode)) o.whiteouts.removeUnder(to);
+      if (srcDir) this.moveDir(p, name, src.node, qd, newName, dst?.node);
+      else {
+        const sd = this.copyUp.ensureDelta(src.node);
+        const pd = p.delta!;
+        if (lookup.deltaChild(pd, name) !== sd) throw new FsError('EXDEV', 'rename', name, 'hard link copied up under another name');
+        o.delta.rename(pd, name, qd, newName);
+      }
+      o.whiteouts.remove(to);
+      if (hideBase) o.whiteouts.add(from);
+      if (srcDir) o.whiteouts.moveUnder(from, to);
+    });
+    if (dst && dst.node !== src.node && isDir(dst.attr.mode)) o.nodes.delete(dst.node);
+    src.node.parent = q;
+    src.node.name = newName;
+    o.paths.invalidate();
+  }
+
+  /** Moves a directory; its base layer (if any) stays the base directory it showed before. */
+  private moveDir(p: Node, name: string, node: Node, qd: number, newName: string, dst: Node | undefined): void {
+    const { o } = this;
+    const bp = o.paths.basePathOf(node);
+    const bst = bp === null ? undefined : o.base.lstat(bp);
+    const baseDir = bst && (Number(bst.mode) & S_IFMT) === S_IFDIR ? bp : null;
+    if (node.delta !== undefined) {
+      o.origins.setRedirect(node.delta, baseDir);
+      o.delta.rename(p.delta!, name, qd, newName);
+      return;
+    }
+    // base-only directory: its delta copy is made directly at the new place
+    if (dst) {
+      const dd = this.lookup.deltaChild(qd, newName);
+      if (dd !== undefined) {
+        o.delta.rmdir(qd, newName);
+        o.origins.forget(dd);
+      }
+    }
+    if (!bst || bp === null) throw new FsError('ESTALE', 'rename', name, 'the base directory is gone');
+    const d = copyUpEntry(o.delta, o.base, bp, bst, qd, newName);
+    o.origins.record(d, bp, bst);
+    o.origins.setRedirect(d, bp);
+    this.copyUp.adopted(node, d);
+  }
+
+  private exchange(p: Node, name: string, a: Node, q: Node, newName: string, b: Node): void {
+    const { o } = this;
+    const pa = join(o.paths.pathOf(p), name);
+    const pb = join(o.paths.pathOf(q), newName);
+    this.tx.run(() => {
+      for (const n of [a, b]) {
+        const isD = (n.type & S_IFMT) === S_IFDIR;
+        const bp = isD ? o.paths.basePathOf(n) : null;
+        const d = this.copyUp.ensureDelta(n);
+        if (isD) {
+          const st = bp === null ? undefined : o.base.lstat(bp);
+          o.origins.setRedirect(d, st && (Number(st.mode) & S_IFMT) === S_IFDIR ? bp : null);
+        }
+      }
+      o.delta.rename(p.delta!, name, q.delta!, newName, RENAME_EXCHANGE);
+      const tmp = '/\u0001exchange';
+      o.whiteouts.moveUnder(pa, tmp);
+      o.whiteouts.moveUnder(pb, pa);
+      o.whiteouts.moveUnder(tmp, pb);
+    });
+    [a.parent, a.name, b.parent, b.name] = [q, newName, p, name];
+    o.paths.invalidate();
+  }
+}
