@@ -17,7 +17,8 @@ import {
   runtimeDir,
   writeRecord,
 } from '../../fuse/mounts.js';
-import { unmountPath, type FuseServer } from '../../fuse/server.js';
+import type { FuseServer } from '../../fuse/server.js';
+import { unmountPath } from '../../fuse/unmount.js';
 import { checkFuse } from '../../fuse/binding.js';
 import { isAlive } from '../../core/process-alive.js';
 import { UserError } from '../errors.js';
