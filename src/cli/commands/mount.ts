@@ -1,8 +1,5 @@
 import type { Command } from 'commander';
-import { spawn } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { resolve } from 'node:path';
 import { resolveAgent } from '../../sandbox/resolve.js';
 import { AGENT_ARG } from '../agent-arg.js';
 import { Agent } from '../../core/agent.js';
@@ -14,7 +11,6 @@ import {
   readRecord,
   recoverStale,
   removeRecord,
-  runtimeDir,
   writeRecord,
 } from '../../fuse/mounts.js';
 import type { FuseServer } from '../../fuse/server.js';
@@ -24,6 +20,7 @@ import { isAlive } from '../../core/process-alive.js';
 import { UserError } from '../errors.js';
 import { parseIntOption } from '../options.js';
 import { quoteName } from '../quote.js';
+import { removeEmptyLog, startDaemon, tellParent } from '../daemon.js';
 
 interface MountOptions {
   foreground?: boolean;
@@ -35,10 +32,6 @@ interface MountOptions {
   /** commander's negation of --no-journal: false when the flag is given */
   journal?: boolean;
 }
-
-/** The env variable through which a background parent hands its readiness pipe to the server. */
-const READY_FD_ENV = 'AGENTFS_MOUNT_READY_FD';
-const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'bin', 'agentfs.js');
 
 function parseId(value: string | undefined, flag: string): number | undefined {
   if (value === undefined) return undefined;
@@ -134,84 +127,16 @@ async function waitForExit(pid: number, timeoutMs: number): Promise<void> {
   while (isAlive(pid) && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
 }
 
-/** Starts `agentfs mount --foreground` detached and waits until it reports the mount ready. */
-async function startBackground(database: string, mountpoint: string, opts: MountOptions): Promise<number> {
-  const args = [CLI, 'mount', database, mountpoint, '--foreground'];
+/** Starts `agentfs mount --foreground` in the background and waits until it reports the mount ready. */
+function startBackground(database: string, mountpoint: string, opts: MountOptions): Promise<number> {
+  const args = ['mount', database, mountpoint, '--foreground'];
   if (opts.autoUnmount) args.push('--auto-unmount');
   if (opts.allowRoot) args.push('--allow-root');
   if (opts.allowOther) args.push('--allow-other');
   if (opts.uid !== undefined) args.push('--uid', opts.uid);
   if (opts.gid !== undefined) args.push('--gid', opts.gid);
   if (opts.journal === false) args.push('--no-journal');
-  mkdirSync(runtimeDir(), { recursive: true, mode: 0o700 });
-  const log = openSync(logFile(mountpoint), 'a');
-  const child = spawn(process.execPath, args, {
-    cwd: '/',
-    detached: true,
-    stdio: ['ignore', log, log, 'pipe'],
-    env: { ...process.env, [READY_FD_ENV]: '3' },
-  });
-  closeSync(log);
-  const pipe = child.stdio[3] as NodeJS.ReadableStream;
-  const answer = await new Promise<{ ok?: boolean; error?: string }>((resolveAnswer) => {
-    let text = '';
-    const timer = setTimeout(() => resolveAnswer({ error: 'the mount did not become ready within 30 s' }), 30_000);
-    pipe.on('data', (d: Buffer) => {
-      text += d.toString();
-      const nl = text.indexOf('\n');
-      if (nl >= 0) {
-        clearTimeout(timer);
-        try {
-          resolveAnswer(JSON.parse(text.slice(0, nl)) as { ok?: boolean; error?: string });
-        } catch {
-          resolveAnswer({ error: `unexpected answer from the mount server: ${text.slice(0, nl)}` });
-        }
-      }
-    });
-    child.on('exit', (code, signal) => {
-      clearTimeout(timer);
-      resolveAnswer({ error: `the mount server exited (${signal ?? `code ${code}`}): ${lastLine(logFile(mountpoint))}` });
-    });
-    child.on('error', (e) => resolveAnswer({ error: e.message }));
-  });
-  (pipe as unknown as { destroy(): void }).destroy();
-  if (!answer.ok) {
-    if (child.exitCode === null && child.pid) child.kill('SIGTERM');
-    throw new UserError(answer.error ?? 'the mount failed');
-  }
-  child.unref();
-  return child.pid!;
-}
-
-/** A server that said nothing leaves no log behind (one per mountpoint would pile up). */
-function removeEmptyLog(mountpoint: string): void {
-  try {
-    if (statSync(logFile(mountpoint)).size === 0) rmSync(logFile(mountpoint));
-  } catch {
-    /* none */
-  }
-}
-
-function lastLine(file: string): string {
-  try {
-    const lines = readFileSync(file, 'utf8').trim().split('\n');
-    return lines[lines.length - 1]?.replace(/^agentfs: /, '') || `see ${file}`;
-  } catch {
-    return `see ${file}`;
-  }
-}
-
-function tellParent(message: { ok?: boolean; error?: string }): void {
-  const fdText = process.env[READY_FD_ENV];
-  if (!fdText) return;
-  delete process.env[READY_FD_ENV];
-  const fd = Number(fdText);
-  try {
-    writeSync(fd, JSON.stringify(message) + '\n');
-    closeSync(fd);
-  } catch {
-    /* the parent went away */
-  }
+  return startDaemon(args, logFile(mountpoint));
 }
 
 /** Serves the mount in this process until it is unmounted or a signal arrives. */
@@ -244,7 +169,7 @@ async function serveForeground(
     cleaned = true;
     agent.close();
     removeRecord(mountpoint);
-    removeEmptyLog(mountpoint);
+    removeEmptyLog(logFile(mountpoint));
   };
   const stopSignals = installSignalHandlers(server, cleanup);
   tellParent({ ok: true });
