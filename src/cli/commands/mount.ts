@@ -21,6 +21,7 @@ import { UserError } from '../errors.js';
 import { parseIntOption } from '../options.js';
 import { quoteName } from '../quote.js';
 import { removeEmptyLog, startDaemon, tellParent } from '../daemon.js';
+import { onStopSignal } from '../../platform/signals.js';
 
 interface MountOptions {
   foreground?: boolean;
@@ -182,37 +183,20 @@ async function serveForeground(
 }
 
 /**
- * SIGINT/SIGTERM/SIGHUP unmount cleanly, lazily if the mount is busy. Files still open on a
- * lazily detached mount must not keep the server forever: after a grace period it closes the
- * database and exits, which aborts the connection (remaining users get errors, not hangs).
+ * SIGINT/SIGTERM/SIGHUP unmount cleanly, lazily if the mount is busy; further signals are
+ * ignored meanwhile. Files still open on a lazily detached mount must not keep the server
+ * forever: after a grace period it closes the database and exits, which aborts the connection
+ * (remaining users get errors, not hangs).
  */
 function installSignalHandlers(server: FuseServer, cleanup: () => void): () => void {
-  let stopping = false;
-  const onSignal = (signal: NodeJS.Signals): void => {
-    if (stopping) return;
-    stopping = true;
-    void (async () => {
-      try {
-        await server.unmount();
-        return;
-      } catch {
-        /* busy: detach lazily below */
-      }
-      try {
-        await server.unmount({ lazy: true, graceMs: 5000 });
-      } catch {
-        /* already unmounted */
-      }
-      if (!server.isClosed) {
+  return onStopSignal(
+    (signal) =>
+      void server.stop(5000).then((ended) => {
+        if (ended) return;
         console.error(`agentfs mount: ${signal}: the mount was still in use after 5 s; exiting`);
         cleanup();
         process.exit(0);
-      }
-    })();
-  };
-  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
-  for (const s of signals) process.on(s, onSignal);
-  return () => {
-    for (const s of signals) process.off(s, onSignal);
-  };
+      }),
+    { again: 'ignore' },
+  );
 }
