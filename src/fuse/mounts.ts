@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync
 import { stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { unmountPath } from './server.js';
+import { unmountPath } from './unmount.js';
 import { isAlive, processInfo } from '../core/process-alive.js';
 
 export const FSTYPE = 'fuse.agentfs';

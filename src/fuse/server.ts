@@ -1,16 +1,23 @@
 /**
  * Serves any FileSystem (src/core/types.ts) as a real mount through the native libfuse 3
- * low-level binding. Requests arrive in bursts and are answered as they are served; changes
- * are grouped into one storage transaction per few milliseconds (group commit), and fsync is
- * the durability point: it commits and syncs before it answers.
+ * low-level binding: mounts, dispatches each request to its handler and sends the reply, and
+ * ends the session. Requests arrive in bursts and are answered as they are served; changes are
+ * grouped into one storage transaction per few milliseconds (group-commit.ts), outside changes
+ * drop the kernel's caches (change-watcher.ts), and fsync is the durability point: it commits
+ * and syncs before it answers.
  */
-import { spawn } from 'node:child_process';
 import { constants as osConstants } from 'node:os';
 import { errnoOf, isFsError } from '../core/errors.js';
 import type { FileSystem } from '../core/types.js';
-import { checkFuse, decodeRequest, fusermountPath, loadBinding, mountFailureHint, Op, type FuseRequest, type NativeBinding, type RawRequest, type SessionHandle } from './binding.js';
+import { checkFuse, decodeRequest, loadBinding, mountFailureHint, Op, type FuseRequest, type NativeBinding, type RawRequest, type SessionHandle } from './binding.js';
+import { watchChanges } from './change-watcher.js';
+import { GROUP_COMMIT_MS, GroupCommitter, type GroupCommit } from './group-commit.js';
 import { HANDLERS, MUTATING, SYNCING } from './handlers/index.js';
 import { ServeState, type CacheTimeouts, type Reply } from './state.js';
+import { RequestStats } from './stats.js';
+import { unmountPath } from './unmount.js';
+
+export type { GroupCommit } from './group-commit.js';
 
 export interface FuseMountOptions {
   /**
@@ -60,38 +67,10 @@ const ENOSYS = osConstants.errno.ENOSYS;
 const EIO = osConstants.errno.EIO;
 const ENOSPC = osConstants.errno.ENOSPC;
 
-/** Opens and commits a transaction that spans several requests (Store.beginBatch/commitBatch). */
-export interface GroupCommit {
-  /** false when a transaction is already open (nothing was opened) */
-  begin(): boolean;
-  commit(): void;
-  /** bytes the storage can still grow by (free space of its filesystem); see lowOnSpace */
-  room?(): number;
-}
-
-const GROUP_COMMIT_MS = 10;
-/**
- * Below this much free space (after what the open group may still need) changes are committed
- * before they are answered: a group commit that fails for lack of space would lose writes that
- * were already acknowledged, while a change committed alone fails with ENOSPC to its caller.
- */
-const LOW_SPACE = 64 << 20;
-/** A stored 4 KiB chunk costs about two pages in the WAL and two in the database at checkpoint. */
-const SPACE_PER_BYTE = 3;
-/**
- * Writes that would leave less than this free are refused with ENOSPC before SQLite runs out:
- * deleting needs room too (the WAL takes the freed pages first), and `rm` must work on a full disk.
- */
-const RESERVE = 8 << 20;
-const ROOM_POLL_MS = 50;
-/** commit early after this much written data, to keep the open transaction small */
-const GROUP_MAX_BYTES = 64 << 20;
-
 /** Long lifetimes are safe: changes through the mount keep the kernel's caches right, and outside
  * changes (changeCounter) drop them. Without a changeCounter the lifetimes are 1 s. */
 export const DEFAULT_TIMEOUTS: CacheTimeouts = { entry: 60, attr: 60, negative: 0 };
 const UNWATCHED_TIMEOUTS: CacheTimeouts = { entry: 1, attr: 1, negative: 0 };
-const WATCH_MS = 100;
 
 export class FuseServer {
   readonly mountpoint: string;
@@ -108,9 +87,9 @@ export class FuseServer {
   private readyPromise: Promise<void>;
   private resolveClosed!: () => void;
   private ended = false;
-  private groupOpen = false;
-  private groupBytes = 0;
-  private groupTimer: NodeJS.Timeout | undefined;
+  private readonly group: GroupCommitter;
+  private stopWatching: (() => void) | undefined;
+  private readonly stats = RequestStats.fromEnv();
 
   private constructor(fs: FileSystem, mountpoint: string, options: FuseMountOptions) {
     this.native = loadBinding();
@@ -121,6 +100,7 @@ export class FuseServer {
     this.state.watched = options.changeCounter !== undefined;
     const c = options.cacheReaddir;
     this.state.listingMaxAgeS = typeof c === 'number' && c > 0 ? c : c === true && this.state.watched ? Infinity : 0;
+    this.group = new GroupCommitter(options.groupCommit, options.groupCommitMs ?? GROUP_COMMIT_MS, (e) => this.report(e, -1));
     this.closed = new Promise((resolve) => (this.resolveClosed = resolve));
     this.readyPromise = new Promise((resolve, reject) => (this.ready = { resolve, reject }));
   }
@@ -163,110 +143,34 @@ export class FuseServer {
       if (op === Op.INIT) {
         const { maxWrite, protoMajor, protoMinor, writeback, readdirplus } = req;
         this.info = { maxWrite, proto: `${protoMajor}.${protoMinor}`, writeback, readdirplus };
-        this.watchOutsideChanges();
+        if (this.options.changeCounter) this.stopWatching = watchChanges(this.options.changeCounter, () => this.state.invalidateAll());
         this.ready.resolve();
       } else if (op === Op.EXIT) {
-        this.commit();
+        this.group.commit();
         this.finish();
       } else if (SYNCING.has(op)) {
         // the durability point: everything acknowledged so far is committed, then synced
-        this.commit();
-        if (this.lostError) {
-          // a group commit failed after its writes were answered: the next fsync says so (once)
-          const errno = this.lostError;
-          this.lostError = 0;
-          this.safeReply(req.id, () => this.native.replyErr(req.id, errno));
-        } else this.runOne(req)();
+        this.group.commit();
+        // a group commit failed after its writes were answered: the next fsync says so (once)
+        const lost = this.group.takeLostError();
+        if (lost) this.safeReply(req.id, () => this.native.replyErr(req.id, lost));
+        else this.runOne(req)();
       } else {
         if (MUTATING.has(op)) {
           const incoming = op === Op.WRITE ? req.data.length : 0;
-          if (this.lowOnSpace(incoming)) {
+          if (this.group.lowOnSpace(incoming)) {
             // alone and committed before the reply, so a full disk fails this request, not a group
-            this.commit();
-            if (incoming > 0 && this.room - this.roomUsed * SPACE_PER_BYTE < RESERVE) {
-              this.roomUsed -= incoming;
-              this.safeReply(req.id, () => this.native.replyErr(req.id, ENOSPC));
-            } else this.runOne(req)();
+            this.group.commit();
+            if (this.group.refuses(incoming)) this.safeReply(req.id, () => this.native.replyErr(req.id, ENOSPC));
+            else this.runOne(req)();
             continue;
           }
-          this.openGroup();
+          this.group.begin();
         }
         this.runOne(req)();
-        if (op === Op.WRITE && this.groupOpen) {
-          this.groupBytes += req.data.length;
-          if (this.groupBytes >= GROUP_MAX_BYTES) this.commit();
-        }
+        if (op === Op.WRITE) this.group.wrote(req.data.length);
       }
     }
-  }
-
-  private watchTimer: NodeJS.Timeout | undefined;
-
-  private watchOutsideChanges(): void {
-    const counter = this.options.changeCounter;
-    if (!counter) return;
-    let last = counter();
-    this.watchTimer = setInterval(() => {
-      let now: number;
-      try {
-        now = counter();
-      } catch {
-        return;
-      }
-      if (now !== last) {
-        last = now;
-        this.state.invalidateAll();
-      }
-    }, WATCH_MS);
-    this.watchTimer.unref();
-  }
-
-  /** Starts a group commit unless one is open: changes of the next few ms share one commit. */
-  private openGroup(): void {
-    const g = this.options.groupCommit;
-    if (!g || this.groupOpen) return;
-    if (!g.begin()) return;
-    this.groupOpen = true;
-    this.groupTimer = setTimeout(() => this.commit(), this.options.groupCommitMs ?? GROUP_COMMIT_MS);
-  }
-
-  /** Commits the open group. Its replies went out already; a failed commit can only be reported. */
-  private commit(): void {
-    if (!this.groupOpen) return;
-    this.groupOpen = false;
-    this.groupBytes = 0;
-    if (this.groupTimer) clearTimeout(this.groupTimer);
-    this.groupTimer = undefined;
-    try {
-      this.options.groupCommit!.commit();
-    } catch (e) {
-      this.lostError = errnoOf(e);
-      this.report(e, -1);
-    }
-  }
-
-  /** errno of a failed group commit not yet reported to an fsync (0: none) */
-  private lostError = 0;
-  private room = Infinity;
-  private roomAt = 0;
-  private roomUsed = 0;
-
-  /** The storage is close to full (free space polled every 50 ms, minus what was written since). */
-  private lowOnSpace(incoming: number): boolean {
-    const g = this.options.groupCommit;
-    if (!g?.room) return false;
-    const now = Date.now();
-    if (now - this.roomAt >= ROOM_POLL_MS) {
-      try {
-        this.room = g.room();
-      } catch {
-        this.room = Infinity;
-      }
-      this.roomAt = now;
-      this.roomUsed = 0;
-    }
-    this.roomUsed += incoming;
-    return this.room - (this.roomUsed + this.groupBytes) * SPACE_PER_BYTE < LOW_SPACE;
   }
 
   /** Serves one request; returns its reply (an error reply when the operation failed). */
@@ -274,18 +178,11 @@ export class FuseServer {
     if (this.stats) {
       const t = performance.now();
       const reply = this.serve(req);
-      const entry = this.stats.get(req.op) ?? { count: 0, ms: 0, bytes: 0 };
-      entry.count++;
-      entry.ms += performance.now() - t;
-      if (req.op === Op.WRITE) entry.bytes += req.data.length;
-      this.stats.set(req.op, entry);
+      this.stats.add(req.op, performance.now() - t, req.op === Op.WRITE ? req.data.length : 0);
       return reply;
     }
     return this.serve(req);
   }
-
-  /** Per-request counts and time (AGENTFS_FUSE_STATS=1), printed to stderr when the session ends. */
-  private readonly stats = process.env.AGENTFS_FUSE_STATS ? new Map<number, { count: number; ms: number; bytes: number }>() : undefined;
 
   private serve(req: FuseRequest): Reply {
     const handler = HANDLERS.get(req.op);
@@ -322,13 +219,8 @@ export class FuseServer {
   private finish(): void {
     if (this.ended) return;
     this.ended = true;
-    if (this.watchTimer) clearInterval(this.watchTimer);
-    if (this.stats) {
-      const names = new Map(Object.entries(Op).map(([k, v]) => [v as number, k]));
-      for (const [op, e] of this.stats) {
-        console.error(`fuse ${names.get(op)}: ${e.count} requests, ${e.ms.toFixed(0)} ms${e.bytes ? `, ${(e.bytes / e.count / 1024).toFixed(0)} KiB avg` : ''}`);
-      }
-    }
+    this.stopWatching?.();
+    this.stats?.print();
     if (this.handle) this.native.destroy(this.handle);
     this.ready.reject(new Error(`the FUSE session on ${this.mountpoint} ended before it was ready`));
     this.resolveClosed();
@@ -355,6 +247,25 @@ export class FuseServer {
   }
 
   /**
+   * Unmounts; if the mount is busy, detaches it lazily and gives its users graceMs to let go,
+   * then abandons the session. Resolves whether the session ended.
+   */
+  async stop(graceMs: number): Promise<boolean> {
+    try {
+      await this.unmount();
+      return true;
+    } catch {
+      /* busy: detach lazily below */
+    }
+    try {
+      await this.unmount({ lazy: true, graceMs });
+    } catch {
+      /* already unmounted */
+    }
+    return this.ended;
+  }
+
+  /**
    * Stops this session from keeping the process alive. Used when a lazily detached mount is
    * still in use at exit: the process ends, its /dev/fuse descriptor closes, and the kernel
    * aborts the connection, so remaining users get ENOTCONN rather than a hang.
@@ -367,31 +278,4 @@ export class FuseServer {
 /** Commas and backslashes in -o values are escaped for libfuse's option parser. */
 function escapeOpt(opt: string): string {
   return opt.replace(/[\\,]/g, (c) => `\\${c}`);
-}
-
-/** Unmounts a FUSE mountpoint: umount2(2) as root, fusermount3 otherwise. Throws on failure. */
-export async function unmountPath(mountpoint: string, lazy: boolean, native: NativeBinding = loadBinding()): Promise<void> {
-  if (typeof process.getuid === 'function' && process.getuid() === 0) {
-    const err = native.umount(mountpoint, lazy);
-    if (err === 0) return;
-    throw Object.assign(new Error(`cannot unmount ${mountpoint}: ${errnoName(err)}`), { errno: err, code: errnoName(err) });
-  }
-  await new Promise<void>((resolve, reject) => {
-    const child = spawn(fusermountPath() ?? 'fusermount3', ['-u', ...(lazy ? ['-z'] : []), '--', mountpoint], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let err = '';
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      if (code === 0) resolve();
-      else {
-        const busy = /busy/i.test(err);
-        reject(Object.assign(new Error(`cannot unmount ${mountpoint}: ${err.trim() || `fusermount3 exited with ${code}`}`), busy ? { code: 'EBUSY' } : {}));
-      }
-    });
-  });
-}
-
-function errnoName(n: number): string {
-  for (const [name, value] of Object.entries(osConstants.errno)) if (value === n) return name;
-  return `errno ${n}`;
 }

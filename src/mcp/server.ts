@@ -11,6 +11,7 @@ import type { Agent } from '../core/agent.js';
 import { CallRecorder, errorMessage } from './recorder.js';
 import { MCP_TOOL_NAMES, selectTools, type McpTool } from './tools.js';
 import { LineStdioTransport } from './line-transport.js';
+import { onStopSignal } from '../platform/signals.js';
 
 const pkg = createRequire(import.meta.url)('../../package.json') as { version: string };
 
@@ -122,16 +123,12 @@ export async function serveStdio(agent: Agent, options: AgentMcpServerOptions = 
   const stop = () => void server.close().catch(() => undefined);
   process.stdin.once('end', stop);
   process.stdin.once('close', stop);
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
-  process.once('SIGHUP', stop);
+  const removeHandlers = onStopSignal(stop);
   try {
     await closed;
   } finally {
     process.stdin.off('end', stop);
     process.stdin.off('close', stop);
-    process.off('SIGINT', stop);
-    process.off('SIGTERM', stop);
-    process.off('SIGHUP', stop);
+    removeHandlers();
   }
 }

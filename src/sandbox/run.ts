@@ -8,7 +8,7 @@ import { freeBytes } from '../core/fs/index.js';
 import { startCommandCall, type CommandCall } from '../core/tools/index.js';
 import { Store, validateId } from '../store/index.js';
 import { checkFuse, FuseServer } from '../fuse/index.js';
-import { untilExit } from './child-signals.js';
+import { untilSandboxExit } from './child-signals.js';
 import { allowProblem, defaultAllows, resolveAllows } from './allow.js';
 import { checkNamespaces, launcherArgs, launcherPath } from './launcher.js';
 import {
@@ -199,7 +199,7 @@ function isUnder(path: string, dir: string): boolean {
 
 /** Runs the launcher with the terminal; passes on signals sent to this process. */
 function launch(launcher: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
-  return untilExit(spawn(launcher, args, { stdio: 'inherit', env }));
+  return untilSandboxExit(spawn(launcher, args, { stdio: 'inherit', env }));
 }
 
 /** The first run of a session serves its overlay until every run that joined it is done. */

@@ -1,13 +1,14 @@
 import type { Command } from 'commander';
 import { spawn } from 'node:child_process';
 import { accessSync, constants as fsConstants, mkdtempSync, rmdirSync } from 'node:fs';
-import { constants as osConstants, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { resolveAgent } from '../../sandbox/resolve.js';
 import { AGENT_ARG } from '../agent-arg.js';
 import { mountAgent, MountError } from '../../fuse/agent-mount.js';
 import { checkFuse } from '../../fuse/binding.js';
 import { UserError } from '../errors.js';
+import { exitStatus, STOP_SIGNALS, untilExit } from '../../platform/signals.js';
 
 export interface ExecOptions {
   /** report every file as owned by this uid / gid */
@@ -60,17 +61,9 @@ export async function execInAgent(dbPathOrId: string, argv: string[], options: E
   try {
     return await runIn(mountpoint, argv);
   } finally {
-    try {
-      await server.unmount();
-    } catch {
-      // something the command left behind still uses the mount: detach it, and end the
-      // session ourselves if it does not end by itself
-      try {
-        await server.unmount({ lazy: true, graceMs: 2000 });
-      } catch {
-        /* gone already */
-      }
-    }
+    // something the command left behind may still use the mount: then it is detached, and the
+    // session ended by us if it does not end by itself
+    await server.stop(2000);
     agent.close();
     try {
       rmdirSync(mountpoint);
@@ -80,40 +73,22 @@ export async function execInAgent(dbPathOrId: string, argv: string[], options: E
   }
 }
 
-function runIn(cwd: string, argv: string[]): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const cmd = argv[0]!;
-    // Never spawn with cwd on the mount: the child would chdir before exec, while this process
-    // (the server) waits for that exec, and nobody would answer the chdir. A shell changes
-    // directory after exec instead, then becomes the command.
-    const child = spawn('/bin/sh', ['-c', 'cd "$1" || exit 126; shift; exec "$@"', 'agentfs-exec', cwd, ...argv], {
-      stdio: 'inherit',
-    });
-    // Like a shell: the terminal's Ctrl-C reaches the child (same process group); we wait for
-    // it, and pass on a SIGTERM sent to us.
-    const ignore = (): void => undefined;
-    const forward = (signal: NodeJS.Signals): void => {
-      child.kill(signal);
-    };
-    process.on('SIGINT', ignore);
-    process.on('SIGTERM', forward);
-    process.on('SIGHUP', forward);
-    const done = (): void => {
-      process.off('SIGINT', ignore);
-      process.off('SIGTERM', forward);
-      process.off('SIGHUP', forward);
-    };
-    child.on('error', (e: NodeJS.ErrnoException) => {
-      done();
-      if (e.code === 'ENOENT') reject(new UserError(`${cmd}: command not found`, 'command-not-found'));
-      else reject(new UserError(`${cmd}: ${e.message}`, 'not-executable'));
-    });
-    child.on('exit', (code, signal) => {
-      done();
-      if (signal) resolve(128 + ((osConstants.signals as Record<string, number>)[signal] ?? 0));
-      else resolve(code ?? 1);
-    });
+async function runIn(cwd: string, argv: string[]): Promise<number> {
+  const cmd = argv[0]!;
+  // Never spawn with cwd on the mount: the child would chdir before exec, while this process
+  // (the server) waits for that exec, and nobody would answer the chdir. A shell changes
+  // directory after exec instead, then becomes the command.
+  const child = spawn('/bin/sh', ['-c', 'cd "$1" || exit 126; shift; exec "$@"', 'agentfs-exec', cwd, ...argv], {
+    stdio: 'inherit',
   });
+  try {
+    // Like a shell: the terminal's Ctrl-C reaches the child (same process group); we wait for
+    // it, and pass on a SIGTERM or SIGHUP sent to us.
+    return exitStatus(await untilExit(child, STOP_SIGNALS, { pass: (signal) => signal !== 'SIGINT' }));
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new UserError(`${cmd}: command not found`, 'command-not-found');
+    throw new UserError(`${cmd}: ${(e as Error).message}`, 'not-executable');
+  }
 }
 
 function onPath(cmd: string): boolean {

@@ -1,8 +1,5 @@
 import type { Command } from 'commander';
-import { spawn } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { resolve } from 'node:path';
 import { resolveAgent } from '../../sandbox/resolve.js';
 import { AGENT_ARG } from '../agent-arg.js';
 import { Agent } from '../../core/agent.js';
@@ -14,15 +11,17 @@ import {
   readRecord,
   recoverStale,
   removeRecord,
-  runtimeDir,
   writeRecord,
 } from '../../fuse/mounts.js';
-import { unmountPath, type FuseServer } from '../../fuse/server.js';
+import type { FuseServer } from '../../fuse/server.js';
+import { unmountPath } from '../../fuse/unmount.js';
 import { checkFuse } from '../../fuse/binding.js';
 import { isAlive } from '../../core/process-alive.js';
 import { UserError } from '../errors.js';
 import { parseIntOption } from '../options.js';
 import { quoteName } from '../quote.js';
+import { removeEmptyLog, startDaemon, tellParent } from '../daemon.js';
+import { onStopSignal } from '../../platform/signals.js';
 
 interface MountOptions {
   foreground?: boolean;
@@ -34,10 +33,6 @@ interface MountOptions {
   /** commander's negation of --no-journal: false when the flag is given */
   journal?: boolean;
 }
-
-/** The env variable through which a background parent hands its readiness pipe to the server. */
-const READY_FD_ENV = 'AGENTFS_MOUNT_READY_FD';
-const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'bin', 'agentfs.js');
 
 function parseId(value: string | undefined, flag: string): number | undefined {
   if (value === undefined) return undefined;
@@ -133,84 +128,16 @@ async function waitForExit(pid: number, timeoutMs: number): Promise<void> {
   while (isAlive(pid) && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
 }
 
-/** Starts `agentfs mount --foreground` detached and waits until it reports the mount ready. */
-async function startBackground(database: string, mountpoint: string, opts: MountOptions): Promise<number> {
-  const args = [CLI, 'mount', database, mountpoint, '--foreground'];
+/** Starts `agentfs mount --foreground` in the background and waits until it reports the mount ready. */
+function startBackground(database: string, mountpoint: string, opts: MountOptions): Promise<number> {
+  const args = ['mount', database, mountpoint, '--foreground'];
   if (opts.autoUnmount) args.push('--auto-unmount');
   if (opts.allowRoot) args.push('--allow-root');
   if (opts.allowOther) args.push('--allow-other');
   if (opts.uid !== undefined) args.push('--uid', opts.uid);
   if (opts.gid !== undefined) args.push('--gid', opts.gid);
   if (opts.journal === false) args.push('--no-journal');
-  mkdirSync(runtimeDir(), { recursive: true, mode: 0o700 });
-  const log = openSync(logFile(mountpoint), 'a');
-  const child = spawn(process.execPath, args, {
-    cwd: '/',
-    detached: true,
-    stdio: ['ignore', log, log, 'pipe'],
-    env: { ...process.env, [READY_FD_ENV]: '3' },
-  });
-  closeSync(log);
-  const pipe = child.stdio[3] as NodeJS.ReadableStream;
-  const answer = await new Promise<{ ok?: boolean; error?: string }>((resolveAnswer) => {
-    let text = '';
-    const timer = setTimeout(() => resolveAnswer({ error: 'the mount did not become ready within 30 s' }), 30_000);
-    pipe.on('data', (d: Buffer) => {
-      text += d.toString();
-      const nl = text.indexOf('\n');
-      if (nl >= 0) {
-        clearTimeout(timer);
-        try {
-          resolveAnswer(JSON.parse(text.slice(0, nl)) as { ok?: boolean; error?: string });
-        } catch {
-          resolveAnswer({ error: `unexpected answer from the mount server: ${text.slice(0, nl)}` });
-        }
-      }
-    });
-    child.on('exit', (code, signal) => {
-      clearTimeout(timer);
-      resolveAnswer({ error: `the mount server exited (${signal ?? `code ${code}`}): ${lastLine(logFile(mountpoint))}` });
-    });
-    child.on('error', (e) => resolveAnswer({ error: e.message }));
-  });
-  (pipe as unknown as { destroy(): void }).destroy();
-  if (!answer.ok) {
-    if (child.exitCode === null && child.pid) child.kill('SIGTERM');
-    throw new UserError(answer.error ?? 'the mount failed');
-  }
-  child.unref();
-  return child.pid!;
-}
-
-/** A server that said nothing leaves no log behind (one per mountpoint would pile up). */
-function removeEmptyLog(mountpoint: string): void {
-  try {
-    if (statSync(logFile(mountpoint)).size === 0) rmSync(logFile(mountpoint));
-  } catch {
-    /* none */
-  }
-}
-
-function lastLine(file: string): string {
-  try {
-    const lines = readFileSync(file, 'utf8').trim().split('\n');
-    return lines[lines.length - 1]?.replace(/^agentfs: /, '') || `see ${file}`;
-  } catch {
-    return `see ${file}`;
-  }
-}
-
-function tellParent(message: { ok?: boolean; error?: string }): void {
-  const fdText = process.env[READY_FD_ENV];
-  if (!fdText) return;
-  delete process.env[READY_FD_ENV];
-  const fd = Number(fdText);
-  try {
-    writeSync(fd, JSON.stringify(message) + '\n');
-    closeSync(fd);
-  } catch {
-    /* the parent went away */
-  }
+  return startDaemon(args, logFile(mountpoint));
 }
 
 /** Serves the mount in this process until it is unmounted or a signal arrives. */
@@ -243,7 +170,7 @@ async function serveForeground(
     cleaned = true;
     agent.close();
     removeRecord(mountpoint);
-    removeEmptyLog(mountpoint);
+    removeEmptyLog(logFile(mountpoint));
   };
   const stopSignals = installSignalHandlers(server, cleanup);
   tellParent({ ok: true });
@@ -256,37 +183,20 @@ async function serveForeground(
 }
 
 /**
- * SIGINT/SIGTERM/SIGHUP unmount cleanly, lazily if the mount is busy. Files still open on a
- * lazily detached mount must not keep the server forever: after a grace period it closes the
- * database and exits, which aborts the connection (remaining users get errors, not hangs).
+ * SIGINT/SIGTERM/SIGHUP unmount cleanly, lazily if the mount is busy; further signals are
+ * ignored meanwhile. Files still open on a lazily detached mount must not keep the server
+ * forever: after a grace period it closes the database and exits, which aborts the connection
+ * (remaining users get errors, not hangs).
  */
 function installSignalHandlers(server: FuseServer, cleanup: () => void): () => void {
-  let stopping = false;
-  const onSignal = (signal: NodeJS.Signals): void => {
-    if (stopping) return;
-    stopping = true;
-    void (async () => {
-      try {
-        await server.unmount();
-        return;
-      } catch {
-        /* busy: detach lazily below */
-      }
-      try {
-        await server.unmount({ lazy: true, graceMs: 5000 });
-      } catch {
-        /* already unmounted */
-      }
-      if (!server.isClosed) {
+  return onStopSignal(
+    (signal) =>
+      void server.stop(5000).then((ended) => {
+        if (ended) return;
         console.error(`agentfs mount: ${signal}: the mount was still in use after 5 s; exiting`);
         cleanup();
         process.exit(0);
-      }
-    })();
-  };
-  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
-  for (const s of signals) process.on(s, onSignal);
-  return () => {
-    for (const s of signals) process.off(s, onSignal);
-  };
+      }),
+    { again: 'ignore' },
+  );
 }

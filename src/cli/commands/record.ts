@@ -1,11 +1,11 @@
 import type { Command } from 'commander';
-import { constants } from 'node:os';
 import { startCommandCall } from '../../core/tools/index.js';
 import { AGENT_ARG, openAgentArg } from '../agent-arg.js';
 import { UserError } from '../errors.js';
 import { onOutputClosed } from '../output.js';
 import { parseIntOption } from '../options.js';
 import { spawnTethered } from '../tether.js';
+import { exitStatus, forwardSignals, STOP_SIGNALS } from '../../platform/signals.js';
 
 interface RecordOptions {
   name?: string;
@@ -24,11 +24,7 @@ export async function recordCommand(idArg: string, argv: string[], opts: { name?
     // tethered: if we are killed (even SIGKILL), the kernel kills the command too
     const { child, exit: exited } = spawnTethered(argv, { ...process.env, AGENTFS_TOOL_CALL_ID: String(call.id) });
     // signals meant for the command (Ctrl-C, kill of the recorder) go to it; we wait for its exit
-    const forward = (sig: NodeJS.Signals) => () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill(sig);
-    };
-    const handlers = (['SIGINT', 'SIGTERM', 'SIGHUP'] as const).map((s) => [s, forward(s)] as const);
-    for (const [s, h] of handlers) process.on(s, h);
+    const stopForwarding = forwardSignals(child, STOP_SIGNALS);
     // our reader went away: the command meets the closed pipe as it would have without us
     // (SIGPIPE, then its end of our pipe closes), and we still finish the call with its status
     const closed = { stdout: false, stderr: false };
@@ -47,7 +43,7 @@ export async function recordCommand(idArg: string, argv: string[], opts: { name?
       if (!closed.stderr) process.stderr.write(d);
     });
     const exit = await exited;
-    for (const [s, h] of handlers) process.off(s, h);
+    stopForwarding();
     restoreOutput();
     if (exit.error) {
       call.finish({ code: null, spawnError: exit.error });
@@ -56,9 +52,7 @@ export async function recordCommand(idArg: string, argv: string[], opts: { name?
       throw new UserError(`cannot run ${argv[0]}: ${code ?? exit.error.message}`, code === 'ENOENT' ? 'command-not-found' : 'not-executable');
     }
     call.finish({ code: exit.code, signal: exit.signal });
-    if (exit.code !== null) return exit.code;
-    const num = exit.signal ? (constants.signals as Record<string, number>)[exit.signal] ?? 0 : 0;
-    return 128 + num;
+    return exitStatus(exit);
   } finally {
     agent.close();
   }

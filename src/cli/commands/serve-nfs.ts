@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { untilStopSignal } from '../../platform/signals.js';
 import { resolveAgent } from '../../sandbox/resolve.js';
 import { AGENT_ARG } from '../agent-arg.js';
 import { UserError } from '../errors.js';
@@ -68,17 +69,11 @@ export function registerServeNfs(serve: Command): void {
       if (!isLoopback(host)) {
         console.error(`agentfs: warning: listening on ${host}, not loopback: NFSv3 AUTH_SYS is not authentication, anyone who reaches this port can read and change the agent's files as any user`);
       }
-      await new Promise<void>((resolve) => {
-        const stop = (): void => {
-          for (const s of SIGNALS) process.off(s, stop);
-          served.close().then(resolve, (e: unknown) => {
-            console.error(`agentfs serve nfs: ${(e as Error).message}`);
-            resolve();
-          });
-        };
-        for (const s of SIGNALS) process.on(s, stop);
-      });
+      await untilStopSignal().signal;
+      try {
+        await served.close();
+      } catch (e) {
+        console.error(`agentfs serve nfs: ${(e as Error).message}`);
+      }
     });
 }
-
-const SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { onStopSignal } from '../../platform/signals.js';
 import { Agent } from '../../core/agent.js';
 import {
   JournalReader, pathMatcher, timeline, timelineStats, callTimeNs,
@@ -243,11 +244,7 @@ async function follow(agent: Agent, q: TimelineQuery, format: string, intervalMs
   const callOk = (c: ToolCall) =>
     q.calls !== false && match === undefined && (q.name === undefined || c.name === q.name) && (q.status === undefined || c.status === q.status);
   let stop = false;
-  const onSignal = () => {
-    stop = true;
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  const removeHandlers = onStopSignal(() => (stop = true), { signals: ['SIGINT', 'SIGTERM'] });
   try {
     while (!stop) {
       await new Promise((r) => setTimeout(r, intervalMs));
@@ -274,8 +271,7 @@ async function follow(agent: Agent, q: TimelineQuery, format: string, intervalMs
       for (const e of out) emit(e);
     }
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    removeHandlers();
   }
 }
 

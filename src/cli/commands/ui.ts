@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { untilStopSignal } from '../../platform/signals.js';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { UserError } from '../errors.js';
@@ -48,16 +49,12 @@ export function registerUi(program: Command): void {
         throw e;
       }
       // listen for the signals before the URL is out: whoever reads it may stop us at once
-      const stopped = new Promise<void>((resolve) => {
-        const stop = () => resolve();
-        process.once('SIGINT', stop);
-        process.once('SIGTERM', stop);
-      });
+      const stopped = untilStopSignal({ signals: ['SIGINT', 'SIGTERM'] });
       const n = ui.agents.sources().length;
       console.log(`agentfs ui: ${n} agent${n === 1 ? '' : 's'} at ${ui.url}`);
       if (!/^(127\.|::1$|localhost$)/.test(opts.bind)) console.error(`agentfs: warning: listening on ${opts.bind}; anyone with the URL can read these agents`);
       if (opts.open) openBrowser(ui.url);
-      await stopped;
+      await stopped.signal;
       await ui.close();
     });
 }

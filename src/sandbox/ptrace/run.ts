@@ -6,7 +6,7 @@
  * directory at the shadow, and the shadow's changes go back into the overlay when it ends.
  */
 import { spawn } from 'node:child_process';
-import { untilExit } from '../child-signals.js';
+import { untilSandboxExit } from '../child-signals.js';
 import type { Duplex } from 'node:stream';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, realpathSync, renameSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
@@ -136,7 +136,7 @@ function launch(
 ): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
   const child = spawn(cmd, args, { stdio: ['inherit', 'inherit', 'inherit', 'pipe'], env, cwd });
   serve(child.stdio[3] as Duplex);
-  return untilExit(child);
+  return untilSandboxExit(child);
 
 }
 

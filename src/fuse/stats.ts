@@ -1,0 +1,29 @@
+/**
+ * Per-request counts and time of a FUSE session (AGENTFS_FUSE_STATS=1), printed to stderr when
+ * the session ends: where a slow workload spends the server's time.
+ */
+import { Op } from './binding.js';
+
+export class RequestStats {
+  private readonly ops = new Map<number, { count: number; ms: number; bytes: number }>();
+
+  /** A collector when AGENTFS_FUSE_STATS is set, else undefined (nothing is timed). */
+  static fromEnv(): RequestStats | undefined {
+    return process.env.AGENTFS_FUSE_STATS ? new RequestStats() : undefined;
+  }
+
+  add(op: number, ms: number, bytes: number): void {
+    const entry = this.ops.get(op) ?? { count: 0, ms: 0, bytes: 0 };
+    entry.count++;
+    entry.ms += ms;
+    entry.bytes += bytes;
+    this.ops.set(op, entry);
+  }
+
+  print(): void {
+    const names = new Map(Object.entries(Op).map(([k, v]) => [v as number, k]));
+    for (const [op, e] of this.ops) {
+      console.error(`fuse ${names.get(op)}: ${e.count} requests, ${e.ms.toFixed(0)} ms${e.bytes ? `, ${(e.bytes / e.count / 1024).toFixed(0)} KiB avg` : ''}`);
+    }
+  }
+}
