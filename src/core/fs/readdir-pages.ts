@@ -2,19 +2,29 @@
  * A whole directory listing from the page-at-a-time readdir of a FileSystem: the one loop that
  * follows readdir cookies (bounded pages keep each query, and an overlay's merge, small).
  */
-import type { Attr, DirEntry, FileSystem } from '../types.js';
+import type { Attr, DirEntry, DirEntryPlus, FileSystem } from '../types.js';
 
 const READDIR_PAGE = 1024;
 
-/** Every page of a cookie-paged listing, in order. */
-function allPages<T extends { offset: number }>(page: (cookie: number, limit: number) => T[]): T[] {
-  const out: T[] = [];
+/** The pages of a cookie-paged listing, in order (the caller may stop early). */
+function* pagesOf<T extends { offset: number }>(page: (cookie: number, limit: number) => T[]): Generator<T[]> {
   for (let cookie = 0; ; ) {
     const got = page(cookie, READDIR_PAGE);
-    for (const e of got) out.push(e);
-    if (got.length < READDIR_PAGE) return out;
+    yield got;
+    if (got.length < READDIR_PAGE) return;
     cookie = got[got.length - 1]!.offset;
   }
+}
+
+function allPages<T extends { offset: number }>(page: (cookie: number, limit: number) => T[]): T[] {
+  const out: T[] = [];
+  for (const got of pagesOf(page)) for (const e of got) out.push(e);
+  return out;
+}
+
+/** Directory `ino`'s entries with attributes, a page at a time (for walks that stop at a budget). */
+export function readdirPlusPages(fs: FileSystem, ino: number): Generator<DirEntryPlus[]> {
+  return pagesOf((cookie, limit) => fs.readdirPlus(ino, cookie, limit));
 }
 
 /** Every entry of directory `ino`, in the filesystem's order. */
