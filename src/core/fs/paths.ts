@@ -20,7 +20,7 @@ import { fromMs } from './time.js';
 import { removeContents, walkTree, type TreeEntry } from './walks.js';
 
 export { parseOpenFlags, type OpenFlags } from './open-flags.js';
-export { compareNames } from './readdir-pages.js';
+// cycleError lives in walks.ts; the overlay and changes/ still import it from here
 export { cycleError, type TreeEntry } from './walks.js';
 
 /** how much data one read/write call moves (bounds memory and transaction size) */

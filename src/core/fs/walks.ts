@@ -4,7 +4,7 @@
  * hold an entry leading back to a directory above it, which is ELOOP, never an endless loop.
  */
 import { FsError } from '../errors.js';
-import { isDir, isSymlink, type Attr, type DirEntry, type FileSystem } from '../types.js';
+import { isDir, isSymlink, type Attr, type FileSystem } from '../types.js';
 import { allEntries, allEntriesPlus } from './readdir-pages.js';
 
 export interface TreeEntry {
