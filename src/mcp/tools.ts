@@ -10,9 +10,11 @@ import type { ToolAnnotations } from '@modelcontextprotocol/sdk/types.js';
 import type { Agent } from '../core/agent.js';
 import { FsError, isFsError } from '../core/errors.js';
 import {
-  F_OK, R_OK, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK, W_OK, X_OK,
+  F_OK, R_OK, W_OK, X_OK, isDir,
   type Attr,
 } from '../core/types.js';
+import { TYPE_NAMES, fileType, typeName } from '../core/file-type.js';
+import { statJson } from '../core/stat-json.js';
 import { agentPath } from './paths.js';
 import { AgentfsError } from '../errors.js';
 
@@ -37,39 +39,29 @@ const path = (what: string) => z.string().min(1, 'path must not be empty').descr
 const key = (what: string) => z.string().min(1, 'key must not be empty').describe(what);
 const encoding = z.enum(['utf8', 'base64']);
 
-const FILE_TYPES = ['file', 'directory', 'symlink', 'fifo', 'socket', 'char_device', 'block_device'] as const;
-const fileType = z.enum(FILE_TYPES);
+const typeSchema = z.enum(TYPE_NAMES);
 
-function typeOf(mode: number): (typeof FILE_TYPES)[number] {
-  switch (mode & S_IFMT) {
-    case S_IFDIR: return 'directory';
-    case S_IFLNK: return 'symlink';
-    case S_IFIFO: return 'fifo';
-    case S_IFSOCK: return 'socket';
-    case S_IFCHR: return 'char_device';
-    case S_IFBLK: return 'block_device';
-    case S_IFREG:
-    default: return 'file';
-  }
-}
-
+/** `agentfs fs stat --json`'s object (one shape everywhere), plus the fields MCP stat always had. */
 const statShape = {
   path: z.string(),
-  type: fileType,
   ino: z.number().int(),
-  mode: z.number().int().describe('st_mode: file type and permission bits'),
-  permissions: z.string().describe('permission bits in octal, e.g. 0644'),
+  type: typeSchema,
+  mode: z.string().describe('permission bits in octal, e.g. 0644'),
   nlink: z.number().int(),
   uid: z.number().int(),
   gid: z.number().int(),
   size: z.number().int(),
-  rdev: z.number().int(),
   blocks: z.number().int().describe('512-byte blocks stored'),
-  atime: z.number().int().describe('Unix seconds'),
+  rdev: z.number().int(),
+  atime: z.string().describe('ISO 8601'),
+  mtime: z.string().describe('ISO 8601'),
+  ctime: z.string().describe('ISO 8601'),
+  atime_ns: z.string().describe('exact seconds.nanoseconds'),
+  mtime_ns: z.string().describe('exact seconds.nanoseconds'),
+  ctime_ns: z.string().describe('exact seconds.nanoseconds'),
+  permissions: z.string().describe('permission bits in octal, four digits, e.g. 0644'),
   atime_nsec: z.number().int(),
-  mtime: z.number().int().describe('Unix seconds'),
   mtime_nsec: z.number().int(),
-  ctime: z.number().int().describe('Unix seconds'),
   ctime_nsec: z.number().int(),
   is_file: z.boolean(),
   is_directory: z.boolean(),
@@ -77,28 +69,17 @@ const statShape = {
 };
 
 function statOf(p: string, a: Attr): z.infer<z.ZodObject<typeof statShape>> {
-  const type = typeOf(a.mode);
+  const t = fileType(a.mode);
   return {
     path: p,
-    type,
-    ino: a.ino,
-    mode: a.mode,
+    ...statJson(a),
     permissions: (a.mode & 0o7777).toString(8).padStart(4, '0'),
-    nlink: a.nlink,
-    uid: a.uid,
-    gid: a.gid,
-    size: a.size,
-    rdev: a.rdev,
-    blocks: a.blocks,
-    atime: a.atime.sec,
     atime_nsec: a.atime.nsec,
-    mtime: a.mtime.sec,
     mtime_nsec: a.mtime.nsec,
-    ctime: a.ctime.sec,
     ctime_nsec: a.ctime.nsec,
-    is_file: type === 'file',
-    is_directory: type === 'directory',
-    is_symlink: type === 'symlink',
+    is_file: t === 'file',
+    is_directory: t === 'dir',
+    is_symlink: t === 'symlink',
   };
 }
 
@@ -184,14 +165,14 @@ export const MCP_TOOLS: readonly McpTool[] = [
     input: { path: path('directory to list').optional().describe('directory to list (default /)') },
     output: {
       path: z.string(),
-      entries: z.array(z.object({ name: z.string(), type: fileType, ino: z.number().int(), size: z.number().int() })),
+      entries: z.array(z.object({ name: z.string(), type: typeSchema, ino: z.number().int(), size: z.number().int() })),
     },
     annotations: READ_ONLY,
     run(agent, args) {
       const p = agentPath(args.path ?? '/', 'readdir');
       const entries = agent.paths
         .readdirPlus(p)
-        .map((e) => ({ name: e.name, type: typeOf(e.attr.mode), ino: e.attr.ino, size: e.attr.size }));
+        .map((e) => ({ name: e.name, type: typeName(e.attr.mode), ino: e.attr.ino, size: e.attr.size }));
       return { path: p, entries };
     },
   }),
@@ -219,14 +200,14 @@ export const MCP_TOOLS: readonly McpTool[] = [
       path: path('file or directory to remove'),
       recursive: z.boolean().optional().describe('remove a non-empty directory and its contents (default false)'),
     },
-    output: { path: z.string(), type: fileType },
+    output: { path: z.string(), type: typeSchema },
     annotations: DESTROYS,
     run(agent, args) {
       const p = agentPath(args.path, 'remove');
       if (p === '/') throw new FsError('EBUSY', 'remove', p, 'the root directory cannot be removed');
       const attr = agent.paths.lstat(p);
-      const type = typeOf(attr.mode);
-      if (type !== 'directory') agent.paths.unlink(p);
+      const type = typeName(attr.mode);
+      if (!isDir(attr.mode)) agent.paths.unlink(p);
       else if (args.recursive) agent.paths.rm(p, { recursive: true });
       else agent.paths.rmdir(p);
       return { path: p, type };

@@ -1,8 +1,6 @@
 /** fattr3, wcc data and sattr3 (RFC 1813 §2.5-2.6) to and from the core's Attr / SetAttr. */
-import {
-  S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK,
-  type Attr, type SetAttr, type Timespec,
-} from '../core/types.js';
+import { TYPES, fileType, type FileType } from '../core/file-type.js';
+import type { Attr, SetAttr, Timespec } from '../core/types.js';
 import { XdrError, type XdrReader, type XdrWriter } from './xdr.js';
 
 export const NF3REG = 1;
@@ -13,30 +11,18 @@ export const NF3LNK = 5;
 export const NF3SOCK = 6;
 export const NF3FIFO = 7;
 
+const NF3_TYPE: Readonly<Record<FileType, number>> = {
+  file: NF3REG, dir: NF3DIR, block: NF3BLK, char: NF3CHR, symlink: NF3LNK, socket: NF3SOCK, fifo: NF3FIFO,
+};
+
 export function ftypeOf(mode: number): number {
-  switch (mode & S_IFMT) {
-    case S_IFREG: return NF3REG;
-    case S_IFDIR: return NF3DIR;
-    case S_IFBLK: return NF3BLK;
-    case S_IFCHR: return NF3CHR;
-    case S_IFLNK: return NF3LNK;
-    case S_IFSOCK: return NF3SOCK;
-    case S_IFIFO: return NF3FIFO;
-    default: return NF3REG;
-  }
+  return NF3_TYPE[fileType(mode)];
 }
 
+/** The S_IFMT bits of an NFS file type (undefined for a number RFC 1813 does not define). */
 export function modeTypeOf(ftype: number): number | undefined {
-  switch (ftype) {
-    case NF3REG: return S_IFREG;
-    case NF3DIR: return S_IFDIR;
-    case NF3BLK: return S_IFBLK;
-    case NF3CHR: return S_IFCHR;
-    case NF3LNK: return S_IFLNK;
-    case NF3SOCK: return S_IFSOCK;
-    case NF3FIFO: return S_IFIFO;
-    default: return undefined;
-  }
+  const t = (Object.keys(NF3_TYPE) as FileType[]).find((k) => NF3_TYPE[k] === ftype);
+  return t && TYPES[t].bits;
 }
 
 /** Linux dev_t encoding of major/minor (what the core stores in rdev). */

@@ -4,6 +4,7 @@
  * the filesystem does not know right now (the overlay knows only what was looked up since it
  * opened, so after a restart the handles clients still hold name inodes it has not seen).
  */
+import { readdirPlusPages } from '../core/fs/index.js';
 import { isDir, type FileSystem } from '../core/types.js';
 
 /** most entries one walk visits */
@@ -43,24 +44,20 @@ export class InodeKnowledge {
     let budget = RELOCATE_MAX_ENTRIES;
     for (let i = 0; i < queue.length && budget > 0; i++) {
       const dir = queue[i]!;
-      let cookie = 0;
-      for (;;) {
-        let page;
-        try {
-          page = this.fs.readdirPlus(dir, cookie, 1024);
-        } catch {
-          break;
-        }
-        for (const e of page) {
-          if (e.ino === ino) found = true;
-          if (isDir(e.attr.mode)) {
-            queue.push(e.ino);
-            this.rememberParent(e.ino, dir);
+      try {
+        for (const page of readdirPlusPages(this.fs, dir)) {
+          for (const e of page) {
+            if (e.ino === ino) found = true;
+            if (isDir(e.attr.mode)) {
+              queue.push(e.ino);
+              this.rememberParent(e.ino, dir);
+            }
           }
+          budget -= page.length;
+          if (budget <= 0) break;
         }
-        budget -= page.length;
-        if (page.length < 1024 || budget <= 0) break;
-        cookie = page[page.length - 1]!.offset;
+      } catch {
+        /* the directory went away meanwhile: nothing to find in it */
       }
     }
     return found;

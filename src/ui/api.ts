@@ -3,7 +3,8 @@ import { FsError } from '../core/errors.js';
 import { checkJsonText } from '../core/kv/json.js';
 import { OverlayFs } from '../core/overlay/index.js';
 import { TOOL_CALL_STATUSES, type CallRow, type ToolCallStatus } from '../core/tools/index.js';
-import { S_IFDIR, S_IFLNK, S_IFMT, S_IFREG } from '../core/types.js';
+import { fileType } from '../core/file-type.js';
+import { isDir, isReg } from '../core/types.js';
 import type { AgentHandle, AgentSet } from './agents.js';
 import type { Agent } from '../core/agent.js';
 import type { WindowPage } from '../core/journal/index.js';
@@ -214,7 +215,7 @@ export function fileDiff(h: AgentHandle, path: string): FileDiff {
   } catch {
     return { path, note: 'no longer present' };
   }
-  if ((attr.mode & S_IFMT) !== S_IFREG) return { path, note: 'not a regular file' };
+  if (!isReg(attr.mode)) return { path, note: 'not a regular file' };
   if (attr.size > MAX_TEXT) return { path, size: attr.size, note: 'too large to show; download it from Files' };
   const buf = agent.paths.readFile(path);
   if (buf.subarray(0, 8000).includes(0)) return { path, binary: true, size: attr.size };
@@ -223,19 +224,6 @@ export function fileDiff(h: AgentHandle, path: string): FileDiff {
   const patch =
     `diff --agentfs a${path} b${path}\n--- /dev/null\n+++ b${path}\n@@ -0,0 +1,${lines.length} @@\n` + lines.map((l) => `+${l}\n`).join('');
   return { path, status: 'A', patch, note: 'no base to compare with: the current content' };
-}
-
-function typeOf(mode: number): string {
-  switch (mode & S_IFMT) {
-    case S_IFDIR:
-      return 'dir';
-    case S_IFREG:
-      return 'file';
-    case S_IFLNK:
-      return 'symlink';
-    default:
-      return 'other';
-  }
 }
 
 function fsCall<T>(fn: () => T): T {
@@ -252,14 +240,14 @@ export function listDir(h: AgentHandle, path: string) {
   const agent = h.agent();
   return fsCall(() => {
     const dir = agent.paths.resolve(path);
-    if ((dir.mode & S_IFMT) !== S_IFDIR) throw new HttpError(400, `${path} is not a directory`);
+    if (!isDir(dir.mode)) throw new HttpError(400, `${path} is not a directory`);
     const raw = agent.fs.readdirPlus(dir.ino, 0, MAX_DIR_ENTRIES + 1);
     const entries = raw
       .filter((e) => e.name !== '.' && e.name !== '..')
       .slice(0, MAX_DIR_ENTRIES)
       .map((e) => ({
         name: e.name,
-        type: typeOf(e.attr.mode),
+        type: fileType(e.attr.mode),
         size: e.attr.size,
         mode: e.attr.mode & 0o7777,
         mtime_ms: e.attr.mtime.sec * 1000 + Math.floor(e.attr.mtime.nsec / 1e6),
@@ -274,7 +262,7 @@ export function viewFile(h: AgentHandle, path: string) {
   const agent = h.agent();
   return fsCall(() => {
     const a = agent.paths.lstat(path);
-    const type = typeOf(a.mode);
+    const type = fileType(a.mode);
     if (type === 'symlink') return { path, type, size: a.size, target: agent.paths.readlink(path) };
     if (type !== 'file') return { path, type, size: a.size };
     const pieces: Buffer[] = [];
@@ -297,7 +285,7 @@ export function viewFile(h: AgentHandle, path: string) {
 export function filePieces(agent: Agent, path: string): { size: number; pieces: Generator<Buffer> } {
   return fsCall(() => {
     const a = agent.paths.stat(path);
-    if ((a.mode & S_IFMT) !== S_IFREG) throw new HttpError(400, `${path} is not a regular file`);
+    if (!isReg(a.mode)) throw new HttpError(400, `${path} is not a regular file`);
     return { size: a.size, pieces: agent.paths.readPieces(path, 256 * 1024) };
   });
 }

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Agent } from '../../src/core/agent.js';
 import { CLI, run, runCli, tempDir } from '../support/cli.js';
 
 // CLI start-up dominates; the tests use separate agents and run concurrently.
@@ -143,6 +144,20 @@ describe.concurrent('agentfs fs (CLI)', () => {
     expect(text).toMatch(/Modify: .*\(\d+\.\d{9}\)/);
     const j = JSON.parse(await ok(['fs', 'stat', 'st', '/', '--json']));
     expect(j).toMatchObject({ ino: 1, type: 'directory', mode: '0755', nlink: 2 });
+  });
+
+  it('a type no file has (written by another program) is a file in ls, stat and stat --json alike', async () => {
+    await ok(['init', 'odd']);
+    await ok(['fs', 'write', 'odd', '/x', 'abc']);
+    const a = Agent.open({ path: join(dir, '.agentfs', 'odd.db') });
+    try {
+      a.store.db.prepare('UPDATE fs_inode SET mode = ? WHERE ino = ?').run(0o030644, a.paths.lstat('/x').ino);
+    } finally {
+      a.close();
+    }
+    expect(await ok(['fs', 'ls', 'odd'])).toBe('f x\n');
+    expect(await ok(['fs', 'stat', 'odd', '/x'])).toMatch(/Type: file\n/);
+    expect(JSON.parse(await ok(['fs', 'stat', 'odd', '/x', '--json']))).toMatchObject({ type: 'file', mode: '0644' });
   });
 
   it('tree draws the hierarchy; -L limits depth; --json nests', async () => {

@@ -127,30 +127,50 @@ describe('serve mcp: files', () => {
 
   it('stat describes files, directories and symlinks', async () => {
     await s.ok('write_file', { path: '/st.txt', content: '12345' });
-    const before = Math.floor(Date.now() / 1000);
+    const before = Date.now();
     const st = await s.ok<Record<string, unknown>>('stat', { path: '/st.txt' });
     const attr = inAgent((a) => a.paths.stat('/st.txt'));
     expect(st).toMatchObject({
       path: '/st.txt',
       type: 'file',
       ino: attr.ino,
-      mode: attr.mode,
+      mode: '0' + (attr.mode & 0o777).toString(8),
       permissions: (attr.mode & 0o7777).toString(8).padStart(4, '0'),
       nlink: 1,
       uid: attr.uid,
       gid: attr.gid,
       size: 5,
-      mtime: attr.mtime.sec,
+      mtime_ns: `${attr.mtime.sec}.${String(attr.mtime.nsec).padStart(9, '0')}`,
       mtime_nsec: attr.mtime.nsec,
       is_file: true,
       is_directory: false,
       is_symlink: false,
     });
-    expect(Math.abs((st.mtime as number) - before)).toBeLessThan(60);
+    expect(Math.abs(Date.parse(st.mtime as string) - before)).toBeLessThan(60_000);
     expect(await s.ok('stat', { path: '/' })).toMatchObject({ path: '/', type: 'directory', ino: 1, is_directory: true });
     inAgent((a) => a.paths.symlink('/st.txt', '/st.link'));
     expect(await s.ok('stat', { path: '/st.link' })).toMatchObject({ type: 'symlink', is_symlink: true, size: '/st.txt'.length });
     expect(await s.fail('stat', { path: '/nothing' })).toMatch(/^ENOENT/);
+  });
+
+  it('stat is the object `agentfs fs stat --json` prints (plus its own fields); devices are named alike', async () => {
+    await s.ok('mkdir', { path: '/dev' });
+    inAgent((a) => {
+      const dev = a.paths.resolve('/dev').ino;
+      a.fs.mknod(dev, 'tty', 0o020620, (4 << 8) | 1, a.paths.caller);
+      a.fs.mknod(dev, 'sda', 0o060660, (8 << 8) | 0, a.paths.caller);
+      a.fs.mknod(dev, 'pipe', 0o010644, 0, a.paths.caller);
+    });
+    for (const [name, type] of [['tty', 'char-device'], ['sda', 'block-device'], ['pipe', 'fifo']]) {
+      const st = await s.ok<Record<string, unknown>>('stat', { path: `/dev/${name}` });
+      const cli = await runCli(['fs', 'stat', agent.db, `/dev/${name}`, '--json']);
+      expect(cli.code).toBe(0);
+      const printed = JSON.parse(cli.stdout) as Record<string, unknown>;
+      expect(printed.type).toBe(type);
+      expect(st).toMatchObject(printed);
+    }
+    const ls = await s.ok<{ entries: { name: string; type: string }[] }>('readdir', { path: '/dev' });
+    expect(ls.entries.map((e) => [e.name, e.type])).toEqual([['pipe', 'fifo'], ['sda', 'block-device'], ['tty', 'char-device']]);
   });
 
   it('access tells whether a path exists and may be used; a missing path is not an error', async () => {

@@ -143,7 +143,7 @@ describe('PathFs', () => {
     expect(code(() => p.readdir('/zz'))).toBe('ENOENT');
   });
 
-  it('readdir of a directory bigger than one page', () => {
+  it('a directory bigger than one page: every whole-listing helper sees all of it', () => {
     p.mkdir('/many');
     p.batch(() => {
       for (let i = 0; i < 2500; i++) fx.fs.create(p.stat('/many').ino, `f${String(i).padStart(4, '0')}`, 0o644, ME);
@@ -152,6 +152,11 @@ describe('PathFs', () => {
     expect(names.length).toBe(2500);
     expect(names[2499]).toBe('f2499');
     expect(p.readdirPlus('/many').length).toBe(2500);
+    expect([...p.walk('/many')].map((e) => e.name)).toEqual(names);
+    p.cp('/many', '/copy', { recursive: true });
+    expect(p.readdir('/copy')).toEqual(names);
+    p.rm('/many', { recursive: true });
+    expect(p.exists('/many')).toBe(false);
   });
 
   it('unlink, rmdir, rm -r, rm -f', () => {

@@ -5,7 +5,9 @@
 import type { Command } from 'commander';
 import { Agent, type AgentOpenOptions } from '../../core/agent.js';
 import type { PathFs } from '../../core/fs/paths.js';
-import { S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK, type Attr } from '../../core/types.js';
+import { fileType, typeLetter, typeName } from '../../core/file-type.js';
+import { isoTime, nsString, statJson } from '../../core/stat-json.js';
+import { isDir, isSymlink, type Attr } from '../../core/types.js';
 import { AGENT_ARG, openAgentArg } from '../agent-arg.js';
 import { UserError } from '../errors.js';
 import { parseOptionalInt } from '../options.js';
@@ -39,35 +41,9 @@ function abs(path: string | undefined): string {
   return path.startsWith('/') ? path : `/${path}`;
 }
 
-/** One letter per file type: `f` file, `d` directory, `l` symlink, `p` fifo, `s` socket, `c`/`b` devices. */
-export function typeLetter(mode: number): string {
-  switch (mode & S_IFMT) {
-    case S_IFDIR: return 'd';
-    case S_IFLNK: return 'l';
-    case S_IFIFO: return 'p';
-    case S_IFSOCK: return 's';
-    case S_IFCHR: return 'c';
-    case S_IFBLK: return 'b';
-    default: return 'f';
-  }
-}
-
-function typeName(mode: number): string {
-  switch (mode & S_IFMT) {
-    case S_IFDIR: return 'directory';
-    case S_IFLNK: return 'symlink';
-    case S_IFIFO: return 'fifo';
-    case S_IFSOCK: return 'socket';
-    case S_IFCHR: return 'char-device';
-    case S_IFBLK: return 'block-device';
-    case S_IFREG: return 'file';
-    default: return 'unknown';
-  }
-}
-
 /** `-rw-r--r--` as ls prints it. */
 export function modeString(mode: number): string {
-  const t = { d: 'd', l: 'l', p: 'p', s: 's', c: 'c', b: 'b', f: '-' }[typeLetter(mode)];
+  const t = fileType(mode) === 'file' ? '-' : typeLetter(mode);
   const rwx = (bits: number, special: boolean, ch: string) =>
     (bits & 4 ? 'r' : '-') + (bits & 2 ? 'w' : '-') + (special ? (bits & 1 ? ch : ch.toUpperCase()) : bits & 1 ? 'x' : '-');
   return (
@@ -78,39 +54,11 @@ export function modeString(mode: number): string {
   );
 }
 
-function isoTime(t: { sec: number; nsec: number }): string {
-  return new Date(t.sec * 1000 + Math.floor(t.nsec / 1e6)).toISOString();
-}
-
-function nsString(t: { sec: number; nsec: number }): string {
-  return `${t.sec}.${String(t.nsec).padStart(9, '0')}`;
-}
-
-function attrJson(a: Attr): Record<string, unknown> {
-  return {
-    ino: a.ino,
-    type: typeName(a.mode),
-    mode: `0${(a.mode & 0o7777).toString(8).padStart(3, '0')}`,
-    nlink: a.nlink,
-    uid: a.uid,
-    gid: a.gid,
-    size: a.size,
-    blocks: a.blocks,
-    rdev: a.rdev,
-    atime: isoTime(a.atime),
-    mtime: isoTime(a.mtime),
-    ctime: isoTime(a.ctime),
-    atime_ns: nsString(a.atime),
-    mtime_ns: nsString(a.mtime),
-    ctime_ns: nsString(a.ctime),
-  };
-}
-
 function longLine(name: string, a: Attr, target?: string): string {
   const d = new Date(a.mtime.sec * 1000);
   const pad = (n: number) => String(n).padStart(2, '0');
   const when = `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}`;
-  const size = (a.mode & S_IFMT) === S_IFCHR || (a.mode & S_IFMT) === S_IFBLK ? `${a.rdev >> 8}, ${a.rdev & 0xff}` : String(a.size);
+  const size = fileType(a.mode) === 'char' || fileType(a.mode) === 'block' ? `${a.rdev >> 8}, ${a.rdev & 0xff}` : String(a.size);
   return `${modeString(a.mode)} ${String(a.nlink).padStart(3)} ${String(a.uid).padStart(5)} ${String(a.gid).padStart(5)} ${size.padStart(10)} ${when} ${quoteName(name)}${target !== undefined ? ` -> ${quoteName(target)}` : ''}`;
 }
 
@@ -138,14 +86,14 @@ export function registerFs(program: Command): void {
         const at = abs(path);
         const a = p.lstat(at);
         let entries: { name: string; attr: Attr; target?: string }[];
-        if ((a.mode & S_IFMT) === S_IFDIR || ((a.mode & S_IFMT) === S_IFLNK && (p.stat(at).mode & S_IFMT) === S_IFDIR)) {
+        if (isDir(a.mode) || (isSymlink(a.mode) && isDir(p.stat(at).mode))) {
           entries = p.readdirPlus(at);
         } else {
           entries = [{ name: at.split('/').filter(Boolean).pop() ?? '/', attr: a }];
         }
-        for (const e of entries) if ((e.attr.mode & S_IFMT) === S_IFLNK) e.target = p.fs.readlink(e.attr.ino);
+        for (const e of entries) if (isSymlink(e.attr.mode)) e.target = p.fs.readlink(e.attr.ino);
         if (opts.json) {
-          out(JSON.stringify(entries.map((e) => ({ name: e.name, ...attrJson(e.attr), ...(e.target !== undefined ? { target: e.target } : {}) })), null, 2));
+          out(JSON.stringify(entries.map((e) => ({ name: e.name, ...statJson(e.attr), ...(e.target !== undefined ? { target: e.target } : {}) })), null, 2));
         } else if (opts.long) {
           for (const e of entries) out(longLine(e.name, e.attr, e.target));
         } else {
@@ -235,7 +183,7 @@ export function registerFs(program: Command): void {
         let to = abs(dst);
         // like mv(1): an existing directory as DST means "move into it"
         const target = p.exists(to) ? p.stat(to) : undefined;
-        if (target && (target.mode & S_IFMT) === S_IFDIR) {
+        if (target && isDir(target.mode)) {
           const name = abs(src).split('/').filter(Boolean).pop();
           if (name === undefined) throw new UserError('cannot move the root directory');
           to = `${to.replace(/\/+$/, '')}/${name}`;
@@ -295,9 +243,9 @@ export function registerFs(program: Command): void {
       withAgent(id, (p) => {
         const at = abs(path);
         const a = p.lstat(at);
-        const target = (a.mode & S_IFMT) === S_IFLNK ? p.readlink(at) : undefined;
+        const target = isSymlink(a.mode) ? p.readlink(at) : undefined;
         if (opts.json) {
-          out(JSON.stringify({ path: at, ...attrJson(a), ...(target !== undefined ? { target } : {}) }, null, 2));
+          out(JSON.stringify({ path: at, ...statJson(a), ...(target !== undefined ? { target } : {}) }, null, 2));
           return;
         }
         out(`  File: ${quoteName(at)}${target !== undefined ? ` -> ${quoteName(target)}` : ''}`);
@@ -329,7 +277,7 @@ export function registerFs(program: Command): void {
           for (const e of entries) {
             const node: Node = { name: e.name, type: typeName(e.attr.mode), size: e.attr.size };
             if (e.target !== undefined) node.target = e.target;
-            if ((e.attr.mode & S_IFMT) === S_IFDIR) node.children = [];
+            if (isDir(e.attr.mode)) node.children = [];
             stack.length = e.depth;
             stack[e.depth - 1]!.children!.push(node);
             if (node.children) stack[e.depth] = node;
@@ -347,7 +295,7 @@ export function registerFs(program: Command): void {
           for (let d = 1; d < e.depth; d++) prefix += hasSibling(entries, i, d) ? '│   ' : '    ';
           prefix += hasSibling(entries, i, e.depth) ? '├── ' : '└── ';
           out(`${prefix}${quoteName(e.name)}${e.target !== undefined ? ` -> ${quoteName(e.target)}` : ''}`);
-          if ((e.attr.mode & S_IFMT) === S_IFDIR) dirs++;
+          if (isDir(e.attr.mode)) dirs++;
           else files++;
         }
         out(`\n${dirs} director${dirs === 1 ? 'y' : 'ies'}, ${files} file${files === 1 ? '' : 's'}`);

@@ -4,7 +4,7 @@ import { joinPath } from '../overlay/index.js';
 import type { Attr } from '../types.js';
 import { S_IFDIR, S_IFLNK, S_IFMT, S_IFREG } from '../types.js';
 import { cycleError } from '../fs/paths.js';
-import { fileType } from './file-types.js';
+import { fileType } from '../file-type.js';
 import type { Change } from './types.js';
 
 const COMPARE_CHUNK = 1 << 20;

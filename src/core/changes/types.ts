@@ -1,5 +1,7 @@
+import type { FileType } from '../file-type.js';
+
+export type { FileType };
 export type ChangeStatus = 'A' | 'M' | 'D';
-export type FileType = 'file' | 'dir' | 'symlink' | 'fifo' | 'socket' | 'char' | 'block';
 
 /** One difference between the merged view and the base, at an overlay path ('/a/b'). */
 export interface Change {

@@ -13,9 +13,13 @@ import { ensureFsExtras, purgeDeadOrphans, purgeHandedOrphans, registerHolder } 
 import { LazyAtime } from './lazy-atime.js';
 import type { MutationObserver } from './mutation.js';
 import { create, mkdir, mknod, symlink } from './ops/create.js';
-import { link, readlink } from './ops/link.js';
-import { getattr, lookup, parentOf, pathOf } from './ops/lookup.js';
-import { access, fsync, open, release } from './ops/open.js';
+import { access } from './ops/access.js';
+import { fsync } from './ops/fsync.js';
+import { getattr } from './ops/getattr.js';
+import { link } from './ops/link.js';
+import { lookup, parentOf, pathOf } from './ops/lookup.js';
+import { open, release } from './ops/open.js';
+import { readlink } from './ops/readlink.js';
 import { read } from './ops/read.js';
 import { readdir, readdirPlus } from './ops/readdir.js';
 import { rmdir, unlink } from './ops/remove.js';

@@ -1,43 +1,36 @@
 /**
- * Path-based operations over any FileSystem (the inode filesystem or the overlay): path
- * resolution with symlinks and `..`, and the helpers the SDK and CLI need (mkdir -p,
- * readFile/writeFile, rm -r, copy, tree walk). Errors are FsError with the syscall and path.
+ * PathFs: path-based operations over any FileSystem (the inode filesystem or the overlay), the
+ * helpers the SDK and CLI need (mkdir -p, readFile/writeFile, rm -r, copy, tree walk). It
+ * composes the pieces that each do one job: resolve.ts (paths to inodes), open-flags.ts,
+ * readdir-pages.ts (whole listings), walks.ts (tree walks), path-errors.ts (errors named by
+ * syscall and path). Errors are FsError with the syscall and path.
  */
-import { constants as fsConstants } from 'node:fs';
 import { FsError, isFsError } from '../errors.js';
 import {
-  F_OK, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, isDir as isDirMode, processCaller,
-  type Attr, type Caller, type DirEntry, type FileSystem, type StatFs, type Timespec,
+  F_OK, isDir, isReg, isSymlink, processCaller,
+  type Attr, type Caller, type FileSystem, type StatFs, type Timespec,
 } from '../types.js';
+import { O_APPEND, O_CREAT, O_EXCL, O_TRUNC, O_WRONLY, parseOpenFlags, writable, type OpenFlags } from './open-flags.js';
+import { atPath } from './path-errors.js';
+import { allEntries, allEntriesPlus, compareNames } from './readdir-pages.js';
+import {
+  collapseMissing, components, newEntryAt, normalized, parentOrRoot, parentPath, resolve, resolveForCreate, resolveParent, tryLookup, tryResolve,
+} from './resolve.js';
 import { fromMs } from './time.js';
+import { removeContents, walkTree, type TreeEntry } from './walks.js';
 
-const MAX_SYMLINKS = 40;
-const PATH_MAX = 4096;
+export { parseOpenFlags, type OpenFlags } from './open-flags.js';
+// cycleError lives in walks.ts; the overlay and changes/ still import it from here
+export { cycleError, type TreeEntry } from './walks.js';
+
 /** how much data one read/write call moves (bounds memory and transaction size) */
 const DEFAULT_PIECE = 1 << 20;
-const READDIR_PAGE = 1024;
-
-const { O_WRONLY, O_RDWR, O_CREAT, O_EXCL, O_TRUNC, O_APPEND } = fsConstants;
-const O_ACCMODE = 3;
-
-export type OpenFlags = number | string;
 
 export interface PathFsOptions {
   /** owner of new files and subject of access checks (default: this process) */
   caller?: Caller;
   /** bytes per read/write call in whole-file helpers (default 1 MiB) */
   pieceSize?: number;
-}
-
-export interface TreeEntry {
-  /** absolute path */
-  path: string;
-  name: string;
-  /** 1 for entries directly under the walked directory */
-  depth: number;
-  attr: Attr;
-  /** symlink target */
-  target?: string;
 }
 
 export interface Opened {
@@ -48,29 +41,10 @@ export interface Opened {
 
 type TimeArg = Timespec | Date | number | 'now';
 
-/** What walking a path needs of each directory on the way (the root's full Attr is fetched lazily). */
-type Walked = Pick<Attr, 'ino' | 'mode'>;
-
-
-/** Splits a path into components (empty ones dropped; '.' and '..' kept for the walker). */
-function components(path: string): string[] {
-  return path.split('/').filter((c) => c.length > 0);
-}
-
-/** Node-style string flags ('r', 'w+', 'ax', ...) to O_* numbers. */
-export function parseOpenFlags(flags: OpenFlags): number {
-  if (typeof flags === 'number') return flags;
-  const table: Record<string, number> = {
-    r: 0, rs: 0, sr: 0, 'r+': O_RDWR, 'rs+': O_RDWR, 'sr+': O_RDWR,
-    w: O_WRONLY | O_CREAT | O_TRUNC, wx: O_WRONLY | O_CREAT | O_TRUNC | O_EXCL, xw: O_WRONLY | O_CREAT | O_TRUNC | O_EXCL,
-    'w+': O_RDWR | O_CREAT | O_TRUNC, 'wx+': O_RDWR | O_CREAT | O_TRUNC | O_EXCL, 'xw+': O_RDWR | O_CREAT | O_TRUNC | O_EXCL,
-    a: O_WRONLY | O_CREAT | O_APPEND, ax: O_WRONLY | O_CREAT | O_APPEND | O_EXCL, xa: O_WRONLY | O_CREAT | O_APPEND | O_EXCL,
-    'a+': O_RDWR | O_CREAT | O_APPEND, 'ax+': O_RDWR | O_CREAT | O_APPEND | O_EXCL, 'xa+': O_RDWR | O_CREAT | O_APPEND | O_EXCL,
-    as: O_WRONLY | O_CREAT | O_APPEND, 'as+': O_RDWR | O_CREAT | O_APPEND,
-  };
-  const v = table[flags];
-  if (v === undefined) throw new FsError('EINVAL', 'open', undefined, `unknown open flags '${flags}'`);
-  return v;
+interface WriteOptions {
+  mode?: number;
+  encoding?: BufferEncoding;
+  createParents?: boolean;
 }
 
 function toTimespec(t: TimeArg): Timespec | 'now' {
@@ -78,14 +52,6 @@ function toTimespec(t: TimeArg): Timespec | 'now' {
   if (t instanceof Date) return fromMs(t.getTime());
   if (typeof t === 'number') return fromMs(t);
   return t;
-}
-
-/** Errors already given their user-facing syscall and path. */
-const decorated = new WeakSet<object>();
-
-function detailOf(e: FsError): string | undefined {
-  const m = /^[A-Z]+: (.*?)(?:, [a-z_0-9]+(?: .*)?)?$/s.exec(e.message);
-  return m?.[1];
 }
 
 export class PathFs {
@@ -104,119 +70,19 @@ export class PathFs {
     return this.fs.transaction(fn);
   }
 
-  /** Re-throws filesystem errors with the syscall and path the user asked about. */
-  private at<T>(syscall: string, path: string, fn: () => T): T {
-    try {
-      return fn();
-    } catch (e) {
-      // the innermost helper names the path; outer ones (copyFile around open) keep it
-      if (isFsError(e) && !decorated.has(e)) {
-        const err = new FsError(e.code, syscall, path, detailOf(e));
-        decorated.add(err);
-        throw err;
-      }
-      throw e;
-    }
-  }
-
-  // ---- resolution ------------------------------------------------------------------------
-
   /** Attributes of the inode at path; symlinks followed (also the last one when `follow`). */
   resolve(path: string, follow = true): Attr {
-    if (path.length === 0) throw new FsError('ENOENT', 'resolve', path);
-    if (path.length > PATH_MAX && Buffer.byteLength(path) > PATH_MAX) throw new FsError('ENAMETOOLONG', 'resolve', path);
-    const pending = components(path);
-    const mustBeDir = path.endsWith('/') && pending.length > 0;
-    // The root is always a directory: walking needs only its number, so its attributes are
-    // fetched only when the path names the root itself (a query less on every resolution).
-    const root: Walked = { ino: this.fs.rootIno, mode: S_IFDIR };
-    const stack: Walked[] = [root];
-    let links = 0;
-    while (pending.length) {
-      const name = pending.shift()!;
-      const cur = stack[stack.length - 1]!;
-      if (!isDirMode(cur.mode)) throw new FsError('ENOTDIR', 'resolve', path);
-      if (name === '.') continue;
-      if (name === '..') {
-        if (stack.length > 1) stack.pop();
-        continue;
-      }
-      const attr = this.fs.lookup(cur.ino, name);
-      const last = pending.length === 0;
-      if ((attr.mode & S_IFMT) === S_IFLNK && (!last || follow || mustBeDir)) {
-        if (++links > MAX_SYMLINKS) throw new FsError('ELOOP', 'resolve', path);
-        const target = this.fs.readlink(attr.ino);
-        if (target.startsWith('/')) stack.length = 1;
-        pending.unshift(...components(target));
-        continue;
-      }
-      stack.push(attr);
-    }
-    const out = stack[stack.length - 1]!;
-    if (mustBeDir && !isDirMode(out.mode)) throw new FsError('ENOTDIR', 'resolve', path);
-    return out === root ? this.fs.getattr(root.ino) : (out as Attr);
-  }
-
-  /** The directory that would hold path's last component, and that component. */
-  resolveParent(path: string): { dir: Attr; name: string } {
-    const comps = components(path);
-    const name = comps.pop();
-    if (name === undefined) throw new FsError('EBUSY', 'resolve', path, 'the root directory');
-    const dir = this.resolve('/' + comps.join('/'), true);
-    if (!isDirMode(dir.mode)) throw new FsError('ENOTDIR', 'resolve', path);
-    return { dir, name };
-  }
-
-  /** The inode at path or undefined when a component is missing. */
-  private tryResolve(path: string, follow = true): Attr | undefined {
-    try {
-      return this.resolve(path, follow);
-    } catch (e) {
-      if (isFsError(e, 'ENOENT')) return undefined;
-      throw e;
-    }
-  }
-
-  /**
-   * path with each `missing/..` pair taken out, where `missing` names a directory that does not
-   * exist: a helper that makes missing directories (mkdir -p, writeFile with parents, cp -r)
-   * must not make one only to leave it again, so `/a/../b` names `/b` and creates nothing at
-   * `/a`. Existing components (symlinks, `..`) keep their usual meaning: each prefix is resolved
-   * the ordinary way. Anything else wrong is left for the operation itself to report.
-   */
-  private collapseMissing(path: string): string {
-    const tokens = components(path);
-    if (!tokens.includes('..')) return path;
-    const keep = tokens.map(() => true);
-    const missing: number[] = [];
-    for (let i = 0; i < tokens.length; i++) {
-      const name = tokens[i]!;
-      if (name === '.') continue;
-      if (missing.length) {
-        if (name !== '..') missing.push(i);
-        else keep[missing.pop()!] = keep[i] = false;
-        continue;
-      }
-      if (name === '..') continue;
-      try {
-        this.resolve('/' + tokens.slice(0, i + 1).filter((_, j) => keep[j]).join('/'), true);
-      } catch (e) {
-        if (!isFsError(e, 'ENOENT')) break;
-        missing.push(i);
-      }
-    }
-    const out = '/' + tokens.filter((_, j) => keep[j]).join('/');
-    return path.endsWith('/') && out !== '/' ? out + '/' : out;
+    return resolve(this.fs, path, follow);
   }
 
   // ---- metadata --------------------------------------------------------------------------
 
   stat(path: string): Attr {
-    return this.at('stat', path, () => this.resolve(path, true));
+    return atPath('stat', path, () => this.resolve(path, true));
   }
 
   lstat(path: string): Attr {
-    return this.at('lstat', path, () => this.resolve(path, false));
+    return atPath('lstat', path, () => this.resolve(path, false));
   }
 
   exists(path: string): boolean {
@@ -230,7 +96,7 @@ export class PathFs {
   }
 
   access(path: string, mode = F_OK): void {
-    this.at('access', path, () => {
+    atPath('access', path, () => {
       const a = this.resolve(path, true);
       this.fs.access(a.ino, mode, this.caller);
     });
@@ -241,80 +107,57 @@ export class PathFs {
   }
 
   chmod(path: string, mode: number): Attr {
-    return this.at('chmod', path, () => this.fs.setattr(this.resolve(path).ino, { mode }, this.caller));
+    return atPath('chmod', path, () => this.fs.setattr(this.resolve(path).ino, { mode }, this.caller));
   }
 
   chown(path: string, uid: number, gid: number): Attr {
-    return this.at('chown', path, () => this.fs.setattr(this.resolve(path).ino, { uid, gid }, this.caller));
+    return atPath('chown', path, () => this.fs.setattr(this.resolve(path).ino, { uid, gid }, this.caller));
   }
 
   utimes(path: string, atime: TimeArg, mtime: TimeArg): Attr {
-    return this.at('utimes', path, () =>
+    return atPath('utimes', path, () =>
       this.fs.setattr(this.resolve(path).ino, { atime: toTimespec(atime), mtime: toTimespec(mtime) }, this.caller),
     );
   }
 
   truncate(path: string, size = 0): Attr {
-    return this.at('truncate', path, () => {
+    return atPath('truncate', path, () => {
       const a = this.resolve(path);
-      if (isDirMode(a.mode)) throw new FsError('EISDIR', 'truncate', path);
+      if (isDir(a.mode)) throw new FsError('EISDIR', 'truncate', path);
       return this.fs.setattr(a.ino, { size }, this.caller);
     });
   }
 
-  // ---- directories -----------------------------------------------------------------------
-
-  /** Every entry of a directory inode, following readdir cookies page by page. */
-  entriesOf(ino: number): DirEntry[] {
-    const out: DirEntry[] = [];
-    let cookie = 0;
-    for (;;) {
-      const page = this.fs.readdir(ino, cookie, READDIR_PAGE);
-      out.push(...page);
-      if (page.length < READDIR_PAGE) return out;
-      cookie = page[page.length - 1]!.offset;
-    }
-  }
+  // ---- directories ---------------------------------------------------------------------
 
   /** Names in a directory, sorted. */
   readdir(path: string): string[] {
-    return this.at('scandir', path, () => {
-      const d = this.resolve(path);
-      if (!isDirMode(d.mode)) throw new FsError('ENOTDIR', 'scandir', path);
-      return this.entriesOf(d.ino)
-        .map((e) => e.name)
-        .sort(compareNames);
-    });
+    return atPath('scandir', path, () => allEntries(this.fs, this.dirAt(path, 'scandir').ino).map((e) => e.name).sort(compareNames));
   }
 
   /** Entries with their attributes (one query per page, no per-entry stat), sorted by name. */
   readdirPlus(path: string): { name: string; attr: Attr }[] {
-    return this.at('scandir', path, () => {
-      const d = this.resolve(path);
-      if (!isDirMode(d.mode)) throw new FsError('ENOTDIR', 'scandir', path);
-      const out: { name: string; attr: Attr }[] = [];
-      let cookie = 0;
-      for (;;) {
-        const page = this.fs.readdirPlus(d.ino, cookie, READDIR_PAGE);
-        for (const e of page) out.push({ name: e.name, attr: e.attr });
-        if (page.length < READDIR_PAGE) break;
-        cookie = page[page.length - 1]!.offset;
-      }
-      return out.sort((a, b) => compareNames(a.name, b.name));
-    });
+    return atPath('scandir', path, () => allEntriesPlus(this.fs, this.dirAt(path, 'scandir').ino));
+  }
+
+  /** The directory at path (symlinks followed); ENOTDIR for anything else. */
+  private dirAt(path: string, syscall: string): Attr {
+    const d = this.resolve(path);
+    if (!isDir(d.mode)) throw new FsError('ENOTDIR', syscall, path);
+    return d;
   }
 
   /** mkdir; with `recursive`, creates missing parents and accepts an existing directory. */
   mkdir(path: string, options: { recursive?: boolean; mode?: number } = {}): Attr {
     const mode = options.mode ?? 0o755;
-    return this.at('mkdir', path, () => {
+    return atPath('mkdir', path, () => {
       if (!options.recursive) {
-        const { dir, name } = this.parentOrRoot(path, 'EEXIST');
+        const { dir, name } = parentOrRoot(this.fs, path, 'EEXIST');
         return this.fs.mkdir(dir.ino, name, mode, this.caller);
       }
       if (path.length === 0) throw new FsError('ENOENT', 'mkdir', path);
       return this.batch(() => {
-        const comps = components(this.collapseMissing(path));
+        const comps = components(collapseMissing(this.fs, path));
         let cur = this.fs.getattr(this.fs.rootIno);
         let prefix = '';
         // While every component so far was a plain directory name, the next one is looked up in
@@ -326,25 +169,21 @@ export class PathFs {
           prefix += '/' + name;
           let found: Attr | undefined;
           if (plain && name !== '.' && name !== '..') {
-            try {
-              found = this.fs.lookup(cur.ino, name);
-            } catch (e) {
-              if (!isFsError(e, 'ENOENT')) throw e;
-            }
-            if (found && (found.mode & S_IFMT) === S_IFLNK) {
+            found = tryLookup(this.fs, cur.ino, name);
+            if (found && isSymlink(found.mode)) {
               plain = false;
-              found = this.tryResolve(prefix);
+              found = tryResolve(this.fs, prefix);
             }
           } else {
             plain = false;
-            found = this.tryResolve(prefix);
+            found = tryResolve(this.fs, prefix);
           }
           if (found) {
-            if (!isDirMode(found.mode)) throw new FsError(prefix === '/' + comps.join('/') ? 'EEXIST' : 'ENOTDIR', 'mkdir', path);
+            if (!isDir(found.mode)) throw new FsError(prefix === '/' + comps.join('/') ? 'EEXIST' : 'ENOTDIR', 'mkdir', path);
             cur = found;
             continue;
           }
-          cur = this.fs.mkdir(plain ? cur.ino : this.resolveParent(prefix).dir.ino, name, mode, this.caller);
+          cur = this.fs.mkdir(plain ? cur.ino : resolveParent(this.fs, prefix).dir.ino, name, mode, this.caller);
         }
         return cur;
       });
@@ -352,22 +191,22 @@ export class PathFs {
   }
 
   rmdir(path: string): void {
-    this.at('rmdir', path, () => {
-      const { dir, name } = this.parentOrRoot(path, 'EBUSY');
+    atPath('rmdir', path, () => {
+      const { dir, name } = parentOrRoot(this.fs, path, 'EBUSY');
       this.fs.rmdir(dir.ino, name);
     });
   }
 
   unlink(path: string): void {
-    this.at('unlink', path, () => {
-      const { dir, name } = this.parentOrRoot(path, 'EISDIR');
+    atPath('unlink', path, () => {
+      const { dir, name } = parentOrRoot(this.fs, path, 'EISDIR');
       this.fs.unlink(dir.ino, name);
     });
   }
 
   /** rm: files, and with `recursive` whole trees (one transaction); `force` ignores a missing path. */
   rm(path: string, options: { recursive?: boolean; force?: boolean } = {}): void {
-    this.at('rm', path, () => {
+    atPath('rm', path, () => {
       let a: Attr;
       try {
         a = this.resolve(path, false);
@@ -375,46 +214,17 @@ export class PathFs {
         if (options.force && isFsError(e, 'ENOENT')) return;
         throw e;
       }
-      const { dir, name } = this.parentOrRoot(path, 'EBUSY');
-      if (!isDirMode(a.mode)) {
+      const { dir, name } = parentOrRoot(this.fs, path, 'EBUSY');
+      if (!isDir(a.mode)) {
         this.fs.unlink(dir.ino, name);
         return;
       }
       if (!options.recursive) throw new FsError('EISDIR', 'rm', path, 'is a directory (use recursive)');
       this.batch(() => {
-        this.removeContents(a.ino, '/' + components(path).join('/'));
+        removeContents(this.fs, a.ino, normalized(path));
         this.fs.rmdir(dir.ino, name);
       });
     });
-  }
-
-  /**
-   * Empties a directory, deepest entries first. Iterative (a deep tree needs no deep stack) and
-   * cycle-checked: a damaged database can hold an entry leading back to a directory above it.
-   */
-  private removeContents(dirIno: number, path: string): void {
-    type Frame = { ino: number; name: string; path: string; entries: DirEntry[]; next: number };
-    const onPath = new Set<number>([dirIno]);
-    const stack: Frame[] = [{ ino: dirIno, name: '', path, entries: this.entriesOf(dirIno), next: 0 }];
-    while (stack.length) {
-      const f = stack[stack.length - 1]!;
-      const e = f.entries[f.next++];
-      if (e === undefined) {
-        stack.pop();
-        onPath.delete(f.ino);
-        const parent = stack[stack.length - 1];
-        if (parent) this.fs.rmdir(parent.ino, f.name);
-        continue;
-      }
-      if (!isDirMode(e.mode)) {
-        this.fs.unlink(f.ino, e.name);
-        continue;
-      }
-      const p = `${f.path === '/' ? '' : f.path}/${e.name}`;
-      if (onPath.has(e.ino)) throw cycleError(p);
-      onPath.add(e.ino);
-      stack.push({ ino: e.ino, name: e.name, path: p, entries: this.entriesOf(e.ino), next: 0 });
-    }
   }
 
   /**
@@ -422,51 +232,18 @@ export class PathFs {
    * and a directory met again below itself (a cycle in a damaged database) is ELOOP.
    */
   *walk(path: string, options: { maxDepth?: number } = {}): Generator<TreeEntry> {
-    const root = this.at('scandir', path, () => this.resolve(path));
-    if (!isDirMode(root.mode)) throw new FsError('ENOTDIR', 'scandir', path);
-    const base = '/' + components(path).join('/');
-    const maxDepth = options.maxDepth ?? Infinity;
-    type Frame = { ino: number; prefix: string; depth: number; entries: { name: string; attr: Attr }[]; next: number };
-    const onPath = new Set<number>([root.ino]);
-    const stack: Frame[] = [{ ino: root.ino, prefix: base === '/' ? '' : base, depth: 1, entries: this.sortedEntries(root.ino), next: 0 }];
-    while (stack.length) {
-      const f = stack[stack.length - 1]!;
-      const e = f.entries[f.next++];
-      if (e === undefined) {
-        stack.pop();
-        onPath.delete(f.ino);
-        continue;
-      }
-      const p = `${f.prefix}/${e.name}`;
-      const isLink = (e.attr.mode & S_IFMT) === S_IFLNK;
-      yield { path: p, name: e.name, depth: f.depth, attr: e.attr, ...(isLink ? { target: this.fs.readlink(e.attr.ino) } : {}) };
-      if (!isDirMode(e.attr.mode) || f.depth >= maxDepth) continue;
-      if (onPath.has(e.attr.ino)) throw cycleError(p);
-      onPath.add(e.attr.ino);
-      stack.push({ ino: e.attr.ino, prefix: p, depth: f.depth + 1, entries: this.sortedEntries(e.attr.ino), next: 0 });
-    }
-  }
-
-  private sortedEntries(ino: number): { name: string; attr: Attr }[] {
-    const entries: { name: string; attr: Attr }[] = [];
-    let cookie = 0;
-    for (;;) {
-      const page = this.fs.readdirPlus(ino, cookie, READDIR_PAGE);
-      for (const e of page) entries.push({ name: e.name, attr: e.attr });
-      if (page.length < READDIR_PAGE) break;
-      cookie = page[page.length - 1]!.offset;
-    }
-    return entries.sort((a, b) => compareNames(a.name, b.name));
+    const root = atPath('scandir', path, () => this.dirAt(path, 'scandir'));
+    yield* walkTree(this.fs, root.ino, normalized(path), options.maxDepth);
   }
 
   // ---- names -----------------------------------------------------------------------------
 
   rename(from: string, to: string, flags = 0): void {
-    this.at('rename', from, () => {
-      const src = this.parentOrRoot(from, 'EBUSY');
-      const dst = this.parentOrRoot(to, 'EBUSY');
+    atPath('rename', from, () => {
+      const src = parentOrRoot(this.fs, from, 'EBUSY');
+      const dst = parentOrRoot(this.fs, to, 'EBUSY');
       // a trailing slash names a directory: renaming anything else that way is ENOTDIR (POSIX)
-      if ((from.endsWith('/') || to.endsWith('/')) && !isDirMode(this.fs.lookup(src.dir.ino, src.name).mode)) {
+      if ((from.endsWith('/') || to.endsWith('/')) && !isDir(this.fs.lookup(src.dir.ino, src.name).mode)) {
         throw new FsError('ENOTDIR', 'rename', from);
       }
       this.fs.rename(src.dir.ino, src.name, dst.dir.ino, dst.name, flags);
@@ -474,45 +251,22 @@ export class PathFs {
   }
 
   symlink(target: string, linkPath: string): Attr {
-    return this.at('symlink', linkPath, () => {
-      const { dir, name } = this.newEntryAt(linkPath);
+    return atPath('symlink', linkPath, () => {
+      const { dir, name } = newEntryAt(this.fs, linkPath);
       return this.fs.symlink(dir.ino, name, target, this.caller);
     });
   }
 
   readlink(path: string): string {
-    return this.at('readlink', path, () => this.fs.readlink(this.resolve(path, false).ino));
+    return atPath('readlink', path, () => this.fs.readlink(this.resolve(path, false).ino));
   }
 
   link(existing: string, newPath: string): Attr {
-    return this.at('link', newPath, () => {
+    return atPath('link', newPath, () => {
       const a = this.resolve(existing, false);
-      const { dir, name } = this.newEntryAt(newPath);
+      const { dir, name } = newEntryAt(this.fs, newPath);
       return this.fs.link(a.ino, dir.ino, name);
     });
-  }
-
-  /**
-   * Where a new symlink or hard link goes. A trailing slash names a directory, which these never
-   * make: a missing `name/` is ENOENT (as Linux says), an existing one EEXIST from the create.
-   */
-  private newEntryAt(path: string): { dir: Attr; name: string } {
-    const at = this.parentOrRoot(path, 'EEXIST');
-    if (path.endsWith('/')) {
-      try {
-        this.fs.lookup(at.dir.ino, at.name);
-      } catch (e) {
-        if (isFsError(e, 'ENOENT')) throw new FsError('ENOENT', undefined, path);
-        throw e;
-      }
-    }
-    return at;
-  }
-
-  private parentOrRoot(path: string, rootCode: 'EEXIST' | 'EBUSY' | 'EISDIR'): { dir: Attr; name: string } {
-    if (path.length === 0) throw new FsError('ENOENT', undefined, path);
-    if (components(path).length === 0) throw new FsError(rootCode, undefined, path);
-    return this.resolveParent(path);
   }
 
   // ---- data ------------------------------------------------------------------------------
@@ -523,13 +277,13 @@ export class PathFs {
    */
   open(path: string, flags: OpenFlags = 'r', mode = 0o644): Opened {
     const f = parseOpenFlags(flags);
-    return this.at('open', path, () =>
+    return atPath('open', path, () =>
       this.batch(() => {
-        const found = f & O_CREAT ? this.resolveForCreate(path) : this.resolve(path, true);
+        const found = f & O_CREAT ? resolveForCreate(this.fs, path) : this.resolve(path, true);
         if ('ino' in found && f & O_CREAT && f & O_EXCL) throw new FsError('EEXIST', 'open', path);
         let a = 'ino' in found ? found : this.fs.create(found.dir.ino, found.name, mode, this.caller);
-        if (isDirMode(a.mode) && (f & O_ACCMODE) !== 0) throw new FsError('EISDIR', 'open', path);
-        if (f & O_TRUNC && (a.mode & S_IFMT) === S_IFREG && (f & O_ACCMODE) !== 0 && a.size > 0) {
+        if (isDir(a.mode) && writable(f)) throw new FsError('EISDIR', 'open', path);
+        if (f & O_TRUNC && isReg(a.mode) && writable(f) && a.size > 0) {
           a = this.fs.setattr(a.ino, { size: 0 }, this.caller);
         }
         this.fs.open(a.ino, f);
@@ -542,59 +296,18 @@ export class PathFs {
     this.fs.release(ino);
   }
 
-  /**
-   * For open(O_CREAT): the existing file at path (symlinks followed), or where to create it.
-   * The common case (a plain name in its directory) walks the path once; a symlink in last
-   * place takes the general route.
-   */
-  private resolveForCreate(path: string): Attr | { dir: Attr; name: string } {
-    const comps = components(path);
-    const name = comps[comps.length - 1];
-    if (name === undefined || name === '.' || name === '..' || path.endsWith('/')) return this.resolve(path, true);
-    const dir = this.resolve('/' + comps.slice(0, -1).join('/'), true);
-    if (!isDirMode(dir.mode)) throw new FsError('ENOTDIR', 'resolve', path);
-    let a: Attr;
-    try {
-      a = this.fs.lookup(dir.ino, name);
-    } catch (e) {
-      if (isFsError(e, 'ENOENT')) return { dir, name };
-      throw e;
-    }
-    if ((a.mode & S_IFMT) !== S_IFLNK) return a;
-    return this.tryResolve(path, true) ?? this.createTarget(path);
-  }
-
-  /** Where a new file at path goes: follows a dangling symlink's target like open(O_CREAT). */
-  private createTarget(path: string): { dir: Attr; name: string } {
-    let p = path;
-    for (let i = 0; i <= MAX_SYMLINKS; i++) {
-      const { dir, name } = this.parentOrRoot(p, 'EISDIR');
-      let existing: Attr | undefined;
-      try {
-        existing = this.fs.lookup(dir.ino, name);
-      } catch (e) {
-        if (!isFsError(e, 'ENOENT')) throw e;
-      }
-      if (!existing || (existing.mode & S_IFMT) !== S_IFLNK) return { dir, name };
-      const target = this.fs.readlink(existing.ino);
-      const parentPath = '/' + components(p).slice(0, -1).join('/');
-      p = target.startsWith('/') ? target : `${parentPath}/${target}`;
-    }
-    throw new FsError('ELOOP', 'open', path);
-  }
-
   /** Yields a file's content piece by piece (for streaming it out). */
   *readPieces(path: string, pieceSize = this.piece): Generator<Buffer> {
-    const a = this.at('open', path, () => this.resolve(path));
+    const a = atPath('open', path, () => this.resolve(path));
     yield* this.piecesOf(a, path, pieceSize);
   }
 
   private *piecesOf(a: Attr, path: string, pieceSize: number): Generator<Buffer> {
-    if (isDirMode(a.mode)) throw new FsError('EISDIR', 'read', path);
+    if (isDir(a.mode)) throw new FsError('EISDIR', 'read', path);
     this.fs.open(a.ino, 0);
     try {
       for (let off = 0; ; ) {
-        const buf = this.at('read', path, () => this.fs.read(a.ino, off, pieceSize));
+        const buf = atPath('read', path, () => this.fs.read(a.ino, off, pieceSize));
         if (buf.length > 0) yield buf;
         // reads are short only at the end of the file: no extra call to learn that
         if (buf.length < pieceSize) return;
@@ -608,7 +321,7 @@ export class PathFs {
   readFile(path: string): Buffer;
   readFile(path: string, encoding: BufferEncoding): string;
   readFile(path: string, encoding?: BufferEncoding): Buffer | string {
-    const a = this.at('open', path, () => this.resolve(path));
+    const a = atPath('open', path, () => this.resolve(path));
     const parts: Buffer[] = [];
     let total = 0;
     for (const p of this.piecesOf(a, path, this.piece)) {
@@ -623,17 +336,29 @@ export class PathFs {
    * Creates or replaces a file's content in one transaction, written piece by piece.
    * `createParents` makes missing parent directories (as agentfs-sdk's writeFile does).
    */
-  writeFile(
-    path: string,
-    data: string | Uint8Array,
-    options: { mode?: number; encoding?: BufferEncoding; createParents?: boolean } = {},
-  ): Attr {
+  writeFile(path: string, data: string | Uint8Array, options: WriteOptions = {}): Attr {
+    return this.putFile(path, data, options, O_WRONLY | O_CREAT | O_TRUNC, (ino, buf) => this.writeAll(ino, 0, buf));
+  }
+
+  /** Adds to the end of a file (made when missing) in one transaction. */
+  appendFile(path: string, data: string | Uint8Array, options: WriteOptions = {}): Attr {
+    // at the end as the write transaction sees it: another process may be appending too
+    return this.putFile(path, data, options, O_WRONLY | O_CREAT | O_APPEND, (ino, buf) =>
+      this.inPieces(buf, (piece) => {
+        this.fs.append(ino, piece);
+        return piece.byteLength;
+      }),
+    );
+  }
+
+  /** Opens path with flags, lets put write data to it, closes: one transaction. */
+  private putFile(path: string, data: string | Uint8Array, options: WriteOptions, flags: number, put: (ino: number, buf: Uint8Array) => void): Attr {
     const buf = typeof data === 'string' ? Buffer.from(data, options.encoding ?? 'utf8') : data;
-    return this.at('open', path, () =>
+    return atPath('open', path, () =>
       this.batch(() => {
-        const h = this.openForWrite(path, options.mode ?? 0o644, options.createParents === true);
+        const h = this.openForWrite(path, options.mode ?? 0o644, options.createParents === true, flags);
         try {
-          this.writeAll(h.ino, 0, buf);
+          put(h.ino, buf);
           return this.fs.getattr(h.ino);
         } finally {
           this.close(h.ino);
@@ -642,42 +367,17 @@ export class PathFs {
     );
   }
 
-  /** open(O_WRONLY|O_CREAT|O_TRUNC); a missing parent is made only after the open says so. */
+  /** open(flags, by default O_WRONLY|O_CREAT|O_TRUNC); a missing parent is made only after the open says so. */
   private openForWrite(path: string, mode: number, createParents: boolean, flags = O_WRONLY | O_CREAT | O_TRUNC): Opened {
     if (!createParents) return this.open(path, flags, mode);
-    path = this.collapseMissing(path);
+    path = collapseMissing(this.fs, path);
     try {
       return this.open(path, flags, mode); // fails before changing anything
     } catch (e) {
-      const parent = components(path).slice(0, -1);
-      if (!isFsError(e, 'ENOENT') || !parent.length) throw e;
-      this.mkdir('/' + parent.join('/'), { recursive: true });
+      if (!isFsError(e, 'ENOENT') || components(path).length < 2) throw e;
+      this.mkdir(parentPath(path), { recursive: true });
       return this.open(path, flags, mode);
     }
-  }
-
-  appendFile(
-    path: string,
-    data: string | Uint8Array,
-    options: { mode?: number; encoding?: BufferEncoding; createParents?: boolean } = {},
-  ): Attr {
-    const buf = typeof data === 'string' ? Buffer.from(data, options.encoding ?? 'utf8') : data;
-    return this.at('open', path, () =>
-      this.batch(() => {
-        const h = this.openForWrite(path, options.mode ?? 0o644, options.createParents === true, O_WRONLY | O_CREAT | O_APPEND);
-        try {
-          // at the end as the write transaction sees it: another process may be appending too
-          for (let done = 0; done < buf.byteLength; ) {
-            const n = Math.min(this.piece, buf.byteLength - done);
-            this.fs.append(h.ino, buf.subarray(done, done + n));
-            done += n;
-          }
-          return this.fs.getattr(h.ino);
-        } finally {
-          this.close(h.ino);
-        }
-      }),
-    );
   }
 
   /** Writes a stream (e.g. stdin) to a file without holding it in memory. */
@@ -686,7 +386,7 @@ export class PathFs {
     source: AsyncIterable<Uint8Array | string>,
     options: { mode?: number; createParents?: boolean } = {},
   ): Promise<Attr> {
-    const h = this.at('open', path, () => this.batch(() => this.openForWrite(path, options.mode ?? 0o644, options.createParents === true)));
+    const h = atPath('open', path, () => this.batch(() => this.openForWrite(path, options.mode ?? 0o644, options.createParents === true)));
     try {
       let off = 0;
       let pending: Buffer[] = [];
@@ -694,7 +394,7 @@ export class PathFs {
       const flush = () => {
         if (!pendingBytes) return;
         const buf = pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingBytes);
-        this.at('write', path, () => this.writeAll(h.ino, off, buf));
+        atPath('write', path, () => this.writeAll(h.ino, off, buf));
         off += buf.length;
         pending = [];
         pendingBytes = 0;
@@ -713,23 +413,27 @@ export class PathFs {
   }
 
   private writeAll(ino: number, offset: number, data: Uint8Array): void {
+    this.inPieces(data, (piece, done) => this.fs.write(ino, offset + done, piece));
+  }
+
+  /** Hands data to put a piece (at most pieceSize bytes) at a time; put says how many bytes it took. */
+  private inPieces(data: Uint8Array, put: (piece: Uint8Array, done: number) => number): void {
     for (let done = 0; done < data.byteLength; ) {
-      const n = Math.min(this.piece, data.byteLength - done);
-      done += this.fs.write(ino, offset + done, data.subarray(done, done + n));
+      done += put(data.subarray(done, done + Math.min(this.piece, data.byteLength - done)), done);
     }
   }
 
   /** Copies a regular file's content and mode; `exclusive` refuses an existing destination. */
   copyFile(src: string, dest: string, options: { exclusive?: boolean } = {}): Attr {
-    return this.at('copyfile', src, () =>
+    return atPath('copyfile', src, () =>
       this.batch(() => {
         const s = this.resolve(src);
-        if (isDirMode(s.mode)) throw new FsError('EISDIR', 'copyfile', src);
-        const existing = this.tryResolve(dest);
-        if (existing && isDirMode(existing.mode)) throw new FsError('EISDIR', 'copyfile', dest);
+        if (isDir(s.mode)) throw new FsError('EISDIR', 'copyfile', src);
+        const existing = tryResolve(this.fs, dest);
+        if (existing && isDir(existing.mode)) throw new FsError('EISDIR', 'copyfile', dest);
         if (existing && existing.ino === s.ino) return existing;
         const flags = O_WRONLY | O_CREAT | O_TRUNC | (options.exclusive ? O_EXCL : 0);
-        const d = this.at('copyfile', dest, () => this.open(dest, flags, s.mode & 0o7777));
+        const d = atPath('copyfile', dest, () => this.open(dest, flags, s.mode & 0o7777));
         try {
           this.fs.open(s.ino, 0);
           try {
@@ -752,31 +456,30 @@ export class PathFs {
 
   /** Copies a file, symlink or (with recursive) a whole directory tree. */
   cp(src: string, dest: string, options: { recursive?: boolean } = {}): void {
-    this.at('cp', src, () =>
+    atPath('cp', src, () =>
       this.batch(() => {
         const s = this.resolve(src, false);
-        if ((s.mode & S_IFMT) === S_IFLNK) {
+        if (isSymlink(s.mode)) {
           this.symlink(this.fs.readlink(s.ino), dest);
           return;
         }
-        if (!isDirMode(s.mode)) {
+        if (!isDir(s.mode)) {
           this.copyFile(src, dest);
           return;
         }
         if (!options.recursive) throw new FsError('EISDIR', 'cp', src, 'is a directory (use recursive)');
-        dest = this.collapseMissing(dest);
+        dest = collapseMissing(this.fs, dest);
         // the destination's parent must not lie inside the source, or the copy would never end
-        const d = this.tryResolve(dest) ?? this.resolveParent(dest).dir;
+        const d = tryResolve(this.fs, dest) ?? resolveParent(this.fs, dest).dir;
         if (this.isWithinPath(d.ino, s.ino)) throw new FsError('EINVAL', 'cp', dest, 'cannot copy a directory into itself');
         this.mkdir(dest, { recursive: true, mode: s.mode & 0o7777 });
-        const base = '/' + components(src).join('/');
-        const to = '/' + components(dest).join('/');
+        const base = normalized(src);
+        const to = normalized(dest);
         for (const e of this.walk(src)) {
           const target = to + e.path.slice(base === '/' ? 0 : base.length);
-          const t = e.attr.mode & S_IFMT;
-          if (t === S_IFDIR) this.mkdir(target, { recursive: true, mode: e.attr.mode & 0o7777 });
-          else if (t === S_IFLNK) this.symlink(e.target!, target);
-          else if (t === S_IFREG) this.copyFile(e.path, target);
+          if (isDir(e.attr.mode)) this.mkdir(target, { recursive: true, mode: e.attr.mode & 0o7777 });
+          else if (isSymlink(e.attr.mode)) this.symlink(e.target!, target);
+          else if (isReg(e.attr.mode)) this.copyFile(e.path, target);
         }
       }),
     );
@@ -792,14 +495,4 @@ export class PathFs {
     }
     return false;
   }
-}
-
-/** A walk met a directory again below itself: only a damaged (or hand-edited) database has that. */
-export function cycleError(path: string): FsError {
-  return new FsError('ELOOP', 'walk', path, `directory cycle at ${path}: the entry leads back to a directory above it (damaged database)`);
-}
-
-/** Byte order of UTF-8 names (what `ls` in the C locale does). */
-export function compareNames(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }

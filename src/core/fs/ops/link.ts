@@ -4,7 +4,6 @@ import { notify, type FsContext } from '../context.js';
 import { checkName, checkNotDot } from '../names.js';
 import { SQL, attrOf, isDirMode, requireDirRow, requireRow, touchDir } from '../rows.js';
 import { now } from '../time.js';
-import { storedText } from '../../stored-text.js';
 
 /** A new name for an existing inode (hard link): nlink + 1, same data. */
 export function link(ctx: FsContext, ino: number, newParent: number, newName: string): Attr {
@@ -21,15 +20,4 @@ export function link(ctx: FsContext, ino: number, newParent: number, newName: st
     if (ctx.observer) notify(ctx, { op: 'link', ino, newParent, newName });
     return attrOf(ctx, ino, 'link');
   });
-}
-
-export function readlink(ctx: FsContext, ino: number): string {
-  const row = ctx.store.stmt('SELECT CAST(target AS BLOB) AS target FROM fs_symlink WHERE ino = ?').get(ino) as { target: unknown } | undefined;
-  if (row) {
-    const target = storedText(row.target);
-    if (target === null) throw new FsError('EILSEQ', 'readlink', undefined, 'the symlink target is not valid UTF-8 (written by another program or damaged)');
-    return target;
-  }
-  requireRow(ctx, ino, 'readlink');
-  throw new FsError('EINVAL', 'readlink', undefined, 'not a symbolic link');
 }

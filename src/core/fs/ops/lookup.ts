@@ -19,10 +19,6 @@ export function lookup(ctx: FsContext, parent: number, name: string): Attr {
   return rowToAttr(ctx, row);
 }
 
-export function getattr(ctx: FsContext, ino: number): Attr {
-  return attrOf(ctx, ino, 'getattr');
-}
-
 /** The directory that holds `ino` (root is its own parent). */
 export function parentOf(ctx: FsContext, ino: number): number {
   if (ino === ROOT_INO) return ROOT_INO;

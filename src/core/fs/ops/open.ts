@@ -1,7 +1,4 @@
-/** open/release bookkeeping (keeps unlinked-but-open inodes alive) and fsync. */
-import { FsError } from '../../errors.js';
-import type { Caller } from '../../types.js';
-import { checkAccess } from '../access.js';
+/** open/release bookkeeping (keeps unlinked-but-open inodes alive). */
 import { notify, type FsContext } from '../context.js';
 import { purgeIfHandedOrphan, purgeOrphan } from '../lifecycle.js';
 import { requireRow } from '../rows.js';
@@ -19,15 +16,4 @@ export function release(ctx: FsContext, ino: number): void {
   if (ctx.observer) notify(ctx, { op: 'release', ino });
   if (n <= 1 && ctx.orphans.has(ino)) purgeOrphan(ctx, ino);
   else if (n <= 1 && ctx.holder) purgeIfHandedOrphan(ctx, ino);
-}
-
-export function fsync(ctx: FsContext, ino: number): void {
-  requireRow(ctx, ino, 'fsync');
-  ctx.atime.flush();
-  ctx.store.sync();
-}
-
-export function access(ctx: FsContext, ino: number, mask: number, caller: Caller): void {
-  const row = requireRow(ctx, ino, 'access');
-  if (!checkAccess(row, mask, caller)) throw new FsError('EACCES', 'access');
 }
