@@ -183,6 +183,8 @@ describe.concurrent('agentfs fs (CLI)', () => {
     await ok(['fs', 'cp', '-r', 'ov1', '/x', '/w/z']);
     expect(await ok(['fs', 'cat', 'ov1', '/w/z/sub/f'])).toBe('from base');
     await fails(['fs', 'cp', '-r', 'ov1', '/x', '/x/sub/in'], /EINVAL: cannot copy a directory into itself/);
+    // a missing destination parent is named, not the source
+    await fails(['fs', 'cp', '-r', 'ov1', '/x', '/nowhere/z'], /ENOENT: no such file or directory, cp \/nowhere\/z/);
   });
 
   it('bad input: unknown agent, missing paths, directories, long names, bad ids', async () => {

@@ -470,7 +470,7 @@ export class PathFs {
         if (!options.recursive) throw new FsError('EISDIR', 'cp', src, 'is a directory (use recursive)');
         dest = collapseMissing(this.fs, dest);
         // the destination's parent must not lie inside the source, or the copy would never end
-        const d = tryResolve(this.fs, dest) ?? resolveParent(this.fs, dest).dir;
+        const d = atPath('cp', dest, () => tryResolve(this.fs, dest) ?? resolveParent(this.fs, dest).dir);
         if (this.isWithinPath(d.ino, s.ino)) throw new FsError('EINVAL', 'cp', dest, 'cannot copy a directory into itself');
         this.mkdir(dest, { recursive: true, mode: s.mode & 0o7777 });
         const base = normalized(src);
