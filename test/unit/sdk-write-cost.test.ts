@@ -1,0 +1,138 @@
+// Small SDK writes (kv set/delete, tool record, start+finish) commit in as few statements as the
+// rows need, and stay as safe as before: they wait for another process's write lock like any
+// transaction, and a finished call reads back exactly as the value finish returned.
+import { afterEach, describe, expect, it } from 'vitest';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import Database from 'libsql';
+import { Store } from '../../src/store/index.js';
+import { KvStore } from '../../src/core/kv/index.js';
+import { ToolCalls, ToolCallError } from '../../src/core/tools/index.js';
+import { tempDir } from '../support/cli.js';
+
+const cleanups: (() => void)[] = [];
+afterEach(() => {
+  while (cleanups.length) cleanups.pop()!();
+});
+
+function fresh(): { store: Store; file: string } {
+  const t = tempDir();
+  const file = join(t.dir, 'a.db');
+  const store = Store.open({ path: file }, { create: true });
+  cleanups.push(t.cleanup, () => store.close());
+  return { store, file };
+}
+
+/** Statements run on the store's connection while fn runs (exec()s and prepared statements). */
+function countStatements(store: Store, fn: () => void): string[] {
+  const seen: string[] = [];
+  const db = store.db as unknown as { exec(sql: string): void };
+  const exec = db.exec;
+  db.exec = function (sql: string) {
+    seen.push(sql);
+    return exec.call(this, sql);
+  };
+  const proto = Object.getPrototypeOf(store.db.prepare('SELECT 1')) as Record<string, (...a: unknown[]) => unknown>;
+  const saved = { run: proto.run!, get: proto.get!, iterate: proto.iterate! };
+  for (const m of ['run', 'get', 'iterate'] as const) {
+    proto[m] = function (this: unknown, ...a: unknown[]) {
+      seen.push(m);
+      return saved[m].apply(this, a);
+    };
+  }
+  try {
+    fn();
+  } finally {
+    db.exec = exec;
+    Object.assign(proto, saved);
+  }
+  return seen;
+}
+
+/** Another process holding the write lock until it is told (a line on stdin) or ms pass. */
+async function holdWriteLock(file: string, ms: number): Promise<ChildProcess> {
+  const script = `
+    const Database = require('libsql');
+    const db = new Database(process.argv[1]);
+    db.exec('PRAGMA busy_timeout = 5000');
+    db.exec('BEGIN IMMEDIATE');
+    process.stdout.write('locked\\n');
+    setTimeout(() => { db.exec('COMMIT'); db.close(); process.exit(0); }, ${ms});`;
+  const child = spawn(process.execPath, ['-e', script, file], { cwd: process.cwd(), stdio: ['ignore', 'pipe', 'inherit'] });
+  cleanups.push(() => {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  });
+  await new Promise<void>((resolve, reject) => {
+    child.stdout!.on('data', (d: Buffer) => {
+      if (String(d).includes('locked')) resolve();
+    });
+    child.on('exit', (code) => reject(new Error(`lock holder exited early (${code})`)));
+  });
+  return child;
+}
+
+describe('small SDK writes', () => {
+  it('kv set/delete and tool record are one statement each, committed', () => {
+    const { store, file } = fresh();
+    const kv = new KvStore(store);
+    const tools = new ToolCalls(store);
+    kv.set('warm', 1);
+    tools.record({ name: 'warm', started_at: 1, completed_at: 2 });
+    expect(countStatements(store, () => kv.set('a', { x: 1 }))).toEqual(['run']);
+    expect(countStatements(store, () => kv.delete('a'))).toEqual(['run']);
+    let id = 0;
+    expect(countStatements(store, () => (id = tools.record({ name: 't', started_at: 10, completed_at: 11, parameters: { p: 1 }, result: 'ok' })))).toEqual(['run']);
+    // committed: another connection sees them
+    const other = new Database(file);
+    cleanups.push(() => other.close());
+    expect(other.prepare("SELECT count(*) AS n FROM kv_store WHERE key = 'a'").get()).toMatchObject({ n: 0 });
+    expect(other.prepare('SELECT name, parameters, result, status, duration_ms FROM tool_calls WHERE id = ?').get(id)).toMatchObject({
+      name: 't', parameters: '{"p":1}', result: '"ok"', status: 'success', duration_ms: 1000,
+    });
+  });
+
+  it('finishing a call of this process needs no read before or after, and returns what get() reads', () => {
+    const { store, file } = fresh();
+    const tools = new ToolCalls(store);
+    const parent = tools.start('outer', { q: 1 }, { shared: true });
+    const child = tools.start('inner', [1, 2]);
+    const seen = countStatements(store, () => {
+      const done = tools.success(child, { ok: true });
+      expect(done).toEqual(tools.get(child));
+    });
+    // BEGIN, UPDATE ... RETURNING, UPDATE ext, COMMIT; then the test's own get()
+    expect(seen).toEqual(['BEGIN IMMEDIATE', 'get', 'run', 'COMMIT', 'get']);
+    const inner = tools.get(child)!;
+    expect(inner).toMatchObject({ name: 'inner', status: 'success', parameters: [1, 2], result: { ok: true }, parent_id: parent });
+    // a shared call's announcement goes with it
+    const other = new Database(file);
+    cleanups.push(() => other.close());
+    expect(other.prepare('SELECT count(*) AS n FROM agentfs_active_call').get()).toMatchObject({ n: 1 });
+    const failed = tools.error(parent, new Error('boom'));
+    expect(failed).toEqual(tools.get(parent));
+    expect(failed).toMatchObject({ status: 'error', error: 'boom' });
+    expect(other.prepare('SELECT count(*) AS n FROM agentfs_active_call').get()).toMatchObject({ n: 0 });
+    expect(other.prepare('SELECT count(*) AS n FROM agentfs_tool_call_ext WHERE completed_ns IS NULL').get()).toMatchObject({ n: 0 });
+    // finished once only, also when another connection finished it first
+    expect(() => tools.success(parent)).toThrow(ToolCallError);
+    const third = tools.start('third');
+    other.prepare("UPDATE tool_calls SET status = 'success', completed_at = started_at WHERE id = ?").run(third);
+    expect(() => tools.success(third)).toThrow(/already finished/);
+  });
+
+  it('one-statement writes wait for another process holding the write lock, like transactions do', async () => {
+    const { store } = fresh();
+    const kv = new KvStore(store);
+    const tools = new ToolCalls(store);
+    kv.set('warm', 1);
+    // held well past the store's short SQLite busy wait (it polls for the rest of its timeout)
+    await holdWriteLock(store.path, 400);
+    kv.set('k', 'v');
+    expect(kv.get('k')).toBe('v');
+    await holdWriteLock(store.path, 400);
+    const id = tools.record({ name: 'after-lock', started_at: 1, completed_at: 2 });
+    expect(tools.get(id)?.name).toBe('after-lock');
+    await holdWriteLock(store.path, 400);
+    expect(kv.delete('k')).toBe(true);
+  });
+});
