@@ -9,6 +9,8 @@ import { Store } from '../../src/store/index.js';
 import { KvStore } from '../../src/core/kv/index.js';
 import { ToolCalls, ToolCallError } from '../../src/core/tools/index.js';
 import { tempDir } from '../support/cli.js';
+import { ROOT_INO } from '../../src/core/types.js';
+import { ME, code, fsFixture, inodeRow } from '../support/fs-fixture.js';
 
 const cleanups: (() => void)[] = [];
 afterEach(() => {
@@ -134,5 +136,43 @@ describe('small SDK writes', () => {
     expect(tools.get(id)?.name).toBe('after-lock');
     await holdWriteLock(store.path, 400);
     expect(kv.delete('k')).toBe(true);
+  });
+});
+
+describe('create: the parent checked and updated in one statement', () => {
+  it('a refused create leaves the parent (or the non-directory named as one) as it was', () => {
+    const fx = fsFixture();
+    cleanups.push(() => fx.cleanup());
+    const dir = fx.fs.mkdir(ROOT_INO, 'd', 0o2775, ME); // setgid: new entries take its group
+    const file = fx.fs.create(dir.ino, 'f', 0o644, ME);
+    // the row's columns (libsql adds a _metadata entry of its own)
+    const row = (ino: number) => {
+      const { _metadata, ...columns } = inodeRow(fx.store, ino) as Record<string, unknown>;
+      return columns as Record<string, number>;
+    };
+    const dirBefore = row(dir.ino);
+    const fileBefore = row(file.ino);
+    const inodes = () => (fx.store.db.prepare('SELECT COUNT(*) AS n FROM fs_inode').get() as { n: number }).n;
+    const count = inodes();
+    expect(code(() => fx.fs.create(file.ino, 'x', 0o644, ME))).toBe('ENOTDIR');
+    expect(code(() => fx.fs.mkdir(file.ino, 'x', 0o755, ME))).toBe('ENOTDIR');
+    expect(code(() => fx.fs.create(9999, 'x', 0o644, ME))).toBe('ENOENT');
+    expect(code(() => fx.fs.create(dir.ino, 'f', 0o644, ME))).toBe('EEXIST');
+    expect(code(() => fx.fs.mkdir(dir.ino, '..', 0o755, ME))).toBe('EEXIST');
+    // inside an enclosing transaction that goes on (a group commit): the same
+    fx.store.transaction(() => {
+      expect(code(() => fx.fs.mkdir(file.ino, 'x', 0o755, ME))).toBe('ENOTDIR');
+      expect(code(() => fx.fs.mkdir(dir.ino, 'f', 0o755, ME))).toBe('EEXIST');
+    });
+    expect(row(file.ino)).toEqual(fileBefore);
+    expect(row(dir.ino)).toEqual(dirBefore);
+    expect(inodes()).toBe(count);
+    // and a create that succeeds updates the parent as before
+    const sub = fx.fs.mkdir(dir.ino, 'sub', 0o755, { ...ME, gid: ME.gid + 1 });
+    expect(sub.gid).toBe(dir.gid);
+    expect(sub.mode & 0o2000).toBe(0o2000);
+    const after = row(dir.ino);
+    expect(after.nlink).toBe(dirBefore.nlink! + 1);
+    expect(after.mtime! * 1e9 + after.mtime_nsec!).toBeGreaterThanOrEqual(dirBefore.mtime! * 1e9 + dirBefore.mtime_nsec!);
   });
 });
