@@ -6,6 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import Database from 'libsql';
 import { Store } from '../../src/store/index.js';
+import { Agent } from '../../src/core/agent.js';
 import { KvStore } from '../../src/core/kv/index.js';
 import { ToolCalls, ToolCallError } from '../../src/core/tools/index.js';
 import { tempDir } from '../support/cli.js';
@@ -174,5 +175,33 @@ describe('create: the parent checked and updated in one statement', () => {
     const after = row(dir.ino);
     expect(after.nlink).toBe(dirBefore.nlink! + 1);
     expect(after.mtime! * 1e9 + after.mtime_nsec!).toBeGreaterThanOrEqual(dirBefore.mtime! * 1e9 + dirBefore.mtime_nsec!);
+  });
+});
+
+describe('tool call nesting index', () => {
+  it('is partial (a top-level call writes no entry), serves parent lookups, and replaces the old full index', () => {
+    const { store, file } = fresh();
+    const tools = new ToolCalls(store);
+    const outer = tools.start('outer');
+    const inner = tools.start('inner');
+    tools.success(inner);
+    tools.success(outer);
+    const plan = store.db.prepare('EXPLAIN QUERY PLAN SELECT id FROM agentfs_tool_call_ext WHERE parent_id = ?').all(outer) as { detail: string }[];
+    expect(plan.map((p) => p.detail).join(' ')).toContain('agentfs_idx_tool_call_ext_parent');
+    const indexes = (db: Database.Database) =>
+      (db.prepare("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'agentfs_tool_call_ext' ORDER BY name").all() as { name: string; sql: string }[]);
+    expect(indexes(store.db as unknown as Database.Database).map((i) => i.name)).toEqual(['agentfs_idx_tool_call_ext_open', 'agentfs_idx_tool_call_ext_parent']);
+    store.close();
+    // a database of an earlier version: the full index under its old name
+    const old = new Database(file);
+    old.exec('DROP INDEX agentfs_idx_tool_call_ext_parent');
+    old.exec('CREATE INDEX idx_agentfs_tool_call_ext_parent ON agentfs_tool_call_ext(parent_id)');
+    old.close();
+    const again = Agent.open({ path: file });
+    cleanups.push(() => again.close());
+    const now = indexes(again.store.db as unknown as Database.Database);
+    expect(now.map((i) => i.name)).toEqual(['agentfs_idx_tool_call_ext_open', 'agentfs_idx_tool_call_ext_parent']);
+    expect(now[1]!.sql).toMatch(/WHERE parent_id IS NOT NULL/);
+    expect(again.tools.list({ parentId: outer }).map((c) => c.id)).toEqual([inner]);
   });
 });

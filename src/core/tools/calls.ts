@@ -5,7 +5,7 @@ import { TOOL_CALLS_SCHEMA } from './schema.js';
 import type { RecordInput, StartOptions, ToolCall, ToolCallFilter, ToolCallStats, ToolCallStatus } from './types.js';
 import { TOOL_CALL_STATUSES } from './types.js';
 import { isAlive, processInfo } from '../process-alive.js';
-import { OPEN_CALL_INDEX } from './schema.js';
+import { OPEN_CALL_INDEX, PARENT_INDEX, PARENT_INDEX_OLD } from './schema.js';
 
 /** Why a tool-call operation was refused (POSIX-style code). */
 export class ToolCallError extends Error {
@@ -357,11 +357,20 @@ export class ToolCalls {
     return reaped;
   }
 
-  /** The partial index reapOrphans reads (databases made before it existed get it here). */
+  /**
+   * The partial indexes of agentfs_tool_call_ext as they are now: databases made before get the
+   * one reapOrphans reads, and the partial parent index in place of the full one.
+   */
   private ensureOpenCallIndex(): void {
-    const name = 'agentfs_idx_tool_call_ext_open';
-    if (this.store.stmt("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?").get(name)) return;
-    this.store.transaction(() => this.store.db.exec(OPEN_CALL_INDEX));
+    const names = (this.store
+      .stmt("SELECT name FROM sqlite_master WHERE type = 'index' AND name IN ('agentfs_idx_tool_call_ext_open', 'agentfs_idx_tool_call_ext_parent', ?)")
+      .all(PARENT_INDEX_OLD) as { name: string }[]).map((r) => r.name);
+    if (names.length === 2 && !names.includes(PARENT_INDEX_OLD)) return;
+    this.store.transaction(() => {
+      this.store.db.exec(OPEN_CALL_INDEX);
+      this.store.db.exec(PARENT_INDEX);
+      this.store.db.exec(`DROP INDEX IF EXISTS ${PARENT_INDEX_OLD}`);
+    });
   }
 
   /** Per-tool counts, failures and average/p95/max duration of finished calls, busiest first. */
