@@ -16,6 +16,7 @@ import { AgentFS as Ours } from '../../dist/index.js';
 import { AgentFS as Theirs } from 'agentfs-sdk';
 import Database from 'libsql';
 import { SPEC_TABLES } from '../../dist/store/schema.js';
+import { median } from '../median.js';
 
 const N = Number(process.env.BENCH_SDK_N ?? 2000);
 const payload = Buffer.alloc(4096, 'a');
@@ -105,11 +106,6 @@ async function bareWorkloads(file, synchronous) {
   });
   db.close();
   return out;
-}
-
-function median(xs) {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
 }
 
 /** ROUNDS alternating runs of ours and bare libsql at one durability, each on a fresh file; medians. */
