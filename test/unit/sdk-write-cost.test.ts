@@ -11,6 +11,7 @@ import { KvStore } from '../../src/core/kv/index.js';
 import { ToolCalls, ToolCallError } from '../../src/core/tools/index.js';
 import { tempDir } from '../support/cli.js';
 import { ROOT_INO } from '../../src/core/types.js';
+import { InodeFs } from '../../src/core/fs/index.js';
 import { ME, code, fsFixture, inodeRow } from '../support/fs-fixture.js';
 
 const cleanups: (() => void)[] = [];
@@ -203,5 +204,44 @@ describe('tool call nesting index', () => {
     expect(now.map((i) => i.name)).toEqual(['agentfs_idx_tool_call_ext_open', 'agentfs_idx_tool_call_ext_parent']);
     expect(now[1]!.sql).toMatch(/WHERE parent_id IS NOT NULL/);
     expect(again.tools.list({ parentId: outer }).map((c) => c.id)).toEqual([inner]);
+  });
+});
+
+describe('st_blocks without recounting chunks', () => {
+  it('writeFile of a new file, and of one truncated by it, counts no chunks for its stat', () => {
+    const fx = fsFixture();
+    cleanups.push(() => fx.cleanup());
+    const counted: string[] = [];
+    const arrayStmt = fx.store.arrayStmt.bind(fx.store);
+    fx.store.arrayStmt = (sql: string) => {
+      if (/COUNT\(\*\)/.test(sql)) counted.push(sql);
+      return arrayStmt(sql);
+    };
+    const a = fx.paths.writeFile('/new', Buffer.alloc(10_000, 1));
+    expect(a.blocks).toBe(Math.ceil(10_000 / 512));
+    const b = fx.paths.writeFile('/new', Buffer.alloc(5000, 2)); // O_TRUNC, then the write
+    expect(b.blocks).toBe(Math.ceil(5000 / 512));
+    expect(counted).toEqual([]);
+  });
+
+  it('stays what a fresh count gives through writes, holes, truncates and punched holes', () => {
+    for (const chunkSize of [512, 4096]) {
+      const fx = fsFixture({ chunkSize });
+      cleanups.push(() => fx.cleanup());
+      let seed = 7;
+      const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) % n);
+      const fresh = () => new InodeFs(fx.store); // an empty cache: counts the chunks
+      for (let file = 0; file < 6; file++) {
+        const f = fx.fs.create(ROOT_INO, `f${file}`, 0o644, ME);
+        for (let step = 0; step < 40; step++) {
+          const op = rnd(10);
+          const size = fx.fs.getattr(f.ino).size;
+          if (op < 6) fx.fs.write(f.ino, rnd(3) === 0 ? size : rnd(size + 3 * chunkSize + 1), Buffer.alloc(1 + rnd(3 * chunkSize), 3));
+          else if (op < 8) fx.fs.setattr(f.ino, { size: rnd(3) === 0 ? 0 : rnd(size + 2 * chunkSize + 1) });
+          else if (size > 0) fx.fs.fallocate(f.ino, 0x01 | 0x02, rnd(size), 1 + rnd(2 * chunkSize));
+          expect(fx.fs.getattr(f.ino).blocks).toBe(fresh().getattr(f.ino).blocks);
+        }
+      }
+    }
   });
 });

@@ -6,7 +6,7 @@ import {
 } from '../../types.js';
 import { notify, type FsContext } from '../context.js';
 import { checkName, checkNotDot, checkUnicode } from '../names.js';
-import { SQL } from '../rows.js';
+import { SQL, rememberChunks } from '../rows.js';
 import { now } from '../time.js';
 
 const S_ISGID = 0o2000;
@@ -47,6 +47,7 @@ function makeNode(
       ctx.store.stmt(SQL.insertInode).run(mode, nlink, caller.uid, gid, size, t.sec, t.sec, t.sec, rdev, t.nsec, t.nsec, t.nsec).lastInsertRowid,
     );
     if (ctx.store.stmt(SQL.insertDentry).run(name, parent, ino).changes === 0) throw new FsError('EEXIST', op, name);
+    if (type === S_IFREG) rememberChunks(ctx, ino, 0, t, 0); // a new inode number: no chunks yet
     after?.(ino);
     if (ctx.observer) notify(ctx, { op, ino, parent, name, mode, uid: caller.uid, gid });
     return {
