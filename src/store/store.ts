@@ -286,6 +286,28 @@ export class Store {
   }
 
   /**
+   * Runs fn, which executes exactly one write statement, as its own transaction (autocommit): one
+   * row committed costs one statement instead of BEGIN, the statement and COMMIT. Waits for the
+   * write lock like transaction() (a statement refused with SQLITE_BUSY changed nothing, so it is
+   * simply run again). Inside a transaction it joins it. Deferred writes (onBeginWrite hooks) wait
+   * for the next transaction() instead.
+   */
+  autocommit<T>(fn: () => T): T {
+    if (this.depth > 0) return fn();
+    if (this.readOnly) throw new StoreError('read-only', `${this.path} is open read-only here (a command that only reads)`);
+    const deadline = Date.now() + this.busyTimeoutMs;
+    for (;;) {
+      try {
+        return fn();
+      } catch (e) {
+        if (isBusy(e) && Date.now() < deadline) continue;
+        if (this.path !== ':memory:') throwAccessProblem(this.path, e, true);
+        throw e;
+      }
+    }
+  }
+
+  /**
    * Opens a transaction that stays open across calls, for group commit (the FUSE server folds
    * a stream of requests into one commit); transaction() inside it makes savepoints. Returns
    * false, opening nothing, when a transaction is already open.

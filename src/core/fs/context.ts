@@ -16,7 +16,18 @@ export interface FsContext {
   /** access times moved by reads, not yet written */
   readonly atime: LazyAtime;
   /** st_blocks per inode, valid while size, mtime and ctime are as recorded (rows.ts storedBlocks) */
-  readonly blocks: Map<number, { size: number; mtime: number; mtimeNsec: number; ctime: number; ctimeNsec: number; blocks: number }>;
+  readonly blocks: Map<number, BlocksEntry>;
+}
+
+export interface BlocksEntry {
+  size: number;
+  mtime: number;
+  mtimeNsec: number;
+  ctime: number;
+  ctimeNsec: number;
+  blocks: number;
+  /** when known: the stored chunks are exactly indexes 0..chunks-1 (see rows.ts knownChunks) */
+  chunks?: number;
 }
 
 export function notify(ctx: FsContext, m: FsMutation): void {

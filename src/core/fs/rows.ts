@@ -4,7 +4,7 @@
  */
 import { FsError } from '../errors.js';
 import { S_IFDIR, S_IFMT, S_IFREG, type Attr, type Timespec } from '../types.js';
-import type { FsContext } from './context.js';
+import type { BlocksEntry, FsContext } from './context.js';
 
 export interface InodeRow {
   ino: number;
@@ -41,6 +41,9 @@ export const SQL = {
   deleteDentry: 'DELETE FROM fs_dentry WHERE id = ?',
   /** a directory's own link count, its mtime and ctime after an entry was added or removed */
   touchDir: `UPDATE fs_inode SET nlink = MAX(nlink + ?, 2), mtime = ?, mtime_nsec = ?, ctime = ?, ctime_nsec = ? WHERE ino = ?`,
+  /** touchDir returning the directory's mode and group: a create's check of its parent and update in one */
+  touchDirReturning: `UPDATE fs_inode SET nlink = MAX(nlink + ?, 2), mtime = ?, mtime_nsec = ?, ctime = ?, ctime_nsec = ? WHERE ino = ?
+    RETURNING mode, gid`,
   addLink: 'UPDATE fs_inode SET nlink = nlink + ?, ctime = ?, ctime_nsec = ? WHERE ino = ?',
   touchCtime: 'UPDATE fs_inode SET ctime = ?, ctime_nsec = ? WHERE ino = ?',
 } as const;
@@ -57,19 +60,52 @@ const MAX_CACHED_BLOCKS = 100_000;
  */
 export function storedBlocks(ctx: FsContext, r: InodeRow): number {
   if ((r.mode & S_IFMT) !== S_IFREG || r.size === 0) return 0;
-  const c = ctx.blocks.get(r.ino);
-  if (c && c.size === r.size && c.ctime === r.ctime && c.ctimeNsec === r.ctime_nsec && c.mtime === r.mtime && c.mtimeNsec === r.mtime_nsec) {
-    return c.blocks;
-  }
+  const c = cachedFor(ctx, r);
+  if (c) return c.blocks;
   const [n, max] = ctx.store.arrayStmt(SQL_CHUNKS).get(r.ino) as [number, number | null];
-  const cs = ctx.chunkSize;
-  const lastIdx = Math.floor((r.size - 1) / cs);
-  const hasLast = max !== null && max >= lastIdx;
-  const bytes = (n - (hasLast ? 1 : 0)) * cs + (hasLast ? r.size - lastIdx * cs : 0);
-  const blocks = Math.ceil(bytes / 512);
-  if (ctx.blocks.size >= MAX_CACHED_BLOCKS) ctx.blocks.clear();
-  ctx.blocks.set(r.ino, { size: r.size, mtime: r.mtime, mtimeNsec: r.mtime_nsec, ctime: r.ctime, ctimeNsec: r.ctime_nsec, blocks });
+  const blocks = blocksOf(n, max, r.size, ctx.chunkSize);
+  // chunks 0..n-1 with none missing: a write can then keep the count without counting again
+  remember(ctx, r.ino, { size: r.size, mtime: r.mtime, mtimeNsec: r.mtime_nsec, ctime: r.ctime, ctimeNsec: r.ctime_nsec, blocks, chunks: n === 0 || max === n - 1 ? n : undefined });
   return blocks;
+}
+
+/** st_blocks of n stored chunks, the highest max, for a file of size bytes. */
+function blocksOf(n: number, max: number | null, size: number, cs: number): number {
+  if (size === 0) return 0;
+  const lastIdx = Math.floor((size - 1) / cs);
+  const hasLast = max !== null && max >= lastIdx;
+  const bytes = (n - (hasLast ? 1 : 0)) * cs + (hasLast ? size - lastIdx * cs : 0);
+  return Math.ceil(bytes / 512);
+}
+
+/** The cache entry of r's inode, if it was made for r's size, mtime and ctime. */
+function cachedFor(ctx: FsContext, r: InodeRow): BlocksEntry | undefined {
+  const c = ctx.blocks.get(r.ino);
+  return c && c.size === r.size && c.ctime === r.ctime && c.ctimeNsec === r.ctime_nsec && c.mtime === r.mtime && c.mtimeNsec === r.mtime_nsec
+    ? c
+    : undefined;
+}
+
+function remember(ctx: FsContext, ino: number, e: BlocksEntry): void {
+  if (ctx.blocks.size >= MAX_CACHED_BLOCKS) ctx.blocks.clear();
+  ctx.blocks.set(ino, e);
+}
+
+/**
+ * n when the stored chunks of r's inode are known to be exactly indexes 0..n-1 (a new file, one
+ * just truncated to 0, one counted so), as of r's size, mtime and ctime; else undefined.
+ */
+export function knownChunks(ctx: FsContext, r: InodeRow): number | undefined {
+  return cachedFor(ctx, r)?.chunks;
+}
+
+/**
+ * Records that ino's stored chunks are now exactly 0..chunks-1, as of the size and time (mtime
+ * and ctime) its row was just given: the next stat then needs no count of them.
+ */
+export function rememberChunks(ctx: FsContext, ino: number, size: number, t: Timespec, chunks: number): void {
+  const blocks = blocksOf(chunks, chunks - 1, size, ctx.chunkSize);
+  remember(ctx, ino, { size, mtime: t.sec, mtimeNsec: t.nsec, ctime: t.sec, ctimeNsec: t.nsec, blocks, chunks });
 }
 
 export function rowToAttr(ctx: FsContext, r: InodeRow): Attr {

@@ -62,18 +62,19 @@ export class KvStore {
     checkKey(key);
     const text = encode(key, value);
     const now = Math.floor(Date.now() / 1000);
-    this.store
-      .stmt(
-        `INSERT INTO kv_store (key, value, created_at, updated_at) VALUES (?, ?, ?, ?)
-         ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
-      )
-      .run(key, text, now, now);
+    const upsert = this.store.stmt(
+      `INSERT INTO kv_store (key, value, created_at, updated_at) VALUES (?, ?, ?, ?)
+       ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
+    );
+    // one statement, its own commit (and a wait for a busy writer like any transaction's)
+    this.store.autocommit(() => upsert.run(key, text, now, now));
   }
 
   /** Removes key; returns whether it existed. */
   delete(key: string): boolean {
     checkKey(key);
-    return this.store.stmt('DELETE FROM kv_store WHERE key = ?').run(key).changes > 0;
+    const del = this.store.stmt('DELETE FROM kv_store WHERE key = ?');
+    return this.store.autocommit(() => del.run(key)).changes > 0;
   }
 
   /**

@@ -5,7 +5,7 @@ import { TOOL_CALLS_SCHEMA } from './schema.js';
 import type { RecordInput, StartOptions, ToolCall, ToolCallFilter, ToolCallStats, ToolCallStatus } from './types.js';
 import { TOOL_CALL_STATUSES } from './types.js';
 import { isAlive, processInfo } from '../process-alive.js';
-import { OPEN_CALL_INDEX } from './schema.js';
+import { OPEN_CALL_INDEX, PARENT_INDEX, PARENT_INDEX_OLD } from './schema.js';
 
 /** Why a tool-call operation was refused (POSIX-style code). */
 export class ToolCallError extends Error {
@@ -35,6 +35,9 @@ interface Row {
 interface LiveCall {
   startedNs: bigint;
   scoped: boolean;
+  /** announced in agentfs_active_call (StartOptions.shared) */
+  shared: boolean;
+  parentId: number | undefined;
 }
 
 const SPEC_STATUS = `CASE WHEN error IS NOT NULL THEN 'error' WHEN completed_at IS NULL THEN 'pending' ELSE 'success' END`;
@@ -89,10 +92,10 @@ export class ToolCalls {
     const id = this.store.transaction(() => {
       let newId: number;
       if (this.hasStatus) {
-        const row = this.store
-          .stmt(`INSERT INTO tool_calls (name, parameters, status, started_at) VALUES (?, ?, 'pending', ?) RETURNING id`)
-          .get(name, params, startedAt) as { id: number };
-        newId = Number(row.id);
+        newId = Number(
+          this.store.stmt(`INSERT INTO tool_calls (name, parameters, status, started_at) VALUES (?, ?, 'pending', ?)`).run(name, params, startedAt)
+            .lastInsertRowid,
+        );
       } else {
         newId = this.reserveId();
         this.store
@@ -109,7 +112,7 @@ export class ToolCalls {
       }
       return newId;
     });
-    this.live.set(id, { startedNs, scoped: options.scoped === true });
+    this.live.set(id, { startedNs, scoped: options.scoped === true, shared: options.shared === true, parentId: parentId ?? undefined });
     return id;
   }
 
@@ -125,6 +128,10 @@ export class ToolCalls {
 
   private finish(id: number, status: 'success' | 'error', result: string | null, error: string | null, opts: { orphan?: boolean } = {}): ToolCall {
     this.ensure();
+    if (!opts.orphan) {
+      const done = this.finishLive(id, status, result, error);
+      if (done) return done;
+    }
     const call = this.get(id);
     if (!call) throw new ToolCallError('ENOENT', `no tool call with id ${id}`);
     // an orphan reads as failed already (view); its row is still pending
@@ -160,6 +167,34 @@ export class ToolCalls {
     return this.get(id)!;
   }
 
+  /**
+   * finish() of a call this process started and still runs (so it cannot read as an orphan): the
+   * pending check, the update and the row to return in one statement, no read before or after.
+   * undefined, having changed nothing, when it is not such a call or no longer pending.
+   */
+  private finishLive(id: number, status: 'success' | 'error', result: string | null, error: string | null): ToolCall | undefined {
+    const live = this.live.get(id);
+    if (!live || !this.hasStatus) return undefined;
+    const endNs = nowNs();
+    const completedAt = nsToSeconds(endNs);
+    const durationMs = Math.max(0, Math.round(Number(endNs - live.startedNs) / 1e6));
+    const row = this.store.transaction(() => {
+      const r = this.store
+        .stmt(
+          `UPDATE tool_calls SET status = ?, result = ?, error = ?, completed_at = ?, duration_ms = ? WHERE id = ? AND status = 'pending'
+           RETURNING id, name, parameters, result, error, status, started_at, completed_at, duration_ms`,
+        )
+        .get(status, result, error, completedAt, durationMs, id) as Row | undefined;
+      if (!r) return undefined; // finished elsewhere, or gone: finish() says which
+      this.store.stmt('UPDATE agentfs_tool_call_ext SET completed_ns = ? WHERE id = ?').run(endNs, id);
+      if (live.shared) this.store.stmt('DELETE FROM agentfs_active_call WHERE id = ?').run(id);
+      return r;
+    });
+    if (!row) return undefined;
+    this.live.delete(id);
+    return toToolCall({ ...row, parent_id: live.parentId ?? null, started_ns: Number(live.startedNs), pid: process.pid });
+  }
+
   /** Inserts a call that already finished (agentfs-sdk's record()); returns its id. */
   record(input: RecordInput): number {
     checkName(input.name);
@@ -172,10 +207,18 @@ export class ToolCalls {
     const result = failed ? null : toJson(input.result);
     const duration = input.duration_ms ?? (input.completed_at - input.started_at) * 1000;
     const parentId = input.parentId === undefined ? this.current() : input.parentId;
-    // an explicit transaction even for one row: an autocommit INSERT ... RETURNING measured
-    // ~30% slower here (its commit waits for the statement's reset)
+    const params = [input.name, toJson(input.parameters), result, error];
+    if (this.hasStatus && (parentId === undefined || parentId === null)) {
+      // one row, one statement committing itself: run() gives the id (RETURNING would cost ~30%
+      // here, an autocommit commit waits for the statement's reset)
+      const insert = this.store.stmt(
+        `INSERT INTO tool_calls (name, parameters, result, error, status, started_at, completed_at, duration_ms)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      );
+      const status = failed ? 'error' : 'success';
+      return Number(this.store.autocommit(() => insert.run(...params, status, input.started_at, input.completed_at, duration)).lastInsertRowid);
+    }
     return this.store.transaction(() => {
-      const params = [input.name, toJson(input.parameters), result, error];
       const row = this.hasStatus
         ? (this.store
             .stmt(
@@ -314,11 +357,20 @@ export class ToolCalls {
     return reaped;
   }
 
-  /** The partial index reapOrphans reads (databases made before it existed get it here). */
+  /**
+   * The partial indexes of agentfs_tool_call_ext as they are now: databases made before get the
+   * one reapOrphans reads, and the partial parent index in place of the full one.
+   */
   private ensureOpenCallIndex(): void {
-    const name = 'agentfs_idx_tool_call_ext_open';
-    if (this.store.stmt("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?").get(name)) return;
-    this.store.transaction(() => this.store.db.exec(OPEN_CALL_INDEX));
+    const names = (this.store
+      .stmt("SELECT name FROM sqlite_master WHERE type = 'index' AND name IN ('agentfs_idx_tool_call_ext_open', 'agentfs_idx_tool_call_ext_parent', ?)")
+      .all(PARENT_INDEX_OLD) as { name: string }[]).map((r) => r.name);
+    if (names.length === 2 && !names.includes(PARENT_INDEX_OLD)) return;
+    this.store.transaction(() => {
+      this.store.db.exec(OPEN_CALL_INDEX);
+      this.store.db.exec(PARENT_INDEX);
+      this.store.db.exec(`DROP INDEX IF EXISTS ${PARENT_INDEX_OLD}`);
+    });
   }
 
   /** Per-tool counts, failures and average/p95/max duration of finished calls, busiest first. */

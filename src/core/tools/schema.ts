@@ -6,6 +6,14 @@
 export const OPEN_CALL_INDEX = `CREATE INDEX IF NOT EXISTS agentfs_idx_tool_call_ext_open ON agentfs_tool_call_ext(pid)
   WHERE completed_ns IS NULL AND pid IS NOT NULL`;
 
+/**
+ * Children of a call (nesting queries, `e.parent_id = ?`). Partial: a top-level call (most of
+ * them) then writes no index page when it starts. Replaces PARENT_INDEX_OLD, a full index.
+ */
+export const PARENT_INDEX = `CREATE INDEX IF NOT EXISTS agentfs_idx_tool_call_ext_parent ON agentfs_tool_call_ext(parent_id)
+  WHERE parent_id IS NOT NULL`;
+export const PARENT_INDEX_OLD = 'idx_agentfs_tool_call_ext_parent';
+
 export const TOOL_CALLS_SCHEMA: readonly string[] = [
   // Per call we started: the enclosing call (nesting), nanosecond times for ordering against the
   // file-operation journal, and the process that ran it.
@@ -16,7 +24,7 @@ export const TOOL_CALLS_SCHEMA: readonly string[] = [
     completed_ns INTEGER,
     pid INTEGER
   )`,
-  `CREATE INDEX IF NOT EXISTS idx_agentfs_tool_call_ext_parent ON agentfs_tool_call_ext(parent_id)`,
+  PARENT_INDEX,
   OPEN_CALL_INDEX,
   // Calls announced to other processes while they run (agentfs record / run): a mount served by
   // another process attributes the file operations it journals to the newest live one.

@@ -6,7 +6,7 @@ import {
 } from '../../types.js';
 import { notify, type FsContext } from '../context.js';
 import { checkName, checkNotDot, checkUnicode } from '../names.js';
-import { SQL, requireDirRow, touchDir } from '../rows.js';
+import { SQL, rememberChunks } from '../rows.js';
 import { now } from '../time.js';
 
 const S_ISGID = 0o2000;
@@ -25,22 +25,29 @@ function makeNode(
 ): Attr {
   checkName(name, op);
   return ctx.store.transaction(() => {
-    const p = requireDirRow(ctx, parent, op);
-    checkNotDot(name, op);
     const type = mode & S_IFMT;
+    const t = now();
+    // The parent's times and link count move first, returning its mode and group: the check of
+    // the parent and its update are one statement. An error below rolls it back with the rest.
+    const p = ctx.store.arrayStmt(SQL.touchDirReturning).get(type === S_IFDIR ? 1 : 0, t.sec, t.nsec, t.sec, t.nsec, parent) as
+      | [number, number]
+      | undefined;
+    if (!p) throw new FsError('ENOENT', op, undefined, `no such inode ${parent}`);
+    const [parentMode, parentGid] = p;
+    if ((parentMode & S_IFMT) !== S_IFDIR) throw new FsError('ENOTDIR', op);
+    checkNotDot(name, op);
     let gid = caller.gid;
     // BSD group semantics on setgid directories: new entries take the directory's group.
-    if (p.mode & S_ISGID) {
-      gid = p.gid;
+    if (parentMode & S_ISGID) {
+      gid = parentGid;
       if (type === S_IFDIR) mode |= S_ISGID;
     }
     const nlink = type === S_IFDIR ? 2 : 1;
-    const t = now();
     const ino = Number(
       ctx.store.stmt(SQL.insertInode).run(mode, nlink, caller.uid, gid, size, t.sec, t.sec, t.sec, rdev, t.nsec, t.nsec, t.nsec).lastInsertRowid,
     );
     if (ctx.store.stmt(SQL.insertDentry).run(name, parent, ino).changes === 0) throw new FsError('EEXIST', op, name);
-    touchDir(ctx, parent, type === S_IFDIR ? 1 : 0, t);
+    if (type === S_IFREG) rememberChunks(ctx, ino, 0, t, 0); // a new inode number: no chunks yet
     after?.(ino);
     if (ctx.observer) notify(ctx, { op, ino, parent, name, mode, uid: caller.uid, gid });
     return {

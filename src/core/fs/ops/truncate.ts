@@ -1,6 +1,6 @@
 import type { Timespec } from '../../types.js';
 import type { FsContext } from '../context.js';
-import type { InodeRow } from '../rows.js';
+import { rememberChunks, type InodeRow } from '../rows.js';
 import { padChunk } from './write.js';
 
 /**
@@ -12,9 +12,11 @@ export function truncateData(ctx: FsContext, row: InodeRow, size: number, t: Tim
   const s = ctx.store;
   const cs = ctx.chunkSize;
   const ino = row.ino;
+  let emptied = false;
   if (size < row.size) {
     if (size === 0) {
       s.stmt('DELETE FROM fs_data WHERE ino = ?').run(ino);
+      emptied = true;
     } else {
       const lastIdx = Math.floor((size - 1) / cs);
       const keep = size - lastIdx * cs;
@@ -28,4 +30,5 @@ export function truncateData(ctx: FsContext, row: InodeRow, size: number, t: Tim
   s.stmt('UPDATE fs_inode SET size = ?, mtime = ?, mtime_nsec = ?, ctime = ?, ctime_nsec = ? WHERE ino = ?').run(
     size, t.sec, t.nsec, t.sec, t.nsec, ino,
   );
+  if (emptied) rememberChunks(ctx, ino, 0, t, 0); // a rewrite (O_TRUNC, then writes) needs no count
 }

@@ -6,7 +6,7 @@
  */
 import { FsError } from '../../errors.js';
 import { notify, type FsContext } from '../context.js';
-import { isDirMode, isRegMode, requireRow } from '../rows.js';
+import { isDirMode, isRegMode, knownChunks, rememberChunks, requireRow } from '../rows.js';
 import { now } from '../time.js';
 
 export const SQL_PUT_CHUNK = 'INSERT OR REPLACE INTO fs_data (ino, chunk_index, data) VALUES (?, ?, ?)';
@@ -56,6 +56,7 @@ export function write(ctx: FsContext, ino: number, offset: number, data: Uint8Ar
     const first = Math.floor(offset / cs);
     const last = Math.floor((end - 1) / cs);
     const newLast = Math.floor((newSize - 1) / cs);
+    const chunksBefore = knownChunks(ctx, row);
     if (oldSize > 0) {
       const oldLast = Math.floor((oldSize - 1) / cs);
       if (oldLast < first) padChunk(ctx, ino, oldLast, cs);
@@ -84,6 +85,8 @@ export function write(ctx: FsContext, ino: number, offset: number, data: Uint8Ar
     s.stmt('UPDATE fs_inode SET size = ?, mtime = ?, mtime_nsec = ?, ctime = ?, ctime_nsec = ? WHERE ino = ?').run(
       newSize, t.sec, t.nsec, t.sec, t.nsec, ino,
     );
+    // chunks 0..n-1 before and first..last written, with no gap between: 0..max(n, last+1)-1 now
+    if (chunksBefore !== undefined && first <= chunksBefore) rememberChunks(ctx, ino, newSize, t, Math.max(chunksBefore, last + 1));
     if (ctx.observer) notify(ctx, { op: 'write', ino, offset, length: len, size: newSize });
     return len;
   });

@@ -1,0 +1,247 @@
+// Small SDK writes (kv set/delete, tool record, start+finish) commit in as few statements as the
+// rows need, and stay as safe as before: they wait for another process's write lock like any
+// transaction, and a finished call reads back exactly as the value finish returned.
+import { afterEach, describe, expect, it } from 'vitest';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import Database from 'libsql';
+import { Store } from '../../src/store/index.js';
+import { Agent } from '../../src/core/agent.js';
+import { KvStore } from '../../src/core/kv/index.js';
+import { ToolCalls, ToolCallError } from '../../src/core/tools/index.js';
+import { tempDir } from '../support/cli.js';
+import { ROOT_INO } from '../../src/core/types.js';
+import { InodeFs } from '../../src/core/fs/index.js';
+import { ME, code, fsFixture, inodeRow } from '../support/fs-fixture.js';
+
+const cleanups: (() => void)[] = [];
+afterEach(() => {
+  while (cleanups.length) cleanups.pop()!();
+});
+
+function fresh(): { store: Store; file: string } {
+  const t = tempDir();
+  const file = join(t.dir, 'a.db');
+  const store = Store.open({ path: file }, { create: true });
+  cleanups.push(t.cleanup, () => store.close());
+  return { store, file };
+}
+
+/** Statements run on the store's connection while fn runs (exec()s and prepared statements). */
+function countStatements(store: Store, fn: () => void): string[] {
+  const seen: string[] = [];
+  const db = store.db as unknown as { exec(sql: string): void };
+  const exec = db.exec;
+  db.exec = function (sql: string) {
+    seen.push(sql);
+    return exec.call(this, sql);
+  };
+  const proto = Object.getPrototypeOf(store.db.prepare('SELECT 1')) as Record<string, (...a: unknown[]) => unknown>;
+  const saved = { run: proto.run!, get: proto.get!, iterate: proto.iterate! };
+  for (const m of ['run', 'get', 'iterate'] as const) {
+    proto[m] = function (this: unknown, ...a: unknown[]) {
+      seen.push(m);
+      return saved[m].apply(this, a);
+    };
+  }
+  try {
+    fn();
+  } finally {
+    db.exec = exec;
+    Object.assign(proto, saved);
+  }
+  return seen;
+}
+
+/** Another process holding the write lock until it is told (a line on stdin) or ms pass. */
+async function holdWriteLock(file: string, ms: number): Promise<ChildProcess> {
+  const script = `
+    const Database = require('libsql');
+    const db = new Database(process.argv[1]);
+    db.exec('PRAGMA busy_timeout = 5000');
+    db.exec('BEGIN IMMEDIATE');
+    process.stdout.write('locked\\n');
+    setTimeout(() => { db.exec('COMMIT'); db.close(); process.exit(0); }, ${ms});`;
+  const child = spawn(process.execPath, ['-e', script, file], { cwd: process.cwd(), stdio: ['ignore', 'pipe', 'inherit'] });
+  cleanups.push(() => {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  });
+  await new Promise<void>((resolve, reject) => {
+    child.stdout!.on('data', (d: Buffer) => {
+      if (String(d).includes('locked')) resolve();
+    });
+    child.on('exit', (code) => reject(new Error(`lock holder exited early (${code})`)));
+  });
+  return child;
+}
+
+describe('small SDK writes', () => {
+  it('kv set/delete and tool record are one statement each, committed', () => {
+    const { store, file } = fresh();
+    const kv = new KvStore(store);
+    const tools = new ToolCalls(store);
+    kv.set('warm', 1);
+    tools.record({ name: 'warm', started_at: 1, completed_at: 2 });
+    expect(countStatements(store, () => kv.set('a', { x: 1 }))).toEqual(['run']);
+    expect(countStatements(store, () => kv.delete('a'))).toEqual(['run']);
+    let id = 0;
+    expect(countStatements(store, () => (id = tools.record({ name: 't', started_at: 10, completed_at: 11, parameters: { p: 1 }, result: 'ok' })))).toEqual(['run']);
+    // committed: another connection sees them
+    const other = new Database(file);
+    cleanups.push(() => other.close());
+    expect(other.prepare("SELECT count(*) AS n FROM kv_store WHERE key = 'a'").get()).toMatchObject({ n: 0 });
+    expect(other.prepare('SELECT name, parameters, result, status, duration_ms FROM tool_calls WHERE id = ?').get(id)).toMatchObject({
+      name: 't', parameters: '{"p":1}', result: '"ok"', status: 'success', duration_ms: 1000,
+    });
+  });
+
+  it('finishing a call of this process needs no read before or after, and returns what get() reads', () => {
+    const { store, file } = fresh();
+    const tools = new ToolCalls(store);
+    const parent = tools.start('outer', { q: 1 }, { shared: true });
+    const child = tools.start('inner', [1, 2]);
+    const seen = countStatements(store, () => {
+      const done = tools.success(child, { ok: true });
+      expect(done).toEqual(tools.get(child));
+    });
+    // BEGIN, UPDATE ... RETURNING, UPDATE ext, COMMIT; then the test's own get()
+    expect(seen).toEqual(['BEGIN IMMEDIATE', 'get', 'run', 'COMMIT', 'get']);
+    const inner = tools.get(child)!;
+    expect(inner).toMatchObject({ name: 'inner', status: 'success', parameters: [1, 2], result: { ok: true }, parent_id: parent });
+    // a shared call's announcement goes with it
+    const other = new Database(file);
+    cleanups.push(() => other.close());
+    expect(other.prepare('SELECT count(*) AS n FROM agentfs_active_call').get()).toMatchObject({ n: 1 });
+    const failed = tools.error(parent, new Error('boom'));
+    expect(failed).toEqual(tools.get(parent));
+    expect(failed).toMatchObject({ status: 'error', error: 'boom' });
+    expect(other.prepare('SELECT count(*) AS n FROM agentfs_active_call').get()).toMatchObject({ n: 0 });
+    expect(other.prepare('SELECT count(*) AS n FROM agentfs_tool_call_ext WHERE completed_ns IS NULL').get()).toMatchObject({ n: 0 });
+    // finished once only, also when another connection finished it first
+    expect(() => tools.success(parent)).toThrow(ToolCallError);
+    const third = tools.start('third');
+    other.prepare("UPDATE tool_calls SET status = 'success', completed_at = started_at WHERE id = ?").run(third);
+    expect(() => tools.success(third)).toThrow(/already finished/);
+  });
+
+  it('one-statement writes wait for another process holding the write lock, like transactions do', async () => {
+    const { store } = fresh();
+    const kv = new KvStore(store);
+    const tools = new ToolCalls(store);
+    kv.set('warm', 1);
+    // held well past the store's short SQLite busy wait (it polls for the rest of its timeout)
+    await holdWriteLock(store.path, 400);
+    kv.set('k', 'v');
+    expect(kv.get('k')).toBe('v');
+    await holdWriteLock(store.path, 400);
+    const id = tools.record({ name: 'after-lock', started_at: 1, completed_at: 2 });
+    expect(tools.get(id)?.name).toBe('after-lock');
+    await holdWriteLock(store.path, 400);
+    expect(kv.delete('k')).toBe(true);
+  });
+});
+
+describe('create: the parent checked and updated in one statement', () => {
+  it('a refused create leaves the parent (or the non-directory named as one) as it was', () => {
+    const fx = fsFixture();
+    cleanups.push(() => fx.cleanup());
+    const dir = fx.fs.mkdir(ROOT_INO, 'd', 0o2775, ME); // setgid: new entries take its group
+    const file = fx.fs.create(dir.ino, 'f', 0o644, ME);
+    // the row's columns (libsql adds a _metadata entry of its own)
+    const row = (ino: number) => {
+      const { _metadata, ...columns } = inodeRow(fx.store, ino) as Record<string, unknown>;
+      return columns as Record<string, number>;
+    };
+    const dirBefore = row(dir.ino);
+    const fileBefore = row(file.ino);
+    const inodes = () => (fx.store.db.prepare('SELECT COUNT(*) AS n FROM fs_inode').get() as { n: number }).n;
+    const count = inodes();
+    expect(code(() => fx.fs.create(file.ino, 'x', 0o644, ME))).toBe('ENOTDIR');
+    expect(code(() => fx.fs.mkdir(file.ino, 'x', 0o755, ME))).toBe('ENOTDIR');
+    expect(code(() => fx.fs.create(9999, 'x', 0o644, ME))).toBe('ENOENT');
+    expect(code(() => fx.fs.create(dir.ino, 'f', 0o644, ME))).toBe('EEXIST');
+    expect(code(() => fx.fs.mkdir(dir.ino, '..', 0o755, ME))).toBe('EEXIST');
+    // inside an enclosing transaction that goes on (a group commit): the same
+    fx.store.transaction(() => {
+      expect(code(() => fx.fs.mkdir(file.ino, 'x', 0o755, ME))).toBe('ENOTDIR');
+      expect(code(() => fx.fs.mkdir(dir.ino, 'f', 0o755, ME))).toBe('EEXIST');
+    });
+    expect(row(file.ino)).toEqual(fileBefore);
+    expect(row(dir.ino)).toEqual(dirBefore);
+    expect(inodes()).toBe(count);
+    // and a create that succeeds updates the parent as before
+    const sub = fx.fs.mkdir(dir.ino, 'sub', 0o755, { ...ME, gid: ME.gid + 1 });
+    expect(sub.gid).toBe(dir.gid);
+    expect(sub.mode & 0o2000).toBe(0o2000);
+    const after = row(dir.ino);
+    expect(after.nlink).toBe(dirBefore.nlink! + 1);
+    expect(after.mtime! * 1e9 + after.mtime_nsec!).toBeGreaterThanOrEqual(dirBefore.mtime! * 1e9 + dirBefore.mtime_nsec!);
+  });
+});
+
+describe('tool call nesting index', () => {
+  it('is partial (a top-level call writes no entry), serves parent lookups, and replaces the old full index', () => {
+    const { store, file } = fresh();
+    const tools = new ToolCalls(store);
+    const outer = tools.start('outer');
+    const inner = tools.start('inner');
+    tools.success(inner);
+    tools.success(outer);
+    const plan = store.db.prepare('EXPLAIN QUERY PLAN SELECT id FROM agentfs_tool_call_ext WHERE parent_id = ?').all(outer) as { detail: string }[];
+    expect(plan.map((p) => p.detail).join(' ')).toContain('agentfs_idx_tool_call_ext_parent');
+    const indexes = (db: Database.Database) =>
+      (db.prepare("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'agentfs_tool_call_ext' ORDER BY name").all() as { name: string; sql: string }[]);
+    expect(indexes(store.db as unknown as Database.Database).map((i) => i.name)).toEqual(['agentfs_idx_tool_call_ext_open', 'agentfs_idx_tool_call_ext_parent']);
+    store.close();
+    // a database of an earlier version: the full index under its old name
+    const old = new Database(file);
+    old.exec('DROP INDEX agentfs_idx_tool_call_ext_parent');
+    old.exec('CREATE INDEX idx_agentfs_tool_call_ext_parent ON agentfs_tool_call_ext(parent_id)');
+    old.close();
+    const again = Agent.open({ path: file });
+    cleanups.push(() => again.close());
+    const now = indexes(again.store.db as unknown as Database.Database);
+    expect(now.map((i) => i.name)).toEqual(['agentfs_idx_tool_call_ext_open', 'agentfs_idx_tool_call_ext_parent']);
+    expect(now[1]!.sql).toMatch(/WHERE parent_id IS NOT NULL/);
+    expect(again.tools.list({ parentId: outer }).map((c) => c.id)).toEqual([inner]);
+  });
+});
+
+describe('st_blocks without recounting chunks', () => {
+  it('writeFile of a new file, and of one truncated by it, counts no chunks for its stat', () => {
+    const fx = fsFixture();
+    cleanups.push(() => fx.cleanup());
+    const counted: string[] = [];
+    const arrayStmt = fx.store.arrayStmt.bind(fx.store);
+    fx.store.arrayStmt = (sql: string) => {
+      if (/COUNT\(\*\)/.test(sql)) counted.push(sql);
+      return arrayStmt(sql);
+    };
+    const a = fx.paths.writeFile('/new', Buffer.alloc(10_000, 1));
+    expect(a.blocks).toBe(Math.ceil(10_000 / 512));
+    const b = fx.paths.writeFile('/new', Buffer.alloc(5000, 2)); // O_TRUNC, then the write
+    expect(b.blocks).toBe(Math.ceil(5000 / 512));
+    expect(counted).toEqual([]);
+  });
+
+  it('stays what a fresh count gives through writes, holes, truncates and punched holes', () => {
+    for (const chunkSize of [512, 4096]) {
+      const fx = fsFixture({ chunkSize });
+      cleanups.push(() => fx.cleanup());
+      let seed = 7;
+      const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) % n);
+      const fresh = () => new InodeFs(fx.store); // an empty cache: counts the chunks
+      for (let file = 0; file < 6; file++) {
+        const f = fx.fs.create(ROOT_INO, `f${file}`, 0o644, ME);
+        for (let step = 0; step < 40; step++) {
+          const op = rnd(10);
+          const size = fx.fs.getattr(f.ino).size;
+          if (op < 6) fx.fs.write(f.ino, rnd(3) === 0 ? size : rnd(size + 3 * chunkSize + 1), Buffer.alloc(1 + rnd(3 * chunkSize), 3));
+          else if (op < 8) fx.fs.setattr(f.ino, { size: rnd(3) === 0 ? 0 : rnd(size + 2 * chunkSize + 1) });
+          else if (size > 0) fx.fs.fallocate(f.ino, 0x01 | 0x02, rnd(size), 1 + rnd(2 * chunkSize));
+          expect(fx.fs.getattr(f.ino).blocks).toBe(fresh().getattr(f.ino).blocks);
+        }
+      }
+    }
+  });
+});
