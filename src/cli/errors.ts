@@ -1,6 +1,4 @@
-import { FsError } from '../core/errors.js';
-import { KvError } from '../core/kv/errors.js';
-import { ToolCallError } from '../core/tools/calls.js';
+import { CoreError, FsError } from '../core/errors.js';
 import { AgentfsError, type ErrorCode } from '../errors.js';
 import { cwdProblem } from '../store/locate.js';
 import { escapeControls } from './quote.js';
@@ -16,7 +14,7 @@ export class UserError extends AgentfsError {
 /**
  * The one place the CLI turns an error into output: one line on stderr, and the exit status.
  * AgentfsError says its own status (MANUAL.md "Exit status"); an errno error of the core (FsError,
- * KvError, ToolCallError) or of Node (a system call the CLI made) is 1; anything else is a bug:
+ * CoreError: KvError, ToolCallError) or of Node (a system call the CLI made) is 1; anything else is a bug:
  * its message, and with AGENTFS_DEBUG its stack. Messages echo user input (paths, keys) and
  * remote replies: control characters in them are written as escapes (\n, \033), so the message
  * stays one line and cannot drive the terminal.
@@ -27,7 +25,7 @@ export function reportError(e: unknown): number {
     say(e.message);
     return e.exitStatus;
   }
-  if (e instanceof FsError || e instanceof KvError || e instanceof ToolCallError) {
+  if (e instanceof FsError || e instanceof CoreError) {
     say(e.message);
     return 1;
   }

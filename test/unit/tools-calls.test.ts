@@ -126,21 +126,30 @@ describe('ToolCalls', () => {
   it('sees calls announced by another live process (shared), and not those of dead ones', async () => {
     const { store, tools, file } = fresh();
     tools.list(); // creates our tables
-    expect(tools.currentAnywhere()).toBeUndefined();
+    expect(tools.current('anywhere')).toBeUndefined();
     const other = new Database(file);
     cleanups.push(() => other.close());
     // another process (the test runner's parent is alive; pid 2**22+12345 is not)
     other.prepare("INSERT INTO tool_calls (name, status, started_at) VALUES ('cmd', 'pending', 1)").run();
-    other.prepare('INSERT INTO agentfs_active_call (id, pid, started_ns) VALUES (1, ?, 1)').run(process.ppid);
+    const now = BigInt(Date.now()) * 1_000_000n;
+    other.prepare('INSERT INTO agentfs_active_call (id, pid, started_ns) VALUES (1, ?, ?)').run(process.ppid, now);
     await sleep(2); // the shared lookup is revalidated at most once per millisecond
-    expect(tools.currentAnywhere()).toBe(1);
-    other.prepare('INSERT INTO agentfs_active_call (id, pid, started_ns) VALUES (2, ?, 2)').run(2 ** 22 + 12345);
+    expect(tools.current('anywhere')).toBe(1);
+    other.prepare('INSERT INTO agentfs_active_call (id, pid, started_ns) VALUES (2, ?, ?)').run(2 ** 22 + 12345, now + 1n);
     await sleep(2); // the shared lookup is revalidated at most once per millisecond
     await sleep(2);
-    expect(tools.currentAnywhere()).toBe(1);
+    expect(tools.current('anywhere')).toBe(1);
     other.prepare('DELETE FROM agentfs_active_call').run();
     await sleep(2);
-    expect(tools.currentAnywhere()).toBeUndefined();
+    expect(tools.current('anywhere')).toBeUndefined();
+    // a live pid that started long after the call is another program under a reused pid: the
+    // announcing process is gone, as the orphan view says
+    other.prepare('INSERT INTO agentfs_active_call (id, pid, started_ns) VALUES (1, ?, 1)').run(process.ppid);
+    await sleep(2);
+    expect(tools.current('anywhere')).toBeUndefined();
+    expect(tools.get(1)).toMatchObject({ status: 'pending' }); // no ext row: not ours to judge
+    other.prepare('DELETE FROM agentfs_active_call').run();
+    await sleep(2);
     // our own shared call is found in-process first, and its row is removed when it finishes
     const mine = tools.start('record', undefined, { shared: true });
     expect((other.prepare('SELECT pid FROM agentfs_active_call WHERE id = ?').get(mine) as { pid: number }).pid).toBe(process.pid);

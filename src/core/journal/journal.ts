@@ -7,7 +7,7 @@ import { JOURNAL_SCHEMA, OBSOLETE_JOURNAL_INDEX } from './schema.js';
 export interface JournalOptions {
   /** path of an inode from the root (InodeFs.pathOf), undefined once unlinked */
   pathOf: (ino: number) => string | undefined;
-  /** id of the tool call in progress (ToolCalls.currentAnywhere), if any */
+  /** id of the tool call in progress (ToolCalls.current('anywhere')), if any */
   currentCall?: () => number | undefined;
   /** a write burst longer than this becomes a new row (default 1 s) */
   maxBurstMs?: number;

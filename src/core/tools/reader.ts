@@ -2,6 +2,7 @@ import type { Store } from '../../store/index.js';
 import type { ToolCallStatus } from './types.js';
 import { TOOL_CALL_STATUSES } from './types.js';
 import { checkJsonText } from '../kv/json.js';
+import { callsSource, statusOf, type CallColumns } from './source.js';
 
 /**
  * Read-only queries over the tool calls for viewers (`agentfs ui`): pages in start order, counts,
@@ -98,7 +99,6 @@ const PREVIEW = 160;
 const NAME_MAX = 256;
 /** Most characters of arguments, result and error one call sends (another program may store megabytes). */
 export const TEXT_MAX = 512 * 1024;
-const SPEC_STATUS = `CASE WHEN error IS NOT NULL THEN 'error' WHEN completed_at IS NULL THEN 'pending' ELSE 'success' END`;
 
 export class CallReader {
   private readonly store: Store;
@@ -113,11 +113,8 @@ export class CallReader {
 
   /** The calls table with `status` whatever the layout, plus pending calls of the spec-text layout. */
   private source(): string {
-    if (this.store.layout.toolCallsHasStatus) return 'tool_calls';
-    const pending = this.has('agentfs_tool_call_pending')
-      ? `UNION ALL SELECT id, name, parameters, NULL, NULL, 'pending', started_at, NULL, NULL FROM agentfs_tool_call_pending`
-      : '';
-    return `(SELECT id, name, parameters, result, error, ${SPEC_STATUS} AS status, started_at, completed_at, duration_ms FROM tool_calls ${pending})`;
+    const hasStatus = this.store.layout.toolCallsHasStatus;
+    return callsSource(hasStatus, !hasStatus && this.has('agentfs_tool_call_pending'));
   }
 
   /** SELECT ... FROM source c [LEFT JOIN ext e]: the columns of a CallRow. */
@@ -333,22 +330,14 @@ export class CallReader {
   }
 }
 
-interface RawCall {
-  id: number;
-  name: string;
-  status: string;
-  started_at: number;
-  completed_at: number | null;
-  duration_ms: number | null;
-  parent_id: number | null;
-  started_ns: number | null;
+interface RawCall extends CallColumns {
   completed_ns: number | null;
   args_preview: string | null;
   error_preview: string | null;
 }
 
 function toRow(r: RawCall): CallRow {
-  const status = (TOOL_CALL_STATUSES.includes(r.status as ToolCallStatus) ? r.status : 'pending') as ToolCallStatus;
+  const status = statusOf(r.status);
   const start = r.started_ns !== null && r.started_ns !== undefined ? Number(r.started_ns) : Number(r.started_at) * 1e9;
   const row: CallRow = { id: Number(r.id), name: r.name, status, start_ns: start, depth: 0 };
   if (r.duration_ms !== null) row.duration_ms = Number(r.duration_ms);

@@ -1,0 +1,19 @@
+import { isAlive, processInfo } from '../process-alive.js';
+
+/**
+ * True while the process that started a call (pid, at startedNs) still runs: a pending call whose
+ * process is gone (killed, crashed) can never finish.
+ */
+export function ownerAlive(pid: number, startedNs: number | bigint | null): boolean {
+  if (pid === process.pid) return true;
+  const info = processInfo(pid);
+  if (!info) return process.platform === 'linux' ? false : isAlive(pid);
+  if (!info.running) return false;
+  // a process that started after the call did is another one under a reused pid
+  return startedNs === null || info.startMs <= Number(startedNs) / 1e6 + 2000;
+}
+
+/** The error text of a call whose process ended before finishing it. */
+export function orphanReason(pid: number): string {
+  return `the recording process (pid ${pid}) ended without finishing the call (killed?)`;
+}
