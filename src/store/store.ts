@@ -126,7 +126,7 @@ export class Store {
         ).run(0o040755, uid, gid, sec, sec, sec, nsec, nsec, nsec);
         db.exec('COMMIT');
       } catch (e) {
-        db.exec('ROLLBACK');
+        rollback(db);
         throw e;
       }
       return new Store(db, file, chunkSize, detectLayout(db), { ...options, readOnly: false });
@@ -196,7 +196,7 @@ export class Store {
           for (const sql of EXTENSION_TABLES) db.exec(sql);
           db.exec('COMMIT');
         } catch (e) {
-          db.exec('ROLLBACK');
+          rollback(db);
           throw e;
         }
       }
@@ -257,11 +257,7 @@ export class Store {
         this.db.exec('COMMIT');
         return out;
       } catch (e) {
-        try {
-          this.db.exec('ROLLBACK');
-        } catch {
-          /* already rolled back by SQLite */
-        }
+        rollback(this.db);
         throw e;
       } finally {
         this.depth--;
@@ -343,11 +339,7 @@ export class Store {
     try {
       this.db.exec('COMMIT');
     } catch (e) {
-      try {
-        this.db.exec('ROLLBACK');
-      } catch {
-        /* already rolled back by SQLite */
-      }
+      rollback(this.db);
       throw e;
     } finally {
       this.depth = 0;
@@ -591,4 +583,13 @@ const BUSY_POLL_MS = 50;
 function isBusy(e: unknown): boolean {
   const code = (e as { code?: unknown })?.code;
   return typeof code === 'string' && code.startsWith('SQLITE_BUSY');
+}
+
+/** Ends the open transaction after a failure; after some errors SQLite has rolled back already. */
+function rollback(db: Db): void {
+  try {
+    db.exec('ROLLBACK');
+  } catch {
+    /* already rolled back by SQLite */
+  }
 }

@@ -1,5 +1,6 @@
 import picomatch from 'picomatch';
-import type { Store } from '../../store/index.js';
+import { Where, type Store } from '../../store/index.js';
+import { statusColumn } from '../tools/source.js';
 import { JOURNAL_SCHEMA, type JournalOp } from './schema.js';
 import type { JournalEntry, JournalFilter } from './types.js';
 
@@ -61,49 +62,28 @@ export class JournalReader {
 
   list(filter: JournalFilter = {}): JournalEntry[] {
     if (!this.exists()) return [];
-    const where: string[] = [];
-    const args: unknown[] = [];
+    const where = new Where()
+      .when('j.time_ns >= ?', filter.sinceNs)
+      .when('j.time_ns <= ?', filter.untilNs)
+      .when('j.id > ?', filter.afterId)
+      .when('j.tool_call_id = ?', filter.toolCallId);
     let join = '';
-    if (filter.sinceNs !== undefined) {
-      where.push('j.time_ns >= ?');
-      args.push(filter.sinceNs);
-    }
-    if (filter.untilNs !== undefined) {
-      where.push('j.time_ns <= ?');
-      args.push(filter.untilNs);
-    }
-    if (filter.afterId !== undefined) {
-      where.push('j.id > ?');
-      args.push(filter.afterId);
-    }
-    if (filter.toolCallId !== undefined) {
-      where.push('j.tool_call_id = ?');
-      args.push(filter.toolCallId);
-    }
     if (filter.toolName !== undefined || filter.toolStatus !== undefined) {
       join = 'JOIN tool_calls c ON c.id = j.tool_call_id';
-      if (filter.toolName !== undefined) {
-        where.push('c.name = ?');
-        args.push(filter.toolName);
-      }
-      if (filter.toolStatus !== undefined) {
-        if (this.store.layout.toolCallsHasStatus) where.push('c.status = ?');
-        else where.push(`(CASE WHEN c.error IS NOT NULL THEN 'error' WHEN c.completed_at IS NULL THEN 'pending' ELSE 'success' END) = ?`);
-        args.push(filter.toolStatus);
-      }
+      where.when('c.name = ?', filter.toolName).when(`${statusColumn(this.store.layout.toolCallsHasStatus, 'c')} = ?`, filter.toolStatus);
     }
     const dir = filter.order === 'asc' ? 'ASC' : 'DESC';
     const sql = `SELECT j.id, j.time_ns, j.end_ns, j.op, j.path, j.new_path, j.ino, j.offset, j.length, j.bytes, j.writes, j.size,
                         j.mode, j.uid, j.gid, j.tool_call_id, j.pid
                  FROM agentfs_journal j ${join}
-                 ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+                 ${where}
                  ORDER BY j.id ${dir}`;
     const match = typeof filter.path === 'string' ? pathMatcher(filter.path) : filter.path;
     const limit = filter.limit ?? Infinity;
     const out: JournalEntry[] = [];
     if (limit <= 0) return out;
     // the glob is applied while scanning, so LIMIT counts matching rows only
-    for (const row of this.store.stmt(sql).iterate(...args) as IterableIterator<JournalRow>) {
+    for (const row of this.store.stmt(sql).iterate(...where.args) as IterableIterator<JournalRow>) {
       if (match && !((row.path !== null && match(row.path)) || (row.new_path !== null && match(row.new_path)))) continue;
       out.push(toEntry(row));
       if (out.length >= limit) break;

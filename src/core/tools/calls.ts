@@ -1,4 +1,4 @@
-import type { Store } from '../../store/index.js';
+import { Where, type Store } from '../../store/index.js';
 import { nowNs, nsToSeconds } from './clock.js';
 import { CurrentCall, type CallReach } from './current.js';
 import { ToolCallError } from './errors.js';
@@ -188,29 +188,19 @@ export class ToolCalls {
   /** Calls matching filter, newest first unless order is 'asc'. */
   list(filter: ToolCallFilter = {}): ToolCall[] {
     this.ensure();
-    const where: string[] = [];
-    const args: unknown[] = [];
-    timeNameTerms(filter, where, args);
-    if (filter.status !== undefined) {
-      if (!TOOL_CALL_STATUSES.includes(filter.status)) {
-        throw new ToolCallError('EINVAL', `unknown status '${filter.status}' (expected pending, success or error)`);
-      }
-      where.push('c.status = ?');
-      args.push(filter.status);
+    if (filter.status !== undefined && !TOOL_CALL_STATUSES.includes(filter.status)) {
+      throw new ToolCallError('EINVAL', `unknown status '${filter.status}' (expected pending, success or error)`);
     }
-    if (filter.afterId !== undefined) {
-      where.push('c.id > ?');
-      args.push(filter.afterId);
-    }
-    if (filter.parentId !== undefined) {
-      where.push('e.parent_id = ?');
-      args.push(filter.parentId);
-    }
+    const where = timeNameTerms(filter, new Where())
+      .when('c.status = ?', filter.status)
+      .when('c.id > ?', filter.afterId)
+      .when('e.parent_id = ?', filter.parentId);
+    const args = where.args;
     const dir = filter.order === 'asc' ? 'ASC' : 'DESC';
     let sql = `SELECT c.id, c.name, c.parameters, c.result, c.error, c.status, c.started_at, c.completed_at, c.duration_ms,
                       e.parent_id, e.started_ns, e.pid
                FROM ${this.source} c LEFT JOIN agentfs_tool_call_ext e ON e.id = c.id
-               ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+               ${where}
                ORDER BY c.started_at ${dir}, c.id ${dir}`;
     if (filter.limit !== undefined) {
       if (!Number.isInteger(filter.limit) || filter.limit < 0) throw new ToolCallError('EINVAL', `invalid limit ${filter.limit}`);

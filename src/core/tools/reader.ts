@@ -1,4 +1,4 @@
-import type { Store } from '../../store/index.js';
+import { Where, type Store } from '../../store/index.js';
 import type { ToolCallStatus } from './types.js';
 import { TOOL_CALL_STATUSES } from './types.js';
 import { checkJsonText } from '../kv/json.js';
@@ -127,36 +127,21 @@ export class CallReader {
   }
 
   private where(q: CallQuery): { sql: string; args: unknown[] } {
-    const where: string[] = [];
-    const args: unknown[] = [];
-    if (q.names?.length) {
-      where.push(`c.name IN (${q.names.map(() => '?').join(', ')})`);
-      args.push(...q.names);
-    }
+    const where = new Where();
+    if (q.names?.length) where.add(`c.name IN (${q.names.map(() => '?').join(', ')})`, ...q.names);
     if (q.statuses?.length) {
       for (const s of q.statuses) if (!TOOL_CALL_STATUSES.includes(s)) throw new RangeError(`unknown status '${s}'`);
-      where.push(`c.status IN (${q.statuses.map(() => '?').join(', ')})`);
-      args.push(...q.statuses);
+      where.add(`c.status IN (${q.statuses.map(() => '?').join(', ')})`, ...q.statuses);
     }
     // the started_at index narrows by second; the exact ns bound is applied on top
-    if (q.sinceNs !== undefined) {
-      where.push('c.started_at >= ?');
-      args.push(Math.floor(q.sinceNs / 1e9));
-    }
-    if (q.untilNs !== undefined) {
-      where.push('c.started_at <= ?');
-      args.push(Math.ceil(q.untilNs / 1e9));
-    }
+    if (q.sinceNs !== undefined) where.add('c.started_at >= ?', Math.floor(q.sinceNs / 1e9));
+    if (q.untilNs !== undefined) where.add('c.started_at <= ?', Math.ceil(q.untilNs / 1e9));
     if (q.text) {
-      where.push(`(instr(lower(c.parameters), lower(?)) > 0 OR instr(lower(c.result), lower(?)) > 0 OR instr(lower(c.error), lower(?)) > 0)`);
-      args.push(q.text, q.text, q.text);
+      where.add(`(instr(lower(c.parameters), lower(?)) > 0 OR instr(lower(c.result), lower(?)) > 0 OR instr(lower(c.error), lower(?)) > 0)`, q.text, q.text, q.text);
     }
-    if (q.ids) {
-      // a JSON array bound as one parameter: any number of ids without a statement per size
-      where.push('c.id IN (SELECT value FROM json_each(?))');
-      args.push(JSON.stringify([...q.ids]));
-    }
-    return { sql: where.length ? `WHERE ${where.join(' AND ')}` : '', args };
+    // a JSON array bound as one parameter: any number of ids without a statement per size
+    if (q.ids) where.add('c.id IN (SELECT value FROM json_each(?))', JSON.stringify([...q.ids]));
+    return { sql: String(where), args: where.args };
   }
 
   /** A page of calls in start order, with the total that match. */

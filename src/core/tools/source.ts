@@ -1,3 +1,4 @@
+import type { Where } from '../../store/index.js';
 import type { ToolCallStatus } from './types.js';
 import { TOOL_CALL_STATUSES } from './types.js';
 
@@ -6,7 +7,12 @@ import { TOOL_CALL_STATUSES } from './types.js';
  * text's layout has none (its status follows from error/completed_at) and keeps pending calls in
  * agentfs_tool_call_pending until they finish.
  */
-const SPEC_STATUS = `CASE WHEN error IS NOT NULL THEN 'error' WHEN completed_at IS NULL THEN 'pending' ELSE 'success' END`;
+/** The status of a tool_calls row (of `table`, if given) as SQL, whatever the layout. */
+export function statusColumn(hasStatus: boolean, table = ''): string {
+  const t = table ? `${table}.` : '';
+  if (hasStatus) return `${t}status`;
+  return `(CASE WHEN ${t}error IS NOT NULL THEN 'error' WHEN ${t}completed_at IS NULL THEN 'pending' ELSE 'success' END)`;
+}
 
 /** A SELECT source (alias it `c`) with the spec columns plus `status`. */
 export function callsSource(hasStatus: boolean, hasPendingTable: boolean): string {
@@ -14,7 +20,7 @@ export function callsSource(hasStatus: boolean, hasPendingTable: boolean): strin
   const pending = hasPendingTable
     ? `UNION ALL SELECT id, name, parameters, NULL, NULL, 'pending', started_at, NULL, NULL FROM agentfs_tool_call_pending`
     : '';
-  return `(SELECT id, name, parameters, result, error, ${SPEC_STATUS} AS status, started_at, completed_at, duration_ms FROM tool_calls ${pending})`;
+  return `(SELECT id, name, parameters, result, error, ${statusColumn(false)} AS status, started_at, completed_at, duration_ms FROM tool_calls ${pending})`;
 }
 
 /** The columns of a call row every reader selects: the source's and those of agentfs_tool_call_ext. */
@@ -41,18 +47,7 @@ export interface TimeNameFilter {
   until?: number;
 }
 
-/** WHERE terms for a TimeNameFilter over the source aliased `c`. */
-export function timeNameTerms(filter: TimeNameFilter, where: string[], args: unknown[]): void {
-  if (filter.name !== undefined) {
-    where.push('c.name = ?');
-    args.push(filter.name);
-  }
-  if (filter.since !== undefined) {
-    where.push('c.started_at >= ?');
-    args.push(filter.since);
-  }
-  if (filter.until !== undefined) {
-    where.push('c.started_at <= ?');
-    args.push(filter.until);
-  }
+/** Adds the terms of a TimeNameFilter over the source aliased `c`. */
+export function timeNameTerms(filter: TimeNameFilter, where: Where): Where {
+  return where.when('c.name = ?', filter.name).when('c.started_at >= ?', filter.since).when('c.started_at <= ?', filter.until);
 }

@@ -1,4 +1,4 @@
-import type { Store } from '../../store/index.js';
+import { Where, type Store } from '../../store/index.js';
 import { ownerAlive } from './owner.js';
 import { timeNameTerms, type TimeNameFilter } from './source.js';
 import type { ToolCallStats, ToolCallStatus } from './types.js';
@@ -9,18 +9,16 @@ import type { ToolCallStats, ToolCallStatus } from './types.js';
  * (ToolCalls reads it so), without a duration. `source` is ToolCalls' SELECT source.
  */
 export function toolCallStats(store: Store, source: string, filter: TimeNameFilter = {}): ToolCallStats[] {
-  const where: string[] = [];
-  const args: unknown[] = [];
-  timeNameTerms(filter, where, args);
+  const where = timeNameTerms(filter, new Where());
   const rows = store
     .stmt(
       `SELECT c.name, c.status, c.duration_ms,
               CASE WHEN c.status = 'pending' THEN (SELECT e.pid FROM agentfs_tool_call_ext e WHERE e.id = c.id) END AS pid,
               CASE WHEN c.status = 'pending' THEN (SELECT e.started_ns FROM agentfs_tool_call_ext e WHERE e.id = c.id) END AS started_ns
-       FROM ${source} c ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+       FROM ${source} c ${where}
        ORDER BY c.name, c.duration_ms`,
     )
-    .all(...args) as { name: string; status: ToolCallStatus; duration_ms: number | null; pid: number | null; started_ns: number | null }[];
+    .all(...where.args) as { name: string; status: ToolCallStatus; duration_ms: number | null; pid: number | null; started_ns: number | null }[];
   const byName = new Map<string, { ok: number; failed: number; pending: number; durations: number[] }>();
   for (const r of rows) {
     let s = byName.get(r.name);
