@@ -43,3 +43,18 @@ export function reportError(e: unknown): number {
   if (process.env.AGENTFS_DEBUG && err?.stack) console.error(err.stack);
   return 1;
 }
+
+/**
+ * An error a serving command (`mount`, `exec`, `serve nfs`) meets in a request and serves on
+ * after: one line on stderr, prefixed with the command. The database's own errors (damaged,
+ * disk full or failing: SQLITE_* codes) are said as such; anything else is a bug, with its stack.
+ */
+export function reportServeError(command: string, e: unknown, database?: string): void {
+  const code = (e as { code?: unknown })?.code;
+  if (typeof code === 'string' && code.startsWith('SQLITE_')) {
+    const where = database ? `${database}: ` : '';
+    console.error(`agentfs ${command}: ${where}${escapeControls((e as Error).message)} (${code})`);
+  } else {
+    console.error(`agentfs ${command}: internal error: ${(e as Error)?.stack ?? String(e)}`);
+  }
+}
