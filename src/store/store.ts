@@ -214,7 +214,7 @@ export class Store {
       if (db.open) db.close();
       if (e instanceof StoreError) throw e;
       throwAccessProblem(file, e, !readOnly);
-      if (/database is locked|SQLITE_BUSY/i.test(String((e as Error).message))) {
+      if (isBusy(e)) {
         // not a damaged file: another process has held its write lock past our busy timeout
         const waited = Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000)) / 1000;
         throw new StoreError('busy', `${file} is locked: another process holds a write transaction on it (waited ${waited} s); try again when it is done`);
@@ -580,6 +580,7 @@ const MMAP_BYTES = 2 ** 34;
  */
 const BUSY_POLL_MS = 50;
 
+/** SQLite could not get a lock in time (SQLITE_BUSY and its extended codes): by code, not message. */
 function isBusy(e: unknown): boolean {
   const code = (e as { code?: unknown })?.code;
   return typeof code === 'string' && code.startsWith('SQLITE_BUSY');
