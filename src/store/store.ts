@@ -1,12 +1,12 @@
 import Database from 'libsql';
-import { accessSync, closeSync, constants as fsConstants, existsSync, mkdirSync, openSync, readSync, statSync } from 'node:fs';
+import { accessSync, constants as fsConstants, existsSync, mkdirSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { StoreError } from './errors.js';
 import { databasePath, type AgentTarget } from './locate.js';
 import { DEFAULT_CHUNK_SIZE, EXTENSION_TABLES, REQUIRED_TABLES, SCHEMA_VERSION, SPEC_TABLES } from './schema.js';
 import { detectLayout, type Layout } from './layout.js';
-import { checkSqliteHeader } from './sqlite-file.js';
+import { checkSqliteHeader, readHead } from './sqlite-file.js';
 import { accessProblem, throwAccessProblem } from './access.js';
 
 export type Db = InstanceType<typeof Database>;
@@ -503,18 +503,7 @@ function readsImmutable(file: string, neverWrite: boolean): boolean {
   // a read-only directory or file system: SQLite could not create -wal/-shm to read it otherwise
   if (!dirWritable(dirname(file))) return true;
   // WAL mode (header bytes 18, 19 = 2): a rollback-journal file is read with locks, leaving nothing
-  return neverWrite && sqliteHeader(file).subarray(18, 20).equals(Buffer.from([2, 2]));
-}
-
-function sqliteHeader(file: string): Buffer {
-  const head = Buffer.alloc(100);
-  const fd = openSync(file, 'r');
-  try {
-    readSync(fd, head, 0, 100, 0);
-  } finally {
-    closeSync(fd);
-  }
-  return head;
+  return neverWrite && readHead(file, 20).subarray(18, 20).equals(Buffer.from([2, 2]));
 }
 
 function dirWritable(dir: string): boolean {
