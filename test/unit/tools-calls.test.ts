@@ -158,6 +158,21 @@ describe('ToolCalls', () => {
     void store;
   });
 
+  it('filters by status as calls read: a call whose process is gone is an error, not pending, also under a limit', () => {
+    const { store, tools } = fresh();
+    const older = tools.record({ name: 'ok', started_at: 1, completed_at: 2 });
+    const orphan = tools.start('killed');
+    const live = tools.start('running', undefined, { parentId: null });
+    // the orphan's recorder: a pid no process has
+    store.db.prepare('UPDATE agentfs_tool_call_ext SET pid = ? WHERE id = ?').run(2 ** 22 + 12345, orphan);
+    expect(tools.get(orphan)).toMatchObject({ status: 'error', error: expect.stringMatching(/ended without finishing/) });
+    expect(tools.list({ status: 'error' }).map((c) => c.id)).toEqual([orphan]);
+    expect(tools.list({ status: 'pending' }).map((c) => c.id)).toEqual([live]);
+    expect(tools.list({ status: 'pending', limit: 1 }).map((c) => c.id)).toEqual([live]);
+    expect(tools.list({ status: 'success' }).map((c) => c.id)).toEqual([older]);
+    tools.success(live);
+  });
+
   it('is read and written by agentfs-sdk in the same layout', async () => {
     const { store, tools, file } = fresh();
     const id = tools.start('ours', { x: 1 });

@@ -191,25 +191,36 @@ export class ToolCalls {
     if (filter.status !== undefined && !TOOL_CALL_STATUSES.includes(filter.status)) {
       throw new ToolCallError('EINVAL', `unknown status '${filter.status}' (expected pending, success or error)`);
     }
+    // an orphan is stored pending but reads as failed (see view): the status is judged on the
+    // call as read, so under a status filter the limit counts after that judgement
+    const stored = filter.status === 'error' ? ['error', 'pending'] : filter.status === undefined ? [] : [filter.status];
     const where = timeNameTerms(filter, new Where())
-      .when('c.status = ?', filter.status)
       .when('c.id > ?', filter.afterId)
       .when('e.parent_id = ?', filter.parentId);
-    const args = where.args;
+    if (stored.length) where.add(`c.status IN (${stored.map(() => '?').join(', ')})`, ...stored);
     const dir = filter.order === 'asc' ? 'ASC' : 'DESC';
-    let sql = `SELECT c.id, c.name, c.parameters, c.result, c.error, c.status, c.started_at, c.completed_at, c.duration_ms,
-                      e.parent_id, e.started_ns, e.pid
-               FROM ${this.source} c LEFT JOIN agentfs_tool_call_ext e ON e.id = c.id
-               ${where}
-               ORDER BY c.started_at ${dir}, c.id ${dir}`;
-    if (filter.limit !== undefined) {
-      if (!Number.isInteger(filter.limit) || filter.limit < 0) throw new ToolCallError('EINVAL', `invalid limit ${filter.limit}`);
-      sql += ' LIMIT ?';
-      args.push(filter.limit);
+    const sql = `SELECT c.id, c.name, c.parameters, c.result, c.error, c.status, c.started_at, c.completed_at, c.duration_ms,
+                        e.parent_id, e.started_ns, e.pid
+                 FROM ${this.source} c LEFT JOIN agentfs_tool_call_ext e ON e.id = c.id
+                 ${where}
+                 ORDER BY c.started_at ${dir}, c.id ${dir}`;
+    if (filter.limit !== undefined && (!Number.isInteger(filter.limit) || filter.limit < 0)) {
+      throw new ToolCallError('EINVAL', `invalid limit ${filter.limit}`);
     }
-    const calls = (this.store.stmt(sql).all(...args) as Row[]).map((r) => this.view(r));
-    // a pending row whose recorder is gone reads as failed (see view)
-    return filter.status === undefined ? calls : calls.filter((c) => c.status === filter.status);
+    if (filter.status === undefined) {
+      const rows = filter.limit === undefined ? this.store.stmt(sql).all(...where.args) : this.store.stmt(`${sql} LIMIT ?`).all(...where.args, filter.limit);
+      return (rows as Row[]).map((r) => this.view(r));
+    }
+    const out: ToolCall[] = [];
+    const limit = filter.limit ?? Infinity;
+    if (limit === 0) return out;
+    for (const r of this.store.stmt(sql).iterate(...where.args) as IterableIterator<Row>) {
+      const call = this.view(r);
+      if (call.status !== filter.status) continue;
+      out.push(call);
+      if (out.length >= limit) break;
+    }
+    return out;
   }
 
   /**
