@@ -3,7 +3,7 @@ import { nowNs, nsToSeconds } from './clock.js';
 import { CurrentCall, type CallReach } from './current.js';
 import { ToolCallError } from './errors.js';
 import { errorText, fromJson, toJson } from './json.js';
-import { orphanReason, ownerAlive } from './owner.js';
+import { orphaned, orphanReason, ownerAlive } from './owner.js';
 import { OPEN_CALL_INDEX, TOOL_CALLS_SCHEMA } from './schema.js';
 import { callsSource, statusOf, timeNameTerms, type CallColumns, type TimeNameFilter } from './source.js';
 import { toolCallStats } from './stats.js';
@@ -230,9 +230,10 @@ export class ToolCalls {
    */
   private view(r: Row): ToolCall {
     const call = toToolCall(r);
-    if (call.status === 'pending' && r.pid !== null && r.pid !== undefined && !ownerAlive(Number(r.pid), r.started_ns)) {
+    const orphan = orphaned(call.status, r.pid, r.started_ns);
+    if (orphan) {
       call.status = 'error';
-      call.error = orphanReason(Number(r.pid));
+      call.error = orphan;
     }
     return call;
   }

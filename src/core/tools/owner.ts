@@ -17,3 +17,12 @@ export function ownerAlive(pid: number, startedNs: number | bigint | null): bool
 export function orphanReason(pid: number): string {
   return `the recording process (pid ${pid}) ended without finishing the call (killed?)`;
 }
+
+/**
+ * Why a call stored as pending can never finish (its process is gone), or undefined while it may
+ * (or it is not pending, or nobody recorded its process). Such a call reads as failed.
+ */
+export function orphaned(status: string, pid: number | null | undefined, startedNs: number | bigint | null): string | undefined {
+  if (status !== 'pending' || pid === null || pid === undefined || ownerAlive(Number(pid), startedNs)) return undefined;
+  return orphanReason(Number(pid));
+}

@@ -1,5 +1,5 @@
 import { Where, type Store } from '../../store/index.js';
-import { ownerAlive } from './owner.js';
+import { orphaned } from './owner.js';
 import { timeNameTerms, type TimeNameFilter } from './source.js';
 import type { ToolCallStats, ToolCallStatus } from './types.js';
 
@@ -23,7 +23,7 @@ export function toolCallStats(store: Store, source: string, filter: TimeNameFilt
   for (const r of rows) {
     let s = byName.get(r.name);
     if (!s) byName.set(r.name, (s = { ok: 0, failed: 0, pending: 0, durations: [] }));
-    if (r.status === 'pending' && r.pid !== null && !ownerAlive(Number(r.pid), r.started_ns)) {
+    if (orphaned(r.status, r.pid, r.started_ns)) {
       s.failed++; // an orphan; no duration
       continue;
     }
