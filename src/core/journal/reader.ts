@@ -1,6 +1,14 @@
 import picomatch from 'picomatch';
 import { Where, type Store } from '../../store/index.js';
-import { statusColumn } from '../tools/source.js';
+import { statusAsRead, storedStatuses } from '../tools/owner.js';
+import { callsSource, statusOf } from '../tools/source.js';
+
+/** The columns of the journal row's call, selected when the filter names a tool or status. */
+interface CallStatusCols {
+  call_status: string;
+  call_pid: number | null;
+  call_started_ns: number | null;
+}
 import { JOURNAL_SCHEMA, type JournalOp } from './schema.js';
 import type { JournalEntry, JournalFilter } from './types.js';
 
@@ -51,6 +59,10 @@ export class JournalReader {
     this.store = store;
   }
 
+  private has(table: string): boolean {
+    return this.store.stmt("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(table) !== undefined;
+  }
+
   private exists(): boolean {
     return this.store.stmt("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'agentfs_journal'").get() !== undefined;
   }
@@ -68,13 +80,24 @@ export class JournalReader {
       .when('j.id > ?', filter.afterId)
       .when('j.tool_call_id = ?', filter.toolCallId);
     let join = '';
+    let callCols = '';
     if (filter.toolName !== undefined || filter.toolStatus !== undefined) {
-      join = 'JOIN tool_calls c ON c.id = j.tool_call_id';
-      where.when('c.name = ?', filter.toolName).when(`${statusColumn(this.store.layout.toolCallsHasStatus, 'c')} = ?`, filter.toolStatus);
+      // the calls as ToolCalls reads them (pending ones of the spec-text layout included), with
+      // what tells whether a pending one's process is gone (it then reads as an error)
+      const hasStatus = this.store.layout.toolCallsHasStatus;
+      const ext = this.has('agentfs_tool_call_ext');
+      join = `JOIN ${callsSource(hasStatus, !hasStatus && this.has('agentfs_tool_call_pending'))} c ON c.id = j.tool_call_id
+              ${ext ? 'LEFT JOIN agentfs_tool_call_ext e ON e.id = c.id' : ''}`;
+      callCols = `, c.status AS call_status, ${ext ? 'e.pid' : 'NULL'} AS call_pid, ${ext ? 'e.started_ns' : 'NULL'} AS call_started_ns`;
+      where.when('c.name = ?', filter.toolName);
+      if (filter.toolStatus !== undefined) {
+        const stored = storedStatuses(filter.toolStatus);
+        where.add(`c.status IN (${stored.map(() => '?').join(', ')})`, ...stored);
+      }
     }
     const dir = filter.order === 'asc' ? 'ASC' : 'DESC';
     const sql = `SELECT j.id, j.time_ns, j.end_ns, j.op, j.path, j.new_path, j.ino, j.offset, j.length, j.bytes, j.writes, j.size,
-                        j.mode, j.uid, j.gid, j.tool_call_id, j.pid
+                        j.mode, j.uid, j.gid, j.tool_call_id, j.pid${callCols}
                  FROM agentfs_journal j ${join}
                  ${where}
                  ORDER BY j.id ${dir}`;
@@ -82,9 +105,10 @@ export class JournalReader {
     const limit = filter.limit ?? Infinity;
     const out: JournalEntry[] = [];
     if (limit <= 0) return out;
-    // the glob is applied while scanning, so LIMIT counts matching rows only
-    for (const row of this.store.stmt(sql).iterate(...where.args) as IterableIterator<JournalRow>) {
+    // the glob and the call's status are judged while scanning, so LIMIT counts matching rows only
+    for (const row of this.store.stmt(sql).iterate(...where.args) as IterableIterator<JournalRow & CallStatusCols>) {
       if (match && !((row.path !== null && match(row.path)) || (row.new_path !== null && match(row.new_path)))) continue;
+      if (filter.toolStatus !== undefined && statusAsRead(statusOf(row.call_status), row.call_pid, row.call_started_ns) !== filter.toolStatus) continue;
       out.push(toEntry(row));
       if (out.length >= limit) break;
     }

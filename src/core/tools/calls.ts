@@ -3,7 +3,7 @@ import { nowNs, nsToSeconds } from './clock.js';
 import { CurrentCall, type CallReach } from './current.js';
 import { ToolCallError } from './errors.js';
 import { errorText, fromJson, toJson } from './json.js';
-import { orphaned, orphanReason, ownerAlive } from './owner.js';
+import { orphaned, orphanReason, ownerAlive, storedStatuses } from './owner.js';
 import { OPEN_CALL_INDEX, TOOL_CALLS_SCHEMA } from './schema.js';
 import { callsSource, statusOf, timeNameTerms, type CallColumns, type TimeNameFilter } from './source.js';
 import { toolCallStats } from './stats.js';
@@ -193,7 +193,7 @@ export class ToolCalls {
     }
     // an orphan is stored pending but reads as failed (see view): the status is judged on the
     // call as read, so under a status filter the limit counts after that judgement
-    const stored = filter.status === 'error' ? ['error', 'pending'] : filter.status === undefined ? [] : [filter.status];
+    const stored = filter.status === undefined ? [] : storedStatuses(filter.status);
     const where = timeNameTerms(filter, new Where())
       .when('c.id > ?', filter.afterId)
       .when('e.parent_id = ?', filter.parentId);

@@ -1,4 +1,5 @@
 import { isAlive, processInfo } from '../process-alive.js';
+import type { ToolCallStatus } from './types.js';
 
 /**
  * True while the process that started a call (pid, at startedNs) still runs: a pending call whose
@@ -25,4 +26,14 @@ export function orphanReason(pid: number): string {
 export function orphaned(status: string, pid: number | null | undefined, startedNs: number | bigint | null): string | undefined {
   if (status !== 'pending' || pid === null || pid === undefined || ownerAlive(Number(pid), startedNs)) return undefined;
   return orphanReason(Number(pid));
+}
+
+/** The status a call reads with: stored pending, it is an error once its process is gone. */
+export function statusAsRead(stored: ToolCallStatus, pid: number | null | undefined, startedNs: number | bigint | null): ToolCallStatus {
+  return orphaned(stored, pid, startedNs) ? 'error' : stored;
+}
+
+/** The stored statuses a call that reads as `status` may have (an orphan is stored pending). */
+export function storedStatuses(status: ToolCallStatus): ToolCallStatus[] {
+  return status === 'error' ? ['error', 'pending'] : [status];
 }

@@ -7,12 +7,7 @@ import { TOOL_CALL_STATUSES } from './types.js';
  * text's layout has none (its status follows from error/completed_at) and keeps pending calls in
  * agentfs_tool_call_pending until they finish.
  */
-/** The status of a tool_calls row (of `table`, if given) as SQL, whatever the layout. */
-export function statusColumn(hasStatus: boolean, table = ''): string {
-  const t = table ? `${table}.` : '';
-  if (hasStatus) return `${t}status`;
-  return `(CASE WHEN ${t}error IS NOT NULL THEN 'error' WHEN ${t}completed_at IS NULL THEN 'pending' ELSE 'success' END)`;
-}
+const SPEC_STATUS = `CASE WHEN error IS NOT NULL THEN 'error' WHEN completed_at IS NULL THEN 'pending' ELSE 'success' END`;
 
 /** A SELECT source (alias it `c`) with the spec columns plus `status`. */
 export function callsSource(hasStatus: boolean, hasPendingTable: boolean): string {
@@ -20,7 +15,7 @@ export function callsSource(hasStatus: boolean, hasPendingTable: boolean): strin
   const pending = hasPendingTable
     ? `UNION ALL SELECT id, name, parameters, NULL, NULL, 'pending', started_at, NULL, NULL FROM agentfs_tool_call_pending`
     : '';
-  return `(SELECT id, name, parameters, result, error, ${statusColumn(false)} AS status, started_at, completed_at, duration_ms FROM tool_calls ${pending})`;
+  return `(SELECT id, name, parameters, result, error, ${SPEC_STATUS} AS status, started_at, completed_at, duration_ms FROM tool_calls ${pending})`;
 }
 
 /** The columns of a call row every reader selects: the source's and those of agentfs_tool_call_ext. */
