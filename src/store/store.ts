@@ -388,6 +388,14 @@ export class Store {
   }
 
   /**
+   * Whether the database has this table (or index) now: unlike layout.hasTable, a snapshot taken
+   * at open, it sees what another connection created since.
+   */
+  schemaHas(name: string, type: 'table' | 'index' = 'table'): boolean {
+    return this.stmt('SELECT 1 FROM sqlite_master WHERE type = ? AND name = ?').get(type, name) !== undefined;
+  }
+
+  /**
    * dataVersion(), read at most once per maxAgeMs: the per-operation checks for other writers
    * (journal path cache, the shared tool call) share one read.
    */

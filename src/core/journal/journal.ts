@@ -299,7 +299,7 @@ export class Journal {
 
 /** Drops the time index older versions made (it only slowed writes); a read-only database keeps it. */
 function dropObsoleteIndex(store: Store): void {
-  const found = store.stmt("SELECT 1 AS x FROM sqlite_master WHERE type = 'index' AND name = ?").get(OBSOLETE_JOURNAL_INDEX);
+  const found = store.schemaHas(OBSOLETE_JOURNAL_INDEX, 'index');
   if (!found) return;
   try {
     store.transaction(() => store.db.exec(`DROP INDEX IF EXISTS ${OBSOLETE_JOURNAL_INDEX}`));

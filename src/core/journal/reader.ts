@@ -59,12 +59,8 @@ export class JournalReader {
     this.store = store;
   }
 
-  private has(table: string): boolean {
-    return this.store.stmt("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(table) !== undefined;
-  }
-
   private exists(): boolean {
-    return this.store.stmt("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'agentfs_journal'").get() !== undefined;
+    return this.store.schemaHas('agentfs_journal');
   }
 
   /** Creates the table if missing, so a reader can follow a journal that does not exist yet. */
@@ -85,8 +81,8 @@ export class JournalReader {
       // the calls as ToolCalls reads them (pending ones of the spec-text layout included), with
       // what tells whether a pending one's process is gone (it then reads as an error)
       const hasStatus = this.store.layout.toolCallsHasStatus;
-      const ext = this.has('agentfs_tool_call_ext');
-      join = `JOIN ${callsSource(hasStatus, !hasStatus && this.has('agentfs_tool_call_pending'))} c ON c.id = j.tool_call_id
+      const ext = this.store.schemaHas('agentfs_tool_call_ext');
+      join = `JOIN ${callsSource(hasStatus, !hasStatus && this.store.schemaHas('agentfs_tool_call_pending'))} c ON c.id = j.tool_call_id
               ${ext ? 'LEFT JOIN agentfs_tool_call_ext e ON e.id = c.id' : ''}`;
       callCols = `, c.status AS call_status, ${ext ? 'e.pid' : 'NULL'} AS call_pid, ${ext ? 'e.started_ns' : 'NULL'} AS call_started_ns`;
       where.when('c.name = ?', filter.toolName);

@@ -63,7 +63,7 @@ export class ChangeTracker {
   constructor(readonly store: Store) {}
 
   get tracking(): boolean {
-    return this.store.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(GEN) !== undefined;
+    return this.store.schemaHas(GEN);
   }
 
   /** Installs the triggers (idempotent). Everything written before this is covered by a full sync. */

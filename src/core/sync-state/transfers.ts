@@ -63,7 +63,7 @@ export class TransferLog {
   constructor(private readonly store: Store) {}
 
   private get exists(): boolean {
-    return this.store.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(TRANSFERS) !== undefined;
+    return this.store.schemaHas(TRANSFERS);
   }
 
   /** Appends one completed transfer (call inside the transfer's final local transaction). */

@@ -271,7 +271,7 @@ export class ToolCalls {
   /** The partial index reapOrphans reads (databases made before it existed get it here). */
   private ensureOpenCallIndex(): void {
     const name = 'agentfs_idx_tool_call_ext_open';
-    if (this.store.stmt("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?").get(name)) return;
+    if (this.store.schemaHas(name, 'index')) return;
     this.store.transaction(() => this.store.db.exec(OPEN_CALL_INDEX));
   }
 

@@ -107,19 +107,15 @@ export class CallReader {
     this.store = store;
   }
 
-  private has(table: string): boolean {
-    return this.store.stmt("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(table) !== undefined;
-  }
-
   /** The calls table with `status` whatever the layout, plus pending calls of the spec-text layout. */
   private source(): string {
     const hasStatus = this.store.layout.toolCallsHasStatus;
-    return callsSource(hasStatus, !hasStatus && this.has('agentfs_tool_call_pending'));
+    return callsSource(hasStatus, !hasStatus && this.store.schemaHas('agentfs_tool_call_pending'));
   }
 
   /** SELECT ... FROM source c [LEFT JOIN ext e]: the columns of a CallRow. */
   private select(extra = ''): string {
-    const ext = this.has('agentfs_tool_call_ext');
+    const ext = this.store.schemaHas('agentfs_tool_call_ext');
     const cols = `c.id, substr(c.name, 1, ${NAME_MAX}) AS name, c.status, c.started_at, c.completed_at, c.duration_ms,
       ${ext ? 'e.parent_id, e.started_ns, e.completed_ns' : 'NULL AS parent_id, NULL AS started_ns, NULL AS completed_ns'},
       substr(c.parameters, 1, ${PREVIEW}) AS args_preview, substr(c.error, 1, ${PREVIEW}) AS error_preview${extra}`;
@@ -186,7 +182,7 @@ export class CallReader {
 
   get(id: number): CallDetail | undefined {
     if (!Number.isSafeInteger(id)) return undefined;
-    const ext = this.has('agentfs_tool_call_ext');
+    const ext = this.store.schemaHas('agentfs_tool_call_ext');
     const r = this.store
       .stmt(
         `${this.select(
@@ -291,7 +287,7 @@ export class CallReader {
 
   /** Parent of each call on a page and their depths (parents off the page are looked up). */
   private withDepth(rows: CallRow[]): CallRow[] {
-    if (!rows.length || !this.has('agentfs_tool_call_ext')) return rows;
+    if (!rows.length || !this.store.schemaHas('agentfs_tool_call_ext')) return rows;
     const parentOf = new Map<number, number | undefined>();
     for (const r of rows) parentOf.set(r.id, r.parent_id);
     const stmt = this.store.stmt('SELECT parent_id FROM agentfs_tool_call_ext WHERE id = ?');
