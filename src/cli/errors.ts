@@ -13,9 +13,9 @@ export class UserError extends AgentfsError {
 
 /**
  * The one place the CLI turns an error into output: one line on stderr, and the exit status.
- * AgentfsError says its own status (MANUAL.md "Exit status"); an errno error of the core (FsError,
- * CoreError: KvError, ToolCallError) or of Node (a system call the CLI made) is 1; anything else is a bug:
- * its message, and with AGENTFS_DEBUG its stack. Messages echo user input (paths, keys) and
+ * AgentfsError says its own status (MANUAL.md "Exit status"); an errno error of the core
+ * (FsError; CoreError: KvError, ToolCallError) or of Node (a system call the CLI made) is 1;
+ * anything else is a bug: its message, and with AGENTFS_DEBUG its stack. Messages echo user input (paths, keys) and
  * remote replies: control characters in them are written as escapes (\n, \033), so the message
  * stays one line and cannot drive the terminal.
  */
