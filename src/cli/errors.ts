@@ -1,6 +1,4 @@
-import { FsError } from '../core/errors.js';
-import { KvError } from '../core/kv/errors.js';
-import { ToolCallError } from '../core/tools/calls.js';
+import { CoreError, FsError } from '../core/errors.js';
 import { AgentfsError, type ErrorCode } from '../errors.js';
 import { cwdProblem } from '../store/locate.js';
 import { escapeControls } from './quote.js';
@@ -15,9 +13,9 @@ export class UserError extends AgentfsError {
 
 /**
  * The one place the CLI turns an error into output: one line on stderr, and the exit status.
- * AgentfsError says its own status (MANUAL.md "Exit status"); an errno error of the core (FsError,
- * KvError, ToolCallError) or of Node (a system call the CLI made) is 1; anything else is a bug:
- * its message, and with AGENTFS_DEBUG its stack. Messages echo user input (paths, keys) and
+ * AgentfsError says its own status (MANUAL.md "Exit status"); an errno error of the core
+ * (FsError; CoreError: KvError, ToolCallError) or of Node (a system call the CLI made) is 1;
+ * anything else is a bug: its message, and with AGENTFS_DEBUG its stack. Messages echo user input (paths, keys) and
  * remote replies: control characters in them are written as escapes (\n, \033), so the message
  * stays one line and cannot drive the terminal.
  */
@@ -27,7 +25,7 @@ export function reportError(e: unknown): number {
     say(e.message);
     return e.exitStatus;
   }
-  if (e instanceof FsError || e instanceof KvError || e instanceof ToolCallError) {
+  if (e instanceof FsError || e instanceof CoreError) {
     say(e.message);
     return 1;
   }
@@ -44,4 +42,19 @@ export function reportError(e: unknown): number {
   say(err?.message ?? String(e));
   if (process.env.AGENTFS_DEBUG && err?.stack) console.error(err.stack);
   return 1;
+}
+
+/**
+ * An error a serving command (`mount`, `exec`, `serve nfs`) meets in a request and serves on
+ * after: one line on stderr, prefixed with the command. The database's own errors (damaged,
+ * disk full or failing: SQLITE_* codes) are said as such; anything else is a bug, with its stack.
+ */
+export function reportServeError(command: string, e: unknown, database?: string): void {
+  const code = (e as { code?: unknown })?.code;
+  if (typeof code === 'string' && code.startsWith('SQLITE_')) {
+    const where = database ? `${database}: ` : '';
+    console.error(`agentfs ${command}: ${where}${escapeControls((e as Error).message)} (${code})`);
+  } else {
+    console.error(`agentfs ${command}: internal error: ${(e as Error)?.stack ?? String(e)}`);
+  }
 }

@@ -77,3 +77,16 @@ function describe(code: ErrnoCode): string {
     case 'EILSEQ': return 'invalid or incomplete multibyte or wide character';
   }
 }
+
+/**
+ * A refused kv or tool-call operation (KvError, ToolCallError): a POSIX-style code, and a message
+ * that, unlike FsError's, does not start with it.
+ */
+export class CoreError<C extends string = string> extends Error {
+  readonly code: C;
+  constructor(code: C, message: string) {
+    super(message);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}

@@ -5,8 +5,8 @@
  * the message. Calls that never reach a tool body (unknown tool, bad arguments) are recorded too.
  */
 import { createHash } from 'node:crypto';
-import { KvError } from '../core/kv/index.js';
-import { ToolCallError, type ToolCalls } from '../core/tools/index.js';
+import { CoreError } from '../core/errors.js';
+import type { ToolCalls } from '../core/tools/index.js';
 
 /**
  * Strings longer than this are recorded as a short summary: a file's content is already in the
@@ -32,8 +32,9 @@ export function auditValue(value: unknown): unknown {
 
 /** Why a call failed, as the tool_calls.error text and the client's error message. */
 export function errorMessage(e: unknown): string {
-  // FsError messages start with their errno code already; those of kv and tool calls do not
-  if (e instanceof KvError || e instanceof ToolCallError) return `${e.code}: ${e.message}`;
+  // by type, never by the text: FsError's message starts with its errno code already, a
+  // CoreError's (kv, tool calls) does not
+  if (e instanceof CoreError) return `${e.code}: ${e.message}`;
   if (e instanceof Error) return e.message || e.name;
   return String(e);
 }

@@ -5,7 +5,7 @@ import { join, relative } from 'node:path';
 import { customAlphabet } from 'nanoid';
 import { Agent, META } from '../core/agent.js';
 import { freeBytes } from '../core/fs/index.js';
-import { startCommandCall, type CommandCall } from '../core/tools/index.js';
+import { recordRunEnd, recordRunStart } from './run-call.js';
 import { Store, validateId } from '../store/index.js';
 import { checkFuse, FuseServer } from '../fuse/index.js';
 import { untilSandboxExit } from './child-signals.js';
@@ -152,7 +152,7 @@ export async function runSandbox(options: RunOptions): Promise<RunOutcome> {
   // The run is one tool call of the session; a run that joined another's server keeps its own
   // connection to the database for the call's lifetime.
   const recorder = agent ?? Agent.open({ path: session.database });
-  const call = recordStart(recorder, options.argv, cwd);
+  const call = recordRunStart(recorder, options.argv, cwd);
 
   log(`agentfs: session ${session.id}: changes are kept in ${session.database}; see them with \`agentfs diff ${session.id}\``);
 
@@ -172,7 +172,7 @@ export async function runSandbox(options: RunOptions): Promise<RunOutcome> {
     removeRun(session.id);
   }
 
-  recordEnd(call, outcome);
+  recordRunEnd(call, outcome);
   if (!agent) recorder.close();
 
   if (server && agent) {
@@ -208,21 +208,5 @@ async function keepServingWhileJoined(id: string): Promise<void> {
     const others = liveRuns(id).filter((r) => r.pid !== process.pid);
     if (!others.length) return;
     await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
-function recordStart(agent: Agent, argv: string[], cwd: string): CommandCall | undefined {
-  try {
-    return startCommandCall(agent.tools, argv, { name: 'agentfs run', cwd, extra: { pid: process.pid } });
-  } catch {
-    return undefined; // the audit trail must not stop the command
-  }
-}
-
-function recordEnd(call: CommandCall | undefined, outcome: { code: number | null; signal: NodeJS.Signals | null }): void {
-  try {
-    call?.finish(outcome);
-  } catch {
-    /* see recordStart */
   }
 }

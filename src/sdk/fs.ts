@@ -7,7 +7,7 @@ import { PathFs, type OpenFlags } from '../core/fs/paths.js';
 import { toNs } from '../core/fs/time.js';
 import {
   F_OK, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK,
-  type Attr, type FileSystem, type Timespec,
+  type Attr, type FileSystem, type StatFs, type Timespec,
 } from '../core/types.js';
 import { FsError } from '../core/errors.js';
 import { textFromBytes } from '../core/fs/names.js';
@@ -95,19 +95,12 @@ export interface DirEntry {
   stats: Stats;
 }
 
-/** agentfs-sdk's statfs shape plus the POSIX numbers. */
-export interface FilesystemStats {
+/** agentfs-sdk's statfs shape plus the POSIX numbers (StatFs). */
+export interface FilesystemStats extends StatFs {
   /** inodes in use (files, directories, symlinks, ...) */
   inodes: number;
   /** bytes of file content (sum of sizes of regular files) */
   bytesUsed: number;
-  bsize: number;
-  blocks: number;
-  bfree: number;
-  bavail: number;
-  files: number;
-  ffree: number;
-  namemax: number;
 }
 
 type Encoding = BufferEncoding | { encoding?: BufferEncoding | null } | null | undefined;

@@ -5,3 +5,4 @@ export { SCHEMA_VERSION, DEFAULT_CHUNK_SIZE } from './schema.js';
 export { detectLayout, type Layout } from './layout.js';
 export { damage, pageCounts, withBusyTimeout, vacuum, checkpointWal, type PageCounts, type StepOutcome, type WalCheckpoint } from './maintenance.js';
 export { checkForeignText, checkForeignTextInFile } from './foreign-text.js';
+export { Where } from './where.js';

@@ -76,7 +76,7 @@ export function checkpointWal(store: Store): WalCheckpoint {
 
 function describeBusy(e: unknown): string {
   const err = e as { code?: string; message?: string };
-  if (/BUSY|LOCKED/.test(String(err.code)) || /locked|busy/i.test(String(err.message))) {
+  if (/^SQLITE_(BUSY|LOCKED)/.test(String(err.code))) {
     return 'the database stayed busy (another connection, e.g. a live mount, was writing) past the busy timeout';
   }
   return String(err.message ?? e);

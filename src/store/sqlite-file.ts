@@ -16,12 +16,17 @@ export function checkSqliteHeader(file: string): void {
   }
   if (!st.isFile()) throw new StoreError('foreign', `${file} is not a regular file`);
   if (st.size === 0) throw new StoreError('foreign', `${file} is empty, not an AgentFS database`);
-  const head = Buffer.alloc(16);
+  if (!readHead(file, 16).equals(SQLITE_MAGIC)) throw new StoreError('foreign', `${file} is not a SQLite database (bad header)`);
+}
+
+/** The first `bytes` bytes of a file (zeros past its end). */
+export function readHead(file: string, bytes: number): Buffer {
+  const head = Buffer.alloc(bytes);
   const fd = openSync(file, 'r');
   try {
-    readSync(fd, head, 0, 16, 0);
+    readSync(fd, head, 0, bytes, 0);
   } finally {
     closeSync(fd);
   }
-  if (!head.equals(SQLITE_MAGIC)) throw new StoreError('foreign', `${file} is not a SQLite database (bad header)`);
+  return head;
 }

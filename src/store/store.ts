@@ -1,12 +1,12 @@
 import Database from 'libsql';
-import { accessSync, closeSync, constants as fsConstants, existsSync, mkdirSync, openSync, readSync, statSync } from 'node:fs';
+import { accessSync, constants as fsConstants, existsSync, mkdirSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { StoreError } from './errors.js';
 import { databasePath, type AgentTarget } from './locate.js';
 import { DEFAULT_CHUNK_SIZE, EXTENSION_TABLES, REQUIRED_TABLES, SCHEMA_VERSION, SPEC_TABLES } from './schema.js';
 import { detectLayout, type Layout } from './layout.js';
-import { checkSqliteHeader } from './sqlite-file.js';
+import { checkSqliteHeader, readHead } from './sqlite-file.js';
 import { accessProblem, throwAccessProblem } from './access.js';
 
 export type Db = InstanceType<typeof Database>;
@@ -126,7 +126,7 @@ export class Store {
         ).run(0o040755, uid, gid, sec, sec, sec, nsec, nsec, nsec);
         db.exec('COMMIT');
       } catch (e) {
-        db.exec('ROLLBACK');
+        rollback(db);
         throw e;
       }
       return new Store(db, file, chunkSize, detectLayout(db), { ...options, readOnly: false });
@@ -196,7 +196,7 @@ export class Store {
           for (const sql of EXTENSION_TABLES) db.exec(sql);
           db.exec('COMMIT');
         } catch (e) {
-          db.exec('ROLLBACK');
+          rollback(db);
           throw e;
         }
       }
@@ -214,7 +214,7 @@ export class Store {
       if (db.open) db.close();
       if (e instanceof StoreError) throw e;
       throwAccessProblem(file, e, !readOnly);
-      if (/database is locked|SQLITE_BUSY/i.test(String((e as Error).message))) {
+      if (isBusy(e)) {
         // not a damaged file: another process has held its write lock past our busy timeout
         const waited = Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000)) / 1000;
         throw new StoreError('busy', `${file} is locked: another process holds a write transaction on it (waited ${waited} s); try again when it is done`);
@@ -257,11 +257,7 @@ export class Store {
         this.db.exec('COMMIT');
         return out;
       } catch (e) {
-        try {
-          this.db.exec('ROLLBACK');
-        } catch {
-          /* already rolled back by SQLite */
-        }
+        rollback(this.db);
         throw e;
       } finally {
         this.depth--;
@@ -365,11 +361,7 @@ export class Store {
     try {
       this.db.exec('COMMIT');
     } catch (e) {
-      try {
-        this.db.exec('ROLLBACK');
-      } catch {
-        /* already rolled back by SQLite */
-      }
+      rollback(this.db);
       throw e;
     } finally {
       this.depth = 0;
@@ -415,6 +407,14 @@ export class Store {
     const v = Number(row?.data_version ?? 0);
     this.version = { value: v, atMs: performance.now() };
     return v;
+  }
+
+  /**
+   * Whether the database has this table (or index) now: unlike layout.hasTable, a snapshot taken
+   * at open, it sees what another connection created since.
+   */
+  schemaHas(name: string, type: 'table' | 'index' = 'table'): boolean {
+    return this.stmt('SELECT 1 FROM sqlite_master WHERE type = ? AND name = ?').get(type, name) !== undefined;
   }
 
   /**
@@ -533,18 +533,7 @@ function readsImmutable(file: string, neverWrite: boolean): boolean {
   // a read-only directory or file system: SQLite could not create -wal/-shm to read it otherwise
   if (!dirWritable(dirname(file))) return true;
   // WAL mode (header bytes 18, 19 = 2): a rollback-journal file is read with locks, leaving nothing
-  return neverWrite && sqliteHeader(file).subarray(18, 20).equals(Buffer.from([2, 2]));
-}
-
-function sqliteHeader(file: string): Buffer {
-  const head = Buffer.alloc(100);
-  const fd = openSync(file, 'r');
-  try {
-    readSync(fd, head, 0, 100, 0);
-  } finally {
-    closeSync(fd);
-  }
-  return head;
+  return neverWrite && readHead(file, 20).subarray(18, 20).equals(Buffer.from([2, 2]));
 }
 
 function dirWritable(dir: string): boolean {
@@ -610,7 +599,17 @@ const MMAP_BYTES = 2 ** 34;
  */
 const BUSY_POLL_MS = 50;
 
+/** SQLite could not get a lock in time (SQLITE_BUSY and its extended codes): by code, not message. */
 function isBusy(e: unknown): boolean {
   const code = (e as { code?: unknown })?.code;
   return typeof code === 'string' && code.startsWith('SQLITE_BUSY');
+}
+
+/** Ends the open transaction after a failure; after some errors SQLite has rolled back already. */
+function rollback(db: Db): void {
+  try {
+    db.exec('ROLLBACK');
+  } catch {
+    /* already rolled back by SQLite */
+  }
 }

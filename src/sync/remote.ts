@@ -136,7 +136,7 @@ export class RemoteDb {
     const err = e as Error & { code?: string; cause?: Error & { code?: string } };
     const where = `remote ${redact(this.url)}`;
     const tries = attempts > 1 ? ` (${attempts} attempts)` : '';
-    const status = /HTTP status (\d+)/.exec(err.message ?? '')?.[1];
+    const status = httpStatus(err);
     if (status === '401' || status === '403') {
       return new SyncError(`${where} refused the auth token (HTTP ${status}); pass --auth-token or set TURSO_AUTH_TOKEN`, 'remote');
     }
@@ -220,4 +220,15 @@ export function toArg(v: unknown): InValue {
   if (v instanceof Uint8Array) return v;
   if (v instanceof ArrayBuffer) return new Uint8Array(v);
   return String(v);
+}
+
+/**
+ * The HTTP status the server answered with, from the client's error (@libsql/client wraps the
+ * HttpServerError, which carries it, as the cause; by type, never from the message text).
+ */
+function httpStatus(e: unknown): string | undefined {
+  for (let c = e as { status?: unknown; cause?: unknown } | undefined, depth = 0; c && depth < 5; c = c.cause as typeof c, depth++) {
+    if (typeof c.status === 'number') return String(c.status);
+  }
+  return undefined;
 }

@@ -245,6 +245,20 @@ describe('file-operation journal', () => {
     expect(stats.paths.map((p) => p.path)).toContain('/out');
   });
 
+  it('filters by the status calls read with: the file changes of a call whose recorder is gone are under error', () => {
+    const { a, reader } = agent(true);
+    const killed = a.tools.start('killed');
+    a.paths.writeFile('/k', 'k');
+    a.tools.success(a.tools.start('done', undefined, { parentId: null }));
+    // the call's recorder: a pid no process has
+    a.store.db.prepare('UPDATE agentfs_tool_call_ext SET pid = ? WHERE id = ?').run(2 ** 22 + 12345, killed);
+    const touched = (status: 'pending' | 'success' | 'error') =>
+      timeline(a.tools, reader, { status, order: 'asc' }).map((e) => (e.type === 'call' ? `call ${e.call.name}` : brief(e.entry)));
+    expect(touched('error')).toEqual(['call killed', 'create /k', 'write /k']);
+    expect(touched('pending')).toEqual([]);
+    expect(touched('success')).toEqual(['call done']);
+  });
+
   it('journals the deletion of base entries of an overlay agent (whiteouts), and copy-ups', () => {
     const t = tempDir();
     cleanups.push(t.cleanup);

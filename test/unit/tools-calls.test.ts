@@ -126,27 +126,51 @@ describe('ToolCalls', () => {
   it('sees calls announced by another live process (shared), and not those of dead ones', async () => {
     const { store, tools, file } = fresh();
     tools.list(); // creates our tables
-    expect(tools.currentAnywhere()).toBeUndefined();
+    expect(tools.current('anywhere')).toBeUndefined();
     const other = new Database(file);
     cleanups.push(() => other.close());
     // another process (the test runner's parent is alive; pid 2**22+12345 is not)
     other.prepare("INSERT INTO tool_calls (name, status, started_at) VALUES ('cmd', 'pending', 1)").run();
-    other.prepare('INSERT INTO agentfs_active_call (id, pid, started_ns) VALUES (1, ?, 1)').run(process.ppid);
+    const now = BigInt(Date.now()) * 1_000_000n;
+    other.prepare('INSERT INTO agentfs_active_call (id, pid, started_ns) VALUES (1, ?, ?)').run(process.ppid, now);
     await sleep(2); // the shared lookup is revalidated at most once per millisecond
-    expect(tools.currentAnywhere()).toBe(1);
-    other.prepare('INSERT INTO agentfs_active_call (id, pid, started_ns) VALUES (2, ?, 2)').run(2 ** 22 + 12345);
+    expect(tools.current('anywhere')).toBe(1);
+    other.prepare('INSERT INTO agentfs_active_call (id, pid, started_ns) VALUES (2, ?, ?)').run(2 ** 22 + 12345, now + 1n);
     await sleep(2); // the shared lookup is revalidated at most once per millisecond
     await sleep(2);
-    expect(tools.currentAnywhere()).toBe(1);
+    expect(tools.current('anywhere')).toBe(1);
     other.prepare('DELETE FROM agentfs_active_call').run();
     await sleep(2);
-    expect(tools.currentAnywhere()).toBeUndefined();
+    expect(tools.current('anywhere')).toBeUndefined();
+    // a live pid that started long after the call is another program under a reused pid: the
+    // announcing process is gone, as the orphan view says
+    other.prepare('INSERT INTO agentfs_active_call (id, pid, started_ns) VALUES (1, ?, 1)').run(process.ppid);
+    await sleep(2);
+    expect(tools.current('anywhere')).toBeUndefined();
+    expect(tools.get(1)).toMatchObject({ status: 'pending' }); // no ext row: not ours to judge
+    other.prepare('DELETE FROM agentfs_active_call').run();
+    await sleep(2);
     // our own shared call is found in-process first, and its row is removed when it finishes
     const mine = tools.start('record', undefined, { shared: true });
     expect((other.prepare('SELECT pid FROM agentfs_active_call WHERE id = ?').get(mine) as { pid: number }).pid).toBe(process.pid);
     tools.success(mine);
     expect(other.prepare('SELECT COUNT(*) AS n FROM agentfs_active_call').get()).toMatchObject({ n: 0 });
     void store;
+  });
+
+  it('filters by status as calls read: a call whose process is gone is an error, not pending, also under a limit', () => {
+    const { store, tools } = fresh();
+    const older = tools.record({ name: 'ok', started_at: 1, completed_at: 2 });
+    const orphan = tools.start('killed');
+    const live = tools.start('running', undefined, { parentId: null });
+    // the orphan's recorder: a pid no process has
+    store.db.prepare('UPDATE agentfs_tool_call_ext SET pid = ? WHERE id = ?').run(2 ** 22 + 12345, orphan);
+    expect(tools.get(orphan)).toMatchObject({ status: 'error', error: expect.stringMatching(/ended without finishing/) });
+    expect(tools.list({ status: 'error' }).map((c) => c.id)).toEqual([orphan]);
+    expect(tools.list({ status: 'pending' }).map((c) => c.id)).toEqual([live]);
+    expect(tools.list({ status: 'pending', limit: 1 }).map((c) => c.id)).toEqual([live]);
+    expect(tools.list({ status: 'success' }).map((c) => c.id)).toEqual([older]);
+    tools.success(live);
   });
 
   it('is read and written by agentfs-sdk in the same layout', async () => {

@@ -7,7 +7,7 @@ import { resolveAgent } from '../../sandbox/resolve.js';
 import { AGENT_ARG } from '../agent-arg.js';
 import { mountAgent, MountError } from '../../fuse/agent-mount.js';
 import { checkFuse } from '../../fuse/binding.js';
-import { UserError } from '../errors.js';
+import { reportServeError, UserError } from '../errors.js';
 import { exitStatus, STOP_SIGNALS, untilExit } from '../../platform/signals.js';
 
 export interface ExecOptions {
@@ -37,7 +37,7 @@ export function registerExec(program: Command): void {
  */
 export async function execInAgent(dbPathOrId: string, argv: string[], options: ExecOptions = {}): Promise<number> {
   if (argv.length === 0) throw new UserError('missing command to run');
-  const { target } = resolveAgent(dbPathOrId);
+  const { target, database } = resolveAgent(dbPathOrId);
   checkFuse();
   // a command that is nowhere on PATH is reported as ours, before anything is mounted
   // (the shell that runs it would say `agentfs-exec: 1: exec: x: not found`)
@@ -50,7 +50,7 @@ export async function execInAgent(dbPathOrId: string, argv: string[], options: E
       gid: options.gid,
       // a crash of this process must not leave the temporary mount behind
       autoUnmount: true,
-      onError: (e) => console.error(`agentfs exec: internal error: ${(e as Error)?.stack ?? String(e)}`),
+      onError: (e) => reportServeError('exec', e, database),
     });
   } catch (e) {
     rmdirSync(mountpoint);

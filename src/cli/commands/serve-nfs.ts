@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { untilStopSignal } from '../../platform/signals.js';
 import { resolveAgent } from '../../sandbox/resolve.js';
 import { AGENT_ARG } from '../agent-arg.js';
-import { UserError } from '../errors.js';
+import { reportServeError, UserError } from '../errors.js';
 
 // defaults repeated here so that `serve mcp` does not load the NFS server (src/nfs/server.ts has them too)
 const DEFAULT_NFS_HOST = '127.0.0.1';
@@ -40,12 +40,7 @@ export function registerServeNfs(serve: Command): void {
         served = await serveAgentNfs(target, {
           host: opts.bind,
           port,
-          onError: (e) => {
-            // the database's own errors (damaged, disk full or failing) in one line; bugs with their stack
-            const code = (e as { code?: unknown })?.code;
-            if (typeof code === 'string' && code.startsWith('SQLITE_')) console.error(`agentfs serve nfs: ${database}: ${(e as Error).message} (${code})`);
-            else console.error(`agentfs serve nfs: internal error: ${(e as Error)?.stack ?? String(e)}`);
-          },
+          onError: (e) => reportServeError('serve nfs', e, database),
         });
       } catch (e) {
         const err = e as NodeJS.ErrnoException;

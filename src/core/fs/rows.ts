@@ -6,14 +6,8 @@ import { FsError } from '../errors.js';
 import { S_IFDIR, S_IFMT, S_IFREG, type Attr, type Timespec } from '../types.js';
 import type { BlocksEntry, FsContext } from './context.js';
 
-export interface InodeRow {
-  ino: number;
-  mode: number;
-  nlink: number;
-  uid: number;
-  gid: number;
-  size: number;
-  rdev: number;
+/** An fs_inode row: Attr's numbers as stored, each time as seconds and nanoseconds columns. */
+export interface InodeRow extends Pick<Attr, 'ino' | 'mode' | 'nlink' | 'uid' | 'gid' | 'size' | 'rdev'> {
   atime: number;
   atime_nsec: number;
   mtime: number;

@@ -7,7 +7,7 @@ import { JOURNAL_SCHEMA, OBSOLETE_JOURNAL_INDEX } from './schema.js';
 export interface JournalOptions {
   /** path of an inode from the root (InodeFs.pathOf), undefined once unlinked */
   pathOf: (ino: number) => string | undefined;
-  /** id of the tool call in progress (ToolCalls.currentAnywhere), if any */
+  /** id of the tool call in progress (ToolCalls.current('anywhere')), if any */
   currentCall?: () => number | undefined;
   /** a write burst longer than this becomes a new row (default 1 s) */
   maxBurstMs?: number;
@@ -303,7 +303,7 @@ export class Journal {
 
 /** Drops the time index older versions made (it only slowed writes); a read-only database keeps it. */
 function dropObsoleteIndex(store: Store): void {
-  const found = store.stmt("SELECT 1 AS x FROM sqlite_master WHERE type = 'index' AND name = ?").get(OBSOLETE_JOURNAL_INDEX);
+  const found = store.schemaHas(OBSOLETE_JOURNAL_INDEX, 'index');
   if (!found) return;
   try {
     store.transaction(() => store.db.exec(`DROP INDEX IF EXISTS ${OBSOLETE_JOURNAL_INDEX}`));

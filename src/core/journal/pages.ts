@@ -52,7 +52,7 @@ export class JournalPages {
   }
 
   exists(): boolean {
-    return this.store.stmt("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'agentfs_journal'").get() !== undefined;
+    return this.store.schemaHas('agentfs_journal');
   }
 
   /** Rows, their first and last time (cheap: rowid ends). */

@@ -1,5 +1,14 @@
 import picomatch from 'picomatch';
-import type { Store } from '../../store/index.js';
+import { Where, type Store } from '../../store/index.js';
+import { statusAsRead, storedStatuses } from '../tools/owner.js';
+import { callsSource, statusOf } from '../tools/source.js';
+
+/** The columns of the journal row's call, selected when the filter names a tool or status. */
+interface CallStatusCols {
+  call_status: string;
+  call_pid: number | null;
+  call_started_ns: number | null;
+}
 import { JOURNAL_SCHEMA, type JournalOp } from './schema.js';
 import type { JournalEntry, JournalFilter } from './types.js';
 
@@ -51,7 +60,7 @@ export class JournalReader {
   }
 
   private exists(): boolean {
-    return this.store.stmt("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'agentfs_journal'").get() !== undefined;
+    return this.store.schemaHas('agentfs_journal');
   }
 
   /** Creates the table if missing, so a reader can follow a journal that does not exist yet. */
@@ -61,50 +70,41 @@ export class JournalReader {
 
   list(filter: JournalFilter = {}): JournalEntry[] {
     if (!this.exists()) return [];
-    const where: string[] = [];
-    const args: unknown[] = [];
+    const where = new Where()
+      .when('j.time_ns >= ?', filter.sinceNs)
+      .when('j.time_ns <= ?', filter.untilNs)
+      .when('j.id > ?', filter.afterId)
+      .when('j.tool_call_id = ?', filter.toolCallId);
     let join = '';
-    if (filter.sinceNs !== undefined) {
-      where.push('j.time_ns >= ?');
-      args.push(filter.sinceNs);
-    }
-    if (filter.untilNs !== undefined) {
-      where.push('j.time_ns <= ?');
-      args.push(filter.untilNs);
-    }
-    if (filter.afterId !== undefined) {
-      where.push('j.id > ?');
-      args.push(filter.afterId);
-    }
-    if (filter.toolCallId !== undefined) {
-      where.push('j.tool_call_id = ?');
-      args.push(filter.toolCallId);
-    }
+    let callCols = '';
     if (filter.toolName !== undefined || filter.toolStatus !== undefined) {
-      join = 'JOIN tool_calls c ON c.id = j.tool_call_id';
-      if (filter.toolName !== undefined) {
-        where.push('c.name = ?');
-        args.push(filter.toolName);
-      }
+      // the calls as ToolCalls reads them (pending ones of the spec-text layout included), with
+      // what tells whether a pending one's process is gone (it then reads as an error)
+      const hasStatus = this.store.layout.toolCallsHasStatus;
+      const ext = this.store.schemaHas('agentfs_tool_call_ext');
+      join = `JOIN ${callsSource(hasStatus, !hasStatus && this.store.schemaHas('agentfs_tool_call_pending'))} c ON c.id = j.tool_call_id
+              ${ext ? 'LEFT JOIN agentfs_tool_call_ext e ON e.id = c.id' : ''}`;
+      callCols = `, c.status AS call_status, ${ext ? 'e.pid' : 'NULL'} AS call_pid, ${ext ? 'e.started_ns' : 'NULL'} AS call_started_ns`;
+      where.when('c.name = ?', filter.toolName);
       if (filter.toolStatus !== undefined) {
-        if (this.store.layout.toolCallsHasStatus) where.push('c.status = ?');
-        else where.push(`(CASE WHEN c.error IS NOT NULL THEN 'error' WHEN c.completed_at IS NULL THEN 'pending' ELSE 'success' END) = ?`);
-        args.push(filter.toolStatus);
+        const stored = storedStatuses(filter.toolStatus);
+        where.add(`c.status IN (${stored.map(() => '?').join(', ')})`, ...stored);
       }
     }
     const dir = filter.order === 'asc' ? 'ASC' : 'DESC';
     const sql = `SELECT j.id, j.time_ns, j.end_ns, j.op, j.path, j.new_path, j.ino, j.offset, j.length, j.bytes, j.writes, j.size,
-                        j.mode, j.uid, j.gid, j.tool_call_id, j.pid
+                        j.mode, j.uid, j.gid, j.tool_call_id, j.pid${callCols}
                  FROM agentfs_journal j ${join}
-                 ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+                 ${where}
                  ORDER BY j.id ${dir}`;
     const match = typeof filter.path === 'string' ? pathMatcher(filter.path) : filter.path;
     const limit = filter.limit ?? Infinity;
     const out: JournalEntry[] = [];
     if (limit <= 0) return out;
-    // the glob is applied while scanning, so LIMIT counts matching rows only
-    for (const row of this.store.stmt(sql).iterate(...args) as IterableIterator<JournalRow>) {
+    // the glob and the call's status are judged while scanning, so LIMIT counts matching rows only
+    for (const row of this.store.stmt(sql).iterate(...where.args) as IterableIterator<JournalRow & CallStatusCols>) {
       if (match && !((row.path !== null && match(row.path)) || (row.new_path !== null && match(row.new_path)))) continue;
+      if (filter.toolStatus !== undefined && statusAsRead(statusOf(row.call_status), row.call_pid, row.call_started_ns) !== filter.toolStatus) continue;
       out.push(toEntry(row));
       if (out.length >= limit) break;
     }

@@ -1,4 +1,5 @@
 import type { JournalOp } from './schema.js';
+import type { ToolCallStatus } from '../tools/types.js';
 
 /** One journal row as readers see it (absent fields undefined). */
 export interface JournalEntry {
@@ -42,7 +43,7 @@ export interface JournalFilter {
   /** only entries inside calls of this tool name */
   toolName?: string;
   /** only entries inside calls with this status */
-  toolStatus?: string;
+  toolStatus?: ToolCallStatus;
   /** path or new_path matches (picomatch glob, or a predicate) */
   path?: string | ((p: string) => boolean);
   /** entries with id > afterId (for following) */

@@ -1,9 +1,4 @@
+import { CoreError } from '../errors.js';
+
 /** Why a kv operation was refused (POSIX-style code, as everywhere in agentfs). */
-export class KvError extends Error {
-  readonly code: 'EINVAL' | 'ENOENT' | 'EILSEQ';
-  constructor(code: KvError['code'], message: string) {
-    super(message);
-    this.name = 'KvError';
-    this.code = code;
-  }
-}
+export class KvError extends CoreError<'EINVAL' | 'ENOENT' | 'EILSEQ'> {}

@@ -142,10 +142,6 @@ export class LocalInfo {
     return BigInt((scalar(this.store.stmt('SELECT max(id) FROM fs_dentry')) as number | null) ?? 0);
   }
 
-  private hasTable(t: string): boolean {
-    return this.store.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(t) !== undefined;
-  }
-
   /**
    * Gives local inodes new numbers from `startAt` on (an inode this machine created under the
    * same number as one the remote got from elsewhere). Every reference moves along: entries,
@@ -163,7 +159,7 @@ export class LocalInfo {
       ['agentfs_overlay_copyup', 'delta_ino'],
       ['agentfs_fs_orphan', 'ino'],
     ];
-    const present = refs.filter(([t]) => this.hasTable(t));
+    const present = refs.filter(([t]) => this.store.schemaHas(t));
     const moved = new Map<bigint, bigint>();
     let next = startAt;
     this.store.transaction(() => {
@@ -199,10 +195,9 @@ export class LocalInfo {
     const sorted = [...ids].sort(cmp);
     const stmt = this.store.stmt('UPDATE tool_calls SET id = ? WHERE id = ?');
     // local tables that point at tool call ids move along (they are never synced)
-    const has = (t: string) => this.store.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(t) !== undefined;
     const refs: string[] = [];
-    if (has('agentfs_tool_call_ext')) refs.push('UPDATE agentfs_tool_call_ext SET id = ? WHERE id = ?', 'UPDATE agentfs_tool_call_ext SET parent_id = ? WHERE parent_id = ?');
-    if (has('agentfs_journal')) refs.push('UPDATE agentfs_journal SET tool_call_id = ? WHERE tool_call_id = ?');
+    if (this.store.schemaHas('agentfs_tool_call_ext')) refs.push('UPDATE agentfs_tool_call_ext SET id = ? WHERE id = ?', 'UPDATE agentfs_tool_call_ext SET parent_id = ? WHERE parent_id = ?');
+    if (this.store.schemaHas('agentfs_journal')) refs.push('UPDATE agentfs_journal SET tool_call_id = ? WHERE tool_call_id = ?');
     let next = startAt;
     this.store.transaction(() => {
       for (const id of sorted) {

@@ -1,5 +1,5 @@
 import type { Store } from '../../store/index.js';
-import { scalar } from './scalar.js';
+import { numbers, scalar } from './scalar.js';
 import type { ChangeSummary } from './local-info.js';
 import { SYNCED_TABLES, keyExprs, keyJoin, syncedTable, type RowKey, type SqlValue, type SyncedTable } from './tables.js';
 
@@ -63,7 +63,7 @@ export class ChangeTracker {
   constructor(readonly store: Store) {}
 
   get tracking(): boolean {
-    return this.store.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(GEN) !== undefined;
+    return this.store.schemaHas(GEN);
   }
 
   /** Installs the triggers (idempotent). Everything written before this is covered by a full sync. */
@@ -129,14 +129,7 @@ export class ChangeTracker {
            (SELECT count(*) FROM ${CHANGES}) AS rows`,
       )
       .get() as Record<keyof ChangeSummary, number>;
-    return {
-      files: Number(r.files),
-      entries: Number(r.entries),
-      whiteouts: Number(r.whiteouts),
-      kvKeys: Number(r.kvKeys),
-      toolCalls: Number(r.toolCalls),
-      rows: Number(r.rows),
-    };
+    return numbers(r);
   }
 
   /** Marks rows as changed (so the next push sends our version of them). */

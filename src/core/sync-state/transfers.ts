@@ -1,4 +1,5 @@
 import type { Store } from '../../store/index.js';
+import { numbers } from './scalar.js';
 
 /**
  * Running totals of sync traffic, for `sync stats`: one row per completed push or pull in
@@ -62,7 +63,7 @@ export class TransferLog {
   constructor(private readonly store: Store) {}
 
   private get exists(): boolean {
-    return this.store.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(TRANSFERS) !== undefined;
+    return this.store.schemaHas(TRANSFERS);
   }
 
   /** Appends one completed transfer (call inside the transfer's final local transaction). */
@@ -90,14 +91,7 @@ export class TransferLog {
            coalesce((SELECT conflicts_resolved FROM ${TOTALS} WHERE id = 1), 0) + (SELECT coalesce(sum(conflicts_resolved), 0) FROM ${TRANSFERS}) AS conflictsResolved`,
       )
       .get() as Record<keyof TransferTotals, number>;
-    return {
-      pushes: Number(r.pushes),
-      pulls: Number(r.pulls),
-      bytesSent: Number(r.bytesSent),
-      bytesReceived: Number(r.bytesReceived),
-      requests: Number(r.requests),
-      conflictsResolved: Number(r.conflictsResolved),
-    };
+    return numbers(r);
   }
 
   /** Rows not folded yet. */

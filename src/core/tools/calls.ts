@@ -1,46 +1,21 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
-import type { Store } from '../../store/index.js';
+import { Where, type Store } from '../../store/index.js';
 import { nowNs, nsToSeconds } from './clock.js';
-import { TOOL_CALLS_SCHEMA } from './schema.js';
-import type { RecordInput, StartOptions, ToolCall, ToolCallFilter, ToolCallStats, ToolCallStatus } from './types.js';
+import { CurrentCall, type CallReach } from './current.js';
+import { ToolCallError } from './errors.js';
+import { errorText, fromJson, toJson } from './json.js';
+import { orphaned, orphanReason, ownerAlive, storedStatuses } from './owner.js';
+import { OPEN_CALL_INDEX, PARENT_INDEX, PARENT_INDEX_OLD, TOOL_CALLS_SCHEMA } from './schema.js';
+import { callsSource, statusOf, timeNameTerms, type CallColumns, type TimeNameFilter } from './source.js';
+import { toolCallStats } from './stats.js';
+import type { RecordInput, StartOptions, ToolCall, ToolCallFilter, ToolCallStats } from './types.js';
 import { TOOL_CALL_STATUSES } from './types.js';
-import { isAlive, processInfo } from '../process-alive.js';
-import { OPEN_CALL_INDEX, PARENT_INDEX, PARENT_INDEX_OLD } from './schema.js';
 
-/** Why a tool-call operation was refused (POSIX-style code). */
-export class ToolCallError extends Error {
-  readonly code: 'ENOENT' | 'EINVAL' | 'EALREADY';
-  constructor(code: ToolCallError['code'], message: string) {
-    super(message);
-    this.name = 'ToolCallError';
-    this.code = code;
-  }
-}
-
-interface Row {
-  id: number;
-  name: string;
+interface Row extends CallColumns {
   parameters: string | null;
   result: string | null;
   error: string | null;
-  status: string;
-  started_at: number;
-  completed_at: number | null;
-  duration_ms: number | null;
-  parent_id: number | null;
-  started_ns: number | null;
   pid: number | null;
 }
-
-interface LiveCall {
-  startedNs: bigint;
-  scoped: boolean;
-  /** announced in agentfs_active_call (StartOptions.shared) */
-  shared: boolean;
-  parentId: number | undefined;
-}
-
-const SPEC_STATUS = `CASE WHEN error IS NOT NULL THEN 'error' WHEN completed_at IS NULL THEN 'pending' ELSE 'success' END`;
 
 /**
  * The agent's tool calls, in the spec table `tool_calls`, written as agentfs-sdk writes them
@@ -56,21 +31,16 @@ export class ToolCalls {
   private readonly hasStatus: boolean;
   /** SELECT source with the spec columns plus `status`, whatever the layout */
   private readonly source: string;
-  /** pending calls started by this process, in start order (the last is the innermost) */
-  private readonly live = new Map<number, LiveCall>();
-  /** the call whose code is running, across awaits (set by runInCall / SDK wrap) */
-  private readonly context = new AsyncLocalStorage<number>();
-  private sharedCache: { version: number; id: number | undefined; pid: number | undefined; checkedMs: number } | undefined;
+  /** which call is in progress: the parent of new calls, the call file operations happen in */
+  private readonly inProgress: CurrentCall;
   private ready = false;
 
   constructor(store: Store) {
     this.store = store;
     this.hasStatus = store.layout.toolCallsHasStatus;
-    this.source = this.hasStatus
-      ? 'tool_calls'
-      : `(SELECT id, name, parameters, result, error, ${SPEC_STATUS} AS status, started_at, completed_at, duration_ms FROM tool_calls
-          UNION ALL
-          SELECT id, name, parameters, NULL, NULL, 'pending', started_at, NULL, NULL FROM agentfs_tool_call_pending)`;
+    // ensure() creates the pending table before any query reads it
+    this.source = callsSource(this.hasStatus, true);
+    this.inProgress = new CurrentCall(store, () => this.ensure());
   }
 
   private ensure(): void {
@@ -88,7 +58,7 @@ export class ToolCalls {
     const params = toJson(parameters);
     const startedNs = nowNs();
     const startedAt = nsToSeconds(startedNs);
-    const parentId = options.parentId === undefined ? (options.scoped ? this.contextCall() : this.current()) : options.parentId;
+    const parentId = options.parentId === undefined ? this.current(options.scoped ? 'context' : 'process') : options.parentId;
     const id = this.store.transaction(() => {
       let newId: number;
       if (this.hasStatus) {
@@ -112,7 +82,7 @@ export class ToolCalls {
       }
       return newId;
     });
-    this.live.set(id, { startedNs, scoped: options.scoped === true, shared: options.shared === true, parentId: parentId ?? undefined });
+    this.inProgress.started(id, { scoped: options.scoped === true, startedNs, shared: options.shared === true, parentId: parentId ?? undefined });
     return id;
   }
 
@@ -138,7 +108,7 @@ export class ToolCalls {
     if (call.status !== 'pending' && !opts.orphan) throw new ToolCallError('EALREADY', `tool call ${id} (${call.name}) already finished with ${call.status}`);
     const endNs = nowNs();
     const completedAt = nsToSeconds(endNs);
-    const startNs = this.live.get(id)?.startedNs ?? (call.started_ns !== undefined ? BigInt(call.started_ns) : undefined);
+    const startNs = call.started_ns !== undefined ? BigInt(call.started_ns) : undefined;
     // an orphan's end is unknown (only that it ended before now): no duration where the layout
     // allows none (the spec text's layout wants one: 0)
     const durationMs = opts.orphan
@@ -163,7 +133,7 @@ export class ToolCalls {
       this.store.stmt('UPDATE agentfs_tool_call_ext SET completed_ns = ? WHERE id = ?').run(endNs, id);
       this.store.stmt('DELETE FROM agentfs_active_call WHERE id = ?').run(id);
     });
-    this.live.delete(id);
+    this.inProgress.finished(id);
     return this.get(id)!;
   }
 
@@ -173,7 +143,7 @@ export class ToolCalls {
    * undefined, having changed nothing, when it is not such a call or no longer pending.
    */
   private finishLive(id: number, status: 'success' | 'error', result: string | null, error: string | null): ToolCall | undefined {
-    const live = this.live.get(id);
+    const live = this.inProgress.liveCall(id);
     if (!live || !this.hasStatus) return undefined;
     const endNs = nowNs();
     const completedAt = nsToSeconds(endNs);
@@ -191,7 +161,7 @@ export class ToolCalls {
       return r;
     });
     if (!row) return undefined;
-    this.live.delete(id);
+    this.inProgress.finished(id);
     return toToolCall({ ...row, parent_id: live.parentId ?? null, started_ns: Number(live.startedNs), pid: process.pid });
   }
 
@@ -258,49 +228,39 @@ export class ToolCalls {
   /** Calls matching filter, newest first unless order is 'asc'. */
   list(filter: ToolCallFilter = {}): ToolCall[] {
     this.ensure();
-    const where: string[] = [];
-    const args: unknown[] = [];
-    if (filter.name !== undefined) {
-      where.push('c.name = ?');
-      args.push(filter.name);
+    if (filter.status !== undefined && !TOOL_CALL_STATUSES.includes(filter.status)) {
+      throw new ToolCallError('EINVAL', `unknown status '${filter.status}' (expected pending, success or error)`);
     }
-    if (filter.status !== undefined) {
-      if (!TOOL_CALL_STATUSES.includes(filter.status)) {
-        throw new ToolCallError('EINVAL', `unknown status '${filter.status}' (expected pending, success or error)`);
-      }
-      where.push('c.status = ?');
-      args.push(filter.status);
-    }
-    if (filter.since !== undefined) {
-      where.push('c.started_at >= ?');
-      args.push(filter.since);
-    }
-    if (filter.until !== undefined) {
-      where.push('c.started_at <= ?');
-      args.push(filter.until);
-    }
-    if (filter.afterId !== undefined) {
-      where.push('c.id > ?');
-      args.push(filter.afterId);
-    }
-    if (filter.parentId !== undefined) {
-      where.push('e.parent_id = ?');
-      args.push(filter.parentId);
-    }
+    // an orphan is stored pending but reads as failed (see view): the status is judged on the
+    // call as read, so under a status filter the limit counts after that judgement
+    const stored = filter.status === undefined ? [] : storedStatuses(filter.status);
+    const where = timeNameTerms(filter, new Where())
+      .when('c.id > ?', filter.afterId)
+      .when('e.parent_id = ?', filter.parentId);
+    if (stored.length) where.add(`c.status IN (${stored.map(() => '?').join(', ')})`, ...stored);
     const dir = filter.order === 'asc' ? 'ASC' : 'DESC';
-    let sql = `SELECT c.id, c.name, c.parameters, c.result, c.error, c.status, c.started_at, c.completed_at, c.duration_ms,
-                      e.parent_id, e.started_ns, e.pid
-               FROM ${this.source} c LEFT JOIN agentfs_tool_call_ext e ON e.id = c.id
-               ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
-               ORDER BY c.started_at ${dir}, c.id ${dir}`;
-    if (filter.limit !== undefined) {
-      if (!Number.isInteger(filter.limit) || filter.limit < 0) throw new ToolCallError('EINVAL', `invalid limit ${filter.limit}`);
-      sql += ' LIMIT ?';
-      args.push(filter.limit);
+    const sql = `SELECT c.id, c.name, c.parameters, c.result, c.error, c.status, c.started_at, c.completed_at, c.duration_ms,
+                        e.parent_id, e.started_ns, e.pid
+                 FROM ${this.source} c LEFT JOIN agentfs_tool_call_ext e ON e.id = c.id
+                 ${where}
+                 ORDER BY c.started_at ${dir}, c.id ${dir}`;
+    if (filter.limit !== undefined && (!Number.isInteger(filter.limit) || filter.limit < 0)) {
+      throw new ToolCallError('EINVAL', `invalid limit ${filter.limit}`);
     }
-    const calls = (this.store.stmt(sql).all(...args) as Row[]).map((r) => this.view(r));
-    // a pending row whose recorder is gone reads as failed (see view)
-    return filter.status === undefined ? calls : calls.filter((c) => c.status === filter.status);
+    if (filter.status === undefined) {
+      const rows = filter.limit === undefined ? this.store.stmt(sql).all(...where.args) : this.store.stmt(`${sql} LIMIT ?`).all(...where.args, filter.limit);
+      return (rows as Row[]).map((r) => this.view(r));
+    }
+    const out: ToolCall[] = [];
+    const limit = filter.limit ?? Infinity;
+    if (limit === 0) return out;
+    for (const r of this.store.stmt(sql).iterate(...where.args) as IterableIterator<Row>) {
+      const call = this.view(r);
+      if (call.status !== filter.status) continue;
+      out.push(call);
+      if (out.length >= limit) break;
+    }
+    return out;
   }
 
   /**
@@ -310,21 +270,12 @@ export class ToolCalls {
    */
   private view(r: Row): ToolCall {
     const call = toToolCall(r);
-    if (call.status === 'pending' && r.pid !== null && r.pid !== undefined && !this.ownerAlive(Number(r.pid), r.started_ns)) {
+    const orphan = orphaned(call.status, r.pid, r.started_ns);
+    if (orphan) {
       call.status = 'error';
-      call.error = orphanReason(Number(r.pid));
+      call.error = orphan;
     }
     return call;
-  }
-
-  /** True while the process that started a call (pid, at startedNs) still runs. */
-  private ownerAlive(pid: number, startedNs: number | bigint | null): boolean {
-    if (pid === process.pid) return true;
-    const info = processInfo(pid);
-    if (!info) return process.platform === 'linux' ? false : isAlive(pid);
-    if (!info.running) return false;
-    // a process that started after the call did is another one under a reused pid
-    return startedNs === null || info.startMs <= Number(startedNs) / 1e6 + 2000;
   }
 
   /**
@@ -340,7 +291,7 @@ export class ToolCalls {
       .all() as { id: number; pid: number; started_ns: number | null }[];
     let reaped = 0;
     for (const r of rows) {
-      if (this.live.has(Number(r.id)) || this.ownerAlive(Number(r.pid), r.started_ns)) continue;
+      if (this.inProgress.isLive(Number(r.id)) || ownerAlive(Number(r.pid), r.started_ns)) continue;
       const call = this.get(Number(r.id));
       if (!call) continue;
       if (call.status !== 'error' || call.error !== orphanReason(Number(r.pid))) {
@@ -374,126 +325,22 @@ export class ToolCalls {
   }
 
   /** Per-tool counts, failures and average/p95/max duration of finished calls, busiest first. */
-  stats(filter: Pick<ToolCallFilter, 'since' | 'until' | 'name'> = {}): ToolCallStats[] {
+  stats(filter: TimeNameFilter = {}): ToolCallStats[] {
     this.ensure();
-    const where: string[] = [];
-    const args: unknown[] = [];
-    if (filter.name !== undefined) {
-      where.push('name = ?');
-      args.push(filter.name);
-    }
-    if (filter.since !== undefined) {
-      where.push('started_at >= ?');
-      args.push(filter.since);
-    }
-    if (filter.until !== undefined) {
-      where.push('started_at <= ?');
-      args.push(filter.until);
-    }
-    const rows = this.store
-      .stmt(
-        `SELECT c.name, c.status, c.duration_ms,
-                CASE WHEN c.status = 'pending' THEN (SELECT e.pid FROM agentfs_tool_call_ext e WHERE e.id = c.id) END AS pid,
-                CASE WHEN c.status = 'pending' THEN (SELECT e.started_ns FROM agentfs_tool_call_ext e WHERE e.id = c.id) END AS started_ns
-         FROM ${this.source} c ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
-         ORDER BY c.name, c.duration_ms`,
-      )
-      .all(...args) as { name: string; status: ToolCallStatus; duration_ms: number | null; pid: number | null; started_ns: number | null }[];
-    const byName = new Map<string, { ok: number; failed: number; pending: number; durations: number[] }>();
-    for (const r of rows) {
-      let s = byName.get(r.name);
-      if (!s) byName.set(r.name, (s = { ok: 0, failed: 0, pending: 0, durations: [] }));
-      if (r.status === 'pending' && r.pid !== null && !this.ownerAlive(Number(r.pid), r.started_ns)) {
-        s.failed++; // an orphan (see view); no duration
-        continue;
-      }
-      if (r.status === 'pending') {
-        s.pending++;
-        continue;
-      }
-      if (r.status === 'error') s.failed++;
-      else s.ok++;
-      if (r.duration_ms !== null) s.durations.push(Number(r.duration_ms));
-    }
-    const out: ToolCallStats[] = [];
-    for (const [name, s] of byName) {
-      const d = s.durations; // ascending (ORDER BY)
-      const avg = d.length ? d.reduce((a, b) => a + b, 0) / d.length : 0;
-      out.push({
-        name,
-        total_calls: s.ok + s.failed,
-        successful: s.ok,
-        failed: s.failed,
-        pending: s.pending,
-        avg_duration_ms: avg,
-        p95_duration_ms: d.length ? d[Math.ceil(0.95 * d.length) - 1]! : 0,
-        max_duration_ms: d.length ? d[d.length - 1]! : 0,
-      });
-    }
-    out.sort((a, b) => b.total_calls + b.pending - (a.total_calls + a.pending) || a.name.localeCompare(b.name));
-    return out;
+    return toolCallStats(this.store, this.source, filter);
   }
 
   /** Runs fn with `id` as the call in progress for everything it does, across awaits. */
   runInCall<T>(id: number, fn: () => T): T {
-    return this.context.run(id, fn);
+    return this.inProgress.runIn(id, fn);
   }
 
   /**
-   * The call in progress in this process: the one whose code is running (runInCall), else the
-   * innermost pending unscoped call this process started. undefined when none.
+   * The call in progress (see CallReach): by default in this process, the one whose code is
+   * running (runInCall), else the innermost pending unscoped call it started. undefined when none.
    */
-  current(): number | undefined {
-    const ctx = this.contextCall();
-    if (ctx !== undefined) return ctx;
-    let last: number | undefined;
-    for (const [id, call] of this.live) if (!call.scoped) last = id;
-    return last;
-  }
-
-  /** The pending call whose code is running here (runInCall), if any. */
-  private contextCall(): number | undefined {
-    const ctx = this.context.getStore();
-    return ctx !== undefined && this.live.has(ctx) ? ctx : undefined;
-  }
-
-  /**
-   * The call a file operation happens inside: this process's call in progress, else the newest
-   * call another live process announced with `shared` (e.g. `agentfs record` running a command
-   * against a mount this process serves). Cheap enough for every journal record: the shared
-   * table is re-read only when another connection committed (PRAGMA data_version).
-   */
-  currentAnywhere(): number | undefined {
-    return this.current() ?? this.sharedCurrent();
-  }
-
-  private sharedCurrent(): number | undefined {
-    this.ensure();
-    // revalidated at most once per millisecond: a recorder announces its call well before the
-    // command it starts can touch a file (fork + exec take longer than that)
-    const nowMs = performance.now();
-    let cache = this.sharedCache;
-    if (cache && nowMs - cache.checkedMs < 1) return cache.id;
-    const version = this.store.recentDataVersion(1);
-    if (!cache || cache.version !== version) {
-      const rows = this.store.stmt('SELECT id, pid FROM agentfs_active_call ORDER BY started_ns DESC, id DESC').all() as {
-        id: number;
-        pid: number;
-      }[];
-      const alive = rows.find((r) => isAlive(Number(r.pid)));
-      cache = this.sharedCache = { version, id: alive ? Number(alive.id) : undefined, pid: alive ? Number(alive.pid) : undefined, checkedMs: nowMs };
-    }
-    cache.checkedMs = nowMs;
-    if (cache.pid !== undefined && !isAlive(cache.pid)) {
-      this.sharedCache = undefined; // its owner died without finishing: look again next time
-      return undefined;
-    }
-    return cache.id;
-  }
-
-  /** Pending calls this process started (their ids, oldest first). */
-  livePending(): number[] {
-    return [...this.live.keys()];
+  current(reach: CallReach = 'process'): number | undefined {
+    return this.inProgress.find(reach);
   }
 
   /** Spec-text layout: the next AUTOINCREMENT id, taken now so the finished row keeps it. */
@@ -512,7 +359,7 @@ function toToolCall(r: Row): ToolCall {
   const call: ToolCall = {
     id: Number(r.id),
     name: r.name,
-    status: (TOOL_CALL_STATUSES.includes(r.status as ToolCallStatus) ? r.status : 'pending') as ToolCallStatus,
+    status: statusOf(r.status),
     started_at: Number(r.started_at),
   };
   if (r.parameters !== null) call.parameters = fromJson(r.parameters);
@@ -525,49 +372,6 @@ function toToolCall(r: Row): ToolCall {
   return call;
 }
 
-function orphanReason(pid: number): string {
-  return `the recording process (pid ${pid}) ended without finishing the call (killed?)`;
-}
-
 function checkName(name: string): void {
   if (typeof name !== 'string' || name.length === 0) throw new ToolCallError('EINVAL', 'a tool call needs a non-empty name');
 }
-
-/**
- * JSON text for a column; values JSON cannot hold are kept as their string form, never dropped.
- * A value nested too deeply to write (a stack overflow in JSON.stringify) is recorded as a note
- * saying so: the call itself is still recorded.
- */
-export function toJson(value: unknown): string | null {
-  if (value === undefined) return null;
-  try {
-    const text = JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
-    return text === undefined ? JSON.stringify(String(value)) : text;
-  } catch (e) {
-    if (e instanceof RangeError) return JSON.stringify(TOO_DEEP);
-    try {
-      return JSON.stringify(String(value));
-    } catch {
-      return JSON.stringify(TOO_DEEP);
-    }
-  }
-}
-
-const TOO_DEEP = '[not recorded: nested too deeply to write as JSON]';
-
-function fromJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return text; // written by someone else as plain text
-  }
-}
-
-/** The error column holds text, as agentfs-sdk writes it. */
-export function errorText(err: unknown): string {
-  if (typeof err === 'string') return err;
-  if (err instanceof Error) return err.message || err.name;
-  if (err === undefined || err === null) return 'error';
-  return toJson(err) ?? String(err);
-}
-

@@ -1,4 +1,7 @@
-export { ToolCalls, ToolCallError, toJson, errorText } from './calls.js';
+export { ToolCalls } from './calls.js';
+export { ToolCallError } from './errors.js';
+export { toJson, errorText } from './json.js';
+export type { CallReach } from './current.js';
 export { nowNs, nsToSeconds, nsToMs } from './clock.js';
 export { TOOL_CALLS_SCHEMA } from './schema.js';
 export type { ToolCall, ToolCallFilter, ToolCallStats, ToolCallStatus, StartOptions, RecordInput } from './types.js';

@@ -1,7 +1,8 @@
-import type { Store } from '../../store/index.js';
+import { Where, type Store } from '../../store/index.js';
 import type { ToolCallStatus } from './types.js';
 import { TOOL_CALL_STATUSES } from './types.js';
 import { checkJsonText } from '../kv/json.js';
+import { callsSource, statusOf, type CallColumns } from './source.js';
 
 /**
  * Read-only queries over the tool calls for viewers (`agentfs ui`): pages in start order, counts,
@@ -98,7 +99,6 @@ const PREVIEW = 160;
 const NAME_MAX = 256;
 /** Most characters of arguments, result and error one call sends (another program may store megabytes). */
 export const TEXT_MAX = 512 * 1024;
-const SPEC_STATUS = `CASE WHEN error IS NOT NULL THEN 'error' WHEN completed_at IS NULL THEN 'pending' ELSE 'success' END`;
 
 export class CallReader {
   private readonly store: Store;
@@ -107,22 +107,15 @@ export class CallReader {
     this.store = store;
   }
 
-  private has(table: string): boolean {
-    return this.store.stmt("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(table) !== undefined;
-  }
-
   /** The calls table with `status` whatever the layout, plus pending calls of the spec-text layout. */
   private source(): string {
-    if (this.store.layout.toolCallsHasStatus) return 'tool_calls';
-    const pending = this.has('agentfs_tool_call_pending')
-      ? `UNION ALL SELECT id, name, parameters, NULL, NULL, 'pending', started_at, NULL, NULL FROM agentfs_tool_call_pending`
-      : '';
-    return `(SELECT id, name, parameters, result, error, ${SPEC_STATUS} AS status, started_at, completed_at, duration_ms FROM tool_calls ${pending})`;
+    const hasStatus = this.store.layout.toolCallsHasStatus;
+    return callsSource(hasStatus, !hasStatus && this.store.schemaHas('agentfs_tool_call_pending'));
   }
 
   /** SELECT ... FROM source c [LEFT JOIN ext e]: the columns of a CallRow. */
   private select(extra = ''): string {
-    const ext = this.has('agentfs_tool_call_ext');
+    const ext = this.store.schemaHas('agentfs_tool_call_ext');
     const cols = `c.id, substr(c.name, 1, ${NAME_MAX}) AS name, c.status, c.started_at, c.completed_at, c.duration_ms,
       ${ext ? 'e.parent_id, e.started_ns, e.completed_ns' : 'NULL AS parent_id, NULL AS started_ns, NULL AS completed_ns'},
       substr(c.parameters, 1, ${PREVIEW}) AS args_preview, substr(c.error, 1, ${PREVIEW}) AS error_preview${extra}`;
@@ -130,36 +123,21 @@ export class CallReader {
   }
 
   private where(q: CallQuery): { sql: string; args: unknown[] } {
-    const where: string[] = [];
-    const args: unknown[] = [];
-    if (q.names?.length) {
-      where.push(`c.name IN (${q.names.map(() => '?').join(', ')})`);
-      args.push(...q.names);
-    }
+    const where = new Where();
+    if (q.names?.length) where.add(`c.name IN (${q.names.map(() => '?').join(', ')})`, ...q.names);
     if (q.statuses?.length) {
       for (const s of q.statuses) if (!TOOL_CALL_STATUSES.includes(s)) throw new RangeError(`unknown status '${s}'`);
-      where.push(`c.status IN (${q.statuses.map(() => '?').join(', ')})`);
-      args.push(...q.statuses);
+      where.add(`c.status IN (${q.statuses.map(() => '?').join(', ')})`, ...q.statuses);
     }
     // the started_at index narrows by second; the exact ns bound is applied on top
-    if (q.sinceNs !== undefined) {
-      where.push('c.started_at >= ?');
-      args.push(Math.floor(q.sinceNs / 1e9));
-    }
-    if (q.untilNs !== undefined) {
-      where.push('c.started_at <= ?');
-      args.push(Math.ceil(q.untilNs / 1e9));
-    }
+    if (q.sinceNs !== undefined) where.add('c.started_at >= ?', Math.floor(q.sinceNs / 1e9));
+    if (q.untilNs !== undefined) where.add('c.started_at <= ?', Math.ceil(q.untilNs / 1e9));
     if (q.text) {
-      where.push(`(instr(lower(c.parameters), lower(?)) > 0 OR instr(lower(c.result), lower(?)) > 0 OR instr(lower(c.error), lower(?)) > 0)`);
-      args.push(q.text, q.text, q.text);
+      where.add(`(instr(lower(c.parameters), lower(?)) > 0 OR instr(lower(c.result), lower(?)) > 0 OR instr(lower(c.error), lower(?)) > 0)`, q.text, q.text, q.text);
     }
-    if (q.ids) {
-      // a JSON array bound as one parameter: any number of ids without a statement per size
-      where.push('c.id IN (SELECT value FROM json_each(?))');
-      args.push(JSON.stringify([...q.ids]));
-    }
-    return { sql: where.length ? `WHERE ${where.join(' AND ')}` : '', args };
+    // a JSON array bound as one parameter: any number of ids without a statement per size
+    if (q.ids) where.add('c.id IN (SELECT value FROM json_each(?))', JSON.stringify([...q.ids]));
+    return { sql: String(where), args: where.args };
   }
 
   /** A page of calls in start order, with the total that match. */
@@ -204,7 +182,7 @@ export class CallReader {
 
   get(id: number): CallDetail | undefined {
     if (!Number.isSafeInteger(id)) return undefined;
-    const ext = this.has('agentfs_tool_call_ext');
+    const ext = this.store.schemaHas('agentfs_tool_call_ext');
     const r = this.store
       .stmt(
         `${this.select(
@@ -309,7 +287,7 @@ export class CallReader {
 
   /** Parent of each call on a page and their depths (parents off the page are looked up). */
   private withDepth(rows: CallRow[]): CallRow[] {
-    if (!rows.length || !this.has('agentfs_tool_call_ext')) return rows;
+    if (!rows.length || !this.store.schemaHas('agentfs_tool_call_ext')) return rows;
     const parentOf = new Map<number, number | undefined>();
     for (const r of rows) parentOf.set(r.id, r.parent_id);
     const stmt = this.store.stmt('SELECT parent_id FROM agentfs_tool_call_ext WHERE id = ?');
@@ -333,22 +311,14 @@ export class CallReader {
   }
 }
 
-interface RawCall {
-  id: number;
-  name: string;
-  status: string;
-  started_at: number;
-  completed_at: number | null;
-  duration_ms: number | null;
-  parent_id: number | null;
-  started_ns: number | null;
+interface RawCall extends CallColumns {
   completed_ns: number | null;
   args_preview: string | null;
   error_preview: string | null;
 }
 
 function toRow(r: RawCall): CallRow {
-  const status = (TOOL_CALL_STATUSES.includes(r.status as ToolCallStatus) ? r.status : 'pending') as ToolCallStatus;
+  const status = statusOf(r.status);
   const start = r.started_ns !== null && r.started_ns !== undefined ? Number(r.started_ns) : Number(r.started_at) * 1e9;
   const row: CallRow = { id: Number(r.id), name: r.name, status, start_ns: start, depth: 0 };
   if (r.duration_ms !== null) row.duration_ms = Number(r.duration_ms);

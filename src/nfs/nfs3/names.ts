@@ -4,7 +4,7 @@ import { isDir, isReg, S_IFMT, S_IFREG, W_OK, X_OK, type Attr, type Caller, type
 import { makeDev, modeTypeOf, NF3BLK, NF3CHR, NF3FIFO, NF3SOCK, putPostOpAttr, putWcc, readSattr } from '../attrs.js';
 import { NFS3ERR, NfsError } from '../errors.js';
 import { requireAccess, type NfsState } from '../state.js';
-import { XdrError, type XdrReader } from '../xdr.js';
+import { XdrError, type XdrReader, type XdrWriter } from '../xdr.js';
 import { checkSetattr } from './attrs.js';
 import { failWcc, inoOr, nameOf, ok, putCreated, putHandle, readDirOp, type DirOp, type Nfs3Proc } from './common.js';
 import { FHSIZE3 } from '../handles.js';
@@ -42,6 +42,17 @@ function applyRest(s: NfsState, attr: Attr, sattr: SetAttr, caller: Caller): Att
   if (!Object.keys(rest).length) return attr;
   checkSetattr(attr, rest, caller);
   return s.fs.setattr(attr.ino, rest, caller);
+}
+
+/**
+ * The common end of MKDIR, SYMLINK and MKNOD: the sattr3 is checked before anything is made,
+ * `make` makes the object (with the mode), then the rest of the sattr3 is applied.
+ */
+function makeNew(s: NfsState, a: DirOp, w: XdrWriter, caller: Caller, dir: number, sattr: SetAttr, make: () => Attr): void {
+  precheckNew(a.before!, sattr, caller);
+  s.mutating();
+  const attr = applyRest(s, make(), sattr, caller);
+  putCreated(s, w, attr, a, dir);
 }
 
 /** A directory moved to another parent has its '..' changed: it must be writable (as in rename(2)). */
@@ -164,12 +175,11 @@ export const mkdir: Nfs3Proc<MkdirArgs> = {
     const name = nameOf(a.name);
     // a size means nothing for a directory (knfsd ignores it too)
     const { size: _size, ...sattr } = a.sattr;
-    precheckNew(a.before!, sattr, ctx.caller);
-    s.mutating();
-    let attr = s.fs.mkdir(dir, name, sattr.mode ?? 0o755, ctx.caller);
-    s.rememberParent(attr.ino, dir);
-    attr = applyRest(s, attr, sattr, ctx.caller);
-    putCreated(s, w, attr, a, dir);
+    makeNew(s, a, w, ctx.caller, dir, sattr, () => {
+      const attr = s.fs.mkdir(dir, name, sattr.mode ?? 0o755, ctx.caller);
+      s.rememberParent(attr.ino, dir);
+      return attr;
+    });
   },
   fail: failWcc,
 };
@@ -191,11 +201,7 @@ export const symlink: Nfs3Proc<SymlinkArgs> = {
     const name = nameOf(a.name);
     const target = nameOf(a.target);
     const { mode: _mode, size: _size, ...rest } = a.sattr;
-    precheckNew(a.before!, rest, ctx.caller);
-    s.mutating();
-    let attr = s.fs.symlink(dir, name, target, ctx.caller);
-    attr = applyRest(s, attr, rest, ctx.caller);
-    putCreated(s, w, attr, a, dir);
+    makeNew(s, a, w, ctx.caller, dir, rest, () => s.fs.symlink(dir, name, target, ctx.caller));
   },
   fail: failWcc,
 };
@@ -228,12 +234,8 @@ export const mknod: Nfs3Proc<MknodArgs> = {
     if ((a.type === NF3CHR || a.type === NF3BLK) && ctx.caller.uid !== 0) throw new FsError('EPERM', 'mknod');
     const name = nameOf(a.name);
     const { size: _size, ...sattr } = a.sattr;
-    precheckNew(a.before!, sattr, ctx.caller);
-    s.mutating();
     const mode = modeTypeOf(a.type)! | ((sattr.mode ?? 0o644) & ~S_IFMT);
-    let attr = s.fs.mknod(dir, name, mode, a.rdev, ctx.caller);
-    attr = applyRest(s, attr, sattr, ctx.caller);
-    putCreated(s, w, attr, a, dir);
+    makeNew(s, a, w, ctx.caller, dir, sattr, () => s.fs.mknod(dir, name, mode, a.rdev, ctx.caller));
   },
   fail: failWcc,
 };

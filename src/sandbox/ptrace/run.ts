@@ -11,7 +11,7 @@ import type { Duplex } from 'node:stream';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, realpathSync, renameSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { Agent } from '../../core/agent.js';
-import { startCommandCall, type CommandCall } from '../../core/tools/index.js';
+import { recordRunEnd, recordRunStart } from '../run-call.js';
 import { locateNativeTool } from '../../platform/native-tool.js';
 import { RunError, prepareSession, type RunOutcome } from '../run.js';
 import { addRun, agentfsHome, claimServer, liveRuns, liveServer, releaseServer, removeRun } from '../sessions.js';
@@ -75,7 +75,7 @@ export async function runPtraceSandbox(options: PtraceRunOptions): Promise<RunOu
     shadow = realpathSync(mkdtempSync(join(shadowRoot, `agentfs-shadow-${session.id}-${process.pid}-`)));
     const m = materialize(agent.paths, cwd, shadow);
     addRun({ pid: process.pid, session: session.id, command: options.argv, cwd, startedAt: new Date().toISOString() });
-    const call = recordStart(agent, options.argv, cwd);
+    const call = recordRunStart(agent, options.argv, cwd, { sandbox: 'ptrace' });
     log(`agentfs: session ${session.id}: changes are kept in ${session.database}; see them with \`agentfs diff ${session.id}\``);
 
     const args = ['--base', cwd, '--shadow', shadow, '--fill-fd', '3'];
@@ -116,7 +116,7 @@ export async function runPtraceSandbox(options: PtraceRunOptions): Promise<RunOu
       }
       throw new RunError(`could not keep the run's changes in ${session.database} (${(e as Error).message}); they are still in ${shadow} (files the command never opened are empty placeholders there)`);
     } finally {
-      recordEnd(call, outcome);
+      recordRunEnd(call, outcome);
     }
     return { session: session.id, ...outcome };
   } finally {
@@ -162,20 +162,4 @@ function serveFills(socket: Duplex, handle: (kind: string, path: string) => void
   socket.on('error', () => {
     /* the supervisor is gone; its exit is reported by launch */
   });
-}
-
-function recordStart(agent: Agent, argv: string[], cwd: string): CommandCall | undefined {
-  try {
-    return startCommandCall(agent.tools, argv, { name: 'agentfs run', cwd, extra: { pid: process.pid, sandbox: 'ptrace' } });
-  } catch {
-    return undefined; // the audit trail must not stop the command
-  }
-}
-
-function recordEnd(call: CommandCall | undefined, outcome: { code: number | null; signal: NodeJS.Signals | null }): void {
-  try {
-    call?.finish(outcome);
-  } catch {
-    /* see recordStart */
-  }
 }
