@@ -11,6 +11,7 @@ import type { FileSystem } from '../core/types.js';
 import { checkFuse, fusermountPath, loadBinding, mountFailureHint, Op, ARG, WRITE_DATA, type NativeBinding, type RawRequest, type SessionHandle } from './binding.js';
 import { HANDLERS, MUTATING, SYNCING } from './handlers/index.js';
 import { ServeState, type CacheTimeouts, type Reply } from './state.js';
+import { traceTarget, writeTrace } from '../trace.js';
 
 export interface FuseMountOptions {
   /**
@@ -283,8 +284,8 @@ export class FuseServer {
     return this.serve(req);
   }
 
-  /** Per-request counts and time (AGENTFS_FUSE_STATS=1), printed to stderr when the session ends. */
-  private readonly stats = process.env.AGENTFS_FUSE_STATS ? new Map<number, { count: number; ms: number; bytes: number }>() : undefined;
+  /** Per-request counts and time (AGENTFS_FUSE_STATS=1 or AGENTFS_FUSE_TRACE), reported when the session ends. */
+  private readonly stats = process.env.AGENTFS_FUSE_STATS || traceTarget() ? new Map<number, { count: number; ms: number; bytes: number }>() : undefined;
 
   private serve(req: RawRequest): Reply {
     const handler = HANDLERS.get(req[0]);
@@ -324,9 +325,9 @@ export class FuseServer {
     if (this.watchTimer) clearInterval(this.watchTimer);
     if (this.stats) {
       const names = new Map(Object.entries(Op).map(([k, v]) => [v as number, k]));
-      for (const [op, e] of this.stats) {
-        console.error(`fuse ${names.get(op)}: ${e.count} requests, ${e.ms.toFixed(0)} ms${e.bytes ? `, ${(e.bytes / e.count / 1024).toFixed(0)} KiB avg` : ''}`);
-      }
+      const lines = [...this.stats].map(([op, e]) => `fuse ${names.get(op)}: ${e.count} requests, ${e.ms.toFixed(0)} ms${e.bytes ? `, ${(e.bytes / e.count / 1024).toFixed(0)} KiB avg` : ''}`);
+      if (traceTarget()) writeTrace([`mount ${this.mountpoint}:`, ...lines]);
+      else for (const line of lines) console.error(line);
     }
     if (this.handle) this.native.destroy(this.handle);
     this.ready.reject(new Error(`the FUSE session on ${this.mountpoint} ended before it was ready`));

@@ -8,6 +8,8 @@ import { DEFAULT_CHUNK_SIZE, EXTENSION_TABLES, REQUIRED_TABLES, SCHEMA_VERSION, 
 import { detectLayout, type Layout } from './layout.js';
 import { checkSqliteHeader } from './sqlite-file.js';
 import { accessProblem, throwAccessProblem } from './access.js';
+import { countSql } from './trace.js';
+import { traceTarget, writeTrace } from '../trace.js';
 
 export type Db = InstanceType<typeof Database>;
 /** A prepared statement (libsql's better-sqlite3 compatible API). */
@@ -72,6 +74,8 @@ export class Store {
   private readonly fullSync: boolean;
   /** how long beginImmediate waits for another process's write lock */
   private readonly busyTimeoutMs: number;
+  /** AGENTFS_FUSE_TRACE: the statements run on this connection, reported at close */
+  private readonly sqlReport: (() => string[]) | undefined;
 
   private constructor(db: Db, path: string, chunkSize: number, layout: Layout, options: OpenOptions) {
     this.db = db;
@@ -81,6 +85,7 @@ export class Store {
     this.readOnly = options.readOnly === true;
     this.fullSync = options.durability === 'full' && path !== ':memory:';
     this.busyTimeoutMs = Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000));
+    if (traceTarget() && !this.readOnly) this.sqlReport = countSql(db);
     // a writer waits in beginImmediate's fine polls (readers keep the whole timeout)
     if (!this.readOnly && path !== ':memory:') db.exec(`PRAGMA busy_timeout = ${Math.min(BUSY_POLL_MS, this.busyTimeoutMs)}`);
   }
@@ -471,6 +476,7 @@ export class Store {
       }
     }
     this.closed = true;
+    if (this.sqlReport) writeTrace([`store ${this.path}:`, ...this.sqlReport()]);
     // libsql cannot finalize prepared statements, so sqlite3_close leaves the WAL behind; fold it
     // into the main file ourselves (without waiting, in case a mount still reads) so the .db file
     // alone is complete when copied.
