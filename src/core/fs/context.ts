@@ -11,6 +11,8 @@ export interface FsContext {
   readonly openCount: Map<number, number>;
   /** inodes unlinked while open here: purged on their last release */
   readonly orphans: Set<number>;
+  /** inodes other processes unlinked while open here (a holder's): purged on their last release */
+  readonly handed: Set<number>;
   /** this process is registered as keeping files open for others (a mount): see lifecycle.ts */
   holder?: boolean;
   /** access times moved by reads, not yet written */

@@ -46,6 +46,7 @@ export class InodeFs implements FileSystem {
       openCount: new Map(),
       blocks: new Map(),
       orphans: new Set(),
+      handed: new Set(),
       atime: new LazyAtime(store),
     };
     if (ensureFsExtras(store)) {

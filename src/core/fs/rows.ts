@@ -67,9 +67,15 @@ export function storedBlocks(ctx: FsContext, r: InodeRow): number {
   const hasLast = max !== null && max >= lastIdx;
   const bytes = (n - (hasLast ? 1 : 0)) * cs + (hasLast ? r.size - lastIdx * cs : 0);
   const blocks = Math.ceil(bytes / 512);
+  rememberBlocks(ctx, r, blocks);
+  return blocks;
+}
+
+/** Records st_blocks of r's inode as valid while its size, mtime and ctime are r's. */
+export function rememberBlocks(ctx: FsContext, r: InodeRow, blocks: number): void {
+  if ((r.mode & S_IFMT) !== S_IFREG || r.size === 0) return;
   if (ctx.blocks.size >= MAX_CACHED_BLOCKS) ctx.blocks.clear();
   ctx.blocks.set(r.ino, { size: r.size, mtime: r.mtime, mtimeNsec: r.mtime_nsec, ctime: r.ctime, ctimeNsec: r.ctime_nsec, blocks });
-  return blocks;
 }
 
 export function rowToAttr(ctx: FsContext, r: InodeRow): Attr {
