@@ -63,6 +63,7 @@ export class Store {
   /** opened with readOnly: nothing is ever written */
   readonly readOnly: boolean;
   private depth = 0;
+  private writeTransactions = 0;
   private readonly statements = new Map<string, Statement>();
   private readonly arrayStatements = new Map<string, Statement>();
   private readonly beginWriteHooks: Array<() => void> = [];
@@ -316,6 +317,7 @@ export class Store {
     for (;;) {
       try {
         this.db.exec('BEGIN IMMEDIATE');
+        this.writeTransactions++;
         return;
       } catch (e) {
         if (isBusy(e) && Date.now() < deadline) continue;
@@ -407,6 +409,14 @@ export class Store {
   recentDataVersion(maxAgeMs = 1): number {
     if (performance.now() - this.version.atMs < maxAgeMs) return this.version.value;
     return this.dataVersion();
+  }
+
+  /**
+   * Numbers the top-level write transactions of this connection. While one is open no other
+   * process can commit, so what was read in it under the same number is still true.
+   */
+  get writeSerial(): number {
+    return this.depth > 0 ? this.writeTransactions : 0;
   }
 
   get inTransaction(): boolean {

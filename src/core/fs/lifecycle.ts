@@ -51,6 +51,7 @@ export function purgeInode(ctx: FsContext, ino: number, mode: number): void {
   s.stmt('DELETE FROM fs_inode WHERE ino = ?').run(ino);
   s.stmt('DELETE FROM fs_origin WHERE delta_ino = ?').run(ino);
   ctx.atime.forget(ino); // SQLite may hand the number to the next inode
+  if (ctx.fresh === ino) ctx.fresh = 0;
 }
 
 /** Called when an inode's link count reached zero. Returns true when the inode is gone (purged). */
@@ -70,7 +71,19 @@ export function lastLinkGone(ctx: FsContext, ino: number, mode: number): boolean
   return true;
 }
 
+/**
+ * Another live holder, if any. Read once per write transaction: no other process can register
+ * while it is open (a holder that dies meanwhile is handed orphans that purgeDeadOrphans frees).
+ */
 function otherLiveHolder(ctx: FsContext): number | undefined {
+  const serial = ctx.store.writeSerial;
+  if (serial !== 0 && ctx.holderCheck?.serial === serial) return ctx.holderCheck.pid;
+  const pid = readOtherLiveHolder(ctx);
+  ctx.holderCheck = { serial, pid };
+  return pid;
+}
+
+function readOtherLiveHolder(ctx: FsContext): number | undefined {
   let rows: { pid: number }[];
   try {
     rows = ctx.store.stmt('SELECT pid FROM agentfs_fs_holder WHERE pid <> ?').all(process.pid) as { pid: number }[];
@@ -82,10 +95,12 @@ function otherLiveHolder(ctx: FsContext): number | undefined {
 
 /** This process keeps files open for others (a mount): registers it; returns the unregister. */
 export function registerHolder(ctx: FsContext): () => void {
+  ctx.holderCheck = undefined;
   ctx.store.transaction(() => {
     ctx.store.stmt('INSERT OR REPLACE INTO agentfs_fs_holder (pid) VALUES (?)').run(process.pid);
   });
   return () => {
+    ctx.holderCheck = undefined;
     ctx.store.transaction(() => {
       ctx.store.stmt('DELETE FROM agentfs_fs_holder WHERE pid = ?').run(process.pid);
       // orphans handed to us by other processes that we never had open, or hold no longer

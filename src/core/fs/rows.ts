@@ -41,6 +41,9 @@ export const SQL = {
   deleteDentry: 'DELETE FROM fs_dentry WHERE id = ?',
   /** a directory's own link count, its mtime and ctime after an entry was added or removed */
   touchDir: `UPDATE fs_inode SET nlink = MAX(nlink + ?, 2), mtime = ?, mtime_nsec = ?, ctime = ?, ctime_nsec = ? WHERE ino = ?`,
+  /** touchDir that also returns the directory's mode and group (no row: no such inode) */
+  touchDirReturning: `UPDATE fs_inode SET nlink = MAX(nlink + ?, 2), mtime = ?, mtime_nsec = ?, ctime = ?, ctime_nsec = ? WHERE ino = ?
+    RETURNING mode, gid`,
   addLink: 'UPDATE fs_inode SET nlink = nlink + ?, ctime = ?, ctime_nsec = ? WHERE ino = ?',
   touchCtime: 'UPDATE fs_inode SET ctime = ?, ctime_nsec = ? WHERE ino = ?',
 } as const;

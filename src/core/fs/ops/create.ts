@@ -6,7 +6,7 @@ import {
 } from '../../types.js';
 import { notify, type FsContext } from '../context.js';
 import { checkName, checkNotDot, checkUnicode } from '../names.js';
-import { SQL, requireDirRow, touchDir } from '../rows.js';
+import { SQL } from '../rows.js';
 import { now } from '../time.js';
 
 const S_ISGID = 0o2000;
@@ -24,23 +24,29 @@ function makeNode(
   after?: (ino: number) => void,
 ): Attr {
   checkName(name, op);
-  return ctx.store.transaction(() => {
-    const p = requireDirRow(ctx, parent, op);
-    checkNotDot(name, op);
+  const attr = ctx.store.transaction((): Attr => {
     const type = mode & S_IFMT;
+    const t = now();
+    // The parent's times and link count move first: the same statement says whether it is a
+    // directory, and its mode and group (a failure below rolls the update back with the rest).
+    const p = ctx.store.arrayStmt(SQL.touchDirReturning).get(type === S_IFDIR ? 1 : 0, t.sec, t.nsec, t.sec, t.nsec, parent) as
+      | [number, number]
+      | undefined;
+    if (!p) throw new FsError('ENOENT', op, undefined, `no such inode ${parent}`);
+    const [pmode, pgid] = p;
+    if ((pmode & S_IFMT) !== S_IFDIR) throw new FsError('ENOTDIR', op);
+    checkNotDot(name, op);
     let gid = caller.gid;
     // BSD group semantics on setgid directories: new entries take the directory's group.
-    if (p.mode & S_ISGID) {
-      gid = p.gid;
+    if (pmode & S_ISGID) {
+      gid = pgid;
       if (type === S_IFDIR) mode |= S_ISGID;
     }
     const nlink = type === S_IFDIR ? 2 : 1;
-    const t = now();
     const ino = Number(
       ctx.store.stmt(SQL.insertInode).run(mode, nlink, caller.uid, gid, size, t.sec, t.sec, t.sec, rdev, t.nsec, t.nsec, t.nsec).lastInsertRowid,
     );
     if (ctx.store.stmt(SQL.insertDentry).run(name, parent, ino).changes === 0) throw new FsError('EEXIST', op, name);
-    touchDir(ctx, parent, type === S_IFDIR ? 1 : 0, t);
     after?.(ino);
     if (ctx.observer) notify(ctx, { op, ino, parent, name, mode, uid: caller.uid, gid });
     return {
@@ -48,6 +54,8 @@ function makeNode(
       atime: t, mtime: { ...t }, ctime: { ...t },
     };
   });
+  ctx.fresh = attr.ino;
+  return attr;
 }
 
 export function mkdir(ctx: FsContext, parent: number, name: string, mode: number, caller: Caller): Attr {
