@@ -120,3 +120,37 @@ describe('InodeFs write path', () => {
     expect(orphans()).toHaveLength(2);
   });
 });
+
+describe('journal in a group commit', () => {
+  it("skips the check for other writers within a write transaction, and sees another process's rename in the next", async () => {
+    const { Agent } = await import('../../src/core/agent.js');
+    const { JournalReader } = await import('../../src/core/journal/index.js');
+    const { Store: StoreClass } = await import('../../src/store/index.js');
+    const { tempDir } = await import('../support/cli.js');
+    const t = tempDir();
+    const file = `${t.dir}/j.db`;
+    const a = Agent.open({ path: file }, { create: true, journal: true });
+    try {
+      const d = a.fs.mkdir(ROOT_INO, 'd', 0o755, ME);
+      const f = a.fs.create(d.ino, 'f', 0o644, ME);
+      a.store.beginBatch();
+      a.fs.write(f.ino, 0, Buffer.from('one'));
+      a.store.commitBatch();
+      // another process renames the directory; then more than the journal's 1 ms time bound passes
+      const other = StoreClass.open({ path: file });
+      other.transaction(() => other.db.prepare("UPDATE fs_dentry SET name = 'e' WHERE name = 'd'").run());
+      other.close();
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5);
+      a.store.beginBatch();
+      a.fs.release(f.ino); // ends the first burst
+      a.fs.setattr(f.ino, { mode: 0o600 });
+      a.fs.setattr(f.ino, { mode: 0o640 });
+      a.store.commitBatch();
+      const rows = new JournalReader(a.store).list({ order: 'asc' }).map((e) => `${e.op} ${e.path}`);
+      expect(rows).toEqual(['mkdir /d', 'create /d/f', 'write /d/f', 'chmod /e/f', 'chmod /e/f']);
+    } finally {
+      a.close();
+      t.cleanup();
+    }
+  });
+});
