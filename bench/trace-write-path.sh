@@ -22,6 +22,8 @@ for i in range(n):
     open(os.path.join(d, 'm%05d.js' % i), 'w').write('module.exports = %d;\n' % i + '// filler\n' * 20)
 PY
 tar cf "$work/tree.tar" -C "$work/tree" src
+# a small repository to clone (as the mount bench's): a few hundred files over three commits
+(mkdir -p "$work/repo" && cd "$work/repo" && git init -q && for c in 1 2 3; do for i in $(seq 1 150); do mkdir -p d$((i % 15)); echo "line $c $i" >> d$((i % 15))/f$i.txt; done; git add -A && git -c user.name=b -c user.email=b@b commit -qm c$c; done)
 pid=
 cleanup() {
   if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then fusermount3 -u "$work/mnt" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
@@ -54,3 +56,4 @@ trace "empty mount" 'true' "$@"
 trace "create+write x$N" "$CREATE" "$@"
 trace "create+write x$N, then rm -rf" "$CREATE && rm -rf many" "$@"
 trace "tar x of $T files" 'mkdir t && tar xf "$TAR" -C t' "$@"
+trace "git clone + git status" "git clone -q --no-hardlinks '$work/repo' clone && cd clone && git status --porcelain" "$@"
