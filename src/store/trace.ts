@@ -1,6 +1,6 @@
 /**
  * Opt-in counting of the SQLite work a process does (AGENTFS_FUSE_TRACE, src/trace.ts): every statement run,
- * by its SQL, and every exec (BEGIN, COMMIT, ...). For finding where the work per request goes
+ * by its SQL, and every exec (BEGIN, COMMIT, ...), with its average time. For finding where the work per request goes
  * without timing noise; off, it costs nothing (the database object is left as it is).
  */
 import type { Db } from './store.js';
@@ -17,9 +17,19 @@ const COUNTED = new Set(['run', 'get', 'all', 'iterate']);
  * and exec. Returns the report, printed by the caller when the database closes.
  */
 export function countSql(db: Db): () => string[] {
-  const counts = new Map<string, number>();
-  const bump = (sql: string): void => {
-    counts.set(sql, (counts.get(sql) ?? 0) + 1);
+  // per SQL: [runs, milliseconds]
+  const counts = new Map<string, [number, number]>();
+  const timed = <T>(sql: string, fn: () => T): T => {
+    const t = performance.now();
+    try {
+      return fn();
+    } finally {
+      const c = counts.get(sql);
+      if (c) {
+        c[0]++;
+        c[1] += performance.now() - t;
+      } else counts.set(sql, [1, performance.now() - t]);
+    }
   };
   const d = db as unknown as { prepare(sql: string): object; exec(sql: string): unknown };
   const prepare = d.prepare.bind(db);
@@ -32,10 +42,7 @@ export function countSql(db: Db): () => string[] {
         const v = Reflect.get(target, prop, target);
         if (typeof v !== 'function') return v;
         if (COUNTED.has(prop as string)) {
-          return (...args: unknown[]) => {
-            bump(key);
-            return (v as (...a: unknown[]) => unknown).apply(target, args);
-          };
+          return (...args: unknown[]) => timed(key, () => (v as (...a: unknown[]) => unknown).apply(target, args));
         }
         // raw(), pluck(), safeIntegers() return the statement for chaining: keep counting it
         return (...args: unknown[]) => {
@@ -46,13 +53,14 @@ export function countSql(db: Db): () => string[] {
     });
     return proxy;
   };
-  d.exec = (sql: string) => {
-    bump(label(sql));
-    return exec(sql);
-  };
+  d.exec = (sql: string) => timed(label(sql), () => exec(sql));
   return () => {
-    const rows = [...counts].sort((a, b) => b[1] - a[1]);
-    const total = rows.reduce((n, [, c]) => n + c, 0);
-    return [`sql: ${total} statements`, ...rows.map(([sql, c]) => `sql ${String(c).padStart(8)}  ${sql.length > 150 ? `${sql.slice(0, 147)}...` : sql}`)];
+    const rows = [...counts].sort((a, b) => b[1][0] - a[1][0]);
+    const total = rows.reduce((n, [, c]) => n + c[0], 0);
+    const ms = rows.reduce((n, [, c]) => n + c[1], 0);
+    return [
+      `sql: ${total} statements, ${ms.toFixed(0)} ms`,
+      ...rows.map(([sql, [n, t]]) => `sql ${String(n).padStart(8)} ${(t * 1000 / n).toFixed(1).padStart(7)} us  ${sql.length > 140 ? `${sql.slice(0, 137)}...` : sql}`),
+    ];
   };
 }
