@@ -2,6 +2,7 @@
 # Counts the work of the mount's write path without timing: kernel requests by kind and SQLite
 # statements by SQL (AGENTFS_FUSE_TRACE), one fresh mount per workload. Usage:
 #   bash bench/trace-write-path.sh [N_CREATE=5000] [N_TAR=1000] [init options, e.g. --no-journal]
+# TRACE_SYNC=1 installs sync's change tracking first (as a database that was synced has it).
 # Prints one report per workload; `rm -rf` runs after a create of the same files, so its own
 # counts are the difference of "create+rm" and "create".
 set -euo pipefail
@@ -37,6 +38,13 @@ trace() {
   shift 2
   rm -rf "$work/db" "$work/mnt" "$work/trace.txt"; mkdir -p "$work/db" "$work/mnt"
   cli init "$work/db/a.db" "$@" >/dev/null
+  if [ -n "${TRACE_SYNC:-}" ]; then
+    # as after a first sync: the change-tracking triggers are installed
+    node --input-type=module -e "
+      const { Store } = await import('$here/dist/store/index.js');
+      const { ChangeTracker } = await import('$here/dist/core/sync-state/index.js');
+      const s = Store.open({ path: '$work/db/a.db' }); new ChangeTracker(s).enable(); s.close();"
+  fi
   AGENTFS_FUSE_TRACE=$work/trace.txt node "$here/bin/agentfs.js" mount "$work/db/a.db" "$work/mnt" --foreground 2>>"$work/log" &
   pid=$!
   for _ in $(seq 100); do grep -qs " $work/mnt " /proc/mounts && break; sleep 0.05; done
