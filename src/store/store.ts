@@ -70,7 +70,7 @@ export class Store {
   private readonly closeHooks: Array<() => void> = [];
   private readonly ensured = new Set<string>();
   private closed = false;
-  private version = { value: 0, atMs: -Infinity };
+  private version = { value: 0, atMs: -Infinity, serial: 0 };
   /** every commit fsynced (durability 'full') */
   private readonly fullSync: boolean;
   /** how long beginImmediate waits for another process's write lock */
@@ -398,15 +398,17 @@ export class Store {
   dataVersion(): number {
     const row = this.stmt('PRAGMA data_version').get() as { data_version: number } | undefined;
     const v = Number(row?.data_version ?? 0);
-    this.version = { value: v, atMs: performance.now() };
+    this.version = { value: v, atMs: performance.now(), serial: this.writeSerial };
     return v;
   }
 
   /**
-   * dataVersion(), read at most once per maxAgeMs: the per-operation checks for other writers
-   * (journal path cache, the shared tool call) share one read.
+   * dataVersion(), read at most once per maxAgeMs, and once per write transaction (no other
+   * connection commits while it is open, as in a mount's group commit): the per-operation checks
+   * for other writers (journal path cache, the shared tool call) share one read.
    */
   recentDataVersion(maxAgeMs = 1): number {
+    if (this.version.serial !== 0 && this.version.serial === this.writeSerial) return this.version.value;
     if (performance.now() - this.version.atMs < maxAgeMs) return this.version.value;
     return this.dataVersion();
   }

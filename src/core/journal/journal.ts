@@ -57,8 +57,6 @@ export class Journal {
   private readonly filePaths = new Map<number, string>();
   private dataVersion = -1;
   private versionCheckedNs = 0n;
-  /** the write transaction (Store.writeSerial) in which data_version was last read */
-  private versionSerial = 0;
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
   private readonly pid = process.pid;
@@ -280,16 +278,11 @@ export class Journal {
 
   /**
    * Another process (CLI, a second mount) may have renamed things: forget cached paths. Checked
-   * at most once per millisecond and once per write transaction (PRAGMA data_version costs about
-   * as much as a small insert).
+   * at most once per millisecond (PRAGMA data_version costs about as much as a small insert).
    */
   private checkForeignChanges(t: bigint): void {
-    // no other process commits while our write transaction is open (a mount's group commit)
-    const serial = this.store.writeSerial;
-    if (serial !== 0 && serial === this.versionSerial) return;
     if (t - this.versionCheckedNs < 1_000_000n) return;
     this.versionCheckedNs = t;
-    this.versionSerial = serial;
     const v = this.store.recentDataVersion(1);
     if (v !== this.dataVersion) {
       this.dataVersion = v;
