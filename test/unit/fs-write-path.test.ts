@@ -154,3 +154,36 @@ describe('journal in a group commit', () => {
     }
   });
 });
+
+describe('journal flush beside another writer', () => {
+  it("a release that ends a burst waits for another process's write lock, as every writer does", async () => {
+    const { Agent } = await import('../../src/core/agent.js');
+    const { JournalReader } = await import('../../src/core/journal/index.js');
+    const { tempDir } = await import('../support/cli.js');
+    const { spawn } = await import('node:child_process');
+    const t = tempDir();
+    const file = `${t.dir}/j.db`;
+    const a = Agent.open({ path: file }, { create: true, journal: true });
+    try {
+      const f = a.fs.create(ROOT_INO, 'f', 0o644, ME);
+      a.fs.open(f.ino, 2);
+      a.fs.write(f.ino, 0, Buffer.from('one'));
+      a.fs.write(f.ino, 3, Buffer.from('two'));
+      // another process holds the write lock for 400 ms (longer than SQLite's own 50 ms wait here)
+      const holder = spawn(process.execPath, ['-e', `
+        const Database = require(${JSON.stringify(require.resolve('libsql'))});
+        const db = new Database(${JSON.stringify(file)});
+        db.exec('BEGIN IMMEDIATE'); console.log('locked');
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 400);
+        db.exec('COMMIT'); db.close();`], { stdio: ['ignore', 'pipe', 'inherit'] });
+      await new Promise<void>((resolve) => holder.stdout!.on('data', (d: Buffer) => d.toString().includes('locked') && resolve()));
+      a.fs.release(f.ino); // the burst's totals are written now
+      await new Promise((resolve) => holder.on('exit', resolve));
+      const w = new JournalReader(a.store).list({ order: 'asc' }).find((e) => e.op === 'write')!;
+      expect([w.writes, w.bytes]).toEqual([2, 6]);
+    } finally {
+      a.close();
+      t.cleanup();
+    }
+  });
+});

@@ -212,9 +212,15 @@ export class Journal {
     if (!b) return;
     this.bursts.delete(ino);
     if (b.writes === 1) return; // the row already says it all
-    this.store
-      .stmt('UPDATE agentfs_journal SET end_ns = ?, offset = ?, length = ?, bytes = ?, writes = ?, size = ? WHERE id = ?')
-      .run(b.lastNs, b.minOff, b.maxEnd - b.minOff, b.bytes, b.writes, b.size ?? null, b.rowId);
+    const update = () =>
+      this.store
+        .stmt('UPDATE agentfs_journal SET end_ns = ?, offset = ?, length = ?, bytes = ?, writes = ?, size = ? WHERE id = ?')
+        .run(b.lastNs, b.minOff, b.maxEnd - b.minOff, b.bytes, b.writes, b.size ?? null, b.rowId);
+    // A release or the idle timer flushes outside any transaction: a statement alone would wait
+    // only SQLite's short busy timeout for a mount's write lock (SQLITE_BUSY under load); a
+    // transaction waits for it as every writer does (Store.beginImmediate).
+    if (this.store.inTransaction) update();
+    else this.store.transaction(update);
   }
 
   /** Flushes bursts idle for idleFlushMs, so a file left open still shows its writes soon. */
