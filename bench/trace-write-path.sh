@@ -63,5 +63,6 @@ for i in range(int(os.environ[\"N\"])):
 trace "empty mount" 'true' "$@"
 trace "create+write x$N" "$CREATE" "$@"
 trace "create+write x$N, then rm -rf" "$CREATE && rm -rf many" "$@"
+trace "touch + echo > x$T" 'mkdir e && cd e && i=0; while [ $i -lt '$T' ]; do touch f$i; echo x > f$i; i=$((i+1)); done' "$@"
 trace "tar x of $T files" 'mkdir t && tar xf "$TAR" -C t' "$@"
 trace "git clone + git status" "git clone -q --no-hardlinks '$work/repo' clone && cd clone && git status --porcelain" "$@"

@@ -181,8 +181,8 @@ void ll_init(void* userdata, fuse_conn_info* conn) {
   else conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
   if (!s->readdirplus) conn->want &= ~(FUSE_CAP_READDIRPLUS | FUSE_CAP_READDIRPLUS_AUTO);
   s->expire_only = (conn->capable & FUSE_CAP_EXPIRE_ONLY) != 0;
-  // O_TRUNC arrives as setattr(size=0), so open never truncates by itself.
-  conn->want &= ~FUSE_CAP_ATOMIC_O_TRUNC;
+  // O_TRUNC comes with the open, which truncates (one round trip instead of open + setattr).
+  if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC) conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
   Req* r = make(nullptr, OP_INIT, 0);
   r->nums = {(double)conn->max_write, (double)conn->proto_major, (double)conn->proto_minor,
              (double)((conn->want & FUSE_CAP_WRITEBACK_CACHE) != 0), (double)((conn->want & FUSE_CAP_READDIRPLUS) != 0)};

@@ -60,6 +60,8 @@ export interface FuseMountOptions {
 const ENOSYS = osConstants.errno.ENOSYS;
 const EIO = osConstants.errno.EIO;
 const ENOSPC = osConstants.errno.ENOSPC;
+/** an open that truncates (atomic_o_trunc) changes the database */
+const O_TRUNC = 0o1000;
 
 /** Opens and commits a transaction that spans several requests (Store.beginBatch/commitBatch). */
 export interface GroupCommit {
@@ -178,7 +180,7 @@ export class FuseServer {
           this.safeReply(req[1], () => this.native.replyErr(req[1], errno));
         } else this.runOne(req)();
       } else {
-        if (MUTATING.has(op)) {
+        if (MUTATING.has(op) || (op === Op.OPEN && (req[ARG] as number) & O_TRUNC)) {
           const incoming = op === Op.WRITE ? (req[WRITE_DATA] as Buffer).length : 0;
           if (this.lowOnSpace(incoming)) {
             // alone and committed before the reply, so a full disk fails this request, not a group
