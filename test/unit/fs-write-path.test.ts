@@ -161,6 +161,7 @@ describe('journal flush beside another writer', () => {
     const { JournalReader } = await import('../../src/core/journal/index.js');
     const { tempDir } = await import('../support/cli.js');
     const { spawn } = await import('node:child_process');
+    const { createRequire } = await import('node:module');
     const t = tempDir();
     const file = `${t.dir}/j.db`;
     const a = Agent.open({ path: file }, { create: true, journal: true });
@@ -171,7 +172,7 @@ describe('journal flush beside another writer', () => {
       a.fs.write(f.ino, 3, Buffer.from('two'));
       // another process holds the write lock for 400 ms (longer than SQLite's own 50 ms wait here)
       const holder = spawn(process.execPath, ['-e', `
-        const Database = require(${JSON.stringify(require.resolve('libsql'))});
+        const Database = require(${JSON.stringify(createRequire(import.meta.url).resolve('libsql'))});
         const db = new Database(${JSON.stringify(file)});
         db.exec('BEGIN IMMEDIATE'); console.log('locked');
         Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 400);
