@@ -164,8 +164,8 @@ void ll_init(void* userdata, fuse_conn_info* conn) {
   else conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
   if (!s->readdirplus) conn->want &= ~(FUSE_CAP_READDIRPLUS | FUSE_CAP_READDIRPLUS_AUTO);
   s->expire_only = (conn->capable & FUSE_CAP_EXPIRE_ONLY) != 0;
-  // O_TRUNC arrives as setattr(size=0), so open never truncates by itself.
-  conn->want &= ~FUSE_CAP_ATOMIC_O_TRUNC;
+  // O_TRUNC comes with the open, which truncates (one round trip instead of open + setattr).
+  if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC) conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
   enqueue(s, pack_init(nullptr, conn->max_write, conn->proto_major, conn->proto_minor,
                        (conn->want & FUSE_CAP_WRITEBACK_CACHE) != 0, (conn->want & FUSE_CAP_READDIRPLUS) != 0));
 }

@@ -60,9 +60,10 @@ export async function mountAgent(
       changeCounter: () => {
         const v = agent.store.dataVersion();
         if (v !== lastVersion) {
-          lastVersion = v;
           // what another process unlinked and the kernel does not hold open here is freed now
+          // (or at its last release here); a busy database is tried again at the next poll
           agent.purgeHandedOrphans();
+          lastVersion = v;
         }
         return v;
       },

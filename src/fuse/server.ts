@@ -66,6 +66,8 @@ export interface FuseMountOptions {
 const ENOSYS = osConstants.errno.ENOSYS;
 const EIO = osConstants.errno.EIO;
 const ENOSPC = osConstants.errno.ENOSPC;
+/** an open that truncates (atomic_o_trunc) changes the database */
+const O_TRUNC = 0o1000;
 
 /** Long lifetimes are safe: changes through the mount keep the kernel's caches right, and outside
  * changes (changeCounter) drop them. Without a changeCounter the lifetimes are 1 s. */
@@ -156,7 +158,7 @@ export class FuseServer {
         if (lost) this.safeReply(req.id, () => this.native.replyErr(req.id, lost));
         else this.runOne(req)();
       } else {
-        if (MUTATING.has(op)) {
+        if (MUTATING.has(op) || (req.op === Op.OPEN && req.flags & O_TRUNC)) {
           const incoming = op === Op.WRITE ? req.data.length : 0;
           if (this.group.lowOnSpace(incoming)) {
             // alone and committed before the reply, so a full disk fails this request, not a group
@@ -220,7 +222,7 @@ export class FuseServer {
     if (this.ended) return;
     this.ended = true;
     this.stopWatching?.();
-    this.stats?.print();
+    this.stats?.print(this.mountpoint);
     if (this.handle) this.native.destroy(this.handle);
     this.ready.reject(new Error(`the FUSE session on ${this.mountpoint} ended before it was ready`));
     this.resolveClosed();

@@ -1,15 +1,16 @@
 /**
- * Per-request counts and time of a FUSE session (AGENTFS_FUSE_STATS=1), printed to stderr when
- * the session ends: where a slow workload spends the server's time.
+ * Per-request counts and time of a FUSE session (AGENTFS_FUSE_STATS=1 or AGENTFS_FUSE_TRACE),
+ * reported when the session ends: where a slow workload spends the server's time.
  */
 import { Op } from './binding.js';
+import { traceTarget, writeTrace } from '../trace.js';
 
 export class RequestStats {
   private readonly ops = new Map<number, { count: number; ms: number; bytes: number }>();
 
   /** A collector when AGENTFS_FUSE_STATS is set, else undefined (nothing is timed). */
   static fromEnv(): RequestStats | undefined {
-    return process.env.AGENTFS_FUSE_STATS ? new RequestStats() : undefined;
+    return process.env.AGENTFS_FUSE_STATS || traceTarget() ? new RequestStats() : undefined;
   }
 
   add(op: number, ms: number, bytes: number): void {
@@ -20,10 +21,13 @@ export class RequestStats {
     this.ops.set(op, entry);
   }
 
-  print(): void {
+  /** To the trace (AGENTFS_FUSE_TRACE) when one is set, else to stderr. */
+  print(mountpoint: string): void {
     const names = new Map(Object.entries(Op).map(([k, v]) => [v as number, k]));
-    for (const [op, e] of this.ops) {
-      console.error(`fuse ${names.get(op)}: ${e.count} requests, ${e.ms.toFixed(0)} ms${e.bytes ? `, ${(e.bytes / e.count / 1024).toFixed(0)} KiB avg` : ''}`);
-    }
+    const lines = [...this.ops].map(
+      ([op, e]) => `fuse ${names.get(op)}: ${e.count} requests, ${e.ms.toFixed(0)} ms${e.bytes ? `, ${(e.bytes / e.count / 1024).toFixed(0)} KiB avg` : ''}`,
+    );
+    if (traceTarget()) writeTrace([`mount ${mountpoint}:`, ...lines]);
+    else for (const line of lines) console.error(line);
   }
 }

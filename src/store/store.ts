@@ -8,6 +8,8 @@ import { DEFAULT_CHUNK_SIZE, EXTENSION_TABLES, REQUIRED_TABLES, SCHEMA_VERSION, 
 import { detectLayout, type Layout } from './layout.js';
 import { checkSqliteHeader, readHead } from './sqlite-file.js';
 import { accessProblem, throwAccessProblem } from './access.js';
+import { countSql } from './trace.js';
+import { traceTarget, writeTrace } from '../trace.js';
 
 export type Db = InstanceType<typeof Database>;
 /** A prepared statement (libsql's better-sqlite3 compatible API). */
@@ -61,17 +63,20 @@ export class Store {
   /** opened with readOnly: nothing is ever written */
   readonly readOnly: boolean;
   private depth = 0;
+  private writeTransactions = 0;
   private readonly statements = new Map<string, Statement>();
   private readonly arrayStatements = new Map<string, Statement>();
   private readonly beginWriteHooks: Array<() => void> = [];
   private readonly closeHooks: Array<() => void> = [];
   private readonly ensured = new Set<string>();
   private closed = false;
-  private version = { value: 0, atMs: -Infinity };
+  private version = { value: 0, atMs: -Infinity, serial: 0 };
   /** every commit fsynced (durability 'full') */
   private readonly fullSync: boolean;
   /** how long beginImmediate waits for another process's write lock */
   private readonly busyTimeoutMs: number;
+  /** AGENTFS_FUSE_TRACE: the statements run on this connection, reported at close */
+  private readonly sqlReport: (() => string[]) | undefined;
 
   private constructor(db: Db, path: string, chunkSize: number, layout: Layout, options: OpenOptions) {
     this.db = db;
@@ -81,6 +86,7 @@ export class Store {
     this.readOnly = options.readOnly === true;
     this.fullSync = options.durability === 'full' && path !== ':memory:';
     this.busyTimeoutMs = Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000));
+    if (traceTarget() && !this.readOnly) this.sqlReport = countSql(db);
     // a writer waits in beginImmediate's fine polls (readers keep the whole timeout)
     if (!this.readOnly && path !== ':memory:') db.exec(`PRAGMA busy_timeout = ${Math.min(BUSY_POLL_MS, this.busyTimeoutMs)}`);
   }
@@ -329,6 +335,7 @@ export class Store {
     for (;;) {
       try {
         this.db.exec('BEGIN IMMEDIATE');
+        this.writeTransactions++;
         return;
       } catch (e) {
         if (isBusy(e) && Date.now() < deadline) continue;
@@ -405,7 +412,7 @@ export class Store {
   dataVersion(): number {
     const row = this.stmt('PRAGMA data_version').get() as { data_version: number } | undefined;
     const v = Number(row?.data_version ?? 0);
-    this.version = { value: v, atMs: performance.now() };
+    this.version = { value: v, atMs: performance.now(), serial: this.writeSerial };
     return v;
   }
 
@@ -418,12 +425,22 @@ export class Store {
   }
 
   /**
-   * dataVersion(), read at most once per maxAgeMs: the per-operation checks for other writers
-   * (journal path cache, the shared tool call) share one read.
+   * dataVersion(), read at most once per maxAgeMs, and once per write transaction (no other
+   * connection commits while it is open, as in a mount's group commit): the per-operation checks
+   * for other writers (journal path cache, the shared tool call) share one read.
    */
   recentDataVersion(maxAgeMs = 1): number {
+    if (this.version.serial !== 0 && this.version.serial === this.writeSerial) return this.version.value;
     if (performance.now() - this.version.atMs < maxAgeMs) return this.version.value;
     return this.dataVersion();
+  }
+
+  /**
+   * Numbers the top-level write transactions of this connection. While one is open no other
+   * process can commit, so what was read in it under the same number is still true.
+   */
+  get writeSerial(): number {
+    return this.depth > 0 ? this.writeTransactions : 0;
   }
 
   get inTransaction(): boolean {
@@ -493,6 +510,7 @@ export class Store {
       }
     }
     this.closed = true;
+    if (this.sqlReport) writeTrace([`store ${this.path}:`, ...this.sqlReport()]);
     // libsql cannot finalize prepared statements, so sqlite3_close leaves the WAL behind; fold it
     // into the main file ourselves (without waiting, in case a mount still reads) so the .db file
     // alone is complete when copied.

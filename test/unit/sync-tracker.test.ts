@@ -85,3 +85,27 @@ describe('sync change tracking', () => {
     expect(st.mtime).toEqual({ sec: ours.mtime, nsec: ours.mtime_nsec });
   });
 });
+
+describe('sync change tracking triggers', () => {
+  it('an update marks its key once, the old key too only when it moved; older triggers are replaced', () => {
+    const agent = Agent.open({});
+    try {
+      // the single update trigger of older versions, as a database synced by them has it
+      agent.store.db.exec(`CREATE TABLE IF NOT EXISTS agentfs_sync_gen (id INTEGER PRIMARY KEY CHECK (id = 1), gen INTEGER NOT NULL)`);
+      agent.store.db.exec(`CREATE TRIGGER agentfs_sync_kv_store_upd AFTER UPDATE ON kv_store BEGIN SELECT 1; END`);
+      const s = new LocalSyncState(agent.store);
+      s.tracker.enable();
+      const triggers = (agent.store.db.prepare("SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'agentfs_sync_kv_store_%' ORDER BY name").all() as { name: string }[]).map((r) => r.name);
+      expect(triggers).toEqual(['agentfs_sync_kv_store_del', 'agentfs_sync_kv_store_ins', 'agentfs_sync_kv_store_upd_new', 'agentfs_sync_kv_store_upd_old']);
+      agent.kv.set('a', 1);
+      s.tracker.clearAll();
+      agent.kv.set('a', 2);
+      expect(keys(s)).toEqual(['kv_store:a:0']);
+      s.tracker.clearAll();
+      agent.store.db.prepare("UPDATE kv_store SET key = 'b' WHERE key = 'a'").run();
+      expect(keys(s)).toEqual(['kv_store:a:0', 'kv_store:b:0']);
+    } finally {
+      agent.close();
+    }
+  });
+});

@@ -11,8 +11,17 @@ export interface FsContext {
   readonly openCount: Map<number, number>;
   /** inodes unlinked while open here: purged on their last release */
   readonly orphans: Set<number>;
+  /** inodes other processes unlinked while open here (a holder's): purged on their last release */
+  readonly handed: Set<number>;
   /** this process is registered as keeping files open for others (a mount): see lifecycle.ts */
   holder?: boolean;
+  /**
+   * The inode the last create made (0: none), until the next write transaction begins: the open
+   * that follows a create (FUSE's CREATE, the SDK's open with O_CREAT) needs no lookup of the row.
+   */
+  fresh: number;
+  /** otherLiveHolder's answer, valid in the write transaction it was read in (lifecycle.ts) */
+  holderCheck?: { serial: number; pid: number | undefined };
   /** access times moved by reads, not yet written */
   readonly atime: LazyAtime;
   /** st_blocks per inode, valid while size, mtime and ctime are as recorded (rows.ts storedBlocks) */

@@ -50,8 +50,12 @@ export class InodeFs implements FileSystem {
       openCount: new Map(),
       blocks: new Map(),
       orphans: new Set(),
+      handed: new Set(),
+      fresh: 0,
       atime: new LazyAtime(store),
     };
+    // another process may change the database between transactions: a fresh inode is fresh no more
+    store.onBeginWrite(() => (this.ctx.fresh = 0));
     if (ensureFsExtras(store)) {
       try {
         purgeDeadOrphans(this.ctx);

@@ -51,25 +51,39 @@ export function purgeInode(ctx: FsContext, ino: number, mode: number): void {
   s.stmt('DELETE FROM fs_inode WHERE ino = ?').run(ino);
   s.stmt('DELETE FROM fs_origin WHERE delta_ino = ?').run(ino);
   ctx.atime.forget(ino); // SQLite may hand the number to the next inode
+  if (ctx.fresh === ino) ctx.fresh = 0;
 }
 
-/** Called when an inode's link count reached zero. */
-export function lastLinkGone(ctx: FsContext, ino: number, mode: number): void {
+/** Called when an inode's link count reached zero. Returns true when the inode is gone (purged). */
+export function lastLinkGone(ctx: FsContext, ino: number, mode: number): boolean {
   if ((ctx.openCount.get(ino) ?? 0) > 0) {
     ctx.store.stmt('INSERT OR REPLACE INTO agentfs_fs_orphan (ino, pid) VALUES (?, ?)').run(ino, process.pid);
     ctx.orphans.add(ino);
-    return;
+    return false;
   }
   const holder = otherLiveHolder(ctx);
   if (holder !== undefined) {
     // a mount may have it open (the kernel's handles are not ours to see): it purges it
     ctx.store.stmt('INSERT OR REPLACE INTO agentfs_fs_orphan (ino, pid) VALUES (?, ?)').run(ino, holder);
-    return;
+    return false;
   }
   purgeInode(ctx, ino, mode);
+  return true;
 }
 
+/**
+ * Another live holder, if any. Read once per write transaction: no other process can register
+ * while it is open (a holder that dies meanwhile is handed orphans that purgeDeadOrphans frees).
+ */
 function otherLiveHolder(ctx: FsContext): number | undefined {
+  const serial = ctx.store.writeSerial;
+  if (serial !== 0 && ctx.holderCheck?.serial === serial) return ctx.holderCheck.pid;
+  const pid = readOtherLiveHolder(ctx);
+  ctx.holderCheck = { serial, pid };
+  return pid;
+}
+
+function readOtherLiveHolder(ctx: FsContext): number | undefined {
   let rows: { pid: number }[];
   try {
     rows = ctx.store.stmt('SELECT pid FROM agentfs_fs_holder WHERE pid <> ?').all(process.pid) as { pid: number }[];
@@ -81,10 +95,12 @@ function otherLiveHolder(ctx: FsContext): number | undefined {
 
 /** This process keeps files open for others (a mount): registers it; returns the unregister. */
 export function registerHolder(ctx: FsContext): () => void {
+  ctx.holderCheck = undefined;
   ctx.store.transaction(() => {
     ctx.store.stmt('INSERT OR REPLACE INTO agentfs_fs_holder (pid) VALUES (?)').run(process.pid);
   });
   return () => {
+    ctx.holderCheck = undefined;
     ctx.store.transaction(() => {
       ctx.store.stmt('DELETE FROM agentfs_fs_holder WHERE pid = ?').run(process.pid);
       // orphans handed to us by other processes that we never had open, or hold no longer
@@ -93,21 +109,32 @@ export function registerHolder(ctx: FsContext): () => void {
   };
 }
 
-/** Purges the orphans other processes handed to this one that are not open here. */
+/**
+ * Purges the orphans other processes handed to this one that are not open here; those still open
+ * are remembered (ctx.handed) and purged at their last release here. A holder calls this whenever
+ * another process has committed (the mount polls PRAGMA data_version), so a release needs no query
+ * of its own: an orphan handed over after the last call is freed by the next one if it was
+ * released meanwhile.
+ */
 export function purgeHandedOrphans(ctx: FsContext): void {
   const mine = ctx.store.stmt('SELECT ino FROM agentfs_fs_orphan WHERE pid = ?').all(process.pid) as { ino: number }[];
-  for (const { ino } of mine) if (!ctx.openCount.has(Number(ino)) && !ctx.orphans.has(Number(ino))) purgeOrphan(ctx, Number(ino));
+  for (const { ino: i } of mine) {
+    const ino = Number(i);
+    if (ctx.orphans.has(ino)) continue;
+    if (ctx.openCount.has(ino)) ctx.handed.add(ino);
+    else purgeOrphan(ctx, ino);
+  }
 }
 
 /** At the last release here of an inode that is not our own orphan: one another process made ours. */
 export function purgeIfHandedOrphan(ctx: FsContext, ino: number): void {
-  const row = ctx.store.stmt('SELECT pid FROM agentfs_fs_orphan WHERE ino = ?').get(ino) as { pid: number } | undefined;
-  if (row && Number(row.pid) === process.pid) purgeOrphan(ctx, ino);
+  if (ctx.handed.has(ino)) purgeOrphan(ctx, ino);
 }
 
 /** After the last release of an orphan. */
 export function purgeOrphan(ctx: FsContext, ino: number): void {
   ctx.orphans.delete(ino);
+  ctx.handed.delete(ino);
   ctx.store.transaction(() => {
     const row = ctx.store.stmt('SELECT mode, nlink FROM fs_inode WHERE ino = ?').get(ino) as { mode: number; nlink: number } | undefined;
     if (row && row.nlink <= 0) purgeInode(ctx, ino, row.mode);

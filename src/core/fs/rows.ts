@@ -63,6 +63,19 @@ export function storedBlocks(ctx: FsContext, r: InodeRow): number {
   return blocks;
 }
 
+/**
+ * Records st_blocks of r's inode as valid while its size, mtime and ctime are r's (a setattr that
+ * left the data alone: owner, mode, times); what was known of its chunks stays known.
+ */
+export function rememberBlocks(ctx: FsContext, r: InodeRow, blocks: number): void {
+  if ((r.mode & S_IFMT) !== S_IFREG || r.size === 0) return;
+  const before = ctx.blocks.get(r.ino);
+  remember(ctx, r.ino, {
+    size: r.size, mtime: r.mtime, mtimeNsec: r.mtime_nsec, ctime: r.ctime, ctimeNsec: r.ctime_nsec, blocks,
+    chunks: before && before.size === r.size ? before.chunks : undefined,
+  });
+}
+
 /** st_blocks of n stored chunks, the highest max, for a file of size bytes. */
 function blocksOf(n: number, max: number | null, size: number, cs: number): number {
   if (size === 0) return 0;

@@ -212,13 +212,15 @@ export class Journal {
     if (!b) return;
     this.bursts.delete(ino);
     if (b.writes === 1) return; // the row already says it all
-    // a transaction (a savepoint inside one): outside any, it waits for the write lock as every
-    // writer does, where a bare statement would give up after SQLite's short busy wait
-    this.store.transaction(() =>
+    const update = () =>
       this.store
         .stmt('UPDATE agentfs_journal SET end_ns = ?, offset = ?, length = ?, bytes = ?, writes = ?, size = ? WHERE id = ?')
-        .run(b.lastNs, b.minOff, b.maxEnd - b.minOff, b.bytes, b.writes, b.size ?? null, b.rowId),
-    );
+        .run(b.lastNs, b.minOff, b.maxEnd - b.minOff, b.bytes, b.writes, b.size ?? null, b.rowId);
+    // A release or the idle timer flushes outside any transaction: a statement alone would wait
+    // only SQLite's short busy timeout for a mount's write lock (SQLITE_BUSY under load); a
+    // transaction waits for it as every writer does (Store.beginImmediate).
+    if (this.store.inTransaction) update();
+    else this.store.transaction(update);
   }
 
   /** Flushes bursts idle for idleFlushMs, so a file left open still shows its writes soon. */

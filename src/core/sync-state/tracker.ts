@@ -23,9 +23,15 @@ function triggerDdl(t: SyncedTable): string[] {
   // Reading a file bumps its atime; an access alone is not a change worth a conflict (as with
   // noatime), so it travels with the inode's next real change.
   const when = t.name === 'fs_inode' ? `WHEN ${INODE_NON_ATIME.map((c) => `OLD.${c} IS NOT NEW.${c}`).join(' OR ')}` : '';
+  // An update marks the old key only when it moved (renumbering): almost every update keeps its
+  // key, and a second upsert of the same key cost each write through a mount ~2 us.
+  const keyMoved = t.keys.map((k) => `OLD.${k} IS NOT NEW.${k}`).join(' OR ');
   return [
     `CREATE TRIGGER IF NOT EXISTS agentfs_sync_${t.name}_ins AFTER INSERT ON ${t.name} BEGIN ${mark(nk1, nk2)} END`,
-    `CREATE TRIGGER IF NOT EXISTS agentfs_sync_${t.name}_upd AFTER UPDATE ON ${t.name} ${when} BEGIN ${mark(ok1, ok2)} ${mark(nk1, nk2)} END`,
+    // the single update trigger of older versions marked both keys every time
+    `DROP TRIGGER IF EXISTS agentfs_sync_${t.name}_upd`,
+    `CREATE TRIGGER IF NOT EXISTS agentfs_sync_${t.name}_upd_new AFTER UPDATE ON ${t.name} ${when} BEGIN ${mark(nk1, nk2)} END`,
+    `CREATE TRIGGER IF NOT EXISTS agentfs_sync_${t.name}_upd_old AFTER UPDATE ON ${t.name} WHEN ${keyMoved} BEGIN ${mark(ok1, ok2)} END`,
     `CREATE TRIGGER IF NOT EXISTS agentfs_sync_${t.name}_del AFTER DELETE ON ${t.name} BEGIN ${mark(ok1, ok2)} END`,
   ];
 }

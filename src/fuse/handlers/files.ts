@@ -21,10 +21,13 @@ function keepCache(s: ServeState, a: Attr): boolean {
   return s.cacheKeys.get(a.ino) === cacheKey(a);
 }
 
-export function open(s: ServeState, { id, ino, flags }: OpenRequest): Reply {
+export function open(s: ServeState, req: OpenRequest): Reply {
+  const { id, ino, flags } = req;
   // With outside changes watched, the kernel's pages are dropped when they happen, so they
   // can always be kept; otherwise compare with what the kernel last held.
   const keep = s.watched || keepCache(s, s.fs.getattr(ino));
+  // the kernel sends O_TRUNC here, not as a setattr (atomic_o_trunc); it drops its pages itself
+  if (flags & constants.O_TRUNC) s.fs.setattr(ino, { size: 0 }, req);
   s.fs.open(ino, flags);
   const fh = s.newFh();
   s.files.set(fh, { ino, flags });

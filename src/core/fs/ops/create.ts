@@ -24,11 +24,11 @@ function makeNode(
   after?: (ino: number) => void,
 ): Attr {
   checkName(name, op);
-  return ctx.store.transaction(() => {
+  const attr = ctx.store.transaction((): Attr => {
     const type = mode & S_IFMT;
     const t = now();
-    // The parent's times and link count move first, returning its mode and group: the check of
-    // the parent and its update are one statement. An error below rolls it back with the rest.
+    // The parent's times and link count move first: the same statement says whether it is a
+    // directory, and its mode and group (a failure below rolls the update back with the rest).
     const p = ctx.store.arrayStmt(SQL.touchDirReturning).get(type === S_IFDIR ? 1 : 0, t.sec, t.nsec, t.sec, t.nsec, parent) as
       | [number, number]
       | undefined;
@@ -55,6 +55,8 @@ function makeNode(
       atime: t, mtime: { ...t }, ctime: { ...t },
     };
   });
+  ctx.fresh = attr.ino;
+  return attr;
 }
 
 export function mkdir(ctx: FsContext, parent: number, name: string, mode: number, caller: Caller): Attr {

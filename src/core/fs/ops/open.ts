@@ -4,7 +4,8 @@ import { purgeIfHandedOrphan, purgeOrphan } from '../lifecycle.js';
 import { requireRow } from '../rows.js';
 
 export function open(ctx: FsContext, ino: number, flags: number): void {
-  requireRow(ctx, ino, 'open');
+  if (ctx.fresh === ino) ctx.fresh = 0; // the last create made it, and no write transaction began since
+  else requireRow(ctx, ino, 'open');
   ctx.openCount.set(ino, (ctx.openCount.get(ino) ?? 0) + 1);
   if (ctx.observer) notify(ctx, { op: 'open', ino, mode: flags });
 }

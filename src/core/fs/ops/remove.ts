@@ -38,7 +38,8 @@ export function rmdir(ctx: FsContext, parent: number, name: string): void {
 /** Removes a dentry of a non-directory and its link; the caller updates the parent. */
 export function dropNonDir(ctx: FsContext, d: DentryRow, t: Timespec): void {
   ctx.store.stmt(SQL.deleteDentry).run(d.dentry_id);
-  if (d.nlink <= 1) lastLinkGone(ctx, d.ino, d.mode);
+  // a purged inode has no row left to update
+  if (d.nlink <= 1 && lastLinkGone(ctx, d.ino, d.mode)) return;
   if (d.nlink >= 1) ctx.store.stmt(SQL.addLink).run(-1, t.sec, t.nsec, d.ino);
 }
 

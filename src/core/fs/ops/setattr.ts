@@ -2,7 +2,7 @@
 import { FsError } from '../../errors.js';
 import { S_IFMT, type Attr, type SetAttr, type Timespec } from '../../types.js';
 import { notify, type FsContext } from '../context.js';
-import { attrOf, isDirMode, isRegMode, requireRow } from '../rows.js';
+import { attrOf, isDirMode, isRegMode, rememberBlocks, requireRow, rowToAttr, storedBlocks, type InodeRow } from '../rows.js';
 import { now, validTimespec } from '../time.js';
 import { truncateData } from './truncate.js';
 
@@ -48,6 +48,16 @@ export function setattr(ctx: FsContext, ino: number, changes: SetAttr): Attr {
         if (chmod) notify(ctx, { op: 'chmod', ino, mode });
         if (chown) notify(ctx, { op: 'chown', ino, uid, gid });
         if (atime || mtime) notify(ctx, { op: 'utimens', ino });
+      }
+      if (changes.size === undefined) {
+        // the row as just written, without reading it back; the data is as it was, so are its
+        // blocks (tar sets owner, mode and times of every file it writes: no recount for each)
+        const blocks = storedBlocks(ctx, row);
+        const next: InodeRow = {
+          ...row, mode, uid, gid, atime: a.sec, atime_nsec: a.nsec, mtime: m.sec, mtime_nsec: m.nsec, ctime: t.sec, ctime_nsec: t.nsec,
+        };
+        rememberBlocks(ctx, next, blocks);
+        return rowToAttr(ctx, next);
       }
     }
     return attrOf(ctx, ino, 'setattr');
