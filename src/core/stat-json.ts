@@ -25,6 +25,8 @@ export interface StatJson {
   atime_ns: string;
   mtime_ns: string;
   ctime_ns: string;
+  /** a symlink's target, as stored */
+  target?: string;
 }
 
 /** ISO 8601 of a time (to the millisecond, as Date has it). */
@@ -37,7 +39,8 @@ export function nsString(t: Timespec): string {
   return `${t.sec}.${String(t.nsec).padStart(9, '0')}`;
 }
 
-export function statJson(a: Attr): StatJson {
+/** The JSON of `a`; `target` (a symlink's, read by the caller) is part of the shape. */
+export function statJson(a: Attr, target?: string): StatJson {
   return {
     ino: a.ino,
     type: typeName(a.mode),
@@ -54,5 +57,6 @@ export function statJson(a: Attr): StatJson {
     atime_ns: nsString(a.atime),
     mtime_ns: nsString(a.mtime),
     ctime_ns: nsString(a.ctime),
+    ...(target !== undefined ? { target } : {}),
   };
 }

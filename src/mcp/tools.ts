@@ -59,6 +59,7 @@ const statShape = {
   atime_ns: z.string().describe('exact seconds.nanoseconds'),
   mtime_ns: z.string().describe('exact seconds.nanoseconds'),
   ctime_ns: z.string().describe('exact seconds.nanoseconds'),
+  target: z.string().optional().describe("a symlink's target, as stored"),
   permissions: z.string().describe('permission bits in octal, four digits, e.g. 0644'),
   atime_nsec: z.number().int(),
   mtime_nsec: z.number().int(),
@@ -68,11 +69,11 @@ const statShape = {
   is_symlink: z.boolean(),
 };
 
-function statOf(p: string, a: Attr): z.infer<z.ZodObject<typeof statShape>> {
+function statOf(p: string, a: Attr, target?: string): z.infer<z.ZodObject<typeof statShape>> {
   const t = fileType(a.mode);
   return {
     path: p,
-    ...statJson(a),
+    ...statJson(a, target),
     permissions: (a.mode & 0o7777).toString(8).padStart(4, '0'),
     atime_nsec: a.atime.nsec,
     mtime_nsec: a.mtime.nsec,
@@ -236,7 +237,8 @@ export const MCP_TOOLS: readonly McpTool[] = [
     annotations: READ_ONLY,
     run(agent, args) {
       const p = agentPath(args.path, 'stat');
-      return statOf(p, agent.paths.lstat(p));
+      const a = agent.paths.lstat(p);
+      return statOf(p, a, fileType(a.mode) === 'symlink' ? agent.paths.readlink(p) : undefined);
     },
   }),
   tool({

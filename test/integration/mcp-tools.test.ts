@@ -173,6 +173,16 @@ describe('serve mcp: files', () => {
     expect(ls.entries.map((e) => [e.name, e.type])).toEqual([['pipe', 'fifo'], ['sda', 'block-device'], ['tty', 'char-device']]);
   });
 
+  it('stat of a symlink carries its target, as `agentfs fs stat --json` prints it', async () => {
+    inAgent((a) => a.paths.symlink('../some/where', '/dev-link'));
+    const st = await s.ok<Record<string, unknown>>('stat', { path: '/dev-link' });
+    const cli = await runCli(['fs', 'stat', agent.db, '/dev-link', '--json']);
+    expect(cli.code).toBe(0);
+    const printed = JSON.parse(cli.stdout) as Record<string, unknown>;
+    expect(printed.target).toBe('../some/where');
+    expect(st).toMatchObject(printed);
+  });
+
   it('access tells whether a path exists and may be used; a missing path is not an error', async () => {
     await s.ok('write_file', { path: '/acc.txt', content: 'x' });
     expect(await s.ok('access', { path: '/acc.txt' })).toEqual({ path: '/acc.txt', exists: true, allowed: true });
