@@ -206,6 +206,22 @@ describe('agentfs exec / init -c', () => {
     expect(readdirSync('/tmp').filter((n) => n.startsWith('agentfs-exec-') && isMounted(join('/tmp', n)))).toEqual([]);
   });
 
+  it('a SIGINT sent to exec without a terminal (kill -INT, a supervisor) reaches the command, as for record and run', async () => {
+    const child = spawn(process.execPath, [CLI, 'exec', 'a', 'sh', '-c', 'echo ready; exec sleep 30'], {
+      cwd: tmp.dir,
+      env: { ...process.env, ...env() },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+    await new Promise((resolve) => child.stdout!.once('data', resolve));
+    child.kill('SIGINT');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+    const r = await exited;
+    clearTimeout(timer);
+    expect(r).toEqual({ code: 130, signal: null });
+    expect(readdirSync('/tmp').filter((n) => n.startsWith('agentfs-exec-') && isMounted(join('/tmp', n)))).toEqual([]);
+  });
+
   it('init -c creates the agent and runs the command inside it', async () => {
     const r = await cli(['init', 'withcmd', '-c', 'echo made-by-init > init.txt && ls']);
     expect(r.code).toBe(0);

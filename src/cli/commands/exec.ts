@@ -8,7 +8,7 @@ import { AGENT_ARG } from '../agent-arg.js';
 import { mountAgent, MountError } from '../../fuse/agent-mount.js';
 import { checkFuse } from '../../fuse/binding.js';
 import { reportServeError, UserError } from '../errors.js';
-import { exitStatus, STOP_SIGNALS, untilExit } from '../../platform/signals.js';
+import { exitStatus, passToCommand, STOP_SIGNALS, untilExit } from '../../platform/signals.js';
 
 export interface ExecOptions {
   /** report every file as owned by this uid / gid */
@@ -83,8 +83,8 @@ async function runIn(cwd: string, argv: string[]): Promise<number> {
   });
   try {
     // Like a shell: the terminal's Ctrl-C reaches the child (same process group); we wait for
-    // it, and pass on a SIGTERM or SIGHUP sent to us.
-    return exitStatus(await untilExit(child, STOP_SIGNALS, { pass: (signal) => signal !== 'SIGINT' }));
+    // it, and pass on what is sent to us alone (as record and run do).
+    return exitStatus(await untilExit(child, STOP_SIGNALS, { pass: passToCommand() }));
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new UserError(`${cmd}: command not found`, 'command-not-found');
     throw new UserError(`${cmd}: ${(e as Error).message}`, 'not-executable');

@@ -5,7 +5,7 @@ import { UserError } from '../errors.js';
 import { onOutputClosed } from '../output.js';
 import { parseIntOption } from '../options.js';
 import { spawnTethered } from '../tether.js';
-import { exitStatus, forwardSignals, STOP_SIGNALS } from '../../platform/signals.js';
+import { exitStatus, forwardSignals, passToCommand, STOP_SIGNALS } from '../../platform/signals.js';
 
 interface RecordOptions {
   name?: string;
@@ -24,7 +24,7 @@ export async function recordCommand(idArg: string, argv: string[], opts: { name?
     // tethered: if we are killed (even SIGKILL), the kernel kills the command too
     const { child, exit: exited } = spawnTethered(argv, { ...process.env, AGENTFS_TOOL_CALL_ID: String(call.id) });
     // signals meant for the command (Ctrl-C, kill of the recorder) go to it; we wait for its exit
-    const stopForwarding = forwardSignals(child, STOP_SIGNALS);
+    const stopForwarding = forwardSignals(child, STOP_SIGNALS, { pass: passToCommand() });
     // our reader went away: the command meets the closed pipe as it would have without us
     // (SIGPIPE, then its end of our pipe closes), and we still finish the call with its status
     const closed = { stdout: false, stderr: false };
