@@ -81,7 +81,7 @@ export function forwardSignals(child: ChildProcess, signals: readonly NodeJS.Sig
 
 /**
  * Which signals exec, record and run pass on to their command: all of them, except that a
- * terminal's Ctrl-C / Ctrl-\\ (SIGINT, SIGQUIT) already reach the command (same process group)
+ * terminal's Ctrl-C / Ctrl-\ (SIGINT, SIGQUIT) already reach the command (same process group)
  * and are not sent twice. Without a terminal (`kill -INT`, a supervisor) they are passed on too.
  */
 export function passToCommand(): (signal: NodeJS.Signals) => boolean {
