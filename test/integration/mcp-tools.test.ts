@@ -273,6 +273,27 @@ describe('serve mcp: bad arguments are tool errors, never a crash', () => {
   });
 });
 
+describe('serve mcp: a trailing slash or /. names a directory, as for the CLI and the kernel', () => {
+  it('a file named with a trailing slash is ENOTDIR and is not removed; a missing directory is not made a file', async () => {
+    await s.ok('write_file', { path: '/slash-file', content: 'keep me' });
+    for (const tool of ['stat', 'read_file', 'remove'] as const) {
+      expect(await s.fail(tool, { path: '/slash-file/' }), tool).toMatch(/^ENOTDIR/);
+      const cli = await runCli(['fs', tool === 'read_file' ? 'cat' : tool === 'remove' ? 'rm' : 'stat', agent.db, '/slash-file/']);
+      expect(cli.stderr, tool).toMatch(/^agentfs: ENOTDIR/);
+    }
+    expect(await s.fail('stat', { path: '/slash-file/.' })).toMatch(/^ENOTDIR/);
+    expect(inAgent((a) => a.paths.readFile('/slash-file', 'utf8'))).toBe('keep me');
+    expect(await s.fail('write_file', { path: '/no-dir-here/.', content: 'x' })).toMatch(/^E/);
+    expect(inAgent((a) => a.paths.exists('/no-dir-here'))).toBe(false);
+    // a directory may be named so
+    await s.ok('mkdir', { path: '/slash-dir/' });
+    expect(await s.ok('stat', { path: '/slash-dir/' })).toMatchObject({ type: 'directory' });
+    expect(await s.ok('readdir', { path: '/slash-dir/.' })).toMatchObject({ entries: [] });
+    await s.ok('remove', { path: '/slash-dir/' });
+    expect(inAgent((a) => a.paths.exists('/slash-dir'))).toBe(false);
+  });
+});
+
 describe('serve mcp: paths never leave the agent filesystem', () => {
   it('`..` is clamped at the agent root: ../../etc/passwd is the agent\'s /etc/passwd, not the host\'s', async () => {
     const host = readFileSync('/etc/passwd', 'utf8');
