@@ -165,6 +165,12 @@ describe('PathFs', () => {
     p.writeFile('/t/g', 'y');
     p.symlink('/t/a', '/t/link');
     expect(code(() => p.unlink('/t/a'))).toBe('EISDIR');
+    // a trailing slash names a directory: unlink(2) then refuses whatever is there (Linux order)
+    expect(code(() => p.unlink('/t/g/'))).toBe('ENOTDIR');
+    expect(p.exists('/t/g')).toBe(true);
+    expect(code(() => p.unlink('/t/link/'))).toBe('ENOTDIR');
+    expect(code(() => p.unlink('/t/a/'))).toBe('EISDIR');
+    expect(code(() => p.unlink('/t/nope/'))).toBe('ENOENT');
     expect(code(() => p.rmdir('/t/g'))).toBe('ENOTDIR');
     expect(code(() => p.rmdir('/t'))).toBe('ENOTEMPTY');
     expect(code(() => p.rm('/t'))).toBe('EISDIR');

@@ -200,6 +200,9 @@ export class PathFs {
   unlink(path: string): void {
     atPath('unlink', path, () => {
       const { dir, name } = parentOrRoot(this.fs, path, 'EISDIR');
+      // a trailing slash names a directory: unlink(2) refuses whatever the name is (a symlink
+      // is not followed), as Linux does; dropping the slash would remove a file
+      if (path.endsWith('/')) throw new FsError(isDir(this.fs.lookup(dir.ino, name).mode) ? 'EISDIR' : 'ENOTDIR', 'unlink', path);
       this.fs.unlink(dir.ino, name);
     });
   }
