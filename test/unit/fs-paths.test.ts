@@ -3,6 +3,7 @@ import { Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { R_OK, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, W_OK, X_OK } from '../../src/core/types.js';
 import { PathFs } from '../../src/core/fs/paths.js';
+import { compareNames } from '../../src/core/fs/readdir-pages.js';
 import { ME, chunks, code, fsFixture, type FsFixture } from '../support/fs-fixture.js';
 
 describe('PathFs', () => {
@@ -300,5 +301,16 @@ describe('PathFs', () => {
     expect(() => p.rm('/big', { recursive: true })).toThrow('boom');
     fs.unlink = origUnlink;
     expect(p.readdir('/big/x').length).toBe(20);
+  });
+});
+
+describe('name order', () => {
+  it('is UTF-8 byte order (LC_ALL=C ls), also where UTF-16 code units disagree: U+FF5E before U+1F600', () => {
+    const names = ['\u{1F600}', '\uFF5E', 'Z', 'a', '\u00e9', '\uE000', '\u{10000}'];
+    const bytes = [...names].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+    expect([...names].sort(compareNames)).toEqual(bytes);
+    expect(bytes.indexOf('\uFF5E')).toBeLessThan(bytes.indexOf('\u{1F600}'));
+    expect(compareNames('ab', 'a')).toBeGreaterThan(0);
+    expect(compareNames('a', 'a')).toBe(0);
   });
 });
