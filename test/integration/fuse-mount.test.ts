@@ -202,6 +202,10 @@ describe('agentfs exec / init -c', () => {
     const missing = await cli(['exec', 'a', 'no-such-command-xyz']);
     expect(missing.code).toBe(127);
     expect(missing.stderr).toBe('agentfs: no-such-command-xyz: command not found\n');
+    // an empty name is not the first directory on PATH (it ran as `exec ''`: sh's Permission denied, 126)
+    const empty = await cli(['exec', 'a', '']);
+    expect(empty.code).toBe(127);
+    expect(empty.stderr).toBe("agentfs: '': command not found\n");
     // no exec mounts left behind
     expect(readdirSync('/tmp').filter((n) => n.startsWith('agentfs-exec-') && isMounted(join('/tmp', n)))).toEqual([]);
   });

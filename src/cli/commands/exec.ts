@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { spawn } from 'node:child_process';
-import { accessSync, constants as fsConstants, mkdtempSync, rmdirSync } from 'node:fs';
+import { accessSync, constants as fsConstants, mkdtempSync, rmdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { resolveAgent } from '../../sandbox/resolve.js';
@@ -41,7 +41,7 @@ export async function execInAgent(dbPathOrId: string, argv: string[], options: E
   checkFuse();
   // a command that is nowhere on PATH is reported as ours, before anything is mounted
   // (the shell that runs it would say `agentfs-exec: 1: exec: x: not found`)
-  if (!argv[0]!.includes('/') && !onPath(argv[0]!)) throw new UserError(`${argv[0]}: command not found`, 'command-not-found');
+  if (!argv[0]!.includes('/') && !onPath(argv[0]!)) throw new UserError(`${argv[0] || "''"}: command not found`, 'command-not-found');
   const mountpoint = mkdtempSync(join(tmpdir(), 'agentfs-exec-'));
   let mount;
   try {
@@ -92,10 +92,13 @@ async function runIn(cwd: string, argv: string[]): Promise<number> {
 }
 
 function onPath(cmd: string): boolean {
+  // an executable regular file, as a shell looks for one ('' or a directory on PATH is none)
+  if (cmd === '') return false;
   return (process.env.PATH ?? '').split(delimiter).some((dir) => {
     try {
-      accessSync(join(dir || '.', cmd), fsConstants.X_OK);
-      return true;
+      const file = join(dir || '.', cmd);
+      accessSync(file, fsConstants.X_OK);
+      return statSync(file).isFile();
     } catch {
       return false;
     }

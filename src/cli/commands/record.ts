@@ -18,6 +18,8 @@ interface RecordOptions {
  * runs, so a mount of the agent journals the command's file changes under the call's id.
  */
 export async function recordCommand(idArg: string, argv: string[], opts: { name?: string; tailBytes?: number }): Promise<number> {
+  // no program name, no command (as a shell says); nor a tool name to record it under
+  if (argv[0] === '') throw new UserError("cannot run '': ENOENT", 'command-not-found');
   const agent = openAgentArg(idArg, { journal: false });
   try {
     const call = startCommandCall(agent.tools, argv, { name: opts.name, cwd: process.cwd(), tailBytes: opts.tailBytes });
