@@ -84,6 +84,9 @@ function statOf(p: string, a: Attr, target?: string): z.infer<z.ZodObject<typeof
   };
 }
 
+/** The largest file read_file returns: as much as write_file takes in one message (~48 MiB). */
+const MAX_READ_BYTES = 48 * 1024 * 1024;
+
 /** Strict base64 (what Buffer.from would otherwise silently skip over is refused). */
 const BASE64_RE = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
@@ -136,6 +139,9 @@ export const MCP_TOOLS: readonly McpTool[] = [
     run(agent, args) {
       const p = agentPath(args.path, 'read_file');
       const enc = args.encoding ?? 'utf8';
+      // content must fit one message: refused before reading (a sparse file can be terabytes)
+      const size = agent.paths.stat(p).size;
+      if (size > MAX_READ_BYTES) throw new FsError('EFBIG', 'read_file', p, `file of ${size} bytes is larger than read_file returns (${MAX_READ_BYTES} bytes)`);
       const data = agent.paths.readFile(p);
       return { path: p, encoding: enc, size: data.length, content: encodeContent(data, enc, p) };
     },

@@ -273,6 +273,19 @@ describe('serve mcp: bad arguments are tool errors, never a crash', () => {
   });
 });
 
+describe('serve mcp: read_file of a file too large for one message', () => {
+  it('is EFBIG at once (a sparse 8 TiB file kept the server reading forever), and the server keeps working', async () => {
+    inAgent((a) => {
+      a.paths.writeFile('/huge-sparse', '');
+      a.paths.truncate('/huge-sparse', 2 ** 43);
+      a.paths.writeFile('/big-ok', Buffer.alloc(1 << 20, 1));
+    });
+    expect(await s.fail('read_file', { path: '/huge-sparse' })).toMatch(/^EFBIG/);
+    expect(await s.fail('read_file', { path: '/huge-sparse', encoding: 'base64' })).toMatch(/^EFBIG/);
+    expect((await s.ok<{ size: number }>('read_file', { path: '/big-ok', encoding: 'base64' })).size).toBe(1 << 20);
+  });
+});
+
 describe('serve mcp: a trailing slash or /. names a directory, as for the CLI and the kernel', () => {
   it('a file named with a trailing slash is ENOTDIR and is not removed; a missing directory is not made a file', async () => {
     await s.ok('write_file', { path: '/slash-file', content: 'keep me' });

@@ -160,6 +160,12 @@ describe('PathFs', () => {
     expect(p.exists('/many')).toBe(false);
   });
 
+  it('readFile of a file larger than a Buffer holds is EFBIG at once, not a read of terabytes', () => {
+    p.writeFile('/sparse', '');
+    p.truncate('/sparse', 2 ** 43); // 8 TiB of hole: setattr stores no data
+    expect(code(() => p.readFile('/sparse'))).toBe('EFBIG');
+  });
+
   it('unlink, rmdir, rm -r, rm -f', () => {
     p.mkdir('/t/a/b', { recursive: true });
     p.writeFile('/t/a/b/f', 'x');

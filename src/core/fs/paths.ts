@@ -5,6 +5,7 @@
  * readdir-pages.ts (whole listings), walks.ts (tree walks), path-errors.ts (errors named by
  * syscall and path). Errors are FsError with the syscall and path.
  */
+import { constants as bufferLimits } from 'node:buffer';
 import { FsError, isFsError } from '../errors.js';
 import {
   F_OK, isDir, isReg, isSymlink, processCaller,
@@ -18,6 +19,8 @@ import {
 } from './resolve.js';
 import { fromMs } from './time.js';
 import { removeContents, walkTree, type TreeEntry } from './walks.js';
+
+const { MAX_LENGTH, MAX_STRING_LENGTH } = bufferLimits;
 
 export { parseOpenFlags, type OpenFlags } from './open-flags.js';
 // cycleError lives in walks.ts; the overlay and changes/ still import it from here
@@ -325,6 +328,9 @@ export class PathFs {
   readFile(path: string, encoding: BufferEncoding): string;
   readFile(path: string, encoding?: BufferEncoding): Buffer | string {
     const a = atPath('open', path, () => this.resolve(path));
+    // refused before reading, as node:fs does: a sparse file can be terabytes of hole
+    const max = encoding ? Math.min(MAX_LENGTH, MAX_STRING_LENGTH) : MAX_LENGTH;
+    if (a.size > max) throw new FsError('EFBIG', 'read', path, `file of ${a.size} bytes is larger than one ${encoding ? 'string' : 'Buffer'} holds (${max}); read it in pieces`);
     const parts: Buffer[] = [];
     let total = 0;
     for (const p of this.piecesOf(a, path, this.piece)) {
