@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { R_OK, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, W_OK, X_OK } from '../../src/core/types.js';
+import { R_OK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, W_OK, X_OK } from '../../src/core/types.js';
 import { PathFs } from '../../src/core/fs/paths.js';
 import { compareNames } from '../../src/core/fs/readdir-pages.js';
 import { ME, chunks, code, fsFixture, type FsFixture } from '../support/fs-fixture.js';
@@ -164,6 +164,19 @@ describe('PathFs', () => {
     p.writeFile('/sparse', '');
     p.truncate('/sparse', 2 ** 43); // 8 TiB of hole: setattr stores no data
     expect(code(() => p.readFile('/sparse'))).toBe('EFBIG');
+  });
+
+  it('cp (and cp -r) makes fifos and devices anew: -r dropped them, a plain cp made an empty file', () => {
+    p.mkdir('/sp');
+    const sp = p.stat('/sp').ino;
+    fx.fs.mknod(sp, 'fifo', S_IFIFO | 0o640, 0, p.caller);
+    fx.fs.mknod(sp, 'tty', S_IFCHR | 0o620, (4 << 8) | 1, p.caller);
+    p.cp('/sp', '/sp2', { recursive: true });
+    expect(p.readdir('/sp2')).toEqual(['fifo', 'tty']);
+    expect(p.lstat('/sp2/fifo').mode).toBe(S_IFIFO | 0o640);
+    expect(p.lstat('/sp2/tty')).toMatchObject({ mode: S_IFCHR | 0o620, rdev: (4 << 8) | 1 });
+    p.cp('/sp/fifo', '/one-fifo');
+    expect(p.lstat('/one-fifo').mode & S_IFMT).toBe(S_IFIFO);
   });
 
   it('unlink, rmdir, rm -r, rm -f', () => {

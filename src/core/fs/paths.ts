@@ -473,7 +473,8 @@ export class PathFs {
           return;
         }
         if (!isDir(s.mode)) {
-          this.copyFile(src, dest);
+          if (isReg(s.mode)) this.copyFile(src, dest);
+          else this.mknodLike(s, dest);
           return;
         }
         if (!options.recursive) throw new FsError('EISDIR', 'cp', src, 'is a directory (use recursive)');
@@ -489,9 +490,18 @@ export class PathFs {
           if (isDir(e.attr.mode)) this.mkdir(target, { recursive: true, mode: e.attr.mode & 0o7777 });
           else if (isSymlink(e.attr.mode)) this.symlink(e.target!, target);
           else if (isReg(e.attr.mode)) this.copyFile(e.path, target);
+          else this.mknodLike(e.attr, target);
         }
       }),
     );
+  }
+
+  /** A fifo, socket or device made anew at path (as `cp -R` does): it has no content to copy. */
+  private mknodLike(a: Attr, path: string): Attr {
+    return atPath('mknod', path, () => {
+      const { dir, name } = newEntryAt(this.fs, path);
+      return this.fs.mknod(dir.ino, name, a.mode, a.rdev, this.caller);
+    });
   }
 
   private isWithinPath(ino: number, ancestor: number): boolean {
