@@ -174,6 +174,16 @@ describe('overlay: copy-up', () => {
     reopen();
     expect(readAll('/a.txt')).toBe('again\n');
     expect(readFileSync(join(base, 'a.txt'), 'utf8')).toBe('alpha\n');
+    // renaming that other name moves it (one more link of the copy), not EXDEV
+    reopen();
+    ov.rename(ino('/dir'), 'a-hard', ino('/'), 'moved');
+    expect(exists('/dir/a-hard')).toBe(false);
+    expect(readAll('/moved')).toBe('again\n');
+    expect(ino('/moved')).toBe(ino('/a.txt'));
+    reopen();
+    expect(exists('/dir/a-hard')).toBe(false);
+    expect(readAll('/moved')).toBe('again\n');
+    expect(readdirSync(join(base, 'dir')).sort()).toEqual(['a-hard', 'b.txt', 'sub']);
   });
 });
 

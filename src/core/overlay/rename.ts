@@ -60,8 +60,13 @@ export class OverlayRename {
       else {
         const sd = this.copyUp.ensureDelta(src.node);
         const pd = p.delta!;
-        if (lookup.deltaChild(pd, name) !== sd) throw new FsError('EXDEV', 'rename', name, 'hard link copied up under another name');
-        o.delta.rename(pd, name, qd, newName);
+        if (lookup.deltaChild(pd, name) === sd) o.delta.rename(pd, name, qd, newName);
+        else {
+          // a base name of a hard-linked file whose copy lives under another name: the moved
+          // name becomes one more link of that copy (the base name is whited out below)
+          if (lookup.deltaChild(qd, newName) !== undefined) o.delta.unlink(qd, newName);
+          o.delta.link(sd, qd, newName);
+        }
       }
       o.whiteouts.remove(to);
       if (hideBase) o.whiteouts.add(from);
