@@ -206,6 +206,13 @@ describe('agentfs exec / init -c', () => {
     const empty = await cli(['exec', 'a', '']);
     expect(empty.code).toBe(127);
     expect(empty.stderr).toBe("agentfs: '': command not found\n");
+    // a path that cannot run: one agentfs line and the shell's status (sh said `agentfs-exec: 1: exec: ...`)
+    const dir = await cli(['exec', 'a', '/tmp']);
+    expect([dir.code, dir.stderr]).toEqual([126, 'agentfs: /tmp: Is a directory\n']);
+    const plain = await cli(['exec', 'a', './from-mount.txt']);
+    expect([plain.code, plain.stderr]).toEqual([126, 'agentfs: ./from-mount.txt: Permission denied\n']);
+    const gone = await cli(['exec', 'a', './no-such-file']);
+    expect([gone.code, gone.stderr]).toEqual([127, 'agentfs: ./no-such-file: No such file or directory\n']);
     // no exec mounts left behind
     expect(readdirSync('/tmp').filter((n) => n.startsWith('agentfs-exec-') && isMounted(join('/tmp', n)))).toEqual([]);
   });

@@ -78,7 +78,18 @@ async function runIn(cwd: string, argv: string[]): Promise<number> {
   // Never spawn with cwd on the mount: the child would chdir before exec, while this process
   // (the server) waits for that exec, and nobody would answer the chdir. A shell changes
   // directory after exec instead, then becomes the command.
-  const child = spawn('/bin/sh', ['-c', 'cd "$1" || exit 126; shift; exec "$@"', 'agentfs-exec', cwd, ...argv], {
+  // A path that cannot run is reported in our words, with the status a shell gives (sh's own
+  // message would be `agentfs-exec: 1: exec: ...`).
+  const script = [
+    'cd "$1" || exit 126; shift',
+    'case $1 in */*)',
+    '  if [ -d "$1" ]; then printf "agentfs: %s: Is a directory\\n" "$1" >&2; exit 126; fi',
+    '  if [ ! -e "$1" ]; then printf "agentfs: %s: No such file or directory\\n" "$1" >&2; exit 127; fi',
+    '  if [ ! -x "$1" ]; then printf "agentfs: %s: Permission denied\\n" "$1" >&2; exit 126; fi;;',
+    'esac',
+    'exec "$@"',
+  ].join('\n');
+  const child = spawn('/bin/sh', ['-c', script, 'agentfs-exec', cwd, ...argv], {
     stdio: 'inherit',
   });
   try {
