@@ -11,5 +11,8 @@ import { FsError } from '../core/errors.js';
 export function agentPath(input: string, syscall?: string): string {
   if (input.includes('\0')) throw new FsError('EINVAL', syscall, JSON.stringify(input), 'path contains a NUL byte');
   // posix.resolve with an absolute first argument never consults process.cwd()
-  return posix.resolve('/', input);
+  const resolved = posix.resolve('/', input);
+  // ...but it drops a trailing `/` or `/.`, which say "a directory" (ENOTDIR for a file, as the
+  // CLI and the kernel answer): a `remove` of `file/` must not remove the file
+  return resolved !== '/' && /(^|\/)\.?\/*$/.test(input) && !/(^|\/)\.\.\/*$/.test(input) ? `${resolved}/` : resolved;
 }

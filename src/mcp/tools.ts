@@ -59,6 +59,7 @@ const statShape = {
   atime_ns: z.string().describe('exact seconds.nanoseconds'),
   mtime_ns: z.string().describe('exact seconds.nanoseconds'),
   ctime_ns: z.string().describe('exact seconds.nanoseconds'),
+  target: z.string().optional().describe("a symlink's target, as stored"),
   permissions: z.string().describe('permission bits in octal, four digits, e.g. 0644'),
   atime_nsec: z.number().int(),
   mtime_nsec: z.number().int(),
@@ -68,11 +69,11 @@ const statShape = {
   is_symlink: z.boolean(),
 };
 
-function statOf(p: string, a: Attr): z.infer<z.ZodObject<typeof statShape>> {
+function statOf(p: string, a: Attr, target?: string): z.infer<z.ZodObject<typeof statShape>> {
   const t = fileType(a.mode);
   return {
     path: p,
-    ...statJson(a),
+    ...statJson(a, target),
     permissions: (a.mode & 0o7777).toString(8).padStart(4, '0'),
     atime_nsec: a.atime.nsec,
     mtime_nsec: a.mtime.nsec,
@@ -82,6 +83,9 @@ function statOf(p: string, a: Attr): z.infer<z.ZodObject<typeof statShape>> {
     is_symlink: t === 'symlink',
   };
 }
+
+/** The largest file read_file returns: as much as write_file takes in one message (~48 MiB). */
+const MAX_READ_BYTES = 48 * 1024 * 1024;
 
 /** Strict base64 (what Buffer.from would otherwise silently skip over is refused). */
 const BASE64_RE = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
@@ -135,6 +139,9 @@ export const MCP_TOOLS: readonly McpTool[] = [
     run(agent, args) {
       const p = agentPath(args.path, 'read_file');
       const enc = args.encoding ?? 'utf8';
+      // content must fit one message: refused before reading (a sparse file can be terabytes)
+      const size = agent.paths.stat(p).size;
+      if (size > MAX_READ_BYTES) throw new FsError('EFBIG', 'read_file', p, `file of ${size} bytes is larger than read_file returns (${MAX_READ_BYTES} bytes)`);
       const data = agent.paths.readFile(p);
       return { path: p, encoding: enc, size: data.length, content: encodeContent(data, enc, p) };
     },
@@ -236,7 +243,8 @@ export const MCP_TOOLS: readonly McpTool[] = [
     annotations: READ_ONLY,
     run(agent, args) {
       const p = agentPath(args.path, 'stat');
-      return statOf(p, agent.paths.lstat(p));
+      const a = agent.paths.lstat(p);
+      return statOf(p, a, fileType(a.mode) === 'symlink' ? agent.paths.readlink(p) : undefined);
     },
   }),
   tool({

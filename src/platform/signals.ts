@@ -79,6 +79,16 @@ export function forwardSignals(child: ChildProcess, signals: readonly NodeJS.Sig
   };
 }
 
+/**
+ * Which signals exec, record and run pass on to their command: all of them, except that a
+ * terminal's Ctrl-C / Ctrl-\ (SIGINT, SIGQUIT) already reach the command (same process group)
+ * and are not sent twice. Without a terminal (`kill -INT`, a supervisor) they are passed on too.
+ */
+export function passToCommand(): (signal: NodeJS.Signals) => boolean {
+  const tty = process.stdin.isTTY === true;
+  return (signal) => !(tty && (signal === 'SIGINT' || signal === 'SIGQUIT'));
+}
+
 export interface ChildExit {
   code: number | null;
   signal: NodeJS.Signals | null;

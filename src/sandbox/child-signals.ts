@@ -1,5 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
-import { untilExit, type ChildExit } from '../platform/signals.js';
+import { passToCommand, untilExit, type ChildExit } from '../platform/signals.js';
 
 const FORWARDED: NodeJS.Signals[] = ['SIGTERM', 'SIGHUP', 'SIGUSR1', 'SIGUSR2', 'SIGINT', 'SIGQUIT'];
 
@@ -9,6 +9,5 @@ const FORWARDED: NodeJS.Signals[] = ['SIGTERM', 'SIGHUP', 'SIGUSR1', 'SIGUSR2', 
  * only when there is no terminal; the others always are.
  */
 export function untilSandboxExit(child: ChildProcess): Promise<ChildExit> {
-  const tty = process.stdin.isTTY === true;
-  return untilExit(child, FORWARDED, { pass: (sig) => !(tty && (sig === 'SIGINT' || sig === 'SIGQUIT')) });
+  return untilExit(child, FORWARDED, { pass: passToCommand() });
 }

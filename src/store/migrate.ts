@@ -10,7 +10,7 @@ import { StoreError } from './errors.js';
 import { columnsOf, detectLayout, INODE_V04_COLUMNS } from './layout.js';
 import { databasePath, type AgentTarget } from './locate.js';
 import { DEFAULT_CHUNK_SIZE, EXTENSION_TABLES, REQUIRED_TABLES, SCHEMA_VERSION, SPEC_TABLES } from './schema.js';
-import { openDatabase, Store, type Db } from './store.js';
+import { noSuchAgent, openDatabase, Store, type Db } from './store.js';
 import { checkSqliteHeader } from './sqlite-file.js';
 
 export interface MigrationStep {
@@ -113,6 +113,7 @@ function inspect(file: string): { db: Db; version: string | undefined } {
 /** Upgrades a database in place (or with dryRun only reports the steps). */
 export function migrateDatabase(target: AgentTarget, options: { dryRun?: boolean } = {}): MigrationResult {
   const file = databasePath(target);
+  if (!existsSync(file)) throw noSuchAgent(target, file);
   const { db, version } = inspect(file);
   let steps: MigrationStep[];
   try {

@@ -96,10 +96,7 @@ export class Store {
     if (!target.id && !target.path) return Store.create(':memory:', options);
     const file = databasePath(target);
     if (!existsSync(file)) {
-      if (!options.create) {
-        const what = target.id ? `agent '${target.id}' (no ${file})` : `database ${file}`;
-        throw new StoreError('not-found', `no such ${what}; create it with \`agentfs init\``);
-      }
+      if (!options.create) throw noSuchAgent(target, file);
       if (options.readOnly) throw new StoreError('not-found', `no such database ${file}`);
       mkdirSync(dirname(file), { recursive: true });
       return Store.create(file, options);
@@ -561,6 +558,12 @@ function dirWritable(dir: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** The one error for a target whose database file does not exist (every command says it alike). */
+export function noSuchAgent(target: AgentTarget, file = databasePath(target)): StoreError {
+  const what = target.id ? `agent '${target.id}' (no ${file})` : `database ${file}`;
+  return new StoreError('not-found', `no such ${what}; create it with \`agentfs init\``);
 }
 
 export function openDatabase(file: string, readOnly: boolean, immutable = readOnly && readsImmutable(file, false)): Db {

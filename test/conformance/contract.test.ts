@@ -217,6 +217,8 @@ describe.each(TARGETS)('contract: %s', (_name, make) => {
     expect(await errno(() => fs.rename(`${d}/b`, `${d}/empty`))).toBe(E('EISDIR'));
     expect(await errno(() => fs.rename(`${d}/dir`, `${d}/full`))).toBe(E('ENOTEMPTY'));
     expect(await errno(() => fs.rename(`${d}/dir`, `${d}/dir/in2`))).toBe(E('EINVAL'));
+    // into its own subtree onto an existing entry: EINVAL before the target's type is looked at
+    expect(await errno(() => fs.rename(`${d}/dir`, `${d}/dir/in`))).toBe(E('EINVAL'));
     await fs.mkdir(`${d}/dir/sub`);
     expect(await errno(() => fs.rename(`${d}/dir`, `${d}/dir/sub/deeper`))).toBe(E('EINVAL'));
     (await fs.rename(`${d}/dir`, `${d}/empty`)); // replaces the empty directory
@@ -246,6 +248,18 @@ describe.each(TARGETS)('contract: %s', (_name, make) => {
     expect(await errno(() => fs.rename(dir, 'a', dir, 'nope', RENAME_EXCHANGE))).toBe(E('ENOENT'));
     expect(await errno(() => fs.rename(dir, 'a', dir, 'b', RENAME_EXCHANGE | RENAME_NOREPLACE))).toBe(E('EINVAL'));
     expect(await errno(() => fs.rename(dir, 'a', dir, 'b', 0x100))).toBe(E('EINVAL'));
+    // a directory into its own subtree, in the order Linux checks (renameat2 on ext4 agrees):
+    // NOREPLACE onto an entry EEXIST and EXCHANGE with nothing ENOENT first, then EINVAL
+    const sub = fs.lookup(dir, 'dir').ino;
+    expect(await errno(() => fs.rename(dir, 'dir', sub, 'x', RENAME_NOREPLACE))).toBe(E('EEXIST'));
+    expect(await errno(() => fs.rename(dir, 'dir', sub, 'nx', RENAME_NOREPLACE))).toBe(E('EINVAL'));
+    expect(await errno(() => fs.rename(dir, 'dir', sub, 'nx', RENAME_EXCHANGE))).toBe(E('ENOENT'));
+    expect(await errno(() => fs.rename(dir, 'dir', sub, 'x', RENAME_EXCHANGE))).toBe(E('EINVAL'));
+    expect(await errno(() => fs.rename(sub, 'x', dir, 'dir', RENAME_EXCHANGE))).toBe(E('EINVAL'));
+    // NOREPLACE onto another name of the same inode is EEXIST too (not the silent no-op)
+    fs.link(fs.lookup(dir, 'b').ino, dir, 'b2');
+    expect(await errno(() => fs.rename(dir, 'b', dir, 'b2', RENAME_NOREPLACE))).toBe(E('EEXIST'));
+    fs.unlink(dir, 'b2');
     await fs.rename(dir, 'a', dir, 'dir', RENAME_EXCHANGE);
     expect(fs.lookup(dir, 'a').mode & S_IFMT).toBe(S_IFDIR);
     expect((await t.driver.read(`${d}/dir`)).toString()).toBe('A');

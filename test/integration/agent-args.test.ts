@@ -105,10 +105,17 @@ describe.concurrent.each(FORMS)('the agent argument as %s', (form) => {
 
 describe('bad agent arguments', () => {
   it('an unknown id says so in one line for every command', async () => {
-    for (const args of [['fs', 'ls', 'nope'], ['kv', 'list', 'nope'], ['diff', 'nope'], ['timeline', 'nope'], ['migrate', 'nope']]) {
+    const m = join(work, 'never-mounted');
+    mkdirSync(m, { recursive: true });
+    for (const args of [
+      ['fs', 'ls', 'nope'], ['kv', 'list', 'nope'], ['diff', 'nope'], ['timeline', 'nope'], ['migrate', 'nope'],
+      ['migrate', 'nope', '--dry-run'], ['mount', 'nope', m], ['mount', 'nope', m, '-f'], ['exec', 'nope', 'true'],
+      ['record', 'nope', '--', 'true'], ['serve', 'mcp', 'nope'], ['sync', 'status', 'nope'],
+    ]) {
       const r = await cli(args);
-      expect(r.code, args.join(' ')).not.toBe(0);
-      expect(r.stderr, args.join(' ')).toMatch(/^agentfs: no such (agent 'nope'|database)/);
+      expect(r.code, args.join(' ')).toBe(1);
+      // the same words whatever the command (mount -f and migrate said "no such database FILE")
+      expect(r.stderr, args.join(' ')).toMatch(/^agentfs: no such agent 'nope' \(no \S+\/\.agentfs\/nope\.db\)[^\n]*\n$/);
     }
   });
 });

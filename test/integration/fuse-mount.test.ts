@@ -202,7 +202,34 @@ describe('agentfs exec / init -c', () => {
     const missing = await cli(['exec', 'a', 'no-such-command-xyz']);
     expect(missing.code).toBe(127);
     expect(missing.stderr).toBe('agentfs: no-such-command-xyz: command not found\n');
+    // an empty name is not the first directory on PATH (it ran as `exec ''`: sh's Permission denied, 126)
+    const empty = await cli(['exec', 'a', '']);
+    expect(empty.code).toBe(127);
+    expect(empty.stderr).toBe("agentfs: '': command not found\n");
+    // a path that cannot run: one agentfs line and the shell's status (sh said `agentfs-exec: 1: exec: ...`)
+    const dir = await cli(['exec', 'a', '/tmp']);
+    expect([dir.code, dir.stderr]).toEqual([126, 'agentfs: /tmp: Is a directory\n']);
+    const plain = await cli(['exec', 'a', './from-mount.txt']);
+    expect([plain.code, plain.stderr]).toEqual([126, 'agentfs: ./from-mount.txt: Permission denied\n']);
+    const gone = await cli(['exec', 'a', './no-such-file']);
+    expect([gone.code, gone.stderr]).toEqual([127, 'agentfs: ./no-such-file: No such file or directory\n']);
     // no exec mounts left behind
+    expect(readdirSync('/tmp').filter((n) => n.startsWith('agentfs-exec-') && isMounted(join('/tmp', n)))).toEqual([]);
+  });
+
+  it('a SIGINT sent to exec without a terminal (kill -INT, a supervisor) reaches the command, as for record and run', async () => {
+    const child = spawn(process.execPath, [CLI, 'exec', 'a', 'sh', '-c', 'echo ready; exec sleep 30'], {
+      cwd: tmp.dir,
+      env: { ...process.env, ...env() },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+    await new Promise((resolve) => child.stdout!.once('data', resolve));
+    child.kill('SIGINT');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+    const r = await exited;
+    clearTimeout(timer);
+    expect(r).toEqual({ code: 130, signal: null });
     expect(readdirSync('/tmp').filter((n) => n.startsWith('agentfs-exec-') && isMounted(join('/tmp', n)))).toEqual([]);
   });
 

@@ -173,6 +173,16 @@ describe('serve mcp: files', () => {
     expect(ls.entries.map((e) => [e.name, e.type])).toEqual([['pipe', 'fifo'], ['sda', 'block-device'], ['tty', 'char-device']]);
   });
 
+  it('stat of a symlink carries its target, as `agentfs fs stat --json` prints it', async () => {
+    inAgent((a) => a.paths.symlink('../some/where', '/dev-link'));
+    const st = await s.ok<Record<string, unknown>>('stat', { path: '/dev-link' });
+    const cli = await runCli(['fs', 'stat', agent.db, '/dev-link', '--json']);
+    expect(cli.code).toBe(0);
+    const printed = JSON.parse(cli.stdout) as Record<string, unknown>;
+    expect(printed.target).toBe('../some/where');
+    expect(st).toMatchObject(printed);
+  });
+
   it('access tells whether a path exists and may be used; a missing path is not an error', async () => {
     await s.ok('write_file', { path: '/acc.txt', content: 'x' });
     expect(await s.ok('access', { path: '/acc.txt' })).toEqual({ path: '/acc.txt', exists: true, allowed: true });
@@ -260,6 +270,40 @@ describe('serve mcp: bad arguments are tool errors, never a crash', () => {
     // the server is still there and working
     expect((await s.ok('read_file', { path: '/hello.txt' })).content).toMatch(/^Hello/);
     expect(s.transport.pid).toBeGreaterThan(0);
+  });
+});
+
+describe('serve mcp: read_file of a file too large for one message', () => {
+  it('is EFBIG at once (a sparse 8 TiB file kept the server reading forever), and the server keeps working', async () => {
+    inAgent((a) => {
+      a.paths.writeFile('/huge-sparse', '');
+      a.paths.truncate('/huge-sparse', 2 ** 43);
+      a.paths.writeFile('/big-ok', Buffer.alloc(1 << 20, 1));
+    });
+    expect(await s.fail('read_file', { path: '/huge-sparse' })).toMatch(/^EFBIG/);
+    expect(await s.fail('read_file', { path: '/huge-sparse', encoding: 'base64' })).toMatch(/^EFBIG/);
+    expect((await s.ok<{ size: number }>('read_file', { path: '/big-ok', encoding: 'base64' })).size).toBe(1 << 20);
+  });
+});
+
+describe('serve mcp: a trailing slash or /. names a directory, as for the CLI and the kernel', () => {
+  it('a file named with a trailing slash is ENOTDIR and is not removed; a missing directory is not made a file', async () => {
+    await s.ok('write_file', { path: '/slash-file', content: 'keep me' });
+    for (const tool of ['stat', 'read_file', 'remove'] as const) {
+      expect(await s.fail(tool, { path: '/slash-file/' }), tool).toMatch(/^ENOTDIR/);
+      const cli = await runCli(['fs', tool === 'read_file' ? 'cat' : tool === 'remove' ? 'rm' : 'stat', agent.db, '/slash-file/']);
+      expect(cli.stderr, tool).toMatch(/^agentfs: ENOTDIR/);
+    }
+    expect(await s.fail('stat', { path: '/slash-file/.' })).toMatch(/^ENOTDIR/);
+    expect(inAgent((a) => a.paths.readFile('/slash-file', 'utf8'))).toBe('keep me');
+    expect(await s.fail('write_file', { path: '/no-dir-here/.', content: 'x' })).toMatch(/^E/);
+    expect(inAgent((a) => a.paths.exists('/no-dir-here'))).toBe(false);
+    // a directory may be named so
+    await s.ok('mkdir', { path: '/slash-dir/' });
+    expect(await s.ok('stat', { path: '/slash-dir/' })).toMatchObject({ type: 'directory' });
+    expect(await s.ok('readdir', { path: '/slash-dir/.' })).toMatchObject({ entries: [] });
+    await s.ok('remove', { path: '/slash-dir/' });
+    expect(inAgent((a) => a.paths.exists('/slash-dir'))).toBe(false);
   });
 });
 

@@ -77,6 +77,10 @@ describe('agentfs record', () => {
     expect(r.code).toBe(127);
     expect(r.stderr).toBe('agentfs: cannot run no-such-program-xyz: ENOENT\n');
     expect((await calls()).at(-1)).toMatchObject({ name: 'no-such-program-xyz', status: 'error' });
+    // an empty program name is no command, as for a shell and exec (it was 'a tool call needs a name', exit 1)
+    const empty = await cli('record', 'rec', '--', '');
+    expect(empty.code).toBe(127);
+    expect(empty.stderr).toMatch(/^agentfs: [^\n]*\n$/);
     const none = await cli('record', 'ghost', '--', 'true');
     expect(none.code).not.toBe(0);
     expect(none.stderr).toMatch(/^agentfs: no such agent 'ghost'/);

@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { R_OK, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, W_OK, X_OK } from '../../src/core/types.js';
+import { R_OK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, W_OK, X_OK } from '../../src/core/types.js';
 import { PathFs } from '../../src/core/fs/paths.js';
+import { compareNames } from '../../src/core/fs/readdir-pages.js';
 import { ME, chunks, code, fsFixture, type FsFixture } from '../support/fs-fixture.js';
 
 describe('PathFs', () => {
@@ -159,12 +160,37 @@ describe('PathFs', () => {
     expect(p.exists('/many')).toBe(false);
   });
 
+  it('readFile of a file larger than a Buffer holds is EFBIG at once, not a read of terabytes', () => {
+    p.writeFile('/sparse', '');
+    p.truncate('/sparse', 2 ** 43); // 8 TiB of hole: setattr stores no data
+    expect(code(() => p.readFile('/sparse'))).toBe('EFBIG');
+  });
+
+  it('cp (and cp -r) makes fifos and devices anew: -r dropped them, a plain cp made an empty file', () => {
+    p.mkdir('/sp');
+    const sp = p.stat('/sp').ino;
+    fx.fs.mknod(sp, 'fifo', S_IFIFO | 0o640, 0, p.caller);
+    fx.fs.mknod(sp, 'tty', S_IFCHR | 0o620, (4 << 8) | 1, p.caller);
+    p.cp('/sp', '/sp2', { recursive: true });
+    expect(p.readdir('/sp2')).toEqual(['fifo', 'tty']);
+    expect(p.lstat('/sp2/fifo').mode).toBe(S_IFIFO | 0o640);
+    expect(p.lstat('/sp2/tty')).toMatchObject({ mode: S_IFCHR | 0o620, rdev: (4 << 8) | 1 });
+    p.cp('/sp/fifo', '/one-fifo');
+    expect(p.lstat('/one-fifo').mode & S_IFMT).toBe(S_IFIFO);
+  });
+
   it('unlink, rmdir, rm -r, rm -f', () => {
     p.mkdir('/t/a/b', { recursive: true });
     p.writeFile('/t/a/b/f', 'x');
     p.writeFile('/t/g', 'y');
     p.symlink('/t/a', '/t/link');
     expect(code(() => p.unlink('/t/a'))).toBe('EISDIR');
+    // a trailing slash names a directory: unlink(2) then refuses whatever is there (Linux order)
+    expect(code(() => p.unlink('/t/g/'))).toBe('ENOTDIR');
+    expect(p.exists('/t/g')).toBe(true);
+    expect(code(() => p.unlink('/t/link/'))).toBe('ENOTDIR');
+    expect(code(() => p.unlink('/t/a/'))).toBe('EISDIR');
+    expect(code(() => p.unlink('/t/nope/'))).toBe('ENOENT');
     expect(code(() => p.rmdir('/t/g'))).toBe('ENOTDIR');
     expect(code(() => p.rmdir('/t'))).toBe('ENOTEMPTY');
     expect(code(() => p.rm('/t'))).toBe('EISDIR');
@@ -294,5 +320,16 @@ describe('PathFs', () => {
     expect(() => p.rm('/big', { recursive: true })).toThrow('boom');
     fs.unlink = origUnlink;
     expect(p.readdir('/big/x').length).toBe(20);
+  });
+});
+
+describe('name order', () => {
+  it('is UTF-8 byte order (LC_ALL=C ls), also where UTF-16 code units disagree: U+FF5E before U+1F600', () => {
+    const names = ['\u{1F600}', '\uFF5E', 'Z', 'a', '\u00e9', '\uE000', '\u{10000}'];
+    const bytes = [...names].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+    expect([...names].sort(compareNames)).toEqual(bytes);
+    expect(bytes.indexOf('\uFF5E')).toBeLessThan(bytes.indexOf('\u{1F600}'));
+    expect(compareNames('ab', 'a')).toBeGreaterThan(0);
+    expect(compareNames('a', 'a')).toBe(0);
   });
 });

@@ -26,7 +26,10 @@ describe('agentPath', () => {
     expect(agentPath('a/b.txt')).toBe('/a/b.txt');
     expect(agentPath('../../etc/passwd')).toBe('/etc/passwd');
     expect(agentPath('/x/../../..')).toBe('/');
-    expect(agentPath('/a/./b//c/')).toBe('/a/b/c');
+    expect(agentPath('/a/./b//c')).toBe('/a/b/c');
+    // a trailing / or /. keeps saying "a directory" (ENOTDIR for a file)
+    expect(agentPath('/a/./b//c/')).toBe('/a/b/c/');
+    expect(agentPath('/a/b/.')).toBe('/a/b/');
     expect(agentPath('')).toBe('/');
     // a host path is just a path inside the agent; process.cwd() is never consulted
     expect(agentPath(process.cwd())).toBe(process.cwd());

@@ -151,6 +151,13 @@ describe('diff', () => {
   });
 });
 
+describe('diff order', () => {
+  it('is UTF-8 byte order of the paths, as fs ls sorts (U+FF5E before U+1F600)', () => {
+    for (const name of ['\u{1F600}', '\uFF5E', 'A']) writeFile(`/${name}`, 'x');
+    expect(computeChanges(ov.changes).map((c) => c.path)).toEqual(['/A', '/\uFF5E', '/\u{1F600}']);
+  });
+});
+
 describe('commit', () => {
   it('makes the base exactly what the merged view showed, and empties the delta', () => {
     edit();

@@ -158,6 +158,33 @@ describe('overlay: copy-up', () => {
     expect(readAll('/dir/a-link')).toBe('Xlpha\n');
     expect(readdirSync(join(base, 'dir')).sort()).toEqual(['b.txt', 'sub']);
   });
+
+  it('base hard links show one copy-up whichever name a later process looks up first', () => {
+    linkSync(join(base, 'a.txt'), join(base, 'dir/a-hard'));
+    writeFile('/a.txt', 'changed\n');
+    expect(readAll('/dir/a-hard')).toBe('changed\n'); // this process: one node for both names
+    // a fresh process (the CLI, a new mount) that meets the other name first sees the same file
+    reopen();
+    expect(readAll('/dir/a-hard')).toBe('changed\n');
+    expect(ino('/dir/a-hard')).toBe(ino('/a.txt'));
+    expect(ov.getattr(ino('/dir/a-hard')).size).toBe('changed\n'.length);
+    // and a change through it is a change of the one file
+    reopen();
+    writeFile('/dir/a-hard', 'again\n');
+    reopen();
+    expect(readAll('/a.txt')).toBe('again\n');
+    expect(readFileSync(join(base, 'a.txt'), 'utf8')).toBe('alpha\n');
+    // renaming that other name moves it (one more link of the copy), not EXDEV
+    reopen();
+    ov.rename(ino('/dir'), 'a-hard', ino('/'), 'moved');
+    expect(exists('/dir/a-hard')).toBe(false);
+    expect(readAll('/moved')).toBe('again\n');
+    expect(ino('/moved')).toBe(ino('/a.txt'));
+    reopen();
+    expect(exists('/dir/a-hard')).toBe(false);
+    expect(readAll('/moved')).toBe('again\n');
+    expect(readdirSync(join(base, 'dir')).sort()).toEqual(['a-hard', 'b.txt', 'sub']);
+  });
 });
 
 describe('overlay: new files', () => {

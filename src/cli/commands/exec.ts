@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { spawn } from 'node:child_process';
-import { accessSync, constants as fsConstants, mkdtempSync, rmdirSync } from 'node:fs';
+import { accessSync, constants as fsConstants, mkdtempSync, rmdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { resolveAgent } from '../../sandbox/resolve.js';
@@ -8,7 +8,7 @@ import { AGENT_ARG } from '../agent-arg.js';
 import { mountAgent, MountError } from '../../fuse/agent-mount.js';
 import { checkFuse } from '../../fuse/binding.js';
 import { reportServeError, UserError } from '../errors.js';
-import { exitStatus, STOP_SIGNALS, untilExit } from '../../platform/signals.js';
+import { exitStatus, passToCommand, STOP_SIGNALS, untilExit } from '../../platform/signals.js';
 
 export interface ExecOptions {
   /** report every file as owned by this uid / gid */
@@ -41,7 +41,7 @@ export async function execInAgent(dbPathOrId: string, argv: string[], options: E
   checkFuse();
   // a command that is nowhere on PATH is reported as ours, before anything is mounted
   // (the shell that runs it would say `agentfs-exec: 1: exec: x: not found`)
-  if (!argv[0]!.includes('/') && !onPath(argv[0]!)) throw new UserError(`${argv[0]}: command not found`, 'command-not-found');
+  if (!argv[0]!.includes('/') && !onPath(argv[0]!)) throw new UserError(`${argv[0] || "''"}: command not found`, 'command-not-found');
   const mountpoint = mkdtempSync(join(tmpdir(), 'agentfs-exec-'));
   let mount;
   try {
@@ -78,13 +78,24 @@ async function runIn(cwd: string, argv: string[]): Promise<number> {
   // Never spawn with cwd on the mount: the child would chdir before exec, while this process
   // (the server) waits for that exec, and nobody would answer the chdir. A shell changes
   // directory after exec instead, then becomes the command.
-  const child = spawn('/bin/sh', ['-c', 'cd "$1" || exit 126; shift; exec "$@"', 'agentfs-exec', cwd, ...argv], {
+  // A path that cannot run is reported in our words, with the status a shell gives (sh's own
+  // message would be `agentfs-exec: 1: exec: ...`).
+  const script = [
+    'cd "$1" || exit 126; shift',
+    'case $1 in */*)',
+    '  if [ -d "$1" ]; then printf "agentfs: %s: Is a directory\\n" "$1" >&2; exit 126; fi',
+    '  if [ ! -e "$1" ]; then printf "agentfs: %s: No such file or directory\\n" "$1" >&2; exit 127; fi',
+    '  if [ ! -x "$1" ]; then printf "agentfs: %s: Permission denied\\n" "$1" >&2; exit 126; fi;;',
+    'esac',
+    'exec "$@"',
+  ].join('\n');
+  const child = spawn('/bin/sh', ['-c', script, 'agentfs-exec', cwd, ...argv], {
     stdio: 'inherit',
   });
   try {
     // Like a shell: the terminal's Ctrl-C reaches the child (same process group); we wait for
-    // it, and pass on a SIGTERM or SIGHUP sent to us.
-    return exitStatus(await untilExit(child, STOP_SIGNALS, { pass: (signal) => signal !== 'SIGINT' }));
+    // it, and pass on what is sent to us alone (as record and run do).
+    return exitStatus(await untilExit(child, STOP_SIGNALS, { pass: passToCommand() }));
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new UserError(`${cmd}: command not found`, 'command-not-found');
     throw new UserError(`${cmd}: ${(e as Error).message}`, 'not-executable');
@@ -92,10 +103,13 @@ async function runIn(cwd: string, argv: string[]): Promise<number> {
 }
 
 function onPath(cmd: string): boolean {
+  // an executable regular file, as a shell looks for one ('' or a directory on PATH is none)
+  if (cmd === '') return false;
   return (process.env.PATH ?? '').split(delimiter).some((dir) => {
     try {
-      accessSync(join(dir || '.', cmd), fsConstants.X_OK);
-      return true;
+      const file = join(dir || '.', cmd);
+      accessSync(file, fsConstants.X_OK);
+      return statSync(file).isFile();
     } catch {
       return false;
     }

@@ -93,7 +93,7 @@ export function registerFs(program: Command): void {
         }
         for (const e of entries) if (isSymlink(e.attr.mode)) e.target = p.fs.readlink(e.attr.ino);
         if (opts.json) {
-          out(JSON.stringify(entries.map((e) => ({ name: e.name, ...statJson(e.attr), ...(e.target !== undefined ? { target: e.target } : {}) })), null, 2));
+          out(JSON.stringify(entries.map((e) => ({ name: e.name, ...statJson(e.attr, e.target) })), null, 2));
         } else if (opts.long) {
           for (const e of entries) out(longLine(e.name, e.attr, e.target));
         } else {
@@ -245,7 +245,7 @@ export function registerFs(program: Command): void {
         const a = p.lstat(at);
         const target = isSymlink(a.mode) ? p.readlink(at) : undefined;
         if (opts.json) {
-          out(JSON.stringify({ path: at, ...statJson(a), ...(target !== undefined ? { target } : {}) }, null, 2));
+          out(JSON.stringify({ path: at, ...statJson(a, target) }, null, 2));
           return;
         }
         out(`  File: ${quoteName(at)}${target !== undefined ? ` -> ${quoteName(target)}` : ''}`);

@@ -1,6 +1,8 @@
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import { resolveAgent } from '../../sandbox/resolve.js';
+import type { AgentTarget } from '../../store/index.js';
+import { isAgentfsError } from '../../errors.js';
 import { AGENT_ARG } from '../agent-arg.js';
 import { Agent } from '../../core/agent.js';
 import { mountAgent, MountError, prepareMountpoint } from '../../fuse/agent-mount.js';
@@ -66,7 +68,7 @@ export function registerMount(program: Command): void {
       const { target, database } = resolveAgent(idArg);
       const mountpoint = resolve(mountArg);
       if (opts.foreground) {
-        await serveForeground(database, mountpoint, { ...opts, uid, gid });
+        await serveForeground(target, database, mountpoint, { ...opts, uid, gid });
         return;
       }
       // Validate here, so mistakes are reported by this command and not lost in a log.
@@ -142,13 +144,14 @@ function startBackground(database: string, mountpoint: string, opts: MountOption
 
 /** Serves the mount in this process until it is unmounted or a signal arrives. */
 async function serveForeground(
+  target: AgentTarget,
   database: string,
   mountpoint: string,
   opts: Omit<MountOptions, 'uid' | 'gid'> & { uid?: number; gid?: number },
 ): Promise<void> {
   let mount;
   try {
-    mount = await mountAgent({ path: database }, mountpoint, {
+    mount = await mountAgent(target, mountpoint, {
       uid: opts.uid,
       gid: opts.gid,
       allowOther: opts.allowOther,
@@ -160,7 +163,7 @@ async function serveForeground(
   } catch (e) {
     const message = e instanceof MountError ? e.message : (e as Error).message;
     tellParent({ error: message });
-    throw new UserError(message);
+    throw isAgentfsError(e) ? e : new UserError(message); // keeps its code (not-found, foreign...)
   }
   const { agent, server } = mount;
   writeRecord({ mountpoint, database, pid: process.pid, startedAt: new Date().toISOString(), log: logFile(mountpoint) });

@@ -5,7 +5,7 @@ import { UserError } from '../errors.js';
 import { onOutputClosed } from '../output.js';
 import { parseIntOption } from '../options.js';
 import { spawnTethered } from '../tether.js';
-import { exitStatus, forwardSignals, STOP_SIGNALS } from '../../platform/signals.js';
+import { exitStatus, forwardSignals, passToCommand, STOP_SIGNALS } from '../../platform/signals.js';
 
 interface RecordOptions {
   name?: string;
@@ -18,13 +18,15 @@ interface RecordOptions {
  * runs, so a mount of the agent journals the command's file changes under the call's id.
  */
 export async function recordCommand(idArg: string, argv: string[], opts: { name?: string; tailBytes?: number }): Promise<number> {
+  // no program name, no command (as a shell says); nor a tool name to record it under
+  if (argv[0] === '') throw new UserError("cannot run '': ENOENT", 'command-not-found');
   const agent = openAgentArg(idArg, { journal: false });
   try {
     const call = startCommandCall(agent.tools, argv, { name: opts.name, cwd: process.cwd(), tailBytes: opts.tailBytes });
     // tethered: if we are killed (even SIGKILL), the kernel kills the command too
     const { child, exit: exited } = spawnTethered(argv, { ...process.env, AGENTFS_TOOL_CALL_ID: String(call.id) });
     // signals meant for the command (Ctrl-C, kill of the recorder) go to it; we wait for its exit
-    const stopForwarding = forwardSignals(child, STOP_SIGNALS);
+    const stopForwarding = forwardSignals(child, STOP_SIGNALS, { pass: passToCommand() });
     // our reader went away: the command meets the closed pipe as it would have without us
     // (SIGPIPE, then its end of our pipe closes), and we still finish the call with its status
     const closed = { stdout: false, stderr: false };

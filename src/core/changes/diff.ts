@@ -4,6 +4,7 @@ import { joinPath } from '../overlay/index.js';
 import type { Attr } from '../types.js';
 import { S_IFDIR, S_IFLNK, S_IFMT, S_IFREG } from '../types.js';
 import { cycleError } from '../fs/paths.js';
+import { compareNames } from '../fs/readdir-pages.js';
 import { fileType } from '../file-type.js';
 import type { Change } from './types.js';
 
@@ -29,7 +30,7 @@ export function computeChanges(ov: OverlayChanges, scope: readonly string[] = []
   }
   walkDir(ov, '/', root, true, out);
   const inScope = scopeFilter(scope);
-  return out.filter((c) => inScope(c.path)).sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  return out.filter((c) => inScope(c.path)).sort((a, b) => compareNames(a.path, b.path));
 }
 
 /** Normalised overlay paths from user input ('a/b', './a/b/', '/a/b' -> '/a/b'). */

@@ -5,6 +5,7 @@
  * readdir-pages.ts (whole listings), walks.ts (tree walks), path-errors.ts (errors named by
  * syscall and path). Errors are FsError with the syscall and path.
  */
+import { constants as bufferLimits } from 'node:buffer';
 import { FsError, isFsError } from '../errors.js';
 import {
   F_OK, isDir, isReg, isSymlink, processCaller,
@@ -18,6 +19,8 @@ import {
 } from './resolve.js';
 import { fromMs } from './time.js';
 import { removeContents, walkTree, type TreeEntry } from './walks.js';
+
+const { MAX_LENGTH, MAX_STRING_LENGTH } = bufferLimits;
 
 export { parseOpenFlags, type OpenFlags } from './open-flags.js';
 // cycleError lives in walks.ts; the overlay and changes/ still import it from here
@@ -200,6 +203,9 @@ export class PathFs {
   unlink(path: string): void {
     atPath('unlink', path, () => {
       const { dir, name } = parentOrRoot(this.fs, path, 'EISDIR');
+      // a trailing slash names a directory: unlink(2) refuses whatever the name is (a symlink
+      // is not followed), as Linux does; dropping the slash would remove a file
+      if (path.endsWith('/')) throw new FsError(isDir(this.fs.lookup(dir.ino, name).mode) ? 'EISDIR' : 'ENOTDIR', 'unlink', path);
       this.fs.unlink(dir.ino, name);
     });
   }
@@ -322,6 +328,9 @@ export class PathFs {
   readFile(path: string, encoding: BufferEncoding): string;
   readFile(path: string, encoding?: BufferEncoding): Buffer | string {
     const a = atPath('open', path, () => this.resolve(path));
+    // refused before reading, as node:fs does: a sparse file can be terabytes of hole
+    const max = encoding ? Math.min(MAX_LENGTH, MAX_STRING_LENGTH) : MAX_LENGTH;
+    if (a.size > max) throw new FsError('EFBIG', 'read', path, `file of ${a.size} bytes is larger than one ${encoding ? 'string' : 'Buffer'} holds (${max}); read it in pieces`);
     const parts: Buffer[] = [];
     let total = 0;
     for (const p of this.piecesOf(a, path, this.piece)) {
@@ -464,7 +473,8 @@ export class PathFs {
           return;
         }
         if (!isDir(s.mode)) {
-          this.copyFile(src, dest);
+          if (isReg(s.mode)) this.copyFile(src, dest);
+          else this.mknodLike(s, dest);
           return;
         }
         if (!options.recursive) throw new FsError('EISDIR', 'cp', src, 'is a directory (use recursive)');
@@ -480,9 +490,18 @@ export class PathFs {
           if (isDir(e.attr.mode)) this.mkdir(target, { recursive: true, mode: e.attr.mode & 0o7777 });
           else if (isSymlink(e.attr.mode)) this.symlink(e.target!, target);
           else if (isReg(e.attr.mode)) this.copyFile(e.path, target);
+          else this.mknodLike(e.attr, target);
         }
       }),
     );
+  }
+
+  /** A fifo, socket or device made anew at path (as `cp -R` does): it has no content to copy. */
+  private mknodLike(a: Attr, path: string): Attr {
+    return atPath('mknod', path, () => {
+      const { dir, name } = newEntryAt(this.fs, path);
+      return this.fs.mknod(dir.ino, name, a.mode, a.rdev, this.caller);
+    });
   }
 
   private isWithinPath(ino: number, ancestor: number): boolean {

@@ -39,7 +39,22 @@ export function allEntriesPlus(fs: FileSystem, ino: number): { name: string; att
     .sort((a, b) => compareNames(a.name, b.name));
 }
 
-/** Byte order of UTF-8 names (what `ls` in the C locale does). */
+/**
+ * Byte order of UTF-8 names (what `ls` in the C locale does), which is code point order. JS
+ * compares UTF-16 code units, where a surrogate pair (U+10000 and up) sorts before U+E000..U+FFFF:
+ * those units are shifted into code point order first.
+ */
 export function compareNames(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x !== y) return inCodePointOrder(x) - inCodePointOrder(y);
+  }
+  return a.length - b.length;
+}
+
+function inCodePointOrder(unit: number): number {
+  if (unit < 0xd800) return unit;
+  return unit >= 0xe000 ? unit - 0x800 : unit + 0x2000;
 }

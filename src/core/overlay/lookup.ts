@@ -56,7 +56,9 @@ export class MergedLookup {
     const st = this.o.base.lstat(bp);
     if (!st) return undefined;
     const node = this.baseNode(st, parent, name);
-    // a hard link of a file already copied up through another name: show the copy
+    // a hard link of a file already copied up through another name (seen by this process, or
+    // recorded by any): show the copy
+    if (node.delta === undefined && st.nlink > 1n && (Number(st.mode) & S_IFMT) !== S_IFDIR) this.adoptLinkedCopy(node, st);
     if (node.delta !== undefined) return { node, attr: this.deltaAttr(node, delta.getattr(node.delta)) };
     return { node, attr: attrOfStats(st, node.ino) };
   }
@@ -95,6 +97,13 @@ export class MergedLookup {
       node.type = Number(st.mode) & S_IFMT;
     }
     return node;
+  }
+
+  /** A base node whose file was copied up through another hard link takes that copy. */
+  private adoptLinkedCopy(node: Node, st: BigIntStats): void {
+    const d = this.o.origins.copyOfLinkedBase(st);
+    if (d === undefined || this.o.nodes.byDeltaIno(d)) return;
+    this.o.nodes.setDelta(node, d);
   }
 
   /** The node of a delta inode seen at parent/name (created, or moved to where it was seen). */

@@ -39,6 +39,18 @@ export class Origins {
     return r && { deltaIno: r.delta_ino, basePath: r.base_path, baseIno: r.base_ino, size: r.size, mtimeNs: BigInt(r.mtime_ns) };
   }
 
+  /**
+   * The delta copy of the base file `st` made through another of its hard links, while that base
+   * file is as it was at copy-up (same ino, size and mtime: not a new file under a reused ino).
+   */
+  copyOfLinkedBase(st: BigIntStats): number | undefined {
+    const rows = this.store
+      .stmt('SELECT delta_ino, size, mtime_ns FROM agentfs_overlay_copyup WHERE base_ino = ?')
+      .all(Number(st.ino)) as { delta_ino: number; size: number; mtime_ns: string }[];
+    const row = rows.find((r) => r.size === Number(st.size) && r.mtime_ns === st.mtimeNs.toString() && this.baseIno(r.delta_ino) !== undefined);
+    return row?.delta_ino;
+  }
+
   forget(deltaIno: number): void {
     this.store.stmt('DELETE FROM fs_origin WHERE delta_ino = ?').run(deltaIno);
     this.store.stmt('DELETE FROM agentfs_overlay_copyup WHERE delta_ino = ?').run(deltaIno);

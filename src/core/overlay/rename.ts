@@ -31,21 +31,24 @@ export class OverlayRename {
     const src = lookup.find(p, name);
     if (!src) throw new FsError('ENOENT', 'rename', name);
     const dst = lookup.find(q, newName);
+    // Linux's order (and InodeFs's): the flags' own refusals, then a directory below itself,
+    // then the types.
+    if (flags & RENAME_NOREPLACE && dst) throw new FsError('EEXIST', 'rename', newName);
+    if (flags & RENAME_EXCHANGE && !dst) throw new FsError('ENOENT', 'rename', newName);
+    const srcDir = isDir(src.attr.mode);
+    if (srcDir && within(q, src.node)) throw new FsError('EINVAL', 'rename', name, 'cannot move a directory into its own subtree');
     if (flags & RENAME_EXCHANGE) {
-      if (!dst) throw new FsError('ENOENT', 'rename', newName);
-      return this.exchange(p, name, src.node, q, newName, dst.node);
+      if (isDir(dst!.attr.mode) && within(p, dst!.node)) {
+        throw new FsError('EINVAL', 'rename', newName, 'cannot move a directory into its own subtree');
+      }
+      return this.exchange(p, name, src.node, q, newName, dst!.node);
     }
     if (dst && dst.node === src.node) return; // same file (or hard links of it): nothing to do
-    if (flags & RENAME_NOREPLACE && dst) throw new FsError('EEXIST', 'rename', newName);
-    const srcDir = isDir(src.attr.mode);
     if (dst) {
       const dstDir = isDir(dst.attr.mode);
       if (srcDir && !dstDir) throw new FsError('ENOTDIR', 'rename', newName);
       if (!srcDir && dstDir) throw new FsError('EISDIR', 'rename', newName);
       if (dstDir && !this.dirs.isEmpty(dst.node)) throw new FsError('ENOTEMPTY', 'rename', newName);
-    }
-    if (srcDir) {
-      for (let a: Node | null = q; a; a = a.parent) if (a === src.node) throw new FsError('EINVAL', 'rename', newName);
     }
     const from = join(o.paths.pathOf(p), name);
     const to = join(o.paths.pathOf(q), newName);
@@ -57,8 +60,13 @@ export class OverlayRename {
       else {
         const sd = this.copyUp.ensureDelta(src.node);
         const pd = p.delta!;
-        if (lookup.deltaChild(pd, name) !== sd) throw new FsError('EXDEV', 'rename', name, 'hard link copied up under another name');
-        o.delta.rename(pd, name, qd, newName);
+        if (lookup.deltaChild(pd, name) === sd) o.delta.rename(pd, name, qd, newName);
+        else {
+          // a base name of a hard-linked file whose copy lives under another name: the moved
+          // name becomes one more link of that copy (the base name is whited out below)
+          if (lookup.deltaChild(qd, newName) !== undefined) o.delta.unlink(qd, newName);
+          o.delta.link(sd, qd, newName);
+        }
       }
       o.whiteouts.remove(to);
       if (hideBase) o.whiteouts.add(from);
@@ -119,4 +127,10 @@ export class OverlayRename {
     [a.parent, a.name, b.parent, b.name] = [q, newName, p, name];
     o.paths.invalidate();
   }
+}
+
+/** Whether dir is node or lies below it. */
+function within(dir: Node, node: Node): boolean {
+  for (let a: Node | null = dir; a; a = a.parent) if (a === node) return true;
+  return false;
 }

@@ -18,11 +18,13 @@ export function rename(ctx: FsContext, parent: number, name: string, newParent: 
     if (!src) throw missingEntry(ctx, parent, name, 'rename');
     if (newParent !== parent) requireDirRow(ctx, newParent, 'rename');
     const srcIsDir = isDirMode(src.mode);
-    // A directory cannot move below itself.
+    const dst = getDentry(ctx, newParent, newName);
+    // Linux's order: the flags' own refusals, then a directory below itself, then the types.
+    if (flags & RENAME_NOREPLACE && dst) throw new FsError('EEXIST', 'rename', newName);
+    if (flags & RENAME_EXCHANGE && !dst) throw new FsError('ENOENT', 'rename', newName);
     if (srcIsDir && newParent !== parent && isWithin(ctx, newParent, src.ino)) {
       throw new FsError('EINVAL', 'rename', name, 'cannot move a directory into its own subtree');
     }
-    const dst = getDentry(ctx, newParent, newName);
     const t = now();
 
     if (flags & RENAME_EXCHANGE) {
