@@ -5,7 +5,6 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { Store } from '../../src/store/index.js';
 import { ToolCalls } from '../../src/core/tools/index.js';
 import { CLI, ROOT, runCli, tempDir } from '../support/cli.js';
 
@@ -69,22 +68,30 @@ beforeAll(async () => {
   // a binary file written outside any call
   expect((await runCli(['fs', 'write', 'ov', '/blob.bin', '-'], { cwd: dir, env, input: Buffer.from([0, 1, 2, 255]) })).code).toBe(0);
   ovDb = join(dir, '.agentfs', 'ov.db');
-  const store = Store.open({ path: ovDb });
-  const tools = new ToolCalls(store);
-  const plan = tools.start('plan', { goal: 'ship it' });
-  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-  const search = tools.start('web_search', { query: 'agent filesystems' }, { parentId: plan });
-  await sleep(40);
-  tools.success(search, { hits: 3 });
-  // a top-level call between the two nested ones: the waterfall still keeps those under their parent
-  const lint = tools.start('lint', {}, { parentId: null });
-  await sleep(10);
-  tools.success(lint, 'ok');
-  const read = tools.start('read_file', { path: '/README.md' }, { parentId: plan });
-  await sleep(5);
-  tools.success(read, '# project');
-  tools.success(plan, { done: true });
-  store.close();
+  // nested calls with real durations, written by a process that then exits: its connection is
+  // really closed (libsql closes one only once its statements are collected), so no -wal or -shm
+  // stays behind from it and the check below sees only what the UI did
+  const script = `
+    import { Store } from ${JSON.stringify(join(ROOT, 'dist/store/index.js'))};
+    import { ToolCalls } from ${JSON.stringify(join(ROOT, 'dist/core/tools/index.js'))};
+    const store = Store.open({ path: ${JSON.stringify(ovDb)} });
+    const tools = new ToolCalls(store);
+    const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+    const plan = tools.start('plan', { goal: 'ship it' });
+    const search = tools.start('web_search', { query: 'agent filesystems' }, { parentId: plan });
+    await sleep(40);
+    tools.success(search, { hits: 3 });
+    // a top-level call between the two nested ones: the waterfall still keeps those under their parent
+    const lint = tools.start('lint', {}, { parentId: null });
+    await sleep(10);
+    tools.success(lint, 'ok');
+    const read = tools.start('read_file', { path: '/README.md' }, { parentId: plan });
+    await sleep(5);
+    tools.success(read, '# project');
+    tools.success(plan, { done: true });
+    store.close();
+  `;
+  execFileSync(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'ignore', 'inherit'] });
 
   expect((await cli('init', 'plain')).code).toBe(0);
   expect((await cli('fs', 'write', 'plain', '/hello.txt', 'hello')).code).toBe(0);
