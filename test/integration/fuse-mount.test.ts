@@ -199,6 +199,10 @@ describe('agentfs exec / init -c', () => {
     const ls = await cli(['exec', 'a', 'ls', '-1a']);
     expect(ls.code).toBe(0);
     expect(ls.stdout.split('\n')).toContain('exec.txt');
+    // `--` between the agent and the command, as record takes it
+    const dashed = await cli(['exec', 'a', '--', 'sh', '-c', 'cat exec.txt']);
+    expect(dashed.stderr).toBe('');
+    expect(dashed.stdout).toBe('exec-data\n');
     const missing = await cli(['exec', 'a', 'no-such-command-xyz']);
     expect(missing.code).toBe(127);
     expect(missing.stderr).toBe('agentfs: no-such-command-xyz: command not found\n');

@@ -26,7 +26,8 @@ export function registerExec(program: Command): void {
     .argument('<CMD...>', 'command and its arguments (run with the mount as working directory)')
     .passThroughOptions()
     .action(async (id: string, argv: string[]) => {
-      process.exitCode = await execInAgent(id, argv);
+      // `exec ID -- CMD ...` as with record: the `--` after the ID reaches us, passed through
+      process.exitCode = await execInAgent(id, argv[0] === '--' ? argv.slice(1) : argv);
     });
 }
 
