@@ -157,10 +157,11 @@ export class Store {
       // writer first, so a locked database is not reported as a corrupt one.
       db.exec(`PRAGMA busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000))}`);
       let tables: Set<string>;
+      let objects: Set<string>;
       try {
-        tables = new Set(
-          (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[]).map((r) => r.name),
-        );
+        const rows = db.prepare("SELECT name, type FROM sqlite_master WHERE type IN ('table', 'index')").all() as { name: string; type: string }[];
+        tables = new Set(rows.filter((r) => r.type === 'table').map((r) => r.name));
+        objects = new Set(rows.map((r) => r.name));
       } catch (e) {
         throwAccessProblem(file, e, false);
         throw new StoreError('corrupt', `${file} is corrupt or not a database: ${(e as Error).message}`);
@@ -179,7 +180,7 @@ export class Store {
           `${file} uses an older AgentFS layout (${layout.outdated.join('; ')}); upgrade it with \`agentfs migrate ${file}\``,
         );
       }
-      if (readOnly && mayAddTables && !options.neverWrite && missingTables(tables).length) {
+      if (readOnly && mayAddTables && !options.neverWrite && missingTables(objects).length) {
         // a database that never had our additive tables: make them once with a writable open
         // (a reader never writes; where we may not write, go on without them: see ensureSchema)
         db.close();
@@ -191,7 +192,9 @@ export class Store {
         return Store.openExisting(file, options, false);
       }
       configure(db, options, true, readOnly);
-      if (!layout.outdated.length && !readOnly) {
+      // Only when something is missing: taking the write lock at every open would queue each
+      // command behind a busy mount's group commits (and in SQLite's coarse busy waits).
+      if (!layout.outdated.length && !readOnly && missingTables(objects).length) {
         // Additive only: spec tables another SDK may not have made (whiteouts, origins) and ours.
         db.exec('BEGIN IMMEDIATE');
         try {
@@ -211,17 +214,14 @@ export class Store {
       const store = new Store(db, file, chunkSize, detectLayout(db), options);
       store.onDisk = onDisk;
       // a reader that may not add our tables (a viewer; another SDK's database) reads them as empty
-      if (readOnly && missingTables(tables).length) store.ensureSchema('additive', [...SPEC_TABLES, ...EXTENSION_TABLES]);
+      if (readOnly && missingTables(objects).length) store.ensureSchema('additive', [...SPEC_TABLES, ...EXTENSION_TABLES]);
       return store;
     } catch (e) {
       if (db.open) db.close();
       if (e instanceof StoreError) throw e;
       throwAccessProblem(file, e, !readOnly);
-      if (isBusy(e)) {
-        // not a damaged file: another process has held its write lock past our busy timeout
-        const waited = Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000)) / 1000;
-        throw new StoreError('busy', `${file} is locked: another process holds a write transaction on it (waited ${waited} s); try again when it is done`);
-      }
+      // not a damaged file: another process has held its write lock past our busy timeout
+      if (isBusy(e)) throw lockedError(file, Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000)));
       throw new StoreError('corrupt', `${file} cannot be opened as an AgentFS database: ${(e as Error).message}`);
     }
   }
@@ -294,13 +294,23 @@ export class Store {
   autocommit<T>(fn: () => T): T {
     if (this.depth > 0) return fn();
     if (this.readOnly) throw new StoreError('read-only', `${this.path} is open read-only here (a command that only reads)`);
+    return this.whileBusy(fn);
+  }
+
+  /**
+   * Runs fn, a statement that takes the write lock, again while another process holds that lock,
+   * up to the busy timeout; then says the file is locked (not damaged, not a bare SQLite code).
+   */
+  private whileBusy<T>(fn: () => T): T {
     const deadline = Date.now() + this.busyTimeoutMs;
     for (;;) {
       try {
         return fn();
       } catch (e) {
         if (isBusy(e) && Date.now() < deadline) continue;
-        if (this.path !== ':memory:') throwAccessProblem(this.path, e, true);
+        if (this.path === ':memory:') throw e;
+        throwAccessProblem(this.path, e, true);
+        if (isBusy(e)) throw lockedError(this.path, this.busyTimeoutMs);
         throw e;
       }
     }
@@ -328,18 +338,8 @@ export class Store {
    */
   private beginImmediate(): void {
     if (this.readOnly) throw new StoreError('read-only', `${this.path} is open read-only here (a command that only reads)`);
-    const deadline = Date.now() + this.busyTimeoutMs;
-    for (;;) {
-      try {
-        this.db.exec('BEGIN IMMEDIATE');
-        this.writeTransactions++;
-        return;
-      } catch (e) {
-        if (isBusy(e) && Date.now() < deadline) continue;
-        if (this.path !== ':memory:') throwAccessProblem(this.path, e, true);
-        throw e;
-      }
-    }
+    this.whileBusy(() => this.db.exec('BEGIN IMMEDIATE'));
+    this.writeTransactions++;
   }
 
   /**
@@ -590,11 +590,17 @@ function diskState(file: string): string {
 }
 
 /** Tables our additive DDL would create in this file. */
-function missingTables(tables: Set<string>): string[] {
-  const names = [...SPEC_TABLES, ...EXTENSION_TABLES]
-    .map((sql) => /CREATE TABLE IF NOT EXISTS (\w+)/.exec(sql)?.[1])
+/** Another process held the write lock for all of waitedMs. */
+function lockedError(file: string, waitedMs: number): StoreError {
+  return new StoreError('busy', `${file} is locked: another process holds a write transaction on it (waited ${waitedMs / 1000} s); try again when it is done`);
+}
+
+/** The additive tables (and, given indexes too, the indexes) the database lacks. */
+function missingTables(names: Set<string>): string[] {
+  const wanted = [...SPEC_TABLES, ...EXTENSION_TABLES]
+    .map((sql) => /CREATE (?:TABLE|INDEX) IF NOT EXISTS (\w+)/.exec(sql)?.[1])
     .filter((n): n is string => n !== undefined);
-  return names.filter((n) => !tables.has(n));
+  return wanted.filter((n) => !names.has(n));
 }
 
 function configure(db: Db, options: OpenOptions, onDisk: boolean, readOnly = false): void {
