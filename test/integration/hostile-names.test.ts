@@ -12,7 +12,7 @@ import { OverlayFs } from '../../src/core/overlay/index.js';
 import { Store } from '../../src/store/index.js';
 import { AgentFsFilesystem } from '../../src/sdk/fs.js';
 import { CLI, run, tempDir } from '../support/cli.js';
-import { forceUnmount, isMounted, mountBg } from '../support/fuse.js';
+import { forceUnmount, isMounted, mountBg, waitFor } from '../support/fuse.js';
 import { startHranaServer } from '../support/hrana-server.js';
 import { freshAgent, serve } from './mcp-harness.js';
 
@@ -152,7 +152,10 @@ describe('FUSE mount', () => {
     expect(r.stdout).toMatch(/Invalid or incomplete multibyte or wide character/);
     expect(r.stdout).not.toMatch(/rc=0/);
     expect(r.stdout.trim().split('\n').pop()).toBe('ok');
-    expect(withAgent(db, (a) => a.paths.readdir('/'))).toEqual(['ok']);
+    // the mount commits every few milliseconds (group commit): wait for that, then only `ok` is there
+    const names = () => withAgent(db, (a) => a.paths.readdir('/'));
+    await waitFor(() => names().length > 0, 5_000);
+    expect(names()).toEqual(['ok']);
   });
 });
 
