@@ -2,10 +2,14 @@
   "targets": [
     {
       "target_name": "agentfs_native",
-      "sources": ["fuse_session.cc"],
-      "cflags_cc": ["-std=c++17", "-O2", "-Wall", "-Wno-missing-field-initializers", "<!@(pkg-config --cflags fuse3)"],
+      "sources": ["fuse_session.cc", "reader.cc"],
+      "cflags_cc": ["-std=c++17", "-O2", "-Wall", "-Wno-missing-field-initializers", "<!@(pkg-config --cflags fuse3 sqlite3)"],
       "cflags_cc!": ["-fno-exceptions"],
-      "libraries": ["<!@(pkg-config --libs fuse3)"],
+      "libraries": [
+        "<!@(pkg-config --libs fuse3)",
+        "-Wl,-Bstatic", "-lsqlite3", "-Wl,-Bdynamic", "-lm", "-ldl", "-lpthread",
+        "-Wl,--exclude-libs,ALL"
+      ],
       "defines": ["NAPI_VERSION=8", "FUSE_USE_VERSION=35"]
     }
   ]

@@ -27,6 +27,8 @@
 // The request format (enum Op, struct Req, pack_<op>, REQ_LAYOUT), generated from
 // native/requests.json by scripts/gen-requests.mjs together with its TypeScript side.
 #include "requests.h"
+// The native read path (lookup, getattr, readdir, read, readlink from SQLite on this side).
+#include "reader.h"
 
 Req* new_req(fuse_req_t req, int op) {
   Req* r = new Req();
@@ -75,6 +77,11 @@ struct Session {
   bool writeback = false;
   bool readdirplus = true;
   bool expire_only = false;  // the kernel can expire an entry without unhashing it
+  // Reads answered here (reader.h) while JavaScript has no write transaction open: what it
+  // wrote but has not committed yet is visible only to its own connection.
+  Reader* reader = nullptr;
+  std::string reader_error;
+  std::atomic<bool> writing{false};
 };
 
 // Request ids handed to JS: slots of one table, touched only on the JS thread.
@@ -112,6 +119,11 @@ void enqueue(Session* s, Req* r) {
 }
 
 Session* sess(fuse_req_t req) { return static_cast<Session*>(fuse_req_userdata(req)); }
+
+// The native reader, when it may answer now (nothing uncommitted on the JavaScript side).
+Reader* native_reads(Session* s) {
+  return s->reader && !s->writing.load(std::memory_order_acquire) ? s->reader : nullptr;
+}
 int64_t fh_of(fuse_file_info* fi) { return fi ? (int64_t)fi->fh : -1; }
 
 // ---- low-level operations: decode and queue ------------------------------------------------
@@ -172,14 +184,18 @@ void ll_init(void* userdata, fuse_conn_info* conn) {
 
 void ll_lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
   if (refuse_name(req, name)) return;
-  enqueue(sess(req), pack_lookup(req, parent, name));
+  Session* s = sess(req);
+  if (Reader* r = native_reads(s)) if (r->lookup(req, parent, name)) return;
+  enqueue(s, pack_lookup(req, parent, name));
 }
 
 void ll_forget(fuse_req_t req, fuse_ino_t, uint64_t) { fuse_reply_none(req); }
 void ll_forget_multi(fuse_req_t req, size_t, fuse_forget_data*) { fuse_reply_none(req); }
 
 void ll_getattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
-  enqueue(sess(req), pack_getattr(req, ino, fh_of(fi)));
+  Session* s = sess(req);
+  if (Reader* r = native_reads(s)) if (r->getattr(req, ino)) return;
+  enqueue(s, pack_getattr(req, ino, fh_of(fi)));
 }
 
 void ll_setattr(fuse_req_t req, fuse_ino_t ino, struct stat* a, int to_set, fuse_file_info* fi) {
@@ -187,7 +203,11 @@ void ll_setattr(fuse_req_t req, fuse_ino_t ino, struct stat* a, int to_set, fuse
                                   a->st_atim.tv_sec, a->st_atim.tv_nsec, a->st_mtim.tv_sec, a->st_mtim.tv_nsec));
 }
 
-void ll_readlink(fuse_req_t req, fuse_ino_t ino) { enqueue(sess(req), pack_readlink(req, ino)); }
+void ll_readlink(fuse_req_t req, fuse_ino_t ino) {
+  Session* s = sess(req);
+  if (Reader* r = native_reads(s)) if (r->readlink(req, ino)) return;
+  enqueue(s, pack_readlink(req, ino));
+}
 
 void ll_mknod(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, dev_t rdev) {
   if (refuse_name(req, name)) return;
@@ -230,7 +250,9 @@ void ll_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
 }
 
 void ll_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) {
-  enqueue(sess(req), pack_read(req, ino, fh_of(fi), size, off));
+  Session* s = sess(req);
+  if (Reader* r = native_reads(s)) if (r->read(req, ino, size, off)) return;
+  enqueue(s, pack_read(req, ino, fh_of(fi), size, off));
 }
 
 void ll_write(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t size, off_t off, fuse_file_info* fi) {
@@ -248,18 +270,28 @@ void ll_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, fuse_file_info* fi) 
 }
 
 void ll_opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
-  enqueue(sess(req), pack_opendir(req, ino, fi->flags));
+  Session* s = sess(req);
+  if (Reader* r = native_reads(s)) if (r->opendir(req, ino, fi)) return;
+  enqueue(s, pack_opendir(req, ino, fi->flags));
 }
 
 void ll_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) {
-  enqueue(sess(req), pack_readdir(req, ino, fh_of(fi), size, off));
+  Session* s = sess(req);
+  if (Reader* r = native_reads(s)) if (r->readdir(req, ino, size, off, false)) return;
+  enqueue(s, pack_readdir(req, ino, fh_of(fi), size, off));
 }
 
 void ll_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) {
-  enqueue(sess(req), pack_readdirplus(req, ino, fh_of(fi), size, off));
+  Session* s = sess(req);
+  if (Reader* r = native_reads(s)) if (r->readdir(req, ino, size, off, true)) return;
+  enqueue(s, pack_readdirplus(req, ino, fh_of(fi), size, off));
 }
 
 void ll_releasedir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+  if (fi && (fi->fh & NATIVE_FH)) {  // opened by the native reader, which keeps no state for it
+    fuse_reply_err(req, 0);
+    return;
+  }
   enqueue(sess(req), pack_releasedir(req, ino, fh_of(fi)));
 }
 
@@ -536,7 +568,39 @@ Session* get_session(napi_env env, napi_value v) {
   return static_cast<Session*>(data);
 }
 
-// mount(mountpoint, fuseArgs: string[], options: {maxWrite, maxReadahead, writeback, readdirplus}, onBatch)
+napi_value named(napi_env env, napi_value obj, const char* key) {
+  napi_value v = nullptr;
+  napi_get_named_property(env, obj, key, &v);
+  return v;
+}
+
+// options.reader: {path, chunkSize, sql: {lookup, inode, page, chunks, read, readlink, parent},
+// uid, gid, entryTimeout, attrTimeout, negativeTimeout, atimes}. A reader that cannot open leaves
+// every request to JavaScript (readerStats says why).
+void open_reader(napi_env env, napi_value o, Session* s) {
+  ReaderConfig c;
+  c.path = get_str(env, named(env, o, "path"));
+  c.chunk_size = (int64_t)get_num(env, named(env, o, "chunkSize"), 0);
+  napi_value q = named(env, o, "sql");
+  c.sql.lookup = get_str(env, named(env, q, "lookup"));
+  c.sql.inode = get_str(env, named(env, q, "inode"));
+  c.sql.page = get_str(env, named(env, q, "page"));
+  c.sql.chunks = get_str(env, named(env, q, "chunks"));
+  c.sql.read = get_str(env, named(env, q, "read"));
+  c.sql.readlink = get_str(env, named(env, q, "readlink"));
+  c.sql.parent = get_str(env, named(env, q, "parent"));
+  c.uid = (int64_t)get_num(env, named(env, o, "uid"), -1);
+  c.gid = (int64_t)get_num(env, named(env, o, "gid"), -1);
+  c.entry_timeout = get_num(env, named(env, o, "entryTimeout"), 1);
+  c.attr_timeout = get_num(env, named(env, o, "attrTimeout"), 1);
+  c.negative_timeout = get_num(env, named(env, o, "negativeTimeout"), 0);
+  c.atimes = get_bool(env, named(env, o, "atimes"));
+  c.listing_max_age = get_num(env, named(env, o, "listingMaxAge"), 0);
+  s->reader = Reader::open(c, &s->reader_error);
+  if (s->reader) s->reader->on_atime = [s](uint64_t ino, Ts t) { enqueue(s, pack_atime(nullptr, ino, t.sec, t.nsec)); };
+}
+
+// mount(mountpoint, fuseArgs: string[], options: {maxWrite, maxReadahead, writeback, readdirplus, reader?}, onBatch)
 napi_value Mount(napi_env env, napi_callback_info info) {
   napi_value argv[4];
   if (!get_args(env, info, 4, argv)) return nullptr;
@@ -561,12 +625,19 @@ napi_value Mount(napi_env env, napi_callback_info info) {
     if (t != napi_undefined) s->readdirplus = get_bool(env, v);
   }
 
+  if (napi_get_named_property(env, argv[2], "reader", &v) == napi_ok) {
+    napi_valuetype t;
+    napi_typeof(env, v, &t);
+    if (t == napi_object) open_reader(env, v, s);
+  }
+
   std::vector<char*> cargs;
   for (auto& a : args) cargs.push_back(&a[0]);
   fuse_args fargs = FUSE_ARGS_INIT((int)cargs.size(), cargs.data());
   s->se = fuse_session_new(&fargs, &g_ops, sizeof g_ops, s);
   fuse_opt_free_args(&fargs);
   if (!s->se) {
+    delete s->reader;
     delete s;
     napi_throw_error(env, "EINVAL", "cannot create the FUSE session (bad mount options?)");
     return nullptr;
@@ -575,6 +646,7 @@ napi_value Mount(napi_env env, napi_callback_info info) {
   napi_create_string_utf8(env, "agentfs-fuse", NAPI_AUTO_LENGTH, &name);
   if (napi_create_threadsafe_function(env, argv[3], nullptr, name, 0, 1, nullptr, nullptr, s, call_js, &s->tsfn) != napi_ok) {
     fuse_session_destroy(s->se);
+    delete s->reader;
     delete s;
     napi_throw_error(env, nullptr, "agentfs_native: cannot create the request queue");
     return nullptr;
@@ -584,6 +656,7 @@ napi_value Mount(napi_env env, napi_callback_info info) {
     int err = errno ? errno : EIO;
     napi_release_threadsafe_function(s->tsfn, napi_tsfn_abort);
     fuse_session_destroy(s->se);
+    delete s->reader;
     delete s;
     std::string msg = "cannot mount on " + mountpoint + ": " + strerror(err);
     napi_throw_error(env, "EMOUNT", msg.c_str());
@@ -603,6 +676,8 @@ napi_value Destroy(napi_env env, napi_callback_info info) {
   if (!s || s->destroyed) return nullptr;
   if (s->thread.joinable()) s->thread.join();
   stop_notifier(s);
+  delete s->reader;  // the loop, its only user, has ended
+  s->reader = nullptr;
   fuse_session_unmount(s->se);  // closes the device fd; a no-op unmount once the kernel let go
   fuse_session_destroy(s->se);
   s->se = nullptr;
@@ -871,6 +946,71 @@ napi_value NotifyInvalEntry(napi_env env, napi_callback_info info) {
   return ret_int(env, 0);
 }
 
+// setWriting(handle, writing): JavaScript opened (true) or ended (false) a write transaction;
+// while one is open every request goes to JavaScript, which alone sees what it has not committed.
+napi_value SetWriting(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  if (!get_args(env, info, 2, argv)) return nullptr;
+  Session* s = get_session(env, argv[0]);
+  if (!s) return nullptr;
+  s->writing.store(get_bool(env, argv[1]), std::memory_order_release);
+  return nullptr;
+}
+
+// atimePending(handle, ino, sec, nsec): an access time JavaScript holds and has not stored yet.
+napi_value AtimePending(napi_env env, napi_callback_info info) {
+  napi_value argv[4];
+  if (!get_args(env, info, 4, argv)) return nullptr;
+  Session* s = get_session(env, argv[0]);
+  if (!s || !s->reader) return nullptr;
+  s->reader->atime_pending((uint64_t)get_num(env, argv[1]), Ts{(int64_t)get_num(env, argv[2]), (int64_t)get_num(env, argv[3])});
+  return nullptr;
+}
+
+// atimeStored(handle, ino, sec?, nsec?): ino's pending time (that one, or any without sec) is stored.
+napi_value AtimeStored(napi_env env, napi_callback_info info) {
+  napi_value argv[4];
+  if (!get_args(env, info, 4, argv)) return nullptr;
+  Session* s = get_session(env, argv[0]);
+  if (!s || !s->reader) return nullptr;
+  napi_valuetype t;
+  napi_typeof(env, argv[2], &t);
+  Ts ts{(int64_t)get_num(env, argv[2]), (int64_t)get_num(env, argv[3])};
+  s->reader->atime_stored((uint64_t)get_num(env, argv[1]), t == napi_number ? &ts : nullptr);
+  return nullptr;
+}
+
+// invalidateServed(handle): drops from the kernel's caches every name and inode the native
+// reader handed out (after another process changed the database).
+napi_value InvalidateServed(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!get_args(env, info, 1, argv)) return nullptr;
+  Session* s = get_session(env, argv[0]);
+  if (!s || !s->reader || s->destroyed || !s->se) return nullptr;
+  std::vector<std::pair<uint64_t, std::string>> names;
+  std::vector<uint64_t> inodes;
+  s->reader->take_known(&names, &inodes);
+  for (auto& n : names) post_notice(s, Notice{true, n.first, 0, 0, std::move(n.second)});
+  for (uint64_t ino : inodes) post_notice(s, Notice{false, ino, 0, 0, std::string()});
+  return nullptr;
+}
+
+// readerStats(handle): {active, served, declined, error}
+napi_value ReaderStats(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!get_args(env, info, 1, argv)) return nullptr;
+  Session* s = get_session(env, argv[0]);
+  if (!s) return nullptr;
+  napi_value o, b;
+  napi_create_object(env, &o);
+  napi_get_boolean(env, s->reader != nullptr, &b);
+  napi_set_named_property(env, o, "active", b);
+  napi_set_named_property(env, o, "served", num(env, s->reader ? (double)s->reader->served.load() : 0));
+  napi_set_named_property(env, o, "declined", num(env, s->reader ? (double)s->reader->declined.load() : 0));
+  if (!s->reader_error.empty()) napi_set_named_property(env, o, "error", str(env, s->reader_error));
+  return o;
+}
+
 napi_value Init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     {"mount", nullptr, Mount, nullptr, nullptr, nullptr, napi_default, nullptr},
@@ -890,6 +1030,11 @@ napi_value Init(napi_env env, napi_value exports) {
     {"replyDir", nullptr, ReplyDir, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"notifyInvalInode", nullptr, NotifyInvalInode, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"notifyInvalEntry", nullptr, NotifyInvalEntry, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"setWriting", nullptr, SetWriting, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"atimePending", nullptr, AtimePending, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"atimeStored", nullptr, AtimeStored, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"invalidateServed", nullptr, InvalidateServed, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"readerStats", nullptr, ReaderStats, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

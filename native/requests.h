@@ -38,6 +38,7 @@ enum Op {
   OP_ACCESS = 24,
   OP_CREATE = 25,
   OP_FALLOCATE = 26,
+  OP_ATIME = 27,
 };
 
 // The most arguments of one kind a request has (numbers and bools share nums).
@@ -82,6 +83,7 @@ const char* const REQ_LAYOUT[] = {
   "nn",            // ACCESS
   "nsnn",          // CREATE
   "nnnnn",         // FALLOCATE
+  "nnn",           // ATIME
 };
 
 // A request of kind op from the caller of req (nullptr: none); defined in fuse_session.cc.
@@ -310,5 +312,14 @@ inline Req* pack_fallocate(fuse_req_t req, fuse_ino_t ino, int64_t fh, int mode,
   r->nums[2] = (double)mode;
   r->nums[3] = (double)offset;
   r->nums[4] = (double)length;
+  return r;
+}
+
+// A read served natively moved an access time (no kernel request: id is -1); JavaScript stores it.
+inline Req* pack_atime(fuse_req_t req, uint64_t ino, int64_t sec, int64_t nsec) {
+  Req* r = new_req(req, OP_ATIME);
+  r->nums[0] = (double)ino;
+  r->nums[1] = (double)sec;
+  r->nums[2] = (double)nsec;
   return r;
 }

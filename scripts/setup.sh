@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 # chromium: the browser tests of `agentfs ui` (driven by playwright-core, no browser download);
 # libnfs-utils: the NFS tests' client; zsh, fish: the completion tests
 # bindfs, fuse-overlayfs: the C FUSE peers of the bench (mount and run suites)
-need_pkgs=(fuse3 libfuse3-dev libfuse2 util-linux git build-essential python3 sqlite3 libnfs-utils zsh fish chromium bindfs fuse-overlayfs)
+need_pkgs=(fuse3 libfuse3-dev libsqlite3-dev libfuse2 util-linux git build-essential python3 sqlite3 libnfs-utils zsh fish chromium bindfs fuse-overlayfs)
 missing=()
 for p in "${need_pkgs[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

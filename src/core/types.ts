@@ -4,6 +4,7 @@
  * FsError with a POSIX errno code. Both the plain inode filesystem and the copy-on-write overlay
  * implement it.
  */
+import type { SharedReads } from './fs/shared-reads.js';
 
 export const S_IFMT = 0o170000;
 export const S_IFSOCK = 0o140000;
@@ -203,6 +204,13 @@ export interface FileSystem {
    * PathFs groups multi-step changes with it (rm -r, writeFile, cp -r, mkdir -p).
    */
   transaction<T>(fn: () => T): T;
+
+  /**
+   * Optional: what a second reader of the same database file needs to serve the read-only
+   * requests itself (the FUSE mount's native read path); undefined when that cannot be done
+   * (no database file, or state a second reader could not see, as an overlay's base).
+   */
+  sharedReads?(): SharedReads | undefined;
 }
 
 export function isDir(mode: number): boolean {

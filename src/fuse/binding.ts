@@ -11,6 +11,7 @@ import { existsSync, statSync } from 'node:fs';
 import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { RawRequest } from './requests.js';
+import type { SharedReadSql } from '../core/fs/shared-reads.js';
 
 export { Op, decodeRequest, type RawRequest, type FuseRequest } from './requests.js';
 
@@ -35,6 +36,22 @@ export interface MountConfig {
   maxReadahead?: number;
   writeback?: boolean;
   readdirplus?: boolean;
+  /** the native read path (native/reader.h): its database, statements and reply settings */
+  reader?: ReaderConfig;
+}
+
+export interface ReaderConfig {
+  path: string;
+  chunkSize: number;
+  sql: SharedReadSql;
+  atimes: boolean;
+  uid?: number;
+  gid?: number;
+  entryTimeout: number;
+  attrTimeout: number;
+  negativeTimeout: number;
+  /** seconds the kernel may keep a listing (0 never, Infinity while unchanged; others: opendir stays in JavaScript) */
+  listingMaxAge: number;
 }
 
 export type SessionHandle = { readonly __session: unique symbol };
@@ -61,6 +78,15 @@ export interface NativeBinding {
   replyDir(id: number, size: number, names: string[], entries: Float64Array, plus: boolean, entryTimeout: number, attrTimeout: number): number;
   notifyInvalInode(handle: SessionHandle, ino: number, off: number, len: number): number;
   notifyInvalEntry(handle: SessionHandle, parent: number, name: string): number;
+  /** a write transaction opened (true) or ended (false): native reads pause meanwhile */
+  setWriting(handle: SessionHandle, writing: boolean): void;
+  /** an access time held in memory on this side, not stored yet */
+  atimePending(handle: SessionHandle, ino: number, sec: number, nsec: number): void;
+  /** ino's pending access time (that one; any when sec is undefined) is stored or dropped */
+  atimeStored(handle: SessionHandle, ino: number, sec?: number, nsec?: number): void;
+  /** drops from the kernel's caches what the native reader handed out */
+  invalidateServed(handle: SessionHandle): void;
+  readerStats(handle: SessionHandle): { active: boolean; served: number; declined: number; error?: string };
 }
 
 let cached: NativeBinding | undefined;

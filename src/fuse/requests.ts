@@ -34,6 +34,7 @@ export const Op = {
   ACCESS: 24,
   CREATE: 25,
   FALLOCATE: 26,
+  ATIME: 27,
 } as const;
 
 export type OpCode = (typeof Op)[keyof typeof Op];
@@ -288,6 +289,14 @@ export interface FallocateRequest extends RequestHeader {
   readonly length: number;
 }
 
+/** A read served natively moved an access time (no kernel request: id is -1); JavaScript stores it. */
+export interface AtimeRequest extends RequestHeader {
+  readonly op: typeof Op.ATIME;
+  readonly ino: number;
+  readonly sec: number;
+  readonly nsec: number;
+}
+
 /** Any request. */
 export type FuseRequest =
   | InitRequest
@@ -316,7 +325,8 @@ export type FuseRequest =
   | StatfsRequest
   | AccessRequest
   | CreateRequest
-  | FallocateRequest;
+  | FallocateRequest
+  | AtimeRequest;
 
 /** Request kind -> its request. */
 export type RequestOf = { [R in FuseRequest as R['op']]: R };
@@ -628,6 +638,17 @@ export function decodeRequest(a: RawRequest): FuseRequest {
         mode: a[7] as number,
         offset: a[8] as number,
         length: a[9] as number,
+      };
+    case Op.ATIME:
+      return {
+        op: Op.ATIME,
+        id: a[1] as number,
+        uid: a[2] as number,
+        gid: a[3] as number,
+        pid: a[4] as number,
+        ino: a[5] as number,
+        sec: a[6] as number,
+        nsec: a[7] as number,
       };
     default:
       throw new RangeError(`unknown FUSE request kind ${String(a[0])}: the native addon is older or newer than this build (rebuild it: bash scripts/setup.sh)`);

@@ -9,6 +9,7 @@
 import { constants as osConstants } from 'node:os';
 import { errnoOf, isFsError } from '../core/errors.js';
 import type { FileSystem } from '../core/types.js';
+import type { SharedReads } from '../core/fs/shared-reads.js';
 import { checkFuse, decodeRequest, loadBinding, mountFailureHint, Op, type FuseRequest, type NativeBinding, type RawRequest, type SessionHandle } from './binding.js';
 import { watchChanges } from './change-watcher.js';
 import { GROUP_COMMIT_MS, GroupCommitter, type GroupCommit } from './group-commit.js';
@@ -59,6 +60,13 @@ export interface FuseMountOptions {
   cacheReaddir?: boolean | number;
   /** the "device" shown by mount(8) and df(1) */
   fsname?: string;
+  /**
+   * Serve lookup, getattr, readdir, read and readlink in the addon, from a read-only connection
+   * of its own, whenever no write transaction is open here (FileSystem.sharedReads; default on,
+   * AGENTFS_NATIVE_READS=0 turns it off). Every other request, and these while a write is
+   * uncommitted, are served in JavaScript.
+   */
+  nativeReads?: boolean;
   /** unexpected (non-errno) errors are reported here; they reach the caller as EIO */
   onError?: (error: unknown, op: number) => void;
 }
@@ -92,6 +100,7 @@ export class FuseServer {
   private readonly group: GroupCommitter;
   private stopWatching: (() => void) | undefined;
   private readonly stats = RequestStats.fromEnv();
+  private shared: SharedReads | undefined;
 
   private constructor(fs: FileSystem, mountpoint: string, options: FuseMountOptions) {
     this.native = loadBinding();
@@ -129,13 +138,45 @@ export class FuseServer {
     else if (o.allowRoot) mountOpts.push('allow_root');
     if (o.autoUnmount) mountOpts.push('auto_unmount');
     if (o.readOnly) mountOpts.push('ro');
-    this.handle = this.native.mount(
+    const shared = o.nativeReads === false || process.env.AGENTFS_NATIVE_READS === '0' ? undefined : this.state.fs.sharedReads?.();
+    const t = this.state.timeouts;
+    const reader = shared && {
+      path: shared.path,
+      chunkSize: shared.chunkSize,
+      sql: shared.sql,
+      atimes: shared.atimes,
+      uid: o.uid,
+      gid: o.gid,
+      entryTimeout: t.entry,
+      attrTimeout: t.attr,
+      negativeTimeout: t.negative,
+      listingMaxAge: this.state.listingMaxAgeS,
+    };
+    const handle = this.native.mount(
       this.mountpoint,
       ['-o', mountOpts.map(escapeOpt).join(',')],
-      { maxWrite: 1 << 20, maxReadahead: 1 << 20, writeback: o.writeback ?? false, readdirplus: o.readdirplus ?? true },
+      { maxWrite: 1 << 20, maxReadahead: 1 << 20, writeback: o.writeback ?? false, readdirplus: o.readdirplus ?? true, reader },
       (batch) => this.onBatch(batch),
     );
-    this.state.handle = this.handle;
+    this.handle = handle;
+    this.state.handle = handle;
+    if (shared && this.native.readerStats(handle).active) this.shareReads(shared, handle);
+  }
+
+  /** Hands the native reader what only this side knows: open write transactions, pending atimes. */
+  private shareReads(shared: SharedReads, handle: SessionHandle): void {
+    this.shared = shared;
+    shared.onWriting((writing) => {
+      if (!this.ended) this.native.setWriting(handle, writing);
+    });
+    shared.watchAtimes({
+      pending: (ino, t) => {
+        if (!this.ended) this.native.atimePending(handle, ino, t.sec, t.nsec);
+      },
+      stored: (ino, t) => {
+        if (!this.ended) this.native.atimeStored(handle, ino, t?.sec, t?.nsec);
+      },
+    });
   }
 
   private onBatch(batch: RawRequest[]): void {
@@ -147,6 +188,9 @@ export class FuseServer {
         this.info = { maxWrite, proto: `${protoMajor}.${protoMinor}`, writeback, readdirplus };
         if (this.options.changeCounter) this.stopWatching = watchChanges(this.options.changeCounter, () => this.state.invalidateAll());
         this.ready.resolve();
+      } else if (op === Op.ATIME) {
+        // a read the native side served moved this access time: stored with the next write
+        this.shared?.noteAtime(req.ino, { sec: req.sec, nsec: req.nsec });
       } else if (op === Op.EXIT) {
         this.group.commit();
         this.finish();
@@ -222,6 +266,7 @@ export class FuseServer {
     if (this.ended) return;
     this.ended = true;
     this.stopWatching?.();
+    if (this.stats && this.handle) this.stats.native(this.native.readerStats(this.handle));
     this.stats?.print(this.mountpoint);
     if (this.handle) this.native.destroy(this.handle);
     this.ready.reject(new Error(`the FUSE session on ${this.mountpoint} ended before it was ready`));

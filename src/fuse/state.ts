@@ -84,6 +84,7 @@ export class ServeState {
     for (const [parent, names] of this.known) for (const name of names) this.native.notifyInvalEntry(this.handle, parent, name);
     for (const ino of this.knownInodes) this.native.notifyInvalInode(this.handle, ino, 0, 0);
     this.native.notifyInvalInode(this.handle, 1, 0, 0);
+    this.native.invalidateServed(this.handle);
     this.known.clear();
     this.knownInodes.clear();
     this.knownCount = 0;

@@ -7,6 +7,7 @@ import { traceTarget, writeTrace } from '../trace.js';
 
 export class RequestStats {
   private readonly ops = new Map<number, { count: number; ms: number; bytes: number }>();
+  private nativeLine: string | undefined;
 
   /** A collector when AGENTFS_FUSE_STATS is set, else undefined (nothing is timed). */
   static fromEnv(): RequestStats | undefined {
@@ -21,12 +22,20 @@ export class RequestStats {
     this.ops.set(op, entry);
   }
 
+  /** What the native read path served (and left to JavaScript) in this session. */
+  native(r: { active: boolean; served: number; declined: number; error?: string }): void {
+    this.nativeLine = r.active
+      ? `fuse native reads: ${r.served} served, ${r.declined} left to JavaScript`
+      : `fuse native reads: off${r.error ? ` (${r.error})` : ''}`;
+  }
+
   /** To the trace (AGENTFS_FUSE_TRACE) when one is set, else to stderr. */
   print(mountpoint: string): void {
     const names = new Map(Object.entries(Op).map(([k, v]) => [v as number, k]));
     const lines = [...this.ops].map(
       ([op, e]) => `fuse ${names.get(op)}: ${e.count} requests, ${e.ms.toFixed(0)} ms${e.bytes ? `, ${(e.bytes / e.count / 1024).toFixed(0)} KiB avg` : ''}`,
     );
+    if (this.nativeLine) lines.push(this.nativeLine);
     if (traceTarget()) writeTrace([`mount ${mountpoint}:`, ...lines]);
     else for (const line of lines) console.error(line);
   }

@@ -67,6 +67,7 @@ export class Store {
   private readonly statements = new Map<string, Statement>();
   private readonly arrayStatements = new Map<string, Statement>();
   private readonly beginWriteHooks: Array<() => void> = [];
+  private readonly endWriteHooks: Array<() => void> = [];
   private readonly closeHooks: Array<() => void> = [];
   private readonly ensured = new Set<string>();
   private closed = false;
@@ -264,6 +265,7 @@ export class Store {
         throw e;
       } finally {
         this.depth--;
+        this.runEndWriteHooks();
       }
     }
     // Named by depth, so the same few prepared statements serve every savepoint: exec() of a
@@ -350,6 +352,18 @@ export class Store {
     this.beginWriteHooks.push(fn);
   }
 
+  /**
+   * fn runs when a top-level write transaction has ended (committed or rolled back): what it wrote
+   * is then visible to other connections, or gone.
+   */
+  onEndWrite(fn: () => void): void {
+    this.endWriteHooks.push(fn);
+  }
+
+  private runEndWriteHooks(): void {
+    for (const fn of this.endWriteHooks) fn();
+  }
+
   /** fn runs when close() starts, while the database is still open. */
   onClose(fn: () => void): void {
     this.closeHooks.push(fn);
@@ -369,6 +383,7 @@ export class Store {
       throw e;
     } finally {
       this.depth = 0;
+      this.runEndWriteHooks();
     }
   }
 

@@ -11,6 +11,7 @@ import {
 import type { FsContext } from './context.js';
 import { ensureFsExtras, purgeDeadOrphans, purgeHandedOrphans, registerHolder } from './lifecycle.js';
 import { LazyAtime } from './lazy-atime.js';
+import { sharedReads, type SharedReads } from './shared-reads.js';
 import type { MutationObserver } from './mutation.js';
 import { create, mkdir, mknod, symlink } from './ops/create.js';
 import { access } from './ops/access.js';
@@ -154,6 +155,9 @@ export class InodeFs implements FileSystem {
   }
   statfs(): StatFs {
     return statfs(this.ctx);
+  }
+  sharedReads(): SharedReads | undefined {
+    return sharedReads(this.ctx);
   }
   open(ino: number, flags: number): void {
     open(this.ctx, ino, flags);

@@ -13,9 +13,18 @@ import type { InodeRow } from './rows.js';
 const FLUSH_MS = 1000;
 const SQL_SET_ATIME = 'UPDATE fs_inode SET atime = ?, atime_nsec = ? WHERE ino = ?';
 
+/** Told of pending times, so that another reader of the database (the mount's native reads) shows them too. */
+export interface AtimeListener {
+  /** ino's access time is t, in memory only */
+  pending(ino: number, t: Timespec): void;
+  /** ino's pending time is stored now (t), or dropped (undefined: the inode is gone or its atime was set) */
+  stored(ino: number, t?: Timespec): void;
+}
+
 export class LazyAtime {
   private readonly pending = new Map<number, Timespec>();
   private timer: NodeJS.Timeout | undefined;
+  listener: AtimeListener | undefined;
 
   constructor(private readonly store: Store) {
     // every write transaction carries the pending times along
@@ -27,6 +36,7 @@ export class LazyAtime {
   note(ino: number, t: Timespec): void {
     if (this.store.readOnly) return; // a look from a read-only open leaves no trace (as noatime)
     this.pending.set(ino, t);
+    this.listener?.pending(ino, t);
     if (!this.timer) {
       this.timer = setTimeout(() => this.flush(), FLUSH_MS);
       this.timer.unref();
@@ -47,6 +57,7 @@ export class LazyAtime {
   /** Drops ino's pending time: its atime was just written, or the inode is gone (numbers are reused). */
   forget(ino: number): void {
     this.pending.delete(ino);
+    this.listener?.stored(ino);
   }
 
   /** Writes the pending times now, in a transaction of their own unless one is open. */
@@ -66,7 +77,11 @@ export class LazyAtime {
     if (this.pending.size === 0) return;
     try {
       const stmt = this.store.stmt(SQL_SET_ATIME);
-      for (const [ino, t] of this.pending) stmt.run(t.sec, t.nsec, ino);
+      for (const [ino, t] of this.pending) {
+        stmt.run(t.sec, t.nsec, ino);
+        // inside the write transaction: other readers wait for its commit, which stores it
+        this.listener?.stored(ino, t);
+      }
     } finally {
       this.pending.clear(); // written, or not writable: either way not retried
     }

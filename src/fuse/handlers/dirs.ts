@@ -48,6 +48,14 @@ export function readdirplus(s: ServeState, req: ReaddirplusRequest): Reply {
   return list(s, req, true);
 }
 
+function parentOf(s: ServeState, ino: number): number {
+  try {
+    return s.fs.lookup(ino, '..').ino;
+  } catch {
+    return ino;
+  }
+}
+
 function handleOf(s: ServeState, ino: number, fh: number): DirHandle {
   let h = s.dirs.get(fh);
   if (!h) {
@@ -73,7 +81,8 @@ function list(s: ServeState, { id, ino, fh, size, offset: off }: ReaddirRequest 
     names.push('.');
   }
   if (off < DOTS) {
-    const parent = s.parents.get(ino) ?? ino;
+    // a directory the native reader looked up is not in `parents`: ask the filesystem
+    const parent = s.parents.get(ino) ?? parentOf(s, ino);
     let a: Attr | undefined;
     if (plus) {
       try {

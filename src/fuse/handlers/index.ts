@@ -38,9 +38,14 @@ const TABLE: { readonly [K in keyof RequestOf]?: Handler<RequestOf[K]> } = {
 /** Request kind -> handler (a request of that kind is what the handler gets). */
 export const HANDLERS: ReadonlyMap<number, Handler> = new Map(Object.entries(TABLE).map(([op, h]) => [Number(op), h as Handler]));
 
-/** Requests that change the database (worth grouping into one transaction). */
+/**
+ * Requests that change the database (worth grouping into one transaction). Not RELEASE: most
+ * change nothing (a file that was only read), and an open group would send the native reads to
+ * JavaScript until it commits; the few that write (an orphan's purge, a journal burst's end) join
+ * an open group or make a transaction of their own.
+ */
 export const MUTATING: ReadonlySet<number> = new Set<number>([
-  Op.SETATTR, Op.MKNOD, Op.MKDIR, Op.SYMLINK, Op.LINK, Op.UNLINK, Op.RMDIR, Op.RENAME, Op.CREATE, Op.WRITE, Op.RELEASE, Op.FALLOCATE,
+  Op.SETATTR, Op.MKNOD, Op.MKDIR, Op.SYMLINK, Op.LINK, Op.UNLINK, Op.RMDIR, Op.RENAME, Op.CREATE, Op.WRITE, Op.FALLOCATE,
 ]);
 
 /** Requests that must run outside any open transaction (durability points). */

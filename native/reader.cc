@@ -1,0 +1,458 @@
+// See reader.h. Locking: this file links its own SQLite, while JavaScript's connections live in
+// libsql's copy in the same process. POSIX record locks belong to the process, so the two copies
+// would not see each other's locks (a checkpoint could then overwrite WAL frames this reader is
+// reading), and closing any descriptor of the file in one copy would drop the other's locks.
+// This copy therefore takes open-file-description locks (F_OFD_*) instead: they conflict with
+// the process's own POSIX locks and with other processes', and close() elsewhere leaves them be.
+#include "reader.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cmath>
+#include <cstdarg>
+#include <cstring>
+#include <ctime>
+
+namespace {
+
+const size_t NAME_MAX_BYTES = 255;
+const size_t MAX_KNOWN = 500000;
+
+// fcntl for this copy of SQLite: record locks become open-file-description locks.
+int ofd_fcntl(int fd, int cmd, ...) {
+  va_list ap;
+  va_start(ap, cmd);
+  void* arg = va_arg(ap, void*);
+  va_end(ap);
+  int ofd = cmd == F_SETLK ? F_OFD_SETLK : cmd == F_SETLKW ? F_OFD_SETLKW : cmd == F_GETLK ? F_OFD_GETLK : 0;
+  if (!ofd) return fcntl(fd, cmd, arg);
+  struct flock fl;
+  memcpy(&fl, arg, sizeof fl);
+  fl.l_pid = 0;  // required by the OFD commands
+  int res = fcntl(fd, ofd, &fl);
+  memcpy(arg, &fl, sizeof fl);
+  return res;
+}
+
+std::once_flag g_vfs_once;
+bool g_vfs_ok = false;
+
+void install_ofd_locks() {
+  std::call_once(g_vfs_once, [] {
+    sqlite3_vfs* vfs = sqlite3_vfs_find("unix");
+    g_vfs_ok = vfs && vfs->iVersion >= 3 && vfs->xSetSystemCall &&
+               vfs->xSetSystemCall(vfs, "fcntl", (sqlite3_syscall_ptr)ofd_fcntl) == SQLITE_OK;
+  });
+}
+
+// RFC 3629 UTF-8 (as fuse_session.cc checks incoming names), over len bytes with no NUL.
+bool utf8_valid(const unsigned char* s, size_t len) {
+  const unsigned char* end = s + len;
+  while (s < end) {
+    unsigned c = *s;
+    if (c == 0) return false;
+    if (c < 0x80) { s++; continue; }
+    int n;
+    unsigned lo = 0x80, hi = 0xBF;
+    if (c >= 0xC2 && c <= 0xDF) n = 1;
+    else if (c == 0xE0) { n = 2; lo = 0xA0; }
+    else if (c == 0xED) { n = 2; hi = 0x9F; }
+    else if (c >= 0xE1 && c <= 0xEF) n = 2;
+    else if (c == 0xF0) { n = 3; lo = 0x90; }
+    else if (c == 0xF4) { n = 3; hi = 0x8F; }
+    else if (c >= 0xF1 && c <= 0xF3) n = 3;
+    else return false;
+    s++;
+    if (s >= end || *s < lo || *s > hi) return false;
+    s++;
+    for (int i = 1; i < n; i++, s++) if (s >= end || *s < 0x80 || *s > 0xBF) return false;
+  }
+  return true;
+}
+
+Ts now_ts() {
+  timespec t;
+  clock_gettime(CLOCK_REALTIME, &t);
+  return Ts{t.tv_sec, t.tv_nsec};
+}
+
+bool before_or_at(const Ts& a, const Ts& b) { return a.sec < b.sec || (a.sec == b.sec && a.nsec <= b.nsec); }
+
+// Resets a statement after use, so it holds no read transaction open between requests.
+struct Use {
+  sqlite3_stmt* st;
+  explicit Use(sqlite3_stmt* s) : st(s) {}
+  ~Use() {
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+  }
+};
+
+// Inode columns, from column `at`: ino mode nlink uid gid size rdev atime atime_ns mtime mtime_ns ctime ctime_ns
+enum { C_INO, C_MODE, C_NLINK, C_UID, C_GID, C_SIZE, C_RDEV, C_ATIME, C_ATIME_NS, C_MTIME, C_MTIME_NS, C_CTIME, C_CTIME_NS };
+
+}  // namespace
+
+Reader* Reader::open(const ReaderConfig& cfg, std::string* err) {
+  install_ofd_locks();
+  if (!g_vfs_ok) {
+    *err = "the SQLite VFS does not allow open-file-description locks";
+    return nullptr;
+  }
+  if (cfg.chunk_size <= 0) {
+    *err = "invalid chunk size";
+    return nullptr;
+  }
+  Reader* r = new Reader(cfg);
+  int rc = sqlite3_open_v2(cfg.path.c_str(), &r->db_, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr);
+  if (rc != SQLITE_OK) {
+    *err = r->db_ ? sqlite3_errmsg(r->db_) : "cannot open the database";
+    delete r;
+    return nullptr;
+  }
+  // A read never waits long: busy (a WAL being recovered) hands the request to JavaScript.
+  sqlite3_busy_timeout(r->db_, 0);
+  // Through a memory map, as the JavaScript connection reads (a read(2) per page costs more).
+  sqlite3_exec(r->db_, "PRAGMA mmap_size = 17179869184", nullptr, nullptr, nullptr);
+  const ReaderSql& q = cfg.sql;
+  if (!r->prepare(&r->lookup_, q.lookup, err) || !r->prepare(&r->inode_, q.inode, err) ||
+      !r->prepare(&r->page_, q.page, err) || !r->prepare(&r->chunks_, q.chunks, err) ||
+      !r->prepare(&r->read_, q.read, err) || !r->prepare(&r->readlink_, q.readlink, err) ||
+      !r->prepare(&r->parent_, q.parent, err)) {
+    delete r;
+    return nullptr;
+  }
+  return r;
+}
+
+Reader::~Reader() {
+  for (sqlite3_stmt* st : {lookup_, inode_, page_, chunks_, read_, readlink_, parent_})
+    if (st) sqlite3_finalize(st);
+  if (db_) sqlite3_close(db_);
+}
+
+bool Reader::prepare(sqlite3_stmt** st, const std::string& sql, std::string* err) {
+  if (sqlite3_prepare_v3(db_, sql.c_str(), (int)sql.size(), SQLITE_PREPARE_PERSISTENT, st, nullptr) == SQLITE_OK) return true;
+  *err = std::string("cannot prepare a read statement: ") + sqlite3_errmsg(db_);
+  return false;
+}
+
+bool Reader::fail(sqlite3_stmt*) {
+  declined++;
+  return false;
+}
+
+bool Reader::pending_atime(uint64_t ino, Ts* t) {
+  if (atime_count_.load(std::memory_order_acquire) == 0) return false;
+  std::lock_guard<std::mutex> lock(atime_mu_);
+  auto it = atimes_.find(ino);
+  if (it == atimes_.end()) return false;
+  *t = it->second;
+  return true;
+}
+
+void Reader::atime_pending(uint64_t ino, Ts t) {
+  std::lock_guard<std::mutex> lock(atime_mu_);
+  atimes_[ino] = t;
+  atime_count_.store(atimes_.size(), std::memory_order_release);
+}
+
+void Reader::atime_stored(uint64_t ino, const Ts* t) {
+  std::lock_guard<std::mutex> lock(atime_mu_);
+  auto it = atimes_.find(ino);
+  if (it == atimes_.end()) return;
+  // a time noted here after JavaScript wrote an older one stays pending
+  if (t && (it->second.sec != t->sec || it->second.nsec != t->nsec)) return;
+  atimes_.erase(it);
+  atime_count_.store(atimes_.size(), std::memory_order_release);
+}
+
+// st_blocks as the core counts it (rows.ts storedBlocks): the chunks actually stored, kept per
+// inode while its size, mtime and ctime stay.
+int64_t Reader::stored_blocks(int64_t ino, int64_t size, const Ts& mtime, const Ts& ctime) {
+  auto it = blocks_.find((uint64_t)ino);
+  if (it != blocks_.end()) {
+    const Blocks& b = it->second;
+    if (b.size == size && b.mtime == mtime.sec && b.mtime_ns == mtime.nsec && b.ctime == ctime.sec && b.ctime_ns == ctime.nsec)
+      return b.blocks;
+  }
+  Use u(chunks_);
+  sqlite3_bind_int64(chunks_, 1, ino);
+  if (sqlite3_step(chunks_) != SQLITE_ROW) return -1;
+  int64_t n = sqlite3_column_int64(chunks_, 0);
+  bool has_max = sqlite3_column_type(chunks_, 1) != SQLITE_NULL;
+  int64_t max = sqlite3_column_int64(chunks_, 1);
+  int64_t cs = cfg_.chunk_size;
+  int64_t last = (size - 1) / cs;
+  bool has_last = has_max && max >= last;
+  int64_t bytes = (n - (has_last ? 1 : 0)) * cs + (has_last ? size - last * cs : 0);
+  int64_t blocks = (bytes + 511) / 512;
+  if (blocks_.size() >= 100000) blocks_.clear();
+  blocks_[(uint64_t)ino] = Blocks{size, mtime.sec, mtime.nsec, ctime.sec, ctime.nsec, blocks};
+  return blocks;
+}
+
+void Reader::fill_stat(sqlite3_stmt* st, int at, struct stat* out) {
+  memset(out, 0, sizeof *out);
+  int64_t ino = sqlite3_column_int64(st, at + C_INO);
+  int64_t mode = sqlite3_column_int64(st, at + C_MODE);
+  int64_t size = sqlite3_column_int64(st, at + C_SIZE);
+  out->st_ino = (ino_t)ino;
+  out->st_mode = (mode_t)mode;
+  out->st_nlink = (nlink_t)sqlite3_column_int64(st, at + C_NLINK);
+  out->st_uid = (uid_t)(cfg_.uid >= 0 ? cfg_.uid : sqlite3_column_int64(st, at + C_UID));
+  out->st_gid = (gid_t)(cfg_.gid >= 0 ? cfg_.gid : sqlite3_column_int64(st, at + C_GID));
+  out->st_size = (off_t)size;
+  out->st_rdev = (dev_t)sqlite3_column_int64(st, at + C_RDEV);
+  out->st_blksize = 4096;
+  Ts a{sqlite3_column_int64(st, at + C_ATIME), sqlite3_column_int64(st, at + C_ATIME_NS)};
+  Ts m{sqlite3_column_int64(st, at + C_MTIME), sqlite3_column_int64(st, at + C_MTIME_NS)};
+  Ts c{sqlite3_column_int64(st, at + C_CTIME), sqlite3_column_int64(st, at + C_CTIME_NS)};
+  pending_atime((uint64_t)ino, &a);
+  out->st_atim.tv_sec = a.sec;
+  out->st_atim.tv_nsec = a.nsec;
+  out->st_mtim.tv_sec = m.sec;
+  out->st_mtim.tv_nsec = m.nsec;
+  out->st_ctim.tv_sec = c.sec;
+  out->st_ctim.tv_nsec = c.nsec;
+  if (S_ISREG(mode) && size > 0) {
+    int64_t b = stored_blocks(ino, size, m, c);
+    out->st_blocks = b < 0 ? 0 : (blkcnt_t)b;
+  }
+}
+
+// relatime (read.ts touchAtime): atime moves when it is not after mtime and ctime, or a day old.
+void Reader::touch_atime(sqlite3_stmt* st, int at) {
+  if (!cfg_.atimes) return;
+  uint64_t ino = (uint64_t)sqlite3_column_int64(st, at + C_INO);
+  Ts a{sqlite3_column_int64(st, at + C_ATIME), sqlite3_column_int64(st, at + C_ATIME_NS)};
+  Ts m{sqlite3_column_int64(st, at + C_MTIME), sqlite3_column_int64(st, at + C_MTIME_NS)};
+  Ts c{sqlite3_column_int64(st, at + C_CTIME), sqlite3_column_int64(st, at + C_CTIME_NS)};
+  pending_atime(ino, &a);
+  Ts now = now_ts();
+  if (!(before_or_at(a, m) || before_or_at(a, c) || now.sec - a.sec > 86400)) return;
+  atime_pending(ino, now);
+  if (on_atime) on_atime(ino, now);
+}
+
+void Reader::remember(uint64_t parent, const char* name, uint64_t ino) {
+  std::lock_guard<std::mutex> lock(known_mu_);
+  if (known_list_.size() >= MAX_KNOWN) return;  // beyond this, the cache timeouts rule
+  std::string key = std::to_string(parent);
+  key += '/';
+  key += name;
+  if (known_names_.insert(key).second) known_list_.emplace_back(parent, name);
+  known_inodes_.insert(ino);
+}
+
+void Reader::take_known(std::vector<std::pair<uint64_t, std::string>>* names, std::vector<uint64_t>* inodes) {
+  std::lock_guard<std::mutex> lock(known_mu_);
+  names->swap(known_list_);
+  known_list_.clear();
+  known_names_.clear();
+  inodes->assign(known_inodes_.begin(), known_inodes_.end());
+  known_inodes_.clear();
+  listing_keys_.clear();  // listings are fetched again, as JavaScript does (state.ts invalidateAll)
+}
+
+// As handlers/dirs.ts opendir: the kernel keeps its cached listing while the directory's mtime,
+// ctime and link count are those it had when the listing was last fetched (every change through
+// the mount drops the kernel's cache itself; an outside change moves them).
+bool Reader::opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+  bool cache = cfg_.listing_max_age != 0;
+  if (cache && !std::isinf(cfg_.listing_max_age)) return fail(nullptr);
+  Use u(inode_);
+  sqlite3_bind_int64(inode_, 1, (sqlite3_int64)ino);
+  if (sqlite3_step(inode_) != SQLITE_ROW || !S_ISDIR(sqlite3_column_int64(inode_, C_MODE))) return fail(inode_);
+  bool keep = false;
+  if (cache) {
+    std::string key = std::to_string(sqlite3_column_int64(inode_, C_MTIME)) + '.' + std::to_string(sqlite3_column_int64(inode_, C_MTIME_NS)) +
+                      ':' + std::to_string(sqlite3_column_int64(inode_, C_CTIME)) + '.' + std::to_string(sqlite3_column_int64(inode_, C_CTIME_NS)) +
+                      ':' + std::to_string(sqlite3_column_int64(inode_, C_NLINK));
+    std::lock_guard<std::mutex> lock(known_mu_);
+    if (listing_keys_.size() >= 200000) listing_keys_.clear();
+    std::string& held = listing_keys_[(uint64_t)ino];
+    keep = held == key;
+    held = std::move(key);
+  }
+  fi->fh = NATIVE_FH | next_fh_++;
+  fi->cache_readdir = cache;
+  fi->keep_cache = keep;
+  served++;
+  fuse_reply_open(req, fi);
+  return true;
+}
+
+bool Reader::lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
+  size_t len = strlen(name);
+  if (len == 0 || len > NAME_MAX_BYTES || strcmp(name, ".") == 0 || strcmp(name, "..") == 0) return fail(nullptr);
+  Use u(lookup_);
+  sqlite3_bind_text(lookup_, 1, name, (int)len, SQLITE_STATIC);
+  sqlite3_bind_int64(lookup_, 2, (sqlite3_int64)parent);
+  if (sqlite3_step(lookup_) != SQLITE_ROW) return fail(lookup_);  // no such parent, or an error
+  if (sqlite3_column_type(lookup_, 0) == SQLITE_NULL || !S_ISDIR(sqlite3_column_int64(lookup_, 0))) return fail(lookup_);
+  fuse_entry_param e;
+  memset(&e, 0, sizeof e);
+  if (sqlite3_column_type(lookup_, 1) == SQLITE_NULL) {
+    served++;
+    if (cfg_.negative_timeout > 0) {
+      e.entry_timeout = cfg_.negative_timeout;
+      fuse_reply_entry(req, &e);
+    } else {
+      fuse_reply_err(req, ENOENT);
+    }
+    return true;
+  }
+  fill_stat(lookup_, 1, &e.attr);
+  e.ino = e.attr.st_ino;
+  e.entry_timeout = cfg_.entry_timeout;
+  e.attr_timeout = cfg_.attr_timeout;
+  remember(parent, name, e.ino);
+  served++;
+  fuse_reply_entry(req, &e);
+  return true;
+}
+
+bool Reader::getattr(fuse_req_t req, fuse_ino_t ino) {
+  Use u(inode_);
+  sqlite3_bind_int64(inode_, 1, (sqlite3_int64)ino);
+  if (sqlite3_step(inode_) != SQLITE_ROW) return fail(inode_);
+  struct stat st;
+  fill_stat(inode_, 0, &st);
+  served++;
+  fuse_reply_attr(req, &st, cfg_.attr_timeout);
+  return true;
+}
+
+bool Reader::readlink(fuse_req_t req, fuse_ino_t ino) {
+  Use u(readlink_);
+  sqlite3_bind_int64(readlink_, 1, (sqlite3_int64)ino);
+  if (sqlite3_step(readlink_) != SQLITE_ROW) return fail(readlink_);
+  const unsigned char* t = static_cast<const unsigned char*>(sqlite3_column_blob(readlink_, 0));
+  int n = sqlite3_column_bytes(readlink_, 0);
+  if (!t || !utf8_valid(t, (size_t)n)) return fail(readlink_);
+  std::string target(reinterpret_cast<const char*>(t), (size_t)n);
+  served++;
+  fuse_reply_readlink(req, target.c_str());
+  return true;
+}
+
+bool Reader::read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off) {
+  if (off < 0) return fail(nullptr);
+  Use u(inode_);
+  sqlite3_bind_int64(inode_, 1, (sqlite3_int64)ino);
+  if (sqlite3_step(inode_) != SQLITE_ROW || !S_ISREG(sqlite3_column_int64(inode_, C_MODE))) return fail(inode_);
+  int64_t fsize = sqlite3_column_int64(inode_, C_SIZE);
+  int64_t end = fsize < off + (int64_t)size ? fsize : off + (int64_t)size;
+  if (end <= off) {
+    touch_atime(inode_, 0);
+    served++;
+    fuse_reply_buf(req, nullptr, 0);
+    return true;
+  }
+  // the inode row and the chunks come from one read transaction: inode_ stays stepped meanwhile
+  std::vector<char> out((size_t)(end - off), 0);
+  int64_t cs = cfg_.chunk_size;
+  {
+    Use c(read_);
+    sqlite3_bind_int64(read_, 1, (sqlite3_int64)ino);
+    sqlite3_bind_int64(read_, 2, off / cs);
+    sqlite3_bind_int64(read_, 3, (end - 1) / cs);
+    int rc;
+    while ((rc = sqlite3_step(read_)) == SQLITE_ROW) {
+      int64_t start = sqlite3_column_int64(read_, 0) * cs;
+      const char* data = static_cast<const char*>(sqlite3_column_blob(read_, 1));
+      int64_t len = sqlite3_column_bytes(read_, 1);
+      int64_t from = (off > start ? off : start) - start;
+      int64_t to = (end < start + len ? end : start + len) - start;
+      if (data && to > from) memcpy(out.data() + (start + from - off), data + from, (size_t)(to - from));
+    }
+    if (rc != SQLITE_DONE) return fail(read_);
+  }
+  touch_atime(inode_, 0);
+  served++;
+  fuse_reply_buf(req, out.data(), out.size());
+  return true;
+}
+
+// Kernel offsets as JavaScript gives them (handlers/dirs.ts): 1 after '.', 2 after '..', and
+// dentry id + 2 after an entry, so a listing can continue on either side.
+bool Reader::readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, bool plus) {
+  if (off < 0) return fail(nullptr);
+  std::vector<char> buf(size);
+  size_t used = 0;
+  {
+    Use u(inode_);
+    sqlite3_bind_int64(inode_, 1, (sqlite3_int64)ino);
+    if (sqlite3_step(inode_) != SQLITE_ROW || !S_ISDIR(sqlite3_column_int64(inode_, C_MODE))) return fail(inode_);
+    fuse_entry_param e;
+    memset(&e, 0, sizeof e);
+    if (off < 1) {
+      fill_stat(inode_, 0, &e.attr);
+      e.ino = ino;
+      size_t need = plus ? fuse_add_direntry_plus(req, buf.data() + used, size - used, ".", &e, 1)
+                         : fuse_add_direntry(req, buf.data() + used, size - used, ".", &e.attr, 1);
+      if (need > size - used) return fail(nullptr);
+      used += need;
+    }
+    if (off < 2) {
+      // the kernel ignores the attributes of '.' and '..' in a readdirplus: only the number counts
+      uint64_t parent = ino;
+      {
+        Use p(parent_);
+        sqlite3_bind_int64(parent_, 1, (sqlite3_int64)ino);
+        if (sqlite3_step(parent_) == SQLITE_ROW) parent = (uint64_t)sqlite3_column_int64(parent_, 0);
+      }
+      memset(&e, 0, sizeof e);
+      e.ino = parent;
+      e.attr.st_ino = parent;
+      e.attr.st_mode = S_IFDIR;
+      size_t need = plus ? fuse_add_direntry_plus(req, buf.data() + used, size - used, "..", &e, 2)
+                         : fuse_add_direntry(req, buf.data() + used, size - used, "..", &e.attr, 2);
+      if (need <= size - used) used += need;
+    }
+  }
+  std::vector<std::pair<uint64_t, std::string>> sent;  // remembered once the reply is built
+  {
+    Use u(page_);
+    sqlite3_bind_int64(page_, 1, (sqlite3_int64)ino);
+    sqlite3_bind_int64(page_, 2, off > 2 ? (sqlite3_int64)(off - 2) : 0);
+    sqlite3_bind_int64(page_, 3, (sqlite3_int64)(size / 24 + 2));
+    int rc;
+    while ((rc = sqlite3_step(page_)) == SQLITE_ROW) {
+      int64_t id = sqlite3_column_int64(page_, 0);
+      const unsigned char* nm = static_cast<const unsigned char*>(sqlite3_column_blob(page_, 1));
+      int nlen = sqlite3_column_bytes(page_, 1);
+      // a name no mount could have written: JavaScript says why (EILSEQ)
+      if (!nm || nlen == 0 || (size_t)nlen > NAME_MAX_BYTES || !utf8_valid(nm, (size_t)nlen)) return fail(page_);
+      std::string name(reinterpret_cast<const char*>(nm), (size_t)nlen);
+      size_t need;
+      if (plus) {
+        fuse_entry_param e;
+        memset(&e, 0, sizeof e);
+        fill_stat(page_, 2, &e.attr);
+        e.ino = e.attr.st_ino;
+        e.entry_timeout = cfg_.entry_timeout;
+        e.attr_timeout = cfg_.attr_timeout;
+        need = fuse_add_direntry_plus(req, buf.data() + used, size - used, name.c_str(), &e, id + 2);
+        if (need > size - used) break;
+        sent.emplace_back(e.ino, std::move(name));
+      } else {
+        struct stat st;
+        memset(&st, 0, sizeof st);
+        st.st_ino = (ino_t)sqlite3_column_int64(page_, 2 + C_INO);
+        st.st_mode = (mode_t)sqlite3_column_int64(page_, 2 + C_MODE);
+        need = fuse_add_direntry(req, buf.data() + used, size - used, name.c_str(), &st, id + 2);
+        if (need > size - used) break;
+      }
+      used += need;
+    }
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return fail(page_);
+  }
+  for (auto& s : sent) remember(ino, s.second.c_str(), s.first);
+  served++;
+  fuse_reply_buf(req, buf.data(), used);
+  return true;
+}

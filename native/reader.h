@@ -1,0 +1,114 @@
+// The native read path: lookup, getattr, readdir(plus), read and readlink answered on the FUSE
+// loop thread from a read-only SQLite connection of the addon's own, without a trip into
+// JavaScript. Every method either answers the request and returns true, or sends nothing and
+// returns false: the request then goes to JavaScript as before. JavaScript keeps every mutation
+// and every case out of the ordinary (errors other than a missing name, odd names, '.'/'..').
+//
+// The statements come from JavaScript (src/core/fs/shared-reads.ts): the core owns the SQL and
+// this file only runs it, with the column orders documented there.
+#pragma once
+
+#include <fuse_lowlevel.h>
+#include <sqlite3.h>
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <utility>
+#include <vector>
+
+struct ReaderSql {
+  std::string lookup;    // (name, parent) -> parent mode, inode columns (NULLs when no such name)
+  std::string inode;     // (ino) -> inode columns
+  std::string page;      // (dir, after id, limit) -> id, name, inode columns
+  std::string chunks;    // (ino) -> COUNT(*), MAX(chunk_index)
+  std::string read;      // (ino, first, last) -> chunk_index, data
+  std::string readlink;  // (ino) -> target
+  std::string parent;    // (ino) -> parent_ino
+};
+
+struct ReaderConfig {
+  std::string path;
+  int64_t chunk_size = 4096;
+  ReaderSql sql;
+  int64_t uid = -1, gid = -1;  // reported owner instead of the stored one (-1: stored)
+  double entry_timeout = 1, attr_timeout = 1, negative_timeout = 0;
+  bool atimes = true;  // reads move access times (false: the database is read-only here)
+  // how long the kernel may keep a directory listing (FOPEN_CACHE_DIR): 0 never, infinity while
+  // the directory is unchanged; other values (an overlay's) leave opendir to JavaScript
+  double listing_max_age = 0;
+};
+
+// Directory handles opened here carry this bit, so their release needs no trip to JavaScript
+// (whose own handles count up from 1).
+const uint64_t NATIVE_FH = 1ull << 62;
+
+struct Ts {
+  int64_t sec = 0, nsec = 0;
+};
+
+class Reader {
+ public:
+  // Opens the connection and prepares the statements; nullptr (and why, in err) when it cannot.
+  static Reader* open(const ReaderConfig& cfg, std::string* err);
+  ~Reader();
+
+  // On the loop thread only.
+  bool lookup(fuse_req_t req, fuse_ino_t parent, const char* name);
+  bool getattr(fuse_req_t req, fuse_ino_t ino);
+  bool readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, bool plus);
+  bool read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off);
+  bool readlink(fuse_req_t req, fuse_ino_t ino);
+  bool opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi);
+
+  // A read served here moved ino's access time to t: JavaScript stores it (set by the session).
+  std::function<void(uint64_t ino, Ts t)> on_atime;
+
+  // From the JS thread: an access time JavaScript holds in memory and has not stored yet, so
+  // that attributes served here show it too.
+  void atime_pending(uint64_t ino, Ts t);
+  // From the JS thread: these times (or a later explicit one) are stored now; forget them.
+  void atime_stored(uint64_t ino, const Ts* t);
+
+  // From the JS thread: the names and inodes handed to the kernel since the last call (moved out),
+  // so that an outside change can drop them from the kernel's caches.
+  void take_known(std::vector<std::pair<uint64_t, std::string>>* names, std::vector<uint64_t>* inodes);
+
+  // Counters (requests served here), for AGENTFS_FUSE_TRACE.
+  std::atomic<uint64_t> served{0}, declined{0};
+
+ private:
+  explicit Reader(const ReaderConfig& cfg) : cfg_(cfg) {}
+  struct Blocks {
+    int64_t size, mtime, mtime_ns, ctime, ctime_ns, blocks;
+  };
+  bool prepare(sqlite3_stmt** st, const std::string& sql, std::string* err);
+  void fill_stat(sqlite3_stmt* st, int at, struct stat* out);
+  int64_t stored_blocks(int64_t ino, int64_t size, const Ts& mtime, const Ts& ctime);
+  bool pending_atime(uint64_t ino, Ts* t);
+  void touch_atime(sqlite3_stmt* st, int at);
+  void remember(uint64_t parent, const char* name, uint64_t ino);
+  bool fail(sqlite3_stmt* st);
+
+  ReaderConfig cfg_;
+  sqlite3* db_ = nullptr;
+  sqlite3_stmt *lookup_ = nullptr, *inode_ = nullptr, *page_ = nullptr, *chunks_ = nullptr, *read_ = nullptr,
+               *readlink_ = nullptr, *parent_ = nullptr;
+  std::unordered_map<uint64_t, Blocks> blocks_;  // loop thread only
+
+  std::mutex atime_mu_;
+  std::atomic<size_t> atime_count_{0};
+  std::unordered_map<uint64_t, Ts> atimes_;
+
+  std::mutex known_mu_;
+  std::unordered_set<std::string> known_names_;  // "parent/name"
+  std::vector<std::pair<uint64_t, std::string>> known_list_;
+  std::unordered_set<uint64_t> known_inodes_;
+  // directory -> its mtime, ctime and nlink when the kernel last got its listing from here
+  std::unordered_map<uint64_t, std::string> listing_keys_;
+  uint64_t next_fh_ = 1;
+};

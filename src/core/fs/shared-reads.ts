@@ -1,0 +1,92 @@
+/**
+ * What another reader of the same database file needs to answer read-only requests exactly as
+ * this filesystem would: the FUSE mount's native read path (native/reader.cc) serves lookup,
+ * getattr, readdir, read and readlink from a connection of its own, on its own thread, with the
+ * statements below. The core keeps the SQL; the reader only runs it, by column position.
+ *
+ * Two things live only in this process's memory, and are handed over here:
+ * - uncommitted writes: while a write transaction is open here (onWriting(true)), the other
+ *   reader cannot see them and must leave every request to this filesystem;
+ * - access times moved by reads and not stored yet (LazyAtime): the other reader is told of
+ *   them (pending/stored) and tells us of those its reads move (noteAtime).
+ */
+import type { Timespec } from '../types.js';
+import type { FsContext } from './context.js';
+import type { AtimeListener } from './lazy-atime.js';
+import { SQL } from './rows.js';
+
+/** The inode columns every statement returns where it returns an inode (rows.ts COLS). */
+const INODE = 'ino, mode, nlink, uid, gid, size, rdev, atime, atime_nsec, mtime, mtime_nsec, ctime, ctime_nsec';
+const I_INODE = INODE.split(', ').map((c) => `i.${c}`).join(', ');
+
+export interface SharedReadSql {
+  /** (name, parent) -> parent's mode, then the entry's inode columns (NULL when no such name); no row: no parent */
+  lookup: string;
+  /** (ino) -> inode columns */
+  inode: string;
+  /** (dir, after dentry id, limit) -> dentry id, name (as a blob), inode columns; by id */
+  page: string;
+  /** (ino) -> number of chunks stored, highest chunk index */
+  chunks: string;
+  /** (ino, first index, last index) -> chunk_index, data; by index */
+  read: string;
+  /** (ino) -> symlink target (as a blob) */
+  readlink: string;
+  /** (dir) -> the directory holding it */
+  parent: string;
+}
+
+export const SHARED_READ_SQL: SharedReadSql = {
+  lookup: SQL.lookupAttr,
+  inode: SQL.inode,
+  page: `SELECT d.id, CAST(d.name AS BLOB), ${I_INODE} FROM fs_dentry d JOIN fs_inode i ON i.ino = d.ino
+    WHERE d.parent_ino = ? AND d.id > ? ORDER BY d.id LIMIT ?`,
+  chunks: 'SELECT COUNT(*), MAX(chunk_index) FROM fs_data WHERE ino = ?',
+  read: 'SELECT chunk_index, data FROM fs_data WHERE ino = ? AND chunk_index >= ? AND chunk_index <= ? ORDER BY chunk_index',
+  readlink: 'SELECT CAST(target AS BLOB) FROM fs_symlink WHERE ino = ?',
+  parent: 'SELECT parent_ino FROM fs_dentry WHERE ino = ? ORDER BY id LIMIT 1',
+};
+
+export interface SharedReads {
+  /** the database file */
+  readonly path: string;
+  readonly chunkSize: number;
+  readonly sql: SharedReadSql;
+  /** reads move access times (false: the database is open read-only here, as noatime) */
+  readonly atimes: boolean;
+  /** fn(true) when a write transaction opens here, fn(false) when it ended */
+  onWriting(fn: (writing: boolean) => void): void;
+  /** tells the other reader of access times held in memory here, and of their storing */
+  watchAtimes(listener: AtimeListener): void;
+  /** a read served by the other reader moved ino's access time to t: stored with the next write */
+  noteAtime(ino: number, t: Timespec): void;
+}
+
+/** The shared reads of an InodeFs on ctx (undefined when its database is not a file). */
+export function sharedReads(ctx: FsContext): SharedReads | undefined {
+  const store = ctx.store;
+  if (store.path === ':memory:' || store.path === '' || store.onDisk !== undefined) return undefined;
+  return {
+    path: store.path,
+    chunkSize: ctx.chunkSize,
+    sql: SHARED_READ_SQL,
+    atimes: !store.readOnly,
+    onWriting(fn) {
+      store.onBeginWrite(() => fn(true));
+      store.onEndWrite(() => fn(false));
+    },
+    watchAtimes(listener) {
+      ctx.atime.listener = listener;
+    },
+    noteAtime(ino, t) {
+      const listener = ctx.atime.listener;
+      // the other reader holds this time already
+      ctx.atime.listener = undefined;
+      try {
+        ctx.atime.note(ino, t);
+      } finally {
+        ctx.atime.listener = listener;
+      }
+    },
+  };
+}
