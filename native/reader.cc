@@ -237,14 +237,29 @@ void Reader::touch_atime(sqlite3_stmt* st, int at) {
   if (on_atime) on_atime(ino, now);
 }
 
+// A 64-bit hash of parent/name: the set of names handed out is checked by it (a collision, about
+// one in 2^64 per pair, would only leave one name to its cache timeout).
+static uint64_t name_key(uint64_t parent, const char* name) {
+  uint64_t h = 1469598103934665603ull ^ (parent * 0x9E3779B97F4A7C15ull);
+  for (const unsigned char* p = reinterpret_cast<const unsigned char*>(name); *p; p++) h = (h ^ *p) * 1099511628211ull;
+  return h;
+}
+
+void Reader::remember_locked(uint64_t parent, const char* name, uint64_t ino) {
+  if (known_list_.size() >= MAX_KNOWN) return;  // beyond this, the cache timeouts rule
+  if (known_names_.insert(name_key(parent, name)).second) known_list_.emplace_back(parent, name);
+  known_inodes_.insert(ino);
+}
+
 void Reader::remember(uint64_t parent, const char* name, uint64_t ino) {
   std::lock_guard<std::mutex> lock(known_mu_);
-  if (known_list_.size() >= MAX_KNOWN) return;  // beyond this, the cache timeouts rule
-  std::string key = std::to_string(parent);
-  key += '/';
-  key += name;
-  if (known_names_.insert(key).second) known_list_.emplace_back(parent, name);
-  known_inodes_.insert(ino);
+  remember_locked(parent, name, ino);
+}
+
+void Reader::remember_all(uint64_t parent, const std::vector<std::pair<uint64_t, std::string>>& entries) {
+  if (entries.empty()) return;
+  std::lock_guard<std::mutex> lock(known_mu_);
+  for (const auto& e : entries) remember_locked(parent, e.second.c_str(), e.first);
 }
 
 void Reader::take_known(std::vector<std::pair<uint64_t, std::string>>* names, std::vector<uint64_t>* inodes) {
@@ -383,8 +398,10 @@ bool Reader::readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, boo
   if (off < 0) return fail(nullptr);
   std::vector<char> buf(size);
   size_t used = 0;
+  // inode_ stays stepped until the reply is built: the whole request is one read transaction
+  // (each one costs lock calls on the WAL index), and its parts agree with each other
+  Use dir(inode_);
   {
-    Use u(inode_);
     sqlite3_bind_int64(inode_, 1, (sqlite3_int64)ino);
     if (sqlite3_step(inode_) != SQLITE_ROW || !S_ISDIR(sqlite3_column_int64(inode_, C_MODE))) return fail(inode_);
     fuse_entry_param e;
@@ -414,7 +431,7 @@ bool Reader::readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, boo
       if (need <= size - used) used += need;
     }
   }
-  std::vector<std::pair<uint64_t, std::string>> sent;  // remembered once the reply is built
+  std::vector<std::pair<uint64_t, std::string>> sent;  // remembered together once the reply is built
   {
     Use u(page_);
     sqlite3_bind_int64(page_, 1, (sqlite3_int64)ino);
@@ -451,7 +468,7 @@ bool Reader::readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, boo
     }
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) return fail(page_);
   }
-  for (auto& s : sent) remember(ino, s.second.c_str(), s.first);
+  remember_all(ino, sent);
   served++;
   fuse_reply_buf(req, buf.data(), used);
   return true;

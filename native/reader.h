@@ -92,6 +92,8 @@ class Reader {
   bool pending_atime(uint64_t ino, Ts* t);
   void touch_atime(sqlite3_stmt* st, int at);
   void remember(uint64_t parent, const char* name, uint64_t ino);
+  void remember_all(uint64_t parent, const std::vector<std::pair<uint64_t, std::string>>& entries);
+  void remember_locked(uint64_t parent, const char* name, uint64_t ino);
   bool fail(sqlite3_stmt* st);
 
   ReaderConfig cfg_;
@@ -105,7 +107,7 @@ class Reader {
   std::unordered_map<uint64_t, Ts> atimes_;
 
   std::mutex known_mu_;
-  std::unordered_set<std::string> known_names_;  // "parent/name"
+  std::unordered_set<uint64_t> known_names_;  // name_key(parent, name)
   std::vector<std::pair<uint64_t, std::string>> known_list_;
   std::unordered_set<uint64_t> known_inodes_;
   // directory -> its mtime, ctime and nlink when the kernel last got its listing from here
