@@ -112,10 +112,20 @@ Reader* Reader::open(const ReaderConfig& cfg, std::string* err) {
     delete r;
     return nullptr;
   }
-  // A read never waits long: busy (a WAL being recovered) hands the request to JavaScript.
-  sqlite3_busy_timeout(r->db_, 0);
+  sqlite3_busy_timeout(r->db_, 5000);  // the probe below may meet a writer's WAL recovery
   // Through a memory map, as the JavaScript connection reads (a read(2) per page costs more).
   sqlite3_exec(r->db_, "PRAGMA mmap_size = 17179869184", nullptr, nullptr, nullptr);
+  // A first read here finds out now whether this file can be read so at all (a filesystem without
+  // open-file-description locks, a damaged file): then JavaScript serves everything.
+  char* msg = nullptr;
+  if (sqlite3_exec(r->db_, "SELECT 1 FROM fs_inode LIMIT 1", nullptr, nullptr, &msg) != SQLITE_OK) {
+    *err = std::string("cannot read the database natively: ") + (msg ? msg : sqlite3_errmsg(r->db_));
+    sqlite3_free(msg);
+    delete r;
+    return nullptr;
+  }
+  // A read never waits: busy (a WAL being recovered) hands the request to JavaScript.
+  sqlite3_busy_timeout(r->db_, 0);
   const ReaderSql& q = cfg.sql;
   if (!r->prepare(&r->lookup_, q.lookup, err) || !r->prepare(&r->inode_, q.inode, err) ||
       !r->prepare(&r->page_, q.page, err) || !r->prepare(&r->chunks_, q.chunks, err) ||
