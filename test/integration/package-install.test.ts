@@ -74,6 +74,8 @@ describe('the packed tarball', () => {
       'native/prebuilds/linux-x64/agentfs-tether',
       'native/prebuilds/linux-x64/node.glibc.node',
       'native/ptrace/supervisor.c',
+      'native/reader.cc',
+      'native/reader.h',
       'native/requests.h',
       'native/sandbox/launcher.c',
       'native/tether/tether.c',
