@@ -246,7 +246,9 @@ void ll_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char* n
 }
 
 void ll_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
-  enqueue(sess(req), pack_open(req, ino, fi->flags));
+  Session* s = sess(req);
+  if (Reader* r = native_reads(s)) if (r->open(req, ino, fi)) return;
+  enqueue(s, pack_open(req, ino, fi->flags));
 }
 
 void ll_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) {
@@ -262,6 +264,11 @@ void ll_write(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t size, off_
 void ll_flush(fuse_req_t req, fuse_ino_t, fuse_file_info*) { fuse_reply_err(req, 0); }
 
 void ll_release(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+  if (fi && (fi->fh & NATIVE_FH)) {  // opened by the native reader: JavaScript counts the release
+    enqueue(sess(req), pack_released(nullptr, ino));
+    fuse_reply_err(req, 0);
+    return;
+  }
   enqueue(sess(req), pack_release(req, ino, fh_of(fi), fi->flags));
 }
 
@@ -596,8 +603,12 @@ void open_reader(napi_env env, napi_value o, Session* s) {
   c.negative_timeout = get_num(env, named(env, o, "negativeTimeout"), 0);
   c.atimes = get_bool(env, named(env, o, "atimes"));
   c.listing_max_age = get_num(env, named(env, o, "listingMaxAge"), 0);
+  c.keep_cache = get_bool(env, named(env, o, "keepCache"));
   s->reader = Reader::open(c, &s->reader_error);
-  if (s->reader) s->reader->on_atime = [s](uint64_t ino, Ts t) { enqueue(s, pack_atime(nullptr, ino, t.sec, t.nsec)); };
+  if (s->reader) {
+    s->reader->on_atime = [s](uint64_t ino, Ts t) { enqueue(s, pack_atime(nullptr, ino, t.sec, t.nsec)); };
+    s->reader->on_open = [s](uint64_t ino, int flags) { enqueue(s, pack_opened(nullptr, ino, flags)); };
+  }
 }
 
 // mount(mountpoint, fuseArgs: string[], options: {maxWrite, maxReadahead, writeback, readdirplus, reader?}, onBatch)
@@ -995,6 +1006,27 @@ napi_value InvalidateServed(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// drain(handle): the requests queued so far, as the batch callback would get them (JavaScript
+// runs them before it acts on an outside change, so that opens counted here are known by then).
+napi_value Drain(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!get_args(env, info, 1, argv)) return nullptr;
+  Session* s = get_session(env, argv[0]);
+  if (!s) return nullptr;
+  std::vector<Req*> batch;
+  {
+    std::lock_guard<std::mutex> lock(s->mu);
+    batch.swap(s->queue);
+  }
+  napi_value arr;
+  napi_create_array_with_length(env, batch.size(), &arr);
+  for (size_t i = 0; i < batch.size(); i++) {
+    napi_set_element(env, arr, (uint32_t)i, req_to_js(env, batch[i]));
+    delete batch[i];
+  }
+  return arr;
+}
+
 // readerStats(handle): {active, served, declined, error}
 napi_value ReaderStats(napi_env env, napi_callback_info info) {
   napi_value argv[1];
@@ -1035,6 +1067,7 @@ napi_value Init(napi_env env, napi_value exports) {
     {"atimeStored", nullptr, AtimeStored, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"invalidateServed", nullptr, InvalidateServed, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"readerStats", nullptr, ReaderStats, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"drain", nullptr, Drain, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

@@ -402,6 +402,24 @@ bool Reader::read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off) {
   return true;
 }
 
+// Read-only opens of regular files (handlers/files.ts open without O_TRUNC, O_APPEND or write
+// access): the counting JavaScript does for an open happens through on_open.
+bool Reader::open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+  if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & (O_TRUNC | O_APPEND | O_CREAT))) return fail(nullptr);
+  if (!on_open) return fail(nullptr);
+  {
+    Use u(inode_);
+    sqlite3_bind_int64(inode_, 1, (sqlite3_int64)ino);
+    if (sqlite3_step(inode_) != SQLITE_ROW || !S_ISREG(sqlite3_column_int64(inode_, C_MODE))) return fail(inode_);
+  }
+  fi->fh = NATIVE_FH | next_fh_++;
+  fi->keep_cache = cfg_.keep_cache;
+  on_open(ino, fi->flags);
+  served++;
+  fuse_reply_open(req, fi);
+  return true;
+}
+
 // Kernel offsets as JavaScript gives them (handlers/dirs.ts): 1 after '.', 2 after '..', and
 // dentry id + 2 after an entry, so a listing can continue on either side.
 bool Reader::readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, bool plus) {

@@ -41,10 +41,12 @@ struct ReaderConfig {
   // how long the kernel may keep a directory listing (FOPEN_CACHE_DIR): 0 never, infinity while
   // the directory is unchanged; other values (an overlay's) leave opendir to JavaScript
   double listing_max_age = 0;
+  // outside changes drop the kernel's pages (the change watcher): opens may keep them
+  bool keep_cache = false;
 };
 
-// Directory handles opened here carry this bit, so their release needs no trip to JavaScript
-// (whose own handles count up from 1).
+// Handles opened here carry this bit (JavaScript's own count up from 1): a directory's release
+// needs no trip to JavaScript, a file's only an event.
 const uint64_t NATIVE_FH = 1ull << 62;
 
 struct Ts {
@@ -64,9 +66,13 @@ class Reader {
   bool read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off);
   bool readlink(fuse_req_t req, fuse_ino_t ino);
   bool opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi);
+  bool open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi);
 
   // A read served here moved ino's access time to t: JavaScript stores it (set by the session).
   std::function<void(uint64_t ino, Ts t)> on_atime;
+  // A file was opened here: JavaScript counts it (open-but-unlinked files, the journal). Queued
+  // before the reply, so it reaches JavaScript before anything the opener does next.
+  std::function<void(uint64_t ino, int flags)> on_open;
 
   // From the JS thread: an access time JavaScript holds in memory and has not stored yet, so
   // that attributes served here show it too.

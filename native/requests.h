@@ -39,6 +39,8 @@ enum Op {
   OP_CREATE = 25,
   OP_FALLOCATE = 26,
   OP_ATIME = 27,
+  OP_OPENED = 28,
+  OP_RELEASED = 29,
 };
 
 // The most arguments of one kind a request has (numbers and bools share nums).
@@ -84,6 +86,8 @@ const char* const REQ_LAYOUT[] = {
   "nsnn",          // CREATE
   "nnnnn",         // FALLOCATE
   "nnn",           // ATIME
+  "nn",            // OPENED
+  "n",             // RELEASED
 };
 
 // A request of kind op from the caller of req (nullptr: none); defined in fuse_session.cc.
@@ -321,5 +325,20 @@ inline Req* pack_atime(fuse_req_t req, uint64_t ino, int64_t sec, int64_t nsec) 
   r->nums[0] = (double)ino;
   r->nums[1] = (double)sec;
   r->nums[2] = (double)nsec;
+  return r;
+}
+
+// The native reader opened a file read-only (no kernel request: id is -1); JavaScript counts the open.
+inline Req* pack_opened(fuse_req_t req, uint64_t ino, int flags) {
+  Req* r = new_req(req, OP_OPENED);
+  r->nums[0] = (double)ino;
+  r->nums[1] = (double)flags;
+  return r;
+}
+
+// A handle the native reader opened was closed (no kernel request: id is -1); JavaScript counts the release.
+inline Req* pack_released(fuse_req_t req, uint64_t ino) {
+  Req* r = new_req(req, OP_RELEASED);
+  r->nums[0] = (double)ino;
   return r;
 }

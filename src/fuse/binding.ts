@@ -52,6 +52,8 @@ export interface ReaderConfig {
   negativeTimeout: number;
   /** seconds the kernel may keep a listing (0 never, Infinity while unchanged; others: opendir stays in JavaScript) */
   listingMaxAge: number;
+  /** read-only opens keep the kernel's pages (outside changes drop them) */
+  keepCache: boolean;
 }
 
 export type SessionHandle = { readonly __session: unique symbol };
@@ -87,6 +89,8 @@ export interface NativeBinding {
   /** drops from the kernel's caches what the native reader handed out */
   invalidateServed(handle: SessionHandle): void;
   readerStats(handle: SessionHandle): { active: boolean; served: number; declined: number; error?: string };
+  /** the requests queued and not yet handed to the batch callback */
+  drain(handle: SessionHandle): RawRequest[];
 }
 
 let cached: NativeBinding | undefined;

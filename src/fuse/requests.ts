@@ -35,6 +35,8 @@ export const Op = {
   CREATE: 25,
   FALLOCATE: 26,
   ATIME: 27,
+  OPENED: 28,
+  RELEASED: 29,
 } as const;
 
 export type OpCode = (typeof Op)[keyof typeof Op];
@@ -297,6 +299,20 @@ export interface AtimeRequest extends RequestHeader {
   readonly nsec: number;
 }
 
+/** The native reader opened a file read-only (no kernel request: id is -1); JavaScript counts the open. */
+export interface OpenedRequest extends RequestHeader {
+  readonly op: typeof Op.OPENED;
+  readonly ino: number;
+  /** open(2) flags */
+  readonly flags: number;
+}
+
+/** A handle the native reader opened was closed (no kernel request: id is -1); JavaScript counts the release. */
+export interface ReleasedRequest extends RequestHeader {
+  readonly op: typeof Op.RELEASED;
+  readonly ino: number;
+}
+
 /** Any request. */
 export type FuseRequest =
   | InitRequest
@@ -326,7 +342,9 @@ export type FuseRequest =
   | AccessRequest
   | CreateRequest
   | FallocateRequest
-  | AtimeRequest;
+  | AtimeRequest
+  | OpenedRequest
+  | ReleasedRequest;
 
 /** Request kind -> its request. */
 export type RequestOf = { [R in FuseRequest as R['op']]: R };
@@ -649,6 +667,25 @@ export function decodeRequest(a: RawRequest): FuseRequest {
         ino: a[5] as number,
         sec: a[6] as number,
         nsec: a[7] as number,
+      };
+    case Op.OPENED:
+      return {
+        op: Op.OPENED,
+        id: a[1] as number,
+        uid: a[2] as number,
+        gid: a[3] as number,
+        pid: a[4] as number,
+        ino: a[5] as number,
+        flags: a[6] as number,
+      };
+    case Op.RELEASED:
+      return {
+        op: Op.RELEASED,
+        id: a[1] as number,
+        uid: a[2] as number,
+        gid: a[3] as number,
+        pid: a[4] as number,
+        ino: a[5] as number,
       };
     default:
       throw new RangeError(`unknown FUSE request kind ${String(a[0])}: the native addon is older or newer than this build (rebuild it: bash scripts/setup.sh)`);

@@ -151,6 +151,7 @@ export class FuseServer {
       attrTimeout: t.attr,
       negativeTimeout: t.negative,
       listingMaxAge: this.state.listingMaxAgeS,
+      keepCache: this.state.watched,
     };
     const handle = this.native.mount(
       this.mountpoint,
@@ -186,8 +187,18 @@ export class FuseServer {
       if (op === Op.INIT) {
         const { maxWrite, protoMajor, protoMinor, writeback, readdirplus } = req;
         this.info = { maxWrite, proto: `${protoMajor}.${protoMinor}`, writeback, readdirplus };
-        if (this.options.changeCounter) this.stopWatching = watchChanges(this.options.changeCounter, () => this.state.invalidateAll());
+        const counter = this.options.changeCounter;
+        if (counter) {
+          this.stopWatching = watchChanges(() => {
+            // opens the native reader counted must be known here before an outside unlink is acted on
+            if (this.shared && this.handle && !this.ended) this.onBatch(this.native.drain(this.handle));
+            return counter();
+          }, () => this.state.invalidateAll());
+        }
         this.ready.resolve();
+      } else if (op === Op.OPENED || op === Op.RELEASED) {
+        // a read-only open (or its release) the native reader answered: counted as JavaScript's own
+        this.countNativeOpen(req.op === Op.OPENED, req.ino, req.op === Op.OPENED ? req.flags : 0);
       } else if (op === Op.ATIME) {
         // a read the native side served moved this access time: stored with the next write
         this.shared?.noteAtime(req.ino, { sec: req.sec, nsec: req.nsec });
@@ -216,6 +227,16 @@ export class FuseServer {
         this.runOne(req)();
         if (op === Op.WRITE) this.group.wrote(req.data.length);
       }
+    }
+  }
+
+  private countNativeOpen(opened: boolean, ino: number, flags: number): void {
+    try {
+      if (opened) this.state.fs.open(ino, flags);
+      else this.state.fs.release(ino);
+    } catch (e) {
+      // removed meanwhile (by another process): nothing is held open any more
+      if (!isFsError(e)) this.report(e, opened ? Op.OPENED : Op.RELEASED);
     }
   }
 

@@ -331,6 +331,38 @@ os.close(fd)
   });
 });
 
+describe('a file opened read-only through a mount (the native read path opens it), removed by another process', () => {
+  it('keeps its data for the open descriptor until it is closed, then goes', async () => {
+    const db = join(dir, 'unlink-ro-open.db');
+    const mnt = join(dir, 'unlink-ro-open-mnt');
+    mkdirSync(mnt);
+    expect((await cli('init', db)).code).toBe(0);
+    const pid = await mountBg(db, mnt);
+    try {
+      // written, then left alone past the group commit: the read-only opens are the native side's
+      const script = `
+import os, subprocess, sys, time
+open('${mnt}/f', 'w').write('hello world ' * 1000)
+time.sleep(0.3)
+fds = [os.open('${mnt}/f', os.O_RDONLY) for _ in range(3)]
+r = subprocess.run([sys.argv[1], sys.argv[2], 'fs', 'rm', '${db}', '/f'], capture_output=True, text=True)
+print('rm', r.returncode, r.stderr.strip())
+time.sleep(0.5)  # the mount sees the outside change and frees what it does not hold
+for fd in fds: print('read', len(os.pread(fd, 20000, 0)), os.fstat(fd).st_nlink)
+for fd in fds: os.close(fd)
+`;
+      const r = await run('python3', ['-c', script, process.execPath, CLI]);
+      expect(r.stderr).toBe('');
+      expect(r.stdout).toBe('rm 0 \n' + 'read 12000 0\n'.repeat(3));
+      const left = async () => (await sqlite(db, 'SELECT count(*) FROM fs_inode WHERE nlink = 0; SELECT count(*) FROM fs_data;')).stdout;
+      for (let i = 0; i < 50 && (await left()) !== '0\n0\n'; i++) await new Promise((res) => setTimeout(res, 100));
+      expect(await left()).toBe('0\n0\n');
+    } finally {
+      await forceUnmount(mnt, pid);
+    }
+  });
+});
+
 describe('a database on a read-only file system (sibling of item 7)', () => {
   it('the commands that only look read it; writers say why', async () => {
     const src = join(dir, 'ro-src');
