@@ -378,7 +378,9 @@ bool Reader::read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off) {
     return true;
   }
   // the inode row and the chunks come from one read transaction: inode_ stays stepped meanwhile
-  std::vector<char> out((size_t)(end - off), 0);
+  // one buffer for every read: a fresh 1 MiB allocation is an mmap and 256 page faults each time
+  std::vector<char>& out = rbuf_;
+  out.assign((size_t)(end - off), 0);
   int64_t cs = cfg_.chunk_size;
   {
     Use c(read_);
@@ -424,7 +426,8 @@ bool Reader::open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
 // dentry id + 2 after an entry, so a listing can continue on either side.
 bool Reader::readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, bool plus) {
   if (off < 0) return fail(nullptr);
-  std::vector<char> buf(size);
+  std::vector<char>& buf = dbuf_;
+  buf.resize(size);
   size_t used = 0;
   // inode_ stays stepped until the reply is built: the whole request is one read transaction
   // (each one costs lock calls on the WAL index), and its parts agree with each other

@@ -107,6 +107,7 @@ class Reader {
   sqlite3_stmt *lookup_ = nullptr, *inode_ = nullptr, *page_ = nullptr, *chunks_ = nullptr, *read_ = nullptr,
                *readlink_ = nullptr, *parent_ = nullptr;
   std::unordered_map<uint64_t, Blocks> blocks_;  // loop thread only
+  std::vector<char> rbuf_, dbuf_;                // reply buffers of read and readdir (loop thread only)
 
   std::mutex atime_mu_;
   std::atomic<size_t> atime_count_{0};

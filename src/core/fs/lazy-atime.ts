@@ -32,11 +32,11 @@ export class LazyAtime {
     store.onClose(() => this.flush());
   }
 
-  /** ino was read at t. */
-  note(ino: number, t: Timespec): void {
+  /** ino was read at t (tell: false when the listener noted it itself). */
+  note(ino: number, t: Timespec, tell = true): void {
     if (this.store.readOnly) return; // a look from a read-only open leaves no trace (as noatime)
     this.pending.set(ino, t);
-    this.listener?.pending(ino, t);
+    if (tell) this.listener?.pending(ino, t);
     if (!this.timer) {
       this.timer = setTimeout(() => this.flush(), FLUSH_MS);
       this.timer.unref();
@@ -69,7 +69,7 @@ export class LazyAtime {
       // the transaction's begin hook writes them out
       this.store.advisory(() => this.store.transaction(() => this.writeOut()));
     } catch {
-      this.pending.clear(); // a busy or read-only database keeps the old times
+      this.settle(); // a busy or read-only database keeps the old times
     }
   }
 
@@ -77,13 +77,18 @@ export class LazyAtime {
     if (this.pending.size === 0) return;
     try {
       const stmt = this.store.stmt(SQL_SET_ATIME);
-      for (const [ino, t] of this.pending) {
-        stmt.run(t.sec, t.nsec, ino);
-        // inside the write transaction: other readers wait for its commit, which stores it
-        this.listener?.stored(ino, t);
-      }
+      for (const [ino, t] of this.pending) stmt.run(t.sec, t.nsec, ino);
     } finally {
-      this.pending.clear(); // written, or not writable: either way not retried
+      this.settle(); // written, or not writable: either way not retried
     }
+  }
+
+  /**
+   * Ends the pending times. Written ones are inside the write transaction, so other readers see
+   * them once it commits (and until then wait for it: see SharedReads.onWriting).
+   */
+  private settle(): void {
+    if (this.listener) for (const [ino, t] of this.pending) this.listener.stored(ino, t);
+    this.pending.clear();
   }
 }

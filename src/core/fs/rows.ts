@@ -18,6 +18,8 @@ export interface InodeRow extends Pick<Attr, 'ino' | 'mode' | 'nlink' | 'uid' | 
 
 const COLS = 'ino, mode, nlink, uid, gid, size, rdev, atime, atime_nsec, mtime, mtime_nsec, ctime, ctime_nsec';
 const ICOLS = COLS.split(', ').map((c) => `i.${c}`).join(', ');
+/** The inode columns (as InodeRow orders them) of the inode aliased `i`, for statements of other readers. */
+export const INODE_COLUMNS_OF_I = ICOLS;
 
 export const SQL = {
   inode: `SELECT ${COLS} FROM fs_inode WHERE ino = ?`,

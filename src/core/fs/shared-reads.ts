@@ -13,11 +13,7 @@
 import type { Timespec } from '../types.js';
 import type { FsContext } from './context.js';
 import type { AtimeListener } from './lazy-atime.js';
-import { SQL } from './rows.js';
-
-/** The inode columns every statement returns where it returns an inode (rows.ts COLS). */
-const INODE = 'ino, mode, nlink, uid, gid, size, rdev, atime, atime_nsec, mtime, mtime_nsec, ctime, ctime_nsec';
-const I_INODE = INODE.split(', ').map((c) => `i.${c}`).join(', ');
+import { INODE_COLUMNS_OF_I, SQL } from './rows.js';
 
 export interface SharedReadSql {
   /** (name, parent) -> parent's mode, then the entry's inode columns (NULL when no such name); no row: no parent */
@@ -39,7 +35,7 @@ export interface SharedReadSql {
 export const SHARED_READ_SQL: SharedReadSql = {
   lookup: SQL.lookupAttr,
   inode: SQL.inode,
-  page: `SELECT d.id, CAST(d.name AS BLOB), ${I_INODE} FROM fs_dentry d JOIN fs_inode i ON i.ino = d.ino
+  page: `SELECT d.id, CAST(d.name AS BLOB), ${INODE_COLUMNS_OF_I} FROM fs_dentry d JOIN fs_inode i ON i.ino = d.ino
     WHERE d.parent_ino = ? AND d.id > ? ORDER BY d.id LIMIT ?`,
   chunks: 'SELECT COUNT(*), MAX(chunk_index) FROM fs_data WHERE ino = ?',
   read: 'SELECT chunk_index, data FROM fs_data WHERE ino = ? AND chunk_index >= ? AND chunk_index <= ? ORDER BY chunk_index',
@@ -79,14 +75,7 @@ export function sharedReads(ctx: FsContext): SharedReads | undefined {
       ctx.atime.listener = listener;
     },
     noteAtime(ino, t) {
-      const listener = ctx.atime.listener;
-      // the other reader holds this time already
-      ctx.atime.listener = undefined;
-      try {
-        ctx.atime.note(ino, t);
-      } finally {
-        ctx.atime.listener = listener;
-      }
+      ctx.atime.note(ino, t, false); // the other reader holds this time already
     },
   };
 }
