@@ -1,8 +1,9 @@
 // agentfs_native: a libfuse 3 low-level (inode-based) session driven from JavaScript.
 //
-// Threading model: one native thread runs fuse_session_loop(). Every request is decoded into a
-// Req, queued, and the JS thread is woken through a napi_threadsafe_function (one wake per burst,
-// not per request). JS drains the whole queue in one call, serves the requests against the
+// Threading model: native threads run the FUSE loop (libfuse's worker threads when the native read
+// path is on: reader.h answers the read-only requests on them). Every other request is decoded
+// into a Req, queued, and the JS thread is woken through a napi_threadsafe_function (one wake
+// per burst, not per request). JS drains the whole queue in one call, serves the requests against the
 // FileSystem, and answers each one by calling a reply function below with the request id.
 // libfuse replies are thread-safe (a writev on /dev/fuse), so replying from the JS thread is fine
 // and the loop thread never waits for JavaScript.
@@ -517,7 +518,18 @@ void call_js(napi_env env, napi_value js_cb, void* context, void*) {
 }
 
 void loop_main(Session* s) {
-  int res = fuse_session_loop(s->se);
+  int res;
+  if (s->reader) {
+    // Worker threads, as libfuse's C filesystems run: reads the native side answers (git's
+    // parallel lstat, several readers) are served at once, each on a connection of its own.
+    fuse_loop_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.clone_fd = 0;
+    cfg.max_idle_threads = 4;
+    res = fuse_session_loop_mt(s->se, &cfg);
+  } else {
+    res = fuse_session_loop(s->se);
+  }
   s->loop_done.store(true);
   enqueue(s, pack_exit(nullptr, res));
   napi_release_threadsafe_function(s->tsfn, napi_tsfn_release);

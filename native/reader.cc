@@ -19,6 +19,8 @@ namespace {
 
 const size_t NAME_MAX_BYTES = 255;
 const size_t MAX_KNOWN = 500000;
+// connections at most: one per FUSE worker serving a read at the same moment
+const size_t MAX_CONNS = 16;
 
 // fcntl for this copy of SQLite: record locks become open-file-description locks.
 int ofd_fcntl(int fd, int cmd, ...) {
@@ -106,47 +108,86 @@ Reader* Reader::open(const ReaderConfig& cfg, std::string* err) {
     return nullptr;
   }
   Reader* r = new Reader(cfg);
-  int rc = sqlite3_open_v2(cfg.path.c_str(), &r->db_, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr);
-  if (rc != SQLITE_OK) {
-    *err = r->db_ ? sqlite3_errmsg(r->db_) : "cannot open the database";
+  // the first connection finds out now whether the file can be read so at all
+  Conn* c = r->connect(err);
+  if (!c) {
     delete r;
     return nullptr;
   }
-  sqlite3_busy_timeout(r->db_, 5000);  // the probe below may meet a writer's WAL recovery
-  // Through a memory map, as the JavaScript connection reads (a read(2) per page costs more).
-  sqlite3_exec(r->db_, "PRAGMA mmap_size = 17179869184", nullptr, nullptr, nullptr);
-  // A first read here finds out now whether this file can be read so at all (a filesystem without
-  // open-file-description locks, a damaged file): then JavaScript serves everything.
-  char* msg = nullptr;
-  if (sqlite3_exec(r->db_, "SELECT 1 FROM fs_inode LIMIT 1", nullptr, nullptr, &msg) != SQLITE_OK) {
-    *err = std::string("cannot read the database natively: ") + (msg ? msg : sqlite3_errmsg(r->db_));
-    sqlite3_free(msg);
-    delete r;
-    return nullptr;
-  }
-  // A read never waits: busy (a WAL being recovered) hands the request to JavaScript.
-  sqlite3_busy_timeout(r->db_, 0);
-  const ReaderSql& q = cfg.sql;
-  if (!r->prepare(&r->lookup_, q.lookup, err) || !r->prepare(&r->inode_, q.inode, err) ||
-      !r->prepare(&r->page_, q.page, err) || !r->prepare(&r->chunks_, q.chunks, err) ||
-      !r->prepare(&r->read_, q.read, err) || !r->prepare(&r->readlink_, q.readlink, err) ||
-      !r->prepare(&r->parent_, q.parent, err)) {
-    delete r;
-    return nullptr;
-  }
+  r->release(c);
   return r;
 }
 
 Reader::~Reader() {
-  for (sqlite3_stmt* st : {lookup_, inode_, page_, chunks_, read_, readlink_, parent_})
-    if (st) sqlite3_finalize(st);
-  if (db_) sqlite3_close(db_);
+  for (Conn* c : all_) delete c;
 }
 
-bool Reader::prepare(sqlite3_stmt** st, const std::string& sql, std::string* err) {
-  if (sqlite3_prepare_v3(db_, sql.c_str(), (int)sql.size(), SQLITE_PREPARE_PERSISTENT, st, nullptr) == SQLITE_OK) return true;
-  *err = std::string("cannot prepare a read statement: ") + sqlite3_errmsg(db_);
+Reader::Conn::~Conn() {
+  for (sqlite3_stmt* st : {lookup, inode, page, chunks, read, readlink, parent})
+    if (st) sqlite3_finalize(st);
+  if (db) sqlite3_close(db);
+}
+
+// A new connection with its statements prepared (nullptr, and why in err, when it cannot).
+Reader::Conn* Reader::connect(std::string* err) {
+  Conn* c = new Conn();
+  int rc = sqlite3_open_v2(cfg_.path.c_str(), &c->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr);
+  if (rc != SQLITE_OK) {
+    *err = c->db ? sqlite3_errmsg(c->db) : "cannot open the database";
+    delete c;
+    return nullptr;
+  }
+  sqlite3_busy_timeout(c->db, 5000);  // the probe below may meet a writer's WAL recovery
+  // Through a memory map, as the JavaScript connection reads (a read(2) per page costs more).
+  sqlite3_exec(c->db, "PRAGMA mmap_size = 17179869184", nullptr, nullptr, nullptr);
+  // A first read finds out whether this file can be read so at all (a filesystem without
+  // open-file-description locks, a damaged file): then JavaScript serves everything.
+  char* msg = nullptr;
+  if (sqlite3_exec(c->db, "SELECT 1 FROM fs_inode LIMIT 1", nullptr, nullptr, &msg) != SQLITE_OK) {
+    *err = std::string("cannot read the database natively: ") + (msg ? msg : sqlite3_errmsg(c->db));
+    sqlite3_free(msg);
+    delete c;
+    return nullptr;
+  }
+  // A read never waits: busy (a WAL being recovered) hands the request to JavaScript.
+  sqlite3_busy_timeout(c->db, 0);
+  const ReaderSql& q = cfg_.sql;
+  if (!prepare(c, &c->lookup, q.lookup, err) || !prepare(c, &c->inode, q.inode, err) || !prepare(c, &c->page, q.page, err) ||
+      !prepare(c, &c->chunks, q.chunks, err) || !prepare(c, &c->read, q.read, err) || !prepare(c, &c->readlink, q.readlink, err) ||
+      !prepare(c, &c->parent, q.parent, err)) {
+    delete c;
+    return nullptr;
+  }
+  std::lock_guard<std::mutex> lock(pool_mu_);
+  all_.push_back(c);
+  return c;
+}
+
+bool Reader::prepare(Conn* c, sqlite3_stmt** st, const std::string& sql, std::string* err) {
+  if (sqlite3_prepare_v3(c->db, sql.c_str(), (int)sql.size(), SQLITE_PREPARE_PERSISTENT, st, nullptr) == SQLITE_OK) return true;
+  *err = std::string("cannot prepare a read statement: ") + sqlite3_errmsg(c->db);
   return false;
+}
+
+// A connection for one request: a free one, or a new one when every one is busy (FUSE worker
+// threads serve requests at once); nullptr when none can be opened.
+Reader::Conn* Reader::acquire() {
+  {
+    std::lock_guard<std::mutex> lock(pool_mu_);
+    if (!free_.empty()) {
+      Conn* c = free_.back();
+      free_.pop_back();
+      return c;
+    }
+    if (all_.size() >= MAX_CONNS) return nullptr;
+  }
+  std::string err;
+  return connect(&err);
+}
+
+void Reader::release(Conn* c) {
+  std::lock_guard<std::mutex> lock(pool_mu_);
+  free_.push_back(c);
 }
 
 bool Reader::fail(sqlite3_stmt*) {
@@ -181,30 +222,30 @@ void Reader::atime_stored(uint64_t ino, const Ts* t) {
 
 // st_blocks as the core counts it (rows.ts storedBlocks): the chunks actually stored, kept per
 // inode while its size, mtime and ctime stay.
-int64_t Reader::stored_blocks(int64_t ino, int64_t size, const Ts& mtime, const Ts& ctime) {
-  auto it = blocks_.find((uint64_t)ino);
-  if (it != blocks_.end()) {
+int64_t Reader::stored_blocks(Conn& c, int64_t ino, int64_t size, const Ts& mtime, const Ts& ctime) {
+  auto it = c.blocks.find((uint64_t)ino);
+  if (it != c.blocks.end()) {
     const Blocks& b = it->second;
     if (b.size == size && b.mtime == mtime.sec && b.mtime_ns == mtime.nsec && b.ctime == ctime.sec && b.ctime_ns == ctime.nsec)
       return b.blocks;
   }
-  Use u(chunks_);
-  sqlite3_bind_int64(chunks_, 1, ino);
-  if (sqlite3_step(chunks_) != SQLITE_ROW) return -1;
-  int64_t n = sqlite3_column_int64(chunks_, 0);
-  bool has_max = sqlite3_column_type(chunks_, 1) != SQLITE_NULL;
-  int64_t max = sqlite3_column_int64(chunks_, 1);
+  Use u(c.chunks);
+  sqlite3_bind_int64(c.chunks, 1, ino);
+  if (sqlite3_step(c.chunks) != SQLITE_ROW) return -1;
+  int64_t n = sqlite3_column_int64(c.chunks, 0);
+  bool has_max = sqlite3_column_type(c.chunks, 1) != SQLITE_NULL;
+  int64_t max = sqlite3_column_int64(c.chunks, 1);
   int64_t cs = cfg_.chunk_size;
   int64_t last = (size - 1) / cs;
   bool has_last = has_max && max >= last;
   int64_t bytes = (n - (has_last ? 1 : 0)) * cs + (has_last ? size - last * cs : 0);
   int64_t blocks = (bytes + 511) / 512;
-  if (blocks_.size() >= 100000) blocks_.clear();
-  blocks_[(uint64_t)ino] = Blocks{size, mtime.sec, mtime.nsec, ctime.sec, ctime.nsec, blocks};
+  if (c.blocks.size() >= 100000) c.blocks.clear();
+  c.blocks[(uint64_t)ino] = Blocks{size, mtime.sec, mtime.nsec, ctime.sec, ctime.nsec, blocks};
   return blocks;
 }
 
-void Reader::fill_stat(sqlite3_stmt* st, int at, struct stat* out) {
+void Reader::fill_stat(Conn& cn, sqlite3_stmt* st, int at, struct stat* out) {
   memset(out, 0, sizeof *out);
   int64_t ino = sqlite3_column_int64(st, at + C_INO);
   int64_t mode = sqlite3_column_int64(st, at + C_MODE);
@@ -228,7 +269,7 @@ void Reader::fill_stat(sqlite3_stmt* st, int at, struct stat* out) {
   out->st_ctim.tv_sec = c.sec;
   out->st_ctim.tv_nsec = c.nsec;
   if (S_ISREG(mode) && size > 0) {
-    int64_t b = stored_blocks(ino, size, m, c);
+    int64_t b = stored_blocks(cn, ino, size, m, c);
     out->st_blocks = b < 0 ? 0 : (blkcnt_t)b;
   }
 }
@@ -286,23 +327,26 @@ void Reader::take_known(std::vector<std::pair<uint64_t, std::string>>* names, st
 // ctime and link count are those it had when the listing was last fetched (every change through
 // the mount drops the kernel's cache itself; an outside change moves them).
 bool Reader::opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+  Lease lease(this);
+  if (!lease.c) return fail(nullptr);
+  Conn& c = *lease.c;
   bool cache = cfg_.listing_max_age != 0;
   if (cache && !std::isinf(cfg_.listing_max_age)) return fail(nullptr);
-  Use u(inode_);
-  sqlite3_bind_int64(inode_, 1, (sqlite3_int64)ino);
-  if (sqlite3_step(inode_) != SQLITE_ROW || !S_ISDIR(sqlite3_column_int64(inode_, C_MODE))) return fail(inode_);
+  Use u(c.inode);
+  sqlite3_bind_int64(c.inode, 1, (sqlite3_int64)ino);
+  if (sqlite3_step(c.inode) != SQLITE_ROW || !S_ISDIR(sqlite3_column_int64(c.inode, C_MODE))) return fail(c.inode);
   bool keep = false;
   if (cache) {
-    std::string key = std::to_string(sqlite3_column_int64(inode_, C_MTIME)) + '.' + std::to_string(sqlite3_column_int64(inode_, C_MTIME_NS)) +
-                      ':' + std::to_string(sqlite3_column_int64(inode_, C_CTIME)) + '.' + std::to_string(sqlite3_column_int64(inode_, C_CTIME_NS)) +
-                      ':' + std::to_string(sqlite3_column_int64(inode_, C_NLINK));
+    std::string key = std::to_string(sqlite3_column_int64(c.inode, C_MTIME)) + '.' + std::to_string(sqlite3_column_int64(c.inode, C_MTIME_NS)) +
+                      ':' + std::to_string(sqlite3_column_int64(c.inode, C_CTIME)) + '.' + std::to_string(sqlite3_column_int64(c.inode, C_CTIME_NS)) +
+                      ':' + std::to_string(sqlite3_column_int64(c.inode, C_NLINK));
     std::lock_guard<std::mutex> lock(known_mu_);
     if (listing_keys_.size() >= 200000) listing_keys_.clear();
     std::string& held = listing_keys_[(uint64_t)ino];
     keep = held == key;
     held = std::move(key);
   }
-  fi->fh = NATIVE_FH | next_fh_++;
+  fi->fh = NATIVE_FH | next_fh_.fetch_add(1);
   fi->cache_readdir = cache;
   fi->keep_cache = keep;
   served++;
@@ -311,16 +355,19 @@ bool Reader::opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
 }
 
 bool Reader::lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
+  Lease lease(this);
+  if (!lease.c) return fail(nullptr);
+  Conn& c = *lease.c;
   size_t len = strlen(name);
   if (len == 0 || len > NAME_MAX_BYTES || strcmp(name, ".") == 0 || strcmp(name, "..") == 0) return fail(nullptr);
-  Use u(lookup_);
-  sqlite3_bind_text(lookup_, 1, name, (int)len, SQLITE_STATIC);
-  sqlite3_bind_int64(lookup_, 2, (sqlite3_int64)parent);
-  if (sqlite3_step(lookup_) != SQLITE_ROW) return fail(lookup_);  // no such parent, or an error
-  if (sqlite3_column_type(lookup_, 0) == SQLITE_NULL || !S_ISDIR(sqlite3_column_int64(lookup_, 0))) return fail(lookup_);
+  Use u(c.lookup);
+  sqlite3_bind_text(c.lookup, 1, name, (int)len, SQLITE_STATIC);
+  sqlite3_bind_int64(c.lookup, 2, (sqlite3_int64)parent);
+  if (sqlite3_step(c.lookup) != SQLITE_ROW) return fail(c.lookup);  // no such parent, or an error
+  if (sqlite3_column_type(c.lookup, 0) == SQLITE_NULL || !S_ISDIR(sqlite3_column_int64(c.lookup, 0))) return fail(c.lookup);
   fuse_entry_param e;
   memset(&e, 0, sizeof e);
-  if (sqlite3_column_type(lookup_, 1) == SQLITE_NULL) {
+  if (sqlite3_column_type(c.lookup, 1) == SQLITE_NULL) {
     served++;
     if (cfg_.negative_timeout > 0) {
       e.entry_timeout = cfg_.negative_timeout;
@@ -330,7 +377,7 @@ bool Reader::lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
     }
     return true;
   }
-  fill_stat(lookup_, 1, &e.attr);
+  fill_stat(c, c.lookup, 1, &e.attr);
   e.ino = e.attr.st_ino;
   e.entry_timeout = cfg_.entry_timeout;
   e.attr_timeout = cfg_.attr_timeout;
@@ -341,23 +388,29 @@ bool Reader::lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
 }
 
 bool Reader::getattr(fuse_req_t req, fuse_ino_t ino) {
-  Use u(inode_);
-  sqlite3_bind_int64(inode_, 1, (sqlite3_int64)ino);
-  if (sqlite3_step(inode_) != SQLITE_ROW) return fail(inode_);
+  Lease lease(this);
+  if (!lease.c) return fail(nullptr);
+  Conn& c = *lease.c;
+  Use u(c.inode);
+  sqlite3_bind_int64(c.inode, 1, (sqlite3_int64)ino);
+  if (sqlite3_step(c.inode) != SQLITE_ROW) return fail(c.inode);
   struct stat st;
-  fill_stat(inode_, 0, &st);
+  fill_stat(c, c.inode, 0, &st);
   served++;
   fuse_reply_attr(req, &st, cfg_.attr_timeout);
   return true;
 }
 
 bool Reader::readlink(fuse_req_t req, fuse_ino_t ino) {
-  Use u(readlink_);
-  sqlite3_bind_int64(readlink_, 1, (sqlite3_int64)ino);
-  if (sqlite3_step(readlink_) != SQLITE_ROW) return fail(readlink_);
-  const unsigned char* t = static_cast<const unsigned char*>(sqlite3_column_blob(readlink_, 0));
-  int n = sqlite3_column_bytes(readlink_, 0);
-  if (!t || !utf8_valid(t, (size_t)n)) return fail(readlink_);
+  Lease lease(this);
+  if (!lease.c) return fail(nullptr);
+  Conn& c = *lease.c;
+  Use u(c.readlink);
+  sqlite3_bind_int64(c.readlink, 1, (sqlite3_int64)ino);
+  if (sqlite3_step(c.readlink) != SQLITE_ROW) return fail(c.readlink);
+  const unsigned char* t = static_cast<const unsigned char*>(sqlite3_column_blob(c.readlink, 0));
+  int n = sqlite3_column_bytes(c.readlink, 0);
+  if (!t || !utf8_valid(t, (size_t)n)) return fail(c.readlink);
   std::string target(reinterpret_cast<const char*>(t), (size_t)n);
   served++;
   fuse_reply_readlink(req, target.c_str());
@@ -365,40 +418,43 @@ bool Reader::readlink(fuse_req_t req, fuse_ino_t ino) {
 }
 
 bool Reader::read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off) {
+  Lease lease(this);
+  if (!lease.c) return fail(nullptr);
+  Conn& c = *lease.c;
   if (off < 0) return fail(nullptr);
-  Use u(inode_);
-  sqlite3_bind_int64(inode_, 1, (sqlite3_int64)ino);
-  if (sqlite3_step(inode_) != SQLITE_ROW || !S_ISREG(sqlite3_column_int64(inode_, C_MODE))) return fail(inode_);
-  int64_t fsize = sqlite3_column_int64(inode_, C_SIZE);
+  Use u(c.inode);
+  sqlite3_bind_int64(c.inode, 1, (sqlite3_int64)ino);
+  if (sqlite3_step(c.inode) != SQLITE_ROW || !S_ISREG(sqlite3_column_int64(c.inode, C_MODE))) return fail(c.inode);
+  int64_t fsize = sqlite3_column_int64(c.inode, C_SIZE);
   int64_t end = fsize < off + (int64_t)size ? fsize : off + (int64_t)size;
   if (end <= off) {
-    touch_atime(inode_, 0);
+    touch_atime(c.inode, 0);
     served++;
     fuse_reply_buf(req, nullptr, 0);
     return true;
   }
-  // the inode row and the chunks come from one read transaction: inode_ stays stepped meanwhile
+  // the inode row and the chunks come from one read transaction: c.inode stays stepped meanwhile
   // one buffer for every read: a fresh 1 MiB allocation is an mmap and 256 page faults each time
-  std::vector<char>& out = rbuf_;
+  std::vector<char>& out = c.rbuf;
   out.assign((size_t)(end - off), 0);
   int64_t cs = cfg_.chunk_size;
   {
-    Use c(read_);
-    sqlite3_bind_int64(read_, 1, (sqlite3_int64)ino);
-    sqlite3_bind_int64(read_, 2, off / cs);
-    sqlite3_bind_int64(read_, 3, (end - 1) / cs);
+    Use rows(c.read);
+    sqlite3_bind_int64(c.read, 1, (sqlite3_int64)ino);
+    sqlite3_bind_int64(c.read, 2, off / cs);
+    sqlite3_bind_int64(c.read, 3, (end - 1) / cs);
     int rc;
-    while ((rc = sqlite3_step(read_)) == SQLITE_ROW) {
-      int64_t start = sqlite3_column_int64(read_, 0) * cs;
-      const char* data = static_cast<const char*>(sqlite3_column_blob(read_, 1));
-      int64_t len = sqlite3_column_bytes(read_, 1);
+    while ((rc = sqlite3_step(c.read)) == SQLITE_ROW) {
+      int64_t start = sqlite3_column_int64(c.read, 0) * cs;
+      const char* data = static_cast<const char*>(sqlite3_column_blob(c.read, 1));
+      int64_t len = sqlite3_column_bytes(c.read, 1);
       int64_t from = (off > start ? off : start) - start;
       int64_t to = (end < start + len ? end : start + len) - start;
       if (data && to > from) memcpy(out.data() + (start + from - off), data + from, (size_t)(to - from));
     }
-    if (rc != SQLITE_DONE) return fail(read_);
+    if (rc != SQLITE_DONE) return fail(c.read);
   }
-  touch_atime(inode_, 0);
+  touch_atime(c.inode, 0);
   served++;
   fuse_reply_buf(req, out.data(), out.size());
   return true;
@@ -407,14 +463,17 @@ bool Reader::read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off) {
 // Read-only opens of regular files (handlers/files.ts open without O_TRUNC, O_APPEND or write
 // access): the counting JavaScript does for an open happens through on_open.
 bool Reader::open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+  Lease lease(this);
+  if (!lease.c) return fail(nullptr);
+  Conn& c = *lease.c;
   if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & (O_TRUNC | O_APPEND | O_CREAT))) return fail(nullptr);
   if (!on_open) return fail(nullptr);
   {
-    Use u(inode_);
-    sqlite3_bind_int64(inode_, 1, (sqlite3_int64)ino);
-    if (sqlite3_step(inode_) != SQLITE_ROW || !S_ISREG(sqlite3_column_int64(inode_, C_MODE))) return fail(inode_);
+    Use u(c.inode);
+    sqlite3_bind_int64(c.inode, 1, (sqlite3_int64)ino);
+    if (sqlite3_step(c.inode) != SQLITE_ROW || !S_ISREG(sqlite3_column_int64(c.inode, C_MODE))) return fail(c.inode);
   }
-  fi->fh = NATIVE_FH | next_fh_++;
+  fi->fh = NATIVE_FH | next_fh_.fetch_add(1);
   fi->keep_cache = cfg_.keep_cache;
   on_open(ino, fi->flags);
   served++;
@@ -425,20 +484,23 @@ bool Reader::open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
 // Kernel offsets as JavaScript gives them (handlers/dirs.ts): 1 after '.', 2 after '..', and
 // dentry id + 2 after an entry, so a listing can continue on either side.
 bool Reader::readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, bool plus) {
+  Lease lease(this);
+  if (!lease.c) return fail(nullptr);
+  Conn& c = *lease.c;
   if (off < 0) return fail(nullptr);
-  std::vector<char>& buf = dbuf_;
+  std::vector<char>& buf = c.dbuf;
   buf.resize(size);
   size_t used = 0;
-  // inode_ stays stepped until the reply is built: the whole request is one read transaction
+  // c.inode stays stepped until the reply is built: the whole request is one read transaction
   // (each one costs lock calls on the WAL index), and its parts agree with each other
-  Use dir(inode_);
+  Use dir(c.inode);
   {
-    sqlite3_bind_int64(inode_, 1, (sqlite3_int64)ino);
-    if (sqlite3_step(inode_) != SQLITE_ROW || !S_ISDIR(sqlite3_column_int64(inode_, C_MODE))) return fail(inode_);
+    sqlite3_bind_int64(c.inode, 1, (sqlite3_int64)ino);
+    if (sqlite3_step(c.inode) != SQLITE_ROW || !S_ISDIR(sqlite3_column_int64(c.inode, C_MODE))) return fail(c.inode);
     fuse_entry_param e;
     memset(&e, 0, sizeof e);
     if (off < 1) {
-      fill_stat(inode_, 0, &e.attr);
+      fill_stat(c, c.inode, 0, &e.attr);
       e.ino = ino;
       size_t need = plus ? fuse_add_direntry_plus(req, buf.data() + used, size - used, ".", &e, 1)
                          : fuse_add_direntry(req, buf.data() + used, size - used, ".", &e.attr, 1);
@@ -449,9 +511,9 @@ bool Reader::readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, boo
       // the kernel ignores the attributes of '.' and '..' in a readdirplus: only the number counts
       uint64_t parent = ino;
       {
-        Use p(parent_);
-        sqlite3_bind_int64(parent_, 1, (sqlite3_int64)ino);
-        if (sqlite3_step(parent_) == SQLITE_ROW) parent = (uint64_t)sqlite3_column_int64(parent_, 0);
+        Use p(c.parent);
+        sqlite3_bind_int64(c.parent, 1, (sqlite3_int64)ino);
+        if (sqlite3_step(c.parent) == SQLITE_ROW) parent = (uint64_t)sqlite3_column_int64(c.parent, 0);
       }
       memset(&e, 0, sizeof e);
       e.ino = parent;
@@ -464,23 +526,23 @@ bool Reader::readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, boo
   }
   std::vector<std::pair<uint64_t, std::string>> sent;  // remembered together once the reply is built
   {
-    Use u(page_);
-    sqlite3_bind_int64(page_, 1, (sqlite3_int64)ino);
-    sqlite3_bind_int64(page_, 2, off > 2 ? (sqlite3_int64)(off - 2) : 0);
-    sqlite3_bind_int64(page_, 3, (sqlite3_int64)(size / 24 + 2));
+    Use u(c.page);
+    sqlite3_bind_int64(c.page, 1, (sqlite3_int64)ino);
+    sqlite3_bind_int64(c.page, 2, off > 2 ? (sqlite3_int64)(off - 2) : 0);
+    sqlite3_bind_int64(c.page, 3, (sqlite3_int64)(size / 24 + 2));
     int rc;
-    while ((rc = sqlite3_step(page_)) == SQLITE_ROW) {
-      int64_t id = sqlite3_column_int64(page_, 0);
-      const unsigned char* nm = static_cast<const unsigned char*>(sqlite3_column_blob(page_, 1));
-      int nlen = sqlite3_column_bytes(page_, 1);
+    while ((rc = sqlite3_step(c.page)) == SQLITE_ROW) {
+      int64_t id = sqlite3_column_int64(c.page, 0);
+      const unsigned char* nm = static_cast<const unsigned char*>(sqlite3_column_blob(c.page, 1));
+      int nlen = sqlite3_column_bytes(c.page, 1);
       // a name no mount could have written: JavaScript says why (EILSEQ)
-      if (!nm || nlen == 0 || (size_t)nlen > NAME_MAX_BYTES || !utf8_valid(nm, (size_t)nlen)) return fail(page_);
+      if (!nm || nlen == 0 || (size_t)nlen > NAME_MAX_BYTES || !utf8_valid(nm, (size_t)nlen)) return fail(c.page);
       std::string name(reinterpret_cast<const char*>(nm), (size_t)nlen);
       size_t need;
       if (plus) {
         fuse_entry_param e;
         memset(&e, 0, sizeof e);
-        fill_stat(page_, 2, &e.attr);
+        fill_stat(c, c.page, 2, &e.attr);
         e.ino = e.attr.st_ino;
         e.entry_timeout = cfg_.entry_timeout;
         e.attr_timeout = cfg_.attr_timeout;
@@ -490,14 +552,14 @@ bool Reader::readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, boo
       } else {
         struct stat st;
         memset(&st, 0, sizeof st);
-        st.st_ino = (ino_t)sqlite3_column_int64(page_, 2 + C_INO);
-        st.st_mode = (mode_t)sqlite3_column_int64(page_, 2 + C_MODE);
+        st.st_ino = (ino_t)sqlite3_column_int64(c.page, 2 + C_INO);
+        st.st_mode = (mode_t)sqlite3_column_int64(c.page, 2 + C_MODE);
         need = fuse_add_direntry(req, buf.data() + used, size - used, name.c_str(), &st, id + 2);
         if (need > size - used) break;
       }
       used += need;
     }
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return fail(page_);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return fail(c.page);
   }
   remember_all(ino, sent);
   served++;

@@ -1,5 +1,6 @@
-// The native read path: lookup, getattr, readdir(plus), read and readlink answered on the FUSE
-// loop thread from a read-only SQLite connection of the addon's own, without a trip into
+// The native read path: lookup, getattr, opendir, readdir(plus), open (read-only), read and
+// readlink answered on the FUSE worker threads from read-only SQLite connections of the addon's
+// own (a small pool, one per request being served), without a trip into
 // JavaScript. Every method either answers the request and returns true, or sends nothing and
 // returns false: the request then goes to JavaScript as before. JavaScript keeps every mutation
 // and every case out of the ordinary (errors other than a missing name, odd names, '.'/'..').
@@ -59,7 +60,7 @@ class Reader {
   static Reader* open(const ReaderConfig& cfg, std::string* err);
   ~Reader();
 
-  // On the loop thread only.
+  // On FUSE worker threads, any number at once (each request takes a connection of the pool).
   bool lookup(fuse_req_t req, fuse_ino_t parent, const char* name);
   bool getattr(fuse_req_t req, fuse_ino_t ino);
   bool readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, bool plus);
@@ -92,9 +93,29 @@ class Reader {
   struct Blocks {
     int64_t size, mtime, mtime_ns, ctime, ctime_ns, blocks;
   };
-  bool prepare(sqlite3_stmt** st, const std::string& sql, std::string* err);
-  void fill_stat(sqlite3_stmt* st, int at, struct stat* out);
-  int64_t stored_blocks(int64_t ino, int64_t size, const Ts& mtime, const Ts& ctime);
+  // One read-only connection, its statements and what it caches; one request uses it at a time.
+  struct Conn {
+    sqlite3* db = nullptr;
+    sqlite3_stmt *lookup = nullptr, *inode = nullptr, *page = nullptr, *chunks = nullptr, *read = nullptr,
+                 *readlink = nullptr, *parent = nullptr;
+    std::unordered_map<uint64_t, Blocks> blocks;  // st_blocks per inode (see stored_blocks)
+    std::vector<char> rbuf, dbuf;                  // reply buffers of read and readdir
+    ~Conn();
+  };
+  struct Lease {
+    Reader* r;
+    Conn* c;
+    explicit Lease(Reader* reader) : r(reader), c(reader->acquire()) {}
+    ~Lease() {
+      if (c) r->release(c);
+    }
+  };
+  Conn* connect(std::string* err);
+  Conn* acquire();
+  void release(Conn* c);
+  bool prepare(Conn* c, sqlite3_stmt** st, const std::string& sql, std::string* err);
+  void fill_stat(Conn& cn, sqlite3_stmt* st, int at, struct stat* out);
+  int64_t stored_blocks(Conn& c, int64_t ino, int64_t size, const Ts& mtime, const Ts& ctime);
   bool pending_atime(uint64_t ino, Ts* t);
   void touch_atime(sqlite3_stmt* st, int at);
   void remember(uint64_t parent, const char* name, uint64_t ino);
@@ -103,11 +124,8 @@ class Reader {
   bool fail(sqlite3_stmt* st);
 
   ReaderConfig cfg_;
-  sqlite3* db_ = nullptr;
-  sqlite3_stmt *lookup_ = nullptr, *inode_ = nullptr, *page_ = nullptr, *chunks_ = nullptr, *read_ = nullptr,
-               *readlink_ = nullptr, *parent_ = nullptr;
-  std::unordered_map<uint64_t, Blocks> blocks_;  // loop thread only
-  std::vector<char> rbuf_, dbuf_;                // reply buffers of read and readdir (loop thread only)
+  std::mutex pool_mu_;
+  std::vector<Conn*> all_, free_;
 
   std::mutex atime_mu_;
   std::atomic<size_t> atime_count_{0};
@@ -119,5 +137,5 @@ class Reader {
   std::unordered_set<uint64_t> known_inodes_;
   // directory -> its mtime, ctime and nlink when the kernel last got its listing from here
   std::unordered_map<uint64_t, std::string> listing_keys_;
-  uint64_t next_fh_ = 1;
+  std::atomic<uint64_t> next_fh_{1};
 };
