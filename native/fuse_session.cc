@@ -23,6 +23,7 @@
 #include <sys/statvfs.h>
 #include <thread>
 #include <unistd.h>
+#include <unordered_map>
 #include <vector>
 
 // The request format (enum Op, struct Req, pack_<op>, REQ_LAYOUT), generated from
@@ -83,6 +84,13 @@ struct Session {
   Reader* reader = nullptr;
   std::string reader_error;
   std::atomic<bool> writing{false};
+  // Directories JavaScript changed in its open write transaction, with their attributes as of its
+  // last change (sent after each one): the kernel asks for them after every create or unlink
+  // (default_permissions), and GETATTR of them is answered here meanwhile. Emptied when the
+  // transaction ends (committed, they are in the database; rolled back, they never were).
+  std::mutex dirs_mu;
+  std::unordered_map<uint64_t, struct stat> changed_dirs;
+  double attr_timeout = 1;
 };
 
 // Request ids handed to JS: slots of one table, touched only on the JS thread.
@@ -193,9 +201,27 @@ void ll_lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
 void ll_forget(fuse_req_t req, fuse_ino_t, uint64_t) { fuse_reply_none(req); }
 void ll_forget_multi(fuse_req_t req, size_t, fuse_forget_data*) { fuse_reply_none(req); }
 
+// The attributes of a directory changed in JavaScript's open write transaction, if it sent them.
+bool changed_dir(Session* s, fuse_ino_t ino, struct stat* st) {
+  std::lock_guard<std::mutex> lock(s->dirs_mu);
+  if (!s->writing.load(std::memory_order_acquire)) return false;
+  auto it = s->changed_dirs.find(ino);
+  if (it == s->changed_dirs.end()) return false;
+  *st = it->second;
+  return true;
+}
+
 void ll_getattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   Session* s = sess(req);
-  if (Reader* r = native_reads(s)) if (r->getattr(req, ino)) return;
+  if (Reader* r = native_reads(s)) {
+    if (r->getattr(req, ino)) return;
+  } else if (s->reader) {
+    struct stat st;
+    if (changed_dir(s, ino, &st)) {
+      fuse_reply_attr(req, &st, s->attr_timeout);
+      return;
+    }
+  }
   enqueue(s, pack_getattr(req, ino, fh_of(fi)));
 }
 
@@ -616,6 +642,7 @@ void open_reader(napi_env env, napi_value o, Session* s) {
   c.atimes = get_bool(env, named(env, o, "atimes"));
   c.listing_max_age = get_num(env, named(env, o, "listingMaxAge"), 0);
   c.keep_cache = get_bool(env, named(env, o, "keepCache"));
+  s->attr_timeout = c.attr_timeout;
   s->reader = Reader::open(c, &s->reader_error);
   if (s->reader) {
     s->reader->on_atime = [s](uint64_t ino, Ts t) { enqueue(s, pack_atime(nullptr, ino, t.sec, t.nsec)); };
@@ -976,7 +1003,37 @@ napi_value SetWriting(napi_env env, napi_callback_info info) {
   if (!get_args(env, info, 2, argv)) return nullptr;
   Session* s = get_session(env, argv[0]);
   if (!s) return nullptr;
-  s->writing.store(get_bool(env, argv[1]), std::memory_order_release);
+  std::lock_guard<std::mutex> lock(s->dirs_mu);
+  bool writing = get_bool(env, argv[1]);
+  if (!writing) s->changed_dirs.clear();
+  s->writing.store(writing, std::memory_order_release);
+  return nullptr;
+}
+
+// changedDir(handle, attr: Float64Array(15)): a directory's attributes as JavaScript's open write
+// transaction changed them (see Session::changed_dirs); ignored when no transaction is open.
+napi_value ChangedDir(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  if (!get_args(env, info, 2, argv)) return nullptr;
+  Session* s = get_session(env, argv[0]);
+  size_t len = 0;
+  const double* a = get_f64(env, argv[1], &len);
+  if (!s || !a || len < ATTR_LEN) return nullptr;
+  struct stat st;
+  fill_stat(a, &st);
+  std::lock_guard<std::mutex> lock(s->dirs_mu);
+  if (s->writing.load(std::memory_order_relaxed)) s->changed_dirs[st.st_ino] = st;
+  return nullptr;
+}
+
+// forgetDir(handle, ino): JavaScript changed ino without sending its attributes: ask it again.
+napi_value ForgetDir(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  if (!get_args(env, info, 2, argv)) return nullptr;
+  Session* s = get_session(env, argv[0]);
+  if (!s) return nullptr;
+  std::lock_guard<std::mutex> lock(s->dirs_mu);
+  s->changed_dirs.erase((uint64_t)get_num(env, argv[1]));
   return nullptr;
 }
 
@@ -1075,6 +1132,8 @@ napi_value Init(napi_env env, napi_value exports) {
     {"notifyInvalInode", nullptr, NotifyInvalInode, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"notifyInvalEntry", nullptr, NotifyInvalEntry, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"setWriting", nullptr, SetWriting, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"changedDir", nullptr, ChangedDir, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"forgetDir", nullptr, ForgetDir, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"atimePending", nullptr, AtimePending, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"atimeStored", nullptr, AtimeStored, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"invalidateServed", nullptr, InvalidateServed, nullptr, nullptr, nullptr, napi_default, nullptr},

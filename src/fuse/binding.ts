@@ -82,6 +82,10 @@ export interface NativeBinding {
   notifyInvalEntry(handle: SessionHandle, parent: number, name: string): number;
   /** a write transaction opened (true) or ended (false): native reads pause meanwhile */
   setWriting(handle: SessionHandle, writing: boolean): void;
+  /** a directory's attributes as the open write transaction changed them (answered natively until it ends) */
+  changedDir(handle: SessionHandle, attr: Float64Array): void;
+  /** ino changed in the open write transaction without its attributes sent: GETATTR goes to JavaScript */
+  forgetDir(handle: SessionHandle, ino: number): void;
   /** an access time held in memory on this side, not stored yet */
   atimePending(handle: SessionHandle, ino: number, sec: number, nsec: number): void;
   /** ino's pending access time (that one; any when sec is undefined) is stored or dropped */

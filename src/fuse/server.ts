@@ -167,7 +167,9 @@ export class FuseServer {
   /** Hands the native reader what only this side knows: open write transactions, pending atimes. */
   private shareReads(shared: SharedReads, handle: SessionHandle): void {
     this.shared = shared;
+    this.state.sharesReads = true;
     shared.onWriting((writing) => {
+      this.state.writing = writing;
       if (!this.ended) this.native.setWriting(handle, writing);
     });
     shared.watchAtimes({

@@ -1,7 +1,7 @@
 import type { DirEntry, DirEntryPlus, FileSystem } from '../core/types.js';
 import type { NativeBinding, SessionHandle } from './binding.js';
 import type { FuseRequest } from './requests.js';
-import type { OwnerOverride } from './attr.js';
+import { encodeAttr, type OwnerOverride } from './attr.js';
 
 const MAX_KNOWN = 500_000;
 
@@ -49,6 +49,9 @@ export class ServeState {
   watched = false;
   /** seconds the kernel may reuse an unchanged directory listing (0: no caching; FuseMountOptions.cacheReaddir) */
   listingMaxAgeS = 0;
+  /** the native read path serves this mount, and a write transaction is open here now */
+  sharesReads = false;
+  writing = false;
 
   constructor(
     readonly fs: FileSystem,
@@ -89,6 +92,35 @@ export class ServeState {
     this.knownInodes.clear();
     this.knownCount = 0;
     this.cacheKeys.clear();
+  }
+
+  /**
+   * Directory `dir` changed in the open write transaction: the native side answers the kernel's
+   * next GETATTR of it (it asks after every create or unlink) with these attributes, until the
+   * transaction ends. Only while one is open: outside one, changes are committed already.
+   */
+  changedDir(dir: number): void {
+    if (!this.sharesReads || !this.writing || !this.handle) return;
+    try {
+      this.native.changedDir(this.handle, encodeAttr(this.fs.getattr(dir), this.owner));
+    } catch {
+      this.native.forgetDir(this.handle, dir);
+    }
+  }
+
+  /** ino changed (or went) in the open write transaction without its new attributes sent: JavaScript answers for it. */
+  changedInode(ino: number | undefined): void {
+    if (ino !== undefined && this.sharesReads && this.writing && this.handle) this.native.forgetDir(this.handle, ino);
+  }
+
+  /** The inode `name` in `dir` names now, if any (before a change that may drop or move it). */
+  inodeAt(dir: number, name: string): number | undefined {
+    if (!this.sharesReads || !this.writing) return undefined;
+    try {
+      return this.fs.lookup(dir, name).ino;
+    } catch {
+      return undefined;
+    }
   }
 
   rememberCacheKey(ino: number, key: string): void {

@@ -45,6 +45,7 @@ export function setattr(s: ServeState, req: SetattrRequest): Reply {
   if (atime !== undefined) changes.atime = atime;
   if (mtime !== undefined) changes.mtime = mtime;
   const attr = Object.keys(changes).length ? s.fs.setattr(ino, changes, req) : s.fs.getattr(ino);
+  if (isDir(attr.mode)) s.changedDir(ino);
   const out = encodeAttr(attr, s.owner);
   return () => s.native.replyAttr(id, out, s.timeouts.attr);
 }

@@ -61,6 +61,7 @@ export function create(s: ServeState, req: CreateRequest): Reply {
   const fh = s.newFh();
   s.files.set(fh, { ino: attr.ino, flags });
   s.handedOut(parent, name, attr.ino);
+  s.changedDir(parent);
   const out = encodeAttr(attr, s.owner);
   return () => s.native.replyCreate(id, out, s.timeouts.entry, s.timeouts.attr, fh, false, appendDirect(flags));
 }

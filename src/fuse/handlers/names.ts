@@ -6,6 +6,7 @@ import type { Reply, ServeState } from '../state.js';
 
 function entry(s: ServeState, id: number, attr: Attr, parent: number, name: string): Reply {
   s.handedOut(parent, name, attr.ino);
+  s.changedDir(parent);
   const out = encodeAttr(attr, s.owner);
   return () => s.native.replyEntry(id, out, s.timeouts.entry, s.timeouts.attr);
 }
@@ -33,16 +34,27 @@ export function link(s: ServeState, { id, ino, newParent, newName }: LinkRequest
 
 export function unlink(s: ServeState, { id, parent, name }: UnlinkRequest): Reply {
   s.fs.unlink(parent, name);
+  s.changedDir(parent);
   return () => s.native.replyErr(id, 0);
 }
 
 export function rmdir(s: ServeState, { id, parent, name }: RmdirRequest): Reply {
+  const gone = s.inodeAt(parent, name);
   s.fs.rmdir(parent, name);
+  s.changedDir(parent);
+  s.changedInode(gone);
   return () => s.native.replyErr(id, 0);
 }
 
 export function rename(s: ServeState, { id, parent, name, newParent, newName, flags }: RenameRequest): Reply {
+  // the moved inode's ctime and a replaced directory change too
+  const moved = s.inodeAt(parent, name);
+  const replaced = s.inodeAt(newParent, newName);
   s.fs.rename(parent, name, newParent, newName, flags);
+  s.changedDir(parent);
+  if (newParent !== parent) s.changedDir(newParent);
+  s.changedInode(moved);
+  s.changedInode(replaced);
   if (parent !== newParent) {
     // a moved directory has a new '..'
     try {
