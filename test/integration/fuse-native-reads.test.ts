@@ -1,0 +1,339 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
+import { ROOT, run, runCli, tempDir, type CliResult } from '../support/cli.js';
+import { forceUnmount, isMounted, sh, waitFor } from '../support/fuse.js';
+
+/**
+ * The mount's native read path (native/reader.cc): lookup, getattr, readdir(plus), read and
+ * readlink answered in the addon from a read-only SQLite connection of its own. Checked from
+ * outside, as a user sees it: against the same requests served by JavaScript
+ * (AGENTFS_NATIVE_READS=0), and while other processes rewrite and checkpoint the database.
+ */
+let tmp: { dir: string; cleanup: () => void };
+const mounts: Array<{ mnt: string; pid?: number }> = [];
+const runtime = () => join(tmp.dir, 'run');
+const baseEnv = () => ({ AGENTFS_RUNTIME_DIR: runtime(), AGENTFS_FUSE_STATS: '1' });
+const cli = (args: string[], env: NodeJS.ProcessEnv = {}) => runCli(args, { cwd: tmp.dir, env: { ...baseEnv(), ...env } });
+
+function dir(name: string): string {
+  const p = join(tmp.dir, name);
+  mkdirSync(p, { recursive: true });
+  return p;
+}
+
+async function mount(db: string, name: string, { native = true, extra = [] as string[] } = {}): Promise<string> {
+  const mnt = dir(name);
+  const r = await cli(['mount', db, mnt, ...extra], native ? {} : { AGENTFS_NATIVE_READS: '0' });
+  expect(r.stderr).toBe('');
+  expect(r.code).toBe(0);
+  mounts.push({ mnt, pid: Number(/\(pid (\d+)\)/.exec(r.stdout)?.[1]) });
+  return mnt;
+}
+
+/** Unmounts and returns what the server printed at unmount (AGENTFS_FUSE_STATS). */
+async function unmount(mnt: string): Promise<string> {
+  const r = await cli(['unmount', mnt]);
+  expect(r.code).toBe(0);
+  expect(isMounted(mnt)).toBe(false);
+  const log = join(runtime(), `mount-${createHash('sha1').update(mnt).digest('hex').slice(0, 16)}.log`);
+  return existsSync(log) ? readFileSync(log, 'utf8') : '';
+}
+
+function nativeServed(log: string): number {
+  const m = /fuse native reads: (\d+) served, (\d+) left to JavaScript/.exec(log);
+  if (!m) throw new Error(`no native read line in: ${log}`);
+  return Number(m[1]);
+}
+
+/** How many requests of these kinds JavaScript served (AGENTFS_FUSE_STATS lines). */
+function jsRequests(log: string, ops: string[]): number {
+  let n = 0;
+  for (const op of ops) n += Number(new RegExp(`^fuse ${op}: (\\d+) requests`, 'm').exec(log)?.[1] ?? 0);
+  return n;
+}
+
+function ok(r: CliResult): string {
+  if (r.code !== 0) throw new Error(`exit ${r.code}: ${r.stderr}`);
+  return r.stdout;
+}
+
+const py = (script: string, args: string[], timeoutMs = 120_000) => run('python3', [join(tmp.dir, script), ...args], { cwd: tmp.dir, timeoutMs });
+
+// The tree as the kernel shows it: raw readdir records (name, d_ino, d_type, d_off), every lstat
+// field, symlink targets, file contents.
+const DUMP_PY = String.raw`
+import ctypes, ctypes.util, hashlib, json, os, stat, sys
+libc = ctypes.CDLL(ctypes.util.find_library('c'), use_errno=True)
+class Dirent(ctypes.Structure):
+    _fields_ = [('d_ino', ctypes.c_uint64), ('d_off', ctypes.c_int64), ('d_reclen', ctypes.c_ushort),
+                ('d_type', ctypes.c_ubyte), ('d_name', ctypes.c_char * 256)]
+libc.opendir.restype = ctypes.c_void_p
+libc.opendir.argtypes = [ctypes.c_char_p]
+libc.readdir.restype = ctypes.POINTER(Dirent)
+libc.readdir.argtypes = [ctypes.c_void_p]
+libc.closedir.argtypes = [ctypes.c_void_p]
+def listing(path):
+    d = libc.opendir(path)
+    if not d: raise OSError(ctypes.get_errno(), 'opendir', path)
+    out = []
+    while True:
+        ctypes.set_errno(0)
+        e = libc.readdir(d)
+        if not e:
+            if ctypes.get_errno(): raise OSError(ctypes.get_errno(), 'readdir', path)
+            break
+        e = e.contents
+        out.append([e.d_name.decode('utf-8', 'surrogateescape'), e.d_ino, e.d_type, e.d_off])
+    libc.closedir(d)
+    return out
+def st(p):
+    s = os.lstat(p)
+    return dict(ino=s.st_ino, mode=s.st_mode, nlink=s.st_nlink, uid=s.st_uid, gid=s.st_gid, size=s.st_size, blocks=s.st_blocks,
+                blksize=s.st_blksize, rdev=s.st_rdev, atime=s.st_atime_ns, mtime=s.st_mtime_ns, ctime=s.st_ctime_ns)
+root = os.fsencode(sys.argv[1])
+what = sys.argv[2].split(',')
+out = {}
+todo = [b'.']
+while todo:
+    rel = todo.pop()
+    ent = listing(os.path.join(root, rel))
+    if 'list' in what: out[rel.decode('utf-8', 'surrogateescape') + '/'] = ent
+    for name, ino, dt, off in ent:
+        if name in ('.', '..'): continue
+        c = os.path.join(rel, name.encode('utf-8', 'surrogateescape'))
+        p = os.path.join(root, c)
+        s = os.lstat(p)
+        rec = {}
+        if 'stat' in what: rec['stat'] = st(p)
+        if 'data' in what and stat.S_ISLNK(s.st_mode): rec['link'] = os.readlink(p).decode('utf-8', 'surrogateescape')
+        if 'data' in what and stat.S_ISREG(s.st_mode):
+            with open(p, 'rb') as f: rec['sha'] = hashlib.sha256(f.read()).hexdigest()
+        out[c.decode('utf-8', 'surrogateescape')] = rec
+        if stat.S_ISDIR(s.st_mode): todo.append(c)
+if 'stat' in what: out['.'] = {'stat': st(root)}
+json.dump(out, sys.stdout, sort_keys=True)
+`;
+
+// Everything a mount can hold, written through a mount (JavaScript's write path).
+const FIXTURE_SH = String.raw`set -e
+mkdir -p dir/sub/deeper empty-dir 'sp ace'
+printf 'hello\n' > dir/a.txt
+: > empty
+head -c 300000 /dev/urandom > dir/sub/big.bin
+printf 'x' > 'sp ace/-dash'
+printf 'uni' > 'dir/ünïcödé-日本語-🎉'
+printf 'nl' > "$(printf 'new\nline')"
+printf 'bs' > 'back\slash'
+printf 'q' > "quo'te\"s"
+printf 'long' > "$(printf 'L%.0s' $(seq 255))"
+ln dir/a.txt hard1
+ln dir/a.txt dir/sub/hard2
+ln -s dir/a.txt sym
+ln -s /nonexistent/target dangling
+ln -s "$(printf 'T%.0s' $(seq 1000))" longlink
+ln -s 'ünï 🎉' unilink
+mkfifo fifo
+truncate -s 10M sparse
+printf 'middle' | dd of=sparse bs=1 seek=5000000 conv=notrunc status=none
+head -c 1000000 /dev/urandom > punched
+fallocate -p -o 100000 -l 500000 punched
+head -c 200000 /dev/urandom > shrunk && truncate -s 70000 shrunk
+truncate -s 3000000 grown
+chmod 0600 dir/a.txt; chmod 1777 empty-dir; chmod 4755 dir/sub/big.bin
+for i in $(seq 300); do echo $i > dir/sub/deeper/f$i; done
+if [ "$(id -u)" = 0 ]; then mknod cdev c 1 3; mknod bdev b 7 0; fi
+`;
+
+beforeAll(async () => {
+  tmp = tempDir('agentfs-native-reads-');
+  mkdirSync(runtime());
+  writeFileSync(join(tmp.dir, 'dump.py'), DUMP_PY);
+  ok(await cli(['init', 'fx']));
+  const m = await mount('.agentfs/fx.db', 'm-fixture', { native: false });
+  const w = await sh(FIXTURE_SH, m);
+  expect(w.stderr).toBe('');
+  expect(w.code).toBe(0);
+  await unmount(m);
+});
+
+afterAll(async () => {
+  for (const m of mounts) await forceUnmount(m.mnt, m.pid);
+  tmp?.cleanup();
+});
+
+describe('native reads on an agent mount', () => {
+  it('are on for a plain agent, serve a read-only workload, and AGENTFS_NATIVE_READS=0 turns them off', async () => {
+    copyFileSync(join(tmp.dir, '.agentfs/fx.db'), join(tmp.dir, 'a.db'));
+    const m = await mount('a.db', 'm-a');
+    const w = await sh('ls -lR . > /dev/null && cat dir/a.txt dir/sub/big.bin sparse > /dev/null && readlink sym && find . -type f | wc -l', m);
+    expect(w.code).toBe(0);
+    expect(w.stdout).toBe('dir/a.txt\n316\n');
+    const log = await unmount(m);
+    // the listings (readdirplus carries the attributes), the lookups of the paths cat opens, the
+    // reads: all native, but for any that came while an access-time flush held a write open
+    const served = nativeServed(log);
+    expect(served).toBeGreaterThan(30);
+    expect(jsRequests(log, ['LOOKUP', 'GETATTR', 'OPENDIR', 'READDIR', 'READDIRPLUS', 'READ', 'READLINK'])).toBeLessThan(served / 4);
+
+    const off = await mount('a.db', 'm-a-off', { native: false });
+    expect((await sh('ls -lR . > /dev/null && cat dir/a.txt', off)).stdout).toBe('hello\n');
+    expect(await unmount(off)).toContain('fuse native reads: off\n');
+  });
+
+  it('shows every stat field, listing, content and link target exactly as JavaScript does', async () => {
+    for (const owner of [[], ['--uid', '4321', '--gid', '77']]) {
+      // two copies of one database: native reads on one, off on the other
+      const tag = owner.length ? 'own' : 'plain';
+      copyFileSync(join(tmp.dir, '.agentfs/fx.db'), join(tmp.dir, `n-${tag}.db`));
+      copyFileSync(join(tmp.dir, '.agentfs/fx.db'), join(tmp.dir, `j-${tag}.db`));
+      const n = await mount(`n-${tag}.db`, `m-n-${tag}`, { extra: owner });
+      const j = await mount(`j-${tag}.db`, `m-j-${tag}`, { native: false, extra: owner });
+      const dump = async (m: string, what: string) => JSON.parse(ok(await py('dump.py', [m, what]))) as Record<string, { stat?: Record<string, number> }>;
+      // attributes before any content is read: equal to the nanosecond, atime included
+      const nList = await dump(n, 'list,stat');
+      const jList = await dump(j, 'list,stat');
+      expect(nList).toEqual(jList);
+      expect(Object.keys(nList).length).toBeGreaterThan(300);
+      if (owner.length) expect(nList['./dir/a.txt']!.stat).toMatchObject({ uid: 4321, gid: 77 });
+      expect(nList['./sparse']!.stat).toMatchObject({ size: 10 << 20, blocks: 8 });
+      // contents and link targets
+      expect(await dump(n, 'data')).toEqual(await dump(j, 'data'));
+      // reading moved the same access times (relatime) on both sides, and nothing else
+      const nAfter = await dump(n, 'stat');
+      const jAfter = await dump(j, 'stat');
+      for (const [k, v] of Object.entries(nAfter)) {
+        const before = nList[k]!.stat!;
+        const js = jAfter[k]!.stat!;
+        if (k === '.') continue; // the mountpoint's root: listed, never read
+        expect({ ...v.stat, atime: 0 }, k).toEqual({ ...js, atime: 0 });
+        expect({ ...v.stat, atime: 0 }, k).toEqual({ ...before, atime: 0 });
+        expect(v.stat!.atime !== before.atime, k).toBe(js.atime !== jList[k]!.stat!.atime);
+      }
+      expect(nativeServed(await unmount(n))).toBeGreaterThan(300);
+      expect(await unmount(j)).toContain('fuse native reads: off');
+    }
+  });
+
+  it('never returns torn data while another process rewrites the file and checkpoints the database', async () => {
+    ok(await cli(['init', 'rw']));
+    const db = join(tmp.dir, '.agentfs/rw.db');
+    // version i: byte i repeated size(i) times, one transaction each (the SDK in another process)
+    writeFileSync(
+      join(tmp.dir, 'rewrite.mjs'),
+      `import { Agent } from ${JSON.stringify(join(ROOT, 'dist/core/agent.js'))};
+const [db, from, to] = [process.argv[2], Number(process.argv[3]), Number(process.argv[4])];
+const agent = Agent.open({ path: db });
+for (let i = from; i <= to; i++) agent.paths.writeFile('/v.bin', Buffer.alloc(${SIZE_FN}, i));
+agent.close();
+`,
+    );
+    writeFileSync(join(tmp.dir, 'check.py'), CHECK_PY);
+    const rewrite = (from: number, to: number) => run(process.execPath, [join(tmp.dir, 'rewrite.mjs'), db, String(from), String(to)], { timeoutMs: 120_000 });
+    ok(await rewrite(1, 1));
+    const m = await mount(db, 'm-rw');
+    const done = join(tmp.dir, 'rw-done');
+    const reader = py('check.py', [join(m, 'v.bin'), done]);
+    const checkpoints = sh(`while [ ! -e ${done} ]; do sqlite3 ${db} 'PRAGMA busy_timeout=5000; PRAGMA wal_checkpoint(TRUNCATE);' > /dev/null || exit 1; sleep 0.05; done`);
+    const w = await rewrite(2, 40);
+    writeFileSync(done, '');
+    expect(w.stderr).toBe('');
+    expect(w.code).toBe(0);
+    const c = await checkpoints;
+    expect(c.stderr).toBe('');
+    const r = await reader;
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toMatch(/^ok reads \d+ versions \d+\n$/);
+    // the reads saw the file change under them, many times
+    expect(Number(/versions (\d+)/.exec(r.stdout)![1])).toBeGreaterThan(3);
+    expect(nativeServed(await unmount(m))).toBeGreaterThan(100);
+  });
+
+  it('moves access times on native reads, shows them at once, stores them, and lets an explicit atime win', async () => {
+    ok(await cli(['init', 'at']));
+    ok(await cli(['fs', 'write', 'at', '/f', 'hello']));
+    ok(await cli(['fs', 'write', 'at', '/g', 'world']));
+    const m = await mount('at', 'm-at');
+    const times = async (name: string) => {
+      const out = ok(await sh(`python3 -c "import os; s = os.stat('${name}'); print(s.st_atime_ns, s.st_mtime_ns)"`, m));
+      const [a, mt] = out.trim().split(' ').map(BigInt);
+      return { atime: a!, mtime: mt! };
+    };
+    const stored = async (path: string) => {
+      const j = JSON.parse(ok(await cli(['fs', 'stat', 'at', path, '--json']))) as { atime_ns: string };
+      const [sec, nsec] = j.atime_ns.split('.');
+      return BigInt(sec!) * 1_000_000_000n + BigInt(nsec!);
+    };
+    const before = await times('f');
+    expect(before.atime).toBe(await stored('/f'));
+    expect((await sh('cat f', m)).stdout).toBe('hello');
+    // relatime: the first read after a change moves it; the mount shows it at once
+    const after = await times('f');
+    expect(after.atime).toBeGreaterThan(before.atime);
+    expect(after.atime).toBeGreaterThan(after.mtime);
+    // and it reaches the database (stored with the next write, or after about a second)
+    expect(await waitFor(() => false, 1500)).toBe(false);
+    expect(await stored('/f')).toBe(after.atime);
+    expect((await times('f')).atime).toBe(after.atime);
+
+    // an explicit access time set while a read's time is still pending wins, in the mount and the database
+    const explicit = 978307200n * 1_000_000_000n;
+    expect((await sh("cat g && touch -a -d '2001-01-01 00:00:00 UTC' g", m)).stdout).toBe('world');
+    expect((await times('g')).atime).toBe(explicit);
+    expect(await waitFor(() => false, 1500)).toBe(false);
+    expect((await times('g')).atime).toBe(explicit);
+    expect(await stored('/g')).toBe(explicit);
+    expect(nativeServed(await unmount(m))).toBeGreaterThan(0);
+  });
+
+  it('shows names and content changed by another process after the change watcher polls', async () => {
+    ok(await cli(['init', 'ch']));
+    for (const [p, v] of [['/keep', 'keep'], ['/a', 'v1'], ['/old', 'old'], ['/d/x', 'x']]) ok(await cli(['fs', 'write', 'ch', p!, v!]));
+    const m = await mount('ch', 'm-ch');
+    // the kernel caches all of it (names, attributes, pages), from native replies
+    const look = 'ls -1 . d | tr "\\n" " "; echo; cat a; echo; stat -c %s a; cat d/x; echo';
+    expect((await sh(look, m)).stdout).toBe('.: a d keep old  d: x \nv1\n2\nx\n');
+    ok(await cli(['fs', 'write', 'ch', '/a', 'version two, longer']));
+    ok(await cli(['fs', 'mv', 'ch', '/old', '/new']));
+    ok(await cli(['fs', 'rm', 'ch', '/d/x']));
+    ok(await cli(['fs', 'write', 'ch', '/d/y', 'yy']));
+    const want = '.: a d keep new  d: y \nversion two, longer\n19\n';
+    let seen = '';
+    const look2 = look.replace('cat d/x; echo', 'true');
+    for (let i = 0; i < 50 && seen !== want; i++) {
+      seen = (await sh(look2, m)).stdout;
+      if (seen !== want) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(seen).toBe(want);
+    expect((await sh('cat d/y; cat old 2>&1 >/dev/null | grep -c "No such file"', m)).stdout).toBe('yy1\n');
+    expect(nativeServed(await unmount(m))).toBeGreaterThan(0);
+  });
+});
+
+// Size of version i (an expression of i in JavaScript and Python), 0.3 to 2.3 MB: several 1 MiB reads each.
+const SIZE_FN = '300000 + (i % 5) * 500001';
+
+// Reads the file over and over through the mount, in single 1 MiB requests (O_DIRECT into a
+// page-aligned buffer: one READ each), until the done file exists. Every read must be one
+// version: all its bytes equal (the version number) and as long as that version allows.
+const CHECK_PY = String.raw`
+import mmap, os, sys
+path, done = sys.argv[1], sys.argv[2]
+size = lambda i: ${SIZE_FN}
+buf = mmap.mmap(-1, 1 << 20)
+reads = 0; versions = set()
+while not os.path.exists(done) or reads < 50:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECT)
+    off = 0
+    while True:
+        n = os.preadv(fd, [buf], off)
+        if n == 0: break
+        d = bytes(buf[:n]); v = d[0]; reads += 1; versions.add(v)
+        if d.count(d[0:1]) != n or not 1 <= v <= 40 or n != min(1 << 20, size(v) - off):
+            print('torn: offset', off, 'length', n, 'bytes', sorted(set(d))[:8], 'sizes', [size(x) for x in sorted(set(d))[:8]])
+            sys.exit(1)
+        off += n
+    os.close(fd)
+print('ok reads', reads, 'versions', len(versions))
+`;
