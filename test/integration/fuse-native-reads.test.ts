@@ -287,6 +287,21 @@ agent.close();
     expect(nativeServed(await unmount(m))).toBeGreaterThan(0);
   });
 
+  it('never shows (and lets the kernel cache) an access time older than the one being stored', async () => {
+    // Reads move thousands of access times; a write then stores them. While it does, native
+    // reads must not answer from the database, where the new times are not committed yet.
+    ok(await cli(['init', 'af']));
+    const m = await mount('af', 'm-af');
+    const n = 8000;
+    ok(await sh(`mkdir d && python3 -c "
+for i in range(${n}): open(f'd/f{i}', 'w').write('x')"`, m));
+    writeFileSync(join(tmp.dir, 'atime-flush.py'), ATIME_FLUSH_PY);
+    const r = await py('atime-flush.py', [m, join(tmp.dir, '.agentfs/af.db'), String(n), '2']);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('bad 0\n');
+    expect(nativeServed(await unmount(m))).toBeGreaterThan(n);
+  });
+
   it('shows names and content changed by another process after the change watcher polls', async () => {
     ok(await cli(['init', 'ch']));
     for (const [p, v] of [['/keep', 'keep'], ['/a', 'v1'], ['/old', 'old'], ['/d/x', 'x']]) ok(await cli(['fs', 'write', 'ch', p!, v!]));
@@ -336,4 +351,39 @@ while not os.path.exists(done) or reads < 50:
         off += n
     os.close(fd)
 print('ok reads', reads, 'versions', len(versions))
+`;
+
+// Rounds of: make every file's atime stale (relatime), read them all (native reads note new
+// times; three threads, to note many before the one-second flush), then a write through the
+// mount stores them while stat looks at each file in the same order (its atime was invalidated
+// by the read: the kernel asks again, and caches the answer). Once settled, the mount must show
+// every atime the database holds.
+const ATIME_FLUSH_PY = String.raw`
+import os, sys, time, subprocess, threading
+m, db, n, rounds = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+K = 3
+def each(fn):
+    ts = [threading.Thread(target=lambda k=k: [fn(i) for i in range(k, n, K)]) for k in range(K)]
+    for t in ts: t.start()
+    return ts
+def read(i):
+    with open(f'{m}/d/f{i}', 'rb') as f: f.read()
+bad = 0
+for r in range(rounds):
+    for i in range(n): os.utime(f'{m}/d/f{i}', ns=(1_000_000_000, 2_000_000_000))
+    time.sleep(1.3)
+    for t in each(read): t.join()
+    w = threading.Thread(target=lambda: open(f'{m}/trigger{r}', 'w').close())
+    w.start()
+    for t in each(lambda i: os.stat(f'{m}/d/f{i}')): t.join()
+    w.join()
+    time.sleep(1.3)
+    out = subprocess.run(['sqlite3', db, "select d.name, i.atime * 1000000000 + i.atime_nsec from fs_dentry d join fs_inode i on i.ino = d.ino where d.name like 'f%'"], capture_output=True, text=True, check=True).stdout
+    stored = {int(l.split('|')[0][1:]): int(l.split('|')[1]) for l in out.split()}
+    for i in range(n):
+        shown = os.stat(f'{m}/d/f{i}').st_atime_ns
+        if shown != stored[i]:
+            bad += 1
+            if bad < 4: print('round', r, 'file', i, 'mount shows', shown, 'database has', stored[i], file=sys.stderr)
+print('bad', bad)
 `;
