@@ -302,6 +302,35 @@ for i in range(${n}): open(f'd/f{i}', 'w').write('x')"`, m));
     expect(nativeServed(await unmount(m))).toBeGreaterThan(n);
   });
 
+  it('drops an access time it could not store (the database stayed locked) on both sides alike', async () => {
+    ok(await cli(['init', 'lk']));
+    ok(await cli(['fs', 'write', 'lk', '/f', 'hello']));
+    ok(await cli(['fs', 'write', 'lk', '/other', 'o']));
+    const db = join(tmp.dir, '.agentfs/lk.db');
+    const m = await mount('lk', 'm-lk');
+    const stored = async () => (JSON.parse(ok(await cli(['fs', 'stat', 'lk', '/f', '--json']))) as { atime_ns: string }).atime_ns;
+    const before = await stored();
+    // another program holds the write lock past the mount's busy timeout (5 s): the read's
+    // access time cannot be stored, and is given up
+    const lock = run('python3', ['-c', `import sqlite3, time
+c = sqlite3.connect(${JSON.stringify(db)}, isolation_level=None)
+c.execute('BEGIN IMMEDIATE'); print('locked', flush=True); time.sleep(7.5); c.execute('ROLLBACK')`]);
+    expect(await waitFor(() => false, 500)).toBe(false);
+    expect((await sh('cat f', m)).stdout).toBe('hello');
+    expect((await lock).stdout).toBe('locked\n');
+    expect(await stored()).toBe(before);
+    // an outside change drops the kernel's caches: the mount asks again, and must show what is stored
+    ok(await cli(['fs', 'write', 'lk', '/other', 'changed']));
+    let shown = '';
+    const want = before.replace('.', '');
+    for (let i = 0; i < 30 && shown !== want; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      shown = ok(await sh('python3 -c "import os; print(os.stat(\'f\').st_atime_ns)"', m)).trim();
+    }
+    expect(shown).toBe(want);
+    await unmount(m);
+  });
+
   it('shows names and content changed by another process after the change watcher polls', async () => {
     ok(await cli(['init', 'ch']));
     for (const [p, v] of [['/keep', 'keep'], ['/a', 'v1'], ['/old', 'old'], ['/d/x', 'x']]) ok(await cli(['fs', 'write', 'ch', p!, v!]));

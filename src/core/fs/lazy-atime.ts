@@ -69,7 +69,7 @@ export class LazyAtime {
       // the transaction's begin hook writes them out
       this.store.advisory(() => this.store.transaction(() => this.writeOut()));
     } catch {
-      this.pending.clear(); // a busy or read-only database keeps the old times
+      this.drop(); // a busy or read-only database keeps the old times
     }
   }
 
@@ -79,11 +79,18 @@ export class LazyAtime {
       const stmt = this.store.stmt(SQL_SET_ATIME);
       for (const [ino, t] of this.pending) {
         stmt.run(t.sec, t.nsec, ino);
+        this.pending.delete(ino);
         // inside the write transaction: other readers wait for its commit, which stores it
         this.listener?.stored(ino, t);
       }
     } finally {
-      this.pending.clear(); // written, or not writable: either way not retried
+      this.drop(); // written, or not writable: either way not retried
     }
+  }
+
+  /** Gives up the times not stored: the other reader must not keep showing them either. */
+  private drop(): void {
+    if (this.listener) for (const [ino, t] of this.pending) this.listener.stored(ino, t);
+    this.pending.clear();
   }
 }
