@@ -83,6 +83,11 @@ export class ServeState {
     if (!this.handle) return;
     for (const [parent, names] of this.known) for (const name of names) this.native.notifyInvalEntry(this.handle, parent, name);
     for (const ino of this.knownInodes) this.native.notifyInvalInode(this.handle, ino, 0, 0);
+    // an open file's inode stays in the kernel though no lookup hands it out again (the known
+    // sets are cleared below): its pages and size must follow the next outside changes too
+    const open = new Set<number>();
+    for (const { ino } of this.files.values()) if (!this.knownInodes.has(ino)) open.add(ino);
+    for (const ino of open) this.native.notifyInvalInode(this.handle, ino, 0, 0);
     this.native.notifyInvalInode(this.handle, 1, 0, 0);
     this.native.invalidateServed(this.handle);
     this.known.clear();

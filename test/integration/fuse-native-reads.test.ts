@@ -353,6 +353,35 @@ c.execute('BEGIN IMMEDIATE'); print('locked', flush=True); time.sleep(7.5); c.ex
     expect((await sh('cat d/y; cat old 2>&1 >/dev/null | grep -c "No such file"', m)).stdout).toBe('yy1\n');
     expect(nativeServed(await unmount(m))).toBeGreaterThan(0);
   });
+
+  it('shows outside changes through a descriptor held open across several of them', async () => {
+    ok(await cli(['init', 'fd']));
+    ok(await cli(['fs', 'write', 'fd', '/f', 'v1']));
+    ok(await cli(['fs', 'write', 'fd', '/other', 'o']));
+    const m = await mount('fd', 'm-fd');
+    // the file stays open while other processes change it, and something else
+    writeFileSync(
+      join(tmp.dir, 'held.py'),
+      `import os, subprocess, sys, time
+fd = os.open(sys.argv[1], os.O_RDONLY)
+def show():
+    return os.pread(fd, 100, 0).decode() + ' ' + str(os.fstat(fd).st_size)
+def change(path, content):
+    subprocess.run(sys.argv[2:] + ['fs', 'write', 'fd', path, content], check=True)
+    for _ in range(20):  # the watcher polls every 0.1 s
+        if show() == want: return
+        time.sleep(0.05)
+print(show())
+for path, content, want in (('/f', 'v2-longer', 'v2-longer 9'), ('/other', 'changed', 'v2-longer 9'), ('/f', 'v3-even-longer', 'v3-even-longer 14')):
+    change(path, content)
+    print(show())
+`,
+    );
+    const r = await py('held.py', [join(m, 'f'), process.execPath, join(ROOT, 'bin/agentfs.js')]);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('v1 2\nv2-longer 9\nv2-longer 9\nv3-even-longer 14\n');
+    await unmount(m);
+  });
 });
 
 // Size of version i (an expression of i in JavaScript and Python), 0.3 to 2.3 MB: several 1 MiB reads each.
