@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { ROOT, run, runCli, tempDir, type CliResult } from '../support/cli.js';
@@ -307,6 +308,38 @@ agent.close();
     // the reads saw the file change under them, many times
     expect(Number(/versions (\d+)/.exec(r.stdout)![1])).toBeGreaterThan(3);
     expect(nativeServed(await unmount(m))).toBeGreaterThan(100);
+  });
+
+  it('shows nothing of a writer killed in the middle of its transaction, before or after a checkpoint', async () => {
+    ok(await cli(['init', 'kw']));
+    ok(await cli(['fs', 'write', 'kw', '/v.txt', 'stable']));
+    const db = join(tmp.dir, '.agentfs/kw.db');
+    const m = await mount('kw', 'm-kw');
+    expect((await sh('cat v.txt; ls', m)).stdout).toBe('stablev.txt\n');
+    // another process writes 5 MiB and a new file in one transaction, then hangs until killed
+    writeFileSync(
+      join(tmp.dir, 'killed.mjs'),
+      `import { Agent } from ${JSON.stringify(join(ROOT, 'dist/core/agent.js'))};
+const agent = Agent.open({ path: process.argv[2] });
+agent.fs.transaction(() => {
+  agent.paths.writeFile('/v.txt', Buffer.alloc(5 << 20, 120));
+  agent.paths.writeFile('/new.txt', 'uncommitted');
+  console.log('inside');
+  for (;;) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1000);
+});
+`,
+    );
+    const child = spawn(process.execPath, [join(tmp.dir, 'killed.mjs'), db], { stdio: ['ignore', 'pipe', 'inherit'] });
+    await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
+    const look = 'cat v.txt; echo; ls; stat -c %s v.txt';
+    expect((await sh(look, m)).stdout).toBe('stable\nv.txt\n6\n');
+    child.kill('SIGKILL');
+    await new Promise((r) => child.once('exit', r));
+    expect((await sh(look, m)).stdout).toBe('stable\nv.txt\n6\n');
+    ok(await run('sqlite3', [db, 'PRAGMA busy_timeout=5000; PRAGMA wal_checkpoint(TRUNCATE);']));
+    expect((await sh(`${look}; echo after > w.txt; cat w.txt`, m)).stdout).toBe('stable\nv.txt\n6\nafter\n');
+    expect(ok(await cli(['fs', 'cat', 'kw', '/v.txt']))).toBe('stable');
+    expect(nativeServed(await unmount(m))).toBeGreaterThan(0);
   });
 
   it('reads back exactly what was just written through the mount, before and after each commit', async () => {
