@@ -147,6 +147,9 @@ truncate -s 3000000 grown
 chmod 0600 dir/a.txt; chmod 1777 empty-dir; chmod 4755 dir/sub/big.bin
 for i in $(seq 300); do echo $i > dir/sub/deeper/f$i; done
 if [ "$(id -u)" = 0 ]; then mknod cdev c 1 3; mknod bdev b 7 0; fi
+echo x > old-times && touch -d '1960-01-01 00:00:00.123456789' old-times
+echo y > future-times && touch -d '2300-06-01 12:00:00.5' future-times
+ln -s old-times before-epoch && touch -h -d '1969-12-31 23:59:59.999999999' before-epoch
 `;
 
 beforeAll(async () => {
@@ -175,7 +178,7 @@ describe('native reads on an agent mount', () => {
     const m = await mount('a.db', 'm-a');
     const w = await sh('ls -lR . > /dev/null && cat dir/a.txt dir/sub/big.bin sparse > /dev/null && readlink sym && find . -type f | wc -l', m);
     expect(w.code).toBe(0);
-    expect(w.stdout).toBe('dir/a.txt\n316\n');
+    expect(w.stdout).toBe('dir/a.txt\n318\n');
     const log = await unmount(m);
     // the listings (readdirplus carries the attributes), the lookups of the paths cat opens, the
     // reads: all native, but for any that came while an access-time flush held a write open
