@@ -233,6 +233,7 @@ export class FuseServer {
   }
 
   private countNativeOpen(opened: boolean, ino: number, flags: number): void {
+    this.state.countNativeOpen(ino, opened ? 1 : -1);
     try {
       if (opened) this.state.fs.open(ino, flags);
       else this.state.fs.release(ino);

@@ -34,6 +34,8 @@ export interface DirHandle {
 /** Everything the request handlers of one mount share. */
 export class ServeState {
   readonly files = new Map<number, FileHandle>();
+  /** ino -> handles the native read path opened on it (read-only; OPENED/RELEASED events) */
+  readonly nativeOpens = new Map<number, number>();
   readonly dirs = new Map<number, DirHandle>();
   /** directory -> parent, learned from lookups, for '..' entries */
   readonly parents = new Map<number, number>();
@@ -86,6 +88,12 @@ export class ServeState {
     if (!this.handle) return;
     for (const [parent, names] of this.known) for (const name of names) this.native.notifyInvalEntry(this.handle, parent, name);
     for (const ino of this.knownInodes) this.native.notifyInvalInode(this.handle, ino, 0, 0);
+    // an open file's inode stays in the kernel though no lookup hands it out again (the known
+    // sets are cleared below): its pages and size must follow the next outside changes too
+    const open = new Set<number>();
+    for (const { ino } of this.files.values()) if (!this.knownInodes.has(ino)) open.add(ino);
+    for (const ino of this.nativeOpens.keys()) if (!this.knownInodes.has(ino)) open.add(ino);
+    for (const ino of open) this.native.notifyInvalInode(this.handle, ino, 0, 0);
     this.native.notifyInvalInode(this.handle, 1, 0, 0);
     this.native.invalidateServed(this.handle);
     this.known.clear();
@@ -121,6 +129,13 @@ export class ServeState {
     } catch {
       return undefined;
     }
+  }
+
+  /** A read-only handle the native side opened (+1) or released (-1). */
+  countNativeOpen(ino: number, delta: 1 | -1): void {
+    const n = (this.nativeOpens.get(ino) ?? 0) + delta;
+    if (n > 0) this.nativeOpens.set(ino, n);
+    else this.nativeOpens.delete(ino);
   }
 
   rememberCacheKey(ino: number, key: string): void {

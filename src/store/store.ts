@@ -347,9 +347,12 @@ export class Store {
   /**
    * fn runs at the start of every top-level write transaction (transaction(), beginBatch()), inside
    * it: deferred writes (lazy access times) join the next commit instead of making their own.
+   * `first`: fn runs before the hooks that write (a reader on another connection must learn that
+   * a transaction is open before the first uncommitted change).
    */
-  onBeginWrite(fn: () => void): void {
-    this.beginWriteHooks.push(fn);
+  onBeginWrite(fn: () => void, first = false): void {
+    if (first) this.beginWriteHooks.unshift(fn);
+    else this.beginWriteHooks.push(fn);
   }
 
   /**

@@ -84,8 +84,9 @@ export class LazyAtime {
   }
 
   /**
-   * Ends the pending times. Written ones are inside the write transaction, so other readers see
-   * them once it commits (and until then wait for it: see SharedReads.onWriting).
+   * Ends the pending times, stored or given up: either way the other reader must not keep showing
+   * them. Written ones are inside the write transaction, so other readers see them once it commits
+   * (and until then wait for it: see SharedReads.onWriting).
    */
   private settle(): void {
     if (this.listener) for (const [ino, t] of this.pending) this.listener.stored(ino, t);

@@ -23,6 +23,10 @@ export const INODE_COLUMNS_OF_I = ICOLS;
 
 export const SQL = {
   inode: `SELECT ${COLS} FROM fs_inode WHERE ino = ?`,
+  /** the inode and its chunks in [first, last] (chunk columns null when none), in one statement */
+  inodeChunks: `SELECT ${ICOLS}, d.chunk_index, d.data FROM fs_inode i
+    LEFT JOIN fs_data d ON d.ino = i.ino AND d.chunk_index >= ? AND d.chunk_index <= ?
+    WHERE i.ino = ?`,
   /** the entry's inode (null columns when missing) and the parent's mode, in one query */
   lookupAttr: `SELECT p.mode, ${ICOLS} FROM fs_inode p
     LEFT JOIN fs_dentry d ON d.parent_ino = p.ino AND d.name = ?
@@ -156,6 +160,24 @@ function inodeAt(a: readonly unknown[], at: number): InodeRow {
 export function getRow(ctx: FsContext, ino: number): InodeRow | undefined {
   const a = ctx.store.arrayStmt(SQL.inode).get(ino) as unknown[] | undefined;
   return a && ctx.atime.apply(inodeAt(a, 0));
+}
+
+/**
+ * ino's row and its chunks first..last (unordered), read by one statement and so from one
+ * snapshot: read separately, another process could rewrite the file in between, and the old
+ * size with the new chunks read as zeros that were never written. Undefined: no such inode.
+ */
+export function getRowAndChunks(
+  ctx: FsContext,
+  ino: number,
+  first: number,
+  last: number,
+): { row: InodeRow; chunks: Array<[number, ArrayBuffer | Uint8Array]> } | undefined {
+  const rows = ctx.store.arrayStmt(SQL.inodeChunks).all(first, last, ino) as unknown[][];
+  if (rows.length === 0) return undefined;
+  const chunks: Array<[number, ArrayBuffer | Uint8Array]> = [];
+  for (const r of rows) if (r[13] !== null) chunks.push([r[13] as number, r[14] as ArrayBuffer | Uint8Array]);
+  return { row: ctx.atime.apply(inodeAt(rows[0]!, 0)), chunks };
 }
 
 export function requireRow(ctx: FsContext, ino: number, syscall: string): InodeRow {

@@ -68,7 +68,9 @@ export function sharedReads(ctx: FsContext): SharedReads | undefined {
     sql: SHARED_READ_SQL,
     atimes: !store.readOnly,
     onWriting(fn) {
-      store.onBeginWrite(() => fn(true));
+      // before LazyAtime writes out pending times (and tells the reader they are stored): in
+      // between, the reader would answer from the database, without them, and the kernel cache it
+      store.onBeginWrite(() => fn(true), true);
       store.onEndWrite(() => fn(false));
     },
     watchAtimes(listener) {

@@ -1,10 +1,7 @@
 import { FsError } from '../../errors.js';
 import type { FsContext } from '../context.js';
-import { isDirMode, isRegMode, requireRow, type InodeRow } from '../rows.js';
+import { getRowAndChunks, isDirMode, isRegMode, type InodeRow } from '../rows.js';
 import { now } from '../time.js';
-
-/** [chunk_index, data]: rows as arrays, which libsql builds faster than objects */
-type ChunkRow = [number, ArrayBuffer | Uint8Array];
 
 /**
  * Reads up to `length` bytes at `offset` with one range query over the chunks. Missing chunks
@@ -14,17 +11,18 @@ export function read(ctx: FsContext, ino: number, offset: number, length: number
   if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(length) || length < 0) {
     throw new FsError('EINVAL', 'read', undefined, 'invalid offset or length');
   }
-  const row = requireRow(ctx, ino, 'read');
+  const cs = ctx.chunkSize;
+  // the size and the chunks from one snapshot (rows.ts getRowAndChunks): chunks up to the
+  // requested end, as the size is not known before
+  const got = getRowAndChunks(ctx, ino, Math.floor(offset / cs), Math.floor((offset + Math.max(length, 1) - 1) / cs));
+  if (!got) throw new FsError('ENOENT', 'read', undefined, `no such inode ${ino}`);
+  const row = got.row;
   if (isDirMode(row.mode)) throw new FsError('EISDIR', 'read');
   if (!isRegMode(row.mode)) throw new FsError('EINVAL', 'read', undefined, 'not a regular file');
   const end = Math.min(row.size, offset + length);
   if (end <= offset) return Buffer.alloc(0);
   const out = Buffer.alloc(end - offset);
-  const cs = ctx.chunkSize;
-  const rows = ctx.store
-    .arrayStmt('SELECT chunk_index, data FROM fs_data WHERE ino = ? AND chunk_index >= ? AND chunk_index <= ? ORDER BY chunk_index')
-    .all(ino, Math.floor(offset / cs), Math.floor((end - 1) / cs)) as ChunkRow[];
-  for (const [index, chunk] of rows) {
+  for (const [index, chunk] of got.chunks) {
     const data = chunk instanceof Uint8Array ? chunk : new Uint8Array(chunk);
     const chunkStart = index * cs;
     const from = Math.max(offset, chunkStart) - chunkStart;

@@ -1,0 +1,662 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
+import { ROOT, run, runCli, tempDir, type CliResult } from '../support/cli.js';
+import { forceUnmount, isMounted, sh } from '../support/fuse.js';
+
+/**
+ * The mount's native read path (native/reader.cc): lookup, getattr, readdir(plus), read and
+ * readlink answered in the addon from a read-only SQLite connection of its own. Checked from
+ * outside, as a user sees it: against the same requests served by JavaScript
+ * (AGENTFS_NATIVE_READS=0), and while other processes rewrite and checkpoint the database.
+ */
+let tmp: { dir: string; cleanup: () => void };
+const mounts: Array<{ mnt: string; pid?: number }> = [];
+const runtime = () => join(tmp.dir, 'run');
+const baseEnv = () => ({ AGENTFS_RUNTIME_DIR: runtime(), AGENTFS_FUSE_STATS: '1' });
+const cli = (args: string[], env: NodeJS.ProcessEnv = {}) => runCli(args, { cwd: tmp.dir, env: { ...baseEnv(), ...env } });
+
+function dir(name: string): string {
+  const p = join(tmp.dir, name);
+  mkdirSync(p, { recursive: true });
+  return p;
+}
+
+async function mount(db: string, name: string, { native = true, extra = [] as string[] } = {}): Promise<string> {
+  const mnt = dir(name);
+  const r = await cli(['mount', db, mnt, ...extra], native ? {} : { AGENTFS_NATIVE_READS: '0' });
+  expect(r.stderr).toBe('');
+  expect(r.code).toBe(0);
+  mounts.push({ mnt, pid: Number(/\(pid (\d+)\)/.exec(r.stdout)?.[1]) });
+  return mnt;
+}
+
+/** Unmounts and returns what the server printed at unmount (AGENTFS_FUSE_STATS). */
+async function unmount(mnt: string): Promise<string> {
+  const r = await cli(['unmount', mnt]);
+  expect(r.code).toBe(0);
+  expect(isMounted(mnt)).toBe(false);
+  const log = join(runtime(), `mount-${createHash('sha1').update(mnt).digest('hex').slice(0, 16)}.log`);
+  return existsSync(log) ? readFileSync(log, 'utf8') : '';
+}
+
+function nativeServed(log: string): number {
+  const m = /fuse native reads: (\d+) served, (\d+) left to JavaScript/.exec(log);
+  if (!m) throw new Error(`no native read line in: ${log}`);
+  return Number(m[1]);
+}
+
+/** How many requests of these kinds JavaScript served (AGENTFS_FUSE_STATS lines). */
+function jsRequests(log: string, ops: string[]): number {
+  let n = 0;
+  for (const op of ops) n += Number(new RegExp(`^fuse ${op}: (\\d+) requests`, 'm').exec(log)?.[1] ?? 0);
+  return n;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function ok(r: CliResult): string {
+  if (r.code !== 0) throw new Error(`exit ${r.code}: ${r.stderr}`);
+  return r.stdout;
+}
+
+const py = (script: string, args: string[], timeoutMs = 120_000) => run('python3', [join(tmp.dir, script), ...args], { cwd: tmp.dir, timeoutMs });
+
+// The tree as the kernel shows it: raw readdir records (name, d_ino, d_type, d_off), every lstat
+// field, symlink targets, file contents.
+const DUMP_PY = String.raw`
+import ctypes, ctypes.util, hashlib, json, os, stat, sys
+libc = ctypes.CDLL(ctypes.util.find_library('c'), use_errno=True)
+class Dirent(ctypes.Structure):
+    _fields_ = [('d_ino', ctypes.c_uint64), ('d_off', ctypes.c_int64), ('d_reclen', ctypes.c_ushort),
+                ('d_type', ctypes.c_ubyte), ('d_name', ctypes.c_char * 256)]
+libc.opendir.restype = ctypes.c_void_p
+libc.opendir.argtypes = [ctypes.c_char_p]
+libc.readdir.restype = ctypes.POINTER(Dirent)
+libc.readdir.argtypes = [ctypes.c_void_p]
+libc.closedir.argtypes = [ctypes.c_void_p]
+def listing(path):
+    d = libc.opendir(path)
+    if not d: raise OSError(ctypes.get_errno(), 'opendir', path)
+    out = []
+    while True:
+        ctypes.set_errno(0)
+        e = libc.readdir(d)
+        if not e:
+            if ctypes.get_errno(): raise OSError(ctypes.get_errno(), 'readdir', path)
+            break
+        e = e.contents
+        out.append([e.d_name.decode('utf-8', 'surrogateescape'), e.d_ino, e.d_type, e.d_off])
+    libc.closedir(d)
+    return out
+def st(p):
+    s = os.lstat(p)
+    return dict(ino=s.st_ino, mode=s.st_mode, nlink=s.st_nlink, uid=s.st_uid, gid=s.st_gid, size=s.st_size, blocks=s.st_blocks,
+                blksize=s.st_blksize, rdev=s.st_rdev, atime=s.st_atime_ns, mtime=s.st_mtime_ns, ctime=s.st_ctime_ns)
+root = os.fsencode(sys.argv[1])
+what = sys.argv[2].split(',')
+out = {}
+todo = [b'.']
+while todo:
+    rel = todo.pop()
+    ent = listing(os.path.join(root, rel))
+    if 'list' in what: out[rel.decode('utf-8', 'surrogateescape') + '/'] = ent
+    for name, ino, dt, off in ent:
+        if name in ('.', '..'): continue
+        c = os.path.join(rel, name.encode('utf-8', 'surrogateescape'))
+        p = os.path.join(root, c)
+        s = os.lstat(p)
+        rec = {}
+        if 'stat' in what: rec['stat'] = st(p)
+        if 'data' in what and stat.S_ISLNK(s.st_mode): rec['link'] = os.readlink(p).decode('utf-8', 'surrogateescape')
+        if 'data' in what and stat.S_ISREG(s.st_mode):
+            with open(p, 'rb') as f: rec['sha'] = hashlib.sha256(f.read()).hexdigest()
+        out[c.decode('utf-8', 'surrogateescape')] = rec
+        if stat.S_ISDIR(s.st_mode): todo.append(c)
+if 'stat' in what: out['.'] = {'stat': st(root)}
+json.dump(out, sys.stdout, sort_keys=True)
+`;
+
+// Everything a mount can hold, written through a mount (JavaScript's write path).
+const FIXTURE_SH = String.raw`set -e
+mkdir -p dir/sub/deeper empty-dir 'sp ace'
+printf 'hello\n' > dir/a.txt
+: > empty
+head -c 300000 /dev/urandom > dir/sub/big.bin
+printf 'x' > 'sp ace/-dash'
+printf 'uni' > 'dir/ünïcödé-日本語-🎉'
+printf 'nl' > "$(printf 'new\nline')"
+printf 'bs' > 'back\slash'
+printf 'q' > "quo'te\"s"
+printf 'long' > "$(printf 'L%.0s' $(seq 255))"
+ln dir/a.txt hard1
+ln dir/a.txt dir/sub/hard2
+ln -s dir/a.txt sym
+ln -s /nonexistent/target dangling
+ln -s "$(printf 'T%.0s' $(seq 1000))" longlink
+ln -s 'ünï 🎉' unilink
+mkfifo fifo
+truncate -s 10M sparse
+printf 'middle' | dd of=sparse bs=1 seek=5000000 conv=notrunc status=none
+head -c 1000000 /dev/urandom > punched
+fallocate -p -o 100000 -l 500000 punched
+head -c 200000 /dev/urandom > shrunk && truncate -s 70000 shrunk
+truncate -s 3000000 grown
+chmod 0600 dir/a.txt; chmod 1777 empty-dir; chmod 4755 dir/sub/big.bin
+for i in $(seq 300); do echo $i > dir/sub/deeper/f$i; done
+if [ "$(id -u)" = 0 ]; then mknod cdev c 1 3; mknod bdev b 7 0; fi
+echo x > old-times && touch -d '1960-01-01 00:00:00.123456789' old-times
+echo y > future-times && touch -d '2300-06-01 12:00:00.5' future-times
+ln -s old-times before-epoch && touch -h -d '1969-12-31 23:59:59.999999999' before-epoch
+`;
+
+beforeAll(async () => {
+  tmp = tempDir('agentfs-native-reads-');
+  mkdirSync(runtime());
+  writeFileSync(join(tmp.dir, 'dump.py'), DUMP_PY);
+  // the default chunk size, and one that is no power of two (reads and st_blocks straddle chunks)
+  for (const [id, chunk] of [['fx', []], ['fx1000', ['--chunk-size', '1000']]] as const) {
+    ok(await cli(['init', id, ...chunk]));
+    const m = await mount(`.agentfs/${id}.db`, `m-fixture-${id}`, { native: false });
+    const w = await sh(FIXTURE_SH, m);
+    expect(w.stderr).toBe('');
+    expect(w.code).toBe(0);
+    await unmount(m);
+  }
+});
+
+afterAll(async () => {
+  for (const m of mounts) await forceUnmount(m.mnt, m.pid);
+  tmp?.cleanup();
+});
+
+describe('native reads on an agent mount', () => {
+  it('are on for a plain agent, serve a read-only workload, and AGENTFS_NATIVE_READS=0 turns them off', async () => {
+    copyFileSync(join(tmp.dir, '.agentfs/fx.db'), join(tmp.dir, 'a.db'));
+    const m = await mount('a.db', 'm-a');
+    const w = await sh('ls -lR . > /dev/null && cat dir/a.txt dir/sub/big.bin sparse > /dev/null && readlink sym && find . -type f | wc -l', m);
+    expect(w.code).toBe(0);
+    expect(w.stdout).toBe('dir/a.txt\n318\n');
+    const log = await unmount(m);
+    // the listings (readdirplus carries the attributes), the lookups of the paths cat opens, the
+    // reads: all native, but for any that came while an access-time flush held a write open
+    const served = nativeServed(log);
+    expect(served).toBeGreaterThan(30);
+    expect(jsRequests(log, ['LOOKUP', 'GETATTR', 'OPENDIR', 'READDIR', 'READDIRPLUS', 'READ', 'READLINK'])).toBeLessThan(served / 4);
+
+    const off = await mount('a.db', 'm-a-off', { native: false });
+    expect((await sh('ls -lR . > /dev/null && cat dir/a.txt', off)).stdout).toBe('hello\n');
+    expect(await unmount(off)).toContain('fuse native reads: off\n');
+  });
+
+  it('shows every stat field, listing, content and link target exactly as JavaScript does', async () => {
+    const variants = [
+      ['plain', 'fx', []],
+      ['own', 'fx', ['--uid', '4321', '--gid', '77']],
+      ['chunk1000', 'fx1000', []],
+    ] as const;
+    for (const [tag, id, owner] of variants) {
+      // two copies of one database: native reads on one, off on the other
+      copyFileSync(join(tmp.dir, `.agentfs/${id}.db`), join(tmp.dir, `n-${tag}.db`));
+      copyFileSync(join(tmp.dir, `.agentfs/${id}.db`), join(tmp.dir, `j-${tag}.db`));
+      const n = await mount(`n-${tag}.db`, `m-n-${tag}`, { extra: [...owner] });
+      const j = await mount(`j-${tag}.db`, `m-j-${tag}`, { native: false, extra: [...owner] });
+      const dump = async (m: string, what: string) => JSON.parse(ok(await py('dump.py', [m, what]))) as Record<string, { stat?: Record<string, number> }>;
+      // attributes before any content is read: equal to the nanosecond, atime included
+      const nList = await dump(n, 'list,stat');
+      const jList = await dump(j, 'list,stat');
+      expect(nList).toEqual(jList);
+      expect(Object.keys(nList).length).toBeGreaterThan(300);
+      if (owner.length) expect(nList['./dir/a.txt']!.stat).toMatchObject({ uid: 4321, gid: 77 });
+      expect(nList['./sparse']!.stat).toMatchObject({ size: 10 << 20, blocks: id === 'fx' ? 8 : 2 });
+      // contents and link targets
+      expect(await dump(n, 'data')).toEqual(await dump(j, 'data'));
+      // reading moved the same access times (relatime) on both sides, and nothing else
+      const nAfter = await dump(n, 'stat');
+      const jAfter = await dump(j, 'stat');
+      for (const [k, v] of Object.entries(nAfter)) {
+        const before = nList[k]!.stat!;
+        const js = jAfter[k]!.stat!;
+        if (k === '.') continue; // the mountpoint's root: listed, never read
+        expect({ ...v.stat, atime: 0 }, k).toEqual({ ...js, atime: 0 });
+        expect({ ...v.stat, atime: 0 }, k).toEqual({ ...before, atime: 0 });
+        expect(v.stat!.atime !== before.atime, k).toBe(js.atime !== jList[k]!.stat!.atime);
+      }
+      expect(nativeServed(await unmount(n))).toBeGreaterThan(300);
+      expect(await unmount(j)).toContain('fuse native reads: off');
+    }
+  });
+
+  it('lists a big directory exactly once while it changes, across native and JavaScript pages', async () => {
+    ok(await cli(['init', 'bd']));
+    const m = await mount('bd', 'm-bd');
+    const n = 6000;
+    ok(await sh(`mkdir big && python3 -c "
+for i in range(${n}): open(f'big/o{i}', 'w').close()"`, m));
+    // creating and removing files through the mount keeps a write open now and then: the pages
+    // of one listing come from both sides, continuing at each other's offsets
+    writeFileSync(
+      join(tmp.dir, 'bigdir.py'),
+      `import os, sys, threading, time
+m, n = sys.argv[1], int(sys.argv[2])
+stop = False
+def churn():
+    i = 0
+    while not stop:
+        open(f'{m}/big/n{i}', 'w').close()
+        if i >= 20: os.unlink(f'{m}/big/n{i - 20}')
+        i += 1
+t = threading.Thread(target=churn); t.start()
+orig = {f'o{i}' for i in range(n)}
+try:
+    for r in range(25):
+        names = os.listdir(f'{m}/big')
+        dup = len(names) - len(set(names))
+        missing = orig - set(names)
+        if dup or missing:
+            print('round', r, 'duplicates', dup, 'missing', sorted(missing)[:5])
+            sys.exit(1)
+finally:
+    stop = True
+    t.join()
+print('ok')
+`,
+    );
+    const r = await py('bigdir.py', [m, String(n)]);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('ok\n');
+    const log = await unmount(m);
+    expect(nativeServed(log)).toBeGreaterThan(0);
+    expect(jsRequests(log, ['READDIR', 'READDIRPLUS'])).toBeGreaterThan(0);
+  });
+
+  it('leaves names and link targets that are not UTF-8 (another program wrote them) to JavaScript: EILSEQ', async () => {
+    ok(await cli(['init', 'bad']));
+    ok(await cli(['fs', 'write', 'bad', '/ok', 'fine']));
+    const db = join(tmp.dir, '.agentfs/bad.db');
+    const sql = (q: string) => run('sqlite3', [db, q]).then(ok);
+    await sql(`INSERT INTO fs_inode (ino, mode, nlink, uid, gid, size, atime, mtime, ctime) VALUES (100, ${0o100644}, 1, 0, 0, 0, 1, 1, 1), (101, ${0o120777}, 1, 0, 0, 3, 1, 1, 1);
+      INSERT INTO fs_dentry (name, parent_ino, ino) VALUES (CAST(X'66FF6F' AS TEXT), 1, 100), ('badlink', 1, 101);
+      INSERT INTO fs_symlink (ino, target) VALUES (101, CAST(X'61FE62' AS TEXT));`);
+    const m = await mount('bad', 'm-bad');
+    const r = await sh(`python3 -c "
+import errno, os
+for f in (lambda: os.listdir('.'), lambda: os.readlink('badlink')):
+    try: f(); print('no error')
+    except OSError as e: print(errno.errorcode[e.errno])
+print(open('ok').read())"`, m);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('EILSEQ\nEILSEQ\nfine\n');
+    const log = await unmount(m);
+    expect(Number(/(\d+) left to JavaScript/.exec(log)?.[1])).toBeGreaterThan(0);
+  });
+
+  it('leaves an overlay agent to JavaScript, which serves it as before', async () => {
+    const base = dir('overlay-base');
+    writeFileSync(join(base, 'from-base.txt'), 'base');
+    ok(await cli(['init', 'ov', '--base', base]));
+    const m = await mount('ov', 'm-ov');
+    expect((await sh('cat from-base.txt && echo new > n && cat n && ls', m)).stdout).toBe('basenew\nfrom-base.txt\nn\n');
+    expect(await unmount(m)).toContain('fuse native reads: off\n');
+  });
+
+  it('never returns torn data while another process rewrites the file and checkpoints the database', async () => {
+    ok(await cli(['init', 'rw']));
+    const db = join(tmp.dir, '.agentfs/rw.db');
+    // version i: byte i repeated size(i) times, one transaction each (the SDK in another process)
+    writeFileSync(
+      join(tmp.dir, 'rewrite.mjs'),
+      `import { Agent } from ${JSON.stringify(join(ROOT, 'dist/core/agent.js'))};
+const [db, from, to] = [process.argv[2], Number(process.argv[3]), Number(process.argv[4])];
+const agent = Agent.open({ path: db });
+for (let i = from; i <= to; i++) agent.paths.writeFile('/v.bin', Buffer.alloc(${SIZE_FN}, i));
+agent.close();
+`,
+    );
+    writeFileSync(join(tmp.dir, 'check.py'), CHECK_PY);
+    const rewrite = (from: number, to: number) => run(process.execPath, [join(tmp.dir, 'rewrite.mjs'), db, String(from), String(to)], { timeoutMs: 120_000 });
+    ok(await rewrite(1, 1));
+    const m = await mount(db, 'm-rw');
+    const done = join(tmp.dir, 'rw-done');
+    const reader = py('check.py', [join(m, 'v.bin'), done]);
+    const checkpoints = sh(`while [ ! -e ${done} ]; do sqlite3 ${db} 'PRAGMA busy_timeout=5000; PRAGMA wal_checkpoint(TRUNCATE);' > /dev/null || exit 1; sleep 0.05; done`);
+    const w = await rewrite(2, 40);
+    writeFileSync(done, '');
+    expect(w.stderr).toBe('');
+    expect(w.code).toBe(0);
+    const c = await checkpoints;
+    expect(c.stderr).toBe('');
+    const r = await reader;
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toMatch(/^ok reads \d+ versions \d+\n$/);
+    // the reads saw the file change under them, many times
+    expect(Number(/versions (\d+)/.exec(r.stdout)![1])).toBeGreaterThan(3);
+    expect(nativeServed(await unmount(m))).toBeGreaterThan(100);
+  });
+
+  it('JavaScript, which serves the reads native ones leave, reads a size and its data from one snapshot', async () => {
+    // The mount's JavaScript side (and the SDK) read the inode's size, then its chunks; a file
+    // rewritten by another process in between (2 MiB, then 300 kB) read as zeros never written.
+    ok(await cli(['init', 'snap']));
+    const db = join(tmp.dir, '.agentfs/snap.db');
+    const agentJs = JSON.stringify(join(ROOT, 'dist/core/agent.js'));
+    writeFileSync(
+      join(tmp.dir, 'snap-write.mjs'),
+      `import { Agent } from ${agentJs};
+const agent = Agent.open({ path: process.argv[2] });
+for (let i = 1; i <= 120; i++) agent.paths.writeFile('/v.bin', Buffer.alloc(i % 2 ? 2 << 20 : 300000, i));
+agent.close();
+`,
+    );
+    writeFileSync(
+      join(tmp.dir, 'snap-read.mjs'),
+      `import { existsSync } from 'node:fs';
+import { Agent } from ${agentJs};
+const agent = Agent.open({ path: process.argv[2] });
+const ino = agent.paths.stat('/v.bin').ino;
+let reads = 0, zeros = 0;
+while (!existsSync(process.argv[3])) {
+  for (let k = 0; k < 1000; k++, reads++) {
+    // past 1 MiB: the big version's bytes, or nothing (the small one); never zeros
+    const b = agent.fs.read(ino, 1 << 20, 4096);
+    if (b.length > 0 && (b[0] === 0 || b[4095] !== b[0])) zeros++;
+  }
+}
+console.log(zeros === 0 && reads > 10000 ? 'ok' : 'reads ' + reads + ', zeros in ' + zeros);
+agent.close();
+`,
+    );
+    ok(await cli(['fs', 'write', 'snap', '/v.bin', 'x']));
+    const done = join(tmp.dir, 'snap-done');
+    const reader = run(process.execPath, [join(tmp.dir, 'snap-read.mjs'), db, done], { timeoutMs: 120_000 });
+    const w = await run(process.execPath, [join(tmp.dir, 'snap-write.mjs'), db], { timeoutMs: 120_000 });
+    writeFileSync(done, '');
+    expect(w.stderr).toBe('');
+    const r = await reader;
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('ok\n');
+  });
+
+  it('shows nothing of a writer killed in the middle of its transaction, before or after a checkpoint', async () => {
+    ok(await cli(['init', 'kw']));
+    ok(await cli(['fs', 'write', 'kw', '/v.txt', 'stable']));
+    const db = join(tmp.dir, '.agentfs/kw.db');
+    const m = await mount('kw', 'm-kw');
+    expect((await sh('cat v.txt; ls', m)).stdout).toBe('stablev.txt\n');
+    // another process writes 5 MiB and a new file in one transaction, then hangs until killed
+    writeFileSync(
+      join(tmp.dir, 'killed.mjs'),
+      `import { Agent } from ${JSON.stringify(join(ROOT, 'dist/core/agent.js'))};
+const agent = Agent.open({ path: process.argv[2] });
+agent.fs.transaction(() => {
+  agent.paths.writeFile('/v.txt', Buffer.alloc(5 << 20, 120));
+  agent.paths.writeFile('/new.txt', 'uncommitted');
+  console.log('inside');
+  for (;;) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1000);
+});
+`,
+    );
+    const child = spawn(process.execPath, [join(tmp.dir, 'killed.mjs'), db], { stdio: ['ignore', 'pipe', 'inherit'] });
+    await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
+    const look = 'cat v.txt; echo; ls; stat -c %s v.txt';
+    expect((await sh(look, m)).stdout).toBe('stable\nv.txt\n6\n');
+    child.kill('SIGKILL');
+    await new Promise((r) => child.once('exit', r));
+    expect((await sh(look, m)).stdout).toBe('stable\nv.txt\n6\n');
+    ok(await run('sqlite3', [db, 'PRAGMA busy_timeout=5000; PRAGMA wal_checkpoint(TRUNCATE);']));
+    expect((await sh(`${look}; echo after > w.txt; cat w.txt`, m)).stdout).toBe('stable\nv.txt\n6\nafter\n');
+    expect(ok(await cli(['fs', 'cat', 'kw', '/v.txt']))).toBe('stable');
+    expect(nativeServed(await unmount(m))).toBeGreaterThan(0);
+  });
+
+  it('reads back exactly what was just written through the mount, before and after each commit', async () => {
+    ok(await cli(['init', 'raw']));
+    const db = join(tmp.dir, '.agentfs/raw.db');
+    const m = await mount('raw', 'm-raw');
+    writeFileSync(join(tmp.dir, 'raw.py'), RAW_PY);
+    const done = join(tmp.dir, 'raw-done');
+    // two writers, each checking its own file; checkpoints from another process meanwhile
+    const checkpoints = sh(`while [ ! -e ${done} ]; do sqlite3 ${db} 'PRAGMA busy_timeout=5000; PRAGMA wal_checkpoint(TRUNCATE);' > /dev/null || exit 1; sleep 0.1; done`);
+    const rs = await Promise.all([py('raw.py', [join(m, 'one.bin'), '300']), py('raw.py', [join(m, 'two.bin'), '300'])]);
+    writeFileSync(done, '');
+    expect((await checkpoints).code).toBe(0);
+    for (const r of rs) {
+      expect(r.stderr).toBe('');
+      expect(r.stdout).toBe('ok\n');
+    }
+    const log = await unmount(m);
+    // some reads came while a group was open (JavaScript), some after its commit (native)
+    expect(nativeServed(log)).toBeGreaterThan(0);
+    expect(jsRequests(log, ['READ'])).toBeGreaterThan(0);
+  });
+
+  it('moves access times on native reads, shows them at once, stores them, and lets an explicit atime win', async () => {
+    ok(await cli(['init', 'at']));
+    ok(await cli(['fs', 'write', 'at', '/f', 'hello']));
+    ok(await cli(['fs', 'write', 'at', '/g', 'world']));
+    const m = await mount('at', 'm-at');
+    const times = async (name: string) => {
+      const out = ok(await sh(`python3 -c "import os; s = os.stat('${name}'); print(s.st_atime_ns, s.st_mtime_ns)"`, m));
+      const [a, mt] = out.trim().split(' ').map(BigInt);
+      return { atime: a!, mtime: mt! };
+    };
+    const stored = async (path: string) => {
+      const j = JSON.parse(ok(await cli(['fs', 'stat', 'at', path, '--json']))) as { atime_ns: string };
+      const [sec, nsec] = j.atime_ns.split('.');
+      return BigInt(sec!) * 1_000_000_000n + BigInt(nsec!);
+    };
+    const before = await times('f');
+    expect(before.atime).toBe(await stored('/f'));
+    expect((await sh('cat f', m)).stdout).toBe('hello');
+    // relatime: the first read after a change moves it; the mount shows it at once
+    const after = await times('f');
+    expect(after.atime).toBeGreaterThan(before.atime);
+    expect(after.atime).toBeGreaterThan(after.mtime);
+    // and it reaches the database (stored with the next write, or after about a second)
+    await sleep(1500); // the lazy flush: 1 s after the read
+    expect(await stored('/f')).toBe(after.atime);
+    expect((await times('f')).atime).toBe(after.atime);
+
+    // an explicit access time set while a read's time is still pending wins, in the mount and the database
+    const explicit = 978307200n * 1_000_000_000n;
+    expect((await sh("cat g && touch -a -d '2001-01-01 00:00:00 UTC' g", m)).stdout).toBe('world');
+    expect((await times('g')).atime).toBe(explicit);
+    await sleep(1500); // past the flush of the read's time
+    expect((await times('g')).atime).toBe(explicit);
+    expect(await stored('/g')).toBe(explicit);
+    expect(nativeServed(await unmount(m))).toBeGreaterThan(0);
+  });
+
+  it('never shows (and lets the kernel cache) an access time older than the one being stored', async () => {
+    // Reads move thousands of access times; a write then stores them. While it does, native
+    // reads must not answer from the database, where the new times are not committed yet.
+    ok(await cli(['init', 'af']));
+    const m = await mount('af', 'm-af');
+    const n = 8000;
+    ok(await sh(`mkdir d && python3 -c "
+for i in range(${n}): open(f'd/f{i}', 'w').write('x')"`, m));
+    writeFileSync(join(tmp.dir, 'atime-flush.py'), ATIME_FLUSH_PY);
+    const r = await py('atime-flush.py', [m, join(tmp.dir, '.agentfs/af.db'), String(n), '2']);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('bad 0\n');
+    expect(nativeServed(await unmount(m))).toBeGreaterThan(n);
+  });
+
+  it('drops an access time it could not store (the database stayed locked) on both sides alike', async () => {
+    ok(await cli(['init', 'lk']));
+    ok(await cli(['fs', 'write', 'lk', '/f', 'hello']));
+    ok(await cli(['fs', 'write', 'lk', '/other', 'o']));
+    const db = join(tmp.dir, '.agentfs/lk.db');
+    const m = await mount('lk', 'm-lk');
+    const stored = async () => (JSON.parse(ok(await cli(['fs', 'stat', 'lk', '/f', '--json']))) as { atime_ns: string }).atime_ns;
+    const before = await stored();
+    // another program holds the write lock past the mount's busy timeout (5 s): the read's
+    // access time cannot be stored, and is given up
+    const lock = spawn('python3', ['-c', `import sqlite3, time
+c = sqlite3.connect(${JSON.stringify(db)}, isolation_level=None)
+c.execute('BEGIN IMMEDIATE'); print('locked', flush=True); time.sleep(9); c.execute('ROLLBACK')`], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const released = new Promise((r) => lock.once('exit', r));
+    await new Promise<void>((resolve) => lock.stdout.once('data', () => resolve()));
+    expect((await sh('cat f', m)).stdout).toBe('hello');
+    expect(await released).toBe(0);
+    expect(await stored()).toBe(before);
+    // an outside change drops the kernel's caches: the mount asks again, and must show what is stored
+    ok(await cli(['fs', 'write', 'lk', '/other', 'changed']));
+    let shown = '';
+    const want = before.replace('.', '');
+    for (let i = 0; i < 30 && shown !== want; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      shown = ok(await sh('python3 -c "import os; print(os.stat(\'f\').st_atime_ns)"', m)).trim();
+    }
+    expect(shown).toBe(want);
+    await unmount(m);
+  });
+
+  it('shows names and content changed by another process after the change watcher polls', async () => {
+    ok(await cli(['init', 'ch']));
+    for (const [p, v] of [['/keep', 'keep'], ['/a', 'v1'], ['/old', 'old'], ['/d/x', 'x']]) ok(await cli(['fs', 'write', 'ch', p!, v!]));
+    const m = await mount('ch', 'm-ch');
+    // the kernel caches all of it (names, attributes, pages), from native replies
+    const look = 'ls -1 . d | tr "\\n" " "; echo; cat a; echo; stat -c %s a; cat d/x; echo';
+    expect((await sh(look, m)).stdout).toBe('.: a d keep old  d: x \nv1\n2\nx\n');
+    ok(await cli(['fs', 'write', 'ch', '/a', 'version two, longer']));
+    ok(await cli(['fs', 'mv', 'ch', '/old', '/new']));
+    ok(await cli(['fs', 'rm', 'ch', '/d/x']));
+    ok(await cli(['fs', 'write', 'ch', '/d/y', 'yy']));
+    const want = '.: a d keep new  d: y \nversion two, longer\n19\n';
+    let seen = '';
+    const look2 = look.replace('cat d/x; echo', 'true');
+    for (let i = 0; i < 50 && seen !== want; i++) {
+      seen = (await sh(look2, m)).stdout;
+      if (seen !== want) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(seen).toBe(want);
+    expect((await sh('cat d/y; cat old 2>&1 >/dev/null | grep -c "No such file"', m)).stdout).toBe('yy1\n');
+    expect(nativeServed(await unmount(m))).toBeGreaterThan(0);
+  });
+
+  it('shows outside changes through a descriptor held open across several of them', async () => {
+    ok(await cli(['init', 'fd']));
+    ok(await cli(['fs', 'write', 'fd', '/f', 'v1']));
+    ok(await cli(['fs', 'write', 'fd', '/other', 'o']));
+    const m = await mount('fd', 'm-fd');
+    // the file stays open while other processes change it, and something else
+    writeFileSync(
+      join(tmp.dir, 'held.py'),
+      `import os, subprocess, sys, time
+fd = os.open(sys.argv[1], os.O_RDONLY)
+def show():
+    return os.pread(fd, 100, 0).decode() + ' ' + str(os.fstat(fd).st_size)
+def change(path, content):
+    subprocess.run(sys.argv[2:] + ['fs', 'write', 'fd', path, content], check=True)
+    for _ in range(20):  # the watcher polls every 0.1 s
+        if show() == want: return
+        time.sleep(0.05)
+print(show())
+for path, content, want in (('/f', 'v2-longer', 'v2-longer 9'), ('/other', 'changed', 'v2-longer 9'), ('/f', 'v3-even-longer', 'v3-even-longer 14')):
+    change(path, content)
+    print(show())
+`,
+    );
+    const r = await py('held.py', [join(m, 'f'), process.execPath, join(ROOT, 'bin/agentfs.js')]);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('v1 2\nv2-longer 9\nv2-longer 9\nv3-even-longer 14\n');
+    await unmount(m);
+  });
+});
+
+// Size of version i (an expression of i in JavaScript and Python), 0.3 to 2.3 MB: several 1 MiB reads each.
+const SIZE_FN = '300000 + (i % 5) * 500001';
+
+// Reads the file over and over through the mount, in single 1 MiB requests (O_DIRECT into a
+// page-aligned buffer: one READ each), until the done file exists. Every read must be one
+// version: all its bytes equal (the version number), no longer than that version allows
+// (shorter is the kernel's size of the file, up to a poll old, as MANUAL says).
+const CHECK_PY = String.raw`
+import mmap, os, sys
+path, done = sys.argv[1], sys.argv[2]
+size = lambda i: ${SIZE_FN}
+buf = mmap.mmap(-1, 1 << 20)
+reads = 0; versions = set()
+while not os.path.exists(done) or reads < 50:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECT)
+    off = 0
+    while True:
+        n = os.preadv(fd, [buf], off)
+        if n == 0: break
+        d = bytes(buf[:n]); v = d[0]; reads += 1; versions.add(v)
+        if d.count(d[0:1]) != n or not 1 <= v <= 40 or n > min(1 << 20, size(v) - off):
+            print('torn: offset', off, 'length', n, 'bytes', sorted(set(d))[:8], 'sizes', [size(x) for x in sorted(set(d))[:8]])
+            sys.exit(1)
+        off += n
+    os.close(fd)
+print('ok reads', reads, 'versions', len(versions))
+`;
+
+// Rounds of: make every file's atime stale (relatime), read them all (native reads note new
+// times; three threads, to note many before the one-second flush), then a write through the
+// mount stores them while stat looks at each file in the same order (its atime was invalidated
+// by the read: the kernel asks again, and caches the answer). Once settled, the mount must show
+// every atime the database holds.
+const ATIME_FLUSH_PY = String.raw`
+import os, sys, time, subprocess, threading
+m, db, n, rounds = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+K = 3
+def each(fn):
+    ts = [threading.Thread(target=lambda k=k: [fn(i) for i in range(k, n, K)]) for k in range(K)]
+    for t in ts: t.start()
+    return ts
+def read(i):
+    with open(f'{m}/d/f{i}', 'rb') as f: f.read()
+bad = 0
+for r in range(rounds):
+    for i in range(n): os.utime(f'{m}/d/f{i}', ns=(1_000_000_000, 2_000_000_000))
+    time.sleep(1.3)
+    for t in each(read): t.join()
+    w = threading.Thread(target=lambda: open(f'{m}/trigger{r}', 'w').close())
+    w.start()
+    for t in each(lambda i: os.stat(f'{m}/d/f{i}')): t.join()
+    w.join()
+    time.sleep(1.3)
+    out = subprocess.run(['sqlite3', db, "select d.name, i.atime * 1000000000 + i.atime_nsec from fs_dentry d join fs_inode i on i.ino = d.ino where d.name like 'f%'"], capture_output=True, text=True, check=True).stdout
+    stored = {int(l.split('|')[0][1:]): int(l.split('|')[1]) for l in out.split()}
+    for i in range(n):
+        shown = os.stat(f'{m}/d/f{i}').st_atime_ns
+        if shown != stored[i]:
+            bad += 1
+            if bad < 4: print('round', r, 'file', i, 'mount shows', shown, 'database has', stored[i], file=sys.stderr)
+print('bad', bad)
+`;
+
+// Writes random ranges of a 3 MiB file through the mount and reads random ranges back at once
+// or after up to 20 ms (the group commit's window), in single requests (O_DIRECT, page-aligned
+// buffers), and the whole file through the page cache now and then: always what was written.
+const RAW_PY = String.raw`
+import mmap, os, random, sys, time
+p, ops = sys.argv[1], int(sys.argv[2])
+size = 3 << 20
+rbuf = mmap.mmap(-1, 1 << 20); wbuf = mmap.mmap(-1, 1 << 20)
+fd = os.open(p, os.O_RDWR | os.O_CREAT | os.O_DIRECT, 0o644)
+model = bytearray(size)
+os.pwrite(fd, bytes(size), 0)
+for n in range(ops):
+    off = random.randrange(0, size - 4096) & ~4095
+    ln = min(random.choice([4096, 65536, 1 << 20]), size - off)
+    data = os.urandom(ln)
+    wbuf[:ln] = data
+    os.pwritev(fd, [memoryview(wbuf)[:ln]], off)
+    model[off:off + ln] = data
+    if n % 2: time.sleep(random.random() * 0.02)
+    roff = random.randrange(0, size - 4096) & ~4095
+    rl = min(1 << 20, size - roff)
+    k = os.preadv(fd, [memoryview(rbuf)[:rl]], roff)
+    if k != rl or bytes(rbuf[:k]) != bytes(model[roff:roff + rl]):
+        print('read', n, 'at', roff, 'length', k, 'differs from what was written'); sys.exit(1)
+    if n % 25 == 0:
+        with open(p, 'rb') as f:
+            if f.read() != bytes(model): print('buffered read', n, 'differs'); sys.exit(1)
+os.close(fd)
+print('ok')
+`;
