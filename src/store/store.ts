@@ -327,7 +327,15 @@ export class Store {
     if (this.depth > 0) return false;
     this.beginImmediate();
     this.depth++;
-    this.runBeginWriteHooks();
+    try {
+      this.runBeginWriteHooks();
+    } catch (e) {
+      // nothing may stay open that no commit will ever end
+      rollback(this.db);
+      this.depth = 0;
+      this.runEndWriteHooks();
+      throw e;
+    }
     return true;
   }
 
