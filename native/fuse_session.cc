@@ -84,6 +84,13 @@ struct Session {
   Reader* reader = nullptr;
   std::string reader_error;
   std::atomic<bool> writing{false};
+  // Read-only opens being answered natively right now, and a hold that sends new ones to
+  // JavaScript: JavaScript must count every native open before it changes or frees what the open
+  // saw (an unlink through the mount, another process's rm), so before it acts it stops new native
+  // opens (writing or holding), waits for those in flight (their OPENED is queued by then) and
+  // runs the queued events (see wait_opens).
+  std::atomic<int> opens_inflight{0};
+  std::atomic<bool> holding{false};
   // Directories JavaScript changed in its open write transaction, with their attributes as of its
   // last change (sent after each one): the kernel asks for them after every create or unlink
   // (default_permissions), and GETATTR of them is answered here meanwhile. Emptied when the
@@ -274,8 +281,21 @@ void ll_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char* n
 
 void ll_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   Session* s = sess(req);
-  if (Reader* r = native_reads(s)) if (r->open(req, ino, fi)) return;
+  if (s->reader) {
+    // counted before the flags are read (both sequentially consistent): whoever sets writing or
+    // holding then either sees this open in flight and waits for its OPENED, or it sees the flag
+    s->opens_inflight.fetch_add(1);
+    bool served = !s->writing.load() && !s->holding.load() && s->reader->open(req, ino, fi);
+    s->opens_inflight.fetch_sub(1);
+    if (served) return;
+  }
   enqueue(s, pack_open(req, ino, fi->flags));
+}
+
+// After writing or holding was set: the native opens that did not see it have finished, their
+// OPENED events queued (an open takes microseconds and never waits for JavaScript).
+void wait_opens(Session* s) {
+  while (s->opens_inflight.load() > 0) std::this_thread::yield();
 }
 
 void ll_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) {
@@ -1003,10 +1023,27 @@ napi_value SetWriting(napi_env env, napi_callback_info info) {
   if (!get_args(env, info, 2, argv)) return nullptr;
   Session* s = get_session(env, argv[0]);
   if (!s) return nullptr;
-  std::lock_guard<std::mutex> lock(s->dirs_mu);
   bool writing = get_bool(env, argv[1]);
-  if (!writing) s->changed_dirs.clear();
-  s->writing.store(writing, std::memory_order_release);
+  {
+    std::lock_guard<std::mutex> lock(s->dirs_mu);
+    if (!writing) s->changed_dirs.clear();
+    s->writing.store(writing);
+  }
+  if (writing) wait_opens(s);
+  return nullptr;
+}
+
+// hold(handle, on): while on, read-only opens go to JavaScript; turning it on waits for the
+// native opens in flight, so a drain() after it has every OPENED of an open that saw the
+// database before now (the change watcher, before it frees what another process unlinked).
+napi_value Hold(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  if (!get_args(env, info, 2, argv)) return nullptr;
+  Session* s = get_session(env, argv[0]);
+  if (!s) return nullptr;
+  bool on = get_bool(env, argv[1]);
+  s->holding.store(on);
+  if (on) wait_opens(s);
   return nullptr;
 }
 
@@ -1132,6 +1169,7 @@ napi_value Init(napi_env env, napi_value exports) {
     {"notifyInvalInode", nullptr, NotifyInvalInode, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"notifyInvalEntry", nullptr, NotifyInvalEntry, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"setWriting", nullptr, SetWriting, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"hold", nullptr, Hold, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"changedDir", nullptr, ChangedDir, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"forgetDir", nullptr, ForgetDir, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"atimePending", nullptr, AtimePending, nullptr, nullptr, nullptr, napi_default, nullptr},
