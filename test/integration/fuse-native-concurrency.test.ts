@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { run, runCli, tempDir } from '../support/cli.js';
+import { CLI, run, runCli, tempDir } from '../support/cli.js';
 import { forceUnmount, mountBg } from '../support/fuse.js';
 
 /**
@@ -83,5 +83,64 @@ print('bad', bad, 'opened', 'some' if opened else 'none')
     expect(r.stderr).toBe('');
     expect(r.stdout).toBe('bad 0 opened some\n');
     expect(await leftovers(db)).toBe('0\n0\n0\n');
+  });
+});
+
+describe('native reads on worker threads, many readers at once', () => {
+  it('parallel find, grep -r, ls -lR and big reads beside writers agree with the tree; a SIGKILL mid-read leaves a mount that mounts again', async () => {
+    const { db, mnt } = await fresh('readers');
+    const entry = mounts[mounts.length - 1]!;
+    const setup = String.raw`
+import os, sys
+m = sys.argv[1]
+for d in range(12):
+    os.makedirs(f'{m}/d{d}/sub')
+    for f in range(30): open(f'{m}/d{d}/sub/f{f}', 'w').write(f'needle {d} {f}\n' * 40)
+open(f'{m}/big', 'wb').write(bytes(range(256)) * (16 << 12))
+`;
+    expect((await run('python3', ['-c', setup, mnt])).stderr).toBe('');
+    const want = (await run('sha256sum', [join(mnt, 'big')])).stdout.split(' ')[0];
+    // readers in processes (and grep's and git's threads) against writers through the mount and the CLI
+    const load = String.raw`
+M=$1; CLI="$2"; DB=$3
+for r in 1 2 3; do
+  ( echo "find $(find $M/d* -type f | wc -l)" ) &
+  ( echo "grep $(grep -r needle $M/d* | wc -l)" ) &
+  ( ls -lR $M/d* >/dev/null && echo ls ok ) &
+  ( echo "sum $(sha256sum < $M/big | cut -d' ' -f1)" ) &
+  ( for i in $(seq 30); do echo x > $M/w$r; cat $M/w$r >/dev/null; rm $M/w$r; done; echo writer ok ) &
+  ( $CLI fs write $DB /c$r "from the cli" >/dev/null && echo cli ok ) &
+done
+wait
+`;
+    const r = await run('bash', ['-c', load, 'load', mnt, `${process.execPath} ${CLI}`, db], { timeoutMs: 120_000 });
+    expect(r.stderr).toBe('');
+    const lines = r.stdout.trim().split('\n').sort();
+    expect(lines).toEqual([
+      ...Array(3).fill('cli ok'),
+      ...Array(3).fill('find 360'),
+      ...Array(3).fill('grep 14400'),
+      ...Array(3).fill('ls ok'),
+      ...Array(3).fill(`sum ${want}`),
+      ...Array(3).fill('writer ok'),
+    ]);
+    // connections stay within the pool's bound (16, each the database, its WAL and -shm at most)
+    const fds = await run('bash', ['-c', `ls -l /proc/${entry.pid}/fd | grep -c '${db}'`]);
+    expect(Number(fds.stdout)).toBeLessThanOrEqual(3 * 17 + 3);
+
+    // SIGKILL while readers are busy: each reader ends (an error, never a hang)
+    const busy = String.raw`
+M=$1
+for r in 1 2 3; do ( while cat $M/big >/dev/null 2>&1 && ls -lR $M/d1 >/dev/null 2>&1; do :; done; echo ended ) & done
+sleep 0.5; kill -9 $2
+wait
+`;
+    const k = await run('bash', ['-c', busy, 'busy', mnt, String(entry.pid)], { timeoutMs: 60_000 });
+    expect(k.signal).toBeNull();
+    expect(k.stdout).toBe('ended\nended\nended\n');
+    // the dead mount is recovered by the next mount of the same place
+    entry.pid = await mountBg(db, mnt);
+    expect((await run('sha256sum', [join(mnt, 'big')])).stdout.split(' ')[0]).toBe(want);
+    expect((await runCli(['unmount', mnt])).code).toBe(0);
   });
 });
