@@ -99,14 +99,17 @@ for d in range(12):
 open(f'{m}/big', 'wb').write(bytes(range(256)) * (16 << 12))
 `;
     expect((await run('python3', ['-c', setup, mnt])).stderr).toBe('');
+    const git = `cd ${mnt}/d0 && git init -q && git add -A && git -c user.name=t -c user.email=t@t commit -qm t`;
+    expect((await run('bash', ['-c', git])).code).toBe(0);
     const want = (await run('sha256sum', [join(mnt, 'big')])).stdout.split(' ')[0];
-    // readers in processes (and grep's and git's threads) against writers through the mount and the CLI
+    // readers in processes (and git's preload-index threads) against writers through the mount and the CLI
     const load = String.raw`
 M=$1; CLI="$2"; DB=$3
 for r in 1 2 3; do
-  ( echo "find $(find $M/d* -type f | wc -l)" ) &
-  ( echo "grep $(grep -r needle $M/d* | wc -l)" ) &
+  ( echo "find $(find $M/d* -path '*/.git' -prune -o -type f -print | wc -l)" ) &
+  ( echo "grep $(grep -r --exclude-dir=.git needle $M/d* | wc -l)" ) &
   ( ls -lR $M/d* >/dev/null && echo ls ok ) &
+  ( echo "git $(cd $M/d0 && git -c core.preloadIndex=true status --porcelain | wc -l)" ) &
   ( echo "sum $(sha256sum < $M/big | cut -d' ' -f1)" ) &
   ( for i in $(seq 30); do echo x > $M/w$r; cat $M/w$r >/dev/null; rm $M/w$r; done; echo writer ok ) &
   ( $CLI fs write $DB /c$r "from the cli" >/dev/null && echo cli ok ) &
@@ -119,6 +122,7 @@ wait
     expect(lines).toEqual([
       ...Array(3).fill('cli ok'),
       ...Array(3).fill('find 360'),
+      ...Array(3).fill('git 0'),
       ...Array(3).fill('grep 14400'),
       ...Array(3).fill('ls ok'),
       ...Array(3).fill(`sum ${want}`),
