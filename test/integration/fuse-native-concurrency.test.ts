@@ -8,7 +8,8 @@ import { forceUnmount, mountBg } from '../support/fuse.js';
  * The newest parts of the FUSE mount's native read path (ARCHITECTURE.md, "Native read path"),
  * under attack: requests on libfuse's worker threads, read-only opens answered in the addon
  * (counted in JavaScript through OPENED events) and directory attributes answered from what
- * JavaScript sent inside a group commit. Each case once failed.
+ * JavaScript sent inside a group commit. The race of native opens with unlinks once failed
+ * (reads of an open descriptor got ENOENT); the others hold the rest of the ground.
  */
 let tmp: { dir: string; cleanup: () => void };
 const mounts: { mnt: string; pid?: number }[] = [];
@@ -146,5 +147,45 @@ wait
     entry.pid = await mountBg(db, mnt);
     expect((await run('sha256sum', [join(mnt, 'big')])).stdout.split(' ')[0]).toBe(want);
     expect((await runCli(['unmount', mnt])).code).toBe(0);
+  });
+});
+
+describe('read-only opens answered natively beside writers, reopens and a second mount', () => {
+  it('keep one write burst whole, survive unlinks through either mount and reopens through /proc, then leave nothing', async () => {
+    const { db, mnt } = await fresh('opens-held');
+    const mnt2 = join(tmp.dir, 'opens-held-2');
+    mkdirSync(mnt2);
+    const second: { mnt: string; pid?: number } = { mnt: mnt2 };
+    mounts.push(second);
+    second.pid = await mountBg(db, mnt2);
+    const script = String.raw`
+import os, sys, time
+m, m2 = sys.argv[1], sys.argv[2]
+open(m + '/burst', 'w').write('a' * 10)
+time.sleep(0.1)
+w = os.open(m + '/burst', os.O_RDWR)
+for i in range(5):  # read-only opens and closes inside one write burst
+    r = os.open(m + '/burst', os.O_RDONLY); os.read(r, 10); os.close(r)
+    os.pwrite(w, b'c' * 4096, 4096 * i)
+os.close(w)
+data = b'z' * 30000
+for how, gone in (('mount', m), ('second mount', m2)):
+    p = m + '/held'
+    open(p, 'wb').write(data); time.sleep(0.3)
+    fd = os.open(p, os.O_RDONLY)
+    os.unlink(gone + '/held'); time.sleep(0.3)
+    fd2 = os.open(f'/proc/self/fd/{fd}', os.O_RDONLY)
+    os.close(fd); time.sleep(0.3)
+    print(how, len(os.pread(fd2, 100000, 0)), os.fstat(fd2).st_nlink)
+    os.close(fd2)
+os.unlink(m + '/burst')
+`;
+    const r = await run('python3', ['-c', script, mnt, mnt2]);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('mount 30000 0\nsecond mount 30000 0\n');
+    await new Promise((res) => setTimeout(res, 700)); // the idle journal burst is written out
+    const rows = await sqlite(db, "SELECT op, path, offset, length, writes FROM agentfs_journal WHERE path = '/burst' AND op <> 'unlink' ORDER BY id");
+    expect(rows.stdout).toBe('create|/burst|||\nwrite|/burst|0|10|1\nwrite|/burst|0|20480|5\n');
+    expect(await leftovers(db)).toBe('0\n0\n0\n');
   });
 });
