@@ -189,3 +189,64 @@ os.unlink(m + '/burst')
     expect(await leftovers(db)).toBe('0\n0\n0\n');
   });
 });
+
+describe('directory attributes inside a group commit, under renames and owner changes', () => {
+  it('a stat right after each change matches the row committed for it (--uid/--gid mount)', async () => {
+    const { db, mnt } = await fresh('group-dirs', ['--uid', '1234', '--gid', '1234']);
+    // each step: the change, at once a stat of every directory it touched (answered inside the
+    // group commit), then, once committed, the stat compared with the database's row
+    const script = String.raw`import os, sys, time, sqlite3, ctypes
+m, db = sys.argv[1], sys.argv[2]
+uid_over = int(sys.argv[3]) if len(sys.argv) > 3 else -1
+con = sqlite3.connect(f'file:{db}?mode=ro', uri=True)
+libc = ctypes.CDLL(None, use_errno=True)
+def exchange(a, b):
+    if libc.renameat2(-100, a.encode(), -100, b.encode(), 2) != 0: raise OSError(ctypes.get_errno(), 'renameat2')
+def row(ino):
+    r = con.execute('SELECT mode, nlink, uid, gid, mtime, mtime_nsec, ctime, ctime_nsec FROM fs_inode WHERE ino = ?', (ino,)).fetchone()
+    return r
+def verify(step, stats):
+    time.sleep(0.03)  # the group committed
+    for path, st in stats:
+        r = row(st.st_ino)
+        if r is None: continue
+        want = (r[0], r[1], r[2] if uid_over < 0 else uid_over, r[3] if uid_over < 0 else uid_over, r[4] * 10**9 + r[5], r[6] * 10**9 + r[7])
+        got = (st.st_mode, st.st_nlink, st.st_uid, st.st_gid, st.st_mtime_ns, st.st_ctime_ns)
+        if want != got: print(step, path.replace(m, ''), 'got', got, 'want', want)
+def step(name, fn, *paths):
+    fn()
+    verify(name, [(p, os.stat(p)) for p in paths])
+a, b, c = m + '/a', m + '/b', m + '/c'
+os.mkdir(a); os.mkdir(b); os.mkdir(c); time.sleep(0.05)
+for r in range(5):
+    step('mkdir sub', lambda: (os.mkdir(a + '/x'), os.mkdir(b + '/y')), a, b, a + '/x', b + '/y')
+    step('rename dir over dir', lambda: os.rename(a + '/x', b + '/y'), a, b, b + '/y')
+    step('mkdir again', lambda: os.mkdir(a + '/x'), a, a + '/x', b + '/y')
+    step('exchange dirs', lambda: exchange(a + '/x', b + '/y'), a, b, a + '/x', b + '/y')
+    # a directory changed, then moved, in one group: its ctime moves again (forgetDir)
+    step('change then exchange', lambda: (os.mkdir(a + '/x/q'), exchange(a + '/x', b + '/y')), a, b, a + '/x', b + '/y')
+    step('change then move', lambda: (os.rmdir(b + '/y/q'), os.rename(b + '/y', c + '/y2'), os.rename(c + '/y2', b + '/y')), b, c, b + '/y')
+    step('mkdir in x', lambda: os.mkdir(a + '/x/z'), a + '/x', a + '/x/z')
+    step('exchange dir with file', lambda: (open(c + '/f', 'w').close(), exchange(a + '/x', c + '/f')), a, c, a + '/x', c + '/f')
+    step('rename parent dir', lambda: os.rename(c + '/f', b + '/moved'), b, c, b + '/moved', b + '/moved/z')
+    step('chmod', lambda: os.chmod(b + '/moved', 0o711), b + '/moved', b)
+    step('chown', lambda: os.chown(b + '/moved', 1000, 1000), b + '/moved', b)
+    step('utime', lambda: os.utime(b + '/moved', (1, 2)), b + '/moved', b)
+    step('utime now', lambda: os.utime(b + '/moved'), b + '/moved', b)
+    step('link', lambda: (open(a + '/x', 'w').close(), os.link(a + '/x', b + '/moved/z/l')), a, b + '/moved/z', b + '/moved')
+    step('unlink link', lambda: os.unlink(b + '/moved/z/l'), b + '/moved/z', a + '/x')
+    fd = os.open(b + '/moved/z', os.O_RDONLY)
+    step('rmdir with fd', lambda: os.rmdir(b + '/moved/z'), b + '/moved')
+    os.close(fd)
+    for p in (a + '/x', b + '/y', c + '/f'):
+        if os.path.isdir(p) and not os.path.islink(p): os.rmdir(p)
+        elif os.path.lexists(p): os.unlink(p)
+    os.rmdir(b + '/moved')
+    verify('end', [(p, os.stat(p)) for p in (a, b, c)])
+print('done')
+`;
+    const r = await run('python3', ['-c', script, mnt, db, '1234'], { timeoutMs: 120_000 });
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('done\n');
+  });
+});
