@@ -84,6 +84,17 @@ struct Session {
   Reader* reader = nullptr;
   std::string reader_error;
   std::atomic<bool> writing{false};
+  // Read-only opens being answered natively right now, and a hold that sends new ones to
+  // JavaScript: JavaScript must count every native open before it changes or frees what the open
+  // saw (an unlink through the mount, another process's rm), so before it acts it stops new native
+  // opens (writing or holding), waits for those in flight (their OPENED is queued by then) and
+  // runs the queued events (see wait_opens).
+  std::atomic<int> opens_inflight{0};
+  std::atomic<bool> holding{false};
+  // Every request being answered natively right now: a hold waits for them too, so that what
+  // they handed to the kernel from the database as it was before another process's commit is
+  // known (Reader::take_known) by the time JavaScript invalidates it.
+  std::atomic<int> reads_inflight{0};
   // Directories JavaScript changed in its open write transaction, with their attributes as of its
   // last change (sent after each one): the kernel asks for them after every create or unlink
   // (default_permissions), and GETATTR of them is answered here meanwhile. Emptied when the
@@ -129,10 +140,20 @@ void enqueue(Session* s, Req* r) {
 
 Session* sess(fuse_req_t req) { return static_cast<Session*>(fuse_req_userdata(req)); }
 
-// The native reader, when it may answer now (nothing uncommitted on the JavaScript side).
-Reader* native_reads(Session* s) {
-  return s->reader && !s->writing.load(std::memory_order_acquire) ? s->reader : nullptr;
-}
+// One request on the native reader, counted while it runs (Session::reads_inflight); reader is
+// null when it may not answer now (something uncommitted on the JavaScript side, or a hold).
+struct NativeCall {
+  Session* s;
+  Reader* reader = nullptr;
+  explicit NativeCall(Session* session) : s(session) {
+    if (!s->reader) return;
+    s->reads_inflight.fetch_add(1);  // before the flags are read (see wait_reads)
+    if (!s->writing.load() && !s->holding.load()) reader = s->reader;
+  }
+  ~NativeCall() {
+    if (s->reader) s->reads_inflight.fetch_sub(1);
+  }
+};
 int64_t fh_of(fuse_file_info* fi) { return fi ? (int64_t)fi->fh : -1; }
 
 // ---- low-level operations: decode and queue ------------------------------------------------
@@ -194,7 +215,7 @@ void ll_init(void* userdata, fuse_conn_info* conn) {
 void ll_lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
   if (refuse_name(req, name)) return;
   Session* s = sess(req);
-  if (Reader* r = native_reads(s)) if (r->lookup(req, parent, name)) return;
+  if (NativeCall n(s); n.reader && n.reader->lookup(req, parent, name)) return;
   enqueue(s, pack_lookup(req, parent, name));
 }
 
@@ -213,8 +234,9 @@ bool changed_dir(Session* s, fuse_ino_t ino, struct stat* st) {
 
 void ll_getattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   Session* s = sess(req);
-  if (Reader* r = native_reads(s)) {
-    if (r->getattr(req, ino)) return;
+  NativeCall n(s);
+  if (n.reader) {
+    if (n.reader->getattr(req, ino)) return;
   } else if (s->reader) {
     struct stat st;
     if (changed_dir(s, ino, &st)) {
@@ -232,7 +254,7 @@ void ll_setattr(fuse_req_t req, fuse_ino_t ino, struct stat* a, int to_set, fuse
 
 void ll_readlink(fuse_req_t req, fuse_ino_t ino) {
   Session* s = sess(req);
-  if (Reader* r = native_reads(s)) if (r->readlink(req, ino)) return;
+  if (NativeCall n(s); n.reader && n.reader->readlink(req, ino)) return;
   enqueue(s, pack_readlink(req, ino));
 }
 
@@ -274,13 +296,33 @@ void ll_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char* n
 
 void ll_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   Session* s = sess(req);
-  if (Reader* r = native_reads(s)) if (r->open(req, ino, fi)) return;
+  if (s->reader) {
+    // counted before the flags are read (both sequentially consistent): whoever sets writing or
+    // holding then either sees this open in flight and waits for its OPENED, or it sees the flag
+    s->opens_inflight.fetch_add(1);
+    bool served;
+    {
+      NativeCall n(s);
+      served = n.reader && !s->writing.load() && n.reader->open(req, ino, fi);
+    }
+    s->opens_inflight.fetch_sub(1);
+    if (served) return;
+  }
   enqueue(s, pack_open(req, ino, fi->flags));
+}
+
+// After writing or holding was set: the native opens that did not see it have finished, their
+// OPENED events queued (an open takes microseconds and never waits for JavaScript).
+void wait_opens(Session* s) {
+  while (s->opens_inflight.load() > 0) std::this_thread::yield();
+}
+void wait_reads(Session* s) {
+  while (s->reads_inflight.load() > 0) std::this_thread::yield();
 }
 
 void ll_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) {
   Session* s = sess(req);
-  if (Reader* r = native_reads(s)) if (r->read(req, ino, size, off)) return;
+  if (NativeCall n(s); n.reader && n.reader->read(req, ino, size, off)) return;
   enqueue(s, pack_read(req, ino, fh_of(fi), size, off));
 }
 
@@ -305,19 +347,19 @@ void ll_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, fuse_file_info* fi) 
 
 void ll_opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   Session* s = sess(req);
-  if (Reader* r = native_reads(s)) if (r->opendir(req, ino, fi)) return;
+  if (NativeCall n(s); n.reader && n.reader->opendir(req, ino, fi)) return;
   enqueue(s, pack_opendir(req, ino, fi->flags));
 }
 
 void ll_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) {
   Session* s = sess(req);
-  if (Reader* r = native_reads(s)) if (r->readdir(req, ino, size, off, false)) return;
+  if (NativeCall n(s); n.reader && n.reader->readdir(req, ino, size, off, false)) return;
   enqueue(s, pack_readdir(req, ino, fh_of(fi), size, off));
 }
 
 void ll_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) {
   Session* s = sess(req);
-  if (Reader* r = native_reads(s)) if (r->readdir(req, ino, size, off, true)) return;
+  if (NativeCall n(s); n.reader && n.reader->readdir(req, ino, size, off, true)) return;
   enqueue(s, pack_readdirplus(req, ino, fh_of(fi), size, off));
 }
 
@@ -1003,10 +1045,28 @@ napi_value SetWriting(napi_env env, napi_callback_info info) {
   if (!get_args(env, info, 2, argv)) return nullptr;
   Session* s = get_session(env, argv[0]);
   if (!s) return nullptr;
-  std::lock_guard<std::mutex> lock(s->dirs_mu);
   bool writing = get_bool(env, argv[1]);
-  if (!writing) s->changed_dirs.clear();
-  s->writing.store(writing, std::memory_order_release);
+  {
+    std::lock_guard<std::mutex> lock(s->dirs_mu);
+    if (!writing) s->changed_dirs.clear();
+    s->writing.store(writing);
+  }
+  if (writing) wait_opens(s);
+  return nullptr;
+}
+
+// hold(handle, on): while on, every request goes to JavaScript; turning it on waits for the
+// native requests in flight, so that a drain() after it has every OPENED of an open that saw
+// the database before now (the change watcher, before it frees what another process unlinked),
+// and invalidateServed every name handed out from it.
+napi_value Hold(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  if (!get_args(env, info, 2, argv)) return nullptr;
+  Session* s = get_session(env, argv[0]);
+  if (!s) return nullptr;
+  bool on = get_bool(env, argv[1]);
+  s->holding.store(on);
+  if (on) wait_reads(s);
   return nullptr;
 }
 
@@ -1132,6 +1192,7 @@ napi_value Init(napi_env env, napi_value exports) {
     {"notifyInvalInode", nullptr, NotifyInvalInode, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"notifyInvalEntry", nullptr, NotifyInvalEntry, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"setWriting", nullptr, SetWriting, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"hold", nullptr, Hold, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"changedDir", nullptr, ChangedDir, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"forgetDir", nullptr, ForgetDir, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"atimePending", nullptr, AtimePending, nullptr, nullptr, nullptr, napi_default, nullptr},

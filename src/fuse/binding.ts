@@ -80,8 +80,13 @@ export interface NativeBinding {
   replyDir(id: number, size: number, names: string[], entries: Float64Array, plus: boolean, entryTimeout: number, attrTimeout: number): number;
   notifyInvalInode(handle: SessionHandle, ino: number, off: number, len: number): number;
   notifyInvalEntry(handle: SessionHandle, parent: number, name: string): number;
-  /** a write transaction opened (true) or ended (false): native reads pause meanwhile */
+  /**
+   * a write transaction opened (true) or ended (false): native reads pause meanwhile; true returns
+   * once the native opens in flight have queued their OPENED events
+   */
   setWriting(handle: SessionHandle, writing: boolean): void;
+  /** while on, read-only opens go to JavaScript; on returns once those in flight queued OPENED */
+  hold(handle: SessionHandle, on: boolean): void;
   /** a directory's attributes as the open write transaction changed them (answered natively until it ends) */
   changedDir(handle: SessionHandle, attr: Float64Array): void;
   /** ino changed in the open write transaction without its attributes sent: GETATTR goes to JavaScript */

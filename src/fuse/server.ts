@@ -101,6 +101,9 @@ export class FuseServer {
   private stopWatching: (() => void) | undefined;
   private readonly stats = RequestStats.fromEnv();
   private shared: SharedReads | undefined;
+  /** requests drained from the native queue out of turn, served after the current batch */
+  private backlog: RawRequest[] = [];
+  private inBatch = false;
 
   private constructor(fs: FileSystem, mountpoint: string, options: FuseMountOptions) {
     this.native = loadBinding();
@@ -170,7 +173,10 @@ export class FuseServer {
     this.state.sharesReads = true;
     shared.onWriting((writing) => {
       this.state.writing = writing;
-      if (!this.ended) this.native.setWriting(handle, writing);
+      if (this.ended) return;
+      this.native.setWriting(handle, writing);
+      // what this transaction unlinks may be open through a native open that saw it before: count those first
+      if (writing) this.takeNativeOpens();
     });
     shared.watchAtimes({
       pending: (ino, t) => {
@@ -183,7 +189,30 @@ export class FuseServer {
   }
 
   private onBatch(batch: RawRequest[]): void {
+    if (this.inBatch) {
+      this.backlog.push(...batch);
+      return;
+    }
+    this.inBatch = true;
+    try {
+      this.serveBatch(batch);
+      // requests drained while this batch ran (takeNativeOpens), in their order
+      while (this.backlog.length && !this.ended) {
+        const more = this.backlog;
+        this.backlog = [];
+        this.serveBatch(more);
+      }
+    } finally {
+      this.inBatch = false;
+    }
+  }
+
+  private serveBatch(batch: RawRequest[]): void {
+    // The native reader's opens first: an unlink in this batch may have raced an open that saw
+    // the file (its OPENED queued after the UNLINK), and counting an open early only delays a purge.
+    for (const raw of batch) if (raw[0] === Op.OPENED) this.serveEvent(raw);
     for (const raw of batch) {
+      if (raw[0] === Op.OPENED) continue;
       const req = decodeRequest(raw);
       const op = req.op;
       if (op === Op.INIT) {
@@ -192,9 +221,18 @@ export class FuseServer {
         const counter = this.options.changeCounter;
         if (counter) {
           this.stopWatching = watchChanges(() => {
-            // opens the native reader counted must be known here before an outside unlink is acted on
-            if (this.shared && this.handle && !this.ended) this.onBatch(this.native.drain(this.handle));
-            return counter();
+            // opens the native reader counted must be known here before an outside unlink is acted
+            // on: new ones wait in JavaScript's queue meanwhile, and those that saw the file before
+            // it went are counted first
+            const held = this.shared !== undefined && this.handle !== undefined && !this.ended;
+            if (!held) return counter();
+            this.native.hold(this.handle!, true);
+            try {
+              this.takeNativeOpens();
+              return counter();
+            } finally {
+              if (!this.ended) this.native.hold(this.handle!, false);
+            }
           }, () => this.state.invalidateAll());
         }
         this.ready.resolve();
@@ -230,6 +268,24 @@ export class FuseServer {
         if (op === Op.WRITE) this.group.wrote(req.data.length);
       }
     }
+  }
+
+  /**
+   * Counts the read-only opens the native reader answered and queued (the caller stopped new
+   * ones first: setWriting or hold); the other queued requests are served after the current batch.
+   */
+  private takeNativeOpens(): void {
+    if (!this.handle) return;
+    for (const raw of this.native.drain(this.handle)) {
+      if (raw[0] === Op.OPENED) this.serveEvent(raw);
+      else this.backlog.push(raw);
+    }
+    if (this.backlog.length && !this.inBatch) setImmediate(() => this.onBatch([]));
+  }
+
+  private serveEvent(raw: RawRequest): void {
+    const req = decodeRequest(raw);
+    if (req.op === Op.OPENED) this.countNativeOpen(true, req.ino, req.flags);
   }
 
   private countNativeOpen(opened: boolean, ino: number, flags: number): void {

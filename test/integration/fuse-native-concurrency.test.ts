@@ -1,0 +1,252 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { CLI, run, runCli, tempDir } from '../support/cli.js';
+import { forceUnmount, mountBg } from '../support/fuse.js';
+
+/**
+ * The newest parts of the FUSE mount's native read path (ARCHITECTURE.md, "Native read path"),
+ * under attack: requests on libfuse's worker threads, read-only opens answered in the addon
+ * (counted in JavaScript through OPENED events) and directory attributes answered from what
+ * JavaScript sent inside a group commit. The race of native opens with unlinks once failed
+ * (reads of an open descriptor got ENOENT); the others hold the rest of the ground.
+ */
+let tmp: { dir: string; cleanup: () => void };
+const mounts: { mnt: string; pid?: number }[] = [];
+
+beforeAll(() => {
+  tmp = tempDir('agentfs-native-conc-');
+});
+
+afterAll(async () => {
+  for (const m of mounts) await forceUnmount(m.mnt, m.pid);
+  tmp.cleanup();
+});
+
+async function fresh(name: string, extra: string[] = []): Promise<{ db: string; mnt: string }> {
+  const db = join(tmp.dir, `${name}.db`);
+  const mnt = join(tmp.dir, name);
+  mkdirSync(mnt);
+  expect((await runCli(['init', db])).code).toBe(0);
+  const entry: { mnt: string; pid?: number } = { mnt };
+  mounts.push(entry);
+  entry.pid = await mountBg(db, mnt, extra);
+  return { db, mnt };
+}
+
+const sqlite = (db: string, sql: string) => run('sqlite3', [db, sql]);
+
+/** What is left of unlinked files: none once their last descriptor closed. */
+async function leftovers(db: string): Promise<string> {
+  const q = () => sqlite(db, 'SELECT count(*) FROM fs_inode WHERE nlink = 0; SELECT count(*) FROM fs_data; SELECT count(*) FROM agentfs_fs_orphan;');
+  let out = (await q()).stdout;
+  for (let i = 0; i < 50 && out !== '0\n0\n0\n'; i++) {
+    await new Promise((res) => setTimeout(res, 100));
+    out = (await q()).stdout;
+  }
+  return out;
+}
+
+describe('read-only opens answered natively, racing unlinks through the mount', () => {
+  it('an open that succeeded reads the whole file until it closes; then nothing is left', async () => {
+    const { db, mnt } = await fresh('open-unlink');
+    // The open's OPENED event was queued after the UNLINK (both in one batch, or the unlink's
+    // transaction began while the open was in flight): the unlink freed the file and the open
+    // descriptor then read ENOENT.
+    const script = String.raw`
+import os, sys, threading, time
+m = sys.argv[1]
+bad = opened = 0
+data = b'x' * 100000
+for i in range(200):
+    p = f'{m}/f{i}'
+    with open(p, 'wb') as f: f.write(data)
+    time.sleep(0.02)  # past the group commit: the open is the native side's
+    fd = [None]
+    def opener():
+        try: fd[0] = os.open(p, os.O_RDONLY)
+        except FileNotFoundError: pass
+    t = threading.Thread(target=opener); t.start()
+    try: os.unlink(p)
+    except FileNotFoundError: pass
+    t.join()
+    if fd[0] is None: continue
+    opened += 1
+    try:
+        got = os.pread(fd[0], 200000, 0)
+        if got != data: bad += 1; print('short read', i, len(got))
+    except OSError as e:
+        bad += 1; print('read failed', i, e.strerror)
+    os.close(fd[0])
+print('bad', bad, 'opened', 'some' if opened else 'none')
+`;
+    const r = await run('python3', ['-c', script, mnt], { timeoutMs: 120_000 });
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('bad 0 opened some\n');
+    expect(await leftovers(db)).toBe('0\n0\n0\n');
+  });
+});
+
+describe('native reads on worker threads, many readers at once', () => {
+  it('parallel find, grep -r, ls -lR and big reads beside writers agree with the tree; a SIGKILL mid-read leaves a mount that mounts again', async () => {
+    const { db, mnt } = await fresh('readers');
+    const entry = mounts[mounts.length - 1]!;
+    const setup = String.raw`
+import os, sys
+m = sys.argv[1]
+for d in range(12):
+    os.makedirs(f'{m}/d{d}/sub')
+    for f in range(30): open(f'{m}/d{d}/sub/f{f}', 'w').write(f'needle {d} {f}\n' * 40)
+open(f'{m}/big', 'wb').write(bytes(range(256)) * (16 << 12))
+`;
+    expect((await run('python3', ['-c', setup, mnt])).stderr).toBe('');
+    const git = `cd ${mnt}/d0 && git init -q && git add -A && git -c user.name=t -c user.email=t@t commit -qm t`;
+    expect((await run('bash', ['-c', git])).code).toBe(0);
+    const want = (await run('sha256sum', [join(mnt, 'big')])).stdout.split(' ')[0];
+    // readers in processes (and git's preload-index threads) against writers through the mount and the CLI
+    const load = String.raw`
+M=$1; CLI="$2"; DB=$3
+for r in 1 2 3; do
+  ( echo "find $(find $M/d* -path '*/.git' -prune -o -type f -print | wc -l)" ) &
+  ( echo "grep $(grep -r --exclude-dir=.git needle $M/d* | wc -l)" ) &
+  ( ls -lR $M/d* >/dev/null && echo ls ok ) &
+  ( echo "git $(cd $M/d0 && git -c core.preloadIndex=true status --porcelain | wc -l)" ) &
+  ( echo "sum $(sha256sum < $M/big | cut -d' ' -f1)" ) &
+  ( for i in $(seq 30); do echo x > $M/w$r; cat $M/w$r >/dev/null; rm $M/w$r; done; echo writer ok ) &
+  ( $CLI fs write $DB /c$r "from the cli" >/dev/null && echo cli ok ) &
+done
+wait
+`;
+    const r = await run('bash', ['-c', load, 'load', mnt, `${process.execPath} ${CLI}`, db], { timeoutMs: 120_000 });
+    expect(r.stderr).toBe('');
+    const lines = r.stdout.trim().split('\n').sort();
+    expect(lines).toEqual([
+      ...Array(3).fill('cli ok'),
+      ...Array(3).fill('find 360'),
+      ...Array(3).fill('git 0'),
+      ...Array(3).fill('grep 14400'),
+      ...Array(3).fill('ls ok'),
+      ...Array(3).fill(`sum ${want}`),
+      ...Array(3).fill('writer ok'),
+    ]);
+    // connections stay within the pool's bound (16, each the database, its WAL and -shm at most)
+    const fds = await run('bash', ['-c', `ls -l /proc/${entry.pid}/fd | grep -c '${db}'`]);
+    expect(Number(fds.stdout)).toBeLessThanOrEqual(3 * 17 + 3);
+
+    // SIGKILL while readers are busy: each reader ends (an error, never a hang)
+    const busy = String.raw`
+M=$1
+for r in 1 2 3; do ( while cat $M/big >/dev/null 2>&1 && ls -lR $M/d1 >/dev/null 2>&1; do :; done; echo ended ) & done
+sleep 0.5; kill -9 $2
+wait
+`;
+    const k = await run('bash', ['-c', busy, 'busy', mnt, String(entry.pid)], { timeoutMs: 60_000 });
+    expect(k.signal).toBeNull();
+    expect(k.stdout).toBe('ended\nended\nended\n');
+    // the dead mount is recovered by the next mount of the same place
+    entry.pid = await mountBg(db, mnt);
+    expect((await run('sha256sum', [join(mnt, 'big')])).stdout.split(' ')[0]).toBe(want);
+    expect((await runCli(['unmount', mnt])).code).toBe(0);
+  });
+});
+
+describe('read-only opens answered natively beside writers, reopens and a second mount', () => {
+  it('keep one write burst whole, survive unlinks through either mount and reopens through /proc, then leave nothing', async () => {
+    const { db, mnt } = await fresh('opens-held');
+    const mnt2 = join(tmp.dir, 'opens-held-2');
+    mkdirSync(mnt2);
+    const second: { mnt: string; pid?: number } = { mnt: mnt2 };
+    mounts.push(second);
+    second.pid = await mountBg(db, mnt2);
+    const script = String.raw`
+import os, sys, time
+m, m2 = sys.argv[1], sys.argv[2]
+open(m + '/burst', 'w').write('a' * 10)
+time.sleep(0.1)
+w = os.open(m + '/burst', os.O_RDWR)
+for i in range(5):  # read-only opens and closes inside one write burst
+    r = os.open(m + '/burst', os.O_RDONLY); os.read(r, 10); os.close(r)
+    os.pwrite(w, b'c' * 4096, 4096 * i)
+os.close(w)
+data = b'z' * 30000
+for how, gone in (('mount', m), ('second mount', m2)):
+    p = m + '/held'
+    open(p, 'wb').write(data); time.sleep(0.3)
+    fd = os.open(p, os.O_RDONLY)
+    os.unlink(gone + '/held'); time.sleep(0.3)
+    fd2 = os.open(f'/proc/self/fd/{fd}', os.O_RDONLY)
+    os.close(fd); time.sleep(0.3)
+    print(how, len(os.pread(fd2, 100000, 0)), os.fstat(fd2).st_nlink)
+    os.close(fd2)
+os.unlink(m + '/burst')
+`;
+    const r = await run('python3', ['-c', script, mnt, mnt2]);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('mount 30000 0\nsecond mount 30000 0\n');
+    await new Promise((res) => setTimeout(res, 700)); // the idle journal burst is written out
+    const rows = await sqlite(db, "SELECT op, path, offset, length, writes FROM agentfs_journal WHERE path = '/burst' AND op <> 'unlink' ORDER BY id");
+    expect(rows.stdout).toBe('create|/burst|||\nwrite|/burst|0|10|1\nwrite|/burst|0|20480|5\n');
+    expect(await leftovers(db)).toBe('0\n0\n0\n');
+  });
+});
+
+describe('directory attributes inside a group commit, under renames and owner changes', () => {
+  it('a stat right after each change matches the row committed for it (--uid/--gid mount)', async () => {
+    const { db, mnt } = await fresh('group-dirs', ['--uid', '1234', '--gid', '1234']);
+    // each step: the change, at once a stat of every directory it touched (answered inside the
+    // group commit), then, once committed, the stat compared with the database's row
+    const script = String.raw`import os, sys, time, sqlite3, ctypes
+m, db = sys.argv[1], sys.argv[2]
+uid_over = int(sys.argv[3]) if len(sys.argv) > 3 else -1
+con = sqlite3.connect(f'file:{db}?mode=ro', uri=True)
+libc = ctypes.CDLL(None, use_errno=True)
+def exchange(a, b):
+    if libc.renameat2(-100, a.encode(), -100, b.encode(), 2) != 0: raise OSError(ctypes.get_errno(), 'renameat2')
+def row(ino):
+    r = con.execute('SELECT mode, nlink, uid, gid, mtime, mtime_nsec, ctime, ctime_nsec FROM fs_inode WHERE ino = ?', (ino,)).fetchone()
+    return r
+def verify(step, stats):
+    time.sleep(0.03)  # the group committed
+    for path, st in stats:
+        r = row(st.st_ino)
+        if r is None: continue
+        want = (r[0], r[1], r[2] if uid_over < 0 else uid_over, r[3] if uid_over < 0 else uid_over, r[4] * 10**9 + r[5], r[6] * 10**9 + r[7])
+        got = (st.st_mode, st.st_nlink, st.st_uid, st.st_gid, st.st_mtime_ns, st.st_ctime_ns)
+        if want != got: print(step, path.replace(m, ''), 'got', got, 'want', want)
+def step(name, fn, *paths):
+    fn()
+    verify(name, [(p, os.stat(p)) for p in paths])
+a, b, c = m + '/a', m + '/b', m + '/c'
+os.mkdir(a); os.mkdir(b); os.mkdir(c); time.sleep(0.05)
+for r in range(5):
+    step('mkdir sub', lambda: (os.mkdir(a + '/x'), os.mkdir(b + '/y')), a, b, a + '/x', b + '/y')
+    step('rename dir over dir', lambda: os.rename(a + '/x', b + '/y'), a, b, b + '/y')
+    step('mkdir again', lambda: os.mkdir(a + '/x'), a, a + '/x', b + '/y')
+    step('exchange dirs', lambda: exchange(a + '/x', b + '/y'), a, b, a + '/x', b + '/y')
+    # a directory changed, then moved, in one group: its ctime moves again (forgetDir)
+    step('change then exchange', lambda: (os.mkdir(a + '/x/q'), exchange(a + '/x', b + '/y')), a, b, a + '/x', b + '/y')
+    step('change then move', lambda: (os.rmdir(b + '/y/q'), os.rename(b + '/y', c + '/y2'), os.rename(c + '/y2', b + '/y')), b, c, b + '/y')
+    step('mkdir in x', lambda: os.mkdir(a + '/x/z'), a + '/x', a + '/x/z')
+    step('exchange dir with file', lambda: (open(c + '/f', 'w').close(), exchange(a + '/x', c + '/f')), a, c, a + '/x', c + '/f')
+    step('rename parent dir', lambda: os.rename(c + '/f', b + '/moved'), b, c, b + '/moved', b + '/moved/z')
+    step('chmod', lambda: os.chmod(b + '/moved', 0o711), b + '/moved', b)
+    step('chown', lambda: os.chown(b + '/moved', 1000, 1000), b + '/moved', b)
+    step('utime', lambda: os.utime(b + '/moved', (1, 2)), b + '/moved', b)
+    step('utime now', lambda: os.utime(b + '/moved'), b + '/moved', b)
+    step('link', lambda: (open(a + '/x', 'w').close(), os.link(a + '/x', b + '/moved/z/l')), a, b + '/moved/z', b + '/moved')
+    step('unlink link', lambda: os.unlink(b + '/moved/z/l'), b + '/moved/z', a + '/x')
+    fd = os.open(b + '/moved/z', os.O_RDONLY)
+    step('rmdir with fd', lambda: os.rmdir(b + '/moved/z'), b + '/moved')
+    os.close(fd)
+    for p in (a + '/x', b + '/y', c + '/f'):
+        if os.path.isdir(p) and not os.path.islink(p): os.rmdir(p)
+        elif os.path.lexists(p): os.unlink(p)
+    os.rmdir(b + '/moved')
+    verify('end', [(p, os.stat(p)) for p in (a, b, c)])
+print('done')
+`;
+    const r = await run('python3', ['-c', script, mnt, db, '1234'], { timeoutMs: 120_000 });
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('done\n');
+  });
+});
