@@ -314,7 +314,6 @@ void Reader::remember_all(uint64_t parent, const std::vector<std::pair<uint64_t,
 }
 
 void Reader::take_known(std::vector<std::pair<uint64_t, std::string>>* names, std::vector<uint64_t>* inodes) {
-  std::unique_lock<std::shared_mutex> quiet(serve_mu_);
   std::lock_guard<std::mutex> lock(known_mu_);
   names->swap(known_list_);
   known_list_.clear();
@@ -328,7 +327,6 @@ void Reader::take_known(std::vector<std::pair<uint64_t, std::string>>* names, st
 // ctime and link count are those it had when the listing was last fetched (every change through
 // the mount drops the kernel's cache itself; an outside change moves them).
 bool Reader::opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
-  std::shared_lock<std::shared_mutex> serving(serve_mu_);
   Lease lease(this);
   if (!lease.c) return fail(nullptr);
   Conn& c = *lease.c;
@@ -357,7 +355,6 @@ bool Reader::opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
 }
 
 bool Reader::lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
-  std::shared_lock<std::shared_mutex> serving(serve_mu_);
   Lease lease(this);
   if (!lease.c) return fail(nullptr);
   Conn& c = *lease.c;
@@ -391,7 +388,6 @@ bool Reader::lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
 }
 
 bool Reader::getattr(fuse_req_t req, fuse_ino_t ino) {
-  std::shared_lock<std::shared_mutex> serving(serve_mu_);
   Lease lease(this);
   if (!lease.c) return fail(nullptr);
   Conn& c = *lease.c;
@@ -406,7 +402,6 @@ bool Reader::getattr(fuse_req_t req, fuse_ino_t ino) {
 }
 
 bool Reader::readlink(fuse_req_t req, fuse_ino_t ino) {
-  std::shared_lock<std::shared_mutex> serving(serve_mu_);
   Lease lease(this);
   if (!lease.c) return fail(nullptr);
   Conn& c = *lease.c;
@@ -423,7 +418,6 @@ bool Reader::readlink(fuse_req_t req, fuse_ino_t ino) {
 }
 
 bool Reader::read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off) {
-  std::shared_lock<std::shared_mutex> serving(serve_mu_);
   Lease lease(this);
   if (!lease.c) return fail(nullptr);
   Conn& c = *lease.c;
@@ -469,7 +463,6 @@ bool Reader::read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off) {
 // Read-only opens of regular files (handlers/files.ts open without O_TRUNC, O_APPEND or write
 // access): the counting JavaScript does for an open happens through on_open.
 bool Reader::open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
-  std::shared_lock<std::shared_mutex> serving(serve_mu_);
   Lease lease(this);
   if (!lease.c) return fail(nullptr);
   Conn& c = *lease.c;
@@ -491,7 +484,6 @@ bool Reader::open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
 // Kernel offsets as JavaScript gives them (handlers/dirs.ts): 1 after '.', 2 after '..', and
 // dentry id + 2 after an entry, so a listing can continue on either side.
 bool Reader::readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, bool plus) {
-  std::shared_lock<std::shared_mutex> serving(serve_mu_);
   Lease lease(this);
   if (!lease.c) return fail(nullptr);
   Conn& c = *lease.c;

@@ -16,7 +16,6 @@
 #include <cstdint>
 #include <functional>
 #include <mutex>
-#include <shared_mutex>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -132,10 +131,6 @@ class Reader {
   std::atomic<size_t> atime_count_{0};
   std::unordered_map<uint64_t, Ts> atimes_;
 
-  // Held shared by every request being served, exclusively by take_known: an outside change's
-  // invalidation waits for the requests in flight, which may have read the database before that
-  // change and still hand its names to the kernel.
-  std::shared_mutex serve_mu_;
   std::mutex known_mu_;
   std::unordered_set<uint64_t> known_names_;  // name_key(parent, name)
   std::vector<std::pair<uint64_t, std::string>> known_list_;
