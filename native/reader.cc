@@ -475,6 +475,7 @@ bool Reader::open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   }
   fi->fh = NATIVE_FH | next_fh_.fetch_add(1);
   fi->keep_cache = cfg_.keep_cache;
+  fi->direct_io = (fi->flags & O_DIRECT) != 0;  // as handlers/files.ts directIo
   on_open(ino, fi->flags);
   served++;
   fuse_reply_open(req, fi);

@@ -32,6 +32,13 @@ const RESERVE = 8 << 20;
 const ROOM_POLL_MS = 50;
 /** commit early after this much written data, to keep the open transaction small */
 const GROUP_MAX_BYTES = 64 << 20;
+/**
+ * With native reads (FuseServer.shareReads), commit early once this many requests in a row only
+ * read: while a group is open every request goes to JavaScript, and a workload that stopped
+ * writing (git status right after git clone, find after tar x) would wait out the window there.
+ * Workloads that write between reads (a lookup before each create) never get this far.
+ */
+const READS_BEFORE_COMMIT = 32;
 
 export class GroupCommitter {
   private open = false;
@@ -42,6 +49,9 @@ export class GroupCommitter {
   private room = Infinity;
   private roomAt = 0;
   private roomUsed = 0;
+  private reads = 0;
+  /** commit an open group after READS_BEFORE_COMMIT read-only requests in a row */
+  commitOnReads = false;
 
   /** Without a GroupCommit every change commits by itself; onError hears of failed group commits. */
   constructor(
@@ -52,6 +62,7 @@ export class GroupCommitter {
 
   /** Starts a group unless one is open: changes of the next few ms share one commit. */
   begin(): void {
+    this.reads = 0;
     const g = this.storage;
     if (!g || this.open) return;
     if (!g.begin()) return;
@@ -72,6 +83,11 @@ export class GroupCommitter {
       this.lostError = errnoOf(e);
       this.onError(e);
     }
+  }
+
+  /** A request that changes nothing was served (see READS_BEFORE_COMMIT). */
+  read(): void {
+    if (this.open && this.commitOnReads && ++this.reads >= READS_BEFORE_COMMIT) this.commit();
   }
 
   /** Counts data written in the open group; a large group is committed early. */

@@ -171,6 +171,7 @@ export class FuseServer {
   private shareReads(shared: SharedReads, handle: SessionHandle): void {
     this.shared = shared;
     this.state.sharesReads = true;
+    this.group.commitOnReads = true;
     shared.onWriting((writing) => {
       this.state.writing = writing;
       if (this.ended) return;
@@ -263,6 +264,8 @@ export class FuseServer {
             continue;
           }
           this.group.begin();
+        } else {
+          this.group.read();
         }
         this.runOne(req)();
         if (op === Op.WRITE) this.group.wrote(req.data.length);

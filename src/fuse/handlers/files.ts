@@ -31,18 +31,21 @@ export function open(s: ServeState, req: OpenRequest): Reply {
   s.fs.open(ino, flags);
   const fh = s.newFh();
   s.files.set(fh, { ino, flags });
-  return () => s.native.replyOpen(id, fh, keep, appendDirect(flags));
+  return () => s.native.replyOpen(id, fh, keep, directIo(flags));
 }
 
 /**
- * O_APPEND opens bypass the page cache (direct_io). Through the page cache the kernel splits a
+ * O_APPEND and O_DIRECT opens bypass the page cache (direct_io). O_DIRECT alone is not enough:
+ * the kernel finishes a direct read that came back short of the size it caches from its page
+ * cache, and a file another process just rewrote then read as two versions in one read (seen
+ * here). For O_APPEND: through the page cache the kernel splits a
  * write at a page it does not hold whole, and each part would be moved to the end on its own
  * (another appender's record could land between them: seen here); pages at the kernel's guessed
  * offset would hold wrong data; and with the writeback cache the kernel would place appends by
  * its own size. The price: the kernel refuses MAP_SHARED mappings of such a handle (ENODEV).
  */
-function appendDirect(flags: number): boolean {
-  return (flags & constants.O_APPEND) !== 0;
+function directIo(flags: number): boolean {
+  return (flags & (constants.O_APPEND | constants.O_DIRECT)) !== 0;
 }
 
 export function create(s: ServeState, req: CreateRequest): Reply {
@@ -63,7 +66,7 @@ export function create(s: ServeState, req: CreateRequest): Reply {
   s.handedOut(parent, name, attr.ino);
   s.changedDir(parent);
   const out = encodeAttr(attr, s.owner);
-  return () => s.native.replyCreate(id, out, s.timeouts.entry, s.timeouts.attr, fh, false, appendDirect(flags));
+  return () => s.native.replyCreate(id, out, s.timeouts.entry, s.timeouts.attr, fh, false, directIo(flags));
 }
 
 export function read(s: ServeState, { id, ino, size, offset }: ReadRequest): Reply {
