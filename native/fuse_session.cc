@@ -31,6 +31,7 @@
 #include "requests.h"
 // The native read path (lookup, getattr, readdir, read, readlink from SQLite on this side).
 #include "reader.h"
+#include "utf8.h"
 
 Req* new_req(fuse_req_t req, int op) {
   Req* r = new Req();
@@ -162,28 +163,7 @@ int64_t fh_of(fuse_file_info* fi) { return fi ? (int64_t)fi->fh : -1; }
 // not UTF-8 would turn each bad byte into U+FFFD and two names into one file. Such names are
 // refused here, before any conversion, with EILSEQ (the check RFC 3629 asks: no overlong forms,
 // no surrogates, nothing above U+10FFFF). The core applies the rest of the name rules.
-bool utf8_ok(const char* p) {
-  const unsigned char* s = reinterpret_cast<const unsigned char*>(p);
-  while (*s) {
-    unsigned c = *s;
-    if (c < 0x80) { s++; continue; }
-    int n;
-    unsigned lo = 0x80, hi = 0xBF;
-    if (c >= 0xC2 && c <= 0xDF) n = 1;
-    else if (c == 0xE0) { n = 2; lo = 0xA0; }
-    else if (c == 0xED) { n = 2; hi = 0x9F; }
-    else if (c >= 0xE1 && c <= 0xEF) n = 2;
-    else if (c == 0xF0) { n = 3; lo = 0x90; }
-    else if (c == 0xF4) { n = 3; hi = 0x8F; }
-    else if (c >= 0xF1 && c <= 0xF3) n = 3;
-    else return false;
-    s++;
-    if (*s < lo || *s > hi) return false;  // also stops at the terminating NUL
-    s++;
-    for (int i = 1; i < n; i++, s++) if (*s < 0x80 || *s > 0xBF) return false;
-  }
-  return true;
-}
+bool utf8_ok(const char* p) { return utf8_valid(reinterpret_cast<const unsigned char*>(p), strlen(p)); }
 
 // Replies EILSEQ (and returns true) when a name is not UTF-8.
 bool refuse_name(fuse_req_t req, const char* a, const char* b = nullptr) {

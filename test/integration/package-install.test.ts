@@ -79,6 +79,7 @@ describe('the packed tarball', () => {
       'native/requests.h',
       'native/sandbox/launcher.c',
       'native/tether/tether.c',
+      'native/utf8.h',
     ]);
     expect(list.filter((f) => f.endsWith('.map') || f.endsWith('.ts') && !f.endsWith('.d.ts'))).toEqual([]);
     // no install script: nothing runs (or needs a compiler) when it is installed
