@@ -141,6 +141,15 @@ void enqueue(Session* s, Req* r) {
 
 Session* sess(fuse_req_t req) { return static_cast<Session*>(fuse_req_userdata(req)); }
 
+// The kernel gets ino's attributes in this reply, or is about to drop them (Reader::sent_attrs).
+void note_sent(fuse_req_t req, uint64_t ino) {
+  Session* s = sess(req);
+  if (s->reader && ino) s->reader->sent_attrs(ino);
+}
+void note_stale(Session* s, uint64_t ino) {
+  if (s->reader) s->reader->stale_attrs(ino);
+}
+
 // One request on the native reader, counted while it runs (Session::reads_inflight); reader is
 // null when it may not answer now (something uncommitted on the JavaScript side, or a hold).
 struct NativeCall {
@@ -220,6 +229,7 @@ void ll_getattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   } else if (s->reader) {
     struct stat st;
     if (changed_dir(s, ino, &st)) {
+      note_sent(req, ino);
       fuse_reply_attr(req, &st, s->attr_timeout);
       return;
     }
@@ -228,6 +238,7 @@ void ll_getattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
 }
 
 void ll_setattr(fuse_req_t req, fuse_ino_t ino, struct stat* a, int to_set, fuse_file_info* fi) {
+  note_stale(sess(req), ino);
   enqueue(sess(req), pack_setattr(req, ino, to_set, fh_of(fi), a->st_mode, a->st_uid, a->st_gid, a->st_size,
                                   a->st_atim.tv_sec, a->st_atim.tv_nsec, a->st_mtim.tv_sec, a->st_mtim.tv_nsec));
 }
@@ -271,6 +282,7 @@ void ll_rename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t n
 
 void ll_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char* newname) {
   if (refuse_name(req, newname)) return;
+  note_stale(sess(req), ino);
   enqueue(sess(req), pack_link(req, ino, newparent, newname));
 }
 
@@ -288,6 +300,7 @@ void ll_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     s->opens_inflight.fetch_sub(1);
     if (served) return;
   }
+  if (fi->flags & O_TRUNC) note_stale(s, ino);
   enqueue(s, pack_open(req, ino, fi->flags));
 }
 
@@ -307,6 +320,7 @@ void ll_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_i
 }
 
 void ll_write(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t size, off_t off, fuse_file_info* fi) {
+  note_stale(sess(req), ino);
   enqueue(sess(req), pack_write(req, ino, fh_of(fi), off, fi->flags, fi->writepage, buf, size));
 }
 
@@ -365,6 +379,7 @@ void ll_create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
 }
 
 void ll_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t length, fuse_file_info* fi) {
+  note_stale(sess(req), ino);
   enqueue(sess(req), pack_fallocate(req, ino, fh_of(fi), mode, offset, length));
 }
 
@@ -811,6 +826,7 @@ napi_value ReplyEntry(napi_env env, napi_callback_info info) {
   if (!r) return nullptr;
   fuse_entry_param e;
   fill_entry(a, get_num(env, argv[2]), get_num(env, argv[3]), &e);
+  note_sent(r, e.ino);
   return ret_int(env, fuse_reply_entry(r, &e));
 }
 
@@ -833,6 +849,7 @@ napi_value ReplyCreate(napi_env env, napi_callback_info info) {
   fi.fh = (uint64_t)get_num(env, argv[4]);
   fi.keep_cache = get_bool(env, argv[5]);
   fi.direct_io = get_bool(env, argv[6]);
+  note_sent(r, e.ino);
   return ret_int(env, fuse_reply_create(r, &e, &fi));
 }
 
@@ -850,6 +867,7 @@ napi_value ReplyAttr(napi_env env, napi_callback_info info) {
   if (!r) return nullptr;
   struct stat st;
   fill_stat(a, &st);
+  note_sent(r, st.st_ino);
   return ret_int(env, fuse_reply_attr(r, &st, get_num(env, argv[2])));
 }
 
@@ -1148,6 +1166,7 @@ napi_value ReaderStats(napi_env env, napi_callback_info info) {
   napi_set_named_property(env, o, "active", b);
   napi_set_named_property(env, o, "served", num(env, s->reader ? (double)s->reader->served.load() : 0));
   napi_set_named_property(env, o, "declined", num(env, s->reader ? (double)s->reader->declined.load() : 0));
+  napi_set_named_property(env, o, "listedBare", num(env, s->reader ? (double)s->reader->listed_bare.load() : 0));
   if (!s->reader_error.empty()) napi_set_named_property(env, o, "error", str(env, s->reader_error));
   return o;
 }

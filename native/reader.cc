@@ -57,6 +57,12 @@ Ts now_ts() {
   return Ts{t.tv_sec, t.tv_nsec};
 }
 
+int64_t now_ms() {
+  timespec t;
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &t);
+  return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
 bool before_or_at(const Ts& a, const Ts& b) { return a.sec < b.sec || (a.sec == b.sec && a.nsec <= b.nsec); }
 
 // Resets a statement after use, so it holds no read transaction open between requests.
@@ -284,10 +290,41 @@ void Reader::remember(uint64_t parent, const char* name, uint64_t ino) {
   remember_locked(parent, name, ino);
 }
 
+// Entries a readdirplus sent with their attributes.
 void Reader::remember_all(uint64_t parent, const std::vector<std::pair<uint64_t, std::string>>& entries) {
   if (entries.empty()) return;
+  int64_t now = now_ms();
   std::lock_guard<std::mutex> lock(known_mu_);
-  for (const auto& e : entries) remember_locked(parent, e.second.c_str(), e.first);
+  for (const auto& e : entries) {
+    remember_locked(parent, e.second.c_str(), e.first);
+    sent_attrs_locked(e.first, now);
+  }
+}
+
+void Reader::sent_attrs_locked(uint64_t ino, int64_t now) {
+  if (attrs_sent_.size() >= MAX_KNOWN) attrs_sent_.clear();  // a hint only: start over
+  attrs_sent_[ino] = now;
+}
+
+// Sent within half the shorter of the two timeouts: the kernel's dentry and attributes are both
+// still valid then, unless it dropped them itself (a write, a setattr, memory pressure: then it
+// asks again, as after a plain readdir).
+bool Reader::holds_attrs_locked(uint64_t ino, int64_t now) const {
+  auto it = attrs_sent_.find(ino);
+  if (it == attrs_sent_.end()) return false;
+  double window = (cfg_.attr_timeout < cfg_.entry_timeout ? cfg_.attr_timeout : cfg_.entry_timeout) * 500;
+  return (double)(now - it->second) < window;
+}
+
+void Reader::sent_attrs(uint64_t ino) {
+  int64_t now = now_ms();
+  std::lock_guard<std::mutex> lock(known_mu_);
+  sent_attrs_locked(ino, now);
+}
+
+void Reader::stale_attrs(uint64_t ino) {
+  std::lock_guard<std::mutex> lock(known_mu_);
+  attrs_sent_.erase(ino);
 }
 
 void Reader::take_known(std::vector<std::pair<uint64_t, std::string>>* names, std::vector<uint64_t>* inodes) {
@@ -298,6 +335,7 @@ void Reader::take_known(std::vector<std::pair<uint64_t, std::string>>* names, st
   inodes->assign(known_inodes_.begin(), known_inodes_.end());
   known_inodes_.clear();
   listing_keys_.clear();  // listings are fetched again, as JavaScript does (state.ts invalidateAll)
+  attrs_sent_.clear();    // the kernel's attributes are dropped with them
 }
 
 // As handlers/dirs.ts opendir: the kernel keeps its cached listing while the directory's mtime,
@@ -359,6 +397,7 @@ bool Reader::lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
   e.entry_timeout = cfg_.entry_timeout;
   e.attr_timeout = cfg_.attr_timeout;
   remember(parent, name, e.ino);
+  sent_attrs(e.ino);
   served++;
   fuse_reply_entry(req, &e);
   return true;
@@ -373,6 +412,7 @@ bool Reader::getattr(fuse_req_t req, fuse_ino_t ino) {
   if (sqlite3_step(c.inode) != SQLITE_ROW) return fail(c.inode);
   struct stat st;
   fill_stat(c, c.inode, 0, &st);
+  sent_attrs(ino);
   served++;
   fuse_reply_attr(req, &st, cfg_.attr_timeout);
   return true;
@@ -503,6 +543,7 @@ bool Reader::readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, boo
     }
   }
   std::vector<std::pair<uint64_t, std::string>> sent;  // remembered together once the reply is built
+  int64_t now = now_ms();
   {
     Use u(c.page);
     sqlite3_bind_int64(c.page, 1, (sqlite3_int64)ino);
@@ -517,7 +558,21 @@ bool Reader::readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, boo
       if (!nm || nlen == 0 || (size_t)nlen > NAME_MAX_BYTES || !utf8_valid(nm, (size_t)nlen)) return fail(c.page);
       std::string name(reinterpret_cast<const char*>(nm), (size_t)nlen);
       size_t need;
+      bool attrs = plus;
       if (plus) {
+        std::lock_guard<std::mutex> lock(known_mu_);
+        attrs = !holds_attrs_locked((uint64_t)sqlite3_column_int64(c.page, 2 + C_INO), now);
+      }
+      if (plus && !attrs) {
+        // nodeid 0: the kernel only lists the name (fuse_direntplus_link), keeping what it holds
+        fuse_entry_param e;
+        memset(&e, 0, sizeof e);
+        e.attr.st_ino = (ino_t)sqlite3_column_int64(c.page, 2 + C_INO);
+        e.attr.st_mode = (mode_t)sqlite3_column_int64(c.page, 2 + C_MODE);
+        need = fuse_add_direntry_plus(req, buf.data() + used, size - used, name.c_str(), &e, id + 2);
+        if (need > size - used) break;
+        listed_bare++;
+      } else if (plus) {
         fuse_entry_param e;
         memset(&e, 0, sizeof e);
         fill_stat(c, c.page, 2, &e.attr);

@@ -85,8 +85,20 @@ class Reader {
   // so that an outside change can drop them from the kernel's caches.
   void take_known(std::vector<std::pair<uint64_t, std::string>>* names, std::vector<uint64_t>* inodes);
 
+  // Which inodes the kernel holds current attributes of, as far as this process can tell: a
+  // readdirplus leaves those entries without attributes (nodeid 0, as a plain readdir would),
+  // which spares the kernel a dentry lookup and an attribute update per entry (and the page
+  // cache drop that follows when the mtime it had was older). Only a hint: an entry sent without
+  // attributes is always correct, the kernel then asks (GETATTR, LOOKUP) when it needs them.
+  // From any thread: attributes of ino went out in a reply (here or from JavaScript).
+  void sent_attrs(uint64_t ino);
+  // From any thread: the kernel is about to change or drop ino's attributes (a write, a setattr).
+  void stale_attrs(uint64_t ino);
+
   // Counters (requests served here), for AGENTFS_FUSE_TRACE.
   std::atomic<uint64_t> served{0}, declined{0};
+  // readdirplus entries sent without attributes (the kernel held them; see sent_attrs)
+  std::atomic<uint64_t> listed_bare{0};
 
  private:
   explicit Reader(const ReaderConfig& cfg) : cfg_(cfg) {}
@@ -121,6 +133,8 @@ class Reader {
   void remember(uint64_t parent, const char* name, uint64_t ino);
   void remember_all(uint64_t parent, const std::vector<std::pair<uint64_t, std::string>>& entries);
   void remember_locked(uint64_t parent, const char* name, uint64_t ino);
+  void sent_attrs_locked(uint64_t ino, int64_t now_ms);
+  bool holds_attrs_locked(uint64_t ino, int64_t now_ms) const;
   bool fail(sqlite3_stmt* st);
 
   ReaderConfig cfg_;
@@ -135,6 +149,8 @@ class Reader {
   std::unordered_set<uint64_t> known_names_;  // name_key(parent, name)
   std::vector<std::pair<uint64_t, std::string>> known_list_;
   std::unordered_set<uint64_t> known_inodes_;
+  // inode -> when its attributes last went to the kernel (monotonic ms; see sent_attrs)
+  std::unordered_map<uint64_t, int64_t> attrs_sent_;
   // directory -> its mtime, ctime and nlink when the kernel last got its listing from here
   std::unordered_map<uint64_t, std::string> listing_keys_;
   std::atomic<uint64_t> next_fh_{1};

@@ -97,7 +97,7 @@ export interface NativeBinding {
   atimeStored(handle: SessionHandle, ino: number, sec?: number, nsec?: number): void;
   /** drops from the kernel's caches what the native reader handed out */
   invalidateServed(handle: SessionHandle): void;
-  readerStats(handle: SessionHandle): { active: boolean; served: number; declined: number; error?: string };
+  readerStats(handle: SessionHandle): { active: boolean; served: number; declined: number; listedBare: number; error?: string };
   /** the requests queued and not yet handed to the batch callback */
   drain(handle: SessionHandle): RawRequest[];
 }

@@ -23,9 +23,9 @@ export class RequestStats {
   }
 
   /** What the native read path served (and left to JavaScript) in this session. */
-  native(r: { active: boolean; served: number; declined: number; error?: string }): void {
+  native(r: { active: boolean; served: number; declined: number; listedBare?: number; error?: string }): void {
     this.nativeLine = r.active
-      ? `fuse native reads: ${r.served} served, ${r.declined} left to JavaScript`
+      ? `fuse native reads: ${r.served} served, ${r.declined} left to JavaScript, ${r.listedBare ?? 0} listed entries without attributes`
       : `fuse native reads: off${r.error ? ` (${r.error})` : ''}`;
   }
 

@@ -565,6 +565,44 @@ for path, content, want in (('/f', 'v2-longer', 'v2-longer 9'), ('/other', 'chan
     expect(r.stdout).toBe('v1 2\nv2-longer 9\nv2-longer 9\nv3-even-longer 14\n');
     await unmount(m);
   });
+
+  it('lists entries the kernel holds without attributes, and every stat after it is still right', async () => {
+    ok(await cli(['init', 'bare']));
+    ok(await cli(['fs', 'write', 'bare', '/out/o', 'outside v1']));
+    const m = await mount('bare', 'm-bare');
+    // 200 files whose attributes the kernel then holds (tar's SETATTR, or a stat after the write)
+    ok(await sh('umask 022 && mkdir d e && for i in $(seq 100); do echo "file $i" > d/t$i; touch -d "2001-01-01 00:00:$((i % 60))" d/t$i; echo "file $i" > d/s$i; done && stat d/s* > /dev/null', m));
+    const listed = (at: string) => sh('ls -l --time-style=+%s d | tail -n +2 | sort -k7 | md5sum; ls d | wc -l', at);
+    const first = await listed(m);
+    expect(first.stdout).toMatch(/\n200\n$/);
+    // after the kernel dropped attributes itself (a write, a setattr, a link, an unlink of another
+    // name, a rename), a listing that carries none must not leave them stale
+    ok(await sh('stat d/t1 d/t2 d/t3 d/t4 d/t5 > /dev/null && echo more >> d/t1 && chmod 600 d/t2 && ln d/t3 e/t3 && ln d/t4 e/t4 && rm d/t4 && mv d/t5 e/t5', m));
+    const look = 'ls e > /dev/null; ls d > /dev/null; stat -c "%n %s %a %h" d/t1 d/t2 d/t3 e/t3 e/t4 e/t5';
+    expect((await sh(look, m)).stdout).toBe('d/t1 12 644 1\nd/t2 7 600 1\nd/t3 7 644 2\ne/t3 7 644 2\ne/t4 7 644 1\ne/t5 7 644 1\n');
+    // another process changes a file the kernel holds: the next listing and stat show it
+    expect((await sh('stat -c %s out/o && ls out > /dev/null', m)).stdout).toBe('10\n');
+    ok(await cli(['fs', 'write', 'bare', '/out/o', 'outside, version 2']));
+    let seen = '';
+    for (let i = 0; i < 50 && seen !== '18 outside, version 2'; i++) {
+      await sleep(100);
+      seen = (await sh('ls out > /dev/null; echo "$(stat -c %s out/o) $(cat out/o)"', m)).stdout.trim();
+    }
+    expect(seen).toBe('18 outside, version 2');
+    // the listings left the held entries bare: counted at unmount
+    const log = await unmount(m);
+    const bare = Number(/(\d+) listed entries without attributes/.exec(log)?.[1]);
+    expect(bare).toBeGreaterThanOrEqual(200);
+    // a listing of held entries shows what one that sends every attribute (native reads off) shows
+    const n = await mount('bare', 'm-bare-n');
+    // (by name: a glob would list the directory first, with attributes, and the kernel keep that listing)
+    ok(await sh("stat $(for i in $(seq 100); do echo d/t$i d/s$i; done) > /dev/null 2>&1; true", n)); // t4, t5 are gone
+    const held = (await listed(n)).stdout;
+    expect(Number(/(\d+) listed entries without attributes/.exec(await unmount(n))?.[1])).toBeGreaterThanOrEqual(198);
+    const j = await mount('bare', 'm-bare-js', { native: false });
+    expect(held).toBe((await listed(j)).stdout);
+    await unmount(j);
+  });
 });
 
 // Size of version i (an expression of i in JavaScript and Python), 0.3 to 2.3 MB: several 1 MiB reads each.
