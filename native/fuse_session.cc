@@ -964,8 +964,8 @@ napi_value ReplyStatfs(napi_env env, napi_callback_info info) {
 // entries holds per name: [off, ...attr(15)] (attr[0] = ino, attr[1] = mode).
 // Packs entries until the kernel's buffer is full and returns how many were sent.
 napi_value ReplyDir(napi_env env, napi_callback_info info) {
-  napi_value argv[7];
-  if (!get_args(env, info, 7, argv)) return nullptr;
+  napi_value argv[8];
+  if (!get_args(env, info, 8, argv)) return nullptr;
   size_t size = (size_t)get_num(env, argv[1]);
   uint32_t count = 0;
   napi_get_array_length(env, argv[2], &count);
@@ -985,6 +985,17 @@ napi_value ReplyDir(napi_env env, napi_callback_info info) {
     return nullptr;
   }
   fuse_req_t r = g_slots[(uint32_t)id];
+  // bare[i]: the kernel holds entry i's attributes (heldAttrs): its name only, nodeid 0
+  const uint8_t* bare = nullptr;
+  size_t bare_len = 0;
+  napi_valuetype bt = napi_undefined;
+  if (plus && napi_typeof(env, argv[7], &bt) == napi_ok && bt == napi_object) {
+    void* data = nullptr;
+    napi_typedarray_type tt;
+    if (napi_get_typedarray_info(env, argv[7], &tt, &bare_len, &data, nullptr, nullptr) == napi_ok && tt == napi_uint8_array)
+      bare = static_cast<const uint8_t*>(data);
+  }
+  Reader* reader = sess(r)->reader;
   std::vector<char> buf(size);
   size_t used = 0;
   uint32_t sent = 0;
@@ -995,10 +1006,18 @@ napi_value ReplyDir(napi_env env, napi_callback_info info) {
     const double* e = a + (size_t)i * stride;
     off_t off = (off_t)e[0];
     size_t need;
-    if (plus) {
+    if (plus && bare && i < bare_len && bare[i]) {
+      fuse_entry_param ep;
+      memset(&ep, 0, sizeof ep);
+      ep.attr.st_ino = (ino_t)e[1];
+      ep.attr.st_mode = (mode_t)e[2];
+      need = fuse_add_direntry_plus(r, buf.data() + used, size - used, name.c_str(), &ep, off);
+      if (need <= size - used && reader) reader->listed_bare++;
+    } else if (plus) {
       fuse_entry_param ep;
       fill_entry(e + 1, entry_timeout, attr_timeout, &ep);
       need = fuse_add_direntry_plus(r, buf.data() + used, size - used, name.c_str(), &ep, off);
+      if (need <= size - used && reader && ep.ino && name != "." && name != "..") reader->sent_attrs(ep.ino);
     } else {
       struct stat st;
       memset(&st, 0, sizeof st);
@@ -1013,6 +1032,26 @@ napi_value ReplyDir(napi_env env, napi_callback_info info) {
   slot_take((uint32_t)id);
   fuse_reply_buf(r, buf.data(), used);
   return num(env, sent);
+}
+
+// heldAttrs(handle, inos: Float64Array): Uint8Array, 1 where the kernel holds that inode's
+// attributes (Reader::sent_attrs); all 0 without a native reader.
+napi_value HeldAttrs(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  if (!get_args(env, info, 2, argv)) return nullptr;
+  Session* s = get_session(env, argv[0]);
+  size_t len = 0;
+  const double* inos = get_f64(env, argv[1], &len);
+  if (!s || (!inos && len)) return nullptr;
+  napi_value ab, out;
+  void* data = nullptr;
+  napi_create_arraybuffer(env, len, &data, &ab);
+  napi_create_typedarray(env, napi_uint8_array, len, ab, 0, &out);
+  if (len) {
+    if (s->reader) s->reader->held_attrs(inos, len, static_cast<uint8_t*>(data));
+    else memset(data, 0, len);
+  }
+  return out;
 }
 
 // notifyInvalInode(handle, ino, off, len): drop the kernel's cached attributes/pages of ino
@@ -1198,6 +1237,7 @@ napi_value Init(napi_env env, napi_value exports) {
     {"atimeStored", nullptr, AtimeStored, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"invalidateServed", nullptr, InvalidateServed, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"readerStats", nullptr, ReaderStats, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"heldAttrs", nullptr, HeldAttrs, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"drain", nullptr, Drain, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);

@@ -322,6 +322,12 @@ void Reader::sent_attrs(uint64_t ino) {
   sent_attrs_locked(ino, now);
 }
 
+void Reader::held_attrs(const double* inos, size_t n, uint8_t* held) {
+  int64_t now = now_ms();
+  std::lock_guard<std::mutex> lock(known_mu_);
+  for (size_t i = 0; i < n; i++) held[i] = holds_attrs_locked((uint64_t)inos[i], now) ? 1 : 0;
+}
+
 void Reader::stale_attrs(uint64_t ino) {
   std::lock_guard<std::mutex> lock(known_mu_);
   attrs_sent_.erase(ino);

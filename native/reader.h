@@ -94,10 +94,13 @@ class Reader {
   void sent_attrs(uint64_t ino);
   // From any thread: the kernel is about to change or drop ino's attributes (a write, a setattr).
   void stale_attrs(uint64_t ino);
+  // held[i] = whether the kernel holds the attributes of inos[i] (JavaScript's readdirplus).
+  void held_attrs(const double* inos, size_t n, uint8_t* held);
 
   // Counters (requests served here), for AGENTFS_FUSE_TRACE.
   std::atomic<uint64_t> served{0}, declined{0};
-  // readdirplus entries sent without attributes (the kernel held them; see sent_attrs)
+  // readdirplus entries sent without attributes (the kernel held them; see sent_attrs), by this
+  // reader or by JavaScript's listings (replyDir)
   std::atomic<uint64_t> listed_bare{0};
 
  private:

@@ -77,7 +77,8 @@ export interface NativeBinding {
   replyBuf(id: number, data: Uint8Array | null): number;
   replyStatfs(id: number, st: Float64Array): number;
   /** packs entries ([off, ...attr] per name) until the buffer is full; returns how many went out */
-  replyDir(id: number, size: number, names: string[], entries: Float64Array, plus: boolean, entryTimeout: number, attrTimeout: number): number;
+  /** bare[i] (plus only): send entry i as its name only (nodeid 0), the kernel holds its attributes */
+  replyDir(id: number, size: number, names: string[], entries: Float64Array, plus: boolean, entryTimeout: number, attrTimeout: number, bare?: Uint8Array): number;
   notifyInvalInode(handle: SessionHandle, ino: number, off: number, len: number): number;
   notifyInvalEntry(handle: SessionHandle, parent: number, name: string): number;
   /**
@@ -98,6 +99,8 @@ export interface NativeBinding {
   /** drops from the kernel's caches what the native reader handed out */
   invalidateServed(handle: SessionHandle): void;
   readerStats(handle: SessionHandle): { active: boolean; served: number; declined: number; listedBare: number; error?: string };
+  /** 1 where the kernel holds the attributes of inos[i] (sent since it last dropped them; see reader.h) */
+  heldAttrs(handle: SessionHandle, inos: Float64Array): Uint8Array;
   /** the requests queued and not yet handed to the batch callback */
   drain(handle: SessionHandle): RawRequest[];
 }

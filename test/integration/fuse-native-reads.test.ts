@@ -603,6 +603,21 @@ for path, content, want in (('/f', 'v2-longer', 'v2-longer 9'), ('/other', 'chan
     expect(held).toBe((await listed(j)).stdout);
     await unmount(j);
   });
+
+  it("lists held entries without attributes in JavaScript's listings too (rm -rf inside its own write burst)", async () => {
+    ok(await cli(['init', 'rmrf']));
+    const m = await mount('rmrf', 'm-rmrf');
+    // an extracted tree: tar sets every file's times (SETATTR), so the kernel holds them all
+    ok(await sh('mkdir src && for d in $(seq 20); do mkdir src/d$d; for f in $(seq 25); do echo "$d $f" > src/d$d/f$f; done; done && tar cf t.tar src && rm -rf src', tmp.dir));
+    ok(await sh(`tar xf ${join(tmp.dir, 't.tar')}`, m));
+    await sleep(300); // the extraction's group commit ends
+    const r = await sh('rm -rf src && ls -A', m);
+    expect(r.stdout).toBe('');
+    const log = await unmount(m);
+    // the listings rm -rf makes after its first unlinks come while a group is open: JavaScript's
+    expect(jsRequests(log, ['READDIRPLUS'])).toBeGreaterThan(5);
+    expect(Number(/(\d+) listed entries without attributes/.exec(log)?.[1])).toBeGreaterThanOrEqual(400);
+  });
 });
 
 // Size of version i (an expression of i in JavaScript and Python), 0.3 to 2.3 MB: several 1 MiB reads each.

@@ -96,8 +96,13 @@ function list(s: ServeState, { id, ino, fh, size, offset: off }: ReaddirRequest 
   }
 
   const want = estimate(size, plus);
+  // With the native reader, the entries whose attributes the kernel holds go without them (see
+  // reader.h sent_attrs): a page mostly of those is read without attributes at all.
+  const handle = plus && s.sharesReads ? s.handle : undefined;
+  const heldOf = (es: (DirEntry | DirEntryPlus)[]) => s.native.heldAttrs(handle!, Float64Array.from(es, (e) => e.ino));
   let entries: (DirEntry | DirEntryPlus)[];
   let atEnd: boolean;
+  let held: Uint8Array | undefined;
   const after = Math.max(off, DOTS);
   if (h.pending && h.from === after && h.plus === plus) {
     entries = h.pending;
@@ -105,30 +110,47 @@ function list(s: ServeState, { id, ino, fh, size, offset: off }: ReaddirRequest 
   } else {
     const cookie = after - DOTS;
     const limit = Math.max(want, 256);
-    entries = plus ? s.fs.readdirPlus(ino, cookie, limit) : s.fs.readdir(ino, cookie, limit);
+    entries = plus && !handle ? s.fs.readdirPlus(ino, cookie, limit) : s.fs.readdir(ino, cookie, limit);
+    if (handle) {
+      held = heldOf(entries);
+      let n = 0;
+      for (const b of held) n += b;
+      if (n * 2 < entries.length) {
+        // mostly entries the kernel lacks: their attributes in one query rather than one each
+        entries = s.fs.readdirPlus(ino, cookie, limit);
+        held = heldOf(entries);
+      }
+    }
     atEnd = entries.length < limit;
   }
-  for (const e of entries.length > want * 2 ? entries.slice(0, want * 2) : entries) {
+  const page = entries.length > want * 2 ? entries.slice(0, want * 2) : entries;
+  if (handle && (!held || page !== entries)) held = heldOf(page);
+  const dots = rows.length;
+  for (const e of page) {
     rows.push({ off: e.offset + DOTS, ino: e.ino, mode: e.mode, attr: (e as DirEntryPlus).attr });
     if ((e.mode & 0o170000) === 0o040000) s.rememberParent(e.ino, ino);
     if (plus) s.handedOut(ino, e.name, e.ino);
     names.push(e.name);
   }
 
+  const bare = held ? new Uint8Array(rows.length) : undefined;
   const packed = new Float64Array(rows.length * STRIDE);
   rows.forEach((r, i) => {
     const at = i * STRIDE;
     packed[at] = r.off;
-    if (plus) {
+    if (bare && i >= dots && held![i - dots]) {
+      bare[i] = 1;
+      packed[at + 1] = r.ino;
+      packed[at + 2] = r.mode;
+    } else if (plus) {
       putAttr(packed, at + 1, r.attr ?? s.fs.getattr(r.ino), s.owner);
     } else {
       packed[at + 1] = r.ino;
       packed[at + 2] = r.mode;
     }
   });
-  const dots = rows.length - Math.min(entries.length, want * 2);
   return () => {
-    const sent = s.native.replyDir(id, size, names, packed, plus, s.timeouts.entry, s.timeouts.attr);
+    const sent = s.native.replyDir(id, size, names, packed, plus, s.timeouts.entry, s.timeouts.attr, bare);
     // keep what did not fit for the next call, which continues from the last offset sent
     const usedEntries = Math.max(0, sent - dots);
     if (sent > 0 && usedEntries < entries.length) {
