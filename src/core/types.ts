@@ -93,6 +93,17 @@ export interface StatFs {
 }
 
 /**
+ * What unlink/rmdir removed, for a caller that keeps caches (the FUSE server): the inode the name
+ * named and the parent's attributes after the change, read by the change itself. An
+ * implementation whose reads are shared with the native reader (sharedReads) returns it.
+ */
+export interface Removal {
+  ino: number;
+  /** undefined only when the parent's own row is missing (a damaged database) */
+  parent: Attr | undefined;
+}
+
+/**
  * The filesystem contract. Every implementation (InodeFs, OverlayFs) behaves the same way, and
  * test/conformance/ checks each rule below against each of them and through a FUSE mount.
  *
@@ -111,17 +122,6 @@ export interface StatFs {
  * - Permissions are not checked except by `access` (the FUSE mount leaves them to the kernel,
  *   the NFS server checks them itself); the caller owns what it creates.
  */
-/**
- * What unlink/rmdir removed, for a caller that keeps caches (the FUSE server): the inode the name
- * named and the parent's attributes after the change, read by the change itself. An
- * implementation whose reads are shared with the native reader (sharedReads) returns it.
- */
-export interface Removal {
-  ino: number;
-  /** undefined only when the parent's own row is missing (a damaged database) */
-  parent: Attr | undefined;
-}
-
 export interface FileSystem {
   readonly rootIno: number;
 
