@@ -93,6 +93,17 @@ export interface StatFs {
 }
 
 /**
+ * What unlink/rmdir removed, for a caller that keeps caches (the FUSE server): the inode the name
+ * named and the parent's attributes after the change, read by the change itself. An
+ * implementation whose reads are shared with the native reader (sharedReads) returns it.
+ */
+export interface Removal {
+  ino: number;
+  /** undefined only when the parent's own row is missing (a damaged database) */
+  parent: Attr | undefined;
+}
+
+/**
  * The filesystem contract. Every implementation (InodeFs, OverlayFs) behaves the same way, and
  * test/conformance/ checks each rule below against each of them and through a FUSE mount.
  *
@@ -146,11 +157,11 @@ export interface FileSystem {
   link(ino: number, newParent: number, newName: string): Attr;
   /**
    * Removes a name of a non-directory; the inode goes with its last name and last open handle.
-   * ENOENT no such entry; EISDIR it is a directory.
+   * ENOENT no such entry; EISDIR it is a directory. May return what it removed (see Removal).
    */
-  unlink(parent: number, name: string): void;
+  unlink(parent: number, name: string): Removal | void;
   /** Removes an empty directory. ENOENT no such entry; ENOTDIR not a directory; ENOTEMPTY it has entries. */
-  rmdir(parent: number, name: string): void;
+  rmdir(parent: number, name: string): Removal | void;
   /**
    * rename(2)/renameat2(2), atomically: an existing target is replaced. Two names of one inode:
    * nothing happens. ENOENT no source (or, with RENAME_EXCHANGE, no target); EEXIST target exists

@@ -1,4 +1,4 @@
-import type { DirEntry, DirEntryPlus, FileSystem } from '../core/types.js';
+import type { Attr, DirEntry, DirEntryPlus, FileSystem } from '../core/types.js';
 import type { NativeBinding, SessionHandle } from './binding.js';
 import type { FuseRequest } from './requests.js';
 import { encodeAttr, type OwnerOverride } from './attr.js';
@@ -104,13 +104,13 @@ export class ServeState {
 
   /**
    * Directory `dir` changed in the open write transaction: the native side answers the kernel's
-   * next GETATTR of it (it asks after every create or unlink) with these attributes, until the
+   * next GETATTR of it (it asks after every create or unlink) with these attributes (attr: as the change read them back, else read now), until the
    * transaction ends. Only while one is open: outside one, changes are committed already.
    */
-  changedDir(dir: number): void {
+  changedDir(dir: number, attr?: Attr): void {
     if (!this.sharesReads || !this.writing || !this.handle) return;
     try {
-      this.native.changedDir(this.handle, encodeAttr(this.fs.getattr(dir), this.owner));
+      this.native.changedDir(this.handle, encodeAttr(attr ?? this.fs.getattr(dir), this.owner));
     } catch {
       this.native.forgetDir(this.handle, dir);
     }

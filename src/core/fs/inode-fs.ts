@@ -6,7 +6,7 @@
 import type { Store } from '../../store/index.js';
 import {
   ROOT_INO, S_IFMT, S_IFREG, processCaller,
-  type Attr, type Caller, type DirEntry, type DirEntryPlus, type FileSystem, type SetAttr, type StatFs,
+  type Attr, type Caller, type DirEntry, type DirEntryPlus, type FileSystem, type Removal, type SetAttr, type StatFs,
 } from '../types.js';
 import type { FsContext } from './context.js';
 import { ensureFsExtras, purgeDeadOrphans, purgeHandedOrphans, registerHolder } from './lifecycle.js';
@@ -116,11 +116,11 @@ export class InodeFs implements FileSystem {
   link(ino: number, newParent: number, newName: string): Attr {
     return link(this.ctx, ino, newParent, newName);
   }
-  unlink(parent: number, name: string): void {
-    unlink(this.ctx, parent, name);
+  unlink(parent: number, name: string): Removal {
+    return unlink(this.ctx, parent, name);
   }
-  rmdir(parent: number, name: string): void {
-    rmdir(this.ctx, parent, name);
+  rmdir(parent: number, name: string): Removal {
+    return rmdir(this.ctx, parent, name);
   }
   rename(parent: number, name: string, newParent: number, newName: string, flags = 0): void {
     rename(this.ctx, parent, name, newParent, newName, flags);

@@ -42,14 +42,17 @@ export function ensureFsExtras(store: Store): boolean {
   }
 }
 
+const PURGE_INODE = 'DELETE FROM fs_inode WHERE ino = ? RETURNING EXISTS (SELECT 1 FROM fs_origin o WHERE o.delta_ino = fs_inode.ino)';
+
 /** Deletes an inode and everything that hangs off it. */
 export function purgeInode(ctx: FsContext, ino: number, mode: number): void {
   const s = ctx.store;
   const type = mode & S_IFMT;
   if (type === S_IFREG) s.stmt('DELETE FROM fs_data WHERE ino = ?').run(ino);
   else if (type === S_IFLNK) s.stmt('DELETE FROM fs_symlink WHERE ino = ?').run(ino);
-  s.stmt('DELETE FROM fs_inode WHERE ino = ?').run(ino);
-  s.stmt('DELETE FROM fs_origin WHERE delta_ino = ?').run(ino);
+  // only overlay copies have an origin: the inode's delete says whether to delete one
+  const origin = s.arrayStmt(PURGE_INODE).get(ino) as [number] | undefined;
+  if (origin?.[0]) s.stmt('DELETE FROM fs_origin WHERE delta_ino = ?').run(ino);
   ctx.atime.forget(ino); // SQLite may hand the number to the next inode
   if (ctx.fresh === ino) ctx.fresh = 0;
 }

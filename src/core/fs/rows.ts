@@ -44,6 +44,9 @@ export const SQL = {
   /** touchDir returning the directory's mode and group: a create's check of its parent and update in one */
   touchDirReturning: `UPDATE fs_inode SET nlink = MAX(nlink + ?, 2), mtime = ?, mtime_nsec = ?, ctime = ?, ctime_nsec = ? WHERE ino = ?
     RETURNING mode, gid`,
+  /** touchDir returning the directory's row, as the FUSE server hands it to the kernel after an unlink */
+  touchDirRow: `UPDATE fs_inode SET nlink = MAX(nlink + ?, 2), mtime = ?, mtime_nsec = ?, ctime = ?, ctime_nsec = ? WHERE ino = ?
+    RETURNING ${COLS}`,
   addLink: 'UPDATE fs_inode SET nlink = nlink + ?, ctime = ?, ctime_nsec = ? WHERE ino = ?',
   touchCtime: 'UPDATE fs_inode SET ctime = ?, ctime_nsec = ? WHERE ino = ?',
 } as const;
@@ -228,6 +231,12 @@ export function missingEntry(ctx: FsContext, parent: number, name: string, sysca
 
 export function touchDir(ctx: FsContext, dir: number, nlinkDelta: number, t: Timespec): void {
   ctx.store.stmt(SQL.touchDir).run(nlinkDelta, t.sec, t.nsec, t.sec, t.nsec, dir);
+}
+
+/** touchDir, returning the directory's attributes after it (undefined: no such directory). */
+export function touchDirAttr(ctx: FsContext, dir: number, nlinkDelta: number, t: Timespec): Attr | undefined {
+  const a = ctx.store.arrayStmt(SQL.touchDirRow).get(nlinkDelta, t.sec, t.nsec, t.sec, t.nsec, dir) as unknown[] | undefined;
+  return a && rowToAttr(ctx, ctx.atime.apply(inodeAt(a, 0)));
 }
 
 export function typeOf(mode: number): number {

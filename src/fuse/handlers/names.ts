@@ -33,16 +33,16 @@ export function link(s: ServeState, { id, ino, newParent, newName }: LinkRequest
 }
 
 export function unlink(s: ServeState, { id, parent, name }: UnlinkRequest): Reply {
-  s.fs.unlink(parent, name);
-  s.changedDir(parent);
+  const gone = s.fs.unlink(parent, name);
+  s.changedDir(parent, gone ? gone.parent : undefined);
   return () => s.native.replyErr(id, 0);
 }
 
 export function rmdir(s: ServeState, { id, parent, name }: RmdirRequest): Reply {
-  const gone = s.inodeAt(parent, name);
-  s.fs.rmdir(parent, name);
-  s.changedDir(parent);
-  s.changedInode(gone);
+  // a filesystem whose reads the native side shares says what went (FileSystem.rmdir)
+  const gone = s.fs.rmdir(parent, name);
+  s.changedDir(parent, gone ? gone.parent : undefined);
+  if (gone) s.changedInode(gone.ino);
   return () => s.native.replyErr(id, 0);
 }
 
