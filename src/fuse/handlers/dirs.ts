@@ -10,6 +10,13 @@ import { putAttr } from '../attr.js';
 import type { DirHandle, Reply, ServeState } from '../state.js';
 
 const DOTS = 2;
+const S_IFDIR = 0o040000;
+const ZERO_TIME = { sec: 0, nsec: 0 };
+
+/** What a READDIRPLUS reply carries for '.' or '..': the kernel reads only ino and type. */
+function dotAttr(ino: number): Attr {
+  return { ino, mode: S_IFDIR | 0o755, nlink: 1, uid: 0, gid: 0, size: 0, rdev: 0, blksize: 4096, blocks: 0, atime: ZERO_TIME, mtime: ZERO_TIME, ctime: ZERO_TIME };
+}
 const STRIDE = 1 + ATTR_LEN;
 
 export function opendir(s: ServeState, { id, ino }: OpendirRequest): Reply {
@@ -75,23 +82,16 @@ function list(s: ServeState, { id, ino, fh, size, offset: off }: ReaddirRequest 
   const names: string[] = [];
   const rows: Array<{ off: number; ino: number; mode: number; attr?: Attr }> = [];
 
+  // The kernel takes only the inode number and type of '.' and '..' from a READDIRPLUS reply
+  // (it links no dentry for them and counts no lookup): their attributes are not read.
   if (off < 1) {
-    const a = plus ? s.fs.getattr(ino) : undefined;
-    rows.push({ off: 1, ino, mode: a?.mode ?? 0o040000, attr: a });
+    rows.push({ off: 1, ino, mode: S_IFDIR, attr: plus ? dotAttr(ino) : undefined });
     names.push('.');
   }
   if (off < DOTS) {
     // a directory the native reader looked up is not in `parents`: ask the filesystem
     const parent = s.parents.get(ino) ?? parentOf(s, ino);
-    let a: Attr | undefined;
-    if (plus) {
-      try {
-        a = s.fs.getattr(parent);
-      } catch {
-        a = s.fs.getattr(ino);
-      }
-    }
-    rows.push({ off: DOTS, ino: a?.ino ?? parent, mode: a?.mode ?? 0o040000, attr: a });
+    rows.push({ off: DOTS, ino: parent, mode: S_IFDIR, attr: plus ? dotAttr(parent) : undefined });
     names.push('..');
   }
 
