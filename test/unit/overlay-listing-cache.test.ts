@@ -80,6 +80,19 @@ describe('overlay listings stay right when what they cache changes', () => {
     expect(ls('/')).toEqual(['top', 'z']);
   });
 
+  it('whiteouts cleared under a directory (a deletion taken back) show its base entries again', () => {
+    mkdirSync(join(base, 'x', 'sub'));
+    writeFileSync(join(base, 'x', 'sub', '4'), '4');
+    expect(ls('/x')).toEqual(['1', '2', 'sub']);
+    ov.unlink(ino('/x'), '1');
+    ov.unlink(ino('/x/sub'), '4');
+    expect(ls('/x')).toEqual(['2', 'sub']);
+    expect(ls('/x/sub')).toEqual([]);
+    ov.changes.clearWhiteouts('/x');
+    expect(ls('/x')).toEqual(['1', '2', 'sub']);
+    expect(ls('/x/sub')).toEqual(['4']);
+  });
+
   it('a merged directory with more delta entries than one listing of them takes shows each name once', () => {
     // the base file is copied up (a delta entry shadowing a base one), then 1,100 new files
     ov.write(ino('/x/1'), 0, Buffer.from('changed'));

@@ -89,9 +89,12 @@ export class Whiteouts {
   }
 
   removeUnder(dir: string): void {
-    this.invalidate();
     const [lo, hi] = range(dir);
     this.store.stmt('DELETE FROM fs_whiteout WHERE path > ? AND path < ?').run(lo, hi);
+    if (!this.whole) return this.cache.clear();
+    // kept whole (rm -rf removes a directory after each of its emptied subdirectories: reading
+    // the table again each time would cost a pass over it per directory)
+    for (const d of [...this.cache.keys()]) if (d === dir || (d > lo && d < hi)) this.cache.delete(d);
   }
 
   /** A directory moved from `from` to `to`: its whiteouts move along. */
