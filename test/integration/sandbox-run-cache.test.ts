@@ -56,4 +56,14 @@ describe('agentfs run: cached pages and listings', () => {
     expect(r.code).toBe(0);
     expect(r.out).toBe('base\nmine\nmine\n');
   });
+
+  it('a listing kept across a copy-up still shows what the sandbox creates there, and a base directory shows what the host adds', async () => {
+    mkdirSync(join(proj, 'h'));
+    writeFileSync(join(proj, 'h', 'a'), 'a');
+    writeFileSync(join(proj, 'd', 'k.txt'), 'k\n');
+    const r = await runWhile('ls d; ls h; echo x >> d/k.txt; ls d; touch d/made; ls d; WAIT; ls h', () => writeFileSync(join(proj, 'h', 'b'), 'b'));
+    expect(r.code).toBe(0);
+    const before = 'e.txt\nf.txt\nk.txt\n';
+    expect(r.out).toBe(`${before}a\n${before}e.txt\nf.txt\nk.txt\nmade\na\nb\n`);
+  });
 });

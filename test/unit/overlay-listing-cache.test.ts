@@ -93,6 +93,17 @@ describe('overlay listings stay right when what they cache changes', () => {
     expect(ls('/x/sub')).toEqual(['4']);
   });
 
+  it('a copy-up keeps the modification time of the directories it copies into; a new entry moves it', () => {
+    const before = ov.getattr(ino('/x')).mtime;
+    const rootBefore = ov.getattr(ov.rootIno).mtime;
+    ov.write(ino('/x/1'), 0, Buffer.from('changed')); // copies /x and /x/1 up
+    expect(ov.getattr(ino('/x')).mtime).toEqual(before);
+    expect(ov.getattr(ov.rootIno).mtime).toEqual(rootBefore);
+    ov.create(ino('/x'), 'new', 0o644, ROOT_CALLER);
+    expect(ov.getattr(ino('/x')).mtime).not.toEqual(before);
+    expect(ls('/x')).toEqual(['1', '2', 'new']);
+  });
+
   it('a merged directory with more delta entries than one listing of them takes shows each name once', () => {
     // the base file is copied up (a delta entry shadowing a base one), then 1,100 new files
     ov.write(ino('/x/1'), 0, Buffer.from('changed'));

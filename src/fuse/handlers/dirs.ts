@@ -29,8 +29,13 @@ export function opendir(s: ServeState, { id, ino }: OpendirRequest): Reply {
     // The kernel drops its cached listing itself when the directory changes through the mount;
     // a change from outside moves mtime/ctime (or clears the keys): then it must refetch. With a
     // finite age (overlays), the key also changes every maxAge seconds.
-    const epoch = Number.isFinite(s.listingMaxAgeS) ? Math.floor(Date.now() / 1000 / s.listingMaxAgeS) : 0;
-    const key = `d${a.mtime.sec}.${a.mtime.nsec}:${a.ctime.sec}.${a.ctime.nsec}:${a.nlink}:${epoch}`;
+    // An overlay's key (finite age) is mtime and age only: a copy-up into a directory moves its
+    // ctime and link count (a merged directory's is 1) and changes no listing, and a change from
+    // outside that keeps the mtime is seen within maxAge anyway.
+    const finite = Number.isFinite(s.listingMaxAgeS);
+    const epoch = finite ? Math.floor(Date.now() / 1000 / s.listingMaxAgeS) : 0;
+    const rest = finite ? '' : `${a.ctime.sec}.${a.ctime.nsec}:${a.nlink}`;
+    const key = `d${a.mtime.sec}.${a.mtime.nsec}:${rest}:${epoch}`;
     keep = s.cacheKeys.get(ino) === key;
     s.rememberCacheKey(ino, key);
   }
