@@ -117,7 +117,9 @@ export class BaseReader {
   /** lstat, or undefined when the path does not exist (or a parent is not a directory). */
   lstat(path: string): BigIntStats | undefined {
     try {
-      return this.withHost(path, (host) => lstatSync(host, { bigint: true }));
+      // no exception for a missing name (building one cost twice the lstat: git's negative
+      // lookups, .gitignore in every directory)
+      return this.withHost(path, (host) => lstatSync(host, { bigint: true, throwIfNoEntry: false }));
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
