@@ -18,6 +18,8 @@ export interface CacheTimeouts {
 export interface FileHandle {
   ino: number;
   flags: number;
+  /** a read-only handle: the file's page-cache key when it was opened (see files.ts release) */
+  cacheKey?: string;
 }
 
 export interface DirHandle {

@@ -117,7 +117,9 @@ export class BaseReader {
   /** lstat, or undefined when the path does not exist (or a parent is not a directory). */
   lstat(path: string): BigIntStats | undefined {
     try {
-      return this.withHost(path, (host) => lstatSync(host, { bigint: true }));
+      // no exception for a missing name (building one cost twice the lstat: git's negative
+      // lookups, .gitignore in every directory)
+      return this.withHost(path, (host) => lstatSync(host, { bigint: true, throwIfNoEntry: false }));
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
@@ -151,9 +153,14 @@ export class BaseReader {
       this.withDir(path, (dir) => {
         // A host name that is not UTF-8 cannot be named here (decoding would turn different names
         // into one U+FFFD-spelled name): it is left out of the merged view, never merged.
-        const raw = readdirSync(`${dir}/`, { encoding: 'buffer' });
-        const names = raw.filter((b) => isUtf8(b)).map((b) => b.toString('utf8'));
-        unnamed = raw.length - names.length;
+        // Names read as strings (a Buffer a name costs more than the rest of the listing); only
+        // a listing with U+FFFD in it (a bad sequence, or a real U+FFFD) is read again as bytes.
+        let names = readdirSync(`${dir}/`);
+        if (names.some((n) => n.includes('\uFFFD'))) {
+          const raw = readdirSync(`${dir}/`, { encoding: 'buffer' });
+          names = raw.filter((b) => isUtf8(b)).map((b) => b.toString('utf8'));
+          unnamed = raw.length - names.length;
+        }
         names.sort();
         for (const name of names) {
           const child = lstatSync(`${dir}/${name}`, { bigint: true, throwIfNoEntry: false });

@@ -91,7 +91,12 @@ export class CopyUp {
       // seen: use that copy; a second copy-up would fail (EEXIST) or shadow its changes.
       const theirs = this.lookup.deltaChild(parentDelta, node.name);
       if (theirs !== undefined && origins.baseIno(theirs) === node.baseIno) return theirs;
+      // A copy-up changes no listing: the parent keeps its modification time (kernel overlayfs
+      // restores it too), so the kernel's cached listing of it stays valid (git status after
+      // edits relisted every directory an edit had copied a file up in).
+      const { mtime } = this.o.delta.getattr(parentDelta);
       const ino = copyUpEntry(this.o.delta, base, bp, st, parentDelta, node.name, keepBytes);
+      this.o.delta.setattr(parentDelta, { mtime });
       origins.record(ino, bp, st);
       return ino;
     });

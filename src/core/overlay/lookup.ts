@@ -52,7 +52,7 @@ export class MergedLookup {
     if (base === null) return undefined;
     const bp = join(base, name);
     if (paths.isHidden(bp)) return undefined;
-    if (this.o.whiteouts.has(join(path, name))) return undefined;
+    if (this.o.whiteouts.namesIn(path).has(name)) return undefined;
     const st = this.o.base.lstat(bp);
     if (!st) return undefined;
     const node = this.baseNode(st, parent, name);

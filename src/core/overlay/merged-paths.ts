@@ -43,6 +43,11 @@ export class MergedPaths {
     return this.of(node).base;
   }
 
+  /** Whether any base path is kept out of the merged view. */
+  hidesAny(): boolean {
+    return this.hidden.size > 0;
+  }
+
   /** Whether a base path is kept out of the merged view. */
   isHidden(basePath: string): boolean {
     return this.hidden.size > 0 && this.hidden.has(basePath);

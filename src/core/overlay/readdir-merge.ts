@@ -4,6 +4,9 @@ import type { Node } from './inodes.js';
 import type { MergedLookup } from './lookup.js';
 import type { OverlayParts } from './parts.js';
 
+/** A delta directory this small is listed once per merge instead of a lookup per base name. */
+const SHADOW_LIST = 1024;
+
 /** Cookies at or above this continue in the base listing; below it they are delta cookies. */
 export const BASE_COOKIE = 2 ** 49;
 
@@ -36,47 +39,23 @@ export class MergedDirs {
     private readonly lookup: MergedLookup,
   ) {}
 
-  readdir(dir: Node, offset: number, limitArg: number): DirEntry[] {
-    const limit = limitArg < 0 ? Infinity : limitArg;
-    const out: DirEntry[] = [];
-    if (dir.delta !== undefined && offset < BASE_COOKIE) {
-      // every ino handed out is one the other calls take (the contract): register the nodes
-      for (const e of this.o.delta.readdir(dir.delta, offset, limit === Infinity ? -1 : limit)) {
-        out.push({ ...e, ino: this.lookup.nodeForDelta(e.ino, e.mode, dir, e.name).ino });
-      }
-      if (out.length >= limit) return out;
-    }
-    const { path, base } = this.o.paths.of(dir);
-    if (base === null) return out;
-    const whiteouts = this.o.whiteouts.namesIn(path);
-    const deltaDir = dir.delta;
-    const more = baseEntriesFrom(
-      this.o.base.list(base),
-      offset,
-      limit - out.length,
-      (name) =>
-        whiteouts.has(name) ||
-        this.o.paths.isHidden(join(base, name)) ||
-        (deltaDir !== undefined && this.lookup.deltaChild(deltaDir, name) !== undefined),
-      (e) => this.lookup.baseNode(e.stats, dir, e.name).ino,
-    );
-    for (const e of more) out.push(e);
-    return out;
+  readdir(dir: Node, offset: number, limit: number): DirEntry[] {
+    return this.merged(dir, offset, limit, Infinity).out;
   }
 
   readdirPlus(dir: Node, offset: number, limit: number): DirEntryPlus[] {
-    const out: DirEntryPlus[] = [];
-    const base = this.o.paths.basePathOf(dir);
     // Base entries come with the lstat of a listing at most a second old (relisted otherwise):
-    // the same staleness the kernel's attribute cache allows.
-    const listed = base !== null ? this.o.base.list(base, 1000) : [];
-    for (const e of this.readdir(dir, offset, limit)) {
+    // the same staleness the kernel's attribute cache allows. One listing serves both the merge
+    // and the attributes.
+    const { out: entries, listed } = this.merged(dir, offset, limit, 1000);
+    const out: DirEntryPlus[] = [];
+    for (const e of entries) {
       const b = e.offset >= BASE_COOKIE ? listed[e.offset - BASE_COOKIE - 1] : undefined;
       if (b && b.name === e.name) {
         const node = this.lookup.baseNode(b.stats, dir, e.name);
         if (node.delta === undefined) {
           b.attr ??= attrOfStats(b.stats, node.ino);
-          out.push({ ...e, ino: node.ino, attr: { ...b.attr } });
+          out.push({ name: e.name, ino: node.ino, mode: e.mode, offset: e.offset, attr: { ...b.attr } });
           continue;
         }
       }
@@ -84,6 +63,48 @@ export class MergedDirs {
       if (found) out.push({ ...e, ino: found.attr.ino, attr: found.attr });
     }
     return out;
+  }
+
+  /** The merged listing from `offset`, and the base listing its base cookies index. */
+  private merged(dir: Node, offset: number, limitArg: number, maxAgeMs: number): { out: DirEntry[]; listed: readonly BaseEntry[] } {
+    const limit = limitArg < 0 ? Infinity : limitArg;
+    const out: DirEntry[] = [];
+    const deltaDir = dir.delta;
+    if (deltaDir !== undefined && offset < BASE_COOKIE) {
+      // every ino handed out is one the other calls take (the contract): register the nodes
+      for (const e of this.o.delta.readdir(deltaDir, offset, limit === Infinity ? -1 : limit)) {
+        out.push({ ...e, ino: this.lookup.nodeForDelta(e.ino, e.mode, dir, e.name).ino });
+      }
+      if (out.length >= limit) return { out, listed: [] };
+    }
+    const { path, base } = this.o.paths.of(dir);
+    if (base === null) return { out, listed: [] };
+    const listed = this.o.base.list(base, maxAgeMs);
+    if (!listed.length) return { out, listed };
+    const whiteouts = this.o.whiteouts.namesIn(path);
+    // names the delta shadows: one listing of a small delta directory, else a lookup per entry
+    const shadowed = deltaDir !== undefined ? this.deltaNames(deltaDir) : undefined;
+    const hides = this.o.paths.hidesAny();
+    const more = baseEntriesFrom(
+      listed,
+      offset,
+      limit - out.length,
+      (name) =>
+        whiteouts.has(name) ||
+        (hides && this.o.paths.isHidden(join(base, name))) ||
+        (deltaDir !== undefined &&
+          (shadowed !== undefined ? shadowed.has(name) : this.lookup.deltaChild(deltaDir, name) !== undefined)),
+      (e) => this.lookup.baseNode(e.stats, dir, e.name).ino,
+    );
+    for (const e of more) out.push(e);
+    return { out, listed };
+  }
+
+  /** The names in a delta directory of at most SHADOW_LIST entries, else undefined. */
+  private deltaNames(deltaDir: number): Set<string> | undefined {
+    const entries = this.o.delta.readdir(deltaDir, 0, SHADOW_LIST + 1);
+    if (entries.length > SHADOW_LIST) return undefined;
+    return new Set(entries.map((e) => e.name));
   }
 
   /** rmdir's and rename's test: no entry shows, and the base layer holds no entries left out. */

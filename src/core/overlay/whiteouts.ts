@@ -12,11 +12,18 @@ export class Whiteouts {
    * rolled back, or another process changing whiteouts, is covered by invalidate().
    */
   private readonly cache = new Map<string, Set<string>>();
+  /**
+   * True while `cache` holds every whiteout (a table of at most WHOLE_TABLE rows is read in one
+   * statement): a directory missing from it has none, with no query per directory (a walk of the
+   * base, `find` or `git status`, met one query per directory).
+   */
+  private whole = false;
 
   constructor(private readonly store: Store) {}
 
   invalidate(): void {
     this.cache.clear();
+    this.whole = false;
   }
 
   has(path: string): boolean {
@@ -27,7 +34,10 @@ export class Whiteouts {
     this.store
       .stmt('INSERT OR REPLACE INTO fs_whiteout (path, parent_path, created_at) VALUES (?, ?, ?)')
       .run(path, parentOf(path), Math.floor(Date.now() / 1000));
-    this.cache.get(parentOf(path))?.add(baseName(path));
+    const dir = parentOf(path);
+    const names = this.cache.get(dir);
+    if (names) names.add(baseName(path));
+    else if (this.whole) this.cache.set(dir, new Set([baseName(path)]));
   }
 
   remove(path: string): void {
@@ -39,11 +49,27 @@ export class Whiteouts {
   namesIn(dir: string): Set<string> {
     let names = this.cache.get(dir);
     if (names) return names;
+    if (!this.whole) this.loadWhole();
+    if (this.whole) return this.cache.get(dir) ?? NONE;
     const rows = this.store.stmt('SELECT path FROM fs_whiteout WHERE parent_path = ?').all(dir) as { path: string }[];
     names = new Set(rows.map((r) => baseName(r.path)));
     if (this.cache.size >= 1024) this.cache.delete(this.cache.keys().next().value as string);
     this.cache.set(dir, names);
     return names;
+  }
+
+  /** Reads the whole table into `cache` when it is small; else leaves the per-directory cache. */
+  private loadWhole(): void {
+    const rows = this.store.stmt('SELECT path FROM fs_whiteout LIMIT ?').all(WHOLE_TABLE + 1) as { path: string }[];
+    if (rows.length > WHOLE_TABLE) return;
+    this.cache.clear();
+    for (const { path } of rows) {
+      const dir = parentOf(path);
+      let names = this.cache.get(dir);
+      if (!names) this.cache.set(dir, (names = new Set()));
+      names.add(baseName(path));
+    }
+    this.whole = true;
   }
 
   /** Every whiteout strictly below `dir`, with its creation time. */
@@ -63,14 +89,17 @@ export class Whiteouts {
   }
 
   removeUnder(dir: string): void {
-    this.cache.clear();
     const [lo, hi] = range(dir);
     this.store.stmt('DELETE FROM fs_whiteout WHERE path > ? AND path < ?').run(lo, hi);
+    if (!this.whole) return this.cache.clear();
+    // kept whole (rm -rf removes a directory after each of its emptied subdirectories: reading
+    // the table again each time would cost a pass over it per directory)
+    for (const d of [...this.cache.keys()]) if (d === dir || (d > lo && d < hi)) this.cache.delete(d);
   }
 
   /** A directory moved from `from` to `to`: its whiteouts move along. */
   moveUnder(from: string, to: string): void {
-    this.cache.clear();
+    this.invalidate();
     const [lo, hi] = range(from);
     const fromLen = from === '/' ? 0 : from.length;
     const prefix = to === '/' ? '' : to;
@@ -91,6 +120,9 @@ export class Whiteouts {
     return (this.store.stmt('SELECT COUNT(*) AS n FROM fs_whiteout').get() as { n: number }).n;
   }
 }
+
+const WHOLE_TABLE = 10_000;
+const NONE: Set<string> = new Set();
 
 /** Half-open key range [dir + '/', dir + '0') covering every path strictly below dir. */
 function range(dir: string): [string, string] {

@@ -10,6 +10,13 @@ import { putAttr } from '../attr.js';
 import type { DirHandle, Reply, ServeState } from '../state.js';
 
 const DOTS = 2;
+const S_IFDIR = 0o040000;
+const ZERO_TIME = { sec: 0, nsec: 0 };
+
+/** What a READDIRPLUS reply carries for '.' or '..': the kernel reads only ino and type. */
+function dotAttr(ino: number): Attr {
+  return { ino, mode: S_IFDIR | 0o755, nlink: 1, uid: 0, gid: 0, size: 0, rdev: 0, blksize: 4096, blocks: 0, atime: ZERO_TIME, mtime: ZERO_TIME, ctime: ZERO_TIME };
+}
 const STRIDE = 1 + ATTR_LEN;
 
 export function opendir(s: ServeState, { id, ino }: OpendirRequest): Reply {
@@ -22,8 +29,13 @@ export function opendir(s: ServeState, { id, ino }: OpendirRequest): Reply {
     // The kernel drops its cached listing itself when the directory changes through the mount;
     // a change from outside moves mtime/ctime (or clears the keys): then it must refetch. With a
     // finite age (overlays), the key also changes every maxAge seconds.
-    const epoch = Number.isFinite(s.listingMaxAgeS) ? Math.floor(Date.now() / 1000 / s.listingMaxAgeS) : 0;
-    const key = `d${a.mtime.sec}.${a.mtime.nsec}:${a.ctime.sec}.${a.ctime.nsec}:${a.nlink}:${epoch}`;
+    // An overlay's key (finite age) is mtime and age only: a copy-up into a directory moves its
+    // ctime and link count (a merged directory's is 1) and changes no listing, and a change from
+    // outside that keeps the mtime is seen within maxAge anyway.
+    const finite = Number.isFinite(s.listingMaxAgeS);
+    const epoch = finite ? Math.floor(Date.now() / 1000 / s.listingMaxAgeS) : 0;
+    const rest = finite ? '' : `${a.ctime.sec}.${a.ctime.nsec}:${a.nlink}`;
+    const key = `d${a.mtime.sec}.${a.mtime.nsec}:${rest}:${epoch}`;
     keep = s.cacheKeys.get(ino) === key;
     s.rememberCacheKey(ino, key);
   }
@@ -75,23 +87,16 @@ function list(s: ServeState, { id, ino, fh, size, offset: off }: ReaddirRequest 
   const names: string[] = [];
   const rows: Array<{ off: number; ino: number; mode: number; attr?: Attr }> = [];
 
+  // The kernel takes only the inode number and type of '.' and '..' from a READDIRPLUS reply
+  // (it links no dentry for them and counts no lookup): their attributes are not read.
   if (off < 1) {
-    const a = plus ? s.fs.getattr(ino) : undefined;
-    rows.push({ off: 1, ino, mode: a?.mode ?? 0o040000, attr: a });
+    rows.push({ off: 1, ino, mode: S_IFDIR, attr: plus ? dotAttr(ino) : undefined });
     names.push('.');
   }
   if (off < DOTS) {
     // a directory the native reader looked up is not in `parents`: ask the filesystem
     const parent = s.parents.get(ino) ?? parentOf(s, ino);
-    let a: Attr | undefined;
-    if (plus) {
-      try {
-        a = s.fs.getattr(parent);
-      } catch {
-        a = s.fs.getattr(ino);
-      }
-    }
-    rows.push({ off: DOTS, ino: a?.ino ?? parent, mode: a?.mode ?? 0o040000, attr: a });
+    rows.push({ off: DOTS, ino: parent, mode: S_IFDIR, attr: plus ? dotAttr(parent) : undefined });
     names.push('..');
   }
 

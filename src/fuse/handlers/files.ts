@@ -7,6 +7,7 @@ import { encodeAttr } from '../attr.js';
 import type { Reply, ServeState } from '../state.js';
 
 const O_EXCL = 0o200;
+const O_ACCMODE = 3;
 
 /** What the kernel's page cache of a file depends on. */
 function cacheKey(a: Attr): string {
@@ -25,12 +26,14 @@ export function open(s: ServeState, req: OpenRequest): Reply {
   const { id, ino, flags } = req;
   // With outside changes watched, the kernel's pages are dropped when they happen, so they
   // can always be kept; otherwise compare with what the kernel last held.
-  const keep = s.watched || keepCache(s, s.fs.getattr(ino));
+  const attr = s.watched ? undefined : s.fs.getattr(ino);
+  const keep = attr === undefined || keepCache(s, attr);
   // the kernel sends O_TRUNC here, not as a setattr (atomic_o_trunc); it drops its pages itself
   if (flags & constants.O_TRUNC) s.fs.setattr(ino, { size: 0 }, req);
   s.fs.open(ino, flags);
   const fh = s.newFh();
-  s.files.set(fh, { ino, flags });
+  const readOnly = (flags & (O_ACCMODE | constants.O_TRUNC)) === constants.O_RDONLY;
+  s.files.set(fh, { ino, flags, cacheKey: attr && readOnly ? cacheKey(attr) : undefined });
   return () => s.native.replyOpen(id, fh, keep, directIo(flags));
 }
 
@@ -94,12 +97,16 @@ export function fallocate(s: ServeState, { id, ino, mode, offset, length }: Fall
 }
 
 export function release(s: ServeState, { id, ino, fh }: ReleaseRequest): Reply {
+  const h = s.files.get(fh);
   s.files.delete(fh);
   s.fs.release(ino);
   if (s.watched) return () => s.native.replyErr(id, 0);
   try {
-    // what the kernel's page cache now holds (its own writes included)
-    s.rememberCacheKey(ino, cacheKey(s.fs.getattr(ino)));
+    // What the kernel's page cache now holds (its own writes included). A read-only handle wrote
+    // nothing: the key seen at open does (no second stat a file for grep or git status). Were the
+    // file changed meanwhile (another handle, the host), the next open finds a newer key and
+    // drops the pages, as it must.
+    s.rememberCacheKey(ino, h?.cacheKey ?? cacheKey(s.fs.getattr(ino)));
   } catch {
     s.cacheKeys.delete(ino); // unlinked and freed
   }

@@ -1,0 +1,69 @@
+// The kernel caches `run` keeps (page cache per file, listings) against changes they could hide:
+// the host rewriting a base file the sandbox has read, the sandbox rewriting one it has read.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawn } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CLI, tempDir } from '../support/cli.js';
+
+let tmp: { dir: string; cleanup: () => void };
+let proj: string;
+let env: NodeJS.ProcessEnv;
+
+beforeAll(() => {
+  tmp = tempDir('agentfs-runcache-');
+  proj = join(tmp.dir, 'proj');
+  mkdirSync(join(proj, 'd'), { recursive: true });
+  env = { ...process.env, AGENTFS_HOME: join(tmp.dir, 'home') };
+});
+
+afterAll(() => tmp.cleanup());
+
+/** Runs `script` in a sandbox over proj; `meanwhile` runs on the host once `ready` appears. */
+async function runWhile(script: string, meanwhile: () => void): Promise<{ code: number | null; out: string; err: string }> {
+  const ready = join(tmp.dir, 'ready');
+  const go = join(tmp.dir, 'go');
+  const wait = `touch ${ready}; while [ ! -e ${go} ]; do sleep 0.05; done`;
+  const child = spawn(process.execPath, [CLI, 'run', '--', 'sh', '-c', script.replace('WAIT', wait)], { cwd: proj, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+  const { existsSync, rmSync } = await import('node:fs');
+  for (let i = 0; i < 400 && !existsSync(ready) && child.exitCode === null; i++) await new Promise((r) => setTimeout(r, 50));
+  meanwhile();
+  writeFileSync(go, '');
+  const code = await exited;
+  rmSync(ready, { force: true });
+  rmSync(go, { force: true });
+  return { code, out, err };
+}
+
+describe('agentfs run: cached pages and listings', () => {
+  it('a base file read twice in the sandbox, then rewritten on the host at the same size, reads as the new one', async () => {
+    writeFileSync(join(proj, 'd', 'e.txt'), 'old1\n');
+    const r = await runWhile('cat d/e.txt; cat d/e.txt; WAIT; cat d/e.txt; ls d', () => writeFileSync(join(proj, 'd', 'e.txt'), 'new2\n'));
+    expect(r.code).toBe(0);
+    expect(r.out).toBe('old1\nold1\nnew2\ne.txt\n');
+  });
+
+  it('a base file read, then rewritten in the sandbox, reads as the sandbox wrote it, before and after a host edit beside it', async () => {
+    writeFileSync(join(proj, 'd', 'f.txt'), 'base\n');
+    const r = await runWhile('cat d/f.txt; printf "mine\\n" > d/f.txt; cat d/f.txt; WAIT; cat d/f.txt', () =>
+      writeFileSync(join(proj, 'd', 'f.txt'), 'host\n'),
+    );
+    expect(r.code).toBe(0);
+    expect(r.out).toBe('base\nmine\nmine\n');
+  });
+
+  it('a listing kept across a copy-up still shows what the sandbox creates there, and a base directory shows what the host adds', async () => {
+    mkdirSync(join(proj, 'h'));
+    writeFileSync(join(proj, 'h', 'a'), 'a');
+    writeFileSync(join(proj, 'd', 'k.txt'), 'k\n');
+    const r = await runWhile('ls d; ls h; echo x >> d/k.txt; ls d; touch d/made; ls d; WAIT; ls h', () => writeFileSync(join(proj, 'h', 'b'), 'b'));
+    expect(r.code).toBe(0);
+    const before = 'e.txt\nf.txt\nk.txt\n';
+    expect(r.out).toBe(`${before}a\n${before}e.txt\nf.txt\nk.txt\nmade\na\nb\n`);
+  });
+});
