@@ -125,14 +125,15 @@ describe('small SDK writes', () => {
     expect(() => tools.success(third)).toThrow(/already finished/);
   });
 
-  it('a start is one insert (and the ext values it takes): ext row, nesting and orphan reaping as before', async () => {
+  it('a start is one statement: ids as AUTOINCREMENT gives them, ext row, nesting and orphan reaping as before', async () => {
     const { store, file } = fresh();
     const tools = new ToolCalls(store);
     tools.success(tools.start('warm'));
     let outer = 0;
-    // the ext values into the connection's TEMP table, then the insert whose trigger writes the ext row
-    expect(countStatements(store, () => (outer = tools.start('outer', { q: 1 })))).toEqual(['run', 'run']);
+    // one insert into the start view (its trigger: the tool_calls row and its ext row), no transaction
+    expect(countStatements(store, () => (outer = tools.start('outer', { q: 1 })))).toEqual(['get']);
     const inner = tools.start('inner');
+    expect(inner).toBe(outer + 1);
     const other = new Database(file);
     cleanups.push(() => other.close());
     const ext = (id: number) => other.prepare('SELECT parent_id, started_ns, completed_ns, pid FROM agentfs_tool_call_ext WHERE id = ?').get(id) as Record<string, unknown>;
@@ -145,6 +146,14 @@ describe('small SDK writes', () => {
     tools.success(inner);
     tools.success(outer);
     expect(ext(outer).completed_ns).not.toBeNull();
+    // ids continue past the largest ever given, as AUTOINCREMENT's would (also after a delete at the end)
+    const last = tools.start('last');
+    other.prepare('DELETE FROM tool_calls WHERE id = ?').run(last);
+    other.prepare('DELETE FROM agentfs_tool_call_ext WHERE id = ?').run(last);
+    expect(tools.start('after-delete')).toBe(last + 1);
+    other.prepare("INSERT INTO tool_calls (id, name, status, started_at) VALUES (?, 'explicit', 'success', 1)").run(last + 10);
+    expect(tools.start('after-explicit')).toBe(last + 11);
+    expect(tools.record({ name: 'recorded', started_at: 1, completed_at: 2 })).toBe(last + 12);
     // a process killed with calls open: the next writable open stores them as failed
     const script = `
       import(process.argv[1]).then(async ({ AgentFS }) => {

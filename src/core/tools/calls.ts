@@ -4,7 +4,7 @@ import { CurrentCall, type CallReach } from './current.js';
 import { ToolCallError } from './errors.js';
 import { errorText, fromJson, toJson } from './json.js';
 import { orphaned, orphanReason, ownerAlive, storedStatuses } from './owner.js';
-import { CALL_NOT_PENDING, CALL_SHORTCUTS, OPEN_CALL_INDEX, PARENT_INDEX, PARENT_INDEX_OLD, TOOL_CALLS_SCHEMA } from './schema.js';
+import { CALL_NOT_PENDING, CALL_SHORTCUTS, START_CALL, OPEN_CALL_INDEX, PARENT_INDEX, PARENT_INDEX_OLD, TOOL_CALLS_SCHEMA } from './schema.js';
 import { callsSource, statusOf, timeNameTerms, type CallColumns, type TimeNameFilter } from './source.js';
 import { toolCallStats } from './stats.js';
 import type { RecordInput, StartOptions, ToolCall, ToolCallFilter, ToolCallStats } from './types.js';
@@ -62,23 +62,10 @@ export class ToolCalls {
     const parentId = options.parentId === undefined ? this.current(options.scoped ? 'context' : 'process') : options.parentId;
     let id: number;
     if (this.shortcuts()) {
-      // the ext row comes with the insert (CALL_SHORTCUTS): one statement, no transaction
-      this.store.stmt('INSERT OR REPLACE INTO temp.agentfs_call_next (k, parent_id, started_ns, pid) VALUES (0, ?, ?, ?)').run(parentId ?? null, startedNs, process.pid);
-      const insert = this.store.stmt(`INSERT INTO tool_calls (name, parameters, status, started_at) VALUES (?, ?, 'pending', ?)`);
-      try {
-        if (!options.shared) id = Number(this.store.autocommit(() => insert.run(name, params, startedAt)).lastInsertRowid);
-        else {
-          id = this.store.transaction(() => {
-            const newId = Number(insert.run(name, params, startedAt).lastInsertRowid);
-            this.store.stmt('INSERT OR REPLACE INTO agentfs_active_call (id, pid, started_ns) VALUES (?, ?, ?)').run(newId, process.pid, startedNs);
-            return newId;
-          });
-        }
-      } catch (e) {
-        // not left for another insert of a pending row to take
-        this.store.stmt('DELETE FROM temp.agentfs_call_next').run();
-        throw e;
-      }
+      // the ext row (and announcement) come with the insert (CALL_SHORTCUTS): one statement, no transaction
+      const start = this.store.arrayStmt(START_CALL);
+      const row = this.store.autocommit(() => start.get(name, params, startedAt, parentId ?? null, startedNs, process.pid, options.shared ? 1 : 0)) as [number];
+      id = Number(row[0]);
     } else {
       id = this.store.transaction(() => {
         let newId: number;
