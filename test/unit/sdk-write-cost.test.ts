@@ -182,6 +182,21 @@ describe('small SDK writes', () => {
     }
   });
 
+  it('a first start inside a transaction that rolls back leaves later starts working', () => {
+    const { store } = fresh();
+    new ToolCalls(store).list(); // the tables made (made inside the rolled-back transaction, they would go too)
+    const tools = new ToolCalls(store);
+    expect(() =>
+      store.transaction(() => {
+        tools.start('rolled-back');
+        throw new Error('abort');
+      }),
+    ).toThrow('abort');
+    const id = tools.start('after');
+    expect(tools.success(id, 1)).toEqual(tools.get(id));
+    expect(tools.list().map((c) => c.name)).toEqual(['after']);
+  });
+
   it('one-statement writes wait for another process holding the write lock, like transactions do', async () => {
     const { store } = fresh();
     const kv = new KvStore(store);

@@ -197,9 +197,14 @@ export class ToolCalls {
   /** The per-connection shortcuts of start and finish are in place (CALL_SHORTCUTS); made on first use. */
   private shortcuts(): boolean {
     if (this.shortcutsMade === undefined) {
-      this.ensure();
-      this.shortcutsMade = this.hasStatus && !this.store.readOnly; // ensure() made the ext table
-      if (this.shortcutsMade) for (const sql of CALL_SHORTCUTS) this.store.db.exec(sql);
+      this.ensure(); // the ext table
+      if (!this.hasStatus || this.store.readOnly) this.shortcutsMade = false;
+      // made inside a transaction, a rollback would take them back: at the next call outside one
+      else if (this.store.inTransaction) return false;
+      else {
+        for (const sql of CALL_SHORTCUTS) this.store.db.exec(sql);
+        this.shortcutsMade = true;
+      }
     }
     return this.shortcutsMade;
   }
