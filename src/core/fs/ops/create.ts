@@ -61,7 +61,7 @@ function makeNode(
   };
   // with content (PathFs.writeFile's direct path) inside the caller's transaction: see writeWhole
   const attr = content ? make() : ctx.store.transaction(make);
-  ctx.fresh = attr.ino;
+  if (!content) ctx.fresh = attr.ino; // no open follows a whole-file write
   return attr;
 }
 
