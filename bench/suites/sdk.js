@@ -9,13 +9,14 @@
 //   full: every commit fsynced (agentfs-sdk's default, WAL + synchronous=FULL; ours durability 'full');
 //   no fsync per commit: agentfs-sdk with synchronous=OFF against our default 'normal' (WAL +
 //   synchronous=NORMAL: survives process crashes, durable at fsync, never corrupt on power loss).
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AgentFS as Ours } from '../../dist/index.js';
 import { AgentFS as Theirs } from 'agentfs-sdk';
 import Database from 'libsql';
 import { SPEC_TABLES } from '../../dist/store/schema.js';
+import { countSql } from '../../dist/store/trace.js';
 import { median } from '../median.js';
 
 const N = Number(process.env.BENCH_SDK_N ?? 2000);
@@ -61,11 +62,16 @@ async function workloads(agent) {
 }
 
 /** The write workloads' rows with plain libsql, one transaction per operation (see the top). */
-async function bareWorkloads(file, synchronous) {
+function bareDatabase(file, synchronous) {
   const db = new Database(file);
   db.exec('PRAGMA journal_mode = WAL');
   db.exec(`PRAGMA synchronous = ${synchronous}`);
   for (const sql of SPEC_TABLES) db.exec(sql);
+  return db;
+}
+
+/** The bare side of each write workload, by name: (i) => one operation. */
+function bareOps(db) {
   const t = Math.floor(Date.now() / 1000);
   const dirIno = Number(
     db.prepare('INSERT INTO fs_inode (mode, nlink, atime, mtime, ctime) VALUES (?, 2, ?, ?, ?)').run(0o40755, t, t, t).lastInsertRowid,
@@ -91,32 +97,97 @@ async function bareWorkloads(file, synchronous) {
   const success = db.prepare(`UPDATE tool_calls SET status = 'success', result = ?, completed_at = ?, duration_ms = ? WHERE id = ?`);
   const uid = process.getuid?.() ?? 0;
   const gid = process.getgid?.() ?? 0;
+  return {
+    'writeFile 4 KiB': async (i) => {
+      const now = Date.now();
+      const sec = Math.floor(now / 1000);
+      const nsec = (now % 1000) * 1e6;
+      begin.run();
+      const ino = inode.run(0o100644, uid, gid, payload.length, sec, sec, sec, nsec, nsec, nsec).lastInsertRowid;
+      dentry.run(`f${i}`, dirIno, ino);
+      chunk.run(ino, payload);
+      commit.run();
+    },
+    'kv set': async (i) => {
+      const now = Math.floor(Date.now() / 1000);
+      kv.run(`key:${i}`, JSON.stringify({ i, name: 'value', list: [1, 2, 3] }), now, now);
+    },
+    'tool record': async (i) => {
+      record.run('bench_tool', JSON.stringify({ i }), JSON.stringify({ ok: true }), t, t + 1, 1000);
+    },
+    'tool start+success': async (i) => {
+      const started = Date.now();
+      const id = start.run('bench_tool', JSON.stringify({ i }), Math.floor(started / 1000)).lastInsertRowid;
+      const now = Date.now();
+      success.run(JSON.stringify({ ok: true }), Math.floor(now / 1000), now - started, id);
+    },
+  };
+}
+
+async function bareWorkloads(file, synchronous) {
+  const db = bareDatabase(file, synchronous);
+  const ops = bareOps(db);
   const out = {};
-  out['writeFile 4 KiB'] = await timeOps(N, async (i) => {
-    const now = Date.now();
-    const sec = Math.floor(now / 1000);
-    const nsec = (now % 1000) * 1e6;
-    begin.run();
-    const ino = inode.run(0o100644, uid, gid, payload.length, sec, sec, sec, nsec, nsec, nsec).lastInsertRowid;
-    dentry.run(`f${i}`, dirIno, ino);
-    chunk.run(ino, payload);
-    commit.run();
-  });
-  out['kv set'] = await timeOps(N, async (i) => {
-    const now = Math.floor(Date.now() / 1000);
-    kv.run(`key:${i}`, JSON.stringify({ i, name: 'value', list: [1, 2, 3] }), now, now);
-  });
-  out['tool record'] = await timeOps(N, async (i) => {
-    record.run('bench_tool', JSON.stringify({ i }), JSON.stringify({ ok: true }), t, t + 1, 1000);
-  });
-  out['tool start+success'] = await timeOps(N, async (i) => {
-    const started = Date.now();
-    const id = start.run('bench_tool', JSON.stringify({ i }), Math.floor(started / 1000)).lastInsertRowid;
-    const now = Date.now();
-    success.run(JSON.stringify({ ok: true }), Math.floor(now / 1000), now - started, id);
-  });
+  for (const w of WRITES) out[w] = await timeOps(N, ops[w]);
   db.close();
   return out;
+}
+
+/** The SDK side of each write workload, by name (the same calls workloads() times). */
+function oursOps(agent) {
+  const now = Math.floor(Date.now() / 1000);
+  return {
+    'writeFile 4 KiB': (i) => agent.fs.writeFile(`/bench/f${i}`, payload),
+    'kv set': (i) => agent.kv.set(`key:${i}`, { i, name: 'value', list: [1, 2, 3] }),
+    'tool record': (i) => agent.tools.record('bench_tool', now, now + 1, { i }, { ok: true }),
+    'tool start+success': async (i) => {
+      const call = await agent.tools.start('bench_tool', { i });
+      await agent.tools.success(call, { ok: true });
+    },
+  };
+}
+
+/**
+ * Statements and WAL frames per call of each write workload, ours and bare (counts, so not moved
+ * by the machine's load): statements by the store's own counter (AGENTFS_FUSE_TRACE) and
+ * countSql on the bare connection, frames from the WAL's growth with checkpoints off.
+ */
+async function costs(dir) {
+  const n = 200;
+  const walFrames = (file, db) => {
+    const page = db.prepare('PRAGMA page_size').get().page_size;
+    return () => (existsSync(`${file}-wal`) ? statSync(`${file}-wal`).size / (page + 24) : 0);
+  };
+  const statements = (report) => () => Number(/sql: (\d+)/.exec(report()[0])[1]);
+  const measure = async (ops, counted, frames) => {
+    const out = {};
+    for (const w of WRITES) {
+      await ops[w](1_000_000); // statements prepared, tables made
+      const [s0, f0] = [counted(), frames()];
+      for (let i = 0; i < n; i++) await ops[w](i);
+      out[w] = [(counted() - s0) / n, (frames() - f0) / n];
+    }
+    return out;
+  };
+  const oursFile = join(dir, 'costs-ours.db');
+  const trace = process.env.AGENTFS_FUSE_TRACE;
+  process.env.AGENTFS_FUSE_TRACE = join(dir, 'trace.txt'); // the store counts its statements
+  const agent = await Ours.open({ path: oursFile });
+  if (trace === undefined) delete process.env.AGENTFS_FUSE_TRACE;
+  else process.env.AGENTFS_FUSE_TRACE = trace;
+  // the agent's store (not part of the SDK's surface: a bench may look inside)
+  const store = agent.agent.store;
+  store.db.exec('PRAGMA wal_autocheckpoint = 0');
+  await agent.fs.mkdir('/bench');
+  const ours = await measure(oursOps(agent), statements(() => store.sqlReport()), walFrames(oursFile, store.db));
+  await agent.close();
+  const bareFile = join(dir, 'costs-bare.db');
+  const db = bareDatabase(bareFile, 'NORMAL');
+  db.exec('PRAGMA wal_autocheckpoint = 0');
+  const counted = statements(countSql(db));
+  const bare = await measure(bareOps(db), counted, walFrames(bareFile, db));
+  db.close();
+  return { ours, bare };
 }
 
 /** ROUNDS alternating runs of ours and bare libsql at one durability, each on a fresh file; medians. */
@@ -172,6 +243,15 @@ export async function run(report) {
           note: `time ratio agentfs/bare, goal <= 1.25${ratio > 1.25 ? ': MISSED' : ''}; CPU time ratio ${cpu.toFixed(2)}x`,
         });
       }
+    }
+    const c = await costs(dir);
+    for (const w of WRITES) {
+      const [os, of] = c.ours[w];
+      const [bs, bf] = c.bare[w];
+      report({
+        suite: 'sdk', workload: `${w} statements`, agentfs: os, baseline: bs, baselineName: 'bare libsql', unit: 'per call', ratio: os / bs,
+        note: `WAL frames per call ${of.toFixed(2)} vs ${bf.toFixed(2)} (WAL+NORMAL; counts, not times)`,
+      });
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });

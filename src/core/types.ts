@@ -217,6 +217,14 @@ export interface FileSystem {
   transaction<T>(fn: () => T): T;
 
   /**
+   * Optional: PathFs.writeFile's direct path. Replaces the content of the regular file `target`
+   * (its Attr as just looked up in this transaction), or creates `target.name` in directory
+   * `target.parent` with `data` as content. Runs only inside transaction(), which must roll it
+   * back when it throws; returns the new attributes without reading them back.
+   */
+  writeWhole?(target: Attr | { parent: number; name: string; mode: number; caller: Caller }, data: Uint8Array): Attr;
+
+  /**
    * Optional: what a second reader of the same database file needs to serve the read-only
    * requests itself (the FUSE mount's native read path); undefined when that cannot be done
    * (no database file, or state a second reader could not see, as an overlay's base).

@@ -104,8 +104,9 @@ describe('small SDK writes', () => {
       const done = tools.success(child, { ok: true });
       expect(done).toEqual(tools.get(child));
     });
-    // BEGIN, UPDATE ... RETURNING, UPDATE ext, COMMIT; then the test's own get()
-    expect(seen).toEqual(['BEGIN IMMEDIATE', 'get', 'run', 'COMMIT', 'get']);
+    // one insert into the finish view (its trigger: check, update, ext row, announcement), no
+    // transaction around it; then the test's own get() (was BEGIN, UPDATE ... RETURNING, UPDATE ext, COMMIT)
+    expect(seen).toEqual(['run', 'get']);
     const inner = tools.get(child)!;
     expect(inner).toMatchObject({ name: 'inner', status: 'success', parameters: [1, 2], result: { ok: true }, parent_id: parent });
     // a shared call's announcement goes with it
@@ -124,6 +125,78 @@ describe('small SDK writes', () => {
     expect(() => tools.success(third)).toThrow(/already finished/);
   });
 
+  it('a start is one statement: ids as AUTOINCREMENT gives them, ext row, nesting and orphan reaping as before', async () => {
+    const { store, file } = fresh();
+    const tools = new ToolCalls(store);
+    tools.success(tools.start('warm'));
+    let outer = 0;
+    // one insert into the start view (its trigger: the tool_calls row and its ext row), no transaction
+    expect(countStatements(store, () => (outer = tools.start('outer', { q: 1 })))).toEqual(['get']);
+    const inner = tools.start('inner');
+    expect(inner).toBe(outer + 1);
+    const other = new Database(file);
+    cleanups.push(() => other.close());
+    const ext = (id: number) => other.prepare('SELECT parent_id, started_ns, completed_ns, pid FROM agentfs_tool_call_ext WHERE id = ?').get(id) as Record<string, unknown>;
+    expect(ext(outer)).toMatchObject({ parent_id: null, completed_ns: null, pid: process.pid });
+    expect(ext(inner)).toMatchObject({ parent_id: outer, completed_ns: null, pid: process.pid });
+    expect(Number(ext(inner).started_ns)).toBeGreaterThan(Number(ext(outer).started_ns));
+    // a pending row another program inserts through this connection takes no ext row
+    store.db.prepare("INSERT INTO tool_calls (name, status, started_at) VALUES ('foreign', 'pending', 1)").run();
+    expect(other.prepare("SELECT count(*) AS n FROM agentfs_tool_call_ext e JOIN tool_calls c USING (id) WHERE c.name = 'foreign'").get()).toMatchObject({ n: 0 });
+    tools.success(inner);
+    tools.success(outer);
+    expect(ext(outer).completed_ns).not.toBeNull();
+    // ids continue past the largest ever given, as AUTOINCREMENT's would (also after a delete at the end)
+    const last = tools.start('last');
+    other.prepare('DELETE FROM tool_calls WHERE id = ?').run(last);
+    other.prepare('DELETE FROM agentfs_tool_call_ext WHERE id = ?').run(last);
+    expect(tools.start('after-delete')).toBe(last + 1);
+    other.prepare("INSERT INTO tool_calls (id, name, status, started_at) VALUES (?, 'explicit', 'success', 1)").run(last + 10);
+    expect(tools.start('after-explicit')).toBe(last + 11);
+    expect(tools.record({ name: 'recorded', started_at: 1, completed_at: 2 })).toBe(last + 12);
+    // a process killed with calls open: the next writable open stores them as failed
+    const script = `
+      import(process.argv[1]).then(async ({ AgentFS }) => {
+        const a = await AgentFS.open({ path: process.argv[2] });
+        const o = await a.tools.start('killed-outer');
+        const i = await a.tools.start('killed-inner');
+        process.stdout.write(JSON.stringify([o, i]) + '\\n');
+        setInterval(() => {}, 1000);
+      });`;
+    const child = spawn(process.execPath, ['-e', script, join(process.cwd(), 'dist/index.js'), file], { stdio: ['ignore', 'pipe', 'inherit'] });
+    cleanups.push(() => {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    });
+    const [o, i] = await new Promise<number[]>((resolve, reject) => {
+      child.stdout!.on('data', (d: Buffer) => resolve(JSON.parse(String(d)) as number[]));
+      child.on('exit', (c) => reject(new Error(`child exited early (${c})`)));
+    });
+    expect(ext(i!)).toMatchObject({ parent_id: o, pid: child.pid });
+    child.kill('SIGKILL');
+    await new Promise((r) => child.once('exit', r));
+    const again = Agent.open({ path: file });
+    cleanups.push(() => again.close());
+    for (const id of [o!, i!]) {
+      expect(again.tools.get(id)).toMatchObject({ status: 'error', error: expect.stringMatching(/ended without finishing/) });
+      expect(ext(id).completed_ns).not.toBeNull();
+    }
+  });
+
+  it('a first start inside a transaction that rolls back leaves later starts working', () => {
+    const { store } = fresh();
+    new ToolCalls(store).list(); // the tables made (made inside the rolled-back transaction, they would go too)
+    const tools = new ToolCalls(store);
+    expect(() =>
+      store.transaction(() => {
+        tools.start('rolled-back');
+        throw new Error('abort');
+      }),
+    ).toThrow('abort');
+    const id = tools.start('after');
+    expect(tools.success(id, 1)).toEqual(tools.get(id));
+    expect(tools.list().map((c) => c.name)).toEqual(['after']);
+  });
+
   it('one-statement writes wait for another process holding the write lock, like transactions do', async () => {
     const { store } = fresh();
     const kv = new KvStore(store);
@@ -138,6 +211,10 @@ describe('small SDK writes', () => {
     expect(tools.get(id)?.name).toBe('after-lock');
     await holdWriteLock(store.path, 400);
     expect(kv.delete('k')).toBe(true);
+    await holdWriteLock(store.path, 400);
+    const call = tools.start('after-lock');
+    await holdWriteLock(store.path, 400);
+    expect(tools.success(call, 'done')).toEqual(tools.get(call));
   });
 });
 

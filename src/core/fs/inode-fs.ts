@@ -29,6 +29,7 @@ import { setattr } from './ops/setattr.js';
 import { statfs } from './ops/statfs.js';
 import { append, write } from './ops/write.js';
 import { fallocate } from './ops/fallocate.js';
+import { writeWhole, type WholeTarget } from './ops/put.js';
 
 export interface InodeFsOptions {
   /** told about every successful mutation, inside its transaction (the journal) */
@@ -136,6 +137,9 @@ export class InodeFs implements FileSystem {
   }
   append(ino: number, data: Uint8Array): number {
     return append(this.ctx, ino, data);
+  }
+  writeWhole(target: WholeTarget, data: Uint8Array): Attr {
+    return writeWhole(this.ctx, target, data);
   }
   fallocate(ino: number, mode: number, offset: number, length: number): void {
     fallocate(this.ctx, ino, mode, offset, length);

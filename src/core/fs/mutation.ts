@@ -20,6 +20,14 @@ export interface FsMutation {
   mode?: number;
   uid?: number;
   gid?: number;
+  /**
+   * A whole-file write (PathFs.writeFile's direct path, no open/close around it): on a 'write',
+   * the write is complete in itself (no burst to coalesce with later writes); on a 'create' or
+   * 'truncate', `written` bytes were then written at offset 0 (size `written`), recorded as the
+   * 'write' that follows it.
+   */
+  whole?: boolean;
+  written?: number;
 }
 
 export type MutationObserver = (m: FsMutation) => void;

@@ -346,7 +346,26 @@ export class PathFs {
    * `createParents` makes missing parent directories (as agentfs-sdk's writeFile does).
    */
   writeFile(path: string, data: string | Uint8Array, options: WriteOptions = {}): Attr {
-    return this.putFile(path, data, options, O_WRONLY | O_CREAT | O_TRUNC, (ino, buf) => this.writeAll(ino, 0, buf));
+    const buf = typeof data === 'string' ? Buffer.from(data, options.encoding ?? 'utf8') : data;
+    const slow = () => this.putFile(path, buf, options, O_WRONLY | O_CREAT | O_TRUNC, (ino, b) => this.writeAll(ino, 0, b));
+    const direct = this.fs.writeWhole?.bind(this.fs);
+    // the direct path: content of one piece (the journal's write row is then the same), and
+    // nothing for collapseMissing to take out of the path
+    if (!direct || buf.byteLength > this.piece || (options.createParents && components(path).includes('..'))) return slow();
+    return atPath('open', path, () =>
+      this.batch(() => {
+        let found: Attr | { dir: Attr; name: string } | undefined;
+        try {
+          found = resolveForCreate(this.fs, path);
+        } catch (e) {
+          if (!options.createParents || !isFsError(e, 'ENOENT')) throw e;
+        }
+        // missing parents, a directory, a fifo or device: what open(O_CREAT|O_TRUNC) does with them
+        if (!found || ('ino' in found && !isReg(found.mode))) return slow();
+        if ('ino' in found) return direct(found, buf);
+        return direct({ parent: found.dir.ino, name: found.name, mode: options.mode ?? 0o644, caller: this.caller }, buf);
+      }),
+    );
   }
 
   /** Adds to the end of a file (made when missing) in one transaction. */

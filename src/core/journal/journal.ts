@@ -92,7 +92,8 @@ export class Journal {
         return;
       }
       case 'write':
-        this.write(m);
+        if (m.whole) this.wholeWrite(m);
+        else this.write(m);
         return;
       default:
         this.metadata(m);
@@ -139,6 +140,20 @@ export class Journal {
     this.armTimer();
   }
 
+  /** A whole-file write of an empty file: its row, with no burst left open after it. */
+  private wholeWrite(m: FsMutation): void {
+    this.flushIno(m.ino);
+    const t = nowNs();
+    this.checkForeignChanges(t);
+    const length = m.length ?? 0;
+    this.store
+      .stmt(
+        `INSERT INTO agentfs_journal (time_ns, end_ns, op, path, ino, offset, length, bytes, writes, size, tool_call_id, pid)
+         VALUES (?, ?, 'write', ?, ?, 0, ?, ?, 1, ?, ?, ?)`,
+      )
+      .run(t, t, this.filepath(m.ino) ?? null, m.ino, length, length, m.size ?? length, this.currentCall() ?? null, this.pid);
+  }
+
   private metadata(m: FsMutation): void {
     // keep order: the burst of this inode (and, for a rename, of the one it replaces) ends first
     this.flushIno(m.ino);
@@ -181,6 +196,22 @@ export class Journal {
         break;
       default:
         path = this.filepath(m.ino);
+    }
+    if (m.written !== undefined) {
+      // the create or truncate and the whole-file write after it: both rows in one statement
+      // (ids in this order), the same rows the operation and a write burst of one call give
+      const callId = this.currentCall() ?? null;
+      const w = nowNs();
+      this.store
+        .stmt(
+          `INSERT INTO agentfs_journal (time_ns, end_ns, op, path, new_path, ino, offset, length, bytes, writes, size, mode, uid, gid, tool_call_id, pid)
+           VALUES (?, NULL, ?, ?, NULL, ?, NULL, NULL, NULL, NULL, ?, ?, ?, ?, ?, ?), (?, ?, 'write', ?, NULL, ?, 0, ?, ?, 1, ?, NULL, NULL, NULL, ?, ?)`,
+        )
+        .run(
+          t, m.op, path ?? null, m.ino, m.size ?? null, m.mode ?? null, m.uid ?? null, m.gid ?? null, callId, this.pid,
+          w, w, path ?? null, m.ino, m.written, m.written, m.written, callId, this.pid,
+        );
+      return;
     }
     this.store
       .stmt(

@@ -4,7 +4,7 @@ import { CurrentCall, type CallReach } from './current.js';
 import { ToolCallError } from './errors.js';
 import { errorText, fromJson, toJson } from './json.js';
 import { orphaned, orphanReason, ownerAlive, storedStatuses } from './owner.js';
-import { OPEN_CALL_INDEX, PARENT_INDEX, PARENT_INDEX_OLD, TOOL_CALLS_SCHEMA } from './schema.js';
+import { CALL_NOT_PENDING, CALL_SHORTCUTS, START_CALL, OPEN_CALL_INDEX, PARENT_INDEX, PARENT_INDEX_OLD, TOOL_CALLS_SCHEMA } from './schema.js';
 import { callsSource, statusOf, timeNameTerms, type CallColumns, type TimeNameFilter } from './source.js';
 import { toolCallStats } from './stats.js';
 import type { RecordInput, StartOptions, ToolCall, ToolCallFilter, ToolCallStats } from './types.js';
@@ -34,6 +34,7 @@ export class ToolCalls {
   /** which call is in progress: the parent of new calls, the call file operations happen in */
   private readonly inProgress: CurrentCall;
   private ready = false;
+  private shortcutsMade: boolean | undefined;
 
   constructor(store: Store) {
     this.store = store;
@@ -59,30 +60,41 @@ export class ToolCalls {
     const startedNs = nowNs();
     const startedAt = nsToSeconds(startedNs);
     const parentId = options.parentId === undefined ? this.current(options.scoped ? 'context' : 'process') : options.parentId;
-    const id = this.store.transaction(() => {
-      let newId: number;
-      if (this.hasStatus) {
-        newId = Number(
-          this.store.stmt(`INSERT INTO tool_calls (name, parameters, status, started_at) VALUES (?, ?, 'pending', ?)`).run(name, params, startedAt)
-            .lastInsertRowid,
-        );
-      } else {
-        newId = this.reserveId();
+    let id: number;
+    if (this.shortcuts()) {
+      // the ext row (and announcement) come with the insert (CALL_SHORTCUTS): one statement, no transaction
+      const start = this.store.arrayStmt(START_CALL);
+      const row = this.store.autocommit(() => start.get(name, params, startedAt, parentId ?? null, startedNs, process.pid, options.shared ? 1 : 0)) as [number];
+      id = Number(row[0]);
+    } else {
+      id = this.store.transaction(() => {
+        let newId: number;
+        if (this.hasStatus) {
+          newId = Number(
+            this.store.stmt(`INSERT INTO tool_calls (name, parameters, status, started_at) VALUES (?, ?, 'pending', ?)`).run(name, params, startedAt)
+              .lastInsertRowid,
+          );
+        } else {
+          newId = this.reserveId();
+          this.store
+            .stmt('INSERT INTO agentfs_tool_call_pending (id, name, parameters, started_at) VALUES (?, ?, ?, ?)')
+            .run(newId, name, params, startedAt);
+        }
         this.store
-          .stmt('INSERT INTO agentfs_tool_call_pending (id, name, parameters, started_at) VALUES (?, ?, ?, ?)')
-          .run(newId, name, params, startedAt);
-      }
-      this.store
-        .stmt('INSERT INTO agentfs_tool_call_ext (id, parent_id, started_ns, pid) VALUES (?, ?, ?, ?)')
-        .run(newId, parentId ?? null, startedNs, process.pid);
-      if (options.shared) {
-        this.store
-          .stmt('INSERT OR REPLACE INTO agentfs_active_call (id, pid, started_ns) VALUES (?, ?, ?)')
-          .run(newId, process.pid, startedNs);
-      }
-      return newId;
+          .stmt('INSERT INTO agentfs_tool_call_ext (id, parent_id, started_ns, pid) VALUES (?, ?, ?, ?)')
+          .run(newId, parentId ?? null, startedNs, process.pid);
+        if (options.shared) {
+          this.store
+            .stmt('INSERT OR REPLACE INTO agentfs_active_call (id, pid, started_ns) VALUES (?, ?, ?)')
+            .run(newId, process.pid, startedNs);
+        }
+        return newId;
+      });
+    }
+    this.inProgress.started(id, {
+      scoped: options.scoped === true, startedNs, shared: options.shared === true, parentId: parentId ?? undefined,
+      row: { name, parameters: params, startedAt },
     });
-    this.inProgress.started(id, { scoped: options.scoped === true, startedNs, shared: options.shared === true, parentId: parentId ?? undefined });
     return id;
   }
 
@@ -148,6 +160,23 @@ export class ToolCalls {
     const endNs = nowNs();
     const completedAt = nsToSeconds(endNs);
     const durationMs = Math.max(0, Math.round(Number(endNs - live.startedNs) / 1e6));
+    if (live.row && this.shortcuts()) {
+      // one statement (CALL_SHORTCUTS), and the call as this process wrote it: nothing read
+      const finish = this.store.stmt(
+        'INSERT INTO temp.agentfs_call_finish (id, status, result, error, completed_at, duration_ms, completed_ns) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      );
+      try {
+        this.store.autocommit(() => finish.run(id, status, result, error, completedAt, durationMs, endNs));
+      } catch (e) {
+        if (e instanceof Error && e.message.includes(CALL_NOT_PENDING)) return undefined; // finish() says why
+        throw e;
+      }
+      this.inProgress.finished(id);
+      return toToolCall({
+        id, name: live.row.name, parameters: live.row.parameters, result, error, status, started_at: live.row.startedAt,
+        completed_at: completedAt, duration_ms: durationMs, parent_id: live.parentId ?? null, started_ns: Number(live.startedNs), pid: process.pid,
+      });
+    }
     const row = this.store.transaction(() => {
       const r = this.store
         .stmt(
@@ -163,6 +192,21 @@ export class ToolCalls {
     if (!row) return undefined;
     this.inProgress.finished(id);
     return toToolCall({ ...row, parent_id: live.parentId ?? null, started_ns: Number(live.startedNs), pid: process.pid });
+  }
+
+  /** The per-connection shortcuts of start and finish are in place (CALL_SHORTCUTS); made on first use. */
+  private shortcuts(): boolean {
+    if (this.shortcutsMade === undefined) {
+      this.ensure(); // the ext table
+      if (!this.hasStatus || this.store.readOnly) this.shortcutsMade = false;
+      // made inside a transaction, a rollback would take them back: at the next call outside one
+      else if (this.store.inTransaction) return false;
+      else {
+        for (const sql of CALL_SHORTCUTS) this.store.db.exec(sql);
+        this.shortcutsMade = true;
+      }
+    }
+    return this.shortcutsMade;
   }
 
   /** Inserts a call that already finished (agentfs-sdk's record()); returns its id. */

@@ -19,6 +19,8 @@ export interface LiveCall {
   /** announced in agentfs_active_call (StartOptions.shared) */
   shared: boolean;
   parentId: number | undefined;
+  /** the row's columns as start() wrote them: finish() returns the call without reading it */
+  row?: { name: string; parameters: string | null; startedAt: number };
 }
 
 /**

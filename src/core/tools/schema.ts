@@ -42,3 +42,43 @@ export const TOOL_CALLS_SCHEMA: readonly string[] = [
     started_at INTEGER NOT NULL
   )`,
 ];
+
+/**
+ * Per connection (TEMP, never in the file): start and finish of a call as one statement each,
+ * with no transaction around them (a statement is atomic with what its triggers do). Only for
+ * the layout with tool_calls.status.
+ * Start: an insert into the view agentfs_call_start writes the pending tool_calls row, its ext
+ * row and (shared) its announcement. The id is chosen in that statement as AUTOINCREMENT would
+ * choose it (past both the largest id ever given and the largest present) and comes back by
+ * RETURNING: an insert's own rowid does not survive its trigger.
+ * Finish: an insert into the view agentfs_call_finish checks that the call is pending (else
+ * aborts with CALL_NOT_PENDING, changing nothing), stores its end, closes its ext row and drops
+ * its announcement.
+ */
+export const CALL_NOT_PENDING = 'agentfs: tool call not pending';
+export const CALL_SHORTCUTS: readonly string[] = [
+  `CREATE TEMP VIEW IF NOT EXISTS agentfs_call_start AS
+    SELECT NULL AS id, NULL AS name, NULL AS parameters, NULL AS started_at, NULL AS parent_id, NULL AS started_ns, NULL AS pid, NULL AS shared`,
+  `CREATE TEMP TRIGGER IF NOT EXISTS agentfs_call_starting INSTEAD OF INSERT ON agentfs_call_start
+  BEGIN
+    INSERT INTO tool_calls (id, name, parameters, status, started_at) VALUES (NEW.id, NEW.name, NEW.parameters, 'pending', NEW.started_at);
+    INSERT INTO agentfs_tool_call_ext (id, parent_id, started_ns, pid) VALUES (NEW.id, NEW.parent_id, NEW.started_ns, NEW.pid);
+    INSERT OR REPLACE INTO agentfs_active_call (id, pid, started_ns) SELECT NEW.id, NEW.pid, NEW.started_ns WHERE NEW.shared;
+  END`,
+  `CREATE TEMP VIEW IF NOT EXISTS agentfs_call_finish AS
+    SELECT NULL AS id, NULL AS status, NULL AS result, NULL AS error, NULL AS completed_at, NULL AS duration_ms, NULL AS completed_ns`,
+  `CREATE TEMP TRIGGER IF NOT EXISTS agentfs_call_finishing INSTEAD OF INSERT ON agentfs_call_finish
+  BEGIN
+    SELECT RAISE(ABORT, '${CALL_NOT_PENDING}') WHERE NOT EXISTS (SELECT 1 FROM tool_calls WHERE id = NEW.id AND status = 'pending');
+    UPDATE tool_calls SET status = NEW.status, result = NEW.result, error = NEW.error, completed_at = NEW.completed_at,
+      duration_ms = NEW.duration_ms WHERE id = NEW.id;
+    UPDATE agentfs_tool_call_ext SET completed_ns = NEW.completed_ns WHERE id = NEW.id;
+    DELETE FROM agentfs_active_call WHERE id = NEW.id;
+  END`,
+];
+
+/** The start through agentfs_call_start: its id as AUTOINCREMENT would give it, returned. */
+export const START_CALL = `INSERT INTO temp.agentfs_call_start (id, name, parameters, started_at, parent_id, started_ns, pid, shared)
+  SELECT max(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'tool_calls'), 0), COALESCE((SELECT max(id) FROM tool_calls), 0)) + 1,
+    ?, ?, ?, ?, ?, ?, ?
+  RETURNING id`;

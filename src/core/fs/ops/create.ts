@@ -8,6 +8,7 @@ import { notify, type FsContext } from '../context.js';
 import { checkName, checkNotDot, checkUnicode } from '../names.js';
 import { SQL, rememberChunks } from '../rows.js';
 import { now } from '../time.js';
+import { SQL_PUT_CHUNK } from './write.js';
 
 const S_ISGID = 0o2000;
 const PATH_MAX = 4096;
@@ -22,9 +23,10 @@ function makeNode(
   caller: Caller,
   size = 0,
   after?: (ino: number) => void,
+  content?: Buffer,
 ): Attr {
   checkName(name, op);
-  const attr = ctx.store.transaction((): Attr => {
+  const make = (): Attr => {
     const type = mode & S_IFMT;
     const t = now();
     // The parent's times and link count move first: the same statement says whether it is a
@@ -47,16 +49,34 @@ function makeNode(
       ctx.store.stmt(SQL.insertInode).run(mode, nlink, caller.uid, gid, size, t.sec, t.sec, t.sec, rdev, t.nsec, t.nsec, t.nsec).lastInsertRowid,
     );
     if (ctx.store.stmt(SQL.insertDentry).run(name, parent, ino).changes === 0) throw new FsError('EEXIST', op, name);
-    if (type === S_IFREG) rememberChunks(ctx, ino, 0, t, 0); // a new inode number: no chunks yet
+    // a new inode number: no chunks but the content's
+    const chunks = content ? putChunks(ctx, ino, content) : 0;
+    if (type === S_IFREG) rememberChunks(ctx, ino, size, t, chunks);
     after?.(ino);
-    if (ctx.observer) notify(ctx, { op, ino, parent, name, mode, uid: caller.uid, gid });
+    if (ctx.observer) notify(ctx, { op, ino, parent, name, mode, uid: caller.uid, gid, written: size > 0 && content ? size : undefined });
     return {
-      ino, mode, nlink, uid: caller.uid, gid, size, rdev, blksize: 4096, blocks: 0,
+      ino, mode, nlink, uid: caller.uid, gid, size, rdev, blksize: 4096, blocks: content ? Math.ceil(size / 512) : 0,
       atime: t, mtime: { ...t }, ctime: { ...t },
     };
-  });
-  ctx.fresh = attr.ino;
+  };
+  // with content (PathFs.writeFile's direct path) inside the caller's transaction: see writeWhole
+  const attr = content ? make() : ctx.store.transaction(make);
+  if (!content) ctx.fresh = attr.ino; // no open follows a whole-file write
   return attr;
+}
+
+/** A new regular file with its content, in the caller's transaction (InodeFs.writeWhole). */
+export function createWith(ctx: FsContext, parent: number, name: string, mode: number, caller: Caller, content: Buffer): Attr {
+  return makeNode(ctx, 'create', parent, name, S_IFREG | (mode & 0o7777), 0, caller, content.byteLength, undefined, content);
+}
+
+/** Stores content as ino's chunks 0..n-1 (spec-shaped: every chunk full but the last); returns n. */
+export function putChunks(ctx: FsContext, ino: number, content: Buffer): number {
+  const cs = ctx.chunkSize;
+  const put = ctx.store.stmt(SQL_PUT_CHUNK);
+  const n = Math.ceil(content.byteLength / cs);
+  for (let i = 0; i < n; i++) put.run(ino, i, content.subarray(i * cs, Math.min(content.byteLength, (i + 1) * cs)));
+  return n;
 }
 
 export function mkdir(ctx: FsContext, parent: number, name: string, mode: number, caller: Caller): Attr {
