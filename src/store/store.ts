@@ -478,10 +478,12 @@ export class Store {
       this.ensured.add(feature);
       return;
     }
+    // made inside an enclosing transaction, the tables go if it rolls back: made again next time
+    const enclosed = this.inTransaction;
     this.transaction(() => {
       for (const sql of statements) this.db.exec(sql);
     });
-    this.ensured.add(feature);
+    if (!enclosed) this.ensured.add(feature);
   }
 
   /**

@@ -197,6 +197,20 @@ describe('small SDK writes', () => {
     expect(tools.list().map((c) => c.name)).toEqual(['after']);
   });
 
+  it('tables first made inside a transaction that rolls back are made again by the next call', () => {
+    const { store } = fresh();
+    const tools = new ToolCalls(store);
+    expect(() =>
+      store.transaction(() => {
+        tools.start('rolled-back'); // makes the tool-call tables, inside this transaction
+        throw new Error('abort');
+      }),
+    ).toThrow('abort');
+    const id = tools.start('after');
+    expect(tools.success(id, 1)).toEqual(tools.get(id));
+    expect(tools.list().map((c) => c.name)).toEqual(['after']);
+  });
+
   it('one-statement writes wait for another process holding the write lock, like transactions do', async () => {
     const { store } = fresh();
     const kv = new KvStore(store);

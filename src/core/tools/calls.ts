@@ -49,7 +49,8 @@ export class ToolCalls {
     const l = this.store.layout;
     const present = l.hasTable('agentfs_tool_call_ext') && l.hasTable('agentfs_active_call') && l.hasTable('agentfs_tool_call_pending');
     if (!present) this.store.ensureSchema('tool_calls', TOOL_CALLS_SCHEMA);
-    this.ready = true;
+    // tables made inside an enclosing transaction go if it rolls back: checked again next time
+    this.ready = present || !this.store.inTransaction;
   }
 
   /** Starts a pending call (visible to readers at once); finish it with success() or error(). */
