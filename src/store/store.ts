@@ -63,6 +63,8 @@ export class Store {
   /** opened with readOnly: nothing is ever written */
   readonly readOnly: boolean;
   private depth = 0;
+  /** features ensureSchema made inside an enclosing transaction -> the depth they were made at */
+  private readonly provisional = new Map<string, number>();
   private writeTransactions = 0;
   private readonly statements = new Map<string, Statement>();
   private readonly arrayStatements = new Map<string, Statement>();
@@ -259,9 +261,11 @@ export class Store {
         this.runBeginWriteHooks();
         const out = fn();
         this.db.exec('COMMIT');
+        this.provisional.clear();
         return out;
       } catch (e) {
         rollback(this.db);
+        this.forgetProvisional(1);
         throw e;
       } finally {
         this.depth--;
@@ -280,6 +284,7 @@ export class Store {
     } catch (e) {
       sp.rollback.run();
       sp.release.run();
+      this.forgetProvisional(this.depth);
       throw e;
     } finally {
       this.depth--;
@@ -332,6 +337,7 @@ export class Store {
     } catch (e) {
       // nothing may stay open that no commit will ever end
       rollback(this.db);
+      this.forgetProvisional(1);
       this.depth = 0;
       this.runEndWriteHooks();
       throw e;
@@ -389,8 +395,10 @@ export class Store {
     if (this.depth !== 1) throw new StoreError('usage', 'commitBatch without an open batch');
     try {
       this.db.exec('COMMIT');
+      this.provisional.clear();
     } catch (e) {
       rollback(this.db);
+      this.forgetProvisional(1);
       throw e;
     } finally {
       this.depth = 0;
@@ -478,12 +486,21 @@ export class Store {
       this.ensured.add(feature);
       return;
     }
-    // made inside an enclosing transaction, the tables go if it rolls back: made again next time
-    const enclosed = this.inTransaction;
     this.transaction(() => {
       for (const sql of statements) this.db.exec(sql);
     });
-    if (!enclosed) this.ensured.add(feature);
+    this.ensured.add(feature);
+    // made inside an enclosing transaction, the tables go if it rolls back: made again then
+    if (this.depth > 0) this.provisional.set(feature, this.depth);
+  }
+
+  /** A rollback undid what was made at `depth` and deeper: those features are not made. */
+  private forgetProvisional(depth: number): void {
+    for (const [feature, at] of this.provisional) {
+      if (at < depth) continue;
+      this.provisional.delete(feature);
+      this.ensured.delete(feature);
+    }
   }
 
   /**

@@ -211,6 +211,23 @@ describe('small SDK writes', () => {
     expect(tools.list().map((c) => c.name)).toEqual(['after']);
   });
 
+  it('tables made inside a savepoint that rolls back, its transaction committing, are made again', () => {
+    const { store } = fresh();
+    const tools = new ToolCalls(store);
+    store.transaction(() => {
+      expect(() =>
+        store.transaction(() => {
+          tools.start('rolled-back');
+          throw new Error('abort');
+        }),
+      ).toThrow('abort');
+      tools.start('inside'); // the same transaction, after the savepoint's rollback
+    });
+    const id = tools.start('after');
+    tools.success(id, 1);
+    expect(tools.list().map((c) => c.name).sort()).toEqual(['after', 'inside']);
+  });
+
   it('one-statement writes wait for another process holding the write lock, like transactions do', async () => {
     const { store } = fresh();
     const kv = new KvStore(store);
