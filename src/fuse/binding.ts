@@ -103,6 +103,8 @@ export interface NativeBinding {
   heldAttrs(handle: SessionHandle, inos: Float64Array): Uint8Array;
   /** the requests queued and not yet handed to the batch callback */
   drain(handle: SessionHandle): RawRequest[];
+  /** the next queued requests, waited for up to `us` microseconds on this thread ([] if none) */
+  drainSpin(handle: SessionHandle, us: number): RawRequest[];
 }
 
 let cached: NativeBinding | undefined;
