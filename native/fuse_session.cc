@@ -562,6 +562,18 @@ napi_value req_to_js(napi_env env, Req* r) {
   return arr;
 }
 
+// The queued requests as JavaScript arrays (freed here).
+napi_value batch_to_js(napi_env env, std::vector<Req*>& batch) {
+  napi_value arr;
+  napi_create_array_with_length(env, batch.size(), &arr);
+  for (size_t i = 0; i < batch.size(); i++) {
+    napi_set_element(env, arr, (uint32_t)i, req_to_js(env, batch[i]));
+    delete batch[i];
+  }
+  batch.clear();
+  return arr;
+}
+
 void call_js(napi_env env, napi_value js_cb, void* context, void*) {
   if (!env) return;
   Session* s = static_cast<Session*>(context);
@@ -572,12 +584,7 @@ void call_js(napi_env env, napi_value js_cb, void* context, void*) {
     batch.swap(s->queue);
   }
   if (batch.empty()) return;
-  napi_value arr;
-  napi_create_array_with_length(env, batch.size(), &arr);
-  for (size_t i = 0; i < batch.size(); i++) {
-    napi_set_element(env, arr, (uint32_t)i, req_to_js(env, batch[i]));
-    delete batch[i];
-  }
+  napi_value arr = batch_to_js(env, batch);
   napi_value undefined;
   napi_get_undefined(env, &undefined);
   napi_call_function(env, undefined, js_cb, 1, &arr, nullptr);
@@ -1187,13 +1194,7 @@ napi_value Drain(napi_env env, napi_callback_info info) {
     std::lock_guard<std::mutex> lock(s->mu);
     batch.swap(s->queue);
   }
-  napi_value arr;
-  napi_create_array_with_length(env, batch.size(), &arr);
-  for (size_t i = 0; i < batch.size(); i++) {
-    napi_set_element(env, arr, (uint32_t)i, req_to_js(env, batch[i]));
-    delete batch[i];
-  }
-  return arr;
+  return batch_to_js(env, batch);
 }
 
 // drainSpin(handle, us): the requests queued next, waited for up to `us` microseconds on the JS
@@ -1212,23 +1213,19 @@ napi_value DrainSpin(napi_env env, napi_callback_info info) {
     std::lock_guard<std::mutex> lock(s->mu);
     batch.swap(s->queue);
   };
+  uint64_t seen = s->queued.load(std::memory_order_acquire);
   take();
   if (mine) {
     while (batch.empty() && !s->destroyed && std::chrono::steady_clock::now() < until) {
       std::this_thread::yield();
-      take();
+      // the lock only once something was queued (counted after it is in the queue)
+      if (s->queued.load(std::memory_order_acquire) != seen) take();
     }
     // from here on a request queued wakes the loop; one queued before is taken now
     s->wake_pending.store(false);
     if (batch.empty()) take();
   }
-  napi_value arr;
-  napi_create_array_with_length(env, batch.size(), &arr);
-  for (size_t i = 0; i < batch.size(); i++) {
-    napi_set_element(env, arr, (uint32_t)i, req_to_js(env, batch[i]));
-    delete batch[i];
-  }
-  return arr;
+  return batch_to_js(env, batch);
 }
 
 // readerStats(handle): {active, served, declined, error}

@@ -10,6 +10,7 @@ import { Agent } from '../../src/core/agent.js';
 import { KvStore } from '../../src/core/kv/index.js';
 import { ToolCalls, ToolCallError } from '../../src/core/tools/index.js';
 import { tempDir } from '../support/cli.js';
+import { countStatements } from '../support/statements.js';
 import { ROOT_INO } from '../../src/core/types.js';
 import { InodeFs } from '../../src/core/fs/index.js';
 import { ME, code, fsFixture, inodeRow } from '../support/fs-fixture.js';
@@ -27,31 +28,6 @@ function fresh(): { store: Store; file: string } {
   return { store, file };
 }
 
-/** Statements run on the store's connection while fn runs (exec()s and prepared statements). */
-function countStatements(store: Store, fn: () => void): string[] {
-  const seen: string[] = [];
-  const db = store.db as unknown as { exec(sql: string): void };
-  const exec = db.exec;
-  db.exec = function (sql: string) {
-    seen.push(sql);
-    return exec.call(this, sql);
-  };
-  const proto = Object.getPrototypeOf(store.db.prepare('SELECT 1')) as Record<string, (...a: unknown[]) => unknown>;
-  const saved = { run: proto.run!, get: proto.get!, iterate: proto.iterate! };
-  for (const m of ['run', 'get', 'iterate'] as const) {
-    proto[m] = function (this: unknown, ...a: unknown[]) {
-      seen.push(m);
-      return saved[m].apply(this, a);
-    };
-  }
-  try {
-    fn();
-  } finally {
-    db.exec = exec;
-    Object.assign(proto, saved);
-  }
-  return seen;
-}
 
 /** Another process holding the write lock until it is told (a line on stdin) or ms pass. */
 async function holdWriteLock(file: string, ms: number): Promise<ChildProcess> {
