@@ -31,6 +31,7 @@
 // native/requests.json by scripts/gen-requests.mjs together with its TypeScript side.
 #include "requests.h"
 // The native read path (lookup, getattr, readdir, read, readlink from SQLite on this side).
+#include "host_files.h"
 #include "reader.h"
 #include "utf8.h"
 
@@ -87,6 +88,8 @@ struct Session {
   Reader* reader = nullptr;
   std::string reader_error;
   std::atomic<bool> writing{false};
+  // An overlay's files that are exactly host files, answered from the host (host_files.h).
+  HostFiles* host = nullptr;
   // Read-only opens being answered natively right now, and a hold that sends new ones to
   // JavaScript: JavaScript must count every native open before it changes or frees what the open
   // saw (an unlink through the mount, another process's rm), so before it acts it stops new native
@@ -226,6 +229,7 @@ bool changed_dir(Session* s, fuse_ino_t ino, struct stat* st) {
 
 void ll_getattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   Session* s = sess(req);
+  if (s->host && s->host->getattr(req, ino)) return;
   NativeCall n(s);
   if (n.reader) {
     if (n.reader->getattr(req, ino)) return;
@@ -291,6 +295,7 @@ void ll_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char* n
 
 void ll_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   Session* s = sess(req);
+  if (s->host && s->host->open(req, ino, fi)) return;
   if (s->reader) {
     // counted before the flags are read (both sequentially consistent): whoever sets writing or
     // holding then either sees this open in flight and waits for its OPENED, or it sees the flag
@@ -318,6 +323,7 @@ void wait_reads(Session* s) {
 
 void ll_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) {
   Session* s = sess(req);
+  if (fi && (fi->fh & HOST_FH) && s->host && s->host->read(req, ino, size, off, fi)) return;
   if (NativeCall n(s); n.reader && n.reader->read(req, ino, size, off)) return;
   enqueue(s, pack_read(req, ino, fh_of(fi), size, off));
 }
@@ -330,8 +336,10 @@ void ll_write(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t size, off_
 void ll_flush(fuse_req_t req, fuse_ino_t, fuse_file_info*) { fuse_reply_err(req, 0); }
 
 void ll_release(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
-  if (fi && (fi->fh & NATIVE_FH)) {  // opened by the native reader: JavaScript counts the release
-    enqueue(sess(req), pack_released(nullptr, ino));
+  if (fi && (fi->fh & NATIVE_FH)) {  // opened natively: JavaScript counts the release
+    Session* s = sess(req);
+    if ((fi->fh & HOST_FH) && s->host) s->host->release(ino, fi);
+    enqueue(s, pack_released(nullptr, ino));
     fuse_reply_err(req, 0);
     return;
   }
@@ -592,7 +600,7 @@ void call_js(napi_env env, napi_value js_cb, void* context, void*) {
 
 void loop_main(Session* s) {
   int res;
-  if (s->reader) {
+  if (s->reader || s->host) {
     // Worker threads, as libfuse's C filesystems run: reads the native side answers (git's
     // parallel lstat, several readers) are served at once, each on a connection of its own.
     fuse_loop_config cfg;
@@ -697,7 +705,18 @@ void open_reader(napi_env env, napi_value o, Session* s) {
   }
 }
 
-// mount(mountpoint, fuseArgs: string[], options: {maxWrite, maxReadahead, writeback, readdirplus, reader?}, onBatch)
+// options.hostFiles: {attrTimeout, uid, gid} (uid/gid -1: the host's). An overlay's files that are
+// exactly host files, registered by JavaScript (hostAdd), are then answered from the host.
+void open_host_files(napi_env env, napi_value o, Session* s) {
+  HostFilesConfig c;
+  c.attr_timeout = get_num(env, named(env, o, "attrTimeout"), 1);
+  c.uid = (int64_t)get_num(env, named(env, o, "uid"), -1);
+  c.gid = (int64_t)get_num(env, named(env, o, "gid"), -1);
+  s->host = new HostFiles(c);
+  s->host->on_open = [s](uint64_t ino, int flags) { enqueue(s, pack_opened(nullptr, ino, flags)); };
+}
+
+// mount(mountpoint, fuseArgs: string[], options: {maxWrite, maxReadahead, writeback, readdirplus, reader?, hostFiles?}, onBatch)
 napi_value Mount(napi_env env, napi_callback_info info) {
   napi_value argv[4];
   if (!get_args(env, info, 4, argv)) return nullptr;
@@ -727,6 +746,11 @@ napi_value Mount(napi_env env, napi_callback_info info) {
     napi_typeof(env, v, &t);
     if (t == napi_object) open_reader(env, v, s);
   }
+  if (napi_get_named_property(env, argv[2], "hostFiles", &v) == napi_ok) {
+    napi_valuetype t;
+    napi_typeof(env, v, &t);
+    if (t == napi_object) open_host_files(env, v, s);
+  }
 
   std::vector<char*> cargs;
   for (auto& a : args) cargs.push_back(&a[0]);
@@ -735,6 +759,7 @@ napi_value Mount(napi_env env, napi_callback_info info) {
   fuse_opt_free_args(&fargs);
   if (!s->se) {
     delete s->reader;
+    delete s->host;
     delete s;
     napi_throw_error(env, "EINVAL", "cannot create the FUSE session (bad mount options?)");
     return nullptr;
@@ -744,6 +769,7 @@ napi_value Mount(napi_env env, napi_callback_info info) {
   if (napi_create_threadsafe_function(env, argv[3], nullptr, name, 0, 1, nullptr, nullptr, s, call_js, &s->tsfn) != napi_ok) {
     fuse_session_destroy(s->se);
     delete s->reader;
+    delete s->host;
     delete s;
     napi_throw_error(env, nullptr, "agentfs_native: cannot create the request queue");
     return nullptr;
@@ -754,6 +780,7 @@ napi_value Mount(napi_env env, napi_callback_info info) {
     napi_release_threadsafe_function(s->tsfn, napi_tsfn_abort);
     fuse_session_destroy(s->se);
     delete s->reader;
+    delete s->host;
     delete s;
     std::string msg = "cannot mount on " + mountpoint + ": " + strerror(err);
     napi_throw_error(env, "EMOUNT", msg.c_str());
@@ -775,6 +802,8 @@ napi_value Destroy(napi_env env, napi_callback_info info) {
   stop_notifier(s);
   delete s->reader;  // the loop, its only user, has ended
   s->reader = nullptr;
+  delete s->host;
+  s->host = nullptr;
   fuse_session_unmount(s->se);  // closes the device fd; a no-op unmount once the kernel let go
   fuse_session_destroy(s->se);
   s->se = nullptr;
@@ -1228,6 +1257,41 @@ napi_value DrainSpin(napi_env env, napi_callback_info info) {
   return batch_to_js(env, batch);
 }
 
+// hostAdd(handle, inoTypes: Float64Array of (ino, S_IFMT type) pairs, paths: string[]): these
+// overlay inodes are exactly these host files now (host_files.h). No-op without hostFiles.
+napi_value HostAdd(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  if (!get_args(env, info, 3, argv)) return nullptr;
+  Session* s = get_session(env, argv[0]);
+  if (!s || !s->host) return nullptr;
+  size_t len = 0;
+  const double* a = get_f64(env, argv[1], &len);
+  uint32_t n = 0;
+  napi_get_array_length(env, argv[2], &n);
+  if (!a || len / 2 < n) {
+    napi_throw_type_error(env, nullptr, "hostAdd: two numbers per path");
+    return nullptr;
+  }
+  for (uint32_t i = 0; i < n; i++) {
+    napi_value v;
+    napi_get_element(env, argv[2], i, &v);
+    s->host->add((uint64_t)a[2 * i], get_str(env, v), (uint32_t)a[2 * i + 1]);
+  }
+  return nullptr;
+}
+
+// hostForget(handle, ino): ino is no longer (or may no longer be) that host file; -1: none is.
+napi_value HostForget(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  if (!get_args(env, info, 2, argv)) return nullptr;
+  Session* s = get_session(env, argv[0]);
+  if (!s || !s->host) return nullptr;
+  double ino = get_num(env, argv[1], -1);
+  if (ino < 0) s->host->clear();
+  else s->host->forget((uint64_t)ino);
+  return nullptr;
+}
+
 // readerStats(handle): {active, served, declined, error}
 napi_value ReaderStats(napi_env env, napi_callback_info info) {
   napi_value argv[1];
@@ -1242,6 +1306,8 @@ napi_value ReaderStats(napi_env env, napi_callback_info info) {
   napi_set_named_property(env, o, "declined", num(env, s->reader ? (double)s->reader->declined.load() : 0));
   napi_set_named_property(env, o, "listedBare", num(env, s->reader ? (double)s->reader->listed_bare.load() : 0));
   if (!s->reader_error.empty()) napi_set_named_property(env, o, "error", str(env, s->reader_error));
+  napi_set_named_property(env, o, "hostServed", num(env, s->host ? (double)s->host->served.load() : 0));
+  napi_set_named_property(env, o, "hostDeclined", num(env, s->host ? (double)s->host->declined.load() : 0));
   return o;
 }
 
@@ -1275,6 +1341,8 @@ napi_value Init(napi_env env, napi_value exports) {
     {"heldAttrs", nullptr, HeldAttrs, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"drain", nullptr, Drain, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"drainSpin", nullptr, DrainSpin, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"hostAdd", nullptr, HostAdd, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"hostForget", nullptr, HostForget, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

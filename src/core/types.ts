@@ -230,6 +230,27 @@ export interface FileSystem {
    * (no database file, or state a second reader could not see, as an overlay's base).
    */
   sharedReads?(): SharedReads | undefined;
+
+  /**
+   * Optional: which inodes are exactly a host file right now (an overlay's files with nothing in
+   * the delta), so that an adapter may answer their attributes and read-only opens and reads
+   * from the host file itself (the FUSE mount's native path); undefined when there are none.
+   */
+  hostFiles?(): HostFiles | undefined;
+}
+
+/** See FileSystem.hostFiles. */
+export interface HostFiles {
+  /**
+   * The host path whose lstat (under inode number `ino`) and content are those of `ino` now, and
+   * its S_IFMT type; undefined when `ino` is not such a file (or its path is too long to use).
+   */
+  hostFile(ino: number): { path: string; type: number } | undefined;
+  /**
+   * Calls `listener` before an answer hostFile gave may stop holding: with the inode (copied up,
+   * moved, gone), or with undefined for every inode (a directory above moved).
+   */
+  onChange(listener: (ino?: number) => void): void;
 }
 
 export function isDir(mode: number): boolean {

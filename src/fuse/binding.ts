@@ -38,6 +38,8 @@ export interface MountConfig {
   readdirplus?: boolean;
   /** the native read path (native/reader.h): its database, statements and reply settings */
   reader?: ReaderConfig;
+  /** an overlay's host-backed files are answered from the host (native/host_files.h; hostAdd) */
+  hostFiles?: { attrTimeout: number; uid: number; gid: number };
 }
 
 export interface ReaderConfig {
@@ -98,7 +100,20 @@ export interface NativeBinding {
   atimeStored(handle: SessionHandle, ino: number, sec?: number, nsec?: number): void;
   /** drops from the kernel's caches what the native reader handed out */
   invalidateServed(handle: SessionHandle): void;
-  readerStats(handle: SessionHandle): { active: boolean; served: number; declined: number; listedBare: number; error?: string };
+  readerStats(handle: SessionHandle): {
+    active: boolean;
+    served: number;
+    declined: number;
+    listedBare: number;
+    /** requests answered from host files (hostFiles), and those tried and left to JavaScript */
+    hostServed: number;
+    hostDeclined: number;
+    error?: string;
+  };
+  /** these overlay inodes are exactly these host files now: (ino, S_IFMT type) pairs and their paths */
+  hostAdd(handle: SessionHandle, inoTypes: Float64Array, paths: string[]): void;
+  /** ino may no longer be its host file (-1: none may) */
+  hostForget(handle: SessionHandle, ino: number): void;
   /** 1 where the kernel holds the attributes of inos[i] (sent since it last dropped them; see reader.h) */
   heldAttrs(handle: SessionHandle, inos: Float64Array): Uint8Array;
   /** the requests queued and not yet handed to the batch callback */

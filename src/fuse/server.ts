@@ -14,6 +14,7 @@ import { checkFuse, decodeRequest, loadBinding, mountFailureHint, Op, type FuseR
 import { watchChanges } from './change-watcher.js';
 import { GROUP_COMMIT_MS, GroupCommitter, type GroupCommit } from './group-commit.js';
 import { HANDLERS, MUTATING, SYNCING } from './handlers/index.js';
+import { HostOffers } from './host-offers.js';
 import { ServeState, type CacheTimeouts, type Reply } from './state.js';
 import { RequestStats } from './stats.js';
 import { unmountPath } from './unmount.js';
@@ -64,7 +65,8 @@ export interface FuseMountOptions {
    * Serve lookup, getattr, readdir, read and readlink in the addon, from a read-only connection
    * of its own, whenever no write transaction is open here (FileSystem.sharedReads; default on,
    * AGENTFS_NATIVE_READS=0 turns it off). Every other request, and these while a write is
-   * uncommitted, are served in JavaScript.
+   * uncommitted, are served in JavaScript. On an overlay (FileSystem.hostFiles): getattr and
+   * read-only open, read and release of the files that are exactly host files, from the host.
    */
   nativeReads?: boolean;
   /** unexpected (non-errno) errors are reported here; they reach the caller as EIO */
@@ -147,7 +149,9 @@ export class FuseServer {
     else if (o.allowRoot) mountOpts.push('allow_root');
     if (o.autoUnmount) mountOpts.push('auto_unmount');
     if (o.readOnly) mountOpts.push('ro');
-    const shared = o.nativeReads === false || process.env.AGENTFS_NATIVE_READS === '0' ? undefined : this.state.fs.sharedReads?.();
+    const nativeOn = o.nativeReads !== false && process.env.AGENTFS_NATIVE_READS !== '0';
+    const shared = nativeOn ? this.state.fs.sharedReads?.() : undefined;
+    const hostFiles = nativeOn ? this.state.fs.hostFiles?.() : undefined;
     const t = this.state.timeouts;
     const reader = shared && {
       path: shared.path,
@@ -165,11 +169,19 @@ export class FuseServer {
     const handle = this.native.mount(
       this.mountpoint,
       ['-o', mountOpts.map(escapeOpt).join(',')],
-      { maxWrite: 1 << 20, maxReadahead: 1 << 20, writeback: o.writeback ?? false, readdirplus: o.readdirplus ?? true, reader },
+      {
+        maxWrite: 1 << 20,
+        maxReadahead: 1 << 20,
+        writeback: o.writeback ?? false,
+        readdirplus: o.readdirplus ?? true,
+        reader,
+        hostFiles: hostFiles && { attrTimeout: t.attr, uid: o.uid ?? -1, gid: o.gid ?? -1 },
+      },
       (batch) => this.onBatch(batch),
     );
     this.handle = handle;
     this.state.handle = handle;
+    if (hostFiles) this.state.hostOffers = new HostOffers(this.native, handle, hostFiles);
     if (shared && this.native.readerStats(handle).active) this.shareReads(shared, handle);
   }
 

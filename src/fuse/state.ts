@@ -2,6 +2,7 @@ import type { Attr, DirEntry, DirEntryPlus, FileSystem } from '../core/types.js'
 import type { NativeBinding, SessionHandle } from './binding.js';
 import type { FuseRequest } from './requests.js';
 import { encodeAttr, type OwnerOverride } from './attr.js';
+import type { HostOffers } from './host-offers.js';
 
 const MAX_KNOWN = 500_000;
 
@@ -55,6 +56,8 @@ export class ServeState {
   listingMaxAgeS = 0;
   /** the native read path serves this mount, and a write transaction is open here now */
   sharesReads = false;
+  /** host-backed overlay files go to the addon as they are handed out (FileSystem.hostFiles) */
+  hostOffers: HostOffers | undefined;
   writing = false;
 
   constructor(

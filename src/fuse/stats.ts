@@ -23,7 +23,12 @@ export class RequestStats {
   }
 
   /** What the native read path served (and left to JavaScript) in this session. */
-  native(r: { active: boolean; served: number; declined: number; listedBare?: number; error?: string }): void {
+  native(r: { active: boolean; served: number; declined: number; listedBare?: number; hostServed?: number; hostDeclined?: number; error?: string }): void {
+    if (r.hostServed || r.hostDeclined) {
+      // an overlay: the files that are exactly host files
+      this.nativeLine = `fuse native host-file reads: ${r.hostServed ?? 0} served, ${r.hostDeclined ?? 0} left to JavaScript`;
+      return;
+    }
     this.nativeLine = r.active
       ? `fuse native reads: ${r.served} served, ${r.declined} left to JavaScript, ${r.listedBare ?? 0} listed entries without attributes`
       : `fuse native reads: off${r.error ? ` (${r.error})` : ''}`;

@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RENAME_EXCHANGE, RENAME_NOREPLACE, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG } from '../../src/core/types.js';
-import { inodeTarget, mountTarget, nfsTarget, overlayTarget, type Target } from './targets.js';
+import { inodeTarget, mountTarget, nfsTarget, overlayMountTarget, overlayTarget, type Target } from './targets.js';
 
 /** The errno name a call fails with, or 'ok'. */
 async function errno(fn: () => unknown): Promise<string> {
@@ -25,6 +25,7 @@ const TARGETS: [string, () => Target | Promise<Target>][] = [
   ['OverlayFs over an empty base', () => overlayTarget(false)],
   ['OverlayFs over a populated base', () => overlayTarget(true)],
   ['FUSE mount', mountTarget],
+  ['FUSE mount of an overlay over a populated base', overlayMountTarget],
   ['serve nfs', nfsTarget],
 ];
 

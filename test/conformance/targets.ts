@@ -260,6 +260,37 @@ export async function mountTarget(): Promise<Target> {
   };
 }
 
+/**
+ * A live FUSE mount of an overlay agent whose every test directory and file comes from the base
+ * (written on the host): the kernel's requests for files that are exactly host files are answered
+ * from them natively (native/host_files.h) until a change copies them up.
+ */
+export async function overlayMountTarget(): Promise<Target> {
+  const tmp = tempDir('agentfs-conf-ovl-');
+  const base = join(tmp.dir, 'base');
+  const db = join(tmp.dir, 'a.db');
+  const mnt = join(tmp.dir, 'mnt');
+  nfs.mkdirSync(base);
+  nfs.mkdirSync(mnt);
+  const init = await runCli(['init', db, '--base', base]);
+  if (init.code !== 0) throw new Error(`init failed: ${init.stderr}`);
+  const pid = await mountBg(db, mnt);
+  const driver = mountDriver(mnt);
+  return {
+    name: 'FUSE mount of an overlay over a populated base',
+    driver,
+    fresh(files = {}) {
+      const name = freshName();
+      writeTree(join(base, name), files);
+      return `/${name}`;
+    },
+    async close() {
+      await forceUnmount(mnt, pid);
+      tmp.cleanup();
+    },
+  };
+}
+
 const NFS_ERRNO: Record<number, string> = {
   1: 'EPERM', 2: 'ENOENT', 5: 'EIO', 13: 'EACCES', 17: 'EEXIST', 18: 'EXDEV', 20: 'ENOTDIR', 21: 'EISDIR',
   22: 'EINVAL', 27: 'EFBIG', 28: 'ENOSPC', 30: 'EROFS', 31: 'EMLINK', 63: 'ENAMETOOLONG', 66: 'ENOTEMPTY', 70: 'ESTALE',

@@ -34,10 +34,23 @@ export interface Node {
   baseOpens: number;
 }
 
-/** Nodes by exposed ino and by delta ino. */
+/**
+ * Nodes by exposed ino and by delta ino. Also who must hear that a node stopped being (or may
+ * have stopped being) the host file it showed (FileSystem.hostFiles): copied up, moved, gone.
+ */
 export class NodeTable {
   private readonly byIno = new Map<number, Node>();
   private readonly byDelta = new Map<number, Node>();
+  private readonly listeners: ((ino?: number) => void)[] = [];
+
+  onChange(listener: (ino?: number) => void): void {
+    this.listeners.push(listener);
+  }
+
+  /** `ino`'s host file may have changed (undefined: every node's). */
+  changed(ino?: number): void {
+    for (const l of this.listeners) l(ino);
+  }
 
   get(ino: number): Node | undefined {
     return this.byIno.get(ino);
@@ -60,6 +73,7 @@ export class NodeTable {
   }
 
   setDelta(node: Node, deltaIno: number): void {
+    if (node.delta === undefined) this.changed(node.ino);
     node.delta = deltaIno;
     this.byDelta.set(deltaIno, node);
   }
@@ -70,6 +84,7 @@ export class NodeTable {
   }
 
   delete(node: Node): void {
+    this.changed(node.ino);
     if (this.byIno.get(node.ino) === node) this.byIno.delete(node.ino);
     if (node.delta !== undefined && this.byDelta.get(node.delta) === node) this.byDelta.delete(node.delta);
   }

@@ -91,7 +91,11 @@ export class MergedLookup {
     if (!node || node === this.o.root) {
       node = nodes.add({ ino, parent, name, type: Number(st.mode) & S_IFMT, baseIno: ino, baseOpens: 0 });
     } else if (node.delta === undefined) {
-      if ((node.parent !== parent || node.name !== name) && (node.type & S_IFMT) === S_IFDIR) this.o.paths.invalidate();
+      if (node.parent !== parent || node.name !== name) {
+        // seen somewhere else (moved on the host): its path, and for a directory every path below, changed
+        if ((node.type & S_IFMT) === S_IFDIR) this.o.paths.invalidate();
+        else nodes.changed(node.ino);
+      }
       node.parent = parent;
       node.name = name;
       node.type = Number(st.mode) & S_IFMT;

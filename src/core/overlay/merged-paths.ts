@@ -24,6 +24,8 @@ export class MergedPaths {
   constructor(
     private readonly origins: Origins,
     hide: readonly string[],
+    /** told when every cached path may be wrong */
+    private readonly onInvalidate: () => void = () => {},
   ) {
     this.hidden = new Set(hide);
   }
@@ -31,6 +33,7 @@ export class MergedPaths {
   /** A directory moved or changed its base layer: every cached path may be wrong. */
   invalidate(): void {
     this.generation++;
+    this.onInvalidate();
   }
 
   /** Path of a node in the merged view ('/' for the root). */

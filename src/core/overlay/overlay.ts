@@ -1,6 +1,6 @@
 import type { Store } from '../../store/index.js';
 import { FsError } from '../errors.js';
-import type { Attr, Caller, DirEntry, DirEntryPlus, FileSystem, SetAttr, StatFs } from '../types.js';
+import type { Attr, Caller, DirEntry, DirEntryPlus, FileSystem, HostFiles, SetAttr, StatFs } from '../types.js';
 import { ROOT_INO, S_IFDIR, S_IFMT, S_IFREG, isDir } from '../types.js';
 import type { MutationObserver } from '../fs/mutation.js';
 import { checkName, checkNotDot } from '../fs/names.js';
@@ -10,6 +10,7 @@ import { BaseRenames } from './base-rename.js';
 import { adoptBaseRoot } from './base-root.js';
 import { ChangesView, type OverlayChanges } from './changes-view.js';
 import { CopyUp } from './copy-up.js';
+import { overlayHostFiles } from './host-files.js';
 import { NodeTable, type Node } from './inodes.js';
 import { MergedLookup, type Found } from './lookup.js';
 import { MergedPaths } from './merged-paths.js';
@@ -61,7 +62,7 @@ export class OverlayFs implements FileSystem {
     const whiteouts = new Whiteouts(store);
     const origins = new Origins(store);
     const nodes = new NodeTable();
-    const paths = new MergedPaths(origins, options.hide ?? []);
+    const paths = new MergedPaths(origins, options.hide ?? [], () => nodes.changed());
     const base = new BaseReader(baseDir, { direct: options.direct });
     const root = nodes.add({ ino: ROOT_INO, parent: null, name: '', type: S_IFDIR, delta: delta.rootIno, baseOpens: 0 });
     this.o = { store, delta, base, whiteouts, origins, nodes, paths, root };
@@ -311,6 +312,10 @@ export class OverlayFs implements FileSystem {
     if (!node) return;
     if (node.delta !== undefined) this.o.delta.release(node.delta);
     else if (node.baseOpens > 0) node.baseOpens--;
+  }
+
+  hostFiles(): HostFiles {
+    return overlayHostFiles(this.o);
   }
 
   statfs(): StatFs {

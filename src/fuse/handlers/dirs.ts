@@ -131,6 +131,7 @@ function list(s: ServeState, { id, ino, fh, size, offset: off }: ReaddirRequest 
   const page = entries.length > want * 2 ? entries.slice(0, want * 2) : entries;
   if (handle && (!held || page !== entries)) held = heldOf(page);
   const dots = rows.length;
+  if (plus && s.hostOffers) s.hostOffers.offer(page.map((e) => e.ino));
   for (const e of page) {
     rows.push({ off: e.offset + DOTS, ino: e.ino, mode: e.mode, attr: (e as DirEntryPlus).attr });
     if ((e.mode & 0o170000) === 0o040000) s.rememberParent(e.ino, ino);

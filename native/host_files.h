@@ -1,0 +1,74 @@
+// Overlay files that are exactly a host file (nothing of them in the delta): their GETATTR,
+// read-only OPEN, READ and RELEASE are answered here, on the FUSE worker threads, from the host
+// file itself, without the trip to JavaScript. JavaScript registers each such inode with its host
+// path when it hands it to the kernel (add), and drops it before it changes what the inode is
+// (a copy-up, a move, a directory renamed above it: forget/clear). Anything else, or anything
+// that fails here, goes to JavaScript as before, which answers it the same way.
+#pragma once
+
+#include <fuse_lowlevel.h>
+#include <sys/stat.h>
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+// Handles opened here carry this bit beside NATIVE_FH (reader.h), and the host descriptor in
+// their low 32 bits.
+const uint64_t HOST_FH = 1ull << 61;
+
+struct HostFilesConfig {
+  double attr_timeout = 1;
+  // ownership reported instead of the host's (`--uid/--gid`); -1: the host's
+  int64_t uid = -1, gid = -1;
+};
+
+class HostFiles {
+ public:
+  explicit HostFiles(const HostFilesConfig& cfg) : cfg_(cfg) {}
+  ~HostFiles();
+
+  // From the JS thread.
+  // type: the S_IFMT bits JavaScript saw (only regular files are opened here)
+  void add(uint64_t ino, std::string path, uint32_t type);
+  void forget(uint64_t ino);
+  void clear();
+
+  // On FUSE worker threads; false: not answered, JavaScript will.
+  bool getattr(fuse_req_t req, fuse_ino_t ino);
+  bool open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi);
+  bool read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi);
+  // A handle opened here: closes its descriptor, remembers what the kernel's pages now hold.
+  void release(fuse_ino_t ino, fuse_file_info* fi);
+
+  // An open answered here: JavaScript counts it (queued before the reply; see Reader::on_open).
+  std::function<void(uint64_t ino, int flags)> on_open;
+
+  std::atomic<uint64_t> served{0}, declined{0};
+
+ private:
+  // What the kernel's page cache of a file depends on (files.ts cacheKey): mtime and size.
+  struct Key {
+    int64_t mtime = -1, mtime_ns = -1, size = -1;
+    bool operator==(const Key& o) const { return mtime == o.mtime && mtime_ns == o.mtime_ns && size == o.size; }
+  };
+  struct Entry {
+    std::string path;
+    uint32_t type = 0;
+    Key kept;  // key of the pages the kernel held at the last release of a handle opened here
+  };
+  bool path_of(uint64_t ino, std::string* path, uint32_t* type, Key* kept);
+
+  HostFilesConfig cfg_;
+  std::mutex mu_;
+  std::unordered_map<uint64_t, Entry> files_;
+  // descriptor -> the path and key it was opened with
+  struct Opened {
+    std::string path;
+    Key key;
+  };
+  std::unordered_map<int, Opened> open_;
+};

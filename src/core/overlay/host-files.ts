@@ -1,0 +1,26 @@
+import { tooLongForOneCall } from '../host-path.js';
+import type { HostFiles } from '../types.js';
+import type { OverlayParts } from './parts.js';
+
+/**
+ * The overlay's answer to FileSystem.hostFiles: a node with nothing in the delta is its base
+ * file, so its attributes are the lstat of that host path under the node's inode number
+ * (MergedLookup.attrOf) and its content that file's (OverlayFs.read). The node table says when
+ * that stops holding (NodeTable.changed: copy-up, a move, removal, a directory moved above).
+ */
+export function overlayHostFiles(o: OverlayParts): HostFiles {
+  return {
+    hostFile(ino) {
+      const node = o.nodes.get(ino);
+      if (!node || node === o.root || node.delta !== undefined) return undefined;
+      const base = o.paths.basePathOf(node);
+      if (base === null) return undefined;
+      const path = o.base.hostPath(base);
+      // longer paths are resolved in steps (BaseReader.withHost): left to the overlay
+      return tooLongForOneCall(path) ? undefined : { path, type: node.type };
+    },
+    onChange(listener) {
+      o.nodes.onChange(listener);
+    },
+  };
+}

@@ -1,0 +1,223 @@
+// An overlay mount answers GETATTR, read-only OPEN, READ and RELEASE of the files that are exactly
+// host files from the host, in the addon (native/host_files.h). Each case here checks that those
+// answers are the ones JavaScript gives, and that a change which makes a file something else
+// (a copy-up, a chmod, a directory renamed above it) takes it back first.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  chmodSync, closeSync, fstatSync, linkSync, lstatSync, mkdirSync, openSync, readFileSync, readSync, renameSync, symlinkSync,
+  unlinkSync, writeFileSync, writeSync, constants as C,
+} from 'node:fs';
+import type { BigIntStats } from 'node:fs';
+import { join } from 'node:path';
+import { runCli, tempDir } from '../support/cli.js';
+import { forceUnmount, mountBg } from '../support/fuse.js';
+
+let tmp: { dir: string; cleanup: () => void };
+let base: string;
+const mounts: { mnt: string; pid: number; trace: string }[] = [];
+
+/** A mount of a new overlay agent over `base`; `env` for the server (AGENTFS_NATIVE_READS=0: JavaScript only). */
+async function mountOverlay(name: string, extra: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<{ mnt: string; pid: number; trace: string }> {
+  const db = join(tmp.dir, `${name}.db`);
+  const mnt = join(tmp.dir, name);
+  mkdirSync(mnt);
+  const init = await runCli(['init', db, '--base', base]);
+  expect(init.code, init.stderr).toBe(0);
+  const trace = join(tmp.dir, `${name}.trace`);
+  const saved = { ...process.env };
+  Object.assign(process.env, { AGENTFS_FUSE_TRACE: trace, ...env });
+  try {
+    const pid = await mountBg(db, mnt, extra);
+    const m = { mnt, pid, trace };
+    mounts.push(m);
+    return m;
+  } finally {
+    for (const k of ['AGENTFS_FUSE_TRACE', ...Object.keys(env)]) {
+      if (saved[k] === undefined) delete process.env[k];
+      else process.env[k] = saved[k];
+    }
+  }
+}
+
+async function unmount(m: { mnt: string; pid: number }): Promise<void> {
+  const r = await runCli(['unmount', m.mnt]);
+  expect(r.code, r.stderr).toBe(0);
+  await forceUnmount(m.mnt, m.pid);
+}
+
+/** How many requests the addon answered from host files, from the trace written at unmount. */
+function hostServed(trace: string): number {
+  const m = /native host-file reads: (\d+) served/.exec(readFileSync(trace, 'utf8'));
+  return m ? Number(m[1]) : 0;
+}
+
+/** Every page cache dropped: the next read of a file goes to its server. */
+function dropCaches(): void {
+  writeFileSync('/proc/sys/vm/drop_caches', '1');
+}
+
+function readAll(fd: number): string {
+  const buf = Buffer.alloc(1 << 16);
+  const n = readSync(fd, buf, 0, buf.length, 0);
+  return buf.subarray(0, n).toString();
+}
+
+beforeAll(() => {
+  tmp = tempDir('agentfs-hostfiles-');
+  base = join(tmp.dir, 'base');
+  mkdirSync(join(base, 'dir/sub'), { recursive: true });
+  writeFileSync(join(base, 'a.txt'), 'alpha\n');
+  writeFileSync(join(base, 'empty'), '');
+  writeFileSync(join(base, 'dir/b.bin'), Buffer.alloc(300_000, 7));
+  writeFileSync(join(base, 'dir/sub/c.txt'), 'gamma\n');
+  chmodSync(join(base, 'dir/sub/c.txt'), 0o600);
+  linkSync(join(base, 'a.txt'), join(base, 'dir/a-link'));
+  symlinkSync('a.txt', join(base, 'sym'));
+});
+
+afterAll(async () => {
+  for (const m of mounts) await forceUnmount(m.mnt, m.pid);
+  tmp.cleanup();
+});
+
+describe('overlay mount: host files answered natively', () => {
+  it('attributes and contents equal those JavaScript serves, and the addon served them', async () => {
+    const native = await mountOverlay('native');
+    const js = await mountOverlay('js', [], { AGENTFS_NATIVE_READS: '0' });
+    const paths = ['a.txt', 'empty', 'dir', 'dir/b.bin', 'dir/sub', 'dir/sub/c.txt', 'dir/a-link', 'sym'];
+    const files = ['a.txt', 'empty', 'dir/b.bin', 'dir/sub/c.txt', 'dir/a-link'];
+    const want = files.map((p) => readFileSync(join(base, p)));
+    // contents first (a first read moves the host's atime), then attributes once the kernels'
+    // cached ones are out of date, twice (the second time by GETATTR of open files too)
+    files.forEach((p, i) => {
+      expect(readFileSync(join(native.mnt, p)), p).toEqual(want[i]);
+      expect(readFileSync(join(js.mnt, p)), p).toEqual(want[i]);
+    });
+    const fields = (s: BigIntStats) => [s.ino, s.mode, s.nlink, s.uid, s.gid, s.size, s.blocks, s.atimeNs, s.mtimeNs, s.ctimeNs];
+    const fds = files.map((p) => [openSync(join(native.mnt, p), 'r'), openSync(join(js.mnt, p), 'r')] as const);
+    try {
+      for (let round = 0; round < 2; round++) {
+        await new Promise((r) => setTimeout(r, 1100));
+        for (const p of paths) {
+          const a = lstatSync(join(native.mnt, p), { bigint: true });
+          expect(fields(a), p).toEqual(fields(lstatSync(join(js.mnt, p), { bigint: true })));
+          expect(fields(a), p).toEqual(fields(lstatSync(join(base, p), { bigint: true })));
+        }
+        fds.forEach(([n, j], i) => expect(fields(fstatSync(n, { bigint: true })), files[i]).toEqual(fields(fstatSync(j, { bigint: true }))));
+      }
+    } finally {
+      for (const [n, j] of fds) {
+        closeSync(n);
+        closeSync(j);
+      }
+    }
+    await unmount(native);
+    await unmount(js);
+    expect(hostServed(native.trace)).toBeGreaterThan(10);
+    expect(hostServed(js.trace)).toBe(0);
+  });
+
+  it('a read-only handle opened before a copy-up reads the copy, and fstat shows it', async () => {
+    writeFileSync(join(base, 'cu.txt'), 'original content\n');
+    const m = await mountOverlay('copyup');
+    const f = join(m.mnt, 'cu.txt');
+    const ro = openSync(f, 'r');
+    try {
+      expect(readAll(ro)).toBe('original content\n');
+      const rw = openSync(f, C.O_WRONLY | C.O_TRUNC);
+      writeSync(rw, 'changed\n');
+      closeSync(rw);
+      dropCaches();
+      expect(readAll(ro)).toBe('changed\n');
+      expect(fstatSync(ro).size).toBe(8);
+      expect(readFileSync(f, 'utf8')).toBe('changed\n');
+    } finally {
+      closeSync(ro);
+    }
+    expect(readFileSync(join(base, 'cu.txt'), 'utf8')).toBe('original content\n');
+    await unmount(m);
+  });
+
+  it('chmod and a write copy up: stat shows the overlay file at once, the host file is untouched', async () => {
+    writeFileSync(join(base, 'mode.txt'), 'm\n');
+    const m = await mountOverlay('chmod');
+    const f = join(m.mnt, 'mode.txt');
+    expect(lstatSync(f).mode & 0o777).toBe(0o644);
+    expect(readFileSync(f, 'utf8')).toBe('m\n');
+    chmodSync(f, 0o751);
+    expect(lstatSync(f).mode & 0o777).toBe(0o751);
+    writeFileSync(f, 'longer now\n', { flag: 'a' });
+    dropCaches();
+    expect(lstatSync(f).size).toBe(13);
+    expect(readFileSync(f, 'utf8')).toBe('m\nlonger now\n');
+    expect(lstatSync(join(base, 'mode.txt')).mode & 0o777).toBe(0o644);
+    expect(readFileSync(join(base, 'mode.txt'), 'utf8')).toBe('m\n');
+    await unmount(m);
+  });
+
+  it('files under a directory renamed in the overlay stat, read and change under the new name', async () => {
+    mkdirSync(join(base, 'mv/in'), { recursive: true });
+    writeFileSync(join(base, 'mv/in/x.txt'), 'x1\n');
+    const m = await mountOverlay('rename');
+    expect(readFileSync(join(m.mnt, 'mv/in/x.txt'), 'utf8')).toBe('x1\n');
+    renameSync(join(m.mnt, 'mv'), join(m.mnt, 'moved'));
+    dropCaches();
+    expect(readFileSync(join(m.mnt, 'moved/in/x.txt'), 'utf8')).toBe('x1\n');
+    expect(() => lstatSync(join(m.mnt, 'mv'))).toThrow(/ENOENT/);
+    writeFileSync(join(m.mnt, 'moved/in/x.txt'), 'x2 changed\n');
+    dropCaches();
+    expect(lstatSync(join(m.mnt, 'moved/in/x.txt')).size).toBe(11);
+    expect(readFileSync(join(m.mnt, 'moved/in/x.txt'), 'utf8')).toBe('x2 changed\n');
+    expect(readFileSync(join(base, 'mv/in/x.txt'), 'utf8')).toBe('x1\n');
+    await unmount(m);
+  });
+
+  it('a host change to a base file shows after the attribute timeout (attributes and content)', async () => {
+    writeFileSync(join(base, 'host.txt'), 'v1\n');
+    const m = await mountOverlay('host');
+    const f = join(m.mnt, 'host.txt');
+    expect(readFileSync(f, 'utf8')).toBe('v1\n');
+    expect(readFileSync(f, 'utf8')).toBe('v1\n');
+    writeFileSync(join(base, 'host.txt'), 'version two\n');
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(lstatSync(f).size).toBe(12);
+    expect(readFileSync(f, 'utf8')).toBe('version two\n');
+    await unmount(m);
+  });
+
+  it('an open base file unlinked in the overlay still reads through its handle; the host keeps it', async () => {
+    writeFileSync(join(base, 'gone.txt'), 'still here\n');
+    const m = await mountOverlay('unlink');
+    const f = join(m.mnt, 'gone.txt');
+    const fd = openSync(f, 'r');
+    try {
+      unlinkSync(f);
+      expect(() => lstatSync(f)).toThrow(/ENOENT/);
+      dropCaches();
+      expect(readAll(fd)).toBe('still here\n');
+    } finally {
+      closeSync(fd);
+    }
+    expect(readFileSync(join(base, 'gone.txt'), 'utf8')).toBe('still here\n');
+    await unmount(m);
+  });
+
+  it('--uid and --gid apply to host files too', async () => {
+    writeFileSync(join(base, 'owned.txt'), 'o\n');
+    const m = await mountOverlay('owner', ['--uid', '1234', '--gid', '4321']);
+    const fd = openSync(join(m.mnt, 'owned.txt'), 'r');
+    try {
+      for (let round = 0; round < 2; round++) {
+        const st = lstatSync(join(m.mnt, 'owned.txt'));
+        expect([st.uid, st.gid]).toEqual([1234, 4321]);
+        const fst = fstatSync(fd); // GETATTR once the attributes are out of date
+        expect([fst.uid, fst.gid]).toEqual([1234, 4321]);
+        await new Promise((r) => setTimeout(r, 1100));
+      }
+    } finally {
+      closeSync(fd);
+    }
+    await unmount(m);
+    expect(hostServed(m.trace)).toBeGreaterThan(0);
+  });
+});
