@@ -109,7 +109,9 @@ function list(s: ServeState, { id, ino, fh, size, offset: off }: ReaddirRequest 
   let atEnd: boolean;
   let held: Uint8Array | undefined;
   const after = Math.max(off, DOTS);
-  if (h.pending && h.from === after && h.plus === plus) {
+  // (an empty pending list: the last reply ended the listing; the kernel's call for more, plain or
+  // plus, gets the end without another listing)
+  if (h.pending && h.from === after && (h.plus === plus || h.pending.length === 0)) {
     entries = h.pending;
     atEnd = h.atEnd;
   } else {
@@ -163,6 +165,11 @@ function list(s: ServeState, { id, ino, fh, size, offset: off }: ReaddirRequest 
       h.pending = entries.slice(usedEntries);
       h.from = rows[sent - 1]!.off;
       h.atEnd = atEnd;
+      h.plus = plus;
+    } else if (sent > 0 && atEnd) {
+      h.pending = [];
+      h.from = rows[sent - 1]!.off;
+      h.atEnd = true;
       h.plus = plus;
     } else {
       h.pending = null;
