@@ -20,6 +20,9 @@
 // their low 32 bits.
 const uint64_t HOST_FH = 1ull << 61;
 
+// Host paths from this long on are left to JavaScript (core/host-path.ts HOST_PATH_LIMIT).
+const size_t HOST_PATH_MAX = 4000;
+
 struct HostFilesConfig {
   double attr_timeout = 1;
   // ownership reported instead of the host's (`--uid/--gid`); -1: the host's

@@ -247,6 +247,11 @@ export interface HostFiles {
    */
   hostFile(ino: number): { path: string; type: number } | undefined;
   /**
+   * For a listing of directory `ino`: the host directory its base entries come from, and whether
+   * a listed inode is exactly the host file `dir + '/' + its name`; undefined when none can be.
+   */
+  listing(ino: number): { dir: string; has(entry: number): boolean } | undefined;
+  /**
    * Calls `listener` before an answer hostFile gave may stop holding: with the inode (copied up,
    * moved, gone), or with undefined for every inode (a directory above moved).
    */

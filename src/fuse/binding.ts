@@ -80,7 +80,19 @@ export interface NativeBinding {
   replyStatfs(id: number, st: Float64Array): number;
   /** packs entries ([off, ...attr] per name) until the buffer is full; returns how many went out */
   /** bare[i] (plus only): send entry i as its name only (nodeid 0), the kernel holds its attributes */
-  replyDir(id: number, size: number, names: string[], entries: Float64Array, plus: boolean, entryTimeout: number, attrTimeout: number, bare?: Uint8Array): number;
+  /** hostDir/host: entry i is exactly the host file hostDir/name when host[i] (registered as sent; hostFiles) */
+  replyDir(
+    id: number,
+    size: number,
+    names: string[],
+    entries: Float64Array,
+    plus: boolean,
+    entryTimeout: number,
+    attrTimeout: number,
+    bare?: Uint8Array,
+    hostDir?: string,
+    host?: Uint8Array,
+  ): number;
   notifyInvalInode(handle: SessionHandle, ino: number, off: number, len: number): number;
   notifyInvalEntry(handle: SessionHandle, parent: number, name: string): number;
   /**

@@ -3,52 +3,37 @@
  * reach the kernel, so that their GETATTR, read-only OPEN, READ and RELEASE are answered from the
  * host file on the FUSE threads (native/host_files.h), and takes each back before the overlay
  * changes what it is. Only the JS thread calls in, so an offer and a take-back never cross.
+ * Listings offer theirs through replyDir (`listing`): the names are converted there anyway.
  */
 import type { HostFiles } from '../core/types.js';
 import type { NativeBinding, SessionHandle } from './binding.js';
 
-/** Past this many the offers start over (the addon drops them all too). */
-const MAX_OFFERED = 1 << 20;
-
 export class HostOffers {
-  /** inodes the addon holds a host path for */
-  private readonly offered = new Set<number>();
-  private readonly batchInos: number[] = [];
-  private readonly batchPaths: string[] = [];
-
   constructor(
     private readonly native: NativeBinding,
     private readonly handle: SessionHandle,
     private readonly files: HostFiles,
   ) {
-    files.onChange((ino) => {
-      if (ino === undefined) {
-        if (!this.offered.size) return;
-        this.offered.clear();
-        this.native.hostForget(this.handle, -1);
-      } else if (this.offered.delete(ino)) {
-        this.native.hostForget(this.handle, ino);
-      }
-    });
+    // every change is passed on (they are rare: copy-ups, moves, removals)
+    files.onChange((ino) => this.native.hostForget(this.handle, ino ?? -1));
   }
 
-  /** `inos` went to the kernel with their attributes: the host-backed ones are offered, in one call. */
-  offer(inos: readonly number[]): void {
-    for (const ino of inos) {
-      if (this.offered.has(ino)) continue;
-      const f = this.files.hostFile(ino);
-      if (!f) continue;
-      if (this.offered.size >= MAX_OFFERED) {
-        this.offered.clear();
-        this.native.hostForget(this.handle, -1);
-      }
-      this.offered.add(ino);
-      this.batchInos.push(ino, f.type);
-      this.batchPaths.push(f.path);
-    }
-    if (!this.batchPaths.length) return;
-    this.native.hostAdd(this.handle, Float64Array.from(this.batchInos), this.batchPaths);
-    this.batchInos.length = 0;
-    this.batchPaths.length = 0;
+  /** `ino` went to the kernel with its attributes (LOOKUP, GETATTR). */
+  offer(ino: number): void {
+    const f = this.files.hostFile(ino);
+    if (f) this.native.hostAdd(this.handle, Float64Array.of(ino, f.type), [f.path]);
+  }
+
+  /**
+   * For a READDIRPLUS reply of directory `dir` whose entries from index `from` on are
+   * `inos`: the host directory and, per entry, whether it is exactly the host file of its name
+   * there (replyDir registers those it sends); undefined when none can be.
+   */
+  listing(dir: number, from: number, inos: readonly number[]): { dir: string; flags: Uint8Array } | undefined {
+    const l = this.files.listing(dir);
+    if (!l) return undefined;
+    const flags = new Uint8Array(from + inos.length);
+    inos.forEach((ino, i) => (flags[from + i] = l.has(ino) ? 1 : 0));
+    return { dir: l.dir, flags };
   }
 }

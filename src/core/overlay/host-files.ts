@@ -19,6 +19,18 @@ export function overlayHostFiles(o: OverlayParts): HostFiles {
       // longer paths are resolved in steps (BaseReader.withHost): left to the overlay
       return tooLongForOneCall(path) ? undefined : { path, type: node.type };
     },
+    listing(ino) {
+      const dir = o.nodes.get(ino);
+      if (!dir) return undefined;
+      const base = o.paths.basePathOf(dir);
+      if (base === null) return undefined;
+      // a base entry listed here was placed here (MergedLookup.baseNode): parent and name
+      const has = (entry: number) => {
+        const n = o.nodes.get(entry);
+        return n !== undefined && n !== o.root && n.delta === undefined && n.parent === dir;
+      };
+      return { dir: o.base.hostPath(base).replace(/\/+$/, ''), has };
+    },
     onChange(listener) {
       o.nodes.onChange(listener);
     },

@@ -18,14 +18,14 @@ export function lookup(s: ServeState, { id, parent, name }: LookupRequest): Repl
   }
   if (isDir(attr.mode)) s.rememberParent(attr.ino, parent);
   s.handedOut(parent, name, attr.ino);
-  s.hostOffers?.offer([attr.ino]);
+  s.hostOffers?.offer(attr.ino);
   const out = encodeAttr(attr, s.owner);
   return () => s.native.replyEntry(id, out, s.timeouts.entry, s.timeouts.attr);
 }
 
 export function getattr(s: ServeState, { id, ino }: GetattrRequest): Reply {
   const out = encodeAttr(s.fs.getattr(ino), s.owner);
-  s.hostOffers?.offer([ino]);
+  s.hostOffers?.offer(ino);
   return () => s.native.replyAttr(id, out, s.timeouts.attr);
 }
 

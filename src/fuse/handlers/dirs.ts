@@ -133,7 +133,7 @@ function list(s: ServeState, { id, ino, fh, size, offset: off }: ReaddirRequest 
   const page = entries.length > want * 2 ? entries.slice(0, want * 2) : entries;
   if (handle && (!held || page !== entries)) held = heldOf(page);
   const dots = rows.length;
-  if (plus && s.hostOffers) s.hostOffers.offer(page.map((e) => e.ino));
+  const host = plus && s.hostOffers ? s.hostOffers.listing(ino, dots, page.map((e) => e.ino)) : undefined;
   for (const e of page) {
     rows.push({ off: e.offset + DOTS, ino: e.ino, mode: e.mode, attr: (e as DirEntryPlus).attr });
     if ((e.mode & 0o170000) === 0o040000) s.rememberParent(e.ino, ino);
@@ -158,7 +158,7 @@ function list(s: ServeState, { id, ino, fh, size, offset: off }: ReaddirRequest 
     }
   });
   return () => {
-    const sent = s.native.replyDir(id, size, names, packed, plus, s.timeouts.entry, s.timeouts.attr, bare);
+    const sent = s.native.replyDir(id, size, names, packed, plus, s.timeouts.entry, s.timeouts.attr, bare, host?.dir, host?.flags);
     // keep what did not fit for the next call, which continues from the last offset sent
     const usedEntries = Math.max(0, sent - dots);
     if (sent > 0 && usedEntries < entries.length) {
