@@ -356,8 +356,7 @@ void ll_release(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   if (fi && (fi->fh & NATIVE_FH)) {  // opened natively: JavaScript counts the release
     Session* s = sess(req);
     if ((fi->fh & HOST_FH) && s->host) {
-      s->host->release(ino, fi);
-      enqueue_quiet(s, pack_released(nullptr, ino));
+      s->host->release(ino, fi);  // queues RELEASED (on_release)
     } else {
       enqueue(s, pack_released(nullptr, ino));
     }
@@ -737,6 +736,7 @@ void open_host_files(napi_env env, napi_value o, Session* s) {
   c.gid = (int64_t)get_num(env, named(env, o, "gid"), -1);
   s->host = new HostFiles(c);
   s->host->on_open = [s](uint64_t ino, int flags) { enqueue_quiet(s, pack_opened(nullptr, ino, flags)); };
+  s->host->on_release = [s](uint64_t ino) { enqueue_quiet(s, pack_released(nullptr, ino)); };
 }
 
 // mount(mountpoint, fuseArgs: string[], options: {maxWrite, maxReadahead, writeback, readdirplus, reader?, hostFiles?}, onBatch)

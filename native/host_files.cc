@@ -129,6 +129,11 @@ bool HostFiles::read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fus
 }
 
 void HostFiles::release(fuse_ino_t ino, fuse_file_info* fi) {
+  close_handle(ino, fi);
+  if (on_release) on_release(ino);
+}
+
+void HostFiles::close_handle(fuse_ino_t ino, fuse_file_info* fi) {
   int fd = (int)(fi->fh & FD_BITS);
   std::lock_guard<std::mutex> lock(mu_);
   auto o = open_.find(fd);

@@ -34,21 +34,23 @@ class HostFiles {
   explicit HostFiles(const HostFilesConfig& cfg) : cfg_(cfg) {}
   ~HostFiles();
 
-  // From the JS thread.
-  // type: the S_IFMT bits JavaScript saw (only regular files are opened here)
+  // From the JS thread. type: the S_IFMT bits JavaScript saw (only regular files are opened here).
   void add(uint64_t ino, std::string path, uint32_t type);
   void forget(uint64_t ino);
   void clear();
 
-  // On FUSE worker threads; false: not answered, JavaScript will.
+  // On the FUSE loop's thread (and replyDir's adds on the JS thread); false: not answered,
+  // JavaScript will.
   bool getattr(fuse_req_t req, fuse_ino_t ino);
   bool open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi);
   bool read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi);
   // A handle opened here: closes its descriptor, remembers what the kernel's pages now hold.
   void release(fuse_ino_t ino, fuse_file_info* fi);
 
-  // An open answered here: JavaScript counts it (queued before the reply; see Reader::on_open).
+  // An open answered here: JavaScript counts it (queued before the reply; see Reader::on_open),
+  // and its release (or the open's failed reply).
   std::function<void(uint64_t ino, int flags)> on_open;
+  std::function<void(uint64_t ino)> on_release;
 
   std::atomic<uint64_t> served{0}, declined{0};
 
@@ -64,6 +66,7 @@ class HostFiles {
     Key kept;  // key of the pages the kernel held at the last release of a handle opened here
   };
   bool path_of(uint64_t ino, std::string* path, uint32_t* type, Key* kept);
+  void close_handle(fuse_ino_t ino, fuse_file_info* fi);
 
   HostFilesConfig cfg_;
   std::mutex mu_;
