@@ -78,7 +78,8 @@ export class ServeState {
 
   /** The kernel now caches parent/name -> ino (and ino's attributes). */
   handedOut(parent: number, name: string, ino: number): void {
-    if (this.knownCount > MAX_KNOWN) return; // beyond this, rely on the timeouts
+    // only an outside change (the watcher) invalidates them; beyond MAX_KNOWN, rely on the timeouts
+    if (!this.watched || this.knownCount > MAX_KNOWN) return;
     let names = this.known.get(parent);
     if (!names) this.known.set(parent, (names = new Set()));
     if (!names.has(name)) {
