@@ -33,6 +33,7 @@
 // The native read path (lookup, getattr, readdir, read, readlink from SQLite on this side).
 #include "reader.h"
 #include "utf8.h"
+#include "host_stat.h"
 
 Req* new_req(fuse_req_t req, int op) {
   Req* r = new Req();
@@ -1277,6 +1278,7 @@ napi_value Init(napi_env env, napi_value exports) {
     {"drainSpin", nullptr, DrainSpin, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  host_stat_register(env, exports);
   return exports;
 }
 
