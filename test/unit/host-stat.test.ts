@@ -4,6 +4,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { execFileSync, spawn } from 'node:child_process';
 import { lstatSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { constants } from 'node:os';
 import { BaseReader } from '../../src/core/overlay/base.js';
 import {
@@ -155,8 +156,18 @@ describe('hostLstat', () => {
 });
 
 describe('BaseReader over either implementation', () => {
-  it('uses the addon when it loads', () => {
+  it('uses the addon when it loads, node:fs with AGENTFS_NATIVE_HOST=0', () => {
     expect(hostFs().native).toBe(true);
+    const dist = fileURLToPath(new URL('../../dist/core/overlay/host-stat.js', import.meta.url));
+    const script = `import(${JSON.stringify(dist)}).then((m) => process.stdout.write(String(m.hostFs().native)))`;
+    const native = (v?: string) => {
+      const env = { ...process.env };
+      delete env.AGENTFS_NATIVE_HOST;
+      if (v !== undefined) env.AGENTFS_NATIVE_HOST = v;
+      return execFileSync(process.execPath, ['-e', script], { env, encoding: 'utf8' });
+    };
+    expect(native('0')).toBe('false');
+    expect(native(undefined)).toBe('true');
   });
 
   it('shows the same base with the addon and without it (node:fs injected)', () => {
