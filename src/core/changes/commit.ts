@@ -2,7 +2,7 @@ import type { OverlayChanges } from '../overlay/index.js';
 import { parentPath } from '../overlay/index.js';
 import type { Attr } from '../types.js';
 import { S_IFDIR, S_IFLNK, S_IFMT, S_IFREG } from '../types.js';
-import { nsOf } from '../overlay/host-stat.js';
+import { nsOf } from '../overlay/index.js';
 import { cycleError } from '../fs/paths.js';
 import { BaseWriter } from './base-writer.js';
 import { computeChanges, normalizeScope, sameContent, sameEntry } from './diff.js';

@@ -1,4 +1,4 @@
-import { nsOf, type HostStat } from '../overlay/host-stat.js';
+import { nsOf, type HostStat } from '../overlay/index.js';
 import type { OverlayChanges, OverlayNode } from '../overlay/index.js';
 import { joinPath } from '../overlay/index.js';
 import type { Attr } from '../types.js';
