@@ -34,6 +34,7 @@
 #include "host_files.h"
 #include "reader.h"
 #include "utf8.h"
+#include "host_stat.h"
 
 Req* new_req(fuse_req_t req, int op) {
   Req* r = new Req();
@@ -1386,6 +1387,7 @@ napi_value Init(napi_env env, napi_value exports) {
     {"hostForget", nullptr, HostForget, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  host_stat_register(env, exports);
   return exports;
 }
 

@@ -69,6 +69,10 @@ describe('the packed tarball', () => {
     expect(list.filter((f) => f.startsWith('native/')).sort()).toEqual([
       'native/binding.gyp',
       'native/fuse_session.cc',
+      'native/host_files.cc',
+      'native/host_files.h',
+      'native/host_stat.cc',
+      'native/host_stat.h',
       'native/prebuilds/linux-x64/agentfs-ptrace',
       'native/prebuilds/linux-x64/agentfs-sandbox',
       'native/prebuilds/linux-x64/agentfs-tether',

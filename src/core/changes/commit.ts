@@ -1,6 +1,8 @@
 import type { OverlayChanges } from '../overlay/index.js';
 import { parentPath } from '../overlay/index.js';
 import type { Attr } from '../types.js';
+import { S_IFDIR, S_IFLNK, S_IFMT, S_IFREG } from '../types.js';
+import { nsOf } from '../overlay/index.js';
 import { cycleError } from '../fs/paths.js';
 import { BaseWriter } from './base-writer.js';
 import { computeChanges, normalizeScope, sameContent, sameEntry } from './diff.js';
@@ -159,7 +161,7 @@ function findConflicts(ov: OverlayChanges, changes: readonly Change[]): Conflict
     if (!st) continue; // A: nothing in the base to clash with
     if (c.status === 'D') {
       const since = whiteoutTime(ov, c.path);
-      if (since !== undefined && st.mtimeNs > BigInt(since + 1) * 1_000_000_000n) {
+      if (since !== undefined && nsOf(st.mtime) > BigInt(since + 1) * 1_000_000_000n) {
         conflicts.push({ path: c.path, reason: 'changed in the base after it was deleted here' });
       }
       continue;
@@ -169,11 +171,11 @@ function findConflicts(ov: OverlayChanges, changes: readonly Change[]): Conflict
     if (!e || e.node.delta === undefined) continue;
     const rec = ov.copyUpRecord(e.node.delta);
     if (rec && rec.basePath === c.path) {
-      if (Number(st.ino) === rec.baseIno && Number(st.size) === rec.size && st.mtimeNs === rec.mtimeNs) continue;
+      if (Number(st.ino) === rec.baseIno && Number(st.size) === rec.size && nsOf(st.mtime) === rec.mtimeNs) continue;
     } else {
       // written here over a base file without copying it up: the base may not move after that
       const ctime = BigInt(e.attr.ctime.sec) * 1_000_000_000n + BigInt(e.attr.ctime.nsec);
-      if (st.mtimeNs <= ctime) continue;
+      if (nsOf(st.mtime) <= ctime) continue;
     }
     if (alreadyApplied(ov, c.path, e.node.ino, e.attr)) continue;
     conflicts.push({ path: c.path, reason: 'changed in the base since it was copied up' });
@@ -185,8 +187,8 @@ function findConflicts(ov: OverlayChanges, changes: readonly Change[]): Conflict
 function alreadyApplied(ov: OverlayChanges, path: string, ino: number, attr: Attr): boolean {
   const st = ov.base.lstat(path);
   if (!st || (Number(st.mode) & 0o170000) !== (attr.mode & 0o170000) || (Number(st.mode) & 0o7777) !== (attr.mode & 0o7777)) return false;
-  if (st.isSymbolicLink()) return ov.base.readlink(path) === ov.merged.readlink(ino);
-  if (!st.isFile() || Number(st.size) !== attr.size) return false;
+  if ((st.mode & S_IFMT) === S_IFLNK) return ov.base.readlink(path) === ov.merged.readlink(ino);
+  if ((st.mode & S_IFMT) !== S_IFREG || st.size !== attr.size) return false;
   return sameContent(ov, ino, path, attr.size);
 }
 
@@ -250,7 +252,7 @@ function pruneDelta(ov: OverlayChanges, scope: readonly string[]): void {
     if (!at || ov.delta.readdir(at.ino, 0, 1).length) continue;
     if (ov.whiteoutsUnder(p).length) continue;
     const st = ov.base.lstat(p);
-    if (!st || !st.isDirectory()) continue;
+    if (!st || (st.mode & S_IFMT) !== S_IFDIR) continue;
     const merged = ov.resolve(p);
     if (!merged) continue;
     const a = merged.attr;

@@ -1,4 +1,4 @@
-import type { BigIntStats } from 'node:fs';
+import { nsOf, type HostStat } from '../overlay/index.js';
 import type { OverlayChanges, OverlayNode } from '../overlay/index.js';
 import { joinPath } from '../overlay/index.js';
 import type { Attr } from '../types.js';
@@ -140,7 +140,7 @@ function sizeOf(attr: Attr): number | undefined {
 }
 
 /** What differs between a merged entry and the base entry at the same path ([] = same). */
-export function sameEntry(ov: OverlayChanges, path: string, m: Entry, b: BigIntStats): string[] {
+export function sameEntry(ov: OverlayChanges, path: string, m: Entry, b: HostStat): string[] {
   // a base-only node at its own base path is the base entry itself
   if (m.node.delta === undefined && ov.basePathOf(m.node) === path) return [];
   const mType = m.attr.mode & S_IFMT;
@@ -155,12 +155,12 @@ export function sameEntry(ov: OverlayChanges, path: string, m: Entry, b: BigIntS
   return what;
 }
 
-function metaDiff(a: Attr, b: BigIntStats, withMtime: boolean): string[] {
+function metaDiff(a: Attr, b: HostStat, withMtime: boolean): string[] {
   const what: string[] = [];
   if ((a.mode & S_IFMT) !== S_IFLNK && (a.mode & 0o7777) !== (Number(b.mode) & 0o7777)) what.push('mode');
   if (a.uid !== Number(b.uid) || a.gid !== Number(b.gid)) what.push('owner');
   // to the microsecond: what Node's utimes can set, so a committed file compares equal afterwards
-  if (withMtime && BigInt(a.mtime.sec) * 1_000_000n + BigInt(Math.floor(a.mtime.nsec / 1000)) !== b.mtimeNs / 1000n) what.push('mtime');
+  if (withMtime && BigInt(a.mtime.sec) * 1_000_000n + BigInt(Math.floor(a.mtime.nsec / 1000)) !== nsOf(b.mtime) / 1000n) what.push('mtime');
   return what;
 }
 

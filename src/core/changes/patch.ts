@@ -1,5 +1,6 @@
 import { createTwoFilesPatch } from 'diff';
 import type { OverlayChanges } from '../overlay/index.js';
+import { S_IFMT, S_IFREG } from '../types.js';
 import type { Change } from './types.js';
 
 /** Files larger than this are summarised instead of diffed line by line. */
@@ -17,7 +18,7 @@ function mergedContent(ov: OverlayChanges, path: string): Buffer | undefined {
 
 function baseContent(ov: OverlayChanges, path: string): Buffer | undefined {
   const st = ov.base.lstat(path);
-  if (!st || !st.isFile()) return undefined;
+  if (!st || (st.mode & S_IFMT) !== S_IFREG) return undefined;
   return ov.base.read(path, 0, Number(st.size));
 }
 

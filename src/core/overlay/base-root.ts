@@ -12,8 +12,7 @@ export function adoptBaseRoot(o: OverlayParts, force = false): void {
   if (!st) throw new FsError('ENOENT', 'overlay', o.base.dir, 'base directory is missing');
   if (o.store.readOnly) return; // a viewer shows the delta root as it is; the next writer adopts
   o.store.transaction(() => {
-    const ts = (ns: bigint) => ({ sec: Number(ns / 1_000_000_000n), nsec: Number(ns % 1_000_000_000n) });
-    o.delta.setattr(rootDelta, { mode: Number(st.mode) & 0o7777, uid: Number(st.uid), gid: Number(st.gid), atime: ts(st.atimeNs), mtime: ts(st.mtimeNs) });
+    o.delta.setattr(rootDelta, { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, atime: { ...st.atime }, mtime: { ...st.mtime } });
     o.origins.record(rootDelta, '/', st);
   });
 }

@@ -1,10 +1,10 @@
-import { isUtf8 } from 'node:buffer';
 import { pathSteps, tooLongForOneCall } from '../host-path.js';
-import { closeSync, constants as C, fstatSync, lstatSync, openSync, readSync, readdirSync, readlinkSync, type BigIntStats } from 'node:fs';
+import { closeSync, constants as C, fstatSync, openSync, readSync, readlinkSync } from 'node:fs';
 import { FsError } from '../errors.js';
 import { textFromBytes } from '../fs/names.js';
-import type { Attr, Timespec } from '../types.js';
+import type { Attr } from '../types.js';
 import { S_IFDIR, S_IFMT } from '../types.js';
+import { hostFs, type HostFs, type HostStat } from './host-stat.js';
 
 /** One entry of a base directory, with what readdir needs (no extra stat later). */
 export interface BaseEntry {
@@ -12,14 +12,14 @@ export interface BaseEntry {
   ino: number;
   mode: number;
   /** lstat of the entry when the listing was made */
-  stats: BigIntStats;
+  stats: HostStat;
   /** the same as an Attr, made on first use */
   attr?: Attr;
 }
 
 interface ListingCache {
-  mtimeNs: bigint;
-  ctimeNs: bigint;
+  /** the directory's own lstat when listed: the listing holds while its mtime and ctime do */
+  dir: HostStat;
   entries: BaseEntry[];
   /** entries left out because their names are not UTF-8 */
   unnamed: number;
@@ -49,6 +49,7 @@ export class BaseReader {
   private readonly prefix: string;
   private readonly open = new Map<string, number>();
   private readonly listings = new Map<string, ListingCache>();
+  private readonly host: HostFs;
   private closed = false;
 
   /**
@@ -56,9 +57,11 @@ export class BaseReader {
    * /proc/self/fd cost about 2.5 times a plain lstat; a process that knows nothing is mounted
    * over the base in its mount namespace (the `run` server: the overlay is bound over the base
    * only inside the sandbox's namespace) may take the short way.
+   * `host`: how host files are lstat'ed and listed (default: the addon when it loads).
    */
-  constructor(dir: string, options: { direct?: boolean } = {}) {
+  constructor(dir: string, options: { direct?: boolean; host?: HostFs } = {}) {
     this.dir = dir;
+    this.host = options.host ?? hostFs();
     try {
       this.fd = openSync(dir, C.O_RDONLY | C.O_DIRECTORY);
     } catch (e) {
@@ -115,11 +118,9 @@ export class BaseReader {
   }
 
   /** lstat, or undefined when the path does not exist (or a parent is not a directory). */
-  lstat(path: string): BigIntStats | undefined {
+  lstat(path: string): HostStat | undefined {
     try {
-      // no exception for a missing name (building one cost twice the lstat: git's negative
-      // lookups, .gitignore in every directory)
-      return this.withHost(path, (host) => lstatSync(host, { bigint: true, throwIfNoEntry: false }));
+      return this.withHost(path, (host) => this.host.lstat(host));
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
@@ -142,36 +143,25 @@ export class BaseReader {
    */
   list(path: string, maxAgeMs = Infinity): BaseEntry[] {
     const st = this.lstat(path);
-    if (!st || (Number(st.mode) & S_IFMT) !== S_IFDIR) return [];
+    if (!st || (st.mode & S_IFMT) !== S_IFDIR) return [];
     const cached = this.listings.get(path);
-    if (cached && cached.mtimeNs === st.mtimeNs && cached.ctimeNs === st.ctimeNs && Date.now() - cached.at <= maxAgeMs) {
-      return cached.entries;
-    }
-    const entries: BaseEntry[] = [];
-    let unnamed = 0;
+    if (cached && sameTime(cached.dir, st) && Date.now() - cached.at <= maxAgeMs) return cached.entries;
+    let listing;
     try {
-      this.withDir(path, (dir) => {
-        // A host name that is not UTF-8 cannot be named here (decoding would turn different names
-        // into one U+FFFD-spelled name): it is left out of the merged view, never merged.
-        // Names read as strings (a Buffer a name costs more than the rest of the listing); only
-        // a listing with U+FFFD in it (a bad sequence, or a real U+FFFD) is read again as bytes.
-        let names = readdirSync(`${dir}/`);
-        if (names.some((n) => n.includes('\uFFFD'))) {
-          const raw = readdirSync(`${dir}/`, { encoding: 'buffer' });
-          names = raw.filter((b) => isUtf8(b)).map((b) => b.toString('utf8'));
-          unnamed = raw.length - names.length;
-        }
-        names.sort();
-        for (const name of names) {
-          const child = lstatSync(`${dir}/${name}`, { bigint: true, throwIfNoEntry: false });
-          if (child) entries.push({ name, ino: Number(child.ino), mode: Number(child.mode), stats: child });
-        }
-      });
+      // names that are not UTF-8 are left out of the merged view, never merged (decoding would
+      // turn different names into one U+FFFD-spelled name); hasUnnamed says they are there
+      listing = this.withDir(path, (dir) => this.host.list(dir));
     } catch (e) {
       throw toFsError(e, 'readdir', path);
     }
+    const { names, stats, unnamed } = listing;
+    const entries = new Array<BaseEntry>(names.length);
+    for (let i = 0; i < names.length; i++) {
+      const child = stats[i]!;
+      entries[i] = { name: names[i]!, ino: child.ino, mode: child.mode, stats: child };
+    }
     if (this.listings.size >= MAX_LISTINGS) this.listings.delete(this.listings.keys().next().value as string);
-    this.listings.set(path, { mtimeNs: st.mtimeNs, ctimeNs: st.ctimeNs, entries, unnamed, at: Date.now() });
+    this.listings.set(path, { dir: st, entries, unnamed, at: Date.now() });
     return entries;
   }
 
@@ -261,25 +251,26 @@ export function baseName(path: string): string {
   return path.slice(path.lastIndexOf('/') + 1);
 }
 
-function ts(ns: bigint): Timespec {
-  return { sec: Number(ns / 1_000_000_000n), nsec: Number(ns % 1_000_000_000n) };
+function sameTime(a: HostStat, b: HostStat): boolean {
+  return a.mtime.sec === b.mtime.sec && a.mtime.nsec === b.mtime.nsec && a.ctime.sec === b.ctime.sec && a.ctime.nsec === b.ctime.nsec;
 }
 
 /** Attr of a base file as lstat shows it; `ino` is the number the overlay exposes. */
-export function attrOfStats(st: BigIntStats, ino: number): Attr {
+export function attrOfStats(st: HostStat, ino: number): Attr {
+  // fresh time objects: an Attr is the caller's to change, the HostStat stays in the listing
   return {
     ino,
-    mode: Number(st.mode),
-    nlink: Number(st.nlink),
-    uid: Number(st.uid),
-    gid: Number(st.gid),
-    size: Number(st.size),
-    rdev: Number(st.rdev),
-    blksize: Number(st.blksize),
-    blocks: Number(st.blocks),
-    atime: ts(st.atimeNs),
-    mtime: ts(st.mtimeNs),
-    ctime: ts(st.ctimeNs),
+    mode: st.mode,
+    nlink: st.nlink,
+    uid: st.uid,
+    gid: st.gid,
+    size: st.size,
+    rdev: st.rdev,
+    blksize: st.blksize,
+    blocks: st.blocks,
+    atime: { sec: st.atime.sec, nsec: st.atime.nsec },
+    mtime: { sec: st.mtime.sec, nsec: st.mtime.nsec },
+    ctime: { sec: st.ctime.sec, nsec: st.ctime.nsec },
   };
 }
 

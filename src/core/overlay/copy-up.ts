@@ -1,18 +1,14 @@
-import type { BigIntStats } from 'node:fs';
 import { FsError } from '../errors.js';
-import type { FileSystem, Timespec } from '../types.js';
+import type { FileSystem } from '../types.js';
 import { ROOT_CALLER, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG } from '../types.js';
 import type { BaseReader } from './base.js';
+import type { HostStat } from './host-stat.js';
 import type { Node } from './inodes.js';
 import type { MergedLookup } from './lookup.js';
 import type { OverlayParts } from './parts.js';
 import type { OverlayTransactions } from './transaction.js';
 
 const COPY_CHUNK = 1 << 20;
-
-function ts(ns: bigint): Timespec {
-  return { sec: Number(ns / 1_000_000_000n), nsec: Number(ns % 1_000_000_000n) };
-}
 
 /**
  * Creates in the delta, under directory `deltaParent` as `name`, a copy of the base entry at
@@ -23,12 +19,12 @@ export function copyUpEntry(
   delta: FileSystem,
   base: BaseReader,
   basePath: string,
-  st: BigIntStats,
+  st: HostStat,
   deltaParent: number,
   name: string,
   keepBytes = Infinity,
 ): number {
-  const mode = Number(st.mode);
+  const mode = st.mode;
   const type = mode & S_IFMT;
   let ino: number;
   switch (type) {
@@ -37,7 +33,7 @@ export function copyUpEntry(
       break;
     case S_IFREG: {
       ino = delta.create(deltaParent, name, mode & 0o7777, ROOT_CALLER).ino;
-      const size = Math.min(Number(st.size), keepBytes);
+      const size = Math.min(st.size, keepBytes);
       for (let off = 0; off < size; off += COPY_CHUNK) {
         const buf = base.read(basePath, off, Math.min(COPY_CHUNK, size - off));
         if (buf.length === 0) break;
@@ -49,22 +45,22 @@ export function copyUpEntry(
       ino = delta.symlink(deltaParent, name, base.readlink(basePath), ROOT_CALLER).ino;
       break;
     default:
-      ino = delta.mknod(deltaParent, name, mode, Number(st.rdev), ROOT_CALLER).ino;
+      ino = delta.mknod(deltaParent, name, mode, st.rdev, ROOT_CALLER).ino;
   }
   if (type === S_IFLNK) {
-    delta.setattr(ino, { uid: Number(st.uid), gid: Number(st.gid), atime: ts(st.atimeNs), mtime: ts(st.mtimeNs) });
+    delta.setattr(ino, { uid: st.uid, gid: st.gid, atime: { ...st.atime }, mtime: { ...st.mtime } });
   } else {
     delta.setattr(ino, {
       mode: mode & 0o7777,
-      uid: Number(st.uid),
-      gid: Number(st.gid),
-      atime: ts(st.atimeNs),
-      mtime: ts(st.mtimeNs),
+      uid: st.uid,
+      gid: st.gid,
+      atime: { ...st.atime },
+      mtime: { ...st.mtime },
     });
   }
   if (type === S_IFREG && keepBytes === Infinity) {
     const got = delta.getattr(ino).size;
-    if (got !== Number(st.size)) throw new FsError('EIO', 'copy-up', basePath, 'base file changed size during copy-up');
+    if (got !== st.size) throw new FsError('EIO', 'copy-up', basePath, 'base file changed size during copy-up');
   }
   return ino;
 }

@@ -4,3 +4,4 @@ export { DELTA_INO_BASE } from './inodes.js';
 export { BaseReader } from './base.js';
 export type { Node as OverlayNode } from './inodes.js';
 export { join as joinPath, parentOf as parentPath, baseName } from './base.js';
+export { nsOf, type HostStat } from './host-stat.js';

@@ -1,9 +1,9 @@
-import type { BigIntStats } from 'node:fs';
 import { FsError, isFsError } from '../errors.js';
 import { isDotName } from '../fs/names.js';
 import type { Attr } from '../types.js';
 import { S_IFDIR, S_IFMT } from '../types.js';
 import { attrOfStats, join } from './base.js';
+import type { HostStat } from './host-stat.js';
 import { exposedDeltaIno, type Node } from './inodes.js';
 import type { OverlayParts } from './parts.js';
 
@@ -58,7 +58,7 @@ export class MergedLookup {
     const node = this.baseNode(st, parent, name);
     // a hard link of a file already copied up through another name (seen by this process, or
     // recorded by any): show the copy
-    if (node.delta === undefined && st.nlink > 1n && (Number(st.mode) & S_IFMT) !== S_IFDIR) this.adoptLinkedCopy(node, st);
+    if (node.delta === undefined && st.nlink > 1 && (st.mode & S_IFMT) !== S_IFDIR) this.adoptLinkedCopy(node, st);
     if (node.delta !== undefined) return { node, attr: this.deltaAttr(node, delta.getattr(node.delta)) };
     return { node, attr: attrOfStats(st, node.ino) };
   }
@@ -84,12 +84,12 @@ export class MergedLookup {
   }
 
   /** The node of a base entry seen at parent/name (created, or moved to where it was seen). */
-  baseNode(st: BigIntStats, parent: Node, name: string): Node {
+  baseNode(st: HostStat, parent: Node, name: string): Node {
     const { nodes } = this.o;
-    const ino = Number(st.ino);
+    const ino = st.ino;
     let node = nodes.get(ino);
     if (!node || node === this.o.root) {
-      node = nodes.add({ ino, parent, name, type: Number(st.mode) & S_IFMT, baseIno: ino, baseOpens: 0 });
+      node = nodes.add({ ino, parent, name, type: st.mode & S_IFMT, baseIno: ino, baseOpens: 0 });
     } else if (node.delta === undefined) {
       if (node.parent !== parent || node.name !== name) {
         // seen somewhere else (moved on the host): its path, and for a directory every path below, changed
@@ -98,13 +98,13 @@ export class MergedLookup {
       }
       node.parent = parent;
       node.name = name;
-      node.type = Number(st.mode) & S_IFMT;
+      node.type = st.mode & S_IFMT;
     }
     return node;
   }
 
   /** A base node whose file was copied up through another hard link takes that copy. */
-  private adoptLinkedCopy(node: Node, st: BigIntStats): void {
+  private adoptLinkedCopy(node: Node, st: HostStat): void {
     const d = this.o.origins.copyOfLinkedBase(st);
     if (d === undefined || this.o.nodes.byDeltaIno(d)) return;
     this.o.nodes.setDelta(node, d);

@@ -1,4 +1,4 @@
-import type { BigIntStats } from 'node:fs';
+import { nsOf, type HostStat } from './host-stat.js';
 import type { Store } from '../../store/index.js';
 
 export interface CopyUpRecord {
@@ -22,14 +22,14 @@ export class Origins {
     return row?.base_ino;
   }
 
-  record(deltaIno: number, basePath: string, st: BigIntStats): void {
-    this.store.stmt('INSERT OR REPLACE INTO fs_origin (delta_ino, base_ino) VALUES (?, ?)').run(deltaIno, Number(st.ino));
+  record(deltaIno: number, basePath: string, st: HostStat): void {
+    this.store.stmt('INSERT OR REPLACE INTO fs_origin (delta_ino, base_ino) VALUES (?, ?)').run(deltaIno, st.ino);
     this.store
       .stmt(
         `INSERT OR REPLACE INTO agentfs_overlay_copyup (delta_ino, base_path, base_ino, size, mtime_ns, copied_at)
          VALUES (?, ?, ?, ?, ?, ?)`,
       )
-      .run(deltaIno, basePath, Number(st.ino), Number(st.size), st.mtimeNs.toString(), Math.floor(Date.now() / 1000));
+      .run(deltaIno, basePath, st.ino, st.size, nsOf(st.mtime).toString(), Math.floor(Date.now() / 1000));
   }
 
   copyUp(deltaIno: number): CopyUpRecord | undefined {
@@ -43,11 +43,12 @@ export class Origins {
    * The delta copy of the base file `st` made through another of its hard links, while that base
    * file is as it was at copy-up (same ino, size and mtime: not a new file under a reused ino).
    */
-  copyOfLinkedBase(st: BigIntStats): number | undefined {
+  copyOfLinkedBase(st: HostStat): number | undefined {
     const rows = this.store
       .stmt('SELECT delta_ino, size, mtime_ns FROM agentfs_overlay_copyup WHERE base_ino = ?')
-      .all(Number(st.ino)) as { delta_ino: number; size: number; mtime_ns: string }[];
-    const row = rows.find((r) => r.size === Number(st.size) && r.mtime_ns === st.mtimeNs.toString() && this.baseIno(r.delta_ino) !== undefined);
+      .all(st.ino) as { delta_ino: number; size: number; mtime_ns: string }[];
+    const mtimeNs = nsOf(st.mtime).toString();
+    const row = rows.find((r) => r.size === st.size && r.mtime_ns === mtimeNs && this.baseIno(r.delta_ino) !== undefined);
     return row?.delta_ino;
   }
 

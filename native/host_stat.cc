@@ -1,0 +1,193 @@
+// hostList / hostLstat (see host_stat.h). Errors come back as errno numbers, not exceptions:
+// the caller maps them to its own error type. EOVERFLOW means a value does not fit a double
+// exactly (an inode number of 2^53 or more): the caller then asks node:fs instead.
+#include "host_stat.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "utf8.h"
+
+namespace {
+
+template <typename T>
+bool exact(T v) {
+  // every integer of magnitude up to 2^53 is a double exactly
+  if constexpr (std::is_signed_v<T>) return v >= -(1LL << 53) && v <= (1LL << 53);
+  else return static_cast<unsigned long long>(v) <= (1ULL << 53);
+}
+
+// Writes the fields of st to out; false when one of them does not fit a double exactly.
+bool fill(const struct stat& st, double* out) {
+  bool ok = true;
+  int i = 0;
+#define HOST_STAT_PUT(name, field) ok = ok && exact(st.field); out[i++] = static_cast<double>(st.field);
+  HOST_STAT_FIELDS(HOST_STAT_PUT)
+#undef HOST_STAT_PUT
+  return ok;
+}
+
+// The byte that orders a UTF-8 sequence's lead byte as JavaScript orders strings (by UTF-16
+// code units): U+E000..U+FFFF (lead bytes EE, EF) sort after the characters above U+FFFF (lead
+// F0..F4), whose surrogate pairs start with D800..DBFF. Everything else keeps byte order, which
+// for valid UTF-8 is code point order.
+inline unsigned lead_key(unsigned char c) { return c == 0xEE || c == 0xEF ? c + 0x10 : c; }
+
+// a < b in JavaScript's default sort order, for valid UTF-8 names.
+bool js_less(const std::string& a, const std::string& b) {
+  size_t n = std::min(a.size(), b.size());
+  for (size_t i = 0; i < n; i++) {
+    unsigned char x = a[i], y = b[i];
+    if (x == y) continue;
+    // equal prefixes put both at the same position in a character: a lead byte in both, or a
+    // continuation byte under the same lead byte (where byte order is code unit order)
+    if ((x & 0xC0) != 0x80) return lead_key(x) < lead_key(y);
+    return x < y;
+  }
+  return a.size() < b.size();
+}
+
+napi_value number(napi_env env, double d) {
+  napi_value v;
+  napi_create_double(env, d, &v);
+  return v;
+}
+
+bool string_arg(napi_env env, napi_value v, std::string* out) {
+  size_t len = 0;
+  if (napi_get_value_string_utf8(env, v, nullptr, 0, &len) != napi_ok) return false;
+  out->resize(len + 1);
+  napi_get_value_string_utf8(env, v, out->data(), len + 1, &len);
+  out->resize(len);
+  return true;
+}
+
+napi_value throw_type(napi_env env, const char* msg) {
+  napi_throw_type_error(env, nullptr, msg);
+  return nullptr;
+}
+
+// hostList(dir): { names, stats: Float64Array, unnamed } or an errno.
+napi_value HostList(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  std::string dir;
+  if (argc < 1 || !string_arg(env, argv[0], &dir)) return throw_type(env, "hostList(dir: string)");
+  int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return number(env, errno);
+  DIR* d = fdopendir(fd);
+  if (!d) {
+    int e = errno;
+    close(fd);
+    return number(env, e);
+  }
+  std::vector<std::string> names;
+  double unnamed = 0;
+  for (;;) {
+    errno = 0;
+    struct dirent* de = readdir(d);
+    if (!de) break;
+    const char* n = de->d_name;
+    if (n[0] == '.' && (n[1] == 0 || (n[1] == '.' && n[2] == 0))) continue;
+    size_t len = strlen(n);
+    // a name that is not UTF-8 cannot be a JavaScript string without becoming another name
+    if (!utf8_valid(reinterpret_cast<const unsigned char*>(n), len)) {
+      unnamed++;
+      continue;
+    }
+    names.emplace_back(n, len);
+  }
+  if (errno != 0) {
+    int e = errno;
+    closedir(d);
+    return number(env, e);
+  }
+  std::sort(names.begin(), names.end(), js_less);
+  std::vector<double> stats(names.size() * HOST_STAT_STRIDE);
+  size_t kept = 0;
+  for (size_t i = 0; i < names.size(); i++) {
+    struct stat st;
+    if (fstatat(fd, names[i].c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+      if (errno == ENOENT || errno == ENOTDIR) continue;  // gone since readdir: left out
+      int e = errno;
+      closedir(d);
+      return number(env, e);
+    }
+    if (!fill(st, &stats[kept * HOST_STAT_STRIDE])) {
+      closedir(d);
+      return number(env, EOVERFLOW);
+    }
+    if (kept != i) names[kept] = std::move(names[i]);
+    kept++;
+  }
+  closedir(d);
+  napi_value out, arr, buf, f64;
+  napi_create_object(env, &out);
+  napi_create_array_with_length(env, kept, &arr);
+  for (size_t i = 0; i < kept; i++) {
+    napi_value s;
+    napi_create_string_utf8(env, names[i].data(), names[i].size(), &s);
+    napi_set_element(env, arr, i, s);
+  }
+  void* data = nullptr;
+  size_t bytes = kept * HOST_STAT_STRIDE * sizeof(double);
+  napi_create_arraybuffer(env, bytes, &data, &buf);
+  if (bytes) memcpy(data, stats.data(), bytes);
+  napi_create_typedarray(env, napi_float64_array, kept * HOST_STAT_STRIDE, buf, 0, &f64);
+  napi_set_named_property(env, out, "names", arr);
+  napi_set_named_property(env, out, "stats", f64);
+  napi_set_named_property(env, out, "unnamed", number(env, unnamed));
+  return out;
+}
+
+// hostLstat(path, out: Float64Array): 0 with the fields in out, or an errno.
+napi_value HostLstat(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  std::string path;
+  napi_typedarray_type type;
+  size_t length = 0;
+  void* data = nullptr;
+  if (argc < 2 || !string_arg(env, argv[0], &path) ||
+      napi_get_typedarray_info(env, argv[1], &type, &length, &data, nullptr, nullptr) != napi_ok ||
+      type != napi_float64_array || length < static_cast<size_t>(HOST_STAT_STRIDE)) {
+    return throw_type(env, "hostLstat(path: string, out: Float64Array)");
+  }
+  struct stat st;
+  if (lstat(path.c_str(), &st) != 0) return number(env, errno);
+  return number(env, fill(st, static_cast<double*>(data)) ? 0 : EOVERFLOW);
+}
+
+}  // namespace
+
+void host_stat_register(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+    {"hostList", nullptr, HostList, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"hostLstat", nullptr, HostLstat, nullptr, nullptr, nullptr, napi_default, nullptr},
+  };
+  napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  const char* fields[] = {
+#define HOST_STAT_NAME(name, field) #name,
+    HOST_STAT_FIELDS(HOST_STAT_NAME)
+#undef HOST_STAT_NAME
+  };
+  napi_value arr;
+  napi_create_array_with_length(env, HOST_STAT_STRIDE, &arr);
+  for (int i = 0; i < HOST_STAT_STRIDE; i++) {
+    napi_value s;
+    napi_create_string_utf8(env, fields[i], NAPI_AUTO_LENGTH, &s);
+    napi_set_element(env, arr, i, s);
+  }
+  napi_set_named_property(env, exports, "hostStatFields", arr);
+}

@@ -1,0 +1,218 @@
+import { isUtf8 } from 'node:buffer';
+import { lstatSync, readdirSync, type BigIntStats } from 'node:fs';
+import { createRequire } from 'node:module';
+import { constants } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { getSystemErrorName } from 'node:util';
+import type { Timespec } from '../types.js';
+
+/**
+ * lstat and directory listings of host files, as the overlay's base layer uses them: through the
+ * addon (native/host_stat.cc: one fstatat per entry, no Stats object, no BigInt) when it loads,
+ * through node:fs otherwise. Nothing is followed: entries are lstat'ed.
+ */
+
+/** What the overlay takes from an lstat (plain numbers; times to the nanosecond). */
+export interface HostStat {
+  ino: number;
+  mode: number;
+  nlink: number;
+  uid: number;
+  gid: number;
+  size: number;
+  rdev: number;
+  blksize: number;
+  blocks: number;
+  atime: Timespec;
+  mtime: Timespec;
+  ctime: Timespec;
+  dev: number;
+}
+
+/** A directory's entries sorted as Array.prototype.sort sorts them, with their lstat. */
+export interface HostListing {
+  names: string[];
+  stats: HostStat[];
+  /** entries left out because their names are not UTF-8 */
+  unnamed: number;
+}
+
+export interface HostFs {
+  /** true: served by the addon */
+  readonly native: boolean;
+  /** lstat; undefined when the path does not exist (or a parent is not a directory) */
+  lstat(path: string): HostStat | undefined;
+  /** the entries of directory `dir` (any of its children that vanished meanwhile left out) */
+  list(dir: string): HostListing;
+}
+
+/** The addon's functions (native/host_stat.h): errors come back as errno numbers. */
+export interface HostStatAddon {
+  hostStatFields: string[];
+  hostList(dir: string): { names: string[]; stats: Float64Array; unnamed: number } | number;
+  hostLstat(path: string, out: Float64Array): number;
+}
+
+// The layout of one entry in the addon's Float64Array; checked against hostStatFields at load.
+const FIELDS = [
+  'ino', 'mode', 'nlink', 'uid', 'gid', 'size', 'rdev', 'blksize', 'blocks',
+  'atimeSec', 'atimeNsec', 'mtimeSec', 'mtimeNsec', 'ctimeSec', 'ctimeNsec', 'dev',
+] as const;
+const STRIDE = FIELDS.length;
+
+const { ENOENT, ENOTDIR, EOVERFLOW } = constants.errno;
+
+function fromArray(a: Float64Array, i: number): HostStat {
+  return {
+    ino: a[i]!,
+    mode: a[i + 1]!,
+    nlink: a[i + 2]!,
+    uid: a[i + 3]!,
+    gid: a[i + 4]!,
+    size: a[i + 5]!,
+    rdev: a[i + 6]!,
+    blksize: a[i + 7]!,
+    blocks: a[i + 8]!,
+    atime: { sec: a[i + 9]!, nsec: a[i + 10]! },
+    mtime: { sec: a[i + 11]!, nsec: a[i + 12]! },
+    ctime: { sec: a[i + 13]!, nsec: a[i + 14]! },
+    dev: a[i + 15]!,
+  };
+}
+
+/** Nanoseconds since the epoch as a timespec with 0 <= nsec < 1e9 (as the kernel has it). */
+function tsOf(ns: bigint): Timespec {
+  let sec = ns / 1_000_000_000n;
+  let nsec = ns % 1_000_000_000n;
+  if (nsec < 0n) {
+    sec -= 1n;
+    nsec += 1_000_000_000n;
+  }
+  return { sec: Number(sec), nsec: Number(nsec) };
+}
+
+/** A time as nanoseconds (exact: what node:fs's *Ns fields held). */
+export function nsOf(t: Timespec): bigint {
+  return BigInt(t.sec) * 1_000_000_000n + BigInt(t.nsec);
+}
+
+export function fromBigIntStats(st: BigIntStats): HostStat {
+  return {
+    ino: Number(st.ino),
+    mode: Number(st.mode),
+    nlink: Number(st.nlink),
+    uid: Number(st.uid),
+    gid: Number(st.gid),
+    size: Number(st.size),
+    rdev: Number(st.rdev),
+    blksize: Number(st.blksize),
+    blocks: Number(st.blocks),
+    atime: tsOf(st.atimeNs),
+    mtime: tsOf(st.mtimeNs),
+    ctime: tsOf(st.ctimeNs),
+    dev: Number(st.dev),
+  };
+}
+
+/** An error as node:fs throws it (code, errno, syscall, path): the callers map those. */
+function errnoError(errno: number, syscall: string, path: string): NodeJS.ErrnoException {
+  const code = getSystemErrorName(-errno);
+  const e: NodeJS.ErrnoException = new Error(`${code}: ${syscall} '${path}'`);
+  e.code = code;
+  e.errno = -errno;
+  e.syscall = syscall;
+  e.path = path;
+  return e;
+}
+
+function nodeLstat(path: string): HostStat | undefined {
+  // no exception for a missing name (building one cost twice the lstat: git's negative
+  // lookups, .gitignore in every directory)
+  try {
+    const st = lstatSync(path, { bigint: true, throwIfNoEntry: false });
+    return st && fromBigIntStats(st);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOTDIR') return undefined;
+    throw e;
+  }
+}
+
+function nodeList(dir: string): HostListing {
+  // A host name that is not UTF-8 cannot be named here (decoding would turn different names
+  // into one U+FFFD-spelled name): it is left out. Names are read as strings (a Buffer a name
+  // costs more than the rest of the listing); only a listing with U+FFFD in it (a bad sequence,
+  // or a real U+FFFD) is read again as bytes.
+  let names = readdirSync(`${dir}/`);
+  let unnamed = 0;
+  if (names.some((n) => n.includes('\uFFFD'))) {
+    const raw = readdirSync(`${dir}/`, { encoding: 'buffer' });
+    names = raw.filter((b) => isUtf8(b)).map((b) => b.toString('utf8'));
+    unnamed = raw.length - names.length;
+  }
+  names.sort();
+  const kept: string[] = [];
+  const stats: HostStat[] = [];
+  for (const name of names) {
+    const st = nodeLstat(`${dir}/${name}`);
+    if (st) {
+      kept.push(name);
+      stats.push(st);
+    }
+  }
+  return { names: kept, stats, unnamed };
+}
+
+/** The node:fs implementation (no addon). */
+export const nodeHostFs: HostFs = { native: false, lstat: nodeLstat, list: nodeList };
+
+/** The addon's implementation; node:fs for what the addon cannot give exactly (EOVERFLOW). */
+export function addonHostFs(addon: HostStatAddon): HostFs {
+  const one = new Float64Array(STRIDE);
+  return {
+    native: true,
+    lstat(path) {
+      const r = addon.hostLstat(path, one);
+      if (r === 0) return fromArray(one, 0);
+      if (r === EOVERFLOW) return nodeLstat(path);
+      if (r === ENOENT || r === ENOTDIR) return undefined;
+      throw errnoError(r, 'lstat', path);
+    },
+    list(dir) {
+      const r = addon.hostList(`${dir}/`);
+      if (typeof r === 'number') {
+        if (r === EOVERFLOW) return nodeList(dir);
+        throw errnoError(r, 'scandir', dir);
+      }
+      const stats = new Array<HostStat>(r.names.length);
+      for (let i = 0; i < stats.length; i++) stats[i] = fromArray(r.stats, i * STRIDE);
+      return { names: r.names, stats, unnamed: r.unnamed };
+    },
+  };
+}
+
+/** The addon with the host functions, or undefined (not built for this platform, fails to load, another layout). */
+export function loadHostStatAddon(): HostStatAddon | undefined {
+  try {
+    const require = createRequire(import.meta.url);
+    const gypBuild = require('node-gyp-build') as { path(dir: string): string };
+    // native/ in the package, from dist/core/overlay or src/core/overlay
+    const addon = require(gypBuild.path(join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'native'))) as Partial<HostStatAddon>;
+    if (typeof addon.hostList !== 'function' || typeof addon.hostLstat !== 'function') return undefined;
+    if (addon.hostStatFields?.join() !== FIELDS.join()) return undefined;
+    return addon as HostStatAddon;
+  } catch {
+    return undefined;
+  }
+}
+
+let chosen: HostFs | undefined;
+
+/** The addon when it loads (and AGENTFS_NATIVE_HOST is not 0), node:fs otherwise; chosen once. */
+export function hostFs(): HostFs {
+  if (!chosen) {
+    const addon = process.env.AGENTFS_NATIVE_HOST === '0' ? undefined : loadHostStatAddon();
+    chosen = addon ? addonHostFs(addon) : nodeHostFs;
+  }
+  return chosen;
+}
