@@ -373,6 +373,7 @@ void ll_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, fuse_file_info* fi) 
 
 void ll_opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   Session* s = sess(req);
+  if (s->host && s->host->opendir(req, ino, fi)) return;
   if (NativeCall n(s); n.reader && n.reader->opendir(req, ino, fi)) return;
   enqueue(s, pack_opendir(req, ino, fi->flags));
 }
@@ -390,7 +391,7 @@ void ll_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse
 }
 
 void ll_releasedir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
-  if (fi && (fi->fh & NATIVE_FH)) {  // opened by the native reader, which keeps no state for it
+  if (fi && (fi->fh & NATIVE_FH)) {  // opened natively, with no state kept for it
     fuse_reply_err(req, 0);
     return;
   }
@@ -735,6 +736,7 @@ void open_host_files(napi_env env, napi_value o, Session* s) {
   c.attr_timeout = get_num(env, named(env, o, "attrTimeout"), 1);
   c.uid = (int64_t)get_num(env, named(env, o, "uid"), -1);
   c.gid = (int64_t)get_num(env, named(env, o, "gid"), -1);
+  c.listing_max_age = get_num(env, named(env, o, "listingMaxAge"), 0);
   s->host = new HostFiles(c);
   s->host->on_open = [s](uint64_t ino, int flags) { enqueue_quiet(s, pack_opened(nullptr, ino, flags)); };
   s->host->on_release = [s](uint64_t ino) { enqueue_quiet(s, pack_released(nullptr, ino)); };
@@ -1322,6 +1324,17 @@ napi_value HostAdd(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// hostDirKey(handle, ino, mtimeSec, mtimeNsec, epoch): the key JavaScript's OPENDIR of ino used.
+napi_value HostDirKey(napi_env env, napi_callback_info info) {
+  napi_value argv[5];
+  if (!get_args(env, info, 5, argv)) return nullptr;
+  Session* s = get_session(env, argv[0]);
+  if (!s || !s->host) return nullptr;
+  s->host->dir_key((uint64_t)get_num(env, argv[1]), (int64_t)get_num(env, argv[2]), (int64_t)get_num(env, argv[3]),
+                   (int64_t)get_num(env, argv[4]));
+  return nullptr;
+}
+
 // hostForget(handle, ino): ino is no longer (or may no longer be) that host file; -1: none is.
 napi_value HostForget(napi_env env, napi_callback_info info) {
   napi_value argv[2];
@@ -1385,6 +1398,7 @@ napi_value Init(napi_env env, napi_value exports) {
     {"drainSpin", nullptr, DrainSpin, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"hostAdd", nullptr, HostAdd, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"hostForget", nullptr, HostForget, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"hostDirKey", nullptr, HostDirKey, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   host_stat_register(env, exports);

@@ -7,7 +7,9 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <cstring>
+#include <ctime>
 #include <vector>
 
 #include "reader.h"  // NATIVE_FH
@@ -28,7 +30,10 @@ void HostFiles::add(uint64_t ino, std::string path, uint32_t type) {
   std::lock_guard<std::mutex> lock(mu_);
   if (files_.size() >= MAX_FILES) files_.clear();
   auto& e = files_[ino];
-  if (e.path != path) e.kept = Key{};  // another file now: its pages were never held
+  if (e.path != path) {  // another file now: its pages and listing were never held
+    e.kept = Key{};
+    e.listing = DirKey{};
+  }
   e.path = std::move(path);
   e.type = type;
 }
@@ -41,6 +46,44 @@ void HostFiles::forget(uint64_t ino) {
 void HostFiles::clear() {
   std::lock_guard<std::mutex> lock(mu_);
   files_.clear();
+}
+
+void HostFiles::dir_key(uint64_t ino, int64_t mtime, int64_t mtime_ns, int64_t epoch) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = files_.find(ino);
+  if (it != files_.end()) it->second.listing = DirKey{mtime, mtime_ns, epoch};
+}
+
+bool HostFiles::opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+  if (!(cfg_.listing_max_age > 0) || std::isinf(cfg_.listing_max_age)) return false;
+  std::string path;
+  struct stat st;
+  DirKey held;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = files_.find(ino);
+    if (it == files_.end() || it->second.type != S_IFDIR) return false;
+    path = it->second.path;
+    held = it->second.listing;
+  }
+  if (lstat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    declined++;
+    return false;
+  }
+  struct timespec now;
+  clock_gettime(CLOCK_REALTIME, &now);
+  // as dirs.ts: Math.floor(Date.now() / 1000 / maxAge)
+  double ms = (double)now.tv_sec * 1000 + (double)(now.tv_nsec / 1000000);
+  int64_t epoch = (int64_t)std::floor(ms / 1000 / cfg_.listing_max_age);
+  // Only a listing the kernel may keep is opened here: one it must fetch is JavaScript's, whose
+  // handle then carries the listing's paging state.
+  if (held.mtime != (int64_t)st.st_mtim.tv_sec || held.mtime_ns != (int64_t)st.st_mtim.tv_nsec || held.epoch != epoch) return false;
+  fi->fh = NATIVE_FH | HOST_FH;
+  fi->cache_readdir = 1;
+  fi->keep_cache = 1;
+  served++;
+  fuse_reply_open(req, fi);
+  return true;
 }
 
 bool HostFiles::path_of(uint64_t ino, std::string* path, uint32_t* type, Key* kept) {

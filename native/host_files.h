@@ -25,6 +25,9 @@ const size_t HOST_PATH_MAX = 4000;
 
 struct HostFilesConfig {
   double attr_timeout = 1;
+  // seconds the kernel may keep an unchanged directory's listing (the overlay's finite age; 0:
+  // OPENDIR stays in JavaScript)
+  double listing_max_age = 0;
   // ownership reported instead of the host's (`--uid/--gid`); -1: the host's
   int64_t uid = -1, gid = -1;
 };
@@ -38,11 +41,15 @@ class HostFiles {
   void add(uint64_t ino, std::string path, uint32_t type);
   void forget(uint64_t ino);
   void clear();
+  // JavaScript let the kernel keep (or fetch) directory ino's listing under this key (dirs.ts
+  // opendir): an OPENDIR here keeps it while the key still holds, else leaves it to JavaScript.
+  void dir_key(uint64_t ino, int64_t mtime, int64_t mtime_ns, int64_t epoch);
 
   // On the FUSE loop's thread (and replyDir's adds on the JS thread); false: not answered,
   // JavaScript will.
   bool getattr(fuse_req_t req, fuse_ino_t ino);
   bool open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi);
+  bool opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi);
   bool read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi);
   // A handle opened here: closes its descriptor, remembers what the kernel's pages now hold.
   void release(fuse_ino_t ino, fuse_file_info* fi);
@@ -60,10 +67,15 @@ class HostFiles {
     int64_t mtime = -1, mtime_ns = -1, size = -1;
     bool operator==(const Key& o) const { return mtime == o.mtime && mtime_ns == o.mtime_ns && size == o.size; }
   };
+  // A directory listing's key (dirs.ts opendir, finite age): mtime and the age period.
+  struct DirKey {
+    int64_t mtime = -1, mtime_ns = -1, epoch = -1;
+  };
   struct Entry {
     std::string path;
     uint32_t type = 0;
-    Key kept;  // key of the pages the kernel held at the last release of a handle opened here
+    Key kept;
+    DirKey listing;  // key of the pages the kernel held at the last release of a handle opened here
   };
   bool path_of(uint64_t ino, std::string* path, uint32_t* type, Key* kept);
   void close_handle(fuse_ino_t ino, fuse_file_info* fi);

@@ -39,7 +39,7 @@ export interface MountConfig {
   /** the native read path (native/reader.h): its database, statements and reply settings */
   reader?: ReaderConfig;
   /** an overlay's host-backed files are answered from the host (native/host_files.h; hostAdd) */
-  hostFiles?: { attrTimeout: number; uid: number; gid: number };
+  hostFiles?: { attrTimeout: number; uid: number; gid: number; listingMaxAge: number };
 }
 
 export interface ReaderConfig {
@@ -126,6 +126,8 @@ export interface NativeBinding {
   hostAdd(handle: SessionHandle, inoTypes: Float64Array, paths: string[]): void;
   /** ino may no longer be its host file (-1: none may) */
   hostForget(handle: SessionHandle, ino: number): void;
+  /** JavaScript's OPENDIR of ino let the kernel keep or fetch its listing under this key (mtime, age period) */
+  hostDirKey(handle: SessionHandle, ino: number, mtimeSec: number, mtimeNsec: number, epoch: number): void;
   /** 1 where the kernel holds the attributes of inos[i] (sent since it last dropped them; see reader.h) */
   heldAttrs(handle: SessionHandle, inos: Float64Array): Uint8Array;
   /** the requests queued and not yet handed to the batch callback */

@@ -5,7 +5,7 @@
  * changes what it is. Only the JS thread calls in, so an offer and a take-back never cross.
  * Listings offer theirs through replyDir (`listing`): the names are converted there anyway.
  */
-import type { HostFiles } from '../core/types.js';
+import type { HostFiles, Timespec } from '../core/types.js';
 import type { NativeBinding, SessionHandle } from './binding.js';
 
 export class HostOffers {
@@ -22,6 +22,11 @@ export class HostOffers {
   offer(ino: number): void {
     const f = this.files.hostFile(ino);
     if (f) this.native.hostAdd(this.handle, Float64Array.of(ino, f.type), [f.path]);
+  }
+
+  /** JavaScript opened directory `ino` under this listing key (handlers/dirs.ts opendir). */
+  dirKey(ino: number, mtime: Timespec, epoch: number): void {
+    this.native.hostDirKey(this.handle, ino, mtime.sec, mtime.nsec, epoch);
   }
 
   /**

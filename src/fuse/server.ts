@@ -175,7 +175,7 @@ export class FuseServer {
         writeback: o.writeback ?? false,
         readdirplus: o.readdirplus ?? true,
         reader,
-        hostFiles: hostFiles && { attrTimeout: t.attr, uid: o.uid ?? -1, gid: o.gid ?? -1 },
+        hostFiles: hostFiles && { attrTimeout: t.attr, uid: o.uid ?? -1, gid: o.gid ?? -1, listingMaxAge: this.state.listingMaxAgeS },
       },
       (batch) => this.onBatch(batch),
     );

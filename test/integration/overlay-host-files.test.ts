@@ -4,7 +4,7 @@
 // (a copy-up, a chmod, a directory renamed above it) takes it back first.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  chmodSync, closeSync, fstatSync, linkSync, lstatSync, mkdirSync, openSync, readFileSync, readSync, renameSync, symlinkSync,
+  chmodSync, closeSync, fstatSync, linkSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, symlinkSync,
   unlinkSync, writeFileSync, writeSync, constants as C,
 } from 'node:fs';
 import type { BigIntStats } from 'node:fs';
@@ -200,6 +200,25 @@ describe('overlay mount: host files answered natively', () => {
     }
     expect(readFileSync(join(base, 'gone.txt'), 'utf8')).toBe('still here\n');
     await unmount(m);
+  });
+
+  it('a directory listing kept by the kernel follows changes through the mount and on the host', async () => {
+    mkdirSync(join(base, 'ls'));
+    for (const n of ['a', 'b', 'c']) writeFileSync(join(base, 'ls', n), n);
+    const m = await mountOverlay('listing');
+    const d = join(m.mnt, 'ls');
+    const names = () => readdirSync(d).sort().join(',');
+    // the first listing is fetched by JavaScript; later opens keep it (opened by the addon)
+    for (let i = 0; i < 3; i++) expect(names()).toBe('a,b,c');
+    unlinkSync(join(d, 'b'));
+    expect(names()).toBe('a,c');
+    expect(names()).toBe('a,c');
+    writeFileSync(join(base, 'ls', 'host-added'), 'h'); // moves the host directory's mtime
+    expect(names()).toBe('a,c,host-added');
+    writeFileSync(join(d, 'mine'), 'm'); // the directory is the delta's now
+    expect(names()).toBe('a,c,host-added,mine');
+    await unmount(m);
+    expect(hostServed(m.trace)).toBeGreaterThan(0);
   });
 
   it('--uid and --gid apply to host files too', async () => {

@@ -38,6 +38,8 @@ export function opendir(s: ServeState, { id, ino }: OpendirRequest): Reply {
     const key = `d${a.mtime.sec}.${a.mtime.nsec}:${rest}:${epoch}`;
     keep = s.cacheKeys.get(ino) === key;
     s.rememberCacheKey(ino, key);
+    // the addon opens a host directory itself while this key holds (native/host_files.h)
+    if (finite) s.hostOffers?.dirKey(ino, a.mtime, epoch);
   }
   return () => s.native.replyOpen(id, fh, keep, false, cache);
 }
