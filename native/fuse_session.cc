@@ -380,12 +380,14 @@ void ll_opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
 
 void ll_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) {
   Session* s = sess(req);
+  if (s->host && s->host->readdir(req, ino, size, off, false)) return;
   if (NativeCall n(s); n.reader && n.reader->readdir(req, ino, size, off, false)) return;
   enqueue(s, pack_readdir(req, ino, fh_of(fi), size, off));
 }
 
 void ll_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) {
   Session* s = sess(req);
+  if (s->host && s->host->readdir(req, ino, size, off, true)) return;
   if (NativeCall n(s); n.reader && n.reader->readdir(req, ino, size, off, true)) return;
   enqueue(s, pack_readdirplus(req, ino, fh_of(fi), size, off));
 }
@@ -737,9 +739,22 @@ void open_host_files(napi_env env, napi_value o, Session* s) {
   c.uid = (int64_t)get_num(env, named(env, o, "uid"), -1);
   c.gid = (int64_t)get_num(env, named(env, o, "gid"), -1);
   c.listing_max_age = get_num(env, named(env, o, "listingMaxAge"), 0);
+  c.entry_timeout = get_num(env, named(env, o, "entryTimeout"), 1);
+  napi_value hidden = named(env, o, "hiddenDirs");
+  uint32_t nh = 0;
+  if (hidden && napi_get_array_length(env, hidden, &nh) == napi_ok) {
+    for (uint32_t i = 0; i < nh; i++) {
+      napi_value v;
+      napi_get_element(env, hidden, i, &v);
+      c.hidden_dirs.push_back(get_str(env, v));
+    }
+  }
   s->host = new HostFiles(c);
   s->host->on_open = [s](uint64_t ino, int flags) { enqueue_quiet(s, pack_opened(nullptr, ino, flags)); };
   s->host->on_release = [s](uint64_t ino) { enqueue_quiet(s, pack_released(nullptr, ino)); };
+  s->host->on_listed = [s](uint64_t dir, uint64_t ino, uint32_t mode, const std::string& name) {
+    enqueue_quiet(s, pack_listed(nullptr, dir, ino, (mode_t)mode, name.c_str()));
+  };
 }
 
 // mount(mountpoint, fuseArgs: string[], options: {maxWrite, maxReadahead, writeback, readdirplus, reader?, hostFiles?}, onBatch)
@@ -1026,13 +1041,13 @@ napi_value ReplyStatfs(napi_env env, napi_callback_info info) {
 }
 
 // replyDir(id, size, names: string[], entries: Float64Array, plus, entryTimeout, attrTimeout, bare?,
-// hostDir?, host?)
+// hostDir?, host?, dirIno?)
 // entries holds per name: [off, ...attr(15)] (attr[0] = ino, attr[1] = mode).
 // Packs entries until the kernel's buffer is full and returns how many were sent. host[i]: entry
 // i is exactly the host file hostDir/name (host_files.h), registered as it is sent.
 napi_value ReplyDir(napi_env env, napi_callback_info info) {
-  napi_value argv[10];
-  if (!get_args(env, info, 10, argv)) return nullptr;
+  napi_value argv[11];
+  if (!get_args(env, info, 11, argv)) return nullptr;
   size_t size = (size_t)get_num(env, argv[1]);
   uint32_t count = 0;
   napi_get_array_length(env, argv[2], &count);
@@ -1067,6 +1082,7 @@ napi_value ReplyDir(napi_env env, napi_callback_info info) {
   const uint8_t* host_flags = nullptr;
   size_t host_len = 0;
   std::string host_dir;
+  uint64_t host_parent = 0;
   napi_valuetype ht = napi_undefined;
   if (plus && host && napi_typeof(env, argv[8], &ht) == napi_ok && ht == napi_string) {
     void* data = nullptr;
@@ -1074,6 +1090,7 @@ napi_value ReplyDir(napi_env env, napi_callback_info info) {
     if (napi_get_typedarray_info(env, argv[9], &tt, &host_len, &data, nullptr, nullptr) == napi_ok && tt == napi_uint8_array) {
       host_flags = static_cast<const uint8_t*>(data);
       host_dir = get_str(env, argv[8]);
+      host_parent = (uint64_t)get_num(env, argv[10], 0);
     }
   }
   std::vector<char> buf(size);
@@ -1110,7 +1127,7 @@ napi_value ReplyDir(napi_env env, napi_callback_info info) {
     sent++;
     // (paths that long are resolved in steps by JavaScript: left to it)
     if (host_flags && i < host_len && host_flags[i] && host_dir.size() + 1 + name.size() < HOST_PATH_MAX)
-      host->add((uint64_t)e[1], host_dir + "/" + name, (uint32_t)e[2] & S_IFMT);
+      host->add((uint64_t)e[1], host_dir + "/" + name, (uint32_t)e[2] & S_IFMT, host_parent);
   }
   slot_take((uint32_t)id);
   fuse_reply_buf(r, buf.data(), used);
@@ -1301,8 +1318,9 @@ napi_value DrainSpin(napi_env env, napi_callback_info info) {
   return batch_to_js(env, batch);
 }
 
-// hostAdd(handle, inoTypes: Float64Array of (ino, S_IFMT type) pairs, paths: string[]): these
-// overlay inodes are exactly these host files now (host_files.h). No-op without hostFiles.
+// hostAdd(handle, inoTypes: Float64Array of (ino, S_IFMT type, parent ino or 0) triples, paths:
+// string[]): these overlay inodes are exactly these host files now (host_files.h). No-op without
+// hostFiles.
 napi_value HostAdd(napi_env env, napi_callback_info info) {
   napi_value argv[3];
   if (!get_args(env, info, 3, argv)) return nullptr;
@@ -1312,15 +1330,25 @@ napi_value HostAdd(napi_env env, napi_callback_info info) {
   const double* a = get_f64(env, argv[1], &len);
   uint32_t n = 0;
   napi_get_array_length(env, argv[2], &n);
-  if (!a || len / 2 < n) {
-    napi_throw_type_error(env, nullptr, "hostAdd: two numbers per path");
+  if (!a || len / 3 < n) {
+    napi_throw_type_error(env, nullptr, "hostAdd: three numbers per path");
     return nullptr;
   }
   for (uint32_t i = 0; i < n; i++) {
     napi_value v;
     napi_get_element(env, argv[2], i, &v);
-    s->host->add((uint64_t)a[2 * i], get_str(env, v), (uint32_t)a[2 * i + 1]);
+    s->host->add((uint64_t)a[3 * i], get_str(env, v), (uint32_t)a[3 * i + 1], (uint64_t)a[3 * i + 2]);
   }
+  return nullptr;
+}
+
+// hostListable(handle, on): host directories list as the host does (the overlay has no whiteouts).
+napi_value HostListable(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  if (!get_args(env, info, 2, argv)) return nullptr;
+  Session* s = get_session(env, argv[0]);
+  if (!s || !s->host) return nullptr;
+  s->host->set_listable(get_bool(env, argv[1]));
   return nullptr;
 }
 
@@ -1399,6 +1427,7 @@ napi_value Init(napi_env env, napi_value exports) {
     {"hostAdd", nullptr, HostAdd, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"hostForget", nullptr, HostForget, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"hostDirKey", nullptr, HostDirKey, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"hostListable", nullptr, HostListable, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   host_stat_register(env, exports);

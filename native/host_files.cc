@@ -7,18 +7,28 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <dirent.h>
+
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <ctime>
 #include <vector>
 
-#include "reader.h"  // NATIVE_FH
+#include "host_stat.h"  // js_less
+#include "reader.h"     // NATIVE_FH
+#include "utf8.h"
 
 namespace {
 
 // Far more inodes than any tree a run lists; past it JavaScript offers them again as it hands them out.
 const size_t MAX_FILES = 1 << 20;
 const uint64_t FD_BITS = 0xffffffffull;
+// readdir-merge.ts BASE_COOKIE: a base entry's cookie is BASE_COOKIE + its index + 1, and the
+// kernel's offset is the cookie + 2 (after '.' and '..': handlers/dirs.ts)
+const uint64_t BASE_COOKIE = 1ull << 49;
+// bigger directories are listed by JavaScript, which keeps the listing between pages
+const size_t MAX_LISTED = 4096;
 
 }  // namespace
 
@@ -26,7 +36,7 @@ HostFiles::~HostFiles() {
   for (auto& [fd, opened] : open_) close(fd);
 }
 
-void HostFiles::add(uint64_t ino, std::string path, uint32_t type) {
+void HostFiles::add(uint64_t ino, std::string path, uint32_t type, uint64_t parent) {
   std::lock_guard<std::mutex> lock(mu_);
   if (files_.size() >= MAX_FILES) files_.clear();
   auto& e = files_[ino];
@@ -36,6 +46,7 @@ void HostFiles::add(uint64_t ino, std::string path, uint32_t type) {
   }
   e.path = std::move(path);
   e.type = type;
+  e.parent = parent;
 }
 
 void HostFiles::forget(uint64_t ino) {
@@ -83,6 +94,138 @@ bool HostFiles::opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   fi->keep_cache = 1;
   served++;
   fuse_reply_open(req, fi);
+  return true;
+}
+
+bool HostFiles::readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, bool plus) {
+  if (!listable_.load()) return false;
+  std::string path;
+  uint64_t parent = 0;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = files_.find(ino);
+    if (it == files_.end() || it->second.type != S_IFDIR || !it->second.parent) return false;
+    path = it->second.path;
+    parent = it->second.parent;
+  }
+  for (const auto& h : cfg_.hidden_dirs)
+    if (h == path) return false;
+  // where to start: '.', '..', then base entry (off - 2 - BASE_COOKIE); other offsets are not ours
+  size_t first = 0;
+  if (off > 2) {
+    if ((uint64_t)off < BASE_COOKIE + 3) return false;
+    first = (size_t)((uint64_t)off - 2 - BASE_COOKIE);
+  }
+  int dfd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (dfd < 0) {
+    declined++;
+    return false;
+  }
+  DIR* d = fdopendir(dfd);
+  if (!d) {
+    close(dfd);
+    declined++;
+    return false;
+  }
+  // the names BaseReader.list gives (host_stat.cc hostList): UTF-8 ones, in JavaScript's order
+  std::vector<std::string> names;
+  bool ok = true;
+  while (dirent* de = ::readdir(d)) {
+    const char* n = de->d_name;
+    if (n[0] == '.' && (n[1] == 0 || (n[1] == '.' && n[2] == 0))) continue;
+    size_t len = strlen(n);
+    if (!utf8_valid(reinterpret_cast<const unsigned char*>(n), len)) continue;
+    if (names.size() >= MAX_LISTED) {
+      ok = false;
+      break;
+    }
+    names.emplace_back(n, len);
+  }
+  if (!ok) {
+    closedir(d);
+    return false;
+  }
+  std::sort(names.begin(), names.end(), js_less);
+  thread_local std::vector<char> buf;
+  buf.resize(size);
+  size_t used = 0;
+  struct stat st;
+  memset(&st, 0, sizeof st);
+  fuse_entry_param e;
+  if (off < 1) {
+    memset(&e, 0, sizeof e);
+    e.attr.st_ino = ino;
+    e.attr.st_mode = S_IFDIR;
+    size_t need = plus ? fuse_add_direntry_plus(req, buf.data(), size, ".", &e, 1) : fuse_add_direntry(req, buf.data(), size, ".", &e.attr, 1);
+    if (need > size) {
+      closedir(d);
+      return false;
+    }
+    used += need;
+  }
+  if (off < 2) {
+    memset(&e, 0, sizeof e);
+    e.attr.st_ino = parent;
+    e.attr.st_mode = S_IFDIR;
+    size_t need = plus ? fuse_add_direntry_plus(req, buf.data() + used, size - used, "..", &e, 2)
+                       : fuse_add_direntry(req, buf.data() + used, size - used, "..", &e.attr, 2);
+    if (need > size - used) {
+      closedir(d);
+      return false;
+    }
+    used += need;
+  }
+  struct Sent {
+    uint64_t ino;
+    uint32_t mode;
+    size_t name;
+  };
+  std::vector<Sent> sent;
+  for (size_t i = first; i < names.size(); i++) {
+    if (fstatat(dirfd(d), names[i].c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+      if (errno == ENOENT) continue;  // gone since the listing: left out, as hostList does
+      ok = false;
+      break;
+    }
+    // A file with other names may show another name's copy-up (MergedLookup.adoptLinkedCopy):
+    // JavaScript decides that.
+    if (!S_ISDIR(st.st_mode) && st.st_nlink > 1) {
+      ok = false;
+      break;
+    }
+    if (cfg_.uid >= 0) st.st_uid = (uid_t)cfg_.uid;
+    if (cfg_.gid >= 0) st.st_gid = (gid_t)cfg_.gid;
+    if (!st.st_blksize) st.st_blksize = 4096;
+    off_t next = (off_t)(BASE_COOKIE + i + 3);
+    size_t need;
+    if (plus) {
+      memset(&e, 0, sizeof e);
+      e.ino = st.st_ino;
+      e.attr = st;
+      e.entry_timeout = cfg_.entry_timeout;
+      e.attr_timeout = cfg_.attr_timeout;
+      need = fuse_add_direntry_plus(req, buf.data() + used, size - used, names[i].c_str(), &e, next);
+    } else {
+      need = fuse_add_direntry(req, buf.data() + used, size - used, names[i].c_str(), &st, next);
+    }
+    if (need > size - used) break;
+    used += need;
+    if (plus) sent.push_back(Sent{(uint64_t)st.st_ino, (uint32_t)st.st_mode, i});
+  }
+  closedir(d);
+  if (!ok) {
+    declined++;
+    return false;
+  }
+  // What the kernel now holds nodes of: registered as host files, and told to JavaScript (queued
+  // before the reply, so it knows the node before anything the kernel sends about it)
+  for (const Sent& s : sent) {
+    const std::string& name = names[s.name];
+    if (path.size() + 1 + name.size() < HOST_PATH_MAX) add(s.ino, path + "/" + name, s.mode & S_IFMT, ino);
+    if (on_listed) on_listed(ino, s.ino, s.mode, name);
+  }
+  served++;
+  fuse_reply_buf(req, buf.data(), used);
   return true;
 }
 

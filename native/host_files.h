@@ -15,6 +15,7 @@
 #include <mutex>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 // Handles opened here carry this bit beside NATIVE_FH (reader.h), and the host descriptor in
 // their low 32 bits.
@@ -28,6 +29,9 @@ struct HostFilesConfig {
   // seconds the kernel may keep an unchanged directory's listing (the overlay's finite age; 0:
   // OPENDIR stays in JavaScript)
   double listing_max_age = 0;
+  double entry_timeout = 1;
+  // host directories holding an entry the overlay hides: never listed here
+  std::vector<std::string> hidden_dirs;
   // ownership reported instead of the host's (`--uid/--gid`); -1: the host's
   int64_t uid = -1, gid = -1;
 };
@@ -37,19 +41,27 @@ class HostFiles {
   explicit HostFiles(const HostFilesConfig& cfg) : cfg_(cfg) {}
   ~HostFiles();
 
-  // From the JS thread. type: the S_IFMT bits JavaScript saw (only regular files are opened here).
-  void add(uint64_t ino, std::string path, uint32_t type);
+  // From the JS thread. type: the S_IFMT bits JavaScript saw (only regular files are opened here);
+  // parent: the directory it was handed out in (a directory's '..'), 0 when unknown.
+  void add(uint64_t ino, std::string path, uint32_t type, uint64_t parent);
   void forget(uint64_t ino);
   void clear();
   // JavaScript let the kernel keep (or fetch) directory ino's listing under this key (dirs.ts
   // opendir): an OPENDIR here keeps it while the key still holds, else leaves it to JavaScript.
   void dir_key(uint64_t ino, int64_t mtime, int64_t mtime_ns, int64_t epoch);
+  // Whether a host directory of the overlay lists exactly as the host directory does (the
+  // overlay has no whiteouts): set by JavaScript as that changes.
+  void set_listable(bool on) { listable_.store(on); }
 
   // On the FUSE loop's thread (and replyDir's adds on the JS thread); false: not answered,
   // JavaScript will.
   bool getattr(fuse_req_t req, fuse_ino_t ino);
   bool open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi);
   bool opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi);
+  // READDIR/READDIRPLUS of a host directory, with the offsets JavaScript's listing gives
+  // (readdir-merge.ts BASE_COOKIE); each entry sent with attributes is registered here and
+  // reported (on_listed) so that JavaScript knows the node.
+  bool readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, bool plus);
   bool read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi);
   // A handle opened here: closes its descriptor, remembers what the kernel's pages now hold.
   void release(fuse_ino_t ino, fuse_file_info* fi);
@@ -58,6 +70,7 @@ class HostFiles {
   // and its release (or the open's failed reply).
   std::function<void(uint64_t ino, int flags)> on_open;
   std::function<void(uint64_t ino)> on_release;
+  std::function<void(uint64_t dir, uint64_t ino, uint32_t mode, const std::string& name)> on_listed;
 
   std::atomic<uint64_t> served{0}, declined{0};
 
@@ -74,6 +87,7 @@ class HostFiles {
   struct Entry {
     std::string path;
     uint32_t type = 0;
+    uint64_t parent = 0;
     Key kept;
     DirKey listing;  // key of the pages the kernel held at the last release of a handle opened here
   };
@@ -81,6 +95,7 @@ class HostFiles {
   void close_handle(fuse_ino_t ino, fuse_file_info* fi);
 
   HostFilesConfig cfg_;
+  std::atomic<bool> listable_{false};
   std::mutex mu_;
   std::unordered_map<uint64_t, Entry> files_;
   // descriptor -> the path and key it was opened with

@@ -36,26 +36,6 @@ bool fill(const struct stat& st, double* out) {
   return ok;
 }
 
-// The byte that orders a UTF-8 sequence's lead byte as JavaScript orders strings (by UTF-16
-// code units): U+E000..U+FFFF (lead bytes EE, EF) sort after the characters above U+FFFF (lead
-// F0..F4), whose surrogate pairs start with D800..DBFF. Everything else keeps byte order, which
-// for valid UTF-8 is code point order.
-inline unsigned lead_key(unsigned char c) { return c == 0xEE || c == 0xEF ? c + 0x10 : c; }
-
-// a < b in JavaScript's default sort order, for valid UTF-8 names.
-bool js_less(const std::string& a, const std::string& b) {
-  size_t n = std::min(a.size(), b.size());
-  for (size_t i = 0; i < n; i++) {
-    unsigned char x = a[i], y = b[i];
-    if (x == y) continue;
-    // equal prefixes put both at the same position in a character: a lead byte in both, or a
-    // continuation byte under the same lead byte (where byte order is code unit order)
-    if ((x & 0xC0) != 0x80) return lead_key(x) < lead_key(y);
-    return x < y;
-  }
-  return a.size() < b.size();
-}
-
 napi_value number(napi_env env, double d) {
   napi_value v;
   napi_create_double(env, d, &v);
@@ -170,6 +150,27 @@ napi_value HostLstat(napi_env env, napi_callback_info info) {
 }
 
 }  // namespace
+
+// The byte that orders a UTF-8 sequence's lead byte as JavaScript orders strings (by UTF-16
+// code units): U+E000..U+FFFF (lead bytes EE, EF) sort after the characters above U+FFFF (lead
+// F0..F4), whose surrogate pairs start with D800..DBFF. Everything else keeps byte order, which
+// for valid UTF-8 is code point order.
+static inline unsigned lead_key(unsigned char c) { return c == 0xEE || c == 0xEF ? c + 0x10 : c; }
+
+// a < b in JavaScript's default sort order, for valid UTF-8 names.
+bool js_less(const std::string& a, const std::string& b) {
+  size_t n = std::min(a.size(), b.size());
+  for (size_t i = 0; i < n; i++) {
+    unsigned char x = a[i], y = b[i];
+    if (x == y) continue;
+    // equal prefixes put both at the same position in a character: a lead byte in both, or a
+    // continuation byte under the same lead byte (where byte order is code unit order)
+    if ((x & 0xC0) != 0x80) return lead_key(x) < lead_key(y);
+    return x < y;
+  }
+  return a.size() < b.size();
+}
+
 
 void host_stat_register(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {

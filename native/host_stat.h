@@ -19,5 +19,10 @@
 constexpr int HOST_STAT_STRIDE = 0 HOST_STAT_FIELDS(HOST_STAT_COUNT_ONE);
 #undef HOST_STAT_COUNT_ONE
 
+#include <string>
+
+// a < b in JavaScript's default sort order (Array.prototype.sort on strings), for valid UTF-8.
+bool js_less(const std::string& a, const std::string& b);
+
 // Adds hostList, hostLstat and hostStatFields to the addon's exports.
 void host_stat_register(napi_env env, napi_value exports);

@@ -41,6 +41,7 @@ enum Op {
   OP_ATIME = 27,
   OP_OPENED = 28,
   OP_RELEASED = 29,
+  OP_LISTED = 30,
 };
 
 // The most arguments of one kind a request has (numbers and bools share nums).
@@ -88,6 +89,7 @@ const char* const REQ_LAYOUT[] = {
   "nnn",           // ATIME
   "nn",            // OPENED
   "n",             // RELEASED
+  "nnns",          // LISTED
 };
 
 // A request of kind op from the caller of req (nullptr: none); defined in fuse_session.cc.
@@ -340,5 +342,15 @@ inline Req* pack_opened(fuse_req_t req, uint64_t ino, int flags) {
 inline Req* pack_released(fuse_req_t req, uint64_t ino) {
   Req* r = new_req(req, OP_RELEASED);
   r->nums[0] = (double)ino;
+  return r;
+}
+
+// The addon listed an entry of a host directory with its attributes (no kernel request: id is -1); JavaScript records its node.
+inline Req* pack_listed(fuse_req_t req, uint64_t dir, uint64_t ino, mode_t mode, const char* name) {
+  Req* r = new_req(req, OP_LISTED);
+  r->nums[0] = (double)dir;
+  r->nums[1] = (double)ino;
+  r->nums[2] = (double)mode;
+  r->strs[0] = name;
   return r;
 }

@@ -242,10 +242,10 @@ export interface FileSystem {
 /** See FileSystem.hostFiles. */
 export interface HostFiles {
   /**
-   * The host path whose lstat (under inode number `ino`) and content are those of `ino` now, and
-   * its S_IFMT type; undefined when `ino` is not such a file (or its path is too long to use).
+   * The host path whose lstat (under inode number `ino`) and content are those of `ino` now, its
+   * S_IFMT type and the directory it was last seen in (its '..'; 0 if none); undefined when `ino` is not such a file (or its path is too long to use).
    */
-  hostFile(ino: number): { path: string; type: number } | undefined;
+  hostFile(ino: number): { path: string; type: number; parent: number } | undefined;
   /**
    * For a listing of directory `ino`: the host directory its base entries come from, and whether
    * a listed inode is exactly the host file `dir + '/' + its name`; undefined when none can be.
@@ -256,6 +256,20 @@ export interface HostFiles {
    * moved, gone), or with undefined for every inode (a directory above moved).
    */
   onChange(listener: (ino?: number) => void): void;
+  /**
+   * Whether every host directory hostFile names lists exactly as the host directory does (names
+   * not UTF-8 left out, as everywhere), and `listener` called when that changes (an overlay with
+   * whiteouts shows less than its base).
+   */
+  listable(): boolean;
+  onListable(listener: (listable: boolean) => void): void;
+  /** Host directories holding an entry the overlay hides: never listable. */
+  hiddenDirs(): string[];
+  /**
+   * The adapter listed `name` in host directory `dir` to its client with that entry's inode
+   * number and mode (from the host): the implementation records it as it would have listed it.
+   */
+  listed(dir: number, name: string, ino: number, mode: number): void;
 }
 
 export function isDir(mode: number): boolean {

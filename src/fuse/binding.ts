@@ -39,7 +39,7 @@ export interface MountConfig {
   /** the native read path (native/reader.h): its database, statements and reply settings */
   reader?: ReaderConfig;
   /** an overlay's host-backed files are answered from the host (native/host_files.h; hostAdd) */
-  hostFiles?: { attrTimeout: number; uid: number; gid: number; listingMaxAge: number };
+  hostFiles?: { attrTimeout: number; entryTimeout: number; uid: number; gid: number; listingMaxAge: number; hiddenDirs: string[] };
 }
 
 export interface ReaderConfig {
@@ -92,6 +92,7 @@ export interface NativeBinding {
     bare?: Uint8Array,
     hostDir?: string,
     host?: Uint8Array,
+    dirIno?: number,
   ): number;
   notifyInvalInode(handle: SessionHandle, ino: number, off: number, len: number): number;
   notifyInvalEntry(handle: SessionHandle, parent: number, name: string): number;
@@ -122,8 +123,10 @@ export interface NativeBinding {
     hostDeclined: number;
     error?: string;
   };
-  /** these overlay inodes are exactly these host files now: (ino, S_IFMT type) pairs and their paths */
+  /** these overlay inodes are exactly these host files now: (ino, S_IFMT type, parent ino) triples and their paths */
   hostAdd(handle: SessionHandle, inoTypes: Float64Array, paths: string[]): void;
+  /** host directories list as the host does (no whiteouts): the addon may list them */
+  hostListable(handle: SessionHandle, on: boolean): void;
   /** ino may no longer be its host file (-1: none may) */
   hostForget(handle: SessionHandle, ino: number): void;
   /** JavaScript's OPENDIR of ino let the kernel keep or fetch its listing under this key (mtime, age period) */

@@ -16,12 +16,22 @@ export class HostOffers {
   ) {
     // every change is passed on (they are rare: copy-ups, moves, removals)
     files.onChange((ino) => this.native.hostForget(this.handle, ino ?? -1));
+    let listable = files.listable();
+    this.native.hostListable(this.handle, listable);
+    files.onListable((now) => {
+      if (now !== listable) this.native.hostListable(this.handle, (listable = now));
+    });
+  }
+
+  /** The addon listed `name` in host directory `dir` (a LISTED event): the filesystem records it. */
+  listed(dir: number, name: string, ino: number, mode: number): void {
+    this.files.listed(dir, name, ino, mode);
   }
 
   /** `ino` went to the kernel with its attributes (LOOKUP, GETATTR). */
   offer(ino: number): void {
     const f = this.files.hostFile(ino);
-    if (f) this.native.hostAdd(this.handle, Float64Array.of(ino, f.type), [f.path]);
+    if (f) this.native.hostAdd(this.handle, Float64Array.of(ino, f.type, f.parent), [f.path]);
   }
 
   /** JavaScript opened directory `ino` under this listing key (handlers/dirs.ts opendir). */

@@ -37,6 +37,7 @@ export const Op = {
   ATIME: 27,
   OPENED: 28,
   RELEASED: 29,
+  LISTED: 30,
 } as const;
 
 export type OpCode = (typeof Op)[keyof typeof Op];
@@ -313,6 +314,15 @@ export interface ReleasedRequest extends RequestHeader {
   readonly ino: number;
 }
 
+/** The addon listed an entry of a host directory with its attributes (no kernel request: id is -1); JavaScript records its node. */
+export interface ListedRequest extends RequestHeader {
+  readonly op: typeof Op.LISTED;
+  readonly dir: number;
+  readonly ino: number;
+  readonly mode: number;
+  readonly name: string;
+}
+
 /** Any request. */
 export type FuseRequest =
   | InitRequest
@@ -344,7 +354,8 @@ export type FuseRequest =
   | FallocateRequest
   | AtimeRequest
   | OpenedRequest
-  | ReleasedRequest;
+  | ReleasedRequest
+  | ListedRequest;
 
 /** Request kind -> its request. */
 export type RequestOf = { [R in FuseRequest as R['op']]: R };
@@ -686,6 +697,18 @@ export function decodeRequest(a: RawRequest): FuseRequest {
         gid: a[3] as number,
         pid: a[4] as number,
         ino: a[5] as number,
+      };
+    case Op.LISTED:
+      return {
+        op: Op.LISTED,
+        id: a[1] as number,
+        uid: a[2] as number,
+        gid: a[3] as number,
+        pid: a[4] as number,
+        dir: a[5] as number,
+        ino: a[6] as number,
+        mode: a[7] as number,
+        name: a[8] as string,
       };
     default:
       throw new RangeError(`unknown FUSE request kind ${String(a[0])}: the native addon is older or newer than this build (rebuild it: bash scripts/setup.sh)`);

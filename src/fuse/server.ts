@@ -175,7 +175,14 @@ export class FuseServer {
         writeback: o.writeback ?? false,
         readdirplus: o.readdirplus ?? true,
         reader,
-        hostFiles: hostFiles && { attrTimeout: t.attr, uid: o.uid ?? -1, gid: o.gid ?? -1, listingMaxAge: this.state.listingMaxAgeS },
+        hostFiles: hostFiles && {
+          attrTimeout: t.attr,
+          entryTimeout: t.entry,
+          uid: o.uid ?? -1,
+          gid: o.gid ?? -1,
+          listingMaxAge: this.state.listingMaxAgeS,
+          hiddenDirs: hostFiles.hiddenDirs(),
+        },
       },
       (batch) => this.onBatch(batch),
     );
@@ -243,9 +250,10 @@ export class FuseServer {
   private serveBatch(batch: RawRequest[]): void {
     // The native reader's opens first: an unlink in this batch may have raced an open that saw
     // the file (its OPENED queued after the UNLINK), and counting an open early only delays a purge.
-    for (const raw of batch) if (raw[0] === Op.OPENED) this.serveEvent(raw);
+    // Entries the addon listed come with them, in order: an open counts on the node they give.
+    for (const raw of batch) if (raw[0] === Op.OPENED || raw[0] === Op.LISTED) this.serveEvent(raw);
     for (const raw of batch) {
-      if (raw[0] === Op.OPENED) continue;
+      if (raw[0] === Op.OPENED || raw[0] === Op.LISTED) continue;
       const req = decodeRequest(raw);
       const op = req.op;
       if (op === Op.INIT) {
@@ -312,7 +320,7 @@ export class FuseServer {
   private takeNativeOpens(): void {
     if (!this.handle) return;
     for (const raw of this.native.drain(this.handle)) {
-      if (raw[0] === Op.OPENED) this.serveEvent(raw);
+      if (raw[0] === Op.OPENED || raw[0] === Op.LISTED) this.serveEvent(raw);
       else this.backlog.push(raw);
     }
     if (this.backlog.length && !this.inBatch) setImmediate(() => this.onBatch([]));
@@ -321,6 +329,11 @@ export class FuseServer {
   private serveEvent(raw: RawRequest): void {
     const req = decodeRequest(raw);
     if (req.op === Op.OPENED) this.countNativeOpen(true, req.ino, req.flags);
+    else if (req.op === Op.LISTED) {
+      // an entry of a host directory the addon listed with its node id: the node is recorded here
+      this.state.hostOffers?.listed(req.dir, req.name, req.ino, req.mode);
+      if ((req.mode & 0o170000) === 0o040000) this.state.rememberParent(req.ino, req.dir);
+    }
   }
 
   private countNativeOpen(opened: boolean, ino: number, flags: number): void {

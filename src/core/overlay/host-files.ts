@@ -1,5 +1,6 @@
 import { tooLongForOneCall } from '../host-path.js';
 import type { HostFiles } from '../types.js';
+import { parentOf } from './base.js';
 import type { OverlayParts } from './parts.js';
 
 /**
@@ -7,8 +8,11 @@ import type { OverlayParts } from './parts.js';
  * file, so its attributes are the lstat of that host path under the node's inode number
  * (MergedLookup.attrOf) and its content that file's (OverlayFs.read). The node table says when
  * that stops holding (NodeTable.changed: copy-up, a move, removal, a directory moved above).
+ * Such a directory lists as its host directory while the overlay has no whiteouts (none hides a
+ * base name) and hides nothing in it; `record` gives a node to an entry listed that way.
  */
-export function overlayHostFiles(o: OverlayParts): HostFiles {
+export function overlayHostFiles(o: OverlayParts, record: (dir: number, name: string, ino: number, mode: number) => void): HostFiles {
+  const hostDir = (base: string) => o.base.hostPath(base).replace(/\/+$/, '');
   return {
     hostFile(ino) {
       const node = o.nodes.get(ino);
@@ -17,7 +21,7 @@ export function overlayHostFiles(o: OverlayParts): HostFiles {
       if (base === null) return undefined;
       const path = o.base.hostPath(base);
       // longer paths are resolved in steps (BaseReader.withHost): left to the overlay
-      return tooLongForOneCall(path) ? undefined : { path, type: node.type };
+      return tooLongForOneCall(path) ? undefined : { path, type: node.type, parent: node.parent?.ino ?? 0 };
     },
     listing(ino) {
       const dir = o.nodes.get(ino);
@@ -29,10 +33,20 @@ export function overlayHostFiles(o: OverlayParts): HostFiles {
         const n = o.nodes.get(entry);
         return n !== undefined && n !== o.root && n.delta === undefined && n.parent === dir;
       };
-      return { dir: o.base.hostPath(base).replace(/\/+$/, ''), has };
+      return { dir: hostDir(base), has };
     },
     onChange(listener) {
       o.nodes.onChange(listener);
     },
+    listable() {
+      return !o.whiteouts.any();
+    },
+    onListable(listener) {
+      o.whiteouts.onChange(() => listener(!o.whiteouts.any()));
+    },
+    hiddenDirs() {
+      return o.paths.hiddenPaths().map((p) => hostDir(parentOf(p)));
+    },
+    listed: record,
   };
 }

@@ -84,7 +84,7 @@ export class MergedLookup {
   }
 
   /** The node of a base entry seen at parent/name (created, or moved to where it was seen). */
-  baseNode(st: HostStat, parent: Node, name: string): Node {
+  baseNode(st: Pick<HostStat, 'ino' | 'mode'>, parent: Node, name: string): Node {
     const { nodes } = this.o;
     const ino = st.ino;
     let node = nodes.get(ino);

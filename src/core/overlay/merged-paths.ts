@@ -51,6 +51,11 @@ export class MergedPaths {
     return this.hidden.size > 0;
   }
 
+  /** The base paths kept out of the merged view. */
+  hiddenPaths(): string[] {
+    return [...this.hidden];
+  }
+
   /** Whether a base path is kept out of the merged view. */
   isHidden(basePath: string): boolean {
     return this.hidden.size > 0 && this.hidden.has(basePath);

@@ -315,7 +315,10 @@ export class OverlayFs implements FileSystem {
   }
 
   hostFiles(): HostFiles {
-    return overlayHostFiles(this.o);
+    return overlayHostFiles(this.o, (dir, name, ino, mode) => {
+      const d = this.o.nodes.get(dir);
+      if (d && d.delta === undefined) this.lookups.baseNode({ ino, mode }, d, name);
+    });
   }
 
   statfs(): StatFs {

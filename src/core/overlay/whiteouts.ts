@@ -19,11 +19,32 @@ export class Whiteouts {
    */
   private whole = false;
 
+  private readonly listeners: (() => void)[] = [];
+
   constructor(private readonly store: Store) {}
+
+  /** Calls `listener` after every change to the whiteouts (or to what is known of them). */
+  onChange(listener: () => void): void {
+    this.listeners.push(listener);
+  }
+
+  private changed(): void {
+    for (const l of this.listeners) l();
+  }
+
+  /** Whether there is any whiteout at all. */
+  any(): boolean {
+    if (this.whole) {
+      for (const names of this.cache.values()) if (names.size) return true;
+      return false;
+    }
+    return this.store.stmt('SELECT 1 FROM fs_whiteout LIMIT 1').get() !== undefined;
+  }
 
   invalidate(): void {
     this.cache.clear();
     this.whole = false;
+    this.changed();
   }
 
   has(path: string): boolean {
@@ -38,11 +59,13 @@ export class Whiteouts {
     const names = this.cache.get(dir);
     if (names) names.add(baseName(path));
     else if (this.whole) this.cache.set(dir, new Set([baseName(path)]));
+    this.changed();
   }
 
   remove(path: string): void {
     this.store.stmt('DELETE FROM fs_whiteout WHERE path = ?').run(path);
     this.cache.get(parentOf(path))?.delete(baseName(path));
+    this.changed();
   }
 
   /** Names whited out directly in directory `dir` (do not modify the set). */
@@ -91,10 +114,11 @@ export class Whiteouts {
   removeUnder(dir: string): void {
     const [lo, hi] = range(dir);
     this.store.stmt('DELETE FROM fs_whiteout WHERE path > ? AND path < ?').run(lo, hi);
-    if (!this.whole) return this.cache.clear();
+    if (!this.whole) this.cache.clear();
     // kept whole (rm -rf removes a directory after each of its emptied subdirectories: reading
     // the table again each time would cost a pass over it per directory)
-    for (const d of [...this.cache.keys()]) if (d === dir || (d > lo && d < hi)) this.cache.delete(d);
+    else for (const d of [...this.cache.keys()]) if (d === dir || (d > lo && d < hi)) this.cache.delete(d);
+    this.changed();
   }
 
   /** A directory moved from `from` to `to`: its whiteouts move along. */

@@ -160,7 +160,7 @@ function list(s: ServeState, { id, ino, fh, size, offset: off }: ReaddirRequest 
     }
   });
   return () => {
-    const sent = s.native.replyDir(id, size, names, packed, plus, s.timeouts.entry, s.timeouts.attr, bare, host?.dir, host?.flags);
+    const sent = s.native.replyDir(id, size, names, packed, plus, s.timeouts.entry, s.timeouts.attr, bare, host?.dir, host?.flags, ino);
     // keep what did not fit for the next call, which continues from the last offset sent
     const usedEntries = Math.max(0, sent - dots);
     if (sent > 0 && usedEntries < entries.length) {

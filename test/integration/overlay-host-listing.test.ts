@@ -1,0 +1,127 @@
+// In `agentfs run`, directories that are exactly host directories are listed by the addon
+// (native/host_files.cc HostFiles::readdir) while the overlay has no whiteouts: each case here
+// compares what the sandbox lists with the host (or with what the change made), and checks that
+// the addon did list them.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { linkSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CLI, tempDir } from '../support/cli.js';
+
+let tmp: { dir: string; cleanup: () => void };
+
+beforeAll(() => {
+  tmp = tempDir('agentfs-hostlist-');
+});
+afterAll(() => tmp.cleanup());
+
+/** Runs `script` in a new sandbox over `proj`; stdout, and the JavaScript READDIRPLUS count. */
+function runIn(proj: string, script: string, env: NodeJS.ProcessEnv = {}): { out: string; jsListings: number; err: string } {
+  const r = spawnSync(process.execPath, [CLI, 'run', '--', 'sh', '-c', script], {
+    cwd: proj,
+    env: { ...process.env, AGENTFS_HOME: join(tmp.dir, 'home'), AGENTFS_FUSE_STATS: '1', ...env },
+    encoding: 'utf8',
+    maxBuffer: 64 << 20,
+  });
+  expect(r.status, r.stderr).toBe(0);
+  const m = /fuse READDIRPLUS: (\d+) requests/.exec(r.stderr);
+  return { out: r.stdout, jsListings: m ? Number(m[1]) : 0, err: r.stderr };
+}
+
+/** Every entry below `.` with what a listing and an lstat show of it, sorted (the root left out: it is the delta's). */
+const FIND = `find . -mindepth 1 -printf '%p %i %y %m %s %n %l %T@\\n' | LC_ALL=C sort`;
+
+function hostFind(dir: string): string {
+  const r = spawnSync('sh', ['-c', FIND], { cwd: dir, encoding: 'utf8', maxBuffer: 64 << 20 });
+  return r.stdout;
+}
+
+describe('agentfs run: host directories listed natively', () => {
+  it('lists every kind of entry as the host does, in big directories too, and the addon listed them', () => {
+    const proj = join(tmp.dir, 'kinds');
+    for (let d = 0; d < 20; d++) {
+      mkdirSync(join(proj, `d${d}`, 'inner'), { recursive: true });
+      for (let f = 0; f < 30; f++) writeFileSync(join(proj, `d${d}`, `f${f}.txt`), `file ${d}/${f}\n`.repeat(f));
+      writeFileSync(join(proj, `d${d}`, 'inner', 'x'), 'x');
+    }
+    symlinkSync('f1.txt', join(proj, 'd0', 'link'));
+    symlinkSync('nowhere', join(proj, 'd0', 'dangling'));
+    spawnSync('mkfifo', [join(proj, 'd1', 'fifo')]);
+    writeFileSync(join(proj, 'd2', 'caf\u00e9 \ufffd \u{1f600} \uffef'), 'u');
+    writeFileSync(join(proj, 'd2', 'n'.repeat(255)), 'long');
+    linkSync(join(proj, 'd3', 'f1.txt'), join(proj, 'd3', 'hard')); // a hard link: JavaScript lists d3
+    mkdirSync(join(proj, 'paged'));
+    for (let i = 0; i < 3000; i++) writeFileSync(join(proj, 'paged', `entry-with-a-longer-name-${i}`), '');
+    mkdirSync(join(proj, 'huge'));
+    for (let i = 0; i < 5000; i++) writeFileSync(join(proj, 'huge', `h${i}`), ''); // past the addon's limit
+    const want = hostFind(proj);
+    const r = runIn(proj, FIND);
+    expect(r.out.split('\n').length).toBe(want.split('\n').length);
+    expect(r.out).toBe(want);
+    // JavaScript listed the root, d3 (a hard link in it) and huge: every other directory was the addon's
+    expect(r.jsListings).toBeGreaterThan(0);
+    expect(r.jsListings).toBeLessThan(20);
+  });
+
+  it('leaves out names that are not UTF-8, as JavaScript does', () => {
+    const proj = join(tmp.dir, 'bytes');
+    mkdirSync(join(proj, 'd'), { recursive: true });
+    writeFileSync(join(proj, 'd', 'ok'), '1');
+    writeFileSync(Buffer.from(join(proj, 'd', 'bad-\xff-name'), 'latin1'), '2');
+    expect(runIn(proj, 'ls -a d').out).toBe('.\n..\nok\n');
+  });
+
+  it('what the sandbox changes after a native listing shows in every later listing and read', () => {
+    const proj = join(tmp.dir, 'changes');
+    mkdirSync(join(proj, 'a', 'b'), { recursive: true });
+    for (const n of ['one', 'two', 'three']) writeFileSync(join(proj, 'a', n), `${n}\n`);
+    writeFileSync(join(proj, 'a', 'b', 'deep'), 'deep\n');
+    const script = [
+      'find . >/dev/null',
+      // a handle opened by the addon, changed through the handle (no path walk the kernel could
+      // retry): JavaScript must know the node the listing handed out
+      `python3 -c "import os; fd = os.open('a/three', os.O_RDONLY); os.fchmod(fd, 0o600); print(oct(os.fstat(fd).st_mode & 0o777))"`,
+      'echo more >> a/b/deep',
+      'mv a/one a/uno',
+      'ls a',
+      'cat a/b/deep',
+      'rm a/two', // a whiteout: listings go back to JavaScript
+      'ls a',
+      'echo new > a/two', // the whiteout goes again
+      'ls a',
+      'find . -mindepth 1 | LC_ALL=C sort',
+    ].join('; ');
+    expect(runIn(proj, script).out).toBe(
+      [
+        '0o600',
+        'b', 'three', 'two', 'uno',
+        'deep', 'more',
+        'b', 'three', 'uno',
+        'b', 'three', 'two', 'uno',
+        './a', './a/b', './a/b/deep', './a/three', './a/two', './a/uno',
+        '',
+      ].join('\n'),
+    );
+    // the host is untouched
+    expect(hostFind(proj).split('\n').map((l) => l.split(' ')[0])).toEqual(['./a', './a/b', './a/b/deep', './a/one', './a/three', './a/two', '']);
+  });
+
+  it('a base file removed from a directory nothing else changed is gone from its listings', () => {
+    const proj = join(tmp.dir, 'whiteout');
+    mkdirSync(join(proj, 'c', 'sub'), { recursive: true });
+    for (const n of ['x', 'y', 'z']) writeFileSync(join(proj, 'c', n), n);
+    writeFileSync(join(proj, 'c', 'sub', 'w'), 'w');
+    const script = 'ls c; ls c; rm c/x; ls c; ls c; rm c/sub/w; ls c/sub; echo end; find c | LC_ALL=C sort';
+    const r = runIn(proj, script);
+    expect(r.out).toBe(['sub', 'x', 'y', 'z', 'sub', 'x', 'y', 'z', 'sub', 'y', 'z', 'sub', 'y', 'z', 'end', 'c', 'c/sub', 'c/y', 'c/z', ''].join('\n'));
+  });
+
+  it('a directory holding the hidden session directory is listed without it', () => {
+    const proj = join(tmp.dir, 'hidden');
+    mkdirSync(join(proj, 'sub'), { recursive: true });
+    writeFileSync(join(proj, 'sub', 'file'), 'f');
+    const home = join(proj, 'sub', '.home');
+    const r = runIn(proj, 'ls -a sub; find sub | LC_ALL=C sort', { AGENTFS_HOME: home });
+    expect(r.out).toBe('.\n..\nfile\nsub\nsub/file\n');
+  });
+});
