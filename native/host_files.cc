@@ -88,7 +88,8 @@ bool HostFiles::open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     declined++;
     return false;
   }
-  Key now{(int64_t)st.st_mtim.tv_sec, (int64_t)st.st_mtim.tv_nsec, (int64_t)st.st_size};
+  Key now{(int64_t)st.st_mtim.tv_sec, (int64_t)st.st_mtim.tv_nsec, (int64_t)st.st_size, (int64_t)st.st_ctim.tv_sec,
+          (int64_t)st.st_ctim.tv_nsec};
   {
     std::lock_guard<std::mutex> lock(mu_);
     open_[fd] = Opened{path, now};

@@ -53,10 +53,15 @@ class HostFiles {
   std::atomic<uint64_t> served{0}, declined{0};
 
  private:
-  // What the kernel's page cache of a file depends on (files.ts cacheKey): mtime and size.
+  // What the kernel's page cache of a file depends on: mtime and size (files.ts cacheKey), and
+  // the ctime, which a host rewrite moves even when it keeps the size and puts the mtime back
+  // (touch -d, cp -p, rsync): the only one a user cannot set.
   struct Key {
-    int64_t mtime = -1, mtime_ns = -1, size = -1;
-    bool operator==(const Key& o) const { return mtime == o.mtime && mtime_ns == o.mtime_ns && size == o.size; }
+    int64_t mtime = -1, mtime_ns = -1, size = -1, ctime = -1, ctime_ns = -1;
+    bool known() const { return size >= 0; }
+    bool operator==(const Key& o) const {
+      return mtime == o.mtime && mtime_ns == o.mtime_ns && size == o.size && ctime == o.ctime && ctime_ns == o.ctime_ns;
+    }
   };
   struct Entry {
     std::string path;

@@ -1,0 +1,81 @@
+// Host files answered natively on an overlay mount (native/host_files.h), attacked the way other
+// programs on the host and in the sandbox would: each case is a sequence that once gave a wrong
+// answer through the addon.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { closeSync, mkdirSync, openSync, readFileSync, readSync, utimesSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { runCli, tempDir } from '../support/cli.js';
+import { forceUnmount, mountBg } from '../support/fuse.js';
+
+let tmp: { dir: string; cleanup: () => void };
+let base: string;
+const mounts: { mnt: string; pid: number }[] = [];
+
+async function mountOverlay(name: string, env: NodeJS.ProcessEnv = {}): Promise<{ mnt: string; pid: number }> {
+  const db = join(tmp.dir, `${name}.db`);
+  const mnt = join(tmp.dir, name);
+  mkdirSync(mnt);
+  const init = await runCli(['init', db, '--base', base]);
+  expect(init.code, init.stderr).toBe(0);
+  const saved = { ...process.env };
+  Object.assign(process.env, env);
+  try {
+    const m = { mnt, pid: await mountBg(db, mnt) };
+    mounts.push(m);
+    return m;
+  } finally {
+    for (const k of Object.keys(env)) {
+      if (saved[k] === undefined) delete process.env[k];
+      else process.env[k] = saved[k];
+    }
+  }
+}
+
+async function unmount(m: { mnt: string; pid: number }): Promise<void> {
+  const r = await runCli(['unmount', m.mnt]);
+  expect(r.code, r.stderr).toBe(0);
+  await forceUnmount(m.mnt, m.pid);
+}
+
+/** The whole file through one descriptor, as `cat` reads it: until a read returns nothing. */
+function cat(path: string): string {
+  const fd = openSync(path, 'r');
+  try {
+    const parts: Buffer[] = [];
+    const buf = Buffer.alloc(1 << 16);
+    for (let n; (n = readSync(fd, buf, 0, buf.length, null)) > 0; ) parts.push(Buffer.from(buf.subarray(0, n)));
+    return Buffer.concat(parts).toString();
+  } finally {
+    closeSync(fd);
+  }
+}
+
+beforeAll(() => {
+  tmp = tempDir('agentfs-hosthostile-');
+  base = join(tmp.dir, 'base');
+  mkdirSync(base);
+});
+
+afterAll(async () => {
+  for (const m of mounts) await forceUnmount(m.mnt, m.pid);
+  tmp.cleanup();
+});
+
+describe('overlay mount: host files under attack', () => {
+  it('a host rewrite that keeps the size and puts the mtime back is read, not the kernel\'s old pages', async () => {
+    const host = join(base, 'same.txt');
+    writeFileSync(host, 'first\n');
+    const when = new Date('2020-01-02T03:04:05Z');
+    utimesSync(host, when, when);
+    const m = await mountOverlay('samesize');
+    const f = join(m.mnt, 'same.txt');
+    // twice: the first release tells the addon what the kernel's pages hold
+    expect(cat(f)).toBe('first\n');
+    expect(cat(f)).toBe('first\n');
+    // cp -p, rsync, touch -d: same size, same mtime; only the ctime moved
+    writeFileSync(host, 'other\n');
+    utimesSync(host, when, when);
+    expect(cat(f)).toBe('other\n');
+    await unmount(m);
+  });
+});
