@@ -737,6 +737,7 @@ void open_host_files(napi_env env, napi_value o, Session* s) {
   c.gid = (int64_t)get_num(env, named(env, o, "gid"), -1);
   s->host = new HostFiles(c);
   s->host->on_open = [s](uint64_t ino, int flags) { enqueue_quiet(s, pack_opened(nullptr, ino, flags)); };
+  s->host->on_stale_attrs = [s](uint64_t ino) { fuse_lowlevel_notify_inval_inode(s->se, ino, -1, 0); };
 }
 
 // mount(mountpoint, fuseArgs: string[], options: {maxWrite, maxReadahead, writeback, readdirplus, reader?, hostFiles?}, onBatch)

@@ -96,6 +96,10 @@ bool HostFiles::open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   }
   fi->fh = NATIVE_FH | HOST_FH | ((uint64_t)fd & FD_BITS);
   fi->keep_cache = kept == now;
+  // Changed on the host since the kernel held its pages: the size it caches (attr_timeout, 60 s
+  // on a watched mount) is as old as they are, and would cut the new content short or pad it
+  // with zeros. Attributes only (off -1): no page is locked, safe from the handler.
+  if (kept.known() && !fi->keep_cache && on_stale_attrs) on_stale_attrs(ino);
   fi->direct_io = 0;
   if (on_open) on_open(ino, fi->flags);
   served++;
