@@ -237,6 +237,12 @@ export interface FileSystem {
    * from the host file itself (the FUSE mount's native path); undefined when there are none.
    */
   hostFiles?(): HostFiles | undefined;
+
+  /**
+   * Optional: another process changed the database (a second mount, the CLI): what is kept in
+   * memory from it must be read again (an overlay's whiteouts and merged paths).
+   */
+  changedOutside?(): void;
 }
 
 /** See FileSystem.hostFiles. */

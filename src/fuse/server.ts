@@ -266,7 +266,10 @@ export class FuseServer {
             } finally {
               if (!this.ended) this.native.hold(this.handle!, false);
             }
-          }, () => this.state.invalidateAll());
+          }, () => {
+            this.state.fs.changedOutside?.();
+            this.state.invalidateAll();
+          });
         }
         this.ready.resolve();
       } else if (op === Op.OPENED || op === Op.RELEASED) {

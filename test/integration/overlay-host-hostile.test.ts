@@ -2,7 +2,7 @@
 // programs on the host and in the sandbox would: each case is a sequence that once gave a wrong
 // answer through the addon.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { closeSync, fstatSync, mkdirSync, openSync, readSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, readdirSync, readSync, statSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runCli, tempDir } from '../support/cli.js';
 import { forceUnmount, mountBg } from '../support/fuse.js';
@@ -11,12 +11,15 @@ let tmp: { dir: string; cleanup: () => void };
 let base: string;
 const mounts: { mnt: string; pid: number }[] = [];
 
-async function mountOverlay(name: string, env: NodeJS.ProcessEnv = {}): Promise<{ mnt: string; pid: number }> {
+/** A mount of overlay agent `name` over `base` (made at its first mount) on a new directory `name` + `as`. */
+async function mountOverlay(name: string, env: NodeJS.ProcessEnv = {}, as = ''): Promise<{ mnt: string; pid: number }> {
   const db = join(tmp.dir, `${name}.db`);
-  const mnt = join(tmp.dir, name);
+  const mnt = join(tmp.dir, name + as);
   mkdirSync(mnt);
-  const init = await runCli(['init', db, '--base', base]);
-  expect(init.code, init.stderr).toBe(0);
+  if (!existsSync(db)) {
+    const init = await runCli(['init', db, '--base', base]);
+    expect(init.code, init.stderr).toBe(0);
+  }
   const saved = { ...process.env };
   Object.assign(process.env, env);
   try {
@@ -100,4 +103,37 @@ describe('overlay mount: host files under attack', () => {
     }
     await unmount(m);
   });
+
+  for (const mode of ['native', 'JavaScript'] as const) {
+    it(`a second mount of the agent (${mode}) sees what the first removed and wrote`, async () => {
+      const name = `two-${mode}`;
+      mkdirSync(join(base, name));
+      for (const n of ['gone', 'kept', 'changed']) writeFileSync(join(base, name, n), `${n}\n`);
+      const env = mode === 'native' ? {} : { AGENTFS_NATIVE_READS: '0' };
+      const a = await mountOverlay(name, env, '-a');
+      const b = await mountOverlay(name, env, '-b');
+      const [da, db] = [join(a.mnt, name), join(b.mnt, name)];
+      // both have looked at every file, read it, and hold one open
+      for (const d of [da, db]) {
+        expect(readdirSync(d).sort()).toEqual(['changed', 'gone', 'kept']);
+        for (const n of ['gone', 'kept', 'changed']) expect(cat(join(d, n))).toBe(`${n}\n`);
+      }
+      const fd = openSync(join(da, 'changed'), 'r');
+      try {
+        unlinkSync(join(db, 'gone'));
+        writeFileSync(join(db, 'changed'), 'written by b\n');
+        // b's changes reach a through the database (a polls it every 100 ms)
+        await new Promise((r) => setTimeout(r, 600));
+        expect(readdirSync(da).sort()).toEqual(['changed', 'kept']);
+        expect(() => statSync(join(da, 'gone'))).toThrow(/ENOENT/);
+        expect(cat(join(da, 'changed'))).toBe('written by b\n');
+        expect(statSync(join(da, 'changed')).size).toBe(13);
+      } finally {
+        closeSync(fd);
+      }
+      expect(readFileSync(join(base, name, 'gone'), 'utf8')).toBe('gone\n');
+      await unmount(a);
+      await unmount(b);
+    });
+  }
 });
