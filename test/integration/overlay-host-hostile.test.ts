@@ -136,4 +136,34 @@ describe('overlay mount: host files under attack', () => {
       await unmount(b);
     });
   }
+
+  it('commit and discard refuse while the agent is mounted (its overlay would show a broken tree), and work once it is not', async () => {
+    mkdirSync(join(base, 'cm'));
+    writeFileSync(join(base, 'cm/c'), 'orig\n');
+    const m = await mountOverlay('commit');
+    const db = join(tmp.dir, 'commit.db');
+    writeFileSync(join(m.mnt, 'cm/c'), 'new\n');
+    writeFileSync(join(m.mnt, 'cm/e'), 'added\n');
+    const fd = openSync(join(m.mnt, 'cm/c'), 'r');
+    try {
+      for (const verb of ['commit', 'discard']) {
+        const r = await runCli([verb, db]);
+        expect(r.code, verb).not.toBe(0);
+        expect(r.stderr.trim(), verb).toMatch(new RegExp(`^agentfs: .*mounted at .*${m.mnt.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}.*$`));
+      }
+      expect(readFileSync(join(base, 'cm/c'), 'utf8')).toBe('orig\n');
+      expect(existsSync(join(base, 'cm/e'))).toBe(false);
+      expect((await runCli(['commit', '--dry-run', db])).code).toBe(0);
+      // the mount still shows its tree, unchanged
+      expect(readdirSync(join(m.mnt, 'cm')).sort()).toEqual(['c', 'e']);
+      expect(cat(join(m.mnt, 'cm/c'))).toBe('new\n');
+    } finally {
+      closeSync(fd);
+    }
+    await unmount(m);
+    const r = await runCli(['commit', db]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(readFileSync(join(base, 'cm/c'), 'utf8')).toBe('new\n');
+    expect(readFileSync(join(base, 'cm/e'), 'utf8')).toBe('added\n');
+  });
 });
