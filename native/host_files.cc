@@ -5,6 +5,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/openat2.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -53,6 +55,25 @@ bool HostFiles::path_of(uint64_t ino, std::string* path, uint32_t* type, Key* ke
   return true;
 }
 
+// O_NOFOLLOW guards the last name only: a directory on the way that the host swapped for a
+// symlink (whoever owns the base can) would lead out of the base, to files only the server may
+// read, which `--uid` then hands to that user. Opened beneath the base descriptor, no symlink
+// followed (as BaseReader.isBeneath checks in JavaScript, which answers whatever fails here).
+int HostFiles::open_beneath(const std::string& path) {
+  const int flags = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY;
+  const std::string& pre = cfg_.base_prefix;
+  if (cfg_.base_fd < 0) return ::open(path.c_str(), flags);
+  if (path.size() <= pre.size() + 1 || path.compare(0, pre.size(), pre) != 0 || path[pre.size()] != '/') {
+    errno = EXDEV;
+    return -1;
+  }
+  struct open_how how;
+  memset(&how, 0, sizeof how);
+  how.flags = (uint64_t)flags;
+  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+  return (int)syscall(SYS_openat2, cfg_.base_fd, path.c_str() + pre.size() + 1, &how, sizeof how);
+}
+
 bool HostFiles::getattr(fuse_req_t req, fuse_ino_t ino) {
   std::string path;
   struct stat st;
@@ -77,7 +98,7 @@ bool HostFiles::open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   Key kept;
   if (!path_of(ino, &path, &type, &kept) || type != S_IFREG) return false;
   // never follows a symlink; O_NONBLOCK: a FIFO put there since opens at once (and is refused)
-  int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+  int fd = open_beneath(path);
   if (fd < 0) {
     declined++;
     return false;

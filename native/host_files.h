@@ -27,6 +27,10 @@ struct HostFilesConfig {
   double attr_timeout = 1;
   // ownership reported instead of the host's (`--uid/--gid`); -1: the host's
   int64_t uid = -1, gid = -1;
+  // The base directory: registered paths start with `base_prefix` and are opened beneath
+  // `base_fd` through no symlink (openat2); -1: opened by their path.
+  int base_fd = -1;
+  std::string base_prefix;
 };
 
 class HostFiles {
@@ -71,6 +75,7 @@ class HostFiles {
     Key kept;  // key of the pages the kernel held at the last release of a handle opened here
   };
   bool path_of(uint64_t ino, std::string* path, uint32_t* type, Key* kept);
+  int open_beneath(const std::string& path);
 
   HostFilesConfig cfg_;
   std::mutex mu_;

@@ -262,6 +262,11 @@ export interface HostFiles {
    * moved, gone), or with undefined for every inode (a directory above moved).
    */
   onChange(listener: (ino?: number) => void): void;
+  /**
+   * The base directory's descriptor and the prefix of every path given here: what follows it is
+   * to be opened beneath that descriptor, through no symlink (a directory swapped on the host).
+   */
+  root: { fd: number; prefix: string };
 }
 
 export function isDir(mode: number): boolean {

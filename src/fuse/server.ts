@@ -175,7 +175,13 @@ export class FuseServer {
         writeback: o.writeback ?? false,
         readdirplus: o.readdirplus ?? true,
         reader,
-        hostFiles: hostFiles && { attrTimeout: t.attr, uid: o.uid ?? -1, gid: o.gid ?? -1 },
+        hostFiles: hostFiles && {
+          attrTimeout: t.attr,
+          uid: o.uid ?? -1,
+          gid: o.gid ?? -1,
+          baseFd: hostFiles.root.fd,
+          basePrefix: hostFiles.root.prefix,
+        },
       },
       (batch) => this.onBatch(batch),
     );

@@ -2,7 +2,7 @@
 // programs on the host and in the sandbox would: each case is a sequence that once gave a wrong
 // answer through the addon.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, readdirSync, readSync, statSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, readdirSync, readSync, renameSync, statSync, symlinkSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runCli, tempDir } from '../support/cli.js';
 import { forceUnmount, mountBg } from '../support/fuse.js';
@@ -51,6 +51,11 @@ function cat(path: string): string {
   } finally {
     closeSync(fd);
   }
+}
+
+/** Every page cache dropped: the next read of a file goes to its server. */
+function dropCaches(): void {
+  writeFileSync('/proc/sys/vm/drop_caches', '1');
 }
 
 beforeAll(() => {
@@ -166,4 +171,38 @@ describe('overlay mount: host files under attack', () => {
     expect(readFileSync(join(base, 'cm/c'), 'utf8')).toBe('new\n');
     expect(readFileSync(join(base, 'cm/e'), 'utf8')).toBe('added\n');
   });
+
+  for (const mode of ['native', 'JavaScript'] as const) {
+    it(`a base directory swapped for a symlink on the host is not followed out of the base (${mode})`, async () => {
+      // A user who owns the base swaps a directory the mount has looked up for a symlink to a
+      // place only the server may read: with --uid mapping the file to that user, the kernel's
+      // permission check then let them read it through the mount.
+      const name = `swap-${mode}`;
+      const outside = join(tmp.dir, `${name}-outside`);
+      mkdirSync(join(base, name, 'd'), { recursive: true });
+      mkdirSync(outside);
+      writeFileSync(join(base, name, 'd/s'), 'decoy\n');
+      writeFileSync(join(base, name, 'd/t'), 'decoy too\n');
+      writeFileSync(join(outside, 's'), 'secret\n');
+      writeFileSync(join(outside, 't'), 'secret too\n');
+      const m = await mountOverlay(name, mode === 'native' ? {} : { AGENTFS_NATIVE_READS: '0' });
+      const d = join(m.mnt, name, 'd');
+      expect(readdirSync(d).sort()).toEqual(['s', 't']);
+      expect(cat(join(d, 's'))).toBe('decoy\n');
+      statSync(join(d, 't')); // looked up, never read
+      renameSync(join(base, name, 'd'), join(base, name, 'd.old'));
+      symlinkSync(outside, join(base, name, 'd'));
+      dropCaches();
+      for (const f of ['s', 't']) {
+        let got: string;
+        try {
+          got = cat(join(d, f));
+        } catch (e) {
+          got = (e as NodeJS.ErrnoException).code ?? String(e);
+        }
+        expect(got, f).not.toMatch(/secret/);
+      }
+      await unmount(m);
+    });
+  }
 });

@@ -34,5 +34,6 @@ export function overlayHostFiles(o: OverlayParts): HostFiles {
     onChange(listener) {
       o.nodes.onChange(listener);
     },
+    root: o.base.root(),
   };
 }
