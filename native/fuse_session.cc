@@ -743,6 +743,7 @@ void open_host_files(napi_env env, napi_value o, Session* s) {
   else c.base_fd = -1;
   s->host = new HostFiles(c);
   s->host->on_open = [s](uint64_t ino, int flags) { enqueue_quiet(s, pack_opened(nullptr, ino, flags)); };
+  s->host->on_lost = [s](uint64_t ino) { enqueue_quiet(s, pack_released(nullptr, ino)); };
   s->host->on_stale_attrs = [s](uint64_t ino) { fuse_lowlevel_notify_inval_inode(s->se, ino, -1, 0); };
 }
 

@@ -125,8 +125,10 @@ bool HostFiles::open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   if (on_open) on_open(ino, fi->flags);
   served++;
   if (fuse_reply_open(req, fi) != 0) {
-    // the opener is gone (interrupted): the kernel sends no RELEASE for it
+    // the opener is gone (interrupted): the kernel sends no RELEASE for it, and JavaScript,
+    // which counted the open, must count its end too (else the file stays open to it for good)
     release(ino, fi);
+    if (on_lost) on_lost(ino);
   }
   return true;
 }

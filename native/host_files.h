@@ -53,6 +53,8 @@ class HostFiles {
 
   // An open answered here: JavaScript counts it (queued before the reply; see Reader::on_open).
   std::function<void(uint64_t ino, int flags)> on_open;
+  // ...and one whose reply found its opener gone: counted as released.
+  std::function<void(uint64_t ino)> on_lost;
   // The kernel's attributes of ino describe an older file: it must ask again (notify_inval_inode).
   std::function<void(uint64_t ino)> on_stale_attrs;
 
