@@ -3,6 +3,7 @@
 // answer through the addon.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, readdirSync, readSync, renameSync, statSync, symlinkSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { runCli, tempDir } from '../support/cli.js';
 import { forceUnmount, mountBg } from '../support/fuse.js';
@@ -205,4 +206,61 @@ describe('overlay mount: host files under attack', () => {
       await unmount(m);
     });
   }
+
+  it('past PATH_MAX too: a deep base directory swapped for a symlink is not followed out of the base', async () => {
+    // 20 directories of 250 bytes, then d/s and d/t: the files' host paths are longer than one
+    // call takes (opened in steps) and than the kernel names a descriptor by (checked by a walk)
+    const name = 'deep-swap';
+    const outside = join(tmp.dir, `${name}-outside`);
+    const hop = 'x'.repeat(250);
+    // tree(root, hops, text): root/hop.../d/{s,t}, made through descriptors (paths past PATH_MAX)
+    const tree = (root: string, hops: number, text: string) => {
+      const py = [
+        'import os, sys',
+        'os.makedirs(sys.argv[1], exist_ok=True)',
+        'fd = os.open(sys.argv[1], os.O_RDONLY)',
+        `for _ in range(${hops}):`,
+        `    os.mkdir("${hop}", dir_fd=fd); n = os.open("${hop}", os.O_RDONLY, dir_fd=fd); os.close(fd); fd = n`,
+        'os.mkdir("d", dir_fd=fd)',
+        `for f, t in (("d/s", "${text}"), ("d/t", "${text} too")):`,
+        '    w = os.open(f, os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=fd); os.write(w, t.encode()); os.close(w)',
+      ].join('\n');
+      const r = spawnSync('python3', ['-c', py, root], { encoding: 'utf8' });
+      expect(r.status, r.stderr).toBe(0);
+    };
+    tree(join(base, name), 20, 'decoy');
+    // what the second directory down will point to: the rest of the path, with secrets at its end
+    tree(outside, 18, 'secret');
+    const m = await mountOverlay(name, { AGENTFS_NATIVE_READS: '0' });
+    // reads through the mount by a descriptor walk (one name a call), each file's text or errno
+    const read = (files: string) => {
+      const walk = [
+        'import os, sys',
+        'fd = os.open(sys.argv[1], os.O_RDONLY)',
+        `for d in ["${name}"] + ["${hop}"] * 20 + ["d"]:`,
+        '    n = os.open(d, os.O_RDONLY, dir_fd=fd); os.close(fd); fd = n',
+        `for f in "${files}":`,
+        '    try:',
+        '        r = os.open(f, os.O_RDONLY, dir_fd=fd); print(os.read(r, 100).decode().strip()); os.close(r)',
+        '    except OSError as e: print(e.strerror)',
+      ].join('\n');
+      const r = spawnSync('python3', ['-c', walk, m.mnt], { encoding: 'utf8' });
+      expect(r.status, r.stderr).toBe(0);
+      return r.stdout;
+    };
+    expect(read('s')).toBe('decoy\n');
+    dropCaches();
+    // the second directory down (inside the first step of the walk) swapped for a symlink on the host
+    const [first, second] = [join(base, name, hop), join(base, name, hop, hop)];
+    renameSync(second, join(first, 'moved'));
+    symlinkSync(outside, second);
+    dropCaches();
+    // t, never opened before (s's descriptor is kept, and reads the decoy still)
+    expect(read('t')).not.toMatch(/secret/);
+    await unmount(m);
+    for (const dir of [join(base, name), outside]) {
+      const rm = spawnSync('python3', ['-c', 'import shutil, sys; shutil.rmtree(sys.argv[1])', dir], { encoding: 'utf8' });
+      expect(rm.status, rm.stderr).toBe(0);
+    }
+  });
 });
