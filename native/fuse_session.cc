@@ -731,8 +731,9 @@ void open_reader(napi_env env, napi_value o, Session* s) {
   }
 }
 
-// options.hostFiles: {attrTimeout, uid, gid} (uid/gid -1: the host's). An overlay's files that are
-// exactly host files, registered by JavaScript (hostAdd), are then answered from the host.
+// options.hostFiles: {attrTimeout, uid, gid, baseFd?, basePrefix?} (uid/gid -1: the host's). An
+// overlay's files that are exactly host files, registered by JavaScript (hostAdd), are then
+// answered from the host.
 void open_host_files(napi_env env, napi_value o, Session* s) {
   HostFilesConfig c;
   c.attr_timeout = get_num(env, named(env, o, "attrTimeout"), 1);
@@ -749,12 +750,18 @@ void open_host_files(napi_env env, napi_value o, Session* s) {
       c.hidden_dirs.push_back(get_str(env, v));
     }
   }
+  c.base_fd = (int)get_num(env, named(env, o, "baseFd"), -1);
+  napi_value pre = named(env, o, "basePrefix");
+  napi_valuetype pt = napi_undefined;
+  if (pre && napi_typeof(env, pre, &pt) == napi_ok && pt == napi_string) c.base_prefix = get_str(env, pre);
+  else c.base_fd = -1;
   s->host = new HostFiles(c);
   s->host->on_open = [s](uint64_t ino, int flags) { enqueue_quiet(s, pack_opened(nullptr, ino, flags)); };
   s->host->on_release = [s](uint64_t ino) { enqueue_quiet(s, pack_released(nullptr, ino)); };
   s->host->on_listed = [s](uint64_t dir, uint64_t ino, uint32_t mode, const std::string& name) {
     enqueue_quiet(s, pack_listed(nullptr, dir, ino, (mode_t)mode, name.c_str()));
   };
+  s->host->on_stale_attrs = [s](uint64_t ino) { fuse_lowlevel_notify_inval_inode(s->se, ino, -1, 0); };
 }
 
 // mount(mountpoint, fuseArgs: string[], options: {maxWrite, maxReadahead, writeback, readdirplus, reader?, hostFiles?}, onBatch)

@@ -5,6 +5,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/openat2.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <dirent.h>
@@ -116,7 +118,7 @@ bool HostFiles::readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, 
     if ((uint64_t)off < BASE_COOKIE + 3) return false;
     first = (size_t)((uint64_t)off - 2 - BASE_COOKIE);
   }
-  int dfd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  int dfd = open_beneath(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (dfd < 0) {
     declined++;
     return false;
@@ -239,6 +241,24 @@ bool HostFiles::path_of(uint64_t ino, std::string* path, uint32_t* type, Key* ke
   return true;
 }
 
+// O_NOFOLLOW guards the last name only: a directory on the way that the host swapped for a
+// symlink (whoever owns the base can) would lead out of the base, to files only the server may
+// read, which `--uid` then hands to that user. Opened beneath the base descriptor, no symlink
+// followed (as BaseReader.isBeneath checks in JavaScript, which answers whatever fails here).
+int HostFiles::open_beneath(const std::string& path, int flags) {
+  const std::string& pre = cfg_.base_prefix;
+  if (cfg_.base_fd < 0) return ::open(path.c_str(), flags);
+  if (path.size() <= pre.size() + 1 || path.compare(0, pre.size(), pre) != 0 || path[pre.size()] != '/') {
+    errno = EXDEV;
+    return -1;
+  }
+  struct open_how how;
+  memset(&how, 0, sizeof how);
+  how.flags = (uint64_t)flags;
+  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+  return (int)syscall(SYS_openat2, cfg_.base_fd, path.c_str() + pre.size() + 1, &how, sizeof how);
+}
+
 bool HostFiles::getattr(fuse_req_t req, fuse_ino_t ino) {
   std::string path;
   struct stat st;
@@ -263,7 +283,7 @@ bool HostFiles::open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   Key kept;
   if (!path_of(ino, &path, &type, &kept) || type != S_IFREG) return false;
   // never follows a symlink; O_NONBLOCK: a FIFO put there since opens at once (and is refused)
-  int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+  int fd = open_beneath(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
   if (fd < 0) {
     declined++;
     return false;
@@ -274,19 +294,25 @@ bool HostFiles::open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     declined++;
     return false;
   }
-  Key now{(int64_t)st.st_mtim.tv_sec, (int64_t)st.st_mtim.tv_nsec, (int64_t)st.st_size};
+  Key now{(int64_t)st.st_mtim.tv_sec, (int64_t)st.st_mtim.tv_nsec, (int64_t)st.st_size, (int64_t)st.st_ctim.tv_sec,
+          (int64_t)st.st_ctim.tv_nsec};
   {
     std::lock_guard<std::mutex> lock(mu_);
     open_[fd] = Opened{path, now};
   }
   fi->fh = NATIVE_FH | HOST_FH | ((uint64_t)fd & FD_BITS);
   fi->keep_cache = kept == now;
+  // Changed on the host since the kernel held its pages: the size it caches (attr_timeout, 60 s
+  // on a watched mount) is as old as they are, and would cut the new content short or pad it
+  // with zeros. Attributes only (off -1): no page is locked, safe from the handler.
+  if (kept.known() && !fi->keep_cache && on_stale_attrs) on_stale_attrs(ino);
   fi->direct_io = 0;
   if (on_open) on_open(ino, fi->flags);
   served++;
   if (fuse_reply_open(req, fi) != 0) {
-    // the opener is gone (interrupted): the kernel sends no RELEASE for it
-    release(ino, fi);
+    // the opener is gone (interrupted): the kernel sends no RELEASE for it, and JavaScript,
+    // which counted the open, must count its end too (else the file stays open to it for good)
+    release(ino, fi);  // queues its RELEASED (on_release)
   }
   return true;
 }

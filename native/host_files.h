@@ -34,6 +34,10 @@ struct HostFilesConfig {
   std::vector<std::string> hidden_dirs;
   // ownership reported instead of the host's (`--uid/--gid`); -1: the host's
   int64_t uid = -1, gid = -1;
+  // The base directory: registered paths start with `base_prefix` and are opened beneath
+  // `base_fd` through no symlink (openat2); -1: opened by their path.
+  int base_fd = -1;
+  std::string base_prefix;
 };
 
 class HostFiles {
@@ -71,14 +75,21 @@ class HostFiles {
   std::function<void(uint64_t ino, int flags)> on_open;
   std::function<void(uint64_t ino)> on_release;
   std::function<void(uint64_t dir, uint64_t ino, uint32_t mode, const std::string& name)> on_listed;
+  // The kernel's attributes of ino describe an older file: it must ask again (notify_inval_inode).
+  std::function<void(uint64_t ino)> on_stale_attrs;
 
   std::atomic<uint64_t> served{0}, declined{0};
 
  private:
-  // What the kernel's page cache of a file depends on (files.ts cacheKey): mtime and size.
+  // What the kernel's page cache of a file depends on: mtime and size (files.ts cacheKey), and
+  // the ctime, which a host rewrite moves even when it keeps the size and puts the mtime back
+  // (touch -d, cp -p, rsync): the only one a user cannot set.
   struct Key {
-    int64_t mtime = -1, mtime_ns = -1, size = -1;
-    bool operator==(const Key& o) const { return mtime == o.mtime && mtime_ns == o.mtime_ns && size == o.size; }
+    int64_t mtime = -1, mtime_ns = -1, size = -1, ctime = -1, ctime_ns = -1;
+    bool known() const { return size >= 0; }
+    bool operator==(const Key& o) const {
+      return mtime == o.mtime && mtime_ns == o.mtime_ns && size == o.size && ctime == o.ctime && ctime_ns == o.ctime_ns;
+    }
   };
   // A directory listing's key (dirs.ts opendir, finite age): mtime and the age period.
   struct DirKey {
@@ -93,6 +104,7 @@ class HostFiles {
   };
   bool path_of(uint64_t ino, std::string* path, uint32_t* type, Key* kept);
   void close_handle(fuse_ino_t ino, fuse_file_info* fi);
+  int open_beneath(const std::string& path, int flags);
 
   HostFilesConfig cfg_;
   std::atomic<bool> listable_{false};

@@ -237,6 +237,12 @@ export interface FileSystem {
    * from the host file itself (the FUSE mount's native path); undefined when there are none.
    */
   hostFiles?(): HostFiles | undefined;
+
+  /**
+   * Optional: another process changed the database (a second mount, the CLI): what is kept in
+   * memory from it must be read again (an overlay's whiteouts and merged paths).
+   */
+  changedOutside?(): void;
 }
 
 /** See FileSystem.hostFiles. */
@@ -270,6 +276,11 @@ export interface HostFiles {
    * number and mode (from the host): the implementation records it as it would have listed it.
    */
   listed(dir: number, name: string, ino: number, mode: number): void;
+  /**
+   * The base directory's descriptor and the prefix of every path given here: what follows it is
+   * to be opened beneath that descriptor, through no symlink (a directory swapped on the host).
+   */
+  root: { fd: number; prefix: string };
 }
 
 export function isDir(mode: number): boolean {

@@ -39,7 +39,16 @@ export interface MountConfig {
   /** the native read path (native/reader.h): its database, statements and reply settings */
   reader?: ReaderConfig;
   /** an overlay's host-backed files are answered from the host (native/host_files.h; hostAdd) */
-  hostFiles?: { attrTimeout: number; entryTimeout: number; uid: number; gid: number; listingMaxAge: number; hiddenDirs: string[] };
+  hostFiles?: {
+    attrTimeout: number;
+    entryTimeout: number;
+    uid: number;
+    gid: number;
+    listingMaxAge: number;
+    hiddenDirs: string[];
+    baseFd?: number;
+    basePrefix?: string;
+  };
 }
 
 export interface ReaderConfig {

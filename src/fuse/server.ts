@@ -182,6 +182,8 @@ export class FuseServer {
           gid: o.gid ?? -1,
           listingMaxAge: this.state.listingMaxAgeS,
           hiddenDirs: hostFiles.hiddenDirs(),
+          baseFd: hostFiles.root.fd,
+          basePrefix: hostFiles.root.prefix,
         },
       },
       (batch) => this.onBatch(batch),
@@ -274,7 +276,10 @@ export class FuseServer {
             } finally {
               if (!this.ended) this.native.hold(this.handle!, false);
             }
-          }, () => this.state.invalidateAll());
+          }, () => {
+            this.state.fs.changedOutside?.();
+            this.state.invalidateAll();
+          });
         }
         this.ready.resolve();
       } else if (op === Op.OPENED || op === Op.RELEASED) {

@@ -1,10 +1,29 @@
 import type { Command } from 'commander';
+import { realpathSync } from 'node:fs';
 import { commitChanges, discardChanges } from '../../core/changes/index.js';
+import { listMounts } from '../../fuse/mounts.js';
 import { sessionInUse } from '../../sandbox/index.js';
 import { AGENT_ARG } from '../agent-arg.js';
 import { UserError } from '../errors.js';
 import { quoteName } from '../quote.js';
 import { changeLine, openOverlay, relPath } from './diff.js';
+
+/**
+ * A mounted overlay keeps what it showed in memory (nodes, delta inodes); a commit or discard
+ * under it takes those delta entries away, and the mount then showed a broken tree.
+ */
+function refuseWhileMounted(id: string, database: string, verb: string): void {
+  const real = (p: string) => {
+    try {
+      return realpathSync(p);
+    } catch {
+      return p;
+    }
+  };
+  const db = real(database);
+  const m = listMounts().find((l) => l.pid !== undefined && l.database !== undefined && real(l.database) === db);
+  if (m) throw new UserError(`${id} is mounted at ${quoteName(m.mountpoint)}; ${verb} after unmounting it`, 'busy');
+}
 
 interface CommitOpts {
   dryRun?: boolean;
@@ -25,6 +44,7 @@ export function registerCommit(program: Command): void {
         if (!opts.dryRun && sessionInUse(database)) {
           throw new UserError(`session ${id} is running; commit after its commands have finished`, 'busy');
         }
+        if (!opts.dryRun) refuseWhileMounted(id, database, 'commit');
         const result = commitChanges(ov.changes, { paths, force: opts.force, dryRun: opts.dryRun });
         for (const c of result.conflicts) console.error(`conflict: ${relPath(c.path)}: ${c.reason}`);
         if (result.conflicts.length && !opts.force && !opts.dryRun) {
@@ -52,6 +72,7 @@ export function registerCommit(program: Command): void {
       const { agent, ov, database } = openOverlay(id);
       try {
         if (sessionInUse(database)) throw new UserError(`session ${id} is running; discard after its commands have finished`, 'busy');
+        refuseWhileMounted(id, database, 'discard');
         const dropped = discardChanges(ov.changes, paths);
         for (const c of dropped) console.log(changeLine(c));
         console.log(`Discarded ${dropped.length} change${dropped.length === 1 ? '' : 's'}`);

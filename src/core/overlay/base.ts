@@ -70,6 +70,11 @@ export class BaseReader {
     this.prefix = options.direct ? dir.replace(/\/+$/, '') : `/proc/self/fd/${this.fd}`;
   }
 
+  /** The base's descriptor, and the prefix of every hostPath (a path beneath it follows). */
+  root(): { fd: number; prefix: string } {
+    return { fd: this.fd, prefix: this.prefix };
+  }
+
   /** Host path through the descriptor (never through the possibly over-mounted name). */
   hostPath(path: string): string {
     // the trailing slash makes lstat look at the directory, not at the /proc magic link
@@ -211,6 +216,45 @@ export class BaseReader {
     closeSync(this.fd);
   }
 
+  /**
+   * Whether descriptor `fd` is the file at base path `path` itself, reached through no symlink:
+   * O_NOFOLLOW guards the last name only, and a directory on the way swapped for a symlink on the
+   * host (by whoever owns the base) led out of the base, to files only this process may read.
+   * The kernel's name of the descriptor must be the base's own followed by `path`.
+   */
+  private isBeneath(fd: number, path: string): boolean {
+    try {
+      const root = readlinkSync(`/proc/self/fd/${this.fd}`, 'buffer');
+      const at = readlinkSync(`/proc/self/fd/${fd}`, 'buffer');
+      const want = Buffer.concat([root.length === 1 ? Buffer.alloc(0) : root, Buffer.from(path)]);
+      return at.equals(want);
+    } catch (e) {
+      // a name longer than the kernel gives back: the file walked to one name at a time
+      if ((e as NodeJS.ErrnoException).code !== 'ENAMETOOLONG') return false;
+      return this.sameAsWalked(fd, path);
+    }
+  }
+
+  /** Whether `fd` is the file reached from the base one name at a time, each O_NOFOLLOW. */
+  private sameAsWalked(fd: number, path: string): boolean {
+    const names = path.split('/').filter(Boolean);
+    let at = this.fd;
+    try {
+      names.forEach((name, i) => {
+        const last = i === names.length - 1;
+        const next = openSync(`/proc/self/fd/${at}/${name}`, C.O_RDONLY | C.O_NOFOLLOW | (last ? C.O_NONBLOCK : C.O_DIRECTORY));
+        if (at !== this.fd) closeSync(at);
+        at = next;
+      });
+      const [a, b] = [fstatSync(fd, { bigint: true }), fstatSync(at, { bigint: true })];
+      return a.dev === b.dev && a.ino === b.ino;
+    } catch {
+      return false;
+    } finally {
+      if (at !== this.fd) closeSync(at);
+    }
+  }
+
   private fdFor(path: string): number {
     let fd = this.open.get(path);
     if (fd !== undefined) {
@@ -227,6 +271,10 @@ export class BaseReader {
     if (!fstatSync(fd).isFile()) {
       closeSync(fd);
       throw new FsError('EINVAL', 'read', path, 'not a regular file in the base');
+    }
+    if (!this.isBeneath(fd, path)) {
+      closeSync(fd);
+      throw new FsError('ELOOP', 'open', path, 'a directory on the way was replaced by a symlink on the host');
     }
     if (this.open.size >= MAX_OPEN) {
       const [oldPath, oldFd] = this.open.entries().next().value as [string, number];

@@ -48,5 +48,6 @@ export function overlayHostFiles(o: OverlayParts, record: (dir: number, name: st
       return o.paths.hiddenPaths().map((p) => hostDir(parentOf(p)));
     },
     listed: record,
+    root: o.base.root(),
   };
 }

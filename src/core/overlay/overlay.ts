@@ -321,6 +321,13 @@ export class OverlayFs implements FileSystem {
     });
   }
 
+  changedOutside(): void {
+    // another process's whiteouts (an unlink through a second mount), copy-ups and moves; the
+    // node table is looked up through the delta again at the next lookup
+    this.o.whiteouts.invalidate();
+    this.o.paths.invalidate();
+  }
+
   statfs(): StatFs {
     return this.o.delta.statfs();
   }
