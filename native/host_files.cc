@@ -15,6 +15,7 @@
 #include <cmath>
 #include <cstring>
 #include <ctime>
+#include <thread>
 #include <vector>
 
 #include "host_stat.h"  // js_less
@@ -99,7 +100,20 @@ bool HostFiles::opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   return true;
 }
 
+void HostFiles::set_listable(bool on) {
+  listable_.store(on);
+  if (!on)
+    while (listing_.load() > 0) std::this_thread::yield();
+}
+
 bool HostFiles::readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, bool plus) {
+  // counted before the flag is read (both sequentially consistent): set_listable(false) then
+  // either sees this listing in flight and waits for it, or this listing sees the flag off
+  struct InFlight {
+    std::atomic<int>& n;
+    explicit InFlight(std::atomic<int>& c) : n(c) { n.fetch_add(1); }
+    ~InFlight() { n.fetch_sub(1); }
+  } in_flight(listing_);
   if (!listable_.load()) return false;
   std::string path;
   uint64_t parent = 0;

@@ -54,8 +54,9 @@ class HostFiles {
   // opendir): an OPENDIR here keeps it while the key still holds, else leaves it to JavaScript.
   void dir_key(uint64_t ino, int64_t mtime, int64_t mtime_ns, int64_t epoch);
   // Whether a host directory of the overlay lists exactly as the host directory does (the
-  // overlay has no whiteouts): set by JavaScript as that changes.
-  void set_listable(bool on) { listable_.store(on); }
+  // overlay has no whiteouts): set by JavaScript as that changes. Turned off, it returns once
+  // the listings in flight are done (their LISTED events queued).
+  void set_listable(bool on);
 
   // On the FUSE loop's thread (and replyDir's adds on the JS thread); false: not answered,
   // JavaScript will.
@@ -108,6 +109,7 @@ class HostFiles {
 
   HostFilesConfig cfg_;
   std::atomic<bool> listable_{false};
+  std::atomic<int> listing_{0};  // listings in flight
   std::mutex mu_;
   std::unordered_map<uint64_t, Entry> files_;
   // descriptor -> the path and key it was opened with

@@ -16,11 +16,30 @@ export class HostOffers {
   ) {
     // every change is passed on (they are rare: copy-ups, moves, removals)
     files.onChange((ino) => this.native.hostForget(this.handle, ino ?? -1));
-    let listable = files.listable();
-    this.native.hostListable(this.handle, listable);
+    this.listable = files.listable();
+    this.native.hostListable(this.handle, this.listable);
     files.onListable((now) => {
-      if (now !== listable) this.native.hostListable(this.handle, (listable = now));
+      if (now !== this.listable && !this.held) this.native.hostListable(this.handle, (this.listable = now));
     });
+  }
+
+  private listable: boolean;
+  private held = false;
+
+  /**
+   * Stops the addon's listings until `release` and returns once those in flight queued their
+   * LISTED events: what they handed to the kernel is then known here (the change watcher takes
+   * those names back after another process's change).
+   */
+  hold(): void {
+    this.held = true;
+    this.native.hostListable(this.handle, false);
+  }
+
+  release(): void {
+    this.held = false;
+    this.listable = this.files.listable();
+    this.native.hostListable(this.handle, this.listable);
   }
 
   /** The addon listed `name` in host directory `dir` (a LISTED event): the filesystem records it. */

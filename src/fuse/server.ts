@@ -263,22 +263,33 @@ export class FuseServer {
         this.info = { maxWrite, proto: `${protoMajor}.${protoMinor}`, writeback, readdirplus };
         const counter = this.options.changeCounter;
         if (counter) {
+          let seen: number | undefined;
           this.stopWatching = watchChanges(() => {
             // opens the native reader counted must be known here before an outside unlink is acted
             // on: new ones wait in JavaScript's queue meanwhile, and those that saw the file before
             // it went are counted first
             const held = this.shared !== undefined && this.handle !== undefined && !this.ended;
-            if (!held) return counter();
-            this.native.hold(this.handle!, true);
+            // so must the names the addon listed (LISTED), to be taken back: its listings wait
+            // too, until the kernel's names are taken back if there was a change
+            const offers = this.handle !== undefined && !this.ended ? this.state.hostOffers : undefined;
+            if (!held && !offers) return counter();
+            if (held) this.native.hold(this.handle!, true);
+            offers?.hold();
+            let now: number | undefined;
             try {
               this.takeNativeOpens();
-              return counter();
+              now = counter();
+              return now;
             } finally {
-              if (!this.ended) this.native.hold(this.handle!, false);
+              if (held && !this.ended) this.native.hold(this.handle!, false);
+              const changed = now !== undefined && seen !== undefined && now !== seen;
+              if (now !== undefined) seen = now;
+              if (offers && !changed) offers.release();
             }
           }, () => {
             this.state.fs.changedOutside?.();
             this.state.invalidateAll();
+            this.state.hostOffers?.release();
           });
         }
         this.ready.resolve();
@@ -337,6 +348,7 @@ export class FuseServer {
     else if (req.op === Op.LISTED) {
       // an entry of a host directory the addon listed with its node id: the node is recorded here
       this.state.hostOffers?.listed(req.dir, req.name, req.ino, req.mode);
+      this.state.handedOut(req.dir, req.name, req.ino);
       if ((req.mode & 0o170000) === 0o040000) this.state.rememberParent(req.ino, req.dir);
     }
   }
