@@ -346,8 +346,9 @@ bool HostFiles::read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fus
       declined++;
       return false;  // JavaScript reads it by its path and reports what goes wrong
     }
-    if (n == 0) break;
+    bool short_read = (size_t)n < size - done;  // a regular file's end: no second call to learn it
     done += (size_t)n;
+    if (short_read) break;
   }
   served++;
   fuse_reply_buf(req, buf.data(), done);
