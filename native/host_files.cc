@@ -204,8 +204,9 @@ bool HostFiles::readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, 
       break;
     }
     // A file with other names may show another name's copy-up (MergedLookup.adoptLinkedCopy):
-    // JavaScript decides that.
-    if (!S_ISDIR(st.st_mode) && st.st_nlink > 1) {
+    // JavaScript decides that. So does the root of a file system mounted here, whose number is
+    // FUSE's root id (inodes.ts exposedBaseIno).
+    if ((!S_ISDIR(st.st_mode) && st.st_nlink > 1) || st.st_ino == FUSE_ROOT_ID) {
       ok = false;
       break;
     }
