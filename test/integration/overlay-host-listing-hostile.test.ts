@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CLI, runCli, tempDir } from '../support/cli.js';
+import { CLI, run, runCli, tempDir } from '../support/cli.js';
 import { forceUnmount, mountBg } from '../support/fuse.js';
 
 let tmp: { dir: string; cleanup: () => void };
@@ -54,4 +54,37 @@ describe('agentfs run: host listings under attack', () => {
       }
     });
   }
+
+  it('a file written beside a native listing of its directory reads back as written (the listing raced the copy-up)', async () => {
+    const proj = join(tmp.dir, 'race');
+    const dirs = 80;
+    for (let d = 0; d < dirs; d++) {
+      mkdirSync(join(proj, 'base', `d${d}`), { recursive: true });
+      for (let f = 0; f < 600; f++) writeFileSync(join(proj, 'base', `d${d}`, `f${f}`), 'old\n');
+    }
+    const db = join(proj, 'race.db');
+    expect((await runCli(['init', db, '--base', join(proj, 'base')])).code).toBe(0);
+    const mnt = join(proj, 'mnt');
+    mkdirSync(mnt);
+    const m = { mnt, pid: await mountBg(db, mnt) };
+    mounts.push(m);
+    try {
+      // each directory listed (by the addon: no whiteouts) while one of its files is rewritten;
+      // a listing that registered its entries after the copy-up served the host file over the copy
+      // (the write a few milliseconds after the listing starts, a different delay each time)
+      const r = await run(
+        'bash',
+        [
+          '-c',
+          `for d in $(seq 0 ${dirs - 1}); do ls -l d$d >/dev/null & p=$!; sleep 0.00$((d % 5)); echo new > d$d/f599; wait $p; done; ` +
+            `for d in $(seq 0 ${dirs - 1}); do printf '%s ' "$(cat d$d/f599)"; done`,
+        ],
+        { cwd: mnt, timeoutMs: 120_000 },
+      );
+      expect(r.stderr).toBe('');
+      expect(r.stdout).toBe('new '.repeat(dirs));
+    } finally {
+      await forceUnmount(m.mnt, m.pid);
+    }
+  });
 });
