@@ -41,6 +41,10 @@ HostFiles::~HostFiles() {
 
 void HostFiles::add(uint64_t ino, std::string path, uint32_t type, uint64_t parent) {
   std::lock_guard<std::mutex> lock(mu_);
+  add_locked(ino, std::move(path), type, parent);
+}
+
+void HostFiles::add_locked(uint64_t ino, std::string path, uint32_t type, uint64_t parent) {
   if (files_.size() >= MAX_FILES) files_.clear();
   auto& e = files_[ino];
   if (e.path != path) {  // another file now: its pages and listing were never held
@@ -55,11 +59,13 @@ void HostFiles::add(uint64_t ino, std::string path, uint32_t type, uint64_t pare
 void HostFiles::forget(uint64_t ino) {
   std::lock_guard<std::mutex> lock(mu_);
   files_.erase(ino);
+  forgets_++;
 }
 
 void HostFiles::clear() {
   std::lock_guard<std::mutex> lock(mu_);
   files_.clear();
+  forgets_++;
 }
 
 void HostFiles::dir_key(uint64_t ino, int64_t mtime, int64_t mtime_ns, int64_t epoch) {
@@ -117,12 +123,14 @@ bool HostFiles::readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, 
   if (!listable_.load()) return false;
   std::string path;
   uint64_t parent = 0;
+  uint64_t forgets = 0;
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = files_.find(ino);
     if (it == files_.end() || it->second.type != S_IFDIR || !it->second.parent) return false;
     path = it->second.path;
     parent = it->second.parent;
+    forgets = forgets_;
   }
   for (const auto& h : cfg_.hidden_dirs)
     if (h == path) return false;
@@ -204,8 +212,9 @@ bool HostFiles::readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, 
       break;
     }
     // A file with other names may show another name's copy-up (MergedLookup.adoptLinkedCopy):
-    // JavaScript decides that.
-    if (!S_ISDIR(st.st_mode) && st.st_nlink > 1) {
+    // JavaScript decides that. So does the root of a file system mounted here, whose number is
+    // FUSE's root id (inodes.ts exposedBaseIno).
+    if ((!S_ISDIR(st.st_mode) && st.st_nlink > 1) || st.st_ino == FUSE_ROOT_ID) {
       ok = false;
       break;
     }
@@ -234,12 +243,23 @@ bool HostFiles::readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, 
     return false;
   }
   // What the kernel now holds nodes of: registered as host files, and told to JavaScript (queued
-  // before the reply, so it knows the node before anything the kernel sends about it)
-  for (const Sent& s : sent) {
-    const std::string& name = names[s.name];
-    if (path.size() + 1 + name.size() < HOST_PATH_MAX) add(s.ino, path + "/" + name, s.mode & S_IFMT, ino);
-    if (on_listed) on_listed(ino, s.ino, s.mode, name);
+  // before the reply, so it knows the node before anything the kernel sends about it). JavaScript
+  // runs beside this thread: had it taken anything back since the listing began (a copy-up of an
+  // entry: `echo new > f` beside `ls -l`), registering the entry again would serve the host file
+  // over the copy for good. Such a listing is left to JavaScript.
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (forgets_ != forgets) {
+      declined++;
+      return false;
+    }
+    for (const Sent& s : sent) {
+      const std::string& name = names[s.name];
+      if (path.size() + 1 + name.size() < HOST_PATH_MAX) add_locked(s.ino, path + "/" + name, s.mode & S_IFMT, ino);
+    }
   }
+  if (on_listed)
+    for (const Sent& s : sent) on_listed(ino, s.ino, s.mode, names[s.name]);
   served++;
   fuse_reply_buf(req, buf.data(), used);
   return true;

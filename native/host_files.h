@@ -104,6 +104,7 @@ class HostFiles {
     DirKey listing;  // key of the pages the kernel held at the last release of a handle opened here
   };
   bool path_of(uint64_t ino, std::string* path, uint32_t* type, Key* kept);
+  void add_locked(uint64_t ino, std::string path, uint32_t type, uint64_t parent);  // mu_ held
   void close_handle(fuse_ino_t ino, fuse_file_info* fi);
   int open_beneath(const std::string& path, int flags);
 
@@ -111,6 +112,9 @@ class HostFiles {
   std::atomic<bool> listable_{false};
   std::atomic<int> listing_{0};  // listings in flight
   std::mutex mu_;
+  // bumped (under mu_) by every take-back: a listing whose entries were taken back while it read
+  // the host (JavaScript copied one up meanwhile) must not register them again
+  uint64_t forgets_ = 0;
   std::unordered_map<uint64_t, Entry> files_;
   // descriptor -> the path and key it was opened with
   struct Opened {

@@ -6,12 +6,26 @@ import { FsError } from '../errors.js';
  * - Delta-only inodes show DELTA_INO_BASE + delta ino: base inode numbers on Linux filesystems
  *   stay far below 2^50, so the two ranges never meet, and both are stable across remounts
  *   (delta inos are database rows, base inos are the host's).
- * - The root is always 1 (FUSE's root id), whatever the base root's number.
+ * - The root is always 1 (FUSE's root id), whatever the base root's number. A base entry whose
+ *   own number is 1 (the root of a file system mounted inside the base: any FUSE mount, some
+ *   tmpfs) shows DELTA_INO_BASE, which no delta inode takes (they start at 1): as 1 it took the
+ *   root's node, and the sandbox's root listed that file system.
  */
 export const DELTA_INO_BASE = 2 ** 50;
+const ROOT_INO = 1;
+
+/** The ino a base entry with host inode number `hostIno` shows. */
+export function exposedBaseIno(hostIno: number): number {
+  return hostIno === ROOT_INO ? DELTA_INO_BASE : hostIno;
+}
+
+/** The host inode number of a base entry showing `ino` (exposedBaseIno's inverse). */
+export function hostInoOf(ino: number): number {
+  return ino === DELTA_INO_BASE ? ROOT_INO : ino;
+}
 
 export function exposedDeltaIno(deltaIno: number, originIno: number | undefined): number {
-  return originIno ?? DELTA_INO_BASE + deltaIno;
+  return originIno !== undefined ? exposedBaseIno(originIno) : DELTA_INO_BASE + deltaIno;
 }
 
 export function isDeltaOnlyIno(ino: number): boolean {

@@ -4,7 +4,7 @@ import type { Attr } from '../types.js';
 import { S_IFDIR, S_IFMT } from '../types.js';
 import { attrOfStats, join } from './base.js';
 import type { HostStat } from './host-stat.js';
-import { exposedDeltaIno, type Node } from './inodes.js';
+import { exposedBaseIno, exposedDeltaIno, type Node } from './inodes.js';
 import type { OverlayParts } from './parts.js';
 
 /** An entry of the merged view: the node handed out for it and its attributes. */
@@ -86,10 +86,10 @@ export class MergedLookup {
   /** The node of a base entry seen at parent/name (created, or moved to where it was seen). */
   baseNode(st: Pick<HostStat, 'ino' | 'mode'>, parent: Node, name: string): Node {
     const { nodes } = this.o;
-    const ino = st.ino;
+    const ino = exposedBaseIno(st.ino);
     let node = nodes.get(ino);
     if (!node || node === this.o.root) {
-      node = nodes.add({ ino, parent, name, type: st.mode & S_IFMT, baseIno: ino, baseOpens: 0 });
+      node = nodes.add({ ino, parent, name, type: st.mode & S_IFMT, baseIno: st.ino, baseOpens: 0 });
     } else if (node.delta === undefined) {
       if (node.parent !== parent || node.name !== name) {
         // seen somewhere else (moved on the host): its path, and for a directory every path below, changed

@@ -1,6 +1,7 @@
 import { cycleError } from '../fs/paths.js';
 import { S_IFDIR, S_IFMT } from '../types.js';
 import type { MergedLookup } from './lookup.js';
+import { hostInoOf } from './inodes.js';
 import type { OverlayParts } from './parts.js';
 import type { OverlayTransactions } from './transaction.js';
 
@@ -75,7 +76,7 @@ export class DeltaRevert {
       if (node.baseIno === undefined && origins.baseIno(ino) === undefined) nodes.delete(node);
       else nodes.dropDelta(node);
       // a node that came from the base reads from the base again
-      if (node.baseIno === undefined) node.baseIno = node.ino;
+      if (node.baseIno === undefined) node.baseIno = hostInoOf(node.ino);
     }
     return true;
   }
