@@ -10,7 +10,7 @@ import {
 import type { BigIntStats } from 'node:fs';
 import { join } from 'node:path';
 import { runCli, tempDir } from '../support/cli.js';
-import { forceUnmount, mountBg } from '../support/fuse.js';
+import { forceUnmount, mountBg, unmountOk } from '../support/fuse.js';
 
 let tmp: { dir: string; cleanup: () => void };
 let base: string;
@@ -24,26 +24,12 @@ async function mountOverlay(name: string, extra: string[] = [], env: NodeJS.Proc
   const init = await runCli(['init', db, '--base', base]);
   expect(init.code, init.stderr).toBe(0);
   const trace = join(tmp.dir, `${name}.trace`);
-  const saved = { ...process.env };
-  Object.assign(process.env, { AGENTFS_FUSE_TRACE: trace, ...env });
-  try {
-    const pid = await mountBg(db, mnt, extra);
-    const m = { mnt, pid, trace };
-    mounts.push(m);
-    return m;
-  } finally {
-    for (const k of ['AGENTFS_FUSE_TRACE', ...Object.keys(env)]) {
-      if (saved[k] === undefined) delete process.env[k];
-      else process.env[k] = saved[k];
-    }
-  }
+  const m = { mnt, trace, pid: await mountBg(db, mnt, extra, undefined, { AGENTFS_FUSE_TRACE: trace, ...env }) };
+  mounts.push(m);
+  return m;
 }
 
-async function unmount(m: { mnt: string; pid: number }): Promise<void> {
-  const r = await runCli(['unmount', m.mnt]);
-  expect(r.code, r.stderr).toBe(0);
-  await forceUnmount(m.mnt, m.pid);
-}
+const unmount = unmountOk;
 
 /** How many requests the addon answered from host files, from the trace written at unmount. */
 function hostServed(trace: string): number {

@@ -6,7 +6,7 @@ import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, re
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { runCli, tempDir } from '../support/cli.js';
-import { forceUnmount, mountBg } from '../support/fuse.js';
+import { forceUnmount, mountBg, unmountOk } from '../support/fuse.js';
 
 let tmp: { dir: string; cleanup: () => void };
 let base: string;
@@ -23,25 +23,12 @@ async function mountOverlay(name: string, env: NodeJS.ProcessEnv = {}, as = ''):
     const init = await runCli(['init', db, '--base', base]);
     expect(init.code, init.stderr).toBe(0);
   }
-  const saved = { ...process.env };
-  Object.assign(process.env, env);
-  try {
-    const m = { mnt, pid: await mountBg(db, mnt) };
-    mounts.push(m);
-    return m;
-  } finally {
-    for (const k of Object.keys(env)) {
-      if (saved[k] === undefined) delete process.env[k];
-      else process.env[k] = saved[k];
-    }
-  }
+  const m = { mnt, pid: await mountBg(db, mnt, [], undefined, env) };
+  mounts.push(m);
+  return m;
 }
 
-async function unmount(m: { mnt: string; pid: number }): Promise<void> {
-  const r = await runCli(['unmount', m.mnt]);
-  expect(r.code, r.stderr).toBe(0);
-  await forceUnmount(m.mnt, m.pid);
-}
+const unmount = unmountOk;
 
 /** The whole file through one descriptor, as `cat` reads it: until a read returns nothing. */
 function cat(path: string): string {

@@ -18,12 +18,19 @@ export function isAlive(pid: number): boolean {
 }
 
 /** `agentfs mount DB MNT` in the background; returns the server pid. */
-export async function mountBg(db: string, mountpoint: string, extra: string[] = [], cwd?: string): Promise<number> {
-  const r = await runCli(['mount', db, mountpoint, ...extra], { cwd });
+export async function mountBg(db: string, mountpoint: string, extra: string[] = [], cwd?: string, env?: NodeJS.ProcessEnv): Promise<number> {
+  const r = await runCli(['mount', db, mountpoint, ...extra], { cwd, env: env && { ...process.env, ...env } });
   if (r.code !== 0) throw new Error(`mount failed: ${r.stderr}`);
   const m = /\(pid (\d+)\)/.exec(r.stdout);
   if (!m) throw new Error(`no pid in: ${r.stdout}`);
   return Number(m[1]);
+}
+
+/** `agentfs unmount`, which must succeed, then the cleanup by pid. */
+export async function unmountOk(m: { mnt: string; pid: number }): Promise<void> {
+  const r = await runCli(['unmount', m.mnt]);
+  if (r.code !== 0) throw new Error(`unmount ${m.mnt} failed: ${r.stderr}`);
+  await forceUnmount(m.mnt, m.pid);
 }
 
 /** Best-effort cleanup by mountpoint and pid (for afterAll/finally). */
