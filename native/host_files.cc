@@ -11,16 +11,14 @@
 
 #include <dirent.h>
 
-#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <ctime>
 #include <thread>
 #include <vector>
 
-#include "host_stat.h"  // js_less
+#include "host_stat.h"  // host_names
 #include "reader.h"     // NATIVE_FH
-#include "utf8.h"
 
 namespace {
 
@@ -151,25 +149,14 @@ bool HostFiles::readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, 
     declined++;
     return false;
   }
-  // the names BaseReader.list gives (host_stat.cc hostList): UTF-8 ones, in JavaScript's order
+  // the names BaseReader.list gives (the same host_names as hostList)
   std::vector<std::string> names;
-  bool ok = true;
-  while (dirent* de = ::readdir(d)) {
-    const char* n = de->d_name;
-    if (n[0] == '.' && (n[1] == 0 || (n[1] == '.' && n[2] == 0))) continue;
-    size_t len = strlen(n);
-    if (!utf8_valid(reinterpret_cast<const unsigned char*>(n), len)) continue;
-    if (names.size() >= MAX_LISTED) {
-      ok = false;
-      break;
-    }
-    names.emplace_back(n, len);
-  }
-  if (!ok) {
+  size_t unnamed = 0;
+  if (!host_names(d, &names, &unnamed, MAX_LISTED)) {
     closedir(d);
     return false;
   }
-  std::sort(names.begin(), names.end(), js_less);
+  bool ok = true;
   thread_local std::vector<char> buf;
   buf.resize(size);
   size_t used = 0;

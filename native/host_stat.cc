@@ -72,27 +72,12 @@ napi_value HostList(napi_env env, napi_callback_info info) {
     return number(env, e);
   }
   std::vector<std::string> names;
-  double unnamed = 0;
-  for (;;) {
-    errno = 0;
-    struct dirent* de = readdir(d);
-    if (!de) break;
-    const char* n = de->d_name;
-    if (n[0] == '.' && (n[1] == 0 || (n[1] == '.' && n[2] == 0))) continue;
-    size_t len = strlen(n);
-    // a name that is not UTF-8 cannot be a JavaScript string without becoming another name
-    if (!utf8_valid(reinterpret_cast<const unsigned char*>(n), len)) {
-      unnamed++;
-      continue;
-    }
-    names.emplace_back(n, len);
-  }
-  if (errno != 0) {
+  size_t unnamed = 0;
+  if (!host_names(d, &names, &unnamed, SIZE_MAX)) {
     int e = errno;
     closedir(d);
     return number(env, e);
   }
-  std::sort(names.begin(), names.end(), js_less);
   std::vector<double> stats(names.size() * HOST_STAT_STRIDE);
   size_t kept = 0;
   for (size_t i = 0; i < names.size(); i++) {
@@ -126,7 +111,7 @@ napi_value HostList(napi_env env, napi_callback_info info) {
   napi_create_typedarray(env, napi_float64_array, kept * HOST_STAT_STRIDE, buf, 0, &f64);
   napi_set_named_property(env, out, "names", arr);
   napi_set_named_property(env, out, "stats", f64);
-  napi_set_named_property(env, out, "unnamed", number(env, unnamed));
+  napi_set_named_property(env, out, "unnamed", number(env, (double)unnamed));
   return out;
 }
 
@@ -156,6 +141,29 @@ napi_value HostLstat(napi_env env, napi_callback_info info) {
 // F0..F4), whose surrogate pairs start with D800..DBFF. Everything else keeps byte order, which
 // for valid UTF-8 is code point order.
 static inline unsigned lead_key(unsigned char c) { return c == 0xEE || c == 0xEF ? c + 0x10 : c; }
+
+bool host_names(DIR* d, std::vector<std::string>* names, size_t* unnamed, size_t max) {
+  for (;;) {
+    errno = 0;
+    struct dirent* de = readdir(d);
+    if (!de) break;
+    const char* n = de->d_name;
+    if (n[0] == '.' && (n[1] == 0 || (n[1] == '.' && n[2] == 0))) continue;
+    size_t len = strlen(n);
+    if (!utf8_valid(reinterpret_cast<const unsigned char*>(n), len)) {
+      ++*unnamed;
+      continue;
+    }
+    if (names->size() >= max) {
+      errno = E2BIG;
+      return false;
+    }
+    names->emplace_back(n, len);
+  }
+  if (errno != 0) return false;
+  std::sort(names->begin(), names->end(), js_less);
+  return true;
+}
 
 // a < b in JavaScript's default sort order, for valid UTF-8 names.
 bool js_less(const std::string& a, const std::string& b) {

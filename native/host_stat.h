@@ -19,10 +19,19 @@
 constexpr int HOST_STAT_STRIDE = 0 HOST_STAT_FIELDS(HOST_STAT_COUNT_ONE);
 #undef HOST_STAT_COUNT_ONE
 
+#include <dirent.h>
+
+#include <cstddef>
 #include <string>
+#include <vector>
 
 // a < b in JavaScript's default sort order (Array.prototype.sort on strings), for valid UTF-8.
 bool js_less(const std::string& a, const std::string& b);
+
+// The names of directory d the overlay's base shows, in JavaScript's order: '.' and '..' left
+// out, and names that are not UTF-8 (counted in *unnamed: a JavaScript string would make another
+// name of them). False with errno set on a read error, or E2BIG past `max` names.
+bool host_names(DIR* d, std::vector<std::string>* names, size_t* unnamed, size_t max);
 
 // Adds hostList, hostLstat and hostStatFields to the addon's exports.
 void host_stat_register(napi_env env, napi_value exports);
