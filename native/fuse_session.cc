@@ -751,6 +751,7 @@ void open_reader(napi_env env, napi_value o, Session* s) {
   c.sql.lookup = get_str(env, named(env, q, "lookup"));
   c.sql.inode = get_str(env, named(env, q, "inode"));
   c.sql.page = get_str(env, named(env, q, "page"));
+  c.sql.names = get_str(env, named(env, q, "names"));
   c.sql.chunks = get_str(env, named(env, q, "chunks"));
   c.sql.read = get_str(env, named(env, q, "read"));
   c.sql.readlink = get_str(env, named(env, q, "readlink"));

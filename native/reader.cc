@@ -106,7 +106,7 @@ Reader::~Reader() {
 }
 
 Reader::Conn::~Conn() {
-  for (sqlite3_stmt* st : {lookup, inode, page, chunks, read, readlink, parent})
+  for (sqlite3_stmt* st : {lookup, inode, page, names, chunks, read, readlink, parent})
     if (st) sqlite3_finalize(st);
   if (db) sqlite3_close(db);
 }
@@ -136,6 +136,7 @@ Reader::Conn* Reader::connect(std::string* err) {
   sqlite3_busy_timeout(c->db, 0);
   const ReaderSql& q = cfg_.sql;
   if (!prepare(c, &c->lookup, q.lookup, err) || !prepare(c, &c->inode, q.inode, err) || !prepare(c, &c->page, q.page, err) ||
+      !prepare(c, &c->names, q.names, err) ||
       !prepare(c, &c->chunks, q.chunks, err) || !prepare(c, &c->read, q.read, err) || !prepare(c, &c->readlink, q.readlink, err) ||
       !prepare(c, &c->parent, q.parent, err)) {
     delete c;
@@ -363,9 +364,12 @@ bool Reader::opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
                       ':' + std::to_string(sqlite3_column_int64(c.inode, C_NLINK));
     std::lock_guard<std::mutex> lock(known_mu_);
     if (listing_keys_.size() >= 200000) listing_keys_.clear();
-    std::string& held = listing_keys_[(uint64_t)ino];
-    keep = held == key;
-    held = std::move(key);
+    auto [held, fresh] = listing_keys_.try_emplace((uint64_t)ino);
+    // cached from the second opendir on: filling the kernel's cache costs a first listing ~20%
+    // (fuse_emit), and walks (find, tar, rm -r, a bench's one scandir) list each directory once
+    cache = !fresh;
+    keep = held->second == key;
+    held->second = std::move(key);
   }
   fi->fh = NATIVE_FH | next_fh_.fetch_add(1);
   fi->cache_readdir = cache;
@@ -551,37 +555,41 @@ bool Reader::readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, boo
   std::vector<std::pair<uint64_t, std::string>> sent;  // remembered together once the reply is built
   int64_t now = now_ms();
   {
-    Use u(c.page);
-    sqlite3_bind_int64(c.page, 1, (sqlite3_int64)ino);
-    sqlite3_bind_int64(c.page, 2, off > 2 ? (sqlite3_int64)(off - 2) : 0);
-    sqlite3_bind_int64(c.page, 3, (sqlite3_int64)(size / 24 + 2));
+    // a plain listing needs only numbers and types: the slimmer statement (SharedReadSql.names);
+    // columns 2 and 3 are ino and mode in both
+    sqlite3_stmt* st = plus ? c.page : c.names;
+    Use u(st);
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)ino);
+    sqlite3_bind_int64(st, 2, off > 2 ? (sqlite3_int64)(off - 2) : 0);
+    sqlite3_bind_int64(st, 3, (sqlite3_int64)(size / 24 + 2));
     int rc;
-    while ((rc = sqlite3_step(c.page)) == SQLITE_ROW) {
-      int64_t id = sqlite3_column_int64(c.page, 0);
-      const unsigned char* nm = static_cast<const unsigned char*>(sqlite3_column_blob(c.page, 1));
-      int nlen = sqlite3_column_bytes(c.page, 1);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+      int64_t id = sqlite3_column_int64(st, 0);
+      const unsigned char* nm = static_cast<const unsigned char*>(sqlite3_column_blob(st, 1));
+      int nlen = sqlite3_column_bytes(st, 1);
       // a name no mount could have written: JavaScript says why (EILSEQ)
-      if (!nm || nlen == 0 || (size_t)nlen > NAME_MAX_BYTES || !utf8_valid(nm, (size_t)nlen)) return fail(c.page);
+      if (!nm || nlen == 0 || (size_t)nlen > NAME_MAX_BYTES || !utf8_valid(nm, (size_t)nlen)) return fail(st);
       std::string name(reinterpret_cast<const char*>(nm), (size_t)nlen);
+      uint64_t eino = (uint64_t)sqlite3_column_int64(st, 2 + C_INO);
       size_t need;
       bool attrs = plus;
       if (plus) {
         std::lock_guard<std::mutex> lock(known_mu_);
-        attrs = !holds_attrs_locked((uint64_t)sqlite3_column_int64(c.page, 2 + C_INO), now);
+        attrs = !holds_attrs_locked(eino, now);
       }
       if (plus && !attrs) {
         // nodeid 0: the kernel only lists the name (fuse_direntplus_link), keeping what it holds
         fuse_entry_param e;
         memset(&e, 0, sizeof e);
-        e.attr.st_ino = (ino_t)sqlite3_column_int64(c.page, 2 + C_INO);
-        e.attr.st_mode = (mode_t)sqlite3_column_int64(c.page, 2 + C_MODE);
+        e.attr.st_ino = (ino_t)eino;
+        e.attr.st_mode = (mode_t)sqlite3_column_int64(st, 2 + C_MODE);
         need = fuse_add_direntry_plus(req, buf.data() + used, size - used, name.c_str(), &e, id + 2);
         if (need > size - used) break;
         listed_bare++;
       } else if (plus) {
         fuse_entry_param e;
         memset(&e, 0, sizeof e);
-        fill_stat(c, c.page, 2, &e.attr);
+        fill_stat(c, st, 2, &e.attr);
         e.ino = e.attr.st_ino;
         e.entry_timeout = cfg_.entry_timeout;
         e.attr_timeout = cfg_.attr_timeout;
@@ -589,16 +597,16 @@ bool Reader::readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, boo
         if (need > size - used) break;
         sent.emplace_back(e.ino, std::move(name));
       } else {
-        struct stat st;
-        memset(&st, 0, sizeof st);
-        st.st_ino = (ino_t)sqlite3_column_int64(c.page, 2 + C_INO);
-        st.st_mode = (mode_t)sqlite3_column_int64(c.page, 2 + C_MODE);
-        need = fuse_add_direntry(req, buf.data() + used, size - used, name.c_str(), &st, id + 2);
+        struct stat sb;
+        memset(&sb, 0, sizeof sb);
+        sb.st_ino = (ino_t)eino;
+        sb.st_mode = (mode_t)sqlite3_column_int64(st, 2 + C_MODE);
+        need = fuse_add_direntry(req, buf.data() + used, size - used, name.c_str(), &sb, id + 2);
         if (need > size - used) break;
       }
       used += need;
     }
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return fail(c.page);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return fail(st);
   }
   remember_all(ino, sent);
   served++;

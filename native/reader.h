@@ -26,6 +26,7 @@ struct ReaderSql {
   std::string lookup;    // (name, parent) -> parent mode, inode columns (NULLs when no such name)
   std::string inode;     // (ino) -> inode columns
   std::string page;      // (dir, after id, limit) -> id, name, inode columns
+  std::string names;     // (dir, after id, limit) -> id, name, ino, mode (plain listings)
   std::string chunks;    // (ino) -> COUNT(*), MAX(chunk_index)
   std::string read;      // (ino, first, last) -> chunk_index, data
   std::string readlink;  // (ino) -> target
@@ -111,7 +112,7 @@ class Reader {
   // One read-only connection, its statements and what it caches; one request uses it at a time.
   struct Conn {
     sqlite3* db = nullptr;
-    sqlite3_stmt *lookup = nullptr, *inode = nullptr, *page = nullptr, *chunks = nullptr, *read = nullptr,
+    sqlite3_stmt *lookup = nullptr, *inode = nullptr, *page = nullptr, *names = nullptr, *chunks = nullptr, *read = nullptr,
                  *readlink = nullptr, *parent = nullptr;
     std::unordered_map<uint64_t, Blocks> blocks;  // st_blocks per inode (see stored_blocks)
     std::vector<char> rbuf, dbuf;                  // reply buffers of read and readdir

@@ -605,6 +605,34 @@ for path, content, want in (('/f', 'v2-longer', 'v2-longer 9'), ('/other', 'chan
     await unmount(j);
   });
 
+  it("caches a directory's listing from its second opendir on, natively and in JavaScript alike", async () => {
+    // a first listing fills no cache (filling costs it ~20%, and walks list each directory once);
+    // the second fills it; later ones make no requests at all until the directory changes
+    ok(await cli(['init', 'lc']));
+    const setup = await mount('lc', 'm-lc-setup');
+    ok(await sh('mkdir d && for i in $(seq 600); do : > d/file-with-a-longer-name-$i; done', setup));
+    await unmount(setup);
+    const listings = (k: number) => `python3 -c "import os; [os.listdir('d') for _ in range(${k})]"`;
+    /** what one mount serves for k listings of d: requests JavaScript served (native off) or native ones */
+    const count = async (k: number, native: boolean) => {
+      const m = await mount('lc', `m-lc-${k}-${native}`, { native });
+      ok(await sh(listings(k), m));
+      const log = await unmount(m);
+      return native ? nativeServed(log) : jsRequests(log, ['READDIR', 'READDIRPLUS']);
+    };
+    const [js1, js2, js5] = [await count(1, false), await count(2, false), await count(5, false)];
+    expect(js1).toBeGreaterThan(1);
+    expect(js2).toBe(2 * js1); // the first listing was not cached
+    expect(js5).toBe(js2); // the second was, and served the three after it
+    const [n2, n5] = [await count(2, true), await count(5, true)];
+    // three more OPENDIRs (and perhaps a GETATTR), not the READDIRs of three more listings
+    expect(n5 - n2).toBeLessThan(3 + js1);
+    // a change through the mount drops the cache: the next listing asks again
+    const m = await mount('lc', 'm-lc-change', { native: false });
+    ok(await sh(`${listings(3)} && touch d/new && ${listings(1)}`, m));
+    expect(jsRequests(await unmount(m), ['READDIR', 'READDIRPLUS'])).toBeGreaterThan(2 * js1);
+  });
+
   it("lists held entries without attributes in JavaScript's listings too (rm -rf inside its own write burst)", async () => {
     ok(await cli(['init', 'rmrf']));
     const m = await mount('rmrf', 'm-rmrf');

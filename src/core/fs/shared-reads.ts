@@ -22,6 +22,11 @@ export interface SharedReadSql {
   inode: string;
   /** (dir, after dentry id, limit) -> dentry id, name (as a blob), inode columns; by id */
   page: string;
+  /**
+   * (dir, after dentry id, limit) -> dentry id, name (as a blob), ino, mode; by id. What a plain
+   * READDIR needs: the thirteen inode columns more of `page` cost SQLite twice the time per entry.
+   */
+  names: string;
   /** (ino) -> number of chunks stored, highest chunk index */
   chunks: string;
   /** (ino, first index, last index) -> chunk_index, data; by index */
@@ -36,6 +41,8 @@ export const SHARED_READ_SQL: SharedReadSql = {
   lookup: SQL.lookupAttr,
   inode: SQL.inode,
   page: `SELECT d.id, CAST(d.name AS BLOB), ${INODE_COLUMNS_OF_I} FROM fs_dentry d JOIN fs_inode i ON i.ino = d.ino
+    WHERE d.parent_ino = ? AND d.id > ? ORDER BY d.id LIMIT ?`,
+  names: `SELECT d.id, CAST(d.name AS BLOB), i.ino, i.mode FROM fs_dentry d JOIN fs_inode i ON i.ino = d.ino
     WHERE d.parent_ino = ? AND d.id > ? ORDER BY d.id LIMIT ?`,
   chunks: 'SELECT COUNT(*), MAX(chunk_index) FROM fs_data WHERE ino = ?',
   read: 'SELECT chunk_index, data FROM fs_data WHERE ino = ? AND chunk_index >= ? AND chunk_index <= ? ORDER BY chunk_index',

@@ -23,7 +23,7 @@ export function opendir(s: ServeState, { id, ino }: OpendirRequest): Reply {
   const a = s.fs.getattr(ino); // ENOENT for a vanished directory
   const fh = s.newFh();
   s.dirs.set(fh, { ino, pending: null, from: -1, atEnd: false, plus: false });
-  const cache = s.listingMaxAgeS > 0;
+  let cache = s.listingMaxAgeS > 0;
   let keep = false;
   if (cache) {
     // The kernel drops its cached listing itself when the directory changes through the mount;
@@ -36,7 +36,12 @@ export function opendir(s: ServeState, { id, ino }: OpendirRequest): Reply {
     const epoch = finite ? Math.floor(Date.now() / 1000 / s.listingMaxAgeS) : 0;
     const rest = finite ? '' : `${a.ctime.sec}.${a.ctime.nsec}:${a.nlink}`;
     const key = `d${a.mtime.sec}.${a.mtime.nsec}:${rest}:${epoch}`;
-    keep = s.cacheKeys.get(ino) === key;
+    const held = s.cacheKeys.get(ino);
+    keep = held === key;
+    // a mount's listings are cached from a directory's second opendir on, as the addon does
+    // (native/reader.cc opendir): filling the kernel's cache slows a first listing by ~20%, and
+    // walks list each directory once
+    if (!finite && held === undefined) cache = false;
     s.rememberCacheKey(ino, key);
     // the addon opens a host directory itself while this key holds (native/host_files.h)
     if (finite) s.hostOffers?.dirKey(ino, a.mtime, epoch);
