@@ -792,6 +792,7 @@ void open_host_files(napi_env env, napi_value o, Session* s) {
     }
   }
   c.base_fd = (int)get_num(env, named(env, o, "baseFd"), -1);
+  c.base_dev = (int64_t)get_num(env, named(env, o, "baseDev"), -1);
   napi_value pre = named(env, o, "basePrefix");
   napi_valuetype pt = napi_undefined;
   if (pre && napi_typeof(env, pre, &pt) == napi_ok && pt == napi_string) c.base_prefix = get_str(env, pre);

@@ -201,7 +201,10 @@ bool HostFiles::readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, 
     // A file with other names may show another name's copy-up (MergedLookup.adoptLinkedCopy):
     // JavaScript decides that. So does the root of a file system mounted here, whose number is
     // FUSE's root id (inodes.ts exposedBaseIno).
-    if ((!S_ISDIR(st.st_mode) && st.st_nlink > 1) || st.st_ino == FUSE_ROOT_ID) {
+    // An entry of another file system (mounted inside the base) too: its number is JavaScript's
+    // to give (inodes.ts BaseInos).
+    if ((!S_ISDIR(st.st_mode) && st.st_nlink > 1) || st.st_ino == FUSE_ROOT_ID || cfg_.base_dev < 0 ||
+        (int64_t)st.st_dev != cfg_.base_dev) {
       ok = false;
       break;
     }

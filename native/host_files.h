@@ -38,6 +38,10 @@ struct HostFilesConfig {
   // `base_fd` through no symlink (openat2); -1: opened by their path.
   int base_fd = -1;
   std::string base_prefix;
+  // The base root's device: an entry of a file system mounted inside the base numbers its inode
+  // on its own, so JavaScript numbers it (inodes.ts BaseInos) and lists its directory; -1: unknown,
+  // every listing stays in JavaScript.
+  int64_t base_dev = -1;
 };
 
 class HostFiles {

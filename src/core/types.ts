@@ -279,8 +279,10 @@ export interface HostFiles {
   /**
    * The base directory's descriptor and the prefix of every path given here: what follows it is
    * to be opened beneath that descriptor, through no symlink (a directory swapped on the host).
+   * And its device: entries of other file systems (mounted inside the base) are numbered by the
+   * implementation, not by their host inode number.
    */
-  root: { fd: number; prefix: string };
+  root: { fd: number; prefix: string; dev: number };
 }
 
 export function isDir(mode: number): boolean {

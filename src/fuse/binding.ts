@@ -48,6 +48,8 @@ export interface MountConfig {
     hiddenDirs: string[];
     baseFd?: number;
     basePrefix?: string;
+    /** the base root's device: listings holding an entry of another file system stay in JavaScript */
+    baseDev?: number;
   };
 }
 

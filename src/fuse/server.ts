@@ -184,6 +184,7 @@ export class FuseServer {
           hiddenDirs: hostFiles.hiddenDirs(),
           baseFd: hostFiles.root.fd,
           basePrefix: hostFiles.root.prefix,
+          baseDev: hostFiles.root.dev,
         },
       },
       (batch) => this.onBatch(batch),

@@ -45,6 +45,8 @@ const MAX_LISTINGS = 256;
  */
 export class BaseReader {
   readonly dir: string;
+  /** the device of the base root (file systems mounted inside the base have others) */
+  readonly dev: number;
   private readonly fd: number;
   private readonly prefix: string;
   private readonly open = new Map<string, number>();
@@ -68,11 +70,12 @@ export class BaseReader {
       throw new FsError('ENOENT', 'open', dir, `overlay base directory cannot be opened: ${(e as Error).message}`);
     }
     this.prefix = options.direct ? dir.replace(/\/+$/, '') : `/proc/self/fd/${this.fd}`;
+    this.dev = fstatSync(this.fd).dev;
   }
 
-  /** The base's descriptor, and the prefix of every hostPath (a path beneath it follows). */
-  root(): { fd: number; prefix: string } {
-    return { fd: this.fd, prefix: this.prefix };
+  /** The base's descriptor, the prefix of every hostPath (a path beneath it follows), its device. */
+  root(): { fd: number; prefix: string; dev: number } {
+    return { fd: this.fd, prefix: this.prefix, dev: this.dev };
   }
 
   /** Host path through the descriptor (never through the possibly over-mounted name). */

@@ -93,7 +93,7 @@ export class CopyUp {
       const { mtime } = this.o.delta.getattr(parentDelta);
       const ino = copyUpEntry(this.o.delta, base, bp, st, parentDelta, node.name, keepBytes);
       this.o.delta.setattr(parentDelta, { mtime });
-      origins.record(ino, bp, st);
+      origins.record(ino, bp, st, this.o.baseInos.onBaseDevice(st));
       return ino;
     });
     this.adopted(node, d);

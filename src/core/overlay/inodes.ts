@@ -24,6 +24,40 @@ export function hostInoOf(ino: number): number {
   return ino === DELTA_INO_BASE ? ROOT_INO : ino;
 }
 
+/**
+ * Base entries on another file system than the base root's (one mounted inside the base: a
+ * volume, a tmpfs) number their inodes on their own, and theirs meet the base's: two files with
+ * one number would share a node, and the kernel would read one for the other. They show numbers
+ * from OTHER_DEVICE_INO_BASE up instead, one per (device, inode), given out as they are seen and
+ * kept for the life of the overlay (delta-only numbers stay far below: delta inos are rows).
+ */
+export const OTHER_DEVICE_INO_BASE = 2 ** 51;
+
+export class BaseInos {
+  private readonly others = new Map<string, number>();
+  private next = OTHER_DEVICE_INO_BASE;
+
+  /** `dev`: the base root's device */
+  constructor(private readonly dev: number) {}
+
+  /** Whether a base entry lives on the base root's file system (its number is its own). */
+  onBaseDevice(st: { dev?: number }): boolean {
+    return st.dev === undefined || st.dev === this.dev;
+  }
+
+  /** The ino a base entry shows (an entry without a device is on the base root's). */
+  of(st: { dev?: number; ino: number }): number {
+    if (this.onBaseDevice(st)) return exposedBaseIno(st.ino);
+    const key = `${st.dev}:${st.ino}`;
+    let ino = this.others.get(key);
+    if (ino === undefined) {
+      ino = this.next++;
+      this.others.set(key, ino);
+    }
+    return ino;
+  }
+}
+
 export function exposedDeltaIno(deltaIno: number, originIno: number | undefined): number {
   return originIno !== undefined ? exposedBaseIno(originIno) : DELTA_INO_BASE + deltaIno;
 }

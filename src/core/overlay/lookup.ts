@@ -4,7 +4,7 @@ import type { Attr } from '../types.js';
 import { S_IFDIR, S_IFMT } from '../types.js';
 import { attrOfStats, join } from './base.js';
 import type { HostStat } from './host-stat.js';
-import { exposedBaseIno, exposedDeltaIno, type Node } from './inodes.js';
+import { exposedDeltaIno, type Node } from './inodes.js';
 import type { OverlayParts } from './parts.js';
 
 /** An entry of the merged view: the node handed out for it and its attributes. */
@@ -84,9 +84,9 @@ export class MergedLookup {
   }
 
   /** The node of a base entry seen at parent/name (created, or moved to where it was seen). */
-  baseNode(st: Pick<HostStat, 'ino' | 'mode'>, parent: Node, name: string): Node {
+  baseNode(st: Pick<HostStat, 'ino' | 'mode'> & { dev?: number }, parent: Node, name: string): Node {
     const { nodes } = this.o;
-    const ino = exposedBaseIno(st.ino);
+    const ino = this.o.baseInos.of(st);
     let node = nodes.get(ino);
     if (!node || node === this.o.root) {
       node = nodes.add({ ino, parent, name, type: st.mode & S_IFMT, baseIno: st.ino, baseOpens: 0 });
@@ -105,6 +105,8 @@ export class MergedLookup {
 
   /** A base node whose file was copied up through another hard link takes that copy. */
   private adoptLinkedCopy(node: Node, st: HostStat): void {
+    // copies record the inode numbers of the base root's file system only (Origins.record)
+    if (!this.o.baseInos.onBaseDevice(st)) return;
     const d = this.o.origins.copyOfLinkedBase(st);
     if (d === undefined || this.o.nodes.byDeltaIno(d)) return;
     this.o.nodes.setDelta(node, d);

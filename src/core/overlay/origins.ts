@@ -22,8 +22,14 @@ export class Origins {
     return row?.base_ino;
   }
 
-  record(deltaIno: number, basePath: string, st: HostStat): void {
-    this.store.stmt('INSERT OR REPLACE INTO fs_origin (delta_ino, base_ino) VALUES (?, ?)').run(deltaIno, st.ino);
+  /**
+   * A copy-up of the base file at basePath. `sameNumber`: the copy goes on showing the base
+   * file's inode number (fs_origin); not for a file of a file system mounted inside the base,
+   * whose number means nothing on the base's own (inodes.ts BaseInos).
+   */
+  record(deltaIno: number, basePath: string, st: HostStat, sameNumber = true): void {
+    if (sameNumber) this.store.stmt('INSERT OR REPLACE INTO fs_origin (delta_ino, base_ino) VALUES (?, ?)').run(deltaIno, st.ino);
+    else this.store.stmt('DELETE FROM fs_origin WHERE delta_ino = ?').run(deltaIno);
     this.store
       .stmt(
         `INSERT OR REPLACE INTO agentfs_overlay_copyup (delta_ino, base_path, base_ino, size, mtime_ns, copied_at)

@@ -11,7 +11,7 @@ import { adoptBaseRoot } from './base-root.js';
 import { ChangesView, type OverlayChanges } from './changes-view.js';
 import { CopyUp } from './copy-up.js';
 import { overlayHostFiles } from './host-files.js';
-import { NodeTable, type Node } from './inodes.js';
+import { BaseInos, NodeTable, type Node } from './inodes.js';
 import { MergedLookup, type Found } from './lookup.js';
 import { MergedPaths } from './merged-paths.js';
 import { Origins } from './origins.js';
@@ -65,7 +65,7 @@ export class OverlayFs implements FileSystem {
     const paths = new MergedPaths(origins, options.hide ?? [], () => nodes.changed());
     const base = new BaseReader(baseDir, { direct: options.direct });
     const root = nodes.add({ ino: ROOT_INO, parent: null, name: '', type: S_IFDIR, delta: delta.rootIno, baseOpens: 0 });
-    this.o = { store, delta, base, whiteouts, origins, nodes, paths, root };
+    this.o = { store, delta, base, whiteouts, origins, nodes, paths, root, baseInos: new BaseInos(base.dev) };
     this.tx = new OverlayTransactions(store, nodes, whiteouts, paths);
     this.lookups = new MergedLookup(this.o);
     this.dirs = new MergedDirs(this.o, this.lookups);

@@ -1,7 +1,7 @@
 import type { Store } from '../../store/index.js';
 import type { FileSystem } from '../types.js';
 import type { BaseReader } from './base.js';
-import type { NodeTable, Node } from './inodes.js';
+import type { BaseInos, NodeTable, Node } from './inodes.js';
 import type { MergedPaths } from './merged-paths.js';
 import type { Origins } from './origins.js';
 import type { Whiteouts } from './whiteouts.js';
@@ -24,4 +24,6 @@ export interface OverlayParts {
   readonly nodes: NodeTable;
   readonly paths: MergedPaths;
   readonly root: Node;
+  /** the inode numbers base entries show (entries of file systems mounted inside the base apart) */
+  readonly baseInos: BaseInos;
 }

@@ -99,7 +99,7 @@ export class OverlayRename {
     }
     if (!bst || bp === null) throw new FsError('ESTALE', 'rename', name, 'the base directory is gone');
     const d = copyUpEntry(o.delta, o.base, bp, bst, qd, newName);
-    o.origins.record(d, bp, bst);
+    o.origins.record(d, bp, bst, o.baseInos.onBaseDevice(bst));
     o.origins.setRedirect(d, bp);
     this.copyUp.adopted(node, d);
   }
