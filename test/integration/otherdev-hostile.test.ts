@@ -2,7 +2,7 @@
 // each one a bug found: see overlay-other-devices.test.ts for the setup's why (two fresh tmpfs
 // give their first files the same inode number).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { linkSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { runCli, tempDir } from '../support/cli.js';
@@ -37,6 +37,11 @@ beforeAll(() => {
     writeFileSync(join(base, 'vol', n), `${n} on the volume\n`);
     linkSync(join(base, 'vol', n), join(base, 'vol', `${n}2`));
   }
+  // a second volume, and a directory and a file to move onto it
+  mountTmpfs(join(base, 'vol2'));
+  mkdirSync(join(base, 'vol', 'dir'));
+  writeFileSync(join(base, 'vol', 'dir', 'inner'), 'inner on the volume\n');
+  writeFileSync(join(base, 'vol', 'tomove'), 'tomove on the volume\n');
   env = { AGENTFS_HOME: join(tmp.dir, 'home') };
 });
 
@@ -59,7 +64,7 @@ describe('hard links inside a file system mounted in the base', () => {
     }
     // listed first: the listing's numbers are the ones stat gives
     const l = await run('ls -i vol | sort -k2 | awk \'{print $1}\' | uniq -c | awk \'{print $1}\' | tr "\\n" " "; cat vol/a2 vol/b', 'links');
-    expect(l.stdout).toBe('2 2 2 1 changed\nalso\n');
+    expect(l.stdout).toBe('2 2 2 1 1 1 changed\nalso\n');
     // the host is untouched until commit
     expect(readFileSync(join(base, 'vol', 'a'), 'utf8')).toBe('a on the volume\n');
   });
@@ -72,10 +77,30 @@ describe('hard links inside a file system mounted in the base', () => {
     const script = (d: string, n: string) => `echo gone > ${d}/${n}; rm ${d}/${n}; ls ${d} | tr "\\n" " "; echo; cat ${d}/${n}2`;
     const r = await run(`${script('.', 'h')}; ${script('vol', 'c')}`, 'unlinked');
     expect(r.stderr).not.toMatch(/No such|error/i);
-    const lsBase = 'h2 vol x ';
-    expect(r.stdout).toBe(`${lsBase}\nh on the base\na a2 b b2 c2 p \nc on the volume\n`);
+    const lsBase = 'h2 vol vol2 x ';
+    expect(r.stdout).toBe(`${lsBase}\nh on the base\na a2 b b2 c2 dir p tomove \nc on the volume\n`);
     const again = await run('ls . vol | tr "\\n" " "; echo; cat h2 vol/c2', 'unlinked');
     expect(again.stderr).not.toMatch(/No such|error/i);
-    expect(again.stdout).toBe('.: h2 vol x  vol: a a2 b b2 c2 p \nh on the base\nc on the volume\n');
+    expect(again.stdout).toBe('.: h2 vol vol2 x  vol: a a2 b b2 c2 dir p tomove \nh on the base\nc on the volume\n');
+  });
+});
+
+describe('commit of moves between file systems mounted in the base', () => {
+  // mv works in the sandbox (the delta is one database), but commit renamed the moved directory
+  // on the host in one step: EXDEV, and nothing could be committed. A move across file systems is
+  // written as its new entries and its deletions, as mv does.
+  it('a directory and a file moved from one volume to another are committed', async () => {
+    const r = await run('mv vol/dir vol2/dirm && mv vol/tomove vol2/moved && cat vol2/dirm/inner vol2/moved', 'xdev');
+    expect(r.stdout).toBe('inner on the volume\ntomove on the volume\n');
+    const c = await runCli(['commit', 'xdev'], { cwd: base, env });
+    expect(c.stderr).not.toMatch(/EXDEV/);
+    expect(c.code).toBe(0);
+    expect(readFileSync(join(base, 'vol2', 'dirm', 'inner'), 'utf8')).toBe('inner on the volume\n');
+    expect(readFileSync(join(base, 'vol2', 'moved'), 'utf8')).toBe('tomove on the volume\n');
+    expect(existsSync(join(base, 'vol', 'dir'))).toBe(false);
+    expect(existsSync(join(base, 'vol', 'tomove'))).toBe(false);
+    expect((await runCli(['diff', 'xdev'], { cwd: base, env })).stdout).toBe('');
+    const after = await run('cat vol2/dirm/inner vol2/moved; ls vol | grep -c -e "^dir$" -e "^tomove$"', 'xdev');
+    expect(after.stdout).toBe('inner on the volume\ntomove on the volume\n0\n');
   });
 });
