@@ -53,7 +53,8 @@ export function commitChanges(ov: OverlayChanges, options: CommitOptions = {}): 
   const writer = new BaseWriter(ov.base.dir);
   // Moved directories are moved in the base too (contents and times kept as they are); what
   // is left to do is then worked out again.
-  const changes = applyDirectoryMoves(ov, writer, reported, scope) ? selectChanges(ov, scope) : reported;
+  const crossed: { from: string; to: string }[] = [];
+  const changes = applyDirectoryMoves(ov, writer, reported, scope, crossed) ? selectChanges(ov, scope) : reported;
   const dirs: { path: string; attr: Attr }[] = [];
   for (const c of changes) {
     if (c.status === 'D' || skipped.includes(c)) continue;
@@ -87,6 +88,8 @@ export function commitChanges(ov: OverlayChanges, options: CommitOptions = {}): 
   ov.transaction(() => {
     for (const c of changes) if (c.status !== 'D' && c.type !== 'dir' && !skipped.includes(c)) ov.dropDeltaEntry(c.path, false);
     for (const c of deletions) ov.clearWhiteouts(c.path);
+    // a move written entry by entry: the base directory is at its new place now
+    for (const m of crossed) if (!ov.base.lstat(m.from) && ov.base.lstat(m.to)) ov.baseRenamed(m.from, m.to);
     dropStaleWhiteouts(ov, scope);
     pruneDelta(ov, scope);
   });
@@ -116,9 +119,16 @@ function selectChanges(ov: OverlayChanges, scope: readonly string[]): Change[] {
 /**
  * A directory renamed in the overlay (delta directory redirected to base path R, shown at P)
  * whose old place R is deleted and new place P is added in this commit: rename R to P in the
- * base. Returns whether anything moved.
+ * base (one onto another file system is left to be written entry by entry, and added to
+ * `crossed`). Returns whether anything moved.
  */
-function applyDirectoryMoves(ov: OverlayChanges, writer: BaseWriter, changes: readonly Change[], scope: readonly string[]): boolean {
+function applyDirectoryMoves(
+  ov: OverlayChanges,
+  writer: BaseWriter,
+  changes: readonly Change[],
+  scope: readonly string[],
+  crossed: { from: string; to: string }[],
+): boolean {
   let moved = false;
   for (let again = true; again; ) {
     again = false;
@@ -132,7 +142,15 @@ function applyDirectoryMoves(ov: OverlayChanges, writer: BaseWriter, changes: re
       const from = writer.lstat(r.basePath);
       if (!from?.isDirectory() || writer.lstat(path)) continue;
       writer.checkParents(path);
-      if (!writer.lstat(parentPath(path))?.isDirectory()) continue;
+      const to = writer.lstat(parentPath(path));
+      if (!to?.isDirectory()) continue;
+      // A move onto another file system (one mounted inside the base) cannot be one host rename
+      // (EXDEV): it is written as its new entries and deletions instead, as mv does. A mount point
+      // itself still fails (EBUSY) before anything is written.
+      if (to.dev !== from.dev && writer.lstat(parentPath(r.basePath))?.dev === from.dev) {
+        crossed.push({ from: r.basePath, to: path });
+        continue;
+      }
       // intent first: a commit killed between the two steps is finished by the next open
       ov.beginBaseRename(r.basePath, path);
       writer.rename(r.basePath, path);

@@ -84,8 +84,10 @@ export class MergedLookup {
   }
 
   /** The node of a base entry seen at parent/name (created, or moved to where it was seen). */
-  baseNode(st: Pick<HostStat, 'ino' | 'mode'> & { dev?: number }, parent: Node, name: string): Node {
+  baseNode(st: Pick<HostStat, 'ino' | 'mode'> & Partial<HostStat>, parent: Node, name: string): Node {
     const { nodes } = this.o;
+    const linked = this.otherDeviceLinkedCopy(st);
+    if (linked !== undefined) return this.nodeForDelta(linked, st.mode, parent, name);
     const ino = this.o.baseInos.of(st);
     let node = nodes.get(ino);
     if (!node || node === this.o.root) {
@@ -101,6 +103,23 @@ export class MergedLookup {
       node.type = st.mode & S_IFMT;
     }
     return node;
+  }
+
+  /**
+   * The delta copy of a hard-linked file of another device made through another of its names.
+   * Such copies show no number of the base's (Origins.record), so the names meet on the copy's
+   * node, which every lookup and listing of them hands out (else a resumed session showed the old
+   * content, under another number, through the names not written).
+   */
+  private otherDeviceLinkedCopy(st: Partial<HostStat>): number | undefined {
+    if (st.dev === undefined || this.o.baseInos.onBaseDevice(st) || st.nlink === undefined || st.nlink < 2) return undefined;
+    if (((st.mode ?? 0) & S_IFMT) === S_IFDIR) return undefined;
+    const full = st as HostStat;
+    const d = this.o.origins.copyOfOtherDeviceLink(full, (bp) => {
+      const at = this.o.base.lstat(bp);
+      return at !== undefined && at.dev === full.dev && at.ino === full.ino;
+    });
+    return d;
   }
 
   /** A base node whose file was copied up through another hard link takes that copy. */

@@ -58,6 +58,22 @@ export class Origins {
     return row?.delta_ino;
   }
 
+  /**
+   * The delta copy of `st`, a file of a file system mounted inside the base, made through another
+   * of its hard links: its copies have no fs_origin row, and inode numbers repeat across devices,
+   * so the copy's base path must still name this very file (`isFile`) as it was at copy-up.
+   */
+  copyOfOtherDeviceLink(st: HostStat, isFile: (basePath: string) => boolean): number | undefined {
+    const rows = this.store
+      .stmt('SELECT delta_ino, base_path, size, mtime_ns FROM agentfs_overlay_copyup WHERE base_ino = ?')
+      .all(st.ino) as { delta_ino: number; base_path: string; size: number; mtime_ns: string }[];
+    const mtimeNs = nsOf(st.mtime).toString();
+    const row = rows.find(
+      (r) => r.size === st.size && r.mtime_ns === mtimeNs && this.baseIno(r.delta_ino) === undefined && isFile(r.base_path),
+    );
+    return row?.delta_ino;
+  }
+
   forget(deltaIno: number): void {
     this.store.stmt('DELETE FROM fs_origin WHERE delta_ino = ?').run(deltaIno);
     this.store.stmt('DELETE FROM agentfs_overlay_copyup WHERE delta_ino = ?').run(deltaIno);

@@ -230,6 +230,7 @@ export class OverlayFs implements FileSystem {
     const { delta, whiteouts, origins } = this.o;
     const path = join(this.o.paths.pathOf(p), name);
     const hideBase = this.lookups.baseHas(p, name);
+    let freed: number | undefined;
     this.tx.run(() => {
       const d = p.delta !== undefined ? this.lookups.deltaChild(p.delta, name) : undefined;
       if (d !== undefined) {
@@ -238,6 +239,13 @@ export class OverlayFs implements FileSystem {
           origins.forget(d);
         } else {
           delta.unlink(p.delta!, name);
+          // A copy other hard links of its base file shared (MergedLookup.adoptLinkedCopy) is
+          // gone: they show their host file again, not a freed inode (ENOENT, and their
+          // directory's listing failed). A copy still open lives on as an orphan.
+          if (node.delta === d && !this.deltaExists(d)) {
+            origins.forget(d);
+            freed = d;
+          }
         }
       }
       if (dir) whiteouts.removeUnder(path);
@@ -248,6 +256,19 @@ export class OverlayFs implements FileSystem {
     if (dir) {
       this.o.nodes.delete(node);
       this.o.paths.invalidate();
+    } else if (freed !== undefined && node.delta === freed) {
+      this.o.nodes.dropDelta(node);
+      this.o.nodes.changed(node.ino);
+    }
+  }
+
+  private deltaExists(deltaIno: number): boolean {
+    try {
+      this.o.delta.getattr(deltaIno);
+      return true;
+    } catch (e) {
+      if (e instanceof FsError && e.code === 'ENOENT') return false;
+      throw e;
     }
   }
 
