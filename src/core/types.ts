@@ -101,6 +101,8 @@ export interface Removal {
   ino: number;
   /** undefined only when the parent's own row is missing (a damaged database) */
   parent: Attr | undefined;
+  /** unlink: the names the inode has left (0: it is gone, or an orphan until its last release) */
+  links?: number;
 }
 
 /**

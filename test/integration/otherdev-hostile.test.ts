@@ -3,22 +3,15 @@
 // give their first files the same inode number).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync, linkSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { runCli, tempDir } from '../support/cli.js';
+import { TmpfsMounts } from '../support/tmpfs.js';
 
 let tmp: { dir: string; cleanup: () => void };
 let base: string;
 let env: NodeJS.ProcessEnv;
-/** tmpfs mounts this file made, innermost last: unmounted by their paths in reverse */
-const tmpfs: string[] = [];
+const tmpfs = new TmpfsMounts();
 
-function mountTmpfs(at: string): void {
-  mkdirSync(at, { recursive: true });
-  const r = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=16m', 'agentfs-test', at], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`mount tmpfs at ${at}: ${r.stderr}`);
-  tmpfs.push(at);
-}
 
 const run = (script: string, session: string) =>
   runCli(['run', '--session', session, '--', 'sh', '-c', script], { cwd: base, env });
@@ -26,9 +19,9 @@ const run = (script: string, session: string) =>
 beforeAll(() => {
   tmp = tempDir('agentfs-otherdev-hostile-');
   base = join(tmp.dir, 'base');
-  mountTmpfs(base);
+  tmpfs.mount(base);
   writeFileSync(join(base, 'x'), 'x on the base\n');
-  mountTmpfs(join(base, 'vol'));
+  tmpfs.mount(join(base, 'vol'));
   // hard links inside the volume: a and a2, b and b2, c and c2 (and on the base: h and h2)
   writeFileSync(join(base, 'vol', 'p'), 'p\n');
   writeFileSync(join(base, 'h'), 'h on the base\n');
@@ -38,7 +31,7 @@ beforeAll(() => {
     linkSync(join(base, 'vol', n), join(base, 'vol', `${n}2`));
   }
   // a second volume, and a directory and a file to move onto it
-  mountTmpfs(join(base, 'vol2'));
+  tmpfs.mount(join(base, 'vol2'));
   mkdirSync(join(base, 'vol', 'dir'));
   writeFileSync(join(base, 'vol', 'dir', 'inner'), 'inner on the volume\n');
   writeFileSync(join(base, 'vol', 'tomove'), 'tomove on the volume\n');
@@ -46,7 +39,7 @@ beforeAll(() => {
 });
 
 afterAll(() => {
-  for (const at of tmpfs.reverse()) spawnSync('umount', [at]);
+  tmpfs.unmountAll();
   tmp.cleanup();
 });
 

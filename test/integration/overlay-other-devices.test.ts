@@ -4,24 +4,17 @@
 // node, the sandbox once read x's content for vol/y (inodes.ts BaseInos).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync, linkSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { runCli, tempDir } from '../support/cli.js';
+import { TmpfsMounts } from '../support/tmpfs.js';
 import { forceUnmount, mountBg, sh, unmountOk } from '../support/fuse.js';
 
 let tmp: { dir: string; cleanup: () => void };
 let base: string;
 let env: NodeJS.ProcessEnv;
-/** tmpfs mounts this file made, innermost last: unmounted by their paths in reverse */
-const tmpfs: string[] = [];
+const tmpfs = new TmpfsMounts();
 const mounts: { mnt: string; pid: number }[] = [];
 
-function mountTmpfs(at: string): void {
-  mkdirSync(at, { recursive: true });
-  const r = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=16m', 'agentfs-test', at], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`mount tmpfs at ${at}: ${r.stderr}`);
-  tmpfs.push(at);
-}
 
 const run = (script: string, session?: string) =>
   runCli(['run', ...(session ? ['--session', session] : []), '--', 'sh', '-c', script], { cwd: base, env });
@@ -29,9 +22,9 @@ const run = (script: string, session?: string) =>
 beforeAll(() => {
   tmp = tempDir('agentfs-otherdev-');
   base = join(tmp.dir, 'base');
-  mountTmpfs(base);
+  tmpfs.mount(base);
   writeFileSync(join(base, 'x'), 'x on the base\n');
-  mountTmpfs(join(base, 'vol'));
+  tmpfs.mount(join(base, 'vol'));
   writeFileSync(join(base, 'vol', 'y'), 'y on the volume\n');
   writeFileSync(join(base, 'vol', 'z'), 'z on the volume\n');
   linkSync(join(base, 'vol', 'z'), join(base, 'vol', 'z2'));
@@ -40,7 +33,7 @@ beforeAll(() => {
 
 afterAll(async () => {
   for (const m of mounts) await forceUnmount(m.mnt, m.pid);
-  for (const at of tmpfs.reverse()) spawnSync('umount', [at]);
+  tmpfs.unmountAll();
   tmp.cleanup();
 });
 

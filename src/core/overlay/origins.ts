@@ -50,12 +50,7 @@ export class Origins {
    * file is as it was at copy-up (same ino, size and mtime: not a new file under a reused ino).
    */
   copyOfLinkedBase(st: HostStat): number | undefined {
-    const rows = this.store
-      .stmt('SELECT delta_ino, size, mtime_ns FROM agentfs_overlay_copyup WHERE base_ino = ?')
-      .all(st.ino) as { delta_ino: number; size: number; mtime_ns: string }[];
-    const mtimeNs = nsOf(st.mtime).toString();
-    const row = rows.find((r) => r.size === st.size && r.mtime_ns === mtimeNs && this.baseIno(r.delta_ino) !== undefined);
-    return row?.delta_ino;
+    return this.copyOf(st, (r) => this.baseIno(r.delta_ino) !== undefined);
   }
 
   /**
@@ -64,14 +59,16 @@ export class Origins {
    * so the copy's base path must still name this very file (`isFile`) as it was at copy-up.
    */
   copyOfOtherDeviceLink(st: HostStat, isFile: (basePath: string) => boolean): number | undefined {
+    return this.copyOf(st, (r) => this.baseIno(r.delta_ino) === undefined && isFile(r.base_path));
+  }
+
+  /** The copy-up of a base file numbered st.ino, as it still is (size, mtime), that `accept` takes. */
+  private copyOf(st: HostStat, accept: (r: { delta_ino: number; base_path: string }) => boolean): number | undefined {
     const rows = this.store
       .stmt('SELECT delta_ino, base_path, size, mtime_ns FROM agentfs_overlay_copyup WHERE base_ino = ?')
       .all(st.ino) as { delta_ino: number; base_path: string; size: number; mtime_ns: string }[];
     const mtimeNs = nsOf(st.mtime).toString();
-    const row = rows.find(
-      (r) => r.size === st.size && r.mtime_ns === mtimeNs && this.baseIno(r.delta_ino) === undefined && isFile(r.base_path),
-    );
-    return row?.delta_ino;
+    return rows.find((r) => r.size === st.size && r.mtime_ns === mtimeNs && accept(r))?.delta_ino;
   }
 
   forget(deltaIno: number): void {

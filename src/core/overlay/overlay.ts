@@ -238,11 +238,12 @@ export class OverlayFs implements FileSystem {
           delta.rmdir(p.delta!, name);
           origins.forget(d);
         } else {
-          delta.unlink(p.delta!, name);
+          const removed = delta.unlink(p.delta!, name);
           // A copy other hard links of its base file shared (MergedLookup.adoptLinkedCopy) is
           // gone: they show their host file again, not a freed inode (ENOENT, and their
           // directory's listing failed). A copy still open lives on as an orphan.
-          if (node.delta === d && !this.deltaExists(d)) {
+          // (the removal's count of names left spares every other unlink the check)
+          if (node.delta === d && (removed?.links ?? 0) === 0 && !this.deltaExists(d)) {
             origins.forget(d);
             freed = d;
           }

@@ -37,7 +37,7 @@ export function unlink(ctx: FsContext, parent: number, name: string): Removal {
     dropLink(ctx, ino, mode, nlink, t);
     const dir = touchDirAttr(ctx, parent, 0, t);
     if (ctx.observer) notify(ctx, { op: 'unlink', ino, parent, name });
-    return { ino, parent: dir };
+    return { ino, parent: dir, links: Math.max(0, nlink - 1) };
   });
 }
 
