@@ -26,6 +26,14 @@ export interface FsContext {
   readonly atime: LazyAtime;
   /** st_blocks per inode, valid while size, mtime and ctime are as recorded (rows.ts storedBlocks) */
   readonly blocks: Map<number, BlocksEntry>;
+  /** the one-statement create of ops/create-alone.ts on this connection: its SQL by depth (false: it cannot be made here) */
+  createAlone?: string[] | false;
+  /**
+   * The inode number the next one-statement create proposes (undefined: read it afresh): the one
+   * after the last this process made. The statement checks it; another process's creates make it
+   * stale, which costs one refused try.
+   */
+  nextIno?: number;
 }
 
 export interface BlocksEntry {

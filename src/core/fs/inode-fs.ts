@@ -30,6 +30,7 @@ import { statfs } from './ops/statfs.js';
 import { append, write } from './ops/write.js';
 import { fallocate } from './ops/fallocate.js';
 import { writeWhole, type WholeTarget } from './ops/put.js';
+import { createAlone } from './ops/create-alone.js';
 
 export interface InodeFsOptions {
   /** told about every successful mutation, inside its transaction (the journal) */
@@ -140,6 +141,9 @@ export class InodeFs implements FileSystem {
   }
   writeWhole(target: WholeTarget, data: Uint8Array): Attr {
     return writeWhole(this.ctx, target, data);
+  }
+  createWhole(dir: Attr, dirPath: string, name: string, mode: number, caller: Caller, data: Uint8Array): Attr | 'taken' | undefined {
+    return createAlone(this.ctx, dir, dirPath, name, mode, caller, data);
   }
   fallocate(ino: number, mode: number, offset: number, length: number): void {
     fallocate(this.ctx, ino, mode, offset, length);

@@ -30,4 +30,20 @@ export interface FsMutation {
   written?: number;
 }
 
-export type MutationObserver = (m: FsMutation) => void;
+/**
+ * An observer's rows written by the operation's own statement (the one-statement create of
+ * ops/create-alone.ts, which runs with no transaction around it, so no observer call could join
+ * its commit). The statement's trigger runs `sql` after the file's own rows are in; it reads the
+ * new file as NEW.ino, NEW.parent, NEW.name, NEW.mode, NEW.uid, NEW.gid, NEW.size (the content's
+ * length) and the observer's own values as NEW.<columns[i]>.
+ */
+export interface InlineRecorder {
+  readonly columns: readonly string[];
+  readonly sql: string;
+  /** the values of `columns` for m (its ino not known yet: 0); undefined: record nothing this way */
+  values(m: FsMutation): unknown[] | undefined;
+  /** m committed with the rows (m.ino now set): in place of the observer call */
+  recorded(m: FsMutation): void;
+}
+
+export type MutationObserver = ((m: FsMutation) => void) & { readonly inline?: InlineRecorder };

@@ -19,6 +19,7 @@ import {
 } from './resolve.js';
 import { fromMs } from './time.js';
 import { removeContents, walkTree, type TreeEntry } from './walks.js';
+import { DirsWritten } from './dirs-written.js';
 
 const { MAX_LENGTH, MAX_STRING_LENGTH } = bufferLimits;
 
@@ -61,6 +62,8 @@ export class PathFs {
   readonly fs: FileSystem;
   readonly caller: Caller;
   private readonly piece: number;
+  /** directories writeFile created files in: where its next one-statement create may go without a lookup */
+  private readonly dirsWritten = new DirsWritten();
 
   constructor(fs: FileSystem, options: PathFsOptions = {}) {
     this.fs = fs;
@@ -353,6 +356,7 @@ export class PathFs {
     // nothing for collapseMissing to take out of the path
     if (!direct || buf.byteLength > this.piece || (options.createParents && components(path).includes('..'))) return slow();
     return atPath('open', path, () =>
+      this.createAlone(path, buf, options.mode ?? 0o644) ??
       this.batch(() => {
         let found: Attr | { dir: Attr; name: string } | undefined;
         try {
@@ -366,6 +370,44 @@ export class PathFs {
         return direct({ parent: found.dir.ino, name: found.name, mode: options.mode ?? 0o644, caller: this.caller }, buf);
       }),
     );
+  }
+
+  /**
+   * writeFile of a name not there yet as one statement (FileSystem.createWhole), looked up
+   * without taking the write lock; undefined when that route is not taken (anything but a new
+   * name, or something changed since the lookup), having written nothing.
+   */
+  private createAlone(path: string, buf: Uint8Array, mode: number): Attr | undefined {
+    const alone = this.fs.createWhole?.bind(this.fs);
+    if (!alone) return undefined;
+    const comps = components(path);
+    const name = comps.pop();
+    // only plain paths: what `.`, `..` or a trailing slash mean is the transaction route's to say
+    if (name === undefined || name === '.' || name === '..' || path.endsWith('/') || comps.includes('.') || comps.includes('..')) return undefined;
+    const dirPath = '/' + comps.join('/');
+    if (this.dirsWritten.taken(dirPath, name)) return undefined; // a replacement, most likely
+    const dir = this.dirsWritten.get(dirPath) ?? this.plainDir(comps);
+    if (!dir) return undefined;
+    const a = alone(dir, dirPath, name, mode, this.caller, buf);
+    if (a === undefined) this.dirsWritten.forget(dirPath); // moved or changed: look again next time
+    else this.dirsWritten.remember(dirPath, dir, name);
+    return a === 'taken' ? undefined : a;
+  }
+
+  /** The directory at the path of these components, if every one is a directory itself (no symlink, nothing missing). */
+  private plainDir(comps: string[]): Attr | undefined {
+    try {
+      let dir = comps.length ? undefined : this.fs.getattr(this.fs.rootIno);
+      let ino = this.fs.rootIno;
+      for (const c of comps) {
+        dir = this.fs.lookup(ino, c);
+        if (!isDir(dir.mode)) return undefined;
+        ino = dir.ino;
+      }
+      return dir;
+    } catch {
+      return undefined; // the transaction route says what is wrong (or makes the parents)
+    }
   }
 
   /** Adds to the end of a file (made when missing) in one transaction. */

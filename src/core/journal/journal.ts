@@ -1,5 +1,5 @@
 import type { Store } from '../../store/index.js';
-import type { FsMutation } from '../fs/mutation.js';
+import type { FsMutation, MutationObserver } from '../fs/mutation.js';
 import { ROOT_INO } from '../types.js';
 import { nowNs } from '../tools/clock.js';
 import { JOURNAL_SCHEMA, OBSOLETE_JOURNAL_INDEX } from './schema.js';
@@ -61,8 +61,26 @@ export class Journal {
   private closed = false;
   private readonly pid = process.pid;
 
-  /** Pass this to InodeFs as `observer`. */
-  readonly observer = (m: FsMutation): void => this.observe(m);
+  /**
+   * Pass this to InodeFs as `observer`. Its `inline` writes the rows of a whole-file create
+   * inside the create's own statement (ops/create-alone.ts): the same two rows metadata() writes
+   * for it, the 'write' only when there is content.
+   */
+  readonly observer: MutationObserver = Object.assign((m: FsMutation): void => this.observe(m), {
+    inline: {
+      columns: ['j_time', 'j_write_time', 'j_path', 'j_call', 'j_pid'],
+      sql: `INSERT INTO agentfs_journal (time_ns, op, path, ino, mode, uid, gid, tool_call_id, pid)
+          VALUES (NEW.j_time, 'create', NEW.j_path, NEW.ino, NEW.mode, NEW.uid, NEW.gid, NEW.j_call, NEW.j_pid);
+        INSERT INTO agentfs_journal (time_ns, end_ns, op, path, ino, offset, length, bytes, writes, size, tool_call_id, pid)
+          SELECT NEW.j_write_time, NEW.j_write_time, 'write', NEW.j_path, NEW.ino, 0, NEW.size, NEW.size, 1, NEW.size, NEW.j_call, NEW.j_pid
+          WHERE NEW.size > 0;`,
+      values: (m: FsMutation): unknown[] | undefined => this.inlineValues(m),
+      recorded: (m: FsMutation): void => {
+        const path = this.child(m.parent, m.name);
+        if (path !== undefined) this.rememberFile(m.ino, path);
+      },
+    },
+  });
 
   constructor(store: Store, options: JournalOptions) {
     this.store = store;
@@ -98,6 +116,15 @@ export class Journal {
       default:
         this.metadata(m);
     }
+  }
+
+  /** The values of observer.inline's columns for a whole-file create about to be written. */
+  private inlineValues(m: FsMutation): unknown[] | undefined {
+    if (this.closed || m.op !== 'create') return undefined;
+    const t = nowNs();
+    this.checkForeignChanges(t);
+    const w = m.written !== undefined ? nowNs() : null;
+    return [t, w, this.child(m.parent, m.name) ?? null, this.currentCall() ?? null, this.pid];
   }
 
   private write(m: FsMutation): void {

@@ -49,6 +49,7 @@ function makeNode(
       ctx.store.stmt(SQL.insertInode).run(mode, nlink, caller.uid, gid, size, t.sec, t.sec, t.sec, rdev, t.nsec, t.nsec, t.nsec).lastInsertRowid,
     );
     if (ctx.store.stmt(SQL.insertDentry).run(name, parent, ino).changes === 0) throw new FsError('EEXIST', op, name);
+    if (ctx.nextIno !== undefined && ino >= ctx.nextIno) ctx.nextIno = ino + 1; // create-alone.ts proposes past it
     // a new inode number: no chunks but the content's
     const chunks = content ? putChunks(ctx, ino, content) : 0;
     if (type === S_IFREG) rememberChunks(ctx, ino, size, t, chunks);
