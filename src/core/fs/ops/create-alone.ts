@@ -28,7 +28,6 @@ import { rememberChunks } from '../rows.js';
 import { now } from '../time.js';
 
 const S_ISGID = 0o2000;
-const PATH_MAX = 4096;
 /** what the trigger raises when the directory is not the one looked up */
 const DIR_CHANGED = 'agentfs: directory changed since its lookup';
 /** what it raises when the proposed inode number is not past every one given */
@@ -92,7 +91,11 @@ export function createAlone(
   const comps = dirPath.split('/').filter((c) => c !== '');
   const insert = statement(ctx, comps.length);
   if (!insert) return undefined;
-  checkName(name, 'create');
+  try {
+    checkName(name, 'create');
+  } catch {
+    return undefined; // the transaction route's lookup says what is wrong with it, as it always did
+  }
   mode = S_IFREG | (mode & 0o7777);
   // BSD group semantics on setgid directories, as makeNode (the trigger checks dir.mode still holds)
   const gid = dir.mode & S_ISGID ? dir.gid : caller.gid;
