@@ -76,7 +76,7 @@ export class Journal {
           WHERE NEW.size > 0;`,
       values: (m: FsMutation): unknown[] | undefined => this.inlineValues(m),
       recorded: (m: FsMutation): void => {
-        const path = this.child(m.parent, m.name);
+        const path = m.path ?? this.child(m.parent, m.name);
         if (path !== undefined) this.rememberFile(m.ino, path);
       },
     },
@@ -124,7 +124,8 @@ export class Journal {
     const t = nowNs();
     this.checkForeignChanges(t);
     const w = m.written !== undefined ? nowNs() : null;
-    return [t, w, this.child(m.parent, m.name) ?? null, this.currentCall() ?? null, this.pid];
+    // m.path: the path the create's statement checks under the lock, fresher than the cache here
+    return [t, w, m.path ?? this.child(m.parent, m.name) ?? null, this.currentCall() ?? null, this.pid];
   }
 
   private write(m: FsMutation): void {

@@ -50,7 +50,8 @@ function shortcutSql(columns: readonly string[], extraSql: string): string[] {
       SELECT RAISE(ABORT, '${INO_TAKEN}') WHERE NEW.ino <= (SELECT seq FROM sqlite_sequence WHERE name = 'fs_inode');
       -- a name that is taken (an overwrite) fails before anything else is written
       INSERT INTO fs_dentry (name, parent_ino, ino) VALUES (NEW.name, NEW.parent, NEW.ino);
-      UPDATE fs_inode SET mtime = NEW.sec, mtime_nsec = NEW.nsec, ctime = NEW.sec, ctime_nsec = NEW.nsec
+      -- nlink as touchDir leaves it: another implementation's directories may have 1 (agentfs-sdk)
+      UPDATE fs_inode SET nlink = MAX(nlink, 2), mtime = NEW.sec, mtime_nsec = NEW.nsec, ctime = NEW.sec, ctime_nsec = NEW.nsec
         WHERE ino = NEW.parent AND mode = NEW.pmode AND uid = NEW.puid AND gid = NEW.pgid;
       SELECT RAISE(ABORT, '${DIR_CHANGED}') WHERE changes() = 0;
       INSERT INTO fs_inode (ino, mode, nlink, uid, gid, size, atime, mtime, ctime, rdev, atime_nsec, mtime_nsec, ctime_nsec)
@@ -97,7 +98,10 @@ export function createAlone(
   // BSD group semantics on setgid directories, as makeNode (the trigger checks dir.mode still holds)
   const gid = dir.mode & S_ISGID ? dir.gid : caller.gid;
   const size = data.byteLength;
-  const m: FsMutation = { op: 'create', ino: 0, parent: dir.ino, name, mode, uid: caller.uid, gid, written: size > 0 ? size : undefined };
+  // the path as the statement checks it under the lock: the journal's cache of directory paths
+  // may not know yet of another process's rename
+  const path = comps.length ? `/${comps.join('/')}/${name}` : `/${name}`;
+  const m: FsMutation = { op: 'create', ino: 0, path, parent: dir.ino, name, mode, uid: caller.uid, gid, written: size > 0 ? size : undefined };
   const extra = inline ? inline.values(m) : [];
   if (!extra) return undefined;
   const t = now();

@@ -1,0 +1,220 @@
+// Hostile checks of writeFile's one-statement create (ops/create-alone.ts): each compares what the
+// route writes or says with what the transaction route (createWhole turned off) writes or says.
+import { afterEach, describe, expect, it } from 'vitest';
+import { chmodSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { withTheirSdk } from '../support/agentfs-sdk-child.js';
+import { ROOT } from '../support/cli.js';
+import { join } from 'node:path';
+import { Agent } from '../../src/core/agent.js';
+import { tempDir } from '../support/cli.js';
+
+const cleanups: (() => void)[] = [];
+afterEach(() => {
+  while (cleanups.length) cleanups.pop()!();
+});
+
+function fresh(opts: Parameters<typeof Agent.open>[1] = {}): { a: Agent; file: string; dir: string } {
+  const t = tempDir();
+  const file = join(t.dir, 'a.db');
+  const a = Agent.open({ path: file }, { create: true, ...opts });
+  cleanups.push(t.cleanup, () => a.close());
+  return { a, file, dir: t.dir };
+}
+
+/** The one-statement route off for this agent: writeFile takes the transaction route. */
+function routeOff(a: Agent): Agent {
+  (a as unknown as { inode: { createWhole?: unknown } }).inode.createWhole = undefined;
+  return a;
+}
+
+const q = (a: Agent, sql: string, ...args: unknown[]) => a.store.db.prepare(sql).all(...args) as Record<string, unknown>[];
+
+function outcome(f: () => unknown): string {
+  try {
+    f();
+    return 'ok';
+  } catch (e) {
+    return `${(e as { code?: string }).code ?? ''} ${(e as Error).message}`;
+  }
+}
+
+describe('exploration', () => {
+  it('names: same errors', () => {
+    const names = ['x'.repeat(255), 'x'.repeat(256), 'é'.repeat(128), 'a\uD800b', '.', '..', 'f/', 'f//', '', 'a\0b', '\uDC00'];
+    const paths = names.map((n) => `/d/${n}`).concat(['/d//g', '//d/h', 'd/rel', '/d/./i', '/d/../j', '/d/x/', '/']);
+    const res: Record<string, string[]> = {};
+    for (const off of [false, true]) {
+      const { a } = fresh();
+      if (off) routeOff(a);
+      a.paths.mkdir('/d');
+      a.paths.writeFile('/d/warm', 'x');
+      for (const p of paths) (res[p] ??= []).push(outcome(() => a.paths.writeFile(p, 'c')));
+      (res.tree ??= []).push(JSON.stringify(q(a, 'SELECT CAST(name AS BLOB) AS n, parent_ino AS p FROM fs_dentry ORDER BY id').map((r) => [String(r.n), r.p])));
+    }
+    for (const [p, [on, off]] of Object.entries(res)) expect(on, p).toBe(off);
+  });
+
+  it('sizes and chunk size', () => {
+    for (const cs of [4096, 1024, 65536]) {
+      const rows: string[] = [];
+      for (const off of [false, true]) {
+        const { a } = fresh({ chunkSize: cs });
+        if (off) routeOff(a);
+        a.paths.mkdir('/d');
+        a.paths.writeFile('/d/warm', 'x');
+        for (const n of [0, 1, cs - 1, cs, cs + 1, 4096, 4097, 2 * cs]) {
+          a.paths.writeFile(`/d/s${n}`, Buffer.alloc(n, 'z'));
+          expect(a.paths.readFile(`/d/s${n}`).length).toBe(n);
+        }
+        rows.push(JSON.stringify(q(a, 'SELECT ino, chunk_index, length(data) AS l FROM fs_data ORDER BY ino, chunk_index')));
+        rows.push(JSON.stringify(q(a, 'SELECT op, path, offset, length, bytes, writes, size, mode, uid, gid FROM agentfs_journal ORDER BY id')));
+        rows.push(JSON.stringify(q(a, 'SELECT ino, mode, nlink, size FROM fs_inode ORDER BY ino')));
+      }
+      expect(rows[0]).toBe(rows[3]);
+      expect(rows[1]).toBe(rows[4]);
+      expect(rows[2]).toBe(rows[5]);
+    }
+  });
+
+  it('modes', () => {
+    const rows: string[] = [];
+    for (const off of [false, true]) {
+      const { a } = fresh();
+      if (off) routeOff(a);
+      a.paths.mkdir('/d');
+      a.paths.writeFile('/d/warm', 'x');
+      for (const m of [0o4755, 0o2755, 0o1777, 0o100644, 0o40755, 0o777777, -1, 0.5]) {
+        rows.push(outcome(() => a.paths.writeFile(`/d/m${m}`, 'q', { mode: m })));
+      }
+      rows.push(JSON.stringify(q(a, 'SELECT ino, mode FROM fs_inode ORDER BY ino')));
+    }
+    expect(rows.slice(0, rows.length / 2)).toEqual(rows.slice(rows.length / 2));
+  });
+
+  it('read-only file', () => {
+    const out: string[] = [];
+    for (const off of [false, true]) {
+      const { a, file } = fresh();
+      a.paths.mkdir('/d');
+      a.paths.writeFile('/d/warm', 'x');
+      a.close();
+      chmodSync(file, 0o444);
+      const b = Agent.open({ path: file });
+      cleanups.push(() => b.close());
+      if (off) routeOff(b);
+      out.push(outcome(() => b.paths.writeFile('/d/warm2', 'x')).replace(file, 'FILE'));
+      const c = Agent.open({ path: file }, { readOnly: true });
+      cleanups.push(() => c.close());
+      if (off) routeOff(c);
+      out.push(outcome(() => c.paths.writeFile('/d/warm3', 'x')).replace(file, 'FILE'));
+    }
+    expect(out.slice(0, 2)).toEqual(out.slice(2));
+  });
+
+  it('journal path after a foreign rename', () => {
+    const res: string[] = [];
+    for (const off of [false]) {
+      const { a, file } = fresh();
+      if (off) routeOff(a);
+      const other = Agent.open({ path: file });
+      cleanups.push(() => other.close());
+      let wrong = 0;
+      for (let i = 0; i < 30; i++) {
+        a.paths.mkdir(`/x${i}/d`, { recursive: true });
+        a.paths.writeFile(`/x${i}/d/one`, '1');
+        other.paths.rename(`/x${i}/d`, `/d${i}`);
+        a.paths.writeFile(`/d${i}/two`, '2');
+        const [r] = q(a, "SELECT path FROM agentfs_journal WHERE op = 'create' ORDER BY id DESC LIMIT 1");
+        if (r!.path !== `/d${i}/two`) wrong++;
+      }
+      res.push(`wrong ${wrong}`);
+    }
+    expect(res).toEqual(['wrong 0']);
+  });
+
+  it('rust sdk layout', async () => {
+    const t = tempDir();
+    cleanups.push(t.cleanup);
+    const rows: string[] = [];
+    for (const off of [false, true]) {
+      const f = join(t.dir, `theirs${off}.db`);
+      await withTheirSdk(f, `await agent.fs.mkdir('/d'); await agent.fs.writeFile('/d/theirs', 'x'); await agent.fs.writeFile('/top', 'y');`);
+      const a = Agent.open({ path: f });
+      cleanups.push(() => a.close());
+      if (off) routeOff(a);
+      a.paths.writeFile('/d/one', '1');
+      a.paths.writeFile('/d/two', '2');
+      a.paths.writeFile('/r1', '1');
+      a.paths.writeFile('/r2', '2');
+      rows.push(JSON.stringify(q(a, 'SELECT ino, mode, nlink, uid, gid, size FROM fs_inode ORDER BY ino')));
+      rows.push(JSON.stringify(q(a, 'SELECT op, path, ino, size, bytes FROM agentfs_journal ORDER BY id')));
+    }
+    expect(rows[0]).toBe(rows[2]);
+    expect(rows[1]).toBe(rows[3]);
+  });
+
+  it('no journal agent', () => {
+    const rows: string[] = [];
+    for (const off of [false, true]) {
+      const { a } = fresh({ journal: false });
+      if (off) routeOff(a);
+      a.paths.mkdir('/d');
+      a.paths.writeFile('/d/a', 'x');
+      a.paths.writeFile('/d/b', 'y');
+      rows.push(JSON.stringify(q(a, 'SELECT ino, mode, nlink, size FROM fs_inode ORDER BY ino')));
+      rows.push(JSON.stringify(q(a, "SELECT name FROM sqlite_master WHERE name LIKE '%journal%'")));
+    }
+    expect(rows[0]).toBe(rows[2]);
+  });
+
+  it('locked by another writer past the busy timeout', () => {
+    const out: string[] = [];
+    for (const off of [false, true]) {
+      const { a, file } = fresh({ busyTimeoutMs: 200 });
+      if (off) routeOff(a);
+      a.paths.mkdir('/d');
+      a.paths.writeFile('/d/warm', 'x');
+      const other = Agent.open({ path: file });
+      cleanups.push(() => other.close());
+      other.store.db.exec('BEGIN IMMEDIATE');
+      out.push(outcome(() => a.paths.writeFile('/d/new', 'x')).replace(file, 'FILE'));
+      other.store.db.exec('ROLLBACK');
+      out.push(outcome(() => a.paths.writeFile('/d/new', 'x')));
+      out.push(JSON.stringify(q(a, "SELECT op, path FROM agentfs_journal WHERE path = '/d/new'")));
+    }
+    expect(out.slice(0, 3)).toEqual(out.slice(3));
+  });
+});
+
+function writer(file: string, n: number, tag: string) {
+  const script = `
+const { AgentFS } = await import(${JSON.stringify(join(ROOT, 'dist', 'index.js'))});
+const a = await AgentFS.open({ path: process.argv[1] });
+for (let i = 0; i < ${n}; i++) await a.fs.writeFile('/d/s' + i, '${tag}' + i);
+await a.close();`;
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script, '--', file], { stdio: ['ignore', 'inherit', 'pipe'] });
+  let err = '';
+  child.stderr!.on('data', (d) => (err += d));
+  cleanups.push(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
+  return new Promise<{ code: number | null; err: string }>((resolve) => child.on('exit', (code) => resolve({ code, err })));
+}
+
+describe('same names, several processes', () => {
+  it('four processes write the same new names at once', async () => {
+    const { a, file } = fresh();
+    a.paths.mkdir('/d');
+    const res = await Promise.all(['p', 'q', 'r', 's'].map((t) => writer(file, 300, t)));
+    expect(res).toEqual(res.map(() => ({ code: 0, err: '' })));
+    const [dup] = q(a, 'SELECT COUNT(*) AS n FROM (SELECT parent_ino, name FROM fs_dentry GROUP BY parent_ino, name HAVING COUNT(*) > 1)');
+    expect(dup!.n).toBe(0);
+    expect(a.paths.readdir('/d').length).toBe(300);
+    const [creates] = q(a, "SELECT COUNT(*) AS n FROM agentfs_journal WHERE op = 'create'");
+    expect(creates!.n).toBe(300);
+    for (let i = 0; i < 300; i++) expect(a.paths.readFile(`/d/s${i}`, 'utf8')).toMatch(new RegExp(`^[pqrs]${i}$`));
+    const [dangling] = q(a, 'SELECT COUNT(*) AS n FROM fs_inode WHERE ino != 1 AND ino NOT IN (SELECT ino FROM fs_dentry)');
+    expect(dangling!.n).toBe(0);
+  });
+});
