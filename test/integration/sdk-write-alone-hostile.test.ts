@@ -5,6 +5,11 @@ import { chmodSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { withTheirSdk } from '../support/agentfs-sdk-child.js';
 import { ROOT } from '../support/cli.js';
+import { countStatements } from '../support/statements.js';
+import { agentWorkspace } from '../support/agent-workspace.js';
+import { dumpSpecTables, startHranaServer } from '../support/hrana-server.js';
+import { forceUnmount, mountBg, sh, waitFor } from '../support/fuse.js';
+import { mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Agent } from '../../src/core/agent.js';
 import { tempDir } from '../support/cli.js';
@@ -185,6 +190,32 @@ describe('exploration', () => {
     }
     expect(out.slice(0, 3)).toEqual(out.slice(3));
   });
+
+  it('rolled back batch then another process takes the number', () => {
+    const out: string[] = [];
+    for (const off of [false, true]) {
+      const { a, file } = fresh();
+      if (off) routeOff(a);
+      const other = Agent.open({ path: file });
+      cleanups.push(() => other.close());
+      a.paths.mkdir('/d');
+      a.paths.writeFile('/d/warm', 'x');
+      try {
+        a.paths.batch(() => {
+          a.paths.writeFile('/d/gone', 'ab');
+          throw new Error('abandon');
+        });
+      } catch {}
+      other.paths.writeFile('/d/theirs', 'longer content here');
+      other.paths.writeFile('/d/theirs2', 'longer content here');
+      out.push(JSON.stringify({ ino: other.paths.stat('/d/theirs').ino, st: a.paths.stat('/d/theirs').size, blocks: a.paths.stat('/d/theirs').blocks, c: a.paths.readFile('/d/theirs', 'utf8') }));
+      a.paths.appendFile('/d/theirs', '+');
+      a.paths.writeFile('/d/mine', 'm');
+      out.push(JSON.stringify(q(a, "SELECT op, path, ino FROM agentfs_journal WHERE id > (SELECT id FROM agentfs_journal WHERE path = '/d/warm' AND op = 'write') ORDER BY id")));
+      out.push(a.paths.readFile('/d/theirs', 'utf8'));
+    }
+    expect(out.slice(0, 3)).toEqual(out.slice(3));
+  });
 });
 
 function writer(file: string, n: number, tag: string) {
@@ -216,5 +247,106 @@ describe('same names, several processes', () => {
     for (let i = 0; i < 300; i++) expect(a.paths.readFile(`/d/s${i}`, 'utf8')).toMatch(new RegExp(`^[pqrs]${i}$`));
     const [dangling] = q(a, 'SELECT COUNT(*) AS n FROM fs_inode WHERE ino != 1 AND ino NOT IN (SELECT ino FROM fs_dentry)');
     expect(dangling!.n).toBe(0);
+  });
+});
+
+describe('a live mount of the same agent', () => {
+  it('renames with RENAME_EXCHANGE, a symlink and a file put where the directory was, through the mount', async () => {
+    const { a, file, dir } = fresh();
+    const mnt = join(dir, 'mnt');
+    mkdirSync(mnt);
+    const pid = await mountBg(file, mnt);
+    cleanups.push(() => void forceUnmount(mnt, pid));
+    try {
+      a.paths.mkdir('/d');
+      a.paths.mkdir('/e');
+      a.paths.writeFile('/d/one', '1');
+      const dIno = a.paths.stat('/d').ino;
+      const eIno = a.paths.stat('/e').ino;
+      const x = await sh(`python3 -c "import ctypes,sys; l=ctypes.CDLL(None,use_errno=True); sys.exit(l.renameat2(-100,b'd',-100,b'e',2))"`, mnt);
+      expect(x.code).toBe(0);
+      // the mount commits its changes in groups: wait until this connection sees each step
+      expect(await waitFor(() => a.paths.stat('/d').ino === eIno)).toBe(true);
+      a.paths.writeFile('/d/two', '2');
+      expect(readdirSync(join(mnt, 'd'))).toEqual(['two']);
+      expect(readdirSync(join(mnt, 'e'))).toEqual(['one']);
+      expect(a.paths.stat('/e/one').ino).toBeGreaterThan(dIno);
+      const y = await sh('mv d f && ln -s e d', mnt);
+      expect(y.code).toBe(0);
+      expect(await waitFor(() => a.paths.lstat('/d').ino !== eIno)).toBe(true);
+      a.paths.writeFile('/d/three', '3');
+      expect(readdirSync(join(mnt, 'e')).sort()).toEqual(['one', 'three']);
+      const z = await sh('rm d && echo file > d', mnt);
+      expect(z.code).toBe(0);
+      expect(await waitFor(() => (a.paths.lstat('/d').mode & 0o170000) === 0o100000)).toBe(true);
+      expect(() => a.paths.writeFile('/d/four', '4')).toThrow(/ENOTDIR/);
+      const w = await sh('rm d && mkdir d && chmod 2777 d && chgrp 77 d', mnt);
+      expect(w.code).toBe(0);
+      expect(await waitFor(() => a.paths.lstat('/d').gid === 77)).toBe(true);
+      a.paths.writeFile('/d/five', '5');
+      expect(a.paths.stat('/d/five').gid).toBe(77);
+      expect(readdirSync(join(mnt, 'd'))).toEqual(['five']);
+    } finally {
+      await forceUnmount(mnt, pid);
+    }
+  });
+
+  it('the mount and an SDK process create files in one directory at once', async () => {
+    const { a, file, dir } = fresh();
+    const mnt = join(dir, 'mnt');
+    mkdirSync(mnt);
+    a.paths.mkdir('/d');
+    const pid = await mountBg(file, mnt);
+    cleanups.push(() => void forceUnmount(mnt, pid));
+    try {
+      const [m, s] = await Promise.all([
+        sh('i=0; while [ $i -lt 300 ]; do echo m$i > d/m$i; i=$((i+1)); done', mnt),
+        writer(file, 300, 'w'),
+      ]);
+      expect(m.code).toBe(0);
+      expect(s).toEqual({ code: 0, err: '' });
+      expect(readdirSync(join(mnt, 'd')).length).toBe(600);
+    } finally {
+      await forceUnmount(mnt, pid);
+    }
+    expect(a.paths.readdir('/d').length).toBe(600);
+    const [dup] = q(a, 'SELECT COUNT(DISTINCT ino) AS n FROM fs_dentry WHERE parent_ino = (SELECT ino FROM fs_dentry WHERE parent_ino = 1 AND name = ?)', 'd');
+    expect(dup!.n).toBe(600);
+    const [creates] = q(a, "SELECT COUNT(*) AS n FROM agentfs_journal WHERE op = 'create' AND path LIKE '/d/%'");
+    expect(creates!.n).toBe(600);
+    for (let i = 0; i < 300; i++) expect(a.paths.readFile(`/d/s${i}`, 'utf8')).toBe(`w${i}`);
+  });
+});
+
+describe('sync', () => {
+  it('an incremental push carries files the one statement made (sync tracking sees its rows)', async () => {
+    const TOKEN = 'alone-token';
+    const { tmp, db, cli, withAgent } = agentWorkspace('agentfs-alone-sync-', { TURSO_AUTH_TOKEN: TOKEN });
+    cleanups.push(tmp.cleanup);
+    const server = await startHranaServer({ db: join(tmp.dir, 'remote.db'), token: TOKEN });
+    try {
+      await cli('init', 'src', '--sync-remote-url', server.url);
+      withAgent('src', (a) => {
+        a.paths.mkdir('/d');
+        a.paths.writeFile('/d/warm', 'x');
+      });
+      await cli('sync', 'src', 'push');
+      await cli('init', 'copy');
+      await cli('sync', 'copy', 'pull', '--remote', server.url);
+      withAgent('src', (a) => {
+        const ran = countStatements(a.store, () => a.paths.writeFile('/d/warm2', 'x'));
+        expect(ran.filter((x) => /^(BEGIN|COMMIT|SAVEPOINT)/.test(x))).toEqual([]); // the one-statement route was taken
+        for (let i = 0; i < 20; i++) a.paths.writeFile(`/d/f${i}`, Buffer.alloc(i * 200, i));
+        a.paths.writeFile('/d/full', Buffer.alloc(4096, 7));
+      });
+      const push = JSON.parse(await cli('sync', 'src', 'push', '--json'));
+      expect(push.full).toBe(false);
+      await cli('sync', 'copy', 'pull');
+      const want = dumpSpecTables(db('src'));
+      expect(dumpSpecTables(db('copy'))).toEqual(want);
+      withAgent('copy', (a) => expect(a.paths.readFile('/d/f19')).toEqual(Buffer.alloc(3800, 19)));
+    } finally {
+      await server.stop();
+    }
   });
 });
