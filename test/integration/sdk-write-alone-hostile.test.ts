@@ -1,10 +1,11 @@
 // Hostile checks of writeFile's one-statement create (ops/create-alone.ts): each compares what the
 // route writes or says with what the transaction route (createWhole turned off) writes or says.
 import { afterEach, describe, expect, it } from 'vitest';
-import { chmodSync } from 'node:fs';
+import { chmodSync, writeFileSync, readFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { withTheirSdk } from '../support/agentfs-sdk-child.js';
-import { ROOT } from '../support/cli.js';
+import { ROOT, runCli } from '../support/cli.js';
 import { countStatements } from '../support/statements.js';
 import { agentWorkspace } from '../support/agent-workspace.js';
 import { dumpSpecTables, startHranaServer } from '../support/hrana-server.js';
@@ -216,6 +217,32 @@ describe('exploration', () => {
     }
     expect(out.slice(0, 3)).toEqual(out.slice(3));
   });
+
+  it('names through createParents (the SDK) and data views', () => {
+    const names = ['x'.repeat(256), 'a\uD800b', '.', '..', 'f/', '', 'a\0b'];
+    const paths = names.map((n) => `/d/${n}`).concat(['/d//g', 'd/rel', '/d/./i', '/d/../j', '/d/x/', '/', '/d/warm/k', '/nod/k']);
+    const res: Record<string, string[]> = {};
+    for (const off of [false, true]) {
+      const { a } = fresh();
+      if (off) routeOff(a);
+      a.paths.mkdir('/d');
+      a.paths.writeFile('/d/warm', 'x');
+      for (const p of paths) (res[p] ??= []).push(outcome(() => a.paths.writeFile(p, 'c', { createParents: true })));
+      const views: Record<string, Uint8Array> = {
+        u16: new Uint16Array([1, 2, 3, 65535]) as unknown as Uint8Array,
+        f64: new Float64Array([1.5, -2]) as unknown as Uint8Array,
+        dv: new DataView(new ArrayBuffer(8), 2, 4) as unknown as Uint8Array,
+        sub: new Uint8Array(Buffer.from('0123456789').buffer, 3, 4),
+        u16big: new Uint16Array(3000) as unknown as Uint8Array,
+      };
+      for (const [k, v] of Object.entries(views)) {
+        (res[k] ??= []).push(outcome(() => a.paths.writeFile(`/d/${k}`, v)));
+        (res[k] ??= []).push(outcome(() => a.paths.readFile(`/d/${k}`).toString('hex')));
+      }
+      (res.tree ??= []).push(JSON.stringify(q(a, 'SELECT CAST(name AS BLOB) AS n, parent_ino AS p FROM fs_dentry ORDER BY id').map((r) => [String(r.n), r.p])));
+    }
+    for (const [p, [on, off]] of Object.entries(res)) expect(on, p).toBe(off);
+  });
 });
 
 function writer(file: string, n: number, tag: string) {
@@ -348,5 +375,95 @@ describe('sync', () => {
     } finally {
       await server.stop();
     }
+  });
+});
+
+describe('an overlay agent', () => {
+  it('writes new small files into base directories and its own, the base untouched', async () => {
+    const t = tempDir();
+    cleanups.push(t.cleanup);
+    const base = join(t.dir, 'base');
+    mkdirSync(join(base, 'src'), { recursive: true });
+    writeFileSync(join(base, 'src', 'orig'), 'base');
+    const file = join(t.dir, 'o.db');
+    const init = await runCli(['init', file, '--base', base]);
+    expect(init.code, init.stderr).toBe(0);
+    const a = Agent.open({ path: file });
+    cleanups.push(() => a.close());
+    const other = Agent.open({ path: file });
+    cleanups.push(() => other.close());
+    for (let i = 0; i < 5; i++) a.paths.writeFile(`/src/n${i}`, `n${i}`);
+    a.paths.mkdir('/own');
+    a.paths.writeFile('/own/one', '1');
+    other.paths.rename('/own', '/moved');
+    other.paths.mkdir('/own');
+    a.paths.writeFile('/own/two', '2');
+    a.paths.writeFile('/src/orig', 'mine');
+    expect(a.paths.readdir('/src').sort()).toEqual(['n0', 'n1', 'n2', 'n3', 'n4', 'orig']);
+    expect(a.paths.readdir('/own')).toEqual(['two']);
+    expect(a.paths.readdir('/moved')).toEqual(['one']);
+    expect(a.paths.readFile('/src/orig', 'utf8')).toBe('mine');
+    expect(readFileSync(join(base, 'src', 'orig'), 'utf8')).toBe('base');
+    expect(readdirSync(join(base, 'src'))).toEqual(['orig']);
+  });
+});
+
+/** A child holding the write lock: it makes /lock, says 'locked', waits holdMs, creates `theirs`, commits. */
+function lockHolder(file: string, holdMs: number, theirs = '/d/theirs') {
+  const script = `
+const { Agent } = await import(${JSON.stringify(join(ROOT, 'dist', 'core', 'agent.js'))});
+const a = Agent.open({ path: process.argv[1] });
+a.paths.batch(() => {
+  a.paths.mkdir('/lock');
+  process.stdout.write('locked\\n');
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ${holdMs});
+  a.paths.writeFile('${theirs}', 'theirs', { createParents: true });
+});
+a.close();`;
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script, '--', file], { stdio: ['ignore', 'pipe', 'inherit'] });
+  cleanups.push(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
+  const locked = new Promise<void>((resolve) => createInterface({ input: child.stdout! }).on('line', (l) => l === 'locked' && resolve()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { locked, exited };
+}
+
+describe('a writer holding the lock', () => {
+  it.each([false, true])('a create that waited for the lock is stamped after what committed before it (route off: %s)', async (off) => {
+    const { a, file } = fresh();
+    if (off) routeOff(a);
+    a.paths.mkdir('/d');
+    a.paths.writeFile('/d/warm', 'x');
+    const holder = lockHolder(file, 600);
+    await holder.locked;
+    a.paths.writeFile('/d/mine', 'mine'); // waits for the holder's commit
+    expect(await holder.exited).toBe(0);
+    const ns = (t: { sec: number; nsec: number }) => BigInt(t.sec) * 1_000_000_000n + BigInt(t.nsec);
+    const theirs = a.paths.stat('/d/theirs');
+    const mine = a.paths.stat('/d/mine');
+    const dir = a.paths.stat('/d');
+    expect(ns(mine.mtime) >= ns(theirs.mtime)).toBe(true);
+    // the directory's times never go back
+    expect(ns(dir.mtime) >= ns(theirs.mtime)).toBe(true);
+    expect(ns(dir.ctime) >= ns(theirs.ctime)).toBe(true);
+    const rows = q(a, "SELECT path, time_ns FROM agentfs_journal WHERE op = 'create' AND path IN ('/d/theirs', '/d/mine') ORDER BY id");
+    expect(rows.map((r) => r.path)).toEqual(['/d/theirs', '/d/mine']);
+    // rows are stamped in commit order (the timeline's time windows rely on it)
+    expect(BigInt(rows[1]!.time_ns as number) >= BigInt(rows[0]!.time_ns as number)).toBe(true);
+  });
+
+  it('a create that waited while the holder wrote elsewhere keeps the journal in commit order', async () => {
+    const { a, file } = fresh();
+    a.paths.mkdir('/d');
+    a.paths.writeFile('/d/warm', 'x');
+    const holder = lockHolder(file, 600, '/elsewhere/theirs');
+    await holder.locked;
+    a.paths.writeFile('/d/mine', 'mine');
+    expect(await holder.exited).toBe(0);
+    const rows = q(a, "SELECT path, time_ns FROM agentfs_journal WHERE op = 'create' AND path IN ('/elsewhere/theirs', '/d/mine') ORDER BY id");
+    expect(rows.map((r) => r.path)).toEqual(['/elsewhere/theirs', '/d/mine']);
+    expect(BigInt(rows[1]!.time_ns as number) >= BigInt(rows[0]!.time_ns as number)).toBe(true);
+    expect(a.paths.readFile('/d/mine', 'utf8')).toBe('mine');
   });
 });

@@ -37,6 +37,13 @@ export interface FsMutation {
  * new file as NEW.ino, NEW.parent, NEW.name, NEW.mode, NEW.uid, NEW.gid, NEW.size (the content's
  * length) and the observer's own values as NEW.<columns[i]>.
  */
+/**
+ * What an InlineRecorder's sql raises (RAISE(ABORT, ...)) when its values, taken before the write
+ * lock, are stale under it (another process committed rows stamped later meanwhile): the
+ * statement then writes nothing and the operation takes the transaction route, stamped under the lock.
+ */
+export const INLINE_STALE = 'agentfs: inline values stale under the lock';
+
 export interface InlineRecorder {
   readonly columns: readonly string[];
   readonly sql: string;

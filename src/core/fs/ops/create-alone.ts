@@ -22,7 +22,7 @@
  */
 import { ROOT_INO, S_IFDIR, S_IFMT, S_IFREG, type Attr, type Caller } from '../../types.js';
 import type { FsContext } from '../context.js';
-import type { FsMutation } from '../mutation.js';
+import { INLINE_STALE, type FsMutation } from '../mutation.js';
 import { checkName } from '../names.js';
 import { rememberChunks } from '../rows.js';
 import { now } from '../time.js';
@@ -50,9 +50,12 @@ function shortcutSql(columns: readonly string[], extraSql: string): string[] {
       SELECT RAISE(ABORT, '${INO_TAKEN}') WHERE NEW.ino <= (SELECT seq FROM sqlite_sequence WHERE name = 'fs_inode');
       -- a name that is taken (an overwrite) fails before anything else is written
       INSERT INTO fs_dentry (name, parent_ino, ino) VALUES (NEW.name, NEW.parent, NEW.ino);
-      -- nlink as touchDir leaves it: another implementation's directories may have 1 (agentfs-sdk)
+      -- nlink as touchDir leaves it: another implementation's directories may have 1 (agentfs-sdk).
+      -- The times were taken before the statement waited for the lock: a directory changed after
+      -- them (its ctime later) would see its times go back, so the transaction route stamps it
       UPDATE fs_inode SET nlink = MAX(nlink, 2), mtime = NEW.sec, mtime_nsec = NEW.nsec, ctime = NEW.sec, ctime_nsec = NEW.nsec
-        WHERE ino = NEW.parent AND mode = NEW.pmode AND uid = NEW.puid AND gid = NEW.pgid;
+        WHERE ino = NEW.parent AND mode = NEW.pmode AND uid = NEW.puid AND gid = NEW.pgid
+          AND (ctime < NEW.sec OR (ctime = NEW.sec AND ctime_nsec <= NEW.nsec));
       SELECT RAISE(ABORT, '${DIR_CHANGED}') WHERE changes() = 0;
       INSERT INTO fs_inode (ino, mode, nlink, uid, gid, size, atime, mtime, ctime, rdev, atime_nsec, mtime_nsec, ctime_nsec)
         VALUES (NEW.ino, NEW.mode, 1, NEW.uid, NEW.gid, NEW.size, NEW.sec, NEW.sec, NEW.sec, 0, NEW.nsec, NEW.nsec, NEW.nsec);
@@ -138,7 +141,7 @@ export function createAlone(
 function refusal(e: unknown): 'ino' | 'taken' | 'changed' | undefined {
   if (!(e instanceof Error)) return undefined;
   if (e.message.includes(INO_TAKEN) || /UNIQUE constraint failed: fs_inode\.ino/.test(e.message)) return 'ino';
-  if (e.message.includes(DIR_CHANGED)) return 'changed';
+  if (e.message.includes(DIR_CHANGED) || e.message.includes(INLINE_STALE)) return 'changed';
   // the dentry's UNIQUE (parent_ino, name): the only unique key the statement can break first
   if (/UNIQUE constraint failed: fs_dentry/.test(e.message)) return 'taken';
   return undefined;
