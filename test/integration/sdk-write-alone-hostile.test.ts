@@ -4,6 +4,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { chmodSync, writeFileSync, readFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import { TmpfsMounts } from '../support/tmpfs.js';
+import { spawnSync } from 'node:child_process';
 import { withTheirSdk } from '../support/agentfs-sdk-child.js';
 import { ROOT, runCli } from '../support/cli.js';
 import { countStatements } from '../support/statements.js';
@@ -465,5 +467,44 @@ describe('a writer holding the lock', () => {
     expect(rows.map((r) => r.path)).toEqual(['/elsewhere/theirs', '/d/mine']);
     expect(BigInt(rows[1]!.time_ns as number) >= BigInt(rows[0]!.time_ns as number)).toBe(true);
     expect(a.paths.readFile('/d/mine', 'utf8')).toBe('mine');
+  });
+});
+
+describe('a full disk', () => {
+  it('says the same as the transaction route and writes nothing half', () => {
+    const out: string[] = [];
+    for (const off of [false, true]) {
+      const t = tempDir();
+      cleanups.push(t.cleanup);
+      const small = join(t.dir, 'small');
+      new TmpfsMounts().mount(small);
+      // lazily: the closed connection may keep its file open (libsql cannot finalize statements)
+      cleanups.push(() => void spawnSync('umount', ['-l', small]));
+      const file = join(t.dir, 'small', 'a.db');
+      const a = Agent.open({ path: file }, { create: true });
+      cleanups.push(() => a.close());
+      if (off) routeOff(a);
+      a.paths.mkdir('/d');
+      a.paths.writeFile('/d/warm', 'x');
+      // fill the rest of the 16 MB
+      const filler = join(t.dir, 'small', 'filler');
+      try {
+        writeFileSync(filler, Buffer.alloc(16 << 20));
+      } catch {}
+      let first = '';
+      for (let i = 0; i < 2000 && !first; i++) {
+        const r = outcome(() => a.paths.writeFile(`/d/f${i}`, Buffer.alloc(4000, i & 255)));
+        if (r !== 'ok') first = `${i}: ${r}`;
+      }
+      out.push(first.replace(/^\d+/, 'N').replace(file, 'FILE'));
+      const [dangling] = q(a, 'SELECT COUNT(*) AS n FROM fs_inode WHERE ino != 1 AND ino NOT IN (SELECT ino FROM fs_dentry)');
+      out.push(String(dangling!.n));
+      const [dents] = q(a, 'SELECT COUNT(*) AS n FROM fs_dentry WHERE ino NOT IN (SELECT ino FROM fs_inode)');
+      out.push(String(dents!.n));
+      const [j] = q(a, "SELECT COUNT(*) AS n FROM agentfs_journal WHERE op = 'create' AND path LIKE '/d/f%'");
+      out.push(String(Number(j!.n) === a.paths.readdir('/d').length - 1));
+    }
+    expect(out[0]).toMatch(/full|ENOSPC/i); // the disk did fill up
+    expect(out.slice(0, 4)).toEqual(out.slice(4));
   });
 });
