@@ -47,8 +47,8 @@ function outcome(f: () => unknown): string {
   }
 }
 
-describe('exploration', () => {
-  it('names: same errors', () => {
+describe('writeFile as one statement, against the transaction route', () => {
+  it('bad names and paths get the same errors (too long, lone surrogate, dots, slashes, empty, NUL, relative)', () => {
     const names = ['x'.repeat(255), 'x'.repeat(256), 'é'.repeat(128), 'a\uD800b', '.', '..', 'f/', 'f//', '', 'a\0b', '\uDC00'];
     const paths = names.map((n) => `/d/${n}`).concat(['/d//g', '//d/h', 'd/rel', '/d/./i', '/d/../j', '/d/x/', '/']);
     const res: Record<string, string[]> = {};
@@ -63,7 +63,7 @@ describe('exploration', () => {
     for (const [p, [on, off]] of Object.entries(res)) expect(on, p).toBe(off);
   });
 
-  it('sizes and chunk size', () => {
+  it('0 bytes, a chunk, a chunk + 1 and more, with chunk sizes 4096, 1024, 65536: the same rows', () => {
     for (const cs of [4096, 1024, 65536]) {
       const rows: string[] = [];
       for (const off of [false, true]) {
@@ -85,7 +85,7 @@ describe('exploration', () => {
     }
   });
 
-  it('modes', () => {
+  it('odd modes (setuid, sticky, type bits, out of range, negative, fractional): the same modes or errors', () => {
     const rows: string[] = [];
     for (const off of [false, true]) {
       const { a } = fresh();
@@ -100,7 +100,7 @@ describe('exploration', () => {
     expect(rows.slice(0, rows.length / 2)).toEqual(rows.slice(rows.length / 2));
   });
 
-  it('read-only file', () => {
+  it('a read-only file and a read-only open: the same outcome', () => {
     const out: string[] = [];
     for (const off of [false, true]) {
       const { a, file } = fresh();
@@ -120,7 +120,7 @@ describe('exploration', () => {
     expect(out.slice(0, 2)).toEqual(out.slice(2));
   });
 
-  it('journal path after a foreign rename', () => {
+  it('journals the path the file has, right after another connection moved its directory', () => {
     const res: string[] = [];
     for (const off of [false]) {
       const { a, file } = fresh();
@@ -141,7 +141,7 @@ describe('exploration', () => {
     expect(res).toEqual(['wrong 0']);
   });
 
-  it('rust sdk layout', async () => {
+  it('a database agentfs-sdk made (its directories have nlink 1): the same rows', async () => {
     const t = tempDir();
     cleanups.push(t.cleanup);
     const rows: string[] = [];
@@ -162,7 +162,7 @@ describe('exploration', () => {
     expect(rows[1]).toBe(rows[3]);
   });
 
-  it('no journal agent', () => {
+  it('an agent without a journal: the same rows', () => {
     const rows: string[] = [];
     for (const off of [false, true]) {
       const { a } = fresh({ journal: false });
@@ -176,7 +176,7 @@ describe('exploration', () => {
     expect(rows[0]).toBe(rows[2]);
   });
 
-  it('locked by another writer past the busy timeout', () => {
+  it('a database locked past the busy timeout: the same error, nothing written, the write works after', () => {
     const out: string[] = [];
     for (const off of [false, true]) {
       const { a, file } = fresh({ busyTimeoutMs: 200 });
@@ -194,7 +194,7 @@ describe('exploration', () => {
     expect(out.slice(0, 3)).toEqual(out.slice(3));
   });
 
-  it('rolled back batch then another process takes the number', () => {
+  it('a batch rolled back, then another connection takes the inode number: no stale size, content or journal path', () => {
     const out: string[] = [];
     for (const off of [false, true]) {
       const { a, file } = fresh();
@@ -245,6 +245,76 @@ describe('exploration', () => {
     }
     for (const [p, [on, off]] of Object.entries(res)) expect(on, p).toBe(off);
   });
+
+  it('writes while a walk of the same agent is in progress (a generator between its pages)', () => {
+    const out: string[] = [];
+    for (const off of [false, true]) {
+      const { a } = fresh();
+      if (off) routeOff(a);
+      a.paths.mkdir('/src');
+      a.paths.mkdir('/dst');
+      a.paths.writeFile('/dst/warm', 'w');
+      for (let i = 0; i < 300; i++) a.paths.writeFile(`/src/f${i}`, `${i}`);
+      let n = 0;
+      for (const e of a.paths.walk('/src')) {
+        if (e.path === '/src') continue;
+        out.push(outcome(() => a.paths.writeFile(`/dst/c${n++}`, 'copy')));
+      }
+      out.push(String(a.paths.readdir('/dst').length));
+    }
+    expect(out.slice(0, out.length / 2)).toEqual(out.slice(out.length / 2));
+  });
+
+  it('the same workload gives the same journal and `timeline --files` with the route on and off', async () => {
+    const out: string[] = [];
+    for (const off of [false, true]) {
+      const { a, file } = fresh();
+      if (off) routeOff(a);
+      a.paths.mkdir('/d/e', { recursive: true });
+      const call = a.tools.start('writer', { n: 1 });
+      a.paths.writeFile('/d/a', 'x');
+      a.paths.writeFile('/d/empty', '');
+      a.paths.writeFile('/d/e/b', Buffer.alloc(4096, 1));
+      a.paths.writeFile('/d/a', 'again'); // a replacement
+      a.paths.writeFile('/top', 'root');
+      a.tools.success(call, 'ok');
+      a.paths.writeFile('/d/e/c', 'after the call', { mode: 0o600 });
+      a.paths.appendFile('/d/e/c', '+');
+      a.paths.writeFile('/d/big', Buffer.alloc(5000, 2));
+      a.close();
+      const b = Agent.open({ path: file });
+      cleanups.push(() => b.close());
+      out.push(
+        JSON.stringify(
+          q(b, 'SELECT op, path, new_path, ino, offset, length, bytes, writes, size, mode, uid, gid, tool_call_id, end_ns IS NULL AS open_end, end_ns = time_ns AS instant FROM agentfs_journal ORDER BY id'),
+        ),
+      );
+      const tl = await runCli(['timeline', file, '--files', '--format', 'json']);
+      expect(tl.code, tl.stderr).toBe(0);
+      const entries = JSON.parse(tl.stdout) as Record<string, unknown>[];
+      expect(entries.length).toBeGreaterThan(8);
+      out.push(JSON.stringify(entries.map((e) => Object.fromEntries(Object.entries(e).filter(([k]) => !/time|ns|_at|pid|id$/.test(k))))));
+    }
+    expect(out[0]).toBe(out[2]);
+    expect(out[1]).toBe(out[3]);
+  });
+
+  it("durability 'full': the same rows, the route taken", () => {
+    const rows: string[] = [];
+    for (const off of [false, true]) {
+      const { a, file } = fresh({ durability: 'full' });
+      if (off) routeOff(a);
+      a.paths.mkdir('/d');
+      a.paths.writeFile('/d/warm', 'x');
+      const ran = countStatements(a.store, () => a.paths.writeFile('/d/f', 'y'));
+      rows.push(String(ran.some((x) => /^BEGIN/.test(x))));
+      a.close();
+      const b = Agent.open({ path: file });
+      cleanups.push(() => b.close());
+      rows.push(b.paths.readFile('/d/f', 'utf8'));
+    }
+    expect(rows).toEqual(['false', 'y', 'true', 'y']);
+  });
 });
 
 function writer(file: string, n: number, tag: string) {
@@ -263,7 +333,7 @@ await a.close();`;
 }
 
 describe('same names, several processes', () => {
-  it('four processes write the same new names at once', async () => {
+  it('four processes write the same new names at once: one create each, the rest replace, no duplicate dentry', async () => {
     const { a, file } = fresh();
     a.paths.mkdir('/d');
     const res = await Promise.all(['p', 'q', 'r', 's'].map((t) => writer(file, 300, t)));
