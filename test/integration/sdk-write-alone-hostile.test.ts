@@ -72,7 +72,10 @@ describe('writeFile as one statement, against the transaction route', () => {
         a.paths.mkdir('/d');
         a.paths.writeFile('/d/warm', 'x');
         for (const n of [0, 1, cs - 1, cs, cs + 1, 4096, 4097, 2 * cs]) {
-          a.paths.writeFile(`/d/s${n}`, Buffer.alloc(n, 'z'));
+          const { atime, mtime, ctime, ...got } = a.paths.writeFile(`/d/s${n}`, Buffer.alloc(n, 'z'));
+          const { atime: a2, mtime: m2, ctime: c2, ...st } = a.paths.stat(`/d/s${n}`);
+          expect(got).toEqual(st); // what writeFile returns is what stat says
+          expect([atime, mtime, ctime]).toEqual([a2, m2, c2]);
           expect(a.paths.readFile(`/d/s${n}`).length).toBe(n);
         }
         rows.push(JSON.stringify(q(a, 'SELECT ino, chunk_index, length(data) AS l FROM fs_data ORDER BY ino, chunk_index')));
