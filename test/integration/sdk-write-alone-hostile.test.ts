@@ -318,6 +318,26 @@ describe('writeFile as one statement, against the transaction route', () => {
     }
     expect(rows).toEqual(['false', 'y', 'true', 'y']);
   });
+
+  it("a database without fs_inode's sqlite_sequence row: the numbers the transaction route gives", () => {
+    const got: number[][] = [];
+    for (const off of [false, true]) {
+      const { a } = fresh();
+      a.paths.mkdir('/d');
+      a.paths.writeFile('/d/warm', 'x');
+      a.paths.writeFile('/d/gone', 'y');
+      a.paths.unlink('/d/gone');
+      a.store.db.exec("DELETE FROM sqlite_sequence WHERE name = 'fs_inode'");
+      const b = Agent.open({ path: a.store.path });
+      cleanups.push(() => b.close());
+      if (off) routeOff(b);
+      got.push([1, 2, 3].map((i) => b.paths.writeFile(`/d/n${i}`, 'z').ino));
+      const [seq] = q(b, "SELECT seq FROM sqlite_sequence WHERE name = 'fs_inode'");
+      got.push([Number(seq!.seq)]);
+    }
+    expect(got[0]).toEqual(got[2]);
+    expect(got[1]).toEqual(got[3]);
+  });
 });
 
 function writer(file: string, n: number, tag: string) {
