@@ -356,6 +356,40 @@ await a.close();`;
 }
 
 describe('same names, several processes', () => {
+  it('another connection keeps moving the directory away and making a new one while a process writes into it', async () => {
+    const { a, file } = fresh();
+    a.paths.mkdir('/d');
+    let done = false;
+    const w = writer(file, 400, 'w').then((r) => ((done = true), r));
+    let moves = 0;
+    while (!done) {
+      try {
+        a.paths.rename('/d', `/old${moves}`);
+        moves++;
+        a.paths.mkdir('/d');
+      } catch {
+        // the writer made /d itself (createParents) between the two
+      }
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    expect(await w).toEqual({ code: 0, err: '' });
+    expect(moves).toBeGreaterThan(3);
+    const found = new Map<string, string>();
+    for (const dir of ['/d', ...Array.from({ length: moves }, (_, i) => `/old${i}`)]) {
+      for (const n of a.paths.readdir(dir)) {
+        expect(found.has(n), n).toBe(false);
+        found.set(n, a.paths.readFile(`${dir}/${n}`, 'utf8'));
+      }
+    }
+    expect(found.size).toBe(400);
+    for (const [n, c] of found) expect(c).toBe(n.replace('s', 'w'));
+    const [d] = q(a, 'SELECT COUNT(*) AS n FROM fs_dentry WHERE parent_ino NOT IN (SELECT ino FROM fs_inode) OR ino NOT IN (SELECT ino FROM fs_inode)');
+    const [i] = q(a, 'SELECT COUNT(*) AS n FROM fs_inode WHERE ino != 1 AND ino NOT IN (SELECT ino FROM fs_dentry)');
+    expect([d!.n, i!.n]).toEqual([0, 0]);
+    const [creates] = q(a, "SELECT COUNT(*) AS n FROM agentfs_journal WHERE op = 'create' AND path LIKE '/d/s%'");
+    expect(creates!.n).toBe(400);
+  });
+
   it('four processes write the same new names at once: one create each, the rest replace, no duplicate dentry', async () => {
     const { a, file } = fresh();
     a.paths.mkdir('/d');
