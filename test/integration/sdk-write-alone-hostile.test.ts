@@ -338,6 +338,46 @@ describe('writeFile as one statement, against the transaction route', () => {
     expect(got[0]).toEqual(got[2]);
     expect(got[1]).toEqual(got[3]);
   });
+
+  it('creates files at every depth the statement walks (1 to 33 levels): SQLite parses its check of the path', () => {
+    const out: string[][] = [];
+    for (const off of [false, true]) {
+      const { a } = fresh();
+      if (off) routeOff(a);
+      const got: string[] = [];
+      for (let d = 1; d <= 33; d++) {
+        const p = '/' + Array.from({ length: d }, (_, i) => `l${i}`).join('/');
+        a.paths.mkdir(p, { recursive: true });
+        got.push(outcome(() => a.paths.writeFile(`${p}/f`, `${d}`)));
+        const ran = countStatements(a.store, () => got.push(outcome(() => a.paths.writeFile(`${p}/g`, `${d}`)))); // the directory remembered
+        // one statement down to 32 levels, the transaction route below
+        got.push(String(ran.some((x) => /^BEGIN/.test(x))));
+        expect(a.paths.readFile(`${p}/g`, 'utf8')).toBe(`${d}`);
+      }
+      out.push(got);
+    }
+    expect(out[0].filter((x) => x === 'true').length).toBe(1); // the 33rd level
+    expect(out[1].filter((x) => x === 'true').length).toBe(33);
+    expect(out[0].filter((x) => x !== 'true' && x !== 'false')).toEqual(out[1].filter((x) => x !== 'true' && x !== 'false'));
+  });
+
+  it('a path longer than PATH_MAX to directories that exist (built by a rename): ENAMETOOLONG, as the transaction route says', () => {
+    const out: string[] = [];
+    for (const off of [false, true]) {
+      const { a } = fresh();
+      if (off) routeOff(a);
+      const long = Array.from({ length: 9 }, (_, i) => `${i}`.repeat(250)).join('/');
+      a.paths.mkdir(`/A/${long}`, { recursive: true });
+      a.paths.mkdir(`/B/${long}`, { recursive: true });
+      a.paths.rename('/B', `/A/${long}/B`); // each path named here is short enough; the result is not
+      const dir = `/A/${long}/B/${long}`;
+      expect(Buffer.byteLength(dir)).toBeGreaterThan(4096);
+      out.push(outcome(() => a.paths.writeFile(`${dir}/f`, 'x')).replace(/, open .*/, ''));
+      out.push(String(q(a, "SELECT COUNT(*) AS n FROM fs_dentry WHERE name = 'f'")[0]!.n));
+    }
+    expect(out[0]).toMatch(/ENAMETOOLONG/);
+    expect(out.slice(0, 2)).toEqual(out.slice(2));
+  });
 });
 
 function writer(file: string, n: number, tag: string) {

@@ -65,18 +65,23 @@ function shortcutSql(columns: readonly string[], extraSql: string): string[] {
   ];
 }
 
-/** deeper directories take the transaction route (each level is one more subquery) */
+/** deeper directories take the transaction route (each level is one more table in the join; SQLite allows 64) */
 const MAX_DEPTH = 32;
 
 /**
  * The insert for a directory `depth` components below the root. dir_seen walks the path down
  * from the root, a dentry per component (each bound after the columns' values, then the
- * directory's inode): nested subqueries, much cheaper than a recursive walk up.
+ * directory's inode): one flat join, a dentry a level, each found by its (parent_ino, name) key,
+ * much cheaper than a recursive walk up. Not nested subqueries: SQLite's parser stack overflows
+ * at 11 levels of them.
  */
 function insertSql(columns: readonly string[], depth: number): string {
-  let at = String(ROOT_INO);
-  for (let i = 0; i < depth; i++) at = `(SELECT ino FROM fs_dentry WHERE parent_ino = ${at} AND name = ?)`;
-  const seen = depth === 0 ? '1' : `${at} IS ?`;
+  let seen = '1';
+  if (depth > 0) {
+    const from = Array.from({ length: depth }, (_, i) => `fs_dentry d${i}`).join(', ');
+    const walk = Array.from({ length: depth }, (_, i) => `d${i}.parent_ino = ${i === 0 ? ROOT_INO : `d${i - 1}.ino`} AND d${i}.name = ?`);
+    seen = `EXISTS (SELECT 1 FROM ${from} WHERE ${walk.join(' AND ')} AND d${depth - 1}.ino = ?)`;
+  }
   return `INSERT INTO temp.agentfs_file_create (${columns.join(', ')}) VALUES (${columns.slice(0, -1).map(() => '?').join(', ')}, ${seen})`;
 }
 
