@@ -217,6 +217,9 @@ describe('writeFile as one statement, against the transaction route', () => {
       out.push(JSON.stringify({ ino: other.paths.stat('/d/theirs').ino, st: a.paths.stat('/d/theirs').size, blocks: a.paths.stat('/d/theirs').blocks, c: a.paths.readFile('/d/theirs', 'utf8') }));
       a.paths.appendFile('/d/theirs', '+');
       a.paths.writeFile('/d/mine', 'm');
+      const theirs = other.paths.stat('/d/theirs').ino;
+      const paths = q(a, 'SELECT DISTINCT path FROM agentfs_journal WHERE ino = ?', theirs).map((r) => r.path);
+      expect(paths, `route off: ${off}`).toEqual(['/d/theirs']); // not the rolled-back file's path
       out.push(JSON.stringify(q(a, "SELECT op, path, ino FROM agentfs_journal WHERE id > (SELECT id FROM agentfs_journal WHERE path = '/d/warm' AND op = 'write') ORDER BY id")));
       out.push(a.paths.readFile('/d/theirs', 'utf8'));
     }
