@@ -31,6 +31,13 @@ export interface FsMutation {
 }
 
 /**
+ * What an InlineRecorder's sql raises (RAISE(ABORT, ...)) when its values, taken before the write
+ * lock, are stale under it (another process committed rows stamped later meanwhile): the
+ * statement then writes nothing and the operation takes the transaction route, stamped under the lock.
+ */
+export const INLINE_STALE = 'agentfs: inline values stale under the lock';
+
+/**
  * An observer's rows written by the operation's own statement (the one-statement create of
  * ops/create-alone.ts, which runs with no transaction around it, so no observer call could join
  * its commit). The statement's trigger runs `sql` after the file's own rows are in; it reads the

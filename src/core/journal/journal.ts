@@ -1,5 +1,5 @@
 import type { Store } from '../../store/index.js';
-import type { FsMutation, MutationObserver } from '../fs/mutation.js';
+import { INLINE_STALE, type FsMutation, type MutationObserver } from '../fs/mutation.js';
 import { ROOT_INO } from '../types.js';
 import { nowNs } from '../tools/clock.js';
 import { JOURNAL_SCHEMA, OBSOLETE_JOURNAL_INDEX } from './schema.js';
@@ -69,14 +69,17 @@ export class Journal {
   readonly observer: MutationObserver = Object.assign((m: FsMutation): void => this.observe(m), {
     inline: {
       columns: ['j_time', 'j_write_time', 'j_path', 'j_call', 'j_pid'],
-      sql: `INSERT INTO agentfs_journal (time_ns, op, path, ino, mode, uid, gid, tool_call_id, pid)
+      // rows are stamped in commit order (the timeline's time windows rely on it): the stamps
+      // were taken before the statement waited for the lock, maybe while another writer committed
+      sql: `SELECT RAISE(ABORT, '${INLINE_STALE}') WHERE (SELECT time_ns FROM agentfs_journal ORDER BY id DESC LIMIT 1) > NEW.j_time;
+        INSERT INTO agentfs_journal (time_ns, op, path, ino, mode, uid, gid, tool_call_id, pid)
           VALUES (NEW.j_time, 'create', NEW.j_path, NEW.ino, NEW.mode, NEW.uid, NEW.gid, NEW.j_call, NEW.j_pid);
         INSERT INTO agentfs_journal (time_ns, end_ns, op, path, ino, offset, length, bytes, writes, size, tool_call_id, pid)
           SELECT NEW.j_write_time, NEW.j_write_time, 'write', NEW.j_path, NEW.ino, 0, NEW.size, NEW.size, 1, NEW.size, NEW.j_call, NEW.j_pid
           WHERE NEW.size > 0;`,
       values: (m: FsMutation): unknown[] | undefined => this.inlineValues(m),
       recorded: (m: FsMutation): void => {
-        const path = this.child(m.parent, m.name);
+        const path = m.path ?? this.child(m.parent, m.name);
         if (path !== undefined) this.rememberFile(m.ino, path);
       },
     },
@@ -124,7 +127,8 @@ export class Journal {
     const t = nowNs();
     this.checkForeignChanges(t);
     const w = m.written !== undefined ? nowNs() : null;
-    return [t, w, this.child(m.parent, m.name) ?? null, this.currentCall() ?? null, this.pid];
+    // m.path: the path the create's statement checks under the lock, fresher than the cache here
+    return [t, w, m.path ?? this.child(m.parent, m.name) ?? null, this.currentCall() ?? null, this.pid];
   }
 
   private write(m: FsMutation): void {

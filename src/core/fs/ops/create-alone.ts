@@ -22,7 +22,7 @@
  */
 import { ROOT_INO, S_IFDIR, S_IFMT, S_IFREG, type Attr, type Caller } from '../../types.js';
 import type { FsContext } from '../context.js';
-import type { FsMutation } from '../mutation.js';
+import { INLINE_STALE, type FsMutation } from '../mutation.js';
 import { checkName } from '../names.js';
 import { rememberChunks } from '../rows.js';
 import { now } from '../time.js';
@@ -49,8 +49,12 @@ function shortcutSql(columns: readonly string[], extraSql: string): string[] {
       SELECT RAISE(ABORT, '${INO_TAKEN}') WHERE NEW.ino <= (SELECT seq FROM sqlite_sequence WHERE name = 'fs_inode');
       -- a name that is taken (an overwrite) fails before anything else is written
       INSERT INTO fs_dentry (name, parent_ino, ino) VALUES (NEW.name, NEW.parent, NEW.ino);
-      UPDATE fs_inode SET mtime = NEW.sec, mtime_nsec = NEW.nsec, ctime = NEW.sec, ctime_nsec = NEW.nsec
-        WHERE ino = NEW.parent AND mode = NEW.pmode AND uid = NEW.puid AND gid = NEW.pgid;
+      -- nlink as touchDir leaves it: another implementation's directories may have 1 (agentfs-sdk).
+      -- The times were taken before the statement waited for the lock: a directory changed after
+      -- them (its ctime later) would see its times go back, so the transaction route stamps it
+      UPDATE fs_inode SET nlink = MAX(nlink, 2), mtime = NEW.sec, mtime_nsec = NEW.nsec, ctime = NEW.sec, ctime_nsec = NEW.nsec
+        WHERE ino = NEW.parent AND mode = NEW.pmode AND uid = NEW.puid AND gid = NEW.pgid
+          AND (ctime < NEW.sec OR (ctime = NEW.sec AND ctime_nsec <= NEW.nsec));
       SELECT RAISE(ABORT, '${DIR_CHANGED}') WHERE changes() = 0;
       INSERT INTO fs_inode (ino, mode, nlink, uid, gid, size, atime, mtime, ctime, rdev, atime_nsec, mtime_nsec, ctime_nsec)
         VALUES (NEW.ino, NEW.mode, 1, NEW.uid, NEW.gid, NEW.size, NEW.sec, NEW.sec, NEW.sec, 0, NEW.nsec, NEW.nsec, NEW.nsec);
@@ -60,18 +64,23 @@ function shortcutSql(columns: readonly string[], extraSql: string): string[] {
   ];
 }
 
-/** deeper directories take the transaction route (each level is one more subquery) */
+/** deeper directories take the transaction route (each level is one more table in the join; SQLite allows 64) */
 const MAX_DEPTH = 32;
 
 /**
  * The insert for a directory `depth` components below the root. dir_seen walks the path down
  * from the root, a dentry per component (each bound after the columns' values, then the
- * directory's inode): nested subqueries, much cheaper than a recursive walk up.
+ * directory's inode): one flat join, a dentry a level, each found by its (parent_ino, name) key,
+ * much cheaper than a recursive walk up. Not nested subqueries: SQLite's parser stack overflows
+ * at 11 levels of them.
  */
 function insertSql(columns: readonly string[], depth: number): string {
-  let at = String(ROOT_INO);
-  for (let i = 0; i < depth; i++) at = `(SELECT ino FROM fs_dentry WHERE parent_ino = ${at} AND name = ?)`;
-  const seen = depth === 0 ? '1' : `${at} IS ?`;
+  let seen = '1';
+  if (depth > 0) {
+    const from = Array.from({ length: depth }, (_, i) => `fs_dentry d${i}`).join(', ');
+    const walk = Array.from({ length: depth }, (_, i) => `d${i}.parent_ino = ${i === 0 ? ROOT_INO : `d${i - 1}.ino`} AND d${i}.name = ?`);
+    seen = `EXISTS (SELECT 1 FROM ${from} WHERE ${walk.join(' AND ')} AND d${depth - 1}.ino = ?)`;
+  }
   return `INSERT INTO temp.agentfs_file_create (${columns.join(', ')}) VALUES (${columns.slice(0, -1).map(() => '?').join(', ')}, ${seen})`;
 }
 
@@ -100,7 +109,10 @@ export function createAlone(
   // BSD group semantics on setgid directories, as makeNode (the trigger checks dir.mode still holds)
   const gid = dir.mode & S_ISGID ? dir.gid : caller.gid;
   const size = data.byteLength;
-  const m: FsMutation = { op: 'create', ino: 0, parent: dir.ino, name, mode, uid: caller.uid, gid, written: size > 0 ? size : undefined };
+  // the path as the statement checks it under the lock: the journal's cache of directory paths
+  // may not know yet of another process's rename
+  const path = comps.length ? `/${comps.join('/')}/${name}` : `/${name}`;
+  const m: FsMutation = { op: 'create', ino: 0, path, parent: dir.ino, name, mode, uid: caller.uid, gid, written: size > 0 ? size : undefined };
   const extra = inline ? inline.values(m) : [];
   if (!extra) return undefined;
   const t = now();
@@ -137,7 +149,7 @@ export function createAlone(
 function refusal(e: unknown): 'ino' | 'taken' | 'changed' | undefined {
   if (!(e instanceof Error)) return undefined;
   if (e.message.includes(INO_TAKEN) || /UNIQUE constraint failed: fs_inode\.ino/.test(e.message)) return 'ino';
-  if (e.message.includes(DIR_CHANGED)) return 'changed';
+  if (e.message.includes(DIR_CHANGED) || e.message.includes(INLINE_STALE)) return 'changed';
   // the dentry's UNIQUE (parent_ino, name): the only unique key the statement can break first
   if (/UNIQUE constraint failed: fs_dentry/.test(e.message)) return 'taken';
   return undefined;
