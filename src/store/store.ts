@@ -456,12 +456,15 @@ export class Store {
   }
 
   /**
-   * dataVersion(), read at most once per maxAgeMs, and once per write transaction (no other
-   * connection commits while it is open, as in a mount's group commit): the per-operation checks
-   * for other writers (journal path cache, the shared tool call) share one read.
+   * dataVersion(), read once per write transaction (no other connection commits while it is
+   * open, as in a mount's group commit), and outside one at most once per maxAgeMs: the
+   * per-operation checks for other writers (journal path cache, the shared tool call) share one
+   * read. Inside a transaction it is always read afresh at its first use, never taken from an
+   * earlier one: a rename committed by another process a moment before would go unseen.
    */
   recentDataVersion(maxAgeMs = 1): number {
-    if (this.version.serial !== 0 && this.version.serial === this.writeSerial) return this.version.value;
+    const serial = this.writeSerial;
+    if (serial !== 0) return this.version.serial === serial ? this.version.value : this.dataVersion();
     if (performance.now() - this.version.atMs < maxAgeMs) return this.version.value;
     return this.dataVersion();
   }

@@ -301,3 +301,27 @@ describe('file-operation journal', () => {
     expect(m.get('/after')).toBeUndefined();
   });
 });
+
+describe('journal paths after another process renamed a directory a moment before', () => {
+  it('records the path the change was made at, for the transaction route too (mkdir, writeFile, rename, unlink)', () => {
+    const { a, file } = agent();
+    const other = Agent.open({ path: file });
+    cleanups.push(() => other.close());
+    a.inode.createWhole = undefined; // the transaction route: its paths come from the journal's cache
+    const wrong: string[] = [];
+    for (let i = 0; i < 30; i++) {
+      a.paths.mkdir(`/x${i}/d`, { recursive: true });
+      a.paths.writeFile(`/x${i}/d/one`, '1'); // the journal now knows /x$i/d by its inode
+      other.paths.rename(`/x${i}/d`, `/d${i}`); // well within the millisecond its cache was trusted for
+      a.paths.writeFile(`/d${i}/two`, '2');
+      a.paths.mkdir(`/d${i}/sub`);
+      a.paths.unlink(`/d${i}/one`);
+      const rows = a.store.db
+        .prepare("SELECT op, path FROM agentfs_journal WHERE id > (SELECT MAX(id) FROM agentfs_journal WHERE path = ?) ORDER BY id")
+        .all(`/x${i}/d/one`) as { op: string; path: string }[];
+      // the other connection's rename row names the old path, rightly
+      for (const r of rows) if (r.op !== 'rename' && !r.path.startsWith(`/d${i}/`)) wrong.push(`${r.op} ${r.path}`);
+    }
+    expect(wrong).toEqual([]);
+  });
+});

@@ -346,10 +346,12 @@ export class Journal {
 
   /**
    * Another process (CLI, a second mount) may have renamed things: forget cached paths. Checked
-   * at most once per millisecond (PRAGMA data_version costs about as much as a small insert).
+   * once per write transaction, at its first journaled change (no other process commits while it
+   * is open), and outside one at most once per millisecond (PRAGMA data_version costs about as
+   * much as a small insert; the one-statement create brings its own checked path).
    */
   private checkForeignChanges(t: bigint): void {
-    if (t - this.versionCheckedNs < 1_000_000n) return;
+    if (!this.store.inTransaction && t - this.versionCheckedNs < 1_000_000n) return;
     this.versionCheckedNs = t;
     const v = this.store.recentDataVersion(1);
     if (v !== this.dataVersion) {
