@@ -36,6 +36,15 @@ function routeOff(a: Agent): Agent {
   return a;
 }
 
+/** An agent with /d made and /d/warm written (the one-statement route then knows /d), that route off when `off`. */
+function warmed(off: boolean, opts: Parameters<typeof Agent.open>[1] = {}): { a: Agent; file: string; dir: string } {
+  const made = fresh(opts);
+  if (off) routeOff(made.a);
+  made.a.paths.mkdir('/d');
+  made.a.paths.writeFile('/d/warm', 'x');
+  return made;
+}
+
 const q = (a: Agent, sql: string, ...args: unknown[]) => a.store.db.prepare(sql).all(...args) as Record<string, unknown>[];
 
 function outcome(f: () => unknown): string {
@@ -53,10 +62,7 @@ describe('writeFile as one statement, against the transaction route', () => {
     const paths = names.map((n) => `/d/${n}`).concat(['/d//g', '//d/h', 'd/rel', '/d/./i', '/d/../j', '/d/x/', '/']);
     const res: Record<string, string[]> = {};
     for (const off of [false, true]) {
-      const { a } = fresh();
-      if (off) routeOff(a);
-      a.paths.mkdir('/d');
-      a.paths.writeFile('/d/warm', 'x');
+      const { a } = warmed(off);
       for (const p of paths) (res[p] ??= []).push(outcome(() => a.paths.writeFile(p, 'c')));
       (res.tree ??= []).push(JSON.stringify(q(a, 'SELECT CAST(name AS BLOB) AS n, parent_ino AS p FROM fs_dentry ORDER BY id').map((r) => [String(r.n), r.p])));
     }
@@ -67,10 +73,7 @@ describe('writeFile as one statement, against the transaction route', () => {
     for (const cs of [4096, 1024, 65536]) {
       const rows: string[] = [];
       for (const off of [false, true]) {
-        const { a } = fresh({ chunkSize: cs });
-        if (off) routeOff(a);
-        a.paths.mkdir('/d');
-        a.paths.writeFile('/d/warm', 'x');
+        const { a } = warmed(off, { chunkSize: cs });
         for (const n of [0, 1, cs - 1, cs, cs + 1, 4096, 4097, 2 * cs]) {
           const { atime, mtime, ctime, ...got } = a.paths.writeFile(`/d/s${n}`, Buffer.alloc(n, 'z'));
           const { atime: a2, mtime: m2, ctime: c2, ...st } = a.paths.stat(`/d/s${n}`);
@@ -91,10 +94,7 @@ describe('writeFile as one statement, against the transaction route', () => {
   it('odd modes (setuid, sticky, type bits, out of range, negative, fractional): the same modes or errors', () => {
     const rows: string[] = [];
     for (const off of [false, true]) {
-      const { a } = fresh();
-      if (off) routeOff(a);
-      a.paths.mkdir('/d');
-      a.paths.writeFile('/d/warm', 'x');
+      const { a } = warmed(off);
       for (const m of [0o4755, 0o2755, 0o1777, 0o100644, 0o40755, 0o777777, -1, 0.5]) {
         rows.push(outcome(() => a.paths.writeFile(`/d/m${m}`, 'q', { mode: m })));
       }
@@ -182,10 +182,7 @@ describe('writeFile as one statement, against the transaction route', () => {
   it('a database locked past the busy timeout: the same error, nothing written, the write works after', () => {
     const out: string[] = [];
     for (const off of [false, true]) {
-      const { a, file } = fresh({ busyTimeoutMs: 200 });
-      if (off) routeOff(a);
-      a.paths.mkdir('/d');
-      a.paths.writeFile('/d/warm', 'x');
+      const { a, file } = warmed(off, { busyTimeoutMs: 200 });
       const other = Agent.open({ path: file });
       cleanups.push(() => other.close());
       other.store.db.exec('BEGIN IMMEDIATE');
@@ -231,10 +228,7 @@ describe('writeFile as one statement, against the transaction route', () => {
     const paths = names.map((n) => `/d/${n}`).concat(['/d//g', 'd/rel', '/d/./i', '/d/../j', '/d/x/', '/', '/d/warm/k', '/nod/k']);
     const res: Record<string, string[]> = {};
     for (const off of [false, true]) {
-      const { a } = fresh();
-      if (off) routeOff(a);
-      a.paths.mkdir('/d');
-      a.paths.writeFile('/d/warm', 'x');
+      const { a } = warmed(off);
       for (const p of paths) (res[p] ??= []).push(outcome(() => a.paths.writeFile(p, 'c', { createParents: true })));
       const views: Record<string, Uint8Array> = {
         u16: new Uint16Array([1, 2, 3, 65535]) as unknown as Uint8Array,
@@ -308,10 +302,7 @@ describe('writeFile as one statement, against the transaction route', () => {
   it("durability 'full': the same rows, the route taken", () => {
     const rows: string[] = [];
     for (const off of [false, true]) {
-      const { a, file } = fresh({ durability: 'full' });
-      if (off) routeOff(a);
-      a.paths.mkdir('/d');
-      a.paths.writeFile('/d/warm', 'x');
+      const { a, file } = warmed(off, { durability: 'full' });
       const ran = countStatements(a.store, () => a.paths.writeFile('/d/f', 'y'));
       rows.push(String(ran.some((x) => /^BEGIN/.test(x))));
       a.close();
@@ -603,10 +594,7 @@ a.close();`;
 
 describe('a writer holding the lock', () => {
   it.each([false, true])('a create that waited for the lock is stamped after what committed before it (route off: %s)', async (off) => {
-    const { a, file } = fresh();
-    if (off) routeOff(a);
-    a.paths.mkdir('/d');
-    a.paths.writeFile('/d/warm', 'x');
+    const { a, file } = warmed(off);
     const holder = lockHolder(file, 600);
     await holder.locked;
     a.paths.writeFile('/d/mine', 'mine'); // waits for the holder's commit
