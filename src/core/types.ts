@@ -17,6 +17,8 @@ export const S_IFIFO = 0o010000;
 
 export const ROOT_INO = 1;
 export const NAME_MAX = 255;
+/** bytes of UTF-8 a whole path may have (Linux's, as the kernel refuses longer ones at a mount) */
+export const PATH_MAX = 4096;
 
 /** access() masks */
 export const F_OK = 0;

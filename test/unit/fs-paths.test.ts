@@ -87,6 +87,18 @@ describe('PathFs', () => {
     expect(code(() => p.stat('/' + 'n'.repeat(256)))).toBe('ENAMETOOLONG');
   });
 
+  it('counts PATH_MAX in bytes: a path of two-byte characters past 4096 bytes is ENAMETOOLONG, though its length in characters is half that', () => {
+    const level = 'é'.repeat(120); // 240 bytes, 120 characters
+    const dir = '/' + Array.from({ length: 16 }, () => level).join('/'); // 3,856 bytes
+    p.mkdir(dir, { recursive: true });
+    const file = `${dir}/${level}`; // 4,097 bytes, 2,057 characters
+    expect(Buffer.byteLength(file)).toBeGreaterThan(4096);
+    expect(code(() => p.writeFile(file, 'x'))).toBe('ENAMETOOLONG');
+    expect(code(() => p.mkdir(file))).toBe('ENAMETOOLONG');
+    expect(code(() => p.stat(file))).toBe('ENAMETOOLONG');
+    expect(p.readdir(dir)).toEqual([]);
+  });
+
   it('errors carry the syscall and the path asked about', () => {
     try {
       p.stat('/no/such');

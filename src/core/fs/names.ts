@@ -1,6 +1,11 @@
 import { isUtf8 } from 'node:buffer';
 import { FsError } from '../errors.js';
-import { NAME_MAX, RENAME_EXCHANGE, RENAME_NOREPLACE } from '../types.js';
+import { NAME_MAX, PATH_MAX, RENAME_EXCHANGE, RENAME_NOREPLACE } from '../types.js';
+
+/** More than PATH_MAX bytes of UTF-8 (a UTF-16 unit is at most 3 bytes: short paths skip the count). */
+export function pathTooLong(path: string): boolean {
+  return path.length * 3 > PATH_MAX && Buffer.byteLength(path) > PATH_MAX;
+}
 
 /**
  * The one check of a directory entry name, for every FileSystem (inode and overlay) and so for

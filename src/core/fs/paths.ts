@@ -20,6 +20,7 @@ import {
 import { fromMs } from './time.js';
 import { removeContents, walkTree, type TreeEntry } from './walks.js';
 import { DirsWritten } from './dirs-written.js';
+import { pathTooLong } from './names.js';
 
 const { MAX_LENGTH, MAX_STRING_LENGTH } = bufferLimits;
 
@@ -29,7 +30,6 @@ export { cycleError, type TreeEntry } from './walks.js';
 
 /** how much data one read/write call moves (bounds memory and transaction size) */
 const DEFAULT_PIECE = 1 << 20;
-const PATH_MAX = 4096;
 
 export interface PathFsOptions {
   /** owner of new files and subject of access checks (default: this process) */
@@ -381,7 +381,7 @@ export class PathFs {
   private createAlone(path: string, buf: Uint8Array, mode: number): Attr | undefined {
     const alone = this.fs.createWhole?.bind(this.fs);
     // a path past PATH_MAX: the lookup says ENAMETOOLONG, even when its directories exist
-    if (!alone || (path.length * 3 > PATH_MAX && Buffer.byteLength(path) > PATH_MAX)) return undefined;
+    if (!alone || pathTooLong(path)) return undefined;
     const comps = components(path);
     const name = comps.pop();
     // only plain paths: what `.`, `..` or a trailing slash mean is the transaction route's to say

@@ -4,9 +4,9 @@
  */
 import { FsError, isFsError } from '../errors.js';
 import { S_IFDIR, isDir, isSymlink, type Attr, type FileSystem } from '../types.js';
+import { pathTooLong } from './names.js';
 
 export const MAX_SYMLINKS = 40;
-const PATH_MAX = 4096;
 
 /** A directory and a name in it: where an entry is, or would go. */
 export interface Slot {
@@ -35,7 +35,8 @@ export function parentPath(path: string): string {
 /** Attributes of the inode at path; symlinks followed (also the last one when `follow`). */
 export function resolve(fs: FileSystem, path: string, follow = true): Attr {
   if (path.length === 0) throw new FsError('ENOENT', 'resolve', path);
-  if (path.length > PATH_MAX && Buffer.byteLength(path) > PATH_MAX) throw new FsError('ENAMETOOLONG', 'resolve', path);
+  // bytes, not UTF-16 units: a path of 2,100 two-byte characters is too long as well
+  if (pathTooLong(path)) throw new FsError('ENAMETOOLONG', 'resolve', path);
   const pending = components(path);
   const mustBeDir = path.endsWith('/') && pending.length > 0;
   // The root is always a directory: walking needs only its number, so its attributes are
@@ -90,6 +91,7 @@ export function tryLookup(fs: FileSystem, dir: number, name: string): Attr | und
 
 /** The directory that would hold path's last component, and that component. */
 export function resolveParent(fs: FileSystem, path: string): Slot {
+  if (pathTooLong(path)) throw new FsError('ENAMETOOLONG', 'resolve', path); // the whole path, not only its parent's
   const comps = components(path);
   const name = comps.pop();
   if (name === undefined) throw new FsError('EBUSY', 'resolve', path, 'the root directory');
@@ -153,6 +155,7 @@ export function collapseMissing(fs: FileSystem, path: string): string {
  * place takes the general route.
  */
 export function resolveForCreate(fs: FileSystem, path: string): Attr | Slot {
+  if (pathTooLong(path)) throw new FsError('ENAMETOOLONG', 'resolve', path); // the whole path, not only its parent's
   const comps = components(path);
   const name = comps[comps.length - 1];
   if (name === undefined || name === '.' || name === '..' || path.endsWith('/')) return resolve(fs, path, true);

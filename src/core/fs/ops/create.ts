@@ -1,7 +1,7 @@
 /** mkdir, mknod, create, symlink: a new inode and its first dentry, in one transaction. */
 import { FsError } from '../../errors.js';
 import {
-  S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK,
+  PATH_MAX, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK,
   type Attr, type Caller,
 } from '../../types.js';
 import { notify, type FsContext } from '../context.js';
@@ -11,7 +11,6 @@ import { now } from '../time.js';
 import { SQL_PUT_CHUNK } from './write.js';
 
 const S_ISGID = 0o2000;
-const PATH_MAX = 4096;
 
 function makeNode(
   ctx: FsContext,
