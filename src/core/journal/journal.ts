@@ -1,7 +1,7 @@
 import type { Store } from '../../store/index.js';
 import { INLINE_STALE, type FsMutation, type MutationObserver } from '../fs/mutation.js';
 import { ROOT_INO } from '../types.js';
-import { nowNs } from '../tools/clock.js';
+import { nowNs } from '../fs/time.js';
 import { JOURNAL_SCHEMA, OBSOLETE_JOURNAL_INDEX } from './schema.js';
 
 export interface JournalOptions {

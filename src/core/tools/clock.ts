@@ -1,14 +1,9 @@
 /**
- * Wall-clock time in nanoseconds as a bigint: Date.now() anchors it once per process and the
- * monotonic hrtime clock advances it, so events recorded by one process keep their order even
- * within a millisecond (Date.now alone cannot). Across processes the anchors differ by < 1 ms.
+ * The one wall clock of a process in nanoseconds (core/fs/time.ts: Date.now() anchors it, hrtime
+ * advances it, strictly increasing), so tool calls, journal rows and file times taken in one
+ * process keep their order even within a millisecond. Across processes it differs by < 1 ms.
  */
-const anchorWallNs = BigInt(Date.now()) * 1_000_000n;
-const anchorHr = process.hrtime.bigint();
-
-export function nowNs(): bigint {
-  return anchorWallNs + (process.hrtime.bigint() - anchorHr);
-}
+export { nowNs } from '../fs/time.js';
 
 /** Unix seconds (what the spec's started_at/completed_at hold) of a nanosecond time. */
 export function nsToSeconds(ns: bigint): number {
