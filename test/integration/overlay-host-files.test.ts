@@ -37,6 +37,12 @@ function hostServed(trace: string): number {
   return m ? Number(m[1]) : 0;
 }
 
+/** Requests the addon left to JavaScript (host files it did not hold), from the same trace. */
+function hostDeclined(trace: string): number {
+  const m = /native host-file reads: \d+ served, (\d+) left to JavaScript/.exec(readFileSync(trace, 'utf8'));
+  return m ? Number(m[1]) : 0;
+}
+
 /** Every page cache dropped: the next read of a file goes to its server. */
 function dropCaches(): void {
   writeFileSync('/proc/sys/vm/drop_caches', '1');
@@ -205,6 +211,49 @@ describe('overlay mount: host files answered natively', () => {
     expect(names()).toBe('a,c,host-added,mine');
     await unmount(m);
     expect(hostServed(m.trace)).toBeGreaterThan(0);
+  });
+
+  it('a file renamed (over a host file too) takes back only itself and the file it replaced', async () => {
+    // git's index.lock -> index: before, any file rename took every host file back, and every
+    // later GETATTR, OPEN and OPENDIR of them went to JavaScript
+    mkdirSync(join(base, 'many'));
+    const names = Array.from({ length: 40 }, (_, i) => `f${i}`);
+    for (const n of names) writeFileSync(join(base, 'many', n), `${n}\n`);
+    writeFileSync(join(base, 'replaced.txt'), 'host version\n');
+    const native = await mountOverlay('rename-one');
+    const js = await mountOverlay('rename-one-js', [], { AGENTFS_NATIVE_READS: '0' });
+    const fields = (s: BigIntStats) => [s.ino, s.mode, s.nlink, s.uid, s.gid, s.size, s.blocks, s.mtimeNs, s.ctimeNs];
+    const held: number[] = [];
+    try {
+      for (const m of [native, js]) {
+        for (const n of names) expect(readFileSync(join(m.mnt, 'many', n), 'utf8')).toBe(`${n}\n`);
+        held.push(openSync(join(m.mnt, 'replaced.txt'), 'r')); // the replaced file, still open
+        writeFileSync(join(m.mnt, 'new.tmp'), 'delta version\n');
+        renameSync(join(m.mnt, 'new.tmp'), join(m.mnt, 'replaced.txt'));
+        writeFileSync(join(m.mnt, 'other.tmp'), 'x');
+        renameSync(join(m.mnt, 'other.tmp'), join(m.mnt, 'many', 'moved'));
+      }
+      await new Promise((r) => setTimeout(r, 1100)); // the kernel's attributes are out of date
+      dropCaches();
+      for (const p of ['replaced.txt', 'many/moved', ...names.map((n) => `many/${n}`)]) {
+        // the two delta files were written at different times in the two mounts
+        const f = p.startsWith('many/f') ? fields : (s: BigIntStats) => fields(s).slice(0, -2);
+        expect(f(lstatSync(join(native.mnt, p), { bigint: true })), p).toEqual(f(lstatSync(join(js.mnt, p), { bigint: true })));
+        expect(readFileSync(join(native.mnt, p)), p).toEqual(readFileSync(join(js.mnt, p)));
+      }
+      expect(readFileSync(join(native.mnt, 'replaced.txt'), 'utf8')).toBe('delta version\n');
+      // the replaced host file, open across the rename: what JavaScript shows, not the host file
+      expect(fields(fstatSync(held[0], { bigint: true }))).toEqual(fields(fstatSync(held[1], { bigint: true })));
+      expect(readAll(held[0])).toBe('host version\n');
+    } finally {
+      for (const fd of held) closeSync(fd);
+    }
+    await unmount(native);
+    await unmount(js);
+    expect(readFileSync(join(base, 'replaced.txt'), 'utf8')).toBe('host version\n');
+    // the 40 files' GETATTR and OPEN after the rename were answered from the host
+    expect(hostServed(native.trace)).toBeGreaterThan(80);
+    expect(hostDeclined(native.trace)).toBeLessThan(25); // 49 when every host file was taken back
   });
 
   it('--uid and --gid apply to host files too', async () => {

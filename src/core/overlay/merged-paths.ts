@@ -24,8 +24,8 @@ export class MergedPaths {
   constructor(
     private readonly origins: Origins,
     hide: readonly string[],
-    /** told when every cached path may be wrong */
-    private readonly onInvalidate: () => void = () => {},
+    /** told when a node's cached path may be wrong (undefined: every node's) */
+    private readonly onInvalidate: (ino?: number) => void = () => {},
   ) {
     this.hidden = new Set(hide);
   }
@@ -34,6 +34,17 @@ export class MergedPaths {
   invalidate(): void {
     this.generation++;
     this.onInvalidate();
+  }
+
+  /**
+   * A node that is not a directory moved or lost its name: only its own path changed (no other
+   * node's path runs through it), so the others stay cached. A file rename (git's index.lock ->
+   * index) took every host file back from the addon and sent every later OPENDIR to JavaScript.
+   */
+  forget(node: Node): void {
+    if ((node.type & S_IFMT) === S_IFDIR) return this.invalidate();
+    this.cache.delete(node);
+    this.onInvalidate(node.ino);
   }
 
   /** Path of a node in the merged view ('/' for the root). */

@@ -62,7 +62,7 @@ export class OverlayFs implements FileSystem {
     const whiteouts = new Whiteouts(store);
     const origins = new Origins(store);
     const nodes = new NodeTable();
-    const paths = new MergedPaths(origins, options.hide ?? [], () => nodes.changed());
+    const paths = new MergedPaths(origins, options.hide ?? [], (ino) => nodes.changed(ino));
     const base = new BaseReader(baseDir, { direct: options.direct });
     const root = nodes.add({ ino: ROOT_INO, parent: null, name: '', type: S_IFDIR, delta: delta.rootIno, baseOpens: 0 });
     this.o = { store, delta, base, whiteouts, origins, nodes, paths, root, baseInos: new BaseInos(base.dev) };

@@ -75,7 +75,11 @@ export class OverlayRename {
     if (dst && dst.node !== src.node && isDir(dst.attr.mode)) o.nodes.delete(dst.node);
     src.node.parent = q;
     src.node.name = newName;
-    o.paths.invalidate();
+    if (srcDir) o.paths.invalidate();
+    else {
+      o.paths.forget(src.node);
+      if (dst) o.paths.forget(dst.node);
+    }
   }
 
   /** Moves a directory; its base layer (if any) stays the base directory it showed before. */
