@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync, readdirSync } from 'node:fs';
+import { existsSync, linkSync, mkdirSync, readFileSync, writeFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { CLI, runCli, tempDir } from '../support/cli.js';
 
@@ -50,6 +50,34 @@ describe('agentfs diff / commit / discard', () => {
     expect(readFileSync(join(proj, 'edit.txt'), 'utf8')).toBe('one\ntwo\n');
     expect(existsSync(join(proj, 'lib'))).toBe(true);
     expect(existsSync(join(proj, 'src'))).toBe(false);
+  });
+
+  it('an edit through one name of a hard-linked file reaches every name, as the sandbox showed it', async () => {
+    // the copy-up lands under the name last looked up (b here), not the one written through (a):
+    // committing b alone left a (and sub/c) with the old content
+    writeFileSync(join(proj, 'a'), 'orig\n');
+    linkSync(join(proj, 'a'), join(proj, 'b'));
+    linkSync(join(proj, 'a'), join(proj, 'src/c'));
+    linkSync(join(proj, 'a'), join(tmp.dir, 'store-link')); // a link outside the base keeps its content
+    const r = await sandbox('hl', 'cat a >/dev/null; ls -l b >/dev/null; exec 3>>a; ls -l b >/dev/null; echo new >&3; cat a b src/c');
+    expect(r.stdout).toBe('orig\nnew\n'.repeat(3));
+    const diff = await cli('diff', 'hl');
+    expect(diff.stdout.split('\n').filter((l) => l.startsWith('M')).sort()).toEqual(['M file    a', 'M file    b', 'M file    src/c']);
+    const json = JSON.parse((await cli('diff', 'hl', '--json')).stdout) as { changes: { path: string; linkedFrom?: string }[] };
+    expect(json.changes.filter((c) => c.linkedFrom).length).toBe(2);
+    // a commit of one name takes the others with it: they show the same copy
+    const c = await cli('commit', 'hl', 'b');
+    expect(c.code, c.stderr).toBe(0);
+    for (const n of ['a', 'b', 'src/c']) expect(readFileSync(join(proj, n), 'utf8'), n).toBe('orig\nnew\n');
+    expect(readFileSync(join(tmp.dir, 'store-link'), 'utf8')).toBe('orig\n');
+    expect((await cli('diff', 'hl')).stdout).toBe('');
+    // a name replaced in the sandbox is its own change, not another name of the copy
+    writeFileSync(join(proj, 'p'), 'one\n');
+    linkSync(join(proj, 'p'), join(proj, 'q'));
+    await sandbox('hl2', 'rm q && echo other > q && echo more >> p');
+    expect((await cli('commit', 'hl2')).code).toBe(0);
+    expect(readFileSync(join(proj, 'p'), 'utf8')).toBe('one\nmore\n');
+    expect(readFileSync(join(proj, 'q'), 'utf8')).toBe('other\n');
   });
 
   it('reports a conflict when the base changed since copy-up, and --force overwrites', async () => {

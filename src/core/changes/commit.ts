@@ -113,7 +113,8 @@ function selectChanges(ov: OverlayChanges, scope: readonly string[]): Change[] {
   const all = computeChanges(ov);
   const inScope = (p: string) => scope.some((s) => p === s || p.startsWith(`${s}/`));
   const above = (p: string) => scope.some((s) => s.startsWith(`${p}/`));
-  return all.filter((c) => inScope(c.path) || (c.type === 'dir' && c.status !== 'D' && above(c.path)));
+  // another name of a file in scope (linkedNames) goes with it: it shows the same copy
+  return all.filter((c) => inScope(c.path) || (c.linkedFrom !== undefined && inScope(c.linkedFrom)) || (c.type === 'dir' && c.status !== 'D' && above(c.path)));
 }
 
 /**

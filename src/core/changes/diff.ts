@@ -6,6 +6,7 @@ import { S_IFDIR, S_IFLNK, S_IFMT, S_IFREG } from '../types.js';
 import { cycleError } from '../fs/paths.js';
 import { compareNames } from '../fs/readdir-pages.js';
 import { fileType } from '../file-type.js';
+import { linkedNames } from './linked-names.js';
 import type { Change } from './types.js';
 
 const COMPARE_CHUNK = 1 << 20;
@@ -30,7 +31,10 @@ export function computeChanges(ov: OverlayChanges, scope: readonly string[] = []
   }
   walkDir(ov, '/', root, true, out);
   const inScope = scopeFilter(scope);
-  return out.filter((c) => inScope(c.path)).sort((a, b) => compareNames(a.path, b.path));
+  const picked = out.filter((c) => inScope(c.path));
+  // the other names of a hard-linked file copied up show the copy too (linkedNames)
+  picked.push(...linkedNames(ov, picked));
+  return picked.sort((a, b) => compareNames(a.path, b.path));
 }
 
 /** Normalised overlay paths from user input ('a/b', './a/b/', '/a/b' -> '/a/b'). */

@@ -17,4 +17,6 @@ export interface Change {
   size?: number;
   /** size in the base (M, D) */
   oldSize?: number;
+  /** M of another name of a hard-linked base file: the changed name whose copy this one shows */
+  linkedFrom?: string;
 }
