@@ -71,6 +71,15 @@ describe('agentfs diff / commit / discard', () => {
     for (const n of ['a', 'b', 'src/c']) expect(readFileSync(join(proj, n), 'utf8'), n).toBe('orig\nnew\n');
     expect(readFileSync(join(tmp.dir, 'store-link'), 'utf8')).toBe('orig\n');
     expect((await cli('diff', 'hl')).stdout).toBe('');
+    // discarding one name brings the base back under all of them (the copy goes)
+    writeFileSync(join(proj, 'x'), 'base\n');
+    linkSync(join(proj, 'x'), join(proj, 'y'));
+    await sandbox('hl3', 'exec 3>>x; cat y >/dev/null; echo more >&3'); // the copy lands under y
+    expect((await cli('diff', 'hl3', 'x')).stdout).toContain('M file    x');
+    const d = await cli('discard', 'hl3', 'x');
+    expect(d.code, d.stderr).toBe(0);
+    expect((await cli('diff', 'hl3')).stdout).toBe('');
+    expect((await sandbox('hl3', 'cat x y')).stdout).toBe('base\nbase\n');
     // a name replaced in the sandbox is its own change, not another name of the copy
     writeFileSync(join(proj, 'p'), 'one\n');
     linkSync(join(proj, 'p'), join(proj, 'q'));

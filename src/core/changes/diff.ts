@@ -30,11 +30,13 @@ export function computeChanges(ov: OverlayChanges, scope: readonly string[] = []
     if (what.length) out.push({ path: '/', status: 'M', type: 'dir', what });
   }
   walkDir(ov, '/', root, true, out);
+  // the other names of a hard-linked file copied up show the copy too (linkedNames): in scope
+  // with their own path or with the name whose copy they show
+  out.push(...linkedNames(ov, out));
   const inScope = scopeFilter(scope);
-  const picked = out.filter((c) => inScope(c.path));
-  // the other names of a hard-linked file copied up show the copy too (linkedNames)
-  picked.push(...linkedNames(ov, picked));
-  return picked.sort((a, b) => compareNames(a.path, b.path));
+  return out
+    .filter((c) => inScope(c.path) || (c.linkedFrom !== undefined && inScope(c.linkedFrom)))
+    .sort((a, b) => compareNames(a.path, b.path));
 }
 
 /** Normalised overlay paths from user input ('a/b', './a/b/', '/a/b' -> '/a/b'). */

@@ -8,8 +8,15 @@ import type { Change } from './types.js';
  */
 export function discardChanges(ov: OverlayChanges, paths: readonly string[] = []): Change[] {
   const scope = normalizeScope(paths);
-  const changes = computeChanges(ov, scope);
+  let changes = computeChanges(ov, scope);
   const targets = scope.length && !scope.includes('/') ? scope : null;
+  // another name of a hard-linked file shows the copy under the name it came from: dropping that
+  // copy is what brings the base back, under every name
+  const sources = changes.flatMap((c) => (c.linkedFrom !== undefined && !targets?.includes(c.linkedFrom) ? [c.linkedFrom] : []));
+  if (targets && sources.length) {
+    targets.push(...new Set(sources));
+    changes = computeChanges(ov, targets);
+  }
   ov.transaction(() => {
     if (!targets) {
       for (const e of ov.delta.readdir(ov.delta.rootIno)) ov.dropDeltaEntry(`/${e.name}`, true);
