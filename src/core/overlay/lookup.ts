@@ -94,12 +94,13 @@ export class MergedLookup {
       node = nodes.add({ ino, parent, name, type: st.mode & S_IFMT, baseIno: st.ino, baseOpens: 0 });
     } else if (node.delta === undefined) {
       if (node.parent !== parent || node.name !== name) {
-        // seen somewhere else (moved on the host): its path, and for a directory every path below, changed
-        if ((node.type & S_IFMT) === S_IFDIR) this.o.paths.invalidate();
-        else nodes.changed(node.ino);
+        // seen somewhere else (moved on the host, another hard link): its path, and for a
+        // directory every path below, changed. Its cached path must go too: it kept naming the
+        // old place (ESTALE, or another file's content) until some rename dropped every path.
+        node.parent = parent;
+        node.name = name;
+        this.o.paths.forget(node);
       }
-      node.parent = parent;
-      node.name = name;
       node.type = st.mode & S_IFMT;
     }
     return node;
@@ -148,7 +149,7 @@ export class MergedLookup {
     if (node.parent !== parent || node.name !== name) {
       node.parent = parent;
       node.name = name;
-      if ((node.type & S_IFMT) === S_IFDIR) this.o.paths.invalidate();
+      this.o.paths.forget(node); // a hard link's other name: its cached path named the old one
     }
     node.type = mode & S_IFMT;
     return node;

@@ -1,0 +1,94 @@
+// Attacks on the overlay's file rename since it forgets only the renamed and the replaced file's
+// cached paths (MergedPaths.forget) instead of every one: state that was right only because any
+// file rename dropped every cached path. Each case runs in a mount whose host files are answered
+// natively and in a JavaScript-only one (AGENTFS_NATIVE_READS=0), and both must agree.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { linkSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { runCli, tempDir } from '../support/cli.js';
+import { forceUnmount, mountBg, unmountOk } from '../support/fuse.js';
+
+let tmp: { dir: string; cleanup: () => void };
+const mounts: { mnt: string; pid: number }[] = [];
+
+/** A new base directory filled by `fill`, and two mounts of new overlay agents over it (native, JavaScript only). */
+async function pair(name: string, fill: (base: string) => void): Promise<{ base: string; both: { mnt: string; pid: number }[] }> {
+  const base = join(tmp.dir, `${name}-base`);
+  mkdirSync(base);
+  fill(base);
+  const both: { mnt: string; pid: number }[] = [];
+  for (const [kind, env] of [['native', {}], ['js', { AGENTFS_NATIVE_READS: '0' }]] as const) {
+    const db = join(tmp.dir, `${name}-${kind}.db`);
+    const mnt = join(tmp.dir, `${name}-${kind}`);
+    mkdirSync(mnt);
+    const init = await runCli(['init', db, '--base', base]);
+    expect(init.code, init.stderr).toBe(0);
+    const m = { mnt, pid: await mountBg(db, mnt, [], undefined, env) };
+    mounts.push(m);
+    both.push(m);
+  }
+  return { base, both };
+}
+
+/** Every page cache dropped: the next read of a file goes to its server. */
+function dropCaches(): void {
+  writeFileSync('/proc/sys/vm/drop_caches', '1');
+}
+
+beforeAll(() => {
+  tmp = tempDir('agentfs-rename-hostile-');
+});
+
+afterAll(async () => {
+  for (const m of mounts) await forceUnmount(m.mnt, m.pid);
+  tmp.cleanup();
+});
+
+describe('overlay file rename, attacked', () => {
+  it('a base file moved on the host reads at its new name', async () => {
+    const { base, both } = await pair('host-moved', (b) => writeFileSync(join(b, 'a'), 'hello\n'));
+    for (const m of both) expect(readFileSync(join(m.mnt, 'a'), 'utf8')).toBe('hello\n');
+    renameSync(join(base, 'a'), join(base, 'b'));
+    dropCaches();
+    // the node seen at a is seen at b: its cached path kept naming a (ESTALE)
+    for (const m of both) expect(readFileSync(join(m.mnt, 'b'), 'utf8'), m.mnt).toBe('hello\n');
+    for (const m of both) await unmountOk(m);
+  });
+
+  it('a base hard link read through its second name reads after the host drops the first', async () => {
+    const { base, both } = await pair('link-seen', (b) => {
+      writeFileSync(join(b, 'a'), 'linked\n');
+      linkSync(join(b, 'a'), join(b, 'b'));
+    });
+    for (const m of both) {
+      expect(readFileSync(join(m.mnt, 'a'), 'utf8')).toBe('linked\n');
+      expect(readFileSync(join(m.mnt, 'b'), 'utf8')).toBe('linked\n'); // one node, now seen at b
+    }
+    rmSync(join(base, 'a'));
+    dropCaches();
+    for (const m of both) expect(readFileSync(join(m.mnt, 'b'), 'utf8'), m.mnt).toBe('linked\n');
+    for (const m of both) await unmountOk(m);
+  });
+
+  it('a hard link whose other name was replaced by a rename reads after the host drops that name', async () => {
+    const { base, both } = await pair('link-replaced', (b) => {
+      writeFileSync(join(b, 'a'), 'linked\n');
+      linkSync(join(b, 'a'), join(b, 'b'));
+      writeFileSync(join(b, 'x'), 'x\n');
+    });
+    for (const m of both) {
+      expect(readFileSync(join(m.mnt, 'b'), 'utf8')).toBe('linked\n');
+      expect(readFileSync(join(m.mnt, 'a'), 'utf8')).toBe('linked\n'); // the node is now placed at a
+      renameSync(join(m.mnt, 'x'), join(m.mnt, 'a'));
+    }
+    rmSync(join(base, 'a'));
+    dropCaches();
+    for (const m of both) {
+      expect(readdirSync(m.mnt).sort()).toEqual(['a', 'b']); // sees b again
+      expect(readFileSync(join(m.mnt, 'b'), 'utf8'), m.mnt).toBe('linked\n');
+      expect(statSync(join(m.mnt, 'b')).nlink).toBe(1);
+      expect(readFileSync(join(m.mnt, 'a'), 'utf8')).toBe('x\n');
+    }
+    for (const m of both) await unmountOk(m);
+  });
+});
