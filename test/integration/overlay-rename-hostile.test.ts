@@ -3,7 +3,7 @@
 // file rename dropped every cached path. Each case runs in a mount whose host files are answered
 // natively and in a JavaScript-only one (AGENTFS_NATIVE_READS=0), and both must agree.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { linkSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, linkSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runCli, tempDir } from '../support/cli.js';
 import { forceUnmount, mountBg, unmountOk } from '../support/fuse.js';
@@ -90,5 +90,39 @@ describe('overlay file rename, attacked', () => {
       expect(readFileSync(join(m.mnt, 'a'), 'utf8')).toBe('x\n');
     }
     for (const m of both) await unmountOk(m);
+  });
+
+  it('a hard link whose other name a rename replaced never shows the file the host puts at that name', async () => {
+    const { base, both } = await pair('link-evil', (b) => {
+      for (const [one, two, over] of [['a', 'b', 'x'], ['c', 'd', 'y']]) {
+        writeFileSync(join(b, one!), 'linked\n');
+        linkSync(join(b, one!), join(b, two!));
+        writeFileSync(join(b, over!), `${over}\n`);
+      }
+    });
+    for (const m of both) {
+      for (const [one, two, over] of [['a', 'b', 'x'], ['c', 'd', 'y']]) {
+        expect(readFileSync(join(m.mnt, two!), 'utf8')).toBe('linked\n');
+        expect(readFileSync(join(m.mnt, one!), 'utf8')).toBe('linked\n'); // the node is now placed at `one`
+        renameSync(join(m.mnt, over!), join(m.mnt, one!));
+      }
+    }
+    // the host puts other files at a and c: b and d (the kernel still has their names) showed them
+    for (const n of ['a', 'c']) {
+      rmSync(join(base, n));
+      writeFileSync(join(base, n), 'another file\n');
+    }
+    dropCaches();
+    for (const m of both) {
+      // a write through d copies up d's content, not the other file's
+      appendFileSync(join(m.mnt, 'd'), 'more\n');
+      expect(readFileSync(join(m.mnt, 'd'), 'utf8'), m.mnt).toBe('linked\nmore\n');
+      expect(statSync(join(m.mnt, 'b')).size, m.mnt).toBe(7);
+      expect(readFileSync(join(m.mnt, 'b'), 'utf8'), m.mnt).toBe('linked\n');
+      expect(readFileSync(join(m.mnt, 'a'), 'utf8')).toBe('x\n');
+      expect(readFileSync(join(m.mnt, 'c'), 'utf8')).toBe('y\n');
+    }
+    for (const m of both) await unmountOk(m);
+    expect(readFileSync(join(base, 'd'), 'utf8')).toBe('linked\n');
   });
 });

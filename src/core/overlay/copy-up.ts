@@ -81,7 +81,8 @@ export class CopyUp {
     const { base, origins } = this.o;
     const bp = this.o.paths.basePathOf(node);
     const st = bp === null ? undefined : base.lstat(bp);
-    if (!st || bp === null) throw new FsError('ESTALE', 'copy-up', this.o.paths.pathOf(node), 'the base file is gone');
+    // a node whose name a rename took copies only the file it showed, never another one put there
+    if (!st || bp === null || !this.lookup.sameBase(node, st)) throw new FsError('ESTALE', 'copy-up', this.o.paths.pathOf(node), 'the base file is gone');
     const d = this.tx.run(() => {
       // Another process (a second mount, the CLI) may have copied it up since this node was
       // seen: use that copy; a second copy-up would fail (EEXIST) or shadow its changes.

@@ -120,9 +120,7 @@ export class OverlayFs implements FileSystem {
   readlink(ino: number): string {
     const node = this.o.nodes.must(ino, 'readlink');
     if (node.delta !== undefined) return this.o.delta.readlink(node.delta);
-    const bp = this.o.paths.basePathOf(node);
-    if (bp === null) throw new FsError('ESTALE', 'readlink');
-    return this.o.base.readlink(bp);
+    return this.o.base.readlink(this.lookups.placedBase(node, 'readlink'));
   }
 
   // ---- creation ----------------------------------------------------------------------------
@@ -291,9 +289,7 @@ export class OverlayFs implements FileSystem {
     if (node.delta !== undefined) return this.o.delta.read(node.delta, offset, length);
     if ((node.type & S_IFMT) === S_IFDIR) throw new FsError('EISDIR', 'read');
     if ((node.type & S_IFMT) !== S_IFREG) throw new FsError('EINVAL', 'read');
-    const bp = this.o.paths.basePathOf(node);
-    if (bp === null) throw new FsError('ESTALE', 'read');
-    return this.o.base.read(bp, offset, length);
+    return this.o.base.read(this.lookups.placedBase(node, 'read'), offset, length);
   }
 
   write(ino: number, offset: number, data: Uint8Array): number {
@@ -326,7 +322,10 @@ export class OverlayFs implements FileSystem {
   open(ino: number, flags: number): void {
     const node = this.o.nodes.must(ino, 'open');
     if (node.delta !== undefined) this.o.delta.open(node.delta, flags);
-    else node.baseOpens++;
+    else {
+      if (node.nameTaken) this.lookups.placedBase(node, 'open'); // ESTALE: the kernel looks the name up again
+      node.baseOpens++;
+    }
   }
 
   release(ino: number): void {
