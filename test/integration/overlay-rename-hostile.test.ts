@@ -125,4 +125,26 @@ describe('overlay file rename, attacked', () => {
     for (const m of both) await unmountOk(m);
     expect(readFileSync(join(base, 'd'), 'utf8')).toBe('linked\n');
   });
+
+  it('a hard link whose other name was removed never shows the file the host puts at that name', async () => {
+    // not a rename, the same hole: the node stayed placed (and offered to the addon) at the removed name
+    const { base, both } = await pair('link-unlinked', (b) => {
+      writeFileSync(join(b, 'a'), 'linked\n');
+      linkSync(join(b, 'a'), join(b, 'b'));
+    });
+    for (const m of both) {
+      expect(readFileSync(join(m.mnt, 'b'), 'utf8')).toBe('linked\n');
+      expect(readFileSync(join(m.mnt, 'a'), 'utf8')).toBe('linked\n');
+      rmSync(join(m.mnt, 'a'));
+    }
+    rmSync(join(base, 'a'));
+    writeFileSync(join(base, 'a'), 'another file\n');
+    dropCaches();
+    for (const m of both) {
+      expect(statSync(join(m.mnt, 'b')).size, m.mnt).toBe(7);
+      expect(readFileSync(join(m.mnt, 'b'), 'utf8'), m.mnt).toBe('linked\n');
+      expect(readdirSync(m.mnt)).toEqual(['b']);
+    }
+    for (const m of both) await unmountOk(m);
+  });
 });

@@ -255,9 +255,14 @@ export class OverlayFs implements FileSystem {
     if (dir) {
       this.o.nodes.delete(node);
       this.o.paths.invalidate();
-    } else if (freed !== undefined && node.delta === freed) {
-      this.o.nodes.dropDelta(node);
-      this.o.nodes.changed(node.ino);
+    } else {
+      if (freed !== undefined && node.delta === freed) this.o.nodes.dropDelta(node);
+      if (node.delta === undefined) {
+        // a base file that lost this name lives on under other names (hard links) or handles:
+        // the name may come to hold another host file (MergedLookup.placedBase)
+        node.nameTaken = true;
+        this.o.paths.forget(node);
+      }
     }
   }
 
