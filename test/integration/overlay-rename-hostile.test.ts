@@ -3,7 +3,7 @@
 // file rename dropped every cached path. Each case runs in a mount whose host files are answered
 // natively and in a JavaScript-only one (AGENTFS_NATIVE_READS=0), and both must agree.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { appendFileSync, linkSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, closeSync, fchmodSync, linkSync, openSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runCli, tempDir } from '../support/cli.js';
 import { forceUnmount, mountBg, unmountOk } from '../support/fuse.js';
@@ -146,5 +146,36 @@ describe('overlay file rename, attacked', () => {
       expect(readdirSync(m.mnt)).toEqual(['b']);
     }
     for (const m of both) await unmountOk(m);
+  });
+
+  it('a write through a hard link whose other name was replaced or removed goes to that link', async () => {
+    const { base, both } = await pair('link-write', (b) => {
+      for (const [one, two] of [['a', 'b'], ['c', 'd'], ['e', 'f']]) {
+        writeFileSync(join(b, one!), 'linked\n');
+        linkSync(join(b, one!), join(b, two!));
+      }
+      writeFileSync(join(b, 'x'), 'x\n');
+    });
+    for (const m of both) {
+      for (const n of ['b', 'a', 'd', 'c', 'f', 'e']) expect(readFileSync(join(m.mnt, n), 'utf8')).toBe('linked\n');
+      renameSync(join(m.mnt, 'x'), join(m.mnt, 'a'));
+      rmSync(join(m.mnt, 'c'));
+      const fd = openSync(join(m.mnt, 'e'), 'r');
+      try {
+        rmSync(join(m.mnt, 'e'));
+        // the copy-up went to the name the file lost: the removed name came back (or EEXIST)
+        appendFileSync(join(m.mnt, 'b'), 'more\n'); // EEXIST: a copy-up at a
+        appendFileSync(join(m.mnt, 'd'), 'more\n'); // c came back
+        expect(() => fchmodSync(fd, 0o600)).toThrow(/ESTALE|-116/); // e came back
+      } finally {
+        closeSync(fd);
+      }
+      expect(readdirSync(m.mnt).sort(), m.mnt).toEqual(['a', 'b', 'd', 'f']);
+      expect(readFileSync(join(m.mnt, 'a'), 'utf8')).toBe('x\n');
+      for (const n of ['b', 'd']) expect(readFileSync(join(m.mnt, n), 'utf8'), n).toBe('linked\nmore\n');
+      expect(statSync(join(m.mnt, 'f')).mode & 0o777).toBe(0o644);
+    }
+    for (const m of both) await unmountOk(m);
+    for (const n of ['a', 'b', 'c', 'd', 'e', 'f']) expect(readFileSync(join(base, n), 'utf8')).toBe('linked\n');
   });
 });

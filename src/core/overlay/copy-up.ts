@@ -77,12 +77,14 @@ export class CopyUp {
   ensureDelta(node: Node, keepBytes = Infinity): number {
     if (node.delta !== undefined) return node.delta;
     if (!node.parent) throw new FsError('ESTALE', 'copy-up', undefined, 'no parent known for this inode');
+    // its copy would take (or clash with) the name it lost (the removed name came back): ESTALE,
+    // and an open through another name finds that name again (the kernel looks it up anew)
+    if (node.nameTaken) throw new FsError('ESTALE', 'copy-up', this.o.paths.pathOf(node), 'the file lost the name it was seen at');
     const parentDelta = this.ensureDelta(node.parent);
     const { base, origins } = this.o;
     const bp = this.o.paths.basePathOf(node);
     const st = bp === null ? undefined : base.lstat(bp);
-    // a node whose name a rename took copies only the file it showed, never another one put there
-    if (!st || bp === null || !this.lookup.sameBase(node, st)) throw new FsError('ESTALE', 'copy-up', this.o.paths.pathOf(node), 'the base file is gone');
+    if (!st || bp === null) throw new FsError('ESTALE', 'copy-up', this.o.paths.pathOf(node), 'the base file is gone');
     const d = this.tx.run(() => {
       // Another process (a second mount, the CLI) may have copied it up since this node was
       // seen: use that copy; a second copy-up would fail (EEXIST) or shadow its changes.

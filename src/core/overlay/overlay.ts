@@ -328,7 +328,8 @@ export class OverlayFs implements FileSystem {
     const node = this.o.nodes.must(ino, 'open');
     if (node.delta !== undefined) this.o.delta.open(node.delta, flags);
     else {
-      if (node.nameTaken) this.lookups.placedBase(node, 'open'); // ESTALE: the kernel looks the name up again
+      // ESTALE: the kernel looks the name it opened up again, which places the node there
+      if (node.nameTaken) throw new FsError('ESTALE', 'open', this.o.paths.pathOf(node), 'the file lost the name it was seen at');
       node.baseOpens++;
     }
   }
