@@ -158,10 +158,13 @@ describe('overlay file rename, attacked', () => {
     });
     for (const m of both) {
       for (const n of ['b', 'a', 'd', 'c', 'f', 'e']) expect(readFileSync(join(m.mnt, n), 'utf8')).toBe('linked\n');
+      const replaced = openSync(join(m.mnt, 'a'), 'r');
       renameSync(join(m.mnt, 'x'), join(m.mnt, 'a'));
       rmSync(join(m.mnt, 'c'));
       const fd = openSync(join(m.mnt, 'e'), 'r');
       try {
+        // opened again for reading through its handle: still the replaced file
+        expect(readFileSync(`/proc/self/fd/${replaced}`, 'utf8')).toBe('linked\n');
         rmSync(join(m.mnt, 'e'));
         // the copy-up went to the name the file lost: the removed name came back (or EEXIST)
         appendFileSync(join(m.mnt, 'b'), 'more\n'); // EEXIST: a copy-up at a
@@ -169,6 +172,7 @@ describe('overlay file rename, attacked', () => {
         expect(() => fchmodSync(fd, 0o600)).toThrow(/ESTALE|-116/); // e came back
       } finally {
         closeSync(fd);
+        closeSync(replaced);
       }
       expect(readdirSync(m.mnt).sort(), m.mnt).toEqual(['a', 'b', 'd', 'f']);
       expect(readFileSync(join(m.mnt, 'a'), 'utf8')).toBe('x\n');

@@ -4,6 +4,7 @@ import type { Attr, Caller, DirEntry, DirEntryPlus, FileSystem, HostFiles, SetAt
 import { ROOT_INO, S_IFDIR, S_IFMT, S_IFREG, isDir } from '../types.js';
 import type { MutationObserver } from '../fs/mutation.js';
 import { checkName, checkNotDot } from '../fs/names.js';
+import { writable } from '../fs/open-flags.js';
 import { checkAccess } from './access.js';
 import { BaseReader, join } from './base.js';
 import { BaseRenames } from './base-rename.js';
@@ -328,8 +329,13 @@ export class OverlayFs implements FileSystem {
     const node = this.o.nodes.must(ino, 'open');
     if (node.delta !== undefined) this.o.delta.open(node.delta, flags);
     else {
-      // ESTALE: the kernel looks the name it opened up again, which places the node there
-      if (node.nameTaken) throw new FsError('ESTALE', 'open', this.o.paths.pathOf(node), 'the file lost the name it was seen at');
+      if (node.nameTaken) {
+        // for writing, ESTALE: its copy-up needs a name, and the kernel looks the name it opened
+        // up again, which places the node there. For reading (/proc/self/fd/N of a replaced
+        // file too), only when the host file is another one now.
+        if (writable(flags)) throw new FsError('ESTALE', 'open', this.o.paths.pathOf(node), 'the file lost the name it was seen at');
+        this.lookups.placedBase(node, 'open');
+      }
       node.baseOpens++;
     }
   }
