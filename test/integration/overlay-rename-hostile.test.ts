@@ -3,7 +3,7 @@
 // file rename dropped every cached path. Each case runs in a mount whose host files are answered
 // natively and in a JavaScript-only one (AGENTFS_NATIVE_READS=0), and both must agree.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { appendFileSync, closeSync, fchmodSync, linkSync, openSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, closeSync, fchmodSync, linkSync, openSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runCli, tempDir } from '../support/cli.js';
 import { forceUnmount, mountBg, unmountOk } from '../support/fuse.js';
@@ -181,5 +181,23 @@ describe('overlay file rename, attacked', () => {
     }
     for (const m of both) await unmountOk(m);
     for (const n of ['a', 'b', 'c', 'd', 'e', 'f']) expect(readFileSync(join(base, n), 'utf8')).toBe('linked\n');
+  });
+
+  it('commit refuses to delete a base file the host replaced after the agent moved it away', async () => {
+    const { base, both } = await pair('moved-away', (b) => writeFileSync(join(b, 'a'), 'agent saw this\n'));
+    for (const m of both) renameSync(join(m.mnt, 'a'), join(m.mnt, 'b'));
+    for (const m of both) await unmountOk(m);
+    // the base as the agent saw it: the move commits
+    const js = await runCli(['commit', join(tmp.dir, 'moved-away-js.db')]);
+    expect(js.code, js.stderr).toBe(0);
+    expect(readdirSync(base)).toEqual(['b']);
+    // the host puts a file there whose mtime is older than the move (cp -p, rsync, tar; or one
+    // written in the move's second: the whiteout's time is in whole seconds): deleted without a word
+    writeFileSync(join(base, 'a'), 'the host wrote this\n');
+    utimesSync(join(base, 'a'), new Date('2020-01-01'), new Date('2020-01-01'));
+    const r = await runCli(['commit', join(tmp.dir, 'moved-away-native.db')]);
+    expect(r.code, r.stdout).not.toBe(0);
+    expect(r.stderr).toMatch(/conflict: a: changed in the base after it was deleted here/);
+    expect(readFileSync(join(base, 'a'), 'utf8')).toBe('the host wrote this\n');
   });
 });
