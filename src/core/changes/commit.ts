@@ -179,6 +179,16 @@ function findConflicts(ov: OverlayChanges, changes: readonly Change[]): Conflict
     const st = ov.base.lstat(c.path);
     if (!st) continue; // A: nothing in the base to clash with
     if (c.status === 'D') {
+      // a file moved away (renamed) was copied up first: its record says exactly what the base
+      // file was; the whiteout's time is in whole seconds, and a host edit in the seconds after
+      // the move was deleted without a word
+      const rec = c.type === 'dir' ? undefined : ov.copiedFrom(c.path)[0];
+      if (rec) {
+        if (Number(st.ino) !== rec.baseIno || Number(st.size) !== rec.size || nsOf(st.mtime) !== rec.mtimeNs) {
+          conflicts.push({ path: c.path, reason: 'changed in the base after it was deleted here' });
+        }
+        continue;
+      }
       const since = whiteoutTime(ov, c.path);
       if (since !== undefined && nsOf(st.mtime) > BigInt(since + 1) * 1_000_000_000n) {
         conflicts.push({ path: c.path, reason: 'changed in the base after it was deleted here' });

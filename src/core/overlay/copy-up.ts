@@ -77,6 +77,9 @@ export class CopyUp {
   ensureDelta(node: Node, keepBytes = Infinity): number {
     if (node.delta !== undefined) return node.delta;
     if (!node.parent) throw new FsError('ESTALE', 'copy-up', undefined, 'no parent known for this inode');
+    // its copy would take (or clash with) the name it lost (the removed name came back): ESTALE,
+    // and an open through another name finds that name again (the kernel looks it up anew)
+    if (node.nameTaken) throw new FsError('ESTALE', 'copy-up', this.o.paths.pathOf(node), 'the file lost the name it was seen at');
     const parentDelta = this.ensureDelta(node.parent);
     const { base, origins } = this.o;
     const bp = this.o.paths.basePathOf(node);

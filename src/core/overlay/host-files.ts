@@ -16,7 +16,8 @@ export function overlayHostFiles(o: OverlayParts, record: (dir: number, name: st
   return {
     hostFile(ino) {
       const node = o.nodes.get(ino);
-      if (!node || node === o.root || node.delta !== undefined) return undefined;
+      // a node that lost its name is checked against the host file on each use (JavaScript)
+      if (!node || node === o.root || node.delta !== undefined || node.nameTaken) return undefined;
       const base = o.paths.basePathOf(node);
       if (base === null) return undefined;
       const path = o.base.hostPath(base);

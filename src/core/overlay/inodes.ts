@@ -80,6 +80,13 @@ export interface Node {
   baseIno?: number;
   /** base-only: handles opened before copy-up (re-opened on the delta copy) */
   baseOpens: number;
+  /**
+   * base-only, not a directory: the name it was last seen at went (a rename over it, an unlink),
+   * while it lives on under other names (hard links) or open handles. Its base path is then only
+   * trusted while it still names the same host file (MergedLookup.placedBase), until it is
+   * seen again: the host could put another file there, whose content it showed.
+   */
+  nameTaken?: boolean;
 }
 
 /**

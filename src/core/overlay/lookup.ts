@@ -94,13 +94,15 @@ export class MergedLookup {
       node = nodes.add({ ino, parent, name, type: st.mode & S_IFMT, baseIno: st.ino, baseOpens: 0 });
     } else if (node.delta === undefined) {
       if (node.parent !== parent || node.name !== name) {
-        // seen somewhere else (moved on the host): its path, and for a directory every path below, changed
-        if ((node.type & S_IFMT) === S_IFDIR) this.o.paths.invalidate();
-        else nodes.changed(node.ino);
+        // seen somewhere else (moved on the host, another hard link): its path, and for a
+        // directory every path below, changed. Its cached path must go too: it kept naming the
+        // old place (ESTALE, or another file's content) until some rename dropped every path.
+        node.parent = parent;
+        node.name = name;
+        this.o.paths.forget(node);
       }
-      node.parent = parent;
-      node.name = name;
       node.type = st.mode & S_IFMT;
+      node.nameTaken = undefined; // seen at a name of its own again
     }
     return node;
   }
@@ -148,7 +150,7 @@ export class MergedLookup {
     if (node.parent !== parent || node.name !== name) {
       node.parent = parent;
       node.name = name;
-      if ((node.type & S_IFMT) === S_IFDIR) this.o.paths.invalidate();
+      this.o.paths.forget(node); // a hard link's other name: its cached path named the old one
     }
     node.type = mode & S_IFMT;
     return node;
@@ -170,7 +172,27 @@ export class MergedLookup {
     if (node.delta !== undefined) return this.deltaAttr(node, this.o.delta.getattr(node.delta));
     const bp = this.o.paths.basePathOf(node);
     const st = bp === null ? undefined : this.o.base.lstat(bp);
-    if (!st) throw new FsError('ESTALE', 'getattr', this.o.paths.pathOf(node), 'the base file is gone');
+    if (!st || !this.sameBase(node, st)) throw new FsError('ESTALE', 'getattr', this.o.paths.pathOf(node), 'the base file is gone');
     return attrOfStats(st, node.ino);
+  }
+
+  /**
+   * The base path of a base-only node, checked against the host file when a rename took the name
+   * it was seen at (Node.nameTaken); ESTALE when it names another file or none (the kernel then
+   * looks the name it used up again).
+   */
+  placedBase(node: Node, syscall: string): string {
+    const bp = this.o.paths.basePathOf(node);
+    if (bp === null) throw new FsError('ESTALE', syscall);
+    if (node.nameTaken) {
+      const st = this.o.base.lstat(bp);
+      if (!st || !this.sameBase(node, st)) throw new FsError('ESTALE', syscall, this.o.paths.pathOf(node), 'the base file is gone');
+    }
+    return bp;
+  }
+
+  /** Whether a host lstat is of the file a base-only node showed (only doubted after Node.nameTaken). */
+  sameBase(node: Node, st: Pick<HostStat, 'ino'>): boolean {
+    return !node.nameTaken || node.baseIno === undefined || st.ino === node.baseIno;
   }
 }

@@ -44,7 +44,9 @@ export class MergedPaths {
   forget(node: Node): void {
     if ((node.type & S_IFMT) === S_IFDIR) return this.invalidate();
     this.cache.delete(node);
-    this.onInvalidate(node.ino);
+    // a delta file is no host file: nothing to take back (each take-back sends the addon's
+    // listings in flight to JavaScript, and hard links flip names at every listing)
+    if (node.delta === undefined) this.onInvalidate(node.ino);
   }
 
   /** Path of a node in the merged view ('/' for the root). */

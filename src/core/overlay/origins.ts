@@ -45,6 +45,14 @@ export class Origins {
     return r && { deltaIno: r.delta_ino, basePath: r.base_path, baseIno: r.base_ino, size: r.size, mtimeNs: BigInt(r.mtime_ns) };
   }
 
+  /** Copy-up records made from the base file at basePath (its copy may have moved since). */
+  copiedFrom(basePath: string): CopyUpRecord[] {
+    const rows = this.store
+      .stmt('SELECT delta_ino, base_path, base_ino, size, mtime_ns FROM agentfs_overlay_copyup WHERE base_path = ?')
+      .all(basePath) as { delta_ino: number; base_path: string; base_ino: number; size: number; mtime_ns: string }[];
+    return rows.map((r) => ({ deltaIno: r.delta_ino, basePath: r.base_path, baseIno: r.base_ino, size: r.size, mtimeNs: BigInt(r.mtime_ns) }));
+  }
+
   /**
    * The delta copy of the base file `st` made through another of its hard links, while that base
    * file is as it was at copy-up (same ino, size and mtime: not a new file under a reused ino).

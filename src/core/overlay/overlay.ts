@@ -4,6 +4,7 @@ import type { Attr, Caller, DirEntry, DirEntryPlus, FileSystem, HostFiles, SetAt
 import { ROOT_INO, S_IFDIR, S_IFMT, S_IFREG, isDir } from '../types.js';
 import type { MutationObserver } from '../fs/mutation.js';
 import { checkName, checkNotDot } from '../fs/names.js';
+import { writable } from '../fs/open-flags.js';
 import { checkAccess } from './access.js';
 import { BaseReader, join } from './base.js';
 import { BaseRenames } from './base-rename.js';
@@ -120,9 +121,7 @@ export class OverlayFs implements FileSystem {
   readlink(ino: number): string {
     const node = this.o.nodes.must(ino, 'readlink');
     if (node.delta !== undefined) return this.o.delta.readlink(node.delta);
-    const bp = this.o.paths.basePathOf(node);
-    if (bp === null) throw new FsError('ESTALE', 'readlink');
-    return this.o.base.readlink(bp);
+    return this.o.base.readlink(this.lookups.placedBase(node, 'readlink'));
   }
 
   // ---- creation ----------------------------------------------------------------------------
@@ -257,9 +256,14 @@ export class OverlayFs implements FileSystem {
     if (dir) {
       this.o.nodes.delete(node);
       this.o.paths.invalidate();
-    } else if (freed !== undefined && node.delta === freed) {
-      this.o.nodes.dropDelta(node);
-      this.o.nodes.changed(node.ino);
+    } else {
+      if (freed !== undefined && node.delta === freed) this.o.nodes.dropDelta(node);
+      if (node.delta === undefined) {
+        // a base file that lost this name lives on under other names (hard links) or handles:
+        // the name may come to hold another host file (MergedLookup.placedBase)
+        node.nameTaken = true;
+        this.o.paths.forget(node);
+      }
     }
   }
 
@@ -291,9 +295,7 @@ export class OverlayFs implements FileSystem {
     if (node.delta !== undefined) return this.o.delta.read(node.delta, offset, length);
     if ((node.type & S_IFMT) === S_IFDIR) throw new FsError('EISDIR', 'read');
     if ((node.type & S_IFMT) !== S_IFREG) throw new FsError('EINVAL', 'read');
-    const bp = this.o.paths.basePathOf(node);
-    if (bp === null) throw new FsError('ESTALE', 'read');
-    return this.o.base.read(bp, offset, length);
+    return this.o.base.read(this.lookups.placedBase(node, 'read'), offset, length);
   }
 
   write(ino: number, offset: number, data: Uint8Array): number {
@@ -326,7 +328,16 @@ export class OverlayFs implements FileSystem {
   open(ino: number, flags: number): void {
     const node = this.o.nodes.must(ino, 'open');
     if (node.delta !== undefined) this.o.delta.open(node.delta, flags);
-    else node.baseOpens++;
+    else {
+      if (node.nameTaken) {
+        // for writing, ESTALE: its copy-up needs a name, and the kernel looks the name it opened
+        // up again, which places the node there. For reading (/proc/self/fd/N of a replaced
+        // file too), only when the host file is another one now.
+        if (writable(flags)) throw new FsError('ESTALE', 'open', this.o.paths.pathOf(node), 'the file lost the name it was seen at');
+        this.lookups.placedBase(node, 'open');
+      }
+      node.baseOpens++;
+    }
   }
 
   release(ino: number): void {

@@ -78,7 +78,11 @@ export class OverlayRename {
     if (srcDir) o.paths.invalidate();
     else {
       o.paths.forget(src.node);
-      if (dst) o.paths.forget(dst.node);
+      if (dst) {
+        // the replaced file keeps its place only for names and handles held elsewhere
+        if (dst.node.delta === undefined && dst.node !== src.node) dst.node.nameTaken = true;
+        o.paths.forget(dst.node);
+      }
     }
   }
 
