@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
-import { existsSync, linkSync, mkdirSync, readFileSync, writeFileSync, readdirSync } from 'node:fs';
+import { existsSync, linkSync, mkdirSync, readFileSync, renameSync, writeFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { CLI, runCli, tempDir } from '../support/cli.js';
 
@@ -87,6 +87,38 @@ describe('agentfs diff / commit / discard', () => {
     expect((await cli('commit', 'hl2')).code).toBe(0);
     expect(readFileSync(join(proj, 'p'), 'utf8')).toBe('one\nmore\n');
     expect(readFileSync(join(proj, 'q'), 'utf8')).toBe('other\n');
+  });
+
+  it('the other names of a hard-linked copy renamed in the sandbox are committed with it', async () => {
+    // the copy left its base name (an A now, not an M): b and src/c showed it and kept the old content
+    writeFileSync(join(proj, 'a'), 'orig\n');
+    linkSync(join(proj, 'a'), join(proj, 'b'));
+    linkSync(join(proj, 'a'), join(proj, 'src/c'));
+    const r = await sandbox('hr', 'echo new >> a && mv a z && cat b src/c z');
+    expect(r.stdout).toBe('orig\nnew\n'.repeat(3));
+    const diff = await cli('diff', 'hr');
+    expect(diff.stdout.split('\n').filter(Boolean)).toEqual(['D file    a', 'M file    b', 'M file    src/c', 'A file    z']);
+    const c = await cli('commit', 'hr', 'z');
+    expect(c.code, c.stderr).toBe(0);
+    for (const n of ['b', 'src/c', 'z']) expect(readFileSync(join(proj, n), 'utf8'), n).toBe('orig\nnew\n');
+    expect((await cli('diff', 'hr')).stdout).toBe('D file    a\n');
+  });
+
+  it('a hard-linked copy whose own name was replaced on the host still reaches the other names', async () => {
+    // what a commit killed after writing the copy's own name leaves (or a host edit, with --force):
+    // the other names still show the copy, but only that name was listed and written again
+    writeFileSync(join(proj, 'a'), 'orig\n');
+    linkSync(join(proj, 'a'), join(proj, 'b'));
+    linkSync(join(proj, 'a'), join(proj, 'src/c'));
+    await sandbox('hk', 'exec 3>>a; cat b >/dev/null; echo new >&3'); // the copy lands under b
+    writeFileSync(join(proj, 'b.tmp'), 'orig\nnew\n');
+    renameSync(join(proj, 'b.tmp'), join(proj, 'b'));
+    expect((await sandbox('hk', 'cat a b src/c')).stdout).toBe('orig\nnew\n'.repeat(3));
+    expect((await cli('diff', 'hk')).stdout.split('\n').filter(Boolean)).toEqual(['M file    a', 'M file    b', 'M file    src/c']);
+    const c = await cli('commit', 'hk');
+    expect(c.code, c.stderr).toBe(0);
+    for (const n of ['a', 'b', 'src/c']) expect(readFileSync(join(proj, n), 'utf8'), n).toBe('orig\nnew\n');
+    expect((await cli('diff', 'hk')).stdout).toBe('');
   });
 
   it('reports a conflict when the base changed since copy-up, and --force overwrites', async () => {

@@ -32,7 +32,7 @@ export function computeChanges(ov: OverlayChanges, scope: readonly string[] = []
   walkDir(ov, '/', root, true, out);
   // the other names of a hard-linked file copied up show the copy too (linkedNames): in scope
   // with their own path or with the name whose copy they show
-  out.push(...linkedNames(ov, out));
+  out.push(...linkedNames(ov, out, (path, m, b) => sameEntry(ov, path, m, b)));
   const inScope = scopeFilter(scope);
   return out
     .filter((c) => inScope(c.path) || (c.linkedFrom !== undefined && inScope(c.linkedFrom)))
