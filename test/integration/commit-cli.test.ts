@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
 import { existsSync, linkSync, mkdirSync, readFileSync, renameSync, writeFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { CLI, runCli, tempDir } from '../support/cli.js';
+import { CLI, run, runCli, tempDir } from '../support/cli.js';
 
 let tmp: { dir: string; cleanup: () => void };
 let proj: string;
@@ -119,6 +119,28 @@ describe('agentfs diff / commit / discard', () => {
     expect(c.code, c.stderr).toBe(0);
     for (const n of ['a', 'b', 'src/c']) expect(readFileSync(join(proj, n), 'utf8'), n).toBe('orig\nnew\n');
     expect((await cli('diff', 'hk')).stdout).toBe('');
+  });
+
+  it.skipIf(process.getuid?.() !== 0)('hard links on a file system mounted inside the base are all committed', async () => {
+    // there a name shows the copy only while the copy's own name still is the base file: writing
+    // that name first made the others (read after it) write their old content back
+    const m = join(proj, 'm');
+    mkdirSync(m);
+    expect((await run('mount', ['-t', 'tmpfs', 'tmpfs', m])).code).toBe(0);
+    try {
+      mkdirSync(join(m, 'sub'));
+      writeFileSync(join(m, 'a'), 'orig\n');
+      linkSync(join(m, 'a'), join(m, 'b'));
+      linkSync(join(m, 'a'), join(m, 'sub/c'));
+      expect((await sandbox('ht', 'echo new >> m/a && cat m/a m/b m/sub/c')).stdout).toBe('orig\nnew\n'.repeat(3));
+      expect((await cli('diff', 'ht')).stdout.split('\n').filter(Boolean)).toEqual(['M file    m/a', 'M file    m/b', 'M file    m/sub/c']);
+      const c = await cli('commit', 'ht');
+      expect(c.code, c.stderr).toBe(0);
+      for (const n of ['a', 'b', 'sub/c']) expect(readFileSync(join(m, n), 'utf8'), n).toBe('orig\nnew\n');
+      expect((await cli('diff', 'ht')).stdout).toBe('');
+    } finally {
+      await run('umount', [m]);
+    }
   });
 
   it('reports a conflict when the base changed since copy-up, and --force overwrites', async () => {

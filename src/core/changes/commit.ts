@@ -56,7 +56,7 @@ export function commitChanges(ov: OverlayChanges, options: CommitOptions = {}): 
   const crossed: { from: string; to: string }[] = [];
   const changes = applyDirectoryMoves(ov, writer, reported, scope, crossed) ? selectChanges(ov, scope) : reported;
   const dirs: { path: string; attr: Attr }[] = [];
-  for (const c of changes) {
+  for (const c of sourcesLast(changes)) {
     if (c.status === 'D' || skipped.includes(c)) continue;
     const e = ov.resolve(c.path);
     if (!e) continue;
@@ -94,6 +94,19 @@ export function commitChanges(ov: OverlayChanges, options: CommitOptions = {}): 
     pruneDelta(ov, scope);
   });
   return { changes: reported, conflicts, applied: true, skipped };
+}
+
+/**
+ * The names other hard links' copies sit under (linkedFrom) go after everything else: once such a
+ * name is replaced on the host, the other names no longer show its copy (an other device's never,
+ * the base's not where the source is renamed or hard to find), so they are written first; a commit
+ * killed in between leaves the copy where the next one finds it. Sources are files: the
+ * directories they need come earlier anyway.
+ */
+function sourcesLast(changes: readonly Change[]): Change[] {
+  const sources = new Set(changes.flatMap((c) => (c.linkedFrom !== undefined ? [c.linkedFrom] : [])));
+  if (!sources.size) return [...changes];
+  return [...changes.filter((c) => !sources.has(c.path)), ...changes.filter((c) => sources.has(c.path))];
 }
 
 /** Whiteouts (in scope) that no longer hide anything: the base entry behind them is gone. */
