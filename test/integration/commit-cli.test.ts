@@ -89,6 +89,20 @@ describe('agentfs diff / commit / discard', () => {
     expect(readFileSync(join(proj, 'q'), 'utf8')).toBe('other\n');
   });
 
+  it('a scoped diff or commit of any one name of a hard-linked copy takes all its names', async () => {
+    // the copy sits under a; a commit of src/c wrote src/c alone and a, b kept showing the copy
+    writeFileSync(join(proj, 'a'), 'orig\n');
+    linkSync(join(proj, 'a'), join(proj, 'b'));
+    linkSync(join(proj, 'a'), join(proj, 'src/c'));
+    await sandbox('hs', 'exec 3>>b; cat a >/dev/null; echo new >&3');
+    const names = ['M file    a', 'M file    b', 'M file    src/c'];
+    for (const n of ['a', 'b', 'src/c', 'src']) expect((await cli('diff', 'hs', n)).stdout.split('\n').filter(Boolean), n).toEqual(names);
+    const c = await cli('commit', 'hs', 'src/c');
+    expect(c.code, c.stderr).toBe(0);
+    for (const n of ['a', 'b', 'src/c']) expect(readFileSync(join(proj, n), 'utf8'), n).toBe('orig\nnew\n');
+    expect((await cli('diff', 'hs')).stdout).toBe('');
+  });
+
   it('the other names of a hard-linked copy renamed in the sandbox are committed with it', async () => {
     // the copy left its base name (an A now, not an M): b and src/c showed it and kept the old content
     writeFileSync(join(proj, 'a'), 'orig\n');

@@ -5,7 +5,7 @@ import { S_IFDIR, S_IFLNK, S_IFMT, S_IFREG } from '../types.js';
 import { nsOf } from '../overlay/index.js';
 import { cycleError } from '../fs/paths.js';
 import { BaseWriter } from './base-writer.js';
-import { computeChanges, normalizeScope, sameContent, sameEntry } from './diff.js';
+import { computeChanges, normalizeScope, sameContent, sameEntry, withLinkedNames } from './diff.js';
 import type { Change } from './types.js';
 import { AgentfsError } from '../../errors.js';
 
@@ -126,8 +126,9 @@ function selectChanges(ov: OverlayChanges, scope: readonly string[]): Change[] {
   const all = computeChanges(ov);
   const inScope = (p: string) => scope.some((s) => p === s || p.startsWith(`${s}/`));
   const above = (p: string) => scope.some((s) => s.startsWith(`${p}/`));
-  // another name of a file in scope (linkedNames) goes with it: it shows the same copy
-  return all.filter((c) => inScope(c.path) || (c.linkedFrom !== undefined && inScope(c.linkedFrom)) || (c.type === 'dir' && c.status !== 'D' && above(c.path)));
+  // the other names of a hard-linked copy in scope go with it (withLinkedNames)
+  const picked = new Set(withLinkedNames(all, inScope));
+  return all.filter((c) => picked.has(c) || (c.type === 'dir' && c.status !== 'D' && above(c.path)));
 }
 
 /**

@@ -30,13 +30,19 @@ export function computeChanges(ov: OverlayChanges, scope: readonly string[] = []
     if (what.length) out.push({ path: '/', status: 'M', type: 'dir', what });
   }
   walkDir(ov, '/', root, true, out);
-  // the other names of a hard-linked file copied up show the copy too (linkedNames): in scope
-  // with their own path or with the name whose copy they show
+  // the other names of a hard-linked file copied up show the copy too (linkedNames)
   out.push(...linkedNames(ov, out, (path, m, b) => sameEntry(ov, path, m, b)));
-  const inScope = scopeFilter(scope);
-  return out
-    .filter((c) => inScope(c.path) || (c.linkedFrom !== undefined && inScope(c.linkedFrom)))
-    .sort((a, b) => compareNames(a.path, b.path));
+  return withLinkedNames(out, scopeFilter(scope)).sort((a, b) => compareNames(a.path, b.path));
+}
+
+/**
+ * The changes in scope, and with any name of a hard-linked copy all its other names: they show
+ * one file, which a scoped commit or discard cannot write or drop under some names only (the
+ * names out of scope kept showing the copy, and committed later put it back on the host).
+ */
+export function withLinkedNames(changes: readonly Change[], inScope: (path: string) => boolean): Change[] {
+  const copies = new Set(changes.filter((c) => inScope(c.path)).map((c) => c.linkedFrom ?? c.path));
+  return changes.filter((c) => inScope(c.path) || copies.has(c.linkedFrom ?? c.path));
 }
 
 /** Normalised overlay paths from user input ('a/b', './a/b/', '/a/b' -> '/a/b'). */
