@@ -103,6 +103,34 @@ describe('agentfs diff / commit / discard', () => {
     expect((await cli('diff', 'hs')).stdout).toBe('');
   });
 
+  it.skipIf(process.getuid?.() !== 0)('bind mounts of a base directory inside the base hide no name of a hard-linked copy', async () => {
+    // the names seen again through each bind counted as other links, and the walk for them
+    // stopped before reaching the rest (p1..p8 kept the old content)
+    writeFileSync(join(proj, 'src/c'), 'orig\n');
+    linkSync(join(proj, 'src/c'), join(proj, 'a0'));
+    const names = ['a0', 'src/c'];
+    for (let i = 1; i <= 8; i++) {
+      mkdirSync(join(proj, `p${i}`));
+      linkSync(join(proj, 'src/c'), join(proj, `p${i}/e`));
+      names.push(`p${i}/e`);
+    }
+    const binds: string[] = [];
+    try {
+      for (let i = 1; i <= 6; i++) {
+        const x = join(proj, `x${i}`);
+        mkdirSync(x);
+        expect((await run('mount', ['--bind', join(proj, 'src'), x])).code).toBe(0);
+        binds.push(x);
+      }
+      await sandbox('hb', 'echo new >> a0');
+      const c = await cli('commit', 'hb');
+      expect(c.code, c.stderr).toBe(0);
+      for (const n of names) expect(readFileSync(join(proj, n), 'utf8'), n).toBe('orig\nnew\n');
+    } finally {
+      for (const x of binds) await run('umount', [x]);
+    }
+  });
+
   it('the other names of a hard-linked copy renamed in the sandbox are committed with it', async () => {
     // the copy left its base name (an A now, not an M): b and src/c showed it and kept the old content
     writeFileSync(join(proj, 'a'), 'orig\n');

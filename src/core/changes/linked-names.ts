@@ -52,8 +52,13 @@ export function linkedNames(ov: OverlayChanges, changes: readonly Change[], entr
   if (!wanted.size) return [];
   const listed = new Set(changes.map((c) => c.path));
   const out: Change[] = [];
-  // iterative walk (a deep base needs no deep stack); unreadable directories are skipped
+  // iterative walk (a deep base needs no deep stack); unreadable directories are skipped, and a
+  // directory seen again (a bind mount of a base directory inside the base) is not counted twice:
+  // its names counted again ended the walk before the other names were found
   const dirs: string[] = ['/'];
+  const seen = new Set<string>();
+  const root = lstatSync(ov.base.dir, { throwIfNoEntry: false });
+  if (root) seen.add(`${root.dev}:${root.ino}`);
   while (dirs.length && left > 0) {
     const dir = dirs.pop()!;
     let entries;
@@ -66,7 +71,10 @@ export function linkedNames(ov: OverlayChanges, changes: readonly Change[], entr
       const path = dir === '/' ? `/${d.name}` : `${dir}/${d.name}`;
       if (d.isDirectory()) {
         const st = lstatSync(join(ov.base.dir, path), { throwIfNoEntry: false });
-        if (st && devs.has(st.dev)) dirs.push(path);
+        if (st && devs.has(st.dev) && !seen.has(`${st.dev}:${st.ino}`)) {
+          seen.add(`${st.dev}:${st.ino}`);
+          dirs.push(path);
+        }
         continue;
       }
       if (!d.isFile()) continue;
