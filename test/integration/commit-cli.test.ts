@@ -185,6 +185,16 @@ describe('agentfs diff / commit / discard', () => {
     }
   });
 
+  it('a scoped commit naming both places of a moved directory commits the move', async () => {
+    // it was refused with 'commit the new location together with it', though it was named
+    await sandbox('mv', 'mv src lib');
+    const c = await cli('commit', 'mv', 'src', 'lib');
+    expect(c.code, c.stderr).toBe(0);
+    expect(readFileSync(join(proj, 'lib/old.js'), 'utf8')).toBe('old\n');
+    expect(existsSync(join(proj, 'src'))).toBe(false);
+    expect((await cli('diff', 'mv')).stdout).toBe('');
+  });
+
   it('reports a conflict when the base changed since copy-up, and --force overwrites', async () => {
     await sandbox('s2', 'echo mine > edit.txt');
     writeFileSync(join(proj, 'edit.txt'), 'theirs\n');

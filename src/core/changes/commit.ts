@@ -242,6 +242,9 @@ function checkMovedSources(ov: OverlayChanges, changes: readonly Change[], scope
   if (!deletedDirs.length) return;
   for (const r of ov.redirects()) {
     if (r.basePath === null) continue;
+    // both places in scope: the move itself is committed (applyDirectoryMoves)
+    const to = ov.deltaPathOf(r.deltaIno);
+    if (to !== undefined && inside(scope, to) && inside(scope, r.basePath)) continue;
     if (deletedDirs.some((d) => r.basePath === d || r.basePath!.startsWith(`${d}/`))) {
       throw new AgentfsError('usage', `${r.basePath} was moved elsewhere in this session; commit the new location together with it (or commit everything)`);
     }
