@@ -131,6 +131,33 @@ describe('agentfs diff / commit / discard', () => {
     }
   });
 
+  it('a hard link in a directory moved in the sandbox: a scoped commit of another name is refused, or takes the move along', async () => {
+    // src/c shows the copy from srcX (moved): committing a alone dropped the copy, and srcX/c
+    // showed the old content again; a new directory above a name taken along was not made first
+    writeFileSync(join(proj, 'a'), 'orig\n');
+    linkSync(join(proj, 'a'), join(proj, 'b'));
+    linkSync(join(proj, 'a'), join(proj, 'src/c'));
+    await sandbox('hm', 'echo new >> a && mv src srcX');
+    expect((await cli('diff', 'hm', 'a')).stdout.split('\n').filter(Boolean)).toEqual(['M file    a', 'M file    b', 'A file    srcX/c']);
+    const refused = await cli('commit', 'hm', 'a');
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toMatch(/^agentfs: \/srcX\/c is a hard link of \/a .*commit both places/);
+    for (const n of ['a', 'b', 'src/c']) expect(readFileSync(join(proj, n), 'utf8'), n).toBe('orig\n');
+    expect((await sandbox('hm', 'cat srcX/c')).stdout).toBe('orig\nnew\n');
+    const c = await cli('commit', 'hm', 'a', 'src', 'srcX');
+    expect(c.code, c.stderr).toBe(0);
+    for (const n of ['a', 'b', 'srcX/c']) expect(readFileSync(join(proj, n), 'utf8'), n).toBe('orig\nnew\n');
+    expect((await cli('diff', 'hm')).stdout).toBe('');
+    // the copy renamed into a new directory, committed through another name
+    writeFileSync(join(proj, 'p'), 'one\n');
+    linkSync(join(proj, 'p'), join(proj, 'q'));
+    await sandbox('hn', 'mkdir nd && echo more >> p && mv p nd/z');
+    const n = await cli('commit', 'hn', 'q');
+    expect(n.code, n.stderr).toBe(0);
+    for (const f of ['q', 'nd/z']) expect(readFileSync(join(proj, f), 'utf8'), f).toBe('one\nmore\n');
+    expect((await cli('diff', 'hn')).stdout).toBe('D file    p\n');
+  });
+
   it('the other names of a hard-linked copy renamed in the sandbox are committed with it', async () => {
     // the copy left its base name (an A now, not an M): b and src/c showed it and kept the old content
     writeFileSync(join(proj, 'a'), 'orig\n');

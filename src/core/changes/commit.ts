@@ -47,6 +47,7 @@ export function commitChanges(ov: OverlayChanges, options: CommitOptions = {}): 
   const reported = selectChanges(ov, scope);
   const conflicts = findConflicts(ov, reported);
   checkMovedSources(ov, reported, scope);
+  checkMovedLinks(ov, reported, scope);
   const skipped = reported.filter((c) => c.status !== 'D' && (c.type === 'socket' || c.type === 'char' || c.type === 'block'));
   if (options.dryRun || (conflicts.length && !options.force)) return { changes: reported, conflicts, applied: false, skipped };
 
@@ -126,9 +127,12 @@ function selectChanges(ov: OverlayChanges, scope: readonly string[]): Change[] {
   const all = computeChanges(ov);
   const inScope = (p: string) => scope.some((s) => p === s || p.startsWith(`${s}/`));
   const above = (p: string) => scope.some((s) => s.startsWith(`${p}/`));
-  // the other names of a hard-linked copy in scope go with it (withLinkedNames)
+  // the other names of a hard-linked copy in scope go with it (withLinkedNames), and so do the
+  // new directories above them
   const picked = new Set(withLinkedNames(all, inScope));
-  return all.filter((c) => picked.has(c) || (c.type === 'dir' && c.status !== 'D' && above(c.path)));
+  const extra = [...picked].flatMap((c) => (inScope(c.path) ? [] : [c.path]));
+  const aboveExtra = (p: string) => extra.some((s) => s.startsWith(`${p}/`));
+  return all.filter((c) => picked.has(c) || (c.type === 'dir' && c.status !== 'D' && (above(c.path) || aboveExtra(c.path))));
 }
 
 /**
@@ -247,6 +251,24 @@ function checkMovedSources(ov: OverlayChanges, changes: readonly Change[], scope
     if (to !== undefined && inside(scope, to) && inside(scope, r.basePath)) continue;
     if (deletedDirs.some((d) => r.basePath === d || r.basePath!.startsWith(`${d}/`))) {
       throw new AgentfsError('usage', `${r.basePath} was moved elsewhere in this session; commit the new location together with it (or commit everything)`);
+    }
+  }
+}
+
+/**
+ * A partial commit writing a hard-linked copy drops it from the delta; a name of it shown from a
+ * directory moved in this session (not a delta entry of its own) then showed its base file's old
+ * content again, unless the move is committed too: refuse and say what to add.
+ */
+function checkMovedLinks(ov: OverlayChanges, changes: readonly Change[], scope: readonly string[]): void {
+  if (!scope.length || scope.includes('/')) return;
+  const linked = new Set(changes.flatMap((c) => (c.linkedFrom !== undefined ? [c.linkedFrom] : [])));
+  for (const c of changes) {
+    if (c.status !== 'A' || c.type !== 'file' || (c.linkedFrom === undefined && !linked.has(c.path)) || ov.deltaEntryAt(c.path)) continue;
+    for (const r of ov.redirects()) {
+      const to = r.basePath === null ? undefined : ov.deltaPathOf(r.deltaIno);
+      if (!to || !c.path.startsWith(`${to}/`) || (inside(scope, to) && inside(scope, r.basePath!))) continue;
+      throw new AgentfsError('usage', `${c.path} is a hard link of ${c.linkedFrom ?? c.path} in ${to}, moved from ${r.basePath} in this session; commit both places together with it (or commit everything)`);
     }
   }
 }

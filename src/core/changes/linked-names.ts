@@ -25,8 +25,9 @@ export type EntryDiff = (path: string, m: { node: OverlayNode; attr: Attr }, b: 
  * file (replaced on the host, or by a commit killed half-way) its link count is unknown: the walk
  * then goes through the whole base device. What the merged view shows under a name decides.
  */
-export function linkedNames(ov: OverlayChanges, changes: readonly Change[], entryDiff: EntryDiff): Change[] {
+export function linkedNames(ov: OverlayChanges, changes: Change[], entryDiff: EntryDiff): Change[] {
   const wanted = new Map<string, { node: number; from: string }>();
+  const shown: { c: Change; node: number }[] = [];
   const devs = new Set<number>([ov.base.dev]);
   let left = 0;
   for (const c of changes) {
@@ -47,9 +48,20 @@ export function linkedNames(ov: OverlayChanges, changes: readonly Change[], entr
       key = `${ov.base.dev}:${rec.baseIno}`;
       left = Infinity;
     }
-    if (!wanted.has(key)) wanted.set(key, { node: e.node.ino, from: c.path });
+    shown.push({ c, node: e.node.ino });
+    // `from` is the name the copy's delta entry sits under: commit writes it last (sourcesLast)
+    const w = wanted.get(key);
+    if (!w) wanted.set(key, { node: e.node.ino, from: c.path });
+    else if (ov.deltaPathOf(e.node.delta) === c.path) w.from = c.path;
   }
   if (!wanted.size) return [];
+  // names already listed that show the copy too (in a directory moved in the session, or linked
+  // there): without linkedFrom a commit of the others dropped the copy they showed
+  const fromOf = new Map([...wanted.values()].map((w) => [w.node, w.from]));
+  for (const { c, node } of shown) {
+    const from = fromOf.get(node);
+    if (from !== undefined && from !== c.path) c.linkedFrom = from;
+  }
   const listed = new Set(changes.map((c) => c.path));
   const out: Change[] = [];
   // iterative walk (a deep base needs no deep stack); unreadable directories are skipped, and a
