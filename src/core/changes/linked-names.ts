@@ -6,7 +6,8 @@ import { S_IFMT, S_IFREG } from '../types.js';
 import type { Change } from './types.js';
 
 /** What differs between a merged entry and the base entry at the same path (diff's sameEntry). */
-export type EntryDiff = (path: string, m: { node: OverlayNode; attr: Attr }, b: HostStat) => string[];
+type Entry = { node: OverlayNode; attr: Attr };
+export type EntryDiff = (path: string, m: Entry, b: HostStat) => string[];
 
 /**
  * The other base names of hard-linked files that were copied up. In the overlay every name of a
@@ -25,15 +26,18 @@ export type EntryDiff = (path: string, m: { node: OverlayNode; attr: Attr }, b: 
  * file (replaced on the host, or by a commit killed half-way) its link count is unknown: the walk
  * then goes through the whole base device. What the merged view shows under a name decides.
  */
-export function linkedNames(ov: OverlayChanges, changes: Change[], entryDiff: EntryDiff): Change[] {
+export function linkedNames(ov: OverlayChanges, changes: Change[], entryOf: (c: Change) => Entry | undefined, entryDiff: EntryDiff): Change[] {
   const wanted = new Map<string, { node: number; from: string }>();
   const shown: { c: Change; node: number }[] = [];
   const devs = new Set<number>([ov.base.dev]);
   let left = 0;
+  const copied = ov.copiedUp();
+  if (!copied.size) return [];
   for (const c of changes) {
     if ((c.status !== 'M' && c.status !== 'A') || c.type !== 'file') continue;
-    const e = ov.resolve(c.path);
-    if (!e || e.node.delta === undefined) continue;
+    // (the entry the walk saw: resolving every added file's path again doubled a diff's time)
+    const e = entryOf(c) ?? ov.resolve(c.path);
+    if (!e || e.node.delta === undefined || !copied.has(e.node.delta)) continue;
     const rec = ov.copyUpRecord(e.node.delta);
     if (!rec) continue;
     const st = ov.base.lstat(rec.basePath);

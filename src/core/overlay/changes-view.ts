@@ -43,6 +43,8 @@ export interface OverlayChanges {
   clearWhiteouts(path: string): void;
   /** the base file's state when the delta inode was copied up from it */
   copyUpRecord(deltaIno: number): CopyUpRecord | undefined;
+  /** the delta inodes that have a copy-up record */
+  copiedUp(): Set<number>;
   /** delta directories that show another base directory than the one at their path (null: opaque) */
   redirects(): { deltaIno: number; basePath: string | null }[];
   /** the overlay path of a delta inode (its first name) */
@@ -120,6 +122,10 @@ export class ChangesView implements OverlayChanges {
 
   copyUpRecord(deltaIno: number): CopyUpRecord | undefined {
     return this.o.origins.copyUp(deltaIno);
+  }
+
+  copiedUp(): Set<number> {
+    return this.o.origins.copiedUp();
   }
 
   redirects(): { deltaIno: number; basePath: string | null }[] {
