@@ -141,7 +141,7 @@ describe('agentfs diff / commit / discard', () => {
     expect((await cli('diff', 'hm', 'a')).stdout.split('\n').filter(Boolean)).toEqual(['M file    a', 'M file    b', 'A file    srcX/c']);
     const refused = await cli('commit', 'hm', 'a');
     expect(refused.code).not.toBe(0);
-    expect(refused.stderr).toMatch(/^agentfs: \/srcX\/c is a hard link of \/a .*commit both places/);
+    expect(refused.stderr).toMatch(/^agentfs: \/srcX\/c, a hard link of \/a, is in \/srcX, moved from \/src .*commit both places/);
     for (const n of ['a', 'b', 'src/c']) expect(readFileSync(join(proj, n), 'utf8'), n).toBe('orig\n');
     expect((await sandbox('hm', 'cat srcX/c')).stdout).toBe('orig\nnew\n');
     const c = await cli('commit', 'hm', 'a', 'src', 'srcX');
@@ -220,6 +220,21 @@ describe('agentfs diff / commit / discard', () => {
     expect(readFileSync(join(proj, 'lib/old.js'), 'utf8')).toBe('old\n');
     expect(existsSync(join(proj, 'src'))).toBe(false);
     expect((await cli('diff', 'mv')).stdout).toBe('');
+  });
+
+  it('a scoped commit of a file in a moved directory is refused unless it names both places', async () => {
+    // srcX shows src: written alone, srcX/old.js was cleared from the agent and showed the old
+    // content again, and committing everything then wrote that old content over the new
+    await sandbox('mf', 'echo new >> src/old.js && mv src srcX');
+    const r = await cli('commit', 'mf', 'srcX/old.js');
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/^agentfs: \/srcX\/old\.js is in \/srcX, moved from \/src in this session; commit both places/);
+    expect(existsSync(join(proj, 'srcX'))).toBe(false);
+    expect((await sandbox('mf', 'cat srcX/old.js')).stdout).toBe('old\nnew\n');
+    const c = await cli('commit', 'mf', 'srcX/old.js', 'src', 'srcX');
+    expect(c.code, c.stderr).toBe(0);
+    expect(readFileSync(join(proj, 'srcX/old.js'), 'utf8')).toBe('old\nnew\n');
+    expect((await cli('diff', 'mf')).stdout).toBe('');
   });
 
   it('reports a conflict when the base changed since copy-up, and --force overwrites', async () => {

@@ -47,7 +47,7 @@ export function commitChanges(ov: OverlayChanges, options: CommitOptions = {}): 
   const reported = selectChanges(ov, scope);
   const conflicts = findConflicts(ov, reported);
   checkMovedSources(ov, reported, scope);
-  checkMovedLinks(ov, reported, scope);
+  checkMovedDirs(ov, reported, scope);
   const skipped = reported.filter((c) => c.status !== 'D' && (c.type === 'socket' || c.type === 'char' || c.type === 'block'));
   if (options.dryRun || (conflicts.length && !options.force)) return { changes: reported, conflicts, applied: false, skipped };
 
@@ -256,20 +256,25 @@ function checkMovedSources(ov: OverlayChanges, changes: readonly Change[], scope
 }
 
 /**
- * A partial commit writing a hard-linked copy drops it from the delta; a name of it shown from a
- * directory moved in this session (not a delta entry of its own) then showed its base file's old
- * content again, unless the move is committed too: refuse and say what to add.
+ * A partial commit must not write entries inside a directory moved in this session without the
+ * move itself: the moved directory still shows its old base place, so once written (and cleared
+ * from the delta) an edited file there showed the old content again, a new one vanished, and a
+ * later commit wrote that old content over the new (a hard link shown from there, taken along
+ * with another name of its copy, the same). Refuse and say what to add.
  */
-function checkMovedLinks(ov: OverlayChanges, changes: readonly Change[], scope: readonly string[]): void {
+function checkMovedDirs(ov: OverlayChanges, changes: readonly Change[], scope: readonly string[]): void {
   if (!scope.length || scope.includes('/')) return;
-  const linked = new Set(changes.flatMap((c) => (c.linkedFrom !== undefined ? [c.linkedFrom] : [])));
+  const moved = ov.redirects().flatMap((r) => {
+    const to = r.basePath === null ? undefined : ov.deltaPathOf(r.deltaIno);
+    return to === undefined || to === r.basePath || (inside(scope, to) && inside(scope, r.basePath!)) ? [] : [{ to, from: r.basePath! }];
+  });
+  if (!moved.length) return;
   for (const c of changes) {
-    if (c.status !== 'A' || c.type !== 'file' || (c.linkedFrom === undefined && !linked.has(c.path)) || ov.deltaEntryAt(c.path)) continue;
-    for (const r of ov.redirects()) {
-      const to = r.basePath === null ? undefined : ov.deltaPathOf(r.deltaIno);
-      if (!to || !c.path.startsWith(`${to}/`) || (inside(scope, to) && inside(scope, r.basePath!))) continue;
-      throw new AgentfsError('usage', `${c.path} is a hard link of ${c.linkedFrom ?? c.path} in ${to}, moved from ${r.basePath} in this session; commit both places together with it (or commit everything)`);
-    }
+    if (c.status === 'D') continue;
+    const m = moved.find((d) => c.path.startsWith(`${d.to}/`));
+    if (!m) continue;
+    const why = c.linkedFrom !== undefined && !inside(scope, c.path) ? `, a hard link of ${c.linkedFrom},` : '';
+    throw new AgentfsError('usage', `${c.path}${why} is in ${m.to}, moved from ${m.from} in this session; commit both places together (or commit everything)`);
   }
 }
 
