@@ -1,8 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
-import { existsSync, linkSync, mkdirSync, readFileSync, writeFileSync, readdirSync } from 'node:fs';
+import { existsSync, linkSync, mkdirSync, readFileSync, renameSync, writeFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { CLI, runCli, tempDir } from '../support/cli.js';
+import { CLI, run, runCli, tempDir } from '../support/cli.js';
 
 let tmp: { dir: string; cleanup: () => void };
 let proj: string;
@@ -87,6 +87,154 @@ describe('agentfs diff / commit / discard', () => {
     expect((await cli('commit', 'hl2')).code).toBe(0);
     expect(readFileSync(join(proj, 'p'), 'utf8')).toBe('one\nmore\n');
     expect(readFileSync(join(proj, 'q'), 'utf8')).toBe('other\n');
+  });
+
+  it('a scoped diff or commit of any one name of a hard-linked copy takes all its names', async () => {
+    // the copy sits under a; a commit of src/c wrote src/c alone and a, b kept showing the copy
+    writeFileSync(join(proj, 'a'), 'orig\n');
+    linkSync(join(proj, 'a'), join(proj, 'b'));
+    linkSync(join(proj, 'a'), join(proj, 'src/c'));
+    await sandbox('hs', 'exec 3>>b; cat a >/dev/null; echo new >&3');
+    const names = ['M file    a', 'M file    b', 'M file    src/c'];
+    for (const n of ['a', 'b', 'src/c', 'src']) expect((await cli('diff', 'hs', n)).stdout.split('\n').filter(Boolean), n).toEqual(names);
+    const c = await cli('commit', 'hs', 'src/c');
+    expect(c.code, c.stderr).toBe(0);
+    for (const n of ['a', 'b', 'src/c']) expect(readFileSync(join(proj, n), 'utf8'), n).toBe('orig\nnew\n');
+    expect((await cli('diff', 'hs')).stdout).toBe('');
+  });
+
+  it.skipIf(process.getuid?.() !== 0)('bind mounts of a base directory inside the base hide no name of a hard-linked copy', async () => {
+    // the names seen again through each bind counted as other links, and the walk for them
+    // stopped before reaching the rest (p1..p8 kept the old content)
+    writeFileSync(join(proj, 'src/c'), 'orig\n');
+    linkSync(join(proj, 'src/c'), join(proj, 'a0'));
+    const names = ['a0', 'src/c'];
+    for (let i = 1; i <= 8; i++) {
+      mkdirSync(join(proj, `p${i}`));
+      linkSync(join(proj, 'src/c'), join(proj, `p${i}/e`));
+      names.push(`p${i}/e`);
+    }
+    const binds: string[] = [];
+    try {
+      for (let i = 1; i <= 6; i++) {
+        const x = join(proj, `x${i}`);
+        mkdirSync(x);
+        expect((await run('mount', ['--bind', join(proj, 'src'), x])).code).toBe(0);
+        binds.push(x);
+      }
+      await sandbox('hb', 'echo new >> a0');
+      const c = await cli('commit', 'hb');
+      expect(c.code, c.stderr).toBe(0);
+      for (const n of names) expect(readFileSync(join(proj, n), 'utf8'), n).toBe('orig\nnew\n');
+    } finally {
+      for (const x of binds) await run('umount', [x]);
+    }
+  });
+
+  it('a hard link in a directory moved in the sandbox: a scoped commit of another name is refused, or takes the move along', async () => {
+    // src/c shows the copy from srcX (moved): committing a alone dropped the copy, and srcX/c
+    // showed the old content again; a new directory above a name taken along was not made first
+    writeFileSync(join(proj, 'a'), 'orig\n');
+    linkSync(join(proj, 'a'), join(proj, 'b'));
+    linkSync(join(proj, 'a'), join(proj, 'src/c'));
+    await sandbox('hm', 'echo new >> a && mv src srcX');
+    expect((await cli('diff', 'hm', 'a')).stdout.split('\n').filter(Boolean)).toEqual(['M file    a', 'M file    b', 'A file    srcX/c']);
+    const refused = await cli('commit', 'hm', 'a');
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toMatch(/^agentfs: \/srcX\/c, a hard link of \/a, is in \/srcX, moved from \/src .*commit both places/);
+    for (const n of ['a', 'b', 'src/c']) expect(readFileSync(join(proj, n), 'utf8'), n).toBe('orig\n');
+    expect((await sandbox('hm', 'cat srcX/c')).stdout).toBe('orig\nnew\n');
+    const c = await cli('commit', 'hm', 'a', 'src', 'srcX');
+    expect(c.code, c.stderr).toBe(0);
+    for (const n of ['a', 'b', 'srcX/c']) expect(readFileSync(join(proj, n), 'utf8'), n).toBe('orig\nnew\n');
+    expect((await cli('diff', 'hm')).stdout).toBe('');
+    // the copy renamed into a new directory, committed through another name
+    writeFileSync(join(proj, 'p'), 'one\n');
+    linkSync(join(proj, 'p'), join(proj, 'q'));
+    await sandbox('hn', 'mkdir nd && echo more >> p && mv p nd/z');
+    const n = await cli('commit', 'hn', 'q');
+    expect(n.code, n.stderr).toBe(0);
+    for (const f of ['q', 'nd/z']) expect(readFileSync(join(proj, f), 'utf8'), f).toBe('one\nmore\n');
+    expect((await cli('diff', 'hn')).stdout).toBe('D file    p\n');
+  });
+
+  it('the other names of a hard-linked copy renamed in the sandbox are committed with it', async () => {
+    // the copy left its base name (an A now, not an M): b and src/c showed it and kept the old content
+    writeFileSync(join(proj, 'a'), 'orig\n');
+    linkSync(join(proj, 'a'), join(proj, 'b'));
+    linkSync(join(proj, 'a'), join(proj, 'src/c'));
+    const r = await sandbox('hr', 'echo new >> a && mv a z && cat b src/c z');
+    expect(r.stdout).toBe('orig\nnew\n'.repeat(3));
+    const diff = await cli('diff', 'hr');
+    expect(diff.stdout.split('\n').filter(Boolean)).toEqual(['D file    a', 'M file    b', 'M file    src/c', 'A file    z']);
+    const c = await cli('commit', 'hr', 'z');
+    expect(c.code, c.stderr).toBe(0);
+    for (const n of ['b', 'src/c', 'z']) expect(readFileSync(join(proj, n), 'utf8'), n).toBe('orig\nnew\n');
+    expect((await cli('diff', 'hr')).stdout).toBe('D file    a\n');
+  });
+
+  it('a hard-linked copy whose own name was replaced on the host still reaches the other names', async () => {
+    // what a commit killed after writing the copy's own name leaves (or a host edit, with --force):
+    // the other names still show the copy, but only that name was listed and written again
+    writeFileSync(join(proj, 'a'), 'orig\n');
+    linkSync(join(proj, 'a'), join(proj, 'b'));
+    linkSync(join(proj, 'a'), join(proj, 'src/c'));
+    await sandbox('hk', 'exec 3>>a; cat b >/dev/null; echo new >&3'); // the copy lands under b
+    writeFileSync(join(proj, 'b.tmp'), 'orig\nnew\n');
+    renameSync(join(proj, 'b.tmp'), join(proj, 'b'));
+    expect((await sandbox('hk', 'cat a b src/c')).stdout).toBe('orig\nnew\n'.repeat(3));
+    expect((await cli('diff', 'hk')).stdout.split('\n').filter(Boolean)).toEqual(['M file    a', 'M file    b', 'M file    src/c']);
+    const c = await cli('commit', 'hk');
+    expect(c.code, c.stderr).toBe(0);
+    for (const n of ['a', 'b', 'src/c']) expect(readFileSync(join(proj, n), 'utf8'), n).toBe('orig\nnew\n');
+    expect((await cli('diff', 'hk')).stdout).toBe('');
+  });
+
+  it.skipIf(process.getuid?.() !== 0)('hard links on a file system mounted inside the base are all committed', async () => {
+    // there a name shows the copy only while the copy's own name still is the base file: writing
+    // that name first made the others (read after it) write their old content back
+    const m = join(proj, 'm');
+    mkdirSync(m);
+    expect((await run('mount', ['-t', 'tmpfs', 'tmpfs', m])).code).toBe(0);
+    try {
+      mkdirSync(join(m, 'sub'));
+      writeFileSync(join(m, 'a'), 'orig\n');
+      linkSync(join(m, 'a'), join(m, 'b'));
+      linkSync(join(m, 'a'), join(m, 'sub/c'));
+      expect((await sandbox('ht', 'echo new >> m/a && cat m/a m/b m/sub/c')).stdout).toBe('orig\nnew\n'.repeat(3));
+      expect((await cli('diff', 'ht')).stdout.split('\n').filter(Boolean)).toEqual(['M file    m/a', 'M file    m/b', 'M file    m/sub/c']);
+      const c = await cli('commit', 'ht');
+      expect(c.code, c.stderr).toBe(0);
+      for (const n of ['a', 'b', 'sub/c']) expect(readFileSync(join(m, n), 'utf8'), n).toBe('orig\nnew\n');
+      expect((await cli('diff', 'ht')).stdout).toBe('');
+    } finally {
+      await run('umount', [m]);
+    }
+  });
+
+  it('a scoped commit naming both places of a moved directory commits the move', async () => {
+    // it was refused with 'commit the new location together with it', though it was named
+    await sandbox('mv', 'mv src lib');
+    const c = await cli('commit', 'mv', 'src', 'lib');
+    expect(c.code, c.stderr).toBe(0);
+    expect(readFileSync(join(proj, 'lib/old.js'), 'utf8')).toBe('old\n');
+    expect(existsSync(join(proj, 'src'))).toBe(false);
+    expect((await cli('diff', 'mv')).stdout).toBe('');
+  });
+
+  it('a scoped commit of a file in a moved directory is refused unless it names both places', async () => {
+    // srcX shows src: written alone, srcX/old.js was cleared from the agent and showed the old
+    // content again, and committing everything then wrote that old content over the new
+    await sandbox('mf', 'echo new >> src/old.js && mv src srcX');
+    const r = await cli('commit', 'mf', 'srcX/old.js');
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/^agentfs: \/srcX\/old\.js is in \/srcX, moved from \/src in this session; commit both places/);
+    expect(existsSync(join(proj, 'srcX'))).toBe(false);
+    expect((await sandbox('mf', 'cat srcX/old.js')).stdout).toBe('old\nnew\n');
+    const c = await cli('commit', 'mf', 'srcX/old.js', 'src', 'srcX');
+    expect(c.code, c.stderr).toBe(0);
+    expect(readFileSync(join(proj, 'srcX/old.js'), 'utf8')).toBe('old\nnew\n');
+    expect((await cli('diff', 'mf')).stdout).toBe('');
   });
 
   it('reports a conflict when the base changed since copy-up, and --force overwrites', async () => {

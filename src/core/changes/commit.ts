@@ -5,7 +5,7 @@ import { S_IFDIR, S_IFLNK, S_IFMT, S_IFREG } from '../types.js';
 import { nsOf } from '../overlay/index.js';
 import { cycleError } from '../fs/paths.js';
 import { BaseWriter } from './base-writer.js';
-import { computeChanges, normalizeScope, sameContent, sameEntry } from './diff.js';
+import { computeChanges, normalizeScope, sameContent, sameEntry, withLinkedNames } from './diff.js';
 import type { Change } from './types.js';
 import { AgentfsError } from '../../errors.js';
 
@@ -47,6 +47,7 @@ export function commitChanges(ov: OverlayChanges, options: CommitOptions = {}): 
   const reported = selectChanges(ov, scope);
   const conflicts = findConflicts(ov, reported);
   checkMovedSources(ov, reported, scope);
+  checkMovedDirs(ov, reported, scope);
   const skipped = reported.filter((c) => c.status !== 'D' && (c.type === 'socket' || c.type === 'char' || c.type === 'block'));
   if (options.dryRun || (conflicts.length && !options.force)) return { changes: reported, conflicts, applied: false, skipped };
 
@@ -56,7 +57,7 @@ export function commitChanges(ov: OverlayChanges, options: CommitOptions = {}): 
   const crossed: { from: string; to: string }[] = [];
   const changes = applyDirectoryMoves(ov, writer, reported, scope, crossed) ? selectChanges(ov, scope) : reported;
   const dirs: { path: string; attr: Attr }[] = [];
-  for (const c of changes) {
+  for (const c of sourcesLast(changes)) {
     if (c.status === 'D' || skipped.includes(c)) continue;
     const e = ov.resolve(c.path);
     if (!e) continue;
@@ -96,6 +97,19 @@ export function commitChanges(ov: OverlayChanges, options: CommitOptions = {}): 
   return { changes: reported, conflicts, applied: true, skipped };
 }
 
+/**
+ * The names other hard links' copies sit under (linkedFrom) go after everything else: once such a
+ * name is replaced on the host, the other names no longer show its copy (an other device's never,
+ * the base's not where the source is renamed or hard to find), so they are written first; a commit
+ * killed in between leaves the copy where the next one finds it. Sources are files: the
+ * directories they need come earlier anyway.
+ */
+function sourcesLast(changes: readonly Change[]): Change[] {
+  const sources = new Set(changes.flatMap((c) => (c.linkedFrom !== undefined ? [c.linkedFrom] : [])));
+  if (!sources.size) return [...changes];
+  return [...changes.filter((c) => !sources.has(c.path)), ...changes.filter((c) => sources.has(c.path))];
+}
+
 /** Whiteouts (in scope) that no longer hide anything: the base entry behind them is gone. */
 function dropStaleWhiteouts(ov: OverlayChanges, scope: readonly string[]): void {
   for (const w of ov.whiteoutsUnder('/')) {
@@ -113,8 +127,12 @@ function selectChanges(ov: OverlayChanges, scope: readonly string[]): Change[] {
   const all = computeChanges(ov);
   const inScope = (p: string) => scope.some((s) => p === s || p.startsWith(`${s}/`));
   const above = (p: string) => scope.some((s) => s.startsWith(`${p}/`));
-  // another name of a file in scope (linkedNames) goes with it: it shows the same copy
-  return all.filter((c) => inScope(c.path) || (c.linkedFrom !== undefined && inScope(c.linkedFrom)) || (c.type === 'dir' && c.status !== 'D' && above(c.path)));
+  // the other names of a hard-linked copy in scope go with it (withLinkedNames), and so do the
+  // new directories above them
+  const picked = new Set(withLinkedNames(all, inScope));
+  const extra = [...picked].flatMap((c) => (inScope(c.path) ? [] : [c.path]));
+  const aboveExtra = (p: string) => extra.some((s) => s.startsWith(`${p}/`));
+  return all.filter((c) => picked.has(c) || (c.type === 'dir' && c.status !== 'D' && (above(c.path) || aboveExtra(c.path))));
 }
 
 /**
@@ -238,9 +256,35 @@ function checkMovedSources(ov: OverlayChanges, changes: readonly Change[], scope
   if (!deletedDirs.length) return;
   for (const r of ov.redirects()) {
     if (r.basePath === null) continue;
+    // both places in scope: the move itself is committed (applyDirectoryMoves)
+    const to = ov.deltaPathOf(r.deltaIno);
+    if (to !== undefined && inside(scope, to) && inside(scope, r.basePath)) continue;
     if (deletedDirs.some((d) => r.basePath === d || r.basePath!.startsWith(`${d}/`))) {
       throw new AgentfsError('usage', `${r.basePath} was moved elsewhere in this session; commit the new location together with it (or commit everything)`);
     }
+  }
+}
+
+/**
+ * A partial commit must not write entries inside a directory moved in this session without the
+ * move itself: the moved directory still shows its old base place, so once written (and cleared
+ * from the delta) an edited file there showed the old content again, a new one vanished, and a
+ * later commit wrote that old content over the new (a hard link shown from there, taken along
+ * with another name of its copy, the same). Refuse and say what to add.
+ */
+function checkMovedDirs(ov: OverlayChanges, changes: readonly Change[], scope: readonly string[]): void {
+  if (!scope.length || scope.includes('/')) return;
+  const moved = ov.redirects().flatMap((r) => {
+    const to = r.basePath === null ? undefined : ov.deltaPathOf(r.deltaIno);
+    return to === undefined || to === r.basePath || (inside(scope, to) && inside(scope, r.basePath!)) ? [] : [{ to, from: r.basePath! }];
+  });
+  if (!moved.length) return;
+  for (const c of changes) {
+    if (c.status === 'D') continue;
+    const m = moved.find((d) => c.path.startsWith(`${d.to}/`));
+    if (!m) continue;
+    const why = c.linkedFrom !== undefined && !inside(scope, c.path) ? `, a hard link of ${c.linkedFrom},` : '';
+    throw new AgentfsError('usage', `${c.path}${why} is in ${m.to}, moved from ${m.from} in this session; commit both places together (or commit everything)`);
   }
 }
 

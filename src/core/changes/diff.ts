@@ -13,6 +13,9 @@ const COMPARE_CHUNK = 1 << 20;
 
 type Entry = { node: OverlayNode; attr: Attr };
 
+/** The merged entry each A or M change was made from (linkedNames looks at their nodes). */
+const shownBy = new WeakMap<Change, Entry>();
+
 /**
  * Differences between an overlay's merged view and its base directory, sorted by path.
  * Only places the delta can have touched are visited: delta entries, whiteouts, and the whole
@@ -30,13 +33,19 @@ export function computeChanges(ov: OverlayChanges, scope: readonly string[] = []
     if (what.length) out.push({ path: '/', status: 'M', type: 'dir', what });
   }
   walkDir(ov, '/', root, true, out);
-  // the other names of a hard-linked file copied up show the copy too (linkedNames): in scope
-  // with their own path or with the name whose copy they show
-  out.push(...linkedNames(ov, out));
-  const inScope = scopeFilter(scope);
-  return out
-    .filter((c) => inScope(c.path) || (c.linkedFrom !== undefined && inScope(c.linkedFrom)))
-    .sort((a, b) => compareNames(a.path, b.path));
+  // the other names of a hard-linked file copied up show the copy too (linkedNames)
+  out.push(...linkedNames(ov, out, (c) => shownBy.get(c), (path, m, b) => sameEntry(ov, path, m, b)));
+  return withLinkedNames(out, scopeFilter(scope)).sort((a, b) => compareNames(a.path, b.path));
+}
+
+/**
+ * The changes in scope, and with any name of a hard-linked copy all its other names: they show
+ * one file, which a scoped commit or discard cannot write or drop under some names only (the
+ * names out of scope kept showing the copy, and committed later put it back on the host).
+ */
+export function withLinkedNames(changes: readonly Change[], inScope: (path: string) => boolean): Change[] {
+  const copies = new Set(changes.filter((c) => inScope(c.path)).map((c) => c.linkedFrom ?? c.path));
+  return changes.filter((c) => inScope(c.path) || copies.has(c.linkedFrom ?? c.path));
 }
 
 /** Normalised overlay paths from user input ('a/b', './a/b/', '/a/b' -> '/a/b'). */
@@ -108,7 +117,9 @@ function classify(ov: OverlayChanges, path: string, m: Entry | undefined, out: C
   const b = ov.hides(path) ? undefined : ov.base.lstat(path);
   const bDir = b !== undefined && (Number(b.mode) & S_IFMT) === S_IFDIR;
   if (m && !b) {
-    out.push({ path, status: 'A', type: fileType(m.attr.mode), size: sizeOf(m.attr) });
+    const added: Change = { path, status: 'A', type: fileType(m.attr.mode), size: sizeOf(m.attr) };
+    shownBy.set(added, m);
+    out.push(added);
     if ((m.attr.mode & S_IFMT) === S_IFDIR) stack.push({ t: 'dir', path, merged: m, baseIsDir: false });
     return;
   }
@@ -123,6 +134,7 @@ function classify(ov: OverlayChanges, path: string, m: Entry | undefined, out: C
   if (what.length) {
     const change: Change = { path, status: 'M', type: fileType(m.attr.mode), what, size: sizeOf(m.attr), oldSize: Number(b.size) };
     if (what.includes('type')) change.oldType = fileType(Number(b.mode));
+    shownBy.set(change, m);
     out.push(change);
   }
   if (mDir) stack.push({ t: 'dir', path, merged: m, baseIsDir: bDir });

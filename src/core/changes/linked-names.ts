@@ -1,8 +1,13 @@
 import { lstatSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { OverlayChanges } from '../overlay/index.js';
+import type { HostStat, OverlayChanges, OverlayNode } from '../overlay/index.js';
+import type { Attr } from '../types.js';
 import { S_IFMT, S_IFREG } from '../types.js';
 import type { Change } from './types.js';
+
+/** What differs between a merged entry and the base entry at the same path (diff's sameEntry). */
+type Entry = { node: OverlayNode; attr: Attr };
+export type EntryDiff = (path: string, m: Entry, b: HostStat) => string[];
 
 /**
  * The other base names of hard-linked files that were copied up. In the overlay every name of a
@@ -11,30 +16,65 @@ import type { Change } from './types.js';
  * opened by). Committing that name alone replaced it on the host with a new file and left the
  * others as they were: the edit made through `a` reached `b` only. So every other base name that
  * still shows the copy is returned as a change of its own (`linkedFrom` the changed name), diff
- * lists it and commit writes it too, each as its own file: the host's other links (outside the base too, such as a package store's) keep their
- * content, as kernel overlayfs's copy-up leaves them.
+ * lists it and commit writes it too, each as its own file: the host's other links (outside the
+ * base too, such as a package store's) keep their content, as kernel overlayfs's copy-up leaves them.
  *
- * Only files whose base inode has more than one link are looked for, by one walk of the base
- * (its own device only, as hard links cannot leave it), which stops once every link is found.
+ * The copy may show under a new name (renamed in the session: an A), and its base file may sit on a
+ * file system mounted inside the base. Only files whose base inode has more than one link are
+ * looked for, by one walk of the base (the devices of those files only, as hard links cannot leave
+ * one), which stops once every link is found. Where the copied-up name no longer holds the base
+ * file (replaced on the host, or by a commit killed half-way) its link count is unknown: the walk
+ * then goes through the whole base device. What the merged view shows under a name decides.
  */
-export function linkedNames(ov: OverlayChanges, changes: readonly Change[]): Change[] {
-  const wanted = new Map<number, { node: number; left: number; size: number; from: string }>();
+export function linkedNames(ov: OverlayChanges, changes: Change[], entryOf: (c: Change) => Entry | undefined, entryDiff: EntryDiff): Change[] {
+  const wanted = new Map<string, { node: number; from: string }>();
+  const shown: { c: Change; node: number }[] = [];
+  const devs = new Set<number>([ov.base.dev]);
+  let left = 0;
+  const copied = ov.copiedUp();
+  if (!copied.size) return [];
   for (const c of changes) {
-    if (c.status !== 'M' || c.type !== 'file') continue;
-    const e = ov.resolve(c.path);
-    if (!e || e.node.delta === undefined) continue;
+    if ((c.status !== 'M' && c.status !== 'A') || c.type !== 'file') continue;
+    // (the entry the walk saw: resolving every added file's path again doubled a diff's time)
+    const e = entryOf(c) ?? ov.resolve(c.path);
+    if (!e || e.node.delta === undefined || !copied.has(e.node.delta)) continue;
     const rec = ov.copyUpRecord(e.node.delta);
     if (!rec) continue;
     const st = ov.base.lstat(rec.basePath);
-    if (!st || (st.mode & S_IFMT) !== S_IFREG || st.nlink < 2 || Number(st.ino) !== rec.baseIno || st.dev !== ov.base.dev) continue;
-    if (!wanted.has(rec.baseIno)) wanted.set(rec.baseIno, { node: e.node.ino, left: Number(st.nlink) - 1, size: e.attr.size, from: c.path });
+    let key: string;
+    if (st && (st.mode & S_IFMT) === S_IFREG && Number(st.ino) === rec.baseIno) {
+      if (st.nlink < 2) continue;
+      key = `${st.dev}:${rec.baseIno}`;
+      if (!wanted.has(key)) left += Number(st.nlink);
+      devs.add(st.dev);
+    } else {
+      // the overlay shows a copy under the other names of its base file only on the base's device
+      key = `${ov.base.dev}:${rec.baseIno}`;
+      left = Infinity;
+    }
+    shown.push({ c, node: e.node.ino });
+    // `from` is the name the copy's delta entry sits under: commit writes it last (sourcesLast)
+    const w = wanted.get(key);
+    if (!w) wanted.set(key, { node: e.node.ino, from: c.path });
+    else if (ov.deltaPathOf(e.node.delta) === c.path) w.from = c.path;
   }
   if (!wanted.size) return [];
+  // names already listed that show the copy too (in a directory moved in the session, or linked
+  // there): without linkedFrom a commit of the others dropped the copy they showed
+  const fromOf = new Map([...wanted.values()].map((w) => [w.node, w.from]));
+  for (const { c, node } of shown) {
+    const from = fromOf.get(node);
+    if (from !== undefined && from !== c.path) c.linkedFrom = from;
+  }
   const listed = new Set(changes.map((c) => c.path));
   const out: Change[] = [];
-  let left = [...wanted.values()].reduce((n, w) => n + w.left, 0);
-  // iterative walk (a deep base needs no deep stack); unreadable directories are skipped
+  // iterative walk (a deep base needs no deep stack); unreadable directories are skipped, and a
+  // directory seen again (a bind mount of a base directory inside the base) is not counted twice:
+  // its names counted again ended the walk before the other names were found
   const dirs: string[] = ['/'];
+  const seen = new Set<string>();
+  const root = lstatSync(ov.base.dir, { throwIfNoEntry: false });
+  if (root) seen.add(`${root.dev}:${root.ino}`);
   while (dirs.length && left > 0) {
     const dir = dirs.pop()!;
     let entries;
@@ -47,20 +87,24 @@ export function linkedNames(ov: OverlayChanges, changes: readonly Change[]): Cha
       const path = dir === '/' ? `/${d.name}` : `${dir}/${d.name}`;
       if (d.isDirectory()) {
         const st = lstatSync(join(ov.base.dir, path), { throwIfNoEntry: false });
-        if (st && st.dev === ov.base.dev) dirs.push(path);
+        if (st && devs.has(st.dev) && !seen.has(`${st.dev}:${st.ino}`)) {
+          seen.add(`${st.dev}:${st.ino}`);
+          dirs.push(path);
+        }
         continue;
       }
       if (!d.isFile()) continue;
       const st = lstatSync(join(ov.base.dir, path), { throwIfNoEntry: false });
-      const w = st && st.dev === ov.base.dev ? wanted.get(Number(st.ino)) : undefined;
+      const w = st ? wanted.get(`${st.dev}:${st.ino}`) : undefined;
       if (!w || !st) continue;
-      if (path !== w.from) {
-        w.left--;
-        left--;
-      }
+      left--;
       // a name the overlay shows as something else (replaced, deleted, hidden) has a change of its own
-      if (path === w.from || listed.has(path) || ov.resolve(path)?.node.ino !== w.node) continue;
-      out.push({ path, status: 'M', type: 'file', what: ['content'], size: w.size, oldSize: Number(st.size), linkedFrom: w.from });
+      if (path === w.from || listed.has(path)) continue;
+      const m = ov.resolve(path);
+      const b = m?.node.ino === w.node ? ov.base.lstat(path) : undefined;
+      const what = m && b ? entryDiff(path, m, b) : [];
+      // (the same already: an earlier commit wrote this name, then was killed)
+      if (what.length) out.push({ path, status: 'M', type: 'file', what, size: m!.attr.size, oldSize: Number(st.size), linkedFrom: w.from });
     }
   }
   return out;

@@ -45,6 +45,8 @@ export interface OverlayChanges {
   copyUpRecord(deltaIno: number): CopyUpRecord | undefined;
   /** the copy-up records made from the base file at a base path (a file moved away: its copy) */
   copiedFrom(basePath: string): CopyUpRecord[];
+  /** the delta inodes that have a copy-up record */
+  copiedUp(): Set<number>;
   /** delta directories that show another base directory than the one at their path (null: opaque) */
   redirects(): { deltaIno: number; basePath: string | null }[];
   /** the overlay path of a delta inode (its first name) */
@@ -126,6 +128,10 @@ export class ChangesView implements OverlayChanges {
 
   copiedFrom(basePath: string): CopyUpRecord[] {
     return this.o.origins.copiedFrom(basePath);
+  }
+
+  copiedUp(): Set<number> {
+    return this.o.origins.copiedUp();
   }
 
   redirects(): { deltaIno: number; basePath: string | null }[] {

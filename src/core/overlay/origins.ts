@@ -38,6 +38,12 @@ export class Origins {
       .run(deltaIno, basePath, st.ino, st.size, nsOf(st.mtime).toString(), Math.floor(Date.now() / 1000));
   }
 
+  /** The delta inodes that were copied up from a base file (one query, for whole-tree walks). */
+  copiedUp(): Set<number> {
+    const rows = this.store.stmt('SELECT delta_ino FROM agentfs_overlay_copyup').all() as { delta_ino: number }[];
+    return new Set(rows.map((r) => r.delta_ino));
+  }
+
   copyUp(deltaIno: number): CopyUpRecord | undefined {
     const r = this.store
       .stmt('SELECT delta_ino, base_path, base_ino, size, mtime_ns FROM agentfs_overlay_copyup WHERE delta_ino = ?')
