@@ -159,6 +159,28 @@ describe('overlay: copy-up', () => {
     expect(readdirSync(join(base, 'dir')).sort()).toEqual(['b.txt', 'sub']);
   });
 
+  it('removing the name a hard-linked copy sits under keeps it for the other names', () => {
+    // the copy lands under the name looked up last (a FUSE WRITE names an inode): written
+    // through dir/a-hard, it sat under a.txt, and rm a.txt took the write back from dir/a-hard
+    linkSync(join(base, 'a.txt'), join(base, 'dir/a-hard'));
+    const i = ino('/dir/a-hard');
+    expect(ino('/a.txt')).toBe(i); // looked up last: the copy goes there
+    ov.write(i, 0, Buffer.from('ALPHA'));
+    ov.unlink(ov.rootIno, 'a.txt');
+    expect(exists('/a.txt')).toBe(false);
+    expect(readAll('/dir/a-hard')).toBe('ALPHA\n');
+    reopen();
+    expect(exists('/a.txt')).toBe(false);
+    expect(readAll('/dir/a-hard')).toBe('ALPHA\n');
+    expect(readFileSync(join(base, 'a.txt'), 'utf8')).toBe('alpha\n');
+    // no other name in the base shows it: removing the last one drops the copy
+    ov.unlink(ino('/dir'), 'a-hard');
+    expect(ls('/dir')).toEqual(['b.txt', 'sub']);
+    reopen();
+    expect(ls('/dir')).toEqual(['b.txt', 'sub']);
+    expect(exists('/a.txt')).toBe(false);
+  });
+
   it('base hard links show one copy-up whichever name a later process looks up first', () => {
     linkSync(join(base, 'a.txt'), join(base, 'dir/a-hard'));
     writeFile('/a.txt', 'changed\n');

@@ -1,6 +1,4 @@
-import { lstatSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
-import type { HostStat, OverlayChanges, OverlayNode } from '../overlay/index.js';
+import { baseLinks, type HostStat, type OverlayChanges, type OverlayNode } from '../overlay/index.js';
 import type { Attr } from '../types.js';
 import { S_IFMT, S_IFREG } from '../types.js';
 import type { Change } from './types.js';
@@ -68,44 +66,18 @@ export function linkedNames(ov: OverlayChanges, changes: Change[], entryOf: (c: 
   }
   const listed = new Set(changes.map((c) => c.path));
   const out: Change[] = [];
-  // iterative walk (a deep base needs no deep stack); unreadable directories are skipped, and a
-  // directory seen again (a bind mount of a base directory inside the base) is not counted twice:
-  // its names counted again ended the walk before the other names were found
-  const dirs: string[] = ['/'];
-  const seen = new Set<string>();
-  const root = lstatSync(ov.base.dir, { throwIfNoEntry: false });
-  if (root) seen.add(`${root.dev}:${root.ino}`);
-  while (dirs.length && left > 0) {
-    const dir = dirs.pop()!;
-    let entries;
-    try {
-      entries = readdirSync(join(ov.base.dir, dir), { withFileTypes: true });
-    } catch {
-      continue;
-    }
-    for (const d of entries) {
-      const path = dir === '/' ? `/${d.name}` : `${dir}/${d.name}`;
-      if (d.isDirectory()) {
-        const st = lstatSync(join(ov.base.dir, path), { throwIfNoEntry: false });
-        if (st && devs.has(st.dev) && !seen.has(`${st.dev}:${st.ino}`)) {
-          seen.add(`${st.dev}:${st.ino}`);
-          dirs.push(path);
-        }
-        continue;
-      }
-      if (!d.isFile()) continue;
-      const st = lstatSync(join(ov.base.dir, path), { throwIfNoEntry: false });
-      const w = st ? wanted.get(`${st.dev}:${st.ino}`) : undefined;
-      if (!w || !st) continue;
-      left--;
-      // a name the overlay shows as something else (replaced, deleted, hidden) has a change of its own
-      if (path === w.from || listed.has(path)) continue;
+  // the walk stops once every link is found
+  for (const { path, st, key } of baseLinks(ov.base.dir, devs, new Set(wanted.keys()))) {
+    const w = wanted.get(key)!;
+    // a name the overlay shows as something else (replaced, deleted, hidden) has a change of its own
+    if (path !== w.from && !listed.has(path)) {
       const m = ov.resolve(path);
       const b = m?.node.ino === w.node ? ov.base.lstat(path) : undefined;
       const what = m && b ? entryDiff(path, m, b) : [];
       // (the same already: an earlier commit wrote this name, then was killed)
       if (what.length) out.push({ path, status: 'M', type: 'file', what, size: m!.attr.size, oldSize: Number(st.size), linkedFrom: w.from });
     }
+    if (--left <= 0) break;
   }
   return out;
 }

@@ -5,3 +5,4 @@ export { BaseReader } from './base.js';
 export type { Node as OverlayNode } from './inodes.js';
 export { join as joinPath, parentOf as parentPath, baseName } from './base.js';
 export { nsOf, type HostStat } from './host-stat.js';
+export { baseLinks } from './base-links.js';

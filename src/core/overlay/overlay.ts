@@ -6,7 +6,8 @@ import type { MutationObserver } from '../fs/mutation.js';
 import { checkName, checkNotDot } from '../fs/names.js';
 import { writable } from '../fs/open-flags.js';
 import { checkAccess } from './access.js';
-import { BaseReader, join } from './base.js';
+import { BaseReader, baseName, join, parentOf } from './base.js';
+import { baseLinks } from './base-links.js';
 import { BaseRenames } from './base-rename.js';
 import { adoptBaseRoot } from './base-root.js';
 import { ChangesView, type OverlayChanges } from './changes-view.js';
@@ -230,9 +231,15 @@ export class OverlayFs implements FileSystem {
     const path = join(this.o.paths.pathOf(p), name);
     const hideBase = this.lookups.baseHas(p, name);
     let freed: number | undefined;
+    const d0 = !dir && p.delta !== undefined ? this.lookups.deltaChild(p.delta, name) : undefined;
+    const heir = d0 !== undefined && node.delta === d0 ? this.linkHeir(node, path) : undefined;
     this.tx.run(() => {
       const d = p.delta !== undefined ? this.lookups.deltaChild(p.delta, name) : undefined;
-      if (d !== undefined) {
+      if (d !== undefined && heir && d === node.delta) {
+        // the copy lives on under another base name of its file, which shows it
+        delta.link(d, this.copyUp.ensureDelta(heir.parent), heir.name);
+        delta.unlink(p.delta!, name);
+      } else if (d !== undefined) {
         if (dir) {
           delta.rmdir(p.delta!, name);
           origins.forget(d);
@@ -256,6 +263,10 @@ export class OverlayFs implements FileSystem {
     if (dir) {
       this.o.nodes.delete(node);
       this.o.paths.invalidate();
+    } else if (heir) {
+      node.parent = heir.parent;
+      node.name = heir.name;
+      this.o.paths.forget(node);
     } else {
       if (freed !== undefined && node.delta === freed) this.o.nodes.dropDelta(node);
       if (node.delta === undefined) {
@@ -265,6 +276,28 @@ export class OverlayFs implements FileSystem {
         this.o.paths.forget(node);
       }
     }
+  }
+
+  /**
+   * The base name the copy of a hard-linked base file moves to when `path`, the name it sits
+   * under, is removed. Every base name of the file shows the copy (adoptLinkedCopy) and the copy
+   * sits under the name last looked up, not the one written through: dropping it took a write
+   * made through another name back (`exec 3>>b; cat a; echo x >&3; rm a` left b without the
+   * write). undefined when no other name in the base shows it (one walk of the base's device).
+   */
+  private linkHeir(node: Node, path: string): { parent: Node; name: string } | undefined {
+    const rec = this.o.origins.copyUp(node.delta!);
+    const st = rec && this.o.base.lstat(rec.basePath);
+    if (!rec || !st || (st.mode & S_IFMT) !== S_IFREG || st.ino !== rec.baseIno || st.nlink < 2) return undefined;
+    let left = st.nlink;
+    for (const { path: q } of baseLinks(this.o.base.dir, new Set([st.dev]), new Set([`${st.dev}:${st.ino}`]))) {
+      if (q !== path && this.lookups.resolve(q)?.node === node) {
+        const parent = this.lookups.resolve(parentOf(q))?.node;
+        if (parent && (parent.type & S_IFMT) === S_IFDIR) return { parent, name: baseName(q) };
+      }
+      if (--left <= 0) break;
+    }
+    return undefined;
   }
 
   private deltaExists(deltaIno: number): boolean {
