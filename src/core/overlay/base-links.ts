@@ -2,14 +2,14 @@ import { lstatSync, readdirSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 
 /**
- * The names under base directory `baseDir` of the files whose `dev:ino` is in `keys`, as one walk
- * finds them (overlay paths, '/a/b'). Only directories on `devs` are entered (hard links cannot
- * leave a device); a directory seen again (a bind mount of a base directory inside the base) is
- * not walked twice, which would count its names as further links; unreadable directories are
- * skipped. Iterative (a deep base needs no deep stack); the caller stops the walk by returning
- * from its loop.
+ * Every regular file under base directory `baseDir`, with its lstat, as one walk finds them
+ * (overlay paths, '/a/b'). Only directories on `devs` are entered (hard links cannot leave a
+ * device); a directory seen again (a bind mount of a base directory inside the base) is not
+ * walked twice, which would count its names as further links; unreadable directories are
+ * skipped. Iterative (a deep base needs no deep stack); the caller stops the walk by leaving its
+ * loop.
  */
-export function* baseLinks(baseDir: string, devs: ReadonlySet<number>, keys: ReadonlySet<string>): Generator<{ path: string; st: Stats; key: string }> {
+function* baseFiles(baseDir: string, devs: ReadonlySet<number>): Generator<{ path: string; st: Stats }> {
   const dirs: string[] = ['/'];
   const seen = new Set<string>();
   const root = lstatSync(baseDir, { throwIfNoEntry: false });
@@ -23,19 +23,36 @@ export function* baseLinks(baseDir: string, devs: ReadonlySet<number>, keys: Rea
       continue;
     }
     for (const d of entries) {
+      if (!d.isDirectory() && !d.isFile()) continue;
       const path = dir === '/' ? `/${d.name}` : `${dir}/${d.name}`;
-      if (d.isDirectory()) {
-        const st = lstatSync(join(baseDir, path), { throwIfNoEntry: false });
-        if (st && devs.has(st.dev) && !seen.has(`${st.dev}:${st.ino}`)) {
-          seen.add(`${st.dev}:${st.ino}`);
-          dirs.push(path);
-        }
-        continue;
-      }
-      if (!d.isFile()) continue;
       const st = lstatSync(join(baseDir, path), { throwIfNoEntry: false });
-      const key = st ? `${st.dev}:${st.ino}` : '';
-      if (st && keys.has(key)) yield { path, st, key };
+      if (!st) continue;
+      if (!d.isDirectory()) yield { path, st };
+      else if (devs.has(st.dev) && !seen.has(`${st.dev}:${st.ino}`)) {
+        seen.add(`${st.dev}:${st.ino}`);
+        dirs.push(path);
+      }
     }
   }
+}
+
+/** The names (baseFiles' walk) of the files whose `dev:ino` is in `keys`. */
+export function* baseLinks(baseDir: string, devs: ReadonlySet<number>, keys: ReadonlySet<string>): Generator<{ path: string; st: Stats; key: string }> {
+  for (const { path, st } of baseFiles(baseDir, devs)) {
+    const key = `${st.dev}:${st.ino}`;
+    if (keys.has(key)) yield { path, st, key };
+  }
+}
+
+/** Every name of every file with more than one link on device `dev` of the base, by `dev:ino`. */
+export function baseLinkIndex(baseDir: string, dev: number): Map<string, string[]> {
+  const index = new Map<string, string[]>();
+  for (const { path, st } of baseFiles(baseDir, new Set([dev]))) {
+    if (st.nlink < 2 || st.dev !== dev) continue;
+    const key = `${st.dev}:${st.ino}`;
+    const names = index.get(key);
+    if (names) names.push(path);
+    else index.set(key, [path]);
+  }
+  return index;
 }

@@ -7,7 +7,7 @@ import { checkName, checkNotDot } from '../fs/names.js';
 import { writable } from '../fs/open-flags.js';
 import { checkAccess } from './access.js';
 import { BaseReader, baseName, join, parentOf } from './base.js';
-import { baseLinks } from './base-links.js';
+import { baseLinkIndex } from './base-links.js';
 import { BaseRenames } from './base-rename.js';
 import { adoptBaseRoot } from './base-root.js';
 import { ChangesView, type OverlayChanges } from './changes-view.js';
@@ -283,22 +283,28 @@ export class OverlayFs implements FileSystem {
    * under, is removed. Every base name of the file shows the copy (adoptLinkedCopy) and the copy
    * sits under the name last looked up, not the one written through: dropping it took a write
    * made through another name back (`exec 3>>b; cat a; echo x >&3; rm a` left b without the
-   * write). undefined when no other name in the base shows it (one walk of the base's device).
+   * write). undefined when no other name in the base shows it. The base's names of files with
+   * several links are found by one walk of their device, kept for the overlay's life (a walk per
+   * removal made `rm -r` of edited files from a package store a walk each): only a hint, each
+   * name is checked again, and a link the host makes later is not known.
    */
   private linkHeir(node: Node, path: string): { parent: Node; name: string } | undefined {
     const rec = this.o.origins.copyUp(node.delta!);
     const st = rec && this.o.base.lstat(rec.basePath);
     if (!rec || !st || (st.mode & S_IFMT) !== S_IFREG || st.ino !== rec.baseIno || st.nlink < 2) return undefined;
-    let left = st.nlink;
-    for (const { path: q } of baseLinks(this.o.base.dir, new Set([st.dev]), new Set([`${st.dev}:${st.ino}`]))) {
-      if (q !== path && this.lookups.resolve(q)?.node === node) {
-        const parent = this.lookups.resolve(parentOf(q))?.node;
-        if (parent && (parent.type & S_IFMT) === S_IFDIR) return { parent, name: baseName(q) };
-      }
-      if (--left <= 0) break;
+    let index = this.linkIndexes.get(st.dev);
+    if (!index) this.linkIndexes.set(st.dev, (index = baseLinkIndex(this.o.base.dir, st.dev)));
+    for (const q of index.get(`${st.dev}:${st.ino}`) ?? []) {
+      const now = q === path ? undefined : this.o.base.lstat(q);
+      if (!now || now.ino !== st.ino || now.dev !== st.dev || this.lookups.resolve(q)?.node !== node) continue;
+      const parent = this.lookups.resolve(parentOf(q))?.node;
+      if (parent && (parent.type & S_IFMT) === S_IFDIR) return { parent, name: baseName(q) };
     }
     return undefined;
   }
+
+  /** baseLinkIndex per device, made on first need (linkHeir) */
+  private readonly linkIndexes = new Map<number, Map<string, string[]>>();
 
   private deltaExists(deltaIno: number): boolean {
     try {
