@@ -181,6 +181,20 @@ describe('overlay: copy-up', () => {
     expect(exists('/a.txt')).toBe(false);
   });
 
+  it('the copy moves to a remaining name inside a directory renamed in the session', () => {
+    // the other name's base path (/dir/a-hard) is no overlay path once /dir moved to /moved
+    linkSync(join(base, 'a.txt'), join(base, 'dir/a-hard'));
+    ov.rename(ov.rootIno, 'dir', ov.rootIno, 'moved');
+    const i = ino('/moved/a-hard');
+    expect(ino('/a.txt')).toBe(i); // the copy goes under a.txt
+    ov.write(i, 0, Buffer.from('ALPHA'));
+    ov.unlink(ov.rootIno, 'a.txt');
+    expect(readAll('/moved/a-hard')).toBe('ALPHA\n');
+    reopen();
+    expect(exists('/a.txt')).toBe(false);
+    expect(readAll('/moved/a-hard')).toBe('ALPHA\n');
+  });
+
   it('base hard links show one copy-up whichever name a later process looks up first', () => {
     linkSync(join(base, 'a.txt'), join(base, 'dir/a-hard'));
     writeFile('/a.txt', 'changed\n');

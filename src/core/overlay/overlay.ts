@@ -296,11 +296,28 @@ export class OverlayFs implements FileSystem {
     if (!index) this.linkIndexes.set(st.dev, (index = baseLinkIndex(this.o.base.dir, st.dev)));
     for (const q of index.get(`${st.dev}:${st.ino}`) ?? []) {
       const now = q === path ? undefined : this.o.base.lstat(q);
-      if (!now || now.ino !== st.ino || now.dev !== st.dev || this.lookups.resolve(q)?.node !== node) continue;
-      const parent = this.lookups.resolve(parentOf(q))?.node;
-      if (parent && (parent.type & S_IFMT) === S_IFDIR) return { parent, name: baseName(q) };
+      if (!now || now.ino !== st.ino || now.dev !== st.dev) continue;
+      for (const at of this.shownAt(q)) {
+        const parent = at !== path ? this.lookups.resolve(parentOf(at))?.node : undefined;
+        if (!parent || (parent.type & S_IFMT) !== S_IFDIR || this.o.paths.basePathOf(parent) !== parentOf(q)) continue;
+        if (this.lookups.find(parent, baseName(q))?.node === node) return { parent, name: baseName(q) };
+      }
     }
     return undefined;
+  }
+
+  /**
+   * The overlay paths where base path `q` may show: its own, and under every directory the
+   * session moved that shows a base directory above it (agentfs_overlay_dir); the caller checks.
+   */
+  private shownAt(q: string): string[] {
+    const out = [q];
+    for (const r of this.o.origins.redirects()) {
+      if (r.basePath === null || r.basePath === '/' || !q.startsWith(`${r.basePath}/`)) continue;
+      const at = this.o.delta.pathOf(r.deltaIno);
+      if (at !== undefined) out.push(join(at, q.slice(r.basePath.length + 1)));
+    }
+    return out;
   }
 
   /** baseLinkIndex per device, made on first need (linkHeir) */
