@@ -195,6 +195,23 @@ describe('overlay: copy-up', () => {
     expect(readAll('/moved/a-hard')).toBe('ALPHA\n');
   });
 
+  it('a rename over the name a hard-linked copy sits under moves the copy to a remaining name', () => {
+    // mv t a.txt replaced the copy: dir/a-hard then named a freed inode (ENOENT), and once
+    // resumed showed the host's file without the write made through it
+    linkSync(join(base, 'a.txt'), join(base, 'dir/a-hard'));
+    const i = ino('/dir/a-hard');
+    expect(ino('/a.txt')).toBe(i);
+    ov.write(i, 0, Buffer.from('ALPHA'));
+    writeFile('/t', 'other\n');
+    ov.rename(ov.rootIno, 't', ov.rootIno, 'a.txt');
+    expect(readAll('/a.txt')).toBe('other\n');
+    expect(readAll('/dir/a-hard')).toBe('ALPHA\n');
+    reopen();
+    expect(readAll('/a.txt')).toBe('other\n');
+    expect(readAll('/dir/a-hard')).toBe('ALPHA\n');
+    expect(exists('/t')).toBe(false);
+  });
+
   it('base hard links show one copy-up whichever name a later process looks up first', () => {
     linkSync(join(base, 'a.txt'), join(base, 'dir/a-hard'));
     writeFile('/a.txt', 'changed\n');

@@ -334,7 +334,28 @@ export class OverlayFs implements FileSystem {
   }
 
   rename(parent: number, name: string, newParent: number, newName: string, flags = 0): void {
-    this.renames.rename(parent, name, newParent, newName, flags);
+    this.tx.run(() => {
+      // a file replacing the name a hard-linked copy sits under: the copy first moves to another
+      // base name that shows it, as unlink moves it (the replace freed it, the other names then
+      // named a gone inode, and resumed showed the host's file without the write)
+      const heir = flags === 0 ? this.replacedCopy(parent, name, newParent, newName) : undefined;
+      if (heir) this.remove(heir.q, newName, heir.node, false);
+      this.renames.rename(parent, name, newParent, newName, flags);
+    });
+  }
+
+  /** The directory and node of a hard-linked copy sitting under newName that a rename replaces and linkHeir keeps. */
+  private replacedCopy(parent: number, name: string, newParent: number, newName: string): { q: Node; node: Node } | undefined {
+    const p = this.o.nodes.get(parent);
+    const q = this.o.nodes.get(newParent);
+    if (!p || !q || q.delta === undefined || (p.type & S_IFMT) !== S_IFDIR || (q.type & S_IFMT) !== S_IFDIR) return undefined;
+    const src = this.lookups.find(p, name);
+    const dst = this.lookups.find(q, newName);
+    // only where the rename cannot refuse (two files, not one): it then replaces dst for sure
+    if (!src || !dst || src.node === dst.node || isDir(src.attr.mode) || isDir(dst.attr.mode)) return undefined;
+    const d = this.lookups.deltaChild(q.delta, newName);
+    if (d === undefined || dst.node.delta !== d || dst.attr.nlink > 1) return undefined;
+    return this.linkHeir(dst.node, join(this.o.paths.pathOf(q), newName)) ? { q, node: dst.node } : undefined;
   }
 
   // ---- data and attributes -----------------------------------------------------------------
