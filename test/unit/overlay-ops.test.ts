@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { chmodSync, lstatSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync, linkSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync, linkSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Store } from '../../src/store/index.js';
 import { InodeFs } from '../../src/core/fs/index.js';
@@ -210,6 +210,26 @@ describe('overlay: copy-up', () => {
     expect(readAll('/a.txt')).toBe('other\n');
     expect(readAll('/dir/a-hard')).toBe('ALPHA\n');
     expect(exists('/t')).toBe(false);
+  });
+
+  it('the moved copy keeps moving after the host removed the name it was made under', () => {
+    // the copy-up record named a.txt, the name the session removed: once the host removed it
+    // too, removing the next name the copy sat under took the write back from the last one
+    linkSync(join(base, 'a.txt'), join(base, 'dir/h1'));
+    linkSync(join(base, 'a.txt'), join(base, 'dir/sub/h2'));
+    const i = ino('/dir/h1');
+    ino('/dir/sub/h2');
+    expect(ino('/a.txt')).toBe(i);
+    ov.write(i, 0, Buffer.from('ALPHA'));
+    ov.unlink(ov.rootIno, 'a.txt');
+    rmSync(join(base, 'a.txt'));
+    reopen();
+    ov.unlink(ino('/dir'), 'h1');
+    ov.unlink(ino('/dir'), 'b.txt');
+    expect(readAll('/dir/sub/h2')).toBe('ALPHA\n');
+    reopen();
+    expect(readAll('/dir/sub/h2')).toBe('ALPHA\n');
+    expect(ls('/dir')).toEqual(['sub']);
   });
 
   it('base hard links show one copy-up whichever name a later process looks up first', () => {

@@ -85,6 +85,11 @@ export class Origins {
     return rows.find((r) => r.size === st.size && r.mtime_ns === mtimeNs && accept(r))?.delta_ino;
   }
 
+  /** The copy of deltaIno now sits under basePath, another name of the same base file. */
+  movedTo(deltaIno: number, basePath: string): void {
+    this.store.stmt('UPDATE agentfs_overlay_copyup SET base_path = ? WHERE delta_ino = ?').run(basePath, deltaIno);
+  }
+
   forget(deltaIno: number): void {
     this.store.stmt('DELETE FROM fs_origin WHERE delta_ino = ?').run(deltaIno);
     this.store.stmt('DELETE FROM agentfs_overlay_copyup WHERE delta_ino = ?').run(deltaIno);

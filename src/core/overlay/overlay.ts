@@ -239,6 +239,8 @@ export class OverlayFs implements FileSystem {
         // the copy lives on under another base name of its file, which shows it
         delta.link(d, this.copyUp.ensureDelta(heir.parent), heir.name);
         delta.unlink(p.delta!, name);
+        // its record names where it sits: the removed name may leave the host too
+        origins.movedTo(d, heir.basePath);
       } else if (d !== undefined) {
         if (dir) {
           delta.rmdir(p.delta!, name);
@@ -288,19 +290,29 @@ export class OverlayFs implements FileSystem {
    * removal made `rm -r` of edited files from a package store a walk each): only a hint, each
    * name is checked again, and a link the host makes later is not known.
    */
-  private linkHeir(node: Node, path: string): { parent: Node; name: string } | undefined {
+  private linkHeir(node: Node, path: string): { parent: Node; name: string; basePath: string } | undefined {
     const rec = this.o.origins.copyUp(node.delta!);
-    const st = rec && this.o.base.lstat(rec.basePath);
-    if (!rec || !st || (st.mode & S_IFMT) !== S_IFREG || st.ino !== rec.baseIno || st.nlink < 2) return undefined;
-    let index = this.linkIndexes.get(st.dev);
-    if (!index) this.linkIndexes.set(st.dev, (index = baseLinkIndex(this.o.base.dir, st.dev)));
-    for (const q of index.get(`${st.dev}:${st.ino}`) ?? []) {
-      const now = q === path ? undefined : this.o.base.lstat(q);
-      if (!now || now.ino !== st.ino || now.dev !== st.dev) continue;
+    if (!rec) return undefined;
+    const st = this.o.base.lstat(rec.basePath);
+    let dev: number;
+    if (st && (st.mode & S_IFMT) === S_IFREG && st.ino === rec.baseIno) {
+      if (st.nlink < 2) return undefined;
+      dev = st.dev;
+    } else {
+      // the name the record holds is gone from the host (or another file now): a copy numbered
+      // as its base file (fs_origin) is of the base root's device, and its other names may remain
+      if (this.o.origins.baseIno(node.delta!) === undefined) return undefined;
+      dev = this.o.base.dev;
+    }
+    let index = this.linkIndexes.get(dev);
+    if (!index) this.linkIndexes.set(dev, (index = baseLinkIndex(this.o.base.dir, dev)));
+    for (const q of index.get(`${dev}:${rec.baseIno}`) ?? []) {
+      const now = this.o.base.lstat(q);
+      if (!now || now.ino !== rec.baseIno || now.dev !== dev) continue;
       for (const at of this.shownAt(q)) {
         const parent = at !== path ? this.lookups.resolve(parentOf(at))?.node : undefined;
         if (!parent || (parent.type & S_IFMT) !== S_IFDIR || this.o.paths.basePathOf(parent) !== parentOf(q)) continue;
-        if (this.lookups.find(parent, baseName(q))?.node === node) return { parent, name: baseName(q) };
+        if (this.lookups.find(parent, baseName(q))?.node === node) return { parent, name: baseName(q), basePath: q };
       }
     }
     return undefined;
