@@ -232,6 +232,29 @@ describe('overlay: copy-up', () => {
     expect(ls('/dir')).toEqual(['sub']);
   });
 
+  it('a hard link the host made after the base walk still keeps the copy', () => {
+    // the walk of the base's names is kept for the overlay's life: a name linked on the host
+    // after it was not known, and removing the others took the write back from that name
+    writeFileSync(join(base, 'z'), 'zulu\n');
+    linkSync(join(base, 'z'), join(base, 'z2'));
+    linkSync(join(base, 'a.txt'), join(base, 'dir/a-hard'));
+    const z = ino('/z2');
+    expect(ino('/z')).toBe(z);
+    ov.write(z, 0, Buffer.from('Z'));
+    ov.unlink(ov.rootIno, 'z'); // the walk is made here
+    expect(readAll('/z2')).toBe('Zulu\n');
+    linkSync(join(base, 'a.txt'), join(base, 'later'));
+    const i = ino('/later');
+    expect(ino('/a.txt')).toBe(i);
+    ov.write(i, 0, Buffer.from('ALPHA'));
+    ov.unlink(ino('/dir'), 'a-hard');
+    ov.unlink(ov.rootIno, 'a.txt');
+    expect(readAll('/later')).toBe('ALPHA\n');
+    reopen();
+    expect(readAll('/later')).toBe('ALPHA\n');
+    expect(exists('/a.txt')).toBe(false);
+  });
+
   it('base hard links show one copy-up whichever name a later process looks up first', () => {
     linkSync(join(base, 'a.txt'), join(base, 'dir/a-hard'));
     writeFile('/a.txt', 'changed\n');

@@ -8,6 +8,7 @@ import { writable } from '../fs/open-flags.js';
 import { checkAccess } from './access.js';
 import { BaseReader, baseName, join, parentOf } from './base.js';
 import { baseLinkIndex } from './base-links.js';
+import { nsOf } from './host-stat.js';
 import { BaseRenames } from './base-rename.js';
 import { adoptBaseRoot } from './base-root.js';
 import { ChangesView, type OverlayChanges } from './changes-view.js';
@@ -288,7 +289,7 @@ export class OverlayFs implements FileSystem {
    * write). undefined when no other name in the base shows it. The base's names of files with
    * several links are found by one walk of their device, kept for the overlay's life (a walk per
    * removal made `rm -r` of edited files from a package store a walk each): only a hint, each
-   * name is checked again, and a link the host makes later is not known.
+   * name is checked again, and walked again when the file's links changed on the host since.
    */
   private linkHeir(node: Node, path: string): { parent: Node; name: string; basePath: string } | undefined {
     const rec = this.o.origins.copyUp(node.delta!);
@@ -305,10 +306,20 @@ export class OverlayFs implements FileSystem {
       dev = this.o.base.dev;
     }
     let index = this.linkIndexes.get(dev);
-    if (!index) this.linkIndexes.set(dev, (index = baseLinkIndex(this.o.base.dir, dev)));
-    for (const q of index.get(`${dev}:${rec.baseIno}`) ?? []) {
+    if (!index) this.linkIndexes.set(dev, (index = walkLinks(this.o.base.dir, dev)));
+    const heir = this.heirAmong(index.names.get(`${dev}:${rec.baseIno}`) ?? [], node, path, dev, rec.baseIno);
+    // a link made or moved on the host changes the file's ctime: one made after the walk is
+    // found by walking again (a file whose links the host left alone is never walked for again)
+    if (heir || !st || nsOf(st.ctime) < index.since) return heir;
+    this.linkIndexes.set(dev, (index = walkLinks(this.o.base.dir, dev)));
+    return this.heirAmong(index.names.get(`${dev}:${rec.baseIno}`) ?? [], node, path, dev, rec.baseIno);
+  }
+
+  /** The first of base names `names` (of base file dev:ino) that shows `node` somewhere but at `path`. */
+  private heirAmong(names: string[], node: Node, path: string, dev: number, ino: number): { parent: Node; name: string; basePath: string } | undefined {
+    for (const q of names) {
       const now = this.o.base.lstat(q);
-      if (!now || now.ino !== rec.baseIno || now.dev !== dev) continue;
+      if (!now || now.ino !== ino || now.dev !== dev) continue;
       for (const at of this.shownAt(q)) {
         const parent = at !== path ? this.lookups.resolve(parentOf(at))?.node : undefined;
         if (!parent || (parent.type & S_IFMT) !== S_IFDIR || this.o.paths.basePathOf(parent) !== parentOf(q)) continue;
@@ -333,7 +344,7 @@ export class OverlayFs implements FileSystem {
   }
 
   /** baseLinkIndex per device, made on first need (linkHeir) */
-  private readonly linkIndexes = new Map<number, Map<string, string[]>>();
+  private readonly linkIndexes = new Map<number, LinkWalk>();
 
   private deltaExists(deltaIno: number): boolean {
     try {
@@ -463,4 +474,16 @@ export class OverlayFs implements FileSystem {
   readdirPlus(ino: number, offset = 0, limit = -1): DirEntryPlus[] {
     return this.dirs.readdirPlus(this.lookups.dirNode(ino, 'readdir'), offset, limit);
   }
+}
+
+/** A walk of a base device's linked names, and the host time (ns) it can be trusted since. */
+interface LinkWalk {
+  names: Map<string, string[]>;
+  since: bigint;
+}
+
+function walkLinks(baseDir: string, dev: number): LinkWalk {
+  // (a file system's timestamps run up to a clock tick behind the wall clock: a margin of 20 ms)
+  const since = BigInt(Date.now() - 20) * 1_000_000n;
+  return { names: baseLinkIndex(baseDir, dev), since };
 }
