@@ -99,3 +99,26 @@ describe('commit of moves between file systems mounted in the base', () => {
     expect(after.stdout).toBe('inner on the volume\ntomove on the volume\n0\n');
   });
 });
+
+describe('hard links in a file system mounted inside one mounted in the base', () => {
+  // The walk for a file's other names entered only directories of its own device: a volume
+  // mounted inside another volume was never reached, so removing the name the copy sat under
+  // dropped the copy and took the write back from the remaining name.
+  it('removing the name the copy sits under keeps the write for the remaining name', async () => {
+    const nested = join(tmp.dir, 'nested');
+    tmpfs.mount(nested);
+    tmpfs.mount(join(nested, 'outer'));
+    tmpfs.mount(join(nested, 'outer', 'inner'));
+    writeFileSync(join(nested, 'outer', 'inner', 'x'), 'x\n');
+    mkdirSync(join(nested, 'outer', 'inner', 'sub'));
+    linkSync(join(nested, 'outer', 'inner', 'x'), join(nested, 'outer', 'inner', 'sub', 'y'));
+    const inNested = (script: string) => runCli(['run', '--session', 'nested', '--', 'sh', '-c', script], { cwd: nested, env });
+    const r = await inNested('cd outer/inner; exec 3>>sub/y; cat x >/dev/null; echo new >&3; exec 3>&-; rm x; cat sub/y');
+    expect(r.stdout).toBe('x\nnew\n');
+    expect((await inNested('cat outer/inner/sub/y; ls outer/inner')).stdout).toBe('x\nnew\nsub\n');
+    const c = await runCli(['commit', 'nested'], { cwd: nested, env });
+    expect(c.code).toBe(0);
+    expect(readFileSync(join(nested, 'outer', 'inner', 'sub', 'y'), 'utf8')).toBe('x\nnew\n');
+    expect(existsSync(join(nested, 'outer', 'inner', 'x'))).toBe(false);
+  });
+});

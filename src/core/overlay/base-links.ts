@@ -1,4 +1,4 @@
-import { lstatSync, readdirSync, type Stats } from 'node:fs';
+import { lstatSync, readFileSync, readdirSync, realpathSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 
 /**
@@ -14,6 +14,15 @@ function* baseFiles(baseDir: string, devs: ReadonlySet<number>): Generator<{ pat
   const seen = new Set<string>();
   const root = lstatSync(baseDir, { throwIfNoEntry: false });
   if (root) seen.add(`${root.dev}:${root.ino}`);
+  // a file system mounted inside one mounted in the base: the walk does not cross the middle
+  // one (not on `devs`), so it starts at the mount too
+  for (const path of mountsUnder(baseDir)) {
+    const st = lstatSync(join(baseDir, path), { throwIfNoEntry: false });
+    if (st?.isDirectory() && devs.has(st.dev) && !seen.has(`${st.dev}:${st.ino}`)) {
+      seen.add(`${st.dev}:${st.ino}`);
+      dirs.push(path);
+    }
+  }
   while (dirs.length) {
     const dir = dirs.pop()!;
     let entries;
@@ -55,4 +64,25 @@ export function baseLinkIndex(baseDir: string, dev: number): Map<string, string[
     else index.set(key, [path]);
   }
   return index;
+}
+
+/** The mount points below base directory `baseDir` (overlay paths), from /proc/self/mountinfo. */
+function mountsUnder(baseDir: string): string[] {
+  let real: string;
+  let text: string;
+  try {
+    real = realpathSync(baseDir);
+    text = readFileSync('/proc/self/mountinfo', 'utf8');
+  } catch {
+    return [];
+  }
+  const prefix = real === '/' ? '/' : `${real}/`;
+  const out: string[] = [];
+  for (const line of text.split('\n')) {
+    const field = line.split(' ')[4];
+    if (!field) continue;
+    const mp = field.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+    if (mp.startsWith(prefix) && mp.length > prefix.length) out.push(`/${mp.slice(prefix.length)}`);
+  }
+  return out;
 }
