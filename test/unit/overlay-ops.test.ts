@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { chmodSync, lstatSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync, linkSync, rmSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync, linkSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Store } from '../../src/store/index.js';
 import { InodeFs } from '../../src/core/fs/index.js';
@@ -253,6 +253,28 @@ describe('overlay: copy-up', () => {
     reopen();
     expect(readAll('/later')).toBe('ALPHA\n');
     expect(exists('/a.txt')).toBe(false);
+  });
+
+  it('a hard link whose directory the host renamed after the base walk still keeps the copy', () => {
+    // a directory renamed on the host leaves its files' ctimes alone: the walk kept the old
+    // name, found it gone, and the write was taken back from the name at the new place
+    writeFileSync(join(base, 'z'), 'zulu\n');
+    linkSync(join(base, 'z'), join(base, 'z2'));
+    linkSync(join(base, 'a.txt'), join(base, 'dir/sub/a-hard'));
+    const z = ino('/z2');
+    expect(ino('/z')).toBe(z);
+    ov.write(z, 0, Buffer.from('Z'));
+    // (the base's files older than the walk by more than a clock tick: no ctime of theirs calls for another)
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 100);
+    ov.unlink(ov.rootIno, 'z'); // the walk is made here
+    renameSync(join(base, 'dir/sub'), join(base, 'dir/sub2'));
+    const i = ino('/dir/sub2/a-hard');
+    expect(ino('/a.txt')).toBe(i);
+    ov.write(i, 0, Buffer.from('ALPHA'));
+    ov.unlink(ov.rootIno, 'a.txt');
+    expect(readAll('/dir/sub2/a-hard')).toBe('ALPHA\n');
+    reopen();
+    expect(readAll('/dir/sub2/a-hard')).toBe('ALPHA\n');
   });
 
   it('base hard links show one copy-up whichever name a later process looks up first', () => {

@@ -307,26 +307,34 @@ export class OverlayFs implements FileSystem {
     }
     let index = this.linkIndexes.get(dev);
     if (!index) this.linkIndexes.set(dev, (index = walkLinks(this.o.base.dir, dev)));
-    const heir = this.heirAmong(index.names.get(`${dev}:${rec.baseIno}`) ?? [], node, path, dev, rec.baseIno);
-    // a link made or moved on the host changes the file's ctime: one made after the walk is
-    // found by walking again (a file whose links the host left alone is never walked for again)
-    if (heir || !st || nsOf(st.ctime) < index.since) return heir;
+    const { heir, stale } = this.heirAmong(index.names.get(`${dev}:${rec.baseIno}`) ?? [], node, path, dev, rec.baseIno);
+    // the walk is out of date for this file when a name it found is gone (its directory may have
+    // moved on the host), or when the file's links changed after it (a link made or moved on the
+    // host changes the file's ctime): walk again. A file the host left alone is never walked for again.
+    if (heir || !(stale || (st && nsOf(st.ctime) >= index.since))) return heir;
     this.linkIndexes.set(dev, (index = walkLinks(this.o.base.dir, dev)));
-    return this.heirAmong(index.names.get(`${dev}:${rec.baseIno}`) ?? [], node, path, dev, rec.baseIno);
+    return this.heirAmong(index.names.get(`${dev}:${rec.baseIno}`) ?? [], node, path, dev, rec.baseIno).heir;
   }
 
-  /** The first of base names `names` (of base file dev:ino) that shows `node` somewhere but at `path`. */
-  private heirAmong(names: string[], node: Node, path: string, dev: number, ino: number): { parent: Node; name: string; basePath: string } | undefined {
+  /**
+   * The first of base names `names` (of base file dev:ino) that shows `node` somewhere but at
+   * `path`; stale: one of the names no longer holds that file.
+   */
+  private heirAmong(names: string[], node: Node, path: string, dev: number, ino: number): { heir?: { parent: Node; name: string; basePath: string }; stale: boolean } {
+    let stale = false;
     for (const q of names) {
       const now = this.o.base.lstat(q);
-      if (!now || now.ino !== ino || now.dev !== dev) continue;
+      if (!now || now.ino !== ino || now.dev !== dev) {
+        stale = true;
+        continue;
+      }
       for (const at of this.shownAt(q)) {
         const parent = at !== path ? this.lookups.resolve(parentOf(at))?.node : undefined;
         if (!parent || (parent.type & S_IFMT) !== S_IFDIR || this.o.paths.basePathOf(parent) !== parentOf(q)) continue;
-        if (this.lookups.find(parent, baseName(q))?.node === node) return { parent, name: baseName(q), basePath: q };
+        if (this.lookups.find(parent, baseName(q))?.node === node) return { heir: { parent, name: baseName(q), basePath: q }, stale };
       }
     }
-    return undefined;
+    return { stale };
   }
 
   /**
