@@ -60,6 +60,22 @@ function writeFile(path: string, text: string): void {
   ov.write(i, 0, Buffer.from(text));
 }
 
+/**
+ * Makes the overlay walk the base's hard links (linkHeir): z and z2 are one file, written through
+ * z2 (the copy lands under z, looked up last), then z is removed and z2 keeps the write.
+ * `settle`: the base's files are older than the walk by more than a clock tick first.
+ */
+function walkBaseLinks(settle: boolean): void {
+  writeFileSync(join(base, 'z'), 'zulu\n');
+  linkSync(join(base, 'z'), join(base, 'z2'));
+  const z = ino('/z2');
+  expect(ino('/z')).toBe(z);
+  ov.write(z, 0, Buffer.from('Z'));
+  if (settle) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 100);
+  ov.unlink(ov.rootIno, 'z'); // the walk is made here
+  expect(readAll('/z2')).toBe('Zulu\n');
+}
+
 beforeEach(() => {
   tmp = tempDir('agentfs-overlay-');
   base = join(tmp.dir, 'base');
@@ -235,14 +251,8 @@ describe('overlay: copy-up', () => {
   it('a hard link the host made after the base walk still keeps the copy', () => {
     // the walk of the base's names is kept for the overlay's life: a name linked on the host
     // after it was not known, and removing the others took the write back from that name
-    writeFileSync(join(base, 'z'), 'zulu\n');
-    linkSync(join(base, 'z'), join(base, 'z2'));
     linkSync(join(base, 'a.txt'), join(base, 'dir/a-hard'));
-    const z = ino('/z2');
-    expect(ino('/z')).toBe(z);
-    ov.write(z, 0, Buffer.from('Z'));
-    ov.unlink(ov.rootIno, 'z'); // the walk is made here
-    expect(readAll('/z2')).toBe('Zulu\n');
+    walkBaseLinks(false);
     linkSync(join(base, 'a.txt'), join(base, 'later'));
     const i = ino('/later');
     expect(ino('/a.txt')).toBe(i);
@@ -258,15 +268,8 @@ describe('overlay: copy-up', () => {
   it('a hard link whose directory the host renamed after the base walk still keeps the copy', () => {
     // a directory renamed on the host leaves its files' ctimes alone: the walk kept the old
     // name, found it gone, and the write was taken back from the name at the new place
-    writeFileSync(join(base, 'z'), 'zulu\n');
-    linkSync(join(base, 'z'), join(base, 'z2'));
     linkSync(join(base, 'a.txt'), join(base, 'dir/sub/a-hard'));
-    const z = ino('/z2');
-    expect(ino('/z')).toBe(z);
-    ov.write(z, 0, Buffer.from('Z'));
-    // (the base's files older than the walk by more than a clock tick: no ctime of theirs calls for another)
-    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 100);
-    ov.unlink(ov.rootIno, 'z'); // the walk is made here
+    walkBaseLinks(true);
     renameSync(join(base, 'dir/sub'), join(base, 'dir/sub2'));
     const i = ino('/dir/sub2/a-hard');
     expect(ino('/a.txt')).toBe(i);
