@@ -380,12 +380,14 @@ export class OverlayFs implements FileSystem {
     const p = this.o.nodes.get(parent);
     const q = this.o.nodes.get(newParent);
     if (!p || !q || q.delta === undefined || (p.type & S_IFMT) !== S_IFDIR || (q.type & S_IFMT) !== S_IFDIR) return undefined;
+    // (most renames replace no copy-up: the cheap checks first, every rename pays them)
+    const d = this.lookups.deltaChild(q.delta, newName);
+    if (d === undefined || this.o.origins.copyUp(d) === undefined) return undefined;
     const src = this.lookups.find(p, name);
     const dst = this.lookups.find(q, newName);
     // only where the rename cannot refuse (two files, not one): it then replaces dst for sure
     if (!src || !dst || src.node === dst.node || isDir(src.attr.mode) || isDir(dst.attr.mode)) return undefined;
-    const d = this.lookups.deltaChild(q.delta, newName);
-    if (d === undefined || dst.node.delta !== d || dst.attr.nlink > 1) return undefined;
+    if (dst.node.delta !== d || dst.attr.nlink > 1) return undefined;
     return this.linkHeir(dst.node, join(this.o.paths.pathOf(q), newName)) ? { q, node: dst.node } : undefined;
   }
 
