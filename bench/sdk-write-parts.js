@@ -27,6 +27,7 @@ async function ours(dir, edit) {
   await a.fs.writeFile('/bench/warm', payload); // makes the view and trigger, remembers /bench
   const store = a.agent.store; // not part of the SDK's surface: a bench may look inside
   const db = store.db;
+  if (process.env.BENCH_PARTS_PRAGMA) db.exec(process.env.BENCH_PARTS_PRAGMA);
   const sqlOf = (name) => db.prepare('SELECT sql FROM sqlite_temp_master WHERE name = ?').get(name).sql;
   const insert = [...store.statements.keys()].find((k) => k.includes('temp.agentfs_file_create'));
   const made = [
@@ -56,6 +57,7 @@ function bare(dir) {
   db.exec('PRAGMA journal_mode = WAL');
   db.exec('PRAGMA synchronous = NORMAL');
   for (const s of SPEC_TABLES) db.exec(s);
+  if (process.env.BENCH_PARTS_PRAGMA_BARE) db.exec(process.env.BENCH_PARTS_PRAGMA_BARE);
   const begin = db.prepare('BEGIN');
   const commit = db.prepare('COMMIT');
   const inode = db.prepare(`INSERT INTO fs_inode (mode, nlink, uid, gid, size, atime, mtime, ctime, rdev, atime_nsec, mtime_nsec, ctime_nsec)

@@ -233,6 +233,91 @@ describe('commit', () => {
     expect(existsSync(join(base, 'dir/b.txt'))).toBe(true);
   });
 
+  // The whiteout's time is in whole seconds: an edit on the host right after a deletion here
+  // (same second, mtime even put back) was deleted by the commit without a word.
+  it('stops on a base file edited on the host in the same second it was deleted here', () => {
+    ov.unlink(ino('/'), 'a.txt');
+    const before = lstatSync(join(base, 'a.txt'));
+    writeFileSync(join(base, 'a.txt'), 'host edit\n');
+    utimesSync(join(base, 'a.txt'), before.atime, before.mtime); // mtime put back: only ctime moves
+    const r = commitChanges(ov.changes);
+    expect(r.applied).toBe(false);
+    expect(r.conflicts).toEqual([{ path: '/a.txt', reason: 'changed in the base after it was deleted here' }]);
+    expect(readFileSync(join(base, 'a.txt'), 'utf8')).toBe('host edit\n');
+    expect(commitChanges(ov.changes, { force: true }).applied).toBe(true);
+    expect(existsSync(join(base, 'a.txt'))).toBe(false);
+  });
+
+  it('stops on host edits and additions inside a directory removed here, and commits the rest', () => {
+    writeFileSync(join(base, 'gone/keep'), 'k');
+    reopen();
+    ov.unlink(ino('/gone/deep'), 'x');
+    ov.unlink(ino('/gone'), 'keep');
+    ov.rmdir(ino('/gone'), 'deep');
+    ov.rmdir(ino('/'), 'gone');
+    writeFileSync(join(base, 'gone/deep/x'), 'edited on the host');
+    writeFileSync(join(base, 'gone/new'), 'made on the host');
+    const r = commitChanges(ov.changes);
+    expect(r.applied).toBe(false);
+    expect(r.conflicts.map((c) => c.path).sort()).toEqual(['/gone/deep/x', '/gone/new']);
+    expect(r.conflicts.find((c) => c.path === '/gone/new')!.reason).toBe('added in the base after its directory was deleted here');
+    expect(readFileSync(join(base, 'gone/deep/x'), 'utf8')).toBe('edited on the host');
+    // what was not touched on the host goes, and the records with it
+    expect(commitChanges(ov.changes, { paths: ['gone/keep'] }).applied).toBe(true);
+    expect(existsSync(join(base, 'gone/keep'))).toBe(false);
+    expect(store.db.prepare("SELECT path FROM agentfs_overlay_hidden WHERE path LIKE '/gone/%' ORDER BY path").all()).toEqual([
+      { path: '/gone/deep' }, { path: '/gone/deep/x' },
+    ]);
+  });
+
+  it('without host changes a removed tree commits, and leaves no records behind', () => {
+    ov.unlink(ino('/gone/deep'), 'x');
+    ov.rmdir(ino('/gone'), 'deep');
+    ov.rmdir(ino('/'), 'gone');
+    ov.unlink(ino('/'), 'a.txt');
+    reopen(); // the records are in the database, not in memory
+    expect(commitChanges(ov.changes).applied).toBe(true);
+    expect(existsSync(join(base, 'gone'))).toBe(false);
+    expect(existsSync(join(base, 'a.txt'))).toBe(false);
+    expect((store.db.prepare('SELECT COUNT(*) AS n FROM agentfs_overlay_hidden').get() as { n: number }).n).toBe(0);
+  });
+
+  it('stops on a base file replaced here by a rename and edited on the host after', () => {
+    writeFile('/new.txt', 'mine\n');
+    ov.rename(ino('/'), 'new.txt', ino('/'), 'a.txt');
+    const before = lstatSync(join(base, 'a.txt'));
+    writeFileSync(join(base, 'a.txt'), 'one\ntwo\nthre3\n'); // same size
+    utimesSync(join(base, 'a.txt'), before.atime, before.mtime);
+    const r = commitChanges(ov.changes);
+    expect(r.conflicts).toEqual([{ path: '/a.txt', reason: 'changed in the base after it was replaced here' }]);
+    expect(readFileSync(join(base, 'a.txt'), 'utf8')).toBe('one\ntwo\nthre3\n');
+  });
+
+  it('a file deleted and made again here is checked against the base file it replaced', () => {
+    ov.unlink(ino('/'), 'a.txt');
+    writeFile('/a.txt', 'mine\n');
+    writeFileSync(join(base, 'a.txt'), 'host\n');
+    expect(commitChanges(ov.changes).conflicts.map((c) => c.path)).toEqual(['/a.txt']);
+    // discarded, the records go too: a new deletion records the base file as it is then
+    discardChanges(ov.changes);
+    expect((store.db.prepare('SELECT COUNT(*) AS n FROM agentfs_overlay_hidden').get() as { n: number }).n).toBe(0);
+    ov.unlink(ino('/'), 'a.txt');
+    expect(commitChanges(ov.changes).applied).toBe(true);
+  });
+
+  it('a base directory moved here keeps its entries\' records with it, and commits', () => {
+    ov.unlink(ino('/dir'), 'b.txt');
+    ov.rename(ino('/'), 'dir', ino('/'), 'moved');
+    expect(store.db.prepare('SELECT path, base_path FROM agentfs_overlay_hidden').all()).toEqual([
+      { path: '/moved/b.txt', base_path: '/dir/b.txt' },
+    ]);
+    const r = commitChanges(ov.changes);
+    expect(r.conflicts).toEqual([]);
+    expect(r.applied).toBe(true);
+    expect(existsSync(join(base, 'moved/b.txt'))).toBe(false);
+    expect(existsSync(join(base, 'moved/sub/c.txt'))).toBe(true);
+  });
+
   it('a re-run after a partly applied commit finishes without conflicts', () => {
     edit();
     const expected = snapshotMerged();

@@ -2,7 +2,8 @@ import type { OverlayChanges } from '../overlay/index.js';
 import { parentPath } from '../overlay/index.js';
 import type { Attr } from '../types.js';
 import { S_IFDIR, S_IFLNK, S_IFMT, S_IFREG } from '../types.js';
-import { nsOf } from '../overlay/index.js';
+import { nsOf, type HostStat } from '../overlay/index.js';
+import type { HiddenRecord } from '../overlay/hidden-base.js';
 import { cycleError } from '../fs/paths.js';
 import { BaseWriter } from './base-writer.js';
 import { computeChanges, normalizeScope, sameContent, sameEntry, withLinkedNames } from './diff.js';
@@ -87,8 +88,16 @@ export function commitChanges(ov: OverlayChanges, options: CommitOptions = {}): 
   // the base holds everything now; only then does the delta let go of it, in one transaction
   writer.sync();
   ov.transaction(() => {
-    for (const c of changes) if (c.status !== 'D' && c.type !== 'dir' && !skipped.includes(c)) ov.dropDeltaEntry(c.path, false);
-    for (const c of deletions) ov.clearWhiteouts(c.path);
+    for (const c of changes) {
+      if (c.status === 'D' || c.type === 'dir' || skipped.includes(c)) continue;
+      ov.dropDeltaEntry(c.path, false);
+      ov.dropHidden(c.path);
+    }
+    for (const c of deletions) {
+      ov.clearWhiteouts(c.path);
+      ov.dropHidden(c.path);
+    }
+    if (!scope.length || scope.includes('/')) ov.dropHidden('/');
     // a move written entry by entry: the base directory is at its new place now
     for (const m of crossed) if (!ov.base.lstat(m.from) && ov.base.lstat(m.to)) ov.baseRenamed(m.from, m.to);
     dropStaleWhiteouts(ov, scope);
@@ -196,38 +205,54 @@ function findConflicts(ov: OverlayChanges, changes: readonly Change[]): Conflict
   for (const c of changes) {
     const st = ov.base.lstat(c.path);
     if (!st) continue; // A: nothing in the base to clash with
-    if (c.status === 'D') {
-      // a file moved away (renamed) was copied up first: its record says exactly what the base
-      // file was; the whiteout's time is in whole seconds, and a host edit in the seconds after
-      // the move was deleted without a word
-      const rec = c.type === 'dir' ? undefined : ov.copiedFrom(c.path)[0];
-      if (rec) {
-        if (Number(st.ino) !== rec.baseIno || Number(st.size) !== rec.size || nsOf(st.mtime) !== rec.mtimeNs) {
-          conflicts.push({ path: c.path, reason: 'changed in the base after it was deleted here' });
-        }
-        continue;
-      }
-      const since = whiteoutTime(ov, c.path);
-      if (since !== undefined && nsOf(st.mtime) > BigInt(since + 1) * 1_000_000_000n) {
-        conflicts.push({ path: c.path, reason: 'changed in the base after it was deleted here' });
-      }
-      continue;
-    }
-    if (c.type === 'dir') continue;
-    const e = ov.resolve(c.path);
-    if (!e || e.node.delta === undefined) continue;
-    const rec = ov.copyUpRecord(e.node.delta);
-    if (rec && rec.basePath === c.path) {
-      if (Number(st.ino) === rec.baseIno && Number(st.size) === rec.size && nsOf(st.mtime) === rec.mtimeNs) continue;
-    } else {
-      // written here over a base file without copying it up: the base may not move after that
-      const ctime = BigInt(e.attr.ctime.sec) * 1_000_000_000n + BigInt(e.attr.ctime.nsec);
-      if (nsOf(st.mtime) <= ctime) continue;
-    }
-    if (alreadyApplied(ov, c.path, e.node.ino, e.attr)) continue;
-    conflicts.push({ path: c.path, reason: 'changed in the base since it was copied up' });
+    const why = baseMoved(ov, c, st);
+    if (why) conflicts.push({ path: c.path, reason: why });
   }
   return conflicts;
+}
+
+/** Why the base entry at c.path (lstat st) changed underneath the change, or undefined when it did not. */
+function baseMoved(ov: OverlayChanges, c: Change, st: HostStat): string | undefined {
+  const deleted = 'changed in the base after it was deleted here';
+  // The base entry this path hid (deleted, or renamed over) as it was then, to the nanosecond and
+  // with ctime (an edit that puts mtime back still moves it). Without one (a database of another
+  // implementation or an earlier version) the whiteout's time says it, in whole seconds.
+  const hid = ov.hiddenAt(c.path);
+  const exact = hid !== undefined && hid.basePath === c.path;
+  if (exact && !sameAsHidden(st, hid)) {
+    if (c.status === 'D') return deleted;
+    const e = ov.resolve(c.path);
+    if (e && e.node.delta !== undefined && c.type !== 'dir' && alreadyApplied(ov, c.path, e.node.ino, e.attr)) return undefined;
+    return 'changed in the base after it was replaced here';
+  }
+  if (!exact && c.status === 'D' && hiddenDirAbove(ov, c.path)) {
+    // below a directory deleted here, whose entries were each recorded as they went: this one
+    // was not there then (made on the host since)
+    return 'added in the base after its directory was deleted here';
+  }
+  if (c.status === 'D') {
+    // a file moved away (renamed) was copied up first: its record says what the base file was
+    // when the copy was made (maybe long before the move)
+    const rec = c.type === 'dir' ? undefined : ov.copiedFrom(c.path)[0];
+    if (rec) return Number(st.ino) !== rec.baseIno || Number(st.size) !== rec.size || nsOf(st.mtime) !== rec.mtimeNs ? deleted : undefined;
+    if (exact) return undefined;
+    const since = whiteoutTime(ov, c.path);
+    return since !== undefined && nsOf(st.mtime) > BigInt(since + 1) * 1_000_000_000n ? deleted : undefined;
+  }
+  if (c.type === 'dir') return undefined;
+  const e = ov.resolve(c.path);
+  if (!e || e.node.delta === undefined) return undefined;
+  const rec = ov.copyUpRecord(e.node.delta);
+  if (rec && rec.basePath === c.path) {
+    if (Number(st.ino) === rec.baseIno && Number(st.size) === rec.size && nsOf(st.mtime) === rec.mtimeNs) return undefined;
+  } else {
+    if (exact) return undefined;
+    // written here over a base file without copying it up: the base may not move after that
+    const ctime = BigInt(e.attr.ctime.sec) * 1_000_000_000n + BigInt(e.attr.ctime.nsec);
+    if (nsOf(st.mtime) <= ctime) return undefined;
+  }
+  if (alreadyApplied(ov, c.path, e.node.ino, e.attr)) return undefined;
+  return 'changed in the base since it was copied up';
 }
 
 /** The base already holds exactly this content and mode (an earlier, interrupted commit wrote it). */
@@ -237,6 +262,26 @@ function alreadyApplied(ov: OverlayChanges, path: string, ino: number, attr: Att
   if ((st.mode & S_IFMT) === S_IFLNK) return ov.base.readlink(path) === ov.merged.readlink(ino);
   if ((st.mode & S_IFMT) !== S_IFREG || st.size !== attr.size) return false;
   return sameContent(ov, ino, path, attr.size);
+}
+
+/** The base entry is still the one that was hidden (same inode, type, size, mtime and ctime). */
+function sameAsHidden(st: HostStat, hid: HiddenRecord): boolean {
+  if (Number(st.ino) !== hid.ino || (Number(st.mode) & S_IFMT) !== hid.type) return false;
+  // a directory's times move with its entries, each of which is checked on its own
+  if (hid.type === S_IFDIR) return true;
+  return Number(st.size) === hid.size && nsOf(st.mtime) === hid.mtimeNs && nsOf(st.ctime) === hid.ctimeNs;
+}
+
+/**
+ * A base directory above path was removed here (rmdir, or renamed over): it was empty in the
+ * merged view then, so each base entry it had was recorded as it went (HiddenBase).
+ */
+function hiddenDirAbove(ov: OverlayChanges, path: string): boolean {
+  for (let p = parentPath(path); p !== '/'; p = parentPath(p)) {
+    const hid = ov.hiddenAt(p);
+    if (hid) return hid.type === S_IFDIR && hid.basePath === p;
+  }
+  return false;
 }
 
 function whiteoutTime(ov: OverlayChanges, path: string): number | undefined {

@@ -21,12 +21,14 @@ export function discardChanges(ov: OverlayChanges, paths: readonly string[] = []
     if (!targets) {
       for (const e of ov.delta.readdir(ov.delta.rootIno)) ov.dropDeltaEntry(`/${e.name}`, true);
       ov.clearWhiteouts('/');
+      ov.dropHidden('/');
       ov.resetRoot();
       return;
     }
     for (const p of targets) {
       ov.dropDeltaEntry(p, true);
       ov.clearWhiteouts(p);
+      ov.dropHidden(p);
     }
   });
   return changes;

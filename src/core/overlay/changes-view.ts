@@ -4,6 +4,7 @@ import { adoptBaseRoot } from './base-root.js';
 import type { BaseRenames } from './base-rename.js';
 import type { Node } from './inodes.js';
 import type { Found, MergedLookup } from './lookup.js';
+import type { HiddenRecord } from './hidden-base.js';
 import type { CopyUpRecord } from './origins.js';
 import type { DeltaFs, OverlayParts } from './parts.js';
 import type { DeltaEntry, DeltaRevert } from './revert.js';
@@ -41,6 +42,10 @@ export interface OverlayChanges {
   dropWhiteout(path: string): void;
   /** removes the whiteout at `path` and all below it */
   clearWhiteouts(path: string): void;
+  /** what the base entry hidden at overlay path `path` looked like when it was first hidden there */
+  hiddenAt(path: string): HiddenRecord | undefined;
+  /** forgets the hidden-entry records at `path` and below (commit or discard settled them) */
+  dropHidden(path: string): void;
   /** the base file's state when the delta inode was copied up from it */
   copyUpRecord(deltaIno: number): CopyUpRecord | undefined;
   /** the copy-up records made from the base file at a base path (a file moved away: its copy) */
@@ -120,6 +125,14 @@ export class ChangesView implements OverlayChanges {
   clearWhiteouts(path: string): void {
     this.o.whiteouts.remove(path);
     this.o.whiteouts.removeUnder(path);
+  }
+
+  hiddenAt(path: string): HiddenRecord | undefined {
+    return this.o.hidden.at(path);
+  }
+
+  dropHidden(path: string): void {
+    this.o.hidden.drop(path);
   }
 
   copyUpRecord(deltaIno: number): CopyUpRecord | undefined {

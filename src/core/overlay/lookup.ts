@@ -77,10 +77,17 @@ export class MergedLookup {
 
   /** True when the base has an entry that would show at parent/name without a whiteout. */
   baseHas(parent: Node, name: string): boolean {
+    return this.baseEntry(parent, name) !== undefined;
+  }
+
+  /** The base entry parent/name shows (or would, without a delta entry there): its base path and lstat. */
+  baseEntry(parent: Node, name: string): { basePath: string; st: HostStat } | undefined {
     const base = this.o.paths.basePathOf(parent);
-    if (base === null) return false;
+    if (base === null) return undefined;
     const bp = join(base, name);
-    return !this.o.paths.isHidden(bp) && this.o.base.lstat(bp) !== undefined;
+    if (this.o.paths.isHidden(bp)) return undefined;
+    const st = this.o.base.lstat(bp);
+    return st && { basePath: bp, st };
   }
 
   /** The node of a base entry seen at parent/name (created, or moved to where it was seen). */

@@ -25,6 +25,7 @@ import { DeltaRevert } from './revert.js';
 import { ensureOverlaySchema } from './schema.js';
 import { OverlayTransactions } from './transaction.js';
 import { Whiteouts } from './whiteouts.js';
+import { HiddenBase } from './hidden-base.js';
 
 export type { DeltaFs } from './parts.js';
 
@@ -68,7 +69,7 @@ export class OverlayFs implements FileSystem {
     const paths = new MergedPaths(origins, options.hide ?? [], (ino) => nodes.changed(ino));
     const base = new BaseReader(baseDir, { direct: options.direct });
     const root = nodes.add({ ino: ROOT_INO, parent: null, name: '', type: S_IFDIR, delta: delta.rootIno, baseOpens: 0 });
-    this.o = { store, delta, base, whiteouts, origins, nodes, paths, root, baseInos: new BaseInos(base.dev) };
+    this.o = { store, delta, base, whiteouts, origins, hidden: new HiddenBase(store), nodes, paths, root, baseInos: new BaseInos(base.dev) };
     this.tx = new OverlayTransactions(store, nodes, whiteouts, paths);
     this.lookups = new MergedLookup(this.o);
     this.dirs = new MergedDirs(this.o, this.lookups);
@@ -228,9 +229,9 @@ export class OverlayFs implements FileSystem {
 
   /** Removes the delta entry (if any) and whites out the base entry (if any) at p/name. */
   private remove(p: Node, name: string, node: Node, dir: boolean): void {
-    const { delta, whiteouts, origins } = this.o;
+    const { delta, whiteouts, origins, hidden } = this.o;
     const path = join(this.o.paths.pathOf(p), name);
-    const hideBase = this.lookups.baseHas(p, name);
+    const shown = this.lookups.baseEntry(p, name);
     let freed: number | undefined;
     const d0 = !dir && p.delta !== undefined ? this.lookups.deltaChild(p.delta, name) : undefined;
     const heir = d0 !== undefined && node.delta === d0 ? this.linkHeir(node, path) : undefined;
@@ -259,9 +260,12 @@ export class OverlayFs implements FileSystem {
         }
       }
       if (dir) whiteouts.removeUnder(path);
-      if (hideBase) whiteouts.add(path);
+      if (shown) {
+        whiteouts.add(path);
+        hidden.note(path, shown.basePath, shown.st);
+      }
       // a base-only entry: the delta saw nothing, so the journal hears it here
-      if (d === undefined && hideBase) this.observer?.({ op: dir ? 'rmdir' : 'unlink', ino: node.ino, path });
+      if (d === undefined && shown) this.observer?.({ op: dir ? 'rmdir' : 'unlink', ino: node.ino, path });
     });
     if (dir) {
       this.o.nodes.delete(node);

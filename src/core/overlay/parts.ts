@@ -1,6 +1,7 @@
 import type { Store } from '../../store/index.js';
 import type { FileSystem } from '../types.js';
 import type { BaseReader } from './base.js';
+import type { HiddenBase } from './hidden-base.js';
 import type { BaseInos, NodeTable, Node } from './inodes.js';
 import type { MergedPaths } from './merged-paths.js';
 import type { Origins } from './origins.js';
@@ -21,6 +22,8 @@ export interface OverlayParts {
   readonly base: BaseReader;
   readonly whiteouts: Whiteouts;
   readonly origins: Origins;
+  /** what base entries looked like when the overlay hid them */
+  readonly hidden: HiddenBase;
   readonly nodes: NodeTable;
   readonly paths: MergedPaths;
   readonly root: Node;

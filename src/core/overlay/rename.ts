@@ -52,7 +52,11 @@ export class OverlayRename {
     }
     const from = join(o.paths.pathOf(p), name);
     const to = join(o.paths.pathOf(q), newName);
-    const hideBase = lookup.baseHas(p, name);
+    const shown = lookup.baseEntry(p, name);
+    // the base entry the destination shows is replaced (a directory there is empty: its entries
+    // were recorded as they went): commit checks it is still what it was
+    const replaced = dst ? lookup.baseEntry(q, newName) : undefined;
+    const srcBase = srcDir ? o.paths.basePathOf(src.node) : null;
     this.tx.run(() => {
       const qd = this.copyUp.ensureDelta(q);
       if (dst && isDir(dst.attr.mode)) o.whiteouts.removeUnder(to);
@@ -69,8 +73,14 @@ export class OverlayRename {
         }
       }
       o.whiteouts.remove(to);
-      if (hideBase) o.whiteouts.add(from);
-      if (srcDir) o.whiteouts.moveUnder(from, to);
+      if (shown) o.whiteouts.add(from);
+      if (srcDir) {
+        o.whiteouts.moveUnder(from, to);
+        o.hidden.moveUnder(from, to, srcBase);
+      }
+      // a moved directory is not deleted: its base directory shows at the new place
+      if (shown && !srcDir) o.hidden.note(from, shown.basePath, shown.st);
+      if (replaced) o.hidden.note(to, replaced.basePath, replaced.st);
     });
     if (dst && dst.node !== src.node && isDir(dst.attr.mode)) o.nodes.delete(dst.node);
     src.node.parent = q;
@@ -116,6 +126,10 @@ export class OverlayRename {
     const { o } = this;
     const pa = join(o.paths.pathOf(p), name);
     const pb = join(o.paths.pathOf(q), newName);
+    // each place shows the other's entry afterwards: the base files there are replaced (a
+    // directory is not deleted: it shows at the other place, with its base directory)
+    const shown = [a, b].map((n, i) => ((n.type & S_IFMT) === S_IFDIR ? undefined : i ? this.lookup.baseEntry(q, newName) : this.lookup.baseEntry(p, name)));
+    const bases = [a, b].map((n) => ((n.type & S_IFMT) === S_IFDIR ? o.paths.basePathOf(n) : null));
     this.tx.run(() => {
       for (const n of [a, b]) {
         const isD = (n.type & S_IFMT) === S_IFDIR;
@@ -131,6 +145,11 @@ export class OverlayRename {
       o.whiteouts.moveUnder(pa, tmp);
       o.whiteouts.moveUnder(pb, pa);
       o.whiteouts.moveUnder(tmp, pb);
+      o.hidden.moveUnder(pa, tmp, bases[0]);
+      o.hidden.moveUnder(pb, pa, bases[1]);
+      o.hidden.moveUnder(tmp, pb, bases[0]);
+      if (shown[0]) o.hidden.note(pa, shown[0].basePath, shown[0].st);
+      if (shown[1]) o.hidden.note(pb, shown[1].basePath, shown[1].st);
     });
     [a.parent, a.name, b.parent, b.name] = [q, newName, p, name];
     o.paths.invalidate();

@@ -9,6 +9,9 @@ import type { Store } from '../../store/index.js';
  *   which is what a database written by another SPEC implementation means.
  * - agentfs_overlay_copyup: what the base file looked like when it was copied up, so commit can
  *   tell whether the base changed underneath since.
+ * - agentfs_overlay_hidden: what a base entry looked like when it was first hidden at an overlay
+ *   path (deleted, or replaced by a rename over it), to the nanosecond, so commit can tell whether
+ *   the base changed there since (fs_whiteout.created_at is whole seconds). See hidden-base.ts.
  */
 export const OVERLAY_DDL = [
   `CREATE TABLE IF NOT EXISTS agentfs_overlay_dir (
@@ -22,6 +25,15 @@ export const OVERLAY_DDL = [
     size INTEGER NOT NULL,
     mtime_ns TEXT NOT NULL,
     copied_at INTEGER NOT NULL
+  )`,
+  `CREATE TABLE IF NOT EXISTS agentfs_overlay_hidden (
+    path TEXT PRIMARY KEY,
+    base_path TEXT NOT NULL,
+    base_ino INTEGER NOT NULL,
+    type INTEGER NOT NULL,
+    size INTEGER NOT NULL,
+    mtime_ns TEXT NOT NULL,
+    ctime_ns TEXT NOT NULL
   )`,
 ];
 
