@@ -6,6 +6,8 @@
 //   node bench/sdk-write-parts.js            all variants, BENCH_PARTS_ROUNDS rounds (default 5)
 //   node bench/sdk-write-parts.js 'variant'  one run of one variant (what the driver spawns)
 //   BENCH_PARTS_ONLY='variant,...'           only those, beside bare and the whole statement
+//   BENCH_PARTS_PRAGMA='PRAGMA ...'          run first on our connection (BENCH_PARTS_PRAGMA_BARE: on bare's),
+//                                            e.g. wal_autocheckpoint: 250-4000 measured no better than the default
 import { execFileSync, execSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
