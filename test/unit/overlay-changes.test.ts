@@ -318,6 +318,57 @@ describe('commit', () => {
     expect(existsSync(join(base, 'moved/sub/c.txt'))).toBe(true);
   });
 
+  // The record of an entry deleted inside a moved directory sits at its new path, but the diff
+  // lists the deletion at the base path; commit found no record there and fell back to the
+  // whiteout's second: a host edit (or addition) in that second went with the deletion.
+  it('stops on a host edit of a file deleted here inside a directory moved before or after', () => {
+    ov.unlink(ino('/dir/sub'), 'c.txt');
+    ov.rename(ino('/'), 'dir', ino('/'), 'moved');
+    ov.unlink(ino('/moved'), 'b.txt');
+    for (const f of ['dir/b.txt', 'dir/sub/c.txt']) {
+      const before = lstatSync(join(base, f));
+      writeFileSync(join(base, f), 'host\n');
+      utimesSync(join(base, f), before.atime, before.mtime);
+    }
+    const r = commitChanges(ov.changes);
+    expect(r.applied).toBe(false);
+    expect(r.conflicts.map((c) => c.path).sort()).toEqual(['/dir/b.txt', '/dir/sub/c.txt']);
+    expect(readFileSync(join(base, 'dir/b.txt'), 'utf8')).toBe('host\n');
+  });
+
+  it('stops on a host addition inside a directory moved here and then removed', () => {
+    ov.rename(ino('/'), 'gone', ino('/'), 'moved');
+    ov.unlink(ino('/moved/deep'), 'x');
+    ov.rmdir(ino('/moved'), 'deep');
+    ov.rmdir(ino('/'), 'moved');
+    writeFileSync(join(base, 'gone/new'), 'made on the host');
+    writeFileSync(join(base, 'gone/deep/new'), 'made on the host');
+    const r = commitChanges(ov.changes);
+    expect(r.applied).toBe(false);
+    expect(r.conflicts.map((c) => c.path).sort()).toEqual(['/gone/deep/new', '/gone/new']);
+    expect(r.conflicts[0]!.reason).toBe('added in the base after its directory was deleted here');
+    expect(readFileSync(join(base, 'gone/new'), 'utf8')).toBe('made on the host');
+  });
+
+  it('a directory moved here with entries deleted in it commits without host changes, and leaves no records', () => {
+    ov.unlink(ino('/dir/sub'), 'c.txt');
+    ov.rename(ino('/'), 'dir', ino('/'), 'moved');
+    ov.unlink(ino('/moved'), 'b.txt');
+    ov.rename(ino('/'), 'gone', ino('/'), 'gone2');
+    ov.unlink(ino('/gone2/deep'), 'x');
+    ov.rmdir(ino('/gone2'), 'deep');
+    ov.rmdir(ino('/'), 'gone2');
+    reopen();
+    const expected = snapshotMerged();
+    const r = commitChanges(ov.changes);
+    expect(r.conflicts).toEqual([]);
+    expect(r.applied).toBe(true);
+    expect(existsSync(join(base, 'gone'))).toBe(false);
+    expect(existsSync(join(base, 'moved/b.txt'))).toBe(false);
+    expect(withoutMtime(snapshotTree(base))).toEqual(expected);
+    expect((store.db.prepare('SELECT COUNT(*) AS n FROM agentfs_overlay_hidden').get() as { n: number }).n).toBe(0);
+  });
+
   it('a re-run after a partly applied commit finishes without conflicts', () => {
     edit();
     const expected = snapshotMerged();

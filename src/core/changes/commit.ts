@@ -217,9 +217,12 @@ function baseMoved(ov: OverlayChanges, c: Change, st: HostStat): string | undefi
   // The base entry this path hid (deleted, or renamed over) as it was then, to the nanosecond and
   // with ctime (an edit that puts mtime back still moves it). Without one (a database of another
   // implementation or an earlier version) the whiteout's time says it, in whole seconds.
-  const hid = ov.hiddenAt(c.path);
+  let hid = ov.hiddenAt(c.path);
+  // deleted inside a directory moved here: the record is at its new place, the diff names the
+  // base path (and the move takes along whatever it does not delete)
+  if (c.status === 'D' && hid?.basePath !== c.path) hid = ov.hiddenFrom(c.path) ?? hid;
   const exact = hid !== undefined && hid.basePath === c.path;
-  if (exact && !sameAsHidden(st, hid)) {
+  if (exact && !sameAsHidden(st, hid!)) {
     if (c.status === 'D') return deleted;
     const e = ov.resolve(c.path);
     if (e && e.node.delta !== undefined && c.type !== 'dir' && alreadyApplied(ov, c.path, e.node.ino, e.attr)) return undefined;
@@ -278,7 +281,8 @@ function sameAsHidden(st: HostStat, hid: HiddenRecord): boolean {
  */
 function hiddenDirAbove(ov: OverlayChanges, path: string): boolean {
   for (let p = parentPath(path); p !== '/'; p = parentPath(p)) {
-    const hid = ov.hiddenAt(p);
+    // path is a base path: its directory may have been moved here before it was removed
+    const hid = ov.hiddenFrom(p) ?? ov.hiddenAt(p);
     if (hid) return hid.type === S_IFDIR && hid.basePath === p;
   }
   return false;

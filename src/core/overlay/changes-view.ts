@@ -44,6 +44,8 @@ export interface OverlayChanges {
   clearWhiteouts(path: string): void;
   /** what the base entry hidden at overlay path `path` looked like when it was first hidden there */
   hiddenAt(path: string): HiddenRecord | undefined;
+  /** the hidden-entry record of the base entry at base path `basePath`, wherever it was hidden */
+  hiddenFrom(basePath: string): HiddenRecord | undefined;
   /** forgets the hidden-entry records at `path` and below (commit or discard settled them) */
   dropHidden(path: string): void;
   /** the base file's state when the delta inode was copied up from it */
@@ -129,6 +131,10 @@ export class ChangesView implements OverlayChanges {
 
   hiddenAt(path: string): HiddenRecord | undefined {
     return this.o.hidden.at(path);
+  }
+
+  hiddenFrom(basePath: string): HiddenRecord | undefined {
+    return this.o.hidden.of(basePath);
   }
 
   dropHidden(path: string): void {

@@ -54,6 +54,17 @@ export class HiddenBase {
     return r && toRecord(r);
   }
 
+  /**
+   * The record of the base entry at `basePath`, wherever it was hidden: one deleted inside a
+   * directory moved here has its record at its new path, while the diff names the base path.
+   */
+  of(basePath: string): HiddenRecord | undefined {
+    const r = this.store
+      .stmt('SELECT path, base_path, base_ino, type, size, mtime_ns, ctime_ns FROM agentfs_overlay_hidden WHERE base_path = ? ORDER BY path LIMIT 1')
+      .get(basePath) as Row | undefined;
+    return r && toRecord(r);
+  }
+
   /** Drops the records at `path` and below it. */
   drop(path: string): void {
     if (path === '/') {

@@ -232,6 +232,9 @@ export class OverlayFs implements FileSystem {
     const { delta, whiteouts, origins, hidden } = this.o;
     const path = join(this.o.paths.pathOf(p), name);
     const shown = this.lookups.baseEntry(p, name);
+    // a directory moved here shows a base directory from elsewhere, which commit deletes with it
+    const movedFrom = dir && !shown ? this.o.paths.basePathOf(node) : null;
+    const moved = movedFrom !== null ? this.o.base.lstat(movedFrom) : undefined;
     let freed: number | undefined;
     const d0 = !dir && p.delta !== undefined ? this.lookups.deltaChild(p.delta, name) : undefined;
     const heir = d0 !== undefined && node.delta === d0 ? this.linkHeir(node, path) : undefined;
@@ -263,7 +266,7 @@ export class OverlayFs implements FileSystem {
       if (shown) {
         whiteouts.add(path);
         hidden.note(path, shown.basePath, shown.st);
-      }
+      } else if (moved) hidden.note(path, movedFrom!, moved);
       // a base-only entry: the delta saw nothing, so the journal hears it here
       if (d === undefined && shown) this.observer?.({ op: dir ? 'rmdir' : 'unlink', ino: node.ino, path });
     });

@@ -35,6 +35,8 @@ export const OVERLAY_DDL = [
     mtime_ns TEXT NOT NULL,
     ctime_ns TEXT NOT NULL
   )`,
+  // commit looks a deletion up by base path (below a moved directory the record is elsewhere)
+  `CREATE INDEX IF NOT EXISTS agentfs_overlay_hidden_base ON agentfs_overlay_hidden(base_path)`,
 ];
 
 export function ensureOverlaySchema(store: Store): void {
