@@ -6,7 +6,7 @@ import { Store } from '../../src/store/index.js';
 import { InodeFs } from '../../src/core/fs/index.js';
 import { OverlayFs } from '../../src/core/overlay/index.js';
 import { commitChanges, computeChanges, discardChanges, patchOf } from '../../src/core/changes/index.js';
-import { ROOT_CALLER, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG } from '../../src/core/types.js';
+import { RENAME_EXCHANGE, ROOT_CALLER, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG } from '../../src/core/types.js';
 import { tempDir } from '../support/cli.js';
 import { snapshotTree } from '../support/tree-snapshot.js';
 
@@ -367,6 +367,54 @@ describe('commit', () => {
     expect(existsSync(join(base, 'moved/b.txt'))).toBe(false);
     expect(withoutMtime(snapshotTree(base))).toEqual(expected);
     expect((store.db.prepare('SELECT COUNT(*) AS n FROM agentfs_overlay_hidden').get() as { n: number }).n).toBe(0);
+  });
+
+  // A directory moved away whose old place then holds a file: the file was written first, taking
+  // the base directory (still to be read for the new place) with it; commit failed half-way,
+  // the directory's files lost.
+  it('a directory moved away whose old place holds a file now commits with its contents', () => {
+    ov.rename(ino('/'), 'dir', ino('/'), 'moved');
+    writeFile('/dir', 'a file now\n');
+    const expected = snapshotMerged();
+    const r = commitChanges(ov.changes);
+    expect(r.conflicts).toEqual([]);
+    expect(r.applied).toBe(true);
+    expect(withoutMtime(snapshotTree(base))).toEqual(expected);
+    expect(readFileSync(join(base, 'moved/sub/c.txt'), 'utf8')).toBe('charlie\n');
+  });
+
+  it('a directory exchanged with a file (RENAME_EXCHANGE) commits with its contents', () => {
+    ov.rename(ino('/'), 'dir', ino('/'), 'a.txt', RENAME_EXCHANGE);
+    const expected = snapshotMerged();
+    const r = commitChanges(ov.changes);
+    expect(r.conflicts).toEqual([]);
+    expect(r.applied).toBe(true);
+    expect(withoutMtime(snapshotTree(base))).toEqual(expected);
+    expect(readFileSync(join(base, 'a.txt/sub/c.txt'), 'utf8')).toBe('charlie\n');
+    expect(readFileSync(join(base, 'dir'), 'utf8')).toBe('one\ntwo\nthree\n');
+  });
+
+  // Entries of a directory moved out of one removed here are not deleted (they move): they were
+  // taken for host additions to the removed directory, a conflict with no host change at all.
+  it('a directory moved out of one removed here is no conflict', () => {
+    ov.rename(ino('/gone'), 'deep', ino('/'), 'deep');
+    ov.rmdir(ino('/'), 'gone');
+    writeFile('/gone', 'a file now\n');
+    const expected = snapshotMerged();
+    const r = commitChanges(ov.changes);
+    expect(r.conflicts).toEqual([]);
+    expect(r.applied).toBe(true);
+    expect(withoutMtime(snapshotTree(base))).toEqual(expected);
+  });
+
+  it('a host edit of a file the agent edited inside a directory it moved is still a conflict', () => {
+    ov.rename(ino('/'), 'dir', ino('/'), 'moved');
+    writeFile('/moved/b.txt', 'mine\n');
+    writeFileSync(join(base, 'dir/b.txt'), 'host edit\n');
+    const r = commitChanges(ov.changes);
+    expect(r.applied).toBe(false);
+    expect(r.conflicts.map((c) => c.path)).toEqual(['/dir/b.txt']);
+    expect(readFileSync(join(base, 'dir/b.txt'), 'utf8')).toBe('host edit\n');
   });
 
   it('a re-run after a partly applied commit finishes without conflicts', () => {

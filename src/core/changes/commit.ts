@@ -161,14 +161,20 @@ function applyDirectoryMoves(
   for (let again = true; again; ) {
     again = false;
     const added = new Set(changes.filter((c) => c.status === 'A' && c.type === 'dir').map((c) => c.path));
-    const deleted = new Set(changes.filter((c) => c.status === 'D' && c.type === 'dir').map((c) => c.path));
+    const replacedByDir = new Set(changes.filter((c) => c.status === 'M' && c.type === 'dir').map((c) => c.path));
+    // its old place deleted, or taken by a file (written there once the directory has moved:
+    // written first, it took the directory's contents with it before they were read)
+    const deleted = new Set(changes.filter((c) => (c.status === 'D') === (c.type === 'dir')).map((c) => c.path));
     for (const r of ov.redirects()) {
       if (r.basePath === null) continue;
       const path = ov.deltaPathOf(r.deltaIno);
-      if (!path || path === r.basePath || !added.has(path) || !deleted.has(r.basePath)) continue;
+      if (!path || path === r.basePath || !(added.has(path) || replacedByDir.has(path)) || !deleted.has(r.basePath)) continue;
       if (scope.length && !scope.includes('/') && !(inside(scope, path) && inside(scope, r.basePath))) continue;
       const from = writer.lstat(r.basePath);
-      if (!from?.isDirectory() || writer.lstat(path)) continue;
+      // a base file there was exchanged with it (RENAME_EXCHANGE): its copy is in the delta
+      const at = writer.lstat(path);
+      const over = at !== undefined && !at.isDirectory() && replacedByDir.has(path);
+      if (!from?.isDirectory() || (at && !over)) continue;
       writer.checkParents(path);
       const to = writer.lstat(parentPath(path));
       if (!to?.isDirectory()) continue;
@@ -181,6 +187,7 @@ function applyDirectoryMoves(
       }
       // intent first: a commit killed between the two steps is finished by the next open
       ov.beginBaseRename(r.basePath, path);
+      if (over) writer.remove(path);
       writer.rename(r.basePath, path);
       ov.baseRenamed(r.basePath, path);
       added.delete(path);
@@ -202,17 +209,18 @@ function* chunks(ov: OverlayChanges, ino: number, size: number): Generator<Buffe
 /** Where the base changed underneath the delta since the change was made. */
 function findConflicts(ov: OverlayChanges, changes: readonly Change[]): Conflict[] {
   const conflicts: Conflict[] = [];
+  const moved = movedSources(ov);
   for (const c of changes) {
     const st = ov.base.lstat(c.path);
     if (!st) continue; // A: nothing in the base to clash with
-    const why = baseMoved(ov, c, st);
+    const why = baseMoved(ov, c, st, moved);
     if (why) conflicts.push({ path: c.path, reason: why });
   }
   return conflicts;
 }
 
 /** Why the base entry at c.path (lstat st) changed underneath the change, or undefined when it did not. */
-function baseMoved(ov: OverlayChanges, c: Change, st: HostStat): string | undefined {
+function baseMoved(ov: OverlayChanges, c: Change, st: HostStat, moved: readonly string[]): string | undefined {
   const deleted = 'changed in the base after it was deleted here';
   // The base entry this path hid (deleted, or renamed over) as it was then, to the nanosecond and
   // with ctime (an edit that puts mtime back still moves it). Without one (a database of another
@@ -228,7 +236,7 @@ function baseMoved(ov: OverlayChanges, c: Change, st: HostStat): string | undefi
     if (e && e.node.delta !== undefined && c.type !== 'dir' && alreadyApplied(ov, c.path, e.node.ino, e.attr)) return undefined;
     return 'changed in the base after it was replaced here';
   }
-  if (!exact && c.status === 'D' && hiddenDirAbove(ov, c.path)) {
+  if (!exact && c.status === 'D' && !inside(moved, c.path) && hiddenDirAbove(ov, c.path)) {
     // below a directory deleted here, whose entries were each recorded as they went: this one
     // was not there then (made on the host since)
     return 'added in the base after its directory was deleted here';
@@ -239,6 +247,9 @@ function baseMoved(ov: OverlayChanges, c: Change, st: HostStat): string | undefi
     const rec = c.type === 'dir' ? undefined : ov.copiedFrom(c.path)[0];
     if (rec) return Number(st.ino) !== rec.baseIno || Number(st.size) !== rec.size || nsOf(st.mtime) !== rec.mtimeNs ? deleted : undefined;
     if (exact) return undefined;
+    // not deleted here: inside a directory moved away, whose new place reads the base (as it is
+    // at commit time) or is renamed there; what the agent deleted or copied in it has a record
+    if (inside(moved, c.path)) return undefined;
     const since = whiteoutTime(ov, c.path);
     return since !== undefined && nsOf(st.mtime) > BigInt(since + 1) * 1_000_000_000n ? deleted : undefined;
   }
@@ -265,6 +276,17 @@ function alreadyApplied(ov: OverlayChanges, path: string, ino: number, attr: Att
   if ((st.mode & S_IFMT) === S_IFLNK) return ov.base.readlink(path) === ov.merged.readlink(ino);
   if ((st.mode & S_IFMT) !== S_IFREG || st.size !== attr.size) return false;
   return sameContent(ov, ino, path, attr.size);
+}
+
+/** The base directories the overlay shows at another place (moved there). */
+function movedSources(ov: OverlayChanges): string[] {
+  const out: string[] = [];
+  for (const r of ov.redirects()) {
+    if (r.basePath === null) continue;
+    const path = ov.deltaPathOf(r.deltaIno);
+    if (path !== undefined && path !== r.basePath) out.push(r.basePath);
+  }
+  return out;
 }
 
 /** The base entry is still the one that was hidden (same inode, type, size, mtime and ctime). */
