@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { chmodSync, lstatSync, mkdirSync, readFileSync, renameSync, symlinkSync, utimesSync, writeFileSync, existsSync } from 'node:fs';
+import { chmodSync, linkSync, lstatSync, mkdirSync, readFileSync, renameSync, symlinkSync, utimesSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { Store } from '../../src/store/index.js';
@@ -415,6 +415,27 @@ describe('commit', () => {
     expect(r.applied).toBe(false);
     expect(r.conflicts.map((c) => c.path)).toEqual(['/dir/b.txt']);
     expect(readFileSync(join(base, 'dir/b.txt'), 'utf8')).toBe('host edit\n');
+  });
+
+  // Committing one name of a hard-linked base file moves the other names' ctime (link count):
+  // their deletion records then no longer matched, a conflict with no host change at all.
+  it('names of a hard-linked base file deleted here commit one by one, a host edit in between still stops', () => {
+    linkSync(join(base, 'a.txt'), join(base, 'h1'));
+    linkSync(join(base, 'a.txt'), join(base, 'h2'));
+    reopen();
+    ov.unlink(ino('/'), 'h1');
+    ov.unlink(ino('/'), 'h2');
+    writeFile('/a.txt', 'mine\n');
+    expect(commitChanges(ov.changes, { paths: ['a.txt'] }).applied).toBe(true);
+    const r = commitChanges(ov.changes, { paths: ['h1'] });
+    expect(r.conflicts).toEqual([]);
+    expect(r.applied).toBe(true);
+    expect(existsSync(join(base, 'h1'))).toBe(false);
+    const before = lstatSync(join(base, 'h2'));
+    writeFileSync(join(base, 'h2'), 'one\ntwo\nthre3\n');
+    utimesSync(join(base, 'h2'), before.atime, before.mtime);
+    expect(commitChanges(ov.changes, { paths: ['h2'] }).conflicts.map((c) => c.path)).toEqual(['/h2']);
+    expect(readFileSync(join(base, 'h2'), 'utf8')).toBe('one\ntwo\nthre3\n');
   });
 
   it('a re-run after a partly applied commit finishes without conflicts', () => {

@@ -52,6 +52,12 @@ export function commitChanges(ov: OverlayChanges, options: CommitOptions = {}): 
   const skipped = reported.filter((c) => c.status !== 'D' && (c.type === 'socket' || c.type === 'char' || c.type === 'block'));
   if (options.dryRun || (conflicts.length && !options.force)) return { changes: reported, conflicts, applied: false, skipped };
 
+  // hard-linked base files whose names this commit removes or replaces (see hiddenRelinked)
+  const relinked = new Set<number>();
+  for (const c of reported) {
+    const st = ov.base.lstat(c.path);
+    if (st && st.nlink > 1 && (st.mode & S_IFMT) !== S_IFDIR) relinked.add(Number(st.ino));
+  }
   const writer = new BaseWriter(ov.base.dir);
   // Moved directories are moved in the base too (contents and times kept as they are); what
   // is left to do is then worked out again.
@@ -98,6 +104,7 @@ export function commitChanges(ov: OverlayChanges, options: CommitOptions = {}): 
       ov.dropHidden(c.path);
     }
     if (!scope.length || scope.includes('/')) ov.dropHidden('/');
+    else for (const ino of relinked) ov.hiddenRelinked(ino);
     // a move written entry by entry: the base directory is at its new place now
     for (const m of crossed) if (!ov.base.lstat(m.from) && ov.base.lstat(m.to)) ov.baseRenamed(m.from, m.to);
     dropStaleWhiteouts(ov, scope);

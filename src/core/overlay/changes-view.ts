@@ -46,6 +46,8 @@ export interface OverlayChanges {
   hiddenAt(path: string): HiddenRecord | undefined;
   /** the hidden-entry record of the base entry at base path `basePath`, wherever it was hidden */
   hiddenFrom(basePath: string): HiddenRecord | undefined;
+  /** commit removed or replaced a name of hard-linked base file `ino`: the others' records follow their ctime */
+  hiddenRelinked(ino: number): void;
   /** forgets the hidden-entry records at `path` and below (commit or discard settled them) */
   dropHidden(path: string): void;
   /** the base file's state when the delta inode was copied up from it */
@@ -135,6 +137,13 @@ export class ChangesView implements OverlayChanges {
 
   hiddenFrom(basePath: string): HiddenRecord | undefined {
     return this.o.hidden.of(basePath);
+  }
+
+  hiddenRelinked(ino: number): void {
+    this.o.hidden.relinked(ino, (p) => {
+      this.o.base.forget(p);
+      return this.o.base.lstat(p);
+    });
   }
 
   dropHidden(path: string): void {

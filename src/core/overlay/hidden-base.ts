@@ -65,6 +65,23 @@ export class HiddenBase {
     return r && toRecord(r);
   }
 
+  /**
+   * Commit removed or replaced a name of hard-linked base file `ino`: its other names' ctime moved
+   * with the link count, nothing else did. Their records take the new ctime (else a later commit
+   * of one of them saw a host edit that never was), where the rest still matches exactly.
+   */
+  relinked(ino: number, lstat: (basePath: string) => HostStat | undefined): void {
+    const rows = this.store
+      .stmt('SELECT path, base_path, base_ino, type, size, mtime_ns, ctime_ns FROM agentfs_overlay_hidden WHERE base_ino = ?')
+      .all(ino) as Row[];
+    const set = this.store.stmt('UPDATE agentfs_overlay_hidden SET ctime_ns = ? WHERE path = ?');
+    for (const r of rows) {
+      const st = lstat(r.base_path);
+      if (!st || st.ino !== ino || (st.mode & 0o170000) !== Number(r.type) || st.size !== Number(r.size)) continue;
+      if (nsOf(st.mtime).toString() === r.mtime_ns) set.run(nsOf(st.ctime).toString(), r.path);
+    }
+  }
+
   /** Drops the records at `path` and below it. */
   drop(path: string): void {
     if (path === '/') {
