@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { chmodSync, linkSync, lstatSync, mkdirSync, readFileSync, renameSync, symlinkSync, utimesSync, writeFileSync, existsSync } from 'node:fs';
+import { chmodSync, linkSync, lstatSync, mkdirSync, readFileSync, renameSync, symlinkSync, unlinkSync, utimesSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { Store } from '../../src/store/index.js';
@@ -436,6 +436,18 @@ describe('commit', () => {
     utimesSync(join(base, 'h2'), before.atime, before.mtime);
     expect(commitChanges(ov.changes, { paths: ['h2'] }).conflicts.map((c) => c.path)).toEqual(['/h2']);
     expect(readFileSync(join(base, 'h2'), 'utf8')).toBe('one\ntwo\nthre3\n');
+  });
+
+  it('a commit killed after removing one name of a hard-linked base file finishes on a re-run', () => {
+    linkSync(join(base, 'a.txt'), join(base, 'h1'));
+    reopen();
+    ov.unlink(ino('/'), 'h1');
+    ov.unlink(ino('/'), 'a.txt');
+    unlinkSync(join(base, 'h1')); // what the killed commit got done: a.txt's ctime moved with it
+    const r = commitChanges(ov.changes);
+    expect(r.conflicts).toEqual([]);
+    expect(r.applied).toBe(true);
+    expect(existsSync(join(base, 'a.txt'))).toBe(false);
   });
 
   it('a re-run after a partly applied commit finishes without conflicts', () => {

@@ -237,7 +237,7 @@ function baseMoved(ov: OverlayChanges, c: Change, st: HostStat, moved: readonly 
   // base path (and the move takes along whatever it does not delete)
   if (c.status === 'D' && hid?.basePath !== c.path) hid = ov.hiddenFrom(c.path) ?? hid;
   const exact = hid !== undefined && hid.basePath === c.path;
-  if (exact && !sameAsHidden(st, hid!)) {
+  if (exact && !sameAsHidden(ov, st, hid!)) {
     if (c.status === 'D') return deleted;
     const e = ov.resolve(c.path);
     if (e && e.node.delta !== undefined && c.type !== 'dir' && alreadyApplied(ov, c.path, e.node.ino, e.attr)) return undefined;
@@ -297,11 +297,21 @@ function movedSources(ov: OverlayChanges): string[] {
 }
 
 /** The base entry is still the one that was hidden (same inode, type, size, mtime and ctime). */
-function sameAsHidden(st: HostStat, hid: HiddenRecord): boolean {
+function sameAsHidden(ov: OverlayChanges, st: HostStat, hid: HiddenRecord): boolean {
   if (Number(st.ino) !== hid.ino || (Number(st.mode) & S_IFMT) !== hid.type) return false;
   // a directory's times move with its entries, each of which is checked on its own
   if (hid.type === S_IFDIR) return true;
-  return Number(st.size) === hid.size && nsOf(st.mtime) === hid.mtimeNs && nsOf(st.ctime) === hid.ctimeNs;
+  if (Number(st.size) !== hid.size || nsOf(st.mtime) !== hid.mtimeNs) return false;
+  return nsOf(st.ctime) === hid.ctimeNs || linkRemoved(ov, hid);
+}
+
+/**
+ * Another name of this hard-linked base file, hidden here too, is gone from the base (an earlier
+ * commit, killed before it could settle its records, removed or replaced it): the link count
+ * moved the file's ctime, not an edit.
+ */
+function linkRemoved(ov: OverlayChanges, hid: HiddenRecord): boolean {
+  return ov.hiddenLinks(hid.ino).some((r) => r.path !== hid.path && r.type === hid.type && Number(ov.base.lstat(r.basePath)?.ino ?? -1) !== hid.ino);
 }
 
 /**

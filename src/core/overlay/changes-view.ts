@@ -46,6 +46,8 @@ export interface OverlayChanges {
   hiddenAt(path: string): HiddenRecord | undefined;
   /** the hidden-entry record of the base entry at base path `basePath`, wherever it was hidden */
   hiddenFrom(basePath: string): HiddenRecord | undefined;
+  /** the hidden-entry records of base inode `ino` (every name of a hard-linked file hidden here) */
+  hiddenLinks(ino: number): HiddenRecord[];
   /** commit removed or replaced a name of hard-linked base file `ino`: the others' records follow their ctime */
   hiddenRelinked(ino: number): void;
   /** forgets the hidden-entry records at `path` and below (commit or discard settled them) */
@@ -137,6 +139,10 @@ export class ChangesView implements OverlayChanges {
 
   hiddenFrom(basePath: string): HiddenRecord | undefined {
     return this.o.hidden.of(basePath);
+  }
+
+  hiddenLinks(ino: number): HiddenRecord[] {
+    return this.o.hidden.withIno(ino);
   }
 
   hiddenRelinked(ino: number): void {

@@ -71,15 +71,24 @@ export class HiddenBase {
    * of one of them saw a host edit that never was), where the rest still matches exactly.
    */
   relinked(ino: number, lstat: (basePath: string) => HostStat | undefined): void {
-    const rows = this.store
-      .stmt('SELECT path, base_path, base_ino, type, size, mtime_ns, ctime_ns FROM agentfs_overlay_hidden WHERE base_ino = ?')
-      .all(ino) as Row[];
+    const rows = this.rowsOf(ino);
     const set = this.store.stmt('UPDATE agentfs_overlay_hidden SET ctime_ns = ? WHERE path = ?');
     for (const r of rows) {
       const st = lstat(r.base_path);
       if (!st || st.ino !== ino || (st.mode & 0o170000) !== Number(r.type) || st.size !== Number(r.size)) continue;
       if (nsOf(st.mtime).toString() === r.mtime_ns) set.run(nsOf(st.ctime).toString(), r.path);
     }
+  }
+
+  /** The records of the base entries with inode `ino` (the names of a hard-linked file). */
+  withIno(ino: number): HiddenRecord[] {
+    return this.rowsOf(ino).map(toRecord);
+  }
+
+  private rowsOf(ino: number): Row[] {
+    return this.store
+      .stmt('SELECT path, base_path, base_ino, type, size, mtime_ns, ctime_ns FROM agentfs_overlay_hidden WHERE base_ino = ?')
+      .all(ino) as Row[];
   }
 
   /** Drops the records at `path` and below it. */
