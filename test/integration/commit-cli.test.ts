@@ -237,6 +237,28 @@ describe('agentfs diff / commit / discard', () => {
     expect((await cli('diff', 'mf')).stdout).toBe('');
   });
 
+  it('a host edit of a file deleted in a directory the sandbox moved stops the commit; with none, the move commits', async () => {
+    // the record sat at the new place, the diff named the old one: the edit went with the deletion
+    writeFileSync(join(proj, 'src/gone.js'), 'gone\n');
+    expect((await sandbox('mvd', 'mv src lib && rm lib/gone.js && echo f > src')).code).toBe(0);
+    writeFileSync(join(proj, 'src/gone.js'), 'host edit\n');
+    const c = await cli('commit', 'mvd');
+    expect(c.code).toBe(1);
+    expect(c.stderr).toContain('conflict: src/gone.js: changed in the base after it was deleted here');
+    expect(readFileSync(join(proj, 'src/gone.js'), 'utf8')).toBe('host edit\n');
+    // the same without the host edit: the directory moves (a file took its old place, which
+    // removed it before its contents were written to the new place)
+    expect((await cli('discard', 'mvd')).code).toBe(0);
+    writeFileSync(join(proj, 'src/gone.js'), 'gone\n');
+    expect((await sandbox('mvd', 'mv src lib && rm lib/gone.js && echo f > src')).code).toBe(0);
+    const ok = await cli('commit', 'mvd');
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(readFileSync(join(proj, 'lib/old.js'), 'utf8')).toBe('old\n');
+    expect(readFileSync(join(proj, 'src'), 'utf8')).toBe('f\n');
+    expect(existsSync(join(proj, 'lib/gone.js'))).toBe(false);
+    expect((await cli('diff', 'mvd')).stdout).toBe('');
+  });
+
   it('reports a conflict when the base changed since copy-up, and --force overwrites', async () => {
     await sandbox('s2', 'echo mine > edit.txt');
     writeFileSync(join(proj, 'edit.txt'), 'theirs\n');
