@@ -491,6 +491,17 @@ describe('commit', () => {
 });
 
 describe('discard', () => {
+  it('discarding a deletion inside a moved directory, named as the diff lists it, brings the file back there', () => {
+    ov.rename(ino('/'), 'dir', ino('/'), 'moved');
+    ov.unlink(ino('/moved'), 'b.txt');
+    expect(computeChanges(ov.changes).map((c) => `${c.status} ${c.path}`)).toContain('D /dir/b.txt');
+    discardChanges(ov.changes, ['dir/b.txt']);
+    expect(Buffer.from(ov.read(ino('/moved/b.txt'), 0, 100)).toString()).toBe('bravo\n');
+    expect((store.db.prepare('SELECT COUNT(*) AS n FROM agentfs_overlay_hidden').get() as { n: number }).n).toBe(0);
+    expect(commitChanges(ov.changes).applied).toBe(true);
+    expect(readFileSync(join(base, 'moved/b.txt'), 'utf8')).toBe('bravo\n');
+  });
+
   it('drops every change: the base shows again', () => {
     const before = snapshotMerged();
     edit();

@@ -30,6 +30,14 @@ export function discardChanges(ov: OverlayChanges, paths: readonly string[] = []
       ov.clearWhiteouts(p);
       ov.dropHidden(p);
     }
+    // deleted inside a directory moved here: the diff names its base path, the deletion (and its
+    // record) sit at the new place; the entry shows there again
+    for (const c of changes) {
+      const hid = c.status === 'D' ? ov.hiddenFrom(c.path) : undefined;
+      if (!hid || hid.path === c.path) continue;
+      if (ov.whiteoutTime(hid.path) !== undefined) ov.dropWhiteout(hid.path);
+      ov.dropHidden(hid.path);
+    }
   });
   return changes;
 }
