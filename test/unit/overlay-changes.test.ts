@@ -450,6 +450,49 @@ describe('commit', () => {
     expect(existsSync(join(base, 'a.txt'))).toBe(false);
   });
 
+  // One name can hide two base entries in turn: the base entry there (removed), then one of a
+  // directory moved over it. The second record was dropped (one per path), so a host edit of the
+  // moved directory's file went with its deletion.
+  it('a name that hid one base entry and then another checks both', () => {
+    mkdirSync(join(base, 'd2'));
+    writeFileSync(join(base, 'd2/b.txt'), 'other\n');
+    reopen();
+    ov.unlink(ino('/d2'), 'b.txt');
+    ov.rmdir(ino('/'), 'd2');
+    ov.rename(ino('/'), 'dir', ino('/'), 'd2');
+    ov.unlink(ino('/d2'), 'b.txt');
+    const before = lstatSync(join(base, 'dir/b.txt'));
+    writeFileSync(join(base, 'dir/b.txt'), 'host!\n');
+    utimesSync(join(base, 'dir/b.txt'), before.atime, before.mtime);
+    const r = commitChanges(ov.changes);
+    expect(r.applied).toBe(false);
+    expect(r.conflicts.map((c) => c.path)).toEqual(['/dir/b.txt']);
+    expect(readFileSync(join(base, 'dir/b.txt'), 'utf8')).toBe('host!\n');
+    writeFileSync(join(base, 'dir/b.txt'), 'bravo\n');
+    utimesSync(join(base, 'dir/b.txt'), before.atime, before.mtime);
+    // the edit undone (its ctime stays moved): --force, and nothing is left over
+    expect(commitChanges(ov.changes, { force: true }).applied).toBe(true);
+    expect(existsSync(join(base, 'd2/b.txt'))).toBe(false);
+    expect(readFileSync(join(base, 'd2/sub/c.txt'), 'utf8')).toBe('charlie\n');
+    expect((store.db.prepare('SELECT COUNT(*) AS n FROM agentfs_overlay_hidden').get() as { n: number }).n).toBe(0);
+  });
+
+  it('a session database whose hidden-entry table is keyed by path only (earlier layout) still commits', () => {
+    ov.close();
+    store.db.exec('DROP TABLE agentfs_overlay_hidden');
+    store.db.exec(`CREATE TABLE agentfs_overlay_hidden (path TEXT PRIMARY KEY, base_path TEXT NOT NULL, base_ino INTEGER NOT NULL,
+      type INTEGER NOT NULL, size INTEGER NOT NULL, mtime_ns TEXT NOT NULL, ctime_ns TEXT NOT NULL)`);
+    store.close();
+    open();
+    ov.unlink(ino('/dir'), 'b.txt');
+    ov.rename(ino('/'), 'dir', ino('/'), 'moved');
+    writeFileSync(join(base, 'dir/b.txt'), 'host\n');
+    expect(commitChanges(ov.changes).conflicts.map((c) => c.path)).toEqual(['/dir/b.txt']);
+    writeFileSync(join(base, 'dir/b.txt'), 'bravo\n');
+    expect(commitChanges(ov.changes, { force: true }).applied).toBe(true);
+    expect(existsSync(join(base, 'moved/b.txt'))).toBe(false);
+  });
+
   it('a re-run after a partly applied commit finishes without conflicts', () => {
     edit();
     const expected = snapshotMerged();

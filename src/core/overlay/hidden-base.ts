@@ -36,7 +36,10 @@ interface Row {
 export class HiddenBase {
   constructor(private readonly store: Store) {}
 
-  /** The base entry `st` at basePath is hidden at overlay path `path` now (kept if it was already). */
+  /**
+   * The base entry `st` at basePath is hidden at overlay path `path` now (kept if it was already;
+   * a record there of another base entry stays too).
+   */
   note(path: string, basePath: string, st: HostStat): void {
     this.store
       .stmt(
@@ -46,10 +49,10 @@ export class HiddenBase {
       .run(path, basePath, st.ino, st.mode & 0o170000, st.size, nsOf(st.mtime).toString(), nsOf(st.ctime).toString());
   }
 
-  /** The record at `path`, if any. */
+  /** The record at `path`, that of the base entry of the same path first. */
   at(path: string): HiddenRecord | undefined {
     const r = this.store
-      .stmt('SELECT path, base_path, base_ino, type, size, mtime_ns, ctime_ns FROM agentfs_overlay_hidden WHERE path = ?')
+      .stmt('SELECT path, base_path, base_ino, type, size, mtime_ns, ctime_ns FROM agentfs_overlay_hidden WHERE path = ? ORDER BY base_path = path DESC LIMIT 1')
       .get(path) as Row | undefined;
     return r && toRecord(r);
   }
@@ -72,11 +75,11 @@ export class HiddenBase {
    */
   relinked(ino: number, lstat: (basePath: string) => HostStat | undefined): void {
     const rows = this.rowsOf(ino);
-    const set = this.store.stmt('UPDATE agentfs_overlay_hidden SET ctime_ns = ? WHERE path = ?');
+    const set = this.store.stmt('UPDATE agentfs_overlay_hidden SET ctime_ns = ? WHERE path = ? AND base_path = ?');
     for (const r of rows) {
       const st = lstat(r.base_path);
       if (!st || st.ino !== ino || (st.mode & 0o170000) !== Number(r.type) || st.size !== Number(r.size)) continue;
-      if (nsOf(st.mtime).toString() === r.mtime_ns) set.run(nsOf(st.ctime).toString(), r.path);
+      if (nsOf(st.mtime).toString() === r.mtime_ns) set.run(nsOf(st.ctime).toString(), r.path, r.base_path);
     }
   }
 
@@ -117,7 +120,7 @@ export class HiddenBase {
       )
       .all(lo, hi, blo, bhi) as Row[];
     if (!rows.length) return;
-    const del = this.store.stmt('DELETE FROM agentfs_overlay_hidden WHERE path = ?');
+    const del = this.store.stmt('DELETE FROM agentfs_overlay_hidden WHERE path = ? AND base_path = ?');
     // a record already at the new place is about the base entry there: it stays
     const ins = this.store.stmt(
       `INSERT OR IGNORE INTO agentfs_overlay_hidden (path, base_path, base_ino, type, size, mtime_ns, ctime_ns)
@@ -125,7 +128,7 @@ export class HiddenBase {
     );
     const fromLen = from === '/' ? 0 : from.length;
     const prefix = to === '/' ? '' : to;
-    for (const r of rows) del.run(r.path);
+    for (const r of rows) del.run(r.path, r.base_path);
     for (const r of rows) ins.run(prefix + r.path.slice(fromLen), r.base_path, r.base_ino, r.type, r.size, r.mtime_ns, r.ctime_ns);
   }
 }

@@ -26,14 +26,17 @@ export const OVERLAY_DDL = [
     mtime_ns TEXT NOT NULL,
     copied_at INTEGER NOT NULL
   )`,
+  // keyed by both paths: a name can hide one base entry, be removed, and then hide another (a
+  // directory moved over it), and both must be checked
   `CREATE TABLE IF NOT EXISTS agentfs_overlay_hidden (
-    path TEXT PRIMARY KEY,
+    path TEXT NOT NULL,
     base_path TEXT NOT NULL,
     base_ino INTEGER NOT NULL,
     type INTEGER NOT NULL,
     size INTEGER NOT NULL,
     mtime_ns TEXT NOT NULL,
-    ctime_ns TEXT NOT NULL
+    ctime_ns TEXT NOT NULL,
+    PRIMARY KEY (path, base_path)
   )`,
   // commit looks a deletion up by base path (below a moved directory the record is elsewhere)
   `CREATE INDEX IF NOT EXISTS agentfs_overlay_hidden_base ON agentfs_overlay_hidden(base_path)`,
