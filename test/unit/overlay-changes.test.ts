@@ -493,6 +493,28 @@ describe('commit', () => {
     expect(existsSync(join(base, 'moved/b.txt'))).toBe(false);
   });
 
+  // found by random sequences of agent operations, committed with no host change at all
+  it('a file moved over a base directory removed here commits', () => {
+    ov.unlink(ino('/dir/sub'), 'c.txt');
+    ov.rmdir(ino('/dir'), 'sub');
+    ov.rename(ino('/'), 'a.txt', ino('/dir'), 'sub');
+    const expected = snapshotMerged();
+    const r = commitChanges(ov.changes);
+    expect(r.applied).toBe(true);
+    expect(withoutMtime(snapshotTree(base))).toEqual(expected);
+  });
+
+  it('a directory exchanged into a directory that is then moved commits', () => {
+    ov.rename(ino('/dir/sub'), 'c.txt', ino('/'), 'gone', RENAME_EXCHANGE);
+    ov.rename(ino('/dir'), 'sub', ino('/'), 'x');
+    const expected = snapshotMerged();
+    const r = commitChanges(ov.changes);
+    expect(r.conflicts).toEqual([]);
+    expect(r.applied).toBe(true);
+    expect(withoutMtime(snapshotTree(base))).toEqual(expected);
+    expect(readFileSync(join(base, 'x/c.txt/deep/x'), 'utf8')).toBe('x');
+  });
+
   it('a re-run after a partly applied commit finishes without conflicts', () => {
     edit();
     const expected = snapshotMerged();

@@ -180,8 +180,12 @@ function applyDirectoryMoves(
       const from = writer.lstat(r.basePath);
       // a base file there was exchanged with it (RENAME_EXCHANGE): its copy is in the delta
       const at = writer.lstat(path);
-      const over = at !== undefined && !at.isDirectory() && replacedByDir.has(path);
+      // (or one of a directory moved here just before, which the agent exchanged or moved away: a
+      // file moved in the agent is in the delta)
+      const over = at !== undefined && !at.isDirectory() && (replacedByDir.has(path) || added.has(path));
       if (!from?.isDirectory() || (at && !over)) continue;
+      // its new parent may be a directory moved there later in this loop
+      if (!writer.lstat(parentPath(path))) continue;
       writer.checkParents(path);
       const to = writer.lstat(parentPath(path));
       if (!to?.isDirectory()) continue;
