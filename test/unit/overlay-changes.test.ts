@@ -515,6 +515,30 @@ describe('commit', () => {
     expect(readFileSync(join(base, 'x/c.txt/deep/x'), 'utf8')).toBe('x');
   });
 
+  // written entry by entry, the new dir/b.txt was written before moved/b.txt was read from the
+  // base's dir/b.txt: both got the agent's file, the original was gone
+  it('a directory moved away and made again with the same names commits both', () => {
+    ov.rename(ino('/'), 'dir', ino('/'), 'moved');
+    ov.mkdir(ino('/'), 'dir', 0o755, ROOT_CALLER);
+    writeFile('/dir/b.txt', 'mine\n');
+    const expected = snapshotMerged();
+    const r = commitChanges(ov.changes);
+    expect(r.applied).toBe(true);
+    expect(withoutMtime(snapshotTree(base))).toEqual(expected);
+    expect(readFileSync(join(base, 'moved/b.txt'), 'utf8')).toBe('bravo\n');
+    expect(readFileSync(join(base, 'dir/b.txt'), 'utf8')).toBe('mine\n');
+  });
+
+  it('two directories swapped (RENAME_EXCHANGE) with the same names in both are refused, nothing written', () => {
+    mkdirSync(join(base, 'dir2/sub'), { recursive: true });
+    writeFileSync(join(base, 'dir2/b.txt'), 'other\n');
+    reopen();
+    ov.rename(ino('/'), 'dir', ino('/'), 'dir2', RENAME_EXCHANGE);
+    const host = snapshotTree(base);
+    expect(() => commitChanges(ov.changes)).toThrow(/directories swapped in this session.*nothing was written/);
+    expect(snapshotTree(base)).toEqual(host);
+  });
+
   it('a re-run after a partly applied commit finishes without conflicts', () => {
     edit();
     const expected = snapshotMerged();

@@ -49,6 +49,7 @@ export function commitChanges(ov: OverlayChanges, options: CommitOptions = {}): 
   const conflicts = findConflicts(ov, reported);
   checkMovedSources(ov, reported, scope);
   checkMovedDirs(ov, reported, scope);
+  checkSwappedDirs(ov, reported);
   const skipped = reported.filter((c) => c.status !== 'D' && (c.type === 'socket' || c.type === 'char' || c.type === 'block'));
   if (options.dryRun || (conflicts.length && !options.force)) return { changes: reported, conflicts, applied: false, skipped };
 
@@ -175,7 +176,8 @@ function applyDirectoryMoves(
     for (const r of ov.redirects()) {
       if (r.basePath === null) continue;
       const path = ov.deltaPathOf(r.deltaIno);
-      if (!path || path === r.basePath || !(added.has(path) || replacedByDir.has(path)) || !deleted.has(r.basePath)) continue;
+      if (!path || path === r.basePath || !(added.has(path) || replacedByDir.has(path))) continue;
+      if (!deleted.has(r.basePath) && !newDirAt(ov, r.basePath)) continue;
       if (scope.length && !scope.includes('/') && !(inside(scope, path) && inside(scope, r.basePath))) continue;
       const from = writer.lstat(r.basePath);
       // a base file there was exchanged with it (RENAME_EXCHANGE): its copy is in the delta
@@ -207,6 +209,48 @@ function applyDirectoryMoves(
     }
   }
   return moved;
+}
+
+/**
+ * The merged view has a directory at base directory `path` that does not show it (made there
+ * after the base one moved away): the base one can move in the base before that one is written.
+ */
+function newDirAt(ov: OverlayChanges, path: string): boolean {
+  const e = ov.resolve(path);
+  return e !== undefined && (e.attr.mode & S_IFMT) === S_IFDIR && ov.basePathOf(e.node) !== path;
+}
+
+/**
+ * A directory moved in the agent and not renamed in the base first (its new place or its old one
+ * is still a directory of the base: directories swapped, RENAME_EXCHANGE) is written entry by
+ * entry, each read from its base directory as the commit goes: a file written at its old place
+ * before the same name is read at the new place gave the new place the agent's file, and the base
+ * file was lost. Refused before anything is written.
+ */
+function checkSwappedDirs(ov: OverlayChanges, changes: readonly Change[]): void {
+  const written = new Map(changes.filter((c) => c.status !== 'D').map((c) => [c.path, c]));
+  const renamed = (path: string, from: string) => {
+    const c = written.get(path);
+    if (!c || c.type !== 'dir' || (c.status !== 'A' && c.status !== 'M')) return false;
+    return changes.some((d) => d.path === from && (d.status === 'D') === (d.type === 'dir')) || newDirAt(ov, from);
+  };
+  for (const r of ov.redirects()) {
+    const from = r.basePath;
+    const to = from === null ? undefined : ov.deltaPathOf(r.deltaIno);
+    if (from === null || to === undefined || to === from || renamed(to, from) || !ov.base.lstat(from)) continue;
+    for (const c of written.values()) {
+      const below = c.path === from || c.path.startsWith(`${from}/`);
+      const above = c.type !== 'dir' && from.startsWith(`${c.path}/`);
+      if (!below && !above) continue;
+      const src = below ? to + c.path.slice(from.length) : to;
+      const reads = written.has(src) || (c.type !== 'dir' && [...written.keys()].some((k) => k.startsWith(`${src}/`)));
+      if (!reads) continue;
+      throw new AgentfsError(
+        'usage',
+        `cannot commit ${c.path}: ${to} shows base directory ${from} (directories swapped in this session), and writing it would overwrite what ${src} is read from; nothing was written`,
+      );
+    }
+  }
 }
 
 function inside(scope: readonly string[], p: string): boolean {
