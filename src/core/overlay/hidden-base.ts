@@ -1,5 +1,6 @@
 import type { Store } from '../../store/index.js';
 import { nsOf, type HostStat } from './host-stat.js';
+import { range } from './whiteouts.js';
 
 /** What a base entry looked like when the overlay first hid it (agentfs_overlay_hidden). */
 export interface HiddenRecord {
@@ -138,10 +139,4 @@ function toRecord(r: Row): HiddenRecord {
     path: r.path, basePath: r.base_path, ino: Number(r.base_ino), type: Number(r.type), size: Number(r.size),
     mtimeNs: BigInt(r.mtime_ns), ctimeNs: BigInt(r.ctime_ns),
   };
-}
-
-/** Half-open key range [dir + '/', dir + '0') covering every path strictly below dir. */
-function range(dir: string): [string, string] {
-  const p = dir === '/' ? '' : dir;
-  return [`${p}/`, `${p}0`];
 }

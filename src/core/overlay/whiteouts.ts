@@ -149,7 +149,7 @@ const WHOLE_TABLE = 10_000;
 const NONE: Set<string> = new Set();
 
 /** Half-open key range [dir + '/', dir + '0') covering every path strictly below dir. */
-function range(dir: string): [string, string] {
+export function range(dir: string): [string, string] {
   const p = dir === '/' ? '' : dir;
   return [`${p}/`, `${p}0`];
 }
