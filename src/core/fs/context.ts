@@ -6,7 +6,8 @@ import type { FsMutation, MutationObserver } from './mutation.js';
 export interface FsContext {
   readonly store: Store;
   readonly chunkSize: number;
-  readonly observer: MutationObserver | undefined;
+  /** told of every mutation (the journal); unset while InodeFs.unobserved runs */
+  observer: MutationObserver | undefined;
   /** open handles per inode, in this process: an unlinked inode lives until its last release */
   readonly openCount: Map<number, number>;
   /** inodes unlinked while open here: purged on their last release */

@@ -174,6 +174,21 @@ export class InodeFs implements FileSystem {
     release(this.ctx, ino);
   }
 
+  /**
+   * Runs fn without telling the observer of what it changes: an overlay's copy-up writes the
+   * delta, but the merged view did not change (the journal recorded a create, a write, chmod,
+   * chown and times, and the parent's times, for every file an agent edited).
+   */
+  unobserved<T>(fn: () => T): T {
+    const observer = this.ctx.observer;
+    this.ctx.observer = undefined;
+    try {
+      return fn();
+    } finally {
+      this.ctx.observer = observer;
+    }
+  }
+
   /** A path of ino from the root (undefined once unlinked); used by the journal. */
   pathOf(ino: number): string | undefined {
     return pathOf(this.ctx, ino);

@@ -93,9 +93,13 @@ export class CopyUp {
       // A copy-up changes no listing: the parent keeps its modification time (kernel overlayfs
       // restores it too), so the kernel's cached listing of it stays valid (git status after
       // edits relisted every directory an edit had copied a file up in).
-      const { mtime } = this.o.delta.getattr(parentDelta);
-      const ino = copyUpEntry(this.o.delta, base, bp, st, parentDelta, node.name, keepBytes);
-      this.o.delta.setattr(parentDelta, { mtime });
+      // Nor is it a change the agent made: the journal hears only what follows it
+      const ino = this.o.delta.unobserved(() => {
+        const { mtime } = this.o.delta.getattr(parentDelta);
+        const made = copyUpEntry(this.o.delta, base, bp, st, parentDelta, node.name, keepBytes);
+        this.o.delta.setattr(parentDelta, { mtime });
+        return made;
+      });
       origins.record(ino, bp, st, this.o.baseInos.onBaseDevice(st));
       return ino;
     });

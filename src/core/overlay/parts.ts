@@ -8,7 +8,11 @@ import type { Origins } from './origins.js';
 import type { Whiteouts } from './whiteouts.js';
 
 /** The delta: the FileSystem contract, plus the path of an inode (InodeFs has it). */
-export type DeltaFs = FileSystem & { pathOf(ino: number): string | undefined };
+export type DeltaFs = FileSystem & {
+  pathOf(ino: number): string | undefined;
+  /** runs fn without journaling what it does (copy-up: the merged view does not change) */
+  unobserved<T>(fn: () => T): T;
+};
 
 /**
  * What the overlay's modules share: the two layers, the overlay's own tables, and what it
