@@ -42,6 +42,20 @@ describe('timeline of an agentfs run', () => {
     expect(brief).toEqual(['truncate /VERSION', 'write /VERSION', 'mkdir /out', 'create /out/a', 'write /out/a', 'rename /out/a /out/b', 'unlink /old.txt']);
   });
 
+  it('journals a base directory moved as a rename, and nothing of the session set-up', async () => {
+    const base = join(tmp.dir, 'movebase');
+    mkdirSync(join(base, 'src/lib'), { recursive: true });
+    writeFileSync(join(base, 'src/lib/a.js'), 'a\n');
+    const r = await runCli(['run', '--session', 'mv', '--', 'sh', '-c', 'mv src app && echo b >> app/lib/a.js'], { cwd: base, env });
+    if (r.code !== 0) throw new Error(`agentfs run failed (${r.code}): ${r.stderr}`);
+    const tl = await runCli(['timeline', 'mv', '--format', 'json'], { cwd: base, env });
+    expect(tl.code).toBe(0);
+    const files = (JSON.parse(tl.stdout) as Ev[]).reverse().filter((e) => e.type === 'file');
+    // it was a mkdir of /app with the base directory's attributes (chmod, chown, times), after
+    // the root's own attributes adopted from the base: no sign of /src going
+    expect(files.map((e) => `${e.op} ${e.path}${e.new_path ? ` ${e.new_path}` : ''}`)).toEqual(['rename /src /app', 'write /app/lib/a.js']);
+  });
+
   it('records each run as a call with argv and cwd, success or error by exit status', async () => {
     const failed = await runCli(['run', '--session', 'tl', '--', 'sh', '-c', 'exit 3'], { cwd: proj, env });
     expect(failed.code).toBe(3);

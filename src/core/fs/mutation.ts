@@ -8,8 +8,10 @@ export interface FsMutation {
     | 'create' | 'mknod' | 'mkdir' | 'symlink' | 'link' | 'unlink' | 'rmdir' | 'rename' | 'write'
     | 'truncate' | 'chmod' | 'chown' | 'utimens' | 'open' | 'release';
   ino: number;
-  /** the path, when parent/name cannot give it (the overlay deleting an entry of its base) */
+  /** the path, when parent/name cannot give it (the overlay deleting or moving an entry of its base) */
   path?: string;
+  /** a rename's new path, when newParent/newName cannot give it */
+  newPath?: string;
   parent?: number;
   name?: string;
   newParent?: number;

@@ -215,10 +215,10 @@ export class Journal {
         this.dirPaths.clear(); // the directory and anything cached below it are gone
         break;
       case 'rename':
-        path = this.child(m.parent, m.name);
+        path = m.path ?? this.child(m.parent, m.name);
         this.dirPaths.clear(); // a renamed directory moves every path below it
         this.filePaths.clear();
-        newPath = this.child(m.newParent, m.newName);
+        newPath = m.newPath ?? this.child(m.newParent, m.newName);
         break;
       case 'link':
         newPath = this.child(m.newParent, m.newName);

@@ -12,7 +12,8 @@ export function adoptBaseRoot(o: OverlayParts, force = false): void {
   if (!st) throw new FsError('ENOENT', 'overlay', o.base.dir, 'base directory is missing');
   if (o.store.readOnly) return; // a viewer shows the delta root as it is; the next writer adopts
   o.store.transaction(() => {
-    o.delta.setattr(rootDelta, { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, atime: { ...st.atime }, mtime: { ...st.mtime } });
+    // bookkeeping, not a change of the merged view: not journaled
+    o.delta.unobserved(() => o.delta.setattr(rootDelta, { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, atime: { ...st.atime }, mtime: { ...st.mtime } }));
     o.origins.record(rootDelta, '/', st);
   });
 }

@@ -74,7 +74,7 @@ export class OverlayFs implements FileSystem {
     this.lookups = new MergedLookup(this.o);
     this.dirs = new MergedDirs(this.o, this.lookups);
     this.copyUp = new CopyUp(this.o, this.lookups, this.tx);
-    this.renames = new OverlayRename(this.o, this.lookups, this.dirs, this.copyUp, this.tx);
+    this.renames = new OverlayRename(this.o, this.lookups, this.dirs, this.copyUp, this.tx, this.observer);
     const baseRenames = new BaseRenames(this.o, this.tx);
     this.changes = new ChangesView(this, this.o, this.lookups, new DeltaRevert(this.o, this.lookups, this.tx), baseRenames, this.tx);
     adoptBaseRoot(this.o);

@@ -8,6 +8,7 @@ import type { MergedLookup } from './lookup.js';
 import type { OverlayParts } from './parts.js';
 import type { MergedDirs } from './readdir-merge.js';
 import type { OverlayTransactions } from './transaction.js';
+import type { MutationObserver } from '../fs/mutation.js';
 
 /**
  * rename in the merged view. A moved directory keeps showing the base directory it showed before
@@ -21,6 +22,8 @@ export class OverlayRename {
     private readonly dirs: MergedDirs,
     private readonly copyUp: CopyUp,
     private readonly tx: OverlayTransactions,
+    /** told about a move the delta cannot report (a base-only directory's: the delta makes a copy) */
+    private readonly observer?: MutationObserver,
   ) {}
 
   rename(parent: number, name: string, newParent: number, newName: string, flags: number): void {
@@ -60,7 +63,7 @@ export class OverlayRename {
     this.tx.run(() => {
       const qd = this.copyUp.ensureDelta(q);
       if (dst && isDir(dst.attr.mode)) o.whiteouts.removeUnder(to);
-      if (srcDir) this.moveDir(p, name, src.node, qd, newName, dst?.node);
+      if (srcDir) this.moveDir(p, name, src.node, qd, newName, dst?.node, { from, to });
       else {
         const sd = this.copyUp.ensureDelta(src.node);
         const pd = p.delta!;
@@ -97,7 +100,7 @@ export class OverlayRename {
   }
 
   /** Moves a directory; its base layer (if any) stays the base directory it showed before. */
-  private moveDir(p: Node, name: string, node: Node, qd: number, newName: string, dst: Node | undefined): void {
+  private moveDir(p: Node, name: string, node: Node, qd: number, newName: string, dst: Node | undefined, paths: { from: string; to: string }): void {
     const { o } = this;
     const bp = o.paths.basePathOf(node);
     const bst = bp === null ? undefined : o.base.lstat(bp);
@@ -107,16 +110,18 @@ export class OverlayRename {
       o.delta.rename(p.delta!, name, qd, newName);
       return;
     }
-    // base-only directory: its delta copy is made directly at the new place
-    if (dst) {
-      const dd = this.lookup.deltaChild(qd, newName);
+    // base-only directory: its delta copy is made directly at the new place. The journal hears
+    // the move, not the copy (nor the empty directory it replaces, as a plain rename says nothing of it)
+    if (!bst || bp === null) throw new FsError('ESTALE', 'rename', name, 'the base directory is gone');
+    const d = o.delta.unobserved(() => {
+      const dd = dst ? this.lookup.deltaChild(qd, newName) : undefined;
       if (dd !== undefined) {
         o.delta.rmdir(qd, newName);
         o.origins.forget(dd);
       }
-    }
-    if (!bst || bp === null) throw new FsError('ESTALE', 'rename', name, 'the base directory is gone');
-    const d = copyUpEntry(o.delta, o.base, bp, bst, qd, newName);
+      return copyUpEntry(o.delta, o.base, bp, bst, qd, newName);
+    });
+    this.observer?.({ op: 'rename', ino: d, path: paths.from, newPath: paths.to });
     o.origins.record(d, bp, bst, o.baseInos.onBaseDevice(bst));
     o.origins.setRedirect(d, bp);
     this.copyUp.adopted(node, d);
