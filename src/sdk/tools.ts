@@ -86,8 +86,9 @@ export class AgentTools {
     return this.core.record({ name, started_at, completed_at, parameters, result, error });
   }
 
-  async get(id: number): Promise<ToolCall | undefined> {
-    return this.core.get(id);
+  /** The call by id, or by the handle start() gave (it stands for the id, so get(handle) found nothing). */
+  async get(call: CallRef): Promise<ToolCall | undefined> {
+    return this.core.get(idOf(call));
   }
 
   async getByName(name: string, limit?: number): Promise<ToolCall[]> {

@@ -25,6 +25,7 @@ describe('AgentTools (SDK facade)', () => {
     expect(`${h}`).toBe(String(h.id));
     expect(JSON.stringify({ h })).toBe(`{"h":${h.id}}`);
     expect((await t.get(h.id))!.status).toBe('pending');
+    expect((await t.get(h))!.id).toBe(h.id); // the handle stands for the id here too
     await h.success({ hits: 3 });
     expect(await t.get(h.id)).toMatchObject({ status: 'success', result: { hits: 3 }, parameters: { q: 'x' } });
     const h2 = await t.start('fail');
