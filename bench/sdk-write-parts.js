@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'libsql';
 import { AgentFS } from '../dist/index.js';
-import { SPEC_TABLES } from '../dist/store/schema.js';
+import { SPEC_TEXT_TABLES as SPEC_TABLES } from '../dist/store/schema.js';
 import { nowNs } from '../dist/core/fs/time.js';
 import { median } from './median.js';
 
@@ -94,13 +94,11 @@ const VARIANTS = {
   'without the times check': inTrigger(/AND \(ctime < NEW\.sec OR \(ctime = NEW\.sec AND ctime_nsec <= NEW\.nsec\)\)/),
   'without the journal rows': inTrigger(/SELECT RAISE\(ABORT, 'agentfs: inline values stale[\s\S]*?WHERE NEW\.size > 0;/),
   'without the directory times': inTrigger(/UPDATE fs_inode[\s\S]*?changes\(\) = 0;/),
-  'without our 2 dentry indexes': dropping('agentfs_idx_fs_dentry_ino', 'agentfs_idx_fs_dentry_parent_id'),
+  'without our 2 dentry indexes': dropping('agentfs_idx_fs_dentry_ino', 'idx_fs_dentry_parent'),
   'without the (ino) index': dropping('agentfs_idx_fs_dentry_ino'),
-  'without the (parent_ino, id) index': dropping('agentfs_idx_fs_dentry_parent_id'),
+  // the spec's idx_fs_dentry_parent as our files key it (DENTRY_PARENT_INDEX in src/store/schema.ts)
+  'without the (parent_ino, id) index': dropping('idx_fs_dentry_parent'),
   'without the write journal row': inTrigger(/INSERT INTO agentfs_journal \(time_ns, end_ns[\s\S]*?WHERE NEW\.size > 0;/),
-  // not ours to drop (the spec's index, the same columns as UNIQUE(parent_ino, name)'s own): what
-  // the bare side pays for it too
-  "without the spec's idx_fs_dentry_parent": dropping('idx_fs_dentry_parent'),
 };
 
 async function one(name) {

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { AgentFS as Ours } from '../../dist/index.js';
 import { AgentFS as Theirs } from 'agentfs-sdk';
 import Database from 'libsql';
-import { SPEC_TABLES } from '../../dist/store/schema.js';
+import { SPEC_TEXT_TABLES as SPEC_TABLES } from '../../dist/store/schema.js';
 import { countSql } from '../../dist/store/trace.js';
 import { median } from '../median.js';
 

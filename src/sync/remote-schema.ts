@@ -1,5 +1,5 @@
 import { nanoid } from 'nanoid';
-import { SPEC_TABLES } from '../store/schema.js';
+import { SPEC_TEXT_TABLES } from '../store/schema.js';
 import { SYNCED_TABLES, type ColumnInfo } from '../core/sync-state/index.js';
 import { SyncError } from './errors.js';
 import { redact, type RemoteDb } from './remote.js';
@@ -60,7 +60,8 @@ export function stageDdl(table: string, keys: readonly string[], cols: ColumnInf
   return `CREATE TABLE IF NOT EXISTS ${stageTable(table)} (push_id TEXT NOT NULL, ${defs}, PRIMARY KEY (push_id, ${keys.map((k) => `"${k}"`).join(', ')}))`;
 }
 
-export const SPEC_DDL = SPEC_TABLES;
+/** The spec's text: the remote stays a plain AgentFS database for every other client. */
+export const SPEC_DDL = SPEC_TEXT_TABLES;
 
 export interface RemoteInfo {
   /** no tables at all (or only our bookkeeping): a fresh database to push into */

@@ -107,7 +107,7 @@ describe('small SDK writes', () => {
     tools.success(tools.start('warm'));
     let outer = 0;
     // one insert into the start view (its trigger: the tool_calls row and its ext row), no transaction
-    expect(countStatements(store, () => (outer = tools.start('outer', { q: 1 })))).toEqual(['get']);
+    expect(countStatements(store, () => (outer = tools.start('outer', { q: 1 })))).toEqual(['run']);
     const inner = tools.start('inner');
     expect(inner).toBe(outer + 1);
     const other = new Database(file);
@@ -263,8 +263,8 @@ describe('create: the parent checked and updated in one statement', () => {
   });
 });
 
-describe('tool call nesting index', () => {
-  it('is partial (a top-level call writes no entry), serves parent lookups, and replaces the old full index', () => {
+describe('tool call ext indexes', () => {
+  it('nesting: partial (a top-level call writes no entry), serves parent lookups, replaces the old full index; no index of open calls', () => {
     const { store, file } = fresh();
     const tools = new ToolCalls(store);
     const outer = tools.start('outer');
@@ -275,19 +275,98 @@ describe('tool call nesting index', () => {
     expect(plan.map((p) => p.detail).join(' ')).toContain('agentfs_idx_tool_call_ext_parent');
     const indexes = (db: Database.Database) =>
       (db.prepare("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'agentfs_tool_call_ext' ORDER BY name").all() as { name: string; sql: string }[]);
-    expect(indexes(store.db as unknown as Database.Database).map((i) => i.name)).toEqual(['agentfs_idx_tool_call_ext_open', 'agentfs_idx_tool_call_ext_parent']);
+    expect(indexes(store.db as unknown as Database.Database).map((i) => i.name)).toEqual(['agentfs_idx_tool_call_ext_parent']);
     store.close();
-    // a database of an earlier version: the full index under its old name
+    // a database of an earlier version: the full index under its old name, and the open-call index
     const old = new Database(file);
     old.exec('DROP INDEX agentfs_idx_tool_call_ext_parent');
     old.exec('CREATE INDEX idx_agentfs_tool_call_ext_parent ON agentfs_tool_call_ext(parent_id)');
+    old.exec('CREATE INDEX agentfs_idx_tool_call_ext_open ON agentfs_tool_call_ext(pid) WHERE completed_ns IS NULL AND pid IS NOT NULL');
     old.close();
     const again = Agent.open({ path: file });
     cleanups.push(() => again.close());
     const now = indexes(again.store.db as unknown as Database.Database);
-    expect(now.map((i) => i.name)).toEqual(['agentfs_idx_tool_call_ext_open', 'agentfs_idx_tool_call_ext_parent']);
-    expect(now[1]!.sql).toMatch(/WHERE parent_id IS NOT NULL/);
+    expect(now.map((i) => i.name)).toEqual(['agentfs_idx_tool_call_ext_parent']);
+    expect(now[0]!.sql).toMatch(/WHERE parent_id IS NOT NULL/);
     expect(again.tools.list({ parentId: outer }).map((c) => c.id)).toEqual([inner]);
+  });
+});
+
+describe('dentry indexes', () => {
+  const dentryIndexes = (db: Database.Database) =>
+    (db.prepare("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'fs_dentry' AND sql IS NOT NULL ORDER BY name").all() as { name: string; sql: string }[]);
+
+  it("the spec's copy of the (parent_ino, name) index is keyed by parent (listing order) instead, in new files and in older ones", () => {
+    const { file } = fresh();
+    const a = Agent.open({ path: file });
+    const names = ['zeta', 'alpha', 'mid'];
+    for (const n of names) a.paths.writeFile(`/${n}`, n);
+    expect(dentryIndexes(a.store.db as unknown as Database.Database)).toEqual([
+      { name: 'agentfs_idx_fs_dentry_ino', sql: 'CREATE INDEX agentfs_idx_fs_dentry_ino ON fs_dentry(ino)' },
+      { name: 'idx_fs_dentry_parent', sql: 'CREATE INDEX idx_fs_dentry_parent ON fs_dentry(parent_ino)' },
+    ]);
+    const plan = (db: Database.Database, sql: string) => (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all() as { detail: string }[]).map((p) => p.detail).join(' | ');
+    const db = a.store.db as unknown as Database.Database;
+    expect(plan(db, 'SELECT id FROM fs_dentry WHERE parent_ino = 1 AND id > 0 ORDER BY id LIMIT 10')).toMatch(/USING (COVERING )?INDEX idx_fs_dentry_parent/);
+    expect(plan(db, "SELECT ino FROM fs_dentry WHERE parent_ino = 1 AND name = 'mid'")).toMatch(/sqlite_autoindex_fs_dentry_1/);
+    a.close();
+    // a file of an earlier version (the spec's index as the spec has it, and ours by parent) and
+    // one of another implementation (only the spec's): both re-keyed at a writable open
+    for (const ours of [true, false]) {
+      const old = new Database(file);
+      old.exec('DROP INDEX idx_fs_dentry_parent');
+      old.exec('CREATE INDEX idx_fs_dentry_parent ON fs_dentry(parent_ino, name)');
+      if (ours) old.exec('CREATE INDEX agentfs_idx_fs_dentry_parent_id ON fs_dentry(parent_ino)');
+      old.close();
+      const ro = Agent.open({ path: file }, { readOnly: true });
+      expect(ro.paths.readdir('/').sort()).toEqual([...names].sort()); // read-only: left as it is, listed all the same
+      expect(dentryIndexes(ro.store.db as unknown as Database.Database).map((i) => i.name)).toContain(ours ? 'agentfs_idx_fs_dentry_parent_id' : 'idx_fs_dentry_parent');
+      ro.close();
+      const again = Agent.open({ path: file });
+      expect(dentryIndexes(again.store.db as unknown as Database.Database)).toEqual([
+        { name: 'agentfs_idx_fs_dentry_ino', sql: 'CREATE INDEX agentfs_idx_fs_dentry_ino ON fs_dentry(ino)' },
+        { name: 'idx_fs_dentry_parent', sql: 'CREATE INDEX idx_fs_dentry_parent ON fs_dentry(parent_ino)' },
+      ]);
+      expect(again.paths.readdir('/').sort()).toEqual([...names].sort());
+      again.close();
+    }
+  });
+});
+
+describe('orphaned calls found without an index of open calls', () => {
+  it('a writable open reads from a mark that never passes a call still open, and reaps it once its process is gone', async () => {
+    const { store, file } = fresh();
+    const tools = new ToolCalls(store);
+    // a call left open by another process that is still alive
+    const holder = spawn('sleep', ['60'], { stdio: 'ignore' });
+    cleanups.push(() => {
+      if (holder.exitCode === null && holder.signalCode === null) holder.kill('SIGKILL');
+    });
+    await new Promise((r) => setTimeout(r, 50)); // its start time is before the call's
+    for (let i = 0; i < 300; i++) tools.success(tools.start('t', { i }));
+    const open = tools.start('long');
+    store.db.prepare('UPDATE agentfs_tool_call_ext SET pid = ? WHERE id = ?').run(holder.pid, open);
+    tools.record({ name: 'done', started_at: 1, completed_at: 2 }); // no ext row
+    for (let i = 0; i < 600; i++) tools.success(tools.start('t', { i }));
+    const mark = () => (new Database(file).prepare("SELECT value FROM agentfs_meta WHERE key = 'tool_calls_open_from'").get() as { value: string } | undefined)?.value;
+    // a pending call of this process, started after the long one: not an orphan, not reaped
+    const mine = tools.start('mine');
+    const first = Agent.open({ path: file });
+    expect(first.tools.get(open)).toMatchObject({ status: 'pending' });
+    first.close();
+    expect(mark()).toBe(String(open)); // the 300 closed calls before it are not read again, it is
+    holder.kill('SIGKILL');
+    await new Promise<void>((r) => holder.once('exit', () => r()));
+    const second = Agent.open({ path: file });
+    expect(second.tools.get(open)).toMatchObject({ status: 'error', error: expect.stringMatching(/ended without finishing/) });
+    expect((second.store.db.prepare('SELECT status FROM tool_calls WHERE id = ?').get(open) as { status: string }).status).toBe('error');
+    // this process's call was never reaped: it finishes normally, and the mark does not pass it
+    expect(tools.success(mine)).toMatchObject({ status: 'success' });
+    second.close();
+    expect(Number(mark())).toBe(mine);
+    const third = Agent.open({ path: file });
+    third.close();
+    expect(Number(mark())).toBe(mine); // fewer than the step (256) calls past it: not written again
   });
 });
 

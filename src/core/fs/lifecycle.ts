@@ -6,18 +6,17 @@
  * gone. Orphans left behind by a crashed process are purged the next time the database is opened
  * for writing.
  */
-import type { Store } from '../../store/index.js';
+import { DENTRY_PARENT_INDEX, type Store } from '../../store/index.js';
 import { S_IFMT, S_IFREG, S_IFLNK } from '../types.js';
 import type { FsContext } from './context.js';
 
 /**
- * Our own additions: an index to walk dentries upwards (pathOf, rename loop checks), one to page
- * through a directory in cookie (dentry id) order without sorting all of it for every page (the
- * spec's index is by name), and the orphan list.
+ * Our own additions: an index to walk dentries upwards (pathOf, rename loop checks) and the
+ * orphan list. Listings page in cookie (dentry id) order through idx_fs_dentry_parent as our
+ * databases key it (DENTRY_PARENT_INDEX).
  */
 const EXTRAS = [
   'CREATE INDEX IF NOT EXISTS agentfs_idx_fs_dentry_ino ON fs_dentry(ino)',
-  'CREATE INDEX IF NOT EXISTS agentfs_idx_fs_dentry_parent_id ON fs_dentry(parent_ino)',
   `CREATE TABLE IF NOT EXISTS agentfs_fs_orphan (
     ino INTEGER PRIMARY KEY,
     pid INTEGER NOT NULL
@@ -25,21 +24,40 @@ const EXTRAS = [
   // processes that keep files open for others (mounts): another process's unlink keeps their data
   'CREATE TABLE IF NOT EXISTS agentfs_fs_holder (pid INTEGER PRIMARY KEY)',
 ];
+const EXTRA_NAMES = ['agentfs_idx_fs_dentry_ino', 'agentfs_fs_orphan', 'agentfs_fs_holder'];
+/** the index by (parent_ino) of earlier versions, beside the spec's copy of the UNIQUE one */
+const OLD_PARENT_ID_INDEX = 'agentfs_idx_fs_dentry_parent_id';
 
-/** Creates the extras when missing (a read-only database simply goes without them). */
+/**
+ * Creates the extras when missing, and keys idx_fs_dentry_parent as DENTRY_PARENT_INDEX says in
+ * files made by earlier versions or other implementations (a read-only database simply goes
+ * without: its listings sort each page).
+ */
 export function ensureFsExtras(store: Store): boolean {
-  const have = store
-    .stmt("SELECT COUNT(*) AS n FROM sqlite_master WHERE name IN ('agentfs_idx_fs_dentry_ino', 'agentfs_idx_fs_dentry_parent_id', 'agentfs_fs_orphan', 'agentfs_fs_holder')")
-    .get() as { n: number };
-  if (have.n === EXTRAS.length) return true;
+  const rows = store
+    .stmt(`SELECT name, sql FROM sqlite_master WHERE name IN (${[...EXTRA_NAMES, OLD_PARENT_ID_INDEX, 'idx_fs_dentry_parent'].map(() => '?').join(', ')})`)
+    .all(...EXTRA_NAMES, OLD_PARENT_ID_INDEX, 'idx_fs_dentry_parent') as { name: string; sql: string | null }[];
+  const have = new Map(rows.map((r) => [r.name, r.sql]));
+  const rekey = have.has(OLD_PARENT_ID_INDEX) || normalized(have.get('idx_fs_dentry_parent')) !== normalized(DENTRY_PARENT_INDEX);
+  if (!rekey && EXTRA_NAMES.every((n) => have.has(n))) return true;
   try {
     store.transaction(() => {
       for (const sql of EXTRAS) store.db.exec(sql);
+      if (rekey) {
+        store.db.exec('DROP INDEX IF EXISTS idx_fs_dentry_parent');
+        store.db.exec(DENTRY_PARENT_INDEX);
+        store.db.exec(`DROP INDEX IF EXISTS ${OLD_PARENT_ID_INDEX}`);
+      }
     });
     return true;
   } catch {
     return false;
   }
+}
+
+/** DDL as sqlite_master keeps it (without IF NOT EXISTS), spaces folded. */
+function normalized(sql: string | null | undefined): string | undefined {
+  return sql?.replace(/\s+IF\s+NOT\s+EXISTS/i, '').replace(/\s+/g, ' ').trim();
 }
 
 const PURGE_INODE = 'DELETE FROM fs_inode WHERE ino = ? RETURNING EXISTS (SELECT 1 FROM fs_origin o WHERE o.delta_ino = fs_inode.ino)';

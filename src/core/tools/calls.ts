@@ -1,14 +1,17 @@
-import { Where, type Store } from '../../store/index.js';
+import { Where, withBusyTimeout, type Store } from '../../store/index.js';
 import { nowNs, nsToSeconds } from './clock.js';
 import { CurrentCall, type CallReach } from './current.js';
 import { ToolCallError } from './errors.js';
 import { errorText, fromJson, toJson } from './json.js';
 import { orphaned, orphanReason, ownerAlive, storedStatuses } from './owner.js';
-import { CALL_NOT_PENDING, CALL_SHORTCUTS, START_CALL, OPEN_CALL_INDEX, PARENT_INDEX, PARENT_INDEX_OLD, TOOL_CALLS_SCHEMA } from './schema.js';
+import { CALL_ID_TAKEN, CALL_NOT_PENDING, CALL_SHORTCUTS, NEXT_CALL_ID, START_CALL, OLD_OPEN_CALL_INDEX, OPEN_FROM_KEY, PARENT_INDEX, PARENT_INDEX_OLD, TOOL_CALLS_SCHEMA } from './schema.js';
 import { callsSource, statusOf, timeNameTerms, type CallColumns, type TimeNameFilter } from './source.js';
 import { toolCallStats } from './stats.js';
 import type { RecordInput, StartOptions, ToolCall, ToolCallFilter, ToolCallStats } from './types.js';
 import { TOOL_CALL_STATUSES } from './types.js';
+
+/** reapOrphans moves its mark once it would skip this many calls (a write at an open, so not each time) */
+const MARK_STEP = 256;
 
 interface Row extends CallColumns {
   parameters: string | null;
@@ -35,6 +38,8 @@ export class ToolCalls {
   private readonly inProgress: CurrentCall;
   private ready = false;
   private shortcutsMade: boolean | undefined;
+  /** the id this process proposes for its next call (START_CALL checks it); undefined: read it */
+  private nextCallId: number | undefined;
 
   constructor(store: Store) {
     this.store = store;
@@ -64,10 +69,23 @@ export class ToolCalls {
     let id: number;
     if (this.shortcuts()) {
       // the ext row (and announcement) come with the insert (CALL_SHORTCUTS): one statement, no transaction
-      const start = this.store.arrayStmt(START_CALL);
-      const row = this.store.autocommit(() => start.get(name, params, startedAt, parentId ?? null, startedNs, process.pid, options.shared ? 1 : 0)) as [number];
-      id = Number(row[0]);
+      const start = this.store.stmt(START_CALL);
+      for (let tries = 0; ; tries++) {
+        const proposed = this.nextCallId ?? Number((this.store.arrayStmt(NEXT_CALL_ID).get() as [number])[0]);
+        try {
+          this.store.autocommit(() => start.run(proposed, name, params, startedAt, parentId ?? null, startedNs, process.pid, options.shared ? 1 : 0));
+          id = proposed;
+          this.nextCallId = proposed + 1;
+          break;
+        } catch (e) {
+          this.nextCallId = undefined;
+          // another process took it meanwhile: once more with an id read afresh (under a stream
+          // of other writers, a few times)
+          if (!idTaken(e) || tries >= 4) throw e;
+        }
+      }
     } else {
+      this.nextCallId = undefined;
       id = this.store.transaction(() => {
         let newId: number;
         if (this.hasStatus) {
@@ -164,10 +182,10 @@ export class ToolCalls {
     if (live.row && this.shortcuts()) {
       // one statement (CALL_SHORTCUTS), and the call as this process wrote it: nothing read
       const finish = this.store.stmt(
-        'INSERT INTO temp.agentfs_call_finish (id, status, result, error, completed_at, duration_ms, completed_ns) VALUES (?, ?, ?, ?, ?, ?, ?)',
+        'INSERT INTO temp.agentfs_call_finish (id, status, result, error, completed_at, duration_ms, completed_ns, shared) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
       );
       try {
-        this.store.autocommit(() => finish.run(id, status, result, error, completedAt, durationMs, endNs));
+        this.store.autocommit(() => finish.run(id, status, result, error, completedAt, durationMs, endNs, live.shared ? 1 : 0));
       } catch (e) {
         if (e instanceof Error && e.message.includes(CALL_NOT_PENDING)) return undefined; // finish() says why
         throw e;
@@ -223,6 +241,7 @@ export class ToolCalls {
     const duration = input.duration_ms ?? (input.completed_at - input.started_at) * 1000;
     const parentId = input.parentId === undefined ? this.current() : input.parentId;
     const params = [input.name, toJson(input.parameters), result, error];
+    this.nextCallId = undefined; // the id this gives is one start() would have proposed
     if (this.hasStatus && (parentId === undefined || parentId === null)) {
       // one row, one statement committing itself: run() gives the id (RETURNING would cost ~30%
       // here, an autocommit commit waits for the statement's reset)
@@ -330,13 +349,22 @@ export class ToolCalls {
    */
   reapOrphans(): number {
     if (!this.store.layout.hasTable('agentfs_tool_call_ext')) return 0;
-    this.ensureOpenCallIndex();
+    this.ensureExtIndexes();
+    // Calls below the mark were all closed at an earlier open: only the rest are read, by id (no
+    // index of open calls: it cost every start and every finish a WAL frame). Calls started from
+    // now on get ids past `last`, so a mark up to last + 1 never passes one.
+    const from = Number(this.store.getMeta(OPEN_FROM_KEY) ?? 0) || 0;
+    const last = Number((this.store.stmt('SELECT COALESCE(MAX(id), 0) AS m FROM agentfs_tool_call_ext').get() as { m: number }).m);
     const rows = this.store
-      .stmt('SELECT id, pid, started_ns FROM agentfs_tool_call_ext WHERE completed_ns IS NULL AND pid IS NOT NULL')
-      .all() as { id: number; pid: number; started_ns: number | null }[];
+      .stmt('SELECT id, pid, started_ns FROM agentfs_tool_call_ext WHERE id >= ? AND id <= ? AND completed_ns IS NULL AND pid IS NOT NULL')
+      .all(from, last) as { id: number; pid: number; started_ns: number | null }[];
     let reaped = 0;
+    let stillOpen = last + 1;
     for (const r of rows) {
-      if (this.inProgress.isLive(Number(r.id)) || ownerAlive(Number(r.pid), r.started_ns)) continue;
+      if (this.inProgress.isLive(Number(r.id)) || ownerAlive(Number(r.pid), r.started_ns)) {
+        stillOpen = Math.min(stillOpen, Number(r.id));
+        continue;
+      }
       const call = this.get(Number(r.id));
       if (!call) continue;
       if (call.status !== 'error' || call.error !== orphanReason(Number(r.pid))) {
@@ -350,22 +378,30 @@ export class ToolCalls {
       this.finish(Number(r.id), 'error', null, orphanReason(Number(r.pid)), { orphan: true });
       reaped++;
     }
+    if (stillOpen - from >= MARK_STEP && !this.store.inTransaction) {
+      // not worth waiting for the write lock (a busy mount's): the next open moves it
+      try {
+        withBusyTimeout(this.store, 0, () => this.store.setMeta(OPEN_FROM_KEY, String(stillOpen)));
+      } catch {
+        /* locked: read from the old mark next time */
+      }
+    }
     return reaped;
   }
 
   /**
-   * The partial indexes of agentfs_tool_call_ext as they are now: databases made before get the
-   * one reapOrphans reads, and the partial parent index in place of the full one.
+   * The indexes of agentfs_tool_call_ext as they are now: the partial parent index in place of
+   * the full one of older versions, and no index of open calls (reapOrphans reads from a mark).
    */
-  private ensureOpenCallIndex(): void {
+  private ensureExtIndexes(): void {
     const names = (this.store
-      .stmt("SELECT name FROM sqlite_master WHERE type = 'index' AND name IN ('agentfs_idx_tool_call_ext_open', 'agentfs_idx_tool_call_ext_parent', ?)")
-      .all(PARENT_INDEX_OLD) as { name: string }[]).map((r) => r.name);
-    if (names.length === 2 && !names.includes(PARENT_INDEX_OLD)) return;
+      .stmt("SELECT name FROM sqlite_master WHERE type = 'index' AND name IN (?, 'agentfs_idx_tool_call_ext_parent', ?)")
+      .all(OLD_OPEN_CALL_INDEX, PARENT_INDEX_OLD) as { name: string }[]).map((r) => r.name);
+    if (names.length === 1 && names[0] === 'agentfs_idx_tool_call_ext_parent') return;
     this.store.transaction(() => {
-      this.store.db.exec(OPEN_CALL_INDEX);
       this.store.db.exec(PARENT_INDEX);
       this.store.db.exec(`DROP INDEX IF EXISTS ${PARENT_INDEX_OLD}`);
+      this.store.db.exec(`DROP INDEX IF EXISTS ${OLD_OPEN_CALL_INDEX}`);
     });
   }
 
@@ -415,6 +451,11 @@ function toToolCall(r: Row): ToolCall {
   if (r.parent_id !== null && r.parent_id !== undefined) call.parent_id = Number(r.parent_id);
   if (r.started_ns !== null && r.started_ns !== undefined) call.started_ns = Number(r.started_ns);
   return call;
+}
+
+/** START_CALL refused its proposed id (and wrote nothing): another process gave it first. */
+function idTaken(e: unknown): boolean {
+  return e instanceof Error && (e.message.includes(CALL_ID_TAKEN) || /UNIQUE constraint failed: tool_calls\.id/.test(e.message));
 }
 
 function checkName(name: string): void {
