@@ -66,25 +66,8 @@ export class ToolCalls {
     const startedNs = nowNs();
     const startedAt = nsToSeconds(startedNs);
     const parentId = options.parentId === undefined ? this.current(options.scoped ? 'context' : 'process') : options.parentId;
-    let id: number;
-    if (this.shortcuts()) {
-      // the ext row (and announcement) come with the insert (CALL_SHORTCUTS): one statement, no transaction
-      const start = this.store.stmt(START_CALL);
-      for (let tries = 0; ; tries++) {
-        const proposed = this.nextCallId ?? Number((this.store.arrayStmt(NEXT_CALL_ID).get() as [number])[0]);
-        try {
-          this.store.autocommit(() => start.run(proposed, name, params, startedAt, parentId ?? null, startedNs, process.pid, options.shared ? 1 : 0));
-          id = proposed;
-          this.nextCallId = proposed + 1;
-          break;
-        } catch (e) {
-          this.nextCallId = undefined;
-          // another process took it meanwhile: once more with an id read afresh (under a stream
-          // of other writers, a few times)
-          if (!idTaken(e) || tries >= 4) throw e;
-        }
-      }
-    } else {
+    let id = this.shortcuts() ? this.startAlone(name, params, startedAt, parentId ?? null, startedNs, options.shared === true) : undefined;
+    if (id === undefined) {
       this.nextCallId = undefined;
       id = this.store.transaction(() => {
         let newId: number;
@@ -115,6 +98,29 @@ export class ToolCalls {
       row: { name, parameters: params, startedAt },
     });
     return id;
+  }
+
+  /**
+   * The start as one statement (CALL_SHORTCUTS) under an id this process proposes: the ext row
+   * and announcement come with the insert, no transaction. undefined, having written nothing,
+   * when other processes took the id twice running (the transaction route then reads it under
+   * the write lock).
+   */
+  private startAlone(name: string, params: string | null, startedAt: number, parentId: number | null, startedNs: bigint, shared: boolean): number | undefined {
+    const start = this.store.stmt(START_CALL);
+    for (let tries = 0; tries < 2; tries++) {
+      const proposed = this.nextCallId ?? Number((this.store.arrayStmt(NEXT_CALL_ID).get() as [number])[0]);
+      this.nextCallId = undefined;
+      try {
+        this.store.autocommit(() => start.run(proposed, name, params, startedAt, parentId, startedNs, process.pid, shared ? 1 : 0));
+      } catch (e) {
+        if (idTaken(e)) continue;
+        throw e;
+      }
+      this.nextCallId = proposed + 1;
+      return proposed;
+    }
+    return undefined;
   }
 
   /** Finishes a pending call successfully. */
@@ -379,9 +385,16 @@ export class ToolCalls {
       reaped++;
     }
     if (stillOpen - from >= MARK_STEP && !this.store.inTransaction) {
-      // not worth waiting for the write lock (a busy mount's): the next open moves it
+      // Not worth waiting for the write lock (a busy mount's): the next open moves it. Through
+      // exec, which finalizes its statement whatever happens: a prepared statement refused with
+      // SQLITE_BUSY stays active, holding its read snapshot, and every later write of this
+      // connection would then fail with SQLITE_BUSY_SNAPSHOT.
       try {
-        withBusyTimeout(this.store, 0, () => this.store.setMeta(OPEN_FROM_KEY, String(stillOpen)));
+        withBusyTimeout(this.store, 0, () =>
+          this.store.db.exec(
+            `INSERT INTO agentfs_meta (key, value) VALUES ('${OPEN_FROM_KEY}', '${stillOpen}') ON CONFLICT(key) DO UPDATE SET value = excluded.value`,
+          ),
+        );
       } catch {
         /* locked: read from the old mark next time */
       }
