@@ -301,7 +301,12 @@ export class Store {
   autocommit<T>(fn: () => T): T {
     if (this.depth > 0) return fn();
     if (this.readOnly) throw new StoreError('read-only', `${this.path} is open read-only here (a command that only reads)`);
-    return this.whileBusy(fn);
+    try {
+      return this.whileBusy(fn);
+    } catch (e) {
+      if (e instanceof StoreError && e.code === 'busy') settle(this.db, fn);
+      throw e;
+    }
   }
 
   /**
@@ -574,6 +579,23 @@ export class Store {
 
   get isClosed(): boolean {
     return this.closed;
+  }
+}
+
+/**
+ * A libsql statement refused with SQLITE_BUSY stays active, holding its read snapshot (libsql has
+ * no reset): the connection's later autocommit writes would stay uncommitted under the write
+ * lock, and its next COMMIT fail. Running it again resets it; under query_only it is then refused
+ * before it writes anything.
+ */
+function settle(db: Db, fn: () => unknown): void {
+  db.exec('PRAGMA query_only = 1');
+  try {
+    fn();
+  } catch {
+    /* refused, as meant */
+  } finally {
+    db.exec('PRAGMA query_only = 0');
   }
 }
 

@@ -1,0 +1,54 @@
+// Tool calls under a hostile moment: another process holding the write lock past the busy
+// timeout, a transaction rolling back a start. Every later write must still land, and a finish
+// must never land on another process's call.
+import { afterEach, describe, expect, it } from 'vitest';
+import { join } from 'node:path';
+import Database from 'libsql';
+import { Store } from '../../src/store/index.js';
+import { ToolCalls } from '../../src/core/tools/index.js';
+import { tempDir } from '../support/cli.js';
+
+const cleanups: (() => void)[] = [];
+afterEach(() => {
+  while (cleanups.length) cleanups.pop()!();
+});
+
+function fresh(busyTimeoutMs?: number): { store: Store; tools: ToolCalls; file: string } {
+  const t = tempDir();
+  const file = join(t.dir, 'tools.db');
+  const store = Store.open({ path: file }, { create: true, ...(busyTimeoutMs === undefined ? {} : { busyTimeoutMs }) });
+  cleanups.push(t.cleanup, () => store.close());
+  return { store, tools: new ToolCalls(store), file };
+}
+
+describe('tool calls after a busy moment', () => {
+  // a libsql statement refused with SQLITE_BUSY stays active: its connection's later
+  // autocommit writes then stay uncommitted (holding the write lock) and the next COMMIT fails
+  for (const op of ['start', 'finish', 'record'] as const) {
+    it(`a ${op} refused as locked leaves the connection writing`, () => {
+      const { store, tools, file } = fresh(150);
+      const warm = tools.start('warm');
+      tools.success(warm);
+      const open = tools.start('open');
+      const other = new Database(file);
+      cleanups.push(() => other.close());
+      other.exec('BEGIN IMMEDIATE');
+      other.exec("INSERT INTO agentfs_meta (key, value) VALUES ('other', '1')");
+      expect(() => {
+        if (op === 'start') tools.start('during');
+        else if (op === 'finish') tools.success(open, 'during');
+        else tools.record({ name: 'during', started_at: 1, completed_at: 2, parentId: null });
+      }).toThrow(/locked/);
+      other.exec('COMMIT');
+
+      const rec = tools.record({ name: 'after', started_at: 1, completed_at: 2, parentId: null });
+      expect(other.prepare('SELECT name FROM tool_calls WHERE id = ?').get(rec)).toMatchObject({ name: 'after' });
+      store.transaction(() => store.setMeta('after', 'tx'));
+      expect(other.prepare("SELECT value FROM agentfs_meta WHERE key = 'after'").get()).toMatchObject({ value: 'tx' });
+      const next = tools.start('next');
+      expect(tools.success(next, 1).status).toBe('success');
+      if (op !== 'finish') tools.success(open, 'late');
+      expect(other.prepare("SELECT COUNT(*) AS n FROM tool_calls WHERE status = 'pending'").get()).toMatchObject({ n: op === 'finish' ? 1 : 0 });
+    });
+  }
+});
