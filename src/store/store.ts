@@ -71,6 +71,7 @@ export class Store {
   private readonly beginWriteHooks: Array<() => void> = [];
   private readonly endWriteHooks: Array<() => void> = [];
   private readonly closeHooks: Array<() => void> = [];
+  private readonly rollbackHooks: Array<(depth: number) => void> = [];
   private readonly ensured = new Set<string>();
   private closed = false;
   private version = { value: 0, atMs: -Infinity, serial: 0 };
@@ -386,6 +387,14 @@ export class Store {
     for (const fn of this.endWriteHooks) fn();
   }
 
+  /**
+   * fn runs when a rollback undid what was written at transaction depth `depth` and deeper (1:
+   * the whole transaction, after it; a savepoint: inside the enclosing transaction).
+   */
+  onRollback(fn: (depth: number) => void): void {
+    this.rollbackHooks.push(fn);
+  }
+
   /** fn runs when close() starts, while the database is still open. */
   onClose(fn: () => void): void {
     this.closeHooks.push(fn);
@@ -509,6 +518,7 @@ export class Store {
       this.provisional.delete(feature);
       this.ensured.delete(feature);
     }
+    for (const fn of this.rollbackHooks) fn(depth);
   }
 
   /**

@@ -52,3 +52,51 @@ describe('tool calls after a busy moment', () => {
     });
   }
 });
+
+describe('a start rolled back', () => {
+  it('is no call of this process: its id taken by another process is not finished from here', () => {
+    const { store, tools, file } = fresh();
+    const warm = tools.start('warm'); // the shortcuts are made: the start inside joins the transaction
+    tools.success(warm);
+    let ghost = 0;
+    expect(() =>
+      store.transaction(() => {
+        ghost = tools.start('ghost', { who: 'me' });
+        throw new Error('abandon');
+      }),
+    ).toThrow('abandon');
+    expect(tools.get(ghost)).toBeUndefined();
+    expect(tools.current()).toBeUndefined();
+
+    const otherStore = Store.open({ path: file });
+    cleanups.push(() => otherStore.close());
+    const theirs = new ToolCalls(otherStore).start('theirs', { who: 'them' });
+    expect(theirs).toBe(ghost); // the id came free again, as AUTOINCREMENT gives it
+
+    // not nested in the ghost, nor is the ghost in progress here
+    expect(tools.start('next')).toBeGreaterThan(theirs);
+    expect(tools.list({ name: 'next' })[0]!.parent_id).toBeUndefined();
+    // a finish by that number is one of any call by id (as from another process): it reports the
+    // call stored under it, not the ghost as this process had written it
+    expect(tools.success(ghost, { by: 'me' })).toMatchObject({ id: theirs, name: 'theirs', parameters: { who: 'them' } });
+  });
+
+  it('inside a savepoint that rolls back, the enclosing transaction\'s call stays live', () => {
+    const { store, tools } = fresh();
+    tools.success(tools.start('warm'));
+    let outer = 0;
+    let inner = 0;
+    store.transaction(() => {
+      outer = tools.start('outer');
+      try {
+        store.transaction(() => {
+          inner = tools.start('inner');
+          throw new Error('abandon');
+        });
+      } catch {}
+    });
+    expect(tools.current()).toBe(outer);
+    expect(tools.get(inner)).toBeUndefined();
+    expect(tools.success(outer, 1).status).toBe('success');
+  });
+});

@@ -47,6 +47,10 @@ export class ToolCalls {
     // ensure() creates the pending table before any query reads it
     this.source = callsSource(this.hasStatus, true);
     this.inProgress = new CurrentCall(store, () => this.ensure());
+    // a proposal past an id a rollback took back would leave a gap
+    store.onRollback(() => {
+      this.nextCallId = undefined;
+    });
   }
 
   private ensure(): void {
