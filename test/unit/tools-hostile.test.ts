@@ -100,3 +100,24 @@ describe('a start rolled back', () => {
     expect(tools.success(outer, 1).status).toBe('success');
   });
 });
+
+describe('a listing that stops early', () => {
+  // a libsql statement left mid-iteration keeps its read snapshot: once another connection
+  // committed, every write of this one was refused as locked
+  it('under a status filter and a limit leaves the connection writing after another commits', () => {
+    const { store, tools, file } = fresh(200);
+    for (let i = 0; i < 300; i++) tools.record({ name: 'r', started_at: 1, completed_at: 2, parentId: null });
+    const otherStore = Store.open({ path: file });
+    cleanups.push(() => otherStore.close());
+    const firsts = tools.list({ status: 'success', limit: 2 });
+    expect(firsts.map((c) => c.id)).toEqual([300, 299]);
+    expect(tools.list({ status: 'success', limit: 1, order: 'asc' }).map((c) => c.id)).toEqual([1]);
+    new ToolCalls(otherStore).record({ name: 'theirs', started_at: 1, completed_at: 2, parentId: null });
+    expect(tools.success(tools.start('mine')).status).toBe('success');
+    store.transaction(() => store.setMeta('after', '1'));
+    // and the pages a limit reads through find what lies past the first ones
+    const failed = tools.record({ name: 'bad', started_at: 5, completed_at: 6, error: 'no', parentId: null });
+    expect(tools.list({ status: 'error', limit: 5, order: 'asc' }).map((c) => c.id)).toEqual([failed]);
+    expect(tools.list({ status: 'success', order: 'asc' }).length).toBe(302);
+  });
+});

@@ -12,6 +12,8 @@ import { TOOL_CALL_STATUSES } from './types.js';
 
 /** reapOrphans moves its mark once it would skip this many calls (a write at an open, so not each time) */
 const MARK_STEP = 256;
+/** rows list() reads at a time under a status filter and a limit */
+const LIST_PAGE = 256;
 
 interface Row extends CallColumns {
   parameters: string | null;
@@ -328,13 +330,23 @@ export class ToolCalls {
     const out: ToolCall[] = [];
     const limit = filter.limit ?? Infinity;
     if (limit === 0) return out;
-    for (const r of this.store.stmt(sql).iterate(...where.args) as IterableIterator<Row>) {
-      const call = this.view(r);
-      if (call.status !== filter.status) continue;
-      out.push(call);
-      if (out.length >= limit) break;
+    // In pages read whole (all()), each past the last row of the one before: a statement left
+    // mid-iteration keeps its read snapshot, and once another process commits every write of
+    // this connection is refused as locked.
+    const page = this.store.stmt(`SELECT * FROM (${sql}) WHERE (started_at, id) ${dir === 'ASC' ? '>' : '<'} (?, ?) LIMIT ?`);
+    let after: [number, number] = dir === 'ASC' ? [-Infinity, -Infinity] : [Infinity, Infinity];
+    for (;;) {
+      const rows = (filter.limit === undefined ? this.store.stmt(sql).all(...where.args) : page.all(...where.args, ...after, LIST_PAGE)) as Row[];
+      for (const r of rows) {
+        const call = this.view(r);
+        if (call.status !== filter.status) continue;
+        out.push(call);
+        if (out.length >= limit) return out;
+      }
+      if (filter.limit === undefined || rows.length < LIST_PAGE) return out;
+      const last = rows[rows.length - 1]!;
+      after = [Number(last.started_at), Number(last.id)];
     }
-    return out;
   }
 
   /**
