@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import Database from 'libsql';
 import { Store } from '../../src/store/index.js';
 import { ToolCalls } from '../../src/core/tools/index.js';
-import { tempDir } from '../support/cli.js';
+import { ROOT, run, tempDir } from '../support/cli.js';
 
 const cleanups: (() => void)[] = [];
 afterEach(() => {
@@ -119,5 +119,32 @@ describe('a listing that stops early', () => {
     const failed = tools.record({ name: 'bad', started_at: 5, completed_at: 6, error: 'no', parentId: null });
     expect(tools.list({ status: 'error', limit: 5, order: 'asc' }).map((c) => c.id)).toEqual([failed]);
     expect(tools.list({ status: 'success', order: 'asc' }).length).toBe(302);
+  });
+});
+
+describe('the orphan mark after the calls were cleared', () => {
+  it('a call left open by a process that died is reaped though its id is below the old mark', async () => {
+    const { store, tools, file } = fresh();
+    for (let i = 0; i < 300; i++) tools.success(tools.start('c'));
+    const reopened = Store.open({ path: file });
+    new ToolCalls(reopened).reapOrphans(); // a writable open: moves the mark past them all
+    reopened.close();
+    expect(Number(store.getMeta('tool_calls_open_from'))).toBeGreaterThan(256);
+    // another program clears the history, AUTOINCREMENT's counter too: ids start again at 1
+    store.db.exec("DELETE FROM tool_calls; DELETE FROM agentfs_tool_call_ext; DELETE FROM sqlite_sequence WHERE name = 'tool_calls'");
+    const child = `import(process.argv[1]).then(({ Agent }) => { const a = Agent.open({ path: process.argv[2] }); process.stdout.write(String(a.tools.start('left open'))); process.exit(0); })`;
+    const r = await run(process.execPath, ['-e', child, join(ROOT, 'dist/core/agent.js'), file]);
+    expect(r.stderr).toBe('');
+    const id = Number(r.stdout);
+    expect(id).toBe(1);
+    const other = Store.open({ path: file });
+    cleanups.push(() => other.close());
+    expect(new ToolCalls(other).reapOrphans()).toBe(1);
+    const row = other.db.prepare('SELECT status, error FROM tool_calls WHERE id = ?').get(id) as { status: string; error: string };
+    expect(row.status).toBe('error');
+    expect(row.error).toMatch(/ended without finishing/);
+    // and the mark comes back below the ids given from now on (else, once they passed it, the
+    // calls below it would never be read again)
+    expect(Number(other.getMeta('tool_calls_open_from'))).toBeLessThanOrEqual(2);
   });
 });

@@ -375,8 +375,11 @@ export class ToolCalls {
     // Calls below the mark were all closed at an earlier open: only the rest are read, by id (no
     // index of open calls: it cost every start and every finish a WAL frame). Calls started from
     // now on get ids past `last`, so a mark up to last + 1 never passes one.
-    const from = Number(this.store.getMeta(OPEN_FROM_KEY) ?? 0) || 0;
+    const mark = Number(this.store.getMeta(OPEN_FROM_KEY) ?? 0) || 0;
     const last = Number((this.store.stmt('SELECT COALESCE(MAX(id), 0) AS m FROM agentfs_tool_call_ext').get() as { m: number }).m);
+    // a mark is never written past the largest id + 1: past it, the calls were cleared with
+    // AUTOINCREMENT's counter (ids start again at 1), and all of them are read
+    const from = mark > last + 1 ? 0 : mark;
     const rows = this.store
       .stmt('SELECT id, pid, started_ns FROM agentfs_tool_call_ext WHERE id >= ? AND id <= ? AND completed_ns IS NULL AND pid IS NOT NULL')
       .all(from, last) as { id: number; pid: number; started_ns: number | null }[];
@@ -400,7 +403,7 @@ export class ToolCalls {
       this.finish(Number(r.id), 'error', null, orphanReason(Number(r.pid)), { orphan: true });
       reaped++;
     }
-    if (stillOpen - from >= MARK_STEP && !this.store.inTransaction) {
+    if ((stillOpen - from >= MARK_STEP || from !== mark) && !this.store.inTransaction) {
       // Not worth waiting for the write lock (a busy mount's): the next open moves it. Through
       // exec, which finalizes its statement whatever happens: a prepared statement refused with
       // SQLITE_BUSY stays active, holding its read snapshot, and every later write of this
