@@ -101,6 +101,26 @@ describe('a start rolled back', () => {
   });
 });
 
+describe('a finish rolled back', () => {
+  it('leaves the call pending and in progress here, to be finished again', () => {
+    const { store, tools } = fresh();
+    tools.success(tools.start('warm'));
+    const id = tools.start('outer');
+    expect(() =>
+      store.transaction(() => {
+        tools.success(id, 'first');
+        throw new Error('abandon');
+      }),
+    ).toThrow('abandon');
+    expect(tools.get(id)).toMatchObject({ status: 'pending' });
+    expect(tools.current()).toBe(id);
+    const child = tools.start('child');
+    expect(tools.get(child)!.parent_id).toBe(id);
+    tools.success(child);
+    expect(tools.success(id, 'second')).toMatchObject({ id, status: 'success', result: 'second' });
+  });
+});
+
 describe('a listing that stops early', () => {
   // a libsql statement left mid-iteration keeps its read snapshot: once another connection
   // committed, every write of this one was refused as locked
