@@ -200,3 +200,26 @@ describe('JournalPages', () => {
     expect(j.totals().rows).toBe(all.entries.length);
   });
 });
+
+describe('JournalPages windows that stop early', () => {
+  // a libsql statement left mid-iteration keeps its read snapshot: the viewer's connection then
+  // saw no later commit (its pages froze)
+  it('leave the reader seeing what is written after them', () => {
+    const { file } = fresh();
+    const a = Agent.open({ path: file });
+    cleanups.push(() => a.close());
+    for (let i = 0; i < 600; i++) a.paths.writeFile(`/f${i}`, 'x');
+    const pages = new JournalPages(readOnly(file));
+    const first = pages.window({ limit: 10 });
+    expect(first.entries.length).toBe(10);
+    expect(first.truncated).toBe(true);
+    const rows = pages.totals().rows;
+    a.paths.writeFile('/late', 'x');
+    expect(pages.totals().rows).toBeGreaterThan(rows);
+    // past a page boundary the window goes on where the last page ended
+    const tail = pages.window({ afterId: first.entries[9]!.id, limit: 5000 });
+    expect(tail.truncated).toBe(false);
+    expect(tail.entries.map((e) => e.id)).toEqual([...Array(pages.totals().rows - 10).keys()].map((i) => i + first.entries[9]!.id + 1));
+    expect(tail.entries.at(-1)!.path).toBe('/late');
+  });
+});
