@@ -7,7 +7,7 @@ import { computeChanges } from '../../src/core/changes/index.js';
 import type { OverlayFs } from '../../src/core/overlay/index.js';
 import { Store, StoreError } from '../../src/store/index.js';
 import { CallReader, ToolCalls } from '../../src/core/tools/index.js';
-import { JournalPages } from '../../src/core/journal/index.js';
+import { JournalPages, JournalReader } from '../../src/core/journal/index.js';
 import Database from 'libsql';
 import { tempDir } from '../support/cli.js';
 
@@ -221,5 +221,25 @@ describe('JournalPages windows that stop early', () => {
     expect(tail.truncated).toBe(false);
     expect(tail.entries.map((e) => e.id)).toEqual([...Array(pages.totals().rows - 10).keys()].map((i) => i + first.entries[9]!.id + 1));
     expect(tail.entries.at(-1)!.path).toBe('/late');
+  });
+});
+
+describe('JournalReader lists that stop at their limit', () => {
+  // as `timeline --follow --limit N` reads: the first page stopped the scan half way, and the
+  // connection then saw no later change (nothing new was ever printed)
+  it('leave the reader seeing what is written after them', () => {
+    const { file } = fresh();
+    const a = Agent.open({ path: file });
+    cleanups.push(() => a.close());
+    for (let i = 0; i < 600; i++) a.paths.writeFile(`/f${i}`, 'x');
+    const reader = new JournalReader(readOnly(file));
+    const last = reader.list({ limit: 3 });
+    expect(last.map((e) => e.id)).toEqual([1200, 1199, 1198]);
+    expect(reader.list({ limit: 2, order: 'asc', path: '/f599' }).map((e) => e.path)).toEqual(['/f599', '/f599']);
+    a.paths.writeFile('/late', 'x');
+    const after = reader.list({ afterId: 1200, order: 'asc' });
+    expect(after.length).toBeGreaterThan(0);
+    expect(after.at(-1)!.path).toBe('/late');
+    expect(reader.list().length).toBe(1200 + after.length);
   });
 });
