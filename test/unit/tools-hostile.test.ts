@@ -168,3 +168,37 @@ describe('the orphan mark after the calls were cleared', () => {
     expect(Number(other.getMeta('tool_calls_open_from'))).toBeLessThanOrEqual(2);
   });
 });
+
+describe('tool_calls recreated by another program', () => {
+  // a program that knows only the spec's tables drops tool_calls (and so AUTOINCREMENT's counter)
+  // and makes it again: ids start at 1 while our rows of the old calls are still there
+  it('new calls start, record and nest under ids our old rows still name', () => {
+    const { store, tools, file } = fresh();
+    const parent = tools.start('old parent');
+    tools.record({ name: 'old child', started_at: 1, completed_at: 2, parentId: parent });
+    tools.success(parent);
+    for (let i = 0; i < 3; i++) tools.success(tools.start('old'));
+    const other = new Database(file);
+    cleanups.push(() => other.close());
+    const ddl = (other.prepare("SELECT sql FROM sqlite_master WHERE name = 'tool_calls'").get() as { sql: string }).sql;
+    other.exec(`DROP TABLE tool_calls; ${ddl}`);
+    store.close();
+    const again = Store.open({ path: file });
+    cleanups.push(() => again.close());
+    const t = new ToolCalls(again);
+    t.reapOrphans(); // as a writable open does
+    const a = t.start('new a');
+    expect(a).toBe(1);
+    const b = t.start('new b', undefined, { parentId: a });
+    const r = t.record({ name: 'new rec', started_at: 1, completed_at: 2, parentId: a });
+    expect(t.success(b).status).toBe('success');
+    expect(t.success(a).status).toBe('success');
+    expect(t.get(b)).toMatchObject({ name: 'new b', parent_id: a });
+    expect(t.get(r)).toMatchObject({ name: 'new rec', parent_id: a });
+    expect(t.get(a)!.parent_id).toBeUndefined();
+    const plain = t.record({ name: 'plain', started_at: 1, completed_at: 2, parentId: null });
+    expect(plain).toBe(4); // an old call's id: nothing of that call comes with it
+    expect(t.get(plain)!.started_ns).toBeUndefined();
+    expect(t.get(plain)!.parent_id).toBeUndefined();
+  });
+});

@@ -89,7 +89,7 @@ export class ToolCalls {
             .run(newId, name, params, startedAt);
         }
         this.store
-          .stmt('INSERT INTO agentfs_tool_call_ext (id, parent_id, started_ns, pid) VALUES (?, ?, ?, ?)')
+          .stmt('INSERT OR REPLACE INTO agentfs_tool_call_ext (id, parent_id, started_ns, pid) VALUES (?, ?, ?, ?)')
           .run(newId, parentId ?? null, startedNs, process.pid);
         if (options.shared) {
           this.store
@@ -281,7 +281,7 @@ export class ToolCalls {
       const id = Number(row.id);
       if (parentId !== undefined && parentId !== null) {
         this.store
-          .stmt('INSERT INTO agentfs_tool_call_ext (id, parent_id, started_ns, completed_ns, pid) VALUES (?, ?, NULL, NULL, NULL)')
+          .stmt('INSERT OR REPLACE INTO agentfs_tool_call_ext (id, parent_id, started_ns, completed_ns, pid) VALUES (?, ?, NULL, NULL, NULL)')
           .run(id, parentId);
       }
       return id;
@@ -376,7 +376,17 @@ export class ToolCalls {
     // index of open calls: it cost every start and every finish a WAL frame). Calls started from
     // now on get ids past `last`, so a mark up to last + 1 never passes one.
     const mark = Number(this.store.getMeta(OPEN_FROM_KEY) ?? 0) || 0;
-    const last = Number((this.store.stmt('SELECT COALESCE(MAX(id), 0) AS m FROM agentfs_tool_call_ext').get() as { m: number }).m);
+    const maxExt = 'SELECT COALESCE(MAX(id), 0) AS m FROM agentfs_tool_call_ext';
+    let last = Number((this.store.stmt(maxExt).get() as { m: number }).m);
+    if (last >= Number((this.store.arrayStmt(NEXT_CALL_ID).get() as [number])[0])) {
+      // Rows of calls past every id given: tool_calls was made again by another program (ids
+      // start at 1 again). Theirs would be read as the new calls' (parent, process, orphan).
+      this.store.transaction(() => {
+        this.store.db.exec(`DELETE FROM agentfs_tool_call_ext WHERE id >= (${NEXT_CALL_ID})`);
+        this.store.db.exec(`DELETE FROM agentfs_active_call WHERE id >= (${NEXT_CALL_ID})`);
+      });
+      last = Number((this.store.stmt(maxExt).get() as { m: number }).m);
+    }
     // a mark is never written past the largest id + 1: past it, the calls were cleared with
     // AUTOINCREMENT's counter (ids start again at 1), and all of them are read
     const from = mark > last + 1 ? 0 : mark;
