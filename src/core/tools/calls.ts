@@ -333,7 +333,7 @@ export class ToolCalls {
     // In pages read whole (all()), each past the last row of the one before: a statement left
     // mid-iteration keeps its read snapshot, and once another process commits every write of
     // this connection is refused as locked.
-    const page = this.store.stmt(`SELECT * FROM (${sql}) WHERE (started_at, id) ${dir === 'ASC' ? '>' : '<'} (?, ?) LIMIT ?`);
+    const page = this.store.stmt(`SELECT * FROM (${sql}) WHERE (started_at, id) ${dir === 'ASC' ? '>' : '<'} (?, ?) ORDER BY started_at ${dir}, id ${dir} LIMIT ?`);
     let after: [number, number] = dir === 'ASC' ? [-Infinity, -Infinity] : [Infinity, Infinity];
     for (;;) {
       const rows = (filter.limit === undefined ? this.store.stmt(sql).all(...where.args) : page.all(...where.args, ...after, LIST_PAGE)) as Row[];
