@@ -71,6 +71,7 @@ export class Store {
   private readonly beginWriteHooks: Array<() => void> = [];
   private readonly endWriteHooks: Array<() => void> = [];
   private readonly closeHooks: Array<() => void> = [];
+  private readonly rollbackHooks: Array<(depth: number) => void> = [];
   private readonly ensured = new Set<string>();
   private closed = false;
   private version = { value: 0, atMs: -Infinity, serial: 0 };
@@ -301,7 +302,12 @@ export class Store {
   autocommit<T>(fn: () => T): T {
     if (this.depth > 0) return fn();
     if (this.readOnly) throw new StoreError('read-only', `${this.path} is open read-only here (a command that only reads)`);
-    return this.whileBusy(fn);
+    try {
+      return this.whileBusy(fn);
+    } catch (e) {
+      if (e instanceof StoreError && e.code === 'busy') settle(this.db, fn);
+      throw e;
+    }
   }
 
   /**
@@ -379,6 +385,14 @@ export class Store {
 
   private runEndWriteHooks(): void {
     for (const fn of this.endWriteHooks) fn();
+  }
+
+  /**
+   * fn runs when a rollback undid what was written at transaction depth `depth` and deeper (1:
+   * the whole transaction, after it; a savepoint: inside the enclosing transaction).
+   */
+  onRollback(fn: (depth: number) => void): void {
+    this.rollbackHooks.push(fn);
   }
 
   /** fn runs when close() starts, while the database is still open. */
@@ -504,6 +518,7 @@ export class Store {
       this.provisional.delete(feature);
       this.ensured.delete(feature);
     }
+    for (const fn of this.rollbackHooks) fn(depth);
   }
 
   /**
@@ -574,6 +589,23 @@ export class Store {
 
   get isClosed(): boolean {
     return this.closed;
+  }
+}
+
+/**
+ * A libsql statement refused with SQLITE_BUSY stays active, holding its read snapshot (libsql has
+ * no reset): the connection's later autocommit writes would stay uncommitted under the write
+ * lock, and its next COMMIT fail. Running it again resets it; under query_only it is then refused
+ * before it writes anything.
+ */
+function settle(db: Db, fn: () => unknown): void {
+  db.exec('PRAGMA query_only = 1');
+  try {
+    fn();
+  } catch {
+    /* refused, as meant */
+  } finally {
+    db.exec('PRAGMA query_only = 0');
   }
 }
 

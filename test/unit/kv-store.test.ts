@@ -115,3 +115,33 @@ describe('AgentKv (SDK facade)', () => {
     expect(await a.has('p:1')).toBe(false);
   });
 });
+
+describe('KvStore listings that stop early', () => {
+  // a libsql statement left mid-iteration keeps its read snapshot: once another connection
+  // committed, every write of this one was refused as locked
+  for (const op of ['list', 'page', 'pageText'] as const) {
+    it(`${op} leaves the connection writing after another commits`, () => {
+      const t = tempDir();
+      const file = join(t.dir, 'kv.db');
+      const store = Store.open({ path: file }, { create: true, busyTimeoutMs: 200 });
+      const other = Store.open({ path: file });
+      cleanups.push(t.cleanup, () => store.close(), () => other.close());
+      const kv = new KvStore(store);
+      store.transaction(() => {
+        for (let i = 0; i < 300; i++) kv.set(`a${String(i).padStart(3, '0')}`, i);
+        for (let i = 0; i < 300; i++) kv.set(`b${String(i).padStart(3, '0')}`, i);
+      });
+      if (op === 'list') {
+        expect(kv.list().length).toBe(600);
+        const all = kv.list('a'); // stops at the first b key
+        expect(all.map((e) => e.key)).toEqual([...Array(300).keys()].map((i) => `a${String(i).padStart(3, '0')}`));
+      } else if (op === 'page') {
+        expect(kv.page('', 'a099', 3).map((e) => e.key)).toEqual(['a100', 'a101', 'a102']);
+        expect(kv.page('b', '', 2).map((e) => e.key)).toEqual(['b000', 'b001']);
+      } else expect(kv.pageText('a', 'a297', 10).map((e) => e.key)).toEqual(['a298', 'a299']);
+      new KvStore(other).set('theirs', 1);
+      kv.set('mine', 1);
+      expect(new KvStore(other).get('mine')).toBe(1);
+    });
+  }
+});

@@ -7,7 +7,7 @@ import { computeChanges } from '../../src/core/changes/index.js';
 import type { OverlayFs } from '../../src/core/overlay/index.js';
 import { Store, StoreError } from '../../src/store/index.js';
 import { CallReader, ToolCalls } from '../../src/core/tools/index.js';
-import { JournalPages } from '../../src/core/journal/index.js';
+import { JournalPages, JournalReader } from '../../src/core/journal/index.js';
 import Database from 'libsql';
 import { tempDir } from '../support/cli.js';
 
@@ -198,5 +198,48 @@ describe('JournalPages', () => {
     const top = j.topPaths(50).map((p) => p.path);
     expect(top).toContain('/d/x2.txt'); // a rename's destination counts
     expect(j.totals().rows).toBe(all.entries.length);
+  });
+});
+
+describe('JournalPages windows that stop early', () => {
+  // a libsql statement left mid-iteration keeps its read snapshot: the viewer's connection then
+  // saw no later commit (its pages froze)
+  it('leave the reader seeing what is written after them', () => {
+    const { file } = fresh();
+    const a = Agent.open({ path: file });
+    cleanups.push(() => a.close());
+    for (let i = 0; i < 600; i++) a.paths.writeFile(`/f${i}`, 'x');
+    const pages = new JournalPages(readOnly(file));
+    const first = pages.window({ limit: 10 });
+    expect(first.entries.length).toBe(10);
+    expect(first.truncated).toBe(true);
+    const rows = pages.totals().rows;
+    a.paths.writeFile('/late', 'x');
+    expect(pages.totals().rows).toBeGreaterThan(rows);
+    // past a page boundary the window goes on where the last page ended
+    const tail = pages.window({ afterId: first.entries[9]!.id, limit: 5000 });
+    expect(tail.truncated).toBe(false);
+    expect(tail.entries.map((e) => e.id)).toEqual([...Array(pages.totals().rows - 10).keys()].map((i) => i + first.entries[9]!.id + 1));
+    expect(tail.entries.at(-1)!.path).toBe('/late');
+  });
+});
+
+describe('JournalReader lists that stop at their limit', () => {
+  // as `timeline --follow --limit N` reads: the first page stopped the scan half way, and the
+  // connection then saw no later change (nothing new was ever printed)
+  it('leave the reader seeing what is written after them', () => {
+    const { file } = fresh();
+    const a = Agent.open({ path: file });
+    cleanups.push(() => a.close());
+    for (let i = 0; i < 600; i++) a.paths.writeFile(`/f${i}`, 'x');
+    const reader = new JournalReader(readOnly(file));
+    const last = reader.list({ limit: 3 });
+    expect(last.map((e) => e.id)).toEqual([1200, 1199, 1198]);
+    expect(reader.list({ limit: 2, order: 'asc', path: '/f599' }).map((e) => e.path)).toEqual(['/f599', '/f599']);
+    a.paths.writeFile('/late', 'x');
+    const after = reader.list({ afterId: 1200, order: 'asc' });
+    expect(after.length).toBeGreaterThan(0);
+    expect(after.at(-1)!.path).toBe('/late');
+    expect(reader.list().length).toBe(1200 + after.length);
   });
 });

@@ -11,6 +11,8 @@ import type { JournalOp } from './schema.js';
  * binary search over the rowid, widened by SLACK_NS, and is then filtered exactly.
  */
 const SLACK_NS = 2e9;
+/** journal rows window() reads at a time */
+const WINDOW_PAGE = 512;
 
 /** pathMatcher, with a relative glob that names directories taken from the root ('src/**' = '/src/**'). */
 function matcher(glob: string): (p: string) => boolean {
@@ -95,28 +97,30 @@ export class JournalPages {
     const match = q.path ? matcher(q.path) : undefined;
     const stop = q.untilNs === undefined ? Infinity : q.untilNs + SLACK_NS;
     const entries: JournalEntry[] = [];
+    // In pages read whole (all()), each from past the last row of the one before: a statement
+    // left mid-iteration keeps its read snapshot, and this connection would see no later commit
+    // (a viewer's pages froze; a writer's writes were refused as locked)
     const sql =
       q.toolCallId === undefined
-        ? `SELECT ${COLS} FROM agentfs_journal WHERE id >= ? ORDER BY id`
-        : `SELECT ${COLS} FROM agentfs_journal WHERE id >= ? AND tool_call_id = ? ORDER BY id`;
-    const args = q.toolCallId === undefined ? [fromId] : [fromId, q.toolCallId];
-    const it = this.store.stmt(sql).iterate(...args) as IterableIterator<JournalRow>;
+        ? `SELECT ${COLS} FROM agentfs_journal WHERE id >= ? ORDER BY id LIMIT ${WINDOW_PAGE}`
+        : `SELECT ${COLS} FROM agentfs_journal WHERE id >= ? AND tool_call_id = ? ORDER BY id LIMIT ${WINDOW_PAGE}`;
     let truncated = false;
-    try {
-      for (const r of it) {
+    for (let from = fromId; ; ) {
+      const rows = this.store.stmt(sql).all(...(q.toolCallId === undefined ? [from] : [from, q.toolCallId])) as JournalRow[];
+      for (const r of rows) {
         const t = Number(r.time_ns);
-        if (t > stop) break;
+        if (t > stop) return { entries, truncated };
         if (q.sinceNs !== undefined && t < q.sinceNs) continue;
         if (q.untilNs !== undefined && t > q.untilNs) continue;
         if (match && !((r.path !== null && match(r.path)) || (r.new_path !== null && match(r.new_path)))) continue;
         if (entries.length >= limit) {
           truncated = true;
-          break;
+          return { entries, truncated };
         }
         entries.push(toEntry(r));
       }
-    } finally {
-      it.return?.(); // ends the statement's read transaction at once
+      if (rows.length < WINDOW_PAGE) break;
+      from = Number(rows[rows.length - 1]!.id) + 1;
     }
     return { entries, truncated };
   }

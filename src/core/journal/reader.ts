@@ -12,6 +12,9 @@ interface CallStatusCols {
 import { JOURNAL_SCHEMA, type JournalOp } from './schema.js';
 import type { JournalEntry, JournalFilter } from './types.js';
 
+/** journal rows list() reads at a time */
+const LIST_PAGE = 512;
+
 /** A journal row as SQLite returns it (integers may come back as bigint). */
 export interface JournalRow {
   id: number;
@@ -92,21 +95,29 @@ export class JournalReader {
       }
     }
     const dir = filter.order === 'asc' ? 'ASC' : 'DESC';
-    const sql = `SELECT j.id, j.time_ns, j.end_ns, j.op, j.path, j.new_path, j.ino, j.offset, j.length, j.bytes, j.writes, j.size,
+    const base = `SELECT j.id, j.time_ns, j.end_ns, j.op, j.path, j.new_path, j.ino, j.offset, j.length, j.bytes, j.writes, j.size,
                         j.mode, j.uid, j.gid, j.tool_call_id, j.pid${callCols}
                  FROM agentfs_journal j ${join}
-                 ${where}
-                 ORDER BY j.id ${dir}`;
+                 ${where}`;
     const match = typeof filter.path === 'string' ? pathMatcher(filter.path) : filter.path;
     const limit = filter.limit ?? Infinity;
     const out: JournalEntry[] = [];
     if (limit <= 0) return out;
-    // the glob and the call's status are judged while scanning, so LIMIT counts matching rows only
-    for (const row of this.store.stmt(sql).iterate(...where.args) as IterableIterator<JournalRow & CallStatusCols>) {
-      if (match && !((row.path !== null && match(row.path)) || (row.new_path !== null && match(row.new_path)))) continue;
-      if (filter.toolStatus !== undefined && statusAsRead(statusOf(row.call_status), row.call_pid, row.call_started_ns) !== filter.toolStatus) continue;
-      out.push(toEntry(row));
-      if (out.length >= limit) break;
+    // The glob and the call's status are judged while scanning, so LIMIT counts matching rows
+    // only. In pages read whole (all()), each past the last id of the one before: a statement
+    // left mid-iteration keeps its read snapshot, and this connection would see no later commit
+    // (`timeline --follow` never showed a new change) nor be let write.
+    const page = this.store.stmt(`SELECT * FROM (${base}) WHERE id ${dir === 'ASC' ? '>' : '<'} ? ORDER BY id ${dir} LIMIT ${LIST_PAGE}`);
+    for (let after = dir === 'ASC' ? -Infinity : Infinity; ; ) {
+      const rows = page.all(...where.args, after) as (JournalRow & CallStatusCols)[];
+      for (const row of rows) {
+        if (match && !((row.path !== null && match(row.path)) || (row.new_path !== null && match(row.new_path)))) continue;
+        if (filter.toolStatus !== undefined && statusAsRead(statusOf(row.call_status), row.call_pid, row.call_started_ns) !== filter.toolStatus) continue;
+        out.push(toEntry(row));
+        if (out.length >= limit) return out;
+      }
+      if (rows.length < LIST_PAGE) return out;
+      after = Number(rows[rows.length - 1]!.id);
     }
     return out;
   }

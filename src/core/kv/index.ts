@@ -3,6 +3,14 @@ import { KvError } from './errors.js';
 import { storedText } from '../stored-text.js';
 import { stringifyValue } from './json.js';
 
+/** entries list() reads a page at a time */
+const LIST_PAGE = 256;
+
+/** Rows a page of `limit` entries reads: the `after` key itself, then limit (-1: no limit). */
+function rowsFor(limit: number): number {
+  return Number.isFinite(limit) ? Math.max(0, Math.floor(limit)) + 1 : -1;
+}
+
 export { KvError } from './errors.js';
 export { checkJsonText, MAX_JSON_DEPTH } from './json.js';
 
@@ -84,34 +92,27 @@ export class KvStore {
   list(prefix = ''): KvEntry[] {
     if (typeof prefix !== 'string') throw new KvError('EINVAL', 'kv prefix must be a string');
     const out: KvEntry[] = [];
-    const it = this.store
-      .stmt('SELECT CAST(key AS BLOB) AS key, CAST(value AS BLOB) AS value, created_at, updated_at FROM kv_store WHERE key >= ? ORDER BY key')
-      .iterate(prefix) as IterableIterator<StoredRow>;
-    for (const stored of it) {
-      const row = textRow(stored);
-      if (!row.key.startsWith(prefix)) {
-        // keys are sorted byte-wise, so the first key without the prefix ends the range
-        it.return?.();
-        break;
-      }
-      out.push(toEntry(row));
+    for (let after = ''; ; ) {
+      const got = this.page(prefix, after, LIST_PAGE);
+      out.push(...got);
+      if (got.length < LIST_PAGE) return out;
+      after = got[got.length - 1]!.key;
     }
-    return out;
   }
 
   /** At most limit entries with the prefix after key `after` (exclusive), in key order: one page. */
   page(prefix = '', after = '', limit = 200): KvEntry[] {
     const out: KvEntry[] = [];
     const from = after > prefix ? after : prefix;
-    const it = this.store
-      .stmt('SELECT CAST(key AS BLOB) AS key, CAST(value AS BLOB) AS value, created_at, updated_at FROM kv_store WHERE key >= ? ORDER BY key')
-      .iterate(from) as IterableIterator<StoredRow>;
-    for (const stored of it) {
+    // all() of as many rows as the loop can use (`after` itself, then limit): a statement left
+    // mid-iteration keeps its read snapshot, and once another process commits every write of
+    // this connection is refused as locked
+    const rows = this.store
+      .stmt('SELECT CAST(key AS BLOB) AS key, CAST(value AS BLOB) AS value, created_at, updated_at FROM kv_store WHERE key >= ? ORDER BY key LIMIT ?')
+      .all(from, rowsFor(limit)) as StoredRow[];
+    for (const stored of rows) {
       const row = textRow(stored);
-      if (!row.key.startsWith(prefix) || out.length >= limit) {
-        it.return?.();
-        break;
-      }
+      if (!row.key.startsWith(prefix) || out.length >= limit) break;
       if (after && row.key <= after) continue;
       out.push(toEntry(row));
     }
@@ -125,14 +126,11 @@ export class KvStore {
   pageText(prefix = '', after = '', limit = 200, maxChars = 65536): KvTextEntry[] {
     const out: KvTextEntry[] = [];
     const from = after > prefix ? after : prefix;
-    const it = this.store
-      .stmt('SELECT key, substr(value, 1, ?) AS text, length(value) AS length, created_at, updated_at FROM kv_store WHERE key >= ? ORDER BY key')
-      .iterate(maxChars, from) as IterableIterator<KvTextEntry>;
-    for (const row of it) {
-      if (!row.key.startsWith(prefix) || out.length >= limit) {
-        it.return?.();
-        break;
-      }
+    const rows = this.store
+      .stmt('SELECT key, substr(value, 1, ?) AS text, length(value) AS length, created_at, updated_at FROM kv_store WHERE key >= ? ORDER BY key LIMIT ?')
+      .all(maxChars, from, rowsFor(limit)) as KvTextEntry[];
+    for (const row of rows) {
+      if (!row.key.startsWith(prefix) || out.length >= limit) break;
       if (after && row.key <= after) continue;
       out.push({ ...row, length: Number(row.length) });
     }

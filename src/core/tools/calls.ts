@@ -12,6 +12,8 @@ import { TOOL_CALL_STATUSES } from './types.js';
 
 /** reapOrphans moves its mark once it would skip this many calls (a write at an open, so not each time) */
 const MARK_STEP = 256;
+/** rows list() reads at a time under a status filter and a limit */
+const LIST_PAGE = 256;
 
 interface Row extends CallColumns {
   parameters: string | null;
@@ -47,6 +49,10 @@ export class ToolCalls {
     // ensure() creates the pending table before any query reads it
     this.source = callsSource(this.hasStatus, true);
     this.inProgress = new CurrentCall(store, () => this.ensure());
+    // a proposal past an id a rollback took back would leave a gap
+    store.onRollback(() => {
+      this.nextCallId = undefined;
+    });
   }
 
   private ensure(): void {
@@ -83,7 +89,7 @@ export class ToolCalls {
             .run(newId, name, params, startedAt);
         }
         this.store
-          .stmt('INSERT INTO agentfs_tool_call_ext (id, parent_id, started_ns, pid) VALUES (?, ?, ?, ?)')
+          .stmt('INSERT OR REPLACE INTO agentfs_tool_call_ext (id, parent_id, started_ns, pid) VALUES (?, ?, ?, ?)')
           .run(newId, parentId ?? null, startedNs, process.pid);
         if (options.shared) {
           this.store
@@ -275,7 +281,7 @@ export class ToolCalls {
       const id = Number(row.id);
       if (parentId !== undefined && parentId !== null) {
         this.store
-          .stmt('INSERT INTO agentfs_tool_call_ext (id, parent_id, started_ns, completed_ns, pid) VALUES (?, ?, NULL, NULL, NULL)')
+          .stmt('INSERT OR REPLACE INTO agentfs_tool_call_ext (id, parent_id, started_ns, completed_ns, pid) VALUES (?, ?, NULL, NULL, NULL)')
           .run(id, parentId);
       }
       return id;
@@ -324,13 +330,23 @@ export class ToolCalls {
     const out: ToolCall[] = [];
     const limit = filter.limit ?? Infinity;
     if (limit === 0) return out;
-    for (const r of this.store.stmt(sql).iterate(...where.args) as IterableIterator<Row>) {
-      const call = this.view(r);
-      if (call.status !== filter.status) continue;
-      out.push(call);
-      if (out.length >= limit) break;
+    // In pages read whole (all()), each past the last row of the one before: a statement left
+    // mid-iteration keeps its read snapshot, and once another process commits every write of
+    // this connection is refused as locked.
+    const page = this.store.stmt(`SELECT * FROM (${sql}) WHERE (started_at, id) ${dir === 'ASC' ? '>' : '<'} (?, ?) ORDER BY started_at ${dir}, id ${dir} LIMIT ?`);
+    let after: [number, number] = dir === 'ASC' ? [-Infinity, -Infinity] : [Infinity, Infinity];
+    for (;;) {
+      const rows = (filter.limit === undefined ? this.store.stmt(sql).all(...where.args) : page.all(...where.args, ...after, LIST_PAGE)) as Row[];
+      for (const r of rows) {
+        const call = this.view(r);
+        if (call.status !== filter.status) continue;
+        out.push(call);
+        if (out.length >= limit) return out;
+      }
+      if (filter.limit === undefined || rows.length < LIST_PAGE) return out;
+      const last = rows[rows.length - 1]!;
+      after = [Number(last.started_at), Number(last.id)];
     }
-    return out;
   }
 
   /**
@@ -359,8 +375,21 @@ export class ToolCalls {
     // Calls below the mark were all closed at an earlier open: only the rest are read, by id (no
     // index of open calls: it cost every start and every finish a WAL frame). Calls started from
     // now on get ids past `last`, so a mark up to last + 1 never passes one.
-    const from = Number(this.store.getMeta(OPEN_FROM_KEY) ?? 0) || 0;
-    const last = Number((this.store.stmt('SELECT COALESCE(MAX(id), 0) AS m FROM agentfs_tool_call_ext').get() as { m: number }).m);
+    const mark = Number(this.store.getMeta(OPEN_FROM_KEY) ?? 0) || 0;
+    const maxExt = 'SELECT COALESCE(MAX(id), 0) AS m FROM agentfs_tool_call_ext';
+    let last = Number((this.store.stmt(maxExt).get() as { m: number }).m);
+    if (last >= Number((this.store.arrayStmt(NEXT_CALL_ID).get() as [number])[0])) {
+      // Rows of calls past every id given: tool_calls was made again by another program (ids
+      // start at 1 again). Theirs would be read as the new calls' (parent, process, orphan).
+      this.store.transaction(() => {
+        this.store.db.exec(`DELETE FROM agentfs_tool_call_ext WHERE id >= (${NEXT_CALL_ID})`);
+        this.store.db.exec(`DELETE FROM agentfs_active_call WHERE id >= (${NEXT_CALL_ID})`);
+      });
+      last = Number((this.store.stmt(maxExt).get() as { m: number }).m);
+    }
+    // a mark is never written past the largest id + 1: past it, the calls were cleared with
+    // AUTOINCREMENT's counter (ids start again at 1), and all of them are read
+    const from = mark > last + 1 ? 0 : mark;
     const rows = this.store
       .stmt('SELECT id, pid, started_ns FROM agentfs_tool_call_ext WHERE id >= ? AND id <= ? AND completed_ns IS NULL AND pid IS NOT NULL')
       .all(from, last) as { id: number; pid: number; started_ns: number | null }[];
@@ -384,7 +413,7 @@ export class ToolCalls {
       this.finish(Number(r.id), 'error', null, orphanReason(Number(r.pid)), { orphan: true });
       reaped++;
     }
-    if (stillOpen - from >= MARK_STEP && !this.store.inTransaction) {
+    if ((stillOpen - from >= MARK_STEP || from !== mark) && !this.store.inTransaction) {
       // Not worth waiting for the write lock (a busy mount's): the next open moves it. Through
       // exec, which finalizes its statement whatever happens: a prepared statement refused with
       // SQLITE_BUSY stays active, holding its read snapshot, and every later write of this

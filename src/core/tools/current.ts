@@ -38,14 +38,22 @@ export class CurrentCall {
   private readonly context = new AsyncLocalStorage<number>();
   private sharedCache: { version: number; id: number | undefined; pid: number | undefined; checkedMs: number } | undefined;
 
+  /** calls started or finished inside the write transaction open now: a rollback may undo either */
+  private readonly inTransaction = new Map<number, LiveCall>();
+
   constructor(store: Store, ensure: () => void) {
     this.store = store;
     this.ensure = ensure;
+    store.onRollback(() => this.rolledBack());
+    store.onEndWrite(() => {
+      if (!store.inTransaction) this.inTransaction.clear();
+    });
   }
 
   /** A call this process started is pending (scoped: in progress only inside runIn). */
   started(id: number, call: LiveCall): void {
     this.live.set(id, call);
+    if (this.store.inTransaction) this.inTransaction.set(id, call);
   }
 
   /** The pending call `id` as this process started it; undefined when it is not ours or done. */
@@ -55,7 +63,29 @@ export class CurrentCall {
 
   /** A call this process started has finished. */
   finished(id: number): void {
+    const call = this.live.get(id);
+    if (call && this.store.inTransaction) this.inTransaction.set(id, call);
     this.live.delete(id);
+  }
+
+  /**
+   * A rollback took back starts or finishes: a call whose start is gone is no call of ours (its
+   * id comes free for another process's call, which a finish from here must not reach), and one
+   * whose finish is gone is pending again. Judged by its ext row as it stands now.
+   */
+  private rolledBack(): void {
+    if (this.inTransaction.size === 0) return;
+    if (!this.store.schemaHas('agentfs_tool_call_ext')) {
+      // made in the transaction that rolled back: so were the calls
+      for (const id of this.inTransaction.keys()) this.live.delete(id);
+      return;
+    }
+    const open = this.store.stmt('SELECT 1 FROM agentfs_tool_call_ext WHERE id = ? AND pid = ? AND started_ns = ? AND completed_ns IS NULL');
+    for (const [id, call] of this.inTransaction) {
+      if (open.get(id, process.pid, call.startedNs) !== undefined) {
+        if (!this.live.has(id)) this.live.set(id, call);
+      } else this.live.delete(id);
+    }
   }
 
   /** True while this process has call `id` pending. */

@@ -69,7 +69,7 @@ export const CALL_SHORTCUTS: readonly string[] = [
   BEGIN
     SELECT RAISE(ABORT, '${CALL_ID_TAKEN}') WHERE NEW.id <= (SELECT seq FROM sqlite_sequence WHERE name = 'tool_calls');
     INSERT INTO tool_calls (id, name, parameters, status, started_at) VALUES (NEW.id, NEW.name, NEW.parameters, 'pending', NEW.started_at);
-    INSERT INTO agentfs_tool_call_ext (id, parent_id, started_ns, pid) VALUES (NEW.id, NEW.parent_id, NEW.started_ns, NEW.pid);
+    INSERT OR REPLACE INTO agentfs_tool_call_ext (id, parent_id, started_ns, pid) VALUES (NEW.id, NEW.parent_id, NEW.started_ns, NEW.pid);
     INSERT OR REPLACE INTO agentfs_active_call (id, pid, started_ns) SELECT NEW.id, NEW.pid, NEW.started_ns WHERE NEW.shared;
   END`,
   `CREATE TEMP VIEW IF NOT EXISTS agentfs_call_finish AS
