@@ -1,4 +1,5 @@
 import { isUtf8 } from 'node:buffer';
+import { existsSync } from 'node:fs';
 import { StoreError } from './errors.js';
 import { pathToFileURL } from 'node:url';
 import Database from 'libsql';
@@ -17,12 +18,33 @@ export function checkForeignText(store: Store, tables: readonly string[]): void 
 
 /** The same check over every table of a database file that is not ours (a `file:` sync remote). */
 export function checkForeignTextInFile(path: string): void {
+  rollBackHotJournal(path);
   const db = new Database(`${pathToFileURL(path).href}?mode=ro`) as unknown as Db;
   try {
     const tables = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'").all() as { name: string }[]).map((r) => r.name);
     checkTables(db, path, tables);
   } finally {
     db.close();
+  }
+}
+
+/**
+ * A writer killed mid-transaction (a `sync push` into a file remote) leaves a hot journal beside
+ * a rollback-journal file. Only a connection that may write rolls it back: a read-only one fails
+ * with "attempt to write a readonly database", for good. Opened read-write and read once, the
+ * file is back at its last commit (what any SQLite reader with write access does on its own).
+ */
+function rollBackHotJournal(path: string): void {
+  if (!existsSync(`${path}-journal`)) return;
+  try {
+    const db = new Database(path);
+    try {
+      db.prepare('SELECT count(*) FROM sqlite_master').get();
+    } finally {
+      db.close();
+    }
+  } catch {
+    /* no write access, or not a database: the read-only check says what is wrong */
   }
 }
 

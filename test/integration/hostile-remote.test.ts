@@ -408,6 +408,55 @@ describe('file: remotes', () => {
   });
 });
 
+describe('file: remotes left with a hot journal', () => {
+  const { tmp, cli, withAgent } = agentWorkspace('agentfs-hot-journal-');
+  afterAll(() => tmp.cleanup());
+
+  it('a writer killed half-way through a transaction on the file: status, pull and push roll it back and go on', async () => {
+    const remote = join(tmp.dir, 'hot.db');
+    await cli('init', 'hj');
+    withAgent('hj', (a) => a.kv.set('first', 1));
+    await cli('sync', 'hj', 'push', '--remote', `file://${remote}`);
+    const before = dumpSpecTables(remote);
+    // pages changed in the file itself (a cache of 2 pages spills), their old contents in the
+    // journal, the lock gone with the process: a hot journal, as a push killed mid-commit leaves
+    const script = `
+      const Database = require('libsql');
+      const d = new Database(process.argv[1]);
+      d.exec('PRAGMA cache_size = 2');
+      d.exec('BEGIN IMMEDIATE');
+      d.exec("UPDATE kv_store SET value = '999'");
+      const ins = d.prepare('INSERT INTO fs_data (ino, chunk_index, data) VALUES (?, 0, zeroblob(4000))');
+      for (let i = 0; i < 500; i++) ins.run(100000 + i);
+      process.stdout.write('held\\n');
+      setInterval(() => {}, 1000);`;
+    const child = spawn(process.execPath, ['-e', script, remote], { cwd: process.cwd(), stdio: ['ignore', 'pipe', 'inherit'] });
+    const exited = new Promise((r) => child.once('exit', r));
+    await new Promise<void>((resolve, reject) => {
+      child.stdout!.on('data', (d: Buffer) => String(d).includes('held') && resolve());
+      child.once('exit', (code) => reject(new Error(`writer exited early (${code})`)));
+    });
+    child.kill('SIGKILL');
+    await exited;
+    expect(existsSync(`${remote}-journal`)).toBe(true);
+    await cli('sync', 'hj', 'status');
+    await cli('sync', 'hj', 'pull');
+    expect(dumpSpecTables(remote)).toEqual(before); // back at its last commit
+    withAgent('hj', (a) => a.kv.set('second', 2));
+    await cli('sync', 'hj', 'push');
+    expect(integrity(remote)).toBe('ok');
+    const kv = new Database(remote, { readonly: true });
+    try {
+      expect(kv.prepare('SELECT key, value FROM kv_store ORDER BY key').all()).toEqual([
+        { key: 'first', value: '1' },
+        { key: 'second', value: '2' },
+      ]);
+    } finally {
+      kv.close();
+    }
+  });
+});
+
 function integrity(file: string): string {
   const d = new Database(file, { readonly: true });
   try {
