@@ -58,8 +58,9 @@ function checkTables(db: Db, label: string, tables: readonly string[]): void {
     const cols = info.filter((c) => c.type === '' || /TEXT|CHAR|CLOB/i.test(c.type)).map((c) => c.name);
     if (!cols.length) continue;
     const nonAscii = `'*[^' || char(1) || '-' || char(127) || ']*'`;
-    const sql = `SELECT ${rid} AS rid, ${cols.map((c, i) => `CAST(${quoteId(c)} AS BLOB) AS c${i}`).join(', ')} FROM ${quoteId(table)}
-      WHERE ${cols.map((c) => `${quoteId(c)} GLOB ${nonAscii}`).join(' OR ')}`;
+    // text only: a BLOB holds any bytes (an untyped column of a sync staging table holds chunks)
+    const sql = `SELECT ${rid} AS rid, ${cols.map((c, i) => `CASE WHEN typeof(${quoteId(c)}) = 'text' THEN CAST(${quoteId(c)} AS BLOB) END AS c${i}`).join(', ')} FROM ${quoteId(table)}
+      WHERE ${cols.map((c) => `(typeof(${quoteId(c)}) = 'text' AND ${quoteId(c)} GLOB ${nonAscii})`).join(' OR ')}`;
     for (const row of store.db.prepare(sql).iterate() as IterableIterator<Record<string, unknown>>) {
       cols.forEach((col, i) => {
         let v = row[`c${i}`];

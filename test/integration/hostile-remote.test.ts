@@ -408,9 +408,33 @@ describe('file: remotes', () => {
   });
 });
 
-describe('file: remotes left with a hot journal', () => {
-  const { tmp, cli, withAgent } = agentWorkspace('agentfs-hot-journal-');
+describe('file: remotes left with a hot journal or staged rows', () => {
+  const { tmp, db, cli, withAgent } = agentWorkspace('agentfs-hot-journal-');
   afterAll(() => tmp.cleanup());
+
+  it('binary chunks a killed push left in the staging tables are no foreign text: the next push goes on', async () => {
+    const remote = join(tmp.dir, 'staged.db');
+    await cli('init', 'st');
+    withAgent('st', (a) => a.paths.writeFile('/a.bin', Buffer.from([0xff, 0xfe, 0x00, 0x80])));
+    await cli('sync', 'st', 'push', '--remote', `file://${remote}`);
+    // what a push killed while staging leaves: its chunks, bytes that are no UTF-8, in untyped columns
+    const d = new Database(remote);
+    d.prepare('INSERT INTO agentfs_sync_pushes (push_id, started_at) VALUES (?, ?)').run('killed', Math.floor(Date.now() / 1000));
+    d.prepare('INSERT INTO agentfs_sync_stage_fs_data (push_id, ino, chunk_index, data) VALUES (?, ?, 0, ?)').run('killed', 2, Buffer.from([0xff, 0xc0, 0x80]));
+    d.close();
+    withAgent('st', (a) => a.paths.writeFile('/b.bin', Buffer.from([0xc3, 0x28])));
+    await cli('sync', 'st', 'push');
+    await cli('sync', 'st', 'status');
+    expect(dumpSpecTables(remote)).toEqual(dumpSpecTables(db('st')));
+    // text that is not UTF-8 is still refused
+    const t = new Database(remote);
+    t.prepare("UPDATE kv_store SET value = CAST(x'ff22' AS TEXT)").run();
+    t.prepare("INSERT INTO kv_store (key, value) VALUES ('bad', CAST(x'22ff22' AS TEXT))").run();
+    t.close();
+    const r = await runCli(['sync', 'st', 'status'], { cwd: tmp.dir });
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/kv_store\.value of row \d+ is not valid UTF-8/);
+  });
 
   it('a writer killed half-way through a transaction on the file: status, pull and push roll it back and go on', async () => {
     const remote = join(tmp.dir, 'hot.db');
