@@ -56,6 +56,27 @@ describe('timeline of an agentfs run', () => {
     expect(files.map((e) => `${e.op} ${e.path}${e.new_path ? ` ${e.new_path}` : ''}`)).toEqual(['rename /src /app', 'write /app/lib/a.js']);
   });
 
+  it('a commit adds nothing to the timeline (the base takes the changes; the session shows the same)', async () => {
+    const base = join(tmp.dir, 'commitbase');
+    mkdirSync(join(base, 'src'), { recursive: true });
+    writeFileSync(join(base, 'f.txt'), 'base\n');
+    writeFileSync(join(base, 'src/x'), 'x\n');
+    const r = await runCli(['run', '--session', 'cm', '--', 'sh', '-c', 'echo more >> f.txt && rm src/x && mkdir out && echo new > out/n.txt'], { cwd: base, env });
+    if (r.code !== 0) throw new Error(`agentfs run failed (${r.code}): ${r.stderr}`);
+    const events = async () => {
+      const tl = await runCli(['timeline', 'cm', '--format', 'json'], { cwd: base, env });
+      expect(tl.code).toBe(0);
+      return (JSON.parse(tl.stdout) as Ev[]).reverse().filter((e) => e.type === 'file').map((e) => `${e.op} ${e.path}`);
+    };
+    const before = await events();
+    expect(before).toEqual(['write /f.txt', 'unlink /src/x', 'mkdir /out', 'create /out/n.txt', 'write /out/n.txt']);
+    const c = await runCli(['commit', 'cm'], { cwd: base, env });
+    expect(c.code, c.stderr).toBe(0);
+    expect(readFileSync(join(base, 'out/n.txt'), 'utf8')).toBe('new\n');
+    // the session let go of its copies (unlink /f.txt, /out/n.txt, rmdir /out were journaled)
+    expect(await events()).toEqual(before);
+  });
+
   it('records each run as a call with argv and cwd, success or error by exit status', async () => {
     const failed = await runCli(['run', '--session', 'tl', '--', 'sh', '-c', 'exit 3'], { cwd: proj, env });
     expect(failed.code).toBe(3);

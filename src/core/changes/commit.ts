@@ -97,7 +97,7 @@ export function commitChanges(ov: OverlayChanges, options: CommitOptions = {}): 
   ov.transaction(() => {
     for (const c of changes) {
       if (c.status === 'D' || c.type === 'dir' || skipped.includes(c)) continue;
-      ov.dropDeltaEntry(c.path, false);
+      ov.settleDeltaEntry(c.path);
       ov.dropHidden(c.path);
     }
     for (const c of deletions) {
@@ -453,7 +453,7 @@ function pruneDelta(ov: OverlayChanges, scope: readonly string[]): void {
     if (!inScope(p)) continue;
     const st = ov.base.lstat(p);
     const merged = st && ov.resolve(p);
-    if (st && merged && merged.node.delta !== undefined && sameEntry(ov, p, merged, st).length === 0) ov.dropDeltaEntry(p, false);
+    if (st && merged && merged.node.delta !== undefined && sameEntry(ov, p, merged, st).length === 0) ov.settleDeltaEntry(p);
   }
   for (const p of dirs) {
     if (!inScope(p)) continue;
@@ -469,6 +469,6 @@ function pruneDelta(ov: OverlayChanges, scope: readonly string[]): void {
     const shown = ov.merged.readdir(merged.node.ino).map((x) => x.name).sort().join('\0');
     const inBase = ov.base.list(p).filter((x) => !ov.hides(p === '/' ? `/${x.name}` : `${p}/${x.name}`)).map((x) => x.name).join('\0');
     if (shown !== inBase) continue;
-    ov.dropDeltaEntry(p, false);
+    ov.settleDeltaEntry(p);
   }
 }

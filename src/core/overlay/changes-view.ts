@@ -65,8 +65,13 @@ export interface OverlayChanges {
 
   /** the delta entry at an overlay path */
   deltaEntryAt(path: string): DeltaEntry | undefined;
-  /** takes the delta entry at `path` out (see DeltaRevert.drop) */
+  /** takes the delta entry at `path` out (see DeltaRevert.drop); the overlay shows the base there again */
   dropDeltaEntry(path: string, recursive: boolean): boolean;
+  /**
+   * dropDeltaEntry for an entry the base now holds as the delta did (commit): the merged view does
+   * not change, so the journal records nothing (the session did not remove the file)
+   */
+  settleDeltaEntry(path: string): boolean;
   /** the root shows the base root's attributes again */
   resetRoot(): void;
   /** commit is about to rename base directory `from` to `to` */
@@ -182,6 +187,10 @@ export class ChangesView implements OverlayChanges {
 
   dropDeltaEntry(path: string, recursive: boolean): boolean {
     return this.revert.drop(path, recursive);
+  }
+
+  settleDeltaEntry(path: string): boolean {
+    return this.o.delta.unobserved(() => this.revert.drop(path, false));
   }
 
   resetRoot(): void {
