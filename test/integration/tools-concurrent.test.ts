@@ -62,8 +62,8 @@ describe('tool calls from concurrent processes', () => {
     expect(new Set(ids).size).toBe(ids.length);
     const db = new Database(file, { readonly: true });
     cleanups.push(() => db.close());
-    const rows = db.prepare('SELECT c.id, c.name, c.status, c.parameters, c.result, e.parent_id, e.completed_ns, e.pid FROM tool_calls c LEFT JOIN agentfs_tool_call_ext e USING (id) ORDER BY c.id').all() as {
-      id: number; name: string; status: string; parameters: string; result: string; parent_id: number | null; completed_ns: number | null; pid: number | null;
+    const rows = db.prepare('SELECT c.id, c.name, c.status, c.parameters, c.result, c.completed_at, c.duration_ms, e.parent_id, e.started_ns, e.pid FROM tool_calls c LEFT JOIN agentfs_tool_call_ext e USING (id) ORDER BY c.id').all() as {
+      id: number; name: string; status: string; parameters: string; result: string; completed_at: number | null; duration_ms: number | null; parent_id: number | null; started_ns: number | null; pid: number | null;
     }[];
     expect(rows.length).toBe(ids.length);
     expect(rows.every((r) => r.status === 'success')).toBe(true);
@@ -75,7 +75,10 @@ describe('tool calls from concurrent processes', () => {
         expect(p.tag).toBe(tag);
         if (o.name === 'rec') return;
         expect(JSON.parse(o.result)).toEqual({ tag, i: p.i }); // its own finish, not another's
-        expect(o.completed_ns).not.toBeNull();
+        // its own start and end: the trigger's carried values never stay in a finished row either
+        expect(o.started_ns).not.toBeNull();
+        expect(Number(o.completed_at)).toBeLessThan(1e12);
+        expect(Number(o.duration_ms)).toBeLessThan(120_000);
         if (inner !== null) {
           const c = byId.get(inner)!;
           expect(c.parent_id).toBe(outer);
@@ -85,7 +88,7 @@ describe('tool calls from concurrent processes', () => {
     });
     // nothing left announced or open, and the sequence is past every id, as AUTOINCREMENT keeps it
     expect(db.prepare('SELECT COUNT(*) AS n FROM agentfs_active_call').get()).toMatchObject({ n: 0 });
-    expect(db.prepare('SELECT COUNT(*) AS n FROM agentfs_tool_call_ext WHERE completed_ns IS NULL AND pid IS NOT NULL').get()).toMatchObject({ n: 0 });
+    expect(db.prepare("SELECT COUNT(*) AS n FROM tool_calls WHERE status = 'pending'").get()).toMatchObject({ n: 0 });
     const seq = db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'tool_calls'").get() as { seq: number };
     expect(Number(seq.seq)).toBe(Math.max(...ids));
   }, 180_000);

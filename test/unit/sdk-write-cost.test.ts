@@ -80,8 +80,8 @@ describe('small SDK writes', () => {
       const done = tools.success(child, { ok: true });
       expect(done).toEqual(tools.get(child));
     });
-    // one insert into the finish view (its trigger: check, update, ext row, announcement), no
-    // transaction around it; then the test's own get() (was BEGIN, UPDATE ... RETURNING, UPDATE ext, COMMIT)
+    // one UPDATE of the pending row, no transaction around it, the ext row untouched; then the
+    // test's own get() (was BEGIN, UPDATE ... RETURNING, UPDATE ext, COMMIT)
     expect(seen).toEqual(['run', 'get']);
     const inner = tools.get(child)!;
     expect(inner).toMatchObject({ name: 'inner', status: 'success', parameters: [1, 2], result: { ok: true }, parent_id: parent });
@@ -93,7 +93,9 @@ describe('small SDK writes', () => {
     expect(failed).toEqual(tools.get(parent));
     expect(failed).toMatchObject({ status: 'error', error: 'boom' });
     expect(other.prepare('SELECT count(*) AS n FROM agentfs_active_call').get()).toMatchObject({ n: 0 });
-    expect(other.prepare('SELECT count(*) AS n FROM agentfs_tool_call_ext WHERE completed_ns IS NULL').get()).toMatchObject({ n: 0 });
+    // the ext rows keep what the start wrote: the end is the spec row's (started_ns + duration_ms)
+    expect(other.prepare('SELECT count(*) AS n FROM agentfs_tool_call_ext WHERE completed_ns IS NULL AND started_ns IS NOT NULL').get()).toMatchObject({ n: 2 });
+    expect(other.prepare("SELECT count(*) AS n FROM tool_calls WHERE status = 'pending'").get()).toMatchObject({ n: 0 });
     // finished once only, also when another connection finished it first
     expect(() => tools.success(parent)).toThrow(ToolCallError);
     const third = tools.start('third');
@@ -106,7 +108,7 @@ describe('small SDK writes', () => {
     const tools = new ToolCalls(store);
     tools.success(tools.start('warm'));
     let outer = 0;
-    // one insert into the start view (its trigger: the tool_calls row and its ext row), no transaction
+    // one insert into tool_calls (its trigger: the ext row), no transaction
     expect(countStatements(store, () => (outer = tools.start('outer', { q: 1 })))).toEqual(['run']);
     const inner = tools.start('inner');
     expect(inner).toBe(outer + 1);
@@ -116,12 +118,25 @@ describe('small SDK writes', () => {
     expect(ext(outer)).toMatchObject({ parent_id: null, completed_ns: null, pid: process.pid });
     expect(ext(inner)).toMatchObject({ parent_id: outer, completed_ns: null, pid: process.pid });
     expect(Number(ext(inner).started_ns)).toBeGreaterThan(Number(ext(outer).started_ns));
+    // the values the insert carried for the trigger are gone from the spec row before anyone reads it
+    expect(other.prepare('SELECT status, completed_at, duration_ms, result, error FROM tool_calls WHERE id IN (?, ?)').all(outer, inner)).toEqual([
+      { status: 'pending', completed_at: null, duration_ms: null, result: null, error: null },
+      { status: 'pending', completed_at: null, duration_ms: null, result: null, error: null },
+    ]);
+    expect(tools.get(inner)).toMatchObject({ status: 'pending', parent_id: outer });
+    expect(tools.get(inner)!.completed_at).toBeUndefined();
     // a pending row another program inserts through this connection takes no ext row
     store.db.prepare("INSERT INTO tool_calls (name, status, started_at) VALUES ('foreign', 'pending', 1)").run();
+    // ... nor one whose values only look like what a start carries (times in s or ms, a text)
+    const odd = [1_700_000_000, 1_700_000_000_000, 'soon'];
+    for (const t of odd) store.db.prepare("INSERT INTO tool_calls (name, status, started_at, completed_at, duration_ms) VALUES ('foreign', 'pending', 1, ?, 7)").run(t);
     expect(other.prepare("SELECT count(*) AS n FROM agentfs_tool_call_ext e JOIN tool_calls c USING (id) WHERE c.name = 'foreign'").get()).toMatchObject({ n: 0 });
+    expect(other.prepare("SELECT completed_at, duration_ms FROM tool_calls WHERE name = 'foreign' AND completed_at IS NOT NULL ORDER BY id").all()).toEqual(
+      odd.map((t) => ({ completed_at: t, duration_ms: 7 })),
+    );
     tools.success(inner);
     tools.success(outer);
-    expect(ext(outer).completed_ns).not.toBeNull();
+    expect(other.prepare('SELECT status FROM tool_calls WHERE id = ?').get(outer)).toMatchObject({ status: 'success' });
     // ids continue past the largest ever given, as AUTOINCREMENT's would (also after a delete at the end)
     const last = tools.start('last');
     other.prepare('DELETE FROM tool_calls WHERE id = ?').run(last);
@@ -154,7 +169,8 @@ describe('small SDK writes', () => {
     cleanups.push(() => again.close());
     for (const id of [o!, i!]) {
       expect(again.tools.get(id)).toMatchObject({ status: 'error', error: expect.stringMatching(/ended without finishing/) });
-      expect(ext(id).completed_ns).not.toBeNull();
+      // stored so (not only read so while the owner is gone)
+      expect(other.prepare('SELECT status FROM tool_calls WHERE id = ?').get(id)).toMatchObject({ status: 'error' });
     }
   });
 

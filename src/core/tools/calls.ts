@@ -4,8 +4,8 @@ import { CurrentCall, type CallReach } from './current.js';
 import { ToolCallError } from './errors.js';
 import { errorText, fromJson, toJson } from './json.js';
 import { orphaned, orphanReason, ownerAlive, storedStatuses } from './owner.js';
-import { CALL_ID_TAKEN, CALL_NOT_PENDING, CALL_SHORTCUTS, NEXT_CALL_ID, START_CALL, OLD_OPEN_CALL_INDEX, OPEN_FROM_KEY, PARENT_INDEX, PARENT_INDEX_OLD, TOOL_CALLS_SCHEMA } from './schema.js';
-import { callsSource, statusOf, timeNameTerms, type CallColumns, type TimeNameFilter } from './source.js';
+import { FINISH_CALL, NEXT_CALL_ID, START_CALL, OLD_OPEN_CALL_INDEX, OPEN_FROM_KEY, PARENT_INDEX, PARENT_INDEX_OLD, TOOL_CALLS_SCHEMA, startTrigger } from './schema.js';
+import { callsSource, pendingTest, statusOf, timeNameTerms, type CallColumns, type TimeNameFilter } from './source.js';
 import { toolCallStats } from './stats.js';
 import type { RecordInput, StartOptions, ToolCall, ToolCallFilter, ToolCallStats } from './types.js';
 import { TOOL_CALL_STATUSES } from './types.js';
@@ -39,9 +39,7 @@ export class ToolCalls {
   /** which call is in progress: the parent of new calls, the call file operations happen in */
   private readonly inProgress: CurrentCall;
   private ready = false;
-  private shortcutsMade: boolean | undefined;
-  /** the id this process proposes for its next call (START_CALL checks it); undefined: read it */
-  private nextCallId: number | undefined;
+  private shortcutMade: boolean | undefined;
 
   constructor(store: Store) {
     this.store = store;
@@ -49,10 +47,6 @@ export class ToolCalls {
     // ensure() creates the pending table before any query reads it
     this.source = callsSource(this.hasStatus, true);
     this.inProgress = new CurrentCall(store, () => this.ensure());
-    // a proposal past an id a rollback took back would leave a gap
-    store.onRollback(() => {
-      this.nextCallId = undefined;
-    });
   }
 
   private ensure(): void {
@@ -72,9 +66,12 @@ export class ToolCalls {
     const startedNs = nowNs();
     const startedAt = nsToSeconds(startedNs);
     const parentId = options.parentId === undefined ? this.current(options.scoped ? 'context' : 'process') : options.parentId;
-    let id = this.shortcuts() ? this.startAlone(name, params, startedAt, parentId ?? null, startedNs, options.shared === true) : undefined;
-    if (id === undefined) {
-      this.nextCallId = undefined;
+    let id: number;
+    if (!options.shared && this.shortcut()) {
+      // one statement, committing itself (startTrigger writes the ext row)
+      const start = this.store.stmt(START_CALL);
+      id = Number(this.store.autocommit(() => start.run(name, params, startedAt, startedNs, parentId ?? null)).lastInsertRowid);
+    } else {
       id = this.store.transaction(() => {
         let newId: number;
         if (this.hasStatus) {
@@ -104,29 +101,6 @@ export class ToolCalls {
       row: { name, parameters: params, startedAt },
     });
     return id;
-  }
-
-  /**
-   * The start as one statement (CALL_SHORTCUTS) under an id this process proposes: the ext row
-   * and announcement come with the insert, no transaction. undefined, having written nothing,
-   * when other processes took the id twice running (the transaction route then reads it under
-   * the write lock).
-   */
-  private startAlone(name: string, params: string | null, startedAt: number, parentId: number | null, startedNs: bigint, shared: boolean): number | undefined {
-    const start = this.store.stmt(START_CALL);
-    for (let tries = 0; tries < 2; tries++) {
-      const proposed = this.nextCallId ?? Number((this.store.arrayStmt(NEXT_CALL_ID).get() as [number])[0]);
-      this.nextCallId = undefined;
-      try {
-        this.store.autocommit(() => start.run(proposed, name, params, startedAt, parentId, startedNs, process.pid, shared ? 1 : 0));
-      } catch (e) {
-        if (idTaken(e)) continue;
-        throw e;
-      }
-      this.nextCallId = proposed + 1;
-      return proposed;
-    }
-    return undefined;
   }
 
   /** Finishes a pending call successfully. */
@@ -173,7 +147,6 @@ export class ToolCalls {
           .run(result, error, completedAt, durationMs, id);
         this.store.stmt('DELETE FROM agentfs_tool_call_pending WHERE id = ?').run(id);
       }
-      this.store.stmt('UPDATE agentfs_tool_call_ext SET completed_ns = ? WHERE id = ?').run(endNs, id);
       this.store.stmt('DELETE FROM agentfs_active_call WHERE id = ?').run(id);
     });
     this.inProgress.finished(id);
@@ -191,17 +164,11 @@ export class ToolCalls {
     const endNs = nowNs();
     const completedAt = nsToSeconds(endNs);
     const durationMs = Math.max(0, Math.round(Number(endNs - live.startedNs) / 1e6));
-    if (live.row && this.shortcuts()) {
-      // one statement (CALL_SHORTCUTS), and the call as this process wrote it: nothing read
-      const finish = this.store.stmt(
-        'INSERT INTO temp.agentfs_call_finish (id, status, result, error, completed_at, duration_ms, completed_ns, shared) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
-      );
-      try {
-        this.store.autocommit(() => finish.run(id, status, result, error, completedAt, durationMs, endNs, live.shared ? 1 : 0));
-      } catch (e) {
-        if (e instanceof Error && e.message.includes(CALL_NOT_PENDING)) return undefined; // finish() says why
-        throw e;
-      }
+    if (live.row && !live.shared) {
+      // one statement committing itself, and the call as this process wrote it: nothing read
+      const finish = this.store.stmt(FINISH_CALL);
+      // nothing changed: finished elsewhere, or gone (finish() says which)
+      if (Number(this.store.autocommit(() => finish.run(status, result, error, completedAt, durationMs, id)).changes) === 0) return undefined;
       this.inProgress.finished(id);
       return toToolCall({
         id, name: live.row.name, parameters: live.row.parameters, result, error, status, started_at: live.row.startedAt,
@@ -216,7 +183,6 @@ export class ToolCalls {
         )
         .get(status, result, error, completedAt, durationMs, id) as Row | undefined;
       if (!r) return undefined; // finished elsewhere, or gone: finish() says which
-      this.store.stmt('UPDATE agentfs_tool_call_ext SET completed_ns = ? WHERE id = ?').run(endNs, id);
       if (live.shared) this.store.stmt('DELETE FROM agentfs_active_call WHERE id = ?').run(id);
       return r;
     });
@@ -225,19 +191,19 @@ export class ToolCalls {
     return toToolCall({ ...row, parent_id: live.parentId ?? null, started_ns: Number(live.startedNs), pid: process.pid });
   }
 
-  /** The per-connection shortcuts of start and finish are in place (CALL_SHORTCUTS); made on first use. */
-  private shortcuts(): boolean {
-    if (this.shortcutsMade === undefined) {
+  /** This connection's one-statement start is in place (startTrigger); made on first use. */
+  private shortcut(): boolean {
+    if (this.shortcutMade === undefined) {
       this.ensure(); // the ext table
-      if (!this.hasStatus || this.store.readOnly) this.shortcutsMade = false;
-      // made inside a transaction, a rollback would take them back: at the next call outside one
+      if (!this.hasStatus || this.store.readOnly) this.shortcutMade = false;
+      // made inside a transaction, a rollback would take it back: at the next call outside one
       else if (this.store.inTransaction) return false;
       else {
-        for (const sql of CALL_SHORTCUTS) this.store.db.exec(sql);
-        this.shortcutsMade = true;
+        this.store.db.exec(startTrigger(process.pid));
+        this.shortcutMade = true;
       }
     }
-    return this.shortcutsMade;
+    return this.shortcutMade;
   }
 
   /** Inserts a call that already finished (agentfs-sdk's record()); returns its id. */
@@ -253,7 +219,6 @@ export class ToolCalls {
     const duration = input.duration_ms ?? (input.completed_at - input.started_at) * 1000;
     const parentId = input.parentId === undefined ? this.current() : input.parentId;
     const params = [input.name, toJson(input.parameters), result, error];
-    this.nextCallId = undefined; // the id this gives is one start() would have proposed
     if (this.hasStatus && (parentId === undefined || parentId === null)) {
       // one row, one statement committing itself: run() gives the id (RETURNING would cost ~30%
       // here, an autocommit commit waits for the statement's reset)
@@ -281,7 +246,7 @@ export class ToolCalls {
       const id = Number(row.id);
       if (parentId !== undefined && parentId !== null) {
         this.store
-          .stmt('INSERT OR REPLACE INTO agentfs_tool_call_ext (id, parent_id, started_ns, completed_ns, pid) VALUES (?, ?, NULL, NULL, NULL)')
+          .stmt('INSERT OR REPLACE INTO agentfs_tool_call_ext (id, parent_id) VALUES (?, ?)')
           .run(id, parentId);
       }
       return id;
@@ -391,7 +356,7 @@ export class ToolCalls {
     // AUTOINCREMENT's counter (ids start again at 1), and all of them are read
     const from = mark > last + 1 ? 0 : mark;
     const rows = this.store
-      .stmt('SELECT id, pid, started_ns FROM agentfs_tool_call_ext WHERE id >= ? AND id <= ? AND completed_ns IS NULL AND pid IS NOT NULL')
+      .stmt(`SELECT e.id, e.pid, e.started_ns FROM agentfs_tool_call_ext e WHERE e.id >= ? AND e.id <= ? AND e.pid IS NOT NULL AND ${pendingTest(this.hasStatus, 'e.id')}`)
       .all(from, last) as { id: number; pid: number; started_ns: number | null }[];
     let reaped = 0;
     let stillOpen = last + 1;
@@ -403,11 +368,8 @@ export class ToolCalls {
       const call = this.get(Number(r.id));
       if (!call) continue;
       if (call.status !== 'error' || call.error !== orphanReason(Number(r.pid))) {
-        // finished by someone else meanwhile: only its bookkeeping is left to close
-        this.store.transaction(() => {
-          this.store.stmt('UPDATE agentfs_tool_call_ext SET completed_ns = ? WHERE id = ? AND completed_ns IS NULL').run(nowNs(), r.id);
-          this.store.stmt('DELETE FROM agentfs_active_call WHERE id = ?').run(r.id);
-        });
+        // finished by someone else meanwhile: only its announcement is left to drop
+        this.store.autocommit(() => this.store.stmt('DELETE FROM agentfs_active_call WHERE id = ?').run(r.id));
         continue;
       }
       this.finish(Number(r.id), 'error', null, orphanReason(Number(r.pid)), { orphan: true });
@@ -493,11 +455,6 @@ function toToolCall(r: Row): ToolCall {
   if (r.parent_id !== null && r.parent_id !== undefined) call.parent_id = Number(r.parent_id);
   if (r.started_ns !== null && r.started_ns !== undefined) call.started_ns = Number(r.started_ns);
   return call;
-}
-
-/** START_CALL refused its proposed id (and wrote nothing): another process gave it first. */
-function idTaken(e: unknown): boolean {
-  return e instanceof Error && (e.message.includes(CALL_ID_TAKEN) || /UNIQUE constraint failed: tool_calls\.id/.test(e.message));
 }
 
 function checkName(name: string): void {

@@ -2,6 +2,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Store } from '../../store/index.js';
 import { isAlive } from '../process-alive.js';
 import { ownerAlive } from './owner.js';
+import { pendingTest } from './source.js';
 
 /**
  * How far to look for the call in progress. Each reach includes the ones before it:
@@ -71,7 +72,7 @@ export class CurrentCall {
   /**
    * A rollback took back starts or finishes: a call whose start is gone is no call of ours (its
    * id comes free for another process's call, which a finish from here must not reach), and one
-   * whose finish is gone is pending again. Judged by its ext row as it stands now.
+   * whose finish is gone is pending again. Judged by its rows as they stand now.
    */
   private rolledBack(): void {
     if (this.inTransaction.size === 0) return;
@@ -80,7 +81,9 @@ export class CurrentCall {
       for (const id of this.inTransaction.keys()) this.live.delete(id);
       return;
     }
-    const open = this.store.stmt('SELECT 1 FROM agentfs_tool_call_ext WHERE id = ? AND pid = ? AND started_ns = ? AND completed_ns IS NULL');
+    const open = this.store.stmt(
+      `SELECT 1 FROM agentfs_tool_call_ext e WHERE e.id = ? AND e.pid = ? AND e.started_ns = ? AND ${pendingTest(this.store.layout.toolCallsHasStatus, 'e.id')}`,
+    );
     for (const [id, call] of this.inTransaction) {
       if (open.get(id, process.pid, call.startedNs) !== undefined) {
         if (!this.live.has(id)) this.live.set(id, call);

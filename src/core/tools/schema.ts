@@ -20,8 +20,9 @@ export const PARENT_INDEX = `CREATE INDEX IF NOT EXISTS agentfs_idx_tool_call_ex
 export const PARENT_INDEX_OLD = 'idx_agentfs_tool_call_ext_parent';
 
 export const TOOL_CALLS_SCHEMA: readonly string[] = [
-  // Per call we started: the enclosing call (nesting), nanosecond times for ordering against the
-  // file-operation journal, and the process that ran it.
+  // Per call we started: the enclosing call (nesting), its start in nanoseconds (ordering against
+  // the file-operation journal) and the process that ran it (orphans). completed_ns: the end, as
+  // earlier versions wrote it at finish (readers still prefer it where present).
   `CREATE TABLE IF NOT EXISTS agentfs_tool_call_ext (
     id INTEGER PRIMARY KEY,
     parent_id INTEGER,
@@ -47,46 +48,38 @@ export const TOOL_CALLS_SCHEMA: readonly string[] = [
   )`,
 ];
 
+/** 1e15: past every time in seconds or milliseconds (years 31,000,000 and 33,658), below every start in ns since 1970-01-12 */
+const NS_FLOOR = 1_000_000_000_000_000;
+
 /**
- * Per connection (TEMP, never in the file): start and finish of a call as one statement each,
- * with no transaction around them (a statement is atomic with what its triggers do). Only for
- * the layout with tool_calls.status.
- * Start: an insert into the view agentfs_call_start writes the pending tool_calls row, its ext
- * row and (shared) its announcement. The id is proposed by this process (NEXT_CALL_ID, read
- * outside the write lock) and checked here, under it, to be past every id given so far, as
- * AUTOINCREMENT would choose it: taken (CALL_ID_TAKEN, or the primary key), the statement wrote
- * nothing and runs again with an id read afresh. (Choosing it inside the statement needed its
- * RETURNING row back: ~1.5 µs more a start.)
- * Finish: an insert into the view agentfs_call_finish stores the call's end if it is pending (else
- * aborts with CALL_NOT_PENDING, changing nothing), closes its ext row and drops its announcement.
+ * Per connection (TEMP, never in the file; this process's pid is in its text): a start is one
+ * INSERT into tool_calls (START_CALL) with no transaction around it, AUTOINCREMENT giving the id,
+ * and this trigger writes the call's ext row in the same statement, atomic with it. The insert
+ * carries the ext row's values in two columns a pending row leaves empty, which the trigger
+ * empties again before the statement ends, so no reader ever sees them: completed_at holds the
+ * start in nanoseconds, duration_ms the parent. Any other row (a pending one pulled by sync, or
+ * another program's through this connection) is left alone: no Unix time in seconds or
+ * milliseconds reaches NS_FLOOR. (An INSTEAD OF trigger on a temp view, the earlier way, cost
+ * ~2 µs more a start+finish, and the id had to be proposed.)
  */
-export const CALL_NOT_PENDING = 'agentfs: tool call not pending';
-export const CALL_ID_TAKEN = 'agentfs: tool call id taken';
-export const CALL_SHORTCUTS: readonly string[] = [
-  `CREATE TEMP VIEW IF NOT EXISTS agentfs_call_start AS
-    SELECT NULL AS id, NULL AS name, NULL AS parameters, NULL AS started_at, NULL AS parent_id, NULL AS started_ns, NULL AS pid, NULL AS shared`,
-  `CREATE TEMP TRIGGER IF NOT EXISTS agentfs_call_starting INSTEAD OF INSERT ON agentfs_call_start
+export function startTrigger(pid: number): string {
+  return `CREATE TEMP TRIGGER IF NOT EXISTS agentfs_call_starting AFTER INSERT ON main.tool_calls
+    WHEN NEW.status = 'pending' AND typeof(NEW.completed_at) = 'integer' AND NEW.completed_at > ${NS_FLOOR}
   BEGIN
-    SELECT RAISE(ABORT, '${CALL_ID_TAKEN}') WHERE NEW.id <= (SELECT seq FROM sqlite_sequence WHERE name = 'tool_calls');
-    INSERT INTO tool_calls (id, name, parameters, status, started_at) VALUES (NEW.id, NEW.name, NEW.parameters, 'pending', NEW.started_at);
-    INSERT OR REPLACE INTO agentfs_tool_call_ext (id, parent_id, started_ns, pid) VALUES (NEW.id, NEW.parent_id, NEW.started_ns, NEW.pid);
-    INSERT OR REPLACE INTO agentfs_active_call (id, pid, started_ns) SELECT NEW.id, NEW.pid, NEW.started_ns WHERE NEW.shared;
-  END`,
-  `CREATE TEMP VIEW IF NOT EXISTS agentfs_call_finish AS
-    SELECT NULL AS id, NULL AS status, NULL AS result, NULL AS error, NULL AS completed_at, NULL AS duration_ms, NULL AS completed_ns, NULL AS shared`,
-  `CREATE TEMP TRIGGER IF NOT EXISTS agentfs_call_finishing INSTEAD OF INSERT ON agentfs_call_finish
-  BEGIN
-    UPDATE tool_calls SET status = NEW.status, result = NEW.result, error = NEW.error, completed_at = NEW.completed_at,
-      duration_ms = NEW.duration_ms WHERE id = NEW.id AND status = 'pending';
-    SELECT RAISE(ABORT, '${CALL_NOT_PENDING}') WHERE changes() = 0;
-    UPDATE agentfs_tool_call_ext SET completed_ns = NEW.completed_ns WHERE id = NEW.id;
-    DELETE FROM agentfs_active_call WHERE NEW.shared AND id = NEW.id;
-  END`,
-];
+    INSERT OR REPLACE INTO agentfs_tool_call_ext (id, parent_id, started_ns, pid) VALUES (NEW.id, NEW.duration_ms, NEW.completed_at, ${Math.trunc(pid)});
+    UPDATE tool_calls SET completed_at = NULL, duration_ms = NULL WHERE id = NEW.id;
+  END`;
+}
+
+/** The start through startTrigger: name, parameters, started_at, then the start in ns and the parent. */
+export const START_CALL = `INSERT INTO tool_calls (name, parameters, status, started_at, completed_at, duration_ms) VALUES (?, ?, 'pending', ?, ?, ?)`;
+
+/**
+ * The end of a call, if it is still pending (a finish changes nothing otherwise). Its ext row is
+ * not touched: the end in nanoseconds it once got cost every finish a WAL frame, and readers take
+ * the end from started_ns + duration_ms (whole milliseconds, as the spec stores it).
+ */
+export const FINISH_CALL = `UPDATE tool_calls SET status = ?, result = ?, error = ?, completed_at = ?, duration_ms = ? WHERE id = ? AND status = 'pending'`;
 
 /** The id AUTOINCREMENT would give the next call (past both the largest id ever given and the largest present). */
 export const NEXT_CALL_ID = `SELECT max(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'tool_calls'), 0), COALESCE((SELECT max(id) FROM tool_calls), 0)) + 1`;
-
-/** The start through agentfs_call_start, with the id proposed. */
-export const START_CALL = `INSERT INTO temp.agentfs_call_start (id, name, parameters, started_at, parent_id, started_ns, pid, shared)
-  VALUES (?, ?, ?, ?, ?, ?, ?, ?)`;

@@ -46,3 +46,14 @@ export interface TimeNameFilter {
 export function timeNameTerms(filter: TimeNameFilter, where: Where): Where {
   return where.when('c.name = ?', filter.name).when('c.started_at >= ?', filter.since).when('c.started_at <= ?', filter.until);
 }
+
+/**
+ * SQL true while the call whose id is `id` (an SQL expression) is stored pending: in tool_calls
+ * with that status, or (spec-text layout) waiting in agentfs_tool_call_pending. Our ext rows do
+ * not record the end, so this is how the open calls are told apart.
+ */
+export function pendingTest(hasStatus: boolean, id: string): string {
+  return hasStatus
+    ? `EXISTS (SELECT 1 FROM tool_calls p WHERE p.id = ${id} AND p.status = 'pending')`
+    : `EXISTS (SELECT 1 FROM agentfs_tool_call_pending p WHERE p.id = ${id})`;
+}
