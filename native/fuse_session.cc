@@ -152,8 +152,9 @@ void enqueue(Session* s, Req* r) {
 }
 
 // An event JavaScript must count before the requests queued after it, but need not act on now
-// (a host file opened or released natively): it waits for the next request that wakes the JS
-// thread (each of a file's reads would otherwise wake it twice), or for a full queue.
+// (a file opened or released natively, an access time a native read moved): it waits for the next
+// request that wakes the JS thread (each file `cat` reads would otherwise wake it up to three
+// times), for a full queue, or for JavaScript's timer (QUIET_DRAIN_MS in src/fuse/server.ts).
 const size_t QUIET_MAX = 4096;
 void enqueue_quiet(Session* s, Req* r) {
   size_t n;
@@ -364,7 +365,7 @@ void ll_release(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     if ((fi->fh & HOST_FH) && s->host) {
       s->host->release(ino, fi);  // queues RELEASED (on_release)
     } else {
-      enqueue(s, pack_released(nullptr, ino));
+      enqueue_quiet(s, pack_released(nullptr, ino));
     }
     fuse_reply_err(req, 0);
     return;
@@ -767,8 +768,8 @@ void open_reader(napi_env env, napi_value o, Session* s) {
   s->attr_timeout = c.attr_timeout;
   s->reader = Reader::open(c, &s->reader_error);
   if (s->reader) {
-    s->reader->on_atime = [s](uint64_t ino, Ts t) { enqueue(s, pack_atime(nullptr, ino, t.sec, t.nsec)); };
-    s->reader->on_open = [s](uint64_t ino, int flags) { enqueue(s, pack_opened(nullptr, ino, flags)); };
+    s->reader->on_atime = [s](uint64_t ino, Ts t) { enqueue_quiet(s, pack_atime(nullptr, ino, t.sec, t.nsec)); };
+    s->reader->on_open = [s](uint64_t ino, int flags) { enqueue_quiet(s, pack_opened(nullptr, ino, flags)); };
   }
 }
 
