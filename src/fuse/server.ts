@@ -92,7 +92,8 @@ const SPIN_BUDGET_MS = 2;
  * Events the addon queues without waking this thread (a native open, release or access time: no
  * client waits on them, and waking this thread for each cost a first `cat` of 2,000 files 1.8x
  * its time) come with the next request, or are taken by a timer this often: what they settle (an
- * unlinked file's purge at its last close, an access time stored) waits that long at most.
+ * unlinked file's purge at its last close, an access time stored) waits that long at most. (A
+ * watched mount's change watcher takes them at its ticks too; sessions without one have only this.)
  */
 const QUIET_DRAIN_MS = 50;
 const UNWATCHED_TIMEOUTS: CacheTimeouts = { entry: 1, attr: 1, negative: 0 };

@@ -87,6 +87,32 @@ print('bad', bad, 'opened', 'some' if opened else 'none')
   });
 });
 
+describe('events the addon queues without waking JavaScript', () => {
+  it('a file unlinked while open natively is purged soon after its last close, with no request after it', async () => {
+    const { db, mnt } = await fresh('quiet-release');
+    // The close's RELEASED waits in the queue without waking the JS thread (so do OPENED and
+    // ATIME); with no request after it, only JavaScript's timers take it (the drain timer, and the
+    // change watcher's tick) and purge the file.
+    const script = String.raw`
+import os, sys, time
+m = sys.argv[1]
+p = m + '/f'
+with open(p, 'wb') as f: f.write(b'y' * 50000)
+time.sleep(0.3)  # past the group commit: the open below is the native side's
+fd = os.open(p, os.O_RDONLY)
+assert os.pread(fd, 10, 0) == b'y' * 10
+os.unlink(p)
+assert len(os.pread(fd, 100000, 0)) == 50000
+os.close(fd)
+print('ok')
+`;
+    const r = await run('python3', ['-c', script, mnt], { timeoutMs: 60_000 });
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('ok\n');
+    expect(await leftovers(db)).toBe('0\n0\n0\n');
+  });
+});
+
 describe('native reads on worker threads, many readers at once', () => {
   it('parallel find, grep -r, ls -lR and big reads beside writers agree with the tree; a SIGKILL mid-read leaves a mount that mounts again', async () => {
     const { db, mnt } = await fresh('readers');
