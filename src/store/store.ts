@@ -7,6 +7,7 @@ import { databasePath, type AgentTarget } from './locate.js';
 import { DEFAULT_CHUNK_SIZE, EXTENSION_TABLES, REQUIRED_TABLES, SCHEMA_VERSION, SPEC_TABLES } from './schema.js';
 import { detectLayout, type Layout } from './layout.js';
 import { checkSqliteHeader, readHead } from './sqlite-file.js';
+import { heldOpen, noteOpen } from './open-files.js';
 import { accessProblem, throwAccessProblem } from './access.js';
 import { countSql } from './trace.js';
 import { traceTarget, writeTrace } from '../trace.js';
@@ -79,6 +80,8 @@ export class Store {
   private readonly fullSync: boolean;
   /** how long beginImmediate waits for another process's write lock */
   private readonly busyTimeoutMs: number;
+  /** notes this connection's close in open-files.ts */
+  private releaseFile: (() => void) | undefined;
   /** AGENTFS_FUSE_TRACE: the statements run on this connection, reported at close */
   private readonly sqlReport: (() => string[]) | undefined;
 
@@ -90,6 +93,7 @@ export class Store {
     this.readOnly = options.readOnly === true;
     this.fullSync = options.durability === 'full' && path !== ':memory:';
     this.busyTimeoutMs = Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000));
+    if (path !== ':memory:') this.releaseFile = noteOpen(path);
     if (traceTarget() && !this.readOnly) this.sqlReport = countSql(db);
     // a writer waits in beginImmediate's fine polls (readers keep the whole timeout)
     if (!this.readOnly && path !== ':memory:') db.exec(`PRAGMA busy_timeout = ${Math.min(BUSY_POLL_MS, this.busyTimeoutMs)}`);
@@ -585,6 +589,7 @@ export class Store {
     this.statements.clear();
     this.arrayStatements.clear();
     this.db.close();
+    this.releaseFile?.();
   }
 
   get isClosed(): boolean {
@@ -628,7 +633,7 @@ function readsImmutable(file: string, neverWrite: boolean): boolean {
   // a read-only directory or file system: SQLite could not create -wal/-shm to read it otherwise
   if (!dirWritable(dirname(file))) return true;
   // WAL mode (header bytes 18, 19 = 2): a rollback-journal file is read with locks, leaving nothing
-  return neverWrite && readHead(file, 20).subarray(18, 20).equals(Buffer.from([2, 2]));
+  return neverWrite && !heldOpen(file) && readHead(file, 20).subarray(18, 20).equals(Buffer.from([2, 2]));
 }
 
 function dirWritable(dir: string): boolean {
