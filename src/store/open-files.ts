@@ -29,17 +29,17 @@ export function heldOpen(file: string): boolean {
   return key !== undefined && openFiles.has(key);
 }
 
-/** Notes a connection to `file`; the function returned notes its close. */
+/**
+ * Notes a connection to `file`; the function returned notes its close. A closed connection still
+ * counts: libsql cannot finalize prepared statements, so its close() leaves the connection (its
+ * descriptors, and its SHARED lock on the file) open until garbage collection, and a header read
+ * meanwhile (a Store closed and opened again) dropped that lock, which the new connection, sharing
+ * SQLite's per-inode lock state, believed it held. The file stays noted for the life of the
+ * process (while its inode is held, it is no other file's; a file renamed over it is checked).
+ */
 export function noteOpen(file: string): () => void {
   const key = keyOf(file);
   if (key === undefined) return () => {};
   openFiles.set(key, (openFiles.get(key) ?? 0) + 1);
-  let done = false;
-  return () => {
-    if (done) return;
-    done = true;
-    const n = (openFiles.get(key) ?? 1) - 1;
-    if (n > 0) openFiles.set(key, n);
-    else openFiles.delete(key);
-  };
+  return () => {};
 }

@@ -40,4 +40,23 @@ describe('a second connection in one process', () => {
     expect(fresh.prepare("SELECT value FROM agentfs_meta WHERE key = 'k'").get()).toMatchObject({ value: 'after-ro' });
     expect(fresh.prepare('PRAGMA integrity_check').get()).toMatchObject({ integrity_check: 'ok' });
   });
+
+  it('a Store closed here still holds its locks until collected: a later open in this process must not drop them', async () => {
+    const t = tempDir();
+    const file = join(t.dir, 'a.db');
+    cleanups.push(t.cleanup);
+    // libsql cannot finalize prepared statements: close() leaves the connection (its descriptors
+    // and its lock) open until garbage collection
+    Store.open({ path: file }, { create: true }).close();
+    const a = Store.open({ path: file });
+    cleanups.push(() => a.close());
+    a.setMeta('k', 'before');
+    const script = `const D = require('libsql'); const d = new D(process.argv[1]); d.prepare('SELECT count(*) FROM sqlite_master').get(); d.close();`;
+    const r = await run(process.execPath, ['-e', script, file], { timeoutMs: 30_000 });
+    expect(r.stderr).toBe('');
+    expect(existsSync(`${file}-wal`)).toBe(true);
+    expect(existsSync(`${file}-shm`)).toBe(true);
+    a.setMeta('k', 'after');
+    expect(a.getMeta('k')).toBe('after');
+  });
 });
