@@ -202,3 +202,27 @@ describe('tool_calls recreated by another program', () => {
     expect(t.get(plain)!.parent_id).toBeUndefined();
   });
 });
+
+describe('a call of this process finished or deleted elsewhere', () => {
+  // finish() said so (EALREADY, ENOENT) but the call stayed in progress here: every later call
+  // of this process nested under it, and file operations were stamped with it
+  for (const how of ['finished', 'deleted'] as const) {
+    it(`once ${how} by another connection is no longer the parent of new calls`, () => {
+      const { tools, file } = fresh();
+      const outer = tools.start('outer');
+      const inner = tools.start('inner');
+      expect(tools.current()).toBe(inner);
+      const other = new Database(file);
+      cleanups.push(() => other.close());
+      if (how === 'finished') other.prepare("UPDATE tool_calls SET status = 'success', completed_at = started_at, duration_ms = 0 WHERE id = ?").run(inner);
+      else other.prepare('DELETE FROM tool_calls WHERE id = ?').run(inner);
+      expect(() => tools.success(inner)).toThrow(how === 'finished' ? /already finished/ : /no tool call/);
+      expect(tools.current()).toBe(outer);
+      const next = tools.start('next');
+      expect(tools.get(next)!.parent_id).toBe(outer);
+      tools.success(next);
+      tools.success(outer);
+      expect(tools.current()).toBeUndefined();
+    });
+  }
+});

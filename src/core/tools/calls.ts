@@ -120,9 +120,17 @@ export class ToolCalls {
       if (done) return done;
     }
     const call = this.get(id);
-    if (!call) throw new ToolCallError('ENOENT', `no tool call with id ${id}`);
+    if (!call) {
+      // deleted elsewhere: no longer in progress here (the parent of new calls)
+      if (!opts.orphan) this.inProgress.finished(id);
+      throw new ToolCallError('ENOENT', `no tool call with id ${id}`);
+    }
     // an orphan reads as failed already (view); its row is still pending
-    if (call.status !== 'pending' && !opts.orphan) throw new ToolCallError('EALREADY', `tool call ${id} (${call.name}) already finished with ${call.status}`);
+    if (call.status !== 'pending' && !opts.orphan) {
+      // finished elsewhere: no longer in progress here either
+      this.inProgress.finished(id);
+      throw new ToolCallError('EALREADY', `tool call ${id} (${call.name}) already finished with ${call.status}`);
+    }
     const endNs = nowNs();
     const completedAt = nsToSeconds(endNs);
     const startNs = call.started_ns !== undefined ? BigInt(call.started_ns) : undefined;
