@@ -226,3 +226,45 @@ describe('a call of this process finished or deleted elsewhere', () => {
     });
   }
 });
+
+describe('tool_calls whose time columns are not INTEGER', () => {
+  // another program's table (REAL or TEXT completed_at/duration_ms): the start's values, carried
+  // in those columns for the start trigger, were stored as REAL or TEXT, the trigger (integers
+  // only) left them there and wrote no ext row: a pending call with a completed_at in
+  // nanoseconds, no parent, no process (never reaped)
+  for (const type of ['REAL', 'TEXT'] as const) {
+    for (const when of ['before the first call', 'while this connection starts calls'] as const) {
+      it(`${type}, the table made ${when}: a start stores a clean pending row and its ext row`, () => {
+        const { store, tools, file } = fresh();
+        if (when === 'while this connection starts calls') tools.success(tools.start('warm'));
+        const other = new Database(file);
+        cleanups.push(() => other.close());
+        other.exec(`DROP TABLE tool_calls; CREATE TABLE tool_calls (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL,
+          parameters TEXT, result TEXT, error TEXT, status TEXT NOT NULL DEFAULT 'pending', started_at INTEGER NOT NULL,
+          completed_at ${type}, duration_ms ${type})`);
+        let t = tools;
+        if (when === 'before the first call') {
+          store.close();
+          const again = Store.open({ path: file });
+          cleanups.push(() => again.close());
+          t = new ToolCalls(again);
+        }
+        const outer = t.start('outer');
+        const inner = t.start('inner');
+        const rows = other.prepare('SELECT id, status, completed_at, duration_ms FROM tool_calls ORDER BY id').all();
+        expect(rows).toEqual([
+          { id: outer, status: 'pending', completed_at: null, duration_ms: null },
+          { id: inner, status: 'pending', completed_at: null, duration_ms: null },
+        ]);
+        expect(other.prepare('SELECT id, parent_id, pid FROM agentfs_tool_call_ext WHERE id IN (?, ?) ORDER BY id').all(outer, inner)).toEqual([
+          { id: outer, parent_id: null, pid: process.pid },
+          { id: inner, parent_id: outer, pid: process.pid },
+        ]);
+        expect(t.get(inner)).toMatchObject({ status: 'pending', parent_id: outer });
+        expect(t.get(inner)!.completed_at).toBeUndefined();
+        expect(t.success(inner).status).toBe('success');
+        expect(t.success(outer).status).toBe('success');
+      });
+    }
+  }
+});

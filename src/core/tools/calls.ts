@@ -203,7 +203,7 @@ export class ToolCalls {
   private shortcut(): boolean {
     if (this.shortcutMade === undefined) {
       this.ensure(); // the ext table
-      if (!this.hasStatus || this.store.readOnly) this.shortcutMade = false;
+      if (!this.hasStatus || this.store.readOnly || !integerTimes(this.store)) this.shortcutMade = false;
       // made inside a transaction, a rollback would take it back: at the next call outside one
       else if (this.store.inTransaction) return false;
       else {
@@ -463,6 +463,16 @@ function toToolCall(r: Row): ToolCall {
   if (r.parent_id !== null && r.parent_id !== undefined) call.parent_id = Number(r.parent_id);
   if (r.started_ns !== null && r.started_ns !== undefined) call.started_ns = Number(r.started_ns);
   return call;
+}
+
+/**
+ * tool_calls' completed_at and duration_ms have INTEGER affinity (as the spec makes them): a start
+ * carries its start in nanoseconds and its parent in them (startTrigger), which REAL would round
+ * and TEXT turn to text.
+ */
+function integerTimes(store: Store): boolean {
+  const cols = store.db.prepare('PRAGMA main.table_info(tool_calls)').all() as { name: string; type: string }[];
+  return ['completed_at', 'duration_ms'].every((n) => /INT/i.test(cols.find((c) => c.name === n)?.type ?? ''));
 }
 
 function checkName(name: string): void {

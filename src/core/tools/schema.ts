@@ -59,14 +59,17 @@ const NS_FLOOR = 1_000_000_000_000_000;
  * empties again before the statement ends, so no reader ever sees them: completed_at holds the
  * start in nanoseconds, duration_ms the parent. Any other row (a pending one pulled by sync, or
  * another program's through this connection) is left alone: no Unix time in seconds or
- * milliseconds reaches NS_FLOOR. (An INSTEAD OF trigger on a temp view, the earlier way, cost
+ * milliseconds reaches NS_FLOOR. The values are cast back: a tool_calls another program made
+ * with REAL or TEXT time columns (remade while this connection runs; ToolCalls.shortcut() takes
+ * no shortcut on one it finds so) stores them as such, and they must not stay. (An INSTEAD OF trigger on a temp view, the earlier way, cost
  * ~2 µs more a start+finish, and the id had to be proposed.)
  */
 export function startTrigger(pid: number): string {
   return `CREATE TEMP TRIGGER IF NOT EXISTS agentfs_call_starting AFTER INSERT ON main.tool_calls
-    WHEN NEW.status = 'pending' AND typeof(NEW.completed_at) = 'integer' AND NEW.completed_at > ${NS_FLOOR}
+    WHEN NEW.status = 'pending' AND typeof(NEW.completed_at) IN ('integer', 'real', 'text') AND CAST(NEW.completed_at AS INTEGER) > ${NS_FLOOR}
   BEGIN
-    INSERT OR REPLACE INTO agentfs_tool_call_ext (id, parent_id, started_ns, pid) VALUES (NEW.id, NEW.duration_ms, NEW.completed_at, ${Math.trunc(pid)});
+    INSERT OR REPLACE INTO agentfs_tool_call_ext (id, parent_id, started_ns, pid)
+      VALUES (NEW.id, CAST(NEW.duration_ms AS INTEGER), CAST(NEW.completed_at AS INTEGER), ${Math.trunc(pid)});
     UPDATE tool_calls SET completed_at = NULL, duration_ms = NULL WHERE id = NEW.id;
   END`;
 }
