@@ -7,7 +7,7 @@ import { databasePath, type AgentTarget } from './locate.js';
 import { DEFAULT_CHUNK_SIZE, EXTENSION_TABLES, REQUIRED_TABLES, SCHEMA_VERSION, SPEC_TABLES } from './schema.js';
 import { detectLayout, type Layout } from './layout.js';
 import { checkSqliteHeader, readHead } from './sqlite-file.js';
-import { heldOpen, noteOpen } from './open-files.js';
+import { heldOpen, noteLocked, noteOpen } from './open-files.js';
 import { accessProblem, throwAccessProblem } from './access.js';
 import { countSql } from './trace.js';
 import { traceTarget, writeTrace } from '../trace.js';
@@ -81,7 +81,7 @@ export class Store {
   /** how long beginImmediate waits for another process's write lock */
   private readonly busyTimeoutMs: number;
   /** notes this connection's close in open-files.ts */
-  private releaseFile: (() => void) | undefined;
+  private releaseFile: ((locked: boolean) => void) | undefined;
   /** AGENTFS_FUSE_TRACE: the statements run on this connection, reported at close */
   private readonly sqlReport: (() => string[]) | undefined;
 
@@ -160,6 +160,8 @@ export class Store {
     const immutable = readOnly && readsImmutable(file, options.neverWrite === true);
     const onDisk = immutable ? diskState(file) : undefined;
     const db = openDatabase(file, readOnly, immutable);
+    // its locks outlive even the close() of a failed or redone open (open-files.ts)
+    if (!immutable) noteLocked(file);
     try {
       // Validate before any statement that could write (journal mode, schema). Wait for a busy
       // writer first, so a locked database is not reported as a corrupt one.
@@ -221,6 +223,11 @@ export class Store {
       }
       const store = new Store(db, file, chunkSize, detectLayout(db), options);
       store.onDisk = onDisk;
+      // an immutable open takes no locks: a read of the file beside it drops nothing (open-files.ts)
+      if (onDisk !== undefined) {
+        store.releaseFile?.(false);
+        store.releaseFile = undefined;
+      }
       // a reader that may not add our tables (a viewer; another SDK's database) reads them as empty
       if (readOnly && missingTables(objects).length) store.ensureSchema('additive', [...SPEC_TABLES, ...EXTENSION_TABLES]);
       return store;
@@ -589,7 +596,8 @@ export class Store {
     this.statements.clear();
     this.arrayStatements.clear();
     this.db.close();
-    this.releaseFile?.();
+    // its locks linger until collected (open-files.ts)
+    this.releaseFile?.(true);
   }
 
   get isClosed(): boolean {
@@ -633,7 +641,8 @@ function readsImmutable(file: string, neverWrite: boolean): boolean {
   // a read-only directory or file system: SQLite could not create -wal/-shm to read it otherwise
   if (!dirWritable(dirname(file))) return true;
   // WAL mode (header bytes 18, 19 = 2): a rollback-journal file is read with locks, leaving nothing
-  return neverWrite && !heldOpen(file) && readHead(file, 20).subarray(18, 20).equals(Buffer.from([2, 2]));
+  // (no -wal and -shm: no connection of ours closed since holds a lock; see heldOpen)
+  return neverWrite && !heldOpen(file, true) && readHead(file, 20).subarray(18, 20).equals(Buffer.from([2, 2]));
 }
 
 function dirWritable(dir: string): boolean {
