@@ -1,7 +1,7 @@
 // agentfs_native: a libfuse 3 low-level (inode-based) session driven from JavaScript.
 //
-// Threading model: native threads run the FUSE loop (libfuse's worker threads when the native read
-// path is on: reader.h answers the read-only requests on them). Every other request is decoded
+// Threading model: native threads run the FUSE loop (loop::run: one leader thread reads and serves,
+// large reads go to other threads; reader.h answers the read-only requests). Every other request is decoded
 // into a Req, queued, and the JS thread is woken through a napi_threadsafe_function (one wake
 // per burst, not per request). JS drains the whole queue in one call, serves the requests against the
 // FileSystem, and answers each one by calling a reply function below with the request id.
@@ -76,7 +76,7 @@ struct Session {
   std::vector<Req*> queue;
   std::atomic<bool> wake_pending{false};
   std::atomic<uint64_t> queued{0};  // requests ever queued (drainSpin watches it)
-  std::atomic<uint64_t> woke{0};    // of them, those queued as JavaScript's to answer (host_loop)
+  std::atomic<uint64_t> woke{0};    // of them, those queued as JavaScript's to answer (loop::worker)
   napi_threadsafe_function tsfn = nullptr;
   std::string mountpoint;
   bool destroyed = false;
@@ -357,8 +357,6 @@ void ll_write(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t size, off_
   enqueue(sess(req), pack_write(req, ino, fh_of(fi), off, fi->flags, fi->writepage, buf, size));
 }
 
-void ll_flush(fuse_req_t req, fuse_ino_t, fuse_file_info*) { fuse_reply_err(req, 0); }
-
 void ll_release(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   if (fi && (fi->fh & NATIVE_FH)) {  // opened natively: JavaScript counts the release
     Session* s = sess(req);
@@ -444,7 +442,6 @@ fuse_lowlevel_ops make_ops() {
   o.open = ll_open;
   o.read = ll_read;
   o.write = ll_write;
-  o.flush = ll_flush;
   o.release = ll_release;
   o.fsync = ll_fsync;
   o.opendir = ll_opendir;
@@ -628,56 +625,147 @@ void call_js(napi_env env, napi_value js_cb, void* context, void*) {
   napi_call_function(env, undefined, js_cb, 1, &arr, nullptr);
 }
 
-// The loop of a session with host files (an overlay): libfuse's single-threaded loop, except
-// that after a request answered here it looks for the client's next one for a while (yielding the
-// CPU) before it sleeps in read(). A workload served here entirely (grep -r, git status) would
-// otherwise send this thread to sleep after every request, and on a VM each wake-up of a halted
-// CPU cost more than the request (grep -r: 0.3 s with JavaScript's thread spinning beside it,
-// 1.1 s without). After a request handed to JavaScript it sleeps at once: JavaScript answers, and
-// its own thread looks for the next request (drainSpin). AGENTFS_FUSE_SPIN_US as for drainSpin.
-int host_loop(Session* s) {
-  fuse_session* se = s->se;
-  const char* env = getenv("AGENTFS_FUSE_SPIN_US");
-  const long spin_us = env ? std::max(0L, strtol(env, nullptr, 10)) : 200;
-  pollfd p{fuse_session_fd(se), POLLIN, 0};
-  fuse_buf fbuf;
-  memset(&fbuf, 0, sizeof fbuf);
+// The loop of a session: one thread at a time reads /dev/fuse (the leader) and serves what it
+// reads itself, so a sequential client's requests stay on one warm thread, as in libfuse's
+// single-threaded loop (bindfs's). libfuse's worker threads all sleep in read() and the kernel wakes
+// the one that waited longest: a client's requests alternated between threads, often across CPUs,
+// and on a VM each wake-up of a halted CPU cost more than a natively served request (a second
+// `grep -r` of 5,000 files: OPEN 34 us, RELEASE 29 us a request; here 15 and 8).
+//
+// After a request answered here the leader looks for the client's next one for a while (yielding
+// the CPU) before it sleeps in read() (grep -r on an overlay: 1.1 s without, 0.41 s with).
+// After a request handed to JavaScript it sleeps at once: JavaScript answers, and its own thread
+// looks for the next request (drainSpin). AGENTFS_FUSE_SPIN_US as for drainSpin.
+//
+// A large read (the kernel's readahead keeps several in flight) hands the leader's role to
+// another thread before it is served, so reads from SQLite or the host's files run side by side
+// (a cold sequential read of 64 MiB took twice as long on one thread).
+namespace loop {
+
+// The kernel's request header and read arguments (include/uapi/linux/fuse.h; stable ABI).
+struct InHeader {
+  uint32_t len, opcode;
+  uint64_t unique, nodeid;
+  uint32_t uid, gid, pid;
+  uint16_t total_extlen, padding;
+};
+struct ReadIn {
+  uint64_t fh, offset;
+  uint32_t size, read_flags;
+};
+constexpr uint32_t OP_READ = 15;
+constexpr uint32_t LARGE_READ = 64 * 1024;
+constexpr int MAX_THREADS = 4;
+
+struct State {
+  Session* s;
+  long spin_us;
+  std::mutex mu;
+  std::condition_variable cv;
+  bool leading = false;  // some thread holds the leader's role
+  bool done = false;
+  int idle = 0;          // threads waiting for the role
   int res = 0;
-  bool answered = false;  // the last request was answered here
-  while (!fuse_session_exited(se)) {
-    if (answered && spin_us > 0) {
-      auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(spin_us);
-      while (poll(&p, 1, 0) == 0 && std::chrono::steady_clock::now() < until) std::this_thread::yield();
-    }
-    res = fuse_session_receive_buf(se, &fbuf);
-    if (res == -EINTR) continue;
-    if (res <= 0) break;
-    uint64_t before = s->woke.load(std::memory_order_relaxed);
-    fuse_session_process_buf(se, &fbuf);
-    answered = s->woke.load(std::memory_order_relaxed) == before;
-  }
-  free(fbuf.mem);
-  fuse_session_reset(se);
-  return res < 0 ? res : 0;
+  std::vector<std::thread> threads;
+};
+
+// Whether a request should be served beside the next ones rather than before them.
+bool large(const fuse_buf& b) {
+  if (b.flags & FUSE_BUF_IS_FD) return true;  // spliced: its header not in memory yet
+  if (b.size < sizeof(InHeader)) return false;
+  const InHeader* h = static_cast<const InHeader*>(b.mem);
+  if (h->opcode != OP_READ || b.size < sizeof(InHeader) + sizeof(ReadIn)) return false;
+  return reinterpret_cast<const ReadIn*>(h + 1)->size >= LARGE_READ;
 }
 
-void loop_main(Session* s) {
-  int res;
-  // Host files (an overlay) are served on the loop's own thread: a sequential reader (grep -r)
-  // took 1.4x as long with worker threads handing requests between them on two cores.
-  if (s->reader) {
-    // Worker threads, as libfuse's C filesystems run: reads the native side answers (git's
-    // parallel lstat, several readers) are served at once, each on a connection of its own.
-    fuse_loop_config cfg;
-    memset(&cfg, 0, sizeof cfg);
-    cfg.clone_fd = 0;
-    cfg.max_idle_threads = 4;
-    res = fuse_session_loop_mt(s->se, &cfg);
-  } else if (s->host) {
-    res = host_loop(s);
-  } else {
-    res = fuse_session_loop(s->se);
+void worker(State* st);
+
+// Gives the leader's role up (under st->mu), waking or starting a thread to take it.
+void hand_off(State* st, std::unique_lock<std::mutex>&) {
+  st->leading = false;
+  if (st->idle > 0) st->cv.notify_one();
+  else if ((int)st->threads.size() + 1 < MAX_THREADS) st->threads.emplace_back(worker, st);
+  // else: the next thread done with its request takes it
+}
+
+void worker(State* st) {
+  fuse_session* se = st->s->se;
+  fuse_buf fbuf;
+  memset(&fbuf, 0, sizeof fbuf);
+  pollfd p{fuse_session_fd(se), POLLIN, 0};
+  bool answered = false;  // the last request this thread served was answered here
+  std::unique_lock<std::mutex> lock(st->mu);
+  for (;;) {
+    st->idle++;
+    st->cv.wait(lock, [st] { return !st->leading || st->done; });
+    st->idle--;
+    if (st->done) break;
+    st->leading = true;
+    lock.unlock();
+    for (;;) {  // leading
+      if (fuse_session_exited(se)) {
+        lock.lock();
+        st->done = true;
+        break;
+      }
+      if (answered && st->spin_us > 0) {
+        auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(st->spin_us);
+        while (poll(&p, 1, 0) == 0 && std::chrono::steady_clock::now() < until) std::this_thread::yield();
+      }
+      int res = fuse_session_receive_buf(se, &fbuf);
+      if (res == -EINTR) continue;
+      if (res <= 0) {
+        lock.lock();
+        st->done = true;
+        st->res = res;
+        break;
+      }
+      bool handed = large(fbuf);
+      if (handed) {
+        lock.lock();
+        hand_off(st, lock);
+        lock.unlock();
+      }
+      uint64_t before = st->s->woke.load(std::memory_order_relaxed);
+      fuse_session_process_buf(se, &fbuf);
+      answered = st->s->woke.load(std::memory_order_relaxed) == before;
+      if (handed) {
+        lock.lock();
+        break;  // back to waiting for the role
+      }
+    }
+    if (st->done) {
+      st->cv.notify_all();
+      break;
+    }
   }
+  lock.unlock();
+  free(fbuf.mem);
+}
+
+// Runs the session's loop on this thread and the ones it starts; returns once all have ended.
+int run(Session* s) {
+  State st;
+  st.s = s;
+  const char* env = getenv("AGENTFS_FUSE_SPIN_US");
+  st.spin_us = env ? std::max(0L, strtol(env, nullptr, 10)) : 200;
+  worker(&st);
+  // the others are waiting for the role or serving a request; done wakes them all
+  std::vector<std::thread> threads;
+  {
+    std::lock_guard<std::mutex> lock(st.mu);
+    st.cv.notify_all();
+    threads.swap(st.threads);
+  }
+  for (auto& t : threads) t.join();
+  fuse_session_reset(s->se);
+  return st.res < 0 ? st.res : 0;
+}
+
+}  // namespace loop
+
+void loop_main(Session* s) {
+  int res = loop::run(s);
   s->loop_done.store(true);
   enqueue(s, pack_exit(nullptr, res));
   napi_release_threadsafe_function(s->tsfn, napi_tsfn_release);

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { CLI, run, runCli, tempDir } from '../support/cli.js';
-import { forceUnmount, mountBg } from '../support/fuse.js';
+import { forceUnmount, isAlive, mountBg } from '../support/fuse.js';
 
 /**
  * The newest parts of the FUSE mount's native read path (ARCHITECTURE.md, "Native read path"),
@@ -274,5 +274,52 @@ print('done')
     const r = await run('python3', ['-c', script, mnt, db, '1234'], { timeoutMs: 120_000 });
     expect(r.stderr).toBe('');
     expect(r.stdout).toBe('done\n');
+  });
+});
+
+describe('the session loop: one leader thread, large reads handed to others', () => {
+  it('four cold readers of large files at once, small requests between them, read every byte; unmount ends every thread', async () => {
+    const { mnt } = await fresh('leader');
+    const entry = mounts[mounts.length - 1]!;
+    // Each 128 KiB read hands the leader's role to another thread (started on demand, four at
+    // most): the readers' requests are served side by side, and the loop must end all of them.
+    const script = String.raw`
+import hashlib, os, sys, threading
+m = sys.argv[1]
+want = {}
+for i in range(4):
+    data = os.urandom(12 << 20)
+    with open(f'{m}/big{i}', 'wb') as f: f.write(data)
+    want[i] = hashlib.sha256(data).hexdigest()
+bad = []
+def reader(i):
+    for r in range(3):
+        fd = os.open(f'{m}/big{i}', os.O_RDONLY)
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)  # from SQLite again, not the page cache
+        h = hashlib.sha256()
+        while True:
+            b = os.read(fd, 1 << 20)
+            if not b: break
+            h.update(b)
+        os.close(fd)
+        if h.hexdigest() != want[i]: bad.append((i, r))
+def stats():
+    for r in range(300):
+        os.stat(f'{m}/big{r % 4}')
+        os.listdir(m)
+ts = [threading.Thread(target=reader, args=(i,)) for i in range(4)] + [threading.Thread(target=stats)]
+for t in ts: t.start()
+for t in ts: t.join()
+print('bad', bad)
+`;
+    const r = await run('python3', ['-c', script, mnt], { timeoutMs: 120_000 });
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('bad []\n');
+    const threads = Number((await run('bash', ['-c', `ls /proc/${entry.pid}/task | wc -l`])).stdout);
+    expect(threads).toBeGreaterThan(1);
+    expect((await runCli(['unmount', mnt])).code).toBe(0);
+    // the server exits: its loop's threads (leader and those large reads started) all ended
+    for (let i = 0; i < 100 && isAlive(entry.pid!); i++) await new Promise((res) => setTimeout(res, 50));
+    expect(isAlive(entry.pid!)).toBe(false);
   });
 });
