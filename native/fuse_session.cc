@@ -26,6 +26,7 @@
 #include <deque>
 #include <mutex>
 #include <string>
+#include <system_error>
 #include <thread>
 #include <unordered_map>
 #include <vector>
@@ -683,8 +684,16 @@ void worker(State* st);
 // Gives the leader's role up (under st->mu), waking or starting a thread to take it.
 void hand_off(State* st, std::unique_lock<std::mutex>&) {
   st->leading = false;
-  if (st->idle > 0) st->cv.notify_one();
-  else if ((int)st->threads.size() + 1 < MAX_THREADS) st->threads.emplace_back(worker, st);
+  if (st->idle > 0) {
+    st->cv.notify_one();
+  } else if ((int)st->threads.size() + 1 < MAX_THREADS) {
+    try {
+      st->threads.emplace_back(worker, st);
+    } catch (const std::system_error&) {
+      // no thread to be had (RLIMIT_NPROC, a cgroup's pids.max): this one takes the role back
+      // once its read is served, and the session goes on with the threads it has
+    }
+  }
   // else: the next thread done with its request takes it
 }
 
@@ -793,7 +802,14 @@ void notifier_main(Session* s) {
 void post_notice(Session* s, Notice n) {
   {
     std::lock_guard<std::mutex> lock(s->nmu);
-    if (!s->notifier.joinable()) s->notifier = std::thread(notifier_main, s);
+    if (!s->notifier.joinable()) {
+      try {
+        s->notifier = std::thread(notifier_main, s);
+      } catch (const std::system_error&) {
+        // no thread to be had now (RLIMIT_NPROC, pids.max): the notice waits in the queue, and
+        // the next one tries again; crashing would leave a dead mount
+      }
+    }
     s->notices.push_back(std::move(n));
   }
   s->ncv.notify_one();
@@ -965,7 +981,19 @@ napi_value Mount(napi_env env, napi_callback_info info) {
     napi_throw_error(env, "EMOUNT", msg.c_str());
     return nullptr;
   }
-  s->thread = std::thread(loop_main, s);
+  try {
+    s->thread = std::thread(loop_main, s);
+  } catch (const std::system_error& e) {
+    fuse_session_unmount(s->se);
+    napi_release_threadsafe_function(s->tsfn, napi_tsfn_abort);
+    fuse_session_destroy(s->se);
+    delete s->reader;
+    delete s->host;
+    delete s;
+    std::string msg = std::string("cannot start the FUSE loop's thread: ") + strerror(e.code().value());
+    napi_throw_error(env, "EMOUNT", msg.c_str());
+    return nullptr;
+  }
   napi_value handle;
   CHECK(napi_create_external(env, s, finalize_session, nullptr, &handle));
   return handle;

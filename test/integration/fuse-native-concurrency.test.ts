@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdirSync } from 'node:fs';
+import { chmodSync, mkdirSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { CLI, run, runCli, tempDir } from '../support/cli.js';
 import { forceUnmount, isAlive, mountBg } from '../support/fuse.js';
@@ -323,3 +324,59 @@ print('bad', bad)
     expect(isAlive(entry.pid!)).toBe(false);
   });
 });
+
+describe('the session loop when no thread can be started', () => {
+  it("a large read is served by the leader itself, and the mount goes on (the user's limit on processes reached)", async () => {
+    // RLIMIT_NPROC binds users other than root: the server runs as nobody under a limit, and
+    // another process of nobody's then takes the slots left. Starting a thread for a large read
+    // threw, and the uncaught exception killed the server ("Software caused connection abort").
+    const base = join(tmp.dir, 'nproc');
+    const mnt = join(base, 'mnt');
+    mkdirSync(mnt, { recursive: true });
+    chmodSync(tmp.dir, 0o711);
+    await run('chown', ['-R', '65534:65534', base]);
+    const nobody = ['--reuid=65534', '--regid=65534', '--clear-groups', 'env', `HOME=${base}`, `AGENTFS_RUNTIME_DIR=${base}/run`];
+    const asNobody = (cmd: string[]) => run('setpriv', [...nobody, ...cmd], { timeoutMs: 60_000, cwd: base });
+    const db = join(base, 'n.db');
+    expect((await asNobody([process.execPath, CLI, 'init', db])).code).toBe(0);
+    const LIMIT = 200;
+    const m = await asNobody(['bash', '-c', `ulimit -u ${LIMIT} && exec "$@"`, 'mount', process.execPath, CLI, 'mount', db, mnt]);
+    expect(m.code, m.stderr).toBe(0);
+    const entry: { mnt: string; pid?: number } = { mnt, pid: Number(/\(pid (\d+)\)/.exec(m.stdout)?.[1]) };
+    mounts.push(entry);
+    const write = String.raw`
+import hashlib, os, sys
+data = os.urandom(8 << 20)
+open(sys.argv[1], 'wb').write(data)
+print(hashlib.sha256(data).hexdigest())`;
+    const w = await asNobody(['python3', '-c', write, join(mnt, 'big')]);
+    expect(w.stderr).toBe('');
+    // nobody's other process (no limit of its own) takes every slot the server's limit leaves
+    const tasks = Number((await run('bash', ['-c', 'ps -L -u 65534 --no-headers | wc -l'])).stdout);
+    const hog = spawn('setpriv', [...nobody, 'python3', '-c', HOG_PY, String(LIMIT - tasks)], { cwd: base, stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      await new Promise((res, rej) => {
+        hog.stdout.once('data', res);
+        hog.once('exit', rej);
+      });
+      // direct reads of 1 MiB: each hands the leader's role off, and no thread can be started
+      const read = await asNobody(['bash', '-c', `dd if=${join(mnt, 'big')} bs=1M iflag=direct status=none | sha256sum`]);
+      expect(read.stderr).toBe('');
+      expect(read.stdout.split(' ')[0]).toBe(w.stdout.trim());
+      expect(isAlive(entry.pid!)).toBe(true);
+      expect((await asNobody(['ls', mnt])).stdout).toBe('big\n');
+    } finally {
+      hog.kill('SIGKILL');
+    }
+    expect((await asNobody([process.execPath, CLI, 'unmount', mnt])).code).toBe(0);
+    for (let i = 0; i < 100 && isAlive(entry.pid!); i++) await new Promise((res) => setTimeout(res, 50));
+    expect(isAlive(entry.pid!)).toBe(false);
+  });
+});
+
+/** Holds argv[1] threads (each a task of its user) until killed. */
+const HOG_PY = String.raw`
+import sys, threading, time
+for _ in range(int(sys.argv[1])): threading.Thread(target=time.sleep, args=(600,), daemon=True).start()
+print('holding', flush=True)
+time.sleep(600)`;
