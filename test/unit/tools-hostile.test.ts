@@ -268,3 +268,34 @@ describe('tool_calls whose time columns are not INTEGER', () => {
     }
   }
 });
+
+describe('a call of this process whose id another call took', () => {
+  // `sync pull --theirs` (or another program remaking tool_calls) put the remote's pending call
+  // under the id of one this process had open: success() finished the remote's call with this
+  // one's result
+  for (const shared of [false, true]) {
+    it(`is not finished in its place (${shared ? 'a shared call' : 'a call of this process'}); ours is gone, and says so`, () => {
+      const { tools, file } = fresh();
+      const outer = tools.start('outer');
+      const id = tools.start('mine', { a: 1 }, { shared });
+      const other = new Database(file);
+      cleanups.push(() => other.close());
+      other.prepare('DELETE FROM tool_calls WHERE id = ?').run(id);
+      other.prepare("INSERT INTO tool_calls (id, name, parameters, status, started_at) VALUES (?, 'theirs', '{}', 'pending', 1000)").run(id);
+      expect(() => tools.success(id, { ok: true })).toThrow(/gone: the id now belongs to another call \(theirs\)/);
+      const row = other.prepare('SELECT name, status, result, completed_at FROM tool_calls WHERE id = ?').get(id) as Record<string, unknown>;
+      expect(row).toMatchObject({ name: 'theirs', status: 'pending', result: null, completed_at: null });
+      // ours no longer nests new calls
+      expect(tools.current()).toBe(outer);
+      // the same call pulled back unchanged (same name and start) is still ours to finish
+      const again = tools.start('again');
+      const back = Object.fromEntries(
+        Object.entries(other.prepare('SELECT * FROM tool_calls WHERE id = ?').get(again) as Record<string, unknown>).filter(([k]) => k !== '_metadata'),
+      );
+      other.prepare('DELETE FROM tool_calls WHERE id = ?').run(again);
+      other.prepare(`INSERT INTO tool_calls (${Object.keys(back).join(', ')}) VALUES (${Object.keys(back).map(() => '?').join(', ')})`).run(...Object.values(back));
+      expect(tools.success(again, 1).status).toBe('success');
+      tools.success(outer);
+    });
+  }
+});

@@ -125,6 +125,12 @@ export class ToolCalls {
       if (!opts.orphan) this.inProgress.finished(id);
       throw new ToolCallError('ENOENT', `no tool call with id ${id}`);
     }
+    const mine = opts.orphan ? undefined : this.inProgress.liveCall(id)?.row;
+    if (mine && (call.name !== mine.name || Number(call.started_at) !== Number(mine.startedAt))) {
+      // another call has its id now (a sync pull --theirs, the table remade): ours is gone
+      this.inProgress.finished(id);
+      throw new ToolCallError('ENOENT', `tool call ${id} (${mine.name}) is gone: the id now belongs to another call (${call.name})`);
+    }
     // an orphan reads as failed already (view); its row is still pending
     if (call.status !== 'pending' && !opts.orphan) {
       // finished elsewhere: no longer in progress here either
@@ -176,7 +182,8 @@ export class ToolCalls {
       // one statement committing itself, and the call as this process wrote it: nothing read
       const finish = this.store.stmt(FINISH_CALL);
       // nothing changed: finished elsewhere, or gone (finish() says which)
-      if (Number(this.store.autocommit(() => finish.run(status, result, error, completedAt, durationMs, id)).changes) === 0) return undefined;
+      const { name, startedAt } = live.row;
+      if (Number(this.store.autocommit(() => finish.run(status, result, error, completedAt, durationMs, id, name, startedAt)).changes) === 0) return undefined;
       this.inProgress.finished(id);
       return toToolCall({
         id, name: live.row.name, parameters: live.row.parameters, result, error, status, started_at: live.row.startedAt,
@@ -186,10 +193,11 @@ export class ToolCalls {
     const row = this.store.transaction(() => {
       const r = this.store
         .stmt(
-          `UPDATE tool_calls SET status = ?, result = ?, error = ?, completed_at = ?, duration_ms = ? WHERE id = ? AND status = 'pending'
+          `UPDATE tool_calls SET status = ?, result = ?, error = ?, completed_at = ?, duration_ms = ?
+           WHERE id = ? AND status = 'pending' AND (? IS NULL OR (name = ? AND started_at = ?))
            RETURNING id, name, parameters, result, error, status, started_at, completed_at, duration_ms`,
         )
-        .get(status, result, error, completedAt, durationMs, id) as Row | undefined;
+        .get(status, result, error, completedAt, durationMs, id, live.row ? 1 : null, live.row?.name ?? null, live.row?.startedAt ?? null) as Row | undefined;
       if (!r) return undefined; // finished elsewhere, or gone: finish() says which
       if (live.shared) this.store.stmt('DELETE FROM agentfs_active_call WHERE id = ?').run(id);
       return r;

@@ -82,7 +82,13 @@ export const START_CALL = `INSERT INTO tool_calls (name, parameters, status, sta
  * not touched: the end in nanoseconds it once got cost every finish a WAL frame, and readers take
  * the end from started_ns + duration_ms (whole milliseconds, as the spec stores it).
  */
-export const FINISH_CALL = `UPDATE tool_calls SET status = ?, result = ?, error = ?, completed_at = ?, duration_ms = ? WHERE id = ? AND status = 'pending'`;
+/**
+ * A live call's finish: its row only while it is still pending and still the call this process
+ * started (its name and start): a row that took its id meanwhile (a `sync pull --theirs`, another
+ * program remaking the table) is another call, and stays as it is.
+ */
+export const FINISH_CALL = `UPDATE tool_calls SET status = ?, result = ?, error = ?, completed_at = ?, duration_ms = ?
+  WHERE id = ? AND status = 'pending' AND name = ? AND started_at = ?`;
 
 /** The id AUTOINCREMENT would give the next call (past both the largest id ever given and the largest present). */
 export const NEXT_CALL_ID = `SELECT max(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'tool_calls'), 0), COALESCE((SELECT max(id) FROM tool_calls), 0)) + 1`;
