@@ -78,14 +78,11 @@ export function startTrigger(pid: number): string {
 export const START_CALL = `INSERT INTO tool_calls (name, parameters, status, started_at, completed_at, duration_ms) VALUES (?, ?, 'pending', ?, ?, ?)`;
 
 /**
- * The end of a call, if it is still pending (a finish changes nothing otherwise). Its ext row is
- * not touched: the end in nanoseconds it once got cost every finish a WAL frame, and readers take
- * the end from started_ns + duration_ms (whole milliseconds, as the spec stores it).
- */
-/**
- * A live call's finish: its row only while it is still pending and still the call this process
- * started (its name and start): a row that took its id meanwhile (a `sync pull --theirs`, another
- * program remaking the table) is another call, and stays as it is.
+ * The end of a live call, if it is still pending and still the call this process started (its
+ * name and start): a row that took its id meanwhile (a `sync pull --theirs`, another program
+ * remaking the table) is another call and stays as it is; a finish changes nothing otherwise. Its
+ * ext row is not touched: the end in nanoseconds it once got cost every finish a WAL frame, and
+ * readers take the end from started_ns + duration_ms (whole milliseconds, as the spec stores it).
  */
 export const FINISH_CALL = `UPDATE tool_calls SET status = ?, result = ?, error = ?, completed_at = ?, duration_ms = ?
   WHERE id = ? AND status = 'pending' AND name = ? AND started_at = ?`;
