@@ -178,7 +178,7 @@ export class ToolCalls {
     const endNs = nowNs();
     const completedAt = nsToSeconds(endNs);
     const durationMs = Math.max(0, Math.round(Number(endNs - live.startedNs) / 1e6));
-    if (live.row && !live.shared) {
+    if (!live.shared) {
       // one statement committing itself, and the call as this process wrote it: nothing read
       const finish = this.store.stmt(FINISH_CALL);
       // nothing changed: finished elsewhere, or gone (finish() says which)
@@ -192,12 +192,8 @@ export class ToolCalls {
     }
     const row = this.store.transaction(() => {
       const r = this.store
-        .stmt(
-          `UPDATE tool_calls SET status = ?, result = ?, error = ?, completed_at = ?, duration_ms = ?
-           WHERE id = ? AND status = 'pending' AND (? IS NULL OR (name = ? AND started_at = ?))
-           RETURNING id, name, parameters, result, error, status, started_at, completed_at, duration_ms`,
-        )
-        .get(status, result, error, completedAt, durationMs, id, live.row ? 1 : null, live.row?.name ?? null, live.row?.startedAt ?? null) as Row | undefined;
+        .stmt(`${FINISH_CALL} RETURNING id, name, parameters, result, error, status, started_at, completed_at, duration_ms`)
+        .get(status, result, error, completedAt, durationMs, id, live.row.name, live.row.startedAt) as Row | undefined;
       if (!r) return undefined; // finished elsewhere, or gone: finish() says which
       if (live.shared) this.store.stmt('DELETE FROM agentfs_active_call WHERE id = ?').run(id);
       return r;

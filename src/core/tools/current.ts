@@ -21,7 +21,7 @@ export interface LiveCall {
   shared: boolean;
   parentId: number | undefined;
   /** the row's columns as start() wrote them: finish() returns the call without reading it */
-  row?: { name: string; parameters: string | null; startedAt: number };
+  row: { name: string; parameters: string | null; startedAt: number };
 }
 
 /**
