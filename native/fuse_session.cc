@@ -5,11 +5,14 @@
 // into a Req, queued, and the JS thread is woken through a napi_threadsafe_function (one wake
 // per burst, not per request). JS drains the whole queue in one call, serves the requests against the
 // FileSystem, and answers each one by calling a reply function below with the request id.
+// After such a request the leader offers its role to the JS thread, which then reads the client's
+// next requests itself for a while (drainSpin, loop::lead) and hands it back before its event loop.
 // libfuse replies are thread-safe (a writev on /dev/fuse), so replying from the JS thread is fine
 // and the loop thread never waits for JavaScript.
 #include <fuse_lowlevel.h>
 #include <node_api.h>
 
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -54,6 +57,10 @@ Req* new_req(fuse_req_t req, int op) {
 }
 
 namespace {
+
+namespace loop {
+struct State;
+}
 
 // A cache invalidation to send to the kernel (from the notifier thread, see Session).
 struct Notice {
@@ -114,6 +121,8 @@ struct Session {
   std::mutex dirs_mu;
   std::unordered_map<uint64_t, struct stat> changed_dirs;
   double attr_timeout = 1;
+  // The loop's threads and who reads /dev/fuse (loop::State); freed by destroy, after the loop.
+  loop::State* lead = nullptr;
 };
 
 // Request ids handed to JS: slots of one table, touched only on the JS thread.
@@ -659,16 +668,28 @@ constexpr uint32_t LARGE_READ = 64 * 1024;
 constexpr int MAX_THREADS = 4;
 
 struct State {
-  Session* s;
-  long spin_us;
+  Session* s = nullptr;
+  long spin_us = 200;
+  // The JS thread may take the leader's role (js_lead; AGENTFS_FUSE_JS_LEAD=0 turns it off): see
+  // offer() and js::lead().
+  bool js_lead = true;
   std::mutex mu;
   std::condition_variable cv;
-  bool leading = false;  // some thread holds the leader's role
+  bool leading = false;  // some thread holds the leader's role (the JS thread too)
+  bool offered = false;  // the role waits for the JS thread (offer); no native thread takes it
+  bool js_leading = false;
   bool done = false;
   int idle = 0;          // threads waiting for the role
   int res = 0;
   std::vector<std::thread> threads;
+  fuse_buf js_buf{};     // the JS thread's request buffer while it leads
+  ~State() { free(js_buf.mem); }
 };
+
+// How long a leader that handed a request to JavaScript keeps the role for the JS thread: it
+// takes it once it has answered (drainSpin), usually within tens of microseconds; a JS thread
+// busy longer (a commit, a large write) leaves the role to the native threads again.
+constexpr auto OFFER_WAIT = std::chrono::microseconds(250);
 
 // Whether a request should be served beside the next ones rather than before them.
 bool large(const fuse_buf& b) {
@@ -680,6 +701,22 @@ bool large(const fuse_buf& b) {
 }
 
 void worker(State* st);
+
+// After a request handed to JavaScript the leader offers its role to the JS thread (under
+// st->mu): the client's next request then wakes only the thread that answers it, as in a
+// single-threaded server (bindfs). Handing each request from a leader thread to the JS thread
+// cost a second wake-up, and on 2 cores three runnable threads (client, leader, a spinning JS
+// thread) took turns: a RELEASE served in 3 us of JavaScript took 50 us in the kernel's count.
+// True when the JS thread took the role (or the session ended); false when it did not come for
+// it in time and this thread leads again.
+bool offer(State* st, std::unique_lock<std::mutex>& lock) {
+  st->leading = false;
+  st->offered = true;
+  if (st->cv.wait_for(lock, OFFER_WAIT, [st] { return st->js_leading || !st->offered || st->done; })) return true;
+  st->offered = false;
+  st->leading = true;
+  return false;
+}
 
 // Gives the leader's role up (under st->mu), waking or starting a thread to take it.
 void hand_off(State* st, std::unique_lock<std::mutex>&) {
@@ -706,7 +743,7 @@ void worker(State* st) {
   std::unique_lock<std::mutex> lock(st->mu);
   for (;;) {
     st->idle++;
-    st->cv.wait(lock, [st] { return !st->leading || st->done; });
+    st->cv.wait(lock, [st] { return (!st->leading && !st->offered) || st->done; });
     st->idle--;
     if (st->done) break;
     st->leading = true;
@@ -742,6 +779,11 @@ void worker(State* st) {
         lock.lock();
         break;  // back to waiting for the role
       }
+      if (!answered && st->js_lead) {
+        lock.lock();
+        if (offer(st, lock)) break;  // the JS thread leads now: back to waiting for the role
+        lock.unlock();
+      }
     }
     if (st->done) {
       st->cv.notify_all();
@@ -754,10 +796,7 @@ void worker(State* st) {
 
 // Runs the session's loop on this thread and the ones it starts; returns once all have ended.
 int run(Session* s) {
-  State st;
-  st.s = s;
-  const char* env = getenv("AGENTFS_FUSE_SPIN_US");
-  st.spin_us = env ? std::max(0L, strtol(env, nullptr, 10)) : 200;
+  State& st = *s->lead;
   worker(&st);
   // the others are waiting for the role or serving a request; done wakes them all
   std::vector<std::thread> threads;
@@ -769,6 +808,95 @@ int run(Session* s) {
   for (auto& t : threads) t.join();
   fuse_session_reset(s->se);
   return st.res < 0 ? st.res : 0;
+}
+
+State* make_state(Session* s) {
+  State* st = new State();
+  st->s = s;
+  const char* env = getenv("AGENTFS_FUSE_SPIN_US");
+  st->spin_us = env ? std::max(0L, strtol(env, nullptr, 10)) : 200;
+  const char* lead = getenv("AGENTFS_FUSE_JS_LEAD");
+  st->js_lead = st->spin_us > 0 && !(lead && strcmp(lead, "0") == 0);
+  return st;
+}
+
+// ---- the JS thread as the leader (drainSpin) ---------------------------------------------------
+
+void set_nonblocking(State* st, bool on) {
+  int fd = fuse_session_fd(st->s->se);
+  int fl = fcntl(fd, F_GETFL);
+  if (fl >= 0) fcntl(fd, F_SETFL, on ? (fl | O_NONBLOCK) : (fl & ~O_NONBLOCK));
+}
+
+// Takes the role if the leader offered it (under st->mu). While the JS thread leads, the device
+// is non-blocking: a request that is gone by the time it reads (its caller was killed) must not
+// keep the JS thread in read() until the next one.
+bool take(State* st) {
+  if (st->js_leading) return true;
+  if (!st->offered || st->done) return false;
+  set_nonblocking(st, true);
+  st->offered = false;
+  st->leading = true;
+  st->js_leading = true;
+  st->cv.notify_all();
+  return true;
+}
+
+// Gives the role back to the native threads (under st->mu).
+void give_back(State* st) {
+  if (!st->js_leading) return;
+  set_nonblocking(st, false);
+  st->js_leading = false;
+  st->leading = false;
+  st->cv.notify_all();
+}
+
+// The longest the JS thread serves requests natively in a row before it returns to its event
+// loop (its timers: the group commit, the quiet events).
+constexpr auto LEAD_MAX = std::chrono::milliseconds(2);
+
+// Leading on the JS thread: reads and serves requests until one is queued for JavaScript (woke
+// moved past `woke0`) or none came for `us` microseconds. Requests answered natively are answered
+// here, inline. Returns with the role given back unless a request for JavaScript was queued.
+void lead(State* st, uint64_t woke0, long us) {
+  Session* s = st->s;
+  fuse_session* se = s->se;
+  pollfd p{fuse_session_fd(se), POLLIN, 0};
+  auto now = std::chrono::steady_clock::now();
+  auto until = now + std::chrono::microseconds(us);
+  const auto last = now + LEAD_MAX;
+  while (s->woke.load(std::memory_order_acquire) == woke0) {
+    if (std::chrono::steady_clock::now() >= std::min(until, last) || fuse_session_exited(se)) break;
+    // polled, yielding the CPU, as the native leader after a request it answered: sleeping in
+    // ppoll() instead cost every request a wake-up and made create+write 2.5x slower here
+    int n = poll(&p, 1, 0);
+    if (n == 0) std::this_thread::yield();
+    if (n == 0 || (n < 0 && errno == EINTR)) continue;
+    int res = fuse_session_receive_buf(se, &st->js_buf);
+    if (res == -EAGAIN || res == -EINTR) continue;
+    if (res <= 0) {  // unmounted or aborted: the loop ends
+      std::lock_guard<std::mutex> lock(st->mu);
+      give_back(st);
+      st->done = true;
+      st->res = res;
+      st->cv.notify_all();
+      return;
+    }
+    if (large(st->js_buf)) {
+      // readahead's reads go side by side on the native threads; this one is served here
+      {
+        std::lock_guard<std::mutex> lock(st->mu);
+        give_back(st);
+      }
+      fuse_session_process_buf(se, &st->js_buf);
+      return;
+    }
+    fuse_session_process_buf(se, &st->js_buf);
+    until = std::chrono::steady_clock::now() + std::chrono::microseconds(us);
+  }
+  if (s->woke.load(std::memory_order_acquire) != woke0) return;
+  std::lock_guard<std::mutex> lock(st->mu);
+  give_back(st);
 }
 
 }  // namespace loop
@@ -981,9 +1109,11 @@ napi_value Mount(napi_env env, napi_callback_info info) {
     napi_throw_error(env, "EMOUNT", msg.c_str());
     return nullptr;
   }
+  s->lead = loop::make_state(s);
   try {
     s->thread = std::thread(loop_main, s);
   } catch (const std::system_error& e) {
+    delete s->lead;
     fuse_session_unmount(s->se);
     napi_release_threadsafe_function(s->tsfn, napi_tsfn_abort);
     fuse_session_destroy(s->se);
@@ -1006,6 +1136,8 @@ napi_value Destroy(napi_env env, napi_callback_info info) {
   Session* s = get_session(env, argv[0]);
   if (!s || s->destroyed) return nullptr;
   if (s->thread.joinable()) s->thread.join();
+  delete s->lead;  // the loop has ended, and JavaScript leads no more (drainSpin checks loop_done)
+  s->lead = nullptr;
   stop_notifier(s);
   delete s->reader;  // the loop, its only user, has ended
   s->reader = nullptr;
@@ -1471,6 +1603,22 @@ napi_value DrainSpin(napi_env env, napi_callback_info info) {
   };
   uint64_t seen = s->queued.load(std::memory_order_acquire);
   take();
+  loop::State* st = s->lead;
+  if (batch.empty() && st && st->js_lead && !s->loop_done.load() && !s->destroyed) {
+    bool leading;
+    {
+      std::lock_guard<std::mutex> lock(st->mu);
+      leading = loop::take(st);
+    }
+    if (leading) {
+      // this thread reads /dev/fuse itself until a request for JavaScript comes (loop::lead)
+      uint64_t woke0 = s->woke.load(std::memory_order_acquire);
+      loop::lead(st, woke0, (long)get_num(env, argv[1]));
+      if (mine) s->wake_pending.store(false);
+      take();
+      return batch_to_js(env, batch);
+    }
+  }
   if (mine) {
     while (batch.empty() && !s->destroyed && std::chrono::steady_clock::now() < until) {
       std::this_thread::yield();
@@ -1482,6 +1630,18 @@ napi_value DrainSpin(napi_env env, napi_callback_info info) {
     if (batch.empty()) take();
   }
   return batch_to_js(env, batch);
+}
+
+// leadEnd(handle): the JS thread gives the leader's role back (drainSpin may leave it leading
+// when it returns a request); JavaScript calls it before it returns to its event loop.
+napi_value LeadEnd(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!get_args(env, info, 1, argv)) return nullptr;
+  Session* s = get_session(env, argv[0]);
+  if (!s || s->destroyed || !s->lead) return nullptr;
+  std::lock_guard<std::mutex> lock(s->lead->mu);
+  loop::give_back(s->lead);
+  return nullptr;
 }
 
 // hostAdd(handle, inoTypes: Float64Array of (ino, S_IFMT type, parent ino or 0) triples, paths:
@@ -1590,6 +1750,7 @@ napi_value Init(napi_env env, napi_value exports) {
     {"heldAttrs", nullptr, HeldAttrs, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"drain", nullptr, Drain, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"drainSpin", nullptr, DrainSpin, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"leadEnd", nullptr, LeadEnd, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"hostAdd", nullptr, HostAdd, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"hostForget", nullptr, HostForget, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"hostDirKey", nullptr, HostDirKey, nullptr, nullptr, nullptr, napi_default, nullptr},

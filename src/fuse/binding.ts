@@ -148,6 +148,8 @@ export interface NativeBinding {
   drain(handle: SessionHandle): RawRequest[];
   /** the next queued requests, waited for up to `us` microseconds on this thread ([] if none) */
   drainSpin(handle: SessionHandle, us: number): RawRequest[];
+  /** gives back the role of reading /dev/fuse that drainSpin may have left with this thread */
+  leadEnd(handle: SessionHandle): void;
 }
 
 let cached: NativeBinding | undefined;

@@ -272,6 +272,9 @@ export class FuseServer {
       }
     } finally {
       this.inBatch = false;
+      // drainSpin may have left this thread reading /dev/fuse: the loop's threads read it while
+      // the event loop runs
+      if (this.handle !== undefined && !this.ended) this.native.leadEnd(this.handle);
     }
   }
 

@@ -380,3 +380,60 @@ import sys, threading, time
 for _ in range(int(sys.argv[1])): threading.Thread(target=time.sleep, args=(600,), daemon=True).start()
 print('holding', flush=True)
 time.sleep(600)`;
+
+describe('the JS thread reading /dev/fuse itself (after a request it answered)', () => {
+  it('a storm of natively answered opens that follows a write leaves it its event loop: SIGTERM still ends the mount', async () => {
+    // After a request for JavaScript the JS thread reads the client's next requests itself and
+    // answers the native ones inline (loop::lead). A client that then only opens and closes
+    // (answered natively once the write is committed) would keep it there for good, were its
+    // time not bounded: no timer, no signal handler would run, and SIGTERM would wait for the
+    // client to stop.
+    const { mnt } = await fresh('storm');
+    const entry = mounts[mounts.length - 1]!;
+    const script = String.raw`
+import os, sys, time
+m = sys.argv[1]
+with open(m + '/r', 'w') as f: f.write('x')
+# four openers: one of them always has a request waiting, so the JS thread never finds the
+# device idle
+end = time.time() + 30
+def storm():
+    while time.time() < end:
+        try:
+            fd = os.open(m + '/r', os.O_RDONLY)
+            os.close(fd)
+        except OSError:
+            return
+kids = []
+for _ in range(3):
+    pid = os.fork()
+    if pid == 0:
+        storm()
+        os._exit(0)
+    kids.append(pid)
+print('ready', flush=True)
+storm()
+for pid in kids: os.waitpid(pid, 0)
+print('stopped' if time.time() < end else 'ran out', flush=True)
+`;
+    const client = spawn('python3', ['-c', script, mnt], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    client.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    const clientDone = new Promise<void>((resolve) => client.on('close', () => resolve()));
+    try {
+      for (let i = 0; i < 200 && !out.includes('ready'); i++) await new Promise((res) => setTimeout(res, 50));
+      expect(out).toContain('ready');
+      await new Promise((res) => setTimeout(res, 700));
+      const sent = Date.now();
+      process.kill(entry.pid!, 'SIGTERM');
+      for (let i = 0; i < 160 && isAlive(entry.pid!); i++) await new Promise((res) => setTimeout(res, 50));
+      expect(isAlive(entry.pid!)).toBe(false);
+      // unmounted and ended, not given up after the 5 s a busy mount gets (mount-signals.test.ts)
+      expect(Date.now() - sent).toBeLessThan(4000);
+      await clientDone;
+      expect(out).toBe('ready\nstopped\n');
+    } finally {
+      if (client.exitCode === null) client.kill('SIGKILL');
+    }
+  });
+});
