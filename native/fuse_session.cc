@@ -32,6 +32,7 @@
 #include <system_error>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 // The request format (enum Op, struct Req, pack_<op>, REQ_LAYOUT), generated from
@@ -120,6 +121,11 @@ struct Session {
   // transaction ends (committed, they are in the database; rolled back, they never were).
   std::mutex dirs_mu;
   std::unordered_map<uint64_t, struct stat> changed_dirs;
+  // Names JavaScript added in its open write transaction (created, made, linked, renamed to; the
+  // key is the parent's 8 bytes and the name): a LOOKUP of any other name that the database does
+  // not hold is answered here as absent meanwhile (a create's LOOKUP of its new name, each file of
+  // a write burst), while these, still uncommitted, go to JavaScript. Emptied with changed_dirs.
+  std::unordered_set<std::string> added_names;
   double attr_timeout = 1;
   // The loop's threads and who reads /dev/fuse (loop::State); freed by destroy, after the loop.
   loop::State* lead = nullptr;
@@ -241,10 +247,31 @@ void ll_init(void* userdata, fuse_conn_info* conn) {
                        (conn->want & FUSE_CAP_WRITEBACK_CACHE) != 0, (conn->want & FUSE_CAP_READDIRPLUS) != 0));
 }
 
+std::string name_key(uint64_t parent, const char* name) {
+  std::string k(reinterpret_cast<const char*>(&parent), sizeof parent);
+  k += name;
+  return k;
+}
+
+// JavaScript's open write transaction has not added this name (Session::added_names).
+bool not_added(Session* s, fuse_ino_t parent, const char* name) {
+  std::lock_guard<std::mutex> lock(s->dirs_mu);
+  return s->writing.load(std::memory_order_acquire) && s->added_names.count(name_key(parent, name)) == 0;
+}
+
 void ll_lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
   if (refuse_name(req, name)) return;
   Session* s = sess(req);
-  if (NativeCall n(s); n.reader && n.reader->lookup(req, parent, name)) return;
+  {
+    NativeCall n(s);
+    if (n.reader) {
+      if (n.reader->lookup(req, parent, name)) return;
+    } else if (s->reader && !s->holding.load() && not_added(s, parent, name)) {
+      // in a write transaction: the database's answer holds for a name it does not have (the
+      // transaction did not add it); one it has may have been changed or removed since
+      if (s->reader->lookup_absent(req, parent, name)) return;
+    }
+  }
   enqueue(s, pack_lookup(req, parent, name));
 }
 
@@ -1483,7 +1510,10 @@ napi_value SetWriting(napi_env env, napi_callback_info info) {
   bool writing = get_bool(env, argv[1]);
   {
     std::lock_guard<std::mutex> lock(s->dirs_mu);
-    if (!writing) s->changed_dirs.clear();
+    if (!writing) {
+      s->changed_dirs.clear();
+      s->added_names.clear();
+    }
     s->writing.store(writing);
   }
   if (writing) wait_opens(s);
@@ -1518,6 +1548,19 @@ napi_value ChangedDir(napi_env env, napi_callback_info info) {
   fill_stat(a, &st);
   std::lock_guard<std::mutex> lock(s->dirs_mu);
   if (s->writing.load(std::memory_order_relaxed)) s->changed_dirs[st.st_ino] = st;
+  return nullptr;
+}
+
+// nameAdded(handle, parent, name): JavaScript's open write transaction added this name (see
+// Session::added_names); ignored when no transaction is open.
+napi_value NameAdded(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  if (!get_args(env, info, 3, argv)) return nullptr;
+  Session* s = get_session(env, argv[0]);
+  if (!s) return nullptr;
+  std::string key = name_key((uint64_t)get_num(env, argv[1]), get_str(env, argv[2]).c_str());
+  std::lock_guard<std::mutex> lock(s->dirs_mu);
+  if (s->writing.load(std::memory_order_relaxed)) s->added_names.insert(std::move(key));
   return nullptr;
 }
 
@@ -1751,6 +1794,7 @@ napi_value Init(napi_env env, napi_value exports) {
     {"drain", nullptr, Drain, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"drainSpin", nullptr, DrainSpin, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"leadEnd", nullptr, LeadEnd, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"nameAdded", nullptr, NameAdded, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"hostAdd", nullptr, HostAdd, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"hostForget", nullptr, HostForget, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"hostDirKey", nullptr, HostDirKey, nullptr, nullptr, nullptr, napi_default, nullptr},

@@ -379,7 +379,13 @@ bool Reader::opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   return true;
 }
 
-bool Reader::lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
+bool Reader::lookup(fuse_req_t req, fuse_ino_t parent, const char* name) { return lookup_in(req, parent, name, false); }
+
+bool Reader::lookup_absent(fuse_req_t req, fuse_ino_t parent, const char* name) {
+  return lookup_in(req, parent, name, true);
+}
+
+bool Reader::lookup_in(fuse_req_t req, fuse_ino_t parent, const char* name, bool absent_only) {
   Lease lease(this);
   if (!lease.c) return fail(nullptr);
   Conn& c = *lease.c;
@@ -392,6 +398,7 @@ bool Reader::lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
   if (sqlite3_column_type(c.lookup, 0) == SQLITE_NULL || !S_ISDIR(sqlite3_column_int64(c.lookup, 0))) return fail(c.lookup);
   fuse_entry_param e;
   memset(&e, 0, sizeof e);
+  if (absent_only && sqlite3_column_type(c.lookup, 1) != SQLITE_NULL) return false;  // JavaScript's to answer
   if (sqlite3_column_type(c.lookup, 1) == SQLITE_NULL) {
     served++;
     if (cfg_.negative_timeout > 0) {

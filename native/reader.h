@@ -63,6 +63,8 @@ class Reader {
 
   // On FUSE worker threads, any number at once (each request takes a connection of the pool).
   bool lookup(fuse_req_t req, fuse_ino_t parent, const char* name);
+  // Answers the lookup only if the database has no such name (and the parent is a directory).
+  bool lookup_absent(fuse_req_t req, fuse_ino_t parent, const char* name);
   bool getattr(fuse_req_t req, fuse_ino_t ino);
   bool readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, bool plus);
   bool read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off);
@@ -140,6 +142,7 @@ class Reader {
   void sent_attrs_locked(uint64_t ino, int64_t now_ms);
   bool holds_attrs_locked(uint64_t ino, int64_t now_ms) const;
   bool fail(sqlite3_stmt* st);
+  bool lookup_in(fuse_req_t req, fuse_ino_t parent, const char* name, bool absent_only);
 
   ReaderConfig cfg_;
   std::mutex pool_mu_;

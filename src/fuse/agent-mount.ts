@@ -57,6 +57,7 @@ export async function mountAgent(
       cacheReaddir: agent.base === undefined ? true : (options.timeouts?.attr ?? DEFAULT_TIMEOUTS.attr),
       ...fuseOptions,
       groupCommit: { begin: () => agent.store.beginBatch(), commit: () => agent.store.commitBatch(), room: () => freeBytes(agent.store) },
+      groupCommitMs: fuseOptions.groupCommitMs ?? groupCommitMsFromEnv(),
       changeCounter: () => {
         const v = agent.store.dataVersion();
         if (v !== lastVersion) {
@@ -88,4 +89,10 @@ function raiseReadahead(mountpoint: string): void {
   } catch {
     /* not root, or no such sysfs entry: keep the default */
   }
+}
+
+/** AGENTFS_GROUP_COMMIT_MS: how long a group commit stays open (diagnosis and tests; default 10). */
+function groupCommitMsFromEnv(): number | undefined {
+  const v = Number(process.env.AGENTFS_GROUP_COMMIT_MS);
+  return Number.isFinite(v) && v > 0 ? v : undefined;
 }

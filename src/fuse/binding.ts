@@ -116,6 +116,8 @@ export interface NativeBinding {
   hold(handle: SessionHandle, on: boolean): void;
   /** a directory's attributes as the open write transaction changed them (answered natively until it ends) */
   changedDir(handle: SessionHandle, attr: Float64Array): void;
+  /** the open write transaction added this name (native lookups of other names may answer "absent") */
+  nameAdded(handle: SessionHandle, parent: number, name: string): void;
   /** ino changed in the open write transaction without its attributes sent: GETATTR goes to JavaScript */
   forgetDir(handle: SessionHandle, ino: number): void;
   /** an access time held in memory on this side, not stored yet */

@@ -122,6 +122,14 @@ export class ServeState {
     }
   }
 
+  /**
+   * `name` in `dir` was added in the open write transaction (created, made, linked, renamed to):
+   * the addon's lookups leave it to JavaScript until the commit (it answers only "absent" then).
+   */
+  addedName(dir: number, name: string): void {
+    if (this.sharesReads && this.writing && this.handle) this.native.nameAdded(this.handle, dir, name);
+  }
+
   /** ino changed (or went) in the open write transaction without its new attributes sent: JavaScript answers for it. */
   changedInode(ino: number | undefined): void {
     if (ino !== undefined && this.sharesReads && this.writing && this.handle) this.native.forgetDir(this.handle, ino);

@@ -5,6 +5,7 @@ import { encodeAttr } from '../attr.js';
 import type { Reply, ServeState } from '../state.js';
 
 function entry(s: ServeState, id: number, attr: Attr, parent: number, name: string): Reply {
+  s.addedName(parent, name);
   s.handedOut(parent, name, attr.ino);
   s.changedDir(parent);
   const out = encodeAttr(attr, s.owner);
@@ -51,6 +52,7 @@ export function rename(s: ServeState, { id, parent, name, newParent, newName, fl
   const moved = s.inodeAt(parent, name);
   const replaced = s.inodeAt(newParent, newName);
   s.fs.rename(parent, name, newParent, newName, flags);
+  s.addedName(newParent, newName);
   s.changedDir(parent);
   if (newParent !== parent) s.changedDir(newParent);
   s.changedInode(moved);
