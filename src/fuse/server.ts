@@ -348,7 +348,17 @@ export class FuseServer {
             else this.runOne(req)();
             continue;
           }
-          this.group.begin();
+          try {
+            this.group.begin();
+          } catch (e) {
+            // no write lock (another process held it past the busy timeout): this request fails
+            // and the next ones try again. Thrown on, it would leave the rest of the batch
+            // unanswered and its callers hung (Node drops what a batch callback throws).
+            if (!isFsError(e)) this.report(e, op);
+            const errno = errnoOf(e);
+            this.safeReply(req.id, () => this.native.replyErr(req.id, errno));
+            continue;
+          }
         } else {
           this.group.read();
         }
