@@ -61,7 +61,8 @@ class Reader {
   static Reader* open(const ReaderConfig& cfg, std::string* err);
   ~Reader();
 
-  // On FUSE worker threads, any number at once (each request takes a connection of the pool).
+  // On the loop's threads (the JS thread too while it leads), any number at once (each request
+  // takes a connection of the pool).
   bool lookup(fuse_req_t req, fuse_ino_t parent, const char* name);
   // Answers the lookup only if the database has no such name (and the parent is a directory).
   bool lookup_absent(fuse_req_t req, fuse_ino_t parent, const char* name);
