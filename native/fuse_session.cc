@@ -698,7 +698,7 @@ struct State {
   Session* s = nullptr;
   long spin_us = 200;
   // The JS thread may take the leader's role (js_lead; AGENTFS_FUSE_JS_LEAD=0 turns it off): see
-  // offer() and js::lead().
+  // offer() and lead().
   bool js_lead = true;
   std::mutex mu;
   std::condition_variable cv;
