@@ -43,6 +43,7 @@
 #include "reader.h"
 #include "utf8.h"
 #include "host_stat.h"
+#include "checkpointer.h"
 
 Req* new_req(fuse_req_t req, int op) {
   Req* r = new Req();
@@ -1802,6 +1803,7 @@ napi_value Init(napi_env env, napi_value exports) {
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   host_stat_register(env, exports);
+  checkpointer_register(env, exports);
   return exports;
 }
 

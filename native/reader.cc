@@ -1,10 +1,6 @@
-// See reader.h. Locking: this file links its own SQLite, while JavaScript's connections live in
-// libsql's copy in the same process. POSIX record locks belong to the process, so the two copies
-// would not see each other's locks (a checkpoint could then overwrite WAL frames this reader is
-// reading), and closing any descriptor of the file in one copy would drop the other's locks.
-// This copy therefore takes open-file-description locks (F_OFD_*) instead: they conflict with
-// the process's own POSIX locks and with other processes', and close() elsewhere leaves them be.
+// See reader.h. Its connections take open-file-description locks (sqlite_ofd.h).
 #include "reader.h"
+#include "sqlite_ofd.h"
 #include "utf8.h"
 
 #include <fcntl.h>
@@ -12,7 +8,6 @@
 
 #include <cerrno>
 #include <cmath>
-#include <cstdarg>
 #include <cstring>
 #include <ctime>
 
@@ -22,34 +17,6 @@ const size_t NAME_MAX_BYTES = 255;
 const size_t MAX_KNOWN = 500000;
 // connections at most: one per FUSE worker serving a read at the same moment
 const size_t MAX_CONNS = 16;
-
-// fcntl for this copy of SQLite: record locks become open-file-description locks.
-int ofd_fcntl(int fd, int cmd, ...) {
-  va_list ap;
-  va_start(ap, cmd);
-  void* arg = va_arg(ap, void*);
-  va_end(ap);
-  int ofd = cmd == F_SETLK ? F_OFD_SETLK : cmd == F_SETLKW ? F_OFD_SETLKW : cmd == F_GETLK ? F_OFD_GETLK : 0;
-  if (!ofd) return fcntl(fd, cmd, arg);
-  struct flock fl;
-  memcpy(&fl, arg, sizeof fl);
-  fl.l_pid = 0;  // required by the OFD commands
-  int res = fcntl(fd, ofd, &fl);
-  memcpy(arg, &fl, sizeof fl);
-  return res;
-}
-
-std::once_flag g_vfs_once;
-bool g_vfs_ok = false;
-
-void install_ofd_locks() {
-  std::call_once(g_vfs_once, [] {
-    sqlite3_vfs* vfs = sqlite3_vfs_find("unix");
-    g_vfs_ok = vfs && vfs->iVersion >= 3 && vfs->xSetSystemCall &&
-               vfs->xSetSystemCall(vfs, "fcntl", (sqlite3_syscall_ptr)ofd_fcntl) == SQLITE_OK;
-  });
-}
-
 
 Ts now_ts() {
   timespec t;
@@ -81,8 +48,7 @@ enum { C_INO, C_MODE, C_NLINK, C_UID, C_GID, C_SIZE, C_RDEV, C_ATIME, C_ATIME_NS
 }  // namespace
 
 Reader* Reader::open(const ReaderConfig& cfg, std::string* err) {
-  install_ofd_locks();
-  if (!g_vfs_ok) {
+  if (!sqlite_ofd_locks()) {
     *err = "the SQLite VFS does not allow open-file-description locks";
     return nullptr;
   }

@@ -9,6 +9,7 @@ import { freeBytes } from '../core/fs/index.js';
 import type { AgentTarget } from '../store/index.js';
 import { DEFAULT_TIMEOUTS, FuseServer, type FuseMountOptions } from './server.js';
 import { agentfsMountAt, recoverStale, readRecord } from './mounts.js';
+import { checkpointInBackground } from './wal-checkpoints.js';
 
 export interface AgentMount {
   agent: Agent;
@@ -51,6 +52,7 @@ export async function mountAgent(
   try {
     // the kernel's open files are ours to keep: another process's unlink must not purge them
     agent.holdOpenFiles();
+    checkpointInBackground(agent.store, (e) => fuseOptions.onError?.(e, -1));
     let lastVersion = agent.store.dataVersion();
     const server = await FuseServer.mount(agent.fs, mountpoint, {
       // an overlay's base can change unseen: its listings are reused no longer than attributes

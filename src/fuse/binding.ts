@@ -152,7 +152,16 @@ export interface NativeBinding {
   drainSpin(handle: SessionHandle, us: number): RawRequest[];
   /** gives back the role of reading /dev/fuse that drainSpin may have left with this thread */
   leadEnd(handle: SessionHandle): void;
+  /** checkpoints of the database at path on a thread of their own (native/checkpointer.h); throws if it cannot open it */
+  walCheckpointer(path: string, minFrames: number): CheckpointerHandle;
+  /** a commit happened: the thread checkpoints if minFrames frames wait */
+  walCheckpointerKick(c: CheckpointerHandle): void;
+  /** waits for a checkpoint under way and closes the thread's connection (again: no-op) */
+  walCheckpointerStop(c: CheckpointerHandle): { runs: number; maxLog: number; error?: string };
 }
+
+/** A checkpoint thread of the addon (opaque). */
+export type CheckpointerHandle = { readonly __checkpointer: unique symbol };
 
 let cached: NativeBinding | undefined;
 

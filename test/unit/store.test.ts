@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import Database from 'libsql';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Store, StoreError, SCHEMA_VERSION } from '../../src/store/index.js';
 import { tempDir } from '../support/cli.js';
@@ -177,6 +177,25 @@ describe('Store', () => {
     expect(s.path).toBe(':memory:');
     expect(s.db.prepare('SELECT mode FROM fs_inode WHERE ino = 1').get()).toMatchObject({ mode: 0o040755 });
     s.close();
+  });
+
+  it('syncs the WAL file on sync() without copying it into the database (the checkpoint is left to its own time)', () => {
+    const f = join(dir, 'synced.db');
+    const s = Store.open({ path: f }, { create: true });
+    s.setAutoCheckpoint(0);
+    const size = statSync(f).size;
+    s.transaction(() => {
+      for (let i = 0; i < 64; i++) s.setMeta(`k${i}`, 'x'.repeat(16384));
+    });
+    s.sync();
+    expect(statSync(f).size).toBe(size);
+    expect(statSync(`${f}-wal`).size).toBeGreaterThan(64 * 16384);
+    s.sync(); // again: the WAL's directory entry was made durable once
+    s.close();
+    expect(statSync(f).size).toBeGreaterThan(size + 64 * 16384);
+    const again = Store.open({ path: f });
+    expect(again.getMeta('k63')).toBe('x'.repeat(16384));
+    again.close();
   });
 
   it('lets two connections share a database (WAL, busy timeout)', () => {

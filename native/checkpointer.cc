@@ -1,0 +1,198 @@
+// See checkpointer.h.
+#include "checkpointer.h"
+
+#include "sqlite_ofd.h"
+
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <cstring>
+#include <mutex>
+#include <string>
+#include <thread>
+
+namespace {
+
+// Where the wal-index (the -shm file, native byte order) keeps the last valid frame of the WAL
+// (WalIndexHdr.mxFrame) and how many of them are in the database file (WalCkptInfo.nBackfill):
+// https://www.sqlite.org/walformat.html
+const off_t SHM_MX_FRAME = 16;
+const off_t SHM_N_BACKFILL = 96;
+
+struct Checkpointer {
+  std::string path;
+  uint32_t min_frames = 1000;
+  sqlite3* db = nullptr;
+  int shm = -1;
+  std::mutex mu;
+  std::condition_variable cv;
+  bool kicked = false;
+  bool stopping = false;
+  bool stopped = false;
+  std::thread thread;
+  std::atomic<uint64_t> runs{0};
+  std::atomic<uint64_t> max_log{0};  // the longest WAL a checkpoint met, in frames
+  std::string error;  // the first failure (guarded by mu)
+};
+
+// Frames of the WAL not yet copied to the database; 0 when the wal-index cannot be read.
+uint32_t pending(Checkpointer* c) {
+  if (c->shm < 0) {
+    c->shm = open((c->path + "-shm").c_str(), O_RDONLY | O_CLOEXEC);
+    if (c->shm < 0) return 0;
+  }
+  uint32_t mx = 0, backfill = 0;
+  if (pread(c->shm, &mx, 4, SHM_MX_FRAME) != 4 || pread(c->shm, &backfill, 4, SHM_N_BACKFILL) != 4) return 0;
+  return mx > backfill ? mx - backfill : 0;
+}
+
+void note_error(Checkpointer* c, const std::string& what) {
+  std::lock_guard<std::mutex> lock(c->mu);
+  if (c->error.empty()) c->error = what;
+}
+
+void run(Checkpointer* c) {
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> lock(c->mu);
+      c->cv.wait(lock, [c] { return c->kicked || c->stopping; });
+      if (c->stopping) break;
+      c->kicked = false;
+    }
+    if (pending(c) < c->min_frames) continue;
+    int log = 0, done = 0;
+    int rc = sqlite3_wal_checkpoint_v2(c->db, nullptr, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+    c->runs++;
+    if (rc == SQLITE_OK && (uint64_t)log > c->max_log) c->max_log = (uint64_t)log;
+    // busy: another checkpoint runs (a second mount, the CLI); the next kick tries again
+    else if (rc != SQLITE_BUSY && rc != SQLITE_LOCKED) note_error(c, sqlite3_errmsg(c->db));
+  }
+  sqlite3_close(c->db);
+  c->db = nullptr;
+  if (c->shm >= 0) close(c->shm);
+  c->shm = -1;
+}
+
+void stop(Checkpointer* c) {
+  {
+    std::lock_guard<std::mutex> lock(c->mu);
+    if (c->stopped) return;
+    c->stopped = true;
+    c->stopping = true;
+  }
+  c->cv.notify_one();
+  if (c->thread.joinable()) c->thread.join();
+}
+
+void finalize(napi_env, void* data, void*) {
+  Checkpointer* c = static_cast<Checkpointer*>(data);
+  stop(c);
+  delete c;
+}
+
+Checkpointer* get(napi_env env, napi_callback_info info, size_t want, napi_value* argv) {
+  size_t argc = want;
+  if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok || argc < want) return nullptr;
+  void* data = nullptr;
+  if (napi_get_value_external(env, argv[0], &data) != napi_ok) {
+    napi_throw_type_error(env, nullptr, "not a checkpointer");
+    return nullptr;
+  }
+  return static_cast<Checkpointer*>(data);
+}
+
+// walCheckpointer(path, minFrames): starts the thread, its connection open (throws if it cannot).
+napi_value Start(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  size_t argc = 2;
+  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  size_t len = 0;
+  if (argc < 2 || napi_get_value_string_utf8(env, argv[0], nullptr, 0, &len) != napi_ok) {
+    napi_throw_type_error(env, nullptr, "walCheckpointer(path, minFrames)");
+    return nullptr;
+  }
+  std::string path(len, '\0');
+  napi_get_value_string_utf8(env, argv[0], &path[0], len + 1, &len);
+  double min = 1000;
+  napi_get_value_double(env, argv[1], &min);
+  if (!sqlite_ofd_locks()) {
+    napi_throw_error(env, nullptr, "the SQLite VFS does not allow open-file-description locks");
+    return nullptr;
+  }
+  Checkpointer* c = new Checkpointer();
+  c->path = path;
+  c->min_frames = min >= 1 ? (uint32_t)min : 1;
+  int rc = sqlite3_open_v2(path.c_str(), &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr);
+  // A first read opens the WAL (a checkpoint on a connection that has read nothing does nothing).
+  if (rc == SQLITE_OK) {
+    sqlite3_busy_timeout(c->db, 5000);  // it may meet a writer's WAL recovery
+    rc = sqlite3_exec(c->db, "PRAGMA synchronous = NORMAL; SELECT 1 FROM sqlite_master LIMIT 1", nullptr, nullptr, nullptr);
+    sqlite3_busy_timeout(c->db, 0);
+  }
+  if (rc != SQLITE_OK) {
+    std::string msg = std::string("cannot open the database for checkpoints: ") + (c->db ? sqlite3_errmsg(c->db) : "out of memory");
+    sqlite3_close(c->db);
+    delete c;
+    napi_throw_error(env, nullptr, msg.c_str());
+    return nullptr;
+  }
+  try {
+    c->thread = std::thread(run, c);
+  } catch (const std::system_error& e) {
+    sqlite3_close(c->db);
+    delete c;
+    napi_throw_error(env, nullptr, (std::string("cannot start the checkpoint thread: ") + e.what()).c_str());
+    return nullptr;
+  }
+  napi_value ext;
+  napi_create_external(env, c, finalize, nullptr, &ext);
+  return ext;
+}
+
+// walCheckpointerKick(c): a commit happened; checkpoint if enough frames wait.
+napi_value Kick(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  Checkpointer* c = get(env, info, 1, argv);
+  if (!c) return nullptr;
+  {
+    std::lock_guard<std::mutex> lock(c->mu);
+    if (c->stopping || c->kicked) return nullptr;
+    c->kicked = true;
+  }
+  c->cv.notify_one();
+  return nullptr;
+}
+
+// walCheckpointerStop(c): waits for a checkpoint under way, closes the connection; {runs, maxLog, error?}
+napi_value Stop(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  Checkpointer* c = get(env, info, 1, argv);
+  if (!c) return nullptr;
+  stop(c);
+  napi_value o, v;
+  napi_create_object(env, &o);
+  napi_create_double(env, (double)c->runs.load(), &v);
+  napi_set_named_property(env, o, "runs", v);
+  napi_create_double(env, (double)c->max_log.load(), &v);
+  napi_set_named_property(env, o, "maxLog", v);
+  if (!c->error.empty()) {
+    napi_create_string_utf8(env, c->error.c_str(), c->error.size(), &v);
+    napi_set_named_property(env, o, "error", v);
+  }
+  return o;
+}
+
+}  // namespace
+
+void checkpointer_register(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+    {"walCheckpointer", nullptr, Start, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"walCheckpointerKick", nullptr, Kick, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"walCheckpointerStop", nullptr, Stop, nullptr, nullptr, nullptr, napi_default, nullptr},
+  };
+  napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+}

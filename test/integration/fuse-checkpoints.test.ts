@@ -1,0 +1,64 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { CLI, run, runCli, tempDir } from '../support/cli.js';
+import { forceUnmount, isAlive, mountBg, sh, waitFor } from '../support/fuse.js';
+
+/**
+ * A mount's WAL checkpoints run on a thread of the addon (native/checkpointer.h), not in its
+ * commits; the commits only checkpoint past a far backstop (10,000 frames, ~40 MiB). These
+ * tests see the thread's work from outside: the database file fills while the mount serves,
+ * with less written than the backstop, and what an fsync acknowledged survives a killed server.
+ */
+let tmp: { dir: string; cleanup: () => void };
+const mounts: Array<{ mnt: string; pid?: number }> = [];
+
+beforeAll(() => {
+  tmp = tempDir('agentfs-fuse-ckpt-');
+});
+
+afterAll(async () => {
+  for (const m of mounts) await forceUnmount(m.mnt, m.pid);
+  tmp.cleanup();
+});
+
+async function mounted(name: string): Promise<{ db: string; mnt: string; pid: number }> {
+  const db = join(tmp.dir, `${name}.db`);
+  const mnt = join(tmp.dir, name);
+  mkdirSync(mnt);
+  expect((await runCli(['init', db])).code).toBe(0);
+  const m: { mnt: string; pid?: number } = { mnt };
+  mounts.push(m);
+  m.pid = await mountBg(db, mnt);
+  return { db, mnt, pid: m.pid };
+}
+
+describe('checkpoints of a mounted database', () => {
+  it('copies the WAL into the database file while the mount serves, and leaves no WAL at unmount', async () => {
+    const { db, mnt } = await mounted('fill');
+    const before = statSync(db).size;
+    // 24 MiB: ~6,500 frames, under the commits' backstop; no fsync, no close of the mount
+    expect((await sh(`head -c 25165824 /dev/urandom > ${tmp.dir}/src && cp ${tmp.dir}/src ${mnt}/big`)).code).toBe(0);
+    expect(await waitFor(() => statSync(db).size >= before + (24 << 20), 20_000)).toBe(true);
+    const same = await sh(`cmp ${tmp.dir}/src ${mnt}/big && echo same`);
+    expect(same.stdout).toBe('same\n');
+    expect((await runCli(['unmount', mnt])).code).toBe(0);
+    expect(existsSync(`${db}-wal`) ? statSync(`${db}-wal`).size : 0).toBe(0);
+    const cat = await sh(`node ${CLI} fs cat ${db} /big | cmp - ${tmp.dir}/src && echo same`);
+    expect(cat.stdout).toBe('same\n');
+  });
+
+  it('keeps what an fsync acknowledged when the server is killed right after', async () => {
+    const { db, mnt, pid } = await mounted('kill');
+    // 12 MiB in many groups, a checkpoint likely under way when the kill comes
+    const w = await sh(`head -c 12582912 /dev/urandom > ${tmp.dir}/k && dd if=${tmp.dir}/k of=${mnt}/f bs=64k conv=fsync status=none && echo synced`);
+    expect(w.stdout).toBe('synced\n');
+    process.kill(pid, 'SIGKILL');
+    expect(await waitFor(() => !isAlive(pid), 10_000)).toBe(true);
+    await forceUnmount(mnt);
+    const cat = await run('sh', ['-c', `node ${CLI} fs cat ${db} /f | cmp - ${tmp.dir}/k && echo same`]);
+    expect(cat.stdout).toBe('same\n');
+    const check = await run('sqlite3', [db, 'PRAGMA integrity_check']);
+    expect(check.stdout).toBe('ok\n');
+  });
+});
