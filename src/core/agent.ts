@@ -59,7 +59,7 @@ export class Agent {
     const tools = this.tools;
     let inode: InodeFs | undefined;
     this.journal = journalOn
-      ? new Journal(store, { pathOf: (ino) => inode!.pathOf(ino), currentCall: () => tools.current('anywhere') })
+      ? new Journal(store, { pathOf: (ino) => inode!.pathOf(ino), entryOf: (ino) => inode!.entryOf(ino), currentCall: () => tools.current('anywhere') })
       : undefined;
     inode = new InodeFs(store, { observer: this.journal?.observer });
     this.inode = inode;

@@ -1,4 +1,5 @@
 export { InodeFs, type InodeFsOptions } from './inode-fs.js';
+export type { CopySource } from './ops/copy-in.js';
 export { PathFs, type PathFsOptions, type TreeEntry, type OpenFlags } from './paths.js';
 export type { FsMutation, MutationObserver } from './mutation.js';
 export { checkAccess } from './access.js';

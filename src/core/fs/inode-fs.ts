@@ -18,7 +18,7 @@ import { access } from './ops/access.js';
 import { fsync } from './ops/fsync.js';
 import { getattr } from './ops/getattr.js';
 import { link } from './ops/link.js';
-import { lookup, parentOf, pathOf } from './ops/lookup.js';
+import { entryOf, lookup, parentOf, pathOf } from './ops/lookup.js';
 import { open, release } from './ops/open.js';
 import { readlink } from './ops/readlink.js';
 import { read } from './ops/read.js';
@@ -31,6 +31,7 @@ import { append, write } from './ops/write.js';
 import { fallocate } from './ops/fallocate.js';
 import { writeWhole, type WholeTarget } from './ops/put.js';
 import { createAlone } from './ops/create-alone.js';
+import { copyIn, type CopySource } from './ops/copy-in.js';
 
 export interface InodeFsOptions {
   /** told about every successful mutation, inside its transaction (the journal) */
@@ -145,6 +146,10 @@ export class InodeFs implements FileSystem {
   createWhole(dir: Attr, dirPath: string, name: string, mode: number, caller: Caller, data: Uint8Array): Attr | 'taken' | undefined {
     return createAlone(this.ctx, dir, dirPath, name, mode, caller, data);
   }
+  /** A copy of a file or directory from elsewhere, unjournaled (ops/copy-in.ts). */
+  copyIn(parent: number, name: string, src: CopySource): Attr {
+    return copyIn(this.ctx, parent, name, src);
+  }
   fallocate(ino: number, mode: number, offset: number, length: number): void {
     fallocate(this.ctx, ino, mode, offset, length);
   }
@@ -192,6 +197,10 @@ export class InodeFs implements FileSystem {
   /** A path of ino from the root (undefined once unlinked); used by the journal. */
   pathOf(ino: number): string | undefined {
     return pathOf(this.ctx, ino);
+  }
+  /** The entry pathOf follows from ino (its directory and name); undefined for the root or once unlinked. */
+  entryOf(ino: number): { parent: number; name: string } | undefined {
+    return entryOf(this.ctx, ino);
   }
   /** The directory holding ino (the root is its own parent). */
   parentOf(ino: number): number {

@@ -49,6 +49,8 @@ export const SQL = {
     RETURNING ${COLS}`,
   addLink: 'UPDATE fs_inode SET nlink = nlink + ?, ctime = ?, ctime_nsec = ? WHERE ino = ?',
   touchCtime: 'UPDATE fs_inode SET ctime = ?, ctime_nsec = ? WHERE ino = ?',
+  /** an entry was added that changes no listing (a copy): link count and ctime only, returning the mode */
+  addEntryQuietly: 'UPDATE fs_inode SET nlink = MAX(nlink + ?, 2), ctime = ?, ctime_nsec = ? WHERE ino = ? RETURNING mode',
 } as const;
 
 /** chunks stored for an inode, and the highest index among them (a covering-index scan) */
@@ -117,11 +119,12 @@ export function knownChunks(ctx: FsContext, r: InodeRow): number | undefined {
 
 /**
  * Records that ino's stored chunks are now exactly 0..chunks-1, as of the size and time (mtime
- * and ctime) its row was just given: the next stat then needs no count of them.
+ * and ctime) its row was just given (ctime t, mtime t unless given): the next stat then needs no
+ * count of them.
  */
-export function rememberChunks(ctx: FsContext, ino: number, size: number, t: Timespec, chunks: number): void {
+export function rememberChunks(ctx: FsContext, ino: number, size: number, t: Timespec, chunks: number, mtime: Timespec = t): void {
   const blocks = blocksOf(chunks, chunks - 1, size, ctx.chunkSize);
-  remember(ctx, ino, { size, mtime: t.sec, mtimeNsec: t.nsec, ctime: t.sec, ctimeNsec: t.nsec, blocks, chunks });
+  remember(ctx, ino, { size, mtime: mtime.sec, mtimeNsec: mtime.nsec, ctime: t.sec, ctimeNsec: t.nsec, blocks, chunks });
 }
 
 export function rowToAttr(ctx: FsContext, r: InodeRow): Attr {

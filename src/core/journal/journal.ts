@@ -7,6 +7,11 @@ import { JOURNAL_SCHEMA, OBSOLETE_JOURNAL_INDEX } from './schema.js';
 export interface JournalOptions {
   /** path of an inode from the root (InodeFs.pathOf), undefined once unlinked */
   pathOf: (ino: number) => string | undefined;
+  /**
+   * the entry pathOf follows from an inode (InodeFs.entryOf): a file's path is then its
+   * directory's, cached, and its name (one query instead of one per level)
+   */
+  entryOf?: (ino: number) => { parent: number; name: string } | undefined;
   /** id of the tool call in progress (ToolCalls.current('anywhere')), if any */
   currentCall?: () => number | undefined;
   /** a write burst longer than this becomes a new row (default 1 s) */
@@ -45,6 +50,7 @@ const MAX_DIR_CACHE = 4096;
 export class Journal {
   private readonly store: Store;
   private readonly pathOf: (ino: number) => string | undefined;
+  private readonly entryOf: JournalOptions['entryOf'];
   private readonly currentCall: () => number | undefined;
   private readonly maxBurstNs: bigint;
   private readonly maxBurstWrites: number;
@@ -88,6 +94,7 @@ export class Journal {
   constructor(store: Store, options: JournalOptions) {
     this.store = store;
     this.pathOf = options.pathOf;
+    this.entryOf = options.entryOf;
     this.currentCall = options.currentCall ?? (() => undefined);
     this.maxBurstNs = BigInt(Math.round((options.maxBurstMs ?? 1000) * 1e6));
     this.maxBurstWrites = options.maxBurstWrites ?? 65536;
@@ -331,7 +338,11 @@ export class Journal {
   }
 
   private filepath(ino: number): string | undefined {
-    return this.filePaths.get(ino) ?? this.pathOf(ino);
+    const known = this.filePaths.get(ino);
+    if (known !== undefined) return known;
+    if (!this.entryOf || ino === ROOT_INO) return this.pathOf(ino);
+    const e = this.entryOf(ino);
+    return e && this.child(e.parent, e.name);
   }
 
   private rememberFile(ino: number, path: string): void {

@@ -53,6 +53,8 @@ export class BaseReader {
   private readonly listings = new Map<string, ListingCache>();
   private readonly host: HostFs;
   private closed = false;
+  /** where the base descriptor's directory was when last asked (isBeneath) */
+  private rootLink: Buffer | undefined;
 
   /**
    * `direct`: use the base's own path instead of the descriptor. Path walks through
@@ -227,10 +229,12 @@ export class BaseReader {
    */
   private isBeneath(fd: number, path: string): boolean {
     try {
-      const root = readlinkSync(`/proc/self/fd/${this.fd}`, 'buffer');
       const at = readlinkSync(`/proc/self/fd/${fd}`, 'buffer');
-      const want = Buffer.concat([root.length === 1 ? Buffer.alloc(0) : root, Buffer.from(path)]);
-      return at.equals(want);
+      const under = (root: Buffer) => at.equals(Buffer.concat([root.length === 1 ? Buffer.alloc(0) : root, Buffer.from(path)]));
+      // the root's own path as last seen, read again only when it does not match (the base was moved)
+      if (this.rootLink && under(this.rootLink)) return true;
+      this.rootLink = readlinkSync(`/proc/self/fd/${this.fd}`, 'buffer');
+      return under(this.rootLink);
     } catch (e) {
       // a name longer than the kernel gives back: the file walked to one name at a time
       if ((e as NodeJS.ErrnoException).code !== 'ENAMETOOLONG') return false;

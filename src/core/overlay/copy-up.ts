@@ -5,7 +5,7 @@ import type { BaseReader } from './base.js';
 import type { HostStat } from './host-stat.js';
 import type { Node } from './inodes.js';
 import type { MergedLookup } from './lookup.js';
-import type { OverlayParts } from './parts.js';
+import type { DeltaFs, OverlayParts } from './parts.js';
 import type { OverlayTransactions } from './transaction.js';
 
 const COPY_CHUNK = 1 << 20;
@@ -65,6 +65,34 @@ export function copyUpEntry(
   return ino;
 }
 
+/**
+ * copyUpEntry for a copy-up, which changes no listing: the parent keeps its modification time.
+ * A directory, and a file whose copied content fits one read, are made in one go (copyIn).
+ */
+function copyUpQuietly(
+  delta: DeltaFs,
+  base: BaseReader,
+  basePath: string,
+  st: HostStat,
+  deltaParent: number,
+  name: string,
+  keepBytes: number,
+): number {
+  const type = st.mode & S_IFMT;
+  const size = Math.min(st.size, keepBytes);
+  if (type === S_IFDIR || (type === S_IFREG && size <= COPY_CHUNK)) {
+    const src = { mode: st.mode, uid: st.uid, gid: st.gid, atime: { ...st.atime }, mtime: { ...st.mtime } };
+    if (type === S_IFDIR) return delta.copyIn(deltaParent, name, src).ino;
+    const content = size > 0 ? base.read(basePath, 0, size) : Buffer.alloc(0);
+    if (keepBytes === Infinity && content.length !== st.size) throw new FsError('EIO', 'copy-up', basePath, 'base file changed size during copy-up');
+    return delta.copyIn(deltaParent, name, { ...src, content }).ino;
+  }
+  const { mtime } = delta.getattr(deltaParent);
+  const made = copyUpEntry(delta, base, basePath, st, deltaParent, name, keepBytes);
+  delta.setattr(deltaParent, { mtime });
+  return made;
+}
+
 /** Copy-up: a node of the merged view gets its delta inode (copied from the base first if need be). */
 export class CopyUp {
   constructor(
@@ -94,12 +122,7 @@ export class CopyUp {
       // restores it too), so the kernel's cached listing of it stays valid (git status after
       // edits relisted every directory an edit had copied a file up in).
       // Nor is it a change the agent made: the journal hears only what follows it
-      const ino = this.o.delta.unobserved(() => {
-        const { mtime } = this.o.delta.getattr(parentDelta);
-        const made = copyUpEntry(this.o.delta, base, bp, st, parentDelta, node.name, keepBytes);
-        this.o.delta.setattr(parentDelta, { mtime });
-        return made;
-      });
+      const ino = this.o.delta.unobserved(() => copyUpQuietly(this.o.delta, base, bp, st, parentDelta, node.name, keepBytes));
       origins.record(ino, bp, st, this.o.baseInos.onBaseDevice(st));
       return ino;
     });

@@ -1,5 +1,6 @@
 import type { Store } from '../../store/index.js';
-import type { FileSystem } from '../types.js';
+import type { Attr, FileSystem } from '../types.js';
+import type { CopySource } from '../fs/index.js';
 import type { BaseReader } from './base.js';
 import type { HiddenBase } from './hidden-base.js';
 import type { BaseInos, NodeTable, Node } from './inodes.js';
@@ -12,6 +13,8 @@ export type DeltaFs = FileSystem & {
   pathOf(ino: number): string | undefined;
   /** runs fn without journaling what it does (copy-up: the merged view does not change) */
   unobserved<T>(fn: () => T): T;
+  /** a copy of a base file or directory made in one go, unjournaled, its parent's mtime kept */
+  copyIn(parent: number, name: string, src: CopySource): Attr;
 };
 
 /**

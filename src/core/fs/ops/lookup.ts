@@ -27,6 +27,13 @@ export function parentOf(ctx: FsContext, ino: number): number {
   return row.parent_ino;
 }
 
+/** The oldest dentry of `ino` (the one pathOf follows): its directory and name; undefined if unlinked or the root. */
+export function entryOf(ctx: FsContext, ino: number): { parent: number; name: string } | undefined {
+  if (ino === ROOT_INO) return undefined;
+  const row = ctx.store.stmt(SQL.parentOf).get(ino) as { parent_ino: number; name: string } | undefined;
+  return row && { parent: row.parent_ino, name: row.name };
+}
+
 /** A path of `ino` from the root, following the oldest dentry of each inode (undefined if unlinked). */
 export function pathOf(ctx: FsContext, ino: number): string | undefined {
   const parts: string[] = [];
