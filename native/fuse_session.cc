@@ -263,6 +263,7 @@ bool not_added(Session* s, fuse_ino_t parent, const char* name) {
 void ll_lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
   if (refuse_name(req, name)) return;
   Session* s = sess(req);
+  if (s->host && s->host->lookup_absent(req, parent, name)) return;
   {
     NativeCall n(s);
     if (n.reader) {
@@ -1033,7 +1034,7 @@ void open_reader(napi_env env, napi_value o, Session* s) {
   }
 }
 
-// options.hostFiles: {attrTimeout, uid, gid, baseFd?, basePrefix?} (uid/gid -1: the host's). An
+// options.hostFiles: {attrTimeout, entryTimeout, negativeTimeout, uid, gid, baseFd?, basePrefix?} (uid/gid -1: the host's). An
 // overlay's files that are exactly host files, registered by JavaScript (hostAdd), are then
 // answered from the host.
 void open_host_files(napi_env env, napi_value o, Session* s) {
@@ -1043,6 +1044,7 @@ void open_host_files(napi_env env, napi_value o, Session* s) {
   c.gid = (int64_t)get_num(env, named(env, o, "gid"), -1);
   c.listing_max_age = get_num(env, named(env, o, "listingMaxAge"), 0);
   c.entry_timeout = get_num(env, named(env, o, "entryTimeout"), 1);
+  c.negative_timeout = get_num(env, named(env, o, "negativeTimeout"), 0);
   napi_value hidden = named(env, o, "hiddenDirs");
   uint32_t nh = 0;
   if (hidden && napi_get_array_length(env, hidden, &nh) == napi_ok) {

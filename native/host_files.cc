@@ -299,6 +299,28 @@ bool HostFiles::getattr(fuse_req_t req, fuse_ino_t ino) {
   return true;
 }
 
+bool HostFiles::lookup_absent(fuse_req_t req, fuse_ino_t parent, const char* name) {
+  if (name[0] == '.' && (name[1] == 0 || (name[1] == '.' && name[2] == 0))) return false;
+  std::string path;
+  uint32_t type = 0;
+  if (!path_of(parent, &path, &type, nullptr) || type != S_IFDIR) return false;
+  path += '/';
+  path += name;
+  struct stat st;
+  // present (whiteouts and hidden entries among them), or an error of another kind: JavaScript
+  if (path.size() >= HOST_PATH_MAX || lstat(path.c_str(), &st) == 0 || errno != ENOENT) return false;
+  served++;
+  if (cfg_.negative_timeout <= 0) {
+    fuse_reply_err(req, ENOENT);
+    return true;
+  }
+  fuse_entry_param e;
+  memset(&e, 0, sizeof e);
+  e.entry_timeout = cfg_.negative_timeout;
+  fuse_reply_entry(req, &e);
+  return true;
+}
+
 bool HostFiles::open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   // read-only and through the page cache only (O_APPEND and O_DIRECT get direct_io: files.ts)
   if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & (O_TRUNC | O_APPEND | O_DIRECT))) return false;

@@ -30,6 +30,8 @@ struct HostFilesConfig {
   // OPENDIR stays in JavaScript)
   double listing_max_age = 0;
   double entry_timeout = 1;
+  // seconds the kernel may keep "no such name" (0: a missing name is answered ENOENT, uncached)
+  double negative_timeout = 0;
   // host directories holding an entry the overlay hides: never listed here
   std::vector<std::string> hidden_dirs;
   // ownership reported instead of the host's (`--uid/--gid`); -1: the host's
@@ -65,6 +67,10 @@ class HostFiles {
   // On the FUSE loop's thread (and replyDir's adds on the JS thread); false: not answered,
   // JavaScript will.
   bool getattr(fuse_req_t req, fuse_ino_t ino);
+  // LOOKUP of a name the host directory `parent` (exactly its host directory: nothing of it in
+  // the delta, so no delta entry in it either) does not have: answered "no such name". Names it
+  // has go to JavaScript, which numbers and registers what it hands out.
+  bool lookup_absent(fuse_req_t req, fuse_ino_t parent, const char* name);
   bool open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi);
   bool opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi);
   // READDIR/READDIRPLUS of a host directory, with the offsets JavaScript's listing gives

@@ -42,6 +42,8 @@ export interface MountConfig {
   hostFiles?: {
     attrTimeout: number;
     entryTimeout: number;
+    /** how long the kernel keeps a name the host directory lacks (0: not cached) */
+    negativeTimeout: number;
     uid: number;
     gid: number;
     listingMaxAge: number;

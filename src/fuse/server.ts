@@ -194,6 +194,7 @@ export class FuseServer {
         hostFiles: hostFiles && {
           attrTimeout: t.attr,
           entryTimeout: t.entry,
+          negativeTimeout: t.negative,
           uid: o.uid ?? -1,
           gid: o.gid ?? -1,
           listingMaxAge: this.state.listingMaxAgeS,

@@ -8,6 +8,7 @@ import { freeBytes } from '../core/fs/index.js';
 import { recordRunEnd, recordRunStart } from './run-call.js';
 import { Store, validateId } from '../store/index.js';
 import { checkFuse, FuseServer } from '../fuse/index.js';
+import { checkpointInBackground } from '../fuse/wal-checkpoints.js';
 import { untilSandboxExit } from './child-signals.js';
 import { allowProblem, defaultAllows, resolveAllows } from './allow.js';
 import { checkNamespaces, launcherArgs, launcherPath } from './launcher.js';
@@ -127,6 +128,7 @@ export async function runSandbox(options: RunOptions): Promise<RunOutcome> {
         // the overlay is bound over the base only inside the sandbox's mount namespace
         agent = Agent.open({ path: session.database }, { baseDirect: true });
         const a = agent;
+        checkpointInBackground(a.store, (e) => process.stderr.write(`agentfs run: ${(e as Error)?.message ?? String(e)}\n`));
         server = await FuseServer.mount(a.fs, mountpoint, {
           groupCommit: { begin: () => a.store.beginBatch(), commit: () => a.store.commitBatch(), room: () => freeBytes(a.store) },
           autoUnmount: true,

@@ -256,6 +256,27 @@ describe('overlay mount: host files answered natively', () => {
     expect(hostDeclined(native.trace)).toBeLessThan(25); // 49 when every host file was taken back
   });
 
+  it('a name a host directory lacks is answered absent by the addon; one made later, in the overlay or on the host, shows', async () => {
+    mkdirSync(join(base, 'sparse/deep'), { recursive: true });
+    const m = await mountOverlay('absent');
+    const before = lstatSync(join(m.mnt, 'sparse/deep')); // JavaScript hands the directories out (and registers them)
+    expect(before.isDirectory()).toBe(true);
+    const missing = (p: string) => expect(() => lstatSync(join(m.mnt, p))).toThrow(/ENOENT/);
+    for (let i = 0; i < 40; i++) missing(`sparse/deep/none-${i}`);
+    missing('sparse/none/below'); // a missing directory on the way
+    // a name the host gains shows at once (this mount caches no missing names)
+    writeFileSync(join(base, 'sparse/deep/from-host'), 'h\n');
+    expect(readFileSync(join(m.mnt, 'sparse/deep/from-host'), 'utf8')).toBe('h\n');
+    // a name made in the overlay (its directory is copied up) shows, and others stay absent
+    writeFileSync(join(m.mnt, 'sparse/deep/none-3'), 'o\n');
+    expect(readFileSync(join(m.mnt, 'sparse/deep/none-3'), 'utf8')).toBe('o\n');
+    missing('sparse/deep/none-4');
+    expect(readdirSync(join(m.mnt, 'sparse/deep')).sort()).toEqual(['from-host', 'none-3']);
+    expect(() => lstatSync(join(base, 'sparse/deep/none-3'))).toThrow(/ENOENT/);
+    await unmount(m);
+    expect(hostServed(m.trace)).toBeGreaterThanOrEqual(41);
+  });
+
   it('--uid and --gid apply to host files too', async () => {
     writeFileSync(join(base, 'owned.txt'), 'o\n');
     const m = await mountOverlay('owner', ['--uid', '1234', '--gid', '4321']);
