@@ -26,6 +26,9 @@ const off_t SHM_N_BACKFILL = 96;
 struct Checkpointer {
   std::string path;
   uint32_t min_frames = 1000;
+  // a WAL this long after a checkpoint should start over (walCheckpointerKick says so)
+  uint32_t restart_frames = 4000;
+  std::atomic<uint32_t> long_wal{0};  // its length in frames, until told
   sqlite3* db = nullptr;
   int shm = -1;
   std::mutex mu;
@@ -67,9 +70,15 @@ void run(Checkpointer* c) {
     int log = 0, done = 0;
     int rc = sqlite3_wal_checkpoint_v2(c->db, nullptr, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
     c->runs++;
-    if (rc == SQLITE_OK && (uint64_t)log > c->max_log) c->max_log = (uint64_t)log;
-    // busy: another checkpoint runs (a second mount, the CLI); the next kick tries again
-    else if (rc != SQLITE_BUSY && rc != SQLITE_LOCKED) note_error(c, sqlite3_errmsg(c->db));
+    if (rc == SQLITE_OK) {
+      if ((uint64_t)log > c->max_log) c->max_log = (uint64_t)log;
+      // the WAL starts over only when a writer begins after a checkpoint that left nothing
+      // behind, which a stream of commits never lets happen: the writer is told to restart it
+      if (log >= 0 && (uint32_t)log >= c->restart_frames) c->long_wal = (uint32_t)log;
+    } else if (rc != SQLITE_BUSY && rc != SQLITE_LOCKED) {
+      // busy: another checkpoint runs (a second mount, the CLI); the next kick tries again
+      note_error(c, sqlite3_errmsg(c->db));
+    }
   }
   sqlite3_close(c->db);
   c->db = nullptr;
@@ -105,20 +114,22 @@ Checkpointer* get(napi_env env, napi_callback_info info, size_t want, napi_value
   return static_cast<Checkpointer*>(data);
 }
 
-// walCheckpointer(path, minFrames): starts the thread, its connection open (throws if it cannot).
+// walCheckpointer(path, minFrames, restartFrames): starts the thread, its connection open (throws
+// if it cannot).
 napi_value Start(napi_env env, napi_callback_info info) {
-  napi_value argv[2];
-  size_t argc = 2;
+  napi_value argv[3];
+  size_t argc = 3;
   napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
   size_t len = 0;
-  if (argc < 2 || napi_get_value_string_utf8(env, argv[0], nullptr, 0, &len) != napi_ok) {
-    napi_throw_type_error(env, nullptr, "walCheckpointer(path, minFrames)");
+  if (argc < 3 || napi_get_value_string_utf8(env, argv[0], nullptr, 0, &len) != napi_ok) {
+    napi_throw_type_error(env, nullptr, "walCheckpointer(path, minFrames, restartFrames)");
     return nullptr;
   }
   std::string path(len, '\0');
   napi_get_value_string_utf8(env, argv[0], &path[0], len + 1, &len);
-  double min = 1000;
+  double min = 1000, restart = 4000;
   napi_get_value_double(env, argv[1], &min);
+  napi_get_value_double(env, argv[2], &restart);
   if (!sqlite_ofd_locks()) {
     napi_throw_error(env, nullptr, "the SQLite VFS does not allow open-file-description locks");
     return nullptr;
@@ -126,6 +137,7 @@ napi_value Start(napi_env env, napi_callback_info info) {
   Checkpointer* c = new Checkpointer();
   c->path = path;
   c->min_frames = min >= 1 ? (uint32_t)min : 1;
+  c->restart_frames = restart >= 1 ? (uint32_t)restart : 1;
   int rc = sqlite3_open_v2(path.c_str(), &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr);
   // A first read opens the WAL (a checkpoint on a connection that has read nothing does nothing).
   if (rc == SQLITE_OK) {
@@ -153,18 +165,22 @@ napi_value Start(napi_env env, napi_callback_info info) {
   return ext;
 }
 
-// walCheckpointerKick(c): a commit happened; checkpoint if enough frames wait.
+// walCheckpointerKick(c): a commit happened; checkpoint if enough frames wait. Returns the WAL's
+// length in frames once after a checkpoint found it at least restartFrames long (the writer
+// should restart it), else 0.
 napi_value Kick(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   Checkpointer* c = get(env, info, 1, argv);
   if (!c) return nullptr;
+  bool wake = false;
   {
     std::lock_guard<std::mutex> lock(c->mu);
-    if (c->stopping || c->kicked) return nullptr;
-    c->kicked = true;
+    if (!c->stopping && !c->kicked) c->kicked = wake = true;
   }
-  c->cv.notify_one();
-  return nullptr;
+  if (wake) c->cv.notify_one();
+  napi_value out;
+  napi_create_uint32(env, c->long_wal.exchange(0), &out);
+  return out;
 }
 
 // walCheckpointerStop(c): waits for a checkpoint under way, closes the connection; {runs, maxLog, error?}

@@ -52,13 +52,13 @@ export async function mountAgent(
   try {
     // the kernel's open files are ours to keep: another process's unlink must not purge them
     agent.holdOpenFiles();
-    checkpointInBackground(agent.store, (e) => fuseOptions.onError?.(e, -1));
+    const checkpoints = checkpointInBackground(agent.store, (e) => fuseOptions.onError?.(e, -1));
     let lastVersion = agent.store.dataVersion();
     const server = await FuseServer.mount(agent.fs, mountpoint, {
       // an overlay's base can change unseen: its listings are reused no longer than attributes
       cacheReaddir: agent.base === undefined ? true : (options.timeouts?.attr ?? DEFAULT_TIMEOUTS.attr),
       ...fuseOptions,
-      groupCommit: { begin: () => agent.store.beginBatch(), commit: () => agent.store.commitBatch(), room: () => freeBytes(agent.store) },
+      groupCommit: { begin: () => agent.store.beginBatch(), commit: () => agent.store.commitBatch(), room: () => freeBytes(agent.store), lowSpace: (on) => checkpoints?.lowSpace(on) },
       groupCommitMs: fuseOptions.groupCommitMs ?? groupCommitMsFromEnv(),
       changeCounter: () => {
         const v = agent.store.dataVersion();

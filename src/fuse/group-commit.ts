@@ -13,6 +13,8 @@ export interface GroupCommit {
   commit(): void;
   /** bytes the storage can still grow by (free space of its filesystem); see lowOnSpace */
   room?(): number;
+  /** changes are now (no longer) committed one by one for lack of space */
+  lowSpace?(on: boolean): void;
 }
 
 export const GROUP_COMMIT_MS = 10;
@@ -50,6 +52,8 @@ export class GroupCommitter {
   private roomAt = 0;
   private roomUsed = 0;
   private reads = 0;
+  /** what lowOnSpace said last */
+  private low = false;
   /** commit an open group after READS_BEFORE_COMMIT read-only requests in a row */
   commitOnReads = false;
 
@@ -119,7 +123,16 @@ export class GroupCommitter {
       this.roomUsed = 0;
     }
     this.roomUsed += incoming;
-    return this.room - (this.roomUsed + this.bytes) * SPACE_PER_BYTE < LOW_SPACE;
+    const low = this.room - (this.roomUsed + this.bytes) * SPACE_PER_BYTE < LOW_SPACE;
+    if (low !== this.low) {
+      this.low = low;
+      try {
+        g.lowSpace?.(low);
+      } catch (e) {
+        this.onError(e);
+      }
+    }
+    return low;
   }
 
   /** After lowOnSpace: a write of incoming bytes would eat into the reserve, and is not counted. */

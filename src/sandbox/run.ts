@@ -128,9 +128,9 @@ export async function runSandbox(options: RunOptions): Promise<RunOutcome> {
         // the overlay is bound over the base only inside the sandbox's mount namespace
         agent = Agent.open({ path: session.database }, { baseDirect: true });
         const a = agent;
-        checkpointInBackground(a.store, (e) => process.stderr.write(`agentfs run: ${(e as Error)?.message ?? String(e)}\n`));
+        const checkpoints = checkpointInBackground(a.store, (e) => process.stderr.write(`agentfs run: ${(e as Error)?.message ?? String(e)}\n`));
         server = await FuseServer.mount(a.fs, mountpoint, {
-          groupCommit: { begin: () => a.store.beginBatch(), commit: () => a.store.commitBatch(), room: () => freeBytes(a.store) },
+          groupCommit: { begin: () => a.store.beginBatch(), commit: () => a.store.commitBatch(), room: () => freeBytes(a.store), lowSpace: (on) => checkpoints?.lowSpace(on) },
           autoUnmount: true,
           fsname: `agentfs:${session.id}`,
           // Every change to the overlay goes through this one mount (runs of a session share

@@ -602,6 +602,30 @@ export class Store {
     this.db.exec(`PRAGMA wal_autocheckpoint = ${Math.max(0, Math.floor(frames))}`);
   }
 
+  /** A restarted WAL file is cut back to this size (SQLite's journal_size_limit; -1: never). */
+  limitWal(bytes: number): void {
+    this.db.exec(`PRAGMA journal_size_limit = ${Math.floor(bytes)}`);
+  }
+
+  /**
+   * Makes the next write start the WAL over (a RESTART checkpoint: what another connection's
+   * checkpoints left is copied, waiting up to waitMs for them and for readers of older
+   * snapshots): a WAL restarts only when a write begins after a checkpoint that left nothing
+   * behind, which a stream of commits beside a checkpoint thread never allows. False when it
+   * could not in that time.
+   */
+  restartWal(waitMs: number): boolean {
+    if (this.path === ':memory:' || this.readOnly || this.depth > 0) return false;
+    // the requests behind this commit wait with it
+    this.db.exec(`PRAGMA busy_timeout = ${Math.max(0, Math.floor(waitMs))}`);
+    try {
+      const row = this.db.prepare('PRAGMA wal_checkpoint(RESTART)').raw(true).get() as [number, number, number] | undefined;
+      return row !== undefined && row[0] === 0;
+    } finally {
+      this.db.exec(`PRAGMA busy_timeout = ${Math.min(BUSY_POLL_MS, this.busyTimeoutMs)}`);
+    }
+  }
+
   close(): void {
     if (this.closed) return;
     for (const fn of this.closeHooks) {

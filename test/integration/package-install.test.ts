@@ -68,6 +68,8 @@ describe('the packed tarball', () => {
     expect(list).toContain('dist/cli/main.js');
     expect(list.filter((f) => f.startsWith('native/')).sort()).toEqual([
       'native/binding.gyp',
+      'native/checkpointer.cc',
+      'native/checkpointer.h',
       'native/fuse_session.cc',
       'native/host_files.cc',
       'native/host_files.h',
@@ -82,6 +84,8 @@ describe('the packed tarball', () => {
       'native/reader.h',
       'native/requests.h',
       'native/sandbox/launcher.c',
+      'native/sqlite_ofd.cc',
+      'native/sqlite_ofd.h',
       'native/tether/tether.c',
       'native/utf8.h',
     ]);

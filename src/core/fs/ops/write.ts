@@ -6,7 +6,7 @@
  */
 import { FsError } from '../../errors.js';
 import { notify, type FsContext } from '../context.js';
-import { isDirMode, isRegMode, knownChunks, rememberChunks, requireRow } from '../rows.js';
+import { isDirMode, isRegMode, knownChunks, rememberChunks, requireRow, type InodeRow } from '../rows.js';
 import { now } from '../time.js';
 
 export const SQL_PUT_CHUNK = 'INSERT OR REPLACE INTO fs_data (ino, chunk_index, data) VALUES (?, ?, ?)';
@@ -30,64 +30,72 @@ export function padChunk(ctx: FsContext, ino: number, idx: number, len: number):
 /** Writes data at the end of the file as this transaction sees it; returns where it landed. */
 export function append(ctx: FsContext, ino: number, data: Uint8Array): number {
   return ctx.store.transaction(() => {
-    const at = requireRow(ctx, ino, 'write').size;
-    write(ctx, ino, at, data);
-    return at;
+    const row = requireRow(ctx, ino, 'write');
+    checkRange(row.size, data.byteLength);
+    writeRow(ctx, row, row.size, data);
+    return row.size;
   });
 }
 
 export function write(ctx: FsContext, ino: number, offset: number, data: Uint8Array): number {
+  checkRange(offset, data.byteLength);
+  return ctx.store.transaction(() => writeRow(ctx, requireRow(ctx, ino, 'write'), offset, data));
+}
+
+function checkRange(offset: number, len: number): void {
   if (!(offset >= 0) || (Number.isFinite(offset) && !Number.isInteger(offset))) throw new FsError('EINVAL', 'write', undefined, 'invalid offset');
   // beyond 2^53 a JavaScript number cannot hold every offset: too large for this filesystem
   if (!Number.isSafeInteger(offset)) throw new FsError('EFBIG', 'write');
-  const len = data.byteLength;
   if (!Number.isSafeInteger(offset + len)) throw new FsError('EFBIG', 'write');
-  return ctx.store.transaction(() => {
-    const row = requireRow(ctx, ino, 'write');
-    if (isDirMode(row.mode)) throw new FsError('EISDIR', 'write');
-    if (!isRegMode(row.mode)) throw new FsError('EINVAL', 'write', undefined, 'not a regular file');
-    if (len === 0) return 0;
-    const s = ctx.store;
-    const cs = ctx.chunkSize;
-    const src = Buffer.from(data.buffer, data.byteOffset, len);
-    const end = offset + len;
-    const oldSize = row.size;
-    const newSize = Math.max(oldSize, end);
-    const first = Math.floor(offset / cs);
-    const last = Math.floor((end - 1) / cs);
-    const newLast = Math.floor((newSize - 1) / cs);
-    const chunksBefore = knownChunks(ctx, row);
-    if (oldSize > 0) {
-      const oldLast = Math.floor((oldSize - 1) / cs);
-      if (oldLast < first) padChunk(ctx, ino, oldLast, cs);
+}
+
+/** The write itself, into the file whose row (as this transaction sees it) is `row`. */
+function writeRow(ctx: FsContext, row: InodeRow, offset: number, data: Uint8Array): number {
+  const ino = row.ino;
+  const len = data.byteLength;
+  if (isDirMode(row.mode)) throw new FsError('EISDIR', 'write');
+  if (!isRegMode(row.mode)) throw new FsError('EINVAL', 'write', undefined, 'not a regular file');
+  if (len === 0) return 0;
+  const s = ctx.store;
+  const cs = ctx.chunkSize;
+  const src = Buffer.from(data.buffer, data.byteOffset, len);
+  const end = offset + len;
+  const oldSize = row.size;
+  const newSize = Math.max(oldSize, end);
+  const first = Math.floor(offset / cs);
+  const last = Math.floor((end - 1) / cs);
+  const newLast = Math.floor((newSize - 1) / cs);
+  const chunksBefore = knownChunks(ctx, row);
+  if (oldSize > 0) {
+    const oldLast = Math.floor((oldSize - 1) / cs);
+    if (oldLast < first) padChunk(ctx, ino, oldLast, cs);
+  }
+  const put = s.stmt(SQL_PUT_CHUNK);
+  for (let idx = first; idx <= last; idx++) {
+    const chunkStart = idx * cs;
+    const from = Math.max(offset, chunkStart) - chunkStart;
+    const to = Math.min(end, chunkStart + cs) - chunkStart;
+    const piece = src.subarray(chunkStart + from - offset, chunkStart + to - offset);
+    const target = idx === newLast ? newSize - chunkStart : cs;
+    if (from === 0 && to === target) {
+      put.run(ino, idx, piece);
+      continue;
     }
-    const put = s.stmt(SQL_PUT_CHUNK);
-    for (let idx = first; idx <= last; idx++) {
-      const chunkStart = idx * cs;
-      const from = Math.max(offset, chunkStart) - chunkStart;
-      const to = Math.min(end, chunkStart + cs) - chunkStart;
-      const piece = src.subarray(chunkStart + from - offset, chunkStart + to - offset);
-      const target = idx === newLast ? newSize - chunkStart : cs;
-      if (from === 0 && to === target) {
-        put.run(ino, idx, piece);
-        continue;
-      }
-      const chunk = Buffer.alloc(target);
-      const old = s.stmt(SQL_GET_CHUNK).get(ino, idx) as { data: ArrayBuffer | Uint8Array } | undefined;
-      if (old) {
-        const bytes = chunkBytes(old.data);
-        chunk.set(bytes.byteLength > target ? bytes.subarray(0, target) : bytes, 0);
-      }
-      chunk.set(piece, from);
-      put.run(ino, idx, chunk);
+    const chunk = Buffer.alloc(target);
+    const old = s.stmt(SQL_GET_CHUNK).get(ino, idx) as { data: ArrayBuffer | Uint8Array } | undefined;
+    if (old) {
+      const bytes = chunkBytes(old.data);
+      chunk.set(bytes.byteLength > target ? bytes.subarray(0, target) : bytes, 0);
     }
-    const t = now();
-    s.stmt('UPDATE fs_inode SET size = ?, mtime = ?, mtime_nsec = ?, ctime = ?, ctime_nsec = ? WHERE ino = ?').run(
-      newSize, t.sec, t.nsec, t.sec, t.nsec, ino,
-    );
-    // chunks 0..n-1 before and first..last written, with no gap between: 0..max(n, last+1)-1 now
-    if (chunksBefore !== undefined && first <= chunksBefore) rememberChunks(ctx, ino, newSize, t, Math.max(chunksBefore, last + 1));
-    if (ctx.observer) notify(ctx, { op: 'write', ino, offset, length: len, size: newSize });
-    return len;
-  });
+    chunk.set(piece, from);
+    put.run(ino, idx, chunk);
+  }
+  const t = now();
+  s.stmt('UPDATE fs_inode SET size = ?, mtime = ?, mtime_nsec = ?, ctime = ?, ctime_nsec = ? WHERE ino = ?').run(
+    newSize, t.sec, t.nsec, t.sec, t.nsec, ino,
+  );
+  // chunks 0..n-1 before and first..last written, with no gap between: 0..max(n, last+1)-1 now
+  if (chunksBefore !== undefined && first <= chunksBefore) rememberChunks(ctx, ino, newSize, t, Math.max(chunksBefore, last + 1));
+  if (ctx.observer) notify(ctx, { op: 'write', ino, offset, length: len, size: newSize });
+  return len;
 }
