@@ -308,6 +308,21 @@ describe('overlay: copy-up', () => {
   });
 });
 
+describe('overlay: listings of hard links', () => {
+  it('a listing of another name of an edited base file shows the copy, in a later process too', () => {
+    linkSync(join(base, 'a.txt'), join(base, 'dir/a-hard'));
+    writeFile('/a.txt', 'changed and longer\n');
+    // a fresh process (a new run of the session, a remount) lists the other name first
+    reopen();
+    const listed = ov.readdirPlus(ino('/dir')).find((e) => e.name === 'a-hard');
+    expect(listed?.attr.size).toBe('changed and longer\n'.length);
+    expect(listed?.ino).toBe(ino('/a.txt'));
+    expect(readAll('/dir/a-hard')).toBe('changed and longer\n');
+    expect(ov.getattr(listed!.ino).size).toBe('changed and longer\n'.length);
+    expect(readFileSync(join(base, 'dir/a-hard'), 'utf8')).toBe('alpha\n');
+  });
+});
+
 describe('overlay: new files', () => {
   it('creates files with delta inode numbers that cannot collide with base ones', () => {
     const a = ov.create(ino('/dir'), 'new.txt', 0o600, ROOT_CALLER);

@@ -56,9 +56,7 @@ export class MergedLookup {
     const st = this.o.base.lstat(bp);
     if (!st) return undefined;
     const node = this.baseNode(st, parent, name);
-    // a hard link of a file already copied up through another name (seen by this process, or
-    // recorded by any): show the copy
-    if (node.delta === undefined && st.nlink > 1 && (st.mode & S_IFMT) !== S_IFDIR) this.adoptLinkedCopy(node, st);
+    this.adoptIfLinked(node, st);
     if (node.delta !== undefined) return { node, attr: this.deltaAttr(node, delta.getattr(node.delta)) };
     return { node, attr: attrOfStats(st, node.ino) };
   }
@@ -129,6 +127,14 @@ export class MergedLookup {
       return at !== undefined && at.dev === full.dev && at.ino === full.ino;
     });
     return d;
+  }
+
+  /**
+   * A hard link of a file already copied up through another name (seen by this process, or
+   * recorded by any): its node takes the copy, which every name then shows.
+   */
+  adoptIfLinked(node: Node, st: HostStat): void {
+    if (node.delta === undefined && st.nlink > 1 && (st.mode & S_IFMT) !== S_IFDIR) this.adoptLinkedCopy(node, st);
   }
 
   /** A base node whose file was copied up through another hard link takes that copy. */

@@ -53,6 +53,8 @@ export class MergedDirs {
       const b = e.offset >= BASE_COOKIE ? listed[e.offset - BASE_COOKIE - 1] : undefined;
       if (b && b.name === e.name) {
         const node = this.lookup.baseNode(b.stats, dir, e.name);
+        // another name of the file was edited (in an earlier session too): the copy shows here
+        this.lookup.adoptIfLinked(node, b.stats);
         if (node.delta === undefined) {
           b.attr ??= attrOfStats(b.stats, node.ino);
           out.push({ name: e.name, ino: node.ino, mode: e.mode, offset: e.offset, attr: { ...b.attr } });
