@@ -19,7 +19,8 @@ const BACKSTOP_FRAMES = 10000;
 /**
  * A WAL this long (~16 MiB) is started over by the writer, which waits a moment for the thread's
  * pass under way (RESTART_WAIT_MS; it tries again after the next pass), and longer once it is
- * twice that long: the WAL's bound (~33 MiB and a pass of the thread). A restarted WAL file is cut back to WAL_KEEP_BYTES.
+ * twice that long: the WAL's bound (~33 MiB and a pass of the thread). A restarted WAL file is
+ * cut back to WAL_KEEP_BYTES.
  */
 const RESTART_FRAMES = 4000;
 const RESTART_WAIT_MS = 5;
