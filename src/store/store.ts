@@ -769,9 +769,17 @@ function configure(db: Db, options: OpenOptions, onDisk: boolean, readOnly = fal
 
 const MMAP_BYTES = 2 ** 34;
 
-/** Makes a directory's entries durable (a file just created in it). */
+/**
+ * Makes a directory's entries durable (a file just created in it). Best effort, as SQLite's own
+ * directory sync: a directory this process may write but not read cannot be opened.
+ */
 function syncDirectory(dir: string): void {
-  const fd = openSync(dir, 'r');
+  let fd: number;
+  try {
+    fd = openSync(dir, 'r');
+  } catch {
+    return;
+  }
   try {
     fsyncSync(fd);
   } finally {
