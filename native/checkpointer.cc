@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <cstring>
@@ -28,6 +29,8 @@ struct Checkpointer {
   uint32_t min_frames = 1000;
   // a WAL this long after a checkpoint should start over (walCheckpointerKick says so)
   uint32_t restart_frames = 4000;
+  // commits quiet this long: the frames left under min_frames go in too (0: never)
+  uint32_t idle_ms = 1000;
   std::atomic<uint32_t> long_wal{0};  // its length in frames, until told
   sqlite3* db = nullptr;
   int shm = -1;
@@ -58,27 +61,45 @@ void note_error(Checkpointer* c, const std::string& what) {
   if (c->error.empty()) c->error = what;
 }
 
+// A PASSIVE checkpoint; frames a reader's snapshot still needs stay in the WAL.
+void checkpoint(Checkpointer* c) {
+  int log = 0, done = 0;
+  int rc = sqlite3_wal_checkpoint_v2(c->db, nullptr, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+  c->runs++;
+  if (rc == SQLITE_OK) {
+    if ((uint64_t)log > c->max_log) c->max_log = (uint64_t)log;
+    // the WAL starts over only when a writer begins after a checkpoint that left nothing
+    // behind, which a stream of commits never lets happen: the writer is told to restart it
+    if (log >= 0 && (uint32_t)log >= c->restart_frames) c->long_wal = (uint32_t)log;
+  } else if (rc != SQLITE_BUSY && rc != SQLITE_LOCKED) {
+    // busy: another checkpoint runs (a second mount, the CLI); the next kick tries again
+    note_error(c, sqlite3_errmsg(c->db));
+  }
+}
+
 void run(Checkpointer* c) {
+  // frames under min_frames wait for the commits to pause: a mount left idle has its whole WAL
+  // in the database file (readers beside it, a crash's recovery, a copy of the file)
+  bool owed = false;
   for (;;) {
+    bool idle = false;
     {
       std::unique_lock<std::mutex> lock(c->mu);
-      c->cv.wait(lock, [c] { return c->kicked || c->stopping; });
+      auto woken = [c] { return c->kicked || c->stopping; };
+      if (owed && c->idle_ms > 0) {
+        idle = !c->cv.wait_for(lock, std::chrono::milliseconds(c->idle_ms), woken);
+      } else {
+        c->cv.wait(lock, woken);
+      }
       if (c->stopping) break;
       c->kicked = false;
     }
-    if (pending(c) < c->min_frames) continue;
-    int log = 0, done = 0;
-    int rc = sqlite3_wal_checkpoint_v2(c->db, nullptr, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
-    c->runs++;
-    if (rc == SQLITE_OK) {
-      if ((uint64_t)log > c->max_log) c->max_log = (uint64_t)log;
-      // the WAL starts over only when a writer begins after a checkpoint that left nothing
-      // behind, which a stream of commits never lets happen: the writer is told to restart it
-      if (log >= 0 && (uint32_t)log >= c->restart_frames) c->long_wal = (uint32_t)log;
-    } else if (rc != SQLITE_BUSY && rc != SQLITE_LOCKED) {
-      // busy: another checkpoint runs (a second mount, the CLI); the next kick tries again
-      note_error(c, sqlite3_errmsg(c->db));
-    }
+    uint32_t waiting = pending(c);
+    owed = waiting > 0;
+    if (waiting == 0 || (!idle && waiting < c->min_frames)) continue;
+    checkpoint(c);
+    // an idle pass that a reader held back is not tried again until the next commit
+    owed = !idle && pending(c) > 0;
   }
   sqlite3_close(c->db);
   c->db = nullptr;
@@ -114,22 +135,23 @@ Checkpointer* get(napi_env env, napi_callback_info info, size_t want, napi_value
   return static_cast<Checkpointer*>(data);
 }
 
-// walCheckpointer(path, minFrames, restartFrames): starts the thread, its connection open (throws
-// if it cannot).
+// walCheckpointer(path, minFrames, restartFrames, idleMs): starts the thread, its connection open
+// (throws if it cannot).
 napi_value Start(napi_env env, napi_callback_info info) {
-  napi_value argv[3];
-  size_t argc = 3;
+  napi_value argv[4];
+  size_t argc = 4;
   napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
   size_t len = 0;
-  if (argc < 3 || napi_get_value_string_utf8(env, argv[0], nullptr, 0, &len) != napi_ok) {
-    napi_throw_type_error(env, nullptr, "walCheckpointer(path, minFrames, restartFrames)");
+  if (argc < 4 || napi_get_value_string_utf8(env, argv[0], nullptr, 0, &len) != napi_ok) {
+    napi_throw_type_error(env, nullptr, "walCheckpointer(path, minFrames, restartFrames, idleMs)");
     return nullptr;
   }
   std::string path(len, '\0');
   napi_get_value_string_utf8(env, argv[0], &path[0], len + 1, &len);
-  double min = 1000, restart = 4000;
+  double min = 1000, restart = 4000, idle = 1000;
   napi_get_value_double(env, argv[1], &min);
   napi_get_value_double(env, argv[2], &restart);
+  napi_get_value_double(env, argv[3], &idle);
   if (!sqlite_ofd_locks()) {
     napi_throw_error(env, nullptr, "the SQLite VFS does not allow open-file-description locks");
     return nullptr;
@@ -138,6 +160,7 @@ napi_value Start(napi_env env, napi_callback_info info) {
   c->path = path;
   c->min_frames = min >= 1 ? (uint32_t)min : 1;
   c->restart_frames = restart >= 1 ? (uint32_t)restart : 1;
+  c->idle_ms = idle >= 1 ? (uint32_t)idle : 0;
   int rc = sqlite3_open_v2(path.c_str(), &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr);
   // A first read opens the WAL (a checkpoint on a connection that has read nothing does nothing).
   if (rc == SQLITE_OK) {

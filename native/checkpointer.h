@@ -4,7 +4,8 @@
 // The writer turns its own automatic checkpoints (nearly) off and kicks this thread after each
 // commit; the thread checkpoints (PASSIVE: it never blocks the writer or readers) once at least
 // `min_frames` frames are not yet in the database file, as SQLite's own automatic checkpoint
-// would have, from a connection of the addon's SQLite (open-file-description locks: sqlite_ofd.h).
+// would have, from a connection of the addon's SQLite (open-file-description locks: sqlite_ofd.h),
+// and the frames left under that once the commits have paused for `idle_ms`.
 #pragma once
 
 #include <node_api.h>

@@ -155,7 +155,7 @@ export interface NativeBinding {
   /** gives back the role of reading /dev/fuse that drainSpin may have left with this thread */
   leadEnd(handle: SessionHandle): void;
   /** checkpoints of the database at path on a thread of their own (native/checkpointer.h); throws if it cannot open it */
-  walCheckpointer(path: string, minFrames: number, restartFrames: number): CheckpointerHandle;
+  walCheckpointer(path: string, minFrames: number, restartFrames: number, idleMs: number): CheckpointerHandle;
   /** a commit happened: the thread checkpoints if minFrames frames wait; the WAL's length (once) when it found it restartFrames long, else 0 */
   walCheckpointerKick(c: CheckpointerHandle): number;
   /** waits for a checkpoint under way and closes the thread's connection (again: no-op) */

@@ -14,6 +14,11 @@ import { loadBinding, type CheckpointerHandle } from './binding.js';
 
 /** SQLite's default automatic checkpoint, kept by the thread. */
 const CHECKPOINT_FRAMES = 1000;
+/**
+ * Commits paused this long, the thread checkpoints what is left under CHECKPOINT_FRAMES: an idle
+ * mount's database file holds everything (the CLI reading beside it, a copy of the file).
+ */
+const IDLE_MS = 1000;
 /** The writer checkpoints in its commit past this many frames (~40 MiB of WAL). */
 const BACKSTOP_FRAMES = 10000;
 /**
@@ -46,7 +51,7 @@ export function checkpointInBackground(store: Store, report: (e: unknown) => voi
   const native = loadBinding();
   let thread: CheckpointerHandle;
   try {
-    thread = native.walCheckpointer(store.path, CHECKPOINT_FRAMES, RESTART_FRAMES);
+    thread = native.walCheckpointer(store.path, CHECKPOINT_FRAMES, RESTART_FRAMES, IDLE_MS);
   } catch (e) {
     report(e);
     return undefined;

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { CLI, run, runCli, tempDir } from '../support/cli.js';
 import { forceUnmount, isAlive, mountBg, sh, waitFor } from '../support/fuse.js';
@@ -37,7 +37,8 @@ describe('checkpoints of a mounted database', () => {
   it('copies the WAL into the database file while the mount serves, and leaves no WAL at unmount', async () => {
     const { db, mnt } = await mounted('fill');
     const before = statSync(db).size;
-    // 24 MiB: ~6,500 frames, under the commits' backstop; no fsync, no close of the mount
+    // 24 MiB: ~6,500 frames, under the commits' backstop; no fsync, no close of the mount (the
+    // last frames, under the thread's 1,000, go in once the commits pause)
     expect((await sh(`head -c 25165824 /dev/urandom > ${tmp.dir}/src && cp ${tmp.dir}/src ${mnt}/big`)).code).toBe(0);
     expect(await waitFor(() => statSync(db).size >= before + (24 << 20), 20_000)).toBe(true);
     const same = await sh(`cmp ${tmp.dir}/src ${mnt}/big && echo same`);
@@ -46,6 +47,20 @@ describe('checkpoints of a mounted database', () => {
     expect(existsSync(`${db}-wal`) ? statSync(`${db}-wal`).size : 0).toBe(0);
     const cat = await sh(`node ${CLI} fs cat ${db} /big | cmp - ${tmp.dir}/src && echo same`);
     expect(cat.stdout).toBe('same\n');
+  });
+
+  it("copies a WAL shorter than a checkpoint's worth once the commits pause", async () => {
+    const { db, mnt } = await mounted('idle');
+    const before = statSync(db).size;
+    // 2 MiB: ~520 frames, which the thread leaves to an idle moment
+    expect((await sh(`head -c 2097152 /dev/urandom > ${tmp.dir}/small && cp ${tmp.dir}/small ${mnt}/small`)).code).toBe(0);
+    expect(await waitFor(() => statSync(db).size >= before + (2 << 20), 10_000)).toBe(true);
+    // the database file alone holds it: a copy of it without the WAL reads the same
+    const copy = join(tmp.dir, 'idle-copy.db');
+    copyFileSync(db, copy);
+    const cat = await sh(`node ${CLI} fs cat ${copy} /small | cmp - ${tmp.dir}/small && echo same`);
+    expect(cat.stdout).toBe('same\n');
+    expect((await runCli(['unmount', mnt])).code).toBe(0);
   });
 
   it('starts a long WAL over during a stream of writes, and reports no error', async () => {
