@@ -81,6 +81,7 @@ void run(Checkpointer* c) {
   // frames under min_frames wait for the commits to pause: a mount left idle has its whole WAL
   // in the database file (readers beside it, a crash's recovery, a copy of the file)
   bool owed = false;
+  int idle_tries = 0;
   for (;;) {
     bool idle = false;
     {
@@ -94,12 +95,14 @@ void run(Checkpointer* c) {
       if (c->stopping) break;
       c->kicked = false;
     }
+    if (!idle) idle_tries = 0;
     uint32_t waiting = pending(c);
     owed = waiting > 0;
     if (waiting == 0 || (!idle && waiting < c->min_frames)) continue;
     checkpoint(c);
-    // an idle pass that a reader held back is not tried again until the next commit
-    owed = !idle && pending(c) > 0;
+    // a reader's snapshot holds frames back: an idle pass is tried a few times, then it waits
+    // for the next commit
+    owed = pending(c) > 0 && (!idle || ++idle_tries < 3);
   }
   sqlite3_close(c->db);
   c->db = nullptr;
