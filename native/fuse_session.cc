@@ -105,6 +105,9 @@ struct Session {
   std::atomic<bool> writing{false};
   // An overlay's files that are exactly host files, answered from the host (host_files.h).
   HostFiles* host = nullptr;
+  // An overlay's delta, read as `reader` reads a mount's database: GETATTR of its regular files
+  // (HostFiles::add_delta) under the same rule (no write transaction open in JavaScript).
+  Reader* delta = nullptr;
   // Read-only opens being answered natively right now, and a hold that sends new ones to
   // JavaScript: JavaScript must count every native open before it changes or frees what the open
   // saw (an unlink through the mount, another process's rm), so before it acts it stops new native
@@ -290,9 +293,19 @@ bool changed_dir(Session* s, fuse_ino_t ino, struct stat* st) {
   return true;
 }
 
+// GETATTR of an overlay's delta file (Session::delta), counted as the reader's requests are.
+bool delta_getattr(Session* s, fuse_req_t req, fuse_ino_t ino) {
+  uint64_t d = 0;
+  if (!s->delta || !s->host->delta_of(ino, &d)) return false;
+  s->reads_inflight.fetch_add(1);  // before the flags are read (see wait_reads)
+  bool ok = !s->writing.load() && !s->holding.load() && s->delta->getattr_as(req, d, ino);
+  s->reads_inflight.fetch_sub(1);
+  return ok;
+}
+
 void ll_getattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   Session* s = sess(req);
-  if (s->host && s->host->getattr(req, ino)) return;
+  if (s->host && (s->host->getattr(req, ino) || delta_getattr(s, req, ino))) return;
   NativeCall n(s);
   if (n.reader) {
     if (n.reader->getattr(req, ino)) return;
@@ -1005,7 +1018,7 @@ napi_value named(napi_env env, napi_value obj, const char* key) {
 // options.reader: {path, chunkSize, sql: {lookup, inode, page, chunks, read, readlink, parent},
 // uid, gid, entryTimeout, attrTimeout, negativeTimeout, atimes}. A reader that cannot open leaves
 // every request to JavaScript (readerStats says why).
-void open_reader(napi_env env, napi_value o, Session* s) {
+ReaderConfig reader_config(napi_env env, napi_value o) {
   ReaderConfig c;
   c.path = get_str(env, named(env, o, "path"));
   c.chunk_size = (int64_t)get_num(env, named(env, o, "chunkSize"), 0);
@@ -1026,6 +1039,11 @@ void open_reader(napi_env env, napi_value o, Session* s) {
   c.atimes = get_bool(env, named(env, o, "atimes"));
   c.listing_max_age = get_num(env, named(env, o, "listingMaxAge"), 0);
   c.keep_cache = get_bool(env, named(env, o, "keepCache"));
+  return c;
+}
+
+void open_reader(napi_env env, napi_value o, Session* s) {
+  ReaderConfig c = reader_config(env, o);
   s->attr_timeout = c.attr_timeout;
   s->reader = Reader::open(c, &s->reader_error);
   if (s->reader) {
@@ -1067,6 +1085,11 @@ void open_host_files(napi_env env, napi_value o, Session* s) {
     enqueue_quiet(s, pack_listed(nullptr, dir, ino, (mode_t)mode, name.c_str()));
   };
   s->host->on_stale_attrs = [s](uint64_t ino) { fuse_lowlevel_notify_inval_inode(s->se, ino, -1, 0); };
+  // options.hostFiles.delta: as options.reader, for the overlay's delta (Session::delta); one that
+  // cannot open leaves those requests to JavaScript
+  napi_value d = named(env, o, "delta");
+  napi_valuetype dt = napi_undefined;
+  if (d && napi_typeof(env, d, &dt) == napi_ok && dt == napi_object) s->delta = Reader::open(reader_config(env, d), &s->reader_error);
 }
 
 // mount(mountpoint, fuseArgs: string[], options: {maxWrite, maxReadahead, writeback, readdirplus, reader?, hostFiles?}, onBatch)
@@ -1112,6 +1135,7 @@ napi_value Mount(napi_env env, napi_callback_info info) {
   fuse_opt_free_args(&fargs);
   if (!s->se) {
     delete s->reader;
+    delete s->delta;
     delete s->host;
     delete s;
     napi_throw_error(env, "EINVAL", "cannot create the FUSE session (bad mount options?)");
@@ -1122,6 +1146,7 @@ napi_value Mount(napi_env env, napi_callback_info info) {
   if (napi_create_threadsafe_function(env, argv[3], nullptr, name, 0, 1, nullptr, nullptr, s, call_js, &s->tsfn) != napi_ok) {
     fuse_session_destroy(s->se);
     delete s->reader;
+    delete s->delta;
     delete s->host;
     delete s;
     napi_throw_error(env, nullptr, "agentfs_native: cannot create the request queue");
@@ -1133,6 +1158,7 @@ napi_value Mount(napi_env env, napi_callback_info info) {
     napi_release_threadsafe_function(s->tsfn, napi_tsfn_abort);
     fuse_session_destroy(s->se);
     delete s->reader;
+    delete s->delta;
     delete s->host;
     delete s;
     std::string msg = "cannot mount on " + mountpoint + ": " + strerror(err);
@@ -1148,6 +1174,7 @@ napi_value Mount(napi_env env, napi_callback_info info) {
     napi_release_threadsafe_function(s->tsfn, napi_tsfn_abort);
     fuse_session_destroy(s->se);
     delete s->reader;
+    delete s->delta;
     delete s->host;
     delete s;
     std::string msg = std::string("cannot start the FUSE loop's thread: ") + strerror(e.code().value());
@@ -1171,6 +1198,8 @@ napi_value Destroy(napi_env env, napi_callback_info info) {
   stop_notifier(s);
   delete s->reader;  // the loop, its only user, has ended
   s->reader = nullptr;
+  delete s->delta;
+  s->delta = nullptr;
   delete s->host;
   s->host = nullptr;
   fuse_session_unmount(s->se);  // closes the device fd; a no-op unmount once the kernel let go
@@ -1578,13 +1607,15 @@ napi_value ForgetDir(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
-// atimePending(handle, ino, sec, nsec): an access time JavaScript holds and has not stored yet.
+// atimePending(handle, ino, sec, nsec): an access time JavaScript holds and has not stored yet
+// (of the mount's database, or of an overlay's delta).
 napi_value AtimePending(napi_env env, napi_callback_info info) {
   napi_value argv[4];
   if (!get_args(env, info, 4, argv)) return nullptr;
   Session* s = get_session(env, argv[0]);
-  if (!s || !s->reader) return nullptr;
-  s->reader->atime_pending((uint64_t)get_num(env, argv[1]), Ts{(int64_t)get_num(env, argv[2]), (int64_t)get_num(env, argv[3])});
+  Reader* r = s ? (s->reader ? s->reader : s->delta) : nullptr;
+  if (!r) return nullptr;
+  r->atime_pending((uint64_t)get_num(env, argv[1]), Ts{(int64_t)get_num(env, argv[2]), (int64_t)get_num(env, argv[3])});
   return nullptr;
 }
 
@@ -1593,11 +1624,12 @@ napi_value AtimeStored(napi_env env, napi_callback_info info) {
   napi_value argv[4];
   if (!get_args(env, info, 4, argv)) return nullptr;
   Session* s = get_session(env, argv[0]);
-  if (!s || !s->reader) return nullptr;
+  Reader* r = s ? (s->reader ? s->reader : s->delta) : nullptr;
+  if (!r) return nullptr;
   napi_valuetype t;
   napi_typeof(env, argv[2], &t);
   Ts ts{(int64_t)get_num(env, argv[2]), (int64_t)get_num(env, argv[3])};
-  s->reader->atime_stored((uint64_t)get_num(env, argv[1]), t == napi_number ? &ts : nullptr);
+  r->atime_stored((uint64_t)get_num(env, argv[1]), t == napi_number ? &ts : nullptr);
   return nullptr;
 }
 
@@ -1735,6 +1767,17 @@ napi_value HostDirKey(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// hostDelta(handle, ino, deltaIno): overlay inode ino is, until hostForget, the delta's regular
+// file deltaIno (host_files.h add_delta). No-op without hostFiles.
+napi_value HostDelta(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  if (!get_args(env, info, 3, argv)) return nullptr;
+  Session* s = get_session(env, argv[0]);
+  if (!s || !s->host) return nullptr;
+  s->host->add_delta((uint64_t)get_num(env, argv[1]), (uint64_t)get_num(env, argv[2]));
+  return nullptr;
+}
+
 // hostForget(handle, ino): ino is no longer (or may no longer be) that host file; -1: none is.
 napi_value HostForget(napi_env env, napi_callback_info info) {
   napi_value argv[2];
@@ -1747,7 +1790,7 @@ napi_value HostForget(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
-// readerStats(handle): {active, served, declined, error}
+// readerStats(handle): {active, served, declined, listedBare, error, hostServed, hostDeclined, deltaActive, deltaServed}
 napi_value ReaderStats(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   if (!get_args(env, info, 1, argv)) return nullptr;
@@ -1763,6 +1806,9 @@ napi_value ReaderStats(napi_env env, napi_callback_info info) {
   if (!s->reader_error.empty()) napi_set_named_property(env, o, "error", str(env, s->reader_error));
   napi_set_named_property(env, o, "hostServed", num(env, s->host ? (double)s->host->served.load() : 0));
   napi_set_named_property(env, o, "hostDeclined", num(env, s->host ? (double)s->host->declined.load() : 0));
+  napi_get_boolean(env, s->delta != nullptr, &b);
+  napi_set_named_property(env, o, "deltaActive", b);
+  napi_set_named_property(env, o, "deltaServed", num(env, s->delta ? (double)s->delta->served.load() : 0));
   return o;
 }
 
@@ -1800,6 +1846,7 @@ napi_value Init(napi_env env, napi_value exports) {
     {"nameAdded", nullptr, NameAdded, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"hostAdd", nullptr, HostAdd, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"hostForget", nullptr, HostForget, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"hostDelta", nullptr, HostDelta, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"hostDirKey", nullptr, HostDirKey, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"hostListable", nullptr, HostListable, nullptr, nullptr, nullptr, napi_default, nullptr},
   };

@@ -57,13 +57,30 @@ void HostFiles::add_locked(uint64_t ino, std::string path, uint32_t type, uint64
 void HostFiles::forget(uint64_t ino) {
   std::lock_guard<std::mutex> lock(mu_);
   files_.erase(ino);
+  deltas_.erase(ino);
   forgets_++;
 }
 
 void HostFiles::clear() {
   std::lock_guard<std::mutex> lock(mu_);
   files_.clear();
+  deltas_.clear();
   forgets_++;
+}
+
+void HostFiles::add_delta(uint64_t ino, uint64_t delta) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (deltas_.size() >= MAX_FILES) deltas_.clear();
+  files_.erase(ino);
+  deltas_[ino] = delta;
+}
+
+bool HostFiles::delta_of(uint64_t ino, uint64_t* delta) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = deltas_.find(ino);
+  if (it == deltas_.end()) return false;
+  *delta = it->second;
+  return true;
 }
 
 void HostFiles::dir_key(uint64_t ino, int64_t mtime, int64_t mtime_ns, int64_t epoch) {

@@ -56,6 +56,11 @@ class HostFiles {
   void add(uint64_t ino, std::string path, uint32_t type, uint64_t parent);
   void forget(uint64_t ino);
   void clear();
+  // From the JS thread: overlay inode ino is a regular file living in the delta as delta inode
+  // `delta` (its attributes are exactly that row's, under ino); forget/clear drop it too.
+  void add_delta(uint64_t ino, uint64_t delta);
+  // The delta inode of ino, if it was added as one.
+  bool delta_of(uint64_t ino, uint64_t* delta);
   // JavaScript let the kernel keep (or fetch) directory ino's listing under this key (dirs.ts
   // opendir): an OPENDIR here keeps it while the key still holds, else leaves it to JavaScript.
   void dir_key(uint64_t ino, int64_t mtime, int64_t mtime_ns, int64_t epoch);
@@ -126,6 +131,7 @@ class HostFiles {
   // the host (JavaScript copied one up meanwhile) must not register them again
   uint64_t forgets_ = 0;
   std::unordered_map<uint64_t, Entry> files_;
+  std::unordered_map<uint64_t, uint64_t> deltas_;  // add_delta
   // descriptor -> the path and key it was opened with
   struct Opened {
     std::string path;

@@ -401,6 +401,22 @@ bool Reader::getattr(fuse_req_t req, fuse_ino_t ino) {
   return true;
 }
 
+bool Reader::getattr_as(fuse_req_t req, uint64_t ino, fuse_ino_t shown) {
+  Lease lease(this);
+  if (!lease.c) return fail(nullptr);
+  Conn& c = *lease.c;
+  Use u(c.inode);
+  sqlite3_bind_int64(c.inode, 1, (sqlite3_int64)ino);
+  if (sqlite3_step(c.inode) != SQLITE_ROW) return fail(c.inode);
+  struct stat st;
+  fill_stat(c, c.inode, 0, &st);
+  if (!S_ISREG(st.st_mode)) return fail(nullptr);
+  st.st_ino = (ino_t)shown;
+  served++;
+  fuse_reply_attr(req, &st, cfg_.attr_timeout);
+  return true;
+}
+
 bool Reader::readlink(fuse_req_t req, fuse_ino_t ino) {
   Lease lease(this);
   if (!lease.c) return fail(nullptr);

@@ -268,13 +268,21 @@ export interface HostFiles {
    */
   hostFile(ino: number): { path: string; type: number; parent: number } | undefined;
   /**
+   * The inode of `delta` whose stored attributes, shown under `ino`, are those of `ino` now (a
+   * regular file living in the delta: copied up or created there); undefined otherwise.
+   */
+  deltaFile(ino: number): number | undefined;
+  /** Reads of the delta's database, shared as FileSystem.sharedReads (undefined: not a file). */
+  delta: SharedReads | undefined;
+  /**
    * For a listing of directory `ino`: the host directory its base entries come from, and whether
    * a listed inode is exactly the host file `dir + '/' + its name`; undefined when none can be.
    */
   listing(ino: number): { dir: string; has(entry: number): boolean } | undefined;
   /**
-   * Calls `listener` before an answer hostFile gave may stop holding: with the inode (copied up,
-   * moved, gone), or with undefined for every inode (a directory above moved).
+   * Calls `listener` when an answer hostFile or deltaFile gave may stop holding, before the
+   * change is answered: with the inode (copied up, moved, gone), or with undefined for every
+   * inode (a directory above moved). deltaFile then already gives the new answer.
    */
   onChange(listener: (ino?: number) => void): void;
   /**

@@ -52,6 +52,8 @@ export interface MountConfig {
     basePrefix?: string;
     /** the base root's device: listings holding an entry of another file system stay in JavaScript */
     baseDev?: number;
+    /** the overlay's delta database: GETATTR of its regular files (hostDelta) is answered from it */
+    delta?: Pick<ReaderConfig, 'path' | 'chunkSize' | 'sql' | 'atimes' | 'uid' | 'gid' | 'attrTimeout'>;
   };
 }
 
@@ -136,12 +138,17 @@ export interface NativeBinding {
     /** requests answered from host files (hostFiles), and those tried and left to JavaScript */
     hostServed: number;
     hostDeclined: number;
+    /** an overlay's delta files: GETATTR answered from the delta (hostFiles.delta) */
+    deltaActive: boolean;
+    deltaServed: number;
     error?: string;
   };
   /** these overlay inodes are exactly these host files now: (ino, S_IFMT type, parent ino) triples and their paths */
   hostAdd(handle: SessionHandle, inoTypes: Float64Array, paths: string[]): void;
   /** host directories list as the host does (no whiteouts): the addon may list them */
   hostListable(handle: SessionHandle, on: boolean): void;
+  /** overlay inode ino is the delta's regular file deltaIno (until hostForget) */
+  hostDelta(handle: SessionHandle, ino: number, deltaIno: number): void;
   /** ino may no longer be its host file (-1: none may) */
   hostForget(handle: SessionHandle, ino: number): void;
   /** JavaScript's OPENDIR of ino let the kernel keep or fetch its listing under this key (mtime, age period) */

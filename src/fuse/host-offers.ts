@@ -2,7 +2,7 @@
  * Hands the addon the overlay inodes that are exactly host files (FileSystem.hostFiles) as they
  * reach the kernel, so that their GETATTR, read-only OPEN, READ and RELEASE are answered from the
  * host file on the FUSE threads (native/host_files.h), and takes each back before the overlay
- * changes what it is. Only the JS thread calls in, so an offer and a take-back never cross.
+ * changes what it is. Regular files living in the delta are handed over too, for GETATTR. Only the JS thread calls in, so an offer and a take-back never cross.
  * Listings offer theirs through replyDir (`listing`): the names are converted there anyway.
  */
 import type { HostFiles, Timespec } from '../core/types.js';
@@ -14,8 +14,13 @@ export class HostOffers {
     private readonly handle: SessionHandle,
     private readonly files: HostFiles,
   ) {
-    // every change is passed on (they are rare: copy-ups, moves, removals)
-    files.onChange((ino) => this.native.hostForget(this.handle, ino ?? -1));
+    // every change is passed on (they are rare: copy-ups, moves, removals); a file copied up is
+    // offered as the delta's at once: its next GETATTR (after the write that copied it up, the
+    // kernel asks again) is answered natively once that write is committed
+    files.onChange((ino) => {
+      this.native.hostForget(this.handle, ino ?? -1);
+      if (ino !== undefined && this.deltas) this.offerDelta(ino);
+    });
     this.listable = files.listable();
     this.native.hostListable(this.handle, this.listable);
     files.onListable((now) => {
@@ -51,6 +56,18 @@ export class HostOffers {
   offer(ino: number): void {
     const f = this.files.hostFile(ino);
     if (f) this.native.hostAdd(this.handle, Float64Array.of(ino, f.type, f.parent), [f.path]);
+    else if (this.deltas) this.offerDelta(ino);
+  }
+
+  /**
+   * GETATTR of the delta's regular files is answered by the addon too (hostFiles.delta, opened by
+   * the server): from the delta's database while no write transaction is open here.
+   */
+  deltas = false;
+
+  private offerDelta(ino: number): void {
+    const d = this.files.deltaFile(ino);
+    if (d !== undefined) this.native.hostDelta(this.handle, ino, d);
   }
 
   /** JavaScript opened directory `ino` under this listing key (handlers/dirs.ts opendir). */

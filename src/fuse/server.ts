@@ -202,6 +202,15 @@ export class FuseServer {
           baseFd: hostFiles.root.fd,
           basePrefix: hostFiles.root.prefix,
           baseDev: hostFiles.root.dev,
+          delta: hostFiles.delta && {
+            path: hostFiles.delta.path,
+            chunkSize: hostFiles.delta.chunkSize,
+            sql: hostFiles.delta.sql,
+            atimes: hostFiles.delta.atimes,
+            uid: o.uid,
+            gid: o.gid,
+            attrTimeout: t.attr,
+          },
         },
       },
       (batch) => this.onBatch(batch),
@@ -215,7 +224,31 @@ export class FuseServer {
     }, QUIET_DRAIN_MS);
     this.quietDrain.unref();
     if (hostFiles) this.state.hostOffers = new HostOffers(this.native, handle, hostFiles);
+    if (hostFiles?.delta && this.native.readerStats(handle).deltaActive) this.shareDeltaReads(hostFiles.delta, handle);
     if (shared && this.native.readerStats(handle).active) this.shareReads(shared, handle);
+  }
+
+  /**
+   * An overlay's delta files answered natively (GETATTR): the addon hears of this side's write
+   * transactions and of the access times held here, as the native reader of a mount does.
+   */
+  private shareDeltaReads(delta: SharedReads, handle: SessionHandle): void {
+    this.state.hostOffers!.deltas = true;
+    delta.onWriting((writing) => {
+      if (!this.ended) this.native.setWriting(handle, writing);
+    });
+    this.watchAtimes(delta, handle);
+  }
+
+  private watchAtimes(shared: SharedReads, handle: SessionHandle): void {
+    shared.watchAtimes({
+      pending: (ino, t) => {
+        if (!this.ended) this.native.atimePending(handle, ino, t.sec, t.nsec);
+      },
+      stored: (ino, t) => {
+        if (!this.ended) this.native.atimeStored(handle, ino, t?.sec, t?.nsec);
+      },
+    });
   }
 
   /** Hands the native reader what only this side knows: open write transactions, pending atimes. */
@@ -230,14 +263,7 @@ export class FuseServer {
       // what this transaction unlinks may be open through a native open that saw it before: count those first
       if (writing) this.takeNativeOpens();
     });
-    shared.watchAtimes({
-      pending: (ino, t) => {
-        if (!this.ended) this.native.atimePending(handle, ino, t.sec, t.nsec);
-      },
-      stored: (ino, t) => {
-        if (!this.ended) this.native.atimeStored(handle, ino, t?.sec, t?.nsec);
-      },
-    });
+    this.watchAtimes(shared, handle);
   }
 
   private onBatch(batch: RawRequest[]): void {

@@ -23,10 +23,22 @@ export class RequestStats {
   }
 
   /** What the native read path served (and left to JavaScript) in this session. */
-  native(r: { active: boolean; served: number; declined: number; listedBare?: number; hostServed?: number; hostDeclined?: number; error?: string }): void {
-    if (r.hostServed || r.hostDeclined) {
-      // an overlay: the files that are exactly host files
-      this.nativeLine = `fuse native host-file reads: ${r.hostServed ?? 0} served, ${r.hostDeclined ?? 0} left to JavaScript`;
+  native(r: {
+    active: boolean;
+    served: number;
+    declined: number;
+    listedBare?: number;
+    hostServed?: number;
+    hostDeclined?: number;
+    deltaActive?: boolean;
+    deltaServed?: number;
+    error?: string;
+  }): void {
+    if (r.hostServed || r.hostDeclined || r.deltaActive) {
+      // an overlay: the files that are exactly host files, and the delta's
+      this.nativeLine =
+        `fuse native host-file reads: ${r.hostServed ?? 0} served, ${r.hostDeclined ?? 0} left to JavaScript; ` +
+        `delta getattr: ${r.deltaActive ? `${r.deltaServed ?? 0} served` : `off${r.error ? ` (${r.error})` : ''}`}`;
       return;
     }
     this.nativeLine = r.active

@@ -1,5 +1,6 @@
 import { tooLongForOneCall } from '../host-path.js';
-import type { HostFiles } from '../types.js';
+import { S_IFMT, S_IFREG, type HostFiles } from '../types.js';
+
 import { parentOf } from './base.js';
 import type { OverlayParts } from './parts.js';
 
@@ -24,6 +25,12 @@ export function overlayHostFiles(o: OverlayParts, record: (dir: number, name: st
       // longer paths are resolved in steps (BaseReader.withHost): left to the overlay
       return tooLongForOneCall(path) ? undefined : { path, type: node.type, parent: node.parent?.ino ?? 0 };
     },
+    deltaFile(ino) {
+      const node = o.nodes.get(ino);
+      // a directory's link count is the merged one (MergedLookup.deltaAttr): JavaScript's
+      return node && node !== o.root && node.delta !== undefined && (node.type & S_IFMT) === S_IFREG ? node.delta : undefined;
+    },
+    delta: o.delta.sharedReads?.(),
     listing(ino) {
       const dir = o.nodes.get(ino);
       if (!dir) return undefined;

@@ -127,20 +127,25 @@ export class NodeTable {
     return node;
   }
 
+  // The listeners hear of each change after it is made (HostFiles.deltaFile gives the new answer).
+
   setDelta(node: Node, deltaIno: number): void {
-    if (node.delta === undefined) this.changed(node.ino);
+    const was = node.delta;
     node.delta = deltaIno;
     this.byDelta.set(deltaIno, node);
+    if (was !== deltaIno) this.changed(node.ino);
   }
 
   dropDelta(node: Node): void {
-    if (node.delta !== undefined) this.byDelta.delete(node.delta);
+    if (node.delta === undefined) return;
+    this.byDelta.delete(node.delta);
     node.delta = undefined;
+    this.changed(node.ino);
   }
 
   delete(node: Node): void {
-    this.changed(node.ino);
     if (this.byIno.get(node.ino) === node) this.byIno.delete(node.ino);
     if (node.delta !== undefined && this.byDelta.get(node.delta) === node) this.byDelta.delete(node.delta);
+    this.changed(node.ino);
   }
 }

@@ -1,0 +1,142 @@
+// An overlay mount answers GETATTR of its delta's regular files (copied up or created there) in
+// the addon, from a read-only connection to the delta's database, while JavaScript has no write
+// transaction open (native/fuse_session.cc delta_getattr). Each case does the same on a mount
+// served that way and on one served by JavaScript alone, and checks that both show the same; the
+// kernel asks again after each write, so those stats (once the write is committed: an open
+// transaction leaves GETATTR to JavaScript) are mostly the addon's answers.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  appendFileSync, chmodSync, closeSync, fstatSync, linkSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync,
+  writeFileSync, writeSync, constants as C,
+} from 'node:fs';
+import type { BigIntStats } from 'node:fs';
+import { join } from 'node:path';
+import { runCli, tempDir } from '../support/cli.js';
+import { forceUnmount, mountBg, unmountOk } from '../support/fuse.js';
+
+let tmp: { dir: string; cleanup: () => void };
+let base: string;
+const mounts: { mnt: string; pid: number; trace: string }[] = [];
+
+async function mountOverlay(name: string, env: NodeJS.ProcessEnv = {}): Promise<{ mnt: string; pid: number; trace: string }> {
+  const db = join(tmp.dir, `${name}.db`);
+  const mnt = join(tmp.dir, name);
+  mkdirSync(mnt);
+  const init = await runCli(['init', db, '--base', base]);
+  expect(init.code, init.stderr).toBe(0);
+  const trace = join(tmp.dir, `${name}.trace`);
+  const m = { mnt, trace, pid: await mountBg(db, mnt, [], undefined, { AGENTFS_FUSE_TRACE: trace, ...env }) };
+  mounts.push(m);
+  return m;
+}
+
+/** GETATTRs the addon answered from the delta, from the trace written at unmount (-1: off). */
+function deltaServed(trace: string): number {
+  const m = /delta getattr: (\d+) served/.exec(readFileSync(trace, 'utf8'));
+  return m ? Number(m[1]) : -1;
+}
+
+const fields = (s: BigIntStats) => ({ ino: s.ino, mode: s.mode, nlink: s.nlink, uid: s.uid, gid: s.gid, size: s.size, blocks: s.blocks });
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+beforeAll(() => {
+  tmp = tempDir('agentfs-delta-attrs-');
+  base = join(tmp.dir, 'base');
+  mkdirSync(join(base, 'dir'), { recursive: true });
+  writeFileSync(join(base, 'a.txt'), 'alpha\n');
+  writeFileSync(join(base, 'dir/b.txt'), 'beta\n');
+  writeFileSync(join(base, 'c.bin'), Buffer.alloc(70_000, 3));
+});
+
+afterAll(async () => {
+  for (const m of mounts) await forceUnmount(m.mnt, m.pid);
+  tmp.cleanup();
+});
+
+describe('overlay mount: delta files answered natively', () => {
+  it('sizes, modes, links and numbers equal those JavaScript serves through copy-ups, links, renames and truncation', async () => {
+    const native = await mountOverlay('native');
+    const js = await mountOverlay('js', { AGENTFS_NATIVE_READS: '0' });
+    const seen: Record<string, unknown>[][] = [[], []];
+    const baseIno = lstatSync(join(base, 'a.txt')).ino;
+    for (const [i, m] of [native, js].entries()) {
+      const at = (p: string) => join(m.mnt, p);
+      // after the group commit (a write transaction still open leaves GETATTR to JavaScript)
+      const look = async (p: string) => {
+        await sleep(60);
+        seen[i].push({ p, ...fields(lstatSync(at(p), { bigint: true })) });
+      };
+      appendFileSync(at('a.txt'), 'more\n'); // copy-up
+      await look('a.txt');
+      chmodSync(at('a.txt'), 0o600);
+      appendFileSync(at('a.txt'), 'again\n');
+      await look('a.txt');
+      linkSync(at('a.txt'), at('dir/a-link'));
+      appendFileSync(at('dir/a-link'), 'linked\n');
+      await look('a.txt');
+      await look('dir/a-link');
+      renameSync(at('dir/b.txt'), at('b-moved.txt'));
+      appendFileSync(at('b-moved.txt'), 'moved\n');
+      await look('b-moved.txt');
+      const t = openSync(at('c.bin'), C.O_WRONLY | C.O_TRUNC);
+      writeSync(t, 'short');
+      closeSync(t);
+      await look('c.bin');
+      // a file made in the delta, removed, and another made after it (the delta may give it the
+      // same row, so the same number)
+      writeFileSync(at('new-1'), 'one');
+      await look('new-1');
+      unlinkSync(at('new-1'));
+      writeFileSync(at('new-2'), 'second file');
+      appendFileSync(at('new-2'), '!');
+      await look('new-2');
+    }
+    expect(seen[0]).toEqual(seen[1]);
+    expect(seen[0][0]).toMatchObject({ ino: BigInt(baseIno), size: 11n, nlink: 1n });
+    expect(seen[0][1]).toMatchObject({ mode: BigInt(0o100600), size: 17n });
+    expect(seen[0][2]).toMatchObject({ nlink: 2n, size: 24n });
+    await unmountOk(native);
+    await unmountOk(js);
+    expect(deltaServed(native.trace)).toBeGreaterThanOrEqual(4);
+    expect(deltaServed(js.trace)).toBe(-1);
+  });
+
+  it('an access time a read moved, held in memory, shows in the next stat', async () => {
+    const m = await mountOverlay('atime');
+    const f = join(m.mnt, 'a.txt');
+    appendFileSync(f, 'copied up\n');
+    await sleep(60);
+    const before = lstatSync(f, { bigint: true });
+    await sleep(1100);
+    const readAt = BigInt(Date.now() - 5) * 1_000_000n;
+    expect(readFileSync(f, 'utf8')).toBe('alpha\ncopied up\n');
+    const after = lstatSync(f, { bigint: true });
+    expect(after.atimeNs).toBeGreaterThan(before.atimeNs);
+    expect(after.atimeNs).toBeGreaterThanOrEqual(readAt);
+    expect(after.mtimeNs).toBe(before.mtimeNs);
+    // and once stored (the next write stores it), the same
+    appendFileSync(join(m.mnt, 'other'), 'x');
+    await sleep(1100);
+    expect(lstatSync(f, { bigint: true }).atimeNs).toBe(after.atimeNs);
+    await unmountOk(m);
+    expect(deltaServed(m.trace)).toBeGreaterThanOrEqual(1);
+  });
+
+  it('an open file removed keeps its attributes for fstat, and a write through it shows', async () => {
+    const m = await mountOverlay('unlinked');
+    const f = join(m.mnt, 'a.txt');
+    const fd = openSync(f, 'r+');
+    try {
+      writeSync(fd, 'ALPHA', 0); // copy-up
+      unlinkSync(f);
+      writeSync(fd, 'tail\n', 6);
+      const st = fstatSync(fd, { bigint: true });
+      expect(st.nlink).toBe(0n);
+      expect(st.size).toBe(11n);
+    } finally {
+      closeSync(fd);
+    }
+    expect(() => lstatSync(f)).toThrow(/ENOENT/);
+    await unmountOk(m);
+  });
+});
