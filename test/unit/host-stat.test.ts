@@ -2,7 +2,7 @@
 // the overlay's base layer used them before (and still does without the addon).
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { execFileSync, spawn } from 'node:child_process';
-import { lstatSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { constants } from 'node:os';
@@ -154,6 +154,71 @@ describe('hostLstat', () => {
     const fs = addonHostFs(overflowing);
     expect(fs.list(dir)).toEqual(nodeHostFs.list(dir));
     expect(fs.lstat(join(dir, 'file'))).toEqual(nodeHostFs.lstat(join(dir, 'file')));
+  });
+});
+
+describe('hostOpenFile', () => {
+  it('opens a regular file beneath the directory, and nothing reached through a symlink or out of it', () => {
+    writeFileSync(join(dir, 'f'), 'content');
+    mkdirSync(join(dir, 'sub'));
+    writeFileSync(join(dir, 'sub', 'g'), 'deeper');
+    writeFileSync(join(tmp.dir, 'outside'), 'secret');
+    symlinkSync(tmp.dir, join(dir, 'link-out'));
+    symlinkSync('f', join(dir, 'link-f'));
+    execFileSync('mkfifo', [join(dir, 'fifo')]);
+    const d = openSync(dir, 'r');
+    try {
+      const read = (fd: number) => {
+        try {
+          return readFileSync(fd, 'utf8');
+        } finally {
+          closeSync(fd);
+        }
+      };
+      expect(read(native.openFile(d, 'f')!)).toBe('content');
+      expect(read(native.openFile(d, 'sub/g')!)).toBe('deeper');
+      const { ELOOP, EXDEV, EINVAL, ENOENT } = constants.errno;
+      expect(native.openFile(d, 'link-out/outside')).toBe(-ELOOP);
+      expect(native.openFile(d, 'link-f')).toBe(-ELOOP);
+      expect(native.openFile(d, '../outside')).toBe(-EXDEV);
+      expect(native.openFile(d, 'sub')).toBe(-EINVAL);
+      expect(native.openFile(d, 'fifo')).toBe(-EINVAL); // not opened for reading and waited on
+      expect(native.openFile(d, 'missing')).toBe(-ENOENT);
+      expect(nodeHostFs.openFile(d, 'f')).toBeUndefined();
+    } finally {
+      closeSync(d);
+    }
+  });
+
+  it('BaseReader reads through it, and refuses a directory swapped for a symlink with ELOOP either way', () => {
+    mkdirSync(join(dir, 'sub'));
+    writeFileSync(join(dir, 'sub', 'g'), 'deeper');
+    mkdirSync(join(tmp.dir, 'elsewhere'));
+    writeFileSync(join(tmp.dir, 'elsewhere', 'g'), 'secret');
+    for (const host of [native, nodeHostFs]) {
+      const r = new BaseReader(dir, { host });
+      try {
+        expect(r.read('/sub/g', 0, 100).toString()).toBe('deeper');
+      } finally {
+        r.close();
+      }
+    }
+    renameSync(join(dir, 'sub'), join(dir, 'sub-old'));
+    symlinkSync(join(tmp.dir, 'elsewhere'), join(dir, 'sub'));
+    for (const host of [native, nodeHostFs]) {
+      const r = new BaseReader(dir, { host });
+      try {
+        let err: unknown;
+        try {
+          r.read('/sub/g', 0, 100);
+        } catch (e) {
+          err = e;
+        }
+        expect(isFsError(err) && err.code, host.native ? 'addon' : 'node:fs').toBe('ELOOP');
+      } finally {
+        r.close();
+      }
+    }
   });
 });
 

@@ -45,6 +45,12 @@ export interface HostFs {
   lstat(path: string): HostStat | undefined;
   /** the entries of directory `dir` (any of its children that vanished meanwhile left out) */
   list(dir: string): HostListing;
+  /**
+   * A read-only descriptor of the regular file at relative `path` beneath directory descriptor
+   * `dir`, reached through no symlink; minus an errno when it cannot (EINVAL: not a regular
+   * file), undefined when this implementation cannot open that way (the caller checks itself).
+   */
+  openFile(dir: number, path: string): number | undefined;
 }
 
 /** The addon's functions (native/host_stat.h): errors come back as errno numbers. */
@@ -52,6 +58,7 @@ export interface HostStatAddon {
   hostStatFields: string[];
   hostList(dir: string): { names: string[]; stats: Float64Array; unnamed: number } | number;
   hostLstat(path: string, out: Float64Array): number;
+  hostOpenFile(dir: number, path: string): number;
 }
 
 // The layout of one entry in the addon's Float64Array; checked against hostStatFields at load.
@@ -61,7 +68,7 @@ const FIELDS = [
 ] as const;
 const STRIDE = FIELDS.length;
 
-const { ENOENT, ENOTDIR, EOVERFLOW } = constants.errno;
+const { ENOENT, ENOSYS, ENOTDIR, EOVERFLOW, EPERM } = constants.errno;
 
 function fromArray(a: Float64Array, i: number): HostStat {
   return {
@@ -164,13 +171,21 @@ function nodeList(dir: string): HostListing {
 }
 
 /** The node:fs implementation (no addon). */
-export const nodeHostFs: HostFs = { native: false, lstat: nodeLstat, list: nodeList };
+export const nodeHostFs: HostFs = { native: false, lstat: nodeLstat, list: nodeList, openFile: () => undefined };
 
 /** The addon's implementation; node:fs for what the addon cannot give exactly (EOVERFLOW). */
 export function addonHostFs(addon: HostStatAddon): HostFs {
   const one = new Float64Array(STRIDE);
+  let openat2 = typeof addon.hostOpenFile === 'function';
   return {
     native: true,
+    openFile(dir, path) {
+      if (!openat2) return undefined;
+      const r = addon.hostOpenFile(dir, path);
+      // a kernel before 5.6 (or a seccomp filter) refuses openat2: the caller's way, from now on
+      if (r === -ENOSYS || r === -EPERM) openat2 = false;
+      return openat2 ? r : undefined;
+    },
     lstat(path) {
       const r = addon.hostLstat(path, one);
       if (r === 0) return fromArray(one, 0);
