@@ -10,8 +10,9 @@ import {
   writeFileSync, writeSync, constants as C,
 } from 'node:fs';
 import type { BigIntStats } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { runCli, tempDir } from '../support/cli.js';
+import { run, runCli, tempDir } from '../support/cli.js';
 import { forceUnmount, mountBg, unmountOk } from '../support/fuse.js';
 
 let tmp: { dir: string; cleanup: () => void };
@@ -121,6 +122,27 @@ describe('overlay mount: delta files answered natively', () => {
     await unmountOk(m);
     expect(deltaServed(m.trace)).toBeGreaterThanOrEqual(1);
   });
+
+  for (const [how, env] of [['openat2 in the addon', {}], ['node:fs, step by step', { AGENTFS_NATIVE_HOST: '0' }]] as const) {
+    it(`a base file the host swapped for a FIFO fails a read and a copy-up at once, and the mount goes on (${how}; it hung)`, async () => {
+      const name = `to-fifo-${how.length}`;
+      writeFileSync(join(base, name), 'x\n');
+      const m = await mountOverlay(`fifo-${how.length}`, env);
+      const f = join(m.mnt, name);
+      expect(lstatSync(f).size).toBe(2);
+      unlinkSync(join(base, name));
+      execFileSync('mkfifo', [join(base, name)]);
+      // the server opened the host path as it found it: a FIFO's open waited for a writer for good
+      const cat = await run('timeout', ['10', 'cat', f]);
+      expect(cat.code).not.toBe(0);
+      expect(cat.code).not.toBe(124);
+      const append = await run('timeout', ['10', 'sh', '-c', `echo y >> ${f}`]);
+      expect(append.code).not.toBe(0);
+      expect(append.code).not.toBe(124);
+      expect(readFileSync(join(m.mnt, 'a.txt'), 'utf8')).toMatch(/^alpha/);
+      await unmountOk(m);
+    });
+  }
 
   it('an open file removed keeps its attributes for fstat, and a write through it shows', async () => {
     const m = await mountOverlay('unlinked');

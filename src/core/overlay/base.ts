@@ -294,8 +294,9 @@ export class BaseReader {
     }
     fd = this.openBeneath(path);
     if (fd === undefined) {
+      // O_NONBLOCK: a FIFO the host put in a regular file's place must not hold the open for good
       try {
-        fd = this.withHost(path, (host) => openSync(host, C.O_RDONLY | C.O_NOFOLLOW));
+        fd = this.withHost(path, (host) => openSync(host, C.O_RDONLY | C.O_NOFOLLOW | C.O_NONBLOCK));
       } catch (e) {
         throw toFsError(e, 'open', path);
       }
