@@ -386,20 +386,7 @@ bool Reader::lookup_in(fuse_req_t req, fuse_ino_t parent, const char* name, bool
   return true;
 }
 
-bool Reader::getattr(fuse_req_t req, fuse_ino_t ino) {
-  Lease lease(this);
-  if (!lease.c) return fail(nullptr);
-  Conn& c = *lease.c;
-  Use u(c.inode);
-  sqlite3_bind_int64(c.inode, 1, (sqlite3_int64)ino);
-  if (sqlite3_step(c.inode) != SQLITE_ROW) return fail(c.inode);
-  struct stat st;
-  fill_stat(c, c.inode, 0, &st);
-  sent_attrs(ino);
-  served++;
-  fuse_reply_attr(req, &st, cfg_.attr_timeout);
-  return true;
-}
+bool Reader::getattr(fuse_req_t req, fuse_ino_t ino) { return getattr_as(req, ino, 0); }
 
 bool Reader::getattr_as(fuse_req_t req, uint64_t ino, fuse_ino_t shown) {
   Lease lease(this);
@@ -410,8 +397,12 @@ bool Reader::getattr_as(fuse_req_t req, uint64_t ino, fuse_ino_t shown) {
   if (sqlite3_step(c.inode) != SQLITE_ROW) return fail(c.inode);
   struct stat st;
   fill_stat(c, c.inode, 0, &st);
-  if (!S_ISREG(st.st_mode)) return fail(nullptr);
-  st.st_ino = (ino_t)shown;
+  if (shown == 0) {
+    sent_attrs(ino);
+  } else {
+    if (!S_ISREG(st.st_mode)) return fail(nullptr);
+    st.st_ino = (ino_t)shown;
+  }
   served++;
   fuse_reply_attr(req, &st, cfg_.attr_timeout);
   return true;

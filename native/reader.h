@@ -67,8 +67,8 @@ class Reader {
   // Answers the lookup only if the database has no such name (and the parent is a directory).
   bool lookup_absent(fuse_req_t req, fuse_ino_t parent, const char* name);
   bool getattr(fuse_req_t req, fuse_ino_t ino);
-  // A regular file's attributes shown under another inode number (an overlay's delta file:
-  // host_files.h add_delta); anything else is left to JavaScript.
+  // A regular file's attributes shown under another inode number `shown` (an overlay's delta
+  // file: host_files.h add_delta); anything else is left to JavaScript. 0: as getattr.
   bool getattr_as(fuse_req_t req, uint64_t ino, fuse_ino_t shown);
   bool readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, bool plus);
   bool read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off);
