@@ -12,21 +12,15 @@ import {
 import type { BigIntStats } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { run, runCli, tempDir } from '../support/cli.js';
-import { forceUnmount, mountBg, unmountOk } from '../support/fuse.js';
+import { run, tempDir } from '../support/cli.js';
+import { forceUnmount, mountTracedOverlay, unmountOk } from '../support/fuse.js';
 
 let tmp: { dir: string; cleanup: () => void };
 let base: string;
 const mounts: { mnt: string; pid: number; trace: string }[] = [];
 
 async function mountOverlay(name: string, env: NodeJS.ProcessEnv = {}): Promise<{ mnt: string; pid: number; trace: string }> {
-  const db = join(tmp.dir, `${name}.db`);
-  const mnt = join(tmp.dir, name);
-  mkdirSync(mnt);
-  const init = await runCli(['init', db, '--base', base]);
-  expect(init.code, init.stderr).toBe(0);
-  const trace = join(tmp.dir, `${name}.trace`);
-  const m = { mnt, trace, pid: await mountBg(db, mnt, [], undefined, { AGENTFS_FUSE_TRACE: trace, ...env }) };
+  const m = await mountTracedOverlay(tmp.dir, base, name, [], env);
   mounts.push(m);
   return m;
 }

@@ -9,8 +9,8 @@ import {
 } from 'node:fs';
 import type { BigIntStats } from 'node:fs';
 import { join } from 'node:path';
-import { runCli, tempDir } from '../support/cli.js';
-import { forceUnmount, mountBg, unmountOk } from '../support/fuse.js';
+import { tempDir } from '../support/cli.js';
+import { forceUnmount, mountTracedOverlay, unmountOk } from '../support/fuse.js';
 
 let tmp: { dir: string; cleanup: () => void };
 let base: string;
@@ -18,13 +18,7 @@ const mounts: { mnt: string; pid: number; trace: string }[] = [];
 
 /** A mount of a new overlay agent over `base`; `env` for the server (AGENTFS_NATIVE_READS=0: JavaScript only). */
 async function mountOverlay(name: string, extra: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<{ mnt: string; pid: number; trace: string }> {
-  const db = join(tmp.dir, `${name}.db`);
-  const mnt = join(tmp.dir, name);
-  mkdirSync(mnt);
-  const init = await runCli(['init', db, '--base', base]);
-  expect(init.code, init.stderr).toBe(0);
-  const trace = join(tmp.dir, `${name}.trace`);
-  const m = { mnt, trace, pid: await mountBg(db, mnt, extra, undefined, { AGENTFS_FUSE_TRACE: trace, ...env }) };
+  const m = await mountTracedOverlay(tmp.dir, base, name, extra, env);
   mounts.push(m);
   return m;
 }

@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { run, runCli, type CliResult } from './cli.js';
 
 /** Mount helpers for FUSE tests: everything that touches a mount runs in a child process. */
@@ -74,4 +75,25 @@ export function trackPrivateRss(pid: number): { stop(): number } {
       return peak;
     },
   };
+}
+
+/**
+ * A new overlay agent over `base`, initialised in `dir` as `name`.db and mounted at `dir/name`
+ * with its server's trace (AGENTFS_FUSE_TRACE) in `dir/name`.trace, written at unmount; `env`
+ * for the server (AGENTFS_NATIVE_READS=0: JavaScript only). Throws if init fails.
+ */
+export async function mountTracedOverlay(
+  dir: string,
+  base: string,
+  name: string,
+  extra: string[] = [],
+  env: NodeJS.ProcessEnv = {},
+): Promise<{ mnt: string; pid: number; trace: string }> {
+  const db = join(dir, `${name}.db`);
+  const mnt = join(dir, name);
+  mkdirSync(mnt);
+  const init = await runCli(['init', db, '--base', base]);
+  if (init.code !== 0) throw new Error(`init ${db} failed: ${init.stderr}`);
+  const trace = join(dir, `${name}.trace`);
+  return { mnt, trace, pid: await mountBg(db, mnt, extra, undefined, { AGENTFS_FUSE_TRACE: trace, ...env }) };
 }
