@@ -139,7 +139,9 @@ export interface FileSystem {
   getattr(ino: number): Attr;
   /**
    * Changes mode (permission bits only), owner, times and size (truncate or extend with a hole),
-   * all at once; ctime moves. Returns the new attributes. EISDIR size of a directory; EINVAL size
+   * all at once; ctime moves. Returns the new attributes. A new owner or group drops setuid and
+   * setgid (setgid only where the group may execute) unless a mode comes with it, as does a
+   * truncate by a caller without privilege (uid 0 has it), as the kernel does. EISDIR size of a directory; EINVAL size
    * of another non-regular file, a negative size or an invalid time.
    */
   setattr(ino: number, changes: SetAttr, caller?: Caller): Attr;
@@ -182,14 +184,18 @@ export interface FileSystem {
    * directory; EINVAL another non-regular file, or a negative offset/length.
    */
   read(ino: number, offset: number, length: number): Buffer;
-  /** Writes all of data at offset (extending the file; a gap is a hole); returns its length. EISDIR / EINVAL as read; EFBIG past 2^53. */
-  write(ino: number, offset: number, data: Uint8Array): number;
+  /**
+   * Writes all of data at offset (extending the file; a gap is a hole); returns its length. EISDIR / EINVAL as read; EFBIG past 2^53.
+   * caller: the writer, where one is known (a kernel request); one without privilege drops the
+   * file's setuid and setgid bits, as the kernel does.
+   */
+  write(ino: number, offset: number, data: Uint8Array, caller?: Caller): number;
   /**
    * O_APPEND: writes all of data at the file's end as it is inside this write transaction (not
    * as any cache saw it, so concurrent appenders from other processes never overwrite each
    * other); returns the offset the data landed at.
    */
-  append(ino: number, data: Uint8Array): number;
+  append(ino: number, data: Uint8Array, caller?: Caller): number;
   /** Makes ino's committed changes durable. */
   fsync(ino: number, datasync: boolean): void;
   /**

@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { FsError, isFsError } from '../core/errors.js';
 import { checkAccess } from '../core/fs/access.js';
-import { isDir, isReg, type Attr, type Caller, type FileSystem } from '../core/types.js';
+import { isDir, type Attr, type Caller, type FileSystem } from '../core/types.js';
 import { NFS3ERR, NfsError } from './errors.js';
 import { GroupCommitter, type GroupCommit } from './group-commit.js';
 import { Handles } from './handles.js';
@@ -108,18 +108,3 @@ export function requireDataAccess(a: Attr, mask: number, caller: Caller): void {
   requireAccess(a, mask, caller);
 }
 
-const S_ISUID = 0o4000;
-const S_ISGID = 0o2000;
-const S_IXGRP = 0o010;
-
-/**
- * The set-id bits a change of a regular file drops, as the kernel does on write, truncate and
- * chown (a user writing to a world-writable setuid root program must not keep it setuid): setuid,
- * and setgid where the group may execute (without group-exec it marks mandatory locking).
- */
-export function setIdBitsToDrop(a: Attr): number {
-  if (!isReg(a.mode)) return 0;
-  let bits = a.mode & S_ISUID;
-  if ((a.mode & (S_ISGID | S_IXGRP)) === (S_ISGID | S_IXGRP)) bits |= S_ISGID;
-  return bits;
-}

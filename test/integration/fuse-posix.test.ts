@@ -146,6 +146,37 @@ describe('permissions', () => {
     expect(own.stdout).toBe('65534 65534\nrc=0\n');
     expect((await asNobody('chmod 777 perm/open/r.txt')).stdout).toMatch(/Operation not permitted/);
   });
+
+  it('a user writing or truncating a setuid/setgid file drops those bits, appending too (direct_io); root keeps them; chown drops them', async () => {
+    expect((await sh('mkdir -p setid && chmod 777 setid', m)).code).toBe(0);
+    // mode before, what the user (or root, prefixed "root:") does, mode as stat sees it at once
+    const cases: [string, string, string][] = [
+      ['4777', 'echo z | dd of=F conv=notrunc status=none', '-rwxrwxrwx'],
+      ['4777', 'echo z >> F', '-rwxrwxrwx'],
+      ['6777', 'echo z >> F', '-rwxrwxrwx'],
+      ['6777', 'python3 -c "import os; fd = os.open(\\"F\\", os.O_WRONLY | os.O_DIRECT); os.pwrite(fd, b\\"z\\", 0); os.close(fd)"', '-rwxrwxrwx'],
+      // setgid without group-exec marks mandatory locking: it stays
+      ['2766', 'echo z >> F', '-rwxrwSrw-'],
+      ['4777', 'truncate -s 1 F', '-rwxrwxrwx'],
+      ['4777', 'echo q > F', '-rwxrwxrwx'],
+      ['4755', 'root:echo x >> F', '-rwsr-xr-x'],
+      ['4755', 'root:truncate -s 1 F', '-rwsr-xr-x'],
+      ['6755', 'root:chown 65534 F', '-rwxr-xr-x'],
+      ['6755', 'root:chown 0:0 F', '-rwxr-xr-x'],
+    ];
+    for (const [i, [mode, action, want]] of cases.entries()) {
+      const f = `setid/f${i}`;
+      expect((await sh(`echo hi > ${f} && chmod ${mode} ${f}`, m)).code).toBe(0);
+      const cmd = action.replace(/^root:/, '').replaceAll('F', f);
+      const r = action.startsWith('root:') ? await sh(cmd, m) : await asNobody(cmd);
+      expect(r.stdout, `${mode} ${action}`).not.toMatch(/denied|not permitted/);
+      expect((await sh(`stat -c %A ${f}`, m)).stdout.trim(), `${mode} ${action}`).toBe(want);
+    }
+    // the appended data is there, and the mode is stored (a fresh mount reads it back)
+    expect((await sh('cat setid/f1', m)).stdout).toBe('hi\nz\n');
+    const stored = await runCli(['fs', 'stat', 'px', '/setid/f2', '--json'], { cwd: tmp.dir });
+    expect(JSON.parse(stored.stdout).mode).toBe('0777');
+  });
 });
 
 describe('--uid / --gid', () => {

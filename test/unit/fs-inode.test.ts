@@ -219,6 +219,7 @@ describe('InodeFs: nodes, names and links', () => {
     expect(toNs(a.ctime)).toBeGreaterThan(toNs(f.ctime));
     const b = fx.fs.setattr(f.ino, { uid: 5, gid: 6 });
     expect([b.uid, b.gid]).toEqual([5, 6]);
+    expect(b.mode).toBe(S_IFREG | 0o755); // a new owner drops setuid
     const c = fx.fs.setattr(f.ino, { gid: 7 });
     expect([c.uid, c.gid]).toEqual([5, 7]);
     const t = fx.fs.setattr(f.ino, { atime: { sec: 1000, nsec: 123456789 }, mtime: { sec: 2000, nsec: 987654321 } });
@@ -230,7 +231,43 @@ describe('InodeFs: nodes, names and links', () => {
     expect(n.atime).toEqual({ sec: 1000, nsec: 123456789 });
     expect(code(() => fx.fs.setattr(f.ino, { mtime: { sec: 1, nsec: 1e9 } }))).toBe('EINVAL');
     expect(code(() => fx.fs.setattr(999, { mode: 0o600 }))).toBe('ENOENT');
-    expect(fx.events.map((e) => e.op)).toEqual(['create', 'chmod', 'chown', 'chown', 'utimens', 'utimens']);
+    expect(fx.events.map((e) => e.op)).toEqual(['create', 'chmod', 'chmod', 'chown', 'chown', 'utimens', 'utimens']);
+  });
+
+  it('set-id bits go as the kernel drops them: a write or truncate by a user, a chown by anyone; not a root write', () => {
+    const user = { uid: 1000, gid: 1000 };
+    const root = { uid: 0, gid: 0 };
+    const file = (name: string, mode: number) => fx.fs.setattr(fx.fs.create(ROOT_INO, name, 0o644, ME).ino, { mode }).ino;
+    const mode = (ino: number) => fx.fs.getattr(ino).mode & 0o7777;
+    const w = file('w', 0o6777);
+    fx.fs.write(w, 0, Buffer.from('x'), user);
+    expect(mode(w)).toBe(0o777);
+    const a = file('a', 0o4777);
+    fx.fs.append(a, Buffer.from('x'), user);
+    expect(mode(a)).toBe(0o777);
+    // setgid without group-exec marks mandatory locking: it stays
+    const g = file('g', 0o2766);
+    fx.fs.write(g, 0, Buffer.from('x'), user);
+    expect(mode(g)).toBe(0o2766);
+    const t = file('t', 0o4777);
+    fx.fs.setattr(t, { size: 0 }, user);
+    expect(mode(t)).toBe(0o777);
+    // root (CAP_FSETID), or no caller at all (the SDK's own writes), keeps them
+    const r = file('r', 0o6755);
+    fx.fs.write(r, 0, Buffer.from('x'), root);
+    fx.fs.write(r, 0, Buffer.from('x'));
+    fx.fs.setattr(r, { size: 0 }, root);
+    expect(mode(r)).toBe(0o6755);
+    // a new owner or group drops them whoever asks, unless a mode comes with it
+    fx.fs.setattr(r, { gid: 0 }, root);
+    expect(mode(r)).toBe(0o755);
+    const m = file('m', 0o6755);
+    fx.fs.setattr(m, { uid: 0, mode: 0o6750 }, root);
+    expect(mode(m)).toBe(0o6750);
+    // directories keep theirs (setgid passes the group on)
+    const d = fx.fs.mkdir(ROOT_INO, 'd', 0o2775, ME).ino;
+    fx.fs.setattr(d, { uid: 0 }, root);
+    expect(mode(d)).toBe(0o2775);
   });
 
   it('access and checkAccess follow owner/group/other bits; root bypasses except exec', () => {

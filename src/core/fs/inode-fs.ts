@@ -98,8 +98,8 @@ export class InodeFs implements FileSystem {
   getattr(ino: number): Attr {
     return getattr(this.ctx, ino);
   }
-  setattr(ino: number, changes: SetAttr, _caller?: Caller): Attr {
-    return setattr(this.ctx, ino, changes);
+  setattr(ino: number, changes: SetAttr, caller?: Caller): Attr {
+    return setattr(this.ctx, ino, changes, caller);
   }
   access(ino: number, mask: number, caller: Caller): void {
     access(this.ctx, ino, mask, caller);
@@ -134,11 +134,11 @@ export class InodeFs implements FileSystem {
   read(ino: number, offset: number, length: number): Buffer {
     return read(this.ctx, ino, offset, length);
   }
-  write(ino: number, offset: number, data: Uint8Array): number {
-    return write(this.ctx, ino, offset, data);
+  write(ino: number, offset: number, data: Uint8Array, caller?: Caller): number {
+    return write(this.ctx, ino, offset, data, caller);
   }
-  append(ino: number, data: Uint8Array): number {
-    return append(this.ctx, ino, data);
+  append(ino: number, data: Uint8Array, caller?: Caller): number {
+    return append(this.ctx, ino, data, caller);
   }
   writeWhole(target: WholeTarget, data: Uint8Array): Attr {
     return writeWhole(this.ctx, target, data);

@@ -415,14 +415,14 @@ export class OverlayFs implements FileSystem {
     return this.o.base.read(this.lookups.placedBase(node, 'read'), offset, length);
   }
 
-  write(ino: number, offset: number, data: Uint8Array): number {
+  write(ino: number, offset: number, data: Uint8Array, caller?: Caller): number {
     const node = this.fileNode(ino, 'write');
-    return this.o.delta.write(this.copyUp.ensureDelta(node), offset, data);
+    return this.o.delta.write(this.copyUp.ensureDelta(node), offset, data, caller);
   }
 
-  append(ino: number, data: Uint8Array): number {
+  append(ino: number, data: Uint8Array, caller?: Caller): number {
     const node = this.fileNode(ino, 'write');
-    return this.tx.run(() => this.o.delta.append(this.copyUp.ensureDelta(node), data));
+    return this.tx.run(() => this.o.delta.append(this.copyUp.ensureDelta(node), data, caller));
   }
 
   fallocate(ino: number, mode: number, offset: number, length: number): void {

@@ -78,17 +78,25 @@ export function read(s: ServeState, { id, ino, size, offset }: ReadRequest): Rep
   return () => s.native.replyBuf(id, data);
 }
 
-export function write(s: ServeState, { id, ino, offset, flags, writepage, data }: WriteRequest): Reply {
+export function write(s: ServeState, req: WriteRequest): Reply {
+  const { id, ino, offset, flags, writepage, data } = req;
+  // A writer without privilege drops the file's set-id bits. Through the page cache the kernel
+  // has done so before the write (a SETATTR); through a direct_io handle it does not, and its
+  // cached mode must be dropped after ours (below). A page-cache flush has no writer of its own.
+  const caller = writepage ? undefined : req;
+  const direct = req.uid !== 0 && !writepage && directIo(s.files.get(req.fh)?.flags ?? flags);
   if (flags & constants.O_APPEND && !writepage) {
     // The kernel chose `offset` from its cached size, which another writer (a second mount, the
     // CLI, the SDK) may have moved: the data goes at the end the write transaction sees.
-    const at = s.fs.append(ino, data);
+    const at = s.fs.append(ino, data, caller);
     // The kernel then believes the file ends at off + length: drop its attributes (and any pages
     // from the lower of both offsets), so the next stat or read asks again.
     if (at !== offset && s.handle) s.native.notifyInvalInode(s.handle, ino, Math.min(at, offset), 0);
+    else if (direct && s.handle) s.native.notifyInvalInode(s.handle, ino, -1, 0);
     return () => s.native.replyWrite(id, data.length);
   }
-  const n = s.fs.write(ino, offset, data);
+  const n = s.fs.write(ino, offset, data, caller);
+  if (direct && s.handle) s.native.notifyInvalInode(s.handle, ino, -1, 0); // attributes only
   return () => s.native.replyWrite(id, n);
 }
 

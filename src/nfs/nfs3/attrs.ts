@@ -5,7 +5,7 @@ import { isDir, isSymlink, NAME_MAX, R_OK, W_OK, X_OK, type Attr, type Caller, t
 import { putPostOpAttr, putWcc, putFattr, readNfsTime, readSattr } from '../attrs.js';
 import { NFS3ERR, NfsError } from '../errors.js';
 import type { NfsState } from '../state.js';
-import { requireDataAccess, setIdBitsToDrop } from '../state.js';
+import { requireDataAccess } from '../state.js';
 import { inoOr, MAX_IO, ok, type Nfs3Proc } from './common.js';
 import { FHSIZE3 } from '../handles.js';
 
@@ -54,18 +54,6 @@ export function checkSetattr(a: Attr, c: SetAttr, caller: Caller): void {
   }
 }
 
-/**
- * The changes plus the set-id bits they drop (as the kernel does): a new owner or group drops
- * them, as does a truncation by anyone but root; a mode given in the same call is kept as given.
- */
-function withSetIdDrop(a: Attr, c: SetAttr, caller: Caller): SetAttr {
-  if (c.mode !== undefined) return c;
-  const chown = (c.uid !== undefined && c.uid !== a.uid) || (c.gid !== undefined && c.gid !== a.gid);
-  const truncate = c.size !== undefined && caller.uid !== 0;
-  const drop = chown || truncate ? setIdBitsToDrop(a) : 0;
-  return drop ? { ...c, mode: a.mode & 0o7777 & ~drop } : c;
-}
-
 export const setattr: Nfs3Proc<SetattrArgs> = {
   args(r) {
     const fh = r.opaque(FHSIZE3);
@@ -83,7 +71,8 @@ export const setattr: Nfs3Proc<SetattrArgs> = {
     let after = before;
     if (Object.keys(a.changes).length) {
       s.mutating();
-      after = s.fs.setattr(ino, withSetIdDrop(before, a.changes, ctx.caller), ctx.caller);
+      // set-id bits a chown or a user's truncate drops: the core's (FileSystem.setattr)
+      after = s.fs.setattr(ino, a.changes, ctx.caller);
     }
     ok(w);
     putWcc(w, before, after, s.fsid);

@@ -2,7 +2,7 @@
 import { isDir, isReg, R_OK, W_OK, type Attr } from '../../core/types.js';
 import { putPostOpAttr, putWcc } from '../attrs.js';
 import { NFS3ERR, NfsError } from '../errors.js';
-import { requireDataAccess, setIdBitsToDrop, type NfsState } from '../state.js';
+import { requireDataAccess, type NfsState } from '../state.js';
 import { XdrError } from '../xdr.js';
 import { inoOr, MAX_IO, ok, type Nfs3Proc } from './common.js';
 import { FHSIZE3 } from '../handles.js';
@@ -75,10 +75,8 @@ export const write: Nfs3Proc<WriteArgs> = {
     requireDataAccess(before, W_OK, ctx.caller);
     if (!Number.isSafeInteger(a.offset + a.data.length)) throw new NfsError(NFS3ERR.FBIG, 'write beyond the largest file');
     s.mutating(a.data.length);
-    const n = s.fs.write(ino, a.offset, a.data);
-    // writing drops set-id bits unless root writes (the kernel's file_remove_privs)
-    const drop = ctx.caller.uid !== 0 && n > 0 ? setIdBitsToDrop(before) : 0;
-    if (drop) s.fs.setattr(ino, { mode: before.mode & 0o7777 & ~drop }, ctx.caller);
+    // writing drops set-id bits unless root writes (the kernel's file_remove_privs): the core's
+    const n = s.fs.write(ino, a.offset, a.data, ctx.caller);
     // UNSTABLE: committed within the group commit's few ms, made durable by COMMIT (a restart
     // changes the verifier, so the client resends); DATA_SYNC / FILE_SYNC: durable before the reply
     let committed = UNSTABLE;

@@ -1,8 +1,9 @@
 /** setattr: chmod, chown, truncate and utimens, in one transaction; ctime moves with any change. */
 import { FsError } from '../../errors.js';
-import { S_IFMT, type Attr, type SetAttr, type Timespec } from '../../types.js';
+import { S_IFMT, type Attr, type Caller, type SetAttr, type Timespec } from '../../types.js';
 import { notify, type FsContext } from '../context.js';
 import { attrOf, isDirMode, isRegMode, rememberBlocks, requireRow, rowToAttr, storedBlocks, type InodeRow } from '../rows.js';
+import { dropsSetIdOnWrite, setIdBitsToDrop } from '../set-id.js';
 import { now, validTimespec } from '../time.js';
 import { truncateData } from './truncate.js';
 
@@ -13,7 +14,11 @@ function timeOf(v: Timespec | 'now' | undefined, t: Timespec): Timespec | undefi
   return v;
 }
 
-export function setattr(ctx: FsContext, ino: number, changes: SetAttr): Attr {
+/**
+ * caller: who asks (a FUSE or NFS request's sender); a truncate by one without privilege drops
+ * set-id bits, as a new owner or group does for anyone (set-id.ts) unless a mode comes with it.
+ */
+export function setattr(ctx: FsContext, ino: number, changes: SetAttr, caller?: Caller): Attr {
   return ctx.store.transaction(() => {
     const row = requireRow(ctx, ino, 'setattr');
     const t = now();
@@ -28,10 +33,12 @@ export function setattr(ctx: FsContext, ino: number, changes: SetAttr): Attr {
     }
     const atime = timeOf(changes.atime, t);
     const mtime = timeOf(changes.mtime, t);
-    const chmod = changes.mode !== undefined;
     const chown = (changes.uid !== undefined && changes.uid !== -1) || (changes.gid !== undefined && changes.gid !== -1);
+    const drop =
+      changes.mode === undefined && (chown || (changes.size !== undefined && dropsSetIdOnWrite(caller))) ? setIdBitsToDrop(row.mode) : 0;
+    const chmod = changes.mode !== undefined || drop !== 0;
     if (chmod || chown || atime || mtime) {
-      const mode = chmod ? (row.mode & S_IFMT) | (changes.mode! & 0o7777) : row.mode;
+      const mode = changes.mode !== undefined ? (row.mode & S_IFMT) | (changes.mode & 0o7777) : row.mode & ~drop;
       const uid = changes.uid !== undefined && changes.uid !== -1 ? changes.uid : row.uid;
       const gid = changes.gid !== undefined && changes.gid !== -1 ? changes.gid : row.gid;
       const a = atime ?? { sec: row.atime, nsec: row.atime_nsec };

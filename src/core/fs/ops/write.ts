@@ -7,7 +7,10 @@
 import { FsError } from '../../errors.js';
 import { notify, type FsContext } from '../context.js';
 import { isDirMode, isRegMode, knownChunks, rememberChunks, requireRow, type InodeRow } from '../rows.js';
+import { dropsSetIdOnWrite, setIdBitsToDrop } from '../set-id.js';
 import { now } from '../time.js';
+import type { Caller } from '../../types.js';
+import { setattr } from './setattr.js';
 
 export const SQL_PUT_CHUNK = 'INSERT OR REPLACE INTO fs_data (ino, chunk_index, data) VALUES (?, ?, ?)';
 export const SQL_GET_CHUNK = 'SELECT data FROM fs_data WHERE ino = ? AND chunk_index = ?';
@@ -28,18 +31,19 @@ export function padChunk(ctx: FsContext, ino: number, idx: number, len: number):
 }
 
 /** Writes data at the end of the file as this transaction sees it; returns where it landed. */
-export function append(ctx: FsContext, ino: number, data: Uint8Array): number {
+export function append(ctx: FsContext, ino: number, data: Uint8Array, caller?: Caller): number {
   return ctx.store.transaction(() => {
     const row = requireRow(ctx, ino, 'write');
     checkRange(row.size, data.byteLength);
-    writeRow(ctx, row, row.size, data);
+    writeRow(ctx, row, row.size, data, caller);
     return row.size;
   });
 }
 
-export function write(ctx: FsContext, ino: number, offset: number, data: Uint8Array): number {
+/** caller: the writer; one without privilege drops the file's set-id bits (set-id.ts). */
+export function write(ctx: FsContext, ino: number, offset: number, data: Uint8Array, caller?: Caller): number {
   checkRange(offset, data.byteLength);
-  return ctx.store.transaction(() => writeRow(ctx, requireRow(ctx, ino, 'write'), offset, data));
+  return ctx.store.transaction(() => writeRow(ctx, requireRow(ctx, ino, 'write'), offset, data, caller));
 }
 
 function checkRange(offset: number, len: number): void {
@@ -50,7 +54,7 @@ function checkRange(offset: number, len: number): void {
 }
 
 /** The write itself, into the file whose row (as this transaction sees it) is `row`. */
-function writeRow(ctx: FsContext, row: InodeRow, offset: number, data: Uint8Array): number {
+function writeRow(ctx: FsContext, row: InodeRow, offset: number, data: Uint8Array, caller?: Caller): number {
   const ino = row.ino;
   const len = data.byteLength;
   if (isDirMode(row.mode)) throw new FsError('EISDIR', 'write');
@@ -97,5 +101,7 @@ function writeRow(ctx: FsContext, row: InodeRow, offset: number, data: Uint8Arra
   // chunks 0..n-1 before and first..last written, with no gap between: 0..max(n, last+1)-1 now
   if (chunksBefore !== undefined && first <= chunksBefore) rememberChunks(ctx, ino, newSize, t, Math.max(chunksBefore, last + 1));
   if (ctx.observer) notify(ctx, { op: 'write', ino, offset, length: len, size: newSize });
+  const drop = dropsSetIdOnWrite(caller) ? setIdBitsToDrop(row.mode) : 0;
+  if (drop) setattr(ctx, ino, { mode: row.mode & 0o7777 & ~drop });
   return len;
 }
