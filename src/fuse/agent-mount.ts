@@ -53,23 +53,13 @@ export async function mountAgent(
     // the kernel's open files are ours to keep: another process's unlink must not purge them
     agent.holdOpenFiles();
     const checkpoints = checkpointInBackground(agent.store, (e) => fuseOptions.onError?.(e, -1));
-    let lastVersion = agent.store.dataVersion();
     const server = await FuseServer.mount(agent.fs, mountpoint, {
       // an overlay's base can change unseen: its listings are reused no longer than attributes
       cacheReaddir: agent.base === undefined ? true : (options.timeouts?.attr ?? DEFAULT_TIMEOUTS.attr),
       ...fuseOptions,
       groupCommit: { begin: () => agent.store.beginBatch(), commit: () => agent.store.commitBatch(), room: () => freeBytes(agent.store), lowSpace: (on) => checkpoints?.lowSpace(on) },
       groupCommitMs: fuseOptions.groupCommitMs ?? groupCommitMsFromEnv(),
-      changeCounter: () => {
-        const v = agent.store.dataVersion();
-        if (v !== lastVersion) {
-          // what another process unlinked and the kernel does not hold open here is freed now
-          // (or at its last release here); a busy database is tried again at the next poll
-          agent.purgeHandedOrphans();
-          lastVersion = v;
-        }
-        return v;
-      },
+      changeCounter: outsideChanges(agent),
     });
     raiseReadahead(mountpoint);
     return { agent, server };
@@ -77,6 +67,24 @@ export async function mountAgent(
     agent.close();
     throw e;
   }
+}
+
+/**
+ * The mount's change counter (FuseMountOptions.changeCounter): the database's data_version,
+ * which other processes' commits move. What another process unlinked and the kernel does not
+ * hold open here is freed when it moves (or at its last release here); a busy database is tried
+ * again at the next poll. The agent must hold its open files (Agent.holdOpenFiles).
+ */
+export function outsideChanges(agent: Agent): () => number {
+  let lastVersion = agent.store.dataVersion();
+  return () => {
+    const v = agent.store.dataVersion();
+    if (v !== lastVersion) {
+      agent.purgeHandedOrphans();
+      lastVersion = v;
+    }
+    return v;
+  };
 }
 
 /**

@@ -8,6 +8,7 @@ import { freeBytes } from '../core/fs/index.js';
 import { recordRunEnd, recordRunStart } from './run-call.js';
 import { Store, validateId } from '../store/index.js';
 import { checkFuse, FuseServer } from '../fuse/index.js';
+import { outsideChanges } from '../fuse/agent-mount.js';
 import { checkpointInBackground } from '../fuse/wal-checkpoints.js';
 import { untilSandboxExit } from './child-signals.js';
 import { allowProblem, defaultAllows, resolveAllows } from './allow.js';
@@ -128,16 +129,19 @@ export async function runSandbox(options: RunOptions): Promise<RunOutcome> {
         // the overlay is bound over the base only inside the sandbox's mount namespace
         agent = Agent.open({ path: session.database }, { baseDirect: true });
         const a = agent;
+        // files open in the sandbox stay readable when the CLI removes them from the session
+        a.holdOpenFiles();
         const checkpoints = checkpointInBackground(a.store, (e) => process.stderr.write(`agentfs run: ${(e as Error)?.message ?? String(e)}\n`));
         server = await FuseServer.mount(a.fs, mountpoint, {
           groupCommit: { begin: () => a.store.beginBatch(), commit: () => a.store.commitBatch(), room: () => freeBytes(a.store), lowSpace: (on) => checkpoints?.lowSpace(on) },
           autoUnmount: true,
           fsname: `agentfs:${session.id}`,
-          // Every change to the overlay goes through this one mount (runs of a session share
-          // it), so the kernel may keep names and attributes: only edits the host makes to the
-          // base directory meanwhile show up late, by this much.
+          // Runs of a session share this one mount; the CLI and the SDK may write the session's
+          // database meanwhile (watched: the kernel forgets what it cached when they do). Only
+          // edits the host makes to the base directory meanwhile show up late, by this much.
           timeouts: { entry: 30, attr: 30, negative: 5 },
           cacheReaddir: 30,
+          changeCounter: outsideChanges(a),
           onError: (e) => process.stderr.write(`agentfs run: internal error: ${(e as Error)?.stack ?? String(e)}\n`),
         });
       } catch (e) {

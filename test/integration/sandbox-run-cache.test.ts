@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CLI, tempDir } from '../support/cli.js';
+import { CLI, runCli, tempDir } from '../support/cli.js';
 
 let tmp: { dir: string; cleanup: () => void };
 let proj: string;
@@ -20,11 +20,15 @@ beforeAll(() => {
 afterAll(() => tmp.cleanup());
 
 /** Runs `script` in a sandbox over proj; `meanwhile` runs on the host once `ready` appears. */
-async function runWhile(script: string, meanwhile: () => void): Promise<{ code: number | null; out: string; err: string }> {
+async function runWhile(
+  script: string,
+  meanwhile: () => void | Promise<void>,
+  runArgs: string[] = [],
+): Promise<{ code: number | null; out: string; err: string }> {
   const ready = join(tmp.dir, 'ready');
   const go = join(tmp.dir, 'go');
   const wait = `touch ${ready}; while [ ! -e ${go} ]; do sleep 0.05; done`;
-  const child = spawn(process.execPath, [CLI, 'run', '--', 'sh', '-c', script.replace('WAIT', wait)], { cwd: proj, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [CLI, 'run', ...runArgs, '--', 'sh', '-c', script.replace('WAIT', wait)], { cwd: proj, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -32,7 +36,7 @@ async function runWhile(script: string, meanwhile: () => void): Promise<{ code: 
   const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
   const { existsSync, rmSync } = await import('node:fs');
   for (let i = 0; i < 400 && !existsSync(ready) && child.exitCode === null; i++) await new Promise((r) => setTimeout(r, 50));
-  meanwhile();
+  await meanwhile();
   writeFileSync(go, '');
   const code = await exited;
   rmSync(ready, { force: true });
@@ -55,6 +59,31 @@ describe('agentfs run: cached pages and listings', () => {
     );
     expect(r.code).toBe(0);
     expect(r.out).toBe('base\nmine\nmine\n');
+  });
+
+  it('the CLI writing the running session shows inside at once; a file open inside stays readable when the CLI removes it', async () => {
+    mkdirSync(join(proj, 'live'));
+    writeFileSync(join(proj, 'live', 'seen.txt'), 'base\n');
+    writeFileSync(join(proj, 'live', 'gone.txt'), 'base\n');
+    const script =
+      'cat live/seen.txt live/gone.txt >/dev/null; ls live >/dev/null; echo mine > live/made.txt; exec 3<live/made.txt; WAIT; ' +
+      'cat live/new.txt live/seen.txt; cat <&3; ls live';
+    const cli = async (...args: string[]) => expect((await runCli(args, { cwd: proj, env })).code).toBe(0);
+    const r = await runWhile(
+      script,
+      async () => {
+        await cli('fs', 'write', 'live-cli', '/live/new.txt', 'from the cli');
+        await cli('fs', 'write', 'live-cli', '/live/seen.txt', 'changed');
+        await cli('fs', 'rm', 'live-cli', '/live/gone.txt');
+        await cli('fs', 'rm', 'live-cli', '/live/made.txt');
+        // the mount polls the database every 0.1 s
+        await new Promise((r) => setTimeout(r, 400));
+      },
+      ['--session', 'live-cli'],
+    );
+    expect(r.err).not.toContain('error');
+    expect(r.code).toBe(0);
+    expect(r.out).toBe('from the clichanged' + 'mine\n' + 'new.txt\nseen.txt\n');
   });
 
   it('a listing kept across a copy-up still shows what the sandbox creates there, and a base directory shows what the host adds', async () => {
