@@ -136,6 +136,7 @@ export class FuseServer {
     const timeouts = { ...(options.changeCounter ? DEFAULT_TIMEOUTS : UNWATCHED_TIMEOUTS), ...options.timeouts };
     this.state = new ServeState(fs, this.native, timeouts, { uid: options.uid, gid: options.gid });
     this.state.watched = options.changeCounter !== undefined;
+    this.state.pagesWatched = this.state.watched && fs.hostFiles === undefined;
     const c = options.cacheReaddir;
     this.state.listingMaxAgeS = typeof c === 'number' && c > 0 ? c : c === true && this.state.watched ? Infinity : 0;
     this.group = new GroupCommitter(options.groupCommit, options.groupCommitMs ?? GROUP_COMMIT_MS, (e) => this.report(e, -1));

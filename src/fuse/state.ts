@@ -52,6 +52,12 @@ export class ServeState {
   handle: SessionHandle | undefined;
   /** outside changes to the storage are detected (and drop the kernel's caches) */
   watched = false;
+  /**
+   * every change to a file's content reaches the watcher, so the kernel may keep a file's pages
+   * across opens unchecked: watched, and no host directory beneath (an overlay's base files
+   * change on the host unseen, and are compared at each open instead)
+   */
+  pagesWatched = false;
   /** seconds the kernel may reuse an unchanged directory listing (0: no caching; FuseMountOptions.cacheReaddir) */
   listingMaxAgeS = 0;
   /** the native read path serves this mount, and a write transaction is open here now */

@@ -52,6 +52,16 @@ describe('agentfs run: cached pages and listings', () => {
     expect(r.out).toBe('old1\nold1\nnew2\ne.txt\n');
   });
 
+  it('the same, opened right after a write (answered in JavaScript while the write is uncommitted)', async () => {
+    mkdirSync(join(proj, 'j'));
+    writeFileSync(join(proj, 'j', 'j.txt'), 'old1\n');
+    const r = await runWhile('cat j/j.txt; cat j/j.txt; WAIT; echo w > w.txt; cat j/j.txt; echo w >> w.txt; cat j/j.txt', () =>
+      writeFileSync(join(proj, 'j', 'j.txt'), 'new2\n'),
+    );
+    expect(r.code).toBe(0);
+    expect(r.out).toBe('old1\nold1\nnew2\nnew2\n');
+  });
+
   it('a base file read, then rewritten in the sandbox, reads as the sandbox wrote it, before and after a host edit beside it', async () => {
     writeFileSync(join(proj, 'd', 'f.txt'), 'base\n');
     const r = await runWhile('cat d/f.txt; printf "mine\\n" > d/f.txt; cat d/f.txt; WAIT; cat d/f.txt', () =>

@@ -26,7 +26,7 @@ export function open(s: ServeState, req: OpenRequest): Reply {
   const { id, ino, flags } = req;
   // With outside changes watched, the kernel's pages are dropped when they happen, so they
   // can always be kept; otherwise compare with what the kernel last held.
-  const attr = s.watched ? undefined : s.fs.getattr(ino);
+  const attr = s.pagesWatched ? undefined : s.fs.getattr(ino);
   const keep = attr === undefined || keepCache(s, attr);
   // the kernel sends O_TRUNC here, not as a setattr (atomic_o_trunc); it drops its pages itself
   if (flags & constants.O_TRUNC) s.fs.setattr(ino, { size: 0 }, req);
@@ -109,7 +109,7 @@ export function release(s: ServeState, { id, ino, fh }: ReleaseRequest): Reply {
   const h = s.files.get(fh);
   s.files.delete(fh);
   s.fs.release(ino);
-  if (s.watched) return () => s.native.replyErr(id, 0);
+  if (s.pagesWatched) return () => s.native.replyErr(id, 0);
   try {
     // What the kernel's page cache now holds (its own writes included). A read-only handle wrote
     // nothing: the key seen at open does (no second stat a file for grep or git status). Were the
