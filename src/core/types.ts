@@ -215,8 +215,12 @@ export interface FileSystem {
   readdirPlus(ino: number, offset?: number, limit?: number): DirEntryPlus[];
   statfs(): StatFs;
 
-  /** An open handle on ino exists (keeps an unlinked inode alive until release). */
-  open(ino: number, flags: number): void;
+  /**
+   * An open handle on ino exists (keeps an unlinked inode alive until release). ENOENT unknown
+   * ino, unless `seen`: the caller saw the inode a moment ago (an open the native reader answered),
+   * and it is only counted.
+   */
+  open(ino: number, flags: number, seen?: boolean): void;
   release(ino: number): void;
 
   /**

@@ -423,7 +423,8 @@ export class FuseServer {
   private countNativeOpen(opened: boolean, ino: number, flags: number): void {
     this.state.countNativeOpen(ino, opened ? 1 : -1);
     try {
-      if (opened) this.state.fs.open(ino, flags);
+      // the addon answered the open from the inode it read: counted, not looked up again
+      if (opened) this.state.fs.open(ino, flags, true);
       else this.state.fs.release(ino);
     } catch (e) {
       // removed meanwhile (by another process): nothing is held open any more

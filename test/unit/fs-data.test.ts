@@ -180,6 +180,25 @@ describe('InodeFs: file data in chunks', () => {
     expect(fx.fs.getattr(ino).atime).toEqual(a1);
   });
 
+  it('the access times of many reads are stored together by the next change, each as read', () => {
+    const other = Store.open({ path: fx.file });
+    try {
+      const files = Array.from({ length: 30 }, (_, i) => {
+        const a = fx.fs.create(ROOT_INO, `m${i}`, 0o644, ME);
+        fx.fs.write(a.ino, 0, Buffer.from(`file ${i}`));
+        fx.fs.setattr(a.ino, { atime: { sec: 10 + i, nsec: i } });
+        return a.ino;
+      });
+      for (const f of files) fx.fs.read(f, 0, 4);
+      const seen = files.map((f) => fx.fs.getattr(f).atime);
+      expect(files.map((f) => inodeRow(other, f)!.atime)).toEqual(files.map((_, i) => 10 + i));
+      fx.fs.mkdir(ROOT_INO, 'after-reads', 0o755, ME);
+      expect(files.map((f) => ({ sec: inodeRow(other, f)!.atime, nsec: inodeRow(other, f)!.atime_nsec }))).toEqual(seen);
+    } finally {
+      other.close();
+    }
+  });
+
   it('a read that moves atime writes nothing until the next change, fsync or close (lazytime)', () => {
     write(0, Buffer.from('hello'));
     const other = Store.open({ path: fx.file });

@@ -172,8 +172,8 @@ export class InodeFs implements FileSystem {
   sharedReads(): SharedReads | undefined {
     return sharedReads(this.ctx);
   }
-  open(ino: number, flags: number): void {
-    open(this.ctx, ino, flags);
+  open(ino: number, flags: number, seen?: boolean): void {
+    open(this.ctx, ino, flags, seen);
   }
   release(ino: number): void {
     release(this.ctx, ino);

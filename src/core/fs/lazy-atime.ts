@@ -12,6 +12,10 @@ import type { InodeRow } from './rows.js';
 
 const FLUSH_MS = 1000;
 const SQL_SET_ATIME = 'UPDATE fs_inode SET atime = ?, atime_nsec = ? WHERE ino = ?';
+/** Many at once, as a JSON array of [ino, sec, nsec]: half the time of a statement each (150 files a `git status`). */
+const SQL_SET_ATIMES =
+  'UPDATE fs_inode SET atime = j.value ->> 1, atime_nsec = j.value ->> 2 FROM json_each(?) AS j WHERE fs_inode.ino = j.value ->> 0';
+const MANY = 8;
 
 /** Told of pending times, so that another reader of the database (the mount's native reads) shows them too. */
 export interface AtimeListener {
@@ -76,8 +80,12 @@ export class LazyAtime {
   private writeOut(): void {
     if (this.pending.size === 0) return;
     try {
-      const stmt = this.store.stmt(SQL_SET_ATIME);
-      for (const [ino, t] of this.pending) stmt.run(t.sec, t.nsec, ino);
+      if (this.pending.size >= MANY) {
+        this.store.stmt(SQL_SET_ATIMES).run(JSON.stringify(Array.from(this.pending, ([ino, t]) => [ino, t.sec, t.nsec])));
+      } else {
+        const stmt = this.store.stmt(SQL_SET_ATIME);
+        for (const [ino, t] of this.pending) stmt.run(t.sec, t.nsec, ino);
+      }
     } finally {
       this.settle(); // written, or not writable: either way not retried
     }

@@ -442,9 +442,9 @@ export class OverlayFs implements FileSystem {
     if (node.delta !== undefined) this.o.delta.fsync(node.delta, datasync);
   }
 
-  open(ino: number, flags: number): void {
+  open(ino: number, flags: number, seen?: boolean): void {
     const node = this.o.nodes.must(ino, 'open');
-    if (node.delta !== undefined) this.o.delta.open(node.delta, flags);
+    if (node.delta !== undefined) this.o.delta.open(node.delta, flags, seen);
     else {
       if (node.nameTaken) {
         // for writing, ESTALE: its copy-up needs a name, and the kernel looks the name it opened

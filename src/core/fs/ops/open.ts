@@ -3,9 +3,9 @@ import { notify, type FsContext } from '../context.js';
 import { purgeIfHandedOrphan, purgeOrphan } from '../lifecycle.js';
 import { requireRow } from '../rows.js';
 
-export function open(ctx: FsContext, ino: number, flags: number): void {
+export function open(ctx: FsContext, ino: number, flags: number, seen = false): void {
   if (ctx.fresh === ino) ctx.fresh = 0; // the last create made it, and no write transaction began since
-  else requireRow(ctx, ino, 'open');
+  else if (!seen) requireRow(ctx, ino, 'open');
   ctx.openCount.set(ino, (ctx.openCount.get(ino) ?? 0) + 1);
   if (ctx.observer) notify(ctx, { op: 'open', ino, mode: flags });
 }
