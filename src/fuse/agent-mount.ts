@@ -9,7 +9,8 @@ import { freeBytes } from '../core/fs/index.js';
 import type { AgentTarget } from '../store/index.js';
 import { DEFAULT_TIMEOUTS, FuseServer, type FuseMountOptions } from './server.js';
 import { agentfsMountAt, recoverStale, readRecord } from './mounts.js';
-import { checkpointInBackground } from './wal-checkpoints.js';
+import { ROOM_ENOUGH, type GroupCommit } from './group-commit.js';
+import { checkpointInBackground, type WalCheckpoints } from './wal-checkpoints.js';
 
 export interface AgentMount {
   agent: Agent;
@@ -57,7 +58,7 @@ export async function mountAgent(
       // an overlay's base can change unseen: its listings are reused no longer than attributes
       cacheReaddir: agent.base === undefined ? true : (options.timeouts?.attr ?? DEFAULT_TIMEOUTS.attr),
       ...fuseOptions,
-      groupCommit: { begin: () => agent.store.beginBatch(), commit: () => agent.store.commitBatch(), room: () => freeBytes(agent.store), lowSpace: (on) => checkpoints?.lowSpace(on) },
+      groupCommit: groupCommitOf(agent, checkpoints),
       groupCommitMs: fuseOptions.groupCommitMs ?? groupCommitMsFromEnv(),
       changeCounter: outsideChanges(agent),
     });
@@ -67,6 +68,17 @@ export async function mountAgent(
     agent.close();
     throw e;
   }
+}
+
+/** The group commit of a mount of agent (FuseMountOptions.groupCommit) on its store. */
+export function groupCommitOf(agent: Agent, checkpoints: WalCheckpoints | undefined): GroupCommit {
+  const store = agent.store;
+  return {
+    begin: () => store.beginBatch(),
+    commit: () => store.commitBatch(),
+    room: () => freeBytes(store, ROOM_ENOUGH),
+    lowSpace: (on) => checkpoints?.lowSpace(on),
+  };
 }
 
 /**

@@ -32,6 +32,11 @@ const SPACE_PER_BYTE = 3;
  */
 const RESERVE = 8 << 20;
 const ROOM_POLL_MS = 50;
+/**
+ * Free space beyond which GroupCommit.room need not be exact: far above LOW_SPACE plus what a
+ * full group and one poll's writes may use (SPACE_PER_BYTE x GROUP_MAX_BYTES, and then some).
+ */
+export const ROOM_ENOUGH = 1 << 30;
 /** commit early after this much written data, to keep the open transaction small */
 const GROUP_MAX_BYTES = 64 << 20;
 /**

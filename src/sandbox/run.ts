@@ -4,11 +4,10 @@ import { existsSync, mkdirSync, mkdtempSync, realpathSync, rmdirSync } from 'nod
 import { join, relative } from 'node:path';
 import { customAlphabet } from 'nanoid';
 import { Agent, META } from '../core/agent.js';
-import { freeBytes } from '../core/fs/index.js';
 import { recordRunEnd, recordRunStart } from './run-call.js';
 import { Store, validateId } from '../store/index.js';
 import { checkFuse, FuseServer } from '../fuse/index.js';
-import { outsideChanges } from '../fuse/agent-mount.js';
+import { groupCommitOf, outsideChanges } from '../fuse/agent-mount.js';
 import { checkpointInBackground } from '../fuse/wal-checkpoints.js';
 import { untilSandboxExit } from './child-signals.js';
 import { allowProblem, defaultAllows, resolveAllows } from './allow.js';
@@ -133,7 +132,7 @@ export async function runSandbox(options: RunOptions): Promise<RunOutcome> {
         a.holdOpenFiles();
         const checkpoints = checkpointInBackground(a.store, (e) => process.stderr.write(`agentfs run: ${(e as Error)?.message ?? String(e)}\n`));
         server = await FuseServer.mount(a.fs, mountpoint, {
-          groupCommit: { begin: () => a.store.beginBatch(), commit: () => a.store.commitBatch(), room: () => freeBytes(a.store), lowSpace: (on) => checkpoints?.lowSpace(on) },
+          groupCommit: groupCommitOf(a, checkpoints),
           autoUnmount: true,
           fsname: `agentfs:${session.id}`,
           // Runs of a session share this one mount; the CLI and the SDK may write the session's

@@ -13,8 +13,13 @@ function pragma(s: Store, name: string): number {
   return (s.stmt(`PRAGMA ${name}`).get() as Record<string, number>)[name]!;
 }
 
-/** Bytes the database can still grow by: free space under it plus its own free pages (cheap). */
-export function freeBytes(s: Store): number {
+/**
+ * Bytes the database can still grow by: free space under it plus its own free pages (cheap).
+ * enough: a host with this much free is answer enough (the pages are not counted: reading them
+ * takes a read transaction, ~100 us before the first write after reads, every poll of the FUSE
+ * server's group commit).
+ */
+export function freeBytes(s: Store, enough = Infinity): number {
   let hostFree = 0;
   try {
     const h = statfsSync(s.path === ':memory:' ? tmpdir() : dirname(s.path));
@@ -22,6 +27,7 @@ export function freeBytes(s: Store): number {
   } catch {
     /* no host numbers: the database's free pages alone */
   }
+  if (hostFree >= enough) return hostFree;
   return hostFree + pragma(s, 'freelist_count') * pragma(s, 'page_size');
 }
 
