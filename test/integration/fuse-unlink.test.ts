@@ -16,7 +16,7 @@ let pid: number | undefined;
 let out: Record<string, unknown>;
 
 const SCRIPT = String.raw`
-import errno, json, os, sys
+import errno, json, os, sys, time
 os.chdir(sys.argv[1])
 out = {}
 def st(p):
@@ -60,6 +60,25 @@ out['e_kept'] = {'names': sorted(os.listdir('e/sub')), 'x': open('e/sub/x').read
 os.unlink('e/sub/x')
 os.rmdir('e/sub')
 out['e_after'] = st('e')
+
+# files the native reader opened (its events counted after a create that went ahead of them)
+# keep their data when unlinked while open
+os.mkdir('burst')
+for i in range(40):
+    open('burst/r%d' % i, 'w').write('r%d' % i)
+time.sleep(1.2)  # committed: opens and reads are the native reader's now
+fds = [os.open('burst/r%d' % i, os.O_RDONLY) for i in range(40)]
+for fd in fds:
+    os.read(fd, 1)
+open('burst/new', 'w').write('n')
+for i in range(40):
+    os.unlink('burst/r%d' % i)
+out['burst'] = [os.pread(fd, 10, 0).decode() for fd in fds]
+for fd in fds:
+    os.close(fd)
+out['burst_names'] = sorted(os.listdir('burst'))
+os.unlink('burst/new')
+os.rmdir('burst')
 
 # a tree of files in directories, removed by rm -rf
 for p in range(3):
@@ -113,6 +132,12 @@ describe('unlink and rmdir on the mount', () => {
     expect(later(last.d.mtime, first.d.mtime)).toBe(true);
   });
 
+  it('files opened by the native reader keep their data when unlinked while open, after a create answered ahead of those opens', () => {
+    expect(out.burst).toEqual(Array.from({ length: 40 }, (_, i) => `r${i}`));
+    // nothing of them is left once closed: the last test counts the inodes
+    expect(out.burst_names).toEqual(['new']);
+  });
+
   it('rmdir of a directory with entries, of a file, and unlink of a directory are refused and change nothing', () => {
     expect(out.rmdir_full).toBe('ENOTEMPTY');
     expect(out.rmdir_file).toBe('ENOTDIR');
@@ -155,7 +180,7 @@ describe('unlink and rmdir on the mount', () => {
       const at = (path: string) => rows.findIndex((r) => r.path === path);
       for (const p of [0, 1, 2]) expect(at(`/t/p${p}/f9`)).toBeLessThan(at(`/t/p${p}`));
       expect(at('/t')).toBe(rows.length - 1);
-      const removed = db.prepare("SELECT op, path FROM agentfs_journal WHERE op IN ('unlink', 'rmdir') AND path NOT LIKE '/t%' ORDER BY id").all() as { op: string; path: string }[];
+      const removed = db.prepare("SELECT op, path FROM agentfs_journal WHERE op IN ('unlink', 'rmdir') AND path NOT LIKE '/t%' AND path NOT LIKE '/burst%' ORDER BY id").all() as { op: string; path: string }[];
       expect(removed.map((r) => `${r.op} ${r.path}`)).toEqual(['unlink /d/f', 'unlink /d/g', 'unlink /e/sub/x', 'rmdir /e/sub']);
     } finally {
       db.close();
