@@ -1790,6 +1790,16 @@ napi_value HostForget(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// hostCopyNumber(handle, ino, on): ino is (or no longer is) a copy's number (host_files.h set_copy).
+napi_value HostCopyNumber(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  if (!get_args(env, info, 3, argv)) return nullptr;
+  Session* s = get_session(env, argv[0]);
+  if (!s || !s->host) return nullptr;
+  s->host->set_copy((uint64_t)get_num(env, argv[1]), get_bool(env, argv[2]));
+  return nullptr;
+}
+
 // readerStats(handle): {active, served, declined, listedBare, error, hostServed, hostDeclined, deltaActive, deltaServed}
 napi_value ReaderStats(napi_env env, napi_callback_info info) {
   napi_value argv[1];
@@ -1847,6 +1857,7 @@ napi_value Init(napi_env env, napi_value exports) {
     {"hostAdd", nullptr, HostAdd, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"hostForget", nullptr, HostForget, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"hostDelta", nullptr, HostDelta, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"hostCopyNumber", nullptr, HostCopyNumber, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"hostDirKey", nullptr, HostDirKey, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"hostListable", nullptr, HostListable, nullptr, nullptr, nullptr, napi_default, nullptr},
   };

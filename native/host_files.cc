@@ -75,6 +75,13 @@ void HostFiles::add_delta(uint64_t ino, uint64_t delta) {
   deltas_[ino] = delta;
 }
 
+void HostFiles::set_copy(uint64_t ino, bool on) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (on) copies_.insert(ino);
+  else copies_.erase(ino);
+  forgets_++;  // a listing in flight may have read such an entry before this: it checks again
+}
+
 bool HostFiles::delta_of(uint64_t ino, uint64_t* delta) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = deltas_.find(ino);
@@ -209,6 +216,7 @@ bool HostFiles::readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, 
     size_t name;
   };
   std::vector<Sent> sent;
+  std::vector<uint64_t> numbers;  // of every entry sent, checked against copies_ at the end
   for (size_t i = first; i < names.size(); i++) {
     if (fstatat(dirfd(d), names[i].c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
       if (errno == ENOENT) continue;  // gone since the listing: left out, as hostList does
@@ -243,6 +251,7 @@ bool HostFiles::readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, 
     if (need > size - used) break;
     used += need;
     if (plus) sent.push_back(Sent{(uint64_t)st.st_ino, (uint32_t)st.st_mode, i});
+    numbers.push_back((uint64_t)st.st_ino);
   }
   closedir(d);
   if (!ok) {
@@ -260,6 +269,14 @@ bool HostFiles::readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, 
       declined++;
       return false;
     }
+    // A host file numbered as a copy in the delta: the host gave the copied file's number to
+    // another file (JavaScript numbers that one anew), or it is the copy's (a link, a host move).
+    if (!copies_.empty())
+      for (uint64_t n : numbers)
+        if (copies_.count(n)) {
+          declined++;
+          return false;
+        }
     for (const Sent& s : sent) {
       const std::string& name = names[s.name];
       if (path.size() + 1 + name.size() < HOST_PATH_MAX) add_locked(s.ino, path + "/" + name, s.mode & S_IFMT, ino);

@@ -15,6 +15,7 @@
 #include <mutex>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 // Handles opened here carry this bit beside NATIVE_FH (reader.h), and the host descriptor in
@@ -59,6 +60,11 @@ class HostFiles {
   // From the JS thread: overlay inode ino is a regular file living in the delta as delta inode
   // `delta` (its attributes are exactly that row's, under ino); forget/clear drop it too.
   void add_delta(uint64_t ino, uint64_t delta);
+  // From the JS thread: ino is (on) or no longer is the number of a file living in the delta that
+  // shows a host file's inode number (a copy-up). A listing holding a host entry of that inode
+  // number is left to JavaScript: the entry may be another file the host gave the number since
+  // the copied one was removed (JavaScript tells them apart), or a link of the copy.
+  void set_copy(uint64_t ino, bool on);
   // The delta inode of ino, if it was added as one.
   bool delta_of(uint64_t ino, uint64_t* delta);
   // JavaScript let the kernel keep (or fetch) directory ino's listing under this key (dirs.ts
@@ -132,6 +138,7 @@ class HostFiles {
   uint64_t forgets_ = 0;
   std::unordered_map<uint64_t, Entry> files_;
   std::unordered_map<uint64_t, uint64_t> deltas_;  // add_delta
+  std::unordered_set<uint64_t> copies_;            // set_copy
   // descriptor -> the path and key it was opened with
   struct Opened {
     std::string path;

@@ -1,6 +1,7 @@
-// hostList / hostLstat (see host_stat.h). Errors come back as errno numbers, not exceptions:
-// the caller maps them to its own error type. EOVERFLOW means a value does not fit a double
-// exactly (an inode number of 2^53 or more): the caller then asks node:fs instead.
+// hostList / hostLstat (see host_stat.h): one statx per entry, the basic fields and the birth
+// time. Errors come back as errno numbers, not exceptions: the caller maps them to its own error
+// type. EOVERFLOW means a value does not fit a double exactly (an inode number of 2^53 or more):
+// the caller then asks node:fs instead.
 #include "host_stat.h"
 
 #include <dirent.h>
@@ -23,16 +24,17 @@ namespace {
 
 template <typename T>
 bool exact(T v) {
-  // every integer of magnitude up to 2^53 is a double exactly
-  if constexpr (std::is_signed_v<T>) return v >= -(1LL << 53) && v <= (1LL << 53);
+  // every integer of magnitude up to 2^53 is a double exactly (a birth time not given is NaN)
+  if constexpr (std::is_floating_point_v<T>) return std::isnan(v) || (v >= -9007199254740992.0 && v <= 9007199254740992.0);
+  else if constexpr (std::is_signed_v<T>) return v >= -(1LL << 53) && v <= (1LL << 53);
   else return static_cast<unsigned long long>(v) <= (1ULL << 53);
 }
 
-// Writes the fields of st to out; false when one of them does not fit a double exactly.
-bool fill(const struct stat& st, double* out) {
+// Writes the fields of statx s to out; false when one of them does not fit a double exactly.
+bool fill(const struct statx& s, double* out) {
   bool ok = true;
   int i = 0;
-#define HOST_STAT_PUT(name, field) ok = ok && exact(st.field); out[i++] = static_cast<double>(st.field);
+#define HOST_STAT_PUT(name, field) ok = ok && exact(field); out[i++] = static_cast<double>(field);
   HOST_STAT_FIELDS(HOST_STAT_PUT)
 #undef HOST_STAT_PUT
   return ok;
@@ -83,8 +85,8 @@ napi_value HostList(napi_env env, napi_callback_info info) {
   std::vector<double> stats(names.size() * HOST_STAT_STRIDE);
   size_t kept = 0;
   for (size_t i = 0; i < names.size(); i++) {
-    struct stat st;
-    if (fstatat(fd, names[i].c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+    struct statx st;
+    if (host_statx(fd, names[i].c_str(), &st) != 0) {
       if (errno == ENOENT || errno == ENOTDIR) continue;  // gone since readdir: left out
       int e = errno;
       closedir(d);
@@ -131,8 +133,8 @@ napi_value HostLstat(napi_env env, napi_callback_info info) {
       type != napi_float64_array || length < static_cast<size_t>(HOST_STAT_STRIDE)) {
     return throw_type(env, "hostLstat(path: string, out: Float64Array)");
   }
-  struct stat st;
-  if (lstat(path.c_str(), &st) != 0) return number(env, errno);
+  struct statx st;
+  if (host_statx(AT_FDCWD, path.c_str(), &st) != 0) return number(env, errno);
   return number(env, fill(st, static_cast<double*>(data)) ? 0 : EOVERFLOW);
 }
 

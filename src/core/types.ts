@@ -282,6 +282,20 @@ export interface HostFiles {
    * regular file living in the delta: copied up or created there); undefined otherwise.
    */
   deltaFile(ino: number): number | undefined;
+  /**
+   * Whether `ino` is the number of a file living in the delta that shows a host file's inode
+   * number (an overlay's copy-up): a host entry of that inode number is then not for the adapter
+   * to number and list (the host may have given the number to another file since the copied one
+   * was removed), nor is it a host file. Asked again after each onChange(ino) and onCopyNumber.
+   */
+  copyNumber(ino: number): boolean;
+  /**
+   * The numbers copyNumber holds for now, and those a copy recorded in an earlier session may show
+   * (no file of this session has them yet): what the adapter starts from.
+   */
+  copyNumbers(): Iterable<number>;
+  /** Calls `listener` when copyNumber(ino) may have become true without an onChange (a copy seen). */
+  onCopyNumber(listener: (ino: number) => void): void;
   /** Reads of the delta's database, shared as FileSystem.sharedReads (undefined: not a file). */
   delta: SharedReads | undefined;
   /**

@@ -151,6 +151,8 @@ export interface NativeBinding {
   hostDelta(handle: SessionHandle, ino: number, deltaIno: number): void;
   /** ino may no longer be its host file (-1: none may) */
   hostForget(handle: SessionHandle, ino: number): void;
+  /** ino is (or no longer is) the number of a copy in the delta: no host entry is listed under it */
+  hostCopyNumber(handle: SessionHandle, ino: number, on: boolean): void;
   /** JavaScript's OPENDIR of ino let the kernel keep or fetch its listing under this key (mtime, age period) */
   hostDirKey(handle: SessionHandle, ino: number, mtimeSec: number, mtimeNsec: number, epoch: number): void;
   /** 1 where the kernel holds the attributes of inos[i] (sent since it last dropped them; see reader.h) */

@@ -19,8 +19,15 @@ export class HostOffers {
     // kernel asks again) is answered natively once that write is committed
     files.onChange((ino) => {
       this.native.hostForget(this.handle, ino ?? -1);
-      if (ino !== undefined && this.deltas) this.offerDelta(ino);
+      if (ino === undefined) return;
+      if (this.deltas) this.offerDelta(ino);
+      this.copyNumber(ino);
     });
+    files.onCopyNumber((ino) => this.copyNumber(ino));
+    for (const ino of files.copyNumbers()) {
+      this.copies.add(ino);
+      this.native.hostCopyNumber(this.handle, ino, true);
+    }
     this.listable = files.listable();
     this.native.hostListable(this.handle, this.listable);
     files.onListable((now) => {
@@ -30,6 +37,8 @@ export class HostOffers {
 
   private listable: boolean;
   private held = false;
+  /** the numbers told to the addon as copies' (hostCopyNumber) */
+  private readonly copies = new Set<number>();
 
   /**
    * Stops the addon's listings until `release` and returns once those in flight queued their
@@ -45,6 +54,15 @@ export class HostOffers {
     this.held = false;
     this.listable = this.files.listable();
     this.native.hostListable(this.handle, this.listable);
+  }
+
+  /** A copy's number: the addon lists no host entry of that inode number (JavaScript numbers it). */
+  private copyNumber(ino: number): void {
+    const copy = this.files.copyNumber(ino);
+    if (copy === this.copies.has(ino)) return;
+    if (copy) this.copies.add(ino);
+    else this.copies.delete(ino);
+    this.native.hostCopyNumber(this.handle, ino, copy);
   }
 
   /** The addon listed `name` in host directory `dir` (a LISTED event): the filesystem records it. */

@@ -144,6 +144,18 @@ describe('hostLstat', () => {
     expect(() => native.lstat(join(dir, 'x'.repeat(300)))).toThrow(expect.objectContaining({ code: 'ENAMETOOLONG', syscall: 'lstat' }));
   });
 
+  it('gives the birth time in the same call (statx), where the file system keeps one, as node:fs does', () => {
+    writeFileSync(join(dir, 'f'), 'x');
+    const st = lstatSync(join(dir, 'f'), { bigint: true });
+    const got = native.lstat(join(dir, 'f'))!;
+    if (st.birthtimeNs === 0n) expect(got.birth).toBeUndefined();
+    else expect(got.birth).toEqual({ sec: Number(st.birthtimeNs / 1_000_000_000n), nsec: Number(st.birthtimeNs % 1_000_000_000n) });
+    // unlike the ctime, a change leaves it as it is
+    execFileSync('chmod', ['600', join(dir, 'f')]);
+    writeFileSync(join(dir, 'f'), 'changed');
+    expect(native.lstat(join(dir, 'f'))!.birth).toEqual(got.birth);
+  });
+
   it('takes node:fs for values a double cannot hold exactly (EOVERFLOW)', () => {
     populate();
     const overflowing: HostStatAddon = {

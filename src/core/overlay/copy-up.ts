@@ -2,7 +2,7 @@ import { FsError } from '../errors.js';
 import type { FileSystem } from '../types.js';
 import { ROOT_CALLER, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG } from '../types.js';
 import type { BaseReader } from './base.js';
-import type { HostStat } from './host-stat.js';
+import { sameTime, type HostStat } from './host-stat.js';
 import type { Node } from './inodes.js';
 import type { MergedLookup } from './lookup.js';
 import type { DeltaFs, OverlayParts } from './parts.js';
@@ -117,7 +117,7 @@ export class CopyUp {
       // Another process (a second mount, the CLI) may have copied it up since this node was
       // seen: use that copy; a second copy-up would fail (EEXIST) or shadow its changes.
       const theirs = this.lookup.deltaChild(parentDelta, node.name);
-      if (theirs !== undefined && origins.baseIno(theirs) === node.baseIno) return theirs;
+      if (theirs !== undefined && this.isCopyOf(theirs, node)) return theirs;
       // A copy-up changes no listing: the parent keeps its modification time (kernel overlayfs
       // restores it too), so the kernel's cached listing of it stays valid (git status after
       // edits relisted every directory an edit had copied a file up in).
@@ -126,10 +126,18 @@ export class CopyUp {
       origins.record(ino, bp, st, this.o.baseInos.onBaseDevice(st));
       return ino;
     });
+    node.baseBirth = st.birth;
     this.adopted(node, d);
     for (; node.baseOpens > 0; node.baseOpens--) this.o.delta.open(d, 2);
     base.forget(bp);
     return d;
+  }
+
+  /** Whether delta inode `theirs` is a copy of the base file `node` shows (its number and birth time). */
+  private isCopyOf(theirs: number, node: Node): boolean {
+    const origin = this.o.origins.origin(theirs);
+    if (!origin || origin.ino !== node.baseIno) return false;
+    return origin.birth === undefined || node.baseBirth === undefined || sameTime(origin.birth, node.baseBirth);
   }
 
   /** The node now lives in the delta as `deltaIno` (undone if the transaction fails). */

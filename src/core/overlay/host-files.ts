@@ -2,6 +2,7 @@ import { tooLongForOneCall } from '../host-path.js';
 import { S_IFMT, S_IFREG, type HostFiles } from '../types.js';
 
 import { parentOf } from './base.js';
+import { exposedBaseIno, isCopyNumber } from './inodes.js';
 import type { OverlayParts } from './parts.js';
 
 /**
@@ -30,6 +31,20 @@ export function overlayHostFiles(o: OverlayParts, record: (dir: number, name: st
       // a directory's link count is the merged one (MergedLookup.deltaAttr): JavaScript's
       return node && node !== o.root && node.delta !== undefined && (node.type & S_IFMT) === S_IFREG ? node.delta : undefined;
     },
+    copyNumber(ino) {
+      const node = o.nodes.get(ino);
+      return node !== undefined && node.delta !== undefined && isCopyNumber(ino);
+    },
+    copyNumbers() {
+      // the copies of this session's nodes, and those recorded (fs_origin) whose number no node
+      // has yet: the first of the copy and a host file of that number to be looked up takes it
+      const out = new Set(o.nodes.copyNumbers());
+      for (const b of o.origins.baseNumbers(o.delta.rootIno)) {
+        const ino = exposedBaseIno(b);
+        if (isCopyNumber(ino) && !o.nodes.get(ino)) out.add(ino);
+      }
+      return out;
+    },
     delta: o.delta.sharedReads?.(),
     listing(ino) {
       const dir = o.nodes.get(ino);
@@ -45,6 +60,9 @@ export function overlayHostFiles(o: OverlayParts, record: (dir: number, name: st
     },
     onChange(listener) {
       o.nodes.onChange(listener);
+    },
+    onCopyNumber(listener) {
+      o.nodes.onCopy(listener);
     },
     listable() {
       return !o.whiteouts.any();

@@ -28,6 +28,12 @@ export interface HostStat {
   mtime: Timespec;
   ctime: Timespec;
   dev: number;
+  /**
+   * The birth time, when the file system gives it (statx's btime: ext4, xfs, btrfs, tmpfs), in
+   * the same call. Set once for an inode's life, it tells a file from a later one the host gave
+   * the same inode number after the first was removed (MergedLookup.baseNode).
+   */
+  birth?: Timespec;
 }
 
 /** A directory's entries sorted as Array.prototype.sort sorts them, with their lstat. */
@@ -65,12 +71,14 @@ export interface HostStatAddon {
 const FIELDS = [
   'ino', 'mode', 'nlink', 'uid', 'gid', 'size', 'rdev', 'blksize', 'blocks',
   'atimeSec', 'atimeNsec', 'mtimeSec', 'mtimeNsec', 'ctimeSec', 'ctimeNsec', 'dev',
+  'birthSec', 'birthNsec',
 ] as const;
 const STRIDE = FIELDS.length;
 
 const { ENOENT, ENOSYS, ENOTDIR, EOVERFLOW, EPERM } = constants.errno;
 
 function fromArray(a: Float64Array, i: number): HostStat {
+  const birthSec = a[i + 16]!;
   return {
     ino: a[i]!,
     mode: a[i + 1]!,
@@ -85,11 +93,13 @@ function fromArray(a: Float64Array, i: number): HostStat {
     mtime: { sec: a[i + 11]!, nsec: a[i + 12]! },
     ctime: { sec: a[i + 13]!, nsec: a[i + 14]! },
     dev: a[i + 15]!,
+    // NaN: the file system gives no birth time
+    birth: birthSec === birthSec ? { sec: birthSec, nsec: a[i + 17]! } : undefined,
   };
 }
 
 /** Nanoseconds since the epoch as a timespec with 0 <= nsec < 1e9 (as the kernel has it). */
-function tsOf(ns: bigint): Timespec {
+export function tsOf(ns: bigint): Timespec {
   let sec = ns / 1_000_000_000n;
   let nsec = ns % 1_000_000_000n;
   if (nsec < 0n) {
@@ -97,6 +107,11 @@ function tsOf(ns: bigint): Timespec {
     nsec += 1_000_000_000n;
   }
   return { sec: Number(sec), nsec: Number(nsec) };
+}
+
+/** Whether two times are the same. */
+export function sameTime(a: Timespec, b: Timespec): boolean {
+  return a.sec === b.sec && a.nsec === b.nsec;
 }
 
 /** A time as nanoseconds (exact: what node:fs's *Ns fields held). */
@@ -119,6 +134,8 @@ export function fromBigIntStats(st: BigIntStats): HostStat {
     mtime: tsOf(st.mtimeNs),
     ctime: tsOf(st.ctimeNs),
     dev: Number(st.dev),
+    // libuv asks statx for it; 0 when the file system has none
+    birth: st.birthtimeNs !== 0n ? tsOf(st.birthtimeNs) : undefined,
   };
 }
 

@@ -1,4 +1,6 @@
 import { FsError } from '../errors.js';
+import type { Timespec } from '../types.js';
+import { sameTime } from './host-stat.js';
 
 /**
  * Inode numbers the overlay shows.
@@ -33,8 +35,17 @@ export function hostInoOf(ino: number): number {
  */
 export const OTHER_DEVICE_INO_BASE = 2 ** 51;
 
+/** A base file's identity beyond its inode number (see BaseInos.renumber). */
+interface Renumbered {
+  dev: number;
+  birth: Timespec | undefined;
+  ino: number;
+}
+
 export class BaseInos {
   private readonly others = new Map<string, number>();
+  /** host inode number -> the base files of that number shown under numbers of their own */
+  private readonly renumbered = new Map<number, Renumbered[]>();
   private next = OTHER_DEVICE_INO_BASE;
 
   /** `dev`: the base root's device */
@@ -46,7 +57,11 @@ export class BaseInos {
   }
 
   /** The ino a base entry shows (an entry without a device is on the base root's). */
-  of(st: { dev?: number; ino: number }): number {
+  of(st: { dev?: number; ino: number; birth?: Timespec }): number {
+    if (this.renumbered.size) {
+      const r = this.renumbered.get(st.ino)?.find((e) => e.dev === (st.dev ?? this.dev) && sameBirth(e.birth, st.birth));
+      if (r) return r.ino;
+    }
     if (this.onBaseDevice(st)) return exposedBaseIno(st.ino);
     const key = `${st.dev}:${st.ino}`;
     let ino = this.others.get(key);
@@ -56,6 +71,28 @@ export class BaseInos {
     }
     return ino;
   }
+
+  /**
+   * A number of its own for base file `st`, whose inode number the host gave it after removing
+   * the file a delta copy of this overlay was made from (that copy keeps the number: the kernel
+   * knows it by it). From OTHER_DEVICE_INO_BASE up, kept for the overlay's life; `of` gives it
+   * from now on (a file of the same number and birth time, or both without one).
+   */
+  renumber(st: { dev?: number; ino: number; birth?: Timespec }): number {
+    const dev = st.dev ?? this.dev;
+    let list = this.renumbered.get(st.ino);
+    const had = list?.find((e) => e.dev === dev && sameBirth(e.birth, st.birth));
+    if (had) return had.ino;
+    if (!list) this.renumbered.set(st.ino, (list = []));
+    const ino = this.next++;
+    list.push({ dev, birth: st.birth, ino });
+    return ino;
+  }
+}
+
+/** Two birth times are the same, or both unknown. */
+function sameBirth(a: Timespec | undefined, b: Timespec | undefined): boolean {
+  return a === undefined || b === undefined ? a === b : sameTime(a, b);
 }
 
 export function exposedDeltaIno(deltaIno: number, originIno: number | undefined): number {
@@ -64,6 +101,11 @@ export function exposedDeltaIno(deltaIno: number, originIno: number | undefined)
 
 export function isDeltaOnlyIno(ino: number): boolean {
   return ino > DELTA_INO_BASE;
+}
+
+/** Whether a node numbered `ino` living in the delta shows a base file's own inode number (a copy-up's). */
+export function isCopyNumber(ino: number): boolean {
+  return ino < DELTA_INO_BASE && ino !== ROOT_INO;
 }
 
 /** One file or directory of the merged view that the overlay has handed out an ino for. */
@@ -78,6 +120,12 @@ export interface Node {
   delta?: number;
   /** base inode number when the node comes from the base */
   baseIno?: number;
+  /**
+   * The birth time of the base file it shows or was copied from, when the file system gives one:
+   * with the number, what tells that file from a later one the host gave the same number
+   * (MergedLookup.baseNode).
+   */
+  baseBirth?: Timespec;
   /** base-only: handles opened before copy-up (re-opened on the delta copy) */
   baseOpens: number;
   /**
@@ -102,6 +150,13 @@ export class NodeTable {
     this.listeners.push(listener);
   }
 
+  private readonly copyListeners: ((ino: number) => void)[] = [];
+
+  /** Told of each node made for a copy that shows its base file's number (no change of a host file: a new node). */
+  onCopy(listener: (ino: number) => void): void {
+    this.copyListeners.push(listener);
+  }
+
   /** `ino`'s host file may have changed (undefined: every node's). */
   changed(ino?: number): void {
     for (const l of this.listeners) l(ino);
@@ -117,13 +172,22 @@ export class NodeTable {
     return n;
   }
 
+  /** The numbers of nodes living in the delta that show a base file's number (isCopyNumber). */
+  *copyNumbers(): Iterable<number> {
+    for (const n of this.byDelta.values()) if (isCopyNumber(n.ino) && this.byIno.get(n.ino) === n) yield n.ino;
+  }
+
   byDeltaIno(deltaIno: number): Node | undefined {
     return this.byDelta.get(deltaIno);
   }
 
   add(node: Node): Node {
     this.byIno.set(node.ino, node);
-    if (node.delta !== undefined) this.byDelta.set(node.delta, node);
+    if (node.delta !== undefined) {
+      this.byDelta.set(node.delta, node);
+      // a copy showing its base file's number: no host file of that number is it (copyNumber)
+      if (isCopyNumber(node.ino)) for (const l of this.copyListeners) l(node.ino);
+    }
     return node;
   }
 

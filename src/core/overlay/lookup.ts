@@ -3,8 +3,9 @@ import { isDotName } from '../fs/names.js';
 import type { Attr } from '../types.js';
 import { S_IFDIR, S_IFMT } from '../types.js';
 import { attrOfStats, join } from './base.js';
-import type { HostStat } from './host-stat.js';
-import { exposedDeltaIno, type Node } from './inodes.js';
+import { sameTime, type HostStat } from './host-stat.js';
+import { exposedDeltaIno, hostInoOf, type Node } from './inodes.js';
+import type { BaseOrigin } from './origins.js';
 import type { OverlayParts } from './parts.js';
 
 /** An entry of the merged view: the node handed out for it and its attributes. */
@@ -88,28 +89,81 @@ export class MergedLookup {
     return st && { basePath: bp, st };
   }
 
-  /** The node of a base entry seen at parent/name (created, or moved to where it was seen). */
-  baseNode(st: Pick<HostStat, 'ino' | 'mode'> & Partial<HostStat>, parent: Node, name: string): Node {
+  /**
+   * The node of a base entry seen at parent/name (created, or moved to where it was seen).
+   *
+   * A base file is known by its host inode number (hard links are one file, and a copy made
+   * through one name shows under all), but the host gives a removed file's number to a later
+   * file. A node living in the delta (a copy) takes a file of its number only when that is the
+   * file it was copied from (copiedFrom: the same birth time); another file gets a number of its
+   * own (BaseInos.renumber) and shows its own content: it took the copy for its own (its content,
+   * and a write to it went into the copy). A base-only node simply follows the host file of its
+   * number (it holds nothing of its own), as it follows a file moved on the host.
+   */
+  baseNode(st: HostStat, parent: Node, name: string): Node {
     const { nodes } = this.o;
     const linked = this.otherDeviceLinkedCopy(st);
     if (linked !== undefined) return this.nodeForDelta(linked, st.mode, parent, name);
-    const ino = this.o.baseInos.of(st);
+    let ino = this.o.baseInos.of(st);
     let node = nodes.get(ino);
+    if (node && node.delta !== undefined && node !== this.o.root && !this.copiedFrom(node, st)) {
+      ino = this.o.baseInos.renumber(st);
+      node = nodes.get(ino);
+    }
     if (!node || node === this.o.root) {
-      node = nodes.add({ ino, parent, name, type: st.mode & S_IFMT, baseIno: st.ino, baseOpens: 0 });
+      node = nodes.add({ ino, parent, name, type: st.mode & S_IFMT, baseIno: st.ino, baseBirth: st.birth, baseOpens: 0 });
     } else if (node.delta === undefined) {
-      if (node.parent !== parent || node.name !== name) {
-        // seen somewhere else (moved on the host, another hard link): its path, and for a
-        // directory every path below, changed. Its cached path must go too: it kept naming the
-        // old place (ESTALE, or another file's content) until some rename dropped every path.
-        node.parent = parent;
-        node.name = name;
-        this.o.paths.forget(node);
-      }
-      node.type = st.mode & S_IFMT;
-      node.nameTaken = undefined; // seen at a name of its own again
+      this.place(node, parent, name, st.mode);
+      node.baseBirth = st.birth;
     }
     return node;
+  }
+
+  /**
+   * The node of the host entry parent/name the addon listed under number `ino` (a LISTED event:
+   * the kernel was told that number). The addon lists no number a copy shows (copyNumber).
+   */
+  listedNode(ino: number, mode: number, parent: Node, name: string): void {
+    const node = this.o.nodes.get(ino);
+    if (!node || node === this.o.root) this.o.nodes.add({ ino, parent, name, type: mode & S_IFMT, baseIno: hostInoOf(ino), baseOpens: 0 });
+    else if (node.delta === undefined) this.place(node, parent, name, mode);
+  }
+
+  /** A base-only node seen at parent/name. */
+  private place(node: Node, parent: Node, name: string, mode: number): void {
+    if (node.parent !== parent || node.name !== name) {
+      // seen somewhere else (moved on the host, another hard link): its path, and for a
+      // directory every path below, changed. Its cached path must go too: it kept naming the
+      // old place (ESTALE, or another file's content) until some rename dropped every path.
+      node.parent = parent;
+      node.name = name;
+      this.o.paths.forget(node);
+    }
+    node.type = mode & S_IFMT;
+    node.nameTaken = undefined; // seen at a name of its own again
+  }
+
+  /**
+   * Whether base file `st` (of the number `copy`, a node living in the delta, shows) is the file
+   * that copy was made from, or a hard link of it: the same birth time. Where one of the two is
+   * not known (a file system without birth times, a copy recorded before they were), the name
+   * the copy was made from must still hold that inode (a hard link whose copied name the host
+   * removed then counts as another file, and the host's replacing a file at the copied name with
+   * one of the same number goes unseen).
+   */
+  private copiedFrom(copy: Node, st: HostStat): boolean {
+    if (copy.baseBirth !== undefined && st.birth !== undefined) return sameTime(copy.baseBirth, st.birth);
+    if (!this.stillAt(copy.delta!, st.ino, st.dev)) return false;
+    copy.baseBirth ??= st.birth; // taken for that file: the next lookup compares at once
+    return true;
+  }
+
+  /** Whether the base name delta inode `deltaIno` was copied from still holds inode `ino` (of `dev`). */
+  private stillAt(deltaIno: number, ino: number, dev: number | undefined): boolean {
+    const rec = this.o.origins.copyUp(deltaIno);
+    if (!rec) return true; // copied by another implementation: no record to check, as before
+    const at = this.o.base.lstat(rec.basePath);
+    return at !== undefined && at.ino === ino && rec.baseIno === ino && (dev === undefined || at.dev === dev);
   }
 
   /**
@@ -146,27 +200,43 @@ export class MergedLookup {
     this.o.nodes.setDelta(node, d);
   }
 
-  /** The node of a delta inode seen at parent/name (created, or moved to where it was seen). */
+  /**
+   * The node of a delta inode seen at parent/name (created, or moved to where it was seen). A
+   * copy shows its base file's number (fs_origin) unless a node of another file has it: a base
+   * file the host gave that number since (seen first in this session; baseNode), or another copy
+   * of that number. It then shows its delta number.
+   */
   nodeForDelta(deltaIno: number, mode: number, parent: Node, name: string): Node {
     const { nodes } = this.o;
     let node = nodes.byDeltaIno(deltaIno);
     if (!node) {
-      const ino = exposedDeltaIno(deltaIno, this.o.origins.baseIno(deltaIno));
-      const existing = nodes.get(ino);
-      if (existing && existing.delta === undefined && existing !== this.o.root) {
-        node = existing;
-        nodes.setDelta(node, deltaIno);
-      } else {
-        node = nodes.add({ ino, parent, name, type: mode & S_IFMT, delta: deltaIno, baseOpens: 0 });
+      const origin = this.o.origins.origin(deltaIno);
+      let ino = exposedDeltaIno(deltaIno, origin?.ino);
+      const existing = origin ? nodes.get(ino) : undefined;
+      if (existing && existing !== this.o.root) {
+        if (existing.delta === undefined && this.sameOrigin(existing, origin!, deltaIno)) {
+          node = existing;
+          node.baseBirth ??= origin!.birth;
+          nodes.setDelta(node, deltaIno);
+        } else {
+          ino = exposedDeltaIno(deltaIno, undefined);
+        }
       }
+      node ??= nodes.add({ ino, parent, name, type: mode & S_IFMT, delta: deltaIno, baseBirth: origin?.birth, baseOpens: 0 });
     }
     if (node.parent !== parent || node.name !== name) {
       node.parent = parent;
       node.name = name;
-      this.o.paths.forget(node); // a hard link's other name: its cached path named the old one
+      this.o.paths.forget(node); // a hard link's other name: its cached path named the old place
     }
     node.type = mode & S_IFMT;
     return node;
+  }
+
+  /** Whether base-only node `base` shows the file delta inode `deltaIno` was copied from (see copiedFrom). */
+  private sameOrigin(base: Node, origin: BaseOrigin, deltaIno: number): boolean {
+    if (base.baseBirth !== undefined && origin.birth !== undefined) return sameTime(base.baseBirth, origin.birth);
+    return this.stillAt(deltaIno, origin.ino, this.o.base.dev);
   }
 
   /** A delta attr as the merged view shows it (the node's ino; see the nlink note). */
@@ -205,7 +275,8 @@ export class MergedLookup {
   }
 
   /** Whether a host lstat is of the file a base-only node showed (only doubted after Node.nameTaken). */
-  sameBase(node: Node, st: Pick<HostStat, 'ino'>): boolean {
-    return !node.nameTaken || node.baseIno === undefined || st.ino === node.baseIno;
+  sameBase(node: Node, st: Pick<HostStat, 'ino' | 'birth'>): boolean {
+    if (!node.nameTaken || node.baseIno === undefined) return true;
+    return st.ino === node.baseIno && (node.baseBirth === undefined || st.birth === undefined || sameTime(st.birth, node.baseBirth));
   }
 }

@@ -1,5 +1,6 @@
-import { nsOf, type HostStat } from './host-stat.js';
+import { nsOf, sameTime, tsOf, type HostStat } from './host-stat.js';
 import type { Store } from '../../store/index.js';
+import type { Timespec } from '../types.js';
 
 export interface CopyUpRecord {
   deltaIno: number;
@@ -7,6 +8,17 @@ export interface CopyUpRecord {
   baseIno: number;
   size: number;
   mtimeNs: bigint;
+}
+
+/** The base file a delta inode was copied from: its inode number (fs_origin) and birth time, if known. */
+export interface BaseOrigin {
+  ino: number;
+  birth: Timespec | undefined;
+}
+
+/** A birth time as stored (nanoseconds, text), or undefined. */
+function birthOf(ns: string | null | undefined): Timespec | undefined {
+  return ns === null || ns === undefined ? undefined : tsOf(BigInt(ns));
 }
 
 /**
@@ -20,6 +32,23 @@ export class Origins {
   baseIno(deltaIno: number): number | undefined {
     const row = this.store.stmt('SELECT base_ino FROM fs_origin WHERE delta_ino = ?').get(deltaIno) as { base_ino: number } | undefined;
     return row?.base_ino;
+  }
+
+  /** The base inode numbers of every copy (fs_origin) but delta inode `except`'s. */
+  baseNumbers(except: number): number[] {
+    const rows = this.store.arrayStmt('SELECT base_ino FROM fs_origin WHERE delta_ino != ?').all(except) as [number][];
+    return rows.map((r) => r[0]);
+  }
+
+  /** fs_origin's base inode number of deltaIno and the birth time of that base file (agentfs_overlay_origin). */
+  origin(deltaIno: number): BaseOrigin | undefined {
+    const row = this.store
+      .stmt(
+        `SELECT o.base_ino, b.base_birth_ns FROM fs_origin o LEFT JOIN agentfs_overlay_origin b ON b.delta_ino = o.delta_ino
+         WHERE o.delta_ino = ?`,
+      )
+      .get(deltaIno) as { base_ino: number; base_birth_ns: string | null } | undefined;
+    return row && { ino: row.base_ino, birth: birthOf(row.base_birth_ns) };
   }
 
   /**
@@ -36,6 +65,8 @@ export class Origins {
          VALUES (?, ?, ?, ?, ?, ?)`,
       )
       .run(deltaIno, basePath, st.ino, st.size, nsOf(st.mtime).toString(), Math.floor(Date.now() / 1000));
+    if (st.birth) this.store.stmt('INSERT OR REPLACE INTO agentfs_overlay_origin (delta_ino, base_birth_ns) VALUES (?, ?)').run(deltaIno, nsOf(st.birth).toString());
+    else this.store.stmt('DELETE FROM agentfs_overlay_origin WHERE delta_ino = ?').run(deltaIno);
   }
 
   /** The delta inodes that were copied up from a base file (one query, for whole-tree walks). */
@@ -61,7 +92,8 @@ export class Origins {
 
   /**
    * The delta copy of the base file `st` made through another of its hard links, while that base
-   * file is as it was at copy-up (same ino, size and mtime: not a new file under a reused ino).
+   * file is as it was at copy-up (same ino, size, mtime and birth time, where both are known:
+   * not a new file under a reused ino).
    */
   copyOfLinkedBase(st: HostStat): number | undefined {
     return this.copyOf(st, (r) => this.baseIno(r.delta_ino) !== undefined);
@@ -76,13 +108,20 @@ export class Origins {
     return this.copyOf(st, (r) => this.baseIno(r.delta_ino) === undefined && isFile(r.base_path));
   }
 
-  /** The copy-up of a base file numbered st.ino, as it still is (size, mtime), that `accept` takes. */
+  /** The copy-up of a base file numbered st.ino, as it still is (size, mtime, birth), that `accept` takes. */
   private copyOf(st: HostStat, accept: (r: { delta_ino: number; base_path: string }) => boolean): number | undefined {
     const rows = this.store
-      .stmt('SELECT delta_ino, base_path, size, mtime_ns FROM agentfs_overlay_copyup WHERE base_ino = ?')
-      .all(st.ino) as { delta_ino: number; base_path: string; size: number; mtime_ns: string }[];
+      .stmt(
+        `SELECT c.delta_ino, c.base_path, c.size, c.mtime_ns, b.base_birth_ns FROM agentfs_overlay_copyup c
+         LEFT JOIN agentfs_overlay_origin b ON b.delta_ino = c.delta_ino WHERE c.base_ino = ?`,
+      )
+      .all(st.ino) as { delta_ino: number; base_path: string; size: number; mtime_ns: string; base_birth_ns: string | null }[];
     const mtimeNs = nsOf(st.mtime).toString();
-    return rows.find((r) => r.size === st.size && r.mtime_ns === mtimeNs && accept(r))?.delta_ino;
+    const born = (r: { base_birth_ns: string | null }) => {
+      const b = birthOf(r.base_birth_ns);
+      return b === undefined || st.birth === undefined || sameTime(b, st.birth);
+    };
+    return rows.find((r) => r.size === st.size && r.mtime_ns === mtimeNs && born(r) && accept(r))?.delta_ino;
   }
 
   /** The copy of deltaIno now sits under basePath, another name of the same base file. */
@@ -93,6 +132,7 @@ export class Origins {
   forget(deltaIno: number): void {
     this.store.stmt('DELETE FROM fs_origin WHERE delta_ino = ?').run(deltaIno);
     this.store.stmt('DELETE FROM agentfs_overlay_copyup WHERE delta_ino = ?').run(deltaIno);
+    this.store.stmt('DELETE FROM agentfs_overlay_origin WHERE delta_ino = ?').run(deltaIno);
     this.store.stmt('DELETE FROM agentfs_overlay_dir WHERE delta_ino = ?').run(deltaIno);
   }
 

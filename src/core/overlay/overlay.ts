@@ -467,7 +467,7 @@ export class OverlayFs implements FileSystem {
   hostFiles(): HostFiles {
     return overlayHostFiles(this.o, (dir, name, ino, mode) => {
       const d = this.o.nodes.get(dir);
-      if (d && d.delta === undefined) this.lookups.baseNode({ ino, mode }, d, name);
+      if (d && d.delta === undefined) this.lookups.listedNode(ino, mode, d, name);
     });
   }
 

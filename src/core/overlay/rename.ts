@@ -124,6 +124,7 @@ export class OverlayRename {
     this.observer?.({ op: 'rename', ino: d, path: paths.from, newPath: paths.to });
     o.origins.record(d, bp, bst, o.baseInos.onBaseDevice(bst));
     o.origins.setRedirect(d, bp);
+    node.baseBirth = bst.birth;
     this.copyUp.adopted(node, d);
   }
 

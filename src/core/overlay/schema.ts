@@ -9,6 +9,10 @@ import type { Store } from '../../store/index.js';
  *   which is what a database written by another SPEC implementation means.
  * - agentfs_overlay_copyup: what the base file looked like when it was copied up, so commit can
  *   tell whether the base changed underneath since.
+ * - agentfs_overlay_origin: the birth time of the base file a delta inode was copied from, beside
+ *   its fs_origin row (spec: delta ino -> base ino only). The host gives a removed file's inode
+ *   number to a later file; the birth time tells the two apart (lookup.ts baseNode), also in a
+ *   later session. No row: not known (the file system gives none, or an older copy-up).
  * - agentfs_overlay_hidden: what a base entry looked like when it was first hidden at an overlay
  *   path (deleted, or replaced by a rename over it), to the nanosecond, so commit can tell whether
  *   the base changed there since (fs_whiteout.created_at is whole seconds). See hidden-base.ts.
@@ -25,6 +29,10 @@ export const OVERLAY_DDL = [
     size INTEGER NOT NULL,
     mtime_ns TEXT NOT NULL,
     copied_at INTEGER NOT NULL
+  )`,
+  `CREATE TABLE IF NOT EXISTS agentfs_overlay_origin (
+    delta_ino INTEGER PRIMARY KEY,
+    base_birth_ns TEXT NOT NULL
   )`,
   // keyed by both paths: a name can hide one base entry, be removed, and then hide another (a
   // directory moved over it), and both must be checked

@@ -157,6 +157,7 @@ export class LocalInfo {
       ['agentfs_journal', 'ino'],
       ['agentfs_overlay_dir', 'delta_ino'],
       ['agentfs_overlay_copyup', 'delta_ino'],
+      ['agentfs_overlay_origin', 'delta_ino'],
       ['agentfs_fs_orphan', 'ino'],
     ];
     const present = refs.filter(([t]) => this.store.schemaHas(t));
