@@ -1634,15 +1634,22 @@ napi_value AtimeStored(napi_env env, napi_callback_info info) {
 }
 
 // invalidateServed(handle): drops from the kernel's caches every name and inode the native
-// reader handed out (after another process changed the database).
+// reader handed out, and the host names the addon answered absent (after another process changed
+// the database).
 napi_value InvalidateServed(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   if (!get_args(env, info, 1, argv)) return nullptr;
   Session* s = get_session(env, argv[0]);
-  if (!s || !s->reader || s->destroyed || !s->se) return nullptr;
+  if (!s || s->destroyed || !s->se) return nullptr;
   std::vector<std::pair<uint64_t, std::string>> names;
   std::vector<uint64_t> inodes;
-  s->reader->take_known(&names, &inodes);
+  if (s->reader) s->reader->take_known(&names, &inodes);
+  // host names answered absent: another process may have made them (a CLI write into `run`)
+  if (s->host) {
+    std::vector<std::pair<uint64_t, std::string>> absent;
+    s->host->take_absent(&absent);
+    for (auto& n : absent) names.push_back(std::move(n));
+  }
   for (auto& n : names) post_notice(s, Notice{true, n.first, 0, 0, std::move(n.second)});
   for (uint64_t ino : inodes) post_notice(s, Notice{false, ino, 0, 0, std::string()});
   return nullptr;

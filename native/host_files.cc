@@ -348,11 +348,23 @@ bool HostFiles::lookup_absent(fuse_req_t req, fuse_ino_t parent, const char* nam
     fuse_reply_err(req, ENOENT);
     return true;
   }
+  {
+    // beyond this many, the negative timeout rules (as for JavaScript's known names)
+    std::lock_guard<std::mutex> lock(absent_mu_);
+    if (absent_.size() < 100000 && absent_keys_.insert(std::to_string(parent) + '/' + name).second) absent_.emplace_back(parent, name);
+  }
   fuse_entry_param e;
   memset(&e, 0, sizeof e);
   e.entry_timeout = cfg_.negative_timeout;
   fuse_reply_entry(req, &e);
   return true;
+}
+
+void HostFiles::take_absent(std::vector<std::pair<uint64_t, std::string>>* names) {
+  std::lock_guard<std::mutex> lock(absent_mu_);
+  names->swap(absent_);
+  absent_.clear();
+  absent_keys_.clear();
 }
 
 bool HostFiles::open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {

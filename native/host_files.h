@@ -82,6 +82,9 @@ class HostFiles {
   // the delta, so no delta entry in it either) does not have: answered "no such name". Names it
   // has go to JavaScript, which numbers and registers what it hands out.
   bool lookup_absent(fuse_req_t req, fuse_ino_t parent, const char* name);
+  // The names lookup_absent told the kernel to remember as absent, taken (and forgotten here):
+  // another process changed the database, and they may exist now (fuse_session InvalidateServed).
+  void take_absent(std::vector<std::pair<uint64_t, std::string>>* names);
   bool open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi);
   bool opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi);
   // READDIR/READDIRPLUS of a host directory, with the offsets JavaScript's listing gives
@@ -139,6 +142,9 @@ class HostFiles {
   std::unordered_map<uint64_t, Entry> files_;
   std::unordered_map<uint64_t, uint64_t> deltas_;  // add_delta
   std::unordered_set<uint64_t> copies_;            // set_copy
+  std::mutex absent_mu_;
+  std::vector<std::pair<uint64_t, std::string>> absent_;  // lookup_absent's negative entries
+  std::unordered_set<std::string> absent_keys_;           // parent + '/' + name of those
   // descriptor -> the path and key it was opened with
   struct Opened {
     std::string path;

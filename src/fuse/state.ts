@@ -82,7 +82,7 @@ export class ServeState {
     this.parents.set(dir, parent);
   }
 
-  /** The kernel now caches parent/name -> ino (and ino's attributes). */
+  /** The kernel now caches parent/name -> ino (and ino's attributes; ino 0: that there is no such name). */
   handedOut(parent: number, name: string, ino: number): void {
     // only an outside change (the watcher) invalidates them; beyond MAX_KNOWN, rely on the timeouts
     if (!this.watched || this.knownCount > MAX_KNOWN) return;
@@ -92,7 +92,7 @@ export class ServeState {
       names.add(name);
       this.knownCount++;
     }
-    this.knownInodes.add(ino);
+    if (ino) this.knownInodes.add(ino);
   }
 
   /** Asks the kernel to forget everything it cached from us (after an outside change). */

@@ -245,10 +245,22 @@ describe('InodeFs: nodes, names and links', () => {
     const a = file('a', 0o4777);
     fx.fs.append(a, Buffer.from('x'), user);
     expect(mode(a)).toBe(0o777);
-    // setgid without group-exec marks mandatory locking: it stays
+    // setgid without group-exec stays for a writer in the file's group (it is ME's, group 1000)...
     const g = file('g', 0o2766);
     fx.fs.write(g, 0, Buffer.from('x'), user);
     expect(mode(g)).toBe(0o2766);
+    fx.fs.write(g, 0, Buffer.from('x'), { uid: 1001, gid: 7, groups: [1000] });
+    expect(mode(g)).toBe(0o2766);
+    // ...and goes for another (Linux 6.2 on), by write or truncate
+    fx.fs.write(g, 0, Buffer.from('x'), { uid: 1001, gid: 7, groups: [8] });
+    expect(mode(g)).toBe(0o766);
+    const gt = file('gt', 0o2766);
+    fx.fs.setattr(gt, { size: 0 }, { uid: 1001, gid: 7 });
+    expect(mode(gt)).toBe(0o766);
+    // a chown by root keeps it (privileged), as it keeps a directory's
+    const gc = file('gc', 0o2766);
+    fx.fs.setattr(gc, { uid: 5 }, root);
+    expect(mode(gc)).toBe(0o2766);
     const t = file('t', 0o4777);
     fx.fs.setattr(t, { size: 0 }, user);
     expect(mode(t)).toBe(0o777);

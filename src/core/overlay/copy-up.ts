@@ -108,6 +108,14 @@ export class CopyUp {
     // its copy would take (or clash with) the name it lost (the removed name came back): ESTALE,
     // and an open through another name finds that name again (the kernel looks it up anew)
     if (node.nameTaken) throw new FsError('ESTALE', 'copy-up', this.o.paths.pathOf(node), 'the file lost the name it was seen at');
+    // the same when another process removed that name (`agentfs fs rm` of a file the command
+    // holds open, seen as a whiteout once the change watcher told us): a write through the handle
+    // copied it back under the removed name
+    const path = this.o.paths.pathOf(node);
+    if (this.o.whiteouts.has(path)) {
+      node.nameTaken = true;
+      throw new FsError('ESTALE', 'copy-up', path, 'the file lost the name it was seen at');
+    }
     const parentDelta = this.ensureDelta(node.parent);
     const { base, origins } = this.o;
     const bp = this.o.paths.basePathOf(node);

@@ -12,6 +12,8 @@ export function lookup(s: ServeState, { id, parent, name }: LookupRequest): Repl
     attr = s.fs.lookup(parent, name);
   } catch (e) {
     if (s.timeouts.negative > 0 && isFsError(e, 'ENOENT')) {
+      // a name another process creates meanwhile must show at once, not after the timeout
+      s.handedOut(parent, name, 0);
       return () => s.native.replyEntry(id, NEGATIVE_ENTRY, s.timeouts.negative, 0);
     }
     throw e;

@@ -3,7 +3,7 @@ import { FsError } from '../../errors.js';
 import { S_IFMT, type Attr, type Caller, type SetAttr, type Timespec } from '../../types.js';
 import { notify, type FsContext } from '../context.js';
 import { attrOf, isDirMode, isRegMode, rememberBlocks, requireRow, rowToAttr, storedBlocks, type InodeRow } from '../rows.js';
-import { dropsSetIdOnWrite, setIdBitsToDrop } from '../set-id.js';
+import { setIdBitsToDrop } from '../set-id.js';
 import { now, validTimespec } from '../time.js';
 import { truncateData } from './truncate.js';
 
@@ -35,7 +35,7 @@ export function setattr(ctx: FsContext, ino: number, changes: SetAttr, caller?: 
     const mtime = timeOf(changes.mtime, t);
     const chown = (changes.uid !== undefined && changes.uid !== -1) || (changes.gid !== undefined && changes.gid !== -1);
     const drop =
-      changes.mode === undefined && (chown || (changes.size !== undefined && dropsSetIdOnWrite(caller))) ? setIdBitsToDrop(row.mode) : 0;
+      changes.mode !== undefined ? 0 : chown ? setIdBitsToDrop(row, caller, true) : changes.size !== undefined ? setIdBitsToDrop(row, caller, false) : 0;
     const chmod = changes.mode !== undefined || drop !== 0;
     if (chmod || chown || atime || mtime) {
       const mode = changes.mode !== undefined ? (row.mode & S_IFMT) | (changes.mode & 0o7777) : row.mode & ~drop;

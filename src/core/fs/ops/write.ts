@@ -7,7 +7,7 @@
 import { FsError } from '../../errors.js';
 import { notify, type FsContext } from '../context.js';
 import { isDirMode, isRegMode, knownChunks, rememberChunks, requireRow, type InodeRow } from '../rows.js';
-import { dropsSetIdOnWrite, setIdBitsToDrop } from '../set-id.js';
+import { setIdBitsToDrop } from '../set-id.js';
 import { now } from '../time.js';
 import type { Caller } from '../../types.js';
 import { setattr } from './setattr.js';
@@ -101,7 +101,7 @@ function writeRow(ctx: FsContext, row: InodeRow, offset: number, data: Uint8Arra
   // chunks 0..n-1 before and first..last written, with no gap between: 0..max(n, last+1)-1 now
   if (chunksBefore !== undefined && first <= chunksBefore) rememberChunks(ctx, ino, newSize, t, Math.max(chunksBefore, last + 1));
   if (ctx.observer) notify(ctx, { op: 'write', ino, offset, length: len, size: newSize });
-  const drop = dropsSetIdOnWrite(caller) ? setIdBitsToDrop(row.mode) : 0;
+  const drop = setIdBitsToDrop(row, caller, false);
   if (drop) setattr(ctx, ino, { mode: row.mode & 0o7777 & ~drop });
   return len;
 }
