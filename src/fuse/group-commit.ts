@@ -51,6 +51,8 @@ export class GroupCommitter {
   private open = false;
   private bytes = 0;
   private timer: NodeJS.Timeout | undefined;
+  /** when the open group is due (performance.now() ms) */
+  private dueAt = 0;
   /** errno of a failed group commit not yet reported to an fsync (0: none) */
   private lostError = 0;
   private room = Infinity;
@@ -76,7 +78,13 @@ export class GroupCommitter {
     if (!g || this.open) return;
     if (!g.begin()) return;
     this.open = true;
+    this.dueAt = performance.now() + this.windowMs;
     this.timer = setTimeout(() => this.commit(), this.windowMs);
+  }
+
+  /** Commits the open group if its window has passed (for a caller that keeps the timer from running). */
+  commitIfDue(): void {
+    if (this.open && performance.now() >= this.dueAt) this.commit();
   }
 
   /** Commits the open group. Its replies went out already; a failed commit can only be reported. */

@@ -21,6 +21,8 @@ export interface FileHandle {
   flags: number;
   /** a read-only handle: the file's page-cache key when it was opened (see files.ts release) */
   cacheKey?: string;
+  /** a direct_io handle of a mount whose pages are not watched: its open left them unchecked */
+  unchecked?: boolean;
 }
 
 export interface DirHandle {

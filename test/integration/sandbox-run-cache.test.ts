@@ -62,6 +62,18 @@ describe('agentfs run: cached pages and listings', () => {
     expect(r.out).toBe('old1\nold1\nnew2\nnew2\n');
   });
 
+  it('a base file read, rewritten on the host, then appended to in the sandbox (O_APPEND: a direct_io handle, its open unchecked), reads as the host wrote it plus the appends', async () => {
+    // three pages: the appends' writes cover only the last one, the host rewrote the first
+    mkdirSync(join(proj, 'ga'));
+    writeFileSync(join(proj, 'ga', 'g.txt'), 'a'.repeat(10000) + '\n');
+    const r = await runWhile(
+      'cat ga/g.txt >/dev/null; head -c 2 ga/g.txt; WAIT; echo more >> ga/g.txt; head -c 2 ga/g.txt; tail -c 7 ga/g.txt; echo again >> ga/g.txt; head -c 2 ga/g.txt; tail -c 8 ga/g.txt; wc -c < ga/g.txt',
+      () => writeFileSync(join(proj, 'ga', 'g.txt'), 'b'.repeat(10000) + '\n'),
+    );
+    expect(r.code).toBe(0);
+    expect(r.out).toBe('aabbb\nmore\nbbe\nagain\n10012\n');
+  });
+
   it('a base file read, then rewritten in the sandbox, reads as the sandbox wrote it, before and after a host edit beside it', async () => {
     writeFileSync(join(proj, 'd', 'f.txt'), 'base\n');
     const r = await runWhile('cat d/f.txt; printf "mine\\n" > d/f.txt; cat d/f.txt; WAIT; cat d/f.txt', () =>

@@ -198,6 +198,11 @@ export class InodeFs implements FileSystem {
   pathOf(ino: number): string | undefined {
     return pathOf(this.ctx, ino);
   }
+  /** The inode `name` in directory `parent` names, if any: a lookup without the attributes or an error. */
+  childIno(parent: number, name: string): number | undefined {
+    const r = this.store.arrayStmt('SELECT ino FROM fs_dentry WHERE parent_ino = ? AND name = ?').get(parent, name) as [number] | undefined;
+    return r?.[0];
+  }
   /** The entry pathOf follows from ino (its directory and name); undefined for the root or once unlinked. */
   entryOf(ino: number): { parent: number; name: string } | undefined {
     return entryOf(this.ctx, ino);

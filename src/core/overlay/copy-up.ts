@@ -1,5 +1,5 @@
 import { FsError } from '../errors.js';
-import type { FileSystem } from '../types.js';
+import type { Caller, FileSystem } from '../types.js';
 import { ROOT_CALLER, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG } from '../types.js';
 import type { BaseReader } from './base.js';
 import { sameTime, type HostStat } from './host-stat.js';
@@ -93,6 +93,28 @@ function copyUpQuietly(
   return made;
 }
 
+/** An append that a copy-up may make in the copy's own rows (CopyUp.ensureDelta); `at`: where it went. */
+export interface Appending {
+  data: Uint8Array;
+  caller?: Caller;
+  at?: number;
+}
+
+/**
+ * A copy of a regular file of at most one read, made with `append`'s data after its content
+ * (InodeFs.copyIn's `then`); undefined when the copy would be larger. The write is journaled as
+ * an append to the copy would be; the copy itself is not.
+ */
+function copyUpAppending(delta: DeltaFs, base: BaseReader, basePath: string, st: HostStat, deltaParent: number, name: string, append: Appending): number | undefined {
+  if ((st.mode & S_IFMT) !== S_IFREG || st.size + append.data.byteLength > COPY_CHUNK) return undefined;
+  const content = st.size > 0 ? base.read(basePath, 0, st.size) : Buffer.alloc(0);
+  if (content.length !== st.size) throw new FsError('EIO', 'copy-up', basePath, 'base file changed size during copy-up');
+  const src = { mode: st.mode, uid: st.uid, gid: st.gid, atime: { ...st.atime }, mtime: { ...st.mtime }, content, then: append };
+  const ino = delta.copyIn(deltaParent, name, src).ino;
+  append.at = content.length;
+  return ino;
+}
+
 /** Copy-up: a node of the merged view gets its delta inode (copied from the base first if need be). */
 export class CopyUp {
   constructor(
@@ -101,8 +123,12 @@ export class CopyUp {
     private readonly tx: OverlayTransactions,
   ) {}
 
-  /** The node's delta inode, copying it (and its parent directories) up from the base first. */
-  ensureDelta(node: Node, keepBytes = Infinity): number {
+  /**
+   * The node's delta inode, copying it (and its parent directories) up from the base first.
+   * `append`: the write the copy is made for, made in the copy when it can be (then `append.at`
+   * says where it went; else the caller appends to the copy).
+   */
+  ensureDelta(node: Node, keepBytes = Infinity, append?: Appending): number {
     if (node.delta !== undefined) return node.delta;
     if (!node.parent) throw new FsError('ESTALE', 'copy-up', undefined, 'no parent known for this inode');
     // its copy would take (or clash with) the name it lost (the removed name came back): ESTALE,
@@ -130,7 +156,9 @@ export class CopyUp {
       // restores it too), so the kernel's cached listing of it stays valid (git status after
       // edits relisted every directory an edit had copied a file up in).
       // Nor is it a change the agent made: the journal hears only what follows it
-      const ino = this.o.delta.unobserved(() => copyUpQuietly(this.o.delta, base, bp, st, parentDelta, node.name, keepBytes));
+      const ino =
+        (append && copyUpAppending(this.o.delta, base, bp, st, parentDelta, node.name, append)) ??
+        this.o.delta.unobserved(() => copyUpQuietly(this.o.delta, base, bp, st, parentDelta, node.name, keepBytes));
       origins.record(ino, bp, st, this.o.baseInos.onBaseDevice(st));
       return ino;
     });

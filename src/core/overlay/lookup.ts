@@ -1,4 +1,4 @@
-import { FsError, isFsError } from '../errors.js';
+import { FsError } from '../errors.js';
 import { isDotName } from '../fs/names.js';
 import type { Attr } from '../types.js';
 import { S_IFDIR, S_IFMT } from '../types.js';
@@ -21,15 +21,10 @@ export interface Found {
 export class MergedLookup {
   constructor(private readonly o: OverlayParts) {}
 
-  /** The delta inode of deltaDir/name, through the delta's FileSystem interface. */
+  /** The delta inode of deltaDir/name (a copy-up asks before each copy: usually none, no error made). */
   deltaChild(deltaDir: number, name: string): number | undefined {
-    if (isDotName(name)) return undefined; // never an entry (lookup would follow it)
-    try {
-      return this.o.delta.lookup(deltaDir, name).ino;
-    } catch (e) {
-      if (isFsError(e, 'ENOENT')) return undefined;
-      throw e;
-    }
+    if (isDotName(name)) return undefined; // never an entry
+    return this.o.delta.childIno(deltaDir, name);
   }
 
   dirNode(ino: number, syscall: string): Node {

@@ -12,7 +12,7 @@ import { nsOf } from './host-stat.js';
 import { BaseRenames } from './base-rename.js';
 import { adoptBaseRoot } from './base-root.js';
 import { ChangesView, type OverlayChanges } from './changes-view.js';
-import { CopyUp } from './copy-up.js';
+import { CopyUp, type Appending } from './copy-up.js';
 import { overlayHostFiles } from './host-files.js';
 import { BaseInos, NodeTable, type Node } from './inodes.js';
 import { MergedLookup, type Found } from './lookup.js';
@@ -422,7 +422,12 @@ export class OverlayFs implements FileSystem {
 
   append(ino: number, data: Uint8Array, caller?: Caller): number {
     const node = this.fileNode(ino, 'write');
-    return this.tx.run(() => this.o.delta.append(this.copyUp.ensureDelta(node), data, caller));
+    return this.tx.run(() => {
+      // a base file's first append goes into its copy as it is made (`echo >> f`)
+      const appending: Appending | undefined = node.delta === undefined ? { data, caller } : undefined;
+      const d = this.copyUp.ensureDelta(node, Infinity, appending);
+      return appending?.at ?? this.o.delta.append(d, data, caller);
+    });
   }
 
   fallocate(ino: number, mode: number, offset: number, length: number): void {

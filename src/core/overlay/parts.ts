@@ -11,6 +11,8 @@ import type { Whiteouts } from './whiteouts.js';
 /** The delta: the FileSystem contract, plus the path of an inode (InodeFs has it). */
 export type DeltaFs = FileSystem & {
   pathOf(ino: number): string | undefined;
+  /** the inode a name in a delta directory names, if any (no attributes, no error) */
+  childIno(parent: number, name: string): number | undefined;
   /** runs fn without journaling what it does (copy-up: the merged view does not change) */
   unobserved<T>(fn: () => T): T;
   /** a copy of a base file or directory made in one go, unjournaled, its parent's mtime kept */

@@ -25,16 +25,22 @@ function keepCache(s: ServeState, a: Attr): boolean {
 export function open(s: ServeState, req: OpenRequest): Reply {
   const { id, ino, flags } = req;
   // With outside changes watched, the kernel's pages are dropped when they happen, so they
-  // can always be kept; otherwise compare with what the kernel last held.
-  const attr = s.pagesWatched ? undefined : s.fs.getattr(ino);
+  // can always be kept; otherwise compare with what the kernel last held. A direct_io handle
+  // neither reads nor fills them (its writes drop the pages they cover): they are left as they
+  // are, unchecked, and its release leaves their key alone, so the next open through the page
+  // cache compares as it would have (an `echo >> f` in `run`: no stat of the base file here, no
+  // read of the copy's row at release).
+  const direct = directIo(flags);
+  const unchecked = direct && !s.pagesWatched;
+  const attr = s.pagesWatched || direct ? undefined : s.fs.getattr(ino);
   const keep = attr === undefined || keepCache(s, attr);
   // the kernel sends O_TRUNC here, not as a setattr (atomic_o_trunc); it drops its pages itself
   if (flags & constants.O_TRUNC) s.fs.setattr(ino, { size: 0 }, req);
   s.fs.open(ino, flags);
   const fh = s.newFh();
   const readOnly = (flags & (O_ACCMODE | constants.O_TRUNC)) === constants.O_RDONLY;
-  s.files.set(fh, { ino, flags, cacheKey: attr && readOnly ? cacheKey(attr) : undefined });
-  return () => s.native.replyOpen(id, fh, keep, directIo(flags));
+  s.files.set(fh, { ino, flags, cacheKey: attr && readOnly ? cacheKey(attr) : undefined, unchecked: unchecked || undefined });
+  return () => s.native.replyOpen(id, fh, keep, direct);
 }
 
 /**
@@ -109,7 +115,7 @@ export function release(s: ServeState, { id, ino, fh }: ReleaseRequest): Reply {
   const h = s.files.get(fh);
   s.files.delete(fh);
   s.fs.release(ino);
-  if (s.pagesWatched) return () => s.native.replyErr(id, 0);
+  if (s.pagesWatched || h?.unchecked) return () => s.native.replyErr(id, 0);
   try {
     // What the kernel's page cache now holds (its own writes included). A read-only handle wrote
     // nothing: the key seen at open does (no second stat a file for grep or git status). Were the

@@ -9,12 +9,18 @@
  * listing of the merged view (kernel overlayfs keeps it too), and the kernel's cached listing of
  * the parent stays valid. No observer hears of it: the journal records what the agent did, and a
  * copy-up is not that. One transaction (a savepoint in the caller's).
+ *
+ * `then`: an append that caused the copy-up (`echo >> f` of a base file), made in the same rows:
+ * the content stored with the data after it, the times and set-id bits as the write leaves them,
+ * and the write told to the observer as an append after the copy would be. Reading the chunk
+ * back, rewriting it and updating the size were 4 more statements and a savepoint.
  */
 import { FsError } from '../../errors.js';
-import { S_IFDIR, S_IFMT, S_IFREG, type Attr, type Timespec } from '../../types.js';
-import type { FsContext } from '../context.js';
+import { S_IFDIR, S_IFMT, S_IFREG, type Attr, type Caller, type Timespec } from '../../types.js';
+import { notify, type FsContext } from '../context.js';
 import { checkName } from '../names.js';
 import { SQL, rememberChunks } from '../rows.js';
+import { setIdBitsToDrop } from '../set-id.js';
 import { now } from '../time.js';
 import { putChunks } from './create.js';
 
@@ -27,6 +33,8 @@ export interface CopySource {
   mtime: Timespec;
   /** a regular file's content */
   content?: Uint8Array;
+  /** a regular file's: data appended after the content by `caller`, as FileSystem.append */
+  then?: { data: Uint8Array; caller?: Caller };
 }
 
 export function copyIn(ctx: FsContext, parent: number, name: string, src: CopySource): Attr {
@@ -37,24 +45,31 @@ export function copyIn(ctx: FsContext, parent: number, name: string, src: CopySo
 function make(ctx: FsContext, parent: number, name: string, src: CopySource): Attr {
   const type = src.mode & S_IFMT;
   if (type !== S_IFREG && type !== S_IFDIR) throw new Error('copyIn copies regular files and directories');
-  const content = type === S_IFREG && src.content ? Buffer.from(src.content.buffer, src.content.byteOffset, src.content.byteLength) : undefined;
+  let content = type === S_IFREG && src.content ? Buffer.from(src.content.buffer, src.content.byteOffset, src.content.byteLength) : undefined;
+  const appended = type === S_IFREG && src.then && src.then.data.byteLength > 0 ? src.then : undefined;
+  const copied = content?.byteLength ?? 0;
+  if (appended) content = Buffer.concat([content ?? Buffer.alloc(0), appended.data]);
   const size = content?.byteLength ?? 0;
   const t = now();
+  // a write moves mtime and, by a writer without privilege, drops set-id bits (write.ts)
+  const mode = appended ? src.mode & ~setIdBitsToDrop(src, appended.caller, false) : src.mode;
+  const mtime = appended ? t : src.mtime;
   const p = ctx.store.arrayStmt(SQL.addEntryQuietly).get(type === S_IFDIR ? 1 : 0, t.sec, t.nsec, parent) as [number] | undefined;
   if (!p) throw new FsError('ENOENT', 'copy-up', undefined, `no such inode ${parent}`);
   if ((p[0] & S_IFMT) !== S_IFDIR) throw new FsError('ENOTDIR', 'copy-up');
   const nlink = type === S_IFDIR ? 2 : 1;
-  const { atime, mtime } = src;
+  const { atime } = src;
   const ino = Number(
     ctx.store
       .stmt(SQL.insertInode)
-      .run(src.mode, nlink, src.uid, src.gid, size, atime.sec, mtime.sec, t.sec, 0, atime.nsec, mtime.nsec, t.nsec).lastInsertRowid,
+      .run(mode, nlink, src.uid, src.gid, size, atime.sec, mtime.sec, t.sec, 0, atime.nsec, mtime.nsec, t.nsec).lastInsertRowid,
   );
   if (ctx.store.stmt(SQL.insertDentry).run(name, parent, ino).changes === 0) throw new FsError('EEXIST', 'copy-up', name);
   if (ctx.nextIno !== undefined && ino >= ctx.nextIno) ctx.nextIno = ino + 1; // create-alone.ts proposes past it
   if (type === S_IFREG) rememberChunks(ctx, ino, size, t, content ? putChunks(ctx, ino, content) : 0, mtime);
+  if (appended && ctx.observer) notify(ctx, { op: 'write', ino, offset: copied, length: appended.data.byteLength, size });
   return {
-    ino, mode: src.mode, nlink, uid: src.uid, gid: src.gid, size, rdev: 0, blksize: 4096,
+    ino, mode, nlink, uid: src.uid, gid: src.gid, size, rdev: 0, blksize: 4096,
     blocks: content ? Math.ceil(size / 512) : 0, atime: { ...atime }, mtime: { ...mtime }, ctime: t,
   };
 }
