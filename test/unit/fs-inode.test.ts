@@ -3,6 +3,7 @@ import {
   F_OK, R_OK, ROOT_INO, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK, W_OK, X_OK,
 } from '../../src/core/types.js';
 import { InodeFs, checkAccess } from '../../src/core/fs/index.js';
+import { Store } from '../../src/store/index.js';
 import { toNs } from '../../src/core/fs/time.js';
 import { ME, code, fsFixture, inodeRow, type FsFixture } from '../support/fs-fixture.js';
 
@@ -319,6 +320,28 @@ describe('InodeFs: nodes, names and links', () => {
     expect(s.files - s.ffree).toBe(1);
     fx.fs.create(ROOT_INO, 'f', 0o644, ME);
     expect(fx.fs.statfs().files - fx.fs.statfs().ffree).toBe(2);
+  });
+
+  it('statfs counts the inodes made or removed since its last count: in an open batch, and by another connection', () => {
+    const used = () => fx.fs.statfs().files - fx.fs.statfs().ffree;
+    expect(used()).toBe(1);
+    fx.store.beginBatch();
+    fx.fs.create(ROOT_INO, 'a', 0o644, ME);
+    expect(used()).toBe(2);
+    fx.fs.mkdir(ROOT_INO, 'd', 0o755, ME);
+    expect(used()).toBe(3);
+    fx.store.commitBatch();
+    expect(used()).toBe(3);
+    const other = Store.open({ path: fx.file });
+    try {
+      const ofs = new InodeFs(other);
+      ofs.create(ROOT_INO, 'b', 0o644, ME);
+      expect(used()).toBe(4);
+      ofs.unlink(ROOT_INO, 'a');
+      expect(used()).toBe(3);
+    } finally {
+      other.close();
+    }
   });
 
   it('a failing observer rolls the operation back', () => {

@@ -75,6 +75,20 @@ describe('an append that copies a base file up', () => {
     expect(a.fs.getattr(ino('/root.bin')).mode & 0o7777).toBe(0o6755);
   });
 
+  it('journals the bits a write dropped as the chmod after the write, as a copy-up then an append does', () => {
+    const { a, base, ino } = overlay({ 'user.bin': 'u', 'root.bin': 'r' });
+    chmodSync(join(base, 'user.bin'), 0o4755);
+    chmodSync(join(base, 'root.bin'), 0o4755);
+    const reader = new JournalReader(a.store);
+    const before = reader.lastId();
+    a.fs.append(ino('/user.bin'), Buffer.from('!'), USER);
+    a.fs.append(ino('/root.bin'), Buffer.from('!'), ROOT_CALLER);
+    a.journal?.flush();
+    const rows = reader.list({ order: 'asc', afterId: before });
+    expect(rows.map((e) => `${e.op} ${e.path}`)).toEqual(['write /user.bin', 'chmod /user.bin', 'write /root.bin']);
+    expect(rows[1]!.mode! & 0o7777).toBe(0o755);
+  });
+
   it('journals the append as a write at the old end, and the copy-up not at all', () => {
     const { a, ino } = overlay({ 'd/f.txt': '12345' });
     const reader = new JournalReader(a.store);

@@ -12,7 +12,8 @@
  *
  * `then`: an append that caused the copy-up (`echo >> f` of a base file), made in the same rows:
  * the content stored with the data after it, the times and set-id bits as the write leaves them,
- * and the write told to the observer as an append after the copy would be. Reading the chunk
+ * and the write (and the chmod of dropped set-id bits) told to the observer as an append after
+ * the copy would tell them. Reading the chunk
  * back, rewriting it and updating the size were 4 more statements and a savepoint.
  */
 import { FsError } from '../../errors.js';
@@ -52,7 +53,8 @@ function make(ctx: FsContext, parent: number, name: string, src: CopySource): At
   const size = content?.byteLength ?? 0;
   const t = now();
   // a write moves mtime and, by a writer without privilege, drops set-id bits (write.ts)
-  const mode = appended ? src.mode & ~setIdBitsToDrop(src, appended.caller, false) : src.mode;
+  const dropped = appended ? setIdBitsToDrop(src, appended.caller, false) : 0;
+  const mode = src.mode & ~dropped;
   const mtime = appended ? t : src.mtime;
   const p = ctx.store.arrayStmt(SQL.addEntryQuietly).get(type === S_IFDIR ? 1 : 0, t.sec, t.nsec, parent) as [number] | undefined;
   if (!p) throw new FsError('ENOENT', 'copy-up', undefined, `no such inode ${parent}`);
@@ -67,7 +69,11 @@ function make(ctx: FsContext, parent: number, name: string, src: CopySource): At
   if (ctx.store.stmt(SQL.insertDentry).run(name, parent, ino).changes === 0) throw new FsError('EEXIST', 'copy-up', name);
   if (ctx.nextIno !== undefined && ino >= ctx.nextIno) ctx.nextIno = ino + 1; // create-alone.ts proposes past it
   if (type === S_IFREG) rememberChunks(ctx, ino, size, t, content ? putChunks(ctx, ino, content) : 0, mtime);
-  if (appended && ctx.observer) notify(ctx, { op: 'write', ino, offset: copied, length: appended.data.byteLength, size });
+  if (appended && ctx.observer) {
+    notify(ctx, { op: 'write', ino, offset: copied, length: appended.data.byteLength, size });
+    // as write.ts's setattr of the dropped bits journals it
+    if (dropped) notify(ctx, { op: 'chmod', ino, mode });
+  }
   return {
     ino, mode, nlink, uid: src.uid, gid: src.gid, size, rdev: 0, blksize: 4096,
     blocks: content ? Math.ceil(size / 512) : 0, atime: { ...atime }, mtime: { ...mtime }, ctime: t,

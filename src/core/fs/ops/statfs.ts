@@ -13,23 +13,25 @@ function pragma(s: Store, name: string): number {
   return (s.stmt(`PRAGMA ${name}`).get() as Record<string, number>)[name]!;
 }
 
-/** The database's page size, pages and free pages, in one statement. */
-const PAGES = 'SELECT p.page_size, c.page_count, f.freelist_count FROM pragma_page_size() p, pragma_page_count() c, pragma_freelist_count() f';
+/**
+ * The database's page size, pages and free pages, and what says whether its rows changed since:
+ * this connection's count of changed rows and the data version (other connections' commits).
+ */
+const PAGES = `SELECT p.page_size, c.page_count, f.freelist_count, total_changes(), d.data_version
+  FROM pragma_page_size() p, pragma_page_count() c, pragma_freelist_count() f, pragma_data_version() d`;
 
 /**
- * How long an inode count stays the answer. Counting walks every inode row (a mount's first
- * statfs after `tar x` read them from the WAL: ~0.2 ms of ~0.8), and `find` and `df` ask once
- * each; a count a second old is what they would have seen a second earlier.
+ * The inode count, kept while no row changed. Counting walks every inode row (a mount's first
+ * statfs after `tar x` read them from the WAL: ~1 ms), and `find` and `df` ask again and again
+ * of a tree that did not change meanwhile.
  */
-const COUNT_TTL_MS = 1000;
-const counts = new WeakMap<FsContext, { at: number; inodes: number }>();
+const counts = new WeakMap<FsContext, { key: string; inodes: number }>();
 
-function inodeCount(ctx: FsContext): number {
-  const now = performance.now();
+function inodeCount(ctx: FsContext, key: string): number {
   const c = counts.get(ctx);
-  if (c && now - c.at < COUNT_TTL_MS) return c.inodes;
+  if (c?.key === key) return c.inodes;
   const inodes = (ctx.store.arrayStmt('SELECT COUNT(*) FROM fs_inode').get() as [number])[0];
-  counts.set(ctx, { at: now, inodes });
+  counts.set(ctx, { key, inodes });
   return inodes;
 }
 
@@ -56,12 +58,12 @@ export function freeBytes(s: Store, enough = Infinity): number {
 
 /**
  * Capacity as the host sees it: space used by the database plus what the host filesystem
- * under it still has free (freeBytes); inodes in use (at most a second old) plus a large free count.
+ * under it still has free (freeBytes); inodes in use plus a large free count.
  */
 export function statfs(ctx: FsContext): StatFs {
   const s = ctx.store;
-  const [pageSize, pages, freePages] = s.arrayStmt(PAGES).get() as [number, number, number];
-  const inodes = inodeCount(ctx);
+  const [pageSize, pages, freePages, changes, version] = s.arrayStmt(PAGES).get() as [number, number, number, number, number];
+  const inodes = inodeCount(ctx, `${changes}:${version}`);
   const used = (pages - freePages) * pageSize;
   const free = hostFreeBytes(s) + freePages * pageSize;
   const blocks = Math.ceil((used + free) / BSIZE);
