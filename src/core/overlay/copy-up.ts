@@ -105,7 +105,15 @@ export interface Appending {
  * (InodeFs.copyIn's `then`); undefined when the copy would be larger. The write is journaled as
  * an append to the copy would be; the copy itself is not.
  */
-function copyUpAppending(delta: DeltaFs, base: BaseReader, basePath: string, st: HostStat, deltaParent: number, name: string, append: Appending): number | undefined {
+function copyUpAppending(
+  delta: DeltaFs,
+  base: BaseReader,
+  basePath: string,
+  st: HostStat,
+  deltaParent: number,
+  name: string,
+  append: Appending,
+): number | undefined {
   if ((st.mode & S_IFMT) !== S_IFREG || st.size + append.data.byteLength > COPY_CHUNK) return undefined;
   const content = st.size > 0 ? base.read(basePath, 0, st.size) : Buffer.alloc(0);
   if (content.length !== st.size) throw new FsError('EIO', 'copy-up', basePath, 'base file changed size during copy-up');

@@ -13,8 +13,8 @@
  * `then`: an append that caused the copy-up (`echo >> f` of a base file), made in the same rows:
  * the content stored with the data after it, the times and set-id bits as the write leaves them,
  * and the write (and the chmod of dropped set-id bits) told to the observer as an append after
- * the copy would tell them. Reading the chunk
- * back, rewriting it and updating the size were 4 more statements and a savepoint.
+ * the copy would tell them. Reading the chunk back, rewriting it and updating the size were 4
+ * more statements and a savepoint.
  */
 import { FsError } from '../../errors.js';
 import { S_IFDIR, S_IFMT, S_IFREG, type Attr, type Caller, type Timespec } from '../../types.js';
