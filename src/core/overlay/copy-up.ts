@@ -65,9 +65,18 @@ export function copyUpEntry(
   return ino;
 }
 
+/** An append that a copy-up may make in the copy's own rows (CopyUp.ensureDelta); `at`: where it went. */
+export interface Appending {
+  data: Uint8Array;
+  caller?: Caller;
+  at?: number;
+}
+
 /**
  * copyUpEntry for a copy-up, which changes no listing: the parent keeps its modification time.
- * A directory, and a file whose copied content fits one read, are made in one go (copyIn).
+ * A directory, and a file whose copied content fits one read, are made in one go (copyIn), with
+ * `append`'s data after the content when that fits the read too (copyIn's `then`: the write is
+ * journaled as an append to the copy would be). The copy itself is not journaled.
  */
 function copyUpQuietly(
   delta: DeltaFs,
@@ -77,6 +86,7 @@ function copyUpQuietly(
   deltaParent: number,
   name: string,
   keepBytes: number,
+  append?: Appending,
 ): number {
   const type = st.mode & S_IFMT;
   const size = Math.min(st.size, keepBytes);
@@ -85,42 +95,18 @@ function copyUpQuietly(
     if (type === S_IFDIR) return delta.copyIn(deltaParent, name, src).ino;
     const content = size > 0 ? base.read(basePath, 0, size) : Buffer.alloc(0);
     if (keepBytes === Infinity && content.length !== st.size) throw new FsError('EIO', 'copy-up', basePath, 'base file changed size during copy-up');
-    return delta.copyIn(deltaParent, name, { ...src, content }).ino;
+    const then = append && size + append.data.byteLength <= COPY_CHUNK ? append : undefined;
+    const ino = delta.copyIn(deltaParent, name, { ...src, content, then }).ino;
+    if (then) then.at = content.length;
+    return ino;
   }
-  const { mtime } = delta.getattr(deltaParent);
-  const made = copyUpEntry(delta, base, basePath, st, deltaParent, name, keepBytes);
-  delta.setattr(deltaParent, { mtime });
-  return made;
-}
-
-/** An append that a copy-up may make in the copy's own rows (CopyUp.ensureDelta); `at`: where it went. */
-export interface Appending {
-  data: Uint8Array;
-  caller?: Caller;
-  at?: number;
-}
-
-/**
- * A copy of a regular file of at most one read, made with `append`'s data after its content
- * (InodeFs.copyIn's `then`); undefined when the copy would be larger. The write is journaled as
- * an append to the copy would be; the copy itself is not.
- */
-function copyUpAppending(
-  delta: DeltaFs,
-  base: BaseReader,
-  basePath: string,
-  st: HostStat,
-  deltaParent: number,
-  name: string,
-  append: Appending,
-): number | undefined {
-  if ((st.mode & S_IFMT) !== S_IFREG || st.size + append.data.byteLength > COPY_CHUNK) return undefined;
-  const content = st.size > 0 ? base.read(basePath, 0, st.size) : Buffer.alloc(0);
-  if (content.length !== st.size) throw new FsError('EIO', 'copy-up', basePath, 'base file changed size during copy-up');
-  const src = { mode: st.mode, uid: st.uid, gid: st.gid, atime: { ...st.atime }, mtime: { ...st.mtime }, content, then: append };
-  const ino = delta.copyIn(deltaParent, name, src).ino;
-  append.at = content.length;
-  return ino;
+  // the general route's create, write and setattr are the copy's, not the agent's: unjournaled
+  return delta.unobserved(() => {
+    const { mtime } = delta.getattr(deltaParent);
+    const made = copyUpEntry(delta, base, basePath, st, deltaParent, name, keepBytes);
+    delta.setattr(deltaParent, { mtime });
+    return made;
+  });
 }
 
 /** Copy-up: a node of the merged view gets its delta inode (copied from the base first if need be). */
@@ -164,9 +150,7 @@ export class CopyUp {
       // restores it too), so the kernel's cached listing of it stays valid (git status after
       // edits relisted every directory an edit had copied a file up in).
       // Nor is it a change the agent made: the journal hears only what follows it
-      const ino =
-        (append && copyUpAppending(this.o.delta, base, bp, st, parentDelta, node.name, append)) ??
-        this.o.delta.unobserved(() => copyUpQuietly(this.o.delta, base, bp, st, parentDelta, node.name, keepBytes));
+      const ino = copyUpQuietly(this.o.delta, base, bp, st, parentDelta, node.name, keepBytes, append);
       origins.record(ino, bp, st, this.o.baseInos.onBaseDevice(st));
       return ino;
     });
