@@ -96,7 +96,7 @@ export function lastLinkGone(ctx: FsContext, ino: number, mode: number): boolean
  * Another live holder, if any. Read once per write transaction: no other process can register
  * while it is open (a holder that dies meanwhile is handed orphans that purgeDeadOrphans frees).
  */
-function otherLiveHolder(ctx: FsContext): number | undefined {
+export function otherLiveHolder(ctx: FsContext): number | undefined {
   const serial = ctx.store.writeSerial;
   if (serial !== 0 && ctx.holderCheck?.serial === serial) return ctx.holderCheck.pid;
   const pid = readOtherLiveHolder(ctx);

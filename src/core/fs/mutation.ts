@@ -40,11 +40,12 @@ export interface FsMutation {
 export const INLINE_STALE = 'agentfs: inline values stale under the lock';
 
 /**
- * An observer's rows written by the operation's own statement (the one-statement create of
- * ops/create-alone.ts, which runs with no transaction around it, so no observer call could join
- * its commit). The statement's trigger runs `sql` after the file's own rows are in; it reads the
- * new file as NEW.ino, NEW.parent, NEW.name, NEW.mode, NEW.uid, NEW.gid, NEW.size (the content's
- * length) and the observer's own values as NEW.<columns[i]>.
+ * An observer's rows written by the operation's own statement: the one-statement create of
+ * ops/create-alone.ts (no transaction around it, so no observer call could join its commit) and
+ * unlink of ops/unlink-alone.ts (one statement instead of seven). The statement's trigger runs
+ * `sql` after the operation's own rows are written; it reads the observer's own values as
+ * NEW.<columns[i]>, and the file as NEW.ino, NEW.parent, NEW.name, NEW.mode (a create also
+ * NEW.uid, NEW.gid and NEW.size, the content's length).
  */
 export interface InlineRecorder {
   readonly columns: readonly string[];
@@ -55,4 +56,10 @@ export interface InlineRecorder {
   recorded(m: FsMutation): void;
 }
 
-export type MutationObserver = ((m: FsMutation) => void) & { readonly inline?: InlineRecorder };
+/** The operations an observer can record inside their own statement. */
+export interface InlineRecorders {
+  readonly create?: InlineRecorder;
+  readonly unlink?: InlineRecorder;
+}
+
+export type MutationObserver = ((m: FsMutation) => void) & { readonly inline?: InlineRecorders };

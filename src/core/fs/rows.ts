@@ -145,7 +145,7 @@ export function rowToAttr(ctx: FsContext, r: InodeRow): Attr {
 }
 
 /** The inode row in columns at..at+12 of an array row (COLS order); the hot queries fetch arrays. */
-function inodeAt(a: readonly unknown[], at: number): InodeRow {
+export function inodeAt(a: readonly unknown[], at: number): InodeRow {
   return {
     ino: a[at] as number,
     mode: a[at + 1] as number,

@@ -68,25 +68,46 @@ export class Journal {
   private readonly pid = process.pid;
 
   /**
-   * Pass this to InodeFs as `observer`. Its `inline` writes the rows of a whole-file create
-   * inside the create's own statement (ops/create-alone.ts): the same two rows metadata() writes
-   * for it, the 'write' only when there is content.
+   * Pass this to InodeFs as `observer`. Its `inline` recorders write the rows metadata() writes
+   * inside the operation's own statement: a whole-file create (ops/create-alone.ts; the 'write'
+   * only when there is content) and an unlink (ops/unlink-alone.ts).
    */
   readonly observer: MutationObserver = Object.assign((m: FsMutation): void => this.observe(m), {
     inline: {
-      columns: ['j_time', 'j_write_time', 'j_path', 'j_call', 'j_pid'],
-      // rows are stamped in commit order (the timeline's time windows rely on it): the stamps
-      // were taken before the statement waited for the lock, maybe while another writer committed
-      sql: `SELECT RAISE(ABORT, '${INLINE_STALE}') WHERE (SELECT time_ns FROM agentfs_journal ORDER BY id DESC LIMIT 1) > NEW.j_time;
-        INSERT INTO agentfs_journal (time_ns, op, path, ino, mode, uid, gid, tool_call_id, pid)
-          VALUES (NEW.j_time, 'create', NEW.j_path, NEW.ino, NEW.mode, NEW.uid, NEW.gid, NEW.j_call, NEW.j_pid);
-        INSERT INTO agentfs_journal (time_ns, end_ns, op, path, ino, offset, length, bytes, writes, size, tool_call_id, pid)
-          SELECT NEW.j_write_time, NEW.j_write_time, 'write', NEW.j_path, NEW.ino, 0, NEW.size, NEW.size, 1, NEW.size, NEW.j_call, NEW.j_pid
-          WHERE NEW.size > 0;`,
-      values: (m: FsMutation): unknown[] | undefined => this.inlineValues(m),
-      recorded: (m: FsMutation): void => {
-        const path = m.path ?? this.child(m.parent, m.name);
-        if (path !== undefined) this.rememberFile(m.ino, path);
+      create: {
+        columns: ['j_time', 'j_write_time', 'j_path', 'j_call', 'j_pid'],
+        // rows are stamped in commit order (the timeline's time windows rely on it): the stamps
+        // were taken before the statement waited for the lock, maybe while another writer committed
+        sql: `SELECT RAISE(ABORT, '${INLINE_STALE}') WHERE (SELECT time_ns FROM agentfs_journal ORDER BY id DESC LIMIT 1) > NEW.j_time;
+          INSERT INTO agentfs_journal (time_ns, op, path, ino, mode, uid, gid, tool_call_id, pid)
+            VALUES (NEW.j_time, 'create', NEW.j_path, NEW.ino, NEW.mode, NEW.uid, NEW.gid, NEW.j_call, NEW.j_pid);
+          INSERT INTO agentfs_journal (time_ns, end_ns, op, path, ino, offset, length, bytes, writes, size, tool_call_id, pid)
+            SELECT NEW.j_write_time, NEW.j_write_time, 'write', NEW.j_path, NEW.ino, 0, NEW.size, NEW.size, 1, NEW.size, NEW.j_call, NEW.j_pid
+            WHERE NEW.size > 0;`,
+        values: (m: FsMutation): unknown[] | undefined => this.inlineValues(m),
+        recorded: (m: FsMutation): void => {
+          const path = m.path ?? this.child(m.parent, m.name);
+          if (path !== undefined) this.rememberFile(m.ino, path);
+        },
+      },
+      // the unlink's statement runs under the write lock (inside a transaction): its stamp is in commit order
+      unlink: {
+        columns: ['j_time', 'j_path', 'j_call', 'j_pid'],
+        sql: `INSERT INTO agentfs_journal (time_ns, op, path, ino, tool_call_id, pid)
+          VALUES (NEW.j_time, 'unlink', NEW.j_path, NEW.ino, NEW.j_call, NEW.j_pid);`,
+        values: (m: FsMutation): unknown[] | undefined => this.inlineUnlinkValues(m),
+        recorded: (m: FsMutation): void => {
+          // what metadata() does besides its row: the inode's write burst ends (its row is
+          // older than the unlink's; its totals are written now) and its cached path goes. The
+          // unlink is made already: a totals update that fails leaves the row with its first
+          // write, as a crash would, rather than failing an unlink that happened
+          this.filePaths.delete(m.ino);
+          try {
+            this.flushIno(m.ino);
+          } catch {
+            /* the burst is dropped all the same (flushIno forgets it first) */
+          }
+        },
       },
     },
   });
@@ -136,6 +157,14 @@ export class Journal {
     const w = m.written !== undefined ? nowNs() : null;
     // m.path: the path the create's statement checks under the lock, fresher than the cache here
     return [t, w, m.path ?? this.child(m.parent, m.name) ?? null, this.currentCall() ?? null, this.pid];
+  }
+
+  /** The values of observer.inline.unlink's columns for an unlink about to be written (its ino not known yet). */
+  private inlineUnlinkValues(m: FsMutation): unknown[] | undefined {
+    if (this.closed || m.op !== 'unlink') return undefined;
+    const t = nowNs();
+    this.checkForeignChanges(t);
+    return [t, m.path ?? this.child(m.parent, m.name) ?? null, this.currentCall() ?? null, this.pid];
   }
 
   private write(m: FsMutation): void {

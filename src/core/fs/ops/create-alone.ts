@@ -95,7 +95,7 @@ export function createAlone(
   ctx: FsContext, dir: Attr, dirPath: string, name: string, mode: number, caller: Caller, data: Uint8Array,
 ): Attr | 'taken' | undefined {
   if (data.byteLength > ctx.chunkSize || (dir.mode & S_IFMT) !== S_IFDIR || ctx.store.readOnly) return undefined;
-  const inline = ctx.observer?.inline;
+  const inline = ctx.observer?.inline?.create;
   if (ctx.observer && !inline) return undefined;
   const comps = dirPath.split('/').filter((c) => c !== '');
   const insert = statement(ctx, comps.length);
@@ -167,7 +167,7 @@ function nextIno(ctx: FsContext): number {
  */
 function statement(ctx: FsContext, depth: number): { run(...args: unknown[]): unknown } | undefined {
   if (depth > MAX_DEPTH) return undefined;
-  const inline = ctx.observer?.inline;
+  const inline = ctx.observer?.inline?.create;
   const columns = () => [...FILE_COLUMNS, ...(inline?.columns ?? []), 'dir_seen'];
   if (ctx.createAlone === undefined) {
     if (ctx.store.inTransaction) return undefined;

@@ -1,7 +1,8 @@
 /**
  * unlink and rmdir: drop a dentry; the inode goes with its last link (see lifecycle.ts).
  *
- * Each starts with the delete of the dentry, made conditional on what the call may remove (not a
+ * An unlink inside a transaction is one statement when it can be (unlink-alone.ts). Otherwise
+ * each starts with the delete of the dentry, made conditional on what the call may remove (not a
  * directory; an empty directory), and returning the inode it named: the one statement is the
  * look-up, the checks and the delete. When it deletes nothing, nothing was written and the
  * error is worked out by reading. Then the inode (purged with its last link), the parent's
@@ -14,6 +15,7 @@ import { lastLinkGone, purgeInode } from '../lifecycle.js';
 import { checkName, checkNotDot } from '../names.js';
 import { SQL, getDentry, isDirMode, missingEntry, touchDirAttr, type DentryRow } from '../rows.js';
 import { now } from '../time.js';
+import { unlinkAlone } from './unlink-alone.js';
 import { S_IFDIR, S_IFMT, type Timespec } from '../../types.js';
 
 /** A column of the inode of the dentry in `d` (RETURNING may only name the table itself). */
@@ -29,6 +31,8 @@ const DELETE_EMPTY_DIR = `DELETE FROM fs_dentry AS d WHERE d.parent_ino = ? AND 
 export function unlink(ctx: FsContext, parent: number, name: string): Removal {
   checkNotDot(name, 'unlink');
   checkName(name, 'unlink');
+  const alone = unlinkAlone(ctx, parent, name);
+  if (alone) return alone;
   return ctx.store.transaction(() => {
     const r = ctx.store.arrayStmt(DELETE_NON_DIR).get(parent, name) as [number, number, number] | undefined;
     if (!r) throw unlinkError(ctx, parent, name);

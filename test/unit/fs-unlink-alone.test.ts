@@ -1,0 +1,181 @@
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Agent } from '../../src/core/agent.js';
+import { ROOT_INO, S_IFIFO, type Removal } from '../../src/core/types.js';
+import { tempDir } from '../support/cli.js';
+
+// An unlink inside a transaction is one statement (src/core/fs/ops/unlink-alone.ts); outside one
+// it takes the transaction route (ops/remove.ts). Both must leave the same rows behind.
+
+const ME = { uid: 1000, gid: 1000, groups: [1000] };
+const cleanups: (() => void)[] = [];
+afterEach(() => {
+  while (cleanups.length) cleanups.pop()!();
+});
+
+function agent(): Agent {
+  const t = tempDir('agentfs-unlink-');
+  const a = Agent.open({ path: join(t.dir, 'a.db') }, { create: true });
+  cleanups.push(t.cleanup, () => a.close());
+  return a;
+}
+
+/** Every row an unlink touches, without the times that differ from one run to the next. */
+function rows(a: Agent): unknown {
+  const q = (sql: string) => a.store.db.prepare(sql).all();
+  a.journal?.flush();
+  return {
+    inodes: q('SELECT ino, mode, nlink, uid, gid, size, rdev FROM fs_inode ORDER BY ino'),
+    dentries: q('SELECT id, parent_ino, name, ino FROM fs_dentry ORDER BY id'),
+    data: q('SELECT ino, chunk_index, length(data) AS n FROM fs_data ORDER BY ino, chunk_index'),
+    symlinks: q('SELECT * FROM fs_symlink ORDER BY ino'),
+    origins: q('SELECT * FROM fs_origin ORDER BY delta_ino'),
+    orphans: q('SELECT * FROM agentfs_fs_orphan ORDER BY ino'),
+    journal: q(`SELECT id, op, path, new_path, ino, offset, length, bytes, writes, size, mode, uid, gid, tool_call_id, pid,
+      end_ns IS NULL AS open_ended FROM agentfs_journal ORDER BY id`),
+  };
+}
+
+/** The first column of the first row, and of every row (libsql's rows carry metadata besides their columns). */
+const one = (a: Agent, sql: string, ...params: unknown[]) => (a.store.db.prepare(sql).raw(true).get(...params) as unknown[] | undefined)?.[0];
+const column = (a: Agent, sql: string) => (a.store.db.prepare(sql).raw(true).all() as unknown[][]).map((r) => r[0]);
+
+/** Whether the last unlink went through the one-statement route (its scratch row). */
+function scratchIno(a: Agent): number | undefined {
+  try {
+    return one(a, 'SELECT ino FROM temp.agentfs_unlinked') as number | undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const noTimes = (r: Removal) => ({ ...r, parent: r.parent && { ...r.parent, atime: 0, mtime: 0, ctime: 0 } });
+
+/**
+ * Files of every kind unlinked, in a transaction each (`alone`) or not: a file of three chunks, one
+ * of two hard links and then the other, a symlink, a FIFO, a file open here, a file with an open
+ * write burst, an overlay copy with its origin row. Returns what each unlink returned.
+ */
+function scenario(a: Agent, alone: boolean): { removed: unknown[]; parentAfter: boolean[] } {
+  const fs = a.fs;
+  const d = fs.mkdir(ROOT_INO, 'd', 0o755, ME).ino;
+  const plain = fs.create(d, 'plain', 0o644, ME).ino;
+  fs.write(plain, 0, Buffer.alloc(10_000, 7));
+  const linked = fs.create(d, 'one', 0o600, ME).ino;
+  fs.write(linked, 0, Buffer.from('shared'));
+  fs.link(linked, d, 'two');
+  fs.symlink(d, 'sym', 'plain', ME);
+  fs.mknod(d, 'fifo', S_IFIFO | 0o644, 0, ME);
+  const held = fs.create(d, 'held', 0o644, ME).ino;
+  fs.write(held, 0, Buffer.from('still readable'));
+  fs.open(held, 0);
+  const burst = fs.create(d, 'burst', 0o644, ME).ino;
+  fs.open(burst, 1);
+  fs.write(burst, 0, Buffer.from('first '));
+  fs.write(burst, 6, Buffer.from('second'));
+  const copy = fs.create(d, 'copy', 0o644, ME).ino;
+  a.store.db.prepare('INSERT INTO fs_origin (delta_ino, base_ino) VALUES (?, 99)').run(copy);
+
+  const removed: unknown[] = [];
+  const parentAfter: boolean[] = [];
+  for (const name of ['plain', 'one', 'sym', 'fifo', 'held', 'burst', 'two', 'copy']) {
+    const r = alone ? a.store.transaction(() => fs.unlink(d, name)) : fs.unlink(d, name);
+    if (alone) expect(scratchIno(a)).toBe(r.ino);
+    removed.push(noTimes(r));
+    parentAfter.push(JSON.stringify(r.parent) === JSON.stringify(fs.getattr(d)));
+  }
+  // the open ones live on until their release
+  expect(fs.read(held, 0, 100).toString()).toBe('still readable');
+  expect(fs.read(burst, 0, 100).toString()).toBe('first second');
+  return { removed, parentAfter };
+}
+
+describe('the one-statement unlink', () => {
+  it('leaves the rows the transaction route leaves, for every kind of file, open or not', () => {
+    const route = agent();
+    const alone = agent();
+    const r1 = scenario(route, false);
+    expect(scratchIno(route)).toBeUndefined();
+    const r2 = scenario(alone, true);
+    expect(r2).toEqual(r1);
+    expect(r2.parentAfter.every(Boolean)).toBe(true);
+    expect(rows(alone)).toEqual(rows(route));
+
+    const after = rows(alone) as { orphans: { pid: number }[]; journal: { op: string; path: string; writes: number | null }[] };
+    expect(after.orphans.map((o) => o.pid)).toEqual([process.pid, process.pid]);
+    expect(after.journal.filter((j) => j.op === 'unlink').map((j) => j.path)).toEqual(
+      ['plain', 'one', 'sym', 'fifo', 'held', 'burst', 'two', 'copy'].map((n) => `/d/${n}`),
+    );
+    // the burst's row has its totals, written when the unlink ended it
+    expect(after.journal.find((j) => j.op === 'write' && j.path === '/d/burst')!.writes).toBe(2);
+
+    // the last release frees an orphan alike on both
+    for (const a of [route, alone]) for (const ino of column(a, 'SELECT ino FROM agentfs_fs_orphan')) a.fs.release(ino as number);
+    expect(rows(alone)).toEqual(rows(route));
+    expect((rows(alone) as { orphans: unknown[] }).orphans).toEqual([]);
+  });
+
+  it('leaves the last link of a file to another live holder, as the transaction route does', async () => {
+    const sleeper = spawn('sleep', ['30'], { stdio: 'ignore' });
+    cleanups.push(() => sleeper.kill('SIGKILL'));
+    const out: unknown[] = [];
+    for (const alone of [false, true]) {
+      const a = agent();
+      a.store.db.prepare('INSERT INTO agentfs_fs_holder (pid) VALUES (?)').run(sleeper.pid);
+      const f = a.fs.create(ROOT_INO, 'f', 0o644, ME).ino;
+      a.fs.write(f, 0, Buffer.from('kept for the holder'));
+      if (alone) a.store.transaction(() => a.fs.unlink(ROOT_INO, 'f'));
+      else a.fs.unlink(ROOT_INO, 'f');
+      expect(one(a, 'SELECT pid FROM agentfs_fs_orphan WHERE ino = ?', f)).toBe(sleeper.pid);
+      expect(a.fs.read(f, 0, 100).toString()).toBe('kept for the holder');
+      out.push(rows(a));
+    }
+    expect(out[1]).toEqual(out[0]);
+  });
+
+  it('a refused unlink in a transaction changes nothing and says why, as outside one', () => {
+    const a = agent();
+    const d = a.fs.mkdir(ROOT_INO, 'd', 0o755, ME).ino;
+    const f = a.fs.create(d, 'f', 0o644, ME).ino;
+    a.fs.mkdir(d, 'sub', 0o755, ME);
+    const before = JSON.stringify(rows(a));
+    const codeOf = (fn: () => unknown) => {
+      try {
+        fn();
+      } catch (e) {
+        return (e as { code?: string }).code;
+      }
+      return 'ok';
+    };
+    for (const [parent, name, code] of [
+      [d, 'nope', 'ENOENT'],
+      [d, 'sub', 'EISDIR'],
+      [f, 'x', 'ENOTDIR'],
+      [4242, 'x', 'ENOENT'],
+    ] as const) {
+      expect(codeOf(() => a.store.transaction(() => a.fs.unlink(parent, name)))).toBe(code);
+      expect(codeOf(() => a.fs.unlink(parent, name))).toBe(code);
+    }
+    expect(JSON.stringify(rows(a))).toBe(before);
+  });
+
+  it('is made again after the transaction that made it rolled back', () => {
+    const a = agent();
+    for (const n of ['a', 'b', 'c', 'd']) a.fs.create(ROOT_INO, n, 0o644, ME);
+    // made inside this transaction, gone with its rollback (the unlink with it)
+    expect(() =>
+      a.store.transaction(() => {
+        a.fs.unlink(ROOT_INO, 'a');
+        throw new Error('changed my mind');
+      }),
+    ).toThrow('changed my mind');
+    expect(a.fs.lookup(ROOT_INO, 'a').nlink).toBe(1);
+    expect(scratchIno(a)).toBeUndefined();
+    // the next finds its table gone and takes the transaction route; the one after makes it again
+    for (const n of ['a', 'b', 'c']) a.store.transaction(() => a.fs.unlink(ROOT_INO, n));
+    expect(scratchIno(a)).toBe(one(a, "SELECT ino FROM agentfs_journal WHERE op = 'unlink' AND path = '/c'"));
+    expect(column(a, "SELECT path FROM agentfs_journal WHERE op = 'unlink' ORDER BY id")).toEqual(['/a', '/b', '/c']);
+    expect(column(a, 'SELECT name FROM fs_dentry WHERE parent_ino = 1')).toEqual(['d']);
+  });
+});
