@@ -29,8 +29,8 @@ export interface FsContext {
   readonly blocks: Map<number, BlocksEntry>;
   /** the one-statement create of ops/create-alone.ts on this connection: its SQL by depth (false: it cannot be made here) */
   createAlone?: string[] | false;
-  /** the one-statement unlink of ops/unlink-alone.ts on this connection: its SQL (false: it cannot be made here) */
-  unlinkAlone?: string | false;
+  /** the one-statement operations of ops/scratch.ts on this connection: table name -> the insert (false: it cannot be made here) */
+  readonly scratch: Map<string, string | false>;
   /**
    * The inode number the next one-statement create proposes (undefined: read it afresh): the one
    * after the last this process made. The statement checks it; another process's creates make it

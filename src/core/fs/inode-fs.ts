@@ -53,6 +53,7 @@ export class InodeFs implements FileSystem {
       observer: options.observer,
       openCount: new Map(),
       blocks: new Map(),
+      scratch: new Map(),
       orphans: new Set(),
       handed: new Set(),
       fresh: 0,

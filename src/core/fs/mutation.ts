@@ -41,11 +41,11 @@ export const INLINE_STALE = 'agentfs: inline values stale under the lock';
 
 /**
  * An observer's rows written by the operation's own statement: the one-statement create of
- * ops/create-alone.ts (no transaction around it, so no observer call could join its commit) and
- * unlink of ops/unlink-alone.ts (one statement instead of seven). The statement's trigger runs
- * `sql` after the operation's own rows are written; it reads the observer's own values as
- * NEW.<columns[i]>, and the file as NEW.ino, NEW.parent, NEW.name, NEW.mode (a create also
- * NEW.uid, NEW.gid and NEW.size, the content's length).
+ * ops/create-alone.ts (no transaction around it, so no observer call could join its commit), and
+ * the one-statement unlink and setattr of ops/unlink-alone.ts and ops/setattr-alone.ts (fewer
+ * statements). The statement's trigger runs `sql` after the operation's own rows are written; it
+ * reads the observer's own values as NEW.<columns[i]> and the file as NEW.ino (a create also
+ * NEW.parent, NEW.name, NEW.mode, NEW.uid, NEW.gid and NEW.size, the content's length).
  */
 export interface InlineRecorder {
   readonly columns: readonly string[];
@@ -58,8 +58,10 @@ export interface InlineRecorder {
 
 /** The operations an observer can record inside their own statement. */
 export interface InlineRecorders {
+  /** a create (with the whole content written) */
   readonly create?: InlineRecorder;
-  readonly unlink?: InlineRecorder;
+  /** one unlink, chmod, chown or utimens, inside a transaction (the stamp taken under the write lock) */
+  readonly metadata?: InlineRecorder;
 }
 
 export type MutationObserver = ((m: FsMutation) => void) & { readonly inline?: InlineRecorders };

@@ -90,18 +90,19 @@ export class Journal {
           if (path !== undefined) this.rememberFile(m.ino, path);
         },
       },
-      // the unlink's statement runs under the write lock (inside a transaction): its stamp is in commit order
-      unlink: {
-        columns: ['j_time', 'j_path', 'j_call', 'j_pid'],
-        sql: `INSERT INTO agentfs_journal (time_ns, op, path, ino, tool_call_id, pid)
-          VALUES (NEW.j_time, 'unlink', NEW.j_path, NEW.ino, NEW.j_call, NEW.j_pid);`,
-        values: (m: FsMutation): unknown[] | undefined => this.inlineUnlinkValues(m),
+      // one metadata row (unlink, chmod, chown, utimens) of a statement run under the write lock
+      // (inside a transaction: ops/unlink-alone.ts, ops/setattr-alone.ts), so its stamp is in commit order
+      metadata: {
+        columns: ['j_time', 'j_op', 'j_path', 'j_mode', 'j_uid', 'j_gid', 'j_call', 'j_pid'],
+        sql: `INSERT INTO agentfs_journal (time_ns, op, path, ino, mode, uid, gid, tool_call_id, pid)
+          VALUES (NEW.j_time, NEW.j_op, NEW.j_path, NEW.ino, NEW.j_mode, NEW.j_uid, NEW.j_gid, NEW.j_call, NEW.j_pid);`,
+        values: (m: FsMutation): unknown[] | undefined => this.inlineMetadataValues(m),
         recorded: (m: FsMutation): void => {
           // what metadata() does besides its row: the inode's write burst ends (its row is
-          // older than the unlink's; its totals are written now) and its cached path goes. The
-          // unlink is made already: a totals update that fails leaves the row with its first
-          // write, as a crash would, rather than failing an unlink that happened
-          this.filePaths.delete(m.ino);
+          // older; its totals are written now) and an unlinked file's cached path goes. The
+          // change is made already: a totals update that fails leaves the row with its first
+          // write, as a crash would, rather than failing a change that happened
+          if (m.op === 'unlink') this.filePaths.delete(m.ino);
           try {
             this.flushIno(m.ino);
           } catch {
@@ -159,12 +160,19 @@ export class Journal {
     return [t, w, m.path ?? this.child(m.parent, m.name) ?? null, this.currentCall() ?? null, this.pid];
   }
 
-  /** The values of observer.inline.unlink's columns for an unlink about to be written (its ino not known yet). */
-  private inlineUnlinkValues(m: FsMutation): unknown[] | undefined {
-    if (this.closed || m.op !== 'unlink') return undefined;
+  /**
+   * The values of observer.inline.metadata's columns for the row metadata() would write for m (an
+   * unlink's ino not known yet: its path comes from its directory and name).
+   */
+  private inlineMetadataValues(m: FsMutation): unknown[] | undefined {
+    if (this.closed) return undefined;
+    const unlink = m.op === 'unlink';
+    if (!unlink && m.op !== 'chmod' && m.op !== 'chown' && m.op !== 'utimens') return undefined;
     const t = nowNs();
+    // before the paths: another process's rename empties the caches they come from
     this.checkForeignChanges(t);
-    return [t, m.path ?? this.child(m.parent, m.name) ?? null, this.currentCall() ?? null, this.pid];
+    const path = unlink ? (m.path ?? this.child(m.parent, m.name)) : this.filepath(m.ino);
+    return [t, m.op, path ?? null, m.mode ?? null, m.uid ?? null, m.gid ?? null, this.currentCall() ?? null, this.pid];
   }
 
   private write(m: FsMutation): void {

@@ -1,24 +1,22 @@
 /** setattr: chmod, chown, truncate and utimens, in one transaction; ctime moves with any change. */
 import { FsError } from '../../errors.js';
-import { S_IFMT, type Attr, type Caller, type SetAttr, type Timespec } from '../../types.js';
+import type { Attr, Caller, SetAttr } from '../../types.js';
 import { notify, type FsContext } from '../context.js';
-import { attrOf, isDirMode, isRegMode, rememberBlocks, requireRow, rowToAttr, storedBlocks, type InodeRow } from '../rows.js';
-import { setIdBitsToDrop } from '../set-id.js';
-import { now, validTimespec } from '../time.js';
+import { attrOf, isDirMode, isRegMode, requireRow } from '../rows.js';
+import { now } from '../time.js';
+import { attrMutations, attrsWritten, planAttrs } from './attr-change.js';
+import { setattrAlone } from './setattr-alone.js';
 import { truncateData } from './truncate.js';
-
-function timeOf(v: Timespec | 'now' | undefined, t: Timespec): Timespec | undefined {
-  if (v === undefined) return undefined;
-  if (v === 'now') return t;
-  if (!validTimespec(v)) throw new FsError('EINVAL', 'utimensat', undefined, 'invalid time');
-  return v;
-}
 
 /**
  * caller: who asks (a FUSE or NFS request's sender); a truncate by one without privilege drops
  * set-id bits, as a new owner or group does for anyone (set-id.ts) unless a mode comes with it.
  */
 export function setattr(ctx: FsContext, ino: number, changes: SetAttr, caller?: Caller): Attr {
+  if (changes.size === undefined) {
+    const alone = setattrAlone(ctx, ino, changes, caller);
+    if (alone) return alone;
+  }
   return ctx.store.transaction(() => {
     const row = requireRow(ctx, ino, 'setattr');
     const t = now();
@@ -31,41 +29,17 @@ export function setattr(ctx: FsContext, ino: number, changes: SetAttr, caller?: 
       truncateData(ctx, row, size, t);
       if (ctx.observer) notify(ctx, { op: 'truncate', ino, size });
     }
-    const atime = timeOf(changes.atime, t);
-    const mtime = timeOf(changes.mtime, t);
-    const chown = (changes.uid !== undefined && changes.uid !== -1) || (changes.gid !== undefined && changes.gid !== -1);
-    const drop =
-      changes.mode !== undefined ? 0 : chown ? setIdBitsToDrop(row, caller, true) : changes.size !== undefined ? setIdBitsToDrop(row, caller, false) : 0;
-    const chmod = changes.mode !== undefined || drop !== 0;
-    if (chmod || chown || atime || mtime) {
-      const mode = changes.mode !== undefined ? (row.mode & S_IFMT) | (changes.mode & 0o7777) : row.mode & ~drop;
-      const uid = changes.uid !== undefined && changes.uid !== -1 ? changes.uid : row.uid;
-      const gid = changes.gid !== undefined && changes.gid !== -1 ? changes.gid : row.gid;
-      const a = atime ?? { sec: row.atime, nsec: row.atime_nsec };
-      // a truncate above may already have moved mtime
-      const m = mtime ?? (changes.size !== undefined ? t : { sec: row.mtime, nsec: row.mtime_nsec });
+    const c = planAttrs(row, changes, t, caller);
+    if (c) {
       ctx.store
         .stmt(
           `UPDATE fs_inode SET mode = ?, uid = ?, gid = ?, atime = ?, atime_nsec = ?, mtime = ?, mtime_nsec = ?, ctime = ?, ctime_nsec = ?
            WHERE ino = ?`,
         )
-        .run(mode, uid, gid, a.sec, a.nsec, m.sec, m.nsec, t.sec, t.nsec, ino);
-      ctx.atime.forget(ino); // written just now (a pending read time would undo a utimens)
-      if (ctx.observer) {
-        if (chmod) notify(ctx, { op: 'chmod', ino, mode });
-        if (chown) notify(ctx, { op: 'chown', ino, uid, gid });
-        if (atime || mtime) notify(ctx, { op: 'utimens', ino });
-      }
-      if (changes.size === undefined) {
-        // the row as just written, without reading it back; the data is as it was, so are its
-        // blocks (tar sets owner, mode and times of every file it writes: no recount for each)
-        const blocks = storedBlocks(ctx, row);
-        const next: InodeRow = {
-          ...row, mode, uid, gid, atime: a.sec, atime_nsec: a.nsec, mtime: m.sec, mtime_nsec: m.nsec, ctime: t.sec, ctime_nsec: t.nsec,
-        };
-        rememberBlocks(ctx, next, blocks);
-        return rowToAttr(ctx, next);
-      }
+        .run(c.mode, c.uid, c.gid, c.atime.sec, c.atime.nsec, c.mtime.sec, c.mtime.nsec, t.sec, t.nsec, ino);
+      if (ctx.observer) for (const m of attrMutations(ino, c)) notify(ctx, m);
+      if (changes.size === undefined) return attrsWritten(ctx, row, c, t);
+      ctx.atime.forget(ino);
     }
     return attrOf(ctx, ino, 'setattr');
   });

@@ -1,22 +1,18 @@
 /**
- * An unlink as ONE statement inside the caller's transaction (the FUSE server's group commit, a
- * PathFs transaction): ops/remove.ts's unlink takes a savepoint and seven statements (the
- * dentry's delete, the chunks', the inode's, the directory's times, the journal row, the
- * savepoint's pair), and each statement run from JavaScript costs some microseconds besides its
- * SQLite work. A single statement is atomic by itself, so no savepoint is needed either.
+ * An unlink as ONE statement inside the caller's transaction (ops/scratch.ts): the transaction
+ * route (ops/remove.ts) takes a savepoint and seven statements (the dentry's delete, the chunks',
+ * the inode's, the directory's times, the journal row, the savepoint's pair).
  *
- * The statement inserts the file's dentry and inode, as found under the write lock, into the
- * per-connection scratch table temp.agentfs_unlinked (one row, replaced each time); triggers on
- * it write what the transaction route writes: the dentry deleted, the inode purged with its last
- * link (chunks, symlink target, overlay origin) or left as an orphan (open here, or maybe open in
- * another live holder: lifecycle.ts), else its link count less one; the directory's times; the
- * observer's rows (InlineRecorders.unlink, the journal's). What only this process knows goes in
- * as values: the inodes open here and the other live holder. No row inserted (no such name, a
- * directory, a dentry without its inode) means nothing was written, and the transaction route
- * works out the error by reading, as it always did. The row is read back with the directory's
- * attributes, which the FUSE server hands to the kernel.
+ * The statement inserts the file's dentry and inode, as found under the write lock, into
+ * temp.agentfs_unlinked; its triggers write what the transaction route writes: the dentry
+ * deleted, the inode purged with its last link (chunks, symlink target, overlay origin) or left as
+ * an orphan (open here, or maybe open in another live holder: lifecycle.ts), else its link count
+ * less one; the directory's times; the observer's row (InlineRecorders.metadata, the journal's).
+ * What only this process knows goes in as values: the inodes open here and the other live holder.
+ * No row inserted (no such name, a directory, a dentry without its inode) means nothing was
+ * written, and the transaction route works out the error by reading, as it always did. The row is
+ * read back with the directory's attributes, which the FUSE server hands to the kernel.
  */
-import type { Statement } from '../../../store/index.js';
 import type { Removal } from '../../types.js';
 import { S_IFDIR, S_IFLNK, S_IFMT, S_IFREG } from '../../types.js';
 import type { FsContext } from '../context.js';
@@ -24,22 +20,24 @@ import { otherLiveHolder } from '../lifecycle.js';
 import type { FsMutation } from '../mutation.js';
 import { INODE_COLUMNS_OF_I, inodeAt, rowToAttr } from '../rows.js';
 import { now } from '../time.js';
+import { runScratch, scratchStatement, type ScratchTable } from './scratch.js';
 
 /** more open files than this here: the transaction route (the statement gets them as a list) */
 const MAX_HELD = 64;
 
-const FIXED_COLUMNS = ['k', 'dentry', 'ino', 'mode', 'nlink', 'held', 'purge', 'parent', 'name', 'sec', 'nsec', 'holder', 'me'];
+const FIXED = ['k', 'dentry', 'ino', 'mode', 'nlink', 'held', 'purge', 'parent', 'name', 'sec', 'nsec', 'holder', 'me'];
 
-/** The scratch table and its triggers, for an observer adding `extra` columns and SQL; one exec, so all or none are made. */
-function shortcutSql(columns: readonly string[], extraSql: string): string {
-  return `CREATE TEMP TABLE IF NOT EXISTS agentfs_unlinked (${columns.map((c) => (c === 'k' ? 'k INTEGER PRIMARY KEY' : c)).join(', ')});
+const UNLINKED: ScratchTable = {
+  name: 'agentfs_unlinked',
+  columns: FIXED,
+  triggers: (observerSql) => `
     CREATE TEMP TRIGGER IF NOT EXISTS agentfs_unlinking AFTER INSERT ON agentfs_unlinked
     BEGIN
       DELETE FROM fs_dentry WHERE id = NEW.dentry;
       -- nlink as touchDir leaves it: another implementation's directories may have 1 (agentfs-sdk)
       UPDATE fs_inode SET nlink = MAX(nlink, 2), mtime = NEW.sec, mtime_nsec = NEW.nsec, ctime = NEW.sec, ctime_nsec = NEW.nsec
         WHERE ino = NEW.parent;
-      ${extraSql}
+      ${observerSql}
     END;
     CREATE TEMP TRIGGER IF NOT EXISTS agentfs_unlinking_last AFTER INSERT ON agentfs_unlinked WHEN NEW.purge
     BEGIN
@@ -53,23 +51,16 @@ function shortcutSql(columns: readonly string[], extraSql: string): string {
       INSERT OR REPLACE INTO agentfs_fs_orphan (ino, pid)
         SELECT NEW.ino, CASE WHEN NEW.held THEN NEW.me ELSE NEW.holder END WHERE NEW.nlink <= 1;
       UPDATE fs_inode SET nlink = nlink - 1, ctime = NEW.sec, ctime_nsec = NEW.nsec WHERE ino = NEW.ino AND NEW.nlink >= 1;
-    END;`;
-}
-
-/**
- * The insert: ?1 parent, ?2 name, ?3 the other live holder (null: none), ?4/?5 the time, ?6 this
- * process, ?7 the inodes open here (',1,5,' or null), then the observer's values. Purged: the
- * last link, not open here and no other holder (lifecycle.ts lastLinkGone).
- */
-function insertSql(extra: readonly string[]): string {
-  const columns = [...FIXED_COLUMNS, ...extra];
-  const values = extra.map((_, i) => `?${8 + i}`);
-  return `INSERT OR REPLACE INTO temp.agentfs_unlinked (${columns.join(', ')})
-    SELECT 0, id, ino, mode, nlink, held, nlink <= 1 AND NOT held AND ?3 IS NULL, ?1, ?2, ?4, ?5, ?3, ?6${values.map((v) => `, ${v}`).join('')}
+    END;`,
+  // ?1 parent, ?2 name, ?3 the other live holder (null: none), ?4/?5 the time, ?6 this process,
+  // ?7 the inodes open here (',1,5,' or null), then the observer's values. Purged: the last link,
+  // not open here and no other holder (lifecycle.ts lastLinkGone).
+  insert: (observer) => `INSERT OR REPLACE INTO temp.agentfs_unlinked (${[...FIXED, ...observer].join(', ')})
+    SELECT 0, id, ino, mode, nlink, held, nlink <= 1 AND NOT held AND ?3 IS NULL, ?1, ?2, ?4, ?5, ?3, ?6${observer.map((_, i) => `, ?${8 + i}`).join('')}
     FROM (SELECT d.id, d.ino, i.mode, i.nlink, ?7 IS NOT NULL AND instr(?7, ',' || d.ino || ',') > 0 AS held
       FROM fs_dentry d JOIN fs_inode i ON i.ino = d.ino
-      WHERE d.parent_ino = ?1 AND d.name = ?2 AND i.mode & ${S_IFMT} <> ${S_IFDIR})`;
-}
+      WHERE d.parent_ino = ?1 AND d.name = ?2 AND i.mode & ${S_IFMT} <> ${S_IFDIR})`,
+};
 
 /** The row just written and the directory's inode after it. */
 const READ_BACK = `SELECT u.ino, u.nlink, u.held, u.purge, ${INODE_COLUMNS_OF_I}
@@ -79,29 +70,21 @@ const READ_BACK = `SELECT u.ino, u.nlink, u.held, u.purge, ${INODE_COLUMNS_OF_I}
  * Unlinks the non-directory `name` in `parent` (name checked by the caller) in one statement;
  * undefined when nothing was written: no such file (or a directory: the caller's route says
  * which error), or this route cannot be taken here (no transaction open, too many open files,
- * an observer that cannot record this way, a database the scratch table's triggers cannot serve).
+ * an observer that cannot record this way, a database the triggers cannot serve).
  */
 export function unlinkAlone(ctx: FsContext, parent: number, name: string): Removal | undefined {
-  if (!ctx.store.inTransaction || ctx.openCount.size > MAX_HELD) return undefined;
-  const inline = ctx.observer?.inline?.unlink;
+  if (ctx.openCount.size > MAX_HELD) return undefined;
+  const inline = ctx.observer?.inline?.metadata;
   if (ctx.observer && !inline) return undefined;
-  const insert = statement(ctx);
+  const insert = scratchStatement(ctx, UNLINKED);
   if (!insert) return undefined;
   const m: FsMutation = { op: 'unlink', ino: 0, parent, name };
   const extra = inline ? inline.values(m) : [];
   if (!extra) return undefined;
   const held = ctx.openCount.size ? `,${[...ctx.openCount.keys()].join(',')},` : null;
   const t = now();
-  let changes: number;
-  try {
-    changes = insert.run(parent, name, otherLiveHolder(ctx) ?? null, t.sec, t.nsec, process.pid, held, ...extra).changes;
-  } catch (e) {
-    // the scratch table went with a rollback of the transaction it was made in: made again next time
-    if (!(e instanceof Error && /no such table: (temp\.)?agentfs_unlinked/.test(e.message))) throw e;
-    ctx.unlinkAlone = undefined;
-    return undefined;
-  }
-  if (changes === 0) return undefined;
+  const changes = runScratch(ctx, UNLINKED, insert, [parent, name, otherLiveHolder(ctx) ?? null, t.sec, t.nsec, process.pid, held, ...extra]);
+  if (!changes) return undefined;
   const r = ctx.store.arrayStmt(READ_BACK).get() as unknown[];
   const [ino, nlink, wasHeld, purged] = r as [number, number, number, number];
   if (purged) {
@@ -112,23 +95,4 @@ export function unlinkAlone(ctx: FsContext, parent: number, name: string): Remov
   inline?.recorded(m);
   const dir = r[4] === null ? undefined : rowToAttr(ctx, ctx.atime.apply(inodeAt(r, 4)));
   return { ino, parent: dir, links: Math.max(0, nlink - 1) };
-}
-
-/** The insert on this connection; the table and triggers are made on first use. */
-function statement(ctx: FsContext): Statement | undefined {
-  if (ctx.unlinkAlone === undefined) {
-    const inline = ctx.observer?.inline?.unlink;
-    try {
-      // made inside the caller's transaction, they go with its rollback: the insert then finds no table
-      ctx.store.db.exec(shortcutSql([...FIXED_COLUMNS, ...(inline?.columns ?? [])], inline?.sql ?? ''));
-      ctx.unlinkAlone = insertSql(inline?.columns ?? []);
-    } catch {
-      // a database this cannot serve (no orphan table, say): the transaction route. A table made
-      // without all its triggers must not stay (an insert would then write only part of an unlink)
-      ctx.unlinkAlone = false;
-      ctx.store.db.exec('DROP TABLE IF EXISTS temp.agentfs_unlinked');
-    }
-  }
-  if (!ctx.unlinkAlone) return undefined;
-  return ctx.store.stmt(ctx.unlinkAlone);
 }

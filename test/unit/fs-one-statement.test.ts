@@ -5,8 +5,9 @@ import { Agent } from '../../src/core/agent.js';
 import { ROOT_INO, S_IFIFO, type Removal } from '../../src/core/types.js';
 import { tempDir } from '../support/cli.js';
 
-// An unlink inside a transaction is one statement (src/core/fs/ops/unlink-alone.ts); outside one
-// it takes the transaction route (ops/remove.ts). Both must leave the same rows behind.
+// An unlink, a chmod, a chown or a utimens inside a transaction is one statement
+// (src/core/fs/ops/unlink-alone.ts, setattr-alone.ts); outside one it takes the transaction route
+// (ops/remove.ts, setattr.ts). Both must leave the same rows behind.
 
 const ME = { uid: 1000, gid: 1000, groups: [1000] };
 const cleanups: (() => void)[] = [];
@@ -41,10 +42,10 @@ function rows(a: Agent): unknown {
 const one = (a: Agent, sql: string, ...params: unknown[]) => (a.store.db.prepare(sql).raw(true).get(...params) as unknown[] | undefined)?.[0];
 const column = (a: Agent, sql: string) => (a.store.db.prepare(sql).raw(true).all() as unknown[][]).map((r) => r[0]);
 
-/** Whether the last unlink went through the one-statement route (its scratch row). */
-function scratchIno(a: Agent): number | undefined {
+/** The inode of the last operation that went through a one-statement route (its scratch row). */
+function scratchIno(a: Agent, table = 'agentfs_unlinked'): number | undefined {
   try {
-    return one(a, 'SELECT ino FROM temp.agentfs_unlinked') as number | undefined;
+    return one(a, `SELECT ino FROM temp.${table}`) as number | undefined;
   } catch {
     return undefined;
   }
@@ -177,5 +178,99 @@ describe('the one-statement unlink', () => {
     expect(scratchIno(a)).toBe(one(a, "SELECT ino FROM agentfs_journal WHERE op = 'unlink' AND path = '/c'"));
     expect(column(a, "SELECT path FROM agentfs_journal WHERE op = 'unlink' ORDER BY id")).toEqual(['/a', '/b', '/c']);
     expect(column(a, 'SELECT name FROM fs_dentry WHERE parent_ino = 1')).toEqual(['d']);
+  });
+});
+
+describe('the one-statement chmod, chown and utimens', () => {
+  const ROOT = { uid: 0, gid: 0, groups: [0] };
+  type Step = [name: string, changes: Parameters<Agent['fs']['setattr']>[1], caller: typeof ME | typeof ROOT, alone: boolean];
+  // what tar does to every file (chown, chmod, utimens), touch, and changes of two kinds at once
+  // (a mode with an owner; a chown that drops a set-id bit: two journal rows, the transaction route)
+  const steps: Step[] = [
+    ['f', { uid: 1000, gid: 100 }, ROOT, true],
+    ['f', { mode: 0o640 }, ROOT, true],
+    ['f', { atime: { sec: 1_000, nsec: 5 }, mtime: { sec: 2_000, nsec: 7 } }, ROOT, true],
+    ['f', { atime: 'now', mtime: 'now' }, ME, true],
+    ['d', { mode: 0o700 }, ROOT, true],
+    ['big', { gid: 1000 }, ME, true],
+    ['f', { mode: 0o600, uid: 0 }, ROOT, false],
+    ['suid', { uid: 1000 }, ROOT, false],
+  ];
+
+  function scenario(a: Agent, inTransaction: boolean): unknown[] {
+    const fs = a.fs;
+    const f = fs.create(ROOT_INO, 'f', 0o644, ME).ino;
+    fs.write(f, 0, Buffer.from('data'));
+    const big = fs.create(ROOT_INO, 'big', 0o644, ME).ino;
+    fs.write(big, 0, Buffer.alloc(20_000, 1));
+    const d = fs.mkdir(ROOT_INO, 'd', 0o755, ME).ino;
+    const suid = fs.create(ROOT_INO, 'suid', 0o4755, ROOT).ino;
+    // an open write burst, ended by the change
+    fs.open(f, 1);
+    fs.write(f, 4, Buffer.from(' more'));
+    fs.write(f, 9, Buffer.from(' again'));
+    const inos: Record<string, number> = { f, big, d, suid };
+    const out: unknown[] = [];
+    for (const [name, changes, caller, alone] of steps) {
+      const ino = inos[name]!;
+      const attr = inTransaction ? a.store.transaction(() => fs.setattr(ino, changes, caller)) : fs.setattr(ino, changes, caller);
+      if (inTransaction) expect(scratchIno(a, 'agentfs_setattr') === ino).toBe(alone);
+      // what it returns is what a stat says after it (blocks included)
+      expect(attr).toEqual(fs.getattr(ino));
+      // times as given (the others are stamps of this run)
+      const { atime, mtime, ctime, ...rest } = attr;
+      const given = changes.atime !== undefined && changes.atime !== 'now';
+      out.push({ ...rest, times: given ? [atime, mtime] : undefined });
+      expect(ctime.sec * 1e9 + ctime.nsec).toBeGreaterThan(Date.now() * 1e6 - 60e9);
+    }
+    fs.release(f);
+    return out;
+  }
+
+  it('leaves the rows and returns the attributes the transaction route does', () => {
+    const route = agent();
+    const alone = agent();
+    const r1 = scenario(route, false);
+    expect(scratchIno(route, 'agentfs_setattr')).toBeUndefined();
+    const r2 = scenario(alone, true);
+    expect(r2).toEqual(r1);
+    expect(rows(alone)).toEqual(rows(route));
+    const journal = (rows(alone) as { journal: { op: string; path: string; mode: number | null; uid: number | null; gid: number | null; writes: number | null }[] }).journal;
+    expect(journal.filter((j) => ['chmod', 'chown', 'utimens'].includes(j.op)).map((j) => `${j.op} ${j.path} ${j.mode ?? ''} ${j.uid ?? ''} ${j.gid ?? ''}`)).toEqual([
+      'chown /f  1000 100',
+      `chmod /f ${0o100640}  `,
+      'utimens /f   ',
+      'utimens /f   ',
+      `chmod /d ${0o40700}  `,
+      'chown /big  1000 1000',
+      `chmod /f ${0o100600}  `,
+      'chown /f  0 100',
+      `chmod /suid ${0o100755}  `,
+      'chown /suid  1000 0',
+    ]);
+    // the burst the chown ended has its totals
+    expect(journal.filter((j) => j.op === 'write' && j.path === '/f').map((j) => j.writes)).toEqual([3]);
+  });
+
+  it('a refused change in a transaction writes nothing and says why, as outside one', () => {
+    const a = agent();
+    const f = a.fs.create(ROOT_INO, 'f', 0o644, ME).ino;
+    const before = JSON.stringify(rows(a));
+    const codeOf = (fn: () => unknown) => {
+      try {
+        fn();
+      } catch (e) {
+        return (e as { code?: string }).code;
+      }
+      return 'ok';
+    };
+    for (const [ino, changes, code] of [
+      [4242, { mode: 0o600 }, 'ENOENT'],
+      [f, { mtime: { sec: 1, nsec: 2_000_000_000 } }, 'EINVAL'],
+    ] as const) {
+      expect(codeOf(() => a.store.transaction(() => a.fs.setattr(ino, changes)))).toBe(code);
+      expect(codeOf(() => a.fs.setattr(ino, changes))).toBe(code);
+    }
+    expect(JSON.stringify(rows(a))).toBe(before);
   });
 });

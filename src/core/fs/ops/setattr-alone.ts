@@ -1,0 +1,53 @@
+/**
+ * A chmod, a chown or a utimens (one of them; no truncate) as ONE statement inside the caller's
+ * transaction (ops/scratch.ts): the transaction route (setattr.ts) takes a savepoint and four
+ * statements (the row's read, its update, the journal row, the savepoint's pair), and `tar x`
+ * makes three of these a file. The row is read first (no write before it, so nothing to undo if
+ * a check refuses), then its new attributes go into temp.agentfs_setattr, whose trigger updates
+ * the inode and writes the observer's row (InlineRecorders.metadata, the journal's).
+ */
+import type { Attr, Caller, SetAttr } from '../../types.js';
+import type { FsContext } from '../context.js';
+import { requireRow } from '../rows.js';
+import { now } from '../time.js';
+import { runScratch, scratchStatement, type ScratchTable } from './scratch.js';
+import { attrMutations, attrsWritten, planAttrs } from './attr-change.js';
+
+const FIXED = ['k', 'ino', 'mode', 'uid', 'gid', 'asec', 'ansec', 'msec', 'mnsec', 'csec', 'cnsec'];
+
+const SETATTR: ScratchTable = {
+  name: 'agentfs_setattr',
+  columns: FIXED,
+  triggers: (observerSql) => `
+    CREATE TEMP TRIGGER IF NOT EXISTS agentfs_setting AFTER INSERT ON agentfs_setattr
+    BEGIN
+      UPDATE fs_inode SET mode = NEW.mode, uid = NEW.uid, gid = NEW.gid, atime = NEW.asec, atime_nsec = NEW.ansec,
+        mtime = NEW.msec, mtime_nsec = NEW.mnsec, ctime = NEW.csec, ctime_nsec = NEW.cnsec
+        WHERE ino = NEW.ino;
+      ${observerSql}
+    END;`,
+  insert: (observer) => {
+    const columns = [...FIXED, ...observer];
+    return `INSERT OR REPLACE INTO temp.agentfs_setattr (${columns.join(', ')}) VALUES (0${', ?'.repeat(columns.length - 1)})`;
+  },
+};
+
+/** The attributes after the change, or undefined when this route does not take it (nothing written). */
+export function setattrAlone(ctx: FsContext, ino: number, changes: SetAttr, caller?: Caller): Attr | undefined {
+  const inline = ctx.observer?.inline?.metadata;
+  if (ctx.observer && !inline) return undefined;
+  const insert = scratchStatement(ctx, SETATTR);
+  if (!insert) return undefined;
+  const row = requireRow(ctx, ino, 'setattr');
+  const t = now();
+  const c = planAttrs(row, changes, t, caller);
+  const ms = c ? attrMutations(ino, c) : [];
+  // nothing to change, or two kinds of change (two journal rows): the transaction route
+  if (!c || ms.length !== 1) return undefined;
+  const extra = inline ? inline.values(ms[0]!) : [];
+  if (!extra) return undefined;
+  const args = [ino, c.mode, c.uid, c.gid, c.atime.sec, c.atime.nsec, c.mtime.sec, c.mtime.nsec, t.sec, t.nsec, ...extra];
+  if (!runScratch(ctx, SETATTR, insert, args)) return undefined;
+  inline?.recorded(ms[0]!);
+  return attrsWritten(ctx, row, c, t);
+}
