@@ -6,54 +6,76 @@
  * savepoint is needed; each statement run from JavaScript costs some microseconds of the driver
  * besides its SQLite work, and an operation through the transaction route runs five to seven.
  *
- * The table and its triggers are made in one exec inside the caller's transaction, so a rollback
- * of it takes them all (the next insert finds no table and they are made again); a table left
- * without all its triggers would make inserts that write part of an operation, so one whose
- * triggers cannot be made (a database without a table they name) is dropped again.
+ * A table's triggers write the rows of one observer's recorder, or none: the table is named after
+ * the recorder's SQL (a hash of it), so an operation run while the observer is off
+ * (InodeFs.unobserved) or by another InodeFs of the connection with another observer uses a table
+ * of its own, never triggers made for another. The table and its triggers are made in one exec
+ * inside the caller's transaction, so a rollback of it takes them all (the next insert finds no
+ * table and they are made again); a table left without all its triggers would make inserts that
+ * write part of an operation, so one whose triggers cannot be made (a database without a table
+ * they name) is dropped again.
  */
 import type { Statement } from '../../../store/index.js';
 import type { FsContext } from '../context.js';
+import type { InlineRecorder } from '../mutation.js';
 
 export interface ScratchTable {
-  /** the TEMP table's name */
+  /** the start of the TEMP table's name (the recorder's hash follows) */
   readonly name: string;
   /** its columns before the observer's ('k' first: the key) */
   readonly columns: readonly string[];
-  /** the triggers' CREATE TEMP TRIGGER IF NOT EXISTS statements, with the observer's SQL */
-  triggers(observerSql: string): string;
-  /** the insert, the observer's values last */
-  insert(observerColumns: readonly string[]): string;
+  /** the triggers' CREATE TEMP TRIGGER IF NOT EXISTS statements on `table`, with the observer's SQL */
+  triggers(table: string, observerSql: string): string;
+  /** the insert into `table`, the observer's values last */
+  insert(table: string, observerColumns: readonly string[]): string;
 }
 
-/** The insert of `t` on this connection (undefined: no transaction open, or this database cannot have it). */
-export function scratchStatement(ctx: FsContext, t: ScratchTable): Statement | undefined {
+/** A made table: its name and its insert. */
+export interface Scratch {
+  readonly table: string;
+  readonly insert: Statement;
+}
+
+/**
+ * The table of `t` for the observer's recorder now (none: the observer is off) on this
+ * connection, made on first use; undefined when no transaction is open or this database cannot
+ * have it.
+ */
+export function scratchTable(ctx: FsContext, t: ScratchTable, recorder: InlineRecorder | undefined): Scratch | undefined {
   if (!ctx.store.inTransaction) return undefined;
-  let sql = ctx.scratch.get(t.name);
+  const table = `${t.name}_${recorder ? hash(`${recorder.columns.join(',')}\n${recorder.sql}`) : 'quiet'}`;
+  let sql = ctx.scratch.get(table);
   if (sql === undefined) {
-    const inline = ctx.observer?.inline?.metadata;
-    const columns = [...t.columns, ...(inline?.columns ?? [])];
+    const columns = [...t.columns, ...(recorder?.columns ?? [])];
     try {
       ctx.store.db.exec(
-        `CREATE TEMP TABLE IF NOT EXISTS ${t.name} (${columns.map((c) => (c === 'k' ? 'k INTEGER PRIMARY KEY' : c)).join(', ')});
-        ${t.triggers(inline?.sql ?? '')}`,
+        `CREATE TEMP TABLE IF NOT EXISTS ${table} (${columns.map((c) => (c === 'k' ? 'k INTEGER PRIMARY KEY' : c)).join(', ')});
+        ${t.triggers(table, recorder?.sql ?? '')}`,
       );
-      sql = t.insert(inline?.columns ?? []);
+      sql = t.insert(table, recorder?.columns ?? []);
     } catch {
       sql = false;
-      ctx.store.db.exec(`DROP TABLE IF EXISTS temp.${t.name}`);
+      ctx.store.db.exec(`DROP TABLE IF EXISTS temp.${table}`);
     }
-    ctx.scratch.set(t.name, sql);
+    ctx.scratch.set(table, sql);
   }
-  return sql ? ctx.store.stmt(sql) : undefined;
+  return sql ? { table, insert: ctx.store.stmt(sql) } : undefined;
 }
 
 /** Runs the insert: the rows it inserted, or undefined when its table went with a rollback (nothing written). */
-export function runScratch(ctx: FsContext, t: ScratchTable, insert: Statement, args: unknown[]): number | undefined {
+export function runScratch(ctx: FsContext, s: Scratch, args: unknown[]): number | undefined {
   try {
-    return insert.run(...args).changes;
+    return s.insert.run(...args).changes;
   } catch (e) {
-    if (!(e instanceof Error && e.message.includes(`no such table: `) && e.message.includes(t.name))) throw e;
-    ctx.scratch.delete(t.name);
+    if (!(e instanceof Error && e.message.includes('no such table: ') && e.message.includes(s.table))) throw e;
+    ctx.scratch.delete(s.table);
     return undefined;
   }
+}
+
+/** FNV-1a, 32 bits, in hex: a short name for a recorder's SQL. */
+function hash(text: string): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+  return (h >>> 0).toString(16);
 }

@@ -3,14 +3,14 @@
  * transaction (ops/scratch.ts): the transaction route (setattr.ts) takes a savepoint and four
  * statements (the row's read, its update, the journal row, the savepoint's pair), and `tar x`
  * makes three of these a file. The row is read first (no write before it, so nothing to undo if
- * a check refuses), then its new attributes go into temp.agentfs_setattr, whose trigger updates
+ * a check refuses), then its new attributes go into a scratch table (agentfs_setattr_*), whose trigger updates
  * the inode and writes the observer's row (InlineRecorders.metadata, the journal's).
  */
 import type { Attr, Caller, SetAttr } from '../../types.js';
 import type { FsContext } from '../context.js';
 import { requireRow } from '../rows.js';
 import { now } from '../time.js';
-import { runScratch, scratchStatement, type ScratchTable } from './scratch.js';
+import { runScratch, scratchTable, type ScratchTable } from './scratch.js';
 import { attrMutations, attrsWritten, planAttrs } from './attr-change.js';
 
 const FIXED = ['k', 'ino', 'mode', 'uid', 'gid', 'asec', 'ansec', 'msec', 'mnsec', 'csec', 'cnsec'];
@@ -18,17 +18,17 @@ const FIXED = ['k', 'ino', 'mode', 'uid', 'gid', 'asec', 'ansec', 'msec', 'mnsec
 const SETATTR: ScratchTable = {
   name: 'agentfs_setattr',
   columns: FIXED,
-  triggers: (observerSql) => `
-    CREATE TEMP TRIGGER IF NOT EXISTS agentfs_setting AFTER INSERT ON agentfs_setattr
+  triggers: (table, observerSql) => `
+    CREATE TEMP TRIGGER IF NOT EXISTS ${table}_all AFTER INSERT ON ${table}
     BEGIN
       UPDATE fs_inode SET mode = NEW.mode, uid = NEW.uid, gid = NEW.gid, atime = NEW.asec, atime_nsec = NEW.ansec,
         mtime = NEW.msec, mtime_nsec = NEW.mnsec, ctime = NEW.csec, ctime_nsec = NEW.cnsec
         WHERE ino = NEW.ino;
       ${observerSql}
     END;`,
-  insert: (observer) => {
+  insert: (table, observer) => {
     const columns = [...FIXED, ...observer];
-    return `INSERT OR REPLACE INTO temp.agentfs_setattr (${columns.join(', ')}) VALUES (0${', ?'.repeat(columns.length - 1)})`;
+    return `INSERT OR REPLACE INTO temp.${table} (${columns.join(', ')}) VALUES (0${', ?'.repeat(columns.length - 1)})`;
   },
 };
 
@@ -36,8 +36,8 @@ const SETATTR: ScratchTable = {
 export function setattrAlone(ctx: FsContext, ino: number, changes: SetAttr, caller?: Caller): Attr | undefined {
   const inline = ctx.observer?.inline?.metadata;
   if (ctx.observer && !inline) return undefined;
-  const insert = scratchStatement(ctx, SETATTR);
-  if (!insert) return undefined;
+  const scratch = scratchTable(ctx, SETATTR, inline);
+  if (!scratch) return undefined;
   const row = requireRow(ctx, ino, 'setattr');
   const t = now();
   const c = planAttrs(row, changes, t, caller);
@@ -47,7 +47,7 @@ export function setattrAlone(ctx: FsContext, ino: number, changes: SetAttr, call
   const extra = inline ? inline.values(ms[0]!) : [];
   if (!extra) return undefined;
   const args = [ino, c.mode, c.uid, c.gid, c.atime.sec, c.atime.nsec, c.mtime.sec, c.mtime.nsec, t.sec, t.nsec, ...extra];
-  if (!runScratch(ctx, SETATTR, insert, args)) return undefined;
+  if (!runScratch(ctx, scratch, args)) return undefined;
   inline?.recorded(ms[0]!);
   return attrsWritten(ctx, row, c, t);
 }

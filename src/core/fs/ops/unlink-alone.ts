@@ -4,7 +4,7 @@
  * the inode's, the directory's times, the journal row, the savepoint's pair).
  *
  * The statement inserts the file's dentry and inode, as found under the write lock, into
- * temp.agentfs_unlinked; its triggers write what the transaction route writes: the dentry
+ * a scratch table (agentfs_unlinked_*); its triggers write what the transaction route writes: the dentry
  * deleted, the inode purged with its last link (chunks, symlink target, overlay origin) or left as
  * an orphan (open here, or maybe open in another live holder: lifecycle.ts), else its link count
  * less one; the directory's times; the observer's row (InlineRecorders.metadata, the journal's).
@@ -20,7 +20,7 @@ import { otherLiveHolder } from '../lifecycle.js';
 import type { FsMutation } from '../mutation.js';
 import { INODE_COLUMNS_OF_I, inodeAt, rowToAttr } from '../rows.js';
 import { now } from '../time.js';
-import { runScratch, scratchStatement, type ScratchTable } from './scratch.js';
+import { runScratch, scratchTable, type ScratchTable } from './scratch.js';
 
 /** more open files than this here: the transaction route (the statement gets them as a list) */
 const MAX_HELD = 64;
@@ -30,8 +30,8 @@ const FIXED = ['k', 'dentry', 'ino', 'mode', 'nlink', 'held', 'purge', 'parent',
 const UNLINKED: ScratchTable = {
   name: 'agentfs_unlinked',
   columns: FIXED,
-  triggers: (observerSql) => `
-    CREATE TEMP TRIGGER IF NOT EXISTS agentfs_unlinking AFTER INSERT ON agentfs_unlinked
+  triggers: (table, observerSql) => `
+    CREATE TEMP TRIGGER IF NOT EXISTS ${table}_all AFTER INSERT ON ${table}
     BEGIN
       DELETE FROM fs_dentry WHERE id = NEW.dentry;
       -- nlink as touchDir leaves it: another implementation's directories may have 1 (agentfs-sdk)
@@ -39,14 +39,14 @@ const UNLINKED: ScratchTable = {
         WHERE ino = NEW.parent;
       ${observerSql}
     END;
-    CREATE TEMP TRIGGER IF NOT EXISTS agentfs_unlinking_last AFTER INSERT ON agentfs_unlinked WHEN NEW.purge
+    CREATE TEMP TRIGGER IF NOT EXISTS ${table}_last AFTER INSERT ON ${table} WHEN NEW.purge
     BEGIN
       DELETE FROM fs_data WHERE ino = NEW.ino AND NEW.mode & ${S_IFMT} = ${S_IFREG};
       DELETE FROM fs_symlink WHERE ino = NEW.ino AND NEW.mode & ${S_IFMT} = ${S_IFLNK};
       DELETE FROM fs_origin WHERE delta_ino = NEW.ino;
       DELETE FROM fs_inode WHERE ino = NEW.ino;
     END;
-    CREATE TEMP TRIGGER IF NOT EXISTS agentfs_unlinking_kept AFTER INSERT ON agentfs_unlinked WHEN NOT NEW.purge
+    CREATE TEMP TRIGGER IF NOT EXISTS ${table}_kept AFTER INSERT ON ${table} WHEN NOT NEW.purge
     BEGIN
       INSERT OR REPLACE INTO agentfs_fs_orphan (ino, pid)
         SELECT NEW.ino, CASE WHEN NEW.held THEN NEW.me ELSE NEW.holder END WHERE NEW.nlink <= 1;
@@ -55,16 +55,16 @@ const UNLINKED: ScratchTable = {
   // ?1 parent, ?2 name, ?3 the other live holder (null: none), ?4/?5 the time, ?6 this process,
   // ?7 the inodes open here (',1,5,' or null), then the observer's values. Purged: the last link,
   // not open here and no other holder (lifecycle.ts lastLinkGone).
-  insert: (observer) => `INSERT OR REPLACE INTO temp.agentfs_unlinked (${[...FIXED, ...observer].join(', ')})
+  insert: (table, observer) => `INSERT OR REPLACE INTO temp.${table} (${[...FIXED, ...observer].join(', ')})
     SELECT 0, id, ino, mode, nlink, held, nlink <= 1 AND NOT held AND ?3 IS NULL, ?1, ?2, ?4, ?5, ?3, ?6${observer.map((_, i) => `, ?${8 + i}`).join('')}
     FROM (SELECT d.id, d.ino, i.mode, i.nlink, ?7 IS NOT NULL AND instr(?7, ',' || d.ino || ',') > 0 AS held
       FROM fs_dentry d JOIN fs_inode i ON i.ino = d.ino
       WHERE d.parent_ino = ?1 AND d.name = ?2 AND i.mode & ${S_IFMT} <> ${S_IFDIR})`,
 };
 
-/** The row just written and the directory's inode after it. */
-const READ_BACK = `SELECT u.ino, u.nlink, u.held, u.purge, ${INODE_COLUMNS_OF_I}
-  FROM temp.agentfs_unlinked u LEFT JOIN fs_inode i ON i.ino = u.parent WHERE u.k = 0`;
+/** The row just written into `table` and the directory's inode after it. */
+const readBack = (table: string) => `SELECT u.ino, u.nlink, u.held, u.purge, ${INODE_COLUMNS_OF_I}
+  FROM temp.${table} u LEFT JOIN fs_inode i ON i.ino = u.parent WHERE u.k = 0`;
 
 /**
  * Unlinks the non-directory `name` in `parent` (name checked by the caller) in one statement;
@@ -76,16 +76,16 @@ export function unlinkAlone(ctx: FsContext, parent: number, name: string): Remov
   if (ctx.openCount.size > MAX_HELD) return undefined;
   const inline = ctx.observer?.inline?.metadata;
   if (ctx.observer && !inline) return undefined;
-  const insert = scratchStatement(ctx, UNLINKED);
-  if (!insert) return undefined;
+  const scratch = scratchTable(ctx, UNLINKED, inline);
+  if (!scratch) return undefined;
   const m: FsMutation = { op: 'unlink', ino: 0, parent, name };
   const extra = inline ? inline.values(m) : [];
   if (!extra) return undefined;
   const held = ctx.openCount.size ? `,${[...ctx.openCount.keys()].join(',')},` : null;
   const t = now();
-  const changes = runScratch(ctx, UNLINKED, insert, [parent, name, otherLiveHolder(ctx) ?? null, t.sec, t.nsec, process.pid, held, ...extra]);
+  const changes = runScratch(ctx, scratch, [parent, name, otherLiveHolder(ctx) ?? null, t.sec, t.nsec, process.pid, held, ...extra]);
   if (!changes) return undefined;
-  const r = ctx.store.arrayStmt(READ_BACK).get() as unknown[];
+  const r = ctx.store.arrayStmt(readBack(scratch.table)).get() as unknown[];
   const [ino, nlink, wasHeld, purged] = r as [number, number, number, number];
   if (purged) {
     ctx.atime.forget(ino); // SQLite may hand the number to the next inode
