@@ -52,6 +52,16 @@ function scratchIno(a: Agent, table = 'agentfs_unlinked', quiet = false): number
   return name === undefined ? undefined : (one(a, `SELECT ino FROM temp.${name}`) as number | undefined);
 }
 
+/** The error code fn throws, or 'ok'. */
+function codeOf(fn: () => unknown): string | undefined {
+  try {
+    fn();
+  } catch (e) {
+    return (e as { code?: string }).code;
+  }
+  return 'ok';
+}
+
 const noTimes = (r: Removal) => ({ ...r, parent: r.parent && { ...r.parent, atime: 0, mtime: 0, ctime: 0 } });
 
 /**
@@ -142,14 +152,6 @@ describe('the one-statement unlink', () => {
     const f = a.fs.create(d, 'f', 0o644, ME).ino;
     a.fs.mkdir(d, 'sub', 0o755, ME);
     const before = JSON.stringify(rows(a));
-    const codeOf = (fn: () => unknown) => {
-      try {
-        fn();
-      } catch (e) {
-        return (e as { code?: string }).code;
-      }
-      return 'ok';
-    };
     for (const [parent, name, code] of [
       [d, 'nope', 'ENOENT'],
       [d, 'sub', 'EISDIR'],
@@ -257,17 +259,16 @@ describe('the one-statement chmod, chown and utimens', () => {
     const a = agent();
     const f = a.fs.create(ROOT_INO, 'f', 0o644, ME).ino;
     const before = JSON.stringify(rows(a));
-    const codeOf = (fn: () => unknown) => {
-      try {
-        fn();
-      } catch (e) {
-        return (e as { code?: string }).code;
-      }
-      return 'ok';
-    };
     for (const [ino, changes, code] of [
       [4242, { mode: 0o600 }, 'ENOENT'],
       [f, { mtime: { sec: 1, nsec: 2_000_000_000 } }, 'EINVAL'],
+      // no owner is not root (the hostile pass: a NaN owner became 0 on a first version)
+      [f, { uid: NaN }, 'EINVAL'],
+      [f, { gid: NaN }, 'EINVAL'],
+      [f, { uid: 1.5 }, 'EINVAL'],
+      [f, { gid: -2 }, 'EINVAL'],
+      [f, { uid: 0xffffffff }, 'EINVAL'],
+      [f, { mode: NaN }, 'EINVAL'],
     ] as const) {
       expect(codeOf(() => a.store.transaction(() => a.fs.setattr(ino, changes)))).toBe(code);
       expect(codeOf(() => a.fs.setattr(ino, changes))).toBe(code);

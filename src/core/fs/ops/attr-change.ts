@@ -31,6 +31,9 @@ export interface AttrChange {
  * truncate (changes.size) moves mtime unless one is given.
  */
 export function planAttrs(row: InodeRow, changes: SetAttr, t: Timespec, caller?: Caller): AttrChange | undefined {
+  checkId(changes.uid, 'owner');
+  checkId(changes.gid, 'group');
+  if (changes.mode !== undefined && !Number.isInteger(changes.mode)) throw new FsError('EINVAL', 'chmod', undefined, 'invalid mode');
   const atime = timeOf(changes.atime, t);
   const mtime = timeOf(changes.mtime, t);
   const chown = (changes.uid !== undefined && changes.uid !== -1) || (changes.gid !== undefined && changes.gid !== -1);
@@ -48,6 +51,12 @@ export function planAttrs(row: InodeRow, changes: SetAttr, t: Timespec, caller?:
     chown,
     times: atime !== undefined || mtime !== undefined,
   };
+}
+
+/** An owner or group id: -1 (unchanged) or 0 to 2^32 - 2 ((uid_t) -1 is no id: it means unchanged to chown(2)). */
+function checkId(id: number | undefined, what: string): void {
+  if (id === undefined || id === -1 || (Number.isInteger(id) && id >= 0 && id < 0xffffffff)) return;
+  throw new FsError('EINVAL', 'chown', undefined, `invalid ${what} ${id}`);
 }
 
 /** The journal's records of a change (in this order). */

@@ -1,8 +1,11 @@
 /**
  * One operation as one statement inside the caller's transaction (ops/unlink-alone.ts,
  * ops/setattr-alone.ts): an insert of the operation's values into a per-connection TEMP scratch
- * table (one row, key 0, replaced each time), whose AFTER INSERT triggers write the operation's
- * rows and the observer's (InlineRecorders.metadata). A statement is atomic by itself, so no
+ * table, whose AFTER INSERT triggers write the operation's rows and the observer's
+ * (InlineRecorders.metadata), and delete the table's earlier row (one row stays: the last). A
+ * plain INSERT, not INSERT OR REPLACE: the outer statement's conflict clause applies to every
+ * statement of the triggers it fires, and REPLACE turned a NULL that must fail (NOT NULL) into
+ * the column's default (found by the hostile pass: a NaN owner became root). A statement is atomic by itself, so no
  * savepoint is needed; each statement run from JavaScript costs some microseconds of the driver
  * besides its SQLite work, and an operation through the transaction route runs five to seven.
  *
@@ -22,7 +25,7 @@ import type { InlineRecorder } from '../mutation.js';
 export interface ScratchTable {
   /** the start of the TEMP table's name (the recorder's hash follows) */
   readonly name: string;
-  /** its columns before the observer's ('k' first: the key) */
+  /** its columns before the observer's ('k' first: the key, the rowid; the insert gives it NULL) */
   readonly columns: readonly string[];
   /** the triggers' CREATE TEMP TRIGGER IF NOT EXISTS statements on `table`, with the observer's SQL */
   triggers(table: string, observerSql: string): string;

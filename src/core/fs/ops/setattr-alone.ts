@@ -21,6 +21,7 @@ const SETATTR: ScratchTable = {
   triggers: (table, observerSql) => `
     CREATE TEMP TRIGGER IF NOT EXISTS ${table}_all AFTER INSERT ON ${table}
     BEGIN
+      DELETE FROM ${table} WHERE k < NEW.k;
       UPDATE fs_inode SET mode = NEW.mode, uid = NEW.uid, gid = NEW.gid, atime = NEW.asec, atime_nsec = NEW.ansec,
         mtime = NEW.msec, mtime_nsec = NEW.mnsec, ctime = NEW.csec, ctime_nsec = NEW.cnsec
         WHERE ino = NEW.ino;
@@ -28,7 +29,7 @@ const SETATTR: ScratchTable = {
     END;`,
   insert: (table, observer) => {
     const columns = [...FIXED, ...observer];
-    return `INSERT OR REPLACE INTO temp.${table} (${columns.join(', ')}) VALUES (0${', ?'.repeat(columns.length - 1)})`;
+    return `INSERT INTO temp.${table} (${columns.join(', ')}) VALUES (NULL${', ?'.repeat(columns.length - 1)})`;
   },
 };
 

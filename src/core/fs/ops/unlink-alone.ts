@@ -33,6 +33,7 @@ const UNLINKED: ScratchTable = {
   triggers: (table, observerSql) => `
     CREATE TEMP TRIGGER IF NOT EXISTS ${table}_all AFTER INSERT ON ${table}
     BEGIN
+      DELETE FROM ${table} WHERE k < NEW.k;
       DELETE FROM fs_dentry WHERE id = NEW.dentry;
       -- nlink as touchDir leaves it: another implementation's directories may have 1 (agentfs-sdk)
       UPDATE fs_inode SET nlink = MAX(nlink, 2), mtime = NEW.sec, mtime_nsec = NEW.nsec, ctime = NEW.sec, ctime_nsec = NEW.nsec
@@ -55,8 +56,8 @@ const UNLINKED: ScratchTable = {
   // ?1 parent, ?2 name, ?3 the other live holder (null: none), ?4/?5 the time, ?6 this process,
   // ?7 the inodes open here (',1,5,' or null), then the observer's values. Purged: the last link,
   // not open here and no other holder (lifecycle.ts lastLinkGone).
-  insert: (table, observer) => `INSERT OR REPLACE INTO temp.${table} (${[...FIXED, ...observer].join(', ')})
-    SELECT 0, id, ino, mode, nlink, held, nlink <= 1 AND NOT held AND ?3 IS NULL, ?1, ?2, ?4, ?5, ?3, ?6${observer.map((_, i) => `, ?${8 + i}`).join('')}
+  insert: (table, observer) => `INSERT INTO temp.${table} (${[...FIXED, ...observer].join(', ')})
+    SELECT NULL, id, ino, mode, nlink, held, nlink <= 1 AND NOT held AND ?3 IS NULL, ?1, ?2, ?4, ?5, ?3, ?6${observer.map((_, i) => `, ?${8 + i}`).join('')}
     FROM (SELECT d.id, d.ino, i.mode, i.nlink, ?7 IS NOT NULL AND instr(?7, ',' || d.ino || ',') > 0 AS held
       FROM fs_dentry d JOIN fs_inode i ON i.ino = d.ino
       WHERE d.parent_ino = ?1 AND d.name = ?2 AND i.mode & ${S_IFMT} <> ${S_IFDIR})`,
@@ -64,7 +65,7 @@ const UNLINKED: ScratchTable = {
 
 /** The row just written into `table` and the directory's inode after it. */
 const readBack = (table: string) => `SELECT u.ino, u.nlink, u.held, u.purge, ${INODE_COLUMNS_OF_I}
-  FROM temp.${table} u LEFT JOIN fs_inode i ON i.ino = u.parent WHERE u.k = 0`;
+  FROM temp.${table} u LEFT JOIN fs_inode i ON i.ino = u.parent WHERE u.k = last_insert_rowid()`;
 
 /**
  * Unlinks the non-directory `name` in `parent` (name checked by the caller) in one statement;
