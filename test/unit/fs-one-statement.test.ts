@@ -267,13 +267,22 @@ describe('the one-statement chmod, chown and utimens', () => {
       [f, { gid: NaN }, 'EINVAL'],
       [f, { uid: 1.5 }, 'EINVAL'],
       [f, { gid: -2 }, 'EINVAL'],
-      [f, { uid: 0xffffffff }, 'EINVAL'],
+      [f, { uid: 0x100000000 }, 'EINVAL'],
       [f, { mode: NaN }, 'EINVAL'],
     ] as const) {
       expect(codeOf(() => a.store.transaction(() => a.fs.setattr(ino, changes)))).toBe(code);
       expect(codeOf(() => a.fs.setattr(ino, changes))).toBe(code);
     }
     expect(JSON.stringify(rows(a))).toBe(before);
+  });
+
+  it('takes an owner or group of -1 or (uid_t) -1 as unchanged, as chown(2) does', () => {
+    const a = agent();
+    const f = a.fs.create(ROOT_INO, 'f', 0o644, ME).ino;
+    a.store.transaction(() => a.fs.setattr(f, { uid: 0xffffffff, gid: 7 }));
+    a.fs.setattr(f, { uid: 9, gid: -1 });
+    expect([a.fs.getattr(f).uid, a.fs.getattr(f).gid]).toEqual([9, 7]);
+    expect(column(a, "SELECT uid || ':' || gid FROM agentfs_journal WHERE op = 'chown' ORDER BY id")).toEqual(['1000:7', '9:7']);
   });
 });
 

@@ -31,20 +31,20 @@ export interface AttrChange {
  * truncate (changes.size) moves mtime unless one is given.
  */
 export function planAttrs(row: InodeRow, changes: SetAttr, t: Timespec, caller?: Caller): AttrChange | undefined {
-  checkId(changes.uid, 'owner');
-  checkId(changes.gid, 'group');
+  const newUid = idOf(changes.uid, 'owner');
+  const newGid = idOf(changes.gid, 'group');
   if (changes.mode !== undefined && !Number.isInteger(changes.mode)) throw new FsError('EINVAL', 'chmod', undefined, 'invalid mode');
   const atime = timeOf(changes.atime, t);
   const mtime = timeOf(changes.mtime, t);
-  const chown = (changes.uid !== undefined && changes.uid !== -1) || (changes.gid !== undefined && changes.gid !== -1);
+  const chown = newUid !== undefined || newGid !== undefined;
   const drop =
     changes.mode !== undefined ? 0 : chown ? setIdBitsToDrop(row, caller, true) : changes.size !== undefined ? setIdBitsToDrop(row, caller, false) : 0;
   const chmod = changes.mode !== undefined || drop !== 0;
   if (!chmod && !chown && !atime && !mtime) return undefined;
   return {
     mode: changes.mode !== undefined ? (row.mode & S_IFMT) | (changes.mode & 0o7777) : row.mode & ~drop,
-    uid: changes.uid !== undefined && changes.uid !== -1 ? changes.uid : row.uid,
-    gid: changes.gid !== undefined && changes.gid !== -1 ? changes.gid : row.gid,
+    uid: newUid ?? row.uid,
+    gid: newGid ?? row.gid,
     atime: atime ?? { sec: row.atime, nsec: row.atime_nsec },
     mtime: mtime ?? (changes.size !== undefined ? t : { sec: row.mtime, nsec: row.mtime_nsec }),
     chmod,
@@ -53,10 +53,14 @@ export function planAttrs(row: InodeRow, changes: SetAttr, t: Timespec, caller?:
   };
 }
 
-/** An owner or group id: -1 (unchanged) or 0 to 2^32 - 2 ((uid_t) -1 is no id: it means unchanged to chown(2)). */
-function checkId(id: number | undefined, what: string): void {
-  if (id === undefined || id === -1 || (Number.isInteger(id) && id >= 0 && id < 0xffffffff)) return;
-  throw new FsError('EINVAL', 'chown', undefined, `invalid ${what} ${id}`);
+/**
+ * The owner or group id to set: undefined for none, -1 or 2^32 - 1 (as chown(2) takes (uid_t) -1:
+ * unchanged); else 0 to 2^32 - 2, or EINVAL.
+ */
+function idOf(id: number | undefined, what: string): number | undefined {
+  if (id === undefined || id === -1 || id === 0xffffffff) return undefined;
+  if (Number.isInteger(id) && id >= 0 && id < 0xffffffff) return id;
+  throw new FsError('EINVAL', 'chown', undefined, `invalid ${what} ${String(id)}`);
 }
 
 /** The journal's records of a change (in this order). */
