@@ -1,6 +1,7 @@
 import type { Store } from '../../store/index.js';
 import type { LazyAtime } from './lazy-atime.js';
 import type { FsMutation, MutationObserver } from './mutation.js';
+import type { Scratch } from './ops/scratch.js';
 
 /** State shared by every operation of one InodeFs. */
 export interface FsContext {
@@ -29,8 +30,8 @@ export interface FsContext {
   readonly blocks: Map<number, BlocksEntry>;
   /** the one-statement create of ops/create-alone.ts on this connection: its SQL by depth (false: it cannot be made here) */
   createAlone?: string[] | false;
-  /** the one-statement operations of ops/scratch.ts on this connection: table name -> the insert (false: it cannot be made here) */
-  readonly scratch: Map<string, string | false>;
+  /** the one-statement operations of ops/scratch.ts on this connection, by table name (false: it cannot be made here) */
+  readonly scratch: Map<string, Scratch | false>;
   /**
    * The inode number the next one-statement create proposes (undefined: read it afresh): the one
    * after the last this process made. The statement checks it; another process's creates make it

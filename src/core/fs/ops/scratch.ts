@@ -31,12 +31,32 @@ export interface ScratchTable {
   triggers(table: string, observerSql: string): string;
   /** the insert into `table`, the observer's values last */
   insert(table: string, observerColumns: readonly string[]): string;
+  /** a read of what the insert wrote (unlink: the row and its directory), if the operation needs one */
+  readBack?(table: string): string;
 }
 
-/** A made table: its name and its insert. */
+/** A made table: its name, its insert and its read-back. */
 export interface Scratch {
   readonly table: string;
   readonly insert: Statement;
+  readonly read?: Statement;
+}
+
+/**
+ * Table names, made once per table and recorder: every operation looks its table up, and neither
+ * hashing the recorder's SQL nor building a new name string belongs on that path.
+ */
+const quietNames = new Map<ScratchTable, string>();
+const recorderNames = new WeakMap<InlineRecorder, Map<ScratchTable, string>>();
+
+function tableName(t: ScratchTable, recorder: InlineRecorder | undefined): string {
+  const names = recorder ? (recorderNames.get(recorder) ?? recorderNames.set(recorder, new Map()).get(recorder)!) : quietNames;
+  let name = names.get(t);
+  if (name === undefined) {
+    name = `${t.name}_${recorder ? hash(`${recorder.columns.join(',')}\n${recorder.sql}`) : 'quiet'}`;
+    names.set(t, name);
+  }
+  return name;
 }
 
 /**
@@ -46,23 +66,27 @@ export interface Scratch {
  */
 export function scratchTable(ctx: FsContext, t: ScratchTable, recorder: InlineRecorder | undefined): Scratch | undefined {
   if (!ctx.store.inTransaction) return undefined;
-  const table = `${t.name}_${recorder ? hash(`${recorder.columns.join(',')}\n${recorder.sql}`) : 'quiet'}`;
-  let sql = ctx.scratch.get(table);
-  if (sql === undefined) {
+  const table = tableName(t, recorder);
+  let made = ctx.scratch.get(table);
+  if (made === undefined) {
     const columns = [...t.columns, ...(recorder?.columns ?? [])];
     try {
       ctx.store.db.exec(
         `CREATE TEMP TABLE IF NOT EXISTS ${table} (${columns.map((c) => (c === 'k' ? 'k INTEGER PRIMARY KEY' : c)).join(', ')});
         ${t.triggers(table, recorder?.sql ?? '')}`,
       );
-      sql = t.insert(table, recorder?.columns ?? []);
+      made = {
+        table,
+        insert: ctx.store.stmt(t.insert(table, recorder?.columns ?? [])),
+        read: t.readBack && ctx.store.arrayStmt(t.readBack(table)),
+      };
     } catch {
-      sql = false;
+      made = false;
       ctx.store.db.exec(`DROP TABLE IF EXISTS temp.${table}`);
     }
-    ctx.scratch.set(table, sql);
+    ctx.scratch.set(table, made);
   }
-  return sql ? { table, insert: ctx.store.stmt(sql) } : undefined;
+  return made || undefined;
 }
 
 /** Runs the insert: the rows it inserted, or undefined when its table went with a rollback (nothing written). */

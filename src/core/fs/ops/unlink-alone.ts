@@ -61,11 +61,10 @@ const UNLINKED: ScratchTable = {
     FROM (SELECT d.id, d.ino, i.mode, i.nlink, ?7 IS NOT NULL AND instr(?7, ',' || d.ino || ',') > 0 AS held
       FROM fs_dentry d JOIN fs_inode i ON i.ino = d.ino
       WHERE d.parent_ino = ?1 AND d.name = ?2 AND i.mode & ${S_IFMT} <> ${S_IFDIR})`,
+  // the row just written and the directory's inode after it
+  readBack: (table) => `SELECT u.ino, u.nlink, u.held, u.purge, ${INODE_COLUMNS_OF_I}
+    FROM temp.${table} u LEFT JOIN fs_inode i ON i.ino = u.parent WHERE u.k = last_insert_rowid()`,
 };
-
-/** The row just written into `table` and the directory's inode after it. */
-const readBack = (table: string) => `SELECT u.ino, u.nlink, u.held, u.purge, ${INODE_COLUMNS_OF_I}
-  FROM temp.${table} u LEFT JOIN fs_inode i ON i.ino = u.parent WHERE u.k = last_insert_rowid()`;
 
 /**
  * Unlinks the non-directory `name` in `parent` (name checked by the caller) in one statement;
@@ -86,7 +85,7 @@ export function unlinkAlone(ctx: FsContext, parent: number, name: string): Remov
   const t = now();
   const changes = runScratch(ctx, scratch, [parent, name, otherLiveHolder(ctx) ?? null, t.sec, t.nsec, process.pid, held, ...extra]);
   if (!changes) return undefined;
-  const r = ctx.store.arrayStmt(readBack(scratch.table)).get() as unknown[];
+  const r = scratch.read!.get() as unknown[];
   const [ino, nlink, wasHeld, purged] = r as [number, number, number, number];
   if (purged) {
     ctx.atime.forget(ino); // SQLite may hand the number to the next inode
