@@ -70,7 +70,8 @@ export class Journal {
   /**
    * Pass this to InodeFs as `observer`. Its `inline` recorders write the rows metadata() writes
    * inside the operation's own statement: a whole-file create (ops/create-alone.ts; the 'write'
-   * only when there is content) and an unlink (ops/unlink-alone.ts).
+   * only when there is content), and an unlink, chmod, chown or utimens (ops/unlink-alone.ts,
+   * ops/setattr-alone.ts).
    */
   readonly observer: MutationObserver = Object.assign((m: FsMutation): void => this.observe(m), {
     inline: {

@@ -5,9 +5,10 @@
  * (InlineRecorders.metadata), and delete the table's earlier row (one row stays: the last). A
  * plain INSERT, not INSERT OR REPLACE: the outer statement's conflict clause applies to every
  * statement of the triggers it fires, and REPLACE turned a NULL that must fail (NOT NULL) into
- * the column's default (found by the hostile pass: a NaN owner became root). A statement is atomic by itself, so no
- * savepoint is needed; each statement run from JavaScript costs some microseconds of the driver
- * besides its SQLite work, and an operation through the transaction route runs five to seven.
+ * the column's default (found by the hostile pass: a NaN owner became root). A statement is
+ * atomic by itself, so no savepoint is needed; each statement run from JavaScript costs some
+ * microseconds of the driver besides its SQLite work, and an operation through the transaction
+ * route runs five to seven.
  *
  * A table's triggers write the rows of one observer's recorder, or none: the table is named after
  * the recorder's SQL (a hash of it), so an operation run while the observer is off

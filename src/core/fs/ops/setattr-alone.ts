@@ -3,8 +3,9 @@
  * transaction (ops/scratch.ts): the transaction route (setattr.ts) takes a savepoint and four
  * statements (the row's read, its update, the journal row, the savepoint's pair), and `tar x`
  * makes three of these a file. The row is read first (no write before it, so nothing to undo if
- * a check refuses), then its new attributes go into a scratch table (agentfs_setattr_*), whose trigger updates
- * the inode and writes the observer's row (InlineRecorders.metadata, the journal's).
+ * a check refuses), then its new attributes go into a scratch table (agentfs_setattr_*), whose
+ * trigger updates the inode and writes the observer's row (InlineRecorders.metadata, the
+ * journal's).
  */
 import type { Attr, Caller, SetAttr } from '../../types.js';
 import type { FsContext } from '../context.js';

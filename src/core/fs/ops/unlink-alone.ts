@@ -3,11 +3,12 @@
  * route (ops/remove.ts) takes a savepoint and seven statements (the dentry's delete, the chunks',
  * the inode's, the directory's times, the journal row, the savepoint's pair).
  *
- * The statement inserts the file's dentry and inode, as found under the write lock, into
- * a scratch table (agentfs_unlinked_*); its triggers write what the transaction route writes: the dentry
- * deleted, the inode purged with its last link (chunks, symlink target, overlay origin) or left as
- * an orphan (open here, or maybe open in another live holder: lifecycle.ts), else its link count
- * less one; the directory's times; the observer's row (InlineRecorders.metadata, the journal's).
+ * The statement inserts the file's dentry and inode, as found under the write lock, into a
+ * scratch table (agentfs_unlinked_*); its triggers write what the transaction route writes: the
+ * dentry deleted, the inode purged with its last link (chunks, symlink target, overlay origin) or
+ * left as an orphan (open here, or maybe open in another live holder: lifecycle.ts), else its
+ * link count less one; the directory's times; the observer's row (InlineRecorders.metadata, the
+ * journal's).
  * What only this process knows goes in as values: the inodes open here and the other live holder.
  * No row inserted (no such name, a directory, a dentry without its inode) means nothing was
  * written, and the transaction route works out the error by reading, as it always did. The row is
