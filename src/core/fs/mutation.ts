@@ -42,8 +42,8 @@ export const INLINE_STALE = 'agentfs: inline values stale under the lock';
 /**
  * An observer's rows written by the operation's own statement: the one-statement create of
  * ops/create-alone.ts (no transaction around it, so no observer call could join its commit), and
- * the one-statement unlink and setattr of ops/unlink-alone.ts and ops/setattr-alone.ts (fewer
- * statements). The statement's trigger runs `sql` after the operation's own rows are written; it
+ * the one-statement unlink, setattr and node of ops/unlink-alone.ts, ops/setattr-alone.ts and
+ * ops/make-alone.ts (fewer statements). The statement's trigger runs `sql` after the operation's own rows are written; it
  * reads the observer's own values as NEW.<columns[i]> and the file as NEW.ino (a create also
  * NEW.parent, NEW.name, NEW.mode, NEW.uid, NEW.gid and NEW.size, the content's length).
  */
@@ -62,6 +62,26 @@ export interface InlineRecorders {
   readonly create?: InlineRecorder;
   /** one unlink, chmod, chown or utimens, inside a transaction (the stamp taken under the write lock) */
   readonly metadata?: InlineRecorder;
+  /**
+   * a create, mkdir or mknod with no content, inside a transaction (ops/make-alone.ts): the node
+   * as NEW.ino, NEW.mode, NEW.uid and NEW.gid, as made
+   */
+  readonly node?: InlineRecorder;
+  /** a write of one whole chunk, inside a transaction (ops/write-alone.ts) */
+  readonly write?: InlineWriteRecorder;
+}
+
+/**
+ * The recorder of writes: a write that joins a burst of writes the observer recorded already
+ * writes no row (the observer is called as usual); one that starts a burst writes its first row,
+ * whose id the observer needs to write the burst's totals later. Its sql reads NEW.offset,
+ * NEW.length and NEW.size (the file's size after the write).
+ */
+export interface InlineWriteRecorder extends InlineRecorder {
+  /** whether m joins a burst the observer has open (no row for it: call the observer) */
+  joins(m: FsMutation): boolean;
+  /** m committed with its row, `row` that row's id */
+  recorded(m: FsMutation, row?: number): void;
 }
 
 export type MutationObserver = ((m: FsMutation) => void) & { readonly inline?: InlineRecorders };

@@ -111,8 +111,36 @@ export class Journal {
           }
         },
       },
+      // a create, mkdir or mknod made by one statement under the write lock (ops/make-alone.ts)
+      node: {
+        columns: ['j_time', 'j_op', 'j_path', 'j_call', 'j_pid'],
+        sql: `INSERT INTO agentfs_journal (time_ns, op, path, ino, mode, uid, gid, tool_call_id, pid)
+          VALUES (NEW.j_time, NEW.j_op, NEW.j_path, NEW.ino, NEW.mode, NEW.uid, NEW.gid, NEW.j_call, NEW.j_pid);`,
+        values: (m: FsMutation): unknown[] | undefined => this.inlineNodeValues(m),
+        recorded: (m: FsMutation): void => {
+          // as metadata(): the new node's path, for its first write and its children
+          const path = this.child(m.parent, m.name);
+          if (path === undefined) return;
+          if (m.op === 'mkdir') this.rememberDir(m.ino, path);
+          else this.rememberFile(m.ino, path);
+        },
+      },
+      // the first write of a burst, in a statement of its own under the write lock (ops/write-alone.ts)
+      write: {
+        columns: ['j_time', 'j_path', 'j_call', 'j_pid'],
+        sql: `INSERT INTO agentfs_journal (time_ns, end_ns, op, path, ino, offset, length, bytes, writes, size, tool_call_id, pid)
+          VALUES (NEW.j_time, NEW.j_time, 'write', NEW.j_path, NEW.ino, NEW.offset, NEW.length, NEW.length, 1, NEW.size, NEW.j_call, NEW.j_pid);`,
+        joins: (m: FsMutation): boolean => this.joinsBurst(m, nowNs(), this.currentCall()),
+        values: (m: FsMutation): unknown[] | undefined => this.inlineWriteValues(m),
+        recorded: (m: FsMutation, row?: number): void => {
+          if (row !== undefined) this.startBurst(m, row, this.inlineWriteNs, this.currentCall());
+        },
+      },
     },
   });
+
+  /** the stamp inlineWriteValues gave the row it is about to write (its burst starts there) */
+  private inlineWriteNs = 0n;
 
   constructor(store: Store, options: JournalOptions) {
     this.store = store;
@@ -176,13 +204,38 @@ export class Journal {
     return [t, m.op, path ?? null, m.mode ?? null, m.uid ?? null, m.gid ?? null, this.currentCall() ?? null, this.pid];
   }
 
+  /** The values of observer.inline.node's columns for a create, mkdir or mknod (its ino not known yet). */
+  private inlineNodeValues(m: FsMutation): unknown[] | undefined {
+    if (this.closed || (m.op !== 'create' && m.op !== 'mkdir' && m.op !== 'mknod')) return undefined;
+    const t = nowNs();
+    // before the path: another process's rename empties the cache it comes from
+    this.checkForeignChanges(t);
+    return [t, m.op, this.child(m.parent, m.name) ?? null, this.currentCall() ?? null, this.pid];
+  }
+
+  /** The values of observer.inline.write's columns for the first write of a burst (ending an older one first). */
+  private inlineWriteValues(m: FsMutation): unknown[] | undefined {
+    if (this.closed || m.op !== 'write' || m.whole) return undefined;
+    this.flushIno(m.ino);
+    const t = nowNs();
+    this.checkForeignChanges(t);
+    this.inlineWriteNs = t;
+    return [t, this.filepath(m.ino) ?? null, this.currentCall() ?? null, this.pid];
+  }
+
+  /** Whether a write at t by call callId joins the burst of its file that is open. */
+  private joinsBurst(m: FsMutation, t: bigint, callId: number | undefined): boolean {
+    const b = this.bursts.get(m.ino);
+    return !this.closed && b !== undefined && b.callId === callId && t - b.startNs <= this.maxBurstNs && b.writes < this.maxBurstWrites;
+  }
+
   private write(m: FsMutation): void {
     const t = nowNs();
     const callId = this.currentCall();
     const offset = m.offset ?? 0;
     const length = m.length ?? 0;
     let b = this.bursts.get(m.ino);
-    if (b && (b.callId !== callId || t - b.startNs > this.maxBurstNs || b.writes >= this.maxBurstWrites)) {
+    if (b && !this.joinsBurst(m, t, callId)) {
       this.flushIno(m.ino);
       b = undefined;
     }
@@ -202,8 +255,15 @@ export class Journal {
          VALUES (?, ?, 'write', ?, ?, ?, ?, ?, 1, ?, ?, ?)`,
       )
       .run(t, t, this.filepath(m.ino) ?? null, m.ino, offset, length, length, m.size ?? null, callId ?? null, this.pid);
+    this.startBurst(m, Number(info.lastInsertRowid), t, callId);
+  }
+
+  /** The burst m's row (id rowId, stamped t) starts: later writes of the same call join it. */
+  private startBurst(m: FsMutation, rowId: number, t: bigint, callId: number | undefined): void {
+    const offset = m.offset ?? 0;
+    const length = m.length ?? 0;
     this.bursts.set(m.ino, {
-      rowId: Number(info.lastInsertRowid),
+      rowId,
       startNs: t,
       lastNs: t,
       minOff: offset,

@@ -8,6 +8,7 @@ import { notify, type FsContext } from '../context.js';
 import { checkName, checkNotDot, checkUnicode } from '../names.js';
 import { SQL, rememberChunks } from '../rows.js';
 import { now } from '../time.js';
+import { makeAlone } from './make-alone.js';
 import { SQL_PUT_CHUNK } from './write.js';
 
 const S_ISGID = 0o2000;
@@ -59,8 +60,11 @@ function makeNode(
       atime: t, mtime: { ...t }, ctime: { ...t },
     };
   };
-  // with content (PathFs.writeFile's direct path) inside the caller's transaction: see writeWhole
-  const attr = content ? make() : ctx.store.transaction(make);
+  // with content (PathFs.writeFile's direct path) inside the caller's transaction: see writeWhole.
+  // Inside a transaction (a mount's group commit), a node with no content nor symlink target is
+  // one statement (make-alone.ts) when that route can take it
+  const alone = content || after || op === 'symlink' ? undefined : makeAlone(ctx, op, parent, name, mode, rdev, caller);
+  const attr = alone ?? (content ? make() : ctx.store.transaction(make));
   if (!content) ctx.fresh = attr.ino; // no open follows a whole-file write
   return attr;
 }

@@ -34,6 +34,8 @@ export interface ScratchTable {
   insert(table: string, observerColumns: readonly string[]): string;
   /** a read of what the insert wrote (unlink: the row and its directory), if the operation needs one */
   readBack?(table: string): string;
+  /** the insert has a RETURNING clause, read as an array (getScratch) */
+  readonly returning?: boolean;
 }
 
 /** A made table: its name, its insert and its read-back. */
@@ -76,9 +78,10 @@ export function scratchTable(ctx: FsContext, t: ScratchTable, recorder: InlineRe
         `CREATE TEMP TABLE IF NOT EXISTS ${table} (${columns.map((c) => (c === 'k' ? 'k INTEGER PRIMARY KEY' : c)).join(', ')});
         ${t.triggers(table, recorder?.sql ?? '')}`,
       );
+      const insert = t.insert(table, recorder?.columns ?? []);
       made = {
         table,
-        insert: ctx.store.stmt(t.insert(table, recorder?.columns ?? [])),
+        insert: t.returning ? ctx.store.arrayStmt(insert) : ctx.store.stmt(insert),
         read: t.readBack && ctx.store.arrayStmt(t.readBack(table)),
       };
     } catch {
@@ -92,8 +95,17 @@ export function scratchTable(ctx: FsContext, t: ScratchTable, recorder: InlineRe
 
 /** Runs the insert: the rows it inserted, or undefined when its table went with a rollback (nothing written). */
 export function runScratch(ctx: FsContext, s: Scratch, args: unknown[]): number | undefined {
+  return unlessGone(ctx, s, () => s.insert.run(...args).changes);
+}
+
+/** Runs an insert with RETURNING: its row, or undefined when it inserted none or its table went with a rollback. */
+export function getScratch(ctx: FsContext, s: Scratch, args: unknown[]): unknown[] | undefined {
+  return unlessGone(ctx, s, () => s.insert.get(...args) as unknown[] | undefined);
+}
+
+function unlessGone<T>(ctx: FsContext, s: Scratch, run: () => T): T | undefined {
   try {
-    return s.insert.run(...args).changes;
+    return run();
   } catch (e) {
     if (!(e instanceof Error && e.message.includes('no such table: ') && e.message.includes(s.table))) throw e;
     ctx.scratch.delete(s.table);

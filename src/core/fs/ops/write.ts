@@ -11,6 +11,7 @@ import { setIdBitsToDrop } from '../set-id.js';
 import { now } from '../time.js';
 import type { Caller } from '../../types.js';
 import { setattr } from './setattr.js';
+import { writeAlone } from './write-alone.js';
 
 export const SQL_PUT_CHUNK = 'INSERT OR REPLACE INTO fs_data (ino, chunk_index, data) VALUES (?, ?, ?)';
 export const SQL_GET_CHUNK = 'SELECT data FROM fs_data WHERE ino = ? AND chunk_index = ?';
@@ -43,6 +44,13 @@ export function append(ctx: FsContext, ino: number, data: Uint8Array, caller?: C
 /** caller: the writer; one without privilege drops the file's set-id bits (set-id.ts). */
 export function write(ctx: FsContext, ino: number, offset: number, data: Uint8Array, caller?: Caller): number {
   checkRange(offset, data.byteLength);
+  if (ctx.store.inTransaction && data.byteLength > 0) {
+    // one whole chunk as one statement (write-alone.ts); the row, read under the lock, is the
+    // same for the savepoint of the other route
+    const row = requireRow(ctx, ino, 'write');
+    const n = writeAlone(ctx, row, offset, Buffer.from(data.buffer, data.byteOffset, data.byteLength), caller);
+    return n ?? ctx.store.transaction(() => writeRow(ctx, row, offset, data, caller));
+  }
   return ctx.store.transaction(() => writeRow(ctx, requireRow(ctx, ino, 'write'), offset, data, caller));
 }
 

@@ -1,0 +1,189 @@
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Agent } from '../../src/core/agent.js';
+import { ROOT_INO, S_IFCHR, S_IFIFO, S_IFREG, type Attr } from '../../src/core/types.js';
+import { tempDir } from '../support/cli.js';
+
+// A create, mkdir or mknod, and a write of one whole chunk, inside a transaction are one
+// statement each (src/core/fs/ops/make-alone.ts, write-alone.ts); outside one they take the
+// transaction route (ops/create.ts, write.ts). Both must leave the same rows behind.
+
+const ME = { uid: 1000, gid: 1000, groups: [1000] };
+const ROOT = { uid: 0, gid: 0, groups: [0] };
+const cleanups: (() => void)[] = [];
+afterEach(() => {
+  while (cleanups.length) cleanups.pop()!();
+});
+
+function agent(options: { journal?: boolean } = {}): Agent {
+  const t = tempDir('agentfs-make-');
+  const a = Agent.open({ path: join(t.dir, 'a.db') }, { create: true, ...options });
+  cleanups.push(t.cleanup, () => a.close());
+  return a;
+}
+
+function rows(a: Agent, journal = true): unknown {
+  const q = (sql: string) => a.store.db.prepare(sql).all();
+  a.journal?.flush();
+  return {
+    inodes: q('SELECT ino, mode, nlink, uid, gid, size, rdev FROM fs_inode ORDER BY ino'),
+    dentries: q('SELECT id, parent_ino, name, ino FROM fs_dentry ORDER BY id'),
+    data: q('SELECT ino, chunk_index, hex(data) AS d FROM fs_data ORDER BY ino, chunk_index'),
+    sequence: q("SELECT name, seq FROM sqlite_sequence WHERE name IN ('fs_inode', 'fs_dentry') ORDER BY name"),
+    journal: journal && q(`SELECT id, op, path, new_path, ino, offset, length, bytes, writes, size, mode, uid, gid, tool_call_id, pid,
+      end_ns IS NULL AS open_ended FROM agentfs_journal ORDER BY id`),
+  };
+}
+
+const one = (a: Agent, sql: string) => (a.store.db.prepare(sql).raw(true).get() as unknown[] | undefined)?.[0];
+
+/** The scratch row's inode of the last operation through the table named `table` (the journal's recorder, or quiet). */
+function scratchIno(a: Agent, table: string, quiet = false): number | undefined {
+  const names = (a.store.db.prepare(`SELECT name FROM sqlite_temp_master WHERE type = 'table' AND name LIKE '${table}_%'`).raw(true).all() as string[][]).map((r) => r[0]!);
+  const name = names.find((n) => (n === `${table}_quiet`) === quiet);
+  return name === undefined ? undefined : (one(a, `SELECT ino FROM temp.${name}`) as number | undefined);
+}
+
+function codeOf(fn: () => unknown): string | undefined {
+  try {
+    fn();
+  } catch (e) {
+    return (e as { code?: string }).code;
+  }
+  return 'ok';
+}
+
+const noTimes = (x: Attr) => ({ ...x, atime: 0, mtime: 0, ctime: 0 });
+
+/**
+ * Nodes of every kind made, in a setgid directory too, and written in every shape, each
+ * operation in a transaction of its own (`alone`) or not. Returns what each returned.
+ */
+function scenario(a: Agent, alone: boolean): unknown[] {
+  const fs = a.fs;
+  const out: unknown[] = [];
+  const run = <T>(fn: () => T): T => (alone ? a.store.transaction(fn) : fn());
+  const quiet = a.journal === undefined; // no recorder: the tables without one
+  const made = (fn: () => Attr, table = 'agentfs_made') => {
+    const attr = run(fn);
+    if (alone) expect(scratchIno(a, table, quiet)).toBe(attr.ino);
+    out.push(noTimes(attr));
+    return attr.ino;
+  };
+  const d = made(() => fs.mkdir(ROOT_INO, 'd', 0o755, ME));
+  const shared = made(() => fs.mkdir(ROOT_INO, 'shared', 0o755, ROOT));
+  fs.setattr(shared, { mode: 0o2775, gid: 50 });
+  const sub = made(() => fs.mkdir(shared, 'sub', 0o700, ME)); // group 50, set-gid bit inherited
+  const inShared = made(() => fs.create(shared, 'f', 0o640, ME)); // group 50
+  made(() => fs.mknod(d, 'fifo', S_IFIFO | 0o644, 0, ME));
+  made(() => fs.mknod(d, 'tty', S_IFCHR | 0o600, 0x0501, ROOT));
+  made(() => fs.mknod(d, 'plain', 0o600, 0, ME)); // no type: a regular file
+  const small = made(() => fs.create(d, 'small', 0o644, ME));
+  const big = made(() => fs.create(d, 'big', 0o644, ME));
+  const setid = made(() => fs.create(d, 'setid', 0o644, ROOT));
+  fs.setattr(setid, { mode: S_IFREG | 0o6755 });
+  expect(fs.getattr(sub).gid).toBe(50);
+  expect(fs.getattr(sub).mode & 0o2000).toBe(0o2000);
+  expect(fs.getattr(inShared).gid).toBe(50);
+
+  const write = (ino: number, off: number, data: Buffer, caller = ME, whole = true) => {
+    out.push(run(() => fs.write(ino, off, data, caller)));
+    if (alone && whole) expect(scratchIno(a, 'agentfs_written', quiet)).toBe(ino);
+  };
+  fs.open(small, 1);
+  write(small, 0, Buffer.from('hello')); // a new burst: its row written by the statement
+  write(small, 0, Buffer.from('hello, world')); // joins the burst: the quiet table
+  if (alone) expect(scratchIno(a, 'agentfs_written', true)).toBe(small);
+  write(small, 4, Buffer.from('XY'), ME, false); // part of a chunk: the other route
+  fs.release(small);
+  fs.open(big, 1);
+  write(big, 0, Buffer.alloc(4096, 1)); // a full chunk
+  write(big, 8192, Buffer.alloc(100, 3)); // past a hole
+  write(big, 4096, Buffer.alloc(4096, 2)); // into the hole
+  write(big, 8192, Buffer.alloc(50, 4), ME, false); // shorter than the last chunk: the other route
+  write(big, 12_288, Buffer.alloc(10, 5), ME, false); // the last chunk is padded first: the other route
+  fs.release(big);
+  write(setid, 0, Buffer.from('x'), ME, false); // drops set-id bits: the other route
+  write(inShared, 0, Buffer.alloc(4096 * 3, 6), ME, false); // three chunks: the other route
+  out.push(fs.read(big, 0, 20_000).toString('hex'), fs.read(small, 0, 100).toString());
+  out.push(noTimes(fs.getattr(setid)), noTimes(fs.getattr(big)), noTimes(fs.getattr(d)), noTimes(fs.getattr(shared)));
+  return out;
+}
+
+describe('the one-statement create, mkdir, mknod and write', () => {
+  it('leave the rows and return the attributes the transaction route does', () => {
+    const route = agent();
+    const alone = agent();
+    const r1 = scenario(route, false);
+    expect(scratchIno(route, 'agentfs_made')).toBeUndefined();
+    expect(scratchIno(route, 'agentfs_written')).toBeUndefined();
+    const r2 = scenario(alone, true);
+    expect(r2).toEqual(r1);
+    expect(rows(alone)).toEqual(rows(route));
+    const journal = (rows(alone) as { journal: { op: string; path: string; writes: number | null; mode: number | null; gid: number | null }[] }).journal;
+    expect(journal.filter((j) => j.op === 'mkdir').map((j) => [j.path, j.gid])).toEqual([['/d', 1000], ['/shared', 0], ['/shared/sub', 50]]);
+    expect(journal.find((j) => j.path === '/shared/sub')!.mode! & 0o2000).toBe(0o2000);
+    expect(journal.filter((j) => j.op === 'write' && j.path === '/d/small').map((j) => j.writes)).toEqual([3]);
+  });
+
+  it('with the journal off, write the same filesystem rows', () => {
+    const route = agent({ journal: false });
+    const alone = agent({ journal: false });
+    expect(scenario(alone, true)).toEqual(scenario(route, false));
+    expect(rows(alone, false)).toEqual(rows(route, false));
+    expect(scratchIno(alone, 'agentfs_made', true)).toBeGreaterThan(1);
+  });
+
+  it('a refused create in a transaction changes nothing and says why, as outside one', () => {
+    for (const inTx of [false, true]) {
+      const a = agent();
+      const fs = a.fs;
+      const d = fs.mkdir(ROOT_INO, 'd', 0o755, ME).ino;
+      const f = fs.create(d, 'taken', 0o644, ME).ino;
+      const before = rows(a);
+      const tx = (fn: () => unknown) => codeOf(() => (inTx ? a.store.transaction(fn) : fn()));
+      expect(tx(() => fs.create(d, 'taken', 0o644, ME))).toBe('EEXIST');
+      expect(tx(() => fs.mkdir(d, 'taken', 0o755, ME))).toBe('EEXIST');
+      expect(tx(() => fs.mknod(d, 'taken', S_IFIFO | 0o644, 0, ME))).toBe('EEXIST');
+      expect(tx(() => fs.create(f, 'x', 0o644, ME))).toBe('ENOTDIR');
+      expect(tx(() => fs.mkdir(12345, 'x', 0o755, ME))).toBe('ENOENT');
+      expect(tx(() => fs.mkdir(d, '.', 0o755, ME))).toBe('EEXIST');
+      expect(tx(() => fs.create(d, '..', 0o644, ME))).toBe('EEXIST');
+      expect(tx(() => fs.create(d, 'a/b', 0o644, ME))).toBe('EINVAL');
+      expect(tx(() => fs.write(d, 0, Buffer.from('x'), ME))).toBe('EISDIR');
+      expect(tx(() => fs.write(12345, 0, Buffer.from('x'), ME))).toBe('ENOENT');
+      expect(rows(a)).toEqual(before);
+      // in a batch (a mount's group commit), a refusal leaves the batch's earlier work as it was
+      if (inTx) {
+        a.store.beginBatch();
+        const kept = fs.create(d, 'kept', 0o644, ME).ino;
+        expect(codeOf(() => fs.create(d, 'kept', 0o644, ME))).toBe('EEXIST');
+        fs.write(kept, 0, Buffer.from('kept'), ME);
+        a.store.commitBatch();
+        expect(fs.read(kept, 0, 10).toString()).toBe('kept');
+      }
+    }
+  });
+
+  it('gives inode numbers as AUTOINCREMENT does, beside the one-statement whole-file create', () => {
+    const a = agent();
+    const fs = a.fs;
+    const d = fs.mkdir(ROOT_INO, 'd', 0o755, ME).ino;
+    // the highest number freed: never given again
+    const top = a.store.transaction(() => fs.create(d, 'top', 0o644, ME)).ino;
+    fs.unlink(d, 'top');
+    const next = a.store.transaction(() => fs.create(d, 'next', 0o644, ME)).ino;
+    expect(next).toBe(top + 1);
+    // PathFs.writeFile outside a transaction (create-alone.ts) proposes numbers past them
+    a.paths.writeFile('/d/whole', 'x');
+    const whole = fs.lookup(d, 'whole').ino;
+    expect(whole).toBe(next + 1);
+    expect(a.store.transaction(() => fs.mkdir(d, 'after', 0o755, ME)).ino).toBe(whole + 1);
+    // a rolled-back transaction's numbers are given again, as the transaction route does
+    expect(codeOf(() => a.store.transaction(() => {
+      fs.create(d, 'gone', 0o644, ME);
+      throw new Error('rolled back');
+    }))).toBe(undefined);
+    expect(a.store.transaction(() => fs.create(d, 'again', 0o644, ME)).ino).toBe(whole + 2);
+  });
+});
