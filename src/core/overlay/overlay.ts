@@ -148,16 +148,17 @@ export class OverlayFs implements FileSystem {
   mkdir(parent: number, name: string, mode: number, caller: Caller): Attr {
     const c = this.prepareCreate(parent, name, 'mkdir');
     const { delta, whiteouts, origins } = this.o;
-    const attr = this.tx.run(() => {
-      const a = delta.mkdir(c.pd, name, mode, caller);
-      if (c.hadWhiteout) {
-        // re-created over a deleted base path: the new directory must not show the old contents
-        whiteouts.remove(c.path);
-        whiteouts.removeUnder(c.path);
-        origins.setRedirect(a.ino, null);
-      }
-      return a;
-    });
+    // no whiteout to clear: the delta's mkdir alone (one statement in a mount's group commit)
+    const attr = !c.hadWhiteout
+      ? delta.mkdir(c.pd, name, mode, caller)
+      : this.tx.run(() => {
+          const a = delta.mkdir(c.pd, name, mode, caller);
+          // re-created over a deleted base path: the new directory must not show the old contents
+          whiteouts.remove(c.path);
+          whiteouts.removeUnder(c.path);
+          origins.setRedirect(a.ino, null);
+          return a;
+        });
     this.o.paths.invalidate();
     return this.created(c.p, name, attr);
   }
@@ -179,10 +180,14 @@ export class OverlayFs implements FileSystem {
 
   /** A non-directory made in the delta; a whiteout at its path goes (the new entry hides the base). */
   private createOver(c: { p: Node; path: string; hadWhiteout: boolean }, name: string, make: () => Attr): Attr {
-    const attr = this.tx.run(() => {
-      if (c.hadWhiteout) this.o.whiteouts.remove(c.path);
-      return make();
-    });
+    // no whiteout to clear: the delta's create alone, with no savepoint of ours around it (one
+    // statement in a mount's group commit: make-alone.ts)
+    const attr = !c.hadWhiteout
+      ? make()
+      : this.tx.run(() => {
+          this.o.whiteouts.remove(c.path);
+          return make();
+        });
     return this.created(c.p, name, attr);
   }
 
@@ -403,7 +408,8 @@ export class OverlayFs implements FileSystem {
   setattr(ino: number, changes: SetAttr, caller?: Caller): Attr {
     const node = this.o.nodes.must(ino, 'setattr');
     if (!Object.values(changes).some((v) => v !== undefined)) return this.lookups.attrOf(node);
-    const d = this.tx.run(() => this.copyUp.ensureDelta(node, changes.size ?? Infinity));
+    // copied up already: no savepoint around nothing (tar x in `run` sends three setattrs a file)
+    const d = node.delta ?? this.tx.run(() => this.copyUp.ensureDelta(node, changes.size ?? Infinity));
     return this.lookups.deltaAttr(node, this.o.delta.setattr(d, changes, caller));
   }
 
