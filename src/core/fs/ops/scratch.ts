@@ -36,6 +36,12 @@ export interface ScratchTable {
   readBack?(table: string): string;
   /** the insert has a RETURNING clause, read as an array (getScratch) */
   readonly returning?: boolean;
+  /**
+   * a TEMP view with INSTEAD OF triggers rather than a table: nothing of the insert is stored
+   * (a write's data); what the triggers must hand back goes into a side table `<name>_row`
+   * they make themselves
+   */
+  readonly view?: boolean;
 }
 
 /** A made table: its name, its insert and its read-back. */
@@ -74,10 +80,11 @@ export function scratchTable(ctx: FsContext, t: ScratchTable, recorder: InlineRe
   if (made === undefined) {
     const columns = [...t.columns, ...(recorder?.columns ?? [])];
     try {
-      ctx.store.db.exec(
-        `CREATE TEMP TABLE IF NOT EXISTS ${table} (${columns.map((c) => (c === 'k' ? 'k INTEGER PRIMARY KEY' : c)).join(', ')});
-        ${t.triggers(table, recorder?.sql ?? '')}`,
-      );
+      const create = t.view
+        ? `CREATE TEMP VIEW IF NOT EXISTS ${table} AS SELECT ${columns.map((c) => `NULL AS ${c}`).join(', ')}`
+        : `CREATE TEMP TABLE IF NOT EXISTS ${table} (${columns.map((c) => (c === 'k' ? 'k INTEGER PRIMARY KEY' : c)).join(', ')})`;
+      ctx.store.db.exec(`${create};
+        ${t.triggers(table, recorder?.sql ?? '')}`);
       const insert = t.insert(table, recorder?.columns ?? []);
       made = {
         table,
@@ -86,7 +93,9 @@ export function scratchTable(ctx: FsContext, t: ScratchTable, recorder: InlineRe
       };
     } catch {
       made = false;
-      ctx.store.db.exec(`DROP TABLE IF EXISTS temp.${table}`);
+      ctx.store.db.exec(
+        t.view ? `DROP VIEW IF EXISTS temp.${table}; DROP TABLE IF EXISTS temp.${table}_row` : `DROP TABLE IF EXISTS temp.${table}`,
+      );
     }
     ctx.scratch.set(table, made);
   }
