@@ -150,7 +150,7 @@ export class OverlayFs implements FileSystem {
     const { delta, whiteouts, origins } = this.o;
     // no whiteout to clear: the delta's mkdir alone (one statement in a mount's group commit)
     const attr = !c.hadWhiteout
-      ? delta.mkdir(c.pd, name, mode, caller)
+      ? this.tx.alone(() => delta.mkdir(c.pd, name, mode, caller))
       : this.tx.run(() => {
           const a = delta.mkdir(c.pd, name, mode, caller);
           // re-created over a deleted base path: the new directory must not show the old contents
@@ -183,7 +183,7 @@ export class OverlayFs implements FileSystem {
     // no whiteout to clear: the delta's create alone, with no savepoint of ours around it (one
     // statement in a mount's group commit: make-alone.ts)
     const attr = !c.hadWhiteout
-      ? make()
+      ? this.tx.alone(make)
       : this.tx.run(() => {
           this.o.whiteouts.remove(c.path);
           return make();

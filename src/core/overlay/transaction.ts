@@ -38,6 +38,21 @@ export class OverlayTransactions {
     }
   }
 
+  /**
+   * fn, one operation of the delta that is atomic by itself and copies nothing up, without a
+   * savepoint around it (inside a mount's group commit the delta's create is one statement); a
+   * failure drops the cached whiteouts and paths as run() does.
+   */
+  alone<T>(fn: () => T): T {
+    try {
+      return fn();
+    } catch (e) {
+      this.whiteouts.invalidate();
+      this.paths.invalidate();
+      throw e;
+    }
+  }
+
   /** A node got its delta inode: inside a transaction, it loses it again if that fails. */
   copiedUp(node: Node): void {
     if (this.depth > 0) this.copied.push(node);
