@@ -247,7 +247,7 @@ export class Store {
   stmt(sql: string): Statement {
     let s = this.statements.get(sql);
     if (!s) {
-      s = this.db.prepare(sql) as unknown as Statement;
+      s = recoverable(this.db, sql, false);
       this.statements.set(sql, s);
     }
     return s;
@@ -260,7 +260,7 @@ export class Store {
   arrayStmt(sql: string): Statement {
     let s = this.arrayStatements.get(sql);
     if (!s) {
-      s = (this.db.prepare(sql) as unknown as Statement).raw(true);
+      s = recoverable(this.db, sql, true);
       this.arrayStatements.set(sql, s);
     }
     return s;
@@ -666,6 +666,32 @@ export class Store {
  * lock, and its next COMMIT fail. Running it again resets it; under query_only it is then refused
  * before it writes anything.
  */
+/**
+ * A prepared statement (rows as arrays when `raw`) that stays usable after its get() failed.
+ * libsql (0.5) leaves a statement whose get() failed unreset, and every later get() of it fails
+ * the same way whatever its values (run() and all() do not): a cached statement would fail for the
+ * life of the store after one refusal (found by the hostile pass: one EEXIST of the one-statement
+ * mkdir, and every later create of the mount failed). A failed get() gives the statement a fresh
+ * handle (libsql's Statement keeps its native one as `stmt`).
+ */
+function recoverable(db: Db, sql: string, raw: boolean): Statement {
+  const prepare = () => {
+    const p = db.prepare(sql) as unknown as Statement;
+    return raw ? p.raw(true) : p;
+  };
+  const s = prepare();
+  const proto = Object.getPrototypeOf(s) as Statement;
+  s.get = function (this: Statement, ...args: unknown[]) {
+    try {
+      return proto.get.apply(this, args);
+    } catch (e) {
+      (this as unknown as { stmt: unknown }).stmt = (prepare() as unknown as { stmt: unknown }).stmt;
+      throw e;
+    }
+  };
+  return s;
+}
+
 function settle(db: Db, fn: () => unknown): void {
   db.exec('PRAGMA query_only = 1');
   try {

@@ -205,3 +205,51 @@ describe('the one-statement create, mkdir, mknod and write', () => {
     expect(a.store.transaction(() => fs.create(d, 'again', 0o644, ME)).ino).toBe(whole + 2);
   });
 });
+
+describe('refusals and rollbacks around the one-statement routes', () => {
+  it('a name taken once leaves later creates of the connection working (found by the hostile pass)', () => {
+    const a = agent();
+    const fs = a.fs;
+    a.store.transaction(() => fs.mkdir(ROOT_INO, 'one', 0o755, ME));
+    expect(codeOf(() => a.store.transaction(() => fs.mkdir(ROOT_INO, 'one', 0o755, ME)))).toBe('EEXIST');
+    // libsql left the failed statement unreset: every later create failed with the same EEXIST
+    expect(codeOf(() => a.store.transaction(() => fs.mkdir(ROOT_INO, 'two', 0o755, ME)))).toBe('ok');
+    expect(codeOf(() => a.store.transaction(() => fs.create(ROOT_INO, 'three', 0o644, ME)))).toBe('ok');
+    expect(codeOf(() => a.store.transaction(() => fs.mknod(ROOT_INO, 'four', S_IFIFO | 0o644, 0, ME)))).toBe('ok');
+    expect(a.paths.readdir('/').sort()).toEqual(['four', 'one', 'three', 'two']);
+  });
+
+  it('a write burst whose row a rollback took back starts again with a row of its own (found by the hostile pass)', () => {
+    for (const nested of [false, true]) {
+      const a = agent();
+      const fs = a.fs;
+      a.store.transaction(() => fs.create(ROOT_INO, 'warm', 0o644, ME)); // the scratch tables made
+      const tx = nested ? <T>(fn: () => T) => a.store.transaction(() => a.store.transaction(fn)) : <T>(fn: () => T) => a.store.transaction(fn);
+      // the file, its open write burst and its row rolled back (in a savepoint of a transaction that commits)
+      expect(codeOf(() => a.store.transaction(() => {
+        try {
+          tx(() => {
+            const f = fs.create(ROOT_INO, 'f', 0o644, ME).ino;
+            fs.open(f, 1);
+            fs.write(f, 0, Buffer.alloc(4096, 1), ME);
+            throw new Error('rolled back');
+          });
+        } finally {
+          if (!nested) throw new Error('and the transaction too');
+        }
+      }))).toBe(undefined);
+      const g = a.store.transaction(() => fs.create(ROOT_INO, 'g', 0o644, ME)).ino; // f's number again
+      fs.open(g, 1);
+      a.store.transaction(() => fs.write(g, 0, Buffer.alloc(4096, 2), ME));
+      a.store.transaction(() => fs.mkdir(ROOT_INO, 'd', 0o755, ME));
+      a.store.transaction(() => fs.write(g, 4096, Buffer.alloc(4096, 3), ME));
+      fs.release(g);
+      const journal = (rows(a) as { journal: { op: string; path: string; offset: number | null; length: number | null; bytes: number | null; writes: number | null }[] }).journal;
+      expect(journal.filter((j) => j.path !== '/warm').map((j) => [j.op, j.path, j.offset, j.length, j.bytes, j.writes])).toEqual([
+        ['create', '/g', null, null, null, null],
+        ['write', '/g', 0, 8192, 8192, 2],
+        ['mkdir', '/d', null, null, null, null],
+      ]);
+    }
+  });
+});

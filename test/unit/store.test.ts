@@ -32,6 +32,21 @@ describe('Store', () => {
     again.close();
   });
 
+  it('a cached statement whose get() failed works again with other values', () => {
+    // libsql (0.5) leaves such a statement unreset, and every later get() failed the same way
+    const s = Store.open({ path: join(dir, 'get.db') }, { create: true });
+    s.db.exec('CREATE TABLE t (a UNIQUE)');
+    const insert = s.arrayStmt('INSERT INTO t (a) VALUES (?) RETURNING a');
+    expect(insert.get('x')).toEqual(['x']);
+    expect(() => insert.get('x')).toThrow(/UNIQUE/);
+    expect(insert.get('y')).toEqual(['y']);
+    const read = s.stmt("SELECT json_extract(?, '$.a') AS v");
+    expect(() => read.get('not json')).toThrow(/JSON/);
+    expect((read.get('{"a": 1}') as { v: number }).v).toBe(1);
+    expect(s.stmt("SELECT json_extract(?, '$.a') AS v")).toBe(read); // still the cached one
+    s.close();
+  });
+
   it('creates the SPEC v0.4 tables, indexes, root inode and config', () => {
     const s = Store.open({ path: join(dir, 'a.db') }, { create: true });
     const names = (s.db.prepare("SELECT type, name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY name").all() as { type: string; name: string }[]).map(

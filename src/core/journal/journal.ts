@@ -152,6 +152,7 @@ export class Journal {
     this.idleFlushMs = options.idleFlushMs ?? 500;
     // no write transaction at every open when the table is already there
     if (!store.layout.hasTable('agentfs_journal')) store.ensureSchema('journal', JOURNAL_SCHEMA);
+    store.onRollback(() => this.rolledBack());
     dropObsoleteIndex(store);
   }
 
@@ -256,6 +257,29 @@ export class Journal {
       )
       .run(t, t, this.filepath(m.ino) ?? null, m.ino, offset, length, length, m.size ?? null, callId ?? null, this.pid);
     this.startBurst(m, Number(info.lastInsertRowid), t, callId);
+  }
+
+  /**
+   * A rollback took back what was written at some depth of the transaction. A burst whose row
+   * went with it is forgotten: joined, its writes would have no row, and its totals would be
+   * written over whatever row takes the id next (the hostile pass saw a mkdir's row overwritten).
+   * Rollbacks are rare (an operation that failed after writing), so each open burst's row is
+   * looked for; the paths cached meanwhile may name nodes that are gone, whose numbers SQLite
+   * gives again.
+   */
+  private rolledBack(): void {
+    for (const [ino, b] of this.bursts) {
+      let kept = false;
+      try {
+        const r = this.store.arrayStmt('SELECT time_ns, ino FROM agentfs_journal WHERE id = ?').get(b.rowId) as [number, number] | undefined;
+        kept = r !== undefined && Number(r[0]) === Number(b.startNs) && r[1] === ino;
+      } catch {
+        /* unreadable now: forgotten, as if gone */
+      }
+      if (!kept) this.bursts.delete(ino);
+    }
+    this.dirPaths.clear();
+    this.filePaths.clear();
   }
 
   /** The burst m's row (id rowId, stamped t) starts: later writes of the same call join it. */
