@@ -115,8 +115,17 @@ function scenario(a: Agent, alone: boolean): unknown[] {
   write(big, 8192, Buffer.alloc(50, 4), ME, false); // shorter than the last chunk: the other route
   write(big, 12_288, Buffer.alloc(10, 5), ME, false); // the last chunk is padded first: the other route
   fs.release(big);
-  write(wide, 0, Buffer.alloc(4096 * 32, 9)); // 32 chunks (cp's 128 KiB)
-  write(wide, 4096 * 32, Buffer.alloc(4096 * 33 - 1, 10), ME, false); // 33 chunks: the other route
+  // wide's content as it must read, written alongside
+  const model = Buffer.alloc(4096 * 65 - 1);
+  const wideWrite = (off: number, data: Buffer, whole = true) => {
+    data.copy(model, off);
+    write(wide, off, data, ME, whole);
+  };
+  wideWrite(0, Buffer.alloc(4096 * 32, 9)); // 32 chunks (cp's 128 KiB)
+  wideWrite(4096 * 32, Buffer.alloc(4096 * 33 - 1, 10), false); // 33 chunks: the other route
+  // a part of a chunk, 70 whole ones (stored 32 a statement), a part again: the other route
+  wideWrite(100, Buffer.from(Array.from({ length: 4096 * 60 + 50 }, (_, i) => i % 251)), false);
+  expect(fs.read(wide, 0, 1 << 20).equals(model)).toBe(true);
   write(setid, 0, Buffer.from('x'), ME, false); // drops set-id bits: the other route
   write(inShared, 0, Buffer.alloc(4096 * 3 + 5, 6)); // four chunks, the last the file's end
   write(inShared, 4096, Buffer.alloc(4096 * 2, 7)); // two whole chunks inside the file

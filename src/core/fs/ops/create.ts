@@ -9,7 +9,7 @@ import { checkName, checkNotDot, checkUnicode } from '../names.js';
 import { SQL, rememberChunks } from '../rows.js';
 import { now } from '../time.js';
 import { makeAlone } from './make-alone.js';
-import { SQL_PUT_CHUNK } from './write.js';
+import { putChunkRun } from './write.js';
 
 const S_ISGID = 0o2000;
 
@@ -77,9 +77,10 @@ export function createWith(ctx: FsContext, parent: number, name: string, mode: n
 /** Stores content as ino's chunks 0..n-1 (spec-shaped: every chunk full but the last); returns n. */
 export function putChunks(ctx: FsContext, ino: number, content: Buffer): number {
   const cs = ctx.chunkSize;
-  const put = ctx.store.stmt(SQL_PUT_CHUNK);
   const n = Math.ceil(content.byteLength / cs);
-  for (let i = 0; i < n; i++) put.run(ino, i, content.subarray(i * cs, Math.min(content.byteLength, (i + 1) * cs)));
+  const pieces: Buffer[] = new Array(n);
+  for (let i = 0; i < n; i++) pieces[i] = content.subarray(i * cs, Math.min(content.byteLength, (i + 1) * cs));
+  putChunkRun(ctx, ino, 0, pieces);
   return n;
 }
 
