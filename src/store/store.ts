@@ -73,6 +73,8 @@ export class Store {
   private readonly endWriteHooks: Array<() => void> = [];
   private readonly closeHooks: Array<() => void> = [];
   private readonly rollbackHooks: Array<(depth: number) => void> = [];
+  /** SQLite rolled the open transaction back by itself, and the hooks were told (lostTransaction) */
+  private lost = false;
   private readonly ensured = new Set<string>();
   private closed = false;
   private version = { value: 0, atMs: -Infinity, serial: 0 };
@@ -296,6 +298,8 @@ export class Store {
       sp.release.run();
       return out;
     } catch (e) {
+      // no savepoint left to roll back to: the error's own (SQLITE_FULL, not "no such savepoint")
+      if (this.lostTransaction()) throw e;
       sp.rollback.run();
       sp.release.run();
       this.forgetProvisional(this.depth);
@@ -303,6 +307,21 @@ export class Store {
     } finally {
       this.depth--;
     }
+  }
+
+  /**
+   * Whether SQLite rolled the open transaction back by itself, as it may when a statement fails
+   * with SQLITE_FULL, IOERR or NOMEM: then what hangs on its work (the journal's write bursts,
+   * made features) is forgotten at once, before the next statement runs (outside any transaction
+   * now). The transaction's COMMIT then fails, as a group commit reports. Call after an error.
+   */
+  lostTransaction(): boolean {
+    if (this.depth === 0 || this.db.inTransaction) return false;
+    if (!this.lost) {
+      this.lost = true;
+      this.forgetProvisional(1);
+    }
+    return true;
   }
 
   /**
@@ -374,6 +393,7 @@ export class Store {
   private beginImmediate(): void {
     if (this.readOnly) throw new StoreError('read-only', `${this.path} is open read-only here (a command that only reads)`);
     this.whileBusy(() => this.db.exec('BEGIN IMMEDIATE'));
+    this.lost = false;
     this.writeTransactions++;
   }
 

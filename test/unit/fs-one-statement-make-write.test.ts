@@ -262,3 +262,52 @@ describe('refusals and rollbacks around the one-statement routes', () => {
     }
   });
 });
+
+describe('a transaction SQLite rolls back by itself, and large chunks', () => {
+  it('a full database mid-batch says so, and the journal keeps the rows of what happened after (found by the hostile pass)', () => {
+    const a = agent();
+    const fs = a.fs;
+    const x = fs.create(ROOT_INO, 'x', 0o644, ME).ino;
+    fs.open(x, 1);
+    a.store.beginBatch();
+    fs.write(x, 0, Buffer.alloc(4096, 1), ME);
+    const pages = one(a, 'PRAGMA page_count') as number;
+    a.store.db.exec(`PRAGMA max_page_count = ${pages}`);
+    // SQLite takes the whole transaction back: the error is its own, not "no such savepoint"
+    let message = '';
+    try {
+      fs.write(x, 4106, Buffer.alloc(300_000, 2), ME);
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    expect(message).toMatch(/full/);
+    a.store.db.exec('PRAGMA max_page_count = 1000000');
+    fs.write(x, 4096, Buffer.alloc(4096, 3), ME); // outside any transaction now: committed alone
+    fs.mkdir(ROOT_INO, 'dir', 0o755, ME);
+    expect(() => a.store.commitBatch()).toThrow(/no transaction/); // what a group commit reports
+    fs.release(x);
+    const journal = (rows(a) as { journal: { op: string; path: string; offset: number | null; length: number | null; writes: number | null }[] }).journal;
+    // the old build wrote the lost burst's totals over the mkdir's row, and no row for this write
+    expect(journal.map((j) => [j.op, j.path, j.offset, j.length, j.writes])).toEqual([
+      ['create', '/x', null, null, null],
+      ['write', '/x', 4096, 4096, 1],
+      ['mkdir', '/dir', null, null, null],
+    ]);
+    expect(fs.getattr(x).size).toBe(8192);
+  });
+
+  it('a write of several large chunks takes the transaction route (one substr of all its data a chunk)', () => {
+    const t = tempDir('agentfs-make-');
+    const a = Agent.open({ path: join(t.dir, 'a.db') }, { create: true, chunkSize: 65_536 });
+    cleanups.push(t.cleanup, () => a.close());
+    const fs = a.fs;
+    const f = fs.create(ROOT_INO, 'f', 0o644, ME).ino;
+    const count = (off: number, len: number) =>
+      a.store.transaction(() => countStatements(a.store, () => fs.write(f, off, Buffer.alloc(len, 1), ME)).filter((x) => x === 'run' || x === 'get').length);
+    expect(count(0, 65_536 * 2)).toBeLessThanOrEqual(4); // two chunks, 128 KiB: one statement
+    expect(count(0, 65_536 * 3)).toBeGreaterThanOrEqual(5); // three: the transaction route
+    expect(count(65_536 * 3, 60_000)).toBeLessThanOrEqual(4); // one chunk, the file's end
+    expect(fs.getattr(f).size).toBe(65_536 * 3 + 60_000);
+    expect((a.store.db.prepare('SELECT count(*) AS n FROM fs_data WHERE ino = ?').get(f) as { n: number }).n).toBe(4);
+  });
+});

@@ -116,6 +116,7 @@ function unlessGone<T>(ctx: FsContext, s: Scratch, run: () => T): T | undefined 
   try {
     return run();
   } catch (e) {
+    ctx.store.lostTransaction(); // a full disk may have taken the whole transaction back
     if (!(e instanceof Error && e.message.includes('no such table: ') && e.message.includes(s.table))) throw e;
     ctx.scratch.delete(s.table);
     return undefined;
