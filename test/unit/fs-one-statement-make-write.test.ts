@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Agent } from '../../src/core/agent.js';
 import { ROOT_INO, S_IFCHR, S_IFIFO, S_IFREG, type Attr } from '../../src/core/types.js';
 import { tempDir } from '../support/cli.js';
+import { codeOf, one, scratchIno } from '../support/one-statement.js';
 import { countStatements } from '../support/statements.js';
 
 // A create, mkdir or mknod, and a write of one whole chunk, inside a transaction are one
@@ -36,23 +37,6 @@ function rows(a: Agent, journal = true): unknown {
   };
 }
 
-const one = (a: Agent, sql: string) => (a.store.db.prepare(sql).raw(true).get() as unknown[] | undefined)?.[0];
-
-/** The scratch row's inode of the last operation through the table named `table` (the journal's recorder, or quiet). */
-function scratchIno(a: Agent, table: string, quiet = false): number | undefined {
-  const names = (a.store.db.prepare(`SELECT name FROM sqlite_temp_master WHERE type = 'table' AND name LIKE '${table}_%'`).raw(true).all() as string[][]).map((r) => r[0]!);
-  const name = names.find((n) => (n === `${table}_quiet`) === quiet);
-  return name === undefined ? undefined : (one(a, `SELECT ino FROM temp.${name}`) as number | undefined);
-}
-
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (e) {
-    return (e as { code?: string }).code;
-  }
-  return 'ok';
-}
 
 const noTimes = (x: Attr) => ({ ...x, atime: 0, mtime: 0, ctime: 0 });
 

@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Agent } from '../../src/core/agent.js';
 import { ROOT_INO, S_IFIFO, type Removal } from '../../src/core/types.js';
 import { tempDir } from '../support/cli.js';
+import { codeOf, column, one, scratchIno as scratchInoOf } from '../support/one-statement.js';
 
 // An unlink, a chmod, a chown or a utimens inside a transaction is one statement
 // (src/core/fs/ops/unlink-alone.ts, setattr-alone.ts); outside one it takes the transaction route
@@ -38,29 +39,8 @@ function rows(a: Agent): unknown {
   };
 }
 
-/** The first column of the first row, and of every row (libsql's rows carry metadata besides their columns). */
-const one = (a: Agent, sql: string, ...params: unknown[]) => (a.store.db.prepare(sql).raw(true).get(...params) as unknown[] | undefined)?.[0];
-const column = (a: Agent, sql: string) => (a.store.db.prepare(sql).raw(true).all() as unknown[][]).map((r) => r[0]);
-
-/**
- * The inode of the last operation that went through a one-statement route with the journal on
- * (its scratch row; `quiet`: with the observer off).
- */
-function scratchIno(a: Agent, table = 'agentfs_unlinked', quiet = false): number | undefined {
-  const names = column(a, `SELECT name FROM sqlite_temp_master WHERE type = 'table' AND name LIKE '${table}_%'`) as string[];
-  const name = names.find((n) => (n === `${table}_quiet`) === quiet);
-  return name === undefined ? undefined : (one(a, `SELECT ino FROM temp.${name}`) as number | undefined);
-}
-
-/** The error code fn throws, or 'ok'. */
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (e) {
-    return (e as { code?: string }).code;
-  }
-  return 'ok';
-}
+/** The inode of the last unlink through the one-statement route (`quiet`: with the observer off). */
+const scratchIno = (a: Agent, table = 'agentfs_unlinked', quiet = false) => scratchInoOf(a, table, quiet);
 
 const noTimes = (r: Removal) => ({ ...r, parent: r.parent && { ...r.parent, atime: 0, mtime: 0, ctime: 0 } });
 
