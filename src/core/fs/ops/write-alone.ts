@@ -1,10 +1,10 @@
 /**
- * A write of whole chunks as they will be stored (one, or up to 128 KiB of them), as ONE statement inside the caller's
- * transaction (ops/scratch.ts): the transaction route (write.ts) takes a savepoint and, for such
- * a write, a statement a chunk besides the inode's update, the journal row of a new write burst
- * and the row's read. Every small file `tar x`, a compiler or an editor writes through a mount is
- * one such write, and so is each write of a file written from its start (cp, a download: the
- * kernel hands them over in pieces of up to 1 MiB, 256 chunks).
+ * A write of whole chunks as they will be stored (one, or several of up to 128 KiB in all), as
+ * ONE statement inside the caller's transaction (ops/scratch.ts): the transaction route
+ * (write.ts) takes a savepoint and, for such a write, a statement a chunk besides the inode's
+ * update, the journal row of a new write burst and the row's read. Every small file `tar x`, a
+ * compiler or an editor writes through a mount is one such write, and so is each write of cp
+ * (128 KiB from a file's start).
  *
  * Whole chunks: the write starts at a chunk's start and ends at a chunk's end, or at or past the
  * file's end, so nothing of a chunk is kept and nothing is read (write.ts merges a partial chunk
@@ -66,8 +66,8 @@ const chunkList = (n: number) => (chunkLists[n] ??= `[${Array(n).fill(0).join(',
 /**
  * Writes `src` at `offset` into the file whose row (as this transaction sees it) is `row`, in one
  * statement; the bytes written, or undefined when this route does not take it (nothing written):
- * not one whole chunk, a chunk to pad before it, set-id bits to drop, no transaction open, an
- * observer that cannot record this way.
+ * not whole chunks, several of more than 128 KiB, a chunk to pad before them, set-id bits to
+ * drop, no transaction open, an observer that cannot record this way.
  */
 export function writeAlone(ctx: FsContext, row: InodeRow, offset: number, src: Buffer, caller?: Caller): number | undefined {
   const cs = ctx.chunkSize;
