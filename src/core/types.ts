@@ -12,6 +12,8 @@ export const S_IFLNK = 0o120000;
 export const S_IFREG = 0o100000;
 export const S_IFBLK = 0o060000;
 export const S_IFDIR = 0o040000;
+/** set-group-id: on a directory, new entries take its group (and subdirectories the bit) */
+export const S_ISGID = 0o2000;
 export const S_IFCHR = 0o020000;
 export const S_IFIFO = 0o010000;
 

@@ -681,12 +681,6 @@ export class Store {
 }
 
 /**
- * A libsql statement refused with SQLITE_BUSY stays active, holding its read snapshot (libsql has
- * no reset): the connection's later autocommit writes would stay uncommitted under the write
- * lock, and its next COMMIT fail. Running it again resets it; under query_only it is then refused
- * before it writes anything.
- */
-/**
  * A prepared statement (rows as arrays when `raw`) that stays usable after its get() failed.
  * libsql (0.5) leaves a statement whose get() failed unreset, and every later get() of it fails
  * the same way whatever its values (run() and all() do not): a cached statement would fail for the
@@ -712,6 +706,12 @@ function recoverable(db: Db, sql: string, raw: boolean): Statement {
   return s;
 }
 
+/**
+ * A libsql statement refused with SQLITE_BUSY stays active, holding its read snapshot (libsql has
+ * no reset): the connection's later autocommit writes would stay uncommitted under the write
+ * lock, and its next COMMIT fail. Running it again resets it; under query_only it is then refused
+ * before it writes anything.
+ */
 function settle(db: Db, fn: () => unknown): void {
   db.exec('PRAGMA query_only = 1');
   try {

@@ -42,10 +42,11 @@ export const INLINE_STALE = 'agentfs: inline values stale under the lock';
 /**
  * An observer's rows written by the operation's own statement: the one-statement create of
  * ops/create-alone.ts (no transaction around it, so no observer call could join its commit), and
- * the one-statement unlink, setattr and node of ops/unlink-alone.ts, ops/setattr-alone.ts and
- * ops/make-alone.ts (fewer statements). The statement's trigger runs `sql` after the operation's own rows are written; it
- * reads the observer's own values as NEW.<columns[i]> and the file as NEW.ino (a create also
- * NEW.parent, NEW.name, NEW.mode, NEW.uid, NEW.gid and NEW.size, the content's length).
+ * the one-statement unlink, setattr, node and write of ops/unlink-alone.ts, setattr-alone.ts,
+ * make-alone.ts and write-alone.ts (fewer statements). The statement's trigger runs `sql` after
+ * the operation's own rows are written; it reads the observer's own values as NEW.<columns[i]>
+ * and the file as NEW.ino (a create also NEW.parent, NEW.name, NEW.mode, NEW.uid, NEW.gid and
+ * NEW.size, the content's length).
  */
 export interface InlineRecorder {
   readonly columns: readonly string[];
@@ -67,7 +68,7 @@ export interface InlineRecorders {
    * as NEW.ino, NEW.mode, NEW.uid and NEW.gid, as made
    */
   readonly node?: InlineRecorder;
-  /** a write of one whole chunk, inside a transaction (ops/write-alone.ts) */
+  /** a write of whole chunks, inside a transaction (ops/write-alone.ts) */
   readonly write?: InlineWriteRecorder;
 }
 

@@ -7,10 +7,9 @@
  * must not leave it setuid.
  */
 import { readFileSync } from 'node:fs';
-import { isReg, type Caller } from '../types.js';
+import { S_ISGID, isReg, type Caller } from '../types.js';
 
 const S_ISUID = 0o4000;
-const S_ISGID = 0o2000;
 const S_IXGRP = 0o010;
 
 /**

@@ -20,20 +20,19 @@
  * leaves it unfinished, and SQLite runs its WAL checkpoints only after a statement that
  * finished, so the WAL would grow without bound.
  */
-import { ROOT_INO, S_IFDIR, S_IFMT, S_IFREG, type Attr, type Caller } from '../../types.js';
+import { ROOT_INO, S_IFDIR, S_IFMT, S_IFREG, S_ISGID, type Attr, type Caller } from '../../types.js';
 import type { FsContext } from '../context.js';
 import { INLINE_STALE, type FsMutation } from '../mutation.js';
 import { checkName } from '../names.js';
 import { rememberChunks } from '../rows.js';
 import { now } from '../time.js';
 
-const S_ISGID = 0o2000;
 /** what the trigger raises when the directory is not the one looked up */
 const DIR_CHANGED = 'agentfs: directory changed since its lookup';
 /** what it raises when the proposed inode number is not past every one given */
 const INO_TAKEN = 'agentfs: inode number taken';
-/** the next inode number AUTOINCREMENT would give */
-const NEXT_INO = `max(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'fs_inode'), 0), COALESCE((SELECT max(ino) FROM fs_inode), 0)) + 1`;
+/** the next inode number AUTOINCREMENT would give (a spec database has fs_inode's sequence row: the root) */
+export const NEXT_INO = `max(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'fs_inode'), 0), COALESCE((SELECT max(ino) FROM fs_inode), 0)) + 1`;
 
 const FILE_COLUMNS = ['ino', 'parent', 'name', 'mode', 'uid', 'gid', 'size', 'sec', 'nsec', 'data', 'pmode', 'puid', 'pgid'];
 

@@ -1,7 +1,7 @@
 /** mkdir, mknod, create, symlink: a new inode and its first dentry, in one transaction. */
 import { FsError } from '../../errors.js';
 import {
-  PATH_MAX, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK,
+  PATH_MAX, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK, S_ISGID,
   type Attr, type Caller,
 } from '../../types.js';
 import { notify, type FsContext } from '../context.js';
@@ -10,8 +10,6 @@ import { SQL, rememberChunks } from '../rows.js';
 import { now } from '../time.js';
 import { makeAlone } from './make-alone.js';
 import { putChunkRun } from './write.js';
-
-const S_ISGID = 0o2000;
 
 function makeNode(
   ctx: FsContext,

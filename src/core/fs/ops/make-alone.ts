@@ -14,17 +14,13 @@
  * journal's). RETURNING hands back the number, mode and group.
  */
 import { FsError } from '../../errors.js';
-import { S_IFDIR, S_IFMT, S_IFREG, type Attr, type Caller } from '../../types.js';
+import { S_IFDIR, S_IFMT, S_IFREG, S_ISGID, type Attr, type Caller } from '../../types.js';
 import type { FsContext } from '../context.js';
 import type { FsMutation } from '../mutation.js';
 import { rememberChunks } from '../rows.js';
 import { now } from '../time.js';
+import { NEXT_INO } from './create-alone.js';
 import { getScratch, scratchTable, type ScratchTable } from './scratch.js';
-
-const S_ISGID = 0o2000;
-
-/** the next inode number AUTOINCREMENT would give (a spec database has fs_inode's sequence row: the root) */
-const NEXT_INO = `max(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'fs_inode'), 0), COALESCE((SELECT max(ino) FROM fs_inode), 0)) + 1`;
 
 const FIXED = ['k', 'ino', 'parent', 'name', 'mode', 'nlink', 'uid', 'gid', 'rdev', 'sec', 'nsec'];
 

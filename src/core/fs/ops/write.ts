@@ -67,8 +67,8 @@ export function append(ctx: FsContext, ino: number, data: Uint8Array, caller?: C
 export function write(ctx: FsContext, ino: number, offset: number, data: Uint8Array, caller?: Caller): number {
   checkRange(offset, data.byteLength);
   if (ctx.store.inTransaction && data.byteLength > 0) {
-    // one whole chunk as one statement (write-alone.ts); the row, read under the lock, is the
-    // same for the savepoint of the other route
+    // whole chunks as one statement (write-alone.ts); the row, read under the lock, is the same
+    // for the savepoint of the other route
     const row = requireRow(ctx, ino, 'write');
     const n = writeAlone(ctx, row, offset, Buffer.from(data.buffer, data.byteOffset, data.byteLength), caller);
     return n ?? ctx.store.transaction(() => writeRow(ctx, row, offset, data, caller));
