@@ -38,7 +38,7 @@
 // The request format (enum Op, struct Req, pack_<op>, REQ_LAYOUT), generated from
 // native/requests.json by scripts/gen-requests.mjs together with its TypeScript side.
 #include "requests.h"
-// The native read path (lookup, getattr, readdir, read, readlink from SQLite on this side).
+// The native read path (lookup, getattr, readdir, read, readlink, statfs from SQLite on this side).
 #include "host_files.h"
 #include "reader.h"
 #include "utf8.h"
@@ -460,7 +460,11 @@ void ll_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, fuse_file_info* f
   enqueue(sess(req), pack_fsyncdir(req, ino, fh_of(fi), datasync != 0));
 }
 
-void ll_statfs(fuse_req_t req, fuse_ino_t ino) { enqueue(sess(req), pack_statfs(req, ino)); }
+void ll_statfs(fuse_req_t req, fuse_ino_t ino) {
+  Session* s = sess(req);
+  if (NativeCall n(s); n.reader && n.reader->statfs(req)) return;
+  enqueue(s, pack_statfs(req, ino));
+}
 
 void ll_access(fuse_req_t req, fuse_ino_t ino, int mask) { enqueue(sess(req), pack_access(req, ino, mask)); }
 
@@ -1015,7 +1019,7 @@ napi_value named(napi_env env, napi_value obj, const char* key) {
   return v;
 }
 
-// options.reader: {path, chunkSize, sql: {lookup, inode, page, chunks, read, readlink, parent},
+// options.reader: {path, chunkSize, sql: {lookup, inode, page, chunks, read, readlink, parent, space, inodes}, statfs?,
 // uid, gid, entryTimeout, attrTimeout, negativeTimeout, atimes}. A reader that cannot open leaves
 // every request to JavaScript (readerStats says why).
 ReaderConfig reader_config(napi_env env, napi_value o) {
@@ -1031,6 +1035,17 @@ ReaderConfig reader_config(napi_env env, napi_value o) {
   c.sql.read = get_str(env, named(env, q, "read"));
   c.sql.readlink = get_str(env, named(env, q, "readlink"));
   c.sql.parent = get_str(env, named(env, q, "parent"));
+  c.sql.space = get_str(env, named(env, q, "space"));
+  c.sql.inodes = get_str(env, named(env, q, "inodes"));
+  napi_value sf = named(env, o, "statfs");
+  napi_valuetype sft = napi_undefined;
+  if (sf) napi_typeof(env, sf, &sft);
+  if (sft == napi_object && !c.sql.space.empty() && !c.sql.inodes.empty()) {
+    c.statfs.on = true;
+    c.statfs.block_size = get_num(env, named(env, sf, "blockSize"), 4096);
+    c.statfs.free_inodes = get_num(env, named(env, sf, "freeInodes"), 0);
+    c.statfs.name_max = get_num(env, named(env, sf, "nameMax"), 255);
+  }
   c.uid = (int64_t)get_num(env, named(env, o, "uid"), -1);
   c.gid = (int64_t)get_num(env, named(env, o, "gid"), -1);
   c.entry_timeout = get_num(env, named(env, o, "entryTimeout"), 1);

@@ -5,6 +5,8 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/statvfs.h>
 
 #include <cerrno>
 #include <cmath>
@@ -72,7 +74,7 @@ Reader::~Reader() {
 }
 
 Reader::Conn::~Conn() {
-  for (sqlite3_stmt* st : {lookup, inode, page, names, chunks, read, readlink, parent})
+  for (sqlite3_stmt* st : {lookup, inode, page, names, chunks, read, readlink, parent, space, inodes})
     if (st) sqlite3_finalize(st);
   if (db) sqlite3_close(db);
 }
@@ -104,7 +106,7 @@ Reader::Conn* Reader::connect(std::string* err) {
   if (!prepare(c, &c->lookup, q.lookup, err) || !prepare(c, &c->inode, q.inode, err) || !prepare(c, &c->page, q.page, err) ||
       !prepare(c, &c->names, q.names, err) ||
       !prepare(c, &c->chunks, q.chunks, err) || !prepare(c, &c->read, q.read, err) || !prepare(c, &c->readlink, q.readlink, err) ||
-      !prepare(c, &c->parent, q.parent, err)) {
+      !prepare(c, &c->parent, q.parent, err) || (cfg_.statfs.on && (!prepare(c, &c->space, q.space, err) || !prepare(c, &c->inodes, q.inodes, err)))) {
     delete c;
     return nullptr;
   }
@@ -464,6 +466,51 @@ bool Reader::read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off) {
   touch_atime(c.inode, 0);
   served++;
   fuse_reply_buf(req, out.data(), out.size());
+  return true;
+}
+
+// statfs as ops/statfs.ts answers it: the database's pages in use plus what the host
+// filesystem under it has free (and the database's own free pages), in blocks; inodes in use
+// plus a large free count. The count walks every inode row, so each connection keeps it while
+// its data version says no other connection committed (this one only reads, and JavaScript's
+// uncommitted writes keep every request away from here). The count comes from a statement of
+// its own, after the version: a commit in between only makes the next call count again.
+bool Reader::statfs(fuse_req_t req) {
+  if (!cfg_.statfs.on) return false;
+  Lease lease(this);
+  if (!lease.c) return fail(nullptr);
+  Conn& c = *lease.c;
+  int64_t page_size, pages, free_pages, version;
+  {
+    Use u(c.space);
+    if (sqlite3_step(c.space) != SQLITE_ROW) return fail(c.space);
+    page_size = sqlite3_column_int64(c.space, 0);
+    pages = sqlite3_column_int64(c.space, 1);
+    free_pages = sqlite3_column_int64(c.space, 2);
+    version = sqlite3_column_int64(c.space, 3);
+  }
+  if (c.inode_count < 0 || c.inodes_version != version) {
+    Use u(c.inodes);
+    if (sqlite3_step(c.inodes) != SQLITE_ROW) return fail(c.inodes);
+    c.inode_count = sqlite3_column_int64(c.inodes, 0);
+    c.inodes_version = version;
+  }
+  // as JavaScript's numbers: doubles, rounded the same way
+  struct statfs host;
+  double host_free = ::statfs(dir_.c_str(), &host) == 0 ? (double)host.f_bavail * (double)host.f_bsize : 0;
+  double used = (double)(pages - free_pages) * (double)page_size;
+  double free = host_free + (double)free_pages * (double)page_size;
+  const StatfsConfig& k = cfg_.statfs;
+  struct statvfs st;
+  memset(&st, 0, sizeof st);
+  st.f_bsize = st.f_frsize = (unsigned long)k.block_size;
+  st.f_blocks = (fsblkcnt_t)std::ceil((used + free) / k.block_size);
+  st.f_bfree = st.f_bavail = (fsblkcnt_t)std::floor(free / k.block_size);
+  st.f_files = (fsfilcnt_t)((double)c.inode_count + k.free_inodes);
+  st.f_ffree = st.f_favail = (fsfilcnt_t)k.free_inodes;
+  st.f_namemax = (unsigned long)k.name_max;
+  served++;
+  fuse_reply_statfs(req, &st);
   return true;
 }
 

@@ -31,12 +31,21 @@ struct ReaderSql {
   std::string read;      // (ino, first, last) -> chunk_index, data
   std::string readlink;  // (ino) -> target
   std::string parent;    // (ino) -> parent_ino
+  std::string space;     // () -> page size, pages, free pages, data version
+  std::string inodes;    // () -> inodes in use
+};
+
+// statfs's fixed numbers (src/core/fs/ops/statfs.ts); statfs is answered here when set.
+struct StatfsConfig {
+  bool on = false;
+  double block_size = 4096, free_inodes = 0, name_max = 255;
 };
 
 struct ReaderConfig {
   std::string path;
   int64_t chunk_size = 4096;
   ReaderSql sql;
+  StatfsConfig statfs;
   int64_t uid = -1, gid = -1;  // reported owner instead of the stored one (-1: stored)
   double entry_timeout = 1, attr_timeout = 1, negative_timeout = 0;
   bool atimes = true;  // reads move access times (false: the database is read-only here)
@@ -73,6 +82,8 @@ class Reader {
   bool readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, bool plus);
   bool read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off);
   bool readlink(fuse_req_t req, fuse_ino_t ino);
+  // The capacity ops/statfs.ts reports: the database's pages and the host's free space under it.
+  bool statfs(fuse_req_t req);
   bool opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi);
   bool open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi);
 
@@ -111,7 +122,12 @@ class Reader {
   std::atomic<uint64_t> listed_bare{0};
 
  private:
-  explicit Reader(const ReaderConfig& cfg) : cfg_(cfg) {}
+  explicit Reader(const ReaderConfig& cfg) : cfg_(cfg), dir_(dir_of(cfg.path)) {}
+  // the directory holding a file (node's path.dirname, for a file's path)
+  static std::string dir_of(const std::string& path) {
+    size_t i = path.rfind('/');
+    return i == std::string::npos ? "." : i == 0 ? "/" : path.substr(0, i);
+  }
   struct Blocks {
     int64_t size, mtime, mtime_ns, ctime, ctime_ns, blocks;
   };
@@ -119,7 +135,9 @@ class Reader {
   struct Conn {
     sqlite3* db = nullptr;
     sqlite3_stmt *lookup = nullptr, *inode = nullptr, *page = nullptr, *names = nullptr, *chunks = nullptr, *read = nullptr,
-                 *readlink = nullptr, *parent = nullptr;
+                 *readlink = nullptr, *parent = nullptr, *space = nullptr, *inodes = nullptr;
+    // inodes in use, as counted at data version inodes_version of this connection (-1: not yet)
+    int64_t inode_count = -1, inodes_version = 0;
     std::unordered_map<uint64_t, Blocks> blocks;  // st_blocks per inode (see stored_blocks)
     std::vector<char> rbuf, dbuf;                  // reply buffers of read and readdir
     ~Conn();
@@ -149,6 +167,7 @@ class Reader {
   bool lookup_in(fuse_req_t req, fuse_ino_t parent, const char* name, bool absent_only);
 
   ReaderConfig cfg_;
+  std::string dir_;  // the database's directory: the host filesystem statfs reports the space of
   std::mutex pool_mu_;
   std::vector<Conn*> all_, free_;
 

@@ -11,7 +11,7 @@ import { existsSync, statSync } from 'node:fs';
 import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { RawRequest } from './requests.js';
-import type { SharedReadSql } from '../core/fs/shared-reads.js';
+import type { SharedReadSql, SharedStatfs } from '../core/fs/shared-reads.js';
 
 export { Op, decodeRequest, type RawRequest, type FuseRequest } from './requests.js';
 
@@ -61,6 +61,8 @@ export interface ReaderConfig {
   path: string;
   chunkSize: number;
   sql: SharedReadSql;
+  /** statfs's fixed numbers: statfs is answered natively too (the mount's own database only) */
+  statfs?: SharedStatfs;
   atimes: boolean;
   uid?: number;
   gid?: number;

@@ -188,6 +188,7 @@ export class FuseServer {
       path: shared.path,
       chunkSize: shared.chunkSize,
       sql: shared.sql,
+      statfs: shared.statfs,
       atimes: shared.atimes,
       uid: o.uid,
       gid: o.gid,

@@ -647,6 +647,41 @@ for path, content, want in (('/f', 'v2-longer', 'v2-longer 9'), ('/other', 'chan
     expect(jsRequests(log, ['READDIRPLUS'])).toBeGreaterThan(5);
     expect(Number(/(\d+) listed entries without attributes/.exec(log)?.[1])).toBeGreaterThanOrEqual(400);
   });
+
+  it("answers statfs natively as JavaScript does, its inode count current after every commit, ours or another process's", async () => {
+    ok(await cli(['init', 'sf']));
+    const STATVFS = 'import os, sys, json; s = os.statvfs(sys.argv[1]); print(json.dumps([s.f_bsize, s.f_frsize, s.f_blocks, s.f_bfree, s.f_bavail, s.f_files, s.f_ffree, s.f_favail, s.f_namemax]))';
+    const statvfs = async (m: string) => JSON.parse(ok(await run('python3', ['-c', STATVFS, m], { cwd: tmp.dir }))) as number[];
+    const FILES = 5;
+    const m = await mount('.agentfs/sf.db', 'm-sf');
+    const base = await statvfs(m);
+    // right after the replies: answered from JavaScript while the group is open, natively once
+    // it committed; either way the new inodes are counted
+    ok(await sh('mkdir d && for i in $(seq 1 40); do echo $i > d/f$i; done', m));
+    expect((await statvfs(m))[FILES]).toBe(base[FILES]! + 41);
+    // another process's file: this connection's data version moved, so the count is taken again
+    ok(await cli(['fs', 'write', 'sf', '/other', 'x']));
+    expect((await statvfs(m))[FILES]).toBe(base[FILES]! + 42);
+    ok(await sh('rm -r d', m));
+    expect((await statvfs(m))[FILES]).toBe(base[FILES]! + 1);
+    await sleep(300); // the last group committed: nothing keeps the next ones from the addon
+    const quiet = [await statvfs(m), await statvfs(m), await statvfs(m)];
+    const log = await unmount(m);
+    // at most the two calls that followed writes through the mount went to JavaScript
+    expect(jsRequests(log, ['STATFS'])).toBeLessThanOrEqual(2);
+
+    const off = await mount('.agentfs/sf.db', 'm-sf-off', { native: false });
+    const js = await statvfs(off);
+    expect(jsRequests(await unmount(off), ['STATFS'])).toBe(1);
+    for (const nat of quiet) {
+      // block size, inodes and name length alike; the blocks follow the host's free space, which
+      // other work on this machine moves between the calls
+      expect([nat[0], nat[1], nat[5], nat[6], nat[7], nat[8]]).toEqual([js[0], js[1], js[5], js[6], js[7], js[8]]);
+      expect(js[0]).toBe(4096);
+      expect(js[8]).toBe(255);
+      for (const i of [2, 3, 4]) expect(Math.abs(nat[i]! - js[i]!)).toBeLessThan(js[i]! / 100);
+    }
+  });
 });
 
 // Size of version i (an expression of i in JavaScript and Python), 0.3 to 2.3 MB: several 1 MiB reads each.

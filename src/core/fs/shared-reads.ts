@@ -1,8 +1,8 @@
 /**
  * What another reader of the same database file needs to answer read-only requests exactly as
  * this filesystem would: the FUSE mount's native read path (native/reader.cc) serves lookup,
- * getattr, readdir, read and readlink from a connection of its own, on its own thread, with the
- * statements below. The core keeps the SQL; the reader only runs it, by column position.
+ * getattr, readdir, read, readlink and statfs from a connection of its own, on its own thread,
+ * with the statements below. The core keeps the SQL; the reader only runs it, by column position.
  *
  * Two things live only in this process's memory, and are handed over here:
  * - uncommitted writes: while a write transaction is open here (onWriting(true)), the other
@@ -10,10 +10,11 @@
  * - access times moved by reads and not stored yet (LazyAtime): the other reader is told of
  *   them (pending/stored) and tells us of those its reads move (noteAtime).
  */
-import type { Timespec } from '../types.js';
+import { NAME_MAX, type Timespec } from '../types.js';
 import type { FsContext } from './context.js';
 import type { AtimeListener } from './lazy-atime.js';
 import { INODE_COLUMNS_OF_I, SQL } from './rows.js';
+import { FREE_INODES, INODE_COUNT_SQL, SPACE_SQL, STATFS_BSIZE } from './ops/statfs.js';
 
 export interface SharedReadSql {
   /** (name, parent) -> parent's mode, then the entry's inode columns (NULL when no such name); no row: no parent */
@@ -35,6 +36,17 @@ export interface SharedReadSql {
   readlink: string;
   /** (dir) -> the directory holding it */
   parent: string;
+  /** () -> page size, pages, free pages, data version (then this connection's changes, unread) */
+  space: string;
+  /** () -> inodes in use */
+  inodes: string;
+}
+
+/** statfs's fixed numbers (ops/statfs.ts), for a reader that answers it. */
+export interface SharedStatfs {
+  blockSize: number;
+  freeInodes: number;
+  nameMax: number;
 }
 
 export const SHARED_READ_SQL: SharedReadSql = {
@@ -48,13 +60,18 @@ export const SHARED_READ_SQL: SharedReadSql = {
   read: 'SELECT chunk_index, data FROM fs_data WHERE ino = ? AND chunk_index >= ? AND chunk_index <= ? ORDER BY chunk_index',
   readlink: 'SELECT CAST(target AS BLOB) FROM fs_symlink WHERE ino = ?',
   parent: 'SELECT parent_ino FROM fs_dentry WHERE ino = ? ORDER BY id LIMIT 1',
+  space: SPACE_SQL,
+  inodes: INODE_COUNT_SQL,
 };
+
+export const SHARED_STATFS: SharedStatfs = { blockSize: STATFS_BSIZE, freeInodes: FREE_INODES, nameMax: NAME_MAX };
 
 export interface SharedReads {
   /** the database file */
   readonly path: string;
   readonly chunkSize: number;
   readonly sql: SharedReadSql;
+  readonly statfs: SharedStatfs;
   /** reads move access times (false: the database is open read-only here, as noatime) */
   readonly atimes: boolean;
   /** fn(true) when a write transaction opens here, fn(false) when it ended */
@@ -73,6 +90,7 @@ export function sharedReads(ctx: FsContext): SharedReads | undefined {
     path: store.path,
     chunkSize: ctx.chunkSize,
     sql: SHARED_READ_SQL,
+    statfs: SHARED_STATFS,
     atimes: !store.readOnly,
     onWriting(fn) {
       // before LazyAtime writes out pending times (and tells the reader they are stored): in
