@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/statvfs.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cmath>
@@ -59,6 +60,8 @@ Reader* Reader::open(const ReaderConfig& cfg, std::string* err) {
     return nullptr;
   }
   Reader* r = new Reader(cfg);
+  // as the store's own (Store.hostFreeBytes): both measure the directory, whatever its path shows later
+  r->dir_fd_ = ::open(dir_of(cfg.path).c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
   // the first connection finds out now whether the file can be read so at all
   Conn* c = r->connect(err);
   if (!c) {
@@ -71,6 +74,7 @@ Reader* Reader::open(const ReaderConfig& cfg, std::string* err) {
 
 Reader::~Reader() {
   for (Conn* c : all_) delete c;
+  if (dir_fd_ >= 0) close(dir_fd_);
 }
 
 Reader::Conn::~Conn() {
@@ -476,7 +480,8 @@ bool Reader::read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off) {
 // uncommitted writes keep every request away from here). The count comes from a statement of
 // its own, after the version: a commit in between only makes the next call count again.
 bool Reader::statfs(fuse_req_t req) {
-  if (!cfg_.statfs.on) return false;
+  // without the directory's handle: JavaScript's answer (Store.hostFreeBytes then asks the path)
+  if (!cfg_.statfs.on || dir_fd_ < 0) return false;
   Lease lease(this);
   if (!lease.c) return fail(nullptr);
   Conn& c = *lease.c;
@@ -497,7 +502,7 @@ bool Reader::statfs(fuse_req_t req) {
   }
   // as JavaScript's numbers: doubles, rounded the same way
   struct statfs host;
-  double host_free = ::statfs(dir_.c_str(), &host) == 0 ? (double)host.f_bavail * (double)host.f_bsize : 0;
+  double host_free = ::fstatfs(dir_fd_, &host) == 0 ? (double)host.f_bavail * (double)host.f_bsize : 0;
   double used = (double)(pages - free_pages) * (double)page_size;
   double free = host_free + (double)free_pages * (double)page_size;
   const StatfsConfig& k = cfg_.statfs;

@@ -1,5 +1,5 @@
-// The native read path: lookup, getattr, opendir, readdir(plus), open (read-only), read and
-// readlink answered on the FUSE worker threads from read-only SQLite connections of the addon's
+// The native read path: lookup, getattr, opendir, readdir(plus), open (read-only), read,
+// readlink and statfs answered on the FUSE worker threads from read-only SQLite connections of the addon's
 // own (a small pool, one per request being served), without a trip into
 // JavaScript. Every method either answers the request and returns true, or sends nothing and
 // returns false: the request then goes to JavaScript as before. JavaScript keeps every mutation
@@ -69,6 +69,8 @@ class Reader {
   // Opens the connection and prepares the statements; nullptr (and why, in err) when it cannot.
   static Reader* open(const ReaderConfig& cfg, std::string* err);
   ~Reader();
+  Reader(const Reader&) = delete;
+  Reader& operator=(const Reader&) = delete;
 
   // On the loop's threads (the JS thread too while it leads), any number at once (each request
   // takes a connection of the pool).
@@ -122,7 +124,7 @@ class Reader {
   std::atomic<uint64_t> listed_bare{0};
 
  private:
-  explicit Reader(const ReaderConfig& cfg) : cfg_(cfg), dir_(dir_of(cfg.path)) {}
+  explicit Reader(const ReaderConfig& cfg) : cfg_(cfg) {}
   // the directory holding a file (node's path.dirname, for a file's path)
   static std::string dir_of(const std::string& path) {
     size_t i = path.rfind('/');
@@ -167,7 +169,10 @@ class Reader {
   bool lookup_in(fuse_req_t req, fuse_ino_t parent, const char* name, bool absent_only);
 
   ReaderConfig cfg_;
-  std::string dir_;  // the database's directory: the host filesystem statfs reports the space of
+  // The database's directory, held open (O_PATH) from before the mount: statfs reports the space
+  // of the host filesystem holding it. Its path may lead through the mount itself (a database
+  // inside its own mountpoint), whose only reader would then wait on itself. -1: not open.
+  int dir_fd_ = -1;
   std::mutex pool_mu_;
   std::vector<Conn*> all_, free_;
 

@@ -1,5 +1,6 @@
 import Database from 'libsql';
-import { accessSync, closeSync, constants as fsConstants, existsSync, fstatSync, fsyncSync, mkdirSync, openSync, statSync } from 'node:fs';
+import { accessSync, closeSync, constants as fsConstants, existsSync, fstatSync, fsyncSync, mkdirSync, openSync, statfsSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { StoreError } from './errors.js';
@@ -88,6 +89,8 @@ export class Store {
   private releaseFile: ((locked: boolean) => void) | undefined;
   /** AGENTFS_FUSE_TRACE: the statements run on this connection, reported at close */
   private readonly sqlReport: (() => string[]) | undefined;
+  /** the database's directory, held open (O_PATH) from the start: hostFreeBytes measures through it */
+  private dirFd: number | undefined;
 
   private constructor(db: Db, path: string, chunkSize: number, layout: Layout, options: OpenOptions) {
     this.db = db;
@@ -98,6 +101,7 @@ export class Store {
     this.fullSync = options.durability === 'full' && path !== ':memory:';
     this.busyTimeoutMs = Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000));
     if (path !== ':memory:') this.releaseFile = noteOpen(path);
+    if (path !== ':memory:') this.dirFd = openDir(dirname(path));
     if (traceTarget() && !this.readOnly) this.sqlReport = countSql(db);
     // a writer waits in beginImmediate's fine polls (readers keep the whole timeout)
     if (!this.readOnly && path !== ':memory:') db.exec(`PRAGMA busy_timeout = ${Math.min(BUSY_POLL_MS, this.busyTimeoutMs)}`);
@@ -646,6 +650,22 @@ export class Store {
     }
   }
 
+  /**
+   * Bytes free to unprivileged users on the host filesystem holding the database (0 when that
+   * cannot be told). Asked of the directory held open since the store opened, not of its path:
+   * a path can lead through a mount over that directory (a database inside its own mountpoint,
+   * whose server would then wait on itself) or name another directory since a rename.
+   */
+  hostFreeBytes(): number {
+    const at = this.dirFd !== undefined ? `/proc/self/fd/${this.dirFd}` : this.path === ':memory:' ? tmpdir() : dirname(this.path);
+    try {
+      const h = statfsSync(at);
+      return h.bavail * h.bsize;
+    } catch {
+      return 0;
+    }
+  }
+
   close(): void {
     if (this.closed) return;
     for (const fn of this.closeHooks) {
@@ -671,12 +691,26 @@ export class Store {
     this.statements.clear();
     this.arrayStatements.clear();
     this.db.close();
+    if (this.dirFd !== undefined) closeSync(this.dirFd);
+    this.dirFd = undefined;
     // its locks linger until collected (open-files.ts)
     this.releaseFile?.(true);
   }
 
   get isClosed(): boolean {
     return this.closed;
+  }
+}
+
+/** O_PATH: a handle on the directory itself, which needs no read permission on it. */
+const O_PATH = 0o10000000;
+
+/** A directory held open for statfs (Store.hostFreeBytes); undefined when it cannot be. */
+function openDir(dir: string): number | undefined {
+  try {
+    return openSync(dir, O_PATH | fsConstants.O_DIRECTORY);
+  } catch {
+    return undefined;
   }
 }
 

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
@@ -681,6 +681,36 @@ for path, content, want in (('/f', 'v2-longer', 'v2-longer 9'), ('/other', 'chan
       expect(js[8]).toBe(255);
       for (const i of [2, 3, 4]) expect(Math.abs(nat[i]! - js[i]!)).toBeLessThan(js[i]! / 100);
     }
+  });
+
+  it('answers statfs of a mount over the directory holding its database, and after that directory is renamed', async () => {
+    // the host's free space is asked of the database's directory: by its path that went through
+    // the mount itself, whose server then waited on itself for good (df hung, unkillable)
+    for (const native of [true, false]) {
+      const home = dir(`sf-over-${native}`);
+      ok(await runCli(['init', 'p'], { cwd: home }));
+      const r = await cli(['mount', join(home, '.agentfs/p.db'), home], native ? {} : { AGENTFS_NATIVE_READS: '0' });
+      expect(r.code).toBe(0);
+      mounts.push({ mnt: home, pid: Number(/\(pid (\d+)\)/.exec(r.stdout)?.[1]) });
+      const st = await run('timeout', ['-s', 'KILL', '20', 'stat', '-f', '-c', '%f %c', home], { cwd: tmp.dir });
+      expect(st.code).toBe(0);
+      const [bfree, files] = st.stdout.trim().split(' ').map(Number);
+      expect(bfree).toBeGreaterThan(1000); // the host's free space, not 0
+      expect(files).toBe(2 ** 30 + 1);
+      ok(await sh('echo x > f && cat f', home));
+      await unmount(home);
+    }
+    // a rename of the directory: the space is still the host's, and writes go on (with 0 free
+    // space they failed with ENOSPC)
+    const before = dir('sf-moved');
+    ok(await runCli(['init', 'p'], { cwd: before }));
+    const m = await mount(join(before, '.agentfs/p.db'), 'm-sf-moved');
+    renameSync(before, `${before}-2`);
+    ok(await sh('dd if=/dev/zero of=big bs=64k count=64 status=none && echo y > small', m));
+    const st = await run('stat', ['-f', '-c', '%f', m]);
+    expect(Number(st.stdout.trim())).toBeGreaterThan(1000);
+    await unmount(m);
+    expect(ok(await runCli(['fs', 'ls', join(`${before}-2`, '.agentfs/p.db'), '/'], { cwd: tmp.dir }))).toContain('small');
   });
 });
 

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import Database from 'libsql';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statfsSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Store, StoreError, SCHEMA_VERSION } from '../../src/store/index.js';
 import { tempDir } from '../support/cli.js';
@@ -30,6 +30,24 @@ describe('Store', () => {
     const again = Store.open({ path: join(dir, 'full.db') });
     expect(again.getMeta('k')).toBe('v');
     again.close();
+  });
+
+  it("measures the host's free space through its directory held open, whatever its path shows later", () => {
+    mkdirSync(join(dir, 'a'));
+    const s = Store.open({ path: join(dir, 'a', 'x.db') }, { create: true });
+    const host = statfsSync(dir);
+    const near = (n: number) => Math.abs(n - host.bavail * host.bsize) < 64 << 20;
+    expect(near(s.hostFreeBytes())).toBe(true);
+    // by its path, a renamed directory had no free space at all (and a mount over it, the
+    // database inside its own mountpoint, made the mount's server wait on itself)
+    renameSync(join(dir, 'a'), join(dir, 'b'));
+    expect(near(s.hostFreeBytes())).toBe(true);
+    const fds = readdirSync('/proc/self/fd').length;
+    s.close();
+    expect(readdirSync('/proc/self/fd').length).toBeLessThan(fds); // the directory's handle closed too
+    const mem = Store.open({});
+    expect(mem.hostFreeBytes()).toBeGreaterThan(0); // in memory: the temporary directory's
+    mem.close();
   });
 
   it('a cached statement whose get() failed works again with other values', () => {

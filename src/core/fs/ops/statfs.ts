@@ -1,6 +1,3 @@
-import { statfsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname } from 'node:path';
 import type { Store } from '../../../store/index.js';
 import { NAME_MAX, type StatFs } from '../../types.js';
 import type { FsContext } from '../context.js';
@@ -40,15 +37,6 @@ function inodeCount(ctx: FsContext, key: string): number {
   return inodes;
 }
 
-function hostFreeBytes(s: Store): number {
-  try {
-    const h = statfsSync(s.path === ':memory:' ? tmpdir() : dirname(s.path));
-    return h.bavail * h.bsize;
-  } catch {
-    return 0; // no host numbers: the database's free pages alone
-  }
-}
-
 /**
  * Bytes the database can still grow by: free space under it plus its own free pages (cheap).
  * enough: a host with this much free is answer enough (the pages are not counted: reading them
@@ -56,7 +44,7 @@ function hostFreeBytes(s: Store): number {
  * server's group commit).
  */
 export function freeBytes(s: Store, enough = Infinity): number {
-  const hostFree = hostFreeBytes(s);
+  const hostFree = s.hostFreeBytes();
   if (hostFree >= enough) return hostFree;
   return hostFree + pragma(s, 'freelist_count') * pragma(s, 'page_size');
 }
@@ -71,7 +59,7 @@ export function statfs(ctx: FsContext): StatFs {
   const [pageSize, pages, freePages, version, changes] = s.arrayStmt(SPACE_SQL).get() as [number, number, number, number, number];
   const inodes = inodeCount(ctx, `${changes}:${version}`);
   const used = (pages - freePages) * pageSize;
-  const free = hostFreeBytes(s) + freePages * pageSize;
+  const free = s.hostFreeBytes() + freePages * pageSize;
   const blocks = Math.ceil((used + free) / STATFS_BSIZE);
   const bfree = Math.floor(free / STATFS_BSIZE);
   return {
