@@ -237,7 +237,14 @@ export class Store {
         store.releaseFile = undefined;
       }
       // a reader that may not add our tables (a viewer; another SDK's database) reads them as empty
-      if (readOnly && missingTables(objects).length) store.ensureSchema('additive', [...SPEC_TABLES, ...EXTENSION_TABLES]);
+      if (readOnly && missingTables(objects).length) {
+        try {
+          store.ensureSchema('additive', [...SPEC_TABLES, ...EXTENSION_TABLES]);
+        } catch (e) {
+          store.close(); // its directory's handle too
+          throw e;
+        }
+      }
       return store;
     } catch (e) {
       if (db.open) db.close();
