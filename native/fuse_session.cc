@@ -119,16 +119,18 @@ struct Session {
   // they handed to the kernel from the database as it was before another process's commit is
   // known (Reader::take_known) by the time JavaScript invalidates it.
   std::atomic<int> reads_inflight{0};
-  // Directories JavaScript changed in its open write transaction, with their attributes as of its
-  // last change (sent after each one): the kernel asks for them after every create or unlink
-  // (default_permissions), and GETATTR of them is answered here meanwhile. Emptied when the
+  // Inodes JavaScript changed in its open write transaction, with their attributes as of its last
+  // change (sent after each one): the kernel asks for a directory's after every create or unlink
+  // in it (default_permissions), and for a file's before a chown (tar x: after its write), and
+  // GETATTR of them is answered here meanwhile. A change JavaScript makes without sending them
+  // drops them (forgetAttrs), as does a read time it notes (atimePending). Emptied when the
   // transaction ends (committed, they are in the database; rolled back, they never were).
   std::mutex dirs_mu;
-  std::unordered_map<uint64_t, struct stat> changed_dirs;
+  std::unordered_map<uint64_t, struct stat> changed_attrs;
   // Names JavaScript added in its open write transaction (created, made, linked, renamed to; the
   // key is the parent's 8 bytes and the name): a LOOKUP of any other name that the database does
   // not hold is answered here as absent meanwhile (a create's LOOKUP of its new name, each file of
-  // a write burst), while these, still uncommitted, go to JavaScript. Emptied with changed_dirs.
+  // a write burst), while these, still uncommitted, go to JavaScript. Emptied with changed_attrs.
   std::unordered_set<std::string> added_names;
   double attr_timeout = 1;
   // The loop's threads and who reads /dev/fuse (loop::State); freed by destroy, after the loop.
@@ -197,7 +199,12 @@ void note_sent(fuse_req_t req, uint64_t ino) {
   if (s->reader && ino) s->reader->sent_attrs(ino);
 }
 void note_stale(Session* s, uint64_t ino) {
-  if (s->reader) s->reader->stale_attrs(ino);
+  if (!s->reader) return;
+  s->reader->stale_attrs(ino);
+  // what JavaScript sent of it is about to change: it sends them again after (a safety net for a
+  // change whose handler would not)
+  std::lock_guard<std::mutex> lock(s->dirs_mu);
+  s->changed_attrs.erase(ino);
 }
 
 // One request on the native reader, counted while it runs (Session::reads_inflight); reader is
@@ -283,12 +290,12 @@ void ll_lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
 void ll_forget(fuse_req_t req, fuse_ino_t, uint64_t) { fuse_reply_none(req); }
 void ll_forget_multi(fuse_req_t req, size_t, fuse_forget_data*) { fuse_reply_none(req); }
 
-// The attributes of a directory changed in JavaScript's open write transaction, if it sent them.
-bool changed_dir(Session* s, fuse_ino_t ino, struct stat* st) {
+// The attributes of an inode changed in JavaScript's open write transaction, if it sent them.
+bool changed_attrs(Session* s, fuse_ino_t ino, struct stat* st) {
   std::lock_guard<std::mutex> lock(s->dirs_mu);
   if (!s->writing.load(std::memory_order_acquire)) return false;
-  auto it = s->changed_dirs.find(ino);
-  if (it == s->changed_dirs.end()) return false;
+  auto it = s->changed_attrs.find(ino);
+  if (it == s->changed_attrs.end()) return false;
   *st = it->second;
   return true;
 }
@@ -311,7 +318,7 @@ void ll_getattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     if (n.reader->getattr(req, ino)) return;
   } else if (s->reader) {
     struct stat st;
-    if (changed_dir(s, ino, &st)) {
+    if (changed_attrs(s, ino, &st)) {
       note_sent(req, ino);
       fuse_reply_attr(req, &st, s->attr_timeout);
       return;
@@ -1558,7 +1565,7 @@ napi_value SetWriting(napi_env env, napi_callback_info info) {
   {
     std::lock_guard<std::mutex> lock(s->dirs_mu);
     if (!writing) {
-      s->changed_dirs.clear();
+      s->changed_attrs.clear();
       s->added_names.clear();
     }
     s->writing.store(writing);
@@ -1582,9 +1589,9 @@ napi_value Hold(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
-// changedDir(handle, attr: Float64Array(15)): a directory's attributes as JavaScript's open write
-// transaction changed them (see Session::changed_dirs); ignored when no transaction is open.
-napi_value ChangedDir(napi_env env, napi_callback_info info) {
+// changedAttrs(handle, attr: Float64Array(15)): an inode's attributes as JavaScript's open write
+// transaction changed them (see Session::changed_attrs); ignored when no transaction is open.
+napi_value ChangedAttrs(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   if (!get_args(env, info, 2, argv)) return nullptr;
   Session* s = get_session(env, argv[0]);
@@ -1594,7 +1601,7 @@ napi_value ChangedDir(napi_env env, napi_callback_info info) {
   struct stat st;
   fill_stat(a, &st);
   std::lock_guard<std::mutex> lock(s->dirs_mu);
-  if (s->writing.load(std::memory_order_relaxed)) s->changed_dirs[st.st_ino] = st;
+  if (s->writing.load(std::memory_order_relaxed)) s->changed_attrs[st.st_ino] = st;
   return nullptr;
 }
 
@@ -1611,14 +1618,14 @@ napi_value NameAdded(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
-// forgetDir(handle, ino): JavaScript changed ino without sending its attributes: ask it again.
-napi_value ForgetDir(napi_env env, napi_callback_info info) {
+// forgetAttrs(handle, ino): JavaScript changed ino without sending its attributes: ask it again.
+napi_value ForgetAttrs(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   if (!get_args(env, info, 2, argv)) return nullptr;
   Session* s = get_session(env, argv[0]);
   if (!s) return nullptr;
   std::lock_guard<std::mutex> lock(s->dirs_mu);
-  s->changed_dirs.erase((uint64_t)get_num(env, argv[1]));
+  s->changed_attrs.erase((uint64_t)get_num(env, argv[1]));
   return nullptr;
 }
 
@@ -1630,6 +1637,11 @@ napi_value AtimePending(napi_env env, napi_callback_info info) {
   Session* s = get_session(env, argv[0]);
   Reader* r = s ? (s->reader ? s->reader : s->delta) : nullptr;
   if (!r) return nullptr;
+  {
+    // attributes JavaScript sent in its transaction hold the access time before this read
+    std::lock_guard<std::mutex> lock(s->dirs_mu);
+    s->changed_attrs.erase((uint64_t)get_num(env, argv[1]));
+  }
   r->atime_pending((uint64_t)get_num(env, argv[1]), Ts{(int64_t)get_num(env, argv[2]), (int64_t)get_num(env, argv[3])});
   return nullptr;
 }
@@ -1865,8 +1877,8 @@ napi_value Init(napi_env env, napi_value exports) {
     {"notifyInvalEntry", nullptr, NotifyInvalEntry, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"setWriting", nullptr, SetWriting, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"hold", nullptr, Hold, nullptr, nullptr, nullptr, napi_default, nullptr},
-    {"changedDir", nullptr, ChangedDir, nullptr, nullptr, nullptr, napi_default, nullptr},
-    {"forgetDir", nullptr, ForgetDir, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"changedAttrs", nullptr, ChangedAttrs, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"forgetAttrs", nullptr, ForgetAttrs, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"atimePending", nullptr, AtimePending, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"atimeStored", nullptr, AtimeStored, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"invalidateServed", nullptr, InvalidateServed, nullptr, nullptr, nullptr, napi_default, nullptr},

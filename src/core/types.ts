@@ -259,6 +259,13 @@ export interface FileSystem {
   sharedReads?(): SharedReads | undefined;
 
   /**
+   * Optional: ino's attributes as the open write transaction last wrote them, when known without
+   * a read (undefined otherwise, and outside a write transaction): what an adapter hands its
+   * native side after a write, at no cost when unknown.
+   */
+  writtenAttr?(ino: number): Attr | undefined;
+
+  /**
    * Optional: which inodes are exactly a host file right now (an overlay's files with nothing in
    * the delta), so that an adapter may answer their attributes and read-only opens and reads
    * from the host file itself (the FUSE mount's native path); undefined when there are none.

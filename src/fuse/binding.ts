@@ -120,12 +120,12 @@ export interface NativeBinding {
   setWriting(handle: SessionHandle, writing: boolean): void;
   /** while on, read-only opens go to JavaScript; on returns once those in flight queued OPENED */
   hold(handle: SessionHandle, on: boolean): void;
-  /** a directory's attributes as the open write transaction changed them (answered natively until it ends) */
-  changedDir(handle: SessionHandle, attr: Float64Array): void;
+  /** an inode's attributes as the open write transaction changed them (answered natively until it ends) */
+  changedAttrs(handle: SessionHandle, attr: Float64Array): void;
   /** the open write transaction added this name (native lookups of other names may answer "absent") */
   nameAdded(handle: SessionHandle, parent: number, name: string): void;
   /** ino changed in the open write transaction without its attributes sent: GETATTR goes to JavaScript */
-  forgetDir(handle: SessionHandle, ino: number): void;
+  forgetAttrs(handle: SessionHandle, ino: number): void;
   /** an access time held in memory on this side, not stored yet */
   atimePending(handle: SessionHandle, ino: number, sec: number, nsec: number): void;
   /** ino's pending access time (that one; any when sec is undefined) is stored or dropped */

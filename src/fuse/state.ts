@@ -117,17 +117,30 @@ export class ServeState {
   }
 
   /**
-   * Directory `dir` changed in the open write transaction: the native side answers the kernel's
-   * next GETATTR of it (it asks after every create or unlink) with these attributes (attr: as the change read them back, else read now), until the
-   * transaction ends. Only while one is open: outside one, changes are committed already.
+   * Inode `ino` changed in the open write transaction: the native side answers the kernel's next
+   * GETATTR of it with these attributes (attr: as the change left them, else read now), until the
+   * transaction ends. The kernel asks for a directory's after every create or unlink in it, and
+   * for a file's before a chown (tar x: right after its write). Only while one is open: outside
+   * one, changes are committed already.
    */
-  changedDir(dir: number, attr?: Attr): void {
+  changedAttrs(ino: number, attr?: Attr): void {
     if (!this.sharesReads || !this.writing || !this.handle) return;
     try {
-      this.native.changedDir(this.handle, encodeAttr(attr ?? this.fs.getattr(dir), this.owner));
+      this.native.changedAttrs(this.handle, encodeAttr(attr ?? this.fs.getattr(ino), this.owner));
     } catch {
-      this.native.forgetDir(this.handle, dir);
+      this.native.forgetAttrs(this.handle, ino);
     }
+  }
+
+  /**
+   * A write changed `ino`: its attributes go to the native side when the filesystem knows them
+   * without a read (FileSystem.writtenAttr), else its GETATTR goes to JavaScript.
+   */
+  wroteTo(ino: number): void {
+    if (!this.sharesReads || !this.writing || !this.handle) return;
+    const attr = this.fs.writtenAttr?.(ino);
+    if (attr) this.changedAttrs(ino, attr);
+    else this.native.forgetAttrs(this.handle, ino);
   }
 
   /**
@@ -140,7 +153,7 @@ export class ServeState {
 
   /** ino changed (or went) in the open write transaction without its new attributes sent: JavaScript answers for it. */
   changedInode(ino: number | undefined): void {
-    if (ino !== undefined && this.sharesReads && this.writing && this.handle) this.native.forgetDir(this.handle, ino);
+    if (ino !== undefined && this.sharesReads && this.writing && this.handle) this.native.forgetAttrs(this.handle, ino);
   }
 
   /** The inode `name` in `dir` names now, if any (before a change that may drop or move it). */

@@ -79,6 +79,8 @@ export class Store {
   private readonly ensured = new Set<string>();
   private closed = false;
   private version = { value: 0, atMs: -Infinity, serial: 0 };
+  /** see `changes` */
+  private changeCount = 0;
   /** the WAL file (inode) whose directory entry sync() made durable */
   private syncedWal: number | undefined;
   /** every commit fsynced (durability 'full') */
@@ -103,6 +105,12 @@ export class Store {
     if (path !== ':memory:') this.releaseFile = noteOpen(path);
     if (path !== ':memory:') this.dirFd = openDir(dirname(path));
     if (traceTarget() && !this.readOnly) this.sqlReport = countSql(db);
+    // every exec may write (BEGIN, COMMIT and ROLLBACK included): see `changes`
+    const exec = db.exec;
+    db.exec = (sql: string) => {
+      this.changeCount++;
+      return exec.call(db, sql);
+    };
     // a writer waits in beginImmediate's fine polls (readers keep the whole timeout)
     if (!this.readOnly && path !== ':memory:') db.exec(`PRAGMA busy_timeout = ${Math.min(BUSY_POLL_MS, this.busyTimeoutMs)}`);
   }
@@ -260,7 +268,7 @@ export class Store {
   stmt(sql: string): Statement {
     let s = this.statements.get(sql);
     if (!s) {
-      s = recoverable(this.db, sql, false);
+      s = recoverable(this.db, sql, false, this.counted);
       this.statements.set(sql, s);
     }
     return s;
@@ -273,7 +281,7 @@ export class Store {
   arrayStmt(sql: string): Statement {
     let s = this.arrayStatements.get(sql);
     if (!s) {
-      s = recoverable(this.db, sql, true);
+      s = recoverable(this.db, sql, true, this.counted);
       this.arrayStatements.set(sql, s);
     }
     return s;
@@ -539,6 +547,19 @@ export class Store {
     return this.depth > 0;
   }
 
+  /**
+   * Moves before every statement run here that may write (anything but a SELECT, through stmt(),
+   * arrayStmt() or db.exec()): a row remembered as written with the value it had is still the
+   * row in the database while the value is unchanged (core/fs/rows.ts noteWritten).
+   */
+  get changes(): number {
+    return this.changeCount;
+  }
+
+  private readonly counted = (): void => {
+    this.changeCount++;
+  };
+
   /** Creates a feature's own tables once per open store (idempotent DDL). */
   ensureSchema(feature: string, statements: readonly string[]): void {
     if (this.ensured.has(feature)) return;
@@ -729,14 +750,16 @@ function openDir(dir: string): number | undefined {
  * mkdir, and every later create of the mount failed). A failed get() gives the statement a fresh
  * handle (libsql's Statement keeps its native one as `stmt`).
  */
-function recoverable(db: Db, sql: string, raw: boolean): Statement {
+function recoverable(db: Db, sql: string, raw: boolean, wrote: () => void): Statement {
   const prepare = () => {
     const p = db.prepare(sql) as unknown as Statement;
     return raw ? p.raw(true) : p;
   };
   const s = prepare();
   const proto = Object.getPrototypeOf(s) as Statement;
+  const writes = !READ_ONLY_SQL.test(sql);
   s.get = function (this: Statement, ...args: unknown[]) {
+    if (writes) wrote();
     try {
       return proto.get.apply(this, args);
     } catch (e) {
@@ -744,8 +767,25 @@ function recoverable(db: Db, sql: string, raw: boolean): Statement {
       throw e;
     }
   };
+  if (writes) {
+    s.run = function (this: Statement, ...args: unknown[]) {
+      wrote();
+      return proto.run.apply(this, args);
+    };
+    s.all = function (this: Statement, ...args: unknown[]) {
+      wrote();
+      return proto.all.apply(this, args);
+    };
+    s.iterate = function (this: Statement, ...args: unknown[]) {
+      wrote();
+      return proto.iterate.apply(this, args);
+    };
+  }
   return s;
 }
+
+/** a statement that cannot write (Store.changes leaves it uncounted) */
+const READ_ONLY_SQL = /^\s*SELECT\s/i;
 
 /**
  * A libsql statement refused with SQLITE_BUSY stays active, holding its read snapshot (libsql has

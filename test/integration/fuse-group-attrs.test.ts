@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { run, runCli, tempDir } from '../support/cli.js';
 import { forceUnmount } from '../support/fuse.js';
@@ -128,5 +128,130 @@ describe('lookups inside a group commit', () => {
     // and committed at the end, all eight
     const q = "SELECT count(*) FROM fs_dentry WHERE parent_ino = (SELECT ino FROM fs_dentry WHERE parent_ino = 1 AND name = 'd')";
     expect((await run('sqlite3', [db, q])).stdout).toBe('8\n');
+  });
+});
+
+/**
+ * A file's attributes inside a group commit: JavaScript sends them to the native side after each
+ * change it knows them for (create, write, setattr, link), and drops them after any other (an
+ * unlink of another name, fallocate, a read that moves the access time, rename), so the kernel's
+ * GETATTR is answered without a trip into JavaScript and never with an earlier state. statx with
+ * AT_STATX_FORCE_SYNC makes the kernel ask every time. One long group (AGENTFS_GROUP_COMMIT_MS):
+ * nothing is committed while the checks run.
+ */
+const FILES = String.raw`
+import ctypes, os, sqlite3, sys, time
+m, db = sys.argv[1], sys.argv[2]
+libc = ctypes.CDLL(None, use_errno=True)
+class Ts(ctypes.Structure): _fields_ = [('sec', ctypes.c_int64), ('nsec', ctypes.c_uint32), ('r', ctypes.c_int32)]
+class Statx(ctypes.Structure):
+    _fields_ = [('mask', ctypes.c_uint32), ('blksize', ctypes.c_uint32), ('attributes', ctypes.c_uint64), ('nlink', ctypes.c_uint32),
+                ('uid', ctypes.c_uint32), ('gid', ctypes.c_uint32), ('mode', ctypes.c_uint16), ('pad', ctypes.c_uint16),
+                ('ino', ctypes.c_uint64), ('size', ctypes.c_uint64), ('blocks', ctypes.c_uint64), ('amask', ctypes.c_uint64),
+                ('atime', Ts), ('btime', Ts), ('ctime', Ts), ('mtime', Ts), ('spare', ctypes.c_uint64 * 18)]
+def sx(p):
+    b = Statx()
+    if libc.statx(-100, p.encode(), 0x2000 | 0x100, 0xfff, ctypes.byref(b)) != 0: raise OSError(ctypes.get_errno(), p)
+    return b
+ns = lambda t: t.sec * 10**9 + t.nsec
+bad = []
+def want(step, got, exp):
+    if got != exp: bad.append((step, got, exp))
+d = m + '/d'
+os.mkdir(d)
+time.sleep(4)  # the mkdir's group commits
+t0 = time.time()
+for r in range(10):
+    f, h, g = f'{d}/f{r}', f'{d}/h{r}', f'{d}/g{r}'
+    fd = os.open(f, os.O_CREAT | os.O_RDWR, 0o644)
+    os.write(fd, b'x' * 100); want('write', sx(f).size, 100)
+    os.pwrite(fd, b'y' * 50, 100); want('write again', sx(f).size, 150)
+    os.fchmod(fd, 0o640); want('chmod', sx(f).mode & 0o7777, 0o640)
+    os.fchown(fd, 1000 + r, 2000); s = sx(f); want('chown', (s.uid, s.gid), (1000 + r, 2000))
+    os.utime(f, ns=(10**9, 2 * 10**9)); s = sx(f); want('utime', (ns(s.atime), ns(s.mtime)), (10**9, 2 * 10**9))
+    # a read of the page cache's pages dropped: the server moves the access time (relatime)
+    os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    os.pread(fd, 10, 0); a = ns(sx(f).atime)
+    if not a > 10**9: bad.append(('read moves atime', 10**9, a))
+    os.link(f, h); want('link', sx(f).nlink, 2)
+    os.unlink(h); want('unlink other name', sx(f).nlink, 1)
+    os.truncate(f, 10); want('truncate', sx(f).size, 10)
+    os.posix_fallocate(fd, 0, 8192); want('fallocate', sx(f).size, 8192)
+    c = ns(sx(f).ctime)
+    time.sleep(0.002)
+    os.rename(f, g); s = sx(g)
+    if not ns(s.ctime) > c: bad.append(('rename moves ctime', c, ns(s.ctime)))
+    os.close(fd)
+    fd = os.open(g, os.O_WRONLY | os.O_TRUNC); want('O_TRUNC', sx(g).size, 0)
+    os.close(fd)
+    fd = os.open(g, os.O_WRONLY | os.O_APPEND); os.write(fd, b'z' * 7); want('append', sx(g).size, 7)
+    os.close(fd)
+c = sqlite3.connect(f'file:{db}?mode=ro', uri=True)
+committed = c.execute("SELECT count(*) FROM fs_dentry WHERE parent_ino = (SELECT ino FROM fs_dentry WHERE parent_ino = 1 AND name = 'd')").fetchone()[0]
+print('bad', bad, 'committed', committed, 'in time', time.time() - t0 < 2.5)
+`;
+
+const WRITE_STAT = String.raw`
+import os, sys
+ok = 0
+for i in range(200):
+    with open(f'{sys.argv[1]}/w{i}', 'wb', buffering=0) as f:
+        f.write(b'x' * (i + 1))
+        ok += os.fstat(f.fileno()).st_size == i + 1
+print(ok, 'sizes right')
+`;
+
+describe('file attributes inside a group commit', () => {
+  it('every forced stat right after a change shows that change', async () => {
+    const db = join(tmp.dir, 'f.db');
+    const mnt3 = join(tmp.dir, 'mnt3');
+    mkdirSync(mnt3);
+    const env = { AGENTFS_RUNTIME_DIR: join(tmp.dir, 'run'), AGENTFS_GROUP_COMMIT_MS: '3000' };
+    expect((await runCli(['init', db], { env })).code).toBe(0);
+    const m = await runCli(['mount', db, mnt3], { env });
+    expect(m.stderr).toBe('');
+    const pid3 = Number(/\(pid (\d+)\)/.exec(m.stdout)?.[1]);
+    try {
+      const r = await run('python3', ['-c', FILES, mnt3, db]);
+      expect(r.stderr).toBe('');
+      expect(r.stdout).toBe('bad [] committed 0 in time True\n');
+      expect((await runCli(['unmount', mnt3], { env })).code).toBe(0);
+    } finally {
+      await forceUnmount(mnt3, pid3);
+    }
+  });
+
+  it('tar x and write-then-fstat ask JavaScript for no file attributes: the GETATTR after a change is answered natively', async () => {
+    const db = join(tmp.dir, 't.db');
+    const mnt4 = join(tmp.dir, 'mnt4');
+    const src = join(tmp.dir, 'src');
+    mkdirSync(mnt4);
+    mkdirSync(src);
+    const made = await run('sh', ['-c', `cd ${src} && for i in $(seq 200); do echo "file $i" > f$i; done && chown 1234:1234 f* && tar cf ../t.tar .`]);
+    expect(made.stderr).toBe('');
+    const trace = join(tmp.dir, 'tar-trace.txt');
+    const env = { AGENTFS_RUNTIME_DIR: join(tmp.dir, 'run'), AGENTFS_FUSE_TRACE: trace };
+    expect((await runCli(['init', db, '--no-journal'], { env })).code).toBe(0);
+    const m = await runCli(['mount', db, mnt4], { env });
+    expect(m.stderr).toBe('');
+    const pid4 = Number(/\(pid (\d+)\)/.exec(m.stdout)?.[1]);
+    try {
+      const r = await run('tar', ['xf', join(tmp.dir, 't.tar'), '-C', mnt4]);
+      expect(r.stderr).toBe('');
+      expect((await run('sh', ['-c', `cat ${mnt4}/f77 && stat -c '%u %s' ${mnt4}/f200`])).stdout).toBe('file 77\n1234 9\n');
+      // a write moves size and mtime, and the kernel asks for them at the next stat
+      const w = await run('python3', ['-c', WRITE_STAT, mnt4]);
+      expect(w.stderr).toBe('');
+      expect(w.stdout).toBe('200 sizes right\n');
+      expect((await runCli(['unmount', mnt4], { env })).code).toBe(0);
+    } finally {
+      await forceUnmount(mnt4, pid4);
+    }
+    const requests = readFileSync(trace, 'utf8');
+    expect(requests).toMatch(/^fuse SETATTR: [1-9]\d* requests/m);
+    // 200 files, each chowned by tar, and 200 written then fstat'ed: before, one GETATTR each
+    // reached JavaScript
+    const getattrs = Number(/^fuse GETATTR: (\d+) requests/m.exec(requests)?.[1] ?? 0);
+    expect(getattrs).toBeLessThan(20);
   });
 });

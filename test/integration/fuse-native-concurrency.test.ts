@@ -250,7 +250,7 @@ for r in range(5):
     step('rename dir over dir', lambda: os.rename(a + '/x', b + '/y'), a, b, b + '/y')
     step('mkdir again', lambda: os.mkdir(a + '/x'), a, a + '/x', b + '/y')
     step('exchange dirs', lambda: exchange(a + '/x', b + '/y'), a, b, a + '/x', b + '/y')
-    # a directory changed, then moved, in one group: its ctime moves again (forgetDir)
+    # a directory changed, then moved, in one group: its ctime moves again (forgetAttrs)
     step('change then exchange', lambda: (os.mkdir(a + '/x/q'), exchange(a + '/x', b + '/y')), a, b, a + '/x', b + '/y')
     step('change then move', lambda: (os.rmdir(b + '/y/q'), os.rename(b + '/y', c + '/y2'), os.rename(c + '/y2', b + '/y')), b, c, b + '/y')
     step('mkdir in x', lambda: os.mkdir(a + '/x/z'), a + '/x', a + '/x/z')

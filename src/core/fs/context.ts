@@ -2,6 +2,7 @@ import type { Store } from '../../store/index.js';
 import type { LazyAtime } from './lazy-atime.js';
 import type { FsMutation, MutationObserver } from './mutation.js';
 import type { Scratch } from './ops/scratch.js';
+import type { InodeRow } from './rows.js';
 
 /** State shared by every operation of one InodeFs. */
 export interface FsContext {
@@ -24,6 +25,13 @@ export interface FsContext {
   fresh: number;
   /** otherLiveHolder's answer, valid in the write transaction it was read in (lifecycle.ts) */
   holderCheck?: { serial: number; pid: number | undefined };
+  /**
+   * Rows as this connection's open write transaction last wrote them, each with Store.changes
+   * right after its write: while that has not moved, no statement ran since and the row is the
+   * database's (rows.ts noteWritten, getRow). tar x reads each file's row before its write and
+   * each of its three setattrs, and the kernel's GETATTR after a create reads the directory's.
+   */
+  readonly written: Map<number, { row: InodeRow; at: number }>;
   /** access times moved by reads, not yet written */
   readonly atime: LazyAtime;
   /** st_blocks per inode, valid while size, mtime and ctime are as recorded (rows.ts storedBlocks) */

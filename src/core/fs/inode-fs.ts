@@ -13,6 +13,7 @@ import { ensureFsExtras, purgeDeadOrphans, purgeHandedOrphans, registerHolder } 
 import { LazyAtime } from './lazy-atime.js';
 import { sharedReads, type SharedReads } from './shared-reads.js';
 import type { MutationObserver } from './mutation.js';
+import { rowToAttr, writtenRow } from './rows.js';
 import { create, mkdir, mknod, symlink } from './ops/create.js';
 import { access } from './ops/access.js';
 import { fsync } from './ops/fsync.js';
@@ -57,10 +58,13 @@ export class InodeFs implements FileSystem {
       orphans: new Set(),
       handed: new Set(),
       fresh: 0,
+      written: new Map(),
       atime: new LazyAtime(store),
     };
     // another process may change the database between transactions: a fresh inode is fresh no more
     store.onBeginWrite(() => (this.ctx.fresh = 0));
+    // stale once the transaction ends (Store.changes says so too): the memory goes with it
+    store.onEndWrite(() => this.ctx.written.clear());
     if (ensureFsExtras(store)) {
       try {
         purgeDeadOrphans(this.ctx);
@@ -172,6 +176,10 @@ export class InodeFs implements FileSystem {
   }
   sharedReads(): SharedReads | undefined {
     return sharedReads(this.ctx);
+  }
+  writtenAttr(ino: number): Attr | undefined {
+    const row = writtenRow(this.ctx, ino);
+    return row && rowToAttr(this.ctx, row);
   }
   open(ino: number, flags: number, seen?: boolean): void {
     open(this.ctx, ino, flags, seen);

@@ -163,7 +163,16 @@ export function inodeAt(a: readonly unknown[], at: number): InodeRow {
   };
 }
 
+/** ino's row as noted by noteWritten, if still the database's (undefined: not known without a read). */
+export function writtenRow(ctx: FsContext, ino: number): InodeRow | undefined {
+  if (ctx.written.size === 0) return undefined;
+  const w = ctx.written.get(ino);
+  return w !== undefined && w.at === ctx.store.changes ? ctx.atime.apply({ ...w.row }) : undefined;
+}
+
 export function getRow(ctx: FsContext, ino: number): InodeRow | undefined {
+  const known = writtenRow(ctx, ino);
+  if (known) return known;
   const a = ctx.store.arrayStmt(SQL.inode).get(ino) as unknown[] | undefined;
   return a && ctx.atime.apply(inodeAt(a, 0));
 }
@@ -184,6 +193,17 @@ export function getRowAndChunks(
   const chunks: Array<[number, ArrayBuffer | Uint8Array]> = [];
   for (const r of rows) if (r[13] !== null) chunks.push([r[13] as number, r[14] as ArrayBuffer | Uint8Array]);
   return { row: ctx.atime.apply(inodeAt(rows[0]!, 0)), chunks };
+}
+
+/**
+ * `row` is ino's row as the statement that just ran wrote it, every column: getRow returns it,
+ * unread, until the next statement that may write (Store.changes moves) or the transaction's end.
+ * Only inside a write transaction: outside one another process may write at any moment.
+ */
+export function noteWritten(ctx: FsContext, row: InodeRow): void {
+  if (!ctx.store.inTransaction) return;
+  if (ctx.written.size >= 64) ctx.written.clear();
+  ctx.written.set(row.ino, { row, at: ctx.store.changes });
 }
 
 export function requireRow(ctx: FsContext, ino: number, syscall: string): InodeRow {

@@ -49,7 +49,7 @@ export function setattr(s: ServeState, req: SetattrRequest): Reply {
   if (atime !== undefined) changes.atime = atime;
   if (mtime !== undefined) changes.mtime = mtime;
   const attr = Object.keys(changes).length ? s.fs.setattr(ino, changes, req) : s.fs.getattr(ino);
-  if (isDir(attr.mode)) s.changedDir(ino);
+  if (Object.keys(changes).length) s.changedAttrs(ino, attr);
   const out = encodeAttr(attr, s.owner);
   return () => s.native.replyAttr(id, out, s.timeouts.attr);
 }

@@ -35,7 +35,7 @@ export function open(s: ServeState, req: OpenRequest): Reply {
   const attr = s.pagesWatched || direct ? undefined : s.fs.getattr(ino);
   const keep = attr === undefined || keepCache(s, attr);
   // the kernel sends O_TRUNC here, not as a setattr (atomic_o_trunc); it drops its pages itself
-  if (flags & constants.O_TRUNC) s.fs.setattr(ino, { size: 0 }, req);
+  if (flags & constants.O_TRUNC) s.changedAttrs(ino, s.fs.setattr(ino, { size: 0 }, req));
   s.fs.open(ino, flags);
   const fh = s.newFh();
   const readOnly = (flags & (O_ACCMODE | constants.O_TRUNC)) === constants.O_RDONLY;
@@ -74,7 +74,8 @@ export function create(s: ServeState, req: CreateRequest): Reply {
   s.files.set(fh, { ino: attr.ino, flags });
   s.addedName(parent, name);
   s.handedOut(parent, name, attr.ino);
-  s.changedDir(parent);
+  s.changedAttrs(parent);
+  s.changedAttrs(attr.ino, attr);
   const out = encodeAttr(attr, s.owner);
   return () => s.native.replyCreate(id, out, s.timeouts.entry, s.timeouts.attr, fh, false, directIo(flags));
 }
@@ -99,15 +100,18 @@ export function write(s: ServeState, req: WriteRequest): Reply {
     // from the lower of both offsets), so the next stat or read asks again.
     if (at !== offset && s.handle) s.native.notifyInvalInode(s.handle, ino, Math.min(at, offset), 0);
     else if (direct && s.handle) s.native.notifyInvalInode(s.handle, ino, -1, 0);
+    s.wroteTo(ino);
     return () => s.native.replyWrite(id, data.length);
   }
   const n = s.fs.write(ino, offset, data, caller);
   if (direct && s.handle) s.native.notifyInvalInode(s.handle, ino, -1, 0); // attributes only
+  s.wroteTo(ino);
   return () => s.native.replyWrite(id, n);
 }
 
 export function fallocate(s: ServeState, { id, ino, mode, offset, length }: FallocateRequest): Reply {
   s.fs.fallocate(ino, mode, offset, length);
+  s.changedInode(ino);
   return () => s.native.replyErr(id, 0);
 }
 

@@ -7,7 +7,8 @@ import type { Reply, ServeState } from '../state.js';
 function entry(s: ServeState, id: number, attr: Attr, parent: number, name: string): Reply {
   s.addedName(parent, name);
   s.handedOut(parent, name, attr.ino);
-  s.changedDir(parent);
+  s.changedAttrs(parent);
+  s.changedAttrs(attr.ino, attr); // a link's count and ctime moved too
   const out = encodeAttr(attr, s.owner);
   return () => s.native.replyEntry(id, out, s.timeouts.entry, s.timeouts.attr);
 }
@@ -35,14 +36,15 @@ export function link(s: ServeState, { id, ino, newParent, newName }: LinkRequest
 
 export function unlink(s: ServeState, { id, parent, name }: UnlinkRequest): Reply {
   const gone = s.fs.unlink(parent, name);
-  s.changedDir(parent, gone ? gone.parent : undefined);
+  s.changedAttrs(parent, gone?.parent);
+  s.changedInode(gone?.ino); // one link less, or gone
   return () => s.native.replyErr(id, 0);
 }
 
 export function rmdir(s: ServeState, { id, parent, name }: RmdirRequest): Reply {
   // a filesystem whose reads the native side shares says what went (FileSystem.rmdir)
   const gone = s.fs.rmdir(parent, name);
-  s.changedDir(parent, gone ? gone.parent : undefined);
+  s.changedAttrs(parent, gone?.parent);
   if (gone) s.changedInode(gone.ino);
   return () => s.native.replyErr(id, 0);
 }
@@ -53,8 +55,8 @@ export function rename(s: ServeState, { id, parent, name, newParent, newName, fl
   const replaced = s.inodeAt(newParent, newName);
   s.fs.rename(parent, name, newParent, newName, flags);
   s.addedName(newParent, newName);
-  s.changedDir(parent);
-  if (newParent !== parent) s.changedDir(newParent);
+  s.changedAttrs(parent);
+  if (newParent !== parent) s.changedAttrs(newParent);
   s.changedInode(moved);
   s.changedInode(replaced);
   if (parent !== newParent) {

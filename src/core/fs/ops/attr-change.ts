@@ -3,7 +3,7 @@ import { FsError } from '../../errors.js';
 import { S_IFMT, type Attr, type Caller, type SetAttr, type Timespec } from '../../types.js';
 import type { FsContext } from '../context.js';
 import type { FsMutation } from '../mutation.js';
-import { rememberBlocks, rowToAttr, storedBlocks, type InodeRow } from '../rows.js';
+import { noteWritten, rememberBlocks, rowToAttr, storedBlocks, type InodeRow } from '../rows.js';
 import { setIdBitsToDrop } from '../set-id.js';
 import { validTimespec } from '../time.js';
 
@@ -85,6 +85,7 @@ export function attrsWritten(ctx: FsContext, row: InodeRow, c: AttrChange, t: Ti
     ctime: t.sec, ctime_nsec: t.nsec,
   };
   rememberBlocks(ctx, next, blocks);
+  noteWritten(ctx, next);
   return rowToAttr(ctx, next);
 }
 

@@ -17,7 +17,7 @@ import { FsError } from '../../errors.js';
 import { S_IFDIR, S_IFMT, S_IFREG, S_ISGID, type Attr, type Caller } from '../../types.js';
 import type { FsContext } from '../context.js';
 import type { FsMutation } from '../mutation.js';
-import { rememberChunks } from '../rows.js';
+import { noteWritten, rememberChunks } from '../rows.js';
 import { now } from '../time.js';
 import { NEXT_INO } from './create-alone.js';
 import { getScratch, scratchTable, type ScratchTable } from './scratch.js';
@@ -87,6 +87,7 @@ export function makeAlone(
   m.mode = madeMode;
   m.gid = gid;
   inline?.recorded(m);
+  noteWritten(ctx, { ino, mode: madeMode, nlink, uid: caller.uid, gid, size: 0, rdev, atime: t.sec, atime_nsec: t.nsec, mtime: t.sec, mtime_nsec: t.nsec, ctime: t.sec, ctime_nsec: t.nsec });
   return {
     ino, mode: madeMode, nlink, uid: caller.uid, gid, size: 0, rdev, blksize: 4096, blocks: 0,
     atime: t, mtime: { ...t }, ctime: { ...t },

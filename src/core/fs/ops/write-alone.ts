@@ -19,7 +19,7 @@
 import type { Caller } from '../../types.js';
 import { notify, type FsContext } from '../context.js';
 import type { FsMutation } from '../mutation.js';
-import { isRegMode, knownChunks, rememberChunks, type InodeRow } from '../rows.js';
+import { isRegMode, knownChunks, noteWritten, rememberChunks, type InodeRow } from '../rows.js';
 import { setIdBitsToDrop } from '../set-id.js';
 import { now } from '../time.js';
 import { runScratch, scratchTable, type ScratchTable } from './scratch.js';
@@ -98,6 +98,7 @@ export function writeAlone(ctx: FsContext, row: InodeRow, offset: number, src: B
   // an insert into a view counts no rows: undefined only when the view went with a rollback
   const args = [ino, first, chunkList(last - first + 1), cs, src, newSize, t.sec, t.nsec, offset, len, ...extra];
   if (runScratch(ctx, scratch, args) === undefined) return undefined;
+  noteWritten(ctx, { ...row, size: newSize, mtime: t.sec, mtime_nsec: t.nsec, ctime: t.sec, ctime_nsec: t.nsec });
   // chunks 0..n-1 before and first..last written, with no gap between: 0..max(n, last+1)-1 now
   if (chunksBefore !== undefined && first <= chunksBefore) rememberChunks(ctx, ino, newSize, t, Math.max(chunksBefore, last + 1));
   if (recorder) {
