@@ -125,13 +125,26 @@ struct Session {
   // GETATTR of them is answered here meanwhile. A change JavaScript makes without sending them
   // drops them (forgetAttrs), as does a read time it notes (atimePending). Emptied when the
   // transaction ends (committed, they are in the database; rolled back, they never were).
-  std::mutex dirs_mu;
+  std::mutex changed_mu;
   std::unordered_map<uint64_t, struct stat> changed_attrs;
   // Names JavaScript added in its open write transaction (created, made, linked, renamed to; the
   // key is the parent's 8 bytes and the name): a LOOKUP of any other name that the database does
   // not hold is answered here as absent meanwhile (a create's LOOKUP of its new name, each file of
   // a write burst), while these, still uncommitted, go to JavaScript. Emptied with changed_attrs.
   std::unordered_set<std::string> added_names;
+  // Directories JavaScript made in its open write transaction (mkdir): every name in one was added
+  // by it, so a LOOKUP of a name not in added_names is answered here as absent, without the
+  // database, which does not have the directory yet (before, it went to JavaScript: each file
+  // `tar x` or `git clone` writes into a directory it just made is looked up first). Dropped when
+  // JavaScript changes one without sending its attributes (forgetAttrs: removed, moved); emptied
+  // with changed_attrs.
+  std::unordered_set<uint64_t> made_dirs;
+  // Every inode JavaScript's open write transaction changed, as it said (changedAttrs,
+  // forgetAttrs, madeDir, a stored access time) or as queued to it (note_stale): any other inode
+  // is as the database has it, and GETATTR of one is answered from there meanwhile (a directory
+  // the last group changed, asked for after a new group began with another file's request).
+  // Emptied with changed_attrs.
+  std::unordered_set<uint64_t> touched;
   double attr_timeout = 1;
   // The loop's threads and who reads /dev/fuse (loop::State); freed by destroy, after the loop.
   loop::State* lead = nullptr;
@@ -203,8 +216,9 @@ void note_stale(Session* s, uint64_t ino) {
   s->reader->stale_attrs(ino);
   // what JavaScript sent of it is about to change: it sends them again after (a safety net for a
   // change whose handler would not)
-  std::lock_guard<std::mutex> lock(s->dirs_mu);
+  std::lock_guard<std::mutex> lock(s->changed_mu);
   s->changed_attrs.erase(ino);
+  s->touched.insert(ino);
 }
 
 // One request on the native reader, counted while it runs (Session::reads_inflight); reader is
@@ -264,10 +278,13 @@ std::string name_key(uint64_t parent, const char* name) {
   return k;
 }
 
-// JavaScript's open write transaction has not added this name (Session::added_names).
-bool not_added(Session* s, fuse_ino_t parent, const char* name) {
-  std::lock_guard<std::mutex> lock(s->dirs_mu);
-  return s->writing.load(std::memory_order_acquire) && s->added_names.count(name_key(parent, name)) == 0;
+// JavaScript's open write transaction has not added this name (Session::added_names); *made:
+// it made the directory (Session::made_dirs), so the name is absent.
+bool not_added(Session* s, fuse_ino_t parent, const char* name, bool* made) {
+  std::lock_guard<std::mutex> lock(s->changed_mu);
+  if (!s->writing.load(std::memory_order_acquire) || s->added_names.count(name_key(parent, name)) != 0) return false;
+  *made = s->made_dirs.count(parent) != 0;
+  return true;
 }
 
 void ll_lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
@@ -278,9 +295,14 @@ void ll_lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
     NativeCall n(s);
     if (n.reader) {
       if (n.reader->lookup(req, parent, name)) return;
-    } else if (s->reader && !s->holding.load() && not_added(s, parent, name)) {
+    } else if (bool made = false; s->reader && !s->holding.load() && not_added(s, parent, name, &made)) {
       // in a write transaction: the database's answer holds for a name it does not have (the
-      // transaction did not add it); one it has may have been changed or removed since
+      // transaction did not add it); one it has may have been changed or removed since. In a
+      // directory the transaction made, a name it did not add is absent.
+      if (made) {
+        s->reader->absent(req);
+        return;
+      }
       if (s->reader->lookup_absent(req, parent, name)) return;
     }
   }
@@ -290,14 +312,18 @@ void ll_lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
 void ll_forget(fuse_req_t req, fuse_ino_t, uint64_t) { fuse_reply_none(req); }
 void ll_forget_multi(fuse_req_t req, size_t, fuse_forget_data*) { fuse_reply_none(req); }
 
-// The attributes of an inode changed in JavaScript's open write transaction, if it sent them.
-bool changed_attrs(Session* s, fuse_ino_t ino, struct stat* st) {
-  std::lock_guard<std::mutex> lock(s->dirs_mu);
-  if (!s->writing.load(std::memory_order_acquire)) return false;
+// What JavaScript's open write transaction did to an inode: changed it and sent its attributes
+// (*st filled), changed it otherwise, or not at all (the database's row is current).
+enum class Touch { sent, changed, untouched };
+Touch touch_of(Session* s, fuse_ino_t ino, struct stat* st) {
+  std::lock_guard<std::mutex> lock(s->changed_mu);
+  if (!s->writing.load(std::memory_order_acquire)) return Touch::changed;  // not known here: JavaScript's
   auto it = s->changed_attrs.find(ino);
-  if (it == s->changed_attrs.end()) return false;
-  *st = it->second;
-  return true;
+  if (it != s->changed_attrs.end()) {
+    *st = it->second;
+    return Touch::sent;
+  }
+  return s->touched.count(ino) ? Touch::changed : Touch::untouched;
 }
 
 // GETATTR of an overlay's delta file (Session::delta), counted as the reader's requests are.
@@ -316,13 +342,15 @@ void ll_getattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   NativeCall n(s);
   if (n.reader) {
     if (n.reader->getattr(req, ino)) return;
-  } else if (s->reader) {
+  } else if (s->reader && !s->holding.load()) {
     struct stat st;
-    if (changed_attrs(s, ino, &st)) {
+    Touch t = touch_of(s, ino, &st);
+    if (t == Touch::sent) {
       note_sent(req, ino);
       fuse_reply_attr(req, &st, s->attr_timeout);
       return;
     }
+    if (t == Touch::untouched && s->reader->getattr(req, ino)) return;
   }
   enqueue(s, pack_getattr(req, ino, fh_of(fi)));
 }
@@ -1563,10 +1591,12 @@ napi_value SetWriting(napi_env env, napi_callback_info info) {
   if (!s) return nullptr;
   bool writing = get_bool(env, argv[1]);
   {
-    std::lock_guard<std::mutex> lock(s->dirs_mu);
+    std::lock_guard<std::mutex> lock(s->changed_mu);
     if (!writing) {
       s->changed_attrs.clear();
       s->added_names.clear();
+      s->made_dirs.clear();
+      s->touched.clear();
     }
     s->writing.store(writing);
   }
@@ -1600,8 +1630,11 @@ napi_value ChangedAttrs(napi_env env, napi_callback_info info) {
   if (!s || !a || len < ATTR_LEN) return nullptr;
   struct stat st;
   fill_stat(a, &st);
-  std::lock_guard<std::mutex> lock(s->dirs_mu);
-  if (s->writing.load(std::memory_order_relaxed)) s->changed_attrs[st.st_ino] = st;
+  std::lock_guard<std::mutex> lock(s->changed_mu);
+  if (s->writing.load(std::memory_order_relaxed)) {
+    s->changed_attrs[st.st_ino] = st;
+    s->touched.insert(st.st_ino);
+  }
   return nullptr;
 }
 
@@ -1613,7 +1646,7 @@ napi_value NameAdded(napi_env env, napi_callback_info info) {
   Session* s = get_session(env, argv[0]);
   if (!s) return nullptr;
   std::string key = name_key((uint64_t)get_num(env, argv[1]), get_str(env, argv[2]).c_str());
-  std::lock_guard<std::mutex> lock(s->dirs_mu);
+  std::lock_guard<std::mutex> lock(s->changed_mu);
   if (s->writing.load(std::memory_order_relaxed)) s->added_names.insert(std::move(key));
   return nullptr;
 }
@@ -1624,8 +1657,26 @@ napi_value ForgetAttrs(napi_env env, napi_callback_info info) {
   if (!get_args(env, info, 2, argv)) return nullptr;
   Session* s = get_session(env, argv[0]);
   if (!s) return nullptr;
-  std::lock_guard<std::mutex> lock(s->dirs_mu);
-  s->changed_attrs.erase((uint64_t)get_num(env, argv[1]));
+  uint64_t ino = (uint64_t)get_num(env, argv[1]);
+  std::lock_guard<std::mutex> lock(s->changed_mu);
+  s->changed_attrs.erase(ino);
+  s->made_dirs.erase(ino);
+  s->touched.insert(ino);
+  return nullptr;
+}
+
+// madeDir(handle, ino): JavaScript's open write transaction made this directory (see
+// Session::made_dirs); ignored when no transaction is open.
+napi_value MadeDir(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  if (!get_args(env, info, 2, argv)) return nullptr;
+  Session* s = get_session(env, argv[0]);
+  if (!s) return nullptr;
+  std::lock_guard<std::mutex> lock(s->changed_mu);
+  if (s->writing.load(std::memory_order_relaxed)) {
+    s->made_dirs.insert((uint64_t)get_num(env, argv[1]));
+    s->touched.insert((uint64_t)get_num(env, argv[1]));
+  }
   return nullptr;
 }
 
@@ -1639,7 +1690,7 @@ napi_value AtimePending(napi_env env, napi_callback_info info) {
   if (!r) return nullptr;
   {
     // attributes JavaScript sent in its transaction hold the access time before this read
-    std::lock_guard<std::mutex> lock(s->dirs_mu);
+    std::lock_guard<std::mutex> lock(s->changed_mu);
     s->changed_attrs.erase((uint64_t)get_num(env, argv[1]));
   }
   r->atime_pending((uint64_t)get_num(env, argv[1]), Ts{(int64_t)get_num(env, argv[2]), (int64_t)get_num(env, argv[3])});
@@ -1656,6 +1707,11 @@ napi_value AtimeStored(napi_env env, napi_callback_info info) {
   napi_valuetype t;
   napi_typeof(env, argv[2], &t);
   Ts ts{(int64_t)get_num(env, argv[2]), (int64_t)get_num(env, argv[3])};
+  if (s->reader) {
+    // stored by the open transaction, not committed: the database's row has the old time
+    std::lock_guard<std::mutex> lock(s->changed_mu);
+    s->touched.insert((uint64_t)get_num(env, argv[1]));
+  }
   r->atime_stored((uint64_t)get_num(env, argv[1]), t == napi_number ? &ts : nullptr);
   return nullptr;
 }
@@ -1879,6 +1935,7 @@ napi_value Init(napi_env env, napi_value exports) {
     {"hold", nullptr, Hold, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"changedAttrs", nullptr, ChangedAttrs, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"forgetAttrs", nullptr, ForgetAttrs, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"madeDir", nullptr, MadeDir, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"atimePending", nullptr, AtimePending, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"atimeStored", nullptr, AtimeStored, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"invalidateServed", nullptr, InvalidateServed, nullptr, nullptr, nullptr, napi_default, nullptr},

@@ -372,13 +372,7 @@ bool Reader::lookup_in(fuse_req_t req, fuse_ino_t parent, const char* name, bool
   memset(&e, 0, sizeof e);
   if (absent_only && sqlite3_column_type(c.lookup, 1) != SQLITE_NULL) return false;  // JavaScript's to answer
   if (sqlite3_column_type(c.lookup, 1) == SQLITE_NULL) {
-    served++;
-    if (cfg_.negative_timeout > 0) {
-      e.entry_timeout = cfg_.negative_timeout;
-      fuse_reply_entry(req, &e);
-    } else {
-      fuse_reply_err(req, ENOENT);
-    }
+    absent(req);
     return true;
   }
   fill_stat(c, c.lookup, 1, &e.attr);
@@ -390,6 +384,18 @@ bool Reader::lookup_in(fuse_req_t req, fuse_ino_t parent, const char* name, bool
   served++;
   fuse_reply_entry(req, &e);
   return true;
+}
+
+void Reader::absent(fuse_req_t req) {
+  served++;
+  if (cfg_.negative_timeout > 0) {
+    fuse_entry_param e;
+    memset(&e, 0, sizeof e);
+    e.entry_timeout = cfg_.negative_timeout;
+    fuse_reply_entry(req, &e);
+  } else {
+    fuse_reply_err(req, ENOENT);
+  }
 }
 
 bool Reader::getattr(fuse_req_t req, fuse_ino_t ino) { return getattr_as(req, ino, 0); }

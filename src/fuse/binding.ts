@@ -126,6 +126,8 @@ export interface NativeBinding {
   nameAdded(handle: SessionHandle, parent: number, name: string): void;
   /** ino changed in the open write transaction without its attributes sent: GETATTR goes to JavaScript */
   forgetAttrs(handle: SessionHandle, ino: number): void;
+  /** the open write transaction made this directory: native lookups of names it did not add there answer "absent" */
+  madeDir(handle: SessionHandle, ino: number): void;
   /** an access time held in memory on this side, not stored yet */
   atimePending(handle: SessionHandle, ino: number, sec: number, nsec: number): void;
   /** ino's pending access time (that one; any when sec is undefined) is stored or dropped */

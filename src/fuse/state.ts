@@ -151,6 +151,14 @@ export class ServeState {
     if (this.sharesReads && this.writing && this.handle) this.native.nameAdded(this.handle, dir, name);
   }
 
+  /**
+   * Directory `dir` was made in the open write transaction: every name in it is one the
+   * transaction added (addedName), so the addon answers lookups of any other name as absent.
+   */
+  madeDir(dir: number): void {
+    if (this.sharesReads && this.writing && this.handle) this.native.madeDir(this.handle, dir);
+  }
+
   /** ino changed (or went) in the open write transaction without its new attributes sent: JavaScript answers for it. */
   changedInode(ino: number | undefined): void {
     if (ino !== undefined && this.sharesReads && this.writing && this.handle) this.native.forgetAttrs(this.handle, ino);

@@ -22,6 +22,7 @@ export function mkdir(s: ServeState, req: MkdirRequest): Reply {
   const { id, parent, name, mode } = req;
   const attr = s.fs.mkdir(parent, name, mode & 0o7777, req);
   s.rememberParent(attr.ino, parent);
+  s.madeDir(attr.ino);
   return entry(s, id, attr, parent, name);
 }
 
