@@ -299,11 +299,11 @@ void ll_lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
       // in a write transaction: the database's answer holds for a name it does not have (the
       // transaction did not add it); one it has may have been changed or removed since. In a
       // directory the transaction made, a name it did not add is absent.
-      if (made && strcmp(name, ".") != 0 && strcmp(name, "..") != 0) {  // those two are JavaScript's, as everywhere
-        s->reader->absent(req);
+      if (made) {
+        if (s->reader->absent(req, name)) return;
+      } else if (s->reader->lookup_absent(req, parent, name)) {
         return;
       }
-      if (s->reader->lookup_absent(req, parent, name)) return;
     }
   }
   enqueue(s, pack_lookup(req, parent, name));

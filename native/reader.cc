@@ -17,6 +17,11 @@
 namespace {
 
 const size_t NAME_MAX_BYTES = 255;
+// A name a lookup here may answer for: not empty, at most NAME_MAX bytes (JavaScript says
+// ENAMETOOLONG), neither '.' nor '..' (JavaScript's too).
+bool plain_name(const char* name, size_t len) {
+  return len != 0 && len <= NAME_MAX_BYTES && strcmp(name, ".") != 0 && strcmp(name, "..") != 0;
+}
 const size_t MAX_KNOWN = 500000;
 // connections at most: one per FUSE worker serving a read at the same moment
 const size_t MAX_CONNS = 16;
@@ -362,7 +367,7 @@ bool Reader::lookup_in(fuse_req_t req, fuse_ino_t parent, const char* name, bool
   if (!lease.c) return fail(nullptr);
   Conn& c = *lease.c;
   size_t len = strlen(name);
-  if (len == 0 || len > NAME_MAX_BYTES || strcmp(name, ".") == 0 || strcmp(name, "..") == 0) return fail(nullptr);
+  if (!plain_name(name, len)) return fail(nullptr);
   Use u(c.lookup);
   sqlite3_bind_text(c.lookup, 1, name, (int)len, SQLITE_STATIC);
   sqlite3_bind_int64(c.lookup, 2, (sqlite3_int64)parent);
@@ -372,7 +377,7 @@ bool Reader::lookup_in(fuse_req_t req, fuse_ino_t parent, const char* name, bool
   memset(&e, 0, sizeof e);
   if (absent_only && sqlite3_column_type(c.lookup, 1) != SQLITE_NULL) return false;  // JavaScript's to answer
   if (sqlite3_column_type(c.lookup, 1) == SQLITE_NULL) {
-    absent(req);
+    absent(req, name);
     return true;
   }
   fill_stat(c, c.lookup, 1, &e.attr);
@@ -386,7 +391,8 @@ bool Reader::lookup_in(fuse_req_t req, fuse_ino_t parent, const char* name, bool
   return true;
 }
 
-void Reader::absent(fuse_req_t req) {
+bool Reader::absent(fuse_req_t req, const char* name) {
+  if (!plain_name(name, strlen(name))) return fail(nullptr);
   served++;
   if (cfg_.negative_timeout > 0) {
     fuse_entry_param e;
@@ -396,6 +402,7 @@ void Reader::absent(fuse_req_t req) {
   } else {
     fuse_reply_err(req, ENOENT);
   }
+  return true;
 }
 
 bool Reader::getattr(fuse_req_t req, fuse_ino_t ino) { return getattr_as(req, ino, 0); }

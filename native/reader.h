@@ -77,9 +77,10 @@ class Reader {
   bool lookup(fuse_req_t req, fuse_ino_t parent, const char* name);
   // Answers the lookup only if the database has no such name (and the parent is a directory).
   bool lookup_absent(fuse_req_t req, fuse_ino_t parent, const char* name);
-  // Answers a lookup as absent, as lookup() does for a name the database lacks (a negative entry
-  // when negative entries are cached, else ENOENT): the session knows without a read.
-  void absent(fuse_req_t req);
+  // Answers a lookup of `name` as absent, as lookup() does for a name the database lacks (a
+  // negative entry when negative entries are cached, else ENOENT): the session knows without a
+  // read. Declines (false) what lookup() declines for the name alone (too long, '.', '..').
+  bool absent(fuse_req_t req, const char* name);
   bool getattr(fuse_req_t req, fuse_ino_t ino);
   // A regular file's attributes shown under another inode number `shown` (an overlay's delta
   // file: host_files.h add_delta); anything else is left to JavaScript. 0: as getattr.
