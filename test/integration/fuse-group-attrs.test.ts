@@ -263,7 +263,8 @@ describe('file attributes inside a group commit', () => {
     const made = await run('sh', ['-c', `cd ${src} && mkdir t && for i in $(seq 200); do echo "file $i" > t/f$i; done && chown 1234:1234 t/f* && tar cf ../t.tar t`]);
     expect(made.stderr).toBe('');
     const trace = join(tmp.dir, 'tar-trace.txt');
-    const env = { AGENTFS_RUNTIME_DIR: join(tmp.dir, 'run'), AGENTFS_FUSE_TRACE: trace };
+    // long groups: the extraction's names are looked up while its directory is still uncommitted
+    const env = { AGENTFS_RUNTIME_DIR: join(tmp.dir, 'run'), AGENTFS_FUSE_TRACE: trace, AGENTFS_GROUP_COMMIT_MS: '3000' };
     expect((await runCli(['init', db, '--no-journal'], { env })).code).toBe(0);
     const m = await runCli(['mount', db, mnt4], { env });
     expect(m.stderr).toBe('');
