@@ -48,8 +48,9 @@ export function setattr(s: ServeState, req: SetattrRequest): Reply {
   const mtime = time(B.MTIME_NOW, B.MTIME, toSet, req.mtimeSec, req.mtimeNsec);
   if (atime !== undefined) changes.atime = atime;
   if (mtime !== undefined) changes.mtime = mtime;
-  const attr = Object.keys(changes).length ? s.fs.setattr(ino, changes, req) : s.fs.getattr(ino);
-  if (Object.keys(changes).length) s.changedAttrs(ino, attr);
+  const changing = Object.keys(changes).length > 0;
+  const attr = changing ? s.fs.setattr(ino, changes, req) : s.fs.getattr(ino);
+  if (changing) s.changedAttrs(ino, attr);
   const out = encodeAttr(attr, s.owner);
   return () => s.native.replyAttr(id, out, s.timeouts.attr);
 }
