@@ -119,6 +119,45 @@ if 'stat' in what: out['.'] = {'stat': st(root)}
 json.dump(out, sys.stdout, sort_keys=True)
 `;
 
+// Random data, then files with holes and short chunks, read with O_DIRECT in turns: each read is
+// a request of its own, served by whichever reader connection is free, into that connection's
+// reused buffer; a byte a chunk does not cover must read as zero, never as an earlier read's.
+const HOLES_PY = String.raw`
+import mmap, os, sys, time
+d = sys.argv[1]
+files = {}
+def put(name, size, parts):
+    data = bytearray(size)
+    with open(os.path.join(d, name), 'wb') as f:
+        f.truncate(size)
+        for off, b in parts:
+            f.seek(off); f.write(b); data[off:off + len(b)] = b
+        f.flush(); os.fsync(f.fileno())
+    files[name] = bytes(data)
+put('random', 1 << 20, [(0, os.urandom(1 << 20))])
+put('holes', 4 << 20, [(3 * (1 << 20) + 5, b'x')])
+put('short', 1 << 20, [(0, b'a' * 100), (8195, b'y'), (600000, b'z' * 5000)])
+put('tail', 300000, [(0, b'b' * 10)])
+time.sleep(1)  # the group commits: the reads below are native
+buf = mmap.mmap(-1, 1 << 20)
+def read(name):
+    fd = os.open(os.path.join(d, name), os.O_RDONLY | os.O_DIRECT)
+    out, off = bytearray(), 0
+    while True:
+        n = os.preadv(fd, [buf], off)
+        if n <= 0: break
+        out += buf[:n]; off += n
+    os.close(fd)
+    return bytes(out)
+for rnd in range(20):
+    for name in ('random', 'holes', 'random', 'short', 'random', 'tail'):
+        got = read(name)
+        if got != files[name]:
+            bad = next((i for i in range(min(len(got), len(files[name]))) if got[i] != files[name][i]), min(len(got), len(files[name])))
+            sys.exit('round %d: %s differs at byte %d (%d bytes read, %d written)' % (rnd, name, bad, len(got), len(files[name])))
+print('ok')
+`;
+
 // Everything a mount can hold, written through a mount (JavaScript's write path).
 const FIXTURE_SH = String.raw`set -e
 mkdir -p dir/sub/deeper empty-dir 'sp ace'
@@ -431,6 +470,18 @@ agent.fs.transaction(() => {
     // some reads came while a group was open (JavaScript), some after its commit (native)
     expect(nativeServed(log)).toBeGreaterThan(0);
     expect(jsRequests(log, ['READ'])).toBeGreaterThan(0);
+  });
+
+  it('reads holes, short chunks and the tail as zeros, whatever the previous read left in its buffer', async () => {
+    ok(await cli(['init', 'holes']));
+    const m = await mount('holes', 'm-holes');
+    writeFileSync(join(tmp.dir, 'holes.py'), HOLES_PY);
+    const r = await py('holes.py', [m]);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('ok\n');
+    const log = await unmount(m);
+    // the O_DIRECT reads of the files written before the pause: native, each one a fresh request
+    expect(nativeServed(log)).toBeGreaterThan(100);
   });
 
   it('moves access times on native reads, shows them at once, stores them, and lets an explicit atime win', async () => {
