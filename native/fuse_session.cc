@@ -145,6 +145,11 @@ struct Session {
   // the last group changed, asked for after a new group began with another file's request).
   // Emptied with changed_attrs.
   std::unordered_set<uint64_t> touched;
+  // Directories being listed natively now, and by how many requests (under changed_mu). Before
+  // JavaScript changes a name in one it waits for their replies (changingDir), so a listing the
+  // database served never reaches the kernel after the change's reply (it would bring back a
+  // name just removed, as a dentry the kernel keeps for the entry timeout).
+  std::unordered_map<uint64_t, int> listing_dirs;
   double attr_timeout = 1;
   // The loop's threads and who reads /dev/fuse (loop::State); freed by destroy, after the loop.
   loop::State* lead = nullptr;
@@ -462,24 +467,77 @@ void ll_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, fuse_file_info* fi) 
   enqueue(sess(req), pack_fsync(req, ino, fh_of(fi), datasync != 0));
 }
 
+// Inside a write transaction (NativeCall gave no reader): a directory the transaction did not
+// touch has the entries the database shows, for every change of a name touches its directory
+// (create, mkdir, mknod, symlink, link, unlink, rmdir, rename: ServeState.changedAttrs of the
+// parent) and a moved directory itself (its '..'). So such a directory is opened and listed from
+// the database; a readdirplus lists an entry whose inode the transaction changed without its
+// attributes (Reader::Stale), and the kernel asks for them (GETATTR: touch_of).
+Reader* group_reader(Session* s, fuse_ino_t dir) {
+  if (!s->reader || s->holding.load()) return nullptr;
+  struct stat st;
+  return touch_of(s, dir, &st) == Touch::untouched ? s->reader : nullptr;
+}
+
+// A native listing of dir in flight (Session::listing_dirs): counted unless, inside a write
+// transaction, the transaction touched dir since the caller looked (then JavaScript lists it).
+struct Listing {
+  Session* s;
+  uint64_t dir;
+  bool on = false;
+  Listing(Session* session, uint64_t d) : s(session), dir(d) {
+    std::lock_guard<std::mutex> lock(s->changed_mu);
+    if (s->writing.load() && (s->touched.count(dir) || s->changed_attrs.count(dir))) return;
+    s->listing_dirs[dir]++;
+    on = true;
+  }
+  ~Listing() {
+    if (!on) return;
+    std::lock_guard<std::mutex> lock(s->changed_mu);
+    auto it = s->listing_dirs.find(dir);
+    if (--it->second == 0) s->listing_dirs.erase(it);
+  }
+};
+bool changed_in_group(void* ctx, uint64_t ino) {
+  struct stat st;
+  return touch_of(static_cast<Session*>(ctx), ino, &st) != Touch::untouched;
+}
+
 void ll_opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   Session* s = sess(req);
   if (s->host && s->host->opendir(req, ino, fi)) return;
-  if (NativeCall n(s); n.reader && n.reader->opendir(req, ino, fi)) return;
+  {
+    NativeCall n(s);
+    Reader* r = n.reader ? n.reader : group_reader(s, ino);
+    if (r && r->opendir(req, ino, fi)) return;
+  }
   enqueue(s, pack_opendir(req, ino, fi->flags));
 }
 
 void ll_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) {
   Session* s = sess(req);
   if (s->host && s->host->readdir(req, ino, size, off, false)) return;
-  if (NativeCall n(s); n.reader && n.reader->readdir(req, ino, size, off, false)) return;
+  {
+    NativeCall n(s);
+    Reader* r = n.reader ? n.reader : group_reader(s, ino);
+    if (Listing l(s, ino); l.on && r && r->readdir(req, ino, size, off, false)) return;
+  }
   enqueue(s, pack_readdir(req, ino, fh_of(fi), size, off));
 }
 
 void ll_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) {
   Session* s = sess(req);
   if (s->host && s->host->readdir(req, ino, size, off, true)) return;
-  if (NativeCall n(s); n.reader && n.reader->readdir(req, ino, size, off, true)) return;
+  {
+    NativeCall n(s);
+    Listing l(s, ino);
+    if (!l.on) {
+    } else if (n.reader) {
+      if (n.reader->readdir(req, ino, size, off, true)) return;
+    } else if (Reader* r = group_reader(s, ino); r && r->readdir(req, ino, size, off, true, Reader::Stale{changed_in_group, s})) {
+      return;
+    }
+  }
   enqueue(s, pack_readdirplus(req, ino, fh_of(fi), size, off));
 }
 
@@ -1604,6 +1662,28 @@ napi_value SetWriting(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// changingDir(handle, dir): JavaScript's open write transaction is about to change a name in
+// dir (or a moved directory's '..'): native listings of it go to JavaScript from now on, and
+// those in flight are waited for (Session::listing_dirs; a listing takes microseconds).
+napi_value ChangingDir(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  if (!get_args(env, info, 2, argv)) return nullptr;
+  Session* s = get_session(env, argv[0]);
+  if (!s) return nullptr;
+  uint64_t dir = (uint64_t)get_num(env, argv[1]);
+  for (bool first = true;; first = false) {
+    {
+      std::lock_guard<std::mutex> lock(s->changed_mu);
+      if (first) {
+        if (!s->writing.load()) return nullptr;
+        s->touched.insert(dir);
+      }
+      if (!s->listing_dirs.count(dir)) return nullptr;
+    }
+    std::this_thread::yield();
+  }
+}
+
 // hold(handle, on): while on, every request goes to JavaScript; turning it on waits for the
 // native requests in flight, so that a drain() after it has every OPENED of an open that saw
 // the database before now (the change watcher, before it frees what another process unlinked),
@@ -1936,6 +2016,7 @@ napi_value Init(napi_env env, napi_value exports) {
     {"changedAttrs", nullptr, ChangedAttrs, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"forgetAttrs", nullptr, ForgetAttrs, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"madeDir", nullptr, MadeDir, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"changingDir", nullptr, ChangingDir, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"atimePending", nullptr, AtimePending, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"atimeStored", nullptr, AtimeStored, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"invalidateServed", nullptr, InvalidateServed, nullptr, nullptr, nullptr, napi_default, nullptr},

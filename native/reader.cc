@@ -565,7 +565,7 @@ bool Reader::open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
 
 // Kernel offsets as JavaScript gives them (handlers/dirs.ts): 1 after '.', 2 after '..', and
 // dentry id + 2 after an entry, so a listing can continue on either side.
-bool Reader::readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, bool plus) {
+bool Reader::readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, bool plus, Stale stale) {
   Lease lease(this);
   if (!lease.c) return fail(nullptr);
   Conn& c = *lease.c;
@@ -626,8 +626,8 @@ bool Reader::readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, boo
       std::string name(reinterpret_cast<const char*>(nm), (size_t)nlen);
       uint64_t eino = (uint64_t)sqlite3_column_int64(st, 2 + C_INO);
       size_t need;
-      bool attrs = plus;
-      if (plus) {
+      bool attrs = plus && !(stale.changed && stale.changed(stale.ctx, eino));
+      if (attrs) {
         std::lock_guard<std::mutex> lock(known_mu_);
         attrs = !holds_attrs_locked(eino, now);
       }

@@ -85,7 +85,13 @@ class Reader {
   // A regular file's attributes shown under another inode number `shown` (an overlay's delta
   // file: host_files.h add_delta); anything else is left to JavaScript. 0: as getattr.
   bool getattr_as(fuse_req_t req, uint64_t ino, fuse_ino_t shown);
-  bool readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, bool plus);
+  // Entries whose attributes the database may not have now (an open write transaction changed
+  // their inode): listed without them (nodeid 0) by a readdirplus. Called outside known_mu_.
+  struct Stale {
+    bool (*changed)(void* ctx, uint64_t ino);
+    void* ctx;
+  };
+  bool readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, bool plus, Stale stale = {nullptr, nullptr});
   bool read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off);
   bool readlink(fuse_req_t req, fuse_ino_t ino);
   // The capacity ops/statfs.ts reports: the database's pages and the host's free space under it.

@@ -122,6 +122,8 @@ export interface NativeBinding {
   hold(handle: SessionHandle, on: boolean): void;
   /** an inode's attributes as the open write transaction changed them (answered natively until it ends) */
   changedAttrs(handle: SessionHandle, attr: Float64Array): void;
+  /** the open write transaction is about to change a name in dir: native listings of it end first, and stop */
+  changingDir(handle: SessionHandle, dir: number): void;
   /** the open write transaction added this name (native lookups of other names may answer "absent") */
   nameAdded(handle: SessionHandle, parent: number, name: string): void;
   /** ino changed in the open write transaction without its attributes sent: GETATTR goes to JavaScript */

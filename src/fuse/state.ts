@@ -117,6 +117,17 @@ export class ServeState {
   }
 
   /**
+   * A name in directory `dir` is about to change in the open write transaction (or, for a moved
+   * directory, its '..'). The native side lists a directory the transaction did not touch from
+   * the database; from now on this one is JavaScript's to list, and the native listings of it in
+   * flight are waited for, so none reaches the kernel after this change's reply.
+   */
+  changingDir(dir: number | undefined): void {
+    if (dir === undefined || !this.sharesReads || !this.writing || !this.handle) return;
+    this.native.changingDir(this.handle, dir);
+  }
+
+  /**
    * Inode `ino` changed in the open write transaction: the native side answers the kernel's next
    * GETATTR of it with these attributes (attr: as the change left them, else read now), until the
    * transaction ends. The kernel asks for a directory's after every create or unlink in it, and

@@ -293,3 +293,79 @@ describe('file attributes inside a group commit', () => {
     expect(lookups).toBeLessThan(20);
   });
 });
+
+/**
+ * A directory the open transaction did not touch is opened and listed by the native side from
+ * the database (every change of a name touches its directory), and a readdirplus lists an entry
+ * whose inode the transaction changed without its attributes, so the kernel asks for them. The
+ * kernel's dentries and inodes are dropped before each listing, so it keeps only what the
+ * listing gives it; one long group (AGENTFS_GROUP_COMMIT_MS) holds every change meanwhile.
+ */
+const LISTINGS = String.raw`
+import os, sqlite3, sys, time
+m, db = sys.argv[1], sys.argv[2]
+a, b, c = m + '/a', m + '/b', m + '/c'
+for d in (a, b, c): os.mkdir(d)
+for p in (a + '/x', a + '/y', a + '/w', c + '/z'):
+    open(p, 'w').close(); os.chmod(p, 0o644)
+time.sleep(4)  # committed
+t0 = time.time()
+open(b + '/new', 'w').close(); os.chmod(b + '/new', 0o644)  # the group opens; b changes
+os.chmod(a + '/x', 0o600)                          # x changes, a does not
+os.link(c + '/z', b + '/zz')                       # z and b change, c does not
+with open(a + '/w', 'w') as f: f.write('grown')    # w's size and times
+def listing(d):
+    with open('/proc/sys/vm/drop_caches', 'w') as f: f.write('2')
+    out = []
+    for e in os.scandir(d):
+        st = e.stat(follow_symlinks=False)
+        out.append(f'{e.name}:{st.st_mode & 0o777:o}:{st.st_nlink}:{st.st_size}')
+    return ' '.join(sorted(out))
+print('a', listing(a))
+print('c', listing(c))
+print('b', listing(b))
+os.unlink(a + '/y')
+print('a', listing(a))
+os.rename(c + '/z', a + '/z2')
+print('a', listing(a))
+print('c', listing(c))
+con = sqlite3.connect(f'file:{db}?mode=ro', uri=True)
+print('committed', con.execute("SELECT count(*) FROM fs_dentry WHERE name IN ('new', 'zz', 'z2')").fetchone()[0], 'in time', time.time() - t0 < 2.5)
+`;
+
+describe('listings inside a group commit', () => {
+  it('directories the open transaction did not touch are listed natively, with what it changed in them asked for again', async () => {
+    const db = join(tmp.dir, 'ls.db');
+    const mnt5 = join(tmp.dir, 'mnt5');
+    mkdirSync(mnt5);
+    const trace = join(tmp.dir, 'ls-trace.txt');
+    const env = { AGENTFS_RUNTIME_DIR: join(tmp.dir, 'run'), AGENTFS_FUSE_TRACE: trace, AGENTFS_GROUP_COMMIT_MS: '3000' };
+    expect((await runCli(['init', db], { env })).code).toBe(0);
+    const m = await runCli(['mount', db, mnt5], { env });
+    expect(m.stderr).toBe('');
+    const pid5 = Number(/\(pid (\d+)\)/.exec(m.stdout)?.[1]);
+    try {
+      const r = await run('python3', ['-c', LISTINGS, mnt5, db]);
+      expect(r.stderr).toBe('');
+      expect(r.stdout).toBe(
+        [
+          'a w:644:1:5 x:600:1:0 y:644:1:0',
+          'c z:644:2:0',
+          'b new:644:1:0 zz:644:2:0',
+          'a w:644:1:5 x:600:1:0',
+          'a w:644:1:5 x:600:1:0 z2:644:2:0',
+          'c ',
+          'committed 0 in time True',
+          '',
+        ].join('\n'),
+      );
+      expect((await runCli(['unmount', mnt5], { env })).code).toBe(0);
+    } finally {
+      await forceUnmount(mnt5, pid5);
+    }
+    // six listings: the first of a and of c natively (untouched then); b, a twice more and c
+    // again, each after a change of a name in it, by JavaScript
+    const requests = readFileSync(trace, 'utf8');
+    expect(Number(/^fuse OPENDIR: (\d+) requests/m.exec(requests)?.[1] ?? 0)).toBe(4);
+  });
+});

@@ -60,6 +60,7 @@ function directIo(flags: number): boolean {
 export function create(s: ServeState, req: CreateRequest): Reply {
   const { id, parent, name, mode, flags } = req;
   let attr: Attr;
+  s.changingDir(parent);
   try {
     attr = s.fs.create(parent, name, mode & 0o7777, req);
   } catch (e) {

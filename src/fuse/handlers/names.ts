@@ -15,11 +15,13 @@ function entry(s: ServeState, id: number, attr: Attr, parent: number, name: stri
 
 export function mknod(s: ServeState, req: MknodRequest): Reply {
   const { id, parent, name, mode, rdev } = req;
+  s.changingDir(parent);
   return entry(s, id, s.fs.mknod(parent, name, mode, rdev, req), parent, name);
 }
 
 export function mkdir(s: ServeState, req: MkdirRequest): Reply {
   const { id, parent, name, mode } = req;
+  s.changingDir(parent);
   const attr = s.fs.mkdir(parent, name, mode & 0o7777, req);
   s.rememberParent(attr.ino, parent);
   s.madeDir(attr.ino);
@@ -28,14 +30,17 @@ export function mkdir(s: ServeState, req: MkdirRequest): Reply {
 
 export function symlink(s: ServeState, req: SymlinkRequest): Reply {
   const { id, parent, name, link } = req;
+  s.changingDir(parent);
   return entry(s, id, s.fs.symlink(parent, name, link, req), parent, name);
 }
 
 export function link(s: ServeState, { id, ino, newParent, newName }: LinkRequest): Reply {
+  s.changingDir(newParent);
   return entry(s, id, s.fs.link(ino, newParent, newName), newParent, newName);
 }
 
 export function unlink(s: ServeState, { id, parent, name }: UnlinkRequest): Reply {
+  s.changingDir(parent);
   const gone = s.fs.unlink(parent, name);
   s.changedAttrs(parent, gone?.parent);
   s.changedInode(gone?.ino); // one link less, or gone
@@ -44,6 +49,7 @@ export function unlink(s: ServeState, { id, parent, name }: UnlinkRequest): Repl
 
 export function rmdir(s: ServeState, { id, parent, name }: RmdirRequest): Reply {
   // a filesystem whose reads the native side shares says what went (FileSystem.rmdir)
+  s.changingDir(parent);
   const gone = s.fs.rmdir(parent, name);
   s.changedAttrs(parent, gone?.parent);
   if (gone) s.changedInode(gone.ino);
@@ -54,6 +60,10 @@ export function rename(s: ServeState, { id, parent, name, newParent, newName, fl
   // the moved inode's ctime and a replaced directory change too
   const moved = s.inodeAt(parent, name);
   const replaced = s.inodeAt(newParent, newName);
+  s.changingDir(parent);
+  if (newParent !== parent) s.changingDir(newParent);
+  s.changingDir(moved); // a directory's '..' (an inode of another kind is never listed)
+  if (replaced !== undefined && replaced !== moved) s.changingDir(replaced); // exchanged: its '..' too
   s.fs.rename(parent, name, newParent, newName, flags);
   s.addedName(newParent, newName);
   s.changedAttrs(parent);
