@@ -30,6 +30,24 @@ afterAll(async () => {
   tmp.cleanup();
 });
 
+/** A fresh database mounted with long groups (AGENTFS_GROUP_COMMIT_MS), unmounted after `use`. */
+async function inLongGroups(name: string, use: (mnt: string, db: string) => Promise<void>, { init = [] as string[], trace = '' } = {}) {
+  const db = join(tmp.dir, `${name}.db`);
+  const at = join(tmp.dir, `mnt-${name}`);
+  mkdirSync(at);
+  const env = { AGENTFS_RUNTIME_DIR: join(tmp.dir, 'run'), AGENTFS_GROUP_COMMIT_MS: '3000', ...(trace ? { AGENTFS_FUSE_TRACE: trace } : {}) };
+  expect((await runCli(['init', db, ...init], { env })).code).toBe(0);
+  const m = await runCli(['mount', db, at], { env });
+  expect(m.stderr).toBe('');
+  const mounted = Number(/\(pid (\d+)\)/.exec(m.stdout)?.[1]);
+  try {
+    await use(at, db);
+    expect((await runCli(['unmount', at], { env })).code).toBe(0);
+  } finally {
+    await forceUnmount(at, mounted);
+  }
+}
+
 const SCRIPT = String.raw`
 import os, sys
 m = sys.argv[1]
@@ -235,52 +253,34 @@ print(ok, 'sizes right')
 
 describe('file attributes inside a group commit', () => {
   it('every forced stat right after a change shows that change', async () => {
-    const db = join(tmp.dir, 'f.db');
-    const mnt3 = join(tmp.dir, 'mnt3');
-    mkdirSync(mnt3);
-    const env = { AGENTFS_RUNTIME_DIR: join(tmp.dir, 'run'), AGENTFS_GROUP_COMMIT_MS: '3000' };
-    expect((await runCli(['init', db], { env })).code).toBe(0);
-    const m = await runCli(['mount', db, mnt3], { env });
-    expect(m.stderr).toBe('');
-    const pid3 = Number(/\(pid (\d+)\)/.exec(m.stdout)?.[1]);
-    try {
-      const r = await run('python3', ['-c', FILES, mnt3, db]);
+    await inLongGroups('f', async (at, db) => {
+      const r = await run('python3', ['-c', FILES, at, db]);
       expect(r.stderr).toBe('');
       // committed: only the thirty names made before the group
       expect(r.stdout).toBe('bad [] committed 30 in time True\n');
-      expect((await runCli(['unmount', mnt3], { env })).code).toBe(0);
-    } finally {
-      await forceUnmount(mnt3, pid3);
-    }
+    });
   });
 
   it('tar x and write-then-fstat ask JavaScript for no file attributes or new names: answered natively', async () => {
-    const db = join(tmp.dir, 't.db');
-    const mnt4 = join(tmp.dir, 'mnt4');
     const src = join(tmp.dir, 'src');
-    mkdirSync(mnt4);
     mkdirSync(src);
     const made = await run('sh', ['-c', `cd ${src} && mkdir t && for i in $(seq 200); do echo "file $i" > t/f$i; done && chown 1234:1234 t/f* && tar cf ../t.tar t`]);
     expect(made.stderr).toBe('');
     const trace = join(tmp.dir, 'tar-trace.txt');
     // long groups: the extraction's names are looked up while its directory is still uncommitted
-    const env = { AGENTFS_RUNTIME_DIR: join(tmp.dir, 'run'), AGENTFS_FUSE_TRACE: trace, AGENTFS_GROUP_COMMIT_MS: '3000' };
-    expect((await runCli(['init', db, '--no-journal'], { env })).code).toBe(0);
-    const m = await runCli(['mount', db, mnt4], { env });
-    expect(m.stderr).toBe('');
-    const pid4 = Number(/\(pid (\d+)\)/.exec(m.stdout)?.[1]);
-    try {
-      const r = await run('tar', ['xf', join(tmp.dir, 't.tar'), '-C', mnt4]);
-      expect(r.stderr).toBe('');
-      expect((await run('sh', ['-c', `cat ${mnt4}/t/f77 && stat -c '%u %s' ${mnt4}/t/f200`])).stdout).toBe('file 77\n1234 9\n');
-      // a write moves size and mtime, and the kernel asks for them at the next stat
-      const w = await run('python3', ['-c', WRITE_STAT, mnt4]);
-      expect(w.stderr).toBe('');
-      expect(w.stdout).toBe('200 sizes right\n');
-      expect((await runCli(['unmount', mnt4], { env })).code).toBe(0);
-    } finally {
-      await forceUnmount(mnt4, pid4);
-    }
+    await inLongGroups(
+      't',
+      async (at) => {
+        const r = await run('tar', ['xf', join(tmp.dir, 't.tar'), '-C', at]);
+        expect(r.stderr).toBe('');
+        expect((await run('sh', ['-c', `cat ${at}/t/f77 && stat -c '%u %s' ${at}/t/f200`])).stdout).toBe('file 77\n1234 9\n');
+        // a write moves size and mtime, and the kernel asks for them at the next stat
+        const w = await run('python3', ['-c', WRITE_STAT, at]);
+        expect(w.stderr).toBe('');
+        expect(w.stdout).toBe('200 sizes right\n');
+      },
+      { init: ['--no-journal'], trace },
+    );
     const requests = readFileSync(trace, 'utf8');
     expect(requests).toMatch(/^fuse SETATTR: [1-9]\d* requests/m);
     // 200 files, each chowned by tar, and 200 written then fstat'ed: before, one GETATTR each
@@ -335,17 +335,9 @@ print('committed', con.execute("SELECT count(*) FROM fs_dentry WHERE name IN ('n
 
 describe('listings inside a group commit', () => {
   it('directories the open transaction did not touch are listed natively, with what it changed in them asked for again', async () => {
-    const db = join(tmp.dir, 'ls.db');
-    const mnt5 = join(tmp.dir, 'mnt5');
-    mkdirSync(mnt5);
     const trace = join(tmp.dir, 'ls-trace.txt');
-    const env = { AGENTFS_RUNTIME_DIR: join(tmp.dir, 'run'), AGENTFS_FUSE_TRACE: trace, AGENTFS_GROUP_COMMIT_MS: '3000' };
-    expect((await runCli(['init', db], { env })).code).toBe(0);
-    const m = await runCli(['mount', db, mnt5], { env });
-    expect(m.stderr).toBe('');
-    const pid5 = Number(/\(pid (\d+)\)/.exec(m.stdout)?.[1]);
-    try {
-      const r = await run('python3', ['-c', LISTINGS, mnt5, db]);
+    await inLongGroups('ls', async (at, db) => {
+      const r = await run('python3', ['-c', LISTINGS, at, db]);
       expect(r.stderr).toBe('');
       expect(r.stdout).toBe(
         [
@@ -359,10 +351,7 @@ describe('listings inside a group commit', () => {
           '',
         ].join('\n'),
       );
-      expect((await runCli(['unmount', mnt5], { env })).code).toBe(0);
-    } finally {
-      await forceUnmount(mnt5, pid5);
-    }
+    }, { trace });
     // six listings: the first of a and of c natively (untouched then); b, a twice more and c
     // again, each after a change of a name in it, by JavaScript
     const requests = readFileSync(trace, 'utf8');
