@@ -397,6 +397,7 @@ export class FuseServer {
         else this.runOne(req)();
       } else {
         if (MUTATING.has(op) || (req.op === Op.OPEN && req.flags & O_TRUNC)) {
+          this.state.changes++;
           const incoming = op === Op.WRITE ? req.data.length : 0;
           if (this.group.lowOnSpace(incoming)) {
             // alone and committed before the reply, so a full disk fails this request, not a group

@@ -34,6 +34,8 @@ export interface DirHandle {
   atEnd: boolean;
   /** `pending` came from readdirPlus (with attributes) */
   plus: boolean;
+  /** ServeState.changes when `pending` was read: any change since makes it stale */
+  changes: number;
 }
 
 /** Everything the request handlers of one mount share. */
@@ -67,6 +69,12 @@ export class ServeState {
   /** host-backed overlay files go to the addon as they are handed out (FileSystem.hostFiles) */
   hostOffers: HostOffers | undefined;
   writing = false;
+  /**
+   * Changes served through this mount, and outside changes seen: a listing's entries kept for its
+   * next page (DirHandle.pending) are used only while this has not moved, or a name removed
+   * meanwhile came back with its old attributes, and the kernel kept it as a dentry.
+   */
+  changes = 0;
 
   constructor(
     readonly fs: FileSystem,
@@ -110,6 +118,7 @@ export class ServeState {
     for (const ino of open) this.native.notifyInvalInode(this.handle, ino, 0, 0);
     this.native.notifyInvalInode(this.handle, 1, 0, 0);
     this.native.invalidateServed(this.handle);
+    this.changes++;
     this.known.clear();
     this.knownInodes.clear();
     this.knownCount = 0;

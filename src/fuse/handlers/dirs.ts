@@ -22,7 +22,7 @@ const STRIDE = 1 + ATTR_LEN;
 export function opendir(s: ServeState, { id, ino }: OpendirRequest): Reply {
   const a = s.fs.getattr(ino); // ENOENT for a vanished directory
   const fh = s.newFh();
-  s.dirs.set(fh, { ino, pending: null, from: -1, atEnd: false, plus: false });
+  s.dirs.set(fh, { ino, pending: null, from: -1, atEnd: false, plus: false, changes: 0 });
   let cache = s.listingMaxAgeS > 0;
   let keep = false;
   if (cache) {
@@ -79,7 +79,7 @@ function handleOf(s: ServeState, ino: number, fh: number): DirHandle {
   let h = s.dirs.get(fh);
   if (!h) {
     // readdir without opendir (should not happen): serve it statelessly
-    h = { ino, pending: null, from: -1, atEnd: false, plus: false };
+    h = { ino, pending: null, from: -1, atEnd: false, plus: false, changes: 0 };
   }
   return h;
 }
@@ -118,7 +118,7 @@ function list(s: ServeState, { id, ino, fh, size, offset: off }: ReaddirRequest 
   const after = Math.max(off, DOTS);
   // (an empty pending list: the last reply ended the listing; the kernel's call for more, plain or
   // plus, gets the end without another listing)
-  if (h.pending && h.from === after && (h.plus === plus || h.pending.length === 0)) {
+  if (h.pending && h.from === after && h.changes === s.changes && (h.plus === plus || h.pending.length === 0)) {
     entries = h.pending;
     atEnd = h.atEnd;
   } else {
@@ -173,11 +173,13 @@ function list(s: ServeState, { id, ino, fh, size, offset: off }: ReaddirRequest 
       h.from = rows[sent - 1]!.off;
       h.atEnd = atEnd;
       h.plus = plus;
+      h.changes = s.changes;
     } else if (sent > 0 && atEnd) {
       h.pending = [];
       h.from = rows[sent - 1]!.off;
       h.atEnd = true;
       h.plus = plus;
+      h.changes = s.changes;
     } else {
       h.pending = null;
       h.from = -1;
