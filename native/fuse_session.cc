@@ -469,10 +469,11 @@ void ll_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, fuse_file_info* fi) 
 
 // Inside a write transaction (NativeCall gave no reader): a directory the transaction did not
 // touch has the entries the database shows, for every change of a name touches its directory
-// (create, mkdir, mknod, symlink, link, unlink, rmdir, rename: ServeState.changedAttrs of the
-// parent) and a moved directory itself (its '..'). So such a directory is opened and listed from
-// the database; a readdirplus lists an entry whose inode the transaction changed without its
-// attributes (Reader::Stale), and the kernel asks for them (GETATTR: touch_of).
+// before it is made (create, mkdir, mknod, symlink, link, unlink, rmdir, rename: changingDir) and
+// a moved directory itself (its '..'). So such a directory is opened and listed from the
+// database; a readdirplus lists an entry whose inode the transaction changed without its
+// attributes (Reader::Stale), and the kernel asks for them (GETATTR: touch_of). An opendir needs
+// no Listing: a change drops the kernel's cached listing itself (fuse_dir_changed).
 Reader* group_reader(Session* s, fuse_ino_t dir) {
   if (!s->reader || s->holding.load()) return nullptr;
   struct stat st;
