@@ -212,9 +212,9 @@ void enqueue_quiet(Session* s, Req* r) {
 Session* sess(fuse_req_t req) { return static_cast<Session*>(fuse_req_userdata(req)); }
 
 // The kernel gets ino's attributes in this reply, or is about to drop them (Reader::sent_attrs).
-void note_sent(fuse_req_t req, uint64_t ino) {
+void note_sent(fuse_req_t req, uint64_t ino, uint32_t mode) {
   Session* s = sess(req);
-  if (s->reader && ino) s->reader->sent_attrs(ino);
+  if (s->reader && ino) s->reader->sent_attrs(ino, mode);
 }
 void note_stale(Session* s, uint64_t ino) {
   if (!s->reader) return;
@@ -351,7 +351,7 @@ void ll_getattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     struct stat st;
     Touch t = touch_of(s, ino, &st);
     if (t == Touch::sent) {
-      note_sent(req, ino);
+      note_sent(req, ino, st.st_mode);
       fuse_reply_attr(req, &st, s->attr_timeout);
       return;
     }
@@ -1113,7 +1113,7 @@ napi_value named(napi_env env, napi_value obj, const char* key) {
   return v;
 }
 
-// options.reader: {path, chunkSize, sql: {lookup, inode, page, chunks, read, readlink, parent, space, inodes}, statfs?,
+// options.reader: {path, chunkSize, sql: {lookup, inode, page, names, entries, chunks, read, readlink, parent, space, inodes}, statfs?,
 // uid, gid, entryTimeout, attrTimeout, negativeTimeout, atimes}. A reader that cannot open leaves
 // every request to JavaScript (readerStats says why).
 ReaderConfig reader_config(napi_env env, napi_value o) {
@@ -1125,6 +1125,7 @@ ReaderConfig reader_config(napi_env env, napi_value o) {
   c.sql.inode = get_str(env, named(env, q, "inode"));
   c.sql.page = get_str(env, named(env, q, "page"));
   c.sql.names = get_str(env, named(env, q, "names"));
+  c.sql.entries = get_str(env, named(env, q, "entries"));
   c.sql.chunks = get_str(env, named(env, q, "chunks"));
   c.sql.read = get_str(env, named(env, q, "read"));
   c.sql.readlink = get_str(env, named(env, q, "readlink"));
@@ -1372,7 +1373,7 @@ napi_value ReplyEntry(napi_env env, napi_callback_info info) {
   if (!r) return nullptr;
   fuse_entry_param e;
   fill_entry(a, get_num(env, argv[2]), get_num(env, argv[3]), &e);
-  note_sent(r, e.ino);
+  note_sent(r, e.ino, e.attr.st_mode);
   return ret_int(env, fuse_reply_entry(r, &e));
 }
 
@@ -1395,7 +1396,7 @@ napi_value ReplyCreate(napi_env env, napi_callback_info info) {
   fi.fh = (uint64_t)get_num(env, argv[4]);
   fi.keep_cache = get_bool(env, argv[5]);
   fi.direct_io = get_bool(env, argv[6]);
-  note_sent(r, e.ino);
+  note_sent(r, e.ino, e.attr.st_mode);
   return ret_int(env, fuse_reply_create(r, &e, &fi));
 }
 
@@ -1413,7 +1414,7 @@ napi_value ReplyAttr(napi_env env, napi_callback_info info) {
   if (!r) return nullptr;
   struct stat st;
   fill_stat(a, &st);
-  note_sent(r, st.st_ino);
+  note_sent(r, st.st_ino, st.st_mode);
   return ret_int(env, fuse_reply_attr(r, &st, get_num(env, argv[2])));
 }
 
@@ -1580,7 +1581,7 @@ napi_value ReplyDir(napi_env env, napi_callback_info info) {
       fuse_entry_param ep;
       fill_entry(e + 1, entry_timeout, attr_timeout, &ep);
       need = fuse_add_direntry_plus(r, buf.data() + used, size - used, name.c_str(), &ep, off);
-      if (need <= size - used && reader && ep.ino && name != "." && name != "..") reader->sent_attrs(ep.ino);
+      if (need <= size - used && reader && ep.ino && name != "." && name != "..") reader->sent_attrs(ep.ino, ep.attr.st_mode);
     } else {
       struct stat st;
       memset(&st, 0, sizeof st);

@@ -22,7 +22,6 @@ const size_t NAME_MAX_BYTES = 255;
 bool plain_name(const char* name, size_t len) {
   return len != 0 && len <= NAME_MAX_BYTES && strcmp(name, ".") != 0 && strcmp(name, "..") != 0;
 }
-const size_t MAX_KNOWN = 500000;
 // connections at most: one per FUSE worker serving a read at the same moment
 const size_t MAX_CONNS = 16;
 
@@ -73,6 +72,12 @@ Reader* Reader::open(const ReaderConfig& cfg, std::string* err) {
     delete r;
     return nullptr;
   }
+  // AUTOINCREMENT: SQLite never hands out an inode number twice (an agentfs database's schema)
+  sqlite3_stmt* q = nullptr;
+  if (sqlite3_prepare_v2(c->db, "SELECT sql LIKE '%AUTOINCREMENT%' FROM sqlite_master WHERE type = 'table' AND name = 'fs_inode'", -1, &q, nullptr) == SQLITE_OK) {
+    r->types_stay_ = sqlite3_step(q) == SQLITE_ROW && sqlite3_column_int(q, 0) == 1;
+    sqlite3_finalize(q);
+  }
   r->release(c);
   return r;
 }
@@ -83,7 +88,7 @@ Reader::~Reader() {
 }
 
 Reader::Conn::~Conn() {
-  for (sqlite3_stmt* st : {lookup, inode, page, names, chunks, read, readlink, parent, space, inodes})
+  for (sqlite3_stmt* st : {lookup, inode, page, names, entries, chunks, read, readlink, parent, space, inodes})
     if (st) sqlite3_finalize(st);
   if (db) sqlite3_close(db);
 }
@@ -113,7 +118,7 @@ Reader::Conn* Reader::connect(std::string* err) {
   sqlite3_busy_timeout(c->db, 0);
   const ReaderSql& q = cfg_.sql;
   if (!prepare(c, &c->lookup, q.lookup, err) || !prepare(c, &c->inode, q.inode, err) || !prepare(c, &c->page, q.page, err) ||
-      !prepare(c, &c->names, q.names, err) ||
+      !prepare(c, &c->names, q.names, err) || !prepare(c, &c->entries, q.entries, err) ||
       !prepare(c, &c->chunks, q.chunks, err) || !prepare(c, &c->read, q.read, err) || !prepare(c, &c->readlink, q.readlink, err) ||
       !prepare(c, &c->parent, q.parent, err) || (cfg_.statfs.on && (!prepare(c, &c->space, q.space, err) || !prepare(c, &c->inodes, q.inodes, err)))) {
     delete c;
@@ -269,35 +274,35 @@ void Reader::remember(uint64_t parent, const char* name, uint64_t ino) {
 }
 
 // Entries a readdirplus sent with their attributes.
-void Reader::remember_all(uint64_t parent, const std::vector<std::pair<uint64_t, std::string>>& entries) {
+void Reader::remember_all(uint64_t parent, const std::vector<Listed>& entries) {
   if (entries.empty()) return;
   int64_t now = now_ms();
   std::lock_guard<std::mutex> lock(known_mu_);
   for (const auto& e : entries) {
-    remember_locked(parent, e.second.c_str(), e.first);
-    sent_attrs_locked(e.first, now);
+    remember_locked(parent, e.name.c_str(), e.ino);
+    sent_attrs_locked(e.ino, now, e.mode);
   }
 }
 
-void Reader::sent_attrs_locked(uint64_t ino, int64_t now) {
-  if (attrs_sent_.size() >= MAX_KNOWN) attrs_sent_.clear();  // a hint only: start over
-  attrs_sent_[ino] = now;
+void Reader::sent_attrs_locked(uint64_t ino, int64_t now, uint32_t mode) {
+  if (SentAttrs::Slot* s = attrs_sent_.at(ino)) *s = SentAttrs::Slot{ino, now, mode & S_IFMT};
 }
 
 // Sent within half the shorter of the two timeouts: the kernel's dentry and attributes are both
 // still valid then, unless it dropped them itself (a write, a setattr, memory pressure: then it
 // asks again, as after a plain readdir).
-bool Reader::holds_attrs_locked(uint64_t ino, int64_t now) const {
-  auto it = attrs_sent_.find(ino);
-  if (it == attrs_sent_.end()) return false;
+bool Reader::holds_attrs_locked(uint64_t ino, int64_t now) const { return held_locked(attrs_sent_.find(ino), now); }
+
+bool Reader::held_locked(const SentAttrs::Slot* s, int64_t now) const {
+  if (!s || s->at == SentAttrs::NOT_HELD) return false;
   double window = (cfg_.attr_timeout < cfg_.entry_timeout ? cfg_.attr_timeout : cfg_.entry_timeout) * 500;
-  return (double)(now - it->second) < window;
+  return (double)(now - s->at) < window;
 }
 
-void Reader::sent_attrs(uint64_t ino) {
+void Reader::sent_attrs(uint64_t ino, uint32_t mode) {
   int64_t now = now_ms();
   std::lock_guard<std::mutex> lock(known_mu_);
-  sent_attrs_locked(ino, now);
+  sent_attrs_locked(ino, now, mode);
 }
 
 void Reader::held_attrs(const double* inos, size_t n, uint8_t* held) {
@@ -308,7 +313,7 @@ void Reader::held_attrs(const double* inos, size_t n, uint8_t* held) {
 
 void Reader::stale_attrs(uint64_t ino) {
   std::lock_guard<std::mutex> lock(known_mu_);
-  attrs_sent_.erase(ino);
+  if (SentAttrs::Slot* s = attrs_sent_.find(ino)) s->at = SentAttrs::NOT_HELD;  // its type stays what it was
 }
 
 void Reader::take_known(std::vector<std::pair<uint64_t, std::string>>* names, std::vector<uint64_t>* inodes) {
@@ -385,7 +390,7 @@ bool Reader::lookup_in(fuse_req_t req, fuse_ino_t parent, const char* name, bool
   e.entry_timeout = cfg_.entry_timeout;
   e.attr_timeout = cfg_.attr_timeout;
   remember(parent, name, e.ino);
-  sent_attrs(e.ino);
+  sent_attrs(e.ino, e.attr.st_mode);
   served++;
   fuse_reply_entry(req, &e);
   return true;
@@ -417,7 +422,7 @@ bool Reader::getattr_as(fuse_req_t req, uint64_t ino, fuse_ino_t shown) {
   struct stat st;
   fill_stat(c, c.inode, 0, &st);
   if (shown == 0) {
-    sent_attrs(ino);
+    sent_attrs(ino, st.st_mode);
   } else {
     if (!S_ISREG(st.st_mode)) return fail(nullptr);
     st.st_ino = (ino_t)shown;
@@ -606,61 +611,86 @@ bool Reader::readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, boo
       if (need <= size - used) used += need;
     }
   }
-  std::vector<std::pair<uint64_t, std::string>> sent;  // remembered together once the reply is built
+  std::vector<Listed> sent;  // remembered together once the reply is built
   int64_t now = now_ms();
   {
-    // a plain listing needs only numbers and types: the slimmer statement (SharedReadSql.names);
-    // columns 2 and 3 are ino and mode in both
-    sqlite3_stmt* st = plus ? c.page : c.names;
-    Use u(st);
-    sqlite3_bind_int64(st, 1, (sqlite3_int64)ino);
-    sqlite3_bind_int64(st, 2, off > 2 ? (sqlite3_int64)(off - 2) : 0);
-    sqlite3_bind_int64(st, 3, (sqlite3_int64)(size / 24 + 2));
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-      int64_t id = sqlite3_column_int64(st, 0);
-      const unsigned char* nm = static_cast<const unsigned char*>(sqlite3_column_blob(st, 1));
-      int nlen = sqlite3_column_bytes(st, 1);
-      // a name no mount could have written: JavaScript says why (EILSEQ)
-      if (!nm || nlen == 0 || (size_t)nlen > NAME_MAX_BYTES || !utf8_valid(nm, (size_t)nlen)) return fail(st);
-      std::string name(reinterpret_cast<const char*>(nm), (size_t)nlen);
-      uint64_t eino = (uint64_t)sqlite3_column_int64(st, 2 + C_INO);
-      size_t need;
-      bool attrs = plus && !(stale.changed && stale.changed(stale.ctx, eino));
-      if (attrs) {
-        std::lock_guard<std::mutex> lock(known_mu_);
-        attrs = !holds_attrs_locked(eino, now);
+    // Entries come from the dentries alone while their types are known here (sent to the kernel
+    // before) and a readdirplus has no attributes to send for them (the kernel holds them): no
+    // inode row to read, which after a write burst is a page read back from the WAL each. From the
+    // first other entry on, the statement joined with the inodes: their modes (SharedReadSql.names,
+    // a plain listing) or all their columns (page).
+    sqlite3_stmt* joined = plus ? c.page : c.names;
+    sqlite3_stmt* st = types_stay_ && c.entries ? c.entries : joined;
+    sqlite3_int64 after = off > 2 ? (sqlite3_int64)(off - 2) : 0;
+    // as many as can fit: a readdirplus entry takes 152 bytes and its name 8 or more
+    sqlite3_int64 limit = (sqlite3_int64)(size / (plus ? 160 : 24) + 2);
+    for (;;) {
+      bool slim = st == c.entries;
+      bool widen = false;
+      Use u(st);
+      sqlite3_bind_int64(st, 1, (sqlite3_int64)ino);
+      sqlite3_bind_int64(st, 2, after);
+      sqlite3_bind_int64(st, 3, limit);
+      int rc;
+      while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        int64_t id = sqlite3_column_int64(st, 0);
+        uint64_t eino = (uint64_t)sqlite3_column_int64(st, 2 + C_INO);
+        bool attrs = plus && !(stale.changed && stale.changed(stale.ctx, eino));
+        uint32_t type = 0;
+        if (attrs || slim) {
+          std::lock_guard<std::mutex> lock(known_mu_);
+          const SentAttrs::Slot* k = attrs_sent_.find(eino);
+          if (attrs) attrs = !held_locked(k, now);
+          if (slim && k) type = k->type;
+        }
+        if (slim && (attrs || type == 0)) {
+          widen = true;  // this entry and the rest from the joined statement
+          break;
+        }
+        const unsigned char* nm = static_cast<const unsigned char*>(sqlite3_column_blob(st, 1));
+        int nlen = sqlite3_column_bytes(st, 1);
+        // a name no mount could have written: JavaScript says why (EILSEQ)
+        if (!nm || nlen == 0 || (size_t)nlen > NAME_MAX_BYTES || !utf8_valid(nm, (size_t)nlen)) return fail(st);
+        std::string name(reinterpret_cast<const char*>(nm), (size_t)nlen);
+        mode_t mode = slim ? (mode_t)type : (mode_t)sqlite3_column_int64(st, 2 + C_MODE);
+        size_t need;
+        if (plus && !attrs) {
+          // nodeid 0: the kernel only lists the name (fuse_direntplus_link), keeping what it holds
+          fuse_entry_param e;
+          memset(&e, 0, sizeof e);
+          e.attr.st_ino = (ino_t)eino;
+          e.attr.st_mode = mode;
+          need = fuse_add_direntry_plus(req, buf.data() + used, size - used, name.c_str(), &e, id + 2);
+          if (need > size - used) break;
+          listed_bare++;
+        } else if (plus) {
+          fuse_entry_param e;
+          memset(&e, 0, sizeof e);
+          fill_stat(c, st, 2, &e.attr);
+          e.ino = e.attr.st_ino;
+          e.entry_timeout = cfg_.entry_timeout;
+          e.attr_timeout = cfg_.attr_timeout;
+          need = fuse_add_direntry_plus(req, buf.data() + used, size - used, name.c_str(), &e, id + 2);
+          if (need > size - used) break;
+          sent.push_back(Listed{e.ino, (uint32_t)e.attr.st_mode, std::move(name)});
+        } else {
+          struct stat sb;
+          memset(&sb, 0, sizeof sb);
+          sb.st_ino = (ino_t)eino;
+          sb.st_mode = mode;
+          need = fuse_add_direntry(req, buf.data() + used, size - used, name.c_str(), &sb, id + 2);
+          if (need > size - used) break;
+        }
+        used += need;
+        after = id;
       }
-      if (plus && !attrs) {
-        // nodeid 0: the kernel only lists the name (fuse_direntplus_link), keeping what it holds
-        fuse_entry_param e;
-        memset(&e, 0, sizeof e);
-        e.attr.st_ino = (ino_t)eino;
-        e.attr.st_mode = (mode_t)sqlite3_column_int64(st, 2 + C_MODE);
-        need = fuse_add_direntry_plus(req, buf.data() + used, size - used, name.c_str(), &e, id + 2);
-        if (need > size - used) break;
-        listed_bare++;
-      } else if (plus) {
-        fuse_entry_param e;
-        memset(&e, 0, sizeof e);
-        fill_stat(c, st, 2, &e.attr);
-        e.ino = e.attr.st_ino;
-        e.entry_timeout = cfg_.entry_timeout;
-        e.attr_timeout = cfg_.attr_timeout;
-        need = fuse_add_direntry_plus(req, buf.data() + used, size - used, name.c_str(), &e, id + 2);
-        if (need > size - used) break;
-        sent.emplace_back(e.ino, std::move(name));
-      } else {
-        struct stat sb;
-        memset(&sb, 0, sizeof sb);
-        sb.st_ino = (ino_t)eino;
-        sb.st_mode = (mode_t)sqlite3_column_int64(st, 2 + C_MODE);
-        need = fuse_add_direntry(req, buf.data() + used, size - used, name.c_str(), &sb, id + 2);
-        if (need > size - used) break;
+      if (widen) {
+        st = joined;  // the same read transaction: c.inode is still stepped
+        continue;
       }
-      used += need;
+      if (rc != SQLITE_ROW && rc != SQLITE_DONE) return fail(st);
+      break;
     }
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return fail(st);
   }
   remember_all(ino, sent);
   served++;

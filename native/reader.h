@@ -11,6 +11,7 @@
 
 #include <fuse_lowlevel.h>
 #include <sqlite3.h>
+#include "sent_attrs.h"
 
 #include <atomic>
 #include <cstdint>
@@ -27,6 +28,7 @@ struct ReaderSql {
   std::string inode;     // (ino) -> inode columns
   std::string page;      // (dir, after id, limit) -> id, name, inode columns
   std::string names;     // (dir, after id, limit) -> id, name, ino, mode (plain listings)
+  std::string entries;   // (dir, after id, limit) -> id, name, ino (entries of known types)
   std::string chunks;    // (ino) -> COUNT(*), MAX(chunk_index)
   std::string read;      // (ino, first, last) -> chunk_index, data
   std::string readlink;  // (ino) -> target
@@ -121,7 +123,7 @@ class Reader {
   // cache drop that follows when the mtime it had was older). Only a hint: an entry sent without
   // attributes is always correct, the kernel then asks (GETATTR, LOOKUP) when it needs them.
   // From any thread: attributes of ino went out in a reply (here or from JavaScript).
-  void sent_attrs(uint64_t ino);
+  void sent_attrs(uint64_t ino, uint32_t mode);
   // From any thread: the kernel is about to change or drop ino's attributes (a write, a setattr).
   void stale_attrs(uint64_t ino);
   // held[i] = whether the kernel holds the attributes of inos[i] (JavaScript's readdirplus).
@@ -135,6 +137,8 @@ class Reader {
 
  private:
   explicit Reader(const ReaderConfig& cfg) : cfg_(cfg) {}
+  // names, inodes and attributes remembered at most (beyond: the cache timeouts rule)
+  static constexpr size_t MAX_KNOWN = 500000;
   // the directory holding a file (node's path.dirname, for a file's path)
   static std::string dir_of(const std::string& path) {
     size_t i = path.rfind('/');
@@ -146,7 +150,7 @@ class Reader {
   // One read-only connection, its statements and what it caches; one request uses it at a time.
   struct Conn {
     sqlite3* db = nullptr;
-    sqlite3_stmt *lookup = nullptr, *inode = nullptr, *page = nullptr, *names = nullptr, *chunks = nullptr, *read = nullptr,
+    sqlite3_stmt *lookup = nullptr, *inode = nullptr, *page = nullptr, *names = nullptr, *entries = nullptr, *chunks = nullptr, *read = nullptr,
                  *readlink = nullptr, *parent = nullptr, *space = nullptr, *inodes = nullptr;
     // inodes in use, as counted at data version inodes_version of this connection (-1: not yet)
     int64_t inode_count = -1, inodes_version = 0;
@@ -171,9 +175,15 @@ class Reader {
   bool pending_atime(uint64_t ino, Ts* t);
   void touch_atime(sqlite3_stmt* st, int at);
   void remember(uint64_t parent, const char* name, uint64_t ino);
-  void remember_all(uint64_t parent, const std::vector<std::pair<uint64_t, std::string>>& entries);
+  struct Listed {
+    uint64_t ino;
+    uint32_t mode;
+    std::string name;
+  };
+  void remember_all(uint64_t parent, const std::vector<Listed>& entries);
   void remember_locked(uint64_t parent, const char* name, uint64_t ino);
-  void sent_attrs_locked(uint64_t ino, int64_t now_ms);
+  void sent_attrs_locked(uint64_t ino, int64_t now_ms, uint32_t mode);
+  bool held_locked(const SentAttrs::Slot* s, int64_t now_ms) const;
   bool holds_attrs_locked(uint64_t ino, int64_t now_ms) const;
   bool fail(sqlite3_stmt* st);
   bool lookup_in(fuse_req_t req, fuse_ino_t parent, const char* name, bool absent_only);
@@ -194,8 +204,12 @@ class Reader {
   std::unordered_set<uint64_t> known_names_;  // name_key(parent, name)
   std::vector<std::pair<uint64_t, std::string>> known_list_;
   std::unordered_set<uint64_t> known_inodes_;
-  // inode -> when its attributes last went to the kernel (monotonic ms; see sent_attrs)
-  std::unordered_map<uint64_t, int64_t> attrs_sent_;
+  // inode -> when its attributes last went to the kernel (monotonic ms, NOT_HELD after a change;
+  // see sent_attrs) and its file type
+  SentAttrs attrs_sent_{MAX_KNOWN};
+  // inode numbers are never used twice (fs_inode is AUTOINCREMENT), so a type seen stays true:
+  // listings then need no inode rows for the types they have
+  bool types_stay_ = false;
   // directory -> its mtime, ctime and nlink when the kernel last got its listing from here
   std::unordered_map<uint64_t, std::string> listing_keys_;
   std::atomic<uint64_t> next_fh_{1};

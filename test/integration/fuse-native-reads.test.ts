@@ -686,6 +686,36 @@ for path, content, want in (('/f', 'v2-longer', 'v2-longer 9'), ('/other', 'chan
     await unmount(j);
   });
 
+  it('lists entries of every type by the types the kernel was sent, on every page, and after the kernel forgot them', async () => {
+    // The addon lists a dentry whose inode's type it sent before from the dentry alone (no inode
+    // row): each listed type must be the entry's own, in the readdirplus page and the plain ones after.
+    ok(await cli(['init', 'types']));
+    const w = await mount('types', 'm-types-w');
+    const long = 'x'.repeat(60); // ~80 bytes a plain entry: 200 of them span several pages
+    ok(await sh(`mkdir k && cd k && for i in $(seq 40); do echo $i > f${long}$i; mkdir d${long}$i; ln -s f${long}$i l${long}$i; mkfifo p${long}$i; ln f${long}$i h${long}$i; done`, w));
+    await unmount(w);
+    const m = await mount('types', 'm-types');
+    ok(await sh('stat k/* > /dev/null', m)); // the addon lists k and sends every entry's attributes
+    const check = async () => {
+      const dump = JSON.parse(ok(await py('dump.py', [m, 'list,stat']))) as Record<string, unknown>;
+      const entries = (dump['./k/'] as Array<[string, number, number, number]>).filter(([name]) => name !== '.' && name !== '..');
+      expect(entries).toHaveLength(200);
+      const kinds = new Map<number, number>();
+      for (const [name, ino, type] of entries) {
+        const st = (dump[`./k/${name}`] as { stat: { ino: number; mode: number } }).stat;
+        expect([name, ino, type]).toEqual([name, st.ino, st.mode >> 12]); // DT_* is the S_IFMT of the mode
+        kinds.set(type, (kinds.get(type) ?? 0) + 1);
+      }
+      expect([...kinds].sort()).toEqual([[1, 40], [10, 40], [4, 40], [8, 80]]); // fifo, symlink, dir, file (and its link)
+    };
+    await check();
+    // the kernel forgets entries and listings; the addon keeps the types
+    ok(await sh('echo 2 > /proc/sys/vm/drop_caches', m));
+    await check();
+    // (a listing the addon declines, its connection busy for a moment, goes to JavaScript: not counted on)
+    expect(nativeServed(await unmount(m))).toBeGreaterThan(0);
+  });
+
   it("caches a directory's listing from its second opendir on, natively and in JavaScript alike", async () => {
     // a first listing fills no cache (filling costs it ~20%, and walks list each directory once);
     // the second fills it; later ones make no requests at all until the directory changes

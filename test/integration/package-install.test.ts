@@ -84,6 +84,7 @@ describe('the packed tarball', () => {
       'native/reader.h',
       'native/requests.h',
       'native/sandbox/launcher.c',
+      'native/sent_attrs.h',
       'native/sqlite_ofd.cc',
       'native/sqlite_ofd.h',
       'native/tether/tether.c',

@@ -28,6 +28,11 @@ export interface SharedReadSql {
    * READDIR needs: the thirteen inode columns more of `page` cost SQLite twice the time per entry.
    */
   names: string;
+  /**
+   * (dir, after dentry id, limit) -> dentry id, name (as a blob), ino; by id. The dentries alone:
+   * for entries whose types the addon knows (inode numbers are never used twice: AUTOINCREMENT).
+   */
+  entries: string;
   /** (ino) -> number of chunks stored, highest chunk index */
   chunks: string;
   /** (ino, first index, last index) -> chunk_index, data; by index */
@@ -56,6 +61,7 @@ export const SHARED_READ_SQL: SharedReadSql = {
     WHERE d.parent_ino = ? AND d.id > ? ORDER BY d.id LIMIT ?`,
   names: `SELECT d.id, CAST(d.name AS BLOB), i.ino, i.mode FROM fs_dentry d JOIN fs_inode i ON i.ino = d.ino
     WHERE d.parent_ino = ? AND d.id > ? ORDER BY d.id LIMIT ?`,
+  entries: 'SELECT id, CAST(name AS BLOB), ino FROM fs_dentry WHERE parent_ino = ? AND id > ? ORDER BY id LIMIT ?',
   chunks: 'SELECT COUNT(*), MAX(chunk_index) FROM fs_data WHERE ino = ?',
   read: 'SELECT chunk_index, data FROM fs_data WHERE ino = ? AND chunk_index >= ? AND chunk_index <= ? ORDER BY chunk_index',
   readlink: 'SELECT CAST(target AS BLOB) FROM fs_symlink WHERE ino = ?',
