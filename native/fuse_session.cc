@@ -1653,6 +1653,11 @@ napi_value SetWriting(napi_env env, napi_callback_info info) {
   {
     std::lock_guard<std::mutex> lock(s->changed_mu);
     if (!writing) {
+      // what the transaction left of its files' st_blocks (a rolled-back one left other rows)
+      if (s->reader)
+        for (const auto& [ino, st] : s->changed_attrs)
+          if (S_ISREG(st.st_mode) && st.st_size > 0)
+            s->reader->known_blocks(ino, st.st_size, Ts{st.st_mtim.tv_sec, st.st_mtim.tv_nsec}, Ts{st.st_ctim.tv_sec, st.st_ctim.tv_nsec}, st.st_blocks);
       s->changed_attrs.clear();
       s->added_names.clear();
       s->made_dirs.clear();
@@ -1972,7 +1977,7 @@ napi_value HostCopyNumber(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
-// readerStats(handle): {active, served, declined, listedBare, error, hostServed, hostDeclined, deltaActive, deltaServed}
+// readerStats(handle): {active, served, declined, listedBare, counted, error, hostServed, hostDeclined, deltaActive, deltaServed}
 napi_value ReaderStats(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   if (!get_args(env, info, 1, argv)) return nullptr;
@@ -1985,6 +1990,7 @@ napi_value ReaderStats(napi_env env, napi_callback_info info) {
   napi_set_named_property(env, o, "served", num(env, s->reader ? (double)s->reader->served.load() : 0));
   napi_set_named_property(env, o, "declined", num(env, s->reader ? (double)s->reader->declined.load() : 0));
   napi_set_named_property(env, o, "listedBare", num(env, s->reader ? (double)s->reader->listed_bare.load() : 0));
+  napi_set_named_property(env, o, "counted", num(env, s->reader ? (double)s->reader->counted.load() : 0));
   if (!s->reader_error.empty()) napi_set_named_property(env, o, "error", str(env, s->reader_error));
   napi_set_named_property(env, o, "hostServed", num(env, s->host ? (double)s->host->served.load() : 0));
   napi_set_named_property(env, o, "hostDeclined", num(env, s->host ? (double)s->host->declined.load() : 0));

@@ -101,6 +101,11 @@ class Reader {
   bool opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi);
   bool open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi);
 
+  // st_blocks of a regular file as JavaScript knew it when its write transaction ended (the
+  // session passes on the attributes that transaction changed): used while the stored row has
+  // this size, mtime and ctime, so a stat after a write needs no count of the file's chunks.
+  void known_blocks(uint64_t ino, int64_t size, const Ts& mtime, const Ts& ctime, int64_t blocks);
+
   // A read served here moved ino's access time to t: JavaScript stores it (set by the session).
   std::function<void(uint64_t ino, Ts t)> on_atime;
   // A file was opened here: JavaScript counts it (open-but-unlinked files, the journal). Queued
@@ -134,6 +139,8 @@ class Reader {
   // readdirplus entries sent without attributes (the kernel held them; see sent_attrs), by this
   // reader or by JavaScript's listings (replyDir)
   std::atomic<uint64_t> listed_bare{0};
+  // files whose chunks were counted for st_blocks (see stored_blocks)
+  std::atomic<uint64_t> counted{0};
 
  private:
   explicit Reader(const ReaderConfig& cfg) : cfg_(cfg) {}
@@ -146,6 +153,9 @@ class Reader {
   }
   struct Blocks {
     int64_t size, mtime, mtime_ns, ctime, ctime_ns, blocks;
+    bool of(int64_t sz, const Ts& m, const Ts& c) const {
+      return size == sz && mtime == m.sec && mtime_ns == m.nsec && ctime == c.sec && ctime_ns == c.nsec;
+    }
   };
   // One read-only connection, its statements and what it caches; one request uses it at a time.
   struct Conn {
@@ -189,6 +199,9 @@ class Reader {
   bool lookup_in(fuse_req_t req, fuse_ino_t parent, const char* name, bool absent_only);
 
   ReaderConfig cfg_;
+  // known_blocks' entries, for every connection (each keeps its own copy of what it used)
+  std::mutex told_mu_;
+  std::unordered_map<uint64_t, Blocks> told_;
   // The database's directory, held open (O_PATH) from before the mount: statfs reports the space
   // of the host filesystem holding it. Its path may lead through the mount itself (a database
   // inside its own mountpoint), whose only reader would then wait on itself. -1: not open.

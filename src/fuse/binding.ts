@@ -141,6 +141,8 @@ export interface NativeBinding {
     served: number;
     declined: number;
     listedBare: number;
+    /** files whose chunks the native side counted for st_blocks */
+    counted: number;
     /** requests answered from host files (hostFiles), and those tried and left to JavaScript */
     hostServed: number;
     hostDeclined: number;

@@ -28,6 +28,7 @@ export class RequestStats {
     served: number;
     declined: number;
     listedBare?: number;
+    counted?: number;
     hostServed?: number;
     hostDeclined?: number;
     deltaActive?: boolean;
@@ -42,7 +43,7 @@ export class RequestStats {
       return;
     }
     this.nativeLine = r.active
-      ? `fuse native reads: ${r.served} served, ${r.declined} left to JavaScript, ${r.listedBare ?? 0} listed entries without attributes`
+      ? `fuse native reads: ${r.served} served, ${r.declined} left to JavaScript, ${r.listedBare ?? 0} listed entries without attributes, ${r.counted ?? 0} files' chunks counted`
       : `fuse native reads: off${r.error ? ` (${r.error})` : ''}`;
   }
 

@@ -13,7 +13,7 @@ import { ensureFsExtras, purgeDeadOrphans, purgeHandedOrphans, registerHolder } 
 import { LazyAtime } from './lazy-atime.js';
 import { sharedReads, type SharedReads } from './shared-reads.js';
 import type { MutationObserver } from './mutation.js';
-import { rowToAttr, writtenRow } from './rows.js';
+import { knownBlocks, rowToAttr, writtenRow } from './rows.js';
 import { create, mkdir, mknod, symlink } from './ops/create.js';
 import { access } from './ops/access.js';
 import { fsync } from './ops/fsync.js';
@@ -179,7 +179,8 @@ export class InodeFs implements FileSystem {
   }
   writtenAttr(ino: number): Attr | undefined {
     const row = writtenRow(this.ctx, ino);
-    return row && rowToAttr(this.ctx, row);
+    // a file whose chunks would have to be counted (a sparse one: after every write) is asked for
+    return row && knownBlocks(this.ctx, row) !== undefined ? rowToAttr(this.ctx, row) : undefined;
   }
   open(ino: number, flags: number, seen?: boolean): void {
     open(this.ctx, ino, flags, seen);

@@ -74,6 +74,12 @@ export function storedBlocks(ctx: FsContext, r: InodeRow): number {
   return blocks;
 }
 
+/** st_blocks of r's inode when known without counting (storedBlocks' cache), else undefined. */
+export function knownBlocks(ctx: FsContext, r: InodeRow): number | undefined {
+  if ((r.mode & S_IFMT) !== S_IFREG || r.size === 0) return 0;
+  return cachedFor(ctx, r)?.blocks;
+}
+
 /**
  * Records st_blocks of r's inode as valid while its size, mtime and ctime are r's (a setattr that
  * left the data alone: owner, mode, times); what was known of its chunks stays known.

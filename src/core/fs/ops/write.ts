@@ -6,7 +6,7 @@
  */
 import { FsError } from '../../errors.js';
 import { notify, type FsContext } from '../context.js';
-import { isDirMode, isRegMode, knownChunks, rememberChunks, requireRow, type InodeRow } from '../rows.js';
+import { isDirMode, isRegMode, knownChunks, noteWritten, rememberChunks, requireRow, type InodeRow } from '../rows.js';
 import { setIdBitsToDrop } from '../set-id.js';
 import { now } from '../time.js';
 import type { Caller } from '../../types.js';
@@ -55,12 +55,14 @@ export function padChunk(ctx: FsContext, ino: number, idx: number, len: number):
 
 /** Writes data at the end of the file as this transaction sees it; returns where it landed. */
 export function append(ctx: FsContext, ino: number, data: Uint8Array, caller?: Caller): number {
-  return ctx.store.transaction(() => {
+  let at = 0;
+  noteWrite(ctx, () => {
     const row = requireRow(ctx, ino, 'write');
     checkRange(row.size, data.byteLength);
-    writeRow(ctx, row, row.size, data, caller);
-    return row.size;
+    at = row.size;
+    return writeRow(ctx, row, row.size, data, caller);
   });
+  return at;
 }
 
 /** caller: the writer; one without privilege drops the file's set-id bits (set-id.ts). */
@@ -71,9 +73,23 @@ export function write(ctx: FsContext, ino: number, offset: number, data: Uint8Ar
     // for the savepoint of the other route
     const row = requireRow(ctx, ino, 'write');
     const n = writeAlone(ctx, row, offset, Buffer.from(data.buffer, data.byteOffset, data.byteLength), caller);
-    return n ?? ctx.store.transaction(() => writeRow(ctx, row, offset, data, caller));
+    if (n !== undefined) return n;
+    noteWrite(ctx, () => writeRow(ctx, row, offset, data, caller));
+    return data.byteLength;
   }
-  return ctx.store.transaction(() => writeRow(ctx, requireRow(ctx, ino, 'write'), offset, data, caller));
+  noteWrite(ctx, () => writeRow(ctx, requireRow(ctx, ino, 'write'), offset, data, caller));
+  return data.byteLength;
+}
+
+/**
+ * Runs a write in a transaction (a savepoint inside the caller's), then notes the row it left
+ * (rows.ts noteWritten): the savepoint's release is a statement, so the note can only follow it.
+ * The next write or stat then reads no row, and a mount hands the attributes to its native side
+ * (a 1 MiB write goes this way).
+ */
+function noteWrite(ctx: FsContext, fn: () => InodeRow | undefined): void {
+  const row = ctx.store.transaction(fn);
+  if (row) noteWritten(ctx, row);
 }
 
 function checkRange(offset: number, len: number): void {
@@ -83,13 +99,16 @@ function checkRange(offset: number, len: number): void {
   if (!Number.isSafeInteger(offset + len)) throw new FsError('EFBIG', 'write');
 }
 
-/** The write itself, into the file whose row (as this transaction sees it) is `row`. */
-function writeRow(ctx: FsContext, row: InodeRow, offset: number, data: Uint8Array, caller?: Caller): number {
+/**
+ * The write itself, into the file whose row (as this transaction sees it) is `row`; returns the
+ * row as the write left it (undefined: it changed nothing, or a setattr followed).
+ */
+function writeRow(ctx: FsContext, row: InodeRow, offset: number, data: Uint8Array, caller?: Caller): InodeRow | undefined {
   const ino = row.ino;
   const len = data.byteLength;
   if (isDirMode(row.mode)) throw new FsError('EISDIR', 'write');
   if (!isRegMode(row.mode)) throw new FsError('EINVAL', 'write', undefined, 'not a regular file');
-  if (len === 0) return 0;
+  if (len === 0) return undefined;
   const s = ctx.store;
   const cs = ctx.chunkSize;
   const src = Buffer.from(data.buffer, data.byteOffset, len);
@@ -138,6 +157,9 @@ function writeRow(ctx: FsContext, row: InodeRow, offset: number, data: Uint8Arra
   if (chunksBefore !== undefined && first <= chunksBefore) rememberChunks(ctx, ino, newSize, t, Math.max(chunksBefore, last + 1));
   if (ctx.observer) notify(ctx, { op: 'write', ino, offset, length: len, size: newSize });
   const drop = setIdBitsToDrop(row, caller, false);
-  if (drop) setattr(ctx, ino, { mode: row.mode & 0o7777 & ~drop });
-  return len;
+  if (drop) {
+    setattr(ctx, ino, { mode: row.mode & 0o7777 & ~drop });
+    return undefined;
+  }
+  return { ...row, size: newSize, mtime: t.sec, mtime_nsec: t.nsec, ctime: t.sec, ctime_nsec: t.nsec };
 }
