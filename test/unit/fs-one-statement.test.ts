@@ -164,6 +164,37 @@ describe('the one-statement unlink', () => {
   });
 });
 
+describe('the scratch tables of a connection', () => {
+  it('come all at once with the first one made: one change of the TEMP schema, which expires every prepared statement', () => {
+    const a = agent();
+    const f = a.fs.create(ROOT_INO, 'f', 0o644, ME).ino;
+    a.fs.create(ROOT_INO, 'g', 0o644, ME);
+    const version = () => one(a, 'PRAGMA temp.schema_version') as number;
+    const before = version();
+    a.store.transaction(() => a.fs.unlink(ROOT_INO, 'g'));
+    const after = version();
+    expect(after).toBeGreaterThan(before);
+    const names = column(a, "SELECT name FROM sqlite_temp_master WHERE type IN ('table', 'view') AND name LIKE 'agentfs_%' ORDER BY name") as string[];
+    // every kind, for the journal's recorders; a write joining its burst takes the quiet view
+    for (const kind of ['agentfs_made_', 'agentfs_setattr_', 'agentfs_unlinked_', 'agentfs_written_']) {
+      expect(names.some((n) => n.startsWith(kind) && !n.endsWith('_quiet') && !n.endsWith('_row'))).toBe(true);
+    }
+    expect(names).toContain('agentfs_written_quiet');
+    // the other operations find their tables made: no further change
+    a.store.transaction(() => {
+      a.fs.create(ROOT_INO, 'h', 0o644, ME);
+      a.fs.setattr(f, { mode: 0o600 });
+      a.fs.write(f, 0, Buffer.from('one'));
+      a.fs.write(f, 3, Buffer.from('two'));
+      a.fs.unlink(ROOT_INO, 'h');
+    });
+    expect(scratchInoOf(a, 'agentfs_made')).toBeDefined();
+    expect(scratchInoOf(a, 'agentfs_setattr')).toBe(f);
+    expect(version()).toBe(after);
+    expect(a.fs.read(f, 0, 10).toString()).toBe('onetwo');
+  });
+});
+
 describe('the one-statement chmod, chown and utimens', () => {
   const ROOT = { uid: 0, gid: 0, groups: [0] };
   type Step = [name: string, changes: Parameters<Agent['fs']['setattr']>[1], caller: typeof ME | typeof ROOT, alone: boolean];

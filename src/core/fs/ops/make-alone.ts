@@ -20,7 +20,7 @@ import type { FsMutation } from '../mutation.js';
 import { noteWritten, rememberChunks } from '../rows.js';
 import { now } from '../time.js';
 import { NEXT_INO } from './create-alone.js';
-import { getScratch, scratchTable, type ScratchTable } from './scratch.js';
+import { getScratch, registerScratch, scratchTable, type ScratchTable } from './scratch.js';
 
 const FIXED = ['k', 'ino', 'parent', 'name', 'mode', 'nlink', 'uid', 'gid', 'rdev', 'sec', 'nsec'];
 
@@ -50,6 +50,7 @@ const MADE: ScratchTable = {
     RETURNING ino, mode, gid`,
   returning: true,
 };
+registerScratch(MADE, (ctx) => (ctx.observer && !ctx.observer.inline?.node ? [] : [ctx.observer?.inline?.node]));
 
 /**
  * Makes the node `name` (checked by the caller) in `parent` in one statement; undefined when

@@ -11,7 +11,7 @@ import type { Attr, Caller, SetAttr } from '../../types.js';
 import type { FsContext } from '../context.js';
 import { requireRow } from '../rows.js';
 import { now } from '../time.js';
-import { runScratch, scratchTable, type ScratchTable } from './scratch.js';
+import { registerScratch, runScratch, scratchTable, type ScratchTable } from './scratch.js';
 import { attrMutations, attrsWritten, planAttrs } from './attr-change.js';
 
 const FIXED = ['k', 'ino', 'mode', 'uid', 'gid', 'asec', 'ansec', 'msec', 'mnsec', 'csec', 'cnsec'];
@@ -33,6 +33,7 @@ const SETATTR: ScratchTable = {
     return `INSERT INTO temp.${table} (${columns.join(', ')}) VALUES (NULL${', ?'.repeat(columns.length - 1)})`;
   },
 };
+registerScratch(SETATTR, (ctx) => (ctx.observer && !ctx.observer.inline?.metadata ? [] : [ctx.observer?.inline?.metadata]));
 
 /** The attributes after the change, or undefined when this route does not take it (nothing written). */
 export function setattrAlone(ctx: FsContext, ino: number, changes: SetAttr, caller?: Caller): Attr | undefined {

@@ -21,7 +21,7 @@ import { otherLiveHolder } from '../lifecycle.js';
 import type { FsMutation } from '../mutation.js';
 import { INODE_COLUMNS_OF_I, inodeAt, rowToAttr } from '../rows.js';
 import { now } from '../time.js';
-import { runScratch, scratchTable, type ScratchTable } from './scratch.js';
+import { registerScratch, runScratch, scratchTable, type ScratchTable } from './scratch.js';
 
 /** more open files than this here: the transaction route (the statement gets them as a list) */
 const MAX_HELD = 64;
@@ -66,6 +66,7 @@ const UNLINKED: ScratchTable = {
   readBack: (table) => `SELECT u.ino, u.nlink, u.held, u.purge, ${INODE_COLUMNS_OF_I}
     FROM temp.${table} u LEFT JOIN fs_inode i ON i.ino = u.parent WHERE u.k = last_insert_rowid()`,
 };
+registerScratch(UNLINKED, (ctx) => (ctx.observer && !ctx.observer.inline?.metadata ? [] : [ctx.observer?.inline?.metadata]));
 
 /**
  * Unlinks the non-directory `name` in `parent` (name checked by the caller) in one statement;

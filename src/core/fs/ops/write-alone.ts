@@ -22,7 +22,7 @@ import type { FsMutation } from '../mutation.js';
 import { isRegMode, knownChunks, noteWritten, rememberChunks, type InodeRow } from '../rows.js';
 import { setIdBitsToDrop } from '../set-id.js';
 import { now } from '../time.js';
-import { runScratch, scratchTable, type ScratchTable } from './scratch.js';
+import { registerScratch, runScratch, scratchTable, type ScratchTable } from './scratch.js';
 
 const FIXED = ['ino', 'idx', 'chunks', 'cs', 'data', 'size', 'sec', 'nsec', 'offset', 'length'];
 
@@ -58,6 +58,11 @@ const WRITTEN: ScratchTable = {
   },
   readBack: (table) => `SELECT row FROM temp.${table}_row WHERE k = 1`,
 };
+// its two tables: a write that starts a burst records it, one that joins it does not
+registerScratch(WRITTEN, (ctx) => {
+  const inline = ctx.observer?.inline?.write;
+  return ctx.observer && !inline ? [] : inline ? [undefined, inline] : [undefined];
+});
 
 /** '[0,0,...]' with n elements, made once for each n */
 const chunkLists: string[] = [];
