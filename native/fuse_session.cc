@@ -155,6 +155,11 @@ struct Session {
   loop::State* lead = nullptr;
 };
 
+// Requests queued for JavaScript (every session's) and not answered yet; one that answers with
+// attributes counts until its reply is written (answered_attrs). See atime_moved. (Requests a
+// destroyed session never answered stay counted: that only costs needless invalidations.)
+std::atomic<int> g_js_out{0};
+
 // Request ids handed to JS: slots of one table, touched only on the JS thread.
 std::vector<fuse_req_t> g_slots;
 std::vector<uint32_t> g_free;
@@ -180,6 +185,7 @@ fuse_req_t slot_take(uint32_t id) {
 }
 
 void enqueue(Session* s, Req* r) {
+  if (r->req) g_js_out.fetch_add(1);  // before JavaScript can see it (see atime_moved)
   {
     std::lock_guard<std::mutex> lock(s->mu);
     s->queue.push_back(r);
@@ -224,6 +230,23 @@ void note_stale(Session* s, uint64_t ino) {
   std::lock_guard<std::mutex> lock(s->changed_mu);
   s->changed_attrs.erase(ino);
   s->touched.insert(ino);
+}
+
+// A read moved ino's access time (a native one, counted in own_native, or JavaScript's) while
+// another request that hands the kernel attributes may be in flight: that one may have read the
+// row before the time moved and reach the kernel after the read's reply, which only marks the
+// cached atime stale, and the kernel would keep the old time for the attribute timeout.
+// Invalidating the inode moves its attr_version past every request sent before, so the kernel
+// drops what those bring. The pending time was noted before this runs (with a lock, then the
+// fence): a request counted too late to be seen here looks for it after counting and finds it.
+void atime_moved(Session* s, uint64_t ino, int own_native) {
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (s->reads_inflight.load() <= own_native && g_js_out.load() <= 0) return;
+  if (!s->reader && s->host) {  // an overlay's delta inode: the kernel knows it by its own numbers
+    for (uint64_t shown : s->host->shown_as(ino)) fuse_lowlevel_notify_inval_inode(s->se, shown, -1, 0);
+    return;
+  }
+  fuse_lowlevel_notify_inval_inode(s->se, ino, -1, 0);
 }
 
 // One request on the native reader, counted while it runs (Session::reads_inflight); reader is
@@ -708,12 +731,15 @@ void fill_entry(const double* a, double entry_timeout, double attr_timeout, fuse
   e->attr_timeout = attr_timeout;
 }
 
-fuse_req_t take_req(napi_env env, napi_value v) {
+// attrs: the reply carries attributes; the caller calls answered_attrs once it is written.
+fuse_req_t take_req(napi_env env, napi_value v, bool attrs = false) {
   double id = get_num(env, v, -1);
   fuse_req_t r = id >= 0 ? slot_take((uint32_t)id) : nullptr;
   if (!r) napi_throw_error(env, nullptr, "agentfs_native: unknown or already answered request id");
+  else if (!attrs) g_js_out.fetch_sub(1);
   return r;
 }
+void answered_attrs() { g_js_out.fetch_sub(1); }
 
 napi_value ret_int(napi_env env, int res) { return num(env, res); }
 
@@ -1149,6 +1175,11 @@ ReaderConfig reader_config(napi_env env, napi_value o) {
   c.atimes = get_bool(env, named(env, o, "atimes"));
   c.listing_max_age = get_num(env, named(env, o, "listingMaxAge"), 0);
   c.keep_cache = get_bool(env, named(env, o, "keepCache"));
+  if (const char* d = getenv("AGENTFS_FUSE_TEST_DELAY_MS")) {
+    char* end = nullptr;
+    c.getattr_delay_ms = (int)std::max(0L, strtol(d, &end, 10));
+    if (end && *end == ',') c.read_delay_ms = (int)std::max(0L, strtol(end + 1, nullptr, 10));
+  }
   return c;
 }
 
@@ -1157,7 +1188,10 @@ void open_reader(napi_env env, napi_value o, Session* s) {
   s->attr_timeout = c.attr_timeout;
   s->reader = Reader::open(c, &s->reader_error);
   if (s->reader) {
-    s->reader->on_atime = [s](uint64_t ino, Ts t) { enqueue_quiet(s, pack_atime(nullptr, ino, t.sec, t.nsec)); };
+    s->reader->on_atime = [s](uint64_t ino, Ts t) {
+      enqueue_quiet(s, pack_atime(nullptr, ino, t.sec, t.nsec));
+      atime_moved(s, ino, 1);  // (queued first: a request JavaScript takes after it sees the time)
+    };
     s->reader->on_open = [s](uint64_t ino, int flags) { enqueue_quiet(s, pack_opened(nullptr, ino, flags)); };
   }
 }
@@ -1369,12 +1403,14 @@ napi_value ReplyEntry(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, nullptr, "replyEntry: attr must be a Float64Array of 15");
     return nullptr;
   }
-  fuse_req_t r = take_req(env, argv[0]);
+  fuse_req_t r = take_req(env, argv[0], true);
   if (!r) return nullptr;
   fuse_entry_param e;
   fill_entry(a, get_num(env, argv[2]), get_num(env, argv[3]), &e);
   note_sent(r, e.ino, e.attr.st_mode);
-  return ret_int(env, fuse_reply_entry(r, &e));
+  int res = fuse_reply_entry(r, &e);
+  answered_attrs();
+  return ret_int(env, res);
 }
 
 // replyCreate(id, attr, entryTimeout, attrTimeout, fh, keepCache, directIo)
@@ -1387,7 +1423,7 @@ napi_value ReplyCreate(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, nullptr, "replyCreate: attr must be a Float64Array of 15");
     return nullptr;
   }
-  fuse_req_t r = take_req(env, argv[0]);
+  fuse_req_t r = take_req(env, argv[0], true);
   if (!r) return nullptr;
   fuse_entry_param e;
   fill_entry(a, get_num(env, argv[2]), get_num(env, argv[3]), &e);
@@ -1397,7 +1433,9 @@ napi_value ReplyCreate(napi_env env, napi_callback_info info) {
   fi.keep_cache = get_bool(env, argv[5]);
   fi.direct_io = get_bool(env, argv[6]);
   note_sent(r, e.ino, e.attr.st_mode);
-  return ret_int(env, fuse_reply_create(r, &e, &fi));
+  int res = fuse_reply_create(r, &e, &fi);
+  answered_attrs();
+  return ret_int(env, res);
 }
 
 // replyAttr(id, attr, attrTimeout)
@@ -1410,12 +1448,14 @@ napi_value ReplyAttr(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, nullptr, "replyAttr: attr must be a Float64Array of 15");
     return nullptr;
   }
-  fuse_req_t r = take_req(env, argv[0]);
+  fuse_req_t r = take_req(env, argv[0], true);
   if (!r) return nullptr;
   struct stat st;
   fill_stat(a, &st);
   note_sent(r, st.st_ino, st.st_mode);
-  return ret_int(env, fuse_reply_attr(r, &st, get_num(env, argv[2])));
+  int res = fuse_reply_attr(r, &st, get_num(env, argv[2]));
+  answered_attrs();
+  return ret_int(env, res);
 }
 
 napi_value ReplyReadlink(napi_env env, napi_callback_info info) {
@@ -1598,6 +1638,7 @@ napi_value ReplyDir(napi_env env, napi_callback_info info) {
   }
   slot_take((uint32_t)id);
   fuse_reply_buf(r, buf.data(), used);
+  answered_attrs();
   return num(env, sent);
 }
 
@@ -1788,6 +1829,7 @@ napi_value AtimePending(napi_env env, napi_callback_info info) {
     s->changed_attrs.erase((uint64_t)get_num(env, argv[1]));
   }
   r->atime_pending((uint64_t)get_num(env, argv[1]), Ts{(int64_t)get_num(env, argv[2]), (int64_t)get_num(env, argv[3])});
+  atime_moved(s, (uint64_t)get_num(env, argv[1]), 0);
   return nullptr;
 }
 

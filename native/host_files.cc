@@ -90,6 +90,14 @@ bool HostFiles::delta_of(uint64_t ino, uint64_t* delta) {
   return true;
 }
 
+std::vector<uint64_t> HostFiles::shown_as(uint64_t delta) {
+  std::vector<uint64_t> out;
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& [ino, d] : deltas_)
+    if (d == delta) out.push_back(ino);
+  return out;
+}
+
 void HostFiles::dir_key(uint64_t ino, int64_t mtime, int64_t mtime_ns, int64_t epoch) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = files_.find(ino);

@@ -67,6 +67,8 @@ class HostFiles {
   void set_copy(uint64_t ino, bool on);
   // The delta inode of ino, if it was added as one.
   bool delta_of(uint64_t ino, uint64_t* delta);
+  // The overlay inodes added as delta inode `delta` (a scan: for the rare access-time race).
+  std::vector<uint64_t> shown_as(uint64_t delta);
   // JavaScript let the kernel keep (or fetch) directory ino's listing under this key (dirs.ts
   // opendir): an OPENDIR here keeps it while the key still holds, else leaves it to JavaScript.
   void dir_key(uint64_t ino, int64_t mtime, int64_t mtime_ns, int64_t epoch);

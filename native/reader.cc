@@ -10,9 +10,11 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <ctime>
+#include <thread>
 
 namespace {
 
@@ -441,6 +443,7 @@ bool Reader::getattr_as(fuse_req_t req, uint64_t ino, fuse_ino_t shown) {
     if (!S_ISREG(st.st_mode)) return fail(nullptr);
     st.st_ino = (ino_t)shown;
   }
+  if (cfg_.getattr_delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(cfg_.getattr_delay_ms));
   served++;
   fuse_reply_attr(req, &st, cfg_.attr_timeout);
   return true;
@@ -467,6 +470,7 @@ bool Reader::read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off) {
   if (!lease.c) return fail(nullptr);
   Conn& c = *lease.c;
   if (off < 0) return fail(nullptr);
+  if (cfg_.read_delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(cfg_.read_delay_ms));
   Use u(c.inode);
   sqlite3_bind_int64(c.inode, 1, (sqlite3_int64)ino);
   if (sqlite3_step(c.inode) != SQLITE_ROW || !S_ISREG(sqlite3_column_int64(c.inode, C_MODE))) return fail(c.inode);

@@ -56,6 +56,10 @@ struct ReaderConfig {
   double listing_max_age = 0;
   // outside changes drop the kernel's pages (the change watcher): opens may keep them
   bool keep_cache = false;
+  // tests only (AGENTFS_FUSE_TEST_DELAY_MS="getattr,read"): a GETATTR waits this long between
+  // reading its row and replying, a READ before it reads anything, so that a test can put another
+  // request in that window
+  int getattr_delay_ms = 0, read_delay_ms = 0;
 };
 
 // Handles opened here carry this bit (JavaScript's own count up from 1): a directory's release

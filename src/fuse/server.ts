@@ -289,6 +289,13 @@ export class FuseServer {
     }
     this.inBatch = true;
     try {
+      // what a hold drained between batches (takeNativeOpens) was queued before this batch: an
+      // access time a native read moved, served after a GETATTR that followed it, let that GETATTR
+      // hand the kernel the old time to keep for the attribute timeout
+      if (this.backlog.length) {
+        batch = this.backlog.concat(batch);
+        this.backlog = [];
+      }
       this.serveBatch(batch);
       // requests drained while this batch ran (takeNativeOpens), in their order
       while (this.backlog.length && !this.ended) {

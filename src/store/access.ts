@@ -5,7 +5,7 @@
  * corrupt. In WAL mode a writer needs the file, its directory (to create `-wal` and `-shm`) and
  * those two files, all writable.
  */
-import { accessSync, constants, existsSync } from 'node:fs';
+import { accessSync, constants, existsSync, statfsSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { StoreError } from './errors.js';
 
@@ -54,5 +54,21 @@ export function throwAccessProblem(file: string, cause: unknown, write: boolean)
   if (problem) {
     // the reason is ours; SQLite's words for it ("... 14", "readonly database") add nothing
     throw new StoreError('denied', `cannot ${write ? 'write' : 'read'} ${file}: ${problem}`);
+  }
+  // Even a reader needs room: it grows the -shm to take its read lock, and SQLite calls that
+  // failure a "disk I/O error", which read as a corrupt database.
+  if (fileSystemFull(dirname(file))) {
+    throw new StoreError('no-space', `cannot open ${file}: no space left on device (the file system holding ${dirname(file)} is full)`);
+  }
+}
+
+/** Whether the file system holding dir has no block left that this process may use. */
+export function fileSystemFull(dir: string): boolean {
+  try {
+    const s = statfsSync(dir);
+    // root may also use the blocks reserved for it
+    return (process.getuid?.() === 0 ? s.bfree : s.bavail) === 0;
+  } catch {
+    return false;
   }
 }

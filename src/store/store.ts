@@ -1,5 +1,5 @@
 import Database from 'libsql';
-import { accessSync, closeSync, constants as fsConstants, existsSync, fstatSync, fsyncSync, mkdirSync, openSync, statfsSync, statSync } from 'node:fs';
+import { accessSync, closeSync, constants as fsConstants, existsSync, fstatSync, fsyncSync, mkdirSync, openSync, rmSync, statfsSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -159,7 +159,11 @@ export class Store {
       return new Store(db, file, chunkSize, detectLayout(db), { ...options, readOnly: false });
     } catch (e) {
       db.close();
-      if (file !== ':memory:') throwAccessProblem(file, e, true);
+      if (file !== ':memory:') {
+        // a file that never got its schema (a full disk) is no agent: nothing is left behind
+        if (statSync(file, { throwIfNoEntry: false })?.size === 0) for (const f of [file, `${file}-wal`, `${file}-shm`]) rmSync(f, { force: true });
+        throwAccessProblem(file, e, true);
+      }
       throw e;
     }
   }

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { run, runCli, tempDir } from '../support/cli.js';
 import { forceUnmount, mountBg } from '../support/fuse.js';
@@ -32,8 +32,10 @@ beforeAll(async () => {
 afterAll(async () => {
   if (m) await forceUnmount(m, pid);
   if (mounted) await run('umount', [small]);
+  if (tiny && existsSync(tiny)) await run('umount', [tiny]);
   tmp.cleanup();
 });
+let tiny: string | undefined;
 
 describe('a full disk under a mount', () => {
   it('writes fail with ENOSPC and every acknowledged byte is stored', async (ctx) => {
@@ -60,4 +62,34 @@ describe('a full disk under a mount', () => {
     // kept the room the files then lacked)
     expect(statSync(join(small, '.agentfs', 'full.db-wal')).size).toBeLessThan(6 << 20);
   }, 120_000);
+});
+
+describe('a healthy database on a file system that is already full', () => {
+  it('every command says there is no space (not that the database is corrupt), init leaves nothing, and all works once there is room', async (ctx) => {
+    if (!mounted) ctx.skip();
+    tiny = join(tmp.dir, 'tiny');
+    mkdirSync(tiny);
+    expect((await run('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', tiny])).code).toBe(0);
+    const cli = (args: string[]) => runCli(args, { cwd: tiny, env: env() });
+    expect((await cli(['init', 'a.db'])).code).toBe(0);
+    expect((await cli(['fs', 'write', 'a.db', '/x', 'hello'])).code).toBe(0);
+    // the last process to close removed the -shm: the next open has to make it again
+    await run('dd', ['if=/dev/zero', `of=${join(tiny, 'fill')}`, 'bs=4k']);
+    const mnt = join(tmp.dir, 'tiny-mnt');
+    mkdirSync(mnt);
+    const want = `agentfs: cannot open ${join(tiny, 'a.db')}: no space left on device (the file system holding ${tiny} is full)\n`;
+    for (const args of [['mount', 'a.db', mnt], ['fs', 'cat', 'a.db', '/x'], ['kv', 'set', 'a.db', 'k', 'v']]) {
+      const r = await cli(args);
+      expect(r.stderr, args.join(' ')).toBe(want);
+      expect(r.code).toBe(1);
+    }
+    const init = await cli(['init', 'b.db']);
+    expect(init.stderr).toMatch(/^agentfs: cannot open .*b\.db: no space left on device/);
+    expect(init.code).toBe(1);
+    expect(readdirSync(tiny).filter((f) => f.startsWith('b.db'))).toEqual([]);
+    await run('rm', [join(tiny, 'fill')]);
+    const cat = await cli(['fs', 'cat', 'a.db', '/x']);
+    expect(cat.stdout).toBe('hello');
+    expect((await cli(['init', 'b.db'])).code).toBe(0);
+  }, 60_000);
 });
