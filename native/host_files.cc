@@ -57,7 +57,7 @@ void HostFiles::add_locked(uint64_t ino, std::string path, uint32_t type, uint64
 void HostFiles::forget(uint64_t ino) {
   std::lock_guard<std::mutex> lock(mu_);
   files_.erase(ino);
-  deltas_.erase(ino);
+  drop_delta_locked(ino);
   forgets_++;
 }
 
@@ -65,14 +65,32 @@ void HostFiles::clear() {
   std::lock_guard<std::mutex> lock(mu_);
   files_.clear();
   deltas_.clear();
+  shown_.clear();
   forgets_++;
+}
+
+void HostFiles::drop_delta_locked(uint64_t ino) {
+  auto it = deltas_.find(ino);
+  if (it == deltas_.end()) return;
+  auto [from, to] = shown_.equal_range(it->second);
+  for (auto s = from; s != to; ++s)
+    if (s->second == ino) {
+      shown_.erase(s);
+      break;
+    }
+  deltas_.erase(it);
 }
 
 void HostFiles::add_delta(uint64_t ino, uint64_t delta) {
   std::lock_guard<std::mutex> lock(mu_);
-  if (deltas_.size() >= MAX_FILES) deltas_.clear();
+  if (deltas_.size() >= MAX_FILES) {
+    deltas_.clear();
+    shown_.clear();
+  }
   files_.erase(ino);
+  drop_delta_locked(ino);
   deltas_[ino] = delta;
+  shown_.emplace(delta, ino);
 }
 
 void HostFiles::set_copy(uint64_t ino, bool on) {
@@ -93,8 +111,8 @@ bool HostFiles::delta_of(uint64_t ino, uint64_t* delta) {
 std::vector<uint64_t> HostFiles::shown_as(uint64_t delta) {
   std::vector<uint64_t> out;
   std::lock_guard<std::mutex> lock(mu_);
-  for (const auto& [ino, d] : deltas_)
-    if (d == delta) out.push_back(ino);
+  auto [from, to] = shown_.equal_range(delta);
+  for (auto s = from; s != to; ++s) out.push_back(s->second);
   return out;
 }
 

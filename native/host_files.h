@@ -67,7 +67,7 @@ class HostFiles {
   void set_copy(uint64_t ino, bool on);
   // The delta inode of ino, if it was added as one.
   bool delta_of(uint64_t ino, uint64_t* delta);
-  // The overlay inodes added as delta inode `delta` (a scan: for the rare access-time race).
+  // The overlay inodes added as delta inode `delta`.
   std::vector<uint64_t> shown_as(uint64_t delta);
   // JavaScript let the kernel keep (or fetch) directory ino's listing under this key (dirs.ts
   // opendir): an OPENDIR here keeps it while the key still holds, else leaves it to JavaScript.
@@ -143,6 +143,8 @@ class HostFiles {
   uint64_t forgets_ = 0;
   std::unordered_map<uint64_t, Entry> files_;
   std::unordered_map<uint64_t, uint64_t> deltas_;  // add_delta
+  std::unordered_multimap<uint64_t, uint64_t> shown_;  // deltas_ the other way (delta -> ino)
+  void drop_delta_locked(uint64_t ino);
   std::unordered_set<uint64_t> copies_;            // set_copy
   std::mutex absent_mu_;
   std::vector<std::pair<uint64_t, std::string>> absent_;  // lookup_absent's negative entries

@@ -55,9 +55,16 @@ export function throwAccessProblem(file: string, cause: unknown, write: boolean)
     // the reason is ours; SQLite's words for it ("... 14", "readonly database") add nothing
     throw new StoreError('denied', `cannot ${write ? 'write' : 'read'} ${file}: ${problem}`);
   }
-  // Even a reader needs room: it grows the -shm to take its read lock, and SQLite calls that
-  // failure a "disk I/O error", which read as a corrupt database.
-  if (fileSystemFull(dirname(file))) {
+}
+
+/**
+ * As throwAccessProblem, for a failed open: also says when the file system is full. Even a
+ * reader needs room (it grows the -shm to take its read lock), and SQLite calls that failure a
+ * "disk I/O error", which read as a corrupt database.
+ */
+export function throwOpenProblem(file: string, cause: unknown, write: boolean): void {
+  throwAccessProblem(file, cause, write);
+  if (!(cause instanceof StoreError) && fileSystemFull(dirname(file))) {
     throw new StoreError('no-space', `cannot open ${file}: no space left on device (the file system holding ${dirname(file)} is full)`);
   }
 }

@@ -9,7 +9,7 @@ import { DEFAULT_CHUNK_SIZE, EXTENSION_TABLES, REQUIRED_TABLES, SCHEMA_VERSION, 
 import { detectLayout, type Layout } from './layout.js';
 import { checkSqliteHeader, readHead } from './sqlite-file.js';
 import { heldOpen, noteLocked, noteOpen } from './open-files.js';
-import { accessProblem, throwAccessProblem } from './access.js';
+import { accessProblem, throwAccessProblem, throwOpenProblem } from './access.js';
 import { countSql } from './trace.js';
 import { traceTarget, writeTrace } from '../trace.js';
 
@@ -162,7 +162,7 @@ export class Store {
       if (file !== ':memory:') {
         // a file that never got its schema (a full disk) is no agent: nothing is left behind
         if (statSync(file, { throwIfNoEntry: false })?.size === 0) for (const f of [file, `${file}-wal`, `${file}-shm`]) rmSync(f, { force: true });
-        throwAccessProblem(file, e, true);
+        throwOpenProblem(file, e, true);
       }
       throw e;
     }
@@ -193,7 +193,7 @@ export class Store {
         tables = new Set(rows.filter((r) => r.type === 'table').map((r) => r.name));
         objects = new Set(rows.map((r) => r.name));
       } catch (e) {
-        throwAccessProblem(file, e, false);
+        throwOpenProblem(file, e, false);
         throw new StoreError('corrupt', `${file} is corrupt or not a database: ${(e as Error).message}`);
       }
       const missing = REQUIRED_TABLES.filter((t) => !tables.has(t));
@@ -261,7 +261,7 @@ export class Store {
     } catch (e) {
       if (db.open) db.close();
       if (e instanceof StoreError) throw e;
-      throwAccessProblem(file, e, !readOnly);
+      throwOpenProblem(file, e, !readOnly);
       // not a damaged file: another process has held its write lock past our busy timeout
       if (isBusy(e)) throw lockedError(file, Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000)));
       throw new StoreError('corrupt', `${file} cannot be opened as an AgentFS database: ${(e as Error).message}`);
@@ -854,7 +854,7 @@ export function openDatabase(file: string, readOnly: boolean, immutable = readOn
     const uri = pathToFileURL(file).href;
     return new Database(immutable ? `${uri}?mode=ro&immutable=1` : `${uri}?mode=ro`);
   } catch (e) {
-    if (file !== ':memory:') throwAccessProblem(file, e, !readOnly);
+    if (file !== ':memory:') throwOpenProblem(file, e, !readOnly);
     throw new StoreError('corrupt', `cannot open ${file}: ${(e as Error).message}`);
   }
 }
