@@ -35,6 +35,11 @@ export function reportError(e: unknown): number {
     say(cwdProblem(err));
     return 1;
   }
+  if (err?.code === 'SQLITE_FULL') {
+    // SQLite's "database or disk is full" for a disk that is full
+    say('no space left on device: the file system holding the database is full');
+    return 1;
+  }
   if (err && typeof err.code === 'string' && typeof err.message === 'string') {
     say(err.message);
     return 1;

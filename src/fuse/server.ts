@@ -103,6 +103,8 @@ const SPIN_BUDGET_MS = Math.max(0, Number(process.env.AGENTFS_FUSE_SPIN_BUDGET_M
  * watched mount's change watcher takes them at its ticks too; sessions without one have only this.)
  */
 const QUIET_DRAIN_MS = 50;
+/** How often a full disk under the database is reported while requests keep failing on it. */
+const FULL_REPORT_MS = 60_000;
 const UNWATCHED_TIMEOUTS: CacheTimeouts = { entry: 1, attr: 1, negative: 0 };
 
 /** Events that count the native reader's opens and releases (see serveBatch). */
@@ -140,6 +142,7 @@ export class FuseServer {
   /** requests drained from the native queue out of turn, served after the current batch */
   private backlog: RawRequest[] = [];
   private inBatch = false;
+  private lastFullReport = -Infinity;
   /** takes the quiet events (QUIET_DRAIN_MS) */
   private quietDrain: ReturnType<typeof setInterval> | undefined;
 
@@ -509,6 +512,13 @@ export class FuseServer {
   }
 
   private report(e: unknown, op: number): void {
+    // a full disk fails requests with ENOSPC for as long as it lasts: said once a minute, not for
+    // every request (thousands of lines, into a log that may sit on that same disk)
+    if ((e as { code?: unknown })?.code === 'SQLITE_FULL') {
+      const now = Date.now();
+      if (now - this.lastFullReport < FULL_REPORT_MS) return;
+      this.lastFullReport = now;
+    }
     if (this.options.onError) this.options.onError(e, op);
   }
 

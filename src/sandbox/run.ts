@@ -23,6 +23,8 @@ export interface RunOptions {
   argv: string[];
   /** where the session line goes (default: stderr) */
   log?: (line: string) => void;
+  /** an error the mount's server met in a request and served on after (default: stderr, with its stack) */
+  onError?: (error: unknown, database: string) => void;
 }
 
 export interface RunOutcome {
@@ -141,7 +143,9 @@ export async function runSandbox(options: RunOptions): Promise<RunOutcome> {
           timeouts: { entry: 30, attr: 30, negative: 5 },
           cacheReaddir: 30,
           changeCounter: outsideChanges(a),
-          onError: (e) => process.stderr.write(`agentfs run: internal error: ${(e as Error)?.stack ?? String(e)}\n`),
+          onError: options.onError
+            ? (e) => options.onError!(e, session.database)
+            : (e) => process.stderr.write(`agentfs run: internal error: ${(e as Error)?.stack ?? String(e)}\n`),
         });
       } catch (e) {
         agent?.close();

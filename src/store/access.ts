@@ -64,7 +64,10 @@ export function throwAccessProblem(file: string, cause: unknown, write: boolean)
  */
 export function throwOpenProblem(file: string, cause: unknown, write: boolean): void {
   throwAccessProblem(file, cause, write);
-  if (!(cause instanceof StoreError) && fileSystemFull(dirname(file))) {
+  if (cause instanceof StoreError) return;
+  // SQLITE_FULL: the room ran out while opening (a few blocks were left); none left at all: SQLite
+  // could not even grow the -shm
+  if ((cause as { code?: unknown })?.code === 'SQLITE_FULL' || fileSystemFull(dirname(file))) {
     throw new StoreError('no-space', `cannot open ${file}: no space left on device (the file system holding ${dirname(file)} is full)`);
   }
 }

@@ -6,6 +6,7 @@
  * modified.
  */
 import { existsSync } from 'node:fs';
+import { throwOpenProblem } from './access.js';
 import { StoreError } from './errors.js';
 import { columnsOf, detectLayout, INODE_V04_COLUMNS } from './layout.js';
 import { databasePath, type AgentTarget } from './locate.js';
@@ -97,6 +98,8 @@ function inspect(file: string): { db: Db; version: string | undefined } {
       const first = check[0] ? Object.values(check[0])[0] : 'ok';
       if (first !== 'ok') throw new StoreError('corrupt', String(first));
     } catch (e) {
+      if (e instanceof StoreError) throw e;
+      throwOpenProblem(file, e, false);
       throw new StoreError('corrupt', `${file} is corrupt or not a database: ${(e as Error).message}`);
     }
     const missing = REQUIRED_TABLES.filter((t) => !tables.has(t));

@@ -160,8 +160,8 @@ export class Store {
     } catch (e) {
       db.close();
       if (file !== ':memory:') {
-        // a file that never got its schema (a full disk) is no agent: nothing is left behind
-        if (statSync(file, { throwIfNoEntry: false })?.size === 0) for (const f of [file, `${file}-wal`, `${file}-shm`]) rmSync(f, { force: true });
+        // the file this create made never got its schema (a full disk): no agent, nothing left behind
+        for (const f of [file, `${file}-wal`, `${file}-shm`]) rmSync(f, { force: true });
         throwOpenProblem(file, e, true);
       }
       throw e;

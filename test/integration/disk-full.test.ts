@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statfsSync, statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
-import { run, runCli, tempDir } from '../support/cli.js';
-import { forceUnmount, mountBg } from '../support/fuse.js';
+import { ROOT, run, runCli, tempDir } from '../support/cli.js';
+import { forceUnmount, isAlive, mountBg } from '../support/fuse.js';
 
 /**
  * The sibling of issue 10 item 5: the disk under the database fills up while a mount writes.
@@ -26,11 +27,13 @@ beforeAll(async () => {
   expect((await runCli(['init', 'full'], { cwd: small, env: env() })).code).toBe(0);
   m = join(tmp.dir, 'mnt');
   mkdirSync(m);
-  pid = await mountBg('full', m, [], small);
+  pid = await mountBg('full', m, [], small, env());
 }, 60_000);
 
 afterAll(async () => {
   if (m) await forceUnmount(m, pid);
+  // the server's files on the tmpfs close when it has exited
+  for (let i = 0; i < 100 && pid !== undefined && isAlive(pid); i++) await new Promise((r) => setTimeout(r, 50));
   if (mounted) await run('umount', [small]);
   if (tiny && existsSync(tiny)) await run('umount', [tiny]);
   tmp.cleanup();
@@ -64,6 +67,30 @@ describe('a full disk under a mount', () => {
   }, 120_000);
 });
 
+describe('a disk another program fills under a mount', () => {
+  it('fails the writes with ENOSPC and says so in the log once, without stacks', async (ctx) => {
+    if (!mounted) ctx.skip();
+    // the other program takes the room the mount keeps in reserve too: SQLite itself runs out
+    await run('dd', ['if=/dev/zero', `of=${join(small, 'other')}`, 'bs=64k']);
+    try {
+      const r = await run('python3', ['-c', `import os, errno
+n = {}
+for i in range(150):
+    try:
+        with open(os.path.join(${JSON.stringify(m)}, f'w{i}'), 'wb') as f: f.write(os.urandom(20000)); f.flush(); os.fsync(f.fileno())
+        n['ok'] = n.get('ok', 0) + 1
+    except OSError as e: n[errno.errorcode[e.errno]] = n.get(errno.errorcode[e.errno], 0) + 1
+print(n.get('ENOSPC', 0) > 0, sorted(k for k in n if k not in ('ok', 'ENOSPC')))`]);
+      expect(r.stdout).toBe('True []\n');
+    } finally {
+      await run('rm', ['-f', join(small, 'other')]);
+    }
+    const log = readFileSync(join(tmp.dir, 'run', `mount-${createHash('sha1').update(m).digest('hex').slice(0, 16)}.log`), 'utf8');
+    expect(log).not.toMatch(/internal error|    at /);
+    expect(log.split('\n').filter((l) => l.includes('SQLITE_FULL')).length).toBeLessThanOrEqual(2);
+  }, 120_000);
+});
+
 describe('a healthy database on a file system that is already full', () => {
   it('every command says there is no space (not that the database is corrupt), init leaves nothing, and all works once there is room', async (ctx) => {
     if (!mounted) ctx.skip();
@@ -78,7 +105,7 @@ describe('a healthy database on a file system that is already full', () => {
     const mnt = join(tmp.dir, 'tiny-mnt');
     mkdirSync(mnt);
     const want = `agentfs: cannot open ${join(tiny, 'a.db')}: no space left on device (the file system holding ${tiny} is full)\n`;
-    for (const args of [['mount', 'a.db', mnt], ['fs', 'cat', 'a.db', '/x'], ['kv', 'set', 'a.db', 'k', 'v']]) {
+    for (const args of [['mount', 'a.db', mnt], ['fs', 'cat', 'a.db', '/x'], ['kv', 'set', 'a.db', 'k', 'v'], ['migrate', 'a.db']]) {
       const r = await cli(args);
       expect(r.stderr, args.join(' ')).toBe(want);
       expect(r.code).toBe(1);
@@ -87,9 +114,39 @@ describe('a healthy database on a file system that is already full', () => {
     expect(init.stderr).toMatch(/^agentfs: cannot open .*b\.db: no space left on device/);
     expect(init.code).toBe(1);
     expect(readdirSync(tiny).filter((f) => f.startsWith('b.db'))).toEqual([]);
+    // with a little room left the schema does not fit either: still nothing left behind
+    await run('rm', [join(tiny, 'fill')]);
+    await run('dd', ['if=/dev/zero', `of=${join(tiny, 'fill')}`, 'bs=1k', `count=${Math.floor(statfsSync(tiny).bavail * statfsSync(tiny).bsize / 1024) - 40}`]);
+    const little = await cli(['init', 'c.db']);
+    expect(little.stderr).toMatch(/^agentfs: cannot open .*c\.db: no space left on device/);
+    expect(readdirSync(tiny).filter((f) => f.startsWith('c.db'))).toEqual([]);
     await run('rm', [join(tiny, 'fill')]);
     const cat = await cli(['fs', 'cat', 'a.db', '/x']);
     expect(cat.stdout).toBe('hello');
     expect((await cli(['init', 'b.db'])).code).toBe(0);
   }, 60_000);
+});
+
+describe('a commit into a base on a full disk', () => {
+  it('fails naming the file, leaves no half-written copy in the base, and keeps what it did not commit', async (ctx) => {
+    if (!mounted) ctx.skip();
+    const fsC = join(tmp.dir, 'fsC');
+    mkdirSync(fsC);
+    expect((await run('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', fsC])).code).toBe(0);
+    try {
+      const base = join(fsC, 'base');
+      mkdirSync(base);
+      const home = { ...env(), AGENTFS_HOME: join(tmp.dir, 'home-c') };
+      const r = await run('node', [join(ROOT, 'bin/agentfs.js'), 'run', '--session', 'cf', 'sh', '-c', 'head -c 2500000 /dev/zero > big.bin; echo n > small.txt'], { cwd: base, env: { ...process.env, ...home } });
+      expect(r.code).toBe(0);
+      const c = await runCli(['commit', 'cf'], { cwd: tmp.dir, env: home });
+      expect(c.code).toBe(1);
+      expect(c.stderr).toMatch(/no space left on device.*\/big\.bin/);
+      expect(readdirSync(base).filter((f) => f.startsWith('.agentfs-commit'))).toEqual([]);
+      const d = await runCli(['diff', 'cf'], { cwd: tmp.dir, env: home });
+      expect(d.stdout).toMatch(/big\.bin/);
+    } finally {
+      await run('umount', [fsC]);
+    }
+  }, 120_000);
 });

@@ -19,7 +19,7 @@ import type { FuseServer } from '../../fuse/server.js';
 import { unmountPath } from '../../fuse/unmount.js';
 import { checkFuse } from '../../fuse/binding.js';
 import { isAlive } from '../../core/process-alive.js';
-import { UserError } from '../errors.js';
+import { reportServeError, UserError } from '../errors.js';
 import { parseIntOption } from '../options.js';
 import { quoteName } from '../quote.js';
 import { removeEmptyLog, startDaemon, tellParent } from '../daemon.js';
@@ -158,7 +158,7 @@ async function serveForeground(
       allowRoot: opts.allowRoot,
       autoUnmount: opts.autoUnmount,
       journal: opts.journal === false ? false : undefined,
-      onError: (e) => console.error(`agentfs mount: internal error: ${(e as Error)?.stack ?? String(e)}`),
+      onError: (e) => reportServeError('mount', e, database),
     });
   } catch (e) {
     const message = e instanceof MountError ? e.message : (e as Error).message;

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { RunError, runSandbox } from '../../sandbox/index.js';
 import { runPtraceSandbox } from '../../sandbox/ptrace/run.js';
-import { UserError } from '../errors.js';
+import { reportServeError, UserError } from '../errors.js';
 
 interface RunOpts {
   session?: string;
@@ -35,7 +35,13 @@ export function registerRun(program: Command): void {
           outcome = await runPtraceSandbox({ session: opts.session, argv, strace: opts.strace, straceFile: opts.straceFile });
         } else {
           if (opts.strace || opts.straceFile) throw new RunError('--strace and --strace-file need --experimental-sandbox');
-          outcome = await runSandbox({ session: opts.session, allow: opts.allow, defaultAllows: opts.defaultAllows, argv });
+          outcome = await runSandbox({
+            session: opts.session,
+            allow: opts.allow,
+            defaultAllows: opts.defaultAllows,
+            argv,
+            onError: (e, database) => reportServeError('run', e, database),
+          });
         }
       } catch (e) {
         if (e instanceof RunError) throw new UserError(e.message);

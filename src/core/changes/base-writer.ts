@@ -124,12 +124,20 @@ export class BaseWriter {
       const tmp = `${dir}/${BaseWriter.tempName()}`;
       const fd = openSync(tmp, C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW, 0o600);
       try {
-        for (const chunk of chunks) {
-          let done = 0;
-          while (done < chunk.length) done += writeSync(fd, chunk, done, chunk.length - done);
+        try {
+          for (const chunk of chunks) {
+            let done = 0;
+            while (done < chunk.length) done += writeSync(fd, chunk, done, chunk.length - done);
+          }
+        } finally {
+          closeSync(fd);
         }
-      } finally {
-        closeSync(fd);
+      } catch (e) {
+        // a full base disk: the copy half written must not stay there and keep it full
+        rmSync(tmp, { force: true });
+        const err = e as NodeJS.ErrnoException;
+        if (typeof err?.message === 'string' && err.code) err.message = `${err.message} (writing ${path} into the base)`;
+        throw e;
       }
       this.finish(tmp, attr, false);
       this.clear(target, false);

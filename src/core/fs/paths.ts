@@ -458,7 +458,14 @@ export class PathFs {
     source: AsyncIterable<Uint8Array | string>,
     options: { mode?: number; createParents?: boolean } = {},
   ): Promise<Attr> {
+    let existed = true; // unknown counts as there: never removed below
+    try {
+      existed = tryResolve(this.fs, path) !== undefined;
+    } catch {
+      /* the open below says what is wrong with the path */
+    }
     const h = atPath('open', path, () => this.batch(() => this.openForWrite(path, options.mode ?? 0o644, options.createParents === true)));
+    let written = false;
     try {
       let off = 0;
       let pending: Buffer[] = [];
@@ -478,9 +485,18 @@ export class PathFs {
         if (pendingBytes >= this.piece) flush();
       }
       flush();
+      written = true;
       return this.fs.getattr(h.ino);
     } finally {
       this.close(h.ino);
+      // a file this call made and could not fill (a full disk, a broken source) is not left half
+      if (!written && !existed) {
+        try {
+          this.unlink(path);
+        } catch {
+          /* left as it is: the error that stopped the write is the one to report */
+        }
+      }
     }
   }
 
