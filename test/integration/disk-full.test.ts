@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, statfsSync, statSync 
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { ROOT, run, runCli, tempDir } from '../support/cli.js';
-import { forceUnmount, isAlive, mountBg } from '../support/fuse.js';
+import { forceUnmount, isAlive, isMounted, mountBg } from '../support/fuse.js';
 
 /**
  * The sibling of issue 10 item 5: the disk under the database fills up while a mount writes.
@@ -149,4 +149,29 @@ describe('a commit into a base on a full disk', () => {
       await run('umount', [fsC]);
     }
   }, 120_000);
+});
+
+describe('a mount whose runtime directory is on a full file system', () => {
+  it('refuses with the reason and leaves no dead mount and no empty record behind', async (ctx) => {
+    if (!mounted) ctx.skip();
+    const fsT = join(tmp.dir, 'fsT');
+    mkdirSync(fsT);
+    expect((await run('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', fsT])).code).toBe(0);
+    const mnt = join(tmp.dir, 'mT');
+    mkdirSync(mnt);
+    try {
+      mkdirSync(join(fsT, 'rt'));
+      await run('dd', ['if=/dev/zero', `of=${join(fsT, 'fill')}`, 'bs=4k']);
+      const rt = { AGENTFS_RUNTIME_DIR: join(fsT, 'rt') };
+      expect((await runCli(['init', 'rt.db'], { cwd: tmp.dir, env: rt })).code).toBe(0);
+      const r = await runCli(['mount', 'rt.db', mnt], { cwd: tmp.dir, env: rt });
+      expect(r.stderr).toBe(`agentfs: cannot record the mount in ${join(fsT, 'rt')}: ENOSPC: no space left on device, write\n`);
+      expect(r.code).toBe(1);
+      expect(isMounted(mnt)).toBe(false);
+      expect(readdirSync(join(fsT, 'rt'))).toEqual([]);
+    } finally {
+      if (isMounted(mnt)) await run('fusermount3', ['-u', '-z', mnt]);
+      await run('umount', [fsT]);
+    }
+  }, 60_000);
 });

@@ -13,6 +13,7 @@ import {
   readRecord,
   recoverStale,
   removeRecord,
+  runtimeDir,
   writeRecord,
 } from '../../fuse/mounts.js';
 import type { FuseServer } from '../../fuse/server.js';
@@ -166,7 +167,19 @@ async function serveForeground(
     throw isAgentfsError(e) ? e : new UserError(message); // keeps its code (not-found, foreign...)
   }
   const { agent, server } = mount;
-  writeRecord({ mountpoint, database, pid: process.pid, startedAt: new Date().toISOString(), log: logFile(mountpoint) });
+  try {
+    writeRecord({ mountpoint, database, pid: process.pid, startedAt: new Date().toISOString(), log: logFile(mountpoint) });
+  } catch (e) {
+    // unrecorded, no `unmount` or `mount --list` would find it: the mount does not stay (a full
+    // or read-only runtime directory; the log there may be empty, so the reason goes to the parent)
+    await server.stop(5000).catch(() => undefined);
+    agent.close();
+    removeRecord(mountpoint); // what the failed write left of it
+    removeEmptyLog(logFile(mountpoint));
+    const message = `cannot record the mount in ${runtimeDir()}: ${(e as Error).message}`;
+    tellParent({ error: message });
+    throw new UserError(message);
+  }
   let cleaned = false;
   const cleanup = (): void => {
     if (cleaned) return;
