@@ -170,7 +170,10 @@ export class RemoteDb {
                   : oneLine(cause?.message ?? err.message);
       return new SyncError(`cannot reach ${where}${tries}: ${why}`, 'remote', { transient: code !== undefined && TRANSIENT_CODES.has(code) });
     }
-    return new SyncError(`${where}: ${oneLine(err.message ?? String(e))}`, 'remote');
+    // libsql's client repeats the code ("SQLITE_FULL: SQLITE_FULL: ..."): said once
+    const message = oneLine(err.message ?? String(e)).replace(/^(SQLITE_[A-Z_]+): \1: /, '$1: ');
+    if (message.startsWith('SQLITE_FULL')) return new SyncError(`${where}: no space left on device (the remote database's disk is full)`, 'remote');
+    return new SyncError(`${where}: ${message}`, 'remote');
   }
 }
 

@@ -175,3 +175,31 @@ describe('a mount whose runtime directory is on a full file system', () => {
     }
   }, 60_000);
 });
+
+describe('a sync remote on a full file system', () => {
+  it('a push says there is no space on the remote, once, and works when there is room again', async (ctx) => {
+    if (!mounted) ctx.skip();
+    const fsR = join(tmp.dir, 'fsR');
+    mkdirSync(fsR);
+    expect((await run('mount', ['-t', 'tmpfs', '-o', 'size=8m', 'tmpfs', fsR])).code).toBe(0);
+    try {
+      const cli = (args: string[]) => runCli(args, { cwd: tmp.dir, env: env() });
+      const remote = `file:${join(fsR, 'r.db')}`;
+      expect((await cli(['init', 'src.db'])).code).toBe(0);
+      expect((await cli(['fs', 'write', 'src.db', '/a', 'one'])).code).toBe(0);
+      expect((await cli(['sync', 'push', 'src.db', '--remote', remote])).code).toBe(0);
+      expect((await cli(['fs', 'write', 'src.db', '/b', 'two'])).code).toBe(0);
+      await run('dd', ['if=/dev/zero', `of=${join(fsR, 'fill')}`, 'bs=4k']);
+      const push = await cli(['sync', 'push', 'src.db', '--remote', remote]);
+      expect(push.stderr).toBe(`agentfs: remote file://${join(fsR, 'r.db')}: no space left on device (the remote database's disk is full)\n`);
+      expect(push.code).toBe(1);
+      await run('rm', [join(fsR, 'fill')]);
+      expect((await cli(['sync', 'push', 'src.db', '--remote', remote])).code).toBe(0);
+      expect((await cli(['init', 'dst.db'])).code).toBe(0);
+      expect((await cli(['sync', 'pull', 'dst.db', '--remote', remote])).code).toBe(0);
+      expect((await cli(['fs', 'cat', 'dst.db', '/b'])).stdout).toBe('two');
+    } finally {
+      await run('umount', [fsR]);
+    }
+  }, 60_000);
+});
