@@ -40,6 +40,18 @@ afterAll(async () => {
 });
 let tiny: string | undefined;
 
+/** Runs fn with a fresh tmpfs of this size mounted at tmp.dir/name, unmounted after. */
+async function withTmpfs(name: string, size: string, fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = join(tmp.dir, name);
+  mkdirSync(dir);
+  expect((await run('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir])).code).toBe(0);
+  try {
+    await fn(dir);
+  } finally {
+    await run('umount', [dir]);
+  }
+}
+
 describe('a full disk under a mount', () => {
   it('writes fail with ENOSPC and every acknowledged byte is stored', async (ctx) => {
     if (!mounted) ctx.skip();
@@ -130,10 +142,7 @@ describe('a healthy database on a file system that is already full', () => {
 describe('a commit into a base on a full disk', () => {
   it('fails naming the file, leaves no half-written copy in the base, and keeps what it did not commit', async (ctx) => {
     if (!mounted) ctx.skip();
-    const fsC = join(tmp.dir, 'fsC');
-    mkdirSync(fsC);
-    expect((await run('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', fsC])).code).toBe(0);
-    try {
+    await withTmpfs('fsC', '2m', async (fsC) => {
       const base = join(fsC, 'base');
       mkdirSync(base);
       const home = { ...env(), AGENTFS_HOME: join(tmp.dir, 'home-c') };
@@ -145,21 +154,16 @@ describe('a commit into a base on a full disk', () => {
       expect(readdirSync(base).filter((f) => f.startsWith('.agentfs-commit'))).toEqual([]);
       const d = await runCli(['diff', 'cf'], { cwd: tmp.dir, env: home });
       expect(d.stdout).toMatch(/big\.bin/);
-    } finally {
-      await run('umount', [fsC]);
-    }
+    });
   }, 120_000);
 });
 
 describe('a mount whose runtime directory is on a full file system', () => {
   it('refuses with the reason and leaves no dead mount and no empty record behind', async (ctx) => {
     if (!mounted) ctx.skip();
-    const fsT = join(tmp.dir, 'fsT');
-    mkdirSync(fsT);
-    expect((await run('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', fsT])).code).toBe(0);
     const mnt = join(tmp.dir, 'mT');
     mkdirSync(mnt);
-    try {
+    await withTmpfs('fsT', '1m', async (fsT) => {
       mkdirSync(join(fsT, 'rt'));
       await run('dd', ['if=/dev/zero', `of=${join(fsT, 'fill')}`, 'bs=4k']);
       const rt = { AGENTFS_RUNTIME_DIR: join(fsT, 'rt') };
@@ -169,20 +173,16 @@ describe('a mount whose runtime directory is on a full file system', () => {
       expect(r.code).toBe(1);
       expect(isMounted(mnt)).toBe(false);
       expect(readdirSync(join(fsT, 'rt'))).toEqual([]);
-    } finally {
+    }).finally(async () => {
       if (isMounted(mnt)) await run('fusermount3', ['-u', '-z', mnt]);
-      await run('umount', [fsT]);
-    }
+    });
   }, 60_000);
 });
 
 describe('a sync remote on a full file system', () => {
   it('a push says there is no space on the remote, once, and works when there is room again', async (ctx) => {
     if (!mounted) ctx.skip();
-    const fsR = join(tmp.dir, 'fsR');
-    mkdirSync(fsR);
-    expect((await run('mount', ['-t', 'tmpfs', '-o', 'size=8m', 'tmpfs', fsR])).code).toBe(0);
-    try {
+    await withTmpfs('fsR', '8m', async (fsR) => {
       const cli = (args: string[]) => runCli(args, { cwd: tmp.dir, env: env() });
       const remote = `file:${join(fsR, 'r.db')}`;
       expect((await cli(['init', 'src.db'])).code).toBe(0);
@@ -198,8 +198,6 @@ describe('a sync remote on a full file system', () => {
       expect((await cli(['init', 'dst.db'])).code).toBe(0);
       expect((await cli(['sync', 'pull', 'dst.db', '--remote', remote])).code).toBe(0);
       expect((await cli(['fs', 'cat', 'dst.db', '/b'])).stdout).toBe('two');
-    } finally {
-      await run('umount', [fsR]);
-    }
+    });
   }, 60_000);
 });
