@@ -167,19 +167,6 @@ async function serveForeground(
     throw isAgentfsError(e) ? e : new UserError(message); // keeps its code (not-found, foreign...)
   }
   const { agent, server } = mount;
-  try {
-    writeRecord({ mountpoint, database, pid: process.pid, startedAt: new Date().toISOString(), log: logFile(mountpoint) });
-  } catch (e) {
-    // unrecorded, no `unmount` or `mount --list` would find it: the mount does not stay (a full
-    // or read-only runtime directory; the log there may be empty, so the reason goes to the parent)
-    await server.stop(5000).catch(() => undefined);
-    agent.close();
-    removeRecord(mountpoint); // what the failed write left of it
-    removeEmptyLog(logFile(mountpoint));
-    const message = `cannot record the mount in ${runtimeDir()}: ${(e as Error).message}`;
-    tellParent({ error: message });
-    throw new UserError(message);
-  }
   let cleaned = false;
   const cleanup = (): void => {
     if (cleaned) return;
@@ -188,6 +175,17 @@ async function serveForeground(
     removeRecord(mountpoint);
     removeEmptyLog(logFile(mountpoint));
   };
+  try {
+    writeRecord({ mountpoint, database, pid: process.pid, startedAt: new Date().toISOString(), log: logFile(mountpoint) });
+  } catch (e) {
+    // unrecorded, no `unmount` or `mount --list` would find it: the mount does not stay (a full
+    // or read-only runtime directory; the log there may be empty, so the reason goes to the parent)
+    await server.stop(5000).catch(() => undefined);
+    cleanup(); // and what the failed write left of the record
+    const message = `cannot record the mount in ${runtimeDir()}: ${(e as Error).message}`;
+    tellParent({ error: message });
+    throw new UserError(message);
+  }
   const stopSignals = installSignalHandlers(server, cleanup);
   tellParent({ ok: true });
   try {
