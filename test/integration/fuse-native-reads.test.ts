@@ -653,6 +653,43 @@ c.execute('BEGIN IMMEDIATE'); print('locked', flush=True); time.sleep(9); c.exec
     await unmount(m);
   });
 
+  it('keeps the access time another process stored or set after a read, in the database and the mount', async () => {
+    // The read's time waits in memory (about a second). Another program stores a later time on
+    // one file, and sets an earlier one on the other (as utimes does: ctime moves); neither may be
+    // overwritten by the older pending time, and the mount must not keep showing that one. With
+    // 8 more files read, the pending times are stored in one statement.
+    ok(await cli(['init', 'tr']));
+    const m = await mount('tr', 'm-tr');
+    const db = join(tmp.dir, '.agentfs/tr.db');
+    const stored = async (p: string) => (JSON.parse(ok(await cli(['fs', 'stat', 'tr', p, '--json']))) as { atime_ns: string }).atime_ns;
+    for (const more of [0, 8]) {
+      const others = Array.from({ length: more }, (_, i) => `o${more}-${i}`);
+      const [later, earlier] = [`later${more}`, `earlier${more}`];
+      const files = [later, earlier, ...others].join(' ');
+      ok(await sh(`for f in ${files}; do echo x > $f; done; touch -a -d @1000000 ${files}`, m));
+      await sleep(1200);
+      ok(await sh(`cat ${files} > /dev/null`, m));
+      const r = await run('python3', ['-c', `import sqlite3, time, sys
+c = sqlite3.connect(sys.argv[1])
+ino = lambda n: c.execute("SELECT ino FROM fs_dentry WHERE parent_ino = 1 AND name = ?", (n,)).fetchone()[0]
+t = time.time_ns()
+c.execute("UPDATE fs_inode SET atime = 2000000000, atime_nsec = 5, ctime = 2000000000, ctime_nsec = 0 WHERE ino = ?", (ino(sys.argv[2]),))
+c.execute("UPDATE fs_inode SET atime = 1500000000, atime_nsec = 7, ctime = ?, ctime_nsec = ? WHERE ino = ?", (t // 10**9, t % 10**9, ino(sys.argv[3])))
+c.commit()`, db, later, earlier], { cwd: tmp.dir });
+      expect(r.stderr).toBe('');
+      // the mount may show the pending time meanwhile, and hand it to the kernel to cache
+      await sleep(300);
+      ok(await sh(`stat -c %X ${files}`, m));
+      await sleep(1500); // past the lazy flush
+      expect(await stored(`/${later}`)).toBe('2000000000.000000005');
+      expect(await stored(`/${earlier}`)).toBe('1500000000.000000007');
+      for (const o of others) expect(Number((await stored(`/${o}`)).split('.')[0])).toBeGreaterThan(1_000_000); // the rest are stored
+      const shown = ok(await sh(`python3 -c "import os; print(os.stat('${later}').st_atime_ns, os.stat('${earlier}').st_atime_ns)"`, m));
+      expect(shown).toBe('2000000000000000005 1500000000000000007\n');
+    }
+    await unmount(m);
+  });
+
   it('shows names and content changed by another process after the change watcher polls', async () => {
     ok(await cli(['init', 'ch']));
     for (const [p, v] of [['/keep', 'keep'], ['/a', 'v1'], ['/old', 'old'], ['/d/x', 'x']]) ok(await cli(['fs', 'write', 'ch', p!, v!]));

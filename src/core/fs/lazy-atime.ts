@@ -11,10 +11,18 @@ import type { Timespec } from '../types.js';
 import type { InodeRow } from './rows.js';
 
 const FLUSH_MS = 1000;
-const SQL_SET_ATIME = 'UPDATE fs_inode SET atime = ?, atime_nsec = ? WHERE ino = ?';
+/**
+ * A pending time is stored only over an older one on an inode unchanged since the read: another
+ * process may have stored a later time, or set one (utimes moves ctime), after this read, and
+ * that one stands (this process's own changes store the pending times first). A mount that
+ * showed the pending time drops it with the rest when its change watcher sees that commit.
+ */
+const STILL_OLDER = '(atime, atime_nsec) < (?2, ?3) AND (ctime, ctime_nsec) <= (?2, ?3)';
+const SQL_SET_ATIME = `UPDATE fs_inode SET atime = ?2, atime_nsec = ?3 WHERE ino = ?1 AND ${STILL_OLDER}`;
 /** Many at once, as a JSON array of [ino, sec, nsec]: half the time of a statement each (150 files a `git status`). */
 const SQL_SET_ATIMES =
-  'UPDATE fs_inode SET atime = j.value ->> 1, atime_nsec = j.value ->> 2 FROM json_each(?) AS j WHERE fs_inode.ino = j.value ->> 0';
+  'UPDATE fs_inode SET atime = j.value ->> 1, atime_nsec = j.value ->> 2 FROM json_each(?) AS j WHERE fs_inode.ino = j.value ->> 0' +
+  ' AND (fs_inode.atime, fs_inode.atime_nsec) < (j.value ->> 1, j.value ->> 2) AND (fs_inode.ctime, fs_inode.ctime_nsec) <= (j.value ->> 1, j.value ->> 2)';
 const MANY = 8;
 
 /** Told of pending times, so that another reader of the database (the mount's native reads) shows them too. */
@@ -84,7 +92,7 @@ export class LazyAtime {
         this.store.stmt(SQL_SET_ATIMES).run(JSON.stringify(Array.from(this.pending, ([ino, t]) => [ino, t.sec, t.nsec])));
       } else {
         const stmt = this.store.stmt(SQL_SET_ATIME);
-        for (const [ino, t] of this.pending) stmt.run(t.sec, t.nsec, ino);
+        for (const [ino, t] of this.pending) stmt.run(ino, t.sec, t.nsec);
       }
     } finally {
       this.settle(); // written, or not writable: either way not retried
