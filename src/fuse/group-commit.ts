@@ -5,6 +5,7 @@
  * that lack of space fails a request rather than a group whose writes were already answered.
  */
 import { errnoOf } from '../core/errors.js';
+import { eatsReserve, SPACE_PER_BYTE } from '../core/fs/room.js';
 
 /** Opens and commits a transaction that spans several requests (Store.beginBatch/commitBatch). */
 export interface GroupCommit {
@@ -24,13 +25,6 @@ export const GROUP_COMMIT_MS = 10;
  * were already acknowledged, while a change committed alone fails with ENOSPC to its caller.
  */
 const LOW_SPACE = 64 << 20;
-/** A stored 4 KiB chunk costs about two pages in the WAL and two in the database at checkpoint. */
-const SPACE_PER_BYTE = 3;
-/**
- * Writes that would leave less than this free are refused with ENOSPC before SQLite runs out:
- * deleting needs room too (the WAL takes the freed pages first), and `rm` must work on a full disk.
- */
-const RESERVE = 8 << 20;
 const ROOM_POLL_MS = 50;
 /**
  * Free space beyond which GroupCommit.room need not be exact: far above LOW_SPACE plus what a
@@ -150,7 +144,8 @@ export class GroupCommitter {
 
   /** After lowOnSpace: a write of incoming bytes would eat into the reserve, and is not counted. */
   refuses(incoming: number): boolean {
-    if (incoming > 0 && this.room - this.roomUsed * SPACE_PER_BYTE < RESERVE) {
+    // roomUsed counts incoming already (lowOnSpace)
+    if (eatsReserve(this.room - (this.roomUsed - incoming) * SPACE_PER_BYTE, incoming)) {
       this.roomUsed -= incoming;
       return true;
     }

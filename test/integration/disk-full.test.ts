@@ -139,6 +139,29 @@ describe('a healthy database on a file system that is already full', () => {
   }, 60_000);
 });
 
+describe('a streamed fs write on a nearly full disk', () => {
+  it('stops with ENOSPC while there is room to remove what it wrote, and leaves no part of a new file', async (ctx) => {
+    // each piece of a stream commits: one that filled the disk left its part of the file, which
+    // there was then no room to remove (nor anything else)
+    if (!mounted) ctx.skip();
+    await withTmpfs('fsS', '24m', async (fsS) => {
+      const cli = (args: string[], input?: Buffer) => runCli(args, { cwd: fsS, env: env(), input });
+      expect((await cli(['init', 's.db'])).code).toBe(0);
+      expect((await cli(['fs', 'write', 's.db', '/keep', 'keep'])).code).toBe(0);
+      const big = await cli(['fs', 'write', 's.db', '/big.bin'], Buffer.alloc(30 << 20, 7));
+      expect(big.stderr).toBe('agentfs: ENOSPC: no space left on device (writing on would leave less than the 8 MiB kept free to remove files), write /big.bin\n');
+      expect(big.code).toBe(1);
+      expect((await cli(['fs', 'ls', 's.db', '/'])).stdout).toBe('f keep\n');
+      // what fits is written, and the rest still works
+      const fits = Buffer.alloc(3 << 20, 'a');
+      expect((await cli(['fs', 'write', 's.db', '/fits.bin'], fits)).code).toBe(0);
+      expect((await cli(['kv', 'set', 's.db', 'k', '1'])).code).toBe(0);
+      expect((await cli(['fs', 'rm', 's.db', '/keep'])).code).toBe(0);
+      expect((await cli(['fs', 'cat', 's.db', '/fits.bin'])).stdout === fits.toString()).toBe(true);
+    });
+  }, 120_000);
+});
+
 describe('a commit into a base on a full disk', () => {
   it('fails naming the file, leaves no half-written copy in the base, and keeps what it did not commit', async (ctx) => {
     if (!mounted) ctx.skip();

@@ -20,6 +20,7 @@ import {
 import { fromMs } from './time.js';
 import { removeContents, walkTree, type TreeEntry } from './walks.js';
 import { DirsWritten } from './dirs-written.js';
+import { eatsReserve, RESERVE_DETAIL } from './room.js';
 import { pathTooLong } from './names.js';
 
 const { MAX_LENGTH, MAX_STRING_LENGTH } = bufferLimits;
@@ -473,6 +474,10 @@ export class PathFs {
       const flush = () => {
         if (!pendingBytes) return;
         const buf = pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingBytes);
+        // each piece commits: one that filled the disk would leave a part of the file that there
+        // is then no room to remove (DELETE_RESERVE)
+        const { bavail, bsize } = this.fs.statfs();
+        if (eatsReserve(bavail * bsize, buf.length)) throw new FsError('ENOSPC', 'write', path, RESERVE_DETAIL);
         atPath('write', path, () => this.writeAll(h.ino, off, buf));
         off += buf.length;
         pending = [];
