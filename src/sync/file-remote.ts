@@ -3,11 +3,13 @@
  * copies, a USB stick). @libsql/client runs each batch in one local SQLite transaction, so a push
  * stays atomic; what a server would refuse by itself is checked here instead.
  */
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, rmSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { SyncError } from './errors.js';
 import { StoreError, checkForeignTextInFile } from '../store/index.js';
+import type { RemoteDb } from './remote.js';
+import { inspectRemote } from './remote-schema.js';
 
 export function isFileUrl(url: string): boolean {
   return /^file:/i.test(url);
@@ -44,8 +46,9 @@ export function normalizeFileUrl(url: string): string {
  * Refuses a file remote that is this agent's own database (sync would read and write one file
  * as two sides), that is not a regular file, or that does not exist when only read (pull and
  * status must not create it; a push creates it as a first push fills a fresh remote database).
+ * Returns the file's path when the command will create it.
  */
-export function checkFileRemote(url: string, localDb: string, create: boolean): void {
+export function checkFileRemote(url: string, localDb: string, create: boolean): string | undefined {
   const path = fileRemotePath(url);
   if (existsSync(path)) {
     const st = statSync(path);
@@ -61,8 +64,30 @@ export function checkFileRemote(url: string, localDb: string, create: boolean): 
       if (e instanceof StoreError) throw new SyncError(`remote ${url}: ${e.message.slice(path.length + 2)}`, 'corrupt');
       throw e;
     }
-    return;
+    return undefined;
   }
   if (!create) throw new SyncError(`remote ${url} does not exist (a push creates it)`, 'not-found');
   if (!existsSync(dirname(path))) throw new SyncError(`remote ${url}: directory ${dirname(path)} does not exist`, 'usage');
+  return path;
+}
+
+/**
+ * Removes a file remote this command created and that holds no agent yet, with its journal
+ * files: what a first push that failed (a full disk) made. One another push filled meanwhile
+ * (a revision, or rows) stays.
+ */
+export async function dropUnfilledFileRemote(remote: RemoteDb): Promise<void> {
+  const path = remote.madeFile;
+  if (!path) return;
+  let unfilled: boolean;
+  try {
+    const info = await inspectRemote(remote);
+    unfilled = info.revision === 0 && info.agentEmpty;
+  } catch {
+    // unreadable: only a file with nothing in it is surely ours alone
+    unfilled = statSync(path, { throwIfNoEntry: false })?.size === 0;
+  }
+  if (!unfilled) return;
+  remote.close();
+  for (const f of [path, `${path}-journal`, `${path}-wal`, `${path}-shm`]) rmSync(f, { force: true });
 }

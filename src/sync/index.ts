@@ -116,8 +116,10 @@ export function openSync(
   remote: RemoteOptions,
   options: { create?: boolean } = {},
 ): { local: LocalSyncState; remote: RemoteDb } {
-  if (isFileUrl(remote.url)) checkFileRemote(remote.url, store.path, options.create ?? false);
-  return { local: new LocalSyncState(store), remote: new RemoteDb(remote) };
+  const made = isFileUrl(remote.url) ? checkFileRemote(remote.url, store.path, options.create ?? false) : undefined;
+  const db = new RemoteDb(remote);
+  db.madeFile = made;
+  return { local: new LocalSyncState(store), remote: db };
 }
 export { stats, localStats, type SyncStats } from './stats.js';
 export { checkpoint, type CheckpointResult } from './checkpoint.js';

@@ -10,6 +10,7 @@ import { collisionUnits, findIdCollisions, renumberCollisions } from './tool-cal
 import { createProgress, type Progress } from './progress.js';
 import { MemoryRelief } from './memory.js';
 import { finalizeCommittedPush, foreignRevisions, recordPushed } from './revisions.js';
+import { dropUnfilledFileRemote } from './file-remote.js';
 
 export interface PushOptions {
   /** ours wins where both sides changed the same thing */
@@ -37,6 +38,16 @@ const MAX_PARAMS = 900;
  * resumes where it stopped when re-run (or restarts if the agent changed meanwhile).
  */
 export async function push(local: LocalSyncState, remote: RemoteDb, options: PushOptions = {}): Promise<PushResult> {
+  try {
+    return await pushChanges(local, remote, options);
+  } catch (e) {
+    // a first push into a file it created leaves no empty remote behind
+    await dropUnfilledFileRemote(remote).catch(() => undefined);
+    throw e;
+  }
+}
+
+async function pushChanges(local: LocalSyncState, remote: RemoteDb, options: PushOptions): Promise<PushResult> {
   const t0 = Date.now();
   const progress = options.progress ?? createProgress('push');
   let info = await inspectRemote(remote);

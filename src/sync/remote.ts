@@ -62,6 +62,9 @@ export class RemoteDb {
   readonly timeoutMs: number;
   private readonly client: Client;
   private readonly secrets: (string | undefined)[];
+  private closed = false;
+  /** a `file:` remote's path when this command created the file (dropUnfilledFileRemote) */
+  madeFile: string | undefined;
 
   constructor(options: RemoteOptions) {
     this.url = options.url;
@@ -122,6 +125,8 @@ export class RemoteDb {
   }
 
   close(): void {
+    if (this.closed) return;
+    this.closed = true;
     this.client.close();
   }
 

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, mkdirSync, readdirSync, readFileSync, statfsSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statfsSync, statSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { ROOT, run, runCli, tempDir } from '../support/cli.js';
@@ -221,6 +221,37 @@ describe('a sync remote on a full file system', () => {
       expect((await cli(['init', 'dst.db'])).code).toBe(0);
       expect((await cli(['sync', 'pull', 'dst.db', '--remote', remote])).code).toBe(0);
       expect((await cli(['fs', 'cat', 'dst.db', '/b'])).stdout).toBe('two');
+    });
+  }, 60_000);
+
+  it('a first push that cannot fill the file it created leaves no empty remote behind; one it did not create stays', async (ctx) => {
+    if (!mounted) ctx.skip();
+    await withTmpfs('fsR2', '2m', async (fsR) => {
+      const cli = (args: string[]) => runCli(args, { cwd: tmp.dir, env: env() });
+      expect((await cli(['init', 'first.db'])).code).toBe(0);
+      expect((await cli(['fs', 'write', 'first.db', '/a', 'one'])).code).toBe(0);
+      const fill = join(fsR, 'fill');
+      const left = () => readdirSync(fsR).filter((f) => f !== 'fill');
+      // no room at all (the file is made, nothing fits in it), then room for the schema only
+      for (const room of [0, 150]) {
+        await run('rm', ['-f', fill]);
+        const { bavail, bsize } = statfsSync(fsR);
+        await run('dd', ['if=/dev/zero', `of=${fill}`, 'bs=1k', `count=${Math.floor((bavail * bsize) / 1024) - room}`]);
+        const push = await cli(['sync', 'push', 'first.db', '--remote', `file:${join(fsR, 'r.db')}`]);
+        expect(push.stderr, `${room} KiB free`).toMatch(/no space left on device/);
+        expect(push.code).toBe(1);
+        expect(left(), `${room} KiB free`).toEqual([]);
+      }
+      // an empty file someone else made is theirs: a failed push leaves it
+      writeFileSync(join(fsR, 'theirs.db'), '');
+      await run('rm', ['-f', fill]);
+      const { bavail, bsize } = statfsSync(fsR);
+      await run('dd', ['if=/dev/zero', `of=${fill}`, 'bs=1k', `count=${Math.floor((bavail * bsize) / 1024)}`]);
+      expect((await cli(['sync', 'push', 'first.db', '--remote', `file:${join(fsR, 'theirs.db')}`])).code).toBe(1);
+      expect(left()).toEqual(['theirs.db']);
+      await run('rm', [fill]);
+      expect((await cli(['sync', 'push', 'first.db', '--remote', `file:${join(fsR, 'r.db')}`])).code).toBe(0);
+      expect(left().sort()).toEqual(['r.db', 'theirs.db']);
     });
   }, 60_000);
 });
