@@ -13,7 +13,7 @@ export const ERROR_CODES = {
   'read-only': { exit: 1, means: 'the database is open read-only here' },
   foreign: { exit: 1, means: 'not an AgentFS database (a local file or the remote)' },
   corrupt: { exit: 1, means: 'the database file is damaged' },
-  'no-space': { exit: 1, means: 'the file system holding the database is full' },
+  'no-space': { exit: 1, means: 'the file system holding the database (or the remote database) is full' },
   schema: { exit: 1, means: 'the database layout is too old (run agentfs migrate) or too new' },
   conflict: { exit: 1, means: 'both sides changed the same thing (sync), or the base changed (commit)' },
   remote: { exit: 1, means: 'the remote failed, refused the token, or could not be reached in time' },

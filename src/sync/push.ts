@@ -41,8 +41,9 @@ export async function push(local: LocalSyncState, remote: RemoteDb, options: Pus
   try {
     return await pushChanges(local, remote, options);
   } catch (e) {
-    // a first push into a file it created leaves no empty remote behind
-    await dropUnfilledFileRemote(remote).catch(() => undefined);
+    // a first push that found no room in the file it created leaves no empty remote behind
+    // (only then: a push that failed otherwise, a lock timeout, may share the new file with another)
+    if (e instanceof SyncError && e.code === 'no-space') await dropUnfilledFileRemote(remote).catch(() => undefined);
     throw e;
   }
 }

@@ -177,7 +177,7 @@ export class RemoteDb {
     }
     // libsql's client repeats the code ("SQLITE_FULL: SQLITE_FULL: ..."): said once
     const message = oneLine(err.message ?? String(e)).replace(/^(SQLITE_[A-Z_]+): \1: /, '$1: ');
-    if (message.startsWith('SQLITE_FULL')) return new SyncError(`${where}: no space left on device (the remote database's disk is full)`, 'remote');
+    if (message.startsWith('SQLITE_FULL')) return new SyncError(`${where}: no space left on device (the remote database's disk is full)`, 'no-space');
     return new SyncError(`${where}: ${message}`, 'remote');
   }
 }
