@@ -152,11 +152,17 @@ describe('a streamed fs write on a nearly full disk', () => {
       expect(big.stderr).toBe('agentfs: ENOSPC: no space left on device (writing on would leave less than the 8 MiB kept free to remove files), write /big.bin\n');
       expect(big.code).toBe(1);
       expect((await cli(['fs', 'ls', 's.db', '/'])).stdout).toBe('f keep\n');
+      // appending from stdin stops as well: what it appended stays, and can still be removed
+      const more = await cli(['fs', 'write', 's.db', '/keep', '--append'], Buffer.alloc(30 << 20, 7));
+      expect(more.stderr).toMatch(/^agentfs: ENOSPC: .*8 MiB kept free to remove files\), write \/keep\n$/);
+      expect(more.code).toBe(1);
+      const kept = JSON.parse((await cli(['fs', 'stat', 's.db', '/keep', '--json'])).stdout) as { size: number };
+      expect(kept.size).toBeGreaterThan(4 + (1 << 20));
+      expect((await cli(['fs', 'rm', 's.db', '/keep'])).code).toBe(0);
       // what fits is written, and the rest still works
       const fits = Buffer.alloc(3 << 20, 'a');
       expect((await cli(['fs', 'write', 's.db', '/fits.bin'], fits)).code).toBe(0);
       expect((await cli(['kv', 'set', 's.db', 'k', '1'])).code).toBe(0);
-      expect((await cli(['fs', 'rm', 's.db', '/keep'])).code).toBe(0);
       expect((await cli(['fs', 'cat', 's.db', '/fits.bin'])).stdout === fits.toString()).toBe(true);
     });
   }, 120_000);

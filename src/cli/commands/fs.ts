@@ -132,16 +132,7 @@ export function registerFs(program: Command): void {
           else p.writeFile(at, content, o);
           return;
         }
-        if (opts.append) {
-          let any = false;
-          for await (const chunk of await readStdin()) {
-            p.appendFile(at, chunk, o);
-            any = true;
-          }
-          if (!any) p.appendFile(at, '', o);
-        } else {
-          await p.writeStream(at, await readStdin(), o);
-        }
+        await p.writeStream(at, await readStdin(), { ...o, append: opts.append });
       });
     });
 

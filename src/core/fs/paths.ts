@@ -415,13 +415,7 @@ export class PathFs {
 
   /** Adds to the end of a file (made when missing) in one transaction. */
   appendFile(path: string, data: string | Uint8Array, options: WriteOptions = {}): Attr {
-    // at the end as the write transaction sees it: another process may be appending too
-    return this.putFile(path, data, options, O_WRONLY | O_CREAT | O_APPEND, (ino, buf) =>
-      this.inPieces(buf, (piece) => {
-        this.fs.append(ino, piece);
-        return piece.byteLength;
-      }),
-    );
+    return this.putFile(path, data, options, O_WRONLY | O_CREAT | O_APPEND, (ino, buf) => this.appendAll(ino, buf));
   }
 
   /** Opens path with flags, lets put write data to it, closes: one transaction. */
@@ -453,11 +447,11 @@ export class PathFs {
     }
   }
 
-  /** Writes a stream (e.g. stdin) to a file without holding it in memory. */
+  /** Writes a stream (e.g. stdin) to a file without holding it in memory; `append`: at its end. */
   async writeStream(
     path: string,
     source: AsyncIterable<Uint8Array | string>,
-    options: { mode?: number; createParents?: boolean } = {},
+    options: { mode?: number; createParents?: boolean; append?: boolean } = {},
   ): Promise<Attr> {
     let existed = true; // unknown counts as there: never removed below
     try {
@@ -465,7 +459,8 @@ export class PathFs {
     } catch {
       /* the open below says what is wrong with the path */
     }
-    const h = atPath('open', path, () => this.batch(() => this.openForWrite(path, options.mode ?? 0o644, options.createParents === true)));
+    const flags = O_WRONLY | O_CREAT | (options.append ? O_APPEND : O_TRUNC);
+    const h = atPath('open', path, () => this.batch(() => this.openForWrite(path, options.mode ?? 0o644, options.createParents === true, flags)));
     let written = false;
     try {
       let off = 0;
@@ -478,7 +473,8 @@ export class PathFs {
         // is then no room to remove (DELETE_RESERVE)
         const { bavail, bsize } = this.fs.statfs();
         if (eatsReserve(bavail * bsize, buf.length)) throw new FsError('ENOSPC', 'write', path, RESERVE_DETAIL);
-        atPath('write', path, () => this.writeAll(h.ino, off, buf));
+        if (options.append) atPath('write', path, () => this.appendAll(h.ino, buf));
+        else atPath('write', path, () => this.writeAll(h.ino, off, buf));
         off += buf.length;
         pending = [];
         pendingBytes = 0;
@@ -507,6 +503,14 @@ export class PathFs {
 
   private writeAll(ino: number, offset: number, data: Uint8Array): void {
     this.inPieces(data, (piece, done) => this.fs.write(ino, offset + done, piece));
+  }
+
+  /** At the end as each write transaction sees it: another process may be appending too. */
+  private appendAll(ino: number, data: Uint8Array): void {
+    this.inPieces(data, (piece) => {
+      this.fs.append(ino, piece);
+      return piece.byteLength;
+    });
   }
 
   /** Hands data to put a piece (at most pieceSize bytes) at a time; put says how many bytes it took. */
