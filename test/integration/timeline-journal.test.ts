@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { CLI, runCli, tempDir } from '../support/cli.js';
+import { CLI, run, runCli, tempDir } from '../support/cli.js';
 import type { TimelineEvent as Ev } from '../support/timeline-event.js';
 
 let dir: string;
@@ -181,5 +181,27 @@ describe('mount --no-journal', () => {
     }
     files = await cli('timeline', 'nojournal', '--files', '--format', 'json');
     expect((JSON.parse(files.stdout) as Ev[]).map((e) => `${e.op} ${e.path}`).sort()).toEqual(['create /b.txt', 'write /b.txt']);
+  });
+});
+
+describe('timeline json output', () => {
+  it('prints the stored nanoseconds digit for digit (json and ndjson), where a double would round them', async () => {
+    expect((await cli('init', 'exact')).code).toBe(0);
+    expect((await cli('fs', 'write', 'exact', '/a', 'hello')).code).toBe(0);
+    // two times a double cannot hold (those near 1.8e18 are 256 apart)
+    const [t, end] = ['1796308001955669827', '1796308001956768461'];
+    const db = join(dir, '.agentfs', 'exact.db');
+    const py = `import sqlite3, sys
+c = sqlite3.connect(sys.argv[1])
+c.execute("UPDATE agentfs_journal SET time_ns = ?, end_ns = CASE WHEN end_ns IS NULL THEN NULL ELSE ? END", (int(sys.argv[2]), int(sys.argv[3])))
+c.commit()`;
+    expect((await run('python3', ['-c', py, db, t, end])).code).toBe(0);
+    const nd = (await cli('timeline', 'exact', '--format', 'ndjson')).stdout;
+    expect(nd).toContain(`"time_ns":${t},`);
+    expect(nd).toContain(`"end_ns":${end},`);
+    const json = (await cli('timeline', 'exact', '--format', 'json')).stdout;
+    expect(json).toContain(`"time_ns": ${t},`);
+    expect(json).toContain(`"end_ns": ${end},`);
+    expect((JSON.parse(json) as Ev[]).length).toBe(2);
   });
 });

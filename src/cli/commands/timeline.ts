@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { onStopSignal } from '../../platform/signals.js';
 import { Agent } from '../../core/agent.js';
 import {
-  JournalReader, pathMatcher, timeline, timelineStats, callTimeNs,
+  JournalReader, pathMatcher, timeline, timelineStats, callTimeNs, exactNs,
   type JournalEntry, type TimelineEvent, type TimelineQuery,
 } from '../../core/journal/index.js';
 import { TOOL_CALL_STATUSES, type ToolCall, type ToolCallStatus } from '../../core/tools/index.js';
@@ -11,6 +11,7 @@ import { checkForeignText } from '../../store/index.js';
 import { UserError } from '../errors.js';
 import { parseIntOption } from '../options.js';
 import { quoteName } from '../quote.js';
+import { ExactInteger, stringifyExact } from '../exact-json.js';
 
 /** The tables the timeline reads text from. */
 const TIMELINE_TABLES = ['tool_calls', 'agentfs_tool_call_pending', 'agentfs_journal'];
@@ -106,7 +107,13 @@ export function callJson(c: ToolCall): Record<string, unknown> {
 }
 
 export function fileJson(e: JournalEntry): Record<string, unknown> {
-  return { type: 'file', ...e, time: new Date(Math.floor(e.time_ns / 1e6)).toISOString() };
+  const out: Record<string, unknown> = { type: 'file', ...e, time: new Date(Math.floor(e.time_ns / 1e6)).toISOString() };
+  // the stored nanoseconds, not the double's rounding of them
+  for (const f of ['time_ns', 'end_ns'] as const) {
+    const digits = exactNs(e, f);
+    if (digits !== undefined) out[f] = new ExactInteger(digits);
+  }
+  return out;
 }
 
 function eventJson(e: TimelineEvent): Record<string, unknown> {
@@ -171,11 +178,11 @@ function queryFrom(opts: TimelineOptions): TimelineQuery {
 
 function printEvents(events: TimelineEvent[], format: string): void {
   if (format === 'json') {
-    console.log(JSON.stringify(events.map(eventJson), null, 2));
+    console.log(stringifyExact(events.map(eventJson), 2));
     return;
   }
   if (format === 'ndjson') {
-    if (events.length) process.stdout.write(events.map((e) => JSON.stringify(eventJson(e))).join('\n') + '\n');
+    if (events.length) process.stdout.write(events.map((e) => stringifyExact(eventJson(e))).join('\n') + '\n');
     return;
   }
   const withFiles = events.some((e) => e.type === 'file');
@@ -232,7 +239,7 @@ async function follow(agent: Agent, q: TimelineQuery, format: string, intervalMs
     if (format === 'table') {
       const cells = e.type === 'call' ? callRow(e.call) : fileRow(e.entry);
       console.log(followLine(cells));
-    } else console.log(JSON.stringify(eventJson(e)));
+    } else console.log(stringifyExact(eventJson(e)));
   };
   if (format === 'table') console.log(followLine([...HEADER, 'FILE']));
   const initial = timeline(agent.tools, reader, { ...q, order: 'desc' }).reverse();

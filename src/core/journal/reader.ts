@@ -11,6 +11,7 @@ interface CallStatusCols {
 }
 import { JOURNAL_SCHEMA, type JournalOp } from './schema.js';
 import type { JournalEntry, JournalFilter } from './types.js';
+import { rememberExactNs } from './exact-ns.js';
 
 /** journal rows list() reads at a time */
 const LIST_PAGE = 512;
@@ -34,6 +35,9 @@ export interface JournalRow {
   gid: number | null;
   tool_call_id: number | null;
   pid: number | null;
+  /** the times' stored digits (exact-ns.ts), where the query reads them */
+  time_ns_text?: string;
+  end_ns_text?: string | null;
 }
 
 export interface PathStats {
@@ -96,7 +100,8 @@ export class JournalReader {
     }
     const dir = filter.order === 'asc' ? 'ASC' : 'DESC';
     const base = `SELECT j.id, j.time_ns, j.end_ns, j.op, j.path, j.new_path, j.ino, j.offset, j.length, j.bytes, j.writes, j.size,
-                        j.mode, j.uid, j.gid, j.tool_call_id, j.pid${callCols}
+                        j.mode, j.uid, j.gid, j.tool_call_id, j.pid, CAST(j.time_ns AS TEXT) AS time_ns_text,
+                        CAST(j.end_ns AS TEXT) AS end_ns_text${callCols}
                  FROM agentfs_journal j ${join}
                  ${where}`;
     const match = typeof filter.path === 'string' ? pathMatcher(filter.path) : filter.path;
@@ -159,5 +164,6 @@ export function toEntry(r: JournalRow): JournalEntry {
     const v = r[k];
     if (v !== null && v !== undefined) rec[k] = typeof v === 'bigint' ? Number(v) : v;
   }
+  if (r.time_ns_text !== undefined) rememberExactNs(e, r.time_ns_text, r.end_ns_text);
   return e;
 }
