@@ -3,7 +3,7 @@
  * copies, a USB stick). @libsql/client runs each batch in one local SQLite transaction, so a push
  * stays atomic; what a server would refuse by itself is checked here instead.
  */
-import { existsSync, rmSync, statSync } from 'node:fs';
+import { existsSync, lstatSync, readlinkSync, rmSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { SyncError } from './errors.js';
@@ -46,7 +46,7 @@ export function normalizeFileUrl(url: string): string {
  * Refuses a file remote that is this agent's own database (sync would read and write one file
  * as two sides), that is not a regular file, or that does not exist when only read (pull and
  * status must not create it; a push creates it as a first push fills a fresh remote database).
- * Returns the file's path when the command will create it.
+ * Returns the path of the file the command will create, if it will (through links: their target).
  */
 export function checkFileRemote(url: string, localDb: string, create: boolean): string | undefined {
   const path = fileRemotePath(url);
@@ -68,6 +68,16 @@ export function checkFileRemote(url: string, localDb: string, create: boolean): 
   }
   if (!create) throw new SyncError(`remote ${url} does not exist (a push creates it)`, 'not-found');
   if (!existsSync(dirname(path))) throw new SyncError(`remote ${url}: directory ${dirname(path)} does not exist`, 'usage');
+  return linkTarget(path);
+}
+
+/** The file a path names once its symbolic links are followed (a link to a file yet to be made). */
+function linkTarget(path: string): string {
+  for (let hops = 0; hops < 40; hops++) {
+    const st = lstatSync(path, { throwIfNoEntry: false });
+    if (!st?.isSymbolicLink()) return path;
+    path = resolve(dirname(path), readlinkSync(path));
+  }
   return path;
 }
 

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, mkdirSync, readdirSync, readFileSync, statfsSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statfsSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { ROOT, run, runCli, tempDir } from '../support/cli.js';
@@ -163,6 +163,35 @@ describe('a streamed fs write on a nearly full disk', () => {
       const fits = Buffer.alloc(3 << 20, 'a');
       expect((await cli(['fs', 'write', 's.db', '/fits.bin'], fits)).code).toBe(0);
       expect((await cli(['kv', 'set', 's.db', 'k', '1'])).code).toBe(0);
+      // content given on the command line, kv values, copies and new names stop at the reserve
+      // too (each CLI call fits, but a loop of them filled the disk to its last block)
+      const arg = 'x'.repeat(100_000);
+      const fill = join(fsS, 'fill'); // leaves about 9 MiB free: a few writes reach the reserve
+      const { bavail, bsize } = statfsSync(fsS);
+      await run('dd', ['if=/dev/zero', `of=${fill}`, 'bs=1k', `count=${Math.floor((bavail * bsize) / 1024) - 9 * 1024}`]);
+      let n = 0;
+      for (; n < 400; n++) {
+        const r = await cli(['fs', 'write', 's.db', `/a${n}`, arg]);
+        if (r.code !== 0) {
+          expect(r.stderr).toBe(`agentfs: ENOSPC: no space left on device (writing on would leave less than the 8 MiB kept free to remove files), write /a${n}\n`);
+          break;
+        }
+      }
+      expect(n).toBeLessThan(400);
+      const refused = /^agentfs: ENOSPC: no space left on device \(writing on would leave less than the 8 MiB kept free/;
+      for (const args of [['kv', 'set', 's.db', 'big', arg], ['fs', 'cp', 's.db', '/a0', '/copy']]) {
+        const r = await cli(args);
+        expect(r.stderr, args.join(' ')).toMatch(refused);
+        expect(r.code).toBe(1);
+      }
+      // a new name needs a page or so: it may still fit, else it is refused the same way
+      for (const args of [['fs', 'mkdir', 's.db', '/d'], ['fs', 'touch', 's.db', '/t'], ['fs', 'ln', 's.db', '-s', 'x', '/l']]) {
+        const r = await cli(args);
+        if (r.code !== 0) expect(r.stderr, args.join(' ')).toMatch(refused);
+      }
+      expect((await cli(['fs', 'rm', 's.db', '/a0', '/a1'])).code).toBe(0);
+      expect((await cli(['kv', 'delete', 's.db', 'k'])).code).toBe(0);
+      rmSync(fill);
       expect((await cli(['fs', 'cat', 's.db', '/fits.bin'])).stdout === fits.toString()).toBe(true);
     });
   }, 120_000);
@@ -248,6 +277,12 @@ describe('a sync remote on a full file system', () => {
         expect(push.code).toBe(1);
         expect(left(), `${room} KiB free`).toEqual([]);
       }
+      // through a link to a file yet to be made: the file goes, the link (the user's) stays
+      symlinkSync(join(fsR, 'target.db'), join(fsR, 'link.db'));
+      const linked = await cli(['sync', 'push', 'first.db', '--remote', `file:${join(fsR, 'link.db')}`]);
+      expect(linked.code).toBe(1);
+      expect(left()).toEqual(['link.db']);
+      rmSync(join(fsR, 'link.db'));
       // an empty file someone else made is theirs: a failed push leaves it
       writeFileSync(join(fsR, 'theirs.db'), '');
       await run('rm', ['-f', fill]);

@@ -187,6 +187,23 @@ describe.concurrent('agentfs fs (CLI)', () => {
     await fails(['fs', 'cp', '-r', 'ov1', '/x', '/nowhere/z'], /ENOENT: no such file or directory, cp \/nowhere\/z/);
   });
 
+  it('a stdin write that fails leaves the file another process put at its path meanwhile', async () => {
+    await ok(['init', 'race']);
+    const { spawn } = await import('node:child_process');
+    const writer = spawn(process.execPath, [CLI, 'fs', 'write', 'race', '/f'], { cwd: dir, stdio: ['pipe', 'pipe', 'pipe'] });
+    let err = '';
+    writer.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const exited = new Promise<number | null>((r) => writer.on('close', r));
+    writer.stdin.write('first'); // the file exists once the writer has opened it
+    for (let i = 0; i < 100 && !(await cli(['fs', 'ls', 'race', '/'])).stdout.includes('f f'); i++) await new Promise((r) => setTimeout(r, 50));
+    await ok(['fs', 'write', 'race', '/g', 'important data']);
+    await ok(['fs', 'mv', 'race', '/g', '/f']);
+    writer.stdin.end(Buffer.alloc(2 << 20, 'y')); // its next piece finds its file gone
+    expect(await exited).toBe(1);
+    expect(err).toBe('agentfs: ENOENT: the file was removed or replaced by another process while being written, write /f\n');
+    expect(await ok(['fs', 'cat', 'race', '/f'])).toBe('important data');
+  });
+
   it('bad input: unknown agent, missing paths, directories, long names, bad ids', async () => {
     await ok(['init', 'a4']);
     await ok(['fs', 'write', 'a4', '/hello.txt', 'x']);

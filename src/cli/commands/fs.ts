@@ -16,6 +16,19 @@ import { quoteName } from '../quote.js';
 /** Commands that only look (ls, cat, stat, tree) open read-only: a busy writer does not block them. */
 const READ_ONLY = { readOnly: true };
 
+/**
+ * Bytes a copy of path adds (its files' sizes; unknown paths 0: the copy says what is wrong).
+ * Writes stop 8 MiB before the disk is full (PathFs.checkRoom), so `fs rm` can still free room.
+ */
+function bytesUnder(p: PathFs, path: string): number {
+  if (!p.exists(path)) return 0;
+  const top = p.lstat(path);
+  if (!isDir(top.mode)) return top.size;
+  let n = 0;
+  for (const e of p.walk(path)) n += isDir(e.attr.mode) ? 0 : e.attr.size;
+  return n;
+}
+
 function withAgent<T>(id: string, fn: (paths: PathFs, agent: Agent) => T, options: AgentOpenOptions = {}): T {
   const agent = openAgentArg(id, options);
   try {
@@ -128,6 +141,7 @@ export function registerFs(program: Command): void {
         // parents are made only once the open says they are missing (a file in the way is ENOTDIR)
         const o = { mode, createParents: true };
         if (content !== undefined && content !== '-') {
+          p.checkRoom('write', at, Buffer.byteLength(content));
           if (opts.append) p.appendFile(at, content, o);
           else p.writeFile(at, content, o);
           return;
@@ -144,11 +158,14 @@ export function registerFs(program: Command): void {
     .option('-m, --mode <OCTAL>', 'permission bits', '755')
     .action((id: string, path: string, opts: { parents?: boolean; mode: string }) => {
       const mode = parseMode(opts.mode);
-      withAgent(id, (p) => void p.mkdir(abs(path), { recursive: opts.parents, mode }));
+      withAgent(id, (p) => {
+        p.checkRoom('mkdir', abs(path), 0);
+        p.mkdir(abs(path), { recursive: opts.parents, mode });
+      });
     });
 
   fs.command('rm')
-    .description('Remove a file, symlink or empty directory (-r for whole trees)')
+    .description('Remove files and symlinks (-r for directories, whole trees included)')
     .argument('<ID>', AGENT_ARG)
     .argument('<PATH...>', 'paths to remove')
     .option('-r, --recursive', 'remove directories and their contents')
@@ -190,7 +207,10 @@ export function registerFs(program: Command): void {
     .argument('<DST>', 'new path')
     .option('-r, --recursive', 'copy directories recursively')
     .action((id: string, src: string, dst: string, opts: { recursive?: boolean }) => {
-      withAgent(id, (p) => p.cp(abs(src), abs(dst), { recursive: opts.recursive }));
+      withAgent(id, (p) => {
+        p.checkRoom('cp', abs(dst), bytesUnder(p, abs(src)));
+        p.cp(abs(src), abs(dst), { recursive: opts.recursive });
+      });
     });
 
   fs.command('ln')
@@ -200,7 +220,11 @@ export function registerFs(program: Command): void {
     .argument('<LINK>', 'new name')
     .option('-s, --symbolic', 'symbolic link')
     .action((id: string, target: string, link: string, opts: { symbolic?: boolean }) => {
-      withAgent(id, (p) => (opts.symbolic ? p.symlink(target, abs(link)) : p.link(abs(target), abs(link))));
+      withAgent(id, (p) => {
+        p.checkRoom(opts.symbolic ? 'symlink' : 'link', abs(link), Buffer.byteLength(target));
+        if (opts.symbolic) p.symlink(target, abs(link));
+        else p.link(abs(target), abs(link));
+      });
     });
 
   fs.command('chmod')
@@ -221,7 +245,10 @@ export function registerFs(program: Command): void {
       withAgent(id, (p) => {
         const at = abs(path);
         if (p.exists(at)) p.utimes(at, 'now', 'now');
-        else p.close(p.open(at, 'a').ino);
+        else {
+          p.checkRoom('open', at, 0);
+          p.close(p.open(at, 'a').ino);
+        }
       });
     });
 

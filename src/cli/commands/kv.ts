@@ -79,7 +79,11 @@ export function registerKv(program: Command): void {
       const text = valueArg ?? (process.stdin.isTTY ? undefined : await readStdin());
       if (text === undefined) throw new UserError('kv set needs a VALUE (or the value on stdin)');
       const value = opts.string ? text : parseKvValue(text);
-      withAgent(id, (a) => a.kv.set(key, value));
+      withAgent(id, (a) => {
+        // as the fs commands: stop 8 MiB before the disk is full, so that deleting still works
+        a.paths.checkRoom('kv set', key, Buffer.byteLength(text));
+        a.kv.set(key, value);
+      });
     });
 
   kv.command('delete')

@@ -471,10 +471,15 @@ export class PathFs {
         const buf = pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingBytes);
         // each piece commits: one that filled the disk would leave a part of the file that there
         // is then no room to remove (DELETE_RESERVE)
-        const { bavail, bsize } = this.fs.statfs();
-        if (eatsReserve(bavail * bsize, buf.length)) throw new FsError('ENOSPC', 'write', path, RESERVE_DETAIL);
-        if (options.append) atPath('write', path, () => this.appendAll(h.ino, buf));
-        else atPath('write', path, () => this.writeAll(h.ino, off, buf));
+        this.checkRoom('write', path, buf.length);
+        try {
+          if (options.append) atPath('write', path, () => this.appendAll(h.ino, buf));
+          else atPath('write', path, () => this.writeAll(h.ino, off, buf));
+        } catch (e) {
+          // the inode went: another process removed or replaced the file (no holder keeps it here)
+          if (isFsError(e, 'ENOENT')) throw new FsError('ENOENT', 'write', path, 'the file was removed or replaced by another process while being written');
+          throw e;
+        }
         off += buf.length;
         pending = [];
         pendingBytes = 0;
@@ -490,15 +495,27 @@ export class PathFs {
       return this.fs.getattr(h.ino);
     } finally {
       this.close(h.ino);
-      // a file this call made and could not fill (a full disk, a broken source) is not left half
+      // a file this call made and could not fill (a full disk, a broken source) is not left half;
+      // only while the path still names it: another process may have put its own file there
       if (!written && !existed) {
         try {
-          this.unlink(path);
+          this.batch(() => {
+            if (tryResolve(this.fs, path)?.ino === h.ino) this.unlink(path);
+          });
         } catch {
           /* left as it is: the error that stopped the write is the one to report */
         }
       }
     }
+  }
+
+  /**
+   * ENOSPC when writing `incoming` more bytes would leave less than DELETE_RESERVE free: the CLI
+   * checks before each write (a disk filled to the last block would let nothing be removed).
+   */
+  checkRoom(syscall: string, path: string, incoming: number): void {
+    const { bavail, bsize } = this.fs.statfs();
+    if (eatsReserve(bavail * bsize, Math.max(1, incoming))) throw new FsError('ENOSPC', syscall, path, RESERVE_DETAIL);
   }
 
   private writeAll(ino: number, offset: number, data: Uint8Array): void {
