@@ -262,6 +262,11 @@ describe('agentfs diff / commit / discard', () => {
   it('reports a conflict when the base changed since copy-up, and --force overwrites', async () => {
     await sandbox('s2', 'echo mine > edit.txt');
     writeFileSync(join(proj, 'edit.txt'), 'theirs\n');
+    // the dry run says what the commit will: the conflict, nothing written, exit 1
+    const dry = await cli('commit', 's2', '--dry-run');
+    expect(dry.code).toBe(1);
+    expect(dry.stderr).toContain('conflict: edit.txt: changed in the base since it was copied up');
+    expect(dry.stderr).toMatch(/^agentfs: 1 conflict with the base; a commit would write nothing \(use --force/m);
     const c = await cli('commit', 's2');
     expect(c.code).toBe(1);
     expect(c.stderr).toContain('conflict: edit.txt: changed in the base since it was copied up');

@@ -47,11 +47,10 @@ export function registerCommit(program: Command): void {
         if (!opts.dryRun) refuseWhileMounted(id, database, 'commit');
         const result = commitChanges(ov.changes, { paths, force: opts.force, dryRun: opts.dryRun });
         for (const c of result.conflicts) console.error(`conflict: ${relPath(c.path)}: ${c.reason}`);
-        if (result.conflicts.length && !opts.force && !opts.dryRun) {
-          throw new UserError(
-            `${result.conflicts.length} conflict${result.conflicts.length === 1 ? '' : 's'} with the base; nothing committed (use --force to overwrite the base)`,
-            'conflict',
-          );
+        if (result.conflicts.length && !opts.force) {
+          // a dry run says what the commit would: nothing written, exit 1
+          const n = `${result.conflicts.length} conflict${result.conflicts.length === 1 ? '' : 's'} with the base`;
+          throw new UserError(`${n}; ${opts.dryRun ? 'a commit would write nothing' : 'nothing committed'} (use --force to overwrite the base)`, 'conflict');
         }
         for (const c of result.changes) console.log(changeLine(c));
         for (const c of result.skipped) console.error(`skipped: ${relPath(c.path)}: ${c.type} files cannot be committed`);
