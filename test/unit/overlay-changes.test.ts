@@ -141,7 +141,10 @@ describe('diff', () => {
 
   it('patches text files and says when files are binary', () => {
     edit();
+    // no NUL byte, but not UTF-8 either: printed as text it would come out lossily
+    writeFile('/latin1.txt', Buffer.from([0xff, 0xfe, 0x41, 0x0a]));
     const changes = computeChanges(ov.changes);
+    expect(patchOf(ov.changes, changes.find((c) => c.path === '/latin1.txt')!)).toContain('Binary files /dev/null and b/latin1.txt differ');
     const a = patchOf(ov.changes, changes.find((c) => c.path === '/a.txt')!);
     expect(a).toContain('--- a/a.txt');
     expect(a).toContain('-two');

@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { createTwoFilesPatch } from 'diff';
 import type { OverlayChanges } from '../overlay/index.js';
 import { S_IFMT, S_IFREG } from '../types.js';
@@ -6,8 +7,9 @@ import type { Change } from './types.js';
 /** Files larger than this are summarised instead of diffed line by line. */
 const MAX_PATCH_BYTES = 8 << 20;
 
+/** Not text: a NUL byte (as git judges), or bytes that are not UTF-8, which would print lossily. */
 function isBinary(buf: Buffer): boolean {
-  return buf.subarray(0, 8000).includes(0);
+  return buf.subarray(0, 8000).includes(0) || !isUtf8(buf);
 }
 
 function mergedContent(ov: OverlayChanges, path: string): Buffer | undefined {
