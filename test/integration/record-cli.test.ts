@@ -38,7 +38,11 @@ describe('agentfs record', () => {
     expect(r.code).toBe(7);
     const c = (await calls()).at(-1)!;
     expect(c).toMatchObject({ name: 'compile', status: 'error', error: 'exited with code 7\nfatal: no input' });
-    expect(c.result).toBeUndefined();
+    // the exit status and the output tails are kept for a failure too
+    expect(c.result).toMatchObject({ exit_code: 7, signal: null, stdout_tail: '', stderr_tail: 'fatal: no input\n', stderr_bytes: 16 });
+    const killed = await cli('record', 'rec', '--', 'sh', '-c', 'echo partial; kill -USR1 $$');
+    expect(killed.signal ?? killed.code).toBeTruthy();
+    expect((await calls()).at(-1)).toMatchObject({ status: 'error', error: 'killed by SIGUSR1', result: { exit_code: null, signal: 'SIGUSR1', stdout_tail: 'partial\n' } });
   });
 
   it('keeps only a bounded tail of long output', async () => {

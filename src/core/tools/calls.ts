@@ -108,9 +108,12 @@ export class ToolCalls {
     return this.finish(id, 'success', toJson(result), null);
   }
 
-  /** Finishes a pending call as failed; err is a message or an Error (its message is kept). */
-  error(id: number, err: unknown): ToolCall {
-    return this.finish(id, 'error', null, errorText(err));
+  /**
+   * Finishes a pending call as failed; err is a message or an Error (its message is kept), and
+   * result what the call still produced (a failed command's exit status and output), if any.
+   */
+  error(id: number, err: unknown, result?: unknown): ToolCall {
+    return this.finish(id, 'error', result === undefined ? null : toJson(result), errorText(err));
   }
 
   private finish(id: number, status: 'success' | 'error', result: string | null, error: string | null, opts: { orphan?: boolean } = {}): ToolCall {

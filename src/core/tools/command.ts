@@ -112,7 +112,7 @@ export class CommandCall {
       const how = exit.code === null ? `killed by ${exit.signal ?? 'a signal'}` : `exited with code ${exit.code}`;
       // the error column is text (agentfs-sdk): the status line, then the stderr tail
       const tail = result.stderr_tail.trimEnd();
-      this.done = this.tools.error(this.id, tail ? `${how}\n${tail}` : how);
+      this.done = this.tools.error(this.id, tail ? `${how}\n${tail}` : how, result);
     }
     return this.done;
   }
