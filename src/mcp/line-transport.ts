@@ -25,6 +25,8 @@ export class LineStdioTransport implements Transport {
   onclose?: () => void;
   onerror?: (error: Error) => void;
   onmessage?: (message: JSONRPCMessage) => void;
+  /** a tools/call refused here, before the server sees it: recorded in the audit trail too */
+  onrefusedcall?: (name: string, args: unknown, why: string) => void;
 
   private chunks: Buffer[] = [];
   private size = 0;
@@ -152,7 +154,15 @@ export class LineStdioTransport implements Transport {
       const problem = paramsProblem(value.method, value);
       if (problem) return this.fail(id, ErrorCode.InvalidParams, `Invalid params for ${value.method}: ${problem}`);
       const lossy = lossyKvNumber(value, text);
-      if (lossy) return this.fail(id, ErrorCode.InvalidParams, `Invalid params for tools/call: kv_set: ${lossy}`);
+      if (lossy) {
+        const params = value.params as Record<string, unknown>;
+        try {
+          this.onrefusedcall?.('kv_set', params.arguments, `invalid arguments for kv_set: ${lossy}`);
+        } catch (e) {
+          this.onerror?.(e as Error);
+        }
+        return this.fail(id, ErrorCode.InvalidParams, `Invalid params for tools/call: kv_set: ${lossy}`);
+      }
     }
     try {
       this.onmessage?.(message);

@@ -63,4 +63,10 @@ export class CallRecorder {
     this.calls.success(id, auditValue(result));
     return result;
   }
+
+  /** Records `name(params)` as a call refused before it could run (why: the error it got). */
+  refused(name: string, params: unknown, why: string): void {
+    const id = this.calls.start(name, auditValue(params ?? {}), { parentId: null });
+    this.calls.error(id, why);
+  }
 }

@@ -109,6 +109,9 @@ export async function serveStdio(agent: Agent, options: AgentMcpServerOptions = 
   const server = createMcpServer(agent, options);
   // ours, not the SDK's: bounded lines, and a JSON-RPC error for every line it cannot take
   const transport = new LineStdioTransport();
+  // what the transport refuses itself (a kv_set number a double would change) is audited too
+  const refusals = new CallRecorder(agent.tools);
+  transport.onrefusedcall = (name, args, why) => refusals.refused(name, args, why);
   // what cannot be answered (a client gone, a reply to nothing) is said on stderr, once a line
   server.server.onerror = (e) => {
     const gone = (e as NodeJS.ErrnoException)?.code === 'EPIPE';

@@ -260,6 +260,10 @@ describe('kv numbers through MCP (sibling of item 11)', () => {
     expect(byId.get(5)?.error).toBeUndefined();
     const list = JSON.parse((await cli('kv', 'list', db, '--json')).stdout) as { key: string; value: unknown }[];
     expect(list.map((e) => [e.key, e.value])).toEqual([['fine', { n: 1.5, m: [1, 2000, -7] }]]);
+    // every call is in the audit trail, the refused ones as failed calls saying why
+    const calls = JSON.parse((await cli('timeline', db, '--calls', '--format', 'json')).stdout).reverse() as { name: string; status: string; error: string | null }[];
+    expect(calls.map((c) => [c.name, c.status])).toEqual([['kv_set', 'error'], ['kv_set', 'error'], ['kv_set', 'error'], ['kv_set', 'success']]);
+    expect(calls[0]!.error).toMatch(/^invalid arguments for kv_set: number 123456789012345678901234567890 cannot be stored exactly/);
   });
 });
 
