@@ -58,6 +58,9 @@ describe('agentfs kv', () => {
     expect(json[0]!.created_at).toBeGreaterThan(1_600_000_000);
     expect((await cli('kv', 'delete', 'kvagent', 'p:1')).code).toBe(0);
     expect((await cli('kv', 'list', 'kvagent', 'p:', '--keys')).stdout).toBe('p:2\n');
+    const both = await cli('kv', 'list', 'kvagent', '--json', '--keys');
+    expect(both.stderr).toBe('agentfs: --json and --keys exclude each other\n');
+    expect(both.code).toBe(1);
   });
 
   it('fails with one clear line for missing keys and unknown agents', async () => {

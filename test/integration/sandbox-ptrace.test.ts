@@ -392,5 +392,8 @@ describe('agentfs run --experimental-sandbox', () => {
     const r = await runCli(['run', '--strace', '--', 'true'], { cwd: proj, env });
     expect(r.code).not.toBe(0);
     expect(r.stderr.trim()).toMatch(/^agentfs: --strace and --strace-file need --experimental-sandbox$/);
+    const both = await runCli(['run', '--experimental-sandbox', '--strace', '--strace-file', join(proj, 'calls.txt'), '--', 'true'], { cwd: proj, env });
+    expect(both.code).not.toBe(0);
+    expect(both.stderr.trim()).toBe('agentfs: --strace and --strace-file exclude each other (the calls go to stderr or to the file)');
   });
 });

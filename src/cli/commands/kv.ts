@@ -105,6 +105,7 @@ export function registerKv(program: Command): void {
     .option('--json', 'print a JSON array of {key, value, created_at, updated_at}')
     .option('--keys', 'print only the keys')
     .action((id: string, prefix: string, opts: JsonOpt & { keys?: boolean }) => {
+      if (opts.json && opts.keys) throw new UserError('--json and --keys exclude each other');
       const entries = withAgent(id, (a) => a.kv.list(prefix), READ_ONLY);
       if (opts.json) {
         console.log(JSON.stringify(entries, null, 2));

@@ -31,6 +31,7 @@ export function registerRun(program: Command): void {
       let outcome;
       try {
         if (opts.experimentalSandbox) {
+          if (opts.strace && opts.straceFile) throw new RunError('--strace and --strace-file exclude each other (the calls go to stderr or to the file)');
           if (opts.allow.length) throw new RunError('--allow has no meaning with --experimental-sandbox (it does not make the rest of the system read-only)');
           outcome = await runPtraceSandbox({ session: opts.session, argv, strace: opts.strace, straceFile: opts.straceFile });
         } else {
