@@ -2,8 +2,12 @@
 # Audit what an agent did in a session, afterwards: the timeline (tool calls and the file
 # changes each made), failures, statistics, the diff against the original files, and SQL over
 # the database itself, as in the AgentFS audit guide.
-# Run after the set-up (npm run setup): bash examples/audit-session.sh
+# Run from a clone after the set-up (npm run setup): bash examples/audit-session.sh
+# or from an install: bash "$(npm root -g)/agentfs/examples/audit-session.sh"
 set -euo pipefail
+for tool in python3 sqlite3; do
+  command -v "$tool" >/dev/null || { echo "this example needs $tool (Debian: apt-get install $tool)" >&2; exit 1; }
+done
 root="$(cd "$(dirname "$0")/.." && pwd)"
 agentfs() { node "$root/bin/agentfs.js" "$@"; }
 work=$(mktemp -d)

@@ -2,7 +2,8 @@
 # Mount an agent's state as a folder: what an agent wrote through the SDK becomes an ordinary
 # directory that shells, editors, grep and git work on; what you change there, the agent reads
 # back through the SDK. Everything stays in one SQLite file.
-# Run after the set-up (npm run setup): bash examples/mount-agent-state.sh
+# Run from a clone after the set-up (npm run setup): bash examples/mount-agent-state.sh
+# or from an install: bash "$(npm root -g)/agentfs/examples/mount-agent-state.sh"
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 agentfs() { node "$root/bin/agentfs.js" "$@"; }

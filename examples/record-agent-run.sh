@@ -5,7 +5,8 @@
 #   2. `agentfs run`, which records the whole sandboxed run as one call of its session.
 # The "agent" here is a scripted shell session (plan, write code, build, test, a failing step) so
 # the example runs anywhere; put `claude`, `codex` or any other agent CLI in its place.
-# Run after the set-up (npm run setup): bash examples/record-agent-run.sh
+# Run from a clone after the set-up (npm run setup): bash examples/record-agent-run.sh
+# or from an install: bash "$(npm root -g)/agentfs/examples/record-agent-run.sh"
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 agentfs() { node "$root/bin/agentfs.js" "$@"; }

@@ -2,7 +2,8 @@
 // becomes a row of tool_calls (arguments, result or error, timing), calls made inside another
 // are nested under it (parent_id), and the file changes each makes are journaled under its id.
 // The "model" is a scripted policy so the example runs offline; swap in your LLM's tool choice.
-// Run after the set-up (npm run setup): node examples/sdk-agent-loop.mjs
+// Run from a clone after the set-up (npm run setup): node examples/sdk-agent-loop.mjs
+// or from an install: node "$(npm root -g)/agentfs/examples/sdk-agent-loop.mjs"
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -62,7 +62,13 @@ describe('the packed tarball', () => {
   it('holds what a user runs and nothing else', async () => {
     const list = (await run('tar', ['tzf', tarball])).stdout.trim().split('\n').map((f) => f.replace(/^package\//, ''));
     const top = new Set(list.map((f) => f.split('/')[0]));
-    expect([...top].sort()).toEqual(['LICENSE', 'MANUAL.md', 'README.md', 'bin', 'dist', 'native', 'package.json']);
+    expect([...top].sort()).toEqual(['LICENSE', 'MANUAL.md', 'README.md', 'bin', 'dist', 'examples', 'native', 'package.json']);
+    expect(list.filter((f) => f.startsWith('examples/')).sort()).toEqual([
+      'examples/audit-session.sh',
+      'examples/mount-agent-state.sh',
+      'examples/record-agent-run.sh',
+      'examples/sdk-agent-loop.mjs',
+    ]);
     expect(list).toContain('dist/index.js');
     expect(list).toContain('dist/index.d.ts');
     expect(list).toContain('dist/cli/main.js');
@@ -147,6 +153,15 @@ describe('npm install -g on a machine with no compiler', () => {
     expect(timeline).toContain('recorded');
     expect(ok(await agentfs(['migrate', 'smoke', '--dry-run'], cwd)).stdout).toContain('up to date');
     expect(ok(await agentfs(['sync', '--help'], cwd)).stdout).toContain('push');
+    // the examples the README points to run from the installed package
+    const examples = join(prefix, 'lib', 'node_modules', 'agentfs', 'examples');
+    // (with the machine's PATH: the audit example runs python3 and sqlite3, as a user's would)
+    const full = { ...env, PATH: `${join(prefix, 'bin')}:${process.env.PATH}` };
+    const loop = await run(process.execPath, [join(examples, 'sdk-agent-loop.mjs')], { cwd, env: full });
+    expect(loop.stderr).toBe('');
+    expect(loop.code).toBe(0);
+    const audit = await run('bash', [join(examples, 'audit-session.sh')], { cwd, env: full, timeoutMs: 120_000 });
+    expect(audit.code, audit.stderr).toBe(0);
 
     // the web UI from the installed package: its page and every asset the page names
     const ui = spawn(agentfsBin, ['ui', 'smoke', '--no-open', '--port', '0'], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
