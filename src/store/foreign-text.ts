@@ -17,9 +17,10 @@ export function checkForeignText(store: Store, tables: readonly string[]): void 
 }
 
 /** The same check over every table of a database file that is not ours (a `file:` sync remote). */
-export function checkForeignTextInFile(path: string): void {
+export function checkForeignTextInFile(path: string, timeoutMs = 0): void {
   rollBackHotJournal(path);
-  const db = new Database(`${pathToFileURL(path).href}?mode=ro`) as unknown as Db;
+  // timeoutMs: how long to wait for another process's lock (a push in progress)
+  const db = new Database(`${pathToFileURL(path).href}?mode=ro`, { timeout: timeoutMs }) as unknown as Db;
   try {
     const tables = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'").all() as { name: string }[]).map((r) => r.name);
     checkTables(db, path, tables);

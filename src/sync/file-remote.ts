@@ -48,7 +48,7 @@ export function normalizeFileUrl(url: string): string {
  * status must not create it; a push creates it as a first push fills a fresh remote database).
  * Returns the path of the file the command will create, if it will (through links: their target).
  */
-export function checkFileRemote(url: string, localDb: string, create: boolean): string | undefined {
+export function checkFileRemote(url: string, localDb: string, create: boolean, timeoutMs = 0): string | undefined {
   const path = fileRemotePath(url);
   if (existsSync(path)) {
     const st = statSync(path);
@@ -59,9 +59,12 @@ export function checkFileRemote(url: string, localDb: string, create: boolean): 
     }
     // text another program stored as non-UTF-8 would abort libsql while we read the remote
     try {
-      checkForeignTextInFile(path);
+      checkForeignTextInFile(path, timeoutMs);
     } catch (e) {
       if (e instanceof StoreError) throw new SyncError(`remote ${url}: ${e.message.slice(path.length + 2)}`, 'corrupt');
+      if ((e as { code?: unknown }).code === 'SQLITE_BUSY') {
+        throw new SyncError(`remote ${url} stayed locked by another process (a push or pull in progress?) for the whole --timeout; nothing was changed`, 'busy');
+      }
       throw e;
     }
     return undefined;

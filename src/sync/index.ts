@@ -116,7 +116,7 @@ export function openSync(
   remote: RemoteOptions,
   options: { create?: boolean } = {},
 ): { local: LocalSyncState; remote: RemoteDb } {
-  const made = isFileUrl(remote.url) ? checkFileRemote(remote.url, store.path, options.create ?? false) : undefined;
+  const made = isFileUrl(remote.url) ? checkFileRemote(remote.url, store.path, options.create ?? false, remote.timeoutMs ?? DEFAULT_TIMEOUT_S * 1000) : undefined;
   const db = new RemoteDb(remote);
   db.madeFile = made;
   return { local: new LocalSyncState(store), remote: db };

@@ -160,4 +160,30 @@ describe('agentfs sync failures', () => {
       await foreign.stop();
     }
   });
+  it('a file remote another process holds locked: the push waits up to --timeout, then says so in one line', async () => {
+    await cli('init', 'lk');
+    withAgent('lk', (a) => a.paths.writeFile('/a.txt', 'a'));
+    const remote = join(tmp.dir, 'locked-remote.db');
+    await cli('sync', 'lk', 'push', '--remote', `file:${remote}`);
+    withAgent('lk', (a) => a.paths.writeFile('/b.txt', 'b'));
+    const hold = (seconds: number) => {
+      const p = spawn('python3', ['-c', `import sqlite3, sys, time
+c = sqlite3.connect(sys.argv[1], isolation_level=None)
+c.execute('BEGIN EXCLUSIVE'); print('locked', flush=True); time.sleep(${seconds}); c.execute('ROLLBACK')`, remote], { stdio: ['ignore', 'pipe', 'inherit'] });
+      return { locked: new Promise<void>((r) => p.stdout!.once('data', () => r())), done: new Promise((r) => p.once('exit', r)) };
+    };
+    let h = hold(3);
+    await h.locked;
+    const raw = (...args: string[]) => runCli(args, { cwd: tmp.dir, env: { ...process.env, ...env } });
+    const short = await raw('sync', 'lk', 'push', '--timeout', '0.5');
+    expect(short.stderr).toBe(`agentfs: remote file://${remote} stayed locked by another process (a push or pull in progress?) for the whole --timeout; nothing was changed\n`);
+    expect(short.code).toBe(1);
+    await h.done;
+    h = hold(1);
+    await h.locked;
+    const waited = await raw('sync', 'lk', 'push', '--timeout', '10');
+    expect(waited.stderr).toBe('');
+    expect(waited.code).toBe(0);
+    await h.done;
+  });
 });
