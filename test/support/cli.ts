@@ -47,6 +47,8 @@ export function run(cmd: string, args: string[], options: CliOptions = {}): Prom
       clearTimeout(timer);
       resolve({ code, signal, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() });
     });
+    // a program that stops reading its input early (it failed, or needed no more) is not an error here
+    child.stdin.on('error', () => undefined);
     if (options.input !== undefined) child.stdin.end(options.input);
     else child.stdin.end();
   });
