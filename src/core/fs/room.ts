@@ -2,7 +2,7 @@
  * Room a database must keep on its file system. Deleting needs room too: the WAL takes the freed
  * pages first (removing a 60 MB file writes about 4 MB of it), so writes that would leave less
  * than the reserve free are refused with ENOSPC before SQLite runs out, and `rm` still works on
- * a full disk. The mount's group commit and the streaming writes of the CLI and SDK share it.
+ * a full disk. The mount's group commit and the CLI's writes (PathFs.checkRoom) share it.
  */
 
 /** Free space a write may not eat into. */
