@@ -9,20 +9,25 @@
 import type { Store } from '../../store/index.js';
 import type { Timespec } from '../types.js';
 import type { InodeRow } from './rows.js';
+import { now } from './time.js';
 
 const FLUSH_MS = 1000;
 /**
- * A pending time is stored only over an older one on an inode unchanged since the read: another
- * process may have stored a later time, or set one (utimes moves ctime), after this read, and
- * that one stands (this process's own changes store the pending times first). A mount that
- * showed the pending time drops it with the rest when its change watcher sees that commit.
+ * A pending time is stored only on an inode unchanged since the read (utimes moves ctime: a time
+ * set after the read stands), and only over an older time or one later than the clock now: a
+ * later time another process stored by reading is a reading of the same clock, so one beyond it
+ * was set (touch -d 2300), before the read, and the read moves it back as relatime says. This
+ * process's own changes store the pending times first. A mount that showed a pending time that
+ * was not stored drops it (settle), and answers from the database again.
  */
-const STILL_OLDER = '(atime, atime_nsec) < (?2, ?3) AND (ctime, ctime_nsec) <= (?2, ?3)';
-const SQL_SET_ATIME = `UPDATE fs_inode SET atime = ?2, atime_nsec = ?3 WHERE ino = ?1 AND ${STILL_OLDER}`;
+const STORABLE = (atime: string, ctime: string, t: string, clock: string): string =>
+  `((${atime}, ${atime}_nsec) < (${t}) OR (${atime}, ${atime}_nsec) > (${clock})) AND (${ctime}, ${ctime}_nsec) <= (${t})`;
+const SQL_SET_ATIME = `UPDATE fs_inode SET atime = ?2, atime_nsec = ?3 WHERE ino = ?1 AND ${STORABLE('atime', 'ctime', '?2, ?3', '?4, ?5')}`;
 /** Many at once, as a JSON array of [ino, sec, nsec]: half the time of a statement each (150 files a `git status`). */
 const SQL_SET_ATIMES =
-  'UPDATE fs_inode SET atime = j.value ->> 1, atime_nsec = j.value ->> 2 FROM json_each(?) AS j WHERE fs_inode.ino = j.value ->> 0' +
-  ' AND (fs_inode.atime, fs_inode.atime_nsec) < (j.value ->> 1, j.value ->> 2) AND (fs_inode.ctime, fs_inode.ctime_nsec) <= (j.value ->> 1, j.value ->> 2)';
+  'UPDATE fs_inode SET atime = j.value ->> 1, atime_nsec = j.value ->> 2 FROM json_each(?1) AS j WHERE fs_inode.ino = j.value ->> 0 AND ' +
+  STORABLE('fs_inode.atime', 'fs_inode.ctime', 'j.value ->> 1, j.value ->> 2', '?2, ?3') +
+  ' RETURNING fs_inode.ino';
 const MANY = 8;
 
 /** Told of pending times, so that another reader of the database (the mount's native reads) shows them too. */
@@ -87,15 +92,18 @@ export class LazyAtime {
 
   private writeOut(): void {
     if (this.pending.size === 0) return;
+    const at = now();
+    const stored = new Set<number>();
     try {
       if (this.pending.size >= MANY) {
-        this.store.stmt(SQL_SET_ATIMES).run(JSON.stringify(Array.from(this.pending, ([ino, t]) => [ino, t.sec, t.nsec])));
+        const rows = this.store.arrayStmt(SQL_SET_ATIMES).all(JSON.stringify(Array.from(this.pending, ([ino, t]) => [ino, t.sec, t.nsec])), at.sec, at.nsec) as number[][];
+        for (const [ino] of rows) stored.add(ino!);
       } else {
         const stmt = this.store.stmt(SQL_SET_ATIME);
-        for (const [ino, t] of this.pending) stmt.run(ino, t.sec, t.nsec);
+        for (const [ino, t] of this.pending) if (stmt.run(ino, t.sec, t.nsec, at.sec, at.nsec).changes > 0) stored.add(ino);
       }
     } finally {
-      this.settle(); // written, or not writable: either way not retried
+      this.settle(stored); // written, or not writable: either way not retried
     }
   }
 
@@ -104,8 +112,8 @@ export class LazyAtime {
    * them. Written ones are inside the write transaction, so other readers see them once it commits
    * (and until then wait for it: see SharedReads.onWriting).
    */
-  private settle(): void {
-    if (this.listener) for (const [ino, t] of this.pending) this.listener.stored(ino, t);
+  private settle(stored?: ReadonlySet<number>): void {
+    if (this.listener) for (const [ino, t] of this.pending) this.listener.stored(ino, stored?.has(ino) ? t : undefined);
     this.pending.clear();
   }
 }
