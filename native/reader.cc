@@ -256,16 +256,21 @@ void Reader::fill_stat(Conn& cn, sqlite3_stmt* st, int at, struct stat* out) {
   }
 }
 
-// relatime (read.ts touchAtime): atime moves when it is not after mtime and ctime, or a day old.
-void Reader::touch_atime(sqlite3_stmt* st, int at) {
-  if (!cfg_.atimes) return;
+// relatime (core/fs/relatime.ts): a read moves atime when it is not after mtime or ctime, or is a
+// day old; the row's pending time counts.
+bool Reader::atime_due(sqlite3_stmt* st, int at) {
   uint64_t ino = (uint64_t)sqlite3_column_int64(st, at + C_INO);
   Ts a{sqlite3_column_int64(st, at + C_ATIME), sqlite3_column_int64(st, at + C_ATIME_NS)};
   Ts m{sqlite3_column_int64(st, at + C_MTIME), sqlite3_column_int64(st, at + C_MTIME_NS)};
   Ts c{sqlite3_column_int64(st, at + C_CTIME), sqlite3_column_int64(st, at + C_CTIME_NS)};
   pending_atime(ino, &a);
+  return before_or_at(a, m) || before_or_at(a, c) || now_ts().sec - a.sec > 86400;
+}
+
+void Reader::touch_atime(sqlite3_stmt* st, int at) {
+  if (!cfg_.atimes || !atime_due(st, at)) return;
+  uint64_t ino = (uint64_t)sqlite3_column_int64(st, at + C_INO);
   Ts now = now_ts();
-  if (!(before_or_at(a, m) || before_or_at(a, c) || now.sec - a.sec > 86400)) return;
   atime_pending(ino, now);
   if (on_atime) on_atime(ino, now);
 }
@@ -572,13 +577,16 @@ bool Reader::open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   Conn& c = *lease.c;
   if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & (O_TRUNC | O_APPEND | O_CREAT))) return fail(nullptr);
   if (!on_open) return fail(nullptr);
+  bool keep = cfg_.keep_cache;
   {
     Use u(c.inode);
     sqlite3_bind_int64(c.inode, 1, (sqlite3_int64)ino);
     if (sqlite3_step(c.inode) != SQLITE_ROW || !S_ISREG(sqlite3_column_int64(c.inode, C_MODE))) return fail(c.inode);
+    // as handlers/files.ts open: a read answered from kept pages would not move a due access time
+    if (keep && cfg_.atimes && atime_due(c.inode, 0)) keep = false;
   }
   fi->fh = NATIVE_FH | next_fh_.fetch_add(1);
-  fi->keep_cache = cfg_.keep_cache;
+  fi->keep_cache = keep;
   fi->direct_io = (fi->flags & O_DIRECT) != 0;  // as handlers/files.ts directIo
   on_open(ino, fi->flags);
   served++;

@@ -187,6 +187,7 @@ class Reader {
   void fill_stat(Conn& cn, sqlite3_stmt* st, int at, struct stat* out);
   int64_t stored_blocks(Conn& c, int64_t ino, int64_t size, const Ts& mtime, const Ts& ctime);
   bool pending_atime(uint64_t ino, Ts* t);
+  bool atime_due(sqlite3_stmt* st, int at);
   void touch_atime(sqlite3_stmt* st, int at);
   void remember(uint64_t parent, const char* name, uint64_t ino);
   struct Listed {

@@ -134,6 +134,8 @@ export interface NativeBinding {
   atimePending(handle: SessionHandle, ino: number, sec: number, nsec: number): void;
   /** ino's pending access time (that one; any when sec is undefined) is stored or dropped */
   atimeStored(handle: SessionHandle, ino: number, sec?: number, nsec?: number): void;
+  /** [ino, sec, nsec] triples a write transaction's start ended (sec -1: given up); see the addon */
+  atimesStored(handle: SessionHandle, times: Float64Array): void;
   /** drops from the kernel's caches what the native reader handed out */
   invalidateServed(handle: SessionHandle): void;
   readerStats(handle: SessionHandle): {

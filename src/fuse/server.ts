@@ -186,6 +186,7 @@ export class FuseServer {
     const nativeOn = o.nativeReads !== false && process.env.AGENTFS_NATIVE_READS !== '0';
     const shared = nativeOn ? this.state.fs.sharedReads?.() : undefined;
     const hostFiles = nativeOn ? this.state.fs.hostFiles?.() : undefined;
+    this.state.atimes = !o.readOnly && (shared ?? hostFiles?.delta)?.atimes !== false;
     const t = this.state.timeouts;
     const reader = shared && {
       path: shared.path,
@@ -266,6 +267,16 @@ export class FuseServer {
       },
       stored: (ino, t) => {
         if (!this.ended) this.native.atimeStored(handle, ino, t?.sec, t?.nsec);
+      },
+      settled: (times) => {
+        if (this.ended || times.length === 0) return;
+        const a = new Float64Array(times.length * 3);
+        times.forEach(([ino, t], i) => {
+          a[i * 3] = ino;
+          a[i * 3 + 1] = t ? t.sec : -1;
+          a[i * 3 + 2] = t ? t.nsec : 0;
+        });
+        this.native.atimesStored(handle, a);
       },
     });
   }

@@ -62,6 +62,8 @@ export class ServeState {
    * change on the host unseen, and are compared at each open instead)
    */
   pagesWatched = false;
+  /** reads move access times (false: the database is open read-only, as noatime) */
+  atimes = true;
   /** seconds the kernel may reuse an unchanged directory listing (0: no caching; FuseMountOptions.cacheReaddir) */
   listingMaxAgeS = 0;
   /** the native read path serves this mount, and a write transaction is open here now */

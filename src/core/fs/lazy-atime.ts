@@ -36,6 +36,12 @@ export interface AtimeListener {
   pending(ino: number, t: Timespec): void;
   /** ino's pending time is stored now (t), or dropped (undefined: the inode is gone or its atime was set) */
   stored(ino: number, t?: Timespec): void;
+  /**
+   * The pending times a write transaction's start just ended, each stored (its time) or given up
+   * (undefined), at once: the other reader must stop answering from its last commit for all of
+   * them before it drops any (see the addon's atimesStored).
+   */
+  settled(times: ReadonlyArray<readonly [ino: number, t: Timespec | undefined]>): void;
 }
 
 export class LazyAtime {
@@ -109,11 +115,11 @@ export class LazyAtime {
 
   /**
    * Ends the pending times, stored or given up: either way the other reader must not keep showing
-   * them. Written ones are inside the write transaction, so other readers see them once it commits
-   * (and until then wait for it: see SharedReads.onWriting).
+   * them. Written ones are inside the write transaction, so other readers see them once it commits;
+   * until then the mount's reader leaves those inodes to this side (the addon's atimesStored).
    */
   private settle(stored?: ReadonlySet<number>): void {
-    if (this.listener) for (const [ino, t] of this.pending) this.listener.stored(ino, stored?.has(ino) ? t : undefined);
+    this.listener?.settled(Array.from(this.pending, ([ino, t]) => [ino, stored?.has(ino) ? t : undefined] as const));
     this.pending.clear();
   }
 }

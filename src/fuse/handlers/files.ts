@@ -1,6 +1,7 @@
 /** File requests: create, open, read, write, release, fsync. */
 import { constants } from 'node:fs';
 import { isFsError, FsError } from '../../core/errors.js';
+import { relatimeDue } from '../../core/fs/relatime.js';
 import { isDir, type Attr } from '../../core/types.js';
 import type { CreateRequest, FallocateRequest, FsyncRequest, OpenRequest, ReadRequest, ReleaseRequest, WriteRequest } from '../requests.js';
 import { encodeAttr } from '../attr.js';
@@ -22,6 +23,10 @@ function keepCache(s: ServeState, a: Attr): boolean {
   return s.cacheKeys.get(a.ino) === cacheKey(a);
 }
 
+function readMovesAtime(a: Attr): boolean {
+  return relatimeDue(a.atime.sec, a.atime.nsec, a.mtime.sec, a.mtime.nsec, a.ctime.sec, a.ctime.nsec);
+}
+
 export function open(s: ServeState, req: OpenRequest): Reply {
   const { id, ino, flags } = req;
   // With outside changes watched, the kernel's pages are dropped when they happen, so they
@@ -32,8 +37,14 @@ export function open(s: ServeState, req: OpenRequest): Reply {
   // read of the copy's row at release).
   const direct = directIo(flags);
   const unchecked = direct && !s.pagesWatched;
-  const attr = s.pagesWatched || direct ? undefined : s.fs.getattr(ino);
-  const keep = attr === undefined || keepCache(s, attr);
+  // A read the kernel answers from kept pages never reaches this filesystem, so its access time
+  // would not move (FUSE leaves atime to the filesystem): when a read now moves it (relatime),
+  // the pages go and the first read comes here (at most once per change, or a day). Only where
+  // the times are this filesystem's own: an overlay's base files have the host's, which a host
+  // mounted noatime never moves (their pages would never be kept).
+  const atimeCheck = s.pagesWatched && s.atimes && (flags & O_ACCMODE) !== constants.O_WRONLY;
+  const attr = direct || (s.pagesWatched && !atimeCheck) ? undefined : s.fs.getattr(ino);
+  const keep = attr === undefined || ((s.pagesWatched || keepCache(s, attr)) && !(atimeCheck && readMovesAtime(attr)));
   // the kernel sends O_TRUNC here, not as a setattr (atomic_o_trunc); it drops its pages itself
   if (flags & constants.O_TRUNC) s.changedAttrs(ino, s.fs.setattr(ino, { size: 0 }, req));
   s.fs.open(ino, flags);

@@ -1,6 +1,7 @@
 import { FsError } from '../../errors.js';
 import type { FsContext } from '../context.js';
 import { getRowAndChunks, isDirMode, isRegMode, type InodeRow } from '../rows.js';
+import { relatimeDue } from '../relatime.js';
 import { now } from '../time.js';
 
 /**
@@ -33,12 +34,7 @@ export function read(ctx: FsContext, ino: number, offset: number, length: number
   return out;
 }
 
-/**
- * relatime: atime moves only when it is older than mtime/ctime or a day old, so reading does not
- * turn every read into a write; and the new time waits for the next write (LazyAtime).
- */
+/** The new time waits for the next write (LazyAtime). */
 export function touchAtime(ctx: FsContext, row: InodeRow): void {
-  const a = row.atime * 1e9 + row.atime_nsec;
-  const stale = a <= row.mtime * 1e9 + row.mtime_nsec || a <= row.ctime * 1e9 + row.ctime_nsec || Date.now() / 1000 - row.atime > 86400;
-  if (stale) ctx.atime.note(row.ino, now());
+  if (relatimeDue(row.atime, row.atime_nsec, row.mtime, row.mtime_nsec, row.ctime, row.ctime_nsec)) ctx.atime.note(row.ino, now());
 }
