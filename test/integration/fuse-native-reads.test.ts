@@ -1068,22 +1068,25 @@ os.makedirs(f'{m}/d', exist_ok=True)
 files = [f'{m}/d/f{i}' for i in range(n)]
 for p in files:
     with open(p, 'w') as f: f.write('x')
-go = threading.Event(); done = False; bad = []
+# epoch: odd while the files' times have moved (after the reads, before the next utime); a stat
+# counts only if it began and ended in the same odd epoch
+go = threading.Event(); done = False; bad = []; epoch = 1
 def hammer(k):
     buf = ctypes.create_string_buffer(256)
     while not done:
         if not go.wait(0.05): continue
         for p in files[k::3]:
-            if atime(p, buf) == 1 and go.is_set(): bad.append(p)
+            e = epoch
+            if atime(p, buf) == 1 and e % 2 == 1 and epoch == e: bad.append(p)
 ts = [threading.Thread(target=hammer, args=(k,)) for k in range(3)]
 for t in ts: t.start()
 try:
     for r in range(rounds):
-        go.clear(); time.sleep(0.01)
+        go.clear(); epoch += 1; time.sleep(0.01)
         for p in files: os.utime(p, ns=(1_000_000_000, 2_000_000_000))
         for p in files:
             with open(p, 'rb') as f: f.read()
-        go.set()
+        epoch += 1; go.set()
         for j in range(3):
             open(f'{m}/t{r}-{j}', 'w').close()
             time.sleep(0.003)
