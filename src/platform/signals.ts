@@ -58,14 +58,30 @@ export interface ForwardOptions {
   pass?: (signal: NodeJS.Signals) => boolean;
 }
 
+/** Signals caught for a child that is about to be spawned: see catchSignals. */
+export interface SignalCatcher {
+  /** Passes on what was caught meanwhile, then every signal until stop(). */
+  forwardTo(child: ChildProcess): void;
+  /** Removes the handlers: call it once the child has exited (or failed to start). */
+  stop(): void;
+}
+
 /**
- * Passes the signals this process receives on to child while it runs; meanwhile a signal never
- * ends this process (its exit is the child's to decide). Returns the function that stops
- * forwarding: call it once the child has exited (or failed to start).
+ * Catches the signals from now on, for a child spawned next: meanwhile a signal never ends this
+ * process (its exit is the child's to decide). The handlers must be in place before the spawn,
+ * because the child can run, and be seen running (its first line of output), before the code
+ * after spawn() does: a SIGINT sent then found no handler and killed us instead of the child.
+ * What arrives before forwardTo is passed on then, once per signal, in the order it came.
  */
-export function forwardSignals(child: ChildProcess, signals: readonly NodeJS.Signals[], options: ForwardOptions = {}): () => void {
-  const handler = (signal: NodeJS.Signals): void => {
+export function catchSignals(signals: readonly NodeJS.Signals[], options: ForwardOptions = {}): SignalCatcher {
+  let child: ChildProcess | null = null;
+  const early: NodeJS.Signals[] = [];
+  const pass = (signal: NodeJS.Signals): void => {
     if (options.pass && !options.pass(signal)) return;
+    if (!child) {
+      if (!early.includes(signal)) early.push(signal);
+      return;
+    }
     if (child.exitCode !== null || child.signalCode !== null) return;
     try {
       child.kill(signal);
@@ -73,9 +89,15 @@ export function forwardSignals(child: ChildProcess, signals: readonly NodeJS.Sig
       /* already gone */
     }
   };
-  for (const s of signals) process.on(s, handler);
-  return () => {
-    for (const s of signals) process.off(s, handler);
+  for (const s of signals) process.on(s, pass);
+  return {
+    forwardTo(c) {
+      child = c;
+      for (const s of early.splice(0)) pass(s);
+    },
+    stop() {
+      for (const s of signals) process.off(s, pass);
+    },
   };
 }
 
@@ -95,20 +117,28 @@ export interface ChildExit {
 }
 
 /**
- * Waits for child to exit, passing the signals on meanwhile (forwardSignals); rejects with the
- * spawn error if it could not start.
+ * Spawns the child with start() and waits for it to exit, passing the signals on meanwhile, from
+ * before the spawn (catchSignals); rejects with the spawn error if it could not start.
  */
-export function untilExit(child: ChildProcess, signals: readonly NodeJS.Signals[], options: ForwardOptions = {}): Promise<ChildExit> {
+export function untilExit(start: () => ChildProcess, signals: readonly NodeJS.Signals[], options: ForwardOptions = {}): Promise<ChildExit> {
+  const caught = catchSignals(signals, options);
+  let child: ChildProcess;
+  try {
+    child = start();
+  } catch (e) {
+    caught.stop();
+    return Promise.reject(e);
+  }
   return new Promise((resolve, reject) => {
-    const done = forwardSignals(child, signals, options);
     child.on('error', (e) => {
-      done();
+      caught.stop();
       reject(e);
     });
     child.on('exit', (code, signal) => {
-      done();
+      caught.stop();
       resolve({ code, signal });
     });
+    caught.forwardTo(child);
   });
 }
 

@@ -208,7 +208,7 @@ function isUnder(path: string, dir: string): boolean {
 
 /** Runs the launcher with the terminal; passes on signals sent to this process. */
 function launch(launcher: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
-  return untilSandboxExit(spawn(launcher, args, { stdio: 'inherit', env }));
+  return untilSandboxExit(() => spawn(launcher, args, { stdio: 'inherit', env }));
 }
 
 /** The first run of a session serves its overlay until every run that joined it is done. */

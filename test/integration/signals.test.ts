@@ -1,7 +1,8 @@
 /**
  * The one signal helper (src/platform/signals.ts) in real processes with real signals: a graceful
  * stop runs once and leaves a second signal its default effect, or ignores it while stopping; a
- * forwarded signal reaches the child, one that is not passed on is still caught.
+ * forwarded signal reaches the child (even one that came before the spawn), one that is not
+ * passed on is still caught.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
@@ -105,12 +106,11 @@ describe('onStopSignal', () => {
   });
 });
 
-describe('untilExit / forwardSignals', () => {
+describe('untilExit / catchSignals', () => {
   it('passes signals on to the child, catches the ones it does not pass, and gives a shell status', async () => {
     const p = script(`
       import { spawn } from 'node:child_process';
-      const child = spawn('sleep', ['60'], { stdio: 'ignore' });
-      const exited = S.untilExit(child, S.STOP_SIGNALS, { pass: (s) => s !== 'SIGINT' });
+      const exited = S.untilExit(() => spawn('sleep', ['60'], { stdio: 'ignore' }), S.STOP_SIGNALS, { pass: (s) => s !== 'SIGINT' });
       console.log('ready');
       const exit = await exited;
       console.log('child ' + exit.signal + ' status ' + S.exitStatus(exit) + ' listeners ' + process.listenerCount('SIGTERM'));
@@ -127,13 +127,33 @@ describe('untilExit / forwardSignals', () => {
     const p = script(`
       import { spawn } from 'node:child_process';
       try {
-        await S.untilExit(spawn('/nonexistent/agentfs-test'), S.STOP_SIGNALS);
+        await S.untilExit(() => spawn('/nonexistent/agentfs-test'), S.STOP_SIGNALS);
       } catch (e) {
         console.log(e.code + ' listeners ' + process.listenerCount('SIGINT'));
       }
     `);
     const e = await p.exit;
     expect(e.stdout).toContain('ENOENT listeners 0');
+  });
+
+  it('a signal that comes before the child exists is passed on once it does, instead of killing us', async () => {
+    // the CI's race: exec's command printed its first line (and the test sent SIGINT) before the
+    // code after spawn() had put the handlers in place, and exec died of the SIGINT itself
+    const p = script(`
+      import { spawn } from 'node:child_process';
+      const caught = S.catchSignals(S.STOP_SIGNALS);
+      process.kill(process.pid, 'SIGINT');
+      process.kill(process.pid, 'SIGINT');
+      await new Promise((r) => setTimeout(r, 200));
+      const child = spawn('sleep', ['60'], { stdio: 'ignore' });
+      caught.forwardTo(child);
+      const exit = await new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+      caught.stop();
+      console.log('child ' + exit.signal + ' listeners ' + process.listenerCount('SIGINT'));
+    `);
+    const e = await p.exit;
+    expect(e).toMatchObject({ code: 0, signal: null });
+    expect(e.stdout).toContain('child SIGINT listeners 0');
   });
 
   it('exitStatus: the code, else 128 + the signal number', async () => {

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants as fsConstants, mkdtempSync, rmdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
@@ -90,13 +90,11 @@ async function runIn(cwd: string, argv: string[]): Promise<number> {
     'esac',
     'exec "$@"',
   ].join('\n');
-  const child = spawn('/bin/sh', ['-c', script, 'agentfs-exec', cwd, ...argv], {
-    stdio: 'inherit',
-  });
+  const start = (): ChildProcess => spawn('/bin/sh', ['-c', script, 'agentfs-exec', cwd, ...argv], { stdio: 'inherit' });
   try {
     // Like a shell: the terminal's Ctrl-C reaches the child (same process group); we wait for
     // it, and pass on what is sent to us alone (as record and run do).
-    return exitStatus(await untilExit(child, STOP_SIGNALS, { pass: passToCommand() }));
+    return exitStatus(await untilExit(start, STOP_SIGNALS, { pass: passToCommand() }));
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new UserError(`${cmd}: command not found`, 'command-not-found');
     throw new UserError(`${cmd}: ${(e as Error).message}`, 'not-executable');

@@ -5,7 +5,7 @@ import { UserError } from '../errors.js';
 import { onOutputClosed } from '../output.js';
 import { parseIntOption } from '../options.js';
 import { spawnTethered } from '../tether.js';
-import { exitStatus, forwardSignals, passToCommand, STOP_SIGNALS } from '../../platform/signals.js';
+import { catchSignals, exitStatus, passToCommand, STOP_SIGNALS } from '../../platform/signals.js';
 
 interface RecordOptions {
   name?: string;
@@ -23,10 +23,19 @@ export async function recordCommand(idArg: string, argv: string[], opts: { name?
   const agent = openAgentArg(idArg, { journal: false });
   try {
     const call = startCommandCall(agent.tools, argv, { name: opts.name, cwd: process.cwd(), tailBytes: opts.tailBytes });
-    // tethered: if we are killed (even SIGKILL), the kernel kills the command too
-    const { child, exit: exited } = spawnTethered(argv, { ...process.env, AGENTFS_TOOL_CALL_ID: String(call.id) });
-    // signals meant for the command (Ctrl-C, kill of the recorder) go to it; we wait for its exit
-    const stopForwarding = forwardSignals(child, STOP_SIGNALS, { pass: passToCommand() });
+    // signals meant for the command (Ctrl-C, kill of the recorder) go to it, from before it
+    // starts (it may print, and be signalled, before spawn returns); we wait for its exit
+    const signals = catchSignals(STOP_SIGNALS, { pass: passToCommand() });
+    let started: ReturnType<typeof spawnTethered>;
+    try {
+      // tethered: if we are killed (even SIGKILL), the kernel kills the command too
+      started = spawnTethered(argv, { ...process.env, AGENTFS_TOOL_CALL_ID: String(call.id) });
+    } catch (e) {
+      signals.stop();
+      throw e;
+    }
+    const { child, exit: exited } = started;
+    signals.forwardTo(child);
     // our reader went away: the command meets the closed pipe as it would have without us
     // (SIGPIPE, then its end of our pipe closes), and we still finish the call with its status
     const closed = { stdout: false, stderr: false };
@@ -45,7 +54,7 @@ export async function recordCommand(idArg: string, argv: string[], opts: { name?
       if (!closed.stderr) process.stderr.write(d);
     });
     const exit = await exited;
-    stopForwarding();
+    signals.stop();
     restoreOutput();
     if (exit.error) {
       call.finish({ code: null, spawnError: exit.error });

@@ -134,9 +134,11 @@ function launch(
   serve: (socket: Duplex) => void,
   env: NodeJS.ProcessEnv,
 ): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
-  const child = spawn(cmd, args, { stdio: ['inherit', 'inherit', 'inherit', 'pipe'], env, cwd });
-  serve(child.stdio[3] as Duplex);
-  return untilSandboxExit(child);
+  return untilSandboxExit(() => {
+    const child = spawn(cmd, args, { stdio: ['inherit', 'inherit', 'inherit', 'pipe'], env, cwd });
+    serve(child.stdio[3] as Duplex);
+    return child;
+  });
 
 }
 
