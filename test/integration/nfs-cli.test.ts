@@ -21,7 +21,8 @@ async function firstLine(args: string[], signal: NodeJS.Signals = 'SIGINT'): Pro
   let out = '';
   let err = '';
   child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  // 'close': its output read to the end (a warning may still be in the pipe at 'exit')
+  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
   const line = await new Promise<string>((resolve, reject) => {
     child.stdout.on('data', (d: Buffer) => {
       out += d.toString();
@@ -29,7 +30,7 @@ async function firstLine(args: string[], signal: NodeJS.Signals = 'SIGINT'): Pro
     });
     child.on('exit', () => reject(new Error(`exited early: ${err}`)));
   });
-  await new Promise((r) => setTimeout(r, 200));
+  // at once: the first line is the promise that a signal now stops the server cleanly
   child.kill(signal);
   const code = await exited;
   return { line, stderr: err, code };

@@ -53,6 +53,9 @@ export function registerServeNfs(serve: Command): void {
       }
       const { server, agent } = served;
       const host = server.host;
+      // listen for the signals before the address is out: whoever reads it may stop us at once
+      // (a SIGINT then found no handler and ended us without closing the agent)
+      const stopped = untilStopSignal();
       const info = { host, port: server.port, export: '/', database: agent.store.path, pid: process.pid };
       if (opts.json) console.log(JSON.stringify(info));
       else {
@@ -64,7 +67,7 @@ export function registerServeNfs(serve: Command): void {
       if (!isLoopback(host)) {
         console.error(`agentfs: warning: listening on ${host}, not loopback: NFSv3 AUTH_SYS is not authentication, anyone who reaches this port can read and change the agent's files as any user`);
       }
-      await untilStopSignal().signal;
+      await stopped.signal;
       try {
         await served.close();
       } catch (e) {

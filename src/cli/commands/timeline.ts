@@ -241,18 +241,19 @@ async function follow(agent: Agent, q: TimelineQuery, format: string, intervalMs
       console.log(followLine(cells));
     } else console.log(stringifyExact(eventJson(e)));
   };
-  if (format === 'table') console.log(followLine([...HEADER, 'FILE']));
-  const initial = timeline(agent.tools, reader, { ...q, order: 'desc' }).reverse();
-  for (const e of initial) emit(e);
-  let lastCall = agent.tools.list({ limit: 1 })[0]?.id ?? 0;
-  let lastEntry = reader.lastId();
-  const pending = new Set(agent.tools.list({ status: 'pending' }).map((c) => c.id));
-  const match = q.path === undefined ? undefined : pathMatcher(q.path);
-  const callOk = (c: ToolCall) =>
-    q.calls !== false && match === undefined && (q.name === undefined || c.name === q.name) && (q.status === undefined || c.status === q.status);
+  // the handlers go in before the first line is out: whoever reads it may stop us at once
   let stop = false;
   const removeHandlers = onStopSignal(() => (stop = true), { signals: ['SIGINT', 'SIGTERM'] });
   try {
+    if (format === 'table') console.log(followLine([...HEADER, 'FILE']));
+    const initial = timeline(agent.tools, reader, { ...q, order: 'desc' }).reverse();
+    for (const e of initial) emit(e);
+    let lastCall = agent.tools.list({ limit: 1 })[0]?.id ?? 0;
+    let lastEntry = reader.lastId();
+    const pending = new Set(agent.tools.list({ status: 'pending' }).map((c) => c.id));
+    const match = q.path === undefined ? undefined : pathMatcher(q.path);
+    const callOk = (c: ToolCall) =>
+      q.calls !== false && match === undefined && (q.name === undefined || c.name === q.name) && (q.status === undefined || c.status === q.status);
     while (!stop) {
       await new Promise((r) => setTimeout(r, intervalMs));
       if (stop) break;
