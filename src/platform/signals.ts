@@ -58,45 +58,53 @@ export interface ForwardOptions {
   pass?: (signal: NodeJS.Signals) => boolean;
 }
 
-/** Signals caught for a child that is about to be spawned: see catchSignals. */
+/** Signals caught for the whole life of a command that runs a child: see catchSignals. */
 export interface SignalCatcher {
-  /** Passes on what was caught meanwhile, then every signal until stop(). */
+  /** The first signal that came before the child was spawned (then it should not be). */
+  readonly early: NodeJS.Signals | undefined;
+  /** Passes on what was caught before, then every signal while the child runs. */
   forwardTo(child: ChildProcess): void;
-  /** Removes the handlers: call it once the child has exited (or failed to start). */
+  /** Removes the handlers: call it at the very end, once the child is gone and cleaned up after. */
   stop(): void;
 }
 
 /**
- * Catches the signals from now on, for a child spawned next: meanwhile a signal never ends this
- * process (its exit is the child's to decide). The handlers must be in place before the spawn,
- * because the child can run, and be seen running (its first line of output), before the code
- * after spawn() does: a SIGINT sent then found no handler and killed us instead of the child.
- * What arrives before forwardTo is passed on then, once per signal, in the order it came.
+ * Catches the signals from now until stop(), for a command that sets up, runs a child, and
+ * cleans up after it (exec mounts and unmounts, record finishes its call, run serves its overlay):
+ * meanwhile no signal ends this process midway, which would leave a mount, a session or a call
+ * behind. While the child runs, they are passed on to it (options.pass), and its exit decides
+ * ours. Before it is spawned they are kept (early: the command should not start); after it
+ * exited they are ignored. The handlers go in before the spawn because the child can print, and
+ * be signalled through us, before the code after spawn() runs.
  */
 export function catchSignals(signals: readonly NodeJS.Signals[], options: ForwardOptions = {}): SignalCatcher {
   let child: ChildProcess | null = null;
   const early: NodeJS.Signals[] = [];
-  const pass = (signal: NodeJS.Signals): void => {
-    if (options.pass && !options.pass(signal)) return;
-    if (!child) {
-      if (!early.includes(signal)) early.push(signal);
-      return;
-    }
-    if (child.exitCode !== null || child.signalCode !== null) return;
+  const send = (signal: NodeJS.Signals): void => {
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
     try {
       child.kill(signal);
     } catch {
       /* already gone */
     }
   };
-  for (const s of signals) process.on(s, pass);
+  const handler = (signal: NodeJS.Signals): void => {
+    // before the child, even a terminal's Ctrl-C is ours to act on: it did not reach a child
+    if (!child) {
+      if (!early.includes(signal)) early.push(signal);
+    } else if (!options.pass || options.pass(signal)) send(signal);
+  };
+  for (const s of signals) process.on(s, handler);
   return {
+    get early() {
+      return early[0];
+    },
     forwardTo(c) {
       child = c;
-      for (const s of early.splice(0)) pass(s);
+      for (const s of early) send(s);
     },
     stop() {
-      for (const s of signals) process.off(s, pass);
+      for (const s of signals) process.off(s, handler);
     },
   };
 }
@@ -116,28 +124,36 @@ export interface ChildExit {
   signal: NodeJS.Signals | null;
 }
 
-/**
- * Spawns the child with start() and waits for it to exit, passing the signals on meanwhile, from
- * before the spawn (catchSignals); rejects with the spawn error if it could not start.
- */
-export function untilExit(start: () => ChildProcess, signals: readonly NodeJS.Signals[], options: ForwardOptions = {}): Promise<ChildExit> {
+/** Runs fn with the signals caught throughout (catchSignals), and the handlers removed after. */
+export async function withCaughtSignals<T>(
+  signals: readonly NodeJS.Signals[],
+  options: ForwardOptions,
+  fn: (caught: SignalCatcher) => Promise<T>,
+): Promise<T> {
   const caught = catchSignals(signals, options);
+  try {
+    return await fn(caught);
+  } finally {
+    caught.stop();
+  }
+}
+
+/**
+ * Spawns the child with start() and waits for it to exit, the caught signals passed on to it;
+ * rejects with the spawn error if it could not start. A signal caught before means the command
+ * is not started: it ends as if that signal had killed it.
+ */
+export function untilExit(start: () => ChildProcess, caught: SignalCatcher): Promise<ChildExit> {
+  if (caught.early) return Promise.resolve({ code: null, signal: caught.early });
   let child: ChildProcess;
   try {
     child = start();
   } catch (e) {
-    caught.stop();
     return Promise.reject(e);
   }
   return new Promise((resolve, reject) => {
-    child.on('error', (e) => {
-      caught.stop();
-      reject(e);
-    });
-    child.on('exit', (code, signal) => {
-      caught.stop();
-      resolve({ code, signal });
-    });
+    child.on('error', reject);
+    child.on('exit', (code, signal) => resolve({ code, signal }));
     caught.forwardTo(child);
   });
 }
@@ -147,4 +163,13 @@ export function exitStatus(exit: ChildExit): number {
   if (exit.code !== null) return exit.code;
   if (exit.signal === null) return 1;
   return 128 + ((constants.signals as Record<string, number>)[exit.signal] ?? 0);
+}
+
+/**
+ * Ends the process now with status, its caught signals still caught. A command that caught them to
+ * its end (catchSignals, never stopped) ends this way: a natural exit first closes Node's signal
+ * handlers and then tears down for some milliseconds, during which a signal ended us instead.
+ */
+export function exitWithSignalsCaught(status: number): never {
+  process.exit(status);
 }

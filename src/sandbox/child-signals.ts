@@ -1,13 +1,18 @@
-import type { ChildProcess } from 'node:child_process';
-import { passToCommand, untilExit, type ChildExit } from '../platform/signals.js';
-
-const FORWARDED: NodeJS.Signals[] = ['SIGTERM', 'SIGHUP', 'SIGUSR1', 'SIGUSR2', 'SIGINT', 'SIGQUIT'];
+import { catchSignals, passToCommand, withCaughtSignals, type SignalCatcher } from '../platform/signals.js';
 
 /**
- * Spawns a sandboxed command's process (start) and runs it to its end, passing on the signals
- * agentfs receives. A terminal's Ctrl-C / Ctrl-\ already reach the command (same process group):
- * those are passed on only when there is no terminal; the others always are.
+ * What a sandboxed run passes on to its command. A terminal's Ctrl-C / Ctrl-\ already reach the
+ * command (same process group): those are passed on only when there is no terminal; the others
+ * always are.
  */
-export function untilSandboxExit(start: () => ChildProcess): Promise<ChildExit> {
-  return untilExit(start, FORWARDED, { pass: passToCommand() });
+const FORWARDED: NodeJS.Signals[] = ['SIGTERM', 'SIGHUP', 'SIGUSR1', 'SIGUSR2', 'SIGINT', 'SIGQUIT'];
+
+/** The run's signals, caught from now until stop() (catchSignals). */
+export function catchSandboxSignals(): SignalCatcher {
+  return catchSignals(FORWARDED, { pass: passToCommand() });
+}
+
+/** Runs fn with the run's signals caught throughout (set-up, command, clean-up). */
+export function withSandboxSignals<T>(fn: (caught: SignalCatcher) => Promise<T>): Promise<T> {
+  return withCaughtSignals(FORWARDED, { pass: passToCommand() }, fn);
 }

@@ -9,7 +9,8 @@ import { Store, validateId } from '../store/index.js';
 import { checkFuse, FuseServer } from '../fuse/index.js';
 import { groupCommitOf, outsideChanges } from '../fuse/agent-mount.js';
 import { checkpointInBackground } from '../fuse/wal-checkpoints.js';
-import { untilSandboxExit } from './child-signals.js';
+import { withSandboxSignals } from './child-signals.js';
+import { untilExit, type SignalCatcher } from '../platform/signals.js';
 import { allowProblem, defaultAllows, resolveAllows } from './allow.js';
 import { checkNamespaces, launcherArgs, launcherPath } from './launcher.js';
 import {
@@ -21,6 +22,11 @@ export interface RunOptions {
   allow?: string[];
   defaultAllows?: boolean;
   argv: string[];
+  /**
+   * The signals, caught by the caller from its start (catchSandboxSignals) and left to it to
+   * release; by default they are caught here and released at the end.
+   */
+  signals?: SignalCatcher;
   /** where the session line goes (default: stderr) */
   log?: (line: string) => void;
   /** an error the mount's server met in a request and served on after (default: stderr, with its stack) */
@@ -86,7 +92,12 @@ export function prepareSession(id: string | undefined, cwd: string): SessionReco
  * of the filesystem read-only except the allowed paths, and the session files hidden.
  * A second run of the same session joins the live overlay instead of mounting another.
  */
-export async function runSandbox(options: RunOptions): Promise<RunOutcome> {
+export function runSandbox(options: RunOptions): Promise<RunOutcome> {
+  // caught from the start: a signal during the set-up or the clean-up must not end us midway
+  return options.signals ? runCaught(options, options.signals) : withSandboxSignals((caught) => runCaught(options, caught));
+}
+
+async function runCaught(options: RunOptions, caught: SignalCatcher): Promise<RunOutcome> {
   if (!options.argv.length) throw new RunError('missing command to run');
   if (process.env.AGENTFS_SANDBOX) {
     throw new RunError(`already inside an agentfs sandbox (session ${process.env.AGENTFS_SESSION ?? '?'}); sandboxes do not nest`);
@@ -171,7 +182,7 @@ export async function runSandbox(options: RunOptions): Promise<RunOutcome> {
 
   let outcome: { code: number | null; signal: NodeJS.Signals | null };
   try {
-    outcome = await launch(launcher, args, {
+    outcome = await launch(launcher, args, caught, {
       ...process.env,
       AGENTFS: '1',
       AGENTFS_SANDBOX: 'linux-namespace',
@@ -207,8 +218,8 @@ function isUnder(path: string, dir: string): boolean {
 }
 
 /** Runs the launcher with the terminal; passes on signals sent to this process. */
-function launch(launcher: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
-  return untilSandboxExit(() => spawn(launcher, args, { stdio: 'inherit', env }));
+function launch(launcher: string, args: string[], caught: SignalCatcher, env: NodeJS.ProcessEnv): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  return untilExit(() => spawn(launcher, args, { stdio: 'inherit', env }), caught);
 }
 
 /** The first run of a session serves its overlay until every run that joined it is done. */

@@ -237,6 +237,33 @@ describe('agentfs exec / init -c', () => {
     expect(readdirSync('/tmp').filter((n) => n.startsWith('agentfs-exec-') && isMounted(join('/tmp', n)))).toEqual([]);
   });
 
+  it('exec under a stream of signals: none ends it while it mounts, runs or unmounts, and no mount stays', async () => {
+    // the command ignores them; they come from exec's start to its end (they killed exec while
+    // it mounted, leaving a dead mount, or while it unmounted after the command)
+    const child = spawn(process.execPath, [CLI, 'exec', 'a', 'sh', '-c', "trap '' INT TERM HUP; echo ready; sleep 0.3"], {
+      cwd: tmp.dir,
+      env: { ...process.env, ...env() },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => child.on('exit', (code, signal) => r({ code, signal })));
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    // from the moment exec can catch them (a signal during Node's own start-up is nobody's to catch)
+    await new Promise((r) => setTimeout(r, 400));
+    const spam = setInterval(() => child.exitCode === null && child.signalCode === null && child.kill(Math.random() < 0.5 ? 'SIGINT' : 'SIGTERM'), 5);
+    let r;
+    try {
+      r = await exited;
+    } finally {
+      clearInterval(spam);
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    }
+    // either the command ran (and ignored them) or a signal came before it started and it did not run
+    if (out.includes('ready')) expect(r).toEqual({ code: 0, signal: null });
+    else expect([130, 143]).toContain(r.code);
+    expect(readdirSync('/tmp').filter((n) => n.startsWith('agentfs-exec-') && isMounted(join('/tmp', n)))).toEqual([]);
+  });
+
   it('init -c creates the agent and runs the command inside it', async () => {
     const r = await cli(['init', 'withcmd', '-c', 'echo made-by-init > init.txt && ls']);
     expect(r.code).toBe(0);

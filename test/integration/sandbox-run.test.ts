@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CLI, runCli, run, tempDir } from '../support/cli.js';
 import { snapshotTree } from '../support/tree-snapshot.js';
@@ -143,6 +143,34 @@ describe('agentfs run', () => {
     const ri = await int.exited;
     expect(ri.code).toBe(3);
     expect(int.out()).toBe('got-int\n');
+  });
+
+  it('under a stream of signals from its session line on, run never stops midway: no mount, server record or open call stays', async () => {
+    // they killed run before its command started (at the session line) and while it cleaned up
+    for (let round = 0; round < 3; round++) {
+      const r = startRun(['--', 'sh', '-c', "trap '' INT TERM HUP; echo ready; sleep 0.3"]);
+      const session = await r.started();
+      const spam = setInterval(() => r.child.exitCode === null && r.child.signalCode === null && r.child.kill(Math.random() < 0.5 ? 'SIGINT' : 'SIGTERM'), 5);
+      let exit;
+      try {
+        exit = await r.exited;
+      } finally {
+        clearInterval(spam);
+        if (r.child.exitCode === null && r.child.signalCode === null) r.child.kill('SIGKILL');
+      }
+      // the command ran and ignored them, or one came before it started and it did not run
+      if (r.out().includes('ready')) expect(exit).toEqual({ code: 0, signal: null });
+      else expect(['SIGINT', 'SIGTERM']).toContain(exit.signal);
+      const home = join(tmp.dir, 'home');
+      expect(existsSync(join(home, 'sessions', `${session}.server.json`))).toBe(false);
+      expect(readdirSync(join(home, 'mnt')).filter((n) => n.startsWith(`${session}-`))).toEqual([]);
+      const calls = await runCli(['timeline', join(home, 'sessions', `${session}.db`), '--calls', '--format', 'json'], { cwd: proj, env });
+      // finished by run itself: not pending, nor an orphan read as failed
+      for (const c of JSON.parse(calls.stdout) as { status: string; error: string | null }[]) {
+        expect(c.status).not.toBe('pending');
+        expect(c.error ?? '').not.toMatch(/ended without finishing/);
+      }
+    }
   });
 
   it('on a terminal: the command has the tty, and one Ctrl-C reaches it exactly once', async () => {

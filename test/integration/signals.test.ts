@@ -110,9 +110,11 @@ describe('untilExit / catchSignals', () => {
   it('passes signals on to the child, catches the ones it does not pass, and gives a shell status', async () => {
     const p = script(`
       import { spawn } from 'node:child_process';
-      const exited = S.untilExit(() => spawn('sleep', ['60'], { stdio: 'ignore' }), S.STOP_SIGNALS, { pass: (s) => s !== 'SIGINT' });
+      const caught = S.catchSignals(S.STOP_SIGNALS, { pass: (s) => s !== 'SIGINT' });
+      const exited = S.untilExit(() => spawn('sleep', ['60'], { stdio: 'ignore' }), caught);
       console.log('ready');
       const exit = await exited;
+      caught.stop();
       console.log('child ' + exit.signal + ' status ' + S.exitStatus(exit) + ' listeners ' + process.listenerCount('SIGTERM'));
     `);
     await p.line(/^ready$/);
@@ -127,13 +129,35 @@ describe('untilExit / catchSignals', () => {
     const p = script(`
       import { spawn } from 'node:child_process';
       try {
-        await S.untilExit(() => spawn('/nonexistent/agentfs-test'), S.STOP_SIGNALS);
+        await S.withCaughtSignals(S.STOP_SIGNALS, {}, (caught) => S.untilExit(() => spawn('/nonexistent/agentfs-test'), caught));
       } catch (e) {
         console.log(e.code + ' listeners ' + process.listenerCount('SIGINT'));
       }
     `);
     const e = await p.exit;
     expect(e.stdout).toContain('ENOENT listeners 0');
+  });
+
+  it('a signal before the command starts means it does not; one after it exited does not end us during the clean-up', async () => {
+    const p = script(`
+      import { spawn } from 'node:child_process';
+      let started = 0;
+      const early = await S.withCaughtSignals(S.STOP_SIGNALS, {}, async (caught) => {
+        process.kill(process.pid, 'SIGTERM');
+        await new Promise((r) => setTimeout(r, 100));
+        return S.untilExit(() => (started++, spawn('true')), caught);
+      });
+      const late = await S.withCaughtSignals(S.STOP_SIGNALS, {}, async (caught) => {
+        const exit = await S.untilExit(() => (started++, spawn('true')), caught);
+        process.kill(process.pid, 'SIGINT'); // the clean-up's time: caught, not passed on, not fatal
+        await new Promise((r) => setTimeout(r, 100));
+        return exit;
+      });
+      console.log('early ' + S.exitStatus(early) + ' late ' + S.exitStatus(late) + ' started ' + started + ' listeners ' + process.listenerCount('SIGINT'));
+    `);
+    const e = await p.exit;
+    expect(e).toMatchObject({ code: 0, signal: null });
+    expect(e.stdout).toContain('early 143 late 0 started 1 listeners 0');
   });
 
   it('a signal that comes before the child exists is passed on once it does, instead of killing us', async () => {

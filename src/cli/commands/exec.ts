@@ -8,7 +8,7 @@ import { AGENT_ARG } from '../agent-arg.js';
 import { mountAgent, MountError } from '../../fuse/agent-mount.js';
 import { checkFuse } from '../../fuse/binding.js';
 import { reportServeError, UserError } from '../errors.js';
-import { exitStatus, passToCommand, STOP_SIGNALS, untilExit } from '../../platform/signals.js';
+import { exitStatus, passToCommand, STOP_SIGNALS, untilExit, catchSignals, exitWithSignalsCaught, type SignalCatcher } from '../../platform/signals.js';
 
 export interface ExecOptions {
   /** report every file as owned by this uid / gid */
@@ -27,7 +27,7 @@ export function registerExec(program: Command): void {
     .passThroughOptions()
     .action(async (id: string, argv: string[]) => {
       // `exec ID -- CMD ...` as with record: the `--` after the ID reaches us, passed through
-      process.exitCode = await execInAgent(id, argv[0] === '--' ? argv.slice(1) : argv);
+      exitWithSignalsCaught(await execInAgent(id, argv[0] === '--' ? argv.slice(1) : argv));
     });
 }
 
@@ -36,7 +36,14 @@ export function registerExec(program: Command): void {
  * unmounts and removes the directory. Returns the command's exit status (128 + signal number
  * when it was killed by a signal).
  */
-export async function execInAgent(dbPathOrId: string, argv: string[], options: ExecOptions = {}): Promise<number> {
+export function execInAgent(dbPathOrId: string, argv: string[], options: ExecOptions = {}): Promise<number> {
+  // caught from the start, and kept to the process's end (it ends with the command's status): a
+  // signal while mounting or unmounting must not end us midway (it left a dead mount); one
+  // before the command starts means it does not
+  return execCaught(dbPathOrId, argv, options, catchSignals(STOP_SIGNALS, { pass: passToCommand() }));
+}
+
+async function execCaught(dbPathOrId: string, argv: string[], options: ExecOptions, caught: SignalCatcher): Promise<number> {
   if (argv.length === 0) throw new UserError('missing command to run');
   const { target, database } = resolveAgent(dbPathOrId);
   checkFuse();
@@ -60,7 +67,7 @@ export async function execInAgent(dbPathOrId: string, argv: string[], options: E
   }
   const { agent, server } = mount;
   try {
-    return await runIn(mountpoint, argv);
+    return await runIn(mountpoint, argv, caught);
   } finally {
     // something the command left behind may still use the mount: then it is detached, and the
     // session ended by us if it does not end by itself
@@ -74,7 +81,7 @@ export async function execInAgent(dbPathOrId: string, argv: string[], options: E
   }
 }
 
-async function runIn(cwd: string, argv: string[]): Promise<number> {
+async function runIn(cwd: string, argv: string[], caught: SignalCatcher): Promise<number> {
   const cmd = argv[0]!;
   // Never spawn with cwd on the mount: the child would chdir before exec, while this process
   // (the server) waits for that exec, and nobody would answer the chdir. A shell changes
@@ -94,7 +101,7 @@ async function runIn(cwd: string, argv: string[]): Promise<number> {
   try {
     // Like a shell: the terminal's Ctrl-C reaches the child (same process group); we wait for
     // it, and pass on what is sent to us alone (as record and run do).
-    return exitStatus(await untilExit(start, STOP_SIGNALS, { pass: passToCommand() }));
+    return exitStatus(await untilExit(start, caught));
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new UserError(`${cmd}: command not found`, 'command-not-found');
     throw new UserError(`${cmd}: ${(e as Error).message}`, 'not-executable');

@@ -6,6 +6,7 @@ import { UserError } from '../errors.js';
 import { checkRemoteUrl, SyncError, urlToken } from '../../sync/index.js';
 import { quoteName } from '../quote.js';
 import { parseIntOption } from '../options.js';
+import { exitWithSignalsCaught } from '../../platform/signals.js';
 
 interface InitOptions {
   force?: boolean;
@@ -89,7 +90,7 @@ export function registerInit(program: Command): void {
       if (base) console.log(`Base directory: ${quoteName(base)}`);
       if (opts.command !== undefined) {
         const { execInAgent } = await import('./exec.js');
-        process.exitCode = await execInAgent(file, ['/bin/sh', '-c', opts.command]);
+        exitWithSignalsCaught(await execInAgent(file, ['/bin/sh', '-c', opts.command]));
       }
     });
 }

@@ -5,7 +5,7 @@ import { UserError } from '../errors.js';
 import { onOutputClosed } from '../output.js';
 import { parseIntOption } from '../options.js';
 import { spawnTethered } from '../tether.js';
-import { catchSignals, exitStatus, passToCommand, STOP_SIGNALS } from '../../platform/signals.js';
+import { exitStatus, passToCommand, STOP_SIGNALS, catchSignals, exitWithSignalsCaught, type SignalCatcher } from '../../platform/signals.js';
 
 interface RecordOptions {
   name?: string;
@@ -17,24 +17,26 @@ interface RecordOptions {
  * its tail kept); its exit status becomes ours. The call is announced to other processes while it
  * runs, so a mount of the agent journals the command's file changes under the call's id.
  */
-export async function recordCommand(idArg: string, argv: string[], opts: { name?: string; tailBytes?: number }): Promise<number> {
+export function recordCommand(idArg: string, argv: string[], opts: { name?: string; tailBytes?: number }): Promise<number> {
+  // signals meant for the command (Ctrl-C, kill of the recorder) go to it; caught from the start
+  // and kept to the process's end (it ends with the command's status), so that none ends us
+  // before the call is finished
+  return recordCaught(idArg, argv, opts, catchSignals(STOP_SIGNALS, { pass: passToCommand() }));
+}
+
+async function recordCaught(idArg: string, argv: string[], opts: { name?: string; tailBytes?: number }, signals: SignalCatcher): Promise<number> {
   // no program name, no command (as a shell says); nor a tool name to record it under
   if (argv[0] === '') throw new UserError("cannot run '': ENOENT", 'command-not-found');
   const agent = openAgentArg(idArg, { journal: false });
   try {
     const call = startCommandCall(agent.tools, argv, { name: opts.name, cwd: process.cwd(), tailBytes: opts.tailBytes });
-    // signals meant for the command (Ctrl-C, kill of the recorder) go to it, from before it
-    // starts (it may print, and be signalled, before spawn returns); we wait for its exit
-    const signals = catchSignals(STOP_SIGNALS, { pass: passToCommand() });
-    let started: ReturnType<typeof spawnTethered>;
-    try {
-      // tethered: if we are killed (even SIGKILL), the kernel kills the command too
-      started = spawnTethered(argv, { ...process.env, AGENTFS_TOOL_CALL_ID: String(call.id) });
-    } catch (e) {
-      signals.stop();
-      throw e;
+    // a signal before the command started: it does not, and the call ends as killed by it
+    if (signals.early) {
+      call.finish({ code: null, signal: signals.early });
+      return exitStatus({ code: null, signal: signals.early });
     }
-    const { child, exit: exited } = started;
+    // tethered: if we are killed (even SIGKILL), the kernel kills the command too
+    const { child, exit: exited } = spawnTethered(argv, { ...process.env, AGENTFS_TOOL_CALL_ID: String(call.id) });
     signals.forwardTo(child);
     // our reader went away: the command meets the closed pipe as it would have without us
     // (SIGPIPE, then its end of our pipe closes), and we still finish the call with its status
@@ -54,7 +56,6 @@ export async function recordCommand(idArg: string, argv: string[], opts: { name?
       if (!closed.stderr) process.stderr.write(d);
     });
     const exit = await exited;
-    signals.stop();
     restoreOutput();
     if (exit.error) {
       call.finish({ code: null, spawnError: exit.error });
@@ -80,6 +81,6 @@ export function registerRecord(program: Command): void {
     .action(async (id: string, argv: string[], opts: RecordOptions) => {
       const tail = parseIntOption('--tail', opts.tail, { max: 1 << 24 });
       if (!argv.length) throw new UserError('record needs a command: agentfs record ID -- CMD [ARGS...]');
-      process.exitCode = await recordCommand(id, argv, { name: opts.name, tailBytes: tail });
+      exitWithSignalsCaught(await recordCommand(id, argv, { name: opts.name, tailBytes: tail }));
     });
 }

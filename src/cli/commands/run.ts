@@ -1,6 +1,8 @@
 import type { Command } from 'commander';
 import { RunError, runSandbox } from '../../sandbox/index.js';
 import { runPtraceSandbox } from '../../sandbox/ptrace/run.js';
+import { catchSandboxSignals } from '../../sandbox/child-signals.js';
+import { exitWithSignalsCaught } from '../../platform/signals.js';
 import { reportServeError, UserError } from '../errors.js';
 
 interface RunOpts {
@@ -28,12 +30,14 @@ export function registerRun(program: Command): void {
     .argument('<CMD...>', 'command and its arguments')
     .passThroughOptions()
     .action(async (argv: string[], opts: RunOpts) => {
+      // caught from the start, and kept to the process's end unless we die of the command's signal
+      const signals = catchSandboxSignals();
       let outcome;
       try {
         if (opts.experimentalSandbox) {
           if (opts.strace && opts.straceFile) throw new RunError('--strace and --strace-file exclude each other (the calls go to stderr or to the file)');
           if (opts.allow.length) throw new RunError('--allow has no meaning with --experimental-sandbox (it does not make the rest of the system read-only)');
-          outcome = await runPtraceSandbox({ session: opts.session, argv, strace: opts.strace, straceFile: opts.straceFile });
+          outcome = await runPtraceSandbox({ session: opts.session, argv, strace: opts.strace, straceFile: opts.straceFile, signals });
         } else {
           if (opts.strace || opts.straceFile) throw new RunError('--strace and --strace-file need --experimental-sandbox');
           outcome = await runSandbox({
@@ -41,6 +45,7 @@ export function registerRun(program: Command): void {
             allow: opts.allow,
             defaultAllows: opts.defaultAllows,
             argv,
+            signals,
             onError: (e, database) => reportServeError('run', e, database),
           });
         }
@@ -50,9 +55,10 @@ export function registerRun(program: Command): void {
       }
       if (outcome.signal) {
         // die the way the command did, so a calling shell sees the same thing
+        signals.stop();
         process.kill(process.pid, outcome.signal);
         await new Promise((r) => setTimeout(r, 1000));
       }
-      process.exitCode = outcome.code ?? 1;
+      exitWithSignalsCaught(outcome.code ?? 1);
     });
 }

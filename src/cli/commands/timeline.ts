@@ -242,8 +242,16 @@ async function follow(agent: Agent, q: TimelineQuery, format: string, intervalMs
     } else console.log(stringifyExact(eventJson(e)));
   };
   // the handlers go in before the first line is out: whoever reads it may stop us at once
+  // a stop ends the wait for the next poll too (--interval may be an hour)
   let stop = false;
-  const removeHandlers = onStopSignal(() => (stop = true), { signals: ['SIGINT', 'SIGTERM'] });
+  let wake = (): void => undefined;
+  const removeHandlers = onStopSignal(
+    () => {
+      stop = true;
+      wake();
+    },
+    { signals: ['SIGINT', 'SIGTERM'] },
+  );
   try {
     if (format === 'table') console.log(followLine([...HEADER, 'FILE']));
     const initial = timeline(agent.tools, reader, { ...q, order: 'desc' }).reverse();
@@ -255,7 +263,13 @@ async function follow(agent: Agent, q: TimelineQuery, format: string, intervalMs
     const callOk = (c: ToolCall) =>
       q.calls !== false && match === undefined && (q.name === undefined || c.name === q.name) && (q.status === undefined || c.status === q.status);
     while (!stop) {
-      await new Promise((r) => setTimeout(r, intervalMs));
+      await new Promise<void>((r) => {
+        const timer = setTimeout(r, intervalMs);
+        wake = () => {
+          clearTimeout(timer);
+          r();
+        };
+      });
       if (stop) break;
       const out: TimelineEvent[] = [];
       for (const id of [...pending]) {

@@ -6,7 +6,8 @@
  * directory at the shadow, and the shadow's changes go back into the overlay when it ends.
  */
 import { spawn } from 'node:child_process';
-import { untilSandboxExit } from '../child-signals.js';
+import { withSandboxSignals } from '../child-signals.js';
+import { untilExit, type SignalCatcher } from '../../platform/signals.js';
 import type { Duplex } from 'node:stream';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, realpathSync, renameSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
@@ -20,6 +21,8 @@ import { fillRequest, materialize, removeTree, shadowParent, sweepShadows, write
 export interface PtraceRunOptions {
   session?: string;
   argv: string[];
+  /** as RunOptions.signals */
+  signals?: SignalCatcher;
   /** print intercepted syscalls to stderr */
   strace?: boolean;
   /** ... or append them to this file */
@@ -33,7 +36,12 @@ export function supervisorPath(): string {
   return found.path;
 }
 
-export async function runPtraceSandbox(options: PtraceRunOptions): Promise<RunOutcome> {
+export function runPtraceSandbox(options: PtraceRunOptions): Promise<RunOutcome> {
+  // caught from the start: a signal during the set-up or the write-back must not end us midway
+  return options.signals ? runCaught(options, options.signals) : withSandboxSignals((caught) => runCaught(options, caught));
+}
+
+async function runCaught(options: PtraceRunOptions, caught: SignalCatcher): Promise<RunOutcome> {
   if (!options.argv.length) throw new RunError('missing command to run');
   if (process.env.AGENTFS_SANDBOX) {
     throw new RunError(`already inside an agentfs sandbox (session ${process.env.AGENTFS_SESSION ?? '?'}); sandboxes do not nest`);
@@ -86,7 +94,7 @@ export async function runPtraceSandbox(options: PtraceRunOptions): Promise<RunOu
     try {
       const sh = shadow;
       const serve = (socket: Duplex) => serveFills(socket, (kind, path) => fillRequest(agent.paths, agent.fs, sh, m, kind, path));
-      outcome = await launch(supervisor, args, shadow, serve, {
+      outcome = await launch(supervisor, args, shadow, serve, caught, {
         ...process.env,
         PWD: cwd,
         AGENTFS: '1',
@@ -132,13 +140,14 @@ function launch(
   args: string[],
   cwd: string,
   serve: (socket: Duplex) => void,
+  caught: SignalCatcher,
   env: NodeJS.ProcessEnv,
 ): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
-  return untilSandboxExit(() => {
+  return untilExit(() => {
     const child = spawn(cmd, args, { stdio: ['inherit', 'inherit', 'inherit', 'pipe'], env, cwd });
     serve(child.stdio[3] as Duplex);
     return child;
-  });
+  }, caught);
 
 }
 
