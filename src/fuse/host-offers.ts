@@ -8,6 +8,8 @@
 import type { HostFiles, Timespec } from '../core/types.js';
 import type { NativeBinding, SessionHandle } from './binding.js';
 
+const OFFER = new Float64Array(3);
+
 export class HostOffers {
   constructor(
     private readonly native: NativeBinding,
@@ -73,8 +75,13 @@ export class HostOffers {
   /** `ino` went to the kernel with its attributes (LOOKUP, GETATTR). */
   offer(ino: number): void {
     const f = this.files.hostFile(ino);
-    if (f) this.native.hostAdd(this.handle, Float64Array.of(ino, f.type, f.parent), [f.path]);
-    else if (this.deltas) this.offerDelta(ino);
+    if (f) {
+      // one record for every offer, copied by the addon (an ArrayBuffer a request costs: attr.ts)
+      OFFER[0] = ino;
+      OFFER[1] = f.type;
+      OFFER[2] = f.parent;
+      this.native.hostAdd(this.handle, OFFER, [f.path]);
+    } else if (this.deltas) this.offerDelta(ino);
   }
 
   /**

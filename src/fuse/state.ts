@@ -1,7 +1,7 @@
 import type { Attr, DirEntry, DirEntryPlus, FileSystem } from '../core/types.js';
 import type { NativeBinding, SessionHandle } from './binding.js';
 import type { FuseRequest } from './requests.js';
-import { encodeAttr, type OwnerOverride } from './attr.js';
+import { attrRecord, type OwnerOverride } from './attr.js';
 import type { HostOffers } from './host-offers.js';
 
 const MAX_KNOWN = 500_000;
@@ -148,7 +148,7 @@ export class ServeState {
   changedAttrs(ino: number, attr?: Attr): void {
     if (!this.sharesReads || !this.writing || !this.handle) return;
     try {
-      this.native.changedAttrs(this.handle, encodeAttr(attr ?? this.fs.getattr(ino), this.owner));
+      this.native.changedAttrs(this.handle, attrRecord(attr ?? this.fs.getattr(ino), this.owner));
     } catch {
       this.native.forgetAttrs(this.handle, ino);
     }

@@ -3,7 +3,7 @@ import { isFsError } from '../../core/errors.js';
 import { isDir, type SetAttr, type Timespec } from '../../core/types.js';
 import { SetAttrBits as B } from '../binding.js';
 import type { AccessRequest, GetattrRequest, LookupRequest, ReadlinkRequest, SetattrRequest, StatfsRequest } from '../requests.js';
-import { encodeAttr, encodeStatfs, NEGATIVE_ENTRY } from '../attr.js';
+import { attrRecord, encodeStatfs, NEGATIVE_ENTRY } from '../attr.js';
 import type { Reply, ServeState } from '../state.js';
 
 export function lookup(s: ServeState, { id, parent, name }: LookupRequest): Reply {
@@ -21,14 +21,13 @@ export function lookup(s: ServeState, { id, parent, name }: LookupRequest): Repl
   if (isDir(attr.mode)) s.rememberParent(attr.ino, parent);
   s.handedOut(parent, name, attr.ino);
   s.hostOffers?.offer(attr.ino);
-  const out = encodeAttr(attr, s.owner);
-  return () => s.native.replyEntry(id, out, s.timeouts.entry, s.timeouts.attr);
+  return () => s.native.replyEntry(id, attrRecord(attr, s.owner), s.timeouts.entry, s.timeouts.attr);
 }
 
 export function getattr(s: ServeState, { id, ino }: GetattrRequest): Reply {
-  const out = encodeAttr(s.fs.getattr(ino), s.owner);
+  const attr = s.fs.getattr(ino);
   s.hostOffers?.offer(ino);
-  return () => s.native.replyAttr(id, out, s.timeouts.attr);
+  return () => s.native.replyAttr(id, attrRecord(attr, s.owner), s.timeouts.attr);
 }
 
 function time(bitNow: number, bitSet: number, valid: number, sec: number, nsec: number): Timespec | 'now' | undefined {
@@ -51,8 +50,7 @@ export function setattr(s: ServeState, req: SetattrRequest): Reply {
   const changing = Object.keys(changes).length > 0;
   const attr = changing ? s.fs.setattr(ino, changes, req) : s.fs.getattr(ino);
   if (changing) s.changedAttrs(ino, attr);
-  const out = encodeAttr(attr, s.owner);
-  return () => s.native.replyAttr(id, out, s.timeouts.attr);
+  return () => s.native.replyAttr(id, attrRecord(attr, s.owner), s.timeouts.attr);
 }
 
 export function readlink(s: ServeState, { id, ino }: ReadlinkRequest): Reply {

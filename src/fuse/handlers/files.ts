@@ -4,7 +4,7 @@ import { isFsError, FsError } from '../../core/errors.js';
 import { relatimeDue } from '../../core/fs/relatime.js';
 import { isDir, type Attr } from '../../core/types.js';
 import type { CreateRequest, FallocateRequest, FsyncRequest, OpenRequest, ReadRequest, ReleaseRequest, WriteRequest } from '../requests.js';
-import { encodeAttr } from '../attr.js';
+import { attrRecord } from '../attr.js';
 import type { Reply, ServeState } from '../state.js';
 
 const O_EXCL = 0o200;
@@ -88,8 +88,7 @@ export function create(s: ServeState, req: CreateRequest): Reply {
   s.handedOut(parent, name, attr.ino);
   s.changedAttrs(parent);
   s.changedAttrs(attr.ino, attr);
-  const out = encodeAttr(attr, s.owner);
-  return () => s.native.replyCreate(id, out, s.timeouts.entry, s.timeouts.attr, fh, false, directIo(flags));
+  return () => s.native.replyCreate(id, attrRecord(attr, s.owner), s.timeouts.entry, s.timeouts.attr, fh, false, directIo(flags));
 }
 
 export function read(s: ServeState, { id, ino, size, offset }: ReadRequest): Reply {

@@ -1,7 +1,7 @@
 /** Namespace requests: mknod, mkdir, symlink, link, unlink, rmdir, rename. */
 import { isDir, type Attr } from '../../core/types.js';
 import type { LinkRequest, MkdirRequest, MknodRequest, RenameRequest, RmdirRequest, SymlinkRequest, UnlinkRequest } from '../requests.js';
-import { encodeAttr } from '../attr.js';
+import { attrRecord } from '../attr.js';
 import type { Reply, ServeState } from '../state.js';
 
 function entry(s: ServeState, id: number, attr: Attr, parent: number, name: string): Reply {
@@ -9,8 +9,7 @@ function entry(s: ServeState, id: number, attr: Attr, parent: number, name: stri
   s.handedOut(parent, name, attr.ino);
   s.changedAttrs(parent);
   s.changedAttrs(attr.ino, attr); // a link's count and ctime moved too
-  const out = encodeAttr(attr, s.owner);
-  return () => s.native.replyEntry(id, out, s.timeouts.entry, s.timeouts.attr);
+  return () => s.native.replyEntry(id, attrRecord(attr, s.owner), s.timeouts.entry, s.timeouts.attr);
 }
 
 export function mknod(s: ServeState, req: MknodRequest): Reply {
