@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
-import { CLI, runCli, tempDir } from '../support/cli.js';
+import { CLI, runCli, spawnCli, tempDir, underSignalStream } from '../support/cli.js';
 import { forceUnmount, isAlive, isMounted, mountBg, sh, waitFor } from '../support/fuse.js';
 import { Agent } from '../../src/core/agent.js';
 
@@ -11,6 +11,11 @@ let tmp: { dir: string; cleanup: () => void };
 const env = () => ({ AGENTFS_RUNTIME_DIR: join(tmp.dir, 'run') });
 const cli = (args: string[]) => runCli(args, { cwd: tmp.dir, env: env() });
 const mounts: Array<{ mnt: string; pid?: number }> = [];
+
+/** exec's temporary mounts still mounted in /tmp (each test expects none). */
+function execMountsLeft(): string[] {
+  return readdirSync('/tmp').filter((n) => n.startsWith('agentfs-exec-') && isMounted(join('/tmp', n)));
+}
 
 function mnt(name: string): string {
   const p = join(tmp.dir, name);
@@ -218,50 +223,33 @@ describe('agentfs exec / init -c', () => {
     const gone = await cli(['exec', 'a', './no-such-file']);
     expect([gone.code, gone.stderr]).toEqual([127, 'agentfs: ./no-such-file: No such file or directory\n']);
     // no exec mounts left behind
-    expect(readdirSync('/tmp').filter((n) => n.startsWith('agentfs-exec-') && isMounted(join('/tmp', n)))).toEqual([]);
+    expect(execMountsLeft()).toEqual([]);
   });
 
   it('a SIGINT sent to exec without a terminal (kill -INT, a supervisor) reaches the command, as for record and run', async () => {
-    const child = spawn(process.execPath, [CLI, 'exec', 'a', 'sh', '-c', 'echo ready; exec sleep 30'], {
-      cwd: tmp.dir,
-      env: { ...process.env, ...env() },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+    const { child, exited } = spawnCli(['exec', 'a', 'sh', '-c', 'echo ready; exec sleep 30'], { cwd: tmp.dir, env: env() });
     await new Promise((resolve) => child.stdout!.once('data', resolve));
     child.kill('SIGINT');
     const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
     const r = await exited;
     clearTimeout(timer);
     expect(r).toEqual({ code: 130, signal: null });
-    expect(readdirSync('/tmp').filter((n) => n.startsWith('agentfs-exec-') && isMounted(join('/tmp', n)))).toEqual([]);
+    expect(execMountsLeft()).toEqual([]);
   });
 
   it('exec under a stream of signals: none ends it while it mounts, runs or unmounts, and no mount stays', async () => {
     // the command ignores them; they come from exec's start to its end (they killed exec while
     // it mounted, leaving a dead mount, or while it unmounted after the command)
-    const child = spawn(process.execPath, [CLI, 'exec', 'a', 'sh', '-c', "trap '' INT TERM HUP; echo ready; sleep 0.3"], {
-      cwd: tmp.dir,
-      env: { ...process.env, ...env() },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => child.on('exit', (code, signal) => r({ code, signal })));
+    const { child, exited } = spawnCli(['exec', 'a', 'sh', '-c', "trap '' INT TERM HUP; echo ready; sleep 0.3"], { cwd: tmp.dir, env: env() });
     let out = '';
     child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
     // from the moment exec can catch them (a signal during Node's own start-up is nobody's to catch)
     await new Promise((r) => setTimeout(r, 400));
-    const spam = setInterval(() => child.exitCode === null && child.signalCode === null && child.kill(Math.random() < 0.5 ? 'SIGINT' : 'SIGTERM'), 5);
-    let r;
-    try {
-      r = await exited;
-    } finally {
-      clearInterval(spam);
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    }
+    const r = await underSignalStream(child, exited);
     // either the command ran (and ignored them) or a signal came before it started and it did not run
     if (out.includes('ready')) expect(r).toEqual({ code: 0, signal: null });
     else expect([130, 143]).toContain(r.code);
-    expect(readdirSync('/tmp').filter((n) => n.startsWith('agentfs-exec-') && isMounted(join('/tmp', n)))).toEqual([]);
+    expect(execMountsLeft()).toEqual([]);
   });
 
   it('init -c creates the agent and runs the command inside it', async () => {

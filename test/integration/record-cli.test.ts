@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
 import type { ToolCall } from '../../src/core/tools/index.js';
-import { CLI, runCli, tempDir } from '../support/cli.js';
+import { CLI, runCli, spawnCli, tempDir, underSignalStream } from '../support/cli.js';
 
 let dir: string;
 let cleanup: () => void;
@@ -79,19 +79,9 @@ describe('agentfs record', () => {
   it('a supervisor that keeps signalling does not end the recorder before the call is finished', async () => {
     // the command ignores the signals; they keep coming after it exited, while the call is
     // finished (they ended the recorder there and left the call open)
-    const child = spawn(process.execPath, [CLI, 'record', 'rec', '--name', 'stubborn', '--', 'sh', '-c', "trap '' INT TERM; echo ready; sleep 0.3"], {
-      cwd: dir,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => child.on('exit', (code, signal) => r({ code, signal })));
+    const { child, exited } = spawnCli(['record', 'rec', '--name', 'stubborn', '--', 'sh', '-c', "trap '' INT TERM; echo ready; sleep 0.3"], { cwd: dir });
     await new Promise((r) => child.stdout!.once('data', r));
-    const spam = setInterval(() => child.exitCode === null && child.signalCode === null && child.kill(Math.random() < 0.5 ? 'SIGINT' : 'SIGTERM'), 5);
-    try {
-      expect(await exited).toEqual({ code: 0, signal: null });
-    } finally {
-      clearInterval(spam);
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    }
+    expect(await underSignalStream(child, exited)).toEqual({ code: 0, signal: null });
     expect((await calls()).at(-1)).toMatchObject({ name: 'stubborn', status: 'success' });
   });
 

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CLI, runCli, run, tempDir } from '../support/cli.js';
+import { CLI, runCli, run, tempDir, underSignalStream } from '../support/cli.js';
 import { snapshotTree } from '../support/tree-snapshot.js';
 
 let tmp: { dir: string; cleanup: () => void };
@@ -150,14 +150,7 @@ describe('agentfs run', () => {
     for (let round = 0; round < 3; round++) {
       const r = startRun(['--', 'sh', '-c', "trap '' INT TERM HUP; echo ready; sleep 0.3"]);
       const session = await r.started();
-      const spam = setInterval(() => r.child.exitCode === null && r.child.signalCode === null && r.child.kill(Math.random() < 0.5 ? 'SIGINT' : 'SIGTERM'), 5);
-      let exit;
-      try {
-        exit = await r.exited;
-      } finally {
-        clearInterval(spam);
-        if (r.child.exitCode === null && r.child.signalCode === null) r.child.kill('SIGKILL');
-      }
+      const exit = await underSignalStream(r.child, r.exited);
       // the command ran and ignored them, or one came before it started and it did not run
       if (r.out().includes('ready')) expect(exit).toEqual({ code: 0, signal: null });
       else expect(['SIGINT', 'SIGTERM']).toContain(exit.signal);

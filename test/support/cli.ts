@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -52,6 +52,34 @@ export function run(cmd: string, args: string[], options: CliOptions = {}): Prom
     if (options.input !== undefined) child.stdin.end(options.input);
     else child.stdin.end();
   });
+}
+
+/** How a child ended: its exit code, or the signal that ended it. */
+export interface Exit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+/** The agentfs CLI as a running child (output piped, no input) and its exit. */
+export function spawnCli(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): { child: ChildProcess; exited: Promise<Exit> } {
+  const child = spawn(process.execPath, [CLI, ...args], { cwd: options.cwd, env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const exited = new Promise<Exit>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  return { child, exited };
+}
+
+/**
+ * Waits for `exited` while sending the child SIGINT or SIGTERM (at random) every `everyMs`, as a
+ * supervisor that keeps signalling would; a child still running when the wait ends is killed.
+ */
+export async function underSignalStream<T>(child: ChildProcess, exited: Promise<T>, everyMs = 5): Promise<T> {
+  const running = () => child.exitCode === null && child.signalCode === null;
+  const stream = setInterval(() => running() && child.kill(Math.random() < 0.5 ? 'SIGINT' : 'SIGTERM'), everyMs);
+  try {
+    return await exited;
+  } finally {
+    clearInterval(stream);
+    if (running()) child.kill('SIGKILL');
+  }
 }
 
 /** A fresh temporary directory, removed by the returned cleanup. */
