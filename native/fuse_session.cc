@@ -318,7 +318,7 @@ bool not_added(Session* s, fuse_ino_t parent, const char* name, bool* made) {
 void ll_lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
   if (refuse_name(req, name)) return;
   Session* s = sess(req);
-  if (s->host && s->host->lookup_absent(req, parent, name)) return;
+  if (s->host && s->host->lookup(req, parent, name)) return;
   {
     NativeCall n(s);
     if (n.reader) {

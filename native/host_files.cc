@@ -31,6 +31,13 @@ const uint64_t BASE_COOKIE = 1ull << 49;
 // bigger directories are listed by JavaScript, which keeps the listing between pages
 const size_t MAX_LISTED = 4096;
 
+// A listing (or a lookup that registers what it finds) in flight, counted in listing_.
+struct InFlight {
+  std::atomic<int>& n;
+  explicit InFlight(std::atomic<int>& c) : n(c) { n.fetch_add(1); }
+  ~InFlight() { n.fetch_sub(1); }
+};
+
 }  // namespace
 
 HostFiles::~HostFiles() {
@@ -143,12 +150,21 @@ bool HostFiles::opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   // as dirs.ts: Math.floor(Date.now() / 1000 / maxAge)
   double ms = (double)now.tv_sec * 1000 + (double)(now.tv_nsec / 1000000);
   int64_t epoch = (int64_t)std::floor(ms / 1000 / cfg_.listing_max_age);
-  // Only a listing the kernel may keep is opened here: one it must fetch is JavaScript's, whose
-  // handle then carries the listing's paging state.
-  if (held.mtime != (int64_t)st.st_mtim.tv_sec || held.mtime_ns != (int64_t)st.st_mtim.tv_nsec || held.epoch != epoch) return false;
+  bool keep = held.mtime == (int64_t)st.st_mtim.tv_sec && held.mtime_ns == (int64_t)st.st_mtim.tv_nsec && held.epoch == epoch;
+  if (!keep) {
+    // The kernel fetches this listing (a first open, or the key moved): from readdir below for a
+    // directory of up to MAX_LISTED names, so it is opened here too, under the new key (as dirs.ts
+    // opendir keys it). A bigger one is JavaScript's to list, whose handle keeps the listing
+    // between pages: the directory's size says which (ext4 and tmpfs: ~20-30 bytes a name).
+    if (st.st_size > (off_t)(MAX_LISTED * 16)) return false;
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = files_.find(ino);
+    if (it == files_.end() || it->second.path != path) return false;  // taken back meanwhile
+    it->second.listing = DirKey{(int64_t)st.st_mtim.tv_sec, (int64_t)st.st_mtim.tv_nsec, epoch};
+  }
   fi->fh = NATIVE_FH | HOST_FH;
   fi->cache_readdir = 1;
-  fi->keep_cache = 1;
+  fi->keep_cache = keep;
   served++;
   fuse_reply_open(req, fi);
   return true;
@@ -163,11 +179,7 @@ void HostFiles::set_listable(bool on) {
 bool HostFiles::readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, bool plus) {
   // counted before the flag is read (both sequentially consistent): set_listable(false) then
   // either sees this listing in flight and waits for it, or this listing sees the flag off
-  struct InFlight {
-    std::atomic<int>& n;
-    explicit InFlight(std::atomic<int>& c) : n(c) { n.fetch_add(1); }
-    ~InFlight() { n.fetch_sub(1); }
-  } in_flight(listing_);
+  InFlight in_flight(listing_);
   if (!listable_.load()) return false;
   std::string path;
   uint64_t parent = 0;
@@ -303,6 +315,14 @@ bool HostFiles::readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, 
           declined++;
           return false;
         }
+    // an entry registered at another path: moved on the host (see lookup_present): JavaScript's
+    for (const Sent& s : sent) {
+      auto known = files_.find(s.ino);
+      if (known != files_.end() && known->second.path != path + "/" + names[s.name]) {
+        declined++;
+        return false;
+      }
+    }
     for (const Sent& s : sent) {
       const std::string& name = names[s.name];
       if (path.size() + 1 + name.size() < HOST_PATH_MAX) add_locked(s.ino, path + "/" + name, s.mode & S_IFMT, ino);
@@ -359,16 +379,25 @@ bool HostFiles::getattr(fuse_req_t req, fuse_ino_t ino) {
   return true;
 }
 
-bool HostFiles::lookup_absent(fuse_req_t req, fuse_ino_t parent, const char* name) {
+bool HostFiles::lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
   if (name[0] == '.' && (name[1] == 0 || (name[1] == '.' && name[2] == 0))) return false;
   std::string path;
-  uint32_t type = 0;
-  if (!path_of(parent, &path, &type, nullptr) || type != S_IFDIR) return false;
+  uint64_t forgets = 0;  // with the path: a take-back of parent after this is seen
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = files_.find(parent);
+    if (it == files_.end() || it->second.type != S_IFDIR) return false;
+    path = it->second.path;
+    forgets = forgets_;
+  }
+  const size_t dir_len = path.size();
   path += '/';
   path += name;
   struct stat st;
-  // present (whiteouts and hidden entries among them), or an error of another kind: JavaScript
-  if (path.size() >= HOST_PATH_MAX || lstat(path.c_str(), &st) == 0 || errno != ENOENT) return false;
+  if (path.size() >= HOST_PATH_MAX) return false;
+  if (lstat(path.c_str(), &st) == 0) return lookup_present(req, parent, path, dir_len, name, forgets);
+  // an error of another kind: JavaScript
+  if (errno != ENOENT) return false;
   served++;
   if (cfg_.negative_timeout <= 0) {
     fuse_reply_err(req, ENOENT);
@@ -382,6 +411,59 @@ bool HostFiles::lookup_absent(fuse_req_t req, fuse_ino_t parent, const char* nam
   fuse_entry_param e;
   memset(&e, 0, sizeof e);
   e.entry_timeout = cfg_.negative_timeout;
+  fuse_reply_entry(req, &e);
+  return true;
+}
+
+// A name the host directory has, answered as a listing of the directory holding only that name
+// would: under the same conditions (the overlay lists host directories as they are, nothing
+// hidden there, a number JavaScript would give the same way), registered here and told to
+// JavaScript in a LISTED event before the reply. Anything else is JavaScript's.
+bool HostFiles::lookup_present(fuse_req_t req, fuse_ino_t parent, const std::string& path, size_t dir_len, const char* name, uint64_t forgets) {
+  InFlight in_flight(listing_);  // before the flag: as readdir, for set_listable(false)
+  if (!listable_.load()) return false;
+  const std::string dir = path.substr(0, dir_len);
+  for (const auto& h : cfg_.hidden_dirs)
+    if (h == dir) return false;
+  // the attributes from beneath the base, as a listing reads them (no symlink on the way)
+  int dfd = open_beneath(dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (dfd < 0) return false;
+  struct stat st;
+  int rc = fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW);
+  close(dfd);
+  if (rc != 0 || (!S_ISDIR(st.st_mode) && st.st_nlink > 1) || st.st_ino == FUSE_ROOT_ID || cfg_.base_dev < 0 ||
+      (int64_t)st.st_dev != cfg_.base_dev) {
+    declined++;
+    return false;
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (forgets_ != forgets || copies_.count((uint64_t)st.st_ino)) {
+      declined++;
+      return false;
+    }
+    // Registered at another path: the host moved it (or it is a directory's other name). What
+    // was registered below it still names the old place until JavaScript, seeing the move, takes
+    // it all back (MergedLookup.place), which a LISTED event would tell it only later (a file
+    // under a moved directory then read the one the host put at the old path): JavaScript's.
+    auto known = files_.find((uint64_t)st.st_ino);
+    if (known != files_.end() && known->second.path != path) {
+      declined++;
+      return false;
+    }
+    add_locked((uint64_t)st.st_ino, path, st.st_mode & S_IFMT, parent);
+  }
+  if (on_listed) on_listed(parent, (uint64_t)st.st_ino, (uint32_t)st.st_mode, name);
+  if (cfg_.uid >= 0) st.st_uid = (uid_t)cfg_.uid;
+  if (cfg_.gid >= 0) st.st_gid = (gid_t)cfg_.gid;
+  if (!st.st_blksize) st.st_blksize = 4096;
+  fuse_entry_param e;
+  memset(&e, 0, sizeof e);
+  e.ino = st.st_ino;
+  e.attr = st;
+  e.entry_timeout = cfg_.entry_timeout;
+  e.attr_timeout = cfg_.attr_timeout;
+  served++;
   fuse_reply_entry(req, &e);
   return true;
 }

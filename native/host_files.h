@@ -80,11 +80,13 @@ class HostFiles {
   // On the FUSE loop's thread (and replyDir's adds on the JS thread); false: not answered,
   // JavaScript will.
   bool getattr(fuse_req_t req, fuse_ino_t ino);
-  // LOOKUP of a name the host directory `parent` (exactly its host directory: nothing of it in
-  // the delta, so no delta entry in it either) does not have: answered "no such name". Names it
-  // has go to JavaScript, which numbers and registers what it hands out.
-  bool lookup_absent(fuse_req_t req, fuse_ino_t parent, const char* name);
-  // The names lookup_absent told the kernel to remember as absent, taken (and forgotten here):
+  // LOOKUP in the host directory `parent` (exactly its host directory: nothing of it in the
+  // delta, so no delta entry in it either). A name it does not have: "no such name". One it has,
+  // where a listing of parent would be answered here: the host entry, registered and reported
+  // (on_listed) as a listing's. Other names go to JavaScript, which numbers and registers what
+  // it hands out.
+  bool lookup(fuse_req_t req, fuse_ino_t parent, const char* name);
+  // The names lookup told the kernel to remember as absent, taken (and forgotten here):
   // another process changed the database, and they may exist now (fuse_session InvalidateServed).
   void take_absent(std::vector<std::pair<uint64_t, std::string>>* names);
   bool open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi);
@@ -131,6 +133,8 @@ class HostFiles {
   };
   bool path_of(uint64_t ino, std::string* path, uint32_t* type, Key* kept);
   void add_locked(uint64_t ino, std::string path, uint32_t type, uint64_t parent);  // mu_ held
+  // forgets: forgets_ when parent's path was read
+  bool lookup_present(fuse_req_t req, fuse_ino_t parent, const std::string& path, size_t dir_len, const char* name, uint64_t forgets);
   void close_handle(fuse_ino_t ino, fuse_file_info* fi);
   int open_beneath(const std::string& path, int flags);
 
@@ -147,7 +151,7 @@ class HostFiles {
   void drop_delta_locked(uint64_t ino);
   std::unordered_set<uint64_t> copies_;            // set_copy
   std::mutex absent_mu_;
-  std::vector<std::pair<uint64_t, std::string>> absent_;  // lookup_absent's negative entries
+  std::vector<std::pair<uint64_t, std::string>> absent_;  // lookup's negative entries
   std::unordered_set<std::string> absent_keys_;           // parent + '/' + name of those
   // descriptor -> the path and key it was opened with
   struct Opened {

@@ -295,7 +295,9 @@ export interface HostFiles {
    * Whether `ino` is the number of a file living in the delta that shows a host file's inode
    * number (an overlay's copy-up): a host entry of that inode number is then not for the adapter
    * to number and list (the host may have given the number to another file since the copied one
-   * was removed), nor is it a host file. Asked again after each onChange(ino) and onCopyNumber.
+   * was removed), nor is it a host file. Also true, for the overlay's life, of a host number the
+   * overlay gave another file a number of its own for (that file's entries are numbered by the
+   * core). Asked again after each onChange(ino) and onCopyNumber.
    */
   copyNumber(ino: number): boolean;
   /**

@@ -20,6 +20,8 @@ export interface MountRecord {
   pid: number;
   startedAt: string;
   log?: string;
+  /** the server's argument list as /proc shows it (Linux), to tell it from a process that reused its pid */
+  cmdline?: string[];
 }
 
 export interface KernelMount {
@@ -48,6 +50,8 @@ export function logFile(mountpoint: string): string {
 }
 
 export function writeRecord(rec: MountRecord): void {
+  // the writer is the server: its own command line, as serverAlive will read it back
+  if (rec.pid === process.pid && rec.cmdline === undefined) rec = { ...rec, cmdline: processInfo(process.pid)?.argv };
   mkdirSync(runtimeDir(), { recursive: true, mode: 0o700 });
   writeFileSync(recordFile(rec.mountpoint), JSON.stringify(rec));
 }
@@ -110,10 +114,18 @@ export function serverAlive(rec: MountRecord): boolean {
   const info = processInfo(rec.pid);
   if (!info) return process.platform === 'linux' ? false : isAlive(rec.pid);
   if (!info.running) return false;
-  if (!info.argv.some((a) => /agentfs/.test(a))) return false;
+  // the same program: its recorded command line (a CLI run as `node dist/cli/main.js` names no
+  // agentfs anywhere, and its live mount was taken for a dead one and aborted by the next mount),
+  // or for a record without one (an older server's), a command line naming agentfs
+  const same = Array.isArray(rec.cmdline) ? sameList(info.argv, rec.cmdline) : info.argv.some((a) => /agentfs/.test(a));
+  if (!same) return false;
   const written = Date.parse(rec.startedAt);
   // start times from /proc are in ticks (10 ms) and boot time in seconds: allow for that
   return Number.isNaN(written) || info.startMs <= written + 2000;
+}
+
+function sameList(a: readonly string[], b: readonly unknown[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
 /** Active agentfs mounts; records of servers that are gone are pruned. */

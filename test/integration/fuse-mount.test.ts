@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { CLI, runCli, spawnCli, tempDir, underSignalStream } from '../support/cli.js';
@@ -158,6 +159,35 @@ describe('agentfs mount / unmount', () => {
     child.kill('SIGINT');
     expect(await exited).toBe(0);
     expect(isMounted(m)).toBe(false);
+  });
+
+  it('a server started through a path that names no agentfs is live to list, mount and unmount', async () => {
+    // the server tells its record from a reused pid by its command line; one that named no
+    // agentfs (the CLI run as `node dist/cli/main.js` from a clone elsewhere) was taken for a
+    // dead server, and the next mount on its mountpoint aborted its live connection
+    const bin = mkdtempSync(join(tmpdir(), 'afs-cli-'));
+    const m = mnt('m-plain');
+    try {
+      symlinkSync(CLI, join(bin, 'cli.js'));
+      const child = spawn(process.execPath, [join(bin, 'cli.js'), 'mount', 'a', 'm-plain', '-f'], { cwd: tmp.dir, env: { ...process.env, ...env() }, stdio: 'ignore' });
+      mounts.push({ mnt: m, pid: child.pid });
+      const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+      expect(await waitFor(() => isMounted(m))).toBe(true);
+      expect((await sh('echo kept > plain.txt', m)).code).toBe(0);
+      const list = await cli(['mount']);
+      expect(list.stdout).toMatch(new RegExp(`m-plain .* ${child.pid}\\n`));
+      expect(list.stdout).not.toContain('stale');
+      const twice = await cli(['mount', 'b', m]);
+      expect(twice.code).not.toBe(0);
+      expect(twice.stderr).toMatch(/already an agentfs mount.*pid/);
+      expect((await sh('cat plain.txt', m)).stdout).toBe('kept\n');
+      const un = await cli(['unmount', m]);
+      expect(un.code).toBe(0);
+      expect(un.stdout).not.toContain('died');
+      expect(await exited).toBe(0);
+    } finally {
+      rmSync(bin, { recursive: true, force: true });
+    }
   });
 
   it('refuses bad input with one-line errors', async () => {

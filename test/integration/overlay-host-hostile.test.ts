@@ -197,6 +197,28 @@ describe('overlay mount: host files under attack', () => {
     });
   }
 
+  it('a directory the host moves, with another put at its old name: a file under its new name is its own', async () => {
+    // The addon answered the lookup of the moved directory's new name and told JavaScript later
+    // (a quiet event): the file under it was still registered at the old path, so its open read
+    // the file the host put there, and a write stored that content in the session.
+    for (let round = 0; round < 2; round++) {
+      const name = `moved-${round}`;
+      mkdirSync(join(base, name, 'top', 'd'), { recursive: true });
+      writeFileSync(join(base, name, 'top', 'd', 'x'), 'X1\n');
+      const m = await mountOverlay(name);
+      const top = join(m.mnt, name, 'top');
+      expect(cat(join(top, 'd', 'x'))).toBe('X1\n');
+      renameSync(join(base, name, 'top', 'd'), join(base, name, 'top', 'm'));
+      mkdirSync(join(base, name, 'top', 'd'));
+      writeFileSync(join(base, name, 'top', 'd', 'x'), 'EVIL\n');
+      const moved = join(top, 'm', 'x');
+      writeFileSync(moved, cat(moved).replace('1', '2'));
+      expect(cat(moved)).toBe('X2\n');
+      expect(readFileSync(join(base, name, 'top', 'm', 'x'), 'utf8')).toBe('X1\n');
+      await unmount(m);
+    }
+  });
+
   it('past PATH_MAX too: a deep base directory swapped for a symlink is not followed out of the base', async () => {
     // 20 directories of 250 bytes, then d/s and d/t: the files' host paths are longer than one
     // call takes (opened in steps) and than the kernel names a descriptor by (checked by a walk)

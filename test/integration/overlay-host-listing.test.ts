@@ -4,7 +4,7 @@
 // the addon did list them.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { linkSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { linkSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CLI, tempDir } from '../support/cli.js';
 
@@ -15,8 +15,8 @@ beforeAll(() => {
 });
 afterAll(() => tmp.cleanup());
 
-/** Runs `script` in a new sandbox over `proj`; stdout, and the JavaScript READDIRPLUS count. */
-function runIn(proj: string, script: string, env: NodeJS.ProcessEnv = {}): { out: string; jsListings: number; err: string } {
+/** Runs `script` in a new sandbox over `proj`; stdout, and how many READDIRPLUS, OPENDIR and LOOKUP JavaScript served. */
+function runIn(proj: string, script: string, env: NodeJS.ProcessEnv = {}): { out: string; jsListings: number; jsOpens: number; jsLookups: number; err: string } {
   const r = spawnSync(process.execPath, [CLI, 'run', '--', 'sh', '-c', script], {
     cwd: proj,
     env: { ...process.env, AGENTFS_HOME: join(tmp.dir, 'home'), AGENTFS_FUSE_STATS: '1', ...env },
@@ -24,8 +24,8 @@ function runIn(proj: string, script: string, env: NodeJS.ProcessEnv = {}): { out
     maxBuffer: 64 << 20,
   });
   expect(r.status, r.stderr).toBe(0);
-  const m = /fuse READDIRPLUS: (\d+) requests/.exec(r.stderr);
-  return { out: r.stdout, jsListings: m ? Number(m[1]) : 0, err: r.stderr };
+  const count = (op: string) => Number(new RegExp(`fuse ${op}: (\\d+) requests`).exec(r.stderr)?.[1] ?? 0);
+  return { out: r.stdout, jsListings: count('READDIRPLUS'), jsOpens: count('OPENDIR'), jsLookups: count('LOOKUP'), err: r.stderr };
 }
 
 /** Every entry below `.` with what a listing and an lstat show of it, sorted (the root left out: it is the delta's). */
@@ -61,6 +61,13 @@ describe('agentfs run: host directories listed natively', () => {
     // JavaScript listed the root, d3 (a hard link in it) and huge: every other directory was the addon's
     expect(r.jsListings).toBeGreaterThan(0);
     expect(r.jsListings).toBeLessThan(20);
+    // and opened them: all but the root (the delta's) and the directories too big for the addon
+    // to list (paged, huge), whose handles keep JavaScript's listing between pages
+    expect(r.jsOpens).toBeGreaterThan(0);
+    expect(r.jsOpens).toBeLessThan(5);
+    // and looked up their names (the entries of huge, listed by plain READDIR pages, among them),
+    // but for the hard links (d3/f1.txt and d3/hard)
+    expect(r.jsLookups).toBeLessThan(10);
   });
 
   it('leaves out names that are not UTF-8, as JavaScript does', () => {
@@ -104,6 +111,59 @@ describe('agentfs run: host directories listed natively', () => {
     );
     // the host is untouched
     expect(hostFind(proj).split('\n').map((l) => l.split(' ')[0])).toEqual(['./a', './a/b', './a/b/deep', './a/one', './a/three', './a/two', '']);
+  });
+
+  it('names the addon looked up, with no listing first, behave as those JavaScript hands out', () => {
+    const proj = join(tmp.dir, 'lookups');
+    mkdirSync(join(proj, 'a', 'b'), { recursive: true });
+    for (const n of ['one', 'two', 'three']) writeFileSync(join(proj, 'a', n), `${n}\n`);
+    writeFileSync(join(proj, 'a', 'b', 'deep'), 'deep\n');
+    for (let i = 0; i < 20; i++) writeFileSync(join(proj, 'a', 'b', `f${i}`), 'x'.repeat(i));
+    mkdirSync(join(proj, 'sub'));
+    writeFileSync(join(proj, 'sub', 'file'), 'f');
+    const home = join(proj, 'sub', '.home');
+    const host = (p: string) => {
+      const st = statSync(join(proj, p));
+      return `${st.ino} ${st.size} ${st.nlink} ${(st.mode & 0o777).toString(8)}`;
+    };
+    const script = [
+      "stat -c '%i %s %h %a' a/b/deep a/three a/b",
+      `python3 -c "import os; print(sum(os.stat(f'a/b/f{i}').st_size for i in range(20)))"`,
+      // a handle opened on a looked-up name, changed through the handle
+      `python3 -c "import os; fd = os.open('a/three', os.O_RDONLY); os.fchmod(fd, 0o600); print(oct(os.fstat(fd).st_mode & 0o777))"`,
+      'echo more >> a/b/deep',
+      'cat a/b/deep',
+      'mv a/one a/uno',
+      "stat -c '%n %s' a/uno",
+      'stat a/one 2>/dev/null || echo no-one',
+      'stat sub/.home 2>/dev/null || echo hidden',
+      "stat -c '%n' sub/file",
+      'rm a/two', // a whiteout: lookups go back to JavaScript
+      'stat a/two 2>/dev/null || echo no-two',
+      'ls a',
+    ].join('; ');
+    const r = runIn(proj, script, { AGENTFS_HOME: home });
+    expect(r.out).toBe(
+      [
+        host('a/b/deep'), host('a/three'), host('a/b'),
+        '190',
+        '0o600',
+        'deep', 'more',
+        'a/uno 4',
+        'no-one',
+        'hidden',
+        'sub/file',
+        'no-two',
+        'b', 'three', 'uno',
+        '',
+      ].join('\n'),
+    );
+    // the addon answered the lookups of host names until the whiteout, 23 of them (JavaScript:
+    // the root's entries, the directory holding the hidden one, and after the move and the removal)
+    expect(r.jsLookups).toBeLessThan(15);
+    const hostNow = hostFind(proj).split('\n').map((l) => l.split(' ')[0]);
+    expect(hostNow.filter((p) => !p.startsWith('./sub/.home'))).toEqual(['./a', './a/b', './a/b/deep', ...Array.from({ length: 20 }, (_, i) => `./a/b/f${i}`).sort(), './a/one', './a/three', './a/two', './sub', './sub/file', '']);
+    expect(readFileSync(join(proj, 'a', 'b', 'deep'), 'utf8')).toBe('deep\n');
   });
 
   it('a base file removed from a directory nothing else changed is gone from its listings', () => {

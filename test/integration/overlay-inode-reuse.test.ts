@@ -108,6 +108,38 @@ describe('a base inode number the host reuses', () => {
     for (const m of ms) await unmountOk(m);
   });
 
+  it('the file numbered anew keeps its number after the copy that held the host number is removed', async (t) => {
+    // the addon answered lookups and listings of host entries by their host number unless a copy
+    // showed it; once the copy was removed, a new lookup gave the renumbered file its host number
+    // back, and two names of one open file disagreed
+    const base = makeBase('gone-base');
+    const ms: { mnt: string; pid: number }[] = [];
+    for (const [kind, env] of MODES) ms.push(await mount(await init(`gone-${kind}`, base), join(tmp.dir, `gone-${kind}`), env));
+    for (const m of ms) {
+      appendFileSync(join(m.mnt, 'a'), 'edit\n');
+      statSync(join(m.mnt, 'sub'));
+    }
+    const reused = reuseInoOf(base, join(base, 'sub'));
+    if (reused === undefined) {
+      for (const m of ms) await unmountOk(m);
+      t.skip(NO_REUSE);
+    }
+    const hostIno = statSync(join(base, 'sub', reused!)).ino;
+    const shown = ms.map((m) => statSync(join(m.mnt, 'sub', reused!)).ino);
+    for (const [i, m] of ms.entries()) {
+      expect(shown[i], m.mnt).not.toBe(hostIno);
+      rmSync(join(m.mnt, 'a')); // the copy showing the host number is gone
+    }
+    // the kernel forgets its names, so each is looked up (and listed) again
+    writeFileSync('/proc/sys/vm/drop_caches', '2');
+    for (const [i, m] of ms.entries()) {
+      expect(statSync(join(m.mnt, 'sub', reused!)).ino, m.mnt).toBe(shown[i]);
+      writeFileSync('/proc/sys/vm/drop_caches', '2');
+      expect(listLong(join(m.mnt, 'sub')).get(reused!), m.mnt).toBe(shown[i]);
+    }
+    for (const m of ms) await unmountOk(m);
+  });
+
   it('in later sessions (fs_origin keeps the copy number), whichever of the two is looked up first', async (t) => {
     const base = makeBase('later-base');
     const dbs: { kind: string; db: string; env: NodeJS.ProcessEnv; mnt: string }[] = [];

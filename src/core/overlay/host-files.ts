@@ -2,7 +2,7 @@ import { tooLongForOneCall } from '../host-path.js';
 import { S_IFMT, S_IFREG, type HostFiles } from '../types.js';
 
 import { parentOf } from './base.js';
-import { exposedBaseIno, isCopyNumber } from './inodes.js';
+import { exposedBaseIno, hostInoOf, isCopyNumber } from './inodes.js';
 import type { OverlayParts } from './parts.js';
 
 /**
@@ -33,12 +33,16 @@ export function overlayHostFiles(o: OverlayParts, record: (dir: number, name: st
     },
     copyNumber(ino) {
       const node = o.nodes.get(ino);
-      return node !== undefined && node.delta !== undefined && isCopyNumber(ino);
+      if (node !== undefined && node.delta !== undefined && isCopyNumber(ino)) return true;
+      // a host file of this number was numbered anew (BaseInos.renumber): which number an entry
+      // of it shows is JavaScript's to say, for as long as the overlay lives
+      return isCopyNumber(ino) && o.baseInos.isRenumbered(hostInoOf(ino));
     },
     copyNumbers() {
       // the copies of this session's nodes, and those recorded (fs_origin) whose number no node
       // has yet: the first of the copy and a host file of that number to be looked up takes it
       const out = new Set(o.nodes.copyNumbers());
+      for (const ino of o.baseInos.renumberedNumbers()) out.add(ino);
       for (const b of o.origins.baseNumbers(o.delta.rootIno)) {
         const ino = exposedBaseIno(b);
         if (isCopyNumber(ino) && !o.nodes.get(ino)) out.add(ino);
@@ -63,6 +67,7 @@ export function overlayHostFiles(o: OverlayParts, record: (dir: number, name: st
     },
     onCopyNumber(listener) {
       o.nodes.onCopy(listener);
+      o.baseInos.onRenumber(listener);
     },
     listable() {
       return !o.whiteouts.any();

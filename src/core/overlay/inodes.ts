@@ -86,7 +86,28 @@ export class BaseInos {
     if (!list) this.renumbered.set(st.ino, (list = []));
     const ino = this.next++;
     list.push({ dev, birth: st.birth, ino });
+    if (dev === this.dev) for (const l of this.renumberListeners) l(exposedBaseIno(st.ino));
     return ino;
+  }
+
+  /**
+   * Whether a base-device file of host number `hostIno` was given a number of its own: the host
+   * number alone no longer says which file (or number) an entry of it shows.
+   */
+  isRenumbered(hostIno: number): boolean {
+    return this.renumbered.get(hostIno)?.some((e) => e.dev === this.dev) ?? false;
+  }
+
+  /** The exposed numbers of the base-device host numbers renumbered so far. */
+  *renumberedNumbers(): Iterable<number> {
+    for (const [hostIno, list] of this.renumbered) if (list.some((e) => e.dev === this.dev)) yield exposedBaseIno(hostIno);
+  }
+
+  private readonly renumberListeners: ((ino: number) => void)[] = [];
+
+  /** Told of each base-device host number renumbered for the first time (its exposed number). */
+  onRenumber(listener: (ino: number) => void): void {
+    this.renumberListeners.push(listener);
   }
 }
 
