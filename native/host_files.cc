@@ -301,6 +301,9 @@ bool HostFiles::readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, 
   // runs beside this thread: had it taken anything back since the listing began (a copy-up of an
   // entry: `echo new > f` beside `ls -l`), registering the entry again would serve the host file
   // over the copy for good. Such a listing is left to JavaScript.
+  std::vector<std::string> full;  // each sent entry's host path, made outside the lock
+  full.reserve(sent.size());
+  for (const Sent& s : sent) full.push_back(path + "/" + names[s.name]);
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (forgets_ != forgets) {
@@ -316,17 +319,15 @@ bool HostFiles::readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, 
           return false;
         }
     // an entry registered at another path: moved on the host (see lookup_present): JavaScript's
-    for (const Sent& s : sent) {
-      auto known = files_.find(s.ino);
-      if (known != files_.end() && known->second.path != path + "/" + names[s.name]) {
+    for (size_t k = 0; k < sent.size(); k++) {
+      auto known = files_.find(sent[k].ino);
+      if (known != files_.end() && known->second.path != full[k]) {
         declined++;
         return false;
       }
     }
-    for (const Sent& s : sent) {
-      const std::string& name = names[s.name];
-      if (path.size() + 1 + name.size() < HOST_PATH_MAX) add_locked(s.ino, path + "/" + name, s.mode & S_IFMT, ino);
-    }
+    for (size_t k = 0; k < sent.size(); k++)
+      if (full[k].size() < HOST_PATH_MAX) add_locked(sent[k].ino, std::move(full[k]), sent[k].mode & S_IFMT, ino);
   }
   if (on_listed)
     for (const Sent& s : sent) on_listed(ino, s.ino, s.mode, names[s.name]);
