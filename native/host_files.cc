@@ -141,7 +141,7 @@ bool HostFiles::opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     path = it->second.path;
     held = it->second.listing;
   }
-  if (lstat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+  if (lstat_beneath(path, &st) != 0 || !S_ISDIR(st.st_mode)) {
     declined++;
     return false;
   }
@@ -211,7 +211,7 @@ bool HostFiles::readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, 
     declined++;
     return false;
   }
-  // the names BaseReader.list gives (the same host_names as hostList)
+  // the names BaseReader.list gives (the same host_names as hostListAt)
   std::vector<std::string> names;
   size_t unnamed = 0;
   if (!host_names(d, &names, &unnamed, MAX_LISTED)) {
@@ -257,7 +257,7 @@ bool HostFiles::readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, 
   std::vector<uint64_t> numbers;  // of every entry sent, checked against copies_ at the end
   for (size_t i = first; i < names.size(); i++) {
     if (fstatat(dirfd(d), names[i].c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
-      if (errno == ENOENT) continue;  // gone since the listing: left out, as hostList does
+      if (errno == ENOENT) continue;  // gone since the listing: left out, as hostListAt does
       ok = false;
       break;
     }
@@ -353,7 +353,8 @@ bool HostFiles::path_of(uint64_t ino, std::string* path, uint32_t* type, Key* ke
 int HostFiles::open_beneath(const std::string& path, int flags) {
   const std::string& pre = cfg_.base_prefix;
   if (cfg_.base_fd < 0) return ::open(path.c_str(), flags);
-  if (path.size() <= pre.size() + 1 || path.compare(0, pre.size(), pre) != 0 || path[pre.size()] != '/') {
+  const bool root = path == pre;  // the base itself (the parent of its top-level names)
+  if (!root && (path.size() <= pre.size() + 1 || path.compare(0, pre.size(), pre) != 0 || path[pre.size()] != '/')) {
     errno = EXDEV;
     return -1;
   }
@@ -361,13 +362,36 @@ int HostFiles::open_beneath(const std::string& path, int flags) {
   memset(&how, 0, sizeof how);
   how.flags = (uint64_t)flags;
   how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
-  return (int)syscall(SYS_openat2, cfg_.base_fd, path.c_str() + pre.size() + 1, &how, sizeof how);
+  return (int)syscall(SYS_openat2, cfg_.base_fd, root ? "." : path.c_str() + pre.size() + 1, &how, sizeof how);
+}
+
+// lstat of `path` as reached beneath the base through no symlink (see open_beneath): a plain
+// lstat follows a directory on the way that the host swapped for a symlink, and would show the
+// attributes of a file outside the base. -1 with errno (ELOOP, EXDEV: a symlink on the way).
+int HostFiles::lstat_beneath(const std::string& path, struct stat* st) {
+  const std::string& pre = cfg_.base_prefix;
+  if (cfg_.base_fd < 0) return ::lstat(path.c_str(), st);
+  if (path == pre) return fstat(cfg_.base_fd, st);
+  size_t slash = path.rfind('/');
+  if (slash == pre.size() && path.compare(0, pre.size(), pre) == 0)
+    return fstatat(cfg_.base_fd, path.c_str() + slash + 1, st, AT_SYMLINK_NOFOLLOW);
+  if (slash == std::string::npos || slash < pre.size()) {
+    errno = EXDEV;
+    return -1;
+  }
+  int dfd = open_beneath(path.substr(0, slash), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (dfd < 0) return -1;
+  int rc = fstatat(dfd, path.c_str() + slash + 1, st, AT_SYMLINK_NOFOLLOW);
+  int e = errno;
+  close(dfd);
+  errno = e;
+  return rc;
 }
 
 bool HostFiles::getattr(fuse_req_t req, fuse_ino_t ino) {
   std::string path;
   struct stat st;
-  if (!path_of(ino, &path, nullptr, nullptr) || lstat(path.c_str(), &st) != 0) {
+  if (!path_of(ino, &path, nullptr, nullptr) || lstat_beneath(path, &st) != 0) {
     declined++;
     return false;  // gone from the host: JavaScript says ESTALE
   }
@@ -396,9 +420,16 @@ bool HostFiles::lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
   path += name;
   struct stat st;
   if (path.size() >= HOST_PATH_MAX) return false;
-  if (lstat(path.c_str(), &st) == 0) return lookup_present(req, parent, path, dir_len, name, forgets);
+  // the parent reached beneath the base through no symlink (as a listing reads it): an absent
+  // name answered from a directory out of the base would hide the name the base has
+  int dfd = open_beneath(path.substr(0, dir_len), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (dfd < 0) return false;
+  int rc = fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW);
+  int err = errno;
+  close(dfd);
+  if (rc == 0) return lookup_present(req, parent, path, dir_len, name, forgets, st);
   // an error of another kind: JavaScript
-  if (errno != ENOENT) return false;
+  if (err != ENOENT) return false;
   served++;
   if (cfg_.negative_timeout <= 0) {
     fuse_reply_err(req, ENOENT);
@@ -420,19 +451,14 @@ bool HostFiles::lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
 // would: under the same conditions (the overlay lists host directories as they are, nothing
 // hidden there, a number JavaScript would give the same way), registered here and told to
 // JavaScript in a LISTED event before the reply. Anything else is JavaScript's.
-bool HostFiles::lookup_present(fuse_req_t req, fuse_ino_t parent, const std::string& path, size_t dir_len, const char* name, uint64_t forgets) {
+bool HostFiles::lookup_present(fuse_req_t req, fuse_ino_t parent, const std::string& path, size_t dir_len, const char* name, uint64_t forgets,
+                               struct stat st) {
   InFlight in_flight(listing_);  // before the flag: as readdir, for set_listable(false)
   if (!listable_.load()) return false;
   const std::string dir = path.substr(0, dir_len);
   for (const auto& h : cfg_.hidden_dirs)
     if (h == dir) return false;
-  // the attributes from beneath the base, as a listing reads them (no symlink on the way)
-  int dfd = open_beneath(dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  if (dfd < 0) return false;
-  struct stat st;
-  int rc = fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW);
-  close(dfd);
-  if (rc != 0 || (!S_ISDIR(st.st_mode) && st.st_nlink > 1) || st.st_ino == FUSE_ROOT_ID || cfg_.base_dev < 0 ||
+  if ((!S_ISDIR(st.st_mode) && st.st_nlink > 1) || st.st_ino == FUSE_ROOT_ID || cfg_.base_dev < 0 ||
       (int64_t)st.st_dev != cfg_.base_dev) {
     declined++;
     return false;

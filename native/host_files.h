@@ -133,10 +133,12 @@ class HostFiles {
   };
   bool path_of(uint64_t ino, std::string* path, uint32_t* type, Key* kept);
   void add_locked(uint64_t ino, std::string path, uint32_t type, uint64_t parent);  // mu_ held
-  // forgets: forgets_ when parent's path was read
-  bool lookup_present(fuse_req_t req, fuse_ino_t parent, const std::string& path, size_t dir_len, const char* name, uint64_t forgets);
+  // forgets: forgets_ when parent's path was read; st: the name's lstat, beneath the base
+  bool lookup_present(fuse_req_t req, fuse_ino_t parent, const std::string& path, size_t dir_len, const char* name, uint64_t forgets,
+                      struct stat st);
   void close_handle(fuse_ino_t ino, fuse_file_info* fi);
   int open_beneath(const std::string& path, int flags);
+  int lstat_beneath(const std::string& path, struct stat* st);
 
   HostFilesConfig cfg_;
   std::atomic<bool> listable_{false};

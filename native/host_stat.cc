@@ -1,6 +1,6 @@
-// hostList / hostLstat (see host_stat.h): one statx per entry, the basic fields and the birth
-// time. Errors come back as errno numbers, not exceptions: the caller maps them to its own error
-// type. EOVERFLOW means a value does not fit a double exactly (an inode number of 2^53 or more):
+// hostListAt / hostLstatAt / hostReadlinkAt (see host_stat.h): one statx per entry, the basic
+// fields and the birth time; paths beneath a directory descriptor, through no symlink. Errors
+// come back as errno numbers, not exceptions: the caller maps them to its own error type. EOVERFLOW means a value does not fit a double exactly (an inode number of 2^53 or more):
 // the caller then asks node:fs instead.
 #include "host_stat.h"
 
@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <climits>
 #include <cstring>
 #include <string>
 #include <type_traits>
@@ -60,15 +61,63 @@ napi_value throw_type(napi_env env, const char* msg) {
   return nullptr;
 }
 
-// hostList(dir): { names, stats: Float64Array, unnamed } or an errno.
-napi_value HostList(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
+constexpr uint64_t BENEATH = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+
+int openat_beneath(int dir, const char* path, uint64_t flags) {
+  struct open_how how;
+  memset(&how, 0, sizeof how);
+  how.flags = flags;
+  how.resolve = BENEATH;
+  return (int)syscall(SYS_openat2, dir, path, &how, sizeof how);
+}
+
+// A symlink on the way (ELOOP) or a way out of dir (EXDEV): beneath dir, what the path names
+// does not exist, as when a name on the way is not a directory.
+int beneath_errno(int e) { return e == ELOOP || e == EXDEV ? ENOTDIR : e; }
+
+// fn(parent, name) on the directory holding `path`, reached beneath directory descriptor `dir`
+// through no symlink (an lstat through a directory the host swapped for a symlink would show a
+// file outside the base); `dir` itself for a one-name path, and ("" names `dir`). AT_FDCWD:
+// `path` as it is (the caller's own walk). -1 with errno on failure.
+template <typename F>
+int at_parent(int dir, const std::string& path, F fn) {
+  if (dir == AT_FDCWD || path.empty()) return fn(dir, path.c_str());
+  size_t slash = path.rfind('/');
+  if (slash == std::string::npos) return fn(dir, path.c_str());
+  int parent = openat_beneath(dir, path.substr(0, slash).c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (parent < 0) {
+    errno = beneath_errno(errno);
+    return -1;
+  }
+  int rc = fn(parent, path.c_str() + slash + 1);
+  int e = errno;
+  close(parent);
+  errno = e;
+  return rc;
+}
+
+// The (dirFd, path) arguments of the *At functions; false after throwing.
+bool at_args(napi_env env, napi_value* argv, size_t argc, size_t need, int32_t* dir, std::string* path, const char* usage) {
+  if (argc < need || napi_get_value_int32(env, argv[0], dir) != napi_ok || !string_arg(env, argv[1], path)) {
+    throw_type(env, usage);
+    return false;
+  }
+  return true;
+}
+
+// hostListAt(dirFd, path): { names, stats: Float64Array, unnamed } or an errno.
+napi_value HostListAt(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
   napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  int32_t at = AT_FDCWD;
   std::string dir;
-  if (argc < 1 || !string_arg(env, argv[0], &dir)) return throw_type(env, "hostList(dir: string)");
-  int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return number(env, errno);
+  if (!at_args(env, argv, argc, 2, &at, &dir, "hostListAt(dirFd: number, path: string)")) return nullptr;
+  int fd;
+  if (at == AT_FDCWD) fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  else if (dir.empty()) fd = openat(at, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  else fd = openat_beneath(at, dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return number(env, beneath_errno(errno));
   DIR* d = fdopendir(fd);
   if (!d) {
     int e = errno;
@@ -119,23 +168,51 @@ napi_value HostList(napi_env env, napi_callback_info info) {
   return out;
 }
 
-// hostLstat(path, out: Float64Array): 0 with the fields in out, or an errno.
-napi_value HostLstat(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
+// hostLstatAt(dirFd, path, out: Float64Array): 0 with the fields in out, or an errno.
+napi_value HostLstatAt(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
   napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  int32_t at = AT_FDCWD;
   std::string path;
+  const char* usage = "hostLstatAt(dirFd: number, path: string, out: Float64Array)";
+  if (!at_args(env, argv, argc, 3, &at, &path, usage)) return nullptr;
   napi_typedarray_type type;
   size_t length = 0;
   void* data = nullptr;
-  if (argc < 2 || !string_arg(env, argv[0], &path) ||
-      napi_get_typedarray_info(env, argv[1], &type, &length, &data, nullptr, nullptr) != napi_ok ||
-      type != napi_float64_array || length < static_cast<size_t>(HOST_STAT_STRIDE)) {
-    return throw_type(env, "hostLstat(path: string, out: Float64Array)");
+  if (napi_get_typedarray_info(env, argv[2], &type, &length, &data, nullptr, nullptr) != napi_ok || type != napi_float64_array ||
+      length < static_cast<size_t>(HOST_STAT_STRIDE)) {
+    return throw_type(env, usage);
   }
   struct statx st;
-  if (host_statx(AT_FDCWD, path.c_str(), &st) != 0) return number(env, errno);
+  int rc = at_parent(at, path, [&](int dir, const char* name) {
+    if (*name) return host_statx(dir, name, &st);
+    return statx(dir, "", AT_EMPTY_PATH | AT_STATX_SYNC_AS_STAT, STATX_BASIC_STATS | STATX_BTIME, &st);
+  });
+  if (rc != 0) return number(env, errno);
   return number(env, fill(st, static_cast<double*>(data)) ? 0 : EOVERFLOW);
+}
+
+// hostReadlinkAt(dirFd, path): the target's bytes (a Buffer), or an errno.
+napi_value HostReadlinkAt(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  int32_t at = AT_FDCWD;
+  std::string path;
+  if (!at_args(env, argv, argc, 2, &at, &path, "hostReadlinkAt(dirFd: number, path: string)")) return nullptr;
+  std::vector<char> buf(PATH_MAX + 1);
+  ssize_t n = -1;
+  int rc = at_parent(at, path, [&](int dir, const char* name) {
+    n = readlinkat(dir, name, buf.data(), buf.size());
+    return n < 0 ? -1 : 0;
+  });
+  if (rc != 0) return number(env, errno);
+  if ((size_t)n >= buf.size()) return number(env, ENAMETOOLONG);  // cut short: never handed on
+  napi_value out;
+  void* copied = nullptr;
+  napi_create_buffer_copy(env, (size_t)n, buf.data(), &copied, &out);
+  return out;
 }
 
 // hostOpenFile(dirFd, path): a descriptor of the regular file at `path` (relative) beneath
@@ -215,8 +292,9 @@ bool js_less(const std::string& a, const std::string& b) {
 
 void host_stat_register(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
-    {"hostList", nullptr, HostList, nullptr, nullptr, nullptr, napi_default, nullptr},
-    {"hostLstat", nullptr, HostLstat, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"hostListAt", nullptr, HostListAt, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"hostLstatAt", nullptr, HostLstatAt, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"hostReadlinkAt", nullptr, HostReadlinkAt, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"hostOpenFile", nullptr, HostOpenFile, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);

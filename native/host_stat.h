@@ -54,5 +54,5 @@ bool js_less(const std::string& a, const std::string& b);
 // name of them). False with errno set on a read error, or E2BIG past `max` names.
 bool host_names(DIR* d, std::vector<std::string>* names, size_t* unnamed, size_t max);
 
-// Adds hostList, hostLstat, hostOpenFile and hostStatFields to the addon's exports.
+// Adds hostListAt, hostLstatAt, hostReadlinkAt, hostOpenFile and hostStatFields to the addon's exports.
 void host_stat_register(napi_env env, napi_value exports);

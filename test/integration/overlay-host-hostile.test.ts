@@ -2,7 +2,7 @@
 // programs on the host and in the sandbox would: each case is a sequence that once gave a wrong
 // answer through the addon.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, readdirSync, readSync, renameSync, statSync, symlinkSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, lstatSync, mkdirSync, openSync, readFileSync, readdirSync, readSync, renameSync, statSync, symlinkSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { runCli, tempDir } from '../support/cli.js';
@@ -41,6 +41,21 @@ function cat(path: string): string {
   } finally {
     closeSync(fd);
   }
+}
+
+/**
+ * `cat` of a file read through the mount at `mnt`; 'off the mount' when the kernel, told the
+ * directory on the way is now a symlink, followed it to a host file (read with the caller's own
+ * rights, not the server's: that is what a symlink in the overlay is).
+ */
+function catOnMount(path: string, mnt: string): string {
+  const fd = openSync(path, 'r');
+  try {
+    if (fstatSync(fd).dev !== statSync(mnt).dev) return 'off the mount';
+  } finally {
+    closeSync(fd);
+  }
+  return cat(path);
 }
 
 /** Every page cache dropped: the next read of a file goes to its server. */
@@ -187,7 +202,7 @@ describe('overlay mount: host files under attack', () => {
       for (const f of ['s', 't']) {
         let got: string;
         try {
-          got = cat(join(d, f));
+          got = catOnMount(join(d, f), m.mnt);
         } catch (e) {
           got = (e as NodeJS.ErrnoException).code ?? String(e);
         }
@@ -218,6 +233,57 @@ describe('overlay mount: host files under attack', () => {
       await unmount(m);
     }
   });
+
+  for (const mode of ['native', 'javascript'] as const) {
+    it(`a base directory swapped for a symlink out of the base: the attributes, names and listing beneath it are not the outside's (${mode} reads)`, async () => {
+      // The kernel still holds the directory: a name it has not looked up yet, a listing, a
+      // link's target were read through a path walk that followed the symlink on the way.
+      const name = `beneath-${mode}`;
+      const outside = join(tmp.dir, `${name}-outside`);
+      mkdirSync(join(base, name, 'sub'), { recursive: true });
+      writeFileSync(join(base, name, 'sub', 'g'), 'inside');
+      mkdirSync(outside);
+      writeFileSync(join(outside, 'g'), 'outside, and longer');
+      writeFileSync(join(outside, 'extra'), 'secret');
+      symlinkSync('/etc/passwd', join(outside, 'l'));
+      const m = await mountOverlay(name, mode === 'native' ? {} : { AGENTFS_NATIVE_READS: '0' });
+      const sub = join(m.mnt, name, 'sub');
+      expect(readdirSync(sub)).toEqual(['g']);
+      // g held by a descriptor across the swap, its attributes asked for again (statx
+      // AT_STATX_FORCE_SYNC: the kernel's are not used): those of g inside, or none
+      const py = [
+        'import ctypes, os, struct, sys',
+        'libc = ctypes.CDLL(None, use_errno=True)',
+        'def size(fd):',
+        '    buf = ctypes.create_string_buffer(256)',
+        '    r = libc.syscall(332, fd, b"", 0x2000 | 0x1000, 0x7ff, buf)  # statx, FORCE_SYNC | AT_EMPTY_PATH',
+        '    return os.strerror(ctypes.get_errno()) if r else str(struct.unpack_from("<Q", buf, 40)[0])',
+        'fd = os.open(sys.argv[1], os.O_PATH)',
+        'print(size(fd))',
+        'os.rename(sys.argv[2], sys.argv[2] + "-old"); os.symlink(sys.argv[3], sys.argv[2])',
+        'print(size(fd))',
+      ].join('\n');
+      const r = spawnSync('python3', ['-c', py, join(sub, 'g'), join(base, name, 'sub'), outside], { encoding: 'utf8' });
+      expect(r.status, r.stderr).toBe(0);
+      const [before, after] = r.stdout.trim().split('\n');
+      expect(before).toBe('6');
+      expect(after).not.toBe('19');
+      // a name through the mount (the kernel, told `sub` is a symlink now, may follow it to the host)
+      const dev = statSync(m.mnt).dev;
+      const onMount = (p: string) => lstatSync(p, { throwIfNoEntry: false })?.dev === dev;
+      expect(onMount(join(sub, 'extra'))).toBe(false);
+      expect(onMount(join(sub, 'l'))).toBe(false);
+      // the kernel, told the number is now a symlink's, may refuse the directory it held (EIO)
+      let listed: string[] = [];
+      try {
+        if (onMount(sub)) listed = readdirSync(sub);
+      } catch (e) {
+        expect((e as NodeJS.ErrnoException).code).toBe('EIO');
+      }
+      expect(listed).not.toContain('extra');
+      await unmount(m);
+    });
+  }
 
   it('past PATH_MAX too: a deep base directory swapped for a symlink is not followed out of the base', async () => {
     // 20 directories of 250 bytes, then d/s and d/t: the files' host paths are longer than one
@@ -250,11 +316,16 @@ describe('overlay mount: host files under attack', () => {
       const walk = [
         'import os, sys',
         'fd = os.open(sys.argv[1], os.O_RDONLY)',
+        // a directory on the way that no longer is one beneath the base: no such name
         `for d in ["${name}"] + ["${hop}"] * 20 + ["d"]:`,
-        '    n = os.open(d, os.O_RDONLY, dir_fd=fd); os.close(fd); fd = n',
+        '    try: n = os.open(d, os.O_RDONLY, dir_fd=fd)',
+        '    except OSError as e: print(e.strerror); sys.exit(0)',
+        '    os.close(fd); fd = n',
         `for f in "${files}":`,
         '    try:',
-        '        r = os.open(f, os.O_RDONLY, dir_fd=fd); print(os.read(r, 100).decode().strip()); os.close(r)',
+        // a file off the mount: the kernel followed a symlink it was told of to the host
+        '        r = os.open(f, os.O_RDONLY, dir_fd=fd)',
+        `        print(os.read(r, 100).decode().strip() if os.fstat(r).st_dev == os.stat("${m.mnt}").st_dev else "off the mount"); os.close(r)`,
         '    except OSError as e: print(e.strerror)',
       ].join('\n');
       const r = spawnSync('python3', ['-c', walk, m.mnt], { encoding: 'utf8' });

@@ -19,6 +19,7 @@ import {
 import { isFsError } from '../../src/core/errors.js';
 import { tempDir } from '../support/cli.js';
 
+const AT_FDCWD = -100;
 let tmp: { dir: string; cleanup: () => void };
 let dir: string;
 let addon: HostStatAddon;
@@ -96,8 +97,8 @@ describe('hostList', () => {
 
   it('returns the errno for a missing directory and for a file', () => {
     writeFileSync(join(dir, 'f'), '');
-    expect(addon.hostList(join(dir, 'missing/'))).toBe(constants.errno.ENOENT);
-    expect(addon.hostList(join(dir, 'f/'))).toBe(constants.errno.ENOTDIR);
+    expect(addon.hostListAt(AT_FDCWD, join(dir, 'missing/'))).toBe(constants.errno.ENOENT);
+    expect(addon.hostListAt(AT_FDCWD, join(dir, 'f/'))).toBe(constants.errno.ENOTDIR);
     expect(() => native.list(join(dir, 'missing'))).toThrow(expect.objectContaining({ code: 'ENOENT', syscall: 'scandir' }));
   });
 
@@ -118,7 +119,7 @@ describe('hostList', () => {
       // at least 400 listings, and on until some of them came out short (a loaded machine may
       // run the other process rarely)
       for (let k = 0; k < 400 || (short < 5 && k < 20_000); k++) {
-        const r = addon.hostList(`${dir}/`);
+        const r = addon.hostListAt(AT_FDCWD, `${dir}/`);
         expect(typeof r).toBe('object');
         if (typeof r === 'number') break;
         expect(r.stats.length).toBe(r.names.length * addon.hostStatFields.length);
@@ -160,12 +161,21 @@ describe('hostLstat', () => {
     populate();
     const overflowing: HostStatAddon = {
       hostStatFields: addon.hostStatFields,
-      hostList: () => constants.errno.EOVERFLOW,
-      hostLstat: () => constants.errno.EOVERFLOW,
+      hostListAt: () => constants.errno.EOVERFLOW,
+      hostLstatAt: () => constants.errno.EOVERFLOW,
+      hostReadlinkAt: addon.hostReadlinkAt,
+      hostOpenFile: addon.hostOpenFile,
     };
     const fs = addonHostFs(overflowing);
     expect(fs.list(dir)).toEqual(nodeHostFs.list(dir));
     expect(fs.lstat(join(dir, 'file'))).toEqual(nodeHostFs.lstat(join(dir, 'file')));
+    const d = openSync(dir, 'r');
+    try {
+      expect(fs.list('sub', d)).toEqual(nodeHostFs.list(dir + '/sub'));
+      expect(fs.lstat('file', d)).toEqual(nodeHostFs.lstat(join(dir, 'file')));
+    } finally {
+      closeSync(d);
+    }
   });
 });
 
@@ -230,6 +240,64 @@ describe('hostOpenFile', () => {
       } finally {
         r.close();
       }
+    }
+  });
+});
+
+describe('beneath a directory descriptor', () => {
+  /** dir/sub/g; elsewhere/g outside; then dir/sub swapped for a symlink to elsewhere */
+  function swapped(): void {
+    mkdirSync(join(dir, 'sub'));
+    writeFileSync(join(dir, 'sub', 'g'), 'deeper');
+    symlinkSync('g', join(dir, 'sub', 'l'));
+    mkdirSync(join(tmp.dir, 'elsewhere'));
+    writeFileSync(join(tmp.dir, 'elsewhere', 'g'), 'secret, and longer');
+    symlinkSync('/etc/passwd', join(tmp.dir, 'elsewhere', 'l'));
+  }
+
+  it('the addon stats, lists and reads links through no symlink on the way, and not out of the directory', () => {
+    swapped();
+    const d = openSync(dir, 'r');
+    const out = new Float64Array(addon.hostStatFields.length);
+    const { ENOTDIR } = constants.errno;
+    try {
+      expect(addon.hostLstatAt(d, 'sub/g', out)).toBe(0);
+      expect(out[5]).toBe(6); // size
+      expect(addon.hostLstatAt(d, '', out)).toBe(0);
+      expect(out[0]).toBe(Number(lstatSync(dir).ino));
+      expect((addon.hostReadlinkAt(d, 'sub/l') as Buffer).toString()).toBe('g');
+      expect((addon.hostListAt(d, 'sub') as { names: string[] }).names).toEqual(['g', 'l']);
+      renameSync(join(dir, 'sub'), join(dir, 'sub-old'));
+      symlinkSync(join(tmp.dir, 'elsewhere'), join(dir, 'sub'));
+      expect(addon.hostLstatAt(d, 'sub/g', out)).toBe(ENOTDIR);
+      expect(addon.hostReadlinkAt(d, 'sub/l')).toBe(ENOTDIR);
+      expect(addon.hostListAt(d, 'sub')).toBe(ENOTDIR);
+      expect(addon.hostLstatAt(d, '../elsewhere/g', out)).toBe(ENOTDIR);
+      expect(addon.hostLstatAt(d, 'sub', out)).toBe(0); // the symlink itself
+      // AT_FDCWD: the caller's own path, followed as any path is
+      expect(addon.hostLstatAt(AT_FDCWD, join(dir, 'sub/g'), out)).toBe(0);
+      expect(out[5]).toBe(18);
+    } finally {
+      closeSync(d);
+    }
+  });
+
+  it('BaseReader shows nothing of what a directory swapped for a symlink leads to', () => {
+    swapped();
+    const r = new BaseReader(dir, { host: native });
+    try {
+      expect(r.lstat('/sub/g')!.size).toBe(6);
+      expect(r.readlink('/sub/l')).toBe('g');
+      expect(r.list('/sub').map((e) => e.name)).toEqual(['g', 'l']);
+      renameSync(join(dir, 'sub'), join(dir, 'sub-old'));
+      symlinkSync(join(tmp.dir, 'elsewhere'), join(dir, 'sub'));
+      r.forgetAll();
+      expect(r.lstat('/sub/g')).toBeUndefined();
+      expect(r.list('/sub')).toEqual([]);
+      expect(() => r.readlink('/sub/l')).toThrow(expect.objectContaining({ code: 'ENOTDIR' }));
+      expect(r.lstat('/sub')!.mode & 0o170000).toBe(0o120000);
+    } finally {
+      r.close();
     }
   });
 });

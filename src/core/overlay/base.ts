@@ -132,9 +132,19 @@ export class BaseReader {
     return fd < 0 ? openSync(`/proc/self/fd/${this.fd}/`, C.O_RDONLY | C.O_DIRECTORY) : fd;
   }
 
-  /** lstat, or undefined when the path does not exist (or a parent is not a directory). */
+  /**
+   * Whether `path` is reached beneath the base descriptor in one call (the addon's openat2): a
+   * plain path walk follows a directory on the way that the host swapped for a symlink, and
+   * showed the attributes, listing or target of files outside the base.
+   */
+  private beneath(path: string): boolean {
+    return this.host.beneath && !tooLongForOneCall(path);
+  }
+
+  /** lstat, or undefined when the path does not exist (or a parent is not a directory, or a symlink on the way). */
   lstat(path: string): HostStat | undefined {
     try {
+      if (this.beneath(path)) return this.host.lstat(path.slice(1), this.fd);
       return this.withHost(path, (host) => this.host.lstat(host));
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
@@ -146,7 +156,8 @@ export class BaseReader {
   readlink(path: string): string {
     try {
       // bytes first: a target that is not UTF-8 would otherwise change silently (to U+FFFD)
-      return this.withHost(path, (host) => textFromBytes(readlinkSync(host, 'buffer'), 'readlink', 'symlink target'));
+      const bytes = this.beneath(path) ? this.host.readlink(path.slice(1), this.fd) : this.withHost(path, (host) => this.host.readlink(host));
+      return textFromBytes(bytes, 'readlink', 'symlink target');
     } catch (e) {
       throw toFsError(e, 'readlink', path);
     }
@@ -165,7 +176,7 @@ export class BaseReader {
     try {
       // names that are not UTF-8 are left out of the merged view, never merged (decoding would
       // turn different names into one U+FFFD-spelled name); hasUnnamed says they are there
-      listing = this.withDir(path, (dir) => this.host.list(dir));
+      listing = this.beneath(path) ? this.host.list(path.slice(1), this.fd) : this.withDir(path, (dir) => this.host.list(dir));
     } catch (e) {
       throw toFsError(e, 'readdir', path);
     }

@@ -1,5 +1,5 @@
 import { isUtf8 } from 'node:buffer';
-import { lstatSync, readdirSync, type BigIntStats } from 'node:fs';
+import { lstatSync, readdirSync, readlinkSync, type BigIntStats } from 'node:fs';
 import { createRequire } from 'node:module';
 import { constants } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -10,7 +10,8 @@ import type { Timespec } from '../types.js';
 /**
  * lstat and directory listings of host files, as the overlay's base layer uses them: through the
  * addon (native/host_stat.cc: one fstatat per entry, no Stats object, no BigInt) when it loads,
- * through node:fs otherwise. Nothing is followed: entries are lstat'ed.
+ * through node:fs otherwise. Nothing is followed: entries are lstat'ed, and paths under the base's
+ * descriptor are reached through no symlink on the way (openat2, where the addon has it).
  */
 
 /** What the overlay takes from an lstat (plain numbers; times to the nanosecond). */
@@ -44,13 +45,22 @@ export interface HostListing {
   unnamed: number;
 }
 
+/**
+ * With `at` (a directory descriptor), a path is relative to it ('' names the directory itself);
+ * where `beneath` holds it is reached beneath `at` through no symlink (a symlink on the way: the
+ * path does not exist), else it is resolved as `/proc/self/fd/<at>/<path>`, which follows them.
+ */
 export interface HostFs {
   /** true: served by the addon */
   readonly native: boolean;
+  /** whether paths given with `at` are reached beneath it (the addon, where openat2 works) */
+  readonly beneath: boolean;
   /** lstat; undefined when the path does not exist (or a parent is not a directory) */
-  lstat(path: string): HostStat | undefined;
+  lstat(path: string, at?: number): HostStat | undefined;
   /** the entries of directory `dir` (any of its children that vanished meanwhile left out) */
-  list(dir: string): HostListing;
+  list(dir: string, at?: number): HostListing;
+  /** the target of the symlink at `path`, as bytes */
+  readlink(path: string, at?: number): Buffer;
   /**
    * A read-only descriptor of the regular file at relative `path` beneath directory descriptor
    * `dir`, reached through no symlink; minus an errno when it cannot (EINVAL: not a regular
@@ -62,8 +72,10 @@ export interface HostFs {
 /** The addon's functions (native/host_stat.h): errors come back as errno numbers. */
 export interface HostStatAddon {
   hostStatFields: string[];
-  hostList(dir: string): { names: string[]; stats: Float64Array; unnamed: number } | number;
-  hostLstat(path: string, out: Float64Array): number;
+  /** dirFd AT_FDCWD: `path` as it is, followed as any path is */
+  hostListAt(dirFd: number, dir: string): { names: string[]; stats: Float64Array; unnamed: number } | number;
+  hostLstatAt(dirFd: number, path: string, out: Float64Array): number;
+  hostReadlinkAt(dirFd: number, path: string): Buffer | number;
   hostOpenFile(dir: number, path: string): number;
 }
 
@@ -76,6 +88,12 @@ const FIELDS = [
 const STRIDE = FIELDS.length;
 
 const { ENOENT, ENOSYS, ENOTDIR, EOVERFLOW, EPERM } = constants.errno;
+const AT_FDCWD = -100;
+
+/** `path` relative to directory descriptor `at`, as one path the kernel resolves (following symlinks). */
+function viaProc(path: string, at: number | undefined): string {
+  return at === undefined ? path : `/proc/self/fd/${at}/${path}`;
+}
 
 function fromArray(a: Float64Array, i: number): HostStat {
   const birthSec = a[i + 16]!;
@@ -187,38 +205,64 @@ function nodeList(dir: string): HostListing {
   return { names: kept, stats, unnamed };
 }
 
-/** The node:fs implementation (no addon). */
-export const nodeHostFs: HostFs = { native: false, lstat: nodeLstat, list: nodeList, openFile: () => undefined };
+/** The node:fs implementation (no addon): paths with `at` go through /proc/self/fd. */
+export const nodeHostFs: HostFs = {
+  native: false,
+  beneath: false,
+  lstat: (path, at) => nodeLstat(viaProc(path, at)),
+  // ('' names `at` itself: nodeList adds the slash that lists the directory, not the magic link)
+  list: (dir, at) => nodeList(at === undefined ? dir : `/proc/self/fd/${at}/${dir}`.replace(/\/$/, '')),
+  readlink: (path, at) => readlinkSync(viaProc(path, at), 'buffer'),
+  openFile: () => undefined,
+};
 
 /** The addon's implementation; node:fs for what the addon cannot give exactly (EOVERFLOW). */
 export function addonHostFs(addon: HostStatAddon): HostFs {
   const one = new Float64Array(STRIDE);
   let openat2 = typeof addon.hostOpenFile === 'function';
+  /** a kernel before 5.6 (or a seccomp filter) refuses openat2: true, and node:fs's way from now on */
+  const refused = (errno: number, at: number | undefined) => {
+    if (at === undefined || (errno !== ENOSYS && errno !== EPERM)) return false;
+    openat2 = false;
+    return true;
+  };
   return {
     native: true,
+    get beneath() {
+      return openat2;
+    },
     openFile(dir, path) {
       if (!openat2) return undefined;
       const r = addon.hostOpenFile(dir, path);
-      // a kernel before 5.6 (or a seccomp filter) refuses openat2: the caller's way, from now on
-      if (r === -ENOSYS || r === -EPERM) openat2 = false;
-      return openat2 ? r : undefined;
+      if (refused(-r, dir)) return undefined;
+      return r;
     },
-    lstat(path) {
-      const r = addon.hostLstat(path, one);
+    lstat(path, at) {
+      if (at !== undefined && !openat2) return nodeLstat(viaProc(path, at));
+      const r = addon.hostLstatAt(at ?? AT_FDCWD, path, one);
       if (r === 0) return fromArray(one, 0);
-      if (r === EOVERFLOW) return nodeLstat(path);
+      if (r === EOVERFLOW || refused(r, at)) return nodeLstat(viaProc(path, at));
       if (r === ENOENT || r === ENOTDIR) return undefined;
       throw errnoError(r, 'lstat', path);
     },
-    list(dir) {
-      const r = addon.hostList(`${dir}/`);
+    list(dir, at) {
+      if (at !== undefined && !openat2) return nodeHostFs.list(dir, at);
+      // the trailing slash: a directory, not the /proc magic link it may be named by
+      const r = addon.hostListAt(at ?? AT_FDCWD, at === undefined ? `${dir}/` : dir);
       if (typeof r === 'number') {
-        if (r === EOVERFLOW) return nodeList(dir);
+        if (r === EOVERFLOW || refused(r, at)) return nodeHostFs.list(dir, at);
         throw errnoError(r, 'scandir', dir);
       }
       const stats = new Array<HostStat>(r.names.length);
       for (let i = 0; i < stats.length; i++) stats[i] = fromArray(r.stats, i * STRIDE);
       return { names: r.names, stats, unnamed: r.unnamed };
+    },
+    readlink(path, at) {
+      if (at !== undefined && !openat2) return nodeHostFs.readlink(path, at);
+      const r = addon.hostReadlinkAt(at ?? AT_FDCWD, path);
+      if (typeof r !== 'number') return r;
+      if (refused(r, at)) return nodeHostFs.readlink(path, at);
+      throw errnoError(r, 'readlink', path);
     },
   };
 }
@@ -230,7 +274,7 @@ export function loadHostStatAddon(): HostStatAddon | undefined {
     const gypBuild = require('node-gyp-build') as { path(dir: string): string };
     // native/ in the package, from dist/core/overlay or src/core/overlay
     const addon = require(gypBuild.path(join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'native'))) as Partial<HostStatAddon>;
-    if (typeof addon.hostList !== 'function' || typeof addon.hostLstat !== 'function') return undefined;
+    if (typeof addon.hostListAt !== 'function' || typeof addon.hostLstatAt !== 'function' || typeof addon.hostReadlinkAt !== 'function') return undefined;
     if (addon.hostStatFields?.join() !== FIELDS.join()) return undefined;
     return addon as HostStatAddon;
   } catch {
