@@ -1228,6 +1228,9 @@ void open_host_files(napi_env env, napi_value o, Session* s) {
   s->host->on_listed = [s](uint64_t dir, uint64_t ino, uint32_t mode, const std::string& name) {
     enqueue_quiet(s, pack_listed(nullptr, dir, ino, (mode_t)mode, name.c_str()));
   };
+  s->host->on_dir_key = [s](uint64_t ino, int64_t sec, int64_t nsec, int64_t epoch) {
+    enqueue_quiet(s, pack_dirkey(nullptr, ino, sec, nsec, epoch));
+  };
   s->host->on_stale_attrs = [s](uint64_t ino) { fuse_lowlevel_notify_inval_inode(s->se, ino, -1, 0); };
   // options.hostFiles.delta: as options.reader, for the overlay's delta (Session::delta); one that
   // cannot open leaves those requests to JavaScript

@@ -104,6 +104,10 @@ class HostFiles {
   std::function<void(uint64_t ino, int flags)> on_open;
   std::function<void(uint64_t ino)> on_release;
   std::function<void(uint64_t dir, uint64_t ino, uint32_t mode, const std::string& name)> on_listed;
+  // An opendir answered here under a new listing key (the kernel fetches the listing and caches
+  // it): JavaScript notes the key as its own opendir would, so that its later opens of the
+  // directory (once it holds copies: a merged listing) keep the kernel's cache while it holds.
+  std::function<void(uint64_t ino, int64_t sec, int64_t nsec, int64_t epoch)> on_dir_key;
   // The kernel's attributes of ino describe an older file: it must ask again (notify_inval_inode).
   std::function<void(uint64_t ino)> on_stale_attrs;
 
@@ -138,7 +142,7 @@ class HostFiles {
                       struct stat st);
   void close_handle(fuse_ino_t ino, fuse_file_info* fi);
   int open_beneath(const std::string& path, int flags);
-  int lstat_beneath(const std::string& path, struct stat* st);
+  bool lstat_same(const std::string& path, fuse_ino_t ino, struct stat* st);
 
   HostFilesConfig cfg_;
   std::atomic<bool> listable_{false};

@@ -42,6 +42,7 @@ enum Op {
   OP_OPENED = 28,
   OP_RELEASED = 29,
   OP_LISTED = 30,
+  OP_DIRKEY = 31,
 };
 
 // The most arguments of one kind a request has (numbers and bools share nums).
@@ -90,6 +91,7 @@ const char* const REQ_LAYOUT[] = {
   "nn",            // OPENED
   "n",             // RELEASED
   "nnns",          // LISTED
+  "nnnn",          // DIRKEY
 };
 
 // A request of kind op from the caller of req (nullptr: none); defined in fuse_session.cc.
@@ -352,5 +354,15 @@ inline Req* pack_listed(fuse_req_t req, uint64_t dir, uint64_t ino, mode_t mode,
   r->nums[1] = (double)ino;
   r->nums[2] = (double)mode;
   r->strs[0] = name;
+  return r;
+}
+
+// The addon opened a host directory under a new listing key, whose listing the kernel then fetches and caches (no kernel request: id is -1); JavaScript notes the key, as its own opendir does.
+inline Req* pack_dirkey(fuse_req_t req, uint64_t ino, int64_t sec, int64_t nsec, int64_t epoch) {
+  Req* r = new_req(req, OP_DIRKEY);
+  r->nums[0] = (double)ino;
+  r->nums[1] = (double)sec;
+  r->nums[2] = (double)nsec;
+  r->nums[3] = (double)epoch;
   return r;
 }

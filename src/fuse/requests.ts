@@ -38,6 +38,7 @@ export const Op = {
   OPENED: 28,
   RELEASED: 29,
   LISTED: 30,
+  DIRKEY: 31,
 } as const;
 
 export type OpCode = (typeof Op)[keyof typeof Op];
@@ -323,6 +324,17 @@ export interface ListedRequest extends RequestHeader {
   readonly name: string;
 }
 
+/** The addon opened a host directory under a new listing key, whose listing the kernel then fetches and caches (no kernel request: id is -1); JavaScript notes the key, as its own opendir does. */
+export interface DirkeyRequest extends RequestHeader {
+  readonly op: typeof Op.DIRKEY;
+  readonly ino: number;
+  /** the directory's mtime */
+  readonly sec: number;
+  readonly nsec: number;
+  /** the listing age's period (dirs.ts opendir) */
+  readonly epoch: number;
+}
+
 /** Any request. */
 export type FuseRequest =
   | InitRequest
@@ -355,7 +367,8 @@ export type FuseRequest =
   | AtimeRequest
   | OpenedRequest
   | ReleasedRequest
-  | ListedRequest;
+  | ListedRequest
+  | DirkeyRequest;
 
 /** Request kind -> its request. */
 export type RequestOf = { [R in FuseRequest as R['op']]: R };
@@ -709,6 +722,18 @@ export function decodeRequest(a: RawRequest): FuseRequest {
         ino: a[6] as number,
         mode: a[7] as number,
         name: a[8] as string,
+      };
+    case Op.DIRKEY:
+      return {
+        op: Op.DIRKEY,
+        id: a[1] as number,
+        uid: a[2] as number,
+        gid: a[3] as number,
+        pid: a[4] as number,
+        ino: a[5] as number,
+        sec: a[6] as number,
+        nsec: a[7] as number,
+        epoch: a[8] as number,
       };
     default:
       throw new RangeError(`unknown FUSE request kind ${String(a[0])}: the native addon is older or newer than this build (rebuild it: bash scripts/setup.sh)`);

@@ -14,6 +14,7 @@ import { checkFuse, decodeRequest, loadBinding, mountFailureHint, Op, type FuseR
 import { watchChanges } from './change-watcher.js';
 import { GROUP_COMMIT_MS, GroupCommitter, type GroupCommit } from './group-commit.js';
 import { HANDLERS, MUTATING, SYNCING } from './handlers/index.js';
+import { listingKey } from './handlers/dirs.js';
 import { HostOffers } from './host-offers.js';
 import { ServeState, type CacheTimeouts, type Reply } from './state.js';
 import { RequestStats } from './stats.js';
@@ -109,6 +110,8 @@ const UNWATCHED_TIMEOUTS: CacheTimeouts = { entry: 1, attr: 1, negative: 0 };
 
 /** Events that count the native reader's opens and releases (see serveBatch). */
 const COUNTS: ReadonlySet<unknown> = new Set([Op.OPENED, Op.RELEASED]);
+/** The addon's events served before the requests of their batch (serveEvent). */
+const FIRST: ReadonlySet<unknown> = new Set([Op.OPENED, Op.LISTED, Op.DIRKEY]);
 /** Requests whose answers no open count bears on (they neither remove nor release a file). */
 const AHEAD: ReadonlySet<unknown> = new Set([Op.CREATE, Op.MKDIR, Op.MKNOD, Op.SYMLINK, Op.WRITE, Op.STATFS]);
 /** Below this many entries a batch is served in its order (a few events cost little). */
@@ -360,9 +363,9 @@ export class FuseServer {
     // The native reader's opens first: an unlink in this batch may have raced an open that saw
     // the file (its OPENED queued after the UNLINK), and counting an open early only delays a purge.
     // Entries the addon listed come with them, in order: an open counts on the node they give.
-    for (const raw of batch) if (raw[0] === Op.OPENED || raw[0] === Op.LISTED) this.serveEvent(raw);
+    for (const raw of batch) if (FIRST.has(raw[0])) this.serveEvent(raw);
     for (const raw of batch) {
-      if (raw[0] === Op.OPENED || raw[0] === Op.LISTED) continue;
+      if (FIRST.has(raw[0])) continue;
       const req = decodeRequest(raw);
       const op = req.op;
       if (op === Op.INIT) {
@@ -454,7 +457,7 @@ export class FuseServer {
   private takeNativeOpens(): void {
     if (!this.handle) return;
     for (const raw of this.native.drain(this.handle)) {
-      if (raw[0] === Op.OPENED || raw[0] === Op.LISTED) this.serveEvent(raw);
+      if (FIRST.has(raw[0])) this.serveEvent(raw);
       else this.backlog.push(raw);
     }
     if (this.backlog.length && !this.inBatch) setImmediate(() => this.onBatch([]));
@@ -468,6 +471,9 @@ export class FuseServer {
       this.state.hostOffers?.listed(req.dir, req.name, req.ino, req.mode);
       this.state.handedOut(req.dir, req.name, req.ino);
       if ((req.mode & 0o170000) === 0o040000) this.state.rememberParent(req.ino, req.dir);
+    } else if (req.op === Op.DIRKEY) {
+      // the listing the kernel now caches, keyed as opendir keys an overlay's
+      this.state.rememberCacheKey(req.ino, listingKey({ sec: req.sec, nsec: req.nsec }, '', req.epoch));
     }
   }
 

@@ -19,6 +19,14 @@ function dotAttr(ino: number): Attr {
 }
 const STRIDE = 1 + ATTR_LEN;
 
+/**
+ * The key of the listing the kernel caches for a directory: mtime and, with a finite listing age
+ * (overlays), that age's period; with an infinite one, ctime and link count (`rest`).
+ */
+export function listingKey(mtime: { sec: number; nsec: number }, rest: string, epoch: number): string {
+  return `d${mtime.sec}.${mtime.nsec}:${rest}:${epoch}`;
+}
+
 export function opendir(s: ServeState, { id, ino }: OpendirRequest): Reply {
   const a = s.fs.getattr(ino); // ENOENT for a vanished directory
   const fh = s.newFh();
@@ -35,7 +43,7 @@ export function opendir(s: ServeState, { id, ino }: OpendirRequest): Reply {
     const finite = Number.isFinite(s.listingMaxAgeS);
     const epoch = finite ? Math.floor(Date.now() / 1000 / s.listingMaxAgeS) : 0;
     const rest = finite ? '' : `${a.ctime.sec}.${a.ctime.nsec}:${a.nlink}`;
-    const key = `d${a.mtime.sec}.${a.mtime.nsec}:${rest}:${epoch}`;
+    const key = listingKey(a.mtime, rest, epoch);
     const held = s.cacheKeys.get(ino);
     keep = held === key;
     // a mount's listings are cached from a directory's second opendir on, as the addon does
