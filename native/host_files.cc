@@ -354,8 +354,7 @@ bool HostFiles::path_of(uint64_t ino, std::string* path, uint32_t* type, Key* ke
 int HostFiles::open_beneath(const std::string& path, int flags) {
   const std::string& pre = cfg_.base_prefix;
   if (cfg_.base_fd < 0) return ::open(path.c_str(), flags);
-  const bool root = path == pre;  // the base itself (the parent of its top-level names)
-  if (!root && (path.size() <= pre.size() + 1 || path.compare(0, pre.size(), pre) != 0 || path[pre.size()] != '/')) {
+  if (path.size() <= pre.size() + 1 || path.compare(0, pre.size(), pre) != 0 || path[pre.size()] != '/') {
     errno = EXDEV;
     return -1;
   }
@@ -363,7 +362,7 @@ int HostFiles::open_beneath(const std::string& path, int flags) {
   memset(&how, 0, sizeof how);
   how.flags = (uint64_t)flags;
   how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
-  return (int)syscall(SYS_openat2, cfg_.base_fd, root ? "." : path.c_str() + pre.size() + 1, &how, sizeof how);
+  return (int)syscall(SYS_openat2, cfg_.base_fd, path.c_str() + pre.size() + 1, &how, sizeof how);
 }
 
 // lstat of registered host file `ino` at its path, when that is the file itself: a directory on
