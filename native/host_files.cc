@@ -407,8 +407,8 @@ bool HostFiles::lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
   path += name;
   struct stat st;
   if (path.size() >= HOST_PATH_MAX) return false;
-  // the parent reached beneath the base through no symlink (as a listing reads it): an absent
-  // name answered from a directory out of the base would hide the name the base has
+  // the parent reached beneath the base through no symlink, as a listing reads it: one open for
+  // both answers, never from a directory a symlink the host swapped in on the way leads to
   int dfd = open_beneath(path.substr(0, dir_len), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (dfd < 0) return false;
   int rc = fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW);
