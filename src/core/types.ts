@@ -277,6 +277,13 @@ export interface FileSystem {
    * memory from it must be read again (an overlay's whiteouts and merged paths).
    */
   changedOutside?(): void;
+
+  /**
+   * Optional: readies the connection for its first writes (what it makes once: the one-statement
+   * operations' scratch tables), writing nothing to the database; called by an adapter while no
+   * client waits, so that the first write one waits on does not pay for it.
+   */
+  prepareWrites?(): void;
 }
 
 /** See FileSystem.hostFiles. */

@@ -403,6 +403,8 @@ export class FuseServer {
           });
         }
         this.ready.resolve();
+        // while the client starts: the first write it waits on then finds the connection ready
+        if (!this.options.readOnly) setImmediate(() => this.prepareWrites());
       } else if (op === Op.OPENED || op === Op.RELEASED) {
         // a read-only open (or its release) the native reader answered: counted as JavaScript's own
         this.countNativeOpen(req.op === Op.OPENED, req.ino, req.op === Op.OPENED ? req.flags : 0);
@@ -486,6 +488,16 @@ export class FuseServer {
     } catch (e) {
       // removed meanwhile (by another process): nothing is held open any more
       if (!isFsError(e)) this.report(e, opened ? Op.OPENED : Op.RELEASED);
+    }
+  }
+
+  /** FileSystem.prepareWrites, best effort: what it cannot make now, the first write makes. */
+  private prepareWrites(): void {
+    if (this.ended) return;
+    try {
+      this.state.fs.prepareWrites?.();
+    } catch (e) {
+      if (!isFsError(e)) this.report(e, -1);
     }
   }
 

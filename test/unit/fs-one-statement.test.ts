@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Agent } from '../../src/core/agent.js';
+import { InodeFs } from '../../src/core/fs/inode-fs.js';
 import { ROOT_INO, S_IFIFO, type Removal } from '../../src/core/types.js';
 import { tempDir } from '../support/cli.js';
 import { codeOf, column, one, scratchIno as scratchInoOf } from '../support/one-statement.js';
@@ -192,6 +193,55 @@ describe('the scratch tables of a connection', () => {
     expect(scratchInoOf(a, 'agentfs_setattr')).toBe(f);
     expect(version()).toBe(after);
     expect(a.fs.read(f, 0, 10).toString()).toBe('onetwo');
+  });
+
+  it('are all made by prepareWrites before any write, observed and unobserved, writing nothing and waiting for no lock', () => {
+    const a = agent();
+    const fs = a.fs as InodeFs;
+    const f = fs.create(ROOT_INO, 'f', 0o644, ME).ino;
+    fs.create(ROOT_INO, 'g', 0o644, ME);
+    a.journal?.flush();
+    const version = () => one(a, 'PRAGMA temp.schema_version') as number;
+    const before = version();
+    // another process holds the write lock meanwhile: the tables are made all the same, at once
+    const other = Agent.open({ path: a.store.path });
+    cleanups.push(() => other.close());
+    const committed = () => one(other, 'PRAGMA data_version');
+    const seen = committed();
+    other.store.db.exec('BEGIN IMMEDIATE');
+    const t = performance.now();
+    try {
+      fs.prepareWrites();
+    } finally {
+      other.store.db.exec('ROLLBACK');
+    }
+    expect(performance.now() - t).toBeLessThan(1_000); // the busy timeout is 5 s
+    const made = version();
+    expect(made).toBeGreaterThan(before);
+    expect(a.store.inTransaction).toBe(false);
+    expect(a.store.db.inTransaction).toBe(false);
+    expect(committed()).toBe(seen); // nothing committed to the database
+    // a second call makes nothing
+    fs.prepareWrites();
+    expect(version()).toBe(made);
+    // observed operations and unobserved ones (an overlay's copy-up) find their tables made
+    a.store.transaction(() => {
+      fs.unlink(ROOT_INO, 'g');
+      fs.create(ROOT_INO, 'h', 0o644, ME);
+      fs.setattr(f, { mode: 0o600 });
+      fs.write(f, 0, Buffer.from('one'));
+      fs.unobserved(() => {
+        const q = fs.create(ROOT_INO, 'q', 0o644, ME).ino;
+        fs.setattr(q, { mode: 0o600 });
+        fs.write(q, 0, Buffer.from('quiet'));
+        fs.unlink(ROOT_INO, 'q');
+      });
+    });
+    expect(scratchIno(a)).toBeDefined();
+    expect(scratchIno(a, 'agentfs_unlinked', true)).toBeDefined();
+    expect(version()).toBe(made);
+    expect(fs.read(f, 0, 10).toString()).toBe('one');
+    expect(fs.readdir(ROOT_INO).map((e) => e.name)).toEqual(expect.arrayContaining(['f', 'h']));
   });
 });
 

@@ -33,6 +33,7 @@ import { fallocate } from './ops/fallocate.js';
 import { writeWhole, type WholeTarget } from './ops/put.js';
 import { createAlone } from './ops/create-alone.js';
 import { copyIn, type CopySource } from './ops/copy-in.js';
+import { makeScratchTables } from './ops/scratch.js';
 
 export interface InodeFsOptions {
   /** told about every successful mutation, inside its transaction (the journal) */
@@ -176,6 +177,9 @@ export class InodeFs implements FileSystem {
   }
   sharedReads(): SharedReads | undefined {
     return sharedReads(this.ctx);
+  }
+  prepareWrites(): void {
+    if (!this.store.readOnly) makeScratchTables(this.ctx);
   }
   writtenAttr(ino: number): Attr | undefined {
     const row = writtenRow(this.ctx, ino);

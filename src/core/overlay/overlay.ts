@@ -482,6 +482,10 @@ export class OverlayFs implements FileSystem {
     });
   }
 
+  prepareWrites(): void {
+    this.o.delta.prepareWrites?.();
+  }
+
   changedOutside(): void {
     // another process's whiteouts (an unlink through a second mount), copy-ups and moves; the
     // node table is looked up through the delta again at the next lookup

@@ -96,13 +96,7 @@ export function scratchTable(ctx: FsContext, t: ScratchTable, recorder: InlineRe
   const table = tableName(t, recorder);
   let made = ctx.scratch.get(table);
   if (made === undefined) {
-    const wanted = [{ t, recorder, table }];
-    for (const kind of kinds) {
-      for (const r of kind.recorders(ctx)) {
-        const name = tableName(kind.t, r);
-        if (!ctx.scratch.has(name) && !wanted.some((w) => w.table === name)) wanted.push({ t: kind.t, recorder: r, table: name });
-      }
-    }
+    const wanted = [{ t, recorder, table }, ...unmade(ctx).filter((w) => w.table !== table)];
     // all at once; if one of them cannot be made, each by itself (a table that cannot stays unmade)
     if (wanted.length === 1 || !makeTables(ctx, wanted)) makeTables(ctx, wanted.slice(0, 1));
     made = ctx.scratch.get(table)!;
@@ -110,10 +104,53 @@ export function scratchTable(ctx: FsContext, t: ScratchTable, recorder: InlineRe
   return made || undefined;
 }
 
-/** Makes the tables in one exec and notes them; false (none made, `false` noted for a single one) when it failed. */
-function makeTables(ctx: FsContext, tables: readonly { t: ScratchTable; recorder: InlineRecorder | undefined; table: string }[]): boolean {
+/**
+ * Every registered kind's tables not made yet on this connection, for the context's observer and
+ * for none: an overlay's copy-up runs unobserved (InodeFs.unobserved) in the same request as the
+ * observed operation it serves (the first CREATE in a copied-up directory), and each set made by
+ * itself would change the TEMP schema twice.
+ */
+function unmade(ctx: FsContext): { t: ScratchTable; recorder: InlineRecorder | undefined; table: string }[] {
+  const wanted: { t: ScratchTable; recorder: InlineRecorder | undefined; table: string }[] = [];
+  const observer = ctx.observer;
   try {
-    ctx.store.db.exec(tables.map(({ t, recorder, table }) => ddl(t, table, recorder)).join(';\n'));
+    for (const o of observer ? [observer, undefined] : [undefined]) {
+      ctx.observer = o;
+      for (const kind of kinds) {
+        for (const r of kind.recorders(ctx)) {
+          const name = tableName(kind.t, r);
+          if (!ctx.scratch.has(name) && !wanted.some((w) => w.table === name)) wanted.push({ t: kind.t, recorder: r, table: name });
+        }
+      }
+    }
+  } finally {
+    ctx.observer = observer;
+  }
+  return wanted;
+}
+
+/**
+ * Makes every table the connection's one-statement operations may take (scratchTable), inside
+ * the open transaction: done before a client waits on the first write, that write does not pay
+ * for the DDL (2 ms in `run`'s first `git status`) nor for the statements it expires.
+ */
+export function makeScratchTables(ctx: FsContext): void {
+  const wanted = unmade(ctx);
+  if (wanted.length === 0 || makeTables(ctx, wanted)) return;
+  for (const w of wanted) makeTables(ctx, [w]);
+}
+
+/**
+ * Makes the tables in one exec and notes them; false (none made, `false` noted for a single one)
+ * when it failed. Outside the store's transactions (makeScratchTables) the exec has one of its
+ * own, deferred: the DDL writes only the connection's TEMP schema, so it takes no write lock of
+ * the database and waits for no other process.
+ */
+function makeTables(ctx: FsContext, tables: readonly { t: ScratchTable; recorder: InlineRecorder | undefined; table: string }[]): boolean {
+  const alone = !ctx.store.inTransaction;
+  try {
+    const sql = tables.map(({ t, recorder, table }) => ddl(t, table, recorder)).join(';\n');
+    ctx.store.db.exec(alone ? `BEGIN; ${sql}; COMMIT` : sql);
     for (const { t, recorder, table } of tables) {
       const insert = t.insert(table, recorder?.columns ?? []);
       ctx.scratch.set(table, {
@@ -124,6 +161,7 @@ function makeTables(ctx: FsContext, tables: readonly { t: ScratchTable; recorder
     }
     return true;
   } catch {
+    if (alone && ctx.store.db.inTransaction) ctx.store.db.exec('ROLLBACK');
     for (const { t, table } of tables) {
       ctx.scratch.delete(table);
       ctx.store.db.exec(t.view ? `DROP VIEW IF EXISTS temp.${table}; DROP TABLE IF EXISTS temp.${table}_row` : `DROP TABLE IF EXISTS temp.${table}`);
