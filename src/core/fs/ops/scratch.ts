@@ -130,9 +130,10 @@ function unmade(ctx: FsContext): { t: ScratchTable; recorder: InlineRecorder | u
 }
 
 /**
- * Makes every table the connection's one-statement operations may take (scratchTable), inside
- * the open transaction: done before a client waits on the first write, that write does not pay
- * for the DDL (2 ms in `run`'s first `git status`) nor for the statements it expires.
+ * Makes every table the connection's one-statement operations may take (scratchTable), inside the
+ * open transaction or in one of its own (makeTables): done before a client waits on the first
+ * write, that write does not pay for the DDL (2 ms in `run`'s first `git status`) nor for the
+ * statements it expires.
  */
 export function makeScratchTables(ctx: FsContext): void {
   const wanted = unmade(ctx);
