@@ -10,6 +10,7 @@ import { constants as osConstants } from 'node:os';
 import { errnoOf, isFsError } from '../core/errors.js';
 import type { FileSystem } from '../core/types.js';
 import type { SharedReads } from '../core/fs/shared-reads.js';
+import { batchOrder } from './batch-order.js';
 import { checkFuse, decodeRequest, loadBinding, mountFailureHint, Op, type FuseRequest, type NativeBinding, type RawRequest, type SessionHandle } from './binding.js';
 import { watchChanges } from './change-watcher.js';
 import { GROUP_COMMIT_MS, GroupCommitter, type GroupCommit } from './group-commit.js';
@@ -108,14 +109,8 @@ const QUIET_DRAIN_MS = 50;
 const FULL_REPORT_MS = 60_000;
 const UNWATCHED_TIMEOUTS: CacheTimeouts = { entry: 1, attr: 1, negative: 0 };
 
-/** Events that count the native reader's opens and releases (see serveBatch). */
-const COUNTS: ReadonlySet<unknown> = new Set([Op.OPENED, Op.RELEASED]);
 /** The addon's events served before the requests of their batch (serveEvent). */
 const FIRST: ReadonlySet<unknown> = new Set([Op.OPENED, Op.LISTED, Op.DIRKEY]);
-/** Requests whose answers no open count bears on (they neither remove nor release a file). */
-const AHEAD: ReadonlySet<unknown> = new Set([Op.CREATE, Op.MKDIR, Op.MKNOD, Op.SYMLINK, Op.WRITE, Op.STATFS]);
-/** Below this many entries a batch is served in its order (a few events cost little). */
-const AHEAD_MIN = 16;
 
 /** A batch holds a kernel request (events the addon queued carry id -1: nobody waits on them). */
 function awaited(batch: RawRequest[]): boolean {
@@ -347,16 +342,8 @@ export class FuseServer {
   }
 
   private serveBatch(batch: RawRequest[]): void {
-    // The native reader's opens and releases pile up during a read burst (git status: ~300 before
-    // its index.lock, 13 us each, all served before the CREATE). Requests that no open count
-    // bears on go first then; access times (cheap) still before them, a reply shows them.
-    if (batch.length > AHEAD_MIN && batch.every((raw) => (raw[1] === -1 ? COUNTS.has(raw[0]) || raw[0] === Op.ATIME : AHEAD.has(raw[0])))) {
-      this.serveInOrder(batch.filter((raw) => raw[0] === Op.ATIME));
-      this.serveInOrder(batch.filter((raw) => raw[1] !== -1));
-      this.serveInOrder(batch.filter((raw) => COUNTS.has(raw[0])));
-      return;
-    }
-    this.serveInOrder(batch);
+    // a read burst's piled-up events after the requests they do not bear on (batch-order.ts)
+    for (const group of batchOrder(batch)) this.serveInOrder(group);
   }
 
   private serveInOrder(batch: RawRequest[]): void {

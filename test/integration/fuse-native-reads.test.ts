@@ -570,6 +570,35 @@ agent.fs.transaction(() => {
     expect(nativeServed(await unmount(m))).toBeGreaterThan(0);
   });
 
+  it('keeps the access times of a read burst that a create, mkdir or symlink right after it is answered before', async () => {
+    // The burst's access times come with the request that wakes JavaScript; one that only makes
+    // an entry is served first (batch-order.ts), and the times are stored by a later transaction.
+    ok(await cli(['init', 'bu']));
+    const m = await mount('bu', 'm-bu');
+    const names = Array.from({ length: 40 }, (_, i) => `r${i}`);
+    ok(await sh(`for f in ${names.join(' ')}; do echo $f > $f; done`, m));
+    await sleep(1200); // the writes' group committed: the reads are native
+    const atimes = async () => ok(await sh(`stat -c %X ${names.join(' ')}`, m)).trim().split('\n').map(Number);
+    const db = join(tmp.dir, '.agentfs/bu.db');
+    const stored = async () => {
+      const r = await run('python3', ['-c', `import sqlite3, sys
+c = sqlite3.connect('file:' + sys.argv[1] + '?mode=ro', uri=True)
+for n in sys.argv[2:]: print(c.execute("SELECT i.atime FROM fs_dentry d JOIN fs_inode i ON i.ino = d.ino WHERE d.parent_ino = 1 AND d.name = ?", (n,)).fetchone()[0])`, db, ...names], { cwd: tmp.dir });
+      expect(r.stderr).toBe('');
+      return r.stdout.trim().split('\n').map(Number);
+    };
+    for (const [round, make] of ['touch new0', 'mkdir new1', 'ln -s r0 new2'].entries()) {
+      ok(await sh(`touch -a -d @1000000 ${names.join(' ')}`, m));
+      await sleep(50); // the read comes after the change (ctime)
+      const before = Math.floor(Date.now() / 1000);
+      ok(await sh(`cat ${names.join(' ')} > /dev/null; ${make}`, m));
+      for (const [i, t] of (await atimes()).entries()) expect(t, `${round} ${names[i]} shown`).toBeGreaterThanOrEqual(before);
+      await sleep(1500); // past the lazy flush
+      for (const [i, t] of (await stored()).entries()) expect(t, `${round} ${names[i]} stored`).toBeGreaterThanOrEqual(before);
+    }
+    expect(nativeServed(await unmount(m))).toBeGreaterThan(100);
+  });
+
   it('never shows (and lets the kernel cache) an access time older than the one being stored', async () => {
     // Reads move thousands of access times; a write then stores them. While it does, native
     // reads must not answer from the database, where the new times are not committed yet.
