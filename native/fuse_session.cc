@@ -249,6 +249,17 @@ void atime_moved(Session* s, uint64_t ino, int own_native) {
   fuse_lowlevel_notify_inval_inode(s->se, ino, -1, 0);
 }
 
+// The database readers' snapshots (Reader::renew, Reader::idle): kept across requests only while
+// JavaScript neither writes nor holds.
+void renew_readers(Session* s, bool hold) {
+  if (s->reader) s->reader->renew(hold);
+  if (s->delta) s->delta->renew(hold);
+}
+void readers_idle(Session* s) {
+  if (s->reader) s->reader->idle();
+  if (s->delta) s->delta->idle();
+}
+
 // One request on the native reader, counted while it runs (Session::reads_inflight); reader is
 // null when it may not answer now (something uncommitted on the JavaScript side, or a hold).
 struct NativeCall {
@@ -920,10 +931,15 @@ void worker(State* st) {
         st->done = true;
         break;
       }
+      bool ready = false;
       if (answered && st->spin_us > 0) {
         auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(st->spin_us);
-        while (poll(&p, 1, 0) == 0 && std::chrono::steady_clock::now() < until) std::this_thread::yield();
+        while (!(ready = poll(&p, 1, 0) > 0) && std::chrono::steady_clock::now() < until) std::this_thread::yield();
+      } else {
+        ready = poll(&p, 1, 0) > 0;
       }
+      // about to sleep: the readers let their snapshots go (a checkpoint may restart the WAL)
+      if (!ready) readers_idle(st->s);
       int res = fuse_session_receive_buf(se, &fbuf);
       if (res == -EINTR) continue;
       if (res <= 0) {
@@ -1694,6 +1710,8 @@ napi_value SetWriting(napi_env env, napi_callback_info info) {
   Session* s = get_session(env, argv[0]);
   if (!s) return nullptr;
   bool writing = get_bool(env, argv[1]);
+  // committed (or rolled back): no native request begun from now on reads a snapshot before it
+  if (!writing) renew_readers(s, !s->holding.load());
   {
     std::lock_guard<std::mutex> lock(s->changed_mu);
     if (!writing) {
@@ -1710,6 +1728,9 @@ napi_value SetWriting(napi_env env, napi_callback_info info) {
     s->writing.store(writing);
   }
   if (writing) {
+    // no snapshot outlives the requests in flight (wait_reads): a checkpoint this transaction's
+    // end restarts waits for none
+    renew_readers(s, false);
     wait_opens(s);
     // and every native answer that did not see it: one that read a row before this transaction
     // and looked for the row's pending access time after JavaScript wrote it here (atimeStored)
@@ -1754,6 +1775,8 @@ napi_value Hold(napi_env env, napi_callback_info info) {
   bool on = get_bool(env, argv[1]);
   s->holding.store(on);
   if (on) wait_reads(s);
+  // another process may have committed: what is read from now on is read anew
+  renew_readers(s, !on && !s->writing.load());
   return nullptr;
 }
 
@@ -2062,7 +2085,7 @@ napi_value HostCopyNumber(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
-// readerStats(handle): {active, served, declined, listedBare, counted, error, hostServed, hostDeclined, deltaActive, deltaServed}
+// readerStats(handle): {active, served, declined, listedBare, counted, snapshots, error, hostServed, hostDeclined, deltaActive, deltaServed}
 napi_value ReaderStats(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   if (!get_args(env, info, 1, argv)) return nullptr;
@@ -2076,6 +2099,7 @@ napi_value ReaderStats(napi_env env, napi_callback_info info) {
   napi_set_named_property(env, o, "declined", num(env, s->reader ? (double)s->reader->declined.load() : 0));
   napi_set_named_property(env, o, "listedBare", num(env, s->reader ? (double)s->reader->listed_bare.load() : 0));
   napi_set_named_property(env, o, "counted", num(env, s->reader ? (double)s->reader->counted.load() : 0));
+  napi_set_named_property(env, o, "snapshots", num(env, s->reader ? (double)s->reader->snapshots.load() : 0));
   if (!s->reader_error.empty()) napi_set_named_property(env, o, "error", str(env, s->reader_error));
   napi_set_named_property(env, o, "hostServed", num(env, s->host ? (double)s->host->served.load() : 0));
   napi_set_named_property(env, o, "hostDeclined", num(env, s->host ? (double)s->host->declined.load() : 0));

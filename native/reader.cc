@@ -140,22 +140,83 @@ bool Reader::prepare(Conn* c, sqlite3_stmt** st, const std::string& sql, std::st
 // A connection for one request: a free one, or a new one when every one is busy (FUSE worker
 // threads serve requests at once); nullptr when none can be opened.
 Reader::Conn* Reader::acquire() {
+  Conn* c = nullptr;
   {
     std::lock_guard<std::mutex> lock(pool_mu_);
+    idle_ = false;
     if (!free_.empty()) {
-      Conn* c = free_.back();
+      c = free_.back();
       free_.pop_back();
-      return c;
+    } else if (all_.size() >= MAX_CONNS) {
+      return nullptr;
     }
-    if (all_.size() >= MAX_CONNS) return nullptr;
   }
-  std::string err;
-  return connect(&err);
+  if (!c) {
+    std::string err;
+    c = connect(&err);
+    if (!c) return nullptr;
+  }
+  snapshot(c);
+  return c;
 }
 
 void Reader::release(Conn* c) {
   std::lock_guard<std::mutex> lock(pool_mu_);
+  // an error may have ended the transaction (SQLite rolls back on some)
+  if (c->held && sqlite3_get_autocommit(c->db)) c->held = false;
+  if (c->held && (idle_ || !hold_.load() || c->epoch != epoch_.load())) end_read(c);
   free_.push_back(c);
+}
+
+namespace {
+// A snapshot is kept at most this long: changes of other processes show by then even in a
+// burst that never pauses (the change watcher's poll renews them too, see Hold).
+constexpr auto SNAPSHOT_MAX_AGE = std::chrono::milliseconds(20);
+}  // namespace
+
+// Keeps the connection's read transaction if nothing may have changed since it began (no
+// renew(), younger than SNAPSHOT_MAX_AGE), else ends it and begins the next: a deferred BEGIN,
+// whose snapshot the request's first statement takes, after the epoch was read.
+void Reader::snapshot(Conn* c) {
+  uint64_t e = epoch_.load();
+  if (c->held && sqlite3_get_autocommit(c->db)) c->held = false;
+  if (!hold_.load()) {
+    if (c->held) end_read(c);
+    return;
+  }
+  auto now = std::chrono::steady_clock::now();
+  if (c->held && c->epoch == e && now - c->since < SNAPSHOT_MAX_AGE) return;
+  if (c->held) end_read(c);
+  // without a transaction of its own each statement reads a snapshot of its own, as before
+  if (sqlite3_exec(c->db, "BEGIN", nullptr, nullptr, nullptr) != SQLITE_OK) return;
+  c->held = true;
+  snapshots++;
+  c->epoch = e;
+  c->since = now;
+}
+
+void Reader::end_read(Conn* c) {
+  if (!sqlite3_get_autocommit(c->db) && sqlite3_exec(c->db, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK)
+    sqlite3_exec(c->db, "ROLLBACK", nullptr, nullptr, nullptr);
+  c->held = false;
+}
+
+void Reader::end_free_locked() {
+  for (Conn* c : free_)
+    if (c->held) end_read(c);
+}
+
+void Reader::renew(bool hold) {
+  std::lock_guard<std::mutex> lock(pool_mu_);
+  hold_.store(hold);
+  epoch_.fetch_add(1);
+  end_free_locked();
+}
+
+void Reader::idle() {
+  std::lock_guard<std::mutex> lock(pool_mu_);
+  idle_ = true;
+  end_free_locked();
 }
 
 bool Reader::fail(sqlite3_stmt*) {

@@ -14,6 +14,7 @@
 #include "sent_attrs.h"
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <mutex>
@@ -138,6 +139,18 @@ class Reader {
   // held[i] = whether the kernel holds the attributes of inos[i] (JavaScript's readdirplus).
   void held_attrs(const double* inos, size_t n, uint8_t* held);
 
+  // Read snapshots: each connection keeps its read transaction across the requests of a burst
+  // (a transaction's start and end cost ~7 us here: the WAL read lock's fcntl calls and the
+  // wal-index checks, more than the query), and starts a new one once something may have changed.
+  // From the JS thread: something may have changed (JavaScript committed, another process did):
+  // no request begun after this reads an older snapshot. Ends the idle connections' transactions.
+  // hold: false while JavaScript writes or holds (each request then reads in a transaction of its
+  // own, as before: a checkpoint JavaScript restarts after its commit waits for no snapshot).
+  void renew(bool hold);
+  // From the loop, before it sleeps: the idle connections end theirs (a checkpoint may then
+  // restart the WAL, another process's TRUNCATE need not wait), as do those in use when released.
+  void idle();
+
   // Counters (requests served here), for AGENTFS_FUSE_TRACE.
   std::atomic<uint64_t> served{0}, declined{0};
   // readdirplus entries sent without attributes (the kernel held them; see sent_attrs), by this
@@ -145,6 +158,8 @@ class Reader {
   std::atomic<uint64_t> listed_bare{0};
   // files whose chunks were counted for st_blocks (see stored_blocks)
   std::atomic<uint64_t> counted{0};
+  // read transactions begun (see renew): far fewer than requests served in a burst
+  std::atomic<uint64_t> snapshots{0};
 
  private:
   explicit Reader(const ReaderConfig& cfg) : cfg_(cfg) {}
@@ -170,6 +185,10 @@ class Reader {
     int64_t inode_count = -1, inodes_version = 0;
     std::unordered_map<uint64_t, Blocks> blocks;  // st_blocks per inode (see stored_blocks)
     std::vector<char> rbuf, dbuf;                  // reply buffers of read and readdir
+    // a read transaction held open (see renew): begun at epoch `epoch`, at `since`
+    bool held = false;
+    uint64_t epoch = 0;
+    std::chrono::steady_clock::time_point since;
     ~Conn();
   };
   struct Lease {
@@ -183,6 +202,10 @@ class Reader {
   Conn* connect(std::string* err);
   Conn* acquire();
   void release(Conn* c);
+  // the connection's read transaction: kept, ended or begun for the next request (see renew)
+  void snapshot(Conn* c);
+  static void end_read(Conn* c);
+  void end_free_locked();
   bool prepare(Conn* c, sqlite3_stmt** st, const std::string& sql, std::string* err);
   void fill_stat(Conn& cn, sqlite3_stmt* st, int at, struct stat* out);
   int64_t stored_blocks(Conn& c, int64_t ino, int64_t size, const Ts& mtime, const Ts& ctime);
@@ -213,6 +236,12 @@ class Reader {
   int dir_fd_ = -1;
   std::mutex pool_mu_;
   std::vector<Conn*> all_, free_;
+  // bumped by renew(): a connection whose transaction began before ends it
+  std::atomic<uint64_t> epoch_{0};
+  // snapshots are kept across requests (renew's hold)
+  std::atomic<bool> hold_{true};
+  // the loop slept since the last acquire (under pool_mu_): released connections end theirs
+  bool idle_ = false;
 
   std::mutex atime_mu_;
   std::atomic<size_t> atime_count_{0};

@@ -145,6 +145,8 @@ export interface NativeBinding {
     listedBare: number;
     /** files whose chunks the native side counted for st_blocks */
     counted: number;
+    /** read transactions the native side began (a burst's requests share one) */
+    snapshots: number;
     /** requests answered from host files (hostFiles), and those tried and left to JavaScript */
     hostServed: number;
     hostDeclined: number;

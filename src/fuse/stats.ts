@@ -29,6 +29,7 @@ export class RequestStats {
     declined: number;
     listedBare?: number;
     counted?: number;
+    snapshots?: number;
     hostServed?: number;
     hostDeclined?: number;
     deltaActive?: boolean;
@@ -43,7 +44,7 @@ export class RequestStats {
       return;
     }
     this.nativeLine = r.active
-      ? `fuse native reads: ${r.served} served, ${r.declined} left to JavaScript, ${r.listedBare ?? 0} listed entries without attributes, ${r.counted ?? 0} files' chunks counted`
+      ? `fuse native reads: ${r.served} served, ${r.declined} left to JavaScript, ${r.listedBare ?? 0} listed entries without attributes, ${r.counted ?? 0} files' chunks counted, ${r.snapshots ?? 0} read snapshots`
       : `fuse native reads: off${r.error ? ` (${r.error})` : ''}`;
   }
 
