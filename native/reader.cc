@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
+#include <cstring>
 #include <chrono>
 #include <cmath>
 #include <cstring>
@@ -66,6 +68,9 @@ Reader* Reader::open(const ReaderConfig& cfg, std::string* err) {
     return nullptr;
   }
   Reader* r = new Reader(cfg);
+  const char* snaps = getenv("AGENTFS_READ_SNAPSHOTS");
+  r->snapshots_on_ = !(snaps && strcmp(snaps, "0") == 0);
+  r->hold_.store(r->snapshots_on_);
   // as the store's own (Store.hostFreeBytes): both measure the directory, whatever its path shows later
   r->dir_fd_ = ::open(dir_of(cfg.path).c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
   // the first connection finds out now whether the file can be read so at all
@@ -208,7 +213,7 @@ void Reader::end_free_locked() {
 
 void Reader::renew(bool hold) {
   std::lock_guard<std::mutex> lock(pool_mu_);
-  hold_.store(hold);
+  hold_.store(hold && snapshots_on_);
   epoch_.fetch_add(1);
   end_free_locked();
 }

@@ -238,7 +238,8 @@ class Reader {
   std::vector<Conn*> all_, free_;
   // bumped by renew(): a connection whose transaction began before ends it
   std::atomic<uint64_t> epoch_{0};
-  // snapshots are kept across requests (renew's hold)
+  // snapshots are kept across requests (renew's hold; never with AGENTFS_READ_SNAPSHOTS=0)
+  bool snapshots_on_ = true;
   std::atomic<bool> hold_{true};
   // the loop slept since the last acquire (under pool_mu_): released connections end theirs
   bool idle_ = false;
