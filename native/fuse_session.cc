@@ -115,6 +115,11 @@ struct Session {
   // runs the queued events (see wait_opens).
   std::atomic<int> opens_inflight{0};
   std::atomic<bool> holding{false};
+  // The change watcher's last check found no other process's commit: the database readers may
+  // keep their snapshots across requests (Reader::renew). Another writer's WAL starts over only
+  // when no reader holds a snapshot of it, which snapshots held back to back never allow (its
+  // WAL grew 3-5x beside a read loop), so they are not kept while another process writes.
+  std::atomic<bool> outside_quiet{true};
   // Every request being answered natively right now: a hold waits for them too, so that what
   // they handed to the kernel from the database as it was before another process's commit is
   // known (Reader::take_known) by the time JavaScript invalidates it.
@@ -250,8 +255,9 @@ void atime_moved(Session* s, uint64_t ino, int own_native) {
 }
 
 // The database readers' snapshots (Reader::renew, Reader::idle): kept across requests only while
-// JavaScript neither writes nor holds.
+// JavaScript neither writes nor holds, and no other process writes (Session::outside_quiet).
 void renew_readers(Session* s, bool hold) {
+  hold = hold && s->outside_quiet.load();
   if (s->reader) s->reader->renew(hold);
   if (s->delta) s->delta->renew(hold);
 }
@@ -1763,16 +1769,22 @@ napi_value ChangingDir(napi_env env, napi_callback_info info) {
   }
 }
 
-// hold(handle, on): while on, every request goes to JavaScript; turning it on waits for the
-// native requests in flight, so that a drain() after it has every OPENED of an open that saw
+// hold(handle, on, quiet?): while on, every request goes to JavaScript; turning it on waits for
+// the native requests in flight, so that a drain() after it has every OPENED of an open that saw
 // the database before now (the change watcher, before it frees what another process unlinked),
-// and invalidateServed every name handed out from it.
+// and invalidateServed every name handed out from it. Turning it off, quiet says whether the
+// watcher found no other process's commit (Session::outside_quiet; undefined: true).
 napi_value Hold(napi_env env, napi_callback_info info) {
-  napi_value argv[2];
-  if (!get_args(env, info, 2, argv)) return nullptr;
+  napi_value argv[3];
+  if (!get_args(env, info, 3, argv)) return nullptr;
   Session* s = get_session(env, argv[0]);
   if (!s) return nullptr;
   bool on = get_bool(env, argv[1]);
+  if (!on) {
+    napi_valuetype t;
+    napi_typeof(env, argv[2], &t);
+    s->outside_quiet.store(t == napi_undefined || get_bool(env, argv[2]));
+  }
   s->holding.store(on);
   if (on) wait_reads(s);
   // another process may have committed: what is read from now on is read anew

@@ -176,7 +176,7 @@ void Reader::release(Conn* c) {
 namespace {
 // A snapshot is kept at most this long: changes of other processes show by then even in a
 // burst that never pauses (the change watcher's poll renews them too, see Hold).
-constexpr auto SNAPSHOT_MAX_AGE = std::chrono::milliseconds(20);
+constexpr auto SNAPSHOT_MAX_AGE = std::chrono::milliseconds(5);
 }  // namespace
 
 // Keeps the connection's read transaction if nothing may have changed since it began (no

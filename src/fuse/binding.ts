@@ -118,8 +118,12 @@ export interface NativeBinding {
    * once the native opens in flight have queued their OPENED events
    */
   setWriting(handle: SessionHandle, writing: boolean): void;
-  /** while on, read-only opens go to JavaScript; on returns once those in flight queued OPENED */
-  hold(handle: SessionHandle, on: boolean): void;
+  /**
+   * while on, read-only opens go to JavaScript; on returns once those in flight queued OPENED.
+   * Off: quiet says the check found no other process's commit (native reads may then keep
+   * their snapshots across requests; undefined: true)
+   */
+  hold(handle: SessionHandle, on: boolean, quiet?: boolean): void;
   /** an inode's attributes as the open write transaction changed them (answered natively until it ends) */
   changedAttrs(handle: SessionHandle, attr: Float64Array): void;
   /** the open write transaction is about to change a name in dir: native listings of it end first, and stop */

@@ -378,8 +378,9 @@ export class FuseServer {
               now = counter();
               return now;
             } finally {
-              if (held && !this.ended) this.native.hold(this.handle!, false);
               const changed = now !== undefined && seen !== undefined && now !== seen;
+              // another process writing: native reads keep no snapshot of its WAL (see the addon's hold)
+              if (held && !this.ended) this.native.hold(this.handle!, false, !changed);
               if (now !== undefined) seen = now;
               if (offers && !changed) offers.release();
             }
