@@ -11,7 +11,6 @@
 
 #include <cerrno>
 #include <cstdlib>
-#include <cstring>
 #include <chrono>
 #include <cmath>
 #include <cstring>

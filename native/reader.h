@@ -144,8 +144,9 @@ class Reader {
   // wal-index checks, more than the query), and starts a new one once something may have changed.
   // From the JS thread: something may have changed (JavaScript committed, another process did):
   // no request begun after this reads an older snapshot. Ends the idle connections' transactions.
-  // hold: false while JavaScript writes or holds (each request then reads in a transaction of its
-  // own, as before: a checkpoint JavaScript restarts after its commit waits for no snapshot).
+  // hold: false while JavaScript writes or holds, or another process writes (each request then
+  // reads in a transaction of its own, as before: a checkpoint JavaScript restarts after its
+  // commit waits for no snapshot, and another writer's WAL can start over).
   void renew(bool hold);
   // From the loop, before it sleeps: the idle connections end theirs (a checkpoint may then
   // restart the WAL, another process's TRUNCATE need not wait), as do those in use when released.
