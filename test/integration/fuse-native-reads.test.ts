@@ -57,6 +57,15 @@ function jsRequests(log: string, ops: string[]): number {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** A new agent `id` mounted, with n small files `${prefix}0`... in its root (each holds its name). */
+async function mountWithFiles(id: string, prefix: string, n: number): Promise<{ m: string; names: string[] }> {
+  ok(await cli(['init', id]));
+  const m = await mount(id, `m-${id}`);
+  const names = Array.from({ length: n }, (_, i) => `${prefix}${i}`);
+  ok(await sh(`for f in ${names.join(' ')}; do echo $f > $f; done`, m));
+  return { m, names };
+}
+
 function ok(r: CliResult): string {
   if (r.code !== 0) throw new Error(`exit ${r.code}: ${r.stderr}`);
   return r.stdout;
@@ -573,10 +582,7 @@ agent.fs.transaction(() => {
   it('keeps the access times of a read burst that a create, mkdir or symlink right after it is answered before', async () => {
     // The burst's access times come with the request that wakes JavaScript; one that only makes
     // an entry is served first (batch-order.ts), and the times are stored by a later transaction.
-    ok(await cli(['init', 'bu']));
-    const m = await mount('bu', 'm-bu');
-    const names = Array.from({ length: 40 }, (_, i) => `r${i}`);
-    ok(await sh(`for f in ${names.join(' ')}; do echo $f > $f; done`, m));
+    const { m, names } = await mountWithFiles('bu', 'r', 40);
     await sleep(1200); // the writes' group committed: the reads are native
     const atimes = async () => ok(await sh(`stat -c %X ${names.join(' ')}`, m)).trim().split('\n').map(Number);
     const db = join(tmp.dir, '.agentfs/bu.db');
@@ -603,10 +609,7 @@ for n in sys.argv[2:]: print(c.execute("SELECT i.atime FROM fs_dentry d JOIN fs_
     // Each native request read in a transaction of its own (~7 us to begin and end); a burst now
     // shares one per connection until something may have changed. Held while the mount is idle,
     // they would keep a checkpoint from emptying the WAL.
-    ok(await cli(['init', 'sn']));
-    const m = await mount('sn', 'm-sn');
-    const names = Array.from({ length: 300 }, (_, i) => `s${i}`);
-    ok(await sh(`for f in ${names.join(' ')}; do echo $f > $f; done`, m));
+    const { m, names } = await mountWithFiles('sn', 's', 300);
     // read once and wait for the access times to be stored: the burst below writes nothing
     ok(await sh(`cat ${names.join(' ')} > /dev/null`, m));
     await sleep(1500);
