@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
-import { existsSync, linkSync, mkdirSync, readFileSync, renameSync, writeFileSync, readdirSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, linkSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { CLI, run, runCli, tempDir } from '../support/cli.js';
 
@@ -275,6 +275,43 @@ describe('agentfs diff / commit / discard', () => {
     const f = await cli('commit', 's2', '--force');
     expect(f.code).toBe(0);
     expect(readFileSync(join(proj, 'edit.txt'), 'utf8')).toBe('mine\n');
+  });
+
+  it('reports a conflict where the host put a file at a directory the sandbox changed or made', async () => {
+    await sandbox('sdir', 'chmod 700 src && mkdir made');
+    rmSync(join(proj, 'src'), { recursive: true });
+    writeFileSync(join(proj, 'src'), 'host data\n');
+    writeFileSync(join(proj, 'made'), 'host too\n');
+    const c = await cli('commit', 'sdir');
+    expect(c.code).toBe(1);
+    expect(c.stderr).toContain('conflict: src: replaced in the base by a non-directory');
+    expect(c.stderr).toContain('conflict: made: replaced in the base by a non-directory');
+    expect(readFileSync(join(proj, 'src'), 'utf8')).toBe('host data\n');
+    expect(readFileSync(join(proj, 'made'), 'utf8')).toBe('host too\n');
+  });
+
+  // found by the hostile pass: the copy-up of the directories above a file ran before the read of
+  // the file failed, and stayed; the session then showed those directories as they were
+  it('a first append that fails leaves the directories above the file as the host has them', async () => {
+    chmodSync(tmp.dir, 0o755);
+    chmodSync(proj, 0o755);
+    mkdirSync(join(proj, 'a/b'), { recursive: true });
+    // the sandbox's user may write this file but not read it: its copy-up cannot be made
+    writeFileSync(join(proj, 'a/b/wo'), 'base\n');
+    chmodSync(join(proj, 'a/b/wo'), 0o622);
+    const home = join(tmp.dir, 'home-nobody');
+    mkdirSync(home);
+    chownSync(home, 65534, 65534);
+    const asNobody = (script: string) =>
+      run('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, CLI, 'run', '--session', 'nb', '--', 'sh', '-c', script], {
+        cwd: proj,
+        env: { AGENTFS_HOME: home },
+      });
+    const r = await asNobody('echo x >> a/b/wo; echo rc=$?');
+    expect(r.stdout).toMatch(/rc=[1-9]/);
+    chmodSync(join(proj, 'a'), 0o751);
+    expect((await asNobody('stat -c %a a')).stdout.trim()).toBe('751');
+    expect(readFileSync(join(proj, 'a/b/wo'), 'utf8')).toBe('base\n');
   });
 
   it('commits chosen paths only; discard drops the rest', async () => {

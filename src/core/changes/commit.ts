@@ -308,7 +308,11 @@ function baseMoved(ov: OverlayChanges, c: Change, st: HostStat, moved: readonly 
     const since = whiteoutTime(ov, c.path);
     return since !== undefined && nsOf(st.mtime) > BigInt(since + 1) * 1_000_000_000n ? deleted : undefined;
   }
-  if (c.type === 'dir') return undefined;
+  // a directory here, where the base now has a file, symlink or device the agent never replaced
+  // (no record of hiding it): writing it would replace what the host put there (the hostile pass:
+  // a file the host swapped for a directory under a sandboxed append was copied up as one, and
+  // the host's next file at that name overwritten)
+  if (c.type === 'dir') return exact || (st.mode & S_IFMT) === S_IFDIR ? undefined : 'replaced in the base by a non-directory';
   const e = ov.resolve(c.path);
   if (!e || e.node.delta === undefined) return undefined;
   const rec = ov.copyUpRecord(e.node.delta);

@@ -33,6 +33,7 @@ import { fallocate } from './ops/fallocate.js';
 import { writeWhole, type WholeTarget } from './ops/put.js';
 import { createAlone } from './ops/create-alone.js';
 import { copyIn, type CopySource } from './ops/copy-in.js';
+import { copyInAlone, type CopyRows } from './ops/copy-in-alone.js';
 import { makeScratchTables } from './ops/scratch.js';
 
 export interface InodeFsOptions {
@@ -155,6 +156,13 @@ export class InodeFs implements FileSystem {
   /** A copy of a file or directory from elsewhere, unjournaled (ops/copy-in.ts). */
   copyIn(parent: number, name: string, src: CopySource): Attr {
     return copyIn(this.ctx, parent, name, src);
+  }
+  /**
+   * copyIn of a regular file or directory as one statement, `rows` (the caller's own) written by
+   * it; undefined when that route cannot take it, nothing written (ops/copy-in-alone.ts).
+   */
+  copyInAlone(parent: number, name: string, src: CopySource, rows?: CopyRows): Attr | undefined {
+    return copyInAlone(this.ctx, parent, name, src, rows);
   }
   fallocate(ino: number, mode: number, offset: number, length: number): void {
     fallocate(this.ctx, ino, mode, offset, length);

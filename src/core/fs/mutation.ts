@@ -68,7 +68,7 @@ export interface InlineRecorders {
    * as NEW.ino, NEW.mode, NEW.uid and NEW.gid, as made
    */
   readonly node?: InlineRecorder;
-  /** a write of whole chunks, inside a transaction (ops/write-alone.ts) */
+  /** a write of whole chunks, or a copy-up's append, inside a transaction (ops/write-alone.ts, ops/copy-in-alone.ts) */
   readonly write?: InlineWriteRecorder;
 }
 

@@ -125,7 +125,8 @@ export class Journal {
           else this.rememberFile(m.ino, path);
         },
       },
-      // the first write of a burst, in a statement of its own under the write lock (ops/write-alone.ts)
+      // the first write of a burst, in a statement of its own under the write lock (ops/write-alone.ts;
+      // ops/copy-in-alone.ts: a copy-up's append, in the copy's own statement)
       write: {
         columns: ['j_time', 'j_path', 'j_call', 'j_pid'],
         sql: `INSERT INTO agentfs_journal (time_ns, end_ns, op, path, ino, offset, length, bytes, writes, size, tool_call_id, pid)
@@ -221,7 +222,9 @@ export class Journal {
     const t = nowNs();
     this.checkForeignChanges(t);
     this.inlineWriteNs = t;
-    return [t, this.filepath(m.ino) ?? null, this.currentCall() ?? null, this.pid];
+    // a file made by the same statement (a copy-up's append, ops/copy-in-alone.ts) has no row to find it by yet
+    const path = m.parent !== undefined && m.name !== undefined ? this.child(m.parent, m.name) : this.filepath(m.ino);
+    return [t, path ?? null, this.currentCall() ?? null, this.pid];
   }
 
   /** Whether a write at t by call callId joins the burst of its file that is open. */

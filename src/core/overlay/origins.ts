@@ -1,6 +1,7 @@
 import { nsOf, sameTime, tsOf, type HostStat } from './host-stat.js';
 import type { Store } from '../../store/index.js';
 import type { Timespec } from '../types.js';
+import type { CopyRows } from '../fs/index.js';
 
 export interface CopyUpRecord {
   deltaIno: number;
@@ -20,6 +21,13 @@ export interface BaseOrigin {
 function birthOf(ns: string | null | undefined): Timespec | undefined {
   return ns === null || ns === undefined ? undefined : tsOf(BigInt(ns));
 }
+
+/** record()'s rows as the SQL of a copy's own statement (rowsOfCopy) */
+const COPY_ROW_COLUMNS = ['o_base_ino', 'o_same', 'o_path', 'o_size', 'o_mtime_ns', 'o_at', 'o_birth'];
+const COPY_ROW_SQL = `INSERT OR REPLACE INTO fs_origin (delta_ino, base_ino) SELECT NEW.ino, NEW.o_base_ino WHERE NEW.o_same;
+      INSERT OR REPLACE INTO agentfs_overlay_copyup (delta_ino, base_path, base_ino, size, mtime_ns, copied_at)
+        VALUES (NEW.ino, NEW.o_path, NEW.o_base_ino, NEW.o_size, NEW.o_mtime_ns, NEW.o_at);
+      INSERT OR REPLACE INTO agentfs_overlay_origin (delta_ino, base_birth_ns) SELECT NEW.ino, NEW.o_birth WHERE NEW.o_birth IS NOT NULL;`;
 
 /**
  * Where delta inodes came from: fs_origin (spec: delta ino -> base ino, so stat keeps showing the
@@ -67,6 +75,19 @@ export class Origins {
       .run(deltaIno, basePath, st.ino, st.size, nsOf(st.mtime).toString(), Math.floor(Date.now() / 1000));
     if (st.birth) this.store.stmt('INSERT OR REPLACE INTO agentfs_overlay_origin (delta_ino, base_birth_ns) VALUES (?, ?)').run(deltaIno, nsOf(st.birth).toString());
     else this.store.stmt('DELETE FROM agentfs_overlay_origin WHERE delta_ino = ?').run(deltaIno);
+  }
+
+  /**
+   * record()'s rows of a copy made by the copy's own statement (InodeFs.copyInAlone), where its
+   * number is NEW.ino: a new inode, so there is nothing of an older one to delete.
+   */
+  rowsOfCopy(basePath: string, st: HostStat, sameNumber = true): CopyRows {
+    const birth = st.birth ? nsOf(st.birth).toString() : null;
+    return {
+      columns: COPY_ROW_COLUMNS,
+      sql: COPY_ROW_SQL,
+      values: [st.ino, sameNumber ? 1 : 0, basePath, st.size, nsOf(st.mtime).toString(), Math.floor(Date.now() / 1000), birth],
+    };
   }
 
   /** The delta inodes that were copied up from a base file (one query, for whole-tree walks). */

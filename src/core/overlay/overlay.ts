@@ -428,12 +428,19 @@ export class OverlayFs implements FileSystem {
 
   append(ino: number, data: Uint8Array, caller?: Caller): number {
     const node = this.fileNode(ino, 'write');
-    return this.tx.run(() => {
-      // a base file's first append goes into its copy as it is made (`echo >> f`)
-      const appending: Appending | undefined = node.delta === undefined ? { data, caller } : undefined;
+    if (node.delta !== undefined) return this.o.delta.append(node.delta, data, caller);
+    // a base file's first append goes into its copy as it is made (`echo >> f`), often in the
+    // copy's one statement
+    const copyAndAppend = (): number => {
+      const appending: Appending = { data, caller };
       const d = this.copyUp.ensureDelta(node, Infinity, appending);
-      return appending?.at ?? this.o.delta.append(d, data, caller);
-    });
+      return appending.at ?? this.o.delta.append(d, data, caller);
+    };
+    // Its directory not copied up yet: all or nothing, in a savepoint (a base file that cannot be
+    // read leaves no directory copied up, whose later host changes the session would no longer
+    // see). Else none: as for write(), an append that fails after its copy was made (the copy
+    // made by the transaction route) leaves the copy, which shows what the base file showed
+    return node.parent?.delta === undefined ? this.tx.run(copyAndAppend) : copyAndAppend();
   }
 
   fallocate(ino: number, mode: number, offset: number, length: number): void {

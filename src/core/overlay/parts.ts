@@ -1,6 +1,6 @@
 import type { Store } from '../../store/index.js';
 import type { Attr, FileSystem } from '../types.js';
-import type { CopySource } from '../fs/index.js';
+import type { CopyRows, CopySource } from '../fs/index.js';
 import type { BaseReader } from './base.js';
 import type { HiddenBase } from './hidden-base.js';
 import type { BaseInos, NodeTable, Node } from './inodes.js';
@@ -17,6 +17,8 @@ export type DeltaFs = FileSystem & {
   unobserved<T>(fn: () => T): T;
   /** a copy of a base file or directory made in one go, unjournaled, its parent's mtime kept */
   copyIn(parent: number, name: string, src: CopySource): Attr;
+  /** copyIn of a regular file or directory as one statement with `rows` in it; undefined when it cannot be (nothing written) */
+  copyInAlone(parent: number, name: string, src: CopySource, rows?: CopyRows): Attr | undefined;
 };
 
 /**

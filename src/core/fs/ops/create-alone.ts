@@ -28,9 +28,9 @@ import { rememberChunks } from '../rows.js';
 import { now } from '../time.js';
 
 /** what the trigger raises when the directory is not the one looked up */
-const DIR_CHANGED = 'agentfs: directory changed since its lookup';
+export const DIR_CHANGED = 'agentfs: directory changed since its lookup';
 /** what it raises when the proposed inode number is not past every one given */
-const INO_TAKEN = 'agentfs: inode number taken';
+export const INO_TAKEN = 'agentfs: inode number taken';
 /** the next inode number AUTOINCREMENT would give (a spec database has fs_inode's sequence row: the root) */
 export const NEXT_INO = `max(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'fs_inode'), 0), COALESCE((SELECT max(ino) FROM fs_inode), 0)) + 1`;
 
@@ -121,27 +121,43 @@ export function createAlone(
     ctx.store.autocommit(() =>
       insert.run(ino, dir.ino, name, mode, caller.uid, gid, size, t.sec, t.nsec, content, dir.mode, dir.uid, dir.gid, ...extra, ...seen),
     );
-  for (let tries = 0; ; tries++) {
-    const ino = ctx.nextIno ?? nextIno(ctx);
-    try {
-      run(ino);
-      m.ino = ino;
-      ctx.nextIno = ino + 1;
-      break;
-    } catch (e) {
-      const why = refusal(e);
-      if (why === undefined) throw e;
-      if (why === 'taken') return 'taken';
-      if (why === 'changed' || tries > 0) return undefined;
-      ctx.nextIno = undefined;
-    }
-  }
+  const made = withNextIno(ctx, (ino) => {
+    run(ino);
+    return true;
+  });
+  if (made === 'taken') return 'taken';
+  if (made === 'refused') return undefined;
+  m.ino = made;
   rememberChunks(ctx, m.ino, size, t, size > 0 ? 1 : 0);
   inline?.recorded(m);
   return {
     ino: m.ino, mode, nlink: 1, uid: caller.uid, gid, size, rdev: 0, blksize: 4096, blocks: Math.ceil(size / 512),
     atime: t, mtime: { ...t }, ctime: { ...t },
   };
+}
+
+/**
+ * Runs `insert`, a statement making an inode whose number this process proposes (the one after
+ * the last it knows of, checked in the statement to be past every number given), and once more
+ * with a number read afresh when another process took it. The number given; 'taken' when the
+ * name was; 'refused' when the statement wrote nothing for another reason (insert false: its
+ * scratch table gone; the directory changed; the number taken twice).
+ */
+export function withNextIno(ctx: FsContext, insert: (ino: number) => boolean): number | 'taken' | 'refused' {
+  for (let tries = 0; ; tries++) {
+    const ino = ctx.nextIno ?? nextIno(ctx);
+    try {
+      if (!insert(ino)) return 'refused';
+      ctx.nextIno = ino + 1;
+      return ino;
+    } catch (e) {
+      const why = refusal(e);
+      if (why === undefined) throw e;
+      if (why === 'taken') return 'taken';
+      if (why === 'changed' || tries > 0) return 'refused';
+      ctx.nextIno = undefined;
+    }
+  }
 }
 
 /** Why the statement refused, writing nothing: the inode number or the name was taken, or the directory changed. */

@@ -44,6 +44,22 @@ export interface ScratchTable {
   readonly view?: boolean;
 }
 
+/**
+ * A view's side table for the id of the row its trigger wrote last (the observer's: the first row
+ * of a write burst, whose totals are written later): made with the trigger, written at its end,
+ * read back after the insert.
+ */
+export const keptRow = {
+  table: (view: string): string => `CREATE TEMP TABLE IF NOT EXISTS ${view}_row (k INTEGER PRIMARY KEY, row);`,
+  keep: (view: string): string => `INSERT OR REPLACE INTO ${view}_row (k, row) VALUES (1, last_insert_rowid());`,
+  read: (view: string): string => `SELECT row FROM temp.${view}_row WHERE k = 1`,
+};
+
+/** The insert into `table` of every one of `columns`, each bound. */
+export function insertOf(table: string, columns: readonly string[]): string {
+  return `INSERT INTO temp.${table} (${columns.join(', ')}) VALUES (?${', ?'.repeat(columns.length - 1)})`;
+}
+
 /** A made table: its name, its insert and its read-back. */
 export interface Scratch {
   readonly table: string;

@@ -22,7 +22,7 @@ import type { FsMutation } from '../mutation.js';
 import { isRegMode, knownChunks, noteWritten, rememberChunks, type InodeRow } from '../rows.js';
 import { setIdBitsToDrop } from '../set-id.js';
 import { now } from '../time.js';
-import { registerScratch, runScratch, scratchTable, type ScratchTable } from './scratch.js';
+import { insertOf, keptRow, registerScratch, runScratch, scratchTable, type ScratchTable } from './scratch.js';
 
 const FIXED = ['ino', 'idx', 'chunks', 'cs', 'data', 'size', 'sec', 'nsec', 'offset', 'length'];
 
@@ -40,33 +40,38 @@ const WRITTEN: ScratchTable = {
   name: 'agentfs_written',
   columns: FIXED,
   view: true,
-  // NEW.chunks: a JSON array of as many elements as chunks, whose keys number them
   triggers: (table, observerSql) => `
-    CREATE TEMP TABLE IF NOT EXISTS ${table}_row (k INTEGER PRIMARY KEY, row);
+    ${keptRow.table(table)}
     CREATE TEMP TRIGGER IF NOT EXISTS ${table}_all INSTEAD OF INSERT ON ${table}
     BEGIN
-      INSERT OR REPLACE INTO fs_data (ino, chunk_index, data)
-        SELECT NEW.ino, NEW.idx + c.key, substr(NEW.data, c.key * NEW.cs + 1, NEW.cs) FROM json_each(NEW.chunks) c;
+      ${storeChunks('NEW.idx')}
       UPDATE fs_inode SET size = NEW.size, mtime = NEW.sec, mtime_nsec = NEW.nsec, ctime = NEW.sec, ctime_nsec = NEW.nsec
         WHERE ino = NEW.ino;
       ${observerSql}
-      ${observerSql ? `INSERT OR REPLACE INTO ${table}_row (k, row) VALUES (1, last_insert_rowid()); -- the observer's row, for its burst` : ''}
+      ${observerSql ? keptRow.keep(table) : ''}
     END;`,
-  insert: (table, observer) => {
-    const columns = [...FIXED, ...observer];
-    return `INSERT INTO temp.${table} (${columns.join(', ')}) VALUES (?${', ?'.repeat(columns.length - 1)})`;
-  },
-  readBack: (table) => `SELECT row FROM temp.${table}_row WHERE k = 1`,
+  insert: (table, observer) => insertOf(table, [...FIXED, ...observer]),
+  readBack: keptRow.read,
 };
+
+/**
+ * A trigger's statement storing NEW.data as chunks of NEW.cs bytes of NEW.ino from chunk `first`
+ * on. NEW.chunks: a JSON array of as many elements as chunks (chunkList), whose keys number them.
+ */
+export function storeChunks(first: string): string {
+  return `INSERT OR REPLACE INTO fs_data (ino, chunk_index, data)
+        SELECT NEW.ino, ${first} + c.key, substr(NEW.data, c.key * NEW.cs + 1, NEW.cs) FROM json_each(NEW.chunks) c;`;
+}
+
 // its two tables: a write that starts a burst records it, one that joins it does not
 registerScratch(WRITTEN, (ctx) => {
   const inline = ctx.observer?.inline?.write;
   return ctx.observer && !inline ? [] : inline ? [undefined, inline] : [undefined];
 });
 
-/** '[0,0,...]' with n elements, made once for each n */
+/** '[0,0,...]' with n elements, made once for each n (storeChunks' NEW.chunks) */
 const chunkLists: string[] = [];
-const chunkList = (n: number) => (chunkLists[n] ??= `[${Array(n).fill(0).join(',')}]`);
+export const chunkList = (n: number): string => (chunkLists[n] ??= `[${Array(n).fill(0).join(',')}]`);
 
 /**
  * Writes `src` at `offset` into the file whose row (as this transaction sees it) is `row`, in one
