@@ -61,9 +61,18 @@ void HostFiles::add_locked(uint64_t ino, std::string path, uint32_t type, uint64
   e.parent = parent;
 }
 
-void HostFiles::forget(uint64_t ino) {
+void HostFiles::forget(uint64_t ino, int64_t delta_dir) {
   std::lock_guard<std::mutex> lock(mu_);
-  files_.erase(ino);
+  auto it = files_.find(ino);
+  // A host directory copied up lists as before (the copy keeps its names, numbers and mtime):
+  // the kernel's listing of it stays good under the same key, now checked against the delta's row.
+  if (delta_dir >= 0 && it != files_.end() && it->second.type == S_IFDIR && it->second.listing.epoch >= 0) {
+    if (delta_dirs_.size() >= MAX_FILES) delta_dirs_.clear();
+    delta_dirs_[ino] = DeltaDir{(uint64_t)delta_dir, it->second.listing};
+  } else {
+    delta_dirs_.erase(ino);
+  }
+  if (it != files_.end()) files_.erase(it);
   drop_delta_locked(ino);
   forgets_++;
 }
@@ -73,7 +82,47 @@ void HostFiles::clear() {
   files_.clear();
   deltas_.clear();
   shown_.clear();
+  delta_dirs_.clear();
   forgets_++;
+}
+
+void HostFiles::drop_delta_dir_keys() {
+  std::lock_guard<std::mutex> lock(mu_);
+  delta_dirs_.clear();
+}
+
+bool HostFiles::delta_dir_of(uint64_t ino, uint64_t* delta_dir) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = delta_dirs_.find(ino);
+  if (it == delta_dirs_.end()) return false;
+  *delta_dir = it->second.delta;
+  return true;
+}
+
+int64_t HostFiles::epoch_now() const {
+  struct timespec now;
+  clock_gettime(CLOCK_REALTIME, &now);
+  // as dirs.ts: Math.floor(Date.now() / 1000 / maxAge)
+  double ms = (double)now.tv_sec * 1000 + (double)(now.tv_nsec / 1000000);
+  return (int64_t)std::floor(ms / 1000 / cfg_.listing_max_age);
+}
+
+bool HostFiles::open_delta_dir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi, int64_t sec, int64_t nsec) {
+  if (!(cfg_.listing_max_age > 0) || std::isinf(cfg_.listing_max_age)) return false;
+  int64_t epoch = epoch_now();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = delta_dirs_.find(ino);
+    if (it == delta_dirs_.end()) return false;
+    const DirKey& k = it->second.listing;
+    if (k.mtime != sec || k.mtime_ns != nsec || k.epoch != epoch) return false;
+  }
+  fi->fh = NATIVE_FH | HOST_FH;
+  fi->cache_readdir = 1;
+  fi->keep_cache = 1;
+  served++;
+  fuse_reply_open(req, fi);
+  return true;
 }
 
 void HostFiles::drop_delta_locked(uint64_t ino) {
@@ -123,8 +172,14 @@ std::vector<uint64_t> HostFiles::shown_as(uint64_t delta) {
   return out;
 }
 
-void HostFiles::dir_key(uint64_t ino, int64_t mtime, int64_t mtime_ns, int64_t epoch) {
+void HostFiles::dir_key(uint64_t ino, int64_t mtime, int64_t mtime_ns, int64_t epoch, int64_t delta_dir) {
   std::lock_guard<std::mutex> lock(mu_);
+  if (delta_dir >= 0) {
+    if (delta_dirs_.size() >= MAX_FILES) delta_dirs_.clear();
+    delta_dirs_[ino] = DeltaDir{(uint64_t)delta_dir, DirKey{mtime, mtime_ns, epoch}};
+    return;
+  }
+  delta_dirs_.erase(ino);
   auto it = files_.find(ino);
   if (it != files_.end()) it->second.listing = DirKey{mtime, mtime_ns, epoch};
 }
@@ -145,11 +200,7 @@ bool HostFiles::opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     declined++;
     return false;
   }
-  struct timespec now;
-  clock_gettime(CLOCK_REALTIME, &now);
-  // as dirs.ts: Math.floor(Date.now() / 1000 / maxAge)
-  double ms = (double)now.tv_sec * 1000 + (double)(now.tv_nsec / 1000000);
-  int64_t epoch = (int64_t)std::floor(ms / 1000 / cfg_.listing_max_age);
+  int64_t epoch = epoch_now();
   bool keep = held.mtime == (int64_t)st.st_mtim.tv_sec && held.mtime_ns == (int64_t)st.st_mtim.tv_nsec && held.epoch == epoch;
   if (!keep) {
     // The kernel fetches this listing (a first open, or the key moved): from readdir below for a

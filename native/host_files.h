@@ -55,7 +55,9 @@ class HostFiles {
   // From the JS thread. type: the S_IFMT bits JavaScript saw (only regular files are opened here);
   // parent: the directory it was handed out in (a directory's '..'), 0 when unknown.
   void add(uint64_t ino, std::string path, uint32_t type, uint64_t parent);
-  void forget(uint64_t ino);
+  // delta_dir: ino is now the delta's directory delta_dir (a copy-up): the listing key of its
+  // host directory holds for it while the delta row keeps that mtime (see open_delta_dir).
+  void forget(uint64_t ino, int64_t delta_dir = -1);
   void clear();
   // From the JS thread: overlay inode ino is a regular file living in the delta as delta inode
   // `delta` (its attributes are exactly that row's, under ino); forget/clear drop it too.
@@ -71,7 +73,18 @@ class HostFiles {
   std::vector<uint64_t> shown_as(uint64_t delta);
   // JavaScript let the kernel keep (or fetch) directory ino's listing under this key (dirs.ts
   // opendir): an OPENDIR here keeps it while the key still holds, else leaves it to JavaScript.
-  void dir_key(uint64_t ino, int64_t mtime, int64_t mtime_ns, int64_t epoch);
+  // delta_dir >= 0: ino is the delta's directory delta_dir (merged with its host directory or
+  // made in the session), whose key is that row's mtime and the period.
+  void dir_key(uint64_t ino, int64_t mtime, int64_t mtime_ns, int64_t epoch, int64_t delta_dir = -1);
+  // Another process changed the delta: the delta directories' keys go (JavaScript clears its own).
+  void drop_delta_dir_keys();
+  // The delta directory ino lives as, if JavaScript keyed its listing.
+  bool delta_dir_of(uint64_t ino, uint64_t* delta_dir);
+  // OPENDIR of a delta directory whose row (read by the caller) has mtime sec.nsec: answered
+  // here, the kernel keeping its listing, when that and the clock's period are the key JavaScript
+  // last gave the kernel's listing; any other key is JavaScript's to answer (it lists merged
+  // directories).
+  bool open_delta_dir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi, int64_t sec, int64_t nsec);
   // Whether a host directory of the overlay lists exactly as the host directory does (the
   // overlay has no whiteouts): set by JavaScript as that changes. Turned off, it returns once
   // the listings in flight are done (their LISTED events queued).
@@ -156,6 +169,12 @@ class HostFiles {
   std::unordered_multimap<uint64_t, uint64_t> shown_;  // deltas_ the other way (delta -> ino)
   void drop_delta_locked(uint64_t ino);
   std::unordered_set<uint64_t> copies_;            // set_copy
+  struct DeltaDir {
+    uint64_t delta = 0;
+    DirKey listing;
+  };
+  std::unordered_map<uint64_t, DeltaDir> delta_dirs_;  // dir_key's delta directories
+  int64_t epoch_now() const;
   std::mutex absent_mu_;
   std::vector<std::pair<uint64_t, std::string>> absent_;  // lookup's negative entries
   std::unordered_set<std::string> absent_keys_;           // parent + '/' + name of those

@@ -447,6 +447,19 @@ bool Reader::opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   return true;
 }
 
+bool Reader::dir_mtime(uint64_t ino, int64_t* sec, int64_t* nsec) {
+  Lease lease(this);
+  if (!lease.c) return fail(nullptr);
+  Conn& c = *lease.c;
+  Use u(c.inode);
+  sqlite3_bind_int64(c.inode, 1, (sqlite3_int64)ino);
+  if (sqlite3_step(c.inode) != SQLITE_ROW || !S_ISDIR(sqlite3_column_int64(c.inode, C_MODE))) return fail(c.inode);
+  *sec = sqlite3_column_int64(c.inode, C_MTIME);
+  *nsec = sqlite3_column_int64(c.inode, C_MTIME_NS);
+  served++;
+  return true;
+}
+
 bool Reader::lookup(fuse_req_t req, fuse_ino_t parent, const char* name) { return lookup_in(req, parent, name, false); }
 
 bool Reader::lookup_absent(fuse_req_t req, fuse_ino_t parent, const char* name) {

@@ -104,6 +104,8 @@ class Reader {
   // The capacity ops/statfs.ts reports: the database's pages and the host's free space under it.
   bool statfs(fuse_req_t req);
   bool opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi);
+  // The mtime of directory ino (false: no such directory, or no connection).
+  bool dir_mtime(uint64_t ino, int64_t* sec, int64_t* nsec);
   bool open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi);
 
   // st_blocks of a regular file as JavaScript knew it when its write transaction ended (the

@@ -299,6 +299,11 @@ export interface HostFiles {
    */
   deltaFile(ino: number): number | undefined;
   /**
+   * The inode of `delta` that directory `ino` lives as (copied up, or made there): its stored
+   * mtime is that of `ino` (the link count is not: a merged directory's is 1); undefined otherwise.
+   */
+  deltaDir(ino: number): number | undefined;
+  /**
    * Whether `ino` is the number of a file living in the delta that shows a host file's inode
    * number (an overlay's copy-up): a host entry of that inode number is then not for the adapter
    * to number and list (the host may have given the number to another file since the copied one
@@ -324,7 +329,7 @@ export interface HostFiles {
   /**
    * Calls `listener` when an answer hostFile or deltaFile gave may stop holding, before the
    * change is answered: with the inode (copied up, moved, gone), or with undefined for every
-   * inode (a directory above moved). deltaFile then already gives the new answer.
+   * inode (a directory above moved). deltaFile and deltaDir then already give the new answer.
    */
   onChange(listener: (ino?: number) => void): void;
   /**

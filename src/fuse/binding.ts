@@ -165,12 +165,19 @@ export interface NativeBinding {
   hostListable(handle: SessionHandle, on: boolean): void;
   /** overlay inode ino is the delta's regular file deltaIno (until hostForget) */
   hostDelta(handle: SessionHandle, ino: number, deltaIno: number): void;
-  /** ino may no longer be its host file (-1: none may) */
-  hostForget(handle: SessionHandle, ino: number): void;
+  /**
+   * ino may no longer be its host file (-1: none may); deltaDir, when not -1: it is now that
+   * directory of the delta, a copy of its host directory (its listing's key carries over)
+   */
+  hostForget(handle: SessionHandle, ino: number, deltaDir?: number): void;
   /** ino is (or no longer is) the number of a copy in the delta: no host entry is listed under it */
   hostCopyNumber(handle: SessionHandle, ino: number, on: boolean): void;
-  /** JavaScript's OPENDIR of ino let the kernel keep or fetch its listing under this key (mtime, age period) */
-  hostDirKey(handle: SessionHandle, ino: number, mtimeSec: number, mtimeNsec: number, epoch: number): void;
+  /**
+   * JavaScript's OPENDIR of ino let the kernel keep or fetch its listing under this key (mtime,
+   * age period); deltaDir, when not -1: ino is that directory of the delta, whose later opens
+   * under the same key the addon answers
+   */
+  hostDirKey(handle: SessionHandle, ino: number, mtimeSec: number, mtimeNsec: number, epoch: number, deltaDir: number): void;
   /** 1 where the kernel holds the attributes of inos[i] (sent since it last dropped them; see reader.h) */
   heldAttrs(handle: SessionHandle, inos: Float64Array): Uint8Array;
   /** the requests queued and not yet handed to the batch callback */

@@ -20,7 +20,8 @@ export class HostOffers {
     // offered as the delta's at once: its next GETATTR (after the write that copied it up, the
     // kernel asks again) is answered natively once that write is committed
     files.onChange((ino) => {
-      this.native.hostForget(this.handle, ino ?? -1);
+      // a directory copied up keeps its listing's key: the addon goes on opening it (dirKey)
+      this.native.hostForget(this.handle, ino ?? -1, ino === undefined ? -1 : this.deltaDir(ino));
       if (ino === undefined) return;
       if (this.deltas) this.offerDelta(ino);
       this.copyNumber(ino);
@@ -95,9 +96,18 @@ export class HostOffers {
     if (d !== undefined) this.native.hostDelta(this.handle, ino, d);
   }
 
-  /** JavaScript opened directory `ino` under this listing key (handlers/dirs.ts opendir). */
+  /** The delta directory `ino` lives as, when the addon reads the delta (-1: none). */
+  private deltaDir(ino: number): number {
+    return this.deltas ? (this.files.deltaDir(ino) ?? -1) : -1;
+  }
+
+  /**
+   * JavaScript opened directory `ino` under this listing key (handlers/dirs.ts opendir). The
+   * addon opens a host directory, or one living in the delta (its row's mtime), while the key
+   * holds (native/host_files.h open_delta_dir), so the kernel keeps the listing JavaScript gave.
+   */
   dirKey(ino: number, mtime: Timespec, epoch: number): void {
-    this.native.hostDirKey(this.handle, ino, mtime.sec, mtime.nsec, epoch);
+    this.native.hostDirKey(this.handle, ino, mtime.sec, mtime.nsec, epoch, this.deltaDir(ino));
   }
 
   /**

@@ -1,5 +1,5 @@
 import { tooLongForOneCall } from '../host-path.js';
-import { S_IFMT, S_IFREG, type HostFiles } from '../types.js';
+import { S_IFDIR, S_IFMT, S_IFREG, type HostFiles } from '../types.js';
 
 import { parentOf } from './base.js';
 import { exposedBaseIno, hostInoOf, isCopyNumber } from './inodes.js';
@@ -30,6 +30,10 @@ export function overlayHostFiles(o: OverlayParts, record: (dir: number, name: st
       const node = o.nodes.get(ino);
       // a directory's link count is the merged one (MergedLookup.deltaAttr): JavaScript's
       return node && node !== o.root && node.delta !== undefined && (node.type & S_IFMT) === S_IFREG ? node.delta : undefined;
+    },
+    deltaDir(ino) {
+      const node = o.nodes.get(ino);
+      return node && node.delta !== undefined && (node.type & S_IFMT) === S_IFDIR ? node.delta : undefined;
     },
     copyNumber(ino) {
       const node = o.nodes.get(ino);

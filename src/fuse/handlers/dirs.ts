@@ -86,7 +86,8 @@ function parentOf(s: ServeState, ino: number): number {
 function handleOf(s: ServeState, ino: number, fh: number): DirHandle {
   let h = s.dirs.get(fh);
   if (!h) {
-    // readdir without opendir (should not happen): serve it statelessly
+    // a handle the addon opened (native/host_files.h: a host directory it does not list, or one
+    // living in the delta whose listing the kernel was to keep but dropped): served statelessly
     h = { ino, pending: null, from: -1, atEnd: false, plus: false, changes: 0 };
   }
   return h;
