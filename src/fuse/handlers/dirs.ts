@@ -51,8 +51,16 @@ export function opendir(s: ServeState, { id, ino }: OpendirRequest): Reply {
     // walks list each directory once
     if (!finite && held === undefined) cache = false;
     s.rememberCacheKey(ino, key);
-    // the addon opens a host directory itself while this key holds (native/host_files.h)
-    if (finite) s.hostOffers?.dirKey(ino, a.mtime, epoch);
+    // The addon opens the directory itself while this key holds (native/host_files.h), keeping
+    // the kernel's listing: told once this reply is out, so that no open it answers can keep an
+    // older listing that this reply (a new key) drops.
+    if (finite && s.hostOffers) {
+      const offers = s.hostOffers;
+      return () => {
+        s.native.replyOpen(id, fh, keep, false, cache);
+        offers.dirKey(ino, a.mtime, epoch);
+      };
+    }
   }
   return () => s.native.replyOpen(id, fh, keep, false, cache);
 }
