@@ -36,6 +36,21 @@ function hostFind(dir: string): string {
   return r.stdout;
 }
 
+/** A project of 20 directories d0..d19 of 5 files f0..f4 each. */
+function twentyDirs(name: string): string {
+  const proj = join(tmp.dir, name);
+  for (let d = 0; d < 20; d++) {
+    mkdirSync(join(proj, `d${d}`), { recursive: true });
+    for (let f = 0; f < 5; f++) writeFileSync(join(proj, `d${d}`, `f${f}`), `${d}/${f}\n`);
+  }
+  return proj;
+}
+const DIRS = Array.from({ length: 20 }, (_, d) => `d${d}`).join(' ');
+// Each of twentyDirs' directories listed (the addon opens and lists it), then a file in it copied
+// up, within one period of the listings' age (run: 30 s), whose end changes every key.
+const LISTED_THEN_COPIED = `while [ $(( $(date +%s) % 30 )) -gt 20 ]; do sleep 1; done
+  for d in ${DIRS}; do ls $d >/dev/null; echo edited >> $d/f0; done`;
+
 describe('agentfs run: host directories listed natively', () => {
   it('lists every kind of entry as the host does, in big directories too, and the addon listed them', () => {
     const proj = join(tmp.dir, 'kinds');
@@ -74,17 +89,8 @@ describe('agentfs run: host directories listed natively', () => {
     // The addon opened each directory first: JavaScript, not told which listing the kernel then
     // held, sent it again for every directory holding a copy (git status after edits: 150 ms
     // instead of 85). The addon now opens those too (the next case).
-    const proj = join(tmp.dir, 'kept');
-    for (let d = 0; d < 20; d++) {
-      mkdirSync(join(proj, `d${d}`), { recursive: true });
-      for (let f = 0; f < 5; f++) writeFileSync(join(proj, `d${d}`, `f${f}`), `${d}/${f}\n`);
-    }
-    const dirs = Array.from({ length: 20 }, (_, d) => `d${d}`).join(' ');
-    // within one period of the listings' age (run: 30 s), whose end changes every key
-    const script = `while [ $(( $(date +%s) % 30 )) -gt 20 ]; do sleep 1; done
-      for d in ${dirs}; do ls $d >/dev/null; echo edited >> $d/f0; done
-      for d in ${dirs}; do ls $d; done`;
-    const r = runIn(proj, script);
+    const r = runIn(twentyDirs('kept'), `${LISTED_THEN_COPIED}
+      for d in ${DIRS}; do ls $d; done`);
     expect(r.out.split('\n').filter(Boolean)).toHaveLength(100);
     const listings = (op: string) => Number(new RegExp(`fuse ${op}: (\\d+) requests`).exec(r.err)?.[1] ?? 0);
     // the 20 directories holding a copy were opened again (by the addon, the key carried over
@@ -97,19 +103,12 @@ describe('agentfs run: host directories listed natively', () => {
     // A directory copied up keeps its host listing's key (native/host_files.cc forget), checked
     // against the delta's row: its opens were JavaScript's, ~75 us each (git status after edits:
     // ~100 of them).
-    const proj = join(tmp.dir, 'delta-dirs');
-    for (let d = 0; d < 20; d++) {
-      mkdirSync(join(proj, `d${d}`), { recursive: true });
-      for (let f = 0; f < 5; f++) writeFileSync(join(proj, `d${d}`, `f${f}`), `${d}/${f}\n`);
-    }
-    const dirs = Array.from({ length: 20 }, (_, d) => `d${d}`).join(' ');
-    const script = `while [ $(( $(date +%s) % 30 )) -gt 20 ]; do sleep 1; done
-      for d in ${dirs}; do ls $d >/dev/null; echo edited >> $d/f0; done
-      for r in 1 2 3; do for d in ${dirs}; do ls $d; done; done
+    const script = `${LISTED_THEN_COPIED}
+      for r in 1 2 3; do for d in ${DIRS}; do ls $d; done; done
       echo ---
       touch d0/new; rm d1/f1; mv d2/f2 d3/moved; mkdir d4/sub
       ls d0 d1 d2 d3 d4; cat d5/f0`;
-    const r = runIn(proj, script);
+    const r = runIn(twentyDirs('delta-dirs'), script);
     const [before, after] = r.out.split('---\n');
     expect(before.split('\n').filter(Boolean)).toHaveLength(300);
     expect(after).toBe(
