@@ -11,6 +11,24 @@ export function isAlive(pid: number): boolean {
   }
 }
 
+/**
+ * True once process pid has exited: gone, or a zombie its parent has not reaped yet (its files
+ * are closed by then). A daemon's parent is init, which may reap it seconds later (1.5-2 s on a
+ * VM here), and kill(pid, 0) answers for a zombie until then.
+ */
+export function hasExited(pid: number): boolean {
+  if (!isAlive(pid)) return true;
+  if (process.platform !== 'linux') return false;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // the state follows the command name, which is in parentheses and may hold anything
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    return state === 'Z' || state === 'X' || state === 'x';
+  } catch {
+    return true; // gone between the two looks
+  }
+}
+
 export interface ProcessInfo {
   /** false once the process is a zombie, exiting, or has SIGKILL pending (it cannot run again) */
   running: boolean;

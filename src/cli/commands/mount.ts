@@ -19,7 +19,7 @@ import {
 import type { FuseServer } from '../../fuse/server.js';
 import { unmountPath } from '../../fuse/unmount.js';
 import { checkFuse } from '../../fuse/binding.js';
-import { isAlive } from '../../core/process-alive.js';
+import { hasExited } from '../../core/process-alive.js';
 import { reportServeError, UserError } from '../errors.js';
 import { parseIntOption } from '../options.js';
 import { quoteName } from '../quote.js';
@@ -128,7 +128,7 @@ function printMounts(): void {
 
 async function waitForExit(pid: number, timeoutMs: number): Promise<void> {
   const end = Date.now() + timeoutMs;
-  while (isAlive(pid) && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+  while (!hasExited(pid) && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
 }
 
 /** Starts `agentfs mount --foreground` in the background and waits until it reports the mount ready. */

@@ -33,6 +33,7 @@ export function opendir(s: ServeState, { id, ino }: OpendirRequest): Reply {
   s.dirs.set(fh, { ino, pending: null, from: -1, atEnd: false, plus: false, changes: 0 });
   let cache = s.listingMaxAgeS > 0;
   let keep = false;
+  let tell: (() => void) | undefined;
   if (cache) {
     // The kernel drops its cached listing itself when the directory changes through the mount;
     // a change from outside moves mtime/ctime (or clears the keys): then it must refetch. With a
@@ -54,15 +55,12 @@ export function opendir(s: ServeState, { id, ino }: OpendirRequest): Reply {
     // The addon opens the directory itself while this key holds (native/host_files.h), keeping
     // the kernel's listing: told once this reply is out, so that no open it answers can keep an
     // older listing that this reply (a new key) drops.
-    if (finite && s.hostOffers) {
-      const offers = s.hostOffers;
-      return () => {
-        s.native.replyOpen(id, fh, keep, false, cache);
-        offers.dirKey(ino, a.mtime, epoch);
-      };
-    }
+    if (finite) tell = () => s.hostOffers?.dirKey(ino, a.mtime, epoch);
   }
-  return () => s.native.replyOpen(id, fh, keep, false, cache);
+  return () => {
+    s.native.replyOpen(id, fh, keep, false, cache);
+    tell?.();
+  };
 }
 
 export function releasedir(s: ServeState, { id, fh }: ReleasedirRequest): Reply {
