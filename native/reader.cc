@@ -1,4 +1,5 @@
-// See reader.h. Its connections take open-file-description locks (sqlite_ofd.h).
+// See reader.h. Its connections take open-file-description locks (sqlite_ofd.h), and all but
+// the data ones read their maps a page at a time (sqlite_maps.h).
 #include "reader.h"
 #include "sqlite_ofd.h"
 #include "utf8.h"
@@ -72,8 +73,13 @@ Reader* Reader::open(const ReaderConfig& cfg, std::string* err) {
   r->hold_.store(r->snapshots_on_);
   // as the store's own (Store.hostFreeBytes): both measure the directory, whatever its path shows later
   r->dir_fd_ = ::open(dir_of(cfg.path).c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
-  // the first connection finds out now whether the file can be read so at all
-  Conn* c = r->connect(err);
+  // the first connection finds out now whether the file can be read so at all (one for lookups:
+  // a mount's first request is one)
+  Conn* c;
+  {
+    MapAdvice random(MADV_RANDOM);
+    c = r->connect(err);
+  }
   if (!c) {
     delete r;
     return nullptr;
@@ -141,24 +147,28 @@ bool Reader::prepare(Conn* c, sqlite3_stmt** st, const std::string& sql, std::st
   return false;
 }
 
-// A connection for one request: a free one, or a new one when every one is busy (FUSE worker
-// threads serve requests at once); nullptr when none can be opened.
-Reader::Conn* Reader::acquire() {
+// A connection for one request: a free one of the kind asked for (data: serving READ), or a new
+// one when every one is busy (FUSE worker threads serve requests at once); nullptr when none can
+// be opened. The caller's MapAdvice is in place (Lease): a new connection maps the file under it.
+Reader::Conn* Reader::acquire(bool data) {
   Conn* c = nullptr;
   {
     std::lock_guard<std::mutex> lock(pool_mu_);
     idle_ = false;
-    if (!free_.empty()) {
-      c = free_.back();
-      free_.pop_back();
-    } else if (all_.size() >= MAX_CONNS) {
-      return nullptr;
+    for (size_t i = free_.size(); i-- > 0;) {
+      if (free_[i]->data == data) {
+        c = free_[i];
+        free_.erase(free_.begin() + (ptrdiff_t)i);
+        break;
+      }
     }
+    if (!c && all_.size() >= MAX_CONNS) return nullptr;
   }
   if (!c) {
     std::string err;
     c = connect(&err);
     if (!c) return nullptr;
+    c->data = data;
   }
   snapshot(c);
   return c;
@@ -548,7 +558,7 @@ bool Reader::readlink(fuse_req_t req, fuse_ino_t ino) {
 }
 
 bool Reader::read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off) {
-  Lease lease(this);
+  Lease lease(this, true);
   if (!lease.c) return fail(nullptr);
   Conn& c = *lease.c;
   if (off < 0) return fail(nullptr);

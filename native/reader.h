@@ -11,7 +11,9 @@
 
 #include <fuse_lowlevel.h>
 #include <sqlite3.h>
+#include <sys/mman.h>
 #include "sent_attrs.h"
+#include "sqlite_maps.h"
 
 #include <atomic>
 #include <chrono>
@@ -188,6 +190,9 @@ class Reader {
     int64_t inode_count = -1, inodes_version = 0;
     std::unordered_map<uint64_t, Blocks> blocks;  // st_blocks per inode (see stored_blocks)
     std::vector<char> rbuf, dbuf;                  // reply buffers of read and readdir
+    // serves READ: its map keeps the kernel's read-around, where the others' read each page
+    // alone (sqlite_maps.h: a lookup's B-tree pages are far apart, a file's chunks in order)
+    bool data = false;
     // a read transaction held open (see renew): begun at epoch `epoch`, at `since`
     bool held = false;
     uint64_t epoch = 0;
@@ -196,14 +201,16 @@ class Reader {
   };
   struct Lease {
     Reader* r;
+    MapAdvice advice;  // before c: acquiring may open the connection and map the file
     Conn* c;
-    explicit Lease(Reader* reader) : r(reader), c(reader->acquire()) {}
+    explicit Lease(Reader* reader, bool data = false)
+        : r(reader), advice(data ? -1 : MADV_RANDOM), c(reader->acquire(data)) {}
     ~Lease() {
       if (c) r->release(c);
     }
   };
   Conn* connect(std::string* err);
-  Conn* acquire();
+  Conn* acquire(bool data);
   void release(Conn* c);
   // the connection's read transaction: kept, ended or begun for the next request (see renew)
   void snapshot(Conn* c);

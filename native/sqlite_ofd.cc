@@ -5,6 +5,7 @@
 // open-file-description locks (F_OFD_*) instead: they conflict with the process's own POSIX locks
 // and with other processes', and close() elsewhere leaves them be.
 #include "sqlite_ofd.h"
+#include "sqlite_maps.h"
 
 #include <fcntl.h>
 #include <sqlite3.h>
@@ -41,6 +42,8 @@ bool sqlite_ofd_locks() {
     sqlite3_vfs* vfs = sqlite3_vfs_find("unix");
     g_ok = vfs && vfs->iVersion >= 3 && vfs->xSetSystemCall &&
            vfs->xSetSystemCall(vfs, "fcntl", (sqlite3_syscall_ptr)ofd_fcntl) == SQLITE_OK;
+    // before any connection too (sqlite_maps.h); without it the maps are read as before
+    if (g_ok) install_map_advice(vfs);
   });
   return g_ok;
 }

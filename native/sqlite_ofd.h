@@ -2,6 +2,6 @@
 // connection the addon opens must be opened after sqlite_ofd_locks() returned true.
 #pragma once
 
-// Installs the OFD locking once per process; false when this SQLite's VFS does not allow it (the
-// caller then opens no connection of its own).
+// Installs the OFD locking once per process, and the maps' advice (sqlite_maps.h); false when
+// this SQLite's VFS does not allow the locking (the caller then opens no connection of its own).
 bool sqlite_ofd_locks();

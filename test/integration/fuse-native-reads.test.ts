@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, realpathSync, renameSync, writeFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
@@ -56,6 +56,19 @@ function jsRequests(log: string, ops: string[]): number {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The VmFlags of every map process `pid` holds of file `path` (/proc/PID/smaps; 'rr': MADV_RANDOM). */
+function mapFlags(pid: number, path: string): string[] {
+  const want = realpathSync(path);
+  const flags: string[] = [];
+  let inFile = false;
+  for (const line of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
+    const head = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \d+\s*(.*)$/.exec(line);
+    if (head) inFile = head[1] === want;
+    else if (inFile && line.startsWith('VmFlags:')) flags.push(line.slice('VmFlags:'.length).trim());
+  }
+  return flags;
+}
 
 /** A new agent `id` mounted, with n small files `${prefix}0`... in its root (each holds its name). */
 async function mountWithFiles(id: string, prefix: string, n: number): Promise<{ m: string; names: string[] }> {
@@ -257,6 +270,29 @@ describe('native reads on an agent mount', () => {
     const off = await mount('a.db', 'm-a-off', { native: false });
     expect((await sh('ls -lR . > /dev/null && cat dir/a.txt', off)).stdout).toBe('hello\n');
     expect(await unmount(off)).toContain('fuse native reads: off\n');
+  });
+
+  it("maps the database for lookups a page at a time, and for a file's data with the kernel's read-around", async () => {
+    // A page first touched through a map is read from the disk with the pages around it (8 MiB
+    // where this was measured): right for a file's chunks read in order, but each of a lookup's
+    // scattered B-tree pages cost that much (the first stat after the page cache was dropped read
+    // 75 MiB of the database). Lookups' connections advise their maps MADV_RANDOM, READ's do not.
+    copyFileSync(join(tmp.dir, '.agentfs/fx.db'), join(tmp.dir, 'maps.db'));
+    const m = await mount('maps.db', 'm-maps');
+    const { pid } = mounts[mounts.length - 1]!;
+    expect((await sh('ls -lR . > /dev/null', m)).code).toBe(0);
+    // a READ answered natively makes the data connection; one that came while JavaScript held a
+    // write (an access-time flush) went there instead: read again, the kernel's pages dropped
+    const readAgain = `python3 -c "import os; f = os.open('dir/sub/big.bin', os.O_RDONLY); os.posix_fadvise(f, 0, 0, os.POSIX_FADV_DONTNEED); os.read(f, 1 << 20)"`;
+    for (let i = 0; i < 20 && !mapFlags(pid!, join(tmp.dir, 'maps.db')).some((f) => !/\brr\b/.test(f)); i++) {
+      expect((await sh(readAgain, m)).code).toBe(0);
+      await sleep(50);
+    }
+    const flags = mapFlags(pid!, join(tmp.dir, 'maps.db'));
+    expect(flags.some((f) => /\brr\b/.test(f))).toBe(true);
+    expect(flags.some((f) => !/\brr\b/.test(f))).toBe(true);
+    expect((await sh('cat dir/a.txt', m)).stdout).toBe('hello\n');
+    await unmount(m);
   });
 
   it('shows every stat field, listing, content and link target exactly as JavaScript does', async () => {

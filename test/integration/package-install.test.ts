@@ -91,6 +91,8 @@ describe('the packed tarball', () => {
       'native/requests.h',
       'native/sandbox/launcher.c',
       'native/sent_attrs.h',
+      'native/sqlite_maps.cc',
+      'native/sqlite_maps.h',
       'native/sqlite_ofd.cc',
       'native/sqlite_ofd.h',
       'native/tether/tether.c',
