@@ -91,6 +91,16 @@ Reader* Reader::open(const ReaderConfig& cfg, std::string* err) {
     sqlite3_finalize(q);
   }
   r->release(c);
+  // and one for READ, now: a connection opened later goes by the database's path, which may lead
+  // through the mount itself (a database inside its mountpoint), whose server would then wait on
+  // itself (only requests served at once open more)
+  {
+    std::string later;  // without it, the first READ opens one
+    if (Conn* d = r->connect(&later)) {
+      d->data = true;
+      r->release(d);
+    }
+  }
   return r;
 }
 
@@ -150,19 +160,26 @@ bool Reader::prepare(Conn* c, sqlite3_stmt** st, const std::string& sql, std::st
 // A connection for one request: a free one of the kind asked for (data: serving READ), or a new
 // one when every one is busy (FUSE worker threads serve requests at once); nullptr when none can
 // be opened. The caller's MapAdvice is in place (Lease): a new connection maps the file under it.
+// At the cap a free one of the other kind serves: its map reads ahead otherwise, nothing more.
 Reader::Conn* Reader::acquire(bool data) {
   Conn* c = nullptr;
   {
     std::lock_guard<std::mutex> lock(pool_mu_);
     idle_ = false;
+    size_t at = free_.size();
     for (size_t i = free_.size(); i-- > 0;) {
       if (free_[i]->data == data) {
-        c = free_[i];
-        free_.erase(free_.begin() + (ptrdiff_t)i);
+        at = i;
         break;
       }
     }
-    if (!c && all_.size() >= MAX_CONNS) return nullptr;
+    if (at == free_.size() && all_.size() >= MAX_CONNS && !free_.empty()) at = free_.size() - 1;
+    if (at < free_.size()) {
+      c = free_[at];
+      free_.erase(free_.begin() + (ptrdiff_t)at);
+    } else if (all_.size() >= MAX_CONNS) {
+      return nullptr;
+    }
   }
   if (!c) {
     std::string err;
