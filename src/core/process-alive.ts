@@ -20,13 +20,20 @@ export function hasExited(pid: number): boolean {
   if (!isAlive(pid)) return true;
   if (process.platform !== 'linux') return false;
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // the state follows the command name, which is in parentheses and may hold anything
-    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-    return state === 'Z' || state === 'X' || state === 'x';
+    return isDead(statFields(readFileSync(`/proc/${pid}/stat`, 'utf8'))[0] ?? '');
   } catch {
     return true; // gone between the two looks
   }
+}
+
+/** The fields of /proc/PID/stat after the command name, which is in parentheses and may hold anything. */
+function statFields(stat: string): string[] {
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+}
+
+/** A zombie or a dead task (/proc/PID/stat's state): it has exited, its files are closed. */
+function isDead(state: string): boolean {
+  return state === 'Z' || state === 'X' || state === 'x';
 }
 
 export interface ProcessInfo {
@@ -49,15 +56,14 @@ export function processInfo(pid: number): ProcessInfo | undefined {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const status = readFileSync(`/proc/${pid}/status`, 'utf8');
     const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
-    // fields after the command name, which is in parentheses and may hold anything
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const fields = statFields(stat);
     const state = fields[0] ?? '';
     const startTicks = Number(fields[19]);
     const pending = (name: string) => BigInt(`0x${/^${name}:\s*([0-9a-f]+)/m.exec(status)?.[1] ?? '0'}`);
     const sigkill = 1n << 8n; // bit SIGKILL - 1
     const exiting = (Number(fields[6]) & PF_EXITING) !== 0; // in do_exit(), after SIGKILL was taken
     const dying = exiting || ((pending('SigPnd') | pending('ShdPnd')) & sigkill) !== 0n;
-    return { running: !['Z', 'X', 'x'].includes(state) && !dying, startMs: bootMs() + (startTicks * 1000) / TICKS, argv };
+    return { running: !isDead(state) && !dying, startMs: bootMs() + (startTicks * 1000) / TICKS, argv };
   } catch {
     return undefined;
   }
