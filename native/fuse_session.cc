@@ -115,6 +115,10 @@ struct Session {
   // runs the queued events (see wait_opens).
   std::atomic<int> opens_inflight{0};
   std::atomic<bool> holding{false};
+  // A hold's end is announced here (await_hold); waits counts the requests that waited for one.
+  std::mutex hold_mu;
+  std::condition_variable hold_cv;
+  std::atomic<uint64_t> hold_waits{0};
   // The change watcher's last check found no other process's commit: the database readers may
   // keep their snapshots across requests (Reader::renew). Another writer's WAL starts over only
   // when no reader holds a snapshot of it, which snapshots held back to back never allow (its
@@ -266,13 +270,30 @@ void readers_idle(Session* s) {
   if (s->delta) s->delta->idle();
 }
 
+// A request the native reader could answer that meets a hold waits for its end, then is answered
+// here, rather than going to JavaScript: the hold lasts one synchronous turn of JavaScript's loop
+// (the change watcher's check), which could not start on the request before then anyway, and a
+// cold READ served there cost ~10 ms against ~1 here (2 of a 64 MiB read's 64 met one). Bounded:
+// past it the request goes to JavaScript as before. Never called with a request counted in flight
+// (reads_inflight, opens_inflight): the hold waits for those.
+constexpr auto HOLD_WAIT = std::chrono::milliseconds(20);
+void await_hold(Session* s) {
+  if (!s->reader || !s->holding.load()) return;
+  s->hold_waits.fetch_add(1, std::memory_order_relaxed);
+  std::unique_lock<std::mutex> lock(s->hold_mu);
+  s->hold_cv.wait_for(lock, HOLD_WAIT, [s] { return !s->holding.load(); });
+}
+
 // One request on the native reader, counted while it runs (Session::reads_inflight); reader is
 // null when it may not answer now (something uncommitted on the JavaScript side, or a hold).
+// wait: a hold met first is waited for (await_hold); false when the caller counts the request
+// in flight already.
 struct NativeCall {
   Session* s;
   Reader* reader = nullptr;
-  explicit NativeCall(Session* session) : s(session) {
+  explicit NativeCall(Session* session, bool wait = true) : s(session) {
     if (!s->reader) return;
+    if (wait) await_hold(s);
     s->reads_inflight.fetch_add(1);  // before the flags are read (see wait_reads)
     if (!s->writing.load() && !s->holding.load()) reader = s->reader;
   }
@@ -453,12 +474,13 @@ void ll_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   Session* s = sess(req);
   if (s->host && s->host->open(req, ino, fi)) return;
   if (s->reader) {
+    await_hold(s);  // before it is counted: the hold waits for the opens counted
     // counted before the flags are read (both sequentially consistent): whoever sets writing or
     // holding then either sees this open in flight and waits for its OPENED, or it sees the flag
     s->opens_inflight.fetch_add(1);
     bool served;
     {
-      NativeCall n(s);
+      NativeCall n(s, false);
       served = n.reader && !s->writing.load() && n.reader->open(req, ino, fi);
     }
     s->opens_inflight.fetch_sub(1);
@@ -936,6 +958,8 @@ void worker(State* st) {
   memset(&fbuf, 0, sizeof fbuf);
   pollfd p{fuse_session_fd(se), POLLIN, 0};
   bool answered = false;  // the last request this thread served was answered here
+  bool spinning = false;  // waiting for the next request, until spin_until
+  std::chrono::steady_clock::time_point spin_until;
   std::unique_lock<std::mutex> lock(st->mu);
   for (;;) {
     st->idle++;
@@ -952,22 +976,27 @@ void worker(State* st) {
       }
       // The device is non-blocking (set in run below): a request already queued is read with no
       // poll before it, one system call a request less while a client keeps the queue full
-      // (`agentfs run`'s git status, its lstats from parallel threads: 259 -> 220 ms).
+      // (`agentfs run`'s git status, its lstats from parallel threads: 259 -> 220 ms). After a
+      // request answered here the leader spins on the read itself for spin_us, yielding the CPU.
       int res = fuse_session_receive_buf(se, &fbuf);
       if (res == -EAGAIN) {
-        bool ready = false;
-        if (answered && st->spin_us > 0) {
-          auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(st->spin_us);
-          do std::this_thread::yield();
-          while (!(ready = poll(&p, 1, 0) > 0) && std::chrono::steady_clock::now() < until);
+        auto now = std::chrono::steady_clock::now();
+        if (answered && st->spin_us > 0 && !spinning) {
+          spinning = true;
+          spin_until = now + std::chrono::microseconds(st->spin_us);
         }
-        if (!ready) {
-          // about to sleep: the readers let their snapshots go (a checkpoint may restart the WAL)
-          readers_idle(st->s);
-          poll(&p, 1, -1);  // unmounted: POLLERR, and the read says so
+        if (spinning && now < spin_until) {
+          std::this_thread::yield();
+          continue;
         }
+        spinning = false;
+        answered = false;  // slept: the next EAGAIN spins only after a request answered here
+        // about to sleep: the readers let their snapshots go (a checkpoint may restart the WAL)
+        readers_idle(st->s);
+        poll(&p, 1, -1);  // unmounted: POLLERR, and the read says so
         continue;
       }
+      spinning = false;
       if (res == -EINTR) continue;
       if (res <= 0) {
         lock.lock();
@@ -1073,18 +1102,16 @@ constexpr auto LEAD_MAX = std::chrono::milliseconds(2);
 void lead(State* st, uint64_t woke0, long us) {
   Session* s = st->s;
   fuse_session* se = s->se;
-  pollfd p{fuse_session_fd(se), POLLIN, 0};
   auto now = std::chrono::steady_clock::now();
   auto until = now + std::chrono::microseconds(us);
   const auto last = now + LEAD_MAX;
   while (s->woke.load(std::memory_order_acquire) == woke0) {
     if (std::chrono::steady_clock::now() >= std::min(until, last) || fuse_session_exited(se)) break;
-    // polled, yielding the CPU, as the native leader after a request it answered: sleeping in
-    // ppoll() instead cost every request a wake-up and made create+write 2.5x slower here
-    int n = poll(&p, 1, 0);
-    if (n == 0) std::this_thread::yield();
-    if (n == 0 || (n < 0 && errno == EINTR)) continue;
+    // read, yielding the CPU when none is queued, as the native leader after a request it
+    // answered: sleeping in ppoll() instead cost every request a wake-up and made create+write
+    // 2.5x slower here, and a poll() before each read one system call more
     int res = fuse_session_receive_buf(se, &st->js_buf);
+    if (res == -EAGAIN) std::this_thread::yield();
     if (res == -EAGAIN || res == -EINTR) continue;
     if (res <= 0) {  // unmounted or aborted: the loop ends
       std::lock_guard<std::mutex> lock(st->mu);
@@ -1811,8 +1838,18 @@ napi_value Hold(napi_env env, napi_callback_info info) {
   }
   s->holding.store(on);
   if (on) wait_reads(s);
+  // tests: a hold that lasts (the watcher's check on a slow machine), for requests to meet it
+  static const long test_hold_ms = [] {
+    const char* v = getenv("AGENTFS_FUSE_TEST_HOLD_MS");
+    return v ? strtol(v, nullptr, 10) : 0L;
+  }();
+  if (on && test_hold_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(test_hold_ms));
   // another process may have committed: what is read from now on is read anew
   renew_readers(s, !on && !s->writing.load());
+  if (!on) {
+    { std::lock_guard<std::mutex> lock(s->hold_mu); }  // a waiter checks holding under it
+    s->hold_cv.notify_all();
+  }
   return nullptr;
 }
 
@@ -2123,7 +2160,7 @@ napi_value HostCopyNumber(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
-// readerStats(handle): {active, served, declined, listedBare, counted, snapshots, error, hostServed, hostDeclined, deltaActive, deltaServed}
+// readerStats(handle): {active, served, declined, listedBare, counted, snapshots, holdWaits, error, hostServed, hostDeclined, deltaActive, deltaServed}
 napi_value ReaderStats(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   if (!get_args(env, info, 1, argv)) return nullptr;
@@ -2138,6 +2175,7 @@ napi_value ReaderStats(napi_env env, napi_callback_info info) {
   napi_set_named_property(env, o, "listedBare", num(env, s->reader ? (double)s->reader->listed_bare.load() : 0));
   napi_set_named_property(env, o, "counted", num(env, s->reader ? (double)s->reader->counted.load() : 0));
   napi_set_named_property(env, o, "snapshots", num(env, s->reader ? (double)s->reader->snapshots.load() : 0));
+  napi_set_named_property(env, o, "holdWaits", num(env, (double)s->hold_waits.load()));
   if (!s->reader_error.empty()) napi_set_named_property(env, o, "error", str(env, s->reader_error));
   napi_set_named_property(env, o, "hostServed", num(env, s->host ? (double)s->host->served.load() : 0));
   napi_set_named_property(env, o, "hostDeclined", num(env, s->host ? (double)s->host->declined.load() : 0));

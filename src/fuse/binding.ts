@@ -151,6 +151,8 @@ export interface NativeBinding {
     counted: number;
     /** read transactions the native side began (a burst's requests share one) */
     snapshots: number;
+    /** requests that met the change watcher's hold and waited for its end (the addon's await_hold) */
+    holdWaits: number;
     /** requests answered from host files (hostFiles), and those tried and left to JavaScript */
     hostServed: number;
     hostDeclined: number;

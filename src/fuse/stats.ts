@@ -30,6 +30,7 @@ export class RequestStats {
     listedBare?: number;
     counted?: number;
     snapshots?: number;
+    holdWaits?: number;
     hostServed?: number;
     hostDeclined?: number;
     deltaActive?: boolean;
@@ -44,7 +45,7 @@ export class RequestStats {
       return;
     }
     this.nativeLine = r.active
-      ? `fuse native reads: ${r.served} served, ${r.declined} left to JavaScript, ${r.listedBare ?? 0} listed entries without attributes, ${r.counted ?? 0} files' chunks counted, ${r.snapshots ?? 0} read snapshots`
+      ? `fuse native reads: ${r.served} served, ${r.declined} left to JavaScript, ${r.listedBare ?? 0} listed entries without attributes, ${r.counted ?? 0} files' chunks counted, ${r.snapshots ?? 0} read snapshots, ${r.holdWaits ?? 0} waited for a hold`
       : `fuse native reads: off${r.error ? ` (${r.error})` : ''}`;
   }
 

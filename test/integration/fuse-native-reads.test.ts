@@ -295,6 +295,18 @@ describe('native reads on an agent mount', () => {
     await unmount(m);
   });
 
+  it.skipIf(process.getuid?.() !== 0)('reads ahead 4 MiB as root: a cold sequential read keeps several READs in flight', async () => {
+    // The kernel's FUSE default is 128 KiB; at 1 MiB one READ was in flight at a time, and each
+    // waited for its pages of the database to come from the disk (a cold 64 MiB read: 101 ms
+    // at 1 MiB, 86 at 4).
+    ok(await cli(['init', 'ra']));
+    const m = await mount('ra', 'm-ra');
+    const dev = (await run('mountpoint', ['-d', m])).stdout.trim();
+    expect(dev).toMatch(/^\d+:\d+$/);
+    expect(readFileSync(`/sys/class/bdi/${dev}/read_ahead_kb`, 'utf8').trim()).toBe('4096');
+    await unmount(m);
+  });
+
   it('shows every stat field, listing, content and link target exactly as JavaScript does', async () => {
     const variants = [
       ['plain', 'fx', []],
@@ -756,6 +768,41 @@ for i in range(${n}): open(f'd/f{i}', 'w').write('x')"`, m));
     expect(r.stderr).toBe('');
     expect(r.stdout).toBe('bad 0\n');
     await unmount(m);
+  });
+
+  it("serves a READ that meets the change watcher's hold natively once the hold ends, not in JavaScript", async () => {
+    // Each 100 ms poll holds native answers for its check; a READ meeting it went to JavaScript,
+    // ~10 ms cold against ~1 natively (2 of a cold 64 MiB read's 64 READs). The test stretches
+    // each hold to 8 ms, so that a read loop meets several.
+    ok(await cli(['init', 'hw']));
+    const w = await mount('hw', 'm-hw');
+    ok(await sh('head -c 4194304 /dev/urandom > big && sha1sum big > sum && cat sum > /dev/null', w));
+    // both files read once and their access times stored: the loop below writes nothing (a write
+    // transaction sends READs to JavaScript too)
+    await sleep(1500);
+    await unmount(w);
+    const m = await mount('hw', 'm-hw2', { env: { AGENTFS_FUSE_TEST_HOLD_MS: '8' } });
+    const r = await run('python3', ['-c', `import hashlib, os, sys, time
+p = sys.argv[1]
+want = open(sys.argv[2]).read().split()[0]
+t0 = time.time(); n = 0
+while time.time() - t0 < 1.5:
+    fd = os.open(p, os.O_RDONLY | os.O_DIRECT)  # each round asks the server again
+    h = hashlib.sha1()
+    while True:
+        b = os.read(fd, 1 << 17)
+        if not b: break
+        h.update(b)
+    os.close(fd)
+    assert h.hexdigest() == want, n
+    n += 1
+print(n)`, join(m, 'big'), join(m, 'sum')], { cwd: tmp.dir, timeoutMs: 60_000 });
+    expect(r.stderr).toBe('');
+    expect(Number(r.stdout)).toBeGreaterThan(5);
+    const log = await unmount(m);
+    expect(nativeServed(log)).toBeGreaterThan(100);
+    expect(Number(/(\d+) waited for a hold/.exec(log)?.[1]), log).toBeGreaterThan(0);
+    expect(jsRequests(log, ['READ']), log).toBe(0);
   });
 
   it('drops an access time it could not store (the database stayed locked) on both sides alike', async () => {
