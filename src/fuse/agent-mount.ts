@@ -3,12 +3,12 @@
  * mountpoint by a dead server, and serve the agent's filesystem there.
  */
 import { AgentfsError, type ErrorCode } from '../errors.js';
-import { statSync, writeFileSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { Agent } from '../core/agent.js';
 import { freeBytes } from '../core/fs/index.js';
 import type { AgentTarget } from '../store/index.js';
 import { DEFAULT_TIMEOUTS, FuseServer, type FuseMountOptions } from './server.js';
-import { agentfsMountAt, recoverStale, readRecord } from './mounts.js';
+import { recoverStale, readRecord } from './mounts.js';
 import { ROOM_ENOUGH, type GroupCommit } from './group-commit.js';
 import { checkpointInBackground, type WalCheckpoints } from './wal-checkpoints.js';
 
@@ -62,7 +62,6 @@ export async function mountAgent(
       groupCommitMs: fuseOptions.groupCommitMs ?? groupCommitMsFromEnv(),
       changeCounter: outsideChanges(agent),
     });
-    raiseReadahead(mountpoint);
     return { agent, server };
   } catch (e) {
     agent.close();
@@ -97,25 +96,6 @@ export function outsideChanges(agent: Agent): () => number {
     }
     return v;
   };
-}
-
-/**
- * The kernel caps FUSE readahead at 128 KiB whatever the filesystem asks; with 1 MiB read
- * requests sequential reads need a quarter of the round trips (about +20% here). 4 MiB rather
- * than 1: a cold sequential read then has up to four READs in flight, served side by side on the
- * loop's threads, whose page faults read the database from the disk at once (a cold 64 MiB read
- * 101 -> 86 ms, medians of four; 8 and 16 MiB did no better). Root only.
- */
-const READAHEAD_KB = 4096;
-
-function raiseReadahead(mountpoint: string): void {
-  const m = agentfsMountAt(mountpoint);
-  if (!m) return;
-  try {
-    writeFileSync(`/sys/class/bdi/${m.device}/read_ahead_kb`, String(READAHEAD_KB));
-  } catch {
-    /* not root, or no such sysfs entry: keep the default */
-  }
 }
 
 /** AGENTFS_GROUP_COMMIT_MS: how long a group commit stays open (diagnosis and tests; default 10). */

@@ -18,6 +18,7 @@ import { HANDLERS, MUTATING, SYNCING } from './handlers/index.js';
 import { listingKey } from './handlers/dirs.js';
 import { HostOffers } from './host-offers.js';
 import { ServeState, type CacheTimeouts, type Reply } from './state.js';
+import { raiseReadahead } from './readahead.js';
 import { RequestStats } from './stats.js';
 import { unmountPath } from './unmount.js';
 
@@ -171,6 +172,7 @@ export class FuseServer {
       throw e;
     }
     await server.readyPromise;
+    raiseReadahead(mountpoint);
     return server;
   }
 

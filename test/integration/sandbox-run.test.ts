@@ -220,6 +220,14 @@ sys.stdout.write(out.decode(errors='replace') + 'EXIT %d' % os.waitstatus_to_exi
     expect(row.changes).toBe(1);
   });
 
+  it.skipIf(process.getuid?.() !== 0)("reads ahead 4 MiB as root in the sandbox's overlay, as on a mount", async () => {
+    // the kernel's FUSE default is 128 KiB: a large file was read 128 KiB a request
+    const r = await runCli(['run', '--', 'sh', '-c', 'cat /sys/class/bdi/$(mountpoint -d .)/read_ahead_kb'], { cwd: proj, env });
+    expect(r.stderr).toContain('changes are kept in');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe('4096\n');
+  });
+
   it('refuses to nest', async () => {
     const r = await runCli(['run', '--', process.execPath, CLI, 'run', '--', 'true'], { cwd: proj, env });
     expect(r.code).toBe(1);
