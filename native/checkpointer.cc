@@ -47,10 +47,7 @@ struct Checkpointer {
 
 // Frames of the WAL not yet copied to the database; 0 when the wal-index cannot be read.
 uint32_t pending(Checkpointer* c) {
-  if (c->shm < 0) {
-    c->shm = open((c->path + "-shm").c_str(), O_RDONLY | O_CLOEXEC);
-    if (c->shm < 0) return 0;
-  }
+  if (c->shm < 0) return 0;  // opened at start or never (see Start)
   uint32_t mx = 0, backfill = 0;
   if (pread(c->shm, &mx, 4, SHM_MX_FRAME) != 4 || pread(c->shm, &backfill, 4, SHM_N_BACKFILL) != 4) return 0;
   return mx > backfill ? mx - backfill : 0;
@@ -171,6 +168,9 @@ napi_value Start(napi_env env, napi_callback_info info) {
     rc = sqlite3_exec(c->db, "PRAGMA synchronous = NORMAL; SELECT 1 FROM sqlite_master LIMIT 1", nullptr, nullptr, nullptr);
     sqlite3_busy_timeout(c->db, 0);
   }
+  // the wal-index too, now: the server starts it before its mount, and the path may lead through
+  // that mount later (a database inside its own mountpoint: the server would wait on itself)
+  if (rc == SQLITE_OK) c->shm = open((path + "-shm").c_str(), O_RDONLY | O_CLOEXEC);
   if (rc != SQLITE_OK) {
     std::string msg = std::string("cannot open the database for checkpoints: ") + (c->db ? sqlite3_errmsg(c->db) : "out of memory");
     sqlite3_close(c->db);

@@ -1,7 +1,7 @@
 import Database from 'libsql';
 import { accessSync, closeSync, constants as fsConstants, existsSync, fstatSync, fsyncSync, mkdirSync, openSync, rmSync, statfsSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname } from 'node:path';
+import { basename, dirname } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { StoreError } from './errors.js';
 import { databasePath, type AgentTarget } from './locate.js';
@@ -624,6 +624,18 @@ export class Store {
   }
 
   /**
+   * The database's directory as a path this process can open: the directory held open since the
+   * store opened, through /proc/self/fd, when there is one. Its own path can lead through a
+   * mount over that directory (a database inside its own mountpoint: the server, opening its
+   * WAL there to sync it, waited on itself) or name another directory since a rename.
+   */
+  private directory(): string {
+    const held = this.dirFd !== undefined ? `/proc/self/fd/${this.dirFd}` : undefined;
+    // without /proc (a bare chroot) the path it is: a WAL not found there would go unsynced
+    return held !== undefined && existsSync(held) ? held : dirname(this.path);
+  }
+
+  /**
    * Makes committed transactions durable on disk (WAL + synchronous=NORMAL defers the fsync).
    * Every commit is in the WAL file (a checkpoint syncs the database file before the WAL is
    * reused), so syncing that file is enough: a checkpoint here copied the whole WAL into the
@@ -634,12 +646,12 @@ export class Store {
     if (this.path === ':memory:' || this.readOnly) return;
     let fd: number | undefined;
     try {
-      fd = openSync(`${this.path}-wal`, 'r');
+      fd = openSync(`${this.directory()}/${basename(this.path)}-wal`, 'r');
       fsyncSync(fd);
       // a new WAL file's name must be durable too (once per file)
       const ino = fstatSync(fd).ino;
       if (ino !== this.syncedWal) {
-        syncDirectory(dirname(this.path));
+        syncDirectory(this.directory());
         this.syncedWal = ino;
       }
     } catch (e) {
@@ -689,7 +701,7 @@ export class Store {
    * whose server would then wait on itself) or name another directory since a rename.
    */
   hostFreeBytes(): number {
-    const at = this.dirFd !== undefined ? `/proc/self/fd/${this.dirFd}` : this.path === ':memory:' ? tmpdir() : dirname(this.path);
+    const at = this.path === ':memory:' ? tmpdir() : this.directory();
     try {
       const h = statfsSync(at);
       return h.bavail * h.bsize;

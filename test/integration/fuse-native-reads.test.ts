@@ -1169,6 +1169,29 @@ for path, content, want in (('/f', 'v2-longer', 'v2-longer 9'), ('/other', 'chan
     await unmount(m);
     expect(ok(await runCli(['fs', 'ls', join(`${before}-2`, '.agentfs/p.db'), '/'], { cwd: tmp.dir }))).toContain('small');
   });
+
+  it('syncs the WAL of a database inside its own mountpoint: fsync through the mount never waits on itself', async () => {
+    // Found by a hostile pass: fsync opened the database's WAL by its path, which led through
+    // the mount, and the server waited on itself for good (at the 7th to 34th file here).
+    const home = dir('fsync-over');
+    ok(await runCli(['init', 'p'], { cwd: home }));
+    const r = await cli(['mount', join(home, '.agentfs/p.db'), home]);
+    expect(r.code).toBe(0);
+    mounts.push({ mnt: home, pid: Number(/\(pid (\d+)\)/.exec(r.stdout)?.[1]) });
+    const w = await run('timeout', ['-s', 'KILL', '60', 'python3', '-c', `import os, sys
+m = sys.argv[1]
+for i in range(100):
+    data = os.urandom(50000)
+    with open(os.path.join(m, 'f%d' % i), 'wb') as f:
+        f.write(data); f.flush(); os.fsync(f.fileno())
+    assert open(os.path.join(m, 'f%d' % i), 'rb').read() == data, i
+    os.listdir(m)
+print('ok')`, home], { cwd: tmp.dir, timeoutMs: 90_000 });
+    expect(w.stderr).toBe('');
+    expect(w.stdout).toBe('ok\n');
+    await unmount(home);
+    expect(ok(await runCli(['fs', 'ls', join(home, '.agentfs/p.db'), '/'], { cwd: tmp.dir })).split('\n')).toContain('f f99');
+  });
 });
 
 // Size of version i (an expression of i in JavaScript and Python), 0.3 to 2.3 MB: several 1 MiB reads each.
