@@ -9,7 +9,7 @@
 import { writeFileSync } from 'node:fs';
 import { agentfsMountAt } from './mounts.js';
 
-export const READAHEAD_KB = 4096;
+const READAHEAD_KB = 4096;
 
 /** Raises the readahead of the agentfs mount at mountpoint; not root (or no sysfs): unchanged. */
 export function raiseReadahead(mountpoint: string): void {
