@@ -41,6 +41,7 @@
 // The native read path (lookup, getattr, readdir, read, readlink, statfs from SQLite on this side).
 #include "host_files.h"
 #include "reader.h"
+#include "reply_buffers.h"
 #include "utf8.h"
 #include "host_stat.h"
 #include "checkpointer.h"
@@ -1347,6 +1348,8 @@ napi_value Mount(napi_env env, napi_callback_info info) {
     napi_typeof(env, v, &t);
     if (t == napi_object) open_host_files(env, v, s);
   }
+  // READs answered here build their replies in pooled buffers: touch them now, off any request's path
+  if (s->reader || s->host) reply_buffers::warm(reply_buffers::WARM);
 
   std::vector<char*> cargs;
   for (auto& a : args) cargs.push_back(&a[0]);
@@ -2160,7 +2163,7 @@ napi_value HostCopyNumber(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
-// readerStats(handle): {active, served, declined, listedBare, counted, snapshots, holdWaits, error, hostServed, hostDeclined, deltaActive, deltaServed}
+// readerStats(handle): {active, served, declined, listedBare, counted, snapshots, holdWaits, replyFresh, error, hostServed, hostDeclined, deltaActive, deltaServed}
 napi_value ReaderStats(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   if (!get_args(env, info, 1, argv)) return nullptr;
@@ -2176,6 +2179,7 @@ napi_value ReaderStats(napi_env env, napi_callback_info info) {
   napi_set_named_property(env, o, "counted", num(env, s->reader ? (double)s->reader->counted.load() : 0));
   napi_set_named_property(env, o, "snapshots", num(env, s->reader ? (double)s->reader->snapshots.load() : 0));
   napi_set_named_property(env, o, "holdWaits", num(env, (double)s->hold_waits.load()));
+  napi_set_named_property(env, o, "replyFresh", num(env, (double)reply_buffers::fresh.load()));
   if (!s->reader_error.empty()) napi_set_named_property(env, o, "error", str(env, s->reader_error));
   napi_set_named_property(env, o, "hostServed", num(env, s->host ? (double)s->host->served.load() : 0));
   napi_set_named_property(env, o, "hostDeclined", num(env, s->host ? (double)s->host->declined.load() : 0));

@@ -3,6 +3,8 @@
 // inode number, its content, the kernel's pages kept while mtime and size hold.
 #include "host_files.h"
 
+#include "reply_buffers.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
@@ -587,8 +589,7 @@ bool HostFiles::read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fus
   std::string path;
   if (!path_of(ino, &path, nullptr, nullptr)) return false;
   int fd = (int)(fi->fh & FD_BITS);
-  thread_local std::vector<char> buf;
-  if (buf.size() < size) buf.resize(size);
+  reply_buffers::Lease buf(size);  // pooled: fresh memory costs more than the read
   size_t done = 0;
   while (done < size) {
     ssize_t n = pread(fd, buf.data() + done, size - done, off + (off_t)done);

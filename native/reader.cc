@@ -1,6 +1,8 @@
 // See reader.h. Its connections take open-file-description locks (sqlite_ofd.h), and all but
 // the data ones read their maps a page at a time (sqlite_maps.h).
 #include "reader.h"
+
+#include "reply_buffers.h"
 #include "sqlite_ofd.h"
 #include "utf8.h"
 
@@ -592,11 +594,12 @@ bool Reader::read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off) {
     return true;
   }
   // the inode row and the chunks come from one read transaction: c.inode stays stepped meanwhile
-  // one buffer for every read: a fresh 1 MiB allocation is an mmap and 256 page faults each time.
+  // a pooled buffer (reply_buffers.h): fresh memory costs as much as the read itself.
   // Only what no chunk covers is zeroed (holes, short chunks, the tail): rows come in chunk order
   // (SharedReadSql.read), and zeroing the whole buffer first cost about as much as the copies.
-  std::vector<char>& out = c.rbuf;
-  out.resize((size_t)(end - off));
+  const size_t n = (size_t)(end - off);
+  reply_buffers::Lease buf(n);
+  char* out = buf.data();
   int64_t filled = 0;  // out[0, filled) is written
   int64_t cs = cfg_.chunk_size;
   {
@@ -613,17 +616,17 @@ bool Reader::read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off) {
       int64_t to = (end < start + len ? end : start + len) - start;
       if (!data || to <= from) continue;
       int64_t at = start + from - off;
-      if (at > filled) memset(out.data() + filled, 0, (size_t)(at - filled));
-      memcpy(out.data() + at, data + from, (size_t)(to - from));
+      if (at > filled) memset(out + filled, 0, (size_t)(at - filled));
+      memcpy(out + at, data + from, (size_t)(to - from));
       // a chunk longer than the chunk size (another writer's) spills, as in ops/read.ts
       if (at + (to - from) > filled) filled = at + (to - from);
     }
     if (rc != SQLITE_DONE) return fail(c.read);
   }
-  memset(out.data() + filled, 0, out.size() - (size_t)filled);
+  memset(out + filled, 0, n - (size_t)filled);
   touch_atime(c.inode, 0);
   served++;
-  fuse_reply_buf(req, out.data(), out.size());
+  fuse_reply_buf(req, out, n);
   return true;
 }
 

@@ -189,7 +189,7 @@ class Reader {
     // inodes in use, as counted at data version inodes_version of this connection (-1: not yet)
     int64_t inode_count = -1, inodes_version = 0;
     std::unordered_map<uint64_t, Blocks> blocks;  // st_blocks per inode (see stored_blocks)
-    std::vector<char> rbuf, dbuf;                  // reply buffers of read and readdir
+    std::vector<char> dbuf;                        // the reply buffer of readdir
     // serves READ: its map keeps the kernel's read-around, where the others' read each page
     // alone (sqlite_maps.h: a lookup's B-tree pages are far apart, a file's chunks in order)
     bool data = false;

@@ -153,6 +153,8 @@ export interface NativeBinding {
     snapshots: number;
     /** requests that met the change watcher's hold and waited for its end (the addon's await_hold) */
     holdWaits: number;
+    /** READ replies (every mount of the process) built in memory touched for the first time (reply_buffers.h) */
+    replyFresh: number;
     /** requests answered from host files (hostFiles), and those tried and left to JavaScript */
     hostServed: number;
     hostDeclined: number;

@@ -31,6 +31,7 @@ export class RequestStats {
     counted?: number;
     snapshots?: number;
     holdWaits?: number;
+    replyFresh?: number;
     hostServed?: number;
     hostDeclined?: number;
     deltaActive?: boolean;
@@ -40,12 +41,12 @@ export class RequestStats {
     if (r.hostServed || r.hostDeclined || r.deltaActive) {
       // an overlay: the files that are exactly host files, and the delta's
       this.nativeLine =
-        `fuse native host-file reads: ${r.hostServed ?? 0} served, ${r.hostDeclined ?? 0} left to JavaScript; ` +
+        `fuse native host-file reads: ${r.hostServed ?? 0} served, ${r.hostDeclined ?? 0} left to JavaScript, ${r.replyFresh ?? 0} replies in fresh memory; ` +
         `delta getattr: ${r.deltaActive ? `${r.deltaServed ?? 0} served` : `off${r.error ? ` (${r.error})` : ''}`}`;
       return;
     }
     this.nativeLine = r.active
-      ? `fuse native reads: ${r.served} served, ${r.declined} left to JavaScript, ${r.listedBare ?? 0} listed entries without attributes, ${r.counted ?? 0} files' chunks counted, ${r.snapshots ?? 0} read snapshots, ${r.holdWaits ?? 0} waited for a hold`
+      ? `fuse native reads: ${r.served} served, ${r.declined} left to JavaScript, ${r.listedBare ?? 0} listed entries without attributes, ${r.counted ?? 0} files' chunks counted, ${r.snapshots ?? 0} read snapshots, ${r.holdWaits ?? 0} waited for a hold, ${r.replyFresh ?? 0} replies in fresh memory`
       : `fuse native reads: off${r.error ? ` (${r.error})` : ''}`;
   }
 
