@@ -162,6 +162,26 @@ describe('a copy-up made by one statement', () => {
     expect(a.fs.read(g, 0, 100).toString()).toBe('other\n2');
   });
 
+  it('finds its views made by prepareWrites: the first copy-up changes no TEMP schema (which expired every statement)', () => {
+    const { db } = base({ 'd/f.txt': 'base\n', 'd/e/g.txt': 'other\n' });
+    const a = open(db);
+    const f = inoOf(a, 'd/f.txt');
+    const g = inoOf(a, 'd/e/g.txt');
+    a.fs.prepareWrites?.();
+    const version = () => (a.store.db.prepare('PRAGMA temp.schema_version').get() as { schema_version: number }).schema_version;
+    const made = version();
+    expect(a.store.beginBatch()).toBe(true);
+    // copies d up (a directory: the view without the observer's row), then f with its append (with it)
+    a.fs.append(f, Buffer.from('1'), ROOT_CALLER);
+    a.fs.setattr(g, { mode: 0o600 }); // d/e and g copied up by themselves (no append)
+    a.store.commitBatch();
+    expect(version()).toBe(made);
+    a.journal?.flush();
+    expect(a.fs.read(f, 0, 100).toString()).toBe('base\n1');
+    const copies = a.store.db.prepare('SELECT base_path FROM agentfs_overlay_copyup ORDER BY base_path').all() as { base_path: string }[];
+    expect(copies.map((r) => r.base_path)).toEqual(expect.arrayContaining(['/d', '/d/e', '/d/e/g.txt', '/d/f.txt']));
+  });
+
   it('appends to the copy another process made meanwhile rather than making a second', () => {
     const { db } = base({ 'd/f.txt': 'base\n' });
     const a = open(db);

@@ -1,6 +1,6 @@
 export { InodeFs, type InodeFsOptions } from './inode-fs.js';
 export type { CopySource } from './ops/copy-in.js';
-export { COPY_IN_ALONE_BYTES, type CopyRows } from './ops/copy-in-alone.js';
+export { COPY_IN_ALONE_BYTES, type CopyRows, type CopyRowsShape } from './ops/copy-in-alone.js';
 export { PathFs, type PathFsOptions, type TreeEntry, type OpenFlags } from './paths.js';
 export type { FsMutation, MutationObserver } from './mutation.js';
 export { checkAccess } from './access.js';

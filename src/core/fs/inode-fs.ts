@@ -33,7 +33,7 @@ import { fallocate } from './ops/fallocate.js';
 import { writeWhole, type WholeTarget } from './ops/put.js';
 import { createAlone } from './ops/create-alone.js';
 import { copyIn, type CopySource } from './ops/copy-in.js';
-import { copyInAlone, type CopyRows } from './ops/copy-in-alone.js';
+import { copyInAlone, copyInTables, type CopyRows, type CopyRowsShape } from './ops/copy-in-alone.js';
 import { makeScratchTables } from './ops/scratch.js';
 
 export interface InodeFsOptions {
@@ -186,8 +186,9 @@ export class InodeFs implements FileSystem {
   sharedReads(): SharedReads | undefined {
     return sharedReads(this.ctx);
   }
-  prepareWrites(): void {
-    if (!this.store.readOnly) makeScratchTables(this.ctx);
+  /** FileSystem.prepareWrites; `copyRows`: the shape of the rows copyInAlone will be given too. */
+  prepareWrites(copyRows?: CopyRowsShape): void {
+    if (!this.store.readOnly) makeScratchTables(this.ctx, copyRows ? copyInTables(this.ctx, copyRows) : []);
   }
   writtenAttr(ino: number): Attr | undefined {
     const row = writtenRow(this.ctx, ino);

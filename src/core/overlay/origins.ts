@@ -81,6 +81,9 @@ export class Origins {
    * record()'s rows of a copy made by the copy's own statement (InodeFs.copyInAlone), where its
    * number is NEW.ino: a new inode, so there is nothing of an older one to delete.
    */
+  /** The columns and SQL of every rowsOfCopy (the delta's scratch view for them is made ahead). */
+  readonly copyRowsShape = { columns: COPY_ROW_COLUMNS, sql: COPY_ROW_SQL };
+
   rowsOfCopy(basePath: string, st: HostStat, sameNumber = true): CopyRows {
     const birth = st.birth ? nsOf(st.birth).toString() : null;
     return {

@@ -490,7 +490,9 @@ export class OverlayFs implements FileSystem {
   }
 
   prepareWrites(): void {
-    this.o.delta.prepareWrites?.();
+    // with the copy-up's own view: made at the first copy-up, its DDL expired every statement of
+    // the connection in the middle of that request (`run`'s first `git status`: index.lock's CREATE)
+    this.o.delta.prepareWrites?.(this.o.origins.copyRowsShape);
   }
 
   changedOutside(): void {

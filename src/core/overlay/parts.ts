@@ -1,6 +1,6 @@
 import type { Store } from '../../store/index.js';
 import type { Attr, FileSystem } from '../types.js';
-import type { CopyRows, CopySource } from '../fs/index.js';
+import type { CopyRows, CopyRowsShape, CopySource } from '../fs/index.js';
 import type { BaseReader } from './base.js';
 import type { HiddenBase } from './hidden-base.js';
 import type { BaseInos, NodeTable, Node } from './inodes.js';
@@ -19,6 +19,8 @@ export type DeltaFs = FileSystem & {
   copyIn(parent: number, name: string, src: CopySource): Attr;
   /** copyIn of a regular file or directory as one statement with `rows` in it; undefined when it cannot be (nothing written) */
   copyInAlone(parent: number, name: string, src: CopySource, rows?: CopyRows): Attr | undefined;
+  /** FileSystem.prepareWrites, and what copyInAlone takes for rows of this shape */
+  prepareWrites?(copyRows?: CopyRowsShape): void;
 };
 
 /**

@@ -23,7 +23,7 @@ import { setIdBitsToDrop } from '../set-id.js';
 import { now } from '../time.js';
 import type { CopySource } from './copy-in.js';
 import { DIR_CHANGED, INO_TAKEN, withNextIno } from './create-alone.js';
-import { insertOf, keptRow, runScratch, scratchTable, type ScratchTable } from './scratch.js';
+import { insertOf, keptRow, runScratch, scratchTable, type ScratchTable, type WantedScratch } from './scratch.js';
 import { chunkList, storeChunks } from './write-alone.js';
 
 /**
@@ -75,13 +75,26 @@ const COPIED: ScratchTable = {
 };
 
 /**
+ * The scratch views a copy with rows of this shape takes (made ahead by InodeFs.prepareWrites):
+ * a directory's or a plain file's (no observer's row), and a file's with its append when the
+ * context's observer records that write here.
+ */
+export function copyInTables(ctx: FsContext, rows: CopyRowsShape): WantedScratch[] {
+  const write = ctx.observer?.inline?.write;
+  return [undefined, ...(write ? [write] : [])].map((observer) => ({ t: COPIED, recorder: recorderWith(rows, observer) }));
+}
+
+/** What names a copy's scratch view: the rows' columns and SQL (their values differ each copy). */
+export type CopyRowsShape = Pick<CopyRows, 'columns' | 'sql'>;
+
+/**
  * The recorder a scratch view is made for: the caller's rows, then the observer's (none when it
  * records nothing of this copy). One object per pair, so the view's name is worked out once.
  */
 const combined = new WeakMap<object, Map<string, InlineRecorder>>();
 const NO_OBSERVER = {};
 
-function recorderWith(rows: CopyRows | undefined, observer: InlineWriteRecorder | undefined): InlineRecorder | undefined {
+function recorderWith(rows: CopyRowsShape | undefined, observer: InlineWriteRecorder | undefined): InlineRecorder | undefined {
   if (!rows) return observer;
   const byRows = combined.get(observer ?? NO_OBSERVER) ?? combined.set(observer ?? NO_OBSERVER, new Map()).get(observer ?? NO_OBSERVER)!;
   // keyed by the sql string itself: its hash is kept with it, where a key built each time is hashed anew

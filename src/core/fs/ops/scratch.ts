@@ -145,14 +145,25 @@ function unmade(ctx: FsContext): { t: ScratchTable; recorder: InlineRecorder | u
   return wanted;
 }
 
+/** A table of `t` for `recorder`, wanted made ahead (makeScratchTables' `extra`). */
+export interface WantedScratch {
+  readonly t: ScratchTable;
+  readonly recorder: InlineRecorder | undefined;
+}
+
 /**
- * Makes every table the connection's one-statement operations may take (scratchTable), inside the
+ * Makes every table the connection's one-statement operations may take (scratchTable), and the
+ * `extra` ones (kinds whose recorders only their caller knows: an overlay's copy-up), inside the
  * open transaction or in one of its own (makeTables): done before a client waits on the first
  * write, that write does not pay for the DDL (2 ms in `run`'s first `git status`) nor for the
  * statements it expires.
  */
-export function makeScratchTables(ctx: FsContext): void {
+export function makeScratchTables(ctx: FsContext, extra: readonly WantedScratch[] = []): void {
   const wanted = unmade(ctx);
+  for (const { t, recorder } of extra) {
+    const table = tableName(t, recorder);
+    if (!ctx.scratch.has(table) && !wanted.some((w) => w.table === table)) wanted.push({ t, recorder, table });
+  }
   if (wanted.length === 0 || makeTables(ctx, wanted)) return;
   for (const w of wanted) makeTables(ctx, [w]);
 }
