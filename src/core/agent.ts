@@ -108,6 +108,11 @@ export class Agent {
     if (!this.unhold && !this.store.readOnly) this.unhold = this.inode.holdOpenFiles();
   }
 
+  /** A file another process unlinked was last released here: purgeHandedOrphans frees it (see holdOpenFiles). */
+  get handedPurgeDue(): boolean {
+    return this.unhold !== undefined && this.inode.handedPurgeDue;
+  }
+
   /** For a holder, after another process changed the database (see holdOpenFiles). */
   purgeHandedOrphans(): void {
     if (this.unhold) this.inode.purgeHandedOrphans();

@@ -83,14 +83,15 @@ export function groupCommitOf(agent: Agent, checkpoints: WalCheckpoints | undefi
 /**
  * The mount's change counter (FuseMountOptions.changeCounter): the database's data_version,
  * which other processes' commits move. What another process unlinked and the kernel does not
- * hold open here is freed when it moves (or at its last release here); a busy database is tried
- * again at the next poll. The agent must hold its open files (Agent.holdOpenFiles).
+ * hold open here is freed when it moves, or at the poll after its last release here (the server
+ * counts the addon's opens before each poll); a busy database is tried again at the next poll.
+ * The agent must hold its open files (Agent.holdOpenFiles).
  */
 export function outsideChanges(agent: Agent): () => number {
   let lastVersion = agent.store.dataVersion();
   return () => {
     const v = agent.store.dataVersion();
-    if (v !== lastVersion) {
+    if (v !== lastVersion || agent.handedPurgeDue) {
       agent.purgeHandedOrphans();
       lastVersion = v;
     }

@@ -8,6 +8,7 @@
  */
 import { constants as osConstants } from 'node:os';
 import { errnoOf, isFsError } from '../core/errors.js';
+import { errnoForKernel } from './stale.js';
 import type { FileSystem } from '../core/types.js';
 import type { SharedReads } from '../core/fs/shared-reads.js';
 import { batchOrder } from './batch-order.js';
@@ -511,7 +512,7 @@ export class FuseServer {
       return () => this.safeReply(id, reply);
     } catch (e) {
       if (!isFsError(e)) this.report(e, req.op);
-      const errno = errnoOf(e);
+      const errno = errnoForKernel(req.op, errnoOf(e));
       return () => this.safeReply(id, () => this.native.replyErr(id, errno));
     }
   }

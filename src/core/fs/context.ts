@@ -14,8 +14,13 @@ export interface FsContext {
   readonly openCount: Map<number, number>;
   /** inodes unlinked while open here: purged on their last release */
   readonly orphans: Set<number>;
-  /** inodes other processes unlinked while open here (a holder's): purged on their last release */
+  /** inodes other processes unlinked while open here (a holder's): purged after their last release */
   readonly handed: Set<number>;
+  /**
+   * One of them had its last release here: the holder's next check (purgeHandedOrphans) frees it,
+   * once the opens its FUSE addon answered meanwhile are counted (lifecycle.ts)
+   */
+  handedDue?: boolean;
   /** this process is registered as keeping files open for others (a mount): see lifecycle.ts */
   holder?: boolean;
   /**

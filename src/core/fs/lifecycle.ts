@@ -132,10 +132,10 @@ export function registerHolder(ctx: FsContext): () => void {
 
 /**
  * Purges the orphans other processes handed to this one that are not open here; those still open
- * are remembered (ctx.handed) and purged at their last release here. A holder calls this whenever
- * another process has committed (the mount polls PRAGMA data_version), so a release needs no query
- * of its own: an orphan handed over after the last call is freed by the next one if it was
- * released meanwhile.
+ * are remembered (ctx.handed) and purged by a later call after their last release here. A holder
+ * calls this whenever another process has committed (the mount polls PRAGMA data_version) and
+ * after such a release (handedDue), so a release needs no query of its own: an orphan handed over
+ * after the last call is freed by the next one if it was released meanwhile.
  */
 export function purgeHandedOrphans(ctx: FsContext): void {
   const mine = ctx.store.stmt('SELECT ino FROM agentfs_fs_orphan WHERE pid = ?').all(process.pid) as { ino: number }[];
@@ -145,11 +145,19 @@ export function purgeHandedOrphans(ctx: FsContext): void {
     if (ctx.openCount.has(ino)) ctx.handed.add(ino);
     else purgeOrphan(ctx, ino);
   }
+  ctx.handedDue = false; // (a failure above leaves it due: the next poll tries again)
 }
 
-/** At the last release here of an inode that is not our own orphan: one another process made ours. */
-export function purgeIfHandedOrphan(ctx: FsContext, ino: number): void {
-  if (ctx.handed.has(ino)) purgeOrphan(ctx, ino);
+/**
+ * At the last release here of an inode that is not our own orphan: if another process made it
+ * ours, it is due for the holder's next purgeHandedOrphans. Not purged here: the kernel may
+ * hold it open through a handle the FUSE addon opened natively and reported to this process
+ * only after this release (its OPENED still queued): a mount purged a file that a reader had
+ * open while the SDK renamed over its name, and the reader's next read failed (ENOENT). The
+ * mount's check takes the addon's opens first (FuseServer's change watcher).
+ */
+export function handedReleased(ctx: FsContext, ino: number): void {
+  if (ctx.handed.has(ino)) ctx.handedDue = true;
 }
 
 /** After the last release of an orphan. */

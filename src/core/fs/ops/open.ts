@@ -1,6 +1,6 @@
 /** open/release bookkeeping (keeps unlinked-but-open inodes alive). */
 import { notify, type FsContext } from '../context.js';
-import { purgeIfHandedOrphan, purgeOrphan } from '../lifecycle.js';
+import { handedReleased, purgeOrphan } from '../lifecycle.js';
 import { requireRow } from '../rows.js';
 
 export function open(ctx: FsContext, ino: number, flags: number, seen = false): void {
@@ -16,5 +16,5 @@ export function release(ctx: FsContext, ino: number): void {
   else ctx.openCount.delete(ino);
   if (ctx.observer) notify(ctx, { op: 'release', ino });
   if (n <= 1 && ctx.orphans.has(ino)) purgeOrphan(ctx, ino);
-  else if (n <= 1 && ctx.holder) purgeIfHandedOrphan(ctx, ino);
+  else if (n <= 1 && ctx.holder) handedReleased(ctx, ino);
 }
