@@ -431,6 +431,54 @@ print(n, sorted(bad.items()))`;
   });
 });
 
+describe('a file open through two mounts of one database, removed by another process or by one of the mounts', () => {
+  it('stays readable through each descriptor until the last is closed, then goes', async () => {
+    // Before: the file went to the live mount with the lowest pid only, which did not hold it
+    // and freed it: a descriptor of the other mount read "Stale file handle" (ENOENT before that).
+    const db = join(dir, 'two-mounts.db');
+    const [ma, mb] = [join(dir, 'two-ma'), join(dir, 'two-mb')];
+    mkdirSync(ma);
+    mkdirSync(mb);
+    expect((await cli('init', db)).code).toBe(0);
+    expect((await cli('fs', 'write', db, '/f', 'version-one')).code).toBe(0);
+    expect((await cli('fs', 'write', db, '/g', 'gee')).code).toBe(0);
+    const pa = await mountBg(db, ma);
+    const pb = await mountBg(db, mb);
+    try {
+      const script = `
+import os, subprocess, sys, time
+cli = [sys.argv[1], sys.argv[2]]
+fa, fb = os.open('${ma}/f', os.O_RDONLY), os.open('${mb}/f', os.O_RDWR)
+ga, gb = os.open('${ma}/g', os.O_RDONLY), os.open('${mb}/g', os.O_RDONLY)
+# another process renames over /f; mount a removes /g itself
+for args in (['fs', 'write', '${db}', '/f.new', 'version-two'], ['fs', 'mv', '${db}', '/f.new', '/f']):
+    r = subprocess.run(cli + args, capture_output=True, text=True); print('cli', r.returncode, r.stderr.strip())
+os.unlink('${ma}/g')
+time.sleep(0.6)  # both mounts see the change and poll
+print('f', os.pread(fa, 100, 0).decode(), os.pread(fb, 100, 0).decode())
+os.close(fa)
+time.sleep(0.4)
+os.pwrite(fb, b'VERSION', 0)
+print('f', os.pread(fb, 100, 0).decode(), os.fstat(fb).st_nlink)
+os.close(ga)
+time.sleep(0.4)
+print('g', os.pread(gb, 100, 0).decode())
+os.close(fb); os.close(gb)
+print('now', open('${mb}/f').read())
+`;
+      const r = await run('python3', ['-c', script, process.execPath, CLI]);
+      expect(r.stderr).toBe('');
+      expect(r.stdout).toBe('cli 0 \ncli 0 \nf version-one version-one\nf VERSION-one 0\ng gee\nnow version-two\n');
+      const left = async () => (await sqlite(db, 'SELECT count(*) FROM fs_inode WHERE nlink = 0; SELECT count(*) FROM agentfs_fs_orphan;')).stdout;
+      for (let i = 0; i < 50 && (await left()) !== '0\n0\n'; i++) await new Promise((res) => setTimeout(res, 100));
+      expect(await left()).toBe('0\n0\n');
+    } finally {
+      await forceUnmount(mb, pb);
+      await forceUnmount(ma, pa);
+    }
+  });
+});
+
 describe('a database on a read-only file system (sibling of item 7)', () => {
   it('the commands that only look read it; writers say why', async () => {
     const src = join(dir, 'ro-src');

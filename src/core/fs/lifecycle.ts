@@ -2,8 +2,10 @@
  * Inode lifetime: when the last link goes, the inode and its data go too, unless a handle in
  * this process still has it open (then it becomes an orphan until release), or another live
  * process that keeps files open (a mount, registered in agentfs_fs_holder) may have it open: then
- * it becomes that process's orphan, purged at its last release there or once that process is
- * gone. Orphans left behind by a crashed process are purged the next time the database is opened
+ * it becomes that process's orphan. An orphan goes from holder to holder in the order of their
+ * pids, starting with the lowest, each keeping it while it has it open (several mounts of one
+ * database may each hold it), and the last one frees it; one left to a process that is gone goes
+ * on to the live holders, or is freed when there are none, the next time the database is opened
  * for writing.
  */
 import { DENTRY_PARENT_INDEX, type Store } from '../../store/index.js';
@@ -105,13 +107,35 @@ export function otherLiveHolder(ctx: FsContext): number | undefined {
 }
 
 function readOtherLiveHolder(ctx: FsContext): number | undefined {
+  return liveHolderAfter(ctx, 0);
+}
+
+/** The live holder with the lowest pid above `after`, this process apart. */
+function liveHolderAfter(ctx: FsContext, after: number): number | undefined {
   let rows: { pid: number }[];
   try {
-    rows = ctx.store.stmt('SELECT pid FROM agentfs_fs_holder WHERE pid <> ?').all(process.pid) as { pid: number }[];
+    rows = ctx.store.stmt('SELECT pid FROM agentfs_fs_holder WHERE pid > ? AND pid <> ? ORDER BY pid').all(after, process.pid) as { pid: number }[];
   } catch {
     return undefined; // no such table (a database we could not add it to)
   }
   return rows.map((r) => Number(r.pid)).find((pid) => alive(pid));
+}
+
+/**
+ * An orphan not open here goes on: our own (unlinked here) to the lowest other live holder, one
+ * handed to us to the next one above us; freed when there is none. Inside a transaction.
+ */
+function passOn(ctx: FsContext, ino: number): void {
+  const next = liveHolderAfter(ctx, ctx.orphans.has(ino) ? 0 : process.pid);
+  ctx.orphans.delete(ino);
+  ctx.handed.delete(ino);
+  if (next === undefined) {
+    const row = ctx.store.stmt('SELECT mode, nlink FROM fs_inode WHERE ino = ?').get(ino) as { mode: number; nlink: number } | undefined;
+    if (row && row.nlink <= 0) purgeInode(ctx, ino, row.mode);
+    ctx.store.stmt('DELETE FROM agentfs_fs_orphan WHERE ino = ?').run(ino);
+  } else {
+    ctx.store.stmt('UPDATE agentfs_fs_orphan SET pid = ? WHERE ino = ?').run(next, ino);
+  }
 }
 
 /** This process keeps files open for others (a mount): registers it; returns the unregister. */
@@ -131,44 +155,43 @@ export function registerHolder(ctx: FsContext): () => void {
 }
 
 /**
- * Purges the orphans other processes handed to this one that are not open here; those still open
- * are remembered (ctx.handed) and purged by a later call after their last release here. A holder
- * calls this whenever another process has committed (the mount polls PRAGMA data_version) and
- * after such a release (handedDue), so a release needs no query of its own: an orphan handed over
- * after the last call is freed by the next one if it was released meanwhile.
+ * Passes on (or frees, passOn) this holder's orphans that are not open here: those other processes
+ * handed to it, and its own after their last release; those still open are remembered
+ * (ctx.handed) and go by a later call. A holder calls this whenever another process has committed
+ * (the mount polls PRAGMA data_version) and after such a release (handedDue), so a release needs
+ * no query of its own: an orphan handed over after the last call goes by the next one if it was
+ * released meanwhile.
  */
 export function purgeHandedOrphans(ctx: FsContext): void {
   const mine = ctx.store.stmt('SELECT ino FROM agentfs_fs_orphan WHERE pid = ?').all(process.pid) as { ino: number }[];
   for (const { ino: i } of mine) {
     const ino = Number(i);
-    if (ctx.orphans.has(ino)) continue;
-    if (ctx.openCount.has(ino)) ctx.handed.add(ino);
-    else purgeOrphan(ctx, ino);
+    if (!ctx.openCount.has(ino)) passOn(ctx, ino);
+    else if (!ctx.orphans.has(ino)) ctx.handed.add(ino);
   }
   ctx.handedDue = false; // (a failure above leaves it due: the next poll tries again)
 }
 
 /**
- * At the last release here of an inode that is not our own orphan: if another process made it
- * ours, it is due for the holder's next purgeHandedOrphans. Not purged here: the kernel may
+ * At the last release here of an orphan (one another process handed us, or a holder's own): it
+ * is due for the holder's next purgeHandedOrphans. Not freed here: the kernel may
  * hold it open through a handle the FUSE addon opened natively and reported to this process
  * only after this release (its OPENED still queued): a mount purged a file that a reader had
  * open while the SDK renamed over its name, and the reader's next read failed (ENOENT). The
  * mount's check takes the addon's opens first (FuseServer's change watcher).
  */
 export function handedReleased(ctx: FsContext, ino: number): void {
-  if (ctx.handed.has(ino)) ctx.handedDue = true;
+  if (ctx.handed.has(ino) || ctx.orphans.has(ino)) ctx.handedDue = true;
 }
 
-/** After the last release of an orphan. */
+/**
+ * After the last release of our own orphan: another live holder may have it open too (a second
+ * mount of the database), so it goes on to them (passOn), else it is freed. A holder waits for
+ * its next check instead (handedReleased), as for the orphans handed to it.
+ */
 export function purgeOrphan(ctx: FsContext, ino: number): void {
-  ctx.orphans.delete(ino);
-  ctx.handed.delete(ino);
-  ctx.store.transaction(() => {
-    const row = ctx.store.stmt('SELECT mode, nlink FROM fs_inode WHERE ino = ?').get(ino) as { mode: number; nlink: number } | undefined;
-    if (row && row.nlink <= 0) purgeInode(ctx, ino, row.mode);
-    ctx.store.stmt('DELETE FROM agentfs_fs_orphan WHERE ino = ?').run(ino);
-  });
+  if (ctx.holder) return handedReleased(ctx, ino);
+  ctx.store.transaction(() => passOn(ctx, ino));
 }
 
 function alive(pid: number): boolean {
@@ -189,6 +212,8 @@ export function purgeDeadOrphans(ctx: FsContext): number {
     )
     .all() as { ino: number; mode: number; pid: number | null }[];
   const dead = rows.filter((r) => r.pid === null || !alive(r.pid));
+  // one a live holder may have open (another mount of the database) goes on to the lowest of them
+  const holder = liveHolderAfter(ctx, 0);
   try {
     const holders = ctx.store.stmt('SELECT pid FROM agentfs_fs_holder').all() as { pid: number }[];
     const gone = holders.filter((h) => !alive(Number(h.pid)));
@@ -199,9 +224,13 @@ export function purgeDeadOrphans(ctx: FsContext): number {
   if (!dead.length) return 0;
   ctx.store.transaction(() => {
     for (const r of dead) {
+      if (holder !== undefined) {
+        ctx.store.stmt('INSERT OR REPLACE INTO agentfs_fs_orphan (ino, pid) VALUES (?, ?)').run(r.ino, holder);
+        continue;
+      }
       purgeInode(ctx, r.ino, r.mode);
       ctx.store.stmt('DELETE FROM agentfs_fs_orphan WHERE ino = ?').run(r.ino);
     }
   });
-  return dead.length;
+  return holder === undefined ? dead.length : 0;
 }
