@@ -88,6 +88,8 @@ describe('the packed tarball', () => {
       'native/ptrace/supervisor.c',
       'native/reader.cc',
       'native/reader.h',
+      'native/reply_buffers.cc',
+      'native/reply_buffers.h',
       'native/requests.h',
       'native/sandbox/launcher.c',
       'native/sent_attrs.h',
