@@ -108,7 +108,7 @@ export class Agent {
     if (!this.unhold && !this.store.readOnly) this.unhold = this.inode.holdOpenFiles();
   }
 
-  /** A file another process unlinked was last released here: purgeHandedOrphans frees it (see holdOpenFiles). */
+  /** An unlinked file was last released here: purgeHandedOrphans passes it on or frees it (see holdOpenFiles). */
   get handedPurgeDue(): boolean {
     return this.unhold !== undefined && this.inode.handedPurgeDue;
   }

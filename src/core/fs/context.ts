@@ -17,8 +17,9 @@ export interface FsContext {
   /** inodes other processes unlinked while open here (a holder's): purged after their last release */
   readonly handed: Set<number>;
   /**
-   * One of them had its last release here: the holder's next check (purgeHandedOrphans) frees it,
-   * once the opens its FUSE addon answered meanwhile are counted (lifecycle.ts)
+   * An orphan (one of them, or a holder's own) had its last release here: the holder's next check
+   * (purgeHandedOrphans) passes it on or frees it, once the opens its FUSE addon answered
+   * meanwhile are counted (lifecycle.ts)
    */
   handedDue?: boolean;
   /** this process is registered as keeping files open for others (a mount): see lifecycle.ts */

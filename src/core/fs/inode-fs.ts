@@ -89,12 +89,12 @@ export class InodeFs implements FileSystem {
     };
   }
 
-  /** A file another process unlinked had its last release here since purgeHandedOrphans (see there). */
+  /** An unlinked file had its last release here since purgeHandedOrphans (see there). */
   get handedPurgeDue(): boolean {
     return this.ctx.handedDue === true;
   }
 
-  /** A holder, after another process changed the database: frees what it unlinked and we do not hold open. */
+  /** A holder, after another process changed the database: passes on or frees the orphans it does not hold open. */
   purgeHandedOrphans(): void {
     if (this.ctx.holder) this.store.transaction(() => purgeHandedOrphans(this.ctx));
   }
