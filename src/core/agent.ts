@@ -108,6 +108,11 @@ export class Agent {
     if (!this.unhold && !this.store.readOnly) this.unhold = this.inode.holdOpenFiles();
   }
 
+  /** The mount that held its files open ended: nothing is open here any more (InodeFs.forgetOpenFiles). */
+  forgetOpenFiles(): void {
+    this.inode.forgetOpenFiles();
+  }
+
   /** An unlinked file was last released here: purgeHandedOrphans passes it on or frees it (see holdOpenFiles). */
   get handedPurgeDue(): boolean {
     return this.unhold !== undefined && this.inode.handedPurgeDue;

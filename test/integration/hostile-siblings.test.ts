@@ -479,6 +479,40 @@ print('now', open('${mb}/f').read())
   });
 });
 
+describe('a file another process replaced, still open through a mount detached lazily', () => {
+  it('stays readable, and goes once the descriptor is closed and the server ends', async () => {
+    // The last descriptor's RELEASE never reaches a lazily detached mount's server: it counted
+    // the file open to its end and left its orphan row (freed only by a later writable open).
+    const db = join(dir, 'lazy.db');
+    const mnt = join(dir, 'lazy-mnt');
+    mkdirSync(mnt);
+    expect((await cli('init', db)).code).toBe(0);
+    expect((await cli('fs', 'write', db, '/t0', 'version-one')).code).toBe(0);
+    const pid = await mountBg(db, mnt);
+    try {
+      const script = `
+import os, subprocess, sys, time
+cli = [sys.argv[1], sys.argv[2]]
+fd = os.open('${mnt}/t0', os.O_RDONLY)
+for args in (['fs', 'write', '${db}', '/t0.new', 'version-two'], ['fs', 'mv', '${db}', '/t0.new', '/t0'], ['unmount', '-z', '${mnt}']):
+    r = subprocess.run(cli + args, capture_output=True, text=True); print(args[0], r.returncode, r.stderr.strip())
+time.sleep(0.4)
+print('read', os.pread(fd, 100, 0).decode())
+os.close(fd)
+`;
+      const r = await run('python3', ['-c', script, process.execPath, CLI]);
+      expect(r.stderr).toBe('');
+      expect(r.stdout).toBe('fs 0 \nfs 0 \nunmount 0 \nread version-one\n');
+      for (let i = 0; i < 100 && isAlive(pid); i++) await new Promise((res) => setTimeout(res, 100));
+      expect(isAlive(pid)).toBe(false);
+      expect((await sqlite(db, 'SELECT count(*) FROM fs_inode WHERE nlink = 0; SELECT count(*) FROM agentfs_fs_orphan; SELECT count(*) FROM agentfs_fs_holder;')).stdout).toBe('0\n0\n0\n');
+      expect((await cli('fs', 'cat', db, '/t0')).stdout).toBe('version-two');
+    } finally {
+      await forceUnmount(mnt, pid);
+    }
+  });
+});
+
 describe('a database on a read-only file system (sibling of item 7)', () => {
   it('the commands that only look read it; writers say why', async () => {
     const src = join(dir, 'ro-src');

@@ -171,6 +171,8 @@ async function serveForeground(
   const cleanup = (): void => {
     if (cleaned) return;
     cleaned = true;
+    // the session is over (or this process exits now): the kernel holds none of its files
+    agent.forgetOpenFiles();
     agent.close();
     removeRecord(mountpoint);
     removeEmptyLog(logFile(mountpoint));

@@ -89,6 +89,15 @@ export class InodeFs implements FileSystem {
     };
   }
 
+  /**
+   * The kernel holds no file of ours any more (the FUSE session is over): whatever is still
+   * counted open was released unseen (a lazily detached mount sends no RELEASE for the last
+   * descriptor closed after it), so close() passes those orphans on or frees them too.
+   */
+  forgetOpenFiles(): void {
+    this.ctx.openCount.clear();
+  }
+
   /** An unlinked file had its last release here since purgeHandedOrphans (see there). */
   get handedPurgeDue(): boolean {
     return this.ctx.handedDue === true;
