@@ -49,7 +49,12 @@ export function sh(script: string, cwd?: string, timeoutMs = 120_000): Promise<C
 export async function waitFor(cond: () => boolean, timeoutMs = 10_000): Promise<boolean> {
   const end = Date.now() + timeoutMs;
   while (Date.now() < end) {
-    if (cond()) return true;
+    try {
+      if (cond()) return true;
+    } catch {
+      // not yet: a state between two steps of another process (a name removed, then made again
+      // in a later commit); an error that lasts is thrown by the last try below
+    }
     await new Promise((r) => setTimeout(r, 50));
   }
   return cond();
