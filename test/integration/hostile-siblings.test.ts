@@ -21,6 +21,17 @@ afterAll(() => cleanup());
 const cli = (...args: string[]) => runCli(args, { cwd: dir });
 const sqlite = (db: string, sql: string) => run('sqlite3', [db, sql], { cwd: dir });
 
+/** Unlinked inodes, and their data or their orphan rows: two counts, both 0 once all is freed. */
+const LEFT_DATA = 'SELECT count(*) FROM fs_inode WHERE nlink = 0; SELECT count(*) FROM fs_data;';
+const LEFT_ORPHANS = 'SELECT count(*) FROM fs_inode WHERE nlink = 0; SELECT count(*) FROM agentfs_fs_orphan;';
+
+/** Waits (5 s at most) for both counts of `sql` to be 0: a mount frees what it let go at its next check. */
+async function expectFreed(db: string, sql: string): Promise<void> {
+  const left = async () => (await sqlite(db, sql)).stdout;
+  for (let i = 0; i < 50 && (await left()) !== '0\n0\n'; i++) await new Promise((res) => setTimeout(res, 100));
+  expect(await left()).toBe('0\n0\n');
+}
+
 /** Another process holding a write transaction on db until release() is called. */
 async function holdWriteLock(db: string): Promise<{ release: () => Promise<void> }> {
   const locker: ChildProcess = spawn(process.execPath, ['--input-type=module', '-e', `
@@ -326,9 +337,7 @@ os.close(fd)
       expect(r.stderr).toBe('');
       expect(r.stdout).toBe('rm 0 \nread hello world\nsize 12 links 0\n');
       // nothing is left once closed: the mount frees it at the last release
-      const left = async () => (await sqlite(db, 'SELECT count(*) FROM fs_inode WHERE nlink = 0; SELECT count(*) FROM fs_data;')).stdout;
-      for (let i = 0; i < 50 && (await left()) !== '0\n0\n'; i++) await new Promise((res) => setTimeout(res, 100));
-      expect(await left()).toBe('0\n0\n');
+      await expectFreed(db, LEFT_DATA);
     } finally {
       await forceUnmount(mnt, pid);
     }
@@ -358,9 +367,7 @@ for fd in fds: os.close(fd)
       const r = await run('python3', ['-c', script, process.execPath, CLI]);
       expect(r.stderr).toBe('');
       expect(r.stdout).toBe('rm 0 \n' + 'read 12000 0\n'.repeat(3));
-      const left = async () => (await sqlite(db, 'SELECT count(*) FROM fs_inode WHERE nlink = 0; SELECT count(*) FROM fs_data;')).stdout;
-      for (let i = 0; i < 50 && (await left()) !== '0\n0\n'; i++) await new Promise((res) => setTimeout(res, 100));
-      expect(await left()).toBe('0\n0\n');
+      await expectFreed(db, LEFT_DATA);
     } finally {
       await forceUnmount(mnt, pid);
     }
@@ -422,9 +429,7 @@ print(n, sorted(bad.items()))`;
         expect(failures).toBe('[]');
       }
       // every replaced version is freed once no descriptor holds it
-      const left = async () => (await sqlite(db, 'SELECT count(*) FROM fs_inode WHERE nlink = 0; SELECT count(*) FROM agentfs_fs_orphan;')).stdout;
-      for (let i = 0; i < 50 && (await left()) !== '0\n0\n'; i++) await new Promise((res) => setTimeout(res, 100));
-      expect(await left()).toBe('0\n0\n');
+      await expectFreed(db, LEFT_ORPHANS);
     } finally {
       await forceUnmount(mnt, pid);
     }
@@ -469,9 +474,7 @@ print('now', open('${mb}/f').read())
       const r = await run('python3', ['-c', script, process.execPath, CLI]);
       expect(r.stderr).toBe('');
       expect(r.stdout).toBe('cli 0 \ncli 0 \nf version-one version-one\nf VERSION-one 0\ng gee\nnow version-two\n');
-      const left = async () => (await sqlite(db, 'SELECT count(*) FROM fs_inode WHERE nlink = 0; SELECT count(*) FROM agentfs_fs_orphan;')).stdout;
-      for (let i = 0; i < 50 && (await left()) !== '0\n0\n'; i++) await new Promise((res) => setTimeout(res, 100));
-      expect(await left()).toBe('0\n0\n');
+      await expectFreed(db, LEFT_ORPHANS);
     } finally {
       await forceUnmount(mb, pb);
       await forceUnmount(ma, pa);
