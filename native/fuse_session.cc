@@ -2163,7 +2163,7 @@ napi_value HostCopyNumber(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
-// readerStats(handle): {active, served, declined, listedBare, counted, snapshots, holdWaits, replyFresh, hugeMaps, error, hostServed, hostDeclined, deltaActive, deltaServed}
+// readerStats(handle): {active, served, declined, listedBare, counted, snapshots, holdWaits, replyFresh, error, hostServed, hostDeclined, deltaActive, deltaServed}
 napi_value ReaderStats(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   if (!get_args(env, info, 1, argv)) return nullptr;
@@ -2180,9 +2180,6 @@ napi_value ReaderStats(napi_env env, napi_callback_info info) {
   napi_set_named_property(env, o, "snapshots", num(env, s->reader ? (double)s->reader->snapshots.load() : 0));
   napi_set_named_property(env, o, "holdWaits", num(env, (double)s->hold_waits.load()));
   napi_set_named_property(env, o, "replyFresh", num(env, (double)reply_buffers::fresh.load()));
-  napi_value huge;
-  napi_get_boolean(env, s->reader && s->reader->huge_maps(), &huge);
-  napi_set_named_property(env, o, "hugeMaps", huge);
   if (!s->reader_error.empty()) napi_set_named_property(env, o, "error", str(env, s->reader_error));
   napi_set_named_property(env, o, "hostServed", num(env, s->host ? (double)s->host->served.load() : 0));
   napi_set_named_property(env, o, "hostDeclined", num(env, s->host ? (double)s->host->declined.load() : 0));

@@ -73,8 +73,6 @@ Reader* Reader::open(const ReaderConfig& cfg, std::string* err) {
   const char* snaps = getenv("AGENTFS_READ_SNAPSHOTS");
   r->snapshots_on_ = !(snaps && strcmp(snaps, "0") == 0);
   r->hold_.store(r->snapshots_on_);
-  const char* huge = getenv("AGENTFS_HUGE_MAPS");  // "0": never (a measurement's control)
-  r->huge_ = !(huge && strcmp(huge, "0") == 0) && huge_maps_pay(cfg.path.c_str());
   // as the store's own (Store.hostFreeBytes): both measure the directory, whatever its path shows later
   r->dir_fd_ = ::open(dir_of(cfg.path).c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
   // the first connection finds out now whether the file can be read so at all (one for lookups:
@@ -100,7 +98,7 @@ Reader* Reader::open(const ReaderConfig& cfg, std::string* err) {
   // itself (only requests served at once open more)
   {
     std::string later;  // without it, the first READ opens one
-    MapAdvice advice(r->data_advice());
+    MapAdvice huge(MADV_HUGEPAGE);
     if (Conn* d = r->connect(&later)) {
       d->data = true;
       r->release(d);
@@ -308,7 +306,7 @@ int64_t Reader::stored_blocks(Conn& c, int64_t ino, int64_t size, const Ts& mtim
     }
   }
   counted++;
-  int64_t blocks = huge_ && size > COUNT_ON_DATA_BYTES ? count_on_data(ino, size, mtime, ctime) : -1;
+  int64_t blocks = size > COUNT_ON_DATA_BYTES ? count_on_data(ino, size, mtime, ctime) : -1;
   if (blocks < 0) blocks = count_blocks(c, ino, size);
   if (blocks < 0) return -1;
   if (c.blocks.size() >= 100000) c.blocks.clear();

@@ -163,8 +163,6 @@ class Reader {
   std::atomic<uint64_t> listed_bare{0};
   // files whose chunks were counted for st_blocks (see stored_blocks)
   std::atomic<uint64_t> counted{0};
-  // the data connections map the database in huge pages (huge_maps_pay)
-  bool huge_maps() const { return huge_; }
   // read transactions begun (see renew): far fewer than requests served in a burst
   std::atomic<uint64_t> snapshots{0};
 
@@ -194,7 +192,7 @@ class Reader {
     std::vector<char> dbuf;                        // the reply buffer of readdir
     // serves READ: its map keeps the kernel's read-around, where the others' read each page
     // alone (sqlite_maps.h: a lookup's B-tree pages are far apart, a file's chunks in order),
-    // and is advised MADV_HUGEPAGE where that pays (huge_maps_pay): 2 MiB folios, mapped whole
+    // and is advised MADV_HUGEPAGE: a range read cold comes as a 2 MiB folio, mapped at once
     bool data = false;
     // a read transaction held open (see renew): begun at epoch `epoch`, at `since`
     bool held = false;
@@ -207,7 +205,7 @@ class Reader {
     MapAdvice advice;  // before c: acquiring may open the connection and map the file
     Conn* c;
     explicit Lease(Reader* reader, bool data = false)
-        : r(reader), advice(data ? reader->data_advice() : MADV_RANDOM), c(reader->acquire(data)) {}
+        : r(reader), advice(data ? MADV_HUGEPAGE : MADV_RANDOM), c(reader->acquire(data)) {}
     ~Lease() {
       if (c) r->release(c);
     }
@@ -224,11 +222,8 @@ class Reader {
   int64_t stored_blocks(Conn& c, int64_t ino, int64_t size, const Ts& mtime, const Ts& ctime);
   int64_t count_blocks(Conn& c, int64_t ino, int64_t size);
   int64_t count_on_data(int64_t ino, int64_t size, const Ts& mtime, const Ts& ctime);
-  // files larger than this are counted on a data connection when its map is huge (count_on_data)
+  // files larger than this are counted on a data connection (count_on_data)
   static constexpr int64_t COUNT_ON_DATA_BYTES = 2 << 20;
-  // the data connections' map advice: MADV_HUGEPAGE where it pays (huge_maps_pay), else none
-  int data_advice() const { return huge_ ? MADV_HUGEPAGE : -1; }
-  bool huge_ = false;
   bool pending_atime(uint64_t ino, Ts* t);
   bool atime_due(sqlite3_stmt* st, int at);
   void touch_atime(sqlite3_stmt* st, int at);
