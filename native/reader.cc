@@ -98,7 +98,6 @@ Reader* Reader::open(const ReaderConfig& cfg, std::string* err) {
   // itself (only requests served at once open more)
   {
     std::string later;  // without it, the first READ opens one
-    MapAdvice huge(MADV_HUGEPAGE);
     if (Conn* d = r->connect(&later)) {
       d->data = true;
       r->release(d);
@@ -306,15 +305,6 @@ int64_t Reader::stored_blocks(Conn& c, int64_t ino, int64_t size, const Ts& mtim
     }
   }
   counted++;
-  int64_t blocks = size > COUNT_ON_DATA_BYTES ? count_on_data(ino, size, mtime, ctime) : -1;
-  if (blocks < 0) blocks = count_blocks(c, ino, size);
-  if (blocks < 0) return -1;
-  if (c.blocks.size() >= 100000) c.blocks.clear();
-  c.blocks[(uint64_t)ino] = Blocks{size, mtime.sec, mtime.nsec, ctime.sec, ctime.nsec, blocks};
-  return blocks;
-}
-
-int64_t Reader::count_blocks(Conn& c, int64_t ino, int64_t size) {
   Use u(c.chunks);
   sqlite3_bind_int64(c.chunks, 1, ino);
   if (sqlite3_step(c.chunks) != SQLITE_ROW) return -1;
@@ -325,28 +315,10 @@ int64_t Reader::count_blocks(Conn& c, int64_t ino, int64_t size) {
   int64_t last = (size - 1) / cs;
   bool has_last = has_max && max >= last;
   int64_t bytes = (n - (has_last ? 1 : 0)) * cs + (has_last ? size - last * cs : 0);
-  return (bytes + 511) / 512;
-}
-
-// A large file's index entries lie one page in ~340 chunks through its data. Read through a
-// lookup's map (MADV_RANDOM) each came in as a page of its own, and one such page in a 2 MiB
-// range keeps the kernel from reading that range as one huge folio when the file's READs fault
-// there: each 4 KiB page of the data was then mapped and first touched alone (on the VM this was
-// measured on ~1.2 us a page, 45% of the server's time in a cold 64 MiB read). Counted through a
-// data connection's map (MADV_HUGEPAGE), the file's range comes in as 2 MiB folios that the READs
-// map whole. Its snapshot may be another's: the count stands only if the inode's size and times
-// are those asked about, read in the same transaction (the inode statement stays stepped).
-int64_t Reader::count_on_data(int64_t ino, int64_t size, const Ts& mtime, const Ts& ctime) {
-  Lease lease(this, true);
-  if (!lease.c || !lease.c->data) return -1;
-  Conn& d = *lease.c;
-  Use u(d.inode);
-  sqlite3_bind_int64(d.inode, 1, ino);
-  if (sqlite3_step(d.inode) != SQLITE_ROW) return -1;
-  Blocks seen{sqlite3_column_int64(d.inode, C_SIZE), sqlite3_column_int64(d.inode, C_MTIME), sqlite3_column_int64(d.inode, C_MTIME_NS),
-              sqlite3_column_int64(d.inode, C_CTIME), sqlite3_column_int64(d.inode, C_CTIME_NS), 0};
-  if (!seen.of(size, mtime, ctime)) return -1;
-  return count_blocks(d, ino, size);
+  int64_t blocks = (bytes + 511) / 512;
+  if (c.blocks.size() >= 100000) c.blocks.clear();
+  c.blocks[(uint64_t)ino] = Blocks{size, mtime.sec, mtime.nsec, ctime.sec, ctime.nsec, blocks};
+  return blocks;
 }
 
 void Reader::fill_stat(Conn& cn, sqlite3_stmt* st, int at, struct stat* out) {

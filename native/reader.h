@@ -191,8 +191,7 @@ class Reader {
     std::unordered_map<uint64_t, Blocks> blocks;  // st_blocks per inode (see stored_blocks)
     std::vector<char> dbuf;                        // the reply buffer of readdir
     // serves READ: its map keeps the kernel's read-around, where the others' read each page
-    // alone (sqlite_maps.h: a lookup's B-tree pages are far apart, a file's chunks in order),
-    // and is advised MADV_HUGEPAGE: a range read cold comes as a 2 MiB folio, mapped at once
+    // alone (sqlite_maps.h: a lookup's B-tree pages are far apart, a file's chunks in order)
     bool data = false;
     // a read transaction held open (see renew): begun at epoch `epoch`, at `since`
     bool held = false;
@@ -205,7 +204,7 @@ class Reader {
     MapAdvice advice;  // before c: acquiring may open the connection and map the file
     Conn* c;
     explicit Lease(Reader* reader, bool data = false)
-        : r(reader), advice(data ? MADV_HUGEPAGE : MADV_RANDOM), c(reader->acquire(data)) {}
+        : r(reader), advice(data ? -1 : MADV_RANDOM), c(reader->acquire(data)) {}
     ~Lease() {
       if (c) r->release(c);
     }
@@ -220,10 +219,6 @@ class Reader {
   bool prepare(Conn* c, sqlite3_stmt** st, const std::string& sql, std::string* err);
   void fill_stat(Conn& cn, sqlite3_stmt* st, int at, struct stat* out);
   int64_t stored_blocks(Conn& c, int64_t ino, int64_t size, const Ts& mtime, const Ts& ctime);
-  int64_t count_blocks(Conn& c, int64_t ino, int64_t size);
-  int64_t count_on_data(int64_t ino, int64_t size, const Ts& mtime, const Ts& ctime);
-  // files larger than this are counted on a data connection (count_on_data)
-  static constexpr int64_t COUNT_ON_DATA_BYTES = 2 << 20;
   bool pending_atime(uint64_t ino, Ts* t);
   bool atime_due(sqlite3_stmt* st, int at);
   void touch_atime(sqlite3_stmt* st, int at);

@@ -328,54 +328,6 @@ describe('native reads on an agent mount', () => {
     expect(made).toBeLessThan(600);
   });
 
-  it('maps a large file read cold in huge pages: its count for st_blocks reads through a data connection', async (ctx) => {
-    // A page first touched through a map costs ~1.2 us on this VM; a cold 64 MiB read touched
-    // ~18,000 of them (45% of the server's time). The kernel maps a 2 MiB folio of the page cache
-    // at once, but it makes such folios only of ranges none of whose pages it holds: the count for
-    // st_blocks at the file's lookup, through a lookup's map (single pages), left one in every
-    // 1.4 MiB. The previous build mapped none of the database huge (this one 26-37 MiB over its maps).
-    writeFileSync(
-      join(tmp.dir, 'huge.py'),
-      `import mmap, os, re, sys
-def drop(paths):
-    for p in paths:
-        if os.path.exists(p):
-            fd = os.open(p, os.O_RDONLY); os.fsync(fd); os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED); os.close(fd)
-def pmd_kb(pid, path):
-    want, kb, inside = os.path.realpath(path), 0, False
-    for line in open('/proc/%s/smaps' % pid):
-        m = re.match(r'^[0-9a-f]+-[0-9a-f]+ \\S+ \\S+ \\S+ \\d+\\s*(.*)$', line)
-        if m: inside = m.group(1) == want
-        elif inside and line.startswith('FilePmdMapped:'): kb += int(line.split()[1])
-    return kb
-if sys.argv[1] == 'probe':  # can this kernel map this filesystem's page cache in huge pages at all?
-    p = 'probe.bin'
-    with open(p, 'wb') as f: f.write(os.urandom(8 << 20))
-    drop([p])
-    fd = os.open(p, os.O_RDONLY); m = mmap.mmap(fd, 8 << 20, prot=mmap.PROT_READ); m.madvise(mmap.MADV_HUGEPAGE)
-    sum(m[i] for i in range(0, 8 << 20, 4096))
-    print(pmd_kb('self', p))
-elif sys.argv[1] == 'drop':
-    drop(sys.argv[2:])
-else:
-    print(pmd_kb(sys.argv[2], sys.argv[3]))
-`,
-    );
-    if (Number(ok(await py('huge.py', ['probe']))) === 0) ctx.skip();
-    ok(await cli(['init', 'hp']));
-    const w = await mount('hp', 'm-hp');
-    const sum = ok(await sh('head -c 25165824 /dev/urandom > big && sha1sum big', w)).split(' ')[0];
-    await unmount(w);
-    const db = join(tmp.dir, '.agentfs/hp.db');
-    ok(await py('huge.py', ['drop', db, `${db}-wal`]));
-    const m = await mount('hp', 'm-hp2');
-    const pid = mounts[mounts.length - 1]!.pid!;
-    expect(ok(await sh('sha1sum big', m)).split(' ')[0]).toBe(sum);
-    const hugeKb = Number(ok(await py('huge.py', ['pmd', String(pid), db])));
-    await unmount(m);
-    expect(hugeKb).toBeGreaterThanOrEqual(4096);
-  });
-
   it('shows every stat field, listing, content and link target exactly as JavaScript does', async () => {
     const variants = [
       ['plain', 'fx', []],
