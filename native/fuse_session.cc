@@ -1249,6 +1249,10 @@ ReaderConfig reader_config(napi_env env, napi_value o) {
   c.atimes = get_bool(env, named(env, o, "atimes"));
   c.listing_max_age = get_num(env, named(env, o, "listingMaxAge"), 0);
   c.keep_cache = get_bool(env, named(env, o, "keepCache"));
+  napi_value later = named(env, o, "openLater");
+  napi_valuetype lt = napi_undefined;
+  if (later) napi_typeof(env, later, &lt);
+  c.open_later = lt != napi_boolean || get_bool(env, later);
   if (const char* d = getenv("AGENTFS_FUSE_TEST_DELAY_MS")) {
     char* end = nullptr;
     c.getattr_delay_ms = (int)std::max(0L, strtol(d, &end, 10));

@@ -175,11 +175,12 @@ Reader::Conn* Reader::acquire(bool data) {
         break;
       }
     }
-    if (at == free_.size() && all_.size() >= MAX_CONNS && !free_.empty()) at = free_.size() - 1;
+    bool capped = all_.size() >= MAX_CONNS || !cfg_.open_later;
+    if (at == free_.size() && capped && !free_.empty()) at = free_.size() - 1;
     if (at < free_.size()) {
       c = free_[at];
       free_.erase(free_.begin() + (ptrdiff_t)at);
-    } else if (all_.size() >= MAX_CONNS) {
+    } else if (capped) {
       return nullptr;
     }
   }

@@ -59,6 +59,9 @@ struct ReaderConfig {
   double listing_max_age = 0;
   // outside changes drop the kernel's pages (the change watcher): opens may keep them
   bool keep_cache = false;
+  // false: the database lies under the mountpoint, where a connection opened later, by the
+  // database's path, would wait on this very mount; only those opened with the reader serve
+  bool open_later = true;
   // tests only (AGENTFS_FUSE_TEST_DELAY_MS="getattr,read"): a GETATTR waits this long between
   // reading its row and replying, a READ before it reads anything, so that a test can put another
   // request in that window

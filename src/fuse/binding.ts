@@ -73,6 +73,11 @@ export interface ReaderConfig {
   listingMaxAge: number;
   /** read-only opens keep the kernel's pages (outside changes drop them) */
   keepCache: boolean;
+  /**
+   * false: the database lies under the mountpoint, so a connection opened after the mount (by
+   * its path) would wait on the mount itself; only those opened with the reader serve
+   */
+  openLater?: boolean;
 }
 
 export type SessionHandle = { readonly __session: unique symbol };

@@ -6,7 +6,9 @@
  * drop the kernel's caches (change-watcher.ts), and fsync is the durability point: it commits
  * and syncs before it answers.
  */
+import { realpathSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
+import { sep } from 'node:path';
 import { errnoOf, isFsError } from '../core/errors.js';
 import { errnoForKernel } from './stale.js';
 import type { FileSystem } from '../core/types.js';
@@ -202,6 +204,7 @@ export class FuseServer {
       negativeTimeout: t.negative,
       listingMaxAge: this.state.listingMaxAgeS,
       keepCache: this.state.watched,
+      openLater: !underMountpoint(shared.path, this.mountpoint),
     };
     const handle = this.native.mount(
       this.mountpoint,
@@ -606,4 +609,14 @@ export class FuseServer {
 /** Commas and backslashes in -o values are escaped for libfuse's option parser. */
 function escapeOpt(opt: string): string {
   return opt.replace(/[\\,]/g, (c) => `\\${c}`);
+}
+
+/** Whether file (a database) lies under dir (the mountpoint), both as they resolve before the mount. */
+function underMountpoint(file: string, dir: string): boolean {
+  try {
+    const d = realpathSync(dir);
+    return realpathSync(file).startsWith(d === sep ? d : d + sep);
+  } catch {
+    return false;
+  }
 }

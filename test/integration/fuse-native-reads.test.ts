@@ -1213,6 +1213,29 @@ print('ok')`, home], { cwd: tmp.dir, timeoutMs: 90_000 });
     await unmount(home);
     expect(ok(await runCli(['fs', 'ls', join(home, '.agentfs/p.db'), '/'], { cwd: tmp.dir })).split('\n')).toContain('f f99');
   });
+
+  it('reads a database inside its own mountpoint with many readers at once: no connection opened through the mount', async () => {
+    // Found by a hostile pass: with more requests at once than connections opened with the
+    // reader, the addon opened another by the database's path, through the mount, and waited on
+    // itself for good (readers in D state, only an abort through fusectl freed it).
+    const home = dir('read-over');
+    ok(await runCli(['init', 'p'], { cwd: home }));
+    const db = join(home, '.agentfs/p.db');
+    const start = async () => {
+      const r = await cli(['mount', db, home]);
+      expect(r.code).toBe(0);
+      mounts.push({ mnt: home, pid: Number(/\(pid (\d+)\)/.exec(r.stdout)?.[1]) });
+    };
+    await start();
+    const sum = ok(await sh('for i in 1 2 3 4 5 6; do head -c 4194304 /dev/urandom > big$i; done; cat big* | sha1sum', home)).split(' ')[0];
+    await unmount(home);
+    await start();
+    const readers = await Promise.all(
+      Array.from({ length: 8 }, () => run('timeout', ['-s', 'KILL', '60', 'sh', '-c', `cat big* | sha1sum`], { cwd: home, timeoutMs: 90_000 })),
+    );
+    for (const r of readers) expect(r.stdout.split(' ')[0]).toBe(sum);
+    expect(nativeServed(await unmount(home))).toBeGreaterThan(0);
+  });
 });
 
 // Size of version i (an expression of i in JavaScript and Python), 0.3 to 2.3 MB: several 1 MiB reads each.
