@@ -5,6 +5,8 @@ import { attrRecord, type OwnerOverride } from './attr.js';
 import type { HostOffers } from './host-offers.js';
 
 const MAX_KNOWN = 500_000;
+/** removed directories remembered (ServeState.removedDir), the oldest forgotten first */
+const MAX_REMOVED_DIRS = 4096;
 
 /** Kernel cache lifetimes, in seconds. */
 export interface CacheTimeouts {
@@ -52,6 +54,8 @@ export class ServeState {
   readonly known = new Map<number, Set<string>>();
   readonly knownInodes = new Set<number>();
   private knownCount = 0;
+  /** directories removed through this mount, as they were then with no link (removedDir) */
+  private readonly removedDirs = new Map<number, Attr>();
   private nextFh = 1;
   handle: SessionHandle | undefined;
   /** outside changes to the storage are detected (and drop the kernel's caches) */
@@ -184,6 +188,36 @@ export class ServeState {
   /** ino changed (or went) in the open write transaction without its new attributes sent: JavaScript answers for it. */
   changedInode(ino: number | undefined): void {
     if (ino !== undefined && this.sharesReads && this.writing && this.handle) this.native.forgetAttrs(this.handle, ino);
+  }
+
+  /**
+   * Directory `attr` was removed through this mount. The kernel keeps its inode while a process
+   * still has it as its working directory (or open), and asks for its attributes and opens it
+   * there (`stat .`, `ls`): as on a local disk, it then shows with no link and empty, where the
+   * database, which has no row for it any more, would answer only ENOENT (ESTALE: fuse/stale.ts).
+   */
+  removedDir(attr: Attr, ctime: { sec: number; nsec: number }): void {
+    if (this.removedDirs.size >= MAX_REMOVED_DIRS) this.removedDirs.delete(this.removedDirs.keys().next().value!);
+    this.removedDirs.set(attr.ino, { ...attr, nlink: 0, ctime });
+  }
+
+  /** The attributes of a directory removed through this mount (removedDir), for a request the filesystem answered ENOENT. */
+  removedDirAttr(ino: number): Attr | undefined {
+    return this.removedDirs.get(ino);
+  }
+
+  /** ino names a new node: no longer a removed directory (a database whose numbers SQLite gives again) */
+  madeNode(ino: number): void {
+    if (this.removedDirs.size) this.removedDirs.delete(ino);
+  }
+
+  /** The attributes of what `name` in `dir` names now, if anything (before a change that may drop it). */
+  attrAt(dir: number, name: string): Attr | undefined {
+    try {
+      return this.fs.lookup(dir, name);
+    } catch {
+      return undefined;
+    }
   }
 
   /** The inode `name` in `dir` names now, if any (before a change that may drop or move it). */

@@ -16,7 +16,7 @@ let pid: number | undefined;
 let out: Record<string, unknown>;
 
 const SCRIPT = String.raw`
-import errno, json, os, sys, time
+import errno, json, os, stat, sys, time
 os.chdir(sys.argv[1])
 out = {}
 def st(p):
@@ -79,6 +79,32 @@ for fd in fds:
 out['burst_names'] = sorted(os.listdir('burst'))
 os.unlink('burst/new')
 os.rmdir('burst')
+
+# a process whose working directory is removed (by itself here) finds it as on a local disk: no
+# link, listed empty, nothing made in it (the database has no row for it any more)
+os.mkdir('gone')
+top = os.getcwd()
+os.chdir('gone')
+os.rmdir('../gone')
+s = os.stat('.')
+cwd = {'nlink': s.st_nlink, 'dir': stat.S_ISDIR(s.st_mode), 'names': os.listdir('.')}
+try:
+    open('f', 'w')
+    cwd['create'] = 'made'
+except OSError as err:
+    cwd['create'] = errno.errorcode[err.errno]
+os.chdir(top)
+# the same for one another directory is renamed over
+os.makedirs('over/a')
+os.mkdir('over/b')
+os.chdir('over/b')
+os.rename('../a', '../b')
+s = os.stat('.')
+cwd['over'] = {'nlink': s.st_nlink, 'names': os.listdir('.'), 'moved': os.listdir('..')}
+os.chdir(top)
+os.rmdir('over/b')
+os.rmdir('over')
+out['cwd_gone'] = cwd
 
 # a tree of files in directories, removed by rm -rf
 for p in range(3):
@@ -147,6 +173,10 @@ describe('unlink and rmdir on the mount', () => {
     expect(e.nlink).toBe(2);
   });
 
+  it('a working directory removed through the mount (or renamed over) shows with no link and empty, and nothing can be made in it', () => {
+    expect(out.cwd_gone).toEqual({ nlink: 0, dir: true, names: [], create: 'ENOENT', over: { nlink: 0, names: [], moved: ['b'] } });
+  });
+
   it('rm -rf removes a tree; the kernel was told the attributes the database committed', () => {
     expect(out.rm).toBe(0);
     expect(out.t_exists).toBe(false);
@@ -181,7 +211,7 @@ describe('unlink and rmdir on the mount', () => {
       for (const p of [0, 1, 2]) expect(at(`/t/p${p}/f9`)).toBeLessThan(at(`/t/p${p}`));
       expect(at('/t')).toBe(rows.length - 1);
       const removed = db.prepare("SELECT op, path FROM agentfs_journal WHERE op IN ('unlink', 'rmdir') AND path NOT LIKE '/t%' AND path NOT LIKE '/burst%' ORDER BY id").all() as { op: string; path: string }[];
-      expect(removed.map((r) => `${r.op} ${r.path}`)).toEqual(['unlink /d/f', 'unlink /d/g', 'unlink /e/sub/x', 'rmdir /e/sub']);
+      expect(removed.map((r) => `${r.op} ${r.path}`)).toEqual(['unlink /d/f', 'unlink /d/g', 'unlink /e/sub/x', 'rmdir /e/sub', 'rmdir /gone', 'rmdir /over/b', 'rmdir /over']);
     } finally {
       db.close();
     }

@@ -18,6 +18,7 @@ beforeAll(async () => {
   writeFileSync(join(base, 'a.txt'), 'alpha\n');
   writeFileSync(join(base, 'dir/b.txt'), 'bravo\n');
   writeFileSync(join(base, 'dir/sub/c.txt'), 'charlie\n');
+  mkdirSync(join(base, 'gone'));
   before = snapshotTree(base);
   const init = await runCli(['init', 'ov', '--base', base], { cwd: tmp.dir });
   expect(init.code).toBe(0);
@@ -42,6 +43,16 @@ describe('overlay agent through FUSE', () => {
     expect(again.stdout).toBe(r.stdout + 'charlie\nno-a\nno-dir\n');
     expect(again.stdout).toContain('./moved/sub:\nc.txt');
     expect(snapshotTree(base)).toEqual(before);
+  });
+
+  it('a working directory removed through the mount (from the base, or made there) shows with no link and empty, and nothing can be made in it', async () => {
+    const r = await exec(
+      'cd gone && rmdir ../gone && stat -c %h . && ls -A . && echo listed; (echo x > f) 2>/dev/null || echo refused; ' +
+        'cd .. && mkdir made && cd made && rmdir ../made && stat -c %h . && ls -A . && echo listed',
+    );
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('0\nlisted\nrefused\n0\nlisted\n');
+    expect(lstatSync(join(base, 'gone')).isDirectory()).toBe(true);
   });
 
   it('re-creating a deleted path clears its whiteout: a new directory starts empty', async () => {

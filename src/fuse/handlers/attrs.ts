@@ -1,6 +1,6 @@
 /** Attribute requests: lookup, getattr, setattr, readlink, access, statfs. */
 import { isFsError } from '../../core/errors.js';
-import { isDir, type SetAttr, type Timespec } from '../../core/types.js';
+import { isDir, type Attr, type SetAttr, type Timespec } from '../../core/types.js';
 import { SetAttrBits as B } from '../binding.js';
 import type { AccessRequest, GetattrRequest, LookupRequest, ReadlinkRequest, SetattrRequest, StatfsRequest } from '../requests.js';
 import { attrRecord, encodeStatfs, NEGATIVE_ENTRY } from '../attr.js';
@@ -25,9 +25,23 @@ export function lookup(s: ServeState, { id, parent, name }: LookupRequest): Repl
 }
 
 export function getattr(s: ServeState, { id, ino }: GetattrRequest): Reply {
-  const attr = s.fs.getattr(ino);
+  const attr = attrOrRemoved(s, ino);
   s.hostOffers?.offer(ino);
   return () => s.native.replyAttr(id, attrRecord(attr, s.owner), s.timeouts.attr);
+}
+
+/**
+ * ino's attributes; for a directory removed through this mount that some process is still in
+ * (ServeState.removedDir), those it had, with no link.
+ */
+export function attrOrRemoved(s: ServeState, ino: number): Attr {
+  try {
+    return s.fs.getattr(ino);
+  } catch (e) {
+    const removed = isFsError(e, 'ENOENT') || isFsError(e, 'ESTALE') ? s.removedDirAttr(ino) : undefined;
+    if (removed) return removed;
+    throw e;
+  }
 }
 
 function time(bitNow: number, bitSet: number, valid: number, sec: number, nsec: number): Timespec | 'now' | undefined {

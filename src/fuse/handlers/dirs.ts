@@ -6,7 +6,9 @@
 import type { Attr, DirEntry, DirEntryPlus } from '../../core/types.js';
 import { ATTR_LEN } from '../binding.js';
 import type { FsyncdirRequest, OpendirRequest, ReaddirplusRequest, ReaddirRequest, ReleasedirRequest } from '../requests.js';
+import { isFsError } from '../../core/errors.js';
 import { putAttr } from '../attr.js';
+import { attrOrRemoved } from './attrs.js';
 import type { DirHandle, Reply, ServeState } from '../state.js';
 
 const DOTS = 2;
@@ -28,9 +30,11 @@ export function listingKey(mtime: { sec: number; nsec: number }, rest: string, e
 }
 
 export function opendir(s: ServeState, { id, ino }: OpendirRequest): Reply {
-  const a = s.fs.getattr(ino); // ENOENT for a vanished directory
+  const a = attrOrRemoved(s, ino); // ENOENT for a vanished directory
   const fh = s.newFh();
   s.dirs.set(fh, { ino, pending: null, from: -1, atEnd: false, plus: false, changes: 0 });
+  // removed through the mount while a process is in it: opened, and listed empty (list)
+  if (a.nlink === 0) return () => s.native.replyOpen(id, fh, false, false, false);
   let cache = s.listingMaxAgeS > 0;
   let keep = false;
   let tell: (() => void) | undefined;
@@ -104,7 +108,18 @@ function estimate(size: number, plus: boolean): number {
   return Math.max(8, Math.ceil(size / (plus ? 150 : 32)));
 }
 
-function list(s: ServeState, { id, ino, fh, size, offset: off }: ReaddirRequest | ReaddirplusRequest, plus: boolean): Reply {
+function list(s: ServeState, req: ReaddirRequest | ReaddirplusRequest, plus: boolean): Reply {
+  try {
+    return listing(s, req, plus);
+  } catch (e) {
+    // a directory removed through the mount (ServeState.removedDir) lists nothing, as on a local
+    // disk (the kernel itself refuses to list one it saw removed; another process's removal it did not see)
+    if (!(isFsError(e, 'ENOENT') || isFsError(e, 'ESTALE')) || !s.removedDirAttr(req.ino)) throw e;
+    return () => s.native.replyDir(req.id, req.size, [], new Float64Array(0), plus, 0, 0);
+  }
+}
+
+function listing(s: ServeState, { id, ino, fh, size, offset: off }: ReaddirRequest | ReaddirplusRequest, plus: boolean): Reply {
   const h = handleOf(s, ino, fh);
   const names: string[] = [];
   const rows: Array<{ off: number; ino: number; mode: number; attr?: Attr }> = [];

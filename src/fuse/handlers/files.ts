@@ -84,6 +84,7 @@ export function create(s: ServeState, req: CreateRequest): Reply {
   s.fs.open(attr.ino, flags);
   const fh = s.newFh();
   s.files.set(fh, { ino: attr.ino, flags });
+  s.madeNode(attr.ino);
   s.addedName(parent, name);
   s.handedOut(parent, name, attr.ino);
   s.changedAttrs(parent);

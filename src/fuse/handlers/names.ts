@@ -1,10 +1,12 @@
 /** Namespace requests: mknod, mkdir, symlink, link, unlink, rmdir, rename. */
-import { isDir, type Attr } from '../../core/types.js';
+import { isDir, RENAME_EXCHANGE, type Attr } from '../../core/types.js';
 import type { LinkRequest, MkdirRequest, MknodRequest, RenameRequest, RmdirRequest, SymlinkRequest, UnlinkRequest } from '../requests.js';
+import { now } from '../../core/fs/time.js';
 import { attrRecord } from '../attr.js';
 import type { Reply, ServeState } from '../state.js';
 
 function entry(s: ServeState, id: number, attr: Attr, parent: number, name: string): Reply {
+  s.madeNode(attr.ino);
   s.addedName(parent, name);
   s.handedOut(parent, name, attr.ino);
   s.changedAttrs(parent);
@@ -49,16 +51,19 @@ export function unlink(s: ServeState, { id, parent, name }: UnlinkRequest): Repl
 export function rmdir(s: ServeState, { id, parent, name }: RmdirRequest): Reply {
   // a filesystem whose reads the native side shares says what went (FileSystem.rmdir)
   s.changingDir(parent);
+  const dir = s.attrAt(parent, name); // as it was: a process may still be in it
   const gone = s.fs.rmdir(parent, name);
   s.changedAttrs(parent, gone?.parent);
   if (gone) s.changedInode(gone.ino);
+  if (dir) s.removedDir(dir, gone?.parent?.ctime ?? now());
   return () => s.native.replyErr(id, 0);
 }
 
 export function rename(s: ServeState, { id, parent, name, newParent, newName, flags }: RenameRequest): Reply {
   // the moved inode's ctime and a replaced directory change too
   const moved = s.inodeAt(parent, name);
-  const replaced = s.inodeAt(newParent, newName);
+  const target = s.attrAt(newParent, newName);
+  const replaced = target?.ino;
   s.changingDir(parent);
   if (newParent !== parent) s.changingDir(newParent);
   s.changingDir(moved); // a directory's '..' (an inode of another kind is never listed)
@@ -69,6 +74,9 @@ export function rename(s: ServeState, { id, parent, name, newParent, newName, fl
   if (newParent !== parent) s.changedAttrs(newParent);
   s.changedInode(moved);
   s.changedInode(replaced);
+  // a directory renamed over is removed (a directory has one name: the same one is no change)
+  const over = target && isDir(target.mode) && !(flags & RENAME_EXCHANGE) && (parent !== newParent || name !== newName);
+  if (over) s.removedDir(target, now());
   if (parent !== newParent) {
     // a moved directory has a new '..'
     try {
