@@ -1213,7 +1213,8 @@ napi_value named(napi_env env, napi_value obj, const char* key) {
   return v;
 }
 
-// options.reader: {path, chunkSize, sql: {lookup, inode, page, names, entries, chunks, read, readlink, parent, space, inodes}, statfs?,
+// options.reader: {path, chunkSize, sql: {lookup, inode, page, names, entries, chunks, read, readlink, parent, space, inodes,
+// storedBlocks?, storedBlocksMinSize?}, statfs?,
 // uid, gid, entryTimeout, attrTimeout, negativeTimeout, atimes}. A reader that cannot open leaves
 // every request to JavaScript (readerStats says why).
 ReaderConfig reader_config(napi_env env, napi_value o) {
@@ -1232,6 +1233,8 @@ ReaderConfig reader_config(napi_env env, napi_value o) {
   c.sql.parent = get_str(env, named(env, q, "parent"));
   c.sql.space = get_str(env, named(env, q, "space"));
   c.sql.inodes = get_str(env, named(env, q, "inodes"));
+  c.sql.stored_blocks = get_str(env, named(env, q, "storedBlocks"));
+  c.sql.stored_blocks_min = (int64_t)get_num(env, named(env, q, "storedBlocksMinSize"), 0);
   napi_value sf = named(env, o, "statfs");
   napi_valuetype sft = napi_undefined;
   if (sf) napi_typeof(env, sf, &sft);
@@ -2167,7 +2170,7 @@ napi_value HostCopyNumber(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
-// readerStats(handle): {active, served, declined, listedBare, counted, snapshots, holdWaits, replyFresh, error, hostServed, hostDeclined, deltaActive, deltaServed}
+// readerStats(handle): {active, served, declined, listedBare, counted, snapshots, holdWaits, replyFresh, hugeMaps, error, hostServed, hostDeclined, deltaActive, deltaServed}
 napi_value ReaderStats(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   if (!get_args(env, info, 1, argv)) return nullptr;
@@ -2184,6 +2187,9 @@ napi_value ReaderStats(napi_env env, napi_callback_info info) {
   napi_set_named_property(env, o, "snapshots", num(env, s->reader ? (double)s->reader->snapshots.load() : 0));
   napi_set_named_property(env, o, "holdWaits", num(env, (double)s->hold_waits.load()));
   napi_set_named_property(env, o, "replyFresh", num(env, (double)reply_buffers::fresh.load()));
+  napi_value huge;
+  napi_get_boolean(env, s->reader && s->reader->huge_maps(), &huge);
+  napi_set_named_property(env, o, "hugeMaps", huge);
   if (!s->reader_error.empty()) napi_set_named_property(env, o, "error", str(env, s->reader_error));
   napi_set_named_property(env, o, "hostServed", num(env, s->host ? (double)s->host->served.load() : 0));
   napi_set_named_property(env, o, "hostDeclined", num(env, s->host ? (double)s->host->declined.load() : 0));

@@ -73,6 +73,8 @@ Reader* Reader::open(const ReaderConfig& cfg, std::string* err) {
   const char* snaps = getenv("AGENTFS_READ_SNAPSHOTS");
   r->snapshots_on_ = !(snaps && strcmp(snaps, "0") == 0);
   r->hold_.store(r->snapshots_on_);
+  const char* huge = getenv("AGENTFS_HUGE_MAPS");  // "0": never (a measurement's control)
+  r->huge_ = !(huge && strcmp(huge, "0") == 0) && huge_maps_pay(cfg.path.c_str());
   // as the store's own (Store.hostFreeBytes): both measure the directory, whatever its path shows later
   r->dir_fd_ = ::open(dir_of(cfg.path).c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
   // the first connection finds out now whether the file can be read so at all (one for lookups:
@@ -98,6 +100,7 @@ Reader* Reader::open(const ReaderConfig& cfg, std::string* err) {
   // itself (only requests served at once open more)
   {
     std::string later;  // without it, the first READ opens one
+    MapAdvice advice(r->data_advice());
     if (Conn* d = r->connect(&later)) {
       d->data = true;
       r->release(d);
@@ -112,7 +115,7 @@ Reader::~Reader() {
 }
 
 Reader::Conn::~Conn() {
-  for (sqlite3_stmt* st : {lookup, inode, page, names, entries, chunks, read, readlink, parent, space, inodes})
+  for (sqlite3_stmt* st : {lookup, inode, page, names, entries, chunks, read, readlink, parent, space, inodes, stored_blocks})
     if (st) sqlite3_finalize(st);
   if (db) sqlite3_close(db);
 }
@@ -148,6 +151,10 @@ Reader::Conn* Reader::connect(std::string* err) {
     delete c;
     return nullptr;
   }
+  // optional: a database without the table (read-only, older) counts every file
+  if (!q.stored_blocks.empty() &&
+      sqlite3_prepare_v3(c->db, q.stored_blocks.c_str(), (int)q.stored_blocks.size(), SQLITE_PREPARE_PERSISTENT, &c->stored_blocks, nullptr) != SQLITE_OK)
+    c->stored_blocks = nullptr;
   std::lock_guard<std::mutex> lock(pool_mu_);
   all_.push_back(c);
   return c;
@@ -303,6 +310,23 @@ int64_t Reader::stored_blocks(Conn& c, int64_t ino, int64_t size, const Ts& mtim
     if (t != told_.end() && t->second.of(size, mtime, ctime)) {
       if (c.blocks.size() >= 100000) c.blocks.clear();
       return (c.blocks[(uint64_t)ino] = t->second).blocks;
+    }
+  }
+  // a large file's count as stored with it (stored-blocks.ts): its index entries lie all through
+  // its data, and counting them cold reads each alone (and keeps its range from a huge folio)
+  if (c.stored_blocks && cfg_.sql.stored_blocks_min > 0 && size >= cfg_.sql.stored_blocks_min) {
+    Use s(c.stored_blocks);
+    sqlite3_bind_int64(c.stored_blocks, 1, ino);
+    sqlite3_bind_int64(c.stored_blocks, 2, size);
+    sqlite3_bind_int64(c.stored_blocks, 3, mtime.sec);
+    sqlite3_bind_int64(c.stored_blocks, 4, mtime.nsec);
+    sqlite3_bind_int64(c.stored_blocks, 5, ctime.sec);
+    sqlite3_bind_int64(c.stored_blocks, 6, ctime.nsec);
+    if (sqlite3_step(c.stored_blocks) == SQLITE_ROW) {
+      int64_t blocks = sqlite3_column_int64(c.stored_blocks, 0);
+      if (c.blocks.size() >= 100000) c.blocks.clear();
+      c.blocks[(uint64_t)ino] = Blocks{size, mtime.sec, mtime.nsec, ctime.sec, ctime.nsec, blocks};
+      return blocks;
     }
   }
   counted++;

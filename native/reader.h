@@ -38,6 +38,10 @@ struct ReaderSql {
   std::string parent;    // (ino) -> parent_ino
   std::string space;     // () -> page size, pages, free pages, data version
   std::string inodes;    // () -> inodes in use
+  // (ino, size, mtime, mtime_ns, ctime, ctime_ns) -> st_blocks stored for the file as of those
+  // (src/core/fs/stored-blocks.ts); unused when empty or when the database has no such table
+  std::string stored_blocks;
+  int64_t stored_blocks_min = 0;  // files at least this large may have one
 };
 
 // statfs's fixed numbers (src/core/fs/ops/statfs.ts); statfs is answered here when set.
@@ -166,6 +170,8 @@ class Reader {
   std::atomic<uint64_t> listed_bare{0};
   // files whose chunks were counted for st_blocks (see stored_blocks)
   std::atomic<uint64_t> counted{0};
+  // the data connections map the database in huge pages (huge_maps_pay)
+  bool huge_maps() const { return huge_; }
   // read transactions begun (see renew): far fewer than requests served in a burst
   std::atomic<uint64_t> snapshots{0};
 
@@ -188,13 +194,14 @@ class Reader {
   struct Conn {
     sqlite3* db = nullptr;
     sqlite3_stmt *lookup = nullptr, *inode = nullptr, *page = nullptr, *names = nullptr, *entries = nullptr, *chunks = nullptr, *read = nullptr,
-                 *readlink = nullptr, *parent = nullptr, *space = nullptr, *inodes = nullptr;
+                 *readlink = nullptr, *parent = nullptr, *space = nullptr, *inodes = nullptr, *stored_blocks = nullptr;
     // inodes in use, as counted at data version inodes_version of this connection (-1: not yet)
     int64_t inode_count = -1, inodes_version = 0;
     std::unordered_map<uint64_t, Blocks> blocks;  // st_blocks per inode (see stored_blocks)
     std::vector<char> dbuf;                        // the reply buffer of readdir
     // serves READ: its map keeps the kernel's read-around, where the others' read each page
-    // alone (sqlite_maps.h: a lookup's B-tree pages are far apart, a file's chunks in order)
+    // alone (sqlite_maps.h: a lookup's B-tree pages are far apart, a file's chunks in order),
+    // and is advised MADV_HUGEPAGE where that pays (huge_maps_pay): 2 MiB folios, mapped whole
     bool data = false;
     // a read transaction held open (see renew): begun at epoch `epoch`, at `since`
     bool held = false;
@@ -207,7 +214,7 @@ class Reader {
     MapAdvice advice;  // before c: acquiring may open the connection and map the file
     Conn* c;
     explicit Lease(Reader* reader, bool data = false)
-        : r(reader), advice(data ? -1 : MADV_RANDOM), c(reader->acquire(data)) {}
+        : r(reader), advice(data ? reader->data_advice() : MADV_RANDOM), c(reader->acquire(data)) {}
     ~Lease() {
       if (c) r->release(c);
     }
@@ -253,6 +260,9 @@ class Reader {
   std::atomic<uint64_t> epoch_{0};
   // snapshots are kept across requests (renew's hold; never with AGENTFS_READ_SNAPSHOTS=0)
   bool snapshots_on_ = true;
+  // the data connections' map advice: MADV_HUGEPAGE where it pays (huge_maps_pay), else none
+  int data_advice() const { return huge_ ? MADV_HUGEPAGE : -1; }
+  bool huge_ = false;
   std::atomic<bool> hold_{true};
   // the loop slept since the last acquire (under pool_mu_): released connections end theirs
   bool idle_ = false;

@@ -3,8 +3,14 @@
 #include "sqlite_maps.h"
 
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
 
 #include <cstddef>
+#include <cstdio>
+#include <cstring>
+#include <string>
 
 namespace {
 
@@ -33,7 +39,28 @@ void* advised_mremap(void* old, size_t old_len, size_t len, int flags, ...) {
   return p;
 }
 
+// the first line of a small sysfs file ("" when it cannot be read)
+std::string first_line(const std::string& path) {
+  FILE* f = fopen(path.c_str(), "re");
+  if (!f) return "";
+  char buf[256] = {0};
+  if (!fgets(buf, sizeof buf, f)) buf[0] = 0;
+  fclose(f);
+  return buf;
+}
+
 }  // namespace
+
+bool huge_maps_pay(const char* path) {
+  if (first_line("/sys/kernel/mm/transparent_hugepage/enabled").find("[never]") != std::string::npos) return false;
+  struct stat st;
+  if (stat(path, &st) != 0) return false;
+  // the disk's queue: a partition's is its parent's (no /sys/dev/block entry: no block device)
+  std::string dev = "/sys/dev/block/" + std::to_string(major(st.st_dev)) + ":" + std::to_string(minor(st.st_dev));
+  std::string kb = first_line(dev + "/queue/read_ahead_kb");
+  if (kb.empty() && access((dev + "/partition").c_str(), F_OK) == 0) kb = first_line(dev + "/../queue/read_ahead_kb");
+  return !kb.empty() && atol(kb.c_str()) >= 4096;
+}
 
 bool install_map_advice(sqlite3_vfs* vfs) {
   if (!vfs || vfs->iVersion < 3 || !vfs->xGetSystemCall || !vfs->xSetSystemCall) return false;

@@ -160,6 +160,8 @@ export interface NativeBinding {
     holdWaits: number;
     /** READ replies (every mount of the process) built in memory touched for the first time (reply_buffers.h) */
     replyFresh: number;
+    /** the data connections map the database in huge pages (native/sqlite_maps.h huge_maps_pay) */
+    hugeMaps: boolean;
     /** requests answered from host files (hostFiles), and those tried and left to JavaScript */
     hostServed: number;
     hostDeclined: number;

@@ -32,6 +32,7 @@ export class RequestStats {
     snapshots?: number;
     holdWaits?: number;
     replyFresh?: number;
+    hugeMaps?: boolean;
     hostServed?: number;
     hostDeclined?: number;
     deltaActive?: boolean;
@@ -46,7 +47,7 @@ export class RequestStats {
       return;
     }
     this.nativeLine = r.active
-      ? `fuse native reads: ${r.served} served, ${r.declined} left to JavaScript, ${r.listedBare ?? 0} listed entries without attributes, ${r.counted ?? 0} files' chunks counted, ${r.snapshots ?? 0} read snapshots, ${r.holdWaits ?? 0} waited for a hold, ${r.replyFresh ?? 0} replies in fresh memory`
+      ? `fuse native reads: ${r.served} served, ${r.declined} left to JavaScript, ${r.listedBare ?? 0} listed entries without attributes, ${r.counted ?? 0} files' chunks counted, ${r.snapshots ?? 0} read snapshots, ${r.holdWaits ?? 0} waited for a hold, ${r.replyFresh ?? 0} replies in fresh memory, data maps in ${r.hugeMaps ? 'huge' : 'small'} pages`
       : `fuse native reads: off${r.error ? ` (${r.error})` : ''}`;
   }
 

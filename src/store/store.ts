@@ -72,6 +72,7 @@ export class Store {
   private readonly arrayStatements = new Map<string, Statement>();
   private readonly beginWriteHooks: Array<() => void> = [];
   private readonly endWriteHooks: Array<() => void> = [];
+  private readonly beforeCommitHooks: Array<() => void> = [];
   private readonly closeHooks: Array<() => void> = [];
   private readonly rollbackHooks: Array<(depth: number) => void> = [];
   /** SQLite rolled the open transaction back by itself, and the hooks were told (lostTransaction) */
@@ -299,6 +300,7 @@ export class Store {
       try {
         this.runBeginWriteHooks();
         const out = fn();
+        this.runBeforeCommitHooks();
         this.db.exec('COMMIT');
         this.provisional.clear();
         return out;
@@ -439,6 +441,19 @@ export class Store {
     this.endWriteHooks.push(fn);
   }
 
+  /**
+   * fn runs inside every top-level write transaction just before its COMMIT: what it writes
+   * commits with the rest. For advisory rows only (a record kept to save work later): fn must not
+   * throw, since a throw fails the transaction.
+   */
+  onBeforeCommit(fn: () => void): void {
+    this.beforeCommitHooks.push(fn);
+  }
+
+  private runBeforeCommitHooks(): void {
+    for (const fn of this.beforeCommitHooks) fn();
+  }
+
   private runEndWriteHooks(): void {
     for (const fn of this.endWriteHooks) fn();
   }
@@ -464,6 +479,7 @@ export class Store {
   commitBatch(): void {
     if (this.depth !== 1) throw new StoreError('usage', 'commitBatch without an open batch');
     try {
+      this.runBeforeCommitHooks();
       this.db.exec('COMMIT');
       this.provisional.clear();
     } catch (e) {

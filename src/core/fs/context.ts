@@ -42,6 +42,10 @@ export interface FsContext {
   readonly atime: LazyAtime;
   /** st_blocks per inode, valid while size, mtime and ctime are as recorded (rows.ts storedBlocks) */
   readonly blocks: Map<number, BlocksEntry>;
+  /** inodes whose count in `blocks` is to be stored at the commit (stored-blocks.ts) */
+  readonly blocksToStore: Set<number>;
+  /** the database has agentfs_fs_blocks (stored-blocks.ts; a read-only one may not) */
+  blocksTable?: boolean;
   /** the one-statement create of ops/create-alone.ts on this connection: its SQL by depth (false: it cannot be made here) */
   createAlone?: string[] | false;
   /** the one-statement operations of ops/scratch.ts on this connection, by table name (false: it cannot be made here) */

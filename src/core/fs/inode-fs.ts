@@ -9,6 +9,7 @@ import {
   type Attr, type Caller, type DirEntry, type DirEntryPlus, type FileSystem, type Removal, type SetAttr, type StatFs,
 } from '../types.js';
 import type { FsContext } from './context.js';
+import { storeNotedBlocks } from './stored-blocks.js';
 import { ensureFsExtras, purgeDeadOrphans, purgeHandedOrphans, registerHolder } from './lifecycle.js';
 import { LazyAtime } from './lazy-atime.js';
 import { sharedReads, type SharedReads } from './shared-reads.js';
@@ -56,6 +57,7 @@ export class InodeFs implements FileSystem {
       observer: options.observer,
       openCount: new Map(),
       blocks: new Map(),
+      blocksToStore: new Set(),
       scratch: new Map(),
       orphans: new Set(),
       handed: new Set(),
@@ -67,7 +69,11 @@ export class InodeFs implements FileSystem {
     store.onBeginWrite(() => (this.ctx.fresh = 0));
     // stale once the transaction ends (Store.changes says so too): the memory goes with it
     store.onEndWrite(() => this.ctx.written.clear());
-    if (ensureFsExtras(store)) {
+    const extras = ensureFsExtras(store);
+    this.ctx.blocksTable = extras || store.schemaHas('agentfs_fs_blocks');
+    store.onBeforeCommit(() => storeNotedBlocks(this.ctx));
+    store.onRollback((depth) => depth === 1 && this.ctx.blocksToStore.clear());
+    if (extras) {
       try {
         purgeDeadOrphans(this.ctx);
       } catch {

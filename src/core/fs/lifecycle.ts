@@ -11,6 +11,7 @@
 import { DENTRY_PARENT_INDEX, type Store } from '../../store/index.js';
 import { S_IFMT, S_IFREG, S_IFLNK } from '../types.js';
 import type { FsContext } from './context.js';
+import { BLOCKS_TABLE, FORGET_BLOCKS_SQL } from './stored-blocks.js';
 
 /**
  * Our own additions: an index to walk dentries upwards (pathOf, rename loop checks) and the
@@ -25,8 +26,10 @@ const EXTRAS = [
   )`,
   // processes that keep files open for others (mounts): another process's unlink keeps their data
   'CREATE TABLE IF NOT EXISTS agentfs_fs_holder (pid INTEGER PRIMARY KEY)',
+  // large files' st_blocks (stored-blocks.ts)
+  BLOCKS_TABLE,
 ];
-const EXTRA_NAMES = ['agentfs_idx_fs_dentry_ino', 'agentfs_fs_orphan', 'agentfs_fs_holder'];
+const EXTRA_NAMES = ['agentfs_idx_fs_dentry_ino', 'agentfs_fs_orphan', 'agentfs_fs_holder', 'agentfs_fs_blocks'];
 /** the index by (parent_ino) of earlier versions, beside the spec's copy of the UNIQUE one */
 const OLD_PARENT_ID_INDEX = 'agentfs_idx_fs_dentry_parent_id';
 
@@ -68,7 +71,10 @@ const PURGE_INODE = 'DELETE FROM fs_inode WHERE ino = ? RETURNING EXISTS (SELECT
 export function purgeInode(ctx: FsContext, ino: number, mode: number): void {
   const s = ctx.store;
   const type = mode & S_IFMT;
-  if (type === S_IFREG) s.stmt('DELETE FROM fs_data WHERE ino = ?').run(ino);
+  if (type === S_IFREG) {
+    s.stmt('DELETE FROM fs_data WHERE ino = ?').run(ino);
+    if (ctx.blocksTable) s.stmt(FORGET_BLOCKS_SQL).run(ino);
+  }
   else if (type === S_IFLNK) s.stmt('DELETE FROM fs_symlink WHERE ino = ?').run(ino);
   // only overlay copies have an origin: the inode's delete says whether to delete one
   const origin = s.arrayStmt(PURGE_INODE).get(ino) as [number] | undefined;

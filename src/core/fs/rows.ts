@@ -5,6 +5,7 @@
 import { FsError } from '../errors.js';
 import { S_IFDIR, S_IFMT, S_IFREG, type Attr, type Timespec } from '../types.js';
 import type { BlocksEntry, FsContext } from './context.js';
+import { noteBlocks, readStoredBlocks, STORED_BLOCKS_MIN_SIZE } from './stored-blocks.js';
 
 /** An fs_inode row: Attr's numbers as stored, each time as seconds and nanoseconds columns. */
 export interface InodeRow extends Pick<Attr, 'ino' | 'mode' | 'nlink' | 'uid' | 'gid' | 'size' | 'rdev'> {
@@ -67,6 +68,13 @@ export function storedBlocks(ctx: FsContext, r: InodeRow): number {
   if ((r.mode & S_IFMT) !== S_IFREG || r.size === 0) return 0;
   const c = cachedFor(ctx, r);
   if (c) return c.blocks;
+  if (r.size >= STORED_BLOCKS_MIN_SIZE) {
+    const stored = readStoredBlocks(ctx, r.ino, r.size, r.mtime, r.mtime_nsec, r.ctime, r.ctime_nsec);
+    if (stored !== undefined) {
+      remember(ctx, r.ino, { size: r.size, mtime: r.mtime, mtimeNsec: r.mtime_nsec, ctime: r.ctime, ctimeNsec: r.ctime_nsec, blocks: stored }, false);
+      return stored;
+    }
+  }
   const [n, max] = ctx.store.arrayStmt(SQL_CHUNKS).get(r.ino) as [number, number | null];
   const blocks = blocksOf(n, max, r.size, ctx.chunkSize);
   // chunks 0..n-1 with none missing: a write can then keep the count without counting again
@@ -110,9 +118,11 @@ function cachedFor(ctx: FsContext, r: InodeRow): BlocksEntry | undefined {
     : undefined;
 }
 
-function remember(ctx: FsContext, ino: number, e: BlocksEntry): void {
+/** Caches e as ino's count; a large file's is stored at the commit too unless it came from there (stored-blocks.ts). */
+function remember(ctx: FsContext, ino: number, e: BlocksEntry, store = true): void {
   if (ctx.blocks.size >= MAX_CACHED_BLOCKS) ctx.blocks.clear();
   ctx.blocks.set(ino, e);
+  if (store) noteBlocks(ctx, ino, e);
 }
 
 /**

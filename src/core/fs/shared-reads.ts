@@ -15,6 +15,7 @@ import type { FsContext } from './context.js';
 import type { AtimeListener } from './lazy-atime.js';
 import { INODE_COLUMNS_OF_I, SQL } from './rows.js';
 import { FREE_INODES, INODE_COUNT_SQL, SPACE_SQL, STATFS_BSIZE } from './ops/statfs.js';
+import { STORED_BLOCKS_MIN_SIZE, STORED_BLOCKS_SQL } from './stored-blocks.js';
 
 export interface SharedReadSql {
   /** (name, parent) -> parent's mode, then the entry's inode columns (NULL when no such name); no row: no parent */
@@ -45,6 +46,10 @@ export interface SharedReadSql {
   space: string;
   /** () -> inodes in use */
   inodes: string;
+  /** (ino, size, mtime, mtime_nsec, ctime, ctime_nsec) -> st_blocks stored for the file as of those (stored-blocks.ts) */
+  storedBlocks: string;
+  /** files at least this large may have a stored st_blocks; smaller ones are counted */
+  storedBlocksMinSize: number;
 }
 
 /** statfs's fixed numbers (ops/statfs.ts), for a reader that answers it. */
@@ -68,6 +73,8 @@ export const SHARED_READ_SQL: SharedReadSql = {
   parent: 'SELECT parent_ino FROM fs_dentry WHERE ino = ? ORDER BY id LIMIT 1',
   space: SPACE_SQL,
   inodes: INODE_COUNT_SQL,
+  storedBlocks: STORED_BLOCKS_SQL,
+  storedBlocksMinSize: STORED_BLOCKS_MIN_SIZE,
 };
 
 export const SHARED_STATFS: SharedStatfs = { blockSize: STATFS_BSIZE, freeInodes: FREE_INODES, nameMax: NAME_MAX };

@@ -1,5 +1,6 @@
 import type { Store } from '../../store/index.js';
 import { FsError } from '../errors.js';
+import { FORGET_ALL_BLOCKS_SQL } from '../fs/stored-blocks.js';
 import { findDirectoryCycle } from '../fs/tree-check.js';
 import { SYNCED_TABLES, keyExprs, syncedTable, type RowKey, type SqlValue } from './tables.js';
 import type { ChangeTracker, ColumnInfo } from './tracker.js';
@@ -83,6 +84,9 @@ export class IncomingRows {
         if (!names) continue;
         this.store.db.exec(`INSERT OR REPLACE INTO ${t.name} (${names}) SELECT ${names} FROM temp.agentfs_sync_in_${t.name}`);
       }
+      // pulled rows change files behind the counts stored for them (core/fs/stored-blocks.ts),
+      // whose times another writer may have kept: all dropped, the next local write stores them
+      if (this.store.schemaHas('agentfs_fs_blocks')) this.store.db.exec(FORGET_ALL_BLOCKS_SQL);
       this.checkTree(replaceAll);
       if (replaceAll) this.tracker.clearAll();
       else this.tracker.clearGeneration(gen + 1);

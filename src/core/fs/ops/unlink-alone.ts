@@ -5,10 +5,10 @@
  *
  * The statement inserts the file's dentry and inode, as found under the write lock, into a
  * scratch table (agentfs_unlinked_*); its triggers write what the transaction route writes: the
- * dentry deleted, the inode purged with its last link (chunks, symlink target, overlay origin) or
- * left as an orphan (open here, or maybe open in another live holder: lifecycle.ts), else its
- * link count less one; the directory's times; the observer's row (InlineRecorders.metadata, the
- * journal's).
+ * dentry deleted, the inode purged with its last link (chunks, stored st_blocks, symlink target,
+ * overlay origin) or left as an orphan (open here, or maybe open in another live holder:
+ * lifecycle.ts), else its link count less one; the directory's times; the observer's row
+ * (InlineRecorders.metadata, the journal's).
  * What only this process knows goes in as values: the inodes open here and the other live holder.
  * No row inserted (no such name, a directory, a dentry without its inode) means nothing was
  * written, and the transaction route works out the error by reading, as it always did. The row is
@@ -44,6 +44,7 @@ const UNLINKED: ScratchTable = {
     CREATE TEMP TRIGGER IF NOT EXISTS ${table}_last AFTER INSERT ON ${table} WHEN NEW.purge
     BEGIN
       DELETE FROM fs_data WHERE ino = NEW.ino AND NEW.mode & ${S_IFMT} = ${S_IFREG};
+      DELETE FROM agentfs_fs_blocks WHERE ino = NEW.ino AND NEW.mode & ${S_IFMT} = ${S_IFREG};
       DELETE FROM fs_symlink WHERE ino = NEW.ino AND NEW.mode & ${S_IFMT} = ${S_IFLNK};
       DELETE FROM fs_origin WHERE delta_ino = NEW.ino;
       DELETE FROM fs_inode WHERE ino = NEW.ino;
