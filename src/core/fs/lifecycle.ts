@@ -74,8 +74,7 @@ export function purgeInode(ctx: FsContext, ino: number, mode: number): void {
   if (type === S_IFREG) {
     s.stmt('DELETE FROM fs_data WHERE ino = ?').run(ino);
     if (ctx.blocksTable) s.stmt(FORGET_BLOCKS_SQL).run(ino);
-  }
-  else if (type === S_IFLNK) s.stmt('DELETE FROM fs_symlink WHERE ino = ?').run(ino);
+  } else if (type === S_IFLNK) s.stmt('DELETE FROM fs_symlink WHERE ino = ?').run(ino);
   // only overlay copies have an origin: the inode's delete says whether to delete one
   const origin = s.arrayStmt(PURGE_INODE).get(ino) as [number] | undefined;
   if (origin?.[0]) s.stmt('DELETE FROM fs_origin WHERE delta_ino = ?').run(ino);

@@ -62,7 +62,8 @@ const MAX_CACHED_BLOCKS = 100_000;
  * st_blocks of a regular file: the chunks actually stored (holes, fallocated ranges and punched
  * holes excluded), so `du` tells the truth about sparse files. Counting is an index scan of
  * ~60 ns per chunk (4 ms for 256 MiB), so the result is kept per inode until its size, mtime or
- * ctime changes (every data change moves ctime), which keeps repeated stats at their old cost.
+ * ctime changes (every data change moves ctime), which keeps repeated stats at their old cost;
+ * a large file's is also kept in the database for the next process (stored-blocks.ts).
  */
 export function storedBlocks(ctx: FsContext, r: InodeRow): number {
   if ((r.mode & S_IFMT) !== S_IFREG || r.size === 0) return 0;
