@@ -1,4 +1,5 @@
-import type { Attr, DirEntry, DirEntryPlus, FileSystem } from '../core/types.js';
+import { now } from '../core/fs/time.js';
+import { S_IFMT, type Attr, type DirEntry, type DirEntryPlus, type FileSystem, type SetAttr } from '../core/types.js';
 import type { NativeBinding, SessionHandle } from './binding.js';
 import type { FuseRequest } from './requests.js';
 import { attrRecord, type OwnerOverride } from './attr.js';
@@ -204,6 +205,27 @@ export class ServeState {
   /** The attributes of a directory removed through this mount (removedDir), for a request the filesystem answered ENOENT. */
   removedDirAttr(ino: number): Attr | undefined {
     return this.removedDirs.get(ino);
+  }
+
+  /**
+   * A chmod, chown or utimes of a directory removed through this mount (`chmod 700 .` in it): as
+   * on a local disk it applies, to what is remembered of it (nothing stores it any more).
+   */
+  changeRemovedDir(ino: number, c: SetAttr): Attr | undefined {
+    const a = this.removedDirs.get(ino);
+    if (!a || c.size !== undefined) return undefined;
+    const t = now();
+    const next: Attr = {
+      ...a,
+      mode: c.mode === undefined ? a.mode : (a.mode & S_IFMT) | (c.mode & 0o7777),
+      uid: c.uid === undefined || c.uid === -1 ? a.uid : c.uid,
+      gid: c.gid === undefined || c.gid === -1 ? a.gid : c.gid,
+      atime: c.atime === undefined ? a.atime : c.atime === 'now' ? t : c.atime,
+      mtime: c.mtime === undefined ? a.mtime : c.mtime === 'now' ? t : c.mtime,
+      ctime: t,
+    };
+    this.removedDirs.set(ino, next);
+    return next;
   }
 
   /** ino names a new node: no longer a removed directory (a database whose numbers SQLite gives again) */

@@ -93,6 +93,12 @@ try:
     cwd['create'] = 'made'
 except OSError as err:
     cwd['create'] = errno.errorcode[err.errno]
+# its mode, owner and times still change, as on a local disk (a hostile pass found ESTALE)
+os.chmod('.', 0o700)
+os.chown('.', 1, 2)
+os.utime('.', ns=(5 * 10**9, 7 * 10**9))
+s = os.stat('.')
+cwd['changed'] = [oct(s.st_mode & 0o7777), s.st_uid, s.st_gid, s.st_atime_ns, s.st_mtime_ns]
 os.chdir(top)
 # the same for one another directory is renamed over
 os.makedirs('over/a')
@@ -174,7 +180,9 @@ describe('unlink and rmdir on the mount', () => {
   });
 
   it('a working directory removed through the mount (or renamed over) shows with no link and empty, and nothing can be made in it', () => {
-    expect(out.cwd_gone).toEqual({ nlink: 0, dir: true, names: [], create: 'ENOENT', over: { nlink: 0, names: [], moved: ['b'] } });
+    expect(out.cwd_gone).toEqual({
+      nlink: 0, dir: true, names: [], create: 'ENOENT', changed: ['0o700', 1, 2, 5e9, 7e9], over: { nlink: 0, names: [], moved: ['b'] },
+    });
   });
 
   it('rm -rf removes a tree; the kernel was told the attributes the database committed', () => {

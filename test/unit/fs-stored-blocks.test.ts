@@ -61,6 +61,39 @@ describe('stored st_blocks', () => {
     expect(rows(fx.store)).toEqual([]);
   });
 
+  it('are not stored for a file counted and then removed in one transaction (found by a hostile pass)', () => {
+    written(fx.fs, 'a', 3);
+    written(fx.fs, 'b', 3);
+    fx.store.db.exec('DELETE FROM agentfs_fs_blocks');
+    fx.reopen();
+    // as a mount's group commit: each counted at its lookup, then unlinked, one statement or not
+    const fs = new InodeFs(fx.store);
+    fx.store.transaction(() => {
+      for (const name of ['a', 'b']) fs.lookup(ROOT_INO, name);
+      fs.unlink(ROOT_INO, 'a');
+      fx.fs.unlink(ROOT_INO, 'b');
+    });
+    expect(rows(fx.store)).toEqual([]);
+  });
+
+  it('let unlinks go on, both routes, when another program drops their table (found by a hostile pass)', () => {
+    written(fx.fs, 'a', 3);
+    written(fx.fs, 'b', 3);
+    written(fx.fs, 'c', 3);
+    const fs = new InodeFs(fx.store);
+    fx.store.transaction(() => fs.unlink(ROOT_INO, 'a')); // the one-statement unlink's tables made
+    const other = Store.open({ path: fx.file });
+    try {
+      other.db.exec('DROP TABLE agentfs_fs_blocks');
+    } finally {
+      other.close();
+    }
+    fx.store.transaction(() => fs.unlink(ROOT_INO, 'b'));
+    fx.fs.unlink(ROOT_INO, 'c');
+    expect(fx.fs.readdir(ROOT_INO, 0, 10).map((e) => e.name)).toEqual([]);
+    expect((fx.store.db.prepare('SELECT COUNT(*) AS n FROM fs_data').get() as { n: number }).n).toBe(0);
+  });
+
   it('are read but never written on a database opened read-only', () => {
     const ino = written(fx.fs, 'big', 3);
     fx.store.close();

@@ -11,7 +11,7 @@
 import { DENTRY_PARENT_INDEX, type Store } from '../../store/index.js';
 import { S_IFMT, S_IFREG, S_IFLNK } from '../types.js';
 import type { FsContext } from './context.js';
-import { BLOCKS_TABLE, FORGET_BLOCKS_SQL } from './stored-blocks.js';
+import { BLOCKS_TABLE, forgetBlocks } from './stored-blocks.js';
 
 /**
  * Our own additions: an index to walk dentries upwards (pathOf, rename loop checks) and the
@@ -73,7 +73,7 @@ export function purgeInode(ctx: FsContext, ino: number, mode: number): void {
   const type = mode & S_IFMT;
   if (type === S_IFREG) {
     s.stmt('DELETE FROM fs_data WHERE ino = ?').run(ino);
-    if (ctx.blocksTable) s.stmt(FORGET_BLOCKS_SQL).run(ino);
+    forgetBlocks(ctx, ino);
   } else if (type === S_IFLNK) s.stmt('DELETE FROM fs_symlink WHERE ino = ?').run(ino);
   // only overlay copies have an origin: the inode's delete says whether to delete one
   const origin = s.arrayStmt(PURGE_INODE).get(ino) as [number] | undefined;

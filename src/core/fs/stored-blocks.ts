@@ -33,8 +33,14 @@ export const BLOCKS_TABLE = `CREATE TABLE IF NOT EXISTS agentfs_fs_blocks (
 export const STORED_BLOCKS_SQL = `SELECT blocks FROM agentfs_fs_blocks
   WHERE ino = ?1 AND size = ?2 AND mtime = ?3 AND mtime_nsec = ?4 AND ctime = ?5 AND ctime_nsec = ?6`;
 
-const STORE_SQL = 'INSERT OR REPLACE INTO agentfs_fs_blocks (ino, size, mtime, mtime_nsec, ctime, ctime_nsec, blocks) VALUES (?, ?, ?, ?, ?, ?, ?)';
-export const FORGET_BLOCKS_SQL = 'DELETE FROM agentfs_fs_blocks WHERE ino = ?';
+/**
+ * ?1 ino, ?2-?6 size and times, ?7 blocks: stored only if the inode is still so, as the
+ * transaction leaves it (a file counted, then removed or changed in the same transaction, is not)
+ */
+const STORE_SQL = `INSERT OR REPLACE INTO agentfs_fs_blocks (ino, size, mtime, mtime_nsec, ctime, ctime_nsec, blocks)
+  SELECT ino, size, mtime, mtime_nsec, ctime, ctime_nsec, ?7 FROM fs_inode
+  WHERE ino = ?1 AND size = ?2 AND mtime = ?3 AND mtime_nsec = ?4 AND ctime = ?5 AND ctime_nsec = ?6`;
+const FORGET_BLOCKS_SQL = 'DELETE FROM agentfs_fs_blocks WHERE ino = ?';
 /** every stored count (rows brought in by `sync pull`) */
 export const FORGET_ALL_BLOCKS_SQL = 'DELETE FROM agentfs_fs_blocks';
 
@@ -57,9 +63,29 @@ export function storeNotedBlocks(ctx: FsContext): void {
       const e = ctx.blocks.get(ino);
       if (e && e.size >= STORED_BLOCKS_MIN_SIZE) st.run(ino, e.size, e.mtime, e.mtimeNsec, e.ctime, e.ctimeNsec, e.blocks);
     }
-  } catch {
-    /* the next stat counts */
+  } catch (e) {
+    if (missingTable(e)) ctx.blocksTable = false; // else: the next stat counts
   }
+}
+
+/**
+ * Drops ino's stored count as its inode is purged. The table is advisory: gone (another program
+ * dropped it), nothing is stored or read any more, and the purge goes on.
+ */
+export function forgetBlocks(ctx: FsContext, ino: number): void {
+  ctx.blocksToStore.delete(ino);
+  if (!ctx.blocksTable) return;
+  try {
+    ctx.store.stmt(FORGET_BLOCKS_SQL).run(ino);
+  } catch (e) {
+    if (!missingTable(e)) throw e;
+    ctx.blocksTable = false;
+  }
+}
+
+/** Whether e says that agentfs_fs_blocks is not there. */
+export function missingTable(e: unknown): boolean {
+  return e instanceof Error && e.message.includes('no such table') && e.message.includes('agentfs_fs_blocks');
 }
 
 /** The stored count for these size and times, if any (undefined: count). */
@@ -68,7 +94,8 @@ export function readStoredBlocks(ctx: FsContext, ino: number, size: number, mtim
   try {
     const r = ctx.store.arrayStmt(STORED_BLOCKS_SQL).get(ino, size, mtime, mtimeNsec, ctime, ctimeNsec) as [number] | undefined;
     return r?.[0];
-  } catch {
+  } catch (e) {
+    if (missingTable(e)) ctx.blocksTable = false;
     return undefined;
   }
 }

@@ -30,6 +30,11 @@ export function getattr(s: ServeState, { id, ino }: GetattrRequest): Reply {
   return () => s.native.replyAttr(id, attrRecord(attr, s.owner), s.timeouts.attr);
 }
 
+/** The filesystem no longer has the inode a request names (ENOENT; an overlay says ESTALE). */
+export function inodeGone(e: unknown): boolean {
+  return isFsError(e, 'ENOENT') || isFsError(e, 'ESTALE');
+}
+
 /**
  * ino's attributes; for a directory removed through this mount that some process is still in
  * (ServeState.removedDir), those it had, with no link.
@@ -38,7 +43,18 @@ export function attrOrRemoved(s: ServeState, ino: number): Attr {
   try {
     return s.fs.getattr(ino);
   } catch (e) {
-    const removed = isFsError(e, 'ENOENT') || isFsError(e, 'ESTALE') ? s.removedDirAttr(ino) : undefined;
+    const removed = inodeGone(e) ? s.removedDirAttr(ino) : undefined;
+    if (removed) return removed;
+    throw e;
+  }
+}
+
+/** setattr, or its change to a directory removed through this mount (ServeState.changeRemovedDir). */
+function setattrOrRemoved(s: ServeState, ino: number, changes: SetAttr, req: SetattrRequest): Attr {
+  try {
+    return s.fs.setattr(ino, changes, req);
+  } catch (e) {
+    const removed = inodeGone(e) ? s.changeRemovedDir(ino, changes) : undefined;
     if (removed) return removed;
     throw e;
   }
@@ -62,7 +78,7 @@ export function setattr(s: ServeState, req: SetattrRequest): Reply {
   if (atime !== undefined) changes.atime = atime;
   if (mtime !== undefined) changes.mtime = mtime;
   const changing = Object.keys(changes).length > 0;
-  const attr = changing ? s.fs.setattr(ino, changes, req) : s.fs.getattr(ino);
+  const attr = changing ? setattrOrRemoved(s, ino, changes, req) : attrOrRemoved(s, ino);
   if (changing) s.changedAttrs(ino, attr);
   return () => s.native.replyAttr(id, attrRecord(attr, s.owner), s.timeouts.attr);
 }

@@ -6,9 +6,8 @@
 import type { Attr, DirEntry, DirEntryPlus } from '../../core/types.js';
 import { ATTR_LEN } from '../binding.js';
 import type { FsyncdirRequest, OpendirRequest, ReaddirplusRequest, ReaddirRequest, ReleasedirRequest } from '../requests.js';
-import { isFsError } from '../../core/errors.js';
 import { putAttr } from '../attr.js';
-import { attrOrRemoved } from './attrs.js';
+import { attrOrRemoved, inodeGone } from './attrs.js';
 import type { DirHandle, Reply, ServeState } from '../state.js';
 
 const DOTS = 2;
@@ -114,7 +113,7 @@ function list(s: ServeState, req: ReaddirRequest | ReaddirplusRequest, plus: boo
   } catch (e) {
     // a directory removed through the mount (ServeState.removedDir) lists nothing, as on a local
     // disk (the kernel itself refuses to list one it saw removed; another process's removal it did not see)
-    if (!(isFsError(e, 'ENOENT') || isFsError(e, 'ESTALE')) || !s.removedDirAttr(req.ino)) throw e;
+    if (!inodeGone(e) || !s.removedDirAttr(req.ino)) throw e;
     return () => s.native.replyDir(req.id, req.size, [], new Float64Array(0), plus, 0, 0);
   }
 }

@@ -22,6 +22,7 @@
 import type { Statement } from '../../../store/index.js';
 import type { FsContext } from '../context.js';
 import type { InlineRecorder } from '../mutation.js';
+import { missingTable } from '../stored-blocks.js';
 
 export interface ScratchTable {
   /** the start of the TEMP table's name (the recorder's hash follows) */
@@ -224,6 +225,13 @@ function unlessGone<T>(ctx: FsContext, s: Scratch, run: () => T): T | undefined 
     return run();
   } catch (e) {
     ctx.store.lostTransaction(); // a full disk may have taken the whole transaction back
+    if (missingTable(e)) {
+      // the stored counts' table went (another program dropped it): its triggers cannot run, and
+      // nothing ran; the transaction route goes on without it (stored-blocks.ts)
+      ctx.blocksTable = false;
+      ctx.scratch.set(s.table, false);
+      return undefined;
+    }
     if (!(e instanceof Error && e.message.includes('no such table: ') && e.message.includes(s.table))) throw e;
     ctx.scratch.delete(s.table);
     return undefined;

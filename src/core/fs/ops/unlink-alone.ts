@@ -91,6 +91,7 @@ export function unlinkAlone(ctx: FsContext, parent: number, name: string): Remov
   const r = scratch.read!.get() as unknown[];
   const [ino, nlink, wasHeld, purged] = r as [number, number, number, number];
   if (purged) {
+    ctx.blocksToStore.delete(ino); // its row went with it (the trigger): none to store again
     ctx.atime.forget(ino); // SQLite may hand the number to the next inode
     if (ctx.fresh === ino) ctx.fresh = 0;
   } else if (wasHeld && nlink <= 1) ctx.orphans.add(ino);
