@@ -11,8 +11,9 @@
  * A row holds the count as of the file's size, mtime and ctime; every change of a file's data
  * moves its ctime, so a row whose times differ from the inode's is simply not used (another
  * process or implementation wrote the file since): it is never wrong, only stale. Rows are
- * written at the commit of the write transaction that left the file so, from what the process
- * knew without counting (a file written from its start), and go with the inode when it is purged.
+ * written at the commit of the write transaction that left the file so, from the count the
+ * process holds in memory (kept without counting for a file written from its start, or counted in
+ * that transaction), and go with the inode when it is purged.
  */
 import type { FsContext, BlocksEntry } from './context.js';
 
