@@ -67,8 +67,13 @@ describe('agentfs mount / unmount', () => {
     expect((await sh('cat from-cli.txt', m)).stdout).toBe('written by the CLI');
     // a file the kernel has cached, changed by another process: the mount sees the new content
     expect((await cli(['fs', 'write', 'a', '/from-cli.txt', 'changed by the CLI, and longer'])).code).toBe(0);
-    await new Promise((r) => setTimeout(r, 300));
-    expect((await sh('cat from-cli.txt; echo; stat -c %s from-cli.txt', m)).stdout).toBe('changed by the CLI, and longer\n30\n');
+    // the change watcher's next poll (every 100 ms) drops what the kernel cached: looked at until then
+    let seen = '';
+    for (let i = 0; i < 50 && seen !== 'changed by the CLI, and longer\n30\n'; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      seen = (await sh('cat from-cli.txt; echo; stat -c %s from-cli.txt', m)).stdout;
+    }
+    expect(seen).toBe('changed by the CLI, and longer\n30\n');
     // SDK in this (non-serving) process, byte for byte
     const agent = Agent.open({ path: join(tmp.dir, '.agentfs', 'a.db') });
     try {
@@ -206,8 +211,8 @@ describe('agentfs mount / unmount', () => {
     expect(twice.code).not.toBe(0);
     expect(twice.stderr).toMatch(/already an agentfs mount.*pid/);
     // busy: a process has its working directory there
-    const holder = spawn('/bin/sh', ['-c', `cd ${m} && exec sleep 30`], { stdio: 'ignore' });
-    await new Promise((r) => setTimeout(r, 300));
+    const holder = spawn('/bin/sh', ['-c', `cd ${m} && echo in && exec sleep 30`], { stdio: ['ignore', 'pipe', 'ignore'] });
+    await new Promise((r) => holder.stdout!.once('data', r));
     const busy = await cli(['unmount', m]);
     expect(busy.code).not.toBe(0);
     expect(busy.stderr).toMatch(/busy/);
@@ -270,15 +275,21 @@ describe('agentfs exec / init -c', () => {
   it('exec under a stream of signals: none ends it while it mounts, runs or unmounts, and no mount stays', async () => {
     // the command ignores them; they come from exec's start to its end (they killed exec while
     // it mounted, leaving a dead mount, or while it unmounted after the command)
-    const { child, exited } = spawnCli(['exec', 'a', 'sh', '-c', "trap '' INT TERM HUP; echo ready; sleep 0.3"], { cwd: tmp.dir, env: env() });
+    // exec's temporary mountpoint in a directory of this test's own (TMPDIR), so that it can be
+    // watched for
+    const own = mkdtempSync(join(tmp.dir, 'exec-tmp-'));
+    const { child, exited } = spawnCli(['exec', 'a', 'sh', '-c', "trap '' INT TERM HUP; echo ready; sleep 0.3"], { cwd: tmp.dir, env: { ...env(), TMPDIR: own } });
     let out = '';
     child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-    // from the moment exec can catch them (a signal during Node's own start-up is nobody's to catch)
-    await new Promise((r) => setTimeout(r, 400));
+    // from the moment exec can catch them (a signal during Node's own start-up is nobody's to
+    // catch): its handlers are in place before it makes its mountpoint, and it mounts after
+    const made = () => readdirSync(own).some((n) => n.startsWith('agentfs-exec-'));
+    expect(await waitFor(() => made() || child.exitCode !== null, 30_000)).toBe(true);
     const r = await underSignalStream(child, exited);
     // either the command ran (and ignored them) or a signal came before it started and it did not run
     if (out.includes('ready')) expect(r).toEqual({ code: 0, signal: null });
     else expect([130, 143]).toContain(r.code);
+    expect(readdirSync(own).filter((n) => n.startsWith('agentfs-exec-') && isMounted(join(own, n)))).toEqual([]);
     expect(execMountsLeft()).toEqual([]);
   });
 

@@ -233,7 +233,11 @@ def row(ino):
     r = con.execute('SELECT mode, nlink, uid, gid, mtime, mtime_nsec, ctime, ctime_nsec FROM fs_inode WHERE ino = ?', (ino,)).fetchone()
     return r
 def verify(step, stats):
-    time.sleep(0.03)  # the group committed
+    # the group committed: an fsync of a directory commits it before its reply (a sleep past the
+    # group's 10 ms timer was not enough on a busy machine)
+    fd = os.open(m, os.O_RDONLY)
+    os.fsync(fd)
+    os.close(fd)
     for path, st in stats:
         r = row(st.st_ino)
         if r is None: continue

@@ -6,7 +6,7 @@
 // transaction leaves GETATTR to JavaScript) are mostly the addon's answers.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  appendFileSync, chmodSync, closeSync, fstatSync, linkSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync,
+  appendFileSync, chmodSync, closeSync, fstatSync, fsyncSync, linkSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync,
   writeFileSync, writeSync, constants as C,
 } from 'node:fs';
 import type { BigIntStats } from 'node:fs';
@@ -56,9 +56,12 @@ describe('overlay mount: delta files answered natively', () => {
     const baseIno = lstatSync(join(base, 'a.txt')).ino;
     for (const [i, m] of [native, js].entries()) {
       const at = (p: string) => join(m.mnt, p);
-      // after the group commit (a write transaction still open leaves GETATTR to JavaScript)
+      // after the group commit (a write transaction still open leaves GETATTR to JavaScript): an
+      // fsync commits it before its reply
       const look = async (p: string) => {
-        await sleep(60);
+        const root = openSync(m.mnt, 'r');
+        fsyncSync(root);
+        closeSync(root);
         seen[i].push({ p, ...fields(lstatSync(at(p), { bigint: true })) });
       };
       appendFileSync(at('a.txt'), 'more\n'); // copy-up

@@ -133,8 +133,8 @@ describe('overlay mount: host files under attack', () => {
       try {
         unlinkSync(join(db, 'gone'));
         writeFileSync(join(db, 'changed'), 'written by b\n');
-        // b's changes reach a through the database (a polls it every 100 ms)
-        await new Promise((r) => setTimeout(r, 600));
+        // b's changes reach a through the database (a polls it every 100 ms): looked at until then
+        for (let i = 0; i < 100 && readdirSync(da).length !== 2; i++) await new Promise((r) => setTimeout(r, 100));
         expect(readdirSync(da).sort()).toEqual(['changed', 'kept']);
         expect(() => statSync(join(da, 'gone'))).toThrow(/ENOENT/);
         expect(cat(join(da, 'changed'))).toBe('written by b\n');

@@ -135,7 +135,7 @@ describe('timeline of a recorded command against a mount (journal across process
       throw new Error(`timed out waiting for ${what}; got:\n${out}`);
     };
     try {
-      await new Promise((r) => setTimeout(r, 1500)); // let it start
+      await new Promise((r) => setTimeout(r, 3000)); // let it start (a slow machine takes a second to)
       const rec = spawn(process.execPath, [CLI, 'record', 'audit', '--name', 'live', '--', 'sh', '-c', `sleep 1; echo x > ${mnt}/live.txt; sleep 1`], {
         cwd: dir,
         stdio: 'ignore',
