@@ -45,6 +45,7 @@
 #include "utf8.h"
 #include "host_stat.h"
 #include "checkpointer.h"
+#include "dirents.h"
 
 Req* new_req(fuse_req_t req, int op) {
   Req* r = new Req();
@@ -1709,11 +1710,7 @@ napi_value ReplyDir(napi_env env, napi_callback_info info) {
       need = fuse_add_direntry_plus(r, buf.data() + used, size - used, name.c_str(), &ep, off);
       if (need <= size - used && reader && ep.ino && name != "." && name != "..") reader->sent_attrs(ep.ino, ep.attr.st_mode);
     } else {
-      struct stat st;
-      memset(&st, 0, sizeof st);
-      st.st_ino = (ino_t)e[1];
-      st.st_mode = (mode_t)e[2];
-      need = fuse_add_direntry(r, buf.data() + used, size - used, name.c_str(), &st, off);
+      need = add_dirent(buf.data() + used, size - used, name.data(), name.size(), (uint64_t)e[1], (uint32_t)e[2], off);
     }
     if (need > size - used) break;
     used += need;

@@ -3,6 +3,7 @@
 // inode number, its content, the kernel's pages kept while mtime and size hold.
 #include "host_files.h"
 
+#include "dirents.h"
 #include "reply_buffers.h"
 
 #include <errno.h>
@@ -338,7 +339,7 @@ bool HostFiles::readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, 
       e.attr_timeout = cfg_.attr_timeout;
       need = fuse_add_direntry_plus(req, buf.data() + used, size - used, names[i].c_str(), &e, next);
     } else {
-      need = fuse_add_direntry(req, buf.data() + used, size - used, names[i].c_str(), &st, next);
+      need = add_dirent(buf.data() + used, size - used, names[i].data(), names[i].size(), (uint64_t)st.st_ino, (uint32_t)st.st_mode, next);
     }
     if (need > size - used) break;
     used += need;

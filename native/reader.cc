@@ -2,6 +2,7 @@
 // the data ones read their maps a page at a time (sqlite_maps.h).
 #include "reader.h"
 
+#include "dirents.h"
 #include "reply_buffers.h"
 #include "sqlite_ofd.h"
 #include "utf8.h"
@@ -809,10 +810,17 @@ bool Reader::readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, boo
         int nlen = sqlite3_column_bytes(st, 1);
         // a name no mount could have written: JavaScript says why (EILSEQ)
         if (!nm || nlen == 0 || (size_t)nlen > NAME_MAX_BYTES || !utf8_valid(nm, (size_t)nlen)) return fail(st);
-        std::string name(reinterpret_cast<const char*>(nm), (size_t)nlen);
         mode_t mode = slim ? (mode_t)type : (mode_t)sqlite3_column_int64(st, 2 + C_MODE);
         size_t need;
-        if (plus && !attrs) {
+        if (!plus) {
+          need = add_dirent(buf.data() + used, size - used, reinterpret_cast<const char*>(nm), (size_t)nlen, eino, mode, id + 2);
+          if (need > size - used) break;
+          used += need;
+          after = id;
+          continue;
+        }
+        std::string name(reinterpret_cast<const char*>(nm), (size_t)nlen);
+        if (!attrs) {
           // nodeid 0: the kernel only lists the name (fuse_direntplus_link), keeping what it holds
           fuse_entry_param e;
           memset(&e, 0, sizeof e);
@@ -821,7 +829,7 @@ bool Reader::readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, boo
           need = fuse_add_direntry_plus(req, buf.data() + used, size - used, name.c_str(), &e, id + 2);
           if (need > size - used) break;
           listed_bare++;
-        } else if (plus) {
+        } else {
           fuse_entry_param e;
           memset(&e, 0, sizeof e);
           fill_stat(c, st, 2, &e.attr);
@@ -831,13 +839,6 @@ bool Reader::readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, boo
           need = fuse_add_direntry_plus(req, buf.data() + used, size - used, name.c_str(), &e, id + 2);
           if (need > size - used) break;
           sent.push_back(Listed{e.ino, (uint32_t)e.attr.st_mode, std::move(name)});
-        } else {
-          struct stat sb;
-          memset(&sb, 0, sizeof sb);
-          sb.st_ino = (ino_t)eino;
-          sb.st_mode = mode;
-          need = fuse_add_direntry(req, buf.data() + used, size - used, name.c_str(), &sb, id + 2);
-          if (need > size - used) break;
         }
         used += need;
         after = id;

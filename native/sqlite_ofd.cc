@@ -6,6 +6,7 @@
 // and with other processes', and close() elsewhere leaves them be.
 #include "sqlite_ofd.h"
 #include "sqlite_maps.h"
+#include "sqlite_page_pool.h"
 
 #include <fcntl.h>
 #include <sqlite3.h>
@@ -39,6 +40,7 @@ bool g_ok = false;
 
 bool sqlite_ofd_locks() {
   std::call_once(g_once, [] {
+    sqlite_page_pool();  // configures SQLite, so before anything initializes it (vfs_find does)
     sqlite3_vfs* vfs = sqlite3_vfs_find("unix");
     g_ok = vfs && vfs->iVersion >= 3 && vfs->xSetSystemCall &&
            vfs->xSetSystemCall(vfs, "fcntl", (sqlite3_syscall_ptr)ofd_fcntl) == SQLITE_OK;

@@ -76,6 +76,7 @@ describe('the packed tarball', () => {
       'native/binding.gyp',
       'native/checkpointer.cc',
       'native/checkpointer.h',
+      'native/dirents.h',
       'native/fuse_session.cc',
       'native/host_files.cc',
       'native/host_files.h',
@@ -97,6 +98,8 @@ describe('the packed tarball', () => {
       'native/sqlite_maps.h',
       'native/sqlite_ofd.cc',
       'native/sqlite_ofd.h',
+      'native/sqlite_page_pool.cc',
+      'native/sqlite_page_pool.h',
       'native/tether/tether.c',
       'native/utf8.h',
     ]);
