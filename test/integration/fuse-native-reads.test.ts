@@ -537,18 +537,21 @@ print('ok')
     ok(await cli(['fs', 'write', 'bad', '/ok', 'fine']));
     const db = join(tmp.dir, '.agentfs/bad.db');
     const sql = (q: string) => run('sqlite3', [db, q]).then(ok);
-    await sql(`INSERT INTO fs_inode (ino, mode, nlink, uid, gid, size, atime, mtime, ctime) VALUES (100, ${0o100644}, 1, 0, 0, 0, 1, 1, 1), (101, ${0o120777}, 1, 0, 0, 3, 1, 1, 1);
-      INSERT INTO fs_dentry (name, parent_ino, ino) VALUES (CAST(X'66FF6F' AS TEXT), 1, 100), ('badlink', 1, 101);
+    // and a name holding a NUL (found by a hostile pass: JavaScript listed it whole, NUL and all,
+    // where the addon refuses it)
+    await sql(`INSERT INTO fs_inode (ino, mode, nlink, uid, gid, size, atime, mtime, ctime) VALUES (100, ${0o100644}, 1, 0, 0, 0, 1, 1, 1), (101, ${0o120777}, 1, 0, 0, 3, 1, 1, 1),
+        (102, ${0o40755}, 2, 0, 0, 0, 1, 1, 1), (103, ${0o100644}, 1, 0, 0, 0, 1, 1, 1);
+      INSERT INTO fs_dentry (name, parent_ino, ino) VALUES (CAST(X'66FF6F' AS TEXT), 1, 100), ('badlink', 1, 101), ('nuls', 1, 102), ('a' || char(0) || 'b', 102, 103);
       INSERT INTO fs_symlink (ino, target) VALUES (101, CAST(X'61FE62' AS TEXT));`);
     const m = await mount('bad', 'm-bad');
     const r = await sh(`python3 -c "
 import errno, os
-for f in (lambda: os.listdir('.'), lambda: os.readlink('badlink')):
+for f in (lambda: os.listdir('.'), lambda: os.readlink('badlink'), lambda: os.listdir('nuls')):
     try: f(); print('no error')
     except OSError as e: print(errno.errorcode[e.errno])
 print(open('ok').read())"`, m);
     expect(r.stderr).toBe('');
-    expect(r.stdout).toBe('EILSEQ\nEILSEQ\nfine\n');
+    expect(r.stdout).toBe('EILSEQ\nEILSEQ\nEILSEQ\nfine\n');
     const log = await unmount(m);
     expect(Number(/(\d+) left to JavaScript/.exec(log)?.[1])).toBeGreaterThan(0);
   });

@@ -34,6 +34,10 @@ function page<T extends [number, ...unknown[]]>(ctx: FsContext, sql: string, ino
   const text = storedText(row.page);
   if (text === null) throw new FsError('EILSEQ', 'readdir', undefined, 'a name in this directory is not valid UTF-8 (written by another program or damaged)');
   const entries = JSON.parse(text) as T[];
+  // a NUL no name can hold (the kernel's names end at one): refused as the addon's reader does
+  for (const e of entries) {
+    if ((e[1] as string).includes('\0')) throw new FsError('EILSEQ', 'readdir', undefined, 'a name in this directory holds a NUL byte (written by another program or damaged)');
+  }
   for (let i = 1; i < entries.length; i++) {
     if (entries[i]![0] < entries[i - 1]![0]) return entries.sort((a, b) => a[0] - b[0]);
   }
