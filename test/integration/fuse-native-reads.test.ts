@@ -919,9 +919,9 @@ print(n, mx, restarts)`, join(tmp.dir, '.agentfs/ow.db')], { cwd: tmp.dir, timeo
       expect(commits).toBeGreaterThan(1000);
       // How often it started over, rather than how large it grew: the largest size is the longest
       // run of commits without a restart, which on a loaded machine reached 13 MiB beside
-      // per-request reads too (5-14 MiB in six runs, 30,000 commits each); the regression never
-      // let it start over at all.
-      expect(restarts, 'the writer WAL started over, times').toBeGreaterThan(20);
+      // per-request reads too (4.6-13.5 MiB in ten runs, ~30,000 commits and ~420 restarts each); the
+      // regression never let it start over at all. One in 1,000 commits asked, for a slow disk.
+      expect(restarts, 'the writer WAL started over, times').toBeGreaterThan(commits! / 1000);
       expect(wal, 'the writer WAL at most, bytes').toBeLessThan(64 << 20);
     } finally {
       loop.kill('SIGKILL');
