@@ -11,7 +11,10 @@
  * number is the one AUTOINCREMENT would give next. The triggers write the dentry (a name that is
  * taken breaks its UNIQUE key, which aborts the statement: nothing written, EEXIST), the inode,
  * the directory's times and link count, and the observer's row (InlineRecorders.node, the
- * journal's). RETURNING hands back the number, mode and group.
+ * journal's). RETURNING hands back the number, mode and group, and the directory's row as the
+ * read found it: with the triggers' change applied here, it is noted as written (rows.ts
+ * noteWritten), so the directory's attributes the FUSE server hands the kernel next (it asks
+ * after every create) need no read of their own.
  */
 import { FsError } from '../../errors.js';
 import { S_IFDIR, S_IFMT, S_IFREG, S_ISGID, type Attr, type Caller } from '../../types.js';
@@ -22,7 +25,9 @@ import { now } from '../time.js';
 import { NEXT_INO } from './create-alone.js';
 import { getScratch, registerScratch, scratchTable, type ScratchTable } from './scratch.js';
 
-const FIXED = ['k', 'ino', 'parent', 'name', 'mode', 'nlink', 'uid', 'gid', 'rdev', 'sec', 'nsec'];
+/** the directory's columns as the insert's read found them, before its triggers changed its row */
+const PARENT = ['pmode', 'pnlink', 'puid', 'pgid', 'psize', 'prdev', 'patime', 'patime_nsec'];
+const FIXED = ['k', 'ino', 'parent', 'name', 'mode', 'nlink', 'uid', 'gid', 'rdev', 'sec', 'nsec', ...PARENT];
 
 const MADE: ScratchTable = {
   name: 'agentfs_made',
@@ -45,9 +50,10 @@ const MADE: ScratchTable = {
   insert: (table, observer) => `INSERT INTO temp.${table} (${[...FIXED, ...observer].join(', ')})
     SELECT NULL, ${NEXT_INO}, ?1, ?2,
       CASE WHEN p.mode & ${S_ISGID} AND ?3 & ${S_IFMT} = ${S_IFDIR} THEN ?3 | ${S_ISGID} ELSE ?3 END,
-      ?4, ?5, CASE WHEN p.mode & ${S_ISGID} THEN p.gid ELSE ?6 END, ?7, ?8, ?9${observer.map((_, i) => `, ?${10 + i}`).join('')}
+      ?4, ?5, CASE WHEN p.mode & ${S_ISGID} THEN p.gid ELSE ?6 END, ?7, ?8, ?9,
+      p.mode, p.nlink, p.uid, p.gid, p.size, p.rdev, p.atime, p.atime_nsec${observer.map((_, i) => `, ?${10 + i}`).join('')}
     FROM fs_inode p WHERE p.ino = ?1 AND p.mode & ${S_IFMT} = ${S_IFDIR}
-    RETURNING ino, mode, gid`,
+    RETURNING ino, mode, gid, ${PARENT.join(', ')}`,
   returning: true,
 };
 registerScratch(MADE, (ctx) => (ctx.observer && !ctx.observer.inline?.node ? [] : [ctx.observer?.inline?.node]));
@@ -81,7 +87,7 @@ export function makeAlone(
     throw e;
   }
   if (!r) return undefined;
-  const [ino, madeMode, gid] = r as [number, number, number];
+  const [ino, madeMode, gid, pmode, pnlink, puid, pgid, psize, prdev, patime, patimeNsec] = r as number[];
   if (ctx.nextIno !== undefined && ino >= ctx.nextIno) ctx.nextIno = ino + 1; // create-alone.ts proposes past it
   if (type === S_IFREG) rememberChunks(ctx, ino, 0, t, 0);
   m.ino = ino;
@@ -89,6 +95,11 @@ export function makeAlone(
   m.gid = gid;
   inline?.recorded(m);
   noteWritten(ctx, { ino, mode: madeMode, nlink, uid: caller.uid, gid, size: 0, rdev, atime: t.sec, atime_nsec: t.nsec, mtime: t.sec, mtime_nsec: t.nsec, ctime: t.sec, ctime_nsec: t.nsec });
+  // the directory as the trigger left it (its UPDATE above)
+  noteWritten(ctx, {
+    ino: parent, mode: pmode, nlink: Math.max(pnlink + (type === S_IFDIR ? 1 : 0), 2), uid: puid, gid: pgid, size: psize, rdev: prdev,
+    atime: patime, atime_nsec: patimeNsec, mtime: t.sec, mtime_nsec: t.nsec, ctime: t.sec, ctime_nsec: t.nsec,
+  });
   return {
     ino, mode: madeMode, nlink, uid: caller.uid, gid, size: 0, rdev, blksize: 4096, blocks: 0,
     atime: t, mtime: { ...t }, ctime: { ...t },

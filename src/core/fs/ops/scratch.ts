@@ -33,7 +33,7 @@ export interface ScratchTable {
   triggers(table: string, observerSql: string): string;
   /** the insert into `table`, the observer's values last */
   insert(table: string, observerColumns: readonly string[]): string;
-  /** a read of what the insert wrote (unlink: the row and its directory), if the operation needs one */
+  /** a read of what the insert wrote (a write burst: its journal row), if the operation needs one */
   readBack?(table: string): string;
   /** the insert has a RETURNING clause, read as an array (getScratch) */
   readonly returning?: boolean;

@@ -5,7 +5,8 @@
  * makes three of these a file. The row is read first (no write before it, so nothing to undo if
  * a check refuses), then its new attributes go into a scratch table (agentfs_setattr_*), whose
  * trigger updates the inode and writes the observer's row (InlineRecorders.metadata, the
- * journal's).
+ * journal's). With no observer there is no row besides the inode's: a plain UPDATE of it, which
+ * costs SQLite less than the scratch row and its trigger (4.8 against 6.9 us here).
  */
 import type { Attr, Caller, SetAttr } from '../../types.js';
 import type { FsContext } from '../context.js';
@@ -35,12 +36,17 @@ const SETATTR: ScratchTable = {
 };
 registerScratch(SETATTR, (ctx) => (ctx.observer && !ctx.observer.inline?.metadata ? [] : [ctx.observer?.inline?.metadata]));
 
+/** The unobserved route's statement: the same columns as the trigger's UPDATE, in FIXED's order after k. */
+const UPDATE = `UPDATE fs_inode SET mode = ?2, uid = ?3, gid = ?4, atime = ?5, atime_nsec = ?6,
+  mtime = ?7, mtime_nsec = ?8, ctime = ?9, ctime_nsec = ?10 WHERE ino = ?1`;
+
 /** The attributes after the change, or undefined when this route does not take it (nothing written). */
 export function setattrAlone(ctx: FsContext, ino: number, changes: SetAttr, caller?: Caller): Attr | undefined {
   const inline = ctx.observer?.inline?.metadata;
   if (ctx.observer && !inline) return undefined;
-  const scratch = scratchTable(ctx, SETATTR, inline);
-  if (!scratch) return undefined;
+  if (!ctx.store.inTransaction) return undefined;
+  const scratch = ctx.observer ? scratchTable(ctx, SETATTR, inline) : undefined;
+  if (ctx.observer && !scratch) return undefined;
   const row = requireRow(ctx, ino, 'setattr');
   const t = now();
   const c = planAttrs(row, changes, t, caller);
@@ -50,7 +56,7 @@ export function setattrAlone(ctx: FsContext, ino: number, changes: SetAttr, call
   const extra = inline ? inline.values(ms[0]!) : [];
   if (!extra) return undefined;
   const args = [ino, c.mode, c.uid, c.gid, c.atime.sec, c.atime.nsec, c.mtime.sec, c.mtime.nsec, t.sec, t.nsec, ...extra];
-  if (!runScratch(ctx, scratch, args)) return undefined;
+  if (!(scratch ? runScratch(ctx, scratch, args) : ctx.store.stmt(UPDATE).run(...args).changes)) return undefined;
   inline?.recorded(ms[0]!);
   return attrsWritten(ctx, row, c, t);
 }

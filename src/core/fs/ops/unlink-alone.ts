@@ -11,22 +11,26 @@
  * (InlineRecorders.metadata, the journal's).
  * What only this process knows goes in as values: the inodes open here and the other live holder.
  * No row inserted (no such name, a directory, a dentry without its inode) means nothing was
- * written, and the transaction route works out the error by reading, as it always did. The row is
- * read back with the directory's attributes, which the FUSE server hands to the kernel.
+ * written, and the transaction route works out the error by reading, as it always did. RETURNING
+ * hands back the row and the directory's as the insert's read found it; with the trigger's change
+ * applied here, that is the directory's attributes the FUSE server hands the kernel (no read of
+ * their own after the statement).
  */
-import type { Removal } from '../../types.js';
+import type { Attr, Removal } from '../../types.js';
 import { S_IFDIR, S_IFLNK, S_IFMT, S_IFREG } from '../../types.js';
 import type { FsContext } from '../context.js';
 import { otherLiveHolder } from '../lifecycle.js';
 import type { FsMutation } from '../mutation.js';
-import { INODE_COLUMNS_OF_I, inodeAt, rowToAttr } from '../rows.js';
+import { noteWritten, rowToAttr, type InodeRow } from '../rows.js';
 import { now } from '../time.js';
-import { registerScratch, runScratch, scratchTable, type ScratchTable } from './scratch.js';
+import { getScratch, registerScratch, scratchTable, type ScratchTable } from './scratch.js';
 
 /** more open files than this here: the transaction route (the statement gets them as a list) */
 const MAX_HELD = 64;
 
-const FIXED = ['k', 'dentry', 'ino', 'mode', 'nlink', 'held', 'purge', 'parent', 'name', 'sec', 'nsec', 'holder', 'me'];
+/** the directory's columns as the insert's read found them (null: no such inode), before its triggers changed its row */
+const PARENT = ['pmode', 'pnlink', 'puid', 'pgid', 'psize', 'prdev', 'patime', 'patime_nsec'];
+const FIXED = ['k', 'dentry', 'ino', 'mode', 'nlink', 'held', 'purge', 'parent', 'name', 'sec', 'nsec', 'holder', 'me', ...PARENT];
 
 const UNLINKED: ScratchTable = {
   name: 'agentfs_unlinked',
@@ -59,13 +63,15 @@ const UNLINKED: ScratchTable = {
   // ?7 the inodes open here (',1,5,' or null), then the observer's values. Purged: the last link,
   // not open here and no other holder (lifecycle.ts lastLinkGone).
   insert: (table, observer) => `INSERT INTO temp.${table} (${[...FIXED, ...observer].join(', ')})
-    SELECT NULL, id, ino, mode, nlink, held, nlink <= 1 AND NOT held AND ?3 IS NULL, ?1, ?2, ?4, ?5, ?3, ?6${observer.map((_, i) => `, ?${8 + i}`).join('')}
-    FROM (SELECT d.id, d.ino, i.mode, i.nlink, ?7 IS NOT NULL AND instr(?7, ',' || d.ino || ',') > 0 AS held
-      FROM fs_dentry d JOIN fs_inode i ON i.ino = d.ino
-      WHERE d.parent_ino = ?1 AND d.name = ?2 AND i.mode & ${S_IFMT} <> ${S_IFDIR})`,
-  // the row just written and the directory's inode after it
-  readBack: (table) => `SELECT u.ino, u.nlink, u.held, u.purge, ${INODE_COLUMNS_OF_I}
-    FROM temp.${table} u LEFT JOIN fs_inode i ON i.ino = u.parent WHERE u.k = last_insert_rowid()`,
+    SELECT NULL, id, ino, mode, nlink, held, nlink <= 1 AND NOT held AND ?3 IS NULL, ?1, ?2, ?4, ?5, ?3, ?6,
+      pmode, pnlink, puid, pgid, psize, prdev, patime, patime_nsec${observer.map((_, i) => `, ?${8 + i}`).join('')}
+    FROM (SELECT d.id, d.ino, i.mode, i.nlink, ?7 IS NOT NULL AND instr(?7, ',' || d.ino || ',') > 0 AS held,
+        p.mode AS pmode, p.nlink AS pnlink, p.uid AS puid, p.gid AS pgid, p.size AS psize, p.rdev AS prdev,
+        p.atime AS patime, p.atime_nsec AS patime_nsec
+      FROM fs_dentry d JOIN fs_inode i ON i.ino = d.ino LEFT JOIN fs_inode p ON p.ino = d.parent_ino
+      WHERE d.parent_ino = ?1 AND d.name = ?2 AND i.mode & ${S_IFMT} <> ${S_IFDIR})
+    RETURNING ino, nlink, held, purge, ${PARENT.join(', ')}`,
+  returning: true,
 };
 registerScratch(UNLINKED, (ctx) => (ctx.observer && !ctx.observer.inline?.metadata ? [] : [ctx.observer?.inline?.metadata]));
 
@@ -86,10 +92,9 @@ export function unlinkAlone(ctx: FsContext, parent: number, name: string): Remov
   if (!extra) return undefined;
   const held = ctx.openCount.size ? `,${[...ctx.openCount.keys()].join(',')},` : null;
   const t = now();
-  const changes = runScratch(ctx, scratch, [parent, name, otherLiveHolder(ctx) ?? null, t.sec, t.nsec, process.pid, held, ...extra]);
-  if (!changes) return undefined;
-  const r = scratch.read!.get() as unknown[];
-  const [ino, nlink, wasHeld, purged] = r as [number, number, number, number];
+  const r = getScratch(ctx, scratch, [parent, name, otherLiveHolder(ctx) ?? null, t.sec, t.nsec, process.pid, held, ...extra]);
+  if (!r) return undefined;
+  const [ino, nlink, wasHeld, purged, pmode, pnlink, puid, pgid, psize, prdev, patime, patimeNsec] = r as number[];
   if (purged) {
     ctx.blocksToStore.delete(ino); // its row went with it (the trigger): none to store again
     ctx.atime.forget(ino); // SQLite may hand the number to the next inode
@@ -97,6 +102,15 @@ export function unlinkAlone(ctx: FsContext, parent: number, name: string): Remov
   } else if (wasHeld && nlink <= 1) ctx.orphans.add(ino);
   m.ino = ino;
   inline?.recorded(m);
-  const dir = r[4] === null ? undefined : rowToAttr(ctx, ctx.atime.apply(inodeAt(r, 4)));
+  let dir: Attr | undefined;
+  if (pmode !== null) {
+    // the directory as the trigger left it (its UPDATE above)
+    const row: InodeRow = {
+      ino: parent, mode: pmode, nlink: Math.max(pnlink, 2), uid: puid, gid: pgid, size: psize, rdev: prdev,
+      atime: patime, atime_nsec: patimeNsec, mtime: t.sec, mtime_nsec: t.nsec, ctime: t.sec, ctime_nsec: t.nsec,
+    };
+    noteWritten(ctx, row);
+    dir = rowToAttr(ctx, ctx.atime.apply({ ...row }));
+  }
   return { ino, parent: dir, links: Math.max(0, nlink - 1) };
 }
