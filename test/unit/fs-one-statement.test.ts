@@ -213,6 +213,44 @@ describe("the directory's attributes after a one-statement create, mkdir, mknod 
   });
 });
 
+describe("rows noted as written, in a database with another program's trigger", () => {
+  // (found by the hostile pass) a trigger of the database's own may change a row our statement
+  // wrote: the row noted in JavaScript would show the kernel the row without its change, and a
+  // chmod after it in the same transaction wrote the noted row back, undoing the change
+  it("are not noted: a stat shows the trigger's change, and a setattr after it keeps it", () => {
+    for (const journal of [true, false]) {
+      const a = agent({ journal });
+      const fs = a.fs;
+      const d = fs.mkdir(ROOT_INO, 'd', 0o755, ME).ino;
+      const f = fs.create(d, 'f', 0o644, ME).ino;
+      const exec = (sql: string) => a.store.db.exec(sql);
+      exec(`CREATE TRIGGER their_add AFTER INSERT ON fs_dentry BEGIN UPDATE fs_inode SET gid = gid + 1, size = size + 1 WHERE ino = NEW.parent_ino; END;
+        CREATE TRIGGER their_remove AFTER DELETE ON fs_dentry BEGIN UPDATE fs_inode SET gid = gid + 100 WHERE ino = OLD.parent_ino; END;
+        CREATE TRIGGER their_write AFTER UPDATE OF size ON fs_inode WHEN NEW.size > OLD.size BEGIN UPDATE fs_inode SET uid = 4242 WHERE ino = NEW.ino; END;`);
+      const stored = () => storedAttr(a, d) as { gid: number; size: number };
+      a.store.transaction(() => {
+        fs.create(d, 'g', 0o644, ME);
+        expect(noBlocks(fs.getattr(d))).toEqual({ ...(stored() as object), blocks: undefined, blksize: undefined });
+        fs.setattr(d, { mode: 0o700 });
+      });
+      expect([stored().gid, stored().size]).toEqual([1001, 1]);
+      a.store.transaction(() => {
+        const gone = fs.unlink(d, 'g');
+        expect(noBlocks(gone.parent)).toEqual({ ...(stored() as object), blocks: undefined, blksize: undefined });
+        fs.setattr(d, { mode: 0o750 });
+      });
+      expect(stored().gid).toBe(1101);
+      // a file's row after a write, and a chown after it
+      a.store.transaction(() => {
+        fs.write(f, 0, Buffer.from('grows'));
+        fs.setattr(f, { gid: 7 }, { uid: 0, gid: 0, groups: [0] });
+      });
+      expect((storedAttr(a, f) as { uid: number }).uid).toBe(4242);
+      expect(fs.getattr(f).uid).toBe(4242);
+    }
+  });
+});
+
 describe('the scratch tables of a connection', () => {
   it('come all at once with the first one made: one change of the TEMP schema, which expires every prepared statement', () => {
     const a = agent();
@@ -330,8 +368,11 @@ describe('the one-statement chmod, chown and utimens', () => {
         attr = inTransaction ? a.store.transaction(() => fs.setattr(ino, changes, caller)) : fs.setattr(ino, changes, caller);
       });
       if (inTransaction && a.journal) expect(scratchIno(a, 'agentfs_setattr') === ino).toBe(alone);
-      // journal off: one UPDATE (besides the transaction's pair and the row's read), no scratch row
-      if (inTransaction && !a.journal && alone) expect(statements.length, statements.join(' | ')).toBeLessThanOrEqual(4);
+      // journal off: one UPDATE and reads (the row; the schema's version, once a transaction), besides the transaction's pair
+      if (inTransaction && !a.journal && alone) {
+        expect(statements.filter((x) => x === 'run'), statements.join(' | ')).toEqual(['run']);
+        expect(statements.filter((x) => x !== 'get' && x !== 'run'), statements.join(' | ')).toEqual(['BEGIN IMMEDIATE', 'COMMIT']);
+      }
       if (!attr) throw new Error('no attributes');
       // what it returns is what a stat says after it (blocks included)
       expect(attr).toEqual(fs.getattr(ino));

@@ -215,12 +215,34 @@ export function getRowAndChunks(
 /**
  * `row` is ino's row as the statement that just ran wrote it, every column: getRow returns it,
  * unread, until the next statement that may write (Store.changes moves) or the transaction's end.
- * Only inside a write transaction: outside one another process may write at any moment.
+ * Only inside a write transaction: outside one another process may write at any moment. Nor in
+ * a database with another program's trigger (rowsPredictable): the row may not be what was written.
  */
 export function noteWritten(ctx: FsContext, row: InodeRow): void {
-  if (!ctx.store.inTransaction) return;
+  if (!ctx.store.inTransaction || !rowsPredictable(ctx)) return;
   if (ctx.written.size >= 64) ctx.written.clear();
   ctx.written.set(row.ino, { row, at: ctx.store.changes });
+}
+
+/** A trigger of the database's own, not agentfs's (whose sync triggers only mark rows changed). */
+const FOREIGN_TRIGGER = "SELECT 1 FROM sqlite_master WHERE type = 'trigger' AND name NOT LIKE 'agentfs\\_sync\\_%' ESCAPE '\\' LIMIT 1";
+
+/**
+ * Whether the rows this connection's statements write are the ones JavaScript works out for
+ * noteWritten: not when another program gave the database a trigger of its own, which may change
+ * a row ours just wrote (the hostile pass: a directory's group kept by a trigger, shown without
+ * its change, and undone by a chmod that wrote the noted row back). Read once per write
+ * transaction (no other process can change the schema while it is open), the triggers looked up
+ * again only when the schema's version moved.
+ */
+export function rowsPredictable(ctx: FsContext): boolean {
+  const serial = ctx.store.writeSerial;
+  const p = ctx.predictable;
+  if (p !== undefined && p.serial === serial) return p.ok;
+  const version = ctx.store.schemaVersion();
+  const ok = p !== undefined && p.version === version ? p.ok : ctx.store.arrayStmt(FOREIGN_TRIGGER).get() === undefined;
+  ctx.predictable = { serial, version, ok };
+  return ok;
 }
 
 export function requireRow(ctx: FsContext, ino: number, syscall: string): InodeRow {

@@ -14,14 +14,15 @@
  * written, and the transaction route works out the error by reading, as it always did. RETURNING
  * hands back the row and the directory's as the insert's read found it; with the trigger's change
  * applied here, that is the directory's attributes the FUSE server hands the kernel (no read of
- * their own after the statement).
+ * their own after the statement), unless another program's trigger may have changed them too
+ * (rows.ts rowsPredictable): then they are read.
  */
 import type { Attr, Removal } from '../../types.js';
 import { S_IFDIR, S_IFLNK, S_IFMT, S_IFREG } from '../../types.js';
 import type { FsContext } from '../context.js';
 import { otherLiveHolder } from '../lifecycle.js';
 import type { FsMutation } from '../mutation.js';
-import { noteWritten, rowToAttr, type InodeRow } from '../rows.js';
+import { getRow, noteWritten, rowsPredictable, rowToAttr, type InodeRow } from '../rows.js';
 import { now } from '../time.js';
 import { getScratch, registerScratch, scratchTable, type ScratchTable } from './scratch.js';
 
@@ -103,7 +104,7 @@ export function unlinkAlone(ctx: FsContext, parent: number, name: string): Remov
   m.ino = ino;
   inline?.recorded(m);
   let dir: Attr | undefined;
-  if (pmode !== null) {
+  if (pmode !== null && rowsPredictable(ctx)) {
     // the directory as the trigger left it (its UPDATE above)
     const row: InodeRow = {
       ino: parent, mode: pmode, nlink: Math.max(pnlink, 2), uid: puid, gid: pgid, size: psize, rdev: prdev,
@@ -111,6 +112,10 @@ export function unlinkAlone(ctx: FsContext, parent: number, name: string): Remov
     };
     noteWritten(ctx, row);
     dir = rowToAttr(ctx, ctx.atime.apply({ ...row }));
+  } else if (pmode !== null) {
+    // another program's trigger may have changed it too: as the database says
+    const row = getRow(ctx, parent);
+    dir = row && rowToAttr(ctx, row);
   }
   return { ino, parent: dir, links: Math.max(0, nlink - 1) };
 }
