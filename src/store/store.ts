@@ -556,6 +556,15 @@ export class Store {
   }
 
   /**
+   * The data_version this connection read last (0: none yet), without a read of its own: it
+   * moves once a reader here (a mount's change watcher, the journal's check) noticed another
+   * connection's commit.
+   */
+  get lastDataVersion(): number {
+    return this.version.value;
+  }
+
+  /**
    * Numbers the top-level write transactions of this connection. While one is open no other
    * process can commit, so what was read in it under the same number is still true.
    */

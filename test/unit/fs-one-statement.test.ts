@@ -5,6 +5,7 @@ import { Agent } from '../../src/core/agent.js';
 import { InodeFs } from '../../src/core/fs/inode-fs.js';
 import { ROOT_INO, S_IFIFO, type Attr, type Removal } from '../../src/core/types.js';
 import { countStatements } from '../support/statements.js';
+import Database from 'libsql';
 import { tempDir } from '../support/cli.js';
 import { codeOf, column, one, scratchIno as scratchInoOf } from '../support/one-statement.js';
 
@@ -217,16 +218,34 @@ describe("rows noted as written, in a database with another program's trigger", 
   // (found by the hostile pass) a trigger of the database's own may change a row our statement
   // wrote: the row noted in JavaScript would show the kernel the row without its change, and a
   // chmod after it in the same transaction wrote the noted row back, undoing the change
-  it("are not noted: a stat shows the trigger's change, and a setattr after it keeps it", () => {
-    for (const journal of [true, false]) {
-      const a = agent({ journal });
-      const fs = a.fs;
+  const theirs = (path: string, sql: string) => {
+    const db = new Database(path);
+    db.exec(sql);
+    db.close();
+  };
+  // as another program leaves the database: closed first (`added: 'before'`), or while the agent
+  // has it open (it notices at its next check for other processes' commits: the journal's, once a
+  // write transaction; a mount's change watcher)
+  for (const [journal, added] of [[true, 'before'], [false, 'before'], [true, 'while open']] as const) {
+    it(`are not noted: a stat shows the trigger's change, and a setattr after it keeps it (journal ${journal}, made ${added})`, () => {
+      const t = tempDir('agentfs-theirs-');
+      const path = join(t.dir, 'a.db');
+      let a = Agent.open({ path }, { create: true, journal });
+      cleanups.push(t.cleanup, () => a.close());
+      let fs = a.fs;
       const d = fs.mkdir(ROOT_INO, 'd', 0o755, ME).ino;
       const f = fs.create(d, 'f', 0o644, ME).ino;
-      const exec = (sql: string) => a.store.db.exec(sql);
-      exec(`CREATE TRIGGER their_add AFTER INSERT ON fs_dentry BEGIN UPDATE fs_inode SET gid = gid + 1, size = size + 1 WHERE ino = NEW.parent_ino; END;
+      const sql = `CREATE TRIGGER their_add AFTER INSERT ON fs_dentry BEGIN UPDATE fs_inode SET gid = gid + 1, size = size + 1 WHERE ino = NEW.parent_ino; END;
         CREATE TRIGGER their_remove AFTER DELETE ON fs_dentry BEGIN UPDATE fs_inode SET gid = gid + 100 WHERE ino = OLD.parent_ino; END;
-        CREATE TRIGGER their_write AFTER UPDATE OF size ON fs_inode WHEN NEW.size > OLD.size BEGIN UPDATE fs_inode SET uid = 4242 WHERE ino = NEW.ino; END;`);
+        CREATE TRIGGER their_write AFTER UPDATE OF size ON fs_inode WHEN NEW.size > OLD.size BEGIN UPDATE fs_inode SET uid = 4242 WHERE ino = NEW.ino; END;`;
+      // a first write transaction notes rows before the trigger comes
+      a.store.transaction(() => fs.create(d, 'early', 0o644, ME));
+      if (added === 'before') {
+        a.close();
+        theirs(path, sql);
+        a = Agent.open({ path }, { journal });
+        fs = a.fs;
+      } else theirs(path, sql);
       const stored = () => storedAttr(a, d) as { gid: number; size: number };
       a.store.transaction(() => {
         fs.create(d, 'g', 0o644, ME);
@@ -247,8 +266,8 @@ describe("rows noted as written, in a database with another program's trigger", 
       });
       expect((storedAttr(a, f) as { uid: number }).uid).toBe(4242);
       expect(fs.getattr(f).uid).toBe(4242);
-    }
-  });
+    });
+  }
 });
 
 describe('the scratch tables of a connection', () => {

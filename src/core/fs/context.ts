@@ -39,11 +39,10 @@ export interface FsContext {
    */
   readonly written: Map<number, { row: InodeRow; at: number }>;
   /**
-   * Whether `written` may note rows at all in the write transaction `serial` (Store.writeSerial):
-   * not when the database has a trigger of another program's (rows.ts rowsPredictable), judged
-   * again when the schema's version moved.
+   * Whether `written` may note rows at all: not when the database has a trigger of another
+   * program's (rows.ts rowsPredictable), as of Store.lastDataVersion `seen`.
    */
-  predictable?: { serial: number; version: number; ok: boolean };
+  predictable?: { seen: number; ok: boolean };
   /** access times moved by reads, not yet written */
   readonly atime: LazyAtime;
   /** st_blocks per inode, valid while size, mtime and ctime are as recorded (rows.ts storedBlocks) */

@@ -14,7 +14,7 @@ import { ensureFsExtras, purgeDeadOrphans, purgeHandedOrphans, registerHolder } 
 import { LazyAtime } from './lazy-atime.js';
 import { sharedReads, type SharedReads } from './shared-reads.js';
 import type { MutationObserver } from './mutation.js';
-import { knownBlocks, rowToAttr, writtenRow } from './rows.js';
+import { knownBlocks, rowsPredictable, rowToAttr, writtenRow } from './rows.js';
 import { create, mkdir, mknod, symlink } from './ops/create.js';
 import { access } from './ops/access.js';
 import { fsync } from './ops/fsync.js';
@@ -69,6 +69,13 @@ export class InodeFs implements FileSystem {
     store.onBeginWrite(() => (this.ctx.fresh = 0));
     // stale once the transaction ends (Store.changes says so too): the memory goes with it
     store.onEndWrite(() => this.ctx.written.clear());
+    // looked up now, not in the first write's transaction (with the data version it is judged by)
+    try {
+      store.dataVersion();
+    } catch {
+      /* looked up again at the first write */
+    }
+    rowsPredictable(this.ctx);
     const extras = ensureFsExtras(store);
     this.ctx.blocksTable = extras || store.schemaHas('agentfs_fs_blocks');
     store.onBeforeCommit(() => storeNotedBlocks(this.ctx));

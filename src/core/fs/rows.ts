@@ -231,17 +231,22 @@ const FOREIGN_TRIGGER = "SELECT 1 FROM sqlite_master WHERE type = 'trigger' AND 
  * Whether the rows this connection's statements write are the ones JavaScript works out for
  * noteWritten: not when another program gave the database a trigger of its own, which may change
  * a row ours just wrote (the hostile pass: a directory's group kept by a trigger, shown without
- * its change, and undone by a chmod that wrote the noted row back). Read once per write
- * transaction (no other process can change the schema while it is open), the triggers looked up
- * again only when the schema's version moved.
+ * its change, and undone by a chmod that wrote the noted row back). Looked up when the filesystem
+ * opens (InodeFs) and again once this connection noticed another one's commit (a DDL is one:
+ * Store.lastDataVersion, which the mount's change watcher and the journal read anyway), so a
+ * write transaction pays no statement for it.
  */
 export function rowsPredictable(ctx: FsContext): boolean {
-  const serial = ctx.store.writeSerial;
+  const seen = ctx.store.lastDataVersion;
   const p = ctx.predictable;
-  if (p !== undefined && p.serial === serial) return p.ok;
-  const version = ctx.store.schemaVersion();
-  const ok = p !== undefined && p.version === version ? p.ok : ctx.store.arrayStmt(FOREIGN_TRIGGER).get() === undefined;
-  ctx.predictable = { serial, version, ok };
+  if (p !== undefined && p.seen === seen) return p.ok;
+  let ok = false;
+  try {
+    ok = ctx.store.arrayStmt(FOREIGN_TRIGGER).get() === undefined;
+  } catch {
+    /* unreadable now: no rows noted, each is read */
+  }
+  ctx.predictable = { seen, ok };
   return ok;
 }
 
