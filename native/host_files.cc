@@ -426,7 +426,18 @@ int HostFiles::open_beneath(const std::string& path, int flags) {
 // openat2 beneath the base would cost ~2 us more (7,000 of these in run's first git status,
 // each file's attributes asked for again after grep read it).
 bool HostFiles::lstat_same(const std::string& path, fuse_ino_t ino, struct stat* st) {
-  return lstat(path.c_str(), st) == 0 && (uint64_t)st->st_ino == ino && (cfg_.base_dev < 0 || (int64_t)st->st_dev == cfg_.base_dev);
+  return lstat_path(path, st) == 0 && (uint64_t)st->st_ino == ino && (cfg_.base_dev < 0 || (int64_t)st->st_dev == cfg_.base_dev);
+}
+
+// lstat of a registered path, walked from the base descriptor when the path is beneath the base:
+// the kernel then looks up only the names below it, not the base's own path from / again (run:
+// three to five names fewer for each of a git status's 7,000 GETATTRs), nor /proc/self/fd's magic
+// link (a mount of an overlay agent: ~2.6 against ~0.9 us a file here).
+int HostFiles::lstat_path(const std::string& path, struct stat* st) {
+  const std::string& pre = cfg_.base_prefix;
+  if (cfg_.base_fd >= 0 && path.size() > pre.size() + 1 && path.compare(0, pre.size(), pre) == 0 && path[pre.size()] == '/')
+    return fstatat(cfg_.base_fd, path.c_str() + pre.size() + 1, st, AT_SYMLINK_NOFOLLOW);
+  return lstat(path.c_str(), st);
 }
 
 bool HostFiles::getattr(fuse_req_t req, fuse_ino_t ino) {

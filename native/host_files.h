@@ -156,6 +156,7 @@ class HostFiles {
   void close_handle(fuse_ino_t ino, fuse_file_info* fi);
   int open_beneath(const std::string& path, int flags);
   bool lstat_same(const std::string& path, fuse_ino_t ino, struct stat* st);
+  int lstat_path(const std::string& path, struct stat* st);
 
   HostFilesConfig cfg_;
   std::atomic<bool> listable_{false};

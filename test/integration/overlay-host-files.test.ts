@@ -100,6 +100,9 @@ describe('overlay mount: host files answered natively', () => {
     await unmount(native);
     await unmount(js);
     expect(hostServed(native.trace)).toBeGreaterThan(10);
+    // and left nothing else to JavaScript: the lookups of the hard-linked file's two names (a.txt,
+    // dir/a-link) are its to answer; every GETATTR's lstat (from the base's descriptor) found its file
+    expect(hostDeclined(native.trace)).toBe(2);
     expect(hostServed(js.trace)).toBe(0);
   });
 
