@@ -133,8 +133,10 @@ describe('overlay mount: host files under attack', () => {
       try {
         unlinkSync(join(db, 'gone'));
         writeFileSync(join(db, 'changed'), 'written by b\n');
-        // b's changes reach a through the database (a polls it every 100 ms): looked at until then
-        for (let i = 0; i < 100 && readdirSync(da).length !== 2; i++) await new Promise((r) => setTimeout(r, 100));
+        // b's changes reach a through the database (a polls it every 100 ms): looked at until then.
+        // The unlink and the write are two commits, and a's poll may fall between them: wait for both.
+        const seen = () => readdirSync(da).length === 2 && cat(join(da, 'changed')) === 'written by b\n';
+        for (let i = 0; i < 100 && !seen(); i++) await new Promise((r) => setTimeout(r, 100));
         expect(readdirSync(da).sort()).toEqual(['changed', 'kept']);
         expect(() => statSync(join(da, 'gone'))).toThrow(/ENOENT/);
         expect(cat(join(da, 'changed'))).toBe('written by b\n');
