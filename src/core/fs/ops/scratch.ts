@@ -1,8 +1,10 @@
 /**
  * One operation as one statement inside the caller's transaction (ops/unlink-alone.ts,
- * ops/setattr-alone.ts): an insert of the operation's values into a per-connection TEMP scratch
+ * ops/make-alone.ts): an insert of the operation's values into a per-connection TEMP scratch
  * table, whose AFTER INSERT triggers write the operation's rows and the observer's
- * (InlineRecorders.metadata), and delete the table's earlier row (one row stays: the last). A
+ * (InlineRecorders.metadata), and delete the table's earlier row (one row stays: the last). An
+ * operation that reads nothing back (ops/setattr-alone.ts, ops/write-alone.ts) inserts into a
+ * TEMP view instead, whose INSTEAD OF trigger does the same and stores nothing. A
  * plain INSERT, not INSERT OR REPLACE: the outer statement's conflict clause applies to every
  * statement of the triggers it fires, and REPLACE turned a NULL that must fail (NOT NULL) into
  * the column's default (found by the hostile pass: a NaN owner became root). A statement is

@@ -3,40 +3,39 @@
  * transaction (ops/scratch.ts): the transaction route (setattr.ts) takes a savepoint and four
  * statements (the row's read, its update, the journal row, the savepoint's pair), and `tar x`
  * makes three of these a file. The row is read first (no write before it, so nothing to undo if
- * a check refuses), then its new attributes go into a scratch table (agentfs_setattr_*), whose
- * trigger updates the inode and writes the observer's row (InlineRecorders.metadata, the
- * journal's). With no observer there is no row besides the inode's: a plain UPDATE of it, which
+ * a check refuses), then its new attributes go into a scratch view (agentfs_setattr_*), whose
+ * INSTEAD OF trigger updates the inode and writes the observer's row (InlineRecorders.metadata,
+ * the journal's). A view stores nothing: against a scratch table (its row, and the delete of the
+ * one before) it saves 1.2 us of SQLite's 9.2 a change (with the journal row, measured in one
+ * transaction). With no observer there is no row besides the inode's: a plain UPDATE of it, which
  * costs SQLite less than the scratch row and its trigger (4.8 against 6.9 us here).
  */
 import type { Attr, Caller, SetAttr } from '../../types.js';
 import type { FsContext } from '../context.js';
 import { requireRow } from '../rows.js';
 import { now } from '../time.js';
-import { registerScratch, runScratch, scratchTable, type ScratchTable } from './scratch.js';
+import { insertOf, registerScratch, runScratch, scratchTable, type ScratchTable } from './scratch.js';
 import { attrMutations, attrsWritten, planAttrs } from './attr-change.js';
 
-const FIXED = ['k', 'ino', 'mode', 'uid', 'gid', 'asec', 'ansec', 'msec', 'mnsec', 'csec', 'cnsec'];
+const FIXED = ['ino', 'mode', 'uid', 'gid', 'asec', 'ansec', 'msec', 'mnsec', 'csec', 'cnsec'];
 
 const SETATTR: ScratchTable = {
   name: 'agentfs_setattr',
   columns: FIXED,
+  view: true,
   triggers: (table, observerSql) => `
-    CREATE TEMP TRIGGER IF NOT EXISTS ${table}_all AFTER INSERT ON ${table}
+    CREATE TEMP TRIGGER IF NOT EXISTS ${table}_all INSTEAD OF INSERT ON ${table}
     BEGIN
-      DELETE FROM ${table} WHERE k < NEW.k;
       UPDATE fs_inode SET mode = NEW.mode, uid = NEW.uid, gid = NEW.gid, atime = NEW.asec, atime_nsec = NEW.ansec,
         mtime = NEW.msec, mtime_nsec = NEW.mnsec, ctime = NEW.csec, ctime_nsec = NEW.cnsec
         WHERE ino = NEW.ino;
       ${observerSql}
     END;`,
-  insert: (table, observer) => {
-    const columns = [...FIXED, ...observer];
-    return `INSERT INTO temp.${table} (${columns.join(', ')}) VALUES (NULL${', ?'.repeat(columns.length - 1)})`;
-  },
+  insert: (table, observer) => insertOf(table, [...FIXED, ...observer]),
 };
 registerScratch(SETATTR, (ctx) => (ctx.observer && !ctx.observer.inline?.metadata ? [] : [ctx.observer?.inline?.metadata]));
 
-/** The unobserved route's statement: the same columns as the trigger's UPDATE, in FIXED's order after k. */
+/** The unobserved route's statement: the same columns as the trigger's UPDATE, in FIXED's order. */
 const UPDATE = `UPDATE fs_inode SET mode = ?2, uid = ?3, gid = ?4, atime = ?5, atime_nsec = ?6,
   mtime = ?7, mtime_nsec = ?8, ctime = ?9, ctime_nsec = ?10 WHERE ino = ?1`;
 
@@ -56,7 +55,8 @@ export function setattrAlone(ctx: FsContext, ino: number, changes: SetAttr, call
   const extra = inline ? inline.values(ms[0]!) : [];
   if (!extra) return undefined;
   const args = [ino, c.mode, c.uid, c.gid, c.atime.sec, c.atime.nsec, c.mtime.sec, c.mtime.nsec, t.sec, t.nsec, ...extra];
-  if (!(scratch ? runScratch(ctx, scratch, args) : ctx.store.stmt(UPDATE).run(...args).changes)) return undefined;
+  // an insert into a view counts no rows: undefined only when the view went with a rollback
+  if (scratch ? runScratch(ctx, scratch, args) === undefined : !ctx.store.stmt(UPDATE).run(...args).changes) return undefined;
   inline?.recorded(ms[0]!);
   return attrsWritten(ctx, row, c, t);
 }
