@@ -13,7 +13,9 @@
 #include <node_api.h>
 
 #include <fcntl.h>
+#include <linux/fuse.h>
 #include <poll.h>
+#include <sys/uio.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -100,6 +102,10 @@ struct Session {
   bool writeback = false;
   bool readdirplus = true;
   bool expire_only = false;  // the kernel can expire an entry without unhashing it
+  // The session's I/O goes through killpriv_writev (AGENTFS_FUSE_KILLPRIV=0: not), and the INIT
+  // reply, not written yet, is to carry FUSE_HANDLE_KILLPRIV.
+  bool killpriv_io = false;
+  std::atomic<bool> killpriv_pending{false};
   // Reads answered here (reader.h) while JavaScript has no write transaction open: what it
   // wrote but has not committed yet is visible only to its own connection.
   Reader* reader = nullptr;
@@ -138,6 +144,7 @@ struct Session {
   // transaction ends (committed, they are in the database; rolled back, they never were).
   std::mutex changed_mu;
   std::unordered_map<uint64_t, struct stat> changed_attrs;
+  std::atomic<uint64_t> changed_served{0};  // GETATTRs answered from changed_attrs
   // Names JavaScript added in its open write transaction (created, made, linked, renamed to; the
   // key is the parent's 8 bytes and the name): a LOOKUP of any other name that the database does
   // not hold is answered here as absent meanwhile (a create's LOOKUP of its new name, each file of
@@ -320,6 +327,28 @@ bool refuse_name(fuse_req_t req, const char* a, const char* b = nullptr) {
   return true;
 }
 
+// ---- FUSE_HANDLE_KILLPRIV ----------------------------------------------------------------------
+//
+// The server drops set-id bits itself (core/fs/set-id.ts: a write or truncate by a caller without
+// privilege, any chown), so the kernel need not: told so (FUSE_HANDLE_KILLPRIV), it sends no
+// GETATTR before each chown (one a file in `tar x`) nor a SETATTR of the mode before a write to a
+// set-id file. libfuse 3.14 takes the capability in ll_init but never puts the flag into its INIT
+// reply (fixed in 3.17), so the reply is amended on its way out, through libfuse's
+// custom I/O: the session's reads and writes are the plain system calls otherwise.
+ssize_t killpriv_read(int fd, void* buf, size_t len, void*) { return read(fd, buf, len); }
+
+ssize_t killpriv_writev(int fd, struct iovec* iov, int count, void* userdata) {
+  Session* s = static_cast<Session*>(userdata);
+  if (s->killpriv_pending.load(std::memory_order_relaxed) && count >= 2 && iov[0].iov_len == sizeof(fuse_out_header) &&
+      iov[1].iov_len >= offsetof(fuse_init_out, flags) + sizeof(uint32_t)) {
+    // the first reply after ll_init is INIT's (no other request is served before it)
+    s->killpriv_pending = false;
+    auto* out = static_cast<fuse_out_header*>(iov[0].iov_base);
+    if (out->error == 0) static_cast<fuse_init_out*>(iov[1].iov_base)->flags |= FUSE_HANDLE_KILLPRIV;
+  }
+  return writev(fd, iov, count);
+}
+
 void ll_init(void* userdata, fuse_conn_info* conn) {
   Session* s = static_cast<Session*>(userdata);
   if (s->max_write) conn->max_write = s->max_write;
@@ -336,8 +365,13 @@ void ll_init(void* userdata, fuse_conn_info* conn) {
   s->expire_only = (conn->capable & FUSE_CAP_EXPIRE_ONLY) != 0;
   // O_TRUNC comes with the open, which truncates (one round trip instead of open + setattr).
   if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC) conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
+  s->killpriv_pending = s->killpriv_io && (conn->capable & FUSE_CAP_HANDLE_KILLPRIV) != 0;
+  // libfuse 3.17 on sends the flag itself when wanted (its default): only when JavaScript is told
+  if (s->killpriv_pending) conn->want |= FUSE_CAP_HANDLE_KILLPRIV;
+  else conn->want &= ~FUSE_CAP_HANDLE_KILLPRIV;
   enqueue(s, pack_init(nullptr, conn->max_write, conn->proto_major, conn->proto_minor,
-                       (conn->want & FUSE_CAP_WRITEBACK_CACHE) != 0, (conn->want & FUSE_CAP_READDIRPLUS) != 0));
+                       (conn->want & FUSE_CAP_WRITEBACK_CACHE) != 0, (conn->want & FUSE_CAP_READDIRPLUS) != 0,
+                       s->killpriv_pending.load()));
 }
 
 std::string name_key(uint64_t parent, const char* name) {
@@ -414,6 +448,7 @@ void ll_getattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     struct stat st;
     Touch t = touch_of(s, ino, &st);
     if (t == Touch::sent) {
+      s->changed_served.fetch_add(1, std::memory_order_relaxed);
       note_sent(req, ino, st.st_mode);
       fuse_reply_attr(req, &st, s->attr_timeout);
       return;
@@ -1396,6 +1431,12 @@ napi_value Mount(napi_env env, napi_callback_info info) {
     napi_throw_error(env, "EMOUNT", msg.c_str());
     return nullptr;
   }
+  const char* killpriv = getenv("AGENTFS_FUSE_KILLPRIV");
+  if (!(killpriv && strcmp(killpriv, "0") == 0)) {
+    const fuse_custom_io io{killpriv_writev, killpriv_read, nullptr, nullptr};
+    // refused: the INIT reply goes out as libfuse makes it, and the kernel drops set-id bits itself
+    s->killpriv_io = fuse_session_custom_io(s->se, &io, fuse_session_fd(s->se)) == 0;
+  }
   s->lead = loop::make_state(s);
   try {
     s->thread = std::thread(loop_main, s);
@@ -2167,7 +2208,7 @@ napi_value HostCopyNumber(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
-// readerStats(handle): {active, served, declined, listedBare, counted, snapshots, holdWaits, replyFresh, hugeMaps, error, hostServed, hostDeclined, deltaActive, deltaServed}
+// readerStats(handle): {active, served, changesServed, declined, listedBare, counted, snapshots, holdWaits, replyFresh, hugeMaps, error, hostServed, hostDeclined, deltaActive, deltaServed}
 napi_value ReaderStats(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   if (!get_args(env, info, 1, argv)) return nullptr;
@@ -2178,6 +2219,7 @@ napi_value ReaderStats(napi_env env, napi_callback_info info) {
   napi_get_boolean(env, s->reader != nullptr, &b);
   napi_set_named_property(env, o, "active", b);
   napi_set_named_property(env, o, "served", num(env, s->reader ? (double)s->reader->served.load() : 0));
+  napi_set_named_property(env, o, "changesServed", num(env, (double)s->changed_served.load()));
   napi_set_named_property(env, o, "declined", num(env, s->reader ? (double)s->reader->declined.load() : 0));
   napi_set_named_property(env, o, "listedBare", num(env, s->reader ? (double)s->reader->listed_bare.load() : 0));
   napi_set_named_property(env, o, "counted", num(env, s->reader ? (double)s->reader->counted.load() : 0));

@@ -60,7 +60,7 @@ struct Req {
 
 // Per op, its arguments' kinds in wire order: n number, b bool, s string, d bytes.
 const char* const REQ_LAYOUT[] = {
-  "nnnbb",         // INIT
+  "nnnbbb",        // INIT
   "n",             // EXIT
   "ns",            // LOOKUP
   "nn",            // GETATTR
@@ -98,13 +98,14 @@ const char* const REQ_LAYOUT[] = {
 Req* new_req(fuse_req_t req, int op);
 
 // The session is up (no kernel request: id is -1): what was negotiated.
-inline Req* pack_init(fuse_req_t req, unsigned maxWrite, unsigned protoMajor, unsigned protoMinor, bool writeback, bool readdirplus) {
+inline Req* pack_init(fuse_req_t req, unsigned maxWrite, unsigned protoMajor, unsigned protoMinor, bool writeback, bool readdirplus, bool killpriv) {
   Req* r = new_req(req, OP_INIT);
   r->nums[0] = (double)maxWrite;
   r->nums[1] = (double)protoMajor;
   r->nums[2] = (double)protoMinor;
   r->nums[3] = writeback ? 1 : 0;
   r->nums[4] = readdirplus ? 1 : 0;
+  r->nums[5] = killpriv ? 1 : 0;
   return r;
 }
 

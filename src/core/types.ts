@@ -70,6 +70,13 @@ export interface SetAttr {
   size?: number;
   atime?: Timespec | 'now';
   mtime?: Timespec | 'now';
+  /**
+   * Drop the set-id bits a chown by the caller would drop (core/fs/set-id.ts), whether or not an
+   * owner or group comes with it: what a FUSE kernel that leaves them to the server
+   * (FUSE_HANDLE_KILLPRIV) asks by a SETATTR with nothing to set, before a write or fallocate by a
+   * user without privilege and for a chown(-1, -1).
+   */
+  dropSetId?: boolean;
 }
 
 export interface DirEntry {

@@ -150,6 +150,8 @@ export interface NativeBinding {
   readerStats(handle: SessionHandle): {
     active: boolean;
     served: number;
+    /** GETATTRs answered from the attributes JavaScript sent of what its open transaction changed */
+    changesServed: number;
     declined: number;
     listedBare: number;
     /** files whose chunks the native side counted for st_blocks */

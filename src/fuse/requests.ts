@@ -63,6 +63,8 @@ export interface InitRequest extends RequestHeader {
   /** the kernel's writeback cache is on */
   readonly writeback: boolean;
   readonly readdirplus: boolean;
+  /** the kernel leaves set-id bits to the server (FUSE_HANDLE_KILLPRIV): a SETATTR with nothing to set asks it to drop them */
+  readonly killpriv: boolean;
 }
 
 /** The FUSE loop ended (no kernel request: id is -1). */
@@ -388,6 +390,7 @@ export function decodeRequest(a: RawRequest): FuseRequest {
         protoMinor: a[7] as number,
         writeback: a[8] as boolean,
         readdirplus: a[9] as boolean,
+        killpriv: a[10] as boolean,
       };
     case Op.EXIT:
       return {

@@ -127,7 +127,7 @@ export class FuseServer {
   /** settles when the session has ended (unmounted, or the connection was aborted) */
   readonly closed: Promise<void>;
   /** what the kernel agreed to at init */
-  info: { maxWrite: number; proto: string; writeback: boolean; readdirplus: boolean } | undefined;
+  info: { maxWrite: number; proto: string; writeback: boolean; readdirplus: boolean; killpriv: boolean } | undefined;
 
   private readonly native: NativeBinding;
   private readonly state: ServeState;
@@ -362,8 +362,9 @@ export class FuseServer {
       const req = decodeRequest(raw);
       const op = req.op;
       if (op === Op.INIT) {
-        const { maxWrite, protoMajor, protoMinor, writeback, readdirplus } = req;
-        this.info = { maxWrite, proto: `${protoMajor}.${protoMinor}`, writeback, readdirplus };
+        const { maxWrite, protoMajor, protoMinor, writeback, readdirplus, killpriv } = req;
+        this.info = { maxWrite, proto: `${protoMajor}.${protoMinor}`, writeback, readdirplus, killpriv };
+        this.state.killpriv = killpriv;
         const counter = this.options.changeCounter;
         if (counter) {
           let seen: number | undefined;

@@ -76,6 +76,8 @@ export class ServeState {
   /** host-backed overlay files go to the addon as they are handed out (FileSystem.hostFiles) */
   hostOffers: HostOffers | undefined;
   writing = false;
+  /** the kernel leaves set-id bits to this server (FUSE_HANDLE_KILLPRIV; the INIT event says) */
+  killpriv = false;
   /**
    * Changes served through this mount, and outside changes seen: a listing's entries kept for its
    * next page (DirHandle.pending) are used only while this has not moved, or a name removed

@@ -26,6 +26,7 @@ export class RequestStats {
   native(r: {
     active: boolean;
     served: number;
+    changesServed?: number;
     declined: number;
     listedBare?: number;
     counted?: number;
@@ -47,7 +48,7 @@ export class RequestStats {
       return;
     }
     this.nativeLine = r.active
-      ? `fuse native reads: ${r.served} served, ${r.declined} left to JavaScript, ${r.listedBare ?? 0} listed entries without attributes, ${r.counted ?? 0} files' chunks counted, ${r.snapshots ?? 0} read snapshots, ${r.holdWaits ?? 0} waited for a hold, ${r.replyFresh ?? 0} replies in fresh memory, data maps in ${r.hugeMaps ? 'huge' : 'small'} pages`
+      ? `fuse native reads: ${r.served} served, ${r.declined} left to JavaScript, ${r.listedBare ?? 0} listed entries without attributes, ${r.counted ?? 0} files' chunks counted, ${r.snapshots ?? 0} read snapshots, ${r.holdWaits ?? 0} waited for a hold, ${r.replyFresh ?? 0} replies in fresh memory, data maps in ${r.hugeMaps ? 'huge' : 'small'} pages; ${r.changesServed ?? 0} attributes answered from uncommitted changes`
       : `fuse native reads: off${r.error ? ` (${r.error})` : ''}`;
   }
 

@@ -147,7 +147,7 @@ describe('permissions', () => {
     expect((await asNobody('chmod 777 perm/open/r.txt')).stdout).toMatch(/Operation not permitted/);
   });
 
-  it('a user writing or truncating a setuid/setgid file drops those bits, appending too (direct_io); root keeps them; chown drops them', async () => {
+  it('a user writing, truncating or allocating a setuid/setgid file drops those bits, appending too (direct_io); root keeps them; chown drops them, chown(-1, -1) too', async () => {
     expect((await sh('mkdir -p setid && chmod 777 setid', m)).code).toBe(0);
     // mode before, what the user (or root, prefixed "root:") does, mode as stat sees it at once
     const cases: [string, string, string, string?][] = [
@@ -165,6 +165,11 @@ describe('permissions', () => {
       ['4755', 'root:truncate -s 1 F', '-rwsr-xr-x'],
       ['6755', 'root:chown 65534 F', '-rwxr-xr-x'],
       ['6755', 'root:chown 0:0 F', '-rwxr-xr-x'],
+      // the kernel leaves these to the server (FUSE_HANDLE_KILLPRIV): a SETATTR that sets nothing
+      ['6777', 'fallocate -l 8192 F', '-rwxrwxrwx'],
+      ['4755', 'root:python3 -c "import os; os.chown(\\"F\\", -1, -1)"', '-rwxr-xr-x'],
+      ['2755', 'root:python3 -c "import os; os.chown(\\"F\\", -1, -1)"', '-rwxr-xr-x'],
+      ['6745', 'root:python3 -c "import os; os.chown(\\"F\\", -1, -1)"', '-rwxr-Sr-x'],
     ];
     for (const [i, [mode, action, want, group = '0']] of cases.entries()) {
       const f = `setid/f${i}`;

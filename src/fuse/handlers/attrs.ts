@@ -77,6 +77,11 @@ export function setattr(s: ServeState, req: SetattrRequest): Reply {
   const mtime = time(B.MTIME_NOW, B.MTIME, toSet, req.mtimeSec, req.mtimeNsec);
   if (atime !== undefined) changes.atime = atime;
   if (mtime !== undefined) changes.mtime = mtime;
+  // The kernel leaves set-id bits to this server (FUSE_HANDLE_KILLPRIV): a SETATTR with nothing to
+  // set (but a ctime, with the writeback cache) comes before a write or fallocate by a user without
+  // privilege, and for a chown(-1, -1), when its cached mode has them. Told how, the kernel would
+  // have sent the mode without them.
+  if (s.killpriv && (toSet & ~B.CTIME) === 0) changes.dropSetId = true;
   const changing = Object.keys(changes).length > 0;
   const attr = changing ? setattrOrRemoved(s, ino, changes, req) : attrOrRemoved(s, ino);
   if (changing) s.changedAttrs(ino, attr);

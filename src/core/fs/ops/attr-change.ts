@@ -38,7 +38,13 @@ export function planAttrs(row: InodeRow, changes: SetAttr, t: Timespec, caller?:
   const mtime = timeOf(changes.mtime, t);
   const chown = newUid !== undefined || newGid !== undefined;
   const drop =
-    changes.mode !== undefined ? 0 : chown ? setIdBitsToDrop(row, caller, true) : changes.size !== undefined ? setIdBitsToDrop(row, caller, false) : 0;
+    changes.mode !== undefined
+      ? 0
+      : chown || changes.dropSetId
+        ? setIdBitsToDrop(row, caller, true)
+        : changes.size !== undefined
+          ? setIdBitsToDrop(row, caller, false)
+          : 0;
   const chmod = changes.mode !== undefined || drop !== 0;
   if (!chmod && !chown && !atime && !mtime) return undefined;
   return {
