@@ -129,6 +129,9 @@ describe('real tools on the mount', () => {
 });
 
 describe('permissions', () => {
+  // root without CAP_FSETID, and nobody with it (setpriv's options for each)
+  const NO_FSETID = 'setpriv --inh-caps=-fsetid --bounding-set=-fsetid';
+  const NOBODY_FSETID = 'setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=+fsetid --ambient-caps=+fsetid';
   const asNobody = (script: string) => sh(`setpriv --reuid=65534 --regid=65534 --clear-groups sh -c '${script}' 2>&1; echo rc=$?`, m);
 
   it('checks permissions for non-root users', async () => {
@@ -170,6 +173,11 @@ describe('permissions', () => {
       ['4755', 'root:python3 -c "import os; os.chown(\\"F\\", -1, -1)"', '-rwxr-xr-x'],
       ['2755', 'root:python3 -c "import os; os.chown(\\"F\\", -1, -1)"', '-rwxr-xr-x'],
       ['6745', 'root:python3 -c "import os; os.chown(\\"F\\", -1, -1)"', '-rwxr-Sr-x'],
+      // privilege is CAP_FSETID, not uid 0: root without it (every command in `agentfs run`) drops
+      // the bits, a user with it keeps them
+      ['6777', `root:${NO_FSETID} truncate -s 1 F`, '-rwxrwxrwx'],
+      ['6767', `root:${NO_FSETID} sh -c "echo z | dd of=F conv=notrunc status=none"`, '-rwxrw-rwx', '65534'],
+      ['6777', `root:${NOBODY_FSETID} sh -c "echo z | dd of=F conv=notrunc status=none"`, '-rwsrwsrwx'],
     ];
     for (const [i, [mode, action, want, group = '0']] of cases.entries()) {
       const f = `setid/f${i}`;
@@ -179,6 +187,11 @@ describe('permissions', () => {
       expect(r.stdout, `${mode} ${action}`).not.toMatch(/denied|not permitted/);
       expect((await sh(`stat -c %A ${f}`, m)).stdout.trim(), `${mode} ${action}`).toBe(want);
     }
+    // another user's chown(-1, -1) of a setuid program it may not write strips nothing (EPERM on ext4)
+    expect((await sh('echo hi > setid/prog && chmod 4755 setid/prog', m)).code).toBe(0);
+    await asNobody('python3 -c "import os; os.chown(\\"setid/prog\\", -1, -1)"');
+    expect((await sh('stat -c %A setid/prog', m)).stdout.trim()).toBe('-rwsr-xr-x');
+    expect(JSON.parse((await runCli(['fs', 'stat', 'px', '/setid/prog', '--json'], { cwd: tmp.dir })).stdout).mode).toBe('04755');
     // the appended data is there, and the mode is stored (a fresh mount reads it back)
     expect((await sh('cat setid/f1', m)).stdout).toBe('hi\nz\n');
     const stored = await runCli(['fs', 'stat', 'px', '/setid/f2', '--json'], { cwd: tmp.dir });

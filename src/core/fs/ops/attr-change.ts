@@ -4,7 +4,7 @@ import { S_IFMT, type Attr, type Caller, type SetAttr, type Timespec } from '../
 import type { FsContext } from '../context.js';
 import type { FsMutation } from '../mutation.js';
 import { noteWritten, rememberBlocks, rowToAttr, storedBlocks, type InodeRow } from '../rows.js';
-import { setIdBitsToDrop } from '../set-id.js';
+import { setIdBitsAsked, setIdBitsToDrop } from '../set-id.js';
 import { validTimespec } from '../time.js';
 
 function timeOf(v: Timespec | 'now' | undefined, t: Timespec): Timespec | undefined {
@@ -37,14 +37,7 @@ export function planAttrs(row: InodeRow, changes: SetAttr, t: Timespec, caller?:
   const atime = timeOf(changes.atime, t);
   const mtime = timeOf(changes.mtime, t);
   const chown = newUid !== undefined || newGid !== undefined;
-  const drop =
-    changes.mode !== undefined
-      ? 0
-      : chown || changes.dropSetId
-        ? setIdBitsToDrop(row, caller, true)
-        : changes.size !== undefined
-          ? setIdBitsToDrop(row, caller, false)
-          : 0;
+  const drop = changes.mode !== undefined ? 0 : setIdDropped(row, changes, chown, caller);
   const chmod = changes.mode !== undefined || drop !== 0;
   if (!chmod && !chown && !atime && !mtime) return undefined;
   return {
@@ -57,6 +50,13 @@ export function planAttrs(row: InodeRow, changes: SetAttr, t: Timespec, caller?:
     chown,
     times: atime !== undefined || mtime !== undefined,
   };
+}
+
+/** The set-id bits a change that gives no mode of its own drops (set-id.ts). */
+function setIdDropped(row: InodeRow, changes: SetAttr, chown: boolean, caller: Caller | undefined): number {
+  if (chown) return setIdBitsToDrop(row, caller, true);
+  if (changes.dropSetId) return setIdBitsAsked(row, caller);
+  return changes.size !== undefined ? setIdBitsToDrop(row, caller, false) : 0;
 }
 
 /**
