@@ -53,15 +53,20 @@ export function setIdBitsAsked(f: { mode: number; uid: number; gid: number }, ca
 /**
  * Whether caller has capability `cap` (as the kernel's capable() sees it, near enough): its
  * effective set in /proc, if it runs in this process's user namespace (in another it holds none
- * over our files); without a pid, or once gone, uid 0 is privileged. No caller: the SDK's own calls.
+ * over our files) as the caller's uid (its filesystem uid: else the pid is not the caller's any
+ * more); without a pid, or once gone, uid 0 is privileged. No caller: the SDK's own calls.
  */
 function capable(caller: Caller | undefined, cap: number): boolean {
   if (caller === undefined) return true;
   if (caller.pid) {
     try {
-      if (readlinkSync(`/proc/${caller.pid}/ns/user`) !== readlinkSync('/proc/self/ns/user')) return false;
-      const eff = /^CapEff:\s*([0-9a-f]+)$/m.exec(readFileSync(`/proc/${caller.pid}/status`, 'utf8'))?.[1];
-      if (eff !== undefined) return ((BigInt(`0x${eff}`) >> BigInt(cap)) & 1n) === 1n;
+      const status = readFileSync(`/proc/${caller.pid}/status`, 'utf8');
+      const fsUid = /^Uid:\s+\d+\s+\d+\s+\d+\s+(\d+)$/m.exec(status)?.[1];
+      const eff = /^CapEff:\s*([0-9a-f]+)$/m.exec(status)?.[1];
+      if (fsUid !== undefined && Number(fsUid) === caller.uid && eff !== undefined) {
+        if (readlinkSync(`/proc/${caller.pid}/ns/user`) !== readlinkSync('/proc/self/ns/user')) return false;
+        return ((BigInt(`0x${eff}`) >> BigInt(cap)) & 1n) === 1n;
+      }
     } catch {
       /* gone, or /proc not mounted: as by its uid */
     }
