@@ -212,7 +212,7 @@ export interface FileSystem {
    * and ZERO_RANGE; ENOSPC when the range's missing chunks exceed statfs's free space, ENOTSUP
    * for the other modes.
    */
-  fallocate(ino: number, mode: number, offset: number, length: number): void;
+  fallocate(ino: number, mode: number, offset: number, length: number, caller?: Caller): void;
 
   /**
    * Entries after cookie `offset` (0 = from the start), '.' and '..' excluded, at most `limit`

@@ -192,6 +192,25 @@ describe('permissions', () => {
     await asNobody('python3 -c "import os; os.chown(\\"setid/prog\\", -1, -1)"');
     expect((await sh('stat -c %A setid/prog', m)).stdout.trim()).toBe('-rwsr-xr-x');
     expect(JSON.parse((await runCli(['fs', 'stat', 'px', '/setid/prog', '--json'], { cwd: tmp.dir })).stdout).mode).toBe('04755');
+    // a user's fallocate and write through descriptors opened before the owner made the files
+    // setuid and took away their write permission: the bits go, and stat shows it at once
+    const oldFd = await sh(
+      `cd setid && for f in ofa ofw; do head -c 8192 /dev/zero > $f; chmod 666 $f; done
+      cat > of.py <<'PY'
+import os, time
+a, w = os.open("ofa", os.O_WRONLY), os.open("ofw", os.O_WRONLY)
+open("ready", "w").close()
+while not os.path.exists("go"):
+    time.sleep(0.01)
+os.posix_fallocate(a, 0, 16384)
+os.pwrite(w, b"z", 0)
+PY
+      setpriv --reuid=65534 --regid=65534 --clear-groups sh -c 'python3 -c "$(cat of.py)"' &
+      for _ in $(seq 1000); do [ -e ready ] && break; sleep 0.01; done
+      chmod 4755 ofa ofw && stat ofa ofw > /dev/null && touch go && wait $! && stat -c %A ofa ofw`,
+      m,
+    );
+    expect(oldFd.stdout, oldFd.stderr).toBe('-rwxr-xr-x\n-rwxr-xr-x\n');
     // the appended data is there, and the mode is stored (a fresh mount reads it back)
     expect((await sh('cat setid/f1', m)).stdout).toBe('hi\nz\n');
     const stored = await runCli(['fs', 'stat', 'px', '/setid/f2', '--json'], { cwd: tmp.dir });

@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
 import {
   F_OK, R_OK, ROOT_INO, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK, W_OK, X_OK,
 } from '../../src/core/types.js';
@@ -281,6 +282,61 @@ describe('InodeFs: nodes, names and links', () => {
     const d = fx.fs.mkdir(ROOT_INO, 'd', 0o2775, ME).ino;
     fx.fs.setattr(d, { uid: 0 }, root);
     expect(mode(d)).toBe(0o2775);
+  });
+
+  it("privilege over set-id bits is the process's CAP_FSETID: a pid gone or acting as another uid holds none", () => {
+    const file = (name: string, mode: number) => fx.fs.setattr(fx.fs.create(ROOT_INO, name, 0o644, ME).ino, { mode }).ino;
+    const mode = (ino: number) => fx.fs.getattr(ino).mode & 0o7777;
+    const uid = process.getuid!();
+    // this process (root with CAP_FSETID in the suite): a write by it keeps them
+    const kept = file('kept', 0o6777);
+    fx.fs.write(kept, 0, Buffer.from('x'), { uid, gid: 0, pid: process.pid });
+    if (uid === 0) expect(mode(kept)).toBe(0o6777);
+    // uid 0 whose pid is gone by the time the write is served (an asynchronous write whose thread
+    // exited): no capability to be seen, so none held
+    const gone = spawnSync('true').pid!;
+    const g = file('g', 0o6777);
+    fx.fs.write(g, 0, Buffer.from('x'), { uid: 0, gid: 0, pid: gone });
+    expect(mode(g)).toBe(0o777);
+    // uid 0 whose pid acts as another uid now: not the caller, no capability
+    const other = file('o', 0o4777);
+    if (uid !== 0) {
+      fx.fs.write(other, 0, Buffer.from('x'), { uid: 0, gid: 0, pid: process.pid });
+      expect(mode(other)).toBe(0o777);
+    }
+    // without a pid (NFS): uid 0 is privileged
+    const n = file('n', 0o6777);
+    fx.fs.setattr(n, { size: 0 }, { uid: 0, gid: 0 });
+    expect(mode(n)).toBe(0o6777);
+    // fallocate drops them as a write does
+    const f = file('f', 0o6777);
+    fx.fs.fallocate(f, 0, 0, 8192, { uid: 1000, gid: 1000 });
+    expect(mode(f)).toBe(0o777);
+  });
+
+  it('a SETATTR that sets nothing (dropSetId) drops set-id bits for the owner or a writer, not for another user', () => {
+    const file = (name: string, mode: number, owner: number, group = owner) => {
+      const ino = fx.fs.create(ROOT_INO, name, 0o644, ME).ino;
+      fx.fs.setattr(ino, { uid: owner, gid: group });
+      fx.fs.setattr(ino, { mode });
+      return ino;
+    };
+    const mode = (ino: number) => fx.fs.getattr(ino).mode & 0o7777;
+    const nobody = { uid: 65534, gid: 65534 };
+    const own = file('own', 0o4755, 65534);
+    fx.fs.setattr(own, { dropSetId: true }, nobody);
+    expect(mode(own)).toBe(0o755);
+    const writable = file('writable', 0o4777, 0);
+    fx.fs.setattr(writable, { dropSetId: true }, nobody);
+    expect(mode(writable)).toBe(0o777);
+    // another user's chown(-1, -1) of a program it may not write: nothing changes
+    const prog = file('prog', 0o6755, 0);
+    fx.fs.setattr(prog, { dropSetId: true }, nobody);
+    expect(mode(prog)).toBe(0o6755);
+    // a group that lets it write does (its supplementary groups given)
+    const grp = file('grp', 0o4775, 0, 100);
+    fx.fs.setattr(grp, { dropSetId: true }, { ...nobody, groups: [100] });
+    expect(mode(grp)).toBe(0o775);
   });
 
   it('access and checkAccess follow owner/group/other bits; root bypasses except exec', () => {

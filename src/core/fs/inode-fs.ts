@@ -191,8 +191,8 @@ export class InodeFs implements FileSystem {
   copyInAlone(parent: number, name: string, src: CopySource, rows?: CopyRows): Attr | undefined {
     return copyInAlone(this.ctx, parent, name, src, rows);
   }
-  fallocate(ino: number, mode: number, offset: number, length: number): void {
-    fallocate(this.ctx, ino, mode, offset, length);
+  fallocate(ino: number, mode: number, offset: number, length: number, caller?: Caller): void {
+    fallocate(this.ctx, ino, mode, offset, length, caller);
   }
   /** Sets the size (shorthand for setattr({ size })). */
   truncate(ino: number, size: number): Attr {

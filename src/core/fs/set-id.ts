@@ -11,7 +11,7 @@
  * must drop them like anyone else. A request says only its uid, gid and pid, so the capabilities
  * are read from /proc/PID/status, and only when a file has set-id bits (rarely).
  */
-import { readFileSync, readlinkSync } from 'node:fs';
+import { existsSync, readFileSync, readlinkSync } from 'node:fs';
 import { S_ISGID, W_OK, isReg, type Caller } from '../types.js';
 import { checkAccess } from './access.js';
 
@@ -26,10 +26,12 @@ const CAP_FSETID = 4;
  */
 export function setIdBitsToDrop(f: { mode: number; gid: number }, caller: Caller | undefined, chown: boolean): number {
   if (!isReg(f.mode) || !(f.mode & (S_ISUID | S_ISGID))) return 0;
-  const privileged = capable(caller, CAP_FSETID);
-  if (!chown && privileged) return 0;
+  if (!chown && capable(caller, CAP_FSETID)) return 0;
   let bits = f.mode & S_ISUID;
-  if (f.mode & S_ISGID && (f.mode & S_IXGRP || (!privileged && !inGroup(caller!, f.gid)))) bits |= S_ISGID;
+  // the capability is looked up only where it decides (a chown's setgid without group-exec; no
+  // caller: the SDK's own calls, privileged)
+  const outsider = () => caller !== undefined && !inGroup(caller, f.gid) && !capable(caller, CAP_FSETID);
+  if (f.mode & S_ISGID && (f.mode & S_IXGRP || outsider())) bits |= S_ISGID;
   return bits;
 }
 
@@ -53,25 +55,63 @@ export function setIdBitsAsked(f: { mode: number; uid: number; gid: number }, ca
 /**
  * Whether caller has capability `cap` (as the kernel's capable() sees it, near enough): its
  * effective set in /proc, if it runs in this process's user namespace (in another it holds none
- * over our files) as the caller's uid (its filesystem uid: else the pid is not the caller's any
- * more); without a pid, or once gone, uid 0 is privileged. No caller: the SDK's own calls.
+ * over our files) as the caller's uid (its filesystem uid). A process gone by then, or acting as
+ * another uid since (an asynchronous write is served after the call returned: the hostile pass
+ * kept the bits that way, a thread exiting right after io_submit), holds none. Without a pid (NFS)
+ * or /proc, uid 0 is privileged. No caller: the SDK's own calls.
  */
 function capable(caller: Caller | undefined, cap: number): boolean {
   if (caller === undefined) return true;
-  if (caller.pid) {
-    try {
-      const status = readFileSync(`/proc/${caller.pid}/status`, 'utf8');
-      const fsUid = /^Uid:\s+\d+\s+\d+\s+\d+\s+(\d+)$/m.exec(status)?.[1];
-      const eff = /^CapEff:\s*([0-9a-f]+)$/m.exec(status)?.[1];
-      if (fsUid !== undefined && Number(fsUid) === caller.uid && eff !== undefined) {
-        if (readlinkSync(`/proc/${caller.pid}/ns/user`) !== readlinkSync('/proc/self/ns/user')) return false;
-        return ((BigInt(`0x${eff}`) >> BigInt(cap)) & 1n) === 1n;
-      }
-    } catch {
-      /* gone, or /proc not mounted: as by its uid */
-    }
+  const p = caller.pid ? procOf(caller.pid) : undefined;
+  if (p === undefined) return caller.uid === 0;
+  if (p === null || p.fsUid !== caller.uid || !p.ownNamespace) return false;
+  return ((p.caps >> BigInt(cap)) & 1n) === 1n;
+}
+
+/** What /proc says of a process, as capable() and inGroup() need it. */
+interface ProcCreds {
+  fsUid: number;
+  caps: bigint;
+  groups: number[];
+  /** it runs in this process's user namespace */
+  ownNamespace: boolean;
+  at: number;
+}
+
+/**
+ * Kept a second per pid: a file with set-id bits written 4 KiB at a time asked for them at every
+ * request (+25 µs each, the hostile pass). A process's credentials that change within it count
+ * as they were: one that drops a capability held it a moment before; one that gains one is
+ * taken for less privileged (the bits go, the safe side).
+ */
+const procCache = new Map<number, ProcCreds>();
+const PROC_TTL_MS = 1000;
+
+/** pid's credentials; null when it is gone; undefined when this system has no /proc to ask. */
+function procOf(pid: number): ProcCreds | null | undefined {
+  const now = Date.now();
+  const known = procCache.get(pid);
+  if (known && now - known.at < PROC_TTL_MS) return known;
+  let status: string;
+  try {
+    status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  } catch {
+    return existsSync('/proc/self/status') ? null : undefined;
   }
-  return caller.uid === 0;
+  const fsUid = /^Uid:\s+\d+\s+\d+\s+\d+\s+(\d+)$/m.exec(status)?.[1];
+  const eff = /^CapEff:\s*([0-9a-f]+)$/m.exec(status)?.[1];
+  const groups = /^Groups:(.*)$/m.exec(status)?.[1] ?? '';
+  let ownNamespace = false;
+  try {
+    ownNamespace = readlinkSync(`/proc/${pid}/ns/user`) === readlinkSync('/proc/self/ns/user');
+  } catch {
+    /* gone meanwhile: not ours */
+  }
+  if (fsUid === undefined || eff === undefined) return null;
+  const creds = { fsUid: Number(fsUid), caps: BigInt(`0x${eff}`), groups: groups.split(/\s+/).filter((g) => g !== '').map(Number), ownNamespace, at: now };
+  if (procCache.size >= 256) procCache.clear();
+  procCache.set(pid, creds);
+  return creds;
 }
 
 /**
@@ -82,16 +122,10 @@ function capable(caller: Caller | undefined, cap: number): boolean {
 function inGroup(caller: Caller, gid: number): boolean {
   if (caller.gid === gid) return true;
   if (caller.groups) return caller.groups.includes(gid);
-  if (!caller.pid) return false;
-  return groupsOf(caller.pid).includes(gid); // gone: as if not in the group (the bit goes, the safe side)
+  return caller.pid ? groupsOf(caller.pid).includes(gid) : false; // gone: as if not in the group (the bit goes, the safe side)
 }
 
 /** The supplementary groups of process pid (none when it is gone). */
 function groupsOf(pid: number): number[] {
-  try {
-    const line = /^Groups:(.*)$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? '';
-    return line.split(/\s+/).filter((g) => g !== '').map(Number);
-  } catch {
-    return [];
-  }
+  return procOf(pid)?.groups ?? [];
 }

@@ -443,9 +443,9 @@ export class OverlayFs implements FileSystem {
     return node.parent?.delta === undefined ? this.tx.run(copyAndAppend) : copyAndAppend();
   }
 
-  fallocate(ino: number, mode: number, offset: number, length: number): void {
+  fallocate(ino: number, mode: number, offset: number, length: number, caller?: Caller): void {
     const node = this.fileNode(ino, 'fallocate');
-    this.tx.run(() => this.o.delta.fallocate(this.copyUp.ensureDelta(node), mode, offset, length));
+    this.tx.run(() => this.o.delta.fallocate(this.copyUp.ensureDelta(node), mode, offset, length, caller));
   }
 
   /** The node of an ino that data is written to: not a directory. */

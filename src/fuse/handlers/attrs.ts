@@ -85,7 +85,11 @@ export function setattr(s: ServeState, req: SetattrRequest): Reply {
   const changing = Object.keys(changes).length > 0;
   const attr = changing ? setattrOrRemoved(s, ino, changes, req) : attrOrRemoved(s, ino);
   if (changing) s.changedAttrs(ino, attr);
-  return () => s.native.replyAttr(id, attrRecord(attr, s.owner), s.timeouts.attr);
+  // Asked to drop set-id bits and refused (set-id.ts setIdBitsAsked: a caller who may neither chown
+  // nor write the file, as through a descriptor opened before a chmod): the write that follows
+  // may still drop them, and the kernel must not keep the mode given here cached meanwhile.
+  const timeout = changes.dropSetId && attr.mode & 0o6000 ? 0 : s.timeouts.attr;
+  return () => s.native.replyAttr(id, attrRecord(attr, s.owner), timeout);
 }
 
 export function readlink(s: ServeState, { id, ino }: ReadlinkRequest): Reply {

@@ -121,8 +121,11 @@ export function write(s: ServeState, req: WriteRequest): Reply {
   return () => s.native.replyWrite(id, n);
 }
 
-export function fallocate(s: ServeState, { id, ino, mode, offset, length }: FallocateRequest): Reply {
-  s.fs.fallocate(ino, mode, offset, length);
+export function fallocate(s: ServeState, req: FallocateRequest): Reply {
+  const { id, ino, mode, offset, length } = req;
+  // by a user without privilege it drops set-id bits, as a write does (the kernel then drops its
+  // cached attributes)
+  s.fs.fallocate(ino, mode, offset, length, req);
   s.changedInode(ino);
   return () => s.native.replyErr(id, 0);
 }

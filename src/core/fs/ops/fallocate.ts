@@ -9,7 +9,10 @@
 import { FsError } from '../../errors.js';
 import { notify, type FsContext } from '../context.js';
 import { isDirMode, isRegMode, requireRow, type InodeRow } from '../rows.js';
+import { setIdBitsToDrop } from '../set-id.js';
 import { now } from '../time.js';
+import type { Caller } from '../../types.js';
+import { setattr } from './setattr.js';
 import { freeBytes } from './statfs.js';
 import { truncateData } from './truncate.js';
 import { SQL_GET_CHUNK, SQL_PUT_CHUNK, chunkBytes } from './write.js';
@@ -19,7 +22,8 @@ export const FALLOC_FL_KEEP_SIZE = 0x01;
 export const FALLOC_FL_PUNCH_HOLE = 0x02;
 export const FALLOC_FL_ZERO_RANGE = 0x10;
 
-export function fallocate(ctx: FsContext, ino: number, mode: number, offset: number, length: number): void {
+/** caller: who asks; one without privilege drops the file's set-id bits, as a write does (set-id.ts). */
+export function fallocate(ctx: FsContext, ino: number, mode: number, offset: number, length: number, caller?: Caller): void {
   const integral = (n: number) => !Number.isFinite(n) || Number.isInteger(n);
   if (!(offset >= 0) || !(length > 0) || !integral(offset) || !integral(length)) throw new FsError('EINVAL', 'fallocate', undefined, 'invalid offset or length');
   if (mode & ~(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE)) {
@@ -51,6 +55,8 @@ export function fallocate(ctx: FsContext, ino: number, mode: number, offset: num
     if ((punch || zero) && ctx.observer && offset < row.size) {
       notify(ctx, { op: 'write', ino, offset, length: Math.min(end, row.size) - offset, size: grows ? end : row.size });
     }
+    const drop = setIdBitsToDrop(row, caller, false);
+    if (drop) setattr(ctx, ino, { mode: row.mode & 0o7777 & ~drop });
   });
 }
 
