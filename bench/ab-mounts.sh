@@ -11,6 +11,7 @@
 #   JOURNAL=1 mounts agents with the journal (the default for `init`; off here, as in the bench)
 #   OLD_ENV / NEW_ENV: environment for that side's server (`OLD_ENV=AGENTFS_FUSE_KILLPRIV=0` with
 #   one tree for both compares a setting within one build)
+#   CLONE=REPO: time `git clone --no-hardlinks REPO` instead of `tar x` (then `rm -rf` of the clone)
 set -euo pipefail
 old=$(realpath "$1")
 new=$(realpath "$2")
@@ -55,7 +56,14 @@ start "$old" "$work/mo" "$work/o.db" "${OLD_ENV:-}"
 start "$new" "$work/mn" "$work/n.db" "${NEW_ENV:-}"
 
 us() { echo $(( ($(date +%s%N) - $1) / 1000 )); }
-tx() { mkdir "$1/$2"; local s; s=$(date +%s%N); tar xf "$tarball" -C "$1/$2"; us "$s"; }
+tx() {
+  local s
+  if [ -n "${CLONE:-}" ]; then
+    s=$(date +%s%N); git clone -q --no-hardlinks "$CLONE" "$1/$2"; us "$s"
+  else
+    mkdir "$1/$2"; s=$(date +%s%N); tar xf "$tarball" -C "$1/$2"; us "$s"
+  fi
+}
 rmr() { local s; s=$(date +%s%N); rm -rf "${1:?}/$2"; us "$s"; }
 tx "$work/mo" warm >/dev/null
 tx "$work/mn" warm >/dev/null
@@ -68,12 +76,12 @@ for r in $(seq 1 "$rounds"); do
   echo "$to $tn $ro $rn"
 done >"$work/pairs"
 
-python3 - "$work/pairs" <<'PY'
+python3 - "$work/pairs" "${CLONE:+git clone}" <<'PY'
 import statistics as st, sys
 rows = [tuple(map(int, l.split())) for l in open(sys.argv[1])]
-for name, (i, j) in (('tar x', (0, 1)), ('rm -rf', (2, 3))):
+for name, (i, j) in ((sys.argv[2] or 'tar x', (0, 1)), ('rm -rf', (2, 3))):
     o = [r[i] for r in rows]; n = [r[j] for r in rows]; d = [r[j] - r[i] for r in rows]
-    print('%-7s old %7.1f ms  new %7.1f ms  paired difference %+6.1f ms (%+.1f%%), new faster in %d of %d'
+    print('%-9s old %7.1f ms  new %7.1f ms  paired difference %+6.1f ms (%+.1f%%), new faster in %d of %d'
           % (name, st.median(o) / 1000, st.median(n) / 1000, st.median(d) / 1000, 100 * st.median(d) / st.median(o),
              sum(1 for x in d if x < 0), len(d)))
 PY

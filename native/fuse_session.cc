@@ -123,6 +123,12 @@ struct Session {
   // runs the queued events (see wait_opens).
   std::atomic<int> opens_inflight{0};
   std::atomic<bool> holding{false};
+  // Inside a write transaction, read-only opens of files it has not touched are answered here
+  // too, until JavaScript is about to remove a name (unlink, rmdir, rename: closeOpens): from
+  // then to the transaction's end they go to JavaScript, which has counted every one before. A
+  // removal outside a transaction closes them for the one it is about to open (reset only when a
+  // transaction ends).
+  std::atomic<bool> opens_closed{false};
   // A hold's end is announced here (await_hold); waits counts the requests that waited for one.
   std::mutex hold_mu;
   std::condition_variable hold_cv;
@@ -464,9 +470,27 @@ void ll_setattr(fuse_req_t req, fuse_ino_t ino, struct stat* a, int to_set, fuse
                                   a->st_atim.tv_sec, a->st_atim.tv_nsec, a->st_mtim.tv_sec, a->st_mtim.tv_nsec));
 }
 
+// Inside a write transaction (NativeCall gave no reader): an inode the transaction did not touch
+// is as the database has it (no other process commits while it is open), so a file's data is
+// read and a read-only open answered from there (Reader::read, Reader::open: every change of a
+// file's data or size touches it as its request arrives, note_stale). A directory the transaction
+// did not touch has the entries the database shows, for every change of a name touches its directory
+// before it is made (create, mkdir, mknod, symlink, link, unlink, rmdir, rename: changingDir) and
+// a moved directory itself (its '..'). So such a directory is opened and listed from the
+// database; a readdirplus lists an entry whose inode the transaction changed without its
+// attributes (Reader::Stale), and the kernel asks for them (GETATTR: touch_of). An opendir needs
+// no Listing: a change drops the kernel's cached listing itself (fuse_dir_changed).
+Reader* group_reader(Session* s, fuse_ino_t ino) {
+  if (!s->reader || s->holding.load()) return nullptr;
+  struct stat st;
+  return touch_of(s, ino, &st) == Touch::untouched ? s->reader : nullptr;
+}
+
 void ll_readlink(fuse_req_t req, fuse_ino_t ino) {
   Session* s = sess(req);
-  if (NativeCall n(s); n.reader && n.reader->readlink(req, ino)) return;
+  if (NativeCall n(s); Reader* r = n.reader ? n.reader : group_reader(s, ino)) {
+    if (r->readlink(req, ino)) return;
+  }
   enqueue(s, pack_readlink(req, ino));
 }
 
@@ -518,7 +542,10 @@ void ll_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     bool served;
     {
       NativeCall n(s, false);
-      served = n.reader && !s->writing.load() && n.reader->open(req, ino, fi);
+      // in a write transaction: a file it did not touch is as the database has it, unless a
+      // removal of a name may free it before JavaScript counts this open (opens_closed)
+      Reader* r = n.reader ? n.reader : s->opens_closed.load() ? nullptr : group_reader(s, ino);
+      served = r && r->open(req, ino, fi);
     }
     s->opens_inflight.fetch_sub(1);
     if (served) return;
@@ -539,7 +566,12 @@ void wait_reads(Session* s) {
 void ll_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) {
   Session* s = sess(req);
   if (fi && (fi->fh & HOST_FH) && s->host && s->host->read(req, ino, size, off, fi)) return;
-  if (NativeCall n(s); n.reader && n.reader->read(req, ino, size, off)) return;
+  {
+    NativeCall n(s);
+    // in a write transaction: the data of a file it did not touch is the database's
+    Reader* r = n.reader ? n.reader : group_reader(s, ino);
+    if (r && r->read(req, ino, size, off)) return;
+  }
   enqueue(s, pack_read(req, ino, fh_of(fi), size, off));
 }
 
@@ -564,19 +596,6 @@ void ll_release(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
 
 void ll_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, fuse_file_info* fi) {
   enqueue(sess(req), pack_fsync(req, ino, fh_of(fi), datasync != 0));
-}
-
-// Inside a write transaction (NativeCall gave no reader): a directory the transaction did not
-// touch has the entries the database shows, for every change of a name touches its directory
-// before it is made (create, mkdir, mknod, symlink, link, unlink, rmdir, rename: changingDir) and
-// a moved directory itself (its '..'). So such a directory is opened and listed from the
-// database; a readdirplus lists an entry whose inode the transaction changed without its
-// attributes (Reader::Stale), and the kernel asks for them (GETATTR: touch_of). An opendir needs
-// no Listing: a change drops the kernel's cached listing itself (fuse_dir_changed).
-Reader* group_reader(Session* s, fuse_ino_t dir) {
-  if (!s->reader || s->holding.load()) return nullptr;
-  struct stat st;
-  return touch_of(s, dir, &st) == Touch::untouched ? s->reader : nullptr;
 }
 
 // A native listing of dir in flight (Session::listing_dirs): counted unless, inside a write
@@ -919,6 +938,7 @@ struct ReadIn {
   uint32_t size, read_flags;
 };
 constexpr uint32_t OP_READ = 15;
+constexpr uint32_t OP_OPEN = 14;
 constexpr uint32_t LARGE_READ = 64 * 1024;
 constexpr int MAX_THREADS = 4;
 
@@ -951,6 +971,15 @@ bool large(const fuse_buf& b) {
   if (b.flags & FUSE_BUF_IS_FD) return true;  // spliced: its header not in memory yet
   if (b.size < sizeof(InHeader)) return false;
   const InHeader* h = static_cast<const InHeader*>(b.mem);
+  // tests: an OPEN the reader delays (AGENTFS_FUSE_TEST_DELAY_MS's third number) waits beside the
+  // next requests, so that one of them (an unlink) can reach JavaScript meanwhile
+  static const bool open_delayed = [] {
+    const char* v = getenv("AGENTFS_FUSE_TEST_DELAY_MS");
+    const char* third = v ? strchr(v, ',') : nullptr;
+    third = third ? strchr(third + 1, ',') : nullptr;
+    return third && strtol(third + 1, nullptr, 10) > 0;
+  }();
+  if (open_delayed && h->opcode == OP_OPEN) return true;
   if (h->opcode != OP_READ || b.size < sizeof(InHeader) + sizeof(ReadIn)) return false;
   return reinterpret_cast<const ReadIn*>(h + 1)->size >= LARGE_READ;
 }
@@ -1295,7 +1324,8 @@ ReaderConfig reader_config(napi_env env, napi_value o) {
   if (const char* d = getenv("AGENTFS_FUSE_TEST_DELAY_MS")) {
     char* end = nullptr;
     c.getattr_delay_ms = (int)std::max(0L, strtol(d, &end, 10));
-    if (end && *end == ',') c.read_delay_ms = (int)std::max(0L, strtol(end + 1, nullptr, 10));
+    if (end && *end == ',') c.read_delay_ms = (int)std::max(0L, strtol(end + 1, &end, 10));
+    if (end && *end == ',') c.open_delay_ms = (int)std::max(0L, strtol(end + 1, nullptr, 10));
   }
   return c;
 }
@@ -1829,6 +1859,7 @@ napi_value SetWriting(napi_env env, napi_callback_info info) {
       s->added_names.clear();
       s->made_dirs.clear();
       s->touched.clear();
+      s->opens_closed.store(false);
     }
     s->writing.store(writing);
   }
@@ -1843,6 +1874,21 @@ napi_value SetWriting(napi_env env, napi_callback_info info) {
     // full suite's load: "never shows ... an access time older than the one being stored")
     wait_reads(s);
   }
+  return nullptr;
+}
+
+// closeOpens(handle): JavaScript's open write transaction (or, with none open, the one it is about
+// to open) is about to remove a name, which may free the inode it named: read-only opens go to
+// JavaScript until the transaction ends, and those in flight are waited for, so that a drain()
+// after this has the OPENED of every native open that saw the inode (JavaScript counts them
+// before it decides to free it).
+napi_value CloseOpens(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!get_args(env, info, 1, argv)) return nullptr;
+  Session* s = get_session(env, argv[0]);
+  if (!s) return nullptr;
+  s->opens_closed.store(true);
+  wait_opens(s);
   return nullptr;
 }
 
@@ -2263,6 +2309,7 @@ napi_value Init(napi_env env, napi_value exports) {
     {"forgetAttrs", nullptr, ForgetAttrs, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"madeDir", nullptr, MadeDir, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"changingDir", nullptr, ChangingDir, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"closeOpens", nullptr, CloseOpens, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"atimePending", nullptr, AtimePending, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"atimeStored", nullptr, AtimeStored, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"atimesStored", nullptr, AtimesStored, nullptr, nullptr, nullptr, napi_default, nullptr},

@@ -710,6 +710,7 @@ bool Reader::open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   Conn& c = *lease.c;
   if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & (O_TRUNC | O_APPEND | O_CREAT))) return fail(nullptr);
   if (!on_open) return fail(nullptr);
+  if (cfg_.open_delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(cfg_.open_delay_ms));
   bool keep = cfg_.keep_cache;
   {
     Use u(c.inode);

@@ -66,10 +66,10 @@ struct ReaderConfig {
   // false: the database lies under the mountpoint, where a connection opened later, by the
   // database's path, would wait on this very mount; only those opened with the reader serve
   bool open_later = true;
-  // tests only (AGENTFS_FUSE_TEST_DELAY_MS="getattr,read"): a GETATTR waits this long between
-  // reading its row and replying, a READ before it reads anything, so that a test can put another
-  // request in that window
-  int getattr_delay_ms = 0, read_delay_ms = 0;
+  // tests only (AGENTFS_FUSE_TEST_DELAY_MS="getattr,read,open"): a GETATTR waits this long between
+  // reading its row and replying, a READ before it reads anything, a read-only OPEN before it
+  // reads the file's row, so that a test can put another request in that window
+  int getattr_delay_ms = 0, read_delay_ms = 0, open_delay_ms = 0;
 };
 
 // Handles opened here carry this bit (JavaScript's own count up from 1): a directory's release

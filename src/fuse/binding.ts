@@ -133,6 +133,8 @@ export interface NativeBinding {
   changedAttrs(handle: SessionHandle, attr: Float64Array): void;
   /** the open write transaction is about to change a name in dir: native listings of it end first, and stop */
   changingDir(handle: SessionHandle, dir: number): void;
+  /** a name is about to be removed in the open write transaction (or the one about to open): read-only opens go to JavaScript until it ends (those in flight waited for) */
+  closeOpens(handle: SessionHandle): void;
   /** the open write transaction added this name (native lookups of other names may answer "absent") */
   nameAdded(handle: SessionHandle, parent: number, name: string): void;
   /** ino changed in the open write transaction without its attributes sent: GETATTR goes to JavaScript */

@@ -290,8 +290,9 @@ export class FuseServer {
     this.shared = shared;
     this.state.sharesReads = true;
     this.group.commitOnReads = true;
+    this.state.takeNativeOpens = () => this.takeNativeOpens();
     shared.onWriting((writing) => {
-      this.state.writing = writing;
+      this.state.setWriting(writing);
       if (this.ended) return;
       this.native.setWriting(handle, writing);
       // what this transaction unlinks may be open through a native open that saw it before: count those first

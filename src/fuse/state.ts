@@ -76,6 +76,10 @@ export class ServeState {
   /** host-backed overlay files go to the addon as they are handed out (FileSystem.hostFiles) */
   hostOffers: HostOffers | undefined;
   writing = false;
+  /** the open write transaction closed the native side's opens (closeOpens) */
+  private opensClosed = false;
+  /** counts the OPENED events queued by the native side (FuseServer.takeNativeOpens) */
+  takeNativeOpens: () => void = () => {};
   /** the kernel leaves set-id bits to this server (FUSE_HANDLE_KILLPRIV; the INIT event says) */
   killpriv = false;
   /**
@@ -143,6 +147,28 @@ export class ServeState {
   changingDir(dir: number | undefined): void {
     if (dir === undefined || !this.sharesReads || !this.writing || !this.handle) return;
     this.native.changingDir(this.handle, dir);
+  }
+
+  /**
+   * A name is about to be removed (unlink, rmdir, rename over it), which frees its inode unless
+   * something has it open. Inside a write transaction the native side answers read-only opens of
+   * files the transaction has not touched: from now to the transaction's end it leaves them here,
+   * and the opens it answered (in flight included) are counted first. With no transaction open
+   * yet (near a full disk every change commits alone) the removal opens its own: the opens are
+   * closed before it begins, and its start counts those in flight (setWriting).
+   */
+  removingName(): void {
+    if (!this.sharesReads || !this.handle || this.opensClosed) return;
+    this.native.closeOpens(this.handle);
+    if (!this.writing) return;
+    this.opensClosed = true;
+    this.takeNativeOpens();
+  }
+
+  /** A write transaction opened or ended here (FuseServer.shareReads). */
+  setWriting(writing: boolean): void {
+    this.writing = writing;
+    this.opensClosed = false;
   }
 
   /**

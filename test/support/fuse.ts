@@ -1,5 +1,7 @@
-import { mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
+import { expect } from 'vitest';
 import { run, runCli, type CliResult } from './cli.js';
 
 /** Mount helpers for FUSE tests: everything that touches a mount runs in a child process. */
@@ -101,4 +103,48 @@ export async function mountTracedOverlay(
   if (init.code !== 0) throw new Error(`init ${db} failed: ${init.stderr}`);
   const trace = join(dir, `${name}.trace`);
   return { mnt, trace, pid: await mountBg(db, mnt, extra, undefined, { AGENTFS_FUSE_TRACE: trace, ...env }) };
+}
+
+/** What a background mount's server wrote to its log under `runtimeDir` ('' when there is none). */
+export function mountLog(runtimeDir: string, mountpoint: string): string {
+  const file = join(runtimeDir, `mount-${createHash('sha1').update(mountpoint).digest('hex').slice(0, 16)}.log`);
+  return existsSync(file) ? readFileSync(file, 'utf8') : '';
+}
+
+/**
+ * Fresh agents mounted in the background with the server's per-request counts
+ * (AGENTFS_FUSE_STATS), which it writes to its log when unmounted: unmount() returns that log.
+ */
+export class StatsMounts {
+  private readonly mounts: Array<{ mnt: string; pid?: number }> = [];
+
+  constructor(private readonly dir: string) {}
+
+  get runtime(): string {
+    return join(this.dir, 'run');
+  }
+
+  /** `init NAME.db --no-journal` in dbDir, mounted at dir/NAME; returns the mountpoint. */
+  async mount(name: string, env: NodeJS.ProcessEnv = {}, dbDir = this.dir): Promise<string> {
+    const mnt = join(this.dir, name);
+    mkdirSync(mnt);
+    const opts = { cwd: dbDir, env: { AGENTFS_RUNTIME_DIR: this.runtime, AGENTFS_FUSE_STATS: '1', ...env } };
+    expect((await runCli(['init', `${name}.db`, '--no-journal'], opts)).code).toBe(0);
+    const r = await runCli(['mount', `${name}.db`, mnt], opts);
+    expect(r.stderr).toBe('');
+    this.mounts.push({ mnt, pid: Number(/\(pid (\d+)\)/.exec(r.stdout)?.[1]) });
+    return mnt;
+  }
+
+  /** Unmounts (which must succeed) and returns the server's log. */
+  async unmount(mnt: string): Promise<string> {
+    expect((await runCli(['unmount', mnt], { env: { AGENTFS_RUNTIME_DIR: this.runtime } })).code).toBe(0);
+    expect(isMounted(mnt)).toBe(false);
+    return mountLog(this.runtime, mnt);
+  }
+
+  /** Cleanup of every mount made, by mountpoint and pid (for afterAll). */
+  async cleanup(): Promise<void> {
+    for (const m of this.mounts) await forceUnmount(m.mnt, m.pid);
+  }
 }

@@ -42,6 +42,7 @@ export function link(s: ServeState, { id, ino, newParent, newName }: LinkRequest
 
 export function unlink(s: ServeState, { id, parent, name }: UnlinkRequest): Reply {
   s.changingDir(parent);
+  s.removingName();
   const gone = s.fs.unlink(parent, name);
   s.changedAttrs(parent, gone?.parent);
   s.changedInode(gone?.ino); // one link less, or gone
@@ -51,6 +52,7 @@ export function unlink(s: ServeState, { id, parent, name }: UnlinkRequest): Repl
 export function rmdir(s: ServeState, { id, parent, name }: RmdirRequest): Reply {
   // a filesystem whose reads the native side shares says what went (FileSystem.rmdir)
   s.changingDir(parent);
+  s.removingName();
   const dir = s.attrAt(parent, name); // as it was: a process may still be in it
   const gone = s.fs.rmdir(parent, name);
   s.changedAttrs(parent, gone?.parent);
@@ -68,6 +70,7 @@ export function rename(s: ServeState, { id, parent, name, newParent, newName, fl
   if (newParent !== parent) s.changingDir(newParent);
   s.changingDir(moved); // a directory's '..' (an inode of another kind is never listed)
   if (replaced !== undefined && replaced !== moved) s.changingDir(replaced); // exchanged: its '..' too
+  if (target) s.removingName(); // what it replaces may be freed
   s.fs.rename(parent, name, newParent, newName, flags);
   s.addedName(newParent, newName);
   s.changedAttrs(parent);
