@@ -1,9 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { createHash } from 'node:crypto';
-import { join } from 'node:path';
-import { runCli, tempDir } from '../support/cli.js';
-import { forceUnmount, isMounted, sh } from '../support/fuse.js';
+import { tempDir } from '../support/cli.js';
+import { sh, StatsMounts } from '../support/fuse.js';
 
 /**
  * FUSE_HANDLE_KILLPRIV: the server drops set-id bits itself (core/fs/set-id.ts), so the kernel is
@@ -12,38 +9,26 @@ import { forceUnmount, isMounted, sh } from '../support/fuse.js';
  * a file. What the bits become is checked in fuse-posix.test.ts (set-id cases).
  */
 let tmp: { dir: string; cleanup: () => void };
-const mounts: Array<{ mnt: string; pid?: number }> = [];
-const runtime = () => join(tmp.dir, 'run');
+let mounts: StatsMounts;
 
 beforeAll(() => {
   tmp = tempDir();
+  mounts = new StatsMounts(tmp.dir);
 });
 
 afterAll(async () => {
-  for (const m of mounts) await forceUnmount(m.mnt, m.pid);
+  await mounts.cleanup();
   tmp.cleanup();
 });
 
-async function mount(name: string, env: NodeJS.ProcessEnv = {}): Promise<string> {
-  const mnt = join(tmp.dir, name);
-  mkdirSync(mnt);
-  const opts = { cwd: tmp.dir, env: { AGENTFS_RUNTIME_DIR: runtime(), AGENTFS_FUSE_STATS: '1', ...env } };
-  expect((await runCli(['init', `${name}.db`, '--no-journal'], opts)).code).toBe(0);
-  const r = await runCli(['mount', `${name}.db`, mnt], opts);
-  expect(r.stderr).toBe('');
-  mounts.push({ mnt, pid: Number(/\(pid (\d+)\)/.exec(r.stdout)?.[1]) });
-  return mnt;
-}
+const mount = (name: string, env: NodeJS.ProcessEnv = {}) => mounts.mount(name, env);
 
 /**
  * Unmounts and returns, from what the server printed (AGENTFS_FUSE_STATS), the GETATTRs the addon
  * answered from the attributes JavaScript sent of its uncommitted changes, and JavaScript's SETATTRs.
  */
 async function unmount(mnt: string): Promise<{ changes: number; setattrs: number }> {
-  expect((await runCli(['unmount', mnt], { env: { AGENTFS_RUNTIME_DIR: runtime() } })).code).toBe(0);
-  expect(isMounted(mnt)).toBe(false);
-  const file = join(runtime(), `mount-${createHash('sha1').update(mnt).digest('hex').slice(0, 16)}.log`);
-  const log = existsSync(file) ? readFileSync(file, 'utf8') : '';
+  const log = await mounts.unmount(mnt);
   const changes = /fuse native reads: .*; (\d+) attributes answered from uncommitted changes/.exec(log);
   if (!changes) throw new Error(`no native read line in: ${log}`);
   return { changes: Number(changes[1]), setattrs: Number(/^fuse SETATTR: (\d+) requests/m.exec(log)?.[1] ?? 0) };

@@ -1,11 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import Database from 'libsql';
 import { ROOT, run, runCli, tempDir, type CliResult } from '../support/cli.js';
-import { forceUnmount, isMounted, sh } from '../support/fuse.js';
+import { forceUnmount, isMounted, mountLog, sh } from '../support/fuse.js';
 
 /**
  * The mount's native read path (native/reader.cc): lookup, getattr, readdir(plus), read and
@@ -39,8 +38,7 @@ async function unmount(mnt: string): Promise<string> {
   const r = await cli(['unmount', mnt]);
   expect(r.code).toBe(0);
   expect(isMounted(mnt)).toBe(false);
-  const log = join(runtime(), `mount-${createHash('sha1').update(mnt).digest('hex').slice(0, 16)}.log`);
-  return existsSync(log) ? readFileSync(log, 'utf8') : '';
+  return mountLog(runtime(), mnt);
 }
 
 function nativeServed(log: string): number {
