@@ -186,7 +186,9 @@ describe('opens and reads while a group commit is open', () => {
       expect(await py(COMMIT_ALONE_RACE, [m, '400'])).toBe('[]\n');
       await unmount(m);
     } finally {
-      await run('umount', [small]);
+      await mounts.cleanup();
+      // the server's files on the tmpfs close when it has exited
+      for (let i = 0; i < 100 && (await run('umount', [small])).code !== 0; i++) await new Promise((r) => setTimeout(r, 50));
     }
   }, 120_000);
 });

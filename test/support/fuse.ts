@@ -136,10 +136,15 @@ export class StatsMounts {
     return mnt;
   }
 
-  /** Unmounts (which must succeed) and returns the server's log. */
+  /**
+   * Unmounts (which must succeed) and returns the server's log, once the server has exited (its
+   * files closed: a tmpfs under its database can be unmounted then).
+   */
   async unmount(mnt: string): Promise<string> {
     expect((await runCli(['unmount', mnt], { env: { AGENTFS_RUNTIME_DIR: this.runtime } })).code).toBe(0);
     expect(isMounted(mnt)).toBe(false);
+    const pid = this.mounts.find((m) => m.mnt === mnt)?.pid;
+    for (let i = 0; i < 200 && pid !== undefined && isAlive(pid); i++) await new Promise((r) => setTimeout(r, 50));
     return mountLog(this.runtime, mnt);
   }
 
