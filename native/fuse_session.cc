@@ -151,6 +151,7 @@ struct Session {
   std::mutex changed_mu;
   std::unordered_map<uint64_t, struct stat> changed_attrs;
   std::atomic<uint64_t> changed_served{0};  // GETATTRs answered from changed_attrs
+  std::atomic<uint64_t> made_absent_served{0};  // an overlay's LOOKUPs answered by made_absent
   // Names JavaScript added in its open write transaction (created, made, linked, renamed to; the
   // key is the parent's 8 bytes and the name): a LOOKUP of any other name that the database does
   // not hold is answered here as absent meanwhile (a create's LOOKUP of its new name, each file of
@@ -161,8 +162,9 @@ struct Session {
   // database, which does not have the directory yet (before, it went to JavaScript: each file
   // `tar x` or `git clone` writes into a directory it just made is looked up first). Dropped when
   // JavaScript changes one without sending its attributes (forgetAttrs: removed, moved); emptied
-  // with changed_attrs.
-  std::unordered_set<uint64_t> made_dirs;
+  // with changed_attrs. An overlay's is mapped to the host directory its names would come from
+  // (made_absent checks the host there); a mount's, or an overlay's that shows no base, to "".
+  std::unordered_map<uint64_t, std::string> made_dirs;
   // Every inode JavaScript's open write transaction changed, as it said (changedAttrs,
   // forgetAttrs, madeDir, a stored access time) or as queued to it (note_stale): any other inode
   // is as the database has it, and GETATTR of one is answered from there meanwhile (a directory
@@ -247,8 +249,8 @@ void note_sent(fuse_req_t req, uint64_t ino, uint32_t mode) {
   if (s->reader && ino) s->reader->sent_attrs(ino, mode);
 }
 void note_stale(Session* s, uint64_t ino) {
-  if (!s->reader) return;
-  s->reader->stale_attrs(ino);
+  if (!s->reader && !s->delta) return;
+  if (s->reader) s->reader->stale_attrs(ino);
   // what JavaScript sent of it is about to change: it sends them again after (a safety net for a
   // change whose handler would not)
   std::lock_guard<std::mutex> lock(s->changed_mu);
@@ -387,18 +389,39 @@ std::string name_key(uint64_t parent, const char* name) {
 }
 
 // JavaScript's open write transaction has not added this name (Session::added_names); *made:
-// it made the directory (Session::made_dirs), so the name is absent.
-bool not_added(Session* s, fuse_ino_t parent, const char* name, bool* made) {
+// it made the directory (Session::made_dirs), so the name is absent (for an overlay, unless the
+// host has it in *base).
+bool not_added(Session* s, fuse_ino_t parent, const char* name, bool* made, std::string* base = nullptr) {
   std::lock_guard<std::mutex> lock(s->changed_mu);
   if (!s->writing.load(std::memory_order_acquire) || s->added_names.count(name_key(parent, name)) != 0) return false;
-  *made = s->made_dirs.count(parent) != 0;
+  auto it = s->made_dirs.find(parent);
+  *made = it != s->made_dirs.end();
+  if (*made && base) *base = it->second;
+  return true;
+}
+
+// LOOKUP in an overlay (Session::delta) of a name in a directory JavaScript's open write
+// transaction made (mkdir) and did not add: absent, unless the host has it. The directory was
+// made where the merged view showed nothing, so its names are its own, and a base entry only if
+// the host has made the same directory since (then merged: JavaScript's to answer). Each file
+// `tar x` or `git clone` makes is looked up first. Not cached by the kernel.
+bool made_absent(Session* s, fuse_req_t req, fuse_ino_t parent, const char* name) {
+  if (!s->delta || s->reader || s->holding.load()) return false;
+  size_t len = strlen(name);
+  if (len == 0 || len > NAME_MAX || !strcmp(name, ".") || !strcmp(name, "..")) return false;
+  bool made = false;
+  std::string base;
+  if (!not_added(s, parent, name, &made, &base) || !made) return false;
+  if (!base.empty() && !s->host->absent_beneath(base, name)) return false;
+  s->made_absent_served.fetch_add(1, std::memory_order_relaxed);
+  fuse_reply_err(req, ENOENT);
   return true;
 }
 
 void ll_lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
   if (refuse_name(req, name)) return;
   Session* s = sess(req);
-  if (s->host && s->host->lookup(req, parent, name)) return;
+  if (s->host && (s->host->lookup(req, parent, name) || made_absent(s, req, parent, name))) return;
   {
     NativeCall n(s);
     if (n.reader) {
@@ -444,9 +467,22 @@ bool delta_getattr(Session* s, fuse_req_t req, fuse_ino_t ino) {
   return ok;
 }
 
+// GETATTR in an overlay (Session::delta) of a node whose attributes JavaScript's open write
+// transaction sent after changing it (Session::changed_attrs, by overlay number): a directory
+// after each create, mkdir or unlink in it (`tar x` in `run`: one a file). Only those: which
+// delta rows the transaction changed otherwise is not known here by overlay number.
+bool sent_getattr(Session* s, fuse_req_t req, fuse_ino_t ino) {
+  if (!s->delta || s->holding.load()) return false;
+  struct stat st;
+  if (touch_of(s, ino, &st) != Touch::sent) return false;
+  s->changed_served.fetch_add(1, std::memory_order_relaxed);
+  fuse_reply_attr(req, &st, s->attr_timeout);
+  return true;
+}
+
 void ll_getattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   Session* s = sess(req);
-  if (s->host && (s->host->getattr(req, ino) || delta_getattr(s, req, ino))) return;
+  if (s->host && (s->host->getattr(req, ino) || delta_getattr(s, req, ino) || sent_getattr(s, req, ino))) return;
   NativeCall n(s);
   if (n.reader) {
     if (n.reader->getattr(req, ino)) return;
@@ -1365,6 +1401,7 @@ void open_host_files(napi_env env, napi_value o, Session* s) {
   }
   c.base_fd = (int)get_num(env, named(env, o, "baseFd"), -1);
   c.base_dev = (int64_t)get_num(env, named(env, o, "baseDev"), -1);
+  if (!s->reader) s->attr_timeout = c.attr_timeout;  // sent_getattr's
   napi_value pre = named(env, o, "basePrefix");
   napi_valuetype pt = napi_undefined;
   if (pre && napi_typeof(env, pre, &pt) == napi_ok && pt == napi_string) c.base_prefix = get_str(env, pre);
@@ -1993,16 +2030,20 @@ napi_value ForgetAttrs(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
-// madeDir(handle, ino): JavaScript's open write transaction made this directory (see
-// Session::made_dirs); ignored when no transaction is open.
+// madeDir(handle, ino, base?): JavaScript's open write transaction made this directory (see
+// Session::made_dirs; base: an overlay's host directory its names would come from); ignored
+// when no transaction is open.
 napi_value MadeDir(napi_env env, napi_callback_info info) {
-  napi_value argv[2];
-  if (!get_args(env, info, 2, argv)) return nullptr;
+  napi_value argv[3];
+  if (!get_args(env, info, 3, argv)) return nullptr;
   Session* s = get_session(env, argv[0]);
   if (!s) return nullptr;
+  napi_valuetype bt = napi_undefined;
+  napi_typeof(env, argv[2], &bt);
+  std::string base = bt == napi_string ? get_str(env, argv[2]) : std::string();
   std::lock_guard<std::mutex> lock(s->changed_mu);
   if (s->writing.load(std::memory_order_relaxed)) {
-    s->made_dirs.insert((uint64_t)get_num(env, argv[1]));
+    s->made_dirs[(uint64_t)get_num(env, argv[1])] = std::move(base);
     s->touched.insert((uint64_t)get_num(env, argv[1]));
   }
   return nullptr;
@@ -2017,9 +2058,13 @@ napi_value AtimePending(napi_env env, napi_callback_info info) {
   Reader* r = s ? (s->reader ? s->reader : s->delta) : nullptr;
   if (!r) return nullptr;
   {
-    // attributes JavaScript sent in its transaction hold the access time before this read
+    // attributes JavaScript sent in its transaction hold the access time before this read. An
+    // overlay's are keyed by overlay number, its access times by delta number: all go (a read
+    // that moves a time inside a write transaction is rare; JavaScript answers until the next
+    // change sends them again)
     std::lock_guard<std::mutex> lock(s->changed_mu);
-    s->changed_attrs.erase((uint64_t)get_num(env, argv[1]));
+    if (s->reader) s->changed_attrs.erase((uint64_t)get_num(env, argv[1]));
+    else s->changed_attrs.clear();
   }
   r->atime_pending((uint64_t)get_num(env, argv[1]), Ts{(int64_t)get_num(env, argv[2]), (int64_t)get_num(env, argv[3])});
   atime_moved(s, (uint64_t)get_num(env, argv[1]), 0);
@@ -2241,6 +2286,15 @@ napi_value HostForget(napi_env env, napi_callback_info info) {
   double ino = get_num(env, argv[1], -1);
   if (ino < 0) s->host->clear();
   else s->host->forget((uint64_t)ino, (int64_t)get_num(env, argv[2], -1));
+  if (s->delta && !s->reader) {
+    // a copy-up, move or removal may change other nodes' attributes than those JavaScript sends
+    // after it (a copy-up the ctime and link count of the directory it lands in), and a moved
+    // directory made in the transaction may merge with a base one now: all go (JavaScript's
+    // MergedLookup.madeNow alike)
+    std::lock_guard<std::mutex> lock(s->changed_mu);
+    s->changed_attrs.clear();
+    s->made_dirs.clear();
+  }
   return nullptr;
 }
 
@@ -2254,7 +2308,7 @@ napi_value HostCopyNumber(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
-// readerStats(handle): {active, served, changesServed, declined, listedBare, counted, snapshots, holdWaits, replyFresh, hugeMaps, error, hostServed, hostDeclined, deltaActive, deltaServed}
+// readerStats(handle): {active, served, changesServed, declined, listedBare, counted, snapshots, holdWaits, replyFresh, hugeMaps, error, hostServed, hostDeclined, deltaActive, deltaServed, madeAbsentServed}
 napi_value ReaderStats(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   if (!get_args(env, info, 1, argv)) return nullptr;
@@ -2281,6 +2335,7 @@ napi_value ReaderStats(napi_env env, napi_callback_info info) {
   napi_get_boolean(env, s->delta != nullptr, &b);
   napi_set_named_property(env, o, "deltaActive", b);
   napi_set_named_property(env, o, "deltaServed", num(env, s->delta ? (double)s->delta->served.load() : 0));
+  napi_set_named_property(env, o, "madeAbsentServed", num(env, (double)s->made_absent_served.load()));
   return o;
 }
 

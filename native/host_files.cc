@@ -499,6 +499,18 @@ bool HostFiles::lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
   return true;
 }
 
+bool HostFiles::absent_beneath(const std::string& dir, const char* name) {
+  if (dir.size() + 1 + strlen(name) >= HOST_PATH_MAX) return false;
+  // through no symlink, as lookup: a directory the host swapped for one leads elsewhere
+  int dfd = open_beneath(dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (dfd < 0) return errno == ENOENT;
+  struct stat st;
+  int rc = fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW);
+  int err = errno;
+  close(dfd);
+  return rc != 0 && err == ENOENT;
+}
+
 // A name the host directory has, answered as a listing of the directory holding only that name
 // would: under the same conditions (the overlay lists host directories as they are, nothing
 // hidden there, a number JavaScript would give the same way), registered here and told to

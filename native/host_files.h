@@ -99,6 +99,9 @@ class HostFiles {
   // (on_listed) as a listing's. Other names go to JavaScript, which numbers and registers what
   // it hands out.
   bool lookup(fuse_req_t req, fuse_ino_t parent, const char* name);
+  // Whether the base has no entry `name` in host directory `dir` (a path beneath the base): the
+  // directory is missing, or the name in it. Anything else (an entry, another error) is false.
+  bool absent_beneath(const std::string& dir, const char* name);
   // The names lookup told the kernel to remember as absent, taken (and forgotten here):
   // another process changed the database, and they may exist now (fuse_session InvalidateServed).
   void take_absent(std::vector<std::pair<uint64_t, std::string>>* names);

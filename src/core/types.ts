@@ -110,7 +110,11 @@ export interface StatFs {
  */
 export interface Removal {
   ino: number;
-  /** undefined only when the parent's own row is missing (a damaged database) */
+  /**
+   * the parent's attributes after the removal; undefined when the filesystem does not read them
+   * back (OverlayFs: the caller asks getattr if it needs them) or the parent's own row is missing
+   * (a damaged database)
+   */
   parent: Attr | undefined;
   /** unlink: the names the inode has left (0: it is gone, or an orphan until its last release) */
   links?: number;
@@ -333,6 +337,12 @@ export interface HostFiles {
    * a listed inode is exactly the host file `dir + '/' + its name`; undefined when none can be.
    */
   listing(ino: number): { dir: string; has(entry: number): boolean } | undefined;
+  /**
+   * The host directory whose entries directory `ino` would show (whether the host has it or
+   * not): '' when it shows none (opaque: made over a deleted path), undefined when not known here
+   * (no such directory, or a path too long for one call).
+   */
+  baseDir(ino: number): string | undefined;
   /**
    * Calls `listener` when an answer hostFile or deltaFile gave may stop holding, before the
    * change is answered: with the inode (copied up, moved, gone), or with undefined for every

@@ -100,7 +100,7 @@ export function outsideChanges(agent: Agent): () => number {
 }
 
 /** AGENTFS_GROUP_COMMIT_MS: how long a group commit stays open (diagnosis and tests; default 10). */
-function groupCommitMsFromEnv(): number | undefined {
+export function groupCommitMsFromEnv(): number | undefined {
   const v = Number(process.env.AGENTFS_GROUP_COMMIT_MS);
   return Number.isFinite(v) && v > 0 ? v : undefined;
 }

@@ -140,7 +140,8 @@ export interface NativeBinding {
   /** ino changed in the open write transaction without its attributes sent: GETATTR goes to JavaScript */
   forgetAttrs(handle: SessionHandle, ino: number): void;
   /** the open write transaction made this directory: native lookups of names it did not add there answer "absent" */
-  madeDir(handle: SessionHandle, ino: number): void;
+  /** base: an overlay's host directory the names of `ino` would come from ('' none) */
+  madeDir(handle: SessionHandle, ino: number, base?: string): void;
   /** an access time held in memory on this side, not stored yet */
   atimePending(handle: SessionHandle, ino: number, sec: number, nsec: number): void;
   /** ino's pending access time (that one; any when sec is undefined) is stored or dropped */
@@ -172,6 +173,8 @@ export interface NativeBinding {
     /** an overlay's delta files: GETATTR answered from the delta (hostFiles.delta) */
     deltaActive: boolean;
     deltaServed: number;
+    /** an overlay's LOOKUPs of names absent from a directory its open transaction made (made_absent) */
+    madeAbsentServed: number;
     error?: string;
   };
   /** these overlay inodes are exactly these host files now: (ino, S_IFMT type, parent ino) triples and their paths */

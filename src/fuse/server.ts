@@ -258,7 +258,9 @@ export class FuseServer {
    */
   private shareDeltaReads(delta: SharedReads, handle: SessionHandle): void {
     this.state.hostOffers!.deltas = true;
+    this.state.sharesAttrs = true;
     delta.onWriting((writing) => {
+      this.state.setWriting(writing);
       if (!this.ended) this.native.setWriting(handle, writing);
     });
     this.watchAtimes(delta, handle);
@@ -289,6 +291,7 @@ export class FuseServer {
   private shareReads(shared: SharedReads, handle: SessionHandle): void {
     this.shared = shared;
     this.state.sharesReads = true;
+    this.state.sharesAttrs = true;
     this.group.commitOnReads = true;
     this.state.takeNativeOpens = () => this.takeNativeOpens();
     shared.onWriting((writing) => {

@@ -73,6 +73,13 @@ export class ServeState {
   listingMaxAgeS = 0;
   /** the native read path serves this mount, and a write transaction is open here now */
   sharesReads = false;
+  /**
+   * the native side answers from what this side says its open write transaction changed: the
+   * attributes it sent (changedAttrs) and, in directories it made, names it did not add
+   * (addedName, madeDir). A mount whose reads it shares (sharesReads), and an overlay whose
+   * delta files' attributes it answers (by overlay number)
+   */
+  sharesAttrs = false;
   /** host-backed overlay files go to the addon as they are handed out (FileSystem.hostFiles) */
   hostOffers: HostOffers | undefined;
   writing = false;
@@ -179,7 +186,7 @@ export class ServeState {
    * one, changes are committed already.
    */
   changedAttrs(ino: number, attr?: Attr): void {
-    if (!this.sharesReads || !this.writing || !this.handle) return;
+    if (!this.sharesAttrs || !this.writing || !this.handle) return;
     try {
       this.native.changedAttrs(this.handle, attrRecord(attr ?? this.fs.getattr(ino), this.owner));
     } catch {
@@ -192,7 +199,7 @@ export class ServeState {
    * without a read (FileSystem.writtenAttr), else its GETATTR goes to JavaScript.
    */
   wroteTo(ino: number): void {
-    if (!this.sharesReads || !this.writing || !this.handle) return;
+    if (!this.sharesAttrs || !this.writing || !this.handle) return;
     const attr = this.fs.writtenAttr?.(ino);
     if (attr) this.changedAttrs(ino, attr);
     else this.native.forgetAttrs(this.handle, ino);
@@ -203,20 +210,25 @@ export class ServeState {
    * the addon's lookups leave it to JavaScript until the commit (it answers only "absent" then).
    */
   addedName(dir: number, name: string): void {
-    if (this.sharesReads && this.writing && this.handle) this.native.nameAdded(this.handle, dir, name);
+    if (this.sharesAttrs && this.writing && this.handle) this.native.nameAdded(this.handle, dir, name);
   }
 
   /**
    * Directory `dir` was made in the open write transaction: every name in it is one the
-   * transaction added (addedName), so the addon answers lookups of any other name as absent.
+   * transaction added (addedName), so the addon answers lookups of any other name as absent. An
+   * overlay's could have base entries if the host made the same directory since: the addon
+   * checks the host directory they would come from.
    */
   madeDir(dir: number): void {
-    if (this.sharesReads && this.writing && this.handle) this.native.madeDir(this.handle, dir);
+    if (!this.sharesAttrs || !this.writing || !this.handle) return;
+    if (!this.hostOffers) return this.native.madeDir(this.handle, dir);
+    const base = this.hostOffers.baseDir(dir);
+    if (base !== undefined) this.native.madeDir(this.handle, dir, base);
   }
 
   /** ino changed (or went) in the open write transaction without its new attributes sent: JavaScript answers for it. */
   changedInode(ino: number | undefined): void {
-    if (ino !== undefined && this.sharesReads && this.writing && this.handle) this.native.forgetAttrs(this.handle, ino);
+    if (ino !== undefined && this.sharesAttrs && this.writing && this.handle) this.native.forgetAttrs(this.handle, ino);
   }
 
   /**
@@ -272,7 +284,7 @@ export class ServeState {
 
   /** The inode `name` in `dir` names now, if any (before a change that may drop or move it). */
   inodeAt(dir: number, name: string): number | undefined {
-    if (!this.sharesReads || !this.writing) return undefined;
+    if (!this.sharesAttrs || !this.writing) return undefined;
     try {
       return this.fs.lookup(dir, name).ino;
     } catch {

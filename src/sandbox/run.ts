@@ -7,7 +7,7 @@ import { Agent, META } from '../core/agent.js';
 import { recordRunEnd, recordRunStart } from './run-call.js';
 import { Store, validateId } from '../store/index.js';
 import { checkFuse, FuseServer } from '../fuse/index.js';
-import { groupCommitOf, outsideChanges } from '../fuse/agent-mount.js';
+import { groupCommitMsFromEnv, groupCommitOf, outsideChanges } from '../fuse/agent-mount.js';
 import { checkpointInBackground } from '../fuse/wal-checkpoints.js';
 import { withSandboxSignals } from './child-signals.js';
 import { untilExit, type SignalCatcher } from '../platform/signals.js';
@@ -146,6 +146,7 @@ async function runCaught(options: RunOptions, caught: SignalCatcher): Promise<Ru
         const checkpoints = checkpointInBackground(a.store, (e) => process.stderr.write(`agentfs run: ${(e as Error)?.message ?? String(e)}\n`));
         server = await FuseServer.mount(a.fs, mountpoint, {
           groupCommit: groupCommitOf(a, checkpoints),
+          groupCommitMs: groupCommitMsFromEnv(),
           autoUnmount: true,
           fsname: `agentfs:${session.id}`,
           // Runs of a session share this one mount; the CLI and the SDK may write the session's

@@ -66,6 +66,14 @@ export function overlayHostFiles(o: OverlayParts, record: (dir: number, name: st
       };
       return { dir: hostDir(base), has };
     },
+    baseDir(ino) {
+      const dir = o.nodes.get(ino);
+      if (!dir || (dir.type & S_IFMT) !== S_IFDIR) return undefined;
+      const base = o.paths.basePathOf(dir);
+      if (base === null) return '';
+      const path = hostDir(base);
+      return tooLongForOneCall(`${path}/${'x'.repeat(255)}`) ? undefined : path;
+    },
     onChange(listener) {
       o.nodes.onChange(listener);
     },

@@ -21,6 +21,17 @@ export interface Found {
 export class MergedLookup {
   constructor(private readonly o: OverlayParts) {}
 
+  /**
+   * Directories made (mkdir) in the open write transaction. One was made where the merged view
+   * showed nothing (or over a whited-out base directory, which it hides), so its link count is
+   * its own: no host lstat for it (one a create in it asks, for the attributes sent after it),
+   * unless the host made the same directory meanwhile, which shows once the transaction ended.
+   * Its names are still looked for on the host (a file the host put there must not be replaced
+   * by a create that did not see it). Forgotten when the transaction ends, rolls back, or the
+   * overlay moves, copies up or removes anything (OverlayFs).
+   */
+  readonly madeNow = new Set<Node>();
+
   /** The delta inode of deltaDir/name (a copy-up asks before each copy: usually none, no error made). */
   deltaChild(deltaDir: number, name: string): number | undefined {
     if (isDotName(name)) return undefined; // never an entry
@@ -239,7 +250,7 @@ export class MergedLookup {
     attr.ino = node.ino;
     // A directory merging with a base directory: its link count is unknown (find's leaf
     // optimisation must not trust it), as btrfs reports.
-    if ((attr.mode & S_IFMT) === S_IFDIR && node !== this.o.root && node.parent) {
+    if ((attr.mode & S_IFMT) === S_IFDIR && node !== this.o.root && node.parent && !this.madeNow.has(node)) {
       const base = this.o.paths.basePathOf(node);
       if (base !== null && this.o.base.lstat(base)) attr.nlink = 1;
     }

@@ -1,6 +1,6 @@
 import type { Store } from '../../store/index.js';
 import { FsError } from '../errors.js';
-import type { Attr, Caller, DirEntry, DirEntryPlus, FileSystem, HostFiles, SetAttr, StatFs } from '../types.js';
+import type { Attr, Caller, DirEntry, DirEntryPlus, FileSystem, HostFiles, Removal, SetAttr, StatFs } from '../types.js';
 import { ROOT_INO, S_IFDIR, S_IFMT, S_IFREG, isDir } from '../types.js';
 import type { MutationObserver } from '../fs/mutation.js';
 import { checkName, checkNotDot } from '../fs/names.js';
@@ -72,6 +72,10 @@ export class OverlayFs implements FileSystem {
     this.o = { store, delta, base, whiteouts, origins, hidden: new HiddenBase(store), nodes, paths, root, baseInos: new BaseInos(base.dev) };
     this.tx = new OverlayTransactions(store, nodes, whiteouts, paths);
     this.lookups = new MergedLookup(this.o);
+    const made = this.lookups.madeNow;
+    store.onEndWrite(() => made.clear());
+    store.onRollback(() => made.clear());
+    nodes.onChange(() => made.clear());
     this.dirs = new MergedDirs(this.o, this.lookups);
     this.copyUp = new CopyUp(this.o, this.lookups, this.tx);
     this.renames = new OverlayRename(this.o, this.lookups, this.dirs, this.copyUp, this.tx, this.observer);
@@ -140,8 +144,10 @@ export class OverlayFs implements FileSystem {
     return { p, pd, path, hadWhiteout };
   }
 
-  private created(p: Node, name: string, attr: Attr): Attr {
+  /** made: a directory mkdir made, in the open write transaction (MergedLookup.madeNow) */
+  private created(p: Node, name: string, attr: Attr, made = false): Attr {
     const node = this.lookups.nodeForDelta(attr.ino, attr.mode, p, name);
+    if (made && this.o.store.inTransaction) this.lookups.madeNow.add(node);
     return this.lookups.deltaAttr(node, { ...attr });
   }
 
@@ -159,8 +165,10 @@ export class OverlayFs implements FileSystem {
           origins.setRedirect(a.ino, null);
           return a;
         });
-    this.o.paths.invalidate();
-    return this.created(c.p, name, attr);
+    // a directory made over a whiteout changed its base layer (opaque now); a new one no node's
+    // path (each invalidation takes every host file back from the addon)
+    if (c.hadWhiteout) this.o.paths.invalidate();
+    return this.created(c.p, name, attr, true);
   }
 
   mknod(parent: number, name: string, mode: number, rdev: number, caller: Caller): Attr {
@@ -209,17 +217,20 @@ export class OverlayFs implements FileSystem {
 
   // ---- removal -----------------------------------------------------------------------------
 
-  unlink(parent: number, name: string): void {
+  // what went, by overlay number; the parent's attributes are not read back (Removal.parent)
+  unlink(parent: number, name: string): Removal {
     const { p, found } = this.toRemove(parent, name, 'unlink');
     if (isDir(found.attr.mode)) throw new FsError('EISDIR', 'unlink', name);
     this.remove(p, name, found.node, false);
+    return { ino: found.node.ino, parent: undefined };
   }
 
-  rmdir(parent: number, name: string): void {
+  rmdir(parent: number, name: string): Removal {
     const { p, found } = this.toRemove(parent, name, 'rmdir');
     if (!isDir(found.attr.mode)) throw new FsError('ENOTDIR', 'rmdir', name);
     if (!this.dirs.isEmpty(found.node)) throw new FsError('ENOTEMPTY', 'rmdir', name);
     this.remove(p, name, found.node, true);
+    return { ino: found.node.ino, parent: undefined };
   }
 
   /** The entry unlink or rmdir is to remove (names checked in the order Linux checks them). */

@@ -1,5 +1,5 @@
 /** Namespace requests: mknod, mkdir, symlink, link, unlink, rmdir, rename. */
-import { isDir, RENAME_EXCHANGE, type Attr } from '../../core/types.js';
+import { isDir, RENAME_EXCHANGE, type Attr, type Removal } from '../../core/types.js';
 import type { LinkRequest, MkdirRequest, MknodRequest, RenameRequest, RmdirRequest, SymlinkRequest, UnlinkRequest } from '../requests.js';
 import { now } from '../../core/fs/time.js';
 import { attrRecord } from '../attr.js';
@@ -40,11 +40,22 @@ export function link(s: ServeState, { id, ino, newParent, newName }: LinkRequest
   return entry(s, id, s.fs.link(ino, newParent, newName), newParent, newName);
 }
 
+/**
+ * The directory a name was removed from: its attributes to the native side when the filesystem
+ * read them back (a mount's, in the removal's own statement), else it is forgotten there (an
+ * overlay's: reading them would cost each unlink more than the kernel's rare GETATTR of the
+ * directory after one, about one in five in `rm -rf`).
+ */
+function removedFrom(s: ServeState, parent: number, gone: Removal | void): void {
+  if (gone && gone.parent === undefined) s.changedInode(parent);
+  else s.changedAttrs(parent, gone?.parent);
+}
+
 export function unlink(s: ServeState, { id, parent, name }: UnlinkRequest): Reply {
   s.changingDir(parent);
   s.removingName();
   const gone = s.fs.unlink(parent, name);
-  s.changedAttrs(parent, gone?.parent);
+  removedFrom(s, parent, gone);
   s.changedInode(gone?.ino); // one link less, or gone
   return () => s.native.replyErr(id, 0);
 }
@@ -55,7 +66,7 @@ export function rmdir(s: ServeState, { id, parent, name }: RmdirRequest): Reply 
   s.removingName();
   const dir = s.attrAt(parent, name); // as it was: a process may still be in it
   const gone = s.fs.rmdir(parent, name);
-  s.changedAttrs(parent, gone?.parent);
+  removedFrom(s, parent, gone);
   if (gone) s.changedInode(gone.ino);
   if (dir) s.removedDir(dir, gone?.parent?.ctime ?? now());
   return () => s.native.replyErr(id, 0);
