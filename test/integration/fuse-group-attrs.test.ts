@@ -3,6 +3,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { run, runCli, tempDir } from '../support/cli.js';
 import { forceUnmount } from '../support/fuse.js';
+import { STAT_CHECKS } from '../support/stat-checks.js';
 
 /**
  * While a group commit is open, the kernel's GETATTR of a directory just changed is answered by
@@ -48,22 +49,10 @@ async function inLongGroups(name: string, use: (mnt: string, db: string) => Prom
   }
 }
 
-const SCRIPT = String.raw`
-import os, sys
+const SCRIPT = STAT_CHECKS + String.raw`
 m = sys.argv[1]
 a, b = m + '/a', m + '/b'
 os.mkdir(a); os.mkdir(b)
-last = {}
-def check(step, path, nlink=None, mode=None, moved='mc'):
-    # moved: which of mtime (m) and ctime (c) the step moves; the others must stay
-    st = os.stat(path)
-    t = st.st_mtime_ns, st.st_ctime_ns
-    if path in last:
-        for i, k in enumerate('mc'):
-            if (t[i] > last[path][i]) != (k in moved): print(step, path, k + 'time', last[path][i], '->', t[i])
-    last[path] = t
-    if nlink is not None and st.st_nlink != nlink: print(step, path, 'nlink', st.st_nlink, 'want', nlink)
-    if mode is not None and (st.st_mode & 0o7777) != mode: print(step, path, 'mode', oct(st.st_mode), 'want', oct(mode))
 for r in range(20):
     check('start', a, moved=''); check('start', b, moved='')
     open(a + '/f', 'w').close(); check('create', a, nlink=2)

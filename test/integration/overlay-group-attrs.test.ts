@@ -9,6 +9,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CLI, tempDir } from '../support/cli.js';
+import { STAT_CHECKS } from '../support/stat-checks.js';
 
 let tmp: { dir: string; cleanup: () => void };
 let proj: string;
@@ -52,24 +53,11 @@ function answered(err: string): { attrs: number; absent: number } {
   return { attrs: Number(m![1]), absent: Number(m![2]) };
 }
 
-const CHECKS = String.raw`
-import os, sys, time
-last = {}
-def check(step, path, nlink=None, moved='mc'):
-    # moved: which of mtime (m) and ctime (c) the step moves; the others must stay
-    st = os.stat(path)
-    t = st.st_mtime_ns, st.st_ctime_ns
-    if path in last:
-        for i, k in enumerate('mc'):
-            if (t[i] > last[path][i]) != (k in moved): print(step, path, k + 'time', last[path][i], '->', t[i])
-    last[path] = t
-    if nlink is not None and st.st_nlink != nlink: print(step, path, 'nlink', st.st_nlink, 'want', nlink)
-def later(a, b): return a > b
-`;
 
 describe('agentfs run: answers inside a group commit', () => {
   it("each stat after a change shows it: directories' times and links, a hard link's count, the access time a read moved", async () => {
-    const script = CHECKS + String.raw`
+    const script = STAT_CHECKS + String.raw`
+import time
 for r in range(5):
     made = 'made%d' % r
     os.mkdir(made); check('mkdir', made, nlink=2, moved='')
@@ -95,7 +83,7 @@ for r in range(5):
     time.sleep(0.002)
     with open(made + '/f') as rd: rd.read()
     after = os.stat(made + '/f').st_atime_ns
-    if not later(after, before): print('read: atime', before, '->', after)
+    if not after > before: print('read: atime', before, '->', after)
 print('done')
 `;
     const r = await runPython(script);
