@@ -188,7 +188,8 @@ export class FuseServer {
     if (o.readOnly) mountOpts.push('ro');
     const nativeOn = o.nativeReads !== false && process.env.AGENTFS_NATIVE_READS !== '0';
     const shared = nativeOn ? this.state.fs.sharedReads?.() : undefined;
-    const hostFiles = nativeOn ? this.state.fs.hostFiles?.() : undefined;
+    this.state.hostFiles = this.state.fs.hostFiles?.();
+    const hostFiles = nativeOn ? this.state.hostFiles : undefined;
     this.state.atimes = !o.readOnly && (shared ?? hostFiles?.delta)?.atimes !== false;
     const t = this.state.timeouts;
     const reader = shared && {

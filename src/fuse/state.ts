@@ -1,5 +1,5 @@
 import { now } from '../core/fs/time.js';
-import { S_IFMT, type Attr, type DirEntry, type DirEntryPlus, type FileSystem, type SetAttr } from '../core/types.js';
+import { S_IFMT, type Attr, type DirEntry, type DirEntryPlus, type FileSystem, type HostFiles, type SetAttr } from '../core/types.js';
 import type { NativeBinding, SessionHandle } from './binding.js';
 import type { FuseRequest } from './requests.js';
 import { attrRecord, type OwnerOverride } from './attr.js';
@@ -82,6 +82,8 @@ export class ServeState {
   sharesAttrs = false;
   /** host-backed overlay files go to the addon as they are handed out (FileSystem.hostFiles) */
   hostOffers: HostOffers | undefined;
+  /** an overlay's view of which nodes are host files and which live in its delta (FileSystem.hostFiles) */
+  hostFiles: HostFiles | undefined;
   writing = false;
   /** the open write transaction closed the native side's opens (closeOpens) */
   private opensClosed = false;

@@ -120,6 +120,26 @@ describe('overlay mount: delta files answered natively', () => {
     expect(deltaServed(m.trace)).toBeGreaterThanOrEqual(1);
   });
 
+  it('a read after a chmod moves the access time of a file the kernel holds the pages of (relatime: not after the ctime)', async () => {
+    // found by the hostile pass: the kernel kept the copy's pages across opens and answered the
+    // read itself, so the overlay never saw it
+    const m = await mountOverlay('atime-ctime');
+    const f = join(m.mnt, 'dir', 'b.txt');
+    appendFileSync(f, 'copied up\n');
+    expect(readFileSync(f, 'utf8')).toBe('beta\ncopied up\n'); // atime after mtime now
+    await sleep(1100);
+    expect(readFileSync(f, 'utf8')).toBe('beta\ncopied up\n'); // not due: no move
+    const before = lstatSync(f, { bigint: true });
+    await sleep(1100);
+    chmodSync(f, 0o600);
+    const readAt = BigInt(Date.now() - 5) * 1_000_000n;
+    expect(readFileSync(f, 'utf8')).toBe('beta\ncopied up\n');
+    const after = lstatSync(f, { bigint: true });
+    expect(after.ctimeNs).toBeGreaterThan(before.atimeNs);
+    expect(after.atimeNs).toBeGreaterThanOrEqual(readAt);
+    await unmountOk(m);
+  });
+
   for (const [how, env] of [['openat2 in the addon', {}], ['node:fs, step by step', { AGENTFS_NATIVE_HOST: '0' }]] as const) {
     it(`a base file the host swapped for a FIFO fails a read and a copy-up at once, and the mount goes on (${how}; it hung)`, async () => {
       const name = `to-fifo-${how.length}`;

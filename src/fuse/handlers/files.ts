@@ -41,8 +41,10 @@ export function open(s: ServeState, req: OpenRequest): Reply {
   // would not move (FUSE leaves atime to the filesystem): when a read now moves it (relatime),
   // the pages go and the first read comes here (at most once per change, or a day). Only where
   // the times are this filesystem's own: an overlay's base files have the host's, which a host
-  // mounted noatime never moves (their pages would never be kept).
-  const atimeCheck = s.pagesWatched && s.atimes && (flags & O_ACCMODE) !== constants.O_WRONLY;
+  // mounted noatime never moves (their pages would never be kept); its delta files its own (a
+  // read after a chmod in `run` left their atime as it was: the hostile pass).
+  const ownTimes = s.pagesWatched || s.hostFiles?.deltaFile(ino) !== undefined;
+  const atimeCheck = ownTimes && s.atimes && (flags & O_ACCMODE) !== constants.O_WRONLY;
   const attr = direct || (s.pagesWatched && !atimeCheck) ? undefined : s.fs.getattr(ino);
   const keep = attr === undefined || ((s.pagesWatched || keepCache(s, attr)) && !(atimeCheck && readMovesAtime(attr)));
   // the kernel sends O_TRUNC here, not as a setattr (atomic_o_trunc); it drops its pages itself
