@@ -139,8 +139,10 @@ export interface NativeBinding {
   nameAdded(handle: SessionHandle, parent: number, name: string): void;
   /** ino changed in the open write transaction without its attributes sent: GETATTR goes to JavaScript */
   forgetAttrs(handle: SessionHandle, ino: number): void;
-  /** the open write transaction made this directory: native lookups of names it did not add there answer "absent" */
-  /** base: an overlay's host directory the names of `ino` would come from ('' none) */
+  /**
+   * the open write transaction made this directory: native lookups of names it did not add there
+   * answer "absent" (base: an overlay's host directory its names would come from, checked too; '' none)
+   */
   madeDir(handle: SessionHandle, ino: number, base?: string): void;
   /** an access time held in memory on this side, not stored yet */
   atimePending(handle: SessionHandle, ino: number, sec: number, nsec: number): void;

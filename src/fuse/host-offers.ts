@@ -73,11 +73,6 @@ export class HostOffers {
     this.files.listed(dir, name, ino, mode);
   }
 
-  /** The host directory directory `ino`'s base entries would come from (HostFiles.baseDir). */
-  baseDir(ino: number): string | undefined {
-    return this.files.baseDir(ino);
-  }
-
   /** `ino` went to the kernel with its attributes (LOOKUP, GETATTR). */
   offer(ino: number): void {
     const f = this.files.hostFile(ino);

@@ -223,8 +223,8 @@ export class ServeState {
    */
   madeDir(dir: number): void {
     if (!this.sharesAttrs || !this.writing || !this.handle) return;
-    if (!this.hostOffers) return this.native.madeDir(this.handle, dir);
-    const base = this.hostOffers.baseDir(dir);
+    if (!this.hostFiles) return this.native.madeDir(this.handle, dir);
+    const base = this.hostFiles.baseDir(dir);
     if (base !== undefined) this.native.madeDir(this.handle, dir, base);
   }
 
