@@ -469,7 +469,7 @@ bool delta_getattr(Session* s, fuse_req_t req, fuse_ino_t ino) {
 
 // GETATTR in an overlay (Session::delta) of a node whose attributes JavaScript's open write
 // transaction sent after changing it (Session::changed_attrs, by overlay number): a directory
-// after each create, mkdir or unlink in it (`tar x` in `run`: one a file). Only those: which
+// after each create or mkdir in it (`tar x` in `run`: one a file). Only those: which
 // delta rows the transaction changed otherwise is not known here by overlay number.
 bool sent_getattr(Session* s, fuse_req_t req, fuse_ino_t ino) {
   if (!s->delta || s->holding.load()) return false;
