@@ -406,7 +406,8 @@ bool not_added(Session* s, fuse_ino_t parent, const char* name, bool* made, std:
 // the host has made the same directory since (then merged: JavaScript's to answer). Each file
 // `tar x` or `git clone` makes is looked up first. Not cached by the kernel.
 bool made_absent(Session* s, fuse_req_t req, fuse_ino_t parent, const char* name) {
-  if (!s->delta || s->reader || s->holding.load()) return false;
+  // every LOOKUP the host files declined passes here: no lock, no key, outside a transaction
+  if (!s->delta || s->reader || !s->writing.load(std::memory_order_relaxed) || s->holding.load()) return false;
   size_t len = strlen(name);
   if (len == 0 || len > NAME_MAX || !strcmp(name, ".") || !strcmp(name, "..")) return false;
   bool made = false;
