@@ -152,13 +152,15 @@ struct Session {
   std::unordered_map<uint64_t, struct stat> changed_attrs;
   std::atomic<uint64_t> changed_served{0};  // GETATTRs answered from changed_attrs
   std::atomic<uint64_t> made_absent_served{0};  // an overlay's LOOKUPs answered by made_absent
-  // Names JavaScript added in its open write transaction (created, made, linked, renamed to; the
-  // key is the parent's 8 bytes and the name): a LOOKUP of any other name that the database does
-  // not hold is answered here as absent meanwhile (a create's LOOKUP of its new name, each file of
-  // a write burst), while these, still uncommitted, go to JavaScript. Emptied with changed_attrs.
-  std::unordered_set<std::string> added_names;
+  // Names JavaScript's open write transaction changed (created, made, linked, renamed to or from,
+  // unlinked, removed; the key is the parent's 8 bytes and the name), as it said before changing
+  // them: any other name is as the database has committed it, so a LOOKUP of one is answered here
+  // meanwhile, absent (a create's LOOKUP of its new name, each file of a write burst) or present
+  // when the transaction did not touch its inode (each name `rm -rf` removes from a directory it
+  // did not list lately), while these go to JavaScript. Emptied with changed_attrs.
+  std::unordered_set<std::string> changed_names;
   // Directories JavaScript made in its open write transaction (mkdir): every name in one was added
-  // by it, so a LOOKUP of a name not in added_names is answered here as absent, without the
+  // by it, so a LOOKUP of a name not in changed_names is answered here as absent, without the
   // database, which does not have the directory yet (before, it went to JavaScript: each file
   // `tar x` or `git clone` writes into a directory it just made is looked up first). Dropped when
   // JavaScript changes one without sending its attributes (forgetAttrs: removed, moved); emptied
@@ -388,12 +390,12 @@ std::string name_key(uint64_t parent, const char* name) {
   return k;
 }
 
-// JavaScript's open write transaction has not added this name (Session::added_names); *made:
+// JavaScript's open write transaction has not changed this name (Session::changed_names); *made:
 // it made the directory (Session::made_dirs), so the name is absent (for an overlay, unless the
 // host has it in *base).
-bool not_added(Session* s, fuse_ino_t parent, const char* name, bool* made, std::string* base = nullptr) {
+bool name_unchanged(Session* s, fuse_ino_t parent, const char* name, bool* made, std::string* base = nullptr) {
   std::lock_guard<std::mutex> lock(s->changed_mu);
-  if (!s->writing.load(std::memory_order_acquire) || s->added_names.count(name_key(parent, name)) != 0) return false;
+  if (!s->writing.load(std::memory_order_acquire) || s->changed_names.count(name_key(parent, name)) != 0) return false;
   auto it = s->made_dirs.find(parent);
   *made = it != s->made_dirs.end();
   if (*made && base) *base = it->second;
@@ -412,12 +414,14 @@ bool made_absent(Session* s, fuse_req_t req, fuse_ino_t parent, const char* name
   if (len == 0 || len > NAME_MAX || !strcmp(name, ".") || !strcmp(name, "..")) return false;
   bool made = false;
   std::string base;
-  if (!not_added(s, parent, name, &made, &base) || !made) return false;
+  if (!name_unchanged(s, parent, name, &made, &base) || !made) return false;
   if (!base.empty() && !s->host->absent_beneath(base, name)) return false;
   s->made_absent_served.fetch_add(1, std::memory_order_relaxed);
   fuse_reply_err(req, ENOENT);
   return true;
 }
+
+bool changed_in_group(void* ctx, uint64_t ino);
 
 void ll_lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
   if (refuse_name(req, name)) return;
@@ -427,13 +431,13 @@ void ll_lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
     NativeCall n(s);
     if (n.reader) {
       if (n.reader->lookup(req, parent, name)) return;
-    } else if (bool made = false; s->reader && !s->holding.load() && not_added(s, parent, name, &made)) {
-      // in a write transaction: the database's answer holds for a name it does not have (the
-      // transaction did not add it); one it has may have been changed or removed since. In a
-      // directory the transaction made, a name it did not add is absent.
+    } else if (bool made = false; s->reader && !s->holding.load() && name_unchanged(s, parent, name, &made)) {
+      // in a write transaction: the database's answer holds for a name the transaction did not
+      // change, and with its attributes for an inode it did not touch (a linked one's count
+      // moved). In a directory the transaction made, a name it did not add is absent.
       if (made) {
         if (s->reader->absent(req, name)) return;
-      } else if (s->reader->lookup_absent(req, parent, name)) {
+      } else if (s->reader->lookup_unchanged(req, parent, name, Reader::Stale{changed_in_group, s})) {
         return;
       }
     }
@@ -1894,7 +1898,7 @@ napi_value SetWriting(napi_env env, napi_callback_info info) {
           if (S_ISREG(st.st_mode) && st.st_size > 0)
             s->reader->known_blocks(ino, st.st_size, Ts{st.st_mtim.tv_sec, st.st_mtim.tv_nsec}, Ts{st.st_ctim.tv_sec, st.st_ctim.tv_nsec}, st.st_blocks);
       s->changed_attrs.clear();
-      s->added_names.clear();
+      s->changed_names.clear();
       s->made_dirs.clear();
       s->touched.clear();
       s->opens_closed.store(false);
@@ -2004,16 +2008,16 @@ napi_value ChangedAttrs(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
-// nameAdded(handle, parent, name): JavaScript's open write transaction added this name (see
-// Session::added_names); ignored when no transaction is open.
-napi_value NameAdded(napi_env env, napi_callback_info info) {
+// nameChanged(handle, parent, name): JavaScript's open write transaction is about to add, remove
+// or move this name (see Session::changed_names); ignored when no transaction is open.
+napi_value NameChanged(napi_env env, napi_callback_info info) {
   napi_value argv[3];
   if (!get_args(env, info, 3, argv)) return nullptr;
   Session* s = get_session(env, argv[0]);
   if (!s) return nullptr;
   std::string key = name_key((uint64_t)get_num(env, argv[1]), get_str(env, argv[2]).c_str());
   std::lock_guard<std::mutex> lock(s->changed_mu);
-  if (s->writing.load(std::memory_order_relaxed)) s->added_names.insert(std::move(key));
+  if (s->writing.load(std::memory_order_relaxed)) s->changed_names.insert(std::move(key));
   return nullptr;
 }
 
@@ -2375,7 +2379,7 @@ napi_value Init(napi_env env, napi_value exports) {
     {"drain", nullptr, Drain, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"drainSpin", nullptr, DrainSpin, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"leadEnd", nullptr, LeadEnd, nullptr, nullptr, nullptr, napi_default, nullptr},
-    {"nameAdded", nullptr, NameAdded, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"nameChanged", nullptr, NameChanged, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"hostAdd", nullptr, HostAdd, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"hostForget", nullptr, HostForget, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"hostDelta", nullptr, HostDelta, nullptr, nullptr, nullptr, napi_default, nullptr},

@@ -514,13 +514,13 @@ bool Reader::dir_mtime(uint64_t ino, int64_t* sec, int64_t* nsec) {
   return true;  // counted as served by the open it answers (HostFiles::open_delta_dir)
 }
 
-bool Reader::lookup(fuse_req_t req, fuse_ino_t parent, const char* name) { return lookup_in(req, parent, name, false); }
+bool Reader::lookup(fuse_req_t req, fuse_ino_t parent, const char* name) { return lookup_in(req, parent, name, Stale{nullptr, nullptr}); }
 
-bool Reader::lookup_absent(fuse_req_t req, fuse_ino_t parent, const char* name) {
-  return lookup_in(req, parent, name, true);
+bool Reader::lookup_unchanged(fuse_req_t req, fuse_ino_t parent, const char* name, Stale stale) {
+  return lookup_in(req, parent, name, stale);
 }
 
-bool Reader::lookup_in(fuse_req_t req, fuse_ino_t parent, const char* name, bool absent_only) {
+bool Reader::lookup_in(fuse_req_t req, fuse_ino_t parent, const char* name, Stale stale) {
   Lease lease(this);
   if (!lease.c) return fail(nullptr);
   Conn& c = *lease.c;
@@ -533,11 +533,12 @@ bool Reader::lookup_in(fuse_req_t req, fuse_ino_t parent, const char* name, bool
   if (sqlite3_column_type(c.lookup, 0) == SQLITE_NULL || !S_ISDIR(sqlite3_column_int64(c.lookup, 0))) return fail(c.lookup);
   fuse_entry_param e;
   memset(&e, 0, sizeof e);
-  if (absent_only && sqlite3_column_type(c.lookup, 1) != SQLITE_NULL) return false;  // JavaScript's to answer
   if (sqlite3_column_type(c.lookup, 1) == SQLITE_NULL) {
     absent(req, name);
     return true;
   }
+  // an inode the open write transaction changed: JavaScript's to answer
+  if (stale.changed && stale.changed(stale.ctx, (uint64_t)sqlite3_column_int64(c.lookup, 1 + C_INO))) return false;
   fill_stat(c, c.lookup, 1, &e.attr);
   e.ino = e.attr.st_ino;
   e.entry_timeout = cfg_.entry_timeout;

@@ -91,8 +91,16 @@ class Reader {
   // On the loop's threads (the JS thread too while it leads), any number at once (each request
   // takes a connection of the pool).
   bool lookup(fuse_req_t req, fuse_ino_t parent, const char* name);
-  // Answers the lookup only if the database has no such name (and the parent is a directory).
-  bool lookup_absent(fuse_req_t req, fuse_ino_t parent, const char* name);
+  // Inodes whose attributes the database may not have now (an open write transaction changed
+  // them): a readdirplus lists their entries without them (nodeid 0), a lookup_unchanged leaves
+  // them to JavaScript. Called outside known_mu_.
+  struct Stale {
+    bool (*changed)(void* ctx, uint64_t ino);
+    void* ctx;
+  };
+  // Answers the lookup unless the database's entry names an inode stale says changed (then
+  // false: JavaScript's to answer). For a name the open write transaction did not change.
+  bool lookup_unchanged(fuse_req_t req, fuse_ino_t parent, const char* name, Stale stale);
   // Answers a lookup of `name` as absent, as lookup() does for a name the database lacks (a
   // negative entry when negative entries are cached, else ENOENT): the session knows without a
   // read. Declines (false) what lookup() declines for the name alone (too long, '.', '..').
@@ -101,12 +109,6 @@ class Reader {
   // A regular file's attributes shown under another inode number `shown` (an overlay's delta
   // file: host_files.h add_delta); anything else is left to JavaScript. 0: as getattr.
   bool getattr_as(fuse_req_t req, uint64_t ino, fuse_ino_t shown);
-  // Entries whose attributes the database may not have now (an open write transaction changed
-  // their inode): listed without them (nodeid 0) by a readdirplus. Called outside known_mu_.
-  struct Stale {
-    bool (*changed)(void* ctx, uint64_t ino);
-    void* ctx;
-  };
   bool readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, bool plus, Stale stale = {nullptr, nullptr});
   bool read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off);
   bool readlink(fuse_req_t req, fuse_ino_t ino);
@@ -244,7 +246,7 @@ class Reader {
   bool held_locked(const SentAttrs::Slot* s, int64_t now_ms) const;
   bool holds_attrs_locked(uint64_t ino, int64_t now_ms) const;
   bool fail(sqlite3_stmt* st);
-  bool lookup_in(fuse_req_t req, fuse_ino_t parent, const char* name, bool absent_only);
+  bool lookup_in(fuse_req_t req, fuse_ino_t parent, const char* name, Stale stale);
 
   ReaderConfig cfg_;
   // known_blocks' entries, for every connection (each keeps its own copy of what it used)

@@ -75,9 +75,9 @@ export class ServeState {
   sharesReads = false;
   /**
    * the native side answers from what this side says its open write transaction changed: the
-   * attributes it sent (changedAttrs) and, in directories it made, names it did not add
-   * (addedName, madeDir). A mount whose reads it shares (sharesReads), and an overlay whose
-   * delta files' attributes it answers (by overlay number)
+   * attributes it sent (changedAttrs), the names it changed (changedName) and the directories it
+   * made (madeDir). A mount whose reads it shares (sharesReads), and an overlay whose delta files'
+   * attributes it answers (by overlay number)
    */
   sharesAttrs = false;
   /** host-backed overlay files go to the addon as they are handed out (FileSystem.hostFiles) */
@@ -208,16 +208,19 @@ export class ServeState {
   }
 
   /**
-   * `name` in `dir` was added in the open write transaction (created, made, linked, renamed to):
-   * the addon's lookups leave it to JavaScript until the commit (it answers only "absent" then).
+   * `name` in `dir` is added, removed or moved in the open write transaction (created, made,
+   * linked, renamed to or from, unlinked, removed): the addon's lookups leave it to JavaScript
+   * until the commit. It answers any other name from the database meanwhile: absent, or present
+   * with the attributes there when the transaction did not touch the inode (changedAttrs,
+   * changedInode).
    */
-  addedName(dir: number, name: string): void {
-    if (this.sharesAttrs && this.writing && this.handle) this.native.nameAdded(this.handle, dir, name);
+  changedName(dir: number, name: string): void {
+    if (this.sharesAttrs && this.writing && this.handle) this.native.nameChanged(this.handle, dir, name);
   }
 
   /**
    * Directory `dir` was made in the open write transaction: every name in it is one the
-   * transaction added (addedName), so the addon answers lookups of any other name as absent. An
+   * transaction added (changedName), so the addon answers lookups of any other name as absent. An
    * overlay's could have base entries if the host made the same directory since: the addon
    * checks the host directory they would come from.
    */

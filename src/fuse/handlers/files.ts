@@ -87,7 +87,7 @@ export function create(s: ServeState, req: CreateRequest): Reply {
   const fh = s.newFh();
   s.files.set(fh, { ino: attr.ino, flags });
   s.madeNode(attr.ino);
-  s.addedName(parent, name);
+  s.changedName(parent, name);
   s.handedOut(parent, name, attr.ino);
   s.changedAttrs(parent);
   s.changedAttrs(attr.ino, attr);

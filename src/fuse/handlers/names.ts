@@ -7,7 +7,7 @@ import type { Reply, ServeState } from '../state.js';
 
 function entry(s: ServeState, id: number, attr: Attr, parent: number, name: string): Reply {
   s.madeNode(attr.ino);
-  s.addedName(parent, name);
+  s.changedName(parent, name);
   s.handedOut(parent, name, attr.ino);
   s.changedAttrs(parent);
   s.changedAttrs(attr.ino, attr); // a link's count and ctime moved too
@@ -53,6 +53,7 @@ function removedFrom(s: ServeState, parent: number, gone: Removal | void): void 
 
 export function unlink(s: ServeState, { id, parent, name }: UnlinkRequest): Reply {
   s.changingDir(parent);
+  s.changedName(parent, name);
   s.removingName();
   const gone = s.fs.unlink(parent, name);
   removedFrom(s, parent, gone);
@@ -63,6 +64,7 @@ export function unlink(s: ServeState, { id, parent, name }: UnlinkRequest): Repl
 export function rmdir(s: ServeState, { id, parent, name }: RmdirRequest): Reply {
   // a filesystem whose reads the native side shares says what went (FileSystem.rmdir)
   s.changingDir(parent);
+  s.changedName(parent, name);
   s.removingName();
   const dir = s.attrAt(parent, name); // as it was: a process may still be in it
   const gone = s.fs.rmdir(parent, name);
@@ -81,9 +83,10 @@ export function rename(s: ServeState, { id, parent, name, newParent, newName, fl
   if (newParent !== parent) s.changingDir(newParent);
   s.changingDir(moved); // a directory's '..' (an inode of another kind is never listed)
   if (replaced !== undefined && replaced !== moved) s.changingDir(replaced); // exchanged: its '..' too
+  s.changedName(parent, name);
+  s.changedName(newParent, newName);
   if (target) s.removingName(); // what it replaces may be freed
   s.fs.rename(parent, name, newParent, newName, flags);
-  s.addedName(newParent, newName);
   s.changedAttrs(parent);
   if (newParent !== parent) s.changedAttrs(newParent);
   s.changedInode(moved);
