@@ -152,9 +152,10 @@ struct Session {
   std::unordered_map<uint64_t, struct stat> changed_attrs;
   std::atomic<uint64_t> changed_served{0};  // GETATTRs answered from changed_attrs
   std::atomic<uint64_t> made_absent_served{0};  // an overlay's LOOKUPs answered by made_absent
-  // Names JavaScript's open write transaction changed (created, made, linked, renamed to or from,
-  // unlinked, removed; the key is the parent's 8 bytes and the name), as it said before changing
-  // them: any other name is as the database has committed it, so a LOOKUP of one is answered here
+  // Names JavaScript's open write transaction added (created, made, linked, renamed to; the key is
+  // the parent's 8 bytes and the name), and any it removed or moved away without naming the inode
+  // it held (which is touched otherwise, and keeps the name's lookups from the database too): any
+  // other name is as the database has committed it, so a LOOKUP of one is answered here
   // meanwhile, absent (a create's LOOKUP of its new name, each file of a write burst) or present
   // when the transaction did not touch its inode (each name `rm -rf` removes from a directory it
   // did not list lately), while these go to JavaScript. Emptied with changed_attrs.
@@ -2008,8 +2009,8 @@ napi_value ChangedAttrs(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
-// nameChanged(handle, parent, name): JavaScript's open write transaction is about to add, remove
-// or move this name (see Session::changed_names); ignored when no transaction is open.
+// nameChanged(handle, parent, name): JavaScript's open write transaction added, removed or moved
+// this name (see Session::changed_names); ignored when no transaction is open.
 napi_value NameChanged(napi_env env, napi_callback_info info) {
   napi_value argv[3];
   if (!get_args(env, info, 3, argv)) return nullptr;

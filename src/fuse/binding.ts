@@ -135,7 +135,7 @@ export interface NativeBinding {
   changingDir(handle: SessionHandle, dir: number): void;
   /** a name is about to be removed in the open write transaction (or the one about to open): read-only opens go to JavaScript until it ends (those in flight waited for) */
   closeOpens(handle: SessionHandle): void;
-  /** the open write transaction is about to add, remove or move this name (native lookups leave it to JavaScript; other names they answer from the database) */
+  /** the open write transaction added, removed or moved this name (native lookups leave it to JavaScript; other names they answer from the database) */
   nameChanged(handle: SessionHandle, parent: number, name: string): void;
   /** ino changed in the open write transaction without its attributes sent: GETATTR goes to JavaScript */
   forgetAttrs(handle: SessionHandle, ino: number): void;

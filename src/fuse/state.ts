@@ -208,11 +208,12 @@ export class ServeState {
   }
 
   /**
-   * `name` in `dir` is added, removed or moved in the open write transaction (created, made,
-   * linked, renamed to or from, unlinked, removed): the addon's lookups leave it to JavaScript
-   * until the commit. It answers any other name from the database meanwhile: absent, or present
-   * with the attributes there when the transaction did not touch the inode (changedAttrs,
-   * changedInode).
+   * `name` in `dir` was added in the open write transaction (created, made, linked, renamed to),
+   * or removed or moved away by a filesystem that did not say which inode it held: the addon's
+   * lookups leave it to JavaScript until the commit. It answers any other name from the database
+   * meanwhile: absent, or present with the attributes there when the transaction did not touch
+   * the inode (changedAttrs, changedInode: a removed or moved name's inode is touched, which
+   * keeps that name's lookups here too).
    */
   changedName(dir: number, name: string): void {
     if (this.sharesAttrs && this.writing && this.handle) this.native.nameChanged(this.handle, dir, name);

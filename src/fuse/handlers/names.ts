@@ -53,23 +53,25 @@ function removedFrom(s: ServeState, parent: number, gone: Removal | void): void 
 
 export function unlink(s: ServeState, { id, parent, name }: UnlinkRequest): Reply {
   s.changingDir(parent);
-  s.changedName(parent, name);
   s.removingName();
   const gone = s.fs.unlink(parent, name);
   removedFrom(s, parent, gone);
-  s.changedInode(gone?.ino); // one link less, or gone
+  // one link less, or gone: the addon's lookups of the name then go to JavaScript, as do those
+  // of a name whose inode is not known (a crossing into the addon saved for every unlink)
+  if (gone) s.changedInode(gone.ino);
+  else s.changedName(parent, name);
   return () => s.native.replyErr(id, 0);
 }
 
 export function rmdir(s: ServeState, { id, parent, name }: RmdirRequest): Reply {
   // a filesystem whose reads the native side shares says what went (FileSystem.rmdir)
   s.changingDir(parent);
-  s.changedName(parent, name);
   s.removingName();
   const dir = s.attrAt(parent, name); // as it was: a process may still be in it
   const gone = s.fs.rmdir(parent, name);
   removedFrom(s, parent, gone);
   if (gone) s.changedInode(gone.ino);
+  else s.changedName(parent, name);
   if (dir) s.removedDir(dir, gone?.parent?.ctime ?? now());
   return () => s.native.replyErr(id, 0);
 }
@@ -83,7 +85,7 @@ export function rename(s: ServeState, { id, parent, name, newParent, newName, fl
   if (newParent !== parent) s.changingDir(newParent);
   s.changingDir(moved); // a directory's '..' (an inode of another kind is never listed)
   if (replaced !== undefined && replaced !== moved) s.changingDir(replaced); // exchanged: its '..' too
-  s.changedName(parent, name);
+  if (moved === undefined) s.changedName(parent, name); // else its inode, touched below, says it
   s.changedName(newParent, newName);
   if (target) s.removingName(); // what it replaces may be freed
   s.fs.rename(parent, name, newParent, newName, flags);
