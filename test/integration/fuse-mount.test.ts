@@ -93,6 +93,34 @@ describe('agentfs mount / unmount', () => {
     expect((await cli(['mount'])).stdout).not.toContain(m);
   });
 
+  it('a name the kernel has from a rename is dropped when another process removes it (the CLI, a second mount)', async () => {
+    // A rename moves the kernel's entry to the new name without a lookup: the mount must count it
+    // among the names it handed out, or the change watcher never drops it and the name stays for
+    // the entry timeout (60 s) after another process removed it (found by a hostile pass).
+    expect((await cli(['init', 'two'])).code).toBe(0);
+    const m1 = mnt('m-two-1');
+    const m2 = mnt('m-two-2');
+    await mount('two', m1);
+    await mount('two', m2);
+    const goneFromM1 = async (name: string): Promise<string> => {
+      let seen = '';
+      for (let i = 0; i < 30 && seen !== 'gone\n'; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        seen = (await sh(`test -e ${name} && echo there || echo gone`, m1)).stdout;
+      }
+      return seen;
+    };
+    // each file keeps another link, so its inode (which the watcher drops too) outlives the name
+    expect((await sh('echo x > a && ln a keep && mv a b && stat -c %s b', m1)).stdout).toBe('2\n');
+    expect((await cli(['fs', 'rm', 'two', '/b'])).code).toBe(0);
+    expect(await goneFromM1('b')).toBe('gone\n');
+    expect((await sh('mkdir -p d && echo y > d/c && ln d/c keep2 && mv d/c d/e && cat d/e', m1)).stdout).toBe('y\n');
+    expect((await sh('rm d/e', m2)).code).toBe(0);
+    expect(await goneFromM1('d/e')).toBe('gone\n');
+    expect((await cli(['unmount', m2])).code).toBe(0);
+    expect((await cli(['unmount', m1])).code).toBe(0);
+  });
+
   it('keeps everything across unmount and mount again', async () => {
     const m = mnt('m-b');
     const runDir = env().AGENTFS_RUNTIME_DIR;

@@ -89,6 +89,10 @@ export function rename(s: ServeState, { id, parent, name, newParent, newName, fl
   s.changedName(newParent, newName);
   if (target) s.removingName(); // what it replaces may be freed
   s.fs.rename(parent, name, newParent, newName, flags);
+  // the kernel moves its entry to the new name (and, exchanged, the other one to the old) without
+  // a lookup: names the change watcher must drop if another process removes them
+  s.handedOut(newParent, newName, 0);
+  if (flags & RENAME_EXCHANGE) s.handedOut(parent, name, 0);
   s.changedAttrs(parent);
   if (newParent !== parent) s.changedAttrs(newParent);
   s.changedInode(moved);
