@@ -2,7 +2,8 @@
 # Builds what the npm package ships (run by `npm pack` through `prepack`, so a pack from a clean
 # clone is one command): dist/ afresh, the N-API addon as a prebuild for this platform
 # (native/prebuilds/<platform>-<arch>/, made by prebuildify and loaded by node-gyp-build; one
-# N-API build serves every Node >= 20) and the sandbox launcher and record's tether next to it.
+# N-API build serves every Node >= 20) and the sandbox launcher, record's tether and the WAL
+# batching SQLite extension next to it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh --deps-only
@@ -18,6 +19,8 @@ echo "prebuild: sandbox launcher -> native/prebuilds/$tuple/agentfs-sandbox" >&2
 cc -O2 -Wall -s -o "native/prebuilds/$tuple/agentfs-sandbox" native/sandbox/launcher.c
 echo "prebuild: record's tether -> native/prebuilds/$tuple/agentfs-tether" >&2
 cc -O2 -Wall -s -o "native/prebuilds/$tuple/agentfs-tether" native/tether/tether.c
+echo "prebuild: WAL batching extension -> native/prebuilds/$tuple/agentfs-walbatch.so" >&2
+cc -O2 -Wall -s -shared -fPIC -o "native/prebuilds/$tuple/agentfs-walbatch.so" native/walbatch/wal_batch.c
 if [ "$tuple" = linux-x64 ]; then
   echo "prebuild: ptrace supervisor -> native/prebuilds/$tuple/agentfs-ptrace" >&2
   cc -O2 -Wall -s -o "native/prebuilds/$tuple/agentfs-ptrace" native/ptrace/supervisor.c

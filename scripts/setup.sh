@@ -54,6 +54,11 @@ if [ ! -x native/tether/build/agentfs-tether ] || [ native/tether/tether.c -nt n
   mkdir -p native/tether/build && cc -O2 -Wall -o native/tether/build/agentfs-tether native/tether/tether.c
 fi
 
+# The SQLite extension that gathers WAL appends into few writes (src/store/wal-batch.ts).
+if [ ! -f native/walbatch/build/agentfs-walbatch.so ] || [ native/walbatch/wal_batch.c -nt native/walbatch/build/agentfs-walbatch.so ]; then
+  mkdir -p native/walbatch/build && cc -O2 -Wall -shared -fPIC -o native/walbatch/build/agentfs-walbatch.so native/walbatch/wal_batch.c
+fi
+
 # ptrace supervisor for `agentfs run --experimental-sandbox` (Linux x86_64 only).
 if [ "$(uname -s)-$(uname -m)" = Linux-x86_64 ] && { [ ! -x native/ptrace/build/agentfs-ptrace ] || [ native/ptrace/supervisor.c -nt native/ptrace/build/agentfs-ptrace ]; }; then
   mkdir -p native/ptrace/build && cc -O2 -Wall -o native/ptrace/build/agentfs-ptrace native/ptrace/supervisor.c

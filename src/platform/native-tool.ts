@@ -1,9 +1,10 @@
 /**
- * The small C executables beside the addon (native/sandbox: the namespace launcher; native/tether:
- * a command that dies with its recorder). One way to find each: a local build not older than its
- * source (a clone after scripts/setup.sh), else the package's prebuild next to the addon's
- * (scripts/prebuild.sh; in a clone only if not older than the source), else a build with the
- * system C compiler on first use (a clone whose source changed, a platform with no prebuild).
+ * The small C programs beside the addon (native/sandbox: the namespace launcher; native/tether:
+ * a command that dies with its recorder; native/walbatch: an SQLite extension). One way to find
+ * each: a local build not older than its source (a clone after scripts/setup.sh), else the
+ * package's prebuild next to the addon's (scripts/prebuild.sh; in a clone only if not older than
+ * the source), else a build with the system C compiler on first use (a clone whose source
+ * changed, a platform with no prebuild), unless the tool says not to.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, statSync } from 'node:fs';
@@ -19,6 +20,8 @@ export interface NativeTool {
   name: string;
   /** its C source, relative to native/ */
   source: string;
+  /** not built on first use: a tool whose absence costs only speed, on every process's path */
+  noCompile?: boolean;
 }
 
 export type Located = { path: string } | { path: null; why: string };
@@ -35,7 +38,7 @@ export function locateNativeTool(tool: NativeTool): Located {
   let result: Located;
   if (existsSync(local) && statSync(local).mtimeMs >= sourceTime) result = { path: local };
   else if (existsSync(prebuilt) && (INSTALLED || statSync(prebuilt).mtimeMs >= sourceTime)) result = { path: prebuilt };
-  else if (!sourceTime) result = { path: null, why: `${tool.name} is missing (${prebuilt}); run \`npm run setup\`` };
+  else if (!sourceTime || tool.noCompile) result = { path: null, why: `${tool.name} is missing (${prebuilt}); run \`npm run setup\`` };
   else result = compile(source, local, tool.name);
   found.set(tool.name, result);
   return result;

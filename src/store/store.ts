@@ -11,6 +11,7 @@ import { checkSqliteHeader, readHead } from './sqlite-file.js';
 import { heldOpen, noteLocked, noteOpen } from './open-files.js';
 import { accessProblem, throwAccessProblem, throwOpenProblem } from './access.js';
 import { countSql } from './trace.js';
+import { walBatchVfs } from './wal-batch.js';
 import { traceTarget, writeTrace } from '../trace.js';
 
 export type Db = InstanceType<typeof Database>;
@@ -885,7 +886,10 @@ export function noSuchAgent(target: AgentTarget, file = databasePath(target)): S
 
 export function openDatabase(file: string, readOnly: boolean, immutable = readOnly && readsImmutable(file, false)): Db {
   try {
-    if (!readOnly) return new Database(file);
+    if (!readOnly) {
+      const vfs = file === ':memory:' ? undefined : walBatchVfs();
+      return new Database(vfs ? `${pathToFileURL(file).href}?vfs=${vfs}` : file);
+    }
     // libsql ignores better-sqlite3's `readonly` option (such a connection writes); SQLite's own
     // URI parameter mode=ro is honoured, so a reader cannot change the file even by mistake.
     const uri = pathToFileURL(file).href;
