@@ -895,26 +895,6 @@ napi_value ret_int(napi_env env, int res) { return num(env, res); }
 
 // ---- the JS side of the queue ---------------------------------------------------------------
 
-// A request's bytes as a Buffer. From EXTERNAL_BYTES on the Buffer takes the request's own
-// memory, freed when JavaScript lets go of it: a copy of 1 MiB (a large WRITE) into memory V8 had
-// just allocated cost ~1.2 ms here, most of it faulting in the fresh pages (64 MiB written: ~80 ms
-// of the thread that serves every request). Smaller ones are copied: a finalizer a request costs
-// more than copying them.
-constexpr size_t EXTERNAL_BYTES = 64 * 1024;
-void free_bytes(napi_env, void*, void* hint) { delete static_cast<std::vector<char>*>(hint); }
-napi_value bytes_to_js(napi_env env, std::vector<char>& data) {
-  napi_value v;
-  if (data.size() >= EXTERNAL_BYTES) {
-    auto* owned = new std::vector<char>(std::move(data));
-    if (napi_create_external_buffer(env, owned->size(), owned->data(), free_bytes, owned, &v) == napi_ok) return v;
-    data = std::move(*owned);  // external buffers not allowed here: a copy as below
-    delete owned;
-  }
-  void* dst;
-  napi_create_buffer_copy(env, data.size(), data.data(), &dst, &v);
-  return v;
-}
-
 // [op, id, uid, gid, pid, ...arguments], the arguments laid out as REQ_LAYOUT says for the op.
 napi_value req_to_js(napi_env env, Req* r) {
   const char* layout = REQ_LAYOUT[r->op];
@@ -934,7 +914,7 @@ napi_value req_to_js(napi_env env, Req* r) {
       case 'b': napi_get_boolean(env, r->nums[ni++] != 0, &v); break;
       case 's': v = str(env, r->strs[si++]); break;
       default:  // 'd': bytes
-        v = bytes_to_js(env, r->data);
+        v = request_bytes_to_js(env, r->data);
     }
     napi_set_element(env, arr, i++, v);
   }
@@ -2409,6 +2389,7 @@ napi_value Init(napi_env env, napi_value exports) {
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   host_stat_register(env, exports);
   checkpointer_register(env, exports);
+  request_bytes_register(env, exports);
   return exports;
 }
 

@@ -5,6 +5,8 @@
 #pragma once
 #include <fuse_lowlevel.h>
 
+#include "request_bytes.h"
+
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -232,7 +234,9 @@ inline Req* pack_write(fuse_req_t req, fuse_ino_t ino, int64_t fh, off_t offset,
   r->nums[2] = (double)offset;
   r->nums[3] = (double)flags;
   r->nums[4] = writepage ? 1 : 0;
-  r->data.assign(data, data + dataSize);  // the loop reuses its buffer once we return
+  // the loop reuses its buffer once we return: copied, into memory a finished request gave back
+  if (dataSize >= REQUEST_BYTES_SHARED) r->data = take_request_bytes();
+  r->data.assign(data, data + dataSize);
   return r;
 }
 

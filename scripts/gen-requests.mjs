@@ -73,7 +73,12 @@ function cppStore(a) {
   if (a.kind === 'n') return `  r->nums[${a.slot}] = (double)${a.name};`;
   if (a.kind === 'b') return `  r->nums[${a.slot}] = ${a.name} ? 1 : 0;`;
   if (a.kind === 's') return `  r->strs[${a.slot}] = ${a.name};`;
-  return `  r->data.assign(${a.name}, ${a.name} + ${a.name}Size);  // the loop reuses its buffer once we return`;
+  // (request_bytes.h)
+  return [
+    '  // the loop reuses its buffer once we return: copied, into memory a finished request gave back',
+    `  if (${a.name}Size >= REQUEST_BYTES_SHARED) r->data = take_request_bytes();`,
+    `  r->data.assign(${a.name}, ${a.name} + ${a.name}Size);`,
+  ].join('\n');
 }
 
 function generateCpp(reqs) {
@@ -86,6 +91,8 @@ function generateCpp(reqs) {
   out.push('// the layout req_to_js sends: [op, id, uid, gid, pid, ...arguments].');
   out.push('#pragma once');
   out.push('#include <fuse_lowlevel.h>');
+  out.push('');
+  out.push('#include "request_bytes.h"');
   out.push('');
   out.push('#include <cstddef>');
   out.push('#include <cstdint>');

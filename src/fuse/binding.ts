@@ -98,6 +98,14 @@ export interface NativeBinding {
   /** cacheReaddir (opendir only): the kernel may cache the directory's listing */
   replyOpen(id: number, fh: number, keepCache: boolean, directIo: boolean, cacheReaddir?: boolean): number;
   replyWrite(id: number, count: number): number;
+  /**
+   * A WRITE's bytes (64 KiB or more: a Buffer over the request's own memory) are no longer
+   * needed: the Buffer is emptied and its memory serves later requests (native/request_bytes.h).
+   * false for any other buffer, which is left as it is.
+   */
+  releaseBytes(data: Uint8Array): boolean;
+  /** For AGENTFS_FUSE_STATS: large WRITEs handed over in their own memory, and how many reused memory given back. */
+  requestBytesStats(): { shared: number; reused: number };
   replyBuf(id: number, data: Uint8Array | null): number;
   replyStatfs(id: number, st: Float64Array): number;
   /** packs entries ([off, ...attr] per name) until the buffer is full; returns how many went out */

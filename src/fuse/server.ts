@@ -430,6 +430,7 @@ export class FuseServer {
             this.group.commit();
             if (this.group.refuses(incoming)) this.safeReply(req.id, () => this.native.replyErr(req.id, ENOSPC));
             else this.runOne(req)();
+            if (op === Op.WRITE) this.native.releaseBytes(req.data);
             continue;
           }
           try {
@@ -447,7 +448,11 @@ export class FuseServer {
           this.group.read();
         }
         this.runOne(req)();
-        if (op === Op.WRITE) this.group.wrote(req.data.length);
+        if (op === Op.WRITE) {
+          this.group.wrote(req.data.length);
+          // stored (SQLite copied it) and answered: the memory serves the next large WRITE
+          this.native.releaseBytes(req.data);
+        }
       }
     }
   }
@@ -557,6 +562,7 @@ export class FuseServer {
     clearInterval(this.quietDrain);
     this.stopWatching?.();
     if (this.stats && this.handle) this.stats.native(this.native.readerStats(this.handle));
+    if (this.stats) this.stats.requestBytes(this.native.requestBytesStats());
     this.stats?.print(this.mountpoint);
     if (this.handle) this.native.destroy(this.handle);
     this.ready.reject(new Error(`the FUSE session on ${this.mountpoint} ended before it was ready`));

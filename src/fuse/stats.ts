@@ -8,6 +8,7 @@ import { traceTarget, writeTrace } from '../trace.js';
 export class RequestStats {
   private readonly ops = new Map<number, { count: number; ms: number; bytes: number }>();
   private nativeLine: string | undefined;
+  private bytesLine: string | undefined;
 
   /** A collector when AGENTFS_FUSE_STATS is set, else undefined (nothing is timed). */
   static fromEnv(): RequestStats | undefined {
@@ -54,6 +55,11 @@ export class RequestStats {
       : `fuse native reads: off${r.error ? ` (${r.error})` : ''}`;
   }
 
+  /** Large WRITEs whose bytes JavaScript got in the request's own memory (native/request_bytes.h). */
+  requestBytes(r: { shared: number; reused: number }): void {
+    if (r.shared) this.bytesLine = `fuse large writes: ${r.shared} in their own memory, ${r.reused} of them in memory an earlier one gave back`;
+  }
+
   /** To the trace (AGENTFS_FUSE_TRACE) when one is set, else to stderr. */
   print(mountpoint: string): void {
     const names = new Map(Object.entries(Op).map(([k, v]) => [v as number, k]));
@@ -61,6 +67,7 @@ export class RequestStats {
       ([op, e]) => `fuse ${names.get(op)}: ${e.count} requests, ${e.ms.toFixed(0)} ms${e.bytes ? `, ${(e.bytes / e.count / 1024).toFixed(0)} KiB avg` : ''}`,
     );
     if (this.nativeLine) lines.push(this.nativeLine);
+    if (this.bytesLine) lines.push(this.bytesLine);
     if (traceTarget()) writeTrace([`mount ${mountpoint}:`, ...lines]);
     else for (const line of lines) console.error(line);
   }
