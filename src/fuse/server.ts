@@ -80,6 +80,8 @@ export interface FuseMountOptions {
 }
 
 const ENOSYS = osConstants.errno.ENOSYS;
+/** WRITEs this large come in the request's own memory (native/request_bytes.h REQUEST_BYTES_SHARED) */
+const SHARED_BYTES = 64 * 1024;
 const EIO = osConstants.errno.EIO;
 const ENOSPC = osConstants.errno.ENOSPC;
 /** an open that truncates (atomic_o_trunc) changes the database */
@@ -430,7 +432,7 @@ export class FuseServer {
             this.group.commit();
             if (this.group.refuses(incoming)) this.safeReply(req.id, () => this.native.replyErr(req.id, ENOSPC));
             else this.runOne(req)();
-            if (op === Op.WRITE) this.native.releaseBytes(req.data);
+            if (op === Op.WRITE) this.releaseBytes(req.data);
             continue;
           }
           try {
@@ -450,8 +452,7 @@ export class FuseServer {
         this.runOne(req)();
         if (op === Op.WRITE) {
           this.group.wrote(req.data.length);
-          // stored (SQLite copied it) and answered: the memory serves the next large WRITE
-          this.native.releaseBytes(req.data);
+          this.releaseBytes(req.data);
         }
       }
     }
@@ -494,6 +495,11 @@ export class FuseServer {
       // removed meanwhile (by another process): nothing is held open any more
       if (!isFsError(e)) this.report(e, opened ? Op.OPENED : Op.RELEASED);
     }
+  }
+
+  /** A WRITE was stored (SQLite copied its bytes) and answered: large bytes' memory serves the next one. */
+  private releaseBytes(data: Uint8Array): void {
+    if (data.length >= SHARED_BYTES) this.native.releaseBytes(data);
   }
 
   /** FileSystem.prepareWrites, best effort: what it cannot make now, the first write makes. */
