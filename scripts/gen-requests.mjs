@@ -73,7 +73,7 @@ function cppStore(a) {
   if (a.kind === 'n') return `  r->nums[${a.slot}] = (double)${a.name};`;
   if (a.kind === 'b') return `  r->nums[${a.slot}] = ${a.name} ? 1 : 0;`;
   if (a.kind === 's') return `  r->strs[${a.slot}] = ${a.name};`;
-  // (request_bytes.h)
+  // a bytes argument: large ones go into memory a finished request gave back (request_bytes.h)
   return [
     '  // the loop reuses its buffer once we return: copied, into memory a finished request gave back',
     `  if (${a.name}Size >= REQUEST_BYTES_SHARED) r->data = take_request_bytes();`,

@@ -80,10 +80,10 @@ export interface FuseMountOptions {
 }
 
 const ENOSYS = osConstants.errno.ENOSYS;
-/** WRITEs this large come in the request's own memory (native/request_bytes.h REQUEST_BYTES_SHARED) */
-const SHARED_BYTES = 64 * 1024;
 const EIO = osConstants.errno.EIO;
 const ENOSPC = osConstants.errno.ENOSPC;
+/** WRITEs this large come in the request's own memory (native/request_bytes.h REQUEST_BYTES_SHARED) */
+const SHARED_BYTES = 64 * 1024;
 /** an open that truncates (atomic_o_trunc) changes the database */
 const O_TRUNC = 0o1000;
 
