@@ -12,9 +12,9 @@
  * What stays as SQLite wrote it: the bytes and their order in the file, and when other
  * connections can see them. Appends are held only while they continue one another, and written
  * out (in order, before the call returns) when:
- *   - the page of a commit frame (a frame header with a non-zero database size) was appended,
- *     before SQLite publishes the commit in the wal-index: a failure fails that xWrite, so the
- *     commit fails as it would have unbuffered;
+ *   - a commit frame's header (one with a non-zero database size) or the page after it was
+ *     written, before SQLite publishes the commit in the wal-index: a failure fails that xWrite,
+ *     so the commit fails as it would have unbuffered;
  *   - anything else touches the WAL file (a read, a write elsewhere, sync, truncate, size, a file
  *     control, close);
  *   - the connection gives up the WAL's write lock (after a rollback, frames a spill wrote must
@@ -62,7 +62,7 @@ struct WalFile {
   char *held;
   int used;
   sqlite3_int64 start;
-  int commit_frame; /* the last write was a commit frame's header: flush after its page */
+  int commit_frame; /* the last write was a commit frame's header: its page goes out at once too */
 };
 
 /* The open main files, for a WAL's open to find its own (one list for the process). */
@@ -108,7 +108,7 @@ static int is_commit_header(const void *buf, int n) {
 static int walWrite(sqlite3_file *f, const void *buf, int n, sqlite3_int64 off) {
   WalFile *w = (WalFile *)f;
   if (!w->held) return w->real->pMethods->xWrite(w->real, buf, n, off);
-  // this write is the page of a commit frame whose header came before (held, or just flushed)
+  // this write is the page of a commit frame whose header came before
   int completes_commit = w->commit_frame;
   w->commit_frame = is_commit_header(buf, n);
   int rc;
@@ -122,8 +122,11 @@ static int walWrite(sqlite3_file *f, const void *buf, int n, sqlite3_int64 off) 
     w->start = off;
     w->used = n;
   }
-  // the commit frame is whole: on the file before SQLite publishes it
-  return completes_commit ? flush(w) : SQLITE_OK;
+  // A commit frame's header goes out at once, and its page after it: on the file before SQLite
+  // publishes the commit, a failure failing the commit. The header at once, for SQLite also
+  // rewrites headers alone (walRewriteChecksums, after a page was written twice in a
+  // transaction), the commit frame's last, with no page after it.
+  return w->commit_frame || completes_commit ? flush(w) : SQLITE_OK;
 }
 
 static int walTruncate(sqlite3_file *f, sqlite3_int64 size) {

@@ -119,15 +119,20 @@ db.close();`,
   });
 
   it('a writer killed at any moment leaves every commit it reported, and a sound file', async () => {
+    // commits of 1 to 200 pages: some fit what the extension holds, some take several writes;
+    // with a small page cache every third spills and then writes its spilled pages again, so
+    // SQLite rewrites the frame headers at the commit (walRewriteChecksums)
     const script = childScript(
       dir,
       'loop.mjs',
-      `db.exec('CREATE TABLE IF NOT EXISTS t (k INTEGER PRIMARY KEY, v BLOB)');
+      `db.exec('PRAGMA cache_size = 20; CREATE TABLE IF NOT EXISTS t (k INTEGER PRIMARY KEY, v BLOB)');
 const ins = db.prepare('INSERT INTO t VALUES (?, ?)');
+const upd = db.prepare('UPDATE t SET v = ? WHERE k >= ? AND k < ?');
 for (let k = 0; ; k++) {
+  const n = 1 + (k * 37) % 200;
   db.exec('BEGIN');
-  // commits of 1 to 200 pages: some fit what the extension holds, some take several writes
-  for (let i = 0; i < 1 + (k * 37) % 200; i++) ins.run(k * 1000 + i, Buffer.alloc(4000, k & 255));
+  for (let i = 0; i < n; i++) ins.run(k * 1000 + i, Buffer.alloc(4000, k & 255));
+  if (k % 3 === 0) upd.run(Buffer.alloc(4000, k & 255), k * 1000, k * 1000 + n);
   db.exec('COMMIT');
   process.stdout.write(k + '\\n');
 }`,
