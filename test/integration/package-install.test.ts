@@ -85,12 +85,15 @@ describe('the packed tarball', () => {
       'native/prebuilds/linux-x64/agentfs-ptrace',
       'native/prebuilds/linux-x64/agentfs-sandbox',
       'native/prebuilds/linux-x64/agentfs-tether',
+      'native/prebuilds/linux-x64/agentfs-walbatch.so',
       'native/prebuilds/linux-x64/node.glibc.node',
       'native/ptrace/supervisor.c',
       'native/reader.cc',
       'native/reader.h',
       'native/reply_buffers.cc',
       'native/reply_buffers.h',
+      'native/request_bytes.cc',
+      'native/request_bytes.h',
       'native/requests.h',
       'native/sandbox/launcher.c',
       'native/sent_attrs.h',
@@ -102,8 +105,13 @@ describe('the packed tarball', () => {
       'native/sqlite_page_pool.h',
       'native/tether/tether.c',
       'native/utf8.h',
+      'native/walbatch/wal_batch.c',
     ]);
     expect(list.filter((f) => f.endsWith('.map') || f.endsWith('.ts') && !f.endsWith('.d.ts'))).toEqual([]);
+    // the installed package's stores load its prebuilt WAL-batching extension (no compiler here)
+    const walBatch = join(prefix, 'lib', 'node_modules', 'agentfs', 'dist', 'store', 'wal-batch.js');
+    const loaded = await run(process.execPath, ['--input-type=module', '-e', `const { walBatchVfs } = await import(${JSON.stringify(walBatch)}); console.log(walBatchVfs())`], { env });
+    expect(loaded.stdout.trim(), loaded.stderr).toBe('agentfs-walbatch');
     // no install script: nothing runs (or needs a compiler) when it is installed
     const pkg = JSON.parse(readFileSync(join(prefix, 'lib', 'node_modules', 'agentfs', 'package.json'), 'utf8')) as { scripts?: Record<string, string> };
     expect(Object.keys(pkg.scripts ?? {}).filter((s) => /install/.test(s))).toEqual([]);
