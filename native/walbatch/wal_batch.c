@@ -23,8 +23,9 @@
  * A process killed with appends held loses only frames no commit had published: what a crash in
  * the middle of SQLite's own writes leaves, which recovery ignores (their checksums break off).
  *
- * Every other file (the database itself, journals, temporary files) is the base VFS's own, with
- * no indirection.
+ * Journals and temporary files are the base VFS's own, with no indirection; the main database
+ * file goes through a wrapper that forwards every call (and writes its WAL's held appends out
+ * where said above).
  */
 #include <sqlite3ext.h>
 SQLITE_EXTENSION_INIT1
