@@ -63,23 +63,31 @@ napi_value ReleaseBytes(napi_env env, napi_callback_info info) {
   if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok || argc < 1) return result;
   void* data = nullptr;
   size_t len = 0;
+  napi_value ab;
   if (napi_get_buffer_info(env, argv[0], &data, &len) != napi_ok || !data) return result;
+  if (napi_get_typedarray_info(env, argv[0], nullptr, nullptr, nullptr, &ab, nullptr) != napi_ok) return result;
+  // the memory taken out of its holder first: the finalizer, whenever it runs (even within the
+  // detach), then frees only the holder
   Shared* s = nullptr;
+  std::vector<char> bytes;
   {
     std::lock_guard<std::mutex> lock(mu);
     auto it = shared.find(static_cast<const char*>(data));
     if (it == shared.end()) return result;
     s = it->second;
+    shared.erase(it);
+    s->given_back = true;
+    bytes = std::move(s->bytes);
   }
   // no JavaScript reaches the memory from now on (the Buffer reads as empty), then it is reused
-  napi_value ab;
-  if (napi_get_typedarray_info(env, argv[0], nullptr, nullptr, nullptr, &ab, nullptr) != napi_ok || napi_detach_arraybuffer(env, ab) != napi_ok) return result;
-  {
+  if (napi_detach_arraybuffer(env, ab) != napi_ok) {
     std::lock_guard<std::mutex> lock(mu);
-    shared.erase(s->bytes.data());
-    s->given_back = true;
+    s->bytes = std::move(bytes);
+    s->given_back = false;
+    shared[s->bytes.data()] = s;
+    return result;
   }
-  give_back(std::move(s->bytes));
+  give_back(std::move(bytes));
   napi_get_boolean(env, true, &result);
   return result;
 }
