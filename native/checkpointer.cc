@@ -58,8 +58,19 @@ void note_error(Checkpointer* c, const std::string& what) {
   if (c->error.empty()) c->error = what;
 }
 
-// A PASSIVE checkpoint; frames a reader's snapshot still needs stay in the WAL.
-void checkpoint(Checkpointer* c) {
+// Syncs the database file through the thread's own connection: a descriptor of the file opened
+// and closed here would drop the POSIX locks libsql's connections hold on it (sqlite_ofd.cc).
+// A failure is left to the writer's restart, whose own sync reports it.
+void sync_database(Checkpointer* c) {
+  sqlite3_file* file = nullptr;
+  if (sqlite3_file_control(c->db, "main", SQLITE_FCNTL_FILE_POINTER, &file) == SQLITE_OK && file && file->pMethods) {
+    file->pMethods->xSync(file, SQLITE_SYNC_NORMAL);
+  }
+}
+
+// A PASSIVE checkpoint; frames a reader's snapshot still needs stay in the WAL. True when it
+// found the WAL long enough for the writer to start it over.
+bool checkpoint(Checkpointer* c) {
   int log = 0, done = 0;
   int rc = sqlite3_wal_checkpoint_v2(c->db, nullptr, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
   c->runs++;
@@ -67,11 +78,24 @@ void checkpoint(Checkpointer* c) {
     if ((uint64_t)log > c->max_log) c->max_log = (uint64_t)log;
     // the WAL starts over only when a writer begins after a checkpoint that left nothing
     // behind, which a stream of commits never lets happen: the writer is told to restart it
-    if (log >= 0 && (uint32_t)log >= c->restart_frames) c->long_wal = (uint32_t)log;
+    if (log >= 0 && (uint32_t)log >= c->restart_frames) {
+      // The writer's restart copies what the passes left (the commits made during them) and
+      // syncs the database file, while the requests behind it wait. A pass under a stream of
+      // commits syncs nothing (SQLite syncs only a checkpoint that reaches the WAL's end), so
+      // the pages copied since the last restart are synced here first, and while more than a
+      // pass's worth is left and the WAL is under twice the length, another pass catches up.
+      sync_database(c);
+      uint32_t left = pending(c);
+      if (left < c->min_frames || (uint32_t)log >= 2 * c->restart_frames) {
+        c->long_wal = (uint32_t)log;
+        return true;
+      }
+    }
   } else if (rc != SQLITE_BUSY && rc != SQLITE_LOCKED) {
     // busy: another checkpoint runs (a second mount, the CLI); the next kick tries again
     note_error(c, sqlite3_errmsg(c->db));
   }
+  return false;
 }
 
 void run(Checkpointer* c) {
@@ -96,10 +120,18 @@ void run(Checkpointer* c) {
     uint32_t waiting = pending(c);
     owed = waiting > 0;
     if (waiting == 0 || (!idle && waiting < c->min_frames)) continue;
-    checkpoint(c);
+    bool long_wal = checkpoint(c);
     // a reader's snapshot holds frames back: an idle pass is tried a few times, then it waits
     // for the next commit
     owed = pending(c) > 0 && (!idle || ++idle_tries < 3);
+    if (long_wal) {
+      // the writer restarts the WAL after its next commit, which needs the checkpoint lock this
+      // thread would take again at once for the commits made during its pass (a restart never
+      // got it while a fast stream kicked the thread throughout: a 400 MiB WAL). The kicks so far
+      // are dropped, and Kick wakes the thread only once the writer has taken the length.
+      std::lock_guard<std::mutex> lock(c->mu);
+      c->kicked = false;
+    }
   }
   sqlite3_close(c->db);
   c->db = nullptr;
@@ -198,14 +230,16 @@ napi_value Kick(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   Checkpointer* c = get(env, info, 1, argv);
   if (!c) return nullptr;
+  // a long WAL goes to the writer, which restarts it before the thread's next pass (run)
+  uint32_t long_wal = c->long_wal.exchange(0);
   bool wake = false;
-  {
+  if (long_wal == 0) {
     std::lock_guard<std::mutex> lock(c->mu);
     if (!c->stopping && !c->kicked) c->kicked = wake = true;
   }
   if (wake) c->cv.notify_one();
   napi_value out;
-  napi_create_uint32(env, c->long_wal.exchange(0), &out);
+  napi_create_uint32(env, long_wal, &out);
   return out;
 }
 

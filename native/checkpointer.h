@@ -5,7 +5,9 @@
 // commit; the thread checkpoints (PASSIVE: it never blocks the writer or readers) once at least
 // `min_frames` frames are not yet in the database file, as SQLite's own automatic checkpoint
 // would have, from a connection of the addon's SQLite (open-file-description locks: sqlite_ofd.h),
-// and the frames left under that once the commits have paused for `idle_ms`.
+// and the frames left under that once the commits have paused for `idle_ms`. A WAL found
+// `restart_frames` long, once the passes have caught up, goes to the writer to start over (only a
+// writer can), and the thread makes no pass until the writer has taken it.
 #pragma once
 
 #include <node_api.h>

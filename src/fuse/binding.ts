@@ -216,7 +216,7 @@ export interface NativeBinding {
   leadEnd(handle: SessionHandle): void;
   /** checkpoints of the database at path on a thread of their own (native/checkpointer.h); throws if it cannot open it */
   walCheckpointer(path: string, minFrames: number, restartFrames: number, idleMs: number): CheckpointerHandle;
-  /** a commit happened: the thread checkpoints if minFrames frames wait; the WAL's length (once) when it found it restartFrames long, else 0 */
+  /** a commit happened: the thread checkpoints if minFrames frames wait; the WAL's length (once) when it found it restartFrames long, else 0 (the thread then waits for the next kick: the writer restarts the WAL first) */
   walCheckpointerKick(c: CheckpointerHandle): number;
   /** waits for a checkpoint under way and closes the thread's connection (again: no-op) */
   walCheckpointerStop(c: CheckpointerHandle): { runs: number; maxLog: number; error?: string };

@@ -22,10 +22,10 @@ const IDLE_MS = 1000;
 /** The writer checkpoints in its commit past this many frames (~40 MiB of WAL). */
 const BACKSTOP_FRAMES = 10000;
 /**
- * A WAL this long (~16 MiB) is started over by the writer, which waits a moment for the thread's
- * pass under way (RESTART_WAIT_MS; it tries again after the next pass), and longer once it is
- * twice that long: the WAL's bound (~33 MiB and a pass of the thread). A restarted WAL file is
- * cut back to WAL_KEEP_BYTES.
+ * A WAL this long (~16 MiB) is started over by the writer once the thread's passes have caught up
+ * (or it is twice that long), while the thread waits for it: the WAL's bound (~33 MiB and a pass
+ * of the thread). The writer waits a moment for readers of older snapshots (RESTART_WAIT_MS),
+ * longer once the WAL is twice that long. A restarted WAL file is cut back to WAL_KEEP_BYTES.
  */
 const RESTART_FRAMES = 4000;
 const RESTART_WAIT_MS = 5;

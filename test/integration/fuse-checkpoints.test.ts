@@ -90,12 +90,13 @@ describe('checkpoints of a mounted database', () => {
     } finally {
       clearInterval(sampler);
     }
-    // the bound: a restart asked for at ~33 MiB, made once the thread's pass under way is done
-    // (alone 86-93 MiB here; under the full suite's load that pass took longer and the WAL reached
-    // 125 MiB once, and a slower disk lengthens it more). Without restarts it grows with the
-    // stream, past 400 MiB, and is never cut back.
+    // the bound: a restart asked for at ~16-33 MiB once the thread's passes have caught up, or
+    // the commits' own backstop checkpoint at ~40 MiB, and what one pass lets through (32-65 MiB
+    // alone here). Without restarts it grows with the stream, past 400 MiB, and is never cut back;
+    // with the thread's next pass taking the checkpoint lock before the writer's restart could,
+    // it reached 335 MiB here and 389 MB under the full suite's load.
     expect(restarts).toBeGreaterThan(0);
-    expect(peak).toBeLessThan(300 << 20);
+    expect(peak).toBeLessThan(200 << 20);
     expect(peak).toBeGreaterThan(0);
     expect((await runCli(['unmount', mnt], { env: { ...process.env, ...env } })).code).toBe(0);
     // a clean unmount removes a log that stayed empty: no "background checkpoint" error in it
