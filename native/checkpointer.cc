@@ -135,7 +135,7 @@ void run(Checkpointer* c) {
   }
   sqlite3_close(c->db);
   c->db = nullptr;
-  if (c->shm >= 0) close(c->shm);
+  if (c->shm >= 0) sqlite_ofd_close(c->shm);
   c->shm = -1;
 }
 
@@ -202,7 +202,7 @@ napi_value Start(napi_env env, napi_callback_info info) {
   }
   // the wal-index too, now: the server starts it before its mount, and the path may lead through
   // that mount later (a database inside its own mountpoint: the server would wait on itself)
-  if (rc == SQLITE_OK) c->shm = open((path + "-shm").c_str(), O_RDONLY | O_CLOEXEC);
+  if (rc == SQLITE_OK) c->shm = sqlite_ofd_open((path + "-shm").c_str(), O_RDONLY | O_CLOEXEC, 0);
   if (rc != SQLITE_OK) {
     std::string msg = std::string("cannot open the database for checkpoints: ") + (c->db ? sqlite3_errmsg(c->db) : "out of memory");
     sqlite3_close(c->db);
