@@ -202,7 +202,13 @@ napi_value Start(napi_env env, napi_callback_info info) {
   }
   // the wal-index too, now: the server starts it before its mount, and the path may lead through
   // that mount later (a database inside its own mountpoint: the server would wait on itself)
-  if (rc == SQLITE_OK) c->shm = sqlite_ofd_open((path + "-shm").c_str(), O_RDONLY | O_CLOEXEC, 0);
+  // named after the file SQLite opened, a symlink resolved (the link's own -shm does not exist,
+  // and the thread then never found frames waiting)
+  if (rc == SQLITE_OK) {
+    const char* file = sqlite3_db_filename(c->db, "main");
+    std::string shm = std::string(file && *file ? file : path.c_str()) + "-shm";
+    c->shm = sqlite_ofd_open(shm.c_str(), O_RDONLY | O_CLOEXEC, 0);
+  }
   if (rc != SQLITE_OK) {
     std::string msg = std::string("cannot open the database for checkpoints: ") + (c->db ? sqlite3_errmsg(c->db) : "out of memory");
     sqlite3_close(c->db);

@@ -46,8 +46,10 @@ bool g_ok = false;
 std::mutex g_kept_mu;
 std::vector<int> g_kept;
 
-// Whether closing fd could drop locks libsql's connections hold: true for a regular file that is
-// not a WAL or a rollback journal (nothing locks those) and still has a name. In doubt, true.
+// Whether closing fd could drop locks libsql's connections hold: true for a regular file that
+// still has a name, unless it is a WAL or a rollback journal (nothing locks those, and a kept WAL
+// would keep a deleted one's space): named so, and not a database (a database's own name may end
+// so, through a symlink). In doubt, true.
 bool may_hold_locks(int fd) {
   struct stat st;
   if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) return false;
@@ -62,7 +64,10 @@ bool may_hold_locks(int fd) {
     size_t len = strlen(tail);
     return name.size() >= len && name.compare(name.size() - len, len, tail) == 0;
   };
-  return !ends("-wal") && !ends("-journal");
+  if (!ends("-wal") && !ends("-journal")) return true;
+  static const char kDatabase[16] = {'S', 'Q', 'L', 'i', 't', 'e', ' ', 'f', 'o', 'r', 'm', 'a', 't', ' ', '3', '\0'};
+  char head[16];
+  return pread(fd, head, sizeof head, 0) == (ssize_t)sizeof head && memcmp(head, kDatabase, sizeof head) == 0;
 }
 
 }  // namespace

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, statSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { Store } from '../../src/store/store.js';
 import { checkpointInBackground } from '../../src/fuse/wal-checkpoints.js';
@@ -47,5 +47,34 @@ describe('WAL checkpoints on their own thread', () => {
     // back at once, every restart asked for failed and the WAL reached 107-122 MiB here.
     expect(peak).toBeLessThan(80 << 20);
     expect(restarts.filter((ok) => !ok)).toEqual([]);
+  });
+
+  it('checkpoints a database opened through a symlink', async () => {
+    // SQLite names the -wal and -shm after the file the link leads to; the thread once looked for
+    // the link's own -shm, found none, and never saw a frame waiting
+    const real = join(dir, 'real.db');
+    const link = join(dir, 'link.db');
+    Store.open({ path: real }, { create: true }).close();
+    symlinkSync(real, link);
+    const store = Store.open({ path: link });
+    const errors: unknown[] = [];
+    expect(checkpointInBackground(store, (e) => errors.push(e))).toBeDefined();
+    store.db.exec('CREATE TABLE blobs (k INTEGER PRIMARY KEY, v BLOB)');
+    const before = statSync(real).size;
+    const insert = store.db.prepare('INSERT INTO blobs VALUES (?, ?)');
+    // 8 MiB: ~2,000 frames, past the thread's 1,000 and far under the commits' own backstop
+    for (let commit = 0; commit < 8; commit++) {
+      store.transaction(() => {
+        for (let i = 0; i < 256; i++) insert.run((commit << 8) + i, Buffer.alloc(4000, i));
+      });
+    }
+    let filled = false;
+    for (const end = Date.now() + 10_000; !filled && Date.now() < end; ) {
+      filled = statSync(real).size >= before + (8 << 20);
+      if (!filled) await new Promise((r) => setTimeout(r, 50));
+    }
+    store.close();
+    expect(errors).toEqual([]);
+    expect(filled).toBe(true);
   });
 });
