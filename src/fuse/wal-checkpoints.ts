@@ -31,6 +31,12 @@ const RESTART_FRAMES = 4000;
 const RESTART_WAIT_MS = 5;
 const RESTART_WAIT_LONG_MS = 500;
 const WAL_KEEP_BYTES = 4 << 20;
+/**
+ * Commits paused this long, a WAL file longer than WAL_KEEP_BYTES is emptied: a reader's long
+ * snapshot had kept every restart from happening, and its 390 MB stayed on disk until the next
+ * write. Tried again as long while a reader or a checkpoint under way refuses it.
+ */
+const IDLE_TRUNCATE_MS = 3000;
 
 /** What the mount tells the checkpoints. */
 export interface WalCheckpoints {
@@ -59,7 +65,19 @@ export function checkpointInBackground(store: Store, report: (e: unknown) => voi
   let low = false;
   store.setAutoCheckpoint(BACKSTOP_FRAMES);
   store.limitWal(WAL_KEEP_BYTES);
+  const idle = setTimeout(() => {
+    if (store.isClosed || store.walBytes() <= WAL_KEEP_BYTES) return;
+    let done = false;
+    try {
+      done = store.restartWal(0, true);
+    } catch {
+      /* a busy or full disk: tried again */
+    }
+    if (!done) idle.refresh();
+  }, IDLE_TRUNCATE_MS);
+  idle.unref();
   store.onEndWrite(() => {
+    idle.refresh();
     if (low) return;
     const frames = native.walCheckpointerKick(thread);
     if (frames > 0 && !store.isClosed) {
@@ -72,6 +90,7 @@ export function checkpointInBackground(store: Store, report: (e: unknown) => voi
   });
   // before the store's closing checkpoint, which must not meet the thread's
   store.onClose(() => {
+    clearTimeout(idle);
     const { runs, maxLog, error } = native.walCheckpointerStop(thread);
     if (error) report(new Error(`background checkpoint: ${error}`));
     if (traceTarget()) writeTrace([`background checkpoints: ${runs} runs, WAL up to ${maxLog} frames`]);

@@ -1,5 +1,5 @@
 import Database from 'libsql';
-import { accessSync, closeSync, constants as fsConstants, existsSync, fstatSync, fsyncSync, mkdirSync, openSync, rmSync, statfsSync, statSync } from 'node:fs';
+import { accessSync, closeSync, constants as fsConstants, existsSync, fstatSync, fsyncSync, mkdirSync, openSync, realpathSync, rmSync, statfsSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -95,6 +95,11 @@ export class Store {
   private readonly sqlReport: (() => string[]) | undefined;
   /** the database's directory, held open (O_PATH) from the start: hostFreeBytes measures through it */
   private dirFd: number | undefined;
+  /**
+   * The file SQLite opened, a symlink resolved as SQLite resolves it: its -wal is named after this
+   * file, in its directory (sync() looked for the link's own -wal, found none, and synced nothing).
+   */
+  private readonly file: string;
 
   private constructor(db: Db, path: string, chunkSize: number, layout: Layout, options: OpenOptions) {
     this.db = db;
@@ -105,7 +110,8 @@ export class Store {
     this.fullSync = options.durability === 'full' && path !== ':memory:';
     this.busyTimeoutMs = Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000));
     if (path !== ':memory:') this.releaseFile = noteOpen(path);
-    if (path !== ':memory:') this.dirFd = openDir(dirname(path));
+    this.file = path === ':memory:' ? path : resolvedFile(path);
+    if (path !== ':memory:') this.dirFd = openDir(dirname(this.file));
     if (traceTarget() && !this.readOnly) this.sqlReport = countSql(db);
     // every exec may write (BEGIN, COMMIT and ROLLBACK included): see `changes`
     const exec = db.exec;
@@ -658,7 +664,22 @@ export class Store {
   private directory(): string {
     const held = this.dirFd !== undefined ? `/proc/self/fd/${this.dirFd}` : undefined;
     // without /proc (a bare chroot) the path it is: a WAL not found there would go unsynced
-    return held !== undefined && existsSync(held) ? held : dirname(this.path);
+    return held !== undefined && existsSync(held) ? held : dirname(this.file);
+  }
+
+  /** The WAL file's path (through the directory held open: directory()). */
+  private walPath(): string {
+    return `${this.directory()}/${basename(this.file)}-wal`;
+  }
+
+  /** The WAL file's size in bytes (0 without one). */
+  walBytes(): number {
+    if (this.path === ':memory:') return 0;
+    try {
+      return statSync(this.walPath()).size;
+    } catch {
+      return 0;
+    }
   }
 
   /**
@@ -672,7 +693,7 @@ export class Store {
     if (this.path === ':memory:' || this.readOnly) return;
     let fd: number | undefined;
     try {
-      fd = openSync(`${this.directory()}/${basename(this.path)}-wal`, 'r');
+      fd = openSync(this.walPath(), 'r');
       fsyncSync(fd);
       // a new WAL file's name must be durable too (once per file)
       const ino = fstatSync(fd).ino;
@@ -703,17 +724,19 @@ export class Store {
 
   /**
    * Makes the next write start the WAL over (a RESTART checkpoint: what another connection's
-   * checkpoints left is copied, waiting up to waitMs for them and for readers of older
-   * snapshots): a WAL restarts only when a write begins after a checkpoint that left nothing
-   * behind, which a stream of commits beside a checkpoint thread never allows. False when it
-   * could not in that time.
+   * checkpoints left is copied, waiting up to waitMs for readers of older snapshots and another
+   * process's writer): a WAL restarts only when a write begins after a checkpoint that left
+   * nothing behind, which a stream of commits beside a checkpoint thread never allows. False when
+   * it could not in that time, or at once when another checkpoint is under way (SQLite never
+   * waits for that lock). `truncate`: the WAL file is emptied too (TRUNCATE), for a store gone idle.
    */
-  restartWal(waitMs: number): boolean {
+  restartWal(waitMs: number, truncate = false): boolean {
     if (this.path === ':memory:' || this.readOnly || this.depth > 0) return false;
     // the requests behind this commit wait with it
     this.db.exec(`PRAGMA busy_timeout = ${Math.max(0, Math.floor(waitMs))}`);
     try {
-      const row = this.db.prepare('PRAGMA wal_checkpoint(RESTART)').raw(true).get() as [number, number, number] | undefined;
+      const sql = truncate ? 'PRAGMA wal_checkpoint(TRUNCATE)' : 'PRAGMA wal_checkpoint(RESTART)';
+      const row = this.db.prepare(sql).raw(true).get() as [number, number, number] | undefined;
       return row !== undefined && row[0] === 0;
     } finally {
       this.db.exec(`PRAGMA busy_timeout = ${Math.min(BUSY_POLL_MS, this.busyTimeoutMs)}`);
@@ -769,6 +792,15 @@ export class Store {
 
   get isClosed(): boolean {
     return this.closed;
+  }
+}
+
+/** The file a path leads to, symlinks resolved (the path itself when it cannot be resolved). */
+function resolvedFile(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    return path;
   }
 }
 

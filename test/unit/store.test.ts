@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import Database from 'libsql';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statfsSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statfsSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Store, StoreError, SCHEMA_VERSION } from '../../src/store/index.js';
 import { tempDir } from '../support/cli.js';
@@ -48,6 +48,25 @@ describe('Store', () => {
     const mem = Store.open({});
     expect(mem.hostFreeBytes()).toBeGreaterThan(0); // in memory: the temporary directory's
     mem.close();
+  });
+
+  it("sync() of a database opened through a symlink syncs the WAL of the file it leads to", () => {
+    // SQLite names the WAL after the file the link leads to, in that file's directory; sync()
+    // once opened the link's own -wal, found none, and synced nothing (a name that loops here,
+    // so that opening it fails aloud)
+    mkdirSync(join(dir, 'real'));
+    mkdirSync(join(dir, 'links'));
+    const real = join(dir, 'real', 'agent.db');
+    Store.open({ path: real }, { create: true }).close();
+    symlinkSync(real, join(dir, 'links', 'agent.db'));
+    symlinkSync('agent.db-wal', join(dir, 'links', 'agent.db-wal'));
+    const s = Store.open({ path: join(dir, 'links', 'agent.db') });
+    s.setMeta('k', 'v');
+    expect(existsSync(`${real}-wal`)).toBe(true);
+    expect(s.walBytes()).toBe(statSync(`${real}-wal`).size);
+    expect(s.walBytes()).toBeGreaterThan(0);
+    expect(() => s.sync()).not.toThrow();
+    s.close();
   });
 
   it('a cached statement whose get() failed works again with other values', () => {
