@@ -43,9 +43,10 @@ describe('WAL checkpoints on their own thread', () => {
     store.close();
     expect(errors).toEqual([]);
     // the bound: ~32 MiB (a restart asked for, or the commits' own backstop checkpoint at ~40 MiB)
-    // and what one pass of the thread lets through. With the thread's passes taking the lock
-    // back at once, every restart asked for failed and the WAL reached 107-122 MiB here.
-    expect(peak).toBeLessThan(80 << 20);
+    // and what one pass of the thread lets through (43-60 MiB here; room left for a busier
+    // machine). With the thread's passes taking the lock back at once, every restart asked for
+    // failed and the WAL reached 107-122 MiB here.
+    expect(peak).toBeLessThan(100 << 20);
     expect(restarts.filter((ok) => !ok)).toEqual([]);
   });
 
