@@ -69,7 +69,14 @@ describe('KvStore', () => {
     const circular: Record<string, unknown> = {};
     circular.self = circular;
     expect(() => kv.set('c', circular)).toThrow(/not JSON-serialisable/);
+    // non-finite numbers wherever they are, beside nulls and "null" text or not
+    for (const v of [NaN, -Infinity, { a: [1, Infinity] }, { n: null, s: 'null', x: NaN }, { toJSON: () => ({ v: -Infinity }) }, [10n]]) {
+      expect(() => kv.set('n', v)).toThrow(/not a finite number|not JSON-serialisable/);
+    }
     expect(kv.count()).toBe(0);
+    // and what holds only real nulls is stored as written
+    kv.set('ok', { n: null, s: 'null', list: [null, 1.5] });
+    expect(kv.get('ok')).toEqual({ n: null, s: 'null', list: [null, 1.5] });
   });
 
   it('returns a non-JSON value written by another implementation as its text', () => {

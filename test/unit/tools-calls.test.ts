@@ -21,6 +21,23 @@ function fresh(): { store: Store; tools: ToolCalls; file: string } {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('ToolCalls', () => {
+  it('records parameters and results JSON cannot hold: bigints as digits, a cycle as its string form, deep nesting as a note', () => {
+    const { tools, file } = fresh();
+    const big = tools.start('big', { n: 12345678901234567890n, list: [1n, 'x'] });
+    const cyclic: Record<string, unknown> = { a: 1 };
+    cyclic.self = cyclic;
+    tools.success(big, cyclic);
+    let deep: unknown = 0;
+    for (let i = 0; i < 20_000; i++) deep = [deep];
+    const d = tools.record({ name: 'deep', started_at: 1, completed_at: 2, parameters: deep, result: { plain: [null, 'null'] } });
+    const other = new Database(file);
+    cleanups.push(() => other.close());
+    const rows = other.prepare('SELECT parameters, result FROM tool_calls WHERE id IN (?, ?) ORDER BY id').all(Number(big), d) as { parameters: string; result: string }[];
+    expect(rows[0]).toEqual({ parameters: '{"n":"12345678901234567890","list":["1","x"]}', result: JSON.stringify('[object Object]') });
+    expect(JSON.parse(rows[1]!.parameters)).toMatch(/nested too deeply/);
+    expect(rows[1]!.result).toBe('{"plain":[null,"null"]}');
+  });
+
   it('starts a pending call visible to other connections, then finishes it with success', async () => {
     const { tools, file } = fresh();
     const id = tools.start('web_search', { query: 'AI agents' });

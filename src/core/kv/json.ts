@@ -75,17 +75,14 @@ function decimal(literal: string): string {
 export function stringifyValue(key: string, value: unknown): string {
   let text: string | undefined;
   try {
-    text = JSON.stringify(value, (_k, v: unknown) => {
-      if (typeof v === 'number' && !Number.isFinite(v)) {
-        throw new KvError('EINVAL', `value for kv key '${key}' holds ${v}, not a finite number (JSON has no such number)`);
-      }
-      return v;
-    });
-  } catch (e) {
-    if (e instanceof KvError) throw e;
-    if (e instanceof RangeError) throw new KvError('EINVAL', `value for kv key '${key}' nests deeper than ${MAX_JSON_DEPTH} levels`);
-    throw new KvError('EINVAL', `value for kv key '${key}' is not JSON-serialisable: ${(e as Error).message}`);
+    // plain first (a replacer costs every key a call, 2.5x the time): a non-finite number comes
+    // out as null, so only text with a null in it is written again, checked
+    text = JSON.stringify(value);
+    if (text?.includes('null')) text = undefined;
+  } catch {
+    // the checked form below says what is wrong
   }
+  if (text === undefined) text = checkedStringify(key, value);
   if (text === undefined) throw new KvError('EINVAL', `value for kv key '${key}' is not JSON-serialisable (${typeof value})`);
   // a stringify that did not overflow can still nest deeper than a reader can take
   if (text.length > 2 * MAX_JSON_DEPTH) {
@@ -96,4 +93,20 @@ export function stringifyValue(key: string, value: unknown): string {
     }
   }
   return text;
+}
+
+/** JSON.stringify with every number checked (the replacer); its errors said as the kv's. */
+function checkedStringify(key: string, value: unknown): string | undefined {
+  try {
+    return JSON.stringify(value, (_k, v: unknown) => {
+      if (typeof v === 'number' && !Number.isFinite(v)) {
+        throw new KvError('EINVAL', `value for kv key '${key}' holds ${v}, not a finite number (JSON has no such number)`);
+      }
+      return v;
+    });
+  } catch (e) {
+    if (e instanceof KvError) throw e;
+    if (e instanceof RangeError) throw new KvError('EINVAL', `value for kv key '${key}' nests deeper than ${MAX_JSON_DEPTH} levels`);
+    throw new KvError('EINVAL', `value for kv key '${key}' is not JSON-serialisable: ${(e as Error).message}`);
+  }
 }
