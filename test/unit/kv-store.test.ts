@@ -79,6 +79,31 @@ describe('KvStore', () => {
     expect(kv.get('ok')).toEqual({ n: null, s: 'null', list: [null, 1.5] });
   });
 
+  it('reads a value once (a toJSON or a getter with effects) and says what any throw says, as a KvError', () => {
+    const { kv } = fresh();
+    let calls = 0;
+    const once = { n: null, v: { toJSON: () => (++calls === 1 ? [null, 1] : 'consumed') } };
+    kv.set('once', once);
+    expect(calls).toBe(1);
+    expect(kv.get('once')).toEqual({ n: null, v: [null, 1] });
+    const throwing = (thrown: unknown) => ({ toJSON: () => { throw thrown; } });
+    const refusal = (v: unknown): KvError => {
+      try {
+        kv.set('bad', v);
+      } catch (e) {
+        return e as KvError;
+      }
+      throw new Error('stored');
+    };
+    for (const [thrown, said] of [[null, 'null'], ['plain text', 'plain text'], [new RangeError('my own range'), 'my own range'], [Object.create(null), '[object Object]']] as const) {
+      const e = refusal(throwing(thrown));
+      expect(e).toBeInstanceOf(KvError);
+      expect(e.code).toBe('EINVAL');
+      expect(e.message).toBe(`value for kv key 'bad' is not JSON-serialisable: ${said}`);
+    }
+    expect(kv.has('bad')).toBe(false);
+  });
+
   it('returns a non-JSON value written by another implementation as its text', () => {
     const { store, kv } = fresh();
     store.db.prepare("INSERT INTO kv_store (key, value) VALUES ('raw', 'not json')").run();

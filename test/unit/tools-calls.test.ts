@@ -38,6 +38,20 @@ describe('ToolCalls', () => {
     expect(rows[1]!.result).toBe('{"plain":[null,"null"]}');
   });
 
+  it('reads parameters once (a toJSON with effects), and keeps what has no text as its tag, never as a false note', () => {
+    const { tools } = fresh();
+    let calls = 0;
+    const once = { big: 7n, v: { toJSON: () => (++calls === 1 ? [1, 2] : 'consumed') } };
+    const id = tools.record({ name: 'once', started_at: 1, completed_at: 2, parameters: once });
+    expect(calls).toBe(1);
+    expect(tools.get(id)!.parameters).toEqual({ big: '7', v: [1, 2] });
+    // no prototype and no JSON (toJSON gives nothing), a toJSON throwing a RangeError of its own
+    const bare = Object.assign(Object.create(null) as Record<string, unknown>, { toJSON: () => undefined });
+    const ranged = { toJSON: () => { throw new RangeError('my own range'); } };
+    const a = tools.record({ name: 'bare', started_at: 1, completed_at: 2, parameters: bare, result: ranged });
+    expect(tools.get(a)).toMatchObject({ parameters: '[object Object]', result: '[object Object]' });
+  });
+
   it('starts a pending call visible to other connections, then finishes it with success', async () => {
     const { tools, file } = fresh();
     const id = tools.start('web_search', { query: 'AI agents' });

@@ -1,32 +1,30 @@
+import { isStackOverflow, isTooLong, textOf } from '../thrown.js';
+
 /**
  * JSON text for a column; values JSON cannot hold are kept as their string form, never dropped.
- * A value nested too deeply to write (a stack overflow in JSON.stringify) is recorded as a note
- * saying so: the call itself is still recorded.
+ * A value nested too deeply (a stack overflow in JSON.stringify) or too long to write is recorded
+ * as a note saying so: the call itself is still recorded. One pass over the value: a toJSON or a
+ * getter runs once, as the caller's code expects.
  */
 export function toJson(value: unknown): string | null {
   if (value === undefined) return null;
   try {
-    // plain first: a replacer costs every key a call (2.5x the time), and only a bigint needs it
-    // (JSON.stringify throws on one; the replacer below writes it as its digits)
-    const text = JSON.stringify(value);
-    return text === undefined ? JSON.stringify(String(value)) : text;
-  } catch (e) {
-    if (e instanceof RangeError) return JSON.stringify(TOO_DEEP);
-  }
-  try {
     const text = JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
-    return text === undefined ? JSON.stringify(String(value)) : text;
+    if (text !== undefined) return text;
   } catch (e) {
-    if (e instanceof RangeError) return JSON.stringify(TOO_DEEP);
-    try {
-      return JSON.stringify(String(value));
-    } catch {
-      return JSON.stringify(TOO_DEEP);
-    }
+    if (isStackOverflow(e)) return JSON.stringify(TOO_DEEP);
+    if (isTooLong(e)) return JSON.stringify(TOO_LONG);
+  }
+  // what JSON cannot hold (a function, a symbol, a cycle, a throwing toJSON): its string form
+  try {
+    return JSON.stringify(textOf(value));
+  } catch {
+    return JSON.stringify(TOO_LONG); // only a string's length stops JSON.stringify of a string
   }
 }
 
 const TOO_DEEP = '[not recorded: nested too deeply to write as JSON]';
+const TOO_LONG = '[not recorded: too long to write as JSON]';
 
 /** The value of a column's JSON text; the text itself when someone else wrote plain text. */
 export function fromJson(text: string): unknown {
