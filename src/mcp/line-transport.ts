@@ -10,6 +10,7 @@
  */
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { checkJsonText } from '../core/kv/index.js';
+import { isStackOverflow } from '../core/thrown.js';
 import { ClientRequestSchema, ErrorCode, JSONRPCMessageSchema, type JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 
 /** The longest message line accepted (a write_file of ~48 MiB of base64 content fits). */
@@ -146,7 +147,7 @@ export class LineStdioTransport implements Transport {
       message = JSONRPCMessageSchema.parse(value);
     } catch (e) {
       if (typeof value.method === 'string' && !hasId) return; // a malformed notification
-      const why = e instanceof RangeError ? 'nested too deeply' : 'not a JSON-RPC 2.0 request, notification or response';
+      const why = isStackOverflow(e) ? 'nested too deeply' : 'not a JSON-RPC 2.0 request, notification or response';
       return this.fail(id, ErrorCode.InvalidRequest, `Invalid Request: ${why}`);
     }
     if (hasId && typeof value.method === 'string') {
