@@ -6,6 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { CoreError } from '../core/errors.js';
+import { thrownMessage } from '../core/thrown.js';
 import type { ToolCalls } from '../core/tools/index.js';
 
 /**
@@ -23,9 +24,8 @@ export function auditValue(value: unknown): unknown {
   }
   if (Array.isArray(value)) return value.map(auditValue);
   if (value !== null && typeof value === 'object') {
-    const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) out[k] = auditValue(v);
-    return out;
+    // fromEntries: a "__proto__" key stays a key (an assignment would set the prototype)
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, auditValue(v)]));
   }
   return value;
 }
@@ -35,8 +35,7 @@ export function errorMessage(e: unknown): string {
   // by type, never by the text: FsError's message starts with its errno code already, a
   // CoreError's (kv, tool calls) does not
   if (e instanceof CoreError) return `${e.code}: ${e.message}`;
-  if (e instanceof Error) return e.message || e.name;
-  return String(e);
+  return thrownMessage(e);
 }
 
 export class CallRecorder {

@@ -102,6 +102,20 @@ describe('KvStore', () => {
       expect(e.message).toBe(`value for kv key 'bad' is not JSON-serialisable: ${said}`);
     }
     expect(kv.has('bad')).toBe(false);
+    // said on one line, whatever was thrown: a revoked Proxy, a message that is not text or whose
+    // getter throws, text over several lines (a cycle's message from V8 is three)
+    const revoked = Proxy.revocable({}, {});
+    revoked.revoke();
+    const badMessage = new RangeError('x');
+    Object.defineProperty(badMessage, 'message', { get() { throw null; } });
+    const cyclic: Record<string, unknown> = {};
+    cyclic.o = { back: cyclic };
+    for (const v of [throwing(revoked.proxy), throwing(badMessage), throwing(Object.assign(new Error(''), { message: Symbol('s') })), throwing('two\nlines'), cyclic]) {
+      const e = refusal(v);
+      expect(e).toBeInstanceOf(KvError);
+      expect(e.message).toMatch(/^value for kv key 'bad' is not JSON-serialisable: \S/);
+      expect(e.message).not.toMatch(/\n/);
+    }
   });
 
   it('returns a non-JSON value written by another implementation as its text', () => {

@@ -58,6 +58,13 @@ describe('auditValue', () => {
     expect(out.content).toMatch(new RegExp(`^\\[${AUDIT_STRING_MAX + 1} characters, sha256 [0-9a-f]{64}, not recorded\\]$`));
     expect(out.nested[0]!.deep).toBe(out.content);
   });
+
+  it('keeps a "__proto__" key as a key', () => {
+    const v = JSON.parse('{"__proto__": {"x": 1}, "y": [{"__proto__": 2}]}') as Record<string, unknown>;
+    const out = auditValue(v) as Record<string, unknown>;
+    expect(Object.keys(out)).toEqual(['__proto__', 'y']);
+    expect(JSON.stringify(out)).toBe(JSON.stringify(v));
+  });
 });
 
 describe('selectTools', () => {

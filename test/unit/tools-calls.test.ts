@@ -52,6 +52,31 @@ describe('ToolCalls', () => {
     expect(tools.get(a)).toMatchObject({ parameters: '[object Object]', result: '[object Object]' });
   });
 
+  it('records a call whatever its parameters throw while written as JSON: the value kept as its tag, never a raw error', () => {
+    const { tools } = fresh();
+    const revoked = Proxy.revocable({}, {});
+    revoked.revoke();
+    const badRange = new RangeError('x');
+    Object.defineProperty(badRange, 'message', { get() { throw new Error('getter'); } });
+    const thrown: unknown[] = [
+      revoked.proxy, new Proxy({}, { getPrototypeOf() { throw new Error('gpo'); } }), badRange,
+      Object.assign(new Error('x'), { message: Symbol('s') }), Object.assign(new RangeError('x'), { message: { toString() { throw new Error('t'); } } }),
+    ];
+    for (const e of thrown) {
+      const v = { toJSON() { throw e; } };
+      const id = tools.record({ name: 'hostile', started_at: 1, completed_at: 2, parameters: v, result: [v] });
+      expect(tools.get(id)).toMatchObject({ parameters: '[object Object]', result: '[object Array]' });
+    }
+    // an array's text would read its elements again: only its tag is kept
+    let reads = 0;
+    const arr: unknown[] = [];
+    Object.defineProperty(arr, 0, { get: () => ++reads, enumerable: true });
+    arr[1] = arr;
+    const id = tools.record({ name: 'cyclic', started_at: 1, completed_at: 2, parameters: arr });
+    expect(reads).toBe(1);
+    expect(tools.get(id)!.parameters).toBe('[object Array]');
+  });
+
   it('starts a pending call visible to other connections, then finishes it with success', async () => {
     const { tools, file } = fresh();
     const id = tools.start('web_search', { query: 'AI agents' });

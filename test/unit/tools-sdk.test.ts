@@ -65,6 +65,28 @@ describe('AgentTools (SDK facade)', () => {
     expect(b!.result).toBeUndefined();
   });
 
+  it('wrap() rethrows whatever the function threw, recorded as failed, however hostile the thrown value', async () => {
+    const t = tools();
+    const revoked = Proxy.revocable({}, {});
+    revoked.revoke();
+    const badMessage = new Error('x');
+    Object.defineProperty(badMessage, 'message', { get() { throw new Error('getter'); } });
+    const symbolMessage = Object.assign(new Error('x'), { message: Symbol('m') });
+    const numberMessage = Object.assign(new Error('x'), { message: 5 });
+    const cases: [unknown, string][] = [
+      [revoked.proxy, '"[object]"'], [badMessage, 'Error'], [symbolMessage, 'Symbol(m)'], [numberMessage, '5'],
+      [Symbol('boom'), 'Symbol(boom)'], [10n, '10'], [Object.create(null), '{}'], [new RangeError(''), 'RangeError'],
+    ];
+    for (const [thrown, text] of cases) {
+      const f = t.wrap('hostile', async () => {
+        throw thrown;
+      });
+      await expect(f()).rejects.toBe(thrown);
+      const [call] = await t.getByName('hostile', 1);
+      expect(call).toMatchObject({ status: 'error', error: text });
+    }
+  });
+
   it('nests wrapped calls made inside a wrapped function, also when they run concurrently', async () => {
     const t = tools();
     const leaf = t.wrap('leaf', async (n: number) => {

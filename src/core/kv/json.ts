@@ -4,7 +4,7 @@
  * refuse such values, naming the number, so nothing is changed behind the user's back; and they
  * bound nesting, which JSON.stringify would otherwise meet as a stack overflow.
  */
-import { isStackOverflow, thrownMessage } from '../thrown.js';
+import { isError, isStackOverflow, oneLine, thrownMessage } from '../thrown.js';
 import { KvError } from './errors.js';
 
 /** Deepest nesting of arrays and objects a kv value may have. */
@@ -83,9 +83,9 @@ export function stringifyValue(key: string, value: unknown): string {
       return v;
     });
   } catch (e) {
-    if (e instanceof KvError) throw e;
+    if (isError(e) && e instanceof KvError) throw e; // isError first: instanceof throws for a revoked Proxy
     if (isStackOverflow(e)) throw new KvError('EINVAL', `value for kv key '${key}' nests deeper than ${MAX_JSON_DEPTH} levels`);
-    throw new KvError('EINVAL', `value for kv key '${key}' is not JSON-serialisable: ${thrownMessage(e)}`);
+    throw new KvError('EINVAL', `value for kv key '${key}' is not JSON-serialisable: ${oneLine(thrownMessage(e))}`);
   }
   if (text === undefined) throw new KvError('EINVAL', `value for kv key '${key}' is not JSON-serialisable (${typeof value})`);
   // a stringify that did not overflow can still nest deeper than a reader can take

@@ -1,10 +1,12 @@
-import { isStackOverflow, isTooLong, textOf } from '../thrown.js';
+import { isError, isStackOverflow, isTooLong, textOf, thrownMessage } from '../thrown.js';
 
 /**
- * JSON text for a column; values JSON cannot hold are kept as their string form, never dropped.
- * A value nested too deeply (a stack overflow in JSON.stringify) or too long to write is recorded
- * as a note saying so: the call itself is still recorded. One pass over the value: a toJSON or a
- * getter runs once, as the caller's code expects.
+ * JSON text for a column, by JSON's rules (inside an object or array, a function or undefined is
+ * left out and NaN written null); a value JSON cannot hold at all (a function, a symbol, a cycle,
+ * a throwing toJSON) is kept as its text, never dropped. A value nested too deeply (a stack
+ * overflow in JSON.stringify) or too long to write is recorded as a note saying so: the call
+ * itself is still recorded. One pass over the value: a toJSON or a getter runs once, as the
+ * caller's code expects.
  */
 export function toJson(value: unknown): string | null {
   if (value === undefined) return null;
@@ -35,10 +37,14 @@ export function fromJson(text: string): unknown {
   }
 }
 
-/** The error column holds text, as agentfs-sdk writes it. */
+/**
+ * The error column holds text, as agentfs-sdk writes it: a string as given, an Error's message
+ * (its name when empty), a primitive's text, an object's JSON. Never throws, whatever was thrown.
+ */
 export function errorText(err: unknown): string {
   if (typeof err === 'string') return err;
-  if (err instanceof Error) return err.message || err.name;
   if (err === undefined || err === null) return 'error';
-  return toJson(err) ?? String(err);
+  if (typeof err !== 'object' && typeof err !== 'function') return textOf(err);
+  if (isError(err)) return thrownMessage(err);
+  return toJson(err) ?? textOf(err);
 }
