@@ -115,7 +115,9 @@ describe('agentfs mount / unmount', () => {
     expect((await cli(['fs', 'rm', 'two', '/b'])).code).toBe(0);
     expect(await goneFromM1('b')).toBe('gone\n');
     expect((await sh('mkdir -p d && echo y > d/c && ln d/c keep2 && mv d/c d/e && cat d/e', m1)).stdout).toBe('y\n');
-    expect((await sh('rm d/e', m2)).code).toBe(0);
+    // the second mount sees m1's change once m1's group commit is in (10 ms; a fast machine's
+    // shell could start before it)
+    expect((await sh('for i in $(seq 100); do test -e d/e && break; sleep 0.02; done; rm d/e', m2)).code).toBe(0);
     expect(await goneFromM1('d/e')).toBe('gone\n');
     expect((await cli(['unmount', m2])).code).toBe(0);
     expect((await cli(['unmount', m1])).code).toBe(0);
@@ -192,6 +194,22 @@ describe('agentfs mount / unmount', () => {
     child.kill('SIGINT');
     expect(await exited).toBe(0);
     expect(isMounted(m)).toBe(false);
+  });
+
+  it('a SIGINT the moment the mount appears unmounts it too (the kernel lists it before the server is all set up)', async () => {
+    for (let round = 0; round < 5; round++) {
+      const m = mnt(`m-early${round}`);
+      const child = spawn(process.execPath, [CLI, 'mount', 'a', m, '-f'], { cwd: tmp.dir, env: { ...process.env, ...env() }, stdio: 'ignore' });
+      mounts.push({ mnt: m, pid: child.pid });
+      const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+      // as soon as the kernel lists it: a poll with no pause (waitFor's 50 ms would miss the window)
+      const end = Date.now() + 10_000;
+      while (!isMounted(m) && Date.now() < end);
+      expect(isMounted(m)).toBe(true);
+      child.kill('SIGINT');
+      expect(await exited).toBe(0);
+      expect(isMounted(m)).toBe(false);
+    }
   });
 
   it('a server started through a path that names no agentfs is live to list, mount and unmount', async () => {

@@ -150,6 +150,12 @@ async function serveForeground(
   mountpoint: string,
   opts: Omit<MountOptions, 'uid' | 'gid'> & { uid?: number; gid?: number },
 ): Promise<void> {
+  // Caught from before the mount is made: the kernel lists it before mountAgent returns, and a
+  // signal then (Ctrl-C at once) must unmount as one after does, not end this process and leave
+  // the mount stale. What came early is acted on once the server runs.
+  let stop: ((signal: NodeJS.Signals) => void) | undefined;
+  let early: NodeJS.Signals | undefined;
+  const stopSignals = onStopSignal((signal) => (stop ? stop(signal) : (early = signal)), { again: 'ignore' });
   let mount;
   try {
     mount = await mountAgent(target, mountpoint, {
@@ -162,6 +168,7 @@ async function serveForeground(
       onError: (e) => reportServeError('mount', e, database),
     });
   } catch (e) {
+    stopSignals();
     const message = e instanceof MountError ? e.message : (e as Error).message;
     tellParent({ error: message });
     throw isAgentfsError(e) ? e : new UserError(message); // keeps its code (not-found, foreign...)
@@ -182,14 +189,16 @@ async function serveForeground(
   } catch (e) {
     // unrecorded, no `unmount` or `mount --list` would find it: the mount does not stay (a full
     // or read-only runtime directory; the log there may be empty, so the reason goes to the parent)
+    stopSignals();
     await server.stop(5000).catch(() => undefined);
     cleanup(); // and what the failed write left of the record
     const message = `cannot record the mount in ${runtimeDir()}: ${(e as Error).message}`;
     tellParent({ error: message });
     throw new UserError(message);
   }
-  const stopSignals = installSignalHandlers(server, cleanup);
+  stop = stopper(server, cleanup);
   tellParent({ ok: true });
+  if (early) stop(early);
   try {
     await server.closed;
   } finally {
@@ -204,15 +213,12 @@ async function serveForeground(
  * forever: after a grace period it closes the database and exits, which aborts the connection
  * (remaining users get errors, not hangs).
  */
-function installSignalHandlers(server: FuseServer, cleanup: () => void): () => void {
-  return onStopSignal(
-    (signal) =>
-      void server.stop(5000).then((ended) => {
-        if (ended) return;
-        console.error(`agentfs mount: ${signal}: the mount was still in use after 5 s; exiting`);
-        cleanup();
-        process.exit(0);
-      }),
-    { again: 'ignore' },
-  );
+function stopper(server: FuseServer, cleanup: () => void): (signal: NodeJS.Signals) => void {
+  return (signal) =>
+    void server.stop(5000).then((ended) => {
+      if (ended) return;
+      console.error(`agentfs mount: ${signal}: the mount was still in use after 5 s; exiting`);
+      cleanup();
+      process.exit(0);
+    });
 }
