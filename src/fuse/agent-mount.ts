@@ -44,16 +44,17 @@ export async function prepareMountpoint(mountpoint: string): Promise<void> {
 export async function mountAgent(
   target: AgentTarget,
   mountpoint: string,
-  options: Omit<FuseMountOptions, 'groupCommit' | 'changeCounter'> & { journal?: boolean } = {},
+  options: Omit<FuseMountOptions, 'groupCommit' | 'changeCounter'> & { journal?: boolean; beforeMount?: () => void } = {},
 ): Promise<AgentMount> {
   await prepareMountpoint(mountpoint);
-  const { journal, ...fuseOptions } = options;
+  const { journal, beforeMount, ...fuseOptions } = options;
   // journal undefined: the agent's own setting (init --no-journal) decides
   const agent = Agent.open(target, journal === undefined ? {} : { journal });
   try {
     // the kernel's open files are ours to keep: another process's unlink must not purge them
     agent.holdOpenFiles();
     const checkpoints = checkpointInBackground(agent.store, (e) => fuseOptions.onError?.(e, -1));
+    beforeMount?.(); // the agent is open: the kernel mount comes next
     const server = await FuseServer.mount(agent.fs, mountpoint, {
       // an overlay's base can change unseen: its listings are reused no longer than attributes
       cacheReaddir: agent.base === undefined ? true : (options.timeouts?.attr ?? DEFAULT_TIMEOUTS.attr),

@@ -143,6 +143,9 @@ function startBackground(database: string, mountpoint: string, opts: MountOption
   return startDaemon(args, logFile(mountpoint));
 }
 
+/** How long a signal that came while the kernel mount was being made waits for it (serveForeground). */
+const EARLY_SIGNAL_WAIT_MS = 1000;
+
 /** Serves the mount in this process until it is unmounted or a signal arrives. */
 async function serveForeground(
   target: AgentTarget,
@@ -150,15 +153,32 @@ async function serveForeground(
   mountpoint: string,
   opts: Omit<MountOptions, 'uid' | 'gid'> & { uid?: number; gid?: number },
 ): Promise<void> {
-  // Caught from before the mount is made: the kernel lists it before mountAgent returns, and a
-  // signal then (Ctrl-C at once) must unmount as one after does, not end this process and leave
-  // the mount stale. What came early is acted on once the server runs.
+  // Caught from just before the kernel mount is made (the database open, which may wait for
+  // another process's lock, can still be stopped by the signal's own action): the kernel lists the
+  // mount before mountAgent returns, and a signal then (Ctrl-C at once) must unmount as one after
+  // does, not end this process and leave the mount stale. What came early is acted on once the
+  // server runs; a mount still not made a second later is given up by the signal's own action.
   let stop: ((signal: NodeJS.Signals) => void) | undefined;
   let early: NodeJS.Signals | undefined;
-  const stopSignals = onStopSignal((signal) => (stop ? stop(signal) : (early = signal)), { again: 'ignore' });
+  let stopSignals = (): void => {};
+  const catchSignals = (): void => {
+    stopSignals = onStopSignal(
+      (signal) => {
+        if (stop) return stop(signal);
+        early = signal;
+        setTimeout(() => {
+          if (stop) return;
+          stopSignals();
+          process.kill(process.pid, signal);
+        }, EARLY_SIGNAL_WAIT_MS).unref();
+      },
+      { again: 'ignore' },
+    );
+  };
   let mount;
   try {
     mount = await mountAgent(target, mountpoint, {
+      beforeMount: catchSignals,
       uid: opts.uid,
       gid: opts.gid,
       allowOther: opts.allowOther,
