@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
@@ -209,6 +209,36 @@ describe('agentfs mount / unmount', () => {
       child.kill('SIGINT');
       expect(await exited).toBe(0);
       expect(isMounted(m)).toBe(false);
+    }
+  });
+
+  it('a second signal as the unmount ends is ignored too: exit 0, the database closed, no record left', async () => {
+    const runDir = env().AGENTFS_RUNTIME_DIR;
+    // the runtime records naming mountpoint m (other tests' mounts may be live meanwhile)
+    const records = (m: string) =>
+      (existsSync(runDir) ? readdirSync(runDir) : []).filter((f) => {
+        if (!f.startsWith('mount-') || !f.endsWith('.json')) return false;
+        try {
+          return (JSON.parse(readFileSync(join(runDir, f), 'utf8')) as { mountpoint?: string }).mountpoint === m;
+        } catch {
+          return false; // being written or removed
+        }
+      });
+    // the second signal 1 to 12 ms after the first: while the server unmounts, closes the
+    // database and removes its record, and exits (each took a few ms here)
+    for (const [round, delayMs] of [1, 2, 3, 4, 6, 8, 12].entries()) {
+      const m = mnt(`m-twice${round}`);
+      const child = spawn(process.execPath, [CLI, 'mount', 'a', m, '-f'], { cwd: tmp.dir, env: { ...process.env, ...env() }, stdio: 'ignore' });
+      mounts.push({ mnt: m, pid: child.pid });
+      const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+      expect(await waitFor(() => isMounted(m))).toBe(true);
+      expect(await waitFor(() => records(m).length > 0)).toBe(true);
+      child.kill('SIGTERM');
+      const at = performance.now() + delayMs;
+      while (performance.now() < at);
+      child.kill('SIGINT');
+      expect(await exited).toBe(0);
+      expect(records(m)).toEqual([]);
     }
   });
 

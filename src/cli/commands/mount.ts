@@ -24,7 +24,7 @@ import { reportServeError, UserError } from '../errors.js';
 import { parseIntOption } from '../options.js';
 import { quoteName } from '../quote.js';
 import { removeEmptyLog, startDaemon, tellParent } from '../daemon.js';
-import { onStopSignal } from '../../platform/signals.js';
+import { exitWithSignalsCaught, onStopSignal } from '../../platform/signals.js';
 
 interface MountOptions {
   foreground?: boolean;
@@ -143,9 +143,6 @@ function startBackground(database: string, mountpoint: string, opts: MountOption
   return startDaemon(args, logFile(mountpoint));
 }
 
-/** How long a signal that came while the kernel mount was being made waits for it (serveForeground). */
-const EARLY_SIGNAL_WAIT_MS = 1000;
-
 /** Serves the mount in this process until it is unmounted or a signal arrives. */
 async function serveForeground(
   target: AgentTarget,
@@ -157,23 +154,14 @@ async function serveForeground(
   // another process's lock, can still be stopped by the signal's own action): the kernel lists the
   // mount before mountAgent returns, and a signal then (Ctrl-C at once) must unmount as one after
   // does, not end this process and leave the mount stale. What came early is acted on once the
-  // server runs; a mount still not made a second later is given up by the signal's own action.
+  // server runs. (The mount itself is one synchronous call right after catchSignals: no handler
+  // runs between the two.) Caught to the end: a signal while the unmounted server closes the
+  // database and its record, or while Node tears down after a natural exit, would end it there.
   let stop: ((signal: NodeJS.Signals) => void) | undefined;
   let early: NodeJS.Signals | undefined;
   let stopSignals = (): void => {};
   const catchSignals = (): void => {
-    stopSignals = onStopSignal(
-      (signal) => {
-        if (stop) return stop(signal);
-        early = signal;
-        setTimeout(() => {
-          if (stop) return;
-          stopSignals();
-          process.kill(process.pid, signal);
-        }, EARLY_SIGNAL_WAIT_MS).unref();
-      },
-      { again: 'ignore' },
-    );
+    stopSignals = onStopSignal((signal) => (stop ? stop(signal) : (early = signal)), { again: 'ignore' });
   };
   let mount;
   try {
@@ -201,15 +189,18 @@ async function serveForeground(
     // the session is over (or this process exits now): the kernel holds none of its files
     agent.forgetOpenFiles();
     agent.close();
-    removeRecord(mountpoint);
-    removeEmptyLog(logFile(mountpoint));
+    try {
+      removeRecord(mountpoint);
+      removeEmptyLog(logFile(mountpoint));
+    } catch {
+      // a runtime directory that cannot be used (the record was never written there): nothing to remove
+    }
   };
   try {
     writeRecord({ mountpoint, database, pid: process.pid, startedAt: new Date().toISOString(), log: logFile(mountpoint) });
   } catch (e) {
     // unrecorded, no `unmount` or `mount --list` would find it: the mount does not stay (a full
     // or read-only runtime directory; the log there may be empty, so the reason goes to the parent)
-    stopSignals();
     await server.stop(5000).catch(() => undefined);
     cleanup(); // and what the failed write left of the record
     const message = `cannot record the mount in ${runtimeDir()}: ${(e as Error).message}`;
@@ -222,9 +213,9 @@ async function serveForeground(
   try {
     await server.closed;
   } finally {
-    stopSignals();
     cleanup();
   }
+  exitWithSignalsCaught(0);
 }
 
 /**
