@@ -47,6 +47,7 @@
 #include "utf8.h"
 #include "host_stat.h"
 #include "checkpointer.h"
+#include "reply_writer.h"
 #include "dirents.h"
 
 Req* new_req(fuse_req_t req, int op) {
@@ -106,6 +107,11 @@ struct Session {
   // reply, not written yet, is to carry FUSE_HANDLE_KILLPRIV.
   bool killpriv_io = false;
   std::atomic<bool> killpriv_pending{false};
+  // Replies written from the client's CPU (reply_writer.h); needs the custom I/O. Its counts are
+  // kept here once it is gone, for AGENTFS_FUSE_STATS.
+  ReplyWriter* replies = nullptr;
+  bool replies_on = false;
+  ReplyWriter::Counts replies_counts;
   // Reads answered here (reader.h) while JavaScript has no write transaction open: what it
   // wrote but has not committed yet is visible only to its own connection.
   Reader* reader = nullptr;
@@ -357,6 +363,11 @@ ssize_t killpriv_writev(int fd, struct iovec* iov, int count, void* userdata) {
     auto* out = static_cast<fuse_out_header*>(iov[0].iov_base);
     if (out->error == 0) static_cast<fuse_init_out*>(iov[1].iov_base)->flags |= FUSE_HANDLE_KILLPRIV;
   }
+  // a notice (unique 0) has no client waiting for it, and an entry's may block on a directory lock
+  ssize_t res;
+  if (s->replies && count >= 1 && iov[0].iov_len >= sizeof(fuse_out_header) &&
+      static_cast<fuse_out_header*>(iov[0].iov_base)->unique != 0 && s->replies->write(fd, iov, count, &res))
+    return res;
   return writev(fd, iov, count);
 }
 
@@ -1508,11 +1519,14 @@ napi_value Mount(napi_env env, napi_callback_info info) {
     // refused: the INIT reply goes out as libfuse makes it, and the kernel drops set-id bits itself
     s->killpriv_io = fuse_session_custom_io(s->se, &io, fuse_session_fd(s->se)) == 0;
   }
+  if (s->killpriv_io) s->replies = ReplyWriter::start();
+  s->replies_on = s->replies != nullptr;
   s->lead = loop::make_state(s);
   try {
     s->thread = std::thread(loop_main, s);
   } catch (const std::system_error& e) {
     delete s->lead;
+    delete s->replies;
     fuse_session_unmount(s->se);
     napi_release_threadsafe_function(s->tsfn, napi_tsfn_abort);
     fuse_session_destroy(s->se);
@@ -1539,6 +1553,11 @@ napi_value Destroy(napi_env env, napi_callback_info info) {
   delete s->lead;  // the loop has ended, and JavaScript leads no more (drainSpin checks loop_done)
   s->lead = nullptr;
   stop_notifier(s);
+  if (s->replies) {  // nothing writes to the device any more: the loop and the notifier have ended
+    s->replies_counts = s->replies->counts();
+    delete s->replies;
+    s->replies = nullptr;
+  }
   delete s->reader;  // the loop, its only user, has ended
   s->reader = nullptr;
   delete s->delta;
@@ -2340,6 +2359,14 @@ napi_value ReaderStats(napi_env env, napi_callback_info info) {
   napi_set_named_property(env, o, "deltaActive", b);
   napi_set_named_property(env, o, "deltaServed", num(env, s->delta ? (double)s->delta->served.load() : 0));
   napi_set_named_property(env, o, "madeAbsentServed", num(env, (double)s->made_absent_served.load()));
+  napi_get_boolean(env, s->replies_on, &b);
+  napi_set_named_property(env, o, "replyWriter", b);
+  ReplyWriter::Counts rc = s->replies ? s->replies->counts() : s->replies_counts;
+  napi_set_named_property(env, o, "repliesWritten", num(env, (double)rc.written));
+  napi_set_named_property(env, o, "repliesTakenBack", num(env, (double)rc.taken_back));
+  napi_set_named_property(env, o, "replyBoosts", num(env, (double)rc.boosts));
+  napi_set_named_property(env, o, "replyBackoffs", num(env, (double)rc.backoffs));
+  napi_set_named_property(env, o, "replyStrandings", num(env, (double)rc.strandings));
   return o;
 }
 

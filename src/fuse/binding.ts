@@ -185,6 +185,13 @@ export interface NativeBinding {
     deltaServed: number;
     /** an overlay's LOOKUPs of names absent from a directory its open transaction made (made_absent) */
     madeAbsentServed: number;
+    /** replies written from the client's CPU (native/reply_writer.h): on, written there, taken back, raised to SCHED_OTHER, stood aside, moves undone */
+    replyWriter: boolean;
+    repliesWritten: number;
+    repliesTakenBack: number;
+    replyBoosts: number;
+    replyBackoffs: number;
+    replyStrandings: number;
     error?: string;
   };
   /** these overlay inodes are exactly these host files now: (ino, S_IFMT type, parent ino) triples and their paths */

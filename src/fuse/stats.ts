@@ -40,19 +40,28 @@ export class RequestStats {
     deltaActive?: boolean;
     deltaServed?: number;
     madeAbsentServed?: number;
+    replyWriter?: boolean;
+    repliesWritten?: number;
+    repliesTakenBack?: number;
+    replyBoosts?: number;
+    replyBackoffs?: number;
+    replyStrandings?: number;
     error?: string;
   }): void {
+    const writer = r.replyWriter
+      ? `; reply writer: ${r.repliesWritten ?? 0} written, ${r.repliesTakenBack ?? 0} taken back, ${r.replyBoosts ?? 0} raised, stood aside ${r.replyBackoffs ?? 0} times, ${r.replyStrandings ?? 0} moves undone`
+      : '; reply writer: off';
     if (r.hostServed || r.hostDeclined || r.deltaActive) {
       // an overlay: the files that are exactly host files, and the delta's
       this.nativeLine =
         `fuse native host-file reads: ${r.hostServed ?? 0} served, ${r.hostDeclined ?? 0} left to JavaScript, ${r.replyFresh ?? 0} replies in fresh memory; ` +
         `delta getattr: ${r.deltaActive ? `${r.deltaServed ?? 0} served` : `off${r.error ? ` (${r.error})` : ''}`}; ` +
-        `${r.changesServed ?? 0} attributes and ${r.madeAbsentServed ?? 0} absent names answered from uncommitted changes`;
+        `${r.changesServed ?? 0} attributes and ${r.madeAbsentServed ?? 0} absent names answered from uncommitted changes${writer}`;
       return;
     }
     this.nativeLine = r.active
-      ? `fuse native reads: ${r.served} served, ${r.declined} left to JavaScript, ${r.listedBare ?? 0} listed entries without attributes, ${r.counted ?? 0} files' chunks counted, ${r.snapshots ?? 0} read snapshots, ${r.holdWaits ?? 0} waited for a hold, ${r.replyFresh ?? 0} replies in fresh memory, data maps in ${r.hugeMaps ? 'huge' : 'small'} pages; ${r.changesServed ?? 0} attributes answered from uncommitted changes`
-      : `fuse native reads: off${r.error ? ` (${r.error})` : ''}`;
+      ? `fuse native reads: ${r.served} served, ${r.declined} left to JavaScript, ${r.listedBare ?? 0} listed entries without attributes, ${r.counted ?? 0} files' chunks counted, ${r.snapshots ?? 0} read snapshots, ${r.holdWaits ?? 0} waited for a hold, ${r.replyFresh ?? 0} replies in fresh memory, data maps in ${r.hugeMaps ? 'huge' : 'small'} pages; ${r.changesServed ?? 0} attributes answered from uncommitted changes${writer}`
+      : `fuse native reads: off${r.error ? ` (${r.error})` : ''}${writer}`;
   }
 
   /** Large WRITEs whose bytes JavaScript got in the request's own memory (native/request_bytes.h). */

@@ -1,0 +1,117 @@
+// Replies written from the CPU the client sleeps on, so its wake-up does not have to bring a
+// halted CPU back (on this kind of VM an idle vCPU halts at once, and waking one costs ~20 µs:
+// two per `unlinkat`, a third of its time; see ARCHITECTURE.md, the forty-seventh session).
+//
+// The serving threads spin for the next request, so the scheduler keeps them off the client's
+// CPU, and the client's CPU goes idle while the request is served. This thread runs at
+// SCHED_IDLE: it takes that idle CPU instead of letting it halt (the scheduler counts a CPU that
+// runs only SCHED_IDLE work as idle, so it also wakes the client there), and it writes the reply
+// there, which makes the client's wake-up a local one that preempts it at once.
+//
+// A SCHED_IDLE thread runs only when nothing else wants the CPU, so no reply may depend on it:
+// - a reply goes to it only when it was seen spinning within the last `fresh_ns` (on a busy
+//   machine it is not, and nothing waits for it);
+// - one it has not taken within `take_ns` is taken back and written by its own thread, and this
+//   thread is sent off that thread's CPU, where it could not run (so is a thread not seen
+//   spinning whose last turn was on the replying thread's CPU);
+// - one it took but has not finished within `boost_ns` (preempted, say by the client it just
+//   woke) gets it raised to SCHED_OTHER until it is done;
+// - kept off its CPU for 10 ms (a busy process there, or a real-time one, which no raise to
+//   SCHED_OTHER gets past), it takes no reply for 50 ms: a reply written from that CPU would wake
+//   the client there, behind that process.
+// The writer of a reply always waits for it to be written, so replies and the notices written
+// after them keep their order. It spins only for `spin_ns` after the last reply, then sleeps
+// until the next one (which its own thread writes).
+#pragma once
+
+#include <sys/types.h>
+#include <sys/uio.h>
+#include <sched.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+#include <thread>
+
+class ReplyWriter {
+ public:
+  // nullptr when not to be used: AGENTFS_FUSE_REPLY_WRITER=0, one CPU, SCHED_IDLE or the way back
+  // to SCHED_OTHER refused, no thread.
+  static ReplyWriter* start();
+  ~ReplyWriter();
+  // Writes the reply on this thread's behalf: true with writev's result in *res (and its errno),
+  // false when the caller is to write it itself.
+  bool write(int fd, const struct iovec* iov, int count, ssize_t* res);
+  // For AGENTFS_FUSE_STATS: replies written here, taken back, raises to SCHED_OTHER, times it
+  // stood aside, and moves undone.
+  struct Counts {
+    uint64_t written = 0, taken_back = 0, boosts = 0, backoffs = 0, strandings = 0;
+  };
+  Counts counts() const {
+    return {written_.load(std::memory_order_relaxed), taken_back_.load(std::memory_order_relaxed),
+            boosts_.load(std::memory_order_relaxed), backoffs_.load(std::memory_order_relaxed),
+            strandings_.load(std::memory_order_relaxed)};
+  }
+
+ private:
+  enum State : int { EMPTY, POSTED, TAKEN, DONE };
+  ReplyWriter() = default;
+  void run();
+  void wake();
+  void move_away();
+  void boost();
+  void unboost();
+  void back_off();
+  void check_move(int64_t now);
+
+  int64_t spin_ns_ = 300000;
+  int64_t take_ns_ = 5000;
+  int64_t boost_ns_ = 20000;
+  int64_t fresh_ns_ = 3000;  // seen_ this recent: the thread is spinning on a CPU right now
+  // kept off its CPU kGapNs, it stands aside kBackOffNs, twice as long each time it happens again
+  // within a second, up to kBackOffMaxNs (back_off; the last two are the writer thread's own)
+  static constexpr int64_t kGapNs = 10000000;
+  static constexpr int64_t kBackOffNs = 50000000;
+  static constexpr int64_t kBackOffMaxNs = 5000000000;
+  int64_t backoff_ns_ = kBackOffNs;
+  int64_t aside_until_ = 0;
+
+  std::thread thread_;
+  std::atomic<pid_t> tid_{0};
+  std::mutex ready_mu_;
+  std::condition_variable ready_cv_;
+  int ready_ = 0;  // 1 running at SCHED_IDLE, -1 could not
+
+  // the one slot: a writer holds slot_mu_ while its reply is in it
+  std::mutex slot_mu_;
+  std::atomic<int> state_{EMPTY};
+  int fd_ = -1;
+  const struct iovec* iov_ = nullptr;
+  int count_ = 0;
+  ssize_t res_ = 0;
+  int err_ = 0;
+
+  std::atomic<int64_t> last_post_{0};
+  std::atomic<int64_t> seen_{0};  // each turn of its spin
+  std::atomic<int> cpu_{-1};      // where it spun last
+  std::atomic<int64_t> moved_at_{0};
+  // the last move, until the thread has run since (check_move)
+  static constexpr int64_t kStrandNs = 10000000;
+  static constexpr int64_t kNoMovesNs = 10000000000;
+  std::mutex move_mu_;
+  std::atomic<bool> move_pending_{false};
+  cpu_set_t moved_to_{};
+  int64_t seen_at_move_ = 0;
+  int64_t no_moves_until_ = 0;
+  std::atomic<bool> asleep_{false};
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> standing_aside_{false};
+  std::mutex sleep_mu_;
+  std::condition_variable sleep_cv_;
+
+  std::mutex boost_mu_;
+  std::atomic<bool> boosted_{false};
+
+  std::atomic<uint64_t> written_{0}, taken_back_{0}, boosts_{0}, backoffs_{0}, strandings_{0};
+};
