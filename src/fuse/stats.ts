@@ -8,6 +8,8 @@ import { traceTarget, writeTrace } from '../trace.js';
 export class RequestStats {
   private readonly ops = new Map<number, { count: number; ms: number; bytes: number }>();
   private nativeLine: string | undefined;
+  /** replies written from the client's CPU (native/reply_writer.h) */
+  private writerLine: string | undefined;
   private bytesLine: string | undefined;
 
   /** A collector when AGENTFS_FUSE_STATS is set, else undefined (nothing is timed). */
@@ -48,20 +50,20 @@ export class RequestStats {
     replyStrandings?: number;
     error?: string;
   }): void {
-    const writer = r.replyWriter
-      ? `; reply writer: ${r.repliesWritten ?? 0} written, ${r.repliesTakenBack ?? 0} taken back, ${r.replyBoosts ?? 0} raised, stood aside ${r.replyBackoffs ?? 0} times, ${r.replyStrandings ?? 0} moves undone`
-      : '; reply writer: off';
+    this.writerLine = r.replyWriter
+      ? `fuse reply writer: ${r.repliesWritten ?? 0} written, ${r.repliesTakenBack ?? 0} taken back, ${r.replyBoosts ?? 0} raised, stood aside ${r.replyBackoffs ?? 0} times, ${r.replyStrandings ?? 0} moves undone`
+      : 'fuse reply writer: off';
     if (r.hostServed || r.hostDeclined || r.deltaActive) {
       // an overlay: the files that are exactly host files, and the delta's
       this.nativeLine =
         `fuse native host-file reads: ${r.hostServed ?? 0} served, ${r.hostDeclined ?? 0} left to JavaScript, ${r.replyFresh ?? 0} replies in fresh memory; ` +
         `delta getattr: ${r.deltaActive ? `${r.deltaServed ?? 0} served` : `off${r.error ? ` (${r.error})` : ''}`}; ` +
-        `${r.changesServed ?? 0} attributes and ${r.madeAbsentServed ?? 0} absent names answered from uncommitted changes${writer}`;
+        `${r.changesServed ?? 0} attributes and ${r.madeAbsentServed ?? 0} absent names answered from uncommitted changes`;
       return;
     }
     this.nativeLine = r.active
-      ? `fuse native reads: ${r.served} served, ${r.declined} left to JavaScript, ${r.listedBare ?? 0} listed entries without attributes, ${r.counted ?? 0} files' chunks counted, ${r.snapshots ?? 0} read snapshots, ${r.holdWaits ?? 0} waited for a hold, ${r.replyFresh ?? 0} replies in fresh memory, data maps in ${r.hugeMaps ? 'huge' : 'small'} pages; ${r.changesServed ?? 0} attributes answered from uncommitted changes${writer}`
-      : `fuse native reads: off${r.error ? ` (${r.error})` : ''}${writer}`;
+      ? `fuse native reads: ${r.served} served, ${r.declined} left to JavaScript, ${r.listedBare ?? 0} listed entries without attributes, ${r.counted ?? 0} files' chunks counted, ${r.snapshots ?? 0} read snapshots, ${r.holdWaits ?? 0} waited for a hold, ${r.replyFresh ?? 0} replies in fresh memory, data maps in ${r.hugeMaps ? 'huge' : 'small'} pages; ${r.changesServed ?? 0} attributes answered from uncommitted changes`
+      : `fuse native reads: off${r.error ? ` (${r.error})` : ''}`;
   }
 
   /** Large WRITEs whose bytes JavaScript got in the request's own memory (native/request_bytes.h). */
@@ -76,6 +78,7 @@ export class RequestStats {
       ([op, e]) => `fuse ${names.get(op)}: ${e.count} requests, ${e.ms.toFixed(0)} ms${e.bytes ? `, ${(e.bytes / e.count / 1024).toFixed(0)} KiB avg` : ''}`,
     );
     if (this.nativeLine) lines.push(this.nativeLine);
+    if (this.writerLine) lines.push(this.writerLine);
     if (this.bytesLine) lines.push(this.bytesLine);
     if (traceTarget()) writeTrace([`mount ${mountpoint}:`, ...lines]);
     else for (const line of lines) console.error(line);

@@ -92,6 +92,8 @@ describe('the packed tarball', () => {
       'native/reader.h',
       'native/reply_buffers.cc',
       'native/reply_buffers.h',
+      'native/reply_writer.cc',
+      'native/reply_writer.h',
       'native/request_bytes.cc',
       'native/request_bytes.h',
       'native/requests.h',
