@@ -114,7 +114,9 @@ export const SPEC_TABLE_KEYS: Record<string, string> = {
  * Tables a database lacks come out empty.
  */
 export function dumpSpecTables(file: string): Record<string, string[]> {
-  const db = new Database(file, { readonly: true });
+  // a busy timeout: the server's connection may be checkpointing the remote just then (seen once
+  // under the full suite's load: "database is locked" at the first statement)
+  const db = new Database(file, { readonly: true, timeout: 5000 });
   try {
     const tables = new Set((db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[]).map((r) => r.name));
     const out: Record<string, string[]> = {};
@@ -143,7 +145,7 @@ export function dumpSpecTables(file: string): Record<string, string[]> {
 /** Every row of every table (ours included): proves a failed command changed nothing. */
 /** Every table's rows, in order; `rowsOnly` leaves out tables without rows (created or not). */
 export function dumpAllTables(file: string, rowsOnly = false): string {
-  const db = new Database(file, { readonly: true });
+  const db = new Database(file, { readonly: true, timeout: 5000 });
   try {
     const names = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as { name: string }[]).map((r) => r.name);
     const parts: string[] = [];
