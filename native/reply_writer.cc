@@ -219,10 +219,9 @@ void ReplyWriter::move_away() {
   move_pending_ = true;
 }
 
-// A move whose thread has not run since, 100 ms on, stranded it where it cannot run (a CPU a
+// A move whose thread has not run since, 10 ms on, stranded it where it cannot run (a CPU a
 // real-time process keeps): it goes back to the CPUs it came from, and none is moved for a
-// second. (10 ms also caught a client busy on its new CPU for that long, which then kept it
-// beside the serving thread, of no use, for the no-move time.)
+// second (a client busy on its new CPU for 10 ms looks the same, so the pause is short).
 void ReplyWriter::check_move(int64_t now) {
   std::lock_guard<std::mutex> lock(move_mu_);
   if (!move_pending_) return;

@@ -97,7 +97,7 @@ class ReplyWriter {
   std::atomic<int> cpu_{-1};      // where it spun last
   std::atomic<int64_t> moved_at_{0};
   // the last move, until the thread has run since (check_move)
-  static constexpr int64_t kStrandNs = 100000000;
+  static constexpr int64_t kStrandNs = 10000000;
   static constexpr int64_t kNoMovesNs = 1000000000;
   std::mutex move_mu_;
   std::atomic<bool> move_pending_{false};
