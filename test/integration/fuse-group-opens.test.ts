@@ -1,8 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { run, tempDir } from '../support/cli.js';
-import { StatsMounts } from '../support/fuse.js';
+import { run } from '../support/cli.js';
+import { fileStatsMounts } from '../support/fuse.js';
 
 /**
  * While a group commit is open, the addon opens and reads the files the group has not touched
@@ -11,35 +11,24 @@ import { StatsMounts } from '../support/fuse.js';
  * copies. What the group changed is read from JavaScript, and a removal of a name first counts
  * the native opens, in flight ones included, so that the file stays readable through them.
  */
-let tmp: { dir: string; cleanup: () => void };
-let mounts: StatsMounts;
-
-beforeAll(() => {
-  tmp = tempDir('agentfs-fuse-group-opens-');
-  mounts = new StatsMounts(tmp.dir);
-});
-
-afterAll(async () => {
-  await mounts.cleanup();
-  tmp.cleanup();
-});
+const suite = fileStatsMounts('agentfs-fuse-group-opens-');
 
 /**
  * A fresh agent mounted with groups that stay open for a minute unless an fsync commits them
  * (its database in `dir`).
  */
-const mount = (name: string, env: NodeJS.ProcessEnv = {}, dir = tmp.dir) => mounts.mount(name, { AGENTFS_GROUP_COMMIT_MS: '60000', ...env }, dir);
+const mount = (name: string, env: NodeJS.ProcessEnv = {}, dir = suite.dir) => suite.mounts.mount(name, { AGENTFS_GROUP_COMMIT_MS: '60000', ...env }, dir);
 
 /** Unmounts and returns the OPENs and READs JavaScript served (AGENTFS_FUSE_STATS). */
 async function unmount(mnt: string): Promise<{ opens: number; reads: number }> {
-  const log = await mounts.unmount(mnt);
+  const log = await suite.mounts.unmount(mnt);
   if (!/fuse native reads: \d+ served/.test(log)) throw new Error(`no native read line in: ${log}`);
   const count = (op: string) => Number(new RegExp(`^fuse ${op}: (\\d+) requests`, 'm').exec(log)?.[1] ?? 0);
   return { opens: count('OPEN'), reads: count('READ') };
 }
 
 async function py(script: string, args: string[]): Promise<string> {
-  const file = join(tmp.dir, `s${Math.random().toString(36).slice(2)}.py`);
+  const file = join(suite.dir, `s${Math.random().toString(36).slice(2)}.py`);
   writeFileSync(file, script);
   const r = await run('python3', [file, ...args], { timeoutMs: 60_000 });
   expect(r.stderr).toBe('');
@@ -177,7 +166,7 @@ describe('opens and reads while a group commit is open', () => {
   });
 
   it('counts the native opens before a removal that commits alone (near a full disk) frees the file', async () => {
-    const small = join(tmp.dir, 'small');
+    const small = join(suite.dir, 'small');
     mkdirSync(small);
     // under 64 MiB free: every change is committed before its reply, outside any group
     expect((await run('mount', ['-t', 'tmpfs', '-o', 'size=40m', 'tmpfs', small])).code).toBe(0);
@@ -186,7 +175,7 @@ describe('opens and reads while a group commit is open', () => {
       expect(await py(COMMIT_ALONE_RACE, [m, '400'])).toBe('[]\n');
       await unmount(m);
     } finally {
-      await mounts.cleanup();
+      await suite.mounts.cleanup();
       // the server's files on the tmpfs close when it has exited
       for (let i = 0; i < 100 && (await run('umount', [small])).code !== 0; i++) await new Promise((r) => setTimeout(r, 50));
     }

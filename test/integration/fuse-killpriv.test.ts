@@ -1,6 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { tempDir } from '../support/cli.js';
-import { sh, StatsMounts } from '../support/fuse.js';
+import { describe, expect, it } from 'vitest';
+import { fileStatsMounts, sh } from '../support/fuse.js';
 
 /**
  * FUSE_HANDLE_KILLPRIV: the server drops set-id bits itself (core/fs/set-id.ts), so the kernel is
@@ -8,27 +7,16 @@ import { sh, StatsMounts } from '../support/fuse.js';
  * for no attributes first: `tar x` chowns every file it writes, and that GETATTR was a round trip
  * a file. What the bits become is checked in fuse-posix.test.ts (set-id cases).
  */
-let tmp: { dir: string; cleanup: () => void };
-let mounts: StatsMounts;
+const suite = fileStatsMounts();
 
-beforeAll(() => {
-  tmp = tempDir();
-  mounts = new StatsMounts(tmp.dir);
-});
-
-afterAll(async () => {
-  await mounts.cleanup();
-  tmp.cleanup();
-});
-
-const mount = (name: string, env: NodeJS.ProcessEnv = {}) => mounts.mount(name, env);
+const mount = (name: string, env: NodeJS.ProcessEnv = {}) => suite.mounts.mount(name, env);
 
 /**
  * Unmounts and returns, from what the server printed (AGENTFS_FUSE_STATS), the GETATTRs the addon
  * answered from the attributes JavaScript sent of its uncommitted changes, and JavaScript's SETATTRs.
  */
 async function unmount(mnt: string): Promise<{ changes: number; setattrs: number }> {
-  const log = await mounts.unmount(mnt);
+  const log = await suite.mounts.unmount(mnt);
   const changes = /fuse native reads: .*; (\d+) attributes answered from uncommitted changes/.exec(log);
   if (!changes) throw new Error(`no native read line in: ${log}`);
   return { changes: Number(changes[1]), setattrs: Number(/^fuse SETATTR: (\d+) requests/m.exec(log)?.[1] ?? 0) };

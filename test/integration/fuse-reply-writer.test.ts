@@ -1,31 +1,19 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { tempDir } from '../support/cli.js';
-import { sh, StatsMounts } from '../support/fuse.js';
+import { describe, expect, it } from 'vitest';
+import { fileStatsMounts, sh } from '../support/fuse.js';
 
 /**
  * The reply writer (native/reply_writer.h): a SCHED_IDLE thread that writes replies from the CPU
  * the client sleeps on, so its wake-up is local. It is a placement trick only: every reply must
  * arrive whether or not it ever runs, and arrive intact.
  */
-let tmp: { dir: string; cleanup: () => void };
-let mounts: StatsMounts;
-
-beforeAll(() => {
-  tmp = tempDir();
-  mounts = new StatsMounts(tmp.dir);
-});
-
-afterAll(async () => {
-  await mounts.cleanup();
-  tmp.cleanup();
-});
+const suite = fileStatsMounts();
 
 /** The reply writer's counts from what the server printed at unmount (AGENTFS_FUSE_STATS). */
 async function unmount(mnt: string): Promise<{ on: boolean; written: number }> {
-  const log = await mounts.unmount(mnt);
+  const log = await suite.mounts.unmount(mnt);
   const off = /reply writer: off/.test(log);
   const on = /reply writer: (\d+) written, (\d+) taken back, (\d+) raised/.exec(log);
   if (!off && !on) throw new Error(`no reply writer in: ${log}`);
@@ -65,7 +53,7 @@ describe('replies written from the client’s CPU', () => {
       // suite's load a burst may find no such moment, so up to three mounts are tried
       let written = 0;
       for (let round = 0; round < 3 && written === 0; round++) {
-        const on = await mounts.mount(`on${round}`);
+        const on = await suite.mounts.mount(`on${round}`);
         const r = await sh(BURST(500), on);
         expect(r.stderr).toBe('');
         expect(r.stdout).toBe('ok\n');
@@ -75,7 +63,7 @@ describe('replies written from the client’s CPU', () => {
       }
       expect(written).toBeGreaterThan(0);
 
-      const off = await mounts.mount('off', { AGENTFS_FUSE_REPLY_WRITER: '0' });
+      const off = await suite.mounts.mount('off', { AGENTFS_FUSE_REPLY_WRITER: '0' });
       const r = await sh(BURST(50), off);
       expect(r.stdout).toBe('ok\n');
       expect(await unmount(off)).toEqual({ on: false, written: 0 });
@@ -86,7 +74,7 @@ describe('replies written from the client’s CPU', () => {
     // before: 9223372036854775807 µs overflowed into a spin of nothing, and no reply went to it
     let written = 0;
     for (let round = 0; round < 3 && written === 0; round++) {
-      const m = await mounts.mount(`odd${round}`, {
+      const m = await suite.mounts.mount(`odd${round}`, {
         AGENTFS_FUSE_REPLY_SPIN_US: '9223372036854775807',
         AGENTFS_FUSE_REPLY_FRESH_US: 'soon',
       });
@@ -97,7 +85,7 @@ describe('replies written from the client’s CPU', () => {
   });
 
   it('every reply arrives while other processes keep every CPU busy (none waits for the idle-priority writer)', async () => {
-    const mnt = await mounts.mount('busy');
+    const mnt = await suite.mounts.mount('busy');
     const hogs: ChildProcess[] = [];
     try {
       for (let i = 0; i < cpus; i++) hogs.push(spawn('/bin/sh', ['-c', 'while :; do :; done'], { stdio: 'ignore' }));
@@ -115,7 +103,7 @@ describe('replies written from the client’s CPU', () => {
   it.runIf(writerPossible)(
     'a real-time process that keeps one CPU does not strand the writer there (it would wake clients behind it)',
     async () => {
-      const mnt = await mounts.mount('rt');
+      const mnt = await suite.mounts.mount('rt');
       const server = serverPid(mnt);
       const last = String(cpus - 1);
       // SCHED_FIFO at 100% on the last CPU: the kernel leaves other work 5% of it (sched_rt_runtime_us)
@@ -160,7 +148,7 @@ print("ok")
 
 describe('the writer and the CPUs the server may use', () => {
   it.runIf(writerPossible)('keeps to a CPU set given to the whole server after it started (taskset -a -p)', async () => {
-    const mnt = await mounts.mount('pinned');
+    const mnt = await suite.mounts.mount('pinned');
     const server = serverPid(mnt);
     expect((await sh(`taskset -a -p -c 0 ${server}`)).code).toBe(0);
     const seen = new Set<string>();

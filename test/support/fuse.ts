@@ -1,8 +1,8 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
-import { expect } from 'vitest';
-import { run, runCli, type CliResult } from './cli.js';
+import { afterAll, beforeAll, expect } from 'vitest';
+import { run, runCli, tempDir, type CliResult } from './cli.js';
 
 /** Mount helpers for FUSE tests: everything that touches a mount runs in a child process. */
 
@@ -152,4 +152,33 @@ export class StatsMounts {
   async cleanup(): Promise<void> {
     for (const m of this.mounts) await forceUnmount(m.mnt, m.pid);
   }
+}
+
+/**
+ * StatsMounts for a test file, in a temporary directory of its own: made before the file's tests,
+ * every mount and the directory removed after them.
+ */
+export function fileStatsMounts(prefix?: string): { readonly dir: string; readonly mounts: StatsMounts } {
+  let tmp: ReturnType<typeof tempDir> | undefined;
+  let mounts: StatsMounts | undefined;
+  beforeAll(() => {
+    tmp = tempDir(prefix);
+    mounts = new StatsMounts(tmp.dir);
+  });
+  afterAll(async () => {
+    await mounts?.cleanup();
+    tmp?.cleanup();
+  });
+  const made = <T>(v: T | undefined): T => {
+    if (v === undefined) throw new Error('fileStatsMounts: used outside the tests of its file');
+    return v;
+  };
+  return {
+    get dir() {
+      return made(tmp).dir;
+    },
+    get mounts() {
+      return made(mounts);
+    },
+  };
 }
