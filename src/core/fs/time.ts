@@ -5,18 +5,21 @@ const NS_PER_MS = 1_000_000n;
 
 // Wall clock in ns: Date.now() gives the epoch, hrtime the sub-millisecond part. Re-anchored when
 // the two drift apart (NTP steps, suspend), and strictly increasing so two changes in a row
-// always get distinct mtimes.
+// always get distinct mtimes. The drift is judged in milliseconds as plain numbers: each BigInt
+// operation allocates, and every change takes a stamp or two.
 let origin = BigInt(Date.now()) * NS_PER_MS - process.hrtime.bigint();
+let originMs = Number(origin) / 1e6;
 let last = 0n;
 
 export function nowNs(): bigint {
-  let t = origin + process.hrtime.bigint();
-  const wall = BigInt(Date.now()) * NS_PER_MS;
-  const drift = t > wall ? t - wall : wall - t;
-  if (drift > 1000n * NS_PER_MS) {
-    origin = wall - process.hrtime.bigint();
-    t = wall;
+  const mono = process.hrtime.bigint();
+  const wallMs = Date.now();
+  const monoMs = Number(mono) / 1e6;
+  if (Math.abs(originMs + monoMs - wallMs) > 1000) {
+    origin = BigInt(wallMs) * NS_PER_MS - mono;
+    originMs = wallMs - monoMs;
   }
+  let t = origin + mono;
   if (t <= last) t = last + 1n;
   last = t;
   return t;

@@ -116,13 +116,17 @@ export function createAlone(
   if (!extra) return undefined;
   const t = now();
   const content = size > 0 ? Buffer.from(data.buffer, data.byteOffset, size) : null;
-  const seen = comps.length ? [...comps, dir.ino] : [];
-  const run = (ino: number) =>
-    ctx.store.autocommit(() =>
-      insert.run(ino, dir.ino, name, mode, caller.uid, gid, size, t.sec, t.nsec, content, dir.mode, dir.uid, dir.gid, ...extra, ...seen),
-    );
+  // the values in one array, passed as one: libsql then binds it as it is (spread out, each call
+  // copies them twice), the inode number put in first by each try
+  const values: unknown[] = [0, dir.ino, name, mode, caller.uid, gid, size, t.sec, t.nsec, content, dir.mode, dir.uid, dir.gid];
+  for (const v of extra) values.push(v);
+  if (comps.length) {
+    for (const c of comps) values.push(c);
+    values.push(dir.ino);
+  }
   const made = withNextIno(ctx, (ino) => {
-    run(ino);
+    values[0] = ino;
+    ctx.store.autocommit(() => insert.run(values));
     return true;
   });
   if (made === 'taken') return 'taken';
