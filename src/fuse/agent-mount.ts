@@ -10,7 +10,7 @@ import type { AgentTarget } from '../store/index.js';
 import { DEFAULT_TIMEOUTS, FuseServer, type FuseMountOptions } from './server.js';
 import { recoverStale, readRecord } from './mounts.js';
 import { ROOM_ENOUGH, type GroupCommit } from './group-commit.js';
-import { checkpointInBackground, type WalCheckpoints } from './wal-checkpoints.js';
+import { checkpointInBackground, type WalCheckpoints } from '../platform/wal-checkpoints.js';
 
 export interface AgentMount {
   agent: Agent;

@@ -8,7 +8,7 @@ import { recordRunEnd, recordRunStart } from './run-call.js';
 import { Store, validateId } from '../store/index.js';
 import { checkFuse, FuseServer } from '../fuse/index.js';
 import { groupCommitMsFromEnv, groupCommitOf, outsideChanges } from '../fuse/agent-mount.js';
-import { checkpointInBackground } from '../fuse/wal-checkpoints.js';
+import { checkpointInBackground } from '../platform/wal-checkpoints.js';
 import { withSandboxSignals } from './child-signals.js';
 import { untilExit, type SignalCatcher } from '../platform/signals.js';
 import { allowProblem, defaultAllows, resolveAllows } from './allow.js';

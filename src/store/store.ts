@@ -73,6 +73,7 @@ export class Store {
   private readonly arrayStatements = new Map<string, Statement>();
   private readonly beginWriteHooks: Array<() => void> = [];
   private readonly endWriteHooks: Array<() => void> = [];
+  private readonly autocommitHooks: Array<() => void> = [];
   private readonly beforeCommitHooks: Array<() => void> = [];
   private readonly closeHooks: Array<() => void> = [];
   private readonly rollbackHooks: Array<(depth: number) => void> = [];
@@ -366,12 +367,15 @@ export class Store {
   autocommit<T>(fn: () => T): T {
     if (this.depth > 0) return fn();
     if (this.readOnly) throw new StoreError('read-only', `${this.path} is open read-only here (a command that only reads)`);
+    let out: T;
     try {
-      return this.whileBusy(fn);
+      out = this.whileBusy(fn);
     } catch (e) {
       if (e instanceof StoreError && e.code === 'busy') settle(this.db, fn);
       throw e;
     }
+    for (const hook of this.autocommitHooks) hook();
+    return out;
   }
 
   /**
@@ -446,6 +450,14 @@ export class Store {
    */
   onEndWrite(fn: () => void): void {
     this.endWriteHooks.push(fn);
+  }
+
+  /**
+   * fn runs after each write statement that committed by itself (autocommit(), outside any
+   * transaction: onEndWrite does not see those). It must not throw: the write is made.
+   */
+  onAutocommit(fn: () => void): void {
+    this.autocommitHooks.push(fn);
   }
 
   /**

@@ -32,6 +32,23 @@ describe('Store', () => {
     again.close();
   });
 
+  it('tells onAutocommit hooks of each statement that committed by itself, not of those inside a transaction', () => {
+    const s = Store.open({ path: join(dir, 'hooks.db') }, { create: true });
+    s.db.exec('CREATE TABLE t (k INTEGER PRIMARY KEY)');
+    const seen: string[] = [];
+    s.onAutocommit(() => seen.push(`commit ${(s.db.prepare('SELECT count(*) AS n FROM t').get() as { n: number }).n}`));
+    s.onEndWrite(() => seen.push('end'));
+    const insert = s.stmt('INSERT INTO t VALUES (?)');
+    s.autocommit(() => insert.run(1));
+    s.transaction(() => s.autocommit(() => insert.run(2)));
+    expect(() => s.autocommit(() => insert.run(1))).toThrow(/UNIQUE/);
+    s.autocommit(() => insert.run(3));
+    // the hook ran after the commit (the row counted), once per autocommit; the refused one and the
+    // one that joined the transaction told nobody but the transaction's own end
+    expect(seen).toEqual(['commit 1', 'end', 'commit 3']);
+    s.close();
+  });
+
   it("measures the host's free space through its directory held open, whatever its path shows later", () => {
     mkdirSync(join(dir, 'a'));
     const s = Store.open({ path: join(dir, 'a', 'x.db') }, { create: true });

@@ -2,11 +2,11 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { existsSync, statSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { openDatabase, Store } from '../../src/store/store.js';
-import { checkpointInBackground } from '../../src/fuse/wal-checkpoints.js';
+import { checkpointInBackground } from '../../src/platform/wal-checkpoints.js';
 import { tempDir } from '../support/cli.js';
 
 /**
- * The checkpoint thread (native/checkpointer.cc) and the writer it serves (src/fuse/wal-checkpoints.ts):
+ * The checkpoint thread (native/checkpointer.cc) and the writer it serves (src/platform/wal-checkpoints.ts):
  * a stream of commits faster than the thread's passes must still have its WAL started over. The
  * thread, kicked by every commit, once began its next pass at once and held the checkpoint lock
  * the writer's restart needs: a 400 MiB stream through a mount left a 389 MB WAL.

@@ -1,16 +1,17 @@
 /**
- * A mounted agent's WAL checkpoints run on a thread of the addon (native/checkpointer.h) instead
- * of inside its commits. SQLite checkpoints in the commit that takes the WAL past 1,000 frames:
- * it copies them into the database file and syncs both files while every request behind that
- * commit waits (a 64 MiB write through the mount: COMMIT 12.5 ms each, 412 of ~860 ms). The
- * thread keeps the same cadence, off the requests' path; the writer's own automatic checkpoint
+ * An agent's WAL checkpoints run on a thread of the addon (native/checkpointer.h) instead of
+ * inside its commits, for a mount, a sandbox run and an SDK agent. SQLite checkpoints in the
+ * commit that takes the WAL past 1,000 frames: it copies them into the database file and syncs
+ * both files while every request behind that commit waits (a 64 MiB write through the mount:
+ * COMMIT 12.5 ms each, 412 of ~860 ms; an SDK writeFile of 4 KiB: ~18 of ~78 µs on average). The
+ * thread keeps the same cadence, off the writer's path; the writer's own automatic checkpoint
  * stays as a backstop far beyond it (the thread stuck, or refused its connection), and the writer
  * starts a long WAL over itself.
  * AGENTFS_BACKGROUND_CHECKPOINTS=0 leaves checkpoints to the commits.
  */
 import type { Store } from '../store/index.js';
 import { traceTarget, writeTrace } from '../trace.js';
-import { loadBinding, type CheckpointerHandle } from './binding.js';
+import { loadBinding, type CheckpointerHandle } from '../fuse/binding.js';
 
 /** SQLite's default automatic checkpoint, kept by the thread. */
 const CHECKPOINT_FRAMES = 1000;
@@ -38,6 +39,19 @@ const WAL_KEEP_BYTES = 4 << 20;
  */
 const IDLE_TRUNCATE_MS = 3000;
 
+/**
+ * Commits made by single statements (Store.autocommit: an SDK writeFile, kv set, tool record) kick
+ * the thread once per this many, and once more when they pause (the event loop's next turn): a
+ * kick per commit woke the thread for every ~75 µs write, and on two cores that cost more than
+ * the checkpoints it moved (SDK writeFile 0.92x of inline checkpoints, against 0.76x kicked every
+ * 16th). The thread counts the WAL's frames itself, so a kick is only a prompt to look.
+ */
+const AUTOCOMMIT_KICKS = 16;
+/** With watchSpace: free space under this makes the commits checkpoint themselves again (see lowSpace). */
+const LOW_SPACE_BYTES = 256 << 20;
+/** ... looked at no more often than this */
+const SPACE_POLL_MS = 1000;
+
 /** What the mount tells the checkpoints. */
 export interface WalCheckpoints {
   /**
@@ -48,15 +62,33 @@ export interface WalCheckpoints {
   lowSpace(on: boolean): void;
 }
 
+export interface CheckpointOptions {
+  /**
+   * Watch the free space of the database's file system (statfs, at most once a second, at a
+   * kick) and call lowSpace as it crosses LOW_SPACE_BYTES: for a writer with no watch of its own
+   * (an SDK agent; a mount's group commit watches the space it writes into).
+   */
+  watchSpace?: boolean;
+  /**
+   * The WAL file a restart leaves (journal_size_limit; default WAL_KEEP_BYTES). A writer of many
+   * small commits keeps the whole WAL (a restart's bound and a pass): a WAL cut back at each
+   * restart grows again block by block, and under durability 'full' each commit's fsync then
+   * writes the file's new size too. It is emptied all the same once the commits pause.
+   */
+  keepWalBytes?: number;
+}
+
 /**
  * Starts the thread for store (a writable file). Problems go to report, and commits checkpoint
- * as before; undefined when there is no thread.
+ * as before; undefined when there is no thread (an in-memory or read-only store, the addon not
+ * loadable here, the thread refused).
  */
-export function checkpointInBackground(store: Store, report: (e: unknown) => void): WalCheckpoints | undefined {
+export function checkpointInBackground(store: Store, report: (e: unknown) => void, options: CheckpointOptions = {}): WalCheckpoints | undefined {
   if (store.readOnly || store.path === ':memory:' || process.env.AGENTFS_BACKGROUND_CHECKPOINTS === '0') return undefined;
-  const native = loadBinding();
+  let native: ReturnType<typeof loadBinding>;
   let thread: CheckpointerHandle;
   try {
+    native = loadBinding();
     thread = native.walCheckpointer(store.path, CHECKPOINT_FRAMES, RESTART_FRAMES, IDLE_MS);
   } catch (e) {
     report(e);
@@ -64,9 +96,10 @@ export function checkpointInBackground(store: Store, report: (e: unknown) => voi
   }
   let low = false;
   store.setAutoCheckpoint(BACKSTOP_FRAMES);
-  store.limitWal(WAL_KEEP_BYTES);
+  const keep = options.keepWalBytes ?? WAL_KEEP_BYTES;
+  store.limitWal(keep);
   const idle = setTimeout(() => {
-    if (store.isClosed || store.walBytes() <= WAL_KEEP_BYTES) return;
+    if (store.isClosed || store.walBytes() <= Math.min(keep, WAL_KEEP_BYTES)) return;
     let done = false;
     try {
       done = store.restartWal(0, true);
@@ -76,8 +109,16 @@ export function checkpointInBackground(store: Store, report: (e: unknown) => voi
     if (!done) idle.refresh();
   }, IDLE_TRUNCATE_MS);
   idle.unref();
-  store.onEndWrite(() => {
+  let spaceAt = 0;
+  const kick = (): void => {
     idle.refresh();
+    if (options.watchSpace) {
+      const now = Date.now();
+      if (now - spaceAt >= SPACE_POLL_MS) {
+        spaceAt = now;
+        checkpoints.lowSpace(store.hostFreeBytes() < LOW_SPACE_BYTES);
+      }
+    }
     if (low) return;
     const frames = native.walCheckpointerKick(thread);
     if (frames > 0 && !store.isClosed) {
@@ -87,6 +128,28 @@ export function checkpointInBackground(store: Store, report: (e: unknown) => voi
         report(e);
       }
     }
+  };
+  let unkicked = 0;
+  let pauseKick = false;
+  const kickAtPause = (): void => {
+    pauseKick = false;
+    if (unkicked > 0 && !store.isClosed) {
+      unkicked = 0;
+      kick();
+    }
+  };
+  store.onEndWrite(() => {
+    unkicked = 0;
+    kick();
+  });
+  store.onAutocommit(() => {
+    if (++unkicked >= AUTOCOMMIT_KICKS) {
+      unkicked = 0;
+      kick();
+    } else if (!pauseKick) {
+      pauseKick = true;
+      setImmediate(kickAtPause);
+    }
   });
   // before the store's closing checkpoint, which must not meet the thread's
   store.onClose(() => {
@@ -95,7 +158,7 @@ export function checkpointInBackground(store: Store, report: (e: unknown) => voi
     if (error) report(new Error(`background checkpoint: ${error}`));
     if (traceTarget()) writeTrace([`background checkpoints: ${runs} runs, WAL up to ${maxLog} frames`]);
   });
-  return {
+  const checkpoints: WalCheckpoints = {
     lowSpace(on: boolean): void {
       if (on === low || store.isClosed) return;
       low = on;
@@ -109,4 +172,5 @@ export function checkpointInBackground(store: Store, report: (e: unknown) => voi
       }
     },
   };
+  return checkpoints;
 }
