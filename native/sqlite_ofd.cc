@@ -70,6 +70,23 @@ bool may_hold_locks(int fd) {
   return pread(fd, head, sizeof head, 0) == (ssize_t)sizeof head && memcmp(head, kDatabase, sizeof head) == 0;
 }
 
+// Closes the kept descriptors of files unlinked since (caller holds g_kept_mu). No one can open
+// such a file again, so none of them would ever serve again: the -shm of a database whose last
+// connection closed (it is deleted then, and the next open makes a new one), kept by each SDK
+// agent's checkpoint thread, piled up one or two per open and close until opens failed (EMFILE).
+// Only connections of the unlinked file itself lose locks by this, and those are gone.
+void prune_unlinked() {
+  for (size_t i = 0; i < g_kept.size();) {
+    struct stat st;
+    if (fstat(g_kept[i], &st) == 0 && st.st_nlink == 0) {
+      close(g_kept[i]);
+      g_kept.erase(g_kept.begin() + (long)i);
+    } else {
+      i++;
+    }
+  }
+}
+
 }  // namespace
 
 int sqlite_ofd_close(int fd) {
@@ -81,6 +98,7 @@ int sqlite_ofd_close(int fd) {
   fcntl(fd, F_OFD_SETLK, &fl);
   fcntl(fd, F_SETFD, FD_CLOEXEC);
   std::lock_guard<std::mutex> lock(g_kept_mu);
+  prune_unlinked();
   g_kept.push_back(fd);
   return 0;
 }
@@ -91,6 +109,7 @@ int sqlite_ofd_open(const char* path, int flags, int mode) {
   struct stat st;
   if (!(flags & (O_EXCL | O_TRUNC)) && stat(path, &st) == 0 && S_ISREG(st.st_mode)) {
     std::lock_guard<std::mutex> lock(g_kept_mu);
+    prune_unlinked();
     for (size_t i = 0; i < g_kept.size(); i++) {
       int fd = g_kept[i];
       struct stat kst;

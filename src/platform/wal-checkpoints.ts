@@ -163,6 +163,8 @@ export function checkpointInBackground(store: Store, report: (e: unknown) => voi
       if (on === low || store.isClosed) return;
       low = on;
       store.setAutoCheckpoint(on ? CHECKPOINT_FRAMES : BACKSTOP_FRAMES);
+      // a WAL kept long for the thread's restarts would hold room the files lack
+      store.limitWal(on ? Math.min(keep, WAL_KEEP_BYTES) : keep);
       if (on) {
         try {
           store.restartWal(RESTART_WAIT_MS);

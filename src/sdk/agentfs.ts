@@ -1,3 +1,4 @@
+import { isMainThread } from 'node:worker_threads';
 import { Agent, type AgentOpenOptions } from '../core/agent.js';
 import { AgentfsError } from '../errors.js';
 import { checkpointInBackground } from '../platform/wal-checkpoints.js';
@@ -50,8 +51,10 @@ export class AgentFS {
     // kv set or tool record: 0.8-1.0x of bare libsql's commit here, against 1.05-1.3x checkpointing
     // in the commits). Not under durability 'full': the thread's syncs then queue with every
     // commit's own (kv set and tool record 1.1-1.2x against 1.0x). Where the addon cannot load
-    // (no prebuild, no libfuse 3 runtime) commits checkpoint themselves, as before.
-    if (options.durability !== 'full') {
+    // (no prebuild, no libfuse 3 runtime) commits checkpoint themselves, as before. Nor in a
+    // worker thread: a worker that ended with its agent open (no close()) left the addon's
+    // SQLite, shared by the whole process, writing pages into the wrong database files.
+    if (options.durability !== 'full' && isMainThread) {
       checkpointInBackground(agent.store, reportCheckpointProblem, { watchSpace: true, keepWalBytes: SDK_KEEP_WAL_BYTES });
     }
     return new AgentFS(agent);
