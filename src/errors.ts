@@ -19,6 +19,7 @@ export const ERROR_CODES = {
   remote: { exit: 1, means: 'the remote failed, refused the token, or could not be reached in time' },
   busy: { exit: 1, means: 'in use or changing: a running session, a busy mountpoint or port, a remote that moved' },
   unsupported: { exit: 1, means: 'this host cannot do it: no FUSE, no user namespaces, no addon' },
+  'no-descriptors': { exit: 1, means: 'the process (or the system) has no file descriptor left to open the database with' },
   'not-executable': { exit: 126, means: 'exec, record: the command cannot be run' },
   'command-not-found': { exit: 127, means: 'exec, record: no such command' },
 } as const;

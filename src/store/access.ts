@@ -5,7 +5,7 @@
  * corrupt. In WAL mode a writer needs the file, its directory (to create `-wal` and `-shm`) and
  * those two files, all writable.
  */
-import { accessSync, constants, existsSync, statfsSync } from 'node:fs';
+import { accessSync, closeSync, constants, existsSync, openSync, statfsSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { StoreError } from './errors.js';
 
@@ -69,6 +69,28 @@ export function throwOpenProblem(file: string, cause: unknown, write: boolean): 
   // could not even grow the -shm
   if ((cause as { code?: unknown })?.code === 'SQLITE_FULL' || fileSystemFull(dirname(file))) {
     throw new StoreError('no-space', `cannot open ${file}: no space left on device (the file system holding ${dirname(file)} is full)`);
+  }
+  // SQLite says only "unable to open database file" (libsql: ConnectionFailed(... 14)), which read
+  // as a damaged database
+  const none = descriptorsExhausted();
+  if (none) {
+    throw new StoreError(
+      'no-descriptors',
+      none === 'EMFILE'
+        ? `cannot open ${file}: this process has no file descriptor left (EMFILE); close the agents it no longer uses, or raise its limit (ulimit -n)`
+        : `cannot open ${file}: the system has no file descriptor left (ENFILE)`,
+    );
+  }
+}
+
+/** EMFILE or ENFILE when no file can be opened now for want of descriptors, else undefined. */
+function descriptorsExhausted(): 'EMFILE' | 'ENFILE' | undefined {
+  try {
+    closeSync(openSync('/dev/null', 'r'));
+    return undefined;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    return code === 'EMFILE' || code === 'ENFILE' ? code : undefined;
   }
 }
 

@@ -45,6 +45,31 @@ describe("SDK agents' background checkpoints, used roughly", () => {
     }
   }, 60_000);
 
+  it('an open with no file descriptor left says so, not that the database is damaged', async () => {
+    const t = tempDir('agentfs-sdk-emfile-');
+    try {
+      // agents opened and kept open until the process's 96 descriptors run out
+      const code = `
+        const { AgentFS } = await import(${DIST});
+        const dir = process.argv[1];
+        const open = [];
+        try {
+          for (let i = 0; i < 200; i++) open.push(await AgentFS.open({ path: dir + '/a' + i + '.db' }));
+          process.stdout.write(JSON.stringify({ opened: open.length }));
+        } catch (e) {
+          process.stdout.write(JSON.stringify({ opened: open.length, code: e.code, message: e.message }));
+        }`;
+      const r = await run('sh', ['-c', `ulimit -n 96 && exec "$0" --input-type=module -e "$1" "$2"`, process.execPath, code, t.dir]);
+      const out = JSON.parse(r.stdout) as { opened: number; code?: string; message?: string };
+      expect(out.opened).toBeGreaterThan(0);
+      expect(out.code).toBe('no-descriptors');
+      expect(out.message).toMatch(/no file descriptor left \(EMFILE\).*ulimit -n/);
+      expect(out.message).not.toMatch(/\n/);
+    } finally {
+      t.cleanup();
+    }
+  }, 60_000);
+
   it('leave databases intact when worker threads end with their agents open', async () => {
     const t = tempDir('agentfs-sdk-workers-');
     try {
