@@ -844,29 +844,27 @@ function recoverable(db: Db, sql: string, raw: boolean, wrote: () => void): Stat
   const s = prepare();
   const proto = Object.getPrototypeOf(s) as Statement;
   const writes = !READ_ONLY_SQL.test(sql);
-  // `arguments`, not a rest array: V8 passes them on without making a copy (a hot statement is
-  // run once per FUSE request or SDK call)
-  s.get = function (this: Statement) {
+  s.get = function (this: Statement, ...args: unknown[]) {
     if (writes) wrote();
     try {
-      return proto.get.apply(this, arguments as unknown as unknown[]);
+      return proto.get.apply(this, args);
     } catch (e) {
       (this as unknown as { stmt: unknown }).stmt = (prepare() as unknown as { stmt: unknown }).stmt;
       throw e;
     }
   };
   if (writes) {
-    s.run = function (this: Statement) {
+    s.run = function (this: Statement, ...args: unknown[]) {
       wrote();
-      return proto.run.apply(this, arguments as unknown as unknown[]);
+      return proto.run.apply(this, args);
     };
-    s.all = function (this: Statement) {
+    s.all = function (this: Statement, ...args: unknown[]) {
       wrote();
-      return proto.all.apply(this, arguments as unknown as unknown[]);
+      return proto.all.apply(this, args);
     };
-    s.iterate = function (this: Statement) {
+    s.iterate = function (this: Statement, ...args: unknown[]) {
       wrote();
-      return proto.iterate.apply(this, arguments as unknown as unknown[]);
+      return proto.iterate.apply(this, args);
     };
   }
   return s;

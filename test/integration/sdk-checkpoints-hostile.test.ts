@@ -10,10 +10,19 @@ import { ROOT, run, tempDir } from '../support/cli.js';
 
 const DIST = JSON.stringify(`${ROOT}/dist/index.js`);
 
+/** Runs fn with a fresh temporary directory, removed after. */
+async function inTempDir(prefix: string, fn: (dir: string) => Promise<void>): Promise<void> {
+  const t = tempDir(prefix);
+  try {
+    await fn(t.dir);
+  } finally {
+    t.cleanup();
+  }
+}
+
 describe("SDK agents' background checkpoints, used roughly", () => {
-  it('keep no descriptors of databases opened and closed 150 times', async () => {
-    const t = tempDir('agentfs-sdk-fds-');
-    try {
+  it('keep no descriptors of databases opened and closed 150 times', () =>
+    inTempDir('agentfs-sdk-fds-', async (dir) => {
       const code = `
         const { AgentFS } = await import(${DIST});
         const { readdirSync, readlinkSync } = await import('node:fs');
@@ -34,20 +43,16 @@ describe("SDK agents' background checkpoints, used roughly", () => {
           try { if (/-shm( \\(deleted\\))?$/.test(readlinkSync('/proc/self/fd/' + fd))) held++; } catch {}
         }
         process.stdout.write(String(held));`;
-      const r = await run(process.execPath, ['--expose-gc', '--input-type=module', '-e', code, t.dir]);
+      const r = await run(process.execPath, ['--expose-gc', '--input-type=module', '-e', code, dir]);
       expect(r.stderr).toBe('');
       // wal-index descriptors: a few kept per database for its next open (the checkpoint thread's
       // were kept after the file was deleted at each close: 200 cycles left 280). (libsql's closed
       // connections keep their database and WAL descriptors until collected: not counted here)
       expect(Number(r.stdout)).toBeLessThanOrEqual(12);
-    } finally {
-      t.cleanup();
-    }
-  }, 60_000);
+    }), 60_000);
 
-  it('an open with no file descriptor left says so, not that the database is damaged', async () => {
-    const t = tempDir('agentfs-sdk-emfile-');
-    try {
+  it('an open with no file descriptor left says so, not that the database is damaged', () =>
+    inTempDir('agentfs-sdk-emfile-', async (dir) => {
       // agents opened and kept open until the process's 96 descriptors run out
       const code = `
         const { AgentFS } = await import(${DIST});
@@ -59,20 +64,16 @@ describe("SDK agents' background checkpoints, used roughly", () => {
         } catch (e) {
           process.stdout.write(JSON.stringify({ opened: open.length, code: e.code, message: e.message }));
         }`;
-      const r = await run('sh', ['-c', `ulimit -n 96 && exec "$0" --input-type=module -e "$1" "$2"`, process.execPath, code, t.dir]);
+      const r = await run('sh', ['-c', `ulimit -n 96 && exec "$0" --input-type=module -e "$1" "$2"`, process.execPath, code, dir]);
       const out = JSON.parse(r.stdout) as { opened: number; code?: string; message?: string };
       expect(out.opened).toBeGreaterThan(0);
       expect(out.code).toBe('no-descriptors');
       expect(out.message).toMatch(/no file descriptor left \(EMFILE\).*ulimit -n/);
       expect(out.message).not.toMatch(/\n/);
-    } finally {
-      t.cleanup();
-    }
-  }, 60_000);
+    }), 60_000);
 
-  it('leave databases intact when worker threads end with their agents open', async () => {
-    const t = tempDir('agentfs-sdk-workers-');
-    try {
+  it('leave databases intact when worker threads end with their agents open', () =>
+    inTempDir('agentfs-sdk-workers-', async (dir) => {
       // each round a worker writes to one of three databases until told to stop, then returns
       // without close(); the main thread reads back what it acknowledged
       const code = `
@@ -108,20 +109,17 @@ describe("SDK agents' background checkpoints, used roughly", () => {
           }
           process.stdout.write(JSON.stringify(problems));
         }`;
-      const r = await run(process.execPath, ['--input-type=module', '-e', code, t.dir], { timeoutMs: 120_000 });
+      const r = await run(process.execPath, ['--input-type=module', '-e', code, dir], { timeoutMs: 120_000 });
       expect(r.stderr).toBe('');
       expect(r.code).toBe(0);
       expect(JSON.parse(r.stdout)).toEqual([]);
       for (const f of ['w0.db', 'w1.db', 'w2.db']) {
-        const db = new Database(join(t.dir, f), { readonly: true });
+        const db = new Database(join(dir, f), { readonly: true });
         try {
           expect(db.prepare('PRAGMA integrity_check').all()).toEqual([{ integrity_check: 'ok' }]);
         } finally {
           db.close();
         }
       }
-    } finally {
-      t.cleanup();
-    }
-  }, 150_000);
+    }), 150_000);
 });
