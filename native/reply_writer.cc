@@ -47,6 +47,7 @@ ReplyWriter* ReplyWriter::start() {
   w->take_ns_ = env_us("AGENTFS_FUSE_REPLY_TAKE_US", w->take_ns_);
   w->boost_ns_ = env_us("AGENTFS_FUSE_REPLY_BOOST_US", w->boost_ns_);
   w->fresh_ns_ = env_us("AGENTFS_FUSE_REPLY_FRESH_US", w->fresh_ns_);
+  w->gap_ns_ = env_us("AGENTFS_FUSE_REPLY_GAP_US", w->gap_ns_);
   w->last_post_ = now_ns();
   try {
     w->thread_ = std::thread(&ReplyWriter::run, w);
@@ -89,7 +90,7 @@ void ReplyWriter::run() {
   int64_t prev = now_ns();
   while (!stop_.load(std::memory_order_relaxed)) {
     int64_t now = now_ns();
-    if (now - prev > kGapNs) {
+    if (now - prev > gap_ns_) {
       // kept off its CPU that long (a busy process there, a real-time one whose CPU it was sent
       // to): a reply written from there would pull the client onto that CPU, behind it. It
       // stands aside for a while, free to run anywhere again.

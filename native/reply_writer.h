@@ -16,9 +16,11 @@
 //   spinning whose last turn was on the replying thread's CPU);
 // - one it took but has not finished within `boost_ns` (preempted, say by the client it just
 //   woke) gets it raised to SCHED_OTHER until it is done;
-// - kept off its CPU for 10 ms (a busy process there, or a real-time one, which no raise to
+// - kept off its CPU for 50 ms (a busy process there, or a real-time one, which no raise to
 //   SCHED_OTHER gets past), it takes no reply for 50 ms: a reply written from that CPU would wake
-//   the client there, behind that process.
+//   the client there, behind that process. Not at 10 ms: the mount's own serving threads keep it
+//   off that long in a burst of requests (a sched_switch trace: 10-13 ms gaps filled by them), and
+//   its stand-asides, doubling within a second, then left whole phases without it (up to 800 ms).
 // The writer of a reply always waits for it to be written, so replies and the notices written
 // after them keep their order. It spins only for `spin_ns` after the last reply, then sleeps
 // until the next one (which its own thread writes).
@@ -69,9 +71,9 @@ class ReplyWriter {
   int64_t take_ns_ = 5000;
   int64_t boost_ns_ = 20000;
   int64_t fresh_ns_ = 3000;  // seen_ this recent: the thread is spinning on a CPU right now
-  // kept off its CPU kGapNs, it stands aside kBackOffNs, twice as long each time it happens again
+  // kept off its CPU gap_ns_, it stands aside kBackOffNs, twice as long each time it happens again
   // within a second, up to kBackOffMaxNs (back_off; the last two are the writer thread's own)
-  static constexpr int64_t kGapNs = 10000000;
+  int64_t gap_ns_ = 50000000;
   static constexpr int64_t kBackOffNs = 50000000;
   static constexpr int64_t kBackOffMaxNs = 5000000000;
   int64_t backoff_ns_ = kBackOffNs;
