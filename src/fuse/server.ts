@@ -277,14 +277,17 @@ export class FuseServer {
       stored: (ino, t) => {
         if (!this.ended) this.native.atimeStored(handle, ino, t?.sec, t?.nsec);
       },
-      settled: (times) => {
-        if (this.ended || times.length === 0) return;
-        const a = new Float64Array(times.length * 3);
-        times.forEach(([ino, t], i) => {
-          a[i * 3] = ino;
-          a[i * 3 + 1] = t ? t.sec : -1;
-          a[i * 3 + 2] = t ? t.nsec : 0;
-        });
+      settled: (times, stored) => {
+        if (this.ended || times.size === 0) return;
+        // [ino, sec, nsec] each, sec -1 for a time given up (one loop: see LazyAtime.writeOut)
+        const a = new Float64Array(times.size * 3);
+        let i = 0;
+        for (const [ino, t] of times) {
+          const kept = stored === 'all' || stored.has(ino);
+          a[i++] = ino;
+          a[i++] = kept ? t.sec : -1;
+          a[i++] = kept ? t.nsec : 0;
+        }
         this.native.atimesStored(handle, a);
       },
     });

@@ -2,6 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ROOT_INO } from '../../src/core/types.js';
 import { Store } from '../../src/store/index.js';
+import { InodeFs } from '../../src/core/fs/index.js';
+import type { Timespec } from '../../src/core/types.js';
 import { ME, chunks, code, fsFixture, inodeRow, type FsFixture } from '../support/fs-fixture.js';
 
 /** Every chunk is exactly chunk_size except the last of the file (spec shape). */
@@ -194,6 +196,55 @@ describe('InodeFs: file data in chunks', () => {
       expect(files.map((f) => inodeRow(other, f)!.atime)).toEqual(files.map((_, i) => 10 + i));
       fx.fs.mkdir(ROOT_INO, 'after-reads', 0o755, ME);
       expect(files.map((f) => ({ sec: inodeRow(other, f)!.atime, nsec: inodeRow(other, f)!.atime_nsec }))).toEqual(seen);
+    } finally {
+      other.close();
+    }
+  });
+
+  it('tells the other reader which access times the next change stored: all, or those another process left storable', () => {
+    const other = Store.open({ path: fx.file });
+    try {
+      const settled: { times: Map<number, Timespec>; stored: ReadonlySet<number> | 'all' }[] = [];
+      fx.fs.sharedReads()!.watchAtimes({
+        pending: () => {},
+        stored: () => {},
+        settled: (times, stored) => settled.push({ times: new Map(times), stored: stored === 'all' ? 'all' : new Set(stored) }),
+      });
+      const files = Array.from({ length: 30 }, (_, i) => {
+        const a = fx.fs.create(ROOT_INO, `s${i}`, 0o644, ME);
+        fx.fs.write(a.ino, 0, Buffer.from(`file ${i}`));
+        fx.fs.setattr(a.ino, { atime: { sec: 10 + i, nsec: i } });
+        return a.ino;
+      });
+      const readAll = () => {
+        for (const f of files) fx.fs.read(f, 0, 4);
+        return files.map((f) => fx.fs.getattr(f).atime);
+      };
+      // every time storable: all stored, as read
+      const seen = readAll();
+      fx.fs.mkdir(ROOT_INO, 'first', 0o755, ME);
+      expect(settled).toHaveLength(1);
+      expect(settled[0].stored).toBe('all');
+      expect([...settled[0].times.keys()]).toEqual(files);
+      expect(files.map((f) => ({ sec: inodeRow(other, f)!.atime, nsec: inodeRow(other, f)!.atime_nsec }))).toEqual(seen);
+
+      // another process changes three files after the reads (chmod moves their ctime): their
+      // read times must not be stored over it, and the listener hears they were given up
+      for (const f of files) fx.fs.setattr(f, { atime: { sec: 10, nsec: 0 } });
+      const again = readAll();
+      const theirs = new InodeFs(other);
+      const changed = [files[0], files[7], files[29]];
+      for (const f of changed) theirs.setattr(f, { mode: 0o600 });
+      fx.fs.mkdir(ROOT_INO, 'second', 0o755, ME);
+      expect(settled).toHaveLength(2);
+      const { stored } = settled[1];
+      expect(stored).not.toBe('all');
+      expect([...(stored as Set<number>)].sort((a, b) => a - b)).toEqual(files.filter((f) => !changed.includes(f)));
+      for (const [i, f] of files.entries()) {
+        const row = inodeRow(other, f)!;
+        if (changed.includes(f)) expect(row.atime).toBe(10);
+        else expect({ sec: row.atime, nsec: row.atime_nsec }).toEqual(again[i]);
+      }
     } finally {
       other.close();
     }
