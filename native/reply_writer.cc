@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <system_error>
+#include <ctime>
 
 namespace {
 
@@ -25,6 +26,12 @@ int64_t env_us(const char* name, int64_t dflt_ns) {
   long long us = strtoll(v, &end, 10);
   // at most ten seconds (a larger number, or one that overflows, keeps the default)
   return (end && *end == 0 && us >= 0 && us <= 10000000) ? us * 1000 : dflt_ns;
+}
+
+int64_t thread_cpu_ns() {
+  struct timespec ts;
+  if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0) return 0;
+  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 inline void cpu_relax() {
@@ -88,15 +95,29 @@ void ReplyWriter::run() {
   ready_cv_.notify_one();
   if (ok < 0) return;
   int64_t prev = now_ns();
+  // its share of a CPU over the last 100-200 ms, sleeps left out (Share)
+  Share share{prev, thread_cpu_ns(), 0};
+  Share last = share;
+  int64_t slept = 0;
   while (!stop_.load(std::memory_order_relaxed)) {
     int64_t now = now_ns();
-    if (now - prev > gap_ns_) {
-      // kept off its CPU that long (a busy process there, a real-time one whose CPU it was sent
-      // to): a reply written from there would pull the client onto that CPU, behind it. It
-      // stands aside for a while, free to run anywhere again.
-      back_off();
-      prev = now_ns();
-      continue;
+    int64_t gap = now - prev;
+    if (gap > kShortGapNs) {
+      double got = share_since(last, now, slept);
+      if (gap > gap_ns_ || got < kStarvedShare) {
+        // kept off its CPU that long (a busy process there, a real-time one whose CPU it was
+        // sent to), or shortly but as one that gets no CPU for long: a reply written from there
+        // would pull the client onto that CPU, behind it. It stands aside for a while, free to
+        // run anywhere again.
+        back_off();
+        prev = now_ns();
+        share = last = Share{prev, thread_cpu_ns(), slept};
+        continue;
+      }
+    }
+    if (now - share.wall > kShareWindowNs) {
+      last = share;
+      share = Share{now, thread_cpu_ns(), slept};
     }
     prev = now;
     seen_.store(now, std::memory_order_relaxed);
@@ -116,12 +137,21 @@ void ReplyWriter::run() {
         sleep_cv_.wait(lock, [this] { return !asleep_.load() || stop_.load(); });
       }
       prev = now_ns();
+      slept += prev - now;
       continue;
     }
     // a serving thread that shares this CPU gets it back at once (a yield to a SCHED_IDLE
     // thread would otherwise hand it the CPU until the next tick)
     sched_yield();
   }
+}
+
+// The CPU this thread had since `from` (its own time over the wall time it was not asleep); 1
+// when too little time went by to say.
+double ReplyWriter::share_since(const Share& from, int64_t now, int64_t slept) {
+  int64_t awake = (now - from.wall) - (slept - from.slept);
+  if (awake < kShortGapNs) return 1;
+  return (double)(thread_cpu_ns() - from.cpu) / (double)awake;
 }
 
 void ReplyWriter::back_off() {

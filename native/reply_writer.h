@@ -17,10 +17,13 @@
 // - one it took but has not finished within `boost_ns` (preempted, say by the client it just
 //   woke) gets it raised to SCHED_OTHER until it is done;
 // - kept off its CPU for 50 ms (a busy process there, or a real-time one, which no raise to
-//   SCHED_OTHER gets past), it takes no reply for 50 ms: a reply written from that CPU would wake
-//   the client there, behind that process. Not at 10 ms: the mount's own serving threads keep it
-//   off that long in a burst of requests (a sched_switch trace: 10-13 ms gaps filled by them), and
-//   its stand-asides, doubling within a second, then left whole phases without it (up to 800 ms).
+//   SCHED_OTHER gets past), or for 10 ms while it had under a quarter of a CPU over the last
+//   100-200 ms awake, it takes no reply for 50 ms: a reply written from that CPU would wake the
+//   client there, behind that process. Not at any 10 ms gap: the mount's own serving threads
+//   keep it off that long in a burst of requests (a sched_switch trace: 10-13 ms gaps filled by
+//   them, while it had 0.3-0.75 of a CPU), and its stand-asides, doubling within a second, then
+//   left whole phases without it (up to 800 ms); beside processes that keep every CPU busy it
+//   has 0-0.2 of one, in gaps of 10-56 ms.
 // The writer of a reply always waits for it to be written, so replies and the notices written
 // after them keep their order. It spins only for `spin_ns` after the last reply, then sleeps
 // until the next one (which its own thread writes).
@@ -66,13 +69,22 @@ class ReplyWriter {
   void unboost();
   void back_off();
   void check_move(int64_t now);
+  // where a share of the CPU is counted from: wall time, this thread's CPU time, time asleep
+  struct Share {
+    int64_t wall, cpu, slept;
+  };
+  double share_since(const Share& from, int64_t now, int64_t slept);
 
   int64_t spin_ns_ = 300000;
   int64_t take_ns_ = 5000;
   int64_t boost_ns_ = 20000;
   int64_t fresh_ns_ = 3000;  // seen_ this recent: the thread is spinning on a CPU right now
-  // kept off its CPU gap_ns_, it stands aside kBackOffNs, twice as long each time it happens again
-  // within a second, up to kBackOffMaxNs (back_off; the last two are the writer thread's own)
+  // kept off its CPU gap_ns_ (or kShortGapNs with less than kStarvedShare of a CPU over the
+  // last kShareWindowNs or two), it stands aside kBackOffNs, twice as long each time it happens
+  // again within a second, up to kBackOffMaxNs (back_off; the last two are the writer thread's own)
+  static constexpr int64_t kShortGapNs = 10000000;
+  static constexpr double kStarvedShare = 0.25;
+  static constexpr int64_t kShareWindowNs = 100000000;
   int64_t gap_ns_ = 50000000;
   static constexpr int64_t kBackOffNs = 50000000;
   static constexpr int64_t kBackOffMaxNs = 5000000000;
