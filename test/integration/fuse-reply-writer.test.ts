@@ -39,6 +39,18 @@ assert os.listdir(".") == [], os.listdir(".")
 print("ok")
 '`;
 
+// creates and stats over 100 names for three seconds, on one thread (a client that always waits)
+const CREATE_STAT_3S = `python3 -c '
+import os, time
+end = time.time() + 3
+i = 0
+while time.time() < end:
+    with open("f%d" % (i % 100), "w") as f: f.write("x")
+    os.stat("f%d" % (i % 100))
+    i += 1
+print("ok")
+'`;
+
 const cpus = availableParallelism();
 // the server turns the writer on where it can take a SCHED_IDLE thread back to SCHED_OTHER (root
 // with CAP_SYS_NICE, or an RLIMIT_NICE of 20) and has two CPUs: the same probe, from a shell
@@ -108,20 +120,7 @@ describe('replies written from the client’s CPU', () => {
       try {
         for (let i = 0; i < cpus; i++) hogs.push(spawn('/bin/sh', ['-c', 'while :; do :; done'], { stdio: 'ignore' }));
         hogs.push(spawn('chrt', ['-f', '1', 'taskset', '-c', String(cpus - 1), '/bin/sh', '-c', 'while :; do :; done'], { stdio: 'ignore' }));
-        const r = await sh(
-          `python3 -c '
-import os, time
-end = time.time() + 3
-i = 0
-while time.time() < end:
-    with open("f%d" % (i % 100), "w") as f: f.write("x")
-    os.stat("f%d" % (i % 100))
-    i += 1
-print("ok")
-'`,
-          mnt,
-          60_000,
-        );
+        const r = await sh(CREATE_STAT_3S, mnt, 60_000);
         expect(r.stdout).toBe('ok\n');
       } finally {
         for (const h of hogs) if (h.pid) process.kill(h.pid, 'SIGKILL');
@@ -143,20 +142,7 @@ print("ok")
       const hog = spawn('chrt', ['-f', '1', 'taskset', '-c', last, '/bin/sh', '-c', 'while :; do :; done'], { stdio: 'ignore' });
       const samples: string[] = [];
       try {
-        const client = sh(
-          `python3 -c '
-import os, time
-end = time.time() + 3
-i = 0
-while time.time() < end:
-    with open("f%d" % (i % 100), "w") as f: f.write("x")
-    os.stat("f%d" % (i % 100))
-    i += 1
-print("ok")
-'`,
-          mnt,
-          60_000,
-        );
+        const client = sh(CREATE_STAT_3S, mnt, 60_000);
         // where the writer may run, ten times a second while the client runs
         let done = false;
         void client.then(() => (done = true));

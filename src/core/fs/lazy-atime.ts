@@ -46,7 +46,8 @@ export interface AtimeListener {
   /**
    * The pending times a write transaction's start just ended, at once: each stored (in `stored`,
    * or every one when it is 'all') or given up. The other reader must stop answering from its last
-   * commit for all of them before it drops any (see the addon's atimesStored).
+   * commit for all of them before it drops any (see the addon's atimesStored). `times` is emptied
+   * after the call: read it then, do not keep it.
    */
   settled(times: ReadonlyMap<number, Timespec>, stored: ReadonlySet<number> | 'all'): void;
 }
