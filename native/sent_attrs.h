@@ -3,6 +3,15 @@
 // every entry, and std::unordered_map's node per entry cost a cache miss or two a lookup (4.5% of
 // the server's samples in a `find`). Entries are never erased one by one (a change marks them
 // NOT_HELD), so linear probing needs no tombstones.
+//
+// A directory's entries mostly have neighbouring inode numbers (made one after another), so runs
+// of BLOCK consecutive numbers keep consecutive slots and only the runs are scattered: a listing
+// of 5,000 fresh files reads the table's memory in ~300 short stretches, not 5,000 random places.
+// Scattering every number cost a cache (and TLB) miss per entry, exposed behind each SQLite step
+// and lock: 85% of the addon's readdir time, the bench's listing 2.9 ms against 2.2 now. Runs of
+// 16 rather than 64: as fast here, and shorter probes where runs land on each other (numbers 1 to
+// 5,000 and 16,385 to 19,384 in 16,384 slots: 4 a lookup on average against 13).
+
 #pragma once
 
 #include <climits>
@@ -55,14 +64,24 @@ class SentAttrs {
 
   size_t size() const { return count_; }
 
+  // ino's place in the table (-1: none); for tests of the layout
+  long slot_of(uint64_t ino) const {
+    const Slot* s = find(ino);
+    return s ? (long)(s - slots_.data()) : -1;
+  }
+
  private:
   size_t max_;
   std::vector<Slot> slots_;  // a power of two long, at most half full; or empty
   size_t count_ = 0;
   int shift_ = 64;  // 64 - log2(slots_.size())
 
-  // Fibonacci hashing: consecutive inode numbers land far apart
-  size_t index(uint64_t ino) const { return (size_t)((ino * 0x9E3779B97F4A7C15ull) >> shift_); }
+  static constexpr uint64_t BLOCK = 16;  // numbers in a run; the table has at least 1,024 slots
+
+  // Fibonacci hashing of the run's number: runs land far apart, numbers within a run side by side
+  size_t index(uint64_t ino) const {
+    return (size_t)((((ino / BLOCK) * 0x9E3779B97F4A7C15ull) >> shift_) + (ino % BLOCK)) & (slots_.size() - 1);
+  }
 
   void grow() {
     std::vector<Slot> old;
