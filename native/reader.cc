@@ -488,10 +488,12 @@ bool Reader::opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     std::lock_guard<std::mutex> lock(known_mu_);
     if (listing_keys_.size() >= 200000) listing_keys_.clear();
     auto [held, fresh] = listing_keys_.try_emplace((uint64_t)ino);
-    // cached from the second opendir on: filling the kernel's cache costs a first listing ~20%
-    // (fuse_emit), and walks (find, tar, rm -r, a bench's one scandir) list each directory once
-    cache = !fresh;
+    // cached from the second opendir on, and only of a directory as it was at the last one:
+    // filling the kernel's cache costs a listing ~20% (fuse_emit, a page-cache write per entry),
+    // which walks (find, tar, rm -r, a bench's one scandir: each directory once) and a listing
+    // after each change (ls after a touch) never get back
     keep = held->second == key;
+    cache = !fresh && keep;
     held->second = std::move(key);
   }
   fi->fh = NATIVE_FH | next_fh_.fetch_add(1);

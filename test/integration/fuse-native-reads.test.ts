@@ -1306,6 +1306,39 @@ for path, content, want in (('/f', 'v2-longer', 'v2-longer 9'), ('/other', 'chan
     expect(jsRequests(await unmount(m), ['READDIR', 'READDIRPLUS'])).toBeGreaterThan(2 * js1);
   });
 
+  it('fills no cache with the first listing after a change in the directory (ls after each touch), natively and in JavaScript alike', async () => {
+    // the listing right after a change is served and not cached (filling would cost it ~20%, for
+    // nothing if the directory changes again before the next); the one after it, the directory
+    // unchanged, fills the cache, and the rest make no requests
+    ok(await cli(['init', 'lcc']));
+    const setup = await mount('lcc', 'm-lcc-setup');
+    ok(await sh('mkdir d && for i in $(seq 600); do : > d/file-with-a-longer-name-$i; done', setup));
+    await unmount(setup);
+    const listings = (k: number) => `python3 -c "import os; [os.listdir('d') for _ in range(${k})]"`;
+    // the same names again (as many requests a listing), the directory's times moved
+    const change = 'rm d/file-with-a-longer-name-7 && : > d/file-with-a-longer-name-7';
+    let mounts = 0;
+    const count = async (script: string, native: boolean) => {
+      const m = await mount('lcc', `m-lcc-${++mounts}`, { native });
+      ok(await sh(script, m));
+      const log = await unmount(m);
+      return native ? nativeServed(log) : jsRequests(log, ['READDIR', 'READDIRPLUS']);
+    };
+    const js1 = await count(listings(1), false);
+    expect(js1).toBeGreaterThan(1);
+    // first listing (fresh), a change, then three: the first uncached, the second fills, the third is served by the kernel
+    expect(await count(`${listings(1)} && ${change} && ${listings(3)}`, false)).toBe(3 * js1);
+    // natively: the same listings once the change's group commit ended (while it is open, the
+    // directory is JavaScript's to list); the change itself is JavaScript's and not counted
+    const after = `${listings(1)} && ${change} && sleep 0.5 && `;
+    const n1 = await count(`${after}${listings(1)}`, true);
+    const n3 = await count(`${after}${listings(3)}`, true);
+    const n5 = await count(`${after}${listings(5)}`, true);
+    // the two listings after the first one past the change: the second fills the cache, the third is the kernel's
+    expect(n3 - n1).toBeGreaterThanOrEqual(js1);
+    expect(n5 - n3).toBeLessThan(3 + js1);
+  });
+
   it("lists held entries without attributes in JavaScript's listings too (a directory listed right after a change in it)", async () => {
     ok(await cli(['init', 'rmrf']));
     const m = await mount('rmrf', 'm-rmrf');

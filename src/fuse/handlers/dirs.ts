@@ -50,10 +50,11 @@ export function opendir(s: ServeState, { id, ino }: OpendirRequest): Reply {
     const key = listingKey(a.mtime, rest, epoch);
     const held = s.cacheKeys.get(ino);
     keep = held === key;
-    // a mount's listings are cached from a directory's second opendir on, as the addon does
-    // (native/reader.cc opendir): filling the kernel's cache slows a first listing by ~20%, and
-    // walks list each directory once
-    if (!finite && held === undefined) cache = false;
+    // a mount's listings are cached from a directory's second opendir on, and only of a directory
+    // as it was at the last one, as the addon does (native/reader.cc opendir): filling the
+    // kernel's cache slows a listing by ~20%, walks list each directory once, and a listing after
+    // each change would fill it for nothing
+    if (!finite && !keep) cache = false;
     s.rememberCacheKey(ino, key);
     // The addon opens the directory itself while this key holds (native/host_files.h), keeping
     // the kernel's listing: told once this reply is out, so that no open it answers can keep an
