@@ -41,11 +41,29 @@ int main() {
   // neighbouring numbers of the first run in neighbouring slots
   long adjacent = 0;
   for (uint64_t k = 1; k < 5000; k++) if (t.slot_of(k + 1) == t.slot_of(k) + 1) adjacent++;
+  // runs placed to land together (a hostile pass): 500 runs of 16 numbers, a Fibonacci number of
+  // runs apart (the hash's multiplier is the golden ratio's), and 329 numbers apart
+  long far = 0, farMax = 0, farLost = 0, farScattered = 0;
+  for (uint64_t apart : {2584ul * 16, 329ul}) {
+    SentAttrs h(1000000);
+    std::vector<uint64_t> ks;
+    for (uint64_t j = 0; j < 500; j++) for (uint64_t i = 0; i < 16; i++) ks.push_back(16 + j * apart + i);
+    for (uint64_t k : ks) h.at(k)->type = 2;
+    for (uint64_t k : ks) {
+      long p = h.probes(k);
+      if (p < 0 || h.find(k)->type != 2) farLost++;
+      far += p;
+      if (p > farMax) farMax = p;
+    }
+    farScattered += h.scattered();
+  }
   // past its maximum the table starts again, keeping the newest
   SentAttrs small(100);
   for (uint64_t k = 1; k <= 150; k++) small.at(k * 1000)->type = 1;
-  std::printf("{\"count\":%zu,\"wrong\":%ld,\"absent\":%ld,\"phantom\":%ld,\"adjacent\":%ld,\"smallSize\":%zu,\"smallNewest\":%d,\"smallOldest\":%d}\n",
-              t.size(), wrong, absent, phantom, adjacent, small.size(), small.find(150000) != nullptr, small.find(1000) != nullptr);
+  std::printf("{\"count\":%zu,\"wrong\":%ld,\"absent\":%ld,\"phantom\":%ld,\"adjacent\":%ld,\"denseScattered\":%d,"
+              "\"farAverage\":%.2f,\"farMax\":%ld,\"farLost\":%ld,\"farScattered\":%ld,\"smallSize\":%zu,\"smallNewest\":%d,\"smallOldest\":%d}\n",
+              t.size(), wrong, absent, phantom, adjacent, t.scattered(), far / 16000.0, farMax, farLost, farScattered, small.size(),
+              small.find(150000) != nullptr, small.find(1000) != nullptr);
 }
 `;
 
@@ -70,6 +88,16 @@ describe('the addon table of attributes sent (sent_attrs.h)', () => {
   it('keeps neighbouring inode numbers in neighbouring slots (a listing reads it in stretches)', () => {
     // runs of 16: 15 of every 16 pairs side by side, less where runs meet; scattered hashing: ~0
     expect(r.adjacent).toBeGreaterThan(4000);
+  });
+
+  it('keeps lookups short when runs of numbers are placed to land together (it hashes each number on its own then)', () => {
+    // with runs only: thousands of probes a lookup for the first pattern, hundreds for the second
+    expect(r.farLost).toBe(0);
+    expect(r.farAverage).toBeLessThan(4);
+    expect(r.farMax).toBeLessThan(64);
+    expect(r.farScattered).toBe(2);
+    // a directory's consecutive numbers and a later run keep the runs
+    expect(r.denseScattered).toBe(0);
   });
 
   it('starts again past its maximum, keeping the newest', () => {
