@@ -1306,6 +1306,37 @@ for path, content, want in (('/f', 'v2-longer', 'v2-longer 9'), ('/other', 'chan
     expect(jsRequests(await unmount(m), ['READDIR', 'READDIRPLUS'])).toBeGreaterThan(2 * js1);
   });
 
+  it('lists a directory natively right after changes in it: the open group commits at its OPENDIR', async () => {
+    // a group open for seconds: without the commit every listing below is JavaScript's
+    ok(await cli(['init', 'lgc']));
+    const m = await mount('lgc', 'm-lgc', { env: { AGENTFS_GROUP_COMMIT_MS: '5000' } });
+    writeFileSync(
+      join(tmp.dir, 'made-then-listed.py'),
+      `import os, sys
+os.chdir(sys.argv[1])
+for k in range(3):
+    d = f'd{k}'
+    os.mkdir(d)
+    for i in range(600):
+        with open(f'{d}/file-{i}', 'w') as f: f.write(str(i))
+    os.utime(d)
+    names = sorted(os.listdir(d))
+    assert names == sorted(f'file-{i}' for i in range(600)), len(names)
+    with open(f'{d}/file-0') as f: assert f.read() == '0'
+print('ok')
+`,
+    );
+    const r = await py('made-then-listed.py', [m]);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('ok\n');
+    const log = await unmount(m);
+    expect(jsRequests(log, ['OPENDIR'])).toBeGreaterThanOrEqual(3);
+    expect(jsRequests(log, ['READDIR', 'READDIRPLUS'])).toBe(0);
+    // and what was listed is stored: another process sees it
+    const ls = await cli(['fs', 'ls', 'lgc', '/d2']);
+    expect(ls.stdout.split('\n').filter((l) => l.includes('file-')).length).toBe(600);
+  });
+
   it('fills no cache with the first listing after a change in the directory (ls after each touch), natively and in JavaScript alike', async () => {
     // the listing right after a change is served and not cached (filling would cost it ~20%, for
     // nothing if the directory changes again before the next); the one after it, the directory
@@ -1346,10 +1377,12 @@ for path, content, want in (('/f', 'v2-longer', 'v2-longer 9'), ('/other', 'chan
     ok(await sh('mkdir src && for d in $(seq 20); do mkdir src/d$d; for f in $(seq 25); do echo "$d $f" > src/d$d/f$f; done; done && tar cf t.tar src && rm -rf src', tmp.dir));
     ok(await sh(`tar xf ${join(tmp.dir, 't.tar')}`, m));
     await sleep(300); // the extraction's group commit ends
-    // a new name in each directory, then its listing at once: the group that added the name is
-    // open, so the directory is JavaScript's to list (the addon lists only directories a group
-    // did not touch)
-    const each = "import os\nfor d in sorted(os.listdir('src')):\n    open(f'src/{d}/new', 'w').close()\n    assert len(list(os.scandir(f'src/{d}'))) == 26\n";
+    // a new name in each directory, then its listing at once through a handle opened before
+    // (as rm -r reads on after its first unlinks): the group that added the name is open, so the
+    // directory is JavaScript's to list (the addon lists only directories a group did not touch;
+    // an OPENDIR would commit the group first)
+    const each =
+      "import os\nfor d in sorted(os.listdir('src')):\n    fd = os.open(f'src/{d}', os.O_RDONLY)\n    open(f'src/{d}/new', 'w').close()\n    assert len(list(os.scandir(fd))) == 26\n    os.close(fd)\n";
     ok(await sh(`python3 -c "${each}"`, m));
     const r = await sh('rm -rf src && ls -A', m);
     expect(r.stdout).toBe('');
