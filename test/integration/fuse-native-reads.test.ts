@@ -69,6 +69,17 @@ function mapFlags(pid: number, path: string): string[] {
   return flags;
 }
 
+/** A new agent `id` whose /d holds 600 empty files of long names: a listing of a few READDIRs. */
+async function agentWithDir(id: string): Promise<void> {
+  ok(await cli(['init', id]));
+  const setup = await mount(id, `m-${id}-setup`);
+  ok(await sh('mkdir d && for i in $(seq 600); do : > d/file-with-a-longer-name-$i; done', setup));
+  await unmount(setup);
+}
+
+/** A shell command listing d k times in one process. */
+const listings = (k: number) => `python3 -c "import os; [os.listdir('d') for _ in range(${k})]"`;
+
 /** A new agent `id` mounted, with n small files `${prefix}0`... in its root (each holds its name). */
 async function mountWithFiles(id: string, prefix: string, n: number): Promise<{ m: string; names: string[] }> {
   ok(await cli(['init', id]));
@@ -1280,11 +1291,7 @@ for path, content, want in (('/f', 'v2-longer', 'v2-longer 9'), ('/other', 'chan
   it("caches a directory's listing from its second opendir on, natively and in JavaScript alike", async () => {
     // a first listing fills no cache (filling costs it ~20%, and walks list each directory once);
     // the second fills it; later ones make no requests at all until the directory changes
-    ok(await cli(['init', 'lc']));
-    const setup = await mount('lc', 'm-lc-setup');
-    ok(await sh('mkdir d && for i in $(seq 600); do : > d/file-with-a-longer-name-$i; done', setup));
-    await unmount(setup);
-    const listings = (k: number) => `python3 -c "import os; [os.listdir('d') for _ in range(${k})]"`;
+    await agentWithDir('lc');
     /** what one mount serves for k listings of d: requests JavaScript served (native off) or native ones */
     const count = async (k: number, native: boolean) => {
       const m = await mount('lc', `m-lc-${k}-${native}`, { native });
@@ -1341,11 +1348,7 @@ print('ok')
     // the listing right after a change is served and not cached (filling would cost it ~20%, for
     // nothing if the directory changes again before the next); the one after it, the directory
     // unchanged, fills the cache, and the rest make no requests
-    ok(await cli(['init', 'lcc']));
-    const setup = await mount('lcc', 'm-lcc-setup');
-    ok(await sh('mkdir d && for i in $(seq 600); do : > d/file-with-a-longer-name-$i; done', setup));
-    await unmount(setup);
-    const listings = (k: number) => `python3 -c "import os; [os.listdir('d') for _ in range(${k})]"`;
+    await agentWithDir('lcc');
     // the same names again (as many requests a listing), the directory's times moved
     const change = 'rm d/file-with-a-longer-name-7 && : > d/file-with-a-longer-name-7';
     let mounts = 0;
