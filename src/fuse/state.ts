@@ -39,6 +39,8 @@ export interface DirHandle {
   plus: boolean;
   /** ServeState.changes when `pending` was read: any change since makes it stale */
   changes: number;
+  /** the last reply did not end the listing */
+  more?: boolean;
 }
 
 /** Everything the request handlers of one mount share. */

@@ -198,6 +198,7 @@ function listing(s: ServeState, { id, ino, fh, size, offset: off }: ReaddirReque
     const sent = s.native.replyDir(id, size, names, packed, plus, s.timeouts.entry, s.timeouts.attr, bare, host?.dir, host?.flags, ino);
     // keep what did not fit for the next call, which continues from the last offset sent
     const usedEntries = Math.max(0, sent - dots);
+    h.more = sent > 0 && (usedEntries < entries.length || !atEnd);
     if (sent > 0 && usedEntries < entries.length) {
       h.pending = entries.slice(usedEntries);
       h.from = rows[sent - 1]!.off;
