@@ -3,6 +3,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ROOT_INO } from '../../src/core/types.js';
 import { Store } from '../../src/store/index.js';
 import { InodeFs } from '../../src/core/fs/index.js';
+import { FLUSH_COUNT } from '../../src/core/fs/lazy-atime.js';
 import type { Timespec } from '../../src/core/types.js';
 import { ME, chunks, code, fsFixture, inodeRow, type FsFixture } from '../support/fs-fixture.js';
 
@@ -284,6 +285,28 @@ describe('InodeFs: file data in chunks', () => {
       fx.fs.setattr(ino, { atime: { sec: 60, nsec: 0 } });
       fx.store.close(); // closing writes what is pending: nothing, the utimens came last
       expect(inodeRow(other, ino)!.atime).toBe(60);
+    } finally {
+      other.close();
+    }
+  });
+
+  it('a read burst stores its access times once FLUSH_COUNT pile up, at the next turn, not with the next change', async () => {
+    const inos = [ino];
+    for (let i = 1; i < FLUSH_COUNT; i++) inos.push(fx.fs.create(ROOT_INO, `f${i}`, 0o644, ME).ino);
+    for (const f of inos) fx.fs.write(f, 0, Buffer.from('x'));
+    const other = Store.open({ path: fx.file });
+    try {
+      const version = other.dataVersion();
+      // relatime: each read moves atime (it is not past mtime)
+      for (const f of inos.slice(1)) fx.fs.read(f, 0, 1);
+      expect(other.dataVersion()).toBe(version); // one short of the count: pending
+      await new Promise((r) => setImmediate(r));
+      expect(other.dataVersion()).toBe(version);
+      fx.fs.read(ino, 0, 1);
+      expect(other.dataVersion()).toBe(version); // the count reached: stored at the next turn
+      await new Promise((r) => setImmediate(r));
+      expect(other.dataVersion()).not.toBe(version);
+      for (const f of inos) expect(inodeRow(other, f)).toMatchObject({ atime: fx.fs.getattr(f).atime.sec, atime_nsec: fx.fs.getattr(f).atime.nsec });
     } finally {
       other.close();
     }
