@@ -252,7 +252,8 @@ void ReplyWriter::move_away() {
 
 // A move whose thread has not run since, 10 ms on, stranded it where it cannot run (a CPU a
 // real-time process keeps): it goes back to the CPUs it came from, and none is moved for a
-// second (a client busy on its new CPU for 10 ms looks the same, so the pause is short).
+// while (next_no_moves: 50 ms, longer as strandings repeat; a client busy on its new CPU for
+// 10 ms, or the mount's own threads, look the same, so the first pause is short).
 void ReplyWriter::check_move(int64_t now) {
   std::lock_guard<std::mutex> lock(move_mu_);
   if (!move_pending_) return;
@@ -262,7 +263,8 @@ void ReplyWriter::check_move(int64_t now) {
   }
   if (now - moved_at_.load(std::memory_order_relaxed) < kStrandNs) return;
   move_pending_ = false;
-  no_moves_until_ = now + kNoMovesNs;
+  no_moves_ns_ = next_no_moves(no_moves_ns_, now - no_moves_until_);
+  no_moves_until_ = now + no_moves_ns_;
   strandings_.fetch_add(1, std::memory_order_relaxed);
   cpu_set_t set;
   if (sched_getaffinity(getpid(), sizeof set, &set) != 0) return;

@@ -58,6 +58,17 @@ class ReplyWriter {
             boosts_.load(std::memory_order_relaxed), backoffs_.load(std::memory_order_relaxed),
             strandings_.load(std::memory_order_relaxed)};
   }
+  // The pause in moves after a move that stranded the thread (check_move): kNoMovesMinNs, or
+  // twice the last pause when this stranding came within kNoMovesMaxNs of that pause's end, up to
+  // kNoMovesMaxNs. A CPU a real-time process keeps strands every move there, and the pause soon
+  // reaches its longest; a stranding by the mount's own threads (V8's GC or compiler workers
+  // taking both CPUs for ~10 ms: a trace of `grep -r`) is a moment's, and a second without moves
+  // kept this thread behind the JS thread on one CPU for whole phases (`rm -rf` 500+ ms, 300 usual).
+  static constexpr int64_t kNoMovesMinNs = 50000000, kNoMovesMaxNs = 1000000000;
+  static int64_t next_no_moves(int64_t last_pause_ns, int64_t since_pause_end_ns) {
+    if (since_pause_end_ns >= kNoMovesMaxNs) return kNoMovesMinNs;
+    return last_pause_ns * 2 < kNoMovesMaxNs ? last_pause_ns * 2 : kNoMovesMaxNs;
+  }
 
  private:
   enum State : int { EMPTY, POSTED, TAKEN, DONE };
@@ -112,7 +123,7 @@ class ReplyWriter {
   std::atomic<int64_t> moved_at_{0};
   // the last move, until the thread has run since (check_move)
   static constexpr int64_t kStrandNs = 10000000;
-  static constexpr int64_t kNoMovesNs = 1000000000;
+  int64_t no_moves_ns_ = kNoMovesMinNs;  // the last pause in moves
   std::mutex move_mu_;
   std::atomic<bool> move_pending_{false};
   cpu_set_t moved_to_{};
