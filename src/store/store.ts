@@ -300,10 +300,14 @@ export class Store {
     return s;
   }
 
-  /** Runs fn in one transaction (a savepoint when nested); rolls back if it throws. */
-  transaction<T>(fn: () => T): T {
+  /**
+   * Runs fn in one transaction (a savepoint when nested); rolls back if it throws. The write lock
+   * is waited for up to waitMs (default: the busy timeout; 0 tries once, without SQLite's own
+   * wait), then the store says the file is locked (StoreError 'busy').
+   */
+  transaction<T>(fn: () => T, waitMs = this.busyTimeoutMs): T {
     if (this.depth === 0) {
-      this.beginImmediate();
+      this.beginImmediate(waitMs);
       this.depth++;
       try {
         this.runBeginWriteHooks();
@@ -382,8 +386,8 @@ export class Store {
    * Runs fn, a statement that takes the write lock, again while another process holds that lock,
    * up to the busy timeout; then says the file is locked (not damaged, not a bare SQLite code).
    */
-  private whileBusy<T>(fn: () => T): T {
-    const deadline = Date.now() + this.busyTimeoutMs;
+  private whileBusy<T>(fn: () => T, waitMs = this.busyTimeoutMs): T {
+    const deadline = Date.now() + waitMs;
     for (;;) {
       try {
         return fn();
@@ -391,7 +395,7 @@ export class Store {
         if (isBusy(e) && Date.now() < deadline) continue;
         if (this.path === ':memory:') throw e;
         throwAccessProblem(this.path, e, true);
-        if (isBusy(e)) throw lockedError(this.path, this.busyTimeoutMs);
+        if (isBusy(e)) throw lockedError(this.path, waitMs);
         throw e;
       }
     }
@@ -426,9 +430,17 @@ export class Store {
    * the lock only for moments between its group commits, so a writer polling that coarsely
    * could wait seconds or time out beside it.
    */
-  private beginImmediate(): void {
+  private beginImmediate(waitMs = this.busyTimeoutMs): void {
     if (this.readOnly) throw new StoreError('read-only', `${this.path} is open read-only here (a command that only reads)`);
-    this.whileBusy(() => this.db.exec('BEGIN IMMEDIATE'));
+    if (waitMs > 0 || this.path === ':memory:') this.whileBusy(() => this.db.exec('BEGIN IMMEDIATE'), waitMs);
+    else {
+      this.db.exec('PRAGMA busy_timeout = 0');
+      try {
+        this.whileBusy(() => this.db.exec('BEGIN IMMEDIATE'), 0);
+      } finally {
+        this.db.exec(`PRAGMA busy_timeout = ${Math.min(BUSY_POLL_MS, this.busyTimeoutMs)}`);
+      }
+    }
     this.lost = false;
     this.writeTransactions++;
   }

@@ -312,6 +312,29 @@ describe('InodeFs: file data in chunks', () => {
     }
   });
 
+  it('a flush of access times does not wait for a write lock another process holds: they stay pending, stored once it is free', async () => {
+    const inos = [ino];
+    for (let i = 1; i < FLUSH_COUNT; i++) inos.push(fx.fs.create(ROOT_INO, `f${i}`, 0o644, ME).ino);
+    for (const f of inos) fx.fs.write(f, 0, Buffer.from('x'));
+    const other = Store.open({ path: fx.file });
+    try {
+      const before = inos.map((f) => inodeRow(other, f)!.atime_nsec as number);
+      other.db.exec('BEGIN IMMEDIATE');
+      for (const f of inos) fx.fs.read(f, 0, 1);
+      const t = Date.now();
+      await new Promise((r) => setImmediate(r)); // the count's flush: the lock is taken, it does not wait
+      expect(Date.now() - t).toBeLessThan(1000); // the busy timeout is 5 s
+      const shown = inos.map((f) => fx.fs.getattr(f).atime);
+      other.db.exec('COMMIT');
+      expect(inos.map((f) => inodeRow(other, f)!.atime_nsec)).toEqual(before);
+      expect(shown.every((a, i) => a.nsec !== before[i])).toBe(true); // still pending, shown here
+      fx.fs.fsync(ino, false); // the lock is free: stored now
+      for (const [i, f] of inos.entries()) expect(inodeRow(other, f)).toMatchObject({ atime: shown[i]!.sec, atime_nsec: shown[i]!.nsec });
+    } finally {
+      other.close();
+    }
+  });
+
   it('a 3 MiB write stores 768 full chunks in one transaction and reads back', () => {
     const big = randomBytes(3 << 20);
     write(0, big);

@@ -43,6 +43,8 @@ const MANY = 8;
  * (5,000 after a `grep -r`: the first unlink of the `rm -rf` after it took 13-17 ms, 2-3 with this).
  */
 export const FLUSH_COUNT = 1024;
+/** pending times a write lock held elsewhere may keep in memory; past this many they are given up */
+const MAX_PENDING = 1 << 16;
 
 /** Told of pending times, so that another reader of the database (the mount's native reads) shows them too. */
 export interface AtimeListener {
@@ -64,12 +66,14 @@ export class LazyAtime {
   private timer: NodeJS.Timeout | undefined;
   /** the flush FLUSH_COUNT asked for, at the next turn */
   private soon: NodeJS.Immediate | undefined;
+  /** the last flush found the write lock taken: the timer tries again, not every next turn */
+  private locked = false;
   listener: AtimeListener | undefined;
 
   constructor(private readonly store: Store) {
     // every write transaction carries the pending times along
     store.onBeginWrite(() => this.writeOut());
-    store.onClose(() => this.flush());
+    store.onClose(() => this.flush(true));
   }
 
   /** ino was read at t (tell: false when the listener noted it itself). */
@@ -82,7 +86,7 @@ export class LazyAtime {
       this.timer.unref();
     }
     // not here: a note comes in the middle of a caller's work (a batch of the mount's requests)
-    if (this.pending.size >= FLUSH_COUNT && !this.soon) {
+    if (this.pending.size >= FLUSH_COUNT && !this.soon && !this.locked) {
       this.soon = setImmediate(() => {
         this.soon = undefined;
         if (this.pending.size >= FLUSH_COUNT) this.flush();
@@ -108,16 +112,28 @@ export class LazyAtime {
     this.listener?.stored(ino);
   }
 
-  /** Writes the pending times now, in a transaction of their own unless one is open. */
-  flush(): void {
+  /**
+   * Writes the pending times now, in a transaction of their own unless one is open. Only a closing
+   * store waits for a write lock another process holds: the timer's and FLUSH_COUNT's flushes and
+   * fsync's leave the times pending and try again later (a mount's requests would wait with them,
+   * up to the busy timeout, for an advisory time), unless MAX_PENDING are pending.
+   */
+  flush(closing = false): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
+    this.locked = false;
     if (this.pending.size === 0 || this.store.isClosed) return;
     try {
       // the transaction's begin hook writes them out
-      this.store.advisory(() => this.store.transaction(() => this.writeOut()));
-    } catch {
-      this.settle(); // a busy or read-only database keeps the old times
+      this.store.advisory(() => this.store.transaction(() => this.writeOut(), closing ? undefined : 0));
+    } catch (e) {
+      if (!closing && (e as { code?: unknown }).code === 'busy' && this.pending.size < MAX_PENDING) {
+        this.locked = true;
+        this.timer = setTimeout(() => this.flush(), FLUSH_MS);
+        this.timer.unref();
+        return;
+      }
+      this.settle(); // a read-only database, or one locked too long, keeps the old times
     }
   }
 
@@ -152,5 +168,6 @@ export class LazyAtime {
   private settle(stored: ReadonlySet<number> | 'all' = new Set()): void {
     this.listener?.settled(this.pending, stored);
     this.pending.clear();
+    this.locked = false;
   }
 }
