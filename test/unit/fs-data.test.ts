@@ -290,10 +290,16 @@ describe('InodeFs: file data in chunks', () => {
     }
   });
 
-  it('a read burst stores its access times once FLUSH_COUNT pile up, at the next turn, not with the next change', async () => {
+  /** FLUSH_COUNT files with data, `ino` first: a read of each moves its access time */
+  const countOfFiles = (): number[] => {
     const inos = [ino];
     for (let i = 1; i < FLUSH_COUNT; i++) inos.push(fx.fs.create(ROOT_INO, `f${i}`, 0o644, ME).ino);
     for (const f of inos) fx.fs.write(f, 0, Buffer.from('x'));
+    return inos;
+  };
+
+  it('a read burst stores its access times once FLUSH_COUNT pile up, at the next turn, not with the next change', async () => {
+    const inos = countOfFiles();
     const other = Store.open({ path: fx.file });
     try {
       const version = other.dataVersion();
@@ -313,9 +319,7 @@ describe('InodeFs: file data in chunks', () => {
   });
 
   it('a flush of access times does not wait for a write lock another process holds: they stay pending, stored once it is free', async () => {
-    const inos = [ino];
-    for (let i = 1; i < FLUSH_COUNT; i++) inos.push(fx.fs.create(ROOT_INO, `f${i}`, 0o644, ME).ino);
-    for (const f of inos) fx.fs.write(f, 0, Buffer.from('x'));
+    const inos = countOfFiles();
     const other = Store.open({ path: fx.file });
     try {
       const before = inos.map((f) => inodeRow(other, f)!.atime_nsec as number);
