@@ -192,6 +192,10 @@ export interface NativeBinding {
     replyBoosts: number;
     replyBackoffs: number;
     replyStrandings: number;
+    /** requests served beside the next ones because parallel threads kept the queue full (the addon's serves_beside) */
+    burstServed: number;
+    /** opens left to JavaScript because many events already waited for it (the addon's events_full) */
+    opensThrottled: number;
     error?: string;
   };
   /** these overlay inodes are exactly these host files now: (ino, S_IFMT type, parent ino) triples and their paths */

@@ -11,6 +11,8 @@ export class RequestStats {
   /** replies written from the client's CPU (native/reply_writer.h) */
   private writerLine: string | undefined;
   private bytesLine: string | undefined;
+  /** the native loop's bursts (native/fuse_session.cc serves_beside) */
+  private loopLine: string | undefined;
 
   /** A collector when AGENTFS_FUSE_STATS is set, else undefined (nothing is timed). */
   static fromEnv(): RequestStats | undefined {
@@ -48,11 +50,16 @@ export class RequestStats {
     replyBoosts?: number;
     replyBackoffs?: number;
     replyStrandings?: number;
+    burstServed?: number;
+    opensThrottled?: number;
     error?: string;
   }): void {
     this.writerLine = r.replyWriter
       ? `fuse reply writer: ${r.repliesWritten ?? 0} written, ${r.repliesTakenBack ?? 0} taken back, ${r.replyBoosts ?? 0} raised, stood aside ${r.replyBackoffs ?? 0} times, ${r.replyStrandings ?? 0} moves undone`
       : 'fuse reply writer: off';
+    this.loopLine =
+      `fuse loop: ${r.burstServed ?? 0} requests served beside the next (parallel threads keeping the queue full), ` +
+      `${r.opensThrottled ?? 0} opens left to JavaScript while its events queue was full`;
     if (r.hostServed || r.hostDeclined || r.deltaActive) {
       // an overlay: the files that are exactly host files, and the delta's
       this.nativeLine =
@@ -79,6 +86,7 @@ export class RequestStats {
     );
     if (this.nativeLine) lines.push(this.nativeLine);
     if (this.writerLine) lines.push(this.writerLine);
+    if (this.loopLine) lines.push(this.loopLine);
     if (this.bytesLine) lines.push(this.bytesLine);
     if (traceTarget()) writeTrace([`mount ${mountpoint}:`, ...lines]);
     else for (const line of lines) console.error(line);
