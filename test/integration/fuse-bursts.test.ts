@@ -36,7 +36,8 @@ async function mount(db: string, mnt: string, env: NodeJS.ProcessEnv = {}): Prom
 async function unmount(mnt: string): Promise<string> {
   expect((await runCli(['unmount', mnt], { env: { AGENTFS_RUNTIME_DIR: runtime() } })).code).toBe(0);
   expect(isMounted(mnt)).toBe(false);
-  const pid = mounts.find((m) => m.mnt === mnt)?.pid;
+  // the last server mounted there (a mountpoint is mounted again by the tests)
+  const pid = [...mounts].reverse().find((m) => m.mnt === mnt)?.pid;
   for (let i = 0; i < 200 && pid !== undefined && isAlive(pid); i++) await new Promise((r) => setTimeout(r, 50));
   return mountLog(runtime(), mnt);
 }
