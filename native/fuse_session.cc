@@ -1108,6 +1108,14 @@ bool serves_beside(State* st, const fuse_buf& b, Backlog& backlog) {
   return true;
 }
 
+// A read found the queue empty: the run of back-to-back requests, and any burst, is over. Read
+// before it is written: the leader spins here between requests, and a store each turn would
+// take the line from the other threads every time.
+void queue_empty(State* st, Backlog& backlog) {
+  backlog.reset();
+  if (st->burst.load(std::memory_order_relaxed)) st->burst.store(false, std::memory_order_relaxed);
+}
+
 // After a request handed to JavaScript the leader offers its role to the JS thread (under
 // st->mu): the client's next request then wakes only the thread that answers it, as in a
 // single-threaded server (bindfs). Handing each request from a leader thread to the JS thread
@@ -1169,8 +1177,7 @@ void worker(State* st) {
       // request answered here the leader spins on the read itself for spin_us, yielding the CPU.
       int res = fuse_session_receive_buf(se, &fbuf);
       if (res == -EAGAIN) {
-        backlog.reset();
-        st->burst.store(false, std::memory_order_relaxed);
+        queue_empty(st, backlog);
         auto now = std::chrono::steady_clock::now();
         if (answered && st->spin_us > 0 && !spinning) {
           spinning = true;
@@ -1306,8 +1313,7 @@ void lead(State* st, uint64_t woke0, long us) {
     // 2.5x slower here, and a poll() before each read one system call more
     int res = fuse_session_receive_buf(se, &st->js_buf);
     if (res == -EAGAIN) {
-      backlog.reset();
-      st->burst.store(false, std::memory_order_relaxed);
+      queue_empty(st, backlog);
       std::this_thread::yield();
     }
     if (res == -EAGAIN || res == -EINTR) continue;
