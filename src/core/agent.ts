@@ -108,6 +108,11 @@ export class Agent {
     if (!this.unhold && !this.store.readOnly) this.unhold = this.inode.holdOpenFiles();
   }
 
+  /** A mount's unlinks may be answered before they are written, up to `batch` at a time (InodeFs.answerUnlinksFirst; a plain agent's only). */
+  answerUnlinksFirst(batch: number): void {
+    if (this.base === undefined && !this.store.readOnly && batch > 1) this.inode.answerUnlinksFirst(batch);
+  }
+
   /** The mount that held its files open ended: nothing is open here any more (InodeFs.forgetOpenFiles). */
   forgetOpenFiles(): void {
     this.inode.forgetOpenFiles();

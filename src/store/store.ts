@@ -58,7 +58,8 @@ export interface OpenOptions {
  * prepared statements, and nothing about paths or inodes.
  */
 export class Store {
-  readonly db: Db;
+  /** the connection (db: the same, with writes answered already run first) */
+  private readonly conn: Db;
   /** absolute file path, or ':memory:' */
   readonly path: string;
   readonly chunkSize: number;
@@ -102,8 +103,17 @@ export class Store {
    */
   private readonly file: string;
 
+  /** writes a caller answered before running them (deferWrites): they run before anything else here */
+  private deferred: (() => void) | undefined;
+  /** the open transaction is beginBatch's */
+  private batching = false;
+  /** >0 inside quietly(): deferred writes stay pending */
+  private quiet = 0;
+  /** what the deferred writes threw: the open batch fails with it at its commit */
+  private deferredError: unknown;
+
   private constructor(db: Db, path: string, chunkSize: number, layout: Layout, options: OpenOptions) {
-    this.db = db;
+    this.conn = db;
     this.path = path;
     this.chunkSize = chunkSize;
     this.layout = layout;
@@ -277,11 +287,63 @@ export class Store {
     }
   }
 
+  /** The connection; writes answered before they were run (deferWrites) run first. */
+  get db(): Db {
+    this.catchUp();
+    return this.conn;
+  }
+
+  /**
+   * fn writes what a caller has already answered for (a FUSE mount's unlinks, sixteen to a
+   * statement: core/fs/ops/unlink-later.ts), inside the open batch (beginBatch). It runs before any
+   * other use of this store (a statement, a transaction, the connection, the batch's commit), so
+   * no reader here sees the database without it; if it throws, the batch fails at its commit (a
+   * group commit's failure, reported to the next fsync). The last fn given replaces an earlier one
+   * not run yet: a caller gives the same one while its list grows.
+   */
+  deferWrites(fn: () => void): void {
+    if (!this.inBatch) throw new StoreError('usage', 'deferWrites outside a batch');
+    this.deferred = fn;
+  }
+
+  /** A batch is open (beginBatch) and nothing else: no savepoint inside it, no rollback by SQLite. */
+  get inBatch(): boolean {
+    return this.batching && this.depth === 1 && !this.lost;
+  }
+
+  /** Runs the deferred writes unless inside quietly(): before a statement held elsewhere runs (ops/scratch.ts). */
+  catchUp(): void {
+    if (this.deferred !== undefined && this.quiet === 0) this.runDeferred();
+  }
+
+  /** Runs the deferred writes now (a caller whose list is long enough). */
+  runDeferred(): void {
+    const fn = this.deferred;
+    if (fn === undefined) return;
+    this.deferred = undefined;
+    try {
+      fn();
+    } catch (e) {
+      this.deferredError ??= e;
+    }
+  }
+
+  /** Runs fn (reads that must not see the deferred writes run first: the next one's checks) with them pending. */
+  quietly<T>(fn: () => T): T {
+    this.quiet++;
+    try {
+      return fn();
+    } finally {
+      this.quiet--;
+    }
+  }
+
   /** A prepared statement, cached for the life of the store. */
   stmt(sql: string): Statement {
+    this.catchUp();
     let s = this.statements.get(sql);
     if (!s) {
-      s = recoverable(this.db, sql, false, this.counted);
+      s = recoverable(this.conn, sql, false, this.counted);
       this.statements.set(sql, s);
     }
     return s;
@@ -292,9 +354,10 @@ export class Store {
    * property at a time through N-API; an array of an inode row costs about half (8 vs 14 us).
    */
   arrayStmt(sql: string): Statement {
+    this.catchUp();
     let s = this.arrayStatements.get(sql);
     if (!s) {
-      s = recoverable(this.db, sql, true, this.counted);
+      s = recoverable(this.conn, sql, true, this.counted);
       this.arrayStatements.set(sql, s);
     }
     return s;
@@ -306,6 +369,7 @@ export class Store {
    * wait), then the store says the file is locked (StoreError 'busy').
    */
   transaction<T>(fn: () => T, waitMs = this.busyTimeoutMs): T {
+    this.catchUp();
     if (this.depth === 0) {
       this.beginImmediate(waitMs);
       this.depth++;
@@ -313,11 +377,11 @@ export class Store {
         this.runBeginWriteHooks();
         const out = fn();
         this.runBeforeCommitHooks();
-        this.db.exec('COMMIT');
+        this.conn.exec('COMMIT');
         this.provisional.clear();
         return out;
       } catch (e) {
-        rollback(this.db);
+        rollback(this.conn);
         this.forgetProvisional(1);
         throw e;
       } finally {
@@ -353,7 +417,7 @@ export class Store {
    * now). The transaction's COMMIT then fails, as a group commit reports. Call after an error.
    */
   lostTransaction(): boolean {
-    if (this.depth === 0 || this.db.inTransaction) return false;
+    if (this.depth === 0 || this.conn.inTransaction) return false;
     if (!this.lost) {
       this.lost = true;
       this.forgetProvisional(1);
@@ -375,7 +439,7 @@ export class Store {
     try {
       out = this.whileBusy(fn);
     } catch (e) {
-      if (e instanceof StoreError && e.code === 'busy') settle(this.db, fn);
+      if (e instanceof StoreError && e.code === 'busy') settle(this.conn, fn);
       throw e;
     }
     for (const hook of this.autocommitHooks) hook();
@@ -410,13 +474,15 @@ export class Store {
     if (this.depth > 0) return false;
     this.beginImmediate();
     this.depth++;
+    this.batching = true;
     try {
       this.runBeginWriteHooks();
     } catch (e) {
       // nothing may stay open that no commit will ever end
-      rollback(this.db);
+      rollback(this.conn);
       this.forgetProvisional(1);
       this.depth = 0;
+      this.batching = false;
       this.runEndWriteHooks();
       throw e;
     }
@@ -432,13 +498,13 @@ export class Store {
    */
   private beginImmediate(waitMs = this.busyTimeoutMs): void {
     if (this.readOnly) throw new StoreError('read-only', `${this.path} is open read-only here (a command that only reads)`);
-    if (waitMs > 0 || this.path === ':memory:') this.whileBusy(() => this.db.exec('BEGIN IMMEDIATE'), waitMs);
+    if (waitMs > 0 || this.path === ':memory:') this.whileBusy(() => this.conn.exec('BEGIN IMMEDIATE'), waitMs);
     else {
-      this.db.exec('PRAGMA busy_timeout = 0');
+      this.conn.exec('PRAGMA busy_timeout = 0');
       try {
-        this.whileBusy(() => this.db.exec('BEGIN IMMEDIATE'), 0);
+        this.whileBusy(() => this.conn.exec('BEGIN IMMEDIATE'), 0);
       } finally {
-        this.db.exec(`PRAGMA busy_timeout = ${Math.min(BUSY_POLL_MS, this.busyTimeoutMs)}`);
+        this.conn.exec(`PRAGMA busy_timeout = ${Math.min(BUSY_POLL_MS, this.busyTimeoutMs)}`);
       }
     }
     this.lost = false;
@@ -482,6 +548,12 @@ export class Store {
   }
 
   private runBeforeCommitHooks(): void {
+    this.runDeferred();
+    if (this.deferredError !== undefined) {
+      const e = this.deferredError;
+      this.deferredError = undefined;
+      throw e;
+    }
     for (const fn of this.beforeCommitHooks) fn();
   }
 
@@ -511,14 +583,15 @@ export class Store {
     if (this.depth !== 1) throw new StoreError('usage', 'commitBatch without an open batch');
     try {
       this.runBeforeCommitHooks();
-      this.db.exec('COMMIT');
+      this.conn.exec('COMMIT');
       this.provisional.clear();
     } catch (e) {
-      rollback(this.db);
+      rollback(this.conn);
       this.forgetProvisional(1);
       throw e;
     } finally {
       this.depth = 0;
+      this.batching = false;
       this.runEndWriteHooks();
     }
   }
@@ -530,11 +603,11 @@ export class Store {
    */
   advisory<T>(fn: () => T): T {
     if (!this.fullSync || this.depth > 0) return fn();
-    this.db.exec('PRAGMA synchronous = NORMAL');
+    this.conn.exec('PRAGMA synchronous = NORMAL');
     try {
       return fn();
     } finally {
-      this.db.exec('PRAGMA synchronous = FULL');
+      this.conn.exec('PRAGMA synchronous = FULL');
     }
   }
 
@@ -629,7 +702,7 @@ export class Store {
       return;
     }
     this.transaction(() => {
-      for (const sql of statements) this.db.exec(sql);
+      for (const sql of statements) this.conn.exec(sql);
     });
     this.ensured.add(feature);
     // made inside an enclosing transaction, the tables go if it rolls back: made again then
@@ -638,6 +711,11 @@ export class Store {
 
   /** A rollback undid what was made at `depth` and deeper: those features are not made. */
   private forgetProvisional(depth: number): void {
+    if (depth <= 1) {
+      // the batch they belonged to is gone (deferWrites is for the outermost level only)
+      this.deferred = undefined;
+      this.deferredError = undefined;
+    }
     for (const [feature, at] of this.provisional) {
       if (at < depth) continue;
       this.provisional.delete(feature);
@@ -652,19 +730,19 @@ export class Store {
    */
   private ensureTempSchema(statements: readonly string[]): void {
     const existing = new Set(
-      (this.db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[]).map((r) => r.name),
+      (this.conn.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[]).map((r) => r.name),
     );
     const made = new Set<string>();
     for (const sql of statements) {
       const table = /^\s*CREATE TABLE IF NOT EXISTS (\w+)/i.exec(sql);
       if (table) {
         if (existing.has(table[1]!)) continue;
-        this.db.exec(sql.replace(/^\s*CREATE TABLE/i, 'CREATE TEMP TABLE'));
+        this.conn.exec(sql.replace(/^\s*CREATE TABLE/i, 'CREATE TEMP TABLE'));
         made.add(table[1]!);
         continue;
       }
       const index = /^\s*CREATE (UNIQUE )?INDEX IF NOT EXISTS (\w+) ON (\w+)/i.exec(sql);
-      if (index && made.has(index[3]!)) this.db.exec(sql.replace(index[2]!, `temp.${index[2]!}`));
+      if (index && made.has(index[3]!)) this.conn.exec(sql.replace(index[2]!, `temp.${index[2]!}`));
     }
   }
 
@@ -738,12 +816,12 @@ export class Store {
    * writer whose checkpoints run elsewhere (native/checkpointer.h) keeps a high bound as a backstop.
    */
   setAutoCheckpoint(frames: number): void {
-    this.db.exec(`PRAGMA wal_autocheckpoint = ${Math.max(0, Math.floor(frames))}`);
+    this.conn.exec(`PRAGMA wal_autocheckpoint = ${Math.max(0, Math.floor(frames))}`);
   }
 
   /** A restarted WAL file is cut back to this size (SQLite's journal_size_limit; -1: never). */
   limitWal(bytes: number): void {
-    this.db.exec(`PRAGMA journal_size_limit = ${Math.floor(bytes)}`);
+    this.conn.exec(`PRAGMA journal_size_limit = ${Math.floor(bytes)}`);
   }
 
   /**
@@ -757,13 +835,13 @@ export class Store {
   restartWal(waitMs: number, truncate = false): boolean {
     if (this.path === ':memory:' || this.readOnly || this.depth > 0) return false;
     // the requests behind this commit wait with it
-    this.db.exec(`PRAGMA busy_timeout = ${Math.max(0, Math.floor(waitMs))}`);
+    this.conn.exec(`PRAGMA busy_timeout = ${Math.max(0, Math.floor(waitMs))}`);
     try {
       const sql = truncate ? 'PRAGMA wal_checkpoint(TRUNCATE)' : 'PRAGMA wal_checkpoint(RESTART)';
-      const row = this.db.prepare(sql).raw(true).get() as [number, number, number] | undefined;
+      const row = this.conn.prepare(sql).raw(true).get() as [number, number, number] | undefined;
       return row !== undefined && row[0] === 0;
     } finally {
-      this.db.exec(`PRAGMA busy_timeout = ${Math.min(BUSY_POLL_MS, this.busyTimeoutMs)}`);
+      this.conn.exec(`PRAGMA busy_timeout = ${Math.min(BUSY_POLL_MS, this.busyTimeoutMs)}`);
     }
   }
 
@@ -799,15 +877,15 @@ export class Store {
     // alone is complete when copied.
     if (this.path !== ':memory:' && !this.readOnly) {
       try {
-        this.db.exec('PRAGMA busy_timeout = 0');
-        this.db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
+        this.conn.exec('PRAGMA busy_timeout = 0');
+        this.conn.exec('PRAGMA wal_checkpoint(TRUNCATE)');
       } catch {
         /* busy: another connection will checkpoint later */
       }
     }
     this.statements.clear();
     this.arrayStatements.clear();
-    this.db.close();
+    this.conn.close();
     if (this.dirFd !== undefined) closeSync(this.dirFd);
     this.dirFd = undefined;
     // its locks linger until collected (open-files.ts)

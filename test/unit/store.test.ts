@@ -216,6 +216,57 @@ describe('Store', () => {
     s.close();
   });
 
+  it('runs writes deferred in a batch before any other use of the store, and fails the batch with them', () => {
+    const s = Store.open({ path: join(dir, 'deferred.db') }, { create: true });
+    s.db.exec('CREATE TABLE t (k INTEGER PRIMARY KEY)');
+    const rows = () => Number((s.stmt('SELECT count(*) AS n FROM t').get() as { n: number }).n);
+    // only inside a batch, and at its own level
+    expect(() => s.deferWrites(() => undefined)).toThrow(/outside a batch/);
+    expect(s.beginBatch()).toBe(true);
+    expect(s.inBatch).toBe(true);
+    s.transaction(() => expect(s.inBatch).toBe(false));
+    let runs = 0;
+    const insert = () => {
+      runs++;
+      s.stmt('INSERT INTO t (k) VALUES (NULL)').run();
+    };
+    // pending while quiet; the next statement taken from the store runs it first, once
+    s.deferWrites(insert);
+    expect(s.quietly(() => rows())).toBe(0);
+    expect(runs).toBe(0);
+    expect(rows()).toBe(1);
+    expect(runs).toBe(1);
+    // so do a transaction, the connection itself, a held statement's catchUp, and the commit
+    s.deferWrites(insert);
+    s.transaction(() => expect(runs).toBe(2));
+    s.deferWrites(insert);
+    void s.db;
+    expect(runs).toBe(3);
+    s.deferWrites(insert);
+    s.catchUp();
+    expect(runs).toBe(4);
+    s.deferWrites(insert);
+    s.commitBatch();
+    expect(runs).toBe(5);
+    expect(rows()).toBe(5);
+    // a deferred write that fails: later uses go on, the batch's commit fails with it and rolls back
+    expect(s.beginBatch()).toBe(true);
+    s.stmt('INSERT INTO t (k) VALUES (NULL)').run();
+    s.deferWrites(() => {
+      throw new Error('deferred write failed');
+    });
+    expect(rows()).toBe(6);
+    expect(() => s.commitBatch()).toThrow('deferred write failed');
+    expect(rows()).toBe(5);
+    // nothing is left pending after that rollback: the next batch commits what it wrote
+    expect(s.beginBatch()).toBe(true);
+    s.stmt('INSERT INTO t (k) VALUES (NULL)').run();
+    s.commitBatch();
+    expect(rows()).toBe(6);
+    expect(runs).toBe(5);
+    s.close();
+  });
+
   it('keeps savepoints apart at every depth and across siblings (a group commit of many ops)', () => {
     const s = Store.open({ path: join(dir, 'sp.db') }, { create: true });
     expect(s.beginBatch()).toBe(true);

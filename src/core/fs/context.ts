@@ -2,6 +2,7 @@ import type { Store } from '../../store/index.js';
 import type { LazyAtime } from './lazy-atime.js';
 import type { FsMutation, MutationObserver } from './mutation.js';
 import type { Scratch } from './ops/scratch.js';
+import type { LaterUnlinks } from './ops/unlink-later.js';
 import type { InodeRow } from './rows.js';
 
 /** State shared by every operation of one InodeFs. */
@@ -31,6 +32,8 @@ export interface FsContext {
   fresh: number;
   /** otherLiveHolder's answer, valid in the write transaction it was read in (lifecycle.ts) */
   holderCheck?: { serial: number; pid: number | undefined };
+  /** unlinks answered and not yet written (ops/unlink-later.ts); undefined: each is written at once */
+  laterUnlinks?: LaterUnlinks;
   /**
    * Rows as this connection's open write transaction last wrote them, each with Store.changes
    * right after its write: while that has not moved, no statement ran since and the row is the

@@ -26,6 +26,7 @@ import { readlink } from './ops/readlink.js';
 import { read } from './ops/read.js';
 import { readdir, readdirPlus } from './ops/readdir.js';
 import { rmdir, unlink } from './ops/remove.js';
+import { answerUnlinksFirst } from './ops/unlink-later.js';
 import { rename } from './ops/rename.js';
 import { setattr } from './ops/setattr.js';
 import { statfs } from './ops/statfs.js';
@@ -100,6 +101,14 @@ export class InodeFs implements FileSystem {
       this.ctx.holder = false;
       unregister();
     };
+  }
+
+  /**
+   * For a mount's batch (Store.beginBatch): an unlink that frees a file nothing holds open is
+   * answered first and written with the next ones, up to `batch` in one statement (ops/unlink-later.ts).
+   */
+  answerUnlinksFirst(batch: number): void {
+    answerUnlinksFirst(this.ctx, batch);
   }
 
   /**

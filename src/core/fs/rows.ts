@@ -181,10 +181,12 @@ export function inodeAt(a: readonly unknown[], at: number): InodeRow {
 }
 
 /** ino's row as noted by noteWritten, if still the database's (undefined: not known without a read). */
-export function writtenRow(ctx: FsContext, ino: number): InodeRow | undefined {
+export function writtenRow(ctx: FsContext, ino: number, stored = false): InodeRow | undefined {
   if (ctx.written.size === 0) return undefined;
   const w = ctx.written.get(ino);
-  return w !== undefined && w.at === ctx.store.changes ? ctx.atime.apply({ ...w.row }) : undefined;
+  if (w === undefined || w.at !== ctx.store.changes) return undefined;
+  // stored: as the row holds it (no pending access time applied); the caller must not change it
+  return stored ? w.row : ctx.atime.apply({ ...w.row });
 }
 
 export function getRow(ctx: FsContext, ino: number): InodeRow | undefined {

@@ -16,6 +16,7 @@ import { checkName, checkNotDot } from '../names.js';
 import { SQL, getDentry, isDirMode, missingEntry, touchDirAttr, type DentryRow } from '../rows.js';
 import { now } from '../time.js';
 import { unlinkAlone } from './unlink-alone.js';
+import { unlinkLater } from './unlink-later.js';
 import { S_IFDIR, S_IFMT, type Timespec } from '../../types.js';
 
 /** A column of the inode of the dentry in `d` (RETURNING may only name the table itself). */
@@ -31,6 +32,8 @@ const DELETE_EMPTY_DIR = `DELETE FROM fs_dentry AS d WHERE d.parent_ino = ? AND 
 export function unlink(ctx: FsContext, parent: number, name: string): Removal {
   checkNotDot(name, 'unlink');
   checkName(name, 'unlink');
+  const later = unlinkLater(ctx, parent, name);
+  if (later) return later;
   const alone = unlinkAlone(ctx, parent, name);
   if (alone) return alone;
   return ctx.store.transaction(() => {

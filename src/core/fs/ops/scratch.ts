@@ -223,6 +223,8 @@ export function getScratch(ctx: FsContext, s: Scratch, args: unknown[]): unknown
 }
 
 function unlessGone<T>(ctx: FsContext, s: Scratch, run: () => T): T | undefined {
+  // the statement is held here, not taken from the store: writes answered earlier go first
+  ctx.store.catchUp();
   try {
     return run();
   } catch (e) {

@@ -17,7 +17,7 @@
  * their own after the statement), unless another program's trigger may have changed them too
  * (rows.ts rowsPredictable): then they are read.
  */
-import type { Attr, Removal } from '../../types.js';
+import type { Attr, Removal, Timespec } from '../../types.js';
 import { S_IFDIR, S_IFLNK, S_IFMT, S_IFREG } from '../../types.js';
 import type { FsContext } from '../context.js';
 import { otherLiveHolder } from '../lifecycle.js';
@@ -33,7 +33,7 @@ const MAX_HELD = 64;
 const PARENT = ['pmode', 'pnlink', 'puid', 'pgid', 'psize', 'prdev', 'patime', 'patime_nsec'];
 const FIXED = ['k', 'dentry', 'ino', 'mode', 'nlink', 'held', 'purge', 'parent', 'name', 'sec', 'nsec', 'holder', 'me', ...PARENT];
 
-const UNLINKED: ScratchTable = {
+export const UNLINKED: ScratchTable = {
   name: 'agentfs_unlinked',
   columns: FIXED,
   triggers: (table, observerSql) => `
@@ -103,19 +103,25 @@ export function unlinkAlone(ctx: FsContext, parent: number, name: string): Remov
   } else if (wasHeld && nlink <= 1) ctx.orphans.add(ino);
   m.ino = ino;
   inline?.recorded(m);
-  let dir: Attr | undefined;
-  if (pmode !== null && rowsPredictable(ctx)) {
-    // the directory as the trigger left it (its UPDATE above)
-    const row: InodeRow = {
-      ino: parent, mode: pmode, nlink: Math.max(pnlink, 2), uid: puid, gid: pgid, size: psize, rdev: prdev,
-      atime: patime, atime_nsec: patimeNsec, mtime: t.sec, mtime_nsec: t.nsec, ctime: t.sec, ctime_nsec: t.nsec,
-    };
-    noteWritten(ctx, row);
-    dir = rowToAttr(ctx, ctx.atime.apply({ ...row }));
-  } else if (pmode !== null) {
-    // another program's trigger may have changed it too: as the database says
-    const row = getRow(ctx, parent);
-    dir = row && rowToAttr(ctx, row);
-  }
+  const dir = pmode === null ? undefined : dirAfterRemoval(ctx, parent, t, [pmode, pnlink, puid, pgid, psize, prdev, patime, patimeNsec]);
   return { ino, parent: dir, links: Math.max(0, nlink - 1) };
+}
+
+/**
+ * The attributes of directory `parent` after a removal at t, from its columns (PARENT's order) as
+ * read before: what the trigger's UPDATE leaves, unless another program's trigger may have
+ * changed the row too (rowsPredictable), when they are read.
+ */
+export function dirAfterRemoval(ctx: FsContext, parent: number, t: Timespec, p: readonly number[]): Attr | undefined {
+  const [pmode, pnlink, puid, pgid, psize, prdev, patime, patimeNsec] = p;
+  if (!rowsPredictable(ctx)) {
+    const row = getRow(ctx, parent);
+    return row && rowToAttr(ctx, row);
+  }
+  const row: InodeRow = {
+    ino: parent, mode: pmode, nlink: Math.max(pnlink, 2), uid: puid, gid: pgid, size: psize, rdev: prdev,
+    atime: patime, atime_nsec: patimeNsec, mtime: t.sec, mtime_nsec: t.nsec, ctime: t.sec, ctime_nsec: t.nsec,
+  };
+  noteWritten(ctx, row);
+  return rowToAttr(ctx, ctx.atime.apply({ ...row }));
 }
