@@ -157,10 +157,13 @@ describe('replies written from the client’s CPU', () => {
       }
       await unmount(mnt);
       // before: sent off the client's CPU onto the hog's, it stayed there, runnable, in 10 of 12
-      // samples, and whenever the kernel let it run it woke the client there
+      // samples (26 of 29 in another run), and whenever the kernel let it run it woke the client
+      // there. Since, alone: a few samples; after other test files in the same run, up to 11-13 of
+      // 31-39 (their mounts' exits and checkpoints still taking the other CPU at times), so the
+      // limit is a half, which the stranded writer exceeded by far
       const stranded = samples.filter((x) => x === `R ${last}`).length;
       expect(samples.length).toBeGreaterThan(10);
-      expect(stranded).toBeLessThan(samples.length / 3);
+      expect(stranded).toBeLessThan(samples.length / 2);
     },
   );
 });
