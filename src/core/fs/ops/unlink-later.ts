@@ -1,10 +1,9 @@
 /**
  * Unlinks answered before they are written, then written sixteen (AGENTFS_FUSE_UNLINK_BATCH) to a
- * statement: a FUSE
- * mount's `rm -rf` sends one UNLINK at a time, and the one statement of each (unlink-alone.ts)
- * costs ~16 µs of libsql, nearly all of it the statement's own (its RETURNING row, its trigger
- * programs and their cursors), against ~4.5 µs a row when one insert carries sixteen to the same
- * triggers (ARCHITECTURE.md, the fifty-fourth session).
+ * statement. A FUSE mount's `rm -rf` sends one UNLINK at a time, and the one statement of each
+ * (unlink-alone.ts) costs ~16 µs of libsql, nearly all of it the statement's own (its RETURNING
+ * row, its trigger programs and their cursors), against ~4.5 µs a row when one insert carries
+ * sixteen to the same triggers (ARCHITECTURE.md, the fifty-fourth session).
  *
  * Taken only inside a mount's open batch (Store.inBatch: the write lock is held, so no other
  * process writes meanwhile), for the last link of a file that nothing holds open, here or in
