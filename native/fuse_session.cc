@@ -2456,6 +2456,10 @@ napi_value ReaderStats(napi_env env, napi_callback_info info) {
   napi_set_named_property(env, o, "replyBoosts", num(env, (double)rc.boosts));
   napi_set_named_property(env, o, "replyBackoffs", num(env, (double)rc.backoffs));
   napi_set_named_property(env, o, "replyStrandings", num(env, (double)rc.strandings));
+  napi_set_named_property(env, o, "replyTrials", num(env, (double)rc.trials));
+  napi_set_named_property(env, o, "replyTrialsKeptOn", num(env, (double)rc.kept_on));
+  napi_get_boolean(env, rc.tried, &b);
+  napi_set_named_property(env, o, "replyTried", b);
   napi_set_named_property(env, o, "burstServed", num(env, s->lead ? (double)s->lead->burst_served.load() : 0));
   napi_set_named_property(env, o, "opensThrottled", num(env, (double)s->opens_throttled.load()));
   return o;

@@ -50,6 +50,7 @@ ReplyWriter* ReplyWriter::start() {
   cpu_set_t cpus;
   if (sched_getaffinity(0, sizeof cpus, &cpus) != 0 || CPU_COUNT(&cpus) < 2) return nullptr;
   ReplyWriter* w = new ReplyWriter();
+  w->trying_ = !(off && strcmp(off, "1") == 0);
   w->spin_ns_ = env_us("AGENTFS_FUSE_REPLY_SPIN_US", w->spin_ns_);
   w->take_ns_ = env_us("AGENTFS_FUSE_REPLY_TAKE_US", w->take_ns_);
   w->boost_ns_ = env_us("AGENTFS_FUSE_REPLY_BOOST_US", w->boost_ns_);
@@ -182,6 +183,7 @@ void ReplyWriter::wake() {
 bool ReplyWriter::write(int fd, const struct iovec* iov, int count, ssize_t* res) {
   if (standing_aside_.load(std::memory_order_relaxed)) return false;
   int64_t t0 = now_ns();
+  if (trying_ && !trial_.offer(t0)) return false;  // a turn without it, or its verdict: off
   last_post_.store(t0, std::memory_order_relaxed);
   if (asleep_.load(std::memory_order_relaxed)) {
     wake();  // too late for this reply: it would wait for the wake-up this thread saves the client

@@ -1,6 +1,8 @@
 // Replies written from the CPU the client sleeps on, so its wake-up does not have to bring a
-// halted CPU back (on this kind of VM an idle vCPU halts at once, and waking one costs ~20 µs:
-// two per `unlinkat`, a third of its time; see ARCHITECTURE.md, the forty-seventh session).
+// halted CPU back (on one kind of VM an idle vCPU halts at once, and waking one costs ~20 µs:
+// two per `unlinkat`, a third of its time; see ARCHITECTURE.md, the forty-seventh session). On
+// another kind it costs more than it saves, so by default it is used only while a trial on the
+// traffic says it pays (reply_trial.h).
 //
 // The serving threads spin for the next request, so the scheduler keeps them off the client's
 // CPU, and the client's CPU goes idle while the request is served. This thread runs at
@@ -29,6 +31,8 @@
 // until the next one (which its own thread writes).
 #pragma once
 
+#include "reply_trial.h"
+
 #include <sys/types.h>
 #include <sys/uio.h>
 #include <sched.h>
@@ -42,21 +46,24 @@
 class ReplyWriter {
  public:
   // nullptr when not to be used: AGENTFS_FUSE_REPLY_WRITER=0, one CPU, SCHED_IDLE or the way back
-  // to SCHED_OTHER refused, no thread.
+  // to SCHED_OTHER refused, no thread. Whether it pays is tried on the traffic (reply_trial.h);
+  // AGENTFS_FUSE_REPLY_WRITER=1 keeps it on without trying.
   static ReplyWriter* start();
   ~ReplyWriter();
   // Writes the reply on this thread's behalf: true with writev's result in *res (and its errno),
   // false when the caller is to write it itself.
   bool write(int fd, const struct iovec* iov, int count, ssize_t* res);
   // For AGENTFS_FUSE_STATS: replies written here, taken back, raises to SCHED_OTHER, times it
-  // stood aside, and moves undone.
+  // stood aside, moves undone, trials ended and how many of them kept it on.
   struct Counts {
-    uint64_t written = 0, taken_back = 0, boosts = 0, backoffs = 0, strandings = 0;
+    uint64_t written = 0, taken_back = 0, boosts = 0, backoffs = 0, strandings = 0, trials = 0, kept_on = 0;
+    bool tried = false;
   };
   Counts counts() const {
+    ReplyTrial::Counts t = trial_.counts();
     return {written_.load(std::memory_order_relaxed), taken_back_.load(std::memory_order_relaxed),
             boosts_.load(std::memory_order_relaxed), backoffs_.load(std::memory_order_relaxed),
-            strandings_.load(std::memory_order_relaxed)};
+            strandings_.load(std::memory_order_relaxed), t.trials, t.kept_on, trying_};
   }
   // The pause in moves after a move that stranded the thread (check_move): kNoMovesMinNs, or
   // twice the last pause when this stranding came within kNoMovesMaxNs of that pause's end, up to
@@ -86,6 +93,8 @@ class ReplyWriter {
   };
   double share_since(const Share& from, int64_t now, int64_t slept);
 
+  ReplyTrial trial_;
+  bool trying_ = true;  // false: AGENTFS_FUSE_REPLY_WRITER=1, on without trials
   int64_t spin_ns_ = 300000;
   int64_t take_ns_ = 5000;
   int64_t boost_ns_ = 20000;

@@ -50,12 +50,16 @@ export class RequestStats {
     replyBoosts?: number;
     replyBackoffs?: number;
     replyStrandings?: number;
+    replyTried?: boolean;
+    replyTrials?: number;
+    replyTrialsKeptOn?: number;
     burstServed?: number;
     opensThrottled?: number;
     error?: string;
   }): void {
     this.writerLine = r.replyWriter
-      ? `fuse reply writer: ${r.repliesWritten ?? 0} written, ${r.repliesTakenBack ?? 0} taken back, ${r.replyBoosts ?? 0} raised, stood aside ${r.replyBackoffs ?? 0} times, ${r.replyStrandings ?? 0} moves undone`
+      ? `fuse reply writer: ${r.repliesWritten ?? 0} written, ${r.repliesTakenBack ?? 0} taken back, ${r.replyBoosts ?? 0} raised, stood aside ${r.replyBackoffs ?? 0} times, ${r.replyStrandings ?? 0} moves undone, ` +
+        (r.replyTried ? `kept on by ${r.replyTrialsKeptOn ?? 0} of ${r.replyTrials ?? 0} trials` : 'kept on without trials')
       : 'fuse reply writer: off';
     this.loopLine =
       `fuse loop: ${r.burstServed ?? 0} requests served beside the next (parallel threads keeping the queue full), ` +

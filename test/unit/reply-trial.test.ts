@@ -1,0 +1,93 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/**
+ * The trial that decides whether the reply writer pays (native/reply_trial.h), compiled on its
+ * own with the system's C++ compiler and driven by made-up reply times: a reply comes `on` µs
+ * after the last one while the writer takes them, `off` µs while it does not.
+ */
+const NATIVE = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'native');
+const work = mkdtempSync(join(tmpdir(), 'agentfs-reply-trial-'));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+const PROGRAM = String.raw`
+#include "reply_trial.h"
+#include <cstdio>
+#include <cstdlib>
+
+// argv: µs between replies with the writer, without it, every how many replies a pause of
+// pause_us comes, and for how many seconds of replies to go on
+int main(int, char** argv) {
+  const int64_t us = 1000;
+  int64_t on = (int64_t)(atof(argv[1]) * us), off = (int64_t)(atof(argv[2]) * us);
+  long every = atol(argv[3]);
+  int64_t pause = atoll(argv[4]) * us, end = atoll(argv[5]) * 1000000000LL;
+  ReplyTrial t;
+  int64_t now = 1000000000LL;
+  long replies = 0, offered = 0, first_verdict_at = -1;
+  while (now < end) {
+    bool w = t.offer(now);
+    replies++;
+    if (w) offered++;
+    if (first_verdict_at < 0 && t.counts().trials > 0) first_verdict_at = replies;
+    now += w ? on : off;
+    if (every > 0 && replies % every == 0) now += pause;
+  }
+  ReplyTrial::Counts c = t.counts();
+  std::printf("{\"trials\":%llu,\"keptOn\":%llu,\"firstVerdictAt\":%ld,\"offeredShare\":%.3f}\n",
+              (unsigned long long)c.trials, (unsigned long long)c.kept_on, first_verdict_at, (double)offered / replies);
+}
+`;
+
+interface Outcome {
+  trials: number;
+  keptOn: number;
+  firstVerdictAt: number;
+  offeredShare: number;
+}
+
+let bin = '';
+function trial(on: number, off: number, every: number, pauseUs: number, seconds: number): Outcome {
+  if (!bin) {
+    const src = join(work, 'trial.cc');
+    bin = join(work, 'trial');
+    writeFileSync(src, PROGRAM);
+    execFileSync('g++', ['-std=c++17', '-O2', '-Wall', '-I', NATIVE, '-o', bin, src, '-lpthread']);
+  }
+  return JSON.parse(execFileSync(bin, [on, off, every, pauseUs, seconds].map(String), { encoding: 'utf8' })) as Outcome;
+}
+
+describe('reply writer: the trial of whether it pays', () => {
+  it('keeps the writer where replies come faster with it, after 12 turns of 150 busy intervals', () => {
+    const r = trial(30, 40, 0, 0, 2);
+    expect(r).toMatchObject({ trials: 1, keptOn: 1 });
+    // each turn leaves out its first 2 ms: 67 replies at 30 µs, 50 at 40
+    expect(r.firstVerdictAt).toBeGreaterThan(12 * 150);
+    expect(r.firstVerdictAt).toBeLessThan(12 * 150 + 6 * 68 + 6 * 51 + 2);
+    // the verdict holds: almost every reply after the trial goes to it
+    expect(r.offeredShare).toBeGreaterThan(0.95);
+  });
+
+  it('turns it off where replies come slower with it, and when it gains less than 3%', () => {
+    expect(trial(40, 30, 0, 0, 2)).toMatchObject({ trials: 1, keptOn: 0 });
+    expect(trial(30, 30.5, 0, 0, 2)).toMatchObject({ trials: 1, keptOn: 0 });
+    const off = trial(40, 30, 0, 0, 2);
+    expect(off.offeredShare).toBeLessThan(0.05);
+  });
+
+  it('tries again every 10 s of replies, and a new verdict follows the machine', () => {
+    const r = trial(30, 40, 0, 0, 35);
+    expect(r.trials).toBe(4);
+    expect(r.keptOn).toBe(4);
+  });
+
+  it('counts only intervals of a busy stream: replies 2 ms apart never end a turn', () => {
+    expect(trial(2000, 2000, 0, 0, 5)).toMatchObject({ trials: 0 });
+    // a pause after every 100 replies leaves the rest of each turn to be counted
+    expect(trial(30, 40, 100, 5000, 3)).toMatchObject({ trials: 1, keptOn: 1 });
+  });
+});
