@@ -115,7 +115,7 @@ export function unlinkBatchFromEnv(): number {
   return Number.isInteger(v) && v >= 0 ? Math.min(v, MAX_UNLINK_BATCH) : DEFAULT_UNLINK_BATCH;
 }
 
-/** AGENTFS_GROUP_COMMIT_MS: how long a group commit stays open (diagnosis and tests; default 40, GROUP_COMMIT_MS). */
+/** AGENTFS_GROUP_COMMIT_MS: how long a group commit stays open (diagnosis and tests; default 10). */
 export function groupCommitMsFromEnv(): number | undefined {
   const v = Number(process.env.AGENTFS_GROUP_COMMIT_MS);
   return Number.isFinite(v) && v > 0 ? v : undefined;

@@ -1,5 +1,5 @@
 /**
- * Group commit for the FUSE server: changes made within 40 ms share one storage transaction,
+ * Group commit for the FUSE server: changes made within a few ms share one storage transaction,
  * and their replies go out before it commits (as with a page cache); fsync is the durability
  * point. Near a full disk changes are committed one by one before their replies instead, so
  * that lack of space fails a request rather than a group whose writes were already answered.
@@ -18,14 +18,7 @@ export interface GroupCommit {
   lowSpace?(on: boolean): void;
 }
 
-/**
- * How long a group stays open. Each group costs ~0.3 ms of the server's one thread (its BEGIN and
- * COMMIT, the addon told of both, the checkpoint thread woken), and on a VM where those system
- * calls are dear that was 3-6% of `tar x` at 10 ms: 40 ms made `tar x` 5.8%, `rm -rf` 11% and
- * `git clone` 5.5% faster (paired rounds); 100 ms gained another 3% at most. What a crash can
- * lose without an fsync stays far below the 5 s of ext4's own commit interval.
- */
-export const GROUP_COMMIT_MS = 40;
+export const GROUP_COMMIT_MS = 10;
 /**
  * Below this much free space (after what the open group may still need) changes are committed
  * before they are answered: a group commit that fails for lack of space would lose writes that

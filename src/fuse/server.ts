@@ -33,7 +33,7 @@ export interface FuseMountOptions {
    * before the commit (as with a page cache); fsync commits and syncs before it answers.
    */
   groupCommit?: GroupCommit;
-  /** longest a change waits for its commit (default GROUP_COMMIT_MS, 40 ms) */
+  /** longest a change waits for its commit (default 10 ms) */
   groupCommitMs?: number;
   /**
    * A number that changes when another process changed the storage (Store.dataVersion); polled

@@ -1686,7 +1686,7 @@ print(json.dumps(out))
 `;
 
 // Writes random ranges of a 3 MiB file through the mount and reads random ranges back at once
-// or after up to 50 ms (past the group commit's 40 ms window), in single requests (O_DIRECT, page-aligned
+// or after up to 20 ms (the group commit's window), in single requests (O_DIRECT, page-aligned
 // buffers), and the whole file through the page cache now and then: always what was written.
 const RAW_PY = String.raw`
 import mmap, os, random, sys, time
@@ -1703,7 +1703,7 @@ for n in range(ops):
     wbuf[:ln] = data
     os.pwritev(fd, [memoryview(wbuf)[:ln]], off)
     model[off:off + ln] = data
-    if n % 2: time.sleep(random.random() * 0.05)
+    if n % 2: time.sleep(random.random() * 0.02)
     roff = random.randrange(0, size - 4096) & ~4095
     rl = min(1 << 20, size - roff)
     k = os.preadv(fd, [memoryview(rbuf)[:rl]], roff)
