@@ -34,7 +34,10 @@ class ReplyTrial {
   bool offer(int64_t now) {
     std::unique_lock<std::mutex> lock(mu_, std::try_to_lock);
     if (!lock.owns_lock()) return on_.load(std::memory_order_relaxed);
+    // a thread that read its time before another's may take the lock after it: its gap would be
+    // negative, and a turn's mean near zero would keep the writer on (or make the ratio NaN)
     int64_t gap = now - last_;
+    if (gap <= 0) return on_.load(std::memory_order_relaxed);
     last_ = now;
     if (!trying_) {
       if (now < verdict_until_) return on_.load(std::memory_order_relaxed);
