@@ -94,6 +94,9 @@ describe("SDK agents' background checkpoints, used roughly", () => {
             w.on('message', (m) => acks.push(m));
             w.on('error', (e) => problems.push('round ' + round + ' worker: ' + e.message));
             const exited = new Promise((r) => w.once('exit', r));
+            // from its first acknowledged write on (a worker's start and open took over 150 ms on
+            // a slower machine under the suite's load, and a round then had nothing to check)
+            for (let t = 0; acks.length === 0 && t < 200; t++) await new Promise((r) => setTimeout(r, 50));
             await new Promise((r) => setTimeout(r, 150 + (round % 4) * 100));
             Atomics.store(flag, 0, 1);
             await exited;
