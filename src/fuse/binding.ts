@@ -192,12 +192,16 @@ export interface NativeBinding {
     replyBoosts: number;
     replyBackoffs: number;
     replyStrandings: number;
-    /** whether it pays is tried on the traffic (native/reply_trial.h): trying, trials ended, those that kept it on */
+    /** whether it pays is tried on the traffic (native/trial.h): trying, trials ended, those that kept it on */
     replyTried: boolean;
     replyTrials: number;
     replyTrialsKeptOn: number;
     /** requests served beside the next ones because parallel threads kept the queue full (the addon's serves_beside) */
     burstServed: number;
+    /** whether handing a burst's requests on pays is tried on the traffic (native/trial.h): trying, trials ended, those that kept it */
+    burstTried: boolean;
+    burstTrials: number;
+    burstTrialsKeptOn: number;
     /** opens left to JavaScript because many events already waited for it (the addon's events_full) */
     opensThrottled: number;
     error?: string;

@@ -54,6 +54,9 @@ export class RequestStats {
     replyTrials?: number;
     replyTrialsKeptOn?: number;
     burstServed?: number;
+    burstTried?: boolean;
+    burstTrials?: number;
+    burstTrialsKeptOn?: number;
     opensThrottled?: number;
     error?: string;
   }): void {
@@ -62,7 +65,8 @@ export class RequestStats {
         (r.replyTried ? `kept on by ${r.replyTrialsKeptOn ?? 0} of ${r.replyTrials ?? 0} trials` : 'kept on without trials')
       : 'fuse reply writer: off';
     this.loopLine =
-      `fuse loop: ${r.burstServed ?? 0} requests served beside the next (parallel threads keeping the queue full), ` +
+      `fuse loop: ${r.burstServed ?? 0} requests served beside the next (parallel threads keeping the queue full; ` +
+      (r.burstTried ? `handing on kept by ${r.burstTrialsKeptOn ?? 0} of ${r.burstTrials ?? 0} trials), ` : 'handed on without trials), ') +
       `${r.opensThrottled ?? 0} opens left to JavaScript while its events queue was full`;
     if (r.hostServed || r.hostDeclined || r.deltaActive) {
       // an overlay: the files that are exactly host files, and the delta's

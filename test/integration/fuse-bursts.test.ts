@@ -9,7 +9,7 @@ import { forceUnmount, isAlive, isMounted, mountLog } from '../support/fuse.js';
  * parallel threads keep queued (git status's lstats) are served side by side on the loop's
  * threads instead of one after another; requests of one thread never are. Checked from outside:
  * every thread gets its own file's attributes, and the server's count (AGENTFS_FUSE_STATS) says
- * how many requests went side by side.
+ * how many requests went side by side, and how many trials of whether that pays ended.
  */
 let tmp: { dir: string; cleanup: () => void };
 const mounts: Array<{ mnt: string; pid?: number }> = [];
@@ -109,6 +109,59 @@ describe('requests from parallel threads', () => {
     const off = await status({ AGENTFS_FUSE_BURST: '0' });
     expect(off.out).toBe('');
     expect(off.beside).toBe(0);
+  });
+});
+
+/** How the last server of the log handed a burst's requests on: its trials, or none. */
+function handing(log: string): { trials: number; keptOn: number } | 'without trials' {
+  const all = [...log.matchAll(/fuse loop: \d+ requests served beside the next \(parallel threads keeping the queue full; (?:handing on kept by (\d+) of (\d+) trials|(handed on without trials))\)/g)];
+  if (!all.length) throw new Error(`no loop line in: ${log}`);
+  const m = all[all.length - 1]!;
+  return m[3] ? 'without trials' : { keptOn: Number(m[1]), trials: Number(m[2]) };
+}
+
+describe('handing a burst on', () => {
+  // a host tree of 20,000 files in git, its index settled; in `agentfs run`, grep reads every file
+  // (which makes the kernel ask for each one's attributes again) and git status's parallel lstats
+  // then keep the queue full: GETATTRs of host files, answered natively
+  const SETUP = String.raw`
+set -e
+cd "$1"
+python3 -c "
+import os, sys
+for d in range(200):
+    os.mkdir('d%03d' % d)
+    for i in range(100):
+        with open('d%03d/f%03d' % (d, i), 'w') as f: f.write('line %d\n' % i)
+" 
+git init -q && git add -A && git -c user.name=t -c user.email=t@t commit -qm files
+sleep 1.1
+git status --porcelain
+`;
+  const WORK = 'grep -r -c line . > /dev/null && git status --porcelain';
+
+  it('pays only where a trial on the traffic says so (run: git status of 20,000 files); AGENTFS_FUSE_BURST_TRIAL=0 hands on without trials', async () => {
+    const proj = join(tmp.dir, 'big');
+    mkdirSync(proj);
+    const made = await run('sh', ['-c', SETUP, 'setup', proj]);
+    expect(made.stderr).toBe('');
+    expect(made.code).toBe(0);
+    const env = { AGENTFS_HOME: join(tmp.dir, 'home'), AGENTFS_RUNTIME_DIR: runtime(), AGENTFS_FUSE_STATS: '1' };
+    for (const [session, extra] of [['tried', {}], ['always', { AGENTFS_FUSE_BURST_TRIAL: '0' }]] as const) {
+      const r = await runCli(['run', '--session', session, '--', 'sh', '-c', WORK], { cwd: proj, env: { ...env, ...extra }, timeoutMs: 120_000 });
+      expect(r.code).toBe(0);
+      // clean: every file's size and times as the index has them
+      expect(r.stdout).toBe('');
+      const how = handing(r.stderr);
+      if (session === 'always') {
+        expect(how).toBe('without trials');
+        expect(servedBeside(r.stderr)).toBeGreaterThan(0);
+      } else {
+        // its verdict (kept or not) is the machine's; a trial of 12 turns of 150 ended
+        expect(how).not.toBe('without trials');
+        expect((how as { trials: number }).trials).toBeGreaterThan(0);
+      }
+    }
   });
 });
 

@@ -20,7 +20,7 @@ async function unmount(mnt: string): Promise<{ on: boolean; written: number; asi
   return { on: !!on, written: Number(on?.[1] ?? 0), asides: Number(on?.[4] ?? 0), ...(on?.[5] !== undefined ? { trials: Number(on[5]) } : {}) };
 }
 
-// AGENTFS_FUSE_REPLY_WRITER=1: on without the trial of whether it pays (native/reply_trial.h),
+// AGENTFS_FUSE_REPLY_WRITER=1: on without the trial of whether it pays (native/trial.h),
 // which may turn it off on this machine
 const ALWAYS = { AGENTFS_FUSE_REPLY_WRITER: '1' };
 

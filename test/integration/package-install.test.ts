@@ -92,7 +92,7 @@ describe('the packed tarball', () => {
       'native/reader.h',
       'native/reply_buffers.cc',
       'native/reply_buffers.h',
-      'native/reply_trial.h',
+      'native/trial.h',
       'native/reply_writer.cc',
       'native/reply_writer.h',
       'native/request_bytes.cc',

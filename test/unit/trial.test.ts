@@ -6,16 +6,17 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /**
- * The trial that decides whether the reply writer pays (native/reply_trial.h), compiled on its
- * own with the system's C++ compiler and driven by made-up reply times: a reply comes `on` µs
- * after the last one while the writer takes them, `off` µs while it does not.
+ * The trial that decides whether a way of serving pays (native/trial.h: the reply writer, a
+ * burst's hand-offs), compiled on its own with the system's C++ compiler and driven by made-up
+ * event times: with the reply writer as the way on trial, a reply comes `on` µs after the last
+ * one while the writer takes them, `off` µs while it does not.
  */
 const NATIVE = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'native');
-const work = mkdtempSync(join(tmpdir(), 'agentfs-reply-trial-'));
+const work = mkdtempSync(join(tmpdir(), 'agentfs-trial-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 const PROGRAM = String.raw`
-#include "reply_trial.h"
+#include "trial.h"
 #include <cstdio>
 #include <cstdlib>
 
@@ -28,7 +29,7 @@ int main(int argc, char** argv) {
   long every = atol(argv[3]);
   int64_t pause = atoll(argv[4]) * us, end = atoll(argv[5]) * 1000000000LL;
   long back = argc > 6 ? atol(argv[6]) : 0;
-  ReplyTrial t;
+  Trial t;
   int64_t now = 1000000000LL;
   long replies = 0, offered = 0, first_verdict_at = -1;
   while (now < end) {
@@ -40,7 +41,7 @@ int main(int argc, char** argv) {
     if (every > 0 && replies % every == 0) now += pause;
     if (w && back > 0 && replies % back == 0) now -= 2 * on;
   }
-  ReplyTrial::Counts c = t.counts();
+  Trial::Counts c = t.counts();
   std::printf("{\"trials\":%llu,\"keptOn\":%llu,\"firstVerdictAt\":%ld,\"offeredShare\":%.3f}\n",
               (unsigned long long)c.trials, (unsigned long long)c.kept_on, first_verdict_at, (double)offered / replies);
 }

@@ -1,16 +1,12 @@
-// Whether the reply writer (reply_writer.h) pays is measured where the mount runs, not assumed.
-// It saves the client's CPU a halt and the wake-up from it; it costs, for every request, a switch
-// from the writer to the client on that CPU and one back, between two processes. Which is dearer
-// depends on the machine:
-// - a VM whose idle vCPUs halt at once (waking one ~20 µs): the writer cut `rm -rf` by a third;
-// - a VM with a paravirtual MMU (a system call ~1 µs, a fault ~10 µs, waking a halted vCPU
-//   ~9 µs): `tar x` and `rm -rf` were 22% slower with it, in 12 of 12 paired rounds.
-// So the server tries both on its own traffic, in turns: one with the writer, one without, six
-// times each; a turn is 150 intervals between replies that came within 1 ms of each other (a
-// client keeping the server busy), its first 2 ms left out while the writer wakes up or stops
-// spinning. The writer stays on only when the median of the six paired ratios of mean intervals
-// says replies came at least 3% faster with it. The verdict holds 10 s; the first reply after
-// that starts the turns again (the machine's load, and the work, change).
+// Whether a way of serving pays is measured where the mount runs, not assumed: what it saves and
+// what it costs (a wake-up, a switch between processes, a CPU's halt) weigh differently from one
+// machine to the next (reply_writer.h and fuse_session.cc's bursts say which, measured). So the
+// server tries both ways on its own traffic, in turns: one with it, one without, six times each;
+// a turn is 150 intervals between events (replies, requests read) that came within 1 ms of each
+// other (a client keeping the server busy), its first 2 ms left out while the new way settles (a
+// thread waking up or stopping its spin). The way stays on only when the median of the six paired
+// ratios of mean intervals says events came at least 3% faster with it. The verdict holds 10 s;
+// the first event after that starts the turns again (the machine's load, and the work, change).
 //
 // Header-only: a unit test compiles it alone and drives it with made-up times.
 #pragma once
@@ -20,7 +16,7 @@
 #include <cstdint>
 #include <mutex>
 
-class ReplyTrial {
+class Trial {
  public:
   static constexpr int kPairs = 6;
   static constexpr int kSamples = 150;
@@ -29,13 +25,13 @@ class ReplyTrial {
   static constexpr int64_t kKeepNs = 10000000000LL;
   static constexpr double kMargin = 0.97;
 
-  // Whether the reply made at `now` may go to the writer. Every serving thread calls it; one that
-  // finds another counting follows the turn as it stands.
+  // Whether the event at `now` (a reply made, a request read) takes the way on trial. Every serving
+  // thread calls it; one that finds another counting follows the turn as it stands.
   bool offer(int64_t now) {
     std::unique_lock<std::mutex> lock(mu_, std::try_to_lock);
     if (!lock.owns_lock()) return on_.load(std::memory_order_relaxed);
     // a thread that read its time before another's may take the lock after it: its gap would be
-    // negative, and a turn's mean near zero would keep the writer on (or make the ratio NaN)
+    // negative, and a turn's mean near zero would keep the way on (or make the ratio NaN)
     int64_t gap = now - last_;
     if (gap <= 0) return on_.load(std::memory_order_relaxed);
     last_ = now;
@@ -63,7 +59,7 @@ class ReplyTrial {
 
  private:
   void begin_turn(int64_t now) {
-    on_.store(turn_ % 2 == 0, std::memory_order_relaxed);  // even turns with the writer
+    on_.store(turn_ % 2 == 0, std::memory_order_relaxed);  // even turns with the way on trial
     turn_start_ = now;
     sum_ = 0;
     n_ = 0;
