@@ -22,17 +22,26 @@ const PROGRAM = String.raw`
 
 // argv: µs between replies with the writer, without it, every how many replies a pause of
 // pause_us comes, for how many seconds of replies to go on, and (optional) every how many replies
-// with the writer a reply's time steps back by two intervals (threads racing for the trial's lock)
+// with the writer a reply's time steps back by two intervals (threads racing for the trial's lock),
+// and (optional) after how many seconds the machine changes: the two intervals swap
 int main(int argc, char** argv) {
   const int64_t us = 1000;
   int64_t on = (int64_t)(atof(argv[1]) * us), off = (int64_t)(atof(argv[2]) * us);
   long every = atol(argv[3]);
   int64_t pause = atoll(argv[4]) * us, end = atoll(argv[5]) * 1000000000LL;
   long back = argc > 6 ? atol(argv[6]) : 0;
+  double swap_s = argc > 7 ? atof(argv[7]) : 0;
+  int64_t swap_at = swap_s > 0 ? (int64_t)(swap_s * 1e9) + 1000000000LL : 0;
   Trial t;
   int64_t now = 1000000000LL;
   long replies = 0, offered = 0, first_verdict_at = -1;
   while (now < end) {
+    if (swap_at && now >= swap_at) {
+      int64_t x = on;
+      on = off;
+      off = x;
+      swap_at = 0;
+    }
     bool w = t.offer(now);
     replies++;
     if (w) offered++;
@@ -55,17 +64,17 @@ interface Outcome {
 }
 
 let bin = '';
-function trial(on: number, off: number, every: number, pauseUs: number, seconds: number, back = 0): Outcome {
+function trial(on: number, off: number, every: number, pauseUs: number, seconds: number, back = 0, swapAt = 0): Outcome {
   if (!bin) {
     const src = join(work, 'trial.cc');
     bin = join(work, 'trial');
     writeFileSync(src, PROGRAM);
     execFileSync('g++', ['-std=c++17', '-O2', '-Wall', '-I', NATIVE, '-o', bin, src, '-lpthread']);
   }
-  return JSON.parse(execFileSync(bin, [on, off, every, pauseUs, seconds, back].map(String), { encoding: 'utf8' })) as Outcome;
+  return JSON.parse(execFileSync(bin, [on, off, every, pauseUs, seconds, back, swapAt].map(String), { encoding: 'utf8' })) as Outcome;
 }
 
-describe('reply writer: the trial of whether it pays', () => {
+describe('the trial of whether a way of serving pays (the reply writer as the way)', () => {
   it('keeps the writer where replies come faster with it, after 12 turns of 150 busy intervals', () => {
     const r = trial(30, 40, 0, 0, 2);
     expect(r).toMatchObject({ trials: 1, keptOn: 1 });
@@ -83,10 +92,23 @@ describe('reply writer: the trial of whether it pays', () => {
     expect(off.offeredShare).toBeLessThan(0.05);
   });
 
-  it('tries again every 10 s of replies, and a new verdict follows the machine', () => {
-    const r = trial(30, 40, 0, 0, 35);
-    expect(r.trials).toBe(4);
-    expect(r.keptOn).toBe(4);
+  it('tries again 10 s later, and twice as late each time the verdict stands, up to 160 s', () => {
+    // trials at 0, 10, 30 s
+    expect(trial(30, 40, 0, 0, 35)).toMatchObject({ trials: 3, keptOn: 3 });
+    // then 70, 150, 310 s (holds of 10, 20, 40, 80, 160, 160 s)
+    expect(trial(30, 40, 0, 0, 400)).toMatchObject({ trials: 6, keptOn: 6 });
+    expect(trial(40, 30, 0, 0, 400)).toMatchObject({ trials: 6, keptOn: 0 });
+  });
+
+  it('follows the machine: a verdict that flips holds 10 s again, and each trial starts the way last chosen', () => {
+    // kept at 0, 10 and 30 s; the machine changes at 50 s; off at 70 s (held 10 s), off again at 80 (20 s), 100
+    const r = trial(30, 40, 0, 0, 115, 0, 50);
+    expect(r).toMatchObject({ trials: 6, keptOn: 3 });
+    // a trial after an off verdict starts with its turn without: in a burst shorter than a turn
+    // nothing goes the other way (the first trial, with none before it, starts with it)
+    const short = trial(40, 30, 0, 0, 40);
+    expect(short.trials).toBe(3);
+    expect(short.offeredShare).toBeLessThan(0.02);
   });
 
   it('leaves out a reply timed before the last one counted (threads racing for its lock)', () => {
