@@ -1047,9 +1047,12 @@ struct State {
   // changes of sending thread among back-to-back requests that start a burst (AGENTFS_FUSE_BURST; 0: never)
   int burst_changes = 2;
   std::atomic<uint64_t> burst_served{0};  // requests served beside the next for a burst (AGENTFS_FUSE_STATS)
-  // whether handing a burst's requests on pays, tried on the traffic (serves_beside);
-  // AGENTFS_FUSE_BURST_TRIAL=0 hands them on without trials
-  Trial burst_trial;
+  // whether handing a burst's requests on pays, tried on the traffic (serves_beside): every
+  // interval within a burst up to 10 ms counts, since a burst ends where the queue is found empty
+  // (queue_empty: rest). Only those under 1 ms counted, a thread preempted now and then when
+  // handing on (2 CPUs, 64 client threads) went uncounted, and trials kept handing on where it
+  // was 10-35% slower. AGENTFS_FUSE_BURST_TRIAL=0 hands them on without trials.
+  Trial burst_trial{10000000};
   bool burst_tried = true;
   ~State() { free(js_buf.mem); }
 };
@@ -1101,10 +1104,10 @@ struct Backlog {
 // trial on the traffic says that pays (trial.h). One thread serving a burst of parallel lstats in
 // turn kept them waiting on each other on a VM whose idle vCPUs halt at once (`agentfs run`'s
 // first git status of 7,000 files: GETATTR 154 us at the median, against 75 in fuse-overlayfs,
-// which serves them side by side). On a VM with a paravirtual MMU, where waking a thread costs
-// ~20 us, the hand-off (a futex wake a request) made that git status 11% slower than serving in
-// turn (236 ms against 212, 8 of 8 paired rounds), and a second thread reading the device beside
-// the leader for the whole burst gained nothing either (the two CPUs were busy).
+// which serves them side by side). On a VM with a paravirtual MMU, where a round trip between
+// threads on two CPUs costs 17.5 us, the hand-off (a futex wake a request) made that git status
+// 11% slower than serving in turn (236 ms against 212, 8 of 8 paired rounds), and a second thread
+// reading the device beside the leader for the whole burst gained nothing either (both CPUs busy).
 bool serves_beside(State* st, const fuse_buf& b, Backlog& backlog) {
   if (large(b)) return true;
   if (st->burst_changes <= 0) return false;
@@ -1127,7 +1130,10 @@ bool serves_beside(State* st, const fuse_buf& b, Backlog& backlog) {
 // take the line from the other threads every time.
 void queue_empty(State* st, Backlog& backlog) {
   backlog.reset();
-  if (st->burst.load(std::memory_order_relaxed)) st->burst.store(false, std::memory_order_relaxed);
+  if (st->burst.load(std::memory_order_relaxed)) {
+    st->burst.store(false, std::memory_order_relaxed);
+    if (st->burst_tried) st->burst_trial.rest();  // the gap to the next burst is the client's
+  }
 }
 
 // After a request handed to JavaScript the leader offers its role to the JS thread (under
@@ -1270,7 +1276,10 @@ State* make_state(Session* s) {
   const char* env = getenv("AGENTFS_FUSE_SPIN_US");
   st->spin_us = env ? std::max(0L, strtol(env, nullptr, 10)) : 200;
   const char* burst = getenv("AGENTFS_FUSE_BURST");
-  if (burst) st->burst_changes = (int)std::min(std::max(0L, strtol(burst, nullptr, 10)), 1000000L);
+  // a value that is no number keeps the default (it turned bursts off: strtol's 0)
+  char* burst_end = nullptr;
+  long burst_n = burst ? strtol(burst, &burst_end, 10) : 0;
+  if (burst && burst_end != burst && *burst_end == 0) st->burst_changes = (int)std::min(std::max(0L, burst_n), 1000000L);
   const char* tried = getenv("AGENTFS_FUSE_BURST_TRIAL");
   st->burst_tried = !(tried && strcmp(tried, "0") == 0);
   const char* lead = getenv("AGENTFS_FUSE_JS_LEAD");

@@ -3,8 +3,9 @@
 // machine to the next (reply_writer.h and fuse_session.cc's bursts say which, measured). So the
 // server tries both ways on its own traffic, in turns: one with it, one without, six times each;
 // a turn is 150 intervals between events (replies, requests read) that came within 1 ms of each
-// other (a client keeping the server busy), its first 2 ms left out while the new way settles (a
-// thread waking up or stopping its spin). The way stays on only when the median of the six paired
+// other (a client keeping the server busy; a caller that says when the stream rests counts up to
+// its own bound), its first 2 ms left out while the new way settles (a thread waking up or
+// stopping its spin). The way stays on only when the median of the six paired
 // ratios of mean intervals says events came at least 3% faster with it. The verdict holds 10 s;
 // the first event after that starts the turns again (the machine's load, and the work, change).
 // A trial starts with the way the last verdict chose, and a verdict that repeats the last holds
@@ -30,6 +31,17 @@ class Trial {
   static constexpr int64_t kKeepMaxNs = 16 * kKeepNs;
   static constexpr double kMargin = 0.97;
 
+  // busy_ns: the longest interval counted (kBusyNs: events of a busy stream). A caller that knows
+  // when its stream stops and starts again (rest) counts longer ones: a way that makes the
+  // server stall now and then must pay for its stalls.
+  explicit Trial(int64_t busy_ns = kBusyNs) : busy_ns_(busy_ns) {}
+
+  // The stream stopped (the queue found empty): the interval to the next event is not counted.
+  void rest() {
+    std::lock_guard<std::mutex> lock(mu_);
+    resting_ = true;
+  }
+
   // Whether the event at `now` (a reply made, a request read) takes the way on trial. Every serving
   // thread calls it; one that finds another counting follows the turn as it stands.
   bool offer(int64_t now) {
@@ -40,6 +52,10 @@ class Trial {
     int64_t gap = now - last_;
     if (gap <= 0) return on_.load(std::memory_order_relaxed);
     last_ = now;
+    if (resting_) {
+      resting_ = false;
+      gap = busy_ns_;  // not counted
+    }
     if (!trying_) {
       if (now < verdict_until_) return on_.load(std::memory_order_relaxed);
       trying_ = true;
@@ -49,7 +65,7 @@ class Trial {
       begin_turn(now);
       return true;
     }
-    if (now - turn_start_ >= kSettleNs && gap < kBusyNs) {
+    if (now - turn_start_ >= kSettleNs && gap < busy_ns_) {
       sum_ += gap;
       n_++;
     }
@@ -94,8 +110,10 @@ class Trial {
     if (on) kept_on_.fetch_add(1, std::memory_order_relaxed);
   }
 
+  const int64_t busy_ns_;
   std::mutex mu_;
   std::atomic<bool> on_{true};
+  bool resting_ = false;
   bool trying_ = false;
   bool first_on_ = true;      // this trial's even turns are with the way
   bool last_verdict_ = true;

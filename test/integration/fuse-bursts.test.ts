@@ -109,6 +109,10 @@ describe('requests from parallel threads', () => {
     const off = await status({ AGENTFS_FUSE_BURST: '0' });
     expect(off.out).toBe('');
     expect(off.beside).toBe(0);
+    // a value that is no number keeps the default (it was read as 0: found by the hostile pass)
+    const junk = await status({ AGENTFS_FUSE_BURST: 'lots', AGENTFS_FUSE_BURST_TRIAL: '0' });
+    expect(junk.out).toBe('');
+    expect(junk.beside).toBeGreaterThan(0);
   });
 });
 

@@ -23,7 +23,10 @@ const PROGRAM = String.raw`
 // argv: µs between replies with the writer, without it, every how many replies a pause of
 // pause_us comes, for how many seconds of replies to go on, and (optional) every how many replies
 // with the writer a reply's time steps back by two intervals (threads racing for the trial's lock),
-// and (optional) after how many seconds the machine changes: the two intervals swap
+// and (optional) after how many seconds the machine changes: the two intervals swap; then, for a
+// caller that says when its stream rests (a burst's hand-offs): the longest interval counted in
+// ms (0: the default), every how many events with the way it stalls for how many µs, and
+// whether each pause is announced (rest)
 int main(int argc, char** argv) {
   const int64_t us = 1000;
   int64_t on = (int64_t)(atof(argv[1]) * us), off = (int64_t)(atof(argv[2]) * us);
@@ -32,9 +35,13 @@ int main(int argc, char** argv) {
   long back = argc > 6 ? atol(argv[6]) : 0;
   double swap_s = argc > 7 ? atof(argv[7]) : 0;
   int64_t swap_at = swap_s > 0 ? (int64_t)(swap_s * 1e9) + 1000000000LL : 0;
-  Trial t;
+  double busy_ms = argc > 8 ? atof(argv[8]) : 0;
+  long stall_every = argc > 9 ? atol(argv[9]) : 0;
+  int64_t stall = argc > 10 ? atoll(argv[10]) * us : 0;
+  bool rest = argc > 11 && atoi(argv[11]) != 0;
+  Trial t = busy_ms > 0 ? Trial((int64_t)(busy_ms * 1e6)) : Trial();
   int64_t now = 1000000000LL;
-  long replies = 0, offered = 0, first_verdict_at = -1;
+  long replies = 0, offered = 0, first_verdict_at = -1, with_way = 0;
   while (now < end) {
     if (swap_at && now >= swap_at) {
       int64_t x = on;
@@ -47,7 +54,11 @@ int main(int argc, char** argv) {
     if (w) offered++;
     if (first_verdict_at < 0 && t.counts().trials > 0) first_verdict_at = replies;
     now += w ? on : off;
-    if (every > 0 && replies % every == 0) now += pause;
+    if (w && stall_every > 0 && ++with_way % stall_every == 0) now += stall;
+    if (every > 0 && replies % every == 0) {
+      if (rest) t.rest();
+      now += pause;
+    }
     if (w && back > 0 && replies % back == 0) now -= 2 * on;
   }
   Trial::Counts c = t.counts();
@@ -64,14 +75,22 @@ interface Outcome {
 }
 
 let bin = '';
-function trial(on: number, off: number, every: number, pauseUs: number, seconds: number, back = 0, swapAt = 0): Outcome {
+/** A caller that says when its stream rests: its bound on intervals, the way's stalls, whether pauses are announced. */
+interface Rests {
+  busyMs: number;
+  stallEvery?: number;
+  stallUs?: number;
+  rest?: boolean;
+}
+
+function trial(on: number, off: number, every: number, pauseUs: number, seconds: number, back = 0, swapAt = 0, r?: Rests): Outcome {
   if (!bin) {
     const src = join(work, 'trial.cc');
     bin = join(work, 'trial');
     writeFileSync(src, PROGRAM);
     execFileSync('g++', ['-std=c++17', '-O2', '-Wall', '-I', NATIVE, '-o', bin, src, '-lpthread']);
   }
-  return JSON.parse(execFileSync(bin, [on, off, every, pauseUs, seconds, back, swapAt].map(String), { encoding: 'utf8' })) as Outcome;
+  return JSON.parse(execFileSync(bin, [on, off, every, pauseUs, seconds, back, swapAt, r?.busyMs ?? 0, r?.stallEvery ?? 0, r?.stallUs ?? 0, r?.rest ? 1 : 0].map(String), { encoding: 'utf8' })) as Outcome;
 }
 
 describe('the trial of whether a way of serving pays (the reply writer as the way)', () => {
@@ -115,6 +134,18 @@ describe('the trial of whether a way of serving pays (the reply writer as the wa
     // before: the negative gaps went into the sums, the turns with the writer averaged ~0 and it
     // was kept although replies came slower with it
     expect(trial(40, 30, 0, 0, 2, 3)).toMatchObject({ trials: 1, keptOn: 0 });
+  });
+
+  it("makes a way pay for its stalls where the caller says when its stream rests (a burst's hand-offs)", () => {
+    // faster between stalls, but a 3 ms stall every 50 events: 90 µs an event against 40
+    const stalls = { stallEvery: 50, stallUs: 3000 };
+    // counted up to 1 ms, the stalls went uncounted and the way was kept (trials kept handing a
+    // burst on where serving in turn was 10-35% faster)
+    expect(trial(30, 40, 0, 0, 2, 0, 0, { busyMs: 0, ...stalls })).toMatchObject({ trials: 1, keptOn: 1 });
+    expect(trial(30, 40, 0, 0, 2, 0, 0, { busyMs: 10, ...stalls })).toMatchObject({ trials: 1, keptOn: 0 });
+    // the pauses it announces are not counted: 8 ms every 20 events would hide the way's 25%
+    expect(trial(30, 40, 20, 8000, 3, 0, 0, { busyMs: 10, rest: true })).toMatchObject({ trials: 1, keptOn: 1 });
+    expect(trial(30, 40, 20, 8000, 3, 0, 0, { busyMs: 10 })).toMatchObject({ trials: 1, keptOn: 0 });
   });
 
   it('counts only intervals of a busy stream: replies 2 ms apart never end a turn', () => {
