@@ -26,7 +26,8 @@ const PROGRAM = String.raw`
 // and (optional) after how many seconds the machine changes: the two intervals swap; then, for a
 // caller that says when its stream rests (a burst's hand-offs): the longest interval counted in
 // ms (0: the default), every how many events with the way it stalls for how many µs, and
-// whether each pause is announced (rest)
+// whether each pause is announced (rest); and µs between replies in every second turn with the
+// writer (0: the same), so that the pairs disagree
 int main(int argc, char** argv) {
   const int64_t us = 1000;
   int64_t on = (int64_t)(atof(argv[1]) * us), off = (int64_t)(atof(argv[2]) * us);
@@ -39,6 +40,9 @@ int main(int argc, char** argv) {
   long stall_every = argc > 9 ? atol(argv[9]) : 0;
   int64_t stall = argc > 10 ? atoll(argv[10]) * us : 0;
   bool rest = argc > 11 && atoi(argv[11]) != 0;
+  int64_t on2 = argc > 12 && atof(argv[12]) > 0 ? (int64_t)(atof(argv[12]) * us) : on;
+  long turns_on = 0;
+  bool was = false;
   Trial t = busy_ms > 0 ? Trial((int64_t)(busy_ms * 1e6)) : Trial();
   int64_t now = 1000000000LL;
   long replies = 0, offered = 0, first_verdict_at = -1, with_way = 0;
@@ -50,10 +54,12 @@ int main(int argc, char** argv) {
       swap_at = 0;
     }
     bool w = t.offer(now);
+    if (w && !was) turns_on++;
+    was = w;
     replies++;
     if (w) offered++;
     if (first_verdict_at < 0 && t.counts().trials > 0) first_verdict_at = replies;
-    now += w ? on : off;
+    now += w ? (turns_on % 2 == 0 ? on2 : on) : off;
     if (w && stall_every > 0 && ++with_way % stall_every == 0) now += stall;
     if (every > 0 && replies % every == 0) {
       if (rest) t.rest();
@@ -81,6 +87,8 @@ interface Rests {
   stallEvery?: number;
   stallUs?: number;
   rest?: boolean;
+  /** µs between replies with the writer in its second, fourth and sixth turns */
+  on2?: number;
 }
 
 function trial(on: number, off: number, every: number, pauseUs: number, seconds: number, back = 0, swapAt = 0, r?: Rests): Outcome {
@@ -90,7 +98,7 @@ function trial(on: number, off: number, every: number, pauseUs: number, seconds:
     writeFileSync(src, PROGRAM);
     execFileSync('g++', ['-std=c++17', '-O2', '-Wall', '-I', NATIVE, '-o', bin, src, '-lpthread']);
   }
-  return JSON.parse(execFileSync(bin, [on, off, every, pauseUs, seconds, back, swapAt, r?.busyMs ?? 0, r?.stallEvery ?? 0, r?.stallUs ?? 0, r?.rest ? 1 : 0].map(String), { encoding: 'utf8' })) as Outcome;
+  return JSON.parse(execFileSync(bin, [on, off, every, pauseUs, seconds, back, swapAt, r?.busyMs ?? 0, r?.stallEvery ?? 0, r?.stallUs ?? 0, r?.rest ? 1 : 0, r?.on2 ?? 0].map(String), { encoding: 'utf8' })) as Outcome;
 }
 
 describe('the trial of whether a way of serving pays (the reply writer as the way)', () => {
@@ -102,6 +110,13 @@ describe('the trial of whether a way of serving pays (the reply writer as the wa
     expect(r.firstVerdictAt).toBeLessThan(12 * 150 + 6 * 68 + 6 * 51 + 2);
     // the verdict holds: almost every reply after the trial goes to it
     expect(r.offeredShare).toBeGreaterThan(0.95);
+  });
+
+  it('keeps it only where at least four of the six pairs say so, not on the median alone', () => {
+    // three pairs twice as fast with it, three the same: the median (0.75) said keep
+    expect(trial(20, 40, 0, 0, 2, 0, 0, { busyMs: 0, on2: 40 })).toMatchObject({ trials: 1, keptOn: 0 });
+    // three pairs twice as fast, three 5% faster: four and more for it
+    expect(trial(20, 40, 0, 0, 2, 0, 0, { busyMs: 0, on2: 38 })).toMatchObject({ trials: 1, keptOn: 1 });
   });
 
   it('turns it off where replies come slower with it, and when it gains less than 3%', () => {
