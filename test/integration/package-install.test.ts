@@ -92,7 +92,6 @@ describe('the packed tarball', () => {
       'native/reader.h',
       'native/reply_buffers.cc',
       'native/reply_buffers.h',
-      'native/trial.h',
       'native/reply_writer.cc',
       'native/reply_writer.h',
       'native/request_bytes.cc',
@@ -107,6 +106,7 @@ describe('the packed tarball', () => {
       'native/sqlite_page_pool.cc',
       'native/sqlite_page_pool.h',
       'native/tether/tether.c',
+      'native/trial.h',
       'native/utf8.h',
       'native/walbatch/wal_batch.c',
     ]);
