@@ -1121,8 +1121,7 @@ bool serves_beside(State* st, const fuse_buf& b, Backlog& backlog) {
   }
   // timed as it is read: the mean interval between a burst's requests is what either way gives
   if (st->burst_tried) {
-    int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
-    if (!st->burst_trial.offer(now)) return false;  // a turn in turn, or its verdict
+    if (!st->burst_trial.offer(Trial::now_ns())) return false;  // a turn in turn, or its verdict
   }
   st->burst_served.fetch_add(1, std::memory_order_relaxed);
   return true;

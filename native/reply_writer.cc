@@ -14,10 +14,7 @@
 
 namespace {
 
-int64_t now_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
+int64_t now_ns() { return Trial::now_ns(); }
 
 int64_t env_us(const char* name, int64_t dflt_ns) {
   const char* v = getenv(name);

@@ -21,6 +21,7 @@
 #pragma once
 
 #include <algorithm>
+#include <chrono>
 #include <atomic>
 #include <cstdint>
 #include <mutex>
@@ -40,6 +41,12 @@ class Trial {
   // when its stream stops and starts again (rest) counts longer ones: a way that makes the
   // server stall now and then must pay for its stalls.
   explicit Trial(int64_t busy_ns = kBusyNs) : busy_ns_(busy_ns) {}
+
+  // The clock the callers' times are read from.
+  static int64_t now_ns() {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+  }
 
   // The stream stopped (the queue found empty): the interval to the next event is not counted.
   void rest() {
