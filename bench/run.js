@@ -4,6 +4,7 @@
 import { readdirSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { describeMachine, holdIdle, machineLine } from './machine.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const suitesDir = join(here, 'suites');
@@ -13,6 +14,16 @@ const names = readdirSync(suitesDir)
   .map((f) => f.slice(0, -3))
   .filter((n) => wanted.length === 0 || wanted.includes(n))
   .sort();
+
+let held;
+try {
+  held = holdIdle(process.env.BENCH_IDLE);
+} catch (e) {
+  console.error(`bench: ${e.message}`);
+  process.exit(2);
+}
+const machine = describeMachine(held.idle);
+console.log(machineLine(machine));
 
 const rows = [];
 function fmt(n) {
@@ -47,8 +58,10 @@ for (const name of names) {
   }
 }
 
+held.release();
+
 const out = join(here, 'results');
 mkdirSync(out, { recursive: true });
 const file = join(out, `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-writeFileSync(file, JSON.stringify(rows, null, 2));
+writeFileSync(file, JSON.stringify({ machine, rows }, null, 2));
 console.log(`\nresults: ${file}`);
