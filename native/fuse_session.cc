@@ -2456,7 +2456,7 @@ napi_value HostCopyNumber(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
-// readerStats(handle): {active, served, changesServed, declined, listedBare, counted, snapshots, holdWaits, replyFresh, hugeMaps, error, hostServed, hostDeclined, deltaActive, deltaServed, madeAbsentServed, replyWriter..., burstServed, opensThrottled}
+// readerStats(handle): {active, served, changesServed, declined, listedBare, counted, snapshots, holdWaits, replyFresh, hugeMaps, error, hostServed, hostDeclined, hostListedPages, deltaActive, deltaServed, madeAbsentServed, replyWriter..., burstServed, opensThrottled}
 napi_value ReaderStats(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   if (!get_args(env, info, 1, argv)) return nullptr;
@@ -2480,6 +2480,7 @@ napi_value ReaderStats(napi_env env, napi_callback_info info) {
   if (!s->reader_error.empty()) napi_set_named_property(env, o, "error", str(env, s->reader_error));
   napi_set_named_property(env, o, "hostServed", num(env, s->host ? (double)s->host->served.load() : 0));
   napi_set_named_property(env, o, "hostDeclined", num(env, s->host ? (double)s->host->declined.load() : 0));
+  napi_set_named_property(env, o, "hostListedPages", num(env, s->host ? (double)s->host->listed_pages.load() : 0));
   napi_get_boolean(env, s->delta != nullptr, &b);
   napi_set_named_property(env, o, "deltaActive", b);
   napi_set_named_property(env, o, "deltaServed", num(env, s->delta ? (double)s->delta->served.load() : 0));

@@ -69,9 +69,13 @@ void HostFiles::forget(uint64_t ino, int64_t delta_dir) {
   auto it = files_.find(ino);
   // A host directory copied up lists as before (the copy keeps its names, numbers and mtime):
   // the kernel's listing of it stays good under the same key, now checked against the delta's row.
+  // A settled listing's stamp names the host directory's ctime, which the delta's row does not
+  // have: the copy keeps it for the age's period (dirs.ts carriedKey).
   if (delta_dir >= 0 && it != files_.end() && it->second.type == S_IFDIR && it->second.listing.epoch >= 0) {
     if (delta_dirs_.size() >= MAX_FILES) delta_dirs_.clear();
-    delta_dirs_[ino] = DeltaDir{(uint64_t)delta_dir, it->second.listing};
+    DirKey carried = it->second.listing;
+    if (carried.epoch >= LISTING_SETTLED_STAMP) carried.epoch = epoch_now();
+    delta_dirs_[ino] = DeltaDir{(uint64_t)delta_dir, carried};
   } else {
     delta_dirs_.erase(ino);
   }
@@ -102,12 +106,23 @@ bool HostFiles::delta_dir_of(uint64_t ino, uint64_t* delta_dir) {
   return true;
 }
 
-int64_t HostFiles::epoch_now() const {
+static double now_ms() {
   struct timespec now;
   clock_gettime(CLOCK_REALTIME, &now);
+  return (double)now.tv_sec * 1000 + (double)(now.tv_nsec / 1000000);  // as Date.now()
+}
+
+int64_t HostFiles::epoch_now() const {
   // as dirs.ts: Math.floor(Date.now() / 1000 / maxAge)
-  double ms = (double)now.tv_sec * 1000 + (double)(now.tv_nsec / 1000000);
-  return (int64_t)std::floor(ms / 1000 / cfg_.listing_max_age);
+  return (int64_t)std::floor(now_ms() / 1000 / cfg_.listing_max_age);
+}
+
+int64_t HostFiles::host_stamp(const struct stat& st) const {
+  // as dirs.ts listingStamp
+  double now = now_ms();
+  double ctime = (double)st.st_ctim.tv_sec * 1000 + (double)(st.st_ctim.tv_nsec / 1000000);
+  if (now - ctime >= LISTING_SETTLED_MS) return (int64_t)(LISTING_SETTLED_STAMP + ctime);
+  return (int64_t)std::floor(now / 1000 / cfg_.listing_max_age);
 }
 
 bool HostFiles::open_delta_dir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi, int64_t sec, int64_t nsec) {
@@ -203,7 +218,7 @@ bool HostFiles::opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     declined++;
     return false;
   }
-  int64_t epoch = epoch_now();
+  int64_t epoch = host_stamp(st);
   bool keep = held.mtime == (int64_t)st.st_mtim.tv_sec && held.mtime_ns == (int64_t)st.st_mtim.tv_nsec && held.epoch == epoch;
   if (!keep) {
     // The kernel fetches this listing (a first open, or the key moved): from readdir below for a
@@ -387,6 +402,7 @@ bool HostFiles::readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, 
   if (on_listed)
     for (const Sent& s : sent) on_listed(ino, s.ino, s.mode, names[s.name]);
   served++;
+  listed_pages++;
   fuse_reply_buf(req, buf.data(), used);
   return true;
 }

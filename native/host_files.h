@@ -25,6 +25,16 @@ const uint64_t HOST_FH = 1ull << 61;
 // Host paths from this long on are left to JavaScript (core/host-path.ts HOST_PATH_LIMIT).
 const size_t HOST_PATH_MAX = 4000;
 
+// A host directory's listing is keyed by its mtime and a stamp (handlers/dirs.ts listingStamp).
+// Any change to its entries moves its ctime to the time of the change, and nothing can set a
+// ctime back: a listing made once the ctime is LISTING_SETTLED_MS old holds while the ctime does,
+// whatever the age (stamp LISTING_SETTLED_STAMP + ctime in ms, above every period's number and
+// exact in a double). One made sooner, when a change in the same timestamp tick could still
+// leave the times as they were, holds for the age's period only (stamp: the period's number), as
+// every listing did before: each period's end then dropped every listing the kernel held at once.
+const int64_t LISTING_SETTLED_MS = 3000;
+const int64_t LISTING_SETTLED_STAMP = 1ll << 52;
+
 struct HostFilesConfig {
   double attr_timeout = 1;
   // seconds the kernel may keep an unchanged directory's listing (the overlay's finite age; 0:
@@ -128,6 +138,7 @@ class HostFiles {
   std::function<void(uint64_t ino)> on_stale_attrs;
 
   std::atomic<uint64_t> served{0}, declined{0};
+  std::atomic<uint64_t> listed_pages{0};  // of served: listing pages (readdir), each one the kernel fetched
 
  private:
   // What the kernel's page cache of a file depends on: mtime and size (files.ts cacheKey), and
@@ -179,6 +190,9 @@ class HostFiles {
   };
   std::unordered_map<uint64_t, DeltaDir> delta_dirs_;  // dir_key's delta directories
   int64_t epoch_now() const;
+  // The listing stamp of a host directory as lstat shows it now (dirs.ts listingStamp): settled
+  // (SETTLED_STAMP + its ctime in ms) or the age's period.
+  int64_t host_stamp(const struct stat& st) const;
   std::mutex absent_mu_;
   std::vector<std::pair<uint64_t, std::string>> absent_;  // lookup's negative entries
   std::unordered_set<std::string> absent_keys_;           // parent + '/' + name of those

@@ -180,6 +180,8 @@ export interface NativeBinding {
     /** requests answered from host files (hostFiles), and those tried and left to JavaScript */
     hostServed: number;
     hostDeclined: number;
+    /** of hostServed: host directory listing pages the kernel fetched */
+    hostListedPages: number;
     /** an overlay's delta files: GETATTR answered from the delta (hostFiles.delta) */
     deltaActive: boolean;
     deltaServed: number;

@@ -5,7 +5,7 @@
  * changes what it is. Regular files living in the delta are handed over too, for GETATTR. Only the JS thread calls in, so an offer and a take-back never cross.
  * Listings offer theirs through replyDir (`listing`): the names are converted there anyway.
  */
-import type { HostFiles, Timespec } from '../core/types.js';
+import { S_IFDIR, type HostFiles, type Timespec } from '../core/types.js';
 import type { NativeBinding, SessionHandle } from './binding.js';
 
 const OFFER = new Float64Array(3);
@@ -21,8 +21,10 @@ export class HostOffers {
     // kernel asks again) is answered natively once that write is committed
     files.onChange((ino) => {
       // a directory copied up keeps its listing's key: the addon goes on opening it (dirKey)
-      this.native.hostForget(this.handle, ino ?? -1, ino === undefined ? -1 : this.deltaDir(ino));
+      const deltaDir = ino === undefined ? -1 : this.deltaDir(ino);
+      this.native.hostForget(this.handle, ino ?? -1, deltaDir);
       if (ino === undefined) return;
+      if (deltaDir >= 0) this.onCopiedDir?.(ino);
       if (this.deltas) this.offerDelta(ino);
       this.copyNumber(ino);
     });
@@ -40,6 +42,13 @@ export class HostOffers {
 
   private listable: boolean;
   private held = false;
+  /** a host directory is now the delta's (copied up): its listing key carries over (dirs.ts carriedKey) */
+  onCopiedDir: ((ino: number) => void) | undefined;
+
+  /** Whether `ino` is exactly a host directory (its listing stamp may be a settled one: dirs.ts listingStamp). */
+  isHostDir(ino: number): boolean {
+    return this.files.hostFile(ino)?.type === S_IFDIR;
+  }
   /** the numbers told to the addon as copies' (hostCopyNumber) */
   private readonly copies = new Set<number>();
 

@@ -18,7 +18,7 @@ import { checkFuse, decodeRequest, loadBinding, mountFailureHint, Op, type FuseR
 import { watchChanges } from './change-watcher.js';
 import { GROUP_COMMIT_MS, GroupCommitter, type GroupCommit } from './group-commit.js';
 import { HANDLERS, MUTATING, SYNCING } from './handlers/index.js';
-import { listingKey } from './handlers/dirs.js';
+import { carriedKey, listingKey } from './handlers/dirs.js';
 import { HostOffers } from './host-offers.js';
 import { ServeState, type CacheTimeouts, type Reply } from './state.js';
 import { raiseReadahead } from './readahead.js';
@@ -250,7 +250,14 @@ export class FuseServer {
       if (batch.length) this.onBatch(batch);
     }, QUIET_DRAIN_MS);
     this.quietDrain.unref();
-    if (hostFiles) this.state.hostOffers = new HostOffers(this.native, handle, hostFiles);
+    if (hostFiles) {
+      const offers = new HostOffers(this.native, handle, hostFiles);
+      offers.onCopiedDir = (ino) => {
+        const held = this.state.cacheKeys.get(ino);
+        if (held !== undefined) this.state.rememberCacheKey(ino, carriedKey(held, Date.now(), this.state.listingMaxAgeS));
+      };
+      this.state.hostOffers = offers;
+    }
     if (hostFiles?.delta && this.native.readerStats(handle).deltaActive) this.shareDeltaReads(hostFiles.delta, handle);
     if (shared && this.native.readerStats(handle).active) this.shareReads(shared, handle);
   }

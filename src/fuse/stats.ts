@@ -41,6 +41,7 @@ export class RequestStats {
     hugeMaps?: boolean;
     hostServed?: number;
     hostDeclined?: number;
+    hostListedPages?: number;
     deltaActive?: boolean;
     deltaServed?: number;
     madeAbsentServed?: number;
@@ -71,7 +72,7 @@ export class RequestStats {
     if (r.hostServed || r.hostDeclined || r.deltaActive) {
       // an overlay: the files that are exactly host files, and the delta's
       this.nativeLine =
-        `fuse native host-file reads: ${r.hostServed ?? 0} served, ${r.hostDeclined ?? 0} left to JavaScript, ${r.replyFresh ?? 0} replies in fresh memory; ` +
+        `fuse native host-file reads: ${r.hostServed ?? 0} served (${r.hostListedPages ?? 0} listing pages), ${r.hostDeclined ?? 0} left to JavaScript, ${r.replyFresh ?? 0} replies in fresh memory; ` +
         `delta getattr: ${r.deltaActive ? `${r.deltaServed ?? 0} served` : `off${r.error ? ` (${r.error})` : ''}`}; ` +
         `${r.changesServed ?? 0} attributes and ${r.madeAbsentServed ?? 0} absent names answered from uncommitted changes`;
       return;

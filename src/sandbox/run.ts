@@ -92,6 +92,20 @@ export function prepareSession(id: string | undefined, cwd: string): SessionReco
  * of the filesystem read-only except the allowed paths, and the session files hidden.
  * A second run of the same session joins the live overlay instead of mounting another.
  */
+/** How long the host's own edits to the directory may take to show inside a run, by default (seconds). */
+export const HOST_CACHE_S = 30;
+
+/** AGENTFS_RUN_HOST_CACHE_S, or HOST_CACHE_S: how long the kernel may keep the host directory's names, attributes and listings. */
+function hostCacheSeconds(): number {
+  const v = process.env.AGENTFS_RUN_HOST_CACHE_S;
+  if (v === undefined || v === '') return HOST_CACHE_S;
+  const n = Number(v);
+  if (!/^\d+(\.\d+)?$/.test(v) || !(n > 0) || n > 86400) {
+    throw new RunError(`AGENTFS_RUN_HOST_CACHE_S must be a number of seconds above 0 and at most 86400, not '${v}'`);
+  }
+  return n;
+}
+
 export function runSandbox(options: RunOptions): Promise<RunOutcome> {
   // caught from the start: a signal during the set-up or the clean-up must not end us midway
   return options.signals ? runCaught(options, options.signals) : withSandboxSignals((caught) => runCaught(options, caught));
@@ -107,6 +121,7 @@ async function runCaught(options: RunOptions, caught: SignalCatcher): Promise<Ru
     const problem = allowProblem(p);
     if (problem) throw new RunError(problem);
   }
+  const hostCacheS = hostCacheSeconds();
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const launcher = launcherPath();
   // what this machine lacks is reported before anything is created
@@ -152,8 +167,8 @@ async function runCaught(options: RunOptions, caught: SignalCatcher): Promise<Ru
           // Runs of a session share this one mount; the CLI and the SDK may write the session's
           // database meanwhile (watched: the kernel forgets what it cached when they do). Only
           // edits the host makes to the base directory meanwhile show up late, by this much.
-          timeouts: { entry: 30, attr: 30, negative: 5 },
-          cacheReaddir: 30,
+          timeouts: { entry: hostCacheS, attr: hostCacheS, negative: Math.min(5, hostCacheS) },
+          cacheReaddir: hostCacheS,
           changeCounter: outsideChanges(a),
           onError: options.onError
             ? (e) => options.onError!(e, session.database)

@@ -33,7 +33,7 @@ function hostServed(trace: string): number {
 
 /** Requests the addon left to JavaScript (host files it did not hold), from the same trace. */
 function hostDeclined(trace: string): number {
-  const m = /native host-file reads: \d+ served, (\d+) left to JavaScript/.exec(readFileSync(trace, 'utf8'));
+  const m = /native host-file reads: \d+ served \(\d+ listing pages\), (\d+) left to JavaScript/.exec(readFileSync(trace, 'utf8'));
   return m ? Number(m[1]) : 0;
 }
 

@@ -3,7 +3,7 @@
 // compares what the sandbox lists with the host (or with what the change made), and checks that
 // the addon did list them.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { linkSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CLI, tempDir } from '../support/cli.js';
@@ -26,6 +26,11 @@ function runIn(proj: string, script: string, env: NodeJS.ProcessEnv = {}): { out
   expect(r.status, r.stderr).toBe(0);
   const count = (op: string) => Number(new RegExp(`fuse ${op}: (\\d+) requests`).exec(r.stderr)?.[1] ?? 0);
   return { out: r.stdout, jsListings: count('READDIRPLUS'), jsOpens: count('OPENDIR'), jsLookups: count('LOOKUP'), err: r.stderr };
+}
+
+/** Listing pages of host directories the addon served (AGENTFS_FUSE_STATS). */
+function pages(err: string): number {
+  return Number(/\((\d+) listing pages\)/.exec(err)?.[1] ?? NaN);
 }
 
 /** Every entry below `.` with what a listing and an lstat show of it, sorted (the root left out: it is the delta's). */
@@ -124,6 +129,36 @@ describe('agentfs run: host directories listed natively', () => {
     // the kernel listed none of those directories again until they changed
     expect(r.jsOpens).toBeLessThan(15);
     expect(listings('READDIRPLUS') + listings('READDIR')).toBeLessThan(12);
+  });
+
+  it('keeps a settled host directory\'s listing past the listing age, and lists a host change at once', () => {
+    // Two projects whose directories' ctimes have settled (native/host_files.h LISTING_SETTLED_MS)
+    const proj = twentyDirs('settled');
+    const copied = twentyDirs('settled-copied');
+    spawnSync('sleep', ['3.2']);
+    // A 1 s age (AGENTFS_RUN_HOST_CACHE_S): the second listing comes two periods after the first.
+    // The host adds a file to d5 between them (a helper of this test, told by a flag outside the
+    // project, which the sandbox reaches as the host's).
+    const [flag, ack] = [join(tmp.dir, 'settled.flag'), join(tmp.dir, 'settled.ack')];
+    const helper = spawn('sh', ['-c', `while [ ! -e '${flag}' ]; do sleep 0.02; done; touch '${join(proj, 'd5', 'new')}'; touch '${ack}'`], { stdio: 'ignore' });
+    try {
+      const listAll = `for d in ${DIRS}; do ls $d; done`;
+      const r = runIn(proj, `${listAll} >/dev/null; touch '${flag}'; while [ ! -e '${ack}' ]; do sleep 0.02; done; sleep 2.2; ${listAll}`, { AGENTFS_RUN_HOST_CACHE_S: '1' });
+      expect(r.out.split('\n').filter(Boolean)).toHaveLength(101);
+      expect(r.out).toContain('f4\nnew\n');
+      // 20 listings of two pages each (the entries, then the empty one that ends a listing), then
+      // d5's again: the others were kept (when each period's end dropped them all: 80)
+      expect(pages(r.err)).toBeGreaterThanOrEqual(40);
+      expect(pages(r.err)).toBeLessThanOrEqual(44);
+    } finally {
+      if (helper.exitCode === null) helper.kill('SIGKILL');
+    }
+    // Settled listings copied up hold as a copy's (for the period): listed again, none is fetched again
+    const k = runIn(copied, `${LISTED_THEN_COPIED}
+      for d in ${DIRS}; do ls $d; done`);
+    expect(k.out.split('\n').filter(Boolean)).toHaveLength(100);
+    expect(pages(k.err)).toBe(40);
+    expect(k.jsListings).toBeLessThan(5);
   });
 
   it('leaves out names that are not UTF-8, as JavaScript does', () => {

@@ -2,7 +2,7 @@
 // the host rewriting a base file the sandbox has read, the sandbox rewriting one it has read.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CLI, runCli, tempDir } from '../support/cli.js';
 
@@ -24,11 +24,12 @@ async function runWhile(
   script: string,
   meanwhile: () => void | Promise<void>,
   runArgs: string[] = [],
+  moreEnv: NodeJS.ProcessEnv = {},
 ): Promise<{ code: number | null; out: string; err: string }> {
   const ready = join(tmp.dir, 'ready');
   const go = join(tmp.dir, 'go');
   const wait = `touch ${ready}; while [ ! -e ${go} ]; do sleep 0.05; done`;
-  const child = spawn(process.execPath, [CLI, 'run', ...runArgs, '--', 'sh', '-c', script.replace('WAIT', wait)], { cwd: proj, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [CLI, 'run', ...runArgs, '--', 'sh', '-c', script.replace('WAIT', wait)], { cwd: proj, env: { ...env, ...moreEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -117,6 +118,27 @@ describe('agentfs run: cached pages and listings', () => {
     expect(r.out).toBe('from the clilatechanged' + 'mine\n' + 'refused\n' + 'live:\nhost\nnew.txt\nseen.txt\n\nlive/host:\nlate.txt\n');
     const diff = await runCli(['diff', 'live-cli'], { cwd: proj, env });
     expect(diff.stdout).toContain('D file    live/host/held.txt');
+  });
+
+  it('AGENTFS_RUN_HOST_CACHE_S shortens how long the host\'s edits take to show', async () => {
+    mkdirSync(join(proj, 's'));
+    writeFileSync(join(proj, 's', 'grows'), 'x');
+    // the attributes the kernel got before the host's edit are kept for this long (30 s by default)
+    const r = await runWhile('stat -c %s s/grows; WAIT; sleep 1.3; stat -c %s s/grows', () => writeFileSync(join(proj, 's', 'grows'), 'longer\n'), [], {
+      AGENTFS_RUN_HOST_CACHE_S: '1',
+    });
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toBe('1\n7\n');
+  });
+
+  it('refuses an AGENTFS_RUN_HOST_CACHE_S that is no number of seconds, before it makes a session', async () => {
+    const home = join(tmp.dir, 'bad-cache-home');
+    for (const bad of ['abc', '0', '-1', '1e3', '90000', ' 5']) {
+      const r = await runCli(['run', '--', 'true'], { cwd: proj, env: { ...env, AGENTFS_HOME: home, AGENTFS_RUN_HOST_CACHE_S: bad } });
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toBe(`agentfs: AGENTFS_RUN_HOST_CACHE_S must be a number of seconds above 0 and at most 86400, not '${bad}'\n`);
+    }
+    expect(existsSync(join(home, 'sessions')) ? readdirSync(join(home, 'sessions')) : []).toEqual([]);
   });
 
   it('a listing kept across a copy-up still shows what the sandbox creates there, and a base directory shows what the host adds', async () => {

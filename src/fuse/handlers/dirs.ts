@@ -22,10 +22,43 @@ const STRIDE = 1 + ATTR_LEN;
 
 /**
  * The key of the listing the kernel caches for a directory: mtime and, with a finite listing age
- * (overlays), that age's period; with an infinite one, ctime and link count (`rest`).
+ * (overlays), a stamp (listingStamp); with an infinite one, ctime and link count (`rest`).
  */
 export function listingKey(mtime: { sec: number; nsec: number }, rest: string, epoch: number): string {
   return `d${mtime.sec}.${mtime.nsec}:${rest}:${epoch}`;
+}
+
+/** As native/host_files.h: a host directory's ctime this old or older no longer moves unseen. */
+export const LISTING_SETTLED_MS = 3000;
+/** above every period's number, and SETTLED + a ctime in ms is still exact in a double */
+export const LISTING_SETTLED_STAMP = 2 ** 52;
+
+/** The age's period at `nowMs` (a listing keyed by it holds until the period ends). */
+export function listingPeriod(nowMs: number, maxAgeS: number): number {
+  return Math.floor(nowMs / 1000 / maxAgeS);
+}
+
+/**
+ * The stamp of a host directory's listing (native/host_files.h, LISTING_SETTLED_MS): once its
+ * ctime has settled, the ctime itself, so the listing holds until the directory changes, however
+ * long; before that the age's period, so a change the times did not show is seen within the age.
+ * The period alone made every listing the kernel held expire at each period's end at once (`run`:
+ * a `git status` that crossed one listed all 1,004 directories again, 250 ms against 40).
+ */
+export function listingStamp(ctime: { sec: number; nsec: number }, nowMs: number, maxAgeS: number): number {
+  const ctimeMs = ctime.sec * 1000 + Math.floor(ctime.nsec / 1e6);
+  return nowMs - ctimeMs >= LISTING_SETTLED_MS ? LISTING_SETTLED_STAMP + ctimeMs : listingPeriod(nowMs, maxAgeS);
+}
+
+/**
+ * A host directory's key once the directory is copied up (native/host_files.cc forget): a
+ * settled stamp names the host's ctime, which the copy's row does not keep, so the copy's listing
+ * holds for the current period, as a copy's does.
+ */
+export function carriedKey(key: string, nowMs: number, maxAgeS: number): string {
+  const at = key.lastIndexOf(':');
+  const stamp = Number(key.slice(at + 1));
+  return stamp >= LISTING_SETTLED_STAMP ? `${key.slice(0, at + 1)}${listingPeriod(nowMs, maxAgeS)}` : key;
 }
 
 export function opendir(s: ServeState, { id, ino }: OpendirRequest): Reply {
@@ -40,12 +73,17 @@ export function opendir(s: ServeState, { id, ino }: OpendirRequest): Reply {
   if (cache) {
     // The kernel drops its cached listing itself when the directory changes through the mount;
     // a change from outside moves mtime/ctime (or clears the keys): then it must refetch. With a
-    // finite age (overlays), the key also changes every maxAge seconds.
-    // An overlay's key (finite age) is mtime and age only: a copy-up into a directory moves its
-    // ctime and link count (a merged directory's is 1) and changes no listing, and a change from
-    // outside that keeps the mtime is seen within maxAge anyway.
+    // finite age (overlays), the key also changes every maxAge seconds, but for a host
+    // directory whose ctime has settled (listingStamp).
+    // An overlay's key (finite age) is mtime and a stamp only: a copy-up into a directory moves
+    // its ctime and link count (a merged directory's is 1) and changes no listing, and a change
+    // from outside that keeps the mtime is seen within maxAge anyway.
     const finite = Number.isFinite(s.listingMaxAgeS);
-    const epoch = finite ? Math.floor(Date.now() / 1000 / s.listingMaxAgeS) : 0;
+    const epoch = !finite
+      ? 0
+      : s.hostOffers?.isHostDir(ino)
+        ? listingStamp(a.ctime, Date.now(), s.listingMaxAgeS)
+        : listingPeriod(Date.now(), s.listingMaxAgeS);
     const rest = finite ? '' : `${a.ctime.sec}.${a.ctime.nsec}:${a.nlink}`;
     const key = listingKey(a.mtime, rest, epoch);
     const held = s.cacheKeys.get(ino);
