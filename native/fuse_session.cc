@@ -1539,6 +1539,8 @@ void open_host_files(napi_env env, napi_value o, Session* s) {
   }
   c.base_fd = (int)get_num(env, named(env, o, "baseFd"), -1);
   c.base_dev = (int64_t)get_num(env, named(env, o, "baseDev"), -1);
+  napi_value settled = named(env, o, "settledListings");
+  c.settled_listings = settled && get_bool(env, settled);
   if (!s->reader) s->attr_timeout = c.attr_timeout;  // sent_getattr's
   napi_value pre = named(env, o, "basePrefix");
   napi_valuetype pt = napi_undefined;

@@ -121,7 +121,7 @@ int64_t HostFiles::host_stamp(const struct stat& st) const {
   // as dirs.ts listingStamp
   double now = now_ms();
   double ctime = (double)st.st_ctim.tv_sec * 1000 + (double)(st.st_ctim.tv_nsec / 1000000);
-  if (now - ctime >= LISTING_SETTLED_MS) return (int64_t)(LISTING_SETTLED_STAMP + ctime);
+  if (cfg_.settled_listings && now - ctime >= LISTING_SETTLED_MS) return (int64_t)(LISTING_SETTLED_STAMP + ctime);
   return (int64_t)std::floor(now / 1000 / cfg_.listing_max_age);
 }
 

@@ -26,12 +26,13 @@ const uint64_t HOST_FH = 1ull << 61;
 const size_t HOST_PATH_MAX = 4000;
 
 // A host directory's listing is keyed by its mtime and a stamp (handlers/dirs.ts listingStamp).
-// Any change to its entries moves its ctime to the time of the change, and nothing can set a
-// ctime back: a listing made once the ctime is LISTING_SETTLED_MS old holds while the ctime does,
-// whatever the age (stamp LISTING_SETTLED_STAMP + ctime in ms, above every period's number and
-// exact in a double). One made sooner, when a change in the same timestamp tick could still
-// leave the times as they were, holds for the age's period only (stamp: the period's number), as
-// every listing did before: each period's end then dropped every listing the kernel held at once.
+// On a file system that keeps ctimes (HostFilesConfig::settled_listings), any change to its
+// entries moves its ctime to the time of the change, and nothing sets a ctime back: a listing
+// made once the ctime is LISTING_SETTLED_MS old holds while the ctime does, whatever the age
+// (stamp LISTING_SETTLED_STAMP + ctime in ms, above every period's number and exact in a double).
+// One made sooner, when a change in the same timestamp tick could still leave the times as they
+// were, or on another file system, holds for the age's period only (stamp: the period's number),
+// as every listing did before: each period's end then dropped every listing the kernel held.
 const int64_t LISTING_SETTLED_MS = 3000;
 const int64_t LISTING_SETTLED_STAMP = 1ll << 52;
 
@@ -55,6 +56,9 @@ struct HostFilesConfig {
   // on its own, so JavaScript numbers it (inodes.ts BaseInos) and lists its directory; -1: unknown,
   // every listing stays in JavaScript.
   int64_t base_dev = -1;
+  // The base's file system moves a directory's ctime at every change (core/overlay/base.ts
+  // CTIME_KEEPING): a settled directory's listing may then be kept past the age (host_stamp).
+  bool settled_listings = false;
 };
 
 class HostFiles {

@@ -367,9 +367,16 @@ export interface HostFiles {
    * The base directory's descriptor and the prefix of every path given here: what follows it is
    * to be opened beneath that descriptor, through no symlink (a directory swapped on the host).
    * And its device: entries of other file systems (mounted inside the base) are numbered by the
-   * implementation, not by their host inode number.
+   * implementation, not by their host inode number. `ctimeKept`: its file system moves a
+   * directory's ctime at every change to it (see settledListing).
    */
-  root: { fd: number; prefix: string; dev: number };
+  root: { fd: number; prefix: string; dev: number; ctimeKept: boolean };
+  /**
+   * Whether `ino` is exactly a host directory on the base's own file system and that file system
+   * keeps ctimes (root.ctimeKept): its listing may then be kept while its ctime holds, once that
+   * has settled (fuse/handlers/dirs.ts listingStamp).
+   */
+  settledListing(ino: number): boolean;
 }
 
 export function isDir(mode: number): boolean {

@@ -52,6 +52,8 @@ export interface MountConfig {
     basePrefix?: string;
     /** the base root's device: listings holding an entry of another file system stay in JavaScript */
     baseDev?: number;
+    /** the base's file system keeps ctimes: a settled host directory's listing holds while its ctime does (handlers/dirs.ts listingStamp) */
+    settledListings?: boolean;
     /** the overlay's delta database: GETATTR of its regular files (hostDelta) is answered from it */
     delta?: Pick<ReaderConfig, 'path' | 'chunkSize' | 'sql' | 'atimes' | 'uid' | 'gid' | 'attrTimeout'>;
   };

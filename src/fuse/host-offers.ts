@@ -5,7 +5,7 @@
  * changes what it is. Regular files living in the delta are handed over too, for GETATTR. Only the JS thread calls in, so an offer and a take-back never cross.
  * Listings offer theirs through replyDir (`listing`): the names are converted there anyway.
  */
-import { S_IFDIR, type HostFiles, type Timespec } from '../core/types.js';
+import type { HostFiles, Timespec } from '../core/types.js';
 import type { NativeBinding, SessionHandle } from './binding.js';
 
 const OFFER = new Float64Array(3);
@@ -45,9 +45,9 @@ export class HostOffers {
   /** a host directory is now the delta's (copied up): its listing key carries over (dirs.ts carriedKey) */
   onCopiedDir: ((ino: number) => void) | undefined;
 
-  /** Whether `ino` is exactly a host directory (its listing stamp may be a settled one: dirs.ts listingStamp). */
-  isHostDir(ino: number): boolean {
-    return this.files.hostFile(ino)?.type === S_IFDIR;
+  /** Whether the listing stamp of `ino` may be a settled one (HostFiles.settledListing, dirs.ts listingStamp). */
+  settledListing(ino: number): boolean {
+    return this.files.settledListing(ino);
   }
   /** the numbers told to the addon as copies' (hostCopyNumber) */
   private readonly copies = new Set<number>();

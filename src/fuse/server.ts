@@ -229,6 +229,7 @@ export class FuseServer {
           baseFd: hostFiles.root.fd,
           basePrefix: hostFiles.root.prefix,
           baseDev: hostFiles.root.dev,
+          settledListings: hostFiles.root.ctimeKept,
           delta: hostFiles.delta && {
             path: hostFiles.delta.path,
             chunkSize: hostFiles.delta.chunkSize,

@@ -1,5 +1,5 @@
 import { pathSteps, tooLongForOneCall } from '../host-path.js';
-import { closeSync, constants as C, fstatSync, openSync, readSync, readlinkSync } from 'node:fs';
+import { closeSync, constants as C, fstatSync, openSync, readSync, readlinkSync, statfsSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { getSystemErrorName } from 'node:util';
 import { FsError } from '../errors.js';
@@ -35,6 +35,13 @@ const SYMLINK_ON_THE_WAY = 'a directory on the way was replaced by a symlink on 
 const { ELOOP, EINVAL, ENAMETOOLONG, EXDEV } = osConstants.errno;
 const MAX_LISTINGS = 256;
 /**
+ * File systems (statfs f_type) whose kernel driver sets a directory's ctime to the time of every
+ * change to it, so that an unchanged ctime says the directory is unchanged: ext2/3/4, xfs,
+ * btrfs, tmpfs, ramfs, f2fs, zfs, bcachefs, overlayfs. FUSE file systems need not (sshfs and
+ * `bindfs --ctime-from-mtime` give the mtime, which `touch -r` sets back), nor need network ones.
+ */
+const CTIME_KEEPING = new Set([0xef53, 0x58465342, 0x9123683e, 0x01021994, 0x858458f6, 0xf2f52010, 0x2fc12fc1, 0xca451a4e, 0x794c7630]);
+/**
  * Read-only access to the base directory of an overlay.
  *
  * Every access goes through a directory descriptor opened at construction, as
@@ -52,6 +59,8 @@ export class BaseReader {
   readonly dir: string;
   /** the device of the base root (file systems mounted inside the base have others) */
   readonly dev: number;
+  /** the base root's file system moves a directory's ctime at every change (CTIME_KEEPING) */
+  readonly ctimeKept: boolean;
   private readonly fd: number;
   private readonly prefix: string;
   private readonly open = new Map<string, number>();
@@ -78,11 +87,18 @@ export class BaseReader {
     }
     this.prefix = options.direct ? dir.replace(/\/+$/, '') : `/proc/self/fd/${this.fd}`;
     this.dev = fstatSync(this.fd).dev;
+    let type = 0;
+    try {
+      type = statfsSync(`/proc/self/fd/${this.fd}/`).type; // the descriptor's, not a name's
+    } catch {
+      /* unknown: not trusted */
+    }
+    this.ctimeKept = CTIME_KEEPING.has(type);
   }
 
-  /** The base's descriptor, the prefix of every hostPath (a path beneath it follows), its device. */
-  root(): { fd: number; prefix: string; dev: number } {
-    return { fd: this.fd, prefix: this.prefix, dev: this.dev };
+  /** The base's descriptor, the prefix of every hostPath (a path beneath it follows), its device and whether its ctimes are kept. */
+  root(): { fd: number; prefix: string; dev: number; ctimeKept: boolean } {
+    return { fd: this.fd, prefix: this.prefix, dev: this.dev, ctimeKept: this.ctimeKept };
   }
 
   /** Host path through the descriptor (never through the possibly over-mounted name). */

@@ -26,6 +26,13 @@ export function overlayHostFiles(o: OverlayParts, record: (dir: number, name: st
       // longer paths are resolved in steps (BaseReader.withHost): left to the overlay
       return tooLongForOneCall(path) ? undefined : { path, type: node.type, parent: node.parent?.ino ?? 0 };
     },
+    settledListing(ino) {
+      if (!o.base.ctimeKept) return false;
+      const node = o.nodes.get(ino);
+      if (!node || node === o.root || node.delta !== undefined || (node.type & S_IFMT) !== S_IFDIR) return false;
+      const base = o.paths.basePathOf(node);
+      return base !== null && o.base.lstat(base)?.dev === o.base.dev;
+    },
     deltaFile(ino) {
       const node = o.nodes.get(ino);
       // a directory's link count is the merged one (MergedLookup.deltaAttr): JavaScript's

@@ -39,9 +39,10 @@ export function listingPeriod(nowMs: number, maxAgeS: number): number {
 }
 
 /**
- * The stamp of a host directory's listing (native/host_files.h, LISTING_SETTLED_MS): once its
- * ctime has settled, the ctime itself, so the listing holds until the directory changes, however
- * long; before that the age's period, so a change the times did not show is seen within the age.
+ * The stamp of a host directory's listing (native/host_files.h, LISTING_SETTLED_MS), on a file
+ * system that keeps ctimes (HostFiles.settledListing): once its ctime has settled, the ctime
+ * itself, so the listing holds until the directory changes, however long; before that the age's
+ * period, so a change the times did not show is seen within the age.
  * The period alone made every listing the kernel held expire at each period's end at once (`run`:
  * a `git status` that crossed one listed all 1,004 directories again, 250 ms against 40).
  */
@@ -81,7 +82,7 @@ export function opendir(s: ServeState, { id, ino }: OpendirRequest): Reply {
     const finite = Number.isFinite(s.listingMaxAgeS);
     const epoch = !finite
       ? 0
-      : s.hostOffers?.isHostDir(ino)
+      : s.hostOffers?.settledListing(ino)
         ? listingStamp(a.ctime, Date.now(), s.listingMaxAgeS)
         : listingPeriod(Date.now(), s.listingMaxAgeS);
     const rest = finite ? '' : `${a.ctime.sec}.${a.ctime.nsec}:${a.nlink}`;
