@@ -161,33 +161,44 @@ describe('agentfs run: host directories listed natively', () => {
     expect(k.jsListings).toBeLessThan(5);
   });
 
-  it('on a base whose ctime follows its mtime, a listing still holds only for the age: a change with the mtime set back shows', async () => {
-    // bindfs --ctime-from-mtime reports the mtime as ctime (as sshfs does): a change whose mtime
-    // `touch -r` puts back leaves both times as they were, so only the age can show it
-    const src = join(tmp.dir, 'cfm-src');
-    const mnt = join(tmp.dir, 'cfm');
-    mkdirSync(join(src, 'd'), { recursive: true });
-    mkdirSync(mnt);
-    for (const n of ['a', 'b', 'ref']) writeFileSync(join(src, 'd', n), n);
-    const bindfs = spawn('bindfs', ['-f', '--ctime-from-mtime', '--no-allow-other', src, mnt], { stdio: 'ignore' });
-    try {
-      for (let i = 0; i < 200 && !readFileSync('/proc/mounts', 'utf8').includes(` ${mnt} `); i++) await new Promise((r) => setTimeout(r, 25));
-      spawnSync('touch', ['-r', join(mnt, 'd', 'ref'), join(mnt, 'd')]);
-      spawnSync('sleep', ['3.2']); // settled, were ctimes kept
-      const [flag, ack] = [join(tmp.dir, 'cfm.flag'), join(tmp.dir, 'cfm.ack')];
-      const d = join(mnt, 'd');
-      const helper = spawn('sh', ['-c', `while [ ! -e '${flag}' ]; do sleep 0.02; done; touch '${d}/new'; rm '${d}/a'; touch -r '${d}/ref' '${d}'; touch '${ack}'`], { stdio: 'ignore' });
+  // bindfs --ctime-from-mtime reports the mtime as ctime (as sshfs does): a change whose mtime
+  // `touch -r` puts back leaves both times as they were, so only the age can show it. The same
+  // under a kernel overlay (its lower-only directories show the lower layer's times)
+  for (const overlay of [false, true]) {
+    it(`on a base whose ctime follows its mtime${overlay ? ', under a kernel overlay' : ''}, a listing holds only for the age: a change with the mtime set back shows`, async () => {
+      const name = overlay ? 'cfm-ovl' : 'cfm';
+      const src = join(tmp.dir, `${name}-src`);
+      const fuse = join(tmp.dir, name);
+      const [upper, work, merged] = ['upper', 'work', 'merged'].map((n) => join(tmp.dir, `${name}-${n}`));
+      mkdirSync(join(src, 'd'), { recursive: true });
+      for (const dir of [fuse, upper, work, merged]) mkdirSync(dir);
+      for (const n of ['a', 'b', 'ref']) writeFileSync(join(src, 'd', n), n);
+      const bindfs = spawn('bindfs', ['-f', '--ctime-from-mtime', '--no-allow-other', src, fuse], { stdio: 'ignore' });
+      const base = overlay ? merged : fuse;
       try {
-        const r = runIn(mnt, `ls d; touch '${flag}'; while [ ! -e '${ack}' ]; do sleep 0.02; done; sleep 2.2; echo ---; ls d`, { AGENTFS_RUN_HOST_CACHE_S: '1' });
-        expect(r.out).toBe('a\nb\nref\n---\nb\nnew\nref\n');
+        for (let i = 0; i < 200 && !readFileSync('/proc/mounts', 'utf8').includes(` ${fuse} `); i++) await new Promise((r) => setTimeout(r, 25));
+        if (overlay) {
+          const m = spawnSync('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${fuse},upperdir=${upper},workdir=${work}`, merged], { encoding: 'utf8' });
+          expect(m.status, m.stderr).toBe(0);
+        }
+        spawnSync('touch', ['-r', join(src, 'd', 'ref'), join(src, 'd')]);
+        spawnSync('sleep', ['3.2']); // settled, were ctimes kept
+        const [flag, ack] = [join(tmp.dir, `${name}.flag`), join(tmp.dir, `${name}.ack`)];
+        const d = join(src, 'd');
+        const helper = spawn('sh', ['-c', `while [ ! -e '${flag}' ]; do sleep 0.02; done; touch '${d}/new'; rm '${d}/a'; touch -r '${d}/ref' '${d}'; touch '${ack}'`], { stdio: 'ignore' });
+        try {
+          const r = runIn(base, `ls d; touch '${flag}'; while [ ! -e '${ack}' ]; do sleep 0.02; done; sleep 2.2; echo ---; ls d`, { AGENTFS_RUN_HOST_CACHE_S: '1' });
+          expect(r.out).toBe('a\nb\nref\n---\nb\nnew\nref\n');
+        } finally {
+          if (helper.exitCode === null) helper.kill('SIGKILL');
+        }
       } finally {
-        if (helper.exitCode === null) helper.kill('SIGKILL');
+        if (overlay) spawnSync('umount', [merged]);
+        spawnSync('fusermount3', ['-u', fuse]);
+        if (bindfs.exitCode === null) bindfs.kill('SIGKILL');
       }
-    } finally {
-      spawnSync('fusermount3', ['-u', mnt]);
-      if (bindfs.exitCode === null) bindfs.kill('SIGKILL');
-    }
-  });
+    });
+  }
 
   it('leaves out names that are not UTF-8, as JavaScript does', () => {
     const proj = join(tmp.dir, 'bytes');

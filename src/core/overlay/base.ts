@@ -37,10 +37,11 @@ const MAX_LISTINGS = 256;
 /**
  * File systems (statfs f_type) whose kernel driver sets a directory's ctime to the time of every
  * change to it, so that an unchanged ctime says the directory is unchanged: ext2/3/4, xfs,
- * btrfs, tmpfs, ramfs, f2fs, zfs, bcachefs, overlayfs. FUSE file systems need not (sshfs and
- * `bindfs --ctime-from-mtime` give the mtime, which `touch -r` sets back), nor need network ones.
+ * btrfs, tmpfs, ramfs, f2fs, zfs, bcachefs. FUSE file systems need not (sshfs and
+ * `bindfs --ctime-from-mtime` give the mtime, which `touch -r` sets back), nor need network ones,
+ * nor overlayfs, which shows a lower-only directory with its lower layer's times, whatever that is.
  */
-const CTIME_KEEPING = new Set([0xef53, 0x58465342, 0x9123683e, 0x01021994, 0x858458f6, 0xf2f52010, 0x2fc12fc1, 0xca451a4e, 0x794c7630]);
+const CTIME_KEEPING = new Set([0xef53, 0x58465342, 0x9123683e, 0x01021994, 0x858458f6, 0xf2f52010, 0x2fc12fc1, 0xca451a4e]);
 /**
  * Read-only access to the base directory of an overlay.
  *
