@@ -85,15 +85,8 @@ export function prepareSession(id: string | undefined, cwd: string): SessionReco
   return rec;
 }
 
-/**
- * `agentfs run`: the current directory becomes a copy-on-write overlay (base = cwd, changes in
- * the session database), served over FUSE by this process, and the command runs in new user,
- * mount and PID namespaces (native/sandbox/launcher.c) with the overlay bound over cwd, the rest
- * of the filesystem read-only except the allowed paths, and the session files hidden.
- * A second run of the same session joins the live overlay instead of mounting another.
- */
 /** How long the host's own edits to the directory may take to show inside a run, by default (seconds). */
-export const HOST_CACHE_S = 30;
+const HOST_CACHE_S = 30;
 
 /** AGENTFS_RUN_HOST_CACHE_S, or HOST_CACHE_S: how long the kernel may keep the host directory's names, attributes and listings. */
 function hostCacheSeconds(): number {
@@ -106,6 +99,13 @@ function hostCacheSeconds(): number {
   return n;
 }
 
+/**
+ * `agentfs run`: the current directory becomes a copy-on-write overlay (base = cwd, changes in
+ * the session database), served over FUSE by this process, and the command runs in new user,
+ * mount and PID namespaces (native/sandbox/launcher.c) with the overlay bound over cwd, the rest
+ * of the filesystem read-only except the allowed paths, and the session files hidden.
+ * A second run of the same session joins the live overlay instead of mounting another.
+ */
 export function runSandbox(options: RunOptions): Promise<RunOutcome> {
   // caught from the start: a signal during the set-up or the clean-up must not end us midway
   return options.signals ? runCaught(options, options.signals) : withSandboxSignals((caught) => runCaught(options, caught));
