@@ -37,6 +37,31 @@ export class MergedPaths {
   }
 
   /**
+   * An empty directory removed (rmdir): no other node's path runs through it, so every other
+   * stays cached, and so does every host file the addon was given. An invalidation here took them
+   * all back: a `git status` after an `rm -rf` of a directory made in the sandbox asked JavaScript
+   * for each of its 7,000 lstats (560-590 ms against ~200).
+   */
+  removed(node: Node): void {
+    this.cache.delete(node);
+    this.onInvalidate(node.ino);
+  }
+
+  /**
+   * Directory `node` moved (a rename) and kept `base`, the base directory it showed before (null:
+   * none, so no host file below it; OverlayRename.moveDir): the merged paths below it change, not
+   * the base paths they show, so the host files the addon was given below it stay what they were.
+   * `node` and `replaced` (the empty directory it took the place of) go back. A base layer other
+   * than `base` now (a hidden path): everything goes back.
+   */
+  movedDir(node: Node, base: string | null, replaced?: Node): void {
+    this.generation++;
+    if (this.of(node).base !== base) return this.invalidate();
+    this.onInvalidate(node.ino);
+    if (replaced) this.onInvalidate(replaced.ino);
+  }
+
+  /**
    * A node that is not a directory moved or lost its name: only its own path changed (no other
    * node's path runs through it), so the others stay cached. A file rename (git's index.lock ->
    * index) took every host file back from the addon and sent every later OPENDIR to JavaScript.

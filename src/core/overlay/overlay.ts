@@ -165,9 +165,9 @@ export class OverlayFs implements FileSystem {
           origins.setRedirect(a.ino, null);
           return a;
         });
-    // a directory made over a whiteout changed its base layer (opaque now); a new one no node's
-    // path (each invalidation takes every host file back from the addon)
-    if (c.hadWhiteout) this.o.paths.invalidate();
+    // made over a whiteout, it is opaque, but no node's path runs through a directory just made
+    // (an invalidation took every host file back from the addon: `rm -rf dist && mkdir dist`
+    // sent each lstat of the next `git status` to JavaScript)
     return this.created(c.p, name, attr, true);
   }
 
@@ -288,7 +288,7 @@ export class OverlayFs implements FileSystem {
     });
     if (dir) {
       this.o.nodes.delete(node);
-      this.o.paths.invalidate();
+      this.o.paths.removed(node);
     } else if (heir) {
       node.parent = heir.parent;
       node.name = heir.name;
