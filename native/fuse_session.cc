@@ -2404,6 +2404,16 @@ napi_value HostListable(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// hostUnlistable(handle, ino): directory ino lists as its host directory no more (a whiteout in it).
+napi_value HostUnlistable(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  if (!get_args(env, info, 2, argv)) return nullptr;
+  Session* s = get_session(env, argv[0]);
+  if (!s || !s->host) return nullptr;
+  s->host->set_unlistable((uint64_t)get_num(env, argv[1]));
+  return nullptr;
+}
+
 // hostDirKey(handle, ino, mtimeSec, mtimeNsec, epoch, deltaDir): the key JavaScript's OPENDIR of
 // ino used; deltaDir (-1: none) the delta directory ino lives as.
 napi_value HostDirKey(napi_env env, napi_callback_info info) {
@@ -2551,6 +2561,7 @@ napi_value Init(napi_env env, napi_value exports) {
     {"hostCopyNumber", nullptr, HostCopyNumber, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"hostDirKey", nullptr, HostDirKey, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"hostListable", nullptr, HostListable, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"hostUnlistable", nullptr, HostUnlistable, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   host_stat_register(env, exports);

@@ -246,6 +246,17 @@ void HostFiles::set_listable(bool on) {
     while (listing_.load() > 0) std::this_thread::yield();
 }
 
+void HostFiles::set_unlistable(uint64_t ino) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    // too many to keep: no host directory lists here any more
+    if (unlistable_.size() >= MAX_FILES) unlistable_all_ = true;
+    else unlistable_.insert(ino);
+    forgets_++;  // a lookup that read the directory's path before this declines
+  }
+  while (listing_.load() > 0) std::this_thread::yield();
+}
+
 bool HostFiles::readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, bool plus) {
   // counted before the flag is read (both sequentially consistent): set_listable(false) then
   // either sees this listing in flight and waits for it, or this listing sees the flag off
@@ -257,7 +268,7 @@ bool HostFiles::readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, 
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = files_.find(ino);
-    if (it == files_.end() || it->second.type != S_IFDIR || !it->second.parent) return false;
+    if (it == files_.end() || it->second.type != S_IFDIR || !it->second.parent || unlistable_all_ || unlistable_.count(ino)) return false;
     path = it->second.path;
     parent = it->second.parent;
     forgets = forgets_;
@@ -479,7 +490,7 @@ bool HostFiles::lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = files_.find(parent);
-    if (it == files_.end() || it->second.type != S_IFDIR) return false;
+    if (it == files_.end() || it->second.type != S_IFDIR || unlistable_all_ || unlistable_.count(parent)) return false;
     path = it->second.path;
     forgets = forgets_;
   }

@@ -103,6 +103,10 @@ class HostFiles {
   // overlay has no whiteouts): set by JavaScript as that changes. Turned off, it returns once
   // the listings in flight are done (their LISTED events queued).
   void set_listable(bool on);
+  // Directory ino lists as its host directory no more (a name in it hidden by the overlay: a
+  // whiteout), for good: its listings and the lookups of names in it are JavaScript's. Returns
+  // once the listings and lookups in flight are done, as set_listable(false) does.
+  void set_unlistable(uint64_t ino);
 
   // On the FUSE loop's thread (and replyDir's adds on the JS thread); false: not answered,
   // JavaScript will.
@@ -188,6 +192,8 @@ class HostFiles {
   std::unordered_multimap<uint64_t, uint64_t> shown_;  // deltas_ the other way (delta -> ino)
   void drop_delta_locked(uint64_t ino);
   std::unordered_set<uint64_t> copies_;            // set_copy
+  std::unordered_set<uint64_t> unlistable_;        // set_unlistable
+  bool unlistable_all_ = false;                    // set_unlistable met MAX_FILES of them
   struct DeltaDir {
     uint64_t delta = 0;
     DirKey listing;

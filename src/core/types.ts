@@ -351,11 +351,17 @@ export interface HostFiles {
   onChange(listener: (ino?: number) => void): void;
   /**
    * Whether every host directory hostFile names lists exactly as the host directory does (names
-   * not UTF-8 left out, as everywhere), and `listener` called when that changes (an overlay with
-   * whiteouts shows less than its base).
+   * not UTF-8 left out, as everywhere), but those onUnlistable named, and `listener` called when
+   * that changes (an overlay with whiteouts shows less than its base: those made through
+   * onUnlistable's route keep it true, any other makes it false).
    */
   listable(): boolean;
   onListable(listener: (listable: boolean) => void): void;
+  /**
+   * Calls `listener` with a directory about to hide a name of its host directory (a whiteout
+   * made in it), before the change: from then on it never lists as its host directory.
+   */
+  onUnlistable(listener: (ino: number) => void): void;
   /** Host directories holding an entry the overlay hides: never listable. */
   hiddenDirs(): string[];
   /**

@@ -38,6 +38,7 @@ export class HostOffers {
     files.onListable((now) => {
       if (now !== this.listable && !this.held) this.native.hostListable(this.handle, (this.listable = now));
     });
+    files.onUnlistable((ino) => this.native.hostUnlistable(this.handle, ino));
   }
 
   private listable: boolean;

@@ -305,6 +305,26 @@ describe('overlay mount: host files answered natively', () => {
     expect(hostDeclined(native.trace)).toBeLessThan(25);
   });
 
+  it('a directory moved while its host directory is gone shows nothing the host puts back there (hostile pass)', async () => {
+    // moved, it keeps no base layer: the host files once below it are not, even if the host
+    // puts them back (the addon served them under the new name, with the new content)
+    mkdirSync(join(base, 'away'));
+    writeFileSync(join(base, 'away/f'), 'hello\n');
+    const m = await mountOverlay('moved-gone');
+    writeFileSync(join(m.mnt, 'away/new'), ''); // copied up: the delta's, showing the host's too
+    expect(lstatSync(join(m.mnt, 'away/f')).size).toBe(6); // handed to the addon
+    renameSync(join(base, 'away'), join(base, 'away-tmp'));
+    await new Promise((r) => setTimeout(r, 1100)); // the kernel's names and attributes are out of date
+    renameSync(join(m.mnt, 'away'), join(m.mnt, 'moved'));
+    renameSync(join(base, 'away-tmp'), join(base, 'away'));
+    writeFileSync(join(base, 'away/f'), 'changed on the host\n'); // the same host file
+    await new Promise((r) => setTimeout(r, 1100));
+    expect(readdirSync(join(m.mnt, 'moved'))).toEqual(['new']);
+    // (an lstat may still meet the kernel's cached name and attributes: the host-cache contract)
+    expect(() => readFileSync(join(m.mnt, 'moved/f'))).toThrow(/ENOENT|ESTALE/);
+    await unmount(m);
+  });
+
   it('a name a host directory lacks is answered absent by the addon; one made later, in the overlay or on the host, shows', async () => {
     mkdirSync(join(base, 'sparse/deep'), { recursive: true });
     const m = await mountOverlay('absent');

@@ -183,6 +183,21 @@ export class NodeTable {
     for (const l of this.listeners) l(ino);
   }
 
+  private readonly hidingListeners: ((ino: number) => void)[] = [];
+
+  /** Told of each directory about to get a whiteout (hiding). */
+  onHiding(listener: (ino: number) => void): void {
+    this.hidingListeners.push(listener);
+  }
+
+  /**
+   * Directory `dir` is about to hide a name of its base directory (a whiteout in it, which the
+   * caller then adds `named`: Whiteouts.add): it no longer lists as its host directory.
+   */
+  hiding(dir: Node): void {
+    for (const l of this.hidingListeners) l(dir.ino);
+  }
+
   get(ino: number): Node | undefined {
     return this.byIno.get(ino);
   }
@@ -191,6 +206,26 @@ export class NodeTable {
     const n = this.byIno.get(ino);
     if (!n) throw new FsError('ESTALE', syscall, String(ino), 'unknown inode (look it up first)');
     return n;
+  }
+
+  /** Every node below `dir` (its descendants as last seen: each node's parent chain). */
+  *below(dir: Node): Iterable<Node> {
+    const known = new Map<Node, boolean>([[dir, true]]);
+    for (const n of this.byIno.values()) {
+      const chain: Node[] = [];
+      let under = false;
+      for (let a: Node | null = n.parent; a; a = a.parent) {
+        const k = known.get(a);
+        if (k !== undefined) {
+          under = k;
+          break;
+        }
+        if (chain.length > this.byIno.size) break; // a loop of parents (a damaged delta): not below
+        chain.push(a);
+      }
+      for (const a of chain) known.set(a, under);
+      if (under) yield n;
+    }
   }
 
   /** The numbers of nodes living in the delta that show a base file's number (isCopyNumber). */

@@ -254,6 +254,7 @@ export class OverlayFs implements FileSystem {
     let freed: number | undefined;
     const d0 = !dir && p.delta !== undefined ? this.lookups.deltaChild(p.delta, name) : undefined;
     const heir = d0 !== undefined && node.delta === d0 ? this.linkHeir(node, path) : undefined;
+    if (shown) this.o.nodes.hiding(p);
     this.tx.run(() => {
       const d = p.delta !== undefined ? this.lookups.deltaChild(p.delta, name) : undefined;
       if (d !== undefined && heir && d === node.delta) {
@@ -280,7 +281,7 @@ export class OverlayFs implements FileSystem {
       }
       if (dir) whiteouts.removeUnder(path);
       if (shown) {
-        whiteouts.add(path);
+        whiteouts.add(path, true);
         hidden.note(path, shown.basePath, shown.st);
       } else if (moved) hidden.note(path, movedFrom!, moved);
       // a base-only entry: the delta saw nothing, so the journal hears it here

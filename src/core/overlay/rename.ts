@@ -61,6 +61,7 @@ export class OverlayRename {
     const replaced = dst ? lookup.baseEntry(q, newName) : undefined;
     const srcBase = srcDir ? o.paths.basePathOf(src.node) : null;
     let kept: string | null = null;
+    if (shown) o.nodes.hiding(p);
     this.tx.run(() => {
       const qd = this.copyUp.ensureDelta(q);
       if (dst && isDir(dst.attr.mode)) o.whiteouts.removeUnder(to);
@@ -77,7 +78,7 @@ export class OverlayRename {
         }
       }
       o.whiteouts.remove(to);
-      if (shown) o.whiteouts.add(from);
+      if (shown) o.whiteouts.add(from, true);
       if (srcDir) {
         o.whiteouts.moveUnder(from, to);
         o.hidden.moveUnder(from, to, srcBase);
@@ -90,9 +91,13 @@ export class OverlayRename {
     src.node.parent = q;
     src.node.name = newName;
     // a moved directory's subtree shows the same host files (a full invalidation took every host
-    // file back from the addon: the next `git status` asked JavaScript for each lstat, 4x as long)
-    if (srcDir) o.paths.movedDir(src.node, kept, dst?.node);
-    else {
+    // file back from the addon: the next `git status` asked JavaScript for each lstat, 4x as long),
+    // unless it kept no base layer where it had a base path (its host directory gone meanwhile):
+    // what the host puts back there is not below it any more
+    if (srcDir) {
+      if (kept === null && srcBase !== null) for (const n of o.nodes.below(src.node)) o.nodes.changed(n.ino);
+      o.paths.movedDir(src.node, kept, dst?.node);
+    } else {
       o.paths.forget(src.node);
       if (dst) {
         // the replaced file keeps its place only for names and handles held elsewhere

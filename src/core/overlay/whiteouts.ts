@@ -19,17 +19,17 @@ export class Whiteouts {
    */
   private whole = false;
 
-  private readonly listeners: (() => void)[] = [];
+  private readonly listeners: ((change: WhiteoutChange) => void)[] = [];
 
   constructor(private readonly store: Store) {}
 
   /** Calls `listener` after every change to the whiteouts (or to what is known of them). */
-  onChange(listener: () => void): void {
+  onChange(listener: (change: WhiteoutChange) => void): void {
     this.listeners.push(listener);
   }
 
-  private changed(): void {
-    for (const l of this.listeners) l();
+  private changed(change: WhiteoutChange): void {
+    for (const l of this.listeners) l(change);
   }
 
   /** Whether there is any whiteout at all. */
@@ -42,16 +42,21 @@ export class Whiteouts {
   }
 
   invalidate(): void {
+    this.drop();
+    this.changed('unknown');
+  }
+
+  private drop(): void {
     this.cache.clear();
     this.whole = false;
-    this.changed();
   }
 
   has(path: string): boolean {
     return this.namesIn(parentOf(path)).has(baseName(path));
   }
 
-  add(path: string): void {
+  /** `named`: the caller told the host-file listeners of its directory first (NodeTable.hiding). */
+  add(path: string, named = false): void {
     this.store
       .stmt('INSERT OR REPLACE INTO fs_whiteout (path, parent_path, created_at) VALUES (?, ?, ?)')
       .run(path, parentOf(path), Math.floor(Date.now() / 1000));
@@ -59,13 +64,13 @@ export class Whiteouts {
     const names = this.cache.get(dir);
     if (names) names.add(baseName(path));
     else if (this.whole) this.cache.set(dir, new Set([baseName(path)]));
-    this.changed();
+    this.changed(named ? 'named' : 'unknown');
   }
 
   remove(path: string): void {
     this.store.stmt('DELETE FROM fs_whiteout WHERE path = ?').run(path);
     this.cache.get(parentOf(path))?.delete(baseName(path));
-    this.changed();
+    this.changed('fewer');
   }
 
   /** Names whited out directly in directory `dir` (do not modify the set). */
@@ -118,12 +123,13 @@ export class Whiteouts {
     // kept whole (rm -rf removes a directory after each of its emptied subdirectories: reading
     // the table again each time would cost a pass over it per directory)
     else for (const d of [...this.cache.keys()]) if (d === dir || (d > lo && d < hi)) this.cache.delete(d);
-    this.changed();
+    this.changed('fewer');
   }
 
   /** A directory moved from `from` to `to`: its whiteouts move along. */
   moveUnder(from: string, to: string): void {
-    this.invalidate();
+    // each stays in the directory it was in (which moves): no change a listener must hear
+    this.drop();
     const [lo, hi] = range(from);
     const fromLen = from === '/' ? 0 : from.length;
     const prefix = to === '/' ? '' : to;
@@ -144,6 +150,13 @@ export class Whiteouts {
     return (this.store.stmt('SELECT COUNT(*) AS n FROM fs_whiteout').get() as { n: number }).n;
   }
 }
+
+/**
+ * What changed: 'named', one whiteout added in a directory whose host-file listeners were told
+ * first; 'fewer', whiteouts removed; 'unknown', anything else (added unannounced, or the cache
+ * dropped: a rollback, another process).
+ */
+export type WhiteoutChange = 'named' | 'fewer' | 'unknown';
 
 const WHOLE_TABLE = 10_000;
 const NONE: Set<string> = new Set();
