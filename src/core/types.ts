@@ -362,6 +362,12 @@ export interface HostFiles {
    * made in it), before the change: from then on it never lists as its host directory.
    */
   onUnlistable(listener: (ino: number) => void): void;
+  /**
+   * Names to onUnlistable's listeners every directory that hides names of its host directory now
+   * (whiteouts made before: an earlier run's), so that listable() holds for the others; false
+   * when they cannot all be found (listable() then stays false). The adapter calls it once, first.
+   */
+  nameUnlistable(): boolean;
   /** Host directories holding an entry the overlay hides: never listable. */
   hiddenDirs(): string[];
   /**

@@ -33,12 +33,14 @@ export class HostOffers {
       this.copies.add(ino);
       this.native.hostCopyNumber(this.handle, ino, true);
     }
+    files.onUnlistable((ino) => this.native.hostUnlistable(this.handle, ino));
+    // the directories an earlier run removed names from, before the addon lists any
+    files.nameUnlistable();
     this.listable = files.listable();
     this.native.hostListable(this.handle, this.listable);
     files.onListable((now) => {
       if (now !== this.listable && !this.held) this.native.hostListable(this.handle, (this.listable = now));
     });
-    files.onUnlistable((ino) => this.native.hostUnlistable(this.handle, ino));
   }
 
   private listable: boolean;

@@ -16,8 +16,13 @@ beforeAll(() => {
 afterAll(() => tmp.cleanup());
 
 /** Runs `script` in a new sandbox over `proj`; stdout, and how many READDIRPLUS, OPENDIR and LOOKUP JavaScript served. */
-function runIn(proj: string, script: string, env: NodeJS.ProcessEnv = {}): { out: string; jsListings: number; jsOpens: number; jsLookups: number; err: string } {
-  const r = spawnSync(process.execPath, [CLI, 'run', '--', 'sh', '-c', script], {
+function runIn(
+  proj: string,
+  script: string,
+  env: NodeJS.ProcessEnv = {},
+  session?: string,
+): { out: string; jsListings: number; jsOpens: number; jsLookups: number; err: string } {
+  const r = spawnSync(process.execPath, [CLI, 'run', ...(session ? ['--session', session] : []), '--', 'sh', '-c', script], {
     cwd: proj,
     env: { ...process.env, AGENTFS_HOME: join(tmp.dir, 'home'), AGENTFS_FUSE_STATS: '1', ...env },
     encoding: 'utf8',
@@ -325,6 +330,20 @@ describe('agentfs run: host directories listed natively', () => {
     expect(after.split('\n').filter(mine)).toEqual(hostFind(proj).split('\n').filter(mine));
     // the twenty directories (two pages each) were the addon's to list, after the whiteout
     expect(pages(r.err)).toBeGreaterThanOrEqual(40);
+  });
+
+  it('a later run of a session that removed base names lists its other host directories natively, and never the names removed', () => {
+    // the directories holding an earlier run's whiteouts are found at the start: before, any
+    // whiteout of an earlier run sent every listing of every later run to JavaScript
+    const proj = twentyDirs('whiteout-later-run');
+    mkdirSync(join(proj, 'p', 'q'), { recursive: true });
+    for (const n of ['x', 'y']) writeFileSync(join(proj, 'p', 'q', n), n);
+    const first = runIn(proj, 'ls p/q; rm p/q/x d3/f1; mv d4 gone4', {}, 'whiteouts-kept');
+    expect(first.out).toBe('x\ny\n');
+    const r = runIn(proj, `ls p/q; ls d3; for d in ${DIRS}; do ls $d >/dev/null 2>&1; done; ls gone4 | head -1; cat p/q/x 2>/dev/null || echo gone`, {}, 'whiteouts-kept');
+    expect(r.out).toBe(['y', 'f0', 'f2', 'f3', 'f4', 'f0', 'gone', ''].join('\n'));
+    // the other directories (two pages each) were the addon's to list
+    expect(pages(r.err)).toBeGreaterThanOrEqual(30);
   });
 
   it('a directory holding the hidden session directory is listed without it', () => {

@@ -2,7 +2,7 @@ import { tooLongForOneCall } from '../host-path.js';
 import { S_IFDIR, S_IFMT, S_IFREG, type HostFiles } from '../types.js';
 
 import { parentOf } from './base.js';
-import { exposedBaseIno, hostInoOf, isCopyNumber } from './inodes.js';
+import { exposedBaseIno, hostInoOf, isCopyNumber, type Node } from './inodes.js';
 import type { OverlayParts } from './parts.js';
 
 /**
@@ -14,7 +14,12 @@ import type { OverlayParts } from './parts.js';
  * in it: onUnlistable names each directory that gets one) and hides nothing in it; `record` gives
  * a node to an entry listed that way.
  */
-export function overlayHostFiles(o: OverlayParts, record: (dir: number, name: string, ino: number, mode: number) => void): HostFiles {
+export function overlayHostFiles(
+  o: OverlayParts,
+  record: (dir: number, name: string, ino: number, mode: number) => void,
+  /** the directory at a merged path (null: none there), as a lookup from the root finds it */
+  dirAt: (path: string) => Node | null,
+): HostFiles {
   const hostDir = (base: string) => o.base.hostPath(base).replace(/\/+$/, '');
   // some whiteout may sit in a directory not named through onUnlistable (one of an earlier
   // mount, another process's, or one added unannounced): no host directory lists as the host's
@@ -106,6 +111,25 @@ export function overlayHostFiles(o: OverlayParts, record: (dir: number, name: st
     },
     onUnlistable(listener) {
       o.nodes.onHiding(listener);
+    },
+    nameUnlistable() {
+      if (!unnamed) return true;
+      const dirs = o.whiteouts.dirs();
+      if (!dirs) return false;
+      const found: Node[] = [];
+      for (const path of dirs) {
+        // a directory the merged view lacks (below a removed one) is listed by no one
+        let dir: Node | null;
+        try {
+          dir = dirAt(path);
+        } catch {
+          return false;
+        }
+        if (dir) found.push(dir);
+      }
+      for (const dir of found) o.nodes.hiding(dir);
+      unnamed = false;
+      return true;
     },
     hiddenDirs() {
       return o.paths.hiddenPaths().map((p) => hostDir(parentOf(p)));

@@ -495,10 +495,23 @@ export class OverlayFs implements FileSystem {
   }
 
   hostFiles(): HostFiles {
-    return overlayHostFiles(this.o, (dir, name, ino, mode) => {
-      const d = this.o.nodes.get(dir);
-      if (d && d.delta === undefined) this.lookups.listedNode(ino, mode, d, name);
-    });
+    return overlayHostFiles(
+      this.o,
+      (dir, name, ino, mode) => {
+        const d = this.o.nodes.get(dir);
+        if (d && d.delta === undefined) this.lookups.listedNode(ino, mode, d, name);
+      },
+      (path) => {
+        let node = this.o.root;
+        for (const name of path.split('/')) {
+          if (!name) continue;
+          const found = this.lookups.find(node, name);
+          if (!found || !isDir(found.attr.mode)) return null;
+          node = found.node;
+        }
+        return node;
+      },
+    );
   }
 
   prepareWrites(): void {

@@ -86,6 +86,13 @@ export class Whiteouts {
     return names;
   }
 
+  /** The directories holding a whiteout (merged paths), or undefined when the table is too big to read whole. */
+  dirs(): string[] | undefined {
+    if (!this.whole) this.loadWhole();
+    if (!this.whole) return undefined;
+    return [...this.cache].filter(([, names]) => names.size > 0).map(([dir]) => dir);
+  }
+
   /** Reads the whole table into `cache` when it is small; else leaves the per-directory cache. */
   private loadWhole(): void {
     const rows = this.store.stmt('SELECT path FROM fs_whiteout LIMIT ?').all(WHOLE_TABLE + 1) as { path: string }[];
