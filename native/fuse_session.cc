@@ -2404,13 +2404,14 @@ napi_value HostListable(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
-// hostUnlistable(handle, ino): directory ino lists as its host directory no more (a whiteout in it).
+// hostUnlistable(handle, ino, path): directory ino, showing host directory path ('' if none),
+// lists as its host directory no more (a whiteout in it).
 napi_value HostUnlistable(napi_env env, napi_callback_info info) {
-  napi_value argv[2];
-  if (!get_args(env, info, 2, argv)) return nullptr;
+  napi_value argv[3];
+  if (!get_args(env, info, 3, argv)) return nullptr;
   Session* s = get_session(env, argv[0]);
   if (!s || !s->host) return nullptr;
-  s->host->set_unlistable((uint64_t)get_num(env, argv[1]));
+  s->host->set_unlistable((uint64_t)get_num(env, argv[1]), get_str(env, argv[2]));
   return nullptr;
 }
 

@@ -246,15 +246,20 @@ void HostFiles::set_listable(bool on) {
     while (listing_.load() > 0) std::this_thread::yield();
 }
 
-void HostFiles::set_unlistable(uint64_t ino) {
+void HostFiles::set_unlistable(uint64_t ino, const std::string& path) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     // too many to keep: no host directory lists here any more
-    if (unlistable_.size() >= MAX_FILES) unlistable_all_ = true;
-    else unlistable_.insert(ino);
+    if (unlistable_.size() + unlistable_paths_.size() >= MAX_FILES) unlistable_all_ = true;
+    unlistable_.insert(ino);
+    if (!path.empty()) unlistable_paths_.insert(path);
     forgets_++;  // a lookup that read the directory's path before this declines
   }
   while (listing_.load() > 0) std::this_thread::yield();
+}
+
+bool HostFiles::unlistable_locked(uint64_t ino, const std::string& path) const {
+  return unlistable_all_ || unlistable_.count(ino) || (!unlistable_paths_.empty() && unlistable_paths_.count(path));
 }
 
 bool HostFiles::readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, bool plus) {
@@ -268,7 +273,7 @@ bool HostFiles::readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, 
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = files_.find(ino);
-    if (it == files_.end() || it->second.type != S_IFDIR || !it->second.parent || unlistable_all_ || unlistable_.count(ino)) return false;
+    if (it == files_.end() || it->second.type != S_IFDIR || !it->second.parent || unlistable_locked(ino, it->second.path)) return false;
     path = it->second.path;
     parent = it->second.parent;
     forgets = forgets_;
@@ -490,7 +495,7 @@ bool HostFiles::lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = files_.find(parent);
-    if (it == files_.end() || it->second.type != S_IFDIR || unlistable_all_ || unlistable_.count(parent)) return false;
+    if (it == files_.end() || it->second.type != S_IFDIR || unlistable_locked(parent, it->second.path)) return false;
     path = it->second.path;
     forgets = forgets_;
   }

@@ -103,10 +103,12 @@ class HostFiles {
   // overlay has no whiteouts): set by JavaScript as that changes. Turned off, it returns once
   // the listings in flight are done (their LISTED events queued).
   void set_listable(bool on);
-  // Directory ino lists as its host directory no more (a name in it hidden by the overlay: a
-  // whiteout), for good: its listings and the lookups of names in it are JavaScript's. Returns
-  // once the listings and lookups in flight are done, as set_listable(false) does.
-  void set_unlistable(uint64_t ino);
+  // Directory ino, showing host directory `path` ('' if none), lists as its host directory no
+  // more (a name in it hidden by the overlay: a whiteout), for good: its listings and the lookups
+  // of names in it are JavaScript's, and so are those of any directory registered at that path
+  // (the host may put another directory there: the whiteout is the path's). Returns once the
+  // listings and lookups in flight are done, as set_listable(false) does.
+  void set_unlistable(uint64_t ino, const std::string& path);
 
   // On the FUSE loop's thread (and replyDir's adds on the JS thread); false: not answered,
   // JavaScript will.
@@ -193,6 +195,8 @@ class HostFiles {
   void drop_delta_locked(uint64_t ino);
   std::unordered_set<uint64_t> copies_;            // set_copy
   std::unordered_set<uint64_t> unlistable_;        // set_unlistable
+  std::unordered_set<std::string> unlistable_paths_;
+  bool unlistable_locked(uint64_t ino, const std::string& path) const;  // mu_ held
   bool unlistable_all_ = false;                    // set_unlistable met MAX_FILES of them
   struct DeltaDir {
     uint64_t delta = 0;

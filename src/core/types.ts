@@ -359,9 +359,11 @@ export interface HostFiles {
   onListable(listener: (listable: boolean) => void): void;
   /**
    * Calls `listener` with a directory about to hide a name of its host directory (a whiteout
-   * made in it), before the change: from then on it never lists as its host directory.
+   * made in it), and that host directory's path ('' if none), before the change: from then on
+   * neither it nor any directory at that path (the host may put another one there) lists as its
+   * host directory.
    */
-  onUnlistable(listener: (ino: number) => void): void;
+  onUnlistable(listener: (ino: number, hostDir: string) => void): void;
   /**
    * Names to onUnlistable's listeners every directory that hides names of its host directory now
    * (whiteouts made before: an earlier run's), so that listable() holds for the others; false

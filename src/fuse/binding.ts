@@ -214,8 +214,8 @@ export interface NativeBinding {
   hostAdd(handle: SessionHandle, inoTypes: Float64Array, paths: string[]): void;
   /** host directories list as the host does (no whiteouts): the addon may list them */
   hostListable(handle: SessionHandle, on: boolean): void;
-  /** directory ino lists as its host directory no more (a whiteout in it); returns once no listing is in flight */
-  hostUnlistable(handle: SessionHandle, ino: number): void;
+  /** directory ino, showing host directory path ('' if none), lists as its host directory no more (a whiteout in it); returns once no listing is in flight */
+  hostUnlistable(handle: SessionHandle, ino: number, path: string): void;
   /** overlay inode ino is the delta's regular file deltaIno (until hostForget) */
   hostDelta(handle: SessionHandle, ino: number, deltaIno: number): void;
   /**

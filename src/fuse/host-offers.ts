@@ -33,7 +33,7 @@ export class HostOffers {
       this.copies.add(ino);
       this.native.hostCopyNumber(this.handle, ino, true);
     }
-    files.onUnlistable((ino) => this.native.hostUnlistable(this.handle, ino));
+    files.onUnlistable((ino, hostDir) => this.native.hostUnlistable(this.handle, ino, hostDir));
     // the directories an earlier run removed names from, before the addon lists any
     files.nameUnlistable();
     this.listable = files.listable();

@@ -346,6 +346,19 @@ describe('agentfs run: host directories listed natively', () => {
     expect(pages(r.err)).toBeGreaterThanOrEqual(30);
   });
 
+  it('a directory the host swaps in where the sandbox removed a name does not show that name (hostile pass)', async () => {
+    // the removal is the path's: its mark went by the directory's inode number alone, and the
+    // addon listed the new host directory, with the name, from then on
+    const proj = join(tmp.dir, 'swapped');
+    mkdirSync(join(proj, 'P'), { recursive: true });
+    for (const n of ['x', 'y', 'z']) writeFileSync(join(proj, 'P', n), n);
+    const swap = spawn('sh', ['-c', 'sleep 1.5; mv P P.old; mkdir P; for i in x y z; do echo $i > P/$i; done'], { cwd: proj, stdio: 'ignore' });
+    const swapped = new Promise((done) => swap.on('close', done));
+    const r = runIn(proj, 'rm P/x; echo before: $(ls P); sleep 3.5; echo after: $(ls P); cat P/x 2>/dev/null || echo gone', { AGENTFS_RUN_HOST_CACHE_S: '1' });
+    expect(await swapped).toBe(0);
+    expect(r.out).toBe('before: y z\nafter: y z\ngone\n');
+  });
+
   it('a directory holding the hidden session directory is listed without it', () => {
     const proj = join(tmp.dir, 'hidden');
     mkdirSync(join(proj, 'sub'), { recursive: true });

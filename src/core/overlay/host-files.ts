@@ -24,6 +24,24 @@ export function overlayHostFiles(
   // some whiteout may sit in a directory not named through onUnlistable (one of an earlier
   // mount, another process's, or one added unannounced): no host directory lists as the host's
   let unnamed = o.whiteouts.any();
+  /** Names (NodeTable.hiding) every directory holding a whiteout now; false if some cannot be found. */
+  const nameAll = (): boolean => {
+    const dirs = o.whiteouts.dirs();
+    if (!dirs) return false;
+    const found: Node[] = [];
+    for (const path of dirs) {
+      // a directory the merged view lacks (below a removed one) is listed by no one
+      let dir: Node | null;
+      try {
+        dir = dirAt(path);
+      } catch {
+        return false;
+      }
+      if (dir) found.push(dir);
+    }
+    for (const dir of found) o.nodes.hiding(dir);
+    return true;
+  };
   return {
     hostFile(ino) {
       const node = o.nodes.get(ino);
@@ -106,30 +124,21 @@ export function overlayHostFiles(
         // a whiteout added with its directory named first (onUnlistable) hides nothing the
         // addon lists: `rm` of one base file sent every listing to JavaScript (find 2x as long)
         if (change === 'unknown' || (change === 'fewer' && unnamed)) unnamed = o.whiteouts.any();
+        // whiteouts from elsewhere (another process's, found by the change watcher while it
+        // holds the addon's listings): their directories are looked for as at the start
+        if (unnamed && change === 'unknown') unnamed = !nameAll();
         if (unnamed !== was) listener(!unnamed);
       });
     },
     onUnlistable(listener) {
-      o.nodes.onHiding(listener);
+      o.nodes.onHiding((dir) => {
+        const base = o.paths.basePathOf(dir);
+        listener(dir.ino, base === null ? '' : hostDir(base));
+      });
     },
     nameUnlistable() {
-      if (!unnamed) return true;
-      const dirs = o.whiteouts.dirs();
-      if (!dirs) return false;
-      const found: Node[] = [];
-      for (const path of dirs) {
-        // a directory the merged view lacks (below a removed one) is listed by no one
-        let dir: Node | null;
-        try {
-          dir = dirAt(path);
-        } catch {
-          return false;
-        }
-        if (dir) found.push(dir);
-      }
-      for (const dir of found) o.nodes.hiding(dir);
-      unnamed = false;
-      return true;
+      if (unnamed) unnamed = !nameAll();
+      return !unnamed;
     },
     hiddenDirs() {
       return o.paths.hiddenPaths().map((p) => hostDir(parentOf(p)));

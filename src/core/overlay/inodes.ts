@@ -183,10 +183,10 @@ export class NodeTable {
     for (const l of this.listeners) l(ino);
   }
 
-  private readonly hidingListeners: ((ino: number) => void)[] = [];
+  private readonly hidingListeners: ((dir: Node) => void)[] = [];
 
   /** Told of each directory about to get a whiteout (hiding). */
-  onHiding(listener: (ino: number) => void): void {
+  onHiding(listener: (dir: Node) => void): void {
     this.hidingListeners.push(listener);
   }
 
@@ -195,7 +195,7 @@ export class NodeTable {
    * caller then adds `named`: Whiteouts.add): it no longer lists as its host directory.
    */
   hiding(dir: Node): void {
-    for (const l of this.hidingListeners) l(dir.ino);
+    for (const l of this.hidingListeners) l(dir);
   }
 
   get(ino: number): Node | undefined {
