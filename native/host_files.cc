@@ -251,7 +251,7 @@ void HostFiles::set_unlistable(uint64_t ino, const std::string& path) {
     std::lock_guard<std::mutex> lock(mu_);
     // too many to keep: no host directory lists here any more
     if (unlistable_.size() + unlistable_paths_.size() >= MAX_FILES) unlistable_all_ = true;
-    unlistable_.insert(ino);
+    if (ino) unlistable_.insert(ino);
     if (!path.empty()) unlistable_paths_.insert(path);
     forgets_++;  // a lookup that read the directory's path before this declines
   }

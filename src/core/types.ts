@@ -361,7 +361,7 @@ export interface HostFiles {
    * Calls `listener` with a directory about to hide a name of its host directory (a whiteout
    * made in it), and that host directory's path ('' if none), before the change: from then on
    * neither it nor any directory at that path (the host may put another one there) lists as its
-   * host directory.
+   * host directory. ino 0: no directory is there now, only the path is named (nameUnlistable).
    */
   onUnlistable(listener: (ino: number, hostDir: string) => void): void;
   /**

@@ -4,7 +4,7 @@
 // the addon did list them.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, spawnSync } from 'node:child_process';
-import { linkSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { linkSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CLI, tempDir } from '../support/cli.js';
 
@@ -357,6 +357,21 @@ describe('agentfs run: host directories listed natively', () => {
     const r = runIn(proj, 'rm P/x; echo before: $(ls P); sleep 3.5; echo after: $(ls P); cat P/x 2>/dev/null || echo gone', { AGENTFS_RUN_HOST_CACHE_S: '1' });
     expect(await swapped).toBe(0);
     expect(r.out).toBe('before: y z\nafter: y z\ngone\n');
+  });
+
+  it("a later run keeps an earlier run's removal in a directory that is away at its start and comes back (hostile pass)", async () => {
+    // not a directory when the run started, it was not found then: its host path is marked, or
+    // the addon listed it, removed name and all, once the host moved it back
+    const proj = join(tmp.dir, 'away-at-start');
+    mkdirSync(join(proj, 'A', 'B'), { recursive: true });
+    for (const n of ['x', 'y']) writeFileSync(join(proj, 'A', 'B', n), n);
+    expect(runIn(proj, 'rm A/B/x', {}, 'away').out).toBe('');
+    renameSync(join(proj, 'A', 'B'), join(proj, 'A', 'B.aside'));
+    const back = spawn('sh', ['-c', 'sleep 1.5; mv A/B.aside A/B'], { cwd: proj, stdio: 'ignore' });
+    const moved = new Promise((done) => back.on('close', done));
+    const r = runIn(proj, 'ls A; sleep 3.5; ls A/B; cat A/B/x 2>/dev/null || echo gone', { AGENTFS_RUN_HOST_CACHE_S: '1' }, 'away');
+    expect(await moved).toBe(0);
+    expect(r.out).toBe('B.aside\ny\ngone\n');
   });
 
   it('a directory holding the hidden session directory is listed without it', () => {

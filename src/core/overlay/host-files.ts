@@ -18,28 +18,33 @@ export function overlayHostFiles(
   o: OverlayParts,
   record: (dir: number, name: string, ino: number, mode: number) => void,
   /** the directory at a merged path (null: none there), as a lookup from the root finds it */
-  dirAt: (path: string) => Node | null,
+  dirAt: (path: string) => Node | string | null,
 ): HostFiles {
   const hostDir = (base: string) => o.base.hostPath(base).replace(/\/+$/, '');
   // some whiteout may sit in a directory not named through onUnlistable (one of an earlier
   // mount, another process's, or one added unannounced): no host directory lists as the host's
   let unnamed = o.whiteouts.any();
-  /** Names (NodeTable.hiding) every directory holding a whiteout now; false if some cannot be found. */
+  const unlistable: ((ino: number, hostDir: string) => void)[] = [];
+  /** Names every directory holding a whiteout now to onUnlistable's listeners; false if some cannot be found. */
   const nameAll = (): boolean => {
     const dirs = o.whiteouts.dirs();
     if (!dirs) return false;
-    const found: Node[] = [];
+    const found: (Node | string)[] = [];
     for (const path of dirs) {
-      // a directory the merged view lacks (below a removed one) is listed by no one
-      let dir: Node | null;
+      let dir: Node | string | null;
       try {
         dir = dirAt(path);
       } catch {
         return false;
       }
-      if (dir) found.push(dir);
+      if (dir !== null) found.push(dir);
     }
-    for (const dir of found) o.nodes.hiding(dir);
+    for (const dir of found) {
+      if (typeof dir !== 'string') o.nodes.hiding(dir);
+      // not a directory now (moved aside on the host, a symlink or file in its place): its host
+      // path, in case the host puts one back (hostile pass: the addon listed it, removed name and all)
+      else for (const l of unlistable) l(0, hostDir(dir));
+    }
     return true;
   };
   return {
@@ -131,6 +136,7 @@ export function overlayHostFiles(
       });
     },
     onUnlistable(listener) {
+      unlistable.push(listener);
       o.nodes.onHiding((dir) => {
         const base = o.paths.basePathOf(dir);
         listener(dir.ino, base === null ? '' : hostDir(base));

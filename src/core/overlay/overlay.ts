@@ -501,13 +501,18 @@ export class OverlayFs implements FileSystem {
         const d = this.o.nodes.get(dir);
         if (d && d.delta === undefined) this.lookups.listedNode(ino, mode, d, name);
       },
+      // the directory at a merged path, else the base path it would show (null: none)
       (path) => {
         let node = this.o.root;
-        for (const name of path.split('/')) {
-          if (!name) continue;
-          const found = this.lookups.find(node, name);
-          if (!found || !isDir(found.attr.mode)) return null;
-          node = found.node;
+        const names = path.split('/').filter((n) => n !== '');
+        for (let i = 0; i < names.length; i++) {
+          const found = this.lookups.find(node, names[i]!);
+          if (found && isDir(found.attr.mode)) {
+            node = found.node;
+            continue;
+          }
+          const base = this.o.paths.basePathOf(node);
+          return base === null ? null : join(base, names.slice(i).join('/'));
         }
         return node;
       },
