@@ -17,7 +17,10 @@ import type { OverlayParts } from './parts.js';
 export function overlayHostFiles(
   o: OverlayParts,
   record: (dir: number, name: string, ino: number, mode: number) => void,
-  /** the directory at a merged path (null: none there), as a lookup from the root finds it */
+  /**
+   * the directory at a merged path, as a lookup from the root finds it; else the base path it
+   * would show there (no directory there now), or null (nor any base path)
+   */
   dirAt: (path: string) => Node | string | null,
 ): HostFiles {
   const hostDir = (base: string) => o.base.hostPath(base).replace(/\/+$/, '');
