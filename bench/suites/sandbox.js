@@ -169,6 +169,41 @@ async function workloadVsOverlay(report, root, env, agentfs) {
   }
 }
 
+/**
+ * The first `git status` after what agents do all the time to directories: a build directory
+ * made, moved and removed, a base directory moved, a base file removed. Each of these once took
+ * every host file back from the addon (or turned its listings off), and this status asked
+ * JavaScript for every lstat: 3-4x as long. Against fuse-overlayfs over the same repository, the
+ * best of ROUNDS pairs (a fresh sandbox and a fresh upper directory each).
+ */
+async function statusAfterChanges(report, root, repo, env, agentfs) {
+  if (!havePeer('fuse-overlayfs')) return;
+  const changes = 'mkdir -p out/x && mv out built && rm -rf built && mv d1 d1-moved && rm d2/f200.txt && sleep 1.1';
+  // a status first: the kernel holds every name, as in a session that has been working a while
+  const once = `git status --porcelain >/dev/null; ${changes}; s=$(date +%s%N); git status --porcelain >/dev/null; e=$(date +%s%N); echo $(( (e - s) / 1000 ))`;
+  const inside = (prefix, cwd) => {
+    const r = spawnSync(prefix[0], [...prefix.slice(1), 'sh', '-c', once], { cwd, env, encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`${prefix.join(' ')}: ${r.stderr}`);
+    return Number(r.stdout.trim()) / 1000;
+  };
+  const mnt = join(root, 'changes-mnt');
+  const ours = [];
+  const theirs = [];
+  for (let r = 0; r < WL_ROUNDS; r++) {
+    ours.push(inside(agentfs(`changes-${r}`), repo));
+    const [upper, work] = [join(root, `changes-upper-${r}`), join(root, `changes-work-${r}`)];
+    for (const d of [upper, work, mnt]) mkdirSync(d, { recursive: true });
+    const peer = await mountPeer('fuse-overlayfs', { lower: repo, upper, work }, mnt);
+    try {
+      theirs.push(inside(['/usr/bin/env'], mnt));
+    } finally {
+      await peer.unmount();
+    }
+  }
+  const [a, b] = [Math.min(...ours), Math.min(...theirs)];
+  report({ suite: 'sandbox', workload: 'git status after directory changes vs fuse-overlayfs', agentfs: a, baseline: b, baselineName: 'fuse-overlayfs', unit: 'ms', ratio: a / b, note: 'status, mkdir+mv+rm -rf, a mv and an rm of the base, status' });
+}
+
 export async function run(report) {
   const root = mkdtempSync(join(tmpdir(), 'agentfs-bench-sandbox-'));
   const env = { ...process.env, AGENTFS_HOME: join(root, 'home') };
@@ -223,6 +258,7 @@ export async function run(report) {
     report({ suite: 'sandbox', workload: 'git status, 5k files (first in run)', agentfs: gsCold, baseline: gsNative, baselineName: 'native', unit: 'ms' });
     const gsPtrace = timeInside(ptrace('pt-git'), repo, env, 'git status --porcelain', 5, 1);
     report({ suite: 'sandbox', workload: 'ptrace: git status, 5k files (warm)', agentfs: gsPtrace, baseline: gsNative, baselineName: 'native', unit: 'ms' });
+    await statusAfterChanges(report, root, repo, env, agentfs);
 
     // the npm-style workload against fuse-overlayfs (issue 16)
     await workloadVsOverlay(report, root, env, agentfs);
