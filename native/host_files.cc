@@ -249,6 +249,8 @@ void HostFiles::set_listable(bool on) {
 void HostFiles::set_unlistable(uint64_t ino, const std::string& path) {
   {
     std::lock_guard<std::mutex> lock(mu_);
+    // marked before (`rm -rf` marks a directory once a file): nothing of it is in flight here
+    if ((!ino || unlistable_.count(ino)) && (path.empty() || unlistable_paths_.count(path))) return;
     // too many to keep: no host directory lists here any more
     if (unlistable_.size() + unlistable_paths_.size() >= MAX_FILES) unlistable_all_ = true;
     if (ino) unlistable_.insert(ino);
