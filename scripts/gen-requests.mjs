@@ -186,20 +186,28 @@ function generateTs(reqs) {
   out.push('/** Request kind -> its request. */');
   out.push("export type RequestOf = { [R in FuseRequest as R['op']]: R };");
   out.push('');
+  // One small function per kind rather than one switch: V8 optimizes each on its own, on the
+  // shape it makes, and a kind seen late (or a number past a small integer) discards only its
+  // own code (the switch over every kind, 40 ms to compile, was discarded again and again).
+  out.push('/** Per request kind (its number is its index), its decoder: one object, fields in table order. */');
+  out.push('const DECODERS: ReadonlyArray<(a: RawRequest) => FuseRequest> = [');
+  reqs.forEach((r, i) => {
+    if (r.num !== i) throw new Error(`${TABLE}: request ${r.op} is number ${r.num}, not its index ${i}`);
+    out.push('  (a) => ({');
+    out.push(`    op: Op.${r.op},`);
+    HEADER.forEach((h, j) => out.push(`    ${h}: a[${j + 1}] as number,`));
+    r.args.forEach((a, j) => out.push(`    ${a.name}: a[${HEADER.length + 1 + j}] as ${TS_TYPES[a.kind]},`));
+    out.push('  }),');
+  });
+  out.push('];');
+  out.push('');
   out.push('/** One object per request, fields in table order (one shape per kind). */');
   out.push('export function decodeRequest(a: RawRequest): FuseRequest {');
-  out.push('  switch (a[0]) {');
-  for (const r of reqs) {
-    out.push(`    case Op.${r.op}:`);
-    out.push('      return {');
-    out.push(`        op: Op.${r.op},`);
-    HEADER.forEach((h, i) => out.push(`        ${h}: a[${i + 1}] as number,`));
-    r.args.forEach((a, i) => out.push(`        ${a.name}: a[${HEADER.length + 1 + i}] as ${TS_TYPES[a.kind]},`));
-    out.push('      };');
-  }
-  out.push('    default:');
-  out.push('      throw new RangeError(`unknown FUSE request kind ${String(a[0])}: the native addon is older or newer than this build (rebuild it: bash scripts/setup.sh)`);');
+  out.push("  const decode = typeof a[0] === 'number' ? DECODERS[a[0]] : undefined;");
+  out.push('  if (decode === undefined) {');
+  out.push('    throw new RangeError(`unknown FUSE request kind ${String(a[0])}: the native addon is older or newer than this build (rebuild it: bash scripts/setup.sh)`);');
   out.push('  }');
+  out.push('  return decode(a);');
   out.push('}');
   return out.join('\n') + '\n';
 }

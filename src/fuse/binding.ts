@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import type { RawRequest } from './requests.js';
 import type { SharedReadSql, SharedStatfs } from '../core/fs/shared-reads.js';
 
-export { Op, decodeRequest, type RawRequest, type FuseRequest } from './requests.js';
+export { Op, decodeRequest, type RawRequest, type FuseRequest, type InitRequest } from './requests.js';
 
 /** FUSE_SET_ATTR_* bits of a setattr request. */
 export const SetAttrBits = {

@@ -375,370 +375,343 @@ export type FuseRequest =
 /** Request kind -> its request. */
 export type RequestOf = { [R in FuseRequest as R['op']]: R };
 
+/** Per request kind (its number is its index), its decoder: one object, fields in table order. */
+const DECODERS: ReadonlyArray<(a: RawRequest) => FuseRequest> = [
+  (a) => ({
+    op: Op.INIT,
+    id: a[1] as number,
+    uid: a[2] as number,
+    gid: a[3] as number,
+    pid: a[4] as number,
+    maxWrite: a[5] as number,
+    protoMajor: a[6] as number,
+    protoMinor: a[7] as number,
+    writeback: a[8] as boolean,
+    readdirplus: a[9] as boolean,
+    killpriv: a[10] as boolean,
+  }),
+  (a) => ({
+    op: Op.EXIT,
+    id: a[1] as number,
+    uid: a[2] as number,
+    gid: a[3] as number,
+    pid: a[4] as number,
+    status: a[5] as number,
+  }),
+  (a) => ({
+    op: Op.LOOKUP,
+    id: a[1] as number,
+    uid: a[2] as number,
+    gid: a[3] as number,
+    pid: a[4] as number,
+    parent: a[5] as number,
+    name: a[6] as string,
+  }),
+  (a) => ({
+    op: Op.GETATTR,
+    id: a[1] as number,
+    uid: a[2] as number,
+    gid: a[3] as number,
+    pid: a[4] as number,
+    ino: a[5] as number,
+    fh: a[6] as number,
+  }),
+  (a) => ({
+    op: Op.SETATTR,
+    id: a[1] as number,
+    uid: a[2] as number,
+    gid: a[3] as number,
+    pid: a[4] as number,
+    ino: a[5] as number,
+    toSet: a[6] as number,
+    fh: a[7] as number,
+    mode: a[8] as number,
+    ownerUid: a[9] as number,
+    ownerGid: a[10] as number,
+    size: a[11] as number,
+    atimeSec: a[12] as number,
+    atimeNsec: a[13] as number,
+    mtimeSec: a[14] as number,
+    mtimeNsec: a[15] as number,
+  }),
+  (a) => ({
+    op: Op.READLINK,
+    id: a[1] as number,
+    uid: a[2] as number,
+    gid: a[3] as number,
+    pid: a[4] as number,
+    ino: a[5] as number,
+  }),
+  (a) => ({
+    op: Op.MKNOD,
+    id: a[1] as number,
+    uid: a[2] as number,
+    gid: a[3] as number,
+    pid: a[4] as number,
+    parent: a[5] as number,
+    name: a[6] as string,
+    mode: a[7] as number,
+    rdev: a[8] as number,
+  }),
+  (a) => ({
+    op: Op.MKDIR,
+    id: a[1] as number,
+    uid: a[2] as number,
+    gid: a[3] as number,
+    pid: a[4] as number,
+    parent: a[5] as number,
+    name: a[6] as string,
+    mode: a[7] as number,
+  }),
+  (a) => ({
+    op: Op.UNLINK,
+    id: a[1] as number,
+    uid: a[2] as number,
+    gid: a[3] as number,
+    pid: a[4] as number,
+    parent: a[5] as number,
+    name: a[6] as string,
+  }),
+  (a) => ({
+    op: Op.RMDIR,
+    id: a[1] as number,
+    uid: a[2] as number,
+    gid: a[3] as number,
+    pid: a[4] as number,
+    parent: a[5] as number,
+    name: a[6] as string,
+  }),
+  (a) => ({
+    op: Op.SYMLINK,
+    id: a[1] as number,
+    uid: a[2] as number,
+    gid: a[3] as number,
+    pid: a[4] as number,
+    parent: a[5] as number,
+    name: a[6] as string,
+    link: a[7] as string,
+  }),
+  (a) => ({
+    op: Op.RENAME,
+    id: a[1] as number,
+    uid: a[2] as number,
+    gid: a[3] as number,
+    pid: a[4] as number,
+    parent: a[5] as number,
+    name: a[6] as string,
+    newParent: a[7] as number,
+    newName: a[8] as string,
+    flags: a[9] as number,
+  }),
+  (a) => ({
+    op: Op.LINK,
+    id: a[1] as number,
+    uid: a[2] as number,
+    gid: a[3] as number,
+    pid: a[4] as number,
+    ino: a[5] as number,
+    newParent: a[6] as number,
+    newName: a[7] as string,
+  }),
+  (a) => ({
+    op: Op.OPEN,
+    id: a[1] as number,
+    uid: a[2] as number,
+    gid: a[3] as number,
+    pid: a[4] as number,
+    ino: a[5] as number,
+    flags: a[6] as number,
+  }),
+  (a) => ({
+    op: Op.READ,
+    id: a[1] as number,
+    uid: a[2] as number,
+    gid: a[3] as number,
+    pid: a[4] as number,
+    ino: a[5] as number,
+    fh: a[6] as number,
+    size: a[7] as number,
+    offset: a[8] as number,
+  }),
+  (a) => ({
+    op: Op.WRITE,
+    id: a[1] as number,
+    uid: a[2] as number,
+    gid: a[3] as number,
+    pid: a[4] as number,
+    ino: a[5] as number,
+    fh: a[6] as number,
+    offset: a[7] as number,
+    flags: a[8] as number,
+    writepage: a[9] as boolean,
+    data: a[10] as Buffer,
+  }),
+  (a) => ({
+    op: Op.RELEASE,
+    id: a[1] as number,
+    uid: a[2] as number,
+    gid: a[3] as number,
+    pid: a[4] as number,
+    ino: a[5] as number,
+    fh: a[6] as number,
+    flags: a[7] as number,
+  }),
+  (a) => ({
+    op: Op.FSYNC,
+    id: a[1] as number,
+    uid: a[2] as number,
+    gid: a[3] as number,
+    pid: a[4] as number,
+    ino: a[5] as number,
+    fh: a[6] as number,
+    datasync: a[7] as boolean,
+  }),
+  (a) => ({
+    op: Op.OPENDIR,
+    id: a[1] as number,
+    uid: a[2] as number,
+    gid: a[3] as number,
+    pid: a[4] as number,
+    ino: a[5] as number,
+    flags: a[6] as number,
+  }),
+  (a) => ({
+    op: Op.READDIR,
+    id: a[1] as number,
+    uid: a[2] as number,
+    gid: a[3] as number,
+    pid: a[4] as number,
+    ino: a[5] as number,
+    fh: a[6] as number,
+    size: a[7] as number,
+    offset: a[8] as number,
+  }),
+  (a) => ({
+    op: Op.READDIRPLUS,
+    id: a[1] as number,
+    uid: a[2] as number,
+    gid: a[3] as number,
+    pid: a[4] as number,
+    ino: a[5] as number,
+    fh: a[6] as number,
+    size: a[7] as number,
+    offset: a[8] as number,
+  }),
+  (a) => ({
+    op: Op.RELEASEDIR,
+    id: a[1] as number,
+    uid: a[2] as number,
+    gid: a[3] as number,
+    pid: a[4] as number,
+    ino: a[5] as number,
+    fh: a[6] as number,
+  }),
+  (a) => ({
+    op: Op.FSYNCDIR,
+    id: a[1] as number,
+    uid: a[2] as number,
+    gid: a[3] as number,
+    pid: a[4] as number,
+    ino: a[5] as number,
+    fh: a[6] as number,
+    datasync: a[7] as boolean,
+  }),
+  (a) => ({
+    op: Op.STATFS,
+    id: a[1] as number,
+    uid: a[2] as number,
+    gid: a[3] as number,
+    pid: a[4] as number,
+    ino: a[5] as number,
+  }),
+  (a) => ({
+    op: Op.ACCESS,
+    id: a[1] as number,
+    uid: a[2] as number,
+    gid: a[3] as number,
+    pid: a[4] as number,
+    ino: a[5] as number,
+    mask: a[6] as number,
+  }),
+  (a) => ({
+    op: Op.CREATE,
+    id: a[1] as number,
+    uid: a[2] as number,
+    gid: a[3] as number,
+    pid: a[4] as number,
+    parent: a[5] as number,
+    name: a[6] as string,
+    mode: a[7] as number,
+    flags: a[8] as number,
+  }),
+  (a) => ({
+    op: Op.FALLOCATE,
+    id: a[1] as number,
+    uid: a[2] as number,
+    gid: a[3] as number,
+    pid: a[4] as number,
+    ino: a[5] as number,
+    fh: a[6] as number,
+    mode: a[7] as number,
+    offset: a[8] as number,
+    length: a[9] as number,
+  }),
+  (a) => ({
+    op: Op.ATIME,
+    id: a[1] as number,
+    uid: a[2] as number,
+    gid: a[3] as number,
+    pid: a[4] as number,
+    ino: a[5] as number,
+    sec: a[6] as number,
+    nsec: a[7] as number,
+  }),
+  (a) => ({
+    op: Op.OPENED,
+    id: a[1] as number,
+    uid: a[2] as number,
+    gid: a[3] as number,
+    pid: a[4] as number,
+    ino: a[5] as number,
+    flags: a[6] as number,
+  }),
+  (a) => ({
+    op: Op.RELEASED,
+    id: a[1] as number,
+    uid: a[2] as number,
+    gid: a[3] as number,
+    pid: a[4] as number,
+    ino: a[5] as number,
+  }),
+  (a) => ({
+    op: Op.LISTED,
+    id: a[1] as number,
+    uid: a[2] as number,
+    gid: a[3] as number,
+    pid: a[4] as number,
+    dir: a[5] as number,
+    ino: a[6] as number,
+    mode: a[7] as number,
+    name: a[8] as string,
+  }),
+  (a) => ({
+    op: Op.DIRKEY,
+    id: a[1] as number,
+    uid: a[2] as number,
+    gid: a[3] as number,
+    pid: a[4] as number,
+    ino: a[5] as number,
+    sec: a[6] as number,
+    nsec: a[7] as number,
+    epoch: a[8] as number,
+  }),
+];
+
 /** One object per request, fields in table order (one shape per kind). */
 export function decodeRequest(a: RawRequest): FuseRequest {
-  switch (a[0]) {
-    case Op.INIT:
-      return {
-        op: Op.INIT,
-        id: a[1] as number,
-        uid: a[2] as number,
-        gid: a[3] as number,
-        pid: a[4] as number,
-        maxWrite: a[5] as number,
-        protoMajor: a[6] as number,
-        protoMinor: a[7] as number,
-        writeback: a[8] as boolean,
-        readdirplus: a[9] as boolean,
-        killpriv: a[10] as boolean,
-      };
-    case Op.EXIT:
-      return {
-        op: Op.EXIT,
-        id: a[1] as number,
-        uid: a[2] as number,
-        gid: a[3] as number,
-        pid: a[4] as number,
-        status: a[5] as number,
-      };
-    case Op.LOOKUP:
-      return {
-        op: Op.LOOKUP,
-        id: a[1] as number,
-        uid: a[2] as number,
-        gid: a[3] as number,
-        pid: a[4] as number,
-        parent: a[5] as number,
-        name: a[6] as string,
-      };
-    case Op.GETATTR:
-      return {
-        op: Op.GETATTR,
-        id: a[1] as number,
-        uid: a[2] as number,
-        gid: a[3] as number,
-        pid: a[4] as number,
-        ino: a[5] as number,
-        fh: a[6] as number,
-      };
-    case Op.SETATTR:
-      return {
-        op: Op.SETATTR,
-        id: a[1] as number,
-        uid: a[2] as number,
-        gid: a[3] as number,
-        pid: a[4] as number,
-        ino: a[5] as number,
-        toSet: a[6] as number,
-        fh: a[7] as number,
-        mode: a[8] as number,
-        ownerUid: a[9] as number,
-        ownerGid: a[10] as number,
-        size: a[11] as number,
-        atimeSec: a[12] as number,
-        atimeNsec: a[13] as number,
-        mtimeSec: a[14] as number,
-        mtimeNsec: a[15] as number,
-      };
-    case Op.READLINK:
-      return {
-        op: Op.READLINK,
-        id: a[1] as number,
-        uid: a[2] as number,
-        gid: a[3] as number,
-        pid: a[4] as number,
-        ino: a[5] as number,
-      };
-    case Op.MKNOD:
-      return {
-        op: Op.MKNOD,
-        id: a[1] as number,
-        uid: a[2] as number,
-        gid: a[3] as number,
-        pid: a[4] as number,
-        parent: a[5] as number,
-        name: a[6] as string,
-        mode: a[7] as number,
-        rdev: a[8] as number,
-      };
-    case Op.MKDIR:
-      return {
-        op: Op.MKDIR,
-        id: a[1] as number,
-        uid: a[2] as number,
-        gid: a[3] as number,
-        pid: a[4] as number,
-        parent: a[5] as number,
-        name: a[6] as string,
-        mode: a[7] as number,
-      };
-    case Op.UNLINK:
-      return {
-        op: Op.UNLINK,
-        id: a[1] as number,
-        uid: a[2] as number,
-        gid: a[3] as number,
-        pid: a[4] as number,
-        parent: a[5] as number,
-        name: a[6] as string,
-      };
-    case Op.RMDIR:
-      return {
-        op: Op.RMDIR,
-        id: a[1] as number,
-        uid: a[2] as number,
-        gid: a[3] as number,
-        pid: a[4] as number,
-        parent: a[5] as number,
-        name: a[6] as string,
-      };
-    case Op.SYMLINK:
-      return {
-        op: Op.SYMLINK,
-        id: a[1] as number,
-        uid: a[2] as number,
-        gid: a[3] as number,
-        pid: a[4] as number,
-        parent: a[5] as number,
-        name: a[6] as string,
-        link: a[7] as string,
-      };
-    case Op.RENAME:
-      return {
-        op: Op.RENAME,
-        id: a[1] as number,
-        uid: a[2] as number,
-        gid: a[3] as number,
-        pid: a[4] as number,
-        parent: a[5] as number,
-        name: a[6] as string,
-        newParent: a[7] as number,
-        newName: a[8] as string,
-        flags: a[9] as number,
-      };
-    case Op.LINK:
-      return {
-        op: Op.LINK,
-        id: a[1] as number,
-        uid: a[2] as number,
-        gid: a[3] as number,
-        pid: a[4] as number,
-        ino: a[5] as number,
-        newParent: a[6] as number,
-        newName: a[7] as string,
-      };
-    case Op.OPEN:
-      return {
-        op: Op.OPEN,
-        id: a[1] as number,
-        uid: a[2] as number,
-        gid: a[3] as number,
-        pid: a[4] as number,
-        ino: a[5] as number,
-        flags: a[6] as number,
-      };
-    case Op.READ:
-      return {
-        op: Op.READ,
-        id: a[1] as number,
-        uid: a[2] as number,
-        gid: a[3] as number,
-        pid: a[4] as number,
-        ino: a[5] as number,
-        fh: a[6] as number,
-        size: a[7] as number,
-        offset: a[8] as number,
-      };
-    case Op.WRITE:
-      return {
-        op: Op.WRITE,
-        id: a[1] as number,
-        uid: a[2] as number,
-        gid: a[3] as number,
-        pid: a[4] as number,
-        ino: a[5] as number,
-        fh: a[6] as number,
-        offset: a[7] as number,
-        flags: a[8] as number,
-        writepage: a[9] as boolean,
-        data: a[10] as Buffer,
-      };
-    case Op.RELEASE:
-      return {
-        op: Op.RELEASE,
-        id: a[1] as number,
-        uid: a[2] as number,
-        gid: a[3] as number,
-        pid: a[4] as number,
-        ino: a[5] as number,
-        fh: a[6] as number,
-        flags: a[7] as number,
-      };
-    case Op.FSYNC:
-      return {
-        op: Op.FSYNC,
-        id: a[1] as number,
-        uid: a[2] as number,
-        gid: a[3] as number,
-        pid: a[4] as number,
-        ino: a[5] as number,
-        fh: a[6] as number,
-        datasync: a[7] as boolean,
-      };
-    case Op.OPENDIR:
-      return {
-        op: Op.OPENDIR,
-        id: a[1] as number,
-        uid: a[2] as number,
-        gid: a[3] as number,
-        pid: a[4] as number,
-        ino: a[5] as number,
-        flags: a[6] as number,
-      };
-    case Op.READDIR:
-      return {
-        op: Op.READDIR,
-        id: a[1] as number,
-        uid: a[2] as number,
-        gid: a[3] as number,
-        pid: a[4] as number,
-        ino: a[5] as number,
-        fh: a[6] as number,
-        size: a[7] as number,
-        offset: a[8] as number,
-      };
-    case Op.READDIRPLUS:
-      return {
-        op: Op.READDIRPLUS,
-        id: a[1] as number,
-        uid: a[2] as number,
-        gid: a[3] as number,
-        pid: a[4] as number,
-        ino: a[5] as number,
-        fh: a[6] as number,
-        size: a[7] as number,
-        offset: a[8] as number,
-      };
-    case Op.RELEASEDIR:
-      return {
-        op: Op.RELEASEDIR,
-        id: a[1] as number,
-        uid: a[2] as number,
-        gid: a[3] as number,
-        pid: a[4] as number,
-        ino: a[5] as number,
-        fh: a[6] as number,
-      };
-    case Op.FSYNCDIR:
-      return {
-        op: Op.FSYNCDIR,
-        id: a[1] as number,
-        uid: a[2] as number,
-        gid: a[3] as number,
-        pid: a[4] as number,
-        ino: a[5] as number,
-        fh: a[6] as number,
-        datasync: a[7] as boolean,
-      };
-    case Op.STATFS:
-      return {
-        op: Op.STATFS,
-        id: a[1] as number,
-        uid: a[2] as number,
-        gid: a[3] as number,
-        pid: a[4] as number,
-        ino: a[5] as number,
-      };
-    case Op.ACCESS:
-      return {
-        op: Op.ACCESS,
-        id: a[1] as number,
-        uid: a[2] as number,
-        gid: a[3] as number,
-        pid: a[4] as number,
-        ino: a[5] as number,
-        mask: a[6] as number,
-      };
-    case Op.CREATE:
-      return {
-        op: Op.CREATE,
-        id: a[1] as number,
-        uid: a[2] as number,
-        gid: a[3] as number,
-        pid: a[4] as number,
-        parent: a[5] as number,
-        name: a[6] as string,
-        mode: a[7] as number,
-        flags: a[8] as number,
-      };
-    case Op.FALLOCATE:
-      return {
-        op: Op.FALLOCATE,
-        id: a[1] as number,
-        uid: a[2] as number,
-        gid: a[3] as number,
-        pid: a[4] as number,
-        ino: a[5] as number,
-        fh: a[6] as number,
-        mode: a[7] as number,
-        offset: a[8] as number,
-        length: a[9] as number,
-      };
-    case Op.ATIME:
-      return {
-        op: Op.ATIME,
-        id: a[1] as number,
-        uid: a[2] as number,
-        gid: a[3] as number,
-        pid: a[4] as number,
-        ino: a[5] as number,
-        sec: a[6] as number,
-        nsec: a[7] as number,
-      };
-    case Op.OPENED:
-      return {
-        op: Op.OPENED,
-        id: a[1] as number,
-        uid: a[2] as number,
-        gid: a[3] as number,
-        pid: a[4] as number,
-        ino: a[5] as number,
-        flags: a[6] as number,
-      };
-    case Op.RELEASED:
-      return {
-        op: Op.RELEASED,
-        id: a[1] as number,
-        uid: a[2] as number,
-        gid: a[3] as number,
-        pid: a[4] as number,
-        ino: a[5] as number,
-      };
-    case Op.LISTED:
-      return {
-        op: Op.LISTED,
-        id: a[1] as number,
-        uid: a[2] as number,
-        gid: a[3] as number,
-        pid: a[4] as number,
-        dir: a[5] as number,
-        ino: a[6] as number,
-        mode: a[7] as number,
-        name: a[8] as string,
-      };
-    case Op.DIRKEY:
-      return {
-        op: Op.DIRKEY,
-        id: a[1] as number,
-        uid: a[2] as number,
-        gid: a[3] as number,
-        pid: a[4] as number,
-        ino: a[5] as number,
-        sec: a[6] as number,
-        nsec: a[7] as number,
-        epoch: a[8] as number,
-      };
-    default:
-      throw new RangeError(`unknown FUSE request kind ${String(a[0])}: the native addon is older or newer than this build (rebuild it: bash scripts/setup.sh)`);
+  const decode = typeof a[0] === 'number' ? DECODERS[a[0]] : undefined;
+  if (decode === undefined) {
+    throw new RangeError(`unknown FUSE request kind ${String(a[0])}: the native addon is older or newer than this build (rebuild it: bash scripts/setup.sh)`);
   }
+  return decode(a);
 }

@@ -14,7 +14,7 @@ import { errnoForKernel } from './stale.js';
 import type { FileSystem } from '../core/types.js';
 import type { SharedReads } from '../core/fs/shared-reads.js';
 import { batchOrder } from './batch-order.js';
-import { checkFuse, decodeRequest, loadBinding, mountFailureHint, Op, type FuseRequest, type NativeBinding, type RawRequest, type SessionHandle } from './binding.js';
+import { checkFuse, decodeRequest, loadBinding, mountFailureHint, Op, type FuseRequest, type InitRequest, type NativeBinding, type RawRequest, type SessionHandle } from './binding.js';
 import { watchChanges } from './change-watcher.js';
 import { GROUP_COMMIT_MS, GroupCommitter, type GroupCommit } from './group-commit.js';
 import { HANDLERS, MUTATING, SYNCING } from './handlers/index.js';
@@ -380,44 +380,7 @@ export class FuseServer {
       const req = decodeRequest(raw);
       const op = req.op;
       if (op === Op.INIT) {
-        const { maxWrite, protoMajor, protoMinor, writeback, readdirplus, killpriv } = req;
-        this.info = { maxWrite, proto: `${protoMajor}.${protoMinor}`, writeback, readdirplus, killpriv };
-        this.state.killpriv = killpriv;
-        const counter = this.options.changeCounter;
-        if (counter) {
-          let seen: number | undefined;
-          this.stopWatching = watchChanges(() => {
-            // opens the native reader counted must be known here before an outside unlink is acted
-            // on: new ones wait in JavaScript's queue meanwhile, and those that saw the file before
-            // it went are counted first
-            const held = this.shared !== undefined && this.handle !== undefined && !this.ended;
-            // so must the names the addon listed (LISTED), to be taken back: its listings wait
-            // too, until the kernel's names are taken back if there was a change
-            const offers = this.handle !== undefined && !this.ended ? this.state.hostOffers : undefined;
-            if (!held && !offers) return counter();
-            if (held) this.native.hold(this.handle!, true);
-            offers?.hold();
-            let now: number | undefined;
-            try {
-              this.takeNativeOpens();
-              now = counter();
-              return now;
-            } finally {
-              const changed = now !== undefined && seen !== undefined && now !== seen;
-              // another process writing: native reads keep no snapshot of its WAL (see the addon's hold)
-              if (held && !this.ended) this.native.hold(this.handle!, false, !changed);
-              if (now !== undefined) seen = now;
-              if (offers && !changed) offers.release();
-            }
-          }, () => {
-            this.state.fs.changedOutside?.();
-            this.state.invalidateAll();
-            this.state.hostOffers?.release();
-          });
-        }
-        this.ready.resolve();
-        // while the client starts: the first write it waits on then finds the connection ready
-        if (!this.options.readOnly) setImmediate(() => this.prepareWrites());
+        this.onInit(req);
       } else if (op === Op.OPENED || op === Op.RELEASED) {
         // a read-only open (or its release) the native reader answered: counted as JavaScript's own
         this.countNativeOpen(req.op === Op.OPENED, req.ino, req.op === Op.OPENED ? req.flags : 0);
@@ -436,27 +399,7 @@ export class FuseServer {
         else this.runOne(req)();
       } else {
         if (MUTATING.has(op) || (req.op === Op.OPEN && req.flags & O_TRUNC)) {
-          this.state.changes++;
-          const incoming = op === Op.WRITE ? req.data.length : 0;
-          if (this.group.lowOnSpace(incoming)) {
-            // alone and committed before the reply, so a full disk fails this request, not a group
-            this.group.commit();
-            if (this.group.refuses(incoming)) this.safeReply(req.id, () => this.native.replyErr(req.id, ENOSPC));
-            else this.runOne(req)();
-            if (op === Op.WRITE) this.releaseBytes(req.data);
-            continue;
-          }
-          try {
-            this.group.begin();
-          } catch (e) {
-            // no write lock (another process held it past the busy timeout): this request fails
-            // and the next ones try again. Thrown on, it would leave the rest of the batch
-            // unanswered and its callers hung (Node drops what a batch callback throws).
-            if (!isFsError(e)) this.report(e, op);
-            const errno = errnoOf(e);
-            this.safeReply(req.id, () => this.native.replyErr(req.id, errno));
-            continue;
-          }
+          if (!this.beginChange(req)) continue;
         } else {
           this.group.read();
         }
@@ -474,6 +417,78 @@ export class FuseServer {
         }
       }
     }
+  }
+
+  /**
+   * Opens the group commit for a request that changes something; false when the request was
+   * answered here instead (served alone on a nearly full disk, or refused without a write lock).
+   */
+  private beginChange(req: FuseRequest): boolean {
+    const op = req.op;
+    this.state.changes++;
+    const incoming = op === Op.WRITE ? req.data.length : 0;
+    if (this.group.lowOnSpace(incoming)) {
+      // alone and committed before the reply, so a full disk fails this request, not a group
+      this.group.commit();
+      if (this.group.refuses(incoming)) this.safeReply(req.id, () => this.native.replyErr(req.id, ENOSPC));
+      else this.runOne(req)();
+      if (op === Op.WRITE) this.releaseBytes(req.data);
+      return false;
+    }
+    try {
+      this.group.begin();
+    } catch (e) {
+      // no write lock (another process held it past the busy timeout): this request fails
+      // and the next ones try again. Thrown on, it would leave the rest of the batch
+      // unanswered and its callers hung (Node drops what a batch callback throws).
+      if (!isFsError(e)) this.report(e, op);
+      const errno = errnoOf(e);
+      this.safeReply(req.id, () => this.native.replyErr(req.id, errno));
+      return false;
+    }
+    return true;
+  }
+
+  /** The session is up: what the kernel agreed to, the change watcher started, ready told. */
+  private onInit(req: InitRequest): void {
+    const { maxWrite, protoMajor, protoMinor, writeback, readdirplus, killpriv } = req;
+    this.info = { maxWrite, proto: `${protoMajor}.${protoMinor}`, writeback, readdirplus, killpriv };
+    this.state.killpriv = killpriv;
+    const counter = this.options.changeCounter;
+    if (counter) {
+      let seen: number | undefined;
+      this.stopWatching = watchChanges(() => {
+        // opens the native reader counted must be known here before an outside unlink is acted
+        // on: new ones wait in JavaScript's queue meanwhile, and those that saw the file before
+        // it went are counted first
+        const held = this.shared !== undefined && this.handle !== undefined && !this.ended;
+        // so must the names the addon listed (LISTED), to be taken back: its listings wait
+        // too, until the kernel's names are taken back if there was a change
+        const offers = this.handle !== undefined && !this.ended ? this.state.hostOffers : undefined;
+        if (!held && !offers) return counter();
+        if (held) this.native.hold(this.handle!, true);
+        offers?.hold();
+        let now: number | undefined;
+        try {
+          this.takeNativeOpens();
+          now = counter();
+          return now;
+        } finally {
+          const changed = now !== undefined && seen !== undefined && now !== seen;
+          // another process writing: native reads keep no snapshot of its WAL (see the addon's hold)
+          if (held && !this.ended) this.native.hold(this.handle!, false, !changed);
+          if (now !== undefined) seen = now;
+          if (offers && !changed) offers.release();
+        }
+      }, () => {
+        this.state.fs.changedOutside?.();
+        this.state.invalidateAll();
+        this.state.hostOffers?.release();
+      });
+    }
+    this.ready.resolve();
+    // while the client starts: the first write it waits on then finds the connection ready
+    if (!this.options.readOnly) setImmediate(() => this.prepareWrites());
   }
 
   /**

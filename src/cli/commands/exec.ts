@@ -6,6 +6,7 @@ import { delimiter, join } from 'node:path';
 import { resolveAgent } from '../../sandbox/resolve.js';
 import { AGENT_ARG } from '../agent-arg.js';
 import { mountAgent, MountError } from '../../fuse/agent-mount.js';
+import { compileForServing } from '../jit.js';
 import { checkFuse } from '../../fuse/binding.js';
 import { reportServeError, UserError } from '../errors.js';
 import { exitStatus, passToCommand, STOP_SIGNALS, untilExit, catchSignals, exitWithSignalsCaught, type SignalCatcher } from '../../platform/signals.js';
@@ -52,6 +53,7 @@ async function execCaught(dbPathOrId: string, argv: string[], options: ExecOptio
   if (!argv[0]!.includes('/') && !onPath(argv[0]!)) throw new UserError(`${argv[0] || "''"}: command not found`, 'command-not-found');
   const mountpoint = mkdtempSync(join(tmpdir(), 'agentfs-exec-'));
   let mount;
+  compileForServing();
   try {
     mount = await mountAgent(target, mountpoint, {
       uid: options.uid,

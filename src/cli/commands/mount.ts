@@ -6,6 +6,7 @@ import { isAgentfsError } from '../../errors.js';
 import { AGENT_ARG } from '../agent-arg.js';
 import { Agent } from '../../core/agent.js';
 import { mountAgent, MountError, prepareMountpoint } from '../../fuse/agent-mount.js';
+import { compileForServing } from '../jit.js';
 import {
   agentfsMountAt,
   listMounts,
@@ -164,6 +165,7 @@ async function serveForeground(
     stopSignals = onStopSignal((signal) => (stop ? stop(signal) : (early = signal)), { again: 'ignore' });
   };
   let mount;
+  compileForServing();
   try {
     mount = await mountAgent(target, mountpoint, {
       beforeMount: catchSignals,

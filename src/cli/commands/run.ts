@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { RunError, runSandbox } from '../../sandbox/index.js';
+import { compileForServing } from '../jit.js';
 import { runPtraceSandbox } from '../../sandbox/ptrace/run.js';
 import { catchSandboxSignals } from '../../sandbox/child-signals.js';
 import { exitWithSignalsCaught } from '../../platform/signals.js';
@@ -40,6 +41,7 @@ export function registerRun(program: Command): void {
           outcome = await runPtraceSandbox({ session: opts.session, argv, strace: opts.strace, straceFile: opts.straceFile, signals });
         } else {
           if (opts.strace || opts.straceFile) throw new RunError('--strace and --strace-file need --experimental-sandbox');
+          compileForServing();
           outcome = await runSandbox({
             session: opts.session,
             allow: opts.allow,
