@@ -44,6 +44,10 @@ describe('native request format', () => {
 
   it('an unknown request kind is refused with a message, not decoded into garbage', () => {
     expect(() => decodeRequest([table.requests.length, 0, 0, 0, 0])).toThrow(/unknown FUSE request kind/);
+    // the decoders are a table indexed by kind: no other value may pick one (or a property of the array)
+    for (const kind of [-1, 1.5, NaN, Infinity, '3', 'length', 'constructor', undefined, null]) {
+      expect(() => decodeRequest([kind, 0, 0, 0, 0]), String(kind)).toThrow(/unknown FUSE request kind/);
+    }
   });
 
   it('a table with a mistake is refused with the request and argument named', () => {
