@@ -1,5 +1,5 @@
 import { CoreError, FsError } from '../core/errors.js';
-import { AgentfsError, type ErrorCode } from '../errors.js';
+import { AgentfsError, isAgentfsError, type ErrorCode } from '../errors.js';
 import { cwdProblem } from '../store/locate.js';
 import { escapeControls } from './quote.js';
 
@@ -52,13 +52,17 @@ export function reportError(e: unknown): number {
 /**
  * An error a serving command (`mount`, `exec`, `serve nfs`) meets in a request and serves on
  * after: one line on stderr, prefixed with the command. The database's own errors (damaged,
- * disk full or failing: SQLITE_* codes) are said as such; anything else is a bug, with its stack.
+ * disk full or failing: SQLITE_* codes) are said as such, and so are ours (AgentfsError: a lock
+ * held past the busy timeout); anything else is a bug, with its stack.
  */
 export function reportServeError(command: string, e: unknown, database?: string): void {
   const code = (e as { code?: unknown })?.code;
   if (typeof code === 'string' && code.startsWith('SQLITE_')) {
     const where = database ? `${database}: ` : '';
     console.error(`agentfs ${command}: ${where}${escapeControls((e as Error).message)} (${code})`);
+  } else if (isAgentfsError(e)) {
+    // said for the user already (a lock another process held too long: that request failed)
+    console.error(`agentfs ${command}: ${escapeControls(e.message)}`);
   } else {
     console.error(`agentfs ${command}: internal error: ${(e as Error)?.stack ?? String(e)}`);
   }

@@ -3,18 +3,19 @@ import { mkdirSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { run, runCli, tempDir } from '../support/cli.js';
-import { forceUnmount, mountBg } from '../support/fuse.js';
+import { forceUnmount, mountBg, mountLog } from '../support/fuse.js';
 
 /**
  * Another process holds the database's write lock longer than the mount's busy timeout (a
  * second mount in a long group, a program with a transaction open). The group commit could not
  * begin: the exception left the rest of the batch unanswered, and the caller hung in the kernel
  * for good (found by a hostile run with two mounts of one database). Now that request fails and
- * the mount goes on.
+ * the mount goes on, and its log says why in one line (it said "internal error" with a stack).
  */
 let tmp: { dir: string; cleanup: () => void };
 let mnt: string;
 let pid: number | undefined;
+const env = () => ({ AGENTFS_RUNTIME_DIR: join(tmp.dir, 'run') });
 
 beforeAll(() => {
   tmp = tempDir('agentfs-fuse-locked-');
@@ -41,7 +42,7 @@ describe('a mount whose database another process keeps locked', () => {
   it('fails a change it cannot make in time with one error, answers it, and works once the lock is gone', async () => {
     const db = join(tmp.dir, 'a.db');
     expect((await runCli(['init', db])).code).toBe(0);
-    pid = await mountBg(db, mnt);
+    pid = await mountBg(db, mnt, [], undefined, env());
     expect((await run('sh', ['-c', `echo warm > ${mnt}/warm`])).code).toBe(0);
     const holder = spawn('python3', ['-c', HOLD, db, '8'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
@@ -71,6 +72,8 @@ except OSError as e:
     } finally {
       if (holder.exitCode === null) holder.kill('SIGKILL');
     }
-    expect((await runCli(['unmount', mnt])).code).toBe(0);
+    expect((await runCli(['unmount', mnt], { env: { ...process.env, ...env() } })).code).toBe(0);
+    const log = mountLog(join(tmp.dir, 'run'), mnt).trim().split('\n');
+    expect(log).toEqual([expect.stringMatching(/^agentfs mount: .*a\.db is locked: another process holds a write transaction on it \(waited [\d.]+ s\); try again when it is done$/)]);
   });
 });
