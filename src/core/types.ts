@@ -118,6 +118,8 @@ export interface Removal {
   parent: Attr | undefined;
   /** unlink: the names the inode has left (0: it is gone, or an orphan until its last release) */
   links?: number;
+  /** unlink: whether the inode went with this name (true) or lives on (false); undefined: not known */
+  gone?: boolean;
 }
 
 /**

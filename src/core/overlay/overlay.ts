@@ -17,7 +17,7 @@ import { overlayHostFiles } from './host-files.js';
 import { BaseInos, NodeTable, type Node } from './inodes.js';
 import { MergedLookup, type Found } from './lookup.js';
 import { MergedPaths } from './merged-paths.js';
-import { Origins } from './origins.js';
+import { Origins, type CopyUpRecord } from './origins.js';
 import type { DeltaFs, OverlayParts } from './parts.js';
 import { MergedDirs } from './readdir-merge.js';
 import { OverlayRename } from './rename.js';
@@ -252,10 +252,22 @@ export class OverlayFs implements FileSystem {
     const movedFrom = dir && !shown ? this.o.paths.basePathOf(node) : null;
     const moved = movedFrom !== null ? this.o.base.lstat(movedFrom) : undefined;
     let freed: number | undefined;
+    // read under the write lock (a mount's open group): no other process changes the delta before
+    // this removal's statements run
+    const locked = this.o.store.inTransaction;
     const d0 = !dir && p.delta !== undefined ? this.lookups.deltaChild(p.delta, name) : undefined;
-    const heir = d0 !== undefined && node.delta === d0 ? this.linkHeir(node, path) : undefined;
+    // the file's copy-up record: none for a file made in the session
+    const rec = d0 !== undefined && node.delta === d0 ? origins.copyUp(d0) : undefined;
+    const heir = rec ? this.linkHeir(node, path, rec) : undefined;
     if (shown) this.o.nodes.hiding(p);
-    this.tx.run(() => {
+    if (locked && d0 !== undefined && node.delta === d0 && !rec && !shown) {
+      // A file made in the session, with nothing of the base's at its name: the delta's unlink
+      // alone (one statement, no savepoint), which purges fs_origin with the inode; no copy-up
+      // record (nor the birth time kept beside one) is left to forget. `rm -rf` of a tree built
+      // in the session took eight statements more a file, and 2.7x fuse-overlayfs's time.
+      const removed = this.tx.alone(() => delta.unlink(p.delta!, name));
+      if ((removed?.links ?? 0) === 0 && (removed?.gone ?? !this.deltaExists(d0))) freed = d0;
+    } else this.tx.run(() => {
       const d = p.delta !== undefined ? this.lookups.deltaChild(p.delta, name) : undefined;
       if (d !== undefined && heir && d === node.delta) {
         // the copy lives on under another base name of its file, which shows it
@@ -315,9 +327,7 @@ export class OverlayFs implements FileSystem {
    * removal made `rm -r` of edited files from a package store a walk each): only a hint, each
    * name is checked again, and walked again when the file's links changed on the host since.
    */
-  private linkHeir(node: Node, path: string): { parent: Node; name: string; basePath: string } | undefined {
-    const rec = this.o.origins.copyUp(node.delta!);
-    if (!rec) return undefined;
+  private linkHeir(node: Node, path: string, rec: CopyUpRecord): { parent: Node; name: string; basePath: string } | undefined {
     const st = this.o.base.lstat(rec.basePath);
     let dev: number;
     if (st && (st.mode & S_IFMT) === S_IFREG && st.ino === rec.baseIno) {
@@ -406,13 +416,14 @@ export class OverlayFs implements FileSystem {
     if (!p || !q || q.delta === undefined || (p.type & S_IFMT) !== S_IFDIR || (q.type & S_IFMT) !== S_IFDIR) return undefined;
     // (most renames replace no copy-up: the cheap checks first, every rename pays them)
     const d = this.lookups.deltaChild(q.delta, newName);
-    if (d === undefined || this.o.origins.copyUp(d) === undefined) return undefined;
+    const rec = d === undefined ? undefined : this.o.origins.copyUp(d);
+    if (rec === undefined) return undefined;
     const src = this.lookups.find(p, name);
     const dst = this.lookups.find(q, newName);
     // only where the rename cannot refuse (two files, not one): it then replaces dst for sure
     if (!src || !dst || src.node === dst.node || isDir(src.attr.mode) || isDir(dst.attr.mode)) return undefined;
     if (dst.node.delta !== d || dst.attr.nlink > 1) return undefined;
-    return this.linkHeir(dst.node, join(this.o.paths.pathOf(q), newName)) ? { q, node: dst.node } : undefined;
+    return this.linkHeir(dst.node, join(this.o.paths.pathOf(q), newName), rec) ? { q, node: dst.node } : undefined;
   }
 
   // ---- data and attributes -----------------------------------------------------------------

@@ -41,10 +41,10 @@ export function unlink(ctx: FsContext, parent: number, name: string): Removal {
     if (!r) throw unlinkError(ctx, parent, name);
     const [ino, mode, nlink] = r;
     const t = now();
-    dropLink(ctx, ino, mode, nlink, t);
+    const gone = dropLink(ctx, ino, mode, nlink, t);
     const dir = touchDirAttr(ctx, parent, 0, t);
     if (ctx.observer) notify(ctx, { op: 'unlink', ino, parent, name });
-    return { ino, parent: dir, links: Math.max(0, nlink - 1) };
+    return { ino, parent: dir, links: Math.max(0, nlink - 1), gone };
   });
 }
 
@@ -84,10 +84,12 @@ export function dropNonDir(ctx: FsContext, d: DentryRow, t: Timespec): void {
 }
 
 /** One name of a non-directory inode is gone: it goes with its last link, else nlink - 1. */
-function dropLink(ctx: FsContext, ino: number, mode: number, nlink: number, t: Timespec): void {
+/** Whether the inode went with the link (purged). */
+function dropLink(ctx: FsContext, ino: number, mode: number, nlink: number, t: Timespec): boolean {
   // a purged inode has no row left to update
-  if (nlink <= 1 && lastLinkGone(ctx, ino, mode)) return;
+  if (nlink <= 1 && lastLinkGone(ctx, ino, mode)) return true;
   if (nlink >= 1) ctx.store.stmt(SQL.addLink).run(-1, t.sec, t.nsec, ino);
+  return false;
 }
 
 /** Removes an empty directory's dentry and inode; the caller updates the parent (nlink - 1). */

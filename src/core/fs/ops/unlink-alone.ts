@@ -104,7 +104,7 @@ export function unlinkAlone(ctx: FsContext, parent: number, name: string): Remov
   m.ino = ino;
   inline?.recorded(m);
   const dir = pmode === null ? undefined : dirAfterRemoval(ctx, parent, t, [pmode, pnlink, puid, pgid, psize, prdev, patime, patimeNsec]);
-  return { ino, parent: dir, links: Math.max(0, nlink - 1) };
+  return { ino, parent: dir, links: Math.max(0, nlink - 1), gone: Boolean(purged) };
 }
 
 /**

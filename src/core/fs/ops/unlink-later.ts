@@ -96,7 +96,7 @@ export function unlinkLater(ctx: FsContext, parent: number, name: string): Remov
     later.values.push(dentry, ino, mode, parent, name, t.sec, t.nsec, ...extra);
     later.names.add(key);
     ctx.store.deferWrites(later.write);
-    return { ino, parent: dirAfterRemoval(ctx, parent, t, dir as number[]), links: 0 };
+    return { ino, parent: dirAfterRemoval(ctx, parent, t, dir as number[]), links: 0, gone: true };
   });
   if (later.pending.length >= later.batch) ctx.store.runDeferred();
   return out;
