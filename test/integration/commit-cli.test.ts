@@ -52,6 +52,26 @@ describe('agentfs diff / commit / discard', () => {
     expect(existsSync(join(proj, 'src'))).toBe(false);
   });
 
+  it('after a commit the session shows what it wrote: a second commit keeps it (a directory made again, one moved into a new one)', async () => {
+    // the hostile pass: both directories kept a record hiding what the commit wrote, diff listed it
+    // as deleted, and the next commit deleted it from the host
+    mkdirSync(join(proj, 'e', 'sub'), { recursive: true });
+    writeFileSync(join(proj, 'e', 'sub', 'x'), 'x\n');
+    expect((await sandbox('s9', 'rm -rf src && mkdir src && echo new > src/h && mkdir Y && mv e Y/e')).code).toBe(0);
+    expect((await cli('commit', 's9')).code).toBe(0);
+    expect(readFileSync(join(proj, 'src/h'), 'utf8')).toBe('new\n');
+    expect(readFileSync(join(proj, 'Y/e/sub/x'), 'utf8')).toBe('x\n');
+    expect((await cli('diff', 's9')).stdout).toBe('');
+    const seen = await sandbox('s9', 'ls src Y/e/sub');
+    expect(seen.stdout).toContain('h');
+    expect(seen.stdout).toContain('x');
+    const again = await cli('commit', 's9');
+    expect(again.code).toBe(0);
+    expect(readFileSync(join(proj, 'src/h'), 'utf8')).toBe('new\n');
+    expect(readFileSync(join(proj, 'Y/e/sub/x'), 'utf8')).toBe('x\n');
+    expect(existsSync(join(proj, 'src/old.js'))).toBe(false);
+  });
+
   it('an edit through one name of a hard-linked file reaches every name, as the sandbox showed it', async () => {
     // the copy-up lands under the name last looked up (b here), not the one written through (a):
     // committing b alone left a (and sub/c) with the old content

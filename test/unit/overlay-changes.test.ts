@@ -187,6 +187,58 @@ describe('commit', () => {
     expect(snapshotMerged()).toEqual(expected);
   });
 
+  it('a directory removed and made again here commits, and then shows what it wrote: nothing is left to commit', () => {
+    // the hostile pass: the directory stayed opaque after the commit, hid the file it wrote, and a
+    // second commit deleted that file from the host
+    ov.unlink(ino('/dir/sub'), 'c.txt');
+    ov.rmdir(ino('/dir'), 'sub');
+    ov.unlink(ino('/dir'), 'b.txt');
+    ov.rmdir(ino('/'), 'dir');
+    ov.mkdir(ino('/'), 'dir', 0o755, ROOT_CALLER);
+    writeFile('/dir/h', 'keep\n');
+    expect(commitChanges(ov.changes).applied).toBe(true);
+    expect(snapshotTree(join(base, 'dir'))).toEqual({ '.': expect.any(String), h: expect.stringContaining(' 5 ') });
+    for (let i = 0; i < 2; i++) {
+      expect(computeChanges(ov.changes)).toEqual([]);
+      expect(ov.readdir(ino('/dir')).map((e) => e.name)).toEqual(['h']);
+      expect(ov.read(ino('/dir/h'), 0, 10).toString()).toBe('keep\n');
+      expect(commitChanges(ov.changes).changes).toEqual([]);
+      expect(readFileSync(join(base, 'dir/h'), 'utf8')).toBe('keep\n');
+      reopen();
+    }
+  });
+
+  it('a base directory moved into a directory made here commits, and nothing is left to commit', () => {
+    // its new parent is new: the move is written entry by entry, and the directory's record still
+    // named its old base place, gone after the commit
+    ov.mkdir(ino('/'), 'Y', 0o755, ROOT_CALLER);
+    ov.rename(ino('/'), 'dir', ino('/Y'), 'dir');
+    expect(commitChanges(ov.changes).applied).toBe(true);
+    expect(existsSync(join(base, 'dir'))).toBe(false);
+    for (let i = 0; i < 2; i++) {
+      expect(computeChanges(ov.changes)).toEqual([]);
+      expect(ov.read(ino('/Y/dir/sub/c.txt'), 0, 20).toString()).toBe('charlie\n');
+      expect(commitChanges(ov.changes).changes).toEqual([]);
+      expect(readFileSync(join(base, 'Y/dir/sub/c.txt'), 'utf8')).toBe('charlie\n');
+      expect(readFileSync(join(base, 'Y/dir/b.txt'), 'utf8')).toBe('bravo\n');
+      reopen();
+    }
+  });
+
+  it('a partial commit of a file in a directory made again here keeps the directory hiding the base', () => {
+    ov.unlink(ino('/dir'), 'b.txt');
+    ov.unlink(ino('/dir/sub'), 'c.txt');
+    ov.rmdir(ino('/dir'), 'sub');
+    ov.rmdir(ino('/'), 'dir');
+    ov.mkdir(ino('/'), 'dir', 0o755, ROOT_CALLER);
+    writeFile('/dir/h', 'keep\n');
+    commitChanges(ov.changes, { paths: ['dir/h'] });
+    expect(readFileSync(join(base, 'dir/h'), 'utf8')).toBe('keep\n');
+    // the base's other entries there were not deleted (not in scope): still hidden here
+    expect(ov.readdir(ino('/dir')).map((e) => e.name)).toEqual(['h']);
+    expect(computeChanges(ov.changes).map((c) => c.path).sort()).toEqual(['/dir/b.txt', '/dir/sub', '/dir/sub/c.txt']);
+  });
+
   it('dry run changes nothing', () => {
     edit();
     const before = snapshotTree(base);

@@ -95,9 +95,12 @@ export function commitChanges(ov: OverlayChanges, options: CommitOptions = {}): 
   // the base holds everything now; only then does the delta let go of it, in one transaction
   writer.sync();
   ov.transaction(() => {
+    // directories committed whole show the base's at their own path first: their entries settle into it
+    settleRedirects(ov, scope);
     for (const c of changes) {
       if (c.status === 'D' || c.type === 'dir' || skipped.includes(c)) continue;
-      ov.settleDeltaEntry(c.path);
+      // in a directory that still hides the base's (a partial commit), the delta keeps its copy
+      if (showsBaseAt(ov, c.path)) ov.settleDeltaEntry(c.path);
       ov.dropHidden(c.path);
     }
     for (const c of deletions) {
@@ -429,6 +432,36 @@ function checkMovedDirs(ov: OverlayChanges, changes: readonly Change[], scope: r
 }
 
 /**
+ * A directory committed whole (it and everything below it in scope) is now in the base, at its
+ * own path, as the session showed it: one that showed another base directory (moved here, the
+ * move written entry by entry: its new parent was new too) or none (made over one deleted here:
+ * opaque) shows the base directory at its path from now on. Left as they were, they hid what this
+ * commit had just written there (the session showed an empty directory, `diff` listed the
+ * committed files as deleted, and the next commit deleted them from the host).
+ */
+function settleRedirects(ov: OverlayChanges, scope: readonly string[]): void {
+  for (const r of ov.redirects()) {
+    const path = ov.deltaPathOf(r.deltaIno);
+    if (path === undefined || r.basePath === path) continue;
+    if (scope.length && !scope.includes('/') && !inside(scope, path)) continue;
+    ov.base.forget(path);
+    const st = ov.base.lstat(path);
+    if (st && (st.mode & S_IFMT) === S_IFDIR) ov.baseHoldsDir(r.deltaIno);
+  }
+}
+
+/**
+ * Whether the merged directory above `path` shows the base directory at its own path: not one
+ * made over a deleted one (opaque), nor one moved from elsewhere. Only there does a base entry
+ * written at `path` show, so that the delta's may go.
+ */
+function showsBaseAt(ov: OverlayChanges, path: string): boolean {
+  const dir = parentPath(path);
+  const e = ov.resolve(dir);
+  return e !== undefined && ov.basePathOf(e.node) === dir;
+}
+
+/**
  * Removes delta directories that no longer carry anything: no delta children, no whiteouts
  * below, and the base directory at the same path now shows the same entries.
  */
@@ -457,7 +490,7 @@ function pruneDelta(ov: OverlayChanges, scope: readonly string[]): void {
     if (!inScope(p)) continue;
     const st = ov.base.lstat(p);
     const merged = st && ov.resolve(p);
-    if (st && merged && merged.node.delta !== undefined && sameEntry(ov, p, merged, st).length === 0) ov.settleDeltaEntry(p);
+    if (st && merged && merged.node.delta !== undefined && showsBaseAt(ov, p) && sameEntry(ov, p, merged, st).length === 0) ov.settleDeltaEntry(p);
   }
   for (const p of dirs) {
     if (!inScope(p)) continue;

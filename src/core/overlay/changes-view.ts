@@ -62,6 +62,11 @@ export interface OverlayChanges {
   redirects(): { deltaIno: number; basePath: string | null }[];
   /** the overlay path of a delta inode (its first name) */
   deltaPathOf(deltaIno: number): string | undefined;
+  /**
+   * commit wrote delta directory `deltaIno` whole into the base at its own path: it shows that
+   * base directory from now on (its redirect, or its opacity, goes)
+   */
+  baseHoldsDir(deltaIno: number): void;
 
   /** the delta entry at an overlay path */
   deltaEntryAt(path: string): DeltaEntry | undefined;
@@ -179,6 +184,12 @@ export class ChangesView implements OverlayChanges {
 
   deltaPathOf(deltaIno: number): string | undefined {
     return this.o.delta.pathOf(deltaIno);
+  }
+
+  baseHoldsDir(deltaIno: number): void {
+    this.o.origins.dropRedirect(deltaIno);
+    // every cached base path below it named the old one
+    this.o.paths.invalidate();
   }
 
   deltaEntryAt(path: string): DeltaEntry | undefined {

@@ -168,6 +168,11 @@ export class Origins {
     return row === undefined ? undefined : row.base_path;
   }
 
+  /** deltaIno merges with the base directory at its own path again (see redirect) */
+  dropRedirect(deltaIno: number): void {
+    this.store.stmt('DELETE FROM agentfs_overlay_dir WHERE delta_ino = ?').run(deltaIno);
+  }
+
   setRedirect(deltaIno: number, basePath: string | null): void {
     this.store.stmt('INSERT OR REPLACE INTO agentfs_overlay_dir (delta_ino, base_path) VALUES (?, ?)').run(deltaIno, basePath);
   }
