@@ -83,8 +83,7 @@ export function dropNonDir(ctx: FsContext, d: DentryRow, t: Timespec): void {
   dropLink(ctx, d.ino, d.mode, d.nlink, t);
 }
 
-/** One name of a non-directory inode is gone: it goes with its last link, else nlink - 1. */
-/** Whether the inode went with the link (purged). */
+/** One name of a non-directory inode is gone: it goes with its last link (true), else nlink - 1. */
 function dropLink(ctx: FsContext, ino: number, mode: number, nlink: number, t: Timespec): boolean {
   // a purged inode has no row left to update
   if (nlink <= 1 && lastLinkGone(ctx, ino, mode)) return true;
