@@ -239,6 +239,40 @@ describe('commit', () => {
     expect(computeChanges(ov.changes).map((c) => c.path).sort()).toEqual(['/dir/b.txt', '/dir/sub', '/dir/sub/c.txt']);
   });
 
+  it('refuses a partial commit of a directory made again where a moved one was: the moved one still shows the base there', () => {
+    // the hostile pass: committing the new directory alone deleted the moved one's files from the
+    // base it still read them from, and the next commit lost them from the host
+    ov.rename(ino('/'), 'dir', ino('/'), 'x');
+    ov.mkdir(ino('/'), 'dir', 0o755, ROOT_CALLER);
+    writeFile('/dir/hi', 'hi\n');
+    const before = snapshotTree(base);
+    for (const paths of [['dir'], ['dir/hi'], ['dir/b.txt'], ['dir/sub']]) {
+      expect(() => commitChanges(ov.changes, { paths }), paths.join()).toThrow(/moved elsewhere in this session/);
+    }
+    expect(snapshotTree(base)).toEqual(before);
+    expect(ov.read(ino('/x/sub/c.txt'), 0, 20).toString()).toBe('charlie\n');
+    // both places together, or everything: the move is committed and nothing is lost
+    expect(commitChanges(ov.changes, { paths: ['dir', 'x'] }).applied).toBe(true);
+    expect(readFileSync(join(base, 'x/sub/c.txt'), 'utf8')).toBe('charlie\n');
+    expect(readFileSync(join(base, 'x/b.txt'), 'utf8')).toBe('bravo\n');
+    expect(readFileSync(join(base, 'dir/hi'), 'utf8')).toBe('hi\n');
+    expect(existsSync(join(base, 'dir/b.txt'))).toBe(false);
+    expect(computeChanges(ov.changes)).toEqual([]);
+  });
+
+  it('refuses a partial commit of a file put at a moved directory\'s old place', () => {
+    ov.rename(ino('/dir'), 'sub', ino('/'), 'y');
+    ov.mkdir(ino('/dir'), 'sub', 0o755, ROOT_CALLER);
+    writeFile('/dir/sub/c.txt', 'other\n');
+    expect(() => commitChanges(ov.changes, { paths: ['dir/sub/c.txt'] })).toThrow(/moved elsewhere/);
+    expect(() => commitChanges(ov.changes, { paths: ['dir/sub'], force: true })).toThrow(/moved elsewhere/);
+    expect(readFileSync(join(base, 'dir/sub/c.txt'), 'utf8')).toBe('charlie\n');
+    expect(ov.read(ino('/y/c.txt'), 0, 20).toString()).toBe('charlie\n');
+    expect(commitChanges(ov.changes).applied).toBe(true);
+    expect(readFileSync(join(base, 'y/c.txt'), 'utf8')).toBe('charlie\n');
+    expect(readFileSync(join(base, 'dir/sub/c.txt'), 'utf8')).toBe('other\n');
+  });
+
   it('dry run changes nothing', () => {
     edit();
     const before = snapshotTree(base);

@@ -390,20 +390,24 @@ function whiteoutTime(ov: OverlayChanges, path: string): number | undefined {
 }
 
 /**
- * A partial commit must not delete a base directory that a moved directory still shows from
- * (its contents would vanish from the view): refuse and say what to add.
+ * A partial commit must not change a base directory that a moved directory still shows from: its
+ * contents would vanish from the view, or change there. Deleting it or a directory above it, and
+ * writing anything at or below it (a directory made again at its old place, a file put there:
+ * the hostile pass lost the moved directory's files, from the host too, committing the new
+ * directory alone) are refused: say what to add.
  */
 function checkMovedSources(ov: OverlayChanges, changes: readonly Change[], scope: readonly string[]): void {
   if (!scope.length || scope.includes('/')) return;
-  const deletedDirs = changes.filter((c) => c.status === 'D' && c.type === 'dir').map((c) => c.path);
-  if (!deletedDirs.length) return;
   for (const r of ov.redirects()) {
-    if (r.basePath === null) continue;
-    // both places in scope: the move itself is committed (applyDirectoryMoves)
+    const from = r.basePath;
+    if (from === null) continue;
     const to = ov.deltaPathOf(r.deltaIno);
-    if (to !== undefined && inside(scope, to) && inside(scope, r.basePath)) continue;
-    if (deletedDirs.some((d) => r.basePath === d || r.basePath!.startsWith(`${d}/`))) {
-      throw new AgentfsError('usage', `${r.basePath} was moved elsewhere in this session; commit the new location together with it (or commit everything)`);
+    if (to === from) continue;
+    // both places in scope: the move itself is committed (applyDirectoryMoves)
+    if (to !== undefined && inside(scope, to) && inside(scope, from)) continue;
+    const touches = (c: Change) => c.path === from || c.path.startsWith(`${from}/`) || (c.status === 'D' && c.type === 'dir' && from.startsWith(`${c.path}/`));
+    if (changes.some(touches)) {
+      throw new AgentfsError('usage', `${from} was moved elsewhere in this session; commit the new location together with it (or commit everything)`);
     }
   }
 }
