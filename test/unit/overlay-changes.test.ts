@@ -89,6 +89,16 @@ afterEach(() => {
   tmp.cleanup();
 });
 
+/** /dir removed (its entries first) and made again, with a new file h in it. */
+function remakeDir(): void {
+  ov.unlink(ino('/dir/sub'), 'c.txt');
+  ov.rmdir(ino('/dir'), 'sub');
+  ov.unlink(ino('/dir'), 'b.txt');
+  ov.rmdir(ino('/'), 'dir');
+  ov.mkdir(ino('/'), 'dir', 0o755, ROOT_CALLER);
+  writeFile('/dir/h', 'keep\n');
+}
+
 function edit(): void {
   writeFile('/a.txt', 'one\nTWO\nthree\n');
   writeFile('/bin.dat', Buffer.from([0, 9, 9]));
@@ -190,12 +200,7 @@ describe('commit', () => {
   it('a directory removed and made again here commits, and then shows what it wrote: nothing is left to commit', () => {
     // the hostile pass: the directory stayed opaque after the commit, hid the file it wrote, and a
     // second commit deleted that file from the host
-    ov.unlink(ino('/dir/sub'), 'c.txt');
-    ov.rmdir(ino('/dir'), 'sub');
-    ov.unlink(ino('/dir'), 'b.txt');
-    ov.rmdir(ino('/'), 'dir');
-    ov.mkdir(ino('/'), 'dir', 0o755, ROOT_CALLER);
-    writeFile('/dir/h', 'keep\n');
+    remakeDir();
     expect(commitChanges(ov.changes).applied).toBe(true);
     expect(snapshotTree(join(base, 'dir'))).toEqual({ '.': expect.any(String), h: expect.stringContaining(' 5 ') });
     for (let i = 0; i < 2; i++) {
@@ -226,12 +231,7 @@ describe('commit', () => {
   });
 
   it('a partial commit of a file in a directory made again here keeps the directory hiding the base', () => {
-    ov.unlink(ino('/dir'), 'b.txt');
-    ov.unlink(ino('/dir/sub'), 'c.txt');
-    ov.rmdir(ino('/dir'), 'sub');
-    ov.rmdir(ino('/'), 'dir');
-    ov.mkdir(ino('/'), 'dir', 0o755, ROOT_CALLER);
-    writeFile('/dir/h', 'keep\n');
+    remakeDir();
     commitChanges(ov.changes, { paths: ['dir/h'] });
     expect(readFileSync(join(base, 'dir/h'), 'utf8')).toBe('keep\n');
     // the base's other entries there were not deleted (not in scope): still hidden here
