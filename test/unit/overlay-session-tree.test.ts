@@ -50,6 +50,18 @@ function batched<T>(a: Agent, fn: () => T): T {
   }
 }
 
+/** Directory /w and file /w/`name` holding `text`, each made in a batch of its own. */
+function madeInSession(a: Agent, name: string, text: string): { w: number; f: number } {
+  const fs = a.fs;
+  const w = batched(a, () => fs.mkdir(fs.rootIno, 'w', 0o755, ROOT_CALLER).ino);
+  const f = batched(a, () => {
+    const i = fs.create(w, name, 0o644, ROOT_CALLER).ino;
+    fs.write(i, 0, Buffer.from(text));
+    return i;
+  });
+  return { w, f };
+}
+
 /** a prepared statement's run (the others are exec()s: BEGIN, SAVEPOINT...) */
 const prepared = (s: string) => ['run', 'get', 'all', 'iterate'].includes(s);
 const statementsOf = (a: Agent, fn: () => void) => countStatements(a.store, fn).filter(prepared);
@@ -102,12 +114,7 @@ describe('a tree made in the session', () => {
   it('removes a file made in the session with one write in an open batch, leaving no row of it', () => {
     const { a } = overlay();
     const fs = a.fs;
-    const w = batched(a, () => fs.mkdir(fs.rootIno, 'w', 0o755, ROOT_CALLER).ino);
-    const made = batched(a, () => {
-      const f = fs.create(w, 'made.js', 0o644, ROOT_CALLER).ino;
-      fs.write(f, 0, Buffer.from('made in the session'));
-      return f;
-    });
+    const { w, f: made } = madeInSession(a, 'made.js', 'made in the session');
     const delta = a.store.db.prepare("SELECT ino FROM fs_dentry WHERE name = 'made.js'").get() as { ino: number };
     let seen: string[] = [];
     batched(a, () => {
@@ -133,12 +140,7 @@ describe('a tree made in the session', () => {
   it('keeps a removed file made in the session readable while open, and frees it at its release', () => {
     const { a } = overlay();
     const fs = a.fs;
-    const w = batched(a, () => fs.mkdir(fs.rootIno, 'w', 0o755, ROOT_CALLER).ino);
-    const f = batched(a, () => {
-      const i = fs.create(w, 'held.js', 0o644, ROOT_CALLER).ino;
-      fs.write(i, 0, Buffer.from('still here'));
-      return i;
-    });
+    const { w, f } = madeInSession(a, 'held.js', 'still here');
     fs.open(f, 0);
     batched(a, () => fs.unlink(w, 'held.js'));
     expect(fs.read(f, 0, 100).toString()).toBe('still here');
